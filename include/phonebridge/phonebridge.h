@@ -1,0 +1,23 @@
+/*
+ * libphonebridge — umbrella header: include this one.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ *     #include <phonebridge/phonebridge.h>
+ *
+ * Headers under phonebridge/sys/ are for people who write backends and
+ * challenges; they are not included here.
+ */
+#ifndef PHONEBRIDGE_H
+#define PHONEBRIDGE_H
+
+#include <phonebridge/common.h>
+#include <phonebridge/version.h>
+#include <phonebridge/library.h>
+#include <phonebridge/error.h>
+#include <phonebridge/alloc.h>
+#include <phonebridge/log.h>
+#include <phonebridge/buffer.h>
+#include <phonebridge/encoding.h>
+#include <phonebridge/charset.h>
+
+#endif
