@@ -1,0 +1,34 @@
+/*
+ * _phonebridge — shared declarations of the C extension's files.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The extension stays thin: each file wraps one module of the C API and
+ * turns its errors into the package's exceptions through pbpy_raise().
+ */
+#ifndef PBPY_H
+#define PBPY_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <phonebridge/phonebridge.h>
+
+/*
+ * Raise the Python exception for a failed call: the class registered for
+ * @code by phonebridge/errors.py, with .code, .name and, when @perr is not
+ * NULL, .offset set; the message is pb_error_last()'s. Returns NULL, so
+ * `return pbpy_raise(rc, NULL);` ends a wrapper.
+ */
+PyObject *pbpy_raise(int code, const pb_parse_error *perr);
+
+/* A pb_buf as bytes / str (UTF-8); the buffer is disposed either way. */
+PyObject *pbpy_buf_to_bytes(pb_buf *buf);
+PyObject *pbpy_buf_to_str(pb_buf *buf);
+
+/* Per-file method tables and set-up, gathered by module.c. */
+extern PyMethodDef pbpy_errors_methods[];
+extern PyMethodDef pbpy_core_methods[];
+int pbpy_core_init(PyObject *module);
+void pbpy_core_free(void);
+
+#endif
