@@ -20,5 +20,6 @@
 #include <phonebridge/encoding.h>
 #include <phonebridge/charset.h>
 #include <phonebridge/screen.h>
+#include <phonebridge/media.h>
 
 #endif
