@@ -91,7 +91,7 @@ static int set_long(const char *key, const char *value, long min, long max, long
 
 static int set_status(const char *key, const char *value, int *out)
 {
-	long v;
+	long v = 0;
 	int rc = set_long(key, value, 400, 699, &v);
 	if (rc == 0)
 		*out = (int)v;
@@ -178,7 +178,7 @@ static int set_quiet(pb_screen_policy *p, const char *key, const char *value)
 
 int pb_screen_policy_set(pb_screen_policy *p, const char *key, const char *value)
 {
-	long v;
+	long v = 0;
 	int rc;
 	if (!p || !key || !value)
 		return pb_error_set(PB_EINVAL, "policy_set: NULL argument");
