@@ -369,6 +369,39 @@ static void test_screen__policy_configuration(void **state)
 	d = decide(p, &l, "+33123456789", NULL, 600);
 	assert_string_equal(d.challenge, "chain");
 
+	/* calls to numbers that are not ours (scanners) */
+	assert_pb_ok(pb_screen_policy_set(p, "own-numbers", "+15550100000, +445550100001"));
+	pb_screen_call call = PB_SCREEN_CALL_INIT;
+	call.from = "+33123456789";
+	call.called = "sip:+15550100099@me";
+	assert_pb_ok(pb_screen_policy_decide(p, &call, NULL, &d));
+	assert_int_equal(d.verdict, PB_SCREEN_REJECT);
+	assert_int_equal(d.sip_status, 404);
+	assert_string_equal(d.rule, "not-our-number");
+	call.called = "<sip:+445550100001@me;user=phone>";
+	assert_pb_ok(pb_screen_policy_decide(p, &call, NULL, &d));
+	assert_string_equal(d.rule, "default");
+	/* unsigned calls: no Identity header, no verstat */
+	assert_pb_ok(pb_screen_policy_set(p, "unsigned", "reject"));
+	assert_pb_ok(pb_screen_policy_decide(p, &call, NULL, &d));
+	assert_int_equal(d.verdict, PB_SCREEN_REJECT);
+	assert_int_equal(d.sip_status, 428);
+	assert_string_equal(d.rule, "unsigned");
+	call.identity_header = true;
+	assert_pb_ok(pb_screen_policy_decide(p, &call, NULL, &d));
+	assert_string_equal(d.rule, "default");
+	call.identity_header = false;
+	call.verstat = "TN-Validation-Passed-B";
+	assert_pb_ok(pb_screen_policy_decide(p, &call, NULL, &d));
+	assert_string_equal(d.rule, "default");
+	assert_int_equal(d.verstat, PB_VERSTAT_PASSED);
+	assert_pb_error(pb_screen_policy_set(p, "own-numbers", "alice"), PB_EINVAL);
+	assert_pb_ok(pb_screen_policy_set(p, "own-numbers", ""));
+	assert_pb_ok(pb_screen_policy_set(p, "unsigned", "ignore"));
+	call.verstat = NULL;
+	assert_pb_ok(pb_screen_policy_decide(p, &call, NULL, &d));
+	assert_string_equal(d.rule, "default");
+
 	assert_pb_error(pb_screen_policy_set(p, "anonymous", "maybe"), PB_EINVAL);
 	assert_string_equal(pb_error_last()->message,
 			    "screen policy: anonymous=maybe: expected challenge, reject or accept");
