@@ -6,6 +6,8 @@
  */
 #include "harness.h"
 
+#include <unistd.h>
+
 #include <phonebridge/sys/challenge.h>
 
 /* --- a recording host with a virtual clock ------------------------------------- */
@@ -183,6 +185,59 @@ static void test_screen__normalize_numbers(void **state)
 		assert_string_equal(out, cases[i].out);
 	}
 	assert_pb_error(pb_screen_normalize_number(out, 8, "+15550102000", NULL), PB_EINVAL);
+}
+
+/* Compare with python3-phonenumbers (libphonenumber's metadata) as an oracle. */
+static void oracle_check(const char *region, const pb_screen_numbering *nb, const char *const *numbers, size_t n)
+{
+	char cmd[2048], line[64], out[40];
+	const char *root = getenv("PB_SOURCE_ROOT");
+	int len = snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s/tests/screen-oracle.py %s", root ? root : ".", region);
+	for (size_t i = 0; i < n; i++)
+		len += snprintf(cmd + len, sizeof(cmd) - (size_t)len, " '%s'", numbers[i]);
+	FILE *f = popen(cmd, "r");
+	assert_non_null(f);
+	for (size_t i = 0; i < n; i++) {
+		assert_non_null(fgets(line, sizeof(line), f));
+		line[strcspn(line, "\n")] = '\0';
+		if (!strcmp(line, "no-phonenumbers")) {
+			pclose(f);
+			print_message("# skipped: python3-phonenumbers missing\n");
+			skip();
+		}
+		int kind = pb_screen_normalize_number(out, sizeof(out), numbers[i], nb);
+		if (strcmp(line, "-") == 0 ? kind == PB_SCREEN_NUMBER_E164 : strcmp(line, out) != 0)
+			print_error("%s %s: phonenumbers %s, we %s\n", region, numbers[i], line, out);
+		if (strcmp(line, "-") != 0)
+			assert_string_equal(out, line);
+	}
+	pclose(f);
+}
+
+static void test_screen__normalize_agrees_with_phonenumbers(void **state)
+{
+	(void)state;
+	if (access("/usr/bin/python3", X_OK) != 0) {
+		print_message("# skipped: no /usr/bin/python3\n");
+		skip();
+	}
+	pb_screen_numbering us = PB_SCREEN_NUMBERING_INIT, de = PB_SCREEN_NUMBERING_INIT;
+	strcpy(us.country_code, "1");
+	strcpy(us.international_prefix, "011");
+	strcpy(us.national_prefix, "1");
+	us.national_length = 10;
+	strcpy(de.country_code, "49");
+	static const char *const us_numbers[] = {
+		"+1 (212) 555-1234", "212-555-1234", "1 212 555 1234", "(650) 253-0000",
+		"011 44 20 7946 0958", "011 49 30 1234567", "+44 20 7946 0958", "+33 1 42 68 53 00",
+		"+1.415.555.0132", "+61 2 9374 4000", "+81 3-1234-5678",
+	};
+	static const char *const de_numbers[] = {
+		"030 1234567", "0049 30 1234567", "+49 (0)30 1234567", "0171 1234567", "+49 171 1234567",
+		"089/1234567", "0043 1 5123456", "+41 44 668 18 00", "0 40-123 456 78", "+1 212 555 1234",
+	};
+	oracle_check("US", &us, us_numbers, sizeof(us_numbers) / sizeof(us_numbers[0]));
+	oracle_check("DE", &de, de_numbers, sizeof(de_numbers) / sizeof(de_numbers[0]));
 }
 
 static void test_screen__verstat(void **state)
@@ -988,6 +1043,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_screen__normalize_numbers),
+		cmocka_unit_test(test_screen__normalize_agrees_with_phonenumbers),
 		cmocka_unit_test(test_screen__verstat),
 		cmocka_unit_test(test_screen__policy_default_rules),
 		cmocka_unit_test(test_screen__policy_configuration),
