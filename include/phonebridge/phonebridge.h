@@ -19,5 +19,7 @@
 #include <phonebridge/buffer.h>
 #include <phonebridge/encoding.h>
 #include <phonebridge/charset.h>
+#include <phonebridge/phone.h>
+#include <phonebridge/store.h>
 
 #endif
