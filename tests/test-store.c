@@ -215,35 +215,27 @@ static int64_t row_in_state(pb_store *st, int dir, int from, int n)
 	pb_store_msg_in m = PB_STORE_MSG_IN_INIT;
 	m.dir = dir;
 	m.dedup_key = key;
+	static const int in_paths[][3] = {
+		[PB_STORE_RECEIVED] = { PB_STORE_RECEIVED, 0, 0 },
+		[PB_STORE_STORED] = { PB_STORE_STORED, 0, 0 },
+		[PB_STORE_DELIVERED] = { PB_STORE_STORED, PB_STORE_DELIVERED, 0 },
+		[PB_STORE_FAILED] = { PB_STORE_RECEIVED, PB_STORE_FAILED, 0 },
+	};
+	static const int out_paths[][3] = {
+		[PB_STORE_QUEUED] = { PB_STORE_QUEUED, 0, 0 },
+		[PB_STORE_SENDING] = { PB_STORE_QUEUED, PB_STORE_SENDING, 0 },
+		[PB_STORE_SENT] = { PB_STORE_QUEUED, PB_STORE_SENDING, PB_STORE_SENT },
+		[PB_STORE_UNKNOWN] = { PB_STORE_QUEUED, PB_STORE_SENDING, PB_STORE_UNKNOWN },
+		[PB_STORE_FAILED] = { PB_STORE_QUEUED, PB_STORE_FAILED, 0 },
+	};
+	const int(*path)[3] = dir == PB_STORE_INBOUND ? in_paths : out_paths;
+	if (from > PB_STORE_FAILED || path[from][0] == 0)
+		return -1;
+	m.state = path[from][0];
 	int64_t id;
-	if (dir == PB_STORE_INBOUND) {
-		static const int path[][3] = {
-			[PB_STORE_RECEIVED] = { PB_STORE_RECEIVED, 0, 0 },
-			[PB_STORE_STORED] = { PB_STORE_STORED, 0, 0 },
-			[PB_STORE_DELIVERED] = { PB_STORE_STORED, PB_STORE_DELIVERED, 0 },
-			[PB_STORE_FAILED] = { PB_STORE_RECEIVED, PB_STORE_FAILED, 0 },
-		};
-		if (from > PB_STORE_FAILED || path[from][0] == 0)
-			return -1;
-		m.state = path[from][0];
-		assert_pb_ok(pb_store_msg_insert(st, &m, &id));
-		for (int i = 1; i < 3 && path[from][i]; i++)
-			assert_pb_ok(pb_store_msg_transition(st, id, path[from][i], NULL, NULL));
-	} else {
-		static const int path[][3] = {
-			[PB_STORE_QUEUED] = { PB_STORE_QUEUED, 0, 0 },
-			[PB_STORE_SENDING] = { PB_STORE_QUEUED, PB_STORE_SENDING, 0 },
-			[PB_STORE_SENT] = { PB_STORE_QUEUED, PB_STORE_SENDING, PB_STORE_SENT },
-			[PB_STORE_UNKNOWN] = { PB_STORE_QUEUED, PB_STORE_SENDING, PB_STORE_UNKNOWN },
-			[PB_STORE_FAILED] = { PB_STORE_QUEUED, PB_STORE_FAILED, 0 },
-		};
-		if (from > PB_STORE_FAILED || path[from][0] == 0)
-			return -1;
-		m.state = path[from][0];
-		assert_pb_ok(pb_store_msg_insert(st, &m, &id));
-		for (int i = 1; i < 3 && path[from][i]; i++)
-			assert_pb_ok(pb_store_msg_transition(st, id, path[from][i], NULL, NULL));
-	}
+	assert_pb_ok(pb_store_msg_insert(st, &m, &id));
+	for (int i = 1; i < 3 && path[from][i]; i++)
+		assert_pb_ok(pb_store_msg_transition(st, id, path[from][i], NULL, NULL));
 	return id;
 }
 

@@ -143,14 +143,10 @@ PB_API void pb_store_msg_list_free(pb_store_msg_list *list)
 
 static int list_push(pb_store_msg_list *l, size_t *cap, pb_store_msg *m)
 {
-	if (l->count == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 16;
-		pb_store_msg **n = pb_realloc(l->items, ncap * sizeof(*n));
-		if (n == NULL)
-			return PB_ENOMEM;
-		l->items = n;
-		*cap = ncap;
-	}
+	pb_store_msg **n = pb_store__grow(l->items, cap, l->count, sizeof(*n));
+	if (n == NULL)
+		return PB_ENOMEM;
+	l->items = n;
 	l->items[l->count++] = m;
 	return 0;
 }

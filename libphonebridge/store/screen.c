@@ -246,16 +246,12 @@ PB_API int pb_store_call_recent(pb_store *st, size_t limit, pb_store_call_list *
 	size_t cap = 0;
 	int r;
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if (l->count == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			pb_store_call *n = pb_realloc(l->items, ncap * sizeof(*n));
-			if (n == NULL) {
-				rc = PB_ENOMEM;
-				break;
-			}
-			l->items = n;
-			cap = ncap;
+		pb_store_call *n = pb_store__grow(l->items, &cap, l->count, sizeof(*n));
+		if (n == NULL) {
+			rc = PB_ENOMEM;
+			break;
 		}
+		l->items = n;
 		if ((rc = copy_call(s, &l->items[l->count])) < 0)
 			break;
 		l->count++;

@@ -50,6 +50,13 @@ int pb_store__tx_end(pb_store *st, int rc);
 /* Bind a string that may be NULL. */
 int pb_store__bind_text(sqlite3_stmt *s, int idx, const char *text);
 
+/*
+ * Make room for one more element in an array of @count elements of @size
+ * bytes with capacity *@cap: returns the array (moved, perhaps) or NULL with
+ * PB_ENOMEM raised, the old array untouched.
+ */
+void *pb_store__grow(void *items, size_t *cap, size_t count, size_t size);
+
 /* Milliseconds since the epoch. */
 int64_t pb_store__now(void);
 

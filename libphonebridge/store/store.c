@@ -125,6 +125,21 @@ int pb_store__tx_end(pb_store *st, int rc)
 	return rc;
 }
 
+void *pb_store__grow(void *items, size_t *cap, size_t count, size_t size)
+{
+	if (count < *cap)
+		return items;
+	size_t ncap = *cap ? *cap * 2 : 16, bytes;
+	if (pb_mul_overflow(ncap, size, &bytes)) {
+		pb_error__oom();
+		return NULL;
+	}
+	void *n = pb_realloc(items, bytes);
+	if (n)
+		*cap = ncap;
+	return n;
+}
+
 size_t pb_store__col_size(sqlite3_stmt *s, int i)
 {
 	if (sqlite3_column_type(s, i) == SQLITE_NULL)
