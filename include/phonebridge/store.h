@@ -260,6 +260,17 @@ PB_API int pb_store_msg_count(pb_store *st, int dir, int state, int64_t *count);
  */
 PB_API int pb_store_msg_recover(pb_store *st, int64_t *changed);
 
+/**
+ * Delete finished rows (delivered, sent) last changed before @p before (ms),
+ * with their attachment rows; pb_store_attachment_gc() then removes the
+ * files no row references any more. Deduplication only remembers what is
+ * kept: prune well after a modem could deliver the same message again.
+ *
+ * @param removed optional; receives how many rows went
+ * @return 0, PB_EBUSY, PB_EIO
+ */
+PB_API int pb_store_msg_prune(pb_store *st, int64_t before, int64_t *removed);
+
 /** Free a row from pb_store_msg_get()/_find(). NULL is fine. */
 PB_API void pb_store_msg_free(pb_store_msg *msg);
 /** Free a list and its rows. NULL is fine. */

@@ -405,3 +405,22 @@ PB_API int pb_store_msg_recover(pb_store *st, int64_t *changed)
 			       sqlite3_changes(st->db));
 	return rc;
 }
+
+PB_API int pb_store_msg_prune(pb_store *st, int64_t before, int64_t *removed)
+{
+	static const char sql[] =
+		"DELETE FROM messages WHERE state IN (?2, ?3) AND updated_at < ?1";
+	if (removed)
+		*removed = 0;
+	sqlite3_stmt *s;
+	int rc = pb_store__stmt(st, sql, &s);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, before);
+	sqlite3_bind_int(s, 2, PB_STORE_DELIVERED);
+	sqlite3_bind_int(s, 3, PB_STORE_SENT);
+	rc = pb_store__run(st, s, "prune messages");
+	if (rc == 0 && removed)
+		*removed = sqlite3_changes(st->db);
+	return rc;
+}
