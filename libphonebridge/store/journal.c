@@ -387,6 +387,7 @@ PB_API int pb_store_msg_recover(pb_store *st, int64_t *changed)
 	static const char sql[] =
 		"UPDATE messages SET state = ?2, last_error = 'interrupted while sending', updated_at = ?3 "
 		"WHERE dir = ?4 AND state = ?1";
+	int64_t n = 0;
 	if (changed)
 		*changed = 0;
 	sqlite3_stmt *s;
@@ -397,12 +398,12 @@ PB_API int pb_store_msg_recover(pb_store *st, int64_t *changed)
 	sqlite3_bind_int(s, 2, PB_STORE_UNKNOWN);
 	sqlite3_bind_int64(s, 3, pb_store__now());
 	sqlite3_bind_int(s, 4, PB_STORE_OUTBOUND);
-	rc = pb_store__run(st, s, "recover sending messages");
-	if (rc == 0 && changed)
-		*changed = sqlite3_changes(st->db);
-	if (rc == 0 && sqlite3_changes(st->db) > 0)
-		pb_log_warning("store", "%d outbound message(s) interrupted while sending are now unknown",
-			       sqlite3_changes(st->db));
+	rc = pb_store__run_changes(st, s, "recover sending messages", &n);
+	if (n > 0)
+		pb_log_warning("store", "%lld outbound message(s) interrupted while sending are now unknown",
+			       (long long)n);
+	if (changed)
+		*changed = n;
 	return rc;
 }
 
@@ -419,8 +420,5 @@ PB_API int pb_store_msg_prune(pb_store *st, int64_t before, int64_t *removed)
 	sqlite3_bind_int64(s, 1, before);
 	sqlite3_bind_int(s, 2, PB_STORE_DELIVERED);
 	sqlite3_bind_int(s, 3, PB_STORE_SENT);
-	rc = pb_store__run(st, s, "prune messages");
-	if (rc == 0 && removed)
-		*removed = sqlite3_changes(st->db);
-	return rc;
+	return pb_store__run_changes(st, s, "prune messages", removed);
 }

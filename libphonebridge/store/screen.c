@@ -104,10 +104,7 @@ static int delete_before(pb_store *st, const char *sql, int64_t t, int64_t *remo
 	if (rc < 0)
 		return rc;
 	sqlite3_bind_int64(s, 1, t);
-	rc = pb_store__run(st, s, what);
-	if (rc == 0 && removed)
-		*removed = sqlite3_changes(st->db);
-	return rc;
+	return pb_store__run_changes(st, s, what, removed);
 }
 
 PB_API int pb_store_list_expire(pb_store *st, int64_t now, int64_t *removed)

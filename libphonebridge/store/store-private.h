@@ -34,6 +34,9 @@ int pb_store__stmt(pb_store *st, const char *sql, sqlite3_stmt **out);
 /* Step a statement that returns no row, then reset it. */
 int pb_store__run(pb_store *st, sqlite3_stmt *s, const char *what);
 
+/* The same; *changes (may be NULL) receives how many rows the statement changed. */
+int pb_store__run_changes(pb_store *st, sqlite3_stmt *s, const char *what, int64_t *changes);
+
 /* Run SQL without parameters (transaction control, DDL). */
 int pb_store__exec(pb_store *st, const char *sql, const char *what);
 

@@ -83,6 +83,14 @@ int pb_store__run(pb_store *st, sqlite3_stmt *s, const char *what)
 	return ret;
 }
 
+int pb_store__run_changes(pb_store *st, sqlite3_stmt *s, const char *what, int64_t *changes)
+{
+	int rc = pb_store__run(st, s, what);
+	if (changes)
+		*changes = rc == 0 ? sqlite3_changes(st->db) : 0;
+	return rc;
+}
+
 int pb_store__exec(pb_store *st, const char *sql, const char *what)
 {
 	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
