@@ -21,5 +21,7 @@
 #include <phonebridge/charset.h>
 #include <phonebridge/screen.h>
 #include <phonebridge/media.h>
+#include <phonebridge/phone.h>
+#include <phonebridge/store.h>
 
 #endif
