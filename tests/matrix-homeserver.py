@@ -19,10 +19,11 @@
 #   POST /_test/inject  {"room_id", "sender", "type", "content"[, "state_key"]}
 #   GET  /_test/stats   request counts per route and the events of each room
 #
-# usage: matrix-homeserver.py [--server-name NAME]
+# usage: matrix-homeserver.py [--server-name NAME] [--exit-on-eof]
 # Listens on 127.0.0.1, port chosen by the system; prints "port N".
 import argparse
 import json
+import os
 import re
 import secrets
 import sys
@@ -593,10 +594,19 @@ class Server(ThreadingHTTPServer):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--server-name", default="localhost")
+    ap.add_argument("--exit-on-eof", action="store_true", help="exit when stdin reaches its end")
     args = ap.parse_args()
     srv = Server(("127.0.0.1", 0), Handler)
     srv.st = State(args.server_name)
     print(f"port {srv.server_port}", flush=True)
+    if args.exit_on_eof:
+        # the test that started us holds our stdin: when it ends, however it
+        # ends (even killed or aborted by a sanitizer), so do we
+        def watch():
+            while sys.stdin.buffer.read(4096):
+                pass
+            os._exit(0)
+        threading.Thread(target=watch, daemon=True).start()
     try:
         srv.serve_forever()
     except KeyboardInterrupt:

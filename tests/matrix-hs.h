@@ -7,6 +7,7 @@
 #define PB_TESTS_MATRIX_HS_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -24,6 +25,7 @@ extern char **environ;
 typedef struct test_hs {
 	pid_t pid;
 	int port;
+	int life; /* write end of the emulator's stdin */
 	char url[64];
 } test_hs;
 
@@ -36,19 +38,29 @@ static int test_hs_start(test_hs *hs)
 	snprintf(script, sizeof(script), "%s/tests/matrix-homeserver.py", root ? root : ".");
 	if (py == NULL || access(py, X_OK) != 0)
 		py = "/usr/bin/python3";
-	int fds[2];
-	if (pipe(fds) != 0)
+	int fds[2], life[2];
+	if (pipe2(fds, O_CLOEXEC) != 0)
 		return -1;
+	/* the emulator's stdin: it exits when this end closes, so a test that
+	 * crashes never leaves it running */
+	if (pipe2(life, O_CLOEXEC) != 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-	posix_spawn_file_actions_addclose(&fa, fds[0]);
-	char *argv[] = { (char *)py, script, NULL };
+	posix_spawn_file_actions_adddup2(&fa, life[0], 0);
+	char *argv[] = { (char *)py, script, (char *)"--exit-on-eof", NULL };
 	int rc = posix_spawn(&hs->pid, py, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(fds[1]);
+	close(life[0]);
+	hs->life = life[1];
 	if (rc != 0) {
 		close(fds[0]);
+		close(life[1]);
 		return -1;
 	}
 	char line[128];
@@ -75,6 +87,7 @@ static int test_hs_start(test_hs *hs)
 	}
 	close(fds[0]);
 	if (hs->port == 0) {
+		close(hs->life);
 		kill(hs->pid, SIGKILL);
 		waitpid(hs->pid, NULL, 0);
 		return -1;
@@ -86,6 +99,7 @@ static int test_hs_start(test_hs *hs)
 static void test_hs_stop(test_hs *hs)
 {
 	if (hs->pid > 0) {
+		close(hs->life);
 		kill(hs->pid, SIGTERM);
 		waitpid(hs->pid, NULL, 0);
 		hs->pid = 0;

@@ -395,7 +395,7 @@ int pb_matrix_send_state(pb_matrix *m, const char *room_id, const char *type, co
 {
 	if (event_id)
 		*event_id = NULL;
-	json_t *c;
+	json_t *c = NULL;
 	int rc = parse_content(content_json, &c);
 	if (rc == 0)
 		rc = put_state(m, room_id, type, state_key, c, event_id);
@@ -483,7 +483,7 @@ int pb_matrix_send_event(pb_matrix *m, const char *room_id, const char *type, co
 {
 	if (event_id)
 		*event_id = NULL;
-	json_t *c;
+	json_t *c = NULL;
 	int rc = parse_content(content_json, &c);
 	if (rc == 0)
 		rc = send_json(m, room_id, type, txn_id, c, event_id);

@@ -5,11 +5,7 @@
  */
 #include "matrix/matrix-private.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <phonebridge/matrix.h>
 
@@ -232,46 +228,6 @@ static const char *mimetype_by_name(const char *name)
 	return "application/octet-stream";
 }
 
-static int read_file(const char *path, pb_buf *out)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return pb_error_set(PB_EIO, "matrix: %s: %s", path, strerror(errno));
-	struct stat st;
-	int rc = 0;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		rc = pb_error_set(PB_EIO, "matrix: %s: not a readable regular file", path);
-		goto out;
-	}
-	if ((uint64_t)st.st_size > MEDIA_FILE_MAX) {
-		rc = pb_error_set(PB_ETOOBIG, "matrix: %s: over %zu bytes", path, MEDIA_FILE_MAX);
-		goto out;
-	}
-	if ((rc = pb_buf_reserve(out, (size_t)st.st_size)) < 0)
-		goto out;
-	for (;;) {
-		if ((rc = pb_buf_reserve(out, 65536)) < 0)
-			goto out;
-		ssize_t n = read(fd, out->data + out->len, 65536);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = pb_error_set(PB_EIO, "matrix: %s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		out->len += (size_t)n;
-		if (out->len > MEDIA_FILE_MAX) {
-			rc = pb_error_set(PB_ETOOBIG, "matrix: %s: over %zu bytes", path, MEDIA_FILE_MAX);
-			goto out;
-		}
-	}
-out:
-	close(fd);
-	return rc;
-}
-
 int pb_matrix_send_file(pb_matrix *m, const char *room_id, const char *txn_id, const char *path,
 			const char *mimetype, char **event_id)
 {
@@ -282,7 +238,7 @@ int pb_matrix_send_file(pb_matrix *m, const char *room_id, const char *txn_id, c
 	pb_buf data = PB_BUF_INIT;
 	char *mxc = NULL;
 	const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	int rc = read_file(path, &data);
+	int rc = pb_matrix__read_file(path, &data, MEDIA_FILE_MAX, false);
 	if (rc < 0)
 		goto out;
 	pb_matrix_media media = { .body = name, .filename = name, .size = data.len };
