@@ -150,7 +150,7 @@ static const char *const sections[] = { "timeline", "state", "invite", "leave" }
 
 static int on_event(const pb_matrix_event *ev, void *ud)
 {
-	json_t *j = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:I, s:O}", "section",
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s*, s:I, s:O}", "section",
 			      sections[ev->section], "room_id", ev->room_id, "type", ev->type, "sender",
 			      ev->sender, "event_id", ev->event_id, "state_key", ev->state_key,
 			      "origin_server_ts", (json_int_t)ev->origin_server_ts, "content", ev->content);
