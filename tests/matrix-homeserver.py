@@ -19,13 +19,14 @@
 #   POST /_test/inject  {"room_id", "sender", "type", "content"[, "state_key"]}
 #   GET  /_test/stats   request counts per route and the events of each room
 #
-# usage: matrix-homeserver.py [--server-name NAME] [--exit-on-eof]
+# usage: matrix-homeserver.py [--server-name NAME] [--tls-cert PEM --tls-key PEM] [--exit-on-eof]
 # Listens on 127.0.0.1, port chosen by the system; prints "port N".
 import argparse
 import json
 import os
 import re
 import secrets
+import ssl
 import sys
 import threading
 import time
@@ -594,10 +595,16 @@ class Server(ThreadingHTTPServer):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--server-name", default="localhost")
+    ap.add_argument("--tls-cert", help="serve https with this certificate (PEM)")
+    ap.add_argument("--tls-key", help="the certificate's key (PEM)")
     ap.add_argument("--exit-on-eof", action="store_true", help="exit when stdin reaches its end")
     args = ap.parse_args()
     srv = Server(("127.0.0.1", 0), Handler)
     srv.st = State(args.server_name)
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     print(f"port {srv.server_port}", flush=True)
     if args.exit_on_eof:
         # the test that started us holds our stdin: when it ends, however it

@@ -29,8 +29,9 @@ typedef struct test_hs {
 	char url[64];
 } test_hs;
 
-/* Start the emulator and wait (up to 60 s) for its "port N" line. */
-static int test_hs_start(test_hs *hs)
+/* Start the emulator and wait (up to 60 s) for its "port N" line. With
+ * @tls_dir, it serves https with tls-cert.pem/tls-key.pem from there. */
+static int test_hs_start_tls(test_hs *hs, const char *tls_dir)
 {
 	const char *root = getenv("PB_SOURCE_ROOT");
 	const char *py = getenv("PB_PYTHON");
@@ -52,7 +53,13 @@ static int test_hs_start(test_hs *hs)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, life[0], 0);
-	char *argv[] = { (char *)py, script, (char *)"--exit-on-eof", NULL };
+	char cert[4096], key[4096];
+	snprintf(cert, sizeof(cert), "%s/tls-cert.pem", tls_dir ? tls_dir : "");
+	snprintf(key, sizeof(key), "%s/tls-key.pem", tls_dir ? tls_dir : "");
+	char *argv[] = { (char *)py, script, (char *)"--exit-on-eof", (char *)"--tls-cert", cert,
+			 (char *)"--tls-key", key, NULL };
+	if (tls_dir == NULL)
+		argv[3] = NULL;
 	int rc = posix_spawn(&hs->pid, py, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(fds[1]);
@@ -92,8 +99,13 @@ static int test_hs_start(test_hs *hs)
 		waitpid(hs->pid, NULL, 0);
 		return -1;
 	}
-	snprintf(hs->url, sizeof(hs->url), "http://127.0.0.1:%d", hs->port);
+	snprintf(hs->url, sizeof(hs->url), "%s://127.0.0.1:%d", tls_dir ? "https" : "http", hs->port);
 	return 0;
+}
+
+static int test_hs_start(test_hs *hs)
+{
+	return test_hs_start_tls(hs, NULL);
 }
 
 static void test_hs_stop(test_hs *hs)

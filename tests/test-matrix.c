@@ -768,6 +768,84 @@ static void *thread_send(void *arg)
 	return NULL;
 }
 
+static void test_matrix__tls_is_verified_by_default(void **state)
+{
+	test_hs tls = { 0 };
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s/matrix", pb_test_data_dir());
+	if (test_hs_start_tls(&tls, dir) != 0)
+		fail_msg("cannot start the emulator with TLS");
+	pb_matrix_options o = PB_MATRIX_OPTIONS_INIT;
+	o.homeserver = tls.url;
+	o.max_retries = 0;
+	pb_matrix *m;
+	/* a certificate no system CA signed: refused */
+	assert_pb_ok(pb_matrix_new(&m, &o));
+	assert_pb_error(pb_matrix_login_password(m, "alice", "wonderland", NULL), PB_EIO);
+	assert_non_null(strstr(pb_error_last()->message, "certificate"));
+	pb_matrix_free(m);
+	/* trusted through ca_file */
+	char ca[4200];
+	snprintf(ca, sizeof(ca), "%s/tls-cert.pem", dir);
+	o.ca_file = ca;
+	assert_pb_ok(pb_matrix_new(&m, &o));
+	assert_pb_ok(pb_matrix_login_password(m, "alice", "wonderland", NULL));
+	assert_pb_ok(pb_matrix_whoami(m, NULL));
+	pb_matrix_free(m);
+	/* or with the checks turned off */
+	o.ca_file = NULL;
+	o.tls_insecure = 1;
+	assert_pb_ok(pb_matrix_new(&m, &o));
+	assert_pb_ok(pb_matrix_login_password(m, "alice", "wonderland", NULL));
+	pb_matrix_free(m);
+	test_hs_stop(&tls);
+}
+
+typedef struct alloc_ctx {
+	const char *token;
+	const char *room;
+} alloc_ctx;
+
+/* A bridge's usual round: a handle, a send, a sync, a download. */
+static int live_round(void *arg)
+{
+	alloc_ctx *c = arg;
+	pb_matrix_options o = PB_MATRIX_OPTIONS_INIT;
+	o.homeserver = need_hs()->url;
+	o.access_token = c->token;
+	pb_matrix *m;
+	char *event_id = NULL, *next = NULL, *mxc = NULL;
+	pb_buf media = PB_BUF_INIT;
+	int rc = pb_matrix_new(&m, &o);
+	if (rc < 0)
+		return rc;
+	rc = pb_matrix_send_text(m, c->room, "alloc-1", "alloc", "<i>alloc</i>", &event_id);
+	if (rc == 0)
+		rc = pb_matrix_sync(m, NULL, NULL, &next);
+	if (rc == 0)
+		rc = pb_matrix_upload(m, "abc", 3, "text/plain", "a.txt", &mxc);
+	if (rc == 0)
+		rc = pb_matrix_download(m, mxc, &media, NULL, 0);
+	pb_buf_dispose(&media);
+	pb_free(mxc);
+	pb_free(next);
+	pb_free(event_id);
+	pb_matrix_free(m);
+	return rc;
+}
+
+static void test_matrix__allocation_failures_against_the_server(void **state)
+{
+	static const int accept[] = { PB_ENOMEM, 0 };
+	pb_matrix *m = connect_as("alice", "wonderland");
+	char *room = make_dm(m);
+	alloc_ctx c = { pb_matrix_access_token(m), room };
+	assert_true(pb_test_alloc_fail_each(live_round, &c, accept) >= 10);
+	assert_int_equal(hs_events(room, "m.room.message", "alloc"), 1);
+	pb_free(room);
+	pb_matrix_free(m);
+}
+
 static void test_matrix__many_handles_in_threads(void **state)
 {
 	enum { N = 4 };
@@ -815,6 +893,8 @@ int main(void)
 		cmocka_unit_test(test_matrix__media_upload_download_and_fallback),
 		cmocka_unit_test(test_matrix__retries_429_500_drops_and_slowness),
 		cmocka_unit_test(test_matrix__sync_long_poll_resume_and_cancel),
+		cmocka_unit_test(test_matrix__tls_is_verified_by_default),
+		cmocka_unit_test(test_matrix__allocation_failures_against_the_server),
 		cmocka_unit_test(test_matrix__many_handles_in_threads),
 	};
 	return pb_test_run("matrix", tests);
