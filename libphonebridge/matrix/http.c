@@ -13,6 +13,9 @@
 
 #include <phonebridge/matrix.h>
 
+/* The longest wait a 429 answer can ask for (retry_after_ms, Retry-After). */
+#define RETRY_AFTER_MAX_MS 3600000L
+
 /* --- process-wide curl initialisation ----------------------------------- */
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -503,7 +506,7 @@ static void read_error_body(pb_matrix *m, const pb_buf *body, pb_buf *text, long
 	if (err)
 		pb_buf_printf(text, "%.300s", err);
 	if (json_is_integer(ra) && json_integer_value(ra) >= 0)
-		*retry_after_ms = (long)PB_MIN(json_integer_value(ra), (json_int_t)3600000);
+		*retry_after_ms = (long)PB_MIN(json_integer_value(ra), (json_int_t)RETRY_AFTER_MAX_MS);
 	json_decref(j);
 }
 
@@ -590,8 +593,9 @@ int pb_matrix__request(pb_matrix *m, pb_matrix__req *r)
 				retry = true; /* the server refused without acting */
 				if (retry_after < 0)
 					retry_after = x.retry_after_hdr_ms;
+				/* honoured, but a hostile server cannot park us for days */
 				if (retry_after >= 0)
-					delay = retry_after;
+					delay = PB_MIN(retry_after, RETRY_AFTER_MAX_MS);
 			} else if (m->status >= 500) {
 				retry = r->idempotent;
 			}
