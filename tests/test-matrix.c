@@ -579,6 +579,19 @@ static void test_matrix__media_upload_download_and_fallback(void **state)
 	pb_buf_dispose(&out);
 	pb_free(mxc);
 
+	/* a bigger file, byte for byte */
+	size_t big_len = 3 * 1024 * 1024 + 17;
+	uint8_t *big = malloc(big_len);
+	for (size_t i = 0; i < big_len; i++)
+		big[i] = (uint8_t)(i * 2654435761u >> 13);
+	assert_pb_ok(pb_matrix_upload(m, big, big_len, "video/mp4", "clip.mp4", &mxc));
+	assert_pb_ok(pb_matrix_download(m, mxc, &out, NULL, 0));
+	assert_int_equal(out.len, big_len);
+	assert_memory_equal(out.data, big, big_len);
+	pb_buf_dispose(&out);
+	pb_free(mxc);
+	free(big);
+
 	/* a picture: uploaded, sent as m.image with its size */
 	static const uint8_t png[] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
 				       0, 0, 0, 16, 0, 0, 0, 9, 8, 2, 0, 0, 0 };

@@ -432,6 +432,9 @@ static int perform_once(pb_matrix *m, pb_matrix__req *r, xfer *x, CURLcode *cc, 
 		}
 		h = curl_slist_append(hdrs, pb_buf_cstr(&ctype));
 		hdrs = h ? h : (curl_slist_free_all(hdrs), NULL);
+		/* no "Expect: 100-continue" round trip before big uploads */
+		h = hdrs ? curl_slist_append(hdrs, "Expect:") : NULL;
+		hdrs = h ? h : (curl_slist_free_all(hdrs), NULL);
 	}
 	if (hdrs && r->auth && m->token) {
 		if (pb_buf_printf(&auth, "Authorization: Bearer %s", m->token) < 0) {
