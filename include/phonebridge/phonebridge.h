@@ -23,5 +23,6 @@
 #include <phonebridge/media.h>
 #include <phonebridge/phone.h>
 #include <phonebridge/store.h>
+#include <phonebridge/matrix.h>
 
 #endif

@@ -1,0 +1,299 @@
+/*
+ * pb-matrix — talk to a Matrix homeserver with libphonebridge: who am I,
+ * send a text or a file, create a direct room, sync. Prints JSON.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * usage: see pb-matrix(1) or `pb-matrix --help`.
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <phonebridge/phonebridge.h>
+
+static const char usage[] =
+	"usage: pb-matrix [--homeserver URL] (--token-file F | --user U --password-file F)\n"
+	"                 [--insecure] [--verbose] COMMAND\n"
+	"commands:\n"
+	"  whoami\n"
+	"  send ROOM TEXT [--html HTML] [--notice] [--txn ID]\n"
+	"  send-file ROOM FILE [--mime TYPE] [--txn ID]\n"
+	"  create-dm USER [--name NAME]\n"
+	"  sync [--once] [--since TOKEN] [--timeout MS]\n"
+	"Without --homeserver, --user must be a full user id (@name:server): the\n"
+	"homeserver is discovered through the server's .well-known.\n";
+
+static struct {
+	const char *homeserver, *token_file, *user, *password_file;
+	const char *html, *txn, *mime, *name, *since;
+	int insecure, verbose, notice, once;
+	long timeout;
+} opt = { .timeout = 30000 };
+
+static int fail(const char *what)
+{
+	fprintf(stderr, "pb-matrix: %s: %s\n", what, pb_error_last()->message);
+	return 1;
+}
+
+static void print_json(json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (s) {
+		puts(s);
+		free(s);
+	}
+	fflush(stdout);
+	json_decref(j);
+}
+
+static void on_log(int level, const char *domain, const char *msg, void *ud)
+{
+	fprintf(stderr, "pb-matrix: %s: %s: %s\n", pb_log_level_name(level), domain, msg);
+}
+
+static int connect_client(pb_matrix **out)
+{
+	pb_matrix_options o = PB_MATRIX_OPTIONS_INIT;
+	o.homeserver = opt.homeserver;
+	o.access_token_file = opt.token_file;
+	o.tls_insecure = opt.insecure;
+	o.discovery_insecure_http = opt.insecure;
+	o.user_agent = "pb-matrix/" PB_VERSION_STRING;
+	if (pb_matrix_new(out, &o) < 0)
+		return fail("setup");
+	pb_matrix *m = *out;
+	if (opt.homeserver == NULL) {
+		if (opt.user == NULL || opt.user[0] != '@') {
+			fprintf(stderr, "pb-matrix: give --homeserver, or --user as @name:server\n");
+			return 2;
+		}
+		if (pb_matrix_discover(m, opt.user) < 0)
+			return fail("discovery");
+	}
+	if (opt.token_file == NULL) {
+		char *password;
+		if (opt.user == NULL || opt.password_file == NULL) {
+			fprintf(stderr, "pb-matrix: give --token-file, or --user and --password-file\n");
+			return 2;
+		}
+		if (pb_matrix_read_secret_file(opt.password_file, &password) < 0)
+			return fail("password");
+		int rc = pb_matrix_login_password(m, opt.user, password, NULL);
+		memset(password, 0, strlen(password));
+		pb_free(password);
+		if (rc < 0)
+			return fail("login");
+	}
+	return 0;
+}
+
+static int cmd_whoami(pb_matrix *m)
+{
+	if (pb_matrix_whoami(m, NULL) < 0)
+		return fail("whoami");
+	json_t *j = json_pack("{s:s, s:s?, s:s}", "user_id", pb_matrix_user_id(m), "device_id",
+			      pb_matrix_device_id(m), "homeserver", pb_matrix_homeserver(m));
+	print_json(j);
+	return 0;
+}
+
+static const char *txn_or_new(char *buf, size_t size)
+{
+	if (opt.txn)
+		return opt.txn;
+	pb_matrix_txn_id(buf, size);
+	return buf;
+}
+
+static int print_sent(const char *room, const char *txn, char *event_id)
+{
+	print_json(json_pack("{s:s, s:s, s:s}", "room_id", room, "txn_id", txn, "event_id", event_id));
+	pb_free(event_id);
+	return 0;
+}
+
+static int cmd_send(pb_matrix *m, const char *room, const char *text)
+{
+	char buf[PB_MATRIX_TXN_ID_SIZE], *event_id;
+	const char *txn = txn_or_new(buf, sizeof(buf));
+	if (pb_matrix_send_message(m, room, txn, opt.notice ? "m.notice" : "m.text", text, opt.html,
+				   &event_id) < 0)
+		return fail("send");
+	return print_sent(room, txn, event_id);
+}
+
+static int cmd_send_file(pb_matrix *m, const char *room, const char *path)
+{
+	char buf[PB_MATRIX_TXN_ID_SIZE], *event_id;
+	const char *txn = txn_or_new(buf, sizeof(buf));
+	if (pb_matrix_send_file(m, room, txn, path, opt.mime, &event_id) < 0)
+		return fail("send-file");
+	return print_sent(room, txn, event_id);
+}
+
+static int cmd_create_dm(pb_matrix *m, const char *user)
+{
+	char *room;
+	if (pb_matrix_create_dm(m, user, opt.name, &room) < 0)
+		return fail("create-dm");
+	print_json(json_pack("{s:s, s:s}", "room_id", room, "user_id", user));
+	pb_free(room);
+	return 0;
+}
+
+static const char *const sections[] = { "timeline", "state", "invite", "leave" };
+
+static int on_event(const pb_matrix_event *ev, void *ud)
+{
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s*, s:I, s:O}", "section",
+			      sections[ev->section], "room_id", ev->room_id, "type", ev->type, "sender",
+			      ev->sender, "event_id", ev->event_id, "state_key", ev->state_key,
+			      "origin_server_ts", (json_int_t)ev->origin_server_ts, "content", ev->content);
+	print_json(j);
+	return 0;
+}
+
+static int on_invite(const char *room, const char *inviter, void *ud)
+{
+	print_json(json_pack("{s:s, s:s?}", "invite", room, "inviter", inviter));
+	return 0;
+}
+
+static int on_leave(const char *room, void *ud)
+{
+	print_json(json_pack("{s:s}", "leave", room));
+	return 0;
+}
+
+static int on_next(const char *nb, void *ud)
+{
+	print_json(json_pack("{s:s}", "next_batch", nb));
+	return 0;
+}
+
+/* SIGINT/SIGTERM stop a running sync loop cleanly: a thread waits for them
+ * and calls pb_matrix_cancel(), which is not async-signal-safe. */
+static void *signal_thread(void *arg)
+{
+	sigset_t set;
+	int sig;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigwait(&set, &sig) == 0)
+		pb_matrix_cancel(arg);
+	return NULL;
+}
+
+static int cmd_sync(pb_matrix *m)
+{
+	pb_matrix_sync_callbacks cb = { on_event, on_invite, on_leave, on_next, NULL };
+	pb_matrix_sync_options o = PB_MATRIX_SYNC_OPTIONS_INIT;
+	o.since = opt.since;
+	o.timeout_ms = opt.once && opt.since == NULL ? 0 : opt.timeout;
+	if (opt.once)
+		return pb_matrix_sync(m, &o, &cb, NULL) < 0 ? fail("sync") : 0;
+	pthread_t t;
+	if (pthread_create(&t, NULL, signal_thread, m) != 0) {
+		fprintf(stderr, "pb-matrix: cannot start the signal thread\n");
+		return 1;
+	}
+	pthread_detach(t);
+	int rc = pb_matrix_sync_loop(m, &o, &cb);
+	return rc == PB_ECANCELLED ? 0 : fail("sync");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "homeserver", required_argument, NULL, 'H' },
+		{ "token-file", required_argument, NULL, 't' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "password-file", required_argument, NULL, 'p' },
+		{ "insecure", no_argument, NULL, 'k' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "html", required_argument, NULL, 'h' + 256 },
+		{ "notice", no_argument, NULL, 'n' },
+		{ "txn", required_argument, NULL, 'x' },
+		{ "mime", required_argument, NULL, 'm' },
+		{ "name", required_argument, NULL, 'N' },
+		{ "once", no_argument, NULL, '1' },
+		{ "since", required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, '?' + 256 },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	/* '+' is not used: options may follow the command's arguments */
+	while ((c = getopt_long(argc, argv, "H:t:u:p:kv", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'H': opt.homeserver = optarg; break;
+		case 't': opt.token_file = optarg; break;
+		case 'u': opt.user = optarg; break;
+		case 'p': opt.password_file = optarg; break;
+		case 'k': opt.insecure = 1; break;
+		case 'v': opt.verbose = 1; break;
+		case 'h' + 256: opt.html = optarg; break;
+		case 'n': opt.notice = 1; break;
+		case 'x': opt.txn = optarg; break;
+		case 'm': opt.mime = optarg; break;
+		case 'N': opt.name = optarg; break;
+		case '1': opt.once = 1; break;
+		case 's': opt.since = optarg; break;
+		case 'T': opt.timeout = strtol(optarg, NULL, 10); break;
+		case '?' + 256: fputs(usage, stdout); return 0;
+		default: fputs(usage, stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	const char *cmd = argv[optind];
+	int nargs = argc - optind - 1;
+	char **args = argv + optind + 1;
+	struct {
+		const char *name;
+		int nargs;
+	} const cmds[] = { { "whoami", 0 }, { "send", 2 }, { "send-file", 2 }, { "create-dm", 1 }, { "sync", 0 } };
+	size_t i;
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(cmd, cmds[i].name) == 0)
+			break;
+	if (i == sizeof(cmds) / sizeof(cmds[0]) || nargs != cmds[i].nargs) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (opt.verbose) {
+		pb_log_set_callback(on_log, NULL);
+		pb_log_set_level(PB_LOG_DEBUG);
+	}
+	/* block the stop signals before any thread starts: signal_thread takes them */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	pb_matrix *m = NULL;
+	int rc = connect_client(&m);
+	if (rc == 0) {
+		if (strcmp(cmd, "whoami") == 0)
+			rc = cmd_whoami(m);
+		else if (strcmp(cmd, "send") == 0)
+			rc = cmd_send(m, args[0], args[1]);
+		else if (strcmp(cmd, "send-file") == 0)
+			rc = cmd_send_file(m, args[0], args[1]);
+		else if (strcmp(cmd, "create-dm") == 0)
+			rc = cmd_create_dm(m, args[0]);
+		else
+			rc = cmd_sync(m);
+	}
+	pb_matrix_free(m);
+	return rc;
+}
