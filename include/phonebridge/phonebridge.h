@@ -19,5 +19,7 @@
 #include <phonebridge/buffer.h>
 #include <phonebridge/encoding.h>
 #include <phonebridge/charset.h>
+#include <phonebridge/wap.h>
+#include <phonebridge/mms.h>
 
 #endif
