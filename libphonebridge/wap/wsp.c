@@ -172,8 +172,14 @@ int pb_wap__convert(pb_wap__ctx *ctx, unsigned int mib, const uint8_t *p, size_t
 		return utf8_text(ctx, p, n, false, s);
 	}
 	if (rc == 0) {
-		*s = pb_wap__strndup(ctx->arena, b.data, b.len);
-		rc = *s ? 0 : PB_ENOMEM;
+		/* iconv can pass through what is not UTF-8 (UCS-4 above U+10FFFF):
+		 * check, so that text from a message is always well-formed */
+		if (pb_utf8_validate((const char *)b.data, b.len, NULL) == 0)
+			*s = pb_wap__strndup(ctx->arena, b.data, b.len);
+		else
+			rc = utf8_text(ctx, b.data, b.len, false, s);
+		if (rc == 0)
+			rc = *s ? 0 : PB_ENOMEM;
 	}
 	pb_buf_dispose(&b);
 	return rc;
