@@ -807,6 +807,17 @@ static void test_wap__send_req_duplicate_names_made_unique(void **state)
 	pb_buf_dispose(&b);
 }
 
+static void test_wap__guess_content_type(void **state)
+{
+	(void)state;
+	assert_string_equal(pb_mms_guess_content_type("a/photo.JPG"), "image/jpeg");
+	assert_string_equal(pb_mms_guess_content_type("x.jpeg"), "image/jpeg");
+	assert_string_equal(pb_mms_guess_content_type("clip.3gp"), "video/3gpp");
+	assert_string_equal(pb_mms_guess_content_type("voice.amr"), "audio/amr");
+	assert_string_equal(pb_mms_guess_content_type("noext"), "application/octet-stream");
+	assert_string_equal(pb_mms_guess_content_type(NULL), "application/octet-stream");
+}
+
 static void test_wap__sha256_of_part(void **state)
 {
 	(void)state;
@@ -1210,6 +1221,7 @@ int main(void)
 		cmocka_unit_test(test_wap__encode_notifyresp_ack_read_rec),
 		cmocka_unit_test(test_wap__send_req_round_trip),
 		cmocka_unit_test(test_wap__send_req_duplicate_names_made_unique),
+		cmocka_unit_test(test_wap__guess_content_type),
 		cmocka_unit_test(test_wap__sha256_of_part),
 		cmocka_unit_test(test_wap__truncations_fail_cleanly),
 		cmocka_unit_test(test_wap__allocation_failures),

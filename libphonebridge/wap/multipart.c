@@ -148,7 +148,7 @@ static int disposition(pb_wap__ctx *ctx, const pb_wsp_header *h, const char **na
 		return disposition_text(ctx, h->text, name);
 	pb_cur c = { h->value, h->value, h->value + h->value_len }, v;
 	pb_wsp_content_type params;
-	uint8_t b;
+	uint8_t b = 0;
 	memset(&params, 0, sizeof(params));
 	if (pb_wap__value_length(ctx, &c, &v) < 0 || !pb_cur_peek(&v, &b))
 		return PB_EMALFORMED;
@@ -342,9 +342,11 @@ static const struct {
 	{ "text/calendar", "ics" }, { "audio/amr", "amr" }, { "audio/amr-wb", "awb" },
 	{ "audio/mpeg", "mp3" }, { "audio/mp3", "mp3" }, { "audio/mp4", "m4a" }, { "audio/aac", "aac" },
 	{ "audio/midi", "mid" }, { "audio/mid", "mid" }, { "audio/sp-midi", "mid" }, { "audio/ogg", "ogg" },
-	{ "audio/wav", "wav" }, { "audio/x-wav", "wav" }, { "audio/3gpp", "3gp" }, { "video/3gpp", "3gp" },
+	{ "audio/wav", "wav" }, { "audio/x-wav", "wav" }, { "video/3gpp", "3gp" }, { "audio/3gpp", "3gp" },
 	{ "video/3gpp2", "3g2" }, { "video/mp4", "mp4" }, { "video/mpeg", "mpg" }, { "video/quicktime", "mov" },
 	{ "application/pdf", "pdf" }, { "application/vnd.wap.mms-message", "mms" },
+	/* more spellings, for pb_mms_guess_content_type() */
+	{ "image/jpeg", "jpeg" }, { "text/plain", "text" }, { "application/smil", "smi" },
 };
 
 const char *pb_mms__extension(const char *media_type)
@@ -353,6 +355,15 @@ const char *pb_mms__extension(const char *media_type)
 		if (!pb_ascii_casecmp(media_type, extensions[i].type))
 			return extensions[i].ext;
 	return NULL;
+}
+
+PB_API const char *pb_mms_guess_content_type(const char *filename)
+{
+	const char *dot = filename ? strrchr(filename, '.') : NULL;
+	for (size_t i = 0; dot && i < PB_ARRAY_SIZE(extensions); i++)
+		if (!pb_ascii_casecmp(dot + 1, extensions[i].ext))
+			return extensions[i].type;
+	return "application/octet-stream";
 }
 
 static bool reserved(uint32_t cp)
