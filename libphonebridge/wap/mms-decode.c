@@ -96,7 +96,8 @@ TOKENS(t_reply_charging, { 128, "Requested" }, { 129, "Requested text only" }, {
 TOKENS(t_mm_state, { 128, "Draft" }, { 129, "Sent" }, { 130, "New" }, { 131, "Retrieved" },
        { 132, "Forwarded" });
 /* §7.3.58 */
-TOKENS(t_store_status, { 128, "Success" }, { 192, "Error-transient-network-problem" },
+TOKENS(t_store_status, { 128, "Success" }, { 192, "Error-transient-failure" },
+       { 193, "Error-transient-network-problem" },
        { 224, "Error-permanent-failure" }, { 225, "Error-permanent-service-denied" },
        { 226, "Error-permanent-message-format-corrupt" }, { 227, "Error-permanent-message-not-found" },
        { 228, "Error-permanent-mmbox-full" });
