@@ -9,6 +9,9 @@
 #include "wap/wap-internal.h"
 
 #define MAX_DEPTH 8
+/* Real messages have a few dozen parts; the cap keeps naming (which
+ * compares names) far from quadratic blow-ups on hostile input. */
+#define MAX_PARTS 1000
 #define WSP_CONTENT_LOCATION 0x0E
 #define WSP_CONTENT_DISPOSITION 0x2E
 #define WSP_CONTENT_ID 0x40
@@ -230,6 +233,10 @@ static int one_part(pb_wap__ctx *ctx, pb_cur *c, pb_mms_message *m, int parent, 
 	if (!pb_cur_sub(c, dlen, &d))
 		return pb_wap__fail(ctx, c, "part data of %u bytes beyond end of data (%zu left)",
 				    (unsigned)dlen, pb_cur_left(c));
+	if (m->n_parts >= MAX_PARTS) {
+		c->p = c->base + off;
+		return pb_wap__fail(ctx, c, "more than %d parts", MAX_PARTS);
+	}
 	pb_mms_part *p = new_part(ctx, m);
 	if (!p)
 		return PB_ENOMEM;
@@ -459,7 +466,9 @@ static int name_part(pb_wap__ctx *ctx, pb_mms_message *m, size_t idx, pb_buf *b)
 		const char *dot = strrchr(s, '.');
 		size_t stem = dot && dot != s ? (size_t)(dot - s) : b->len;
 		pb_buf u = PB_BUF_INIT;
-		for (unsigned k = 2; rc == 0; k++) {
+		/* "-2" to "-10", then from the part's own number on: unique unless
+		 * the sender chose such names, so the search stays short */
+		for (unsigned k = 2; rc == 0; k = k < 10 || k > idx + 1 ? k + 1 : (unsigned)idx + 2) {
 			pb_buf_clear(&u);
 			if ((rc = pb_buf_put(&u, s, stem)) < 0 || (rc = pb_buf_printf(&u, "-%u", k)) < 0 ||
 			    (rc = pb_buf_puts(&u, s + stem)) < 0)
