@@ -24,5 +24,7 @@
 #include <phonebridge/phone.h>
 #include <phonebridge/store.h>
 #include <phonebridge/matrix.h>
+#include <phonebridge/wap.h>
+#include <phonebridge/mms.h>
 
 #endif
