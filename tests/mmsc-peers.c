@@ -24,9 +24,15 @@
 
 #define DEADLINE_MS 30000 /* generous: valgrind and sanitizers are slow */
 
-static pid_t server_pid, proxy_pid;
-static int server_port, proxy_port;
-static int server_stdin = -1;
+typedef struct server {
+	pid_t pid;
+	int port;
+	int stdin_fd; /* closing it stops the server */
+} server;
+
+static server plain = { 0, 0, -1 }, tls = { 0, 0, -1 };
+static pid_t proxy_pid;
+static int proxy_port;
 static char scratch[64];
 
 static long now_ms(void)
@@ -62,12 +68,19 @@ static void remove_scratch(void)
 	rmdir(scratch);
 }
 
+static void stop_server(server *s)
+{
+	if (s->stdin_fd >= 0)
+		close(s->stdin_fd);
+	s->stdin_fd = -1;
+	stop(&s->pid);
+}
+
 static void stop_all(void)
 {
 	stop(&proxy_pid);
-	if (server_stdin >= 0)
-		close(server_stdin);
-	stop(&server_pid);
+	stop_server(&plain);
+	stop_server(&tls);
 	remove_scratch();
 }
 
@@ -102,30 +115,30 @@ static pid_t spawn(char *const argv[], int in, int out, const char *errlog)
 	return pid;
 }
 
-int mmsc_server_port(void)
+static void start_server(server *s, bool with_tls)
 {
-	if (server_port)
-		return server_port;
 	const char *dir = mmsc_scratch_dir();
 	const char *src = getenv("PB_SOURCE_ROOT");
 	const char *py = getenv("PB_PYTHON") ? getenv("PB_PYTHON") : "/usr/bin/python3";
 	assert_non_null(src);
-	char script[512], own[512], vec[512], tmp[512], rec[512], errlog[512];
+	char script[512], own[512], vec[512], tmp[512], rec[512], errlog[512], crt[512], key[512];
 	snprintf(script, sizeof(script), "%s/tests/mmsc-server.py", src);
 	snprintf(own, sizeof(own), "own=%s/mmsc", pb_test_data_dir());
 	snprintf(vec, sizeof(vec), "vec=%s/mms", pb_test_vectors_dir() ? pb_test_vectors_dir() : "/nonexistent");
 	snprintf(tmp, sizeof(tmp), "tmp=%s", dir);
 	snprintf(rec, sizeof(rec), "%s", dir);
-	snprintf(errlog, sizeof(errlog), "%s/server.log", dir);
+	snprintf(errlog, sizeof(errlog), "%s/server%s.log", dir, with_tls ? "-tls" : "");
+	snprintf(crt, sizeof(crt), "%s/mmsc/test-server.crt", pb_test_data_dir());
+	snprintf(key, sizeof(key), "%s/mmsc/test-server.key", pb_test_data_dir());
 	char *argv[] = { (char *)py, script, "--root", own, "--root", vec, "--root", tmp,
-			 "--record-dir", rec, NULL };
+			 "--record-dir", rec, with_tls ? "--tls" : NULL, crt, key, NULL };
 	int in[2], out[2];
 	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-	server_pid = spawn(argv, in[0], out[1], errlog);
+	s->pid = spawn(argv, in[0], out[1], errlog);
 	close(in[0]);
 	close(out[1]);
-	server_stdin = in[1];
+	s->stdin_fd = in[1];
 
 	/* wait for "PORT n" */
 	char line[64] = "";
@@ -142,9 +155,22 @@ int mmsc_server_port(void)
 		line[n] = '\0';
 	}
 	close(out[0]);
-	if (sscanf(line, "PORT %d", &server_port) != 1)
+	if (sscanf(line, "PORT %d", &s->port) != 1)
 		fail_msg("test MMSC did not start (see %s): \"%s\"", errlog, line);
-	return server_port;
+}
+
+int mmsc_server_port(void)
+{
+	if (!plain.port)
+		start_server(&plain, false);
+	return plain.port;
+}
+
+int mmsc_tls_server_port(void)
+{
+	if (!tls.port)
+		start_server(&tls, true);
+	return tls.port;
 }
 
 const char *mmsc_url(const char *path)

@@ -17,6 +17,10 @@
  * folder, where POSTed bodies are recorded too. */
 int mmsc_server_port(void);
 
+/* Port of a second test MMSC serving HTTPS with the self-signed
+ * tests/data/mmsc/test-server.crt (for 127.0.0.1). */
+int mmsc_tls_server_port(void);
+
 /* The scratch folder (files written there are served as /files/tmp/NAME). */
 const char *mmsc_scratch_dir(void);
 

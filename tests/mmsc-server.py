@@ -4,9 +4,9 @@
 #
 # Python 3 standard library only; run with Debian's /usr/bin/python3.
 #
-#   mmsc-server.py [--root NAME=DIR]... [--record-dir DIR]
+#   mmsc-server.py [--root NAME=DIR]... [--record-dir DIR] [--tls CERT KEY]
 #
-# Listens on 127.0.0.1, port 0, and prints "PORT <n>" on stdout once ready.
+# Listens on 127.0.0.1, port 0 (HTTPS with --tls), and prints "PORT <n>" on stdout once ready.
 # Stops on SIGTERM or when stdin closes (so a crashed test leaves nothing).
 #
 # GET paths (the body kinds an MMSC answers with):
@@ -40,6 +40,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -224,6 +225,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--root", action="append", default=[], help="NAME=DIR served under /files/NAME/")
     ap.add_argument("--record-dir", help="where POSTed bodies are written")
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve HTTPS")
     args = ap.parse_args()
     roots = {}
     for r in args.root:
@@ -231,6 +233,10 @@ def main():
         roots[name] = d
     srv = Server(("127.0.0.1", 0), Handler)
     srv.state = State(roots, args.record_dir)
+    if args.tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls[0], args.tls[1])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
 
     def watch_stdin():

@@ -604,6 +604,40 @@ static void test_mmsc__fetch_binds_interface(void **state)
 	pb_mmsc_free(m);
 }
 
+static void test_mmsc__tls_verified_by_default(void **state)
+{
+	(void)state;
+	char url[128], ca[512];
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/files/own/retrieve-conf-text.mms", mmsc_tls_server_port());
+	snprintf(ca, sizeof(ca), "%s/mmsc/test-server.crt", pb_test_data_dir());
+	pb_buf body = PB_BUF_INIT;
+	pb_mmsc_result r;
+
+	/* a self-signed certificate is refused, and that is not retried */
+	pb_mmsc *m = client();
+	assert_pb_error(pb_mmsc_fetch(m, url, &body, &r), PB_EAUTH);
+	assert_int_equal(r.attempts, 1);
+	assert_int_equal(body.len, 0);
+	pb_mmsc_free(m);
+
+	/* accepted with its CA given */
+	pb_mmsc_options o = PB_MMSC_OPTIONS_INIT;
+	o.ca_file = ca;
+	m = client_with(&o);
+	assert_pb_ok(pb_mmsc_fetch(m, url, &body, &r));
+	assert_true(bytes_equal_file(&body, pb_test_data_dir(), "mmsc/retrieve-conf-text.mms"));
+	pb_mmsc_free(m);
+
+	/* or with verification turned off explicitly */
+	o = (pb_mmsc_options)PB_MMSC_OPTIONS_INIT;
+	o.tls_insecure = true;
+	m = client_with(&o);
+	pb_buf_clear(&body);
+	assert_pb_ok(pb_mmsc_fetch(m, url, &body, &r));
+	pb_mmsc_free(m);
+	pb_buf_dispose(&body);
+}
+
 /* --- POSTing -------------------------------------------------------------- */
 
 static void test_mmsc__post_retry_policy(void **state)
@@ -682,6 +716,7 @@ int main(void)
 		cmocka_unit_test(test_mmsc__fetch_connection_refused),
 		cmocka_unit_test(test_mmsc__fetch_reports_progress_and_cancels),
 		cmocka_unit_test(test_mmsc__fetch_binds_interface),
+		cmocka_unit_test(test_mmsc__tls_verified_by_default),
 		cmocka_unit_test(test_mmsc__post_retry_policy),
 	};
 	return pb_test_run("mmsc", tests);

@@ -114,11 +114,14 @@ typedef struct pb_mmsc_options {
 	/** Called during downloads; may be NULL. */
 	pb_mmsc_progress_cb progress;
 	void *progress_userdata; /**< passed to progress; not owned */
+	/** X-Mms-Report-Allowed in the M-NotifyResp.ind and M-Acknowledge.ind
+	 *  this client sends: 128 yes, 129 no, 0 left out (default). */
+	int report_allowed;
 } pb_mmsc_options;
 
 #define PB_MMSC_OPTIONS_VERSION 1
 #define PB_MMSC_OPTIONS_INIT { PB_MMSC_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, \
-	0, 0, 0, { 0, 0, 0 }, false, 0, NULL, false, NULL, NULL, NULL }
+	0, 0, 0, { 0, 0, 0 }, false, 0, NULL, false, NULL, NULL, NULL, 0 }
 
 /** What an HTTP exchange gave, filled in whether it succeeded or not. */
 typedef struct pb_mmsc_result {

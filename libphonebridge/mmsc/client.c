@@ -28,6 +28,7 @@ struct pb_mmsc {
 	unsigned connect_timeout_ms, timeout_ms, max_redirects;
 	pb_mmsc_retry retry;
 	bool retry_send, tls_insecure;
+	int report_allowed;
 	pb_mmsc_progress_cb progress;
 	void *progress_userdata;
 	CURL *easy; /* kept between requests so connections are reused */
@@ -189,6 +190,7 @@ PB_API int pb_mmsc_new(pb_mmsc **out, const pb_mmsc_options *opts)
 	m->retry_send = o->retry_send;
 	m->tls_insecure = o->tls_insecure;
 	m->progress = o->progress;
+	m->report_allowed = o->report_allowed;
 	m->progress_userdata = o->progress_userdata;
 	*out = m;
 	return 0;

@@ -41,3 +41,9 @@ open("retrieve-conf-text.mms", "wb").write(ok)
 nf = common("T-pb-2", 0xE2)
 nf += b"\x84\x83" + b"message not found"     # Content-Type: text/plain
 open("retrieve-conf-not-found.mms", "wb").write(nf)
+
+# test-server.crt / test-server.key: a self-signed certificate for 127.0.0.1
+# (TEST ONLY, never trust it elsewhere), made once with:
+#   openssl req -x509 -newkey rsa:2048 -nodes -keyout test-server.key \
+#     -out test-server.crt -days 36500 -subj /CN=127.0.0.1 \
+#     -addext subjectAltName=IP:127.0.0.1,DNS:localhost
