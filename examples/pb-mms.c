@@ -15,6 +15,8 @@
 #include <jansson.h>
 #include <phonebridge/phonebridge.h>
 
+#include "pb-mms/fetch-send.h"
+
 #define EXIT_MALFORMED 2
 
 static const char usage_text[] =
@@ -22,7 +24,9 @@ static const char usage_text[] =
 	"       pb-mms encode send-req --from N --to N [--to N]... [--cc N]... [--subject S]\n"
 	"                              [--text T] [--attach FILE]... [--transaction-id ID]\n"
 	"       pb-mms encode notifyresp --transaction-id ID [--status S]\n"
-	"       pb-mms encode ack --transaction-id ID\n";
+	"       pb-mms encode ack --transaction-id ID\n"
+	"       pb-mms fetch URL [--proxy HOST:PORT] [--interface IF] [--parts-dir DIR] ...\n"
+	"       pb-mms send --mmsc URL [--proxy HOST:PORT] --from N --to N... [--text T] [--attach FILE]...\n";
 
 static int usage(void)
 {
@@ -490,5 +494,9 @@ int main(int argc, char **argv)
 		return cmd_decode(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "encode"))
 		return cmd_encode(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "fetch"))
+		return pb_mms_cmd_fetch(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "send"))
+		return pb_mms_cmd_send(argc - 1, argv + 1);
 	return usage();
 }

@@ -39,6 +39,7 @@
 
 #include <phonebridge/common.h>
 #include <phonebridge/buffer.h>
+#include <phonebridge/mms.h>
 
 PB_BEGIN_DECLS
 
@@ -227,6 +228,125 @@ PB_API int pb_mmsc_rewrite(const pb_mmsc *mmsc, const char *location, char **out
  */
 PB_API int pb_mmsc_rewrite_location(const char *rule, const char *mmsc_url, const char *location,
 				    char **out);
+
+/* --- MMS transactions (OMA-MMS-CTR) ----------------------------------------- */
+
+/**
+ * Send an M-NotifyResp.ind (encoded by pb_mms_encode_notifyresp()), with the
+ * options' report_allowed. Retried like any answer (idempotent per
+ * transaction id).
+ *
+ * @param transaction_id the notification's X-Mms-Transaction-Id; borrowed
+ * @param status         PB_MMS_STATUS_RETRIEVED, _DEFERRED, _REJECTED,
+ *                       _UNRECOGNISED
+ * @param res            filled in; may be NULL
+ * @return 0, PB_EINVAL, or a code listed at the top
+ */
+PB_API int pb_mmsc_notifyresp(pb_mmsc *mmsc, const char *transaction_id, int status, pb_mmsc_result *res);
+
+/**
+ * Send an M-Acknowledge.ind: the answer after fetching a message whose
+ * notification was answered Deferred earlier.
+ *
+ * @return 0, PB_EINVAL, or a code listed at the top
+ */
+PB_API int pb_mmsc_acknowledge(pb_mmsc *mmsc, const char *transaction_id, pb_mmsc_result *res);
+
+/** pb_mmsc_retrieve() flag: this is the later fetch of a message answered
+ *  Deferred before; on success answer with M-Acknowledge.ind, on failure
+ *  answer nothing. */
+#define PB_MMSC_RETRIEVE_LATER 0x1u
+/** pb_mmsc_retrieve() flag: send no answer at all (the caller will). */
+#define PB_MMSC_RETRIEVE_NO_ANSWER 0x2u
+
+/** What pb_mmsc_retrieve() did. Caller-owned; release with
+ *  pb_mmsc_retrieval_dispose(). */
+typedef struct pb_mmsc_retrieval {
+	/** The decoded M-Retrieve.conf, or NULL. Owned by this struct; its
+	 *  parts point into pdu (zero copy). Also set when the MMSC answered
+	 *  with an error X-Mms-Retrieve-Status (its text may explain). */
+	pb_mms_message *message;
+	pb_buf pdu;           /**< the body as downloaded (also on failure, for diagnostics) */
+	int retrieve_status;  /**< X-Mms-Retrieve-Status, 0 when absent (absent means Ok) */
+	int answer_status;    /**< X-Mms-Status answered (PB_MMS_STATUS_*), 0 when none was sent */
+	bool answered;        /**< the answer reached the MMSC */
+	pb_mmsc_result http;  /**< the GET */
+} pb_mmsc_retrieval;
+
+/**
+ * Retrieve the message an M-Notification.ind announces, and answer the
+ * MMSC, as OMA-MMS-CTR says:
+ *
+ *  - expired (X-Mms-Expiry passed): not fetched; answered Rejected;
+ *    returns PB_ENOTFOUND
+ *  - X-Mms-Message-Size over max_download: not fetched; answered Deferred
+ *    (it stays at the MMSC: fetch it later with a larger limit and
+ *    PB_MMSC_RETRIEVE_LATER); returns PB_ETOOBIG. The same when the body
+ *    turns out larger while downloading.
+ *  - transport failures, HTTP errors, HTML or text pages, redirects,
+ *    cancellation: answered Deferred (a wrong URL or APN set-up must not
+ *    lose the message); returns the fetch's code
+ *  - the body does not decode, or is not an M-Retrieve.conf, or the
+ *    notification has no Content-Location: answered Unrecognised;
+ *    returns PB_EMALFORMED, PB_EPROTO or PB_EINVAL
+ *  - X-Mms-Retrieve-Status transient (0xC0-0xDF): answered Deferred,
+ *    returns PB_EAGAIN; permanent (0xE0-0xFF): answered Rejected, returns
+ *    PB_ENOTFOUND for message-not-found, else PB_EPROTO
+ *  - success: answered Retrieved (or M-Acknowledge.ind with
+ *    PB_MMSC_RETRIEVE_LATER); returns 0.
+ *
+ * A failed answer does not change the result (answered is false, and a
+ * warning is logged): the MMSC will send the notification again, which the
+ * caller recognises by its transaction id.
+ *
+ * @param notification a decoded M-Notification.ind; borrowed
+ * @param received     when the notification arrived, seconds since 1970
+ *                     (for a relative X-Mms-Expiry); 0 for now
+ * @param flags        0, PB_MMSC_RETRIEVE_LATER, PB_MMSC_RETRIEVE_NO_ANSWER
+ * @param out          filled in, whatever the result; dispose with
+ *                     pb_mmsc_retrieval_dispose()
+ * @return 0 or a code as above; PB_EINVAL for a PDU that is not a
+ *         notification or has no transaction id (nothing answered)
+ */
+PB_API int pb_mmsc_retrieve(pb_mmsc *mmsc, const pb_mms_message *notification, int64_t received,
+			    unsigned flags, pb_mmsc_retrieval *out);
+
+/** Free what a pb_mmsc_retrieval holds (not the struct). NULL is fine. */
+PB_API void pb_mmsc_retrieval_dispose(pb_mmsc_retrieval *r);
+
+/** The MMSC's answer to an M-Send.req. Caller-owned; release with
+ *  pb_mmsc_send_conf_dispose(). */
+typedef struct pb_mmsc_send_conf {
+	int response_status;  /**< X-Mms-Response-Status (PB_MMS_RESPONSE_OK = 128), 0 when absent */
+	char *response_text;  /**< X-Mms-Response-Text, UTF-8, or NULL; owned */
+	char *message_id;     /**< Message-ID the MMSC gave the message, or NULL; owned */
+	char *transaction_id; /**< X-Mms-Transaction-Id of the answer, or NULL; owned */
+	pb_mmsc_result http;  /**< the POST */
+} pb_mmsc_send_conf;
+
+/**
+ * Send a message: encode @p req as an M-Send.req (pb_mms_encode_send_req()),
+ * POST it, and decode the M-Send.conf.
+ *
+ * Not retried unless the options' retry_send is true: a send whose answer
+ * was lost may have reached the MMSC, and a retry would deliver it twice.
+ *
+ * @param req  borrowed
+ * @param conf filled in whatever the result (response status and text
+ *             when the MMSC refused); dispose with pb_mmsc_send_conf_dispose()
+ * @return 0 when the MMSC accepted the message (response status Ok);
+ *         PB_EPROTO when it refused it (the message names the status and
+ *         text) or did not answer with an M-Send.conf; PB_EMALFORMED for an
+ *         undecodable answer; PB_EINVAL for a request the encoder refuses;
+ *         or a code listed at the top
+ */
+PB_API int pb_mmsc_send(pb_mmsc *mmsc, const pb_mms_send_req *req, pb_mmsc_send_conf *conf);
+
+/** Same as pb_mmsc_send() with an already encoded M-Send.req (@p pdu borrowed). */
+PB_API int pb_mmsc_send_pdu(pb_mmsc *mmsc, const uint8_t *pdu, size_t len, pb_mmsc_send_conf *conf);
+
+/** Free what a pb_mmsc_send_conf holds (not the struct). NULL is fine. */
+PB_API void pb_mmsc_send_conf_dispose(pb_mmsc_send_conf *conf);
 
 PB_END_DECLS
 

@@ -215,6 +215,16 @@ PB_API void pb_mmsc_free(pb_mmsc *m)
 	pb_free(m);
 }
 
+size_t pb_mmsc__max_download(const pb_mmsc *m)
+{
+	return m->max_download;
+}
+
+int pb_mmsc__report_allowed(const pb_mmsc *m)
+{
+	return m->report_allowed;
+}
+
 PB_API int pb_mmsc_rewrite(const pb_mmsc *m, const char *location, char **out)
 {
 	if (!m || !location || !out)

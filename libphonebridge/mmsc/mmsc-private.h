@@ -43,6 +43,10 @@ int pb_mmsc__check_pdu(const char *what, long status, const char *content_type,
  * characters of text) into @out of @size bytes. */
 void pb_mmsc__excerpt(const uint8_t *body, size_t len, char *out, size_t size);
 
+/* Option values the transaction layer needs (client.c). */
+size_t pb_mmsc__max_download(const pb_mmsc *mmsc);
+int pb_mmsc__report_allowed(const pb_mmsc *mmsc);
+
 /* Check a rewrite rule's syntax: 0 or PB_EINVAL/PB_ENOMEM (rewrite.c). */
 int pb_mmsc__rule_check(const char *rule_text, const char *mmsc_url);
 
