@@ -5,6 +5,8 @@
  */
 #include "harness.h"
 
+#include <time.h>
+
 #include "mmsc/mmsc-private.h"
 
 /* The peers' code is one translation unit with the tests: the test binary
@@ -138,6 +140,9 @@ static void test_mmsc__rewrite_rules(void **state)
 		{ "match=10.1.1.1 host=mms.carrier.example", "http://10.1.1.1/m", "http://mms.carrier.example/m" },
 		{ "match=10.1.1.1 host=mms.carrier.example", "http://192.0.2.1/m", NULL },
 		{ "  base=http://b.example   keep=path  ", "/x", "http://b.example/x" },
+		/* padded with spaces, as in an OMA conformance notification */
+		{ "host=mms.carrier.example", " http://eps3.de/O/Z9IZO ", "http://mms.carrier.example/O/Z9IZO" },
+		{ "base=http://b.example/get keep=query", "http://eps3.de/O/Z9IZO", "http://b.example/get" },
 	};
 	for (size_t i = 0; i < PB_ARRAY_SIZE(cases); i++) {
 		char *out = (char *)"unset";
@@ -694,6 +699,425 @@ static void test_mmsc__post_retry_policy(void **state)
 	pb_buf_dispose(&got);
 }
 
+/* --- MMS transactions --------------------------------------------------------- */
+
+/* Write @pdu to the scratch folder as @name (served as /files/tmp/NAME). */
+static void put_scratch(const char *name, const pb_buf *pdu)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", mmsc_scratch_dir(), name);
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(pdu->data, 1, pdu->len, f), pdu->len);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* An M-Retrieve.conf made by the wap encoder, served as /files/tmp/NAME. */
+static void make_retrieve_conf(const char *name, const char *text)
+{
+	static const uint8_t jpeg[] = { 0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 'J', 'F', 'I', 'F', 0, 1, 0xFF, 0xD9 };
+	const char *to[] = { "+15557654321" };
+	pb_mms_attachment att = { "image/jpeg", "cat.jpg", jpeg, sizeof(jpeg), NULL };
+	pb_mms_send_req msg = PB_MMS_SEND_REQ_INIT;
+	msg.transaction_id = "T-enc-1";
+	msg.from = "+15551234567";
+	msg.to = to;
+	msg.n_to = 1;
+	msg.subject = "Encoded";
+	msg.date = 1700000000;
+	msg.text = text;
+	msg.attachments = &att;
+	msg.n_attachments = 1;
+	pb_buf pdu = PB_BUF_INIT;
+	assert_pb_ok(pb_mms_encode_retrieve_conf(&pdu, &msg, "msg-enc-1"));
+	put_scratch(name, &pdu);
+	pb_buf_dispose(&pdu);
+}
+
+/* A decoded M-Notification.ind made by the wap encoder. @pdu keeps the
+ * bytes the message points into. */
+static pb_mms_message *make_notification(pb_buf *pdu, const char *tid, const char *location, uint64_t size)
+{
+	pb_mms_notification n = { tid, "+15551234567", "Hi", NULL, size, 3600, location };
+	pb_mms_message *ni = NULL;
+	assert_pb_ok(pb_mms_encode_notification(pdu, &n));
+	assert_pb_ok(pb_mms_decode(&ni, pdu->data, pdu->len, 0, NULL));
+	return ni;
+}
+
+/* The PDU the test MMSC recorded for the last POST whose path has @needle,
+ * decoded; NULL when there was none. Frees with pb_mms_message_free();
+ * *bytes must be free()d after it. */
+static pb_mms_message *recorded_post(const char *needle, uint8_t **bytes)
+{
+	json_t *reqs = mmsc_server_requests();
+	json_t *rq = mmsc_find_request(reqs, needle);
+	pb_mms_message *msg = NULL;
+	*bytes = NULL;
+	if (rq && json_string_value(json_object_get(rq, "body_file"))) {
+		size_t len;
+		*bytes = pb_test_read_file(NULL, json_string_value(json_object_get(rq, "body_file")), &len);
+		assert_pb_ok(pb_mms_decode(&msg, *bytes, len, 0, NULL));
+	}
+	json_decref(reqs);
+	return msg;
+}
+
+static void expect_answer(const char *needle, int type, const char *tid, int status)
+{
+	uint8_t *bytes;
+	pb_mms_message *a = recorded_post(needle, &bytes);
+	if (!a)
+		fail_msg("no answer POSTed to a URL with %s", needle);
+	assert_int_equal(a->message_type, type);
+	assert_string_equal(a->transaction_id, tid);
+	if (status)
+		assert_int_equal(a->status, status);
+	pb_mms_message_free(a);
+	free(bytes);
+}
+
+static pb_mmsc *answering_client(const char *case_name)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "/mmsc?case=%s", case_name);
+	pb_mmsc_options o = PB_MMSC_OPTIONS_INIT;
+	o.mmsc_url = mmsc_url(path);
+	o.report_allowed = 129;
+	return client_with(&o);
+}
+
+static void test_mmsc__retrieve_encoded_message(void **state)
+{
+	(void)state;
+	make_retrieve_conf("rc-enc.mms", "Hello from the encoder");
+	pb_buf npdu = PB_BUF_INIT;
+	pb_mms_message *ni = make_notification(&npdu, "T-ret-1", mmsc_url("/files/tmp/rc-enc.mms"), 2000);
+	pb_mmsc *m = answering_client("ret1");
+	pb_mmsc_retrieval r;
+	assert_pb_ok(pb_mmsc_retrieve(m, ni, 0, 0, &r));
+	assert_non_null(r.message);
+	assert_int_equal(r.message->message_type, PB_MMS_RETRIEVE_CONF);
+	assert_string_equal(r.message->subject, "Encoded");
+	pb_buf text = PB_BUF_INIT;
+	assert_pb_ok(pb_mms_message_text(r.message, &text));
+	assert_non_null(strstr(pb_buf_cstr(&text), "Hello from the encoder"));
+	pb_buf_dispose(&text);
+	bool jpeg = false;
+	for (size_t i = 0; i < r.message->n_parts; i++)
+		jpeg |= pb_mms_part_is_media(&r.message->parts[i]) && r.message->parts[i].len == 14;
+	assert_true(jpeg);
+	assert_int_equal(r.answer_status, PB_MMS_STATUS_RETRIEVED);
+	assert_true(r.answered);
+	assert_int_equal(r.http.http_status, 200);
+	expect_answer("case=ret1", PB_MMS_NOTIFYRESP_IND, "T-ret-1", PB_MMS_STATUS_RETRIEVED);
+	/* with the options' X-Mms-Report-Allowed */
+	uint8_t *bytes;
+	pb_mms_message *a = recorded_post("case=ret1", &bytes);
+	assert_int_equal(a->report_allowed, 129);
+	pb_mms_message_free(a);
+	free(bytes);
+	pb_mmsc_retrieval_dispose(&r);
+	pb_mmsc_retrieval_dispose(&r); /* twice is harmless */
+	pb_mms_message_free(ni);
+	pb_buf_dispose(&npdu);
+	pb_mmsc_free(m);
+}
+
+static void test_mmsc__retrieve_through_tinyproxy_later_acknowledges(void **state)
+{
+	(void)state;
+	int port = tinyproxy_port();
+	if (!port) {
+		print_message("# skipped: /usr/bin/tinyproxy not installed\n");
+		skip();
+	}
+	make_retrieve_conf("rc-later.mms", "fetched later");
+	pb_buf npdu = PB_BUF_INIT;
+	pb_mms_message *ni = make_notification(&npdu, "T-later", mmsc_url("/files/tmp/rc-later.mms"), 0);
+	char proxy[64];
+	snprintf(proxy, sizeof(proxy), "127.0.0.1:%d", port);
+	pb_mmsc_options o = PB_MMSC_OPTIONS_INIT;
+	o.mmsc_url = mmsc_url("/mmsc?case=later");
+	o.proxy = proxy;
+	pb_mmsc *m = client_with(&o);
+	pb_mmsc_retrieval r;
+	assert_pb_ok(pb_mmsc_retrieve(m, ni, 0, PB_MMSC_RETRIEVE_LATER, &r));
+	assert_true(r.answered);
+	expect_answer("case=later", PB_MMS_ACKNOWLEDGE_IND, "T-later", 0);
+	json_t *reqs = mmsc_server_requests();
+	assert_non_null(strstr(mmsc_request_header(mmsc_find_request(reqs, "rc-later.mms"), "via"), "tinyproxy"));
+	assert_non_null(strstr(mmsc_request_header(mmsc_find_request(reqs, "case=later"), "via"), "tinyproxy"));
+	json_decref(reqs);
+	pb_mmsc_retrieval_dispose(&r);
+	pb_mms_message_free(ni);
+	pb_buf_dispose(&npdu);
+	pb_mmsc_free(m);
+}
+
+/* Retrieve @location announced in notification @tid; check the result
+ * code and the answer the MMSC got. */
+static void expect_retrieve(const char *tid, const char *location, uint64_t size, int64_t received,
+			    unsigned flags, int code, int answer)
+{
+	pb_buf npdu = PB_BUF_INIT;
+	pb_mms_message *ni = make_notification(&npdu, tid, location, size);
+	pb_mmsc *m = answering_client(tid);
+	pb_mmsc_retrieval r;
+	int rc = pb_mmsc_retrieve(m, ni, received, flags, &r);
+	if (rc != code || r.answer_status != answer)
+		fail_msg("%s: got %s answered %d (%s); want %s answered %d", tid, pb_error_name(rc), r.answer_status,
+			 pb_error_last()->message, pb_error_name(code), answer);
+	char needle[64];
+	snprintf(needle, sizeof(needle), "case=%s", tid);
+	if (answer) {
+		assert_true(r.answered);
+		expect_answer(needle, PB_MMS_NOTIFYRESP_IND, tid, answer);
+	} else {
+		uint8_t *bytes;
+		assert_null(recorded_post(needle, &bytes));
+	}
+	pb_mmsc_retrieval_dispose(&r);
+	pb_mms_message_free(ni);
+	pb_buf_dispose(&npdu);
+	pb_mmsc_free(m);
+}
+
+static void test_mmsc__retrieve_answers_each_outcome(void **state)
+{
+	(void)state;
+	/* expired: relative expiry of an hour, received a day ago; nothing fetched */
+	expect_retrieve("T-expired", mmsc_url("/files/own/retrieve-conf-text.mms?case=expired-get"), 100,
+			(int64_t)time(NULL) - 86400, 0, PB_ENOTFOUND, PB_MMS_STATUS_REJECTED);
+	json_t *reqs = mmsc_server_requests();
+	assert_null(mmsc_find_request(reqs, "case=expired-get"));
+	json_decref(reqs);
+	/* announced larger than the limit: deferred, nothing fetched */
+	expect_retrieve("T-huge", mmsc_url("/big/5000000?case=huge-get"), 5000000, 0, 0, PB_ETOOBIG,
+			PB_MMS_STATUS_DEFERRED);
+	reqs = mmsc_server_requests();
+	assert_null(mmsc_find_request(reqs, "case=huge-get"));
+	json_decref(reqs);
+	/* announced small, turns out larger while downloading */
+	expect_retrieve("T-liar", mmsc_url("/big/3000000?chunked=1"), 1000, 0, 0, PB_ETOOBIG,
+			PB_MMS_STATUS_DEFERRED);
+	/* pages, errors and redirects keep the message at the MMSC */
+	expect_retrieve("T-html", mmsc_url("/html"), 0, 0, 0, PB_EPROTO, PB_MMS_STATUS_DEFERRED);
+	expect_retrieve("T-404", mmsc_url("/missing"), 0, 0, 0, PB_ENOTFOUND, PB_MMS_STATUS_DEFERRED);
+	expect_retrieve("T-302", mmsc_url("/redirect?to=/x"), 0, 0, 0, PB_EPROTO, PB_MMS_STATUS_DEFERRED);
+	/* the MMSC says the message is gone */
+	expect_retrieve("T-gone", mmsc_url("/files/own/retrieve-conf-not-found.mms"), 0, 0, 0, PB_ENOTFOUND,
+			PB_MMS_STATUS_REJECTED);
+	/* an MMS PDU that does not decode */
+	expect_retrieve("T-junk", mmsc_url("/big/40"), 0, 0, 0, PB_EMALFORMED, PB_MMS_STATUS_UNRECOGNISED);
+	/* no answer when asked not to */
+	expect_retrieve("T-quiet", mmsc_url("/html"), 0, 0, PB_MMSC_RETRIEVE_NO_ANSWER, PB_EPROTO, 0);
+	/* a later fetch that fails answers nothing (Deferred was answered before) */
+	expect_retrieve("T-later-fail", mmsc_url("/html"), 0, 0, PB_MMSC_RETRIEVE_LATER, PB_EPROTO, 0);
+}
+
+static void test_mmsc__retrieve_keeps_not_found_text_and_rejects_other_pdus(void **state)
+{
+	(void)state;
+	pb_buf npdu = PB_BUF_INIT;
+	pb_mms_message *ni = make_notification(&npdu, "T-nf", mmsc_url("/files/own/retrieve-conf-not-found.mms"), 0);
+	pb_mmsc *m = answering_client("T-nf");
+	pb_mmsc_retrieval r;
+	assert_pb_error(pb_mmsc_retrieve(m, ni, 0, 0, &r), PB_ENOTFOUND);
+	assert_int_equal(r.retrieve_status, PB_MMS_RETRIEVE_PERMANENT_NOT_FOUND);
+	assert_non_null(r.message);
+	assert_non_null(strstr(pb_error_last()->message, "0xE2"));
+	/* an M-Retrieve.conf is not a notification to act on */
+	pb_mmsc_retrieval r2;
+	assert_pb_error(pb_mmsc_retrieve(m, r.message, 0, 0, &r2), PB_EINVAL);
+	pb_mmsc_retrieval_dispose(&r2);
+	pb_mmsc_retrieval_dispose(&r);
+	pb_mms_message_free(ni);
+	pb_buf_dispose(&npdu);
+
+	/* the MMSC answers the GET with some other PDU: unrecognised */
+	if (pb_test_vectors_dir()) {
+		ni = make_notification(&npdu, "T-other", mmsc_url("/files/vec/ofono-mmsd/sr-mms-mixed.mms"), 0);
+		pb_mmsc_free(m);
+		m = answering_client("T-other");
+		assert_pb_error(pb_mmsc_retrieve(m, ni, 0, 0, &r), PB_EPROTO);
+		assert_int_equal(r.answer_status, PB_MMS_STATUS_UNRECOGNISED);
+		pb_mmsc_retrieval_dispose(&r);
+		pb_mms_message_free(ni);
+	}
+	pb_buf_dispose(&npdu);
+	pb_mmsc_free(m);
+}
+
+static void test_mmsc__retrieve_answer_failure_keeps_message(void **state)
+{
+	(void)state;
+	pb_buf npdu = PB_BUF_INIT;
+	pb_mms_message *ni = make_notification(&npdu, "T-noanswer", mmsc_url("/files/own/retrieve-conf-text.mms"), 0);
+	pb_mmsc_options o = PB_MMSC_OPTIONS_INIT;
+	o.mmsc_url = mmsc_url("/mmsc?status=500");
+	pb_mmsc *m = client_with(&o);
+	pb_mmsc_retrieval r;
+	assert_pb_ok(pb_mmsc_retrieve(m, ni, 0, 0, &r));
+	assert_non_null(r.message);
+	assert_false(r.answered);
+	assert_int_equal(r.answer_status, PB_MMS_STATUS_RETRIEVED);
+	pb_mmsc_retrieval_dispose(&r);
+	pb_mms_message_free(ni);
+	pb_buf_dispose(&npdu);
+	pb_mmsc_free(m);
+}
+
+/* Real notifications from the shared vectors, with the Content-Location
+ * rebuilt by a rewrite rule to point at the test MMSC. */
+static void test_mmsc__retrieve_vector_notifications_with_rewrite(void **state)
+{
+	(void)state;
+	if (!pb_test_vectors_dir())
+		pb_test_skip_no_vectors();
+	static const char *const files[] = {
+		"android-sms-gateway/inline-from-MMSParserTest/notification_ind_2.bin",
+		"android-sms-gateway/inline-from-MMSParserTest/notification_ind_1.bin",
+		"ofono-mmsd/ni-mms-1-3-con-271.mms",
+	};
+	char base[1024], rule[1100];
+	snprintf(base, sizeof(base), "%s", mmsc_url("/files/own/retrieve-conf-text.mms"));
+	/* the location's own host is unreachable: keep only its query */
+	snprintf(rule, sizeof(rule), "base=%s keep=query", base);
+	const char *rules[] = { rule, NULL };
+	pb_mmsc_options o = PB_MMSC_OPTIONS_INIT;
+	o.mmsc_url = mmsc_url("/mmsc?case=vecni");
+	o.rewrite_rules = rules;
+	pb_mmsc *m = client_with(&o);
+	char dir[512];
+	snprintf(dir, sizeof(dir), "%s/mms", pb_test_vectors_dir());
+	for (size_t i = 0; i < PB_ARRAY_SIZE(files); i++) {
+		size_t len;
+		uint8_t *pdu = pb_test_read_file(dir, files[i], &len);
+		pb_mms_message *ni = NULL;
+		assert_pb_ok(pb_mms_decode(&ni, pdu, len, 0, NULL));
+		pb_mmsc_retrieval r;
+		/* received now: their relative expiries have not passed */
+		int rc = pb_mmsc_retrieve(m, ni, 0, 0, &r);
+		if (rc != 0)
+			fail_msg("%s: %s", files[i], pb_error_last()->message);
+		assert_true(strncmp(r.http.url, base, strlen(base)) == 0);
+		assert_string_equal(r.message->transaction_id, "T-pb-1");
+		expect_answer("case=vecni", PB_MMS_NOTIFYRESP_IND, ni->transaction_id, PB_MMS_STATUS_RETRIEVED);
+		pb_mmsc_retrieval_dispose(&r);
+		pb_mms_message_free(ni);
+		free(pdu);
+	}
+	pb_mmsc_free(m);
+}
+
+static int retrieve_once(void *ctx)
+{
+	const pb_mms_message *ni = ctx;
+	pb_mmsc *m = NULL;
+	pb_mmsc_options o = PB_MMSC_OPTIONS_INIT;
+	o.mmsc_url = mmsc_url("/mmsc?case=allocfail");
+	int rc = pb_mmsc_new(&m, &o);
+	if (rc < 0)
+		return rc;
+	pb_mmsc_retrieval r;
+	rc = pb_mmsc_retrieve(m, ni, 0, 0, &r);
+	if (rc == 0 && !r.answered)
+		rc = PB_ENOMEM; /* the answer's encoding ran out of memory */
+	pb_mmsc_retrieval_dispose(&r);
+	pb_mmsc_free(m);
+	return rc;
+}
+
+static void test_mmsc__retrieve_survives_allocation_failures(void **state)
+{
+	(void)state;
+	make_retrieve_conf("rc-alloc.mms", "alloc");
+	pb_buf npdu = PB_BUF_INIT;
+	pb_mms_message *ni = make_notification(&npdu, "T-alloc", mmsc_url("/files/tmp/rc-alloc.mms"), 0);
+	assert_true(pb_test_alloc_fail_each(retrieve_once, ni, NULL) > 10);
+	pb_mms_message_free(ni);
+	pb_buf_dispose(&npdu);
+}
+
+static void test_mmsc__send_returns_send_conf(void **state)
+{
+	(void)state;
+	static const uint8_t png[] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n', 0, 0, 0, 0 };
+	const char *to[] = { "+15557654321", "+15550000000" };
+	pb_mms_attachment att = { "image/png", "dot.png", png, sizeof(png), NULL };
+	pb_mms_send_req req = PB_MMS_SEND_REQ_INIT;
+	req.transaction_id = "S-1";
+	req.from = "+15551234567";
+	req.to = to;
+	req.n_to = 2;
+	req.text = "look";
+	req.attachments = &att;
+	req.n_attachments = 1;
+
+	pb_mmsc *m = answering_client("send1");
+	pb_mmsc_send_conf conf;
+	assert_pb_ok(pb_mmsc_send(m, &req, &conf));
+	assert_int_equal(conf.response_status, PB_MMS_RESPONSE_OK);
+	assert_string_equal(conf.message_id, "msg-S-1");
+	assert_string_equal(conf.transaction_id, "S-1");
+	assert_int_equal(conf.http.http_status, 200);
+	pb_mmsc_send_conf_dispose(&conf);
+	/* what the MMSC got decodes as the M-Send.req we meant */
+	uint8_t *bytes;
+	pb_mms_message *got = recorded_post("case=send1", &bytes);
+	assert_non_null(got);
+	assert_int_equal(got->message_type, PB_MMS_SEND_REQ);
+	assert_string_equal(got->transaction_id, "S-1");
+	assert_int_equal(got->n_to, 2);
+	assert_string_equal(got->to[1], "+15550000000");
+	bool found = false;
+	for (size_t i = 0; i < got->n_parts; i++)
+		found |= got->parts[i].len == sizeof(png) && memcmp(got->parts[i].data, png, sizeof(png)) == 0;
+	assert_true(found);
+	pb_mms_message_free(got);
+	free(bytes);
+	pb_mmsc_free(m);
+
+	/* refused: the status and text come back */
+	pb_mmsc_options o = PB_MMSC_OPTIONS_INIT;
+	o.mmsc_url = mmsc_url("/mmsc?send_status=0xE2&send_text=Content+not+accepted");
+	m = client_with(&o);
+	assert_pb_error(pb_mmsc_send(m, &req, &conf), PB_EPROTO);
+	assert_int_equal(conf.response_status, 0xE2);
+	assert_string_equal(conf.response_text, "Content not accepted");
+	assert_null(conf.message_id);
+	assert_non_null(strstr(pb_error_last()->message, "Content not accepted"));
+	pb_mmsc_send_conf_dispose(&conf);
+	pb_mmsc_free(m);
+
+	/* an encoder refusal comes back as is: no recipient */
+	m = answering_client("send-none");
+	req.n_to = 0;
+	assert_pb_error(pb_mmsc_send(m, &req, &conf), PB_EINVAL);
+	pb_mmsc_send_conf_dispose(&conf);
+	/* an answer that is not an M-Send.conf */
+	const uint8_t ack[] = { 0x8C, 0x85, 0x98, 'X', 0, 0x8D, 0x92 };
+	pb_mmsc_free(m);
+	o.mmsc_url = mmsc_url("/mmsc?case=send-ack");
+	m = client_with(&o);
+	assert_pb_error(pb_mmsc_send_pdu(m, ack, sizeof(ack), &conf), PB_EPROTO);
+	pb_mmsc_send_conf_dispose(&conf);
+	pb_mmsc_free(m);
+}
+
+static void test_mmsc__answers_decode(void **state)
+{
+	(void)state;
+	pb_mmsc *m = answering_client("answers");
+	assert_pb_ok(pb_mmsc_notifyresp(m, "T-a1", PB_MMS_STATUS_DEFERRED, NULL));
+	expect_answer("case=answers", PB_MMS_NOTIFYRESP_IND, "T-a1", PB_MMS_STATUS_DEFERRED);
+	assert_pb_ok(pb_mmsc_acknowledge(m, "T-a2", NULL));
+	expect_answer("case=answers", PB_MMS_ACKNOWLEDGE_IND, "T-a2", 0);
+	assert_pb_error(pb_mmsc_notifyresp(m, NULL, PB_MMS_STATUS_DEFERRED, NULL), PB_EINVAL);
+	pb_mmsc_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -718,6 +1142,15 @@ int main(void)
 		cmocka_unit_test(test_mmsc__fetch_binds_interface),
 		cmocka_unit_test(test_mmsc__tls_verified_by_default),
 		cmocka_unit_test(test_mmsc__post_retry_policy),
+		cmocka_unit_test(test_mmsc__retrieve_encoded_message),
+		cmocka_unit_test(test_mmsc__retrieve_through_tinyproxy_later_acknowledges),
+		cmocka_unit_test(test_mmsc__retrieve_answers_each_outcome),
+		cmocka_unit_test(test_mmsc__retrieve_keeps_not_found_text_and_rejects_other_pdus),
+		cmocka_unit_test(test_mmsc__retrieve_answer_failure_keeps_message),
+		cmocka_unit_test(test_mmsc__retrieve_vector_notifications_with_rewrite),
+		cmocka_unit_test(test_mmsc__retrieve_survives_allocation_failures),
+		cmocka_unit_test(test_mmsc__send_returns_send_conf),
+		cmocka_unit_test(test_mmsc__answers_decode),
 	};
 	return pb_test_run("mmsc", tests);
 }

@@ -187,7 +187,8 @@ PB_API int pb_mmsc_post(pb_mmsc *mmsc, pb_mmsc_post_kind kind, const uint8_t *pd
  * rewrite pb_mmsc_fetch() applies).
  *
  * @param out receives a new string (pb_free()): the rewritten URL, or a copy
- *            of @p location when no rule matched
+ *            of @p location (white space around it dropped) when no rule
+ *            matched
  * @return 0, PB_EINVAL (the result is not a valid URL), or PB_ENOMEM
  */
 PB_API int pb_mmsc_rewrite(const pb_mmsc *mmsc, const char *location, char **out);
@@ -205,13 +206,16 @@ PB_API int pb_mmsc_rewrite(const pb_mmsc *mmsc, const char *location, char **out
  *                         tail: "wapenc?T=abc" -> base + "wapenc?T=abc")
  *                  path   its path and query (host dropped)
  *                  last   its last path segment and query
- *                  query  its query only ("?..." appended to base as is)
+ *                  query  its query only ("?..." appended to base as is;
+ *                         a location without '?' and without a scheme is
+ *                         taken as the query, "T=abc" -> base + "?T=abc")
  *                default: all
  *   host=HOST[:PORT]  instead of base/keep: replace the host (and port) of
  *                an absolute location, keeping scheme, path and query
  *
  * Base and the kept part are joined with exactly one '/' (none before a
- * query). The result must parse as an http(s) URL.
+ * query). White space around the location is dropped first (some MMSCs
+ * pad it). The result must parse as an http(s) URL.
  *
  * Examples, for "http://10.1.1.1/mms/wapenc?T=abc" kept by a router as
  * "/mms/wapenc?T=abc":

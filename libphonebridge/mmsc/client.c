@@ -239,8 +239,14 @@ PB_API int pb_mmsc_rewrite(const pb_mmsc *m, const char *location, char **out)
 			return 0;
 		}
 	}
-	*out = pb_strdup(location);
-	return *out ? 0 : PB_ENOMEM;
+	pb_buf t = PB_BUF_INIT;
+	int rc = pb_mmsc__trim(location, &t);
+	if (rc == 0) {
+		*out = (char *)pb_buf_detach(&t, NULL);
+		rc = *out ? 0 : PB_ENOMEM;
+	}
+	pb_buf_dispose(&t);
+	return rc;
 }
 
 /* --- judging answers ----------------------------------------------------- */

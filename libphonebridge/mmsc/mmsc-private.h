@@ -47,6 +47,9 @@ void pb_mmsc__excerpt(const uint8_t *body, size_t len, char *out, size_t size);
 size_t pb_mmsc__max_download(const pb_mmsc *mmsc);
 int pb_mmsc__report_allowed(const pb_mmsc *mmsc);
 
+/* Append @s without leading and trailing white space (rewrite.c). */
+int pb_mmsc__trim(const char *s, pb_buf *out);
+
 /* Check a rewrite rule's syntax: 0 or PB_EINVAL/PB_ENOMEM (rewrite.c). */
 int pb_mmsc__rule_check(const char *rule_text, const char *mmsc_url);
 

@@ -145,6 +145,8 @@ static int kept_part(const char *loc, keep_what keep, pb_buf *out)
 	case KEEP_QUERY:
 		if (q)
 			return pb_buf_puts(out, q);
+		if (has_scheme(loc))
+			return 0; /* a whole URL without a query */
 		/* the router kept only "T=abc": that is the query */
 		return pb_buf_printf(out, "?%s", loc);
 	}
@@ -194,15 +196,34 @@ static int apply_host(const rule *r, const char *loc, pb_buf *out)
 	return rc;
 }
 
-PB_API int pb_mmsc_rewrite_location(const char *rule_text, const char *mmsc_url, const char *location,
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+int pb_mmsc__trim(const char *s, pb_buf *out)
+{
+	while (is_space(*s))
+		s++;
+	size_t n = strlen(s);
+	while (n > 0 && is_space(s[n - 1]))
+		n--;
+	return pb_buf_put(out, s, n);
+}
+
+PB_API int pb_mmsc_rewrite_location(const char *rule_text, const char *mmsc_url, const char *location_in,
 				    char **out)
 {
-	if (!rule_text || !location || !out)
+	if (!rule_text || !location_in || !out)
 		return pb_error_set(PB_EINVAL, "pb_mmsc_rewrite_location: NULL argument");
 	*out = NULL;
 	rule r = { PB_BUF_INIT, PB_BUF_INIT, PB_BUF_INIT, KEEP_ALL, false, false, false };
-	pb_buf url = PB_BUF_INIT;
-	int rc = parse_rule(rule_text, mmsc_url, &r);
+	pb_buf url = PB_BUF_INIT, trimmed = PB_BUF_INIT;
+	/* some MMSCs pad the Content-Location with spaces */
+	int rc = pb_mmsc__trim(location_in, &trimmed);
+	const char *location = pb_buf_cstr(&trimmed);
+	if (rc == 0)
+		rc = parse_rule(rule_text, mmsc_url, &r);
 	if (rc < 0)
 		goto out;
 	if (r.has_match && !strstr(location, pb_buf_cstr(&r.match)))
@@ -220,6 +241,7 @@ PB_API int pb_mmsc_rewrite_location(const char *rule_text, const char *mmsc_url,
 		rc = PB_ENOMEM;
 out:
 	pb_buf_dispose(&url);
+	pb_buf_dispose(&trimmed);
 	rule_dispose(&r);
 	return rc;
 }
