@@ -15,6 +15,19 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* A NUL-terminated copy of @n bytes (strndup() would read the source as a
+ * C string, which fuzz input is not). */
+static char *copy(const uint8_t *p, size_t n)
+{
+	char *s = malloc(n + 1);
+	if (s) {
+		if (n)
+			memcpy(s, p, n);
+		s[n] = '\0';
+	}
+	return s;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
@@ -24,13 +37,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size--;
 	const uint8_t *nl = memchr(data, '\n', size);
 	size_t first = nl ? (size_t)(nl - data) : size;
-	char *head = strndup((const char *)data, first);
+	char *head = copy(data, first);
 	const uint8_t *rest = nl ? nl + 1 : data + size;
 	size_t rest_len = (size_t)(data + size - rest);
 	if (!head)
 		return 0;
 	if (rewrite) {
-		char *loc = strndup((const char *)rest, rest_len);
+		char *loc = copy(rest, rest_len);
 		char *out = NULL;
 		if (loc && pb_mmsc_rewrite_location(head, "http://mmsc.example/mms", loc, &out) == 0 && out) {
 			if (pb_ascii_ncasecmp(out, "http:", 5) != 0 && pb_ascii_ncasecmp(out, "https:", 6) != 0)
