@@ -25,6 +25,10 @@ static const char usage_text[] =
 	"                              [--text T] [--attach FILE]... [--transaction-id ID]\n"
 	"       pb-mms encode notifyresp --transaction-id ID [--status S]\n"
 	"       pb-mms encode ack --transaction-id ID\n"
+	"       pb-mms encode retrieve-conf --from N --to N... [--subject S] [--text T]\n"
+	"                              [--attach FILE]... [--message-id ID] [--date SECONDS]\n"
+	"       pb-mms encode notification --transaction-id ID --location URL [--from N]\n"
+	"                              [--subject S] [--size BYTES] [--push]\n"
 	"       pb-mms fetch URL [--proxy HOST:PORT] [--interface IF] [--parts-dir DIR] ...\n"
 	"       pb-mms send --mmsc URL [--proxy HOST:PORT] --from N --to N... [--text T] [--attach FILE]...\n";
 
@@ -396,6 +400,11 @@ static int cmd_encode(int argc, char **argv)
 		{ "attach", required_argument, NULL, 'a' },
 		{ "transaction-id", required_argument, NULL, 'i' },
 		{ "status", required_argument, NULL, 'S' },
+		{ "message-id", required_argument, NULL, 'm' },
+		{ "date", required_argument, NULL, 'D' },
+		{ "location", required_argument, NULL, 'l' },
+		{ "size", required_argument, NULL, 'z' },
+		{ "push", no_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	if (argc < 2)
@@ -404,10 +413,12 @@ static int cmd_encode(int argc, char **argv)
 	pb_mms_send_req req = PB_MMS_SEND_REQ_INIT;
 	const char *to[MAX_LIST], *cc[MAX_LIST], *files[MAX_LIST];
 	size_t n_files = 0;
-	const char *status = NULL;
+	const char *status = NULL, *message_id = NULL, *location = NULL;
+	long long date = -1, size = 0;
+	bool push = false;
 	int c;
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "f:t:c:s:x:a:i:S:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:t:c:s:x:a:i:S:m:D:l:z:p", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': req.from = optarg; break;
 		case 't': if (req.n_to == MAX_LIST) return usage(); to[req.n_to++] = optarg; break;
@@ -417,6 +428,11 @@ static int cmd_encode(int argc, char **argv)
 		case 'a': if (n_files == MAX_LIST) return usage(); files[n_files++] = optarg; break;
 		case 'i': req.transaction_id = optarg; break;
 		case 'S': status = optarg; break;
+		case 'm': message_id = optarg; break;
+		case 'D': date = strtoll(optarg, NULL, 10); break;
+		case 'l': location = optarg; break;
+		case 'z': size = strtoll(optarg, NULL, 10); break;
+		case 'p': push = true; break;
 		default: return usage();
 		}
 	}
@@ -434,11 +450,24 @@ static int cmd_encode(int argc, char **argv)
 		}
 		rc = !strcmp(what, "ack") ? pb_mms_encode_ack(&pdu, req.transaction_id, 0)
 					  : pb_mms_encode_notifyresp(&pdu, req.transaction_id, st, 0);
-	} else if (!strcmp(what, "send-req")) {
+	} else if (!strcmp(what, "notification")) {
+		if (!req.transaction_id || !location || size < 0)
+			return usage();
+		pb_mms_notification n = { req.transaction_id, req.from, req.subject, NULL,
+					  (uint64_t)size, 0, location };
+		rc = pb_mms_encode_notification(&pdu, &n);
+		if (rc == 0 && push) { /* wrap it as the carrier would: a WSP push for mms.ua */
+			pb_buf wrapped = PB_BUF_INIT;
+			rc = pb_wsp_push_encode(&wrapped, 1, "application/vnd.wap.mms-message", 4, pdu.data, pdu.len);
+			pb_buf_dispose(&pdu);
+			pdu = wrapped;
+		}
+	} else if (!strcmp(what, "send-req") || !strcmp(what, "retrieve-conf")) {
+		bool retrieve = !strcmp(what, "retrieve-conf");
 		if (!req.n_to)
 			return usage();
 		char tid[40];
-		if (!req.transaction_id) {
+		if (!req.transaction_id && !retrieve) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
 			snprintf(tid, sizeof(tid), "pb-%lx-%lx-%x", (long)ts.tv_sec, ts.tv_nsec, (unsigned)getpid());
@@ -446,7 +475,7 @@ static int cmd_encode(int argc, char **argv)
 		}
 		req.to = to;
 		req.cc = cc;
-		req.date = (int64_t)time(NULL);
+		req.date = date >= 0 ? (int64_t)date : (int64_t)time(NULL);
 		pb_mms_attachment att[MAX_LIST];
 		uint8_t *data[MAX_LIST] = { NULL };
 		rc = 0;
@@ -462,7 +491,8 @@ static int cmd_encode(int argc, char **argv)
 		req.attachments = att;
 		req.n_attachments = n_files;
 		if (rc == 0)
-			rc = pb_mms_encode_send_req(&pdu, &req);
+			rc = retrieve ? pb_mms_encode_retrieve_conf(&pdu, &req, message_id)
+				      : pb_mms_encode_send_req(&pdu, &req);
 		for (size_t i = 0; i < n_files; i++)
 			free(data[i]);
 		if (rc == -1)

@@ -232,6 +232,20 @@ static int strip_type(pb_wap__ctx *ctx, const char **s)
 	return *s ? 0 : PB_ENOMEM;
 }
 
+/* URIs with white space around them (seen in conformance PDUs) are
+ * trimmed, so that they can be fetched as they are. */
+static int trim_uri(pb_wap__ctx *ctx, const char **s)
+{
+	const char *p = *s;
+	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+		p++;
+	size_t n = strlen(p);
+	while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r' || p[n - 1] == '\n'))
+		n--;
+	*s = p[n] ? pb_wap__strndup(ctx->arena, p, n) : p;
+	return *s ? 0 : PB_ENOMEM;
+}
+
 /* --- one header --------------------------------------------------------------------- */
 
 static bool read_token(pb_cur *v, const struct token *t, pb_mms_header *h)
@@ -279,6 +293,7 @@ static int typed_value(pb_wap__ctx *ctx, enum vtype type, const struct token *to
 			return 1;
 		}
 		TRY(pb_wap__text(ctx, v, &h->text));
+		TRY(trim_uri(ctx, &h->text));
 		return 1;
 	case V_ESTRING:
 		h->kind = PB_MMS_VALUE_TEXT;

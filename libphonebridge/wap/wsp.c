@@ -139,6 +139,8 @@ static bool all_ascii(const uint8_t *p, size_t n)
  * input (@nul), else a sanitised copy in the arena. */
 static int utf8_text(pb_wap__ctx *ctx, const uint8_t *p, size_t n, bool nul, const char **s)
 {
+	if (n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF) /* a UTF-8 byte order mark */
+		p += 3, n -= 3;
 	if (all_ascii(p, n) || pb_utf8_validate((const char *)p, n, NULL) == 0) {
 		if (nul) {
 			*s = (const char *)p;
