@@ -18,6 +18,9 @@
 #   /text             a text/plain "message not found" body
 #   /empty            HTTP 200, Content-Length 0
 #   /redirect?to=P    302 to P
+#   /?message-id=ID   the file msg-ID.mms under the "tmp" root (an MMSC that
+#                     names messages by query, as in the truncated-location
+#                     notification of the shared vectors)
 #   /missing          404 with an HTML page
 # Every GET and POST takes these query parameters:
 #   status=N          answer with HTTP status N instead of 200
@@ -183,6 +186,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.answer(status, q.get("ct", "text/plain"), b"Error: message not found\n", chunked)
         elif url.path == "/empty":
             self.answer(status, q.get("ct", MMS_TYPE), b"")
+        elif url.path == "/" and "message-id" in q and "tmp" in st.roots:
+            name = "msg-%s.mms" % q["message-id"]
+            full = os.path.join(st.roots["tmp"], name)
+            if "/" in q["message-id"] or not os.path.isfile(full):
+                self.answer(404, "text/html", HTML_PAGE)
+                return
+            with open(full, "rb") as f:
+                self.answer(status, MMS_TYPE, f.read(), chunked)
         elif url.path == "/redirect":
             self.answer(302, "text/html", HTML_PAGE, extra=[("Location", q.get("to", "/missing"))])
         else:

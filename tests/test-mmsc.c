@@ -1011,6 +1011,65 @@ static void test_mmsc__retrieve_vector_notifications_with_rewrite(void **state)
 	pb_mmsc_free(m);
 }
 
+/* The case from the protocol notes: a router consumed the push and exposed
+ * only part of the Content-Location. The notification is the shared
+ * vector whose location is http://10.47.133.35/?message-id=1563948840&id=1
+ * (itself unterminated in the PDU); the router kept only its path. */
+static void test_mmsc__retrieve_truncated_location_rebuilt(void **state)
+{
+	(void)state;
+	if (!pb_test_vectors_dir())
+		pb_test_skip_no_vectors();
+	make_retrieve_conf("msg-1563948840.mms", "truncated location, rebuilt");
+	char dir[512];
+	snprintf(dir, sizeof(dir), "%s/mms/android-sms-gateway/inline-from-MMSParserTest", pb_test_vectors_dir());
+	size_t len;
+	uint8_t *pdu = pb_test_read_file(dir, "notification_ind_simpleTest_unterminated_location.bin", &len);
+	pb_mms_message *ni = NULL;
+	assert_pb_ok(pb_mms_decode(&ni, pdu, len, 0, NULL));
+	assert_string_equal(ni->content_location, "http://10.47.133.35/?message-id=1563948840&id=1");
+
+	char base[1100], host[64], rule_base[1200], rule_host[128];
+	snprintf(base, sizeof(base), "%s", mmsc_url(""));
+	snprintf(host, sizeof(host), "127.0.0.1:%d", mmsc_server_port());
+	snprintf(rule_base, sizeof(rule_base), "base=%s keep=path", base);
+	snprintf(rule_host, sizeof(rule_host), "match=10.47.133.35 host=%s", host);
+	const char *rules[] = { rule_host, rule_base, NULL };
+	pb_mmsc_options o = PB_MMSC_OPTIONS_INIT;
+	o.mmsc_url = mmsc_url("/mmsc?case=truncated");
+	o.rewrite_rules = rules;
+	pb_mmsc *m = client_with(&o);
+
+	/* what the router handed out: the path only */
+	pb_mms_message cut = *ni;
+	cut.content_location = "/?message-id=1563948840&id=1";
+	const pb_mms_message *const variants[] = { &cut, ni };
+	for (size_t i = 0; i < PB_ARRAY_SIZE(variants); i++) {
+		pb_mmsc_retrieval r;
+		if (pb_mmsc_retrieve(m, variants[i], 0, 0, &r) != 0)
+			fail_msg("%s: %s", variants[i]->content_location, pb_error_last()->message);
+		char want[1200];
+		snprintf(want, sizeof(want), "%s/?message-id=1563948840&id=1", base);
+		assert_string_equal(r.http.url, want);
+		pb_buf text = PB_BUF_INIT;
+		assert_pb_ok(pb_mms_message_text(r.message, &text));
+		assert_non_null(strstr(pb_buf_cstr(&text), "truncated location, rebuilt"));
+		pb_buf_dispose(&text);
+		expect_answer("case=truncated", PB_MMS_NOTIFYRESP_IND, "id1_1563948840", PB_MMS_STATUS_RETRIEVED);
+		pb_mmsc_retrieval_dispose(&r);
+	}
+	/* without the rules the router's path is not a URL */
+	pb_mmsc_free(m);
+	m = answering_client("truncated-norule");
+	pb_mmsc_retrieval r;
+	assert_pb_error(pb_mmsc_retrieve(m, &cut, 0, 0, &r), PB_EINVAL);
+	assert_int_equal(r.answer_status, PB_MMS_STATUS_DEFERRED);
+	pb_mmsc_retrieval_dispose(&r);
+	pb_mmsc_free(m);
+	pb_mms_message_free(ni);
+	free(pdu);
+}
+
 static int retrieve_once(void *ctx)
 {
 	const pb_mms_message *ni = ctx;
@@ -1148,6 +1207,7 @@ int main(void)
 		cmocka_unit_test(test_mmsc__retrieve_keeps_not_found_text_and_rejects_other_pdus),
 		cmocka_unit_test(test_mmsc__retrieve_answer_failure_keeps_message),
 		cmocka_unit_test(test_mmsc__retrieve_vector_notifications_with_rewrite),
+		cmocka_unit_test(test_mmsc__retrieve_truncated_location_rebuilt),
 		cmocka_unit_test(test_mmsc__retrieve_survives_allocation_failures),
 		cmocka_unit_test(test_mmsc__send_returns_send_conf),
 		cmocka_unit_test(test_mmsc__answers_decode),
