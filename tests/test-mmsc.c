@@ -858,7 +858,7 @@ static void test_mmsc__retrieve_through_tinyproxy_later_acknowledges(void **stat
 /* Retrieve @location announced in notification @tid; check the result
  * code and the answer the MMSC got. */
 static void expect_retrieve(const char *tid, const char *location, uint64_t size, int64_t received,
-			    unsigned flags, int code, int answer)
+			    unsigned flags, int code, int answer, bool posted)
 {
 	pb_buf npdu = PB_BUF_INIT;
 	pb_mms_message *ni = make_notification(&npdu, tid, location, size);
@@ -870,10 +870,11 @@ static void expect_retrieve(const char *tid, const char *location, uint64_t size
 			 pb_error_last()->message, pb_error_name(code), answer);
 	char needle[64];
 	snprintf(needle, sizeof(needle), "case=%s", tid);
-	if (answer) {
+	if (posted) {
 		assert_true(r.answered);
 		expect_answer(needle, PB_MMS_NOTIFYRESP_IND, tid, answer);
 	} else {
+		assert_false(r.answered);
 		uint8_t *bytes;
 		assert_null(recorded_post(needle, &bytes));
 	}
@@ -888,32 +889,33 @@ static void test_mmsc__retrieve_answers_each_outcome(void **state)
 	(void)state;
 	/* expired: relative expiry of an hour, received a day ago; nothing fetched */
 	expect_retrieve("T-expired", mmsc_url("/files/own/retrieve-conf-text.mms?case=expired-get"), 100,
-			(int64_t)time(NULL) - 86400, 0, PB_ENOTFOUND, PB_MMS_STATUS_REJECTED);
+			(int64_t)time(NULL) - 86400, 0, PB_ENOTFOUND, PB_MMS_STATUS_REJECTED, true);
 	json_t *reqs = mmsc_server_requests();
 	assert_null(mmsc_find_request(reqs, "case=expired-get"));
 	json_decref(reqs);
 	/* announced larger than the limit: deferred, nothing fetched */
 	expect_retrieve("T-huge", mmsc_url("/big/5000000?case=huge-get"), 5000000, 0, 0, PB_ETOOBIG,
-			PB_MMS_STATUS_DEFERRED);
+			PB_MMS_STATUS_DEFERRED, true);
 	reqs = mmsc_server_requests();
 	assert_null(mmsc_find_request(reqs, "case=huge-get"));
 	json_decref(reqs);
 	/* announced small, turns out larger while downloading */
 	expect_retrieve("T-liar", mmsc_url("/big/3000000?chunked=1"), 1000, 0, 0, PB_ETOOBIG,
-			PB_MMS_STATUS_DEFERRED);
+			PB_MMS_STATUS_DEFERRED, true);
 	/* pages, errors and redirects keep the message at the MMSC */
-	expect_retrieve("T-html", mmsc_url("/html"), 0, 0, 0, PB_EPROTO, PB_MMS_STATUS_DEFERRED);
-	expect_retrieve("T-404", mmsc_url("/missing"), 0, 0, 0, PB_ENOTFOUND, PB_MMS_STATUS_DEFERRED);
-	expect_retrieve("T-302", mmsc_url("/redirect?to=/x"), 0, 0, 0, PB_EPROTO, PB_MMS_STATUS_DEFERRED);
+	expect_retrieve("T-html", mmsc_url("/html"), 0, 0, 0, PB_EPROTO, PB_MMS_STATUS_DEFERRED, true);
+	expect_retrieve("T-404", mmsc_url("/missing"), 0, 0, 0, PB_ENOTFOUND, PB_MMS_STATUS_DEFERRED, true);
+	expect_retrieve("T-302", mmsc_url("/redirect?to=/x"), 0, 0, 0, PB_EPROTO, PB_MMS_STATUS_DEFERRED, true);
 	/* the MMSC says the message is gone */
 	expect_retrieve("T-gone", mmsc_url("/files/own/retrieve-conf-not-found.mms"), 0, 0, 0, PB_ENOTFOUND,
-			PB_MMS_STATUS_REJECTED);
+			PB_MMS_STATUS_REJECTED, true);
 	/* an MMS PDU that does not decode */
-	expect_retrieve("T-junk", mmsc_url("/big/40"), 0, 0, 0, PB_EMALFORMED, PB_MMS_STATUS_UNRECOGNISED);
+	expect_retrieve("T-junk", mmsc_url("/big/40"), 0, 0, 0, PB_EMALFORMED, PB_MMS_STATUS_UNRECOGNISED, true);
 	/* no answer when asked not to */
-	expect_retrieve("T-quiet", mmsc_url("/html"), 0, 0, PB_MMSC_RETRIEVE_NO_ANSWER, PB_EPROTO, 0);
+	expect_retrieve("T-quiet", mmsc_url("/html"), 0, 0, PB_MMSC_RETRIEVE_NO_ANSWER, PB_EPROTO,
+			PB_MMS_STATUS_DEFERRED, false);
 	/* a later fetch that fails answers nothing (Deferred was answered before) */
-	expect_retrieve("T-later-fail", mmsc_url("/html"), 0, 0, PB_MMSC_RETRIEVE_LATER, PB_EPROTO, 0);
+	expect_retrieve("T-later-fail", mmsc_url("/html"), 0, 0, PB_MMSC_RETRIEVE_LATER, PB_EPROTO, 0, false);
 }
 
 static void test_mmsc__retrieve_keeps_not_found_text_and_rejects_other_pdus(void **state)

@@ -272,7 +272,9 @@ typedef struct pb_mmsc_retrieval {
 	pb_mms_message *message;
 	pb_buf pdu;           /**< the body as downloaded (also on failure, for diagnostics) */
 	int retrieve_status;  /**< X-Mms-Retrieve-Status, 0 when absent (absent means Ok) */
-	int answer_status;    /**< X-Mms-Status answered (PB_MMS_STATUS_*), 0 when none was sent */
+	/** X-Mms-Status answered (PB_MMS_STATUS_*); with PB_MMSC_RETRIEVE_NO_ANSWER
+	 *  the status the caller should answer; 0 when there is nothing to answer */
+	int answer_status;
 	bool answered;        /**< the answer reached the MMSC */
 	pb_mmsc_result http;  /**< the GET */
 } pb_mmsc_retrieval;

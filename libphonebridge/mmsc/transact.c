@@ -163,8 +163,12 @@ PB_API int pb_mmsc_retrieve(pb_mmsc *m, const pb_mms_message *ni, int64_t receiv
 	rc = fetch_and_decode(m, ni, received, r, &answer);
 	if (rc < 0)
 		pb_log_warning(DOMAIN, "%s", pb_error_last()->message);
-	if (answer == 0 || (flags & PB_MMSC_RETRIEVE_NO_ANSWER))
+	if (answer == 0)
 		return rc;
+	if (flags & PB_MMSC_RETRIEVE_NO_ANSWER) {
+		r->answer_status = answer; /* what to answer, for the caller */
+		return rc;
+	}
 	/* a deferred message fetched later is acknowledged, not answered again */
 	if ((flags & PB_MMSC_RETRIEVE_LATER) && rc < 0)
 		return rc;
