@@ -124,6 +124,21 @@ static int common_option(common *c, int opt, const char *arg)
 	}
 }
 
+/* The next option that is not a common one (common ones are applied): its
+ * code, -1 at the end, -2 after a bad value. */
+static int next_option(common *c, int argc, char **argv, const struct option *longopts)
+{
+	int opt;
+	while ((opt = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
+		int r = common_option(c, opt == 'v' ? OPT_VERBOSE : opt, optarg);
+		if (r < 0)
+			return -2;
+		if (r == 0)
+			return opt;
+	}
+	return -1;
+}
+
 static void common_init(common *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -271,13 +286,9 @@ int pb_mms_cmd_fetch(int argc, char **argv)
 	const char *parts_dir = NULL, *output = NULL;
 	int opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
-		int r = common_option(&c, opt == 'v' ? OPT_VERBOSE : opt, optarg);
-		if (r < 0)
-			return 2;
-		if (r > 0)
-			continue;
+	while ((opt = next_option(&c, argc, argv, longopts)) != -1) {
 		switch (opt) {
+		case -2: return 2;
 		case OPT_PARTS_DIR: parts_dir = optarg; break;
 		case OPT_OUTPUT: output = optarg; break;
 		case OPT_HELP: fetch_usage(stdout); return 0;
@@ -410,13 +421,9 @@ int pb_mms_cmd_send(int argc, char **argv)
 	size_t n_to = 0, n_files = 0;
 	int opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
-		int r = common_option(&c, opt == 'v' ? OPT_VERBOSE : opt, optarg);
-		if (r < 0)
-			return 2;
-		if (r > 0)
-			continue;
+	while ((opt = next_option(&c, argc, argv, longopts)) != -1) {
 		switch (opt) {
+		case -2: return 2;
 		case OPT_MMSC: c.o.mmsc_url = optarg; break;
 		case OPT_FROM: req.from = optarg; break;
 		case OPT_TO:
