@@ -29,8 +29,10 @@
  *                  outlasted the retry policy
  *   PB_ETIMEOUT    a timeout that outlasted the retry policy
  *   PB_EIO         connect, resolve or interface-binding failure
- *   PB_ETOOBIG     the body exceeded max_download (download aborted)
+ *   PB_ETOOBIG     the body exceeded max_download (download aborted), or
+ *                  HTTP 413
  *   PB_ECANCELLED  the progress callback asked to stop
+ *   PB_EINVAL      the URL (after the rewrite rules) is not an http(s) URL
  */
 #ifndef PHONEBRIDGE_MMSC_H
 #define PHONEBRIDGE_MMSC_H
