@@ -1167,6 +1167,36 @@ static void test_mmsc__send_returns_send_conf(void **state)
 	pb_mmsc_free(m);
 }
 
+static int send_once(void *ctx)
+{
+	(void)ctx;
+	const char *to[] = { "+15557654321" };
+	pb_mms_send_req req = PB_MMS_SEND_REQ_INIT;
+	req.transaction_id = "S-alloc";
+	req.to = to;
+	req.n_to = 1;
+	req.subject = "s";
+	req.text = "allocation failures";
+	pb_mmsc *m = NULL;
+	pb_mmsc_options o = PB_MMSC_OPTIONS_INIT;
+	o.mmsc_url = mmsc_url("/mmsc?case=send-alloc&send_text=fine");
+	int rc = pb_mmsc_new(&m, &o);
+	if (rc < 0)
+		return rc;
+	pb_mmsc_send_conf conf;
+	rc = pb_mmsc_send(m, &req, &conf);
+	pb_mmsc_send_conf_dispose(&conf);
+	pb_mmsc_free(m);
+	return rc;
+}
+
+static void test_mmsc__send_survives_allocation_failures(void **state)
+{
+	(void)state;
+	mmsc_server_port();
+	assert_true(pb_test_alloc_fail_each(send_once, NULL, NULL) > 10);
+}
+
 static void test_mmsc__answers_decode(void **state)
 {
 	(void)state;
@@ -1212,6 +1242,7 @@ int main(void)
 		cmocka_unit_test(test_mmsc__retrieve_truncated_location_rebuilt),
 		cmocka_unit_test(test_mmsc__retrieve_survives_allocation_failures),
 		cmocka_unit_test(test_mmsc__send_returns_send_conf),
+		cmocka_unit_test(test_mmsc__send_survives_allocation_failures),
 		cmocka_unit_test(test_mmsc__answers_decode),
 	};
 	return pb_test_run("mmsc", tests);
