@@ -7,7 +7,8 @@
 #   mmsc-server.py [--root NAME=DIR]... [--record-dir DIR] [--tls CERT KEY]
 #
 # Listens on 127.0.0.1, port 0 (HTTPS with --tls), and prints "PORT <n>" on stdout once ready.
-# Stops on SIGTERM or when stdin closes (so a crashed test leaves nothing).
+# Stops on SIGTERM or when stdin closes (so a crashed test leaves nothing);
+# with --detached stdin is not watched (for scripts that kill it by pid).
 #
 # GET paths (the body kinds an MMSC answers with):
 #   /files/NAME/REL   the file REL under the --root NAME=DIR folder, as
@@ -236,6 +237,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--root", action="append", default=[], help="NAME=DIR served under /files/NAME/")
     ap.add_argument("--record-dir", help="where POSTed bodies are written")
+    ap.add_argument("--detached", action="store_true", help="do not stop when stdin closes")
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve HTTPS")
     args = ap.parse_args()
     roots = {}
@@ -256,7 +258,8 @@ def main():
         finally:
             os._exit(0)
 
-    threading.Thread(target=watch_stdin, daemon=True).start()
+    if not args.detached:
+        threading.Thread(target=watch_stdin, daemon=True).start()
     print("PORT %d" % srv.server_address[1], flush=True)
     srv.serve_forever()
 
