@@ -428,8 +428,13 @@ static void setup_common(pb_mmsc *m, xfer *x, const char *url)
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, m->errbuf);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	/* a Content-Location comes from outside: never file://, ftp://, ... */
+#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85: the bitmask options are deprecated */
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
 	/* "" disables proxies from the environment too */
 	curl_easy_setopt(c, CURLOPT_PROXY, m->proxy ? m->proxy : "");
 	if (m->interface)
