@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -345,27 +346,6 @@ out:
 
 /* --- encode ------------------------------------------------------------------------------ */
 
-static const struct {
-	const char *ext;
-	const char *type;
-} types[] = {
-	{ "jpg", "image/jpeg" }, { "jpeg", "image/jpeg" }, { "png", "image/png" }, { "gif", "image/gif" },
-	{ "bmp", "image/bmp" }, { "webp", "image/webp" }, { "wbmp", "image/vnd.wap.wbmp" },
-	{ "txt", "text/plain" }, { "vcf", "text/x-vcard" }, { "amr", "audio/amr" }, { "mp3", "audio/mpeg" },
-	{ "m4a", "audio/mp4" }, { "aac", "audio/aac" }, { "ogg", "audio/ogg" }, { "wav", "audio/wav" },
-	{ "mid", "audio/midi" }, { "3gp", "video/3gpp" }, { "3g2", "video/3gpp2" }, { "mp4", "video/mp4" },
-	{ "mpg", "video/mpeg" }, { "mov", "video/quicktime" }, { "pdf", "application/pdf" },
-};
-
-static const char *guess_type(const char *path)
-{
-	const char *dot = strrchr(path, '.');
-	for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
-		if (!strcasecmp(dot + 1, types[i].ext))
-			return types[i].type;
-	return "application/octet-stream";
-}
-
 static int write_pdu(const pb_buf *pdu)
 {
 	if (fwrite(pdu->data, 1, pdu->len, stdout) != pdu->len || fflush(stdout) != 0) {
@@ -486,7 +466,7 @@ static int cmd_encode(int argc, char **argv)
 				break;
 			}
 			const char *base = strrchr(files[i], '/');
-			att[i] = (pb_mms_attachment){ guess_type(files[i]), base ? base + 1 : files[i], data[i], len, NULL };
+			att[i] = (pb_mms_attachment){ pb_mms_guess_content_type(files[i]), base ? base + 1 : files[i], data[i], len, NULL };
 		}
 		req.attachments = att;
 		req.n_attachments = n_files;

@@ -642,6 +642,35 @@ static void test_wap__part_names_unique_within_message(void **state)
 	pb_buf_dispose(&pdu);
 }
 
+static void test_wap__many_parts_same_name_and_the_cap(void **state)
+{
+	(void)state;
+	for (int n = 1000; n <= 1001; n++) {
+		pb_buf pdu = PB_BUF_INIT;
+		const char *head = "8c 84 8d 93 84 a3";
+		pb_hex_decode(&pdu, head, strlen(head), NULL);
+		pb_wsp_uintvar_encode(&pdu, (uint32_t)n);
+		for (int i = 0; i < n; i++)
+			put_entry(&pdu, "08 9e 85 612e6a706700", "x", 1); /* name="a.jpg" */
+		pb_mms_message *m;
+		pb_parse_error perr;
+		if (n == 1000) {
+			assert_pb_ok(pb_mms_decode(&m, pdu.data, pdu.len, 0, &perr));
+			assert_int_equal(m->n_parts, 1000);
+			assert_string_equal(m->parts[0].filename, "a.jpg");
+			assert_string_equal(m->parts[1].filename, "a-2.jpg");
+			assert_string_equal(m->parts[999].filename, "a-1001.jpg");
+			for (size_t i = 1; i < m->n_parts; i++)
+				assert_string_not_equal(m->parts[i].filename, m->parts[i - 1].filename);
+			pb_mms_message_free(m);
+		} else {
+			assert_pb_error(pb_mms_decode(&m, pdu.data, pdu.len, 0, &perr), PB_EMALFORMED);
+			assert_true(strstr(perr.text, "more than 1000 parts") != NULL);
+		}
+		pb_buf_dispose(&pdu);
+	}
+}
+
 /* --- encoding ----------------------------------------------------------------------- */
 
 static void test_wap__encode_notifyresp_ack_read_rec(void **state)
@@ -805,6 +834,17 @@ static void test_wap__send_req_duplicate_names_made_unique(void **state)
 	assert_string_equal(m->parts[4].filename, "holiday photo-2.jpg");
 	pb_mms_message_free(m);
 	pb_buf_dispose(&b);
+}
+
+static void test_wap__guess_content_type(void **state)
+{
+	(void)state;
+	assert_string_equal(pb_mms_guess_content_type("a/photo.JPG"), "image/jpeg");
+	assert_string_equal(pb_mms_guess_content_type("x.jpeg"), "image/jpeg");
+	assert_string_equal(pb_mms_guess_content_type("clip.3gp"), "video/3gpp");
+	assert_string_equal(pb_mms_guess_content_type("voice.amr"), "audio/amr");
+	assert_string_equal(pb_mms_guess_content_type("noext"), "application/octet-stream");
+	assert_string_equal(pb_mms_guess_content_type(NULL), "application/octet-stream");
 }
 
 static void test_wap__sha256_of_part(void **state)
@@ -1207,9 +1247,11 @@ int main(void)
 		cmocka_unit_test(test_wap__headers_only_flag),
 		cmocka_unit_test(test_wap__safe_filenames_hostile),
 		cmocka_unit_test(test_wap__part_names_unique_within_message),
+		cmocka_unit_test(test_wap__many_parts_same_name_and_the_cap),
 		cmocka_unit_test(test_wap__encode_notifyresp_ack_read_rec),
 		cmocka_unit_test(test_wap__send_req_round_trip),
 		cmocka_unit_test(test_wap__send_req_duplicate_names_made_unique),
+		cmocka_unit_test(test_wap__guess_content_type),
 		cmocka_unit_test(test_wap__sha256_of_part),
 		cmocka_unit_test(test_wap__truncations_fail_cleanly),
 		cmocka_unit_test(test_wap__allocation_failures),

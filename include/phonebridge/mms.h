@@ -302,6 +302,14 @@ PB_API int pb_mms_part_sha256(const pb_mms_part *part, uint8_t digest[32], char 
  */
 PB_API int pb_mms_safe_filename(pb_buf *out, const char *name, const char *fallback);
 
+/**
+ * The content type a file name's extension suggests ("photo.JPG" ->
+ * "image/jpeg"), for attaching files; "application/octet-stream" when the
+ * extension is unknown or missing.
+ * @return static storage
+ */
+PB_API const char *pb_mms_guess_content_type(const char *filename);
+
 /* --- encoding ----------------------------------------------------------- */
 
 /** Version written by the encoders: MMS 1.3. */

@@ -36,7 +36,8 @@ PB_BEGIN_DECLS
 
 /** One content-type parameter, as decoded (both WSP 1.2 and 1.4 tokens). */
 typedef struct pb_wsp_param {
-	const char *name;  /**< lower-case name, e.g. "charset", "start", "x-custom" */
+	const char *name;  /**< well-known parameters by their lower-case name ("charset", "start");
+			        textual ones as the sender wrote them */
 	const char *value; /**< the value as UTF-8 text ("" for a parameter without value) */
 } pb_wsp_param;
 
@@ -145,9 +146,9 @@ PB_API void pb_wsp_push_free(pb_wsp_push *push);
 PB_API const char *pb_wsp_push_kind_name(pb_wsp_push_kind kind);
 
 /**
- * Build a connectionless push PDU carrying @p body (an MMS PDU, for tests and
- * emulators that play the carrier): TID, Push, content type
- * application/vnd.wap.mms-message, X-Wap-Application-Id mms.ua.
+ * Build a connectionless push PDU carrying @p body, as a carrier would (for
+ * tests, samples and emulators): TID, PDU type Push, headers length, the
+ * content type, X-Wap-Application-Id, then the body.
  *
  * @param content_type a content type name; a well-known one is written as its number
  * @param app_id       X-Wap-Application-Id number (0x04 for MMS), or -1 for none

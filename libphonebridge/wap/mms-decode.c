@@ -96,7 +96,8 @@ TOKENS(t_reply_charging, { 128, "Requested" }, { 129, "Requested text only" }, {
 TOKENS(t_mm_state, { 128, "Draft" }, { 129, "Sent" }, { 130, "New" }, { 131, "Retrieved" },
        { 132, "Forwarded" });
 /* §7.3.58 */
-TOKENS(t_store_status, { 128, "Success" }, { 192, "Error-transient-network-problem" },
+TOKENS(t_store_status, { 128, "Success" }, { 192, "Error-transient-failure" },
+       { 193, "Error-transient-network-problem" },
        { 224, "Error-permanent-failure" }, { 225, "Error-permanent-service-denied" },
        { 226, "Error-permanent-message-format-corrupt" }, { 227, "Error-permanent-message-not-found" },
        { 228, "Error-permanent-mmbox-full" });
@@ -250,7 +251,7 @@ static int trim_uri(pb_wap__ctx *ctx, const char **s)
 
 static bool read_token(pb_cur *v, const struct token *t, pb_mms_header *h)
 {
-	uint8_t b;
+	uint8_t b = 0;
 	if (!pb_cur_u8(v, &b) || b < 0x80)
 		return false;
 	h->kind = PB_MMS_VALUE_TOKEN;
@@ -265,7 +266,7 @@ static bool read_token(pb_cur *v, const struct token *t, pb_mms_header *h)
 static int typed_value(pb_wap__ctx *ctx, enum vtype type, const struct token *tokens, pb_cur *v,
 		       pb_mms_header *h, pb_wsp_content_type *ct)
 {
-	uint8_t b;
+	uint8_t b = 0;
 	uint64_t n;
 	pb_cur in;
 	int rc;
@@ -327,8 +328,7 @@ static int typed_value(pb_wap__ctx *ctx, enum vtype type, const struct token *to
 		h->text = pb_mms_header_name(b & 0x7F);
 		return h->text != NULL;
 	case V_CLASS:
-		pb_cur_peek(v, &b);
-		if (b >= 0x80)
+		if (pb_cur_peek(v, &b) && b >= 0x80)
 			return read_token(v, tokens, h);
 		h->kind = PB_MMS_VALUE_TEXT;
 		TRY(pb_wap__text(ctx, v, &h->text));
@@ -490,7 +490,7 @@ static int apply(pb_wap__ctx *ctx, struct builder *b, pb_mms_message *m, const p
  * notifications whose Content-Location lost its terminator). */
 static bool unterminated_text(const pb_cur *c)
 {
-	uint8_t b;
+	uint8_t b = 0;
 	return pb_cur_peek(c, &b) && b >= 0x20 && b < 0x80 && !memchr(c->p, 0, pb_cur_left(c));
 }
 
@@ -521,7 +521,7 @@ static int last_text(pb_wap__ctx *ctx, pb_cur *c, struct builder *b, pb_mms_mess
 static int one_header(pb_wap__ctx *ctx, pb_cur *c, struct builder *b, pb_mms_message *m, bool *last)
 {
 	int rc;
-	uint8_t f;
+	uint8_t f = 0;
 	pb_cur v;
 	size_t n = m->n_headers;
 	if ((rc = pb_wap__grow(ctx->arena, (void **)&b->headers, &b->cap_headers, n, sizeof(*b->headers))) < 0)
@@ -614,7 +614,7 @@ int pb_mms__decode_cur(pb_wap__ctx *ctx, pb_cur *c, unsigned int flags, pb_mms_m
 {
 	struct builder b = { 0 };
 	int rc;
-	uint8_t f;
+	uint8_t f = 0;
 	m->root_part = -1;
 	if (!pb_cur_peek(c, &f))
 		return pb_wap__fail(ctx, c, "MMS PDU is empty");
@@ -667,7 +667,7 @@ PB_API int pb_mms_decode(pb_mms_message **out, const uint8_t *buf, size_t len,
 	if (!m)
 		return PB_ENOMEM;
 	pb_wap__ctx ctx = { arena, perr };
-	pb_cur c = pb_cur_make(buf, len);
+	pb_cur c = pb_wap__cur(buf, len);
 	int rc = pb_mms__decode_cur(&ctx, &c, flags, m);
 	if (rc < 0) {
 		pb_wap__object_free(m, sizeof(*m));
@@ -701,7 +701,7 @@ PB_API int pb_mms_decode_push(pb_mms_message **out, pb_wsp_push **push_out,
 		return PB_ENOMEM;
 	}
 	pb_wap__ctx ctx = { arena, perr };
-	pb_cur c = pb_cur_make(buf, len);
+	pb_cur c = pb_wap__cur(buf, len);
 	c.p += push->body_offset;
 	if (push->kind != PB_WSP_PUSH_MMS) {
 		rc = pb_error__parse(perr, 2, "push carries %s, not an MMS PDU",

@@ -43,7 +43,17 @@ PB_API int pb_mms_part_text(const pb_mms_part *part, pb_buf *out)
 	const char *cs = ct->charset_mib ? pb_charset_from_mib(ct->charset_mib) : ct->charset;
 	if (cs && strcmp(cs, "*") != 0 && pb_ascii_casecmp(cs, "UTF-8") != 0 &&
 	    pb_ascii_casecmp(cs, "US-ASCII") != 0) {
+		size_t start = out->len;
 		int rc = pb_charset_to_utf8(out, cs, part->data, part->len);
+		if (rc == 0 && pb_utf8_validate((const char *)out->data + start, out->len - start, NULL) != 0) {
+			/* iconv let something ill-formed through (UCS-4 above U+10FFFF) */
+			pb_buf fixed = PB_BUF_INIT;
+			rc = pb_utf8_sanitize(&fixed, (const char *)out->data + start, out->len - start);
+			pb_buf_truncate(out, start);
+			if (rc == 0)
+				rc = pb_buf_put(out, fixed.data, fixed.len);
+			pb_buf_dispose(&fixed);
+		}
 		if (rc != PB_EUNSUPPORTED)
 			return rc;
 		pb_error_clear();

@@ -9,6 +9,9 @@
 #include "wap/wap-internal.h"
 
 #define MAX_DEPTH 8
+/* Real messages have a few dozen parts; the cap keeps naming (which
+ * compares names) far from quadratic blow-ups on hostile input. */
+#define MAX_PARTS 1000
 #define WSP_CONTENT_LOCATION 0x0E
 #define WSP_CONTENT_DISPOSITION 0x2E
 #define WSP_CONTENT_ID 0x40
@@ -148,7 +151,7 @@ static int disposition(pb_wap__ctx *ctx, const pb_wsp_header *h, const char **na
 		return disposition_text(ctx, h->text, name);
 	pb_cur c = { h->value, h->value, h->value + h->value_len }, v;
 	pb_wsp_content_type params;
-	uint8_t b;
+	uint8_t b = 0;
 	memset(&params, 0, sizeof(params));
 	if (pb_wap__value_length(ctx, &c, &v) < 0 || !pb_cur_peek(&v, &b))
 		return PB_EMALFORMED;
@@ -230,6 +233,10 @@ static int one_part(pb_wap__ctx *ctx, pb_cur *c, pb_mms_message *m, int parent, 
 	if (!pb_cur_sub(c, dlen, &d))
 		return pb_wap__fail(ctx, c, "part data of %u bytes beyond end of data (%zu left)",
 				    (unsigned)dlen, pb_cur_left(c));
+	if (m->n_parts >= MAX_PARTS) {
+		c->p = c->base + off;
+		return pb_wap__fail(ctx, c, "more than %d parts", MAX_PARTS);
+	}
 	pb_mms_part *p = new_part(ctx, m);
 	if (!p)
 		return PB_ENOMEM;
@@ -342,9 +349,11 @@ static const struct {
 	{ "text/calendar", "ics" }, { "audio/amr", "amr" }, { "audio/amr-wb", "awb" },
 	{ "audio/mpeg", "mp3" }, { "audio/mp3", "mp3" }, { "audio/mp4", "m4a" }, { "audio/aac", "aac" },
 	{ "audio/midi", "mid" }, { "audio/mid", "mid" }, { "audio/sp-midi", "mid" }, { "audio/ogg", "ogg" },
-	{ "audio/wav", "wav" }, { "audio/x-wav", "wav" }, { "audio/3gpp", "3gp" }, { "video/3gpp", "3gp" },
+	{ "audio/wav", "wav" }, { "audio/x-wav", "wav" }, { "video/3gpp", "3gp" }, { "audio/3gpp", "3gp" },
 	{ "video/3gpp2", "3g2" }, { "video/mp4", "mp4" }, { "video/mpeg", "mpg" }, { "video/quicktime", "mov" },
 	{ "application/pdf", "pdf" }, { "application/vnd.wap.mms-message", "mms" },
+	/* more spellings, for pb_mms_guess_content_type() */
+	{ "image/jpeg", "jpeg" }, { "text/plain", "text" }, { "application/smil", "smi" },
 };
 
 const char *pb_mms__extension(const char *media_type)
@@ -353,6 +362,15 @@ const char *pb_mms__extension(const char *media_type)
 		if (!pb_ascii_casecmp(media_type, extensions[i].type))
 			return extensions[i].ext;
 	return NULL;
+}
+
+PB_API const char *pb_mms_guess_content_type(const char *filename)
+{
+	const char *dot = filename ? strrchr(filename, '.') : NULL;
+	for (size_t i = 0; dot && i < PB_ARRAY_SIZE(extensions); i++)
+		if (!pb_ascii_casecmp(dot + 1, extensions[i].ext))
+			return extensions[i].type;
+	return "application/octet-stream";
 }
 
 static bool reserved(uint32_t cp)
@@ -448,7 +466,9 @@ static int name_part(pb_wap__ctx *ctx, pb_mms_message *m, size_t idx, pb_buf *b)
 		const char *dot = strrchr(s, '.');
 		size_t stem = dot && dot != s ? (size_t)(dot - s) : b->len;
 		pb_buf u = PB_BUF_INIT;
-		for (unsigned k = 2; rc == 0; k++) {
+		/* "-2" to "-10", then from the part's own number on: unique unless
+		 * the sender chose such names, so the search stays short */
+		for (unsigned k = 2; rc == 0; k = k < 10 || k > idx + 1 ? k + 1 : (unsigned)idx + 2) {
 			pb_buf_clear(&u);
 			if ((rc = pb_buf_put(&u, s, stem)) < 0 || (rc = pb_buf_printf(&u, "-%u", k)) < 0 ||
 			    (rc = pb_buf_puts(&u, s + stem)) < 0)

@@ -158,7 +158,7 @@ PB_API int pb_wsp_push_decode(pb_wsp_push **out, const uint8_t *buf, size_t len,
 	if (!push)
 		return PB_ENOMEM;
 	pb_wap__ctx ctx = { arena, perr };
-	pb_cur c = pb_cur_make(buf, len);
+	pb_cur c = pb_wap__cur(buf, len);
 	int rc = pb_wap__push_decode(&ctx, &c, push);
 	if (rc < 0) {
 		pb_wap__object_free(push, sizeof(*push));

@@ -55,6 +55,14 @@ typedef struct pb_wap__ctx {
 	pb_parse_error *perr;
 } pb_wap__ctx;
 
+/* A cursor over the caller's input; NULL with length 0 is an empty input
+ * (pointer arithmetic on NULL is undefined). */
+static inline pb_cur pb_wap__cur(const uint8_t *buf, size_t len)
+{
+	static const uint8_t empty[1];
+	return buf ? pb_cur_make(buf, len) : pb_cur_make(empty, 0);
+}
+
 /* Report a decode failure at the cursor (returns PB_EMALFORMED). */
 #define pb_wap__fail(ctx, cur, ...) pb_error__parse((ctx)->perr, pb_cur_offset(cur), __VA_ARGS__)
 

@@ -15,7 +15,7 @@ int pb_wap__uintvar(pb_wap__ctx *ctx, pb_cur *c, uint32_t *v)
 	uint64_t acc = 0;
 	const uint8_t *start = c->p;
 	for (int i = 0; i < 5; i++) {
-		uint8_t b;
+		uint8_t b = 0;
 		if (!pb_cur_u8(c, &b)) {
 			c->p = start;
 			return pb_wap__fail(ctx, c, "uintvar truncated");
@@ -40,7 +40,7 @@ PB_API int pb_wsp_uintvar_decode(const uint8_t *buf, size_t len, uint32_t *value
 	if (!buf && len)
 		return pb_error_set(PB_EINVAL, "pb_wsp_uintvar_decode: NULL buffer");
 	pb_wap__ctx ctx = { NULL, perr };
-	pb_cur c = pb_cur_make(buf, len);
+	pb_cur c = pb_wap__cur(buf, len);
 	uint32_t v;
 	int rc = pb_wap__uintvar(&ctx, &c, &v);
 	if (rc < 0)
@@ -71,7 +71,7 @@ PB_API int pb_wsp_uintvar_encode(pb_buf *out, uint32_t value)
 int pb_wap__value_length(pb_wap__ctx *ctx, pb_cur *c, pb_cur *value)
 {
 	const uint8_t *start = c->p;
-	uint8_t b;
+	uint8_t b = 0;
 	uint32_t len;
 	if (!pb_cur_u8(c, &b))
 		return pb_wap__fail(ctx, c, "value-length missing");
@@ -114,7 +114,7 @@ int pb_wap__long_integer(pb_wap__ctx *ctx, pb_cur *c, uint64_t *v)
 /* Integer-value (§8.4.2.3): Short-integer or Long-integer. */
 int pb_wap__integer(pb_wap__ctx *ctx, pb_cur *c, uint64_t *v)
 {
-	uint8_t b;
+	uint8_t b = 0;
 	if (!pb_cur_peek(c, &b))
 		return pb_wap__fail(ctx, c, "integer expected at end of data");
 	if (b & 0x80) {
@@ -172,8 +172,14 @@ int pb_wap__convert(pb_wap__ctx *ctx, unsigned int mib, const uint8_t *p, size_t
 		return utf8_text(ctx, p, n, false, s);
 	}
 	if (rc == 0) {
-		*s = pb_wap__strndup(ctx->arena, b.data, b.len);
-		rc = *s ? 0 : PB_ENOMEM;
+		/* iconv can pass through what is not UTF-8 (UCS-4 above U+10FFFF):
+		 * check, so that text from a message is always well-formed */
+		if (pb_utf8_validate((const char *)b.data, b.len, NULL) == 0)
+			*s = pb_wap__strndup(ctx->arena, b.data, b.len);
+		else
+			rc = utf8_text(ctx, b.data, b.len, false, s);
+		if (rc == 0)
+			rc = *s ? 0 : PB_ENOMEM;
 	}
 	pb_buf_dispose(&b);
 	return rc;
@@ -199,7 +205,7 @@ int pb_wap__text(pb_wap__ctx *ctx, pb_cur *c, const char **s)
  * value (UTF-16 text holds NUL bytes), less its terminator. */
 int pb_wap__encoded_string(pb_wap__ctx *ctx, pb_cur *c, const char **s)
 {
-	uint8_t b;
+	uint8_t b = 0;
 	if (!pb_cur_peek(c, &b))
 		return pb_wap__fail(ctx, c, "encoded string expected at end of data");
 	if (b > 31)
@@ -236,7 +242,7 @@ int pb_wap__encoded_string(pb_wap__ctx *ctx, pb_cur *c, const char **s)
  * length, 31 a uintvar length, 32-127 a text string, 128-255 one octet. */
 int pb_wap__skip_value(pb_wap__ctx *ctx, pb_cur *c, pb_cur *value)
 {
-	uint8_t b;
+	uint8_t b = 0;
 	const uint8_t *start = c->p;
 	if (!pb_cur_peek(c, &b))
 		return pb_wap__fail(ctx, c, "header value missing at end of data");
@@ -284,7 +290,7 @@ static int number_text(pb_wap__ctx *ctx, uint64_t v, const char **s)
 /* Integer-value or Text-value, whichever is there; *is_num tells. */
 static int any_value(pb_wap__ctx *ctx, pb_cur *c, uint64_t *num, const char **text, bool *is_num)
 {
-	uint8_t b;
+	uint8_t b = 0;
 	*is_num = false;
 	*text = "";
 	if (!pb_cur_peek(c, &b))
@@ -381,7 +387,7 @@ int pb_wap__params(pb_wap__ctx *ctx, pb_cur *c, pb_wsp_content_type *ct)
 {
 	size_t cap = ct->n_params; /* an existing array is grown by copying */
 	while (!pb_cur_eof(c)) {
-		uint8_t b;
+		uint8_t b = 0;
 		int rc;
 		pb_cur_peek(c, &b);
 		if (b >= 0x80 || b <= 30) {
@@ -432,7 +438,7 @@ int pb_wap__content_type(pb_wap__ctx *ctx, pb_cur *c, pb_wsp_content_type *ct)
 	memset(ct, 0, sizeof(*ct));
 	ct->media_type = "";
 	ct->well_known = -1;
-	uint8_t b;
+	uint8_t b = 0;
 	int rc;
 	if (!pb_cur_peek(c, &b))
 		return pb_wap__fail(ctx, c, "content type missing at end of data");
@@ -475,7 +481,7 @@ int pb_wap__headers(pb_wap__ctx *ctx, pb_cur *c, pb_wsp_header **out, size_t *n)
 	unsigned int page = 1;
 	int rc;
 	while (!pb_cur_eof(c)) {
-		uint8_t b;
+		uint8_t b = 0;
 		pb_cur_peek(c, &b);
 		if (b == 0x7F) { /* Shift-delimiter Page-identity */
 			c->p++;
