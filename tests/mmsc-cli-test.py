@@ -162,7 +162,10 @@ def main():
         check("a refused send exits 1 with the status in JSON", r.returncode == 1 and
               conf.get("response_status") == 0xE3 and conf.get("response_text") == "No way", r.stdout)
         r = run("send", "--from", "+1555", "--to", "+1556")
-        check("send without --mmsc is a usage error", r.returncode == 2, r.stderr)
+        check("send without --mmsc is a usage error", r.returncode == 1 and "usage" in r.stderr, r.stderr)
+        r = run("fetch", base + "/big/64")
+        check("fetch of a PDU that does not decode exits 2 with the offset", r.returncode == 2 and
+              "malformed at byte" in r.stderr, r.stderr)
 
         if pport:
             r = run("fetch", base + "/files/own/retrieve-conf-text.mms?case=cli-proxy",

@@ -86,6 +86,11 @@ static int parse_unsigned(const char *s, unsigned long long *out)
 	return 0;
 }
 
+/* Exit statuses, as for pb-mms decode/encode: 0 success, 1 usage error or
+ * failure, 2 malformed input (a downloaded PDU that does not decode). */
+#define EXIT_FAIL 1
+#define EXIT_MALFORMED_PDU 2
+
 /* 1: handled, 0: not a common option, -1: bad value */
 static int common_option(common *c, int opt, const char *arg)
 {
@@ -288,16 +293,16 @@ int pb_mms_cmd_fetch(int argc, char **argv)
 	optind = 1;
 	while ((opt = next_option(&c, argc, argv, longopts)) != -1) {
 		switch (opt) {
-		case -2: return 2;
+		case -2: return EXIT_FAIL;
 		case OPT_PARTS_DIR: parts_dir = optarg; break;
 		case OPT_OUTPUT: output = optarg; break;
 		case OPT_HELP: fetch_usage(stdout); return 0;
-		default: fetch_usage(stderr); return 2;
+		default: fetch_usage(stderr); return EXIT_FAIL;
 		}
 	}
 	if (optind + 1 != argc) {
 		fetch_usage(stderr);
-		return 2;
+		return EXIT_FAIL;
 	}
 	bool bar = isatty(STDOUT_FILENO) && !c.verbose;
 	if (bar)
@@ -310,7 +315,7 @@ int pb_mms_cmd_fetch(int argc, char **argv)
 	int status = 1;
 	if (pb_mmsc_new(&m, &c.o) < 0) {
 		fprintf(stderr, "pb-mms: %s\n", pb_error_last()->message);
-		return 2;
+		return EXIT_FAIL;
 	}
 	int rc = pb_mmsc_fetch(m, argv[optind], &pdu, &res);
 	if (bar)
@@ -324,7 +329,9 @@ int pb_mms_cmd_fetch(int argc, char **argv)
 	printf("url: %s\nhttp-status: %ld\nbytes: %zu\n", res.url, res.http_status, res.bytes);
 	pb_parse_error perr = PB_PARSE_ERROR_INIT;
 	if (pb_mms_decode(&msg, pdu.data, pdu.len, 0, &perr) < 0) {
-		fprintf(stderr, "pb-mms: the MMS PDU does not decode: offset %zu: %s\n", perr.offset, perr.text);
+		fprintf(stderr, "pb-mms: the MMS PDU does not decode: malformed at byte %zu: %s\n", perr.offset,
+			perr.text);
+		status = EXIT_MALFORMED_PDU;
 		goto out;
 	}
 	if (print_message(msg, parts_dir) == 0)
@@ -337,22 +344,6 @@ out:
 }
 
 /* --- send -------------------------------------------------------------- */
-
-static const char *guess_type(const char *path)
-{
-	static const char *const types[][2] = {
-		{ ".jpg", "image/jpeg" }, { ".jpeg", "image/jpeg" }, { ".png", "image/png" },
-		{ ".gif", "image/gif" }, { ".webp", "image/webp" }, { ".bmp", "image/bmp" },
-		{ ".mp4", "video/mp4" }, { ".3gp", "video/3gpp" }, { ".amr", "audio/amr" },
-		{ ".mp3", "audio/mpeg" }, { ".ogg", "audio/ogg" }, { ".wav", "audio/wav" },
-		{ ".txt", "text/plain" }, { ".vcf", "text/x-vcard" }, { ".ics", "text/calendar" },
-	};
-	const char *dot = strrchr(path, '.');
-	for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
-		if (strcasecmp(dot, types[i][0]) == 0)
-			return types[i][1];
-	return "application/octet-stream";
-}
 
 static uint8_t *read_all(const char *path, size_t *len)
 {
@@ -423,32 +414,32 @@ int pb_mms_cmd_send(int argc, char **argv)
 	optind = 1;
 	while ((opt = next_option(&c, argc, argv, longopts)) != -1) {
 		switch (opt) {
-		case -2: return 2;
+		case -2: return EXIT_FAIL;
 		case OPT_MMSC: c.o.mmsc_url = optarg; break;
 		case OPT_FROM: req.from = optarg; break;
 		case OPT_TO:
 			if (add_to_list(to, &n_to, optarg, "recipients") < 0)
-				return 2;
+				return EXIT_FAIL;
 			/* "--to A B C": the words up to the next option */
 			while (optind < argc && argv[optind][0] != '-')
 				if (add_to_list(to, &n_to, argv[optind++], "recipients") < 0)
-					return 2;
+					return EXIT_FAIL;
 			break;
 		case OPT_SUBJECT: req.subject = optarg; break;
 		case OPT_TEXT: req.text = optarg; break;
 		case OPT_ATTACH:
 			if (add_to_list(files, &n_files, optarg, "attachments") < 0)
-				return 2;
+				return EXIT_FAIL;
 			break;
 		case OPT_RETRY_SEND: c.o.retry_send = true; break;
 		case OPT_HELP: send_usage(stdout); return 0;
-		default: send_usage(stderr); return 2;
+		default: send_usage(stderr); return EXIT_FAIL;
 		}
 	}
 	if (optind != argc || !c.o.mmsc_url || n_to == 0 || (!req.text && n_files == 0)) {
 		fprintf(stderr, "pb-mms send: needs --mmsc, --to and --text or --attach\n");
 		send_usage(stderr);
-		return 2;
+		return EXIT_FAIL;
 	}
 
 	pb_mms_attachment att[MAX_LIST];
@@ -460,7 +451,7 @@ int pb_mms_cmd_send(int argc, char **argv)
 		if (!data[i])
 			goto out;
 		const char *slash = strrchr(files[i], '/');
-		att[i].content_type = guess_type(files[i]);
+		att[i].content_type = pb_mms_guess_content_type(files[i]);
 		att[i].name = slash ? slash + 1 : files[i];
 		att[i].data = data[i];
 		att[i].charset = strncmp(att[i].content_type, "text/", 5) == 0 ? "utf-8" : NULL;
@@ -476,7 +467,6 @@ int pb_mms_cmd_send(int argc, char **argv)
 
 	if (pb_mmsc_new(&m, &c.o) < 0) {
 		fprintf(stderr, "pb-mms: %s\n", pb_error_last()->message);
-		status = 2;
 		goto out;
 	}
 	pb_mmsc_send_conf conf;
