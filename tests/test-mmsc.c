@@ -900,7 +900,7 @@ static void test_mmsc__retrieve_answers_each_outcome(void **state)
 	assert_null(mmsc_find_request(reqs, "case=huge-get"));
 	json_decref(reqs);
 	/* announced small, turns out larger while downloading */
-	expect_retrieve("T-liar", mmsc_url("/big/3000000?chunked=1"), 1000, 0, 0, PB_ETOOBIG,
+	expect_retrieve("T-liar", mmsc_url("/big/5000000?chunked=1"), 1000, 0, 0, PB_ETOOBIG,
 			PB_MMS_STATUS_DEFERRED, true);
 	/* pages, errors and redirects keep the message at the MMSC */
 	expect_retrieve("T-html", mmsc_url("/html"), 0, 0, 0, PB_EPROTO, PB_MMS_STATUS_DEFERRED, true);

@@ -158,7 +158,7 @@ static const char *const common_usage =
 	"  --user-agent UA       User-Agent header\n"
 	"  --wap-profile URL     x-wap-profile header (UAProf)\n"
 	"  --header 'N: V'       an extra header (repeatable)\n"
-	"  --max-size BYTES      largest answer accepted (default 1048576)\n"
+	"  --max-size BYTES      largest answer accepted (default 4194304)\n"
 	"  --ca-file FILE        CA bundle for https; --insecure: no TLS verification\n"
 	"  --timeout SECONDS     per attempt (default 120); --retries N: transient retries (default 2)\n"
 	"  --verbose             log what happens on stderr\n";

@@ -90,7 +90,7 @@ typedef struct pb_mmsc_options {
 	/** More headers, "Name: value" each, NULL-terminated array (e.g. a CDMA
 	 *  carrier's NAI header). The array and strings are copied. */
 	const char *const *extra_headers;
-	/** Largest body accepted, in bytes (default 1 MiB, 0 = default). A
+	/** Largest body accepted, in bytes (default 4 MiB, 0 = default). A
 	 *  larger declared Content-Length fails before the body is read; an
 	 *  undeclared one is cut off as it arrives. */
 	size_t max_download;

@@ -13,7 +13,7 @@
 
 #define DOMAIN "mmsc"
 #define MMS_CONTENT_TYPE "application/vnd.wap.mms-message"
-#define DEFAULT_MAX_DOWNLOAD (1024u * 1024u)
+#define DEFAULT_MAX_DOWNLOAD (4u * 1024u * 1024u)
 
 struct pb_mmsc {
 	char *mmsc_url;
