@@ -28,6 +28,8 @@
 #   ct=TYPE           Content-Type to send
 #   chunked=1         no Content-Length (chunked transfer encoding)
 #   delay_ms=N        wait before answering (for timeouts)
+#   stall_ms=N        send the headers and 2 bytes of the body, then wait
+#                     (a stalled link), then the rest
 #   fail=N&fail_code=C&key=K   the first N requests with key K get HTTP C
 #                     (default 503) with an HTML page, then the real answer
 #   drop=N&key=K      the first N requests with key K: close without answer
@@ -92,6 +94,7 @@ def send_conf(req, q):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    stall_ms = 0
     server_version = "pb-test-mmsc/1"
 
     def log_message(self, fmt, *args):  # quiet: the test reads /admin/requests
@@ -130,6 +133,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             try:
+                if self.stall_ms and len(body) > 2:
+                    self.wfile.write(body[:2])
+                    self.wfile.flush()
+                    time.sleep(self.stall_ms / 1000.0)
+                    body = body[2:]
                 self.wfile.write(body)
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
@@ -138,6 +146,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         """Common query-parameter faults. True when the request was answered."""
         st = self.server.state
         key = q.get("key", self.path)
+        self.stall_ms = int(q.get("stall_ms", "0"))
         if "delay_ms" in q:
             time.sleep(int(q["delay_ms"]) / 1000.0)
         if "drop" in q and st.count("drop:" + key) < int(q["drop"]):

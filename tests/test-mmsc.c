@@ -522,6 +522,24 @@ static void test_mmsc__fetch_times_out(void **state)
 	pb_mmsc_free(m);
 }
 
+static void test_mmsc__fetch_stops_on_a_stalled_link(void **state)
+{
+	(void)state;
+	pb_mmsc_options o = PB_MMSC_OPTIONS_INIT;
+	o.stall_timeout_ms = 1000;
+	o.retry.attempts = 1;
+	pb_mmsc *m = client_with(&o);
+	pb_buf body = PB_BUF_INIT;
+	pb_mmsc_result r;
+	/* headers and 2 bytes, then nothing for 20 s: stopped long before */
+	assert_pb_error(pb_mmsc_fetch(m, mmsc_url("/files/own/retrieve-conf-text.mms?stall_ms=20000&case=stall"),
+				      &body, &r), PB_ETIMEOUT);
+	assert_int_equal(r.http_status, 200);
+	assert_int_equal(r.bytes, 2);
+	pb_buf_dispose(&body);
+	pb_mmsc_free(m);
+}
+
 static void test_mmsc__fetch_connection_refused(void **state)
 {
 	(void)state;
@@ -1228,6 +1246,7 @@ int main(void)
 		cmocka_unit_test(test_mmsc__fetch_enforces_size_limit),
 		cmocka_unit_test(test_mmsc__fetch_retries_transient_failures),
 		cmocka_unit_test(test_mmsc__fetch_times_out),
+		cmocka_unit_test(test_mmsc__fetch_stops_on_a_stalled_link),
 		cmocka_unit_test(test_mmsc__fetch_connection_refused),
 		cmocka_unit_test(test_mmsc__fetch_reports_progress_and_cancels),
 		cmocka_unit_test(test_mmsc__fetch_binds_interface),

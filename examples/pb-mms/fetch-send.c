@@ -160,7 +160,7 @@ static const char *const common_usage =
 	"  --header 'N: V'       an extra header (repeatable)\n"
 	"  --max-size BYTES      largest answer accepted (default 4194304)\n"
 	"  --ca-file FILE        CA bundle for https; --insecure: no TLS verification\n"
-	"  --timeout SECONDS     per attempt (default 120); --retries N: transient retries (default 2)\n"
+	"  --timeout SECONDS     per attempt (default 300); --retries N: transient retries (default 2)\n"
 	"  --verbose             log what happens on stderr\n";
 
 /* --- fetch ------------------------------------------------------------- */

@@ -95,7 +95,7 @@ typedef struct pb_mmsc_options {
 	 *  undeclared one is cut off as it arrives. */
 	size_t max_download;
 	unsigned connect_timeout_ms; /**< default 15000 */
-	unsigned timeout_ms;         /**< whole request, default 120000 */
+	unsigned timeout_ms;         /**< whole request, default 300000 */
 	pb_mmsc_retry retry;         /**< see pb_mmsc_retry */
 	/** Retry M-Send.req after a transient failure. Off by default: the
 	 *  MMSC may have accepted the first attempt before the connection
@@ -120,11 +120,15 @@ typedef struct pb_mmsc_options {
 	/** X-Mms-Report-Allowed in the M-NotifyResp.ind and M-Acknowledge.ind
 	 *  this client sends: 128 yes, 129 no, 0 left out (default). */
 	int report_allowed;
+	/** Give up when no byte arrived for this long (a stalled link), in
+	 *  ms, rounded up to whole seconds; default 30000. A slow download
+	 *  that still moves is not stopped (only timeout_ms stops it). */
+	unsigned stall_timeout_ms;
 } pb_mmsc_options;
 
 #define PB_MMSC_OPTIONS_VERSION 1
 #define PB_MMSC_OPTIONS_INIT { PB_MMSC_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, \
-	0, 0, 0, { 0, 0, 0 }, false, 0, NULL, false, NULL, NULL, NULL, 0 }
+	0, 0, 0, { 0, 0, 0 }, false, 0, NULL, false, NULL, NULL, NULL, 0, 0 }
 
 /** What an HTTP exchange gave, filled in whether it succeeded or not. */
 typedef struct pb_mmsc_result {

@@ -25,7 +25,7 @@ struct pb_mmsc {
 	struct curl_slist *get_headers;
 	struct curl_slist *post_headers;
 	size_t max_download;
-	unsigned connect_timeout_ms, timeout_ms, max_redirects;
+	unsigned connect_timeout_ms, timeout_ms, stall_timeout_ms, max_redirects;
 	pb_mmsc_retry retry;
 	bool retry_send, tls_insecure;
 	int report_allowed;
@@ -182,7 +182,8 @@ PB_API int pb_mmsc_new(pb_mmsc **out, const pb_mmsc_options *opts)
 	}
 	m->max_download = o->max_download ? o->max_download : DEFAULT_MAX_DOWNLOAD;
 	m->connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms : 15000;
-	m->timeout_ms = o->timeout_ms ? o->timeout_ms : 120000;
+	m->timeout_ms = o->timeout_ms ? o->timeout_ms : 300000;
+	m->stall_timeout_ms = o->stall_timeout_ms ? o->stall_timeout_ms : 30000;
 	m->max_redirects = o->max_redirects;
 	m->retry.attempts = o->retry.attempts ? o->retry.attempts : 3;
 	m->retry.initial_delay_ms = o->retry.initial_delay_ms ? o->retry.initial_delay_ms : 1000;
@@ -442,6 +443,9 @@ static void setup_common(pb_mmsc *m, xfer *x, const char *url)
 	curl_easy_setopt(c, CURLOPT_USERAGENT, m->user_agent);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)m->connect_timeout_ms);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)m->timeout_ms);
+	/* a stalled mobile link: less than 1 byte/s for that long */
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)((m->stall_timeout_ms + 999) / 1000));
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, m->tls_insecure ? 0L : 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, m->tls_insecure ? 0L : 2L);
 	if (m->ca_file)
