@@ -202,6 +202,10 @@ static json_t *message_json(const pb_mms_message *m)
 		json_object_set_new(o, "content_class", json_string(m->content_class));
 	json_object_set_new(o, "content_type", m->has_content_type ? json_string(m->content_type.media_type) : json_null());
 	json_object_set_new(o, "start", str_or_null(m->has_content_type ? m->content_type.start : NULL));
+	pb_buf text = PB_BUF_INIT;
+	if (pb_mms_message_text(m, &text) == 0 && text.len)
+		json_object_set_new(o, "text", json_string(pb_buf_cstr(&text)));
+	pb_buf_dispose(&text);
 	json_t *parts = json_array();
 	for (size_t i = 0; i < m->n_parts; i++)
 		json_array_append_new(parts, part_json(m, i));
@@ -235,8 +239,14 @@ static json_t *push_json(const pb_wsp_push *p)
 	for (size_t i = 0; i < p->n_headers; i++) {
 		json_t *e = json_object();
 		json_object_set_new(e, "name", json_string(p->headers[i].name));
-		if (p->headers[i].text)
+		if (p->headers[i].text) {
 			json_object_set_new(e, "text", json_string(p->headers[i].text));
+		} else {
+			pb_buf hex = PB_BUF_INIT;
+			pb_hex_encode(&hex, p->headers[i].value, p->headers[i].value_len, 0);
+			json_object_set_new(e, "value_hex", json_string(pb_buf_cstr(&hex)));
+			pb_buf_dispose(&hex);
+		}
 		json_array_append_new(h, e);
 	}
 	json_object_set_new(o, "headers", h);
