@@ -16,6 +16,8 @@
 #include <jansson.h>
 #include <phonebridge/phonebridge.h>
 
+#include "pb-mms/fetch-send.h"
+
 #define EXIT_MALFORMED 2
 
 static const char usage_text[] =
@@ -27,7 +29,9 @@ static const char usage_text[] =
 	"       pb-mms encode retrieve-conf --from N --to N... [--subject S] [--text T]\n"
 	"                              [--attach FILE]... [--message-id ID] [--date SECONDS]\n"
 	"       pb-mms encode notification --transaction-id ID --location URL [--from N]\n"
-	"                              [--subject S] [--size BYTES] [--push]\n";
+	"                              [--subject S] [--size BYTES] [--push]\n"
+	"       pb-mms fetch URL [--proxy HOST:PORT] [--interface IF] [--parts-dir DIR] ...\n"
+	"       pb-mms send --mmsc URL [--proxy HOST:PORT] --from N --to N... [--text T] [--attach FILE]...\n";
 
 static int usage(void)
 {
@@ -510,5 +514,9 @@ int main(int argc, char **argv)
 		return cmd_decode(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "encode"))
 		return cmd_encode(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "fetch"))
+		return pb_mms_cmd_fetch(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "send"))
+		return pb_mms_cmd_send(argc - 1, argv + 1);
 	return usage();
 }

@@ -26,5 +26,6 @@
 #include <phonebridge/matrix.h>
 #include <phonebridge/wap.h>
 #include <phonebridge/mms.h>
+#include <phonebridge/mmsc.h>
 
 #endif
