@@ -11,17 +11,6 @@ static bool is_space(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 PB_API int pb_hex_encode(pb_buf *out, const void *data, size_t len, int flags)
 {
 	const char *digits = (flags & PB_HEX_UPPER) ? "0123456789ABCDEF" : "0123456789abcdef";
@@ -54,7 +43,7 @@ PB_API int pb_hex_decode(pb_buf *out, const char *hex, size_t len, pb_parse_erro
 			i++;
 			continue;
 		}
-		int hi = hex_value(hex[i]);
+		int hi = pb_hex_digit_value((unsigned char)hex[i]);
 		if (hi < 0) {
 			rc = pb_error__parse(perr, i, "not a hex digit: 0x%02x", (unsigned char)hex[i]);
 			goto fail;
@@ -63,7 +52,7 @@ PB_API int pb_hex_decode(pb_buf *out, const char *hex, size_t len, pb_parse_erro
 			rc = pb_error__parse(perr, i, "odd number of hex digits");
 			goto fail;
 		}
-		int lo = hex_value(hex[i + 1]);
+		int lo = pb_hex_digit_value((unsigned char)hex[i + 1]);
 		if (lo < 0) {
 			rc = pb_error__parse(perr, i + 1, is_space(hex[i + 1]) ? "hex digit pair split by white space"
 									    : "not a hex digit: 0x%02x",

@@ -63,6 +63,18 @@ bool pb_log__enabled(int level);
 /* Copy @src into @dst of @size bytes, always NUL-terminated; returns strlen(src). */
 size_t pb_strlcpy(char *dst, const char *src, size_t size);
 
+/* The value of an ASCII hex digit (either case), or -1. */
+static inline int pb_hex_digit_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* ASCII-only case-insensitive comparison (locale-independent). */
 int pb_ascii_casecmp(const char *a, const char *b);
 int pb_ascii_ncasecmp(const char *a, const char *b, size_t n);

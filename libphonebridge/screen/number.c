@@ -18,16 +18,6 @@ static const char *const anonymous_words[] = {
 	"anonymous.invalid", "blocked", "none",
 };
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)tolower((unsigned char)c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /*
  * The user part of @in: inside <...> if present, after a sip:/sips:/tel:
  * scheme, before '@', ';' or '?', percent-decoded, trimmed.
@@ -57,8 +47,8 @@ static void user_part(char *user, size_t cap, const char *in)
 		char c = *p;
 		if (c == '@' || c == ';' || c == '?' || c == '>')
 			break;
-		if (c == '%' && end - p >= 3 && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
-			c = (char)(hexval(p[1]) * 16 + hexval(p[2]));
+		if (c == '%' && end - p >= 3 && pb_hex_digit_value((unsigned char)p[1]) >= 0 && pb_hex_digit_value((unsigned char)p[2]) >= 0) {
+			c = (char)(pb_hex_digit_value((unsigned char)p[1]) * 16 + pb_hex_digit_value((unsigned char)p[2]));
 			p += 2;
 		}
 		user[o++] = c;

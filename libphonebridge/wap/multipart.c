@@ -41,17 +41,6 @@ static pb_mms_part *new_part(pb_wap__ctx *ctx, pb_mms_message *m)
 
 /* --- transfer encodings ------------------------------------------------------- */
 
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Quoted-printable (RFC 2045 §6.7); a '=' that starts no valid escape is kept. */
 static size_t qp_decode(uint8_t *out, const uint8_t *in, size_t n)
 {
@@ -72,7 +61,7 @@ static size_t qp_decode(uint8_t *out, const uint8_t *in, size_t n)
 			i = j + 1;
 			continue;
 		}
-		int hi = i + 2 < n ? hexval(in[i + 1]) : -1, lo = i + 2 < n ? hexval(in[i + 2]) : -1;
+		int hi = i + 2 < n ? pb_hex_digit_value(in[i + 1]) : -1, lo = i + 2 < n ? pb_hex_digit_value(in[i + 2]) : -1;
 		if (hi >= 0 && lo >= 0) {
 			out[o++] = (uint8_t)(hi << 4 | lo);
 			i += 2;
