@@ -408,6 +408,11 @@ static void test_core__charset_to_utf8(void **state)
 	expect_utf8("UTF-16LE", "h\x00i", 3, "h\xEF\xBF\xBD");                        /* odd length */
 	expect_utf8("Shift_JIS", "\x93\xFA\x96\x7B", 4, "\xE6\x97\xA5\xE6\x9C\xAC");  /* 日本 */
 	expect_utf8("Big5", "\xA4\xA4\xA4\xE5", 4, "\xE4\xB8\xAD\xE6\x96\x87");       /* 中文 */
+	/* UCS-4 beyond U+10FFFF: glibc's iconv passes it through as F4 90 80 80;
+	 * we must not. Each byte of that is its own ill-formed subpart (Unicode
+	 * §3.9), so four U+FFFD. */
+	expect_utf8("ISO-10646-UCS-4", "\x00\x11\x00\x00\x00\x00\x00" "A", 8,
+		    "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" "A");
 	/* an invalid byte in a multi-byte charset becomes U+FFFD and decoding goes on */
 	expect_utf8("Shift_JIS", "a\xFF" "b", 3, "a\xEF\xBF\xBD" "b");
 }

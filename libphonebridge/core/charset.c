@@ -202,12 +202,35 @@ static iconv_t open_iconv(const char *to, const char *from)
 	return cd;
 }
 
+/*
+ * iconv is trusted to convert, not to produce valid UTF-8: glibc passes
+ * UCS-4 values above U+10FFFF through as 4-byte sequences. Replace whatever
+ * is ill-formed in what it appended after @start.
+ */
+static int resanitize(pb_buf *out, size_t start)
+{
+	if (out->len == start ||
+	    pb_utf8_validate((const char *)out->data + start, out->len - start, NULL) == 0) {
+		pb_error_clear();
+		return 0;
+	}
+	pb_buf raw = PB_BUF_INIT;
+	int rc = pb_buf_put(&raw, out->data + start, out->len - start);
+	if (rc == 0) {
+		pb_buf_truncate(out, start);
+		rc = pb_utf8_sanitize(out, (const char *)raw.data, raw.len);
+	}
+	pb_buf_dispose(&raw);
+	return rc;
+}
+
 static int iconv_to_utf8(pb_buf *out, const char *charset, const uint8_t *in, size_t len)
 {
 	iconv_t cd = open_iconv("UTF-8", charset);
 	if (cd == (iconv_t)-1)
 		return pb_error_set(PB_EUNSUPPORTED, "charset \"%s\" is not supported", charset);
 	int rc = 0;
+	size_t start = out->len;
 	char *ip = (char *)(uintptr_t)in; /* iconv's prototype lacks const */
 	size_t ileft = len;
 	while (ileft > 0) {
@@ -231,6 +254,8 @@ static int iconv_to_utf8(pb_buf *out, const char *charset, const uint8_t *in, si
 	iconv_close(cd);
 	if (out->data)
 		out->data[out->len] = '\0';
+	if (rc == 0)
+		rc = resanitize(out, start);
 	return rc;
 }
 
