@@ -555,6 +555,12 @@ static void test_core__cursor_checks_bounds(void **state)
 	pb_cur c = pb_cur_make(buf, sizeof(buf));
 	uint8_t v;
 	uint16_t w;
+	uint32_t d;
+	assert_true(pb_cur_u32be(&c, &d));
+	assert_int_equal(d, 0x01020304);
+	assert_false(pb_cur_u32be(&c, &d));
+	assert_int_equal(pb_cur_offset(&c), 4);
+	c = pb_cur_make(buf, sizeof(buf));
 	const uint8_t *p;
 	assert_true(pb_cur_u8(&c, &v));
 	assert_int_equal(v, 1);

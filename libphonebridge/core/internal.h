@@ -139,6 +139,15 @@ static inline bool pb_cur_u16be(pb_cur *c, uint16_t *v)
 	return true;
 }
 
+static inline bool pb_cur_u32be(pb_cur *c, uint32_t *v)
+{
+	if (pb_cur_left(c) < 4)
+		return false;
+	*v = (uint32_t)c->p[0] << 24 | (uint32_t)c->p[1] << 16 | (uint32_t)c->p[2] << 8 | c->p[3];
+	c->p += 4;
+	return true;
+}
+
 /* Borrow the next @n bytes without copying them. */
 static inline bool pb_cur_bytes(pb_cur *c, size_t n, const uint8_t **out)
 {

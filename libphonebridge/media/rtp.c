@@ -12,15 +12,6 @@
 #define MAX_MISORDER 100
 #define WINDOW 64
 
-static bool cur_u32be(pb_cur *c, uint32_t *v)
-{
-	const uint8_t *b;
-	if (!pb_cur_bytes(c, 4, &b))
-		return false;
-	*v = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-	return true;
-}
-
 int pb_rtp_parse(pb_rtp_packet *out, const uint8_t *buf, size_t len, pb_parse_error *perr)
 {
 	pb_cur c = pb_cur_make(buf, len);
@@ -37,11 +28,11 @@ int pb_rtp_parse(pb_rtp_packet *out, const uint8_t *buf, size_t len, pb_parse_er
 	out->marker = b1 & 0x80;
 	out->payload_type = b1 & 0x7f;
 	pb_cur_u16be(&c, &out->seq);
-	cur_u32be(&c, &out->timestamp);
-	cur_u32be(&c, &out->ssrc);
+	pb_cur_u32be(&c, &out->timestamp);
+	pb_cur_u32be(&c, &out->ssrc);
 	out->csrc_count = b0 & 0x0f;
 	for (unsigned i = 0; i < out->csrc_count; i++)
-		if (!cur_u32be(&c, &out->csrc[i]))
+		if (!pb_cur_u32be(&c, &out->csrc[i]))
 			return pb_error__parse(perr, pb_cur_offset(&c), "CSRC %u of %u beyond the end",
 					       i + 1, out->csrc_count);
 	if (b0 & 0x10) {
