@@ -19,6 +19,7 @@
 #include <phonebridge/buffer.h>
 #include <phonebridge/encoding.h>
 #include <phonebridge/charset.h>
+#include <phonebridge/sms.h>
 #include <phonebridge/modem.h>
 
 #endif
