@@ -31,6 +31,7 @@
 typedef struct emu {
 	pid_t pid;
 	int out;         /* its stdout */
+	int in;          /* its stdin: control lines */
 	char ready[64]; /* what followed "READY " */
 	char url[128];
 } emu;
@@ -52,9 +53,10 @@ static const char *emulator_path(const char *name)
 /* Start an emulator with arguments (NULL-terminated) and wait for "READY ...". */
 static void emu_start(emu *e, const char *script, const char *const *args)
 {
-	int fds[2];
+	int fds[2], ins[2];
 	memset(e, 0, sizeof(*e));
 	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(pipe(ins), 0);
 	const char *argv[32];
 	size_t n = 0;
 	argv[n++] = python();
@@ -66,16 +68,22 @@ static void emu_start(emu *e, const char *script, const char *const *args)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		dup2(fds[1], 1);
+		dup2(ins[0], 0);
 		close(fds[0]);
 		close(fds[1]);
+		close(ins[0]);
+		close(ins[1]);
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	close(fds[1]);
+	close(ins[0]);
 	e->pid = pid;
 	e->out = fds[0];
+	e->in = ins[1];
 	char line[256];
 	size_t len = 0;
+	e->ready[0] = '\0';
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
@@ -104,8 +112,50 @@ static void emu_start(emu *e, const char *script, const char *const *args)
 	snprintf(e->url, sizeof(e->url), "http://127.0.0.1:%s", e->ready);
 }
 
+/* Read one line of the emulator's stdout starting with @prefix (others skipped). */
+static char *emu_read_line(emu *e, const char *prefix)
+{
+	static char line[8192];
+	size_t len = 0;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd pfd = { e->out, POLLIN, 0 };
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if ((t1.tv_sec - t0.tv_sec) * 1000 > DEADLINE_MS)
+			fail_msg("emulator did not answer with %s", prefix);
+		if (poll(&pfd, 1, 1000) <= 0)
+			continue;
+		if (read(e->out, line + len, 1) <= 0)
+			fail_msg("emulator exited");
+		if (line[len] == '\n') {
+			line[len] = '\0';
+			if (strncmp(line, prefix, strlen(prefix)) == 0)
+				return line + strlen(prefix);
+			len = 0;
+		} else if (len < sizeof(line) - 2) {
+			len++;
+		}
+	}
+}
+
+/* Send a control line to the emulator's stdin. */
+static void emu_ctl(emu *e, const char *fmt, ...) PB_PRINTF(2, 3);
+static void emu_ctl(emu *e, const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	va_end(ap);
+	buf[n++] = '\n';
+	assert_int_equal(write(e->in, buf, (size_t)n), n);
+}
+
 static void emu_stop(emu *e)
 {
+	if (e->in > 0)
+		close(e->in);
 	if (e->pid > 0) {
 		kill(e->pid, SIGTERM);
 		waitpid(e->pid, NULL, 0);
@@ -687,6 +737,327 @@ static void test_modem__hilink_single_message_and_fixture(void **state)
 	emu_stop(&e);
 }
 
+
+/* --- AT: line parsing ------------------------------------------------------------ */
+
+#define L(s) s, strlen(s)
+
+static void test_modem__at_classify(void **state)
+{
+	(void)state;
+	int code;
+	assert_int_equal(pb_modem__at_classify(L("OK"), &code), PB_AT_LINE_OK);
+	assert_int_equal(pb_modem__at_classify(L("ERROR"), &code), PB_AT_LINE_ERROR);
+	assert_int_equal(code, -1);
+	assert_int_equal(pb_modem__at_classify(L("+CMS ERROR: 321"), &code), PB_AT_LINE_ERROR);
+	assert_int_equal(code, 321);
+	assert_int_equal(pb_modem__at_classify(L("+CME ERROR: SIM not inserted"), &code), PB_AT_LINE_ERROR);
+	assert_int_equal(code, -1);
+	assert_int_equal(pb_modem__at_classify(L("> "), &code), PB_AT_LINE_PROMPT);
+	assert_int_equal(pb_modem__at_classify(L("+CMTI: \"ME\",3"), &code), PB_AT_LINE_UNSOLICITED);
+	assert_int_equal(pb_modem__at_classify(L("^RSSI:17"), &code), PB_AT_LINE_UNSOLICITED);
+	assert_int_equal(pb_modem__at_classify(L("+CMGL: 1,0,,23"), &code), PB_AT_LINE_DATA);
+	assert_true(pb_modem__at_unsolicited_has_pdu(L("+CMT: ,23")));
+	assert_false(pb_modem__at_unsolicited_has_pdu(L("+CMTI: \"SM\",1")));
+
+	char mem[8];
+	int idx, stat, len, dbm, pct, act, active, cls, t, m, dcs, mr;
+	assert_pb_ok(pb_modem__at_parse_cmti(L("+CMTI: \"SM\",12"), mem, &idx));
+	assert_string_equal(mem, "SM");
+	assert_int_equal(idx, 12);
+	assert_pb_error(pb_modem__at_parse_cmti(L("+CMTI: \"SM\""), mem, &idx), PB_EMALFORMED);
+	assert_pb_ok(pb_modem__at_parse_cmgl(L("+CMGL: 4,1,\"Bob, the \\\"boss\\\"\",25"), &idx, &stat, &len));
+	assert_int_equal(idx, 4);
+	assert_int_equal(stat, 1);
+	assert_int_equal(len, 25);
+	assert_pb_ok(pb_modem__at_parse_cmgl(L("+CMGR: 0,,31"), &idx, &stat, &len));
+	assert_int_equal(idx, -1);
+	assert_int_equal(len, 31);
+	assert_pb_error(pb_modem__at_parse_cmgl(L("+CMGL: x,1,,25"), &idx, &stat, &len), PB_EMALFORMED);
+	assert_pb_error(pb_modem__at_parse_cmgl(L("+CMGL: 1,9,,25"), &idx, &stat, &len), PB_EMALFORMED);
+	assert_pb_ok(pb_modem__at_parse_csq(L("+CSQ: 21,99"), &dbm, &pct));
+	assert_int_equal(dbm, -71);
+	assert_int_equal(pct, 67);
+	assert_pb_ok(pb_modem__at_parse_csq(L("+CSQ: 99,99"), &dbm, &pct));
+	assert_int_equal(dbm, PB_MODEM_SIGNAL_UNKNOWN);
+	char name[64];
+	assert_pb_ok(pb_modem__at_parse_cops(L("+COPS: 0,0,\"T-Mobile, DE\",7"), name, sizeof(name), &act));
+	assert_string_equal(name, "T-Mobile, DE");
+	assert_int_equal(act, 7);
+	assert_pb_ok(pb_modem__at_parse_cops(L("+COPS: 0"), name, sizeof(name), &act));
+	assert_string_equal(name, "");
+	assert_pb_ok(pb_modem__at_parse_creg(L("+CREG: 2,5,\"00C3\",\"0000D2E1\",7"), &stat));
+	assert_int_equal(stat, 5);
+	assert_pb_ok(pb_modem__at_parse_creg(L("+CREG: 1,\"00C3\",\"D2E1\""), &stat));
+	assert_int_equal(stat, 1);
+	assert_int_equal(pb_modem__at_parse_cpin(L("+CPIN: SIM PIN")), PB_MODEM_SIM_PIN);
+	assert_int_equal(pb_modem__at_parse_cpin(L("+CPIN: READY")), PB_MODEM_SIM_READY);
+	assert_pb_ok(pb_modem__at_parse_ccfc(L("+CCFC: 1,1,\"+4930123456\",145,,,20"), &active, &cls, name,
+					     sizeof(name), &t));
+	assert_int_equal(active, 1);
+	assert_string_equal(name, "+4930123456");
+	assert_int_equal(t, 20);
+	pb_buf b = PB_BUF_INIT;
+	assert_pb_ok(pb_modem__at_parse_cusd(L("+CUSD: 0,\"Your balance, sir\",15"), &m, &b, &dcs));
+	assert_string_equal(pb_buf_cstr(&b), "Your balance, sir");
+	assert_int_equal(dcs, 15);
+	pb_buf_dispose(&b);
+	assert_pb_ok(pb_modem__at_parse_cmgs(L("+CMGS: 201"), &mr));
+	assert_int_equal(mr, 201);
+	assert_pb_error(pb_modem__at_error("AT+CMGR=9", "+CMS ERROR: 321", 321, true), PB_ENOTFOUND);
+	assert_non_null(strstr(pb_error_last()->message, "invalid memory index"));
+	assert_pb_error(pb_modem__at_error("AT+CPIN?", "+CME ERROR: 10", 10, false), PB_ESTATE);
+	assert_pb_error(pb_modem__at_error("AT+X", "ERROR", -1, false), PB_EPROTO);
+}
+
+/* --- AT: against the modem emulator on a pseudo-terminal ---------------------- */
+
+#define PDU_NEW "07911326040000F00408915155002400004250100103000007CEF21DF4769701"
+#define PDU_DIRECT "07911326040000F0040891515500340000425010010300000FD0FA1C5D2683C86979794C67E701"
+#define PDU_INSIDE "07911326040000F0040891515500440000425010010300001149F73C4D2E83E8E83228EC9EDFCB72"
+#define PDU_REPLUG "07911326040000F0040891515500540000425010010300000C4133BD2C07C9CB7076FD0C"
+#define PDU_REPORT "07911326040000F00605089151559999425010010300004250100103000000"
+
+static const char *tty_link(void)
+{
+	static char path[128];
+	snprintf(path, sizeof(path), "/tmp/pb-modem-test-%d-tty", (int)getpid());
+	return path;
+}
+
+static void at_start(emu *e, const char *extra)
+{
+	const char *args[] = { "--link", tty_link(), "--samples", extra, NULL };
+	emu_start(e, "at-modem-emulator.py", args);
+}
+
+static void open_at(pb_modem **m, int timeout_ms)
+{
+	pb_modem_options o = PB_MODEM_OPTIONS_INIT;
+	o.device = tty_link();
+	o.timeout_ms = timeout_ms;
+	o.poll_interval_ms = 200;
+	assert_pb_ok(pb_modem_open(m, "at", &o));
+}
+
+static void test_modem__at_status_and_messages(void **state)
+{
+	(void)state;
+	emu e;
+	at_start(&e, NULL);
+	pb_modem *m;
+	open_at(&m, 10000);
+	pb_modem_status st;
+	assert_pb_ok(pb_modem_status_get(m, &st));
+	assert_string_equal(st.operator_name, "Example Mobile");
+	assert_string_equal(st.network_type, "LTE");
+	assert_int_equal(st.registration, PB_MODEM_REG_ROAMING);
+	assert_int_equal(st.signal_dbm, -71);
+	assert_int_equal(st.signal_percent, 67);
+	assert_int_equal(st.sim, PB_MODEM_SIM_READY);
+
+	pb_modem_msg_list l = PB_MODEM_MSG_LIST_INIT;
+	assert_pb_ok(pb_modem_list(m, PB_MODEM_BOX_INBOX, &l));
+	assert_int_equal(l.count, 5);
+	const pb_modem_msg *t = find_msg(&l, "1");
+	assert_int_equal(t->type, PB_MODEM_MSG_TEXT);
+	assert_string_equal(t->text, "Hello from the stick");
+	assert_string_equal(t->number, "+15550001");
+	assert_string_equal(t->time, "2024-05-01T10:30:00+00:00");
+	assert_int_equal(t->raw_format, PB_MODEM_RAW_PDU);
+	pb_sms_message sms;
+	assert_pb_ok(pb_modem_msg_decode_sms(t, &sms, NULL));
+	assert_string_equal(sms.text, "Hello from the stick");
+	assert_int_equal(find_msg(&l, "2")->type, PB_MODEM_MSG_MMS);
+	assert_int_equal(find_msg(&l, "3")->type, PB_MODEM_MSG_MMS);
+	const pb_modem_msg *g = find_msg(&l, "4");
+	assert_int_equal(g->type, PB_MODEM_MSG_GARBLED);
+	assert_memory_equal(g->raw, "ZZ-NOT-HEX", 10);
+	assert_string_equal(find_msg(&l, "5")->text, "After the garbled one");
+	pb_modem_msg_list_dispose(&l);
+
+	pb_modem_msg one;
+	assert_pb_ok(pb_modem_read(m, "5", &one));
+	assert_string_equal(one.text, "After the garbled one");
+	pb_modem_msg_dispose(&one);
+	assert_pb_error(pb_modem_read(m, "77", &one), PB_ENOTFOUND);
+	assert_pb_error(pb_modem_read(m, "1;AT+CFUN=0", &one), PB_EINVAL);
+	assert_pb_ok(pb_modem_delete(m, "1"));
+	assert_pb_ok(pb_modem_delete(m, "2,3"));
+	assert_pb_ok(pb_modem_list(m, PB_MODEM_BOX_INBOX, &l));
+	assert_int_equal(l.count, 2);
+	pb_modem_msg_list_dispose(&l);
+
+	/* sending: text split and encoded by the SMS codec, and a raw TPDU */
+	int ref = -1;
+	assert_pb_ok(pb_modem_send_text(m, "+15557777", "Hi there", 0, &ref));
+	assert_int_equal(ref, 1);
+	char long_text[400];
+	memset(long_text, 'x', sizeof(long_text) - 1);
+	long_text[sizeof(long_text) - 1] = '\0';
+	assert_pb_ok(pb_modem_send_text(m, "+15557777", long_text, PB_MODEM_SEND_REPORT, &ref));
+	assert_int_equal(ref, 4); /* three parts of 153 septets */
+	const uint8_t tpdu[] = { 0x01, 0x00, 0x0B, 0x91, 0x51, 0x55, 0x77, 0x77, 0xF7, 0x00, 0x00, 0x00, 0x02, 0xC8, 0x34 };
+	assert_pb_ok(pb_modem_send_pdu(m, tpdu, sizeof(tpdu), &ref));
+	assert_int_equal(ref, 5);
+	emu_ctl(&e, "sent?");
+	char *sent = emu_read_line(&e, "SENT ");
+	char *first = strtok(sent, ",");
+	assert_non_null(first);
+	pb_sms_message s2;
+	uint8_t scratch[200];
+	assert_pb_ok(pb_sms_decode_hex(&s2, first, strlen(first), PB_SMS_DECODE_SMSC, scratch, sizeof(scratch), NULL));
+	assert_int_equal(s2.type, PB_SMS_SUBMIT);
+	assert_string_equal(s2.text, "Hi there");
+	assert_string_equal(s2.address.number, "+15557777");
+
+	/* call forwarding to the VoIP server, and USSD */
+	pb_modem_forward f;
+	assert_pb_ok(pb_modem_forward_query(m, PB_MODEM_FWD_NOT_REACHABLE, &f));
+	assert_false(f.active);
+	assert_pb_ok(pb_modem_forward_set(m, PB_MODEM_FWD_NOT_REACHABLE, "+4930555", -1));
+	assert_pb_ok(pb_modem_forward_query(m, PB_MODEM_FWD_NOT_REACHABLE, &f));
+	assert_true(f.active);
+	assert_string_equal(f.number, "+4930555");
+	assert_pb_error(pb_modem_forward_set(m, PB_MODEM_FWD_BUSY, "\"+1\";AT", -1), PB_EINVAL);
+	assert_pb_ok(pb_modem_forward_set(m, PB_MODEM_FWD_NOT_REACHABLE, NULL, -1));
+	assert_pb_ok(pb_modem_forward_query(m, PB_MODEM_FWD_NOT_REACHABLE, &f));
+	assert_false(f.active);
+	char *reply = NULL;
+	assert_pb_ok(pb_modem_ussd(m, "*100#", &reply));
+	assert_string_equal(reply, "Balance: 5.00 \xE2\x82\xAC");
+	pb_free(reply);
+	pb_modem_close(m);
+	emu_stop(&e);
+}
+
+typedef struct at_watch {
+	emu *e;
+	int step;
+	int errors, recovered;
+	pb_modem_msg_list got;
+} at_watch;
+
+static bool got_text(const at_watch *w, const char *text)
+{
+	for (size_t i = 0; i < w->got.count; i++)
+		if (w->got.items[i].text && strcmp(w->got.items[i].text, text) == 0)
+			return true;
+	return false;
+}
+
+static int at_watch_cb(const pb_modem_event *ev, void *ud)
+{
+	at_watch *w = ud;
+	if (ev->type == PB_MODEM_EVENT_ERROR)
+		w->errors++;
+	if (ev->type == PB_MODEM_EVENT_RECOVERED)
+		w->recovered++;
+	if (ev->type == PB_MODEM_EVENT_MESSAGE)
+		assert_pb_ok(pb_modem_msg_list_add(&w->got, ev->msg));
+	/* the scenario moves on as each expectation is met */
+	switch (w->step) {
+	case 0: /* the four stored messages (the push parts joined as one) */
+		if (w->got.count == 4) {
+			emu_ctl(w->e, "deliver " PDU_NEW);
+			emu_ctl(w->e, "direct " PDU_DIRECT);
+			emu_ctl(w->e, "report " PDU_REPORT);
+			w->step++;
+		}
+		break;
+	case 1:
+		if (got_text(w, "New one") && got_text(w, "Pushed directly") && w->got.count == 7) {
+			emu_ctl(w->e, "deliver-quiet " PDU_INSIDE); /* a stick that never says +CMTI */
+			w->step++;
+		}
+		break;
+	case 2:
+		if (got_text(w, "Inside the answer")) {
+			emu_ctl(w->e, "unplug");
+			w->step++;
+		}
+		break;
+	case 3:
+		if (w->errors > 0) {
+			emu_ctl(w->e, "replug");
+			emu_ctl(w->e, "deliver-quiet " PDU_REPLUG);
+			w->step++;
+		}
+		break;
+	case 4:
+		if (w->recovered > 0 && got_text(w, "After replug"))
+			return 1;
+		break;
+	}
+	return 0;
+}
+
+static void test_modem__at_watch(void **state)
+{
+	(void)state;
+	emu e;
+	at_start(&e, NULL);
+	pb_modem *m;
+	open_at(&m, 3000);
+	at_watch w = { &e, 0, 0, 0, PB_MODEM_MSG_LIST_INIT };
+	assert_int_equal(pb_modem_watch(m, 0, DEADLINE_MS * 2, at_watch_cb, &w), 1);
+	assert_int_equal(w.step, 4);
+	/* each message exactly once */
+	for (size_t i = 0; i < w.got.count; i++)
+		for (size_t j = i + 1; j < w.got.count; j++)
+			if (w.got.items[i].id && w.got.items[j].id)
+				assert_string_not_equal(w.got.items[i].id, w.got.items[j].id);
+	size_t mms = 0, garbled = 0, reports = 0;
+	for (size_t i = 0; i < w.got.count; i++) {
+		const pb_modem_msg *x = &w.got.items[i];
+		if (x->type == PB_MODEM_MSG_MMS) {
+			mms++;
+			assert_string_equal(x->id, "2,3");
+			assert_int_equal(x->raw_format, PB_MODEM_RAW_PUSH);
+			assert_int_equal(x->raw[1], 0x06); /* WSP push */
+			assert_string_equal(x->content_location, "http://mmsc.example/mms/0123456789abcdef");
+		}
+		garbled += x->type == PB_MODEM_MSG_GARBLED;
+		reports += x->type == PB_MODEM_MSG_REPORT;
+	}
+	assert_int_equal(mms, 1);
+	assert_int_equal(garbled, 1);
+	assert_int_equal(reports, 1);
+	pb_modem_msg_list_dispose(&w.got);
+	pb_modem_close(m);
+	emu_stop(&e);
+}
+
+static void test_modem__at_hung_modem(void **state)
+{
+	(void)state;
+	emu e;
+	at_start(&e, "--no-cnmi");
+	pb_modem *m;
+	open_at(&m, 1000);
+	emu_ctl(&e, "silent on");
+	pb_modem_status st;
+	assert_pb_error(pb_modem_status_get(m, &st), PB_ETIMEOUT);
+	assert_non_null(strstr(pb_error_last()->message, "did not answer"));
+	emu_ctl(&e, "silent off");
+	/* the next call reopens the line and initialises the modem again */
+	int rc = PB_EIO;
+	for (int i = 0; i < 100 && rc != 0; i++) {
+		rc = pb_modem_status_get(m, &st);
+		if (rc != 0) {
+			struct timespec ts = { 0, 200 * 1000000L };
+			nanosleep(&ts, NULL);
+		}
+	}
+	assert_pb_ok(rc);
+	assert_string_equal(st.operator_name, "Example Mobile");
+	pb_modem_close(m);
+	emu_stop(&e);
+	pb_modem_options o = PB_MODEM_OPTIONS_INIT;
+	o.device = "/nonexistent/ttyUSB9";
+	assert_pb_error(pb_modem_open(&m, "at", &o), PB_ENOTFOUND);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -709,6 +1080,10 @@ int main(void)
 		cmocka_unit_test(test_modem__hilink_messages),
 		cmocka_unit_test(test_modem__hilink_watch),
 		cmocka_unit_test(test_modem__hilink_single_message_and_fixture),
+		cmocka_unit_test(test_modem__at_classify),
+		cmocka_unit_test(test_modem__at_status_and_messages),
+		cmocka_unit_test(test_modem__at_watch),
+		cmocka_unit_test(test_modem__at_hung_modem),
 	};
 	return pb_test_run("modem", tests);
 }

@@ -28,6 +28,7 @@
 #include <stdbool.h>
 
 #include <phonebridge/common.h>
+#include <phonebridge/sms.h>
 
 PB_BEGIN_DECLS
 
@@ -137,6 +138,17 @@ typedef enum pb_modem_msg_type {
 	PB_MODEM_MSG_PDU = 6,           /**< a TPDU (raw) the library could not decode into text here */
 } pb_modem_msg_type;
 
+/** What pb_modem_msg.raw holds. */
+typedef enum pb_modem_raw_format {
+	PB_MODEM_RAW_NONE = 0,
+	PB_MODEM_RAW_PDU = 1,     /**< SMSC address field + TPDU, as TS 27.005 PDU mode shows it
+				       (pb_modem_msg_decode_sms() decodes it) */
+	PB_MODEM_RAW_PUSH = 2,    /**< a WAP push (WSP) PDU, reassembled from the SMS parts (WAP decoder) */
+	PB_MODEM_RAW_CONTENT = 3, /**< the bytes a router gave as the entry's content (HiLink SmsType 5) */
+	PB_MODEM_RAW_ENTRY = 4,   /**< the whole entry as the box sent it (garbled entries) */
+	PB_MODEM_RAW_FILE = 5,    /**< an MMS attachment or message file (SMSEagle) */
+} pb_modem_raw_format;
+
 /** Read state of a message. */
 typedef enum pb_modem_msg_state {
 	PB_MODEM_STATE_UNREAD = 0,
@@ -160,6 +172,7 @@ typedef struct pb_modem_msg {
 	char *time;             /**< "YYYY-MM-DD HH:MM:SS" local time of the box, or as the box gives it */
 	uint8_t *raw;           /**< raw bytes: TPDU (AT), <Content> bytes (HiLink MMS), the entry (garbled) */
 	size_t raw_len;
+	int raw_format;         /**< pb_modem_raw_format: what raw holds */
 	char *content_location; /**< MMS: the Content-Location found in the entry (may be truncated by the box) */
 	char *error;            /**< GARBLED/UNKNOWN: what was wrong */
 } pb_modem_msg;
@@ -185,6 +198,13 @@ PB_API void pb_modem_msg_dispose(pb_modem_msg *msg);
 PB_API int pb_modem_msg_list_add(pb_modem_msg_list *list, const pb_modem_msg *msg);
 /** Deep copy of @p src into @p dst. @return 0 or PB_ENOMEM (dst left zeroed) */
 PB_API int pb_modem_msg_copy(pb_modem_msg *dst, const pb_modem_msg *src);
+
+/**
+ * Decode a message's PDU (raw_format PB_MODEM_RAW_PDU) with the SMS codec.
+ * @param out  overwritten; its pointers borrow from @p msg->raw
+ * @return 0, PB_EINVAL (the message carries no PDU), PB_EMALFORMED (perr)
+ */
+PB_API int pb_modem_msg_decode_sms(const pb_modem_msg *msg, pb_sms_message *out, pb_parse_error *perr);
 
 /** Name of a message type ("text", "mms", "report", ...). @return static */
 PB_API const char *pb_modem_msg_type_name(int type);
@@ -214,7 +234,11 @@ PB_API int pb_modem_list(pb_modem *m, int box, pb_modem_msg_list *out);
  */
 PB_API int pb_modem_read(pb_modem *m, const char *id, pb_modem_msg *out);
 
-/** Delete a message from the box. @return 0, PB_ENOTFOUND, PB_EUNSUPPORTED or another code */
+/**
+ * Delete a message from the box. An id of several entries joined by ','
+ * (a concatenated message watch reported as one) deletes each of them.
+ * @return 0, PB_ENOTFOUND, PB_EUNSUPPORTED or another code
+ */
 PB_API int pb_modem_delete(pb_modem *m, const char *id);
 
 /** Mark a message read. @return 0, PB_EUNSUPPORTED (the box cannot) or another code */

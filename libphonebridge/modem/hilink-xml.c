@@ -338,24 +338,6 @@ bool pb_modem__hilink_doc_ok(const pb_hilink_doc *d)
 	return ok;
 }
 
-/* A Content-Location the router left in an MMS entry's bytes, cut where
- * the printable URL ends (the router may have truncated it already). */
-static int find_location(const uint8_t *p, size_t len, char **out)
-{
-	*out = NULL;
-	for (size_t i = 0; i + 7 <= len; i++) {
-		if (pb_ascii_ncasecmp((const char *)p + i, "http://", 7) == 0 ||
-		    (i + 8 <= len && pb_ascii_ncasecmp((const char *)p + i, "https://", 8) == 0)) {
-			size_t e = i;
-			while (e < len && p[e] > 0x20 && p[e] < 0x7F)
-				e++;
-			*out = pb_strndup((const char *)p + i, e - i);
-			return *out ? 0 : PB_ENOMEM;
-		}
-	}
-	return 0;
-}
-
 static bool parse_long(const char *s, long *v)
 {
 	if (!s || !*s)
@@ -388,6 +370,7 @@ static int garbled(pb_modem_msg_list *out, const xmlNode *n, const char *id, con
 	m.box_type = -1;
 	m.raw = raw.data;
 	m.raw_len = raw.len;
+	m.raw_format = PB_MODEM_RAW_ENTRY;
 	m.error = (char *)why;
 	rc = pb_modem_msg_list_add(out, &m);
 	pb_buf_dispose(&raw);
@@ -448,8 +431,9 @@ static int one_message(const xmlNode *n, pb_modem_msg_list *out)
 	if (m.type == PB_MODEM_MSG_MMS || m.type == PB_MODEM_MSG_UNKNOWN) {
 		m.raw = raw.data;
 		m.raw_len = raw.len;
+		m.raw_format = PB_MODEM_RAW_CONTENT;
 		if (m.type == PB_MODEM_MSG_MMS) {
-			if ((rc = find_location(raw.data, raw.len, &m.content_location)) < 0)
+			if ((rc = pb_modem__find_location(raw.data, raw.len, &m.content_location)) < 0)
 				goto out;
 		} else {
 			m.text = (char *)text.data;

@@ -587,6 +587,7 @@ static int hl_list(void *state, int box, pb_modem_msg_list *out)
 			pb_log_warning(DOMAIN, "sms-list page %d unreadable: %s", page, pb_error_last()->message);
 			pb_modem_msg g = { .type = PB_MODEM_MSG_GARBLED, .state = PB_MODEM_STATE_UNKNOWN, .box_type = -1,
 					   .raw = h->bad_body.data, .raw_len = h->bad_body.len,
+					   .raw_format = PB_MODEM_RAW_ENTRY,
 					   .error = (char *)pb_error_last()->message };
 			char id[32];
 			snprintf(id, sizeof(id), "page-%d", page);

@@ -25,6 +25,12 @@ int pb_modem__read_secret(const char *path, char **out);
 /* Wipe and free a secret. */
 void pb_modem__secret_free(char *s);
 
+/*
+ * The first http:// or https:// URL in @p (an MMS notification's bytes), cut
+ * where printable ASCII ends. *out: new, or NULL when there is none.
+ */
+int pb_modem__find_location(const uint8_t *p, size_t len, char **out);
+
 /* --- HTTP (libcurl), shared by hilink.c and smseagle.c ------------------- */
 
 typedef struct pb_modem_http pb_modem_http;

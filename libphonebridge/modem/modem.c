@@ -273,6 +273,7 @@ PB_API int pb_modem_msg_copy(pb_modem_msg *dst, const pb_modem_msg *src)
 	dst->type = src->type;
 	dst->state = src->state;
 	dst->box_type = src->box_type;
+	dst->raw_format = src->raw_format;
 	if (dup_str(&dst->id, src->id) < 0 || dup_str(&dst->number, src->number) < 0 ||
 	    dup_str(&dst->text, src->text) < 0 || dup_str(&dst->time, src->time) < 0 ||
 	    dup_str(&dst->content_location, src->content_location) < 0 ||
@@ -354,11 +355,34 @@ PB_API int pb_modem_read(pb_modem *m, const char *id, pb_modem_msg *out)
 	return rc;
 }
 
+PB_API int pb_modem_msg_decode_sms(const pb_modem_msg *msg, pb_sms_message *out, pb_parse_error *perr)
+{
+	if (!msg || !out || msg->raw_format != PB_MODEM_RAW_PDU || !msg->raw)
+		return pb_error_set(PB_EINVAL, "message %s carries no PDU", msg && msg->id ? msg->id : "?");
+	return pb_sms_decode(out, msg->raw, msg->raw_len, PB_SMS_DECODE_SMSC, perr);
+}
+
 PB_API int pb_modem_delete(pb_modem *m, const char *id)
 {
-	if (!m || !id)
+	if (!m || !id || !*id)
 		return pb_error_set(PB_EINVAL, "pb_modem_delete: NULL argument");
-	return m->ops->remove ? m->ops->remove(m->state, id) : unsupported(m, "delete");
+	if (!m->ops->remove)
+		return unsupported(m, "delete");
+	/* "3,4,5": the parts of one concatenated message */
+	int rc = 0;
+	while (*id) {
+		size_t n = strcspn(id, ",");
+		char one[64];
+		if (n == 0 || n >= sizeof(one))
+			return pb_error_set(PB_EINVAL, "pb_modem_delete: bad id list");
+		memcpy(one, id, n);
+		one[n] = '\0';
+		int r = m->ops->remove(m->state, one);
+		if (r < 0 && rc == 0)
+			rc = r; /* go on: delete what can be deleted */
+		id += n + (id[n] == ',');
+	}
+	return rc;
 }
 
 PB_API int pb_modem_mark_read(pb_modem *m, const char *id)
@@ -464,6 +488,28 @@ static uint64_t msg_key(const pb_modem_msg *msg)
 	return h;
 }
 
+int pb_modem__find_location(const uint8_t *p, size_t len, char **out)
+{
+	*out = NULL;
+	for (size_t i = 0; p && i + 7 <= len; i++) {
+		if (pb_ascii_ncasecmp((const char *)p + i, "http://", 7) == 0 ||
+		    (i + 8 <= len && pb_ascii_ncasecmp((const char *)p + i, "https://", 8) == 0)) {
+			size_t e = i;
+			while (e < len && p[e] > 0x20 && p[e] < 0x7F)
+				e++;
+			*out = pb_strndup((const char *)p + i, e - i);
+			return *out ? 0 : PB_ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* Parts of a concatenated message (or WAP push) seen while watching. */
+typedef struct watch_group {
+	pb_sms_group_key key;
+	pb_buf ids; /* "3,4" */
+} watch_group;
+
 typedef struct watch_pending {
 	char *id;
 	int64_t since;
@@ -479,7 +525,54 @@ typedef struct watch_ctx {
 	watch_pending *pending;
 	size_t npending, cappending;
 	bool first;
+	pb_sms_reassembler *reasm;
+	watch_group *groups;
+	size_t ngroups, capgroups;
 } watch_ctx;
+
+static bool same_group(const pb_sms_group_key *a, const pb_sms_group_key *b)
+{
+	return a->ref == b->ref && a->total == b->total && a->dst_port == b->dst_port &&
+	       a->src_port == b->src_port && strcmp(a->originator, b->originator) == 0;
+}
+
+static watch_group *group_for(watch_ctx *w, const pb_sms_group_key *k, bool create)
+{
+	for (size_t i = 0; i < w->ngroups; i++)
+		if (same_group(&w->groups[i].key, k))
+			return &w->groups[i];
+	if (!create)
+		return NULL;
+	if (w->ngroups == w->capgroups) {
+		size_t ncap = w->capgroups ? w->capgroups * 2 : 4;
+		watch_group *n = pb_realloc(w->groups, ncap * sizeof(*n));
+		if (!n)
+			return NULL;
+		w->groups = n;
+		w->capgroups = ncap;
+	}
+	watch_group *g = &w->groups[w->ngroups++];
+	g->key = *k;
+	g->ids = (pb_buf)PB_BUF_INIT;
+	return g;
+}
+
+static void group_drop(watch_ctx *w, watch_group *g)
+{
+	pb_buf_dispose(&g->ids);
+	*g = w->groups[--w->ngroups];
+}
+
+/* The key pb_sms reassembly files a part under (TS 23.040 §9.2.3.24.1). */
+static void key_of(const pb_sms_message *s, pb_sms_group_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	pb_strlcpy(k->originator, s->address.number, sizeof(k->originator));
+	k->ref = s->udh.has_concat ? s->udh.concat_ref : 0;
+	k->total = s->udh.has_concat ? s->udh.concat_total : 1;
+	k->dst_port = s->udh.has_ports ? s->udh.dst_port : -1;
+	k->src_port = s->udh.has_ports ? s->udh.src_port : -1;
+}
 
 static bool seen_has(const watch_ctx *w, uint64_t k)
 {
@@ -523,6 +616,9 @@ static int64_t pending_since(watch_ctx *w, const char *id, int64_t now)
 	return now;
 }
 
+static int emit(watch_ctx *w, const pb_modem_msg *msg);
+static int report_part(watch_ctx *w, const pb_modem_msg *msg, const pb_sms_message *s, bool *handled);
+
 /* Report @msg unless seen. @return 0, or the callback's non-zero value. */
 static int report(watch_ctx *w, const pb_modem_msg *msg, bool silent)
 {
@@ -538,8 +634,91 @@ static int report(watch_ctx *w, const pb_modem_msg *msg, bool silent)
 		pb_log_warning(DOMAIN, "watch: out of memory remembering a message; it may be reported again");
 	if (silent)
 		return 0;
+	if (msg->raw_format == PB_MODEM_RAW_PDU && msg->type != PB_MODEM_MSG_GARBLED &&
+	    msg->type != PB_MODEM_MSG_REPORT) {
+		pb_sms_message s;
+		if (pb_sms_decode(&s, msg->raw, msg->raw_len, PB_SMS_DECODE_SMSC, NULL) == 0 &&
+		    s.type == PB_SMS_DELIVER && (s.udh.has_concat || pb_sms_is_wap_push(&s))) {
+			bool handled;
+			int r = report_part(w, msg, &s, &handled);
+			if (handled || r)
+				return r;
+		}
+	}
+	return emit(w, msg);
+}
+
+static int emit(watch_ctx *w, const pb_modem_msg *msg)
+{
 	pb_modem_event ev = { PB_MODEM_EVENT_MESSAGE, msg, 0, NULL };
 	return w->cb(&ev, w->ud);
+}
+
+/* A message the SMS reassembler gave back: one record with every part's id. */
+static int emit_assembled(watch_ctx *w, pb_sms_assembled *a, const char *ids)
+{
+	char time[40] = "";
+	pb_sms_time_iso8601(&a->first.scts, time, sizeof(time));
+	bool push = pb_sms_is_wap_push(&a->first);
+	pb_modem_msg m = { .id = (char *)ids, .state = PB_MODEM_STATE_UNREAD, .box_type = -1,
+			   .number = a->first.address.number, .time = time[0] ? time : NULL };
+	m.type = !a->complete ? PB_MODEM_MSG_INCOMPLETE : push ? PB_MODEM_MSG_MMS : PB_MODEM_MSG_TEXT;
+	if (push) {
+		m.raw = a->data;
+		m.raw_len = a->data_len;
+		m.raw_format = PB_MODEM_RAW_PUSH;
+		if (pb_modem__find_location(a->data, a->data_len, &m.content_location) < 0)
+			return PB_ENOMEM;
+	} else {
+		m.text = a->text;
+	}
+	int r = emit(w, &m);
+	pb_free(m.content_location);
+	return r;
+}
+
+/* Parts of a concatenated message or a WAP push go through reassembly. */
+static int report_part(watch_ctx *w, const pb_modem_msg *msg, const pb_sms_message *s, bool *handled)
+{
+	*handled = false;
+	if (!w->reasm) {
+		pb_sms_reassembler_options o = PB_SMS_REASSEMBLER_OPTIONS_INIT;
+		o.timeout = INCOMPLETE_GIVE_UP_MS;
+		if (pb_sms_reassembler_new(&w->reasm, &o) < 0)
+			return 0; /* report the part as it is */
+	}
+	pb_sms_group_key k;
+	key_of(s, &k);
+	watch_group *g = group_for(w, &k, true);
+	if (!g || (g->ids.len && pb_buf_putc(&g->ids, ',') < 0) || pb_buf_puts(&g->ids, msg->id ? msg->id : "") < 0)
+		return 0;
+	pb_sms_assembled *a = NULL;
+	if (pb_sms_reassembler_add(w->reasm, msg->raw, msg->raw_len, PB_SMS_DECODE_SMSC, pb_modem__now_ms(), &a,
+				   NULL) < 0)
+		return 0;
+	*handled = true;
+	if (!a)
+		return 0;
+	int r = emit_assembled(w, a, pb_buf_cstr(&g->ids));
+	group_drop(w, g);
+	pb_sms_assembled_free(a);
+	return r;
+}
+
+/* Groups that stayed incomplete too long come out as they are. */
+static int expire_parts(watch_ctx *w)
+{
+	pb_sms_assembled *a = NULL;
+	while (w->reasm && pb_sms_reassembler_expire(w->reasm, pb_modem__now_ms(), &a) == 0 && a) {
+		watch_group *g = group_for(w, &a->key, false);
+		int r = emit_assembled(w, a, g ? pb_buf_cstr(&g->ids) : "");
+		if (g)
+			group_drop(w, g);
+		pb_sms_assembled_free(a);
+		if (r)
+			return r;
+	}
+	return 0;
 }
 
 static int report_error(watch_ctx *w, int code)
@@ -573,6 +752,8 @@ static int watch_loop(watch_ctx *w, int duration_ms)
 	int r = 0;
 
 	while (!stopped(m) && pb_modem__now_ms() < end) {
+		if ((r = expire_parts(w)) != 0)
+			break;
 		int64_t now = pb_modem__now_ms();
 		if (now >= next_list) {
 			pb_modem_msg_list l = PB_MODEM_MSG_LIST_INIT;
@@ -649,6 +830,10 @@ PB_API int pb_modem_watch(pb_modem *m, unsigned flags, int duration_ms, pb_modem
 	int r = watch_loop(&w, duration_ms);
 	for (size_t i = 0; i < w.npending; i++)
 		pb_free(w.pending[i].id);
+	for (size_t i = 0; i < w.ngroups; i++)
+		pb_buf_dispose(&w.groups[i].ids);
+	pb_free(w.groups);
+	pb_sms_reassembler_free(w.reasm);
 	pb_free(w.pending);
 	pb_free(w.seen);
 	return r;
