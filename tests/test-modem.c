@@ -14,6 +14,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1058,6 +1061,171 @@ static void test_modem__at_hung_modem(void **state)
 	assert_pb_error(pb_modem_open(&m, "at", &o), PB_ENOTFOUND);
 }
 
+/* --- SMSEagle ------------------------------------------------------------------- */
+
+static void test_modem__smseagle_json(void **state)
+{
+	(void)state;
+	const char rows[] =
+		"{\"result\":[{\"ID\":\"7\",\"SenderNumber\":\"+1555\",\"TextDecoded\":\"hi\",\"readed\":\"true\","
+		"\"ReceivingDateTime\":\"2024-05-01 10:00:00\"},{\"SenderNumber\":\"+1\"},42,"
+		"{\"ID\":8,\"message_type\":\"mms\",\"attachments\":[{\"content_type\":\"text/plain\",\"data\":\"aGk=\"}]},"
+		"{\"ID\":\"9\",\"message_type\":\"fax\"}]}";
+	pb_modem_msg_list l = PB_MODEM_MSG_LIST_INIT;
+	pb_parse_error perr;
+	assert_pb_ok(pb_modem__smseagle_parse_rows(rows, sizeof(rows) - 1, &l, &perr));
+	assert_int_equal(l.count, 5);
+	assert_string_equal(l.items[0].text, "hi");
+	assert_int_equal(l.items[0].state, PB_MODEM_STATE_READ);
+	assert_int_equal(l.items[1].type, PB_MODEM_MSG_GARBLED);
+	assert_non_null(memmem(l.items[1].raw, l.items[1].raw_len, "+1", 2));
+	assert_int_equal(l.items[2].type, PB_MODEM_MSG_GARBLED);
+	assert_int_equal(l.items[3].type, PB_MODEM_MSG_MMS);
+	assert_string_equal(l.items[3].id, "8");
+	assert_int_equal(l.items[3].raw_len, 2);
+	assert_int_equal(l.items[4].type, PB_MODEM_MSG_UNKNOWN);
+	pb_modem_msg_list_dispose(&l);
+	assert_pb_ok(pb_modem__smseagle_parse_rows(L("{\"result\":\"No data to display\"}"), &l, NULL));
+	assert_int_equal(l.count, 0);
+	assert_pb_error(pb_modem__smseagle_parse_rows(L("{\"result\":\"Invalid login or password\"}"), &l, NULL), PB_EAUTH);
+	assert_pb_error(pb_modem__smseagle_parse_rows(L("{\"result\": [1, 2"), &l, &perr), PB_EMALFORMED);
+	assert_true(perr.offset <= strlen("{\"result\": [1, 2"));
+	pb_modem_msg_list_dispose(&l);
+	int pct;
+	assert_pb_ok(pb_modem__smseagle_parse_signal(L("{\"signal_strength\":74}"), &pct, NULL));
+	assert_int_equal(pct, 74);
+	assert_pb_ok(pb_modem__smseagle_parse_signal(L("\"55\""), &pct, NULL));
+	assert_int_equal(pct, 55);
+	assert_pb_error(pb_modem__smseagle_parse_signal(L("{}"), &pct, NULL), PB_EMALFORMED);
+
+	pb_modem_msg m;
+	char *key;
+	assert_pb_ok(pb_modem__smseagle_parse_webhook(L("sender=%2B15551234&timestamp=20240501103000&text=Hi+there%21"
+						      "&msgid=55&apikey=k%3D1"), &m, &key));
+	assert_string_equal(m.number, "+15551234");
+	assert_string_equal(m.text, "Hi there!");
+	assert_string_equal(m.time, "2024-05-01 10:30:00");
+	assert_string_equal(m.id, "55");
+	assert_string_equal(key, "k=1");
+	pb_modem_msg_dispose(&m);
+	pb_free(key);
+	assert_pb_error(pb_modem__smseagle_parse_webhook(L("text=%zz%"), &m, &key), PB_EMALFORMED);
+}
+
+static void open_smseagle(pb_modem **m, const emu *e, const char *token, const char *webhook)
+{
+	const char *tf = secret_file(token, 0600);
+	pb_modem_options o = PB_MODEM_OPTIONS_INIT;
+	o.url = e->url;
+	o.token_file = tf;
+	o.webhook = webhook;
+	o.poll_interval_ms = webhook ? 600000 : 200;
+	assert_pb_ok(pb_modem_open(m, "smseagle", &o));
+	unlink(tf);
+}
+
+static void test_modem__smseagle_emulator(void **state)
+{
+	(void)state;
+	emu e;
+	const char *args[] = { "--samples", NULL };
+	emu_start(&e, "smseagle-emulator.py", args);
+	pb_modem *m;
+	open_smseagle(&m, &e, "eagle-token\n", NULL);
+	pb_modem_status st;
+	assert_pb_ok(pb_modem_status_get(m, &st));
+	assert_int_equal(st.signal_percent, 74);
+	pb_modem_msg_list l = PB_MODEM_MSG_LIST_INIT;
+	assert_pb_ok(pb_modem_list(m, PB_MODEM_BOX_INBOX, &l));
+	assert_int_equal(l.count, 4);
+	assert_string_equal(l.items[0].text, "Hello from the eagle");
+	assert_int_equal(l.items[1].type, PB_MODEM_MSG_MMS);
+	assert_int_equal(l.items[1].raw_format, PB_MODEM_RAW_FILE);
+	assert_memory_equal(l.items[1].raw, "\xff\xd8\xff\xe0JFIF-cat", 12);
+	assert_int_equal(l.items[2].type, PB_MODEM_MSG_GARBLED);
+	assert_string_equal(l.items[3].text, "After the garbled one");
+	char id[32];
+	pb_strlcpy(id, l.items[0].id, sizeof(id));
+	pb_modem_msg_list_dispose(&l);
+	assert_pb_ok(pb_modem_delete(m, id));
+	char *s = emu_http(&e, "/test/inbox", NULL);
+	assert_null(strstr(s, id));
+	free(s);
+	int ref;
+	assert_pb_ok(pb_modem_send_text(m, "+15558888", "Grüße \xF0\x9F\x98\x80", 0, &ref));
+	assert_int_equal(ref, 901);
+	s = emu_http(&e, "/test/sent", NULL);
+	assert_non_null(strstr(s, "+15558888"));
+	assert_non_null(strstr(s, "\\ud83d\\ude00"));
+	free(s);
+	/* a reply that is not JSON at all: one garbled entry, no failure */
+	free(emu_http(&e, "/test/raw", "<html>Service Unavailable</html>"));
+	assert_pb_ok(pb_modem_list(m, PB_MODEM_BOX_INBOX, &l));
+	assert_int_equal(l.count, 1);
+	assert_int_equal(l.items[0].type, PB_MODEM_MSG_GARBLED);
+	assert_memory_equal(l.items[0].raw, "<html>", 6);
+	pb_modem_msg_list_dispose(&l);
+	assert_pb_error(pb_modem_forward_query(m, 0, &(pb_modem_forward){ 0 }), PB_EUNSUPPORTED);
+	pb_modem_close(m);
+
+	open_smseagle(&m, &e, "wrong-token", NULL);
+	assert_pb_error(pb_modem_status_get(m, &st), PB_EAUTH);
+	assert_pb_error(pb_modem_list(m, PB_MODEM_BOX_INBOX, &l), PB_EAUTH);
+	pb_modem_close(m);
+	emu_stop(&e);
+}
+
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+typedef struct eagle_watch {
+	emu *e;
+	pb_modem_msg_list got;
+	bool added;
+} eagle_watch;
+
+static int eagle_cb(const pb_modem_event *ev, void *ud)
+{
+	eagle_watch *w = ud;
+	if (ev->type != PB_MODEM_EVENT_MESSAGE)
+		return 0;
+	assert_pb_ok(pb_modem_msg_list_add(&w->got, ev->msg));
+	if (w->got.count == 4 && !w->added) {
+		free(emu_http(w->e, "/test/add", "{\"SenderNumber\":\"+15550099\",\"TextDecoded\":\"rang the bell\"}"));
+		w->added = true;
+	}
+	return ev->msg->text && strcmp(ev->msg->text, "rang the bell") == 0;
+}
+
+static void test_modem__smseagle_webhook_watch(void **state)
+{
+	(void)state;
+	int port = free_port();
+	char hook[64], listen_on[64];
+	snprintf(hook, sizeof(hook), "http://127.0.0.1:%d/hook", port);
+	snprintf(listen_on, sizeof(listen_on), "127.0.0.1:%d", port);
+	emu e;
+	const char *args[] = { "--samples", "--webhook", hook, NULL };
+	emu_start(&e, "smseagle-emulator.py", args);
+	pb_modem *m;
+	open_smseagle(&m, &e, "eagle-token", listen_on);
+	eagle_watch w = { &e, PB_MODEM_MSG_LIST_INIT, false };
+	/* polling is set to 10 minutes: only the webhook can bring the new message in time */
+	assert_int_equal(pb_modem_watch(m, 0, DEADLINE_MS, eagle_cb, &w), 1);
+	assert_int_equal(w.got.count, 5);
+	pb_modem_msg_list_dispose(&w.got);
+	pb_modem_close(m);
+	emu_stop(&e);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -1084,6 +1252,9 @@ int main(void)
 		cmocka_unit_test(test_modem__at_status_and_messages),
 		cmocka_unit_test(test_modem__at_watch),
 		cmocka_unit_test(test_modem__at_hung_modem),
+		cmocka_unit_test(test_modem__smseagle_json),
+		cmocka_unit_test(test_modem__smseagle_emulator),
+		cmocka_unit_test(test_modem__smseagle_webhook_watch),
 	};
 	return pb_test_run("modem", tests);
 }

@@ -150,7 +150,8 @@ int pb_modem__smseagle_parse_rows(const char *json, size_t len, pb_modem_msg_lis
 				  pb_parse_error *perr);
 /* Signal percent from a v2 signal reply, or -1. */
 int pb_modem__smseagle_parse_signal(const char *json, size_t len, int *percent, pb_parse_error *perr);
-/* Webhook form fields (sender, timestamp, text, msgid) as a record. */
-int pb_modem__smseagle_parse_webhook(const char *query, size_t len, pb_modem_msg *out);
+/* Webhook form fields (sender, timestamp, text, msgid) as a record; the
+ * apikey field, if any, into *apikey (new, or NULL). */
+int pb_modem__smseagle_parse_webhook(const char *query, size_t len, pb_modem_msg *out, char **apikey);
 
 #endif
