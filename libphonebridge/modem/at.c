@@ -442,7 +442,7 @@ static int at_open(void **state, const pb_modem_options *opts, const pb_modem_se
 }
 
 /* Header + PDU line pairs of +CMGL/+CMGR answers as records. */
-static int parse_listing(const char *text, int box, const char *read_id, pb_modem_msg_list *out)
+int pb_modem__at_parse_listing(const char *text, int box, const char *read_id, pb_modem_msg_list *out)
 {
 	const char *p = text;
 	while (*p) {
@@ -486,7 +486,7 @@ static int at_list(void *state, int box, pb_modem_msg_list *out)
 	/* 4 = all; reading marks unread messages read on most modems */
 	int rc = cmd(a, "AT+CMGL=4", NETWORK_TIMEOUT_MS, "+CMGL:", NULL, &text);
 	if (rc == 0)
-		rc = parse_listing(pb_buf_cstr(&text), box, NULL, out);
+		rc = pb_modem__at_parse_listing(pb_buf_cstr(&text), box, NULL, out);
 	pb_buf_dispose(&text);
 	return rc;
 }
@@ -508,7 +508,7 @@ static int at_read(void *state, const char *id, pb_modem_msg *out)
 	pb_modem_msg_list l = PB_MODEM_MSG_LIST_INIT;
 	int rc = cmd(a, c, a->timeout_ms, "+CMGR:", NULL, &text);
 	if (rc == 0)
-		rc = parse_listing(pb_buf_cstr(&text), 0, id, &l);
+		rc = pb_modem__at_parse_listing(pb_buf_cstr(&text), 0, id, &l);
 	if (rc == 0 && l.count == 0)
 		rc = pb_error_set(PB_ENOTFOUND, "%s: no message at index %s", c, id);
 	if (rc == 0) {

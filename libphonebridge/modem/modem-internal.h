@@ -140,6 +140,12 @@ int pb_modem__at_parse_ccfc(const char *line, size_t len, int *active, int *cls,
 int pb_modem__at_parse_cusd(const char *line, size_t len, int *m, pb_buf *text, int *dcs);
 /* +CMGS: 12 -> message reference. */
 int pb_modem__at_parse_cmgs(const char *line, size_t len, int *mr);
+/*
+ * The data lines of a +CMGL (or +CMGR, with @read_id) answer, '\n'-joined:
+ * header/PDU pairs as records of @box (0 = any); lines that do not fit are
+ * reported as garbled entries.
+ */
+int pb_modem__at_parse_listing(const char *text, int box, const char *read_id, pb_modem_msg_list *out);
 /* Map +CMS/+CME ERROR codes to a PB_E* code and set the message. */
 int pb_modem__at_error(const char *cmd, const char *line, int code, bool cms);
 
