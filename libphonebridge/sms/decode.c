@@ -504,8 +504,10 @@ int pb_sms_decode_hex(pb_sms_message *msg, const char *hex, size_t hex_len, unsi
 			lo = (int)(d - digits);
 		if (hi < 0)
 			return pb_error__parse(perr, i, "not a hex digit: 0x%02x", (unsigned char)ch);
+		if (i + 1 >= hex_len)
+			return pb_error__parse(perr, i, "hex digit pair cut short");
 		if (lo < 0)
-			return pb_error__parse(perr, i + 1, "hex digit pair cut short");
+			return pb_error__parse(perr, i + 1, "not a hex digit: 0x%02x", (unsigned char)hex[i + 1]);
 		if (n >= scratch_len || n >= PB_ARRAY_SIZE(where))
 			return pb_error__parse(perr, i, "PDU longer than %zu octets",
 					       PB_MIN(scratch_len, PB_ARRAY_SIZE(where)));

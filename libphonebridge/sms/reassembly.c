@@ -187,6 +187,7 @@ static int assemble(part *const *parts, unsigned total, const pb_sms_group_key *
 		if (!a->data)
 			goto fail;
 	}
+	pb_buf_dispose(&data); /* empty: 8-bit parts without bytes */
 	pb_buf_dispose(&ucs2);
 	pb_free(m);
 	*out = a;
