@@ -352,7 +352,10 @@ static void test_modem__hilink_scram_vector(void **state)
 	if (!dir)
 		pb_test_skip_no_vectors();
 	size_t len;
-	char *v = (char *)pb_test_read_file(dir, "hilink/scram-clientproof-vector.txt", &len);
+	uint8_t *raw = pb_test_read_file(dir, "hilink/scram-clientproof-vector.txt", &len);
+	char *v = calloc(1, len + 1);
+	memcpy(v, raw, len);
+	free(raw);
 	char first[129] = "", final[200] = "", pw[64] = "", salt[129] = "", proof[65] = "";
 	unsigned iter = 0;
 	for (char *line = strtok(v, "\n"); line; line = strtok(NULL, "\n")) {
@@ -819,6 +822,7 @@ static void test_modem__at_classify(void **state)
 #define PDU_DIRECT "07911326040000F0040891515500340000425010010300000FD0FA1C5D2683C86979794C67E701"
 #define PDU_INSIDE "07911326040000F0040891515500440000425010010300001149F73C4D2E83E8E83228EC9EDFCB72"
 #define PDU_REPLUG "07911326040000F0040891515500540000425010010300000C4133BD2C07C9CB7076FD0C"
+#define PDU_QUIET "07911326040000F0040891515500640000425010010300000FCEB2BD2C0785DDEE77DD3D2E9301"
 #define PDU_REPORT "07911326040000F00605089151559999425010010300004250100103000000"
 
 static const char *tty_link(void)
@@ -970,12 +974,14 @@ static int at_watch_cb(const pb_modem_event *ev, void *ud)
 		break;
 	case 1:
 		if (got_text(w, "New one") && got_text(w, "Pushed directly") && w->got.count == 7) {
-			emu_ctl(w->e, "deliver-quiet " PDU_INSIDE); /* a stick that never says +CMTI */
+			emu_ctl(w->e, "deliver-quiet " PDU_QUIET); /* a stick that never says +CMTI */
+			/* and a +CMTI in the middle of the next listing's lines */
+			emu_ctl(w->e, "deliver-inside " PDU_INSIDE);
 			w->step++;
 		}
 		break;
 	case 2:
-		if (got_text(w, "Inside the answer")) {
+		if (got_text(w, "Inside the answer") && got_text(w, "Never announced")) {
 			emu_ctl(w->e, "unplug");
 			w->step++;
 		}

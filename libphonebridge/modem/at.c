@@ -97,6 +97,28 @@ static int open_fd(at *a)
 	return 0;
 }
 
+/* Write everything (the line is non-blocking), waiting for room until @deadline. */
+static int write_all(at *a, const void *data, size_t len, int64_t deadline)
+{
+	const uint8_t *p = data;
+	while (len > 0) {
+		ssize_t n = write(a->fd, p, len);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return pb_error_set(PB_EIO, "%s: write: %s", a->device, strerror(errno));
+		int64_t left = deadline - pb_modem__now_ms();
+		if (left <= 0)
+			return pb_error_set(PB_ETIMEOUT, "%s: the line does not take more bytes", a->device);
+		struct pollfd pf = { a->fd, POLLOUT, 0 };
+		poll(&pf, 1, (int)PB_MIN(left, 1000));
+	}
+	return 0;
+}
+
 /* Read what is there, waiting up to @timeout_ms. @return 1 read, 0 nothing, or PB_EIO. */
 static int fill(at *a, int timeout_ms)
 {
@@ -283,11 +305,11 @@ static int cmd_raw(at *a, const char *command, int timeout_ms, const char *expec
 	if (pb_buf_printf(&w, "%s\r", command) < 0)
 		return PB_ENOMEM;
 	pb_log_debug(DOMAIN, "> %s", command);
-	ssize_t n = write(a->fd, w.data, w.len);
-	pb_buf_dispose(&w);
-	if (n < 0)
-		return pb_error_set(PB_EIO, "%s: write: %s", a->device, strerror(errno));
 	int64_t deadline = pb_modem__now_ms() + timeout_ms;
+	int wrc = write_all(a, w.data, w.len, deadline);
+	pb_buf_dispose(&w);
+	if (wrc < 0)
+		return wrc;
 	bool sent = payload == NULL;
 	for (;;) {
 		int rc = next_line(a, deadline, !sent);
@@ -302,10 +324,10 @@ static int cmd_raw(at *a, const char *command, int timeout_ms, const char *expec
 			pb_buf p = PB_BUF_INIT;
 			if (pb_buf_printf(&p, "%s\x1a", payload) < 0)
 				return PB_ENOMEM;
-			n = write(a->fd, p.data, p.len);
+			wrc = write_all(a, p.data, p.len, deadline);
 			pb_buf_dispose(&p);
-			if (n < 0)
-				return pb_error_set(PB_EIO, "%s: write: %s", a->device, strerror(errno));
+			if (wrc < 0)
+				return wrc;
 			sent = true;
 			continue;
 		}

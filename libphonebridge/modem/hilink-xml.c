@@ -298,7 +298,7 @@ static char *node_text(const xmlNode *n, int *err)
 	if (!n)
 		return NULL;
 	pb_buf raw = PB_BUF_INIT, text = PB_BUF_INIT;
-	if (node_raw(n, &raw) < 0 || pb_utf8_sanitize(&text, (const char *)raw.data, raw.len) < 0 ||
+	if (node_raw(n, &raw) < 0 || pb_utf8_sanitize(&text, pb_buf_cstr(&raw), raw.len) < 0 ||
 	    pb_buf_reserve(&text, 0) < 0) {
 		pb_buf_dispose(&raw);
 		pb_buf_dispose(&text);
@@ -424,7 +424,7 @@ static int one_message(const xmlNode *n, pb_modem_msg_list *out)
 	}
 	if (m.type == PB_MODEM_MSG_REPORT)
 		m.error = type == 8 ? "delivery failed" : NULL;
-	if (pb_utf8_sanitize(&text, (const char *)raw.data, raw.len) < 0 || pb_buf_reserve(&text, 0) < 0) {
+	if (pb_utf8_sanitize(&text, pb_buf_cstr(&raw), raw.len) < 0 || pb_buf_reserve(&text, 0) < 0) {
 		rc = PB_ENOMEM;
 		goto out;
 	}
