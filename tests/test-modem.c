@@ -816,6 +816,56 @@ static void test_modem__at_classify(void **state)
 	assert_pb_error(pb_modem__at_error("AT+X", "ERROR", -1, false), PB_EPROTO);
 }
 
+static int at_listing_scenario(void *ctx)
+{
+	pb_modem_msg_list l = PB_MODEM_MSG_LIST_INIT;
+	int rc = pb_modem__at_parse_listing(ctx, 0, NULL, &l);
+	pb_modem_msg_list_dispose(&l);
+	return rc;
+}
+
+static void test_modem__at_listing(void **state)
+{
+	(void)state;
+	static const char listing[] =
+		"+CMGL: 1,0,,31\n07911326040000F00408915155002400004250100103000007CEF21DF4769701\n"
+		"+CMGL: 2,1,,5\nZZ-NOT-HEX\n"
+		"+CMGL: 3,3,,9\n0011000B915155777700F7000002C834\n"
+		"stray words\n"
+		"+CMGL: 4,0,,31\n";
+	pb_modem_msg_list l = PB_MODEM_MSG_LIST_INIT;
+	assert_pb_ok(pb_modem__at_parse_listing(listing, 0, NULL, &l));
+	assert_int_equal(l.count, 5);
+	assert_string_equal(l.items[0].text, "New one");
+	assert_int_equal(l.items[1].type, PB_MODEM_MSG_GARBLED);
+	assert_int_equal(l.items[2].type, PB_MODEM_MSG_GARBLED); /* a SUBMIT whose user data runs past its end */
+	assert_int_equal(l.items[3].type, PB_MODEM_MSG_GARBLED);
+	assert_memory_equal(l.items[3].raw, "stray words", 11);
+	assert_int_equal(l.items[4].type, PB_MODEM_MSG_GARBLED);
+	assert_non_null(strstr(l.items[4].error, "without its PDU"));
+	pb_modem_msg_list_dispose(&l);
+	assert_pb_ok(pb_modem__at_parse_listing(listing, PB_MODEM_BOX_SENT, NULL, &l));
+	pb_modem_msg_list_dispose(&l);
+	assert_true(pb_test_alloc_fail_each(at_listing_scenario, (void *)listing, NULL) > 5);
+}
+
+static int eagle_rows_scenario(void *ctx)
+{
+	pb_modem_msg_list l = PB_MODEM_MSG_LIST_INIT;
+	int rc = pb_modem__smseagle_parse_rows(ctx, strlen(ctx), &l, NULL);
+	pb_modem_msg_list_dispose(&l);
+	return rc;
+}
+
+static void test_modem__smseagle_alloc_failures(void **state)
+{
+	(void)state;
+	static const char rows[] =
+		"{\"result\":[{\"ID\":\"7\",\"SenderNumber\":\"+1555\",\"TextDecoded\":\"hi\"},{\"SenderNumber\":\"+1\"},"
+		"{\"ID\":8,\"message_type\":\"mms\",\"attachments\":[{\"content_type\":\"image/png\",\"data\":\"aGk=\"}]}]}";
+	assert_true(pb_test_alloc_fail_each(eagle_rows_scenario, (void *)rows, NULL) > 3);
+}
+
 /* --- AT: against the modem emulator on a pseudo-terminal ---------------------- */
 
 #define PDU_NEW "07911326040000F00408915155002400004250100103000007CEF21DF4769701"
@@ -1255,6 +1305,8 @@ int main(void)
 		cmocka_unit_test(test_modem__hilink_watch),
 		cmocka_unit_test(test_modem__hilink_single_message_and_fixture),
 		cmocka_unit_test(test_modem__at_classify),
+		cmocka_unit_test(test_modem__at_listing),
+		cmocka_unit_test(test_modem__smseagle_alloc_failures),
 		cmocka_unit_test(test_modem__at_status_and_messages),
 		cmocka_unit_test(test_modem__at_watch),
 		cmocka_unit_test(test_modem__at_hung_modem),
