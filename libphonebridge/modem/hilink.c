@@ -421,7 +421,7 @@ static int login(hilink *h)
 	pb_free(ptype);
 	if (logged_in)
 		return 0;
-	rc = login_plain(h, type == 4 ? 4 : type);
+	rc = login_plain(h, type);
 	if (rc == PB_EUNSUPPORTED) {
 		/* firmware without user/login speaks SCRAM */
 		pb_log_info(DOMAIN, "user/login not supported; trying the SCRAM login");

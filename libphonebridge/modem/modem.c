@@ -41,6 +41,20 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static const pb_modem_backend_ops *user_backends[MAX_USER_BACKENDS];
 static size_t user_backend_count;
 
+/* Room for one more element in a growable array (doubling). */
+static int grow(void *items, size_t *cap, size_t count, size_t size, size_t first)
+{
+	if (count < *cap)
+		return 0;
+	size_t ncap = *cap ? *cap * 2 : first;
+	void *n = pb_realloc(*(void **)items, ncap * size);
+	if (!n)
+		return PB_ENOMEM;
+	*(void **)items = n;
+	*cap = ncap;
+	return 0;
+}
+
 static const pb_modem_backend_ops *find_backend(const char *name)
 {
 	for (size_t i = 0; i < PB_ARRAY_SIZE(builtin_backends); i++)
@@ -294,14 +308,8 @@ fail:
 
 PB_API int pb_modem_msg_list_add(pb_modem_msg_list *list, const pb_modem_msg *msg)
 {
-	if (list->count == list->cap) {
-		size_t ncap = list->cap ? list->cap * 2 : 8;
-		pb_modem_msg *n = pb_realloc(list->items, ncap * sizeof(*n));
-		if (!n)
-			return PB_ENOMEM;
-		list->items = n;
-		list->cap = ncap;
-	}
+	if (grow(&list->items, &list->cap, list->count, sizeof(*list->items), 8) < 0)
+		return PB_ENOMEM;
 	int rc = pb_modem_msg_copy(&list->items[list->count], msg);
 	if (rc < 0)
 		return rc;
@@ -543,14 +551,8 @@ static watch_group *group_for(watch_ctx *w, const pb_sms_group_key *k, bool crea
 			return &w->groups[i];
 	if (!create)
 		return NULL;
-	if (w->ngroups == w->capgroups) {
-		size_t ncap = w->capgroups ? w->capgroups * 2 : 4;
-		watch_group *n = pb_realloc(w->groups, ncap * sizeof(*n));
-		if (!n)
-			return NULL;
-		w->groups = n;
-		w->capgroups = ncap;
-	}
+	if (grow(&w->groups, &w->capgroups, w->ngroups, sizeof(*w->groups), 4) < 0)
+		return NULL;
 	watch_group *g = &w->groups[w->ngroups++];
 	g->key = *k;
 	g->ids = (pb_buf)PB_BUF_INIT;
@@ -584,14 +586,8 @@ static bool seen_has(const watch_ctx *w, uint64_t k)
 
 static int seen_add(watch_ctx *w, uint64_t k)
 {
-	if (w->nseen == w->capseen) {
-		size_t ncap = w->capseen ? w->capseen * 2 : 64;
-		uint64_t *n = pb_realloc(w->seen, ncap * sizeof(*n));
-		if (!n)
-			return PB_ENOMEM;
-		w->seen = n;
-		w->capseen = ncap;
-	}
+	if (grow(&w->seen, &w->capseen, w->nseen, sizeof(*w->seen), 64) < 0)
+		return PB_ENOMEM;
 	w->seen[w->nseen++] = k;
 	return 0;
 }
@@ -602,14 +598,8 @@ static int64_t pending_since(watch_ctx *w, const char *id, int64_t now)
 	for (size_t i = 0; i < w->npending; i++)
 		if (strcmp(w->pending[i].id, id) == 0)
 			return w->pending[i].since;
-	if (w->npending == w->cappending) {
-		size_t ncap = w->cappending ? w->cappending * 2 : 8;
-		watch_pending *n = pb_realloc(w->pending, ncap * sizeof(*n));
-		if (!n)
-			return now;
-		w->pending = n;
-		w->cappending = ncap;
-	}
+	if (grow(&w->pending, &w->cappending, w->npending, sizeof(*w->pending), 8) < 0)
+		return now;
 	char *copy = pb_strdup(id);
 	if (copy)
 		w->pending[w->npending++] = (watch_pending){ copy, now };
