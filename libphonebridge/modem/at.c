@@ -203,9 +203,13 @@ static int add_garbled(pb_modem_msg_list *out, const char *id, const void *raw, 
 static int add_pdu(pb_modem_msg_list *out, const char *id, int stat, const char *hex, size_t hexlen)
 {
 	pb_buf pdu = PB_BUF_INIT;
-	pb_parse_error perr;
-	int rc;
-	if (pb_hex_decode(&pdu, hex, hexlen, &perr) < 0) {
+	pb_parse_error perr = PB_PARSE_ERROR_INIT;
+	int rc = pb_hex_decode(&pdu, hex, hexlen, &perr);
+	if (rc == PB_ENOMEM) {
+		pb_buf_dispose(&pdu);
+		return rc;
+	}
+	if (rc < 0) {
 		pb_buf_dispose(&pdu);
 		char why[200];
 		snprintf(why, sizeof(why), "PDU line is not hex (offset %zu)", perr.offset);
@@ -216,7 +220,9 @@ static int add_pdu(pb_modem_msg_list *out, const char *id, int stat, const char 
 		pb_buf_dispose(&pdu);
 		return PB_ENOMEM;
 	}
-	if (pb_sms_decode(s, pdu.data, pdu.len, PB_SMS_DECODE_SMSC, &perr) < 0) {
+	if ((rc = pb_sms_decode(s, pdu.data, pdu.len, PB_SMS_DECODE_SMSC, &perr)) < 0) {
+		if (rc == PB_ENOMEM)
+			goto out;
 		char why[200];
 		snprintf(why, sizeof(why), "undecodable PDU at offset %zu: %s", perr.offset, perr.text);
 		rc = add_garbled(out, id, pdu.data, pdu.len, PB_MODEM_RAW_PDU, why);
