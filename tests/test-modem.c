@@ -1087,6 +1087,29 @@ static void test_modem__at_watch(void **state)
 	emu_stop(&e);
 }
 
+static void test_modem__at_echo_stays_on(void **state)
+{
+	(void)state;
+	emu e;
+	at_start(&e, "--echo-always");
+	pb_modem *m;
+	open_at(&m, 5000);
+	pb_modem_msg_list l = PB_MODEM_MSG_LIST_INIT;
+	assert_pb_ok(pb_modem_list(m, PB_MODEM_BOX_INBOX, &l));
+	assert_int_equal(l.count, 5);
+	assert_string_equal(find_msg(&l, "1")->text, "Hello from the stick");
+	pb_modem_msg_list_dispose(&l);
+	/* the echoed PDU after the prompt is not taken for the answer */
+	int ref = -1;
+	assert_pb_ok(pb_modem_send_text(m, "+15557777", "echo echo", 0, &ref));
+	assert_int_equal(ref, 1);
+	pb_modem_status st;
+	assert_pb_ok(pb_modem_status_get(m, &st));
+	assert_string_equal(st.operator_name, "Example Mobile");
+	pb_modem_close(m);
+	emu_stop(&e);
+}
+
 static void test_modem__at_hung_modem(void **state)
 {
 	(void)state;
@@ -1309,6 +1332,7 @@ int main(void)
 		cmocka_unit_test(test_modem__smseagle_alloc_failures),
 		cmocka_unit_test(test_modem__at_status_and_messages),
 		cmocka_unit_test(test_modem__at_watch),
+		cmocka_unit_test(test_modem__at_echo_stays_on),
 		cmocka_unit_test(test_modem__at_hung_modem),
 		cmocka_unit_test(test_modem__smseagle_json),
 		cmocka_unit_test(test_modem__smseagle_emulator),

@@ -512,7 +512,7 @@ static int at_list(void *state, int box, pb_modem_msg_list *out)
 	at *a = state;
 	pb_buf text = PB_BUF_INIT;
 	/* 4 = all; reading marks unread messages read on most modems */
-	int rc = cmd(a, "AT+CMGL=4", NETWORK_TIMEOUT_MS, "+CMGL:", NULL, &text);
+	int rc = cmd(a, "AT+CMGL=4", a->timeout_ms * 3, "+CMGL:", NULL, &text);
 	if (rc == 0)
 		rc = pb_modem__at_parse_listing(pb_buf_cstr(&text), box, NULL, out);
 	pb_buf_dispose(&text);

@@ -372,9 +372,9 @@ static int login_plain(hilink *h, int type)
 	pb_buf body = PB_BUF_INIT, pw = PB_BUF_INIT;
 	int rc = 0;
 	if (type == 4) {
-		if (h->ntokens == 0 && (rc = refresh_session(h)) < 0)
+		/* a fresh token: the password is bound to the one the request spends */
+		if ((rc = refresh_session(h)) < 0)
 			goto out;
-		/* the token the password is bound to is the one the request spends */
 		rc = pb_modem__hilink_type4(&pw, h->user, h->password, h->tokens[0]);
 	} else {
 		rc = pb_base64_encode(&pw, h->password, strlen(h->password), 0);

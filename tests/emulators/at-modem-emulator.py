@@ -30,6 +30,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--link", required=True)
 ap.add_argument("--no-cnmi", action="store_true", help="refuse every AT+CNMI")
 ap.add_argument("--samples", action="store_true", help="start with sample messages in storage")
+ap.add_argument("--echo-always", action="store_true", help="ignore ATE0 (echo stays on, as on some sticks)")
 args = ap.parse_args()
 
 SMSC = bytes.fromhex("07911326040000F0")
@@ -160,7 +161,7 @@ def command(c):
             or u.startswith("AT+COPS="):
         return answer([])
     if u in ("ATE0", "ATE1"):
-        echo = u == "ATE1"
+        echo = u == "ATE1" or args.echo_always
         return answer([])
     if u.startswith("AT+CPMS="):
         return answer(["+CPMS: %d,100,%d,100,%d,100" % ((len(storage),) * 3)])
