@@ -19,6 +19,8 @@
 #include <phonebridge/buffer.h>
 #include <phonebridge/encoding.h>
 #include <phonebridge/charset.h>
+#include <phonebridge/wap.h>
+#include <phonebridge/mms.h>
 #include <phonebridge/sms.h>
 #include <phonebridge/modem.h>
 

@@ -1,0 +1,70 @@
+#!/bin/sh
+# libphonebridge tests — the pb-mms program: decode (plain, --push,
+# --parts-dir with hostile names), encode, and exit status 2 with a byte
+# offset for malformed input. TAP output.
+# usage: test-pb-mms.sh PB_MMS SOURCE_ROOT
+set -u
+pbmms=$1 root=$2
+py=${PB_PYTHON:-/usr/bin/python3}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
+check() { # description, then a command that must succeed
+	d=$1; shift
+	if "$@" >"$tmp/out" 2>&1; then ok "$d"; else not_ok "$d"; sed 's/^/# /' "$tmp/out"; fi
+}
+# json FILE PYTHON-EXPRESSION-ON-d
+json() { "$py" -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ($2) else 1)" "$1"; }
+unhex() { "$py" -c "import sys,binascii; sys.stdout.buffer.write(binascii.unhexlify(''.join(sys.argv[1:])))" "$@"; }
+
+"$pbmms" decode "$root/data/samples/picture-message.mms" >"$tmp/rc.json"
+check "decode retrieve-conf sample" json "$tmp/rc.json" \
+	'd["message_type"]=="m-retrieve-conf" and d["mms_version"]=="1.3" and d["date"]=="2023-11-14T22:13:20Z" and len(d["parts"])==3 and d["parts"][1]["text"].startswith("Greetings") and d["parts"][2]["content_type"]=="image/gif" and len(d["parts"][2]["sha256"])==64 and d["start"]=="<smil>"'
+
+"$pbmms" decode --push "$root/data/samples/mms-notification.push" >"$tmp/ni.json"
+check "decode --push notification sample" json "$tmp/ni.json" \
+	'd["message_type"]=="m-notification-ind" and d["push"]["application_id"]=="x-wap-application:mms.ua" and d["content_location"].startswith("http://") and d["expiry"]=="PT604800S"'
+
+# an SI push is reported, not rejected
+unhex 01 06 01 ae 02056a00 >"$tmp/si.push"
+"$pbmms" decode --push "$tmp/si.push" >"$tmp/si.json"
+check "decode --push reports a Service Indication" json "$tmp/si.json" 'd["push"]["kind"]=="si"'
+
+# malformed: exit status 2 and the byte offset
+head -c 40 "$root/data/samples/picture-message.mms" >"$tmp/cut.mms"
+unhex 8c 84 96 1f >>"$tmp/cut.mms"
+"$pbmms" decode "$tmp/cut.mms" >/dev/null 2>"$tmp/err"; rc=$?
+if [ $rc -eq 2 ] && grep -q 'malformed at byte [0-9]' "$tmp/err"; then ok "malformed input: exit 2 with an offset"; else not_ok "malformed input: exit $rc"; cat "$tmp/err"; fi
+unhex 01 06 00 be >"$tmp/bad.push"
+"$pbmms" decode --push "$tmp/bad.push" >/dev/null 2>"$tmp/err"; rc=$?
+if [ $rc -eq 2 ] && grep -q 'byte 2' "$tmp/err"; then ok "malformed push: exit 2, byte 2"; else not_ok "malformed push: exit $rc"; cat "$tmp/err"; fi
+
+# --parts-dir with hostile names stays inside the directory
+# parts: name="../../evil.jpg", Content-Location "/etc/passwd", name=".." text
+unhex 8c84 8d93 84a3 03 1201 119e85 2e2e2f2e2e2f6576696c2e6a706700 41 0e01 9e8e 2f6574632f70617373776400 42 0601 058385 2e2e00 43 >"$tmp/hostile.mms"
+mkdir "$tmp/parts" "$tmp/parts/sub"
+"$pbmms" decode --parts-dir "$tmp/parts/sub" "$tmp/hostile.mms" >"$tmp/h.json"
+check "hostile part names: safe files inside --parts-dir" sh -c \
+	"[ -f '$tmp/parts/sub/evil.jpg' ] && [ -f '$tmp/parts/sub/passwd.jpg' ] && [ -f '$tmp/parts/sub/part-3.txt' ] && [ \$(ls '$tmp/parts' | wc -l) -eq 1 ] && [ \$(ls '$tmp/parts/sub' | wc -l) -eq 3 ]"
+
+# encode, then decode what was encoded
+"$pbmms" encode notifyresp --transaction-id T42 --status deferred >"$tmp/nr.mms"
+"$pbmms" decode "$tmp/nr.mms" >"$tmp/nr.json"
+check "encode notifyresp round trip" json "$tmp/nr.json" \
+	'd["message_type"]=="m-notifyresp-ind" and d["transaction_id"]=="T42" and d["status"]=="Deferred"'
+"$pbmms" encode ack --transaction-id T43 >"$tmp/ack.mms"
+"$pbmms" decode "$tmp/ack.mms" >"$tmp/ack.json"
+check "encode ack round trip" json "$tmp/ack.json" 'd["message_type"]=="m-acknowledge-ind" and d["transaction_id"]=="T43"'
+printf '\377\330\377\331' >"$tmp/photo.jpg"
+"$pbmms" encode send-req --from +48600123456 --to +48600654321 --to a@b.c --subject "Zażółć" \
+	--text "Cześć" --attach "$tmp/photo.jpg" >"$tmp/sr.mms"
+"$pbmms" decode "$tmp/sr.mms" >"$tmp/sr.json"
+check "encode send-req round trip" json "$tmp/sr.json" \
+	'd["message_type"]=="m-send-req" and d["from"]=="+48600123456" and d["to"]==["+48600654321","a@b.c"] and d["subject"]=="Zażółć" and [p["content_type"] for p in d["parts"]]==["application/smil","text/plain","image/jpeg"] and d["parts"][2]["filename"]=="photo.jpg" and d["parts"][2]["size"]==4'
+"$pbmms" encode bogus >/dev/null 2>&1; rc=$?
+if [ $rc -eq 1 ]; then ok "unknown command: exit 1"; else not_ok "unknown command: exit $rc"; fi
+
+echo "1..$n"
+[ $failed -eq 0 ]
