@@ -100,6 +100,28 @@ static void print_sms(const pb_modem_msg *m)
 	putchar('}');
 }
 
+/* An MMS notification's headers, decoded by the WAP/MMS codec when the push is whole. */
+static void print_mms(const pb_modem_msg *m)
+{
+	pb_mms_message *n = NULL;
+	pb_parse_error perr;
+	if (pb_mms_decode_push(&n, NULL, m->raw, m->raw_len, &perr) < 0) {
+		printf(",\"mms\":{\"decoded\":false");
+		json_kv("why", perr.text, true);
+		printf("}");
+		return;
+	}
+	printf(",\"mms\":{\"decoded\":true,\"message_type\":\"%s\"", pb_mms_message_type_name(n->message_type));
+	json_kv("transaction_id", n->transaction_id, true);
+	json_kv("from", n->from, true);
+	json_kv("subject", n->subject, true);
+	json_kv("content_location", n->content_location, true);
+	if (n->has_message_size)
+		printf(",\"size\":%llu", (unsigned long long)n->message_size);
+	printf("}");
+	pb_mms_message_free(n);
+}
+
 static void print_msg(const pb_modem_msg *m)
 {
 	printf("{");
@@ -122,6 +144,9 @@ static void print_msg(const pb_modem_msg *m)
 		pb_buf_dispose(&hex);
 		if (m->raw_format == PB_MODEM_RAW_PDU)
 			print_sms(m);
+		if (m->type == PB_MODEM_MSG_MMS &&
+		    (m->raw_format == PB_MODEM_RAW_PUSH || m->raw_format == PB_MODEM_RAW_CONTENT))
+			print_mms(m);
 	}
 	printf("}");
 }

@@ -1075,6 +1075,12 @@ static void test_modem__at_watch(void **state)
 			assert_int_equal(x->raw_format, PB_MODEM_RAW_PUSH);
 			assert_int_equal(x->raw[1], 0x06); /* WSP push */
 			assert_string_equal(x->content_location, "http://mmsc.example/mms/0123456789abcdef");
+			/* what the WAP decoder makes of the joined push */
+			pb_mms_message *n = NULL;
+			assert_pb_ok(pb_mms_decode_push(&n, NULL, x->raw, x->raw_len, NULL));
+			assert_string_equal(n->transaction_id, "T20240501");
+			assert_string_equal(n->from, "+15550100");
+			pb_mms_message_free(n);
 		}
 		garbled += x->type == PB_MODEM_MSG_GARBLED;
 		reports += x->type == PB_MODEM_MSG_REPORT;

@@ -433,7 +433,7 @@ static int one_message(const xmlNode *n, pb_modem_msg_list *out)
 		m.raw_len = raw.len;
 		m.raw_format = PB_MODEM_RAW_CONTENT;
 		if (m.type == PB_MODEM_MSG_MMS) {
-			if ((rc = pb_modem__find_location(raw.data, raw.len, &m.content_location)) < 0)
+			if ((rc = pb_modem__mms_location(raw.data, raw.len, &m.content_location)) < 0)
 				goto out;
 		} else {
 			m.text = (char *)text.data;

@@ -31,6 +31,13 @@ void pb_modem__secret_free(char *s);
  */
 int pb_modem__find_location(const uint8_t *p, size_t len, char **out);
 
+/*
+ * The Content-Location of an MMS notification in a WAP push: decoded with
+ * the wap module when the push is whole, else the URL text found in the
+ * bytes (a router may have cut it). *out: new, or NULL.
+ */
+int pb_modem__mms_location(const uint8_t *push, size_t len, char **out);
+
 /* --- HTTP (libcurl), shared by hilink.c and smseagle.c ------------------- */
 
 typedef struct pb_modem_http pb_modem_http;

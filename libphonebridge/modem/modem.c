@@ -512,6 +512,24 @@ int pb_modem__find_location(const uint8_t *p, size_t len, char **out)
 	return 0;
 }
 
+int pb_modem__mms_location(const uint8_t *push, size_t len, char **out)
+{
+	*out = NULL;
+	pb_mms_message *mms = NULL;
+	int rc = push && len ? pb_mms_decode_push(&mms, NULL, push, len, NULL) : PB_EMALFORMED;
+	if (rc == PB_ENOMEM)
+		return rc;
+	if (rc == 0 && mms->content_location) {
+		*out = pb_strdup(mms->content_location);
+		pb_mms_message_free(mms);
+		return *out ? 0 : PB_ENOMEM;
+	}
+	pb_mms_message_free(mms);
+	pb_error_clear();
+	/* cut or damaged (routers truncate it): the URL text that is there */
+	return pb_modem__find_location(push, len, out);
+}
+
 /* Parts of a concatenated message (or WAP push) seen while watching. */
 typedef struct watch_group {
 	pb_sms_group_key key;
@@ -657,7 +675,7 @@ static int emit_assembled(watch_ctx *w, pb_sms_assembled *a, const char *ids)
 		m.raw = a->data;
 		m.raw_len = a->data_len;
 		m.raw_format = PB_MODEM_RAW_PUSH;
-		if (pb_modem__find_location(a->data, a->data_len, &m.content_location) < 0)
+		if (pb_modem__mms_location(a->data, a->data_len, &m.content_location) < 0)
 			return PB_ENOMEM;
 	} else {
 		m.text = a->text;

@@ -74,7 +74,7 @@ def deliver_data(oa, udh, data):
 
 
 def wap_push_parts(oa, ref=0x42):
-    mms = (b"\x8c\x82" + b"\x98T20240501\x00" + b"\x8d\x92" + b"\x89\x0c\x80+15550100/TYPE=PLMN\x00"
+    mms = (b"\x8c\x82" + b"\x98T20240501\x00" + b"\x8d\x92" + b"\x89\x15\x80+15550100/TYPE=PLMN\x00"
            + b"\x8a\x80" + b"\x8e\x02\x10\x00" + b"\x88\x05\x81\x03\x03\xf4\x80"
            + b"\x83http://mmsc.example/mms/0123456789abcdef\x00")
     push = b"\x01\x06\x03\xbe\xaf\x84" + mms
