@@ -23,6 +23,7 @@
 #define INCOMPLETE_GIVE_UP_MS (10 * 60 * 1000)
 #define WAIT_SLICE_MS 250
 #define BACKOFF_MAX_MS 30000
+#define FULL_LIST_EVERY 12
 
 struct pb_modem {
 	const pb_modem_backend_ops *ops;
@@ -624,6 +625,23 @@ static int64_t pending_since(watch_ctx *w, const char *id, int64_t now)
 	return now;
 }
 
+/* Forget incomplete entries that are no longer in the listing as incomplete. */
+static void pending_prune(watch_ctx *w, const pb_modem_msg_list *l)
+{
+	for (size_t i = 0; i < w->npending;) {
+		bool still = false;
+		for (size_t j = 0; j < l->count && !still; j++)
+			still = l->items[j].type == PB_MODEM_MSG_INCOMPLETE && l->items[j].id &&
+				strcmp(l->items[j].id, w->pending[i].id) == 0;
+		if (still) {
+			i++;
+			continue;
+		}
+		pb_free(w->pending[i].id);
+		w->pending[i] = w->pending[--w->npending];
+	}
+}
+
 static int emit(watch_ctx *w, const pb_modem_msg *msg);
 static int report_part(watch_ctx *w, const pb_modem_msg *msg, const pb_sms_message *s, bool *handled);
 
@@ -755,6 +773,7 @@ static int watch_loop(watch_ctx *w, int duration_ms)
 	int64_t end = duration_ms < 0 ? INT64_MAX : pb_modem__now_ms() + duration_ms;
 	int64_t next_list = 0;
 	int backoff = 0;
+	unsigned polls = 0;
 	bool failing = false;
 	pb_modem_msg_list pushed = PB_MODEM_MSG_LIST_INIT;
 	int r = 0;
@@ -765,7 +784,11 @@ static int watch_loop(watch_ctx *w, int duration_ms)
 		int64_t now = pb_modem__now_ms();
 		if (now >= next_list) {
 			pb_modem_msg_list l = PB_MODEM_MSG_LIST_INIT;
-			int rc = (!w->first && ops->changed && !failing && w->npending == 0) ? ops->changed(m->state) : 1;
+			/* the cheap check can miss a delete and an arrival between two looks
+			 * (same counts): list in full every FULL_LIST_EVERY polls anyway */
+			bool cheap = !w->first && ops->changed && !failing && w->npending == 0 &&
+				     ++polls % FULL_LIST_EVERY != 0;
+			int rc = cheap ? ops->changed(m->state) : 1;
 			if (rc > 0 || rc < 0)
 				rc = ops->list(m->state, PB_MODEM_BOX_INBOX, &l);
 			if (rc < 0) {
@@ -790,6 +813,7 @@ static int watch_loop(watch_ctx *w, int duration_ms)
 					}
 				}
 				r = report_list(w, &l, w->first && (w->flags & PB_MODEM_WATCH_NEW_ONLY));
+				pending_prune(w, &l);
 				pb_modem_msg_list_dispose(&l);
 				w->first = false;
 				if (r)
