@@ -782,7 +782,7 @@ static int at_ussd(void *state, const char *code, char **reply)
 	else
 		rc = pb_utf8_sanitize(&text, t, tl);
 	pb_buf_dispose(&bytes);
-	if (rc == 0 && pb_buf_reserve(&text, 0) == 0)
+	if (rc == 0 && pb_buf_put(&text, "", 0) == 0)
 		*reply = (char *)pb_buf_detach(&text, NULL);
 	pb_buf_dispose(&text);
 	return *reply ? 0 : PB_ENOMEM;

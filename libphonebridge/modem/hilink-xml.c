@@ -119,7 +119,7 @@ int pb_modem__hilink_neutralise(pb_buf *out, const uint8_t *in, size_t len)
 			return PB_ENOMEM;
 		i += n;
 	}
-	return pb_buf_reserve(out, 0);
+	return pb_buf_put(out, "", 0);
 }
 
 int pb_modem__hilink_unescape(pb_buf *out, const char *in, size_t len)
@@ -134,7 +134,7 @@ int pb_modem__hilink_unescape(pb_buf *out, const char *in, size_t len)
 			return PB_ENOMEM;
 		i += n;
 	}
-	return pb_buf_reserve(out, 0);
+	return pb_buf_put(out, "", 0);
 }
 
 int pb_modem__cesu8_encode(pb_buf *out, const char *utf8, size_t len)
@@ -159,7 +159,7 @@ int pb_modem__cesu8_encode(pb_buf *out, const char *utf8, size_t len)
 			return PB_ENOMEM;
 		i += n;
 	}
-	return pb_buf_reserve(out, 0);
+	return pb_buf_put(out, "", 0);
 }
 
 /* --- documents --------------------------------------------------------------- */
@@ -299,7 +299,7 @@ static char *node_text(const xmlNode *n, int *err)
 		return NULL;
 	pb_buf raw = PB_BUF_INIT, text = PB_BUF_INIT;
 	if (node_raw(n, &raw) < 0 || pb_utf8_sanitize(&text, pb_buf_cstr(&raw), raw.len) < 0 ||
-	    pb_buf_reserve(&text, 0) < 0) {
+	    pb_buf_put(&text, "", 0) < 0) {
 		pb_buf_dispose(&raw);
 		pb_buf_dispose(&text);
 		*err = PB_ENOMEM;
@@ -424,7 +424,7 @@ static int one_message(const xmlNode *n, pb_modem_msg_list *out)
 	}
 	if (m.type == PB_MODEM_MSG_REPORT)
 		m.error = type == 8 ? "delivery failed" : NULL;
-	if (pb_utf8_sanitize(&text, pb_buf_cstr(&raw), raw.len) < 0 || pb_buf_reserve(&text, 0) < 0) {
+	if (pb_utf8_sanitize(&text, pb_buf_cstr(&raw), raw.len) < 0 || pb_buf_put(&text, "", 0) < 0) {
 		rc = PB_ENOMEM;
 		goto out;
 	}

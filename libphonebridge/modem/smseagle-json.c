@@ -207,7 +207,7 @@ static int url_decode(pb_buf *out, const char *s, size_t len)
 		if (rc < 0)
 			return rc;
 	}
-	return pb_buf_reserve(out, 0);
+	return pb_buf_put(out, "", 0);
 }
 
 int pb_modem__smseagle_parse_webhook(const char *query, size_t len, pb_modem_msg *out, char **apikey)
@@ -247,7 +247,7 @@ int pb_modem__smseagle_parse_webhook(const char *query, size_t len, pb_modem_msg
 	if (val[1].len == 14 && strspn(ts, "0123456789") == 14)
 		snprintf(time, sizeof(time), "%.4s-%.2s-%.2s %.2s:%.2s:%.2s", ts, ts + 4, ts + 6, ts + 8, ts + 10, ts + 12);
 	if ((rc = pb_utf8_sanitize(&text, pb_buf_cstr(&val[2]), val[2].len)) < 0 ||
-	    (rc = pb_buf_reserve(&text, 0)) < 0)
+	    (rc = pb_buf_put(&text, "", 0)) < 0)
 		goto out;
 	pb_modem_msg m = { .id = have[3] ? (char *)pb_buf_cstr(&val[3]) : NULL, .type = PB_MODEM_MSG_TEXT,
 			   .state = PB_MODEM_STATE_UNREAD, .box_type = -1, .number = (char *)pb_buf_cstr(&val[0]),
