@@ -14,6 +14,7 @@
 # Test control (not part of the router API):
 #   POST /test/add      body: raw <Message>...</Message> bytes (added to the inbox)
 #   POST /test/expire   the next POST answers 125002 even with a good token
+#   POST /test/logout   every session is logged out (the next call gets 100003)
 #   GET  /test/sent     JSON list of sent messages {"phone","content"}
 #   GET  /test/state    JSON {"inbox": [indexes], "read": [indexes], "logins": n}
 import argparse
@@ -35,6 +36,7 @@ ap.add_argument("--password", default="secret")
 ap.add_argument("--require-login", action="store_true")
 ap.add_argument("--lowercase", action="store_true", help="lowercase tag names in sms-list")
 ap.add_argument("--no-sestokinfo", action="store_true", help="answer 100002 on SesTokInfo (old firmware)")
+ap.add_argument("--no-token-api", action="store_true", help="answer 100002 on webserver/token too (tokens only in the home page)")
 ap.add_argument("--sms-list-file", help="serve this file verbatim as the sms-list reply")
 ap.add_argument("--samples", action="store_true", help="start with the built-in sample inbox")
 ap.add_argument("--multipart-reads", type=int, default=2, help="sms-list reads before a SmsType 2 entry completes")
@@ -177,14 +179,19 @@ class H(BaseHTTPRequestHandler):
             return self.send(resp(b"<SesInfo>SessionID=" + sid.encode() + b"</SesInfo><TokInfo>" +
                                   new_token().encode() + b"</TokInfo>"))
         if p == "/api/webserver/token":
+            if args.no_token_api:
+                return self.send(err(100002))
             sid = secrets.token_hex(16)
             sessions[sid] = {"logged_in": False}
             # 32 characters of something else, then the token
             return self.send(resp(b"<token>" + b"x" * 32 + new_token().encode() + b"</token>"),
                              [("Set-Cookie", "SessionID=%s; path=/; HttpOnly" % sid)])
         if p == "/":
+            sid = secrets.token_hex(16)
+            sessions[sid] = {"logged_in": False}
             return self.send(b'<html><head><meta name="csrf_token" content="' + new_token().encode() + b'"/>'
-                             b'<meta name="csrf_token" content="' + new_token().encode() + b'"/></head></html>')
+                             b'<meta name="csrf_token" content="' + new_token().encode() + b'"/></head></html>',
+                             [("Set-Cookie", "SessionID=%s; path=/; HttpOnly" % sid)])
         if p == "/api/user/state-login":
             st = b"0" if self.logged_in() else b"-1"
             pt = 4 if args.password_type < 0 else args.password_type
@@ -222,6 +229,10 @@ class H(BaseHTTPRequestHandler):
             next_index[0] += 1
             inbox.append(Msg(next_index[0], "", "", raw=body.replace(b"@INDEX@", str(next_index[0]).encode())))
             return self.send(str(next_index[0]).encode())
+        if p == "/test/logout":
+            for v in sessions.values():
+                v["logged_in"] = False  # the router forgot every login (timeout, reboot)
+            return self.send(b"ok")
         if p == "/test/expire":
             expire_next[0] = True
             return self.send(b"ok")
