@@ -41,7 +41,8 @@ static size_t make_deliver(uint8_t *out, uint8_t fo, uint8_t dcs, uint8_t udl, c
 	memcpy(out + n, scts, sizeof(scts));
 	n += sizeof(scts);
 	out[n++] = udl;
-	memcpy(out + n, ud, ud_len);
+	if (ud_len)
+		memcpy(out + n, ud, ud_len);
 	return n + ud_len;
 }
 

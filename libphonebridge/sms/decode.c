@@ -22,17 +22,18 @@ static const char bcd_digits[16] = "0123456789*#abc";
 
 static void bcd_to_text(const uint8_t *p, size_t digits, pb_sms_address *a)
 {
-	size_t pos = 0;
+	char *o = a->number;
+	const char *end = a->number + sizeof(a->number) - 1;
 	if (a->ton == 1)
-		a->number[pos++] = '+';
-	for (size_t i = 0; i < digits; i++) {
-		unsigned d = (i & 1) ? p[i / 2] >> 4 : p[i / 2] & 0x0F;
-		if (d == 0x0F)
-			continue; /* filler */
-		if (pos + 1 < sizeof(a->number))
-			a->number[pos++] = bcd_digits[d];
+		*o++ = '+';
+	for (size_t i = 0; i < digits; i += 2) {
+		unsigned lo = p[i / 2] & 0x0F, hi = p[i / 2] >> 4;
+		if (lo != 0x0F && o < end) /* 0xF: filler */
+			*o++ = bcd_digits[lo];
+		if (i + 1 < digits && hi != 0x0F && o < end)
+			*o++ = bcd_digits[hi];
 	}
-	a->number[pos] = '\0';
+	*o = '\0';
 }
 
 static void set_toa(pb_sms_address *a, uint8_t toa)
@@ -452,8 +453,9 @@ int pb_sms_decode(pb_sms_message *msg, const uint8_t *pdu, size_t len, unsigned 
 {
 	if (!msg || (!pdu && len > 0))
 		return pb_error_set(PB_EINVAL, "pb_sms_decode: NULL argument");
-	/* Only the header is cleared: the text buffer is written as it is used. */
-	memset(msg, 0, offsetof(pb_sms_message, text));
+	/* Only the header is cleared: the UDH elements and the text are
+	 * written as they are used (the struct ends with them). */
+	memset(msg, 0, offsetof(pb_sms_message, udh.ies));
 	msg->text[0] = '\0';
 	msg->dcs.msg_class = -1;
 	pb_cur c = pb_cur_make(pdu, len);
@@ -481,6 +483,17 @@ int pb_sms_decode(pb_sms_message *msg, const uint8_t *pdu, size_t len, unsigned 
 	}
 }
 
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 int pb_sms_decode_hex(pb_sms_message *msg, const char *hex, size_t hex_len, unsigned flags, uint8_t *scratch,
 		      size_t scratch_len, pb_parse_error *perr)
 {
@@ -495,13 +508,8 @@ int pb_sms_decode_hex(pb_sms_message *msg, const char *hex, size_t hex_len, unsi
 			i++;
 			continue;
 		}
-		int hi = -1, lo = -1;
-		static const char digits[] = "0123456789abcdef";
-		const char *d = strchr(digits, ch | 0x20);
-		if (ch != 0 && d)
-			hi = (int)(d - digits);
-		if (i + 1 < hex_len && hex[i + 1] != 0 && (d = strchr(digits, hex[i + 1] | 0x20)))
-			lo = (int)(d - digits);
+		int hi = hex_value(ch);
+		int lo = i + 1 < hex_len ? hex_value(hex[i + 1]) : -1;
 		if (hi < 0)
 			return pb_error__parse(perr, i, "not a hex digit: 0x%02x", (unsigned char)ch);
 		if (i + 1 >= hex_len)
