@@ -1096,7 +1096,7 @@ static void test_sms__reassembly_joins_split_surrogate_pair(void **state)
 static int alloc_encode(void *ctx)
 {
 	(void)ctx;
-	static char text[400];
+	static char text[500];
 	fill(text, "Grüße ", 50);
 	pb_sms_pdu *p;
 	size_t n;
