@@ -874,8 +874,8 @@ static const pb_sms_reassembly_store_ops test_store_ops = {
 	PB_SMS_REASSEMBLY_STORE_VERSION, ts_save, ts_delete, ts_load,
 };
 
-/* Three parts of a text to +4930123456, reference @ref. */
-static pb_sms_pdu *three_parts(int ref, const char *to, const char **text_out)
+/* Four parts of a text to @to, reference @ref. */
+static pb_sms_pdu *four_parts(int ref, const char *to, const char **text_out)
 {
 	static char text[600];
 	fill(text, "0123456789", 50);
@@ -894,8 +894,8 @@ static void test_sms__reassembly_out_of_order_and_duplicates(void **state)
 {
 	(void)state;
 	const char *text;
-	pb_sms_pdu *a = three_parts(7, "+491", &text);
-	pb_sms_pdu *b = three_parts(7, "+492", &text); /* same reference, other sender */
+	pb_sms_pdu *a = four_parts(7, "+491", &text);
+	pb_sms_pdu *b = four_parts(7, "+492", &text); /* same reference, other sender */
 	pb_sms_reassembler *r;
 	assert_pb_ok(pb_sms_reassembler_new(&r, NULL));
 	static const int order[] = { 3, 0, 3, 2 };
@@ -935,7 +935,7 @@ static void test_sms__reassembly_timeout_surfaces_incomplete(void **state)
 {
 	(void)state;
 	const char *text;
-	pb_sms_pdu *a = three_parts(9, "+491", &text);
+	pb_sms_pdu *a = four_parts(9, "+491", &text);
 	pb_sms_reassembler_options ro = PB_SMS_REASSEMBLER_OPTIONS_INIT;
 	ro.timeout = 100;
 	pb_sms_reassembler *r;
@@ -954,6 +954,27 @@ static void test_sms__reassembly_timeout_surfaces_incomplete(void **state)
 	pb_sms_assembled_free(out);
 	assert_pb_ok(pb_sms_reassembler_expire(r, 5000, &out));
 	assert_null(out);
+	/* a bound on groups held: the oldest comes out first */
+	pb_sms_reassembler *b;
+	ro.timeout = 0;
+	ro.max_groups = 1;
+	assert_pb_ok(pb_sms_reassembler_new(&b, &ro));
+	const char *t2;
+	pb_sms_pdu *c = four_parts(10, "+492", &t2);
+	assert_pb_ok(pb_sms_reassembler_add(b, a[0].data, a[0].len, 0, 1, &out, NULL));
+	assert_pb_ok(pb_sms_reassembler_expire(b, 1, &out));
+	assert_null(out);
+	assert_pb_ok(pb_sms_reassembler_add(b, c[0].data, c[0].len, 0, 2, &out, NULL));
+	assert_pb_ok(pb_sms_reassembler_expire(b, 2, &out));
+	assert_non_null(out);
+	assert_false(out->complete);
+	assert_string_equal(out->first.address.number, "+491");
+	pb_sms_assembled_free(out);
+	assert_pb_ok(pb_sms_reassembler_expire(b, 2, &out));
+	assert_null(out);
+	assert_int_equal(pb_sms_reassembler_pending(b), 1);
+	pb_sms_reassembler_free(b);
+	pb_free(c);
 	/* a late part starts a new group, not a lost one */
 	assert_pb_ok(pb_sms_reassembler_add(r, a[1].data, a[1].len, 0, 6000, &out, NULL));
 	assert_null(out);
@@ -966,7 +987,7 @@ static void test_sms__reassembly_save_and_restore(void **state)
 {
 	(void)state;
 	const char *text;
-	pb_sms_pdu *a = three_parts(11, "+491", &text);
+	pb_sms_pdu *a = four_parts(11, "+491", &text);
 	test_store *s = calloc(1, sizeof(*s));
 	pb_sms_reassembler_options ro = PB_SMS_REASSEMBLER_OPTIONS_INIT;
 	ro.store = &test_store_ops;

@@ -394,10 +394,13 @@ typedef struct pb_sms_reassembler_options {
 	                                                pb_sms_reassembler_expire(); <= 0: never */
 	const pb_sms_reassembly_store_ops *store;  /**< borrowed, NULL: parts kept in memory only */
 	void *store_userdata;                      /**< passed to the store functions */
+	size_t max_groups;                         /**< more incomplete groups than this: the oldest
+	                                                are surfaced by pb_sms_reassembler_expire()
+	                                                at once (a bound on memory); 0: no bound */
 } pb_sms_reassembler_options;
 
 #define PB_SMS_REASSEMBLER_OPTIONS_VERSION 1
-#define PB_SMS_REASSEMBLER_OPTIONS_INIT { PB_SMS_REASSEMBLER_OPTIONS_VERSION, 0, NULL, NULL }
+#define PB_SMS_REASSEMBLER_OPTIONS_INIT { PB_SMS_REASSEMBLER_OPTIONS_VERSION, 0, NULL, NULL, 0 }
 
 typedef struct pb_sms_reassembler pb_sms_reassembler;
 
@@ -458,8 +461,9 @@ PB_API int pb_sms_reassembler_add(pb_sms_reassembler *r, const uint8_t *pdu, siz
 
 /**
  * Surface one group whose first part arrived more than the timeout before
- * @p now, as an incomplete message, and forget it (also in the store). Call
- * until *out is NULL.
+ * @p now (or the oldest, while more than max_groups are held), as an
+ * incomplete message, and forget it (also in the store). Call until *out is
+ * NULL, after each pb_sms_reassembler_add() and from time to time.
  *
  * @param out receives a new pb_sms_assembled with complete == false, or NULL
  * @return 0, a store error, PB_ENOMEM
