@@ -300,15 +300,17 @@ size_t pb_sms__gsm_unpack(const uint8_t *ud, size_t first, size_t n, unsigned lo
 			uint64_t x = b ^ 0x1B1B1B1B1B1B1B1Bull;
 			uint64_t esc = (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
 			unsigned plain = esc ? (unsigned)__builtin_ctzll(esc) / 8 : 8;
+			uint8_t s8[8];
+			memcpy(s8, &b, 8);
 			if (plain == 8) {
-				for (unsigned k = 0; k < 64; k += 8) {
-					uint32_t u = lu[(b >> k) & 0x7F];
+				for (unsigned k = 0; k < 8; k++) {
+					uint32_t u = lu[s8[k]];
 					memcpy(out + pos, &u, 4);
 					pos += u >> 24;
 				}
 			} else {
-				for (unsigned k = 0; k < plain * 8; k += 8) {
-					uint32_t u = lu[(b >> k) & 0x7F];
+				for (unsigned k = 0; k < plain; k++) {
+					uint32_t u = lu[s8[k]];
 					memcpy(out + pos, &u, 4);
 					pos += u >> 24;
 				}

@@ -17,21 +17,37 @@
 			return pb_error__parse(perr, pb_cur_offset(cur), "%s missing", what); \
 	} while (0)
 
-/* TS 23.040 §9.1.2.3: semi-octet digits; a..c are the spare values C-E. */
+/* TS 23.040 §9.1.2.3: semi-octet digits; a..c are the spare values C-E, F is the filler. */
 static const char bcd_digits[16] = "0123456789*#abc";
+
+/* The two digits of every octet, low semi-octet first (both spelled, even F). */
+#define BCD_CHAR(x) ((x) < 10 ? '0' + (x) : (x) == 10 ? '*' : (x) == 11 ? '#' : 'a' + (x) - 12)
+#define BCD_PAIR(o) (uint16_t)(BCD_CHAR((o) & 15) | BCD_CHAR((o) >> 4) << 8),
+#define BCD_ROW(r) BCD_PAIR(r) BCD_PAIR(r + 1) BCD_PAIR(r + 2) BCD_PAIR(r + 3) BCD_PAIR(r + 4) \
+	BCD_PAIR(r + 5) BCD_PAIR(r + 6) BCD_PAIR(r + 7) BCD_PAIR(r + 8) BCD_PAIR(r + 9) BCD_PAIR(r + 10) \
+	BCD_PAIR(r + 11) BCD_PAIR(r + 12) BCD_PAIR(r + 13) BCD_PAIR(r + 14) BCD_PAIR(r + 15)
+static const uint16_t bcd_pairs[256] = {
+	BCD_ROW(0x00) BCD_ROW(0x10) BCD_ROW(0x20) BCD_ROW(0x30) BCD_ROW(0x40) BCD_ROW(0x50)
+	BCD_ROW(0x60) BCD_ROW(0x70) BCD_ROW(0x80) BCD_ROW(0x90) BCD_ROW(0xA0) BCD_ROW(0xB0)
+	BCD_ROW(0xC0) BCD_ROW(0xD0) BCD_ROW(0xE0) BCD_ROW(0xF0)
+};
 
 static void bcd_to_text(const uint8_t *p, size_t digits, pb_sms_address *a)
 {
 	char *o = a->number;
-	const char *end = a->number + sizeof(a->number) - 1;
 	if (a->ton == 1)
 		*o++ = '+';
-	for (size_t i = 0; i < digits; i += 2) {
-		unsigned lo = p[i / 2] & 0x0F, hi = p[i / 2] >> 4;
-		if (lo != 0x0F && o < end) /* 0xF: filler */
-			*o++ = bcd_digits[lo];
-		if (i + 1 < digits && hi != 0x0F && o < end)
-			*o++ = bcd_digits[hi];
+	/* at most 20 digits (checked by the callers): they fit */
+	size_t i = 0;
+	for (; i + 1 < digits && (p[i / 2] & 0xF0) != 0xF0 && (p[i / 2] & 0x0F) != 0x0F; i += 2) {
+		uint16_t two = bcd_pairs[p[i / 2]];
+		memcpy(o, &two, 2);
+		o += 2;
+	}
+	for (; i < digits; i++) { /* a filler, or the odd last digit */
+		unsigned d = (i & 1) ? p[i / 2] >> 4 : p[i / 2] & 0x0F;
+		if (d != 0x0F)
+			*o++ = bcd_digits[d];
 	}
 	*o = '\0';
 }
