@@ -304,6 +304,31 @@ static void test_sms__decode_septet_padding_after_udh(void **state)
 	}
 }
 
+static void test_sms__unpack_fast_path_matches_plain_path(void **state)
+{
+	(void)state;
+	/* random septets (escapes and all), at every alignment, in every table:
+	 * the word-at-a-time path and the septet-at-a-time path agree */
+	unsigned seed = 7;
+	for (int iter = 0; iter < 3000; iter++) {
+		uint8_t sept[200], packed[256] = { 0 };
+		size_t n = (size_t)rand_r(&seed) % 180, first = (size_t)rand_r(&seed) % 16;
+		bool ascii = iter % 2;
+		for (size_t i = 0; i < n; i++) {
+			unsigned r = (unsigned)rand_r(&seed);
+			sept[i] = (uint8_t)(ascii && r % 13 ? 0x20 + r % 0x5B : r % 128);
+		}
+		pb_sms__gsm_pack(sept, n, first, packed);
+		unsigned lang = (unsigned)iter % 4;
+		char fast[1024], plain[1024];
+		size_t a = pb_sms__gsm_unpack(packed, first, n, lang, lang, fast, sizeof(fast));
+		size_t b = pb_sms__gsm_unpack(packed, first, n, lang, lang, plain, n * 3 + 1);
+		assert_int_equal(a, b);
+		assert_memory_equal(fast, plain, a + 1);
+		assert_pb_ok(pb_utf8_validate(fast, a, NULL));
+	}
+}
+
 static void test_sms__decode_national_shift_tables_via_udh(void **state)
 {
 	(void)state;
@@ -1856,6 +1881,7 @@ int main(void)
 		cmocka_unit_test(test_sms__decode_dcs_groups),
 		cmocka_unit_test(test_sms__decode_udh_keeps_every_ie),
 		cmocka_unit_test(test_sms__decode_septet_padding_after_udh),
+		cmocka_unit_test(test_sms__unpack_fast_path_matches_plain_path),
 		cmocka_unit_test(test_sms__decode_national_shift_tables_via_udh),
 		cmocka_unit_test(test_sms__decode_ucs2_surrogates),
 		cmocka_unit_test(test_sms__decode_8bit_and_wap_push),
