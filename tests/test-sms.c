@@ -41,7 +41,8 @@ static size_t make_deliver(uint8_t *out, uint8_t fo, uint8_t dcs, uint8_t udl, c
 	memcpy(out + n, scts, sizeof(scts));
 	n += sizeof(scts);
 	out[n++] = udl;
-	memcpy(out + n, ud, ud_len);
+	if (ud_len)
+		memcpy(out + n, ud, ud_len);
 	return n + ud_len;
 }
 
@@ -300,6 +301,31 @@ static void test_sms__decode_septet_padding_after_udh(void **state)
 		pb_sms_message m;
 		assert_pb_ok(pb_sms_decode(&m, pdu, n, 0, NULL));
 		assert_string_equal(m.text, text);
+	}
+}
+
+static void test_sms__unpack_fast_path_matches_plain_path(void **state)
+{
+	(void)state;
+	/* random septets (escapes and all), at every alignment, in every table:
+	 * the word-at-a-time path and the septet-at-a-time path agree */
+	unsigned seed = 7;
+	for (int iter = 0; iter < 3000; iter++) {
+		uint8_t sept[200], packed[256] = { 0 };
+		size_t n = (size_t)rand_r(&seed) % 180, first = (size_t)rand_r(&seed) % 16;
+		bool ascii = iter % 2;
+		for (size_t i = 0; i < n; i++) {
+			unsigned r = (unsigned)rand_r(&seed);
+			sept[i] = (uint8_t)(ascii && r % 13 ? 0x20 + r % 0x5B : r % 128);
+		}
+		pb_sms__gsm_pack(sept, n, first, packed);
+		unsigned lang = (unsigned)iter % 4;
+		char fast[1024], plain[1024];
+		size_t a = pb_sms__gsm_unpack(packed, first, n, lang, lang, fast, sizeof(fast));
+		size_t b = pb_sms__gsm_unpack(packed, first, n, lang, lang, plain, n * 3 + 1);
+		assert_int_equal(a, b);
+		assert_memory_equal(fast, plain, a + 1);
+		assert_pb_ok(pb_utf8_validate(fast, a, NULL));
 	}
 }
 
@@ -873,8 +899,8 @@ static const pb_sms_reassembly_store_ops test_store_ops = {
 	PB_SMS_REASSEMBLY_STORE_VERSION, ts_save, ts_delete, ts_load,
 };
 
-/* Three parts of a text to +4930123456, reference @ref. */
-static pb_sms_pdu *three_parts(int ref, const char *to, const char **text_out)
+/* Four parts of a text to @to, reference @ref. */
+static pb_sms_pdu *four_parts(int ref, const char *to, const char **text_out)
 {
 	static char text[600];
 	fill(text, "0123456789", 50);
@@ -893,8 +919,8 @@ static void test_sms__reassembly_out_of_order_and_duplicates(void **state)
 {
 	(void)state;
 	const char *text;
-	pb_sms_pdu *a = three_parts(7, "+491", &text);
-	pb_sms_pdu *b = three_parts(7, "+492", &text); /* same reference, other sender */
+	pb_sms_pdu *a = four_parts(7, "+491", &text);
+	pb_sms_pdu *b = four_parts(7, "+492", &text); /* same reference, other sender */
 	pb_sms_reassembler *r;
 	assert_pb_ok(pb_sms_reassembler_new(&r, NULL));
 	static const int order[] = { 3, 0, 3, 2 };
@@ -934,7 +960,7 @@ static void test_sms__reassembly_timeout_surfaces_incomplete(void **state)
 {
 	(void)state;
 	const char *text;
-	pb_sms_pdu *a = three_parts(9, "+491", &text);
+	pb_sms_pdu *a = four_parts(9, "+491", &text);
 	pb_sms_reassembler_options ro = PB_SMS_REASSEMBLER_OPTIONS_INIT;
 	ro.timeout = 100;
 	pb_sms_reassembler *r;
@@ -953,6 +979,27 @@ static void test_sms__reassembly_timeout_surfaces_incomplete(void **state)
 	pb_sms_assembled_free(out);
 	assert_pb_ok(pb_sms_reassembler_expire(r, 5000, &out));
 	assert_null(out);
+	/* a bound on groups held: the oldest comes out first */
+	pb_sms_reassembler *b;
+	ro.timeout = 0;
+	ro.max_groups = 1;
+	assert_pb_ok(pb_sms_reassembler_new(&b, &ro));
+	const char *t2;
+	pb_sms_pdu *c = four_parts(10, "+492", &t2);
+	assert_pb_ok(pb_sms_reassembler_add(b, a[0].data, a[0].len, 0, 1, &out, NULL));
+	assert_pb_ok(pb_sms_reassembler_expire(b, 1, &out));
+	assert_null(out);
+	assert_pb_ok(pb_sms_reassembler_add(b, c[0].data, c[0].len, 0, 2, &out, NULL));
+	assert_pb_ok(pb_sms_reassembler_expire(b, 2, &out));
+	assert_non_null(out);
+	assert_false(out->complete);
+	assert_string_equal(out->first.address.number, "+491");
+	pb_sms_assembled_free(out);
+	assert_pb_ok(pb_sms_reassembler_expire(b, 2, &out));
+	assert_null(out);
+	assert_int_equal(pb_sms_reassembler_pending(b), 1);
+	pb_sms_reassembler_free(b);
+	pb_free(c);
 	/* a late part starts a new group, not a lost one */
 	assert_pb_ok(pb_sms_reassembler_add(r, a[1].data, a[1].len, 0, 6000, &out, NULL));
 	assert_null(out);
@@ -965,7 +1012,7 @@ static void test_sms__reassembly_save_and_restore(void **state)
 {
 	(void)state;
 	const char *text;
-	pb_sms_pdu *a = three_parts(11, "+491", &text);
+	pb_sms_pdu *a = four_parts(11, "+491", &text);
 	test_store *s = calloc(1, sizeof(*s));
 	pb_sms_reassembler_options ro = PB_SMS_REASSEMBLER_OPTIONS_INIT;
 	ro.store = &test_store_ops;
@@ -1095,7 +1142,7 @@ static void test_sms__reassembly_joins_split_surrogate_pair(void **state)
 static int alloc_encode(void *ctx)
 {
 	(void)ctx;
-	static char text[400];
+	static char text[500];
 	fill(text, "Grüße ", 50);
 	pb_sms_pdu *p;
 	size_t n;
@@ -1834,6 +1881,7 @@ int main(void)
 		cmocka_unit_test(test_sms__decode_dcs_groups),
 		cmocka_unit_test(test_sms__decode_udh_keeps_every_ie),
 		cmocka_unit_test(test_sms__decode_septet_padding_after_udh),
+		cmocka_unit_test(test_sms__unpack_fast_path_matches_plain_path),
 		cmocka_unit_test(test_sms__decode_national_shift_tables_via_udh),
 		cmocka_unit_test(test_sms__decode_ucs2_surrogates),
 		cmocka_unit_test(test_sms__decode_8bit_and_wap_push),

@@ -128,7 +128,6 @@ typedef struct pb_sms_udh {
 	uint8_t len;                       /**< UDHL: octets after the length octet */
 	size_t n_ies;                      /**< elements in ies[] */
 	bool ies_truncated;                /**< more than PB_SMS_UDH_MAX_IES elements: rest not listed */
-	pb_sms_ie ies[PB_SMS_UDH_MAX_IES]; /**< every element in order, known or not */
 
 	bool has_concat;        /**< IEI 0x00 or 0x08 with valid values */
 	bool concat_ref16;      /**< 16-bit reference (IEI 0x08) */
@@ -143,6 +142,9 @@ typedef struct pb_sms_udh {
 
 	uint8_t lang_locking;   /**< IEI 0x24, 0 when absent */
 	uint8_t lang_single;    /**< IEI 0x25, 0 when absent */
+
+	/** every element in order, known or not; only the first n_ies are set */
+	pb_sms_ie ies[PB_SMS_UDH_MAX_IES];
 } pb_sms_udh;
 
 /** Room for the text of one part: 255 septets of up to 3 UTF-8 bytes, + NUL. */
@@ -185,12 +187,12 @@ typedef struct pb_sms_message {
 	uint8_t command_type;       /**< COMMAND: TP-CT */
 	uint8_t message_number;     /**< COMMAND: TP-MN */
 
-	pb_sms_udh udh;
 	uint8_t udl;                /**< TP-UDL as received (septets for GSM 7-bit, else octets) */
 	const uint8_t *ud;          /**< borrowed: user data after the UDH (for 8-bit: the data;
 	                                 for GSM 7-bit: packed septets starting with fill bits) */
 	size_t ud_len;              /**< octets at ud */
 	size_t text_len;            /**< bytes of text, without the NUL */
+	pb_sms_udh udh;             /**< present when TP-UDHI was set */
 	char text[PB_SMS_TEXT_MAX]; /**< UTF-8, NUL-terminated; empty for 8-bit and compressed data */
 } pb_sms_message;
 
@@ -219,7 +221,7 @@ PB_API int pb_sms_decode(pb_sms_message *msg, const uint8_t *pdu, size_t len, un
 
 /**
  * Same as pb_sms_decode() from hex text (as AT commands print PDUs; white
- * space between pairs allowed). Allocates nothing: up to 400 octets are
+ * space between pairs allowed). Allocates nothing: the octets (up to 528) are
  * decoded into @p scratch, which @p msg then borrows from.
  *
  * @param scratch caller-owned, at least (hex_len / 2) bytes; must outlive @p msg
@@ -392,10 +394,13 @@ typedef struct pb_sms_reassembler_options {
 	                                                pb_sms_reassembler_expire(); <= 0: never */
 	const pb_sms_reassembly_store_ops *store;  /**< borrowed, NULL: parts kept in memory only */
 	void *store_userdata;                      /**< passed to the store functions */
+	size_t max_groups;                         /**< more incomplete groups than this: the oldest
+	                                                are surfaced by pb_sms_reassembler_expire()
+	                                                at once (a bound on memory); 0: no bound */
 } pb_sms_reassembler_options;
 
 #define PB_SMS_REASSEMBLER_OPTIONS_VERSION 1
-#define PB_SMS_REASSEMBLER_OPTIONS_INIT { PB_SMS_REASSEMBLER_OPTIONS_VERSION, 0, NULL, NULL }
+#define PB_SMS_REASSEMBLER_OPTIONS_INIT { PB_SMS_REASSEMBLER_OPTIONS_VERSION, 0, NULL, NULL, 0 }
 
 typedef struct pb_sms_reassembler pb_sms_reassembler;
 
@@ -456,8 +461,9 @@ PB_API int pb_sms_reassembler_add(pb_sms_reassembler *r, const uint8_t *pdu, siz
 
 /**
  * Surface one group whose first part arrived more than the timeout before
- * @p now, as an incomplete message, and forget it (also in the store). Call
- * until *out is NULL.
+ * @p now (or the oldest, while more than max_groups are held), as an
+ * incomplete message, and forget it (also in the store). Call until *out is
+ * NULL, after each pb_sms_reassembler_add() and from time to time.
  *
  * @param out receives a new pb_sms_assembled with complete == false, or NULL
  * @return 0, a store error, PB_ENOMEM

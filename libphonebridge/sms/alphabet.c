@@ -274,6 +274,15 @@ static inline uint8_t septet_at(const uint8_t *ud, size_t idx)
 	return (uint8_t)(v & 0x7F);
 }
 
+/* 0x80 in each octet of @b (all below 0x80) that lies in [lo, hi]. */
+static inline uint64_t in_range(uint64_t b, uint8_t lo, uint8_t hi)
+{
+	const uint64_t ones = 0x0101010101010101ull;
+	uint64_t ge = b + (0x80u - lo) * ones;   /* top bit set: octet >= lo */
+	uint64_t gt = b + (0x7Fu - hi) * ones;   /* top bit set: octet > hi */
+	return ge & ~gt & 0x8080808080808080ull;
+}
+
 size_t pb_sms__gsm_unpack(const uint8_t *ud, size_t first, size_t n, unsigned lock, unsigned single,
 			  char *out, size_t size)
 {
@@ -293,22 +302,36 @@ size_t pb_sms__gsm_unpack(const uint8_t *ud, size_t first, size_t n, unsigned lo
 			uint64_t v;
 			memcpy(&v, ud + bit / 8, 8);
 			v >>= bit & 7;
-			uint64_t b = (v & 0x7F) | (v << 1 & 0x7F00) | (v << 2 & 0x7F0000) | (v << 3 & 0x7F000000) |
-				     (v << 4 & 0x7F00000000) | (v << 5 & 0x7F0000000000) |
-				     (v << 6 & 0x7F000000000000) | (v << 7 & 0x7F00000000000000);
+			/* halves of 28 bits to 32-bit lanes, then 14 to 16, then 7 to 8 */
+			uint64_t b = (v & 0xFFFFFFFull) | (v & 0xFFFFFFF0000000ull) << 4;
+			b = (b & 0x00003FFF00003FFFull) | (b & 0x0FFFC0000FFFC000ull) << 2;
+			b = (b & 0x007F007F007F007Full) | (b & 0x3F803F803F803F80ull) << 1;
+			/* The septets 0x20-0x3F (but 0x24), 0x41-0x5A and 0x61-0x7A are
+			 * their ASCII selves in every locking table here: eight of them
+			 * are the output as they stand. */
+			uint64_t asis = (in_range(b, 0x20, 0x3F) & ~in_range(b, 0x24, 0x24)) | in_range(b, 0x41, 0x5A) |
+					in_range(b, 0x61, 0x7A);
+			if (asis == 0x8080808080808080ull) {
+				memcpy(out + pos, &b, 8);
+				pos += 8;
+				i += 8;
+				continue;
+			}
 			/* where is the first escape? (the "has a zero byte" test) */
 			uint64_t x = b ^ 0x1B1B1B1B1B1B1B1Bull;
 			uint64_t esc = (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
 			unsigned plain = esc ? (unsigned)__builtin_ctzll(esc) / 8 : 8;
+			uint8_t s8[8];
+			memcpy(s8, &b, 8);
 			if (plain == 8) {
-				for (unsigned k = 0; k < 64; k += 8) {
-					uint32_t u = lu[(b >> k) & 0x7F];
+				for (unsigned k = 0; k < 8; k++) {
+					uint32_t u = lu[s8[k]];
 					memcpy(out + pos, &u, 4);
 					pos += u >> 24;
 				}
 			} else {
-				for (unsigned k = 0; k < plain * 8; k += 8) {
-					uint32_t u = lu[(b >> k) & 0x7F];
+				for (unsigned k = 0; k < plain; k++) {
+					uint32_t u = lu[s8[k]];
 					memcpy(out + pos, &u, 4);
 					pos += u >> 24;
 				}

@@ -17,22 +17,39 @@
 			return pb_error__parse(perr, pb_cur_offset(cur), "%s missing", what); \
 	} while (0)
 
-/* TS 23.040 §9.1.2.3: semi-octet digits; a..c are the spare values C-E. */
+/* TS 23.040 §9.1.2.3: semi-octet digits; a..c are the spare values C-E, F is the filler. */
 static const char bcd_digits[16] = "0123456789*#abc";
+
+/* The two digits of every octet, low semi-octet first (both spelled, even F). */
+#define BCD_CHAR(x) ((x) < 10 ? '0' + (x) : (x) == 10 ? '*' : (x) == 11 ? '#' : 'a' + (x) - 12)
+#define BCD_PAIR(o) (uint16_t)(BCD_CHAR((o) & 15) | BCD_CHAR((o) >> 4) << 8),
+#define BCD_ROW(r) BCD_PAIR(r) BCD_PAIR(r + 1) BCD_PAIR(r + 2) BCD_PAIR(r + 3) BCD_PAIR(r + 4) \
+	BCD_PAIR(r + 5) BCD_PAIR(r + 6) BCD_PAIR(r + 7) BCD_PAIR(r + 8) BCD_PAIR(r + 9) BCD_PAIR(r + 10) \
+	BCD_PAIR(r + 11) BCD_PAIR(r + 12) BCD_PAIR(r + 13) BCD_PAIR(r + 14) BCD_PAIR(r + 15)
+static const uint16_t bcd_pairs[256] = {
+	BCD_ROW(0x00) BCD_ROW(0x10) BCD_ROW(0x20) BCD_ROW(0x30) BCD_ROW(0x40) BCD_ROW(0x50)
+	BCD_ROW(0x60) BCD_ROW(0x70) BCD_ROW(0x80) BCD_ROW(0x90) BCD_ROW(0xA0) BCD_ROW(0xB0)
+	BCD_ROW(0xC0) BCD_ROW(0xD0) BCD_ROW(0xE0) BCD_ROW(0xF0)
+};
 
 static void bcd_to_text(const uint8_t *p, size_t digits, pb_sms_address *a)
 {
-	size_t pos = 0;
+	char *o = a->number;
 	if (a->ton == 1)
-		a->number[pos++] = '+';
-	for (size_t i = 0; i < digits; i++) {
-		unsigned d = (i & 1) ? p[i / 2] >> 4 : p[i / 2] & 0x0F;
-		if (d == 0x0F)
-			continue; /* filler */
-		if (pos + 1 < sizeof(a->number))
-			a->number[pos++] = bcd_digits[d];
+		*o++ = '+';
+	/* at most 20 digits (checked by the callers): they fit */
+	size_t i = 0;
+	for (; i + 1 < digits && (p[i / 2] & 0xF0) != 0xF0 && (p[i / 2] & 0x0F) != 0x0F; i += 2) {
+		uint16_t two = bcd_pairs[p[i / 2]];
+		memcpy(o, &two, 2);
+		o += 2;
 	}
-	a->number[pos] = '\0';
+	for (; i < digits; i++) { /* a filler, or the odd last digit */
+		unsigned d = (i & 1) ? p[i / 2] >> 4 : p[i / 2] & 0x0F;
+		if (d != 0x0F)
+			*o++ = bcd_digits[d];
+	}
+	*o = '\0';
 }
 
 static void set_toa(pb_sms_address *a, uint8_t toa)
@@ -452,8 +469,9 @@ int pb_sms_decode(pb_sms_message *msg, const uint8_t *pdu, size_t len, unsigned 
 {
 	if (!msg || (!pdu && len > 0))
 		return pb_error_set(PB_EINVAL, "pb_sms_decode: NULL argument");
-	/* Only the header is cleared: the text buffer is written as it is used. */
-	memset(msg, 0, offsetof(pb_sms_message, text));
+	/* Only the header is cleared: the UDH elements and the text are
+	 * written as they are used (the struct ends with them). */
+	memset(msg, 0, offsetof(pb_sms_message, udh.ies));
 	msg->text[0] = '\0';
 	msg->dcs.msg_class = -1;
 	pb_cur c = pb_cur_make(pdu, len);
@@ -481,6 +499,17 @@ int pb_sms_decode(pb_sms_message *msg, const uint8_t *pdu, size_t len, unsigned 
 	}
 }
 
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 int pb_sms_decode_hex(pb_sms_message *msg, const char *hex, size_t hex_len, unsigned flags, uint8_t *scratch,
 		      size_t scratch_len, pb_parse_error *perr)
 {
@@ -495,13 +524,8 @@ int pb_sms_decode_hex(pb_sms_message *msg, const char *hex, size_t hex_len, unsi
 			i++;
 			continue;
 		}
-		int hi = -1, lo = -1;
-		static const char digits[] = "0123456789abcdef";
-		const char *d = strchr(digits, ch | 0x20);
-		if (ch != 0 && d)
-			hi = (int)(d - digits);
-		if (i + 1 < hex_len && hex[i + 1] != 0 && (d = strchr(digits, hex[i + 1] | 0x20)))
-			lo = (int)(d - digits);
+		int hi = hex_value(ch);
+		int lo = i + 1 < hex_len ? hex_value(hex[i + 1]) : -1;
 		if (hi < 0)
 			return pb_error__parse(perr, i, "not a hex digit: 0x%02x", (unsigned char)ch);
 		if (i + 1 >= hex_len)

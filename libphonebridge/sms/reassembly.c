@@ -343,6 +343,8 @@ int pb_sms_reassembler_expire(pb_sms_reassembler *r, int64_t now, pb_sms_assembl
 	if (!r || !out)
 		return pb_error_set(PB_EINVAL, "pb_sms_reassembler_expire: NULL argument");
 	*out = NULL;
+	if (r->opts.max_groups && r->head && pb_sms_reassembler_pending(r) > r->opts.max_groups)
+		return surface(r, r->head, out); /* the list is oldest first */
 	for (group *g = r->head; g; g = g->next)
 		if (due(r, g, now))
 			return surface(r, g, out);

@@ -1,7 +1,7 @@
 /*
  * pb-sms — decode, encode and reassemble SMS PDUs (3GPP TS 23.040) from the
  * command line, with JSON output. Uses only libphonebridge's public API
- * (and jansson for the JSON).
+ * (and jansson, which the library links too, for the JSON).
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  *   pb-sms decode HEX [--no-smsc] [--reverse]
