@@ -267,8 +267,8 @@ PB_API bool pb_mms_retrieve_ok(const pb_mms_message *msg);
 
 /**
  * Append the message's text to @p out as UTF-8: every text part that is not
- * SMIL, in order, separated by a blank line; the body itself for a text/
- * single-part message.
+ * SMIL, in order, separated by a blank line (of a multipart/alternative only
+ * its first text version); the body itself for a text/ single-part message.
  * @return 0, or PB_ENOMEM
  */
 PB_API int pb_mms_message_text(const pb_mms_message *msg, pb_buf *out);

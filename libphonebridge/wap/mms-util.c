@@ -66,6 +66,19 @@ PB_API int pb_mms_part_text(const pb_mms_part *part, pb_buf *out)
 	return pb_utf8_sanitize(out, s, n);
 }
 
+/* In a multipart/alternative only the first text version counts (the
+ * others say the same in another form, e.g. text/html). */
+static bool alternative_taken(const pb_mms_message *msg, size_t i)
+{
+	int parent = msg->parts[i].parent;
+	if (parent < 0 || !strstr(msg->parts[parent].content_type.media_type, "alternative"))
+		return false;
+	for (size_t k = (size_t)parent + 1; k < i; k++)
+		if (msg->parts[k].parent == parent && pb_mms_part_is_text(&msg->parts[k]))
+			return true;
+	return false;
+}
+
 PB_API int pb_mms_message_text(const pb_mms_message *msg, pb_buf *out)
 {
 	if (!msg || !out)
@@ -73,7 +86,7 @@ PB_API int pb_mms_message_text(const pb_mms_message *msg, pb_buf *out)
 	bool first = true;
 	for (size_t i = 0; i < msg->n_parts; i++) {
 		const pb_mms_part *p = &msg->parts[i];
-		if (!pb_mms_part_is_text(p))
+		if (!pb_mms_part_is_text(p) || alternative_taken(msg, i))
 			continue;
 		int rc;
 		if (!first && (rc = pb_buf_puts(out, "\n\n")) < 0)

@@ -226,10 +226,12 @@ int pb_wap__encoded_string(pb_wap__ctx *ctx, pb_cur *c, const char **s)
 	size_t n = pb_cur_left(&v);
 	if (n && *p == 0x7F)
 		p++, n--;
-	bool wide = mib == 1000 || mib == 1013 || mib == 1014 || mib == 1015;
+	/* the terminator of 16- and 32-bit text is 2 or 4 NUL bytes */
+	size_t unit = mib == 1000 || (mib >= 1013 && mib <= 1015) ? 2
+		    : mib == 1001 || (mib >= 1017 && mib <= 1019) ? 4 : 1;
 	if (n && p[n - 1] == 0)
 		n--;
-	if (wide && (n & 1) && n && p[n - 1] == 0)
+	while (n % unit && p[n - 1] == 0)
 		n--;
 	if (mib > UINT32_MAX)
 		mib = 0;
