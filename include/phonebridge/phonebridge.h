@@ -19,13 +19,16 @@
 #include <phonebridge/buffer.h>
 #include <phonebridge/encoding.h>
 #include <phonebridge/charset.h>
-#include <phonebridge/screen.h>
-#include <phonebridge/media.h>
-#include <phonebridge/phone.h>
-#include <phonebridge/store.h>
-#include <phonebridge/matrix.h>
+/* the modules, bottom layer first */
+#include <phonebridge/sms.h>
 #include <phonebridge/wap.h>
 #include <phonebridge/mms.h>
+#include <phonebridge/modem.h>
 #include <phonebridge/mmsc.h>
+#include <phonebridge/matrix.h>
+#include <phonebridge/phone.h>
+#include <phonebridge/store.h>
+#include <phonebridge/screen.h>
+#include <phonebridge/media.h>
 
 #endif

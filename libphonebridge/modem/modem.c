@@ -1,0 +1,872 @@
+/*
+ * libphonebridge — modem front end: backend registry, credential files,
+ * message records, and the watch loop every backend shares.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "modem-internal.h"
+
+#define DOMAIN "modem"
+#define MAX_USER_BACKENDS 16
+#define DEFAULT_POLL_MS 5000
+/* An incomplete multipart entry is reported as it is after this long. */
+#define INCOMPLETE_GIVE_UP_MS (10 * 60 * 1000)
+#define WAIT_SLICE_MS 250
+#define BACKOFF_MAX_MS 30000
+#define FULL_LIST_EVERY 12
+
+struct pb_modem {
+	const pb_modem_backend_ops *ops;
+	void *state;
+	int poll_ms;
+	atomic_int stop;
+};
+
+static const pb_modem_backend_ops *const builtin_backends[] = {
+	&pb_modem__hilink_ops,
+	&pb_modem__at_ops,
+	&pb_modem__smseagle_ops,
+};
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static const pb_modem_backend_ops *user_backends[MAX_USER_BACKENDS];
+static size_t user_backend_count;
+
+/* Room for one more element in a growable array (doubling). */
+static int grow(void *items, size_t *cap, size_t count, size_t size, size_t first)
+{
+	if (count < *cap)
+		return 0;
+	size_t ncap = *cap ? *cap * 2 : first;
+	void *n = pb_realloc(*(void **)items, ncap * size);
+	if (!n)
+		return PB_ENOMEM;
+	*(void **)items = n;
+	*cap = ncap;
+	return 0;
+}
+
+static const pb_modem_backend_ops *find_backend(const char *name)
+{
+	for (size_t i = 0; i < PB_ARRAY_SIZE(builtin_backends); i++)
+		if (strcmp(builtin_backends[i]->name, name) == 0)
+			return builtin_backends[i];
+	const pb_modem_backend_ops *found = NULL;
+	pthread_mutex_lock(&registry_lock);
+	for (size_t i = 0; i < user_backend_count && !found; i++)
+		if (strcmp(user_backends[i]->name, name) == 0)
+			found = user_backends[i];
+	pthread_mutex_unlock(&registry_lock);
+	return found;
+}
+
+PB_API int pb_modem_backend_register(const pb_modem_backend_ops *ops)
+{
+	if (!ops || !ops->name || !ops->name[0] || ops->version != PB_MODEM_BACKEND_VERSION ||
+	    !ops->open || !ops->close || !ops->list)
+		return pb_error_set(PB_EINVAL, "modem backend: needs version %d, a name, open, close and list",
+				    PB_MODEM_BACKEND_VERSION);
+	if (find_backend(ops->name))
+		return pb_error_set(PB_EEXISTS, "modem backend \"%s\" is already registered", ops->name);
+	int rc = 0;
+	pthread_mutex_lock(&registry_lock);
+	if (user_backend_count >= MAX_USER_BACKENDS)
+		rc = pb_error_set(PB_ETOOBIG, "modem backend: at most %d can be registered", MAX_USER_BACKENDS);
+	else
+		user_backends[user_backend_count++] = ops;
+	pthread_mutex_unlock(&registry_lock);
+	return rc;
+}
+
+int64_t pb_modem__now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void pb_modem__secret_free(char *s)
+{
+	if (!s)
+		return;
+	volatile char *p = s;
+	while (*p)
+		*p++ = 0;
+	pb_free(s);
+}
+
+int pb_modem__read_secret(const char *path, char **out)
+{
+	*out = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return pb_error_set(errno == ENOENT ? PB_ENOTFOUND : PB_EIO,
+				    "credential file %s: %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return pb_error_set(PB_EIO, "credential file %s: not a regular file", path);
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		close(fd);
+		return pb_error_set(PB_EAUTH,
+				    "credential file %s: group or others may read it (mode %04o); "
+				    "chmod 600 it", path, (unsigned)(st.st_mode & 07777));
+	}
+	if (st.st_size > 4096) {
+		close(fd);
+		return pb_error_set(PB_ETOOBIG, "credential file %s: larger than 4 KiB", path);
+	}
+	char tmp[4097];
+	size_t n = 0;
+	for (;;) {
+		ssize_t r = read(fd, tmp + n, sizeof(tmp) - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+			close(fd);
+			return pb_error_set(PB_EIO, "credential file %s: %s", path, strerror(e));
+		}
+		if (r == 0 || n + (size_t)r >= sizeof(tmp) - 1) {
+			n += (size_t)r;
+			break;
+		}
+		n += (size_t)r;
+	}
+	close(fd);
+	while (n > 0 && (tmp[n - 1] == '\n' || tmp[n - 1] == '\r'))
+		n--;
+	tmp[n] = '\0';
+	*out = pb_strndup(tmp, n);
+	memset(tmp, 0, sizeof(tmp));
+	return *out ? 0 : PB_ENOMEM;
+}
+
+PB_API int pb_modem_open(pb_modem **out, const char *backend, const pb_modem_options *opts)
+{
+	if (!out || !backend)
+		return pb_error_set(PB_EINVAL, "pb_modem_open: out and backend are required");
+	*out = NULL;
+	pb_modem_options def = PB_MODEM_OPTIONS_INIT;
+	if (!opts)
+		opts = &def;
+	if (opts->version != PB_MODEM_OPTIONS_VERSION)
+		return pb_error_set(PB_EINVAL, "pb_modem_open: options version %u, expected %d",
+				    opts->version, PB_MODEM_OPTIONS_VERSION);
+	const pb_modem_backend_ops *ops = find_backend(backend);
+	if (!ops)
+		return pb_error_set(PB_ENOTFOUND, "no modem backend named \"%s\" (hilink, at, smseagle)", backend);
+	if (!ops->open || !ops->close || !ops->list)
+		return pb_error_set(PB_EUNSUPPORTED, "modem backend \"%s\" is not built", backend);
+
+	char *password = NULL, *token = NULL;
+	int rc = 0;
+	if (opts->password_file && (rc = pb_modem__read_secret(opts->password_file, &password)) < 0)
+		return rc;
+	if (opts->token_file && (rc = pb_modem__read_secret(opts->token_file, &token)) < 0) {
+		pb_modem__secret_free(password);
+		return rc;
+	}
+	pb_modem *m = pb_calloc(1, sizeof(*m));
+	if (!m) {
+		rc = PB_ENOMEM;
+		goto out;
+	}
+	m->ops = ops;
+	m->poll_ms = opts->poll_interval_ms > 0 ? opts->poll_interval_ms : DEFAULT_POLL_MS;
+	atomic_init(&m->stop, 0);
+	pb_modem_secrets sec = { password, token };
+	rc = ops->open(&m->state, opts, &sec);
+	if (rc < 0) {
+		pb_free(m);
+		goto out;
+	}
+	*out = m;
+out:
+	pb_modem__secret_free(password);
+	pb_modem__secret_free(token);
+	return rc;
+}
+
+PB_API void pb_modem_close(pb_modem *m)
+{
+	if (!m)
+		return;
+	m->ops->close(m->state);
+	pb_free(m);
+}
+
+PB_API const char *pb_modem_backend_name(const pb_modem *m)
+{
+	return m ? m->ops->name : "";
+}
+
+static int unsupported(const pb_modem *m, const char *what)
+{
+	return pb_error_set(PB_EUNSUPPORTED, "%s: the %s backend cannot do this", what, m->ops->name);
+}
+
+/* --- status ---------------------------------------------------------------- */
+
+PB_API int pb_modem_status_get(pb_modem *m, pb_modem_status *st)
+{
+	if (!m || !st)
+		return pb_error_set(PB_EINVAL, "pb_modem_status_get: NULL argument");
+	memset(st, 0, sizeof(*st));
+	st->registration = PB_MODEM_REG_UNKNOWN;
+	st->signal_dbm = PB_MODEM_SIGNAL_UNKNOWN;
+	st->signal_percent = -1;
+	st->sim = PB_MODEM_SIM_UNKNOWN;
+	if (!m->ops->status)
+		return unsupported(m, "status");
+	return m->ops->status(m->state, st);
+}
+
+PB_API const char *pb_modem_reg_name(int reg)
+{
+	static const char *const names[] = { "not-registered", "home", "searching", "denied", "unknown", "roaming" };
+	return reg >= 0 && (size_t)reg < PB_ARRAY_SIZE(names) ? names[reg] : "unknown";
+}
+
+PB_API const char *pb_modem_sim_name(int sim)
+{
+	static const char *const names[] = { "unknown", "ready", "pin", "puk", "absent", "error" };
+	return sim >= 0 && (size_t)sim < PB_ARRAY_SIZE(names) ? names[sim] : "unknown";
+}
+
+/* --- message records ------------------------------------------------------- */
+
+PB_API const char *pb_modem_msg_type_name(int type)
+{
+	static const char *const names[] = { "text", "mms", "report", "incomplete", "unknown", "garbled", "pdu" };
+	return type >= 0 && (size_t)type < PB_ARRAY_SIZE(names) ? names[type] : "unknown";
+}
+
+PB_API const char *pb_modem_msg_state_name(int state)
+{
+	static const char *const names[] = { "unread", "read", "sent", "unsent", "unknown" };
+	return state >= 0 && (size_t)state < PB_ARRAY_SIZE(names) ? names[state] : "unknown";
+}
+
+PB_API void pb_modem_msg_dispose(pb_modem_msg *msg)
+{
+	if (!msg)
+		return;
+	pb_free(msg->id);
+	pb_free(msg->number);
+	pb_free(msg->text);
+	pb_free(msg->time);
+	pb_free(msg->raw);
+	pb_free(msg->content_location);
+	pb_free(msg->error);
+	memset(msg, 0, sizeof(*msg));
+}
+
+static int dup_str(char **dst, const char *src)
+{
+	*dst = NULL;
+	if (!src)
+		return 0;
+	*dst = pb_strdup(src);
+	return *dst ? 0 : PB_ENOMEM;
+}
+
+PB_API int pb_modem_msg_copy(pb_modem_msg *dst, const pb_modem_msg *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->type = src->type;
+	dst->state = src->state;
+	dst->box_type = src->box_type;
+	dst->raw_format = src->raw_format;
+	if (dup_str(&dst->id, src->id) < 0 || dup_str(&dst->number, src->number) < 0 ||
+	    dup_str(&dst->text, src->text) < 0 || dup_str(&dst->time, src->time) < 0 ||
+	    dup_str(&dst->content_location, src->content_location) < 0 ||
+	    dup_str(&dst->error, src->error) < 0)
+		goto fail;
+	if (src->raw && src->raw_len > 0) {
+		dst->raw = pb_malloc(src->raw_len);
+		if (!dst->raw)
+			goto fail;
+		memcpy(dst->raw, src->raw, src->raw_len);
+		dst->raw_len = src->raw_len;
+	}
+	return 0;
+fail:
+	pb_modem_msg_dispose(dst);
+	return PB_ENOMEM;
+}
+
+PB_API int pb_modem_msg_list_add(pb_modem_msg_list *list, const pb_modem_msg *msg)
+{
+	if (grow(&list->items, &list->cap, list->count, sizeof(*list->items), 8) < 0)
+		return PB_ENOMEM;
+	int rc = pb_modem_msg_copy(&list->items[list->count], msg);
+	if (rc < 0)
+		return rc;
+	list->count++;
+	return 0;
+}
+
+PB_API void pb_modem_msg_list_dispose(pb_modem_msg_list *list)
+{
+	if (!list)
+		return;
+	for (size_t i = 0; i < list->count; i++)
+		pb_modem_msg_dispose(&list->items[i]);
+	pb_free(list->items);
+	list->items = NULL;
+	list->count = list->cap = 0;
+}
+
+/* --- message calls --------------------------------------------------------- */
+
+PB_API int pb_modem_list(pb_modem *m, int box, pb_modem_msg_list *out)
+{
+	if (!m || !out)
+		return pb_error_set(PB_EINVAL, "pb_modem_list: NULL argument");
+	if (box != PB_MODEM_BOX_INBOX && box != PB_MODEM_BOX_SENT)
+		return pb_error_set(PB_EINVAL, "pb_modem_list: unknown box %d", box);
+	return m->ops->list(m->state, box, out);
+}
+
+PB_API int pb_modem_read(pb_modem *m, const char *id, pb_modem_msg *out)
+{
+	if (!m || !id || !out)
+		return pb_error_set(PB_EINVAL, "pb_modem_read: NULL argument");
+	memset(out, 0, sizeof(*out));
+	if (m->ops->read)
+		return m->ops->read(m->state, id, out);
+	pb_modem_msg_list l = PB_MODEM_MSG_LIST_INIT;
+	int rc = m->ops->list(m->state, PB_MODEM_BOX_INBOX, &l);
+	if (rc == 0) {
+		rc = pb_error_set(PB_ENOTFOUND, "message %s: not in the inbox", id);
+		for (size_t i = 0; i < l.count; i++) {
+			if (l.items[i].id && strcmp(l.items[i].id, id) == 0) {
+				*out = l.items[i];
+				l.items[i] = l.items[--l.count];
+				rc = 0;
+				break;
+			}
+		}
+	}
+	pb_modem_msg_list_dispose(&l);
+	return rc;
+}
+
+PB_API int pb_modem_msg_decode_sms(const pb_modem_msg *msg, pb_sms_message *out, pb_parse_error *perr)
+{
+	if (!msg || !out || msg->raw_format != PB_MODEM_RAW_PDU || !msg->raw)
+		return pb_error_set(PB_EINVAL, "message %s carries no PDU", msg && msg->id ? msg->id : "?");
+	return pb_sms_decode(out, msg->raw, msg->raw_len, PB_SMS_DECODE_SMSC, perr);
+}
+
+PB_API int pb_modem_delete(pb_modem *m, const char *id)
+{
+	if (!m || !id || !*id)
+		return pb_error_set(PB_EINVAL, "pb_modem_delete: NULL argument");
+	if (!m->ops->remove)
+		return unsupported(m, "delete");
+	/* "3,4,5": the parts of one concatenated message */
+	int rc = 0;
+	while (*id) {
+		size_t n = strcspn(id, ",");
+		char one[64];
+		if (n == 0 || n >= sizeof(one))
+			return pb_error_set(PB_EINVAL, "pb_modem_delete: bad id list");
+		memcpy(one, id, n);
+		one[n] = '\0';
+		int r = m->ops->remove(m->state, one);
+		if (r < 0 && rc == 0)
+			rc = r; /* go on: delete what can be deleted */
+		id += n + (id[n] == ',');
+	}
+	return rc;
+}
+
+PB_API int pb_modem_mark_read(pb_modem *m, const char *id)
+{
+	if (!m || !id)
+		return pb_error_set(PB_EINVAL, "pb_modem_mark_read: NULL argument");
+	return m->ops->mark_read ? m->ops->mark_read(m->state, id) : unsupported(m, "mark read");
+}
+
+PB_API int pb_modem_send_text(pb_modem *m, const char *number, const char *text, unsigned flags, int *ref)
+{
+	if (ref)
+		*ref = -1;
+	if (!m || !number || !number[0] || !text)
+		return pb_error_set(PB_EINVAL, "pb_modem_send_text: number and text are required");
+	if (pb_utf8_validate(text, strlen(text), NULL) < 0)
+		return pb_error_set(PB_EINVAL, "pb_modem_send_text: text is not UTF-8");
+	int dummy;
+	return m->ops->send_text ? m->ops->send_text(m->state, number, text, flags, ref ? ref : &dummy)
+				 : unsupported(m, "send text");
+}
+
+PB_API int pb_modem_send_pdu(pb_modem *m, const uint8_t *tpdu, size_t len, int *ref)
+{
+	if (ref)
+		*ref = -1;
+	if (!m || !tpdu || len == 0 || len > 176)
+		return pb_error_set(PB_EINVAL, "pb_modem_send_pdu: a TPDU of 1..176 bytes is required");
+	int dummy;
+	return m->ops->send_pdu ? m->ops->send_pdu(m->state, tpdu, len, ref ? ref : &dummy)
+				: unsupported(m, "send PDU");
+}
+
+PB_API int pb_modem_forward_query(pb_modem *m, int reason, pb_modem_forward *out)
+{
+	if (!m || !out || reason < 0 || reason > PB_MODEM_FWD_ALL_CONDITIONAL)
+		return pb_error_set(PB_EINVAL, "pb_modem_forward_query: bad argument");
+	memset(out, 0, sizeof(*out));
+	out->reason = reason;
+	out->no_reply_s = -1;
+	return m->ops->forward_query ? m->ops->forward_query(m->state, reason, out)
+				     : unsupported(m, "call forwarding");
+}
+
+PB_API int pb_modem_forward_set(pb_modem *m, int reason, const char *number, int no_reply_s)
+{
+	if (!m || reason < 0 || reason > PB_MODEM_FWD_ALL_CONDITIONAL)
+		return pb_error_set(PB_EINVAL, "pb_modem_forward_set: bad argument");
+	if (number) {
+		size_t n = strlen(number);
+		if (n == 0 || n > 40 || strspn(number, "+0123456789*#") != n)
+			return pb_error_set(PB_EINVAL, "pb_modem_forward_set: \"%s\" is not a phone number", number);
+	}
+	return m->ops->forward_set ? m->ops->forward_set(m->state, reason, number, no_reply_s)
+				   : unsupported(m, "call forwarding");
+}
+
+PB_API int pb_modem_ussd(pb_modem *m, const char *code, char **reply)
+{
+	if (!m || !code || !reply)
+		return pb_error_set(PB_EINVAL, "pb_modem_ussd: NULL argument");
+	*reply = NULL;
+	size_t n = strlen(code);
+	if (n == 0 || n > 160 || strspn(code, "0123456789*#+") != n)
+		return pb_error_set(PB_EINVAL, "pb_modem_ussd: \"%s\" is not a USSD code", code);
+	return m->ops->ussd ? m->ops->ussd(m->state, code, reply) : unsupported(m, "USSD");
+}
+
+/* --- watch ----------------------------------------------------------------- */
+
+PB_API void pb_modem_stop(pb_modem *m)
+{
+	if (m)
+		atomic_store(&m->stop, 1);
+}
+
+/*
+ * What identifies a message across listings: the box's id alone is not
+ * enough (an AT modem reuses a storage index once the caller deletes the
+ * entry), so the time and a hash of the content join it.
+ */
+static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static uint64_t msg_key(const pb_modem_msg *msg)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	const char *parts[] = { msg->id, msg->time, msg->number, msg->text, msg->error };
+	for (size_t i = 0; i < PB_ARRAY_SIZE(parts); i++) {
+		if (parts[i])
+			h = fnv1a(h, parts[i], strlen(parts[i]));
+		h = fnv1a(h, "\x1f", 1);
+	}
+	if (msg->raw)
+		h = fnv1a(h, msg->raw, msg->raw_len);
+	return h;
+}
+
+int pb_modem__find_location(const uint8_t *p, size_t len, char **out)
+{
+	*out = NULL;
+	for (size_t i = 0; p && i + 7 <= len; i++) {
+		if (pb_ascii_ncasecmp((const char *)p + i, "http://", 7) == 0 ||
+		    (i + 8 <= len && pb_ascii_ncasecmp((const char *)p + i, "https://", 8) == 0)) {
+			size_t e = i;
+			while (e < len && p[e] > 0x20 && p[e] < 0x7F)
+				e++;
+			*out = pb_strndup((const char *)p + i, e - i);
+			return *out ? 0 : PB_ENOMEM;
+		}
+	}
+	return 0;
+}
+
+int pb_modem__mms_location(const uint8_t *push, size_t len, char **out)
+{
+	*out = NULL;
+	pb_mms_message *mms = NULL;
+	int rc = push && len ? pb_mms_decode_push(&mms, NULL, push, len, NULL) : PB_EMALFORMED;
+	if (rc == PB_ENOMEM)
+		return rc;
+	if (rc == 0 && mms->content_location) {
+		*out = pb_strdup(mms->content_location);
+		pb_mms_message_free(mms);
+		return *out ? 0 : PB_ENOMEM;
+	}
+	pb_mms_message_free(mms);
+	pb_error_clear();
+	/* cut or damaged (routers truncate it): the URL text that is there */
+	return pb_modem__find_location(push, len, out);
+}
+
+/* Parts of a concatenated message (or WAP push) seen while watching. */
+typedef struct watch_group {
+	pb_sms_group_key key;
+	pb_buf ids; /* "3,4" */
+} watch_group;
+
+typedef struct watch_pending {
+	char *id;
+	int64_t since;
+} watch_pending;
+
+typedef struct watch_ctx {
+	pb_modem *m;
+	unsigned flags;
+	pb_modem_event_cb cb;
+	void *ud;
+	uint64_t *seen;
+	size_t nseen, capseen;
+	watch_pending *pending;
+	size_t npending, cappending;
+	bool first;
+	pb_sms_reassembler *reasm;
+	watch_group *groups;
+	size_t ngroups, capgroups;
+} watch_ctx;
+
+static bool same_group(const pb_sms_group_key *a, const pb_sms_group_key *b)
+{
+	return a->ref == b->ref && a->total == b->total && a->dst_port == b->dst_port &&
+	       a->src_port == b->src_port && strcmp(a->originator, b->originator) == 0;
+}
+
+static watch_group *group_for(watch_ctx *w, const pb_sms_group_key *k, bool create)
+{
+	for (size_t i = 0; i < w->ngroups; i++)
+		if (same_group(&w->groups[i].key, k))
+			return &w->groups[i];
+	if (!create)
+		return NULL;
+	if (grow(&w->groups, &w->capgroups, w->ngroups, sizeof(*w->groups), 4) < 0)
+		return NULL;
+	watch_group *g = &w->groups[w->ngroups++];
+	g->key = *k;
+	g->ids = (pb_buf)PB_BUF_INIT;
+	return g;
+}
+
+static void group_drop(watch_ctx *w, watch_group *g)
+{
+	pb_buf_dispose(&g->ids);
+	*g = w->groups[--w->ngroups];
+}
+
+/* The key pb_sms reassembly files a part under (TS 23.040 §9.2.3.24.1). */
+static void key_of(const pb_sms_message *s, pb_sms_group_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	pb_strlcpy(k->originator, s->address.number, sizeof(k->originator));
+	k->ref = s->udh.has_concat ? s->udh.concat_ref : 0;
+	k->total = s->udh.has_concat ? s->udh.concat_total : 1;
+	k->dst_port = s->udh.has_ports ? s->udh.dst_port : -1;
+	k->src_port = s->udh.has_ports ? s->udh.src_port : -1;
+}
+
+static bool seen_has(const watch_ctx *w, uint64_t k)
+{
+	for (size_t i = 0; i < w->nseen; i++)
+		if (w->seen[i] == k)
+			return true;
+	return false;
+}
+
+static int seen_add(watch_ctx *w, uint64_t k)
+{
+	if (grow(&w->seen, &w->capseen, w->nseen, sizeof(*w->seen), 64) < 0)
+		return PB_ENOMEM;
+	w->seen[w->nseen++] = k;
+	return 0;
+}
+
+/* When an incomplete entry was first seen (tracked from now if new). */
+static int64_t pending_since(watch_ctx *w, const char *id, int64_t now)
+{
+	for (size_t i = 0; i < w->npending; i++)
+		if (strcmp(w->pending[i].id, id) == 0)
+			return w->pending[i].since;
+	if (grow(&w->pending, &w->cappending, w->npending, sizeof(*w->pending), 8) < 0)
+		return now;
+	char *copy = pb_strdup(id);
+	if (copy)
+		w->pending[w->npending++] = (watch_pending){ copy, now };
+	return now;
+}
+
+/* Forget incomplete entries that are no longer in the listing as incomplete. */
+static void pending_prune(watch_ctx *w, const pb_modem_msg_list *l)
+{
+	for (size_t i = 0; i < w->npending;) {
+		bool still = false;
+		for (size_t j = 0; j < l->count && !still; j++)
+			still = l->items[j].type == PB_MODEM_MSG_INCOMPLETE && l->items[j].id &&
+				strcmp(l->items[j].id, w->pending[i].id) == 0;
+		if (still) {
+			i++;
+			continue;
+		}
+		pb_free(w->pending[i].id);
+		w->pending[i] = w->pending[--w->npending];
+	}
+}
+
+static int emit(watch_ctx *w, const pb_modem_msg *msg);
+static int report_part(watch_ctx *w, const pb_modem_msg *msg, const pb_sms_message *s, bool *handled);
+
+/* Report @msg unless seen. @return 0, or the callback's non-zero value. */
+static int report(watch_ctx *w, const pb_modem_msg *msg, bool silent)
+{
+	if (msg->type == PB_MODEM_MSG_INCOMPLETE && msg->id) {
+		int64_t now = pb_modem__now_ms();
+		if (now - pending_since(w, msg->id, now) < INCOMPLETE_GIVE_UP_MS)
+			return 0; /* the box is still collecting the parts: look again later */
+	}
+	uint64_t k = msg_key(msg);
+	if (seen_has(w, k))
+		return 0;
+	if (seen_add(w, k) < 0)
+		pb_log_warning(DOMAIN, "watch: out of memory remembering a message; it may be reported again");
+	if (silent)
+		return 0;
+	if (msg->raw_format == PB_MODEM_RAW_PDU && msg->type != PB_MODEM_MSG_GARBLED &&
+	    msg->type != PB_MODEM_MSG_REPORT) {
+		pb_sms_message s;
+		if (pb_sms_decode(&s, msg->raw, msg->raw_len, PB_SMS_DECODE_SMSC, NULL) == 0 &&
+		    s.type == PB_SMS_DELIVER && (s.udh.has_concat || pb_sms_is_wap_push(&s))) {
+			bool handled;
+			int r = report_part(w, msg, &s, &handled);
+			if (handled || r)
+				return r;
+		}
+	}
+	return emit(w, msg);
+}
+
+static int emit(watch_ctx *w, const pb_modem_msg *msg)
+{
+	pb_modem_event ev = { PB_MODEM_EVENT_MESSAGE, msg, 0, NULL };
+	return w->cb(&ev, w->ud);
+}
+
+/* A message the SMS reassembler gave back: one record with every part's id. */
+static int emit_assembled(watch_ctx *w, pb_sms_assembled *a, const char *ids)
+{
+	char time[40] = "";
+	pb_sms_time_iso8601(&a->first.scts, time, sizeof(time));
+	bool push = pb_sms_is_wap_push(&a->first);
+	pb_modem_msg m = { .id = (char *)ids, .state = PB_MODEM_STATE_UNREAD, .box_type = -1,
+			   .number = a->first.address.number, .time = time[0] ? time : NULL };
+	m.type = !a->complete ? PB_MODEM_MSG_INCOMPLETE : push ? PB_MODEM_MSG_MMS : PB_MODEM_MSG_TEXT;
+	if (push) {
+		m.raw = a->data;
+		m.raw_len = a->data_len;
+		m.raw_format = PB_MODEM_RAW_PUSH;
+		if (pb_modem__mms_location(a->data, a->data_len, &m.content_location) < 0)
+			return PB_ENOMEM;
+	} else {
+		m.text = a->text;
+	}
+	int r = emit(w, &m);
+	pb_free(m.content_location);
+	return r;
+}
+
+/* Parts of a concatenated message or a WAP push go through reassembly. */
+static int report_part(watch_ctx *w, const pb_modem_msg *msg, const pb_sms_message *s, bool *handled)
+{
+	*handled = false;
+	if (!w->reasm) {
+		pb_sms_reassembler_options o = PB_SMS_REASSEMBLER_OPTIONS_INIT;
+		o.timeout = INCOMPLETE_GIVE_UP_MS;
+		if (pb_sms_reassembler_new(&w->reasm, &o) < 0)
+			return 0; /* report the part as it is */
+	}
+	pb_sms_group_key k;
+	key_of(s, &k);
+	watch_group *g = group_for(w, &k, true);
+	if (!g || (g->ids.len && pb_buf_putc(&g->ids, ',') < 0) || pb_buf_puts(&g->ids, msg->id ? msg->id : "") < 0)
+		return 0;
+	pb_sms_assembled *a = NULL;
+	if (pb_sms_reassembler_add(w->reasm, msg->raw, msg->raw_len, PB_SMS_DECODE_SMSC, pb_modem__now_ms(), &a,
+				   NULL) < 0)
+		return 0;
+	*handled = true;
+	if (!a)
+		return 0;
+	int r = emit_assembled(w, a, pb_buf_cstr(&g->ids));
+	group_drop(w, g);
+	pb_sms_assembled_free(a);
+	return r;
+}
+
+/* Groups that stayed incomplete too long come out as they are. */
+static int expire_parts(watch_ctx *w)
+{
+	pb_sms_assembled *a = NULL;
+	while (w->reasm && pb_sms_reassembler_expire(w->reasm, pb_modem__now_ms(), &a) == 0 && a) {
+		watch_group *g = group_for(w, &a->key, false);
+		int r = emit_assembled(w, a, g ? pb_buf_cstr(&g->ids) : "");
+		if (g)
+			group_drop(w, g);
+		pb_sms_assembled_free(a);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static int report_error(watch_ctx *w, int code)
+{
+	pb_modem_event ev = { PB_MODEM_EVENT_ERROR, NULL, code, pb_error_last()->message };
+	pb_log_warning(DOMAIN, "%s: %s", w->m->ops->name, ev.text);
+	return w->cb(&ev, w->ud);
+}
+
+static int report_list(watch_ctx *w, pb_modem_msg_list *l, bool silent)
+{
+	for (size_t i = 0; i < l->count; i++) {
+		int r = report(w, &l->items[i], silent);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static bool stopped(pb_modem *m) { return atomic_load(&m->stop) != 0; }
+
+static int watch_loop(watch_ctx *w, int duration_ms)
+{
+	pb_modem *m = w->m;
+	const pb_modem_backend_ops *ops = m->ops;
+	int64_t end = duration_ms < 0 ? INT64_MAX : pb_modem__now_ms() + duration_ms;
+	int64_t next_list = 0;
+	int backoff = 0;
+	unsigned polls = 0;
+	bool failing = false;
+	pb_modem_msg_list pushed = PB_MODEM_MSG_LIST_INIT;
+	int r = 0;
+
+	while (!stopped(m) && pb_modem__now_ms() < end) {
+		if ((r = expire_parts(w)) != 0)
+			break;
+		int64_t now = pb_modem__now_ms();
+		if (now >= next_list) {
+			pb_modem_msg_list l = PB_MODEM_MSG_LIST_INIT;
+			/* the cheap check can miss a delete and an arrival between two looks
+			 * (same counts): list in full every FULL_LIST_EVERY polls anyway */
+			bool cheap = !w->first && ops->changed && !failing && w->npending == 0 &&
+				     ++polls % FULL_LIST_EVERY != 0;
+			int rc = cheap ? ops->changed(m->state) : 1;
+			if (rc > 0 || rc < 0)
+				rc = ops->list(m->state, PB_MODEM_BOX_INBOX, &l);
+			if (rc < 0) {
+				pb_modem_msg_list_dispose(&l);
+				if (rc == PB_EAUTH) {
+					r = rc;
+					break;
+				}
+				if (!failing && (r = report_error(w, rc)) != 0)
+					break;
+				failing = true;
+				backoff = backoff ? PB_MIN(backoff * 2, BACKOFF_MAX_MS) : 1000;
+				next_list = pb_modem__now_ms() + backoff;
+			} else {
+				if (failing) {
+					pb_modem_event ev = { PB_MODEM_EVENT_RECOVERED, NULL, 0, NULL };
+					failing = false;
+					backoff = 0;
+					if ((r = w->cb(&ev, w->ud)) != 0) {
+						pb_modem_msg_list_dispose(&l);
+						break;
+					}
+				}
+				r = report_list(w, &l, w->first && (w->flags & PB_MODEM_WATCH_NEW_ONLY));
+				pending_prune(w, &l);
+				pb_modem_msg_list_dispose(&l);
+				w->first = false;
+				if (r)
+					break;
+				next_list = pb_modem__now_ms() + m->poll_ms;
+			}
+		}
+		int64_t left = PB_MIN(next_list, end) - pb_modem__now_ms();
+		int slice = (int)PB_MAX(0, PB_MIN(left, WAIT_SLICE_MS));
+		if (ops->wait && !failing) {
+			int rc = ops->wait(m->state, slice, &pushed);
+			if (pushed.count) {
+				r = report_list(w, &pushed, false);
+				pb_modem_msg_list_dispose(&pushed);
+				if (r)
+					break;
+			}
+			if (rc > 0)
+				next_list = 0;
+			else if (rc < 0 && rc != PB_ETIMEOUT) {
+				if (rc == PB_EAUTH) {
+					r = rc;
+					break;
+				}
+				if ((r = report_error(w, rc)) != 0)
+					break;
+				failing = true;
+				backoff = backoff ? PB_MIN(backoff * 2, BACKOFF_MAX_MS) : 1000;
+				next_list = pb_modem__now_ms() + backoff;
+			}
+		} else if (slice > 0) {
+			struct timespec ts = { slice / 1000, (long)(slice % 1000) * 1000000L };
+			nanosleep(&ts, NULL);
+		}
+	}
+	pb_modem_msg_list_dispose(&pushed);
+	return r;
+}
+
+PB_API int pb_modem_watch(pb_modem *m, unsigned flags, int duration_ms, pb_modem_event_cb cb, void *userdata)
+{
+	if (!m || !cb)
+		return pb_error_set(PB_EINVAL, "pb_modem_watch: modem and callback are required");
+	atomic_store(&m->stop, 0);
+	watch_ctx w = { .m = m, .flags = flags, .cb = cb, .ud = userdata, .first = true };
+	int r = watch_loop(&w, duration_ms);
+	for (size_t i = 0; i < w.npending; i++)
+		pb_free(w.pending[i].id);
+	for (size_t i = 0; i < w.ngroups; i++)
+		pb_buf_dispose(&w.groups[i].ids);
+	pb_free(w.groups);
+	pb_sms_reassembler_free(w.reasm);
+	pb_free(w.pending);
+	pb_free(w.seen);
+	return r;
+}

@@ -1,0 +1,313 @@
+#!/usr/bin/python3
+# libphonebridge tests — an AT-command GSM modem on a pseudo-terminal.
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Speaks TS 27.007 / TS 27.005 in PDU mode the way USB sticks do: echo on
+# until ATE0, message storage with +CMGL/+CMGR/+CMGD (listing marks unread
+# messages read), AT+CMGS with the "> " prompt and Ctrl-Z, +CMTI/+CMT/+CDS
+# indications, +CMS ERROR codes, AT+CCFC, AT+CUSD answered unsolicited.
+#
+# Standard library only. Creates the pty, links it at --link, prints
+# "READY <link>". Control lines on stdin (the test's side of the world):
+#   deliver HEX          store a PDU (SMSC + TPDU) and say +CMTI
+#   deliver-quiet HEX    store it without saying anything (a stick that never sends +CMTI)
+#   deliver-inside HEX   store it; the +CMTI comes in the middle of the next command's answer
+#   direct HEX           +CMT: the message is pushed, not stored
+#   report HEX           +CDS: a status report is pushed
+#   store-garbled TEXT   store an entry whose PDU line is not hex
+#   silent on|off        stop answering (a hung modem) / answer again
+#   unplug / replug      the device goes away / comes back at the same path
+#   sent?                print "SENT <hex>,<hex>,..." of submitted PDUs on stdout
+#   forward?             print "FORWARD <reason>=<number>,..." of active call forwards
+import argparse
+import os
+import pty
+import select
+import sys
+import tty
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--link", required=True)
+ap.add_argument("--no-cnmi", action="store_true", help="refuse every AT+CNMI")
+ap.add_argument("--samples", action="store_true", help="start with sample messages in storage")
+ap.add_argument("--echo-always", action="store_true", help="ignore ATE0 (echo stays on, as on some sticks)")
+args = ap.parse_args()
+
+SMSC = bytes.fromhex("07911326040000F0")
+
+
+def semi(digits):
+    d = digits + ("F" if len(digits) % 2 else "")
+    return bytes(int(d[i + 1] + d[i], 16) for i in range(0, len(d), 2))
+
+
+def addr(num):
+    intl = num.startswith("+")
+    d = num.lstrip("+")
+    return bytes([len(d), 0x91 if intl else 0x81]) + semi(d)
+
+
+SCTS = semi("24050110300000")  # 2024-05-01 10:30:00 +00
+
+
+def pack7(text):
+    bits, nbits, out = 0, 0, bytearray()
+    for ch in text:
+        bits |= (ord(ch) & 0x7F) << nbits
+        nbits += 7
+        while nbits >= 8:
+            out.append(bits & 0xFF)
+            bits >>= 8
+            nbits -= 8
+    if nbits:
+        out.append(bits & 0xFF)
+    return bytes(out)
+
+
+def deliver7(oa, text):
+    return SMSC + bytes([0x04]) + addr(oa) + bytes([0x00, 0x00]) + SCTS + bytes([len(text)]) + pack7(text)
+
+
+def deliver_data(oa, udh, data):
+    ud = bytes([len(udh)]) + udh + data
+    return SMSC + bytes([0x44]) + addr(oa) + bytes([0x00, 0x04]) + SCTS + bytes([len(ud)]) + ud
+
+
+def wap_push_parts(oa, ref=0x42):
+    mms = (b"\x8c\x82" + b"\x98T20240501\x00" + b"\x8d\x92" + b"\x89\x15\x80+15550100/TYPE=PLMN\x00"
+           + b"\x8a\x80" + b"\x8e\x02\x10\x00" + b"\x88\x05\x81\x03\x03\xf4\x80"
+           + b"\x83http://mmsc.example/mms/0123456789abcdef\x00")
+    push = b"\x01\x06\x03\xbe\xaf\x84" + mms
+    half = len(push) // 2
+    parts = [push[:half], push[half:]]
+    out = []
+    for i, p in enumerate(parts):
+        udh = b"\x05\x04\x0b\x84\x23\xf0" + bytes([0x00, 0x03, ref, len(parts), i + 1])
+        out.append(deliver_data(oa, udh, p))
+    return out
+
+
+storage = {}  # index -> [stat, hex]
+sent = []
+forwards = {}
+echo = True
+cnmi = False
+silent = False
+inside = []
+pending_prompt = None  # the length AT+CMGS announced
+
+
+def store(pdu_hex, stat=0):
+    i = 1
+    while i in storage:
+        i += 1
+    storage[i] = [stat, pdu_hex]
+    return i
+
+
+if args.samples:
+    store(deliver7("+15550001", "Hello from the stick").hex().upper())
+    for p in wap_push_parts("+15550002"):
+        store(p.hex().upper())
+    store("ZZ-NOT-HEX", 0)  # a garbled entry
+    store(deliver7("+15550003", "After the garbled one").hex().upper(), 1)
+
+master = slave = None
+
+
+def plug():
+    global master, slave
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    tmp = args.link + ".new"
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    os.symlink(os.ttyname(slave), tmp)
+    os.replace(tmp, args.link)
+
+
+def unplug():
+    global master, slave
+    if os.path.lexists(args.link):
+        os.unlink(args.link)
+    os.close(master)
+    os.close(slave)
+    master = slave = None
+
+
+def out(s):
+    if master is not None:
+        os.write(master, s.encode() if isinstance(s, str) else s)
+
+
+def tpdu_len(h):
+    b = bytes.fromhex(h)
+    return len(b) - b[0] - 1
+
+
+def answer(lines, final="OK"):
+    body = ""
+    for i, l in enumerate(lines):
+        body += "\r\n" + l
+        if inside and i == len(lines) // 2:
+            body += "\r\n" + inside.pop(0)
+    out(body + ("\r\n" if lines else "") + "\r\n" + final + "\r\n")
+
+
+def command(c):
+    global echo, cnmi, pending_prompt
+    u = c.upper()
+    if u in ("AT", "ATZ") or u.startswith("AT+CMEE") or u.startswith("AT+CMGF=0") or u.startswith("AT+CMMS") \
+            or u.startswith("AT+COPS="):
+        return answer([])
+    if u in ("ATE0", "ATE1"):
+        echo = u == "ATE1" or args.echo_always
+        return answer([])
+    if u.startswith("AT+CPMS="):
+        return answer(["+CPMS: %d,100,%d,100,%d,100" % ((len(storage),) * 3)])
+    if u.startswith("AT+CNMI="):
+        if args.no_cnmi:
+            return answer([], "ERROR")
+        cnmi = True
+        return answer([])
+    if u == "AT+CMGL=4":
+        lines = []
+        for i in sorted(storage):
+            st, h = storage[i]
+            try:
+                n = tpdu_len(h)
+            except ValueError:
+                n = len(h) // 2
+            lines += ["+CMGL: %d,%d,,%d" % (i, st, n), h]
+            if st == 0:
+                storage[i][0] = 1  # listing marks it read, as modems do
+        return answer(lines)
+    if u.startswith("AT+CMGR="):
+        i = int(u[8:] or "0")
+        if i not in storage:
+            return answer([], "+CMS ERROR: 321")
+        st, h = storage[i]
+        if st == 0:
+            storage[i][0] = 1
+        return answer(["+CMGR: %d,,%d" % (st, tpdu_len(h)), h])
+    if u.startswith("AT+CMGD="):
+        storage.pop(int(u[8:].split(",")[0] or "0"), None)
+        return answer([])
+    if u.startswith("AT+CMGS="):
+        pending_prompt = int(u[8:])
+        out("\r\n> ")
+        return
+    if u == "AT+CSQ":
+        return answer(["+CSQ: 21,99"])
+    if u == "AT+COPS?":
+        return answer(['+COPS: 0,0,"Example Mobile",7'])
+    if u == "AT+CREG?":
+        return answer(["+CREG: 0,5"])
+    if u == "AT+CPIN?":
+        return answer(["+CPIN: READY"])
+    if u.startswith("AT+CCFC="):
+        f = c[8:].split(",")
+        reason, mode = int(f[0]), int(f[1])
+        if mode == 2:
+            if reason in forwards:
+                return answer(['+CCFC: 1,1,"%s",145' % forwards[reason], "+CCFC: 0,4"])
+            return answer(["+CCFC: 0,7"])
+        if mode == 3:
+            forwards[reason] = f[2].strip('"')
+        elif mode == 4:
+            forwards.pop(reason, None)
+        return answer([])
+    if u.startswith("AT+CUSD=1,"):
+        answer([])
+        out('\r\n+CUSD: 0,"%s",72\r\n' % "Balance: 5.00 \u20ac".encode("utf-16-be").hex().upper())
+        return
+    answer([], "ERROR")
+
+
+def control(line):
+    global silent
+    w = line.split(" ", 1)
+    op, arg = w[0], (w[1] if len(w) > 1 else "")
+    if op == "deliver":
+        i = store(arg)
+        if cnmi:
+            out('\r\n+CMTI: "ME",%d\r\n' % i)
+    elif op == "deliver-quiet":
+        store(arg)
+    elif op == "deliver-inside":
+        i = store(arg)
+        inside.append('+CMTI: "ME",%d' % i)
+    elif op == "direct":
+        out("\r\n+CMT: ,%d\r\n%s\r\n" % (tpdu_len(arg), arg))
+    elif op == "report":
+        out("\r\n+CDS: %d\r\n%s\r\n" % (tpdu_len(arg), arg))
+    elif op == "store-garbled":
+        store(arg)
+    elif op == "silent":
+        silent = arg == "on"
+    elif op == "unplug":
+        unplug()
+    elif op == "replug":
+        plug()
+    elif op == "sent?":
+        print("SENT " + ",".join(sent), flush=True)
+    elif op == "forward?":
+        print("FORWARD " + ",".join("%d=%s" % kv for kv in sorted(forwards.items())), flush=True)
+    elif op == "samples?":
+        print("SAMPLES " + ",".join(p.hex().upper() for p in wap_push_parts("+15550009", 0x77)), flush=True)
+
+
+plug()
+print("READY " + args.link, flush=True)
+buf = b""
+ctl = b""
+while True:
+    fds = [sys.stdin.fileno()] + ([master] if master is not None else [])
+    r, _, _ = select.select(fds, [], [])
+    if sys.stdin.fileno() in r:
+        d = os.read(sys.stdin.fileno(), 4096)
+        if not d:
+            break
+        ctl += d
+        while b"\n" in ctl:
+            line, ctl = ctl.split(b"\n", 1)
+            control(line.decode().strip())
+    if master is not None and master in r:
+        try:
+            d = os.read(master, 4096)
+        except OSError:
+            continue
+        if silent:
+            continue
+        buf += d
+        while True:
+            if pending_prompt is not None:
+                if b"\x1a" not in buf and b"\x1b" not in buf:
+                    break
+                cut = min(i for i in (buf.find(b"\x1a"), buf.find(b"\x1b")) if i >= 0)
+                data, esc, buf = buf[:cut], buf[cut:cut + 1], buf[cut + 1:]
+                if echo:
+                    out(data)
+                n, pending_prompt = pending_prompt, None
+                if esc == b"\x1b":
+                    answer([])
+                    continue
+                h = data.decode(errors="replace").strip()
+                try:
+                    ok = tpdu_len(h) == n
+                except ValueError:
+                    ok = False
+                if not ok:
+                    answer([], "+CMS ERROR: 304")
+                    continue
+                sent.append(h)
+                answer(["+CMGS: %d" % len(sent)])
+                continue
+            if b"\r" not in buf:
+                break
+            line, buf = buf.split(b"\r", 1)
+            line = line.strip(b"\n")
+            if echo:
+                out(line + b"\r")
+            if line:
+                command(line.decode(errors="replace").strip())
