@@ -214,6 +214,11 @@ static void test_core__buf_reserve_overflow(void **state)
 {
 	(void)state;
 	pb_buf b = PB_BUF_INIT;
+	/* reserving alone already gives a terminated (empty) string */
+	assert_pb_ok(pb_buf_reserve(&b, 10));
+	assert_non_null(b.data);
+	assert_int_equal(b.data[0], 0);
+	assert_string_equal(pb_buf_cstr(&b), "");
 	assert_pb_ok(pb_buf_puts(&b, "x"));
 	assert_pb_error(pb_buf_reserve(&b, SIZE_MAX), PB_ETOOBIG);
 	assert_string_equal(pb_buf_cstr(&b), "x");
@@ -378,6 +383,9 @@ static void test_core__utf8_sanitize(void **state)
 	pb_buf b = PB_BUF_INIT;
 	assert_pb_ok(pb_utf8_sanitize(&b, "a\xFF" "b\xE2\x82" "c\xF0\x9F\x98\x80", 10));
 	assert_string_equal(pb_buf_cstr(&b), "a\xEF\xBF\xBD" "b\xEF\xBF\xBD" "c\xF0\x9F\x98\x80");
+	pb_buf_clear(&b);
+	assert_pb_ok(pb_utf8_sanitize(&b, NULL, 0));
+	assert_int_equal(b.len, 0);
 	pb_buf_dispose(&b);
 }
 

@@ -28,6 +28,8 @@ PB_API int pb_buf_reserve(pb_buf *buf, size_t extra)
 		return PB_ENOMEM;
 	buf->data = data;
 	buf->cap = cap;
+	/* keep the promise of buffer.h even before anything is added */
+	buf->data[buf->len] = '\0';
 	return 0;
 }
 

@@ -117,7 +117,7 @@ PB_API int pb_utf8_validate(const char *s, size_t len, size_t *bad_offset)
 PB_API int pb_utf8_sanitize(pb_buf *out, const char *s, size_t len)
 {
 	int rc = pb_buf_reserve(out, len);
-	if (rc < 0)
+	if (rc < 0 || len == 0) /* s may be NULL when len is 0 */
 		return rc;
 	size_t i = 0, run = 0; /* run: start of the pending well-formed span */
 	while (i < len) {
