@@ -36,6 +36,19 @@ typedef struct plan_ctx {
 	size_t len;
 } plan_ctx;
 
+/* The code point at text[*i] (well-formed UTF-8, checked before); ASCII inline. */
+static inline uint32_t next_cp(const char *text, size_t len, size_t *i)
+{
+	unsigned char c = (unsigned char)text[*i];
+	if (c < 0x80) {
+		(*i)++;
+		return c;
+	}
+	uint32_t cp;
+	*i += pb_utf8_decode(text + *i, len - *i, &cp);
+	return cp;
+}
+
 /* Units of one code point: septets in the given tables (0: not there), or
  * UTF-16 code units for UCS-2 (lock == -1). */
 static unsigned char_units(uint32_t cp, int lock, unsigned single)
@@ -75,9 +88,7 @@ static bool count_parts(const plan_ctx *pc, int lock, unsigned single, bool ref1
 {
 	size_t total = 0;
 	for (size_t i = 0; i < pc->len;) {
-		uint32_t cp;
-		i += pb_utf8_decode(pc->text + i, pc->len - i, &cp);
-		unsigned u = char_units(cp, lock, single);
+		unsigned u = char_units(next_cp(pc->text, pc->len, &i), lock, single);
 		if (u == 0)
 			return false;
 		total += u;
@@ -95,9 +106,7 @@ static bool count_parts(const plan_ctx *pc, int lock, unsigned single, bool ref1
 	size_t cap = capacity(lock, udh_octets(lock, single, true, ref16, 0));
 	size_t parts = 1, fill = 0;
 	for (size_t i = 0; i < pc->len;) {
-		uint32_t cp;
-		i += pb_utf8_decode(pc->text + i, pc->len - i, &cp);
-		unsigned u = char_units(cp, lock, single);
+		unsigned u = char_units(next_cp(pc->text, pc->len, &i), lock, single);
 		if (fill + u > cap) {
 			parts++;
 			fill = 0;
@@ -373,15 +382,15 @@ static void fill_text_part(writer *w, const char *text, size_t len, size_t *pos,
 	uint8_t sept[160];
 	size_t ns = 0;
 	while (*pos < len) {
-		uint32_t cp;
 		uint8_t s2[2];
-		size_t k = pb_utf8_decode(text + *pos, len - *pos, &cp);
+		size_t next = *pos;
+		uint32_t cp = next_cp(text, len, &next);
 		int u = pb_sms__gsm_encode_char(cp, plan->lang_locking, plan->lang_single, s2);
 		if (ns + (size_t)u > cap)
 			break;
 		memcpy(sept + ns, s2, (size_t)u);
 		ns += (size_t)u;
-		*pos += k;
+		*pos = next;
 	}
 	size_t hs = (udh_len * 8 + 6) / 7;
 	pb_sms__gsm_pack(sept, ns, hs, ud);
