@@ -499,17 +499,6 @@ int pb_sms_decode(pb_sms_message *msg, const uint8_t *pdu, size_t len, unsigned 
 	}
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int pb_sms_decode_hex(pb_sms_message *msg, const char *hex, size_t hex_len, unsigned flags, uint8_t *scratch,
 		      size_t scratch_len, pb_parse_error *perr)
 {
@@ -524,8 +513,8 @@ int pb_sms_decode_hex(pb_sms_message *msg, const char *hex, size_t hex_len, unsi
 			i++;
 			continue;
 		}
-		int hi = hex_value(ch);
-		int lo = i + 1 < hex_len ? hex_value(hex[i + 1]) : -1;
+		int hi = pb_hex_digit_value((unsigned char)ch);
+		int lo = i + 1 < hex_len ? pb_hex_digit_value((unsigned char)hex[i + 1]) : -1;
 		if (hi < 0)
 			return pb_error__parse(perr, i, "not a hex digit: 0x%02x", (unsigned char)ch);
 		if (i + 1 >= hex_len)
