@@ -199,10 +199,39 @@ static int make_dir(const char *dir)
 	return 0;
 }
 
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/*
+ * Switching a database to WAL takes an exclusive lock, and SQLite answers
+ * SQLITE_BUSY at once, without the busy handler, when another connection
+ * holds a lock at that moment (several processes creating one new database
+ * together). Retry with a growing pause until the busy timeout has passed.
+ */
+static int set_wal(pb_store *st, int timeout_ms)
+{
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (long pause_ms = 1;; pause_ms = PB_MIN(pause_ms * 2, 50)) {
+		int rc = sqlite3_exec(st->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+		if (rc == SQLITE_OK)
+			return 0;
+		int primary = rc & 0xff;
+		if ((primary != SQLITE_BUSY && primary != SQLITE_LOCKED) || ms_since(&t0) >= timeout_ms)
+			return pb_store__error(st, rc, "WAL mode");
+		struct timespec d = { 0, pause_ms * 1000000L };
+		nanosleep(&d, NULL);
+	}
+}
+
 /* The pragmas every connection needs; journal_mode=WAL persists in the file. */
 static int configure(pb_store *st, const pb_store_options *o)
 {
-	int rc = pb_store__exec(st, "PRAGMA journal_mode=WAL", "WAL mode");
+	int rc = set_wal(st, o->busy_timeout_ms);
 	if (rc == 0)
 		rc = pb_store__exec(st, "PRAGMA foreign_keys=ON", "foreign keys");
 	if (rc == 0)
