@@ -19,5 +19,6 @@
 #include <phonebridge/buffer.h>
 #include <phonebridge/encoding.h>
 #include <phonebridge/charset.h>
+#include <phonebridge/sip.h>
 
 #endif
