@@ -1,0 +1,165 @@
+/*
+ * libphonebridge — the media of one call: prompts out as G.711 RTP every
+ * 20 ms, digits in from RFC 4733 events and in-band tones.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <string.h>
+
+#include "media/private.h"
+
+/* Conceal at most this much lost audio at once (a longer gap is a pause). */
+#define MAX_CONCEAL_PACKETS 50
+
+struct pb_media_call {
+	pb_media_call_options o;
+	pb_rtp_sender tx;
+	pb_rtp_rx rx;
+	pb_rfc4733_rx events;
+	pb_dtmf_detector *detector; /* NULL when in-band detection is off */
+	pb_playout *playout;
+	bool heard_events;          /* the caller sends RFC 4733: stop listening in-band */
+};
+
+int pb_media_call_new(pb_media_call **out, const pb_media_call_options *o)
+{
+	if (!out || !o)
+		return pb_error_set(PB_EINVAL, "media_call_new: NULL argument");
+	*out = NULL;
+	if (o->version != PB_MEDIA_CALL_OPTIONS_VERSION)
+		return pb_error_set(PB_EINVAL, "media_call_new: options version %d, expected %d",
+				    o->version, PB_MEDIA_CALL_OPTIONS_VERSION);
+	if (o->codec != PB_CODEC_PCMU && o->codec != PB_CODEC_PCMA)
+		return pb_error_set(PB_EINVAL, "media_call_new: codec %d is not PCMU (0) or PCMA (8)",
+				    (int)o->codec);
+	if (o->event_payload_type > 127)
+		return pb_error_set(PB_EINVAL, "media_call_new: telephone-event payload type %u > 127",
+				    o->event_payload_type);
+	pb_media_call *c = pb_calloc(1, sizeof(*c));
+	if (!c)
+		return PB_ENOMEM;
+	c->o = *o;
+	int rc = 0;
+	if (o->random_start)
+		rc = pb_rtp_sender_random(&c->tx, (uint8_t)o->codec);
+	else
+		pb_rtp_sender_init(&c->tx, (uint8_t)o->codec, o->ssrc, o->seq, o->timestamp);
+	pb_rtp_rx_init(&c->rx);
+	pb_rfc4733_rx_init(&c->events);
+	if (rc == 0)
+		rc = pb_playout_new(&c->playout);
+	if (rc == 0 && o->inband_dtmf)
+		rc = pb_dtmf_detector_new(&c->detector);
+	if (rc < 0) {
+		pb_media_call_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+void pb_media_call_free(pb_media_call *c)
+{
+	if (!c)
+		return;
+	pb_dtmf_detector_free(c->detector);
+	pb_playout_free(c->playout);
+	pb_free(c);
+}
+
+int pb_media_call_play(pb_media_call *c, const char *const *names, size_t n)
+{
+	const pb_prompt *found[PB_PLAYOUT_MAX];
+	if (!c || (!names && n))
+		return pb_error_set(PB_EINVAL, "media_call_play: NULL argument");
+	if (n > PB_PLAYOUT_MAX)
+		return pb_error_set(PB_ETOOBIG, "media_call_play: %zu prompts at once", n);
+	for (size_t i = 0; i < n; i++) {
+		found[i] = pb_prompt_set_find(c->o.prompts, names[i]);
+		if (!found[i])
+			return pb_error_set(PB_ENOTFOUND, "no prompt named '%s'", names[i] ? names[i] : "(null)");
+	}
+	for (size_t i = 0; i < n; i++) {
+		int rc = pb_playout_queue(c->playout, found[i]);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+void pb_media_call_stop(pb_media_call *c)
+{
+	if (c)
+		pb_playout_clear(c->playout);
+}
+
+bool pb_media_call_playing(const pb_media_call *c)
+{
+	return c && pb_playout_busy(c->playout);
+}
+
+int pb_media_call_tick(pb_media_call *c, pb_buf *packet, unsigned *events)
+{
+	int16_t pcm[PB_MEDIA_FRAME];
+	uint8_t g711[PB_MEDIA_FRAME];
+	bool was_busy = pb_playout_busy(c->playout);
+	if (events)
+		*events = 0;
+	pb_playout_read(c->playout, pcm, PB_MEDIA_FRAME);
+	pb_g711_encode(c->o.codec, g711, pcm, PB_MEDIA_FRAME);
+	int rc = pb_rtp_sender_next(&c->tx, packet, g711, sizeof(g711), PB_MEDIA_FRAME, false);
+	if (rc == 0 && was_busy && !pb_playout_busy(c->playout) && events)
+		*events |= PB_MEDIA_PROMPT_DONE;
+	return rc;
+}
+
+static size_t audio_in(pb_media_call *c, const pb_rtp_packet *p, char *digits, size_t cap)
+{
+	int16_t pcm[PB_MEDIA_FRAME];
+	uint32_t gap;
+	pb_rtp_rx_class cls = pb_rtp_rx_push(&c->rx, p, &gap);
+	if (!c->detector || c->heard_events || cls != PB_RTP_RX_NEXT)
+		return 0; /* a late packet's time was already concealed */
+	if (gap > 0 && gap <= MAX_CONCEAL_PACKETS)
+		pb_dtmf_detector_skip(c->detector, (size_t)gap * PB_MEDIA_FRAME);
+	size_t k = 0;
+	const uint8_t *b = p->payload;
+	size_t left = p->payload_len;
+	while (left > 0) {
+		size_t n = PB_MIN(left, (size_t)PB_MEDIA_FRAME);
+		pb_g711_decode((pb_media_codec)p->payload_type, pcm, b, n);
+		k += pb_dtmf_detector_feed(c->detector, pcm, n, digits + k, cap - k);
+		b += n;
+		left -= n;
+	}
+	return k;
+}
+
+int pb_media_call_receive(pb_media_call *c, const uint8_t *buf, size_t len,
+			  char *digits, size_t cap, size_t *n, pb_parse_error *perr)
+{
+	pb_rtp_packet p;
+	if (!c || !n || (!digits && cap))
+		return pb_error_set(PB_EINVAL, "media_call_receive: NULL argument");
+	*n = 0;
+	int rc = pb_rtp_parse(&p, buf, len, perr);
+	if (rc < 0)
+		return rc;
+	if (c->o.event_payload_type && p.payload_type == c->o.event_payload_type) {
+		char d;
+		rc = pb_rfc4733_rx_push(&c->events, &p, &d, perr);
+		if (rc < 0)
+			return rc;
+		c->heard_events = true;
+		if (rc == 1 && cap > 0)
+			digits[(*n)++] = d;
+		return 0;
+	}
+	if (p.payload_type == PB_CODEC_PCMU || p.payload_type == PB_CODEC_PCMA)
+		*n = audio_in(c, &p, digits, cap);
+	return 0;
+}
+
+const pb_rtp_rx_stats *pb_media_call_stats(const pb_media_call *c)
+{
+	return &c->rx.stats;
+}

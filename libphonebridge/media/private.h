@@ -1,0 +1,17 @@
+/*
+ * libphonebridge — media module internals. Not installed.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef PB_MEDIA_PRIVATE_H
+#define PB_MEDIA_PRIVATE_H
+
+#include <phonebridge/media.h>
+
+#include "core/internal.h"
+
+#define PB_PLAYOUT_MAX 64
+
+/* rtp.c: random bytes from the kernel. */
+int pb_media__random(void *buf, size_t len);
+
+#endif

@@ -1,0 +1,209 @@
+/*
+ * libphonebridge — caller identities: E.164 normalisation and verstat.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The input comes from SIP headers, so it is outside text: every step is
+ * bounded by the buffer sizes below and never trusts a length.
+ */
+#include <ctype.h>
+#include <string.h>
+
+#include "screen/private.h"
+
+#define USER_MAX 128
+
+/* Words that carriers and PBXes put in the user part of a withheld caller. */
+static const char *const anonymous_words[] = {
+	"anonymous", "restricted", "private", "unknown", "unavailable", "withheld",
+	"anonymous.invalid", "blocked", "none",
+};
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)tolower((unsigned char)c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/*
+ * The user part of @in: inside <...> if present, after a sip:/sips:/tel:
+ * scheme, before '@', ';' or '?', percent-decoded, trimmed.
+ */
+static void user_part(char *user, size_t cap, const char *in)
+{
+	const char *p = in, *end;
+	const char *lt = strchr(in, '<');
+	if (lt) {
+		p = lt + 1;
+		end = strchr(p, '>');
+		if (!end)
+			end = p + strlen(p);
+	} else {
+		end = p + strlen(p);
+	}
+	while (p < end && isspace((unsigned char)*p))
+		p++;
+	if ((size_t)(end - p) >= 4 && pb_ascii_ncasecmp(p, "sip:", 4) == 0)
+		p += 4;
+	else if ((size_t)(end - p) >= 5 && pb_ascii_ncasecmp(p, "sips:", 5) == 0)
+		p += 5;
+	else if ((size_t)(end - p) >= 4 && pb_ascii_ncasecmp(p, "tel:", 4) == 0)
+		p += 4;
+	size_t o = 0;
+	for (; p < end && o + 1 < cap; p++) {
+		char c = *p;
+		if (c == '@' || c == ';' || c == '?' || c == '>')
+			break;
+		if (c == '%' && end - p >= 3 && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
+			c = (char)(hexval(p[1]) * 16 + hexval(p[2]));
+			p += 2;
+		}
+		user[o++] = c;
+	}
+	while (o > 0 && isspace((unsigned char)user[o - 1]))
+		o--;
+	user[o] = '\0';
+}
+
+static bool is_anonymous(const char *user)
+{
+	if (user[0] == '\0')
+		return true;
+	for (size_t i = 0; i < PB_ARRAY_SIZE(anonymous_words); i++)
+		if (pb_ascii_casecmp(user, anonymous_words[i]) == 0)
+			return true;
+	return false;
+}
+
+static bool starts_with(const char *s, const char *prefix)
+{
+	return prefix[0] != '\0' && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* "+" cc rest into out; false if it does not fit E.164's 15 digits. */
+static bool make_e164(char *out, size_t cap, const char *cc, const char *rest)
+{
+	size_t n = strlen(cc) + strlen(rest);
+	if (n < 7 || n > 15 || n + 2 > cap)
+		return false;
+	out[0] = '+';
+	strcpy(out + 1, cc);
+	strcat(out, rest);
+	return true;
+}
+
+int pb_screen_normalize_number(char *out, size_t cap, const char *in,
+			       const pb_screen_numbering *nb)
+{
+	static const pb_screen_numbering defaults = PB_SCREEN_NUMBERING_INIT;
+	char user[USER_MAX], digits[USER_MAX];
+	bool plus = false, service = false;
+	size_t nd = 0;
+
+	if (!out || cap < 17)
+		return pb_error_set(PB_EINVAL, "normalize_number: output needs at least 17 bytes");
+	out[0] = '\0';
+	if (!nb)
+		nb = &defaults;
+	if (!in)
+		return PB_SCREEN_NUMBER_ANONYMOUS;
+	user_part(user, sizeof(user), in);
+	if (is_anonymous(user))
+		return PB_SCREEN_NUMBER_ANONYMOUS;
+
+	for (const char *p = user; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (isdigit(c) || c == '*' || c == '#') {
+			service |= (c == '*' || c == '#');
+			digits[nd++] = (char)c;
+		} else if (c == '+' && nd == 0 && !plus) {
+			plus = true;
+		} else if (!(c == ' ' || c == '-' || c == '.' || c == '(' || c == ')' || c == '/')) {
+			return PB_SCREEN_NUMBER_UNKNOWN; /* letters: alice@example.org */
+		}
+	}
+	digits[nd] = '\0';
+	if (nd == 0)
+		return PB_SCREEN_NUMBER_UNKNOWN;
+	if (service) {
+		if (plus || nd > PB_MAX(nb->short_max, 8u))
+			return PB_SCREEN_NUMBER_UNKNOWN;
+		strcpy(out, digits);
+		return PB_SCREEN_NUMBER_SHORT;
+	}
+	if (plus)
+		return make_e164(out, cap, "", digits) ? PB_SCREEN_NUMBER_E164 : PB_SCREEN_NUMBER_UNKNOWN;
+	if (starts_with(digits, nb->international_prefix))
+		return make_e164(out, cap, "", digits + strlen(nb->international_prefix))
+			       ? PB_SCREEN_NUMBER_E164 : PB_SCREEN_NUMBER_UNKNOWN;
+	if (nd <= nb->short_max) {
+		strcpy(out, digits);
+		return PB_SCREEN_NUMBER_SHORT;
+	}
+	if (nb->country_code[0] == '\0')
+		return PB_SCREEN_NUMBER_UNKNOWN;
+	const char *rest = digits;
+	if (starts_with(digits, nb->national_prefix))
+		rest = digits + strlen(nb->national_prefix);
+	else if (nb->national_prefix[0] != '\0' && nb->national_length == 0)
+		return PB_SCREEN_NUMBER_UNKNOWN; /* a trunk prefix is expected and missing */
+	if (nb->national_length && strlen(rest) != nb->national_length)
+		return PB_SCREEN_NUMBER_UNKNOWN;
+	return make_e164(out, cap, nb->country_code, rest) ? PB_SCREEN_NUMBER_E164
+							   : PB_SCREEN_NUMBER_UNKNOWN;
+}
+
+/* --- verstat ------------------------------------------------------------------ */
+
+static const char *find_ci(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+	for (; *hay; hay++)
+		if (pb_ascii_ncasecmp(hay, needle, n) == 0)
+			return hay;
+	return NULL;
+}
+
+pb_screen_verstat pb_screen_parse_verstat(const char *uri, char *attestation)
+{
+	if (attestation)
+		*attestation = 0;
+	if (!uri)
+		return PB_VERSTAT_NONE;
+	const char *v = find_ci(uri, ";verstat=");
+	if (!v)
+		return PB_VERSTAT_NONE;
+	v += strlen(";verstat=");
+	size_t n = strcspn(v, ";@>?& \t,");
+	if (n == 20 && pb_ascii_ncasecmp(v, "TN-Validation-Passed", 20) == 0)
+		return PB_VERSTAT_PASSED;
+	if (n == 22 && pb_ascii_ncasecmp(v, "TN-Validation-Passed-", 21) == 0) {
+		char level = (char)toupper((unsigned char)v[21]);
+		if (level == 'A' || level == 'B' || level == 'C') {
+			if (attestation)
+				*attestation = level;
+			return PB_VERSTAT_PASSED;
+		}
+		return PB_VERSTAT_OTHER;
+	}
+	if (n == 20 && pb_ascii_ncasecmp(v, "TN-Validation-Failed", 20) == 0)
+		return PB_VERSTAT_FAILED;
+	if (n == 16 && pb_ascii_ncasecmp(v, "No-TN-Validation", 16) == 0)
+		return PB_VERSTAT_NO_VALIDATION;
+	return PB_VERSTAT_OTHER;
+}
+
+const char *pb_screen_verstat_name(pb_screen_verstat v)
+{
+	switch (v) {
+	case PB_VERSTAT_NONE: return "none";
+	case PB_VERSTAT_PASSED: return "TN-Validation-Passed";
+	case PB_VERSTAT_FAILED: return "TN-Validation-Failed";
+	case PB_VERSTAT_NO_VALIDATION: return "No-TN-Validation";
+	case PB_VERSTAT_OTHER: return "other";
+	}
+	return "other";
+}

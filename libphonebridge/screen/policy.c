@@ -1,0 +1,379 @@
+/*
+ * libphonebridge — the screening policy: who is forwarded, refused or challenged.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "screen/private.h"
+
+struct pb_screen_policy {
+	pb_screen_numbering nb;
+	bool short_accept;
+	int deny_status;
+	pb_screen_action anonymous;
+	int anonymous_status;
+	char anon_challenge[PB_SCREEN_NAME_MAX];
+	char anon_params[256];
+	pb_screen_action failed;
+	int failed_status;
+	bool trust_allow_on_failed;
+	long max_failures;
+	long failure_window;
+	int failures_status;
+	int quiet_from, quiet_to; /* minutes of the day; -1 off */
+	pb_screen_action quiet;
+	int quiet_status;
+	char challenge[PB_SCREEN_NAME_MAX];
+	char params[256];
+};
+
+int pb_screen_policy_new(pb_screen_policy **out)
+{
+	static const pb_screen_numbering nb = PB_SCREEN_NUMBERING_INIT;
+	if (!out)
+		return pb_error_set(PB_EINVAL, "policy_new: out is NULL");
+	pb_screen_policy *p = pb_calloc(1, sizeof(*p));
+	if (!p)
+		return PB_ENOMEM;
+	p->nb = nb;
+	p->short_accept = true;
+	p->deny_status = 603;
+	p->anonymous = PB_SCREEN_DO_CHALLENGE;
+	p->anonymous_status = 433; /* Anonymity Disallowed, RFC 5079 */
+	p->failed = PB_SCREEN_DO_CHALLENGE;
+	p->failed_status = 608;    /* Rejected, RFC 8688 */
+	p->trust_allow_on_failed = false;
+	p->max_failures = 3;
+	p->failure_window = 86400;
+	p->failures_status = 603;
+	p->quiet_from = p->quiet_to = -1;
+	p->quiet = PB_SCREEN_DO_REJECT;
+	p->quiet_status = 480;
+	strcpy(p->challenge, "press-digit");
+	strcpy(p->params, "digit=6");
+	*out = p;
+	return 0;
+}
+
+void pb_screen_policy_free(pb_screen_policy *policy)
+{
+	pb_free(policy);
+}
+
+const pb_screen_numbering *pb_screen_policy_numbering(const pb_screen_policy *policy)
+{
+	return &policy->nb;
+}
+
+/* --- configuration ------------------------------------------------------------ */
+
+static int bad(const char *key, const char *value, const char *expected)
+{
+	return pb_error_set(PB_EINVAL, "screen policy: %s=%s: expected %s", key, value, expected);
+}
+
+static int set_long(const char *key, const char *value, long min, long max, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(value, &end, 10);
+	if (errno || end == value || *end != '\0' || v < min || v > max) {
+		char what[64];
+		snprintf(what, sizeof(what), "an integer %ld..%ld", min, max);
+		return bad(key, value, what);
+	}
+	*out = v;
+	return 0;
+}
+
+static int set_status(const char *key, const char *value, int *out)
+{
+	long v;
+	int rc = set_long(key, value, 400, 699, &v);
+	if (rc == 0)
+		*out = (int)v;
+	return rc;
+}
+
+static int set_digits(const char *key, const char *value, char *out, size_t cap)
+{
+	size_t n = strlen(value);
+	if (n >= cap || strspn(value, "0123456789") != n)
+		return bad(key, value, "digits");
+	memcpy(out, value, n + 1);
+	return 0;
+}
+
+static int set_text(const char *key, const char *value, char *out, size_t cap)
+{
+	size_t n = strlen(value);
+	if (n >= 2 && value[0] == '"' && value[n - 1] == '"') {
+		value++;
+		n -= 2;
+	}
+	if (n >= cap) {
+		char what[48];
+		snprintf(what, sizeof(what), "at most %zu characters", cap - 1);
+		return bad(key, value, what);
+	}
+	memcpy(out, value, n);
+	out[n] = '\0';
+	return 0;
+}
+
+static int set_bool(const char *key, const char *value, bool *out)
+{
+	if (!strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1") || !strcmp(value, "on"))
+		*out = true;
+	else if (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "0") || !strcmp(value, "off"))
+		*out = false;
+	else
+		return bad(key, value, "yes or no");
+	return 0;
+}
+
+static int set_action(const char *key, const char *value, bool allow_ignore, pb_screen_action *out)
+{
+	if (!strcmp(value, "challenge"))
+		*out = PB_SCREEN_DO_CHALLENGE;
+	else if (!strcmp(value, "reject"))
+		*out = PB_SCREEN_DO_REJECT;
+	else if (!strcmp(value, "accept") && !allow_ignore)
+		*out = PB_SCREEN_DO_ACCEPT;
+	else if (!strcmp(value, "ignore") && allow_ignore)
+		*out = PB_SCREEN_DO_DEFAULT;
+	else
+		return bad(key, value, allow_ignore ? "challenge, reject or ignore"
+						    : "challenge, reject or accept");
+	return 0;
+}
+
+static int parse_hhmm(const char *s, int *out)
+{
+	int h, m, n = 0;
+	if (sscanf(s, "%2d:%2d%n", &h, &m, &n) != 2 || h < 0 || h > 23 || m < 0 || m > 59)
+		return -1;
+	*out = h * 60 + m;
+	return n;
+}
+
+static int set_quiet(pb_screen_policy *p, const char *key, const char *value)
+{
+	if (!strcmp(value, "off")) {
+		p->quiet_from = p->quiet_to = -1;
+		return 0;
+	}
+	int a, b, n = parse_hhmm(value, &a), n2 = -1;
+	if (n > 0 && value[n] == '-')
+		n2 = parse_hhmm(value + n + 1, &b);
+	if (n2 <= 0 || value[n + 1 + n2] != '\0')
+		return bad(key, value, "HH:MM-HH:MM or off");
+	p->quiet_from = a;
+	p->quiet_to = b;
+	return 0;
+}
+
+int pb_screen_policy_set(pb_screen_policy *p, const char *key, const char *value)
+{
+	long v;
+	int rc;
+	if (!p || !key || !value)
+		return pb_error_set(PB_EINVAL, "policy_set: NULL argument");
+	if (!strcmp(key, "country-code"))
+		return set_digits(key, value, p->nb.country_code, sizeof(p->nb.country_code));
+	if (!strcmp(key, "international-prefix"))
+		return set_digits(key, value, p->nb.international_prefix, sizeof(p->nb.international_prefix));
+	if (!strcmp(key, "national-prefix"))
+		return set_digits(key, value, p->nb.national_prefix, sizeof(p->nb.national_prefix));
+	if (!strcmp(key, "national-length")) {
+		if ((rc = set_long(key, value, 0, 14, &v)) == 0)
+			p->nb.national_length = (unsigned)v;
+		return rc;
+	}
+	if (!strcmp(key, "short-max")) {
+		if ((rc = set_long(key, value, 0, 8, &v)) == 0)
+			p->nb.short_max = (unsigned)v;
+		return rc;
+	}
+	if (!strcmp(key, "short-numbers")) {
+		if (!strcmp(value, "accept") || !strcmp(value, "ignore")) {
+			p->short_accept = !strcmp(value, "accept");
+			return 0;
+		}
+		return bad(key, value, "accept or ignore");
+	}
+	if (!strcmp(key, "deny-status"))
+		return set_status(key, value, &p->deny_status);
+	if (!strcmp(key, "anonymous"))
+		return set_action(key, value, false, &p->anonymous);
+	if (!strcmp(key, "anonymous-status"))
+		return set_status(key, value, &p->anonymous_status);
+	if (!strcmp(key, "anonymous-challenge"))
+		return set_text(key, value, p->anon_challenge, sizeof(p->anon_challenge));
+	if (!strcmp(key, "anonymous-challenge-params"))
+		return set_text(key, value, p->anon_params, sizeof(p->anon_params));
+	if (!strcmp(key, "attestation-failed"))
+		return set_action(key, value, true, &p->failed);
+	if (!strcmp(key, "attestation-failed-status"))
+		return set_status(key, value, &p->failed_status);
+	if (!strcmp(key, "trust-allow-list-on-failed"))
+		return set_bool(key, value, &p->trust_allow_on_failed);
+	if (!strcmp(key, "max-failures"))
+		return set_long(key, value, 0, 1000, &p->max_failures);
+	if (!strcmp(key, "failure-window"))
+		return set_long(key, value, 1, 365L * 86400, &p->failure_window);
+	if (!strcmp(key, "failures-status"))
+		return set_status(key, value, &p->failures_status);
+	if (!strcmp(key, "quiet-hours"))
+		return set_quiet(p, key, value);
+	if (!strcmp(key, "quiet-action")) {
+		if ((rc = set_action(key, value, false, &p->quiet)) == 0 && p->quiet == PB_SCREEN_DO_ACCEPT)
+			return bad(key, value, "challenge or reject");
+		return rc;
+	}
+	if (!strcmp(key, "quiet-status"))
+		return set_status(key, value, &p->quiet_status);
+	if (!strcmp(key, "challenge"))
+		return set_text(key, value, p->challenge, sizeof(p->challenge));
+	if (!strcmp(key, "challenge-params"))
+		return set_text(key, value, p->params, sizeof(p->params));
+	return pb_error_set(PB_ENOTFOUND, "screen policy: unknown key '%s'", key);
+}
+
+/* --- deciding ----------------------------------------------------------------- */
+
+static void set_verdict(pb_screen_decision *d, pb_screen_verdict v, int status, const char *rule)
+{
+	d->verdict = v;
+	d->sip_status = v == PB_SCREEN_REJECT ? status : 0;
+	d->rule = rule;
+}
+
+static void set_challenge(pb_screen_decision *d, const char *name, const char *params, const char *rule)
+{
+	set_verdict(d, PB_SCREEN_CHALLENGE, 0, rule);
+	pb_strlcpy(d->challenge, name, sizeof(d->challenge));
+	pb_strlcpy(d->params, params, sizeof(d->params));
+}
+
+/* Apply a configured action; false when it says "no special rule". */
+static bool apply(const pb_screen_policy *p, pb_screen_decision *d, pb_screen_action a,
+		  int status, const char *rule)
+{
+	switch (a) {
+	case PB_SCREEN_DO_ACCEPT:
+		set_verdict(d, PB_SCREEN_ACCEPT, 0, rule);
+		return true;
+	case PB_SCREEN_DO_REJECT:
+		set_verdict(d, PB_SCREEN_REJECT, status, rule);
+		return true;
+	case PB_SCREEN_DO_CHALLENGE:
+		set_challenge(d, p->challenge, p->params, rule);
+		return true;
+	case PB_SCREEN_DO_DEFAULT:
+		break;
+	}
+	return false;
+}
+
+static bool in_quiet_hours(const pb_screen_policy *p, int minute)
+{
+	if (p->quiet_from < 0 || minute < 0 || minute > 1439)
+		return false;
+	if (p->quiet_from <= p->quiet_to)
+		return minute >= p->quiet_from && minute < p->quiet_to;
+	return minute >= p->quiet_from || minute < p->quiet_to; /* across midnight */
+}
+
+static int lookup(int (*fn)(const char *, void *), const char *e164, void *ud)
+{
+	return fn ? fn(e164, ud) : 0;
+}
+
+int pb_screen_policy_decide(const pb_screen_policy *p, const pb_screen_call *call,
+			    const pb_screen_lookups *lk, pb_screen_decision *d)
+{
+	static const pb_screen_lookups none = { NULL, NULL, NULL, NULL };
+	if (!p || !call || !d)
+		return pb_error_set(PB_EINVAL, "policy_decide: NULL argument");
+	if (call->version != PB_SCREEN_CALL_VERSION)
+		return pb_error_set(PB_EINVAL, "policy_decide: call version %d, expected %d",
+				    call->version, PB_SCREEN_CALL_VERSION);
+	if (!lk)
+		lk = &none;
+	memset(d, 0, sizeof(*d));
+
+	const char *who = call->pai && call->pai[0] ? call->pai : call->from;
+	int kind = pb_screen_normalize_number(d->caller, sizeof(d->caller), who, &p->nb);
+	if (kind < 0)
+		return kind;
+	d->kind = (pb_screen_number_kind)kind;
+	if (call->verstat) {
+		char buf[64];
+		snprintf(buf, sizeof(buf), ";verstat=%s", call->verstat);
+		d->verstat = pb_screen_parse_verstat(buf, NULL);
+	} else {
+		d->verstat = pb_screen_parse_verstat(call->pai, NULL);
+		if (d->verstat == PB_VERSTAT_NONE)
+			d->verstat = pb_screen_parse_verstat(call->from, NULL);
+	}
+
+	if (d->kind == PB_SCREEN_NUMBER_SHORT && p->short_accept) {
+		set_verdict(d, PB_SCREEN_ACCEPT, 0, "short-number");
+		return 0;
+	}
+	int allowed = 0;
+	if (d->kind == PB_SCREEN_NUMBER_E164) {
+		int rc = lookup(lk->is_denied, d->caller, lk->userdata);
+		if (rc < 0)
+			return rc;
+		if (rc > 0) {
+			set_verdict(d, PB_SCREEN_REJECT, p->deny_status, "deny-list");
+			return 0;
+		}
+		if ((allowed = lookup(lk->is_allowed, d->caller, lk->userdata)) < 0)
+			return allowed;
+	}
+	if (d->verstat == PB_VERSTAT_FAILED && !(allowed && p->trust_allow_on_failed) &&
+	    apply(p, d, p->failed, p->failed_status, "attestation-failed"))
+		return 0;
+	if (allowed) {
+		set_verdict(d, PB_SCREEN_ACCEPT, 0, "allow-list");
+		return 0;
+	}
+	if (d->kind == PB_SCREEN_NUMBER_ANONYMOUS) {
+		if (p->anonymous == PB_SCREEN_DO_CHALLENGE && p->anon_challenge[0]) {
+			set_challenge(d, p->anon_challenge, p->anon_params, "anonymous");
+			return 0;
+		}
+		if (apply(p, d, p->anonymous, p->anonymous_status, "anonymous"))
+			return 0;
+	}
+	if (d->kind == PB_SCREEN_NUMBER_E164 && p->max_failures > 0 && lk->recent_failures) {
+		int n = lk->recent_failures(d->caller, call->now - p->failure_window, lk->userdata);
+		if (n < 0)
+			return n;
+		if (n >= p->max_failures) {
+			set_verdict(d, PB_SCREEN_REJECT, p->failures_status, "too-many-failures");
+			return 0;
+		}
+	}
+	if (in_quiet_hours(p, call->minute_of_day) &&
+	    apply(p, d, p->quiet, p->quiet_status, "quiet-hours"))
+		return 0;
+	set_challenge(d, p->challenge, p->params, "default");
+	return 0;
+}
+
+const char *pb_screen_verdict_name(pb_screen_verdict v)
+{
+	switch (v) {
+	case PB_SCREEN_ACCEPT: return "accept";
+	case PB_SCREEN_REJECT: return "reject";
+	case PB_SCREEN_CHALLENGE: return "challenge";
+	}
+	return "?";
+}

@@ -1,0 +1,978 @@
+/*
+ * libphonebridge tests — screen: number normalisation, policy, challenge
+ * registry, and every built-in challenge driven through a session with a
+ * virtual clock and scripted events.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "harness.h"
+
+#include <phonebridge/sys/challenge.h>
+
+/* --- a recording host with a virtual clock ------------------------------------- */
+
+typedef struct host {
+	pb_screen_session *s;
+	int64_t now;
+	int64_t timer;          /* armed time, -1 none */
+	int rings, answers, stops, finishes, timer_sets;
+	bool playing;
+	char played[2048];      /* every prompt name, space-separated */
+	pb_screen_result result;
+	char reason[128];
+	/* injected randomness: values handed out two bytes at a time */
+	const uint8_t *rnd;
+	size_t rnd_len, rnd_pos;
+} host;
+
+static void h_ring(void *ud) { ((host *)ud)->rings++; }
+static void h_answer(void *ud) { ((host *)ud)->answers++; }
+
+static void h_play(const char *const *names, size_t n, void *ud)
+{
+	host *h = ud;
+	for (size_t i = 0; i < n; i++) {
+		if (h->played[0])
+			strcat(h->played, " ");
+		strcat(h->played, names[i]);
+	}
+	h->playing = true;
+}
+
+static void h_stop(void *ud)
+{
+	host *h = ud;
+	h->stops++;
+	h->playing = false;
+}
+
+static void h_timer(int64_t at, void *ud)
+{
+	host *h = ud;
+	h->timer = at;
+	h->timer_sets++;
+}
+
+static void h_finish(const pb_screen_result *r, void *ud)
+{
+	host *h = ud;
+	h->finishes++;
+	h->result = *r;
+	snprintf(h->reason, sizeof(h->reason), "%s", r->reason);
+	h->timer = -1;
+}
+
+static const pb_screen_host_ops host_ops = {
+	PB_SCREEN_HOST_OPS_VERSION, h_ring, h_answer, h_play, h_stop, h_timer, h_finish,
+};
+
+static int h_random(void *buf, size_t len, void *ud)
+{
+	host *h = ud;
+	uint8_t *p = buf;
+	for (size_t i = 0; i < len; i++) {
+		/* [0, v] pairs: random_below(bound) then yields v % bound */
+		p[i] = (i % 2 == 0) ? 0 : h->rnd[h->rnd_pos++ % h->rnd_len];
+	}
+	return 0;
+}
+
+static void host_open(host *h, const pb_screen_registry *reg, const char *name, const char *params,
+		      const uint8_t *rnd, size_t rnd_len)
+{
+	memset(h, 0, sizeof(*h));
+	h->timer = -1;
+	h->rnd = rnd;
+	h->rnd_len = rnd_len;
+	pb_screen_session_options o = PB_SCREEN_SESSION_OPTIONS_INIT;
+	if (rnd) {
+		o.random = h_random;
+		o.random_userdata = h;
+	}
+	assert_pb_ok(pb_screen_session_new(&h->s, reg, name, params, &host_ops, h, &o));
+	assert_pb_ok(pb_screen_session_start(h->s, 0));
+}
+
+/* Advance the virtual clock to @t, firing the timer on the way. */
+static void run_until(host *h, int64_t t)
+{
+	while (h->timer >= 0 && h->timer <= t && !pb_screen_session_finished(h->s)) {
+		h->now = h->timer;
+		h->timer = -1;
+		assert_pb_ok(pb_screen_session_timer(h->s, h->now));
+	}
+	h->now = t;
+}
+
+/* The prompts queued so far take @ms to play. */
+static void play_out(host *h, int64_t ms)
+{
+	run_until(h, h->now + ms);
+	if (h->playing && !pb_screen_session_finished(h->s)) {
+		h->playing = false;
+		assert_pb_ok(pb_screen_session_prompt_done(h->s, h->now));
+	}
+}
+
+static void press(host *h, const char *digits)
+{
+	for (const char *d = digits; *d; d++)
+		assert_pb_ok(pb_screen_session_dtmf(h->s, *d, h->now));
+}
+
+static void host_close(host *h)
+{
+	assert_int_equal(h->finishes, pb_screen_session_finished(h->s) ? 1 : 0);
+	pb_screen_session_free(h->s);
+	h->s = NULL;
+}
+
+static pb_screen_registry *registry(void)
+{
+	pb_screen_registry *r;
+	assert_pb_ok(pb_screen_registry_new(&r));
+	return r;
+}
+
+/* --- numbers ----------------------------------------------------------------------- */
+
+static void test_screen__normalize_numbers(void **state)
+{
+	(void)state;
+	pb_screen_numbering us = PB_SCREEN_NUMBERING_INIT, de = PB_SCREEN_NUMBERING_INIT;
+	strcpy(us.country_code, "1");
+	strcpy(us.international_prefix, "011");
+	strcpy(us.national_prefix, "1");
+	us.national_length = 10;
+	strcpy(de.country_code, "49");
+	char out[40];
+	const struct {
+		const pb_screen_numbering *nb;
+		const char *in;
+		int kind;
+		const char *out;
+	} cases[] = {
+		{ &us, "+1 (555) 010-2000", PB_SCREEN_NUMBER_E164, "+15550102000" },
+		{ &us, "sip:+15550102000@trunk.example;user=phone", PB_SCREEN_NUMBER_E164, "+15550102000" },
+		{ &us, "\"Bob\" <sip:15550102000@10.0.0.1>", PB_SCREEN_NUMBER_E164, "+15550102000" },
+		{ &us, "5550102000", PB_SCREEN_NUMBER_E164, "+15550102000" },
+		{ &us, "tel:+44-20-7946-0958;phone-context=+44", PB_SCREEN_NUMBER_E164, "+442079460958" },
+		{ &us, "01144207946095", PB_SCREEN_NUMBER_E164, "+44207946095" },
+		{ &us, "sip:%2B15550102000@h", PB_SCREEN_NUMBER_E164, "+15550102000" },
+		{ &us, "sip:+15550102000;verstat=TN-Validation-Passed@h", PB_SCREEN_NUMBER_E164, "+15550102000" },
+		{ &us, "555010200", PB_SCREEN_NUMBER_UNKNOWN, "" },
+		{ &de, "030 1234567", PB_SCREEN_NUMBER_E164, "+49301234567" },
+		{ &de, "0049301234567", PB_SCREEN_NUMBER_E164, "+49301234567" },
+		{ &de, "301234567", PB_SCREEN_NUMBER_UNKNOWN, "" },
+		{ &de, "sip:201@pbx.local", PB_SCREEN_NUMBER_SHORT, "201" },
+		{ &de, "*86", PB_SCREEN_NUMBER_SHORT, "*86" },
+		{ &de, "sip:anonymous@anonymous.invalid", PB_SCREEN_NUMBER_ANONYMOUS, "" },
+		{ &de, "\"Anonymous\" <sip:Restricted@h>", PB_SCREEN_NUMBER_ANONYMOUS, "" },
+		{ &de, "", PB_SCREEN_NUMBER_ANONYMOUS, "" },
+		{ &de, NULL, PB_SCREEN_NUMBER_ANONYMOUS, "" },
+		{ &de, "sip:alice@example.org", PB_SCREEN_NUMBER_UNKNOWN, "" },
+		{ &de, "+1234567890123456", PB_SCREEN_NUMBER_UNKNOWN, "" },
+		{ NULL, "0301234567", PB_SCREEN_NUMBER_UNKNOWN, "" },
+		{ NULL, "+33 1 23 45 67 89", PB_SCREEN_NUMBER_E164, "+33123456789" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int kind = pb_screen_normalize_number(out, sizeof(out), cases[i].in, cases[i].nb);
+		if (kind != cases[i].kind || strcmp(out, cases[i].out) != 0)
+			print_error("case %zu '%s': kind %d '%s'\n", i, cases[i].in ? cases[i].in : "NULL",
+				    kind, out);
+		assert_int_equal(kind, cases[i].kind);
+		assert_string_equal(out, cases[i].out);
+	}
+	assert_pb_error(pb_screen_normalize_number(out, 8, "+15550102000", NULL), PB_EINVAL);
+}
+
+static void test_screen__verstat(void **state)
+{
+	(void)state;
+	char att;
+	assert_int_equal(pb_screen_parse_verstat("sip:+15550102000;verstat=TN-Validation-Passed-A@h", &att),
+			 PB_VERSTAT_PASSED);
+	assert_int_equal(att, 'A');
+	assert_int_equal(pb_screen_parse_verstat("<sip:+15550102000@h;user=phone;verstat=TN-Validation-Failed>", &att),
+			 PB_VERSTAT_FAILED);
+	assert_int_equal(att, 0);
+	assert_int_equal(pb_screen_parse_verstat("tel:+15550102000;verstat=No-TN-Validation", NULL),
+			 PB_VERSTAT_NO_VALIDATION);
+	assert_int_equal(pb_screen_parse_verstat("sip:+1@h;VERSTAT=tn-validation-passed", NULL), PB_VERSTAT_PASSED);
+	assert_int_equal(pb_screen_parse_verstat("sip:+1@h;verstat=Something-Else", NULL), PB_VERSTAT_OTHER);
+	assert_int_equal(pb_screen_parse_verstat("sip:+1@h;verstat=TN-Validation-Passed-Z", NULL), PB_VERSTAT_OTHER);
+	assert_int_equal(pb_screen_parse_verstat("sip:+1@h", NULL), PB_VERSTAT_NONE);
+	assert_int_equal(pb_screen_parse_verstat(NULL, NULL), PB_VERSTAT_NONE);
+	assert_string_equal(pb_screen_verstat_name(PB_VERSTAT_FAILED), "TN-Validation-Failed");
+}
+
+/* --- policy ------------------------------------------------------------------------- */
+
+typedef struct lists {
+	const char *allowed[4];
+	const char *denied[4];
+	int failures;
+	int64_t since;
+	int fail_with;
+} lists;
+
+static int in(const char *const *l, const char *e164)
+{
+	for (int i = 0; i < 4 && l[i]; i++)
+		if (!strcmp(l[i], e164))
+			return 1;
+	return 0;
+}
+
+static int lk_allowed(const char *e, void *ud) { lists *l = ud; return l->fail_with ? l->fail_with : in(l->allowed, e); }
+static int lk_denied(const char *e, void *ud) { return in(((lists *)ud)->denied, e); }
+
+static int lk_failures(const char *e, int64_t since, void *ud)
+{
+	lists *l = ud;
+	(void)e;
+	l->since = since;
+	return l->failures;
+}
+
+static pb_screen_decision decide(const pb_screen_policy *p, lists *l, const char *from, const char *pai,
+				 int minute)
+{
+	pb_screen_lookups lk = { lk_allowed, lk_denied, lk_failures, l };
+	pb_screen_call call = PB_SCREEN_CALL_INIT;
+	call.from = from;
+	call.pai = pai;
+	call.now = 1700000000;
+	call.minute_of_day = minute;
+	pb_screen_decision d;
+	assert_pb_ok(pb_screen_policy_decide(p, &call, &lk, &d));
+	return d;
+}
+
+static void test_screen__policy_default_rules(void **state)
+{
+	(void)state;
+	pb_screen_policy *p;
+	assert_pb_ok(pb_screen_policy_new(&p));
+	assert_pb_ok(pb_screen_policy_set(p, "country-code", "1"));
+	assert_pb_ok(pb_screen_policy_set(p, "international-prefix", "011"));
+	assert_pb_ok(pb_screen_policy_set(p, "national-prefix", "1"));
+	assert_pb_ok(pb_screen_policy_set(p, "national-length", "10"));
+	lists l = { { "+15550102000" }, { "+15550109999" }, 0, 0, 0 };
+
+	pb_screen_decision d = decide(p, &l, "sip:5550102000@h", NULL, 600);
+	assert_int_equal(d.verdict, PB_SCREEN_ACCEPT);
+	assert_string_equal(d.rule, "allow-list");
+	assert_string_equal(d.caller, "+15550102000");
+
+	d = decide(p, &l, "sip:+15550109999@h", NULL, 600);
+	assert_int_equal(d.verdict, PB_SCREEN_REJECT);
+	assert_int_equal(d.sip_status, 603);
+	assert_string_equal(d.rule, "deny-list");
+
+	/* P-Asserted-Identity wins over From */
+	d = decide(p, &l, "sip:+15550102000@h", "<sip:+15550109999@carrier>", 600);
+	assert_string_equal(d.rule, "deny-list");
+
+	d = decide(p, &l, "sip:anonymous@anonymous.invalid", NULL, 600);
+	assert_int_equal(d.verdict, PB_SCREEN_CHALLENGE);
+	assert_string_equal(d.rule, "anonymous");
+	assert_string_equal(d.challenge, "press-digit");
+	assert_string_equal(d.params, "digit=6");
+
+	d = decide(p, &l, "sip:204@pbx", NULL, 600);
+	assert_int_equal(d.verdict, PB_SCREEN_ACCEPT);
+	assert_string_equal(d.rule, "short-number");
+
+	d = decide(p, &l, "sip:+15550104444@h", NULL, 600);
+	assert_int_equal(d.verdict, PB_SCREEN_CHALLENGE);
+	assert_string_equal(d.rule, "default");
+
+	/* a passed attestation alone is no proof of a wanted call */
+	d = decide(p, &l, "sip:+15550104444@h", "<sip:+15550104444;verstat=TN-Validation-Passed-A@c>", 600);
+	assert_int_equal(d.verdict, PB_SCREEN_CHALLENGE);
+	assert_int_equal(d.verstat, PB_VERSTAT_PASSED);
+
+	/* failed attestation: challenged, even when allow-listed (the number may be spoofed) */
+	d = decide(p, &l, NULL, "<sip:+15550102000@c;verstat=TN-Validation-Failed>", 600);
+	assert_int_equal(d.verdict, PB_SCREEN_CHALLENGE);
+	assert_string_equal(d.rule, "attestation-failed");
+	assert_pb_ok(pb_screen_policy_set(p, "trust-allow-list-on-failed", "yes"));
+	d = decide(p, &l, NULL, "<sip:+15550102000@c;verstat=TN-Validation-Failed>", 600);
+	assert_string_equal(d.rule, "allow-list");
+	assert_pb_ok(pb_screen_policy_set(p, "attestation-failed", "reject"));
+	d = decide(p, &l, NULL, "<sip:+15550104444@c;verstat=TN-Validation-Failed>", 600);
+	assert_int_equal(d.verdict, PB_SCREEN_REJECT);
+	assert_int_equal(d.sip_status, 608);
+	assert_pb_ok(pb_screen_policy_set(p, "attestation-failed", "ignore"));
+	d = decide(p, &l, NULL, "<sip:+15550104444@c;verstat=TN-Validation-Failed>", 600);
+	assert_string_equal(d.rule, "default");
+
+	/* too many failed challenges in the window */
+	l.failures = 3;
+	d = decide(p, &l, "sip:+15550104444@h", NULL, 600);
+	assert_int_equal(d.verdict, PB_SCREEN_REJECT);
+	assert_string_equal(d.rule, "too-many-failures");
+	assert_int_equal(l.since, 1700000000 - 86400);
+	l.failures = 2;
+	d = decide(p, &l, "sip:+15550104444@h", NULL, 600);
+	assert_int_equal(d.verdict, PB_SCREEN_CHALLENGE);
+
+	/* a lookup error is the decision's error */
+	l.fail_with = PB_EIO;
+	pb_screen_lookups lk = { lk_allowed, lk_denied, lk_failures, &l };
+	pb_screen_call call = PB_SCREEN_CALL_INIT;
+	call.from = "+15550104444";
+	pb_screen_decision dd;
+	assert_pb_error(pb_screen_policy_decide(p, &call, &lk, &dd), PB_EIO);
+	/* no lookups at all: everyone unknown is challenged */
+	assert_pb_ok(pb_screen_policy_decide(p, &call, NULL, &dd));
+	assert_int_equal(dd.verdict, PB_SCREEN_CHALLENGE);
+	call.version = 99;
+	assert_pb_error(pb_screen_policy_decide(p, &call, NULL, &dd), PB_EINVAL);
+	pb_screen_policy_free(p);
+}
+
+static void test_screen__policy_configuration(void **state)
+{
+	(void)state;
+	pb_screen_policy *p;
+	assert_pb_ok(pb_screen_policy_new(&p));
+	lists l = { { NULL }, { NULL }, 0, 0, 0 };
+	assert_pb_ok(pb_screen_policy_set(p, "anonymous", "reject"));
+	pb_screen_decision d = decide(p, &l, "sip:anonymous@h", NULL, 600);
+	assert_int_equal(d.verdict, PB_SCREEN_REJECT);
+	assert_int_equal(d.sip_status, 433);
+	assert_pb_ok(pb_screen_policy_set(p, "anonymous", "challenge"));
+	assert_pb_ok(pb_screen_policy_set(p, "anonymous-challenge", "random-code"));
+	assert_pb_ok(pb_screen_policy_set(p, "anonymous-challenge-params", "\"digits=5 tries=2\""));
+	d = decide(p, &l, "sip:anonymous@h", NULL, 600);
+	assert_string_equal(d.challenge, "random-code");
+	assert_string_equal(d.params, "digits=5 tries=2");
+
+	assert_pb_ok(pb_screen_policy_set(p, "quiet-hours", "22:00-07:00"));
+	d = decide(p, &l, "+33123456789", NULL, 23 * 60);
+	assert_int_equal(d.verdict, PB_SCREEN_REJECT);
+	assert_int_equal(d.sip_status, 480);
+	assert_string_equal(d.rule, "quiet-hours");
+	d = decide(p, &l, "+33123456789", NULL, 6 * 60 + 59);
+	assert_string_equal(d.rule, "quiet-hours");
+	d = decide(p, &l, "+33123456789", NULL, 7 * 60);
+	assert_string_equal(d.rule, "default");
+	d = decide(p, &l, "+33123456789", NULL, -1);
+	assert_string_equal(d.rule, "default");
+	assert_pb_ok(pb_screen_policy_set(p, "short-numbers", "ignore"));
+	d = decide(p, &l, "sip:204@pbx", NULL, 600);
+	assert_int_equal(d.verdict, PB_SCREEN_CHALLENGE);
+
+	assert_pb_ok(pb_screen_policy_set(p, "challenge", "chain"));
+	assert_pb_ok(pb_screen_policy_set(p, "challenge-params", "steps=ring-delay,press-digit"));
+	d = decide(p, &l, "+33123456789", NULL, 600);
+	assert_string_equal(d.challenge, "chain");
+
+	assert_pb_error(pb_screen_policy_set(p, "anonymous", "maybe"), PB_EINVAL);
+	assert_string_equal(pb_error_last()->message,
+			    "screen policy: anonymous=maybe: expected challenge, reject or accept");
+	assert_pb_error(pb_screen_policy_set(p, "deny-status", "200"), PB_EINVAL);
+	assert_pb_error(pb_screen_policy_set(p, "quiet-hours", "25:00-07:00"), PB_EINVAL);
+	assert_pb_error(pb_screen_policy_set(p, "quiet-hours", "22:00-07:00x"), PB_EINVAL);
+	assert_pb_error(pb_screen_policy_set(p, "country-code", "+1"), PB_EINVAL);
+	assert_pb_error(pb_screen_policy_set(p, "quiet-action", "accept"), PB_EINVAL);
+	assert_pb_error(pb_screen_policy_set(p, "no-such-key", "1"), PB_ENOTFOUND);
+	assert_pb_ok(pb_screen_policy_set(p, "quiet-hours", "off"));
+	pb_screen_policy_free(p);
+	pb_screen_policy_free(NULL);
+}
+
+/* --- registry ------------------------------------------------------------------------- */
+
+static int nop_create(void **st, const pb_challenge_config *c, void *ud)
+{
+	(void)c;
+	*st = ud;
+	return 0;
+}
+static int nop_start(void *st, pb_challenge_ctx *ctx) { (void)st; return pb_challenge_answer(ctx); }
+static void nop_destroy(void *st, void *ud) { (void)st; (void)ud; }
+
+static void test_screen__registry(void **state)
+{
+	(void)state;
+	pb_screen_registry *r = registry();
+	static const char *const names[] = { "press-digit", "random-code", "arithmetic", "ring-delay", "chain" };
+	for (size_t i = 0; i < 5; i++) {
+		const pb_challenge_ops *ops = pb_screen_registry_find(r, names[i]);
+		assert_non_null(ops);
+		assert_string_equal(ops->name, names[i]);
+		assert_non_null(ops->summary);
+	}
+	assert_null(pb_screen_registry_find(r, "captcha"));
+	assert_int_equal(pb_error_last()->code, PB_ENOTFOUND);
+
+	pb_challenge_ops mine = { PB_CHALLENGE_OPS_VERSION, "whistle", "whistle twice",
+				  nop_create, nop_start, NULL, NULL, NULL, NULL, NULL, nop_destroy, NULL };
+	assert_pb_ok(pb_screen_registry_add(r, &mine));
+	assert_ptr_equal(pb_screen_registry_find(r, "whistle"), &mine);
+	assert_pb_error(pb_screen_registry_add(r, &mine), PB_EEXISTS);
+	pb_challenge_ops v2 = mine;
+	v2.version = 2;
+	v2.name = "whistle-2";
+	assert_pb_error(pb_screen_registry_add(r, &v2), PB_EUNSUPPORTED);
+	pb_challenge_ops bad = mine;
+	bad.name = "Bad Name";
+	assert_pb_error(pb_screen_registry_add(r, &bad), PB_EINVAL);
+	bad.name = "nostart";
+	bad.start = NULL;
+	assert_pb_error(pb_screen_registry_add(r, &bad), PB_EINVAL);
+	pb_challenge_ops dup = mine;
+	dup.name = "ring-delay";
+	assert_pb_error(pb_screen_registry_add(r, &dup), PB_EEXISTS);
+
+	/* parameters are checked with messages that name the problem */
+	assert_pb_ok(pb_screen_registry_check(r, "press-digit", "digit=6 tries=3 timeout=8"));
+	assert_pb_ok(pb_screen_registry_check(r, "random-code", "digits=4;tries=3"));
+	assert_pb_ok(pb_screen_registry_check(r, "ring-delay", "seconds=8"));
+	assert_pb_ok(pb_screen_registry_check(r, "arithmetic", ""));
+	assert_pb_ok(pb_screen_registry_check(r, "chain", "steps=ring-delay,press-digit ring-delay.seconds=5 press-digit.digit=3"));
+	assert_pb_error(pb_screen_registry_check(r, "press-digit", "digit=x"), PB_EINVAL);
+	assert_string_equal(pb_error_last()->message, "press-digit: digit=x: expected one of 0-9, * or #");
+	assert_pb_error(pb_screen_registry_check(r, "random-code", "digits=40"), PB_EINVAL);
+	assert_string_equal(pb_error_last()->message, "random-code: digits=40: expected an integer 1..12");
+	assert_pb_error(pb_screen_registry_check(r, "ring-delay", "secs=8"), PB_EINVAL);
+	assert_string_equal(pb_error_last()->message, "ring-delay: unknown parameter 'secs' (known: seconds)");
+	assert_pb_error(pb_screen_registry_check(r, "press-digit", "digit"), PB_EINVAL);
+	assert_pb_error(pb_screen_registry_check(r, "press-digit", "digit=1 digit=2"), PB_EINVAL);
+	assert_pb_error(pb_screen_registry_check(r, "press-digit", "digit=\"1"), PB_EINVAL);
+	assert_pb_error(pb_screen_registry_check(r, "chain", ""), PB_EINVAL);
+	assert_pb_error(pb_screen_registry_check(r, "chain", "steps=ring-delay,captcha"), PB_EINVAL);
+	assert_pb_error(pb_screen_registry_check(r, "chain", "steps=chain"), PB_EINVAL);
+	assert_pb_error(pb_screen_registry_check(r, "chain", "steps=ring-delay press-digit.digit=3"), PB_EINVAL);
+	assert_pb_error(pb_screen_registry_check(r, "chain", "steps=ring-delay ring-delay.seconds=0"), PB_EINVAL);
+	assert_pb_error(pb_screen_registry_check(r, "captcha", ""), PB_ENOTFOUND);
+	assert_pb_ok(pb_screen_registry_check(r, "whistle", ""));
+	pb_screen_registry_free(r);
+}
+
+/* --- press-digit ------------------------------------------------------------------------ */
+
+static void test_screen__press_digit_right(void **state)
+{
+	(void)state;
+	pb_screen_registry *r = registry();
+	host h;
+	host_open(&h, r, "press-digit", "digit=6", NULL, 0);
+	assert_int_equal(h.answers, 1);
+	assert_string_equal(h.played, "press digit-6 to-continue");
+	play_out(&h, 3000);
+	run_until(&h, 5000);
+	press(&h, "6");
+	assert_int_equal(h.finishes, 1);
+	assert_int_equal(h.result.outcome, PB_SCREEN_PASSED);
+	assert_true(h.result.answered);
+	assert_string_equal(h.result.challenge, "press-digit");
+	assert_int_equal(h.result.duration, 5000);
+	assert_int_equal(h.timer, -1);
+	/* events after the end are refused, not acted on */
+	assert_pb_error(pb_screen_session_dtmf(h.s, '6', 6000), PB_ESTATE);
+	assert_int_equal(h.finishes, 1);
+	host_close(&h);
+	pb_screen_registry_free(r);
+}
+
+static void test_screen__press_digit_wrong_then_right(void **state)
+{
+	(void)state;
+	pb_screen_registry *r = registry();
+	host h;
+	host_open(&h, r, "press-digit", "digit=# tries=2", NULL, 0);
+	assert_string_equal(h.played, "press pound to-continue");
+	play_out(&h, 2000);
+	press(&h, "5");
+	assert_int_equal(h.finishes, 0);
+	assert_string_equal(h.played, "press pound to-continue try-again press pound to-continue");
+	play_out(&h, 3000);
+	press(&h, "#");
+	assert_int_equal(h.result.outcome, PB_SCREEN_PASSED);
+	host_close(&h);
+	pb_screen_registry_free(r);
+}
+
+static void test_screen__press_digit_wrong_fails_with_goodbye(void **state)
+{
+	(void)state;
+	pb_screen_registry *r = registry();
+	host h;
+	host_open(&h, r, "press-digit", "digit=6 tries=3", NULL, 0);
+	for (int i = 0; i < 3; i++) {
+		play_out(&h, 2000);
+		press(&h, "1");
+	}
+	/* the goodbye plays before the hang-up */
+	assert_int_equal(h.finishes, 0);
+	assert_non_null(strstr(h.played, "goodbye"));
+	assert_true(h.playing);
+	play_out(&h, 1000);
+	assert_int_equal(h.finishes, 1);
+	assert_int_equal(h.result.outcome, PB_SCREEN_FAILED);
+	assert_string_equal(h.reason, "wrong digits");
+	host_close(&h);
+
+	/* a host that never reports the goodbye played still gets the end */
+	host_open(&h, r, "press-digit", "tries=1", NULL, 0);
+	play_out(&h, 1000);
+	press(&h, "2");
+	assert_int_equal(h.finishes, 0);
+	run_until(&h, 60000);
+	assert_int_equal(h.finishes, 1);
+	assert_int_equal(h.result.outcome, PB_SCREEN_FAILED);
+	assert_true(h.result.duration <= 1000 + 6000);
+	host_close(&h);
+	pb_screen_registry_free(r);
+}
+
+static void test_screen__no_digit_times_out_after_prompt(void **state)
+{
+	(void)state;
+	pb_screen_registry *r = registry();
+	host h;
+	host_open(&h, r, "press-digit", "tries=2 timeout=5", NULL, 0);
+	/* no timer runs while the prompt plays: a long prompt eats no answer time */
+	run_until(&h, 20000);
+	assert_int_equal(h.finishes, 0);
+	play_out(&h, 0);
+	assert_int_equal(h.timer, 25000);
+	run_until(&h, 24999);
+	assert_int_equal(h.finishes, 0);
+	run_until(&h, 25000);
+	assert_non_null(strstr(h.played, "try-again"));
+	play_out(&h, 2000);
+	run_until(&h, 40000);
+	play_out(&h, 1000);
+	assert_int_equal(h.finishes, 1);
+	assert_int_equal(h.result.outcome, PB_SCREEN_FAILED);
+	assert_string_equal(h.reason, "no digits");
+	host_close(&h);
+	pb_screen_registry_free(r);
+}
+
+static void test_screen__digits_during_prompt_barge_in(void **state)
+{
+	(void)state;
+	pb_screen_registry *r = registry();
+	host h;
+	host_open(&h, r, "press-digit", "", NULL, 0);
+	run_until(&h, 700);
+	press(&h, "6");
+	assert_int_equal(h.stops, 1);
+	assert_int_equal(h.result.outcome, PB_SCREEN_PASSED);
+	/* a late prompt_done from the host is harmless */
+	assert_pb_error(pb_screen_session_prompt_done(h.s, 800), PB_ESTATE);
+	host_close(&h);
+	pb_screen_registry_free(r);
+}
+
+/* --- random-code and arithmetic ------------------------------------------------------------- */
+
+static void test_screen__random_code(void **state)
+{
+	(void)state;
+	static const uint8_t rnd[] = { 3, 14, 1, 25 }; /* -> 3 4 1 5 */
+	pb_screen_registry *r = registry();
+	host h;
+	host_open(&h, r, "random-code", "digits=4 tries=2 timeout=5", rnd, sizeof(rnd));
+	assert_string_equal(h.played, "enter-the-code digit-3 digit-4 digit-1 digit-5");
+	play_out(&h, 4000);
+	/* slow but within the inter-digit timeout */
+	for (const char *d = "3415"; *d; d++) {
+		run_until(&h, h.now + 4500);
+		char s[2] = { *d, 0 };
+		press(&h, s);
+	}
+	assert_int_equal(h.result.outcome, PB_SCREEN_PASSED);
+	host_close(&h);
+
+	/* too slow: the collector times out, the code is read again */
+	host_open(&h, r, "random-code", "digits=4 tries=2 timeout=5", rnd, sizeof(rnd));
+	play_out(&h, 4000);
+	press(&h, "34");
+	run_until(&h, h.now + 5000);
+	assert_int_equal(h.finishes, 0);
+	assert_string_equal(h.played, "enter-the-code digit-3 digit-4 digit-1 digit-5 try-again "
+			    "enter-the-code digit-3 digit-4 digit-1 digit-5");
+	play_out(&h, 4000);
+	press(&h, "3415");
+	assert_int_equal(h.result.outcome, PB_SCREEN_PASSED);
+	host_close(&h);
+
+	/* a wrong code twice fails */
+	host_open(&h, r, "random-code", "digits=2 tries=2", rnd, sizeof(rnd));
+	play_out(&h, 1000);
+	press(&h, "99");
+	play_out(&h, 1000);
+	press(&h, "35"); /* the code is "34" */
+	assert_int_equal(h.finishes, 0); /* the goodbye plays */
+	play_out(&h, 1000);
+	assert_int_equal(h.result.outcome, PB_SCREEN_FAILED);
+	assert_string_equal(h.reason, "wrong digits");
+	host_close(&h);
+	pb_screen_registry_free(r);
+}
+
+static void test_screen__random_code_uses_csprng_by_default(void **state)
+{
+	(void)state;
+	pb_screen_registry *r = registry();
+	char codes[8][96];
+	int distinct = 0;
+	for (int i = 0; i < 8; i++) {
+		host h;
+		memset(&h, 0, sizeof(h));
+		h.timer = -1;
+		assert_pb_ok(pb_screen_session_new(&h.s, r, "random-code", "digits=8", &host_ops, &h, NULL));
+		assert_pb_ok(pb_screen_session_start(h.s, 0));
+		snprintf(codes[i], sizeof(codes[i]), "%.90s", h.played + strlen("enter-the-code "));
+		bool seen = false;
+		for (int j = 0; j < i; j++)
+			seen |= !strcmp(codes[i], codes[j]);
+		distinct += !seen;
+		pb_screen_session_free(h.s);
+	}
+	assert_true(distinct >= 7); /* 8 draws of 10^8 codes */
+	pb_screen_registry_free(r);
+}
+
+static void test_screen__arithmetic(void **state)
+{
+	(void)state;
+	static const uint8_t rnd[] = { 2, 3 }; /* operands 3 and 4 (1 + v % 9) */
+	pb_screen_registry *r = registry();
+	host h;
+	host_open(&h, r, "arithmetic", "", rnd, sizeof(rnd));
+	assert_string_equal(h.played, "what-is digit-3 plus digit-4");
+	play_out(&h, 2500);
+	press(&h, "7");
+	assert_int_equal(h.result.outcome, PB_SCREEN_PASSED);
+	host_close(&h);
+
+	static const uint8_t big[] = { 8, 7 }; /* 9 + 8 = 17: two digits */
+	host_open(&h, r, "arithmetic", "tries=1", big, sizeof(big));
+	play_out(&h, 2500);
+	press(&h, "1");
+	assert_int_equal(h.finishes, 0);
+	press(&h, "8");
+	play_out(&h, 1000);
+	assert_int_equal(h.result.outcome, PB_SCREEN_FAILED);
+	host_close(&h);
+	pb_screen_registry_free(r);
+}
+
+/* --- ring-delay and chain -------------------------------------------------------------- */
+
+static void test_screen__ring_delay(void **state)
+{
+	(void)state;
+	pb_screen_registry *r = registry();
+	host h;
+	host_open(&h, r, "ring-delay", "seconds=8", NULL, 0);
+	assert_int_equal(h.rings, 1);
+	assert_int_equal(h.answers, 0);
+	assert_int_equal(h.timer, 8000);
+	run_until(&h, 7999);
+	assert_int_equal(h.finishes, 0);
+	run_until(&h, 8000);
+	assert_int_equal(h.result.outcome, PB_SCREEN_PASSED);
+	assert_false(h.result.answered); /* forward with a 302, no media needed */
+	host_close(&h);
+
+	/* robodialers hang up */
+	host_open(&h, r, "ring-delay", "seconds=8", NULL, 0);
+	run_until(&h, 4000);
+	assert_pb_ok(pb_screen_session_hangup(h.s, 4000));
+	assert_int_equal(h.result.outcome, PB_SCREEN_HUNG_UP);
+	assert_int_equal(h.result.duration, 4000);
+	host_close(&h);
+	pb_screen_registry_free(r);
+}
+
+static void test_screen__chain_ring_then_press(void **state)
+{
+	(void)state;
+	pb_screen_registry *r = registry();
+	host h;
+	host_open(&h, r, "chain", "steps=ring-delay,press-digit ring-delay.seconds=5 press-digit.digit=3", NULL, 0);
+	assert_int_equal(h.rings, 1);
+	assert_int_equal(h.answers, 0);
+	press(&h, "3"); /* a digit before the question is ignored */
+	run_until(&h, 5000);
+	assert_int_equal(h.answers, 1);
+	assert_string_equal(h.played, "press digit-3 to-continue");
+	play_out(&h, 2000);
+	press(&h, "3");
+	assert_int_equal(h.result.outcome, PB_SCREEN_PASSED);
+	assert_true(h.result.answered);
+	assert_int_equal(h.result.duration, 7000);
+	host_close(&h);
+
+	host_open(&h, r, "chain", "steps=ring-delay,press-digit ring-delay.seconds=5 press-digit.tries=1", NULL, 0);
+	run_until(&h, 5000);
+	play_out(&h, 2000);
+	press(&h, "1");
+	play_out(&h, 1000);
+	assert_int_equal(h.result.outcome, PB_SCREEN_FAILED);
+	assert_string_equal(h.reason, "wrong digits");
+	host_close(&h);
+	pb_screen_registry_free(r);
+}
+
+/* --- hang-up at every stage ------------------------------------------------------------- */
+
+typedef struct script {
+	const char *name, *params;
+	const char *steps; /* p = play out 2 s, digits = press, w = wait 10 s */
+} script;
+
+static void run_script_step(host *h, char c)
+{
+	if (c == 'p')
+		play_out(h, 2000);
+	else if (c == 'w')
+		run_until(h, h->now + 10000);
+	else if (!pb_screen_session_finished(h->s))
+		assert_pb_ok(pb_screen_session_dtmf(h->s, c, h->now));
+}
+
+static void test_screen__hangup_at_every_stage(void **state)
+{
+	(void)state;
+	static const uint8_t rnd[] = { 1, 2, 3, 4 };
+	static const script scripts[] = {
+		{ "press-digit", "tries=2", "p1p6" },
+		{ "press-digit", "tries=2", "p1p1p" },
+		{ "random-code", "digits=3", "p2p234" },
+		{ "arithmetic", "tries=2", "pwp5" },
+		{ "ring-delay", "seconds=4", "pw" },
+		{ "chain", "steps=ring-delay,random-code random-code.digits=2", "wp23" },
+	};
+	pb_screen_registry *r = registry();
+	for (size_t i = 0; i < sizeof(scripts) / sizeof(scripts[0]); i++) {
+		size_t n = strlen(scripts[i].steps);
+		for (size_t cut = 0; cut <= n; cut++) {
+			host h;
+			host_open(&h, r, scripts[i].name, scripts[i].params, rnd, sizeof(rnd));
+			for (size_t k = 0; k < cut; k++)
+				run_script_step(&h, scripts[i].steps[k]);
+			bool was_done = pb_screen_session_finished(h.s);
+			bool in_goodbye = !was_done && strstr(h.played, "goodbye");
+			int rc = pb_screen_session_hangup(h.s, h.now + 1);
+			assert_int_equal(h.finishes, 1);
+			if (was_done) {
+				assert_int_equal(rc, PB_ESTATE);
+			} else {
+				assert_int_equal(rc, 0);
+				assert_int_equal(h.result.outcome, in_goodbye ? PB_SCREEN_FAILED : PB_SCREEN_HUNG_UP);
+			}
+			host_close(&h);
+		}
+	}
+	pb_screen_registry_free(r);
+}
+
+static void test_screen__time_limit(void **state)
+{
+	(void)state;
+	pb_screen_registry *r = registry();
+	host h;
+	memset(&h, 0, sizeof(h));
+	h.timer = -1;
+	pb_screen_session_options o = PB_SCREEN_SESSION_OPTIONS_INIT;
+	o.max_duration = 30000;
+	assert_pb_ok(pb_screen_session_new(&h.s, r, "ring-delay", "seconds=60", &host_ops, &h, &o));
+	assert_pb_ok(pb_screen_session_start(h.s, 1000));
+	assert_int_equal(h.timer, 31000);
+	run_until(&h, 100000);
+	assert_int_equal(h.result.outcome, PB_SCREEN_TIMED_OUT);
+	assert_int_equal(h.result.duration, 30000);
+	host_close(&h);
+
+	o.version = 7;
+	assert_pb_error(pb_screen_session_new(&h.s, r, "ring-delay", "", &host_ops, &h, &o), PB_EINVAL);
+	assert_pb_error(pb_screen_session_new(&h.s, r, "nope", "", &host_ops, &h, NULL), PB_ENOTFOUND);
+	assert_pb_error(pb_screen_session_new(&h.s, r, "ring-delay", "seconds=0", &host_ops, &h, NULL), PB_EINVAL);
+	assert_null(h.s);
+	pb_screen_registry_free(r);
+}
+
+/* --- a challenge written outside the library -------------------------------------------- */
+
+typedef struct knock {
+	int knocks;
+	int want;
+} knock;
+
+static int knock_create(void **st, const pb_challenge_config *cfg, void *ud)
+{
+	static const char *const keys[] = { "knocks", NULL };
+	long n;
+	(void)ud;
+	int rc = pb_challenge_config_check(cfg, keys);
+	if (rc == 0)
+		rc = pb_challenge_config_int(cfg, "knocks", 2, 1, 5, &n);
+	if (rc < 0)
+		return rc;
+	knock *k = pb_calloc(1, sizeof(*k));
+	if (!k)
+		return PB_ENOMEM;
+	k->want = (int)n;
+	*st = k;
+	return 0;
+}
+
+static int knock_start(void *st, pb_challenge_ctx *ctx)
+{
+	(void)st;
+	static const char *const beep[] = { "beep" };
+	pb_challenge_answer(ctx);
+	pb_challenge_play(ctx, beep, 1);
+	return pb_challenge_set_timer(ctx, 3000);
+}
+
+static int knock_dtmf(void *st, pb_challenge_ctx *ctx, char d)
+{
+	knock *k = st;
+	if (d == '*' && ++k->knocks == k->want)
+		return pb_challenge_pass(ctx);
+	if (d == '0')
+		return pb_error_set(PB_EPROTO, "knock: zero is not a knock");
+	return 0;
+}
+
+static int knock_timer(void *st, pb_challenge_ctx *ctx)
+{
+	(void)st;
+	return pb_challenge_fail(ctx, "no knock");
+}
+
+static void knock_destroy(void *st, void *ud)
+{
+	(void)ud;
+	pb_free(st);
+}
+
+static const pb_challenge_ops knock_ops = {
+	PB_CHALLENGE_OPS_VERSION, "knock", "press * twice within 3 s", knock_create, knock_start,
+	knock_dtmf, NULL, knock_timer, NULL, NULL, knock_destroy, NULL,
+};
+
+static void test_screen__user_challenge(void **state)
+{
+	(void)state;
+	pb_screen_registry *r = registry();
+	assert_pb_ok(pb_screen_registry_add(r, &knock_ops));
+	host h;
+	host_open(&h, r, "knock", "knocks=2", NULL, 0);
+	assert_string_equal(h.played, "beep");
+	press(&h, "*");
+	run_until(&h, 1000);
+	press(&h, "*");
+	assert_int_equal(h.result.outcome, PB_SCREEN_PASSED);
+	host_close(&h);
+
+	host_open(&h, r, "knock", "", NULL, 0);
+	run_until(&h, 3000);
+	assert_int_equal(h.finishes, 0); /* goodbye */
+	play_out(&h, 500);
+	assert_int_equal(h.result.outcome, PB_SCREEN_FAILED);
+	assert_string_equal(h.reason, "no knock");
+	host_close(&h);
+
+	host_open(&h, r, "chain", "steps=knock,press-digit knock.knocks=1", NULL, 0);
+	press(&h, "*");
+	assert_string_equal(h.played, "beep press digit-6 to-continue");
+	/* the knock step's timer went with it */
+	run_until(&h, 3500);
+	assert_int_equal(h.finishes, 0);
+	press(&h, "6");
+	assert_int_equal(h.result.outcome, PB_SCREEN_PASSED);
+	host_close(&h);
+
+	/* an error from the challenge ends the session with its message */
+	host_open(&h, r, "knock", "", NULL, 0);
+	press(&h, "0");
+	assert_int_equal(h.result.outcome, PB_SCREEN_ERROR);
+	assert_string_equal(h.reason, "knock: zero is not a knock");
+	host_close(&h);
+	assert_pb_error(pb_screen_session_dtmf(NULL, '1', 0), PB_EINVAL);
+	pb_screen_registry_free(r);
+}
+
+/* --- allocation failures ----------------------------------------------------------------- */
+
+static int alloc_scenario(void *ctx)
+{
+	(void)ctx;
+	static const uint8_t rnd[] = { 5 };
+	pb_screen_registry *r;
+	pb_screen_policy *p = NULL;
+	int rc = pb_screen_registry_new(&r);
+	if (rc < 0)
+		return rc;
+	rc = pb_screen_registry_add(r, &knock_ops);
+	if (rc == 0)
+		rc = pb_screen_policy_new(&p);
+	host h;
+	memset(&h, 0, sizeof(h));
+	h.rnd = rnd;
+	h.rnd_len = 1;
+	pb_screen_session_options o = PB_SCREEN_SESSION_OPTIONS_INIT;
+	o.random = h_random;
+	o.random_userdata = &h;
+	if (rc == 0)
+		rc = pb_screen_session_new(&h.s, r, "chain",
+					   "steps=ring-delay,knock,random-code knock.knocks=1 random-code.digits=2",
+					   &host_ops, &h, &o);
+	if (rc == 0) {
+		pb_screen_session_start(h.s, 0);
+		pb_screen_session_timer(h.s, 8000);
+		pb_screen_session_dtmf(h.s, '*', 8000);
+		pb_screen_session_prompt_done(h.s, 9000);
+		pb_screen_session_dtmf(h.s, '5', 9000);
+		pb_screen_session_dtmf(h.s, '5', 9000);
+		if (h.result.outcome != PB_SCREEN_PASSED || h.finishes != 1)
+			rc = PB_ERROR;
+	}
+	pb_screen_session_free(h.s);
+	pb_screen_policy_free(p);
+	pb_screen_registry_free(r);
+	return rc;
+}
+
+static void test_screen__allocation_failures(void **state)
+{
+	(void)state;
+	assert_true(pb_test_alloc_fail_each(alloc_scenario, NULL, NULL) >= 5);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_screen__normalize_numbers),
+		cmocka_unit_test(test_screen__verstat),
+		cmocka_unit_test(test_screen__policy_default_rules),
+		cmocka_unit_test(test_screen__policy_configuration),
+		cmocka_unit_test(test_screen__registry),
+		cmocka_unit_test(test_screen__press_digit_right),
+		cmocka_unit_test(test_screen__press_digit_wrong_then_right),
+		cmocka_unit_test(test_screen__press_digit_wrong_fails_with_goodbye),
+		cmocka_unit_test(test_screen__no_digit_times_out_after_prompt),
+		cmocka_unit_test(test_screen__digits_during_prompt_barge_in),
+		cmocka_unit_test(test_screen__random_code),
+		cmocka_unit_test(test_screen__random_code_uses_csprng_by_default),
+		cmocka_unit_test(test_screen__arithmetic),
+		cmocka_unit_test(test_screen__ring_delay),
+		cmocka_unit_test(test_screen__chain_ring_then_press),
+		cmocka_unit_test(test_screen__hangup_at_every_stage),
+		cmocka_unit_test(test_screen__time_limit),
+		cmocka_unit_test(test_screen__user_challenge),
+		cmocka_unit_test(test_screen__allocation_failures),
+	};
+	return pb_test_run("screen", tests);
+}
