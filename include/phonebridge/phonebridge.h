@@ -19,6 +19,8 @@
 #include <phonebridge/buffer.h>
 #include <phonebridge/encoding.h>
 #include <phonebridge/charset.h>
+#include <phonebridge/phone.h>
+#include <phonebridge/store.h>
 #include <phonebridge/screen.h>
 #include <phonebridge/media.h>
 #include <phonebridge/sip.h>

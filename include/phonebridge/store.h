@@ -1,0 +1,531 @@
+/*
+ * libphonebridge — the durable store (SQLite): message journal,
+ * attachments, SMS reassembly parts, key-value state, contacts and rooms,
+ * allow/deny lists, attempt counters and the call log.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ *     pb_store *st;
+ *     pb_store_options o = PB_STORE_OPTIONS_INIT;
+ *     if (pb_store_open(&st, "/var/lib/pb/bridge.db", &o) < 0)
+ *         die(pb_error_last()->message);
+ *     pb_store_msg_in m = PB_STORE_MSG_IN_INIT;
+ *     m.dir = PB_STORE_INBOUND; m.state = PB_STORE_STORED;
+ *     m.backend = "hilink"; m.backend_id = "40001"; m.peer = "+4930123456";
+ *     m.body = "hello";
+ *     int64_t id;
+ *     int rc = pb_store_msg_insert(st, &m, &id);  // 0, or PB_EEXISTS with the old id
+ *     ... delete the SMS on the modem only now ...
+ *     pb_store_msg_transition(st, id, PB_STORE_DELIVERED, "$event", NULL);
+ *     pb_store_close(st);
+ *
+ * Every function that changes the database commits before it returns (or
+ * joins the caller's pb_store_begin() transaction): when it returns 0 the
+ * change survives a crash of the process (and, with PB_STORE_SYNC_FULL, of
+ * the machine).
+ *
+ * Threads and processes: a pb_store handle is one SQLite connection; use it
+ * from one thread at a time and open one handle per thread. Any number of
+ * handles in any number of processes may share a database: writers wait
+ * for each other (busy_timeout_ms) and SQLITE_BUSY does not reach the caller
+ * unless that wait runs out (then PB_EBUSY).
+ *
+ * Times are milliseconds since the Unix epoch (int64_t); 0 in an input means
+ * "now" where the parameter says so.
+ */
+#ifndef PHONEBRIDGE_STORE_H
+#define PHONEBRIDGE_STORE_H
+
+#include <stdbool.h>
+
+#include <phonebridge/common.h>
+#include <phonebridge/buffer.h>
+
+PB_BEGIN_DECLS
+
+/** The schema version this library creates and migrates to. */
+#define PB_STORE_SCHEMA_VERSION 4
+
+typedef struct pb_store pb_store;
+
+/** How hard a commit waits for the disk (SQLite's PRAGMA synchronous in WAL mode). */
+typedef enum pb_store_sync {
+	/** fsync the WAL on every commit: a commit that returned survives a power
+	 *  loss. The default (docs/store.md says why). */
+	PB_STORE_SYNC_FULL = 0,
+	/** fsync only at checkpoints: a commit survives a crash of the process but
+	 *  the last ones may be lost to a power loss or kernel crash. */
+	PB_STORE_SYNC_NORMAL = 1,
+} pb_store_sync;
+
+/** Options for pb_store_open(). */
+typedef struct pb_store_options {
+	int version;                 /**< PB_STORE_OPTIONS_VERSION */
+	int synchronous;             /**< a pb_store_sync */
+	int busy_timeout_ms;         /**< how long to wait for another writer; <= 0: 30000 */
+	const char *attachments_dir; /**< borrowed during the call; NULL: "<path>.attachments" beside the database */
+} pb_store_options;
+
+#define PB_STORE_OPTIONS_VERSION 1
+#define PB_STORE_OPTIONS_INIT { PB_STORE_OPTIONS_VERSION, PB_STORE_SYNC_FULL, 30000, NULL }
+
+/**
+ * Open (creating if needed) a store and bring its schema to
+ * PB_STORE_SCHEMA_VERSION, migrating older databases in one transaction.
+ *
+ * Sets WAL mode, foreign keys, the busy timeout and the synchronous level,
+ * and creates the attachments directory (mode 0700).
+ *
+ * @param out  receives the new handle (pb_store_close()); NULL on failure
+ * @param path database file; borrowed
+ * @param opts options (borrowed) or NULL for PB_STORE_OPTIONS_INIT
+ * @return 0; PB_EIO (cannot open or create), PB_EUNSUPPORTED (a database
+ *         written by a newer schema), PB_EBUSY, PB_ENOMEM, PB_EINVAL
+ */
+PB_API int pb_store_open(pb_store **out, const char *path, const pb_store_options *opts);
+
+/** Close a handle (an open pb_store_begin() transaction is rolled back). NULL is fine. */
+PB_API void pb_store_close(pb_store *st);
+
+/** The schema version of the open database. */
+PB_API int pb_store_schema_version(pb_store *st);
+
+/**
+ * Run SQLite's PRAGMA integrity_check.
+ * @return 0 when the database is sound; PB_EIO with the first problem in
+ *         pb_error_last() otherwise
+ */
+PB_API int pb_store_check(pb_store *st);
+
+/**
+ * Group several changes into one atomic commit: every store function called
+ * between pb_store_begin() and pb_store_commit() joins it (e.g. insert the
+ * reassembled message and delete its parts). Transactions do not nest.
+ * @return 0; PB_ESTATE when one is already open; PB_EBUSY; PB_EIO
+ */
+PB_API int pb_store_begin(pb_store *st);
+/** Commit the transaction pb_store_begin() opened. @return 0, PB_ESTATE (none open), PB_EBUSY, PB_EIO */
+PB_API int pb_store_commit(pb_store *st);
+/** Undo the open transaction; nothing happens when none is open. */
+PB_API void pb_store_rollback(pb_store *st);
+
+/* --- message journal -------------------------------------------------------- */
+
+typedef enum pb_store_dir {
+	PB_STORE_INBOUND = 1,  /**< from the phone network to Matrix */
+	PB_STORE_OUTBOUND = 2, /**< from Matrix to the phone network */
+} pb_store_dir;
+
+/**
+ * Message states. Inbound: RECEIVED -> STORED -> DELIVERED | FAILED.
+ * Outbound: QUEUED -> SENDING -> SENT | FAILED | UNKNOWN. The legal
+ * transitions are listed at pb_store_msg_transition().
+ */
+typedef enum pb_store_state {
+	PB_STORE_RECEIVED = 1,  /**< inbound: seen on the modem, not yet complete */
+	PB_STORE_STORED = 2,    /**< inbound: complete and durable; may be removed from the modem */
+	PB_STORE_DELIVERED = 3, /**< inbound: in its Matrix room (terminal) */
+	PB_STORE_QUEUED = 4,    /**< outbound: waiting to be sent */
+	PB_STORE_SENDING = 5,   /**< outbound: handed to the modem, answer not yet seen */
+	PB_STORE_SENT = 6,      /**< outbound: the network accepted it (terminal) */
+	PB_STORE_UNKNOWN = 7,   /**< outbound: interrupted while sending; may or may not have gone out */
+	PB_STORE_FAILED = 8,    /**< either direction: given up */
+} pb_store_state;
+
+/** "received", "stored", ...: static storage; "?" for an unknown value. */
+PB_API const char *pb_store_state_name(int state);
+
+/** A new journal row: every pointer is borrowed for the duration of the call. */
+typedef struct pb_store_msg_in {
+	int version;            /**< PB_STORE_MSG_IN_VERSION */
+	int dir;                /**< a pb_store_dir */
+	int state;              /**< initial state: RECEIVED or STORED (inbound), QUEUED (outbound) */
+	const char *dedup_key;  /**< NULL: derived, see pb_store_msg_insert() */
+	const char *backend;    /**< "hilink", "at", "smseagle", "matrix"...; may be NULL */
+	const char *backend_id; /**< the modem's id of an inbound message; may be NULL */
+	const char *peer;       /**< the other party: E.164 number or sender name; may be NULL */
+	const char *room;       /**< Matrix room id; may be NULL */
+	const char *event_id;   /**< Matrix event id (outbound: the event to send); may be NULL */
+	const char *body;       /**< text, UTF-8; may be NULL */
+	int64_t sent_at;        /**< time stamped by the sender (SMSC time stamp, event origin_server_ts); 0: unknown */
+} pb_store_msg_in;
+
+#define PB_STORE_MSG_IN_VERSION 1
+#define PB_STORE_MSG_IN_INIT { PB_STORE_MSG_IN_VERSION, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0 }
+
+/** A journal row as read back. Strings are NULL when unset. */
+typedef struct pb_store_msg {
+	int64_t id;
+	int dir;                /**< pb_store_dir */
+	int state;              /**< pb_store_state */
+	const char *dedup_key;
+	const char *backend;
+	const char *backend_id;
+	const char *peer;
+	const char *room;
+	const char *event_id;
+	const char *body;
+	const char *ref;        /**< set by transitions: Matrix event id when delivered, message reference when sent */
+	const char *last_error; /**< the error of the last failed attempt */
+	int attempts;
+	int64_t sent_at;
+	int64_t created_at;
+	int64_t updated_at;
+} pb_store_msg;
+
+/** A list of journal rows. */
+typedef struct pb_store_msg_list {
+	size_t count;
+	pb_store_msg **items; /**< owned by the list */
+} pb_store_msg_list;
+
+/**
+ * Add a row to the journal, or find it there already.
+ *
+ * The row is unique on (dir, dedup_key). When dedup_key is NULL it is
+ * derived: inbound "<backend>:<backend_id>" when backend_id is set, else
+ * "sha256:<hex>" of backend, peer, sent_at and body; outbound
+ * "event:<event_id>" (an outbound row without either is PB_EINVAL).
+ *
+ * @param st  the store
+ * @param in  the row (borrowed)
+ * @param id  receives the new row's id, or the existing row's id with
+ *            PB_EEXISTS (so that a retried insert is idempotent); may be NULL
+ * @return 0; PB_EEXISTS (already there, nothing changed); PB_EINVAL (bad
+ *         direction, initial state or missing key); PB_EBUSY; PB_EIO
+ */
+PB_API int pb_store_msg_insert(pb_store *st, const pb_store_msg_in *in, int64_t *id);
+
+/**
+ * Move a row to state @p to, checked and committed atomically with its
+ * attempt count and last error.
+ *
+ * Legal transitions (anything else is PB_ESTATE, nothing changed):
+ *
+ *     inbound   received -> stored | failed
+ *               stored   -> stored (a delivery attempt failed, will retry)
+ *                        | delivered | failed
+ *               failed   -> stored (retry by hand)
+ *     outbound  queued   -> sending | failed
+ *               sending  -> sent | failed | unknown
+ *                        | queued (refused before the network took it: retry)
+ *               unknown  -> sent | failed | queued (resend by decision only)
+ *               failed   -> queued (retry by hand)
+ *
+ * attempts grows by one on queued -> sending and on every transition out of
+ * stored (each is the end of one delivery attempt).
+ *
+ * @param id    the row
+ * @param to    the new pb_store_state
+ * @param ref   borrowed; stored with the row when not NULL (the Matrix event
+ *              id of the delivered message, the modem's message reference)
+ * @param error borrowed; the row's last_error when not NULL (kept otherwise)
+ * @return 0; PB_ENOTFOUND; PB_ESTATE (illegal transition); PB_EBUSY; PB_EIO
+ */
+PB_API int pb_store_msg_transition(pb_store *st, int64_t id, int to, const char *ref,
+				   const char *error);
+
+/**
+ * Read a row. @param out receives a new row (pb_store_msg_free())
+ * @return 0, PB_ENOTFOUND, PB_ENOMEM, PB_EIO
+ */
+PB_API int pb_store_msg_get(pb_store *st, int64_t id, pb_store_msg **out);
+
+/** Find a row by direction and dedup key. @param out new (pb_store_msg_free())
+ *  @return 0, PB_ENOTFOUND, PB_ENOMEM, PB_EIO */
+PB_API int pb_store_msg_find(pb_store *st, int dir, const char *dedup_key, pb_store_msg **out);
+
+/**
+ * Rows of one direction in one state, oldest first (by id), after
+ * @p after_id: the daemons' work queues ("next inbound rows in state
+ * stored"; page by passing the last id seen).
+ *
+ * @param limit at most this many rows (0: no limit)
+ * @param out   receives a new list (pb_store_msg_list_free()), possibly empty
+ * @return 0, PB_ENOMEM, PB_EIO
+ */
+PB_API int pb_store_msg_list_state(pb_store *st, int dir, int state, int64_t after_id,
+				   size_t limit, pb_store_msg_list **out);
+
+/** Count the rows of one direction in one state. @return 0, PB_EIO */
+PB_API int pb_store_msg_count(pb_store *st, int dir, int state, int64_t *count);
+
+/**
+ * Start-up recovery: every outbound row left in SENDING by a crash becomes
+ * UNKNOWN (last_error "interrupted while sending"), so that it is never
+ * sent a second time without a decision. Call once when a daemon starts,
+ * before its sender runs.
+ *
+ * @param changed optional; receives how many rows changed
+ * @return 0, PB_EBUSY, PB_EIO
+ */
+PB_API int pb_store_msg_recover(pb_store *st, int64_t *changed);
+
+/** Free a row from pb_store_msg_get()/_find(). NULL is fine. */
+PB_API void pb_store_msg_free(pb_store_msg *msg);
+/** Free a list and its rows. NULL is fine. */
+PB_API void pb_store_msg_list_free(pb_store_msg_list *list);
+
+/* --- attachments -------------------------------------------------------------- */
+
+/** Length of a SHA-256 name in hex, without the NUL. */
+#define PB_STORE_SHA256_HEX 64
+
+/** An attachment of a journal row. */
+typedef struct pb_store_attachment {
+	int64_t msg_id;
+	int seq;                  /**< 0, 1, ... in the order they were added */
+	char sha256[PB_STORE_SHA256_HEX + 1]; /**< the file's name in the attachments directory */
+	int64_t size;
+	const char *content_type; /**< may be NULL */
+	const char *name;         /**< the name the network gave (display only, never a path); may be NULL */
+} pb_store_attachment;
+
+typedef struct pb_store_attachment_list {
+	size_t count;
+	pb_store_attachment *items; /**< owned by the list */
+} pb_store_attachment_list;
+
+/**
+ * Store attachment bytes for a journal row.
+ *
+ * The bytes go to a file named by their SHA-256 in the attachments
+ * directory (written to a temporary name, fsynced, renamed, directory
+ * fsynced; mode 0600; identical content is stored once), then the row that
+ * references it is committed. The name the network gave is kept as data
+ * only and never touches the file system.
+ *
+ * @param msg_id       the journal row (must exist: PB_ENOTFOUND)
+ * @param data, len    the bytes (borrowed)
+ * @param content_type borrowed; may be NULL
+ * @param name         borrowed; may be NULL
+ * @param sha256       optional; receives the hex name (65 bytes)
+ * @return 0, PB_ENOTFOUND, PB_EIO, PB_EBUSY, PB_ENOMEM
+ */
+PB_API int pb_store_attachment_add(pb_store *st, int64_t msg_id, const void *data, size_t len,
+				   const char *content_type, const char *name,
+				   char sha256[PB_STORE_SHA256_HEX + 1]);
+
+/** The attachments of a row, in order. @param out new (pb_store_attachment_list_free())
+ *  @return 0, PB_ENOMEM, PB_EIO */
+PB_API int pb_store_attachment_list_get(pb_store *st, int64_t msg_id, pb_store_attachment_list **out);
+
+/**
+ * Read an attachment's bytes by hash (checking they still hash to it).
+ * @param sha256 64 lowercase hex digits (anything else: PB_EINVAL); borrowed
+ * @param out    the bytes are appended (caller-owned)
+ * @return 0, PB_EINVAL, PB_ENOTFOUND, PB_EIO (unreadable or corrupted), PB_ENOMEM
+ */
+PB_API int pb_store_attachment_read(pb_store *st, const char *sha256, pb_buf *out);
+
+/**
+ * The file name of an attachment, for handing to an uploader.
+ * @return new (pb_free()), or NULL with PB_EINVAL (a bad hash) or PB_ENOMEM raised
+ */
+PB_API char *pb_store_attachment_path(pb_store *st, const char *sha256);
+
+/**
+ * Remove files of the attachments directory that no row references
+ * (left by a crash between writing a file and committing its row) and
+ * temporary files. Run it when no other process is adding attachments.
+ * @param removed optional; receives how many files went
+ * @return 0, PB_EIO
+ */
+PB_API int pb_store_attachment_gc(pb_store *st, int64_t *removed);
+
+PB_API void pb_store_attachment_list_free(pb_store_attachment_list *list);
+
+/* --- SMS reassembly parts ------------------------------------------------------ */
+
+/** One stored part of a concatenated SMS. */
+typedef struct pb_store_sms_part {
+	const char *group_key;  /**< identifies the message the part belongs to */
+	const char *originator;
+	int reference;          /**< concatenation reference number */
+	int total;              /**< parts in the message */
+	int seq;                /**< 1-based */
+	const uint8_t *pdu;     /**< the part as received */
+	size_t pdu_len;
+	int64_t received_at;
+} pb_store_sms_part;
+
+/**
+ * Keep one part until its message is complete. Idempotent: the same
+ * (group_key, seq) again changes nothing and returns PB_EEXISTS.
+ * @param part borrowed; group_key and pdu required, 1 <= seq <= total <= 255
+ * @return 0, PB_EEXISTS, PB_EINVAL, PB_EBUSY, PB_EIO
+ */
+PB_API int pb_store_sms_part_put(pb_store *st, const pb_store_sms_part *part);
+
+/**
+ * Call @p cb for every stored part, ordered by group key then seq (a
+ * restarted daemon feeds them back to its reassembler). The part and its
+ * pointers are borrowed for the duration of the call; a callback returning
+ * non-zero stops the walk and that value is returned. Do not call other
+ * store functions on @p st from the callback.
+ * @return 0, the callback's value, PB_EIO
+ */
+PB_API int pb_store_sms_part_foreach(pb_store *st,
+				     int (*cb)(const pb_store_sms_part *part, void *userdata),
+				     void *userdata);
+
+/** Delete every part of a group (its message is complete, or given up).
+ *  @return 0 (also when there was none), PB_EBUSY, PB_EIO */
+PB_API int pb_store_sms_part_delete_group(pb_store *st, const char *group_key);
+
+/** Delete groups whose newest part was received before @p before (ms).
+ *  @param removed optional: parts removed. @return 0, PB_EBUSY, PB_EIO */
+PB_API int pb_store_sms_part_expire(pb_store *st, int64_t before, int64_t *removed);
+
+/* --- key-value state (sync tokens, cursors) ------------------------------------- */
+
+/** Set @p key to @p value (both borrowed, NUL-terminated). @return 0, PB_EINVAL, PB_EBUSY, PB_EIO */
+PB_API int pb_store_kv_set(pb_store *st, const char *key, const char *value);
+/** @param value receives a new string (pb_free()). @return 0, PB_ENOTFOUND, PB_ENOMEM, PB_EIO */
+PB_API int pb_store_kv_get(pb_store *st, const char *key, char **value);
+/** @return 0 (also when absent), PB_EBUSY, PB_EIO */
+PB_API int pb_store_kv_delete(pb_store *st, const char *key);
+
+/* --- contacts and rooms ------------------------------------------------------------ */
+
+typedef struct pb_store_contact {
+	const char *number;       /**< E.164 (or a sender name) */
+	const char *display_name; /**< may be NULL */
+	const char *room;         /**< Matrix room id; may be NULL */
+	int64_t updated_at;
+} pb_store_contact;
+
+/**
+ * Create or replace a contact. Every string is borrowed.
+ * @param number       E.164 number (normalise with pb_phone_normalize() first)
+ * @param display_name may be NULL
+ * @param room         may be NULL; a room belongs to one contact (PB_EEXISTS)
+ * @return 0, PB_EEXISTS, PB_EINVAL, PB_EBUSY, PB_EIO
+ */
+PB_API int pb_store_contact_set(pb_store *st, const char *number, const char *display_name,
+				const char *room);
+/** @param out new (pb_store_contact_free()). @return 0, PB_ENOTFOUND, PB_ENOMEM, PB_EIO */
+PB_API int pb_store_contact_get(pb_store *st, const char *number, pb_store_contact **out);
+/** The contact whose room is @p room. @return 0, PB_ENOTFOUND, PB_ENOMEM, PB_EIO */
+PB_API int pb_store_contact_by_room(pb_store *st, const char *room, pb_store_contact **out);
+/** @return 0, PB_ENOTFOUND, PB_EBUSY, PB_EIO */
+PB_API int pb_store_contact_delete(pb_store *st, const char *number);
+PB_API void pb_store_contact_free(pb_store_contact *c);
+
+/** A group conversation: a set of numbers that shares one room. */
+typedef struct pb_store_group {
+	const char *room;
+	size_t count;
+	const char **numbers; /**< sorted, no duplicates; owned by the group */
+} pb_store_group;
+
+/**
+ * Map a set of numbers (order and duplicates do not matter) to a room,
+ * replacing the room of the same set.
+ * @param numbers borrowed array of @p count borrowed strings, count >= 1
+ * @return 0, PB_EEXISTS (the room belongs to another set), PB_EINVAL, PB_EBUSY, PB_EIO
+ */
+PB_API int pb_store_group_set(pb_store *st, const char *const *numbers, size_t count,
+			      const char *room);
+/** The group of exactly this set of numbers. @param out new (pb_store_group_free())
+ *  @return 0, PB_ENOTFOUND, PB_ENOMEM, PB_EIO */
+PB_API int pb_store_group_by_numbers(pb_store *st, const char *const *numbers, size_t count,
+				     pb_store_group **out);
+/** The group of a room. @return 0, PB_ENOTFOUND, PB_ENOMEM, PB_EIO */
+PB_API int pb_store_group_by_room(pb_store *st, const char *room, pb_store_group **out);
+PB_API void pb_store_group_free(pb_store_group *g);
+
+/* --- screening: allow and deny lists, attempts, call log ----------------------------- */
+
+typedef enum pb_store_list {
+	PB_STORE_ALLOW = 1,
+	PB_STORE_DENY = 2,
+} pb_store_list;
+
+/** Why a number is on a list. */
+typedef enum pb_store_source {
+	PB_STORE_SRC_MANUAL = 1,    /**< a person put it there */
+	PB_STORE_SRC_CHALLENGE = 2, /**< the caller passed a challenge */
+	PB_STORE_SRC_CONTACTS = 3,  /**< imported from contacts */
+	PB_STORE_SRC_OUTGOING = 4,  /**< the owner called or texted it */
+} pb_store_source;
+
+/** "manual", "challenge", "contacts", "outgoing": static; "?" for others. */
+PB_API const char *pb_store_source_name(int source);
+
+typedef struct pb_store_list_entry {
+	int list;           /**< pb_store_list */
+	int source;         /**< pb_store_source */
+	int64_t created_at;
+	int64_t expires_at; /**< 0: never */
+} pb_store_list_entry;
+
+/**
+ * Put a number on a list, replacing an entry already there.
+ * @param number     borrowed, E.164
+ * @param expires_at ms since the epoch, 0 for never
+ * @return 0, PB_EINVAL, PB_EBUSY, PB_EIO
+ */
+PB_API int pb_store_list_add(pb_store *st, int list, const char *number, int source,
+			     int64_t expires_at);
+/** @return 0, PB_ENOTFOUND, PB_EBUSY, PB_EIO */
+PB_API int pb_store_list_remove(pb_store *st, int list, const char *number);
+
+/**
+ * Is @p number on @p list at time @p now (ms; 0 for the current time)?
+ * Expired entries do not count.
+ * @param entry optional; receives the entry (its source, expiry)
+ * @return 0 (listed), PB_ENOTFOUND (not listed or expired), PB_EIO
+ */
+PB_API int pb_store_list_lookup(pb_store *st, int list, const char *number, int64_t now,
+				pb_store_list_entry *entry);
+
+/** Delete expired entries of both lists. @param removed optional. @return 0, PB_EBUSY, PB_EIO */
+PB_API int pb_store_list_expire(pb_store *st, int64_t now, int64_t *removed);
+
+/**
+ * Record a call attempt of @p number for rate limiting.
+ * @param at     ms, 0 for now
+ * @param failed true when the attempt failed (challenge failed, rejected)
+ * @return 0, PB_EINVAL, PB_EBUSY, PB_EIO
+ */
+PB_API int pb_store_attempt_record(pb_store *st, const char *number, int64_t at, bool failed);
+
+/**
+ * Count the attempts of @p number at or after @p since (ms).
+ * @param failed_only count only failed attempts
+ * @return 0, PB_EIO
+ */
+PB_API int pb_store_attempt_count(pb_store *st, const char *number, int64_t since,
+				  bool failed_only, int64_t *count);
+
+/** Forget attempts before @p before (ms). @return 0, PB_EBUSY, PB_EIO */
+PB_API int pb_store_attempt_prune(pb_store *st, int64_t before, int64_t *removed);
+
+/** One screened call; every string borrowed, may be NULL. */
+typedef struct pb_store_call {
+	int64_t id;                 /**< set when read back */
+	int64_t at;                 /**< ms; 0 for now */
+	const char *caller;         /**< E.164 or what the network sent */
+	const char *attestation;    /**< STIR/SHAKEN: "A", "B", "C", "failed", "none" */
+	const char *verdict;        /**< the screening verdict, e.g. "accept", "reject", "challenge" */
+	const char *challenge;      /**< the challenge run, and how it ended, e.g. "dtmf:passed" */
+	int64_t duration_ms;        /**< length of the call; 0 when not answered */
+	const char *forward_target; /**< where it was forwarded */
+} pb_store_call;
+
+/** Log a call. @param id optional: the new row's id. @return 0, PB_EBUSY, PB_EIO */
+PB_API int pb_store_call_log(pb_store *st, const pb_store_call *call, int64_t *id);
+
+typedef struct pb_store_call_list {
+	size_t count;
+	pb_store_call *items; /**< owned by the list, newest first */
+} pb_store_call_list;
+
+/** The most recent calls, newest first. @param limit 0: all
+ *  @param out new (pb_store_call_list_free()). @return 0, PB_ENOMEM, PB_EIO */
+PB_API int pb_store_call_recent(pb_store *st, size_t limit, pb_store_call_list **out);
+PB_API void pb_store_call_list_free(pb_store_call_list *list);
+
+PB_END_DECLS
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * libphonebridge — store internals shared by the files of store/.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef PB_STORE_PRIVATE_H
+#define PB_STORE_PRIVATE_H
+
+#include <sqlite3.h>
+
+#include "core/internal.h"
+
+#include <phonebridge/store.h>
+
+#define PB_STORE_STMT_CACHE 64
+
+struct pb_store {
+	sqlite3 *db;
+	char *att_dir;     /* attachments directory, no trailing slash */
+	bool user_txn;     /* pb_store_begin() is open */
+	int schema_version;
+	size_t ncache;
+	struct {
+		const char *sql; /* a static string: the key is its address */
+		sqlite3_stmt *stmt;
+	} cache[PB_STORE_STMT_CACHE];
+};
+
+/* Raise the pb error for SQLite result @rc (what: the operation) and return it. */
+int pb_store__error(pb_store *st, int rc, const char *what);
+
+/* The cached prepared statement for @sql (a static string), reset and unbound. */
+int pb_store__stmt(pb_store *st, const char *sql, sqlite3_stmt **out);
+
+/* Step a statement that returns no row, then reset it. */
+int pb_store__run(pb_store *st, sqlite3_stmt *s, const char *what);
+
+/* Run SQL without parameters (transaction control, DDL). */
+int pb_store__exec(pb_store *st, const char *sql, const char *what);
+
+/*
+ * A write transaction for one store call: BEGIN IMMEDIATE (so that a writer
+ * waits for the lock up front instead of failing with SQLITE_BUSY when it
+ * upgrades), or a savepoint inside the caller's pb_store_begin().
+ * pb_store__tx_end() commits when @rc is 0, rolls back otherwise, and
+ * returns @rc or the commit's error.
+ */
+int pb_store__tx_begin(pb_store *st);
+int pb_store__tx_end(pb_store *st, int rc);
+
+/* Bind a string that may be NULL. */
+int pb_store__bind_text(sqlite3_stmt *s, int idx, const char *text);
+
+/* Milliseconds since the epoch. */
+int64_t pb_store__now(void);
+
+/* Bring the schema to @target (tests create older versions with it). */
+int pb_store__migrate(pb_store *st, int target);
+
+/* Open with the schema brought to @target only (tests of migrations). */
+int pb_store__open_at(pb_store **out, const char *path, const pb_store_options *opts, int target);
+
+/* SHA-256 of @data as 64 lowercase hex digits and a NUL. */
+int pb_store__sha256_hex(const void *data, size_t len, char hex[PB_STORE_SHA256_HEX + 1]);
+
+/* Copying text columns into one allocation with the struct that points to them. */
+typedef struct pb_store_pack {
+	char *p;
+} pb_store_pack;
+
+/* Bytes needed for column @i as a string (0 for NULL). */
+size_t pb_store__col_size(sqlite3_stmt *s, int i);
+/* Copy column @i into the pack; NULL for a NULL column. */
+const char *pb_store__col_pack(pb_store_pack *k, sqlite3_stmt *s, int i);
+
+#endif

@@ -1,0 +1,1045 @@
+/*
+ * libphonebridge tests — store: journal states and deduplication,
+ * attachments, SMS parts, kv, contacts and groups, screening lists, call
+ * log, schema migrations, allocation failures; E.164 normalisation.
+ * (Crash safety and concurrency: tests/store-crash.c.)
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "harness.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/store-private.h"
+#include "store-testutil.h"
+
+struct fixture {
+	char *dir;
+	char path[512];
+	pb_store *st;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	f->dir = store_scratch_dir();
+	snprintf(f->path, sizeof(f->path), "%s/test.db", f->dir);
+	if (pb_store_open(&f->st, f->path, NULL) != 0) {
+		fprintf(stderr, "open: %s\n", pb_error_last()->message);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	pb_store_close(f->st);
+	store_scratch_remove(f->dir);
+	free(f);
+	return 0;
+}
+
+static int64_t pragma_int(pb_store *st, const char *sql)
+{
+	sqlite3_stmt *s;
+	assert_int_equal(sqlite3_prepare_v2(st->db, sql, -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	int64_t v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+static int64_t inbound(pb_store *st, const char *modem_id, int state)
+{
+	pb_store_msg_in m = PB_STORE_MSG_IN_INIT;
+	m.dir = PB_STORE_INBOUND;
+	m.state = state;
+	m.backend = "hilink";
+	m.backend_id = modem_id;
+	m.peer = "+4930123456";
+	m.body = "hello";
+	int64_t id = 0;
+	assert_pb_ok(pb_store_msg_insert(st, &m, &id));
+	assert_true(id > 0);
+	return id;
+}
+
+static int64_t outbound(pb_store *st, const char *event)
+{
+	pb_store_msg_in m = PB_STORE_MSG_IN_INIT;
+	m.dir = PB_STORE_OUTBOUND;
+	m.state = PB_STORE_QUEUED;
+	m.event_id = event;
+	m.room = "!room:example.org";
+	m.peer = "+442079460958";
+	m.body = "hi there";
+	int64_t id = 0;
+	assert_pb_ok(pb_store_msg_insert(st, &m, &id));
+	return id;
+}
+
+static int state_of(pb_store *st, int64_t id, int *attempts)
+{
+	pb_store_msg *m;
+	assert_pb_ok(pb_store_msg_get(st, id, &m));
+	int s = m->state;
+	if (attempts)
+		*attempts = m->attempts;
+	pb_store_msg_free(m);
+	return s;
+}
+
+/* --- opening ---------------------------------------------------------------- */
+
+static void test_store__open_sets_wal_fk_sync_and_dirs(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3_stmt *s;
+	assert_int_equal(sqlite3_prepare_v2(f->st->db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
+	sqlite3_finalize(s);
+	assert_int_equal(pragma_int(f->st, "PRAGMA foreign_keys"), 1);
+	assert_int_equal(pragma_int(f->st, "PRAGMA synchronous"), 2); /* FULL */
+	assert_int_equal(pragma_int(f->st, "PRAGMA busy_timeout"), 30000);
+	assert_int_equal(pragma_int(f->st, "PRAGMA user_version"), PB_STORE_SCHEMA_VERSION);
+	assert_int_equal(pb_store_schema_version(f->st), PB_STORE_SCHEMA_VERSION);
+	assert_pb_ok(pb_store_check(f->st));
+
+	char dir[600];
+	snprintf(dir, sizeof(dir), "%s.attachments", f->path);
+	struct stat sb;
+	assert_int_equal(stat(dir, &sb), 0);
+	assert_true(S_ISDIR(sb.st_mode));
+	assert_int_equal(sb.st_mode & 0777, 0700);
+
+	/* NORMAL on request; a second handle on the same file */
+	pb_store_options o = PB_STORE_OPTIONS_INIT;
+	o.synchronous = PB_STORE_SYNC_NORMAL;
+	o.busy_timeout_ms = 1234;
+	pb_store *b;
+	assert_pb_ok(pb_store_open(&b, f->path, &o));
+	assert_int_equal(pragma_int(b, "PRAGMA synchronous"), 1);
+	assert_int_equal(pragma_int(b, "PRAGMA busy_timeout"), 1234);
+	pb_store_close(b);
+
+	o.synchronous = 7;
+	assert_pb_error(pb_store_open(&b, f->path, &o), PB_EINVAL);
+	assert_null(b);
+	assert_pb_error(pb_store_open(&b, NULL, NULL), PB_EINVAL);
+	assert_pb_error(pb_store_open(&b, "/nonexistent-dir/x/y.db", NULL), PB_EIO);
+	pb_store_close(NULL);
+}
+
+static void test_store__newer_schema_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(sqlite3_exec(f->st->db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+	pb_store *b;
+	assert_pb_error(pb_store_open(&b, f->path, NULL), PB_EUNSUPPORTED);
+	assert_null(b);
+}
+
+/* --- journal ---------------------------------------------------------------------- */
+
+static void test_store__inbound_lifecycle(void **state)
+{
+	struct fixture *f = *state;
+	int64_t id = inbound(f->st, "40001", PB_STORE_RECEIVED);
+	pb_store_msg *m;
+	assert_pb_ok(pb_store_msg_get(f->st, id, &m));
+	assert_int_equal(m->dir, PB_STORE_INBOUND);
+	assert_int_equal(m->state, PB_STORE_RECEIVED);
+	assert_string_equal(m->dedup_key, "hilink:40001");
+	assert_string_equal(m->peer, "+4930123456");
+	assert_string_equal(m->body, "hello");
+	assert_null(m->room);
+	assert_null(m->ref);
+	assert_int_equal(m->attempts, 0);
+	assert_true(m->created_at > 1600000000000LL);
+	pb_store_msg_free(m);
+
+	assert_pb_ok(pb_store_msg_transition(f->st, id, PB_STORE_STORED, NULL, NULL));
+	assert_pb_ok(pb_store_msg_transition(f->st, id, PB_STORE_STORED, NULL, "M_LIMIT_EXCEEDED"));
+	int attempts;
+	assert_int_equal(state_of(f->st, id, &attempts), PB_STORE_STORED);
+	assert_int_equal(attempts, 1);
+	assert_pb_ok(pb_store_msg_transition(f->st, id, PB_STORE_DELIVERED, "$ev1", NULL));
+	assert_pb_ok(pb_store_msg_get(f->st, id, &m));
+	assert_int_equal(m->state, PB_STORE_DELIVERED);
+	assert_int_equal(m->attempts, 2);
+	assert_string_equal(m->ref, "$ev1");
+	assert_string_equal(m->last_error, "M_LIMIT_EXCEEDED");
+	pb_store_msg_free(m);
+
+	/* terminal: delivered -> queued (or anything) is refused, row unchanged */
+	assert_pb_error(pb_store_msg_transition(f->st, id, PB_STORE_QUEUED, NULL, "x"), PB_ESTATE);
+	assert_pb_error(pb_store_msg_transition(f->st, id, PB_STORE_STORED, NULL, "x"), PB_ESTATE);
+	assert_int_equal(state_of(f->st, id, &attempts), PB_STORE_DELIVERED);
+	assert_int_equal(attempts, 2);
+	assert_pb_error(pb_store_msg_transition(f->st, 999999, PB_STORE_STORED, NULL, NULL), PB_ENOTFOUND);
+	assert_pb_error(pb_store_msg_get(f->st, 999999, &m), PB_ENOTFOUND);
+	assert_null(m);
+}
+
+static void test_store__outbound_lifecycle(void **state)
+{
+	struct fixture *f = *state;
+	int64_t id = outbound(f->st, "$out1");
+	assert_pb_ok(pb_store_msg_transition(f->st, id, PB_STORE_SENDING, NULL, NULL));
+	assert_pb_ok(pb_store_msg_transition(f->st, id, PB_STORE_QUEUED, NULL, "+CMS ERROR: 38"));
+	assert_pb_ok(pb_store_msg_transition(f->st, id, PB_STORE_SENDING, NULL, NULL));
+	assert_pb_ok(pb_store_msg_transition(f->st, id, PB_STORE_SENT, "mr=17", NULL));
+	pb_store_msg *m;
+	assert_pb_ok(pb_store_msg_find(f->st, PB_STORE_OUTBOUND, "event:$out1", &m));
+	assert_int_equal(m->id, id);
+	assert_int_equal(m->state, PB_STORE_SENT);
+	assert_int_equal(m->attempts, 2);
+	assert_string_equal(m->ref, "mr=17");
+	assert_string_equal(m->last_error, "+CMS ERROR: 38");
+	assert_string_equal(m->room, "!room:example.org");
+	pb_store_msg_free(m);
+	assert_pb_error(pb_store_msg_find(f->st, PB_STORE_INBOUND, "event:$out1", &m), PB_ENOTFOUND);
+	assert_pb_error(pb_store_msg_transition(f->st, id, PB_STORE_SENDING, NULL, NULL), PB_ESTATE);
+}
+
+/* Drive a new row of @dir to @from along legal transitions; -1 if @from is
+ * not a state of that direction. */
+static int64_t row_in_state(pb_store *st, int dir, int from, int n)
+{
+	char key[32];
+	snprintf(key, sizeof(key), "k%d", n);
+	pb_store_msg_in m = PB_STORE_MSG_IN_INIT;
+	m.dir = dir;
+	m.dedup_key = key;
+	int64_t id;
+	if (dir == PB_STORE_INBOUND) {
+		static const int path[][3] = {
+			[PB_STORE_RECEIVED] = { PB_STORE_RECEIVED, 0, 0 },
+			[PB_STORE_STORED] = { PB_STORE_STORED, 0, 0 },
+			[PB_STORE_DELIVERED] = { PB_STORE_STORED, PB_STORE_DELIVERED, 0 },
+			[PB_STORE_FAILED] = { PB_STORE_RECEIVED, PB_STORE_FAILED, 0 },
+		};
+		if (from > PB_STORE_FAILED || path[from][0] == 0)
+			return -1;
+		m.state = path[from][0];
+		assert_pb_ok(pb_store_msg_insert(st, &m, &id));
+		for (int i = 1; i < 3 && path[from][i]; i++)
+			assert_pb_ok(pb_store_msg_transition(st, id, path[from][i], NULL, NULL));
+	} else {
+		static const int path[][3] = {
+			[PB_STORE_QUEUED] = { PB_STORE_QUEUED, 0, 0 },
+			[PB_STORE_SENDING] = { PB_STORE_QUEUED, PB_STORE_SENDING, 0 },
+			[PB_STORE_SENT] = { PB_STORE_QUEUED, PB_STORE_SENDING, PB_STORE_SENT },
+			[PB_STORE_UNKNOWN] = { PB_STORE_QUEUED, PB_STORE_SENDING, PB_STORE_UNKNOWN },
+			[PB_STORE_FAILED] = { PB_STORE_QUEUED, PB_STORE_FAILED, 0 },
+		};
+		if (from > PB_STORE_FAILED || path[from][0] == 0)
+			return -1;
+		m.state = path[from][0];
+		assert_pb_ok(pb_store_msg_insert(st, &m, &id));
+		for (int i = 1; i < 3 && path[from][i]; i++)
+			assert_pb_ok(pb_store_msg_transition(st, id, path[from][i], NULL, NULL));
+	}
+	return id;
+}
+
+static void test_store__every_transition_is_checked(void **state)
+{
+	struct fixture *f = *state;
+	enum { R = PB_STORE_RECEIVED, S = PB_STORE_STORED, D = PB_STORE_DELIVERED, Q = PB_STORE_QUEUED,
+	       G = PB_STORE_SENDING, T = PB_STORE_SENT, U = PB_STORE_UNKNOWN, F = PB_STORE_FAILED };
+	/* the issue's state machine, written out independently of journal.c */
+	static const int legal_in[][2] = { { R, S }, { R, F }, { S, S }, { S, D }, { S, F }, { F, S } };
+	static const int legal_out[][2] = { { Q, G }, { Q, F }, { G, T }, { G, F }, { G, U },
+					    { G, Q }, { U, T }, { U, F }, { U, Q }, { F, Q } };
+	int n = 0, legal_seen = 0;
+	for (int dir = PB_STORE_INBOUND; dir <= PB_STORE_OUTBOUND; dir++) {
+		for (int from = 1; from <= 8; from++) {
+			for (int to = 0; to <= 9; to++) {
+				int64_t id = row_in_state(f->st, dir, from, n++);
+				if (id < 0)
+					break;
+				bool want = false;
+				if (dir == PB_STORE_INBOUND) {
+					for (size_t i = 0; i < PB_ARRAY_SIZE(legal_in); i++)
+						want |= legal_in[i][0] == from && legal_in[i][1] == to;
+				} else {
+					for (size_t i = 0; i < PB_ARRAY_SIZE(legal_out); i++)
+						want |= legal_out[i][0] == from && legal_out[i][1] == to;
+				}
+				int rc = pb_store_msg_transition(f->st, id, to, NULL, NULL);
+				if (want) {
+					assert_int_equal(rc, 0);
+					assert_int_equal(state_of(f->st, id, NULL), to);
+					legal_seen++;
+				} else {
+					if (rc != PB_ESTATE)
+						fail_msg("dir %d: %s -> %d gave %d", dir, pb_store_state_name(from), to, rc);
+					assert_int_equal(state_of(f->st, id, NULL), from);
+				}
+			}
+		}
+	}
+	assert_int_equal(legal_seen, PB_ARRAY_SIZE(legal_in) + PB_ARRAY_SIZE(legal_out));
+	assert_string_equal(pb_store_state_name(PB_STORE_UNKNOWN), "unknown");
+	assert_string_equal(pb_store_state_name(42), "?");
+}
+
+static void test_store__dedup_returns_existing_id(void **state)
+{
+	struct fixture *f = *state;
+	int64_t a = inbound(f->st, "7", PB_STORE_STORED);
+	pb_store_msg_in m = PB_STORE_MSG_IN_INIT;
+	m.dir = PB_STORE_INBOUND;
+	m.state = PB_STORE_STORED;
+	m.backend = "hilink";
+	m.backend_id = "7";
+	m.body = "a retry with other text changes nothing";
+	int64_t b = 0;
+	assert_pb_error(pb_store_msg_insert(f->st, &m, &b), PB_EEXISTS);
+	assert_int_equal(a, b);
+	pb_store_msg *r;
+	assert_pb_ok(pb_store_msg_get(f->st, a, &r));
+	assert_string_equal(r->body, "hello");
+	pb_store_msg_free(r);
+
+	/* no modem id: a content hash of backend, peer, time stamp, body */
+	pb_store_msg_in h = PB_STORE_MSG_IN_INIT;
+	h.dir = PB_STORE_INBOUND;
+	h.state = PB_STORE_RECEIVED;
+	h.backend = "smseagle";
+	h.peer = "+33612345678";
+	h.sent_at = 1700000000000LL;
+	h.body = "bonjour";
+	int64_t c, d;
+	assert_pb_ok(pb_store_msg_insert(f->st, &h, &c));
+	assert_pb_error(pb_store_msg_insert(f->st, &h, &d), PB_EEXISTS);
+	assert_int_equal(c, d);
+	assert_pb_ok(pb_store_msg_get(f->st, c, &r));
+	assert_int_equal(strncmp(r->dedup_key, "sha256:", 7), 0);
+	assert_int_equal(strlen(r->dedup_key), 7 + 64);
+	pb_store_msg_free(r);
+	h.sent_at++; /* the same text again later is another message */
+	assert_pb_ok(pb_store_msg_insert(f->st, &h, &d));
+	assert_true(d != c);
+
+	/* outbound: the Matrix event id; the same key inbound is another row */
+	int64_t o = outbound(f->st, "$e");
+	pb_store_msg_in x = PB_STORE_MSG_IN_INIT;
+	x.dir = PB_STORE_OUTBOUND;
+	x.state = PB_STORE_QUEUED;
+	x.event_id = "$e";
+	assert_pb_error(pb_store_msg_insert(f->st, &x, &d), PB_EEXISTS);
+	assert_int_equal(d, o);
+	x.dir = PB_STORE_INBOUND;
+	x.state = PB_STORE_STORED;
+	x.dedup_key = "event:$e";
+	assert_pb_ok(pb_store_msg_insert(f->st, &x, &d));
+
+	/* bad input */
+	x.dir = PB_STORE_OUTBOUND;
+	x.state = PB_STORE_QUEUED;
+	x.dedup_key = NULL;
+	x.event_id = NULL;
+	assert_pb_error(pb_store_msg_insert(f->st, &x, &d), PB_EINVAL);
+	x.event_id = "$f";
+	x.state = PB_STORE_SENT;
+	assert_pb_error(pb_store_msg_insert(f->st, &x, &d), PB_EINVAL);
+	x.dir = 3;
+	x.state = PB_STORE_QUEUED;
+	assert_pb_error(pb_store_msg_insert(f->st, &x, NULL), PB_EINVAL);
+	assert_pb_error(pb_store_msg_insert(f->st, NULL, NULL), PB_EINVAL);
+}
+
+static void test_store__queues_page_in_order_and_recover(void **state)
+{
+	struct fixture *f = *state;
+	int64_t ids[10];
+	for (int i = 0; i < 10; i++) {
+		char k[8];
+		snprintf(k, sizeof(k), "%d", i);
+		ids[i] = inbound(f->st, k, i % 2 ? PB_STORE_STORED : PB_STORE_RECEIVED);
+	}
+	pb_store_msg_list *l;
+	assert_pb_ok(pb_store_msg_list_state(f->st, PB_STORE_INBOUND, PB_STORE_STORED, 0, 3, &l));
+	assert_int_equal(l->count, 3);
+	assert_int_equal(l->items[0]->id, ids[1]);
+	assert_int_equal(l->items[2]->id, ids[5]);
+	int64_t last = l->items[2]->id;
+	pb_store_msg_list_free(l);
+	assert_pb_ok(pb_store_msg_list_state(f->st, PB_STORE_INBOUND, PB_STORE_STORED, last, 0, &l));
+	assert_int_equal(l->count, 2);
+	assert_int_equal(l->items[0]->id, ids[7]);
+	pb_store_msg_list_free(l);
+	int64_t n;
+	assert_pb_ok(pb_store_msg_count(f->st, PB_STORE_INBOUND, PB_STORE_RECEIVED, &n));
+	assert_int_equal(n, 5);
+
+	/* outbound rows caught in "sending" by a crash become "unknown" */
+	int64_t a = outbound(f->st, "$a"), b = outbound(f->st, "$b"), c = outbound(f->st, "$c");
+	assert_pb_ok(pb_store_msg_transition(f->st, a, PB_STORE_SENDING, NULL, NULL));
+	assert_pb_ok(pb_store_msg_transition(f->st, b, PB_STORE_SENDING, NULL, NULL));
+	assert_pb_ok(pb_store_msg_list_state(f->st, PB_STORE_OUTBOUND, PB_STORE_SENDING, 0, 0, &l));
+	assert_int_equal(l->count, 2);
+	pb_store_msg_list_free(l);
+	assert_pb_ok(pb_store_msg_recover(f->st, &n));
+	assert_int_equal(n, 2);
+	pb_store_msg *m;
+	assert_pb_ok(pb_store_msg_get(f->st, a, &m));
+	assert_int_equal(m->state, PB_STORE_UNKNOWN);
+	assert_string_equal(m->last_error, "interrupted while sending");
+	pb_store_msg_free(m);
+	assert_int_equal(state_of(f->st, c, NULL), PB_STORE_QUEUED);
+	/* "unknown" is never sent again without a decision: it is not queued */
+	assert_pb_ok(pb_store_msg_count(f->st, PB_STORE_OUTBOUND, PB_STORE_QUEUED, &n));
+	assert_int_equal(n, 1);
+	assert_pb_ok(pb_store_msg_recover(f->st, &n));
+	assert_int_equal(n, 0);
+}
+
+static void test_store__user_transaction_is_atomic(void **state)
+{
+	struct fixture *f = *state;
+	pb_store_sms_part p = { "g1", "+4915112345678", 42, 2, 1, (const uint8_t *)"\x01\x02", 2, 0 };
+	assert_pb_ok(pb_store_sms_part_put(f->st, &p));
+
+	assert_pb_ok(pb_store_begin(f->st));
+	assert_pb_error(pb_store_begin(f->st), PB_ESTATE);
+	inbound(f->st, "joined", PB_STORE_STORED);
+	assert_pb_ok(pb_store_sms_part_delete_group(f->st, "g1"));
+	/* a failing call inside rolls back only itself */
+	assert_pb_error(pb_store_msg_transition(f->st, 424242, PB_STORE_STORED, NULL, NULL), PB_ENOTFOUND);
+	pb_store_rollback(f->st);
+	pb_store_msg *m;
+	assert_pb_error(pb_store_msg_find(f->st, PB_STORE_INBOUND, "hilink:joined", &m), PB_ENOTFOUND);
+	int64_t n;
+	assert_pb_ok(pb_store_msg_count(f->st, PB_STORE_INBOUND, PB_STORE_STORED, &n));
+	assert_int_equal(n, 0);
+
+	assert_pb_ok(pb_store_begin(f->st));
+	int64_t id = inbound(f->st, "joined", PB_STORE_STORED);
+	assert_pb_ok(pb_store_msg_transition(f->st, id, PB_STORE_DELIVERED, "$x", NULL));
+	assert_pb_ok(pb_store_sms_part_delete_group(f->st, "g1"));
+	assert_pb_ok(pb_store_commit(f->st));
+	assert_pb_error(pb_store_commit(f->st), PB_ESTATE);
+	assert_int_equal(state_of(f->st, id, NULL), PB_STORE_DELIVERED);
+	pb_store_rollback(f->st); /* none open: nothing happens */
+}
+
+/* --- attachments --------------------------------------------------------------------- */
+
+static void test_store__attachments_are_content_addressed(void **state)
+{
+	struct fixture *f = *state;
+	int64_t id = inbound(f->st, "mms1", PB_STORE_STORED);
+	static const char jpeg[] = "\xff\xd8\xff\xe0 not really a jpeg";
+	char h1[65], h2[65];
+	assert_pb_ok(pb_store_attachment_add(f->st, id, jpeg, sizeof(jpeg) - 1, "image/jpeg",
+					     "../../etc/passwd", h1));
+	/* sha256 of the bytes, known independently */
+	char want[65];
+	assert_pb_ok(pb_store__sha256_hex(jpeg, sizeof(jpeg) - 1, want));
+	assert_string_equal(h1, want);
+	assert_pb_ok(pb_store_attachment_add(f->st, id, "text", 4, NULL, NULL, h2));
+	assert_pb_ok(pb_store_attachment_add(f->st, id, jpeg, sizeof(jpeg) - 1, "image/jpeg", "again", NULL));
+	assert_string_equal(h2, "982d9e3eb996f559e633f4d194def3761d909f5a3b647d1a851fead67c32c9d1");
+
+	pb_store_attachment_list *l;
+	assert_pb_ok(pb_store_attachment_list_get(f->st, id, &l));
+	assert_int_equal(l->count, 3);
+	assert_int_equal(l->items[0].seq, 0);
+	assert_string_equal(l->items[0].sha256, h1);
+	assert_string_equal(l->items[0].content_type, "image/jpeg");
+	assert_string_equal(l->items[0].name, "../../etc/passwd");
+	assert_int_equal(l->items[0].size, sizeof(jpeg) - 1);
+	assert_null(l->items[1].content_type);
+	assert_null(l->items[1].name);
+	assert_int_equal(l->items[2].seq, 2);
+	pb_store_attachment_list_free(l);
+
+	/* files: named by hash, mode 0600, the network's name nowhere */
+	char *path = pb_store_attachment_path(f->st, h1);
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_non_null(strstr(path, ".attachments/"));
+	char passwd[600];
+	snprintf(passwd, sizeof(passwd), "%s.attachments/../../etc/passwd", f->path);
+	assert_int_not_equal(access(passwd, F_OK), 0);
+
+	pb_buf b = PB_BUF_INIT;
+	assert_pb_ok(pb_store_attachment_read(f->st, h1, &b));
+	assert_int_equal(b.len, sizeof(jpeg) - 1);
+	assert_memory_equal(b.data, jpeg, b.len);
+	pb_buf_clear(&b);
+
+	/* a name that is not a hash never reaches the file system */
+	assert_pb_error(pb_store_attachment_read(f->st, "../test.db", &b), PB_EINVAL);
+	assert_null(pb_store_attachment_path(f->st, "ABCDEF"));
+	assert_pb_error(pb_store_attachment_read(f->st,
+		"0000000000000000000000000000000000000000000000000000000000000000", &b), PB_ENOTFOUND);
+
+	/* corruption is noticed */
+	int fd = open(path, O_WRONLY | O_APPEND);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "x", 1), 1);
+	close(fd);
+	assert_pb_error(pb_store_attachment_read(f->st, h1, &b), PB_EIO);
+	assert_int_equal(b.len, 0);
+	pb_buf_dispose(&b);
+	pb_free(path);
+
+	assert_pb_error(pb_store_attachment_add(f->st, 987654, "x", 1, NULL, NULL, NULL), PB_ENOTFOUND);
+}
+
+static void test_store__attachment_gc_removes_orphans(void **state)
+{
+	struct fixture *f = *state;
+	int64_t id = inbound(f->st, "mms2", PB_STORE_STORED);
+	char kept[65];
+	assert_pb_ok(pb_store_attachment_add(f->st, id, "keep me", 7, NULL, NULL, kept));
+	/* what a crash can leave: a renamed file whose row never committed, and
+	 * a temporary file */
+	char orphan[65], p[700];
+	assert_pb_ok(pb_store__sha256_hex("orphan", 6, orphan));
+	snprintf(p, sizeof(p), "%s.attachments/%s", f->path, orphan);
+	FILE *o = fopen(p, "w");
+	fputs("orphan", o);
+	fclose(o);
+	snprintf(p, sizeof(p), "%s.attachments/.tmp-abc123", f->path);
+	o = fopen(p, "w");
+	fclose(o);
+	snprintf(p, sizeof(p), "%s.attachments/README", f->path);
+	o = fopen(p, "w");
+	fclose(o);
+	int64_t removed;
+	assert_pb_ok(pb_store_attachment_gc(f->st, &removed));
+	assert_int_equal(removed, 2);
+	pb_buf b = PB_BUF_INIT;
+	assert_pb_ok(pb_store_attachment_read(f->st, kept, &b));
+	assert_pb_error(pb_store_attachment_read(f->st, orphan, &b), PB_ENOTFOUND);
+	assert_int_equal(access(p, F_OK), 0); /* not ours: left alone */
+	pb_buf_dispose(&b);
+}
+
+/* --- SMS parts, kv ---------------------------------------------------------------------- */
+
+struct part_seen {
+	int n;
+	char log[256];
+};
+
+static int collect_part(const pb_store_sms_part *p, void *ud)
+{
+	struct part_seen *s = ud;
+	size_t l = strlen(s->log);
+	snprintf(s->log + l, sizeof(s->log) - l, "%s/%d/%d/%d/%s/%zu;", p->group_key, p->reference,
+		 p->seq, p->total, p->originator ? p->originator : "-", p->pdu_len);
+	return ++s->n == 100 ? 7 : 0;
+}
+
+static void test_store__sms_parts_persist_idempotently(void **state)
+{
+	struct fixture *f = *state;
+	const uint8_t pdu[] = { 0x07, 0x91, 0x44, 0x77 };
+	pb_store_sms_part p = { "b|+44|9", "+447700900123", 9, 3, 2, pdu, sizeof(pdu), 1000 };
+	assert_pb_ok(pb_store_sms_part_put(f->st, &p));
+	assert_pb_error(pb_store_sms_part_put(f->st, &p), PB_EEXISTS);
+	p.seq = 1;
+	assert_pb_ok(pb_store_sms_part_put(f->st, &p));
+	pb_store_sms_part q = { "a|+49|200", NULL, 200, 2, 2, pdu, 1, 5000 };
+	assert_pb_ok(pb_store_sms_part_put(f->st, &q));
+	struct part_seen seen = { 0, "" };
+	assert_pb_ok(pb_store_sms_part_foreach(f->st, collect_part, &seen));
+	assert_string_equal(seen.log, "a|+49|200/200/2/2/-/1;b|+44|9/9/1/3/+447700900123/4;"
+				      "b|+44|9/9/2/3/+447700900123/4;");
+	/* the callback's value stops the walk */
+	seen.n = 99;
+	assert_int_equal(pb_store_sms_part_foreach(f->st, collect_part, &seen), 7);
+
+	int64_t removed;
+	assert_pb_ok(pb_store_sms_part_expire(f->st, 2000, &removed));
+	assert_int_equal(removed, 2); /* group b: newest part at 1000 */
+	assert_pb_ok(pb_store_sms_part_delete_group(f->st, "a|+49|200"));
+	assert_pb_ok(pb_store_sms_part_delete_group(f->st, "a|+49|200"));
+	seen.n = 0;
+	seen.log[0] = '\0';
+	assert_pb_ok(pb_store_sms_part_foreach(f->st, collect_part, &seen));
+	assert_int_equal(seen.n, 0);
+
+	q.seq = 3;
+	assert_pb_error(pb_store_sms_part_put(f->st, &q), PB_EINVAL);
+	q.seq = 0;
+	assert_pb_error(pb_store_sms_part_put(f->st, &q), PB_EINVAL);
+	q.seq = 1;
+	q.group_key = NULL;
+	assert_pb_error(pb_store_sms_part_put(f->st, &q), PB_EINVAL);
+}
+
+static void test_store__kv_holds_sync_tokens(void **state)
+{
+	struct fixture *f = *state;
+	char *v;
+	assert_pb_error(pb_store_kv_get(f->st, "matrix.since", &v), PB_ENOTFOUND);
+	assert_null(v);
+	assert_pb_ok(pb_store_kv_set(f->st, "matrix.since", "s72594_4483_1934"));
+	assert_pb_ok(pb_store_kv_set(f->st, "matrix.since", "s72595_4483_1934"));
+	assert_pb_ok(pb_store_kv_get(f->st, "matrix.since", &v));
+	assert_string_equal(v, "s72595_4483_1934");
+	pb_free(v);
+	assert_pb_ok(pb_store_kv_delete(f->st, "matrix.since"));
+	assert_pb_error(pb_store_kv_get(f->st, "matrix.since", &v), PB_ENOTFOUND);
+	assert_pb_error(pb_store_kv_set(f->st, NULL, "x"), PB_EINVAL);
+}
+
+/* --- contacts, groups --------------------------------------------------------------------- */
+
+static void test_store__contacts_map_numbers_to_rooms(void **state)
+{
+	struct fixture *f = *state;
+	assert_pb_ok(pb_store_contact_set(f->st, "+4930123456", "Anna", "!a:hs"));
+	assert_pb_ok(pb_store_contact_set(f->st, "+33612345678", NULL, NULL));
+	pb_store_contact *c;
+	assert_pb_ok(pb_store_contact_get(f->st, "+4930123456", &c));
+	assert_string_equal(c->display_name, "Anna");
+	assert_string_equal(c->room, "!a:hs");
+	pb_store_contact_free(c);
+	assert_pb_ok(pb_store_contact_by_room(f->st, "!a:hs", &c));
+	assert_string_equal(c->number, "+4930123456");
+	pb_store_contact_free(c);
+	assert_pb_ok(pb_store_contact_get(f->st, "+33612345678", &c));
+	assert_null(c->display_name);
+	assert_null(c->room);
+	pb_store_contact_free(c);
+	/* one room, one contact */
+	assert_pb_error(pb_store_contact_set(f->st, "+33612345678", "B", "!a:hs"), PB_EEXISTS);
+	assert_pb_ok(pb_store_contact_set(f->st, "+4930123456", "Anna K.", "!a2:hs"));
+	assert_pb_error(pb_store_contact_by_room(f->st, "!a:hs", &c), PB_ENOTFOUND);
+	assert_pb_ok(pb_store_contact_delete(f->st, "+4930123456"));
+	assert_pb_error(pb_store_contact_delete(f->st, "+4930123456"), PB_ENOTFOUND);
+	assert_pb_error(pb_store_contact_get(f->st, "+4930123456", &c), PB_ENOTFOUND);
+	assert_pb_error(pb_store_contact_set(f->st, "", NULL, NULL), PB_EINVAL);
+}
+
+static void test_store__groups_are_sets_of_numbers(void **state)
+{
+	struct fixture *f = *state;
+	const char *abc[] = { "+3", "+1", "+2", "+1" };
+	const char *cba[] = { "+2", "+3", "+1" };
+	const char *ab[] = { "+1", "+2" };
+	assert_pb_ok(pb_store_group_set(f->st, abc, 4, "!g:hs"));
+	pb_store_group *g;
+	assert_pb_ok(pb_store_group_by_numbers(f->st, cba, 3, &g));
+	assert_string_equal(g->room, "!g:hs");
+	assert_int_equal(g->count, 3);
+	assert_string_equal(g->numbers[0], "+1");
+	assert_string_equal(g->numbers[2], "+3");
+	pb_store_group_free(g);
+	assert_pb_ok(pb_store_group_by_room(f->st, "!g:hs", &g));
+	assert_int_equal(g->count, 3);
+	pb_store_group_free(g);
+	assert_pb_error(pb_store_group_by_numbers(f->st, ab, 2, &g), PB_ENOTFOUND);
+	assert_null(g);
+	assert_pb_error(pb_store_group_set(f->st, ab, 2, "!g:hs"), PB_EEXISTS);
+	assert_pb_ok(pb_store_group_set(f->st, ab, 2, "!h:hs"));
+	/* the same set again moves to a new room */
+	assert_pb_ok(pb_store_group_set(f->st, cba, 3, "!g2:hs"));
+	assert_pb_error(pb_store_group_by_room(f->st, "!g:hs", &g), PB_ENOTFOUND);
+	assert_pb_ok(pb_store_group_by_numbers(f->st, abc, 4, &g));
+	assert_string_equal(g->room, "!g2:hs");
+	pb_store_group_free(g);
+	assert_int_equal(pragma_int(f->st, "SELECT count(*) FROM group_members"), 5);
+	assert_pb_error(pb_store_group_set(f->st, ab, 0, "!x:hs"), PB_EINVAL);
+	const char *bad[] = { "+1", "" };
+	assert_pb_error(pb_store_group_set(f->st, bad, 2, "!x:hs"), PB_EINVAL);
+}
+
+/* --- screening ------------------------------------------------------------------------------ */
+
+static void test_store__lists_honour_expiry_and_source(void **state)
+{
+	struct fixture *f = *state;
+	pb_store_list_entry e;
+	assert_pb_error(pb_store_list_lookup(f->st, PB_STORE_ALLOW, "+15551234567", 0, &e), PB_ENOTFOUND);
+	assert_pb_ok(pb_store_list_add(f->st, PB_STORE_ALLOW, "+15551234567", PB_STORE_SRC_CHALLENGE, 5000));
+	assert_pb_ok(pb_store_list_add(f->st, PB_STORE_DENY, "+18005550000", PB_STORE_SRC_MANUAL, 0));
+	assert_pb_ok(pb_store_list_lookup(f->st, PB_STORE_ALLOW, "+15551234567", 4999, &e));
+	assert_int_equal(e.source, PB_STORE_SRC_CHALLENGE);
+	assert_int_equal(e.expires_at, 5000);
+	assert_int_equal(e.list, PB_STORE_ALLOW);
+	assert_string_equal(pb_store_source_name(e.source), "challenge");
+	assert_pb_error(pb_store_list_lookup(f->st, PB_STORE_ALLOW, "+15551234567", 5000, &e), PB_ENOTFOUND);
+	assert_pb_error(pb_store_list_lookup(f->st, PB_STORE_DENY, "+15551234567", 1, NULL), PB_ENOTFOUND);
+	assert_pb_ok(pb_store_list_lookup(f->st, PB_STORE_DENY, "+18005550000", 0, NULL));
+	/* re-adding replaces: a passed challenge made permanent by hand */
+	assert_pb_ok(pb_store_list_add(f->st, PB_STORE_ALLOW, "+15551234567", PB_STORE_SRC_MANUAL, 0));
+	assert_pb_ok(pb_store_list_lookup(f->st, PB_STORE_ALLOW, "+15551234567", 9999999, &e));
+	assert_int_equal(e.source, PB_STORE_SRC_MANUAL);
+	assert_pb_ok(pb_store_list_add(f->st, PB_STORE_ALLOW, "+4930", PB_STORE_SRC_OUTGOING, 100));
+	int64_t removed;
+	assert_pb_ok(pb_store_list_expire(f->st, 200, &removed));
+	assert_int_equal(removed, 1);
+	assert_pb_ok(pb_store_list_remove(f->st, PB_STORE_DENY, "+18005550000"));
+	assert_pb_error(pb_store_list_remove(f->st, PB_STORE_DENY, "+18005550000"), PB_ENOTFOUND);
+	assert_pb_error(pb_store_list_add(f->st, 3, "+1", PB_STORE_SRC_MANUAL, 0), PB_EINVAL);
+	assert_pb_error(pb_store_list_add(f->st, PB_STORE_DENY, "+1", 0, 0), PB_EINVAL);
+}
+
+static void test_store__attempts_count_in_a_window(void **state)
+{
+	struct fixture *f = *state;
+	const char *n = "+12025550123";
+	assert_pb_ok(pb_store_attempt_record(f->st, n, 1000, true));
+	assert_pb_ok(pb_store_attempt_record(f->st, n, 2000, false));
+	assert_pb_ok(pb_store_attempt_record(f->st, n, 3000, true));
+	assert_pb_ok(pb_store_attempt_record(f->st, "+1999", 3000, true));
+	int64_t c;
+	assert_pb_ok(pb_store_attempt_count(f->st, n, 0, false, &c));
+	assert_int_equal(c, 3);
+	assert_pb_ok(pb_store_attempt_count(f->st, n, 0, true, &c));
+	assert_int_equal(c, 2);
+	assert_pb_ok(pb_store_attempt_count(f->st, n, 2000, true, &c));
+	assert_int_equal(c, 1);
+	assert_pb_ok(pb_store_attempt_count(f->st, n, 3001, false, &c));
+	assert_int_equal(c, 0);
+	int64_t removed;
+	assert_pb_ok(pb_store_attempt_prune(f->st, 2500, &removed));
+	assert_int_equal(removed, 2);
+	assert_pb_ok(pb_store_attempt_count(f->st, n, 0, false, &c));
+	assert_int_equal(c, 1);
+	assert_pb_error(pb_store_attempt_record(f->st, NULL, 0, false), PB_EINVAL);
+}
+
+static void test_store__call_log_keeps_calls(void **state)
+{
+	struct fixture *f = *state;
+	pb_store_call c = { 0, 1000, "+12025550123", "A", "accept", NULL, 65000, "sip:me@pbx" };
+	int64_t id1, id2;
+	assert_pb_ok(pb_store_call_log(f->st, &c, &id1));
+	pb_store_call d = { 0, 2000, NULL, "none", "challenge", "dtmf:failed", 0, NULL };
+	assert_pb_ok(pb_store_call_log(f->st, &d, &id2));
+	pb_store_call e = { 0, 0, NULL, NULL, NULL, NULL, 0, NULL }; /* now, all unknown */
+	assert_pb_ok(pb_store_call_log(f->st, &e, NULL));
+	pb_store_call_list *l;
+	assert_pb_ok(pb_store_call_recent(f->st, 2, &l));
+	assert_int_equal(l->count, 2);
+	assert_true(l->items[0].at > 1600000000000LL);
+	assert_null(l->items[0].caller);
+	assert_null(l->items[0].verdict);
+	assert_int_equal(l->items[1].id, id2);
+	assert_null(l->items[1].caller);
+	assert_string_equal(l->items[1].challenge, "dtmf:failed");
+	pb_store_call_list_free(l);
+	assert_pb_ok(pb_store_call_recent(f->st, 0, &l));
+	assert_int_equal(l->count, 3);
+	assert_int_equal(l->items[2].id, id1);
+	assert_string_equal(l->items[2].caller, "+12025550123");
+	assert_string_equal(l->items[2].attestation, "A");
+	assert_string_equal(l->items[2].forward_target, "sip:me@pbx");
+	assert_int_equal(l->items[2].duration_ms, 65000);
+	pb_store_call_list_free(l);
+	c.duration_ms = -1;
+	assert_pb_error(pb_store_call_log(f->st, &c, NULL), PB_EINVAL);
+}
+
+/* --- migrations -------------------------------------------------------------------------- */
+
+/* Columns and indexes of every table, as text, to compare two schemas. */
+static void schema_text(pb_store *st, pb_buf *out)
+{
+	sqlite3_stmt *t;
+	assert_int_equal(sqlite3_prepare_v2(st->db,
+		"SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name", -1, &t, NULL), SQLITE_OK);
+	while (sqlite3_step(t) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(t, 0);
+		pb_buf_printf(out, "table %s:", name);
+		char sql[256];
+		snprintf(sql, sizeof(sql), "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info('%s') ORDER BY name", name);
+		sqlite3_stmt *c;
+		assert_int_equal(sqlite3_prepare_v2(st->db, sql, -1, &c, NULL), SQLITE_OK);
+		while (sqlite3_step(c) == SQLITE_ROW)
+			pb_buf_printf(out, " %s %s %d %s %d;", sqlite3_column_text(c, 0), sqlite3_column_text(c, 1),
+				      sqlite3_column_int(c, 2),
+				      sqlite3_column_text(c, 3) ? (const char *)sqlite3_column_text(c, 3) : "-",
+				      sqlite3_column_int(c, 4));
+		sqlite3_finalize(c);
+		pb_buf_puts(out, "\n");
+	}
+	sqlite3_finalize(t);
+	assert_int_equal(sqlite3_prepare_v2(st->db,
+		"SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name", -1, &t, NULL), SQLITE_OK);
+	while (sqlite3_step(t) == SQLITE_ROW)
+		pb_buf_printf(out, "index %s on %s: %s\n", sqlite3_column_text(t, 0), sqlite3_column_text(t, 1),
+			      sqlite3_column_text(t, 2) ? (const char *)sqlite3_column_text(t, 2) : "(auto)");
+	sqlite3_finalize(t);
+}
+
+/* Rows that schema version @v can hold, written with plain SQL as an old
+ * release would have. */
+static void fill_version(pb_store *st, int v)
+{
+	const char *sql[] = {
+		NULL,
+		"INSERT INTO messages (dir, state, dedup_key, peer, body, attempts, created_at, updated_at) "
+		"VALUES (2, 5, 'event:$old', '+4930123', 'old body', 1, 1, 2);"
+		"INSERT INTO kv VALUES ('since', 's1', 1);"
+		"INSERT INTO sms_parts VALUES ('g', 1, '+49', 7, 2, x'0102', 1);",
+		"INSERT INTO contacts VALUES ('+4930123', 'Old', '!old:hs', 1);"
+		"INSERT INTO attachments VALUES (1, 0, '982d9e3eb996f559e633f4d194def3761d909f5a3b647d1a851fead67c32c9d1', 4, 'text/plain', NULL);",
+		"INSERT INTO screen_list VALUES (1, '+4930123', 3, 1, 0);"
+		"INSERT INTO calls (at, caller, verdict) VALUES (5, '+4930123', 'accept');",
+	};
+	for (int i = 1; i <= v && i < (int)PB_ARRAY_SIZE(sql); i++)
+		assert_int_equal(sqlite3_exec(st->db, sql[i], NULL, NULL, NULL), SQLITE_OK);
+}
+
+static void test_store__migrates_from_every_earlier_version(void **state)
+{
+	struct fixture *f = *state;
+	pb_buf want = PB_BUF_INIT;
+	schema_text(f->st, &want);
+	for (int v = 1; v < PB_STORE_SCHEMA_VERSION; v++) {
+		char path[600];
+		snprintf(path, sizeof(path), "%s/v%d.db", f->dir, v);
+		pb_store *old;
+		assert_pb_ok(pb_store__open_at(&old, path, NULL, v));
+		assert_int_equal(pragma_int(old, "PRAGMA user_version"), v);
+		fill_version(old, v);
+		pb_store_close(old);
+
+		pb_store *st;
+		assert_pb_ok(pb_store_open(&st, path, NULL));
+		assert_int_equal(pb_store_schema_version(st), PB_STORE_SCHEMA_VERSION);
+		assert_pb_ok(pb_store_check(st));
+		pb_buf got = PB_BUF_INIT;
+		schema_text(st, &got);
+		if (strcmp(pb_buf_cstr(&got), pb_buf_cstr(&want)) != 0)
+			fail_msg("schema migrated from %d differs:\n%s\nwanted:\n%s", v, pb_buf_cstr(&got),
+				 pb_buf_cstr(&want));
+		pb_buf_dispose(&got);
+		/* the old rows survived and work with today's API */
+		pb_store_msg *m;
+		assert_pb_ok(pb_store_msg_find(st, PB_STORE_OUTBOUND, "event:$old", &m));
+		assert_string_equal(m->body, "old body");
+		assert_null(m->ref);
+		int64_t id = m->id;
+		pb_store_msg_free(m);
+		int64_t n;
+		assert_pb_ok(pb_store_msg_recover(st, &n));
+		assert_int_equal(n, 1);
+		assert_pb_ok(pb_store_msg_transition(st, id, PB_STORE_SENT, "mr=1", NULL));
+		char *val;
+		assert_pb_ok(pb_store_kv_get(st, "since", &val));
+		assert_string_equal(val, "s1");
+		pb_free(val);
+		if (v >= 2) {
+			pb_store_contact *c;
+			assert_pb_ok(pb_store_contact_by_room(st, "!old:hs", &c));
+			pb_store_contact_free(c);
+		}
+		if (v >= 3)
+			assert_pb_ok(pb_store_list_lookup(st, PB_STORE_ALLOW, "+4930123", 0, NULL));
+		pb_store_close(st);
+	}
+	pb_buf_dispose(&want);
+}
+
+/* --- allocation failures ------------------------------------------------------------------- */
+
+static int alloc_scenario(void *ctx)
+{
+	struct fixture *f = ctx;
+	pb_store *st = NULL;
+	pb_store_msg *m = NULL;
+	pb_store_msg_list *l = NULL;
+	pb_store_contact *c = NULL;
+	pb_store_group *g = NULL;
+	pb_store_attachment_list *al = NULL;
+	pb_store_call_list *cl = NULL;
+	char *v = NULL;
+	const char *nums[] = { "+1", "+2" };
+	pb_buf b = PB_BUF_INIT;
+	int rc = pb_store_open(&st, f->path, NULL);
+	if (rc == 0)
+		rc = pb_store_msg_find(st, PB_STORE_INBOUND, "hilink:a1", &m);
+	if (rc == 0)
+		rc = pb_store_msg_list_state(st, PB_STORE_INBOUND, PB_STORE_STORED, 0, 0, &l);
+	if (rc == 0)
+		rc = pb_store_contact_get(st, "+1", &c);
+	if (rc == 0)
+		rc = pb_store_group_by_numbers(st, nums, 2, &g);
+	if (rc == 0)
+		rc = pb_store_attachment_list_get(st, m->id, &al);
+	if (rc == 0)
+		rc = pb_store_attachment_read(st, al->items[0].sha256, &b);
+	if (rc == 0)
+		rc = pb_store_call_recent(st, 0, &cl);
+	if (rc == 0)
+		rc = pb_store_kv_get(st, "k", &v);
+	pb_free(v);
+	pb_buf_dispose(&b);
+	pb_store_call_list_free(cl);
+	pb_store_attachment_list_free(al);
+	pb_store_group_free(g);
+	pb_store_contact_free(c);
+	pb_store_msg_list_free(l);
+	pb_store_msg_free(m);
+	pb_store_close(st);
+	return rc;
+}
+
+static void test_store__allocation_failures_are_clean(void **state)
+{
+	struct fixture *f = *state;
+	for (int i = 0; i < 20; i++) {
+		char k[8];
+		snprintf(k, sizeof(k), "a%d", i);
+		inbound(f->st, k, PB_STORE_STORED);
+	}
+	pb_store_msg *m;
+	assert_pb_ok(pb_store_msg_find(f->st, PB_STORE_INBOUND, "hilink:a1", &m));
+	assert_pb_ok(pb_store_attachment_add(f->st, m->id, "abc", 3, "text/plain", "a.txt", NULL));
+	assert_pb_ok(pb_store_attachment_add(f->st, m->id, "def", 3, NULL, NULL, NULL));
+	pb_store_msg_free(m);
+	assert_pb_ok(pb_store_contact_set(f->st, "+1", "One", "!1:hs"));
+	const char *nums[] = { "+2", "+1" };
+	assert_pb_ok(pb_store_group_set(f->st, nums, 2, "!12:hs"));
+	pb_store_call c = { 0, 1, "+1", "A", "accept", NULL, 0, NULL };
+	for (int i = 0; i < 20; i++)
+		assert_pb_ok(pb_store_call_log(f->st, &c, NULL));
+	assert_pb_ok(pb_store_kv_set(f->st, "k", "v"));
+	unsigned long sites = pb_test_alloc_fail_each(alloc_scenario, f, NULL);
+	assert_true(sites >= 10);
+
+	/* writes too: keys and the group's member list are built in memory */
+	pb_store_msg_in in = PB_STORE_MSG_IN_INIT;
+	in.dir = PB_STORE_INBOUND;
+	in.state = PB_STORE_STORED;
+	in.body = "content hashed";
+	for (unsigned long n = 1;; n++) {
+		pb_test_alloc_install(n);
+		int rc = pb_store_msg_insert(f->st, &in, NULL);
+		if (rc == 0 || rc == PB_EEXISTS)
+			rc = pb_store_group_set(f->st, nums, 2, "!12:hs");
+		bool failed = pb_test_alloc_attempts() >= n;
+		long left = pb_test_alloc_outstanding();
+		pb_test_alloc_uninstall();
+		assert_int_equal(left, 0);
+		if (!failed) {
+			assert_int_equal(rc, 0);
+			break;
+		}
+		assert_int_equal(rc, PB_ENOMEM);
+	}
+}
+
+/* --- E.164 normalisation ------------------------------------------------------------------- */
+
+static void expect_phone(const char *in, const char *region, const char *want, int kind)
+{
+	char out[PB_PHONE_MAX];
+	pb_phone_kind k;
+	int rc = pb_phone_normalize(out, sizeof(out), in, region, &k);
+	if (rc != 0 || strcmp(out, want) != 0 || (int)k != kind)
+		fail_msg("%s in %s: got %s (%s, kind %d), want %s kind %d", in, region ? region : "-", out,
+			 pb_error_name(rc), (int)k, want, kind);
+}
+
+static void test_store__phone_normalises_to_e164(void **state)
+{
+	(void)state;
+	const int E = PB_PHONE_E164, S = PB_PHONE_SHORT, A = PB_PHONE_ALPHANUMERIC;
+	/* NANP: 011 international, 1 trunk prefix */
+	expect_phone("(202) 555-0123", "US", "+12025550123", E);
+	expect_phone("1-202-555-0123", "us", "+12025550123", E);
+	expect_phone("011 44 20 7946 0958", "US", "+442079460958", E);
+	expect_phone("+1 (416) 555-0199", "CA", "+14165550199", E);
+	/* trunk prefix 0 */
+	expect_phone("020 7946 0958", "GB", "+442079460958", E);
+	expect_phone("0044 (0)20 7946 0958", "DE", "+442079460958", E);
+	expect_phone("+44 (0) 20 7946 0958", NULL, "+442079460958", E);
+	expect_phone("030/1234567", "DE", "+49301234567", E);
+	expect_phone("0151 12345678", "DE", "+4915112345678", E);
+	expect_phone("06 12 34 56 78", "FR", "+33612345678", E);
+	expect_phone("612345678", "FR", "+33612345678", E);
+	expect_phone("03-1234-5678", "JP", "+81312345678", E);
+	expect_phone("010 49 30 1234567", "JP", "+49301234567", E);
+	expect_phone("0412 345 678", "AU", "+61412345678", E);
+	expect_phone("0011 1 202 555 0123", "AU", "+12025550123", E);
+	expect_phone("098765 43210", "IN", "+919876543210", E);
+	/* Brazil: carrier selection codes after 0 and after 00 */
+	expect_phone("0 15 11 96123-4567", "BR", "+5511961234567", E);
+	expect_phone("(11) 96123-4567", "BR", "+5511961234567", E);
+	expect_phone("0021 49 30 1234567", "BR", "+49301234567", E);
+	/* no trunk prefix: Italy keeps its 0, Poland has none */
+	expect_phone("06 1234 5678", "IT", "+390612345678", E);
+	expect_phone("+39 06 1234 5678", "DE", "+390612345678", E);
+	expect_phone("312 345 6789", "IT", "+393123456789", E);
+	expect_phone("512 345 678", "PL", "+48512345678", E);
+	expect_phone("0048 512 345 678", "PL", "+48512345678", E);
+	/* country code without "+", as SIP trunks send it */
+	expect_phone("33612345678", "FR", "+33612345678", E);
+	expect_phone("44 20 7946 0958", "GB", "+442079460958", E);
+	/* short codes and sender names stay as they are */
+	expect_phone("72404", "GB", "72404", S);
+	expect_phone("112", "DE", "112", S);
+	expect_phone("*100#", "DE", "*100#", S);
+	expect_phone("Vodafone", "DE", "Vodafone", A);
+	expect_phone("1-800-FLOWERS", "US", "1-800-FLOWERS", A);
+	expect_phone("Müller", NULL, "Müller", A);
+	expect_phone("+49 30 1234567", "ZZ", "+49301234567", E);
+
+	char out[PB_PHONE_MAX];
+	assert_pb_error(pb_phone_normalize(out, sizeof(out), "", "DE", NULL), PB_EMALFORMED);
+	assert_pb_error(pb_phone_normalize(out, sizeof(out), " - ", "DE", NULL), PB_EMALFORMED);
+	assert_pb_error(pb_phone_normalize(out, sizeof(out), "++49301234567", "DE", NULL), PB_EMALFORMED);
+	assert_pb_error(pb_phone_normalize(out, sizeof(out), "030+1234567", "DE", NULL), PB_EMALFORMED);
+	assert_pb_error(pb_phone_normalize(out, sizeof(out), "+0301234567", "DE", NULL), PB_EMALFORMED);
+	assert_pb_error(pb_phone_normalize(out, sizeof(out), "+1234", "DE", NULL), PB_EMALFORMED);
+	assert_pb_error(pb_phone_normalize(out, sizeof(out), "+1234567890123456", "DE", NULL), PB_EMALFORMED);
+	assert_pb_error(pb_phone_normalize(out, sizeof(out), "030;1234567", "DE", NULL), PB_EMALFORMED);
+	assert_pb_error(pb_phone_normalize(out, sizeof(out), "030\n1234567", "DE", NULL), PB_EMALFORMED);
+	assert_string_equal(out, "");
+	assert_pb_error(pb_phone_normalize(out, sizeof(out), "0301234567", "ZZ", NULL), PB_EUNSUPPORTED);
+	assert_pb_error(pb_phone_normalize(out, sizeof(out), "0301234567", NULL, NULL), PB_EUNSUPPORTED);
+	assert_pb_error(pb_phone_normalize(out, sizeof(out), "0612345678901", "FR", NULL), PB_ERANGE);
+	assert_pb_error(pb_phone_normalize(out, 8, "+49301234567", "DE", NULL), PB_ETOOBIG);
+	assert_pb_error(pb_phone_normalize(out, 4, "Vodafone", "DE", NULL), PB_ETOOBIG);
+	assert_pb_error(pb_phone_normalize(NULL, 4, "1", "DE", NULL), PB_EINVAL);
+	assert_pb_error(pb_phone_normalize(out, sizeof(out), NULL, "DE", NULL), PB_EINVAL);
+	assert_int_equal(pb_phone_country_code("it"), 39);
+	assert_int_equal(pb_phone_country_code("CA"), 1);
+	assert_int_equal(pb_phone_country_code("XX"), PB_EUNSUPPORTED);
+	assert_int_equal(pb_phone_country_code(NULL), PB_EUNSUPPORTED);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_store__open_sets_wal_fk_sync_and_dirs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__newer_schema_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__inbound_lifecycle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__outbound_lifecycle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__every_transition_is_checked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__dedup_returns_existing_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__queues_page_in_order_and_recover, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__user_transaction_is_atomic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__attachments_are_content_addressed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__attachment_gc_removes_orphans, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__sms_parts_persist_idempotently, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__kv_holds_sync_tokens, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__contacts_map_numbers_to_rooms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__groups_are_sets_of_numbers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__lists_honour_expiry_and_source, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__attempts_count_in_a_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__call_log_keeps_calls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__migrates_from_every_earlier_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__allocation_failures_are_clean, setup, teardown),
+		cmocka_unit_test(test_store__phone_normalises_to_e164),
+	};
+	return pb_test_run("store", tests);
+}
