@@ -211,7 +211,12 @@ typedef struct pb_sip_media {
 	uint16_t local_port;        /**< our RTP port */
 } pb_sip_media;
 
-/** @return borrowed, valid until ENDED; remote_port 0 before the MEDIA event */
+/**
+ * @return borrowed, valid until ENDED. Filled from the caller's offer when the
+ * INVITE arrives (our answer holds exactly that codec and event type), so RTP
+ * can be sent as soon as the call is answered; updated at the MEDIA event.
+ * remote_port is 0 when the INVITE had no offer.
+ */
 PB_API const pb_sip_media *pb_sip_call_media(const pb_sip_call *call);
 
 /** Attach program data to the call. */

@@ -106,8 +106,32 @@ static int leg_send(pb_sip_leg *leg, const uint8_t *p, size_t len)
 	return 0;
 }
 
-/* Relay a packet to the other leg, mapping the payload type of the codec and of
- * telephone-event from this leg's negotiation to the other's. */
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* Remember the header of a packet sent to @p leg (at least 12 bytes). */
+static void leg_note_tx(pb_sip_leg *leg, const uint8_t *p)
+{
+	leg->tx_known = true;
+	leg->tx_seq = (uint16_t)(p[2] << 8 | p[3]);
+	leg->tx_ts = rd32(p + 4);
+	leg->tx_ssrc = rd32(p + 8);
+}
+
+/* Relay a packet to the other leg: map the payload types of the codec and of
+ * telephone-event from this leg's negotiation to the other's, and continue
+ * the stream the other leg already receives (our prompts before a bridge):
+ * receivers drop packets whose sequence numbers go back. */
 static void relay(const pb_sip_leg *from, pb_sip_leg *to, uint8_t *p, size_t len)
 {
 	if (len < 12 || (p[0] >> 6) != 2)
@@ -119,6 +143,26 @@ static void relay(const pb_sip_leg *from, pb_sip_leg *to, uint8_t *p, size_t len
 	else if (pt == from->media.dtmf_pt && to->media.dtmf_pt >= 0)
 		out = to->media.dtmf_pt;
 	p[1] = (uint8_t)((p[1] & 0x80) | out);
+	uint16_t seq = (uint16_t)(p[2] << 8 | p[3]);
+	uint32_t ts = rd32(p + 4), ssrc = rd32(p + 8);
+	if (!to->map_valid || to->map_src_ssrc != ssrc) {
+		if (to->tx_known) {
+			to->seq_delta = (uint16_t)(to->tx_seq + 1u - seq);
+			to->ts_delta = to->tx_ts + 160u - ts;
+		} else {
+			to->seq_delta = 0;
+			to->ts_delta = 0;
+			to->tx_ssrc = ssrc;
+		}
+		to->map_src_ssrc = ssrc;
+		to->map_valid = true;
+	}
+	seq = (uint16_t)(seq + to->seq_delta);
+	p[2] = (uint8_t)(seq >> 8);
+	p[3] = (uint8_t)seq;
+	wr32(p + 4, ts + to->ts_delta);
+	wr32(p + 8, to->tx_ssrc);
+	leg_note_tx(to, p);
 	leg_send(to, p, len);
 }
 
@@ -144,6 +188,23 @@ static int rtp_readable(pb_sip *ua, su_wait_t *w, pb_sip_leg *leg)
 	return 0;
 }
 
+static void leg_set_media(pb_sip_leg *leg, const pb_sip_media *m)
+{
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_DGRAM }, *ai;
+	char port[8];
+	snprintf(port, sizeof(port), "%u", m->remote_port);
+	if (getaddrinfo(m->remote_address, port, &hints, &ai) != 0)
+		return;
+	if (ai->ai_addrlen <= sizeof(leg->remote)) {
+		memcpy(&leg->remote, ai->ai_addr, ai->ai_addrlen);
+		leg->remote_len = ai->ai_addrlen;
+	}
+	freeaddrinfo(ai);
+	uint16_t local = leg->media.local_port;
+	leg->media = *m;
+	leg->media.local_port = local;
+}
+
 static void leg_set_remote(pb_sip_leg *leg, const char *remote_sdp, const char *local_sdp)
 {
 	pb_sip_media m, l;
@@ -155,18 +216,7 @@ static void leg_set_remote(pb_sip_leg *leg, const char *remote_sdp, const char *
 		if (l.dtmf_pt < 0 || m.dtmf_pt < 0)
 			m.dtmf_pt = -1;
 	}
-	m.local_port = leg->media.local_port;
-	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_DGRAM }, *ai;
-	char port[8];
-	snprintf(port, sizeof(port), "%u", m.remote_port);
-	if (getaddrinfo(m.remote_address, port, &hints, &ai) != 0)
-		return;
-	if (ai->ai_addrlen <= sizeof(leg->remote)) {
-		memcpy(&leg->remote, ai->ai_addr, ai->ai_addrlen);
-		leg->remote_len = ai->ai_addrlen;
-	}
-	freeaddrinfo(ai);
-	leg->media = m;
+	leg_set_media(leg, &m);
 }
 
 /* --- the call list ------------------------------------------------------------ */
@@ -345,6 +395,10 @@ static int call_setup(pb_sip_call *call, nua_handle_t *nh, const sip_t *sip, con
 	int rc = leg_open_rtp(&call->a);
 	if (rc < 0)
 		return rc;
+	/* our answer will hold exactly this codec and event type: RTP can be sent
+	 * as soon as we answer, before the negotiation is reported */
+	if (offer.remote_port)
+		leg_set_media(&call->a, &offer);
 	char sdp[600];
 	rc = leg_sdp(&call->a, sdp, sizeof(sdp), offer.codec_pt, offer.dtmf_pt);
 	if (rc < 0)
@@ -560,9 +614,10 @@ static void caller_state(pb_sip_call *call, tagi_t tags[])
 		call->local_sdp = su_strdup(call->home, l);
 	if (r && !call->remote_sdp)
 		call->remote_sdp = su_strdup(call->home, r);
-	if (call->local_sdp && call->remote_sdp && call->a.remote_len == 0) {
+	if (call->local_sdp && call->remote_sdp && !call->media_reported) {
 		pb_log_debug(PB_SIP_DOMAIN, "local SDP: %s", call->local_sdp);
 		leg_set_remote(&call->a, call->remote_sdp, call->local_sdp);
+		call->media_reported = true;
 		if (call->a.remote_len)
 			pb_sip__event(call->ua, call, PB_SIP_EV_MEDIA);
 	}
@@ -743,5 +798,9 @@ PB_API int pb_sip_call_send_rtp(pb_sip_call *call, const uint8_t *packet, size_t
 {
 	if (call->a.remote_len == 0)
 		return pb_error_set(PB_ESTATE, "no RTP destination yet");
+	if (len >= 12) {
+		leg_note_tx(&call->a, packet);
+		call->a.map_valid = false; /* a relayed stream must continue from here */
+	}
 	return leg_send(&call->a, packet, len);
 }

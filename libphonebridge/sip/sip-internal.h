@@ -78,6 +78,11 @@ typedef struct pb_sip_leg {
 	bool terminated;
 	bool fallback;                 /* this target leg is the fallback */
 	int status;
+	/* what went out to this leg last, so that a relayed stream continues it
+	 * (same SSRC, sequence and timestamp running on) instead of jumping */
+	bool tx_known, map_valid;
+	uint32_t tx_ssrc, tx_ts, map_src_ssrc, ts_delta;
+	uint16_t tx_seq, seq_delta;
 } pb_sip_leg;
 
 struct pb_sip_call {
@@ -93,6 +98,7 @@ struct pb_sip_call {
 	bool bridged;                  /* both legs up: relay RTP */
 	bool referring;
 	bool ended;
+	bool media_reported;
 	char *fallback;
 	char *local_sdp, *remote_sdp; /* caller leg, as negotiated */
 	su_timer_t *no_answer;
