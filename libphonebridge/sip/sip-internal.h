@@ -125,6 +125,7 @@ struct pb_sip {
 	char *reg_user, *reg_password;
 	int reg_status;
 	int reg_auth_tries;
+	bool unregistering;
 	unsigned sdp_session;
 };
 

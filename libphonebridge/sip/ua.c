@@ -44,6 +44,9 @@ static void register_answer(pb_sip *ua, int status, const sip_t *sip)
 {
 	if (status < 200)
 		return;
+	/* 9xx are sofia-sip's own codes (e.g. 904: credentials refused): keep the wire status */
+	if (status >= 900 && (ua->reg_status == 401 || ua->reg_status == 407))
+		status = ua->reg_status == 401 ? 403 : ua->reg_status;
 	ua->reg_status = status;
 	if ((status == 401 || status == 407) && sip && ua->reg_password && ua->reg_auth_tries < 2) {
 		const msg_auth_t *au = status == 401 ? (const msg_auth_t *)sip->sip_www_authenticate
@@ -61,6 +64,7 @@ static void register_answer(pb_sip *ua, int status, const sip_t *sip)
 			}
 		}
 	}
+	ua->unregistering = false;
 	if (status >= 200 && status < 300) {
 		ua->reg_auth_tries = 0;
 		pb_log_info(PB_SIP_DOMAIN, "registered (%d)", status);
@@ -145,7 +149,7 @@ static void on_nua(nua_event_t event, int status, char const *phrase, nua_t *nua
 		}
 	}
 	if (leg->kind == PB_LEG_REGISTER) {
-		if (event == nua_r_register)
+		if (event == nua_r_register || event == nua_r_unregister)
 			register_answer(ua, status, sip);
 		return;
 	}
@@ -249,15 +253,14 @@ PB_API void pb_sip_free(pb_sip *ua)
 		pb_sip_drain(ua);
 		for (pb_sip_call *c = ua->calls; c; c = c->next)
 			pb_sip_call_hangup(c);
-		if (ua->reg.nh && ua->reg_status >= 200 && ua->reg_status < 300)
+		if (ua->reg.nh && ua->reg_status >= 200 && ua->reg_status < 300) {
+			ua->unregistering = true;
 			nua_unregister(ua->reg.nh, TAG_END());
-		/* let BYEs and un-REGISTER go out, at most ~1 s */
-		int64_t until = pb_sip_now(ua) + 1000;
-		while ((ua->calls || ua->reg.nh) && pb_sip_now(ua) < until) {
-			su_root_step(ua->root, 50);
-			if (ua->reg.nh && (ua->reg_status == 0 || pb_sip_now(ua) > until - 500))
-				break;
 		}
+		/* let BYEs and the un-REGISTER go out and be answered, at most 2 s */
+		int64_t until = pb_sip_now(ua) + 2000;
+		while ((ua->calls || ua->unregistering) && pb_sip_now(ua) < until)
+			su_root_step(ua->root, 50);
 		while (ua->calls)
 			pb_sip__call_shutdown(ua->calls);
 		nua_shutdown(ua->nua);
