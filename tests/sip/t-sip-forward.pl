@@ -101,5 +101,22 @@ sub call {
     stop_proc($uas); stop_proc($t);
 }
 
+{   # REFER: a sipp caller that honours transfers accepts it and NOTIFYs 200
+    my ($uas, $port) = uas('--mode', 'refer', '--target', 'sip:alice@127.0.0.1:5999');
+    my ($sport, $mport) = (free_port(), free_port());
+    my $s = start_proc(cmd => ['sipp', '-sf', "$dir/uac-refer.xml", '-m', 1, '-i', '127.0.0.1', '-p', $sport,
+                               '-mp', $mport, '-nostdin', '-timeout', 20, '-timeout_error', '-s', 'screen',
+                               "127.0.0.1:$port"], name => 'sipp', merge => 1);
+    ok(wait_line($uas, qr/^event forwarded status=200/, 20), 'REFER accepted and NOTIFY sipfrag 200 followed');
+    ok(wait_line($uas, qr/^event ended/, 10), 'then we hang up');
+    my $end = time + 20;
+    while (time < $end && $s->{pid}) {
+        if (waitpid($s->{pid}, 1) == $s->{pid}) { $s->{status} = $?; $s->{pid} = 0 }
+        else { select(undef, undef, undef, 0.2) }
+    }
+    is($s->{status} // -1, 0, 'sipp saw REFER to the target, then our BYE');
+    stop_proc($uas);
+}
+
 stop_all();
 done_testing();
