@@ -9,7 +9,7 @@ use IO::Select;
 use POSIX ();
 use Time::HiRes qw(time);
 use Exporter 'import';
-our @EXPORT = qw(free_port start_proc wait_line proc_lines stop_proc stop_all build_path);
+our @EXPORT = qw(free_port start_proc wait_line proc_lines stop_proc stop_all build_path send_line screend_conf);
 
 my @procs;
 
@@ -38,9 +38,12 @@ sub start_proc {
     my (%a) = @_;
     my @cmd = @{ $a{cmd} };
     pipe(my $r, my $w) or die "pipe: $!";
+    my ($in_r, $in_w);
+    if ($a{stdin}) { pipe($in_r, $in_w) or die "pipe: $!" }
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
         close $r;
+        if ($a{stdin}) { close $in_w; open STDIN, '<&', $in_r or die }
         POSIX::setpgid(0, 0);
         open STDOUT, '>&', $w or die;
         if ($a{merge}) { open STDERR, '>&', $w or die }
@@ -50,6 +53,7 @@ sub start_proc {
     }
     close $w;
     my $p = { pid => $pid, fh => $r, buf => '', lines => [], name => $a{name} // $cmd[0] };
+    if ($a{stdin}) { close $in_r; $in_w->autoflush(1); $p->{in} = $in_w }
     push @procs, $p;
     return $p;
 }
@@ -110,6 +114,31 @@ sub stop_proc {
         $p->{pid} = 0;
     }
     proc_lines($p);
+}
+
+# Write a line to a process started with stdin => 1.
+sub send_line {
+    my ($p, $line) = @_;
+    print STDERR "# [$p->{name}] <<< $line\n" if $ENV{PB_TEST_VERBOSE};
+    print { $p->{in} } "$line\n";
+}
+
+# A pb-screend configuration for the tests: press-digit 6 for everyone,
+# bridging to $target. Returns the file name.
+sub screend_conf {
+    my (%o) = @_;
+    my $file = "$o{dir}/pb-screend.conf";
+    open my $f, '>', $file or die "$file: $!";
+    print $f join("\n",
+        '[sip]', 'listen = 127.0.0.1', "port = $o{port}", 'allow = 127.0.0.1',
+        '[forward]', 'mode = ' . ($o{mode} // 'bridge'), "target = $o{target}",
+        '[screen]', "prompts = $ENV{PB_SOURCE_ROOT}/data/prompts",
+        '[store]', "path = $o{dir}/screen.db",
+        '[policy]', 'challenge = press-digit', 'challenge-params = digit=6 tries=1 timeout=15',
+        'anonymous-challenge = press-digit', 'anonymous-challenge-params = digit=6 tries=1 timeout=15',
+        '[log]', 'level = debug', '');
+    close $f;
+    return $file;
 }
 
 sub stop_all { stop_proc($_) for reverse @procs }
