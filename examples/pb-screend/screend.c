@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -565,8 +566,19 @@ static void stop(daemon_t *d)
 	pb_buf_dispose(&d->pkt);
 }
 
+/* Two RTP sockets per bridged call: hundreds of calls need more than 1024 fds. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static int run(daemon_t *d)
 {
+	raise_fd_limit();
 	int rc = start(d);
 	if (rc < 0) {
 		fprintf(stderr, "pb-screend: %s\n", pb_error_last()->message);
