@@ -2,14 +2,15 @@
  * libphonebridge tests — store crash safety and concurrency.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Crash safety: a child process writes journal rows, state transitions and
- * attachments, and reports each one to the parent over a pipe *after* the
+ * Crash safety: a child process writes journal rows, state transitions,
+ * attachments and multi-statement transactions (a message with its SMS
+ * part), and reports each one to the parent over a pipe *after* the
  * commit returned. The parent SIGKILLs it at a random moment (also during
  * the very first open, while the schema is being created), then reopens the
  * database, runs PRAGMA integrity_check and checks that every reported
  * commit is there with its last reported state — or exactly one legal step
  * further, for the one commit that may have returned without its report
- * reaching the pipe. Many rounds, bounded in time (PB_STORE_CRASH_SECONDS,
+ * reaching the pipe; and that no transaction is half there. Many rounds, bounded in time (PB_STORE_CRASH_SECONDS,
  * default 12).
  *
  * Concurrency: two threads and two processes, each with its own handle,
@@ -145,6 +146,23 @@ static void writer(const char *path, int fd, int round)
 				_exit(5);
 			rows[n] = (struct row){ id, m.state, 0 };
 			report_row(fd, &rows[n++]);
+		} else if (what == 4 && n < CAP) {
+			/* a reassembled message and its part, one transaction */
+			char key[48];
+			snprintf(key, sizeof(key), "t-%d-%d", round, i);
+			pb_store_msg_in m = PB_STORE_MSG_IN_INIT;
+			m.dir = PB_STORE_INBOUND;
+			m.state = PB_STORE_STORED;
+			m.dedup_key = key;
+			m.body = "joined from parts";
+			pb_store_sms_part part = { key, "+4930123456", i & 0xff, 1, 1,
+						   (const uint8_t *)"\x00\x01", 2, 0 };
+			int64_t id;
+			if (pb_store_begin(st) != 0 || pb_store_msg_insert(st, &m, &id) != 0 ||
+			    pb_store_sms_part_put(st, &part) != 0 || pb_store_commit(st) != 0)
+				_exit(8);
+			rows[n] = (struct row){ id, m.state, 0 };
+			report_row(fd, &rows[n++]);
 		} else if (what == 3 && n > 0) {
 			struct row *w = &rows[rand_r(&seed) % n];
 			if (w->state == PB_STORE_DELIVERED || w->state == PB_STORE_STORED) {
@@ -268,6 +286,24 @@ static void verify(const char *path, struct model *m, int round, int *ahead_tota
 		fail_msg("round %d: %d rows ahead of their reports and %d unreported: more than the one "
 			 "commit that can lose its report", round, ahead, unreported);
 	*ahead_total += ahead + unreported;
+
+	/* multi-statement transactions are all or nothing: every "t-" row has
+	 * its part and every "t-" part its row */
+	static const char *const orphans[] = {
+		"SELECT count(*) FROM messages m WHERE dedup_key LIKE 't-%' AND NOT EXISTS "
+		"(SELECT 1 FROM sms_parts p WHERE p.group_key = m.dedup_key)",
+		"SELECT count(*) FROM sms_parts p WHERE group_key LIKE 't-%' AND NOT EXISTS "
+		"(SELECT 1 FROM messages m WHERE m.dedup_key = p.group_key)",
+	};
+	for (size_t i = 0; i < 2; i++) {
+		sqlite3_stmt *q;
+		assert_int_equal(sqlite3_prepare_v2(st->db, orphans[i], -1, &q, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+		if (sqlite3_column_int(q, 0) != 0)
+			fail_msg("round %d: %d half-committed transactions (%s)", round,
+				 sqlite3_column_int(q, 0), i ? "part without row" : "row without part");
+		sqlite3_finalize(q);
+	}
 
 	assert_pb_ok(pb_store_msg_recover(st, NULL));
 	for (int dir = PB_STORE_INBOUND; dir <= PB_STORE_OUTBOUND; dir++)

@@ -215,35 +215,27 @@ static int64_t row_in_state(pb_store *st, int dir, int from, int n)
 	pb_store_msg_in m = PB_STORE_MSG_IN_INIT;
 	m.dir = dir;
 	m.dedup_key = key;
+	static const int in_paths[][3] = {
+		[PB_STORE_RECEIVED] = { PB_STORE_RECEIVED, 0, 0 },
+		[PB_STORE_STORED] = { PB_STORE_STORED, 0, 0 },
+		[PB_STORE_DELIVERED] = { PB_STORE_STORED, PB_STORE_DELIVERED, 0 },
+		[PB_STORE_FAILED] = { PB_STORE_RECEIVED, PB_STORE_FAILED, 0 },
+	};
+	static const int out_paths[][3] = {
+		[PB_STORE_QUEUED] = { PB_STORE_QUEUED, 0, 0 },
+		[PB_STORE_SENDING] = { PB_STORE_QUEUED, PB_STORE_SENDING, 0 },
+		[PB_STORE_SENT] = { PB_STORE_QUEUED, PB_STORE_SENDING, PB_STORE_SENT },
+		[PB_STORE_UNKNOWN] = { PB_STORE_QUEUED, PB_STORE_SENDING, PB_STORE_UNKNOWN },
+		[PB_STORE_FAILED] = { PB_STORE_QUEUED, PB_STORE_FAILED, 0 },
+	};
+	const int(*path)[3] = dir == PB_STORE_INBOUND ? in_paths : out_paths;
+	if (from > PB_STORE_FAILED || path[from][0] == 0)
+		return -1;
+	m.state = path[from][0];
 	int64_t id;
-	if (dir == PB_STORE_INBOUND) {
-		static const int path[][3] = {
-			[PB_STORE_RECEIVED] = { PB_STORE_RECEIVED, 0, 0 },
-			[PB_STORE_STORED] = { PB_STORE_STORED, 0, 0 },
-			[PB_STORE_DELIVERED] = { PB_STORE_STORED, PB_STORE_DELIVERED, 0 },
-			[PB_STORE_FAILED] = { PB_STORE_RECEIVED, PB_STORE_FAILED, 0 },
-		};
-		if (from > PB_STORE_FAILED || path[from][0] == 0)
-			return -1;
-		m.state = path[from][0];
-		assert_pb_ok(pb_store_msg_insert(st, &m, &id));
-		for (int i = 1; i < 3 && path[from][i]; i++)
-			assert_pb_ok(pb_store_msg_transition(st, id, path[from][i], NULL, NULL));
-	} else {
-		static const int path[][3] = {
-			[PB_STORE_QUEUED] = { PB_STORE_QUEUED, 0, 0 },
-			[PB_STORE_SENDING] = { PB_STORE_QUEUED, PB_STORE_SENDING, 0 },
-			[PB_STORE_SENT] = { PB_STORE_QUEUED, PB_STORE_SENDING, PB_STORE_SENT },
-			[PB_STORE_UNKNOWN] = { PB_STORE_QUEUED, PB_STORE_SENDING, PB_STORE_UNKNOWN },
-			[PB_STORE_FAILED] = { PB_STORE_QUEUED, PB_STORE_FAILED, 0 },
-		};
-		if (from > PB_STORE_FAILED || path[from][0] == 0)
-			return -1;
-		m.state = path[from][0];
-		assert_pb_ok(pb_store_msg_insert(st, &m, &id));
-		for (int i = 1; i < 3 && path[from][i]; i++)
-			assert_pb_ok(pb_store_msg_transition(st, id, path[from][i], NULL, NULL));
-	}
+	assert_pb_ok(pb_store_msg_insert(st, &m, &id));
+	for (int i = 1; i < 3 && path[from][i]; i++)
+		assert_pb_ok(pb_store_msg_transition(st, id, path[from][i], NULL, NULL));
 	return id;
 }
 
@@ -494,6 +486,40 @@ static void test_store__attachments_are_content_addressed(void **state)
 	pb_free(path);
 
 	assert_pb_error(pb_store_attachment_add(f->st, 987654, "x", 1, NULL, NULL, NULL), PB_ENOTFOUND);
+}
+
+static void test_store__prune_drops_finished_rows_and_their_files(void **state)
+{
+	struct fixture *f = *state;
+	int64_t done = inbound(f->st, "p1", PB_STORE_STORED);
+	int64_t waiting = inbound(f->st, "p2", PB_STORE_STORED);
+	int64_t sent = outbound(f->st, "$p3");
+	int64_t unknown = outbound(f->st, "$p4");
+	char h[65], shared[65];
+	assert_pb_ok(pb_store_attachment_add(f->st, done, "only here", 9, NULL, NULL, h));
+	assert_pb_ok(pb_store_attachment_add(f->st, done, "shared", 6, NULL, NULL, shared));
+	assert_pb_ok(pb_store_attachment_add(f->st, waiting, "shared", 6, NULL, NULL, NULL));
+	assert_pb_ok(pb_store_msg_transition(f->st, done, PB_STORE_DELIVERED, "$d", NULL));
+	assert_pb_ok(pb_store_msg_transition(f->st, sent, PB_STORE_SENDING, NULL, NULL));
+	assert_pb_ok(pb_store_msg_transition(f->st, sent, PB_STORE_SENT, NULL, NULL));
+	assert_pb_ok(pb_store_msg_transition(f->st, unknown, PB_STORE_SENDING, NULL, NULL));
+	assert_pb_ok(pb_store_msg_transition(f->st, unknown, PB_STORE_UNKNOWN, NULL, NULL));
+	int64_t removed;
+	assert_pb_ok(pb_store_msg_prune(f->st, 1000, &removed)); /* all changed after 1970 */
+	assert_int_equal(removed, 0);
+	assert_pb_ok(pb_store_msg_prune(f->st, pb_store__now() + 1000, &removed));
+	assert_int_equal(removed, 2);
+	pb_store_msg *m;
+	assert_pb_error(pb_store_msg_get(f->st, done, &m), PB_ENOTFOUND);
+	assert_pb_error(pb_store_msg_get(f->st, sent, &m), PB_ENOTFOUND);
+	assert_int_equal(state_of(f->st, waiting, NULL), PB_STORE_STORED);
+	assert_int_equal(state_of(f->st, unknown, NULL), PB_STORE_UNKNOWN);
+	assert_pb_ok(pb_store_attachment_gc(f->st, &removed));
+	assert_int_equal(removed, 1);
+	pb_buf b = PB_BUF_INIT;
+	assert_pb_error(pb_store_attachment_read(f->st, h, &b), PB_ENOTFOUND);
+	assert_pb_ok(pb_store_attachment_read(f->st, shared, &b));
+	pb_buf_dispose(&b);
 }
 
 static void test_store__attachment_gc_removes_orphans(void **state)
@@ -1030,6 +1056,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store__user_transaction_is_atomic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__attachments_are_content_addressed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__attachment_gc_removes_orphans, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__prune_drops_finished_rows_and_their_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__sms_parts_persist_idempotently, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__kv_holds_sync_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__contacts_map_numbers_to_rooms, setup, teardown),

@@ -172,7 +172,7 @@ typedef struct pb_store_msg {
 	int64_t updated_at;
 } pb_store_msg;
 
-/** A list of journal rows. */
+/** A list of journal rows (pb_store_msg_list_free()). */
 typedef struct pb_store_msg_list {
 	size_t count;
 	pb_store_msg **items; /**< owned by the list */
@@ -260,6 +260,17 @@ PB_API int pb_store_msg_count(pb_store *st, int dir, int state, int64_t *count);
  */
 PB_API int pb_store_msg_recover(pb_store *st, int64_t *changed);
 
+/**
+ * Delete finished rows (delivered, sent) last changed before @p before (ms),
+ * with their attachment rows; pb_store_attachment_gc() then removes the
+ * files no row references any more. Deduplication only remembers what is
+ * kept: prune well after a modem could deliver the same message again.
+ *
+ * @param removed optional; receives how many rows went
+ * @return 0, PB_EBUSY, PB_EIO
+ */
+PB_API int pb_store_msg_prune(pb_store *st, int64_t before, int64_t *removed);
+
 /** Free a row from pb_store_msg_get()/_find(). NULL is fine. */
 PB_API void pb_store_msg_free(pb_store_msg *msg);
 /** Free a list and its rows. NULL is fine. */
@@ -280,6 +291,7 @@ typedef struct pb_store_attachment {
 	const char *name;         /**< the name the network gave (display only, never a path); may be NULL */
 } pb_store_attachment;
 
+/** The attachments of a row (pb_store_attachment_list_free()). */
 typedef struct pb_store_attachment_list {
 	size_t count;
 	pb_store_attachment *items; /**< owned by the list */
@@ -332,6 +344,7 @@ PB_API char *pb_store_attachment_path(pb_store *st, const char *sha256);
  */
 PB_API int pb_store_attachment_gc(pb_store *st, int64_t *removed);
 
+/** Free a list from pb_store_attachment_list_get() and its strings. NULL is fine. */
 PB_API void pb_store_attachment_list_free(pb_store_attachment_list *list);
 
 /* --- SMS reassembly parts ------------------------------------------------------ */
@@ -387,6 +400,7 @@ PB_API int pb_store_kv_delete(pb_store *st, const char *key);
 
 /* --- contacts and rooms ------------------------------------------------------------ */
 
+/** A contact as read back; the strings belong to it. */
 typedef struct pb_store_contact {
 	const char *number;       /**< E.164 (or a sender name) */
 	const char *display_name; /**< may be NULL */
@@ -409,6 +423,7 @@ PB_API int pb_store_contact_get(pb_store *st, const char *number, pb_store_conta
 PB_API int pb_store_contact_by_room(pb_store *st, const char *room, pb_store_contact **out);
 /** @return 0, PB_ENOTFOUND, PB_EBUSY, PB_EIO */
 PB_API int pb_store_contact_delete(pb_store *st, const char *number);
+/** Free a contact from pb_store_contact_get()/_by_room(). NULL is fine. */
 PB_API void pb_store_contact_free(pb_store_contact *c);
 
 /** A group conversation: a set of numbers that shares one room. */
@@ -432,6 +447,7 @@ PB_API int pb_store_group_by_numbers(pb_store *st, const char *const *numbers, s
 				     pb_store_group **out);
 /** The group of a room. @return 0, PB_ENOTFOUND, PB_ENOMEM, PB_EIO */
 PB_API int pb_store_group_by_room(pb_store *st, const char *room, pb_store_group **out);
+/** Free a group from pb_store_group_by_numbers()/_by_room(). NULL is fine. */
 PB_API void pb_store_group_free(pb_store_group *g);
 
 /* --- screening: allow and deny lists, attempts, call log ----------------------------- */
@@ -452,6 +468,7 @@ typedef enum pb_store_source {
 /** "manual", "challenge", "contacts", "outgoing": static; "?" for others. */
 PB_API const char *pb_store_source_name(int source);
 
+/** An allow or deny list entry. */
 typedef struct pb_store_list_entry {
 	int list;           /**< pb_store_list */
 	int source;         /**< pb_store_source */
@@ -516,6 +533,7 @@ typedef struct pb_store_call {
 /** Log a call. @param id optional: the new row's id. @return 0, PB_EBUSY, PB_EIO */
 PB_API int pb_store_call_log(pb_store *st, const pb_store_call *call, int64_t *id);
 
+/** Logged calls (pb_store_call_list_free()). */
 typedef struct pb_store_call_list {
 	size_t count;
 	pb_store_call *items; /**< owned by the list, newest first */
@@ -524,6 +542,7 @@ typedef struct pb_store_call_list {
 /** The most recent calls, newest first. @param limit 0: all
  *  @param out new (pb_store_call_list_free()). @return 0, PB_ENOMEM, PB_EIO */
 PB_API int pb_store_call_recent(pb_store *st, size_t limit, pb_store_call_list **out);
+/** Free a list from pb_store_call_recent() and its strings. NULL is fine. */
 PB_API void pb_store_call_list_free(pb_store_call_list *list);
 
 PB_END_DECLS

@@ -204,16 +204,12 @@ PB_API int pb_store_attachment_list_get(pb_store *st, int64_t msg_id, pb_store_a
 	size_t cap = 0;
 	int r;
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if (l->count == cap) {
-			size_t ncap = cap ? cap * 2 : 4;
-			pb_store_attachment *n = pb_realloc(l->items, ncap * sizeof(*n));
-			if (n == NULL) {
-				rc = PB_ENOMEM;
-				break;
-			}
-			l->items = n;
-			cap = ncap;
+		pb_store_attachment *n = pb_store__grow(l->items, &cap, l->count, sizeof(*n));
+		if (n == NULL) {
+			rc = PB_ENOMEM;
+			break;
 		}
+		l->items = n;
 		rc = copy_attachment(s, &l->items[l->count]);
 		if (rc < 0)
 			break;

@@ -143,14 +143,10 @@ PB_API void pb_store_msg_list_free(pb_store_msg_list *list)
 
 static int list_push(pb_store_msg_list *l, size_t *cap, pb_store_msg *m)
 {
-	if (l->count == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 16;
-		pb_store_msg **n = pb_realloc(l->items, ncap * sizeof(*n));
-		if (n == NULL)
-			return PB_ENOMEM;
-		l->items = n;
-		*cap = ncap;
-	}
+	pb_store_msg **n = pb_store__grow(l->items, cap, l->count, sizeof(*n));
+	if (n == NULL)
+		return PB_ENOMEM;
+	l->items = n;
 	l->items[l->count++] = m;
 	return 0;
 }
@@ -391,6 +387,7 @@ PB_API int pb_store_msg_recover(pb_store *st, int64_t *changed)
 	static const char sql[] =
 		"UPDATE messages SET state = ?2, last_error = 'interrupted while sending', updated_at = ?3 "
 		"WHERE dir = ?4 AND state = ?1";
+	int64_t n = 0;
 	if (changed)
 		*changed = 0;
 	sqlite3_stmt *s;
@@ -401,11 +398,27 @@ PB_API int pb_store_msg_recover(pb_store *st, int64_t *changed)
 	sqlite3_bind_int(s, 2, PB_STORE_UNKNOWN);
 	sqlite3_bind_int64(s, 3, pb_store__now());
 	sqlite3_bind_int(s, 4, PB_STORE_OUTBOUND);
-	rc = pb_store__run(st, s, "recover sending messages");
-	if (rc == 0 && changed)
-		*changed = sqlite3_changes(st->db);
-	if (rc == 0 && sqlite3_changes(st->db) > 0)
-		pb_log_warning("store", "%d outbound message(s) interrupted while sending are now unknown",
-			       sqlite3_changes(st->db));
+	rc = pb_store__run_changes(st, s, "recover sending messages", &n);
+	if (n > 0)
+		pb_log_warning("store", "%lld outbound message(s) interrupted while sending are now unknown",
+			       (long long)n);
+	if (changed)
+		*changed = n;
 	return rc;
+}
+
+PB_API int pb_store_msg_prune(pb_store *st, int64_t before, int64_t *removed)
+{
+	static const char sql[] =
+		"DELETE FROM messages WHERE state IN (?2, ?3) AND updated_at < ?1";
+	if (removed)
+		*removed = 0;
+	sqlite3_stmt *s;
+	int rc = pb_store__stmt(st, sql, &s);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, before);
+	sqlite3_bind_int(s, 2, PB_STORE_DELIVERED);
+	sqlite3_bind_int(s, 3, PB_STORE_SENT);
+	return pb_store__run_changes(st, s, "prune messages", removed);
 }

@@ -91,8 +91,5 @@ PB_API int pb_store_sms_part_expire(pb_store *st, int64_t before, int64_t *remov
 	if (rc < 0)
 		return rc;
 	sqlite3_bind_int64(s, 1, before);
-	rc = pb_store__run(st, s, "expire SMS parts");
-	if (rc == 0 && removed)
-		*removed = sqlite3_changes(st->db);
-	return rc;
+	return pb_store__run_changes(st, s, "expire SMS parts", removed);
 }

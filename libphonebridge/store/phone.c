@@ -157,7 +157,7 @@ static int international(char *out, size_t size, const char *digits)
 	if (r && tl > 0 && strncmp(digits + cclen, r->trunk, tl) == 0) {
 		/* No national number of a table region starts with its trunk prefix. */
 		size_t rest = n - cclen - tl;
-		if (rest >= 4 && rest <= r->max) {
+		if (rest >= 4 && cclen + rest >= E164_MIN_DIGITS && rest <= r->max) {
 			char cc[8];
 			snprintf(cc, sizeof(cc), "+%u", (unsigned)r->cc);
 			return put(out, size, cc, digits + cclen + tl);

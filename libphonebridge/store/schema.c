@@ -15,7 +15,7 @@
 
 static const char *const steps[PB_STORE_SCHEMA_VERSION] = {
 	/* 1: the message journal, key-value state, SMS reassembly parts */
-	"CREATE TABLE messages ("
+	("CREATE TABLE messages ("
 	"  id INTEGER PRIMARY KEY,"
 	"  dir INTEGER NOT NULL CHECK (dir IN (1, 2)),"
 	"  state INTEGER NOT NULL CHECK (state BETWEEN 1 AND 8),"
@@ -39,10 +39,10 @@ static const char *const steps[PB_STORE_SCHEMA_VERSION] = {
 	"  total INTEGER NOT NULL CHECK (total BETWEEN 1 AND 255),"
 	"  pdu BLOB NOT NULL,"
 	"  received_at INTEGER NOT NULL,"
-	"  PRIMARY KEY (group_key, seq));",
+	"  PRIMARY KEY (group_key, seq));"),
 
 	/* 2: attachments, contacts, group conversations */
-	"CREATE TABLE attachments ("
+	("CREATE TABLE attachments ("
 	"  msg_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,"
 	"  seq INTEGER NOT NULL,"
 	"  sha256 TEXT NOT NULL CHECK (length(sha256) = 64),"
@@ -64,10 +64,10 @@ static const char *const steps[PB_STORE_SCHEMA_VERSION] = {
 	"CREATE TABLE group_members ("
 	"  group_id INTEGER NOT NULL REFERENCES groups (id) ON DELETE CASCADE,"
 	"  number TEXT NOT NULL,"
-	"  PRIMARY KEY (group_id, number));",
+	"  PRIMARY KEY (group_id, number));"),
 
 	/* 3: screening: allow/deny lists, attempt counters, call log */
-	"CREATE TABLE screen_list ("
+	("CREATE TABLE screen_list ("
 	"  list INTEGER NOT NULL CHECK (list IN (1, 2)),"
 	"  number TEXT NOT NULL,"
 	"  source INTEGER NOT NULL,"
@@ -86,12 +86,12 @@ static const char *const steps[PB_STORE_SCHEMA_VERSION] = {
 	"  caller TEXT, attestation TEXT, verdict TEXT, challenge TEXT,"
 	"  duration_ms INTEGER NOT NULL DEFAULT 0,"
 	"  forward_target TEXT);"
-	"CREATE INDEX calls_at ON calls (at);",
+	"CREATE INDEX calls_at ON calls (at);"),
 
 	/* 4: the reference a transition records (delivered event id, sent
 	 * message reference), and the index the work queues read by */
-	"ALTER TABLE messages ADD COLUMN ref TEXT;"
-	"CREATE INDEX messages_queue ON messages (dir, state, id);",
+	("ALTER TABLE messages ADD COLUMN ref TEXT;"
+	 "CREATE INDEX messages_queue ON messages (dir, state, id);"),
 };
 
 static int read_version(pb_store *st, int *version)

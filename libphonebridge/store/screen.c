@@ -104,10 +104,7 @@ static int delete_before(pb_store *st, const char *sql, int64_t t, int64_t *remo
 	if (rc < 0)
 		return rc;
 	sqlite3_bind_int64(s, 1, t);
-	rc = pb_store__run(st, s, what);
-	if (rc == 0 && removed)
-		*removed = sqlite3_changes(st->db);
-	return rc;
+	return pb_store__run_changes(st, s, what, removed);
 }
 
 PB_API int pb_store_list_expire(pb_store *st, int64_t now, int64_t *removed)
@@ -246,16 +243,12 @@ PB_API int pb_store_call_recent(pb_store *st, size_t limit, pb_store_call_list *
 	size_t cap = 0;
 	int r;
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if (l->count == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			pb_store_call *n = pb_realloc(l->items, ncap * sizeof(*n));
-			if (n == NULL) {
-				rc = PB_ENOMEM;
-				break;
-			}
-			l->items = n;
-			cap = ncap;
+		pb_store_call *n = pb_store__grow(l->items, &cap, l->count, sizeof(*n));
+		if (n == NULL) {
+			rc = PB_ENOMEM;
+			break;
 		}
+		l->items = n;
 		if ((rc = copy_call(s, &l->items[l->count])) < 0)
 			break;
 		l->count++;

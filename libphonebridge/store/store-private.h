@@ -34,6 +34,9 @@ int pb_store__stmt(pb_store *st, const char *sql, sqlite3_stmt **out);
 /* Step a statement that returns no row, then reset it. */
 int pb_store__run(pb_store *st, sqlite3_stmt *s, const char *what);
 
+/* The same; *changes (may be NULL) receives how many rows the statement changed. */
+int pb_store__run_changes(pb_store *st, sqlite3_stmt *s, const char *what, int64_t *changes);
+
 /* Run SQL without parameters (transaction control, DDL). */
 int pb_store__exec(pb_store *st, const char *sql, const char *what);
 
@@ -49,6 +52,13 @@ int pb_store__tx_end(pb_store *st, int rc);
 
 /* Bind a string that may be NULL. */
 int pb_store__bind_text(sqlite3_stmt *s, int idx, const char *text);
+
+/*
+ * Make room for one more element in an array of @count elements of @size
+ * bytes with capacity *@cap: returns the array (moved, perhaps) or NULL with
+ * PB_ENOMEM raised, the old array untouched.
+ */
+void *pb_store__grow(void *items, size_t *cap, size_t count, size_t size);
 
 /* Milliseconds since the epoch. */
 int64_t pb_store__now(void);

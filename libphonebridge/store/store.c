@@ -83,6 +83,14 @@ int pb_store__run(pb_store *st, sqlite3_stmt *s, const char *what)
 	return ret;
 }
 
+int pb_store__run_changes(pb_store *st, sqlite3_stmt *s, const char *what, int64_t *changes)
+{
+	int rc = pb_store__run(st, s, what);
+	if (changes)
+		*changes = rc == 0 ? sqlite3_changes(st->db) : 0;
+	return rc;
+}
+
 int pb_store__exec(pb_store *st, const char *sql, const char *what)
 {
 	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
@@ -123,6 +131,21 @@ int pb_store__tx_end(pb_store *st, int rc)
 			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	}
 	return rc;
+}
+
+void *pb_store__grow(void *items, size_t *cap, size_t count, size_t size)
+{
+	if (count < *cap)
+		return items;
+	size_t ncap = *cap ? *cap * 2 : 16, bytes;
+	if (pb_mul_overflow(ncap, size, &bytes)) {
+		pb_error__oom();
+		return NULL;
+	}
+	void *n = pb_realloc(items, bytes);
+	if (n)
+		*cap = ncap;
+	return n;
 }
 
 size_t pb_store__col_size(sqlite3_stmt *s, int i)
