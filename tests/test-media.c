@@ -527,6 +527,38 @@ static void test_media__call_detects_inband_dtmf(void **state)
 	assert_true(pb_media_call_stats(mc)->lost > 0);
 	pb_media_call_free(mc);
 
+	/* reordered pairs and a new SSRC halfway (a re-INVITE): the digits still come through */
+	assert_pb_ok(pb_media_call_new(&mc, &o));
+	memset(got, 0, sizeof(got));
+	{
+		pb_rtp_sender tx;
+		pb_buf pk[2] = { PB_BUF_INIT, PB_BUF_INIT };
+		size_t k = 0, nd;
+		pb_rtp_sender_init(&tx, 0, 0x111, 500, 0);
+		for (size_t i = 0, pkt = 0; i + 160 <= n; i += 160, pkt++) {
+			uint8_t g[160];
+			if (i == (n / 320) * 160)
+				pb_rtp_sender_init(&tx, 0, 0x222, 9000, 12345);
+			pb_g711_encode(PB_CODEC_PCMU, g, a + i, 160);
+			pb_buf *b = &pk[pkt % 2];
+			pb_buf_clear(b);
+			assert_pb_ok(pb_rtp_sender_next(&tx, b, g, 160, 160, false));
+			if (pkt % 2 == 0)
+				continue; /* send this one after the next */
+			for (int j = 1; j >= 0; j--) {
+				assert_pb_ok(pb_media_call_receive(mc, pk[j].data, pk[j].len, got + k,
+								   sizeof(got) - 1 - k, &nd, NULL));
+				k += nd;
+			}
+		}
+		pb_buf_dispose(&pk[0]);
+		pb_buf_dispose(&pk[1]);
+	}
+	assert_string_equal(got, "159#");
+	assert_true(pb_media_call_stats(mc)->reordered > 10);
+	assert_int_equal(pb_media_call_stats(mc)->ssrc_changes, 1);
+	pb_media_call_free(mc);
+
 	/* in-band detection off: nothing */
 	o.inband_dtmf = false;
 	assert_pb_ok(pb_media_call_new(&mc, &o));

@@ -6,6 +6,8 @@
  */
 #include "harness.h"
 
+#include <unistd.h>
+
 #include <phonebridge/sys/challenge.h>
 
 /* --- a recording host with a virtual clock ------------------------------------- */
@@ -183,6 +185,59 @@ static void test_screen__normalize_numbers(void **state)
 		assert_string_equal(out, cases[i].out);
 	}
 	assert_pb_error(pb_screen_normalize_number(out, 8, "+15550102000", NULL), PB_EINVAL);
+}
+
+/* Compare with python3-phonenumbers (libphonenumber's metadata) as an oracle. */
+static void oracle_check(const char *region, const pb_screen_numbering *nb, const char *const *numbers, size_t n)
+{
+	char cmd[2048], line[64], out[40];
+	const char *root = getenv("PB_SOURCE_ROOT");
+	int len = snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s/tests/screen-oracle.py %s", root ? root : ".", region);
+	for (size_t i = 0; i < n; i++)
+		len += snprintf(cmd + len, sizeof(cmd) - (size_t)len, " '%s'", numbers[i]);
+	FILE *f = popen(cmd, "r");
+	assert_non_null(f);
+	for (size_t i = 0; i < n; i++) {
+		assert_non_null(fgets(line, sizeof(line), f));
+		line[strcspn(line, "\n")] = '\0';
+		if (!strcmp(line, "no-phonenumbers")) {
+			pclose(f);
+			print_message("# skipped: python3-phonenumbers missing\n");
+			skip();
+		}
+		int kind = pb_screen_normalize_number(out, sizeof(out), numbers[i], nb);
+		if (strcmp(line, "-") == 0 ? kind == PB_SCREEN_NUMBER_E164 : strcmp(line, out) != 0)
+			print_error("%s %s: phonenumbers %s, we %s\n", region, numbers[i], line, out);
+		if (strcmp(line, "-") != 0)
+			assert_string_equal(out, line);
+	}
+	pclose(f);
+}
+
+static void test_screen__normalize_agrees_with_phonenumbers(void **state)
+{
+	(void)state;
+	if (access("/usr/bin/python3", X_OK) != 0) {
+		print_message("# skipped: no /usr/bin/python3\n");
+		skip();
+	}
+	pb_screen_numbering us = PB_SCREEN_NUMBERING_INIT, de = PB_SCREEN_NUMBERING_INIT;
+	strcpy(us.country_code, "1");
+	strcpy(us.international_prefix, "011");
+	strcpy(us.national_prefix, "1");
+	us.national_length = 10;
+	strcpy(de.country_code, "49");
+	static const char *const us_numbers[] = {
+		"+1 (212) 555-1234", "212-555-1234", "1 212 555 1234", "(650) 253-0000",
+		"011 44 20 7946 0958", "011 49 30 1234567", "+44 20 7946 0958", "+33 1 42 68 53 00",
+		"+1.415.555.0132", "+61 2 9374 4000", "+81 3-1234-5678",
+	};
+	static const char *const de_numbers[] = {
+		"030 1234567", "0049 30 1234567", "+49 (0)30 1234567", "0171 1234567", "+49 171 1234567",
+		"089/1234567", "0043 1 5123456", "+41 44 668 18 00", "0 40-123 456 78", "+1 212 555 1234",
+	};
+	oracle_check("US", &us, us_numbers, sizeof(us_numbers) / sizeof(us_numbers[0]));
+	oracle_check("DE", &de, de_numbers, sizeof(de_numbers) / sizeof(de_numbers[0]));
 }
 
 static void test_screen__verstat(void **state)
@@ -368,6 +423,39 @@ static void test_screen__policy_configuration(void **state)
 	assert_pb_ok(pb_screen_policy_set(p, "challenge-params", "steps=ring-delay,press-digit"));
 	d = decide(p, &l, "+33123456789", NULL, 600);
 	assert_string_equal(d.challenge, "chain");
+
+	/* calls to numbers that are not ours (scanners) */
+	assert_pb_ok(pb_screen_policy_set(p, "own-numbers", "+15550100000, +445550100001"));
+	pb_screen_call call = PB_SCREEN_CALL_INIT;
+	call.from = "+33123456789";
+	call.called = "sip:+15550100099@me";
+	assert_pb_ok(pb_screen_policy_decide(p, &call, NULL, &d));
+	assert_int_equal(d.verdict, PB_SCREEN_REJECT);
+	assert_int_equal(d.sip_status, 404);
+	assert_string_equal(d.rule, "not-our-number");
+	call.called = "<sip:+445550100001@me;user=phone>";
+	assert_pb_ok(pb_screen_policy_decide(p, &call, NULL, &d));
+	assert_string_equal(d.rule, "default");
+	/* unsigned calls: no Identity header, no verstat */
+	assert_pb_ok(pb_screen_policy_set(p, "unsigned", "reject"));
+	assert_pb_ok(pb_screen_policy_decide(p, &call, NULL, &d));
+	assert_int_equal(d.verdict, PB_SCREEN_REJECT);
+	assert_int_equal(d.sip_status, 428);
+	assert_string_equal(d.rule, "unsigned");
+	call.identity_header = true;
+	assert_pb_ok(pb_screen_policy_decide(p, &call, NULL, &d));
+	assert_string_equal(d.rule, "default");
+	call.identity_header = false;
+	call.verstat = "TN-Validation-Passed-B";
+	assert_pb_ok(pb_screen_policy_decide(p, &call, NULL, &d));
+	assert_string_equal(d.rule, "default");
+	assert_int_equal(d.verstat, PB_VERSTAT_PASSED);
+	assert_pb_error(pb_screen_policy_set(p, "own-numbers", "alice"), PB_EINVAL);
+	assert_pb_ok(pb_screen_policy_set(p, "own-numbers", ""));
+	assert_pb_ok(pb_screen_policy_set(p, "unsigned", "ignore"));
+	call.verstat = NULL;
+	assert_pb_ok(pb_screen_policy_decide(p, &call, NULL, &d));
+	assert_string_equal(d.rule, "default");
 
 	assert_pb_error(pb_screen_policy_set(p, "anonymous", "maybe"), PB_EINVAL);
 	assert_string_equal(pb_error_last()->message,
@@ -955,6 +1043,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_screen__normalize_numbers),
+		cmocka_unit_test(test_screen__normalize_agrees_with_phonenumbers),
 		cmocka_unit_test(test_screen__verstat),
 		cmocka_unit_test(test_screen__policy_default_rules),
 		cmocka_unit_test(test_screen__policy_configuration),

@@ -371,7 +371,9 @@ PB_API int pb_media_call_tick(pb_media_call *c, pb_buf *packet, unsigned *events
  * A datagram arrived on the call's RTP port. Telephone events become digits
  * (each once); G.711 audio goes to the in-band detector, which stops
  * listening once the caller has sent an RFC 4733 event (so a phone that
- * sends both is not heard twice). Other payload types are ignored.
+ * sends both is not heard twice). Audio goes to the detector in sequence
+ * order through a reorder buffer of 60 ms; lost packets are concealed.
+ * Other payload types are ignored.
  *
  * @param digits receives the digits found (not NUL-terminated), at most @p cap
  * @param n      receives how many

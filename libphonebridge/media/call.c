@@ -7,8 +7,22 @@
 
 #include "media/private.h"
 
-/* Conceal at most this much lost audio at once (a longer gap is a pause). */
-#define MAX_CONCEAL_PACKETS 50
+/*
+ * Received audio goes to the detector in sequence order through a small
+ * reorder buffer: a packet may wait for up to REORDER - 1 newer ones to
+ * arrive before the hole before it is given up (60 ms at 20 ms packets).
+ */
+#define REORDER 4
+#define SLOT_BYTES 480            /* 60 ms of G.711: longer packets are cut */
+#define MAX_CONCEAL_PACKETS 50    /* a longer gap is a pause, not loss */
+
+typedef struct slot {
+	bool full;
+	uint32_t ext;                 /* extended sequence number */
+	uint8_t payload_type;
+	uint16_t len;
+	uint8_t data[SLOT_BYTES];
+} slot;
 
 struct pb_media_call {
 	pb_media_call_options o;
@@ -18,6 +32,11 @@ struct pb_media_call {
 	pb_dtmf_detector *detector; /* NULL when in-band detection is off */
 	pb_playout *playout;
 	bool heard_events;          /* the caller sends RFC 4733: stop listening in-band */
+	/* reorder buffer in front of the detector */
+	slot slots[REORDER];
+	bool in_order;              /* next_ext is set */
+	uint32_t next_ext;          /* the next packet the detector wants */
+	uint64_t epoch;             /* rx restarts seen (SSRC changes, resyncs) */
 };
 
 int pb_media_call_new(pb_media_call **out, const pb_media_call_options *o)
@@ -112,24 +131,74 @@ int pb_media_call_tick(pb_media_call *c, pb_buf *packet, unsigned *events)
 	return rc;
 }
 
-static size_t audio_in(pb_media_call *c, const pb_rtp_packet *p, char *digits, size_t cap)
+/* Run one held packet, or a hole of 20 ms, through the detector. */
+static size_t advance(pb_media_call *c, char *digits, size_t cap)
 {
 	int16_t pcm[PB_MEDIA_FRAME];
-	uint32_t gap;
-	pb_rtp_rx_class cls = pb_rtp_rx_push(&c->rx, p, &gap);
-	if (!c->detector || c->heard_events || cls != PB_RTP_RX_NEXT)
-		return 0; /* a late packet's time was already concealed */
-	if (gap > 0 && gap <= MAX_CONCEAL_PACKETS)
-		pb_dtmf_detector_skip(c->detector, (size_t)gap * PB_MEDIA_FRAME);
+	slot *s = &c->slots[c->next_ext % REORDER];
 	size_t k = 0;
-	const uint8_t *b = p->payload;
-	size_t left = p->payload_len;
-	while (left > 0) {
-		size_t n = PB_MIN(left, (size_t)PB_MEDIA_FRAME);
-		pb_g711_decode((pb_media_codec)p->payload_type, pcm, b, n);
-		k += pb_dtmf_detector_feed(c->detector, pcm, n, digits + k, cap - k);
-		b += n;
-		left -= n;
+	if (s->full && s->ext == c->next_ext) {
+		for (size_t o = 0; o < s->len; o += PB_MEDIA_FRAME) {
+			size_t n = PB_MIN((size_t)s->len - o, (size_t)PB_MEDIA_FRAME);
+			pb_g711_decode((pb_media_codec)s->payload_type, pcm, s->data + o, n);
+			k += pb_dtmf_detector_feed(c->detector, pcm, n, digits + k, cap - k);
+		}
+		s->full = false;
+	} else {
+		pb_dtmf_detector_skip(c->detector, PB_MEDIA_FRAME);
+	}
+	c->next_ext++;
+	return k;
+}
+
+/* Everything held goes through, in order. */
+static size_t flush(pb_media_call *c, char *digits, size_t cap)
+{
+	size_t k = 0;
+	for (int i = 0; i < REORDER; i++) {
+		bool any = false;
+		for (int j = 0; j < REORDER; j++)
+			any |= c->slots[j].full;
+		if (!any)
+			break;
+		k += advance(c, digits + k, cap - k);
+	}
+	return k;
+}
+
+static size_t audio_in(pb_media_call *c, const pb_rtp_packet *p, char *digits, size_t cap)
+{
+	pb_rtp_rx_class cls = pb_rtp_rx_push(&c->rx, p, NULL);
+	if (!c->detector || c->heard_events || cls == PB_RTP_RX_DUPLICATE || cls == PB_RTP_RX_TOO_OLD)
+		return 0;
+	uint32_t ext = c->rx.max_seq - (uint16_t)((uint16_t)c->rx.max_seq - p->seq);
+	uint64_t epoch = c->rx.stats.ssrc_changes + c->rx.stats.resyncs;
+	size_t k = 0;
+	if (!c->in_order || epoch != c->epoch ||
+	    (int32_t)(ext - c->next_ext) > MAX_CONCEAL_PACKETS) {
+		k += flush(c, digits, cap);
+		for (int j = 0; j < REORDER; j++)
+			c->slots[j].full = false;
+		c->in_order = true;
+		c->epoch = epoch;
+		c->next_ext = ext;
+	}
+	if ((int32_t)(ext - c->next_ext) < 0)
+		return k; /* its time was already given up */
+	while ((int32_t)(ext - c->next_ext) >= REORDER)
+		k += advance(c, digits + k, cap - k);
+	slot *s = &c->slots[ext % REORDER];
+	s->full = true;
+	s->ext = ext;
+	s->payload_type = p->payload_type;
+	s->len = (uint16_t)PB_MIN(p->payload_len, (size_t)SLOT_BYTES);
+	memcpy(s->data, p->payload, s->len);
+	for (;;) {
+		const slot *n = &c->slots[c->next_ext % REORDER];
+		if ((n->full && n->ext == c->next_ext) || (int32_t)(ext - c->next_ext) >= REORDER - 1)
+			k += advance(c, digits + k, cap - k);
+		else
+			break;
 	}
 	return k;
 }

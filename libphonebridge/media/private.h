@@ -11,7 +11,4 @@
 
 #define PB_PLAYOUT_MAX 64
 
-/* rtp.c: random bytes from the kernel. */
-int pb_media__random(void *buf, size_t len);
-
 #endif

@@ -3,27 +3,14 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <string.h>
-#include <sys/random.h>
 
 #include "media/private.h"
+#include "screen/private.h"
 
 /* RFC 3550 appendix A.1: beyond these the source is taken to have restarted. */
 #define MAX_DROPOUT 3000
 #define MAX_MISORDER 100
 #define WINDOW 64
-
-int pb_media__random(void *buf, size_t len)
-{
-	uint8_t *p = buf;
-	while (len > 0) {
-		ssize_t n = getrandom(p, len, 0);
-		if (n < 0)
-			return pb_error_set(PB_EIO, "getrandom failed");
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 static bool cur_u32be(pb_cur *c, uint32_t *v)
 {
@@ -134,7 +121,7 @@ void pb_rtp_sender_init(pb_rtp_sender *s, uint8_t payload_type, uint32_t ssrc,
 int pb_rtp_sender_random(pb_rtp_sender *s, uint8_t payload_type)
 {
 	uint8_t r[10];
-	int rc = pb_media__random(r, sizeof(r));
+	int rc = pb_screen__random(r, sizeof(r));
 	if (rc < 0)
 		return rc;
 	pb_rtp_sender_init(s, payload_type,

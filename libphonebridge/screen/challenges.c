@@ -65,22 +65,10 @@ static int question_create(void **state, const pb_challenge_config *cfg, questio
 	return 0;
 }
 
-static int press_create(void **state, const pb_challenge_config *cfg, void *ud)
+/* The ops tables carry the question kind in their userdata. */
+static int question_create_op(void **state, const pb_challenge_config *cfg, void *ud)
 {
-	(void)ud;
-	return question_create(state, cfg, Q_PRESS);
-}
-
-static int code_create(void **state, const pb_challenge_config *cfg, void *ud)
-{
-	(void)ud;
-	return question_create(state, cfg, Q_CODE);
-}
-
-static int arith_create(void **state, const pb_challenge_config *cfg, void *ud)
-{
-	(void)ud;
-	return question_create(state, cfg, Q_ARITH);
+	return question_create(state, cfg, (question_kind)(uintptr_t)ud);
 }
 
 static void question_destroy(void *state, void *ud)
@@ -175,30 +163,33 @@ static const pb_challenge_ops press_digit_ops = {
 	.version = PB_CHALLENGE_OPS_VERSION,
 	.name = "press-digit",
 	.summary = "answer and ask for one fixed digit (\"press 6 to continue\")",
-	.create = press_create,
+	.create = question_create_op,
 	.start = question_start,
 	.on_input = question_input,
 	.destroy = question_destroy,
+	.userdata = (void *)(uintptr_t)Q_PRESS,
 };
 
 static const pb_challenge_ops random_code_ops = {
 	.version = PB_CHALLENGE_OPS_VERSION,
 	.name = "random-code",
 	.summary = "answer, read out N random digits and ask for them back",
-	.create = code_create,
+	.create = question_create_op,
 	.start = question_start,
 	.on_input = question_input,
 	.destroy = question_destroy,
+	.userdata = (void *)(uintptr_t)Q_CODE,
 };
 
 static const pb_challenge_ops arithmetic_ops = {
 	.version = PB_CHALLENGE_OPS_VERSION,
 	.name = "arithmetic",
 	.summary = "answer and ask for the sum of two small random numbers",
-	.create = arith_create,
+	.create = question_create_op,
 	.start = question_start,
 	.on_input = question_input,
 	.destroy = question_destroy,
+	.userdata = (void *)(uintptr_t)Q_ARITH,
 };
 
 /* --- ring-delay ------------------------------------------------------------------ */

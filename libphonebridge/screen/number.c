@@ -116,6 +116,11 @@ int pb_screen_normalize_number(char *out, size_t cap, const char *in,
 
 	for (const char *p = user; *p; p++) {
 		unsigned char c = (unsigned char)*p;
+		/* "+49 (0)30 ...": the trunk prefix written into an international number */
+		if (plus && c == '(' && p[1] == '0' && p[2] == ')') {
+			p += 2;
+			continue;
+		}
 		if (isdigit(c) || c == '*' || c == '#') {
 			service |= (c == '*' || c == '#');
 			digits[nd++] = (char)c;

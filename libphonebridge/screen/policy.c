@@ -28,6 +28,11 @@ struct pb_screen_policy {
 	int quiet_status;
 	char challenge[PB_SCREEN_NAME_MAX];
 	char params[256];
+	char own[8][20];          /* our numbers, E.164; none: any called number */
+	size_t n_own;
+	int not_ours_status;
+	pb_screen_action unsigned_action; /* no Identity header and no verstat */
+	int unsigned_status;
 };
 
 int pb_screen_policy_new(pb_screen_policy **out)
@@ -52,6 +57,9 @@ int pb_screen_policy_new(pb_screen_policy **out)
 	p->quiet_from = p->quiet_to = -1;
 	p->quiet = PB_SCREEN_DO_REJECT;
 	p->quiet_status = 480;
+	p->not_ours_status = 404;
+	p->unsigned_action = PB_SCREEN_DO_DEFAULT;
+	p->unsigned_status = 428; /* Use Identity Header, RFC 8224 */
 	strcpy(p->challenge, "press-digit");
 	strcpy(p->params, "digit=6");
 	*out = p;
@@ -91,7 +99,7 @@ static int set_long(const char *key, const char *value, long min, long max, long
 
 static int set_status(const char *key, const char *value, int *out)
 {
-	long v;
+	long v = 0;
 	int rc = set_long(key, value, 400, 699, &v);
 	if (rc == 0)
 		*out = (int)v;
@@ -176,9 +184,36 @@ static int set_quiet(pb_screen_policy *p, const char *key, const char *value)
 	return 0;
 }
 
+/* "+15550100000,+15550100001": the numbers this screen answers for. */
+static int set_own(pb_screen_policy *p, const char *key, const char *value)
+{
+	char own[8][20] = { { 0 } };
+	size_t n = 0;
+	const char *v = value;
+	while (*v) {
+		size_t len = strcspn(v, ", ");
+		char num[40], norm[40];
+		if (len > 0) {
+			if (n == PB_ARRAY_SIZE(own) || len >= sizeof(num))
+				return bad(key, value, "at most 8 numbers, comma-separated");
+			memcpy(num, v, len);
+			num[len] = '\0';
+			if (pb_screen_normalize_number(norm, sizeof(norm), num, &p->nb) != PB_SCREEN_NUMBER_E164)
+				return bad(key, value, "E.164 numbers (+CC...), comma-separated");
+			strcpy(own[n++], norm);
+		}
+		v += len;
+		while (*v == ',' || *v == ' ')
+			v++;
+	}
+	memcpy(p->own, own, sizeof(own));
+	p->n_own = n;
+	return 0;
+}
+
 int pb_screen_policy_set(pb_screen_policy *p, const char *key, const char *value)
 {
-	long v;
+	long v = 0;
 	int rc;
 	if (!p || !key || !value)
 		return pb_error_set(PB_EINVAL, "policy_set: NULL argument");
@@ -240,6 +275,14 @@ int pb_screen_policy_set(pb_screen_policy *p, const char *key, const char *value
 		return set_text(key, value, p->challenge, sizeof(p->challenge));
 	if (!strcmp(key, "challenge-params"))
 		return set_text(key, value, p->params, sizeof(p->params));
+	if (!strcmp(key, "own-numbers"))
+		return set_own(p, key, value);
+	if (!strcmp(key, "not-ours-status"))
+		return set_status(key, value, &p->not_ours_status);
+	if (!strcmp(key, "unsigned"))
+		return set_action(key, value, true, &p->unsigned_action);
+	if (!strcmp(key, "unsigned-status"))
+		return set_status(key, value, &p->unsigned_status);
 	return pb_error_set(PB_ENOTFOUND, "screen policy: unknown key '%s'", key);
 }
 
@@ -288,6 +331,18 @@ static bool in_quiet_hours(const pb_screen_policy *p, int minute)
 	return minute >= p->quiet_from || minute < p->quiet_to; /* across midnight */
 }
 
+/* Is the called number one of ours? (Scanners ring numbers at random.) */
+static bool is_own(const pb_screen_policy *p, const char *called)
+{
+	char norm[40];
+	if (pb_screen_normalize_number(norm, sizeof(norm), called, &p->nb) != PB_SCREEN_NUMBER_E164)
+		return false;
+	for (size_t i = 0; i < p->n_own; i++)
+		if (!strcmp(p->own[i], norm))
+			return true;
+	return false;
+}
+
 static int lookup(int (*fn)(const char *, void *), const char *e164, void *ud)
 {
 	return fn ? fn(e164, ud) : 0;
@@ -321,6 +376,10 @@ int pb_screen_policy_decide(const pb_screen_policy *p, const pb_screen_call *cal
 			d->verstat = pb_screen_parse_verstat(call->from, NULL);
 	}
 
+	if (p->n_own > 0 && !is_own(p, call->called)) {
+		set_verdict(d, PB_SCREEN_REJECT, p->not_ours_status, "not-our-number");
+		return 0;
+	}
 	if (d->kind == PB_SCREEN_NUMBER_SHORT && p->short_accept) {
 		set_verdict(d, PB_SCREEN_ACCEPT, 0, "short-number");
 		return 0;
@@ -352,6 +411,9 @@ int pb_screen_policy_decide(const pb_screen_policy *p, const pb_screen_call *cal
 		if (apply(p, d, p->anonymous, p->anonymous_status, "anonymous"))
 			return 0;
 	}
+	if (d->kind == PB_SCREEN_NUMBER_E164 && !call->identity_header && d->verstat == PB_VERSTAT_NONE &&
+	    apply(p, d, p->unsigned_action, p->unsigned_status, "unsigned"))
+		return 0;
 	if (d->kind == PB_SCREEN_NUMBER_E164 && p->max_failures > 0 && lk->recent_failures) {
 		int n = lk->recent_failures(d->caller, call->now - p->failure_window, lk->userdata);
 		if (n < 0)

@@ -47,9 +47,8 @@ struct pb_screen_session {
 	pb_screen_result result;
 };
 
-static int default_random(void *buf, size_t len, void *ud)
+int pb_screen__random(void *buf, size_t len)
 {
-	(void)ud;
 	uint8_t *p = buf;
 	while (len > 0) {
 		ssize_t n = getrandom(p, len, 0);
@@ -59,6 +58,12 @@ static int default_random(void *buf, size_t len, void *ud)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+static int default_random(void *buf, size_t len, void *ud)
+{
+	(void)ud;
+	return pb_screen__random(buf, len);
 }
 
 const char *pb_screen_outcome_name(pb_screen_outcome o)
