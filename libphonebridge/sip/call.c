@@ -293,7 +293,8 @@ static void call_end(pb_sip_call *call)
 	if (call->ended)
 		return;
 	call->ended = true;
-	pb_sip__event(call->ua, call, PB_SIP_EV_ENDED);
+	if (call->handed)   /* a call refused before the program saw it ends silently */
+		pb_sip__event(call->ua, call, PB_SIP_EV_ENDED);
 	pb_sip__call_shutdown(call);
 }
 
@@ -449,6 +450,7 @@ void pb_sip__incoming(pb_sip *ua, nua_handle_t *nh, const sip_t *sip)
 	pb_log_info(PB_SIP_DOMAIN, "INVITE %s from %s (pai %s)", call->caller.call_id,
 		    call->caller.from_uri ? call->caller.from_uri : "-",
 		    call->caller.pai ? call->caller.pai : "-");
+	call->handed = true;
 	if (ua->h.incoming)
 		ua->h.incoming(call, ua->h.userdata);
 }

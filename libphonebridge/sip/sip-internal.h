@@ -99,6 +99,7 @@ struct pb_sip_call {
 	bool referring;
 	bool ended;
 	bool media_reported;
+	bool handed;                   /* the incoming handler saw it */
 	char *fallback;
 	char *local_sdp, *remote_sdp; /* caller leg, as negotiated */
 	su_timer_t *no_answer;
