@@ -236,6 +236,11 @@ static pb_sip_leg *leg_new_target(pb_sip_call *call)
 
 static void leg_free_target(pb_sip_leg *b)
 {
+	for (pb_sip_leg **pp = &b->ua->orphans; *pp; pp = &(*pp)->next_orphan)
+		if (*pp == b) {
+			*pp = b->next_orphan;
+			break;
+		}
 	leg_close_rtp(b);
 	if (b->nh) {
 		nua_handle_bind(b->nh, NULL);
@@ -262,6 +267,14 @@ static void target_release(pb_sip_call *call)
 		nua_bye(b->nh, TAG_END());
 	else
 		nua_cancel(b->nh, TAG_END());
+	b->next_orphan = b->ua->orphans;
+	b->ua->orphans = b;
+}
+
+void pb_sip__orphans_free(pb_sip *ua)
+{
+	while (ua->orphans)
+		leg_free_target(ua->orphans);
 }
 
 void pb_sip__call_shutdown(pb_sip_call *call)

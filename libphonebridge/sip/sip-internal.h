@@ -77,6 +77,7 @@ typedef struct pb_sip_leg {
 	bool final_sent;               /* a final response was sent (caller leg) */
 	bool terminated;
 	bool fallback;                 /* this target leg is the fallback */
+	struct pb_sip_leg *next_orphan; /* in pb_sip.orphans once its call is gone */
 	int status;
 	/* what went out to this leg last, so that a relayed stream continues it
 	 * (same SSRC, sequence and timestamp running on) instead of jumping */
@@ -118,6 +119,7 @@ struct pb_sip {
 	unsigned rtp_port_min, rtp_port_max, rtp_next;
 	unsigned bridge_timeout;
 	struct pb_sip_call *calls;
+	pb_sip_leg *orphans;           /* target legs hanging up after their call ended */
 	size_t ncalls;
 	bool draining;
 	bool shut_down;
@@ -135,5 +137,7 @@ void pb_sip__incoming(struct pb_sip *ua, nua_handle_t *nh, const sip_t *sip);
 void pb_sip__leg_event(pb_sip_leg *leg, nua_event_t event, int status, const char *phrase,
 		       const sip_t *sip, tagi_t tags[]);
 void pb_sip__call_shutdown(struct pb_sip_call *call);
+/* Free the target legs still hanging up (before the stack goes away). */
+void pb_sip__orphans_free(struct pb_sip *ua);
 
 #endif

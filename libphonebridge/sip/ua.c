@@ -79,7 +79,7 @@ static int start_register(pb_sip *ua, const pb_sip_options *o)
 {
 	if (!o->aor)
 		return pb_error_set(PB_EINVAL, "registrar set without aor");
-	url_t *aor = url_hdup(ua->home, (url_t const *)URL_STRING_MAKE(o->aor)->us_url);
+	url_t *aor = url_make(ua->home, o->aor);
 	if (!aor || !aor->url_host)
 		return pb_error_set(PB_EINVAL, "aor '%s' is not a SIP URI", o->aor);
 	const char *user = o->username ? o->username : aor->url_user;
@@ -259,10 +259,11 @@ PB_API void pb_sip_free(pb_sip *ua)
 		}
 		/* let BYEs and the un-REGISTER go out and be answered, at most 2 s */
 		int64_t until = pb_sip_now(ua) + 2000;
-		while ((ua->calls || ua->unregistering) && pb_sip_now(ua) < until)
+		while ((ua->calls || ua->orphans || ua->unregistering) && pb_sip_now(ua) < until)
 			su_root_step(ua->root, 50);
 		while (ua->calls)
 			pb_sip__call_shutdown(ua->calls);
+		pb_sip__orphans_free(ua);
 		nua_shutdown(ua->nua);
 		until = pb_sip_now(ua) + 2000;
 		while (!ua->shut_down && pb_sip_now(ua) < until)
