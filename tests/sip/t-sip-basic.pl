@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 # pb_sip against a real Net::SIP caller: source allow list (403), OPTIONS,
 # caller identity (PAI with verstat, Identity header), SDP negotiation, RTP
-# both ways, hang-up, CANCEL while ringing, rejection.
+# both ways, hang-up, CANCEL while ringing, rejection, SIP over TCP (sipp).
 use strict;
 use warnings;
 use Test::More;
@@ -91,6 +91,23 @@ sub call {
     like($out, qr/^preliminary 180/m, 'caller heard ringing');
     like($out, qr/^cancelled/m, 'caller cancelled');
     ok(wait_line($uas, qr/^event ended status=487/, 10), 'CANCEL ends the call (487)');
+    stop_proc($uas);
+}
+
+{   # SIP over TCP: sipp's built-in uac scenario (-t t1)
+    my ($uas, $port) = uas('--mode', 'answer');
+    my $sport = free_port();
+    my $s = start_proc(cmd => ['sipp', '-sn', 'uac', '-t', 't1', '-m', 1, '-i', '127.0.0.1', '-p', $sport,
+                               '-mp', free_port(), '-nostdin', '-timeout', 20, '-timeout_error', '-s', 'screen',
+                               "127.0.0.1:$port"], name => 'sipp', merge => 1);
+    like(wait_line($uas, qr/^incoming/, 20) // '', qr/source=127\.0\.0\.1:\d+/, 'INVITE over TCP reached the handler');
+    my $end = time + 30;
+    while (time < $end && $s->{pid}) {
+        if (waitpid($s->{pid}, 1) == $s->{pid}) { $s->{status} = $?; $s->{pid} = 0 }
+        else { select(undef, undef, undef, 0.2) }
+    }
+    is($s->{status} // -1, 0, 'sipp over TCP: answered, ACKed, BYE answered');
+    ok(wait_line($uas, qr/^event ended status=200/, 10), 'call over TCP ended by BYE');
     stop_proc($uas);
 }
 
