@@ -21,7 +21,7 @@ mkdir "$tmp/pcap";
 symlink("$pcaps/$_", "$tmp/pcap/$_") for qw(g711a.pcap dtmf_2833_1.pcap);
 open my $f, '>', "$tmp/pb-screend.conf" or die;
 print $f join("\n",
-    '[sip]', 'listen = 127.0.0.1', "port = $port", 'allow = 127.0.0.1',
+    '[sip]', 'listen = 127.0.0.1', "port = $port", 'allow = 127.0.0.1', 'early-media = no',
     '[forward]', 'mode = bridge', "target = sip:target\@127.0.0.1:$tport",
     '[screen]', "prompts = $src/data/prompts",
     '[store]', "path = $tmp/screen.db",
@@ -45,5 +45,24 @@ ok(wait_line($callee, qr/^established/, 10), 'and the call forwarded to the targ
 my $end = time + 30;
 while (time < $end) { last if waitpid($sipp->{pid}, 1) == $sipp->{pid} && (($sipp->{status} = $?), ($sipp->{pid} = 0), 1); select(undef, undef, undef, 0.2) }
 is($sipp->{status} // -1, 0, 'sipp finished its scenario successfully');
+stop_proc($d);
+
+# early media: the challenge runs on 183 Session Progress, the 200 comes
+# from the bridged target
+symlink("$pcaps/dtmf_2833_6.pcap", "$tmp/pcap/dtmf_2833_6.pcap");
+system('sed', '-i', 's/^early-media = no$/early-media = yes/; s/digit=1/digit=6/g', "$tmp/pb-screend.conf");
+$d = start_proc(cmd => [$bin, '-c', "$tmp/pb-screend.conf"], name => 'screend', merge => 1);
+ok(wait_line($d, qr/pb-screend ready/, 20), 'pb-screend ready with early-media = yes');
+$sipp = start_proc(cmd => ['sipp', '-sf', "$src/tests/sip/uac-early.xml", '-m', '1', '-i', '127.0.0.1',
+                           '-p', free_port(), '-mp', free_port(), '-nostdin', '-timeout', '60',
+                           '-timeout_error', '-s', 'screen', "127.0.0.1:$port"], name => 'sipp', merge => 1);
+ok(wait_line($d, qr/digit 6 \(RTP\) from \+15550106666/, 30), 'digit detected during early media (183)');
+ok(wait_line($d, qr/press-digit for \+15550106666: passed/, 10), 'challenge passed before any 200');
+$end = time + 30;
+while (time < $end && $sipp->{pid}) {
+    if (waitpid($sipp->{pid}, 1) == $sipp->{pid}) { $sipp->{status} = $?; $sipp->{pid} = 0 }
+    else { select(undef, undef, undef, 0.2) }
+}
+is($sipp->{status} // -1, 0, 'sipp got 183, then 200 from the bridged target, and hung up');
 stop_all();
 done_testing();
