@@ -30,5 +30,6 @@
 #include <phonebridge/store.h>
 #include <phonebridge/screen.h>
 #include <phonebridge/media.h>
+#include <phonebridge/sip.h>
 
 #endif

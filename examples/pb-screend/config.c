@@ -1,0 +1,222 @@
+/*
+ * pb-screend — configuration (INI, read with inih). Each key is checked as
+ * it is read; the first bad one stops the load with "line N: why".
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <phonebridge/log.h>
+
+typedef struct parse_ctx {
+	screend_config *c;
+	char *err;
+	size_t errlen;
+} parse_ctx;
+
+/* Keep the first error only; a macro so that every format is checked. */
+#define fail(p, ...) \
+	(((p)->err[0] == '\0' ? snprintf((p)->err, (p)->errlen, __VA_ARGS__) : 0), 0)
+
+static int str(parse_ctx *p, char *dst, size_t cap, const char *k, const char *v)
+{
+	if (strlen(v) >= cap)
+		return fail(p, "%s: value too long (%s)", k, "");
+	memcpy(dst, v, strlen(v) + 1);
+	return 1;
+}
+
+static int uint_val(parse_ctx *p, unsigned *dst, unsigned max, const char *k, const char *v)
+{
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(v, &end, 10);
+	if (end == v || *end || errno || n > max || v[0] == '-')
+		return fail(p, "%s: '%s' is not a number in range", k, v);
+	*dst = (unsigned)n;
+	return 1;
+}
+
+static int bool_val(parse_ctx *p, bool *dst, const char *k, const char *v)
+{
+	if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "on"))
+		*dst = true;
+	else if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "off"))
+		*dst = false;
+	else
+		return fail(p, "%s: '%s' is not yes or no", k, v);
+	return 1;
+}
+
+static int sip_key(parse_ctx *p, const char *k, const char *v)
+{
+	screend_config *c = p->c;
+	if (!strcmp(k, "listen"))
+		return str(p, c->listen, sizeof(c->listen), k, v);
+	if (!strcmp(k, "port"))
+		return uint_val(p, &c->port, 65535, k, v);
+	if (!strcmp(k, "transport")) {
+		c->udp = strstr(v, "udp") != NULL;
+		c->tcp = strstr(v, "tcp") != NULL;
+		if (!c->udp && !c->tcp)
+			return fail(p, "%s: '%s': expected udp, tcp or udp,tcp", k, v);
+		return 1;
+	}
+	if (!strcmp(k, "allow"))
+		return str(p, c->allow, sizeof(c->allow), k, v);
+	if (!strcmp(k, "rtp-address"))
+		return str(p, c->rtp_address, sizeof(c->rtp_address), k, v);
+	if (!strcmp(k, "rtp-ports")) {
+		unsigned a, b;
+		if (sscanf(v, "%u-%u", &a, &b) != 2 || a > b || b > 65535 || a < 1024)
+			return fail(p, "%s: '%s': expected LOW-HIGH within 1024-65535", k, v);
+		c->rtp_port_min = a;
+		c->rtp_port_max = b;
+		return 1;
+	}
+	if (!strcmp(k, "user-agent"))
+		return str(p, c->user_agent, sizeof(c->user_agent), k, v);
+	if (!strcmp(k, "early-media"))
+		return bool_val(p, &c->early_media, k, v);
+	return fail(p, "[sip] unknown key '%s'%s", k, "");
+}
+
+static int register_key(parse_ctx *p, const char *k, const char *v)
+{
+	screend_config *c = p->c;
+	if (!strcmp(k, "registrar"))
+		return str(p, c->registrar, sizeof(c->registrar), k, v);
+	if (!strcmp(k, "aor"))
+		return str(p, c->aor, sizeof(c->aor), k, v);
+	if (!strcmp(k, "username"))
+		return str(p, c->username, sizeof(c->username), k, v);
+	if (!strcmp(k, "password-file"))
+		return str(p, c->password_file, sizeof(c->password_file), k, v);
+	if (!strcmp(k, "expires"))
+		return uint_val(p, &c->register_expires, 86400, k, v);
+	return fail(p, "[register] unknown key '%s'%s", k, "");
+}
+
+static int forward_key(parse_ctx *p, const char *k, const char *v)
+{
+	screend_config *c = p->c;
+	if (!strcmp(k, "mode")) {
+		if (strcmp(v, "bridge") && strcmp(v, "redirect") && strcmp(v, "refer"))
+			return fail(p, "%s: '%s': expected bridge, redirect or refer", k, v);
+		return str(p, c->mode, sizeof(c->mode), k, v);
+	}
+	if (!strcmp(k, "target"))
+		return str(p, c->target, sizeof(c->target), k, v);
+	if (!strcmp(k, "fallback"))
+		return str(p, c->fallback, sizeof(c->fallback), k, v);
+	if (!strcmp(k, "timeout"))
+		return uint_val(p, &c->forward_timeout, 600, k, v);
+	return fail(p, "[forward] unknown key '%s'%s", k, "");
+}
+
+static int level_of(const char *v)
+{
+	static const struct { const char *name; int level; } levels[] = {
+		{ "error", PB_LOG_ERROR }, { "warning", PB_LOG_WARNING }, { "notice", PB_LOG_NOTICE },
+		{ "info", PB_LOG_INFO }, { "debug", PB_LOG_DEBUG },
+	};
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+		if (!strcasecmp(v, levels[i].name))
+			return levels[i].level;
+	return -1;
+}
+
+static int on_key(void *user, const char *section, const char *k, const char *v)
+{
+	parse_ctx *p = user;
+	screend_config *c = p->c;
+	if (!strcmp(section, "sip"))
+		return sip_key(p, k, v);
+	if (!strcmp(section, "register"))
+		return register_key(p, k, v);
+	if (!strcmp(section, "forward"))
+		return forward_key(p, k, v);
+	if (!strcmp(section, "screen")) {
+		if (!strcmp(k, "prompts"))
+			return str(p, c->prompts, sizeof(c->prompts), k, v);
+		if (!strcmp(k, "max-duration"))
+			return uint_val(p, &c->max_duration, 3600, k, v);
+		return fail(p, "[screen] unknown key '%s'%s", k, "");
+	}
+	if (!strcmp(section, "store")) {
+		if (!strcmp(k, "path"))
+			return str(p, c->store, sizeof(c->store), k, v);
+		return fail(p, "[store] unknown key '%s'%s", k, "");
+	}
+	if (!strcmp(section, "log")) {
+		if (!strcmp(k, "level") && (c->log_level = level_of(v)) >= 0)
+			return 1;
+		return fail(p, "[log] %s=%s: expected level=error|warning|notice|info|debug", k, v);
+	}
+	if (!strcmp(section, "policy")) {
+		if (c->npolicy >= SCREEND_MAX_POLICY)
+			return fail(p, "[policy] too many keys (at %s)%s", k, "");
+		if (strlen(k) >= sizeof(c->policy_key[0]) || strlen(v) >= sizeof(c->policy_value[0]))
+			return fail(p, "[policy] %s: too long%s", k, "");
+		strcpy(c->policy_key[c->npolicy], k);
+		strcpy(c->policy_value[c->npolicy], v);
+		c->npolicy++;
+		return 1;
+	}
+	return fail(p, "unknown section [%s]%s", section, "");
+}
+
+void screend_config_defaults(screend_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	strcpy(c->listen, "127.0.0.1");
+	c->port = 5060;
+	c->udp = c->tcp = true;
+	strcpy(c->user_agent, "pb-screend");
+	strcpy(c->mode, "bridge");
+	c->forward_timeout = 30;
+	c->max_duration = 90;
+	strcpy(c->prompts, "/usr/share/phonebridge/prompts");
+	strcpy(c->store, "/var/lib/pb-screend/screen.db");
+	c->log_level = PB_LOG_INFO;
+}
+
+static int finish(parse_ctx *p, int rc)
+{
+	char why[256];
+	if (rc == 0 && p->c->target[0] == '\0')
+		snprintf(p->err, p->errlen, "[forward] target is required");
+	else if (rc == 0 && p->c->registrar[0] && !p->c->aor[0])
+		snprintf(p->err, p->errlen, "[register] registrar needs aor");
+	else if (rc == -1)
+		snprintf(p->err, p->errlen, "cannot open the file");
+	else if (rc == -2)
+		snprintf(p->err, p->errlen, "out of memory");
+	else if (rc > 0) {
+		snprintf(why, sizeof(why), "%s", p->err[0] ? p->err : "syntax error");
+		snprintf(p->err, p->errlen, "line %d: %s", rc, why);
+	}
+	return p->err[0] ? -1 : 0;
+}
+
+int screend_config_load(screend_config *c, const char *path, char *err, size_t errlen)
+{
+	parse_ctx p = { c, err, errlen };
+	err[0] = '\0';
+	screend_config_defaults(c);
+	return finish(&p, ini_parse(path, on_key, &p));
+}
+
+int screend_config_parse(screend_config *c, const char *text, char *err, size_t errlen)
+{
+	parse_ctx p = { c, err, errlen };
+	err[0] = '\0';
+	screend_config_defaults(c);
+	return finish(&p, ini_parse_string(text, on_key, &p));
+}

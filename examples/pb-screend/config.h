@@ -1,0 +1,49 @@
+/*
+ * pb-screend — configuration (INI, read with inih).
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef PB_SCREEND_CONFIG_H
+#define PB_SCREEND_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define SCREEND_MAX_POLICY 48
+
+typedef struct screend_config {
+	/* [sip] */
+	char listen[64];
+	unsigned port;
+	bool udp, tcp;
+	char allow[1024];
+	char rtp_address[64];
+	unsigned rtp_port_min, rtp_port_max;
+	char user_agent[128];
+	bool early_media;             /* answer challenges with 183 instead of 200 */
+	/* [register] */
+	char registrar[256], aor[256], username[128], password_file[512];
+	unsigned register_expires;
+	/* [forward] */
+	char mode[16];                /* bridge | redirect | refer */
+	char target[256], fallback[256];
+	unsigned forward_timeout;
+	/* [screen] */
+	char prompts[512];
+	unsigned max_duration;        /* seconds */
+	/* [store] */
+	char store[512];
+	/* [log] */
+	int log_level;
+	/* [policy]: handed to pb_screen_policy_set() one by one */
+	size_t npolicy;
+	char policy_key[SCREEND_MAX_POLICY][48];
+	char policy_value[SCREEND_MAX_POLICY][256];
+} screend_config;
+
+/* Defaults, then the file. 0 or -1 with a message in err ("file:line: ..."). */
+int screend_config_load(screend_config *c, const char *path, char *err, size_t errlen);
+/* The same from text (for the fuzz target and tests). */
+int screend_config_parse(screend_config *c, const char *text, char *err, size_t errlen);
+void screend_config_defaults(screend_config *c);
+
+#endif

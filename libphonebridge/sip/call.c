@@ -1,0 +1,821 @@
+/*
+ * libphonebridge — SIP calls: the caller's leg, RTP sockets on the su_root,
+ * answers with SDP, and forwarding by redirect, REFER or bridge (B2BUA).
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+#include "sip/sip-internal.h"
+
+#include <sofia-sip/msg_addr.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_extra.h>
+#include <sofia-sip/su_string.h>
+
+#include <phonebridge/alloc.h>
+#include <phonebridge/error.h>
+
+/* --- RTP sockets ---------------------------------------------------------- */
+
+static int rtp_readable(pb_sip *ua, su_wait_t *w, pb_sip_leg *leg);
+
+static int bind_rtp(pb_sip *ua, int fd, const struct addrinfo *ai)
+{
+	struct sockaddr_storage ss;
+	memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+	unsigned span = ua->rtp_port_max ? (ua->rtp_port_max - ua->rtp_port_min) / 2 + 1 : 1;
+	for (unsigned i = 0; i < span; i++) {
+		unsigned port = 0;
+		if (ua->rtp_port_max) {
+			port = ua->rtp_next;
+			ua->rtp_next += 2;
+			if (ua->rtp_next > ua->rtp_port_max)
+				ua->rtp_next = ua->rtp_port_min;
+		}
+		if (ss.ss_family == AF_INET)
+			((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+		else
+			((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+		if (bind(fd, (struct sockaddr *)&ss, ai->ai_addrlen) == 0)
+			return 0;
+	}
+	return pb_error_set(PB_EIO, "no free RTP port on %s: %s", ua->rtp_address, strerror(errno));
+}
+
+static int leg_open_rtp(pb_sip_leg *leg)
+{
+	pb_sip *ua = leg->ua;
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_DGRAM }, *ai;
+	if (getaddrinfo(ua->rtp_address, NULL, &hints, &ai) != 0)
+		return pb_error_set(PB_EINVAL, "RTP address '%s' is not numeric", ua->rtp_address);
+	int rc = 0;
+	int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		rc = pb_error_set(PB_EIO, "RTP socket: %s", strerror(errno));
+	else
+		rc = bind_rtp(ua, fd, ai);
+	freeaddrinfo(ai);
+	if (rc < 0) {
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	leg->media.local_port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+							     : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	leg->fd = fd;
+	if (su_wait_create(&leg->wait, fd, SU_WAIT_IN) != 0 ||
+	    su_root_register(ua->root, &leg->wait, rtp_readable, leg, 0) < 0) {
+		close(fd);
+		leg->fd = -1;
+		return pb_error_set(PB_EIO, "cannot watch the RTP socket");
+	}
+	leg->registered = true;
+	return 0;
+}
+
+static void leg_close_rtp(pb_sip_leg *leg)
+{
+	if (leg->registered) {
+		su_root_unregister(leg->ua->root, &leg->wait, rtp_readable, leg);
+		leg->registered = false;
+	}
+	if (leg->fd >= 0) {
+		close(leg->fd);
+		leg->fd = -1;
+	}
+}
+
+static int leg_send(pb_sip_leg *leg, const uint8_t *p, size_t len)
+{
+	if (leg->fd < 0 || leg->remote_len == 0)
+		return PB_ESTATE;
+	if (sendto(leg->fd, p, len, 0, (struct sockaddr *)&leg->remote, leg->remote_len) < 0 &&
+	    errno != EAGAIN && errno != ECONNREFUSED)
+		return pb_error_set(PB_EIO, "RTP send: %s", strerror(errno));
+	return 0;
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* Remember the header of a packet sent to @p leg (at least 12 bytes). */
+static void leg_note_tx(pb_sip_leg *leg, const uint8_t *p)
+{
+	leg->tx_known = true;
+	leg->tx_seq = (uint16_t)(p[2] << 8 | p[3]);
+	leg->tx_ts = rd32(p + 4);
+	leg->tx_ssrc = rd32(p + 8);
+}
+
+/* Relay a packet to the other leg: map the payload types of the codec and of
+ * telephone-event from this leg's negotiation to the other's, and continue
+ * the stream the other leg already receives (our prompts before a bridge):
+ * receivers drop packets whose sequence numbers go back. */
+static void relay(const pb_sip_leg *from, pb_sip_leg *to, uint8_t *p, size_t len)
+{
+	if (len < 12 || (p[0] >> 6) != 2)
+		return;
+	int pt = p[1] & 0x7f;
+	int out = pt;
+	if (pt == from->media.codec_pt && to->media.codec_pt >= 0)
+		out = to->media.codec_pt;
+	else if (pt == from->media.dtmf_pt && to->media.dtmf_pt >= 0)
+		out = to->media.dtmf_pt;
+	p[1] = (uint8_t)((p[1] & 0x80) | out);
+	uint16_t seq = (uint16_t)(p[2] << 8 | p[3]);
+	uint32_t ts = rd32(p + 4), ssrc = rd32(p + 8);
+	if (!to->map_valid || to->map_src_ssrc != ssrc) {
+		if (to->tx_known) {
+			to->seq_delta = (uint16_t)(to->tx_seq + 1u - seq);
+			to->ts_delta = to->tx_ts + 160u - ts;
+		} else {
+			to->seq_delta = 0;
+			to->ts_delta = 0;
+			to->tx_ssrc = ssrc;
+		}
+		to->map_src_ssrc = ssrc;
+		to->map_valid = true;
+	}
+	seq = (uint16_t)(seq + to->seq_delta);
+	p[2] = (uint8_t)(seq >> 8);
+	p[3] = (uint8_t)seq;
+	wr32(p + 4, ts + to->ts_delta);
+	wr32(p + 8, to->tx_ssrc);
+	leg_note_tx(to, p);
+	leg_send(to, p, len);
+}
+
+static int rtp_readable(pb_sip *ua, su_wait_t *w, pb_sip_leg *leg)
+{
+	uint8_t buf[2048];
+	for (int i = 0; i < 16; i++) {
+		ssize_t n = recv(leg->fd, buf, sizeof(buf), 0);
+		if (n < 0)
+			break;
+		pb_sip_call *call = leg->call;
+		if (!call || call->ended)
+			continue;
+		if (call->bridged && call->b) {
+			if (leg->kind == PB_LEG_CALLER)
+				relay(leg, call->b, buf, (size_t)n);
+			else
+				relay(leg, &call->a, buf, (size_t)n);
+		} else if (leg->kind == PB_LEG_CALLER && ua->h.rtp) {
+			ua->h.rtp(call, buf, (size_t)n, ua->h.userdata);
+		}
+	}
+	return 0;
+}
+
+static void leg_set_media(pb_sip_leg *leg, const pb_sip_media *m)
+{
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_DGRAM }, *ai;
+	char port[8];
+	snprintf(port, sizeof(port), "%u", m->remote_port);
+	if (getaddrinfo(m->remote_address, port, &hints, &ai) != 0)
+		return;
+	if (ai->ai_addrlen <= sizeof(leg->remote)) {
+		memcpy(&leg->remote, ai->ai_addr, ai->ai_addrlen);
+		leg->remote_len = ai->ai_addrlen;
+	}
+	freeaddrinfo(ai);
+	uint16_t local = leg->media.local_port;
+	leg->media = *m;
+	leg->media.local_port = local;
+}
+
+static void leg_set_remote(pb_sip_leg *leg, const char *remote_sdp, const char *local_sdp)
+{
+	pb_sip_media m, l;
+	if (!remote_sdp || pb_sip_sdp_media((const uint8_t *)remote_sdp, strlen(remote_sdp), &m, NULL) < 0)
+		return;
+	/* the codec and event types we use are those of our side of the negotiation */
+	if (local_sdp && pb_sip_sdp_media((const uint8_t *)local_sdp, strlen(local_sdp), &l, NULL) == 0) {
+		m.codec_pt = l.codec_pt;
+		if (l.dtmf_pt < 0 || m.dtmf_pt < 0)
+			m.dtmf_pt = -1;
+	}
+	leg_set_media(leg, &m);
+}
+
+/* --- the call list ------------------------------------------------------------ */
+
+static pb_sip_leg *leg_new_target(pb_sip_call *call)
+{
+	pb_sip_leg *b = pb_calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	b->kind = PB_LEG_TARGET;
+	b->ua = call->ua;
+	b->call = call;
+	b->fd = -1;
+	b->media.codec_pt = b->media.dtmf_pt = -1;
+	return b;
+}
+
+static void leg_free_target(pb_sip_leg *b)
+{
+	for (pb_sip_leg **pp = &b->ua->orphans; *pp; pp = &(*pp)->next_orphan)
+		if (*pp == b) {
+			*pp = b->next_orphan;
+			break;
+		}
+	leg_close_rtp(b);
+	if (b->nh) {
+		nua_handle_bind(b->nh, NULL);
+		nua_handle_destroy(b->nh);
+	}
+	pb_free(b);
+}
+
+/* Detach the target leg: hang it up; it frees itself when it terminates. */
+static void target_release(pb_sip_call *call)
+{
+	pb_sip_leg *b = call->b;
+	if (!b)
+		return;
+	call->b = NULL;
+	call->bridged = false;
+	b->call = NULL;
+	leg_close_rtp(b);
+	if (b->terminated || !b->nh) {
+		leg_free_target(b);
+		return;
+	}
+	if (b->answered)
+		nua_bye(b->nh, TAG_END());
+	else
+		nua_cancel(b->nh, TAG_END());
+	b->next_orphan = b->ua->orphans;
+	b->ua->orphans = b;
+}
+
+void pb_sip__orphans_free(pb_sip *ua)
+{
+	while (ua->orphans)
+		leg_free_target(ua->orphans);
+}
+
+void pb_sip__call_shutdown(pb_sip_call *call)
+{
+	pb_sip *ua = call->ua;
+	if (call->no_answer) {
+		su_timer_destroy(call->no_answer);
+		call->no_answer = NULL;
+	}
+	target_release(call);
+	leg_close_rtp(&call->a);
+	if (call->a.nh) {
+		nua_handle_bind(call->a.nh, NULL);
+		nua_handle_destroy(call->a.nh);
+	}
+	if (call->prev)
+		call->prev->next = call->next;
+	else
+		ua->calls = call->next;
+	if (call->next)
+		call->next->prev = call->prev;
+	ua->ncalls--;
+	su_home_unref(call->home);
+	pb_free(call);
+}
+
+static void call_end(pb_sip_call *call)
+{
+	if (call->ended)
+		return;
+	call->ended = true;
+	if (call->handed)   /* a call refused before the program saw it ends silently */
+		pb_sip__event(call->ua, call, PB_SIP_EV_ENDED);
+	pb_sip__call_shutdown(call);
+}
+
+/* --- caller identity ------------------------------------------------------------ */
+
+static const char *find_verstat(su_home_t *home, const url_t *u)
+{
+	char buf[64];
+	if (!u)
+		return NULL;
+	if (u->url_params && url_param(u->url_params, "verstat", buf, sizeof(buf)) > 0)
+		return su_strdup(home, buf);
+	const char *p = u->url_user ? su_strcasestr(u->url_user, ";verstat=") : NULL;
+	if (!p)
+		return NULL;
+	p += strlen(";verstat=");
+	return su_strndup(home, p, strcspn(p, ";"));
+}
+
+static bool has_identity(const sip_t *sip)
+{
+	for (const sip_unknown_t *u = sip->sip_unknown; u; u = u->un_next)
+		if (u->un_name && (su_casematch(u->un_name, "Identity") || su_casematch(u->un_name, "y")))
+			return true;
+	return false;
+}
+
+static void read_caller(pb_sip_call *call, const sip_t *sip, const struct sockaddr *sa)
+{
+	su_home_t *home = call->home;
+	pb_sip_caller *c = &call->caller;
+	if (sip->sip_from) {
+		c->from_uri = url_as_string(home, sip->sip_from->a_url);
+		if (sip->sip_from->a_display && *sip->sip_from->a_display) {
+			char *d = su_strdup(home, sip->sip_from->a_display);
+			if (d && d[0] == '"') {
+				size_t n = strlen(d);
+				if (n >= 2 && d[n - 1] == '"') {
+					d[n - 1] = '\0';
+					d++;
+				}
+			}
+			c->display_name = d;
+		}
+	}
+	const sip_p_asserted_identity_t *pai = sip_p_asserted_identity(sip);
+	if (pai)
+		c->pai = url_as_string(home, pai->paid_url);
+	c->verstat = find_verstat(home, pai ? pai->paid_url : NULL);
+	if (!c->verstat && sip->sip_from)
+		c->verstat = find_verstat(home, sip->sip_from->a_url);
+	c->identity_header = has_identity(sip);
+	if (sip->sip_request)
+		c->request_uri = url_as_string(home, sip->sip_request->rq_url);
+	if (sip->sip_to)
+		c->to_uri = url_as_string(home, sip->sip_to->a_url);
+	if (sip->sip_call_id)
+		c->call_id = su_strdup(home, sip->sip_call_id->i_id);
+	if (sa) {
+		char host[INET6_ADDRSTRLEN], serv[8];
+		socklen_t sl = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+		if (getnameinfo(sa, sl, host, sizeof(host), serv, sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+			c->source = su_sprintf(home, strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, serv);
+	}
+}
+
+/* --- incoming INVITE ------------------------------------------------------------ */
+
+static void refuse(nua_handle_t *nh, int status, const char *phrase)
+{
+	nua_respond(nh, status, phrase, TAG_END());
+	nua_handle_destroy(nh);
+}
+
+static int leg_sdp(pb_sip_leg *leg, char *sdp, size_t cap, int codec_pt, int dtmf_pt)
+{
+	return pb_sip__sdp_make(sdp, cap, leg->ua->rtp_address, leg->media.local_port, codec_pt,
+				dtmf_pt, leg->ua->sdp_session++);
+}
+
+static int call_setup(pb_sip_call *call, nua_handle_t *nh, const sip_t *sip, const struct sockaddr *sa)
+{
+	call->home = su_home_new(sizeof(su_home_t));
+	if (!call->home)
+		return pb_error__oom();
+	call->a.kind = PB_LEG_CALLER;
+	call->a.ua = call->ua;
+	call->a.call = call;
+	call->a.fd = -1;
+	call->a.media.codec_pt = call->a.media.dtmf_pt = -1;
+	read_caller(call, sip, sa);
+	/* Answer with the caller's preferred G.711 and its telephone-event number, so that
+	 * the negotiation has exactly one outcome (and a bridge can offer the same). */
+	pb_sip_media offer = { .codec_pt = -1, .dtmf_pt = -1 };
+	if (sip->sip_payload && sip->sip_payload->pl_len &&
+	    pb_sip_sdp_media((const uint8_t *)sip->sip_payload->pl_data, sip->sip_payload->pl_len,
+			     &offer, NULL) < 0)
+		return PB_EUNSUPPORTED;
+	int rc = leg_open_rtp(&call->a);
+	if (rc < 0)
+		return rc;
+	/* our answer will hold exactly this codec and event type: RTP can be sent
+	 * as soon as we answer, before the negotiation is reported */
+	if (offer.remote_port)
+		leg_set_media(&call->a, &offer);
+	char sdp[600];
+	rc = leg_sdp(&call->a, sdp, sizeof(sdp), offer.codec_pt, offer.dtmf_pt);
+	if (rc < 0)
+		return rc;
+	call->a.nh = nh;
+	nua_handle_bind(nh, &call->a);
+	nua_set_hparams(nh, SOATAG_USER_SDP_STR(sdp), SOATAG_RTP_SELECT(SOA_RTP_SELECT_COMMON),
+			TAG_END());
+	return 0;
+}
+
+void pb_sip__incoming(pb_sip *ua, nua_handle_t *nh, const sip_t *sip)
+{
+	msg_t *msg = nua_current_request(ua->nua);
+	su_addrinfo_t *ai = msg ? msg_addrinfo(msg) : NULL;
+	const struct sockaddr *sa = ai ? ai->ai_addr : NULL;
+	if (!pb_sip__acl_match(&ua->acl, sa)) {
+		pb_log_notice(PB_SIP_DOMAIN, "INVITE from a source not allowed: 403");
+		refuse(nh, SIP_403_FORBIDDEN);
+		return;
+	}
+	if (ua->draining) {
+		refuse(nh, SIP_503_SERVICE_UNAVAILABLE);
+		return;
+	}
+	pb_sip_call *call = pb_calloc(1, sizeof(*call));
+	if (!call) {
+		refuse(nh, SIP_500_INTERNAL_SERVER_ERROR);
+		return;
+	}
+	call->ua = ua;
+	call->next = ua->calls;
+	if (ua->calls)
+		ua->calls->prev = call;
+	ua->calls = call;
+	ua->ncalls++;
+	int rc = call_setup(call, nh, sip, sa);
+	if (rc < 0) {
+		if (rc == PB_EUNSUPPORTED)
+			nua_respond(nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
+		else
+			nua_respond(nh, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
+		call->a.final_sent = true;
+		call->a.nh = nh;
+		nua_handle_bind(nh, &call->a);
+		return; /* ends with the terminated state */
+	}
+	pb_log_info(PB_SIP_DOMAIN, "INVITE %s from %s (pai %s)", call->caller.call_id,
+		    call->caller.from_uri ? call->caller.from_uri : "-",
+		    call->caller.pai ? call->caller.pai : "-");
+	call->handed = true;
+	if (ua->h.incoming)
+		ua->h.incoming(call, ua->h.userdata);
+}
+
+/* --- bridge ------------------------------------------------------------------------- */
+
+static int target_start(pb_sip_call *call, const char *target, bool fallback);
+
+static void bridge_failed(pb_sip_call *call, int status)
+{
+	call->status = status;
+	call->forwarding = false;
+	pb_sip__event(call->ua, call, PB_SIP_EV_FORWARD_FAILED);
+	if (call->ended)
+		return;
+	if (call->a.answered)
+		pb_sip_call_hangup(call);
+	else if (!call->a.final_sent)
+		pb_sip_call_reject(call, status == 486 || status == 600 ? 486 : 480, NULL);
+}
+
+static void no_answer(pb_sip *ua, su_timer_t *t, void *arg)
+{
+	pb_sip_call *call = arg;
+	su_timer_destroy(call->no_answer);
+	call->no_answer = NULL;
+	if (call->b && call->b->nh && !call->b->answered) {
+		call->b->status = 408;
+		nua_cancel(call->b->nh, TAG_END());
+	}
+}
+
+static void target_answered(pb_sip_call *call, pb_sip_leg *b)
+{
+	if (call->no_answer) {
+		su_timer_destroy(call->no_answer);
+		call->no_answer = NULL;
+	}
+	b->answered = true;
+	call->bridged = true;
+	call->forwarding = false;
+	if (!call->a.answered && !call->a.final_sent)
+		pb_sip_call_answer(call);
+	pb_sip__event(call->ua, call, PB_SIP_EV_FORWARDED);
+}
+
+static void target_final(pb_sip_leg *b, int status)
+{
+	pb_sip_call *call = b->call;
+	if (!call || status < 200)
+		return;
+	if (status < 300) {
+		target_answered(call, b);
+		return;
+	}
+	int why = b->status ? b->status : status; /* 408 after our CANCEL on no answer */
+	bool was_fallback = b->fallback;
+	target_release(call);
+	if (!was_fallback && call->fallback && !call->ended) {
+		pb_log_info(PB_SIP_DOMAIN, "target answered %d: trying fallback %s", why, call->fallback);
+		if (target_start(call, call->fallback, true) == 0)
+			return;
+	}
+	bridge_failed(call, why);
+}
+
+static void target_event(pb_sip_leg *b, nua_event_t event, int status, const sip_t *sip, tagi_t tags[])
+{
+	pb_sip_call *call = b->call;
+	switch (event) {
+	case nua_r_invite:
+		if (call && status >= 180 && status < 200 && !call->a.answered && !call->a.final_sent)
+			pb_sip_call_ring(call);
+		if (status >= 200)
+			target_final(b, status);
+		break;
+	case nua_i_state: {
+		int cs = -1;
+		const char *l = NULL, *r = NULL;
+		tl_gets(tags, NUTAG_CALLSTATE_REF(cs), SOATAG_LOCAL_SDP_STR_REF(l),
+			SOATAG_REMOTE_SDP_STR_REF(r), TAG_END());
+		if (r)
+			leg_set_remote(b, r, l);
+		if (cs == nua_callstate_terminated) {
+			b->terminated = true;
+			if (!call) {
+				leg_free_target(b);
+			} else if (b->answered) {
+				/* the target hung up: hang up the caller */
+				target_release(call);
+				pb_sip_call_hangup(call);
+			}
+		}
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+static int target_start(pb_sip_call *call, const char *target, bool fallback)
+{
+	pb_sip *ua = call->ua;
+	pb_sip_leg *b = leg_new_target(call);
+	if (!b)
+		return pb_error__oom();
+	b->fallback = fallback;
+	int rc = leg_open_rtp(b);
+	char sdp[600];
+	if (rc == 0)
+		rc = leg_sdp(b, sdp, sizeof(sdp), call->a.media.codec_pt >= 0 ? call->a.media.codec_pt : -1,
+			     call->a.media.dtmf_pt >= 0 ? call->a.media.dtmf_pt : 101);
+	if (rc == 0) {
+		b->nh = nua_handle(ua->nua, b, SIPTAG_TO_STR(target), TAG_END());
+		if (!b->nh)
+			rc = pb_error__oom();
+	}
+	if (rc < 0) {
+		leg_free_target(b);
+		return rc;
+	}
+	call->b = b;
+	const char *from = call->caller.pai ? call->caller.pai : call->caller.from_uri;
+	nua_invite(b->nh, NUTAG_URL(target), TAG_IF(from, SIPTAG_FROM_STR(from)),
+		   SOATAG_USER_SDP_STR(sdp), SOATAG_RTP_SELECT(SOA_RTP_SELECT_COMMON), TAG_END());
+	if (!call->no_answer) {
+		call->no_answer = su_timer_create(su_root_task(ua->root), 0);
+		if (call->no_answer)
+			su_timer_set_interval(call->no_answer, no_answer, call,
+					      (su_duration_t)ua->bridge_timeout * 1000);
+	}
+	return 0;
+}
+
+/* --- the caller leg's events ------------------------------------------------------------ */
+
+static void refer_notify(pb_sip_call *call, const sip_t *sip)
+{
+	if (!call->referring || !sip || !sip->sip_payload)
+		return;
+	int st = pb_sip__sipfrag_status((const uint8_t *)sip->sip_payload->pl_data,
+					sip->sip_payload->pl_len, NULL);
+	if (st < 200)
+		return;
+	call->referring = false;
+	call->status = st;
+	call->forwarding = false;
+	if (st < 300) {
+		pb_sip__event(call->ua, call, PB_SIP_EV_FORWARDED);
+		pb_sip_call_hangup(call);
+	} else {
+		pb_sip__event(call->ua, call, PB_SIP_EV_FORWARD_FAILED);
+	}
+}
+
+static void caller_state(pb_sip_call *call, tagi_t tags[])
+{
+	int cs = -1;
+	const char *l = NULL, *r = NULL;
+	tl_gets(tags, NUTAG_CALLSTATE_REF(cs), SOATAG_LOCAL_SDP_STR_REF(l),
+		SOATAG_REMOTE_SDP_STR_REF(r), TAG_END());
+	if (l && !call->local_sdp)
+		call->local_sdp = su_strdup(call->home, l);
+	if (r && !call->remote_sdp)
+		call->remote_sdp = su_strdup(call->home, r);
+	if (call->local_sdp && call->remote_sdp && !call->media_reported) {
+		pb_log_debug(PB_SIP_DOMAIN, "local SDP: %s", call->local_sdp);
+		leg_set_remote(&call->a, call->remote_sdp, call->local_sdp);
+		call->media_reported = true;
+		if (call->a.remote_len)
+			pb_sip__event(call->ua, call, PB_SIP_EV_MEDIA);
+	}
+	if (cs == nua_callstate_ready && call->a.answered)
+		pb_sip__event(call->ua, call, PB_SIP_EV_ACTIVE);
+	if (cs == nua_callstate_terminated) {
+		call->a.terminated = true;
+		call_end(call);
+	}
+}
+
+void pb_sip__leg_event(pb_sip_leg *leg, nua_event_t event, int status, const char *phrase,
+		       const sip_t *sip, tagi_t tags[])
+{
+	if (leg->kind == PB_LEG_TARGET) {
+		target_event(leg, event, status, sip, tags);
+		return;
+	}
+	pb_sip_call *call = leg->call;
+	switch (event) {
+	case nua_i_state:
+		caller_state(call, tags);
+		break;
+	case nua_i_info:
+		if (sip && sip->sip_payload) {
+			call->info_body = sip->sip_payload->pl_data;
+			call->info_len = sip->sip_payload->pl_len;
+			call->info_type = sip->sip_content_type ? sip->sip_content_type->c_type : NULL;
+			pb_sip__event(call->ua, call, PB_SIP_EV_INFO);
+			call->info_body = call->info_type = NULL;
+			call->info_len = 0;
+		}
+		break;
+	case nua_r_refer:
+		if (status >= 300 && call->referring) {
+			call->referring = false;
+			call->forwarding = false;
+			call->status = status;
+			pb_sip__event(call->ua, call, PB_SIP_EV_FORWARD_FAILED);
+		}
+		break;
+	case nua_i_notify:
+		refer_notify(call, sip);
+		break;
+	case nua_i_cancel:
+	case nua_i_bye:
+		call->status = event == nua_i_cancel ? 487 : 200;
+		break;
+	default:
+		break;
+	}
+}
+
+/* --- actions ---------------------------------------------------------------------------- */
+
+PB_API const pb_sip_caller *pb_sip_call_caller(const pb_sip_call *call) { return &call->caller; }
+PB_API const pb_sip_media *pb_sip_call_media(const pb_sip_call *call) { return &call->a.media; }
+PB_API void pb_sip_call_set_userdata(pb_sip_call *call, void *userdata) { call->userdata = userdata; }
+PB_API void *pb_sip_call_get_userdata(const pb_sip_call *call) { return call->userdata; }
+PB_API bool pb_sip_call_answered(const pb_sip_call *call) { return call->a.answered; }
+PB_API int pb_sip_call_status(const pb_sip_call *call) { return call->status; }
+
+PB_API const char *pb_sip_call_info_body(const pb_sip_call *call, size_t *len)
+{
+	if (len)
+		*len = call->info_len;
+	return call->info_body;
+}
+
+PB_API const char *pb_sip_call_info_type(const pb_sip_call *call)
+{
+	return call->info_type;
+}
+
+static int can_respond(const pb_sip_call *call)
+{
+	if (call->ended || call->a.final_sent)
+		return pb_error_set(PB_ESTATE, "the call already has a final answer");
+	return 0;
+}
+
+PB_API int pb_sip_call_ring(pb_sip_call *call)
+{
+	int rc = can_respond(call);
+	if (rc == 0)
+		nua_respond(call->a.nh, SIP_180_RINGING, NUTAG_EARLY_ANSWER(0), TAG_END());
+	return rc;
+}
+
+PB_API int pb_sip_call_progress(pb_sip_call *call)
+{
+	int rc = can_respond(call);
+	if (rc == 0)
+		nua_respond(call->a.nh, SIP_183_SESSION_PROGRESS, NUTAG_EARLY_ANSWER(1), TAG_END());
+	return rc;
+}
+
+PB_API int pb_sip_call_answer(pb_sip_call *call)
+{
+	int rc = can_respond(call);
+	if (rc == 0) {
+		call->a.answered = true;
+		call->a.final_sent = true;
+		nua_respond(call->a.nh, SIP_200_OK, TAG_END());
+	}
+	return rc;
+}
+
+PB_API int pb_sip_call_reject(pb_sip_call *call, int status, const char *reason)
+{
+	if (status < 300 || status > 699)
+		return pb_error_set(PB_EINVAL, "reject: status %d is not a failure", status);
+	int rc = can_respond(call);
+	if (rc == 0) {
+		call->a.final_sent = true;
+		call->status = status;
+		nua_respond(call->a.nh, status, reason ? reason : sip_status_phrase(status), TAG_END());
+	}
+	return rc;
+}
+
+PB_API int pb_sip_call_hangup(pb_sip_call *call)
+{
+	if (call->ended)
+		return 0;
+	target_release(call);
+	if (call->a.answered)
+		nua_bye(call->a.nh, TAG_END());
+	else if (!call->a.final_sent)
+		pb_sip_call_reject(call, 480, NULL);
+	return 0;
+}
+
+PB_API int pb_sip_call_redirect(pb_sip_call *call, const char *target)
+{
+	if (!target || !*target)
+		return pb_error_set(PB_EINVAL, "redirect: no target");
+	int rc = can_respond(call);
+	if (rc < 0)
+		return rc;
+	call->a.final_sent = true;
+	call->status = 302;
+	nua_respond(call->a.nh, SIP_302_MOVED_TEMPORARILY, SIPTAG_CONTACT_STR(target), TAG_END());
+	pb_sip__event(call->ua, call, PB_SIP_EV_FORWARDED);
+	return 0;
+}
+
+PB_API int pb_sip_call_refer(pb_sip_call *call, const char *target)
+{
+	if (!target || !*target)
+		return pb_error_set(PB_EINVAL, "refer: no target");
+	if (!call->a.answered || call->ended || call->forwarding)
+		return pb_error_set(PB_ESTATE, "refer: the call is not answered, or already forwarding");
+	call->forwarding = true;
+	call->referring = true;
+	nua_refer(call->a.nh, SIPTAG_REFER_TO_STR(target), TAG_END());
+	return 0;
+}
+
+PB_API int pb_sip_call_bridge(pb_sip_call *call, const char *target, const char *fallback)
+{
+	if (!target || !*target)
+		return pb_error_set(PB_EINVAL, "bridge: no target");
+	if (call->ended || call->forwarding || call->b || (call->a.final_sent && !call->a.answered))
+		return pb_error_set(PB_ESTATE, "bridge: the call is over or already forwarding");
+	if (fallback && *fallback) {
+		call->fallback = su_strdup(call->home, fallback);
+		if (!call->fallback)
+			return pb_error__oom();
+	}
+	int rc = target_start(call, target, false);
+	if (rc == 0)
+		call->forwarding = true;
+	return rc;
+}
+
+PB_API int pb_sip_call_send_rtp(pb_sip_call *call, const uint8_t *packet, size_t len)
+{
+	if (call->a.remote_len == 0)
+		return pb_error_set(PB_ESTATE, "no RTP destination yet");
+	if (len >= 12) {
+		leg_note_tx(&call->a, packet);
+		call->a.map_valid = false; /* a relayed stream must continue from here */
+	}
+	return leg_send(&call->a, packet, len);
+}

@@ -1,0 +1,143 @@
+/*
+ * libphonebridge — SIP module internals shared between its files.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef PB_SIP_INTERNAL_H
+#define PB_SIP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct pb_sip;
+struct pb_sip_leg;
+struct pb_sip_timer;
+
+/* The sofia-sip "magic" types: every callback gets ours, no casts. */
+#define SU_ROOT_MAGIC_T struct pb_sip
+#define NUA_MAGIC_T struct pb_sip
+#define NUA_HMAGIC_T struct pb_sip_leg
+#define SU_WAKEUP_ARG_T struct pb_sip_leg
+#define SU_TIMER_ARG_T void
+
+#include <sofia-sip/nua.h>
+#include <sofia-sip/nua_tag.h>
+#include <sofia-sip/soa_tag.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/su_wait.h>
+#include <sofia-sip/su_tag_io.h>
+
+#include <phonebridge/sip.h>
+
+#define PB_SIP_DOMAIN "sip"
+
+/* --- source allow list (acl.c) --- */
+
+typedef struct pb_sip_acl_entry {
+	int family;            /* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	unsigned prefix;       /* bits */
+} pb_sip_acl_entry;
+
+typedef struct pb_sip_acl {
+	pb_sip_acl_entry *v;
+	size_t n;
+} pb_sip_acl;
+
+/* Parse "a.b.c.d[/n] x::y[/n] ..." (spaces or commas). 0, PB_EINVAL, PB_ENOMEM. */
+int pb_sip__acl_parse(pb_sip_acl *acl, const char *list);
+void pb_sip__acl_clear(pb_sip_acl *acl);
+bool pb_sip__acl_match(const pb_sip_acl *acl, const struct sockaddr *sa);
+
+/* --- SDP and sipfrag (sdp.c) --- */
+
+/* Status code of a message/sipfrag body "SIP/2.0 200 OK", or PB_EMALFORMED. */
+int pb_sip__sipfrag_status(const uint8_t *buf, size_t len, pb_parse_error *perr);
+
+/* Our SDP for a leg: one codec (or PCMU+PCMA when codec_pt < 0) and telephone-event. */
+int pb_sip__sdp_make(char *out, size_t cap, const char *addr, unsigned port, int codec_pt,
+		     int dtmf_pt, unsigned session_id);
+
+/* --- legs and calls (call.c) --- */
+
+enum pb_sip_leg_kind { PB_LEG_CALLER = 1, PB_LEG_TARGET, PB_LEG_REGISTER };
+
+typedef struct pb_sip_leg {
+	enum pb_sip_leg_kind kind;
+	struct pb_sip *ua;
+	struct pb_sip_call *call;      /* NULL once the call is gone (a target leg ending late) */
+	nua_handle_t *nh;
+	int fd;                        /* RTP socket, -1 if none */
+	su_wait_t wait;
+	bool registered;
+	pb_sip_media media;
+	struct sockaddr_storage remote;
+	socklen_t remote_len;
+	bool answered;                 /* 200 sent (caller) or received (target) */
+	bool final_sent;               /* a final response was sent (caller leg) */
+	bool terminated;
+	bool fallback;                 /* this target leg is the fallback */
+	struct pb_sip_leg *next_orphan; /* in pb_sip.orphans once its call is gone */
+	int status;
+	/* what went out to this leg last, so that a relayed stream continues it
+	 * (same SSRC, sequence and timestamp running on) instead of jumping */
+	bool tx_known, map_valid;
+	uint32_t tx_ssrc, tx_ts, map_src_ssrc, ts_delta;
+	uint16_t tx_seq, seq_delta;
+} pb_sip_leg;
+
+struct pb_sip_call {
+	struct pb_sip *ua;
+	struct pb_sip_call *prev, *next;
+	su_home_t *home;
+	pb_sip_leg a;
+	pb_sip_leg *b;                 /* bridged target leg, or NULL */
+	pb_sip_caller caller;
+	void *userdata;
+	int status;
+	bool forwarding;               /* redirect/refer/bridge started */
+	bool bridged;                  /* both legs up: relay RTP */
+	bool referring;
+	bool ended;
+	bool media_reported;
+	bool handed;                   /* the incoming handler saw it */
+	char *fallback;
+	char *local_sdp, *remote_sdp; /* caller leg, as negotiated */
+	su_timer_t *no_answer;
+	const char *info_body;
+	size_t info_len;
+	const char *info_type;
+};
+
+struct pb_sip {
+	su_home_t home[1];
+	su_root_t *root;
+	nua_t *nua;
+	pb_sip_handlers h;
+	pb_sip_acl acl;
+	char *rtp_address;
+	unsigned rtp_port_min, rtp_port_max, rtp_next;
+	unsigned bridge_timeout;
+	struct pb_sip_call *calls;
+	pb_sip_leg *orphans;           /* target legs hanging up after their call ended */
+	size_t ncalls;
+	bool draining;
+	bool shut_down;
+	bool breaking;
+	pb_sip_leg reg;
+	char *reg_user, *reg_password;
+	int reg_status;
+	int reg_auth_tries;
+	bool unregistering;
+	unsigned sdp_session;
+};
+
+void pb_sip__event(struct pb_sip *ua, struct pb_sip_call *call, pb_sip_event ev);
+void pb_sip__incoming(struct pb_sip *ua, nua_handle_t *nh, const sip_t *sip);
+void pb_sip__leg_event(pb_sip_leg *leg, nua_event_t event, int status, const char *phrase,
+		       const sip_t *sip, tagi_t tags[]);
+void pb_sip__call_shutdown(struct pb_sip_call *call);
+/* Free the target legs still hanging up (before the stack goes away). */
+void pb_sip__orphans_free(struct pb_sip *ua);
+
+#endif

@@ -1,0 +1,367 @@
+/*
+ * libphonebridge — the SIP user agent: sofia-sip nua on one su_root,
+ * registration with digest authentication, timers, the loop.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/internal.h"
+#include "sip/sip-internal.h"
+
+#include <sofia-sip/msg_header.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/su_log.h>
+
+#include <phonebridge/alloc.h>
+#include <phonebridge/error.h>
+
+PB_API const char *pb_sip_event_name(pb_sip_event ev)
+{
+	switch (ev) {
+	case PB_SIP_EV_MEDIA: return "media";
+	case PB_SIP_EV_INFO: return "info";
+	case PB_SIP_EV_ACTIVE: return "active";
+	case PB_SIP_EV_FORWARDED: return "forwarded";
+	case PB_SIP_EV_FORWARD_FAILED: return "forward-failed";
+	case PB_SIP_EV_ENDED: return "ended";
+	case PB_SIP_EV_REGISTERED: return "registered";
+	case PB_SIP_EV_REGISTER_FAILED: return "register-failed";
+	}
+	return "unknown";
+}
+
+void pb_sip__event(pb_sip *ua, pb_sip_call *call, pb_sip_event ev)
+{
+	if (ua->h.event)
+		ua->h.event(call, ev, ua->h.userdata);
+}
+
+/* --- registration ------------------------------------------------------------- */
+
+static void register_answer(pb_sip *ua, int status, const sip_t *sip)
+{
+	if (status < 200)
+		return;
+	/* 9xx are sofia-sip's own codes (e.g. 904: credentials refused): keep the wire status */
+	if (status >= 900 && (ua->reg_status == 401 || ua->reg_status == 407))
+		status = ua->reg_status == 401 ? 403 : ua->reg_status;
+	ua->reg_status = status;
+	if ((status == 401 || status == 407) && sip && ua->reg_password && ua->reg_auth_tries < 2) {
+		const msg_auth_t *au = status == 401 ? (const msg_auth_t *)sip->sip_www_authenticate
+						     : (const msg_auth_t *)sip->sip_proxy_authenticate;
+		const char *realm = au ? msg_params_find(au->au_params, "realm=") : NULL;
+		if (realm && au->au_scheme) {
+			char auth[512];
+			int n = snprintf(auth, sizeof(auth), "%s:%s:%s:%s", au->au_scheme, realm,
+					 ua->reg_user, ua->reg_password);
+			if (n > 0 && (size_t)n < sizeof(auth)) {
+				ua->reg_auth_tries++;
+				nua_authenticate(ua->reg.nh, NUTAG_AUTH(auth), TAG_END());
+				memset(auth, 0, sizeof(auth));
+				return;
+			}
+		}
+	}
+	ua->unregistering = false;
+	if (status >= 200 && status < 300) {
+		ua->reg_auth_tries = 0;
+		pb_log_info(PB_SIP_DOMAIN, "registered (%d)", status);
+		pb_sip__event(ua, NULL, PB_SIP_EV_REGISTERED);
+	} else {
+		pb_log_warning(PB_SIP_DOMAIN, "registration failed: %d", status);
+		pb_sip__event(ua, NULL, PB_SIP_EV_REGISTER_FAILED);
+	}
+}
+
+static int start_register(pb_sip *ua, const pb_sip_options *o)
+{
+	if (!o->aor)
+		return pb_error_set(PB_EINVAL, "registrar set without aor");
+	url_t *aor = url_make(ua->home, o->aor);
+	if (!aor || !aor->url_host)
+		return pb_error_set(PB_EINVAL, "aor '%s' is not a SIP URI", o->aor);
+	const char *user = o->username ? o->username : aor->url_user;
+	if (o->password && !user)
+		return pb_error_set(PB_EINVAL, "no user name for digest authentication");
+	ua->reg_user = user ? su_strdup(ua->home, user) : NULL;
+	ua->reg_password = o->password ? su_strdup(ua->home, o->password) : NULL;
+	char expires[16];
+	snprintf(expires, sizeof(expires), "%u", o->register_expires ? o->register_expires : 600);
+	ua->reg.kind = PB_LEG_REGISTER;
+	ua->reg.ua = ua;
+	ua->reg.fd = -1;
+	ua->reg.nh = nua_handle(ua->nua, &ua->reg, SIPTAG_TO_STR(o->aor), SIPTAG_FROM_STR(o->aor),
+				TAG_END());
+	if (!ua->reg.nh)
+		return pb_error__oom();
+	nua_register(ua->reg.nh, NUTAG_REGISTRAR(URL_STRING_MAKE(o->registrar)),
+		     SIPTAG_EXPIRES_STR(expires), TAG_END());
+	return 0;
+}
+
+PB_API int pb_sip_last_register_status(const pb_sip *ua)
+{
+	return ua ? ua->reg_status : 0;
+}
+
+/* --- the nua callback ------------------------------------------------------- */
+
+static void on_nua(nua_event_t event, int status, char const *phrase, nua_t *nua, pb_sip *ua,
+		   nua_handle_t *nh, pb_sip_leg *leg, sip_t const *sip, tagi_t tags[])
+{
+	if (event == nua_r_shutdown) {
+		if (status >= 200)
+			ua->shut_down = true;
+		return;
+	}
+	if (!leg) {
+		switch (event) {
+		case nua_i_invite:
+			pb_sip__incoming(ua, nh, sip);
+			return;
+		case nua_i_state: {
+			int cs = -1;
+			tl_gets(tags, NUTAG_CALLSTATE_REF(cs), TAG_END());
+			if (cs == nua_callstate_terminated)
+				nua_handle_destroy(nh);
+			return;
+		}
+		case nua_i_options:
+		case nua_i_info:
+		case nua_i_message:
+		case nua_i_notify:
+		case nua_i_subscribe:
+		case nua_i_refer:
+		case nua_i_register:
+		case nua_i_publish:
+		case nua_i_bye:
+		case nua_i_cancel:
+		case nua_i_ack:
+		case nua_i_terminated:
+			/* Answered by the stack (OPTIONS 200, others 405/481); nothing of ours. */
+			if (nh)
+				nua_handle_destroy(nh);
+			return;
+		default:
+			return;
+		}
+	}
+	if (leg->kind == PB_LEG_REGISTER) {
+		if (event == nua_r_register || event == nua_r_unregister)
+			register_answer(ua, status, sip);
+		return;
+	}
+	pb_sip__leg_event(leg, event, status, phrase, sip, tags);
+}
+
+/* --- life cycle ----------------------------------------------------------- */
+
+static int check_options(const pb_sip_options *o)
+{
+	if (!o || o->version != PB_SIP_OPTIONS_VERSION)
+		return pb_error_set(PB_EINVAL, "pb_sip_options: missing or wrong version");
+	if (o->port > 65535 || o->rtp_port_max > 65535 || o->rtp_port_min > o->rtp_port_max)
+		return pb_error_set(PB_EINVAL, "pb_sip_options: port out of range");
+	if (!o->udp && !o->tcp)
+		return pb_error_set(PB_EINVAL, "pb_sip_options: neither UDP nor TCP");
+	return 0;
+}
+
+static int make_nua(pb_sip *ua, const pb_sip_options *o, const char *bind)
+{
+	char url[128];
+	const char *transport = o->udp && o->tcp ? "" : o->udp ? ";transport=udp" : ";transport=tcp";
+	bool v6 = strchr(bind, ':') != NULL;
+	snprintf(url, sizeof(url), "sip:%s%s%s:%u%s", v6 ? "[" : "", bind, v6 ? "]" : "",
+		 o->port ? o->port : 5060, transport);
+	ua->nua = nua_create(ua->root, on_nua, ua, NUTAG_URL(url),
+			     SIPTAG_USER_AGENT_STR(o->user_agent ? o->user_agent : "libphonebridge"),
+			     NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0), NUTAG_ENABLEMESSAGE(0),
+			     NUTAG_ALLOW("INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REFER, NOTIFY"),
+			     NUTAG_MEDIA_ENABLE(1), SOATAG_AUDIO_AUX("telephone-event"),
+			     TAG_END());
+	if (!ua->nua)
+		return pb_error_set(PB_EIO, "cannot listen on %s", url);
+	pb_log_info(PB_SIP_DOMAIN, "listening on %s", url);
+	return 0;
+}
+
+static int ua_setup(pb_sip *ua, const pb_sip_options *o)
+{
+	const char *bind = o->bind_address ? o->bind_address : "127.0.0.1";
+	int rc = pb_sip__acl_parse(&ua->acl, o->allow_sources);
+	if (rc < 0)
+		return rc;
+	ua->rtp_address = su_strdup(ua->home, o->rtp_address ? o->rtp_address : bind);
+	if (!ua->rtp_address)
+		return pb_error__oom();
+	ua->rtp_port_min = o->rtp_port_min & ~1u;
+	ua->rtp_port_max = o->rtp_port_max;
+	ua->rtp_next = ua->rtp_port_min;
+	ua->bridge_timeout = o->bridge_timeout ? o->bridge_timeout : 30;
+	ua->sdp_session = (unsigned)time(NULL);
+	ua->root = su_root_create(ua);
+	if (!ua->root)
+		return pb_error__oom();
+	rc = make_nua(ua, o, bind);
+	if (rc == 0 && o->registrar)
+		rc = start_register(ua, o);
+	return rc;
+}
+
+static int su_started;
+
+PB_API int pb_sip_new(pb_sip **out, const pb_sip_options *opts, const pb_sip_handlers *handlers)
+{
+	if (!out)
+		return pb_error_set(PB_EINVAL, "pb_sip_new: NULL out");
+	*out = NULL;
+	int rc = check_options(opts);
+	if (rc < 0)
+		return rc;
+	if (!su_started) {
+		/* sofia-sip's own state is process-wide and needs one init; keep its logs quiet */
+		if (su_init() != 0)
+			return pb_error_set(PB_EIO, "su_init failed");
+		su_log_set_level(NULL, 0);
+		/* parse P-Asserted-Identity and the other "extra" headers */
+		sip_update_default_mclass(sip_extend_mclass(NULL));
+		su_started = 1;
+	}
+	pb_sip *ua = pb_calloc(1, sizeof(*ua));
+	if (!ua)
+		return pb_error__oom();
+	su_home_init(ua->home);
+	if (handlers)
+		ua->h = *handlers;
+	rc = ua_setup(ua, opts);
+	if (rc < 0) {
+		pb_sip_free(ua);
+		return rc;
+	}
+	*out = ua;
+	return 0;
+}
+
+PB_API void pb_sip_free(pb_sip *ua)
+{
+	if (!ua)
+		return;
+	if (ua->nua) {
+		pb_sip_drain(ua);
+		for (pb_sip_call *c = ua->calls; c; c = c->next)
+			pb_sip_call_hangup(c);
+		if (ua->reg.nh && ua->reg_status >= 200 && ua->reg_status < 300) {
+			ua->unregistering = true;
+			nua_unregister(ua->reg.nh, TAG_END());
+		}
+		/* let BYEs and the un-REGISTER go out and be answered, at most 2 s */
+		int64_t until = pb_sip_now(ua) + 2000;
+		while ((ua->calls || ua->orphans || ua->unregistering) && pb_sip_now(ua) < until)
+			su_root_step(ua->root, 50);
+		while (ua->calls)
+			pb_sip__call_shutdown(ua->calls);
+		pb_sip__orphans_free(ua);
+		nua_shutdown(ua->nua);
+		until = pb_sip_now(ua) + 2000;
+		while (!ua->shut_down && pb_sip_now(ua) < until)
+			su_root_step(ua->root, 50);
+		if (ua->reg.nh)
+			nua_handle_destroy(ua->reg.nh);
+		nua_destroy(ua->nua);
+	}
+	if (ua->root)
+		su_root_destroy(ua->root);
+	pb_sip__acl_clear(&ua->acl);
+	su_home_deinit(ua->home);
+	pb_free(ua);
+}
+
+PB_API int pb_sip_run(pb_sip *ua)
+{
+	ua->breaking = false;
+	while (!ua->breaking)
+		su_root_step(ua->root, 1000);
+	return 0;
+}
+
+PB_API void pb_sip_break(pb_sip *ua)
+{
+	ua->breaking = true;
+	su_root_break(ua->root);
+}
+
+PB_API long pb_sip_step(pb_sip *ua, long timeout_ms)
+{
+	su_duration_t d = su_root_step(ua->root, (su_duration_t)timeout_ms);
+	return d == SU_WAIT_FOREVER ? -1 : (long)d;
+}
+
+PB_API void pb_sip_drain(pb_sip *ua)
+{
+	ua->draining = true;
+}
+
+PB_API size_t pb_sip_call_count(const pb_sip *ua)
+{
+	return ua->ncalls;
+}
+
+PB_API int pb_sip_set_allow_sources(pb_sip *ua, const char *list)
+{
+	return pb_sip__acl_parse(&ua->acl, list);
+}
+
+PB_API int64_t pb_sip_now(const pb_sip *ua)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* --- timers --------------------------------------------------------------- */
+
+struct pb_sip_timer {
+	su_timer_t *t;
+	pb_sip_timer_cb cb;
+	void *userdata;
+};
+
+static void timer_fired(pb_sip *ua, su_timer_t *st, void *arg)
+{
+	pb_sip_timer *t = arg;
+	t->cb(t, t->userdata);
+	su_timer_destroy(t->t);
+	pb_free(t);
+}
+
+PB_API int pb_sip_timer_start(pb_sip *ua, unsigned ms, pb_sip_timer_cb cb, void *userdata,
+			      pb_sip_timer **out)
+{
+	if (!ua || !cb)
+		return pb_error_set(PB_EINVAL, "pb_sip_timer_start: NULL argument");
+	pb_sip_timer *t = pb_calloc(1, sizeof(*t));
+	if (!t)
+		return pb_error__oom();
+	t->t = su_timer_create(su_root_task(ua->root), 0);
+	if (!t->t) {
+		pb_free(t);
+		return pb_error__oom();
+	}
+	t->cb = cb;
+	t->userdata = userdata;
+	su_timer_set_interval(t->t, timer_fired, t, (su_duration_t)ms);
+	if (out)
+		*out = t;
+	return 0;
+}
+
+PB_API void pb_sip_timer_cancel(pb_sip_timer *t)
+{
+	if (!t)
+		return;
+	su_timer_destroy(t->t);
+	pb_free(t);
+}

@@ -1,0 +1,150 @@
+# Helpers for the SIP integration tests: free ports, child processes whose
+# output lines we wait for (with generous deadlines, never fixed sleeps), and
+# cleanup of everything we started, even when a test dies.
+package PBSipTest;
+use strict;
+use warnings;
+use IO::Socket::INET;
+use IO::Select;
+use POSIX ();
+use Time::HiRes qw(time);
+use Exporter 'import';
+our @EXPORT = qw(free_port start_proc wait_line proc_lines stop_proc stop_all build_path send_line screend_conf);
+
+my @procs;
+
+# A port free for both UDP and TCP on 127.0.0.1.
+sub free_port {
+    for (1 .. 200) {
+        my $u = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'udp') or next;
+        my $p = $u->sockport;
+        my $t = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $p, Proto => 'tcp',
+                                      Listen => 1, ReuseAddr => 1);
+        next unless $t;
+        close $t; close $u;
+        return $p;
+    }
+    die "no free port";
+}
+
+sub build_path {
+    my ($rel) = @_;
+    my $root = $ENV{PB_BUILD_ROOT} or die "PB_BUILD_ROOT not set";
+    return "$root/$rel";
+}
+
+# Start a program; its stdout (and stderr, if merge) is read line by line.
+sub start_proc {
+    my (%a) = @_;
+    my @cmd = @{ $a{cmd} };
+    pipe(my $r, my $w) or die "pipe: $!";
+    my ($in_r, $in_w);
+    if ($a{stdin}) { pipe($in_r, $in_w) or die "pipe: $!" }
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        close $r;
+        if ($a{stdin}) { close $in_w; open STDIN, '<&', $in_r or die }
+        POSIX::setpgid(0, 0);
+        open STDOUT, '>&', $w or die;
+        if ($a{merge}) { open STDERR, '>&', $w or die }
+        elsif ($a{stderr}) { open STDERR, '>', $a{stderr} or die }
+        open STDIN, '<', '/dev/null' unless $a{stdin};
+        exec @cmd or POSIX::_exit(127);
+    }
+    close $w;
+    my $p = { pid => $pid, fh => $r, buf => '', lines => [], name => $a{name} // $cmd[0] };
+    if ($a{stdin}) { close $in_r; $in_w->autoflush(1); $p->{in} = $in_w }
+    push @procs, $p;
+    return $p;
+}
+
+sub _pump {
+    my ($p, $timeout) = @_;
+    my $s = IO::Select->new($p->{fh});
+    return 0 unless $s->can_read($timeout);
+    my $n = sysread($p->{fh}, my $chunk, 65536);
+    return -1 unless $n;
+    $p->{buf} .= $chunk;
+    while ($p->{buf} =~ s/^([^\n]*)\n//) {
+        push @{ $p->{lines} }, $1;
+        print STDERR "# [$p->{name}] $1\n" if $ENV{PB_TEST_VERBOSE};
+    }
+    return 1;
+}
+
+# Wait until a line matching $re shows up (seen lines are kept); returns the
+# line, or undef after $deadline seconds or at end of output.
+sub wait_line {
+    my ($p, $re, $deadline) = @_;
+    $deadline //= 30;
+    my $end = time + $deadline;
+    my $i = 0;
+    while (1) {
+        for (; $i < @{ $p->{lines} }; $i++) {
+            return $p->{lines}[$i] if $p->{lines}[$i] =~ $re;
+        }
+        my $left = $end - time;
+        return undef if $left <= 0;
+        my $r = _pump($p, $left > 0.5 ? 0.5 : $left);
+        return undef if $r < 0 && $i >= @{ $p->{lines} };
+    }
+}
+
+sub proc_lines {
+    my ($p) = @_;
+    1 while _pump($p, 0) > 0;
+    return @{ $p->{lines} };
+}
+
+sub stop_proc {
+    my ($p, $sig) = @_;
+    return unless $p->{pid};
+    kill($sig // 'TERM', -$p->{pid});
+    kill($sig // 'TERM', $p->{pid});
+    my $end = time + 10;
+    while (time < $end) {
+        my $w = waitpid($p->{pid}, POSIX::WNOHANG());
+        if ($w == $p->{pid} || $w < 0) { $p->{status} = $?; $p->{pid} = 0; last }
+        select(undef, undef, undef, 0.05);
+    }
+    if ($p->{pid}) {
+        kill('KILL', -$p->{pid}); kill('KILL', $p->{pid});
+        waitpid($p->{pid}, 0);
+        $p->{status} = $?;
+        $p->{pid} = 0;
+    }
+    proc_lines($p);
+}
+
+# Write a line to a process started with stdin => 1.
+sub send_line {
+    my ($p, $line) = @_;
+    print STDERR "# [$p->{name}] <<< $line\n" if $ENV{PB_TEST_VERBOSE};
+    print { $p->{in} } "$line\n";
+}
+
+# A pb-screend configuration for the tests: press-digit 6 for everyone,
+# bridging to $target. Returns the file name.
+sub screend_conf {
+    my (%o) = @_;
+    my $file = "$o{dir}/pb-screend.conf";
+    open my $f, '>', $file or die "$file: $!";
+    print $f join("\n",
+        '[sip]', 'listen = 127.0.0.1', "port = $o{port}", 'allow = 127.0.0.1',
+        '[forward]', 'mode = ' . ($o{mode} // 'bridge'), "target = $o{target}",
+        '[screen]', "prompts = $ENV{PB_SOURCE_ROOT}/data/prompts",
+        '[store]', "path = $o{dir}/screen.db",
+        '[policy]', 'challenge = press-digit', 'challenge-params = digit=6 tries=1 timeout=15',
+        'anonymous-challenge = press-digit', 'anonymous-challenge-params = digit=6 tries=1 timeout=15',
+        '[log]', 'level = debug', '');
+    close $f;
+    return $file;
+}
+
+sub stop_all { stop_proc($_) for reverse @procs }
+
+END { my $st = $?; stop_all(); $? = $st }
+$SIG{ALRM} = sub { stop_all(); die "test took too long\n" };
+$SIG{TERM} = $SIG{INT} = sub { stop_all(); exit 1 };
+
+1;

@@ -1,0 +1,71 @@
+#!/usr/bin/perl
+# A Net::SIP caller for the tests. Prints one line per thing that happened:
+#   final STATUS | dtmf-sent | rtp-received N | bye-received | done
+# Options: --to URI --from URI --pai URI --identity --dtmf DIGITS
+#          --dtmf-method rfc2833|audio --wait-before-dtmf S --hold S
+#          --cancel-after S (hang up while ringing) --send FILE
+use strict;
+use warnings;
+use Getopt::Long;
+use Net::SIP;
+use Time::HiRes qw(time);
+$| = 1;
+
+my %o = (from => 'sip:+15550102000@127.0.0.1', hold => 3, 'dtmf-method' => 'rfc2833');
+GetOptions(\%o, 'to=s', 'from=s', 'pai=s', 'identity', 'dtmf=s', 'dtmf-method=s',
+           'wait-before-dtmf=f', 'hold=f', 'cancel-after=f', 'port=i') or die;
+my $leg = Net::SIP::Leg->new(addr => '127.0.0.1', port => $o{port} // 0, proto => 'udp');
+my $ua = Net::SIP::Simple->new(from => $o{from}, leg => $leg);
+my %hdr;
+$hdr{'P-Asserted-Identity'} = "<$o{pai}>" if $o{pai};
+$hdr{'Identity'} = 'eyJhbGciOiJFUzI1NiJ9.e30.c2ln;info=<https://cert.example.org/x.pem>;alg=ES256;ppt=shaken' if $o{identity};
+
+my ($received, $target_audio) = (0, 0);
+my ($final, $bye);
+# we send a recognisable payload (0x55) and count what comes back; the
+# callee sends 0x2a, so audio from the far end of a bridge is told apart
+my $media = $ua->rtp('send_recv', sub { return "\x55" x 160 }, 0,
+    sub { my ($payload) = @_; $received++; $target_audio++ if $payload =~ /^\x2a+$/ });
+my $call;
+if (defined $o{'cancel-after'}) {
+    $call = $ua->invite($o{to}, init_media => $media, sip_header => \%hdr,
+        cb_rtp_done => sub {}, recv_bye => \$bye,
+        cb_preliminary => sub { my ($self, $code) = @_; print "preliminary $code\n" },
+        cb_final => sub { my ($status, $self, %info) = @_; $final = $info{code} // $status; },
+        asynchronous => 1) or die "invite: " . $ua->error;
+    my $stop;
+    $ua->add_timer($o{'cancel-after'}, sub { $call->cancel; print "cancelled\n"; $stop = 1 });
+    $ua->loop(\$stop);
+    my $s2; $ua->add_timer(2, \$s2); $ua->loop(\$s2, \$final);
+    print "final ", ($final // 'none'), "\n";
+    print "done\n";
+    exit 0;
+}
+$call = $ua->invite($o{to}, init_media => $media, sip_header => \%hdr,
+    recv_bye => \$bye,
+    cb_preliminary => sub { my ($self, $code) = @_; print "preliminary $code\n" },
+    cb_final => sub { my ($status, $self, %info) = @_; $final = $status eq 'OK' ? 200 : ($info{code} // 'error') },
+    rtp_param => [0, 160, 160/8000, 'PCMU/8000'],
+);
+$ua->loop(40, \$final) if $call && !defined $final;
+if (!defined $final || $final ne '200' || !$call) {
+    my $err = $call ? $call->error : $ua->error;
+    print "final ", ($final // 'error'), "\n";
+    print "error $err\n" if $err;
+    print "done\n";
+    exit 0;
+}
+print "final 200\n";
+my $stop;
+if (defined $o{dtmf}) {
+    $ua->add_timer($o{'wait-before-dtmf'} // 1, sub {
+        $call->dtmf($o{dtmf}, methods => $o{'dtmf-method'}, duration => 200,
+                    cb_final => sub { print "dtmf-sent\n" });
+    });
+}
+$ua->add_timer($o{hold}, \$stop);
+$ua->loop(\$stop, \$bye);
+print "bye-received\n" if $bye;
+print "rtp-received $received target-audio $target_audio\n";
+unless ($bye) { my $s; $call->bye(cb_final => \$s); $ua->loop(5, \$s) }
+print "done\n";

@@ -1,0 +1,220 @@
+/*
+ * libphonebridge tests — sip: SDP media extraction, sipfrag status, source
+ * allow list, and a user agent's life cycle on 127.0.0.1. The calls
+ * themselves are tested against real peers in tests/sip/ (Net::SIP, sipp).
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "core/internal.h"
+#include "sip/sip-internal.h"
+
+static const char offer[] =
+	"v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
+	"m=video 0 RTP/AVP 96\r\n"
+	"m=audio 40000 RTP/AVP 18 8 0 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+	"a=fmtp:101 0-16\r\na=sendrecv\r\n";
+
+static void test_sip__sdp_media_reads_audio_line(void **state)
+{
+	(void)state;
+	pb_sip_media m;
+	assert_pb_ok(pb_sip_sdp_media((const uint8_t *)offer, strlen(offer), &m, NULL));
+	assert_string_equal(m.remote_address, "192.0.2.10");
+	assert_int_equal(m.remote_port, 40000);
+	assert_int_equal(m.codec_pt, 8); /* first G.711 in the offer's order */
+	assert_int_equal(m.dtmf_pt, 101);
+	assert_int_equal(m.local_port, 0);
+}
+
+static void test_sip__sdp_media_connection_in_media_and_ipv6(void **state)
+{
+	(void)state;
+	static const char s[] = "v=0\r\no=- 1 1 IN IP6 ::1\r\ns=-\r\nt=0 0\r\n"
+				"m=audio 5004 RTP/AVP 0\r\nc=IN IP6 2001:db8::5\r\n";
+	pb_sip_media m;
+	assert_pb_ok(pb_sip_sdp_media((const uint8_t *)s, strlen(s), &m, NULL));
+	assert_string_equal(m.remote_address, "2001:db8::5");
+	assert_int_equal(m.codec_pt, 0);
+	assert_int_equal(m.dtmf_pt, -1);
+}
+
+static void test_sip__sdp_media_refuses_bad_input(void **state)
+{
+	(void)state;
+	pb_sip_media m;
+	pb_parse_error perr;
+	static const char no_g711[] = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\n"
+				      "t=0 0\r\nm=audio 4000 RTP/AVP 18\r\n";
+	static const char no_conn[] = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\n"
+				      "m=audio 4000 RTP/AVP 0\r\n";
+	static const char held[] = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\n"
+				   "t=0 0\r\nm=audio 0 RTP/AVP 0\r\n";
+	assert_pb_error(pb_sip_sdp_media((const uint8_t *)no_g711, strlen(no_g711), &m, NULL), PB_EUNSUPPORTED);
+	assert_pb_error(pb_sip_sdp_media((const uint8_t *)no_conn, strlen(no_conn), &m, &perr), PB_EMALFORMED);
+	assert_pb_error(pb_sip_sdp_media((const uint8_t *)held, strlen(held), &m, NULL), PB_EUNSUPPORTED);
+	assert_pb_error(pb_sip_sdp_media((const uint8_t *)"hello", 5, &m, &perr), PB_EMALFORMED);
+	assert_pb_error(pb_sip_sdp_media((const uint8_t *)"v=0\0x", 5, &m, &perr), PB_EMALFORMED);
+	assert_int_equal(perr.offset, 3);
+	assert_int_equal(m.remote_port, 0);
+}
+
+static void test_sip__sdp_make_round_trips(void **state)
+{
+	(void)state;
+	char sdp[600];
+	assert_pb_ok(pb_sip__sdp_make(sdp, sizeof(sdp), "127.0.0.1", 40002, 8, 96, 7));
+	pb_sip_media m;
+	assert_pb_ok(pb_sip_sdp_media((const uint8_t *)sdp, strlen(sdp), &m, NULL));
+	assert_string_equal(m.remote_address, "127.0.0.1");
+	assert_int_equal(m.remote_port, 40002);
+	assert_int_equal(m.codec_pt, 8);
+	assert_int_equal(m.dtmf_pt, 96);
+	assert_pb_error(pb_sip__sdp_make(sdp, 40, "127.0.0.1", 1, 0, 101, 1), PB_ETOOBIG);
+}
+
+static void test_sip__sipfrag_status(void **state)
+{
+	(void)state;
+	pb_parse_error perr;
+#define FRAG(s) (const uint8_t *)(s), strlen(s)
+	assert_int_equal(pb_sip__sipfrag_status(FRAG("SIP/2.0 200 OK\r\n"), NULL), 200);
+	assert_int_equal(pb_sip__sipfrag_status(FRAG("SIP/2.0 180"), NULL), 180);
+	assert_pb_error(pb_sip__sipfrag_status(FRAG("SIP/2.0 20"), &perr), PB_EMALFORMED);
+	assert_pb_error(pb_sip__sipfrag_status(FRAG("SIP/2.0 2000 OK"), &perr), PB_EMALFORMED);
+	assert_int_equal(perr.offset, 11);
+	assert_pb_error(pb_sip__sipfrag_status(FRAG("HTTP/1.1 200 OK"), &perr), PB_EMALFORMED);
+	assert_int_equal(perr.offset, 0);
+	assert_pb_error(pb_sip__sipfrag_status(FRAG("SIP/2.0 099 x"), &perr), PB_EMALFORMED);
+#undef FRAG
+}
+
+static struct sockaddr_storage addr(const char *ip)
+{
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(ip, ':')) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+		a->sin6_family = AF_INET6;
+		inet_pton(AF_INET6, ip, &a->sin6_addr);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+		a->sin_family = AF_INET;
+		inet_pton(AF_INET, ip, &a->sin_addr);
+	}
+	return ss;
+}
+
+static bool acl_has(const pb_sip_acl *acl, const char *ip)
+{
+	struct sockaddr_storage ss = addr(ip);
+	return pb_sip__acl_match(acl, (struct sockaddr *)&ss);
+}
+
+static void test_sip__acl_prefixes(void **state)
+{
+	(void)state;
+	pb_sip_acl acl = { NULL, 0 };
+	assert_pb_ok(pb_sip__acl_parse(&acl, "127.0.0.1, 10.1.0.0/16;2001:db8::/33 192.168.7.5/31"));
+	assert_int_equal(acl.n, 4);
+	assert_true(acl_has(&acl, "127.0.0.1"));
+	assert_false(acl_has(&acl, "127.0.0.2"));
+	assert_true(acl_has(&acl, "10.1.255.3"));
+	assert_false(acl_has(&acl, "10.2.0.1"));
+	assert_true(acl_has(&acl, "2001:db8:7fff::1"));
+	assert_false(acl_has(&acl, "2001:db8:8000::1"));
+	assert_true(acl_has(&acl, "::ffff:10.1.2.3")); /* v4-mapped */
+	assert_true(acl_has(&acl, "192.168.7.4"));
+	assert_false(acl_has(&acl, "192.168.7.6"));
+	assert_pb_error(pb_sip__acl_parse(&acl, "127.0.0.1 nonsense"), PB_EINVAL);
+	assert_int_equal(acl.n, 4); /* the old list stays */
+	assert_pb_error(pb_sip__acl_parse(&acl, "10.0.0.0/33"), PB_EINVAL);
+	assert_pb_error(pb_sip__acl_parse(&acl, "10.0.0.0/x"), PB_EINVAL);
+	assert_pb_ok(pb_sip__acl_parse(&acl, ""));
+	assert_false(acl_has(&acl, "127.0.0.1"));
+	pb_sip__acl_clear(&acl);
+}
+
+static int acl_scenario(void *ctx)
+{
+	pb_sip_acl acl = { NULL, 0 };
+	int rc = pb_sip__acl_parse(&acl, ctx);
+	pb_sip__acl_clear(&acl);
+	return rc;
+}
+
+static void test_sip__acl_allocation_failures(void **state)
+{
+	(void)state;
+	pb_test_alloc_fail_each(acl_scenario, "1.2.3.4 5.6.7.8 9.9.9.9 ::1 10.0.0.0/8 11.0.0.0/8", NULL);
+}
+
+static void test_sip__agent_starts_and_stops(void **state)
+{
+	(void)state;
+	pb_sip *ua = NULL;
+	pb_sip_options o = PB_SIP_OPTIONS_INIT;
+	o.port = 0;
+	o.allow_sources = "not-an-address";
+	assert_pb_error(pb_sip_new(&ua, &o, NULL), PB_EINVAL);
+	assert_null(ua);
+	o.allow_sources = "127.0.0.1";
+	o.udp = o.tcp = false;
+	assert_pb_error(pb_sip_new(&ua, &o, NULL), PB_EINVAL);
+	o.udp = true;
+	o.port = 0; /* 5060 may be taken: use a high port that is unlikely to be */
+	o.port = 47000 + (unsigned)(getpid() % 2000);
+	assert_pb_ok(pb_sip_new(&ua, &o, NULL));
+	assert_int_equal(pb_sip_call_count(ua), 0);
+	pb_sip_step(ua, 0);
+	pb_sip_free(ua);
+	pb_sip_free(NULL);
+	assert_string_equal(pb_sip_event_name(PB_SIP_EV_ENDED), "ended");
+}
+
+static void fired(pb_sip_timer *t, void *ud)
+{
+	(void)t;
+	*(int *)ud += 1;
+}
+
+static void test_sip__timers_fire_and_cancel(void **state)
+{
+	(void)state;
+	pb_sip *ua;
+	pb_sip_options o = PB_SIP_OPTIONS_INIT;
+	o.udp = true;
+	o.tcp = false;
+	o.port = 49000 + (unsigned)(getpid() % 2000);
+	assert_pb_ok(pb_sip_new(&ua, &o, NULL));
+	int n = 0, m = 0;
+	pb_sip_timer *t, *c;
+	assert_pb_ok(pb_sip_timer_start(ua, 10, fired, &n, &t));
+	assert_pb_ok(pb_sip_timer_start(ua, 10, fired, &m, &c));
+	pb_sip_timer_cancel(c);
+	int64_t until = pb_sip_now(ua) + 10000;
+	while (n == 0 && pb_sip_now(ua) < until)
+		pb_sip_step(ua, 50);
+	assert_int_equal(n, 1);
+	assert_int_equal(m, 0);
+	pb_sip_free(ua);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sip__sdp_media_reads_audio_line),
+		cmocka_unit_test(test_sip__sdp_media_connection_in_media_and_ipv6),
+		cmocka_unit_test(test_sip__sdp_media_refuses_bad_input),
+		cmocka_unit_test(test_sip__sdp_make_round_trips),
+		cmocka_unit_test(test_sip__sipfrag_status),
+		cmocka_unit_test(test_sip__acl_prefixes),
+		cmocka_unit_test(test_sip__acl_allocation_failures),
+		cmocka_unit_test(test_sip__agent_starts_and_stops),
+		cmocka_unit_test(test_sip__timers_fire_and_cancel),
+	};
+	return pb_test_run("sip", tests);
+}
