@@ -30,5 +30,11 @@ extern PyMethodDef pbpy_errors_methods[];
 extern PyMethodDef pbpy_core_methods[];
 int pbpy_core_init(PyObject *module);
 void pbpy_core_free(void);
+extern PyMethodDef pbpy_sms_methods[];
+int pbpy_sms_init(PyObject *module);
+extern PyMethodDef pbpy_mms_methods[];
+int pbpy_mms_init(PyObject *module);
+extern PyMethodDef pbpy_store_methods[];
+int pbpy_store_init(PyObject *module);
 
 #endif
