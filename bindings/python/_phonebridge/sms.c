@@ -326,6 +326,10 @@ static int key_from(PyObject *o, pb_sms_group_key *k)
 {
 	const char *orig;
 	int ref, total, dst, src;
+	if (!PyTuple_Check(o)) {
+		PyErr_SetString(PyExc_TypeError, "a reassembly group key is a tuple (originator, ref, total, dst_port, src_port)");
+		return -1;
+	}
 	if (!PyArg_ParseTuple(o, "siiii", &orig, &ref, &total, &dst, &src))
 		return -1;
 	if (strlen(orig) >= sizeof(k->originator) || ref < 0 || ref > 65535 || total < 1 || total > 255) {
@@ -389,7 +393,10 @@ static int store_load(pb_sms_stored_part_cb cb, void *cb_userdata, void *userdat
 		unsigned int flags;
 		long long received;
 		pb_sms_group_key key;
-		if (!PyArg_ParseTuple(item, "Oiy*IL", &ko, &seq, &pdu, &flags, &received)) {
+		if (!PyTuple_Check(item)) {
+			PyErr_SetString(PyExc_TypeError, "load() must yield (key, seq, pdu, flags, received) tuples");
+			rc = PB_EIO;
+		} else if (!PyArg_ParseTuple(item, "Oiy*IL", &ko, &seq, &pdu, &flags, &received)) {
 			rc = PB_EIO;
 		} else {
 			if (key_from(ko, &key) < 0 || seq < 1 || seq > 255) {

@@ -1,9 +1,10 @@
 """SMS PDUs (3GPP TS 23.040): decode, encode, reassemble.
 
     >>> from phonebridge import sms
-    >>> m = sms.decode("07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07")
-    >>> m.address.number, m.text, m.scts.isoformat()
-    ('+31641600986', 'How are you?', '2002-08-26 19:37:41+02:00')
+    >>> pdus = sms.encode_text("+4915112345678", "Hello", smsc="")
+    >>> m = sms.decode(pdus[0].data)
+    >>> m.type, m.address.number, m.text
+    ('submit', '+4915112345678', 'Hello')
 
 Messages are frozen dataclasses; times are aware :class:`datetime.datetime`.
 Errors are :class:`phonebridge.MalformedPDU` with ``.offset``.
