@@ -193,6 +193,34 @@ class TestEncode(unittest.TestCase):
         self.assertEqual(mms.safe_filename("", "fallback.bin"), "fallback.bin")
 
 
+class TestExample(unittest.TestCase):
+    def test_decode_mms_writes_the_media_parts(self):
+        import subprocess
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+                              "examples", "python", "decode_mms.py")
+        with tempfile.TemporaryDirectory() as d:
+            src = os.path.join(d, "in.mms")
+            with open(src, "wb") as f:
+                f.write(retrieve_conf())
+            out = os.path.join(d, "parts")
+            r = subprocess.run([sys.executable, script, src, out], capture_output=True, text=True,
+                               env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("subject: Grüße", r.stdout)
+            self.assertIn("Hello from Python ✓", r.stdout)
+            (name,) = os.listdir(out)
+            self.assertTrue(name.endswith(".jpg"))
+            with open(os.path.join(out, name), "rb") as f:
+                self.assertEqual(f.read(), JPEG)
+            bad = os.path.join(d, "bad.mms")
+            with open(bad, "wb") as f:
+                f.write(b"\x8c\x84\x98")
+            r = subprocess.run([sys.executable, script, bad], capture_output=True, text=True,
+                               env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("not an MMS PDU", r.stderr)
+
+
 def rss_kib():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize() // 1024
