@@ -10,22 +10,6 @@
  */
 #include "pbpy.h"
 
-static int put(PyObject *d, const char *key, PyObject *v)
-{
-	if (!v)
-		return -1;
-	int rc = PyDict_SetItemString(d, key, v);
-	Py_DECREF(v);
-	return rc;
-}
-
-static PyObject *str_or_none(const char *s)
-{
-	if (!s)
-		Py_RETURN_NONE;
-	return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "surrogateescape");
-}
-
 /* The input as seen by decoders: the buffer, and a read-only memoryview of
  * it to slice bodies from (NULL when copies are asked for). */
 typedef struct {
@@ -78,26 +62,26 @@ static PyObject *content_type_obj(const pb_wsp_content_type *ct)
 	if (!params)
 		return NULL;
 	for (size_t i = 0; i < ct->n_params; i++) {
-		PyObject *t = Py_BuildValue("(NN)", str_or_none(ct->params[i].name), str_or_none(ct->params[i].value));
+		PyObject *t = Py_BuildValue("(NN)", pbpy_str_or_none(ct->params[i].name), pbpy_str_or_none(ct->params[i].value));
 		if (!t) {
 			Py_DECREF(params);
 			return NULL;
 		}
 		PyList_SET_ITEM(params, (Py_ssize_t)i, t);
 	}
-	return Py_BuildValue("{s:N,s:N,s:I,s:N,s:N,s:N,s:N}", "media_type", str_or_none(ct->media_type),
-			     "charset", str_or_none(ct->charset), "charset_mib", ct->charset_mib, "start",
-			     str_or_none(ct->start), "type", str_or_none(ct->type), "name",
-			     str_or_none(ct->name ? ct->name : ct->filename), "params", params);
+	return Py_BuildValue("{s:N,s:N,s:I,s:N,s:N,s:N,s:N}", "media_type", pbpy_str_or_none(ct->media_type),
+			     "charset", pbpy_str_or_none(ct->charset), "charset_mib", ct->charset_mib, "start",
+			     pbpy_str_or_none(ct->start), "type", pbpy_str_or_none(ct->type), "name",
+			     pbpy_str_or_none(ct->name ? ct->name : ct->filename), "params", params);
 }
 
 static PyObject *wsp_headers_obj(const pb_wsp_header *h, size_t n)
 {
 	PyObject *list = PyList_New((Py_ssize_t)n);
 	for (size_t i = 0; list && i < n; i++) {
-		PyObject *v = h[i].text ? str_or_none(h[i].text)
+		PyObject *v = h[i].text ? pbpy_str_or_none(h[i].text)
 					: PyBytes_FromStringAndSize((const char *)h[i].value, (Py_ssize_t)h[i].value_len);
-		PyObject *t = v ? Py_BuildValue("(NN)", str_or_none(h[i].name), v) : NULL;
+		PyObject *t = v ? Py_BuildValue("(NN)", pbpy_str_or_none(h[i].name), v) : NULL;
 		if (!t) {
 			Py_CLEAR(list);
 			break;
@@ -111,7 +95,7 @@ static PyObject *strings_obj(const char *const *s, size_t n)
 {
 	PyObject *t = PyTuple_New((Py_ssize_t)n);
 	for (size_t i = 0; t && i < n; i++) {
-		PyObject *v = str_or_none(s[i]);
+		PyObject *v = pbpy_str_or_none(s[i]);
 		if (!v) {
 			Py_CLEAR(t);
 			break;
@@ -133,20 +117,20 @@ static PyObject *part_obj(const input *in, const pb_mms_part *p)
 	PyObject *d = PyDict_New();
 	if (!d)
 		return NULL;
-	if (put(d, "content_type", content_type_obj(&p->content_type)) < 0 ||
-	    put(d, "content_id", str_or_none(p->content_id)) < 0 ||
-	    put(d, "content_location", str_or_none(p->content_location)) < 0 ||
-	    put(d, "name", str_or_none(p->name)) < 0 || put(d, "filename", str_or_none(p->filename)) < 0 ||
-	    put(d, "transfer_encoding", str_or_none(p->transfer_encoding)) < 0 ||
-	    put(d, "body", body_obj(in, p->data, p->len)) < 0 ||
-	    put(d, "offset", PyLong_FromSize_t(p->offset)) < 0 || put(d, "parent", PyLong_FromLong(p->parent)) < 0 ||
-	    put(d, "depth", PyLong_FromLong(p->depth)) < 0 ||
-	    put(d, "is_multipart", PyBool_FromLong(p->is_multipart)) < 0 ||
-	    put(d, "is_root", PyBool_FromLong(p->is_root)) < 0 ||
-	    put(d, "is_text", PyBool_FromLong(pb_mms_part_is_text(p))) < 0 ||
-	    put(d, "is_media", PyBool_FromLong(pb_mms_part_is_media(p))) < 0 ||
-	    put(d, "is_smil", PyBool_FromLong(pb_mms_part_is_smil(p))) < 0 ||
-	    put(d, "headers", wsp_headers_obj(p->headers, p->n_headers)) < 0) {
+	if (pbpy_dict_put(d, "content_type", content_type_obj(&p->content_type)) < 0 ||
+	    pbpy_dict_put(d, "content_id", pbpy_str_or_none(p->content_id)) < 0 ||
+	    pbpy_dict_put(d, "content_location", pbpy_str_or_none(p->content_location)) < 0 ||
+	    pbpy_dict_put(d, "name", pbpy_str_or_none(p->name)) < 0 || pbpy_dict_put(d, "filename", pbpy_str_or_none(p->filename)) < 0 ||
+	    pbpy_dict_put(d, "transfer_encoding", pbpy_str_or_none(p->transfer_encoding)) < 0 ||
+	    pbpy_dict_put(d, "body", body_obj(in, p->data, p->len)) < 0 ||
+	    pbpy_dict_put(d, "offset", PyLong_FromSize_t(p->offset)) < 0 || pbpy_dict_put(d, "parent", PyLong_FromLong(p->parent)) < 0 ||
+	    pbpy_dict_put(d, "depth", PyLong_FromLong(p->depth)) < 0 ||
+	    pbpy_dict_put(d, "is_multipart", PyBool_FromLong(p->is_multipart)) < 0 ||
+	    pbpy_dict_put(d, "is_root", PyBool_FromLong(p->is_root)) < 0 ||
+	    pbpy_dict_put(d, "is_text", PyBool_FromLong(pb_mms_part_is_text(p))) < 0 ||
+	    pbpy_dict_put(d, "is_media", PyBool_FromLong(pb_mms_part_is_media(p))) < 0 ||
+	    pbpy_dict_put(d, "is_smil", PyBool_FromLong(pb_mms_part_is_smil(p))) < 0 ||
+	    pbpy_dict_put(d, "headers", wsp_headers_obj(p->headers, p->n_headers)) < 0) {
 		Py_DECREF(d);
 		return NULL;
 	}
@@ -158,7 +142,7 @@ static PyObject *part_obj(const input *in, const pb_mms_part *p)
 			Py_DECREF(d);
 			return pbpy_raise(rc, NULL);
 		}
-		if (put(d, "text", pbpy_buf_to_str(&t)) < 0) {
+		if (pbpy_dict_put(d, "text", pbpy_buf_to_str(&t)) < 0) {
 			Py_DECREF(d);
 			return NULL;
 		}
@@ -179,14 +163,14 @@ static PyObject *mms_header_obj(const pb_mms_header *h)
 		break;
 	case PB_MMS_VALUE_TEXT:
 	case PB_MMS_VALUE_ADDRESS:
-		v = str_or_none(h->text);
+		v = pbpy_str_or_none(h->text);
 		break;
 	default:
 		v = PyBytes_FromStringAndSize((const char *)h->raw, (Py_ssize_t)h->raw_len);
 	}
 	if (!v)
 		return NULL;
-	return Py_BuildValue("(iNiNNO)", h->field, str_or_none(h->name), (int)h->kind, v, str_or_none(h->text),
+	return Py_BuildValue("(iNiNNO)", h->field, pbpy_str_or_none(h->name), (int)h->kind, v, pbpy_str_or_none(h->text),
 			     h->known ? Py_True : Py_False);
 }
 
@@ -196,38 +180,38 @@ static PyObject *message_obj(const input *in, const pb_mms_message *m)
 	if (!d)
 		return NULL;
 	const char *type_name = pb_mms_message_type_name(m->message_type);
-	if (put(d, "message_type", PyLong_FromLong(m->message_type)) < 0 ||
-	    put(d, "type_name", str_or_none(type_name)) < 0 ||
-	    put(d, "version", PyLong_FromUnsignedLong(m->version)) < 0 ||
-	    put(d, "transaction_id", str_or_none(m->transaction_id)) < 0 ||
-	    put(d, "message_id", str_or_none(m->message_id)) < 0 || put(d, "from", str_or_none(m->from)) < 0 ||
-	    put(d, "from_insert_address", PyBool_FromLong(m->from_insert_address)) < 0 ||
-	    put(d, "to", strings_obj(m->to, m->n_to)) < 0 || put(d, "cc", strings_obj(m->cc, m->n_cc)) < 0 ||
-	    put(d, "bcc", strings_obj(m->bcc, m->n_bcc)) < 0 || put(d, "subject", str_or_none(m->subject)) < 0 ||
-	    put(d, "date", m->has_date ? PyLong_FromLongLong(m->date) : Py_NewRef(Py_None)) < 0 ||
-	    put(d, "content_location", str_or_none(m->content_location)) < 0 ||
-	    put(d, "message_size",
+	if (pbpy_dict_put(d, "message_type", PyLong_FromLong(m->message_type)) < 0 ||
+	    pbpy_dict_put(d, "type_name", pbpy_str_or_none(type_name)) < 0 ||
+	    pbpy_dict_put(d, "version", PyLong_FromUnsignedLong(m->version)) < 0 ||
+	    pbpy_dict_put(d, "transaction_id", pbpy_str_or_none(m->transaction_id)) < 0 ||
+	    pbpy_dict_put(d, "message_id", pbpy_str_or_none(m->message_id)) < 0 || pbpy_dict_put(d, "from", pbpy_str_or_none(m->from)) < 0 ||
+	    pbpy_dict_put(d, "from_insert_address", PyBool_FromLong(m->from_insert_address)) < 0 ||
+	    pbpy_dict_put(d, "to", strings_obj(m->to, m->n_to)) < 0 || pbpy_dict_put(d, "cc", strings_obj(m->cc, m->n_cc)) < 0 ||
+	    pbpy_dict_put(d, "bcc", strings_obj(m->bcc, m->n_bcc)) < 0 || pbpy_dict_put(d, "subject", pbpy_str_or_none(m->subject)) < 0 ||
+	    pbpy_dict_put(d, "date", m->has_date ? PyLong_FromLongLong(m->date) : Py_NewRef(Py_None)) < 0 ||
+	    pbpy_dict_put(d, "content_location", pbpy_str_or_none(m->content_location)) < 0 ||
+	    pbpy_dict_put(d, "message_size",
 		m->has_message_size ? PyLong_FromUnsignedLongLong(m->message_size) : Py_NewRef(Py_None)) < 0 ||
-	    put(d, "expiry", time_obj(&m->expiry)) < 0 || put(d, "delivery_time", time_obj(&m->delivery_time)) < 0 ||
-	    put(d, "message_class", str_or_none(m->message_class)) < 0 ||
-	    put(d, "priority", PyLong_FromLong(m->priority)) < 0 ||
-	    put(d, "delivery_report", PyLong_FromLong(m->delivery_report)) < 0 ||
-	    put(d, "read_report", PyLong_FromLong(m->read_report)) < 0 ||
-	    put(d, "report_allowed", PyLong_FromLong(m->report_allowed)) < 0 ||
-	    put(d, "status", PyLong_FromLong(m->status)) < 0 || put(d, "status_text", str_or_none(m->status_text)) < 0 ||
-	    put(d, "response_status", PyLong_FromLong(m->response_status)) < 0 ||
-	    put(d, "response_text", str_or_none(m->response_text)) < 0 ||
-	    put(d, "retrieve_status", PyLong_FromLong(m->retrieve_status)) < 0 ||
-	    put(d, "retrieve_text", str_or_none(m->retrieve_text)) < 0 ||
-	    put(d, "retrieve_ok", PyBool_FromLong(pb_mms_retrieve_ok(m))) < 0 ||
-	    put(d, "read_status", PyLong_FromLong(m->read_status)) < 0 ||
-	    put(d, "content_class", str_or_none(m->content_class)) < 0 ||
-	    put(d, "content_type", m->has_content_type ? content_type_obj(&m->content_type) : Py_NewRef(Py_None)) < 0 ||
-	    put(d, "root_part", PyLong_FromLong(m->root_part)) < 0 ||
-	    put(d, "body", m->body ? body_obj(in, m->body, m->body_len) : Py_NewRef(Py_None)) < 0)
+	    pbpy_dict_put(d, "expiry", time_obj(&m->expiry)) < 0 || pbpy_dict_put(d, "delivery_time", time_obj(&m->delivery_time)) < 0 ||
+	    pbpy_dict_put(d, "message_class", pbpy_str_or_none(m->message_class)) < 0 ||
+	    pbpy_dict_put(d, "priority", PyLong_FromLong(m->priority)) < 0 ||
+	    pbpy_dict_put(d, "delivery_report", PyLong_FromLong(m->delivery_report)) < 0 ||
+	    pbpy_dict_put(d, "read_report", PyLong_FromLong(m->read_report)) < 0 ||
+	    pbpy_dict_put(d, "report_allowed", PyLong_FromLong(m->report_allowed)) < 0 ||
+	    pbpy_dict_put(d, "status", PyLong_FromLong(m->status)) < 0 || pbpy_dict_put(d, "status_text", pbpy_str_or_none(m->status_text)) < 0 ||
+	    pbpy_dict_put(d, "response_status", PyLong_FromLong(m->response_status)) < 0 ||
+	    pbpy_dict_put(d, "response_text", pbpy_str_or_none(m->response_text)) < 0 ||
+	    pbpy_dict_put(d, "retrieve_status", PyLong_FromLong(m->retrieve_status)) < 0 ||
+	    pbpy_dict_put(d, "retrieve_text", pbpy_str_or_none(m->retrieve_text)) < 0 ||
+	    pbpy_dict_put(d, "retrieve_ok", PyBool_FromLong(pb_mms_retrieve_ok(m))) < 0 ||
+	    pbpy_dict_put(d, "read_status", PyLong_FromLong(m->read_status)) < 0 ||
+	    pbpy_dict_put(d, "content_class", pbpy_str_or_none(m->content_class)) < 0 ||
+	    pbpy_dict_put(d, "content_type", m->has_content_type ? content_type_obj(&m->content_type) : Py_NewRef(Py_None)) < 0 ||
+	    pbpy_dict_put(d, "root_part", PyLong_FromLong(m->root_part)) < 0 ||
+	    pbpy_dict_put(d, "body", m->body ? body_obj(in, m->body, m->body_len) : Py_NewRef(Py_None)) < 0)
 		goto fail;
 	PyObject *headers = PyList_New((Py_ssize_t)m->n_headers);
-	if (put(d, "headers", headers) < 0)
+	if (pbpy_dict_put(d, "headers", headers) < 0)
 		goto fail;
 	for (size_t i = 0; i < m->n_headers; i++) {
 		PyObject *h = mms_header_obj(&m->headers[i]);
@@ -236,7 +220,7 @@ static PyObject *message_obj(const input *in, const pb_mms_message *m)
 		PyList_SET_ITEM(headers, (Py_ssize_t)i, h);
 	}
 	PyObject *parts = PyList_New((Py_ssize_t)m->n_parts);
-	if (put(d, "parts", parts) < 0)
+	if (pbpy_dict_put(d, "parts", parts) < 0)
 		goto fail;
 	for (size_t i = 0; i < m->n_parts; i++) {
 		PyObject *p = part_obj(in, &m->parts[i]);
@@ -251,7 +235,7 @@ static PyObject *message_obj(const input *in, const pb_mms_message *m)
 		pbpy_raise(rc, NULL);
 		goto fail;
 	}
-	if (put(d, "text", pbpy_buf_to_str(&text)) < 0)
+	if (pbpy_dict_put(d, "text", pbpy_buf_to_str(&text)) < 0)
 		goto fail;
 	return d;
 fail:
@@ -263,7 +247,7 @@ static PyObject *push_obj(const input *in, const pb_wsp_push *p)
 {
 	return Py_BuildValue("{s:i,s:i,s:s,s:N,s:i,s:N,s:N,s:N,s:n}", "tid", p->tid, "pdu_type", p->pdu_type, "kind",
 			     pb_wsp_push_kind_name(p->kind), "content_type", content_type_obj(&p->content_type),
-			     "app_id", p->app_id, "app_id_name", str_or_none(p->app_id_name), "headers",
+			     "app_id", p->app_id, "app_id_name", pbpy_str_or_none(p->app_id_name), "headers",
 			     wsp_headers_obj(p->headers, p->n_headers), "body", body_obj(in, p->body, p->body_len),
 			     "body_offset", (Py_ssize_t)p->body_offset);
 }
@@ -521,7 +505,7 @@ static PyObject *mms_token_name(PyObject *self, PyObject *args)
 	int field, value;
 	if (!PyArg_ParseTuple(args, "ii", &field, &value))
 		return NULL;
-	return str_or_none(pb_mms_token_name(field, value));
+	return pbpy_str_or_none(pb_mms_token_name(field, value));
 }
 
 #define KW (METH_VARARGS | METH_KEYWORDS)

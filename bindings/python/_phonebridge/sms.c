@@ -7,16 +7,6 @@
  */
 #include "pbpy.h"
 
-/* d[key] = v, stealing v; -1 on failure (v NULL included) */
-static int put(PyObject *d, const char *key, PyObject *v)
-{
-	if (!v)
-		return -1;
-	int rc = PyDict_SetItemString(d, key, v);
-	Py_DECREF(v);
-	return rc;
-}
-
 static PyObject *address_obj(const pb_sms_address *a)
 {
 	if (!a->present)
@@ -40,28 +30,28 @@ static PyObject *udh_obj(const pb_sms_udh *u, bool with_ies)
 	PyObject *d = PyDict_New();
 	if (!d)
 		return NULL;
-	if (put(d, "length", PyLong_FromLong(u->len)) < 0)
+	if (pbpy_dict_put(d, "length", PyLong_FromLong(u->len)) < 0)
 		goto fail;
 	if (u->has_concat) {
-		if (put(d, "concat", Py_BuildValue("(iiiO)", u->concat_ref, u->concat_total, u->concat_seq,
+		if (pbpy_dict_put(d, "concat", Py_BuildValue("(iiiO)", u->concat_ref, u->concat_total, u->concat_seq,
 						   u->concat_ref16 ? Py_True : Py_False)) < 0)
 			goto fail;
 	} else if (PyDict_SetItemString(d, "concat", Py_None) < 0) {
 		goto fail;
 	}
 	if (u->has_ports) {
-		if (put(d, "ports", Py_BuildValue("(iiO)", u->dst_port, u->src_port,
+		if (pbpy_dict_put(d, "ports", Py_BuildValue("(iiO)", u->dst_port, u->src_port,
 						  u->ports16 ? Py_True : Py_False)) < 0)
 			goto fail;
 	} else if (PyDict_SetItemString(d, "ports", Py_None) < 0) {
 		goto fail;
 	}
-	if (put(d, "lang_locking", PyLong_FromLong(u->lang_locking)) < 0 ||
-	    put(d, "lang_single", PyLong_FromLong(u->lang_single)) < 0 ||
-	    put(d, "ies_truncated", PyBool_FromLong(u->ies_truncated)) < 0)
+	if (pbpy_dict_put(d, "lang_locking", PyLong_FromLong(u->lang_locking)) < 0 ||
+	    pbpy_dict_put(d, "lang_single", PyLong_FromLong(u->lang_single)) < 0 ||
+	    pbpy_dict_put(d, "ies_truncated", PyBool_FromLong(u->ies_truncated)) < 0)
 		goto fail;
 	PyObject *ies = PyList_New(0);
-	if (!ies || put(d, "ies", ies) < 0)
+	if (!ies || pbpy_dict_put(d, "ies", ies) < 0)
 		goto fail;
 	for (size_t i = 0; with_ies && i < u->n_ies; i++) {
 		PyObject *ie = Py_BuildValue("(iy#)", u->ies[i].iei, (const char *)u->ies[i].data,
@@ -84,55 +74,55 @@ static PyObject *message_obj(const pb_sms_message *m, bool borrowed_ok)
 	PyObject *d = PyDict_New();
 	if (!d)
 		return NULL;
-	if (put(d, "type", PyUnicode_FromString(pb_sms_type_name(m->type))) < 0 ||
-	    put(d, "smsc", address_obj(&m->smsc)) < 0 || put(d, "address", address_obj(&m->address)) < 0 ||
-	    put(d, "first_octet", PyLong_FromLong(m->first_octet)) < 0 ||
-	    put(d, "more_messages", PyBool_FromLong(m->more_messages)) < 0 ||
-	    put(d, "reply_path", PyBool_FromLong(m->reply_path)) < 0 ||
-	    put(d, "status_report", PyBool_FromLong(m->status_report)) < 0 ||
-	    put(d, "reject_duplicates", PyBool_FromLong(m->reject_duplicates)) < 0 ||
-	    put(d, "mr", PyLong_FromLong(m->mr)) < 0 || put(d, "udl", PyLong_FromLong(m->udl)) < 0 ||
-	    put(d, "scts", time_obj(&m->scts)) < 0 || put(d, "discharge", time_obj(&m->discharge)) < 0 ||
-	    put(d, "udh", udh_obj(&m->udh, borrowed_ok)) < 0 ||
-	    put(d, "wap_push", PyBool_FromLong(borrowed_ok && pb_sms_is_wap_push(m))) < 0)
+	if (pbpy_dict_put(d, "type", PyUnicode_FromString(pb_sms_type_name(m->type))) < 0 ||
+	    pbpy_dict_put(d, "smsc", address_obj(&m->smsc)) < 0 || pbpy_dict_put(d, "address", address_obj(&m->address)) < 0 ||
+	    pbpy_dict_put(d, "first_octet", PyLong_FromLong(m->first_octet)) < 0 ||
+	    pbpy_dict_put(d, "more_messages", PyBool_FromLong(m->more_messages)) < 0 ||
+	    pbpy_dict_put(d, "reply_path", PyBool_FromLong(m->reply_path)) < 0 ||
+	    pbpy_dict_put(d, "status_report", PyBool_FromLong(m->status_report)) < 0 ||
+	    pbpy_dict_put(d, "reject_duplicates", PyBool_FromLong(m->reject_duplicates)) < 0 ||
+	    pbpy_dict_put(d, "mr", PyLong_FromLong(m->mr)) < 0 || pbpy_dict_put(d, "udl", PyLong_FromLong(m->udl)) < 0 ||
+	    pbpy_dict_put(d, "scts", time_obj(&m->scts)) < 0 || pbpy_dict_put(d, "discharge", time_obj(&m->discharge)) < 0 ||
+	    pbpy_dict_put(d, "udh", udh_obj(&m->udh, borrowed_ok)) < 0 ||
+	    pbpy_dict_put(d, "wap_push", PyBool_FromLong(borrowed_ok && pb_sms_is_wap_push(m))) < 0)
 		goto fail;
-	if (m->has_pid ? put(d, "pid", PyLong_FromLong(m->pid)) < 0 : PyDict_SetItemString(d, "pid", Py_None) < 0)
+	if (m->has_pid ? pbpy_dict_put(d, "pid", PyLong_FromLong(m->pid)) < 0 : PyDict_SetItemString(d, "pid", Py_None) < 0)
 		goto fail;
 	if (m->has_dcs) {
-		if (put(d, "dcs", PyLong_FromLong(m->dcs.raw)) < 0 ||
-		    put(d, "encoding", PyUnicode_FromString(pb_sms_encoding_name(m->dcs.encoding))) < 0 ||
-		    put(d, "message_class", m->dcs.msg_class < 0 ? Py_NewRef(Py_None)
+		if (pbpy_dict_put(d, "dcs", PyLong_FromLong(m->dcs.raw)) < 0 ||
+		    pbpy_dict_put(d, "encoding", PyUnicode_FromString(pb_sms_encoding_name(m->dcs.encoding))) < 0 ||
+		    pbpy_dict_put(d, "message_class", m->dcs.msg_class < 0 ? Py_NewRef(Py_None)
 								  : PyLong_FromLong(m->dcs.msg_class)) < 0 ||
-		    put(d, "compressed", PyBool_FromLong(m->dcs.compressed)) < 0)
+		    pbpy_dict_put(d, "compressed", PyBool_FromLong(m->dcs.compressed)) < 0)
 			goto fail;
-		if (m->dcs.mwi && put(d, "mwi", Py_BuildValue("(OOi)", m->dcs.mwi_active ? Py_True : Py_False,
+		if (m->dcs.mwi && pbpy_dict_put(d, "mwi", Py_BuildValue("(OOi)", m->dcs.mwi_active ? Py_True : Py_False,
 							      m->dcs.mwi_store ? Py_True : Py_False,
 							      m->dcs.mwi_kind)) < 0)
 			goto fail;
 	}
 	if (m->validity.format == PB_SMS_VP_RELATIVE || m->validity.format == PB_SMS_VP_ENHANCED) {
-		if (put(d, "validity", PyLong_FromUnsignedLong(m->validity.seconds)) < 0)
+		if (pbpy_dict_put(d, "validity", PyLong_FromUnsignedLong(m->validity.seconds)) < 0)
 			goto fail;
 	} else if (m->validity.format == PB_SMS_VP_ABSOLUTE) {
-		if (put(d, "validity", time_obj(&m->validity.absolute)) < 0)
+		if (pbpy_dict_put(d, "validity", time_obj(&m->validity.absolute)) < 0)
 			goto fail;
 	}
-	if (m->has_status && (put(d, "status", PyLong_FromLong(m->status)) < 0 ||
-			      put(d, "status_text", PyUnicode_FromString(pb_sms_status_text(m->status))) < 0 ||
-			      put(d, "delivered", PyBool_FromLong(pb_sms_status_delivered(m->status))) < 0))
+	if (m->has_status && (pbpy_dict_put(d, "status", PyLong_FromLong(m->status)) < 0 ||
+			      pbpy_dict_put(d, "status_text", PyUnicode_FromString(pb_sms_status_text(m->status))) < 0 ||
+			      pbpy_dict_put(d, "delivered", PyBool_FromLong(pb_sms_status_delivered(m->status))) < 0))
 		goto fail;
-	if (m->has_fcs && put(d, "fcs", PyLong_FromLong(m->fcs)) < 0)
+	if (m->has_fcs && pbpy_dict_put(d, "fcs", PyLong_FromLong(m->fcs)) < 0)
 		goto fail;
-	if (m->type == PB_SMS_COMMAND && (put(d, "command_type", PyLong_FromLong(m->command_type)) < 0 ||
-					  put(d, "message_number", PyLong_FromLong(m->message_number)) < 0))
+	if (m->type == PB_SMS_COMMAND && (pbpy_dict_put(d, "command_type", PyLong_FromLong(m->command_type)) < 0 ||
+					  pbpy_dict_put(d, "message_number", PyLong_FromLong(m->message_number)) < 0))
 		goto fail;
-	if (put(d, "text", PyUnicode_DecodeUTF8(m->text, (Py_ssize_t)m->text_len, "surrogateescape")) < 0)
+	if (pbpy_dict_put(d, "text", PyUnicode_DecodeUTF8(m->text, (Py_ssize_t)m->text_len, "surrogateescape")) < 0)
 		goto fail;
 	if (borrowed_ok) {
-		if (put(d, "tpdu", PyBytes_FromStringAndSize((const char *)m->tpdu, (Py_ssize_t)m->tpdu_len)) < 0)
+		if (pbpy_dict_put(d, "tpdu", PyBytes_FromStringAndSize((const char *)m->tpdu, (Py_ssize_t)m->tpdu_len)) < 0)
 			goto fail;
 		if (m->has_dcs && m->dcs.encoding == PB_SMS_ENC_8BIT &&
-		    put(d, "data", PyBytes_FromStringAndSize((const char *)m->ud, (Py_ssize_t)m->ud_len)) < 0)
+		    pbpy_dict_put(d, "data", PyBytes_FromStringAndSize((const char *)m->ud, (Py_ssize_t)m->ud_len)) < 0)
 			goto fail;
 	}
 	return d;
@@ -315,6 +305,7 @@ typedef struct {
 	PyObject_HEAD
 	pb_sms_reassembler *r;
 	PyObject *store; /* Python object with save/delete/load, or NULL */
+	bool busy;       /* in a call: the store's Python code must not re-enter */
 } Reassembler;
 
 static PyObject *key_obj(const pb_sms_group_key *k)
@@ -517,6 +508,11 @@ static int reassembler_ready(Reassembler *self)
 		PyErr_SetString(PyExc_RuntimeError, "Reassembler not initialised");
 		return -1;
 	}
+	if (self->busy) {
+		/* the store's Python code (or another thread while it ran) called in */
+		PyErr_SetString(PyExc_RuntimeError, "Reassembler is busy: called from its own store or another thread");
+		return -1;
+	}
 	return 0;
 }
 
@@ -531,9 +527,11 @@ static PyObject *reassembler_add(Reassembler *self, PyObject *args, PyObject *kw
 		return NULL;
 	pb_sms_assembled *a = NULL;
 	pb_parse_error perr = PB_PARSE_ERROR_INIT;
+	self->busy = true;
 	int rc = pb_sms_reassembler_add(self->r, pdu.buf, (size_t)pdu.len,
 					(smsc ? PB_SMS_DECODE_SMSC : 0) | (reverse ? PB_SMS_DECODE_REVERSE : 0),
 					now, &a, &perr);
+	self->busy = false;
 	PyBuffer_Release(&pdu);
 	if (rc < 0) {
 		pb_sms_assembled_free(a);
@@ -548,7 +546,9 @@ static PyObject *reassembler_expire(Reassembler *self, PyObject *arg)
 	if (reassembler_ready(self) < 0 || (now == -1 && PyErr_Occurred()))
 		return NULL;
 	pb_sms_assembled *a = NULL;
+	self->busy = true;
 	int rc = pb_sms_reassembler_expire(self->r, now, &a);
+	self->busy = false;
 	if (rc < 0) {
 		pb_sms_assembled_free(a);
 		return reassembler_fail(rc, NULL);
@@ -561,7 +561,9 @@ static PyObject *reassembler_flush(Reassembler *self, PyObject *unused)
 	if (reassembler_ready(self) < 0)
 		return NULL;
 	pb_sms_assembled *a = NULL;
+	self->busy = true;
 	int rc = pb_sms_reassembler_flush(self->r, &a);
+	self->busy = false;
 	if (rc < 0) {
 		pb_sms_assembled_free(a);
 		return reassembler_fail(rc, NULL);
@@ -573,7 +575,9 @@ static PyObject *reassembler_restore(Reassembler *self, PyObject *unused)
 {
 	if (reassembler_ready(self) < 0)
 		return NULL;
+	self->busy = true;
 	int rc = pb_sms_reassembler_restore(self->r);
+	self->busy = false;
 	if (rc < 0)
 		return reassembler_fail(rc, NULL);
 	Py_RETURN_NONE;
@@ -581,8 +585,10 @@ static PyObject *reassembler_restore(Reassembler *self, PyObject *unused)
 
 static PyObject *reassembler_pending(Reassembler *self, void *closure)
 {
-	if (reassembler_ready(self) < 0)
+	if (!self->r) {
+		PyErr_SetString(PyExc_RuntimeError, "Reassembler not initialised");
 		return NULL;
+	}
 	return PyLong_FromSize_t(pb_sms_reassembler_pending(self->r));
 }
 

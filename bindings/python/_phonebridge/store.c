@@ -37,13 +37,6 @@ static int open_check(Store *self)
 	return 0;
 }
 
-static PyObject *str_or_none(const char *s)
-{
-	if (!s)
-		Py_RETURN_NONE;
-	return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "surrogateescape");
-}
-
 static int store_init(Store *self, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = { "path", "synchronous", "busy_timeout_ms", "attachments_dir", NULL };
@@ -163,10 +156,10 @@ static PyObject *msg_obj(pb_store_msg *m)
 {
 	PyObject *r = Py_BuildValue(
 		"{s:L,s:i,s:i,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:i,s:L,s:L,s:L}", "id", (long long)m->id, "dir",
-		m->dir, "state", m->state, "dedup_key", str_or_none(m->dedup_key), "backend", str_or_none(m->backend),
-		"backend_id", str_or_none(m->backend_id), "peer", str_or_none(m->peer), "room", str_or_none(m->room),
-		"event_id", str_or_none(m->event_id), "body", str_or_none(m->body), "ref", str_or_none(m->ref),
-		"last_error", str_or_none(m->last_error), "attempts", m->attempts, "sent_at", (long long)m->sent_at,
+		m->dir, "state", m->state, "dedup_key", pbpy_str_or_none(m->dedup_key), "backend", pbpy_str_or_none(m->backend),
+		"backend_id", pbpy_str_or_none(m->backend_id), "peer", pbpy_str_or_none(m->peer), "room", pbpy_str_or_none(m->room),
+		"event_id", pbpy_str_or_none(m->event_id), "body", pbpy_str_or_none(m->body), "ref", pbpy_str_or_none(m->ref),
+		"last_error", pbpy_str_or_none(m->last_error), "attempts", m->attempts, "sent_at", (long long)m->sent_at,
 		"created_at", (long long)m->created_at, "updated_at", (long long)m->updated_at);
 	return r;
 }
@@ -331,7 +324,7 @@ static PyObject *store_attachment_list(Store *self, PyObject *arg)
 		const pb_store_attachment *a = &l->items[i];
 		PyObject *t = Py_BuildValue("{s:L,s:i,s:s,s:L,s:N,s:N}", "msg_id", (long long)a->msg_id, "seq", a->seq,
 					    "sha256", a->sha256, "size", (long long)a->size, "content_type",
-					    str_or_none(a->content_type), "name", str_or_none(a->name));
+					    pbpy_str_or_none(a->content_type), "name", pbpy_str_or_none(a->name));
 		if (!t) {
 			Py_CLEAR(list);
 			break;
@@ -481,7 +474,7 @@ static PyObject *store_kv_get(Store *self, PyObject *arg)
 	STORE_CALL(self, rc, pb_store_kv_get(self->st, k, &v));
 	if (rc < 0)
 		return pbpy_raise(rc, NULL);
-	PyObject *r = str_or_none(v);
+	PyObject *r = pbpy_str_or_none(v);
 	pb_free(v);
 	return r;
 }
@@ -512,8 +505,8 @@ static PyObject *contact_result(int rc, pb_store_contact *c)
 {
 	if (rc < 0)
 		return pbpy_raise(rc, NULL);
-	PyObject *r = Py_BuildValue("{s:N,s:N,s:N,s:L}", "number", str_or_none(c->number), "display_name",
-				    str_or_none(c->display_name), "room", str_or_none(c->room), "updated_at",
+	PyObject *r = Py_BuildValue("{s:N,s:N,s:N,s:L}", "number", pbpy_str_or_none(c->number), "display_name",
+				    pbpy_str_or_none(c->display_name), "room", pbpy_str_or_none(c->room), "updated_at",
 				    (long long)c->updated_at);
 	pb_store_contact_free(c);
 	return r;
@@ -575,14 +568,14 @@ static PyObject *group_result(int rc, pb_store_group *g)
 		return pbpy_raise(rc, NULL);
 	PyObject *nums = PyTuple_New((Py_ssize_t)g->count);
 	for (size_t i = 0; nums && i < g->count; i++) {
-		PyObject *s = str_or_none(g->numbers[i]);
+		PyObject *s = pbpy_str_or_none(g->numbers[i]);
 		if (!s) {
 			Py_CLEAR(nums);
 			break;
 		}
 		PyTuple_SET_ITEM(nums, (Py_ssize_t)i, s);
 	}
-	PyObject *r = nums ? Py_BuildValue("(NN)", str_or_none(g->room), nums) : NULL;
+	PyObject *r = nums ? Py_BuildValue("(NN)", pbpy_str_or_none(g->room), nums) : NULL;
 	pb_store_group_free(g);
 	return r;
 }
@@ -747,10 +740,10 @@ static PyObject *store_call_recent(Store *self, PyObject *arg)
 	for (size_t i = 0; list && i < l->count; i++) {
 		const pb_store_call *c = &l->items[i];
 		PyObject *t = Py_BuildValue("{s:L,s:L,s:N,s:N,s:N,s:N,s:L,s:N}", "id", (long long)c->id, "at",
-					    (long long)c->at, "caller", str_or_none(c->caller), "attestation",
-					    str_or_none(c->attestation), "verdict", str_or_none(c->verdict), "challenge",
-					    str_or_none(c->challenge), "duration_ms", (long long)c->duration_ms,
-					    "forward_target", str_or_none(c->forward_target));
+					    (long long)c->at, "caller", pbpy_str_or_none(c->caller), "attestation",
+					    pbpy_str_or_none(c->attestation), "verdict", pbpy_str_or_none(c->verdict), "challenge",
+					    pbpy_str_or_none(c->challenge), "duration_ms", (long long)c->duration_ms,
+					    "forward_target", pbpy_str_or_none(c->forward_target));
 		if (!t) {
 			Py_CLEAR(list);
 			break;

@@ -259,6 +259,18 @@ class TestReassemblerStore(unittest.TestCase):
         with self.assertRaises(TypeError):
             r.restore()
 
+    def test_store_cannot_reenter(self):
+        pdus = self.pdus
+
+        class Reentrant(sms.MemoryPartStore):
+            def save(self, *args):
+                r.add(pdus[1].data, 2, smsc=False)
+
+        r = sms.Reassembler(store=Reentrant())
+        with self.assertRaisesRegex(RuntimeError, "busy"):
+            r.add(pdus[0].data, 1, smsc=False)
+        self.assertEqual(r.expire(0), [])
+
     def test_malformed_part(self):
         r = sms.Reassembler()
         with self.assertRaises(MalformedPDU) as cm:
