@@ -195,6 +195,34 @@ class TestThreads(StoreCase):
         self.assertEqual(self.st.kv["t3.49"], "49")
 
 
+class TestGilReleased(StoreCase):
+    def test_a_writer_waiting_for_the_lock_lets_python_run(self):
+        # The main thread holds the write lock; a second handle's write waits
+        # in SQLite's busy handler. Were the GIL held there, the main thread
+        # could not commit and the writer would fail with BusyError when its
+        # timeout ran out.
+        other = Store(self.path, busy_timeout_ms=60000)
+        started, result = threading.Event(), []
+
+        def writer():
+            started.set()
+            try:
+                other.kv["waiter"] = "thread"
+                result.append("ok")
+            except Exception as e:  # reported below
+                result.append(e)
+
+        t = threading.Thread(target=writer)
+        with self.st.transaction():
+            self.st.kv["holder"] = "main"
+            t.start()
+            self.assertTrue(started.wait(60))
+        t.join(120)
+        other.close()
+        self.assertEqual(result, ["ok"])
+        self.assertEqual(self.st.kv["waiter"], "thread")
+
+
 class TestPhone(unittest.TestCase):
     def test_normalize(self):
         self.assertEqual(phone.normalize("0044 (0)20-7946-0958", "DE"), ("+442079460958", phone.E164))
