@@ -16,6 +16,7 @@ are :class:`phonebridge.MalformedPDU` with ``.offset``.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import os
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Sequence, Tuple, Union
@@ -41,6 +42,7 @@ __all__ = [
     "encode_notification",
     "safe_filename",
     "guess_content_type",
+    "token_name",
     "WAP_PUSH_PORT",
     "STATUS_EXPIRED", "STATUS_RETRIEVED", "STATUS_REJECTED", "STATUS_DEFERRED",
     "STATUS_UNRECOGNISED", "READ_STATUS_READ", "READ_STATUS_DELETED",
@@ -124,6 +126,11 @@ class Part:
     @property
     def media_type(self) -> str:
         return self.content_type.media_type
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the (transfer-decoded) body, in hex."""
+        return hashlib.sha256(self.body).hexdigest()
 
     def __bytes__(self) -> bytes:
         return bytes(self.body)
@@ -387,3 +394,9 @@ def safe_filename(name: str, fallback: str = "attachment") -> str:
 def guess_content_type(filename: str) -> str:
     """The content type a file name's extension suggests."""
     return _phonebridge.mms_guess_content_type(filename)
+
+
+def token_name(field: int, value: int) -> Optional[str]:
+    """The spec's text of a status token, e.g. ``token_name(0x19, 226)`` ->
+    "Error-permanent-message-not-found"; None when unknown."""
+    return _phonebridge.mms_token_name(field, value)

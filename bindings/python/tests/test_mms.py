@@ -61,6 +61,8 @@ class TestDecode(unittest.TestCase):
         self.assertEqual(photo.media_type, "image/jpeg")
         self.assertEqual(bytes(photo.body), JPEG)
         self.assertEqual(bytes(photo), JPEG)
+        import hashlib
+        self.assertEqual(photo.sha256, hashlib.sha256(JPEG).hexdigest())
         self.assertNotIn("/", photo.filename)
         self.assertNotIn("..", photo.filename)
         self.assertTrue(photo.filename.endswith(".jpg"))
@@ -191,6 +193,8 @@ class TestEncode(unittest.TestCase):
         self.assertEqual(mms.guess_content_type("photo.JPG"), "image/jpeg")
         self.assertNotIn("/", mms.safe_filename("../../etc/passwd"))
         self.assertEqual(mms.safe_filename("", "fallback.bin"), "fallback.bin")
+        self.assertEqual(mms.token_name(0x19, 226), "Error-permanent-message-not-found")
+        self.assertIsNone(mms.token_name(0x19, 7))
 
 
 class TestExample(unittest.TestCase):
