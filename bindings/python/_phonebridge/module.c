@@ -7,6 +7,9 @@
 static PyMethodDef *const method_tables[] = {
 	pbpy_errors_methods,
 	pbpy_core_methods,
+	pbpy_sms_methods,
+	pbpy_mms_methods,
+	pbpy_store_methods,
 };
 
 static void module_free(void *m)
@@ -33,6 +36,12 @@ PyMODINIT_FUNC PyInit__phonebridge(void)
 		if (PyModule_AddFunctions(m, method_tables[i]) < 0)
 			goto fail;
 	if (pbpy_core_init(m) < 0)
+		goto fail;
+	if (pbpy_sms_init(m) < 0)
+		goto fail;
+	if (pbpy_mms_init(m) < 0)
+		goto fail;
+	if (pbpy_store_init(m) < 0)
 		goto fail;
 	return m;
 fail:

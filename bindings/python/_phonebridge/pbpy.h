@@ -25,10 +25,21 @@ PyObject *pbpy_raise(int code, const pb_parse_error *perr);
 PyObject *pbpy_buf_to_bytes(pb_buf *buf);
 PyObject *pbpy_buf_to_str(pb_buf *buf);
 
+/* d[key] = value, stealing value (NULL: fails, for chaining calls); 0 or -1. */
+int pbpy_dict_put(PyObject *dict, const char *key, PyObject *value);
+/* A UTF-8 C string as str (surrogateescape), or None for NULL. */
+PyObject *pbpy_str_or_none(const char *s);
+
 /* Per-file method tables and set-up, gathered by module.c. */
 extern PyMethodDef pbpy_errors_methods[];
 extern PyMethodDef pbpy_core_methods[];
 int pbpy_core_init(PyObject *module);
 void pbpy_core_free(void);
+extern PyMethodDef pbpy_sms_methods[];
+int pbpy_sms_init(PyObject *module);
+extern PyMethodDef pbpy_mms_methods[];
+int pbpy_mms_init(PyObject *module);
+extern PyMethodDef pbpy_store_methods[];
+int pbpy_store_init(PyObject *module);
 
 #endif
