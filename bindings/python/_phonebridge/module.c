@@ -7,6 +7,7 @@
 static PyMethodDef *const method_tables[] = {
 	pbpy_errors_methods,
 	pbpy_core_methods,
+	pbpy_screen_methods,
 };
 
 static void module_free(void *m)
@@ -33,6 +34,8 @@ PyMODINIT_FUNC PyInit__phonebridge(void)
 		if (PyModule_AddFunctions(m, method_tables[i]) < 0)
 			goto fail;
 	if (pbpy_core_init(m) < 0)
+		goto fail;
+	if (pbpy_screen_init(m) < 0)
 		goto fail;
 	return m;
 fail:

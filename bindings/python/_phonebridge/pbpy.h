@@ -30,5 +30,7 @@ extern PyMethodDef pbpy_errors_methods[];
 extern PyMethodDef pbpy_core_methods[];
 int pbpy_core_init(PyObject *module);
 void pbpy_core_free(void);
+extern PyMethodDef pbpy_screen_methods[];
+int pbpy_screen_init(PyObject *module);
 
 #endif
