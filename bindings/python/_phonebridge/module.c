@@ -8,6 +8,7 @@ static PyMethodDef *const method_tables[] = {
 	pbpy_errors_methods,
 	pbpy_core_methods,
 	pbpy_screen_methods,
+	pbpy_matrix_methods,
 };
 
 static void module_free(void *m)
@@ -36,6 +37,8 @@ PyMODINIT_FUNC PyInit__phonebridge(void)
 	if (pbpy_core_init(m) < 0)
 		goto fail;
 	if (pbpy_screen_init(m) < 0)
+		goto fail;
+	if (pbpy_matrix_init(m) < 0)
 		goto fail;
 	return m;
 fail:

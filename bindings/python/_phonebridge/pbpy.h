@@ -32,5 +32,7 @@ int pbpy_core_init(PyObject *module);
 void pbpy_core_free(void);
 extern PyMethodDef pbpy_screen_methods[];
 int pbpy_screen_init(PyObject *module);
+extern PyMethodDef pbpy_matrix_methods[];
+int pbpy_matrix_init(PyObject *module);
 
 #endif
