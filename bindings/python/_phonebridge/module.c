@@ -9,6 +9,7 @@ static PyMethodDef *const method_tables[] = {
 	pbpy_core_methods,
 	pbpy_screen_methods,
 	pbpy_matrix_methods,
+	pbpy_modem_methods,
 };
 
 static void module_free(void *m)
@@ -39,6 +40,8 @@ PyMODINIT_FUNC PyInit__phonebridge(void)
 	if (pbpy_screen_init(m) < 0)
 		goto fail;
 	if (pbpy_matrix_init(m) < 0)
+		goto fail;
+	if (pbpy_modem_init(m) < 0)
 		goto fail;
 	return m;
 fail:

@@ -34,5 +34,7 @@ extern PyMethodDef pbpy_screen_methods[];
 int pbpy_screen_init(PyObject *module);
 extern PyMethodDef pbpy_matrix_methods[];
 int pbpy_matrix_init(PyObject *module);
+extern PyMethodDef pbpy_modem_methods[];
+int pbpy_modem_init(PyObject *module);
 
 #endif
