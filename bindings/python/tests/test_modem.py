@@ -83,6 +83,18 @@ class TestHiLink(unittest.TestCase):
         with self.assertRaises(phonebridge.StateError):
             m.status()
 
+    def test_send_sms_hilink_example(self):
+        import sys
+        example = os.path.join(ROOT, "examples", "python", "send_sms_hilink.py")
+        if not os.path.exists(example):
+            self.skipTest("no examples")
+        r = subprocess.run([sys.executable, example, "--url", self.emu.url, "--password-file", self.pw,
+                            "+15550100001", "hi", "there"], capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("Example Mobile LTE", r.stdout)
+        sent = json.loads(self.emu.http("/test/sent"))
+        self.assertEqual((sent[-1]["phone"], sent[-1]["content"]), ("+15550100001", "hi there"))
+
     def test_bad_credentials(self):
         os.chmod(self.pw, 0o644)
         with self.assertRaises(phonebridge.AuthError):

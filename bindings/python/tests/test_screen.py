@@ -123,7 +123,7 @@ class RingThenCode(screen.Challenge):
     def on_timer(self):
         self.code = "".join(str(self.random_below(10)) for _ in range(3))
         self.answer()
-        self.play("please-enter")
+        self.play("enter-the-code")
         self.say_digits(self.code)
         self.collect(3, 4000)
 
@@ -331,7 +331,7 @@ class TestPythonChallenge(unittest.TestCase):
         self.assertEqual(h.timer_at, 2000)
         h.run_until(2000)
         self.assertEqual(h.answers, 1)
-        self.assertEqual(h.played, ["please-enter", "digit-5", "digit-0", "digit-2"])
+        self.assertEqual(h.played, ["enter-the-code", "digit-5", "digit-0", "digit-2"])
         h.play_out(3000)
         h.press("502")
         self.assertEqual(h.result.outcome, "passed")
@@ -402,6 +402,23 @@ class TestExceptionsInPython(unittest.TestCase):
         s = h.open(registry(), "random-code", "digits=4", random=rnd)
         self.assertEqual(h.result.outcome, "error")
         self.assertIsInstance(s.exception, RuntimeError)
+
+
+class TestExample(unittest.TestCase):
+    def test_custom_challenge_example_runs(self):
+        import contextlib
+        import io
+        import os
+        import runpy
+        root = os.environ.get("PB_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+        path = os.path.join(root, "examples", "python", "custom_challenge.py")
+        if not os.path.exists(path):
+            self.skipTest("no examples")
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            runpy.run_path(path, run_name="__main__")
+        self.assertIn("finish: passed", out.getvalue())
+        self.assertIn("finish: failed (wrong year)", out.getvalue())
 
 
 class TestNoLeaks(unittest.TestCase):
