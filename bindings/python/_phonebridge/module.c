@@ -10,6 +10,7 @@ static PyMethodDef *const method_tables[] = {
 	pbpy_screen_methods,
 	pbpy_matrix_methods,
 	pbpy_modem_methods,
+	pbpy_mmsc_methods,
 };
 
 static void module_free(void *m)
@@ -42,6 +43,8 @@ PyMODINIT_FUNC PyInit__phonebridge(void)
 	if (pbpy_matrix_init(m) < 0)
 		goto fail;
 	if (pbpy_modem_init(m) < 0)
+		goto fail;
+	if (pbpy_mmsc_init(m) < 0)
 		goto fail;
 	return m;
 fail:

@@ -36,5 +36,7 @@ extern PyMethodDef pbpy_matrix_methods[];
 int pbpy_matrix_init(PyObject *module);
 extern PyMethodDef pbpy_modem_methods[];
 int pbpy_modem_init(PyObject *module);
+extern PyMethodDef pbpy_mmsc_methods[];
+int pbpy_mmsc_init(PyObject *module);
 
 #endif
