@@ -8,10 +8,9 @@
  * library's thread-safe pb_matrix_cancel(), for stopping a sync from another
  * thread.
  */
-#include "pbpy.h"
+#include "pbpy-util.h"
 
 #include <jansson.h>
-#include <pythread.h>
 
 typedef struct {
 	PyObject_HEAD
@@ -19,15 +18,7 @@ typedef struct {
 	PyThread_type_lock lock;
 } MatrixObject;
 
-/* Run @expr with the GIL released and the handle's lock held. */
-#define BLOCKING(self, rc, expr)                                    \
-	do {                                                        \
-		Py_BEGIN_ALLOW_THREADS                              \
-		PyThread_acquire_lock((self)->lock, WAIT_LOCK);     \
-		(rc) = (expr);                                      \
-		PyThread_release_lock((self)->lock);                \
-		Py_END_ALLOW_THREADS                                \
-	} while (0)
+#define BLOCKING(self, rc, expr) PBPY_BLOCKING((self)->lock, rc, expr)
 
 /* A new C string from the library as str (or None), pb_free()d. */
 static PyObject *take_str(char *s)
@@ -514,12 +505,5 @@ PyMethodDef pbpy_matrix_methods[] = {
 
 int pbpy_matrix_init(PyObject *m)
 {
-	if (PyType_Ready(&MatrixType) < 0)
-		return -1;
-	Py_INCREF(&MatrixType);
-	if (PyModule_AddObject(m, "Matrix", (PyObject *)&MatrixType) < 0) {
-		Py_DECREF(&MatrixType);
-		return -1;
-	}
-	return 0;
+	return pbpy_add_type(m, "Matrix", &MatrixType);
 }

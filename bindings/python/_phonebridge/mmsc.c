@@ -7,9 +7,7 @@
  * call that talks to the MMSC runs with the GIL released and the client's
  * lock held; the progress callback takes the GIL to call Python.
  */
-#include "pbpy.h"
-
-#include <pythread.h>
+#include "pbpy-util.h"
 
 typedef struct {
 	PyObject_HEAD
@@ -19,14 +17,7 @@ typedef struct {
 	PyObject *progress_exc;
 } MmscObject;
 
-#define BLOCKING(self, rc, expr)                                    \
-	do {                                                        \
-		Py_BEGIN_ALLOW_THREADS                              \
-		PyThread_acquire_lock((self)->lock, WAIT_LOCK);     \
-		(rc) = (expr);                                      \
-		PyThread_release_lock((self)->lock);                \
-		Py_END_ALLOW_THREADS                                \
-	} while (0)
+#define BLOCKING(self, rc, expr) PBPY_BLOCKING((self)->lock, rc, expr)
 
 static int progress_cb(uint64_t now, uint64_t total, void *ud)
 {
@@ -36,18 +27,10 @@ static int progress_cb(uint64_t now, uint64_t total, void *ud)
 	PyObject *r = PyObject_CallFunction(self->progress, "KK", (unsigned long long)now,
 					    (unsigned long long)total);
 	if (!r) {
-		if (!self->progress_exc) {
-			PyObject *t, *v, *tb;
-			PyErr_Fetch(&t, &v, &tb);
-			PyErr_NormalizeException(&t, &v, &tb);
-			if (v && tb)
-				PyException_SetTraceback(v, tb);
-			Py_XDECREF(t);
-			Py_XDECREF(tb);
-			self->progress_exc = v;
-		} else {
+		if (!self->progress_exc)
+			self->progress_exc = pbpy_take_exception();
+		else
 			PyErr_Clear();
-		}
 		stop = 1;
 	} else {
 		stop = PyObject_IsTrue(r) > 0;
@@ -172,8 +155,7 @@ static int failed(MmscObject *self, int rc)
 	if (self->progress_exc) {
 		PyObject *e = self->progress_exc;
 		self->progress_exc = NULL;
-		PyErr_SetObject((PyObject *)Py_TYPE(e), e);
-		Py_DECREF(e);
+		pbpy_reraise(e);
 		return 1;
 	}
 	if (rc < 0) {
@@ -317,12 +299,5 @@ PyMethodDef pbpy_mmsc_methods[] = {
 
 int pbpy_mmsc_init(PyObject *m)
 {
-	if (PyType_Ready(&MmscType) < 0)
-		return -1;
-	Py_INCREF(&MmscType);
-	if (PyModule_AddObject(m, "Mmsc", (PyObject *)&MmscType) < 0) {
-		Py_DECREF(&MmscType);
-		return -1;
-	}
-	return 0;
+	return pbpy_add_type(m, "Mmsc", &MmscType);
 }

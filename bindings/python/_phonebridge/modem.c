@@ -8,9 +8,7 @@
  * pb_modem_stop(), which takes no lock, so another thread can end a watch.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include "pbpy.h"
-
-#include <pythread.h>
+#include "pbpy-util.h"
 
 typedef struct {
 	PyObject_HEAD
@@ -19,14 +17,8 @@ typedef struct {
 	int closing;
 } ModemObject;
 
-#define BLOCKING(self, rc, expr)                                    \
-	do {                                                        \
-		Py_BEGIN_ALLOW_THREADS                              \
-		PyThread_acquire_lock((self)->lock, WAIT_LOCK);     \
-		(rc) = (self)->m ? (expr) : PB_ESTATE;              \
-		PyThread_release_lock((self)->lock);                \
-		Py_END_ALLOW_THREADS                                \
-	} while (0)
+/* A call on the box; after close() it finds no handle: PB_ESTATE. */
+#define BLOCKING(self, rc, expr) PBPY_BLOCKING((self)->lock, rc, (self)->m ? (expr) : PB_ESTATE)
 
 static PyObject *opt_str(const char *s)
 {
@@ -267,14 +259,7 @@ static int watch_event(const pb_modem_event *ev, void *ud)
 	PyObject *r = d ? PyObject_CallFunctionObjArgs(w->cb, d, NULL) : NULL;
 	Py_XDECREF(d);
 	if (!r) {
-		PyObject *t, *v, *tb;
-		PyErr_Fetch(&t, &v, &tb);
-		PyErr_NormalizeException(&t, &v, &tb);
-		if (v && tb)
-			PyException_SetTraceback(v, tb);
-		Py_XDECREF(t);
-		Py_XDECREF(tb);
-		w->exc = v;
+		w->exc = pbpy_take_exception();
 		stop = 1;
 	} else {
 		stop = PyObject_IsTrue(r) > 0;
@@ -300,11 +285,8 @@ static PyObject *modem_watch(ModemObject *self, PyObject *args, PyObject *kw)
 	watch_ctx w = { cb, NULL };
 	BLOCKING(self, rc, pb_modem_watch(self->m, new_only ? PB_MODEM_WATCH_NEW_ONLY : 0, duration,
 					  watch_event, &w));
-	if (w.exc) {
-		PyErr_SetObject((PyObject *)Py_TYPE(w.exc), w.exc);
-		Py_DECREF(w.exc);
-		return NULL;
-	}
+	if (w.exc)
+		return pbpy_reraise(w.exc);
 	if (rc < 0)
 		return pbpy_raise(rc, NULL);
 	return PyBool_FromLong(rc != 0); /* True: the callback stopped it */
@@ -365,12 +347,5 @@ PyMethodDef pbpy_modem_methods[] = {
 
 int pbpy_modem_init(PyObject *m)
 {
-	if (PyType_Ready(&ModemType) < 0)
-		return -1;
-	Py_INCREF(&ModemType);
-	if (PyModule_AddObject(m, "Modem", (PyObject *)&ModemType) < 0) {
-		Py_DECREF(&ModemType);
-		return -1;
-	}
-	return 0;
+	return pbpy_add_type(m, "Modem", &ModemType);
 }

@@ -14,7 +14,7 @@
  * PB_SCREEN_ERROR with "ExcType: message" as its reason) and is kept on the
  * Session object (.exception) for the program to inspect.
  */
-#include "pbpy.h"
+#include "pbpy-util.h"
 
 #include <phonebridge/sys/challenge.h>
 
@@ -31,18 +31,6 @@ static void exc_text(char *buf, size_t cap, PyObject *exc)
 	Py_XDECREF(s);
 }
 
-/* Fetch the pending exception as one object (normalised). New reference. */
-static PyObject *take_exception(void)
-{
-	PyObject *type, *value, *tb;
-	PyErr_Fetch(&type, &value, &tb);
-	PyErr_NormalizeException(&type, &value, &tb);
-	if (value && tb)
-		PyException_SetTraceback(value, tb);
-	Py_XDECREF(type);
-	Py_XDECREF(tb);
-	return value;
-}
 
 /* --- policy ---------------------------------------------------------------- */
 
@@ -90,13 +78,13 @@ typedef struct {
 static int lookup_result(lookup_ctx *lc, PyObject *r)
 {
 	if (!r) {
-		lc->exc = take_exception();
+		lc->exc = pbpy_take_exception();
 		return pb_error_set(PB_ERROR, "lookup raised an exception");
 	}
 	long v = PyLong_Check(r) ? PyLong_AsLong(r) : PyObject_IsTrue(r);
 	Py_DECREF(r);
 	if (v == -1 && PyErr_Occurred()) {
-		lc->exc = take_exception();
+		lc->exc = pbpy_take_exception();
 		return pb_error_set(PB_ERROR, "lookup returned a bad value");
 	}
 	if (v < 0)
@@ -150,11 +138,8 @@ static PyObject *policy_decide(PolicyObject *self, PyObject *args, PyObject *kw)
 		lk.recent_failures = lk_failures;
 	pb_screen_decision d;
 	int rc = pb_screen_policy_decide(self->p, &call, &lk, &d);
-	if (lc.exc) {
-		PyErr_SetObject((PyObject *)Py_TYPE(lc.exc), lc.exc);
-		Py_DECREF(lc.exc);
-		return NULL;
-	}
+	if (lc.exc)
+		return pbpy_reraise(lc.exc);
 	if (rc < 0)
 		return pbpy_raise(rc, NULL);
 	return Py_BuildValue("{s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:s}", "verdict",
@@ -424,7 +409,7 @@ static int pyc_create(void **state, const pb_challenge_config *cfg, void *ud)
 	}
 	PyObject *inst = PyObject_CallFunctionObjArgs(pc->cls, params, NULL);
 	if (!inst) {
-		PyObject *exc = take_exception();
+		PyObject *exc = pbpy_take_exception();
 		char text[200];
 		exc_text(text, sizeof(text), exc);
 		/* a ValueError/TypeError from __init__ is a bad parameter */
@@ -471,7 +456,7 @@ static int pyc_call(void *state, pb_challenge_ctx *ctx, const char *event, PyObj
 	if (r) {
 		Py_DECREF(r);
 	} else {
-		PyObject *exc = take_exception();
+		PyObject *exc = pbpy_take_exception();
 		char text[200];
 		exc_text(text, sizeof(text), exc);
 		rc = pb_error_set(PB_ERROR, "%s", text);
@@ -649,7 +634,7 @@ static void host_call(SessionObject *so, const char *method, PyObject *args)
 {
 	if (!args) {
 		if (!so->host_exception)
-			so->host_exception = take_exception();
+			so->host_exception = pbpy_take_exception();
 		else
 			PyErr_Clear();
 		return;
@@ -659,7 +644,7 @@ static void host_call(SessionObject *so, const char *method, PyObject *args)
 	if (r) {
 		Py_DECREF(r);
 	} else if (!so->host_exception) {
-		so->host_exception = take_exception();
+		so->host_exception = pbpy_take_exception();
 	} else {
 		PyErr_Clear();
 	}
@@ -672,7 +657,7 @@ static void host_call0(SessionObject *so, const char *method)
 	if (r)
 		Py_DECREF(r);
 	else if (!so->host_exception)
-		so->host_exception = take_exception();
+		so->host_exception = pbpy_take_exception();
 	else
 		PyErr_Clear();
 }
@@ -722,7 +707,7 @@ static int py_random(void *buf, size_t len, void *ud)
 	SessionObject *so = ud;
 	PyObject *r = PyObject_CallFunction(so->random, "n", (Py_ssize_t)len);
 	if (!r) {
-		PyObject *exc = take_exception();
+		PyObject *exc = pbpy_take_exception();
 		note_exception(exc);
 		Py_XDECREF(exc);
 		return pb_error_set(PB_ERROR, "random() raised an exception");
@@ -1003,14 +988,8 @@ int pbpy_screen_init(PyObject *m)
 {
 	PyTypeObject *types[] = { &PolicyType, &ContextType, &RegistryType, &SessionType };
 	const char *names[] = { "Policy", "ChallengeContext", "Registry", "Session" };
-	for (size_t i = 0; i < 4; i++) {
-		if (PyType_Ready(types[i]) < 0)
+	for (size_t i = 0; i < 4; i++)
+		if (pbpy_add_type(m, names[i], types[i]) < 0)
 			return -1;
-		Py_INCREF(types[i]);
-		if (PyModule_AddObject(m, names[i], (PyObject *)types[i]) < 0) {
-			Py_DECREF(types[i]);
-			return -1;
-		}
-	}
 	return 0;
 }

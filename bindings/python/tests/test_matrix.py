@@ -3,19 +3,18 @@
 
 import json
 import os
-import subprocess
 import tempfile
 import threading
 import time
 import unittest
 import urllib.request
 
+from pbtest import SOURCE_ROOT, Server
+
 import phonebridge
 from phonebridge.matrix import Client, read_secret_file
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SCRIPT = os.path.join(os.environ.get("PB_SOURCE_ROOT", os.path.join(HERE, "..", "..", "..")),
-                      "tests", "matrix-homeserver.py")
+SCRIPT = os.path.join(SOURCE_ROOT, "tests", "matrix-homeserver.py")
 PNG_1x1 = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
                         "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
 
@@ -33,18 +32,13 @@ def wait_for(cond, deadline=30.0):
 class TestMatrix(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.proc = subprocess.Popen(["/usr/bin/python3", SCRIPT, "--exit-on-eof"],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        line = cls.proc.stdout.readline()
-        assert line.startswith("port "), line
-        cls.url = f"http://127.0.0.1:{int(line.split()[1])}"
+        cls.server = Server("tests/matrix-homeserver.py", "--exit-on-eof", ready="port")
+        cls.url = cls.server.url
         cls.tmp = tempfile.TemporaryDirectory()
 
     @classmethod
     def tearDownClass(cls):
-        cls.proc.stdin.close()
-        cls.proc.wait(30)
-        cls.proc.stdout.close()
+        cls.server.close()
         cls.tmp.cleanup()
 
     def secret(self, name, text, mode=0o600):

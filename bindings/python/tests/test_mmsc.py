@@ -2,17 +2,16 @@
 
 import json
 import os
-import subprocess
 import unittest
 import urllib.request
+
+from pbtest import SOURCE_ROOT, Server
 
 import phonebridge
 from phonebridge import mmsc
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.environ.get("PB_SOURCE_ROOT", os.path.join(HERE, "..", "..", ".."))
-SCRIPT = os.path.join(ROOT, "tests", "mmsc-server.py")
-DATA = os.path.join(ROOT, "tests", "data", "mmsc")
+SCRIPT = os.path.join(SOURCE_ROOT, "tests", "mmsc-server.py")
+DATA = os.path.join(SOURCE_ROOT, "tests", "data", "mmsc")
 
 
 def notification(tid, location, size=1024):
@@ -39,19 +38,14 @@ def send_req(tid):
 class TestMmsc(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.proc = subprocess.Popen(["/usr/bin/python3", SCRIPT, "--root", f"own={DATA}"],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        line = cls.proc.stdout.readline()
-        assert line.startswith("PORT "), line
-        cls.url = f"http://127.0.0.1:{int(line.split()[1])}"
+        cls.server = Server("tests/mmsc-server.py", "--root", f"own={DATA}", ready="PORT")
+        cls.url = cls.server.url
         with open(os.path.join(DATA, "retrieve-conf-text.mms"), "rb") as f:
             cls.conf = f.read()
 
     @classmethod
     def tearDownClass(cls):
-        cls.proc.stdin.close()
-        cls.proc.wait(30)
-        cls.proc.stdout.close()
+        cls.server.close()
 
     def requests(self):
         with urllib.request.urlopen(self.url + "/admin/requests") as r:

@@ -6,28 +6,21 @@ import os
 import subprocess
 import tempfile
 import threading
-import time
 import unittest
 import urllib.request
+
+from pbtest import SOURCE_ROOT, Server
 
 import phonebridge
 from phonebridge import modem
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.environ.get("PB_SOURCE_ROOT", os.path.join(HERE, "..", "..", ".."))
+ROOT = SOURCE_ROOT
 SCRIPT = os.path.join(ROOT, "tests", "emulators", "hilink-emulator.py")
 
 
-class Emulator:
+class Emulator(Server):
     def __init__(self, *args):
-        self.proc = subprocess.Popen(["/usr/bin/python3", SCRIPT, *args], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, text=True)
-        for line in self.proc.stdout:
-            if line.startswith("READY "):
-                self.url = f"http://127.0.0.1:{line.split()[1]}"
-                break
-        else:
-            raise RuntimeError("emulator exited before it was ready")
+        super().__init__("tests/emulators/hilink-emulator.py", *args, ready="READY")
 
     def http(self, path, body=None):
         req = urllib.request.Request(self.url + path, data=body.encode() if body is not None else None)
@@ -35,9 +28,7 @@ class Emulator:
             return r.read().decode()
 
     def stop(self):
-        self.proc.terminate()
-        self.proc.wait(30)
-        self.proc.stdout.close()
+        self.close()
 
 
 @unittest.skipUnless(os.path.exists(SCRIPT), "no HiLink emulator")

@@ -1,10 +1,9 @@
 """phonebridge.screen: policy with Python lookups, sessions driven by the C
 engine with a Python host on a virtual clock, challenges written in Python."""
 
-import gc
-import resource
-import tracemalloc
 import unittest
+
+from pbtest import assert_no_growth
 
 from phonebridge import screen
 from phonebridge.errors import (
@@ -410,8 +409,8 @@ class TestExample(unittest.TestCase):
         import io
         import os
         import runpy
-        root = os.environ.get("PB_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-        path = os.path.join(root, "examples", "python", "custom_challenge.py")
+        from pbtest import SOURCE_ROOT
+        path = os.path.join(SOURCE_ROOT, "examples", "python", "custom_challenge.py")
         if not os.path.exists(path):
             self.skipTest("no examples")
         out = io.StringIO()
@@ -423,10 +422,6 @@ class TestExample(unittest.TestCase):
 
 class TestNoLeaks(unittest.TestCase):
     def test_policy_and_session_loop(self):
-        def rss_kib():
-            with open("/proc/self/statm") as f:
-                return int(f.read().split()[1]) * resource.getpagesize() // 1024
-
         reg = registry()
         policy = screen.Policy(is_allowed=lambda n: False, is_denied=lambda n: n.endswith("9"),
                                recent_failures=lambda n, s: 0)
@@ -447,20 +442,7 @@ class TestNoLeaks(unittest.TestCase):
             except InvalidArgument:
                 pass
 
-        tracemalloc.start()  # before the warm-up: tracing itself caches some objects
-        for _ in range(2000):
-            one_round()
-        gc.collect()
-        before_py = tracemalloc.get_traced_memory()[0]
-        before_rss = rss_kib()
-        for _ in range(20000):
-            one_round()
-        gc.collect()
-        grown_py = tracemalloc.get_traced_memory()[0] - before_py
-        tracemalloc.stop()
-        grown_rss = rss_kib() - before_rss
-        self.assertLess(grown_py, 64 * 1024, "Python objects leaked")
-        self.assertLess(grown_rss, 4 * 1024, "C memory leaked (RSS grew %d KiB)" % grown_rss)
+        assert_no_growth(self, one_round, 2000, 20000)
 
 
 if __name__ == "__main__":
