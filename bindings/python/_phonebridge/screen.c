@@ -365,8 +365,12 @@ typedef struct {
 	PyObject *host_exception; /* pending exception of a host method, re-raised by the event */
 } SessionObject;
 
-/* The session whose event is being handled (GIL held; saved and restored). */
-static SessionObject *current_session;
+/*
+ * The session whose event this thread is handling (saved and restored, so
+ * nested sessions work). Per thread: the GIL may pass to another thread
+ * during a Python challenge method, and that thread may feed its own session.
+ */
+static _Thread_local SessionObject *current_session;
 
 static void note_exception(PyObject *exc)
 {
