@@ -1,6 +1,7 @@
 """phonebridge.screen: policy with Python lookups, sessions driven by the C
 engine with a Python host on a virtual clock, challenges written in Python."""
 
+import time
 import unittest
 
 from pbtest import assert_no_growth
@@ -401,6 +402,58 @@ class TestExceptionsInPython(unittest.TestCase):
         s = h.open(registry(), "random-code", "digits=4", random=rnd)
         self.assertEqual(h.result.outcome, "error")
         self.assertIsInstance(s.exception, RuntimeError)
+
+
+class TestThreads(unittest.TestCase):
+    def test_exceptions_land_on_their_own_session(self):
+        """Sessions fed from several threads: the GIL passes between them
+        inside Python challenge methods, and each exception still lands on
+        the session that raised it."""
+        import threading
+
+        class Slow(screen.Challenge):
+            name = "slow"
+
+            def start(self):
+                self.answer()
+                self.collect(1, 1000)
+
+            def on_input(self, digits, timed_out):
+                for _ in range(200):
+                    time.sleep(0)  # let the other threads run in between
+                if digits == "1":
+                    raise LookupError(threading.current_thread().name)
+                self.pass_()
+
+        reg = registry()
+        reg.register(Slow)
+        results, errors = {}, []
+
+        def run(digit):
+            try:
+                for _ in range(50):
+                    h = VirtualHost()
+                    s = h.open(reg, "slow")
+                    h.press(digit)
+                    name = threading.current_thread().name
+                    results.setdefault(name, []).append(
+                        (h.result.outcome, type(s.exception).__name__,
+                         str(s.exception.args[0]) if s.exception else None))
+            except Exception as e:  # pragma: no cover - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=run, args=(d,), name=f"t{i}-{d}")
+                   for i, d in enumerate("1212")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertEqual(errors, [])
+        for name, got in results.items():
+            if name.endswith("-1"):
+                self.assertEqual(set(got), {("error", "LookupError", name)})
+            else:
+                self.assertEqual(set(got), {("passed", "NoneType", None)})
 
 
 class TestExample(unittest.TestCase):
