@@ -241,6 +241,10 @@ class Challenge:
         """The caller failed: goodbye, hang up; ``reason`` is reported."""
         self._act().fail(reason)
 
+    def random(self, n: int) -> bytes:
+        """``n`` random bytes (0..4096) from the session's CSPRNG (or the test's)."""
+        return self._act().random(n)
+
     def random_below(self, bound: int) -> int:
         """A uniform random number in [0, bound) from the session's CSPRNG."""
         return self._act().random_below(bound)

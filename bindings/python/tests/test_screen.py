@@ -122,6 +122,7 @@ class RingThenCode(screen.Challenge):
 
     def on_timer(self):
         self.code = "".join(str(self.random_below(10)) for _ in range(3))
+        assert len(self.random(4)) == 4
         self.answer()
         self.play("enter-the-code")
         self.say_digits(self.code)
