@@ -10,6 +10,10 @@ static PyMethodDef *const method_tables[] = {
 	pbpy_sms_methods,
 	pbpy_mms_methods,
 	pbpy_store_methods,
+	pbpy_screen_methods,
+	pbpy_matrix_methods,
+	pbpy_modem_methods,
+	pbpy_mmsc_methods,
 };
 
 static void module_free(void *m)
@@ -42,6 +46,14 @@ PyMODINIT_FUNC PyInit__phonebridge(void)
 	if (pbpy_mms_init(m) < 0)
 		goto fail;
 	if (pbpy_store_init(m) < 0)
+		goto fail;
+	if (pbpy_screen_init(m) < 0)
+		goto fail;
+	if (pbpy_matrix_init(m) < 0)
+		goto fail;
+	if (pbpy_modem_init(m) < 0)
+		goto fail;
+	if (pbpy_mmsc_init(m) < 0)
 		goto fail;
 	return m;
 fail:

@@ -41,5 +41,13 @@ extern PyMethodDef pbpy_mms_methods[];
 int pbpy_mms_init(PyObject *module);
 extern PyMethodDef pbpy_store_methods[];
 int pbpy_store_init(PyObject *module);
+extern PyMethodDef pbpy_screen_methods[];
+int pbpy_screen_init(PyObject *module);
+extern PyMethodDef pbpy_matrix_methods[];
+int pbpy_matrix_init(PyObject *module);
+extern PyMethodDef pbpy_modem_methods[];
+int pbpy_modem_init(PyObject *module);
+extern PyMethodDef pbpy_mmsc_methods[];
+int pbpy_mmsc_init(PyObject *module);
 
 #endif

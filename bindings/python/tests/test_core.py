@@ -1,10 +1,9 @@
 """phonebridge core: errors as exceptions, text helpers, logging, no leaks."""
 
-import gc
 import logging
-import resource
-import tracemalloc
 import unittest
+
+from pbtest import assert_no_growth
 
 import phonebridge
 from phonebridge import _phonebridge
@@ -134,29 +133,15 @@ class TestLogging(unittest.TestCase):
 
 class TestNoLeaks(unittest.TestCase):
     def test_many_calls_do_not_grow_memory(self):
-        def rss_kib():
-            with open("/proc/self/statm") as f:
-                return int(f.read().split()[1]) * resource.getpagesize() // 1024
-
         payload = "00" * 64
-        for _ in range(20000):  # warm up allocator pools
-            phonebridge.hex_decode(payload)
-        gc.collect()
-        tracemalloc.start()
-        before_py = tracemalloc.get_traced_memory()[0]
-        before_rss = rss_kib()
-        for _ in range(300000):
+
+        def one_round():
             phonebridge.hex_decode(payload)
             try:
                 phonebridge.hex_decode("zz")
             except MalformedPDU:
                 pass
-        gc.collect()
-        grown_py = tracemalloc.get_traced_memory()[0] - before_py
-        tracemalloc.stop()
-        grown_rss = rss_kib() - before_rss
-        self.assertLess(grown_py, 64 * 1024, "Python objects leaked")
-        self.assertLess(grown_rss, 4 * 1024, "C memory leaked (RSS grew %d KiB)" % grown_rss)
+        assert_no_growth(self, one_round, 20000, 300000)
 
 
 if __name__ == "__main__":

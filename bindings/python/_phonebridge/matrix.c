@@ -1,0 +1,509 @@
+/*
+ * _phonebridge — matrix: the Matrix client-server handle (pb_matrix).
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Every call that talks to the homeserver runs with the GIL released, so
+ * other Python threads run during a long-poll sync; the handle's own lock
+ * keeps one call at a time on it. cancel() needs neither: it is the C
+ * library's thread-safe pb_matrix_cancel(), for stopping a sync from another
+ * thread.
+ */
+#include "pbpy-util.h"
+
+#include <jansson.h>
+
+typedef struct {
+	PyObject_HEAD
+	pb_matrix *m;
+	PyThread_type_lock lock;
+} MatrixObject;
+
+#define BLOCKING(self, rc, expr) PBPY_BLOCKING((self)->lock, rc, expr)
+
+/* A new C string from the library as str (or None), pb_free()d. */
+static PyObject *take_str(char *s)
+{
+	if (!s)
+		Py_RETURN_NONE;
+	PyObject *r = PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "surrogateescape");
+	pb_free(s);
+	return r;
+}
+
+static PyObject *str_or_none(const char *s)
+{
+	if (!s)
+		Py_RETURN_NONE;
+	return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "surrogateescape");
+}
+
+static PyObject *matrix_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "homeserver", "access_token", "access_token_file", "user_agent",
+				  "ca_file", "tls_insecure", "connect_timeout_ms",
+				  "request_timeout_ms", "max_retries", "retry_base_ms", NULL };
+	pb_matrix_options o = PB_MATRIX_OPTIONS_INIT;
+	int insecure = 0;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "z|zzzzpllIl", kwlist, &o.homeserver,
+					 &o.access_token, &o.access_token_file, &o.user_agent,
+					 &o.ca_file, &insecure, &o.connect_timeout_ms,
+					 &o.request_timeout_ms, &o.max_retries, &o.retry_base_ms))
+		return NULL;
+	o.tls_insecure = insecure;
+	MatrixObject *self = (MatrixObject *)type->tp_alloc(type, 0);
+	if (!self)
+		return NULL;
+	self->lock = PyThread_allocate_lock();
+	if (!self->lock) {
+		Py_DECREF(self);
+		return PyErr_NoMemory();
+	}
+	int rc = pb_matrix_new(&self->m, &o);
+	if (rc < 0) {
+		Py_DECREF(self);
+		return pbpy_raise(rc, NULL);
+	}
+	return (PyObject *)self;
+}
+
+static void matrix_dealloc(MatrixObject *self)
+{
+	pb_matrix_free(self->m);
+	if (self->lock)
+		PyThread_free_lock(self->lock);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *done_str(int rc, char *s)
+{
+	if (rc < 0) {
+		pb_free(s);
+		return pbpy_raise(rc, NULL);
+	}
+	return take_str(s);
+}
+
+static PyObject *m_discover(MatrixObject *self, PyObject *args)
+{
+	const char *who;
+	int rc;
+	if (!PyArg_ParseTuple(args, "s", &who))
+		return NULL;
+	BLOCKING(self, rc, pb_matrix_discover(self->m, who));
+	if (rc < 0)
+		return pbpy_raise(rc, NULL);
+	return str_or_none(pb_matrix_homeserver(self->m));
+}
+
+static PyObject *m_login(MatrixObject *self, PyObject *args)
+{
+	const char *user, *password, *device = NULL;
+	int rc;
+	if (!PyArg_ParseTuple(args, "ss|z", &user, &password, &device))
+		return NULL;
+	BLOCKING(self, rc, pb_matrix_login_password(self->m, user, password, device));
+	if (rc < 0)
+		return pbpy_raise(rc, NULL);
+	Py_RETURN_NONE;
+}
+
+static PyObject *m_set_token(MatrixObject *self, PyObject *args)
+{
+	const char *token;
+	int rc;
+	if (!PyArg_ParseTuple(args, "z", &token))
+		return NULL;
+	BLOCKING(self, rc, pb_matrix_set_access_token(self->m, token));
+	if (rc < 0)
+		return pbpy_raise(rc, NULL);
+	Py_RETURN_NONE;
+}
+
+static PyObject *m_whoami(MatrixObject *self, PyObject *unused)
+{
+	char *uid = NULL;
+	int rc;
+	BLOCKING(self, rc, pb_matrix_whoami(self->m, &uid));
+	return done_str(rc, uid);
+}
+
+static PyObject *m_logout(MatrixObject *self, PyObject *unused)
+{
+	int rc;
+	BLOCKING(self, rc, pb_matrix_logout(self->m));
+	if (rc < 0)
+		return pbpy_raise(rc, NULL);
+	Py_RETURN_NONE;
+}
+
+static PyObject *m_cancel(MatrixObject *self, PyObject *unused)
+{
+	pb_matrix_cancel(self->m); /* thread-safe, no lock: it must reach a running call */
+	Py_RETURN_NONE;
+}
+
+static PyObject *m_cancel_reset(MatrixObject *self, PyObject *unused)
+{
+	pb_matrix_cancel_reset(self->m);
+	Py_RETURN_NONE;
+}
+
+/* A transaction id: the caller's, or a fresh random one. */
+static int txn(const char *given, char buf[PB_MATRIX_TXN_ID_SIZE], const char **out)
+{
+	if (given) {
+		*out = given;
+		return 0;
+	}
+	int rc = pb_matrix_txn_id(buf, PB_MATRIX_TXN_ID_SIZE);
+	if (rc < 0) {
+		pbpy_raise(rc, NULL);
+		return -1;
+	}
+	*out = buf;
+	return 0;
+}
+
+static PyObject *m_send_message(MatrixObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "room_id", "body", "msgtype", "html", "txn_id", NULL };
+	const char *room, *body, *msgtype = "m.text", *html = NULL, *given = NULL, *t;
+	char buf[PB_MATRIX_TXN_ID_SIZE];
+	char *event_id = NULL;
+	int rc;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "ss|szz", kwlist, &room, &body, &msgtype, &html, &given))
+		return NULL;
+	if (txn(given, buf, &t) < 0)
+		return NULL;
+	BLOCKING(self, rc, pb_matrix_send_message(self->m, room, t, msgtype, body, html, &event_id));
+	return done_str(rc, event_id);
+}
+
+static PyObject *m_send_reaction(MatrixObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "room_id", "event_id", "key", "txn_id", NULL };
+	const char *room, *target, *key, *given = NULL, *t;
+	char buf[PB_MATRIX_TXN_ID_SIZE];
+	char *event_id = NULL;
+	int rc;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "sss|z", kwlist, &room, &target, &key, &given))
+		return NULL;
+	if (txn(given, buf, &t) < 0)
+		return NULL;
+	BLOCKING(self, rc, pb_matrix_send_reaction(self->m, room, t, target, key, &event_id));
+	return done_str(rc, event_id);
+}
+
+static PyObject *m_send_event(MatrixObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "room_id", "type", "content_json", "txn_id", NULL };
+	const char *room, *type, *content, *given = NULL, *t;
+	char buf[PB_MATRIX_TXN_ID_SIZE];
+	char *event_id = NULL;
+	int rc;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "sss|z", kwlist, &room, &type, &content, &given))
+		return NULL;
+	if (txn(given, buf, &t) < 0)
+		return NULL;
+	BLOCKING(self, rc, pb_matrix_send_event(self->m, room, type, t, content, &event_id));
+	return done_str(rc, event_id);
+}
+
+static PyObject *m_send_file(MatrixObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "room_id", "path", "mimetype", "txn_id", NULL };
+	const char *room, *mimetype = NULL, *given = NULL, *t;
+	PyObject *path;
+	char buf[PB_MATRIX_TXN_ID_SIZE];
+	char *event_id = NULL;
+	int rc;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "sO&|zz", kwlist, &room, PyUnicode_FSConverter,
+					 &path, &mimetype, &given))
+		return NULL;
+	if (txn(given, buf, &t) < 0) {
+		Py_DECREF(path);
+		return NULL;
+	}
+	const char *p = PyBytes_AS_STRING(path);
+	BLOCKING(self, rc, pb_matrix_send_file(self->m, room, t, p, mimetype, &event_id));
+	Py_DECREF(path);
+	return done_str(rc, event_id);
+}
+
+static PyObject *m_create_dm(MatrixObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "user_id", "name", NULL };
+	const char *user, *name = NULL;
+	char *room = NULL;
+	int rc;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|z", kwlist, &user, &name))
+		return NULL;
+	BLOCKING(self, rc, pb_matrix_create_dm(self->m, user, name, &room));
+	return done_str(rc, room);
+}
+
+static PyObject *m_direct_room(MatrixObject *self, PyObject *args)
+{
+	const char *user;
+	char *room = NULL;
+	int rc;
+	if (!PyArg_ParseTuple(args, "s", &user))
+		return NULL;
+	BLOCKING(self, rc, pb_matrix_direct_room(self->m, user, &room));
+	return done_str(rc, room);
+}
+
+static PyObject *m_join(MatrixObject *self, PyObject *args)
+{
+	const char *which;
+	char *room = NULL;
+	int rc;
+	if (!PyArg_ParseTuple(args, "s", &which))
+		return NULL;
+	BLOCKING(self, rc, pb_matrix_join(self->m, which, &room));
+	return done_str(rc, room);
+}
+
+static PyObject *m_leave(MatrixObject *self, PyObject *args)
+{
+	const char *room;
+	int rc;
+	if (!PyArg_ParseTuple(args, "s", &room))
+		return NULL;
+	BLOCKING(self, rc, pb_matrix_leave(self->m, room));
+	if (rc < 0)
+		return pbpy_raise(rc, NULL);
+	Py_RETURN_NONE;
+}
+
+static PyObject *m_upload(MatrixObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "data", "content_type", "filename", NULL };
+	Py_buffer data;
+	const char *ctype = NULL, *fname = NULL;
+	char *mxc = NULL;
+	int rc;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "y*|zz", kwlist, &data, &ctype, &fname))
+		return NULL;
+	BLOCKING(self, rc, pb_matrix_upload(self->m, data.buf, (size_t)data.len, ctype, fname, &mxc));
+	PyBuffer_Release(&data);
+	return done_str(rc, mxc);
+}
+
+static PyObject *m_download(MatrixObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "mxc_url", "max_bytes", NULL };
+	const char *url;
+	Py_ssize_t max = 0;
+	pb_buf out = PB_BUF_INIT;
+	char *ctype = NULL;
+	int rc;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|n", kwlist, &url, &max))
+		return NULL;
+	BLOCKING(self, rc, pb_matrix_download(self->m, url, &out, &ctype, max > 0 ? (size_t)max : 0));
+	if (rc < 0) {
+		pb_buf_dispose(&out);
+		pb_free(ctype);
+		return pbpy_raise(rc, NULL);
+	}
+	PyObject *b = pbpy_buf_to_bytes(&out);
+	PyObject *c = take_str(ctype);
+	if (!b || !c) {
+		Py_XDECREF(b);
+		Py_XDECREF(c);
+		return NULL;
+	}
+	return Py_BuildValue("(NN)", b, c);
+}
+
+/* --- sync: the callbacks run without the GIL; they take it to build objects -- */
+
+typedef struct {
+	PyObject *events, *invites, *leaves;
+} sync_out;
+
+static const char *const section_names[] = { "timeline", "state", "invite", "leave" };
+
+static int append(PyObject *list, PyObject *item)
+{
+	if (!item)
+		return -1;
+	int r = PyList_Append(list, item);
+	Py_DECREF(item);
+	return r;
+}
+
+static int cb_event(const pb_matrix_event *ev, void *ud)
+{
+	sync_out *o = ud;
+	PyGILState_STATE g = PyGILState_Ensure();
+	char *json = json_dumps((const json_t *)ev->json, JSON_COMPACT);
+	PyObject *d = Py_BuildValue(
+		"{s:s,s:N,s:N,s:N,s:N,s:N,s:L,s:N,s:N,s:N,s:N}", "section",
+		section_names[(unsigned)ev->section & 3], "room_id", str_or_none(ev->room_id), "type",
+		str_or_none(ev->type), "sender", str_or_none(ev->sender), "event_id",
+		str_or_none(ev->event_id), "state_key", str_or_none(ev->state_key),
+		"origin_server_ts", (long long)ev->origin_server_ts, "msgtype", str_or_none(ev->msgtype),
+		"body", str_or_none(ev->body), "membership", str_or_none(ev->membership), "json",
+		str_or_none(json));
+	free(json);
+	int r = append(o->events, d);
+	PyGILState_Release(g);
+	return r < 0 ? PB_ENOMEM : 0;
+}
+
+static int cb_invite(const char *room, const char *inviter, void *ud)
+{
+	sync_out *o = ud;
+	PyGILState_STATE g = PyGILState_Ensure();
+	int r = append(o->invites, Py_BuildValue("(NN)", str_or_none(room), str_or_none(inviter)));
+	PyGILState_Release(g);
+	return r < 0 ? PB_ENOMEM : 0;
+}
+
+static int cb_leave(const char *room, void *ud)
+{
+	sync_out *o = ud;
+	PyGILState_STATE g = PyGILState_Ensure();
+	int r = append(o->leaves, str_or_none(room));
+	PyGILState_Release(g);
+	return r < 0 ? PB_ENOMEM : 0;
+}
+
+static PyObject *m_sync(MatrixObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "since", "filter", "timeout_ms", "full_state", NULL };
+	pb_matrix_sync_options so = PB_MATRIX_SYNC_OPTIONS_INIT;
+	int full = 0;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|zzlp", kwlist, &so.since, &so.filter,
+					 &so.timeout_ms, &full))
+		return NULL;
+	so.full_state = full;
+	sync_out o = { PyList_New(0), PyList_New(0), PyList_New(0) };
+	PyObject *ret = NULL;
+	if (!o.events || !o.invites || !o.leaves)
+		goto out;
+	pb_matrix_sync_callbacks cb = { cb_event, cb_invite, cb_leave, NULL, &o };
+	char *next = NULL;
+	int rc;
+	BLOCKING(self, rc, pb_matrix_sync(self->m, &so, &cb, &next));
+	if (rc != 0) {
+		pb_free(next);
+		if (!PyErr_Occurred())
+			pbpy_raise(rc < 0 ? rc : PB_ERROR, NULL);
+		goto out;
+	}
+	ret = Py_BuildValue("(OOON)", o.events, o.invites, o.leaves, take_str(next));
+out:
+	Py_XDECREF(o.events);
+	Py_XDECREF(o.invites);
+	Py_XDECREF(o.leaves);
+	return ret;
+}
+
+static PyObject *m_user_id(MatrixObject *self, void *unused)
+{
+	return str_or_none(pb_matrix_user_id(self->m));
+}
+
+static PyObject *m_device_id(MatrixObject *self, void *unused)
+{
+	return str_or_none(pb_matrix_device_id(self->m));
+}
+
+static PyObject *m_homeserver(MatrixObject *self, void *unused)
+{
+	return str_or_none(pb_matrix_homeserver(self->m));
+}
+
+static PyObject *m_access_token(MatrixObject *self, void *unused)
+{
+	return str_or_none(pb_matrix_access_token(self->m));
+}
+
+static PyObject *m_last_errcode(MatrixObject *self, void *unused)
+{
+	return str_or_none(pb_matrix_last_errcode(self->m));
+}
+
+static PyObject *m_last_status(MatrixObject *self, void *unused)
+{
+	return PyLong_FromLong(pb_matrix_last_status(self->m));
+}
+
+#define KW (METH_VARARGS | METH_KEYWORDS)
+#define KWF(f) (PyCFunction)(void (*)(void))(f)
+
+static PyMethodDef matrix_methods[] = {
+	{ "discover", (PyCFunction)m_discover, METH_VARARGS, "discover(user_id_or_server) -> homeserver URL" },
+	{ "login_password", (PyCFunction)m_login, METH_VARARGS, "login_password(user, password, device_id=None)" },
+	{ "set_access_token", (PyCFunction)m_set_token, METH_VARARGS, "set_access_token(token or None)" },
+	{ "whoami", (PyCFunction)m_whoami, METH_NOARGS, "whoami() -> user id" },
+	{ "logout", (PyCFunction)m_logout, METH_NOARGS, "logout()" },
+	{ "cancel", (PyCFunction)m_cancel, METH_NOARGS, "cancel(): stop a running call (any thread)" },
+	{ "cancel_reset", (PyCFunction)m_cancel_reset, METH_NOARGS, "cancel_reset(): allow calls again" },
+	{ "send_message", KWF(m_send_message), KW,
+	  "send_message(room_id, body, msgtype='m.text', html=None, txn_id=None) -> event id" },
+	{ "send_reaction", KWF(m_send_reaction), KW, "send_reaction(room_id, event_id, key, txn_id=None) -> event id" },
+	{ "send_event", KWF(m_send_event), KW, "send_event(room_id, type, content_json, txn_id=None) -> event id" },
+	{ "send_file", KWF(m_send_file), KW, "send_file(room_id, path, mimetype=None, txn_id=None) -> event id" },
+	{ "create_dm", KWF(m_create_dm), KW, "create_dm(user_id, name=None) -> room id" },
+	{ "direct_room", (PyCFunction)m_direct_room, METH_VARARGS, "direct_room(user_id) -> room id" },
+	{ "join", (PyCFunction)m_join, METH_VARARGS, "join(room_id_or_alias) -> room id" },
+	{ "leave", (PyCFunction)m_leave, METH_VARARGS, "leave(room_id)" },
+	{ "upload", KWF(m_upload), KW, "upload(data, content_type=None, filename=None) -> mxc url" },
+	{ "download", KWF(m_download), KW, "download(mxc_url, max_bytes=0) -> (bytes, content_type)" },
+	{ "sync", KWF(m_sync), KW,
+	  "sync(since=None, filter=None, timeout_ms=30000, full_state=False) -> "
+	  "(events, invites, leaves, next_batch)" },
+	{ NULL, NULL, 0, NULL },
+};
+
+static PyGetSetDef matrix_getset[] = {
+	{ "user_id", (getter)m_user_id, NULL, "user id after login/whoami, or None", NULL },
+	{ "device_id", (getter)m_device_id, NULL, "device id after login, or None", NULL },
+	{ "homeserver", (getter)m_homeserver, NULL, "the homeserver base URL", NULL },
+	{ "access_token", (getter)m_access_token, NULL, "the access token in use, or None", NULL },
+	{ "last_errcode", (getter)m_last_errcode, NULL, "errcode of the last error answer", NULL },
+	{ "last_status", (getter)m_last_status, NULL, "HTTP status of the last answer", NULL },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+static PyTypeObject MatrixType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "phonebridge._phonebridge.Matrix",
+	.tp_basicsize = sizeof(MatrixObject),
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "A Matrix client-server handle (pb_matrix).",
+	.tp_new = matrix_new,
+	.tp_dealloc = (destructor)matrix_dealloc,
+	.tp_methods = matrix_methods,
+	.tp_getset = matrix_getset,
+};
+
+static PyObject *read_secret_file(PyObject *self, PyObject *arg)
+{
+	PyObject *path;
+	if (!PyUnicode_FSConverter(arg, &path))
+		return NULL;
+	char *secret = NULL;
+	int rc = pb_matrix_read_secret_file(PyBytes_AS_STRING(path), &secret);
+	Py_DECREF(path);
+	if (rc < 0)
+		return pbpy_raise(rc, NULL);
+	PyObject *r = PyUnicode_DecodeUTF8(secret, (Py_ssize_t)strlen(secret), "surrogateescape");
+	memset(secret, 0, strlen(secret));
+	pb_free(secret);
+	return r;
+}
+
+PyMethodDef pbpy_matrix_methods[] = {
+	{ "matrix_read_secret_file", read_secret_file, METH_O,
+	  "matrix_read_secret_file(path) -> str; AuthError when group/others may read it" },
+	{ NULL, NULL, 0, NULL },
+};
+
+int pbpy_matrix_init(PyObject *m)
+{
+	return pbpy_add_type(m, "Matrix", &MatrixType);
+}

@@ -1,0 +1,262 @@
+"""A Matrix client (client-server API) over libphonebridge's pb_matrix.
+
+Every call that talks to the homeserver releases the GIL while libcurl
+works, so other threads run during a long-poll sync; one call at a time runs
+on a client (the others wait). :meth:`Client.cancel` stops a running call
+from another thread::
+
+    from phonebridge.matrix import Client
+
+    c = Client("https://matrix.example.org", token_file="/etc/pb/token")
+    room = c.create_dm("@me:example.org", name="+15550102000")
+    c.send_text(room, "hello")
+    sync = c.sync_forever(timeout_ms=30000)
+    for ev in sync:                 # blocks; stops after c.cancel()
+        print(ev.room_id, ev.sender, ev.body)
+        save(sync.next_batch)
+
+Errors are the package's exceptions: :class:`~phonebridge.AuthError` for a
+refused token or password, :class:`~phonebridge.CancelledError` after
+``cancel()``, :class:`~phonebridge.TransportError` when the server cannot be
+reached...
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+
+from . import _phonebridge
+from .errors import CancelledError
+
+__all__ = ["Client", "Event", "SyncIterator", "read_secret_file"]
+
+_Path = Union[str, "os.PathLike[str]"]
+
+
+def read_secret_file(path: _Path) -> str:
+    """A token or password from a file that only its owner may read
+    (AuthError otherwise); one trailing newline is removed."""
+    return _phonebridge.matrix_read_secret_file(path)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event of a /sync answer."""
+
+    section: str                 #: "timeline", "state", "invite" or "leave"
+    room_id: str
+    type: str
+    sender: Optional[str]
+    event_id: Optional[str]
+    state_key: Optional[str]
+    origin_server_ts: int
+    msgtype: Optional[str]       #: m.room.message: content.msgtype
+    body: Optional[str]          #: m.room.message: content.body
+    membership: Optional[str]    #: m.room.member: content.membership
+    json: str = field(repr=False)  #: the whole event as JSON text
+
+    @property
+    def event(self) -> Dict[str, Any]:
+        """The whole event, parsed."""
+        return json.loads(self.json)
+
+    @property
+    def content(self) -> Dict[str, Any]:
+        """The event's content object."""
+        c = self.event.get("content")
+        return c if isinstance(c, dict) else {}
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    events: List[Event]
+    invites: List[Tuple[str, Optional[str]]]  #: (room_id, inviter)
+    leaves: List[str]                           #: rooms left, kicked or banned from
+    next_batch: Optional[str]
+
+
+class Client:
+    """A handle on one homeserver account.
+
+    Credentials: ``token`` (an access token), or ``token_file`` (a file of
+    mode 0600 holding it), or ``user`` and ``password_file`` (log in with a
+    password read from a 0600 file) — or :meth:`login` later.
+    ``tls_insecure`` turns certificate checks off (tests only).
+    """
+
+    def __init__(self, homeserver: Optional[str], *, token: Optional[str] = None,
+                 token_file: Optional[_Path] = None, user: Optional[str] = None,
+                 password_file: Optional[_Path] = None, device_id: Optional[str] = None,
+                 user_agent: Optional[str] = None, ca_file: Optional[str] = None,
+                 tls_insecure: bool = False, connect_timeout_ms: int = 10000,
+                 request_timeout_ms: int = 60000, max_retries: int = 5,
+                 retry_base_ms: int = 500) -> None:
+        self._m = _phonebridge.Matrix(
+            homeserver, token, os.fspath(token_file) if token_file is not None else None,
+            user_agent, ca_file, tls_insecure, connect_timeout_ms, request_timeout_ms,
+            max_retries, retry_base_ms)
+        if user is not None and password_file is not None:
+            password = read_secret_file(password_file)
+            self.login(user, password, device_id)
+        elif (user is None) != (password_file is None):
+            raise ValueError("user and password_file go together")
+
+    # --- account ---
+    def discover(self, user_id_or_server: str) -> str:
+        """Find the homeserver through .well-known; returns its URL."""
+        return self._m.discover(user_id_or_server)
+
+    def login(self, user: str, password: str, device_id: Optional[str] = None) -> None:
+        """Log in with a password (m.login.password); the client then uses the new token."""
+        self._m.login_password(user, password, device_id)
+
+    def logout(self) -> None:
+        self._m.logout()
+
+    def whoami(self) -> str:
+        """The user id the token belongs to (AuthError when refused)."""
+        return self._m.whoami()
+
+    @property
+    def user_id(self) -> Optional[str]:
+        return self._m.user_id
+
+    @property
+    def device_id(self) -> Optional[str]:
+        return self._m.device_id
+
+    @property
+    def homeserver(self) -> Optional[str]:
+        return self._m.homeserver
+
+    @property
+    def access_token(self) -> Optional[str]:
+        return self._m.access_token
+
+    @access_token.setter
+    def access_token(self, token: Optional[str]) -> None:
+        self._m.set_access_token(token)
+
+    @property
+    def last_errcode(self) -> str:
+        """errcode of the last error answer ("M_FORBIDDEN"), or ""."""
+        return self._m.last_errcode or ""
+
+    @property
+    def last_status(self) -> int:
+        return self._m.last_status
+
+    # --- cancel (any thread) ---
+    def cancel(self) -> None:
+        """Make a running call (a long-poll sync) and every later one raise
+        CancelledError, until :meth:`cancel_reset`. Thread-safe."""
+        self._m.cancel()
+
+    def cancel_reset(self) -> None:
+        self._m.cancel_reset()
+
+    # --- rooms and messages ---
+    def create_dm(self, user_id: str, name: Optional[str] = None) -> str:
+        """A new direct room with ``user_id``, recorded in m.direct; its room id."""
+        return self._m.create_dm(user_id, name)
+
+    def direct_room(self, user_id: str) -> str:
+        """The latest direct room with ``user_id`` (NotFoundError if none)."""
+        return self._m.direct_room(user_id)
+
+    def join(self, room_id_or_alias: str) -> str:
+        return self._m.join(room_id_or_alias)
+
+    def leave(self, room_id: str) -> None:
+        self._m.leave(room_id)
+
+    def send_text(self, room_id: str, body: str, *, html: Optional[str] = None,
+                  txn_id: Optional[str] = None) -> str:
+        """Send m.text; returns the event id. The same ``txn_id`` twice sends once."""
+        return self._m.send_message(room_id, body, "m.text", html, txn_id)
+
+    def send_notice(self, room_id: str, body: str, *, html: Optional[str] = None,
+                    txn_id: Optional[str] = None) -> str:
+        """Send m.notice (bots' messages); returns the event id."""
+        return self._m.send_message(room_id, body, "m.notice", html, txn_id)
+
+    def send_reaction(self, room_id: str, event_id: str, key: str, *,
+                      txn_id: Optional[str] = None) -> str:
+        """React to ``event_id`` with ``key`` (e.g. an emoji); returns the reaction's id."""
+        return self._m.send_reaction(room_id, event_id, key, txn_id)
+
+    def send_event(self, room_id: str, type: str, content: Dict[str, Any], *,
+                   txn_id: Optional[str] = None) -> str:
+        """Send any room event with ``content`` (a dict)."""
+        return self._m.send_event(room_id, type, json.dumps(content), txn_id)
+
+    def send_file(self, room_id: str, path: _Path, *, mimetype: Optional[str] = None,
+                  txn_id: Optional[str] = None) -> str:
+        """Upload a file and send it (m.image/m.video/m.audio/m.file by type;
+        image size filled in); returns the event id."""
+        return self._m.send_file(room_id, path, mimetype, txn_id)
+
+    def upload(self, data: bytes, content_type: Optional[str] = None,
+               filename: Optional[str] = None) -> str:
+        """Upload bytes; returns the mxc:// URI."""
+        return self._m.upload(data, content_type, filename)
+
+    def download(self, mxc_url: str, max_bytes: int = 0) -> Tuple[bytes, Optional[str]]:
+        """(bytes, content type) of an mxc:// URI."""
+        return self._m.download(mxc_url, max_bytes)
+
+    # --- sync ---
+    def sync(self, since: Optional[str] = None, *, filter: Optional[str] = None,
+             timeout_ms: int = 30000, full_state: bool = False) -> SyncResult:
+        """One /sync (long-polls up to ``timeout_ms``)."""
+        events, invites, leaves, next_batch = self._m.sync(since, filter, timeout_ms, full_state)
+        return SyncResult([Event(**e) for e in events], invites, leaves, next_batch)
+
+    def sync_forever(self, since: Optional[str] = None, *, filter: Optional[str] = None,
+                     timeout_ms: int = 30000) -> "SyncIterator":
+        """An iterator over every event from ``since`` on, syncing as needed;
+        it ends when :meth:`cancel` is called (from another thread)."""
+        return SyncIterator(self, since, filter, timeout_ms)
+
+
+class SyncIterator:
+    """Yields :class:`Event` objects, one /sync after another.
+
+    ``next_batch`` is the token to resume from once every event yielded so
+    far is handled (save it; pass it as ``since`` after a restart). The
+    iteration ends after :meth:`Client.cancel`; other errors are raised.
+    """
+
+    def __init__(self, client: Client, since: Optional[str], filter: Optional[str],
+                 timeout_ms: int) -> None:
+        self.client = client
+        self.next_batch = since
+        self._filter = filter
+        self._timeout = timeout_ms
+        self._pending: List[Event] = []
+        self._batch: Optional[str] = since
+        self.invites: List[Tuple[str, Optional[str]]] = []
+        self.leaves: List[str] = []
+
+    def __iter__(self) -> Iterator[Event]:
+        return self
+
+    def __next__(self) -> Event:
+        while not self._pending:
+            # every event of the previous batch was handed out: it is done
+            self.next_batch = self._batch
+            try:
+                r = self.client.sync(self._batch, filter=self._filter, timeout_ms=self._timeout)
+            except CancelledError:
+                raise StopIteration from None
+            self.invites.extend(r.invites)
+            self.leaves.extend(r.leaves)
+            self._pending = list(r.events)
+            self._batch = r.next_batch
+        ev = self._pending.pop(0)
+        if not self._pending:
+            self.next_batch = self._batch
+        return ev

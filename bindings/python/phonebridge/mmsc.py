@@ -1,0 +1,124 @@
+"""Talking to the carrier's MMSC over HTTP: fetch, retrieve (and answer), send.
+
+    from phonebridge import mmsc
+    c = mmsc.Client("http://mms.carrier.example/mms/wapenc", proxy="10.0.0.10:8080",
+                    interface="if!wwan0")
+    r = c.retrieve(notification_pdu)       # GET + M-NotifyResp.ind, as OMA-MMS-CTR says
+    r.pdu                                  # the M-Retrieve.conf bytes (phonebridge.mms decodes)
+    conf = c.send(m_send_req_pdu)          # SendConf(response_status=128, message_id=...)
+
+PDUs cross as bytes. Every call releases the GIL while libcurl works; one
+call at a time runs on a client. Errors are the package's exceptions; the
+HTTP details of a failed call ride on the exception (``.http`` after
+fetch, ``.retrieval`` after retrieve, ``.conf`` after send).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence, Tuple
+
+from . import _phonebridge
+from .errors import PhoneBridgeError
+
+__all__ = ["Client", "HttpResult", "Retrieval", "SendConf"]
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    http_status: int      #: last HTTP status, 0 when none arrived
+    attempts: int
+    bytes: int
+    content_type: str
+    location: str         #: Location of a redirect not followed, else ""
+    url: str              #: the URL finally requested (after rewrite)
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    pdu: bytes            #: the body as downloaded: an M-Retrieve.conf on success
+    retrieve_status: int  #: X-Mms-Retrieve-Status, 0 when absent (= Ok)
+    answer_status: int    #: X-Mms-Status answered (or to answer, with no_answer)
+    answered: bool        #: the answer reached the MMSC
+    http: HttpResult
+
+
+@dataclass(frozen=True)
+class SendConf:
+    response_status: int  #: X-Mms-Response-Status (128 = Ok)
+    response_text: Optional[str]
+    message_id: Optional[str]
+    transaction_id: Optional[str]
+    http: HttpResult
+
+
+def _retrieval(d: dict) -> Retrieval:
+    return Retrieval(d["pdu"], d["retrieve_status"], d["answer_status"], d["answered"],
+                     HttpResult(**d["http"]))
+
+
+def _conf(d: dict) -> SendConf:
+    return SendConf(d["response_status"], d["response_text"], d["message_id"],
+                    d["transaction_id"], HttpResult(**d["http"]))
+
+
+def _call(fn, *args):
+    """Call into C; give the exception's diagnostics Python shapes."""
+    try:
+        return fn(*args)
+    except PhoneBridgeError as e:
+        if isinstance(getattr(e, "http", None), dict):
+            e.http = HttpResult(**e.http)
+        if isinstance(getattr(e, "retrieval", None), dict):
+            e.retrieval = _retrieval(e.retrieval)
+        if isinstance(getattr(e, "conf", None), dict):
+            e.conf = _conf(e.conf)
+        raise
+
+
+class Client:
+    """An MMSC client; the options are those of ``pb_mmsc_options`` (docs/mmsc.md).
+
+    ``progress(now, total)`` is called during downloads (return True to
+    abort: CancelledError); an exception it raises ends the download and
+    propagates.
+    """
+
+    def __init__(self, mmsc_url: Optional[str] = None, *, proxy: Optional[str] = None,
+                 interface: Optional[str] = None, user_agent: Optional[str] = None,
+                 wap_profile: Optional[str] = None, extra_headers: Sequence[str] = (),
+                 max_download: int = 0, connect_timeout_ms: int = 0, timeout_ms: int = 0,
+                 attempts: int = 0, retry_initial_ms: int = 0, retry_max_ms: int = 0,
+                 retry_send: bool = False, max_redirects: int = 0, ca_file: Optional[str] = None,
+                 tls_insecure: bool = False, rewrite_rules: Sequence[str] = (),
+                 progress: Optional[Callable[[int, int], bool]] = None,
+                 report_allowed: int = 0, stall_timeout_ms: int = 0) -> None:
+        self._c = _phonebridge.Mmsc(mmsc_url, proxy, interface, user_agent, wap_profile,
+                                    list(extra_headers), max_download, connect_timeout_ms,
+                                    timeout_ms, attempts, retry_initial_ms, retry_max_ms,
+                                    retry_send, max_redirects, ca_file, tls_insecure,
+                                    list(rewrite_rules), progress, report_allowed,
+                                    stall_timeout_ms)
+
+    def fetch(self, location: str) -> Tuple[bytes, HttpResult]:
+        """GET a Content-Location (after the rewrite rules); the body must be an MMS PDU."""
+        body, http = _call(self._c.fetch, location)
+        return body, HttpResult(**http)
+
+    def rewrite(self, location: str) -> str:
+        """The URL fetch() would request for ``location``."""
+        return self._c.rewrite(location)
+
+    def retrieve(self, notification: bytes, *, received: int = 0, later: bool = False,
+                 no_answer: bool = False) -> Retrieval:
+        """Retrieve what an M-Notification.ind (its PDU bytes) announces and
+        answer the MMSC (Retrieved, Deferred, Rejected, Unrecognised) as
+        OMA-MMS-CTR says. ``received``: unix seconds the notification came
+        (relative expiry); ``later``: a fetch deferred before (acknowledge
+        instead); ``no_answer``: answer nothing."""
+        return _retrieval(_call(self._c.retrieve, notification, received, later, no_answer))
+
+    def send(self, m_send_req: bytes) -> SendConf:
+        """POST an encoded M-Send.req; the M-Send.conf. ProtocolError when
+        the MMSC refused it (``.conf`` on the exception holds its answer)."""
+        return _conf(_call(self._c.send, m_send_req))

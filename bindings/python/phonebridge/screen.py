@@ -1,0 +1,413 @@
+"""Call screening: the policy, challenges (built-in or written in Python), sessions.
+
+Screening is pure logic: nothing here opens a socket or reads a clock. The
+program is the *host*: it feeds events into a :class:`Session` with the
+current time (milliseconds on any monotonic clock; tests use a virtual one)
+and carries out what the session asks through its :class:`Host` methods.
+
+A challenge written in Python is driven by the C engine exactly like a
+built-in one::
+
+    from phonebridge import screen
+
+    class PressSeven(screen.Challenge):
+        name = "press-seven"
+        summary = "press 7 to get through"
+
+        def __init__(self, params):
+            super().__init__(params)
+            self.tries = int(params.pop("tries", "2"))
+            self.reject_unknown(params)
+
+        def start(self):
+            self.play("press", "digit-7", "to-continue")
+            self.collect(1, 8000)
+
+        def on_input(self, digits, timed_out):
+            if digits == "7":
+                self.pass_()
+            elif (tries := self.tries - 1) > 0:
+                self.tries = tries
+                self.start()
+            else:
+                self.fail("wrong digit")
+
+    registry = screen.Registry()
+    registry.register(PressSeven)
+    session = screen.Session(registry, "press-seven", "tries=3", my_host)
+    session.start(now_ms)
+
+An exception raised in a challenge method ends the session with the outcome
+``"error"`` (the reason is ``"ExcType: message"``); the exception itself is
+kept as :attr:`Session.exception`. The call is never left hanging.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Type
+
+from . import _phonebridge
+
+__all__ = [
+    "Policy",
+    "Decision",
+    "Challenge",
+    "Registry",
+    "Host",
+    "Session",
+    "Result",
+    "normalize_number",
+    "parse_verstat",
+]
+
+
+def normalize_number(identity: Optional[str]) -> Tuple[str, str]:
+    """Normalise a caller identity (number, tel:/sip: URI, name-addr) with no
+    country configured: ``(kind, number)``, kind one of ``"e164"``,
+    ``"short"``, ``"anonymous"``, ``"unknown"``. Use
+    :meth:`Policy.normalize` for a numbering plan."""
+    return _phonebridge.screen_normalize_number(identity)
+
+
+def parse_verstat(uri: Optional[str]) -> Tuple[str, Optional[str]]:
+    """The STIR/SHAKEN ``verstat`` of a P-Asserted-Identity or From URI:
+    ``("TN-Validation-Passed", "A")``, ``("none", None)``..."""
+    return _phonebridge.screen_parse_verstat(uri)
+
+
+# --- policy -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the policy decided for one call."""
+
+    verdict: str        #: "accept", "reject" or "challenge"
+    sip_status: int     #: for "reject": 603, 433, 480, ...
+    caller: str         #: normalised caller, or ""
+    kind: str           #: "e164", "short", "anonymous", "unknown"
+    verstat: str        #: attestation seen, e.g. "TN-Validation-Passed"
+    challenge: str      #: for "challenge": the challenge name
+    params: str         #: its parameters, "key=value key=value"
+    rule: str           #: which rule decided, e.g. "deny-list"
+
+
+class Policy:
+    """A screening policy: rules from ``key=value`` settings (docs/screen.md),
+    store lookups as Python callables.
+
+    ``config`` maps keys to values (``{"country-code": "1", "quiet-hours":
+    "22:00-07:00"}``); values that are not str are converted with ``str()``
+    (``True``/``False`` become ``yes``/``no``). The lookups take the caller in
+    E.164: ``is_allowed(e164) -> bool``, ``is_denied(e164) -> bool``,
+    ``recent_failures(e164, since_unix) -> int``. An exception raised by a
+    lookup propagates out of :meth:`decide`.
+    """
+
+    def __init__(self, config: Optional[Mapping[str, Any]] = None, *,
+                 is_allowed: Optional[Callable[[str], bool]] = None,
+                 is_denied: Optional[Callable[[str], bool]] = None,
+                 recent_failures: Optional[Callable[[str, int], int]] = None) -> None:
+        self._p = _phonebridge.Policy()
+        self.is_allowed = is_allowed
+        self.is_denied = is_denied
+        self.recent_failures = recent_failures
+        for key, value in (config or {}).items():
+            self.set(key, value)
+
+    def set(self, key: str, value: Any) -> None:
+        """Set one rule; NotFoundError for an unknown key, InvalidArgument for a bad value."""
+        if value is True or value is False:
+            value = "yes" if value else "no"
+        self._p.set(key, str(value))
+
+    def normalize(self, identity: Optional[str]) -> Tuple[str, str]:
+        """Like :func:`normalize_number`, with this policy's numbering plan."""
+        return self._p.normalize(identity)
+
+    def decide(self, from_: Optional[str] = None, *, display_name: Optional[str] = None,
+               pai: Optional[str] = None, verstat: Optional[str] = None,
+               identity_header: bool = False, called: Optional[str] = None,
+               now: int = 0, minute_of_day: int = -1) -> Decision:
+        """Decide what to do with one incoming call.
+
+        ``from_`` is the From URI or number, ``pai`` the P-Asserted-Identity,
+        ``now`` the wall clock in unix seconds (for the failure window),
+        ``minute_of_day`` local time 0..1439 (-1 unknown; for quiet hours).
+        """
+        d = self._p.decide(from_=from_, display_name=display_name, pai=pai, verstat=verstat,
+                           identity_header=identity_header, called=called, now=now,
+                           minute_of_day=minute_of_day, is_allowed=self.is_allowed,
+                           is_denied=self.is_denied, recent_failures=self.recent_failures)
+        return Decision(**d)
+
+
+# --- challenges -----------------------------------------------------------------
+
+
+class Challenge:
+    """Base class of a challenge written in Python.
+
+    Subclass it, set :attr:`name` (``[a-z0-9-]+``) and :attr:`summary`, and
+    override the event methods you need; :meth:`start` is required. One
+    instance serves one call: it is made with the parameters as a dict of
+    str (``"digit=6 tries=3"`` -> ``{"digit": "6", "tries": "3"}``); raise
+    ``ValueError`` from ``__init__`` to refuse a bad parameter (the session
+    is then not made: ``InvalidArgument``).
+
+    From inside an event method, act on the call with :meth:`ring`,
+    :meth:`answer`, :meth:`play`, :meth:`say_digits`, :meth:`collect`,
+    :meth:`set_timer`, :meth:`pass_` and :meth:`fail` (return right after
+    those two). Outside an event method the actions raise StateError.
+    """
+
+    name: str = ""
+    summary: str = ""
+
+    def __init__(self, params: Dict[str, str]) -> None:
+        self.params = params
+        self._ctx: Optional[_phonebridge.ChallengeContext] = None
+
+    # called by the C extension
+    def _pb_event(self, ctx: _phonebridge.ChallengeContext, event: str, args: tuple) -> None:
+        self._ctx = ctx
+        try:
+            getattr(self, event)(*args)
+        finally:
+            self._ctx = None
+
+    def _act(self) -> _phonebridge.ChallengeContext:
+        if self._ctx is None:
+            from .errors import StateError
+            raise StateError("challenge action outside a challenge event method")
+        return self._ctx
+
+    def reject_unknown(self, remaining: Mapping[str, str]) -> None:
+        """Raise ValueError naming the first parameter left in ``remaining``."""
+        for key in remaining:
+            raise ValueError(f"{self.name}: unknown parameter {key!r}")
+
+    # --- events (override) ---
+    def start(self) -> None:
+        """The call is offered: ring or answer, play, collect."""
+        raise NotImplementedError("Challenge.start() must be overridden")
+
+    def on_dtmf(self, digit: str) -> None:
+        """A digit arrived while no collect() was running."""
+
+    def on_input(self, digits: str, timed_out: bool) -> None:
+        """A collect() ended with ``digits``; ``timed_out`` when short."""
+
+    def on_timer(self) -> None:
+        """The timer of set_timer() or ring() expired."""
+
+    def on_prompt_done(self) -> None:
+        """The playout queue ran empty."""
+
+    def on_hangup(self) -> None:
+        """The caller hung up; no actions are allowed any more."""
+
+    # --- actions ---
+    def ring(self, seconds: int) -> None:
+        """Ring unanswered for ``seconds``; on_timer() follows."""
+        self._act().ring(seconds)
+
+    def answer(self) -> None:
+        """Answer the call (once)."""
+        self._act().answer()
+
+    def play(self, *names: str) -> None:
+        """Queue prompts by name ("press", "digit-6", ...); answers first if needed."""
+        self._act().play(*names)
+
+    def say_digits(self, digits: str) -> None:
+        """Queue "digit-N" / "star" / "pound" prompts for ``digits``."""
+        self._act().say_digits(digits)
+
+    def collect(self, count: int, timeout_ms: int) -> None:
+        """Collect ``count`` digits (1..32); on_input() follows."""
+        self._act().collect(count, timeout_ms)
+
+    def set_timer(self, ms: int) -> None:
+        """on_timer() after ``ms``; 0 disarms."""
+        self._act().set_timer(ms)
+
+    def pass_(self) -> None:
+        """The caller passed: the call is forwarded."""
+        self._act().pass_()
+
+    def fail(self, reason: str = "failed") -> None:
+        """The caller failed: goodbye, hang up; ``reason`` is reported."""
+        self._act().fail(reason)
+
+    def random(self, n: int) -> bytes:
+        """``n`` random bytes (0..4096) from the session's CSPRNG (or the test's)."""
+        return self._act().random(n)
+
+    def random_below(self, bound: int) -> int:
+        """A uniform random number in [0, bound) from the session's CSPRNG."""
+        return self._act().random_below(bound)
+
+    def now(self) -> int:
+        """The host's clock (ms) at the current event."""
+        return self._act().now()
+
+
+class Registry:
+    """The challenges sessions can run: the built-ins ("press-digit",
+    "random-code", "arithmetic", "ring-delay", "chain") plus the Python
+    classes :meth:`register`-ed here. Python challenges can be steps of a
+    "chain" too."""
+
+    def __init__(self) -> None:
+        self._r = _phonebridge.Registry()
+
+    def register(self, cls: Type[Challenge], name: Optional[str] = None) -> Type[Challenge]:
+        """Register a :class:`Challenge` subclass under ``name`` (default
+        ``cls.name``). ExistsError if the name is taken. Returns ``cls``, so
+        it works as a decorator."""
+        if not (isinstance(cls, type) and issubclass(cls, Challenge)):
+            raise TypeError("register() takes a phonebridge.screen.Challenge subclass")
+        self._r.add(name or cls.name, cls.summary or (cls.__doc__ or "").strip().split("\n")[0], cls)
+        return cls
+
+    def check(self, name: str, params: Optional[str] = None) -> None:
+        """Check that ``name`` exists and accepts ``params``: NotFoundError, InvalidArgument."""
+        self._r.check(name, params)
+
+    def summary(self, name: str) -> str:
+        """The one-line summary of challenge ``name``."""
+        return self._r.summary(name)
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        try:
+            self._r.summary(name)
+            return True
+        except LookupError:
+            return False
+
+
+# --- sessions -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Result:
+    """How a session ended."""
+
+    outcome: str     #: "passed", "failed", "hung-up", "timed-out", "error"
+    answered: bool   #: the call was answered (forward by REFER/bridge, not 302)
+    challenge: str
+    reason: str      #: e.g. "wrong digits", or "RuntimeError: ..." for "error"
+    duration: int    #: ms
+
+
+class Host:
+    """What a session asks of the program. Subclass and override; the
+    defaults do nothing. Called from inside the Session's event methods; an
+    exception raised here is re-raised by that event method."""
+
+    def ring(self) -> None:
+        """Start ringing (180) if not yet."""
+
+    def answer(self) -> None:
+        """Answer (200 with SDP) and start media."""
+
+    def play(self, names: List[str]) -> None:
+        """Append prompts to the playout queue; call Session.prompt_done() when it runs empty."""
+
+    def stop_playing(self) -> None:
+        """Flush the playout queue (barge-in)."""
+
+    def set_timer(self, at: int) -> None:
+        """Arm the one timer for time ``at`` (ms); -1 disarms. Call Session.timer() then."""
+
+    def finish(self, result: Result) -> None:
+        """The session is over: forward (passed) or hang up. Called once."""
+
+
+class Session:
+    """One screening session: runs challenge ``challenge`` with ``params``
+    for one call, asking ``host`` to act.
+
+    ``max_duration`` (ms, 0 none) bounds the session; ``goodbye`` plays
+    "goodbye" before hanging up on failure; ``random(n) -> bytes`` replaces
+    the kernel CSPRNG (tests). Events return None, or raise StateError once
+    the session has finished. The C session is freed with the object (or by
+    :meth:`close`).
+    """
+
+    def __init__(self, registry: Registry, challenge: str, params: Optional[str], host: Host, *,
+                 max_duration: int = 90000, goodbye: bool = True,
+                 random: Optional[Callable[[int], bytes]] = None) -> None:
+        self.host = host
+        self._s = _phonebridge.Session(registry._r, challenge, params, _HostAdapter(host),
+                                       max_duration=max_duration, goodbye=goodbye, random=random)
+
+    def start(self, now: int) -> None:
+        self._s.start(now)
+
+    def dtmf(self, digits: str, now: int) -> None:
+        """One or more DTMF digits (0-9, *, #, A-D) arriving at ``now``."""
+        for d in digits:
+            self._s.dtmf(d, now)
+
+    def timer(self, now: int) -> None:
+        self._s.timer(now)
+
+    def prompt_done(self, now: int) -> None:
+        self._s.prompt_done(now)
+
+    def hangup(self, now: int) -> None:
+        self._s.hangup(now)
+
+    def close(self) -> None:
+        self._s.close()
+
+    @property
+    def finished(self) -> bool:
+        return self._s.finished
+
+    @property
+    def result(self) -> Optional[Result]:
+        r = self._s.result
+        return Result(**r) if r is not None else None
+
+    @property
+    def challenge(self) -> str:
+        return self._s.challenge
+
+    @property
+    def exception(self) -> Optional[BaseException]:
+        """The first exception a Python challenge raised in this session, or None."""
+        return self._s.exception
+
+
+class _HostAdapter:
+    """Turns the C extension's host calls into Host method calls with Python shapes.
+    Holds the host weakly-free: the Session owns both."""
+
+    __slots__ = ("host",)
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+
+    def ring(self) -> None:
+        self.host.ring()
+
+    def answer(self) -> None:
+        self.host.answer()
+
+    def play(self, names: List[str]) -> None:
+        self.host.play(names)
+
+    def stop_playing(self) -> None:
+        self.host.stop_playing()
+
+    def set_timer(self, at: int) -> None:
+        self.host.set_timer(at)
+
+    def finish(self, result: Dict[str, Any]) -> None:
+        self.host.finish(Result(**result))
