@@ -309,6 +309,14 @@ static void test_modem__user_backend(void **state)
 	n = 0;
 	assert_pb_ok(pb_modem_watch(m, PB_MODEM_WATCH_NEW_ONLY, 100, count_events, &n));
 	assert_int_equal(n, 0);
+	/* a stop that comes before the watch starts ends it at once (not lost to
+	 * the race), and is consumed: the next watch runs normally */
+	pb_modem_stop(m);
+	n = 0;
+	assert_pb_ok(pb_modem_watch(m, 0, 60000, count_events, &n));
+	assert_int_equal(n, 0);
+	assert_pb_ok(pb_modem_watch(m, 0, 300, count_events, &n));
+	assert_int_equal(n, 1);
 	pb_modem_close(m);
 }
 

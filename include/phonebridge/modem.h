@@ -311,7 +311,11 @@ typedef int (*pb_modem_event_cb)(const pb_modem_event *ev, void *userdata);
 PB_API int pb_modem_watch(pb_modem *m, unsigned flags, int duration_ms,
 			  pb_modem_event_cb cb, void *userdata);
 
-/** Make a running pb_modem_watch() return soon. Async-signal-safe. */
+/**
+ * Make the running pb_modem_watch() return soon, or, when none is running,
+ * the next one return at once (a stop is never lost to a race with the
+ * watch starting). Async-signal-safe; callable from any thread.
+ */
 PB_API void pb_modem_stop(pb_modem *m);
 
 /* --- calls and services ---------------------------------------------------- */

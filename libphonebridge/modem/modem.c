@@ -857,9 +857,11 @@ PB_API int pb_modem_watch(pb_modem *m, unsigned flags, int duration_ms, pb_modem
 {
 	if (!m || !cb)
 		return pb_error_set(PB_EINVAL, "pb_modem_watch: modem and callback are required");
-	atomic_store(&m->stop, 0);
 	watch_ctx w = { .m = m, .flags = flags, .cb = cb, .ud = userdata, .first = true };
 	int r = watch_loop(&w, duration_ms);
+	/* a stop is consumed by the watch it ended; one that came before the
+	 * watch started ends that watch at once instead of being forgotten */
+	atomic_store(&m->stop, 0);
 	for (size_t i = 0; i < w.npending; i++)
 		pb_free(w.pending[i].id);
 	for (size_t i = 0; i < w.ngroups; i++)

@@ -98,16 +98,15 @@ static PyObject *modem_close(ModemObject *self, PyObject *unused)
 {
 	if (self->m && !self->closing) {
 		/*
-		 * Stop a running watch and wait for the call in progress; calls
-		 * queued behind it find no handle. pb_modem_watch() clears a stop
-		 * that came before it started, so the stop is repeated while waiting.
+		 * Stop a running watch (or the one about to start: the C library
+		 * keeps a stop until a watch consumes it) and wait for the call in
+		 * progress; calls queued behind it find no handle.
 		 */
 		pb_modem *m = self->m;
 		self->closing = 1;
 		Py_BEGIN_ALLOW_THREADS
 		pb_modem_stop(m);
-		while (PyThread_acquire_lock_timed(self->lock, 100000, 0) != PY_LOCK_ACQUIRED)
-			pb_modem_stop(m);
+		PyThread_acquire_lock(self->lock, WAIT_LOCK);
 		self->m = NULL;
 		pb_modem_close(m);
 		PyThread_release_lock(self->lock);

@@ -151,10 +151,9 @@ class Modem:
         return Watch(self, new_only, duration_ms)
 
     def stop(self) -> None:
-        """End a running watch soon. Any thread. A stop that comes before the
-        watch has started is forgotten when it starts (the C library's
-        rule); :meth:`Watch.close` and :meth:`close` repeat it until the
-        watch has ended."""
+        """End a running watch soon, or the next one at once when none is
+        running (the C library keeps a stop until a watch consumes it).
+        Any thread."""
         self._m.stop()
 
 
@@ -196,10 +195,9 @@ class Watch:
 
     def close(self) -> None:
         """Stop the watch and wait for its thread."""
-        # the C watch forgets a stop that came before it started: repeat it
-        while self._t.is_alive():
-            self._modem.stop()
-            self._t.join(0.05)
+        if self._t.is_alive():
+            self._modem.stop()  # kept by the C library even if the watch has not started yet
+            self._t.join()
 
     def __enter__(self) -> "Watch":
         return self
