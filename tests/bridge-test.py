@@ -380,6 +380,16 @@ try:
     got = wait_for(lambda: [b for b in bodies() if b.startswith("while away")] == away, "the queued ones", 180)
     ok(got is not None, "after the homeserver failed 40 sends, the messages arrived in order")
 
+    # --- 6b. the modem unplugged and plugged in again: no restart needed -------
+    at_ctl("unplug")
+    time.sleep(1.5)  # let the daemon notice (no assertion on time)
+    n += 1
+    at_ctl("deliver-quiet " + deliver7(PEER, "after the replug", n))
+    at_ctl("replug")
+    ok(wait_for(lambda: "after the replug" in bodies(), "the message after the replug", 120),
+       "modem unplugged and plugged in again: the daemon recovers by itself")
+    ok(daemon.poll() is None, "the same daemon process is still running")
+
     # --- 7. SIGTERM stops it cleanly ------------------------------------------
     daemon.send_signal(signal.SIGTERM)
     try:
