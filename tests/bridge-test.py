@@ -313,6 +313,51 @@ try:
     n_sent = len(at_sent())
     ok(n_sent == before + 1, "one SMS only (the stranger's message and the picture sent nothing)")
 
+    # --- 3b. the control room: owners' commands, strangers ignored -----------
+    ctl_room = wait_for(lambda: next((r_ for r_ in stats()["rooms"] if room_name(r_) == "Phone bridge"), None),
+                        "the control room")
+    ok(ctl_room and stats()["rooms"][ctl_room]["members"].get(OWNER) == "invite",
+       "a control room is created with the owner invited")
+    http("POST", "/_matrix/client/v3/join/" + urllib.request.quote(ctl_room), {}, owner_token)
+
+    def command(text, txn):
+        http("PUT", "/_matrix/client/v3/rooms/%s/send/m.room.message/%s" % (urllib.request.quote(ctl_room), txn),
+             {"msgtype": "m.text", "body": text}, owner_token)
+
+    def notices(room):
+        return [e["content"]["body"] for e in stats()["events"].get(room, [])
+                if e["type"] == "m.room.message" and e["sender"] == BOT and e["content"].get("msgtype") == "m.notice"]
+
+    def listed(number):
+        db = sqlite3.connect(store)
+        rows = db.execute("SELECT list FROM screen_list WHERE number = ?", (number,)).fetchall()
+        db.close()
+        return sorted(r_[0] for r_ in rows)
+
+    http("POST", "/_test/inject", {"room_id": ctl_room, "sender": "@eve:localhost", "join": True})
+    http("POST", "/_test/inject", {"room_id": ctl_room, "sender": "@eve:localhost", "type": "m.room.message",
+                                   "content": {"msgtype": "m.text", "body": "!allow +4930555666"}})
+    command("!allow 0151 2222 3333", "c1")
+    ok(wait_for(lambda: "+4915122223333 is on the allow list." in notices(ctl_room), "the !allow answer"),
+       "!allow NUMBER answers")
+    ok(listed("+4915122223333") == [1], "!allow put the normalised number on the allow list of the store")
+    command("!deny +4915122223333", "c2")
+    ok(wait_for(lambda: "+4915122223333 is on the deny list." in notices(ctl_room), "the !deny answer")
+       and listed("+4915122223333") == [2], "!deny moves it to the deny list")
+    ok(listed("+4930555666") == [], "a stranger's command is ignored")
+    before = len(at_sent())
+    command("!sms +4930111222 Hi from the control room", "c3")
+    sent = wait_for(lambda: len(at_sent()) > before and at_sent(), "the !sms message on the modem")
+    ok(sent and submit_text(sent[-1]) == ("+4930111222", "Hi from the control room"),
+       "!sms NUMBER TEXT sends an SMS")
+    ok(wait_for(lambda: any(room_name(r_) == "+4930111222" for r_ in stats()["rooms"]), "its room"),
+       "!sms starts a conversation room for the number")
+    command("!status", "c4")
+    ok(wait_for(lambda: any(b.startswith("modem: ok (at)") for b in notices(ctl_room)), "the status"),
+       "!status shows the modem and queue state")
+    n_sent = len(at_sent())
+    ok(len([b for b in notices(ctl_room)]) == 4, "one answer per command, none to the stranger")
+
     # --- 4. SIGKILL at random moments: nothing lost, nothing doubled ----------
     rnd = random.Random(int(os.environ.get("PB_BRIDGE_SEED", "0")) or None)
     expected = []

@@ -466,6 +466,27 @@ static int report_outbound(pbb *b, pb_store *st, pb_matrix *mx)
 	return 0;
 }
 
+/* The control room: created once with the owners, its id kept in kv. */
+static int ensure_control_room(pbb *b, pb_store *st, pb_matrix *mx)
+{
+	char *room = NULL;
+	if (pb_store_kv_get(st, "bridge.control_room", &room) == 0) {
+		pb_free(room);
+		return 0;
+	}
+	int rc = pb_matrix_create_dm(mx, b->cfg->owners[0], "Phone bridge", &room);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 1; i < b->cfg->n_owners; i++)
+		if (pb_matrix_invite(mx, room, b->cfg->owners[i]) < 0)
+			pbb_log(PB_LOG_WARNING, "matrix: invite %s: %s", b->cfg->owners[i], last_error());
+	rc = pb_store_kv_set(st, "bridge.control_room", room);
+	if (rc == 0)
+		pbb_log(PB_LOG_NOTICE, "control room %s", room);
+	pb_free(room);
+	return rc;
+}
+
 static void *deliver_main(void *arg)
 {
 	pbb *b = arg;
@@ -485,7 +506,9 @@ static void *deliver_main(void *arg)
 	pthread_mutex_unlock(&b->mu);
 	long backoff = 0;
 	while (!stopping(b)) {
-		int rc = deliver_inbound(b, st, mx);
+		int rc = ensure_control_room(b, st, mx);
+		if (rc == 0)
+			rc = deliver_inbound(b, st, mx);
 		if (rc == 0)
 			rc = report_outbound(b, st, mx);
 		if (rc < 0 && !stopping(b)) {
@@ -515,6 +538,119 @@ typedef struct sync_ctx {
 	char *since;
 } sync_ctx;
 
+/* FNV-1a of an event id: the transaction id of a reply to it */
+static unsigned long long event_hash(const char *s)
+{
+	unsigned long long h = 14695981039346656037ULL;
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static int reply(sync_ctx *sc, const pb_matrix_event *ev, const char *text)
+{
+	char txn[64];
+	snprintf(txn, sizeof(txn), "pbcmd%016llx", event_hash(ev->event_id));
+	int rc = pb_matrix_send_message(sc->mx, ev->room_id, txn, "m.notice", text, NULL, NULL);
+	if (rc < 0)
+		pbb_log(PB_LOG_WARNING, "matrix: reply: %s", last_error());
+	return rc;
+}
+
+static int normalize(pbb *b, const char *in, char *out, size_t size)
+{
+	pb_phone_kind kind;
+	if (pb_phone_normalize(out, size, in, b->cfg->region, &kind) < 0)
+		return -1;
+	return kind == PB_PHONE_E164 ? 0 : -1;
+}
+
+/* A command of an owner in the control room. Each is idempotent when the
+ * same event comes again (the sync token is saved after the events). */
+static int command(sync_ctx *sc, const pb_matrix_event *ev)
+{
+	pbb *b = sc->b;
+	const char *t = ev->body;
+	char msg[1024], num[PB_PHONE_MAX], word[64];
+	if (!strncmp(t, "!allow ", 7) || !strncmp(t, "!deny ", 6)) {
+		bool allow = t[1] == 'a';
+		snprintf(word, sizeof(word), "%.63s", t + (allow ? 7 : 6));
+		word[strcspn(word, "\r\n")] = '\0';
+		if (normalize(b, word, num, sizeof(num)) < 0) {
+			snprintf(msg, sizeof(msg), "Not a phone number: %s", word);
+			return reply(sc, ev, msg);
+		}
+		int rc = pb_store_list_add(sc->st, allow ? PB_STORE_ALLOW : PB_STORE_DENY, num,
+					   PB_STORE_SRC_MANUAL, 0);
+		if (rc == 0) {
+			rc = pb_store_list_remove(sc->st, allow ? PB_STORE_DENY : PB_STORE_ALLOW, num);
+			if (rc == PB_ENOTFOUND)
+				rc = 0;
+		}
+		if (rc < 0)
+			return rc;
+		snprintf(msg, sizeof(msg), "%s is on the %s list.", num, allow ? "allow" : "deny");
+		return reply(sc, ev, msg);
+	}
+	if (!strncmp(t, "!sms ", 5)) {
+		const char *p = t + 5;
+		size_t n = strcspn(p, " ");
+		if (n == 0 || n >= sizeof(word) || !p[n] || !p[n + 1])
+			return reply(sc, ev, "Usage: !sms NUMBER TEXT");
+		memcpy(word, p, n);
+		word[n] = '\0';
+		if (normalize(b, word, num, sizeof(num)) < 0) {
+			snprintf(msg, sizeof(msg), "Not a phone number: %s", word);
+			return reply(sc, ev, msg);
+		}
+		char *room = NULL;
+		int rc = room_for(b, sc->st, sc->mx, num, &room);
+		if (rc < 0)
+			return rc;
+		pb_store_msg_in in = PB_STORE_MSG_IN_INIT;
+		in.dir = PB_STORE_OUTBOUND;
+		in.state = PB_STORE_QUEUED;
+		in.backend = "matrix";
+		in.peer = num;
+		in.room = room;
+		in.event_id = ev->event_id;
+		in.body = p + n + 1;
+		in.sent_at = ev->origin_server_ts;
+		int64_t id;
+		rc = pb_store_msg_insert(sc->st, &in, &id);
+		pb_free(room);
+		if (rc < 0 && rc != PB_EEXISTS)
+			return rc;
+		ring(b);
+		snprintf(msg, sizeof(msg), "Sending to %s; the conversation continues in its own room.", num);
+		return reply(sc, ev, msg);
+	}
+	if (!strcmp(t, "!status")) {
+		int64_t c[5] = { 0 };
+		const int which[5][2] = { { PB_STORE_INBOUND, PB_STORE_STORED },
+					  { PB_STORE_OUTBOUND, PB_STORE_QUEUED },
+					  { PB_STORE_OUTBOUND, PB_STORE_SENDING },
+					  { PB_STORE_OUTBOUND, PB_STORE_UNKNOWN },
+					  { PB_STORE_OUTBOUND, PB_STORE_FAILED } };
+		for (int i = 0; i < 5; i++)
+			if (pb_store_msg_count(sc->st, which[i][0], which[i][1], &c[i]) < 0)
+				return -1;
+		snprintf(msg, sizeof(msg),
+			 "modem: %s (%s)\ninbound waiting for Matrix: %lld\noutbound queued: %lld, "
+			 "sending: %lld, uncertain: %lld, failed: %lld",
+			 atomic_load(&b->modem_ok) ? "ok" : "not answering", b->cfg->modem_backend,
+			 (long long)c[0], (long long)c[1], (long long)c[2], (long long)c[3], (long long)c[4]);
+		return reply(sc, ev, msg);
+	}
+	if (!strncmp(t, "!contacts", 9))
+		return reply(sc, ev, "!contacts import is not supported yet.");
+	if (t[0] == '!')
+		return reply(sc, ev, "Commands: !sms NUMBER TEXT, !status, !allow NUMBER, !deny NUMBER");
+	return 0;
+}
+
 static int on_event(const pb_matrix_event *ev, void *ud)
 {
 	sync_ctx *sc = ud;
@@ -532,8 +668,17 @@ static int on_event(const pb_matrix_event *ev, void *ud)
 	}
 	pb_store_contact *c = NULL;
 	int rc = pb_store_contact_by_room(sc->st, ev->room_id, &c);
-	if (rc == PB_ENOTFOUND)
+	if (rc == PB_ENOTFOUND) {
+		char *control = NULL;
+		if (pb_store_kv_get(sc->st, "bridge.control_room", &control) == 0 &&
+		    !strcmp(control, ev->room_id) && ev->body && !strcmp(ev->msgtype, "m.text")) {
+			pb_free(control);
+			int r = command(sc, ev);
+			return r == PB_ECANCELLED ? r : (r < 0 && r != PB_EPROTO ? r : 0);
+		}
+		pb_free(control);
 		return 0;
+	}
 	if (rc < 0)
 		return rc; /* the sync is repeated: at-least-once, the journal dedups */
 	bool text = !strcmp(ev->msgtype, "m.text") || !strcmp(ev->msgtype, "m.emote");
