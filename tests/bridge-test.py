@@ -105,6 +105,18 @@ def deliver_ucs2_parts(oa, text, ref, n, parts=3):
     return out
 
 
+def wap_push_parts(oa, push, ref, n):
+    step = 120
+    chunks = [push[i:i + step] for i in range(0, len(push), step)]
+    out = []
+    for i, c in enumerate(chunks):
+        udh = bytes([0x05, 0x04, 0x0B, 0x84, 0x23, 0xF0, 0x00, 0x03, ref, len(chunks), i + 1])
+        ud = bytes([len(udh)]) + udh + c
+        out.append((SMSC + bytes([0x44]) + addr(oa) + bytes([0x00, 0x04]) + scts(n) + bytes([len(ud)])
+                    + ud).hex().upper())
+    return out
+
+
 def unpack7(data, nsept, skip_bits=0):
     out = []
     for i in range(nsept):
@@ -165,6 +177,16 @@ hs = subprocess.Popen([PY, os.path.join(ROOT, "tests/matrix-homeserver.py"), "--
                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 hs_out = Lines(hs.stdout)
 HS = "http://127.0.0.1:%d" % int(hs_out.get("port ").split()[1])
+mms_dir = os.path.join(tmp, "mmsc")
+os.mkdir(mms_dir)
+with open(os.path.join(ROOT, "data/samples/picture-message.mms"), "rb") as f:
+    PICTURE = f.read()
+with open(os.path.join(mms_dir, "pic.mms"), "wb") as f:
+    f.write(PICTURE)
+mmsc = subprocess.Popen([PY, os.path.join(ROOT, "tests/mmsc-server.py"), "--root", "t=" + mms_dir,
+                         "--record-dir", mms_dir], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+MMSC = "http://127.0.0.1:%d" % int(Lines(mmsc.stdout).get("PORT ").split()[1])
+PB_MMS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(DAEMON))), "pb-mms")
 modem_link = os.path.join(tmp, "modem")
 at = subprocess.Popen([PY, os.path.join(ROOT, "tests/emulators/at-modem-emulator.py"), "--link", modem_link],
                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -220,6 +242,9 @@ homeserver = {HS}
 token_file = {token_file}
 owners = {OWNER}
 sync_timeout_ms = 1000
+
+[mmsc]
+url = {MMSC}/mms
 
 [bridge]
 store = {store}
@@ -358,6 +383,28 @@ try:
     n_sent = len(at_sent())
     ok(len([b for b in notices(ctl_room)]) == 4, "one answer per command, none to the stranger")
 
+    # --- 3c. a picture message: WAP push -> MMSC -> m.image + m.text ---------
+    push = subprocess.run([PB_MMS, "encode", "notification", "--transaction-id", "T-pic-1",
+                           "--location", MMSC + "/files/t/pic.mms", "--from", PEER,
+                           "--size", str(len(PICTURE)), "--push"], capture_output=True, check=True).stdout
+    for p in wap_push_parts(PEER, push, 0x55, 50):
+        at_ctl("deliver " + p)
+
+    def picture_events():
+        return [e["content"] for e in stats()["events"].get(rid, [])
+                if e["type"] == "m.room.message" and e["sender"] == BOT
+                and e["content"].get("msgtype") in ("m.image", "m.video", "m.audio", "m.file")]
+    pics = wait_for(picture_events, "the picture in Matrix", 90)
+    ok(pics and pics[0]["msgtype"] == "m.image" and pics[0]["url"].startswith("mxc://")
+       and pics[0].get("info", {}).get("mimetype", "").startswith("image/"),
+       "a picture message arrives as m.image in the contact's room")
+    ok(wait_for(lambda: any(b and "Greetings from Krak" in b and b.startswith("Holiday photo")
+                            for b in bodies()), "the MMS text"),
+       "its subject and text arrive as m.text")
+    reqs = json.loads(urllib.request.urlopen(MMSC + "/admin/requests", timeout=30).read())
+    ok(any(r_["method"] == "GET" for r_ in reqs) and any(r_["method"] == "POST" for r_ in reqs),
+       "it was fetched from the MMSC and answered (M-NotifyResp.ind)")
+
     # --- 4. SIGKILL at random moments: nothing lost, nothing doubled ----------
     rnd = random.Random(int(os.environ.get("PB_BRIDGE_SEED", "0")) or None)
     expected = []
@@ -377,7 +424,7 @@ try:
         time.sleep(rnd.uniform(0.0, 1.5))
         kill()
         start()
-    want = ["Hello from the phone", long_text] + expected
+    want = ["Hello from the phone", long_text] + [b for b in bodies() if b.startswith("Holiday photo")] + expected
     got = wait_for(lambda: sorted(bodies()) == sorted(want) and bodies(), "every message once", 120)
     final = bodies()
     ok(sorted(final) == sorted(want),
@@ -452,7 +499,7 @@ finally:
         with open(os.path.join(tmp, "daemon.log")) as f:
             for line in f.read().splitlines()[-80:]:
                 print("# " + line)
-    for p in (at, hs):
+    for p in (at, hs, mmsc):
         p.stdin.close()
         try:
             p.wait(10)

@@ -363,8 +363,144 @@ static bool has_suffix(const char *s, const char *suf)
 	return n >= k && !strcmp(s + n - k, suf);
 }
 
+
+/* --- MMS: notification -> MMSC -> Matrix media --------------------------------- */
+
+#define RETRIEVED_CT "application/vnd.wap.mms-message; x-pb-retrieved"
+
+static pb_mmsc *open_mmsc(pbb *b)
+{
+	const pbb_config *c = b->cfg;
+	if (!c->mmsc_url)
+		return NULL;
+	const char *rules[2] = { c->mmsc_rewrite, NULL };
+	const char *headers[2] = { c->mmsc_headers, NULL };
+	pb_mmsc_options o = PB_MMSC_OPTIONS_INIT;
+	o.mmsc_url = c->mmsc_url;
+	o.proxy = c->mmsc_proxy;
+	o.interface = c->mmsc_interface;
+	o.user_agent = c->mmsc_user_agent;
+	o.extra_headers = c->mmsc_headers ? headers : NULL;
+	o.rewrite_rules = c->mmsc_rewrite ? rules : NULL;
+	o.timeout_ms = 120000;
+	pb_mmsc *m = NULL;
+	if (pb_mmsc_new(&m, &o) < 0) {
+		pbb_log(PB_LOG_ERROR, "mmsc: %s (picture messages will not be fetched)", last_error());
+		return NULL;
+	}
+	return m;
+}
+
+static bool transient(int rc)
+{
+	return rc == PB_EIO || rc == PB_ETIMEOUT || rc == PB_EAGAIN || rc == PB_ECANCELLED || rc == PB_EBUSY;
+}
+
+/* Fetch (once: the retrieved PDU is kept as an attachment before the MMSC
+ * is told "Retrieved") and post the parts of a picture message.
+ * @return 0 (delivered; *event set), 1 (not an MMS we can fetch: caller
+ *         sends its notice), or a negative code (retry later) */
+static int deliver_mms(pbb *b, pb_store *st, pb_matrix *mx, pb_mmsc *mmsc, const pb_store_msg *r,
+		       const char *room, char **event)
+{
+	pb_store_attachment_list *al = NULL;
+	int rc = pb_store_attachment_list_get(st, r->id, &al);
+	if (rc < 0)
+		return rc;
+	const char *note_sha = NULL, *got_sha = NULL;
+	for (size_t i = 0; i < al->count; i++) {
+		const char *ct = al->items[i].content_type ? al->items[i].content_type : "";
+		if (!strcmp(ct, RETRIEVED_CT))
+			got_sha = al->items[i].sha256;
+		else if (!note_sha)
+			note_sha = al->items[i].sha256;
+	}
+	pb_buf note = PB_BUF_INIT, got = PB_BUF_INIT, text = PB_BUF_INIT;
+	pb_mms_message *n = NULL, *msg = NULL;
+	rc = 1;
+	if (!mmsc || !note_sha || pb_store_attachment_read(st, note_sha, &note) < 0 ||
+	    pb_mms_decode_push(&n, NULL, note.data, note.len, NULL) < 0 ||
+	    n->message_type != PB_MMS_NOTIFICATION_IND)
+		goto out;
+	if (got_sha) {
+		if ((rc = pb_store_attachment_read(st, got_sha, &got)) < 0)
+			goto out;
+	} else {
+		pb_mmsc_retrieval rr;
+		memset(&rr, 0, sizeof(rr));
+		rc = pb_mmsc_retrieve(mmsc, n, r->created_at / 1000, PB_MMSC_RETRIEVE_NO_ANSWER, &rr);
+		if (rc == 0)
+			rc = pb_store_attachment_add(st, r->id, rr.pdu.data, rr.pdu.len, RETRIEVED_CT, NULL, NULL);
+		if (rc == 0 || !transient(rc)) {
+			/* kept (or given up): now the MMSC may forget it */
+			if (rr.answer_status && n->transaction_id &&
+			    pb_mmsc_notifyresp(mmsc, n->transaction_id, rr.answer_status, NULL) < 0)
+				pbb_log(PB_LOG_WARNING, "mmsc: M-NotifyResp.ind: %s", last_error());
+		}
+		if (rc == 0)
+			rc = pb_buf_put(&got, rr.pdu.data, rr.pdu.len);
+		pb_mmsc_retrieval_dispose(&rr);
+		if (rc < 0) {
+			pbb_log(PB_LOG_WARNING, "in #%lld: MMS: %s", (long long)r->id, last_error());
+			rc = transient(rc) ? rc : 1;
+			goto out;
+		}
+	}
+	if (pb_mms_decode(&msg, got.data, got.len, 0, NULL) < 0) {
+		rc = 1;
+		goto out;
+	}
+	char txn[64];
+	for (size_t k = 0; k < msg->n_parts; k++) {
+		const pb_mms_part *pt = &msg->parts[k];
+		if (pb_mms_part_is_text(pt)) {
+			if (text.len)
+				pb_buf_puts(&text, "\n\n");
+			pb_mms_part_text(pt, &text);
+			continue;
+		}
+		if (!pb_mms_part_is_media(pt))
+			continue;
+		char *mxc = NULL;
+		const char *ct = pt->content_type.media_type[0] ? pt->content_type.media_type
+								 : "application/octet-stream";
+		if ((rc = pb_matrix_upload(mx, pt->data, pt->len, ct, pt->filename, &mxc)) < 0)
+			goto out;
+		pb_matrix_media md = { NULL, pt->filename, NULL, mxc, ct, pt->len, 0, 0, 0 };
+		pb_matrix_image_info(pt->data, pt->len, &md.width, &md.height, NULL);
+		snprintf(txn, sizeof(txn), "pbin%lldp%zu", (long long)r->id, k);
+		pb_free(*event);
+		*event = NULL;
+		rc = pb_matrix_send_media(mx, room, txn, &md, event);
+		pb_free(mxc);
+		if (rc < 0)
+			goto out;
+	}
+	if (msg->subject && msg->subject[0]) {
+		pb_buf t2 = PB_BUF_INIT;
+		pb_buf_printf(&t2, "%s%s%s", msg->subject, text.len ? "\n\n" : "", text.len ? pb_buf_cstr(&text) : "");
+		pb_buf_dispose(&text);
+		text = t2;
+	}
+	if (text.len) {
+		snprintf(txn, sizeof(txn), "pbin%lldt", (long long)r->id);
+		pb_free(*event);
+		*event = NULL;
+		rc = pb_matrix_send_text(mx, room, txn, pb_buf_cstr(&text), NULL, event);
+	}
+	rc = rc < 0 ? rc : 0;
+out:
+	pb_mms_message_free(msg);
+	pb_mms_message_free(n);
+	pb_buf_dispose(&note);
+	pb_buf_dispose(&got);
+	pb_buf_dispose(&text);
+	pb_store_attachment_list_free(al);
+	return rc;
+}
+
 /* Deliver stored inbound rows in order; stop at the first failure (order). */
-static int deliver_inbound(pbb *b, pb_store *st, pb_matrix *mx)
+static int deliver_inbound(pbb *b, pb_store *st, pb_matrix *mx, pb_mmsc *mmsc)
 {
 	pb_store_msg_list *l = NULL;
 	if (pb_store_msg_list_state(st, PB_STORE_INBOUND, PB_STORE_STORED, 0, 32, &l) < 0)
@@ -378,17 +514,31 @@ static int deliver_inbound(pbb *b, pb_store *st, pb_matrix *mx)
 				r->peer ? r->peer : "?", last_error());
 			break;
 		}
-		char txn[64], text[2048];
+		char txn[64], text[2048], *mms_event = NULL;
 		pbb_txn_id(txn, sizeof(txn), "in", r->id);
 		const char *msgtype = "m.text", *body = r->body ? r->body : "";
 		if (has_suffix(r->backend, ":incomplete")) {
 			snprintf(text, sizeof(text), "%s\n(incomplete: parts of this message never arrived)", body);
 			body = text;
+		} else if (has_suffix(r->backend, ":mms") &&
+			   (rc = deliver_mms(b, st, mx, mmsc, r, room, &mms_event)) <= 0) {
+			if (rc == 0) {
+				rc = pb_store_msg_transition(st, r->id, PB_STORE_DELIVERED, mms_event, NULL);
+				pbb_log(PB_LOG_INFO, "in #%lld: picture message delivered to %s", (long long)r->id, room);
+			} else {
+				pbb_log(PB_LOG_WARNING, "in #%lld: MMS: %s (will retry)", (long long)r->id, last_error());
+			}
+			pb_free(mms_event);
+			pb_free(room);
+			if (rc < 0)
+				break;
+			continue;
 		} else if (has_suffix(r->backend, ":mms")) {
 			msgtype = "m.notice";
 			snprintf(text, sizeof(text),
-				 "A picture message (MMS) arrived; the bridge does not fetch MMS yet. "
-				 "Its notification is kept in the journal as row %lld.", (long long)r->id);
+				 "A picture message (MMS) arrived that the bridge could not fetch "
+				 "(no [mmsc] url, or the MMSC refused it). Its notification is kept in "
+				 "the journal as row %lld.", (long long)r->id);
 			body = text;
 		} else if (!has_suffix(r->backend, ":text")) {
 			msgtype = "m.notice";
@@ -492,7 +642,9 @@ static void *deliver_main(void *arg)
 	pbb *b = arg;
 	pb_store *st = open_store(b);
 	pb_matrix *mx = st ? open_matrix(b) : NULL;
+	pb_mmsc *mmsc = mx ? open_mmsc(b) : NULL;
 	if (!mx || who_am_i(b, mx) < 0) {
+		pb_mmsc_free(mmsc);
 		pb_matrix_free(mx);
 		pb_store_close(st);
 		if (!stopping(b))
@@ -508,7 +660,7 @@ static void *deliver_main(void *arg)
 	while (!stopping(b)) {
 		int rc = ensure_control_room(b, st, mx);
 		if (rc == 0)
-			rc = deliver_inbound(b, st, mx);
+			rc = deliver_inbound(b, st, mx, mmsc);
 		if (rc == 0)
 			rc = report_outbound(b, st, mx);
 		if (rc < 0 && !stopping(b)) {
@@ -523,6 +675,7 @@ static void *deliver_main(void *arg)
 	pthread_mutex_lock(&b->mu);
 	b->mx_deliver = NULL;
 	pthread_mutex_unlock(&b->mu);
+	pb_mmsc_free(mmsc);
 	pb_matrix_free(mx);
 	pb_store_close(st);
 	return NULL;
