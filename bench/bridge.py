@@ -1,0 +1,170 @@
+#!/usr/bin/python3
+# libphonebridge bench — pb-bridged end to end: latency from the emulated
+# modem's new message to the Matrix event, sustained messages per second,
+# and the daemon's RSS idle and under load. Prints "name: value unit" lines
+# like the C benches.
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# usage: bench/bridge.py BUILD_DIR [N_LATENCY] [N_BURST]
+#
+# The modem is tests/emulators/at-modem-emulator.py, which announces each
+# message with +CMTI, so no poll interval is involved. The Matrix event is
+# seen by the owner's /sync long-poll on tests/matrix-homeserver.py. Both
+# emulators are Python: their time is inside the figures. The store runs
+# with synchronous=FULL (the default); put TMPDIR on a real disk.
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from bridge_pdu import deliver7  # noqa: E402
+
+BUILD = sys.argv[1]
+N_LAT = int(sys.argv[2]) if len(sys.argv) > 2 else 200
+N_BURST = int(sys.argv[3]) if len(sys.argv) > 3 else 300
+PY = "/usr/bin/python3"
+PEER = "+4915112345678"
+
+
+def first_line(proc, prefix):
+    for line in proc.stdout:
+        if line.startswith(prefix):
+            return line.strip()
+    raise SystemExit("no " + prefix)
+
+
+def rss_kib(pid, key="VmRSS"):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+tmp = tempfile.mkdtemp(prefix="pb-bridge-bench-")
+procs = []
+try:
+    hs = subprocess.Popen([PY, os.path.join(ROOT, "tests/matrix-homeserver.py"), "--exit-on-eof"],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    procs.append(hs)
+    HS = "http://127.0.0.1:%s" % first_line(hs, "port ").split()[1]
+    link = os.path.join(tmp, "tty")
+    at = subprocess.Popen([PY, os.path.join(ROOT, "tests/emulators/at-modem-emulator.py"), "--link", link],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    procs.append(at)
+    first_line(at, "READY ")
+
+    def http(method, path, body=None, token=None, timeout=60):
+        req = urllib.request.Request(HS + path, method=method, data=None if body is None else json.dumps(body).encode())
+        req.add_header("Content-Type", "application/json")
+        if token:
+            req.add_header("Authorization", "Bearer " + token)
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return json.loads(r.read() or b"{}")
+
+    def login(u, p):
+        return http("POST", "/_matrix/client/v3/login", {"type": "m.login.password", "password": p,
+                                                          "identifier": {"type": "m.id.user", "user": u}})["access_token"]
+
+    tok = os.path.join(tmp, "token")
+    fd = os.open(tok, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, login("alice", "wonderland").encode())
+    os.close(fd)
+    owner = login("bob", "builder")
+    conf = os.path.join(tmp, "b.ini")
+    with open(conf, "w") as f:
+        f.write("[modem]\nbackend = at\ndevice = %s\n[matrix]\nhomeserver = %s\ntoken_file = %s\n"
+                "owners = @bob:localhost\nsync_timeout_ms = 30000\n[bridge]\nstore = %s\nregion = DE\n"
+                % (link, HS, tok, os.path.join(tmp, "b.db")))
+    daemon = subprocess.Popen([os.path.join(BUILD, "examples/pb-bridged/pb-bridged"), "-q", "-c", conf])
+    procs.append(daemon)
+
+    arrived = queue.Queue()
+    since = [http("GET", "/_matrix/client/v3/sync?timeout=0", token=owner)["next_batch"]]
+
+    def syncer():
+        while True:
+            try:
+                r = http("GET", "/_matrix/client/v3/sync?timeout=10000&since=" + urllib.parse.quote(since[0]),
+                         token=owner, timeout=30)
+            except Exception:
+                return
+            now = time.monotonic()
+            since[0] = r["next_batch"]
+            for sect in ("join", "invite"):
+                for rid, room in r.get("rooms", {}).get(sect, {}).items():
+                    evs = room.get("timeline", {}).get("events", []) + room.get("invite_state", {}).get("events", [])
+                    for e in evs:
+                        if e.get("type") == "m.room.message":
+                            arrived.put((e["content"].get("body"), now))
+                        if sect == "invite" and e.get("type") == "m.room.member" and e.get("state_key") == "@bob:localhost":
+                            try:
+                                http("POST", "/_matrix/client/v3/join/" + urllib.parse.quote(rid), {}, owner)
+                            except Exception:
+                                pass
+    threading.Thread(target=syncer, daemon=True).start()
+
+    def deliver(text, n):
+        at.stdin.write("deliver " + deliver7(PEER, text, n) + "\n")
+        at.stdin.flush()
+
+    def wait_body(body, timeout=60):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                b, t = arrived.get(timeout=1)
+            except queue.Empty:
+                continue
+            if b == body:
+                return t
+        raise SystemExit("bench: %r never arrived" % body)
+
+    # warm-up: the room gets created, the owner joins
+    deliver("warm up", 1)
+    wait_body("warm up")
+    time.sleep(1.0)
+    idle = rss_kib(daemon.pid)
+    lat = []
+    for i in range(N_LAT):
+        body = "latency %d" % i
+        t0 = time.monotonic()
+        deliver(body, 10 + i)
+        lat.append((wait_body(body) - t0) * 1000)
+    lat.sort()
+    t0 = time.monotonic()
+    peak = idle
+    for i in range(N_BURST):
+        deliver("burst %d" % i, 5000 + i)
+    got = 0
+    while got < N_BURST:
+        b, t = arrived.get(timeout=120)
+        if b and b.startswith("burst "):
+            got += 1
+        peak = max(peak, rss_kib(daemon.pid))
+    rate = N_BURST / (time.monotonic() - t0)
+    hwm = rss_kib(daemon.pid, "VmHWM")
+    print("bridge.latency_p50: %.1f ms" % lat[len(lat) // 2])
+    print("bridge.latency_p99: %.1f ms" % lat[min(len(lat) - 1, int(len(lat) * 0.99))])
+    print("bridge.burst_rate: %.1f messages/s" % rate)
+    print("bridge.rss_idle: %.1f MiB" % (idle / 1024))
+    print("bridge.rss_load_peak: %.1f MiB" % (max(peak, hwm) / 1024))
+finally:
+    for p in reversed(procs):
+        if p.poll() is None:
+            if p.stdin:
+                p.stdin.close()
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    shutil.rmtree(tmp, ignore_errors=True)

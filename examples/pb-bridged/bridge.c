@@ -1,0 +1,1018 @@
+/*
+ * pb-bridged — the pipeline stages and their threads (see bridge.h and
+ * docs/bridge.md). Threads share nothing but the store file, the stop flag
+ * and a condition variable used as a doorbell; every piece of work is a
+ * journal row.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "bridge.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct pbb {
+	const pbb_config *cfg;
+	atomic_int stopping;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned long doorbell; /* bumped when new work is in the journal (mu) */
+	pb_modem *modem;        /* the modem thread's handle, for pb_modem_stop() (mu) */
+	pb_matrix *mx_sync;     /* for pb_matrix_cancel() (mu) */
+	pb_matrix *mx_deliver;  /* (mu) */
+	atomic_int modem_ok;    /* 1 when the modem answers (status) */
+	atomic_int failed;      /* a stage could not start */
+};
+
+/* --- logging ------------------------------------------------------------- */
+
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void pbb_log(int level, const char *fmt, ...)
+{
+	if (level > pb_log_get_level())
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	char when[32];
+	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	pthread_mutex_lock(&log_mu);
+	fprintf(stderr, "%s.%03ld pb-bridged %s: ", when, ts.tv_nsec / 1000000L, pb_log_level_name(level));
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+	pthread_mutex_unlock(&log_mu);
+}
+
+static const char *last_error(void)
+{
+	const pb_error *e = pb_error_last();
+	return e && e->message[0] ? e->message : "unknown error";
+}
+
+/* --- doorbell and interruptible waits ---------------------------------------- */
+
+static bool stopping(pbb *b) { return atomic_load(&b->stopping) != 0; }
+
+static void ring(pbb *b)
+{
+	pthread_mutex_lock(&b->mu);
+	b->doorbell++;
+	pthread_cond_broadcast(&b->cv);
+	if (b->modem)
+		pb_modem_stop(b->modem); /* leave the watch early to send */
+	pthread_mutex_unlock(&b->mu);
+}
+
+/* Wait up to @ms or until the doorbell moves past @seen (or stop). */
+static void wait_work(pbb *b, unsigned long *seen, long ms)
+{
+	struct timespec dl;
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += ms / 1000;
+	dl.tv_nsec += (ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&b->mu);
+	while (!stopping(b) && b->doorbell == *seen)
+		if (pthread_cond_timedwait(&b->cv, &b->mu, &dl) == ETIMEDOUT)
+			break;
+	*seen = b->doorbell;
+	pthread_mutex_unlock(&b->mu);
+}
+
+static void nap(pbb *b, long ms)
+{
+	unsigned long seen;
+	pthread_mutex_lock(&b->mu);
+	seen = b->doorbell;
+	pthread_mutex_unlock(&b->mu);
+	/* a doorbell does not cut a back-off short: wait the whole time */
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long done = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000L;
+		if (stopping(b) || done >= ms)
+			return;
+		wait_work(b, &seen, ms - done);
+	}
+}
+
+/* --- handles ----------------------------------------------------------------- */
+
+static pb_store *open_store(pbb *b)
+{
+	pb_store_options o = PB_STORE_OPTIONS_INIT;
+	if (b->cfg->store_sync_normal)
+		o.synchronous = PB_STORE_SYNC_NORMAL;
+	pb_store *st = NULL;
+	if (pb_store_open(&st, b->cfg->store_path, &o) < 0) {
+		pbb_log(PB_LOG_ERROR, "store %s: %s", b->cfg->store_path, last_error());
+		return NULL;
+	}
+	return st;
+}
+
+static pb_matrix *open_matrix(pbb *b)
+{
+	pb_matrix_options o = PB_MATRIX_OPTIONS_INIT;
+	o.homeserver = b->cfg->homeserver;
+	o.access_token_file = b->cfg->token_file;
+	o.retry_cap_ms = 10000;
+	pb_matrix *mx = NULL;
+	if (pb_matrix_new(&mx, &o) < 0) {
+		pbb_log(PB_LOG_ERROR, "matrix: %s", last_error());
+		return NULL;
+	}
+	return mx;
+}
+
+/* Learn the bot's user id, retrying while the homeserver is away. */
+static int who_am_i(pbb *b, pb_matrix *mx)
+{
+	long backoff = 1000;
+	while (!stopping(b)) {
+		int rc = pb_matrix_whoami(mx, NULL);
+		if (rc == 0)
+			return 0;
+		if (rc == PB_EAUTH || rc == PB_ECANCELLED) {
+			if (rc == PB_EAUTH)
+				pbb_log(PB_LOG_ERROR, "matrix: the access token is refused: %s", last_error());
+			return rc;
+		}
+		pbb_log(PB_LOG_WARNING, "matrix: whoami: %s (retrying)", last_error());
+		nap(b, backoff);
+		backoff = backoff < 30000 ? backoff * 2 : 30000;
+	}
+	return PB_ECANCELLED;
+}
+
+/* --- modem thread: inbound journal, outbound sending ---------------------------- */
+
+typedef struct modem_ctx {
+	pbb *b;
+	pb_store *st;
+	pb_modem *m;
+} modem_ctx;
+
+static int on_modem_event(const pb_modem_event *ev, void *ud)
+{
+	modem_ctx *mc = ud;
+	pbb *b = mc->b;
+	if (ev->type == PB_MODEM_EVENT_ERROR) {
+		pbb_log(PB_LOG_WARNING, "modem: %s (retrying)", ev->text ? ev->text : "error");
+		b->modem_ok = 0;
+		return 0;
+	}
+	if (ev->type == PB_MODEM_EVENT_RECOVERED) {
+		pbb_log(PB_LOG_NOTICE, "modem: answers again");
+		b->modem_ok = 1;
+		return 0;
+	}
+	if (ev->type != PB_MODEM_EVENT_MESSAGE || !ev->msg)
+		return 0;
+	const pb_modem_msg *msg = ev->msg;
+	int64_t id = 0;
+	int rc = pbb_inbound_journal(mc->st, b->cfg->modem_backend, b->cfg->region, msg, &id);
+	if (rc < 0) {
+		/* not journaled: it stays on the box and comes again */
+		pbb_log(PB_LOG_ERROR, "journal: %s (message %s kept on the modem)", last_error(),
+			msg->id ? msg->id : "?");
+		return 0;
+	}
+	if (rc == 0)
+		pbb_log(PB_LOG_INFO, "in #%lld: %s from %s", (long long)id,
+			pb_modem_msg_type_name(msg->type), msg->number ? msg->number : "?");
+	else if (rc == 1)
+		pbb_log(PB_LOG_INFO, "modem: %s from %s not bridged", pb_modem_msg_type_name(msg->type),
+			msg->number ? msg->number : "?");
+	/* committed: only now may it leave the box */
+	if (msg->id && msg->id[0]) {
+		int d = pb_modem_delete(mc->m, msg->id);
+		if (d < 0 && d != PB_ENOTFOUND)
+			pbb_log(PB_LOG_WARNING, "modem: delete %s: %s", msg->id, last_error());
+	}
+	if (rc == 0) {
+		pthread_mutex_lock(&b->mu);
+		b->doorbell++;
+		pthread_cond_broadcast(&b->cv);
+		pthread_mutex_unlock(&b->mu);
+	}
+	return stopping(b) ? 1 : 0;
+}
+
+/* Send every queued outbound row, oldest first. */
+static void send_outbound(pbb *b, pb_store *st, pb_modem *m)
+{
+	pb_store_msg_list *l = NULL;
+	if (pb_store_msg_list_state(st, PB_STORE_OUTBOUND, PB_STORE_QUEUED, 0, 16, &l) < 0) {
+		pbb_log(PB_LOG_ERROR, "journal: %s", last_error());
+		return;
+	}
+	bool changed = false;
+	for (size_t i = 0; i < l->count && !stopping(b); i++) {
+		const pb_store_msg *r = l->items[i];
+		/* committed before the modem sees it: a crash from here on leaves
+		 * "sending", which the next start turns into "unknown" */
+		if (pb_store_msg_transition(st, r->id, PB_STORE_SENDING, NULL, NULL) < 0) {
+			pbb_log(PB_LOG_ERROR, "journal: out #%lld: %s", (long long)r->id, last_error());
+			break;
+		}
+		int ref = -1;
+		int rc = pb_modem_send_text(m, r->peer, r->body ? r->body : "", 0, &ref);
+		char refs[32];
+		snprintf(refs, sizeof(refs), "%d", ref);
+		if (rc == 0) {
+			pbb_log(PB_LOG_INFO, "out #%lld: sent to %s (reference %d)", (long long)r->id, r->peer, ref);
+			rc = pb_store_msg_transition(st, r->id, PB_STORE_SENT, refs, NULL);
+		} else {
+			char err[256];
+			snprintf(err, sizeof(err), "%s", last_error());
+			pbb_log(PB_LOG_WARNING, "out #%lld: not sent: %s", (long long)r->id, err);
+			rc = pb_store_msg_transition(st, r->id, PB_STORE_FAILED, NULL, err);
+		}
+		if (rc < 0)
+			pbb_log(PB_LOG_ERROR, "journal: out #%lld: %s", (long long)r->id, last_error());
+		changed = true;
+	}
+	pb_store_msg_list_free(l);
+	if (changed) {
+		pthread_mutex_lock(&b->mu);
+		b->doorbell++;
+		pthread_cond_broadcast(&b->cv);
+		pthread_mutex_unlock(&b->mu);
+	}
+}
+
+static int open_modem(pbb *b, pb_modem **out)
+{
+	const pbb_config *c = b->cfg;
+	pb_modem_options o = PB_MODEM_OPTIONS_INIT;
+	o.url = c->modem_url;
+	o.device = c->modem_device;
+	o.username = c->modem_username;
+	o.password_file = c->modem_password_file;
+	o.token_file = c->modem_token_file;
+	o.login = c->modem_login;
+	o.storage = c->modem_storage;
+	o.poll_interval_ms = c->modem_poll_ms;
+	o.timeout_ms = c->modem_timeout_ms;
+	o.insecure_tls = c->modem_insecure_tls;
+	return pb_modem_open(out, c->modem_backend, &o);
+}
+
+static void *modem_main(void *arg)
+{
+	pbb *b = arg;
+	pb_store *st = open_store(b);
+	if (!st) {
+		atomic_store(&b->failed, 1);
+		pbb_stop(b);
+		return NULL;
+	}
+	modem_ctx mc = { b, st, NULL };
+	long backoff = 0;
+	while (!stopping(b)) {
+		if (!mc.m) {
+			pb_modem *m = NULL;
+			if (open_modem(b, &m) < 0) {
+				backoff = backoff ? (backoff < 30000 ? backoff * 2 : 30000) : 1000;
+				pbb_log(PB_LOG_WARNING, "modem: %s (again in %ld ms)", last_error(), backoff);
+				nap(b, backoff);
+				continue;
+			}
+			pbb_log(PB_LOG_NOTICE, "modem: %s open", b->cfg->modem_backend);
+			backoff = 0;
+			mc.m = m;
+			b->modem_ok = 1;
+			pthread_mutex_lock(&b->mu);
+			b->modem = m;
+			pthread_mutex_unlock(&b->mu);
+		}
+		send_outbound(b, st, mc.m);
+		int rc = pb_modem_watch(mc.m, 0, 2000, on_modem_event, &mc);
+		if (rc < 0) {
+			/* a failure the watch cannot retry itself (login refused, the
+			 * device gone for good): open the box again from scratch */
+			pbb_log(PB_LOG_WARNING, "modem: %s (reopening)", last_error());
+			pthread_mutex_lock(&b->mu);
+			b->modem = NULL;
+			pthread_mutex_unlock(&b->mu);
+			pb_modem_close(mc.m);
+			mc.m = NULL;
+			b->modem_ok = 0;
+			nap(b, 1000);
+		}
+	}
+	pthread_mutex_lock(&b->mu);
+	b->modem = NULL;
+	pthread_mutex_unlock(&b->mu);
+	pb_modem_close(mc.m);
+	pb_store_close(st);
+	return NULL;
+}
+
+/* --- delivery thread: journal -> Matrix ---------------------------------------- */
+
+/* The room of a contact, created (a direct room with the owners) on first use. */
+static int room_for(pbb *b, pb_store *st, pb_matrix *mx, const char *peer, char **room)
+{
+	pb_store_contact *c = NULL;
+	int rc = pb_store_contact_get(st, peer, &c);
+	if (rc == 0 && c->room) {
+		*room = pb_strdup(c->room);
+		pb_store_contact_free(c);
+		return *room ? 0 : PB_ENOMEM;
+	}
+	const char *name = rc == 0 && c->display_name ? c->display_name : peer;
+	char *rid = NULL;
+	rc = pb_matrix_create_dm(mx, b->cfg->owners[0], name, &rid);
+	if (rc == 0) {
+		for (size_t i = 1; i < b->cfg->n_owners; i++)
+			if (pb_matrix_invite(mx, rid, b->cfg->owners[i]) < 0)
+				pbb_log(PB_LOG_WARNING, "matrix: invite %s: %s", b->cfg->owners[i], last_error());
+		rc = pb_store_contact_set(st, peer, c ? c->display_name : NULL, rid);
+		if (rc == 0)
+			pbb_log(PB_LOG_NOTICE, "room %s for %s", rid, peer);
+	}
+	pb_store_contact_free(c);
+	if (rc < 0) {
+		pb_free(rid);
+		return rc;
+	}
+	*room = rid;
+	return 0;
+}
+
+static bool has_suffix(const char *s, const char *suf)
+{
+	size_t n = s ? strlen(s) : 0, k = strlen(suf);
+	return n >= k && !strcmp(s + n - k, suf);
+}
+
+
+/* --- MMS: notification -> MMSC -> Matrix media --------------------------------- */
+
+#define RETRIEVED_CT "application/vnd.wap.mms-message; x-pb-retrieved"
+
+static pb_mmsc *open_mmsc(pbb *b)
+{
+	const pbb_config *c = b->cfg;
+	if (!c->mmsc_url)
+		return NULL;
+	const char *rules[2] = { c->mmsc_rewrite, NULL };
+	const char *headers[2] = { c->mmsc_headers, NULL };
+	pb_mmsc_options o = PB_MMSC_OPTIONS_INIT;
+	o.mmsc_url = c->mmsc_url;
+	o.proxy = c->mmsc_proxy;
+	o.interface = c->mmsc_interface;
+	o.user_agent = c->mmsc_user_agent;
+	o.extra_headers = c->mmsc_headers ? headers : NULL;
+	o.rewrite_rules = c->mmsc_rewrite ? rules : NULL;
+	o.timeout_ms = 120000;
+	pb_mmsc *m = NULL;
+	if (pb_mmsc_new(&m, &o) < 0) {
+		pbb_log(PB_LOG_ERROR, "mmsc: %s (picture messages will not be fetched)", last_error());
+		return NULL;
+	}
+	return m;
+}
+
+static bool transient(int rc)
+{
+	return rc == PB_EIO || rc == PB_ETIMEOUT || rc == PB_EAGAIN || rc == PB_ECANCELLED || rc == PB_EBUSY;
+}
+
+/* Fetch (once: the retrieved PDU is kept as an attachment before the MMSC
+ * is told "Retrieved") and post the parts of a picture message.
+ * @return 0 (delivered; *event set), 1 (not an MMS we can fetch: caller
+ *         sends its notice), or a negative code (retry later) */
+static int deliver_mms(pbb *b, pb_store *st, pb_matrix *mx, pb_mmsc *mmsc, const pb_store_msg *r,
+		       const char *room, char **event)
+{
+	pb_store_attachment_list *al = NULL;
+	int rc = pb_store_attachment_list_get(st, r->id, &al);
+	if (rc < 0)
+		return rc;
+	const char *note_sha = NULL, *got_sha = NULL;
+	for (size_t i = 0; i < al->count; i++) {
+		const char *ct = al->items[i].content_type ? al->items[i].content_type : "";
+		if (!strcmp(ct, RETRIEVED_CT))
+			got_sha = al->items[i].sha256;
+		else if (!note_sha)
+			note_sha = al->items[i].sha256;
+	}
+	pb_buf note = PB_BUF_INIT, got = PB_BUF_INIT, text = PB_BUF_INIT;
+	pb_mms_message *n = NULL, *msg = NULL;
+	rc = 1;
+	if (!mmsc || !note_sha || pb_store_attachment_read(st, note_sha, &note) < 0 ||
+	    pb_mms_decode_push(&n, NULL, note.data, note.len, NULL) < 0 ||
+	    n->message_type != PB_MMS_NOTIFICATION_IND)
+		goto out;
+	if (got_sha) {
+		if ((rc = pb_store_attachment_read(st, got_sha, &got)) < 0)
+			goto out;
+	} else {
+		pb_mmsc_retrieval rr;
+		memset(&rr, 0, sizeof(rr));
+		rc = pb_mmsc_retrieve(mmsc, n, r->created_at / 1000, PB_MMSC_RETRIEVE_NO_ANSWER, &rr);
+		if (rc == 0)
+			rc = pb_store_attachment_add(st, r->id, rr.pdu.data, rr.pdu.len, RETRIEVED_CT, NULL, NULL);
+		if (rc == 0 || !transient(rc)) {
+			/* kept (or given up): now the MMSC may forget it */
+			if (rr.answer_status && n->transaction_id &&
+			    pb_mmsc_notifyresp(mmsc, n->transaction_id, rr.answer_status, NULL) < 0)
+				pbb_log(PB_LOG_WARNING, "mmsc: M-NotifyResp.ind: %s", last_error());
+		}
+		if (rc == 0)
+			rc = pb_buf_put(&got, rr.pdu.data, rr.pdu.len);
+		pb_mmsc_retrieval_dispose(&rr);
+		if (rc < 0) {
+			pbb_log(PB_LOG_WARNING, "in #%lld: MMS: %s", (long long)r->id, last_error());
+			rc = transient(rc) ? rc : 1;
+			goto out;
+		}
+	}
+	if (pb_mms_decode(&msg, got.data, got.len, 0, NULL) < 0) {
+		rc = 1;
+		goto out;
+	}
+	char txn[64];
+	for (size_t k = 0; k < msg->n_parts; k++) {
+		const pb_mms_part *pt = &msg->parts[k];
+		if (pb_mms_part_is_text(pt)) {
+			if (text.len)
+				pb_buf_puts(&text, "\n\n");
+			pb_mms_part_text(pt, &text);
+			continue;
+		}
+		if (!pb_mms_part_is_media(pt))
+			continue;
+		char *mxc = NULL;
+		const char *ct = pt->content_type.media_type[0] ? pt->content_type.media_type
+								 : "application/octet-stream";
+		if ((rc = pb_matrix_upload(mx, pt->data, pt->len, ct, pt->filename, &mxc)) < 0)
+			goto out;
+		pb_matrix_media md = { NULL, pt->filename, NULL, mxc, ct, pt->len, 0, 0, 0 };
+		pb_matrix_image_info(pt->data, pt->len, &md.width, &md.height, NULL);
+		snprintf(txn, sizeof(txn), "pbin%lldp%zu", (long long)r->id, k);
+		pb_free(*event);
+		*event = NULL;
+		rc = pb_matrix_send_media(mx, room, txn, &md, event);
+		pb_free(mxc);
+		if (rc < 0)
+			goto out;
+	}
+	if (msg->subject && msg->subject[0]) {
+		pb_buf t2 = PB_BUF_INIT;
+		pb_buf_printf(&t2, "%s%s%s", msg->subject, text.len ? "\n\n" : "", text.len ? pb_buf_cstr(&text) : "");
+		pb_buf_dispose(&text);
+		text = t2;
+	}
+	if (text.len) {
+		snprintf(txn, sizeof(txn), "pbin%lldt", (long long)r->id);
+		pb_free(*event);
+		*event = NULL;
+		rc = pb_matrix_send_text(mx, room, txn, pb_buf_cstr(&text), NULL, event);
+	}
+	rc = rc < 0 ? rc : 0;
+out:
+	pb_mms_message_free(msg);
+	pb_mms_message_free(n);
+	pb_buf_dispose(&note);
+	pb_buf_dispose(&got);
+	pb_buf_dispose(&text);
+	pb_store_attachment_list_free(al);
+	return rc;
+}
+
+/* Deliver stored inbound rows in order; stop at the first failure (order). */
+static int deliver_inbound(pbb *b, pb_store *st, pb_matrix *mx, pb_mmsc *mmsc)
+{
+	pb_store_msg_list *l = NULL;
+	if (pb_store_msg_list_state(st, PB_STORE_INBOUND, PB_STORE_STORED, 0, 32, &l) < 0)
+		return -1;
+	int rc = 0;
+	for (size_t i = 0; i < l->count && !stopping(b); i++) {
+		const pb_store_msg *r = l->items[i];
+		char *room = NULL;
+		if ((rc = room_for(b, st, mx, r->peer ? r->peer : "unknown", &room)) < 0) {
+			pbb_log(PB_LOG_WARNING, "in #%lld: no room for %s: %s", (long long)r->id,
+				r->peer ? r->peer : "?", last_error());
+			break;
+		}
+		char txn[64], text[2048], *mms_event = NULL;
+		pbb_txn_id(txn, sizeof(txn), "in", r->id);
+		const char *msgtype = "m.text", *body = r->body ? r->body : "";
+		if (has_suffix(r->backend, ":incomplete")) {
+			snprintf(text, sizeof(text), "%s\n(incomplete: parts of this message never arrived)", body);
+			body = text;
+		} else if (has_suffix(r->backend, ":mms") &&
+			   (rc = deliver_mms(b, st, mx, mmsc, r, room, &mms_event)) <= 0) {
+			if (rc == 0) {
+				rc = pb_store_msg_transition(st, r->id, PB_STORE_DELIVERED, mms_event, NULL);
+				pbb_log(PB_LOG_INFO, "in #%lld: picture message delivered to %s", (long long)r->id, room);
+			} else {
+				pbb_log(PB_LOG_WARNING, "in #%lld: MMS: %s (will retry)", (long long)r->id, last_error());
+			}
+			pb_free(mms_event);
+			pb_free(room);
+			if (rc < 0)
+				break;
+			continue;
+		} else if (has_suffix(r->backend, ":mms")) {
+			msgtype = "m.notice";
+			snprintf(text, sizeof(text),
+				 "A picture message (MMS) arrived that the bridge could not fetch "
+				 "(no [mmsc] url, or the MMSC refused it). Its notification is kept in "
+				 "the journal as row %lld.", (long long)r->id);
+			body = text;
+		} else if (!has_suffix(r->backend, ":text")) {
+			msgtype = "m.notice";
+			snprintf(text, sizeof(text), "An entry the bridge cannot read arrived (kept as row %lld).",
+				 (long long)r->id);
+			body = text;
+		}
+		char *event = NULL;
+		rc = pb_matrix_send_message(mx, room, txn, msgtype, body, NULL, &event);
+		if (rc == 0) {
+			rc = pb_store_msg_transition(st, r->id, PB_STORE_DELIVERED, event, NULL);
+			pbb_log(PB_LOG_INFO, "in #%lld: delivered to %s as %s", (long long)r->id, room, event);
+		} else {
+			pbb_log(PB_LOG_WARNING, "in #%lld: matrix: %s (will retry)", (long long)r->id, last_error());
+		}
+		pb_free(event);
+		pb_free(room);
+		if (rc < 0)
+			break;
+	}
+	pb_store_msg_list_free(l);
+	return rc < 0 ? -1 : 0;
+}
+
+/* A notice in the room of an outbound row, once (kv "noted:<id>" + txn id). */
+static int note_outbound(pbb *b, pb_store *st, pb_matrix *mx, const pb_store_msg *r, const char *kind,
+			 const char *text)
+{
+	(void)b;
+	char key[64], *v = NULL;
+	snprintf(key, sizeof(key), "bridge.noted.%lld", (long long)r->id);
+	if (pb_store_kv_get(st, key, &v) == 0) {
+		pb_free(v);
+		return 0;
+	}
+	if (!r->room)
+		return pb_store_kv_set(st, key, "no room");
+	char txn[64];
+	pbb_txn_id(txn, sizeof(txn), kind, r->id);
+	int rc = pb_matrix_send_message(mx, r->room, txn, "m.notice", text, NULL, NULL);
+	if (rc == 0)
+		rc = pb_store_kv_set(st, key, kind);
+	return rc;
+}
+
+static int report_outbound(pbb *b, pb_store *st, pb_matrix *mx)
+{
+	static const struct {
+		int state;
+		const char *kind;
+	} which[] = { { PB_STORE_UNKNOWN, "unk" }, { PB_STORE_FAILED, "fail" } };
+	for (size_t w = 0; w < sizeof(which) / sizeof(which[0]); w++) {
+		pb_store_msg_list *l = NULL;
+		if (pb_store_msg_list_state(st, PB_STORE_OUTBOUND, which[w].state, 0, 0, &l) < 0)
+			return -1;
+		for (size_t i = 0; i < l->count; i++) {
+			const pb_store_msg *r = l->items[i];
+			char text[1024];
+			if (which[w].state == PB_STORE_UNKNOWN)
+				snprintf(text, sizeof(text),
+					 "Uncertain: the bridge stopped while sending \"%.200s\" to %s; it may or "
+					 "may not have gone out. It will not be sent again by itself.",
+					 r->body ? r->body : "", r->peer ? r->peer : "?");
+			else
+				snprintf(text, sizeof(text), "Not sent: \"%.200s\" to %s: %s",
+					 r->body ? r->body : "", r->peer ? r->peer : "?",
+					 r->last_error ? r->last_error : "failed");
+			if (note_outbound(b, st, mx, r, which[w].kind, text) < 0) {
+				pb_store_msg_list_free(l);
+				return -1;
+			}
+		}
+		pb_store_msg_list_free(l);
+	}
+	return 0;
+}
+
+/* The control room: created once with the owners, its id kept in kv. */
+static int ensure_control_room(pbb *b, pb_store *st, pb_matrix *mx)
+{
+	char *room = NULL;
+	if (pb_store_kv_get(st, "bridge.control_room", &room) == 0) {
+		pb_free(room);
+		return 0;
+	}
+	int rc = pb_matrix_create_dm(mx, b->cfg->owners[0], "Phone bridge", &room);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 1; i < b->cfg->n_owners; i++)
+		if (pb_matrix_invite(mx, room, b->cfg->owners[i]) < 0)
+			pbb_log(PB_LOG_WARNING, "matrix: invite %s: %s", b->cfg->owners[i], last_error());
+	rc = pb_store_kv_set(st, "bridge.control_room", room);
+	if (rc == 0)
+		pbb_log(PB_LOG_NOTICE, "control room %s", room);
+	pb_free(room);
+	return rc;
+}
+
+static void *deliver_main(void *arg)
+{
+	pbb *b = arg;
+	pb_store *st = open_store(b);
+	pb_matrix *mx = st ? open_matrix(b) : NULL;
+	pb_mmsc *mmsc = mx ? open_mmsc(b) : NULL;
+	if (!mx || who_am_i(b, mx) < 0) {
+		pb_mmsc_free(mmsc);
+		pb_matrix_free(mx);
+		pb_store_close(st);
+		if (!stopping(b))
+			atomic_store(&b->failed, 1);
+		pbb_stop(b);
+		return NULL;
+	}
+	pthread_mutex_lock(&b->mu);
+	b->mx_deliver = mx;
+	unsigned long seen = b->doorbell;
+	pthread_mutex_unlock(&b->mu);
+	long backoff = 0;
+	while (!stopping(b)) {
+		int rc = ensure_control_room(b, st, mx);
+		if (rc == 0)
+			rc = deliver_inbound(b, st, mx, mmsc);
+		if (rc == 0)
+			rc = report_outbound(b, st, mx);
+		if (rc < 0 && !stopping(b)) {
+			backoff = backoff ? (backoff < 30000 ? backoff * 2 : 30000) : 500;
+			nap(b, backoff);
+			pb_matrix_cancel_reset(mx);
+			continue;
+		}
+		backoff = 0;
+		wait_work(b, &seen, 5000);
+	}
+	pthread_mutex_lock(&b->mu);
+	b->mx_deliver = NULL;
+	pthread_mutex_unlock(&b->mu);
+	pb_mmsc_free(mmsc);
+	pb_matrix_free(mx);
+	pb_store_close(st);
+	return NULL;
+}
+
+/* --- sync thread: Matrix -> journal ---------------------------------------------- */
+
+typedef struct sync_ctx {
+	pbb *b;
+	pb_store *st;
+	pb_matrix *mx;
+	bool initial; /* the first sync of a new store: history, not commands */
+	char *since;
+} sync_ctx;
+
+/* FNV-1a of an event id: the transaction id of a reply to it */
+static unsigned long long event_hash(const char *s)
+{
+	unsigned long long h = 14695981039346656037ULL;
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static int reply(sync_ctx *sc, const pb_matrix_event *ev, const char *text)
+{
+	char txn[64];
+	snprintf(txn, sizeof(txn), "pbcmd%016llx", event_hash(ev->event_id));
+	int rc = pb_matrix_send_message(sc->mx, ev->room_id, txn, "m.notice", text, NULL, NULL);
+	if (rc < 0)
+		pbb_log(PB_LOG_WARNING, "matrix: reply: %s", last_error());
+	return rc;
+}
+
+static int normalize(pbb *b, const char *in, char *out, size_t size)
+{
+	pb_phone_kind kind;
+	if (pb_phone_normalize(out, size, in, b->cfg->region, &kind) < 0)
+		return -1;
+	return kind == PB_PHONE_E164 ? 0 : -1;
+}
+
+/* A command of an owner in the control room. Each is idempotent when the
+ * same event comes again (the sync token is saved after the events). */
+static int command(sync_ctx *sc, const pb_matrix_event *ev)
+{
+	pbb *b = sc->b;
+	const char *t = ev->body;
+	char msg[1024], num[PB_PHONE_MAX], word[64];
+	if (!strncmp(t, "!allow ", 7) || !strncmp(t, "!deny ", 6)) {
+		bool allow = t[1] == 'a';
+		snprintf(word, sizeof(word), "%.63s", t + (allow ? 7 : 6));
+		word[strcspn(word, "\r\n")] = '\0';
+		if (normalize(b, word, num, sizeof(num)) < 0) {
+			snprintf(msg, sizeof(msg), "Not a phone number: %s", word);
+			return reply(sc, ev, msg);
+		}
+		int rc = pb_store_list_add(sc->st, allow ? PB_STORE_ALLOW : PB_STORE_DENY, num,
+					   PB_STORE_SRC_MANUAL, 0);
+		if (rc == 0) {
+			rc = pb_store_list_remove(sc->st, allow ? PB_STORE_DENY : PB_STORE_ALLOW, num);
+			if (rc == PB_ENOTFOUND)
+				rc = 0;
+		}
+		if (rc < 0)
+			return rc;
+		snprintf(msg, sizeof(msg), "%s is on the %s list.", num, allow ? "allow" : "deny");
+		return reply(sc, ev, msg);
+	}
+	if (!strncmp(t, "!sms ", 5)) {
+		const char *p = t + 5;
+		size_t n = strcspn(p, " ");
+		if (n == 0 || n >= sizeof(word) || !p[n] || !p[n + 1])
+			return reply(sc, ev, "Usage: !sms NUMBER TEXT");
+		memcpy(word, p, n);
+		word[n] = '\0';
+		if (normalize(b, word, num, sizeof(num)) < 0) {
+			snprintf(msg, sizeof(msg), "Not a phone number: %s", word);
+			return reply(sc, ev, msg);
+		}
+		char *room = NULL;
+		int rc = room_for(b, sc->st, sc->mx, num, &room);
+		if (rc < 0)
+			return rc;
+		pb_store_msg_in in = PB_STORE_MSG_IN_INIT;
+		in.dir = PB_STORE_OUTBOUND;
+		in.state = PB_STORE_QUEUED;
+		in.backend = "matrix";
+		in.peer = num;
+		in.room = room;
+		in.event_id = ev->event_id;
+		in.body = p + n + 1;
+		in.sent_at = ev->origin_server_ts;
+		int64_t id;
+		rc = pb_store_msg_insert(sc->st, &in, &id);
+		pb_free(room);
+		if (rc < 0 && rc != PB_EEXISTS)
+			return rc;
+		ring(b);
+		snprintf(msg, sizeof(msg), "Sending to %s; the conversation continues in its own room.", num);
+		return reply(sc, ev, msg);
+	}
+	if (!strcmp(t, "!status")) {
+		int64_t c[5] = { 0 };
+		const int which[5][2] = { { PB_STORE_INBOUND, PB_STORE_STORED },
+					  { PB_STORE_OUTBOUND, PB_STORE_QUEUED },
+					  { PB_STORE_OUTBOUND, PB_STORE_SENDING },
+					  { PB_STORE_OUTBOUND, PB_STORE_UNKNOWN },
+					  { PB_STORE_OUTBOUND, PB_STORE_FAILED } };
+		for (int i = 0; i < 5; i++)
+			if (pb_store_msg_count(sc->st, which[i][0], which[i][1], &c[i]) < 0)
+				return -1;
+		snprintf(msg, sizeof(msg),
+			 "modem: %s (%s)\ninbound waiting for Matrix: %lld\noutbound queued: %lld, "
+			 "sending: %lld, uncertain: %lld, failed: %lld",
+			 atomic_load(&b->modem_ok) ? "ok" : "not answering", b->cfg->modem_backend,
+			 (long long)c[0], (long long)c[1], (long long)c[2], (long long)c[3], (long long)c[4]);
+		return reply(sc, ev, msg);
+	}
+	if (!strncmp(t, "!contacts", 9))
+		return reply(sc, ev, "!contacts import is not supported yet.");
+	if (t[0] == '!')
+		return reply(sc, ev, "Commands: !sms NUMBER TEXT, !status, !allow NUMBER, !deny NUMBER");
+	return 0;
+}
+
+static int on_event(const pb_matrix_event *ev, void *ud)
+{
+	sync_ctx *sc = ud;
+	pbb *b = sc->b;
+	if (sc->initial || ev->section != PB_MATRIX_TIMELINE || strcmp(ev->type, "m.room.message") != 0 ||
+	    !ev->event_id || !ev->msgtype)
+		return 0;
+	const char *me = pb_matrix_user_id(sc->mx);
+	if (ev->sender && me && !strcmp(ev->sender, me))
+		return 0;
+	if (!pbb_config_is_owner(b->cfg, ev->sender)) {
+		pbb_log(PB_LOG_NOTICE, "ignored %s from %s in %s: not an owner", ev->event_id,
+			ev->sender ? ev->sender : "?", ev->room_id);
+		return 0;
+	}
+	pb_store_contact *c = NULL;
+	int rc = pb_store_contact_by_room(sc->st, ev->room_id, &c);
+	if (rc == PB_ENOTFOUND) {
+		char *control = NULL;
+		if (pb_store_kv_get(sc->st, "bridge.control_room", &control) == 0 &&
+		    !strcmp(control, ev->room_id) && ev->body && !strcmp(ev->msgtype, "m.text")) {
+			pb_free(control);
+			int r = command(sc, ev);
+			return r == PB_ECANCELLED ? r : (r < 0 && r != PB_EPROTO ? r : 0);
+		}
+		pb_free(control);
+		return 0;
+	}
+	if (rc < 0)
+		return rc; /* the sync is repeated: at-least-once, the journal dedups */
+	bool text = !strcmp(ev->msgtype, "m.text") || !strcmp(ev->msgtype, "m.emote");
+	pb_store_msg_in in = PB_STORE_MSG_IN_INIT;
+	in.dir = PB_STORE_OUTBOUND;
+	in.state = PB_STORE_QUEUED;
+	in.backend = "matrix";
+	in.peer = c->number;
+	in.room = ev->room_id;
+	in.event_id = ev->event_id;
+	in.body = ev->body ? ev->body : "";
+	in.sent_at = ev->origin_server_ts;
+	int64_t id = 0;
+	rc = pb_store_msg_insert(sc->st, &in, &id);
+	if (rc == 0 && !text) {
+		/* media: M-Send.req through the MMSC is not done yet; say so in the
+		 * room (the report stage sends the notice once) */
+		rc = pb_store_msg_transition(sc->st, id, PB_STORE_FAILED, NULL,
+					     "sending pictures and files (MMS) is not supported yet");
+	}
+	if (rc == 0)
+		pbb_log(PB_LOG_INFO, "out #%lld: %s to %s queued", (long long)id, ev->msgtype, c->number);
+	pb_store_contact_free(c);
+	if (rc == PB_EEXISTS)
+		return 0;
+	if (rc < 0) {
+		pbb_log(PB_LOG_ERROR, "journal: %s", last_error());
+		return rc;
+	}
+	ring(b);
+	return 0;
+}
+
+static int on_invite(const char *room_id, const char *inviter, void *ud)
+{
+	sync_ctx *sc = ud;
+	if (!pbb_config_is_owner(sc->b->cfg, inviter)) {
+		pbb_log(PB_LOG_NOTICE, "ignored an invite to %s from %s: not an owner", room_id,
+			inviter ? inviter : "?");
+		return 0;
+	}
+	if (pb_matrix_join(sc->mx, room_id, NULL) < 0)
+		pbb_log(PB_LOG_WARNING, "matrix: join %s: %s", room_id, last_error());
+	return 0;
+}
+
+static int on_next_batch(const char *next_batch, void *ud)
+{
+	sync_ctx *sc = ud;
+	if (pb_store_kv_set(sc->st, "matrix.next_batch", next_batch) < 0) {
+		pbb_log(PB_LOG_ERROR, "journal: %s", last_error());
+		return -1;
+	}
+	char *s = pb_strdup(next_batch);
+	if (!s)
+		return -1;
+	pb_free(sc->since);
+	sc->since = s;
+	return 0;
+}
+
+static void *sync_main(void *arg)
+{
+	pbb *b = arg;
+	sync_ctx sc = { b, open_store(b), NULL, false, NULL };
+	sc.mx = sc.st ? open_matrix(b) : NULL;
+	if (!sc.mx || who_am_i(b, sc.mx) < 0) {
+		pb_matrix_free(sc.mx);
+		pb_store_close(sc.st);
+		if (!stopping(b))
+			atomic_store(&b->failed, 1);
+		pbb_stop(b);
+		return NULL;
+	}
+	pthread_mutex_lock(&b->mu);
+	b->mx_sync = sc.mx;
+	pthread_mutex_unlock(&b->mu);
+	if (stopping(b))
+		pb_matrix_cancel(sc.mx);
+	if (pb_store_kv_get(sc.st, "matrix.next_batch", &sc.since) < 0)
+		sc.since = NULL;
+	sc.initial = sc.since == NULL;
+	pb_matrix_sync_callbacks cb = { on_event, on_invite, NULL, on_next_batch, &sc };
+	long backoff = 0;
+	while (!stopping(b)) {
+		pb_matrix_sync_options o = PB_MATRIX_SYNC_OPTIONS_INIT;
+		o.since = sc.since;
+		o.timeout_ms = b->cfg->sync_timeout_ms;
+		int rc = pb_matrix_sync(sc.mx, &o, &cb, NULL);
+		if (rc == PB_ECANCELLED || stopping(b))
+			break;
+		if (rc != 0) {
+			if (rc == PB_EAUTH)
+				pbb_log(PB_LOG_ERROR, "matrix: sync: %s", last_error());
+			else
+				pbb_log(PB_LOG_WARNING, "matrix: sync: %s (retrying)", last_error());
+			backoff = backoff ? (backoff < 30000 ? backoff * 2 : 30000) : 500;
+			nap(b, backoff);
+			continue;
+		}
+		backoff = 0;
+		sc.initial = false;
+	}
+	pthread_mutex_lock(&b->mu);
+	b->mx_sync = NULL;
+	pthread_mutex_unlock(&b->mu);
+	pb_free(sc.since);
+	pb_matrix_free(sc.mx);
+	pb_store_close(sc.st);
+	return NULL;
+}
+
+/* --- the daemon ------------------------------------------------------------------ */
+
+int pbb_new(pbb **out, const pbb_config *cfg)
+{
+	pbb *b = pb_calloc(1, sizeof(*b));
+	if (!b)
+		return -1;
+	b->cfg = cfg;
+	pthread_mutex_init(&b->mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&b->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	*out = b;
+	return 0;
+}
+
+void pbb_stop(pbb *b)
+{
+	atomic_store(&b->stopping, 1);
+	pthread_mutex_lock(&b->mu);
+	if (b->modem)
+		pb_modem_stop(b->modem);
+	if (b->mx_sync)
+		pb_matrix_cancel(b->mx_sync);
+	if (b->mx_deliver)
+		pb_matrix_cancel(b->mx_deliver);
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+}
+
+int pbb_run(pbb *b)
+{
+	/* start-up recovery before any sender runs: "sending" -> "unknown" */
+	pb_store *st = open_store(b);
+	if (!st)
+		return -1;
+	int64_t changed = 0;
+	if (pb_store_msg_recover(st, &changed) < 0) {
+		pbb_log(PB_LOG_ERROR, "journal: recovery: %s", last_error());
+		pb_store_close(st);
+		return -1;
+	}
+	if (changed)
+		pbb_log(PB_LOG_WARNING, "%lld outbound message(s) were being sent at the last stop: "
+			"reported as uncertain, not resent", (long long)changed);
+	pb_store_close(st);
+
+	pthread_t t[3];
+	void *(*fn[3])(void *) = { modem_main, deliver_main, sync_main };
+	size_t started = 0;
+	for (; started < 3; started++)
+		if (pthread_create(&t[started], NULL, fn[started], b) != 0) {
+			pbb_log(PB_LOG_ERROR, "cannot start a thread");
+			pbb_stop(b);
+			break;
+		}
+	pbb_log(PB_LOG_NOTICE, "running");
+	for (size_t i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	return started == 3 && !atomic_load(&b->failed) ? 0 : -1;
+}
+
+void pbb_free(pbb *b)
+{
+	if (!b)
+		return;
+	pthread_cond_destroy(&b->cv);
+	pthread_mutex_destroy(&b->mu);
+	pb_free(b);
+}

@@ -1,0 +1,359 @@
+/*
+ * pb-bridged — configuration (INI, read with inih) and the small pure
+ * helpers of the journal stages.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "bridge.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <ini.h>
+
+typedef struct parse_ctx {
+	pbb_config *c;
+	char *err;
+	size_t errlen;
+	bool failed;
+} parse_ctx;
+
+static int fail(parse_ctx *p, int line, const char *fmt, ...) PB_PRINTF(3, 4);
+static int fail(parse_ctx *p, int line, const char *fmt, ...)
+{
+	if (p->failed)
+		return 0;
+	p->failed = true;
+	int n = line > 0 ? snprintf(p->err, p->errlen, "line %d: ", line) : 0;
+	va_list ap;
+	va_start(ap, fmt);
+	if (n >= 0 && (size_t)n < p->errlen)
+		vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+static int set_str(char **dst, const char *v)
+{
+	char *s = pb_strdup(v);
+	if (!s)
+		return -1;
+	pb_free(*dst);
+	*dst = s;
+	return 0;
+}
+
+static bool parse_int(const char *v, int lo, int hi, int *out)
+{
+	char *end;
+	long x = strtol(v, &end, 10);
+	if (end == v || *end || x < lo || x > hi)
+		return false;
+	*out = (int)x;
+	return true;
+}
+
+static bool parse_bool(const char *v, bool *out)
+{
+	if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1") || !strcmp(v, "on"))
+		*out = true;
+	else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0") || !strcmp(v, "off"))
+		*out = false;
+	else
+		return false;
+	return true;
+}
+
+/* owners = @a:example.org, @b:example.org */
+static int set_owners(pbb_config *c, const char *v)
+{
+	for (size_t i = 0; i < c->n_owners; i++)
+		pb_free(c->owners[i]);
+	pb_free(c->owners);
+	c->owners = NULL;
+	c->n_owners = 0;
+	const char *p = v;
+	while (*p) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		const char *e = p;
+		while (*e && *e != ',' && *e != ' ' && *e != '\t')
+			e++;
+		if (e == p)
+			break;
+		char **n = pb_realloc(c->owners, (c->n_owners + 1) * sizeof(*n));
+		if (!n)
+			return -1;
+		c->owners = n;
+		char *s = pb_malloc((size_t)(e - p) + 1);
+		if (!s)
+			return -1;
+		memcpy(s, p, (size_t)(e - p));
+		s[e - p] = '\0';
+		c->owners[c->n_owners++] = s;
+		p = e;
+	}
+	return 0;
+}
+
+#define KEY(sec, k) (!strcmp(section, sec) && !strcmp(name, k))
+
+static int handler(void *ud, const char *section, const char *name, const char *value)
+{
+	const int line = 0; /* inih as Debian builds it does not pass line numbers */
+	parse_ctx *p = ud;
+	pbb_config *c = p->c;
+	int r = 0;
+	if (KEY("modem", "backend"))
+		r = set_str(&c->modem_backend, value);
+	else if (KEY("modem", "url"))
+		r = set_str(&c->modem_url, value);
+	else if (KEY("modem", "device"))
+		r = set_str(&c->modem_device, value);
+	else if (KEY("modem", "username"))
+		r = set_str(&c->modem_username, value);
+	else if (KEY("modem", "password_file"))
+		r = set_str(&c->modem_password_file, value);
+	else if (KEY("modem", "token_file"))
+		r = set_str(&c->modem_token_file, value);
+	else if (KEY("modem", "login"))
+		r = set_str(&c->modem_login, value);
+	else if (KEY("modem", "storage"))
+		r = set_str(&c->modem_storage, value);
+	else if (KEY("modem", "poll_interval_ms")) {
+		if (!parse_int(value, 100, 3600000, &c->modem_poll_ms))
+			return fail(p, line, "poll_interval_ms: a number of milliseconds (100-3600000)");
+	} else if (KEY("modem", "timeout_ms")) {
+		if (!parse_int(value, 100, 600000, &c->modem_timeout_ms))
+			return fail(p, line, "timeout_ms: a number of milliseconds (100-600000)");
+	} else if (KEY("modem", "insecure_tls")) {
+		if (!parse_bool(value, &c->modem_insecure_tls))
+			return fail(p, line, "insecure_tls: true or false");
+	} else if (KEY("mmsc", "url"))
+		r = set_str(&c->mmsc_url, value);
+	else if (KEY("mmsc", "proxy"))
+		r = set_str(&c->mmsc_proxy, value);
+	else if (KEY("mmsc", "interface"))
+		r = set_str(&c->mmsc_interface, value);
+	else if (KEY("mmsc", "rewrite"))
+		r = set_str(&c->mmsc_rewrite, value);
+	else if (KEY("mmsc", "user_agent"))
+		r = set_str(&c->mmsc_user_agent, value);
+	else if (KEY("mmsc", "headers"))
+		r = set_str(&c->mmsc_headers, value);
+	else if (KEY("matrix", "homeserver"))
+		r = set_str(&c->homeserver, value);
+	else if (KEY("matrix", "token_file"))
+		r = set_str(&c->token_file, value);
+	else if (KEY("matrix", "owners"))
+		r = set_owners(c, value);
+	else if (KEY("matrix", "sync_timeout_ms")) {
+		if (!parse_int(value, 0, 600000, &c->sync_timeout_ms))
+			return fail(p, line, "sync_timeout_ms: a number of milliseconds (0-600000)");
+	} else if (KEY("bridge", "store")) {
+		r = set_str(&c->store_path, value);
+	} else if (KEY("bridge", "region")) {
+		size_t n = strlen(value);
+		if (n != 2 || !isalpha((unsigned char)value[0]) || !isalpha((unsigned char)value[1]))
+			return fail(p, line, "region: a two-letter country code such as DE");
+		c->region[0] = (char)toupper((unsigned char)value[0]);
+		c->region[1] = (char)toupper((unsigned char)value[1]);
+		c->region[2] = '\0';
+	} else if (KEY("bridge", "store_sync")) {
+		if (!strcmp(value, "normal"))
+			c->store_sync_normal = true;
+		else if (!strcmp(value, "full"))
+			c->store_sync_normal = false;
+		else
+			return fail(p, line, "store_sync: full or normal");
+	} else
+		return fail(p, line, "unknown setting [%s] %s", section, name);
+	if (r < 0)
+		return fail(p, line, "out of memory");
+	return 1;
+}
+
+static int finish(parse_ctx *p, int rc)
+{
+	pbb_config *c = p->c;
+	if (rc > 0 && !p->failed)
+		fail(p, rc, "not an INI line");
+	if (rc > 0 && p->failed && p->err[0] && strncmp(p->err, "line ", 5) != 0) {
+		char tmp[512];
+		snprintf(tmp, sizeof(tmp), "%s", p->err);
+		snprintf(p->err, p->errlen, "line %d: %s", rc, tmp);
+	}
+	if (rc < 0 && !p->failed)
+		fail(p, 0, "cannot read the file");
+	if (p->failed)
+		return -1;
+	if (!c->modem_backend)
+		return fail(p, 0, "[modem] backend is required"), -1;
+	if (!strcmp(c->modem_backend, "at") ? !c->modem_device : !c->modem_url)
+		return fail(p, 0, "[modem] %s is required for backend %s",
+			    strcmp(c->modem_backend, "at") ? "url" : "device", c->modem_backend), -1;
+	if (!c->homeserver || !c->token_file)
+		return fail(p, 0, "[matrix] homeserver and token_file are required"), -1;
+	if (c->n_owners == 0)
+		return fail(p, 0, "[matrix] owners: at least one Matrix user id"), -1;
+	for (size_t i = 0; i < c->n_owners; i++)
+		if (c->owners[i][0] != '@' || !strchr(c->owners[i], ':'))
+			return fail(p, 0, "[matrix] owners: %s is not a user id (@user:server)", c->owners[i]), -1;
+	if (!c->store_path)
+		return fail(p, 0, "[bridge] store is required"), -1;
+	if (!c->region[0])
+		return fail(p, 0, "[bridge] region is required (e.g. DE)"), -1;
+	if (pb_phone_country_code(c->region) <= 0)
+		return fail(p, 0, "[bridge] region %s is not one the number normaliser knows", c->region), -1;
+	return 0;
+}
+
+static void defaults(pbb_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->sync_timeout_ms = 30000;
+}
+
+int pbb_config_parse(pbb_config *c, const char *text, char *err, size_t errlen)
+{
+	defaults(c);
+	parse_ctx p = { c, err, errlen, false };
+	return finish(&p, ini_parse_string(text, handler, &p));
+}
+
+int pbb_config_load(pbb_config *c, const char *path, char *err, size_t errlen)
+{
+	defaults(c);
+	parse_ctx p = { c, err, errlen, false };
+	return finish(&p, ini_parse(path, handler, &p));
+}
+
+void pbb_config_free(pbb_config *c)
+{
+	char **strs[] = { &c->modem_backend, &c->modem_url, &c->modem_device, &c->modem_username,
+			  &c->modem_password_file, &c->modem_token_file, &c->modem_login,
+			  &c->modem_storage, &c->mmsc_url, &c->mmsc_proxy, &c->mmsc_interface,
+			  &c->mmsc_rewrite, &c->mmsc_user_agent, &c->mmsc_headers, &c->homeserver,
+			  &c->token_file, &c->store_path };
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		pb_free(*strs[i]);
+		*strs[i] = NULL;
+	}
+	for (size_t i = 0; i < c->n_owners; i++)
+		pb_free(c->owners[i]);
+	pb_free(c->owners);
+	c->owners = NULL;
+	c->n_owners = 0;
+}
+
+bool pbb_config_is_owner(const pbb_config *c, const char *user_id)
+{
+	if (!user_id)
+		return false;
+	for (size_t i = 0; i < c->n_owners; i++)
+		if (!strcmp(c->owners[i], user_id))
+			return true;
+	return false;
+}
+
+void pbb_txn_id(char *out, size_t size, const char *kind, int64_t id)
+{
+	snprintf(out, size, "pb%s%lld", kind, (long long)id);
+}
+
+/* FNV-1a, 64 bits: tells entries apart inside one key, not a security hash */
+static uint64_t fnv(uint64_t h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+void pbb_inbound_key(char *out, size_t size, const char *backend, const pb_modem_msg *m)
+{
+	uint64_t h = 14695981039346656037ULL;
+	if (m->text)
+		h = fnv(h, m->text, strlen(m->text));
+	h = fnv(h, "\0", 1);
+	if (m->raw)
+		h = fnv(h, m->raw, m->raw_len);
+	snprintf(out, size, "%s:%s@%s/%s#%016llx", backend, m->id ? m->id : "",
+		 m->time ? m->time : "", m->number ? m->number : "", (unsigned long long)h);
+}
+
+/* "YYYY-MM-DD HH:MM:SS" (the box's local time) -> ms, 0 when unreadable */
+static int64_t box_time_ms(const char *t)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	if (!t || sscanf(t, "%d-%d-%d %d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+			 &tm.tm_min, &tm.tm_sec) != 6)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	tm.tm_isdst = -1;
+	time_t s = mktime(&tm);
+	return s == (time_t)-1 ? 0 : (int64_t)s * 1000;
+}
+
+int pbb_inbound_journal(pb_store *st, const char *backend, const char *region,
+			const pb_modem_msg *m, int64_t *id)
+{
+	const char *kind;
+	switch (m->type) {
+	case PB_MODEM_MSG_TEXT:
+		kind = "text";
+		break;
+	case PB_MODEM_MSG_INCOMPLETE:
+		kind = "incomplete";
+		break;
+	case PB_MODEM_MSG_MMS:
+		kind = "mms";
+		break;
+	case PB_MODEM_MSG_REPORT:
+		return 1; /* delivery reports: not bridged yet (docs/bridge.md) */
+	default:
+		kind = "other";
+		break;
+	}
+	char key[512], peer[PB_PHONE_MAX], be[64];
+	pbb_inbound_key(key, sizeof(key), backend, m);
+	pb_phone_kind pk;
+	const char *number = m->number ? m->number : "unknown";
+	if (pb_phone_normalize(peer, sizeof(peer), number, region, &pk) < 0)
+		snprintf(peer, sizeof(peer), "%s", number);
+	snprintf(be, sizeof(be), "%s:%s", backend, kind);
+
+	pb_store_msg_in in = PB_STORE_MSG_IN_INIT;
+	in.dir = PB_STORE_INBOUND;
+	in.state = PB_STORE_STORED;
+	in.dedup_key = key;
+	in.backend = be;
+	in.backend_id = m->id;
+	in.peer = peer;
+	in.body = m->text ? m->text : "";
+	in.sent_at = box_time_ms(m->time);
+
+	int rc = pb_store_begin(st);
+	if (rc < 0)
+		return rc;
+	rc = pb_store_msg_insert(st, &in, id);
+	if (rc == 0 && m->raw && m->raw_len && m->type != PB_MODEM_MSG_TEXT) {
+		/* the bytes the box gave, so that nothing is lost when the entry goes */
+		const char *ct = m->type == PB_MODEM_MSG_MMS ? "application/vnd.wap.mms-message"
+							     : "application/octet-stream";
+		rc = pb_store_attachment_add(st, *id, m->raw, m->raw_len, ct, NULL, NULL);
+	}
+	if (rc < 0 && rc != PB_EEXISTS) {
+		pb_store_rollback(st);
+		return rc;
+	}
+	int c = pb_store_commit(st);
+	return c < 0 ? c : rc;
+}
