@@ -5,6 +5,11 @@
  */
 #include "config.h"
 
+/* Where meson installs data/prompts (datadir/phonebridge/prompts). */
+#ifndef PB_SCREEND_PROMPTS
+#define PB_SCREEND_PROMPTS "/usr/share/phonebridge/prompts"
+#endif
+
 #include <errno.h>
 #include <ini.h>
 #include <stdio.h>
@@ -182,7 +187,7 @@ void screend_config_defaults(screend_config *c)
 	strcpy(c->mode, "bridge");
 	c->forward_timeout = 30;
 	c->max_duration = 90;
-	strcpy(c->prompts, "/usr/share/phonebridge/prompts");
+	snprintf(c->prompts, sizeof(c->prompts), "%s", PB_SCREEND_PROMPTS);
 	strcpy(c->store, "/var/lib/pb-screend/screen.db");
 	c->log_level = PB_LOG_INFO;
 }
