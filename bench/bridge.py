@@ -12,6 +12,9 @@
 # seen by the owner's /sync long-poll on tests/matrix-homeserver.py. Both
 # emulators are Python: their time is inside the figures. The store runs
 # with synchronous=FULL (the default); put TMPDIR on a real disk.
+# RSS comes from /proc/PID/status, PSS from smaps_rollup; PB_BENCH_SMAPS=DIR
+# keeps the daemon's /proc/PID/smaps (idle, after the burst) for a
+# per-mapping look.
 import json
 import os
 import queue
@@ -48,6 +51,23 @@ def rss_kib(pid, key="VmRSS"):
             if line.startswith(key + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def pss_kib(pid):
+    """Proportional set size: shared library pages divided among their users."""
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    return 0
+
+
+def keep_smaps(pid, name):
+    """With PB_BENCH_SMAPS=DIR, copy /proc/PID/smaps there (per-mapping RSS/PSS)."""
+    d = os.environ.get("PB_BENCH_SMAPS")
+    if d:
+        os.makedirs(d, exist_ok=True)
+        shutil.copyfile("/proc/%d/smaps" % pid, os.path.join(d, name))
 
 
 tmp = tempfile.mkdtemp(prefix="pb-bridge-bench-")
@@ -133,6 +153,8 @@ try:
     wait_body("warm up")
     time.sleep(1.0)
     idle = rss_kib(daemon.pid)
+    idle_anon, idle_file, idle_pss = rss_kib(daemon.pid, "RssAnon"), rss_kib(daemon.pid, "RssFile"), pss_kib(daemon.pid)
+    keep_smaps(daemon.pid, "idle")
     lat = []
     for i in range(N_LAT):
         body = "latency %d" % i
@@ -152,11 +174,17 @@ try:
         peak = max(peak, rss_kib(daemon.pid))
     rate = N_BURST / (time.monotonic() - t0)
     hwm = rss_kib(daemon.pid, "VmHWM")
+    load_pss = pss_kib(daemon.pid)
+    keep_smaps(daemon.pid, "load")
     print("bridge.latency_p50: %.1f ms" % lat[len(lat) // 2])
     print("bridge.latency_p99: %.1f ms" % lat[min(len(lat) - 1, int(len(lat) * 0.99))])
     print("bridge.burst_rate: %.1f messages/s" % rate)
     print("bridge.rss_idle: %.1f MiB" % (idle / 1024))
+    print("bridge.rss_idle_anon: %.1f MiB" % (idle_anon / 1024))
+    print("bridge.rss_idle_file: %.1f MiB" % (idle_file / 1024))
+    print("bridge.pss_idle: %.1f MiB" % (idle_pss / 1024))
     print("bridge.rss_load_peak: %.1f MiB" % (max(peak, hwm) / 1024))
+    print("bridge.pss_after_load: %.1f MiB" % (load_pss / 1024))
 finally:
     for p in reversed(procs):
         if p.poll() is None:

@@ -141,11 +141,8 @@ static void test_screen__normalize_numbers(void **state)
 {
 	(void)state;
 	pb_screen_numbering us = PB_SCREEN_NUMBERING_INIT, de = PB_SCREEN_NUMBERING_INIT;
-	strcpy(us.country_code, "1");
-	strcpy(us.international_prefix, "011");
-	strcpy(us.national_prefix, "1");
-	us.national_length = 10;
-	strcpy(de.country_code, "49");
+	strcpy(us.region, "US");
+	strcpy(de.region, "DE");
 	char out[40];
 	const struct {
 		const pb_screen_numbering *nb;
@@ -162,11 +159,20 @@ static void test_screen__normalize_numbers(void **state)
 		{ &us, "sip:%2B15550102000@h", PB_SCREEN_NUMBER_E164, "+15550102000" },
 		{ &us, "sip:+15550102000;verstat=TN-Validation-Passed@h", PB_SCREEN_NUMBER_E164, "+15550102000" },
 		{ &us, "555010200", PB_SCREEN_NUMBER_UNKNOWN, "" },
+		/* shorter than NANP numbers, longer than short-max: not an extension */
+		{ &us, "5550102", PB_SCREEN_NUMBER_UNKNOWN, "" },
+		{ &us, "911", PB_SCREEN_NUMBER_SHORT, "911" },
 		{ &de, "030 1234567", PB_SCREEN_NUMBER_E164, "+49301234567" },
 		{ &de, "0049301234567", PB_SCREEN_NUMBER_E164, "+49301234567" },
-		{ &de, "301234567", PB_SCREEN_NUMBER_UNKNOWN, "" },
+		{ &de, "+49 (0)30 1234567", PB_SCREEN_NUMBER_E164, "+49301234567" },
+		/* pb_phone_normalize(): a national number without its trunk prefix */
+		{ &de, "301234567", PB_SCREEN_NUMBER_E164, "+49301234567" },
+		{ &de, "03012345678901234", PB_SCREEN_NUMBER_UNKNOWN, "" },
 		{ &de, "sip:201@pbx.local", PB_SCREEN_NUMBER_SHORT, "201" },
 		{ &de, "*86", PB_SCREEN_NUMBER_SHORT, "*86" },
+		{ &de, "*31#0301234567", PB_SCREEN_NUMBER_UNKNOWN, "" },
+		{ &de, "+*86", PB_SCREEN_NUMBER_UNKNOWN, "" },
+		{ &de, "+49 30 1234567 +1", PB_SCREEN_NUMBER_UNKNOWN, "" },
 		{ &de, "sip:anonymous@anonymous.invalid", PB_SCREEN_NUMBER_ANONYMOUS, "" },
 		{ &de, "\"Anonymous\" <sip:Restricted@h>", PB_SCREEN_NUMBER_ANONYMOUS, "" },
 		{ &de, "", PB_SCREEN_NUMBER_ANONYMOUS, "" },
@@ -174,7 +180,9 @@ static void test_screen__normalize_numbers(void **state)
 		{ &de, "sip:alice@example.org", PB_SCREEN_NUMBER_UNKNOWN, "" },
 		{ &de, "+1234567890123456", PB_SCREEN_NUMBER_UNKNOWN, "" },
 		{ NULL, "0301234567", PB_SCREEN_NUMBER_UNKNOWN, "" },
+		{ NULL, "0049301234567", PB_SCREEN_NUMBER_UNKNOWN, "" }, /* "00" is a region's prefix */
 		{ NULL, "+33 1 23 45 67 89", PB_SCREEN_NUMBER_E164, "+33123456789" },
+		{ NULL, "sip:100@pbx", PB_SCREEN_NUMBER_SHORT, "100" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int kind = pb_screen_normalize_number(out, sizeof(out), cases[i].in, cases[i].nb);
@@ -185,12 +193,15 @@ static void test_screen__normalize_numbers(void **state)
 		assert_string_equal(out, cases[i].out);
 	}
 	assert_pb_error(pb_screen_normalize_number(out, 8, "+15550102000", NULL), PB_EINVAL);
+	pb_screen_numbering old = PB_SCREEN_NUMBERING_INIT;
+	old.version = 1;
+	assert_pb_error(pb_screen_normalize_number(out, sizeof(out), "+15550102000", &old), PB_EINVAL);
 }
 
 /* Compare with python3-phonenumbers (libphonenumber's metadata) as an oracle. */
 static void oracle_check(const char *region, const pb_screen_numbering *nb, const char *const *numbers, size_t n)
 {
-	char cmd[2048], line[64], out[40];
+	char cmd[4096], line[64], out[40];
 	const char *root = getenv("PB_SOURCE_ROOT");
 	int len = snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s/tests/screen-oracle.py %s", root ? root : ".", region);
 	for (size_t i = 0; i < n; i++)
@@ -222,22 +233,33 @@ static void test_screen__normalize_agrees_with_phonenumbers(void **state)
 		skip();
 	}
 	pb_screen_numbering us = PB_SCREEN_NUMBERING_INIT, de = PB_SCREEN_NUMBERING_INIT;
-	strcpy(us.country_code, "1");
-	strcpy(us.international_prefix, "011");
-	strcpy(us.national_prefix, "1");
-	us.national_length = 10;
-	strcpy(de.country_code, "49");
+	pb_screen_numbering gb = PB_SCREEN_NUMBERING_INIT, it = PB_SCREEN_NUMBERING_INIT;
+	strcpy(us.region, "US");
+	strcpy(de.region, "DE");
+	strcpy(gb.region, "GB");
+	strcpy(it.region, "IT");
 	static const char *const us_numbers[] = {
 		"+1 (212) 555-1234", "212-555-1234", "1 212 555 1234", "(650) 253-0000",
 		"011 44 20 7946 0958", "011 49 30 1234567", "+44 20 7946 0958", "+33 1 42 68 53 00",
 		"+1.415.555.0132", "+61 2 9374 4000", "+81 3-1234-5678",
+		"sip:+12125551234@trunk.example;user=phone", "<tel:1-650-253-0000>",
 	};
 	static const char *const de_numbers[] = {
 		"030 1234567", "0049 30 1234567", "+49 (0)30 1234567", "0171 1234567", "+49 171 1234567",
 		"089/1234567", "0043 1 5123456", "+41 44 668 18 00", "0 40-123 456 78", "+1 212 555 1234",
+		"\"Bob\" <sip:0301234567@pbx.local>", "sip:%2B4930123456@h", "sip:004930123456;verstat=No-TN-Validation@h",
+	};
+	static const char *const gb_numbers[] = {
+		"020 7946 0958", "+44 (0)20 7946 0958", "07700 900123", "00 49 30 1234567",
+		"sip:02079460958@trunk",
+	};
+	static const char *const it_numbers[] = {
+		"06 1234 5678", "+39 06 1234 5678", "333 123 4567", "0039 02 1234 5678",
 	};
 	oracle_check("US", &us, us_numbers, sizeof(us_numbers) / sizeof(us_numbers[0]));
 	oracle_check("DE", &de, de_numbers, sizeof(de_numbers) / sizeof(de_numbers[0]));
+	oracle_check("GB", &gb, gb_numbers, sizeof(gb_numbers) / sizeof(gb_numbers[0]));
+	oracle_check("IT", &it, it_numbers, sizeof(it_numbers) / sizeof(it_numbers[0]));
 }
 
 static void test_screen__verstat(void **state)
@@ -308,10 +330,7 @@ static void test_screen__policy_default_rules(void **state)
 	(void)state;
 	pb_screen_policy *p;
 	assert_pb_ok(pb_screen_policy_new(&p));
-	assert_pb_ok(pb_screen_policy_set(p, "country-code", "1"));
-	assert_pb_ok(pb_screen_policy_set(p, "international-prefix", "011"));
-	assert_pb_ok(pb_screen_policy_set(p, "national-prefix", "1"));
-	assert_pb_ok(pb_screen_policy_set(p, "national-length", "10"));
+	assert_pb_ok(pb_screen_policy_set(p, "region", "US"));
 	lists l = { { "+15550102000" }, { "+15550109999" }, 0, 0, 0 };
 
 	pb_screen_decision d = decide(p, &l, "sip:5550102000@h", NULL, 600);
@@ -464,11 +483,75 @@ static void test_screen__policy_configuration(void **state)
 	assert_pb_error(pb_screen_policy_set(p, "quiet-hours", "25:00-07:00"), PB_EINVAL);
 	assert_pb_error(pb_screen_policy_set(p, "quiet-hours", "22:00-07:00x"), PB_EINVAL);
 	assert_pb_error(pb_screen_policy_set(p, "country-code", "+1"), PB_EINVAL);
+	assert_pb_error(pb_screen_policy_set(p, "region", "XX"), PB_EINVAL);
+	assert_pb_error(pb_screen_policy_set(p, "region", "USA"), PB_EINVAL);
 	assert_pb_error(pb_screen_policy_set(p, "quiet-action", "accept"), PB_EINVAL);
 	assert_pb_error(pb_screen_policy_set(p, "no-such-key", "1"), PB_ENOTFOUND);
 	assert_pb_ok(pb_screen_policy_set(p, "quiet-hours", "off"));
 	pb_screen_policy_free(p);
 	pb_screen_policy_free(NULL);
+}
+
+typedef struct warnings {
+	int n;
+	char last[256];
+} warnings;
+
+static void capture_warning(int level, const char *domain, const char *message, void *ud)
+{
+	warnings *w = ud;
+	if (level == PB_LOG_WARNING && !strcmp(domain, "screen")) {
+		w->n++;
+		snprintf(w->last, sizeof(w->last), "%s", message);
+	}
+}
+
+/* The numbering keys of before "region" keep old configurations working. */
+static void test_screen__policy_region_and_old_keys(void **state)
+{
+	(void)state;
+	pb_screen_policy *p;
+	warnings w = { 0, "" };
+	assert_pb_ok(pb_screen_policy_new(&p));
+	assert_string_equal(pb_screen_policy_numbering(p)->region, "");
+	assert_pb_ok(pb_screen_policy_set(p, "region", "gb"));
+	assert_string_equal(pb_screen_policy_numbering(p)->region, "GB");
+	assert_int_equal(pb_screen_policy_numbering(p)->version, PB_SCREEN_NUMBERING_VERSION);
+
+	pb_log_set_callback(capture_warning, &w);
+	assert_pb_ok(pb_screen_policy_set(p, "country-code", "1"));
+	assert_int_equal(w.n, 1);
+	assert_string_equal(w.last, "policy key country-code=1 is deprecated: use region=US");
+	assert_string_equal(pb_screen_policy_numbering(p)->region, "US");
+	assert_pb_ok(pb_screen_policy_set(p, "international-prefix", "011"));
+	assert_pb_ok(pb_screen_policy_set(p, "national-prefix", "1"));
+	assert_pb_ok(pb_screen_policy_set(p, "national-length", "10"));
+	assert_int_equal(w.n, 4);
+	assert_non_null(strstr(w.last, "national-length is deprecated and ignored"));
+	/* still checked: a typo fails as before */
+	assert_pb_error(pb_screen_policy_set(p, "national-length", "ten"), PB_EINVAL);
+	assert_pb_error(pb_screen_policy_set(p, "international-prefix", "+"), PB_EINVAL);
+	/* a code no region of the table has: the error names the new key */
+	assert_pb_error(pb_screen_policy_set(p, "country-code", "7"), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "set region instead"));
+	assert_pb_error(pb_screen_policy_set(p, "country-code", ""), PB_EINVAL);
+	pb_log_set_callback(NULL, NULL);
+	assert_int_equal(w.n, 4);
+	assert_string_equal(pb_screen_policy_numbering(p)->region, "US");
+
+	lists l = { { "+15550102000" }, { NULL }, 0, 0, 0 };
+	pb_screen_decision d = decide(p, &l, "sip:15550102000@h", NULL, 600);
+	assert_string_equal(d.rule, "allow-list");
+	d = decide(p, &l, "sip:5550102@h", NULL, 600); /* 7 digits: no extension in NANP */
+	assert_int_equal(d.kind, PB_SCREEN_NUMBER_UNKNOWN);
+	assert_string_equal(d.rule, "default");
+	assert_pb_ok(pb_screen_policy_set(p, "short-max", "7"));
+	d = decide(p, &l, "sip:5550102@h", NULL, 600);
+	assert_string_equal(d.rule, "short-number");
+	assert_pb_ok(pb_screen_policy_set(p, "region", "DE"));
+	d = decide(p, &l, "sip:0301234567@h", NULL, 600);
+	assert_string_equal(d.caller, "+49301234567");
+	pb_screen_policy_free(p);
 }
 
 /* --- registry ------------------------------------------------------------------------- */
@@ -1043,6 +1126,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_screen__normalize_numbers),
+		cmocka_unit_test(test_screen__policy_region_and_old_keys),
 		cmocka_unit_test(test_screen__normalize_agrees_with_phonenumbers),
 		cmocka_unit_test(test_screen__verstat),
 		cmocka_unit_test(test_screen__policy_default_rules),

@@ -5,6 +5,9 @@
  */
 #include "bridge.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -76,6 +79,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	pb_log_set_callback(log_sink, NULL);
+#ifdef __GLIBC__
+	/*
+	 * One malloc arena for every thread. The threads (sync, modem watch,
+	 * delivery, signals) hand work to each other through the journal at
+	 * SMS rates, so they never contend for the allocator; an arena each
+	 * kept ~0.4 MiB more resident (docs/bridge.md, Figures).
+	 */
+	mallopt(M_ARENA_MAX, 1);
+#endif
 	pbb_config cfg;
 	char err[512] = "";
 	if (pbb_config_load(&cfg, config, err, sizeof(err)) < 0) {

@@ -27,27 +27,37 @@ PB_BEGIN_DECLS
 
 /* --- numbers and identity ---------------------------------------------------- */
 
-/** How to read national numbers when normalising to E.164. */
+/**
+ * How to read national numbers when normalising to E.164.
+ *
+ * Since version 2 the digits are read by pb_phone_normalize()
+ * (phonebridge/phone.h) with @c region as its default region: the region's
+ * country code, international prefixes (00, 011, 0011...), trunk prefix and
+ * national number lengths come from that one table, shared with the store
+ * and pb-bridged. Version 1 carried its own country code, prefixes and
+ * national length; the policy keys that set them (country-code,
+ * international-prefix, national-prefix, national-length) are deprecated:
+ * see pb_screen_policy_set().
+ */
 typedef struct pb_screen_numbering {
 	int version;                    /**< PB_SCREEN_NUMBERING_VERSION */
-	char country_code[4];           /**< e.g. "1", "44", "49"; "" = numbers must be international */
-	char international_prefix[5];   /**< dialled before a country code, e.g. "00" or "011" */
-	char national_prefix[3];        /**< trunk prefix, e.g. "0"; "" = none */
-	unsigned national_length;       /**< digits of a national number without trunk prefix
-					     (10 in NANP); 0 = unknown */
-	unsigned short_max;             /**< numbers of at most this many digits are short/internal */
+	char region[3];                 /**< ISO 3166 alpha-2 ("US", "DE") as pb_phone_normalize()
+					     knows it; "" = numbers must be international ("+...") */
+	unsigned short_max;             /**< a bare digit string (no "+") of at most this many
+					     digits is a short/internal number (PBX extension); also
+					     applies without a region */
 } pb_screen_numbering;
 
-#define PB_SCREEN_NUMBERING_VERSION 1
-/** No country: only +E.164, 00-prefixed and short numbers are understood. */
-#define PB_SCREEN_NUMBERING_INIT { PB_SCREEN_NUMBERING_VERSION, "", "00", "0", 0, 6 }
+#define PB_SCREEN_NUMBERING_VERSION 2
+/** No region: only "+" E.164 and short numbers are understood. */
+#define PB_SCREEN_NUMBERING_INIT { PB_SCREEN_NUMBERING_VERSION, "", 6 }
 
 /** What kind of number a caller identity turned out to be. */
 typedef enum pb_screen_number_kind {
 	PB_SCREEN_NUMBER_E164 = 0,   /**< normalised to +CCNNN... */
 	PB_SCREEN_NUMBER_SHORT,      /**< a short or internal number (extension, service code) */
 	PB_SCREEN_NUMBER_ANONYMOUS,  /**< withheld: empty, "anonymous", "restricted", ... */
-	PB_SCREEN_NUMBER_UNKNOWN,    /**< not a number, or a national number without a country */
+	PB_SCREEN_NUMBER_UNKNOWN,    /**< not a number, or a national number without a region */
 } pb_screen_number_kind;
 
 /**
@@ -55,13 +65,24 @@ typedef enum pb_screen_number_kind {
  *
  * @p in may be a bare number ("+1 (555) 010-2000", "0301234567"), a tel: URI
  * or a sip:/sips: URI (the user part is used; parameters like ";verstat=" and
- * ";phone-context=" are ignored), or a name-addr ("Bob" <sip:...>).
+ * ";phone-context=" are ignored), or a name-addr ("Bob" <sip:...>). This
+ * function finds the user part and withheld identities; the digits go to
+ * pb_phone_normalize() with @p numbering's region, except two screening
+ * rules of its own:
+ *  - a bare digit string of at most short_max digits, or a service code
+ *    with '*' or '#' (at most max(short_max, 8) characters, no "+"), is
+ *    PB_SCREEN_NUMBER_SHORT: the policy lets short numbers through, so
+ *    this stays narrower than pb_phone_normalize()'s "shorter than the
+ *    region's numbers" (7-digit NANP strings are not extensions);
+ *  - what pb_phone_normalize() refuses, or keeps as a short code longer
+ *    than short_max, is PB_SCREEN_NUMBER_UNKNOWN, not an error.
  *
  * @param out  receives "+CC..." for E.164, the digits for a short number, ""
  *             otherwise; NUL-terminated; caller-owned, @p cap bytes
  * @param in   borrowed; NULL is taken as anonymous
  * @param numbering borrowed; NULL for PB_SCREEN_NUMBERING_INIT
  * @return a pb_screen_number_kind (>= 0), or PB_EINVAL for a too small @p out
+ *         or a @p numbering of another version
  */
 PB_API int pb_screen_normalize_number(char *out, size_t cap, const char *in,
 				      const pb_screen_numbering *numbering);
@@ -168,8 +189,7 @@ PB_API void pb_screen_policy_free(pb_screen_policy *policy);
 /**
  * Set one rule from configuration text. Keys and values (docs/screen.md):
  *
- *   country-code=1  international-prefix=011  national-prefix=1
- *   national-length=10  short-max=6
+ *   region=US (any region pb_phone_normalize() knows)  short-max=6
  *   anonymous=challenge|reject|accept      anonymous-status=433
  *   attestation-failed=challenge|reject|ignore   attestation-failed-status=608
  *   trust-allow-list-on-failed=yes|no
@@ -181,6 +201,13 @@ PB_API void pb_screen_policy_free(pb_screen_policy *policy);
  *   unsigned=reject|challenge|ignore  unsigned-status=428
  *   challenge=press-digit  challenge-params="digit=6 tries=3"
  *   anonymous-challenge=random-code  anonymous-challenge-params=digits=4
+ *
+ * Deprecated (numbering version 1), still accepted with a warning logged
+ * in the "screen" domain: country-code=N sets the first region with that
+ * calling code (1 -> US, 44 -> GB; PB_EINVAL naming "region" when no region
+ * of the table has it); international-prefix, national-prefix and
+ * national-length are checked as before and ignored, the region bringing
+ * its own.
  *
  * @param key, value borrowed
  * @return 0; PB_ENOTFOUND for an unknown key, PB_EINVAL for a bad value

@@ -3,10 +3,15 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * The input comes from SIP headers, so it is outside text: every step is
- * bounded by the buffer sizes below and never trusts a length.
+ * bounded by the buffer sizes below and never trusts a length. The digits
+ * are read by pb_phone_normalize() (store/phone.c), the one numbering table
+ * of the library; this file only finds them in a URI and spots withheld
+ * callers.
  */
 #include <ctype.h>
 #include <string.h>
+
+#include <phonebridge/phone.h>
 
 #include "screen/private.h"
 
@@ -68,87 +73,64 @@ static bool is_anonymous(const char *user)
 	return false;
 }
 
-static bool starts_with(const char *s, const char *prefix)
+static bool is_punct(char c)
 {
-	return prefix[0] != '\0' && strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-/* "+" cc rest into out; false if it does not fit E.164's 15 digits. */
-static bool make_e164(char *out, size_t cap, const char *cc, const char *rest)
-{
-	size_t n = strlen(cc) + strlen(rest);
-	if (n < 7 || n > 15 || n + 2 > cap)
-		return false;
-	out[0] = '+';
-	strcpy(out + 1, cc);
-	strcat(out, rest);
-	return true;
+	return c == ' ' || c == '\t' || c == '-' || c == '.' || c == '(' || c == ')' || c == '/';
 }
 
 int pb_screen_normalize_number(char *out, size_t cap, const char *in,
 			       const pb_screen_numbering *nb)
 {
 	static const pb_screen_numbering defaults = PB_SCREEN_NUMBERING_INIT;
-	char user[USER_MAX], digits[USER_MAX];
+	char user[USER_MAX], clean[USER_MAX];
 	bool plus = false, service = false;
-	size_t nd = 0;
+	size_t nd = 0, o = 0;
 
 	if (!out || cap < 17)
 		return pb_error_set(PB_EINVAL, "normalize_number: output needs at least 17 bytes");
 	out[0] = '\0';
 	if (!nb)
 		nb = &defaults;
+	if (nb->version != PB_SCREEN_NUMBERING_VERSION)
+		return pb_error_set(PB_EINVAL, "normalize_number: numbering version %d, expected %d",
+				    nb->version, PB_SCREEN_NUMBERING_VERSION);
 	if (!in)
 		return PB_SCREEN_NUMBER_ANONYMOUS;
 	user_part(user, sizeof(user), in);
 	if (is_anonymous(user))
 		return PB_SCREEN_NUMBER_ANONYMOUS;
 
+	/* Only number characters go on: a name (alice@example.org) is not one. */
 	for (const char *p = user; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-		/* "+49 (0)30 ...": the trunk prefix written into an international number */
-		if (plus && c == '(' && p[1] == '0' && p[2] == ')') {
-			p += 2;
-			continue;
-		}
-		if (isdigit(c) || c == '*' || c == '#') {
+		char c = *p;
+		if ((c >= '0' && c <= '9') || c == '*' || c == '#') {
 			service |= (c == '*' || c == '#');
-			digits[nd++] = (char)c;
-		} else if (c == '+' && nd == 0 && !plus) {
+			clean[o++] = c;
+			nd++;
+		} else if (c == '+' && o == 0) {
+			clean[o++] = c;
 			plus = true;
-		} else if (!(c == ' ' || c == '-' || c == '.' || c == '(' || c == ')' || c == '/')) {
-			return PB_SCREEN_NUMBER_UNKNOWN; /* letters: alice@example.org */
+		} else if (!is_punct(c)) {
+			return PB_SCREEN_NUMBER_UNKNOWN;
 		}
 	}
-	digits[nd] = '\0';
+	clean[o] = '\0';
 	if (nd == 0)
 		return PB_SCREEN_NUMBER_UNKNOWN;
-	if (service) {
-		if (plus || nd > PB_MAX(nb->short_max, 8u))
-			return PB_SCREEN_NUMBER_UNKNOWN;
-		strcpy(out, digits);
+	/* Short numbers bypass screening: only extensions and service codes. */
+	if (!plus && (service ? nd <= PB_MAX(nb->short_max, 8u) : nd <= nb->short_max)) {
+		memcpy(out, clean, o + 1);
 		return PB_SCREEN_NUMBER_SHORT;
 	}
-	if (plus)
-		return make_e164(out, cap, "", digits) ? PB_SCREEN_NUMBER_E164 : PB_SCREEN_NUMBER_UNKNOWN;
-	if (starts_with(digits, nb->international_prefix))
-		return make_e164(out, cap, "", digits + strlen(nb->international_prefix))
-			       ? PB_SCREEN_NUMBER_E164 : PB_SCREEN_NUMBER_UNKNOWN;
-	if (nd <= nb->short_max) {
-		strcpy(out, digits);
-		return PB_SCREEN_NUMBER_SHORT;
+	if (service)
+		return PB_SCREEN_NUMBER_UNKNOWN;
+	pb_phone_kind kind = PB_PHONE_SHORT;
+	if (pb_phone_normalize(out, cap, clean, nb->region[0] ? nb->region : NULL, &kind) < 0 ||
+	    kind != PB_PHONE_E164) {
+		out[0] = '\0';
+		return PB_SCREEN_NUMBER_UNKNOWN;
 	}
-	if (nb->country_code[0] == '\0')
-		return PB_SCREEN_NUMBER_UNKNOWN;
-	const char *rest = digits;
-	if (starts_with(digits, nb->national_prefix))
-		rest = digits + strlen(nb->national_prefix);
-	else if (nb->national_prefix[0] != '\0' && nb->national_length == 0)
-		return PB_SCREEN_NUMBER_UNKNOWN; /* a trunk prefix is expected and missing */
-	if (nb->national_length && strlen(rest) != nb->national_length)
-		return PB_SCREEN_NUMBER_UNKNOWN;
-	return make_e164(out, cap, nb->country_code, rest) ? PB_SCREEN_NUMBER_E164
-							   : PB_SCREEN_NUMBER_UNKNOWN;
+	return PB_SCREEN_NUMBER_E164;
 }
 
 /* --- verstat ------------------------------------------------------------------ */

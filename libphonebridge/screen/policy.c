@@ -2,12 +2,16 @@
  * libphonebridge — the screening policy: who is forwarded, refused or challenged.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <phonebridge/phone.h>
+
 #include "screen/private.h"
+#include "store/phone-private.h"
 
 struct pb_screen_policy {
 	pb_screen_numbering nb;
@@ -211,23 +215,63 @@ static int set_own(pb_screen_policy *p, const char *key, const char *value)
 	return 0;
 }
 
+/* "DE": the region pb_phone_normalize() reads national numbers with. */
+static int set_region(pb_screen_policy *p, const char *key, const char *value)
+{
+	if (strlen(value) != 2 || pb_phone_country_code(value) < 0)
+		return bad(key, value, "a region of the numbering table, e.g. US, GB, DE (docs/store.md)");
+	p->nb.region[0] = (char)toupper((unsigned char)value[0]);
+	p->nb.region[1] = (char)toupper((unsigned char)value[1]);
+	p->nb.region[2] = '\0';
+	return 0;
+}
+
+/*
+ * The numbering keys before "region" (PB_SCREEN_NUMBERING_VERSION 1): the
+ * country code picks its region, the rest come with the region. Checked as
+ * they were, so a typo still fails, then only warned about.
+ */
+static int set_old_numbering(pb_screen_policy *p, const char *key, const char *value)
+{
+	char digits[8];
+	long v = 0;
+	int rc;
+	if (!strcmp(key, "national-length"))
+		rc = set_long(key, value, 0, 14, &v);
+	else
+		rc = set_digits(key, value, digits, !strcmp(key, "country-code") ? 4
+					 : !strcmp(key, "national-prefix") ? 3 : 5);
+	if (rc < 0)
+		return rc;
+	if (strcmp(key, "country-code") != 0) {
+		if (p->nb.region[0])
+			pb_log_warning("screen", "policy key %s is deprecated and ignored: "
+				       "region=%s brings the prefixes and number lengths", key, p->nb.region);
+		else
+			pb_log_warning("screen", "policy key %s is deprecated and ignored: "
+				       "set region (e.g. region=DE), which brings the prefixes and number lengths", key);
+		return 0;
+	}
+	const char *region = digits[0] ? pb_phone__region_of_code((unsigned)atoi(digits)) : NULL;
+	if (!region)
+		return pb_error_set(PB_EINVAL, "screen policy: %s=%s: no region of the numbering table "
+				    "has this code; set region instead (docs/store.md)", key, value);
+	pb_log_warning("screen", "policy key %s=%s is deprecated: use region=%s", key, value, region);
+	memcpy(p->nb.region, region, 3);
+	return 0;
+}
+
 int pb_screen_policy_set(pb_screen_policy *p, const char *key, const char *value)
 {
 	long v = 0;
 	int rc;
 	if (!p || !key || !value)
 		return pb_error_set(PB_EINVAL, "policy_set: NULL argument");
-	if (!strcmp(key, "country-code"))
-		return set_digits(key, value, p->nb.country_code, sizeof(p->nb.country_code));
-	if (!strcmp(key, "international-prefix"))
-		return set_digits(key, value, p->nb.international_prefix, sizeof(p->nb.international_prefix));
-	if (!strcmp(key, "national-prefix"))
-		return set_digits(key, value, p->nb.national_prefix, sizeof(p->nb.national_prefix));
-	if (!strcmp(key, "national-length")) {
-		if ((rc = set_long(key, value, 0, 14, &v)) == 0)
-			p->nb.national_length = (unsigned)v;
-		return rc;
-	}
+	if (!strcmp(key, "region"))
+		return set_region(p, key, value);
+	if (!strcmp(key, "country-code") || !strcmp(key, "international-prefix") ||
+	    !strcmp(key, "national-prefix") || !strcmp(key, "national-length"))
+		return set_old_numbering(p, key, value);
 	if (!strcmp(key, "short-max")) {
 		if ((rc = set_long(key, value, 0, 8, &v)) == 0)
 			p->nb.short_max = (unsigned)v;

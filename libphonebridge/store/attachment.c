@@ -147,15 +147,18 @@ PB_API int pb_store_attachment_add(pb_store *st, int64_t msg_id, const void *dat
 	return rc;
 }
 
+static void release_attachment(void *item)
+{
+	pb_store_attachment *a = item;
+	pb_free((void *)a->content_type);
+	pb_free((void *)a->name);
+}
+
 PB_API void pb_store_attachment_list_free(pb_store_attachment_list *list)
 {
 	if (list == NULL)
 		return;
-	for (size_t i = 0; i < list->count; i++) {
-		pb_free((void *)list->items[i].content_type);
-		pb_free((void *)list->items[i].name);
-	}
-	pb_free(list->items);
+	pb_store__items_free(list->items, list->count, sizeof(*list->items), release_attachment);
 	pb_free(list);
 }
 
@@ -168,8 +171,9 @@ static int dup_col(sqlite3_stmt *s, int i, const char **out)
 	return *out ? 0 : PB_ENOMEM;
 }
 
-static int copy_attachment(sqlite3_stmt *s, pb_store_attachment *a)
+static int copy_attachment(sqlite3_stmt *s, void *item)
 {
+	pb_store_attachment *a = item;
 	a->msg_id = sqlite3_column_int64(s, 0);
 	a->seq = sqlite3_column_int(s, 1);
 	const char *h = (const char *)sqlite3_column_text(s, 2);
@@ -196,30 +200,15 @@ PB_API int pb_store_attachment_list_get(pb_store *st, int64_t msg_id, pb_store_a
 		return PB_ENOMEM;
 	sqlite3_stmt *s;
 	int rc = pb_store__stmt(st, sql, &s);
+	if (rc == 0) {
+		sqlite3_bind_int64(s, 1, msg_id);
+		void *items;
+		rc = pb_store__collect(st, s, sizeof(*l->items), copy_attachment, release_attachment,
+				       "list attachments", &items, &l->count);
+		l->items = items;
+	}
 	if (rc < 0) {
 		pb_free(l);
-		return rc;
-	}
-	sqlite3_bind_int64(s, 1, msg_id);
-	size_t cap = 0;
-	int r;
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		pb_store_attachment *n = pb_store__grow(l->items, &cap, l->count, sizeof(*n));
-		if (n == NULL) {
-			rc = PB_ENOMEM;
-			break;
-		}
-		l->items = n;
-		rc = copy_attachment(s, &l->items[l->count]);
-		if (rc < 0)
-			break;
-		l->count++;
-	}
-	if (rc == 0 && r != SQLITE_DONE)
-		rc = pb_store__error(st, r, "list attachments");
-	sqlite3_reset(s);
-	if (rc < 0) {
-		pb_store_attachment_list_free(l);
 		return rc;
 	}
 	*out = l;

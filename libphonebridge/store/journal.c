@@ -131,24 +131,27 @@ PB_API void pb_store_msg_free(pb_store_msg *msg)
 	pb_free(msg);
 }
 
+/* A list item is a pointer to a message of its own allocation. */
+static int copy_msg_item(sqlite3_stmt *s, void *item)
+{
+	pb_store_msg *m = row_copy(s);
+	if (m == NULL)
+		return pb_error__oom();
+	*(pb_store_msg **)item = m;
+	return 0;
+}
+
+static void release_msg_item(void *item)
+{
+	pb_free(*(pb_store_msg **)item);
+}
+
 PB_API void pb_store_msg_list_free(pb_store_msg_list *list)
 {
 	if (list == NULL)
 		return;
-	for (size_t i = 0; i < list->count; i++)
-		pb_free(list->items[i]);
-	pb_free(list->items);
+	pb_store__items_free(list->items, list->count, sizeof(*list->items), release_msg_item);
 	pb_free(list);
-}
-
-static int list_push(pb_store_msg_list *l, size_t *cap, pb_store_msg *m)
-{
-	pb_store_msg **n = pb_store__grow(l->items, cap, l->count, sizeof(*n));
-	if (n == NULL)
-		return PB_ENOMEM;
-	l->items = n;
-	l->items[l->count++] = m;
-	return 0;
 }
 
 PB_API int pb_store_msg_list_state(pb_store *st, int dir, int state, int64_t after_id,
@@ -162,29 +165,18 @@ PB_API int pb_store_msg_list_state(pb_store *st, int dir, int state, int64_t aft
 		return PB_ENOMEM;
 	sqlite3_stmt *s;
 	int rc = pb_store__stmt(st, sql, &s);
+	if (rc == 0) {
+		sqlite3_bind_int(s, 1, dir);
+		sqlite3_bind_int(s, 2, state);
+		sqlite3_bind_int64(s, 3, after_id);
+		sqlite3_bind_int64(s, 4, limit ? (int64_t)limit : -1);
+		void *items;
+		rc = pb_store__collect(st, s, sizeof(*l->items), copy_msg_item, release_msg_item,
+				       "list messages", &items, &l->count);
+		l->items = items;
+	}
 	if (rc < 0) {
 		pb_free(l);
-		return rc;
-	}
-	sqlite3_bind_int(s, 1, dir);
-	sqlite3_bind_int(s, 2, state);
-	sqlite3_bind_int64(s, 3, after_id);
-	sqlite3_bind_int64(s, 4, limit ? (int64_t)limit : -1);
-	size_t cap = 0;
-	int r;
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		pb_store_msg *m = row_copy(s);
-		if (m == NULL || list_push(l, &cap, m) < 0) {
-			pb_free(m);
-			rc = pb_error__oom();
-			break;
-		}
-	}
-	if (rc == 0 && r != SQLITE_DONE)
-		rc = pb_store__error(st, r, "list messages");
-	sqlite3_reset(s);
-	if (rc < 0) {
-		pb_store_msg_list_free(l);
 		return rc;
 	}
 	*out = l;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "store/phone-private.h"
 
 #define E164_MIN_DIGITS 7
 #define E164_MAX_DIGITS 15
@@ -99,6 +100,14 @@ PB_API int pb_phone_country_code(const char *region_code)
 		return pb_error_set(PB_EUNSUPPORTED, "region %s is not in the numbering table",
 				    region_code ? region_code : "(null)");
 	return r->cc;
+}
+
+const char *pb_phone__region_of_code(unsigned cc)
+{
+	for (size_t i = 0; i < PB_ARRAY_SIZE(regions); i++)
+		if (regions[i].cc == cc)
+			return regions[i].iso;
+	return NULL;
 }
 
 static bool is_punct(char c)

@@ -193,18 +193,22 @@ static void *call_block(const pb_store_call *c)
 	return NULL;
 }
 
+static void release_call(void *item)
+{
+	pb_free(call_block(item));
+}
+
 PB_API void pb_store_call_list_free(pb_store_call_list *list)
 {
 	if (list == NULL)
 		return;
-	for (size_t i = 0; i < list->count; i++)
-		pb_free(call_block(&list->items[i]));
-	pb_free(list->items);
+	pb_store__items_free(list->items, list->count, sizeof(*list->items), release_call);
 	pb_free(list);
 }
 
-static int copy_call(sqlite3_stmt *s, pb_store_call *c)
+static int copy_call(sqlite3_stmt *s, void *item)
 {
+	pb_store_call *c = item;
 	size_t need = 0;
 	for (int i = 2; i <= 5; i++)
 		need += pb_store__col_size(s, i);
@@ -235,29 +239,15 @@ PB_API int pb_store_call_recent(pb_store *st, size_t limit, pb_store_call_list *
 		return PB_ENOMEM;
 	sqlite3_stmt *s;
 	int rc = pb_store__stmt(st, sql, &s);
+	if (rc == 0) {
+		sqlite3_bind_int64(s, 1, limit ? (int64_t)limit : -1);
+		void *items;
+		rc = pb_store__collect(st, s, sizeof(*l->items), copy_call, release_call, "recent calls",
+				       &items, &l->count);
+		l->items = items;
+	}
 	if (rc < 0) {
 		pb_free(l);
-		return rc;
-	}
-	sqlite3_bind_int64(s, 1, limit ? (int64_t)limit : -1);
-	size_t cap = 0;
-	int r;
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		pb_store_call *n = pb_store__grow(l->items, &cap, l->count, sizeof(*n));
-		if (n == NULL) {
-			rc = PB_ENOMEM;
-			break;
-		}
-		l->items = n;
-		if ((rc = copy_call(s, &l->items[l->count])) < 0)
-			break;
-		l->count++;
-	}
-	if (rc == 0 && r != SQLITE_DONE)
-		rc = pb_store__error(st, r, "recent calls");
-	sqlite3_reset(s);
-	if (rc < 0) {
-		pb_store_call_list_free(l);
 		return rc;
 	}
 	*out = l;

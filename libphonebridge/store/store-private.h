@@ -60,6 +60,23 @@ int pb_store__bind_text(sqlite3_stmt *s, int idx, const char *text);
  */
 void *pb_store__grow(void *items, size_t *cap, size_t count, size_t size);
 
+/*
+ * Reading a list: step @s (prepared and bound by the caller) to its last
+ * row, copying each row with @copy into a new array of @size-byte items.
+ * @copy fills the zeroed item and, when it fails, leaves nothing in it to
+ * free. On success *items (a new array, pb_free(); NULL when there is no
+ * row) and *count hold the rows. On an error (of @copy, PB_ENOMEM, or
+ * SQLite's, reported with @what) every row already copied goes to @release
+ * (may be NULL), the array is freed, *items is NULL, *count 0, and the
+ * error is returned. The statement is reset either way.
+ */
+typedef int (*pb_store_row_copy)(sqlite3_stmt *s, void *item);
+typedef void (*pb_store_row_release)(void *item);
+int pb_store__collect(pb_store *st, sqlite3_stmt *s, size_t size, pb_store_row_copy copy,
+		      pb_store_row_release release, const char *what, void **items, size_t *count);
+/* Give each of @count items to @release (may be NULL), then free the array. */
+void pb_store__items_free(void *items, size_t count, size_t size, pb_store_row_release release);
+
 /* Milliseconds since the epoch. */
 int64_t pb_store__now(void);
 

@@ -148,6 +148,45 @@ void *pb_store__grow(void *items, size_t *cap, size_t count, size_t size)
 	return n;
 }
 
+void pb_store__items_free(void *items, size_t count, size_t size, pb_store_row_release release)
+{
+	for (size_t i = 0; release && i < count; i++)
+		release((char *)items + i * size);
+	pb_free(items);
+}
+
+int pb_store__collect(pb_store *st, sqlite3_stmt *s, size_t size, pb_store_row_copy copy,
+		      pb_store_row_release release, const char *what, void **items, size_t *count)
+{
+	char *arr = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0, r;
+	*items = NULL;
+	*count = 0;
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		char *grown = pb_store__grow(arr, &cap, n, size);
+		if (grown == NULL) {
+			rc = pb_error__oom();
+			break;
+		}
+		arr = grown;
+		memset(arr + n * size, 0, size);
+		if ((rc = copy(s, arr + n * size)) < 0)
+			break;
+		n++;
+	}
+	if (rc == 0 && r != SQLITE_DONE)
+		rc = pb_store__error(st, r, what);
+	sqlite3_reset(s);
+	if (rc < 0) {
+		pb_store__items_free(arr, n, size, release);
+		return rc;
+	}
+	*items = arr;
+	*count = n;
+	return 0;
+}
+
 size_t pb_store__col_size(sqlite3_stmt *s, int i)
 {
 	if (sqlite3_column_type(s, i) == SQLITE_NULL)

@@ -167,7 +167,7 @@ static PyMethodDef policy_methods[] = {
 	  "decide(from_=, display_name=, pai=, verstat=, identity_header=, called=, now=, "
 	  "minute_of_day=, is_allowed=, is_denied=, recent_failures=) -> dict" },
 	{ "normalize", (PyCFunction)policy_normalize, METH_O,
-	  "normalize(identity) -> (kind, number) with the policy's numbering plan" },
+	  "normalize(identity) -> (kind, number) with the policy's region" },
 	{ NULL, NULL, 0, NULL },
 };
 
@@ -957,13 +957,20 @@ static PyTypeObject SessionType = {
 
 /* --- module-level ----------------------------------------------------------- */
 
-static PyObject *normalize_number(PyObject *self, PyObject *arg)
+static PyObject *normalize_number(PyObject *self, PyObject *args)
 {
-	const char *in = arg == Py_None ? NULL : PyUnicode_AsUTF8(arg);
-	if (!in && arg != Py_None)
+	const char *in = NULL, *region = NULL;
+	if (!PyArg_ParseTuple(args, "z|z:screen_normalize_number", &in, &region))
 		return NULL;
+	pb_screen_numbering nb = PB_SCREEN_NUMBERING_INIT;
+	if (region) {
+		if (strlen(region) != 2 || pb_phone_country_code(region) < 0)
+			return pbpy_raise(pb_error_set(PB_EINVAL, "region %s is not in the numbering table",
+						       region), NULL);
+		strcpy(nb.region, region);
+	}
 	char out[64];
-	int rc = pb_screen_normalize_number(out, sizeof(out), in, NULL);
+	int rc = pb_screen_normalize_number(out, sizeof(out), in, &nb);
 	if (rc < 0)
 		return pbpy_raise(rc, NULL);
 	return Py_BuildValue("(ss)", kind_names[rc & 3], out);
@@ -981,8 +988,8 @@ static PyObject *parse_verstat(PyObject *self, PyObject *arg)
 }
 
 PyMethodDef pbpy_screen_methods[] = {
-	{ "screen_normalize_number", normalize_number, METH_O,
-	  "screen_normalize_number(identity) -> (kind, number), no country" },
+	{ "screen_normalize_number", normalize_number, METH_VARARGS,
+	  "screen_normalize_number(identity, region=None) -> (kind, number)" },
 	{ "screen_parse_verstat", parse_verstat, METH_O,
 	  "screen_parse_verstat(uri) -> (name, attestation or None)" },
 	{ NULL, NULL, 0, NULL },

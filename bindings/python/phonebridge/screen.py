@@ -62,12 +62,14 @@ __all__ = [
 ]
 
 
-def normalize_number(identity: Optional[str]) -> Tuple[str, str]:
-    """Normalise a caller identity (number, tel:/sip: URI, name-addr) with no
-    country configured: ``(kind, number)``, kind one of ``"e164"``,
-    ``"short"``, ``"anonymous"``, ``"unknown"``. Use
-    :meth:`Policy.normalize` for a numbering plan."""
-    return _phonebridge.screen_normalize_number(identity)
+def normalize_number(identity: Optional[str], region: Optional[str] = None) -> Tuple[str, str]:
+    """Normalise a caller identity (number, tel:/sip: URI, name-addr):
+    ``(kind, number)``, kind one of ``"e164"``, ``"short"``, ``"anonymous"``,
+    ``"unknown"``. The digits are read by :func:`phonebridge.phone.normalize`
+    with ``region`` ("US", "DE"...); without one only "+" numbers and short
+    numbers are understood. InvalidArgument for a region not in the table.
+    :meth:`Policy.normalize` uses the policy's ``region`` key."""
+    return _phonebridge.screen_normalize_number(identity, region)
 
 
 def parse_verstat(uri: Optional[str]) -> Tuple[str, Optional[str]]:
@@ -97,7 +99,7 @@ class Policy:
     """A screening policy: rules from ``key=value`` settings (docs/screen.md),
     store lookups as Python callables.
 
-    ``config`` maps keys to values (``{"country-code": "1", "quiet-hours":
+    ``config`` maps keys to values (``{"region": "US", "quiet-hours":
     "22:00-07:00"}``); values that are not str are converted with ``str()``
     (``True``/``False`` become ``yes``/``no``). The lookups take the caller in
     E.164: ``is_allowed(e164) -> bool``, ``is_denied(e164) -> bool``,
@@ -123,7 +125,7 @@ class Policy:
         self._p.set(key, str(value))
 
     def normalize(self, identity: Optional[str]) -> Tuple[str, str]:
-        """Like :func:`normalize_number`, with this policy's numbering plan."""
+        """Like :func:`normalize_number`, with this policy's ``region``."""
         return self._p.normalize(identity)
 
     def decide(self, from_: Optional[str] = None, *, display_name: Optional[str] = None,

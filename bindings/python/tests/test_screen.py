@@ -188,7 +188,7 @@ class TestPolicy(unittest.TestCase):
             seen.append((e164, since))
             return failures.get(e164, 0)
 
-        p = screen.Policy({"country-code": 1, "national-prefix": "1", "national-length": 10},
+        p = screen.Policy({"region": "US"},
                           is_allowed=lambda n: n in allowed, is_denied=lambda n: n in denied,
                           recent_failures=recent)
         d = p.decide("sip:5550102000@example.net", now=100000)
@@ -232,7 +232,17 @@ class TestPolicy(unittest.TestCase):
     def test_normalize_and_verstat(self):
         self.assertEqual(screen.normalize_number("+1 (555) 010-2000"), ("e164", "+15550102000"))
         self.assertEqual(screen.normalize_number(None)[0], "anonymous")
-        p = screen.Policy({"country-code": "49"})
+        self.assertEqual(screen.normalize_number("030 1234567"), ("unknown", ""))
+        self.assertEqual(screen.normalize_number("<sip:030 1234567@h>", "DE"), ("e164", "+49301234567"))
+        self.assertEqual(screen.normalize_number("sip:201@pbx", "DE"), ("short", "201"))
+        with self.assertRaises(InvalidArgument):
+            screen.normalize_number("030 1234567", "XX")
+        p = screen.Policy({"region": "DE"})
+        self.assertEqual(p.normalize("030 1234567"), ("e164", "+49301234567"))
+        with self.assertRaises(InvalidArgument):
+            p.set("region", "Germany")
+        # the keys from before "region" still work, with a warning
+        p = screen.Policy({"country-code": "49", "national-prefix": "0"})
         self.assertEqual(p.normalize("030 1234567"), ("e164", "+49301234567"))
         self.assertEqual(screen.parse_verstat("sip:+15550102000;verstat=TN-Validation-Passed-A@x"),
                          ("TN-Validation-Passed", "A"))
