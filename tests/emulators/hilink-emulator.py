@@ -13,6 +13,13 @@
 # Standard library only. Prints "READY <port>" once listening on 127.0.0.1.
 # Test control (not part of the router API):
 #   POST /test/add      body: raw <Message>...</Message> bytes (added to the inbox)
+#   POST /test/add-mms?phone=NUMBER&encoding=raw|latin1|hex|base64
+#                       body: a WAP push (an MMS notification); added to the inbox
+#                       as a SmsType 5 entry the way routers put one there: the push
+#                       in <Content> as raw bytes (C0 controls and bytes above 0x7F
+#                       as they are; '&' '<' '>' as entities), as each byte's
+#                       Latin-1 character in UTF-8, as hex digits or as base64.
+#                       Answers the entry's Index; the entry can be deleted.
 #   POST /test/expire   the next POST answers 125002 even with a good token
 #   POST /test/logout   every session is logged out (the next call gets 100003)
 #   GET  /test/sent     JSON list of sent messages {"phone","content"}
@@ -27,6 +34,7 @@ import re
 import secrets
 import sys
 import threading
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ap = argparse.ArgumentParser()
@@ -228,6 +236,23 @@ class H(BaseHTTPRequestHandler):
         if p == "/test/add":
             next_index[0] += 1
             inbox.append(Msg(next_index[0], "", "", raw=body.replace(b"@INDEX@", str(next_index[0]).encode())))
+            return self.send(str(next_index[0]).encode())
+        if p.startswith("/test/add-mms"):
+            q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(p).query))
+            enc = q.get("encoding", "raw")
+            if enc == "hex":
+                content = body.hex().upper().encode()
+            elif enc == "base64":
+                content = base64.b64encode(body)
+            elif enc in ("raw", "latin1"):
+                content = body.replace(b"&", b"&amp;").replace(b"<", b"&lt;").replace(b">", b"&gt;")
+                if enc == "latin1":
+                    content = content.decode("latin-1").encode("utf-8")
+            else:
+                return self.send(err(100006))
+            next_index[0] += 1
+            inbox.append(Msg(next_index[0], q.get("phone", "+15550009"), content, smstype=5,
+                             date=q.get("date", "2024-05-01 11:00:00")))
             return self.send(str(next_index[0]).encode())
         if p == "/test/logout":
             for v in sessions.values():
