@@ -126,12 +126,25 @@ static pb_store *open_store(pbb *b)
 	return st;
 }
 
+/* The next wait before trying the homeserver again: @first, then doubling
+ * up to [matrix] retry_max_ms. */
+static long matrix_backoff(const pbb *b, long cur, long first)
+{
+	long cap = b->cfg->retry_max_ms > 0 ? b->cfg->retry_max_ms : 30000;
+	long next = cur ? cur * 2 : first;
+	return next < cap ? next : cap;
+}
+
 static pb_matrix *open_matrix(pbb *b)
 {
 	pb_matrix_options o = PB_MATRIX_OPTIONS_INIT;
 	o.homeserver = b->cfg->homeserver;
 	o.access_token_file = b->cfg->token_file;
-	o.retry_cap_ms = 10000;
+	/* one request's own retries wait at most 10 s each (less when
+	 * retry_max_ms says so); the stages then wait up to retry_max_ms */
+	o.retry_cap_ms = b->cfg->retry_max_ms > 0 && b->cfg->retry_max_ms < 10000 ? b->cfg->retry_max_ms : 10000;
+	if (o.retry_base_ms > o.retry_cap_ms)
+		o.retry_base_ms = o.retry_cap_ms;
 	pb_matrix *mx = NULL;
 	if (pb_matrix_new(&mx, &o) < 0) {
 		pbb_log(PB_LOG_ERROR, "matrix: %s", last_error());
@@ -143,7 +156,7 @@ static pb_matrix *open_matrix(pbb *b)
 /* Learn the bot's user id, retrying while the homeserver is away. */
 static int who_am_i(pbb *b, pb_matrix *mx)
 {
-	long backoff = 1000;
+	long backoff = matrix_backoff(b, 0, 1000);
 	while (!stopping(b)) {
 		int rc = pb_matrix_whoami(mx, NULL);
 		if (rc == 0)
@@ -155,7 +168,7 @@ static int who_am_i(pbb *b, pb_matrix *mx)
 		}
 		pbb_log(PB_LOG_WARNING, "matrix: whoami: %s (retrying)", last_error());
 		nap(b, backoff);
-		backoff = backoff < 30000 ? backoff * 2 : 30000;
+		backoff = matrix_backoff(b, backoff, 1000);
 	}
 	return PB_ECANCELLED;
 }
@@ -664,7 +677,7 @@ static void *deliver_main(void *arg)
 		if (rc == 0)
 			rc = report_outbound(b, st, mx);
 		if (rc < 0 && !stopping(b)) {
-			backoff = backoff ? (backoff < 30000 ? backoff * 2 : 30000) : 500;
+			backoff = matrix_backoff(b, backoff, 500);
 			nap(b, backoff);
 			pb_matrix_cancel_reset(mx);
 			continue;
@@ -928,7 +941,7 @@ static void *sync_main(void *arg)
 				pbb_log(PB_LOG_ERROR, "matrix: sync: %s", last_error());
 			else
 				pbb_log(PB_LOG_WARNING, "matrix: sync: %s (retrying)", last_error());
-			backoff = backoff ? (backoff < 30000 ? backoff * 2 : 30000) : 500;
+			backoff = matrix_backoff(b, backoff, 500);
 			nap(b, backoff);
 			continue;
 		}
