@@ -11,9 +11,11 @@
 # (m.direct), media upload and download (authenticated v1 and legacy v3).
 #
 # Test control, never used by the client: /_test/...
-#   POST /_test/fault   {"kind": "429"|"500"|"slow"|"drop", "count": N,
+#   POST /_test/fault   {"kind": "429"|"500"|"slow"|"drop"|"crash", "count": N,
 #                        "path": "substring", "retry_after_ms": MS,
 #                        "retry_after_header": S, "delay_ms": MS}
+#                       "crash": the request is carried out (and the --state
+#                       file written), then the process exits without answering
 #   POST /_test/revoke  {"user_id": "@a:localhost"} or {"token": T}: tokens die
 #   POST /_test/config  {"v1_media": bool, "well_known": obj|null|"404"}
 #   POST /_test/inject  {"room_id", "sender", "type", "content"[, "state_key"]}
@@ -141,6 +143,7 @@ class Handler(BaseHTTPRequestHandler):
         query = dict(urllib.parse.parse_qsl(url.query))
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else b""
+        crash = False
         if not path.startswith("/_test/"):
             with st.lock:
                 st.counts[method + " " + path] = st.counts.get(method + " " + path, 0) + 1
@@ -152,6 +155,7 @@ class Handler(BaseHTTPRequestHandler):
                         break
             if fault:
                 kind = fault["kind"]
+                crash = kind == "crash"
                 if kind == "drop":
                     self.close_connection = True
                     return
@@ -188,6 +192,8 @@ class Handler(BaseHTTPRequestHandler):
                 if method != "GET" and self.server.state_file:
                     with st.lock:
                         st.save(self.server.state_file)
+                if crash:
+                    os._exit(1)
                 if isinstance(res, tuple):
                     return self.reply(200, raw=res[1], ctype=res[0])
                 return self.reply(200, res)
