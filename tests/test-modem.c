@@ -983,6 +983,49 @@ static void test_modem__smseagle_alloc_failures(void **state)
 	assert_true(pb_test_alloc_fail_each(eagle_rows_scenario, (void *)rows, NULL) > 3);
 }
 
+/* The parts of a concatenated message are rows of their own, each with its
+ * UDH in hex (as Gammu's inbox keeps them): one record, ids of every part,
+ * text in order, at the place of the first part; INCOMPLETE while a part is
+ * missing; a 16-bit reference; other senders' parts and broken UDHs apart. */
+static void test_modem__smseagle_concatenated(void **state)
+{
+	(void)state;
+	const char rows[] =
+		"{\"result\":["
+		"{\"ID\":\"20\",\"SenderNumber\":\"+1555\",\"TextDecoded\":\"two \",\"UDH\":\"050003A70302\","
+		"\"ReceivingDateTime\":\"2024-05-01 10:00:05\"},"
+		"{\"ID\":\"21\",\"SenderNumber\":\"+1555\",\"TextDecoded\":\"single\",\"UDH\":\"\"},"
+		"{\"ID\":\"22\",\"SenderNumber\":\"+1555\",\"TextDecoded\":\"one \",\"UDH\":\"050003a70301\","
+		"\"ReceivingDateTime\":\"2024-05-01 10:00:04\",\"readed\":\"true\"},"
+		"{\"ID\":\"23\",\"SenderNumber\":\"+1666\",\"TextDecoded\":\"other sender\",\"UDH\":\"050003A70201\"},"
+		"{\"ID\":\"24\",\"SenderNumber\":\"+1555\",\"TextDecoded\":\"three\",\"UDH\":\"050003A70303\"},"
+		"{\"ID\":\"25\",\"SenderNumber\":\"+1777\",\"TextDecoded\":\"B\",\"UDH\":\"06080401020202\"},"
+		"{\"ID\":\"26\",\"SenderNumber\":\"+1777\",\"TextDecoded\":\"A\",\"UDH\":\"06080401020201\"},"
+		"{\"ID\":\"27\",\"SenderNumber\":\"+1888\",\"TextDecoded\":\"bad udh\",\"UDH\":\"05000\"},"
+		"{\"ID\":\"28\",\"SenderNumber\":\"+1888\",\"TextDecoded\":\"cut udh\",\"UDH\":\"0900\"}"
+		"]}";
+	pb_modem_msg_list l = PB_MODEM_MSG_LIST_INIT;
+	assert_pb_ok(pb_modem__smseagle_parse_rows(rows, sizeof(rows) - 1, &l, NULL));
+	assert_int_equal(l.count, 6);
+	assert_int_equal(l.items[0].type, PB_MODEM_MSG_TEXT);
+	assert_string_equal(l.items[0].id, "22,20,24");
+	assert_string_equal(l.items[0].text, "one two three");
+	assert_string_equal(l.items[0].time, "2024-05-01 10:00:04");
+	assert_int_equal(l.items[0].state, PB_MODEM_STATE_UNREAD);
+	assert_string_equal(l.items[1].text, "single");
+	assert_int_equal(l.items[2].type, PB_MODEM_MSG_INCOMPLETE);
+	assert_string_equal(l.items[2].id, "23");
+	assert_string_equal(l.items[2].text, "other sender");
+	assert_int_equal(l.items[3].type, PB_MODEM_MSG_TEXT);
+	assert_string_equal(l.items[3].id, "26,25");
+	assert_string_equal(l.items[3].text, "AB");
+	assert_string_equal(l.items[4].text, "bad udh");
+	assert_int_equal(l.items[4].type, PB_MODEM_MSG_TEXT);
+	assert_string_equal(l.items[5].text, "cut udh");
+	pb_modem_msg_list_dispose(&l);
+	assert_true(pb_test_alloc_fail_each(eagle_rows_scenario, (void *)rows, NULL) > 3);
+}
+
 /* --- AT: against the modem emulator on a pseudo-terminal ---------------------- */
 
 #define PDU_NEW "07911326040000F00408915155002400004250100103000007CEF21DF4769701"
@@ -1455,6 +1498,7 @@ int main(void)
 		cmocka_unit_test(test_modem__at_classify),
 		cmocka_unit_test(test_modem__at_listing),
 		cmocka_unit_test(test_modem__smseagle_alloc_failures),
+		cmocka_unit_test(test_modem__smseagle_concatenated),
 		cmocka_unit_test(test_modem__at_status_and_messages),
 		cmocka_unit_test(test_modem__at_watch),
 		cmocka_unit_test(test_modem__at_echo_stays_on),
