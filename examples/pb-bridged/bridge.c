@@ -200,7 +200,7 @@ static int on_modem_event(const pb_modem_event *ev, void *ud)
 	const pb_modem_msg *msg = ev->msg;
 	int64_t id = 0;
 	int rc = pbb_inbound_journal(mc->st, b->cfg->modem_backend, b->cfg->region, msg, &id);
-	if (rc < 0) {
+	if (rc < 0 && rc != PB_EEXISTS) {
 		/* not journaled: it stays on the box and comes again */
 		pbb_log(PB_LOG_ERROR, "journal: %s (message %s kept on the modem)", last_error(),
 			msg->id ? msg->id : "?");
@@ -212,6 +212,8 @@ static int on_modem_event(const pb_modem_event *ev, void *ud)
 	else if (rc == 1)
 		pbb_log(PB_LOG_INFO, "modem: %s from %s not bridged", pb_modem_msg_type_name(msg->type),
 			msg->number ? msg->number : "?");
+	else /* PB_EEXISTS: journaled before (a stop before its delete): only delete it */
+		pbb_log(PB_LOG_DEBUG, "in #%lld: %s seen again", (long long)id, msg->id ? msg->id : "?");
 	/* committed: only now may it leave the box */
 	if (msg->id && msg->id[0]) {
 		int d = pb_modem_delete(mc->m, msg->id);
