@@ -20,6 +20,10 @@
 #                       as they are; '&' '<' '>' as entities), as each byte's
 #                       Latin-1 character in UTF-8, as hex digits or as base64.
 #                       Answers the entry's Index; the entry can be deleted.
+#   POST /test/add-sms?phone=NUMBER[&smstype=2]   body: the text (UTF-8); a
+#                       deletable entry. SmsType 2: the router is still joining
+#                       the parts of a long message; the entry becomes SmsType 1
+#                       --multipart-reads sms-list reads later.
 #   POST /test/expire   the next POST answers 125002 even with a good token
 #   POST /test/logout   every session is logged out (the next call gets 100003)
 #   GET  /test/sent     JSON list of sent messages {"phone","content"}
@@ -71,13 +75,15 @@ class Msg:
     def __init__(self, index, phone, content, smstype=1, smstat=0, date="2024-05-01 10:00:00", raw=None):
         self.index, self.phone, self.content = index, phone, content
         self.smstype, self.smstat, self.date, self.raw = smstype, smstat, date, raw
+        self.born = list_reads[0]  # a SmsType 2 entry completes --multipart-reads reads later
 
     def xml(self, lower):
         if self.raw is not None:
             return self.raw
         tags = ["Smstat", "Index", "Phone", "Content", "Date", "Sca", "SaveType", "Priority", "SmsType"]
         vals = [str(self.smstat), str(self.index), esc(self.phone), self.content, self.date, "", "0", "0",
-                str(self.smstype if not (self.smstype == 2 and list_reads[0] >= args.multipart_reads) else 1)]
+                str(self.smstype if not (self.smstype == 2 and list_reads[0] - self.born >= args.multipart_reads)
+                    else 1)]
         out = b"<Message>"
         for t, v in zip(tags, vals):
             tt = t.lower() if lower else t
@@ -236,6 +242,12 @@ class H(BaseHTTPRequestHandler):
         if p == "/test/add":
             next_index[0] += 1
             inbox.append(Msg(next_index[0], "", "", raw=body.replace(b"@INDEX@", str(next_index[0]).encode())))
+            return self.send(str(next_index[0]).encode())
+        if p.startswith("/test/add-sms"):
+            q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(p).query))
+            next_index[0] += 1
+            inbox.append(Msg(next_index[0], q.get("phone", "+15550009"), body.decode("utf-8"),
+                             smstype=int(q.get("smstype", "1")), date=q.get("date", "2024-05-01 10:00:00")))
             return self.send(str(next_index[0]).encode())
         if p.startswith("/test/add-mms"):
             q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(p).query))
