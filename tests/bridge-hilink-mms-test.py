@@ -20,7 +20,7 @@ import sys
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bridge_env import ROOT, Bridge, Homeserver, Mmsc, Tap, child, scratch, stop, wait_for  # noqa: E402
+from bridge_env import ROOT, Bridge, Homeserver, Mmsc, Tap, child, finish, scratch, wait_for  # noqa: E402
 
 DAEMON = sys.argv[1]
 PB_MMS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(DAEMON))), "pb-mms")
@@ -94,11 +94,5 @@ try:
          "nothing fetched again, nothing posted twice")
     t.ok(b.terminate() == 0, "SIGTERM: exits 0")
 finally:
-    b.close(t.failed)
-    for p in (router, hs.proc, mmsc.proc):
-        stop(p)
-    rc = t.done()
-    if not t.failed:
-        import shutil
-        shutil.rmtree(tmp, ignore_errors=True)
+    rc = finish(t, b, (router, hs.proc, mmsc.proc), tmp)
 sys.exit(rc)

@@ -18,7 +18,7 @@ import sqlite3
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bridge_env import ROOT, Bridge, Homeserver, Tap, child, scratch, stop, wait_for  # noqa: E402
+from bridge_env import AtModem, Bridge, Homeserver, Tap, finish, scratch, wait_for  # noqa: E402
 from bridge_pdu import deliver7, deliver_ucs2_parts, submit_text  # noqa: E402
 
 DAEMON = sys.argv[1]
@@ -27,21 +27,7 @@ CYCLES = 3
 t = Tap()
 tmp = scratch("pb-bridge-outage-")
 hs = Homeserver(state=os.path.join(tmp, "homeserver.state"))
-link = os.path.join(tmp, "modem")
-at, at_out = child([os.path.join(ROOT, "tests/emulators/at-modem-emulator.py"), "--link", link])
-at_out.get("READY ")
-
-
-def at_ctl(line):
-    at.stdin.write(line + "\n")
-    at.stdin.flush()
-
-
-def at_sent():
-    at_ctl("sent?")
-    return [h for h in at_out.get("SENT", 30)[5:].split(",") if h]
-
-
+at = AtModem(tmp)
 n = [0]
 
 
@@ -49,9 +35,9 @@ def deliver(text):
     n[0] += 1
     if len(text) > 70:
         for p in deliver_ucs2_parts(PEER, text, 0x30 + n[0], n[0]):
-            at_ctl("deliver " + p)
+            at.ctl("deliver " + p)
     else:
-        at_ctl("deliver " + deliver7(PEER, text, n[0]))
+        at.ctl("deliver " + deliver7(PEER, text, n[0]))
 
 
 def stored_rows():
@@ -73,7 +59,7 @@ def sync_retries():
         return sum(1 for line in f if "sync again in" in line or "matrix: sync:" in line)
 
 
-b = Bridge(DAEMON, tmp, hs, "backend = at\ndevice = %s\npoll_interval_ms = 500" % link, "retry_max_ms = 1000")
+b = Bridge(DAEMON, tmp, hs, "backend = at\ndevice = %s\npoll_interval_ms = 500" % at.link, "retry_max_ms = 1000")
 owner = hs.login("bob", "builder")
 try:
     b.start()
@@ -114,18 +100,12 @@ try:
 
     # the other way: the sync thread is back too
     rid = next(r for r, c in hs.bot_messages() if c.get("body") == "Before the outage")
-    before = len(at_sent())
+    before = len(at.sent())
     hs.owner_says(owner, rid, "after-outage", "Glad you are back")
-    sent = wait_for(lambda: len(at_sent()) > before and at_sent(), "the reply on the modem", 120)
+    sent = wait_for(lambda: len(at.sent()) > before and at.sent(), "the reply on the modem", 120)
     t.ok(sent and submit_text(sent[-1]) == (PEER, "Glad you are back"),
          "the owner's reply after the outage leaves as an SMS")
     t.ok(b.terminate() == 0, "SIGTERM: exits 0")
 finally:
-    b.close(t.failed)
-    for p in (at, hs.proc):
-        stop(p)
-    rc = t.done()
-    if not t.failed:
-        import shutil
-        shutil.rmtree(tmp, ignore_errors=True)
+    rc = finish(t, b, (at.proc, hs.proc), tmp)
 sys.exit(rc)

@@ -19,7 +19,7 @@ import sys
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bridge_env import ROOT, Bridge, Homeserver, Tap, child, scratch, stop, wait_for  # noqa: E402
+from bridge_env import ROOT, Bridge, Homeserver, Tap, child, finish, scratch, wait_for  # noqa: E402
 
 DAEMON = sys.argv[1]
 PEER, PEER2 = "+4915112345678", "+4917098765432"
@@ -94,11 +94,5 @@ try:
     t.ok(sorted(hs.bodies()) == sorted(want), "and still nothing twice")
     t.ok(b.terminate() == 0, "SIGTERM: exits 0")
 finally:
-    b.close(t.failed)
-    for p in (eagle, hs.proc):
-        stop(p)
-    rc = t.done()
-    if not t.failed:
-        import shutil
-        shutil.rmtree(tmp, ignore_errors=True)
+    rc = finish(t, b, (eagle, hs.proc), tmp)
 sys.exit(rc)

@@ -6,6 +6,7 @@
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -166,6 +167,24 @@ class Mmsc:
                               capture_output=True, check=True).stdout
 
 
+class AtModem:
+    """tests/emulators/at-modem-emulator.py on a pseudo-terminal linked at tmp/name."""
+
+    def __init__(self, tmp, name="ttyUSB2"):
+        self.link = os.path.join(tmp, name)
+        self.proc, self.out = child([os.path.join(ROOT, "tests/emulators/at-modem-emulator.py"), "--link", self.link])
+        self.out.get("READY ")
+
+    def ctl(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def sent(self):
+        """The hex PDUs the modem got with AT+CMGS, oldest first."""
+        self.ctl("sent?")
+        return [h for h in self.out.get("SENT", 30)[5:].split(",") if h]
+
+
 class Bridge:
     """pb-bridged with a configuration written from [modem] lines and the
     homeserver; the bot's token and the store live in tmp."""
@@ -217,3 +236,15 @@ class Bridge:
 
 def scratch(prefix):
     return tempfile.mkdtemp(prefix=prefix)
+
+
+def finish(t, bridge, procs, tmp):
+    """The end of a test: the daemon's log on failure, helpers stopped, the
+    plan printed, tmp removed when all passed. @return the exit status."""
+    bridge.close(t.failed)
+    for p in procs:
+        stop(p)
+    rc = t.done()
+    if not t.failed:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return rc
