@@ -11,11 +11,13 @@
 # (raw bytes with C0 controls, which a strict XML parser refuses; other
 # firmware spells the bytes as Latin-1 characters, hex or base64). Checks:
 # each spelling ends as the picture (m.image) and its text in the contact's
-# room, fetched from the MMSC and answered there; the entry leaves the
-# router; an SMS behind them still arrives, after them; SIGKILL and restart
-# fetch nothing again and post nothing twice.
+# room, fetched from the MMSC and answered there; so does a push whose
+# Content-Location the router cut to its path (an [mmsc] rewrite rule); the
+# entries leave the router; an SMS behind them still arrives, after them;
+# SIGKILL and restart fetch nothing again and post nothing twice.
 import json
 import os
+import subprocess
 import sys
 import urllib.request
 
@@ -52,7 +54,8 @@ def captions():
 
 
 b = Bridge(DAEMON, tmp, hs, "backend = hilink\nurl = %s\nusername = admin\npassword_file = %s\npoll_interval_ms = 300"
-           % (RT, os.path.join(tmp, "router.pw")), "[mmsc]\nurl = %s/mms" % mmsc.url)
+           % (RT, os.path.join(tmp, "router.pw")),
+           "[mmsc]\nurl = %s/mms\nrewrite = base=%s keep=path" % (mmsc.url, mmsc.url))
 b.secret("router.pw", "secret")
 try:
     b.start()
@@ -66,12 +69,21 @@ try:
             got[-1].get("info", {}).get("mimetype", "").startswith("image/")
         t.ok(ok and wait_for(lambda: len(captions()) > i, "its text"),
              "SmsType 5 with the push as %s bytes in <Content>: m.image and its text in Matrix" % enc)
+    # a router that cut the Content-Location to its path, without its NUL:
+    # [mmsc] rewrite puts the MMSC's address back
+    cut = subprocess.run([PB_MMS, "encode", "notification", "--transaction-id", "T-hilink-cut", "--location",
+                          "/files/t/pic.mms", "--from", PEER, "--size", str(len(mmsc.picture)), "--push"],
+                         capture_output=True, check=True).stdout
+    assert cut.endswith(b"\x83/files/t/pic.mms\x00")
+    rt("/test/add-mms?phone=%s&encoding=raw&date=2024-05-01+11:05:00" % urllib.request.quote(PEER), cut[:-1])
+    t.ok(wait_for(lambda: len(pictures()) == 5 and len(captions()) == 5, "the picture with the cut location", 90),
+         "the push with only the path of the Content-Location (unterminated): fetched through the rewrite rule")
     rooms = {r for r, c in hs.bot_messages() if c.get("msgtype") in ("m.image", "m.text")}
     t.ok(len(rooms) == 1, "all in the contact's one room")
     reqs = mmsc.requests()
     gets = [r for r in reqs if r["method"] == "GET" and r["path"].endswith("/pic.mms")]
     posts = [r for r in reqs if r["method"] == "POST"]
-    t.ok(len(gets) == 4 and len(posts) == 4, "fetched from the MMSC once each and answered (M-NotifyResp.ind): "
+    t.ok(len(gets) == 5 and len(posts) == 5, "fetched from the MMSC once each and answered (M-NotifyResp.ind): "
          "%d GET, %d POST" % (len(gets), len(posts)))
     t.ok(wait_for(lambda: inbox() == [], "the router's inbox emptied"), "the entries left the router's inbox")
 
@@ -89,8 +101,8 @@ try:
                      "<Priority>0</Priority><SmsType>1</SmsType></Message>" % PEER).encode())
     t.ok(wait_for(lambda: "After the restart" in hs.bodies(), "the SMS after the restart"),
          "SIGKILL and restart: the daemon goes on")
-    t.ok(len(hs.bot_messages()) == before + 1 and len(pictures()) == 4 and
-         len([r for r in mmsc.requests() if r["method"] == "GET"]) == 4,
+    t.ok(len(hs.bot_messages()) == before + 1 and len(pictures()) == 5 and
+         len([r for r in mmsc.requests() if r["method"] == "GET"]) == 5,
          "nothing fetched again, nothing posted twice")
     t.ok(b.terminate() == 0, "SIGTERM: exits 0")
 finally:
