@@ -31,6 +31,7 @@ static void test_bridge__config_good(void **state)
 	assert_string_equal(c.region, "DE");
 	assert_string_equal(c.mmsc_proxy, "10.0.0.1:8080");
 	assert_int_equal(c.sync_timeout_ms, 30000);
+	assert_int_equal(c.retry_max_ms, 30000); /* the default back-off cap */
 	assert_true(pbb_config_is_owner(&c, "@a:example.org"));
 	assert_false(pbb_config_is_owner(&c, "@eve:example.org"));
 	assert_false(pbb_config_is_owner(&c, NULL));
@@ -64,6 +65,16 @@ static void test_bridge__config_bad(void **state)
 		   "[bridge]\nstore = s\nregion = DE\n",
 		   "owners");
 	expect_bad("this is not ini\n", "line 1");
+	expect_bad("[matrix]\nretry_max_ms = 5\n", "retry_max_ms: a number of milliseconds");
+
+	pbb_config c;
+	char err[256] = "";
+	char *ini = NULL;
+	assert_true(asprintf(&ini, "%s[matrix]\nretry_max_ms = 2000\n", good_ini) > 0);
+	assert_int_equal(pbb_config_parse(&c, ini, err, sizeof(err)), 0);
+	assert_int_equal(c.retry_max_ms, 2000);
+	pbb_config_free(&c);
+	free(ini);
 }
 
 static void test_bridge__txn_and_key(void **state)

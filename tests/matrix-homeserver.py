@@ -11,19 +11,28 @@
 # (m.direct), media upload and download (authenticated v1 and legacy v3).
 #
 # Test control, never used by the client: /_test/...
-#   POST /_test/fault   {"kind": "429"|"500"|"slow"|"drop", "count": N,
+#   POST /_test/fault   {"kind": "429"|"500"|"slow"|"drop"|"crash", "count": N,
 #                        "path": "substring", "retry_after_ms": MS,
 #                        "retry_after_header": S, "delay_ms": MS}
+#                       "crash": the request is carried out (and the --state
+#                       file written), then the process exits without answering
 #   POST /_test/revoke  {"user_id": "@a:localhost"} or {"token": T}: tokens die
 #   POST /_test/config  {"v1_media": bool, "well_known": obj|null|"404"}
 #   POST /_test/inject  {"room_id", "sender", "type", "content"[, "state_key"]}
 #   GET  /_test/stats   request counts per route and the events of each room
 #
 # usage: matrix-homeserver.py [--server-name NAME] [--tls-cert PEM --tls-key PEM] [--exit-on-eof]
-# Listens on 127.0.0.1, port chosen by the system; prints "port N".
+#                             [--port N] [--state FILE]
+# Listens on 127.0.0.1, port chosen by the system (or N); prints "port N".
+# With --state, everything the server knows (users, tokens, rooms, events,
+# transaction ids, media) is written to FILE after every request that may
+# change it, before the answer, and read back at start: the process can be
+# killed at any moment and started again (same --port) as if it had been
+# down for a while, the way a real homeserver keeps its database.
 import argparse
 import json
 import os
+import pickle
 import re
 import secrets
 import ssl
@@ -61,6 +70,17 @@ class State:
         self.seq = 0
         for u, pw in (("alice", "wonderland"), ("bob", "builder")):
             self.users[f"@{u}:{server_name}"] = pw
+
+    def save(self, path):
+        # called with the lock held; written aside, then renamed (atomic)
+        keep = {k: v for k, v in self.__dict__.items() if k not in ("lock", "faults")}
+        with open(path + ".tmp", "wb") as f:
+            pickle.dump(keep, f)
+        os.replace(path + ".tmp", path)
+
+    def load(self, path):
+        with open(path, "rb") as f:
+            self.__dict__.update(pickle.load(f))
 
     def new_id(self, sigil):
         self.seq += 1
@@ -123,6 +143,7 @@ class Handler(BaseHTTPRequestHandler):
         query = dict(urllib.parse.parse_qsl(url.query))
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else b""
+        crash = False
         if not path.startswith("/_test/"):
             with st.lock:
                 st.counts[method + " " + path] = st.counts.get(method + " " + path, 0) + 1
@@ -134,6 +155,7 @@ class Handler(BaseHTTPRequestHandler):
                         break
             if fault:
                 kind = fault["kind"]
+                crash = kind == "crash"
                 if kind == "drop":
                     self.close_connection = True
                     return
@@ -167,6 +189,11 @@ class Handler(BaseHTTPRequestHandler):
                 else:
                     data = {}
                 res = fn(self, st, user, data, query, *[urllib.parse.unquote(g) for g in mt.groups()])
+                if method != "GET" and self.server.state_file:
+                    with st.lock:
+                        st.save(self.server.state_file)
+                if crash:
+                    os._exit(1)
                 if isinstance(res, tuple):
                     return self.reply(200, raw=res[1], ctype=res[0])
                 return self.reply(200, res)
@@ -585,6 +612,7 @@ def t_stats(h, st, user, data, q):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    state_file = None
 
     def handle_error(self, request, client_address):
         # clients that give up (timeouts, cancelled long-polls) are expected
@@ -598,9 +626,14 @@ def main():
     ap.add_argument("--tls-cert", help="serve https with this certificate (PEM)")
     ap.add_argument("--tls-key", help="the certificate's key (PEM)")
     ap.add_argument("--exit-on-eof", action="store_true", help="exit when stdin reaches its end")
+    ap.add_argument("--port", type=int, default=0, help="listen on this port (0: the system chooses)")
+    ap.add_argument("--state", help="keep the server's state in this file (read at start if present)")
     args = ap.parse_args()
-    srv = Server(("127.0.0.1", 0), Handler)
+    srv = Server(("127.0.0.1", args.port), Handler)
     srv.st = State(args.server_name)
+    srv.state_file = args.state
+    if args.state and os.path.exists(args.state):
+        srv.st.load(args.state)
     if args.tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.tls_cert, args.tls_key)

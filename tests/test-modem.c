@@ -492,6 +492,100 @@ static void test_modem__hilink_vectors(void **state)
 	assert_non_null(strstr(pb_error_last()->message, "999999"));
 }
 
+/* A picture message (SmsType 5) whose <Content> spells the WAP push as raw
+ * bytes, as Latin-1 characters in UTF-8, as hex digits or as base64: the
+ * record carries the push bytes every time. */
+static void hilink_mms_entry(const pb_buf *content, const pb_buf *push)
+{
+	pb_buf xml = PB_BUF_INIT;
+	assert_pb_ok(pb_buf_puts(&xml, "<response><Count>1</Count><Messages><Message><Smstat>0</Smstat>"
+				       "<Index>40031</Index><Phone>+4915112345678</Phone><Content>"));
+	assert_pb_ok(pb_buf_put(&xml, content->data, content->len));
+	assert_pb_ok(pb_buf_puts(&xml, "</Content><Date>2024-05-01 10:00:00</Date><SmsType>5</SmsType>"
+				       "</Message></Messages></response>"));
+	pb_modem_msg_list l = PB_MODEM_MSG_LIST_INIT;
+	parse_list(xml.data, xml.len, &l);
+	assert_int_equal(l.count, 1);
+	assert_int_equal(l.items[0].type, PB_MODEM_MSG_MMS);
+	assert_int_equal(l.items[0].raw_format, PB_MODEM_RAW_CONTENT);
+	assert_int_equal(l.items[0].raw_len, push->len);
+	assert_memory_equal(l.items[0].raw, push->data, push->len);
+	assert_string_equal(l.items[0].content_location, "http://mmsc.example/m/pic-1");
+	pb_modem_msg_list_dispose(&l);
+	pb_buf_dispose(&xml);
+}
+
+static void test_modem__hilink_mms_content_spellings(void **state)
+{
+	(void)state;
+	pb_mms_notification n = { "T-1", "+4915112345678/TYPE=PLMN", NULL, NULL, 4242, 0,
+				  "http://mmsc.example/m/pic-1" };
+	pb_buf pdu = PB_BUF_INIT, push = PB_BUF_INIT, c = PB_BUF_INIT;
+	assert_pb_ok(pb_mms_encode_notification(&pdu, &n));
+	assert_pb_ok(pb_wsp_push_encode(&push, 1, "application/vnd.wap.mms-message", 4, pdu.data, pdu.len));
+	assert_true(push.data[0] < 0x20 && memchr(push.data, 0x84, push.len)); /* C0 and high bytes */
+
+	/* raw (no '<' or '&' in this push) */
+	assert_null(memchr(push.data, '<', push.len));
+	assert_null(memchr(push.data, '&', push.len));
+	hilink_mms_entry(&push, &push);
+	/* each byte as a Latin-1 character, in UTF-8 */
+	for (size_t i = 0; i < push.len; i++) {
+		char u[4];
+		assert_pb_ok(pb_buf_put(&c, u, pb_utf8_encode(push.data[i], u)));
+	}
+	hilink_mms_entry(&c, &push);
+	/* hex digits, upper case */
+	pb_buf_clear(&c);
+	assert_pb_ok(pb_hex_encode(&c, push.data, push.len, PB_HEX_UPPER));
+	hilink_mms_entry(&c, &push);
+	/* base64 */
+	pb_buf_clear(&c);
+	assert_pb_ok(pb_base64_encode(&c, push.data, push.len, 0));
+	hilink_mms_entry(&c, &push);
+
+	/* no reading decodes: the bytes as given (the location found in the text) */
+	pb_buf_clear(&c);
+	assert_pb_ok(pb_buf_puts(&c, "\x01\x06 cut http://mmsc.example/m/pic-1"));
+	pb_buf got = PB_BUF_INIT;
+	assert_pb_ok(pb_modem__hilink_push_bytes(&got, c.data, c.len));
+	assert_int_equal(got.len, c.len);
+	assert_memory_equal(got.data, c.data, c.len);
+	pb_buf_dispose(&got);
+	/* hex digits that are not a push stay text */
+	assert_pb_ok(pb_modem__hilink_push_bytes(&got, (const uint8_t *)"CAFE", 4));
+	assert_int_equal(got.len, 4);
+	assert_memory_equal(got.data, "CAFE", 4);
+	pb_buf_dispose(&got);
+
+	pb_buf_dispose(&c);
+	pb_buf_dispose(&pdu);
+	pb_buf_dispose(&push);
+}
+
+static int push_bytes_scenario(void *ctx)
+{
+	const pb_buf *in = ctx;
+	pb_buf out = PB_BUF_INIT;
+	int rc = pb_modem__hilink_push_bytes(&out, in->data, in->len);
+	pb_buf_dispose(&out);
+	return rc;
+}
+
+static void test_modem__hilink_push_bytes_alloc_failures(void **state)
+{
+	(void)state;
+	pb_mms_notification n = { "T-2", NULL, NULL, NULL, 1, 0, "http://mmsc.example/x" };
+	pb_buf pdu = PB_BUF_INIT, push = PB_BUF_INIT, b64 = PB_BUF_INIT;
+	assert_pb_ok(pb_mms_encode_notification(&pdu, &n));
+	assert_pb_ok(pb_wsp_push_encode(&push, 1, "application/vnd.wap.mms-message", 4, pdu.data, pdu.len));
+	assert_pb_ok(pb_base64_encode(&b64, push.data, push.len, 0));
+	assert_true(pb_test_alloc_fail_each(push_bytes_scenario, &b64, NULL) > 3);
+	pb_buf_dispose(&pdu);
+	pb_buf_dispose(&push);
+	pb_buf_dispose(&b64);
+}
+
 static void test_modem__hilink_garbled_entries(void **state)
 {
 	(void)state;
@@ -886,6 +980,49 @@ static void test_modem__smseagle_alloc_failures(void **state)
 	static const char rows[] =
 		"{\"result\":[{\"ID\":\"7\",\"SenderNumber\":\"+1555\",\"TextDecoded\":\"hi\"},{\"SenderNumber\":\"+1\"},"
 		"{\"ID\":8,\"message_type\":\"mms\",\"attachments\":[{\"content_type\":\"image/png\",\"data\":\"aGk=\"}]}]}";
+	assert_true(pb_test_alloc_fail_each(eagle_rows_scenario, (void *)rows, NULL) > 3);
+}
+
+/* The parts of a concatenated message are rows of their own, each with its
+ * UDH in hex (as Gammu's inbox keeps them): one record, ids of every part,
+ * text in order, at the place of the first part; INCOMPLETE while a part is
+ * missing; a 16-bit reference; other senders' parts and broken UDHs apart. */
+static void test_modem__smseagle_concatenated(void **state)
+{
+	(void)state;
+	const char rows[] =
+		"{\"result\":["
+		"{\"ID\":\"20\",\"SenderNumber\":\"+1555\",\"TextDecoded\":\"two \",\"UDH\":\"050003A70302\","
+		"\"ReceivingDateTime\":\"2024-05-01 10:00:05\"},"
+		"{\"ID\":\"21\",\"SenderNumber\":\"+1555\",\"TextDecoded\":\"single\",\"UDH\":\"\"},"
+		"{\"ID\":\"22\",\"SenderNumber\":\"+1555\",\"TextDecoded\":\"one \",\"UDH\":\"050003a70301\","
+		"\"ReceivingDateTime\":\"2024-05-01 10:00:04\",\"readed\":\"true\"},"
+		"{\"ID\":\"23\",\"SenderNumber\":\"+1666\",\"TextDecoded\":\"other sender\",\"UDH\":\"050003A70201\"},"
+		"{\"ID\":\"24\",\"SenderNumber\":\"+1555\",\"TextDecoded\":\"three\",\"UDH\":\"050003A70303\"},"
+		"{\"ID\":\"25\",\"SenderNumber\":\"+1777\",\"TextDecoded\":\"B\",\"UDH\":\"06080401020202\"},"
+		"{\"ID\":\"26\",\"SenderNumber\":\"+1777\",\"TextDecoded\":\"A\",\"UDH\":\"06080401020201\"},"
+		"{\"ID\":\"27\",\"SenderNumber\":\"+1888\",\"TextDecoded\":\"bad udh\",\"UDH\":\"05000\"},"
+		"{\"ID\":\"28\",\"SenderNumber\":\"+1888\",\"TextDecoded\":\"cut udh\",\"UDH\":\"0900\"}"
+		"]}";
+	pb_modem_msg_list l = PB_MODEM_MSG_LIST_INIT;
+	assert_pb_ok(pb_modem__smseagle_parse_rows(rows, sizeof(rows) - 1, &l, NULL));
+	assert_int_equal(l.count, 6);
+	assert_int_equal(l.items[0].type, PB_MODEM_MSG_TEXT);
+	assert_string_equal(l.items[0].id, "22,20,24");
+	assert_string_equal(l.items[0].text, "one two three");
+	assert_string_equal(l.items[0].time, "2024-05-01 10:00:04");
+	assert_int_equal(l.items[0].state, PB_MODEM_STATE_UNREAD);
+	assert_string_equal(l.items[1].text, "single");
+	assert_int_equal(l.items[2].type, PB_MODEM_MSG_INCOMPLETE);
+	assert_string_equal(l.items[2].id, "23");
+	assert_string_equal(l.items[2].text, "other sender");
+	assert_int_equal(l.items[3].type, PB_MODEM_MSG_TEXT);
+	assert_string_equal(l.items[3].id, "26,25");
+	assert_string_equal(l.items[3].text, "AB");
+	assert_string_equal(l.items[4].text, "bad udh");
+	assert_int_equal(l.items[4].type, PB_MODEM_MSG_TEXT);
+	assert_string_equal(l.items[5].text, "cut udh");
+	pb_modem_msg_list_dispose(&l);
 	assert_true(pb_test_alloc_fail_each(eagle_rows_scenario, (void *)rows, NULL) > 3);
 }
 
@@ -1347,6 +1484,8 @@ int main(void)
 		cmocka_unit_test(test_modem__hilink_neutralise_roundtrip),
 		cmocka_unit_test(test_modem__hilink_vectors),
 		cmocka_unit_test(test_modem__hilink_garbled_entries),
+		cmocka_unit_test(test_modem__hilink_mms_content_spellings),
+		cmocka_unit_test(test_modem__hilink_push_bytes_alloc_failures),
 		cmocka_unit_test(test_modem__hilink_parse_alloc_failures),
 		cmocka_unit_test(test_modem__hilink_login_type4),
 		cmocka_unit_test(test_modem__hilink_login_type0),
@@ -1359,6 +1498,7 @@ int main(void)
 		cmocka_unit_test(test_modem__at_classify),
 		cmocka_unit_test(test_modem__at_listing),
 		cmocka_unit_test(test_modem__smseagle_alloc_failures),
+		cmocka_unit_test(test_modem__smseagle_concatenated),
 		cmocka_unit_test(test_modem__at_status_and_messages),
 		cmocka_unit_test(test_modem__at_watch),
 		cmocka_unit_test(test_modem__at_echo_stays_on),

@@ -126,12 +126,25 @@ static pb_store *open_store(pbb *b)
 	return st;
 }
 
+/* The next wait before trying the homeserver again: @first, then doubling
+ * up to [matrix] retry_max_ms. */
+static long matrix_backoff(const pbb *b, long cur, long first)
+{
+	long cap = b->cfg->retry_max_ms > 0 ? b->cfg->retry_max_ms : 30000;
+	long next = cur ? cur * 2 : first;
+	return next < cap ? next : cap;
+}
+
 static pb_matrix *open_matrix(pbb *b)
 {
 	pb_matrix_options o = PB_MATRIX_OPTIONS_INIT;
 	o.homeserver = b->cfg->homeserver;
 	o.access_token_file = b->cfg->token_file;
-	o.retry_cap_ms = 10000;
+	/* one request's own retries wait at most 10 s each (less when
+	 * retry_max_ms says so); the stages then wait up to retry_max_ms */
+	o.retry_cap_ms = b->cfg->retry_max_ms > 0 && b->cfg->retry_max_ms < 10000 ? b->cfg->retry_max_ms : 10000;
+	if (o.retry_base_ms > o.retry_cap_ms)
+		o.retry_base_ms = o.retry_cap_ms;
 	pb_matrix *mx = NULL;
 	if (pb_matrix_new(&mx, &o) < 0) {
 		pbb_log(PB_LOG_ERROR, "matrix: %s", last_error());
@@ -143,7 +156,7 @@ static pb_matrix *open_matrix(pbb *b)
 /* Learn the bot's user id, retrying while the homeserver is away. */
 static int who_am_i(pbb *b, pb_matrix *mx)
 {
-	long backoff = 1000;
+	long backoff = matrix_backoff(b, 0, 1000);
 	while (!stopping(b)) {
 		int rc = pb_matrix_whoami(mx, NULL);
 		if (rc == 0)
@@ -155,7 +168,7 @@ static int who_am_i(pbb *b, pb_matrix *mx)
 		}
 		pbb_log(PB_LOG_WARNING, "matrix: whoami: %s (retrying)", last_error());
 		nap(b, backoff);
-		backoff = backoff < 30000 ? backoff * 2 : 30000;
+		backoff = matrix_backoff(b, backoff, 1000);
 	}
 	return PB_ECANCELLED;
 }
@@ -187,7 +200,7 @@ static int on_modem_event(const pb_modem_event *ev, void *ud)
 	const pb_modem_msg *msg = ev->msg;
 	int64_t id = 0;
 	int rc = pbb_inbound_journal(mc->st, b->cfg->modem_backend, b->cfg->region, msg, &id);
-	if (rc < 0) {
+	if (rc < 0 && rc != PB_EEXISTS) {
 		/* not journaled: it stays on the box and comes again */
 		pbb_log(PB_LOG_ERROR, "journal: %s (message %s kept on the modem)", last_error(),
 			msg->id ? msg->id : "?");
@@ -199,6 +212,8 @@ static int on_modem_event(const pb_modem_event *ev, void *ud)
 	else if (rc == 1)
 		pbb_log(PB_LOG_INFO, "modem: %s from %s not bridged", pb_modem_msg_type_name(msg->type),
 			msg->number ? msg->number : "?");
+	else /* PB_EEXISTS: journaled before (a stop before its delete): only delete it */
+		pbb_log(PB_LOG_DEBUG, "in #%lld: %s seen again", (long long)id, msg->id ? msg->id : "?");
 	/* committed: only now may it leave the box */
 	if (msg->id && msg->id[0]) {
 		int d = pb_modem_delete(mc->m, msg->id);
@@ -664,7 +679,7 @@ static void *deliver_main(void *arg)
 		if (rc == 0)
 			rc = report_outbound(b, st, mx);
 		if (rc < 0 && !stopping(b)) {
-			backoff = backoff ? (backoff < 30000 ? backoff * 2 : 30000) : 500;
+			backoff = matrix_backoff(b, backoff, 500);
 			nap(b, backoff);
 			pb_matrix_cancel_reset(mx);
 			continue;
@@ -928,7 +943,7 @@ static void *sync_main(void *arg)
 				pbb_log(PB_LOG_ERROR, "matrix: sync: %s", last_error());
 			else
 				pbb_log(PB_LOG_WARNING, "matrix: sync: %s (retrying)", last_error());
-			backoff = backoff ? (backoff < 30000 ? backoff * 2 : 30000) : 500;
+			backoff = matrix_backoff(b, backoff, 500);
 			nap(b, backoff);
 			continue;
 		}

@@ -54,6 +54,7 @@ typedef struct pbb_config {
 	char **owners;             /**< at least one */
 	size_t n_owners;
 	int sync_timeout_ms;
+	int retry_max_ms;          /**< longest wait between attempts to reach the homeserver */
 	/* [bridge] */
 	char *store_path;
 	char region[8];            /**< default region for national numbers, e.g. "DE" */

@@ -153,6 +153,9 @@ static int handler(void *ud, const char *section, const char *name, const char *
 	else if (KEY("matrix", "sync_timeout_ms")) {
 		if (!parse_int(value, 0, 600000, &c->sync_timeout_ms))
 			return fail(p, line, "sync_timeout_ms: a number of milliseconds (0-600000)");
+	} else if (KEY("matrix", "retry_max_ms")) {
+		if (!parse_int(value, 100, 3600000, &c->retry_max_ms))
+			return fail(p, line, "retry_max_ms: a number of milliseconds (100-3600000)");
 	} else if (KEY("bridge", "store")) {
 		r = set_str(&c->store_path, value);
 	} else if (KEY("bridge", "region")) {
@@ -215,6 +218,7 @@ static void defaults(pbb_config *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->sync_timeout_ms = 30000;
+	c->retry_max_ms = 30000;
 }
 
 int pbb_config_parse(pbb_config *c, const char *text, char *err, size_t errlen)

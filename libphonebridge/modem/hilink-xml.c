@@ -428,6 +428,16 @@ static int one_message(const xmlNode *n, pb_modem_msg_list *out)
 		rc = PB_ENOMEM;
 		goto out;
 	}
+	if (m.type == PB_MODEM_MSG_MMS) {
+		/* the push as bytes, however the firmware spelled it */
+		pb_buf push = PB_BUF_INIT;
+		if ((rc = pb_modem__hilink_push_bytes(&push, raw.data, raw.len)) < 0) {
+			pb_buf_dispose(&push);
+			goto out;
+		}
+		pb_buf_dispose(&raw);
+		raw = push;
+	}
 	if (m.type == PB_MODEM_MSG_MMS || m.type == PB_MODEM_MSG_UNKNOWN) {
 		m.raw = raw.data;
 		m.raw_len = raw.len;
@@ -452,6 +462,76 @@ out:
 	pb_buf_dispose(&raw);
 	pb_buf_dispose(&text);
 	return rc;
+}
+
+/* --- picture messages: the push inside <Content> ---------------------------- */
+
+static int is_push(const pb_buf *b)
+{
+	if (!b->len)
+		return 0;
+	pb_mms_message *mms = NULL;
+	int rc = pb_mms_decode_push(&mms, NULL, b->data, b->len, NULL);
+	pb_mms_message_free(mms);
+	if (rc == PB_ENOMEM)
+		return rc;
+	pb_error_clear();
+	return rc == 0;
+}
+
+/* UTF-8 whose every character is U+0000..U+00FF, some above U+007F: the
+ * bytes those characters stand for; otherwise nothing is appended. */
+static int latin1_bytes(pb_buf *out, const uint8_t *p, size_t len)
+{
+	bool high = false;
+	for (size_t i = 0; i < len;) {
+		uint32_t cp;
+		size_t n = pb_utf8_decode((const char *)p + i, len - i, &cp);
+		if (cp > 0xFF) /* U+FFFD for bytes that are not UTF-8 included */
+			return 0;
+		high = high || cp > 0x7F;
+		i += n;
+	}
+	if (!high)
+		return 0;
+	for (size_t i = 0; i < len;) {
+		uint32_t cp;
+		i += pb_utf8_decode((const char *)p + i, len - i, &cp);
+		if (pb_buf_putc(out, (uint8_t)cp) < 0)
+			return PB_ENOMEM;
+	}
+	return 0;
+}
+
+int pb_modem__hilink_push_bytes(pb_buf *out, const uint8_t *content, size_t len)
+{
+	pb_buf b = PB_BUF_INIT;
+	int rc = 0;
+	for (int reading = 0; reading < 4; reading++) {
+		pb_buf_clear(&b);
+		switch (reading) {
+		case 0: rc = pb_buf_put(&b, content, len); break;
+		case 1: rc = latin1_bytes(&b, content, len); break;
+		case 2: rc = pb_hex_decode(&b, (const char *)content, len, NULL); break;
+		default: rc = pb_base64_decode(&b, (const char *)content, len, 0, NULL); break;
+		}
+		if (rc == PB_ENOMEM)
+			break;
+		if (rc < 0) {
+			pb_error_clear(); /* not spelled that way */
+			rc = 0;
+			continue;
+		}
+		if ((rc = is_push(&b)) < 0)
+			break;
+		if (rc == 1) {
+			rc = pb_buf_put(out, b.data, b.len);
+			pb_buf_dispose(&b);
+			return rc;
+		}
+	}
+	pb_buf_dispose(&b);
+	return rc < 0 ? rc : pb_buf_put(out, content, len);
 }
 
 static bool has_element_children(const xmlNode *n)

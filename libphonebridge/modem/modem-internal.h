@@ -102,6 +102,15 @@ char *pb_modem__hilink_doc_get(const pb_hilink_doc *d, const char *name);
 bool pb_modem__hilink_doc_ok(const pb_hilink_doc *d);
 /* The <Message> entries as records (garbled ones included). */
 int pb_modem__hilink_doc_messages(const pb_hilink_doc *d, pb_modem_msg_list *out);
+/*
+ * The WAP push of a picture-message entry (SmsType 5) from its <Content>
+ * bytes. Firmware writes the push as raw bytes (C0 controls and all), as the
+ * UTF-8 of each byte read as Latin-1, as hex digits or as base64: the first
+ * of these readings that decodes as an MMS push is appended to @out; when
+ * none does, the bytes as given.
+ * @return 0 or PB_ENOMEM
+ */
+int pb_modem__hilink_push_bytes(pb_buf *out, const uint8_t *content, size_t len);
 /* Map a router error code to a PB_E* code and set the message. */
 int pb_modem__hilink_error(long code, const char *what);
 

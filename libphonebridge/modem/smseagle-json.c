@@ -6,7 +6,10 @@
  * API v1 JSON-RPC rows use Gammu's SQL column names (ID, SenderNumber,
  * TextDecoded, ReceivingDateTime, UDH, readed). Rows of MMS carry
  * message_type "mms" and base64 attachments (as SMSEagle documents them; not
- * verified against a device).
+ * verified against a device). The parts of a concatenated message are rows of
+ * their own, as in Gammu's inbox table, each with its UDH in hex: they come
+ * out as one record whose id lists every part ("7,8,9"), text joined in
+ * order; while parts are missing, as one PB_MODEM_MSG_INCOMPLETE record.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +119,132 @@ out:
 	return rc;
 }
 
+/* --- concatenated messages: one row per part ------------------------------ */
+
+typedef struct concat_key {
+	bool ok;
+	uint16_t ref;
+	uint8_t total, seq;
+} concat_key;
+
+/* The concatenation IE (0x00 or 0x08) of a UDH given in hex, if any. */
+static concat_key row_concat(json_t *row)
+{
+	concat_key k = { false, 0, 0, 0 };
+	const char *hex = json_string_value(json_object_get(row, "UDH"));
+	if (!hex || !*hex)
+		return k;
+	uint8_t b[140];
+	size_t n = 0, len = strlen(hex);
+	for (size_t i = 0; i + 1 < len && n < sizeof(b); i += 2) {
+		int hi = pb_hex_digit_value(hex[i]), lo = pb_hex_digit_value(hex[i + 1]);
+		if (hi < 0 || lo < 0)
+			return k;
+		b[n++] = (uint8_t)(hi << 4 | lo);
+	}
+	pb_cur c = pb_cur_make(b, n), ies;
+	uint8_t udhl;
+	if (!pb_cur_u8(&c, &udhl) || !pb_cur_sub(&c, udhl, &ies))
+		return k;
+	uint8_t iei, iedl;
+	while (pb_cur_u8(&ies, &iei) && pb_cur_u8(&ies, &iedl)) {
+		pb_cur d;
+		if (!pb_cur_sub(&ies, iedl, &d))
+			break;
+		uint8_t r8, tot, seq;
+		uint16_t r16;
+		if (iei == 0x00 && iedl == 3 && pb_cur_u8(&d, &r8) && pb_cur_u8(&d, &tot) && pb_cur_u8(&d, &seq))
+			r16 = r8;
+		else if (!(iei == 0x08 && iedl == 4 && pb_cur_u16be(&d, &r16) && pb_cur_u8(&d, &tot) &&
+			   pb_cur_u8(&d, &seq)))
+			continue;
+		if (tot >= 2 && seq >= 1 && seq <= tot)
+			k = (concat_key){ true, r16, tot, seq };
+	}
+	return k;
+}
+
+static bool same_message(json_t *a, const concat_key *ka, json_t *b, const concat_key *kb)
+{
+	const char *na = json_string_value(json_object_get(a, "SenderNumber"));
+	const char *nb = json_string_value(json_object_get(b, "SenderNumber"));
+	return kb->ok && ka->ref == kb->ref && ka->total == kb->total && na && nb && !strcmp(na, nb);
+}
+
+/* The parts of the message whose first row in the reply is @first, joined.
+ * Marks the rows used in @used. */
+static int joined_parts(json_t *rows, size_t first, const concat_key *keys, bool *used, pb_modem_msg_list *out)
+{
+	json_t *f = json_array_get(rows, first);
+	const concat_key *kf = &keys[first];
+	pb_buf ids = PB_BUF_INIT, text = PB_BUF_INIT, t = PB_BUF_INIT;
+	const char *time = NULL;
+	bool unread = false;
+	unsigned have = 0;
+	int rc = 0;
+	char num[24], tnum[24];
+	for (unsigned seq = 1; seq <= kf->total && rc == 0; seq++) {
+		for (size_t i = first; i < json_array_size(rows); i++) {
+			json_t *r = json_array_get(rows, i);
+			if (used[i] || keys[i].seq != seq || !same_message(f, kf, r, &keys[i]))
+				continue;
+			used[i] = true;
+			have++;
+			const char *id = str_field(r, "ID", num, sizeof(num));
+			const char *tx = str_field(r, "TextDecoded", tnum, sizeof(tnum));
+			if (seq == 1 || !time)
+				time = json_string_value(json_object_get(r, "ReceivingDateTime"));
+			unread = unread || !truthy(json_object_get(r, "readed"));
+			if ((ids.len && (rc = pb_buf_putc(&ids, ',')) < 0) || (rc = pb_buf_puts(&ids, id ? id : "")) < 0)
+				break;
+			pb_buf_clear(&t);
+			if (tx && ((rc = pb_utf8_sanitize(&t, tx, strlen(tx))) < 0 ||
+				   (rc = pb_buf_put(&text, t.data, t.len)) < 0))
+				break;
+			break; /* one row per part (a part seen twice is left as it is) */
+		}
+	}
+	if (rc == 0) {
+		pb_modem_msg m = { .id = (char *)pb_buf_cstr(&ids),
+				   .type = have == kf->total ? PB_MODEM_MSG_TEXT : PB_MODEM_MSG_INCOMPLETE,
+				   .state = unread ? PB_MODEM_STATE_UNREAD : PB_MODEM_STATE_READ, .box_type = -1,
+				   .number = (char *)json_string_value(json_object_get(f, "SenderNumber")),
+				   .time = (char *)time, .text = (char *)pb_buf_cstr(&text) };
+		rc = pb_modem_msg_list_add(out, &m);
+	}
+	pb_buf_dispose(&ids);
+	pb_buf_dispose(&text);
+	pb_buf_dispose(&t);
+	return rc;
+}
+
+static int rows_to_list(json_t *rows, pb_modem_msg_list *out)
+{
+	size_t n = json_array_size(rows);
+	concat_key *keys = n ? pb_calloc(n, sizeof(*keys)) : NULL;
+	bool *used = n ? pb_calloc(n, sizeof(*used)) : NULL;
+	int rc = n && (!keys || !used) ? PB_ENOMEM : 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		json_t *r = json_array_get(rows, i);
+		const char *type = json_is_object(r) ? json_string_value(json_object_get(r, "message_type")) : NULL;
+		char num[24];
+		const char *id = json_is_object(r) ? str_field(r, "ID", num, sizeof(num)) : NULL;
+		if (id && *id && strlen(id) <= 20 && (!type || !strcmp(type, "sms")))
+			keys[i] = row_concat(r);
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (used[i])
+			continue;
+		if (keys[i].ok)
+			rc = joined_parts(rows, i, keys, used, out);
+		else
+			rc = one_row(json_array_get(rows, i), out);
+	}
+	pb_free(keys);
+	pb_free(used);
+	return rc;
+}
+
 static int load(json_t **out, const char *json, size_t len, pb_parse_error *perr)
 {
 	json_error_t e;
@@ -135,12 +264,7 @@ int pb_modem__smseagle_parse_rows(const char *json, size_t len, pb_modem_msg_lis
 	json_t *res = json_is_object(root) ? json_object_get(root, "result") : NULL;
 	json_t *err = json_is_object(root) ? json_object_get(root, "error") : NULL;
 	if (json_is_array(res)) {
-		size_t i;
-		json_t *row;
-		json_array_foreach(res, i, row) {
-			if ((rc = one_row(row, out)) < 0)
-				break;
-		}
+		rc = rows_to_list(res, out);
 	} else if (json_is_string(res)) {
 		const char *s = json_string_value(res);
 		if (strstr(s, "No data"))

@@ -13,6 +13,17 @@
 # Standard library only. Prints "READY <port>" once listening on 127.0.0.1.
 # Test control (not part of the router API):
 #   POST /test/add      body: raw <Message>...</Message> bytes (added to the inbox)
+#   POST /test/add-mms?phone=NUMBER&encoding=raw|latin1|hex|base64
+#                       body: a WAP push (an MMS notification); added to the inbox
+#                       as a SmsType 5 entry the way routers put one there: the push
+#                       in <Content> as raw bytes (C0 controls and bytes above 0x7F
+#                       as they are; '&' '<' '>' as entities), as each byte's
+#                       Latin-1 character in UTF-8, as hex digits or as base64.
+#                       Answers the entry's Index; the entry can be deleted.
+#   POST /test/add-sms?phone=NUMBER[&smstype=2]   body: the text (UTF-8); a
+#                       deletable entry. SmsType 2: the router is still joining
+#                       the parts of a long message; the entry becomes SmsType 1
+#                       --multipart-reads sms-list reads later.
 #   POST /test/expire   the next POST answers 125002 even with a good token
 #   POST /test/logout   every session is logged out (the next call gets 100003)
 #   GET  /test/sent     JSON list of sent messages {"phone","content"}
@@ -27,6 +38,7 @@ import re
 import secrets
 import sys
 import threading
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ap = argparse.ArgumentParser()
@@ -63,13 +75,15 @@ class Msg:
     def __init__(self, index, phone, content, smstype=1, smstat=0, date="2024-05-01 10:00:00", raw=None):
         self.index, self.phone, self.content = index, phone, content
         self.smstype, self.smstat, self.date, self.raw = smstype, smstat, date, raw
+        self.born = list_reads[0]  # a SmsType 2 entry completes --multipart-reads reads later
 
     def xml(self, lower):
         if self.raw is not None:
             return self.raw
         tags = ["Smstat", "Index", "Phone", "Content", "Date", "Sca", "SaveType", "Priority", "SmsType"]
         vals = [str(self.smstat), str(self.index), esc(self.phone), self.content, self.date, "", "0", "0",
-                str(self.smstype if not (self.smstype == 2 and list_reads[0] >= args.multipart_reads) else 1)]
+                str(self.smstype if not (self.smstype == 2 and list_reads[0] - self.born >= args.multipart_reads)
+                    else 1)]
         out = b"<Message>"
         for t, v in zip(tags, vals):
             tt = t.lower() if lower else t
@@ -228,6 +242,29 @@ class H(BaseHTTPRequestHandler):
         if p == "/test/add":
             next_index[0] += 1
             inbox.append(Msg(next_index[0], "", "", raw=body.replace(b"@INDEX@", str(next_index[0]).encode())))
+            return self.send(str(next_index[0]).encode())
+        if p.startswith("/test/add-sms"):
+            q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(p).query))
+            next_index[0] += 1
+            inbox.append(Msg(next_index[0], q.get("phone", "+15550009"), body.decode("utf-8"),
+                             smstype=int(q.get("smstype", "1")), date=q.get("date", "2024-05-01 10:00:00")))
+            return self.send(str(next_index[0]).encode())
+        if p.startswith("/test/add-mms"):
+            q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(p).query))
+            enc = q.get("encoding", "raw")
+            if enc == "hex":
+                content = body.hex().upper().encode()
+            elif enc == "base64":
+                content = base64.b64encode(body)
+            elif enc in ("raw", "latin1"):
+                content = body.replace(b"&", b"&amp;").replace(b"<", b"&lt;").replace(b">", b"&gt;")
+                if enc == "latin1":
+                    content = content.decode("latin-1").encode("utf-8")
+            else:
+                return self.send(err(100006))
+            next_index[0] += 1
+            inbox.append(Msg(next_index[0], q.get("phone", "+15550009"), content, smstype=5,
+                             date=q.get("date", "2024-05-01 11:00:00")))
             return self.send(str(next_index[0]).encode())
         if p == "/test/logout":
             for v in sessions.values():

@@ -10,8 +10,11 @@
 # retries until it answers 200, as the device does.
 #
 # Standard library only. Prints "READY <port>". Test control:
-#   POST /test/add   JSON row fields {"SenderNumber","TextDecoded"} -> new inbox row (and webhook call)
+#   POST /test/add   JSON row fields {"SenderNumber","TextDecoded"[,"UDH"]} -> new inbox row (and
+#                    webhook call); the parts of a concatenated message are rows of their own,
+#                    each with its UDH in hex, as in Gammu's inbox table
 #   POST /test/raw   the next sms.read_sms reply is this body, verbatim
+#   POST /test/keep  {"keep": true|false}: sms.delete_sms fails (the rows stay) / works again
 #   GET  /test/sent  JSON list of v2 send requests
 #   GET  /test/inbox JSON list of inbox IDs
 import argparse
@@ -33,12 +36,13 @@ lock = threading.Lock()
 inbox = []
 sent = []
 raw_next = []
+keep = [False]
 next_id = [100]
 
 
-def row(sender, text, mms=False):
+def row(sender, text, mms=False, udh=""):
     next_id[0] += 1
-    r = {"ID": str(next_id[0]), "SenderNumber": sender, "TextDecoded": text, "UDH": "",
+    r = {"ID": str(next_id[0]), "SenderNumber": sender, "TextDecoded": text, "UDH": udh,
          "ReceivingDateTime": time.strftime("%Y-%m-%d %H:%M:%S"), "readed": "false", "message_type": "sms"}
     if mms:
         r["message_type"] = "mms"
@@ -123,16 +127,21 @@ class H(BaseHTTPRequestHandler):
                     rows = inbox if p.get("folder") == "inbox" else []
                     return self.send(200, {"result": rows} if rows else {"result": "No data to display"})
                 if m == "sms.delete_sms":
+                    if keep[0]:
+                        return self.send(200, {"result": "Delete failed"})
                     lo, hi = int(p["idfrom"]), int(p["idto"])
                     inbox[:] = [r for r in inbox if not ("ID" in r and lo <= int(r["ID"]) <= hi)]
                     return self.send(200, {"result": "OK"})
                 return self.send(200, {"result": "Unknown method"})
             if self.path == "/test/add":
                 r = json.loads(body)
-                r = row(r["SenderNumber"], r["TextDecoded"])
+                r = row(r["SenderNumber"], r["TextDecoded"], udh=r.get("UDH", ""))
                 inbox.append(r)
                 hook = r
                 self.send(200, {"ID": r["ID"]})
+            elif self.path == "/test/keep":
+                keep[0] = bool(json.loads(body).get("keep"))
+                return self.send(200, {})
             elif self.path == "/test/raw":
                 raw_next.append(body)
                 return self.send(200, {})

@@ -1,0 +1,250 @@
+# libphonebridge tests — what the pb-bridged integration tests share: the
+# homeserver emulator, the test MMSC, the daemon with its configuration, and
+# small helpers (TAP lines, waiting for a condition with a deadline).
+# Standard library only.
+# SPDX-License-Identifier: LGPL-2.1-or-later
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+ROOT = os.environ.get("PB_SOURCE_ROOT", os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+PY = "/usr/bin/python3"
+OWNER, BOT = "@bob:localhost", "@alice:localhost"
+
+
+class Tap:
+    def __init__(self):
+        self.n = self.failed = 0
+
+    def ok(self, cond, what):
+        self.n += 1
+        print(("ok %d - %s" if cond else "not ok %d - %s") % (self.n, what), flush=True)
+        self.failed += 0 if cond else 1
+        return cond
+
+    def done(self):
+        print("1..%d" % self.n, flush=True)
+        return 1 if self.failed else 0
+
+
+def wait_for(pred, what, timeout=60.0):
+    """pred() until it is true (returned) or the deadline (None)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    print("# timed out waiting for " + what, flush=True)
+    return None
+
+
+class Lines:
+    """The lines of a child's stdout, read by a thread."""
+
+    def __init__(self, stream):
+        self.q = queue.Queue()
+        threading.Thread(target=self._run, args=(stream,), daemon=True).start()
+
+    def _run(self, stream):
+        for line in stream:
+            self.q.put(line.rstrip("\n"))
+
+    def get(self, prefix, timeout=60):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                line = self.q.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if line.startswith(prefix):
+                return line
+        raise RuntimeError("no line starting with " + prefix)
+
+
+def child(args):
+    """A helper process that stops when our end of its stdin closes."""
+    p = subprocess.Popen([PY] + args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    return p, Lines(p.stdout)
+
+
+def stop(p):
+    if p.poll() is None:
+        if p.stdin:
+            p.stdin.close()
+        p.terminate()
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+class Homeserver:
+    """tests/matrix-homeserver.py; with state=FILE it can be killed and come
+    back on the same port with the same rooms, events and tokens."""
+
+    def __init__(self, state=None):
+        self.state, self.port, self.proc = state, 0, None
+        self.start()
+
+    def start(self):
+        args = [os.path.join(ROOT, "tests/matrix-homeserver.py"), "--exit-on-eof"]
+        if self.state:
+            args += ["--state", self.state]
+        if self.port:
+            args += ["--port", str(self.port)]
+        self.proc, out = child(args)
+        self.port = int(out.get("port ").split()[1])
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def http(self, method, path, body=None, token=None):
+        req = urllib.request.Request(self.url + path, method=method,
+                                     data=None if body is None else json.dumps(body).encode())
+        req.add_header("Content-Type", "application/json")
+        if token:
+            req.add_header("Authorization", "Bearer " + token)
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return json.loads(r.read() or b"{}")
+
+    def login(self, user, pw):
+        return self.http("POST", "/_matrix/client/v3/login",
+                         {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user},
+                          "password": pw})["access_token"]
+
+    def stats(self):
+        return self.http("GET", "/_test/stats")
+
+    def bot_messages(self):
+        """[(room, content)] of the bot's m.room.message events, in order."""
+        return [(rid, e["content"]) for rid, evs in self.stats()["events"].items() for e in evs
+                if e["type"] == "m.room.message" and e["sender"] == BOT]
+
+    def bodies(self, msgtype="m.text"):
+        return [c.get("body") for _, c in self.bot_messages() if c.get("msgtype") == msgtype]
+
+    def owner_says(self, token, rid, txn, body):
+        q = urllib.parse.quote(rid)
+        self.http("POST", "/_matrix/client/v3/join/" + q, {}, token)
+        self.http("PUT", "/_matrix/client/v3/rooms/%s/send/m.room.message/%s" % (q, txn),
+                  {"msgtype": "m.text", "body": body}, token)
+
+
+class Mmsc:
+    """tests/mmsc-server.py serving the sample picture message at self.pic_url."""
+
+    def __init__(self, tmp):
+        d = os.path.join(tmp, "mmsc")
+        os.mkdir(d)
+        with open(os.path.join(ROOT, "data/samples/picture-message.mms"), "rb") as f:
+            self.picture = f.read()
+        with open(os.path.join(d, "pic.mms"), "wb") as f:
+            f.write(self.picture)
+        self.proc, out = child([os.path.join(ROOT, "tests/mmsc-server.py"), "--root", "t=" + d, "--record-dir", d])
+        self.url = "http://127.0.0.1:%d" % int(out.get("PORT ").split()[1])
+        self.pic_url = self.url + "/files/t/pic.mms"
+
+    def requests(self):
+        with urllib.request.urlopen(self.url + "/admin/requests", timeout=30) as r:
+            return json.loads(r.read())
+
+    def push(self, pb_mms, tid, sender):
+        """The WAP push of an M-Notification.ind for the picture (pb-mms encode)."""
+        return subprocess.run([pb_mms, "encode", "notification", "--transaction-id", tid, "--location",
+                               self.pic_url, "--from", sender, "--size", str(len(self.picture)), "--push"],
+                              capture_output=True, check=True).stdout
+
+
+class AtModem:
+    """tests/emulators/at-modem-emulator.py on a pseudo-terminal linked at tmp/name."""
+
+    def __init__(self, tmp, name="ttyUSB2"):
+        self.link = os.path.join(tmp, name)
+        self.proc, self.out = child([os.path.join(ROOT, "tests/emulators/at-modem-emulator.py"), "--link", self.link])
+        self.out.get("READY ")
+
+    def ctl(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def sent(self):
+        """The hex PDUs the modem got with AT+CMGS, oldest first."""
+        self.ctl("sent?")
+        return [h for h in self.out.get("SENT", 30)[5:].split(",") if h]
+
+
+class Bridge:
+    """pb-bridged with a configuration written from [modem] lines and the
+    homeserver; the bot's token and the store live in tmp."""
+
+    def __init__(self, daemon, tmp, hs, modem, extra=""):
+        self.daemon, self.tmp = daemon, tmp
+        self.token_file = self.secret("matrix.token", hs.login("alice", "wonderland"))
+        self.store = os.path.join(tmp, "bridge.db")
+        self.config = os.path.join(tmp, "bridge.ini")
+        with open(self.config, "w") as f:
+            f.write("[modem]\n%s\n[matrix]\nhomeserver = %s\ntoken_file = %s\nowners = %s\n"
+                    "sync_timeout_ms = 1000\n%s\n[bridge]\nstore = %s\nregion = DE\n"
+                    % (modem, hs.url, self.token_file, OWNER, extra, self.store))
+        self.log_path = os.path.join(tmp, "daemon.log")
+        self.log = open(self.log_path, "a")
+        self.proc = None
+
+    def secret(self, name, value):
+        path = os.path.join(self.tmp, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, value.encode())
+        os.close(fd)
+        return path
+
+    def start(self):
+        self.proc = subprocess.Popen([self.daemon, "-c", self.config], stdout=self.log, stderr=self.log)
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def terminate(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+
+    def close(self, failed):
+        self.kill()
+        self.log.close()
+        if failed:
+            with open(self.log_path) as f:
+                for line in f.read().splitlines()[-80:]:
+                    print("# " + line)
+
+
+def scratch(prefix):
+    return tempfile.mkdtemp(prefix=prefix)
+
+
+def finish(t, bridge, procs, tmp):
+    """The end of a test: the daemon's log on failure, helpers stopped, the
+    plan printed, tmp removed when all passed. @return the exit status."""
+    bridge.close(t.failed)
+    for p in procs:
+        stop(p)
+    rc = t.done()
+    if not t.failed:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return rc
