@@ -27,20 +27,19 @@
 #  6. without [mmsc] url the owner's picture gets the "needs an MMSC" notice.
 import json
 import os
-import queue
 import signal
 import sqlite3
 import struct
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 import urllib.parse
 import urllib.request
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bridge_harness import (AtModem, Tap, login, request, secret_file,  # noqa: E402
+                            start_homeserver, start_mmsc, wait_for)
 from bridge_pdu import deliver7, submit_text, wap_push_parts  # noqa: E402
 
 DAEMON = sys.argv[1]
@@ -53,49 +52,8 @@ PEER, PEER2, PEER3 = "+4915112345678", "+4917098765432", "+49301112223"
 NEW1, NEW2, NEW3 = "+4915700000011", "+4915700000022", "+4915700000033"
 MARKER = "org.phonebridge.room"
 
-n_test = 0
-failed = 0
-
-
-def ok(cond, what):
-    global n_test, failed
-    n_test += 1
-    print(("ok %d - %s" if cond else "not ok %d - %s") % (n_test, what), flush=True)
-    if not cond:
-        failed += 1
-    return cond
-
-
-def wait_for(pred, what, timeout=60.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    print("# timed out waiting for " + what, flush=True)
-    return None
-
-
-class Lines:
-    def __init__(self, stream):
-        self.q = queue.Queue()
-        threading.Thread(target=self._run, args=(stream,), daemon=True).start()
-
-    def _run(self, stream):
-        for line in stream:
-            self.q.put(line.rstrip("\n"))
-
-    def get(self, prefix, timeout=60):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            try:
-                line = self.q.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            if line.startswith(prefix):
-                return line
-        raise RuntimeError("no line starting with " + prefix)
+tap = Tap()
+ok = tap.ok
 
 
 def png(w, h, seed):
@@ -109,58 +67,23 @@ def png(w, h, seed):
 
 
 tmp = tempfile.mkdtemp(prefix="pb-bridge-mms-test-")
-hs = subprocess.Popen([PY, os.path.join(ROOT, "tests/matrix-homeserver.py"), "--exit-on-eof"],
-                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-HS = "http://127.0.0.1:%d" % int(Lines(hs.stdout).get("port ").split()[1])
+hs, HS = start_homeserver(ROOT)
 mms_dir = os.path.join(tmp, "mmsc")
 os.mkdir(mms_dir)
-mmsc = subprocess.Popen([PY, os.path.join(ROOT, "tests/mmsc-server.py"), "--root", "t=" + mms_dir,
-                         "--record-dir", mms_dir], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-MMSC = "http://127.0.0.1:%d" % int(Lines(mmsc.stdout).get("PORT ").split()[1])
+mmsc, MMSC = start_mmsc(ROOT, mms_dir)
 modem_link = os.path.join(tmp, "modem")
-at = subprocess.Popen([PY, os.path.join(ROOT, "tests/emulators/at-modem-emulator.py"), "--link", modem_link],
-                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-at_out = Lines(at.stdout)
-at_out.get("READY ")
-
-
-def at_ctl(line):
-    at.stdin.write(line + "\n")
-    at.stdin.flush()
-
-
-def at_sent():
-    at_ctl("sent?")
-    line = at_out.get("SENT", 30)[5:]
-    return [h for h in line.split(",") if h]
-
-
-def request(method, url, body=None, token=None, ctype="application/json"):
-    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-    req = urllib.request.Request(url, method=method, data=data)
-    req.add_header("Content-Type", ctype)
-    if token:
-        req.add_header("Authorization", "Bearer " + token)
-    with urllib.request.urlopen(req, timeout=60) as r:
-        return json.loads(r.read() or b"{}")
+modem = AtModem(ROOT, modem_link)
+at = modem.proc
+at_ctl, at_sent = modem.ctl, modem.sent
 
 
 def http(method, path, body=None, token=None):
     return request(method, HS + path, body, token)
 
 
-def login(user, pw):
-    return http("POST", "/_matrix/client/v3/login",
-                {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user},
-                 "password": pw})["access_token"]
-
-
-bot_token = login("alice", "wonderland")
-owner_token = login("bob", "builder")
-token_file = os.path.join(tmp, "matrix.token")
-fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-os.write(fd, (bot_token + "\n").encode())
-os.close(fd)
+bot_token = login(HS, "alice", "wonderland")
+owner_token = login(HS, "bob", "builder")
+token_file = secret_file(os.path.join(tmp, "matrix.token"), bot_token)
 store = os.path.join(tmp, "bridge.db")
 config = os.path.join(tmp, "bridge.ini")
 log_path = os.path.join(tmp, "daemon.log")
@@ -481,7 +404,7 @@ finally:
     if daemon and daemon.poll() is None:
         kill()
     daemon_log.close()
-    if failed:
+    if tap.failed:
         with open(log_path) as f:
             for line in f.read().splitlines()[-100:]:
                 print("# " + line)
@@ -491,7 +414,7 @@ finally:
             p.wait(10)
         except subprocess.TimeoutExpired:
             p.kill()
-    print("1..%d" % n_test, flush=True)
-    if not failed:
+    print("1..%d" % tap.n, flush=True)
+    if not tap.failed:
         subprocess.run(["rm", "-rf", tmp])
-sys.exit(1 if failed else 0)
+sys.exit(1 if tap.failed else 0)

@@ -93,16 +93,32 @@ static char *tmpdir(void)
 	return d;
 }
 
-static void test_bridge__inbound_journal(void **state)
+static pb_store *unit_store(char **dir)
 {
-	(void)state;
-	char *dir = tmpdir();
+	*dir = tmpdir();
 	char path[512];
-	snprintf(path, sizeof(path), "%s/b.db", dir);
+	snprintf(path, sizeof(path), "%s/b.db", *dir);
 	pb_store_options o = PB_STORE_OPTIONS_INIT;
 	o.synchronous = PB_STORE_SYNC_NORMAL;
 	pb_store *st;
 	assert_pb_ok(pb_store_open(&st, path, &o));
+	return st;
+}
+
+static void drop_store(pb_store *st, char *dir)
+{
+	pb_store_close(st);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(dir);
+}
+
+static void test_bridge__inbound_journal(void **state)
+{
+	(void)state;
+	char *dir;
+	pb_store *st = unit_store(&dir);
 
 	pb_modem_msg m;
 	memset(&m, 0, sizeof(m));
@@ -148,12 +164,7 @@ static void test_bridge__inbound_journal(void **state)
 	int64_t n;
 	assert_pb_ok(pb_store_msg_count(st, PB_STORE_INBOUND, PB_STORE_STORED, &n));
 	assert_int_equal(n, 2);
-
-	pb_store_close(st);
-	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
-	free(dir);
+	drop_store(st, dir);
 }
 
 /* --- issue 11: outbound MMS, group rooms, room keys (bmms) ------------------- */
@@ -280,27 +291,6 @@ static void test_bridge__mms_participants(void **state)
 	pbb_numbers_free(&ns);
 	pb_mms_message_free(msg);
 	pb_buf_dispose(&pdu);
-}
-
-static pb_store *unit_store(char **dir)
-{
-	*dir = tmpdir();
-	char path[512];
-	snprintf(path, sizeof(path), "%s/b.db", *dir);
-	pb_store_options o = PB_STORE_OPTIONS_INIT;
-	o.synchronous = PB_STORE_SYNC_NORMAL;
-	pb_store *st;
-	assert_pb_ok(pb_store_open(&st, path, &o));
-	return st;
-}
-
-static void drop_store(pb_store *st, char *dir)
-{
-	pb_store_close(st);
-	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
-	free(dir);
 }
 
 static void test_bridge__outbound_mms(void **state)

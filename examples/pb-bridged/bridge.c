@@ -1169,12 +1169,8 @@ static void send_mms_rows(pbb *b, pb_store *st, pb_mmsc *mmsc)
 		}
 		pb_store_msg_list_free(l);
 	}
-	if (changed) {
-		pthread_mutex_lock(&b->mu);
-		b->doorbell++;
-		pthread_cond_broadcast(&b->cv);
-		pthread_mutex_unlock(&b->mu);
-	}
+	if (changed)
+		ring(b); /* the delivery thread posts the notices of failed rows */
 }
 
 static void *mms_main(void *arg)
