@@ -322,6 +322,7 @@ try:
     grp = wait_for(lambda: next((r for r in stats()["rooms"] if marker(r) == key), None), "the group room")
     ok(grp and room_name(grp) == ", ".join(sorted([PEER, PEER2, PEER3])),
        "a group MMS gets a room for its participants, named after them, the owner's number left out")
+    ok(grp and stats()["rooms"][grp]["members"].get(OWNER) == "invite", "the owner is invited to it")
     ok(wait_for(lambda: any(b == PEER + ": Party at 8" for _, t, b, _ in bot_messages(grp) if t == "m.text"),
                 "the group text"), "its text says who wrote")
     ok(any(t == "m.image" for _, t, _, _ in bot_messages(grp)), "its picture is in the group room")
