@@ -300,7 +300,7 @@ try:
     ok(row(ev2)[0] == 8 and len(sends()) == 2, "the row is 'failed'; posted once")
 
     # --- 3. SIGKILL while the MMSC holds the M-Send.req --------------------------
-    restart(MMSC + "/mms?delay_ms=4000")
+    restart(MMSC + "/mms?delay_ms=15000")
     mxc3 = upload(png(8, 8, 3), "image/png")
     ev3 = owner_send(rid, {"msgtype": "m.image", "body": "interrupted.png", "url": mxc3,
                            "info": {"mimetype": "image/png"}}, "p4")
@@ -349,7 +349,7 @@ try:
 
     # --- 5. rooms: crashes between creating and saving, and a race ---------------
     # 5a. createRoom done, the marker not yet set (its PUTs dropped): kill
-    http("POST", "/_test/fault", {"kind": "drop", "count": 4, "path": "/state/" + MARKER})
+    http("POST", "/_test/fault", {"kind": "drop", "count": 5, "path": "/state/" + MARKER})
     sms_in(NEW1, "first words of new one")
     ok(wait_for(lambda: rooms_named(NEW1) and marker_puts(rooms_named(NEW1)[0]), "the marker being set"),
        "a room is created")
@@ -360,7 +360,7 @@ try:
        "in the room made before the crash (found again and marked), no second room")
     ok(log_has("found again (created, not yet marked)"), "the room was recognised by the creation intent")
     # 5b. marked, not yet saved: the marker PUT is answered late, after the kill
-    http("POST", "/_test/fault", {"kind": "slow", "count": 1, "delay_ms": 3000, "path": "/state/" + MARKER})
+    http("POST", "/_test/fault", {"kind": "slow", "count": 1, "delay_ms": 8000, "path": "/state/" + MARKER})
     sms_in(NEW2, "first words of new two")
     ok(wait_for(lambda: rooms_named(NEW2) and marker_puts(rooms_named(NEW2)[0]), "the marker being set"),
        "a room is created")
