@@ -24,7 +24,9 @@
 #     after it is marked but before it is saved: the room is found again,
 #     no second room; `!sms` to a new number racing an inbound SMS from it
 #     (createRoom slowed down): one room;
-#  6. without [mmsc] url the owner's picture gets the "needs an MMSC" notice.
+#  6. without [mmsc] url the owner's picture gets the "needs an MMSC" notice;
+#  0. (first) SIGKILL after the control room is created, before it is marked:
+#     found again, one control room.
 import json
 import os
 import signal
@@ -177,6 +179,11 @@ def marker(rid):
     return m
 
 
+def marker_control(rid):
+    return any(e["type"] == MARKER and e["sender"] == BOT and e["content"].get("control") is True
+               for e in events(rid))
+
+
 def marker_puts(rid):
     """How many times the bot has tried to set the marker of @rid."""
     return stats()["counts"].get("PUT /_matrix/client/v3/rooms/%s/state/%s/" % (rid, MARKER), 0)
@@ -218,10 +225,11 @@ def join(room):
     http("POST", "/_matrix/client/v3/join/" + urllib.parse.quote(room), {}, owner_token)
 
 
-def log_has(text):
+def log_has(*needles):
+    """Has the daemon logged a line with every one of @needles?"""
     daemon_log.flush()
     with open(log_path) as f:
-        return text in f.read()
+        return any(all(n in line for n in needles) for line in f)
 
 
 n_sms = 0
@@ -253,8 +261,15 @@ def picture_message(tid, frm, to, text, attach=None):
 
 
 try:
+    # --- 0. the control room: SIGKILL after createRoom, before its marker -------
     write_config(MMSC + "/mms")
+    http("POST", "/_test/fault", {"kind": "drop", "count": 5, "path": "/state/" + MARKER})
     start()
+    ok(wait_for(lambda: rooms_named("Phone bridge") and marker_puts(rooms_named("Phone bridge")[0]),
+                "the control room being marked"), "the control room is created")
+    restart()
+    ok(wait_for(lambda: log_has("found again (created, not yet marked)", "the control room"), "the control room"),
+       "after the crash the control room made before it is found again")
     # --- 1. the owner's picture leaves as an M-Send.req ------------------------
     sms_in(PEER, "hello, send me a picture")
     rid = wait_for(lambda: next((r for r, t, b, _ in bot_messages() if b == "hello, send me a picture"), None),
@@ -358,7 +373,8 @@ try:
                 120), "after the crash the message arrives")
     ok(len(rooms_named(NEW1)) == 1 and marker(rooms_named(NEW1)[0]) == NEW1,
        "in the room made before the crash (found again and marked), no second room")
-    ok(log_has("found again (created, not yet marked)"), "the room was recognised by the creation intent")
+    ok(log_has("found again (created, not yet marked)", '"key":"%s"' % NEW1),
+       "the room was recognised by the creation intent")
     # 5b. marked, not yet saved: the marker PUT is answered late, after the kill
     http("POST", "/_test/fault", {"kind": "slow", "count": 1, "delay_ms": 8000, "path": "/state/" + MARKER})
     sms_in(NEW2, "first words of new two")
@@ -371,9 +387,10 @@ try:
     ok(wait_for(lambda: any(b == "first words of new two" for _, _, b, _ in bot_messages()), "the message",
                 120), "after the crash the message arrives")
     ok(len(rooms_named(NEW2)) == 1, "in the marked room, no second room")
-    ok(log_has("found again (by its marker)"), "the room was recognised by its marker")
+    ok(log_has("found again (by its marker)", NEW2), "the room was recognised by its marker")
     # 5c. !sms to a new number while an SMS from it comes in (createRoom slow)
     ctl = wait_for(lambda: next(iter(rooms_named("Phone bridge")), None), "the control room")
+    ok(len(rooms_named("Phone bridge")) == 1 and marker_control(ctl), "one control room, marked")
     join(ctl)
     http("POST", "/_test/fault", {"kind": "slow", "count": 2, "delay_ms": 1500, "path": "/createRoom"})
     before = len(at_sent())

@@ -220,6 +220,28 @@ static void test_bridge__room_keys(void **state)
 	assert_non_null(json);
 	assert_string_equal(json, "{\"key\":\"+4915111,+4930222\",\"numbers\":[\"+4915111\",\"+4930222\"]}");
 	pb_free(json);
+	json = pbb_room_marker_json(NULL);
+	assert_string_equal(json, "{\"control\":true}");
+	pb_free(json);
+
+	/* markers read back; anything else is not a marker */
+	bool control = true;
+	assert_pb_ok(pbb_room_marker_parse("{\"key\":\"x\",\"numbers\":[\"+4930222\",\"+4915111\"]}", &back,
+					   &control));
+	assert_false(control);
+	assert_int_equal(back.n, 2);
+	assert_string_equal(back.v[0], "+4915111"); /* the numbers count, not the key */
+	pbb_numbers_free(&back);
+	assert_pb_ok(pbb_room_marker_parse("{\"control\":true}", &back, &control));
+	assert_true(control);
+	assert_int_equal(back.n, 0);
+	static const char *const bad[] = { "", "[]", "{}", "{\"numbers\":[]}", "{\"numbers\":[\"\"]}",
+					   "{\"numbers\":[1]}", "{\"numbers\":\"+49\"}", "{\"control\":1}",
+					   "{\"numbers\":[\"a\"],\"numbers\":[\"b\"]}", "{\"numbers\":[\"a\"" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(pbb_room_marker_parse(bad[i], &back, &control), PB_EINVAL);
+		assert_int_equal(back.n, 0);
+	}
 	pb_buf_dispose(&key);
 	pbb_numbers_free(&ns);
 }
@@ -258,12 +280,13 @@ static void test_bridge__mms_participants(void **state)
 {
 	(void)state;
 	static const char *const to[] = { "+4915111112222", "030 1234567" };
-	static const char *const cc[] = { "+4917033334444", "friend@example.org" };
+	static const char *const cc[] = { "+4917033334444", "friend@example.org", "a,b@example.org" };
 	pb_buf pdu = PB_BUF_INIT;
 	pb_mms_message *msg = NULL;
-	retrieve_conf(&pdu, &msg, "0160 5555666", to, 2, cc, 2);
+	retrieve_conf(&pdu, &msg, "0160 5555666", to, 2, cc, 3);
 	pbb_numbers ns;
-	/* the owner's own number left out, national numbers normalised, e-mail kept */
+	/* the owner's own number left out, national numbers normalised, e-mail
+	 * kept (not one that cannot be part of a room key) */
 	assert_pb_ok(pbb_mms_participants(msg, "DE", "+4915111112222", &ns));
 	assert_int_equal(ns.n, 4);
 	assert_string_equal(ns.v[0], "+491605555666");

@@ -652,23 +652,13 @@ static int report_outbound(pbb *b, pb_store *st, pb_matrix *mx)
 	return 0;
 }
 
-/* The control room: created once with the owners, its id kept in kv. */
+/* The control room: created once with the owners, its id kept in kv
+ * "bridge.control_room"; marked and found again after a crash like the
+ * contacts' rooms (rooms.c). */
 static int ensure_control_room(pbb *b, pb_store *st, pb_matrix *mx)
 {
 	char *room = NULL;
-	if (pb_store_kv_get(st, "bridge.control_room", &room) == 0) {
-		pb_free(room);
-		return 0;
-	}
-	int rc = pb_matrix_create_dm(mx, b->cfg->owners[0], "Phone bridge", &room);
-	if (rc < 0)
-		return rc;
-	for (size_t i = 1; i < b->cfg->n_owners; i++)
-		if (pb_matrix_invite(mx, room, b->cfg->owners[i]) < 0)
-			pbb_log(PB_LOG_WARNING, "matrix: invite %s: %s", b->cfg->owners[i], last_error());
-	rc = pb_store_kv_set(st, "bridge.control_room", room);
-	if (rc == 0)
-		pbb_log(PB_LOG_NOTICE, "control room %s", room);
+	int rc = pbb_room_ensure(b->cfg, &b->room_mu, st, mx, NULL, &room);
 	pb_free(room);
 	return rc;
 }

@@ -140,15 +140,28 @@ int pbb_room_key_split(const char *key, pbb_numbers *out);
 int pbb_mms_participants(const pb_mms_message *m, const char *region, const char *own_number,
 			 pbb_numbers *out);
 
-/** State event type that marks a bridge room; content {"key": KEY, "numbers": [...]}. */
+/** State event type that marks a bridge room; content {"key": KEY, "numbers": [...]},
+ *  or {"control": true} for the control room. */
 #define PBB_ROOM_MARKER "org.phonebridge.room"
 
-/** The marker's content for @p ns, as JSON text (new, pb_free()), or NULL (out of memory). */
+/** The marker's content for @p ns (NULL: the control room), as compact JSON
+ *  (new, pb_free()), or NULL (out of memory). */
 char *pbb_room_marker_json(const pbb_numbers *ns);
 
 /**
+ * Read a marker's content (outside bytes: any room member could have sent
+ * one; the scan only reads the bot's).
+ * @param ns      receives the set (pbb_numbers_free()); empty for the control room
+ * @param control receives whether it marks the control room
+ * @return 0, PB_EINVAL (not a marker: no object, no or empty numbers, a
+ *         number that is not a non-empty string), PB_ENOMEM
+ */
+int pbb_room_marker_parse(const char *json, pbb_numbers *ns, bool *control);
+
+/**
  * The room of a set of participants: a contact's room (one number) or a
- * group room (several), from the store; else one found among the bot's
+ * group room (several); @p ns NULL: the control room (kv
+ * "bridge.control_room", named "Phone bridge"). From the store; else one found among the bot's
  * joined rooms by its marker (a room created just before a crash), else a
  * new direct room with the first owner, named after the contacts, marked,
  * the other owners invited, then saved. Creation is serialised by @p mu

@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #define INTENTS_KV "bridge.room_intents"
+#define CONTROL_KV "bridge.control_room"
 
 static const char *last_error(void)
 {
@@ -105,6 +106,11 @@ static int add_address(pbb_numbers *ns, const char *addr, const char *region)
 	pb_phone_kind kind;
 	if (!strchr(addr, '@') && pb_phone_normalize(e164, sizeof(e164), addr, region, &kind) == 0)
 		return pbb_numbers_add(ns, e164);
+	/* not a number (e-mail): kept as given, unless it could not be part of
+	 * a room key ("a,b") or a line (control characters) */
+	for (const char *p = addr; *p; p++)
+		if (*p == ',' || (unsigned char)*p < 0x20 || *p == 0x7f)
+			return 0;
 	return strlen(addr) < 200 ? pbb_numbers_add(ns, addr) : 0;
 }
 
@@ -144,26 +150,57 @@ int pbb_mms_participants(const pb_mms_message *m, const char *region, const char
 char *pbb_room_marker_json(const pbb_numbers *ns)
 {
 	pb_buf key = PB_BUF_INIT;
-	json_t *nums = json_array(), *o = NULL;
+	json_t *nums = NULL, *o = NULL;
 	char *s = NULL;
-	if (!nums || pbb_room_key(ns, &key) < 0)
-		goto out;
-	for (size_t i = 0; i < ns->n; i++)
-		if (json_array_append_new(nums, json_string(ns->v[i])) < 0)
-			goto out;
-	o = json_pack("{s:s, s:O}", "key", pb_buf_cstr(&key), "numbers", nums);
-	if (!o)
-		goto out;
-	char *j = json_dumps(o, JSON_COMPACT);
+	if (!ns) {
+		o = json_pack("{s:b}", "control", 1);
+	} else if ((nums = json_array()) != NULL && pbb_room_key(ns, &key) == 0) {
+		bool good = true;
+		for (size_t i = 0; good && i < ns->n; i++)
+			good = json_array_append_new(nums, json_string(ns->v[i])) == 0;
+		if (good)
+			o = json_pack("{s:s, s:O}", "key", pb_buf_cstr(&key), "numbers", nums);
+	}
+	char *j = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	if (j) {
 		s = pb_strdup(j);
 		free(j);
 	}
-out:
 	json_decref(o);
 	json_decref(nums);
 	pb_buf_dispose(&key);
 	return s;
+}
+
+/* A marker's content: the control room, or a set of numbers. */
+static int marker_parse(const json_t *content, pbb_numbers *ns, bool *control)
+{
+	memset(ns, 0, sizeof(*ns));
+	*control = json_is_true(json_object_get(content, "control"));
+	if (*control)
+		return 0;
+	const json_t *nums = json_object_get(content, "numbers");
+	size_t i;
+	const json_t *v;
+	json_array_foreach(nums, i, v) {
+		const char *n = json_string_value(v);
+		int rc = n && n[0] && strlen(n) < 256 ? pbb_numbers_add(ns, n) : PB_EINVAL;
+		if (rc < 0) {
+			pbb_numbers_free(ns);
+			return rc;
+		}
+	}
+	return ns->n ? 0 : PB_EINVAL;
+}
+
+int pbb_room_marker_parse(const char *json, pbb_numbers *ns, bool *control)
+{
+	memset(ns, 0, sizeof(*ns));
+	*control = false;
+	json_t *o = json_loads(json, JSON_REJECT_DUPLICATES, NULL);
+	int rc = json_is_object(o) ? marker_parse(o, ns, control) : PB_EINVAL;
+	json_decref(o);
+	return rc;
 }
 
 /* --- the store's side -------------------------------------------------------- */
@@ -172,6 +209,8 @@ out:
 static int lookup(pb_store *st, const pbb_numbers *ns, char **room)
 {
 	*room = NULL;
+	if (!ns)
+		return pb_store_kv_get(st, CONTROL_KV, room);
 	if (ns->n == 1) {
 		pb_store_contact *c = NULL;
 		int rc = pb_store_contact_get(st, ns->v[0], &c);
@@ -204,7 +243,7 @@ static int room_known(pb_store *st, const char *room)
 	if (rc != PB_ENOTFOUND)
 		return rc == 0 ? 1 : rc;
 	char *ctl = NULL;
-	if (pb_store_kv_get(st, "bridge.control_room", &ctl) == 0) {
+	if (pb_store_kv_get(st, CONTROL_KV, &ctl) == 0) {
 		bool same = !strcmp(ctl, room);
 		pb_free(ctl);
 		if (same)
@@ -215,6 +254,8 @@ static int room_known(pb_store *st, const char *room)
 
 static int save(pb_store *st, const pbb_numbers *ns, const char *room)
 {
+	if (!ns)
+		return pb_store_kv_set(st, CONTROL_KV, room);
 	if (ns->n > 1)
 		return pb_store_group_set(st, (const char *const *)ns->v, ns->n, room);
 	pb_store_contact *c = NULL;
@@ -229,6 +270,8 @@ static int save(pb_store *st, const pbb_numbers *ns, const char *room)
 /* The room's name: the contacts' names or numbers, ", " between them. */
 static int room_name(pb_store *st, const pbb_numbers *ns, pb_buf *out)
 {
+	if (!ns)
+		return pb_buf_puts(out, "Phone bridge") < 0 ? PB_ENOMEM : 0;
 	for (size_t i = 0; i < ns->n; i++) {
 		pb_store_contact *c = NULL;
 		const char *name = ns->v[i];
@@ -243,10 +286,16 @@ static int room_name(pb_store *st, const pbb_numbers *ns, pb_buf *out)
 			break;
 		}
 	}
+	/* one line: the name is also kept in an intent line */
+	for (size_t i = 0; i < out->len; i++)
+		if (out->data[i] < 0x20)
+			out->data[i] = ' ';
 	return pb_buf_cstr(out) ? 0 : PB_ENOMEM;
 }
 
-/* Intents: "KEY\tNAME\n" lines in one kv value, changed under the room lock. */
+/* Intents: "MARKER\tNAME\n" lines in one kv value (MARKER the room's marker
+ * as compact JSON, which holds no raw tab or newline), changed under the
+ * room lock. */
 static int intents_get(pb_store *st, pb_buf *out)
 {
 	char *v = NULL;
@@ -260,7 +309,7 @@ static int intents_get(pb_store *st, pb_buf *out)
 	return rc < 0 ? PB_ENOMEM : 0;
 }
 
-/* Add (name != NULL) or drop the intent of @p key. */
+/* Add (name != NULL) or drop the intent of @p key (a marker's JSON). */
 static int intent_set(pb_store *st, const char *key, const char *name)
 {
 	pb_buf old = PB_BUF_INIT, nw = PB_BUF_INIT;
@@ -286,16 +335,17 @@ static int intent_set(pb_store *st, const char *key, const char *name)
 
 typedef struct seen_room {
 	char *id;
-	char *key;  /* the marker's key, or NULL */
-	char *name; /* m.room.name, or NULL */
-	bool mine;  /* created by the bot */
+	bool marked;     /* the bot's marker, valid */
+	bool control;    /* ... of the control room */
+	pbb_numbers ns;  /* ... else of this set */
+	char *name;      /* m.room.name, or NULL */
+	bool mine;       /* created by the bot */
 } seen_room;
 
 typedef struct scan_ctx {
 	const char *me;
 	seen_room *rooms;
 	size_t n;
-	bool oom;
 } scan_ctx;
 
 static seen_room *seen(scan_ctx *sc, const char *id)
@@ -313,16 +363,6 @@ static seen_room *seen(scan_ctx *sc, const char *id)
 	return &r[sc->n++];
 }
 
-static int set_field(char **dst, const char *v)
-{
-	char *s = v ? pb_strdup(v) : NULL;
-	if (v && !s)
-		return -1;
-	pb_free(*dst);
-	*dst = s;
-	return 0;
-}
-
 static int on_scan_event(const pb_matrix_event *ev, void *ud)
 {
 	scan_ctx *sc = ud;
@@ -332,23 +372,26 @@ static int on_scan_event(const pb_matrix_event *ev, void *ud)
 	bool by_me = ev->sender && sc->me && !strcmp(ev->sender, sc->me);
 	bool marker = !strcmp(ev->type, PBB_ROOM_MARKER), create = !strcmp(ev->type, "m.room.create"),
 	     name = !strcmp(ev->type, "m.room.name");
-	if (!marker && !create && !name)
-		return 0;
+	if ((marker && !by_me) || (!marker && !create && !name))
+		return 0; /* only the bot's own marker counts: anyone may send state */
 	seen_room *r = seen(sc, ev->room_id);
-	if (!r) {
-		sc->oom = true;
+	if (!r)
 		return PB_ENOMEM;
-	}
-	int rc = 0;
-	if (marker && by_me) /* only the bot's own marker counts: anyone may send state */
-		rc = set_field(&r->key, json_string_value(json_object_get(ev->content, "key")));
-	else if (create)
+	if (marker) {
+		pbb_numbers_free(&r->ns);
+		int rc = marker_parse(ev->content, &r->ns, &r->control);
+		if (rc == PB_ENOMEM)
+			return rc;
+		r->marked = rc == 0;
+	} else if (create) {
 		r->mine = by_me;
-	else if (name)
-		rc = set_field(&r->name, json_string_value(json_object_get(ev->content, "name")));
-	if (rc < 0) {
-		sc->oom = true;
-		return PB_ENOMEM;
+	} else {
+		const char *v = json_string_value(json_object_get(ev->content, "name"));
+		char *c = v ? pb_strdup(v) : NULL;
+		if (v && !c)
+			return PB_ENOMEM;
+		pb_free(r->name);
+		r->name = c;
 	}
 	return 0;
 }
@@ -359,25 +402,60 @@ static const char scan_filter[] =
 	"\"room\":{\"timeline\":{\"limit\":0},\"ephemeral\":{\"types\":[]},\"account_data\":{\"types\":[]},"
 	"\"state\":{\"types\":[\"m.room.create\",\"m.room.name\",\"" PBB_ROOM_MARKER "\"]}}}";
 
-/* Save @p room for the set of @p key when the store has no room for it. */
-static int adopt(pb_store *st, const char *key, const char *room, bool *done)
+/* Save @p room for @p ns (NULL: the control room) when the store has no
+ * room for it and the room is not another's. */
+static int adopt(pb_store *st, const pbb_numbers *ns, const char *room, bool *done)
 {
 	*done = false;
-	pbb_numbers ns;
-	if (pbb_room_key_split(key, &ns) < 0)
-		return 0; /* not a key of ours: leave the room alone */
 	char *have = NULL;
-	int rc = lookup(st, &ns, &have);
-	if (rc == PB_ENOTFOUND) {
-		rc = room_known(st, room);
-		if (rc == 0) {
-			rc = save(st, &ns, room);
-			*done = rc == 0;
-		} else if (rc > 0) {
-			rc = 0;
+	int rc = lookup(st, ns, &have);
+	pb_free(have);
+	if (rc != PB_ENOTFOUND)
+		return rc < 0 ? rc : 0;
+	rc = room_known(st, room);
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+	rc = save(st, ns, room);
+	*done = rc == 0;
+	return rc;
+}
+
+/* The intent @p line ("MARKER\tNAME"): its room, if the bot made it and
+ * could not mark it, marked and saved. */
+static int resolve_intent(pb_store *st, pb_matrix *mx, scan_ctx *sc, char *line, int *adopted)
+{
+	char *tab = strchr(line, '\t');
+	if (!tab)
+		return 0;
+	*tab = '\0';
+	const char *json = line, *name = tab + 1;
+	pbb_numbers ns;
+	bool control;
+	int rc = pbb_room_marker_parse(json, &ns, &control);
+	if (rc < 0)
+		return rc == PB_ENOMEM ? rc : 0;
+	for (size_t i = 0; rc == 0 && i < sc->n; i++) {
+		seen_room *r = &sc->rooms[i];
+		if (r->marked || !r->mine || !r->name || strcmp(r->name, name) != 0)
+			continue;
+		int known = room_known(st, r->id);
+		if (known != 0) {
+			rc = known < 0 ? known : 0;
+			continue;
+		}
+		rc = pb_matrix_send_state(mx, r->id, PBB_ROOM_MARKER, "", json, NULL);
+		bool done = false;
+		if (rc == 0)
+			rc = adopt(st, control ? NULL : &ns, r->id, &done);
+		if (rc == 0 && done) {
+			pbb_log(PB_LOG_NOTICE, "room %s for %s found again (created, not yet marked)", r->id,
+				control ? "the control room" : json);
+			r->marked = true;
+			if (adopted)
+				(*adopted)++;
+			break;
 		}
 	}
-	pb_free(have);
 	pbb_numbers_free(&ns);
 	return rc;
 }
@@ -387,7 +465,7 @@ int pbb_room_scan(const pbb_config *cfg, pb_store *st, pb_matrix *mx, int *adopt
 	(void)cfg;
 	if (adopted)
 		*adopted = 0;
-	scan_ctx sc = { pb_matrix_user_id(mx), NULL, 0, false };
+	scan_ctx sc = { pb_matrix_user_id(mx), NULL, 0 };
 	pb_matrix_sync_callbacks cb = { on_scan_event, NULL, NULL, NULL, &sc };
 	pb_matrix_sync_options o = PB_MATRIX_SYNC_OPTIONS_INIT;
 	o.filter = scan_filter;
@@ -397,68 +475,32 @@ int pbb_room_scan(const pbb_config *cfg, pb_store *st, pb_matrix *mx, int *adopt
 	int rc = sc.me ? pb_matrix_sync(mx, &o, &cb, NULL) : pb_error_set(PB_ESTATE, "matrix: whoami first");
 	if (rc == 0)
 		rc = intents_get(st, &intents);
-	/* 1. marked rooms the store does not know */
+	/* 1. rooms the bot marked that the store does not know */
 	for (size_t i = 0; rc == 0 && i < sc.n; i++) {
-		if (!sc.rooms[i].key)
-			continue;
+		seen_room *r = &sc.rooms[i];
 		bool done = false;
-		rc = adopt(st, sc.rooms[i].key, sc.rooms[i].id, &done);
+		if (r->marked)
+			rc = adopt(st, r->control ? NULL : &r->ns, r->id, &done);
 		if (rc == 0 && done) {
-			pbb_log(PB_LOG_NOTICE, "room %s for %s found again (by its marker)", sc.rooms[i].id,
-				sc.rooms[i].key);
+			pbb_log(PB_LOG_NOTICE, "room %s for %s found again (by its marker)", r->id,
+				r->control ? "the control room" : r->ns.v[0]);
 			if (adopted)
 				(*adopted)++;
 		}
 	}
-	/* 2. creations a crash interrupted before the marker: the bot's room of
-	 * that name the store does not know; then the intent is done with */
+	/* 2. creations a crash interrupted before the marker; then each intent
+	 * is done with, its room found or not (it was never made) */
 	char *lines = rc == 0 && intents.len ? pb_strdup(pb_buf_cstr(&intents)) : NULL;
+	if (rc == 0 && intents.len && !lines)
+		rc = PB_ENOMEM;
 	for (char *save_p = NULL, *line = lines ? strtok_r(lines, "\n", &save_p) : NULL; rc == 0 && line;
-	     line = strtok_r(NULL, "\n", &save_p)) {
-		char *tab = strchr(line, '\t');
-		if (!tab)
-			continue;
-		*tab = '\0';
-		const char *key = line, *name = tab + 1;
-		for (size_t i = 0; rc == 0 && i < sc.n; i++) {
-			seen_room *r = &sc.rooms[i];
-			if (r->key || !r->mine || !r->name || strcmp(r->name, name) != 0)
-				continue;
-			int known = room_known(st, r->id);
-			if (known != 0) {
-				rc = known < 0 ? known : 0;
-				continue;
-			}
-			pbb_numbers ns;
-			if (pbb_room_key_split(key, &ns) < 0)
-				break;
-			char *json = pbb_room_marker_json(&ns);
-			pbb_numbers_free(&ns);
-			if (!json) {
-				rc = PB_ENOMEM;
-				break;
-			}
-			rc = pb_matrix_send_state(mx, r->id, PBB_ROOM_MARKER, "", json, NULL);
-			pb_free(json);
-			bool done = false;
-			if (rc == 0)
-				rc = adopt(st, key, r->id, &done);
-			if (rc == 0 && done) {
-				pbb_log(PB_LOG_NOTICE, "room %s for %s found again (created, not yet marked)", r->id, key);
-				if (adopted)
-					(*adopted)++;
-				if (set_field(&r->key, key) < 0)
-					rc = PB_ENOMEM;
-				break;
-			}
-		}
-		if (rc == 0)
-			rc = intent_set(st, key, NULL);
-	}
+	     line = strtok_r(NULL, "\n", &save_p))
+		if ((rc = resolve_intent(st, mx, &sc, line, adopted)) == 0)
+			rc = intent_set(st, line, NULL); /* line ends at its tab now: the key */
 	pb_free(lines);
 	for (size_t i = 0; i < sc.n; i++) {
 		pb_free(sc.rooms[i].id);
-		pb_free(sc.rooms[i].key);
+		pbb_numbers_free(&sc.rooms[i].ns);
 		pb_free(sc.rooms[i].name);
 	}
 	pb_free(sc.rooms);
@@ -470,14 +512,13 @@ int pbb_room_scan(const pbb_config *cfg, pb_store *st, pb_matrix *mx, int *adopt
 
 static int create(const pbb_config *cfg, pb_store *st, pb_matrix *mx, const pbb_numbers *ns, char **room)
 {
-	pb_buf key = PB_BUF_INIT, name = PB_BUF_INIT;
+	pb_buf name = PB_BUF_INIT;
 	char *rid = NULL, *json = pbb_room_marker_json(ns);
-	int rc = json ? pbb_room_key(ns, &key) : PB_ENOMEM;
-	if (rc == 0)
-		rc = room_name(st, ns, &name);
+	int rc = json ? room_name(st, ns, &name) : PB_ENOMEM;
+	const char *what = ns ? json : "the control room";
 	/* committed before the room exists: a crash from here on is found again */
 	if (rc == 0)
-		rc = intent_set(st, pb_buf_cstr(&key), pb_buf_cstr(&name));
+		rc = intent_set(st, json, pb_buf_cstr(&name));
 	if (rc == 0)
 		rc = pb_matrix_create_dm(mx, cfg->owners[0], pb_buf_cstr(&name), &rid);
 	if (rc == 0)
@@ -489,15 +530,14 @@ static int create(const pbb_config *cfg, pb_store *st, pb_matrix *mx, const pbb_
 		rc = save(st, ns, rid);
 	}
 	if (rc == 0) {
-		pbb_log(PB_LOG_NOTICE, "room %s for %s", rid, pb_buf_cstr(&key));
-		if (intent_set(st, pb_buf_cstr(&key), NULL) < 0) /* harmless when left: the next scan drops it */
+		pbb_log(PB_LOG_NOTICE, "room %s for %s", rid, what);
+		if (intent_set(st, json, NULL) < 0) /* harmless when left: the next scan drops it */
 			pbb_log(PB_LOG_WARNING, "journal: %s", last_error());
 		*room = rid;
 		rid = NULL;
 	}
 	pb_free(rid);
 	pb_free(json);
-	pb_buf_dispose(&key);
 	pb_buf_dispose(&name);
 	return rc;
 }
@@ -506,7 +546,7 @@ int pbb_room_ensure(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *st, pb
 		    const pbb_numbers *ns, char **room)
 {
 	*room = NULL;
-	if (ns->n == 0)
+	if (ns && ns->n == 0)
 		return pb_error_set(PB_EINVAL, "bridge: a room for nobody");
 	int rc = lookup(st, ns, room);
 	if (rc != PB_ENOTFOUND)
