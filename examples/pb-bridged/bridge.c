@@ -16,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 struct pbb {
 	const pbb_config *cfg;
 	atomic_int stopping;
@@ -27,6 +29,7 @@ struct pbb {
 	pb_matrix *mx_deliver;  /* (mu) */
 	atomic_int modem_ok;    /* 1 when the modem answers (status) */
 	atomic_int failed;      /* a stage could not start */
+	pthread_mutex_t room_mu; /* serialises room creation (pbb_room_ensure) */
 };
 
 /* --- logging ------------------------------------------------------------- */
@@ -240,6 +243,8 @@ static void send_outbound(pbb *b, pb_store *st, pb_modem *m)
 	bool changed = false;
 	for (size_t i = 0; i < l->count && !stopping(b); i++) {
 		const pb_store_msg *r = l->items[i];
+		if (pbb_is_mms_row(r))
+			continue; /* the MMS thread's (mms_main) */
 		/* committed before the modem sees it: a crash from here on leaves
 		 * "sending", which the next start turns into "unknown" */
 		if (pb_store_msg_transition(st, r->id, PB_STORE_SENDING, NULL, NULL) < 0) {
@@ -342,34 +347,16 @@ static void *modem_main(void *arg)
 
 /* --- delivery thread: journal -> Matrix ---------------------------------------- */
 
-/* The room of a contact, created (a direct room with the owners) on first use. */
+/* The room of a contact, created (a direct room with the owners) on first
+ * use, once (rooms.c: serialised, marked, found again after a crash). */
 static int room_for(pbb *b, pb_store *st, pb_matrix *mx, const char *peer, char **room)
 {
-	pb_store_contact *c = NULL;
-	int rc = pb_store_contact_get(st, peer, &c);
-	if (rc == 0 && c->room) {
-		*room = pb_strdup(c->room);
-		pb_store_contact_free(c);
-		return *room ? 0 : PB_ENOMEM;
-	}
-	const char *name = rc == 0 && c->display_name ? c->display_name : peer;
-	char *rid = NULL;
-	rc = pb_matrix_create_dm(mx, b->cfg->owners[0], name, &rid);
-	if (rc == 0) {
-		for (size_t i = 1; i < b->cfg->n_owners; i++)
-			if (pb_matrix_invite(mx, rid, b->cfg->owners[i]) < 0)
-				pbb_log(PB_LOG_WARNING, "matrix: invite %s: %s", b->cfg->owners[i], last_error());
-		rc = pb_store_contact_set(st, peer, c ? c->display_name : NULL, rid);
-		if (rc == 0)
-			pbb_log(PB_LOG_NOTICE, "room %s for %s", rid, peer);
-	}
-	pb_store_contact_free(c);
-	if (rc < 0) {
-		pb_free(rid);
-		return rc;
-	}
-	*room = rid;
-	return 0;
+	pbb_numbers ns = { NULL, 0 };
+	int rc = pbb_numbers_add(&ns, peer);
+	if (rc == 0)
+		rc = pbb_room_ensure(b->cfg, &b->room_mu, st, mx, &ns, room);
+	pbb_numbers_free(&ns);
+	return rc;
 }
 
 static bool has_suffix(const char *s, const char *suf)
@@ -411,13 +398,44 @@ static bool transient(int rc)
 	return rc == PB_EIO || rc == PB_ETIMEOUT || rc == PB_EAGAIN || rc == PB_ECANCELLED || rc == PB_EBUSY;
 }
 
+/* The room of a received MMS: the sender's, or the group's when it went to
+ * several people (From, To, Cc without the owner's own number). @p sender
+ * receives the sender's name for the group room's text. */
+static int mms_room(pbb *b, pb_store *st, pb_matrix *mx, const pb_store_msg *r, const pb_mms_message *msg,
+		    char **room, bool *group, char *sender, size_t size)
+{
+	pbb_numbers who = { NULL, 0 };
+	int rc = pbb_mms_participants(msg, b->cfg->region, b->cfg->own_number, &who);
+	if (rc < 0)
+		return rc;
+	*group = who.n >= 2;
+	char from[PB_PHONE_MAX] = "";
+	pb_phone_kind kind;
+	if (!msg->from || pb_phone_normalize(from, sizeof(from), msg->from, b->cfg->region, &kind) < 0)
+		snprintf(from, sizeof(from), "%s", r->peer ? r->peer : "unknown");
+	pb_store_contact *c = NULL;
+	snprintf(sender, size, "%s", pb_store_contact_get(st, from, &c) == 0 && c->display_name ? c->display_name : from);
+	pb_store_contact_free(c);
+	/* one-to-one: the room of the number the notification came from, as
+	 * for its SMS (the journal's peer) */
+	if (*group)
+		rc = pbb_room_ensure(b->cfg, &b->room_mu, st, mx, &who, room);
+	else
+		rc = room_for(b, st, mx, r->peer ? r->peer : from, room);
+	pbb_numbers_free(&who);
+	return rc;
+}
+
 /* Fetch (once: the retrieved PDU is kept as an attachment before the MMSC
  * is told "Retrieved") and post the parts of a picture message.
  * @return 0 (delivered; *event set), 1 (not an MMS we can fetch: caller
  *         sends its notice), or a negative code (retry later) */
 static int deliver_mms(pbb *b, pb_store *st, pb_matrix *mx, pb_mmsc *mmsc, const pb_store_msg *r,
-		       const char *room, char **event)
+		       char **roomp, char **event)
 {
+	char sender[256] = "";
+	bool group = false;
+	const char *room = NULL;
 	pb_store_attachment_list *al = NULL;
 	int rc = pb_store_attachment_list_get(st, r->id, &al);
 	if (rc < 0)
@@ -465,6 +483,9 @@ static int deliver_mms(pbb *b, pb_store *st, pb_matrix *mx, pb_mmsc *mmsc, const
 		rc = 1;
 		goto out;
 	}
+	if ((rc = mms_room(b, st, mx, r, msg, roomp, &group, sender, sizeof(sender))) < 0)
+		goto out;
+	room = *roomp;
 	char txn[64];
 	for (size_t k = 0; k < msg->n_parts; k++) {
 		const pb_mms_part *pt = &msg->parts[k];
@@ -497,6 +518,16 @@ static int deliver_mms(pbb *b, pb_store *st, pb_matrix *mx, pb_mmsc *mmsc, const
 		pb_buf_dispose(&text);
 		text = t2;
 	}
+	if (group) {
+		/* one room for several people: say who wrote */
+		pb_buf t2 = PB_BUF_INIT;
+		if (text.len)
+			pb_buf_printf(&t2, "%s: %s", sender, pb_buf_cstr(&text));
+		else
+			pb_buf_printf(&t2, "(from %s)", sender);
+		pb_buf_dispose(&text);
+		text = t2;
+	}
 	if (text.len) {
 		snprintf(txn, sizeof(txn), "pbin%lldt", (long long)r->id);
 		pb_free(*event);
@@ -524,7 +555,8 @@ static int deliver_inbound(pbb *b, pb_store *st, pb_matrix *mx, pb_mmsc *mmsc)
 	for (size_t i = 0; i < l->count && !stopping(b); i++) {
 		const pb_store_msg *r = l->items[i];
 		char *room = NULL;
-		if ((rc = room_for(b, st, mx, r->peer ? r->peer : "unknown", &room)) < 0) {
+		bool mms = has_suffix(r->backend, ":mms"); /* its room is known once it is fetched */
+		if (!mms && (rc = room_for(b, st, mx, r->peer ? r->peer : "unknown", &room)) < 0) {
 			pbb_log(PB_LOG_WARNING, "in #%lld: no room for %s: %s", (long long)r->id,
 				r->peer ? r->peer : "?", last_error());
 			break;
@@ -535,8 +567,7 @@ static int deliver_inbound(pbb *b, pb_store *st, pb_matrix *mx, pb_mmsc *mmsc)
 		if (has_suffix(r->backend, ":incomplete")) {
 			snprintf(text, sizeof(text), "%s\n(incomplete: parts of this message never arrived)", body);
 			body = text;
-		} else if (has_suffix(r->backend, ":mms") &&
-			   (rc = deliver_mms(b, st, mx, mmsc, r, room, &mms_event)) <= 0) {
+		} else if (mms && (rc = deliver_mms(b, st, mx, mmsc, r, &room, &mms_event)) <= 0) {
 			if (rc == 0) {
 				rc = pb_store_msg_transition(st, r->id, PB_STORE_DELIVERED, mms_event, NULL);
 				pbb_log(PB_LOG_INFO, "in #%lld: picture message delivered to %s", (long long)r->id, room);
@@ -548,7 +579,7 @@ static int deliver_inbound(pbb *b, pb_store *st, pb_matrix *mx, pb_mmsc *mmsc)
 			if (rc < 0)
 				break;
 			continue;
-		} else if (has_suffix(r->backend, ":mms")) {
+		} else if (mms) {
 			msgtype = "m.notice";
 			snprintf(text, sizeof(text),
 				 "A picture message (MMS) arrived that the bridge could not fetch "
@@ -560,6 +591,11 @@ static int deliver_inbound(pbb *b, pb_store *st, pb_matrix *mx, pb_mmsc *mmsc)
 			snprintf(text, sizeof(text), "An entry the bridge cannot read arrived (kept as row %lld).",
 				 (long long)r->id);
 			body = text;
+		}
+		if (!room && (rc = room_for(b, st, mx, r->peer ? r->peer : "unknown", &room)) < 0) {
+			pbb_log(PB_LOG_WARNING, "in #%lld: no room for %s: %s", (long long)r->id,
+				r->peer ? r->peer : "?", last_error());
+			break;
 		}
 		char *event = NULL;
 		rc = pb_matrix_send_message(mx, room, txn, msgtype, body, NULL, &event);
@@ -631,23 +667,13 @@ static int report_outbound(pbb *b, pb_store *st, pb_matrix *mx)
 	return 0;
 }
 
-/* The control room: created once with the owners, its id kept in kv. */
+/* The control room: created once with the owners, its id kept in kv
+ * "bridge.control_room"; marked and found again after a crash like the
+ * contacts' rooms (rooms.c). */
 static int ensure_control_room(pbb *b, pb_store *st, pb_matrix *mx)
 {
 	char *room = NULL;
-	if (pb_store_kv_get(st, "bridge.control_room", &room) == 0) {
-		pb_free(room);
-		return 0;
-	}
-	int rc = pb_matrix_create_dm(mx, b->cfg->owners[0], "Phone bridge", &room);
-	if (rc < 0)
-		return rc;
-	for (size_t i = 1; i < b->cfg->n_owners; i++)
-		if (pb_matrix_invite(mx, room, b->cfg->owners[i]) < 0)
-			pbb_log(PB_LOG_WARNING, "matrix: invite %s: %s", b->cfg->owners[i], last_error());
-	rc = pb_store_kv_set(st, "bridge.control_room", room);
-	if (rc == 0)
-		pbb_log(PB_LOG_NOTICE, "control room %s", room);
+	int rc = pbb_room_ensure(b->cfg, &b->room_mu, st, mx, NULL, &room);
 	pb_free(room);
 	return rc;
 }
@@ -671,6 +697,15 @@ static void *deliver_main(void *arg)
 	b->mx_deliver = mx;
 	unsigned long seen = b->doorbell;
 	pthread_mutex_unlock(&b->mu);
+	/* rooms made just before a crash and not saved: found again now (and
+	 * again before any room is made) */
+	pthread_mutex_lock(&b->room_mu);
+	int adopted = 0;
+	if (pbb_room_scan(b->cfg, st, mx, &adopted) < 0)
+		pbb_log(PB_LOG_WARNING, "matrix: looking for the bridge's rooms: %s", last_error());
+	else if (adopted)
+		pbb_log(PB_LOG_NOTICE, "%d room(s) found again that the journal did not know", adopted);
+	pthread_mutex_unlock(&b->room_mu);
 	long backoff = 0;
 	while (!stopping(b)) {
 		int rc = ensure_control_room(b, st, mx);
@@ -819,6 +854,146 @@ static int command(sync_ctx *sc, const pb_matrix_event *ev)
 	return 0;
 }
 
+/* --- sync thread: the owner's media and group messages -> MMS rows ------------- */
+
+/* An outbound row that fails at once, in one commit (never "queued" alone,
+ * which the sender would take); the report stage gives its notice. */
+static int queue_failed(sync_ctx *sc, const pb_matrix_event *ev, const char *peer, const char *body,
+			const char *error)
+{
+	pb_store_msg_in in = PB_STORE_MSG_IN_INIT;
+	in.dir = PB_STORE_OUTBOUND;
+	in.state = PB_STORE_QUEUED;
+	in.backend = "matrix";
+	in.peer = peer;
+	in.room = ev->room_id;
+	in.event_id = ev->event_id;
+	in.body = body;
+	in.sent_at = ev->origin_server_ts;
+	int64_t id = 0;
+	int rc = pb_store_begin(sc->st);
+	if (rc < 0)
+		return rc;
+	rc = pb_store_msg_insert(sc->st, &in, &id);
+	if (rc == 0)
+		rc = pb_store_msg_transition(sc->st, id, PB_STORE_FAILED, NULL, error);
+	if (rc < 0) {
+		pb_store_rollback(sc->st);
+		return rc == PB_EEXISTS ? 0 : rc;
+	}
+	if ((rc = pb_store_commit(sc->st)) < 0)
+		return rc;
+	pbb_log(PB_LOG_INFO, "out #%lld: %s to %s not sent: %s", (long long)id, ev->msgtype, peer, error);
+	ring(sc->b);
+	return 0;
+}
+
+static bool is_media(const char *msgtype)
+{
+	return !strcmp(msgtype, "m.image") || !strcmp(msgtype, "m.video") || !strcmp(msgtype, "m.audio") ||
+	       !strcmp(msgtype, "m.file");
+}
+
+/* The owner's picture, video, audio or file for @p peer (a number or a
+ * group's key): downloaded, journaled with its bytes, sent by the MMS
+ * thread. A failure that may pass (homeserver away) returns it, so that
+ * the sync comes again; others fail the row with a notice. */
+static int outbound_media(sync_ctx *sc, const pb_matrix_event *ev, const char *peer)
+{
+	const pbb_config *cfg = sc->b->cfg;
+	const char *body = ev->body ? ev->body : "";
+	const char *fname = json_string_value(json_object_get(ev->content, "filename"));
+	const char *url = json_string_value(json_object_get(ev->content, "url"));
+	const json_t *info = json_object_get(ev->content, "info");
+	const char *mime = json_string_value(json_object_get(info, "mimetype"));
+	json_int_t size = json_integer_value(json_object_get(info, "size"));
+	/* a caption: the body when a file name is given apart (Matrix spec 1.10) */
+	const char *caption = fname && body[0] && strcmp(fname, body) ? body : NULL;
+	const char *name = fname ? fname : body;
+	const char *shown = caption ? caption : (name[0] ? name : ev->msgtype);
+	char err[256];
+	if (!cfg->mmsc_url)
+		return queue_failed(sc, ev, peer, shown,
+				    "sending pictures and files (MMS) needs an MMSC: no [mmsc] url is configured");
+	char key[512];
+	snprintf(key, sizeof(key), "event:%s", ev->event_id);
+	pb_store_msg *old = NULL;
+	if (pb_store_msg_find(sc->st, PB_STORE_OUTBOUND, key, &old) == 0) {
+		pb_store_msg_free(old); /* the same event again: journaled already, no second download */
+		return 0;
+	}
+	if (!url || strncmp(url, "mxc://", 6) != 0)
+		return queue_failed(sc, ev, peer, shown, "encrypted media cannot be sent as MMS");
+	snprintf(err, sizeof(err), "the file is larger than an MMS may carry here (%zu KB, [mmsc] max_size)",
+		 cfg->mmsc_max_size / 1024);
+	if (size > 0 && (uint64_t)size > cfg->mmsc_max_size)
+		return queue_failed(sc, ev, peer, shown, err);
+	pb_buf data = PB_BUF_INIT;
+	char *ct = NULL;
+	int rc = pb_matrix_download(sc->mx, url, &data, &ct, cfg->mmsc_max_size);
+	if (rc == PB_ETOOBIG || (rc == 0 && data.len > cfg->mmsc_max_size)) {
+		rc = queue_failed(sc, ev, peer, shown, err);
+	} else if (rc < 0 && (transient(rc) || rc == PB_EAGAIN)) {
+		pbb_log(PB_LOG_WARNING, "matrix: download %s: %s (will retry)", url, last_error());
+	} else if (rc < 0) {
+		snprintf(err, sizeof(err), "the file could not be fetched from the homeserver: %.180s", last_error());
+		rc = queue_failed(sc, ev, peer, shown, err);
+	} else {
+		const char *type = mime && mime[0] ? mime : ct && ct[0] ? ct : pb_mms_guess_content_type(name);
+		pbb_outbound_mms m = { peer, ev->room_id, ev->event_id, shown, caption, data.data, data.len,
+				       type, name[0] ? name : NULL, ev->origin_server_ts };
+		int64_t id = 0;
+		rc = pbb_outbound_mms_journal(sc->st, &m, &id);
+		if (rc == 0) {
+			pbb_log(PB_LOG_INFO, "out #%lld: %s (%zu bytes) to %s queued as MMS", (long long)id,
+				ev->msgtype, data.len, peer);
+			ring(sc->b);
+		}
+		rc = rc == PB_EEXISTS ? 0 : rc;
+	}
+	pb_free(ct);
+	pb_buf_dispose(&data);
+	return rc;
+}
+
+/* The owner's message in a group room: one MMS to every participant (SMS
+ * cannot do groups). */
+static int outbound_group(sync_ctx *sc, const pb_matrix_event *ev, const pb_store_group *g)
+{
+	pbb_numbers ns = { NULL, 0 };
+	pb_buf key = PB_BUF_INIT;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < g->count; i++)
+		rc = pbb_numbers_add(&ns, g->numbers[i]);
+	if (rc == 0)
+		rc = pbb_room_key(&ns, &key);
+	pbb_numbers_free(&ns);
+	if (rc < 0)
+		return rc;
+	const char *peer = pb_buf_cstr(&key);
+	if (is_media(ev->msgtype)) {
+		rc = outbound_media(sc, ev, peer);
+	} else if (strcmp(ev->msgtype, "m.text") != 0 && strcmp(ev->msgtype, "m.emote") != 0) {
+		rc = queue_failed(sc, ev, peer, ev->body ? ev->body : ev->msgtype,
+				  "only text, pictures, video, audio and files can be sent");
+	} else if (!sc->b->cfg->mmsc_url) {
+		rc = queue_failed(sc, ev, peer, ev->body ? ev->body : "",
+				  "a group conversation needs MMS: no [mmsc] url is configured");
+	} else {
+		pbb_outbound_mms m = { peer, ev->room_id, ev->event_id, ev->body ? ev->body : "", NULL, NULL, 0,
+				       NULL, NULL, ev->origin_server_ts };
+		int64_t id = 0;
+		rc = pbb_outbound_mms_journal(sc->st, &m, &id);
+		if (rc == 0) {
+			pbb_log(PB_LOG_INFO, "out #%lld: text to the group %s queued as MMS", (long long)id, peer);
+			ring(sc->b);
+		}
+		rc = rc == PB_EEXISTS ? 0 : rc;
+	}
+	pb_buf_dispose(&key);
+	return rc;
+}
+
 static int on_event(const pb_matrix_event *ev, void *ud)
 {
 	sync_ctx *sc = ud;
@@ -837,6 +1012,16 @@ static int on_event(const pb_matrix_event *ev, void *ud)
 	pb_store_contact *c = NULL;
 	int rc = pb_store_contact_by_room(sc->st, ev->room_id, &c);
 	if (rc == PB_ENOTFOUND) {
+		pb_store_group *g = NULL;
+		int gr = pb_store_group_by_room(sc->st, ev->room_id, &g);
+		if (gr == 0)
+			gr = outbound_group(sc, ev, g);
+		pb_store_group_free(g);
+		if (gr != PB_ENOTFOUND) {
+			if (gr < 0)
+				pbb_log(PB_LOG_ERROR, "journal: %s", last_error());
+			return gr;
+		}
 		char *control = NULL;
 		if (pb_store_kv_get(sc->st, "bridge.control_room", &control) == 0 &&
 		    !strcmp(control, ev->room_id) && ev->body && !strcmp(ev->msgtype, "m.text")) {
@@ -850,6 +1035,15 @@ static int on_event(const pb_matrix_event *ev, void *ud)
 	if (rc < 0)
 		return rc; /* the sync is repeated: at-least-once, the journal dedups */
 	bool text = !strcmp(ev->msgtype, "m.text") || !strcmp(ev->msgtype, "m.emote");
+	if (!text) {
+		rc = is_media(ev->msgtype) ? outbound_media(sc, ev, c->number)
+					   : queue_failed(sc, ev, c->number, ev->body ? ev->body : ev->msgtype,
+							  "only text, pictures, video, audio and files can be sent");
+		pb_store_contact_free(c);
+		if (rc < 0 && rc != PB_ECANCELLED)
+			pbb_log(PB_LOG_WARNING, "out: %s: %s", ev->event_id, last_error());
+		return rc;
+	}
 	pb_store_msg_in in = PB_STORE_MSG_IN_INIT;
 	in.dir = PB_STORE_OUTBOUND;
 	in.state = PB_STORE_QUEUED;
@@ -861,12 +1055,6 @@ static int on_event(const pb_matrix_event *ev, void *ud)
 	in.sent_at = ev->origin_server_ts;
 	int64_t id = 0;
 	rc = pb_store_msg_insert(sc->st, &in, &id);
-	if (rc == 0 && !text) {
-		/* media: M-Send.req through the MMSC is not done yet; say so in the
-		 * room (the report stage sends the notice once) */
-		rc = pb_store_msg_transition(sc->st, id, PB_STORE_FAILED, NULL,
-					     "sending pictures and files (MMS) is not supported yet");
-	}
 	if (rc == 0)
 		pbb_log(PB_LOG_INFO, "out #%lld: %s to %s queued", (long long)id, ev->msgtype, c->number);
 	pb_store_contact_free(c);
@@ -959,6 +1147,59 @@ static void *sync_main(void *arg)
 	return NULL;
 }
 
+/* --- MMS thread: outbound picture messages through the MMSC ---------------------- */
+
+/* Send every queued MMS row, oldest first (pbb_mms_send_row, mms-out.c). */
+static void send_mms_rows(pbb *b, pb_store *st, pb_mmsc *mmsc)
+{
+	int64_t after = 0;
+	bool changed = false, more = true;
+	while (more && !stopping(b)) {
+		pb_store_msg_list *l = NULL;
+		if (pb_store_msg_list_state(st, PB_STORE_OUTBOUND, PB_STORE_QUEUED, after, 64, &l) < 0) {
+			pbb_log(PB_LOG_ERROR, "journal: %s", last_error());
+			break;
+		}
+		more = l->count == 64;
+		for (size_t i = 0; i < l->count && !stopping(b); i++) {
+			const pb_store_msg *r = l->items[i];
+			after = r->id;
+			if (!pbb_is_mms_row(r))
+				continue;
+			if (pbb_mms_send_row(st, mmsc, r) < 0) {
+				more = false;
+				break;
+			}
+			changed = true;
+		}
+		pb_store_msg_list_free(l);
+	}
+	if (changed)
+		ring(b); /* the delivery thread posts the notices of failed rows */
+}
+
+static void *mms_main(void *arg)
+{
+	pbb *b = arg;
+	pb_store *st = open_store(b);
+	if (!st) {
+		atomic_store(&b->failed, 1);
+		pbb_stop(b);
+		return NULL;
+	}
+	pb_mmsc *mmsc = open_mmsc(b); /* NULL without [mmsc] url: rows fail with a notice */
+	pthread_mutex_lock(&b->mu);
+	unsigned long seen = b->doorbell;
+	pthread_mutex_unlock(&b->mu);
+	while (!stopping(b)) {
+		send_mms_rows(b, st, mmsc);
+		wait_work(b, &seen, 5000);
+	}
+	pb_mmsc_free(mmsc);
+	pb_store_close(st);
+	return NULL;
+}
+
 /* --- the daemon ------------------------------------------------------------------ */
 
 int pbb_new(pbb **out, const pbb_config *cfg)
@@ -968,6 +1209,7 @@ int pbb_new(pbb **out, const pbb_config *cfg)
 		return -1;
 	b->cfg = cfg;
 	pthread_mutex_init(&b->mu, NULL);
+	pthread_mutex_init(&b->room_mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1008,10 +1250,10 @@ int pbb_run(pbb *b)
 			"reported as uncertain, not resent", (long long)changed);
 	pb_store_close(st);
 
-	pthread_t t[3];
-	void *(*fn[3])(void *) = { modem_main, deliver_main, sync_main };
+	pthread_t t[4];
+	void *(*fn[4])(void *) = { modem_main, deliver_main, sync_main, mms_main };
 	size_t started = 0;
-	for (; started < 3; started++)
+	for (; started < 4; started++)
 		if (pthread_create(&t[started], NULL, fn[started], b) != 0) {
 			pbb_log(PB_LOG_ERROR, "cannot start a thread");
 			pbb_stop(b);
@@ -1020,7 +1262,7 @@ int pbb_run(pbb *b)
 	pbb_log(PB_LOG_NOTICE, "running");
 	for (size_t i = 0; i < started; i++)
 		pthread_join(t[i], NULL);
-	return started == 3 && !atomic_load(&b->failed) ? 0 : -1;
+	return started == 4 && !atomic_load(&b->failed) ? 0 : -1;
 }
 
 void pbb_free(pbb *b)
@@ -1029,5 +1271,6 @@ void pbb_free(pbb *b)
 		return;
 	pthread_cond_destroy(&b->cv);
 	pthread_mutex_destroy(&b->mu);
+	pthread_mutex_destroy(&b->room_mu);
 	pb_free(b);
 }

@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <pthread.h>
+
 #include <phonebridge/phonebridge.h>
 
 /** The daemon's configuration (pbb_config_load()); every string is owned. */
@@ -41,13 +43,15 @@ typedef struct pbb_config {
 	int modem_poll_ms;
 	int modem_timeout_ms;
 	bool modem_insecure_tls;
-	/* [mmsc] (read and checked; MMS is not bridged yet) */
+	char own_number[PB_PHONE_MAX]; /**< E.164 of the SIM, normalised; "" when not configured */
+	/* [mmsc] */
 	char *mmsc_url;
 	char *mmsc_proxy;
 	char *mmsc_interface;
 	char *mmsc_rewrite;
 	char *mmsc_user_agent;
 	char *mmsc_headers;
+	size_t mmsc_max_size;      /**< largest outbound media, bytes (default 300 KiB) */
 	/* [matrix] */
 	char *homeserver;
 	char *token_file;
@@ -108,5 +112,114 @@ void pbb_free(pbb *b);
 
 /** Log a line of the daemon (to stderr, with level name). */
 void pbb_log(int level, const char *fmt, ...) PB_PRINTF(2, 3);
+
+/* --- rooms: one per set of participants (rooms.c) ------------------------- */
+
+/** A sorted set of participants (E.164 numbers, or sender names as given). */
+typedef struct pbb_numbers {
+	char **v;  /**< owned, sorted (strcmp), no duplicates */
+	size_t n;
+} pbb_numbers;
+
+/** Add @p s (copied) keeping the set sorted; a duplicate is ignored. @return 0 or PB_ENOMEM */
+int pbb_numbers_add(pbb_numbers *ns, const char *s);
+void pbb_numbers_free(pbb_numbers *ns);
+
+/** The room key of a set: its numbers joined by ',' (the set is sorted). */
+int pbb_room_key(const pbb_numbers *ns, pb_buf *out);
+/** A room key back into its set. @return 0, PB_EINVAL (empty key or part), PB_ENOMEM */
+int pbb_room_key_split(const char *key, pbb_numbers *out);
+
+/**
+ * The participants of a received MMS: From, To and Cc, each normalised with
+ * @p region (an address that is not a number, e.g. e-mail, kept as given),
+ * without @p own_number. When @p own_number is "" and To plus Cc name one
+ * address only, that address is taken to be the owner's (a one-to-one
+ * message); with more, nothing can be left out (docs/bridge.md).
+ * @param out filled in (pbb_numbers_free()); may end up empty
+ */
+int pbb_mms_participants(const pb_mms_message *m, const char *region, const char *own_number,
+			 pbb_numbers *out);
+
+/** State event type that marks a bridge room; content {"key": KEY, "numbers": [...]},
+ *  or {"control": true} for the control room. */
+#define PBB_ROOM_MARKER "org.phonebridge.room"
+
+/** The marker's content for @p ns (NULL: the control room), as compact JSON
+ *  (new, pb_free()), or NULL (out of memory). */
+char *pbb_room_marker_json(const pbb_numbers *ns);
+
+/**
+ * Read a marker's content (outside bytes: any room member could have sent
+ * one; the scan only reads the bot's).
+ * @param ns      receives the set (pbb_numbers_free()); empty for the control room
+ * @param control receives whether it marks the control room
+ * @return 0, PB_EINVAL (not a marker: no object, no or empty numbers, a
+ *         number that is not a non-empty string), PB_ENOMEM
+ */
+int pbb_room_marker_parse(const char *json, pbb_numbers *ns, bool *control);
+
+/**
+ * The room of a set of participants: a contact's room (one number) or a
+ * group room (several); @p ns NULL: the control room (kv
+ * "bridge.control_room", named "Phone bridge"). From the store; else one found among the bot's
+ * joined rooms by its marker (a room created just before a crash), else a
+ * new direct room with the first owner, named after the contacts, marked,
+ * the other owners invited, then saved. Creation is serialised by @p mu
+ * (one per process), so two threads never make two rooms for one set.
+ * @param room receives the room id (new, pb_free())
+ * @return 0 or a negative PB_E* code (logged by the caller)
+ */
+int pbb_room_ensure(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *st, pb_matrix *mx,
+		    const pbb_numbers *ns, char **room);
+
+/**
+ * Look through the bot's joined rooms (a full-state /sync with a filter)
+ * and save every marked room the store does not know; a room created but
+ * not yet marked when the daemon stopped is recognised by the creation
+ * intent kept in kv "bridge.room_intents" and its name. Call with @p mu
+ * held or before other threads run.
+ * @param adopted optional: how many rooms were saved
+ */
+int pbb_room_scan(const pbb_config *cfg, pb_store *st, pb_matrix *mx, int *adopted);
+
+/* --- outbound MMS (mms-out.c) ------------------------------------------------ */
+
+/** Journal backend of an outbound row that leaves as an MMS. */
+#define PBB_MMS_BACKEND "matrix:mms"
+
+/** Is @p r an outbound row for the MMSC (not the modem)? */
+bool pbb_is_mms_row(const pb_store_msg *r);
+
+/** An outbound MMS to journal (every pointer borrowed). */
+typedef struct pbb_outbound_mms {
+	const char *peer;         /**< a number, or a group's room key */
+	const char *room;
+	const char *event_id;     /**< the Matrix event (the row's dedup key) */
+	const char *body;         /**< what notices quote: caption or file name */
+	const char *caption;      /**< text part, or NULL */
+	const uint8_t *data;      /**< the media, or NULL (text only) */
+	size_t len;
+	const char *content_type; /**< of the media */
+	const char *filename;     /**< of the media */
+	int64_t sent_at;
+} pbb_outbound_mms;
+
+/**
+ * One outbound row (backend PBB_MMS_BACKEND, "queued") and its attachments
+ * (the media, then the caption as text/plain) in one commit.
+ * @return 0, PB_EEXISTS (the event is journaled already; @p id set), or a negative code
+ */
+int pbb_outbound_mms_journal(pb_store *st, const pbb_outbound_mms *in, int64_t *id);
+
+/**
+ * Send one queued MMS row: "sending" (committed), M-Send.req to every
+ * number of the row's peer through @p mmsc, then "sent" (ref: the MMSC's
+ * Message-ID) or "failed" (the error for the notice). Never retried: a
+ * crash while sending leaves "sending", which start-up turns into "unknown".
+ * @param mmsc NULL: the row fails ("no MMSC")
+ * @return 0 (sent), 1 (failed, journaled), or a negative code (journal error)
+ */
+int pbb_mms_send_row(pb_store *st, pb_mmsc *mmsc, const pb_store_msg *r);
 
 #endif

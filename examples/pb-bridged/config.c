@@ -67,6 +67,26 @@ static bool parse_bool(const char *v, bool *out)
 	return true;
 }
 
+/* "307200", "300K", "1M" (K and M are 1024 and 1024*1024), at least 1 KiB */
+static bool parse_size(const char *v, size_t *out)
+{
+	char *end;
+	unsigned long long x = strtoull(v, &end, 10);
+	if (end == v || v[0] == '-')
+		return false;
+	unsigned long long mul = 1;
+	if (*end == 'K' || *end == 'k')
+		mul = 1024, end++;
+	else if (*end == 'M' || *end == 'm')
+		mul = 1024 * 1024, end++;
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end || x == 0 || x > (1ULL << 32) / mul || x * mul < 1024)
+		return false;
+	*out = (size_t)(x * mul);
+	return true;
+}
+
 /* owners = @a:example.org, @b:example.org */
 static int set_owners(pbb_config *c, const char *v)
 {
@@ -132,6 +152,13 @@ static int handler(void *ud, const char *section, const char *name, const char *
 	} else if (KEY("modem", "insecure_tls")) {
 		if (!parse_bool(value, &c->modem_insecure_tls))
 			return fail(p, line, "insecure_tls: true or false");
+	} else if (KEY("modem", "own_number")) {
+		if (strlen(value) >= sizeof(c->own_number))
+			return fail(p, line, "own_number: too long");
+		snprintf(c->own_number, sizeof(c->own_number), "%s", value); /* normalised in finish() */
+	} else if (KEY("mmsc", "max_size")) {
+		if (!parse_size(value, &c->mmsc_max_size))
+			return fail(p, line, "max_size: a size in bytes, or with K or M (e.g. 300K)");
 	} else if (KEY("mmsc", "url"))
 		r = set_str(&c->mmsc_url, value);
 	else if (KEY("mmsc", "proxy"))
@@ -211,6 +238,14 @@ static int finish(parse_ctx *p, int rc)
 		return fail(p, 0, "[bridge] region is required (e.g. DE)"), -1;
 	if (pb_phone_country_code(c->region) <= 0)
 		return fail(p, 0, "[bridge] region %s is not one the number normaliser knows", c->region), -1;
+	if (c->own_number[0]) {
+		char e164[PB_PHONE_MAX];
+		pb_phone_kind kind;
+		if (pb_phone_normalize(e164, sizeof(e164), c->own_number, c->region, &kind) < 0 ||
+		    kind != PB_PHONE_E164)
+			return fail(p, 0, "[modem] own_number %s is not a phone number", c->own_number), -1;
+		snprintf(c->own_number, sizeof(c->own_number), "%s", e164);
+	}
 	return 0;
 }
 
@@ -219,6 +254,7 @@ static void defaults(pbb_config *c)
 	memset(c, 0, sizeof(*c));
 	c->sync_timeout_ms = 30000;
 	c->retry_max_ms = 30000;
+	c->mmsc_max_size = 300 * 1024;
 }
 
 int pbb_config_parse(pbb_config *c, const char *text, char *err, size_t errlen)
