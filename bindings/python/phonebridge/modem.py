@@ -128,6 +128,10 @@ def _event(d: Dict[str, Any]) -> WatchEvent:
     return WatchEvent(d["event"], code=d.get("code"), name=d.get("name"), text=d.get("text"))
 
 
+def _fspath(p: Optional[_Path]) -> Optional[str]:
+    return os.fspath(p) if p is not None else None
+
+
 def open(backend: str, *, url: Optional[str] = None, device: Optional[str] = None,
          username: Optional[str] = None, password_file: Optional[_Path] = None,
          token_file: Optional[_Path] = None, timeout_ms: int = 0, poll_interval_ms: int = 0,
@@ -139,9 +143,8 @@ def open(backend: str, *, url: Optional[str] = None, device: Optional[str] = Non
     (``url``, ``token_file``, ``webhook``) and connect. NotFoundError for an
     unknown backend, AuthError for refused credentials or an open credential
     file."""
-    fs = (lambda p: os.fspath(p) if p is not None else None)
-    return Modem(_phonebridge.Modem(backend, url, device, username, fs(password_file),
-                                    fs(token_file), timeout_ms, poll_interval_ms, insecure_tls,
+    return Modem(_phonebridge.Modem(backend, url, device, username, _fspath(password_file),
+                                    _fspath(token_file), timeout_ms, poll_interval_ms, insecure_tls,
                                     ca_file, login, storage, baud, webhook, modem_no))
 
 
