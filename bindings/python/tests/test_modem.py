@@ -161,17 +161,16 @@ class TestHiLink(unittest.TestCase):
 AT_SCRIPT = os.path.join(ROOT, "tests", "emulators", "at-modem-emulator.py")
 
 
-class AtEmulator:
+class AtEmulator(Server):
     """tests/emulators/at-modem-emulator.py on a pseudo-terminal linked at a
     path; control lines go to its stdin, answers come on its stdout."""
 
-    def __init__(self, *args):
+    def __init__(self, *args):  # not Server.__init__: it waits for a port
         self.tmp = tempfile.TemporaryDirectory()
         self.link = os.path.join(self.tmp.name, "tty")
         self.proc = subprocess.Popen(["/usr/bin/python3", AT_SCRIPT, "--link", self.link, *args],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        if not line.startswith("READY "):
+        if not self.proc.stdout.readline().startswith("READY "):
             self.close()
             raise RuntimeError("at-modem-emulator.py exited before it was ready")
 
@@ -185,11 +184,7 @@ class AtEmulator:
         raise RuntimeError("at-modem-emulator.py ended")
 
     def close(self):
-        self.proc.stdin.close()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        self.proc.wait(30)
-        self.proc.stdout.close()
+        super().close()
         self.tmp.cleanup()
 
 
