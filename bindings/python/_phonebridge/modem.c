@@ -6,6 +6,12 @@
  * handle's lock held (one call at a time). watch() blocks in the C library
  * and calls a Python callable (with the GIL) per event; stop() is
  * pb_modem_stop(), which takes no lock, so another thread can end a watch.
+ * While the callable runs, the C watch is paused between two operations,
+ * so the watch lends the handle out: it lets go of the lock, and calls
+ * from the callable (delete the message just stored) or from another
+ * thread (the one iterating a Watch) run, as pb-bridged does in C. A
+ * second lock, held for the whole watch, keeps close() and another watch
+ * out until it has ended.
  *
  * Backends written in Python: modem_backend_register() gives a Python class
  * its own pb_modem_backend_ops table, so pb_modem_open() and the C front end
@@ -25,8 +31,11 @@
 typedef struct {
 	PyObject_HEAD
 	pb_modem *m;
-	PyThread_type_lock lock;
+	PyThread_type_lock lock;       /* one call on the handle at a time */
+	PyThread_type_lock watch_lock; /* held by a watch from start to end */
+	unsigned long watch_thread;    /* the thread running the watch, or 0 (GIL) */
 	int closing;
+	int close_pending;             /* close() came from the watch's callback (GIL) */
 } ModemObject;
 
 /*
@@ -108,7 +117,8 @@ static PyObject *modem_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 	if (!self)
 		return NULL;
 	self->lock = PyThread_allocate_lock();
-	if (!self->lock) {
+	self->watch_lock = PyThread_allocate_lock();
+	if (!self->lock || !self->watch_lock) {
 		Py_DECREF(self);
 		return PyErr_NoMemory();
 	}
@@ -136,12 +146,14 @@ static void modem_dealloc(ModemObject *self)
 	}
 	if (self->lock)
 		PyThread_free_lock(self->lock);
+	if (self->watch_lock)
+		PyThread_free_lock(self->watch_lock);
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 #define OPEN_OR_FAIL(self)                                                   \
 	do {                                                                 \
-		if (!(self)->m)                                              \
+		if (!(self)->m || (self)->closing)                           \
 			return pbpy_raise(pb_error_set(PB_ESTATE, "modem closed"), NULL); \
 	} while (0)
 
@@ -150,17 +162,26 @@ static PyObject *modem_close(ModemObject *self, PyObject *unused)
 	if (self->m && !self->closing) {
 		/*
 		 * Stop a running watch (or the one about to start: the C library
-		 * keeps a stop until a watch consumes it) and wait for the call in
-		 * progress; calls queued behind it find no handle.
+		 * keeps a stop until a watch consumes it) and wait for it to end
+		 * and for the call in progress; calls queued behind find no handle.
+		 * From the watch's own callback the watch closes the handle when
+		 * it has returned.
 		 */
 		pb_modem *m = self->m;
 		self->closing = 1;
+		if (self->watch_thread == PyThread_get_thread_ident()) {
+			self->close_pending = 1;
+			pb_modem_stop(m);
+			Py_RETURN_NONE;
+		}
 		Py_BEGIN_ALLOW_THREADS
 		pb_modem_stop(m);
+		PyThread_acquire_lock(self->watch_lock, WAIT_LOCK);
 		PyThread_acquire_lock(self->lock, WAIT_LOCK);
 		self->m = NULL;
 		pb_modem_close(m);
 		PyThread_release_lock(self->lock);
+		PyThread_release_lock(self->watch_lock);
 		Py_END_ALLOW_THREADS
 	}
 	Py_RETURN_NONE;
@@ -291,11 +312,13 @@ static PyObject *modem_send_pdu(ModemObject *self, PyObject *args)
 typedef struct {
 	PyObject *cb;
 	PyObject *exc;
+	PyThread_type_lock lock; /* the handle's: lent out while cb runs */
 } watch_ctx;
 
 static int watch_event(const pb_modem_event *ev, void *ud)
 {
 	watch_ctx *w = ud;
+	PyThread_release_lock(w->lock);
 	PyGILState_STATE g = PyGILState_Ensure();
 	PyObject *d;
 	if (ev->type == PB_MODEM_EVENT_MESSAGE)
@@ -317,6 +340,8 @@ static int watch_event(const pb_modem_event *ev, void *ud)
 		Py_DECREF(r);
 	}
 	PyGILState_Release(g);
+	/* back to the watch once a call the callable started elsewhere is done */
+	PyThread_acquire_lock(w->lock, WAIT_LOCK);
 	return stop;
 }
 
@@ -332,9 +357,36 @@ static PyObject *modem_watch(ModemObject *self, PyObject *args, PyObject *kw)
 		return NULL;
 	}
 	OPEN_OR_FAIL(self);
-	watch_ctx w = { cb, NULL };
-	BLOCKING(self, rc, pb_modem_watch(self->m, new_only ? PB_MODEM_WATCH_NEW_ONLY : 0, duration,
-					  watch_event, &w));
+	if (self->watch_thread == PyThread_get_thread_ident())
+		return pbpy_raise(pb_error_set(PB_ESTATE, "watch: called from the watch's own callback"), NULL);
+	watch_ctx w = { cb, NULL, self->lock };
+	backend_exc_drop();
+	Py_BEGIN_ALLOW_THREADS
+	PyThread_acquire_lock(self->watch_lock, WAIT_LOCK);
+	PyThread_acquire_lock(self->lock, WAIT_LOCK);
+	Py_END_ALLOW_THREADS
+	if (!self->m || self->closing) {
+		rc = pb_error_set(PB_ESTATE, "modem closed");
+	} else {
+		self->watch_thread = PyThread_get_thread_ident();
+		pb_modem *m = self->m;
+		Py_BEGIN_ALLOW_THREADS
+		rc = pb_modem_watch(m, new_only ? PB_MODEM_WATCH_NEW_ONLY : 0, duration, watch_event, &w);
+		Py_END_ALLOW_THREADS
+		self->watch_thread = 0;
+	}
+	if (rc >= 0)
+		backend_exc_drop(); /* e.g. an error event's */
+	if (self->close_pending) {
+		pb_modem *m = self->m;
+		self->m = NULL;
+		self->close_pending = 0;
+		Py_BEGIN_ALLOW_THREADS
+		pb_modem_close(m);
+		Py_END_ALLOW_THREADS
+	}
+	PyThread_release_lock(self->lock);
+	PyThread_release_lock(self->watch_lock);
 	if (w.exc)
 		return pbpy_reraise(w.exc);
 	if (rc < 0)

@@ -26,6 +26,7 @@ import enum
 import os
 import queue
 import threading
+import weakref
 from dataclasses import dataclass
 from typing import (Any, Callable, ClassVar, Dict, Iterable, Iterator, List, Optional, Type,
                     TypeVar, Union)
@@ -153,6 +154,7 @@ class Modem:
 
     def __init__(self, handle: "_phonebridge.Modem") -> None:
         self._m = handle
+        self._watches: "weakref.WeakSet[Watch]" = weakref.WeakSet()
 
     def __enter__(self) -> "Modem":
         return self
@@ -162,6 +164,8 @@ class Modem:
 
     def close(self) -> None:
         """Stop a running watch, wait for it, and close the handle."""
+        for w in list(self._watches):
+            w._release()  # a watch paused for its consumer would never end
         self._m.close()
 
     @property
@@ -215,14 +219,19 @@ class Modem:
         """Watch in this thread, calling ``callback(WatchEvent)`` for each event
         until it returns True (then True is returned), :meth:`stop`, or
         ``duration_ms`` passes. An exception from ``callback`` ends the watch
-        and propagates."""
+        and propagates. The watch is paused while ``callback`` runs, which
+        may use this modem (delete the message it has stored, send, ...)."""
         return self._m.watch(lambda d: callback(_event(d)), new_only=new_only,
                              duration_ms=duration_ms)
 
     def watch(self, *, new_only: bool = False, duration_ms: int = -1) -> "Watch":
         """An iterator over :class:`WatchEvent` (a watch running in a helper
-        thread); it ends after :meth:`stop`, ``duration_ms``, or when closed."""
-        return Watch(self, new_only, duration_ms)
+        thread); it ends after :meth:`stop`, ``duration_ms``, or when closed.
+        The watch waits while the loop body handles an event, so the body
+        may use this modem (delete the message it has stored, send, ...)."""
+        w = Watch(self, new_only, duration_ms)
+        self._watches.add(w)
+        return w
 
     def stop(self) -> None:
         """End a running watch soon, or the next one at once when none is
@@ -236,11 +245,18 @@ _END = object()
 
 class Watch:
     """Iterator over a modem's events. ``close()`` (or leaving a ``with``
-    block, or breaking out of a ``for`` loop and dropping it) stops the watch."""
+    block) stops the watch; so does closing the modem.
+
+    The C watch runs in a helper thread and hands each event over, then
+    waits until the consumer asks for the next one (the handle is free for
+    the consumer's calls meanwhile): an event is never reported before the
+    previous one was handled."""
 
     def __init__(self, m: Modem, new_only: bool, duration_ms: int) -> None:
         self._modem = m
         self._q: "queue.Queue[Any]" = queue.Queue()
+        self._resume = threading.Event()
+        self._released = False
         self._error: Optional[BaseException] = None
         self._t = threading.Thread(target=self._run, args=(new_only, duration_ms),
                                    name="phonebridge-modem-watch", daemon=True)
@@ -248,16 +264,32 @@ class Watch:
 
     def _run(self, new_only: bool, duration_ms: int) -> None:
         try:
-            self._modem._m.watch(self._q.put, new_only=new_only, duration_ms=duration_ms)
+            self._modem._m.watch(self._deliver, new_only=new_only, duration_ms=duration_ms)
         except BaseException as e:  # handed to the iterating thread
             self._error = e
         finally:
             self._q.put(_END)
 
+    def _deliver(self, d: Dict[str, Any]) -> bool:
+        """The C watch's callback (helper thread): hand the event over and
+        wait until it is handled. True stops the watch."""
+        if self._released:
+            return True
+        self._resume.clear()
+        self._q.put(d)
+        self._resume.wait()
+        return self._released
+
+    def _release(self) -> None:
+        """Let a paused watch go on and stop at once (no more consumer)."""
+        self._released = True
+        self._resume.set()
+
     def __iter__(self) -> Iterator[WatchEvent]:
         return self
 
     def __next__(self) -> WatchEvent:
+        self._resume.set()  # the previous event is handled
         item = self._q.get()
         if item is _END:
             self._q.put(_END)  # stay ended
@@ -271,6 +303,7 @@ class Watch:
         """Stop the watch and wait for its thread."""
         if self._t.is_alive():
             self._modem.stop()  # kept by the C library even if the watch has not started yet
+            self._release()
             self._t.join()
 
     def __enter__(self) -> "Watch":
@@ -278,13 +311,6 @@ class Watch:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def __del__(self) -> None:
-        try:
-            if self._t.is_alive():
-                self._modem.stop()
-        except Exception:
-            pass
 
 
 # --- backends written in Python -----------------------------------------------

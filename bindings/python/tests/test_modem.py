@@ -509,6 +509,57 @@ class TestPythonBackend(unittest.TestCase):
         self.assertIn("OSError: unplugged", events[0].text)
         m.close()
 
+    def test_the_modem_is_usable_while_a_watch_waits_for_its_consumer(self):
+        m = self.open("box-inloop")
+        box = FakeBox.boxes["box-inloop"]
+        add("box-inloop", "1", "one")
+        add("box-inloop", "2", "two")
+        # the iterator: store, then delete from the loop body (the watch waits)
+        w = m.watch()
+        handled = []
+        for ev in w:
+            handled.append(ev.message.id)
+            m.delete(ev.message.id)
+            m.send("+1555", "got " + ev.message.id)
+            if len(handled) == 2:
+                break
+        self.assertEqual(handled, ["1", "2"])
+        self.assertEqual(m.list(), [])  # while the watch is still paused
+        w.close()
+        self.assertEqual(box["sent"][-2:], [("+1555", "got 1"), ("+1555", "got 2")])
+        # the callback: the same from inside it; a watch in a watch is refused
+        add("box-inloop", "3", "three")
+        errors = []
+
+        def cb(ev):
+            m.delete(ev.message.id)
+            try:
+                m.watch_with(lambda e: True)
+            except phonebridge.StateError as e:
+                errors.append(e)
+            return True
+        self.assertTrue(m.watch_with(cb))
+        self.assertEqual((m.list(), len(errors)), ([], 1))
+        # close() from the callback: the watch ends, then the handle is closed
+        add("box-inloop", "4", "four")
+
+        def closer(ev):
+            m.close()
+            with self.assertRaises(phonebridge.StateError):
+                m.list()
+            return False
+        self.assertFalse(m.watch_with(closer))
+        self.assertEqual(box["closed"], 1)
+        with self.assertRaises(phonebridge.StateError):
+            m.list()
+        # closing the modem releases an iterator paused on an event nobody takes
+        m = self.open("box-inloop")
+        w = m.watch()
+        self.assertEqual(next(w).message.id, "4")
+        m.close()
+        self.assertEqual(list(w), [])
+        self.assertEqual(box["closed"], 1)
+
     def test_polled_backend_watch_and_unsupported(self):
         PollBox.inbox = [modem.Message("a", text="one")]
         with modem.open("pytest-poll", poll_interval_ms=50) as m:
@@ -526,6 +577,35 @@ class TestPythonBackend(unittest.TestCase):
                 return len(seen) == 2
             self.assertTrue(m.watch_with(cb, duration_ms=60000))
             self.assertEqual(seen, ["one", "two"])
+
+    def test_spool_backend_example(self):
+        example = os.path.join(ROOT, "examples", "python", "spool_backend.py")
+        if not os.path.exists(example):
+            self.skipTest("no examples")
+        spool = os.path.join(self.tmp.name, "spool")
+        os.makedirs(os.path.join(spool, "inbox"))
+        with open(os.path.join(spool, "inbox", "a1.txt"), "w") as f:
+            f.write("+15550001\nhello\n")
+        r = subprocess.run([sys.executable, example, spool, "--send", "+15550002", "hi there"],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "sent, reference 1\na1: +15550001: hello\n")
+        with open(os.path.join(spool, "outbox", "1.txt")) as f:
+            self.assertEqual(f.read(), "+15550002\nhi there\n")
+        # --watch reports and deletes what is there and what arrives
+        p = subprocess.Popen([sys.executable, example, spool, "--watch", "120"],
+                             stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(p.stdout.readline(), "a1: +15550001: hello\n")
+            with open(os.path.join(spool, "inbox", "b2.tmp"), "w") as f:
+                f.write("+15550003\nlater\n")
+            os.replace(os.path.join(spool, "inbox", "b2.tmp"), os.path.join(spool, "inbox", "b2.txt"))
+            self.assertEqual(p.stdout.readline(), "b2: +15550003: later\n")
+        finally:
+            p.terminate()
+            p.wait(30)
+            p.stdout.close()
+        self.assertFalse(os.path.exists(os.path.join(spool, "inbox", "a1.txt")))
 
     def test_many_list_read_rounds_do_not_grow_memory(self):
         with self.open("box-leak") as m:
