@@ -57,7 +57,7 @@ static void backend_exc_drop(void)
 		backend_exc_drop();                                                       \
 		PBPY_BLOCKING((self)->lock, rc, (self)->m ? (expr) : PB_ESTATE);          \
 		if ((rc) >= 0)                                                            \
-			backend_exc_drop(); /* e.g. an error event of a watch */          \
+			backend_exc_drop(); /* one the call recovered from */            \
 	} while (0)
 
 /* Raise the exception for a failed call, chained to the backend's own. */
