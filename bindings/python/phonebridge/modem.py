@@ -12,8 +12,9 @@
                 m.delete(ev.message.id)
 
 Every call that talks to the box releases the GIL; one call at a time runs
-on a modem (the others wait). Credential files must be mode 0600 or stricter
-(AuthError otherwise).
+on a modem (the others wait). A watch waits while an event is handled, so
+the loop above may delete, send and so on. Credential files must be mode
+0600 or stricter (AuthError otherwise).
 
 A backend can be written in Python: subclass :class:`Backend`, register it
 with :func:`register_backend`, and :func:`open` (and the C library's watch)
