@@ -45,10 +45,18 @@ typedef struct {
  * GIL held only.
  */
 static _Thread_local PyObject *backend_exc;
+/* The modem whose watch runs on this thread, or NULL (stopped on Ctrl-C). */
+static _Thread_local pb_modem *watching;
 
 static void backend_exc_drop(void)
 {
 	Py_CLEAR(backend_exc);
+}
+
+/* An exception that must end the call as itself: KeyboardInterrupt, SystemExit. */
+static int is_fatal(PyObject *exc)
+{
+	return exc && !PyErr_GivenExceptionMatches(exc, PyExc_Exception);
 }
 
 /* A call on the box; after close() it finds no handle: PB_ESTATE. */
@@ -60,12 +68,17 @@ static void backend_exc_drop(void)
 			backend_exc_drop(); /* one the call recovered from */            \
 	} while (0)
 
-/* Raise the exception for a failed call, chained to the backend's own. */
+/*
+ * Raise the exception for a failed call, chained to the backend's own; a
+ * KeyboardInterrupt or SystemExit the backend raised comes out as itself.
+ */
 static PyObject *modem_raise(int rc)
 {
-	pbpy_raise(rc, NULL);
 	PyObject *cause = backend_exc;
 	backend_exc = NULL;
+	if (is_fatal(cause))
+		return pbpy_reraise(cause);
+	pbpy_raise(rc, NULL);
 	if (cause) {
 		PyObject *exc = pbpy_take_exception();
 		if (!exc) {
@@ -321,6 +334,11 @@ static int watch_event(const pb_modem_event *ev, void *ud)
 	PyThread_release_lock(w->lock);
 	PyGILState_STATE g = PyGILState_Ensure();
 	PyObject *d;
+	if (is_fatal(backend_exc)) { /* the watch is stopping: no more events */
+		PyGILState_Release(g);
+		PyThread_acquire_lock(w->lock, WAIT_LOCK);
+		return 1;
+	}
 	if (ev->type == PB_MODEM_EVENT_MESSAGE)
 		d = Py_BuildValue("{s:s,s:N}", "event", "message", "message", msg_dict(ev->msg));
 	else if (ev->type == PB_MODEM_EVENT_ERROR)
@@ -370,10 +388,16 @@ static PyObject *modem_watch(ModemObject *self, PyObject *args, PyObject *kw)
 	} else {
 		self->watch_thread = PyThread_get_thread_ident();
 		pb_modem *m = self->m;
+		watching = m;
 		Py_BEGIN_ALLOW_THREADS
 		rc = pb_modem_watch(m, new_only ? PB_MODEM_WATCH_NEW_ONLY : 0, duration, watch_event, &w);
 		Py_END_ALLOW_THREADS
+		watching = NULL;
 		self->watch_thread = 0;
+	}
+	if (is_fatal(backend_exc) && !w.exc) {
+		w.exc = backend_exc;
+		backend_exc = NULL;
 	}
 	if (rc >= 0)
 		backend_exc_drop(); /* e.g. an error event's */
@@ -506,8 +530,16 @@ static int backend_fail(const py_backend *pb, const char *op)
 		code = PB_EIO;
 	} else if (exc && PyErr_GivenExceptionMatches(exc, PyExc_MemoryError)) {
 		code = PB_ENOMEM;
+	} else if (is_fatal(exc)) {
+		/* Ctrl-C in a backend method: end a watch too, and raise it as itself */
+		code = PB_ECANCELLED;
+		if (watching)
+			pb_modem_stop(watching);
 	}
-	Py_XSETREF(backend_exc, exc);
+	if (is_fatal(backend_exc))
+		Py_XDECREF(exc); /* the first Ctrl-C wins */
+	else
+		Py_XSETREF(backend_exc, exc);
 	return pb_error_set(code, "%s backend: %s: %s", pb->name, op, text);
 }
 

@@ -355,6 +355,7 @@ class Backend:
     TimeoutError, OSError and MemoryError become UnsupportedError,
     phonebridge.TimeoutError, TransportError and MemoryError; anything else
     PhoneBridgeError. The original exception is the ``__cause__``.
+    KeyboardInterrupt and SystemExit come out as themselves (and end a watch).
     """
 
     name: ClassVar[str] = ""

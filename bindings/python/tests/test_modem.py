@@ -474,6 +474,24 @@ class TestPythonBackend(unittest.TestCase):
                 m.delete("nope")
             self.assertIsInstance(cm.exception.__cause__, phonebridge.NotFoundError)
 
+    def test_ctrl_c_in_a_backend_comes_out_as_itself(self):
+        with self.open("box-int") as m:
+            box = FakeBox.boxes["box-int"]
+            box["fail"] = ("list", KeyboardInterrupt(), 1)
+            with self.assertRaises(KeyboardInterrupt):
+                m.list()
+            box["fail"] = ("send", SystemExit(3), 1)
+            with self.assertRaises(SystemExit):
+                m.send("+1555", "x")
+            # in a watch: it ends the watch (no error event) and is raised by it
+            add("box-int", "1", "one")
+            box["fail"] = ("wait", KeyboardInterrupt(), 1)
+            events = []
+            with self.assertRaises(KeyboardInterrupt):
+                m.watch_with(events.append, duration_ms=60000)
+            self.assertEqual([e.event for e in events], ["message"])
+            self.assertEqual(m.list()[0].text, "one")  # and the modem goes on
+
     def test_watch_reports_listed_and_pushed_messages(self):
         m = self.open("box-watch")
         add("box-watch", "1", "there before")
