@@ -12,6 +12,7 @@ Run it to watch a simulated call (a virtual clock, no SIP):
 """
 
 import datetime
+from typing import Dict, List, Optional
 
 from phonebridge import screen
 
@@ -21,18 +22,18 @@ class TypeTheYear(screen.Challenge):
 
     name = "type-year"
 
-    def __init__(self, params):
+    def __init__(self, params: Dict[str, str]) -> None:
         super().__init__(params)
         params = dict(params)
         self.tries = int(params.pop("tries", "2"))
         self.year = params.pop("year", f"{datetime.date.today().year % 100:02d}")
         self.reject_unknown(params)  # ValueError -> the session is refused
 
-    def start(self):
+    def start(self) -> None:
         self.play("enter-the-code")          # answers the call first
         self.collect(2, 6000)              # on_input() follows
 
-    def on_input(self, digits, timed_out):
+    def on_input(self, digits: str, timed_out: bool) -> None:
         if digits == self.year:
             self.pass_()
             return
@@ -48,32 +49,32 @@ class PrintingHost(screen.Host):
     """A host that prints what the session asks and keeps its timer on a
     virtual clock (a real one would drive SIP and RTP)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.timer_at = -1
-        self.result = None
+        self.result: Optional[screen.Result] = None
 
-    def ring(self):
+    def ring(self) -> None:
         print("  host: ring")
 
-    def answer(self):
+    def answer(self) -> None:
         print("  host: answer")
 
-    def play(self, names):
+    def play(self, names: List[str]) -> None:
         print("  host: play", " ".join(names))
 
-    def stop_playing(self):
+    def stop_playing(self) -> None:
         print("  host: stop playing (barge-in)")
 
-    def set_timer(self, at):
+    def set_timer(self, at: int) -> None:
         self.timer_at = at
 
-    def finish(self, result):
+    def finish(self, result: screen.Result) -> None:
         self.result = result
         print(f"  host: finish: {result.outcome} ({result.reason or 'no reason'}), "
               f"answered={result.answered}, {result.duration} ms")
 
 
-def simulate(registry, keys):
+def simulate(registry: screen.Registry, keys: str) -> Optional[screen.Result]:
     host = PrintingHost()
     session = screen.Session(registry, "type-year", "year=26", host)
     session.start(0)
@@ -92,7 +93,7 @@ def simulate(registry, keys):
     return host.result
 
 
-def main():
+def main() -> None:
     registry = screen.Registry()          # the built-ins...
     registry.register(TypeTheYear)        # ...and ours
     registry.check("type-year", "tries=3")
@@ -100,9 +101,11 @@ def main():
     decision = policy.decide("sip:+15550102000@example.net")
     print("policy:", decision.verdict, decision.challenge, decision.params)
     print("a caller who knows the year:")
-    assert simulate(registry, "26").outcome == "passed"
+    passed = simulate(registry, "26")
+    assert passed is not None and passed.outcome == "passed"
     print("a caller who does not:")
-    assert simulate(registry, "1999").outcome == "failed"
+    failed = simulate(registry, "1999")
+    assert failed is not None and failed.outcome == "failed"
 
 
 if __name__ == "__main__":

@@ -11,11 +11,12 @@ byte) is unwrapped first.
 
 import os
 import sys
+from typing import List
 
 from phonebridge import MalformedPDU, mms
 
 
-def main(argv):
+def main(argv: List[str]) -> int:
     if len(argv) not in (2, 3):
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2

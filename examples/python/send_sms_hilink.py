@@ -15,8 +15,8 @@ import phonebridge
 from phonebridge import modem
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main() -> None:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--url", default="http://192.168.8.1")
     ap.add_argument("--user", default="admin")
     ap.add_argument("--password-file", required=True)

@@ -37,6 +37,17 @@ static inline PyObject *pbpy_take_exception(void)
 	return value;
 }
 
+/* "ExcType: message" of an exception object into @buf (never fails). */
+static inline void pbpy_exception_text(char *buf, size_t cap, PyObject *exc)
+{
+	PyObject *s = exc ? PyObject_Str(exc) : NULL;
+	const char *msg = s ? PyUnicode_AsUTF8(s) : NULL;
+	if (!msg)
+		PyErr_Clear();
+	snprintf(buf, cap, "%s: %s", exc ? Py_TYPE(exc)->tp_name : "error", msg ? msg : "?");
+	Py_XDECREF(s);
+}
+
 /* Raise @exc again (the reference is stolen). Returns NULL. */
 static inline PyObject *pbpy_reraise(PyObject *exc)
 {

@@ -80,8 +80,10 @@ def enable_logging(level: int = logging.INFO, logger: Optional[logging.Logger] =
     if logger is None:
         _phonebridge.set_log_handler(_to_logging, c_level)
     else:
+        target = logger
+
         def handler(lvl: int, domain: str, message: str) -> None:
-            logger.log(_LEVELS.get(lvl, logging.DEBUG), "%s: %s", domain, message)
+            target.log(_LEVELS.get(lvl, logging.DEBUG), "%s: %s", domain, message)
         _phonebridge.set_log_handler(handler, c_level)
 
 

@@ -137,4 +137,10 @@ _BY_CODE: Dict[int, Type[PhoneBridgeError]] = {
     -18: RangeError,
 }
 
+# Each class carries its own code and name, so one raised by Python code (a
+# modem backend written in Python, say) means the same to the C library.
+for _code, _cls in _BY_CODE.items():
+    _cls.code = _code
+    _cls.name = _phonebridge.error_name(_code)
+
 _phonebridge._register_errors(_BY_CODE, PhoneBridgeError)

@@ -19,7 +19,7 @@ import datetime
 import hashlib
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import _phonebridge
 
@@ -323,8 +323,15 @@ class Attachment:
         return cls(data, content_type, name or os.path.basename(os.fspath(path)))
 
 
-def _attachments(atts: Sequence[Union[Attachment, str, "os.PathLike[str]", bytes]]) -> list:
-    out = []
+_EncodedAttachment = Tuple[str, Optional[str], _Buffer, Optional[str]]
+# the arguments of _phonebridge.mms_encode_send_req up to the attachments
+_SendReqArgs = Tuple[str, Optional[str], List[str], List[str], List[str], Optional[str], int, int,
+                     int, int, int, Optional[str], Optional[str], List[_EncodedAttachment]]
+
+
+def _attachments(atts: Sequence[Union[Attachment, str, "os.PathLike[str]", bytes]]
+                 ) -> List[_EncodedAttachment]:
+    out: List[_EncodedAttachment] = []
     for a in atts:
         if isinstance(a, (bytes, bytearray, memoryview)):
             a = Attachment(a, "application/octet-stream")
@@ -341,7 +348,7 @@ def _send_req_args(transaction_id: str, to: Sequence[str], text: Optional[str],
                    date: Union[None, int, datetime.datetime],
                    expiry: Union[None, int, datetime.timedelta], delivery_report: Optional[bool],
                    read_report: Optional[bool], priority: int,
-                   message_class: Optional[str]) -> tuple:
+                   message_class: Optional[str]) -> _SendReqArgs:
     if isinstance(to, str):
         to = [to]
     exp = int(expiry.total_seconds()) if isinstance(expiry, datetime.timedelta) else int(expiry or 0)

@@ -132,7 +132,7 @@ class SmsPart:
 class _Journal:
     """The message journal: one row per message in either direction."""
 
-    def __init__(self, h: Any) -> None:
+    def __init__(self, h: "_phonebridge.Store") -> None:
         self._h = h
 
     def insert(self, dir: int, state: int, *, dedup_key: Optional[str] = None,
@@ -178,7 +178,7 @@ class _Journal:
 class _Attachments:
     """Content-addressed attachment files of journal rows."""
 
-    def __init__(self, h: Any) -> None:
+    def __init__(self, h: "_phonebridge.Store") -> None:
         self._h = h
 
     def add(self, msg_id: int, data: Union[bytes, bytearray, memoryview],
@@ -209,7 +209,7 @@ class _Attachments:
 class _SmsParts:
     """Parts of concatenated SMS waiting for the rest."""
 
-    def __init__(self, h: Any) -> None:
+    def __init__(self, h: "_phonebridge.Store") -> None:
         self._h = h
 
     def put(self, group_key: str, originator: str, reference: int, total: int, seq: int,
@@ -229,7 +229,7 @@ class _SmsParts:
 class _KV(MutableMapping[str, str]):
     """Key-value state (sync tokens, cursors) as a mapping."""
 
-    def __init__(self, h: Any) -> None:
+    def __init__(self, h: "_phonebridge.Store") -> None:
         self._h = h
 
     def __getitem__(self, key: str) -> str:
@@ -263,7 +263,7 @@ class _KV(MutableMapping[str, str]):
 
 
 class _Contacts:
-    def __init__(self, h: Any) -> None:
+    def __init__(self, h: "_phonebridge.Store") -> None:
         self._h = h
 
     def set(self, number: str, display_name: Optional[str] = None,
@@ -305,7 +305,7 @@ class _Contacts:
 class _Lists:
     """Allow and deny lists of the call screening, and caller attempts."""
 
-    def __init__(self, h: Any) -> None:
+    def __init__(self, h: "_phonebridge.Store") -> None:
         self._h = h
 
     def add(self, list: int, number: str, source: int = SRC_MANUAL, expires_at: int = 0) -> None:
@@ -333,7 +333,7 @@ class _Lists:
 
 
 class _Calls:
-    def __init__(self, h: Any) -> None:
+    def __init__(self, h: "_phonebridge.Store") -> None:
         self._h = h
 
     def log(self, caller: Optional[str], *, at: int = 0, attestation: Optional[str] = None,
