@@ -41,6 +41,18 @@ typedef struct pb_sip_call pb_sip_call;
 /** Opaque one-shot timer on the user agent's loop. */
 typedef struct pb_sip_timer pb_sip_timer;
 
+/**
+ * How the source allow list and digest authentication combine to admit an
+ * INVITE (when a digest realm is configured; without one only the address
+ * list counts).
+ */
+typedef enum pb_sip_admit {
+	/** A source on the allow list, or else a caller that authenticates (the default). */
+	PB_SIP_ADMIT_ADDRESS_OR_DIGEST = 0,
+	/** A source on the allow list that also authenticates. */
+	PB_SIP_ADMIT_ADDRESS_AND_DIGEST = 1,
+} pb_sip_admit;
+
 /** User agent options. All strings borrowed for pb_sip_new() only. */
 typedef struct pb_sip_options {
 	int version;                /**< PB_SIP_OPTIONS_VERSION */
@@ -66,11 +78,32 @@ typedef struct pb_sip_options {
 	unsigned register_expires;  /**< seconds; 0 = 600 */
 	/** Seconds to wait for a bridged target to answer; 0 = 30. */
 	unsigned bridge_timeout;
+	/* --- version 2 --- */
+	/**
+	 * Digest authentication of incoming INVITEs, done by sofia-sip's auth
+	 * module (iptsec): the realm of our 401 challenges. NULL or "" = no
+	 * digest, the allow list alone decides.
+	 */
+	const char *auth_realm;
+	/**
+	 * The user file for auth_realm, in sofia-sip's format: one
+	 * "user:password" or "user:password:realm" line per user, or
+	 * htdigest lines "user:realm:HA1" ('#' starts a comment). It must not
+	 * be readable by group or others (PB_EAUTH otherwise). sofia-sip
+	 * reads it again when it changes.
+	 */
+	const char *auth_users_file;
+	/** How allow_sources and the digest combine (see pb_sip_admit). */
+	pb_sip_admit admit;
+	/** Lifetime of a challenge's nonce in seconds (older ones are answered "stale"); 0 = 300. */
+	unsigned auth_nonce_ttl;
 } pb_sip_options;
 
-#define PB_SIP_OPTIONS_VERSION 1
+/* Version 1 (without the auth_* fields and admit) is still accepted. */
+#define PB_SIP_OPTIONS_VERSION 2
 #define PB_SIP_OPTIONS_INIT { PB_SIP_OPTIONS_VERSION, NULL, 0, true, true, NULL, NULL, 0, 0, \
-			      NULL, NULL, NULL, NULL, NULL, 0, 0 }
+			      NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, \
+			      PB_SIP_ADMIT_ADDRESS_OR_DIGEST, 0 }
 
 /** What happened on a call (the event handler's @p ev). */
 typedef enum pb_sip_event {
@@ -119,11 +152,14 @@ typedef struct pb_sip_handlers {
 
 /**
  * Make a user agent and start listening (and registering, if configured).
+ * Port 0 in @p opts means 5060; to let the system choose a free port (tests)
+ * pass PB_SIP_PORT_ANY and read it back with pb_sip_port().
  *
  * @param out receives the new agent (pb_sip_free())
  * @param opts, handlers borrowed for the call (handlers are copied)
  * @return 0; PB_EINVAL (bad option, e.g. an unparsable allow_sources);
- *         PB_EIO (could not bind); PB_ENOMEM
+ *         PB_EIO (could not bind, or the users file cannot be read);
+ *         PB_EAUTH (the users file is readable by group or others); PB_ENOMEM
  */
 PB_API int pb_sip_new(pb_sip **out, const pb_sip_options *opts, const pb_sip_handlers *handlers);
 
@@ -163,6 +199,22 @@ PB_API size_t pb_sip_call_count(const pb_sip *ua);
  */
 PB_API int pb_sip_set_allow_sources(pb_sip *ua, const char *list);
 
+/**
+ * Replace the digest settings of incoming INVITEs (as in pb_sip_options:
+ * @p realm NULL or "" turns digest off). The users file is checked and read
+ * now; on an error the old settings stay. Calls in progress are not
+ * affected; challenges already sent to callers stay valid.
+ * @param realm, users_file borrowed
+ * @return 0; PB_EINVAL; PB_EIO (cannot read the file); PB_EAUTH (file mode); PB_ENOMEM
+ */
+PB_API int pb_sip_set_auth(pb_sip *ua, const char *realm, const char *users_file, pb_sip_admit admit);
+
+/** Port value for pb_sip_options.port: let the system choose (see pb_sip_port()). */
+#define PB_SIP_PORT_ANY 65536u
+
+/** The SIP port the agent listens on (the one chosen when PB_SIP_PORT_ANY was asked). */
+PB_API unsigned pb_sip_port(const pb_sip *ua);
+
 /** Status of the last REGISTER answer (200, 401, 403, 408, ...), 0 before any. */
 PB_API int pb_sip_last_register_status(const pb_sip *ua);
 
@@ -197,6 +249,8 @@ typedef struct pb_sip_caller {
 	const char *to_uri;         /**< To URI */
 	const char *source;         /**< source address of the INVITE, "127.0.0.1:5062" */
 	const char *call_id;        /**< Call-ID */
+	/** the digest user name the caller authenticated as, or NULL (admitted by address) */
+	const char *auth_user;
 } pb_sip_caller;
 
 /** @return borrowed: valid until the call's ENDED event */

@@ -429,9 +429,16 @@ void pb_sip__incoming(pb_sip *ua, nua_handle_t *nh, const sip_t *sip)
 	msg_t *msg = nua_current_request(ua->nua);
 	su_addrinfo_t *ai = msg ? msg_addrinfo(msg) : NULL;
 	const struct sockaddr *sa = ai ? ai->ai_addr : NULL;
-	if (!pb_sip__acl_match(&ua->acl, sa)) {
-		pb_log_notice(PB_SIP_DOMAIN, "INVITE from a source not allowed: 403");
-		refuse(nh, SIP_403_FORBIDDEN);
+	char user[128];
+	int st = pb_sip__admit(ua, nh, sip, ai, user, sizeof(user));
+	if (st == 401) {   /* the challenge went out */
+		nua_handle_destroy(nh);
+		return;
+	}
+	if (st != 0) {
+		if (st == 403)
+			pb_log_notice(PB_SIP_DOMAIN, "INVITE from a source not allowed: 403");
+		refuse(nh, st, sip_status_phrase(st));
 		return;
 	}
 	if (ua->draining) {
@@ -450,6 +457,8 @@ void pb_sip__incoming(pb_sip *ua, nua_handle_t *nh, const sip_t *sip)
 	ua->calls = call;
 	ua->ncalls++;
 	int rc = call_setup(call, nh, sip, sa);
+	if (rc == 0 && user[0] && !(call->caller.auth_user = su_strdup(call->home, user)))
+		rc = pb_error__oom();
 	if (rc < 0) {
 		if (rc == PB_EUNSUPPORTED)
 			nua_respond(nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
@@ -460,9 +469,10 @@ void pb_sip__incoming(pb_sip *ua, nua_handle_t *nh, const sip_t *sip)
 		nua_handle_bind(nh, &call->a);
 		return; /* ends with the terminated state */
 	}
-	pb_log_info(PB_SIP_DOMAIN, "INVITE %s from %s (pai %s)", call->caller.call_id,
+	pb_log_info(PB_SIP_DOMAIN, "INVITE %s from %s (pai %s)%s%s", call->caller.call_id,
 		    call->caller.from_uri ? call->caller.from_uri : "-",
-		    call->caller.pai ? call->caller.pai : "-");
+		    call->caller.pai ? call->caller.pai : "-",
+		    user[0] ? " authenticated as " : "", user);
 	call->handed = true;
 	if (ua->h.incoming)
 		ua->h.incoming(call, ua->h.userdata);

@@ -49,6 +49,17 @@ int pb_sip__acl_parse(pb_sip_acl *acl, const char *list);
 void pb_sip__acl_clear(pb_sip_acl *acl);
 bool pb_sip__acl_match(const pb_sip_acl *acl, const struct sockaddr *sa);
 
+/* --- digest authentication of INVITEs (auth.c) --- */
+
+/* Replace the auth module (realm NULL/"" = none). 0, PB_EINVAL, PB_EIO, PB_EAUTH, PB_ENOMEM. */
+int pb_sip__auth_set(struct pb_sip *ua, const char *realm, const char *users_file,
+		     pb_sip_admit admit, unsigned nonce_ttl);
+void pb_sip__auth_clear(struct pb_sip *ua);
+/* 0 = admit (@p user gets the authenticated name, or ""); otherwise the
+ * status to refuse with (a 401 challenge is already sent). */
+int pb_sip__admit(struct pb_sip *ua, nua_handle_t *nh, const sip_t *sip, const su_addrinfo_t *ai,
+		  char *user, size_t cap);
+
 /* --- SDP and sipfrag (sdp.c) --- */
 
 /* Status code of a message/sipfrag body "SIP/2.0 200 OK", or PB_EMALFORMED. */
@@ -115,6 +126,11 @@ struct pb_sip {
 	nua_t *nua;
 	pb_sip_handlers h;
 	pb_sip_acl acl;
+	struct auth_mod_t *auth;       /* sofia-sip auth module, NULL = no digest */
+	char *auth_key;                /* its nonce HMAC key, random */
+	pb_sip_admit admit;
+	unsigned auth_nonce_ttl;
+	unsigned port;                 /* the SIP port we listen on */
 	char *rtp_address;
 	unsigned rtp_port_min, rtp_port_max, rtp_next;
 	unsigned bridge_timeout;

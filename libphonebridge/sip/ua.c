@@ -3,7 +3,9 @@
  * registration with digest authentication, timers, the loop.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -108,9 +110,22 @@ PB_API int pb_sip_last_register_status(const pb_sip *ua)
 
 /* --- the nua callback ------------------------------------------------------- */
 
+static void got_params(pb_sip *ua, tagi_t tags[])
+{
+	const sip_from_t *from = NULL;
+	tl_gets(tags, SIPTAG_FROM_REF(from), TAG_END());
+	if (from && from->a_url->url_port)
+		ua->port = (unsigned)atoi(from->a_url->url_port);
+}
+
+
 static void on_nua(nua_event_t event, int status, char const *phrase, nua_t *nua, pb_sip *ua,
 		   nua_handle_t *nh, pb_sip_leg *leg, sip_t const *sip, tagi_t tags[])
 {
+	if (event == nua_r_get_params) {
+		got_params(ua, tags);
+		return;
+	}
 	if (event == nua_r_shutdown) {
 		if (status >= 200)
 			ua->shut_down = true;
@@ -158,11 +173,15 @@ static void on_nua(nua_event_t event, int status, char const *phrase, nua_t *nua
 
 /* --- life cycle ----------------------------------------------------------- */
 
-static int check_options(const pb_sip_options *o)
+/* Copy the caller's options (version 1 lacks the digest fields: they stay zero). */
+static int check_options(const pb_sip_options *in, pb_sip_options *o)
 {
-	if (!o || o->version != PB_SIP_OPTIONS_VERSION)
+	if (!in || (in->version != 1 && in->version != PB_SIP_OPTIONS_VERSION))
 		return pb_error_set(PB_EINVAL, "pb_sip_options: missing or wrong version");
-	if (o->port > 65535 || o->rtp_port_max > 65535 || o->rtp_port_min > o->rtp_port_max)
+	memset(o, 0, sizeof(*o));
+	memcpy(o, in, in->version == 1 ? offsetof(pb_sip_options, auth_realm) : sizeof(*o));
+	if ((o->port > 65535 && o->port != PB_SIP_PORT_ANY) || o->rtp_port_max > 65535 ||
+	    o->rtp_port_min > o->rtp_port_max)
 		return pb_error_set(PB_EINVAL, "pb_sip_options: port out of range");
 	if (!o->udp && !o->tcp)
 		return pb_error_set(PB_EINVAL, "pb_sip_options: neither UDP nor TCP");
@@ -174,8 +193,9 @@ static int make_nua(pb_sip *ua, const pb_sip_options *o, const char *bind)
 	char url[128];
 	const char *transport = o->udp && o->tcp ? "" : o->udp ? ";transport=udp" : ";transport=tcp";
 	bool v6 = strchr(bind, ':') != NULL;
-	snprintf(url, sizeof(url), "sip:%s%s%s:%u%s", v6 ? "[" : "", bind, v6 ? "]" : "",
-		 o->port ? o->port : 5060, transport);
+	ua->port = o->port == PB_SIP_PORT_ANY ? 0 : o->port ? o->port : 5060;
+	snprintf(url, sizeof(url), "sip:%s%s%s:%u%s", v6 ? "[" : "", bind, v6 ? "]" : "", ua->port,
+		 transport);
 	ua->nua = nua_create(ua->root, on_nua, ua, NUTAG_URL(url),
 			     SIPTAG_USER_AGENT_STR(o->user_agent ? o->user_agent : "libphonebridge"),
 			     NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0), NUTAG_ENABLEMESSAGE(0),
@@ -184,8 +204,22 @@ static int make_nua(pb_sip *ua, const pb_sip_options *o, const char *bind)
 			     TAG_END());
 	if (!ua->nua)
 		return pb_error_set(PB_EIO, "cannot listen on %s", url);
-	pb_log_info(PB_SIP_DOMAIN, "listening on %s", url);
+	if (ua->port == 0) {
+		/* the port the system chose: the stack's own From (our contact) holds it */
+		nua_get_params(ua->nua, SIPTAG_FROM(NULL), TAG_END());
+		int64_t until = pb_sip_now(ua) + 5000;
+		while (ua->port == 0 && pb_sip_now(ua) < until)
+			su_root_step(ua->root, 50);
+		if (ua->port == 0)
+			return pb_error_set(PB_EIO, "cannot learn the port chosen for %s", url);
+	}
+	pb_log_info(PB_SIP_DOMAIN, "listening on %s (port %u)", url, ua->port);
 	return 0;
+}
+
+PB_API unsigned pb_sip_port(const pb_sip *ua)
+{
+	return ua ? ua->port : 0;
 }
 
 static int ua_setup(pb_sip *ua, const pb_sip_options *o)
@@ -205,6 +239,10 @@ static int ua_setup(pb_sip *ua, const pb_sip_options *o)
 	ua->root = su_root_create(ua);
 	if (!ua->root)
 		return pb_error__oom();
+	ua->auth_nonce_ttl = o->auth_nonce_ttl;
+	rc = pb_sip__auth_set(ua, o->auth_realm, o->auth_users_file, o->admit, o->auth_nonce_ttl);
+	if (rc < 0)
+		return rc;
 	rc = make_nua(ua, o, bind);
 	if (rc == 0 && o->registrar)
 		rc = start_register(ua, o);
@@ -218,7 +256,8 @@ PB_API int pb_sip_new(pb_sip **out, const pb_sip_options *opts, const pb_sip_han
 	if (!out)
 		return pb_error_set(PB_EINVAL, "pb_sip_new: NULL out");
 	*out = NULL;
-	int rc = check_options(opts);
+	pb_sip_options o;
+	int rc = check_options(opts, &o);
 	if (rc < 0)
 		return rc;
 	if (!su_started) {
@@ -236,7 +275,7 @@ PB_API int pb_sip_new(pb_sip **out, const pb_sip_options *opts, const pb_sip_han
 	su_home_init(ua->home);
 	if (handlers)
 		ua->h = *handlers;
-	rc = ua_setup(ua, opts);
+	rc = ua_setup(ua, &o);
 	if (rc < 0) {
 		pb_sip_free(ua);
 		return rc;
@@ -272,6 +311,7 @@ PB_API void pb_sip_free(pb_sip *ua)
 			nua_handle_destroy(ua->reg.nh);
 		nua_destroy(ua->nua);
 	}
+	pb_sip__auth_clear(ua);
 	if (ua->root)
 		su_root_destroy(ua->root);
 	pb_sip__acl_clear(&ua->acl);
