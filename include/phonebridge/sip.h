@@ -95,7 +95,13 @@ typedef struct pb_sip_options {
 	const char *auth_users_file;
 	/** How allow_sources and the digest combine (see pb_sip_admit). */
 	pb_sip_admit admit;
-	/** Lifetime of a challenge's nonce in seconds (older ones are answered "stale"); 0 = 300. */
+	/**
+	 * Lifetime of a challenge's nonce in seconds; 0 = 30. Older ones are
+	 * answered with a new challenge marked stale. sofia-sip's nonces are
+	 * stateless (an HMAC under a random per-agent key): within its
+	 * lifetime a captured INVITE's credentials can be replayed, so keep
+	 * it short (or use the address list too: PB_SIP_ADMIT_ADDRESS_AND_DIGEST).
+	 */
 	unsigned auth_nonce_ttl;
 } pb_sip_options;
 

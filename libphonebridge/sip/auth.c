@@ -87,7 +87,7 @@ int pb_sip__auth_set(pb_sip *ua, const char *realm, const char *users_file, pb_s
 	auth_mod_t *am = auth_mod_create(ua->root, AUTHTAG_METHOD("Digest"), AUTHTAG_REALM(realm),
 					 AUTHTAG_DB(users_file), AUTHTAG_QOP("auth"),
 					 AUTHTAG_ALGORITHM("MD5"),
-					 AUTHTAG_EXPIRES(nonce_ttl ? nonce_ttl : 300),
+					 AUTHTAG_EXPIRES(nonce_ttl ? nonce_ttl : 30),
 					 AUTHTAG_NEXT_EXPIRES(0), AUTHTAG_FORBIDDEN(1), AUTHTAG_BLACKLIST(0),
 					 AUTHTAG_ALLOW("ACK, BYE, CANCEL"), AUTHTAG_MASTER_KEY(ua->auth_key),
 					 TAG_END());

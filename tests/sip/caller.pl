@@ -4,6 +4,7 @@
 # Options: --to URI --from URI --pai URI --identity --dtmf DIGITS
 #          --dtmf-method rfc2833|audio --wait-before-dtmf S --hold S
 #          --cancel-after S (hang up while ringing) --send FILE
+#          --auth USER:PASSWORD (answer digest challenges)
 use strict;
 use warnings;
 use Getopt::Long;
@@ -13,9 +14,10 @@ $| = 1;
 
 my %o = (from => 'sip:+15550102000@127.0.0.1', hold => 3, 'dtmf-method' => 'rfc2833');
 GetOptions(\%o, 'to=s', 'from=s', 'pai=s', 'identity', 'dtmf=s', 'dtmf-method=s',
-           'wait-before-dtmf=f', 'hold=f', 'cancel-after=f', 'port=i') or die;
+           'wait-before-dtmf=f', 'hold=f', 'cancel-after=f', 'port=i', 'auth=s') or die;
 my $leg = Net::SIP::Leg->new(addr => '127.0.0.1', port => $o{port} // 0, proto => 'udp');
-my $ua = Net::SIP::Simple->new(from => $o{from}, leg => $leg);
+my $ua = Net::SIP::Simple->new(from => $o{from}, leg => $leg,
+    $o{auth} ? (auth => [split /:/, $o{auth}, 2]) : ());
 my %hdr;
 $hdr{'P-Asserted-Identity'} = "<$o{pai}>" if $o{pai};
 $hdr{'Identity'} = 'eyJhbGciOiJFUzI1NiJ9.e30.c2ln;info=<https://cert.example.org/x.pem>;alg=ES256;ppt=shaken' if $o{identity};
