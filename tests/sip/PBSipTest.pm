@@ -5,7 +5,7 @@ package PBSipTest;
 use strict;
 use warnings;
 use IO::Socket::INET;
-use IO::Select;
+use File::Temp ();
 use POSIX ();
 use Time::HiRes qw(time);
 use Exporter 'import';
@@ -34,10 +34,16 @@ sub build_path {
 }
 
 # Start a program; its stdout (and stderr, if merge) is read line by line.
+# The output goes to a file, not a pipe: a chatty program never blocks on a
+# full pipe while the test does something else, however long; the test reads
+# the file as it grows.
+my $outdir;
 sub start_proc {
     my (%a) = @_;
     my @cmd = @{ $a{cmd} };
-    pipe(my $r, my $w) or die "pipe: $!";
+    $outdir //= File::Temp::tempdir('pb-sip-test-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my ($wfh, $file) = File::Temp::tempfile(DIR => $outdir);
+    open my $r, '<', $file or die "$file: $!";
     my ($in_r, $in_w);
     if ($a{stdin}) { pipe($in_r, $in_w) or die "pipe: $!" }
     my $pid = fork // die "fork: $!";
@@ -45,31 +51,49 @@ sub start_proc {
         close $r;
         if ($a{stdin}) { close $in_w; open STDIN, '<&', $in_r or die }
         POSIX::setpgid(0, 0);
-        open STDOUT, '>&', $w or die;
-        if ($a{merge}) { open STDERR, '>&', $w or die }
+        open STDOUT, '>&', $wfh or die;
+        if ($a{merge}) { open STDERR, '>&', $wfh or die }
         elsif ($a{stderr}) { open STDERR, '>', $a{stderr} or die }
         open STDIN, '<', '/dev/null' unless $a{stdin};
         exec @cmd or POSIX::_exit(127);
     }
-    close $w;
+    close $wfh;
     my $p = { pid => $pid, fh => $r, buf => '', lines => [], name => $a{name} // $cmd[0] };
     if ($a{stdin}) { close $in_r; $in_w->autoflush(1); $p->{in} = $in_w }
     push @procs, $p;
     return $p;
 }
 
+# Has the process exited (a zombie not yet reaped counts)? Never reaps it:
+# tests wait for some programs themselves.
+sub _gone {
+    my ($p) = @_;
+    return 1 unless $p->{pid};
+    open my $st, '<', "/proc/$p->{pid}/stat" or return 1;
+    my $line = <$st> // '';
+    return $line =~ /^\d+ \(.*\) Z/ ? 1 : 0;
+}
+
+# Read what the program wrote since last time: 1 if something came, 0 if
+# nothing within $timeout, -1 if nothing more will come.
 sub _pump {
     my ($p, $timeout) = @_;
-    my $s = IO::Select->new($p->{fh});
-    return 0 unless $s->can_read($timeout);
-    my $n = sysread($p->{fh}, my $chunk, 65536);
-    return -1 unless $n;
-    $p->{buf} .= $chunk;
-    while ($p->{buf} =~ s/^([^\n]*)\n//) {
-        push @{ $p->{lines} }, $1;
-        print STDERR "# [$p->{name}] $1\n" if $ENV{PB_TEST_VERBOSE};
+    my $end = time + $timeout;
+    while (1) {
+        my $gone = _gone($p);
+        my $n = sysread($p->{fh}, my $chunk, 65536);
+        if ($n) {
+            $p->{buf} .= $chunk;
+            while ($p->{buf} =~ s/^([^\n]*)\n//) {
+                push @{ $p->{lines} }, $1;
+                print STDERR "# [$p->{name}] $1\n" if $ENV{PB_TEST_VERBOSE};
+            }
+            return 1;
+        }
+        return -1 if $gone;
+        return 0 if time >= $end;
+        select(undef, undef, undef, 0.02);
     }
-    return 1;
 }
 
 # Wait until a line matching $re shows up (seen lines are kept); returns the

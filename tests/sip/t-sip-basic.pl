@@ -6,6 +6,7 @@ use strict;
 use warnings;
 use Test::More;
 use IO::Socket::INET;
+use IO::Select;
 use PBSipTest;
 
 alarm 100;
