@@ -208,7 +208,16 @@ static void leg_set_media(pb_sip_leg *leg, const pb_sip_media *m)
 static void leg_set_remote(pb_sip_leg *leg, const char *remote_sdp, const char *local_sdp)
 {
 	pb_sip_media m, l;
-	if (!remote_sdp || pb_sip_sdp_media((const uint8_t *)remote_sdp, strlen(remote_sdp), &m, NULL) < 0)
+	if (!remote_sdp)
+		return;
+	if (pb_sip__sdp_held(remote_sdp)) {
+		/* on hold (a re-INVITE with sendonly, inactive or a null address):
+		 * send nothing until an offer takes us off hold */
+		leg->remote_len = 0;
+		pb_log_debug(PB_SIP_DOMAIN, "RTP leg on hold");
+		return;
+	}
+	if (pb_sip_sdp_media((const uint8_t *)remote_sdp, strlen(remote_sdp), &m, NULL) < 0)
 		return;
 	/* the codec and event types we use are those of our side of the negotiation */
 	if (local_sdp && pb_sip_sdp_media((const uint8_t *)local_sdp, strlen(local_sdp), &l, NULL) == 0) {
@@ -635,19 +644,31 @@ static void caller_state(pb_sip_call *call, tagi_t tags[])
 	const char *l = NULL, *r = NULL;
 	tl_gets(tags, NUTAG_CALLSTATE_REF(cs), SOATAG_LOCAL_SDP_STR_REF(l),
 		SOATAG_REMOTE_SDP_STR_REF(r), TAG_END());
-	if (l && !call->local_sdp)
+	bool changed = false;
+	if (l && (!call->local_sdp || strcmp(l, call->local_sdp) != 0)) {
+		su_free(call->home, call->local_sdp);
 		call->local_sdp = su_strdup(call->home, l);
-	if (r && !call->remote_sdp)
+		changed = true;
+	}
+	if (r && (!call->remote_sdp || strcmp(r, call->remote_sdp) != 0)) {
+		su_free(call->home, call->remote_sdp);
 		call->remote_sdp = su_strdup(call->home, r);
-	if (call->local_sdp && call->remote_sdp && !call->media_reported) {
-		pb_log_debug(PB_SIP_DOMAIN, "local SDP: %s", call->local_sdp);
+		changed = true;
+	}
+	/* the first negotiation, and every later one (a re-INVITE: hold, or the
+	 * caller's media moving): RTP goes where the newest SDP says */
+	if (call->local_sdp && call->remote_sdp && (changed || !call->media_reported)) {
+		pb_log_debug(PB_SIP_DOMAIN, "%s SDP: local %s remote %s", call->media_reported ? "new" : "negotiated",
+			     call->local_sdp, call->remote_sdp);
 		leg_set_remote(&call->a, call->remote_sdp, call->local_sdp);
 		call->media_reported = true;
 		if (call->a.remote_len)
 			pb_sip__event(call->ua, call, PB_SIP_EV_MEDIA);
 	}
-	if (cs == nua_callstate_ready && call->a.answered)
+	if (cs == nua_callstate_ready && call->a.answered && !call->active_reported) {
+		call->active_reported = true;
 		pb_sip__event(call->ua, call, PB_SIP_EV_ACTIVE);
+	}
 	if (cs == nua_callstate_terminated) {
 		call->a.terminated = true;
 		call_end(call);

@@ -62,6 +62,10 @@ int pb_sip__admit(struct pb_sip *ua, nua_handle_t *nh, const sip_t *sip, const s
 
 /* --- SDP and sipfrag (sdp.c) --- */
 
+/* Does this (remote) SDP put us on hold: its audio line sendonly or
+ * inactive, a null connection address (RFC 2543 hold), port 0, or no audio? */
+bool pb_sip__sdp_held(const char *sdp);
+
 /* Status code of a message/sipfrag body "SIP/2.0 200 OK", or PB_EMALFORMED. */
 int pb_sip__sipfrag_status(const uint8_t *buf, size_t len, pb_parse_error *perr);
 
@@ -111,6 +115,7 @@ struct pb_sip_call {
 	bool referring;
 	bool ended;
 	bool media_reported;
+	bool active_reported;
 	bool handed;                   /* the incoming handler saw it */
 	char *fallback;
 	char *local_sdp, *remote_sdp; /* caller leg, as negotiated */

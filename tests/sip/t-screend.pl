@@ -4,7 +4,8 @@
 # fail with a wrong digit and with silence, hang up during a ring delay; the
 # forward target (a Net::SIP callee) really receives the call and the
 # bridged audio; a caller who passed is forwarded without a challenge on the
-# second call; deny list; list commands; SIGHUP reload; SIGTERM drain.
+# second call; re-INVITEs (new media address) during a bridge and during a
+# challenge; deny list; list commands; SIGHUP reload; SIGTERM drain.
 use strict;
 use warnings;
 use Test::More;
@@ -77,6 +78,27 @@ ok(wait_line($d, qr/pb-screend ready/, 20), 'pb-screend ready') or BAIL_OUT('dae
     like($out, qr/^final 200/m, 'answered (by the target)');
     my ($n, $ta) = $out =~ /^rtp-received (\d+) target-audio (\d+)/m;
     cmp_ok($ta // 0, '>', 10, 'and the caller hears the target straight away');
+}
+
+{   # re-INVITE with a new media address during a bridged call: the call
+    # survives and the relay follows (the caller still hears the target)
+    $out = call('--from', 'sip:+15550100001@127.0.0.1', '--hold', 5, '--reinvite-after', 2);
+    like($out, qr/^final 200/m, 'allow-listed call bridged');
+    like($out, qr/^reinvite 200/m, 're-INVITE during the bridge answered 200');
+    my ($n, $ta) = $out =~ /^rtp-after-reinvite (\d+) target-audio (\d+)/m;
+    cmp_ok($ta // 0, '>', 10, "the target's audio reaches the caller's new address ($ta packets)");
+    unlike($out, qr/^bye-received/m, 'the call was not dropped');
+}
+
+{   # re-INVITE during the challenge: prompts go to the new address, the
+    # digit still passes
+    $out = call('--from', 'sip:+15550100011@127.0.0.1', '--dtmf', '6', '--wait-before-dtmf', 2.5,
+                '--reinvite-after', 1, '--hold', 6);
+    like($out, qr/^reinvite 200/m, 're-INVITE during the challenge answered 200');
+    ok(wait_line($d, qr/press-digit for \+15550100011: passed/, 10), 'the challenge passes after the re-INVITE');
+    my ($n, $ta) = $out =~ /^rtp-after-reinvite (\d+) target-audio (\d+)/m;
+    cmp_ok(($n // 0) - ($ta // 0), '>', 5, 'prompts reached the new address (' . (($n // 0) - ($ta // 0)) . ' packets)');
+    cmp_ok($ta // 0, '>', 5, 'and after passing, the bridged target too');
 }
 
 {   # in-band digit
