@@ -81,6 +81,22 @@ static void test_sip__sdp_make_round_trips(void **state)
 	assert_pb_error(pb_sip__sdp_make(sdp, 40, "127.0.0.1", 1, 0, 101, 1), PB_ETOOBIG);
 }
 
+static void test_sip__sdp_held(void **state)
+{
+	(void)state;
+#define SDP(c, port, dir) "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 " c "\r\nt=0 0\r\n" \
+			  "m=audio " port " RTP/AVP 0\r\n" dir
+	assert_false(pb_sip__sdp_held(SDP("192.0.2.1", "4000", "")));
+	assert_false(pb_sip__sdp_held(SDP("192.0.2.1", "4000", "a=sendrecv\r\n")));
+	assert_false(pb_sip__sdp_held(SDP("192.0.2.1", "4000", "a=recvonly\r\n")));
+	assert_true(pb_sip__sdp_held(SDP("192.0.2.1", "4000", "a=sendonly\r\n")));
+	assert_true(pb_sip__sdp_held(SDP("192.0.2.1", "4000", "a=inactive\r\n")));
+	assert_true(pb_sip__sdp_held(SDP("0.0.0.0", "4000", "")));
+	assert_true(pb_sip__sdp_held(SDP("192.0.2.1", "0", "")));
+	assert_false(pb_sip__sdp_held("not SDP")); /* unreadable: leave the media alone */
+#undef SDP
+}
+
 static void test_sip__sipfrag_status(void **state)
 {
 	(void)state;
@@ -378,6 +394,7 @@ int main(void)
 		cmocka_unit_test(test_sip__sdp_media_connection_in_media_and_ipv6),
 		cmocka_unit_test(test_sip__sdp_media_refuses_bad_input),
 		cmocka_unit_test(test_sip__sdp_make_round_trips),
+		cmocka_unit_test(test_sip__sdp_held),
 		cmocka_unit_test(test_sip__sipfrag_status),
 		cmocka_unit_test(test_sip__acl_prefixes),
 		cmocka_unit_test(test_sip__acl_allocation_failures),

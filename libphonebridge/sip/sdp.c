@@ -95,8 +95,8 @@ bool pb_sip__sdp_held(const char *sdp)
 	sdp_parser_t *p = sdp_parse(NULL, sdp, (issize_t)strlen(sdp), 0);
 	if (!p)
 		return false;
-	bool held = true;
 	const sdp_session_t *s = sdp_session(p);
+	bool held = s != NULL; /* unreadable: not a hold, leave the media alone */
 	const sdp_media_t *m = s ? first_audio(s) : NULL;
 	if (m) {
 		const sdp_connection_t *c = m->m_connections ? m->m_connections : s->sdp_connection;

@@ -63,7 +63,8 @@ int pb_sip__admit(struct pb_sip *ua, nua_handle_t *nh, const sip_t *sip, const s
 /* --- SDP and sipfrag (sdp.c) --- */
 
 /* Does this (remote) SDP put us on hold: its audio line sendonly or
- * inactive, a null connection address (RFC 2543 hold), port 0, or no audio? */
+ * inactive, a null connection address (RFC 2543 hold), port 0, or no audio?
+ * (Not for an SDP that does not parse.) */
 bool pb_sip__sdp_held(const char *sdp);
 
 /* Status code of a message/sipfrag body "SIP/2.0 200 OK", or PB_EMALFORMED. */
