@@ -83,10 +83,25 @@ static int auth_key(parse_ctx *p, const char *k, const char *v, int *handled)
 	return 1;
 }
 
+/* [sip] keys of SIP over TLS; 0 = not one of them. */
+static int tls_key(parse_ctx *p, const char *k, const char *v, int *handled)
+{
+	screend_config *c = p->c;
+	*handled = 1;
+	if (!strcmp(k, "tls-cert-dir"))
+		return str(p, c->tls_cert_dir, sizeof(c->tls_cert_dir), k, v);
+	if (!strcmp(k, "tls-port"))
+		return uint_val(p, &c->tls_port, 65535, k, v);
+	*handled = 0;
+	return 1;
+}
+
 static int sip_key(parse_ctx *p, const char *k, const char *v)
 {
 	screend_config *c = p->c;
 	int handled, rc = auth_key(p, k, v, &handled);
+	if (!handled)
+		rc = tls_key(p, k, v, &handled);
 	if (handled)
 		return rc;
 	if (!strcmp(k, "listen"))
@@ -230,6 +245,8 @@ static int finish(parse_ctx *p, int rc)
 		snprintf(p->err, p->errlen, "[sip] auth-realm and auth-users-file go together");
 	else if (rc == 0 && p->c->auth_and && !p->c->auth_realm[0])
 		snprintf(p->err, p->errlen, "[sip] admit = address-and-digest needs auth-realm");
+	else if (rc == 0 && p->c->tls_cert_dir[0] && p->c->port == 0)
+		snprintf(p->err, p->errlen, "[sip] port = 0 (any) cannot be combined with tls-cert-dir");
 	else if (rc == -1)
 		snprintf(p->err, p->errlen, "cannot open the file");
 	else if (rc == -2)

@@ -497,6 +497,8 @@ static void fill_sip_options(const screend_config *c, const char *password, pb_s
 	o->auth_users_file = c->auth_users_file[0] ? c->auth_users_file : NULL;
 	o->admit = c->auth_and ? PB_SIP_ADMIT_ADDRESS_AND_DIGEST : PB_SIP_ADMIT_ADDRESS_OR_DIGEST;
 	o->auth_nonce_ttl = c->auth_nonce_ttl;
+	o->tls_cert_dir = c->tls_cert_dir[0] ? c->tls_cert_dir : NULL;
+	o->tls_port = c->tls_port;
 }
 
 /* The user agent for @p c (with @p password for registering) and its ticker. */
@@ -532,7 +534,8 @@ static bool needs_restart(const screend_config *a, const screend_config *b, bool
 	       strcmp(a->aor, b->aor) || strcmp(a->username, b->username) ||
 	       strcmp(a->password_file, b->password_file) || password_changed ||
 	       a->register_expires != b->register_expires || a->forward_timeout != b->forward_timeout ||
-	       a->auth_nonce_ttl != b->auth_nonce_ttl || strcmp(a->store, b->store);
+	       a->auth_nonce_ttl != b->auth_nonce_ttl || strcmp(a->tls_cert_dir, b->tls_cert_dir) ||
+	       a->tls_port != b->tls_port || strcmp(a->store, b->store);
 }
 
 /* Copy from @p old what needs_restart() looks at. */
@@ -553,6 +556,8 @@ static void keep_bound(screend_config *dst, const screend_config *old)
 	dst->register_expires = old->register_expires;
 	dst->forward_timeout = old->forward_timeout;
 	dst->auth_nonce_ttl = old->auth_nonce_ttl;
+	memcpy(dst->tls_cert_dir, old->tls_cert_dir, sizeof(dst->tls_cert_dir));
+	dst->tls_port = old->tls_port;
 	memcpy(dst->store, old->store, sizeof(dst->store));
 }
 

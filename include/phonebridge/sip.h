@@ -103,13 +103,22 @@ typedef struct pb_sip_options {
 	 * it short (or use the address list too: PB_SIP_ADMIT_ADDRESS_AND_DIGEST).
 	 */
 	unsigned auth_nonce_ttl;
+	/**
+	 * SIP over TLS (sofia-sip's tport_tls, OpenSSL): a directory with
+	 * agent.pem (our private key and certificate chain, PEM) and
+	 * optionally cafile.pem. NULL = no TLS. Callers' certificates are not
+	 * asked for (admission is by address and/or digest).
+	 */
+	const char *tls_cert_dir;
+	/** TLS port on bind_address; 0 = 5061. */
+	unsigned tls_port;
 } pb_sip_options;
 
-/* Version 1 (without the auth_* fields and admit) is still accepted. */
+/* Version 1 (without the auth_*, admit and tls_* fields) is still accepted. */
 #define PB_SIP_OPTIONS_VERSION 2
 #define PB_SIP_OPTIONS_INIT { PB_SIP_OPTIONS_VERSION, NULL, 0, true, true, NULL, NULL, 0, 0, \
 			      NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, \
-			      PB_SIP_ADMIT_ADDRESS_OR_DIGEST, 0 }
+			      PB_SIP_ADMIT_ADDRESS_OR_DIGEST, 0, NULL, 0 }
 
 /** What happened on a call (the event handler's @p ev). */
 typedef enum pb_sip_event {
@@ -159,7 +168,8 @@ typedef struct pb_sip_handlers {
 /**
  * Make a user agent and start listening (and registering, if configured).
  * Port 0 in @p opts means 5060; to let the system choose a free port (tests)
- * pass PB_SIP_PORT_ANY and read it back with pb_sip_port().
+ * pass PB_SIP_PORT_ANY and read it back with pb_sip_port() (not with TLS:
+ * PB_EINVAL).
  *
  * @param out receives the new agent (pb_sip_free())
  * @param opts, handlers borrowed for the call (handlers are copied)

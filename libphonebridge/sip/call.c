@@ -397,6 +397,21 @@ static int leg_sdp(pb_sip_leg *leg, char *sdp, size_t cap, int codec_pt, int dtm
 				dtmf_pt, leg->ua->sdp_session++);
 }
 
+/* With TLS on, sofia puts its sips: contact in every answer, which a caller
+ * over UDP or TCP cannot reach: give ours for the transport the INVITE came
+ * on. NULL (sofia's choice) without TLS. */
+static char *contact_for(pb_sip *ua, su_home_t *home, const sip_t *sip)
+{
+	if (!ua->tls_port || !ua->contact_host)
+		return NULL;
+	const char *proto = sip->sip_via ? sip->sip_via->v_protocol : NULL;
+	if (proto && su_casenmatch(proto, "SIP/2.0/TLS", 11))
+		return su_sprintf(home, "<sips:%s:%u>", ua->contact_host, ua->tls_port);
+	if (proto && su_casenmatch(proto, "SIP/2.0/TCP", 11))
+		return su_sprintf(home, "<sip:%s:%u;transport=tcp>", ua->contact_host, ua->port);
+	return su_sprintf(home, "<sip:%s:%u>", ua->contact_host, ua->port);
+}
+
 static int call_setup(pb_sip_call *call, nua_handle_t *nh, const sip_t *sip, const struct sockaddr *sa)
 {
 	call->home = su_home_new(sizeof(su_home_t));
@@ -408,6 +423,7 @@ static int call_setup(pb_sip_call *call, nua_handle_t *nh, const sip_t *sip, con
 	call->a.fd = -1;
 	call->a.media.codec_pt = call->a.media.dtmf_pt = -1;
 	read_caller(call, sip, sa);
+	call->contact = contact_for(call->ua, call->home, sip);
 	/* Answer with the caller's preferred G.711 and its telephone-event number, so that
 	 * the negotiation has exactly one outcome (and a bridge can offer the same). */
 	pb_sip_media offer = { .codec_pt = -1, .dtmf_pt = -1 };
@@ -606,7 +622,16 @@ static int target_start(pb_sip_call *call, const char *target, bool fallback)
 	}
 	call->b = b;
 	const char *from = call->caller.pai ? call->caller.pai : call->caller.from_uri;
+	/* with TLS on, a Contact for the target's transport (see contact_for()) */
+	char *contact = NULL;
+	if (ua->tls_port && ua->contact_host) {
+		url_t *u = url_make(call->home, target);
+		bool tls = u && (u->url_type == url_sips || url_has_param(u, "transport=tls"));
+		contact = su_sprintf(call->home, "<%s:%s:%u>", tls ? "sips" : "sip", ua->contact_host,
+				     tls ? ua->tls_port : ua->port);
+	}
 	nua_invite(b->nh, NUTAG_URL(target), TAG_IF(from, SIPTAG_FROM_STR(from)),
+		   TAG_IF(contact, SIPTAG_CONTACT_STR(contact)),
 		   SOATAG_USER_SDP_STR(sdp), SOATAG_RTP_SELECT(SOA_RTP_SELECT_COMMON), TAG_END());
 	if (!call->no_answer) {
 		call->no_answer = su_timer_create(su_root_task(ua->root), 0);
@@ -749,7 +774,8 @@ PB_API int pb_sip_call_ring(pb_sip_call *call)
 {
 	int rc = can_respond(call);
 	if (rc == 0)
-		nua_respond(call->a.nh, SIP_180_RINGING, NUTAG_EARLY_ANSWER(0), TAG_END());
+		nua_respond(call->a.nh, SIP_180_RINGING, NUTAG_EARLY_ANSWER(0),
+			    TAG_IF(call->contact, SIPTAG_CONTACT_STR(call->contact)), TAG_END());
 	return rc;
 }
 
@@ -757,7 +783,8 @@ PB_API int pb_sip_call_progress(pb_sip_call *call)
 {
 	int rc = can_respond(call);
 	if (rc == 0)
-		nua_respond(call->a.nh, SIP_183_SESSION_PROGRESS, NUTAG_EARLY_ANSWER(1), TAG_END());
+		nua_respond(call->a.nh, SIP_183_SESSION_PROGRESS, NUTAG_EARLY_ANSWER(1),
+			    TAG_IF(call->contact, SIPTAG_CONTACT_STR(call->contact)), TAG_END());
 	return rc;
 }
 
@@ -767,7 +794,8 @@ PB_API int pb_sip_call_answer(pb_sip_call *call)
 	if (rc == 0) {
 		call->a.answered = true;
 		call->a.final_sent = true;
-		nua_respond(call->a.nh, SIP_200_OK, TAG_END());
+		nua_respond(call->a.nh, SIP_200_OK, TAG_IF(call->contact, SIPTAG_CONTACT_STR(call->contact)),
+			    TAG_END());
 	}
 	return rc;
 }

@@ -120,6 +120,7 @@ struct pb_sip_call {
 	bool handed;                   /* the incoming handler saw it */
 	char *fallback;
 	char *local_sdp, *remote_sdp; /* caller leg, as negotiated */
+	char *contact;                 /* our Contact for the caller's transport (TLS on), or NULL */
 	su_timer_t *no_answer;
 	const char *info_body;
 	size_t info_len;
@@ -137,6 +138,8 @@ struct pb_sip {
 	pb_sip_admit admit;
 	unsigned auth_nonce_ttl;
 	unsigned port;                 /* the SIP port we listen on */
+	unsigned tls_port;             /* 0 = no TLS */
+	char *contact_host;            /* bind address, bracketed if IPv6 */
 	char *rtp_address;
 	unsigned rtp_port_min, rtp_port_max, rtp_next;
 	unsigned bridge_timeout;

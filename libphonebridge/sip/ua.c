@@ -3,11 +3,13 @@
  * registration with digest authentication, timers, the loop.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/internal.h"
 #include "sip/sip-internal.h"
@@ -15,6 +17,7 @@
 #include <sofia-sip/msg_header.h>
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/su_log.h>
+#include <sofia-sip/tport_tag.h>
 
 #include <phonebridge/alloc.h>
 #include <phonebridge/error.h>
@@ -180,9 +183,11 @@ static int check_options(const pb_sip_options *in, pb_sip_options *o)
 		return pb_error_set(PB_EINVAL, "pb_sip_options: missing or wrong version");
 	memset(o, 0, sizeof(*o));
 	memcpy(o, in, in->version == 1 ? offsetof(pb_sip_options, auth_realm) : sizeof(*o));
-	if ((o->port > 65535 && o->port != PB_SIP_PORT_ANY) || o->rtp_port_max > 65535 ||
+	if ((o->port > 65535 && o->port != PB_SIP_PORT_ANY) || o->tls_port > 65535 || o->rtp_port_max > 65535 ||
 	    o->rtp_port_min > o->rtp_port_max)
 		return pb_error_set(PB_EINVAL, "pb_sip_options: port out of range");
+	if (o->port == PB_SIP_PORT_ANY && o->tls_cert_dir)
+		return pb_error_set(PB_EINVAL, "pb_sip_options: PB_SIP_PORT_ANY cannot be combined with TLS");
 	if (!o->udp && !o->tcp)
 		return pb_error_set(PB_EINVAL, "pb_sip_options: neither UDP nor TCP");
 	return 0;
@@ -196,7 +201,24 @@ static int make_nua(pb_sip *ua, const pb_sip_options *o, const char *bind)
 	ua->port = o->port == PB_SIP_PORT_ANY ? 0 : o->port ? o->port : 5060;
 	snprintf(url, sizeof(url), "sip:%s%s%s:%u%s", v6 ? "[" : "", bind, v6 ? "]" : "", ua->port,
 		 transport);
+	char sips[128] = "";
+	if (o->tls_cert_dir) {
+		/* sofia reads agent.pem (and cafile.pem) from the directory itself;
+		 * check it first for a clear error */
+		char pem[1024];
+		snprintf(pem, sizeof(pem), "%s/agent.pem", o->tls_cert_dir);
+		if (access(pem, R_OK) != 0)
+			return pb_error_set(PB_EIO, "TLS: cannot read %s: %s", pem, strerror(errno));
+		ua->tls_port = o->tls_port ? o->tls_port : 5061;
+		snprintf(sips, sizeof(sips), "sips:%s%s%s:%u", v6 ? "[" : "", bind, v6 ? "]" : "", ua->tls_port);
+		ua->contact_host = su_sprintf(ua->home, v6 ? "[%s]" : "%s", bind);
+		if (!ua->contact_host)
+			return pb_error__oom();
+	}
 	ua->nua = nua_create(ua->root, on_nua, ua, NUTAG_URL(url),
+			     TAG_IF(sips[0], NUTAG_SIPS_URL(sips)),
+			     TAG_IF(sips[0], TPTAG_CERTIFICATE(o->tls_cert_dir)),
+			     TAG_IF(sips[0], TPTAG_TLS_VERIFY_POLICY(TPTLS_VERIFY_NONE)),
 			     SIPTAG_USER_AGENT_STR(o->user_agent ? o->user_agent : "libphonebridge"),
 			     NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0), NUTAG_ENABLEMESSAGE(0),
 			     NUTAG_ALLOW("INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REFER, NOTIFY"),
@@ -213,7 +235,7 @@ static int make_nua(pb_sip *ua, const pb_sip_options *o, const char *bind)
 		if (ua->port == 0)
 			return pb_error_set(PB_EIO, "cannot learn the port chosen for %s", url);
 	}
-	pb_log_info(PB_SIP_DOMAIN, "listening on %s (port %u)", url, ua->port);
+	pb_log_info(PB_SIP_DOMAIN, "listening on %s (port %u)%s%s", url, ua->port, sips[0] ? " and " : "", sips);
 	return 0;
 }
 

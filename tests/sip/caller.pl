@@ -5,6 +5,7 @@
 #          --dtmf-method rfc2833|audio --wait-before-dtmf S --hold S
 #          --cancel-after S (hang up while ringing) --send FILE
 #          --auth USER:PASSWORD (answer digest challenges)
+#          --tls CAFILE (SIP over TLS, the server's certificate checked against CAFILE)
 #          --reinvite-after S (re-INVITE with new RTP sockets, i.e. a new
 #          media address; prints reinvite CODE and, at the end,
 #          rtp-after-reinvite N target-audio M)
@@ -17,8 +18,10 @@ $| = 1;
 
 my %o = (from => 'sip:+15550102000@127.0.0.1', hold => 3, 'dtmf-method' => 'rfc2833');
 GetOptions(\%o, 'to=s', 'from=s', 'pai=s', 'identity', 'dtmf=s', 'dtmf-method=s',
-           'wait-before-dtmf=f', 'hold=f', 'cancel-after=f', 'port=i', 'auth=s', 'reinvite-after=f') or die;
-my $leg = Net::SIP::Leg->new(addr => '127.0.0.1', port => $o{port} // 0, proto => 'udp');
+           'wait-before-dtmf=f', 'hold=f', 'cancel-after=f', 'port=i', 'auth=s', 'reinvite-after=f', 'tls=s') or die;
+my $leg = Net::SIP::Leg->new(addr => '127.0.0.1', port => $o{port} // 0,
+    $o{tls} ? (proto => 'tls', tls => { SSL_ca_file => $o{tls}, SSL_verifycn_name => '127.0.0.1' })
+            : (proto => 'udp'));
 my $ua = Net::SIP::Simple->new(from => $o{from}, leg => $leg,
     $o{auth} ? (auth => [split /:/, $o{auth}, 2]) : ());
 my %hdr;

@@ -5,6 +5,7 @@
  *
  *   sip-uas --port N [--allow LIST] --mode MODE [--target URI] [--fallback URI]
  *           [--auth-realm REALM --auth-users FILE [--admit or|and] [--nonce-ttl S]]
+ *           [--tls-dir DIR --tls-port N]
  *
  * --port 0 lets the system choose the port; "ready port=N" tells which.
  *
@@ -145,6 +146,10 @@ int main(int argc, char **argv)
 			o.admit = strcmp(v, "and") == 0 ? PB_SIP_ADMIT_ADDRESS_AND_DIGEST : PB_SIP_ADMIT_ADDRESS_OR_DIGEST;
 		else if (strcmp(k, "--nonce-ttl") == 0)
 			o.auth_nonce_ttl = (unsigned)atoi(v);
+		else if (strcmp(k, "--tls-dir") == 0)
+			o.tls_cert_dir = v;
+		else if (strcmp(k, "--tls-port") == 0)
+			o.tls_port = (unsigned)atoi(v);
 		else if (strcmp(k, "--bridge-timeout") == 0)
 			o.bridge_timeout = (unsigned)atoi(v);
 		else {
