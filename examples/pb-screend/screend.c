@@ -523,22 +523,8 @@ static void stop_ua(daemon_t *d)
 	d->ua = NULL;
 }
 
-/* What a running agent cannot change: its sockets, its registration, the
- * store it logs to. A change here restarts the agent between calls. */
-static bool needs_restart(const screend_config *a, const screend_config *b, bool password_changed)
-{
-	return strcmp(a->listen, b->listen) || a->port != b->port || a->udp != b->udp ||
-	       a->tcp != b->tcp || strcmp(a->rtp_address, b->rtp_address) ||
-	       a->rtp_port_min != b->rtp_port_min || a->rtp_port_max != b->rtp_port_max ||
-	       strcmp(a->user_agent, b->user_agent) || strcmp(a->registrar, b->registrar) ||
-	       strcmp(a->aor, b->aor) || strcmp(a->username, b->username) ||
-	       strcmp(a->password_file, b->password_file) || password_changed ||
-	       a->register_expires != b->register_expires || a->forward_timeout != b->forward_timeout ||
-	       a->auth_nonce_ttl != b->auth_nonce_ttl || strcmp(a->tls_cert_dir, b->tls_cert_dir) ||
-	       a->tls_port != b->tls_port || strcmp(a->store, b->store);
-}
-
-/* Copy from @p old what needs_restart() looks at. */
+/* What a running agent cannot change: its sockets, TLS, its registration,
+ * the store it logs to. Copy those settings from @p old. */
 static void keep_bound(screend_config *dst, const screend_config *old)
 {
 	memcpy(dst->listen, old->listen, sizeof(dst->listen));
@@ -559,6 +545,22 @@ static void keep_bound(screend_config *dst, const screend_config *old)
 	memcpy(dst->tls_cert_dir, old->tls_cert_dir, sizeof(dst->tls_cert_dir));
 	dst->tls_port = old->tls_port;
 	memcpy(dst->store, old->store, sizeof(dst->store));
+}
+
+/* Does @p b change what keep_bound() copies (or the password)? Both come
+ * from screend_config_load(), which zeroes first: memcmp is exact. */
+static bool needs_restart(const screend_config *a, const screend_config *b, bool password_changed)
+{
+	if (password_changed)
+		return true;
+	screend_config *t = malloc(sizeof(*t));
+	if (!t)
+		return true;
+	*t = *b;
+	keep_bound(t, a);
+	bool changed = memcmp(t, b, sizeof(*t)) != 0;
+	free(t);
+	return changed;
 }
 
 /* The pending restart, once no call is up: a new agent (re-binding,

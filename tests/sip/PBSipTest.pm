@@ -9,7 +9,8 @@ use File::Temp ();
 use POSIX ();
 use Time::HiRes qw(time);
 use Exporter 'import';
-our @EXPORT = qw(free_port start_proc wait_line proc_lines stop_proc stop_all build_path send_line screend_conf);
+our @EXPORT = qw(free_port start_proc wait_line proc_lines stop_proc stop_all build_path send_line screend_conf
+                 run_caller wait_exit);
 
 my @procs;
 
@@ -138,6 +139,28 @@ sub stop_proc {
         $p->{pid} = 0;
     }
     proc_lines($p);
+}
+
+# Run tests/sip/caller.pl with @args to its end; returns its output.
+sub run_caller {
+    my (@args) = @_;
+    my $c = start_proc(cmd => ['perl', "$ENV{PB_SOURCE_ROOT}/tests/sip/caller.pl", @args],
+                       name => 'caller', merge => 1);
+    wait_line($c, qr/^done/, 60);
+    stop_proc($c);
+    return join("\n", proc_lines($c));
+}
+
+# Wait at most $secs for a program (sipp) to exit by itself; its exit
+# status ($?), or -1 if it did not.
+sub wait_exit {
+    my ($p, $secs) = @_;
+    my $end = time + $secs;
+    while (time < $end && $p->{pid}) {
+        if (waitpid($p->{pid}, POSIX::WNOHANG()) == $p->{pid}) { $p->{status} = $?; $p->{pid} = 0 }
+        else { select(undef, undef, undef, 0.1) }
+    }
+    return $p->{status} // -1;
 }
 
 # Write a line to a process started with stdin => 1.

@@ -43,11 +43,7 @@ sub write_conf {
 
 sub call {
     my ($port, @args) = @_;
-    my $c = start_proc(cmd => ['perl', "$dir/caller.pl", '--to', "sip:screen\@127.0.0.1:$port", @args],
-                       name => 'caller', merge => 1);
-    wait_line($c, qr/^done/, 60);
-    stop_proc($c);
-    return join("\n", proc_lines($c));
+    return run_caller('--to', "sip:screen\@127.0.0.1:$port", @args);
 }
 
 my $callee = start_proc(cmd => ['perl', "$dir/callee.pl", '--port', $tport], name => 'callee', merge => 1);

@@ -35,26 +35,13 @@ sub uas {
     return ($p, $port);
 }
 
-sub call {
-    my (@args) = @_;
-    my $c = start_proc(cmd => ['perl', "$dir/caller.pl", @args], name => 'caller', merge => 1);
-    wait_line($c, qr/^done/, 40);
-    stop_proc($c);
-    return join("\n", proc_lines($c));
-}
-
 sub sipp {
     my ($port, @args) = @_;
     my $s = start_proc(cmd => ['sipp', '-sf', "$dir/uac-auth.xml", '-m', 1, '-i', '127.0.0.1', '-p', free_port(),
                                '-mp', free_port(), '-nostdin', '-timeout', 20, '-timeout_error',
                                '-s', 'screen', '-trace_err', '-error_file', "$tmp/sipp.err", @args,
                                "127.0.0.1:$port"], name => 'sipp', merge => 1);
-    my $end = time + 40;
-    while (time < $end && $s->{pid}) {
-        if (waitpid($s->{pid}, 1) == $s->{pid}) { $s->{status} = $?; $s->{pid} = 0 }
-        else { select(undef, undef, undef, 0.2) }
-    }
-    return $s->{status} // -1;
+    return wait_exit($s, 40);
 }
 
 my $have_sipp = !system('sh', '-c', 'command -v sipp >/dev/null');
@@ -70,15 +57,15 @@ my $have_sipp = !system('sh', '-c', 'command -v sipp >/dev/null');
         ok(wait_line($uas, qr/^event ended status=200/, 10), 'and its BYE');
         isnt(sipp($port, '-au', 'trunk', '-ap', 'wrong'), 0, 'sipp with a wrong password does not get through');
     }
-    my $out = call('--to', "sip:screen\@127.0.0.1:$port", '--hold', 1, '--auth', 'trunk:s3cret',
+    my $out = run_caller('--to', "sip:screen\@127.0.0.1:$port", '--hold', 1, '--auth', 'trunk:s3cret',
                    '--from', 'sip:+15550107778@127.0.0.1');
     like($out, qr/^final 200/m, 'Net::SIP answers the challenge and is answered');
     like(wait_line($uas, qr/^incoming from=sip:\+15550107778/, 10) // '', qr/auth=trunk$/,
          'authenticated as "trunk"');
-    $out = call('--to', "sip:screen\@127.0.0.1:$port", '--hold', 1, '--auth', 'trunk:wrong',
+    $out = run_caller('--to', "sip:screen\@127.0.0.1:$port", '--hold', 1, '--auth', 'trunk:wrong',
                 '--from', 'sip:+15550107779@127.0.0.1');
     like($out, qr/^final 403/m, 'Net::SIP with a wrong password: 403 Forbidden');
-    $out = call('--to', "sip:screen\@127.0.0.1:$port", '--hold', 1, '--from', 'sip:+15550107780@127.0.0.1');
+    $out = run_caller('--to', "sip:screen\@127.0.0.1:$port", '--hold', 1, '--from', 'sip:+15550107780@127.0.0.1');
     like($out, qr/^final 401/m, 'no credentials: the challenge is all the caller gets');
     stop_proc($uas);
     my @seen = grep { /^incoming/ } proc_lines($uas);
@@ -90,7 +77,7 @@ my $have_sipp = !system('sh', '-c', 'command -v sipp >/dev/null');
 
 {   # address or digest: a listed source needs no credentials
     my ($uas, $port) = uas('--allow', '127.0.0.1');
-    my $out = call('--to', "sip:screen\@127.0.0.1:$port", '--hold', 1);
+    my $out = run_caller('--to', "sip:screen\@127.0.0.1:$port", '--hold', 1);
     like($out, qr/^final 200/m, 'listed source admitted without a challenge');
     like(wait_line($uas, qr/^incoming/, 10) // '', qr/auth=-$/, 'no authenticated user');
     stop_proc($uas);
@@ -98,13 +85,13 @@ my $have_sipp = !system('sh', '-c', 'command -v sipp >/dev/null');
 
 {   # address and digest
     my ($uas, $port) = uas('--allow', '127.0.0.1', '--admit', 'and');
-    my $out = call('--to', "sip:screen\@127.0.0.1:$port", '--hold', 1);
+    my $out = run_caller('--to', "sip:screen\@127.0.0.1:$port", '--hold', 1);
     like($out, qr/^final 401/m, 'address and digest: a listed source is still challenged');
-    $out = call('--to', "sip:screen\@127.0.0.1:$port", '--hold', 1, '--auth', 'trunk:s3cret');
+    $out = run_caller('--to', "sip:screen\@127.0.0.1:$port", '--hold', 1, '--auth', 'trunk:s3cret');
     like($out, qr/^final 200/m, 'and admitted with the password');
     stop_proc($uas);
     ($uas, $port) = uas('--allow', '192.0.2.1', '--admit', 'and');
-    $out = call('--to', "sip:screen\@127.0.0.1:$port", '--hold', 1, '--auth', 'trunk:s3cret');
+    $out = run_caller('--to', "sip:screen\@127.0.0.1:$port", '--hold', 1, '--auth', 'trunk:s3cret');
     like($out, qr/^final 403/m, 'address and digest: an unlisted source gets 403 even with the password');
     stop_proc($uas);
 }

@@ -116,12 +116,7 @@ sub call {
     my $s = start_proc(cmd => ['sipp', '-sf', "$dir/uac-hold.xml", '-m', 1, '-i', '127.0.0.1', '-p', free_port(),
                                '-mp', free_port(), '-nostdin', '-timeout', 20, '-timeout_error', '-s', 'screen',
                                "127.0.0.1:$port"], name => 'sipp', merge => 1);
-    my $end = time + 30;
-    while (time < $end && $s->{pid}) {
-        if (waitpid($s->{pid}, 1) == $s->{pid}) { $s->{status} = $?; $s->{pid} = 0 }
-        else { select(undef, undef, undef, 0.2) }
-    }
-    is($s->{status} // -1, 0, 'hold answered recvonly, unhold answered sendrecv, BYE answered: the call survived');
+    is(wait_exit($s, 30), 0, 'hold answered recvonly, unhold answered sendrecv, BYE answered: the call survived');
     ok(wait_line($uas, qr/^event ended status=200/, 10), 'ended by the BYE');
     stop_proc($uas);
 }

@@ -33,14 +33,6 @@ sub cert {
 cert("$tmp/tls");
 cert("$tmp/other");
 
-sub call {
-    my (@args) = @_;
-    my $c = start_proc(cmd => ['perl', "$dir/caller.pl", @args], name => 'caller', merge => 1);
-    wait_line($c, qr/^done/, 40);
-    stop_proc($c);
-    return join("\n", proc_lines($c));
-}
-
 {
     open my $uf, '>', "$tmp/users" or die; print $uf "trunk:s3cret:screen.test\n"; close $uf;
     chmod 0600, "$tmp/users";
@@ -49,15 +41,15 @@ sub call {
                                  '--tls-port', $tport, '--allow', '127.0.0.1'],
                          name => 'uas', stderr => "$tmp/uas.err");
     ok(wait_line($uas, qr/^ready/, 20), 'agent with TLS ready') or BAIL_OUT('uas did not start');
-    my $out = call('--to', "sips:screen\@127.0.0.1:$tport", '--hold', 2, '--tls', "$tmp/tls/cert.pem");
+    my $out = run_caller('--to', "sips:screen\@127.0.0.1:$tport", '--hold', 2, '--tls', "$tmp/tls/cert.pem");
     like($out, qr/^final 200/m, 'a caller over TLS that checks our certificate is answered');
     my ($n) = $out =~ /^rtp-received (\d+)/m;
     cmp_ok($n // 0, '>', 10, "RTP both ways ($n packets echoed)");
     like(wait_line($uas, qr/^incoming/, 10) // '', qr/ruri=sips:screen\@127\.0\.0\.1:$tport/, 'the sips: request reached the handler');
     ok(wait_line($uas, qr/^event ended status=200/, 10), 'BYE over TLS');
-    $out = call('--to', "sips:screen\@127.0.0.1:$tport", '--hold', 1, '--tls', "$tmp/other/cert.pem");
+    $out = run_caller('--to', "sips:screen\@127.0.0.1:$tport", '--hold', 1, '--tls', "$tmp/other/cert.pem");
     unlike($out, qr/^final 200/m, 'a caller trusting another CA does not get through (handshake refused)');
-    $out = call('--to', "sip:screen\@127.0.0.1:$port", '--hold', 1);
+    $out = run_caller('--to', "sip:screen\@127.0.0.1:$port", '--hold', 1);
     like($out, qr/^final 200/m, 'plain UDP still answered beside TLS');
     stop_proc($uas);
 
@@ -65,7 +57,7 @@ sub call {
                               '--tls-port', $tport, '--allow', '192.0.2.1', '--auth-realm', 'screen.test',
                               '--auth-users', "$tmp/users"], name => 'uas', stderr => "$tmp/uas.err");
     ok(wait_line($uas, qr/^ready/, 20), 'agent with TLS and digest ready');
-    $out = call('--to', "sips:screen\@127.0.0.1:$tport", '--hold', 1, '--tls', "$tmp/tls/cert.pem",
+    $out = run_caller('--to', "sips:screen\@127.0.0.1:$tport", '--hold', 1, '--tls', "$tmp/tls/cert.pem",
                 '--auth', 'trunk:s3cret');
     like($out, qr/^final 200/m, 'digest over TLS');
     like(wait_line($uas, qr/^incoming/, 10) // '', qr/auth=trunk$/, 'authenticated as "trunk"');
@@ -95,7 +87,7 @@ sub call {
     ok(wait_line($callee, qr/^listening/, 20), 'forward target listening');
     my $d = start_proc(cmd => [$bin, '-c', "$tmp/pb-screend.conf"], name => 'screend', merge => 1);
     ok(wait_line($d, qr/pb-screend ready/, 20), 'pb-screend ready with TLS') or BAIL_OUT('daemon did not start');
-    my $out = call('--to', "sips:screen\@127.0.0.1:$tlsport", '--tls', "$tmp/tls/cert.pem",
+    my $out = run_caller('--to', "sips:screen\@127.0.0.1:$tlsport", '--tls', "$tmp/tls/cert.pem",
                    '--from', 'sip:+15550109001@127.0.0.1', '--dtmf', '6', '--wait-before-dtmf', 1.5, '--hold', 5);
     like($out, qr/^final 200/m, 'challenge answered over TLS');
     ok(wait_line($d, qr/press-digit for \+15550109001: passed/, 10), 'the caller over TLS passes');
