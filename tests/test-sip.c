@@ -193,6 +193,12 @@ static void test_sip__agent_starts_and_stops(void **state)
 	assert_true(pb_sip_port(ua) > 0 && pb_sip_port(ua) < 65536);
 	assert_int_equal(pb_sip_call_count(ua), 0);
 	pb_sip_step(ua, 0);
+	/* a second agent on the same port: a clear PB_EIO (and no leak from sofia) */
+	pb_sip *ua2 = NULL;
+	o.port = pb_sip_port(ua);
+	assert_pb_error(pb_sip_new(&ua2, &o, NULL), PB_EIO);
+	assert_non_null(strstr(pb_error_last()->message, "in use"));
+	assert_null(ua2);
 	pb_sip_free(ua);
 	pb_sip_free(NULL);
 	assert_string_equal(pb_sip_event_name(PB_SIP_EV_ENDED), "ended");

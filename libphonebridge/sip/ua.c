@@ -4,11 +4,13 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <errno.h>
+#include <netdb.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/internal.h"
@@ -193,6 +195,28 @@ static int check_options(const pb_sip_options *in, pb_sip_options *o)
 	return 0;
 }
 
+/* Can @p type (SOCK_DGRAM, SOCK_STREAM) bind to addr:port now? Asked before
+ * nua_create(), which leaks its half-made agent when a bind fails and does
+ * not say why. 0 or PB_EIO with the reason. */
+static int port_free(const char *addr, unsigned port, int type)
+{
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV, .ai_socktype = type }, *ai;
+	char serv[8];
+	snprintf(serv, sizeof(serv), "%u", port);
+	if (getaddrinfo(addr, serv, &hints, &ai) != 0)
+		return pb_error_set(PB_EINVAL, "listen address '%s' is not numeric", addr);
+	int rc = 0, one = 1;
+	int fd = socket(ai->ai_family, type | SOCK_CLOEXEC, 0);
+	if (fd < 0 || (type == SOCK_STREAM && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+		rc = pb_error_set(PB_EIO, "cannot listen on %s %s:%u: %s", type == SOCK_DGRAM ? "UDP" : "TCP",
+				  addr, port, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(ai);
+	return rc;
+}
+
 static int make_nua(pb_sip *ua, const pb_sip_options *o, const char *bind)
 {
 	char url[128];
@@ -215,6 +239,15 @@ static int make_nua(pb_sip *ua, const pb_sip_options *o, const char *bind)
 		if (!ua->contact_host)
 			return pb_error__oom();
 	}
+	int rc = 0;
+	if (ua->port && o->udp)
+		rc = port_free(bind, ua->port, SOCK_DGRAM);
+	if (rc == 0 && ua->port && o->tcp)
+		rc = port_free(bind, ua->port, SOCK_STREAM);
+	if (rc == 0 && sips[0])
+		rc = port_free(bind, ua->tls_port, SOCK_STREAM);
+	if (rc < 0)
+		return rc;
 	ua->nua = nua_create(ua->root, on_nua, ua, NUTAG_URL(url),
 			     TAG_IF(sips[0], NUTAG_SIPS_URL(sips)),
 			     TAG_IF(sips[0], TPTAG_CERTIFICATE(o->tls_cert_dir)),

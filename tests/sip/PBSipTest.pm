@@ -10,7 +10,7 @@ use POSIX ();
 use Time::HiRes qw(time);
 use Exporter 'import';
 our @EXPORT = qw(free_port start_proc wait_line proc_lines stop_proc stop_all build_path send_line screend_conf
-                 run_caller wait_exit);
+                 run_caller wait_exit start_uas);
 
 my @procs;
 
@@ -139,6 +139,16 @@ sub stop_proc {
         $p->{pid} = 0;
     }
     proc_lines($p);
+}
+
+# Start tests/sip/sip-uas on a port the system chooses; returns the process
+# and the port (undef if it did not come up). %o: stderr => FILE.
+sub start_uas {
+    my ($args, %o) = @_;
+    my $bin = $ENV{PB_SIP_UAS} or die "PB_SIP_UAS not set";
+    my $p = start_proc(cmd => [$bin, '--port', 0, @$args], name => 'uas', stderr => $o{stderr} // '/dev/null');
+    my ($port) = (wait_line($p, qr/^ready port=\d+/, 20) // '') =~ /port=(\d+)/;
+    return ($p, $port);
 }
 
 # Run tests/sip/caller.pl with @args to its end; returns its output.

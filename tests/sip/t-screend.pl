@@ -17,14 +17,14 @@ my $bin = build_path('examples/pb-screend/pb-screend');
 my $src = $ENV{PB_SOURCE_ROOT};
 my $dir = "$src/tests/sip";
 my $tmp = tempdir(CLEANUP => 1);
-my $port = free_port();
+my $port = 0; # the system chooses; read back from the daemon's log
 my ($callee, $tport) = (undef, free_port());
 
 sub write_conf {
     my (%o) = @_;
     open my $f, '>', "$tmp/pb-screend.conf" or die;
     print $f join("\n",
-        '[sip]', 'listen = 127.0.0.1', "port = $port", 'allow = 127.0.0.1',
+        '[sip]', 'listen = 127.0.0.1', 'port = 0', 'allow = 127.0.0.1',
         '[forward]', 'mode = bridge', "target = sip:target\@127.0.0.1:$tport",
         '[screen]', "prompts = $src/data/prompts", 'max-duration = 40',
         '[store]', "path = $tmp/screen.db",
@@ -56,7 +56,8 @@ is($rc, 0, 'configuration checks') or diag $out;
 $callee = start_proc(cmd => ['perl', "$dir/callee.pl", '--port', $tport], name => 'callee', merge => 1);
 ok(wait_line($callee, qr/^listening/, 20), 'forward target listening');
 my $d = start_proc(cmd => [$bin, '-c', "$tmp/pb-screend.conf"], name => 'screend', merge => 1);
-ok(wait_line($d, qr/pb-screend ready/, 20), 'pb-screend ready') or BAIL_OUT('daemon did not start');
+($port) = (wait_line($d, qr/pb-screend ready on 127\.0\.0\.1:\d+/, 20) // '') =~ /:(\d+)$/;
+ok($port, "pb-screend ready on port $port") or BAIL_OUT('daemon did not start');
 
 {   # RFC 4733 digit: passes, forwarded by bridge, audio both ways
     $out = call('--from', 'sip:+15550100001@127.0.0.1', '--dtmf', '6', '--wait-before-dtmf', 1.5, '--hold', 7);

@@ -27,10 +27,8 @@ chmod 0600, $users;
 
 sub uas {
     my (@args) = @_;
-    my $p = start_proc(cmd => [$uas_bin, '--port', 0, '--mode', 'answer', '--auth-realm', 'screen.test',
-                               '--auth-users', $users, @args], name => 'uas', stderr => "$tmp/uas.err");
-    my $l = wait_line($p, qr/^ready port=\d+/, 20) // '';
-    my ($port) = $l =~ /port=(\d+)/;
+    my ($p, $port) = start_uas(['--mode', 'answer', '--auth-realm', 'screen.test', '--auth-users', $users, @args],
+                               stderr => "$tmp/uas.err");
     ok($port, "uas ready on port $port (@args)") or BAIL_OUT('uas did not start');
     return ($p, $port);
 }

@@ -17,10 +17,8 @@ my $caller = "$dir/caller.pl";
 
 sub uas {
     my (@args) = @_;
-    my $port = free_port();
-    my $p = start_proc(cmd => [$uas_bin, '--port', $port, @args], name => 'uas',
-                       stderr => '/dev/null');
-    ok(wait_line($p, qr/^ready/, 20), "uas ready on $port (@args)") or BAIL_OUT('uas did not start');
+    my ($p, $port) = start_uas([@args]);
+    ok($port, "uas ready on $port (@args)") or BAIL_OUT('uas did not start');
     return ($p, $port);
 }
 
