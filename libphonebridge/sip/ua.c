@@ -103,8 +103,20 @@ static int start_register(pb_sip *ua, const pb_sip_options *o)
 				TAG_END());
 	if (!ua->reg.nh)
 		return pb_error__oom();
+	/* with TLS on, sofia's default contact is the sips: one: register the
+	 * one for the registrar's transport instead */
+	char *contact = NULL;
+	if (ua->tls_port && ua->contact_host) {
+		url_t *r = url_make(ua->home, o->registrar);
+		if (!r)
+			return pb_error_set(PB_EINVAL, "registrar '%s' is not a SIP URI", o->registrar);
+		bool tls = r->url_type == url_sips || url_has_param(r, "transport=tls");
+		bool tcp = url_has_param(r, "transport=tcp");
+		contact = su_sprintf(ua->home, "<%s:%s:%u%s>", tls ? "sips" : "sip", ua->contact_host,
+				     tls ? ua->tls_port : ua->port, tcp ? ";transport=tcp" : "");
+	}
 	nua_register(ua->reg.nh, NUTAG_REGISTRAR(URL_STRING_MAKE(o->registrar)),
-		     SIPTAG_EXPIRES_STR(expires), TAG_END());
+		     SIPTAG_EXPIRES_STR(expires), TAG_IF(contact, SIPTAG_CONTACT_STR(contact)), TAG_END());
 	return 0;
 }
 

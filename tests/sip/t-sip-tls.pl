@@ -3,7 +3,8 @@
 # openssl command; a Net::SIP caller over TLS that checks our certificate
 # reaches pb_sip (sips: Request-URI, answered, RTP both ways); one that
 # trusts another CA refuses the handshake; digest over TLS; plain UDP still
-# works beside it; a missing agent.pem is refused at start; pb-screend with
+# works beside it; a missing agent.pem is refused at start; registering over
+# UDP with TLS on registers the UDP contact (kamailio); pb-screend with
 # tls-cert-dir screens a caller over TLS (RFC 4733 digit) and bridges it.
 use strict;
 use warnings;
@@ -67,6 +68,27 @@ cert("$tmp/other");
                        name => 'uas', merge => 1);
     like(wait_line($p, qr/sip-uas:/, 10) // '', qr/TLS: cannot read .*agent\.pem/, 'a missing agent.pem is refused at start');
     stop_proc($p);
+}
+
+SKIP: {   # registering (over UDP) while TLS is on: the contact is the UDP one, not sips:
+    skip 'kamailio not installed', 3 unless -x '/usr/sbin/kamailio';
+    my $kport = free_port();
+    my $cfg = do { local $/; open my $t, '<', "$dir/kamailio.cfg.in" or die; <$t> };
+    $cfg =~ s/\@PORT\@/$kport/g;
+    open my $f, '>', "$tmp/kamailio.cfg" or die; print $f $cfg; close $f;
+    my $k = start_proc(cmd => ['/usr/sbin/kamailio', '-f', "$tmp/kamailio.cfg", '-DD', '-E', '-Y', $tmp,
+                               '-P', "$tmp/k.pid", '-w', $tmp], name => 'kamailio', merge => 1);
+    ok(wait_line($k, qr/Listening on/i, 20), 'kamailio started');
+    my ($port, $tport) = (free_port(), free_port());
+    my $uas = start_proc(cmd => [$uas_bin, '--port', $port, '--mode', 'answer', '--tls-dir', "$tmp/tls",
+                                 '--tls-port', $tport, '--registrar', "sip:127.0.0.1:$kport",
+                                 '--aor', 'sip:screen@127.0.0.1', '--password', 's3cret'],
+                         name => 'uas', stderr => '/dev/null');
+    ok(wait_line($uas, qr/^event registered status=200/, 20), 'registered with TLS on');
+    ok(wait_line($k, qr/REGISTERED sip:screen\@127\.0\.0\.1 contact <sip:127\.0\.0\.1:$port>/, 10),
+       'with the UDP contact');
+    stop_proc($uas);
+    stop_proc($k);
 }
 
 {   # pb-screend over TLS
