@@ -81,7 +81,8 @@ int pb_sip__auth_set(pb_sip *ua, const char *realm, const char *users_file, pb_s
 		rc = master_key(ua);
 	if (rc < 0)
 		return rc;
-	/* qop=auth: nonce counts; no nextnonce (we send no Authentication-Info);
+	/* qop=auth (the client's cnonce enters each response; sofia does not
+	 * track nonce counts); no nextnonce (we send no Authentication-Info);
 	 * a wrong password is 403, not a new challenge; no blacklist delay
 	 * (one thread serves every call: we never sleep). */
 	auth_mod_t *am = auth_mod_create(ua->root, AUTHTAG_METHOD("Digest"), AUTHTAG_REALM(realm),

@@ -13,15 +13,22 @@ use strict;
 use warnings;
 use Getopt::Long;
 use Net::SIP;
+use IO::Socket::INET;
 use Time::HiRes qw(time);
 $| = 1;
 
 my %o = (from => 'sip:+15550102000@127.0.0.1', hold => 3, 'dtmf-method' => 'rfc2833');
 GetOptions(\%o, 'to=s', 'from=s', 'pai=s', 'identity', 'dtmf=s', 'dtmf-method=s',
            'wait-before-dtmf=f', 'hold=f', 'cancel-after=f', 'port=i', 'auth=s', 'reinvite-after=f', 'tls=s') or die;
-my $leg = Net::SIP::Leg->new(addr => '127.0.0.1', port => $o{port} // 0,
-    $o{tls} ? (proto => 'tls', tls => { SSL_ca_file => $o{tls}, SSL_verifycn_name => '127.0.0.1' })
-            : (proto => 'udp'));
+# Our own socket on a port the system chooses: Net::SIP's "port => 0" tries
+# 5060 first, with SO_REUSEADDR, so concurrent callers (or anybody else on
+# 5060) would share a port and get each other's answers and BYEs.
+my $sock = $o{tls}
+    ? IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $o{port} // 0, Proto => 'tcp', Listen => 10)
+    : IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $o{port} // 0, Proto => 'udp');
+$sock or die "caller socket: $!";
+my $leg = Net::SIP::Leg->new(sock => $sock,
+    $o{tls} ? (proto => 'tls', tls => { SSL_ca_file => $o{tls}, SSL_verifycn_name => '127.0.0.1' }) : ());
 my $ua = Net::SIP::Simple->new(from => $o{from}, leg => $leg,
     $o{auth} ? (auth => [split /:/, $o{auth}, 2]) : ());
 my %hdr;

@@ -119,7 +119,8 @@ SKIP: {   # registration: a new registrar re-registers
     open my $pw, '>', "$tmp/pw" or die; print $pw "s3cret\n"; close $pw; chmod 0600, "$tmp/pw";
     write_conf(port => $new_port, allow => '127.0.0.1', store => 'two.db', registrar => "sip:127.0.0.1:$kport");
     kill 'HUP', $d->{pid};
-    ok(wait_line($d, qr/registration: registered \(200\)/, 20), 'SIGHUP with a registrar: registered');
+    ok(wait_line($d, qr/registration: registered \(200\)/, 20), 'SIGHUP with a registrar: registered')
+        or diag join("\n", grep { defined } '--- pb-screend:', (proc_lines($d))[-15 .. -1], '--- kamailio:', (proc_lines($k))[-15 .. -1]);
     ok(wait_line($k, qr/REGISTERED sip:screen\@127\.0\.0\.1 contact <sip:127\.0\.0\.1:$new_port/, 10),
        'kamailio saved the contact on the current port');
 }
