@@ -122,11 +122,15 @@ typedef struct pb_sip_options {
 
 /** What happened on a call (the event handler's @p ev). */
 typedef enum pb_sip_event {
-	/** Media negotiated: pb_sip_call_media() is valid; RTP may flow. */
+	/**
+	 * Media negotiated: pb_sip_call_media() is valid; RTP may flow. Reported
+	 * again when a re-INVITE moves the caller's media (RTP then goes to the
+	 * new address; an offer that puts us on hold stops our sending).
+	 */
 	PB_SIP_EV_MEDIA = 1,
 	/** A SIP INFO arrived: pb_sip_call_info_body() / _info_type() hold it (DTMF relay). */
 	PB_SIP_EV_INFO,
-	/** The caller's ACK came: the answered call is up. */
+	/** The caller's ACK came: the answered call is up (once per call). */
 	PB_SIP_EV_ACTIVE,
 	/** Forwarding succeeded (302 sent, REFER's NOTIFY said 2xx, or the target answered). */
 	PB_SIP_EV_FORWARDED,
@@ -139,7 +143,11 @@ typedef enum pb_sip_event {
 	PB_SIP_EV_ENDED,
 	/** Registration succeeded (call is NULL). */
 	PB_SIP_EV_REGISTERED,
-	/** Registration failed (call is NULL); pb_sip_last_register_status() says why. */
+	/**
+	 * Registration failed (call is NULL); pb_sip_last_register_status() says
+	 * why. Transient failures (408, 480, 5xx, e.g. the registrar not up yet)
+	 * are tried again after 2, 4, 8 ... 60 s; refusals (403, ...) are not.
+	 */
 	PB_SIP_EV_REGISTER_FAILED,
 } pb_sip_event;
 

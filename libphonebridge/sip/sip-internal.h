@@ -153,6 +153,9 @@ struct pb_sip {
 	char *reg_user, *reg_password;
 	int reg_status;
 	int reg_auth_tries;
+	char *reg_registrar, *reg_expires, *reg_contact;
+	su_timer_t *reg_retry;         /* registering again after a transient failure */
+	unsigned reg_retry_s;
 	bool unregistering;
 	unsigned sdp_session;
 };

@@ -47,6 +47,42 @@ void pb_sip__event(pb_sip *ua, pb_sip_call *call, pb_sip_event ev)
 
 /* --- registration ------------------------------------------------------------- */
 
+/* A registrar that is not reachable or not ready (no answer, ICMP refused:
+ * sofia's 503, a 5xx) is tried again later; refusals (403, 404, ...) are not. */
+static bool register_transient(int status)
+{
+	return status == 408 || status == 480 || (status >= 500 && status < 600);
+}
+
+static void send_register(pb_sip *ua)
+{
+	ua->reg_auth_tries = 0;
+	nua_register(ua->reg.nh, NUTAG_REGISTRAR(URL_STRING_MAKE(ua->reg_registrar)),
+		     SIPTAG_EXPIRES_STR(ua->reg_expires),
+		     TAG_IF(ua->reg_contact, SIPTAG_CONTACT_STR(ua->reg_contact)), TAG_END());
+}
+
+static void register_retry_fired(pb_sip *ua, su_timer_t *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	pb_log_info(PB_SIP_DOMAIN, "registering again");
+	send_register(ua);
+}
+
+/* 2 s, 4 s, ... up to 60 s between tries. */
+static void register_retry_later(pb_sip *ua)
+{
+	if (!ua->reg_retry) {
+		ua->reg_retry = su_timer_create(su_root_task(ua->root), 0);
+		if (!ua->reg_retry)
+			return;
+	}
+	ua->reg_retry_s = ua->reg_retry_s ? PB_MIN(ua->reg_retry_s * 2, 60u) : 2;
+	pb_log_info(PB_SIP_DOMAIN, "will register again in %u s", ua->reg_retry_s);
+	su_timer_set_interval(ua->reg_retry, register_retry_fired, NULL, (su_duration_t)ua->reg_retry_s * 1000);
+}
+
 static void register_answer(pb_sip *ua, int status, const sip_t *sip)
 {
 	if (status < 200)
@@ -71,13 +107,17 @@ static void register_answer(pb_sip *ua, int status, const sip_t *sip)
 			}
 		}
 	}
+	bool unregistering = ua->unregistering;
 	ua->unregistering = false;
 	if (status >= 200 && status < 300) {
 		ua->reg_auth_tries = 0;
+		ua->reg_retry_s = 0;
 		pb_log_info(PB_SIP_DOMAIN, "registered (%d)", status);
 		pb_sip__event(ua, NULL, PB_SIP_EV_REGISTERED);
 	} else {
 		pb_log_warning(PB_SIP_DOMAIN, "registration failed: %d", status);
+		if (!unregistering && register_transient(status))
+			register_retry_later(ua);
 		pb_sip__event(ua, NULL, PB_SIP_EV_REGISTER_FAILED);
 	}
 }
@@ -94,8 +134,10 @@ static int start_register(pb_sip *ua, const pb_sip_options *o)
 		return pb_error_set(PB_EINVAL, "no user name for digest authentication");
 	ua->reg_user = user ? su_strdup(ua->home, user) : NULL;
 	ua->reg_password = o->password ? su_strdup(ua->home, o->password) : NULL;
-	char expires[16];
-	snprintf(expires, sizeof(expires), "%u", o->register_expires ? o->register_expires : 600);
+	ua->reg_registrar = su_strdup(ua->home, o->registrar);
+	ua->reg_expires = su_sprintf(ua->home, "%u", o->register_expires ? o->register_expires : 600);
+	if (!ua->reg_registrar || !ua->reg_expires)
+		return pb_error__oom();
 	ua->reg.kind = PB_LEG_REGISTER;
 	ua->reg.ua = ua;
 	ua->reg.fd = -1;
@@ -105,18 +147,16 @@ static int start_register(pb_sip *ua, const pb_sip_options *o)
 		return pb_error__oom();
 	/* with TLS on, sofia's default contact is the sips: one: register the
 	 * one for the registrar's transport instead */
-	char *contact = NULL;
 	if (ua->tls_port && ua->contact_host) {
 		url_t *r = url_make(ua->home, o->registrar);
 		if (!r)
 			return pb_error_set(PB_EINVAL, "registrar '%s' is not a SIP URI", o->registrar);
 		bool tls = r->url_type == url_sips || url_has_param(r, "transport=tls");
 		bool tcp = url_has_param(r, "transport=tcp");
-		contact = su_sprintf(ua->home, "<%s:%s:%u%s>", tls ? "sips" : "sip", ua->contact_host,
-				     tls ? ua->tls_port : ua->port, tcp ? ";transport=tcp" : "");
+		ua->reg_contact = su_sprintf(ua->home, "<%s:%s:%u%s>", tls ? "sips" : "sip", ua->contact_host,
+					     tls ? ua->tls_port : ua->port, tcp ? ";transport=tcp" : "");
 	}
-	nua_register(ua->reg.nh, NUTAG_REGISTRAR(URL_STRING_MAKE(o->registrar)),
-		     SIPTAG_EXPIRES_STR(expires), TAG_IF(contact, SIPTAG_CONTACT_STR(contact)), TAG_END());
+	send_register(ua);
 	return 0;
 }
 
@@ -359,6 +399,10 @@ PB_API void pb_sip_free(pb_sip *ua)
 		pb_sip_drain(ua);
 		for (pb_sip_call *c = ua->calls; c; c = c->next)
 			pb_sip_call_hangup(c);
+		if (ua->reg_retry) {
+			su_timer_destroy(ua->reg_retry);
+			ua->reg_retry = NULL;
+		}
 		if (ua->reg.nh && ua->reg_status >= 200 && ua->reg_status < 300) {
 			ua->unregistering = true;
 			nua_unregister(ua->reg.nh, TAG_END());
