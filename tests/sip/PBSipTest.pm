@@ -10,7 +10,7 @@ use POSIX ();
 use Time::HiRes qw(time);
 use Exporter 'import';
 our @EXPORT = qw(free_port start_proc wait_line proc_lines stop_proc stop_all build_path send_line screend_conf
-                 run_caller wait_exit start_uas);
+                 run_caller wait_exit start_uas start_kamailio);
 
 my @procs;
 
@@ -149,6 +149,23 @@ sub start_uas {
     my $p = start_proc(cmd => [$bin, '--port', 0, @$args], name => 'uas', stderr => $o{stderr} // '/dev/null');
     my ($port) = (wait_line($p, qr/^ready port=\d+/, 20) // '') =~ /port=(\d+)/;
     return ($p, $port);
+}
+
+# Start Debian's kamailio with tests/sip/kamailio.cfg.in (a registrar with
+# digest, password s3cret) on $port (default: a free one), files in $dir.
+# Returns the process (undef unless it said it listens) and the port.
+sub start_kamailio {
+    my ($dir, $port) = @_;
+    $port //= free_port();
+    my $name = "kamailio-$port";
+    my $cfg = do { local $/; open my $t, '<', "$ENV{PB_SOURCE_ROOT}/tests/sip/kamailio.cfg.in" or die; <$t> };
+    $cfg =~ s/\@PORT\@/$port/g;
+    open my $f, '>', "$dir/$name.cfg" or die "$dir/$name.cfg: $!";
+    print $f $cfg;
+    close $f;
+    my $k = start_proc(cmd => ['/usr/sbin/kamailio', '-f', "$dir/$name.cfg", '-DD', '-E', '-Y', $dir,
+                               '-P', "$dir/$name.pid", '-w', $dir], name => 'kamailio', merge => 1);
+    return (wait_line($k, qr/Listening on/i, 20) ? $k : undef, $port);
 }
 
 # Run tests/sip/caller.pl with @args to its end; returns its output.

@@ -17,17 +17,9 @@ plan skip_all => 'kamailio not installed' unless $kam;
 my $uas_bin = $ENV{PB_SIP_UAS} or die "PB_SIP_UAS not set";
 my $src = $ENV{PB_SOURCE_ROOT};
 my $tmp = tempdir(CLEANUP => 1);
-my ($kport, $uport, $u2port) = (free_port(), free_port(), free_port());
-
-open my $f, '>', "$tmp/kamailio.cfg" or die;
-my $cfg = do { local $/; open my $t, '<', "$src/tests/sip/kamailio.cfg.in" or die; <$t> };
-$cfg =~ s/\@PORT\@/$kport/g;
-print $f $cfg;
-close $f;
-
-my $k = start_proc(cmd => [$kam, '-f', "$tmp/kamailio.cfg", '-DD', '-E', '-Y', $tmp, '-P', "$tmp/k.pid",
-                           '-w', $tmp], name => 'kamailio', merge => 1);
-ok(wait_line($k, qr/Listening on/i, 20), 'kamailio started') or BAIL_OUT('kamailio did not start');
+my ($uport, $u2port) = (free_port(), free_port());
+my ($k, $kport) = start_kamailio($tmp);
+ok($k, 'kamailio started') or BAIL_OUT('kamailio did not start');
 
 my $u = start_proc(cmd => [$uas_bin, '--port', $uport, '--mode', 'answer',
                            '--registrar', "sip:127.0.0.1:$kport", '--aor', 'sip:screen@127.0.0.1',
@@ -63,10 +55,7 @@ stop_proc($k);
                                 '--password', 's3cret'], name => 'uas-early', stderr => '/dev/null');
     like(wait_line($u3, qr/^event register-failed/, 40) // '', qr/status=(408|5\d\d)/,
          'registrar not there: a transient failure');
-    $cfg =~ s/$kport/$k2port/g;
-    open my $f2, '>', "$tmp/kamailio2.cfg" or die; print $f2 $cfg; close $f2;
-    my $k2 = start_proc(cmd => [$kam, '-f', "$tmp/kamailio2.cfg", '-DD', '-E', '-Y', $tmp, '-P', "$tmp/k2.pid",
-                                '-w', $tmp], name => 'kamailio2', merge => 1);
+    my ($k2) = start_kamailio($tmp, $k2port);
     ok(wait_line($u3, qr/^event registered status=200/, 60), 'registered once the registrar is up');
     stop_proc($u3);
     stop_proc($k2);

@@ -109,13 +109,8 @@ my $new_port = free_port();
 
 SKIP: {   # registration: a new registrar re-registers
     skip 'kamailio not installed', 3 unless -x '/usr/sbin/kamailio';
-    my $kport = free_port();
-    my $cfg = do { local $/; open my $t, '<', "$dir/kamailio.cfg.in" or die; <$t> };
-    $cfg =~ s/\@PORT\@/$kport/g;
-    open my $f, '>', "$tmp/kamailio.cfg" or die; print $f $cfg; close $f;
-    my $k = start_proc(cmd => ['/usr/sbin/kamailio', '-f', "$tmp/kamailio.cfg", '-DD', '-E', '-Y', $tmp,
-                               '-P', "$tmp/k.pid", '-w', $tmp], name => 'kamailio', merge => 1);
-    ok(wait_line($k, qr/Listening on/i, 20), 'kamailio started');
+    my ($k, $kport) = start_kamailio($tmp);
+    ok($k, 'kamailio started');
     open my $pw, '>', "$tmp/pw" or die; print $pw "s3cret\n"; close $pw; chmod 0600, "$tmp/pw";
     write_conf(port => $new_port, allow => '127.0.0.1', store => 'two.db', registrar => "sip:127.0.0.1:$kport");
     kill 'HUP', $d->{pid};

@@ -72,13 +72,8 @@ cert("$tmp/other");
 
 SKIP: {   # registering (over UDP) while TLS is on: the contact is the UDP one, not sips:
     skip 'kamailio not installed', 3 unless -x '/usr/sbin/kamailio';
-    my $kport = free_port();
-    my $cfg = do { local $/; open my $t, '<', "$dir/kamailio.cfg.in" or die; <$t> };
-    $cfg =~ s/\@PORT\@/$kport/g;
-    open my $f, '>', "$tmp/kamailio.cfg" or die; print $f $cfg; close $f;
-    my $k = start_proc(cmd => ['/usr/sbin/kamailio', '-f', "$tmp/kamailio.cfg", '-DD', '-E', '-Y', $tmp,
-                               '-P', "$tmp/k.pid", '-w', $tmp], name => 'kamailio', merge => 1);
-    ok(wait_line($k, qr/Listening on/i, 20), 'kamailio started');
+    my ($k, $kport) = start_kamailio($tmp);
+    ok($k, 'kamailio started');
     my ($port, $tport) = (free_port(), free_port());
     my $uas = start_proc(cmd => [$uas_bin, '--port', $port, '--mode', 'answer', '--tls-dir', "$tmp/tls",
                                  '--tls-port', $tport, '--registrar', "sip:127.0.0.1:$kport",
