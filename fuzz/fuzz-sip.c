@@ -1,6 +1,7 @@
 /*
  * libphonebridge — fuzz target for what the SIP module reads from outside:
- * SDP bodies (through sofia-sip's parser and our extraction), REFER NOTIFY
+ * SDP bodies (through sofia-sip's parser and our extraction, and hold
+ * detection), REFER NOTIFY
  * sipfrag status lines, and source allow lists from configuration.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
@@ -29,6 +30,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (pb_sip_sdp_media(in, len, &m, &perr) == 0 &&
 		    (m.remote_port == 0 || (m.codec_pt != 0 && m.codec_pt != 8)))
 			abort();
+		/* hold detection of a re-INVITE's SDP (a C string there) */
+		char *sdp = pb_strndup((const char *)in, len);
+		if (sdp) {
+			(void)pb_sip__sdp_held(sdp);
+			pb_free(sdp);
+		}
 		break;
 	}
 	case 1: {

@@ -8,6 +8,11 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/internal.h"
 #include "sip/sip-internal.h"
@@ -74,6 +79,22 @@ static void test_sip__sdp_make_round_trips(void **state)
 	assert_int_equal(m.codec_pt, 8);
 	assert_int_equal(m.dtmf_pt, 96);
 	assert_pb_error(pb_sip__sdp_make(sdp, 40, "127.0.0.1", 1, 0, 101, 1), PB_ETOOBIG);
+}
+
+static void test_sip__sdp_held(void **state)
+{
+	(void)state;
+#define SDP(c, port, dir) "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 " c "\r\nt=0 0\r\n" \
+			  "m=audio " port " RTP/AVP 0\r\n" dir
+	assert_false(pb_sip__sdp_held(SDP("192.0.2.1", "4000", "")));
+	assert_false(pb_sip__sdp_held(SDP("192.0.2.1", "4000", "a=sendrecv\r\n")));
+	assert_false(pb_sip__sdp_held(SDP("192.0.2.1", "4000", "a=recvonly\r\n")));
+	assert_true(pb_sip__sdp_held(SDP("192.0.2.1", "4000", "a=sendonly\r\n")));
+	assert_true(pb_sip__sdp_held(SDP("192.0.2.1", "4000", "a=inactive\r\n")));
+	assert_true(pb_sip__sdp_held(SDP("0.0.0.0", "4000", "")));
+	assert_true(pb_sip__sdp_held(SDP("192.0.2.1", "0", "")));
+	assert_false(pb_sip__sdp_held("not SDP")); /* unreadable: leave the media alone */
+#undef SDP
 }
 
 static void test_sip__sipfrag_status(void **state)
@@ -165,14 +186,183 @@ static void test_sip__agent_starts_and_stops(void **state)
 	o.udp = o.tcp = false;
 	assert_pb_error(pb_sip_new(&ua, &o, NULL), PB_EINVAL);
 	o.udp = true;
-	o.port = 0; /* 5060 may be taken: use a high port that is unlikely to be */
-	o.port = 47000 + (unsigned)(getpid() % 2000);
+	o.port = 65537;
+	assert_pb_error(pb_sip_new(&ua, &o, NULL), PB_EINVAL);
+	o.port = PB_SIP_PORT_ANY; /* the system chooses: no collisions between test runs */
 	assert_pb_ok(pb_sip_new(&ua, &o, NULL));
+	assert_true(pb_sip_port(ua) > 0 && pb_sip_port(ua) < 65536);
 	assert_int_equal(pb_sip_call_count(ua), 0);
 	pb_sip_step(ua, 0);
+	/* a second agent on the same port: a clear PB_EIO (and no leak from sofia) */
+	pb_sip *ua2 = NULL;
+	o.port = pb_sip_port(ua);
+	assert_pb_error(pb_sip_new(&ua2, &o, NULL), PB_EIO);
+	assert_non_null(strstr(pb_error_last()->message, "in use"));
+	assert_null(ua2);
 	pb_sip_free(ua);
 	pb_sip_free(NULL);
 	assert_string_equal(pb_sip_event_name(PB_SIP_EV_ENDED), "ended");
+}
+
+/* A users file in a fresh directory; @p mode applied. Returns its path in @p path. */
+static void users_file(char *path, size_t cap, char *dir, mode_t mode)
+{
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, cap, "%s/users", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("# user:password:realm\ntrunk:s3cret:screen.test\n", f);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static void remove_users_file(const char *path, const char *dir)
+{
+	unlink(path);
+	rmdir(dir);
+}
+
+static void test_sip__auth_options_checked(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/pb-sip-auth-XXXXXX", path[128];
+	users_file(path, sizeof(path), dir, 0644);
+	pb_sip *ua = NULL;
+	pb_sip_options o = PB_SIP_OPTIONS_INIT;
+	o.port = PB_SIP_PORT_ANY;
+	o.tcp = false;
+	o.allow_sources = "127.0.0.2";
+	o.auth_realm = "screen.test";
+	o.auth_users_file = path;
+	assert_pb_error(pb_sip_new(&ua, &o, NULL), PB_EAUTH); /* readable by others */
+	assert_null(ua);
+	assert_int_equal(chmod(path, 0600), 0);
+	o.auth_users_file = NULL;
+	assert_pb_error(pb_sip_new(&ua, &o, NULL), PB_EINVAL); /* realm without a file */
+	o.auth_users_file = "/nonexistent/users";
+	assert_pb_error(pb_sip_new(&ua, &o, NULL), PB_EIO);
+	o.auth_users_file = path;
+	o.auth_realm = "bad\"realm";
+	assert_pb_error(pb_sip_new(&ua, &o, NULL), PB_EINVAL);
+	o.auth_realm = "screen.test";
+	o.admit = (pb_sip_admit)7;
+	assert_pb_error(pb_sip_new(&ua, &o, NULL), PB_EINVAL);
+	o.admit = PB_SIP_ADMIT_ADDRESS_AND_DIGEST;
+	assert_pb_ok(pb_sip_new(&ua, &o, NULL));
+	/* replacing: a bad file keeps the old settings; NULL realm turns digest off */
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_pb_error(pb_sip_set_auth(ua, "screen.test", path, PB_SIP_ADMIT_ADDRESS_OR_DIGEST), PB_EAUTH);
+	assert_non_null(ua->auth);
+	assert_int_equal(ua->admit, PB_SIP_ADMIT_ADDRESS_AND_DIGEST);
+	assert_pb_ok(pb_sip_set_auth(ua, NULL, NULL, PB_SIP_ADMIT_ADDRESS_OR_DIGEST));
+	assert_null(ua->auth);
+	pb_sip_free(ua);
+	/* version 1 options (no digest fields) are still accepted */
+	pb_sip_options v1 = PB_SIP_OPTIONS_INIT;
+	v1.version = 1;
+	v1.port = PB_SIP_PORT_ANY;
+	v1.auth_realm = "ignored in version 1";
+	assert_pb_ok(pb_sip_new(&ua, &v1, NULL));
+	assert_null(ua->auth);
+	pb_sip_free(ua);
+	remove_users_file(path, dir);
+}
+
+static int incoming_seen;
+
+static void count_incoming(pb_sip_call *call, void *ud)
+{
+	(void)ud;
+	incoming_seen++;
+	pb_sip_call_reject(call, 486, NULL);
+}
+
+/* Send @p req over UDP to the agent and step it until a final answer comes. */
+static int udp_exchange(pb_sip *ua, int fd, const char *req, char *reply, size_t cap)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)pb_sip_port(ua)) };
+	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+	if (sendto(fd, req, strlen(req), 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+		return -1;
+	int64_t until = pb_sip_now(ua) + 10000;
+	while (pb_sip_now(ua) < until) {
+		pb_sip_step(ua, 20);
+		ssize_t n = recv(fd, reply, cap - 1, MSG_DONTWAIT);
+		if (n > 0) {
+			reply[n] = '\0';
+			if (strncmp(reply, "SIP/2.0 1", 9) != 0)
+				return 0;
+		}
+	}
+	return -1;
+}
+
+static void invite(char *req, size_t cap, unsigned to_port, unsigned my_port, int id, const char *extra)
+{
+	snprintf(req, cap,
+		 "INVITE sip:screen@127.0.0.1:%u SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-%d;rport\r\n"
+		 "Max-Forwards: 70\r\nFrom: <sip:+15550102000@127.0.0.1>;tag=a1\r\n"
+		 "To: <sip:screen@127.0.0.1>\r\nCall-ID: auth-%d@127.0.0.1\r\nCSeq: 1 INVITE\r\n"
+		 "Contact: <sip:caller@127.0.0.1:%u>\r\n%sContent-Length: 0\r\n\r\n",
+		 to_port, my_port, id, id, my_port, extra);
+}
+
+static void test_sip__auth_challenges_unknown_sources(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/pb-sip-auth-XXXXXX", path[128];
+	users_file(path, sizeof(path), dir, 0600);
+	pb_sip *ua = NULL;
+	pb_sip_options o = PB_SIP_OPTIONS_INIT;
+	o.port = PB_SIP_PORT_ANY;
+	o.tcp = false;
+	o.allow_sources = "192.0.2.1"; /* not us: only the digest can admit */
+	o.auth_realm = "screen.test";
+	o.auth_users_file = path;
+	pb_sip_handlers h = { .incoming = count_incoming };
+	assert_pb_ok(pb_sip_new(&ua, &o, &h));
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in me = { .sin_family = AF_INET };
+	inet_pton(AF_INET, "127.0.0.1", &me.sin_addr);
+	assert_int_equal(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+	socklen_t sl = sizeof(me);
+	getsockname(fd, (struct sockaddr *)&me, &sl);
+	char req[1024], reply[4096];
+	invite(req, sizeof(req), pb_sip_port(ua), ntohs(me.sin_port), 1, "");
+	assert_int_equal(udp_exchange(ua, fd, req, reply, sizeof(reply)), 0);
+	assert_true(strncmp(reply, "SIP/2.0 401 ", 12) == 0);
+	assert_non_null(strstr(reply, "WWW-Authenticate: Digest realm=\"screen.test\""));
+	assert_non_null(strstr(reply, "qop=\"auth\""));
+	/* credentials with a nonce we never issued: challenged again, not admitted */
+	char cred[512];
+	snprintf(cred, sizeof(cred), "Authorization: Digest username=\"trunk\", realm=\"screen.test\", "
+		 "nonce=\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\", uri=\"sip:screen@127.0.0.1\", "
+		 "response=\"00000000000000000000000000000000\", algorithm=MD5\r\n");
+	invite(req, sizeof(req), pb_sip_port(ua), ntohs(me.sin_port), 2, cred);
+	assert_int_equal(udp_exchange(ua, fd, req, reply, sizeof(reply)), 0);
+	assert_true(strncmp(reply, "SIP/2.0 401 ", 12) == 0);
+	assert_int_equal(incoming_seen, 0);
+	/* the same source allowed by address: admitted without a challenge */
+	assert_pb_ok(pb_sip_set_allow_sources(ua, "127.0.0.1"));
+	invite(req, sizeof(req), pb_sip_port(ua), ntohs(me.sin_port), 3, "");
+	assert_int_equal(udp_exchange(ua, fd, req, reply, sizeof(reply)), 0);
+	assert_true(strncmp(reply, "SIP/2.0 486 ", 12) == 0);
+	assert_int_equal(incoming_seen, 1);
+	/* address and digest: the allowed source is challenged too */
+	assert_pb_ok(pb_sip_set_auth(ua, "screen.test", path, PB_SIP_ADMIT_ADDRESS_AND_DIGEST));
+	invite(req, sizeof(req), pb_sip_port(ua), ntohs(me.sin_port), 4, "");
+	assert_int_equal(udp_exchange(ua, fd, req, reply, sizeof(reply)), 0);
+	assert_true(strncmp(reply, "SIP/2.0 401 ", 12) == 0);
+	/* and a source not allowed is refused outright */
+	assert_pb_ok(pb_sip_set_allow_sources(ua, "192.0.2.1"));
+	invite(req, sizeof(req), pb_sip_port(ua), ntohs(me.sin_port), 5, "");
+	assert_int_equal(udp_exchange(ua, fd, req, reply, sizeof(reply)), 0);
+	assert_true(strncmp(reply, "SIP/2.0 403 ", 12) == 0);
+	assert_int_equal(incoming_seen, 1);
+	close(fd);
+	pb_sip_free(ua);
+	remove_users_file(path, dir);
 }
 
 static void fired(pb_sip_timer *t, void *ud)
@@ -188,7 +378,7 @@ static void test_sip__timers_fire_and_cancel(void **state)
 	pb_sip_options o = PB_SIP_OPTIONS_INIT;
 	o.udp = true;
 	o.tcp = false;
-	o.port = 49000 + (unsigned)(getpid() % 2000);
+	o.port = PB_SIP_PORT_ANY;
 	assert_pb_ok(pb_sip_new(&ua, &o, NULL));
 	int n = 0, m = 0;
 	pb_sip_timer *t, *c;
@@ -210,11 +400,14 @@ int main(void)
 		cmocka_unit_test(test_sip__sdp_media_connection_in_media_and_ipv6),
 		cmocka_unit_test(test_sip__sdp_media_refuses_bad_input),
 		cmocka_unit_test(test_sip__sdp_make_round_trips),
+		cmocka_unit_test(test_sip__sdp_held),
 		cmocka_unit_test(test_sip__sipfrag_status),
 		cmocka_unit_test(test_sip__acl_prefixes),
 		cmocka_unit_test(test_sip__acl_allocation_failures),
 		cmocka_unit_test(test_sip__agent_starts_and_stops),
 		cmocka_unit_test(test_sip__timers_fire_and_cancel),
+		cmocka_unit_test(test_sip__auth_options_checked),
+		cmocka_unit_test(test_sip__auth_challenges_unknown_sources),
 	};
 	return pb_test_run("sip", tests);
 }

@@ -59,9 +59,51 @@ static int bool_val(parse_ctx *p, bool *dst, const char *k, const char *v)
 	return 1;
 }
 
+/* [sip] keys of digest authentication; 0 = not one of them. */
+static int auth_key(parse_ctx *p, const char *k, const char *v, int *handled)
+{
+	screend_config *c = p->c;
+	*handled = 1;
+	if (!strcmp(k, "auth-realm")) {
+		if (strchr(v, '"') || strchr(v, '*'))
+			return fail(p, "%s: '%s': no quotes or '*' in a realm", k, v);
+		return str(p, c->auth_realm, sizeof(c->auth_realm), k, v);
+	}
+	if (!strcmp(k, "auth-users-file"))
+		return str(p, c->auth_users_file, sizeof(c->auth_users_file), k, v);
+	if (!strcmp(k, "admit")) {
+		if (strcmp(v, "address-or-digest") && strcmp(v, "address-and-digest"))
+			return fail(p, "%s: '%s': expected address-or-digest or address-and-digest", k, v);
+		c->auth_and = !strcmp(v, "address-and-digest");
+		return 1;
+	}
+	if (!strcmp(k, "auth-nonce-ttl"))
+		return uint_val(p, &c->auth_nonce_ttl, 3600, k, v);
+	*handled = 0;
+	return 1;
+}
+
+/* [sip] keys of SIP over TLS; 0 = not one of them. */
+static int tls_key(parse_ctx *p, const char *k, const char *v, int *handled)
+{
+	screend_config *c = p->c;
+	*handled = 1;
+	if (!strcmp(k, "tls-cert-dir"))
+		return str(p, c->tls_cert_dir, sizeof(c->tls_cert_dir), k, v);
+	if (!strcmp(k, "tls-port"))
+		return uint_val(p, &c->tls_port, 65535, k, v);
+	*handled = 0;
+	return 1;
+}
+
 static int sip_key(parse_ctx *p, const char *k, const char *v)
 {
 	screend_config *c = p->c;
+	int handled, rc = auth_key(p, k, v, &handled);
+	if (!handled)
+		rc = tls_key(p, k, v, &handled);
+	if (handled)
+		return rc;
 	if (!strcmp(k, "listen"))
 		return str(p, c->listen, sizeof(c->listen), k, v);
 	if (!strcmp(k, "port"))
@@ -199,6 +241,12 @@ static int finish(parse_ctx *p, int rc)
 		snprintf(p->err, p->errlen, "[forward] target is required");
 	else if (rc == 0 && p->c->registrar[0] && !p->c->aor[0])
 		snprintf(p->err, p->errlen, "[register] registrar needs aor");
+	else if (rc == 0 && !!p->c->auth_realm[0] != !!p->c->auth_users_file[0])
+		snprintf(p->err, p->errlen, "[sip] auth-realm and auth-users-file go together");
+	else if (rc == 0 && p->c->auth_and && !p->c->auth_realm[0])
+		snprintf(p->err, p->errlen, "[sip] admit = address-and-digest needs auth-realm");
+	else if (rc == 0 && p->c->tls_cert_dir[0] && p->c->port == 0)
+		snprintf(p->err, p->errlen, "[sip] port = 0 (any) cannot be combined with tls-cert-dir");
 	else if (rc == -1)
 		snprintf(p->err, p->errlen, "cannot open the file");
 	else if (rc == -2)

@@ -20,6 +20,13 @@ typedef struct screend_config {
 	unsigned rtp_port_min, rtp_port_max;
 	char user_agent[128];
 	bool early_media;             /* answer challenges with 183 instead of 200 */
+	/* [sip] digest authentication of INVITEs (auth_key() in config.c) */
+	char auth_realm[128], auth_users_file[512];
+	bool auth_and;                /* admit = address-and-digest (else address-or-digest) */
+	unsigned auth_nonce_ttl;      /* seconds, 0 = the library's default */
+	/* [sip] SIP over TLS (tls_key() in config.c) */
+	char tls_cert_dir[512];
+	unsigned tls_port;
 	/* [register] */
 	char registrar[256], aor[256], username[128], password_file[512];
 	unsigned register_expires;

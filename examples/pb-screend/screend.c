@@ -40,6 +40,10 @@ typedef struct daemon {
 	scall *calls;
 	pb_sip_timer *ticker;
 	pb_buf pkt;
+	/* a reload that changes the agent (listen, registration, ...) or the
+	 * store waits until no call is up: new calls get 503 meanwhile */
+	screend_config *pending;
+	char password[256];           /* the registration password in use */
 } daemon_t;
 
 struct scall {
@@ -471,13 +475,151 @@ static int load_config(daemon_t *d, screend_config *c)
 	return 0;
 }
 
-/* SIGHUP: a new configuration replaces policy, targets, allowed sources and
- * prompts; listening address, registration and store need a restart. */
+static void fill_sip_options(const screend_config *c, const char *password, pb_sip_options *o)
+{
+	*o = (pb_sip_options)PB_SIP_OPTIONS_INIT;
+	o->bind_address = c->listen;
+	o->port = c->port ? c->port : PB_SIP_PORT_ANY; /* port = 0: any free port (tests) */
+	o->udp = c->udp;
+	o->tcp = c->tcp;
+	o->allow_sources = c->allow;
+	o->rtp_address = c->rtp_address[0] ? c->rtp_address : NULL;
+	o->rtp_port_min = c->rtp_port_min;
+	o->rtp_port_max = c->rtp_port_max;
+	o->user_agent = c->user_agent;
+	o->registrar = c->registrar[0] ? c->registrar : NULL;
+	o->aor = c->aor[0] ? c->aor : NULL;
+	o->username = c->username[0] ? c->username : NULL;
+	o->password = password[0] ? password : NULL;
+	o->register_expires = c->register_expires;
+	o->bridge_timeout = c->forward_timeout;
+	o->auth_realm = c->auth_realm[0] ? c->auth_realm : NULL;
+	o->auth_users_file = c->auth_users_file[0] ? c->auth_users_file : NULL;
+	o->admit = c->auth_and ? PB_SIP_ADMIT_ADDRESS_AND_DIGEST : PB_SIP_ADMIT_ADDRESS_OR_DIGEST;
+	o->auth_nonce_ttl = c->auth_nonce_ttl;
+	o->tls_cert_dir = c->tls_cert_dir[0] ? c->tls_cert_dir : NULL;
+	o->tls_port = c->tls_port;
+}
+
+/* The user agent for @p c (with @p password for registering) and its ticker. */
+static int start_ua(daemon_t *d, const screend_config *c, const char *password)
+{
+	pb_sip_options o;
+	fill_sip_options(c, password, &o);
+	pb_sip_handlers h = { on_incoming, on_event, on_rtp, d };
+	int rc = pb_sip_new(&d->ua, &o, &h);
+	if (rc < 0)
+		return rc;
+	return pb_sip_timer_start(d->ua, TICK_MS, tick, d, &d->ticker);
+}
+
+static void stop_ua(daemon_t *d)
+{
+	if (!d->ua)
+		return;
+	pb_sip_timer_cancel(d->ticker);
+	d->ticker = NULL;
+	pb_sip_free(d->ua); /* ends the remaining calls: their ENDED events free them */
+	d->ua = NULL;
+}
+
+/* What a running agent cannot change: its sockets, TLS, its registration,
+ * the store it logs to. Copy those settings from @p old. */
+static void keep_bound(screend_config *dst, const screend_config *old)
+{
+	memcpy(dst->listen, old->listen, sizeof(dst->listen));
+	dst->port = old->port;
+	dst->udp = old->udp;
+	dst->tcp = old->tcp;
+	memcpy(dst->rtp_address, old->rtp_address, sizeof(dst->rtp_address));
+	dst->rtp_port_min = old->rtp_port_min;
+	dst->rtp_port_max = old->rtp_port_max;
+	memcpy(dst->user_agent, old->user_agent, sizeof(dst->user_agent));
+	memcpy(dst->registrar, old->registrar, sizeof(dst->registrar));
+	memcpy(dst->aor, old->aor, sizeof(dst->aor));
+	memcpy(dst->username, old->username, sizeof(dst->username));
+	memcpy(dst->password_file, old->password_file, sizeof(dst->password_file));
+	dst->register_expires = old->register_expires;
+	dst->forward_timeout = old->forward_timeout;
+	dst->auth_nonce_ttl = old->auth_nonce_ttl;
+	memcpy(dst->tls_cert_dir, old->tls_cert_dir, sizeof(dst->tls_cert_dir));
+	dst->tls_port = old->tls_port;
+	memcpy(dst->store, old->store, sizeof(dst->store));
+}
+
+/* Does @p b change what keep_bound() copies (or the password)? Both come
+ * from screend_config_load(), which zeroes first: memcmp is exact. */
+static bool needs_restart(const screend_config *a, const screend_config *b, bool password_changed)
+{
+	if (password_changed)
+		return true;
+	screend_config *t = malloc(sizeof(*t));
+	if (!t)
+		return true;
+	*t = *b;
+	keep_bound(t, a);
+	bool changed = memcmp(t, b, sizeof(*t)) != 0;
+	free(t);
+	return changed;
+}
+
+/* The pending restart, once no call is up: a new agent (re-binding,
+ * re-registering) and the new store. If the new settings cannot be used
+ * (a port taken, a store that does not open) the old listen, registration
+ * and store are put back with the rest of the new configuration; if even
+ * that fails, -1: the daemon stops with an error (systemd restarts it). */
+static int apply_restart(daemon_t *d)
+{
+	screend_config *c = d->pending;
+	d->pending = NULL;
+	char password[256] = "";
+	int rc = 0;
+	if (c->password_file[0])
+		rc = read_secret(c->password_file, password, sizeof(password));
+	pb_store *store = NULL;
+	if (rc == 0 && strcmp(c->store, d->conf.store) != 0)
+		rc = pb_store_open(&store, c->store, NULL);
+	stop_ua(d);
+	if (rc == 0 && (rc = start_ua(d, c, password)) < 0) {
+		stop_ua(d);
+		pb_store_close(store);
+		store = NULL;
+	}
+	if (rc < 0) {
+		LOG(PB_LOG_ERROR, "restart with the new listen, registration or store failed (%s): "
+				  "keeping the old ones", pb_error_last()->message);
+		keep_bound(c, &d->conf);
+		if (start_ua(d, c, d->password) < 0) {
+			LOG(PB_LOG_ERROR, "cannot restart with the old settings either: %s", pb_error_last()->message);
+			memset(password, 0, sizeof(password));
+			free(c);
+			return -1;
+		}
+	} else {
+		memcpy(d->password, password, sizeof(password));
+	}
+	memset(password, 0, sizeof(password));
+	if (store) {
+		pb_store_close(d->store);
+		d->store = store;
+	}
+	d->conf = *c;
+	free(c);
+	LOG(PB_LOG_NOTICE, "agent restarted on %s:%u%s%s, store %s", d->conf.listen, pb_sip_port(d->ua),
+	    d->conf.registrar[0] ? ", registering to " : "", d->conf.registrar, d->conf.store);
+	return 0;
+}
+
+/* SIGHUP: a new configuration replaces policy, targets, allowed sources,
+ * digest settings and prompts at once; a new listen address, port,
+ * transport, RTP range, registration (or password) or store restarts the
+ * agent as soon as no call is up (new calls get 503 until then). */
 static void reload(daemon_t *d)
 {
 	screend_config *c = malloc(sizeof(*c));
 	pb_screen_policy *p = NULL;
 	pb_prompt_set *prompts = NULL;
+	char password[256] = "";
 	if (!c)
 		return;
 	int rc = load_config(d, c);
@@ -485,10 +627,20 @@ static void reload(daemon_t *d)
 		rc = make_policy(c, d->registry, &p);
 	if (rc == 0 && strcmp(c->prompts, d->conf.prompts) != 0)
 		rc = load_prompts(c->prompts, &prompts);
+	if (rc == 0 && c->password_file[0])
+		rc = read_secret(c->password_file, password, sizeof(password));
+	if (rc == 0)
+		rc = pb_sip_set_auth(d->ua, c->auth_realm, c->auth_users_file,
+				     c->auth_and ? PB_SIP_ADMIT_ADDRESS_AND_DIGEST : PB_SIP_ADMIT_ADDRESS_OR_DIGEST);
 	if (rc == 0)
 		rc = pb_sip_set_allow_sources(d->ua, c->allow);
+	/* once a restart is pending the agent refuses calls: it restarts in any case */
+	bool restart = rc == 0 && (d->pending || needs_restart(&d->conf, c, strcmp(password, d->password) != 0));
+	memset(password, 0, sizeof(password));
 	if (rc < 0) {
 		LOG(PB_LOG_ERROR, "reload failed, keeping the old configuration: %s", pb_error_last()->message);
+		pb_sip_set_auth(d->ua, d->conf.auth_realm, d->conf.auth_users_file,
+				d->conf.auth_and ? PB_SIP_ADMIT_ADDRESS_AND_DIGEST : PB_SIP_ADMIT_ADDRESS_OR_DIGEST);
 		pb_screen_policy_free(p);
 		pb_prompt_set_free(prompts);
 		free(c);
@@ -507,9 +659,20 @@ static void reload(daemon_t *d)
 			snprintf(c->prompts, sizeof(c->prompts), "%s", d->conf.prompts);
 		}
 	}
+	pb_log_set_level(c->log_level);
+	if (restart) {
+		/* until the restart the running agent keeps the old settings (and
+		 * the calls in progress the old targets); new calls get 503 */
+		free(d->pending);
+		d->pending = c;
+		pb_sip_drain(d->ua);
+		LOG(PB_LOG_NOTICE, "configuration reloaded; listen, registration or store changed: the agent "
+				   "restarts when no call is up (%zu now; new calls get 503 meanwhile)",
+		    pb_sip_call_count(d->ua));
+		return;
+	}
 	d->conf = *c;
 	free(c);
-	pb_log_set_level(d->conf.log_level);
 	LOG(PB_LOG_NOTICE, "configuration reloaded");
 }
 
@@ -525,40 +688,17 @@ static int start(daemon_t *d)
 		rc = load_prompts(c->prompts, &d->prompts);
 	if (rc < 0)
 		return rc;
-	char password[256] = "";
-	if (c->password_file[0] && (rc = read_secret(c->password_file, password, sizeof(password))) < 0)
+	if (c->password_file[0] && (rc = read_secret(c->password_file, d->password, sizeof(d->password))) < 0)
 		return rc;
-	pb_sip_options o = PB_SIP_OPTIONS_INIT;
-	o.bind_address = c->listen;
-	o.port = c->port;
-	o.udp = c->udp;
-	o.tcp = c->tcp;
-	o.allow_sources = c->allow;
-	o.rtp_address = c->rtp_address[0] ? c->rtp_address : NULL;
-	o.rtp_port_min = c->rtp_port_min;
-	o.rtp_port_max = c->rtp_port_max;
-	o.user_agent = c->user_agent;
-	o.registrar = c->registrar[0] ? c->registrar : NULL;
-	o.aor = c->aor[0] ? c->aor : NULL;
-	o.username = c->username[0] ? c->username : NULL;
-	o.password = password[0] ? password : NULL;
-	o.register_expires = c->register_expires;
-	o.bridge_timeout = c->forward_timeout;
-	pb_sip_handlers h = { on_incoming, on_event, on_rtp, d };
-	rc = pb_sip_new(&d->ua, &o, &h);
-	memset(password, 0, sizeof(password));
-	if (rc < 0)
-		return rc;
-	return pb_sip_timer_start(d->ua, TICK_MS, tick, d, &d->ticker);
+	return start_ua(d, c, d->password);
 }
 
 static void stop(daemon_t *d)
 {
-	if (d->ua) {
-		pb_sip_timer_cancel(d->ticker);
-		d->ticker = NULL;
-		pb_sip_free(d->ua); /* ends the remaining calls: their ENDED events free them */
-	}
+	stop_ua(d);
+	free(d->pending);
+	d->pending = NULL;
+	memset(d->password, 0, sizeof(d->password));
 	pb_prompt_set_free(d->prompts);
 	pb_screen_policy_free(d->policy);
 	pb_screen_registry_free(d->registry);
@@ -591,23 +731,31 @@ static int run(daemon_t *d)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	LOG(PB_LOG_NOTICE, "pb-screend ready on %s:%u", d->conf.listen, d->conf.port);
+	LOG(PB_LOG_NOTICE, "pb-screend ready on %s:%u", d->conf.listen, pb_sip_port(d->ua));
 	bool draining = false;
+	int status = 0;
 	while (!draining || pb_sip_call_count(d->ua) > 0) {
 		pb_sip_step(d->ua, 100);
 		if (got_hup) {
 			got_hup = 0;
-			reload(d);
+			if (!draining)
+				reload(d);
 		}
 		if (got_term && !draining) {
 			draining = true;
+			free(d->pending);
+			d->pending = NULL;
 			pb_sip_drain(d->ua);
 			LOG(PB_LOG_NOTICE, "stopping: no new calls, %zu in progress", pb_sip_call_count(d->ua));
+		}
+		if (d->pending && pb_sip_call_count(d->ua) == 0 && apply_restart(d) < 0) {
+			status = 1;
+			break;
 		}
 	}
 	LOG(PB_LOG_NOTICE, "stopped");
 	stop(d);
-	return 0;
+	return status;
 }
 
 /* --- list commands ------------------------------------------------------------------- */

@@ -41,6 +41,18 @@ typedef struct pb_sip_call pb_sip_call;
 /** Opaque one-shot timer on the user agent's loop. */
 typedef struct pb_sip_timer pb_sip_timer;
 
+/**
+ * How the source allow list and digest authentication combine to admit an
+ * INVITE (when a digest realm is configured; without one only the address
+ * list counts).
+ */
+typedef enum pb_sip_admit {
+	/** A source on the allow list, or else a caller that authenticates (the default). */
+	PB_SIP_ADMIT_ADDRESS_OR_DIGEST = 0,
+	/** A source on the allow list that also authenticates. */
+	PB_SIP_ADMIT_ADDRESS_AND_DIGEST = 1,
+} pb_sip_admit;
+
 /** User agent options. All strings borrowed for pb_sip_new() only. */
 typedef struct pb_sip_options {
 	int version;                /**< PB_SIP_OPTIONS_VERSION */
@@ -66,19 +78,59 @@ typedef struct pb_sip_options {
 	unsigned register_expires;  /**< seconds; 0 = 600 */
 	/** Seconds to wait for a bridged target to answer; 0 = 30. */
 	unsigned bridge_timeout;
+	/* --- version 2 --- */
+	/**
+	 * Digest authentication of incoming INVITEs, done by sofia-sip's auth
+	 * module (iptsec): the realm of our 401 challenges. NULL or "" = no
+	 * digest, the allow list alone decides.
+	 */
+	const char *auth_realm;
+	/**
+	 * The user file for auth_realm, in sofia-sip's format: one
+	 * "user:password" or "user:password:realm" line per user, or
+	 * htdigest lines "user:realm:HA1" ('#' starts a comment). It must not
+	 * be readable by group or others (PB_EAUTH otherwise). sofia-sip
+	 * reads it again when it changes.
+	 */
+	const char *auth_users_file;
+	/** How allow_sources and the digest combine (see pb_sip_admit). */
+	pb_sip_admit admit;
+	/**
+	 * Lifetime of a challenge's nonce in seconds; 0 = 30. Older ones are
+	 * answered with a new challenge marked stale. sofia-sip's nonces are
+	 * stateless (an HMAC under a random per-agent key): within its
+	 * lifetime a captured INVITE's credentials can be replayed, so keep
+	 * it short (or use the address list too: PB_SIP_ADMIT_ADDRESS_AND_DIGEST).
+	 */
+	unsigned auth_nonce_ttl;
+	/**
+	 * SIP over TLS (sofia-sip's tport_tls, OpenSSL): a directory with
+	 * agent.pem (our private key and certificate chain, PEM) and
+	 * optionally cafile.pem. NULL = no TLS. Callers' certificates are not
+	 * asked for (admission is by address and/or digest).
+	 */
+	const char *tls_cert_dir;
+	/** TLS port on bind_address; 0 = 5061. */
+	unsigned tls_port;
 } pb_sip_options;
 
-#define PB_SIP_OPTIONS_VERSION 1
+/* Version 1 (without the auth_*, admit and tls_* fields) is still accepted. */
+#define PB_SIP_OPTIONS_VERSION 2
 #define PB_SIP_OPTIONS_INIT { PB_SIP_OPTIONS_VERSION, NULL, 0, true, true, NULL, NULL, 0, 0, \
-			      NULL, NULL, NULL, NULL, NULL, 0, 0 }
+			      NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, \
+			      PB_SIP_ADMIT_ADDRESS_OR_DIGEST, 0, NULL, 0 }
 
 /** What happened on a call (the event handler's @p ev). */
 typedef enum pb_sip_event {
-	/** Media negotiated: pb_sip_call_media() is valid; RTP may flow. */
+	/**
+	 * Media negotiated: pb_sip_call_media() is valid; RTP may flow. Reported
+	 * again when a re-INVITE moves the caller's media (RTP then goes to the
+	 * new address; an offer that puts us on hold stops our sending).
+	 */
 	PB_SIP_EV_MEDIA = 1,
 	/** A SIP INFO arrived: pb_sip_call_info_body() / _info_type() hold it (DTMF relay). */
 	PB_SIP_EV_INFO,
-	/** The caller's ACK came: the answered call is up. */
+	/** The caller's ACK came: the answered call is up (once per call). */
 	PB_SIP_EV_ACTIVE,
 	/** Forwarding succeeded (302 sent, REFER's NOTIFY said 2xx, or the target answered). */
 	PB_SIP_EV_FORWARDED,
@@ -91,7 +143,11 @@ typedef enum pb_sip_event {
 	PB_SIP_EV_ENDED,
 	/** Registration succeeded (call is NULL). */
 	PB_SIP_EV_REGISTERED,
-	/** Registration failed (call is NULL); pb_sip_last_register_status() says why. */
+	/**
+	 * Registration failed (call is NULL); pb_sip_last_register_status() says
+	 * why. Transient failures (408, 480, 5xx, e.g. the registrar not up yet)
+	 * are tried again after 2, 4, 8 ... 60 s; refusals (403, ...) are not.
+	 */
 	PB_SIP_EV_REGISTER_FAILED,
 } pb_sip_event;
 
@@ -119,11 +175,15 @@ typedef struct pb_sip_handlers {
 
 /**
  * Make a user agent and start listening (and registering, if configured).
+ * Port 0 in @p opts means 5060; to let the system choose a free port (tests)
+ * pass PB_SIP_PORT_ANY and read it back with pb_sip_port() (not with TLS:
+ * PB_EINVAL).
  *
  * @param out receives the new agent (pb_sip_free())
  * @param opts, handlers borrowed for the call (handlers are copied)
  * @return 0; PB_EINVAL (bad option, e.g. an unparsable allow_sources);
- *         PB_EIO (could not bind); PB_ENOMEM
+ *         PB_EIO (could not bind, or the users file cannot be read);
+ *         PB_EAUTH (the users file is readable by group or others); PB_ENOMEM
  */
 PB_API int pb_sip_new(pb_sip **out, const pb_sip_options *opts, const pb_sip_handlers *handlers);
 
@@ -163,6 +223,22 @@ PB_API size_t pb_sip_call_count(const pb_sip *ua);
  */
 PB_API int pb_sip_set_allow_sources(pb_sip *ua, const char *list);
 
+/**
+ * Replace the digest settings of incoming INVITEs (as in pb_sip_options:
+ * @p realm NULL or "" turns digest off). The users file is checked and read
+ * now; on an error the old settings stay. Calls in progress are not
+ * affected; challenges already sent to callers stay valid.
+ * @param realm, users_file borrowed
+ * @return 0; PB_EINVAL; PB_EIO (cannot read the file); PB_EAUTH (file mode); PB_ENOMEM
+ */
+PB_API int pb_sip_set_auth(pb_sip *ua, const char *realm, const char *users_file, pb_sip_admit admit);
+
+/** Port value for pb_sip_options.port: let the system choose (see pb_sip_port()). */
+#define PB_SIP_PORT_ANY 65536u
+
+/** The SIP port the agent listens on (the one chosen when PB_SIP_PORT_ANY was asked). */
+PB_API unsigned pb_sip_port(const pb_sip *ua);
+
 /** Status of the last REGISTER answer (200, 401, 403, 408, ...), 0 before any. */
 PB_API int pb_sip_last_register_status(const pb_sip *ua);
 
@@ -197,6 +273,8 @@ typedef struct pb_sip_caller {
 	const char *to_uri;         /**< To URI */
 	const char *source;         /**< source address of the INVITE, "127.0.0.1:5062" */
 	const char *call_id;        /**< Call-ID */
+	/** the digest user name the caller authenticated as, or NULL (admitted by address) */
+	const char *auth_user;
 } pb_sip_caller;
 
 /** @return borrowed: valid until the call's ENDED event */

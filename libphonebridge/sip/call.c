@@ -208,7 +208,16 @@ static void leg_set_media(pb_sip_leg *leg, const pb_sip_media *m)
 static void leg_set_remote(pb_sip_leg *leg, const char *remote_sdp, const char *local_sdp)
 {
 	pb_sip_media m, l;
-	if (!remote_sdp || pb_sip_sdp_media((const uint8_t *)remote_sdp, strlen(remote_sdp), &m, NULL) < 0)
+	if (!remote_sdp)
+		return;
+	if (pb_sip__sdp_held(remote_sdp)) {
+		/* on hold (a re-INVITE with sendonly, inactive or a null address):
+		 * send nothing until an offer takes us off hold */
+		leg->remote_len = 0;
+		pb_log_debug(PB_SIP_DOMAIN, "RTP leg on hold");
+		return;
+	}
+	if (pb_sip_sdp_media((const uint8_t *)remote_sdp, strlen(remote_sdp), &m, NULL) < 0)
 		return;
 	/* the codec and event types we use are those of our side of the negotiation */
 	if (local_sdp && pb_sip_sdp_media((const uint8_t *)local_sdp, strlen(local_sdp), &l, NULL) == 0) {
@@ -388,6 +397,21 @@ static int leg_sdp(pb_sip_leg *leg, char *sdp, size_t cap, int codec_pt, int dtm
 				dtmf_pt, leg->ua->sdp_session++);
 }
 
+/* With TLS on, sofia puts its sips: contact in every answer, which a caller
+ * over UDP or TCP cannot reach: give ours for the transport the INVITE came
+ * on. NULL (sofia's choice) without TLS. */
+static char *contact_for(pb_sip *ua, su_home_t *home, const sip_t *sip)
+{
+	if (!ua->tls_port || !ua->contact_host)
+		return NULL;
+	const char *proto = sip->sip_via ? sip->sip_via->v_protocol : NULL;
+	if (proto && su_casenmatch(proto, "SIP/2.0/TLS", 11))
+		return su_sprintf(home, "<sips:%s:%u>", ua->contact_host, ua->tls_port);
+	if (proto && su_casenmatch(proto, "SIP/2.0/TCP", 11))
+		return su_sprintf(home, "<sip:%s:%u;transport=tcp>", ua->contact_host, ua->port);
+	return su_sprintf(home, "<sip:%s:%u>", ua->contact_host, ua->port);
+}
+
 static int call_setup(pb_sip_call *call, nua_handle_t *nh, const sip_t *sip, const struct sockaddr *sa)
 {
 	call->home = su_home_new(sizeof(su_home_t));
@@ -399,6 +423,7 @@ static int call_setup(pb_sip_call *call, nua_handle_t *nh, const sip_t *sip, con
 	call->a.fd = -1;
 	call->a.media.codec_pt = call->a.media.dtmf_pt = -1;
 	read_caller(call, sip, sa);
+	call->contact = contact_for(call->ua, call->home, sip);
 	/* Answer with the caller's preferred G.711 and its telephone-event number, so that
 	 * the negotiation has exactly one outcome (and a bridge can offer the same). */
 	pb_sip_media offer = { .codec_pt = -1, .dtmf_pt = -1 };
@@ -429,9 +454,16 @@ void pb_sip__incoming(pb_sip *ua, nua_handle_t *nh, const sip_t *sip)
 	msg_t *msg = nua_current_request(ua->nua);
 	su_addrinfo_t *ai = msg ? msg_addrinfo(msg) : NULL;
 	const struct sockaddr *sa = ai ? ai->ai_addr : NULL;
-	if (!pb_sip__acl_match(&ua->acl, sa)) {
-		pb_log_notice(PB_SIP_DOMAIN, "INVITE from a source not allowed: 403");
-		refuse(nh, SIP_403_FORBIDDEN);
+	char user[128];
+	int st = pb_sip__admit(ua, nh, sip, ai, user, sizeof(user));
+	if (st == 401) {   /* the challenge went out */
+		nua_handle_destroy(nh);
+		return;
+	}
+	if (st != 0) {
+		if (st == 403)
+			pb_log_notice(PB_SIP_DOMAIN, "INVITE from a source not allowed: 403");
+		refuse(nh, st, sip_status_phrase(st));
 		return;
 	}
 	if (ua->draining) {
@@ -450,6 +482,8 @@ void pb_sip__incoming(pb_sip *ua, nua_handle_t *nh, const sip_t *sip)
 	ua->calls = call;
 	ua->ncalls++;
 	int rc = call_setup(call, nh, sip, sa);
+	if (rc == 0 && user[0] && !(call->caller.auth_user = su_strdup(call->home, user)))
+		rc = pb_error__oom();
 	if (rc < 0) {
 		if (rc == PB_EUNSUPPORTED)
 			nua_respond(nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
@@ -460,9 +494,10 @@ void pb_sip__incoming(pb_sip *ua, nua_handle_t *nh, const sip_t *sip)
 		nua_handle_bind(nh, &call->a);
 		return; /* ends with the terminated state */
 	}
-	pb_log_info(PB_SIP_DOMAIN, "INVITE %s from %s (pai %s)", call->caller.call_id,
+	pb_log_info(PB_SIP_DOMAIN, "INVITE %s from %s (pai %s)%s%s", call->caller.call_id,
 		    call->caller.from_uri ? call->caller.from_uri : "-",
-		    call->caller.pai ? call->caller.pai : "-");
+		    call->caller.pai ? call->caller.pai : "-",
+		    user[0] ? " authenticated as " : "", user);
 	call->handed = true;
 	if (ua->h.incoming)
 		ua->h.incoming(call, ua->h.userdata);
@@ -587,7 +622,16 @@ static int target_start(pb_sip_call *call, const char *target, bool fallback)
 	}
 	call->b = b;
 	const char *from = call->caller.pai ? call->caller.pai : call->caller.from_uri;
+	/* with TLS on, a Contact for the target's transport (see contact_for()) */
+	char *contact = NULL;
+	if (ua->tls_port && ua->contact_host) {
+		url_t *u = url_make(call->home, target);
+		bool tls = u && (u->url_type == url_sips || url_has_param(u, "transport=tls"));
+		contact = su_sprintf(call->home, "<%s:%s:%u>", tls ? "sips" : "sip", ua->contact_host,
+				     tls ? ua->tls_port : ua->port);
+	}
 	nua_invite(b->nh, NUTAG_URL(target), TAG_IF(from, SIPTAG_FROM_STR(from)),
+		   TAG_IF(contact, SIPTAG_CONTACT_STR(contact)),
 		   SOATAG_USER_SDP_STR(sdp), SOATAG_RTP_SELECT(SOA_RTP_SELECT_COMMON), TAG_END());
 	if (!call->no_answer) {
 		call->no_answer = su_timer_create(su_root_task(ua->root), 0);
@@ -625,19 +669,31 @@ static void caller_state(pb_sip_call *call, tagi_t tags[])
 	const char *l = NULL, *r = NULL;
 	tl_gets(tags, NUTAG_CALLSTATE_REF(cs), SOATAG_LOCAL_SDP_STR_REF(l),
 		SOATAG_REMOTE_SDP_STR_REF(r), TAG_END());
-	if (l && !call->local_sdp)
+	bool changed = false;
+	if (l && (!call->local_sdp || strcmp(l, call->local_sdp) != 0)) {
+		su_free(call->home, call->local_sdp);
 		call->local_sdp = su_strdup(call->home, l);
-	if (r && !call->remote_sdp)
+		changed = true;
+	}
+	if (r && (!call->remote_sdp || strcmp(r, call->remote_sdp) != 0)) {
+		su_free(call->home, call->remote_sdp);
 		call->remote_sdp = su_strdup(call->home, r);
-	if (call->local_sdp && call->remote_sdp && !call->media_reported) {
-		pb_log_debug(PB_SIP_DOMAIN, "local SDP: %s", call->local_sdp);
+		changed = true;
+	}
+	/* the first negotiation, and every later one (a re-INVITE: hold, or the
+	 * caller's media moving): RTP goes where the newest SDP says */
+	if (call->local_sdp && call->remote_sdp && (changed || !call->media_reported)) {
+		pb_log_debug(PB_SIP_DOMAIN, "%s SDP: local %s remote %s", call->media_reported ? "new" : "negotiated",
+			     call->local_sdp, call->remote_sdp);
 		leg_set_remote(&call->a, call->remote_sdp, call->local_sdp);
 		call->media_reported = true;
 		if (call->a.remote_len)
 			pb_sip__event(call->ua, call, PB_SIP_EV_MEDIA);
 	}
-	if (cs == nua_callstate_ready && call->a.answered)
+	if (cs == nua_callstate_ready && call->a.answered && !call->active_reported) {
+		call->active_reported = true;
 		pb_sip__event(call->ua, call, PB_SIP_EV_ACTIVE);
+	}
 	if (cs == nua_callstate_terminated) {
 		call->a.terminated = true;
 		call_end(call);
@@ -718,7 +774,8 @@ PB_API int pb_sip_call_ring(pb_sip_call *call)
 {
 	int rc = can_respond(call);
 	if (rc == 0)
-		nua_respond(call->a.nh, SIP_180_RINGING, NUTAG_EARLY_ANSWER(0), TAG_END());
+		nua_respond(call->a.nh, SIP_180_RINGING, NUTAG_EARLY_ANSWER(0),
+			    TAG_IF(call->contact, SIPTAG_CONTACT_STR(call->contact)), TAG_END());
 	return rc;
 }
 
@@ -726,7 +783,8 @@ PB_API int pb_sip_call_progress(pb_sip_call *call)
 {
 	int rc = can_respond(call);
 	if (rc == 0)
-		nua_respond(call->a.nh, SIP_183_SESSION_PROGRESS, NUTAG_EARLY_ANSWER(1), TAG_END());
+		nua_respond(call->a.nh, SIP_183_SESSION_PROGRESS, NUTAG_EARLY_ANSWER(1),
+			    TAG_IF(call->contact, SIPTAG_CONTACT_STR(call->contact)), TAG_END());
 	return rc;
 }
 
@@ -736,7 +794,8 @@ PB_API int pb_sip_call_answer(pb_sip_call *call)
 	if (rc == 0) {
 		call->a.answered = true;
 		call->a.final_sent = true;
-		nua_respond(call->a.nh, SIP_200_OK, TAG_END());
+		nua_respond(call->a.nh, SIP_200_OK, TAG_IF(call->contact, SIPTAG_CONTACT_STR(call->contact)),
+			    TAG_END());
 	}
 	return rc;
 }

@@ -90,6 +90,25 @@ PB_API int pb_sip_sdp_media(const uint8_t *buf, size_t len, pb_sip_media *out,
 	return rc;
 }
 
+bool pb_sip__sdp_held(const char *sdp)
+{
+	sdp_parser_t *p = sdp_parse(NULL, sdp, (issize_t)strlen(sdp), 0);
+	if (!p)
+		return false;
+	const sdp_session_t *s = sdp_session(p);
+	bool held = s != NULL; /* unreadable: not a hold, leave the media alone */
+	const sdp_media_t *m = s ? first_audio(s) : NULL;
+	if (m) {
+		const sdp_connection_t *c = m->m_connections ? m->m_connections : s->sdp_connection;
+		bool null_addr = c && c->c_address &&
+				 (strcmp(c->c_address, "0.0.0.0") == 0 || strcmp(c->c_address, "::") == 0);
+		/* m_mode is the peer's view: we may send when it receives */
+		held = null_addr || !(m->m_mode & sdp_recvonly);
+	}
+	sdp_parser_free(p);
+	return held;
+}
+
 int pb_sip__sipfrag_status(const uint8_t *buf, size_t len, pb_parse_error *perr)
 {
 	static const char ver[] = "SIP/2.0 ";

@@ -49,7 +49,23 @@ int pb_sip__acl_parse(pb_sip_acl *acl, const char *list);
 void pb_sip__acl_clear(pb_sip_acl *acl);
 bool pb_sip__acl_match(const pb_sip_acl *acl, const struct sockaddr *sa);
 
+/* --- digest authentication of INVITEs (auth.c) --- */
+
+/* Replace the auth module (realm NULL/"" = none). 0, PB_EINVAL, PB_EIO, PB_EAUTH, PB_ENOMEM. */
+int pb_sip__auth_set(struct pb_sip *ua, const char *realm, const char *users_file,
+		     pb_sip_admit admit, unsigned nonce_ttl);
+void pb_sip__auth_clear(struct pb_sip *ua);
+/* 0 = admit (@p user gets the authenticated name, or ""); otherwise the
+ * status to refuse with (a 401 challenge is already sent). */
+int pb_sip__admit(struct pb_sip *ua, nua_handle_t *nh, const sip_t *sip, const su_addrinfo_t *ai,
+		  char *user, size_t cap);
+
 /* --- SDP and sipfrag (sdp.c) --- */
+
+/* Does this (remote) SDP put us on hold: its audio line sendonly or
+ * inactive, a null connection address (RFC 2543 hold), port 0, or no audio?
+ * (Not for an SDP that does not parse.) */
+bool pb_sip__sdp_held(const char *sdp);
 
 /* Status code of a message/sipfrag body "SIP/2.0 200 OK", or PB_EMALFORMED. */
 int pb_sip__sipfrag_status(const uint8_t *buf, size_t len, pb_parse_error *perr);
@@ -100,9 +116,11 @@ struct pb_sip_call {
 	bool referring;
 	bool ended;
 	bool media_reported;
+	bool active_reported;
 	bool handed;                   /* the incoming handler saw it */
 	char *fallback;
 	char *local_sdp, *remote_sdp; /* caller leg, as negotiated */
+	char *contact;                 /* our Contact for the caller's transport (TLS on), or NULL */
 	su_timer_t *no_answer;
 	const char *info_body;
 	size_t info_len;
@@ -115,6 +133,13 @@ struct pb_sip {
 	nua_t *nua;
 	pb_sip_handlers h;
 	pb_sip_acl acl;
+	struct auth_mod_t *auth;       /* sofia-sip auth module, NULL = no digest */
+	char *auth_key;                /* its nonce HMAC key, random */
+	pb_sip_admit admit;
+	unsigned auth_nonce_ttl;
+	unsigned port;                 /* the SIP port we listen on */
+	unsigned tls_port;             /* 0 = no TLS */
+	char *contact_host;            /* bind address, bracketed if IPv6 */
 	char *rtp_address;
 	unsigned rtp_port_min, rtp_port_max, rtp_next;
 	unsigned bridge_timeout;
@@ -128,6 +153,9 @@ struct pb_sip {
 	char *reg_user, *reg_password;
 	int reg_status;
 	int reg_auth_tries;
+	char *reg_registrar, *reg_expires, *reg_contact;
+	su_timer_t *reg_retry;         /* registering again after a transient failure */
+	unsigned reg_retry_s;
 	bool unregistering;
 	unsigned sdp_session;
 };

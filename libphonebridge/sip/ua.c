@@ -3,9 +3,15 @@
  * registration with digest authentication, timers, the loop.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <errno.h>
+#include <netdb.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/internal.h"
 #include "sip/sip-internal.h"
@@ -13,6 +19,7 @@
 #include <sofia-sip/msg_header.h>
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/su_log.h>
+#include <sofia-sip/tport_tag.h>
 
 #include <phonebridge/alloc.h>
 #include <phonebridge/error.h>
@@ -40,6 +47,42 @@ void pb_sip__event(pb_sip *ua, pb_sip_call *call, pb_sip_event ev)
 
 /* --- registration ------------------------------------------------------------- */
 
+/* A registrar that is not reachable or not ready (no answer, ICMP refused:
+ * sofia's 503, a 5xx) is tried again later; refusals (403, 404, ...) are not. */
+static bool register_transient(int status)
+{
+	return status == 408 || status == 480 || (status >= 500 && status < 600);
+}
+
+static void send_register(pb_sip *ua)
+{
+	ua->reg_auth_tries = 0;
+	nua_register(ua->reg.nh, NUTAG_REGISTRAR(URL_STRING_MAKE(ua->reg_registrar)),
+		     SIPTAG_EXPIRES_STR(ua->reg_expires),
+		     TAG_IF(ua->reg_contact, SIPTAG_CONTACT_STR(ua->reg_contact)), TAG_END());
+}
+
+static void register_retry_fired(pb_sip *ua, su_timer_t *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	pb_log_info(PB_SIP_DOMAIN, "registering again");
+	send_register(ua);
+}
+
+/* 2 s, 4 s, ... up to 60 s between tries. */
+static void register_retry_later(pb_sip *ua)
+{
+	if (!ua->reg_retry) {
+		ua->reg_retry = su_timer_create(su_root_task(ua->root), 0);
+		if (!ua->reg_retry)
+			return;
+	}
+	ua->reg_retry_s = ua->reg_retry_s ? PB_MIN(ua->reg_retry_s * 2, 60u) : 2;
+	pb_log_info(PB_SIP_DOMAIN, "will register again in %u s", ua->reg_retry_s);
+	su_timer_set_interval(ua->reg_retry, register_retry_fired, NULL, (su_duration_t)ua->reg_retry_s * 1000);
+}
+
 static void register_answer(pb_sip *ua, int status, const sip_t *sip)
 {
 	if (status < 200)
@@ -64,13 +107,17 @@ static void register_answer(pb_sip *ua, int status, const sip_t *sip)
 			}
 		}
 	}
+	bool unregistering = ua->unregistering;
 	ua->unregistering = false;
 	if (status >= 200 && status < 300) {
 		ua->reg_auth_tries = 0;
+		ua->reg_retry_s = 0;
 		pb_log_info(PB_SIP_DOMAIN, "registered (%d)", status);
 		pb_sip__event(ua, NULL, PB_SIP_EV_REGISTERED);
 	} else {
 		pb_log_warning(PB_SIP_DOMAIN, "registration failed: %d", status);
+		if (!unregistering && register_transient(status))
+			register_retry_later(ua);
 		pb_sip__event(ua, NULL, PB_SIP_EV_REGISTER_FAILED);
 	}
 }
@@ -87,8 +134,10 @@ static int start_register(pb_sip *ua, const pb_sip_options *o)
 		return pb_error_set(PB_EINVAL, "no user name for digest authentication");
 	ua->reg_user = user ? su_strdup(ua->home, user) : NULL;
 	ua->reg_password = o->password ? su_strdup(ua->home, o->password) : NULL;
-	char expires[16];
-	snprintf(expires, sizeof(expires), "%u", o->register_expires ? o->register_expires : 600);
+	ua->reg_registrar = su_strdup(ua->home, o->registrar);
+	ua->reg_expires = su_sprintf(ua->home, "%u", o->register_expires ? o->register_expires : 600);
+	if (!ua->reg_registrar || !ua->reg_expires)
+		return pb_error__oom();
 	ua->reg.kind = PB_LEG_REGISTER;
 	ua->reg.ua = ua;
 	ua->reg.fd = -1;
@@ -96,8 +145,18 @@ static int start_register(pb_sip *ua, const pb_sip_options *o)
 				TAG_END());
 	if (!ua->reg.nh)
 		return pb_error__oom();
-	nua_register(ua->reg.nh, NUTAG_REGISTRAR(URL_STRING_MAKE(o->registrar)),
-		     SIPTAG_EXPIRES_STR(expires), TAG_END());
+	/* with TLS on, sofia's default contact is the sips: one: register the
+	 * one for the registrar's transport instead */
+	if (ua->tls_port && ua->contact_host) {
+		url_t *r = url_make(ua->home, o->registrar);
+		if (!r)
+			return pb_error_set(PB_EINVAL, "registrar '%s' is not a SIP URI", o->registrar);
+		bool tls = r->url_type == url_sips || url_has_param(r, "transport=tls");
+		bool tcp = url_has_param(r, "transport=tcp");
+		ua->reg_contact = su_sprintf(ua->home, "<%s:%s:%u%s>", tls ? "sips" : "sip", ua->contact_host,
+					     tls ? ua->tls_port : ua->port, tcp ? ";transport=tcp" : "");
+	}
+	send_register(ua);
 	return 0;
 }
 
@@ -108,9 +167,22 @@ PB_API int pb_sip_last_register_status(const pb_sip *ua)
 
 /* --- the nua callback ------------------------------------------------------- */
 
+static void got_params(pb_sip *ua, tagi_t tags[])
+{
+	const sip_from_t *from = NULL;
+	tl_gets(tags, SIPTAG_FROM_REF(from), TAG_END());
+	if (from && from->a_url->url_port)
+		ua->port = (unsigned)atoi(from->a_url->url_port);
+}
+
+
 static void on_nua(nua_event_t event, int status, char const *phrase, nua_t *nua, pb_sip *ua,
 		   nua_handle_t *nh, pb_sip_leg *leg, sip_t const *sip, tagi_t tags[])
 {
+	if (event == nua_r_get_params) {
+		got_params(ua, tags);
+		return;
+	}
 	if (event == nua_r_shutdown) {
 		if (status >= 200)
 			ua->shut_down = true;
@@ -158,15 +230,43 @@ static void on_nua(nua_event_t event, int status, char const *phrase, nua_t *nua
 
 /* --- life cycle ----------------------------------------------------------- */
 
-static int check_options(const pb_sip_options *o)
+/* Copy the caller's options (version 1 lacks the digest fields: they stay zero). */
+static int check_options(const pb_sip_options *in, pb_sip_options *o)
 {
-	if (!o || o->version != PB_SIP_OPTIONS_VERSION)
+	if (!in || (in->version != 1 && in->version != PB_SIP_OPTIONS_VERSION))
 		return pb_error_set(PB_EINVAL, "pb_sip_options: missing or wrong version");
-	if (o->port > 65535 || o->rtp_port_max > 65535 || o->rtp_port_min > o->rtp_port_max)
+	memset(o, 0, sizeof(*o));
+	memcpy(o, in, in->version == 1 ? offsetof(pb_sip_options, auth_realm) : sizeof(*o));
+	if ((o->port > 65535 && o->port != PB_SIP_PORT_ANY) || o->tls_port > 65535 || o->rtp_port_max > 65535 ||
+	    o->rtp_port_min > o->rtp_port_max)
 		return pb_error_set(PB_EINVAL, "pb_sip_options: port out of range");
+	if (o->port == PB_SIP_PORT_ANY && o->tls_cert_dir)
+		return pb_error_set(PB_EINVAL, "pb_sip_options: PB_SIP_PORT_ANY cannot be combined with TLS");
 	if (!o->udp && !o->tcp)
 		return pb_error_set(PB_EINVAL, "pb_sip_options: neither UDP nor TCP");
 	return 0;
+}
+
+/* Can @p type (SOCK_DGRAM, SOCK_STREAM) bind to addr:port now? Asked before
+ * nua_create(), which leaks its half-made agent when a bind fails and does
+ * not say why. 0 or PB_EIO with the reason. */
+static int port_free(const char *addr, unsigned port, int type)
+{
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV, .ai_socktype = type }, *ai;
+	char serv[8];
+	snprintf(serv, sizeof(serv), "%u", port);
+	if (getaddrinfo(addr, serv, &hints, &ai) != 0)
+		return pb_error_set(PB_EINVAL, "listen address '%s' is not numeric", addr);
+	int rc = 0, one = 1;
+	int fd = socket(ai->ai_family, type | SOCK_CLOEXEC, 0);
+	if (fd < 0 || (type == SOCK_STREAM && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+		rc = pb_error_set(PB_EIO, "cannot listen on %s %s:%u: %s", type == SOCK_DGRAM ? "UDP" : "TCP",
+				  addr, port, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(ai);
+	return rc;
 }
 
 static int make_nua(pb_sip *ua, const pb_sip_options *o, const char *bind)
@@ -174,9 +274,36 @@ static int make_nua(pb_sip *ua, const pb_sip_options *o, const char *bind)
 	char url[128];
 	const char *transport = o->udp && o->tcp ? "" : o->udp ? ";transport=udp" : ";transport=tcp";
 	bool v6 = strchr(bind, ':') != NULL;
-	snprintf(url, sizeof(url), "sip:%s%s%s:%u%s", v6 ? "[" : "", bind, v6 ? "]" : "",
-		 o->port ? o->port : 5060, transport);
+	ua->port = o->port == PB_SIP_PORT_ANY ? 0 : o->port ? o->port : 5060;
+	snprintf(url, sizeof(url), "sip:%s%s%s:%u%s", v6 ? "[" : "", bind, v6 ? "]" : "", ua->port,
+		 transport);
+	char sips[128] = "";
+	if (o->tls_cert_dir) {
+		/* sofia reads agent.pem (and cafile.pem) from the directory itself;
+		 * check it first for a clear error */
+		char pem[1024];
+		snprintf(pem, sizeof(pem), "%s/agent.pem", o->tls_cert_dir);
+		if (access(pem, R_OK) != 0)
+			return pb_error_set(PB_EIO, "TLS: cannot read %s: %s", pem, strerror(errno));
+		ua->tls_port = o->tls_port ? o->tls_port : 5061;
+		snprintf(sips, sizeof(sips), "sips:%s%s%s:%u", v6 ? "[" : "", bind, v6 ? "]" : "", ua->tls_port);
+		ua->contact_host = su_sprintf(ua->home, v6 ? "[%s]" : "%s", bind);
+		if (!ua->contact_host)
+			return pb_error__oom();
+	}
+	int rc = 0;
+	if (ua->port && o->udp)
+		rc = port_free(bind, ua->port, SOCK_DGRAM);
+	if (rc == 0 && ua->port && o->tcp)
+		rc = port_free(bind, ua->port, SOCK_STREAM);
+	if (rc == 0 && sips[0])
+		rc = port_free(bind, ua->tls_port, SOCK_STREAM);
+	if (rc < 0)
+		return rc;
 	ua->nua = nua_create(ua->root, on_nua, ua, NUTAG_URL(url),
+			     TAG_IF(sips[0], NUTAG_SIPS_URL(sips)),
+			     TAG_IF(sips[0], TPTAG_CERTIFICATE(o->tls_cert_dir)),
+			     TAG_IF(sips[0], TPTAG_TLS_VERIFY_POLICY(TPTLS_VERIFY_NONE)),
 			     SIPTAG_USER_AGENT_STR(o->user_agent ? o->user_agent : "libphonebridge"),
 			     NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0), NUTAG_ENABLEMESSAGE(0),
 			     NUTAG_ALLOW("INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REFER, NOTIFY"),
@@ -184,8 +311,22 @@ static int make_nua(pb_sip *ua, const pb_sip_options *o, const char *bind)
 			     TAG_END());
 	if (!ua->nua)
 		return pb_error_set(PB_EIO, "cannot listen on %s", url);
-	pb_log_info(PB_SIP_DOMAIN, "listening on %s", url);
+	if (ua->port == 0) {
+		/* the port the system chose: the stack's own From (our contact) holds it */
+		nua_get_params(ua->nua, SIPTAG_FROM(NULL), TAG_END());
+		int64_t until = pb_sip_now(ua) + 5000;
+		while (ua->port == 0 && pb_sip_now(ua) < until)
+			su_root_step(ua->root, 50);
+		if (ua->port == 0)
+			return pb_error_set(PB_EIO, "cannot learn the port chosen for %s", url);
+	}
+	pb_log_info(PB_SIP_DOMAIN, "listening on %s (port %u)%s%s", url, ua->port, sips[0] ? " and " : "", sips);
 	return 0;
+}
+
+PB_API unsigned pb_sip_port(const pb_sip *ua)
+{
+	return ua ? ua->port : 0;
 }
 
 static int ua_setup(pb_sip *ua, const pb_sip_options *o)
@@ -205,6 +346,10 @@ static int ua_setup(pb_sip *ua, const pb_sip_options *o)
 	ua->root = su_root_create(ua);
 	if (!ua->root)
 		return pb_error__oom();
+	ua->auth_nonce_ttl = o->auth_nonce_ttl;
+	rc = pb_sip__auth_set(ua, o->auth_realm, o->auth_users_file, o->admit, o->auth_nonce_ttl);
+	if (rc < 0)
+		return rc;
 	rc = make_nua(ua, o, bind);
 	if (rc == 0 && o->registrar)
 		rc = start_register(ua, o);
@@ -218,7 +363,8 @@ PB_API int pb_sip_new(pb_sip **out, const pb_sip_options *opts, const pb_sip_han
 	if (!out)
 		return pb_error_set(PB_EINVAL, "pb_sip_new: NULL out");
 	*out = NULL;
-	int rc = check_options(opts);
+	pb_sip_options o;
+	int rc = check_options(opts, &o);
 	if (rc < 0)
 		return rc;
 	if (!su_started) {
@@ -236,7 +382,7 @@ PB_API int pb_sip_new(pb_sip **out, const pb_sip_options *opts, const pb_sip_han
 	su_home_init(ua->home);
 	if (handlers)
 		ua->h = *handlers;
-	rc = ua_setup(ua, opts);
+	rc = ua_setup(ua, &o);
 	if (rc < 0) {
 		pb_sip_free(ua);
 		return rc;
@@ -253,6 +399,10 @@ PB_API void pb_sip_free(pb_sip *ua)
 		pb_sip_drain(ua);
 		for (pb_sip_call *c = ua->calls; c; c = c->next)
 			pb_sip_call_hangup(c);
+		if (ua->reg_retry) {
+			su_timer_destroy(ua->reg_retry);
+			ua->reg_retry = NULL;
+		}
 		if (ua->reg.nh && ua->reg_status >= 200 && ua->reg_status < 300) {
 			ua->unregistering = true;
 			nua_unregister(ua->reg.nh, TAG_END());
@@ -272,6 +422,7 @@ PB_API void pb_sip_free(pb_sip *ua)
 			nua_handle_destroy(ua->reg.nh);
 		nua_destroy(ua->nua);
 	}
+	pb_sip__auth_clear(ua);
 	if (ua->root)
 		su_root_destroy(ua->root);
 	pb_sip__acl_clear(&ua->acl);

@@ -5,11 +5,12 @@ package PBSipTest;
 use strict;
 use warnings;
 use IO::Socket::INET;
-use IO::Select;
+use File::Temp ();
 use POSIX ();
 use Time::HiRes qw(time);
 use Exporter 'import';
-our @EXPORT = qw(free_port start_proc wait_line proc_lines stop_proc stop_all build_path send_line screend_conf);
+our @EXPORT = qw(free_port start_proc wait_line proc_lines stop_proc stop_all build_path send_line screend_conf
+                 run_caller wait_exit start_uas start_kamailio);
 
 my @procs;
 
@@ -34,10 +35,16 @@ sub build_path {
 }
 
 # Start a program; its stdout (and stderr, if merge) is read line by line.
+# The output goes to a file, not a pipe: a chatty program never blocks on a
+# full pipe while the test does something else, however long; the test reads
+# the file as it grows.
+my $outdir;
 sub start_proc {
     my (%a) = @_;
     my @cmd = @{ $a{cmd} };
-    pipe(my $r, my $w) or die "pipe: $!";
+    $outdir //= File::Temp::tempdir('pb-sip-test-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my ($wfh, $file) = File::Temp::tempfile(DIR => $outdir);
+    open my $r, '<', $file or die "$file: $!";
     my ($in_r, $in_w);
     if ($a{stdin}) { pipe($in_r, $in_w) or die "pipe: $!" }
     my $pid = fork // die "fork: $!";
@@ -45,31 +52,49 @@ sub start_proc {
         close $r;
         if ($a{stdin}) { close $in_w; open STDIN, '<&', $in_r or die }
         POSIX::setpgid(0, 0);
-        open STDOUT, '>&', $w or die;
-        if ($a{merge}) { open STDERR, '>&', $w or die }
+        open STDOUT, '>&', $wfh or die;
+        if ($a{merge}) { open STDERR, '>&', $wfh or die }
         elsif ($a{stderr}) { open STDERR, '>', $a{stderr} or die }
         open STDIN, '<', '/dev/null' unless $a{stdin};
         exec @cmd or POSIX::_exit(127);
     }
-    close $w;
+    close $wfh;
     my $p = { pid => $pid, fh => $r, buf => '', lines => [], name => $a{name} // $cmd[0] };
     if ($a{stdin}) { close $in_r; $in_w->autoflush(1); $p->{in} = $in_w }
     push @procs, $p;
     return $p;
 }
 
+# Has the process exited (a zombie not yet reaped counts)? Never reaps it:
+# tests wait for some programs themselves.
+sub _gone {
+    my ($p) = @_;
+    return 1 unless $p->{pid};
+    open my $st, '<', "/proc/$p->{pid}/stat" or return 1;
+    my $line = <$st> // '';
+    return $line =~ /^\d+ \(.*\) Z/ ? 1 : 0;
+}
+
+# Read what the program wrote since last time: 1 if something came, 0 if
+# nothing within $timeout, -1 if nothing more will come.
 sub _pump {
     my ($p, $timeout) = @_;
-    my $s = IO::Select->new($p->{fh});
-    return 0 unless $s->can_read($timeout);
-    my $n = sysread($p->{fh}, my $chunk, 65536);
-    return -1 unless $n;
-    $p->{buf} .= $chunk;
-    while ($p->{buf} =~ s/^([^\n]*)\n//) {
-        push @{ $p->{lines} }, $1;
-        print STDERR "# [$p->{name}] $1\n" if $ENV{PB_TEST_VERBOSE};
+    my $end = time + $timeout;
+    while (1) {
+        my $gone = _gone($p);
+        my $n = sysread($p->{fh}, my $chunk, 65536);
+        if ($n) {
+            $p->{buf} .= $chunk;
+            while ($p->{buf} =~ s/^([^\n]*)\n//) {
+                push @{ $p->{lines} }, $1;
+                print STDERR "# [$p->{name}] $1\n" if $ENV{PB_TEST_VERBOSE};
+            }
+            return 1;
+        }
+        return -1 if $gone;
+        return 0 if time >= $end;
+        select(undef, undef, undef, 0.02);
     }
-    return 1;
 }
 
 # Wait until a line matching $re shows up (seen lines are kept); returns the
@@ -114,6 +139,55 @@ sub stop_proc {
         $p->{pid} = 0;
     }
     proc_lines($p);
+}
+
+# Start tests/sip/sip-uas on a port the system chooses; returns the process
+# and the port (undef if it did not come up). %o: stderr => FILE.
+sub start_uas {
+    my ($args, %o) = @_;
+    my $bin = $ENV{PB_SIP_UAS} or die "PB_SIP_UAS not set";
+    my $p = start_proc(cmd => [$bin, '--port', 0, @$args], name => 'uas', stderr => $o{stderr} // '/dev/null');
+    my ($port) = (wait_line($p, qr/^ready port=\d+/, 20) // '') =~ /port=(\d+)/;
+    return ($p, $port);
+}
+
+# Start Debian's kamailio with tests/sip/kamailio.cfg.in (a registrar with
+# digest, password s3cret) on $port (default: a free one), files in $dir.
+# Returns the process (undef unless it said it listens) and the port.
+sub start_kamailio {
+    my ($dir, $port) = @_;
+    $port //= free_port();
+    my $name = "kamailio-$port";
+    my $cfg = do { local $/; open my $t, '<', "$ENV{PB_SOURCE_ROOT}/tests/sip/kamailio.cfg.in" or die; <$t> };
+    $cfg =~ s/\@PORT\@/$port/g;
+    open my $f, '>', "$dir/$name.cfg" or die "$dir/$name.cfg: $!";
+    print $f $cfg;
+    close $f;
+    my $k = start_proc(cmd => ['/usr/sbin/kamailio', '-f', "$dir/$name.cfg", '-DD', '-E', '-Y', $dir,
+                               '-P', "$dir/$name.pid", '-w', $dir], name => 'kamailio', merge => 1);
+    return (wait_line($k, qr/Listening on/i, 20) ? $k : undef, $port);
+}
+
+# Run tests/sip/caller.pl with @args to its end; returns its output.
+sub run_caller {
+    my (@args) = @_;
+    my $c = start_proc(cmd => ['perl', "$ENV{PB_SOURCE_ROOT}/tests/sip/caller.pl", @args],
+                       name => 'caller', merge => 1);
+    wait_line($c, qr/^done/, 60);
+    stop_proc($c);
+    return join("\n", proc_lines($c));
+}
+
+# Wait at most $secs for a program (sipp) to exit by itself; its exit
+# status ($?), or -1 if it did not.
+sub wait_exit {
+    my ($p, $secs) = @_;
+    my $end = time + $secs;
+    while (time < $end && $p->{pid}) {
+        if (waitpid($p->{pid}, POSIX::WNOHANG()) == $p->{pid}) { $p->{status} = $?; $p->{pid} = 0 }
+        else { select(undef, undef, undef, 0.1) }
+    }
+    return $p->{status} // -1;
 }
 
 # Write a line to a process started with stdin => 1.

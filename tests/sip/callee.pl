@@ -7,11 +7,16 @@ use strict;
 use warnings;
 use Getopt::Long;
 use Net::SIP;
+use IO::Socket::INET;
 $| = 1;
 
 my %o;
 GetOptions(\%o, 'port=i', 'busy', 'noanswer', 'hangup-after=f') or die;
-my $leg = Net::SIP::Leg->new(addr => '127.0.0.1', port => $o{port}, proto => 'udp');
+# our own socket, without SO_REUSEADDR: a port someone else holds is an
+# error here, not a port shared with them
+my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $o{port}, Proto => 'udp')
+    or die "callee socket on port $o{port}: $!";
+my $leg = Net::SIP::Leg->new(sock => $sock);
 my $ua = Net::SIP::Simple->new(from => "sip:target\@127.0.0.1:$o{port}", leg => $leg);
 print "listening $o{port}\n";
 my $n = 0;

@@ -4,28 +4,50 @@
 # Options: --to URI --from URI --pai URI --identity --dtmf DIGITS
 #          --dtmf-method rfc2833|audio --wait-before-dtmf S --hold S
 #          --cancel-after S (hang up while ringing) --send FILE
+#          --auth USER:PASSWORD (answer digest challenges)
+#          --tls CAFILE (SIP over TLS, the server's certificate checked against CAFILE)
+#          --reinvite-after S (re-INVITE with new RTP sockets, i.e. a new
+#          media address; prints reinvite CODE and, at the end,
+#          rtp-after-reinvite N target-audio M)
 use strict;
 use warnings;
 use Getopt::Long;
 use Net::SIP;
+use IO::Socket::INET;
 use Time::HiRes qw(time);
 $| = 1;
 
 my %o = (from => 'sip:+15550102000@127.0.0.1', hold => 3, 'dtmf-method' => 'rfc2833');
 GetOptions(\%o, 'to=s', 'from=s', 'pai=s', 'identity', 'dtmf=s', 'dtmf-method=s',
-           'wait-before-dtmf=f', 'hold=f', 'cancel-after=f', 'port=i') or die;
-my $leg = Net::SIP::Leg->new(addr => '127.0.0.1', port => $o{port} // 0, proto => 'udp');
-my $ua = Net::SIP::Simple->new(from => $o{from}, leg => $leg);
+           'wait-before-dtmf=f', 'hold=f', 'cancel-after=f', 'port=i', 'auth=s', 'reinvite-after=f', 'tls=s') or die;
+# Our own socket on a port the system chooses: Net::SIP's "port => 0" tries
+# 5060 first, with SO_REUSEADDR, so concurrent callers (or anybody else on
+# 5060) would share a port and get each other's answers and BYEs.
+my $sock = $o{tls}
+    ? IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $o{port} // 0, Proto => 'tcp', Listen => 10)
+    : IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $o{port} // 0, Proto => 'udp');
+$sock or die "caller socket: $!";
+my $leg = Net::SIP::Leg->new(sock => $sock,
+    $o{tls} ? (proto => 'tls', tls => { SSL_ca_file => $o{tls}, SSL_verifycn_name => '127.0.0.1' }) : ());
+my $ua = Net::SIP::Simple->new(from => $o{from}, leg => $leg,
+    $o{auth} ? (auth => [split /:/, $o{auth}, 2]) : ());
 my %hdr;
 $hdr{'P-Asserted-Identity'} = "<$o{pai}>" if $o{pai};
 $hdr{'Identity'} = 'eyJhbGciOiJFUzI1NiJ9.e30.c2ln;info=<https://cert.example.org/x.pem>;alg=ES256;ppt=shaken' if $o{identity};
 
 my ($received, $target_audio) = (0, 0);
+my ($reinvited, $after, $target_after) = (0, 0, 0);
 my ($final, $bye);
 # we send a recognisable payload (0x55) and count what comes back; the
 # callee sends 0x2a, so audio from the far end of a bridge is told apart
 my $media = $ua->rtp('send_recv', sub { return "\x55" x 160 }, 0,
-    sub { my ($payload) = @_; $received++; $target_audio++ if $payload =~ /^\x2a+$/ });
+    sub {
+        my ($payload) = @_;
+        $received++;
+        $target_audio++ if $payload =~ /^\x2a+$/;
+        # after a re-INVITE only the new sockets are read (Net::SIP closes the old ones)
+        if ($reinvited) { $after++; $target_after++ if $payload =~ /^\x2a+$/ }
+    });
 my $call;
 if (defined $o{'cancel-after'}) {
     $call = $ua->invite($o{to}, init_media => $media, sip_header => \%hdr,
@@ -63,9 +85,19 @@ if (defined $o{dtmf}) {
                     cb_final => sub { print "dtmf-sent\n" });
     });
 }
+if (defined $o{'reinvite-after'}) {
+    $ua->add_timer($o{'reinvite-after'}, sub {
+        $call->reinvite(clear_sdp => 1, cb_final => sub {
+            my ($status, $self, %info) = @_;
+            print "reinvite ", ($status eq 'OK' ? 200 : ($info{code} // 'error')), "\n";
+            $reinvited = 1 if $status eq 'OK';
+        });
+    });
+}
 $ua->add_timer($o{hold}, \$stop);
 $ua->loop(\$stop, \$bye);
 print "bye-received\n" if $bye;
 print "rtp-received $received target-audio $target_audio\n";
+print "rtp-after-reinvite $after target-audio $target_after\n" if defined $o{'reinvite-after'};
 unless ($bye) { my $s; $call->bye(cb_final => \$s); $ua->loop(5, \$s) }
 print "done\n";

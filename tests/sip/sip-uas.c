@@ -4,6 +4,10 @@
  * per event on stdout, which the Perl tests read.
  *
  *   sip-uas --port N [--allow LIST] --mode MODE [--target URI] [--fallback URI]
+ *           [--auth-realm REALM --auth-users FILE [--admit or|and] [--nonce-ttl S]]
+ *           [--tls-dir DIR --tls-port N]
+ *
+ * --port 0 lets the system choose the port; "ready port=N" tells which.
  *
  * modes: reject (486), redirect (180, then 302 to --target), answer (200,
  * echo RTP back, hang up on "BYE" never: the caller does), refer (200,
@@ -36,10 +40,11 @@ static void out(const char *fmt, ...)
 static void on_incoming(pb_sip_call *call, void *ud)
 {
 	const pb_sip_caller *c = pb_sip_call_caller(call);
-	out("incoming from=%s name=%s pai=%s verstat=%s identity=%d source=%s ruri=%s",
+	out("incoming from=%s name=%s pai=%s verstat=%s identity=%d source=%s ruri=%s auth=%s",
 	    c->from_uri ? c->from_uri : "-", c->display_name ? c->display_name : "-",
 	    c->pai ? c->pai : "-", c->verstat ? c->verstat : "-", c->identity_header,
-	    c->source ? c->source : "-", c->request_uri ? c->request_uri : "-");
+	    c->source ? c->source : "-", c->request_uri ? c->request_uri : "-",
+	    c->auth_user ? c->auth_user : "-");
 	int rc = 0;
 	if (strcmp(mode, "reject") == 0)
 		rc = pb_sip_call_reject(call, 486, NULL);
@@ -133,6 +138,18 @@ int main(int argc, char **argv)
 			o.aor = v;
 		else if (strcmp(k, "--password") == 0)
 			o.password = v;
+		else if (strcmp(k, "--auth-realm") == 0)
+			o.auth_realm = v;
+		else if (strcmp(k, "--auth-users") == 0)
+			o.auth_users_file = v;
+		else if (strcmp(k, "--admit") == 0)
+			o.admit = strcmp(v, "and") == 0 ? PB_SIP_ADMIT_ADDRESS_AND_DIGEST : PB_SIP_ADMIT_ADDRESS_OR_DIGEST;
+		else if (strcmp(k, "--nonce-ttl") == 0)
+			o.auth_nonce_ttl = (unsigned)atoi(v);
+		else if (strcmp(k, "--tls-dir") == 0)
+			o.tls_cert_dir = v;
+		else if (strcmp(k, "--tls-port") == 0)
+			o.tls_port = (unsigned)atoi(v);
 		else if (strcmp(k, "--bridge-timeout") == 0)
 			o.bridge_timeout = (unsigned)atoi(v);
 		else {
@@ -140,6 +157,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (o.port == 0)
+		o.port = PB_SIP_PORT_ANY;
 	pb_log_set_callback(log_cb, NULL);
 	pb_log_set_level(getenv("PB_SIP_DEBUG") ? PB_LOG_DEBUG : PB_LOG_INFO);
 	signal(SIGTERM, on_signal);
@@ -149,7 +168,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sip-uas: %s\n", pb_error_last()->message);
 		return 1;
 	}
-	out("ready port=%u", o.port);
+	out("ready port=%u", pb_sip_port(ua));
 	while (!stop)
 		pb_sip_step(ua, 200);
 	pb_sip_free(ua);

@@ -8,6 +8,7 @@ use warnings;
 use Test::More;
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
+use IO::Select;
 use PBSipTest;
 
 alarm 100;

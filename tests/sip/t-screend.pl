@@ -4,7 +4,8 @@
 # fail with a wrong digit and with silence, hang up during a ring delay; the
 # forward target (a Net::SIP callee) really receives the call and the
 # bridged audio; a caller who passed is forwarded without a challenge on the
-# second call; deny list; list commands; SIGHUP reload; SIGTERM drain.
+# second call; re-INVITEs (new media address) during a bridge and during a
+# challenge; deny list; list commands; SIGHUP reload; SIGTERM drain.
 use strict;
 use warnings;
 use Test::More;
@@ -16,14 +17,14 @@ my $bin = build_path('examples/pb-screend/pb-screend');
 my $src = $ENV{PB_SOURCE_ROOT};
 my $dir = "$src/tests/sip";
 my $tmp = tempdir(CLEANUP => 1);
-my $port = free_port();
+my $port = 0; # the system chooses; read back from the daemon's log
 my ($callee, $tport) = (undef, free_port());
 
 sub write_conf {
     my (%o) = @_;
     open my $f, '>', "$tmp/pb-screend.conf" or die;
     print $f join("\n",
-        '[sip]', 'listen = 127.0.0.1', "port = $port", 'allow = 127.0.0.1',
+        '[sip]', 'listen = 127.0.0.1', 'port = 0', 'allow = 127.0.0.1',
         '[forward]', 'mode = bridge', "target = sip:target\@127.0.0.1:$tport",
         '[screen]', "prompts = $src/data/prompts", 'max-duration = 40',
         '[store]', "path = $tmp/screen.db",
@@ -55,7 +56,8 @@ is($rc, 0, 'configuration checks') or diag $out;
 $callee = start_proc(cmd => ['perl', "$dir/callee.pl", '--port', $tport], name => 'callee', merge => 1);
 ok(wait_line($callee, qr/^listening/, 20), 'forward target listening');
 my $d = start_proc(cmd => [$bin, '-c', "$tmp/pb-screend.conf"], name => 'screend', merge => 1);
-ok(wait_line($d, qr/pb-screend ready/, 20), 'pb-screend ready') or BAIL_OUT('daemon did not start');
+($port) = (wait_line($d, qr/pb-screend ready on 127\.0\.0\.1:\d+/, 20) // '') =~ /:(\d+)$/;
+ok($port, "pb-screend ready on port $port") or BAIL_OUT('daemon did not start');
 
 {   # RFC 4733 digit: passes, forwarded by bridge, audio both ways
     $out = call('--from', 'sip:+15550100001@127.0.0.1', '--dtmf', '6', '--wait-before-dtmf', 1.5, '--hold', 7);
@@ -77,6 +79,27 @@ ok(wait_line($d, qr/pb-screend ready/, 20), 'pb-screend ready') or BAIL_OUT('dae
     like($out, qr/^final 200/m, 'answered (by the target)');
     my ($n, $ta) = $out =~ /^rtp-received (\d+) target-audio (\d+)/m;
     cmp_ok($ta // 0, '>', 10, 'and the caller hears the target straight away');
+}
+
+{   # re-INVITE with a new media address during a bridged call: the call
+    # survives and the relay follows (the caller still hears the target)
+    $out = call('--from', 'sip:+15550100001@127.0.0.1', '--hold', 5, '--reinvite-after', 2);
+    like($out, qr/^final 200/m, 'allow-listed call bridged');
+    like($out, qr/^reinvite 200/m, 're-INVITE during the bridge answered 200');
+    my ($n, $ta) = $out =~ /^rtp-after-reinvite (\d+) target-audio (\d+)/m;
+    cmp_ok($ta // 0, '>', 10, "the target's audio reaches the caller's new address ($ta packets)");
+    unlike($out, qr/^bye-received/m, 'the call was not dropped');
+}
+
+{   # re-INVITE during the challenge: prompts go to the new address, the
+    # digit still passes
+    $out = call('--from', 'sip:+15550100011@127.0.0.1', '--dtmf', '6', '--wait-before-dtmf', 2.5,
+                '--reinvite-after', 1, '--hold', 6);
+    like($out, qr/^reinvite 200/m, 're-INVITE during the challenge answered 200');
+    ok(wait_line($d, qr/press-digit for \+15550100011: passed/, 10), 'the challenge passes after the re-INVITE');
+    my ($n, $ta) = $out =~ /^rtp-after-reinvite (\d+) target-audio (\d+)/m;
+    cmp_ok(($n // 0) - ($ta // 0), '>', 5, 'prompts reached the new address (' . (($n // 0) - ($ta // 0)) . ' packets)');
+    cmp_ok($ta // 0, '>', 5, 'and after passing, the bridged target too');
 }
 
 {   # in-band digit

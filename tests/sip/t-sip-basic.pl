@@ -1,11 +1,13 @@
 #!/usr/bin/perl
 # pb_sip against a real Net::SIP caller: source allow list (403), OPTIONS,
 # caller identity (PAI with verstat, Identity header), SDP negotiation, RTP
-# both ways, hang-up, CANCEL while ringing, rejection, SIP over TCP (sipp).
+# both ways, hang-up, CANCEL while ringing, rejection, re-INVITE to a new
+# media address, hold and unhold (sipp), SIP over TCP (sipp).
 use strict;
 use warnings;
 use Test::More;
 use IO::Socket::INET;
+use IO::Select;
 use PBSipTest;
 
 alarm 100;
@@ -15,10 +17,8 @@ my $caller = "$dir/caller.pl";
 
 sub uas {
     my (@args) = @_;
-    my $port = free_port();
-    my $p = start_proc(cmd => [$uas_bin, '--port', $port, @args], name => 'uas',
-                       stderr => '/dev/null');
-    ok(wait_line($p, qr/^ready/, 20), "uas ready on $port (@args)") or BAIL_OUT('uas did not start');
+    my ($p, $port) = start_uas([@args]);
+    ok($port, "uas ready on $port (@args)") or BAIL_OUT('uas did not start');
     return ($p, $port);
 }
 
@@ -91,6 +91,31 @@ sub call {
     like($out, qr/^preliminary 180/m, 'caller heard ringing');
     like($out, qr/^cancelled/m, 'caller cancelled');
     ok(wait_line($uas, qr/^event ended status=487/, 10), 'CANCEL ends the call (487)');
+    stop_proc($uas);
+}
+
+{   # re-INVITE from the caller with a new media address (Net::SIP opens new
+    # RTP sockets): the call survives and the echo goes to the new address
+    my ($uas, $port) = uas('--mode', 'answer');
+    my $out = call('--to', "sip:screen\@127.0.0.1:$port", '--hold', 4, '--reinvite-after', 1.5);
+    like($out, qr/^reinvite 200/m, 're-INVITE answered 200');
+    my ($n) = $out =~ /^rtp-after-reinvite (\d+)/m;
+    cmp_ok($n // 0, '>', 20, "the echo follows the new media address ($n packets)");
+    wait_line($uas, qr/^event ended/, 10);
+    my @media = grep { /^event media/ } proc_lines($uas);
+    is(scalar @media, 2, 'MEDIA reported again for the new negotiation');
+    isnt(($media[0] =~ /remote=(\S+)/)[0], ($media[1] // '') =~ /remote=(\S+)/ ? $1 : '', 'with the new address');
+    is(scalar(grep { /^event active/ } proc_lines($uas)), 1, 'ACTIVE only once');
+    stop_proc($uas);
+}
+
+{   # hold and unhold (sipp: re-INVITEs with a=sendonly, then a=sendrecv)
+    my ($uas, $port) = uas('--mode', 'answer');
+    my $s = start_proc(cmd => ['sipp', '-sf', "$dir/uac-hold.xml", '-m', 1, '-i', '127.0.0.1', '-p', free_port(),
+                               '-mp', free_port(), '-nostdin', '-timeout', 20, '-timeout_error', '-s', 'screen',
+                               "127.0.0.1:$port"], name => 'sipp', merge => 1);
+    is(wait_exit($s, 30), 0, 'hold answered recvonly, unhold answered sendrecv, BYE answered: the call survived');
+    ok(wait_line($uas, qr/^event ended status=200/, 10), 'ended by the BYE');
     stop_proc($uas);
 }
 

@@ -13,9 +13,8 @@ my $dir = $ENV{PB_SOURCE_ROOT} . '/tests/sip';
 
 sub uas {
     my (@args) = @_;
-    my $port = free_port();
-    my $p = start_proc(cmd => [$uas_bin, '--port', $port, @args], name => 'uas', stderr => '/dev/null');
-    ok(wait_line($p, qr/^ready/, 20), "uas ready (@args)") or BAIL_OUT('uas did not start');
+    my ($p, $port) = start_uas([@args]);
+    ok($port, "uas ready on $port (@args)") or BAIL_OUT('uas did not start');
     return ($p, $port);
 }
 
