@@ -66,6 +66,51 @@ static void test_bridge__config_bad(void **state)
 	expect_bad("this is not ini\n", "line 1");
 }
 
+static const char *base_ini = "[modem]\nbackend = at\ndevice = d\n[matrix]\nhomeserver = h\ntoken_file = t\n"
+			      "owners = @b:x\n[bridge]\nstore = s\nregion = DE\n";
+
+/* [mmsc] headers: repeated, all kept in order; injection refused */
+static void test_bridge__config_headers(void **state)
+{
+	(void)state;
+	char ini[1024], err[256] = "";
+	pbb_config c;
+	snprintf(ini, sizeof(ini), "%s[mmsc]\nurl = http://m\nheaders = X-NAI: abc@example\n"
+		 "headers = x-wap-profile: http://p.example/ua.xml\nheaders = X-Empty:\n", base_ini);
+	assert_int_equal(pbb_config_parse(&c, ini, err, sizeof(err)), 0);
+	assert_int_equal(c.n_mmsc_headers, 3);
+	assert_string_equal(c.mmsc_headers[0], "X-NAI: abc@example");
+	assert_string_equal(c.mmsc_headers[1], "x-wap-profile: http://p.example/ua.xml");
+	assert_string_equal(c.mmsc_headers[2], "X-Empty:");
+	assert_null(c.mmsc_headers[3]);
+	assert_true(c.delivery_reports); /* the default */
+	pbb_config_free(&c);
+	assert_int_equal(pbb_config_parse(&c, base_ini, err, sizeof(err)), 0);
+	assert_int_equal(c.n_mmsc_headers, 0);
+	assert_null(c.mmsc_headers);
+	pbb_config_free(&c);
+
+	/* a CR in the middle of a value (inih keeps it) is header injection */
+	snprintf(ini, sizeof(ini), "%s[mmsc]\nheaders = X-A: 1\rX-Evil: 2\n", base_ini);
+	expect_bad(ini, "CR or LF");
+	snprintf(ini, sizeof(ini), "%s[mmsc]\nheaders = no colon here\n", base_ini);
+	expect_bad(ini, "Name: value");
+	snprintf(ini, sizeof(ini), "%s[mmsc]\nheaders = Bad Name: 1\n", base_ini);
+	expect_bad(ini, "token");
+	snprintf(ini, sizeof(ini), "%s[mmsc]\nheaders = : 1\n", base_ini);
+	expect_bad(ini, "Name: value");
+	assert_null(pbb_header_check("X-Ok: a\tb"));
+	assert_non_null(pbb_header_check("X-A: 1\nX-B: 2"));
+	assert_non_null(pbb_header_check("X-A: \001"));
+
+	snprintf(ini, sizeof(ini), "%s[bridge]\ndelivery_reports = no\n", base_ini);
+	assert_int_equal(pbb_config_parse(&c, ini, err, sizeof(err)), 0);
+	assert_false(c.delivery_reports);
+	pbb_config_free(&c);
+	snprintf(ini, sizeof(ini), "%s[bridge]\ndelivery_reports = perhaps\n", base_ini);
+	expect_bad(ini, "delivery_reports");
+}
+
 static void test_bridge__txn_and_key(void **state)
 {
 	(void)state;
@@ -161,6 +206,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bridge__config_good),
 		cmocka_unit_test(test_bridge__config_bad),
+		cmocka_unit_test(test_bridge__config_headers),
 		cmocka_unit_test(test_bridge__txn_and_key),
 		cmocka_unit_test(test_bridge__inbound_journal),
 	};

@@ -374,13 +374,12 @@ static pb_mmsc *open_mmsc(pbb *b)
 	if (!c->mmsc_url)
 		return NULL;
 	const char *rules[2] = { c->mmsc_rewrite, NULL };
-	const char *headers[2] = { c->mmsc_headers, NULL };
 	pb_mmsc_options o = PB_MMSC_OPTIONS_INIT;
 	o.mmsc_url = c->mmsc_url;
 	o.proxy = c->mmsc_proxy;
 	o.interface = c->mmsc_interface;
 	o.user_agent = c->mmsc_user_agent;
-	o.extra_headers = c->mmsc_headers ? headers : NULL;
+	o.extra_headers = (const char *const *)c->mmsc_headers;
 	o.rewrite_rules = c->mmsc_rewrite ? rules : NULL;
 	o.timeout_ms = 120000;
 	pb_mmsc *m = NULL;

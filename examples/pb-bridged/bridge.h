@@ -41,13 +41,14 @@ typedef struct pbb_config {
 	int modem_poll_ms;
 	int modem_timeout_ms;
 	bool modem_insecure_tls;
-	/* [mmsc] (read and checked; MMS is not bridged yet) */
+	/* [mmsc] */
 	char *mmsc_url;
 	char *mmsc_proxy;
 	char *mmsc_interface;
 	char *mmsc_rewrite;
 	char *mmsc_user_agent;
-	char *mmsc_headers;
+	char **mmsc_headers;       /**< "Name: value" each (the key repeated), checked; NULL-terminated */
+	size_t n_mmsc_headers;
 	/* [matrix] */
 	char *homeserver;
 	char *token_file;
@@ -58,6 +59,7 @@ typedef struct pbb_config {
 	char *store_path;
 	char region[8];            /**< default region for national numbers, e.g. "DE" */
 	bool store_sync_normal;    /**< tests only: synchronous=NORMAL */
+	bool delivery_reports;     /**< ask for delivery reports (default yes) */
 } pbb_config;
 
 /**
@@ -73,6 +75,12 @@ int pbb_config_parse(pbb_config *c, const char *text, char *err, size_t errlen);
 void pbb_config_free(pbb_config *c);
 /** Is @p user_id one of the owners? */
 bool pbb_config_is_owner(const pbb_config *c, const char *user_id);
+/**
+ * Check one [mmsc] headers value ("Name: value"): no CR or LF (header
+ * injection), a token as name, no control characters.
+ * @return NULL when good, else a static reason
+ */
+const char *pbb_header_check(const char *header);
 
 /** Transaction id of a journal row's Matrix send: "pb<kind><id>" (stable across restarts). */
 void pbb_txn_id(char *out, size_t size, const char *kind, int64_t id);
