@@ -131,6 +131,189 @@ static void test_bridge__txn_and_key(void **state)
 	assert_string_not_equal(a, b); /* a reused index with other content: a new key */
 }
 
+/* SMSC field "00" + SMS-STATUS-REPORT for +4915112345678, MR @mr, TP-ST @st */
+static void status_report(uint8_t *pdu, size_t *len, uint8_t mr, uint8_t st)
+{
+	static const uint8_t head[] = { 0x00, 0x06 };
+	static const uint8_t ra[] = { 0x0d, 0x91, 0x94, 0x51, 0x11, 0x32, 0x54, 0x76, 0xf8 };
+	static const uint8_t ts[] = { 0x42, 0x50, 0x10, 0x01, 0x03, 0x00, 0x00 };
+	size_t n = 0;
+	memcpy(pdu + n, head, sizeof(head));
+	n += sizeof(head);
+	pdu[n++] = mr;
+	memcpy(pdu + n, ra, sizeof(ra));
+	n += sizeof(ra);
+	memcpy(pdu + n, ts, sizeof(ts));
+	n += sizeof(ts);
+	memcpy(pdu + n, ts, sizeof(ts));
+	n += sizeof(ts);
+	pdu[n++] = st;
+	*len = n;
+}
+
+static void test_bridge__report_read(void **state)
+{
+	(void)state;
+	uint8_t pdu[64];
+	size_t len;
+	pb_modem_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = PB_MODEM_MSG_REPORT;
+	m.raw_format = PB_MODEM_RAW_PDU;
+	m.raw = pdu;
+	m.box_type = -1;
+	pbb_report rep;
+	static const struct {
+		uint8_t st;
+		int status;
+	} cases[] = { { 0x00, PBB_DR_DELIVERED }, { 0x01, PBB_DR_DELIVERED }, { 0x30, PBB_DR_PENDING },
+		      { 0x41, PBB_DR_FAILED }, { 0x46, PBB_DR_EXPIRED }, { 0x62, PBB_DR_FAILED } };
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		status_report(pdu, &len, 42, cases[i].st);
+		m.raw_len = len;
+		assert_int_equal(pbb_report_read(&m, &rep), 0);
+		assert_int_equal(rep.ref, 42);
+		assert_int_equal(rep.code, cases[i].st);
+		assert_int_equal(rep.status, cases[i].status);
+		/* the journal body reads back the same */
+		char body[160];
+		pbb_report body_rep;
+		pbb_report_body(&rep, body, sizeof(body));
+		assert_int_equal(pbb_report_parse(body, &body_rep), 0);
+		assert_int_equal(body_rep.ref, 42);
+		assert_int_equal(body_rep.code, cases[i].st);
+		assert_int_equal(body_rep.status, cases[i].status);
+		assert_string_equal(body_rep.text, rep.text);
+	}
+	/* a cut PDU is refused, not read past */
+	m.raw_len = 5;
+	assert_int_equal(pbb_report_read(&m, &rep), PB_EMALFORMED);
+	/* HiLink: SmsType 7 / 8, no reference */
+	m.raw = NULL;
+	m.raw_len = 0;
+	m.raw_format = PB_MODEM_RAW_NONE;
+	m.box_type = 7;
+	assert_int_equal(pbb_report_read(&m, &rep), 0);
+	assert_int_equal(rep.ref, -1);
+	assert_int_equal(rep.status, PBB_DR_DELIVERED);
+	m.box_type = 8;
+	assert_int_equal(pbb_report_read(&m, &rep), 0);
+	assert_int_equal(rep.status, PBB_DR_FAILED);
+	/* journal bodies that are not ours */
+	assert_int_equal(pbb_report_parse("? unreadable", &rep), PB_EMALFORMED);
+	assert_int_equal(pbb_report_parse("300 0 delivered x", &rep), PB_EMALFORMED);
+	assert_int_equal(pbb_report_parse("1 0 lost x", &rep), PB_EMALFORMED);
+	assert_int_equal(pbb_report_parse(NULL, &rep), PB_EMALFORMED);
+}
+
+static char *tmpdir(void);
+
+static int64_t queue_out(pb_store *st, const char *event, const char *peer)
+{
+	pb_store_msg_in in = PB_STORE_MSG_IN_INIT;
+	in.dir = PB_STORE_OUTBOUND;
+	in.state = PB_STORE_QUEUED;
+	in.backend = "matrix";
+	in.peer = peer;
+	in.room = "!r:x";
+	in.event_id = event;
+	in.body = "hi";
+	int64_t id;
+	assert_pb_ok(pb_store_msg_insert(st, &in, &id));
+	assert_pb_ok(pb_store_msg_transition(st, id, PB_STORE_SENDING, NULL, NULL));
+	return id;
+}
+
+static int64_t journal_report(pb_store *st, const char *backend, uint8_t mr, uint8_t code, const char *id)
+{
+	uint8_t pdu[64];
+	size_t len;
+	status_report(pdu, &len, mr, code);
+	pb_modem_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = PB_MODEM_MSG_REPORT;
+	m.id = (char *)id;
+	m.number = (char *)"+4915112345678";
+	m.raw = pdu;
+	m.raw_len = len;
+	m.raw_format = PB_MODEM_RAW_PDU;
+	m.box_type = -1;
+	int64_t row;
+	assert_int_equal(pbb_inbound_journal(st, backend, "DE", &m, &row), 0);
+	return row;
+}
+
+/* Matching a report to its message; the paths that need no homeserver
+ * (unknown reference, pending). Reactions and notices: bridge-ops-test.py. */
+static void test_bridge__report_match(void **state)
+{
+	(void)state;
+	char *dir = tmpdir();
+	char path[512];
+	snprintf(path, sizeof(path), "%s/b.db", dir);
+	pb_store_options o = PB_STORE_OPTIONS_INIT;
+	o.synchronous = PB_STORE_SYNC_NORMAL;
+	pb_store *st;
+	assert_pb_ok(pb_store_open(&st, path, &o));
+	const char *peer = "+4915112345678";
+	int64_t out = queue_out(st, "$e1", peer);
+	assert_pb_ok(pbb_outbound_sent(st, out, peer, "7,8,9", true));
+	pb_store_msg *r;
+	assert_pb_ok(pb_store_msg_get(st, out, &r));
+	assert_int_equal(r->state, PB_STORE_SENT);
+	assert_string_equal(r->ref, "7,8,9"); /* every part's reference */
+	pb_store_msg_free(r);
+	char *v;
+	assert_pb_ok(pb_store_kv_get(st, "bridge.dr.+4915112345678.8", &v));
+	assert_int_equal(strtoll(v, NULL, 10), out);
+	pb_free(v);
+
+	/* a report for a reference nobody waits for: logged and dropped */
+	int64_t rep = journal_report(st, "at", 200, 0x00, "21");
+	assert_pb_ok(pb_store_msg_get(st, rep, &r));
+	assert_pb_ok(pbb_report_deliver(st, NULL, r));
+	pb_store_msg_free(r);
+	assert_pb_ok(pb_store_msg_get(st, rep, &r));
+	assert_int_equal(r->state, PB_STORE_FAILED);
+	assert_string_equal(r->last_error, "unknown reference");
+	pb_store_msg_free(r);
+
+	/* "still trying": no Matrix event, the message still waits */
+	rep = journal_report(st, "at", 8, 0x30, "22");
+	assert_pb_ok(pb_store_msg_get(st, rep, &r));
+	assert_pb_ok(pbb_report_deliver(st, NULL, r));
+	pb_store_msg_free(r);
+	assert_pb_ok(pb_store_msg_get(st, rep, &r));
+	assert_int_equal(r->state, PB_STORE_DELIVERED);
+	assert_string_equal(r->ref, "pending");
+	pb_store_msg_free(r);
+	assert_pb_ok(pb_store_kv_get(st, "bridge.dr.+4915112345678.8", &v));
+	pb_free(v);
+
+	/* a box without references: rows wait in order per number */
+	int64_t h1 = queue_out(st, "$h1", peer), h2 = queue_out(st, "$h2", peer);
+	assert_pb_ok(pbb_outbound_sent(st, h1, peer, "", true));
+	assert_pb_ok(pbb_outbound_sent(st, h2, peer, "", true));
+	assert_pb_ok(pb_store_kv_get(st, "bridge.dr.+4915112345678.fifo", &v));
+	char want[64];
+	snprintf(want, sizeof(want), "%lld %lld", (long long)h1, (long long)h2);
+	assert_string_equal(v, want);
+	pb_free(v);
+	assert_pb_ok(pb_store_msg_get(st, h1, &r));
+	assert_string_equal(r->ref, "-");
+	pb_store_msg_free(r);
+	/* reports off: nothing to wait for */
+	int64_t q = queue_out(st, "$q", "+4930111");
+	assert_pb_ok(pbb_outbound_sent(st, q, "+4930111", "5", false));
+	assert_int_equal(pb_store_kv_get(st, "bridge.dr.+4930111.5", &v), PB_ENOTFOUND);
+
+	pb_store_close(st);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(dir);
+}
+
 static char *tmpdir(void)
 {
 	char *d = strdup("/tmp/pb-bridge-unit-XXXXXX");
@@ -186,13 +369,21 @@ static void test_bridge__inbound_journal(void **state)
 	pb_buf_dispose(&bytes);
 	pb_store_attachment_list_free(al);
 
-	/* a delivery report is not a message */
+	/* a delivery report is journaled too (before it leaves the box), as a
+	 * report row: a HiLink entry (SmsType 8, no reference) */
 	m.type = PB_MODEM_MSG_REPORT;
 	m.id = (char *)"8";
-	assert_int_equal(pbb_inbound_journal(st, "at", "DE", &m, &id), 1);
+	m.box_type = 8;
+	m.raw = NULL;
+	m.raw_len = 0;
+	assert_int_equal(pbb_inbound_journal(st, "hilink", "DE", &m, &id), 0);
+	assert_pb_ok(pb_store_msg_get(st, id, &r));
+	assert_string_equal(r->backend, "hilink:report");
+	assert_string_equal(r->body, "-1 -1 failed delivery failed");
+	pb_store_msg_free(r);
 	int64_t n;
 	assert_pb_ok(pb_store_msg_count(st, PB_STORE_INBOUND, PB_STORE_STORED, &n));
-	assert_int_equal(n, 2);
+	assert_int_equal(n, 3);
 
 	pb_store_close(st);
 	char cmd[600];
@@ -209,6 +400,8 @@ int main(void)
 		cmocka_unit_test(test_bridge__config_headers),
 		cmocka_unit_test(test_bridge__txn_and_key),
 		cmocka_unit_test(test_bridge__inbound_journal),
+		cmocka_unit_test(test_bridge__report_read),
+		cmocka_unit_test(test_bridge__report_match),
 	};
 	return pb_test_run("bridge", tests);
 }

@@ -231,13 +231,15 @@ static void send_outbound(pbb *b, pb_store *st, pb_modem *m)
 			pbb_log(PB_LOG_ERROR, "journal: out #%lld: %s", (long long)r->id, last_error());
 			break;
 		}
-		int ref = -1;
-		int rc = pb_modem_send_text(m, r->peer, r->body ? r->body : "", 0, &ref);
-		char refs[32];
-		snprintf(refs, sizeof(refs), "%d", ref);
+		char refs[1024];
+		int rc = pbb_send_sms(m, r->peer, r->body ? r->body : "", b->cfg->delivery_reports, refs, sizeof(refs));
 		if (rc == 0) {
-			pbb_log(PB_LOG_INFO, "out #%lld: sent to %s (reference %d)", (long long)r->id, r->peer, ref);
-			rc = pb_store_msg_transition(st, r->id, PB_STORE_SENT, refs, NULL);
+			pbb_log(PB_LOG_INFO, "out #%lld: sent to %s (reference %s)", (long long)r->id, r->peer,
+				refs[0] ? refs : "none");
+			/* an SMSEagle keeps its reports in its sent items, not the inbox:
+			 * none will come to match (docs/bridge.md) */
+			rc = pbb_outbound_sent(st, r->id, r->peer, refs,
+					       b->cfg->delivery_reports && strcmp(b->cfg->modem_backend, "smseagle") != 0);
 		} else {
 			char err[256];
 			snprintf(err, sizeof(err), "%s", last_error());
@@ -507,6 +509,11 @@ static int deliver_inbound(pbb *b, pb_store *st, pb_matrix *mx, pb_mmsc *mmsc)
 	int rc = 0;
 	for (size_t i = 0; i < l->count && !stopping(b); i++) {
 		const pb_store_msg *r = l->items[i];
+		if (has_suffix(r->backend, ":report")) { /* a delivery report: reports.c */
+			if ((rc = pbb_report_deliver(st, mx, r)) < 0)
+				break;
+			continue;
+		}
 		char *room = NULL;
 		if ((rc = room_for(b, st, mx, r->peer ? r->peer : "unknown", &room)) < 0) {
 			pbb_log(PB_LOG_WARNING, "in #%lld: no room for %s: %s", (long long)r->id,
@@ -764,7 +771,7 @@ static int command(sync_ctx *sc, const pb_matrix_event *ev)
 		pb_store_msg_in in = PB_STORE_MSG_IN_INIT;
 		in.dir = PB_STORE_OUTBOUND;
 		in.state = PB_STORE_QUEUED;
-		in.backend = "matrix";
+		in.backend = "matrix:cmd"; /* its event is in the control room */
 		in.peer = num;
 		in.room = room;
 		in.event_id = ev->event_id;

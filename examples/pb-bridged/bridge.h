@@ -96,11 +96,70 @@ void pbb_inbound_key(char *out, size_t size, const char *backend, const pb_modem
  * Journal one message the modem reported: a row in state "stored" (text
  * messages), with the raw bytes as an attachment for other kinds.
  * @param id receives the row id (also for a known message)
- * @return 0 (new row), PB_EEXISTS (already journaled), 1 (nothing to
- *         journal: e.g. a delivery report), or a negative PB_E* code
+ * Delivery reports become rows "<backend>:report" (body: pbb_report_body()).
+ * @return 0 (new row), PB_EEXISTS (already journaled), or a negative PB_E* code
  */
 int pbb_inbound_journal(pb_store *st, const char *backend, const char *region,
 			const pb_modem_msg *m, int64_t *id);
+
+/* --- delivery reports (reports.c) ---------------------------------------- */
+
+/** What a delivery report says. */
+typedef enum pbb_dr_status {
+	PBB_DR_DELIVERED = 0,
+	PBB_DR_PENDING = 1, /**< the network is still trying (TP-ST 0x20-0x3F): not final */
+	PBB_DR_FAILED = 2,
+	PBB_DR_EXPIRED = 3, /**< the validity period ran out (TP-ST 0x46) */
+} pbb_dr_status;
+
+/** The reaction key put on a delivered message. */
+#define PBB_DR_REACTION "\xe2\x9c\x93" /* U+2713 CHECK MARK */
+
+/** A delivery report, as the journal keeps it. */
+typedef struct pbb_report {
+	int ref;        /**< the message reference (TP-MR) it is for, -1 when the box gives none */
+	int code;       /**< TP-ST, -1 when the box gives none */
+	int status;     /**< pbb_dr_status */
+	char text[96];  /**< what the network said, for people */
+} pbb_report;
+
+/** "delivered", "pending", "failed", "expired" (static). */
+const char *pbb_report_status_name(int status);
+/**
+ * Read a PB_MODEM_MSG_REPORT entry: the SMS-STATUS-REPORT PDU of an AT
+ * modem (reference, TP-ST), or a HiLink entry (SmsType 7 delivered, 8
+ * failed; no reference). @return 0 or PB_EMALFORMED (an undecodable PDU)
+ */
+int pbb_report_read(const pb_modem_msg *m, pbb_report *out);
+/** The journal body of a report: "REF CODE STATUS TEXT". */
+void pbb_report_body(const pbb_report *r, char *out, size_t size);
+/** Read a journal body back. @return 0 or PB_EMALFORMED */
+int pbb_report_parse(const char *body, pbb_report *out);
+/**
+ * Send an SMS. With @p report, TP-SRR is set and, where the box takes TPDUs
+ * (AT), every part is submitted on its own so that each part's reference
+ * is learnt; other boxes split the text themselves.
+ * @param refs receives "12,13,14" (the parts' references), "" when none
+ * @return 0 or the modem's negative code (some parts may have gone out)
+ */
+int pbb_send_sms(pb_modem *m, const char *number, const char *text, bool report, char *refs, size_t size);
+/**
+ * An outbound row went out: "sent" with its references, and, when
+ * @p await_report, an index from (peer, reference) to the row (or the
+ * row queued behind earlier ones to @p peer when the box gives no
+ * reference), all in one transaction.
+ */
+int pbb_outbound_sent(pb_store *st, int64_t id, const char *peer, const char *refs, bool await_report);
+/**
+ * Show one journaled report (an inbound row "<backend>:report") in Matrix:
+ * the reaction PBB_DR_REACTION on the sent message's event once every part
+ * is delivered, or a notice when one failed or expired; then the row is
+ * "delivered". A report for no message of ours is logged and dropped
+ * (row "failed", "unknown reference"). Sends are idempotent by
+ * transaction id ("pbdr<id>", "pbdrf<id>").
+ * @return 0 or a negative code (retry later)
+ */
+int pbb_report_deliver(pb_store *st, pb_matrix *mx, const pb_store_msg *report_row);
 
 /** The running daemon. */
 typedef struct pbb pbb;

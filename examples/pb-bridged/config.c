@@ -360,12 +360,20 @@ int pbb_inbound_journal(pb_store *st, const char *backend, const char *region,
 		kind = "mms";
 		break;
 	case PB_MODEM_MSG_REPORT:
-		return 1; /* delivery reports: not bridged yet (docs/bridge.md) */
+		kind = "report";
+		break;
 	default:
 		kind = "other";
 		break;
 	}
-	char key[512], peer[PB_PHONE_MAX], be[64];
+	char key[512], peer[PB_PHONE_MAX], be[64], report[160] = "";
+	if (m->type == PB_MODEM_MSG_REPORT) {
+		pbb_report rep;
+		if (pbb_report_read(m, &rep) < 0)
+			snprintf(report, sizeof(report), "? unreadable: %s", pb_error_last()->message);
+		else
+			pbb_report_body(&rep, report, sizeof(report));
+	}
 	pbb_inbound_key(key, sizeof(key), backend, m);
 	pb_phone_kind pk;
 	const char *number = m->number ? m->number : "unknown";
@@ -380,7 +388,7 @@ int pbb_inbound_journal(pb_store *st, const char *backend, const char *region,
 	in.backend = be;
 	in.backend_id = m->id;
 	in.peer = peer;
-	in.body = m->text ? m->text : "";
+	in.body = report[0] ? report : m->text ? m->text : "";
 	in.sent_at = box_time_ms(m->time);
 
 	int rc = pb_store_begin(st);
