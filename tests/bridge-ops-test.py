@@ -216,10 +216,8 @@ def notices(rid):
 
 
 def room_name(rid):
-    for e in events(rid):
-        if e["type"] == "m.room.name":
-            return e["content"]["name"]
-    return None
+    names = [e["content"]["name"] for e in events(rid) if e["type"] == "m.room.name"]
+    return names[-1] if names else None
 
 
 def rooms():
@@ -343,6 +341,58 @@ try:
     ok(wait_for(lambda: db_rows("SELECT state FROM messages WHERE id = ?", (rep_id,)) == [(3,)], "the replay"),
        "the report is shown again after the simulated crash")
     ok(len(reactions(ev5)) == 1, "still one reaction (the same transaction id)")
+
+    # --- 7a. !contacts import: a vCard after the command ----------------------
+    ctl0 = db_rows("SELECT value FROM kv WHERE key = 'bridge.control_room'")[0][0]
+    http("POST", "/_matrix/client/v3/join/" + urllib.parse.quote(ctl0), {}, owner_token)
+
+    def upload(data, name, ctype):
+        return http("POST", "/_matrix/media/v3/upload?filename=" + name, raw=data, token=owner_token,
+                    ctype=ctype)["content_uri"]
+
+    def contact(number):
+        r_ = db_rows("SELECT display_name FROM contacts WHERE number = ?", (number,))
+        return r_[0][0] if r_ else None
+
+    vcf = ("BEGIN:VCARD\r\nVERSION:2.1\r\nN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:Beispiel;Anna=C3=\r\n=A4\r\n"
+           "TEL;CELL:0151 12345678\r\nEND:VCARD\r\n"
+           "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Carl\r\n  Otto\r\nTEL:+49 30 9876543\r\nTEL:12\r\nEND:VCARD\r\n"
+           "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Nobody\r\nEMAIL:n@example.org\r\nEND:VCARD\r\n").encode()
+    url = upload(vcf, "contacts.vcf", "text/vcard")
+    send(ctl0, "!contacts import", "k1")
+    ok(wait_for(lambda: [b for b in notices(ctl0) if b.startswith("Send the contacts file")], "the import prompt"),
+       "!contacts import asks for the file")
+    send(ctl0, None, "k2", {"msgtype": "m.file", "body": "contacts.vcf", "url": url,
+                            "info": {"mimetype": "text/vcard", "size": len(vcf)}})
+    summary = wait_for(lambda: [b for b in notices(ctl0) if b.startswith("Imported")], "the import answer")
+    print("# " + (summary[0].replace("\n", " | ") if summary else "?"), flush=True)
+    ok(summary and summary[0].startswith("Imported 2 numbers from contacts.vcf (vCard): 1 new, 1 renamed")
+       and "Skipped 2:" in summary[0] and "line 14: Nobody: no phone number" in summary[0]
+       and "line 7: Carl Otto: \"12\" is not a phone number" in summary[0],
+       "the vCard is imported; the answer counts new and renamed numbers and gives each skipped line's reason")
+    ok(contact(PEER) == "Anna\u00e4 Beispiel" and contact("+49309876543") == "Carl Otto",
+       "the numbers are saved normalised with the region, with their (QUOTED-PRINTABLE, folded) names")
+    ok(wait_for(lambda: room_name(rid) == contact(PEER), "the rename"), "the contact's existing room is renamed")
+
+    # --- 7b. a CSV file with "!contacts import" as its caption ----------------
+    csv = ('Name,Phone 1 - Type,Phone 1 - Value\r\n"Dora, the Explorer",Mobile,+4917011112222 ::: 0171 3334444\r\n'
+           'Carl Otto,Work,+49 30 9876543\r\n').encode()
+    url = upload(csv, "google.csv", "text/csv")
+    send(ctl0, None, "k3", {"msgtype": "m.file", "body": "!contacts import", "filename": "google.csv", "url": url,
+                            "info": {"mimetype": "text/csv"}})
+    ok(wait_for(lambda: [b for b in notices(ctl0) if b.startswith("Imported 3 numbers from google.csv (CSV): "
+                                                                 "2 new, 0 renamed (their rooms too), 0 updated, "
+                                                                 "1 unchanged.")], "the CSV answer"),
+       "a CSV file with the command as its caption is imported")
+    ok(contact("+491713334444") == "Dora, the Explorer", "Google's ' ::: ' lists give every number")
+    # a contacts file nobody announced: a hint, nothing imported
+    send(ctl0, None, "k4", {"msgtype": "m.file", "body": "other.csv", "url": url, "info": {"mimetype": "text/csv"}})
+    ok(wait_for(lambda: [b for b in notices(ctl0) if b.startswith("To import this file as contacts")], "the hint"),
+       "an unannounced .csv gets a hint, not an import")
+    # a new conversation with an imported number is named after the contact
+    send(ctl0, "!sms +4917011112222 Hello Dora", "k5")
+    ok(wait_for(lambda: any(room_name(r_) == "Dora, the Explorer" for r_ in rooms()), "Dora's room"),
+       "a new room for an imported number carries the contact's name")
 
     # --- 7. delivery_reports = no: none asked for ------------------------------
     stop()

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bridge.h"
+#include "contacts.h"
 
 static const char *good_ini = "[modem]\nbackend = at\ndevice = /dev/ttyUSB2\n"
 			      "[matrix]\nhomeserver = https://m.example\ntoken_file = /etc/pb/token\n"
@@ -314,6 +315,142 @@ static void test_bridge__report_match(void **state)
 	free(dir);
 }
 
+/* --- the contacts file parser --------------------------------------------- */
+
+static pbb_contacts parse_file(const char *name, int want_rc)
+{
+	size_t len;
+	uint8_t *data = pb_test_read_file(pb_test_data_dir(), name, &len);
+	pbb_contacts c;
+	pb_parse_error perr;
+	int rc = pbb_contacts_parse(data, len, &c, &perr);
+	if (rc != want_rc)
+		fail_msg("%s: %d (%s), wanted %d", name, rc, perr.text, want_rc);
+	free(data);
+	return c;
+}
+
+static void expect_entry(const pbb_contacts *c, size_t i, int line, const char *name, const char *phone)
+{
+	assert_true(i < c->count);
+	assert_int_equal(c->items[i].line, line);
+	assert_string_equal(c->items[i].name, name);
+	assert_string_equal(c->items[i].phone, phone);
+}
+
+static void test_bridge__contacts_vcard(void **state)
+{
+	(void)state;
+	/* 2.1: QUOTED-PRINTABLE with a soft line break, CHARSET=ISO-8859-1 and
+	 * UTF-8, N without FN, a card without TEL */
+	pbb_contacts c = parse_file("bridge/contacts-21.vcf", 0);
+	assert_int_equal(c.format, PBB_CONTACTS_VCARD);
+	assert_int_equal(c.count, 3);
+	expect_entry(&c, 0, 1, "J\xc3\xbcrgen M\xc3\xbcller vom Gro\xc3\x9fmarkt", "0151 2345 6789");
+	expect_entry(&c, 1, 1, "J\xc3\xbcrgen M\xc3\xbcller vom Gro\xc3\x9fmarkt", "+49 30 1234567");
+	expect_entry(&c, 2, 9, "Ann \xc5\x81ukasz", "+48 601 234 567");
+	assert_int_equal(c.n_skipped, 1);
+	assert_int_equal(c.skipped[0].line, 14);
+	assert_string_equal(c.skipped[0].why, "No Nobody: no phone number (TEL)");
+	pbb_contacts_free(&c);
+
+	/* 3.0: escapes, groups, a folded TEL, no name, no END */
+	c = parse_file("bridge/contacts-30.vcf", 0);
+	assert_int_equal(c.count, 2);
+	expect_entry(&c, 0, 1, "Smith, Jane", "+1 (202) 555-0143");
+	expect_entry(&c, 1, 1, "Smith, Jane", "+1-202-555-0100");
+	assert_int_equal(c.n_skipped, 2);
+	assert_int_equal(c.skipped[0].line, 12);
+	assert_non_null(strstr(c.skipped[0].why, "no name"));
+	assert_int_equal(c.skipped[1].line, 16);
+	assert_non_null(strstr(c.skipped[1].why, "END:VCARD"));
+	pbb_contacts_free(&c);
+
+	/* 4.0: tel: URIs with parameters, a base64 PHOTO ignored */
+	c = parse_file("bridge/contacts-40.vcf", 0);
+	assert_int_equal(c.count, 2);
+	expect_entry(&c, 0, 1, "Zo\xc3\xab Chen", "+44-20-7946-0958");
+	expect_entry(&c, 1, 1, "Zo\xc3\xab Chen", "+33142685300");
+	assert_int_equal(c.n_skipped, 0);
+	pbb_contacts_free(&c);
+}
+
+static void test_bridge__contacts_csv(void **state)
+{
+	(void)state;
+	/* Google: BOM, " ::: " lists, quoted fields with a comma and a line
+	 * break, rows without number or name */
+	pbb_contacts c = parse_file("bridge/google.csv", 0);
+	assert_int_equal(c.format, PBB_CONTACTS_CSV);
+	assert_int_equal(c.count, 4);
+	expect_entry(&c, 0, 2, "Anna Schmidt", "0171 1234567");
+	expect_entry(&c, 1, 2, "Anna Schmidt", "+49 30 555 666");
+	expect_entry(&c, 2, 3, "Doe, John", "+1 202 555 0199");
+	expect_entry(&c, 3, 4, "Multi Line Name", "+44 20 7946 0000");
+	assert_int_equal(c.n_skipped, 2);
+	assert_int_equal(c.skipped[0].line, 6); /* the quoted line break counts */
+	assert_string_equal(c.skipped[0].why, "No Number: no phone number");
+	assert_int_equal(c.skipped[1].line, 7);
+	assert_non_null(strstr(c.skipped[1].why, "no name"));
+	pbb_contacts_free(&c);
+
+	/* Outlook: First/Middle/Last, several phone columns, fax left out, a
+	 * quoted field never closed */
+	c = parse_file("bridge/outlook.csv", 0);
+	assert_int_equal(c.count, 3);
+	expect_entry(&c, 0, 2, "Peter J. Kowalski", "+48 601 000 111");
+	expect_entry(&c, 1, 2, "Peter J. Kowalski", "+48 22 123 4567");
+	expect_entry(&c, 2, 3, "Marie Dupont", "06 12 34 56 78");
+	assert_int_equal(c.n_skipped, 1);
+	assert_int_equal(c.skipped[0].line, 4);
+	assert_non_null(strstr(c.skipped[0].why, "not closed"));
+	pbb_contacts_free(&c);
+
+	/* neither a vCard nor a usable CSV header: a clear error */
+	size_t len;
+	uint8_t *data = pb_test_read_file(pb_test_data_dir(), "bridge/bad-header.csv", &len);
+	pb_parse_error perr;
+	assert_int_equal(pbb_contacts_parse(data, len, &c, &perr), PB_EMALFORMED);
+	assert_non_null(strstr(perr.text, "line 1"));
+	assert_non_null(strstr(perr.text, "no name column"));
+	pbb_contacts_free(&c);
+	free(data);
+
+	static const char semi[] = "Name;Mobile\r\n\"Meier; Hans\";\"+49 171 \"\"1\"\"\"\r\n";
+	assert_int_equal(pbb_contacts_parse((const uint8_t *)semi, strlen(semi), &c, &perr), 0);
+	assert_int_equal(c.count, 1);
+	expect_entry(&c, 0, 2, "Meier; Hans", "+49 171 \"1\"");
+	pbb_contacts_free(&c);
+	/* windows-1252, not UTF-8 */
+	static const char latin[] = "name,phone\nJos\xe9,+34600000000\n";
+	assert_int_equal(pbb_contacts_parse((const uint8_t *)latin, strlen(latin), &c, &perr), 0);
+	expect_entry(&c, 0, 2, "Jos\xc3\xa9", "+34600000000");
+	pbb_contacts_free(&c);
+	assert_int_equal(pbb_contacts_parse((const uint8_t *)"", 0, &c, &perr), PB_EMALFORMED);
+	pbb_contacts_free(&c);
+}
+
+static int contacts_alloc_run(void *ctx)
+{
+	const char *name = ctx;
+	size_t len;
+	uint8_t *data = pb_test_read_file(pb_test_data_dir(), name, &len);
+	pbb_contacts c;
+	int rc = pbb_contacts_parse(data, len, &c, NULL);
+	pbb_contacts_free(&c);
+	free(data);
+	return rc;
+}
+
+static void test_bridge__contacts_alloc_fail(void **state)
+{
+	(void)state;
+	static const char *const files[] = { "bridge/contacts-21.vcf", "bridge/contacts-30.vcf",
+					     "bridge/google.csv", "bridge/outlook.csv" };
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		assert_true(pb_test_alloc_fail_each(contacts_alloc_run, (void *)files[i], NULL) > 10);
+}
+
 static char *tmpdir(void)
 {
 	char *d = strdup("/tmp/pb-bridge-unit-XXXXXX");
@@ -402,6 +539,9 @@ int main(void)
 		cmocka_unit_test(test_bridge__inbound_journal),
 		cmocka_unit_test(test_bridge__report_read),
 		cmocka_unit_test(test_bridge__report_match),
+		cmocka_unit_test(test_bridge__contacts_vcard),
+		cmocka_unit_test(test_bridge__contacts_csv),
+		cmocka_unit_test(test_bridge__contacts_alloc_fail),
 	};
 	return pb_test_run("bridge", tests);
 }

@@ -803,11 +803,60 @@ static int command(sync_ctx *sc, const pb_matrix_event *ev)
 			 (long long)c[0], (long long)c[1], (long long)c[2], (long long)c[3], (long long)c[4]);
 		return reply(sc, ev, msg);
 	}
+	if (!strncmp(t, "!contacts import", 16)) {
+		/* the file comes next (or as a reply to this): remember who waits */
+		char wait[512];
+		snprintf(wait, sizeof(wait), "%s\t%s\t%lld", ev->sender, ev->event_id, (long long)ev->origin_server_ts);
+		int rc = pb_store_kv_set(sc->st, "bridge.import.wait", wait);
+		if (rc < 0)
+			return rc;
+		return reply(sc, ev, "Send the contacts file (.vcf or .csv) in this room now, within 10 minutes "
+				     "(or as a reply to this command, or with \"!contacts import\" as its caption).");
+	}
 	if (!strncmp(t, "!contacts", 9))
-		return reply(sc, ev, "!contacts import is not supported yet.");
+		return reply(sc, ev, "Usage: !contacts import, then send a .vcf or .csv file");
 	if (t[0] == '!')
-		return reply(sc, ev, "Commands: !sms NUMBER TEXT, !status, !allow NUMBER, !deny NUMBER");
+		return reply(sc, ev, "Commands: !sms NUMBER TEXT, !status, !allow NUMBER, !deny NUMBER, "
+				     "!contacts import");
 	return 0;
+}
+
+/* A file in the control room: a contacts file when it is announced (the
+ * caption, a reply to the command, or the owner's "!contacts import" less
+ * than 10 minutes before); idempotent when the event comes again. */
+static int contacts_file(sync_ctx *sc, const pb_matrix_event *ev)
+{
+	pbb_import_file f;
+	if (!pbb_import_inspect(ev, &f))
+		return 0;
+	char *wait = NULL;
+	bool announced = f.caption;
+	if (!announced && pb_store_kv_get(sc->st, "bridge.import.wait", &wait) == 0) {
+		char *t1 = strchr(wait, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+		if (t2) {
+			*t1 = *t2 = '\0';
+			long long at = strtoll(t2 + 1, NULL, 10);
+			announced = (f.reply_to && !strcmp(f.reply_to, t1 + 1)) ||
+				    (!strcmp(wait, ev->sender) && ev->origin_server_ts >= at &&
+				     ev->origin_server_ts - at <= 10 * 60 * 1000);
+		}
+	}
+	pb_free(wait);
+	if (!announced)
+		return f.looks_like_contacts
+			       ? reply(sc, ev, "To import this file as contacts, send !contacts import first "
+					       "(or give the file the caption \"!contacts import\").")
+			       : 0;
+	pb_buf out = PB_BUF_INIT;
+	int rc = pbb_import_run(sc->st, sc->mx, sc->b->cfg->region, &f, &out);
+	if (rc == 0)
+		rc = reply(sc, ev, pb_buf_cstr(&out));
+	if (rc == 0)
+		rc = pb_store_kv_delete(sc->st, "bridge.import.wait");
+	else
+		pbb_log(PB_LOG_WARNING, "contacts: %s (will retry)", last_error());
+	pb_buf_dispose(&out);
+	return rc;
 }
 
 static int on_event(const pb_matrix_event *ev, void *ud)
@@ -830,9 +879,9 @@ static int on_event(const pb_matrix_event *ev, void *ud)
 	if (rc == PB_ENOTFOUND) {
 		char *control = NULL;
 		if (pb_store_kv_get(sc->st, "bridge.control_room", &control) == 0 &&
-		    !strcmp(control, ev->room_id) && ev->body && !strcmp(ev->msgtype, "m.text")) {
+		    !strcmp(control, ev->room_id) && ev->body) {
 			pb_free(control);
-			int r = command(sc, ev);
+			int r = !strcmp(ev->msgtype, "m.text") ? command(sc, ev) : contacts_file(sc, ev);
 			return r == PB_ECANCELLED ? r : (r < 0 && r != PB_EPROTO ? r : 0);
 		}
 		pb_free(control);

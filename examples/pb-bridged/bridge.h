@@ -161,6 +161,30 @@ int pbb_outbound_sent(pb_store *st, int64_t id, const char *peer, const char *re
  */
 int pbb_report_deliver(pb_store *st, pb_matrix *mx, const pb_store_msg *report_row);
 
+/* --- !contacts import (import.c; the parser is contacts.h) ------------------ */
+
+/** A file message in the control room, as `!contacts import` sees it. */
+typedef struct pbb_import_file {
+	const char *url;       /**< mxc:// URI (borrowed from the event) */
+	const char *name;      /**< the file name, may be NULL */
+	const char *mimetype;  /**< may be NULL */
+	const char *reply_to;  /**< the event it replies to (m.in_reply_to), may be NULL */
+	bool caption;          /**< its caption (Matrix 1.10) is "!contacts import" */
+	bool looks_like_contacts; /**< .vcf/.vcard/.csv or a vCard/CSV MIME type */
+} pbb_import_file;
+
+/** @return 1 when @p ev is an unencrypted m.file (fills @p f, borrowing from @p ev), else 0 */
+int pbb_import_inspect(const pb_matrix_event *ev, pbb_import_file *f);
+/**
+ * Download the file, parse it (vCard or CSV), save every number
+ * normalised with @p region as a store contact in one transaction, then
+ * rename the rooms of numbers whose name changed.
+ * @param out receives the answer for the owner (counts, skipped lines and why)
+ * @return 0 (also for a file that is not a contacts file: @p out says so)
+ *         or a negative code (download or store failure: retry)
+ */
+int pbb_import_run(pb_store *st, pb_matrix *mx, const char *region, const pbb_import_file *f, pb_buf *out);
+
 /** The running daemon. */
 typedef struct pbb pbb;
 
