@@ -209,6 +209,28 @@ static void test_bridge__report_read(void **state)
 
 static char *tmpdir(void);
 
+/* A store in a new temporary directory (*dir: free with close_tmp_store()). */
+static pb_store *open_tmp_store(char **dir)
+{
+	*dir = tmpdir();
+	char path[512];
+	snprintf(path, sizeof(path), "%s/b.db", *dir);
+	pb_store_options o = PB_STORE_OPTIONS_INIT;
+	o.synchronous = PB_STORE_SYNC_NORMAL;
+	pb_store *st;
+	assert_pb_ok(pb_store_open(&st, path, &o));
+	return st;
+}
+
+static void close_tmp_store(pb_store *st, char *dir)
+{
+	pb_store_close(st);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(dir);
+}
+
 static int64_t queue_out(pb_store *st, const char *event, const char *peer)
 {
 	pb_store_msg_in in = PB_STORE_MSG_IN_INIT;
@@ -249,13 +271,8 @@ static int64_t journal_report(pb_store *st, const char *backend, uint8_t mr, uin
 static void test_bridge__report_match(void **state)
 {
 	(void)state;
-	char *dir = tmpdir();
-	char path[512];
-	snprintf(path, sizeof(path), "%s/b.db", dir);
-	pb_store_options o = PB_STORE_OPTIONS_INIT;
-	o.synchronous = PB_STORE_SYNC_NORMAL;
-	pb_store *st;
-	assert_pb_ok(pb_store_open(&st, path, &o));
+	char *dir;
+	pb_store *st = open_tmp_store(&dir);
 	const char *peer = "+4915112345678";
 	int64_t out = queue_out(st, "$e1", peer);
 	assert_pb_ok(pbb_outbound_sent(st, out, peer, "7,8,9", true));
@@ -307,12 +324,7 @@ static void test_bridge__report_match(void **state)
 	int64_t q = queue_out(st, "$q", "+4930111");
 	assert_pb_ok(pbb_outbound_sent(st, q, "+4930111", "5", false));
 	assert_int_equal(pb_store_kv_get(st, "bridge.dr.+4930111.5", &v), PB_ENOTFOUND);
-
-	pb_store_close(st);
-	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
-	free(dir);
+	close_tmp_store(st, dir);
 }
 
 /* --- the contacts file parser --------------------------------------------- */
@@ -461,13 +473,8 @@ static char *tmpdir(void)
 static void test_bridge__inbound_journal(void **state)
 {
 	(void)state;
-	char *dir = tmpdir();
-	char path[512];
-	snprintf(path, sizeof(path), "%s/b.db", dir);
-	pb_store_options o = PB_STORE_OPTIONS_INIT;
-	o.synchronous = PB_STORE_SYNC_NORMAL;
-	pb_store *st;
-	assert_pb_ok(pb_store_open(&st, path, &o));
+	char *dir;
+	pb_store *st = open_tmp_store(&dir);
 
 	pb_modem_msg m;
 	memset(&m, 0, sizeof(m));
@@ -522,11 +529,7 @@ static void test_bridge__inbound_journal(void **state)
 	assert_pb_ok(pb_store_msg_count(st, PB_STORE_INBOUND, PB_STORE_STORED, &n));
 	assert_int_equal(n, 3);
 
-	pb_store_close(st);
-	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
-	free(dir);
+	close_tmp_store(st, dir);
 }
 
 int main(void)

@@ -561,25 +561,25 @@ static int column_kind(const char *h, size_t n)
 	}
 	while (n && (unsigned char)h[n - 1] <= ' ')
 		n--;
-	static const char *const full[] = { "name", "full name", "fullname", "full_name", "display name",
-					     "displayname", "display_name", "formatted name", "fn", "contact name" };
-	static const char *const first[] = { "first name", "firstname", "first_name", "given name", "givenname",
-					      "given_name", "vorname", "pr\xc3\xa9nom", "prenom" };
-	static const char *const middle[] = { "middle name", "middlename", "middle_name", "additional name" };
-	static const char *const last[] = { "last name", "lastname", "last_name", "family name", "familyname",
-					     "family_name", "surname", "nachname", "nom" };
-	for (size_t i = 0; i < sizeof(full) / sizeof(full[0]); i++)
-		if (ieq(h, n, full[i]))
-			return COL_NAME;
-	for (size_t i = 0; i < sizeof(first) / sizeof(first[0]); i++)
-		if (ieq(h, n, first[i]))
-			return COL_FIRST;
-	for (size_t i = 0; i < sizeof(middle) / sizeof(middle[0]); i++)
-		if (ieq(h, n, middle[i]))
-			return COL_MIDDLE;
-	for (size_t i = 0; i < sizeof(last) / sizeof(last[0]); i++)
-		if (ieq(h, n, last[i]))
-			return COL_LAST;
+	static const struct {
+		int kind;
+		const char *name;
+	} names[] = {
+		{ COL_NAME, "name" }, { COL_NAME, "full name" }, { COL_NAME, "fullname" }, { COL_NAME, "full_name" },
+		{ COL_NAME, "display name" }, { COL_NAME, "displayname" }, { COL_NAME, "display_name" },
+		{ COL_NAME, "formatted name" }, { COL_NAME, "fn" }, { COL_NAME, "contact name" },
+		{ COL_FIRST, "first name" }, { COL_FIRST, "firstname" }, { COL_FIRST, "first_name" },
+		{ COL_FIRST, "given name" }, { COL_FIRST, "givenname" }, { COL_FIRST, "given_name" },
+		{ COL_FIRST, "vorname" }, { COL_FIRST, "pr\xc3\xa9nom" }, { COL_FIRST, "prenom" },
+		{ COL_MIDDLE, "middle name" }, { COL_MIDDLE, "middlename" }, { COL_MIDDLE, "middle_name" },
+		{ COL_MIDDLE, "additional name" },
+		{ COL_LAST, "last name" }, { COL_LAST, "lastname" }, { COL_LAST, "last_name" },
+		{ COL_LAST, "family name" }, { COL_LAST, "familyname" }, { COL_LAST, "family_name" },
+		{ COL_LAST, "surname" }, { COL_LAST, "nachname" }, { COL_LAST, "nom" },
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (ieq(h, n, names[i].name))
+			return names[i].kind;
 	if (icontains(h, n, "fax") || icontains(h, n, "pager") || icontains(h, n, "type") ||
 	    icontains(h, n, "label"))
 		return COL_NONE;
