@@ -320,6 +320,45 @@ static void test_bridge__report_match(void **state)
 	assert_pb_ok(pb_store_msg_get(st, h1, &r));
 	assert_string_equal(r->ref, "-");
 	pb_store_msg_free(r);
+	/* a HiLink report whose row is gone (pruned): dropped, and the stale
+	 * head leaves the queue so that it does not swallow later reports */
+	assert_pb_ok(pb_store_begin(st));
+	char stale[64];
+	snprintf(stale, sizeof(stale), "999999 %lld %lld", (long long)h1, (long long)h2);
+	assert_pb_ok(pb_store_kv_set(st, "bridge.dr.+4915112345678.fifo", stale));
+	assert_pb_ok(pb_store_commit(st));
+	pb_modem_msg hm;
+	memset(&hm, 0, sizeof(hm));
+	hm.type = PB_MODEM_MSG_REPORT;
+	hm.id = (char *)"40";
+	hm.number = (char *)"+4915112345678";
+	hm.box_type = 7;
+	int64_t hrep;
+	assert_int_equal(pbb_inbound_journal(st, "hilink", "DE", &hm, &hrep), 0);
+	assert_pb_ok(pb_store_msg_get(st, hrep, &r));
+	assert_pb_ok(pbb_report_deliver(st, NULL, r));
+	pb_store_msg_free(r);
+	assert_pb_ok(pb_store_msg_get(st, hrep, &r));
+	assert_int_equal(r->state, PB_STORE_FAILED);
+	pb_store_msg_free(r);
+	assert_pb_ok(pb_store_kv_get(st, "bridge.dr.+4915112345678.fifo", &v));
+	assert_string_equal(v, want);
+	pb_free(v);
+	/* a box that never reports: the queue keeps the newest 64 rows only */
+	int64_t last = 0;
+	for (int i = 0; i < 70; i++) {
+		char ev[32];
+		snprintf(ev, sizeof(ev), "$f%d", i);
+		last = queue_out(st, ev, "+4930222");
+		assert_pb_ok(pbb_outbound_sent(st, last, "+4930222", "", true));
+	}
+	assert_pb_ok(pb_store_kv_get(st, "bridge.dr.+4930222.fifo", &v));
+	size_t words = 1;
+	for (const char *q = v; *q; q++)
+		words += *q == ' ';
+	assert_int_equal(words, 64);
+	assert_int_equal(strtoll(strrchr(v, ' ') + 1, NULL, 10), last);
+	pb_free(v);
 	/* reports off: nothing to wait for */
 	int64_t q = queue_out(st, "$q", "+4930111");
 	assert_pb_ok(pbb_outbound_sent(st, q, "+4930111", "5", false));

@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define FIFO_MAX 64 /* rows kept waiting per number on a box without references */
+
 static const char *const status_names[] = { "delivered", "pending", "failed", "expired" };
 
 const char *pbb_report_status_name(int status)
@@ -165,6 +167,17 @@ static int fifo_change(pb_store *st, const char *peer, int64_t add, int64_t *pop
 		rest = end;
 		while (*rest == ' ')
 			rest++;
+	}
+	if (add > 0) {
+		/* a box that never reports (its setting off) must not grow the
+		 * list for ever: keep the newest FIFO_MAX */
+		size_t n = 1;
+		for (const char *q = rest; *q; q++)
+			n += *q == ' ';
+		for (; n >= FIFO_MAX && *rest; n--) {
+			const char *sp = strchr(rest, ' ');
+			rest = sp ? sp + 1 : rest + strlen(rest);
+		}
 	}
 	rc = pb_buf_puts(&nb, rest);
 	if (rc == 0 && add > 0)
@@ -326,6 +339,19 @@ int pbb_report_deliver(pb_store *st, pb_matrix *mx, const pb_store_msg *r)
 		pbb_log(PB_LOG_NOTICE, "report #%lld: %s from %s for reference %d: no message of ours waits for it; dropped",
 			(long long)r->id, pbb_report_status_name(rep.status), peer, rep.ref);
 		pb_store_msg_free(o);
+		if (oid > 0 && rep.ref < 0) {
+			/* the head of the number's queue is gone (pruned): drop it too,
+			 * or it would swallow every later report */
+			int64_t head;
+			if ((rc = pb_store_begin(st)) < 0)
+				return rc;
+			if ((rc = fifo_change(st, peer, 0, &head)) < 0) {
+				pb_store_rollback(st);
+				return rc;
+			}
+			if ((rc = pb_store_commit(st)) < 0)
+				return rc;
+		}
 		return settle(st, r, NULL, false, false, NULL, PB_STORE_FAILED, NULL, "unknown reference");
 	}
 	bool by_fifo = rep.ref < 0;
@@ -361,9 +387,19 @@ int pbb_report_deliver(pb_store *st, pb_matrix *mx, const pb_store_msg *r)
 		pbb_txn_id(txn, sizeof(txn), "drf", o->id);
 		rc = pb_matrix_send_message(mx, room, txn, "m.notice", text, NULL, &event);
 	}
-	if (rc < 0) {
+	if (rc == PB_EIO || rc == PB_ETIMEOUT || rc == PB_EAGAIN || rc == PB_EBUSY || rc == PB_ECANCELLED ||
+	    rc == PB_ENOMEM) {
 		pbb_log(PB_LOG_WARNING, "report #%lld: matrix: %s (will retry)", (long long)r->id,
 			pb_error_last()->message);
+		goto out;
+	}
+	if (rc < 0) {
+		/* refused for good (the room left, the event gone): a report is
+		 * not worth holding up the messages behind it */
+		char err[256];
+		snprintf(err, sizeof(err), "matrix: %s", pb_error_last()->message);
+		pbb_log(PB_LOG_WARNING, "report #%lld: %s; dropped", (long long)r->id, err);
+		rc = settle(st, r, o, true, by_fifo, NULL, PB_STORE_FAILED, NULL, err);
 		goto out;
 	}
 	bool final = rep.status != PBB_DR_DELIVERED || all;
