@@ -805,7 +805,7 @@ static int command(sync_ctx *sc, const pb_matrix_event *ev)
 	}
 	if (!strncmp(t, "!contacts import", 16)) {
 		/* the file comes next (or as a reply to this): remember who waits */
-		char wait[512];
+		char wait[1024];
 		snprintf(wait, sizeof(wait), "%s\t%s\t%lld", ev->sender, ev->event_id, (long long)ev->origin_server_ts);
 		int rc = pb_store_kv_set(sc->st, "bridge.import.wait", wait);
 		if (rc < 0)
