@@ -18,8 +18,9 @@
 # (HiLink): the router's report entries (SmsType 7/8, no reference) are
 # matched to the oldest message sent to that number.
 # (contacts): a vCard and a CSV file imported in the control room (file
-# after the command, and file with the command as caption), rooms renamed,
-# a count of imported and skipped lines with reasons.
+# after the command, with the command as caption, as a reply to the command
+# when the 10 minutes are past), rooms renamed, a count of imported and
+# skipped lines with reasons; an unannounced file gets a hint.
 import json
 import os
 import queue
@@ -389,6 +390,23 @@ try:
     send(ctl0, None, "k4", {"msgtype": "m.file", "body": "other.csv", "url": url, "info": {"mimetype": "text/csv"}})
     ok(wait_for(lambda: [b for b in notices(ctl0) if b.startswith("To import this file as contacts")], "the hint"),
        "an unannounced .csv gets a hint, not an import")
+    # --- 7c. the file as a reply to the command (the 10 minutes long past) ---
+    ev_k6 = send(ctl0, "!contacts import", "k6")
+    wait_for(lambda: len([b for b in notices(ctl0) if b.startswith("Send the contacts file")]) == 2, "prompt 2")
+    db = sqlite3.connect(store)
+    db.execute("UPDATE kv SET value = ? WHERE key = 'bridge.import.wait'", ("%s\t%s\t1" % (OWNER, ev_k6),))
+    db.commit()
+    db.close()
+    vcf2 = b"BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Eve Reply\r\nTEL;VALUE=uri:tel:+49-40-1234567\r\nEND:VCARD\r\n"
+    url2 = upload(vcf2, "eve.vcf", "text/vcard")
+    send(ctl0, None, "k7", {"msgtype": "m.file", "body": "eve.vcf", "url": url2})
+    ok(wait_for(lambda: len([b for b in notices(ctl0) if b.startswith("To import this file")]) == 2, "hint 2")
+       and contact("+49401234567") is None, "after 10 minutes a file is no longer taken as the import")
+    send(ctl0, None, "k8", {"msgtype": "m.file", "body": "eve.vcf", "url": url2,
+                            "m.relates_to": {"m.in_reply_to": {"event_id": ev_k6}}})
+    ok(wait_for(lambda: contact("+49401234567") == "Eve Reply", "the reply import"),
+       "a file sent as a reply to !contacts import is imported")
+
     # a new conversation with an imported number is named after the contact
     send(ctl0, "!sms +4917011112222 Hello Dora", "k5")
     ok(wait_for(lambda: any(room_name(r_) == "Dora, the Explorer" for r_ in rooms()), "Dora's room"),
