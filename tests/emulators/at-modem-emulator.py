@@ -101,7 +101,6 @@ silent = False
 inside = []
 pending_prompt = None  # the length AT+CMGS announced
 report_mode = "ok"
-next_mr = [0]  # TP-MR the modem gives each submit (0-255, wrapping)
 
 
 def status_report(submit_hex, mr, st):
@@ -332,8 +331,7 @@ while True:
                     answer([], "+CMS ERROR: 304")
                     continue
                 sent.append(h)
-                mr = next_mr[0]
-                next_mr[0] = (mr + 1) % 256
+                mr = len(sent) % 256  # TP-MR: 1, 2, ... wrapping at 256
                 answer(["+CMGS: %d" % mr])
                 if wants_report(h) and report_mode != "none":
                     if report_mode == "pending":
