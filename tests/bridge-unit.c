@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bridge.h"
+#include "contacts.h"
 
 static const char *good_ini = "[modem]\nbackend = at\ndevice = /dev/ttyUSB2\n"
 			      "[matrix]\nhomeserver = https://m.example\ntoken_file = /etc/pb/token\n"
@@ -77,6 +78,51 @@ static void test_bridge__config_bad(void **state)
 	free(ini);
 }
 
+static const char *base_ini = "[modem]\nbackend = at\ndevice = d\n[matrix]\nhomeserver = h\ntoken_file = t\n"
+			      "owners = @b:x\n[bridge]\nstore = s\nregion = DE\n";
+
+/* [mmsc] headers: repeated, all kept in order; injection refused */
+static void test_bridge__config_headers(void **state)
+{
+	(void)state;
+	char ini[1024], err[256] = "";
+	pbb_config c;
+	snprintf(ini, sizeof(ini), "%s[mmsc]\nurl = http://m\nheaders = X-NAI: abc@example\n"
+		 "headers = x-wap-profile: http://p.example/ua.xml\nheaders = X-Empty:\n", base_ini);
+	assert_int_equal(pbb_config_parse(&c, ini, err, sizeof(err)), 0);
+	assert_int_equal(c.n_mmsc_headers, 3);
+	assert_string_equal(c.mmsc_headers[0], "X-NAI: abc@example");
+	assert_string_equal(c.mmsc_headers[1], "x-wap-profile: http://p.example/ua.xml");
+	assert_string_equal(c.mmsc_headers[2], "X-Empty:");
+	assert_null(c.mmsc_headers[3]);
+	assert_true(c.delivery_reports); /* the default */
+	pbb_config_free(&c);
+	assert_int_equal(pbb_config_parse(&c, base_ini, err, sizeof(err)), 0);
+	assert_int_equal(c.n_mmsc_headers, 0);
+	assert_null(c.mmsc_headers);
+	pbb_config_free(&c);
+
+	/* a CR in the middle of a value (inih keeps it) is header injection */
+	snprintf(ini, sizeof(ini), "%s[mmsc]\nheaders = X-A: 1\rX-Evil: 2\n", base_ini);
+	expect_bad(ini, "CR or LF");
+	snprintf(ini, sizeof(ini), "%s[mmsc]\nheaders = no colon here\n", base_ini);
+	expect_bad(ini, "Name: value");
+	snprintf(ini, sizeof(ini), "%s[mmsc]\nheaders = Bad Name: 1\n", base_ini);
+	expect_bad(ini, "token");
+	snprintf(ini, sizeof(ini), "%s[mmsc]\nheaders = : 1\n", base_ini);
+	expect_bad(ini, "Name: value");
+	assert_null(pbb_header_check("X-Ok: a\tb"));
+	assert_non_null(pbb_header_check("X-A: 1\nX-B: 2"));
+	assert_non_null(pbb_header_check("X-A: \001"));
+
+	snprintf(ini, sizeof(ini), "%s[bridge]\ndelivery_reports = no\n", base_ini);
+	assert_int_equal(pbb_config_parse(&c, ini, err, sizeof(err)), 0);
+	assert_false(c.delivery_reports);
+	pbb_config_free(&c);
+	snprintf(ini, sizeof(ini), "%s[bridge]\ndelivery_reports = perhaps\n", base_ini);
+	expect_bad(ini, "delivery_reports");
+}
+
 static void test_bridge__txn_and_key(void **state)
 {
 	(void)state;
@@ -97,14 +143,85 @@ static void test_bridge__txn_and_key(void **state)
 	assert_string_not_equal(a, b); /* a reused index with other content: a new key */
 }
 
-static char *tmpdir(void)
+/* SMSC field "00" + SMS-STATUS-REPORT for +4915112345678, MR @mr, TP-ST @st */
+static void status_report(uint8_t *pdu, size_t *len, uint8_t mr, uint8_t st)
 {
-	char *d = strdup("/tmp/pb-bridge-unit-XXXXXX");
-	assert_non_null(mkdtemp(d));
-	return d;
+	static const uint8_t head[] = { 0x00, 0x06 };
+	static const uint8_t ra[] = { 0x0d, 0x91, 0x94, 0x51, 0x11, 0x32, 0x54, 0x76, 0xf8 };
+	static const uint8_t ts[] = { 0x42, 0x50, 0x10, 0x01, 0x03, 0x00, 0x00 };
+	size_t n = 0;
+	memcpy(pdu + n, head, sizeof(head));
+	n += sizeof(head);
+	pdu[n++] = mr;
+	memcpy(pdu + n, ra, sizeof(ra));
+	n += sizeof(ra);
+	memcpy(pdu + n, ts, sizeof(ts));
+	n += sizeof(ts);
+	memcpy(pdu + n, ts, sizeof(ts));
+	n += sizeof(ts);
+	pdu[n++] = st;
+	*len = n;
 }
 
-static pb_store *unit_store(char **dir)
+static void test_bridge__report_read(void **state)
+{
+	(void)state;
+	uint8_t pdu[64];
+	size_t len;
+	pb_modem_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = PB_MODEM_MSG_REPORT;
+	m.raw_format = PB_MODEM_RAW_PDU;
+	m.raw = pdu;
+	m.box_type = -1;
+	pbb_report rep;
+	static const struct {
+		uint8_t st;
+		int status;
+	} cases[] = { { 0x00, PBB_DR_DELIVERED }, { 0x01, PBB_DR_DELIVERED }, { 0x30, PBB_DR_PENDING },
+		      { 0x41, PBB_DR_FAILED }, { 0x46, PBB_DR_EXPIRED }, { 0x62, PBB_DR_FAILED } };
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		status_report(pdu, &len, 42, cases[i].st);
+		m.raw_len = len;
+		assert_int_equal(pbb_report_read(&m, &rep), 0);
+		assert_int_equal(rep.ref, 42);
+		assert_int_equal(rep.code, cases[i].st);
+		assert_int_equal(rep.status, cases[i].status);
+		/* the journal body reads back the same */
+		char body[160];
+		pbb_report body_rep;
+		pbb_report_body(&rep, body, sizeof(body));
+		assert_int_equal(pbb_report_parse(body, &body_rep), 0);
+		assert_int_equal(body_rep.ref, 42);
+		assert_int_equal(body_rep.code, cases[i].st);
+		assert_int_equal(body_rep.status, cases[i].status);
+		assert_string_equal(body_rep.text, rep.text);
+	}
+	/* a cut PDU is refused, not read past */
+	m.raw_len = 5;
+	assert_int_equal(pbb_report_read(&m, &rep), PB_EMALFORMED);
+	/* HiLink: SmsType 7 / 8, no reference */
+	m.raw = NULL;
+	m.raw_len = 0;
+	m.raw_format = PB_MODEM_RAW_NONE;
+	m.box_type = 7;
+	assert_int_equal(pbb_report_read(&m, &rep), 0);
+	assert_int_equal(rep.ref, -1);
+	assert_int_equal(rep.status, PBB_DR_DELIVERED);
+	m.box_type = 8;
+	assert_int_equal(pbb_report_read(&m, &rep), 0);
+	assert_int_equal(rep.status, PBB_DR_FAILED);
+	/* journal bodies that are not ours */
+	assert_int_equal(pbb_report_parse("? unreadable", &rep), PB_EMALFORMED);
+	assert_int_equal(pbb_report_parse("300 0 delivered x", &rep), PB_EMALFORMED);
+	assert_int_equal(pbb_report_parse("1 0 lost x", &rep), PB_EMALFORMED);
+	assert_int_equal(pbb_report_parse(NULL, &rep), PB_EMALFORMED);
+}
+
+static char *tmpdir(void);
+
+/* A store in a new temporary directory (*dir: free with close_tmp_store()). */
+static pb_store *open_tmp_store(char **dir)
 {
 	*dir = tmpdir();
 	char path[512];
@@ -116,7 +233,7 @@ static pb_store *unit_store(char **dir)
 	return st;
 }
 
-static void drop_store(pb_store *st, char *dir)
+static void close_tmp_store(pb_store *st, char *dir)
 {
 	pb_store_close(st);
 	char cmd[600];
@@ -125,11 +242,289 @@ static void drop_store(pb_store *st, char *dir)
 	free(dir);
 }
 
+static int64_t queue_out(pb_store *st, const char *event, const char *peer)
+{
+	pb_store_msg_in in = PB_STORE_MSG_IN_INIT;
+	in.dir = PB_STORE_OUTBOUND;
+	in.state = PB_STORE_QUEUED;
+	in.backend = "matrix";
+	in.peer = peer;
+	in.room = "!r:x";
+	in.event_id = event;
+	in.body = "hi";
+	int64_t id;
+	assert_pb_ok(pb_store_msg_insert(st, &in, &id));
+	assert_pb_ok(pb_store_msg_transition(st, id, PB_STORE_SENDING, NULL, NULL));
+	return id;
+}
+
+static int64_t journal_report(pb_store *st, const char *backend, uint8_t mr, uint8_t code, const char *id)
+{
+	uint8_t pdu[64];
+	size_t len;
+	status_report(pdu, &len, mr, code);
+	pb_modem_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = PB_MODEM_MSG_REPORT;
+	m.id = (char *)id;
+	m.number = (char *)"+4915112345678";
+	m.raw = pdu;
+	m.raw_len = len;
+	m.raw_format = PB_MODEM_RAW_PDU;
+	m.box_type = -1;
+	int64_t row;
+	assert_int_equal(pbb_inbound_journal(st, backend, "DE", &m, &row), 0);
+	return row;
+}
+
+/* Matching a report to its message; the paths that need no homeserver
+ * (unknown reference, pending). Reactions and notices: bridge-ops-test.py. */
+static void test_bridge__report_match(void **state)
+{
+	(void)state;
+	char *dir;
+	pb_store *st = open_tmp_store(&dir);
+	const char *peer = "+4915112345678";
+	int64_t out = queue_out(st, "$e1", peer);
+	assert_pb_ok(pbb_outbound_sent(st, out, peer, "7,8,9", true));
+	pb_store_msg *r;
+	assert_pb_ok(pb_store_msg_get(st, out, &r));
+	assert_int_equal(r->state, PB_STORE_SENT);
+	assert_string_equal(r->ref, "7,8,9"); /* every part's reference */
+	pb_store_msg_free(r);
+	char *v;
+	assert_pb_ok(pb_store_kv_get(st, "bridge.dr.+4915112345678.8", &v));
+	assert_int_equal(strtoll(v, NULL, 10), out);
+	pb_free(v);
+
+	/* a report for a reference nobody waits for: logged and dropped */
+	int64_t rep = journal_report(st, "at", 200, 0x00, "21");
+	assert_pb_ok(pb_store_msg_get(st, rep, &r));
+	assert_pb_ok(pbb_report_deliver(st, NULL, r));
+	pb_store_msg_free(r);
+	assert_pb_ok(pb_store_msg_get(st, rep, &r));
+	assert_int_equal(r->state, PB_STORE_FAILED);
+	assert_string_equal(r->last_error, "unknown reference");
+	pb_store_msg_free(r);
+
+	/* "still trying": no Matrix event, the message still waits */
+	rep = journal_report(st, "at", 8, 0x30, "22");
+	assert_pb_ok(pb_store_msg_get(st, rep, &r));
+	assert_pb_ok(pbb_report_deliver(st, NULL, r));
+	pb_store_msg_free(r);
+	assert_pb_ok(pb_store_msg_get(st, rep, &r));
+	assert_int_equal(r->state, PB_STORE_DELIVERED);
+	assert_string_equal(r->ref, "pending");
+	pb_store_msg_free(r);
+	assert_pb_ok(pb_store_kv_get(st, "bridge.dr.+4915112345678.8", &v));
+	pb_free(v);
+
+	/* a box without references: rows wait in order per number */
+	int64_t h1 = queue_out(st, "$h1", peer), h2 = queue_out(st, "$h2", peer);
+	assert_pb_ok(pbb_outbound_sent(st, h1, peer, "", true));
+	assert_pb_ok(pbb_outbound_sent(st, h2, peer, "", true));
+	assert_pb_ok(pb_store_kv_get(st, "bridge.dr.+4915112345678.fifo", &v));
+	char want[64];
+	snprintf(want, sizeof(want), "%lld %lld", (long long)h1, (long long)h2);
+	assert_string_equal(v, want);
+	pb_free(v);
+	assert_pb_ok(pb_store_msg_get(st, h1, &r));
+	assert_string_equal(r->ref, "-");
+	pb_store_msg_free(r);
+	/* a HiLink report whose row is gone (pruned): dropped, and the stale
+	 * head leaves the queue so that it does not swallow later reports */
+	assert_pb_ok(pb_store_begin(st));
+	char stale[64];
+	snprintf(stale, sizeof(stale), "999999 %lld %lld", (long long)h1, (long long)h2);
+	assert_pb_ok(pb_store_kv_set(st, "bridge.dr.+4915112345678.fifo", stale));
+	assert_pb_ok(pb_store_commit(st));
+	pb_modem_msg hm;
+	memset(&hm, 0, sizeof(hm));
+	hm.type = PB_MODEM_MSG_REPORT;
+	hm.id = (char *)"40";
+	hm.number = (char *)"+4915112345678";
+	hm.box_type = 7;
+	int64_t hrep;
+	assert_int_equal(pbb_inbound_journal(st, "hilink", "DE", &hm, &hrep), 0);
+	assert_pb_ok(pb_store_msg_get(st, hrep, &r));
+	assert_pb_ok(pbb_report_deliver(st, NULL, r));
+	pb_store_msg_free(r);
+	assert_pb_ok(pb_store_msg_get(st, hrep, &r));
+	assert_int_equal(r->state, PB_STORE_FAILED);
+	pb_store_msg_free(r);
+	assert_pb_ok(pb_store_kv_get(st, "bridge.dr.+4915112345678.fifo", &v));
+	assert_string_equal(v, want);
+	pb_free(v);
+	/* a box that never reports: the queue keeps the newest 64 rows only */
+	int64_t last = 0;
+	for (int i = 0; i < 70; i++) {
+		char ev[32];
+		snprintf(ev, sizeof(ev), "$f%d", i);
+		last = queue_out(st, ev, "+4930222");
+		assert_pb_ok(pbb_outbound_sent(st, last, "+4930222", "", true));
+	}
+	assert_pb_ok(pb_store_kv_get(st, "bridge.dr.+4930222.fifo", &v));
+	size_t words = 1;
+	for (const char *q = v; *q; q++)
+		words += *q == ' ';
+	assert_int_equal(words, 64);
+	assert_int_equal(strtoll(strrchr(v, ' ') + 1, NULL, 10), last);
+	pb_free(v);
+	/* reports off: nothing to wait for */
+	int64_t q = queue_out(st, "$q", "+4930111");
+	assert_pb_ok(pbb_outbound_sent(st, q, "+4930111", "5", false));
+	assert_int_equal(pb_store_kv_get(st, "bridge.dr.+4930111.5", &v), PB_ENOTFOUND);
+	close_tmp_store(st, dir);
+}
+
+/* --- the contacts file parser --------------------------------------------- */
+
+static pbb_contacts parse_file(const char *name, int want_rc)
+{
+	size_t len;
+	uint8_t *data = pb_test_read_file(pb_test_data_dir(), name, &len);
+	pbb_contacts c;
+	pb_parse_error perr;
+	int rc = pbb_contacts_parse(data, len, &c, &perr);
+	if (rc != want_rc)
+		fail_msg("%s: %d (%s), wanted %d", name, rc, perr.text, want_rc);
+	free(data);
+	return c;
+}
+
+static void expect_entry(const pbb_contacts *c, size_t i, int line, const char *name, const char *phone)
+{
+	assert_true(i < c->count);
+	assert_int_equal(c->items[i].line, line);
+	assert_string_equal(c->items[i].name, name);
+	assert_string_equal(c->items[i].phone, phone);
+}
+
+static void test_bridge__contacts_vcard(void **state)
+{
+	(void)state;
+	/* 2.1: QUOTED-PRINTABLE with a soft line break, CHARSET=ISO-8859-1 and
+	 * UTF-8, N without FN, a card without TEL */
+	pbb_contacts c = parse_file("bridge/contacts-21.vcf", 0);
+	assert_int_equal(c.format, PBB_CONTACTS_VCARD);
+	assert_int_equal(c.count, 3);
+	expect_entry(&c, 0, 1, "J\xc3\xbcrgen M\xc3\xbcller vom Gro\xc3\x9fmarkt", "0151 2345 6789");
+	expect_entry(&c, 1, 1, "J\xc3\xbcrgen M\xc3\xbcller vom Gro\xc3\x9fmarkt", "+49 30 1234567");
+	expect_entry(&c, 2, 9, "Ann \xc5\x81ukasz", "+48 601 234 567");
+	assert_int_equal(c.n_skipped, 1);
+	assert_int_equal(c.skipped[0].line, 14);
+	assert_string_equal(c.skipped[0].why, "No Nobody: no phone number (TEL)");
+	pbb_contacts_free(&c);
+
+	/* 3.0: escapes, groups, a folded TEL, no name, no END */
+	c = parse_file("bridge/contacts-30.vcf", 0);
+	assert_int_equal(c.count, 2);
+	expect_entry(&c, 0, 1, "Smith, Jane", "+1 (202) 555-0143");
+	expect_entry(&c, 1, 1, "Smith, Jane", "+1-202-555-0100");
+	assert_int_equal(c.n_skipped, 2);
+	assert_int_equal(c.skipped[0].line, 12);
+	assert_non_null(strstr(c.skipped[0].why, "no name"));
+	assert_int_equal(c.skipped[1].line, 16);
+	assert_non_null(strstr(c.skipped[1].why, "END:VCARD"));
+	pbb_contacts_free(&c);
+
+	/* 4.0: tel: URIs with parameters, a base64 PHOTO ignored */
+	c = parse_file("bridge/contacts-40.vcf", 0);
+	assert_int_equal(c.count, 2);
+	expect_entry(&c, 0, 1, "Zo\xc3\xab Chen", "+44-20-7946-0958");
+	expect_entry(&c, 1, 1, "Zo\xc3\xab Chen", "+33142685300");
+	assert_int_equal(c.n_skipped, 0);
+	pbb_contacts_free(&c);
+}
+
+static void test_bridge__contacts_csv(void **state)
+{
+	(void)state;
+	/* Google: BOM, " ::: " lists, quoted fields with a comma and a line
+	 * break, rows without number or name */
+	pbb_contacts c = parse_file("bridge/google.csv", 0);
+	assert_int_equal(c.format, PBB_CONTACTS_CSV);
+	assert_int_equal(c.count, 4);
+	expect_entry(&c, 0, 2, "Anna Schmidt", "0171 1234567");
+	expect_entry(&c, 1, 2, "Anna Schmidt", "+49 30 555 666");
+	expect_entry(&c, 2, 3, "Doe, John", "+1 202 555 0199");
+	expect_entry(&c, 3, 4, "Multi Line Name", "+44 20 7946 0000");
+	assert_int_equal(c.n_skipped, 2);
+	assert_int_equal(c.skipped[0].line, 6); /* the quoted line break counts */
+	assert_string_equal(c.skipped[0].why, "No Number: no phone number");
+	assert_int_equal(c.skipped[1].line, 7);
+	assert_non_null(strstr(c.skipped[1].why, "no name"));
+	pbb_contacts_free(&c);
+
+	/* Outlook: First/Middle/Last, several phone columns, fax left out, a
+	 * quoted field never closed */
+	c = parse_file("bridge/outlook.csv", 0);
+	assert_int_equal(c.count, 3);
+	expect_entry(&c, 0, 2, "Peter J. Kowalski", "+48 601 000 111");
+	expect_entry(&c, 1, 2, "Peter J. Kowalski", "+48 22 123 4567");
+	expect_entry(&c, 2, 3, "Marie Dupont", "06 12 34 56 78");
+	assert_int_equal(c.n_skipped, 1);
+	assert_int_equal(c.skipped[0].line, 4);
+	assert_non_null(strstr(c.skipped[0].why, "not closed"));
+	pbb_contacts_free(&c);
+
+	/* neither a vCard nor a usable CSV header: a clear error */
+	size_t len;
+	uint8_t *data = pb_test_read_file(pb_test_data_dir(), "bridge/bad-header.csv", &len);
+	pb_parse_error perr;
+	assert_int_equal(pbb_contacts_parse(data, len, &c, &perr), PB_EMALFORMED);
+	assert_non_null(strstr(perr.text, "line 1"));
+	assert_non_null(strstr(perr.text, "no name column"));
+	pbb_contacts_free(&c);
+	free(data);
+
+	static const char semi[] = "Name;Mobile\r\n\"Meier; Hans\";\"+49 171 \"\"1\"\"\"\r\n";
+	assert_int_equal(pbb_contacts_parse((const uint8_t *)semi, strlen(semi), &c, &perr), 0);
+	assert_int_equal(c.count, 1);
+	expect_entry(&c, 0, 2, "Meier; Hans", "+49 171 \"1\"");
+	pbb_contacts_free(&c);
+	/* windows-1252, not UTF-8 */
+	static const char latin[] = "name,phone\nJos\xe9,+34600000000\n";
+	assert_int_equal(pbb_contacts_parse((const uint8_t *)latin, strlen(latin), &c, &perr), 0);
+	expect_entry(&c, 0, 2, "Jos\xc3\xa9", "+34600000000");
+	pbb_contacts_free(&c);
+	assert_int_equal(pbb_contacts_parse((const uint8_t *)"", 0, &c, &perr), PB_EMALFORMED);
+	pbb_contacts_free(&c);
+}
+
+static int contacts_alloc_run(void *ctx)
+{
+	const char *name = ctx;
+	size_t len;
+	uint8_t *data = pb_test_read_file(pb_test_data_dir(), name, &len);
+	pbb_contacts c;
+	int rc = pbb_contacts_parse(data, len, &c, NULL);
+	pbb_contacts_free(&c);
+	free(data);
+	return rc;
+}
+
+static void test_bridge__contacts_alloc_fail(void **state)
+{
+	(void)state;
+	static const char *const files[] = { "bridge/contacts-21.vcf", "bridge/contacts-30.vcf",
+					     "bridge/google.csv", "bridge/outlook.csv" };
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		assert_true(pb_test_alloc_fail_each(contacts_alloc_run, (void *)files[i], NULL) > 10);
+}
+
+static char *tmpdir(void)
+{
+	char *d = strdup("/tmp/pb-bridge-unit-XXXXXX");
+	assert_non_null(mkdtemp(d));
+	return d;
+}
+
 static void test_bridge__inbound_journal(void **state)
 {
 	(void)state;
 	char *dir;
-	pb_store *st = unit_store(&dir);
+	pb_store *st = open_tmp_store(&dir);
 
 	pb_modem_msg m;
 	memset(&m, 0, sizeof(m));
@@ -168,14 +563,22 @@ static void test_bridge__inbound_journal(void **state)
 	pb_buf_dispose(&bytes);
 	pb_store_attachment_list_free(al);
 
-	/* a delivery report is not a message */
+	/* a delivery report is journaled too (before it leaves the box), as a
+	 * report row: a HiLink entry (SmsType 8, no reference) */
 	m.type = PB_MODEM_MSG_REPORT;
 	m.id = (char *)"8";
-	assert_int_equal(pbb_inbound_journal(st, "at", "DE", &m, &id), 1);
+	m.box_type = 8;
+	m.raw = NULL;
+	m.raw_len = 0;
+	assert_int_equal(pbb_inbound_journal(st, "hilink", "DE", &m, &id), 0);
+	assert_pb_ok(pb_store_msg_get(st, id, &r));
+	assert_string_equal(r->backend, "hilink:report");
+	assert_string_equal(r->body, "-1 -1 failed delivery failed");
+	pb_store_msg_free(r);
 	int64_t n;
 	assert_pb_ok(pb_store_msg_count(st, PB_STORE_INBOUND, PB_STORE_STORED, &n));
-	assert_int_equal(n, 2);
-	drop_store(st, dir);
+	assert_int_equal(n, 3);
+	close_tmp_store(st, dir);
 }
 
 /* --- issue 11: outbound MMS, group rooms, room keys (bmms) ------------------- */
@@ -331,7 +734,7 @@ static void test_bridge__outbound_mms(void **state)
 {
 	(void)state;
 	char *dir;
-	pb_store *st = unit_store(&dir);
+	pb_store *st = open_tmp_store(&dir);
 	static const uint8_t jpeg[] = { 0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 'J', 'F', 'I', 'F', 0 };
 	pbb_outbound_mms m = { "+4915111,+4930222", "!g:x", "$ev1", "look", "look", jpeg, sizeof(jpeg),
 			       "image/jpeg", "cat.jpg", 0 };
@@ -388,7 +791,7 @@ static void test_bridge__outbound_mms(void **state)
 	assert_pb_ok(pb_store_attachment_list_get(st, id, &al));
 	assert_int_equal(al->count, 0);
 	pb_store_attachment_list_free(al);
-	drop_store(st, dir);
+	close_tmp_store(st, dir);
 }
 
 int main(void)
@@ -396,12 +799,18 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bridge__config_good),
 		cmocka_unit_test(test_bridge__config_bad),
+		cmocka_unit_test(test_bridge__config_headers),
 		cmocka_unit_test(test_bridge__txn_and_key),
 		cmocka_unit_test(test_bridge__inbound_journal),
 		cmocka_unit_test(test_bridge__config_mms),
 		cmocka_unit_test(test_bridge__room_keys),
 		cmocka_unit_test(test_bridge__mms_participants),
 		cmocka_unit_test(test_bridge__outbound_mms),
+		cmocka_unit_test(test_bridge__report_read),
+		cmocka_unit_test(test_bridge__report_match),
+		cmocka_unit_test(test_bridge__contacts_vcard),
+		cmocka_unit_test(test_bridge__contacts_csv),
+		cmocka_unit_test(test_bridge__contacts_alloc_fail),
 	};
 	return pb_test_run("bridge", tests);
 }

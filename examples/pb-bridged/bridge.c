@@ -251,13 +251,15 @@ static void send_outbound(pbb *b, pb_store *st, pb_modem *m)
 			pbb_log(PB_LOG_ERROR, "journal: out #%lld: %s", (long long)r->id, last_error());
 			break;
 		}
-		int ref = -1;
-		int rc = pb_modem_send_text(m, r->peer, r->body ? r->body : "", 0, &ref);
-		char refs[32];
-		snprintf(refs, sizeof(refs), "%d", ref);
+		char refs[1024];
+		int rc = pbb_send_sms(m, r->peer, r->body ? r->body : "", b->cfg->delivery_reports, refs, sizeof(refs));
 		if (rc == 0) {
-			pbb_log(PB_LOG_INFO, "out #%lld: sent to %s (reference %d)", (long long)r->id, r->peer, ref);
-			rc = pb_store_msg_transition(st, r->id, PB_STORE_SENT, refs, NULL);
+			pbb_log(PB_LOG_INFO, "out #%lld: sent to %s (reference %s)", (long long)r->id, r->peer,
+				refs[0] ? refs : "none");
+			/* an SMSEagle keeps its reports in its sent items, not the inbox:
+			 * none will come to match (docs/bridge.md) */
+			rc = pbb_outbound_sent(st, r->id, r->peer, refs,
+					       b->cfg->delivery_reports && strcmp(b->cfg->modem_backend, "smseagle") != 0);
 		} else {
 			char err[256];
 			snprintf(err, sizeof(err), "%s", last_error());
@@ -376,13 +378,12 @@ static pb_mmsc *open_mmsc(pbb *b)
 	if (!c->mmsc_url)
 		return NULL;
 	const char *rules[2] = { c->mmsc_rewrite, NULL };
-	const char *headers[2] = { c->mmsc_headers, NULL };
 	pb_mmsc_options o = PB_MMSC_OPTIONS_INIT;
 	o.mmsc_url = c->mmsc_url;
 	o.proxy = c->mmsc_proxy;
 	o.interface = c->mmsc_interface;
 	o.user_agent = c->mmsc_user_agent;
-	o.extra_headers = c->mmsc_headers ? headers : NULL;
+	o.extra_headers = (const char *const *)c->mmsc_headers;
 	o.rewrite_rules = c->mmsc_rewrite ? rules : NULL;
 	o.timeout_ms = 120000;
 	pb_mmsc *m = NULL;
@@ -554,6 +555,11 @@ static int deliver_inbound(pbb *b, pb_store *st, pb_matrix *mx, pb_mmsc *mmsc)
 	int rc = 0;
 	for (size_t i = 0; i < l->count && !stopping(b); i++) {
 		const pb_store_msg *r = l->items[i];
+		if (has_suffix(r->backend, ":report")) { /* a delivery report: reports.c */
+			if ((rc = pbb_report_deliver(st, mx, r)) < 0)
+				break;
+			continue;
+		}
 		char *room = NULL;
 		bool mms = has_suffix(r->backend, ":mms"); /* its room is known once it is fetched */
 		if (!mms && (rc = room_for(b, st, mx, r->peer ? r->peer : "unknown", &room)) < 0) {
@@ -815,7 +821,7 @@ static int command(sync_ctx *sc, const pb_matrix_event *ev)
 		pb_store_msg_in in = PB_STORE_MSG_IN_INIT;
 		in.dir = PB_STORE_OUTBOUND;
 		in.state = PB_STORE_QUEUED;
-		in.backend = "matrix";
+		in.backend = "matrix:cmd"; /* its event is in the control room */
 		in.peer = num;
 		in.room = room;
 		in.event_id = ev->event_id;
@@ -847,10 +853,21 @@ static int command(sync_ctx *sc, const pb_matrix_event *ev)
 			 (long long)c[0], (long long)c[1], (long long)c[2], (long long)c[3], (long long)c[4]);
 		return reply(sc, ev, msg);
 	}
+	if (!strncmp(t, "!contacts import", 16)) {
+		/* the file comes next (or as a reply to this): remember who waits */
+		char wait[1024];
+		snprintf(wait, sizeof(wait), "%s\t%s\t%lld", ev->sender, ev->event_id, (long long)ev->origin_server_ts);
+		int rc = pb_store_kv_set(sc->st, "bridge.import.wait", wait);
+		if (rc < 0)
+			return rc;
+		return reply(sc, ev, "Send the contacts file (.vcf or .csv) in this room now, within 10 minutes "
+				     "(or as a reply to this command, or with \"!contacts import\" as its caption).");
+	}
 	if (!strncmp(t, "!contacts", 9))
-		return reply(sc, ev, "!contacts import is not supported yet.");
+		return reply(sc, ev, "Usage: !contacts import, then send a .vcf or .csv file");
 	if (t[0] == '!')
-		return reply(sc, ev, "Commands: !sms NUMBER TEXT, !status, !allow NUMBER, !deny NUMBER");
+		return reply(sc, ev, "Commands: !sms NUMBER TEXT, !status, !allow NUMBER, !deny NUMBER, "
+				     "!contacts import");
 	return 0;
 }
 
@@ -994,6 +1011,44 @@ static int outbound_group(sync_ctx *sc, const pb_matrix_event *ev, const pb_stor
 	return rc;
 }
 
+/* A file in the control room: a contacts file when it is announced (the
+ * caption, a reply to the command, or the owner's "!contacts import" less
+ * than 10 minutes before); idempotent when the event comes again. */
+static int contacts_file(sync_ctx *sc, const pb_matrix_event *ev)
+{
+	pbb_import_file f;
+	if (!pbb_import_inspect(ev, &f))
+		return 0;
+	char *wait = NULL;
+	bool announced = f.caption;
+	if (!announced && pb_store_kv_get(sc->st, "bridge.import.wait", &wait) == 0) {
+		char *t1 = strchr(wait, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+		if (t2) {
+			*t1 = *t2 = '\0';
+			long long at = strtoll(t2 + 1, NULL, 10);
+			announced = (f.reply_to && !strcmp(f.reply_to, t1 + 1)) ||
+				    (!strcmp(wait, ev->sender) && ev->origin_server_ts >= at &&
+				     ev->origin_server_ts - at <= 10 * 60 * 1000);
+		}
+	}
+	pb_free(wait);
+	if (!announced)
+		return f.looks_like_contacts
+			       ? reply(sc, ev, "To import this file as contacts, send !contacts import first "
+					       "(or give the file the caption \"!contacts import\").")
+			       : 0;
+	pb_buf out = PB_BUF_INIT;
+	int rc = pbb_import_run(sc->st, sc->mx, sc->b->cfg->region, &f, &out);
+	if (rc == 0)
+		rc = reply(sc, ev, pb_buf_cstr(&out));
+	if (rc == 0)
+		rc = pb_store_kv_delete(sc->st, "bridge.import.wait");
+	else
+		pbb_log(PB_LOG_WARNING, "contacts: %s (will retry)", last_error());
+	pb_buf_dispose(&out);
+	return rc;
+}
+
 static int on_event(const pb_matrix_event *ev, void *ud)
 {
 	sync_ctx *sc = ud;
@@ -1024,9 +1079,9 @@ static int on_event(const pb_matrix_event *ev, void *ud)
 		}
 		char *control = NULL;
 		if (pb_store_kv_get(sc->st, "bridge.control_room", &control) == 0 &&
-		    !strcmp(control, ev->room_id) && ev->body && !strcmp(ev->msgtype, "m.text")) {
+		    !strcmp(control, ev->room_id) && ev->body) {
 			pb_free(control);
-			int r = command(sc, ev);
+			int r = !strcmp(ev->msgtype, "m.text") ? command(sc, ev) : contacts_file(sc, ev);
 			return r == PB_ECANCELLED ? r : (r < 0 && r != PB_EPROTO ? r : 0);
 		}
 		pb_free(control);

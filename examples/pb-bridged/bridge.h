@@ -50,7 +50,8 @@ typedef struct pbb_config {
 	char *mmsc_interface;
 	char *mmsc_rewrite;
 	char *mmsc_user_agent;
-	char *mmsc_headers;
+	char **mmsc_headers;       /**< "Name: value" each (the key repeated), checked; NULL-terminated */
+	size_t n_mmsc_headers;
 	size_t mmsc_max_size;      /**< largest outbound media, bytes (default 300 KiB) */
 	/* [matrix] */
 	char *homeserver;
@@ -63,6 +64,7 @@ typedef struct pbb_config {
 	char *store_path;
 	char region[8];            /**< default region for national numbers, e.g. "DE" */
 	bool store_sync_normal;    /**< tests only: synchronous=NORMAL */
+	bool delivery_reports;     /**< ask for delivery reports (default yes) */
 } pbb_config;
 
 /**
@@ -78,6 +80,12 @@ int pbb_config_parse(pbb_config *c, const char *text, char *err, size_t errlen);
 void pbb_config_free(pbb_config *c);
 /** Is @p user_id one of the owners? */
 bool pbb_config_is_owner(const pbb_config *c, const char *user_id);
+/**
+ * Check one [mmsc] headers value ("Name: value"): no CR or LF (header
+ * injection), a token as name, no control characters.
+ * @return NULL when good, else a static reason
+ */
+const char *pbb_header_check(const char *header);
 
 /** Transaction id of a journal row's Matrix send: "pb<kind><id>" (stable across restarts). */
 void pbb_txn_id(char *out, size_t size, const char *kind, int64_t id);
@@ -93,11 +101,94 @@ void pbb_inbound_key(char *out, size_t size, const char *backend, const pb_modem
  * Journal one message the modem reported: a row in state "stored" (text
  * messages), with the raw bytes as an attachment for other kinds.
  * @param id receives the row id (also for a known message)
- * @return 0 (new row), PB_EEXISTS (already journaled), 1 (nothing to
- *         journal: e.g. a delivery report), or a negative PB_E* code
+ * Delivery reports become rows "<backend>:report" (body: pbb_report_body()).
+ * @return 0 (new row), PB_EEXISTS (already journaled), or a negative PB_E* code
  */
 int pbb_inbound_journal(pb_store *st, const char *backend, const char *region,
 			const pb_modem_msg *m, int64_t *id);
+
+/* --- delivery reports (reports.c) ---------------------------------------- */
+
+/** What a delivery report says. */
+typedef enum pbb_dr_status {
+	PBB_DR_DELIVERED = 0,
+	PBB_DR_PENDING = 1, /**< the network is still trying (TP-ST 0x20-0x3F): not final */
+	PBB_DR_FAILED = 2,
+	PBB_DR_EXPIRED = 3, /**< the validity period ran out (TP-ST 0x46) */
+} pbb_dr_status;
+
+/** The reaction key put on a delivered message. */
+#define PBB_DR_REACTION "\xe2\x9c\x93" /* U+2713 CHECK MARK */
+
+/** A delivery report, as the journal keeps it. */
+typedef struct pbb_report {
+	int ref;        /**< the message reference (TP-MR) it is for, -1 when the box gives none */
+	int code;       /**< TP-ST, -1 when the box gives none */
+	int status;     /**< pbb_dr_status */
+	char text[96];  /**< what the network said, for people */
+} pbb_report;
+
+/** "delivered", "pending", "failed", "expired" (static). */
+const char *pbb_report_status_name(int status);
+/**
+ * Read a PB_MODEM_MSG_REPORT entry: the SMS-STATUS-REPORT PDU of an AT
+ * modem (reference, TP-ST), or a HiLink entry (SmsType 7 delivered, 8
+ * failed; no reference). @return 0 or PB_EMALFORMED (an undecodable PDU)
+ */
+int pbb_report_read(const pb_modem_msg *m, pbb_report *out);
+/** The journal body of a report: "REF CODE STATUS TEXT". */
+void pbb_report_body(const pbb_report *r, char *out, size_t size);
+/** Read a journal body back. @return 0 or PB_EMALFORMED */
+int pbb_report_parse(const char *body, pbb_report *out);
+/**
+ * Send an SMS. With @p report, TP-SRR is set and, where the box takes TPDUs
+ * (AT), every part is submitted on its own so that each part's reference
+ * is learnt; other boxes split the text themselves.
+ * @param refs receives "12,13,14" (the parts' references), "" when none
+ * @return 0 or the modem's negative code (some parts may have gone out)
+ */
+int pbb_send_sms(pb_modem *m, const char *number, const char *text, bool report, char *refs, size_t size);
+/**
+ * An outbound row went out: "sent" with its references, and, when
+ * @p await_report, an index from (peer, reference) to the row (or the
+ * row queued behind earlier ones to @p peer when the box gives no
+ * reference), all in one transaction.
+ */
+int pbb_outbound_sent(pb_store *st, int64_t id, const char *peer, const char *refs, bool await_report);
+/**
+ * Show one journaled report (an inbound row "<backend>:report") in Matrix:
+ * the reaction PBB_DR_REACTION on the sent message's event once every part
+ * is delivered, or a notice when one failed or expired; then the row is
+ * "delivered". A report for no message of ours is logged and dropped
+ * (row "failed", "unknown reference"). Sends are idempotent by
+ * transaction id ("pbdr<id>", "pbdrf<id>").
+ * @return 0 or a negative code (retry later)
+ */
+int pbb_report_deliver(pb_store *st, pb_matrix *mx, const pb_store_msg *report_row);
+
+/* --- !contacts import (import.c; the parser is contacts.h) ------------------ */
+
+/** A file message in the control room, as `!contacts import` sees it. */
+typedef struct pbb_import_file {
+	const char *url;       /**< mxc:// URI (borrowed from the event) */
+	const char *name;      /**< the file name, may be NULL */
+	const char *mimetype;  /**< may be NULL */
+	const char *reply_to;  /**< the event it replies to (m.in_reply_to), may be NULL */
+	bool caption;          /**< its caption (Matrix 1.10) is "!contacts import" */
+	bool looks_like_contacts; /**< .vcf/.vcard/.csv or a vCard/CSV MIME type */
+} pbb_import_file;
+
+/** @return 1 when @p ev is an unencrypted m.file (fills @p f, borrowing from @p ev), else 0 */
+int pbb_import_inspect(const pb_matrix_event *ev, pbb_import_file *f);
+/**
+ * Download the file, parse it (vCard or CSV), save every number
+ * normalised with @p region as a store contact in one transaction, then
+ * rename the rooms of numbers whose name changed.
+ * @param out receives the answer for the owner (counts, skipped lines and why)
+ * @return 0 (also for a file that is not a contacts file: @p out says so)
+ *         or a negative code (download or store failure: retry)
+ */
+int pbb_import_run(pb_store *st, pb_matrix *mx, const char *region, const pbb_import_file *f, pb_buf *out);
 
 /** The running daemon. */
 typedef struct pbb pbb;

@@ -119,6 +119,35 @@ static int set_owners(pbb_config *c, const char *v)
 	return 0;
 }
 
+const char *pbb_header_check(const char *h)
+{
+	if (strpbrk(h, "\r\n"))
+		return "a header must not hold CR or LF (header injection)";
+	const char *colon = strchr(h, ':');
+	if (!colon || colon == h)
+		return "\"Name: value\" expected";
+	/* the name is an RFC 9110 token */
+	for (const char *q = h; q < colon; q++)
+		if (!isalnum((unsigned char)*q) && !strchr("!#$%&'*+-.^_`|~", *q))
+			return "the header name is not a token (letters, digits, -)";
+	for (const char *q = colon + 1; *q; q++)
+		if ((unsigned char)*q < 0x20 && *q != '\t')
+			return "a control character in the header value";
+	return NULL;
+}
+
+static int add_header(pbb_config *c, const char *v)
+{
+	char **n = pb_realloc(c->mmsc_headers, (c->n_mmsc_headers + 2) * sizeof(*n));
+	if (!n)
+		return -1;
+	c->mmsc_headers = n;
+	if (!(n[c->n_mmsc_headers] = pb_strdup(v)))
+		return -1;
+	n[++c->n_mmsc_headers] = NULL;
+	return 0;
+}
+
 #define KEY(sec, k) (!strcmp(section, sec) && !strcmp(name, k))
 
 static int handler(void *ud, const char *section, const char *name, const char *value)
@@ -169,8 +198,13 @@ static int handler(void *ud, const char *section, const char *name, const char *
 		r = set_str(&c->mmsc_rewrite, value);
 	else if (KEY("mmsc", "user_agent"))
 		r = set_str(&c->mmsc_user_agent, value);
-	else if (KEY("mmsc", "headers"))
-		r = set_str(&c->mmsc_headers, value);
+	else if (KEY("mmsc", "headers")) {
+		/* the key may be repeated: inih calls us once per occurrence */
+		const char *why = pbb_header_check(value);
+		if (why)
+			return fail(p, line, "[mmsc] headers: %s", why);
+		r = add_header(c, value);
+	}
 	else if (KEY("matrix", "homeserver"))
 		r = set_str(&c->homeserver, value);
 	else if (KEY("matrix", "token_file"))
@@ -199,6 +233,9 @@ static int handler(void *ud, const char *section, const char *name, const char *
 			c->store_sync_normal = false;
 		else
 			return fail(p, line, "store_sync: full or normal");
+	} else if (KEY("bridge", "delivery_reports")) {
+		if (!parse_bool(value, &c->delivery_reports))
+			return fail(p, line, "delivery_reports: yes or no");
 	} else
 		return fail(p, line, "unknown setting [%s] %s", section, name);
 	if (r < 0)
@@ -255,6 +292,7 @@ static void defaults(pbb_config *c)
 	c->sync_timeout_ms = 30000;
 	c->retry_max_ms = 30000;
 	c->mmsc_max_size = 300 * 1024;
+	c->delivery_reports = true;
 }
 
 int pbb_config_parse(pbb_config *c, const char *text, char *err, size_t errlen)
@@ -276,7 +314,7 @@ void pbb_config_free(pbb_config *c)
 	char **strs[] = { &c->modem_backend, &c->modem_url, &c->modem_device, &c->modem_username,
 			  &c->modem_password_file, &c->modem_token_file, &c->modem_login,
 			  &c->modem_storage, &c->mmsc_url, &c->mmsc_proxy, &c->mmsc_interface,
-			  &c->mmsc_rewrite, &c->mmsc_user_agent, &c->mmsc_headers, &c->homeserver,
+			  &c->mmsc_rewrite, &c->mmsc_user_agent, &c->homeserver,
 			  &c->token_file, &c->store_path };
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		pb_free(*strs[i]);
@@ -287,6 +325,11 @@ void pbb_config_free(pbb_config *c)
 	pb_free(c->owners);
 	c->owners = NULL;
 	c->n_owners = 0;
+	for (size_t i = 0; i < c->n_mmsc_headers; i++)
+		pb_free(c->mmsc_headers[i]);
+	pb_free(c->mmsc_headers);
+	c->mmsc_headers = NULL;
+	c->n_mmsc_headers = 0;
 }
 
 bool pbb_config_is_owner(const pbb_config *c, const char *user_id)
@@ -357,12 +400,20 @@ int pbb_inbound_journal(pb_store *st, const char *backend, const char *region,
 		kind = "mms";
 		break;
 	case PB_MODEM_MSG_REPORT:
-		return 1; /* delivery reports: not bridged yet (docs/bridge.md) */
+		kind = "report";
+		break;
 	default:
 		kind = "other";
 		break;
 	}
-	char key[512], peer[PB_PHONE_MAX], be[64];
+	char key[512], peer[PB_PHONE_MAX], be[64], report[160] = "";
+	if (m->type == PB_MODEM_MSG_REPORT) {
+		pbb_report rep;
+		if (pbb_report_read(m, &rep) < 0)
+			snprintf(report, sizeof(report), "? unreadable: %s", pb_error_last()->message);
+		else
+			pbb_report_body(&rep, report, sizeof(report));
+	}
 	pbb_inbound_key(key, sizeof(key), backend, m);
 	pb_phone_kind pk;
 	const char *number = m->number ? m->number : "unknown";
@@ -377,7 +428,7 @@ int pbb_inbound_journal(pb_store *st, const char *backend, const char *region,
 	in.backend = be;
 	in.backend_id = m->id;
 	in.peer = peer;
-	in.body = m->text ? m->text : "";
+	in.body = report[0] ? report : m->text ? m->text : "";
 	in.sent_at = box_time_ms(m->time);
 
 	int rc = pb_store_begin(st);

@@ -14,6 +14,11 @@
 #   deliver-inside HEX   store it; the +CMTI comes in the middle of the next command's answer
 #   direct HEX           +CMT: the message is pushed, not stored
 #   report HEX           +CDS: a status report is pushed
+#   reports MODE         what the network answers to a submit that asks for a
+#                        status report (TP-SRR): ok (default: TP-ST 0x00),
+#                        fail (0x41), expired (0x46), pending (0x30, then 0x00),
+#                        none (no report ever comes); sent as +CDS with
+#                        AT+CNMI ds=1, else stored (as with ds=2)
 #   store-garbled TEXT   store an entry whose PDU line is not hex
 #   silent on|off        stop answering (a hung modem) / answer again
 #   unplug / replug      the device goes away / comes back at the same path
@@ -95,6 +100,29 @@ cnmi = False
 silent = False
 inside = []
 pending_prompt = None  # the length AT+CMGS announced
+report_mode = "ok"
+
+
+def status_report(submit_hex, mr, st):
+    """The SMSC + SMS-STATUS-REPORT the network sends for a submit (TS 23.040 9.2.2.3)."""
+    b = bytes.fromhex(submit_hex)
+    t = b[1 + b[0]:]
+    ndig = t[2]
+    ra = t[2:4 + (ndig + 1) // 2]
+    dt = semi("24050110310000")
+    return (SMSC + bytes([0x06, mr]) + ra + SCTS + dt + bytes([st])).hex().upper()
+
+
+def wants_report(submit_hex):
+    b = bytes.fromhex(submit_hex)
+    return bool(b[1 + b[0]] & 0x20)
+
+
+def send_report(h):
+    if cnmi:
+        out("\r\n+CDS: %d\r\n%s\r\n" % (tpdu_len(h), h))
+    else:
+        store(h)
 
 
 def store(pdu_hex, stat=0):
@@ -225,7 +253,7 @@ def command(c):
 
 
 def control(line):
-    global silent
+    global silent, report_mode
     w = line.split(" ", 1)
     op, arg = w[0], (w[1] if len(w) > 1 else "")
     if op == "deliver":
@@ -241,6 +269,8 @@ def control(line):
         out("\r\n+CMT: ,%d\r\n%s\r\n" % (tpdu_len(arg), arg))
     elif op == "report":
         out("\r\n+CDS: %d\r\n%s\r\n" % (tpdu_len(arg), arg))
+    elif op == "reports":
+        report_mode = arg
     elif op == "store-garbled":
         store(arg)
     elif op == "silent":
@@ -301,7 +331,13 @@ while True:
                     answer([], "+CMS ERROR: 304")
                     continue
                 sent.append(h)
-                answer(["+CMGS: %d" % len(sent)])
+                mr = len(sent) % 256  # TP-MR: 1, 2, ... wrapping at 256
+                answer(["+CMGS: %d" % mr])
+                if wants_report(h) and report_mode != "none":
+                    if report_mode == "pending":
+                        send_report(status_report(h, mr, 0x30))
+                    st = {"ok": 0x00, "pending": 0x00, "fail": 0x41, "expired": 0x46}.get(report_mode, 0)
+                    send_report(status_report(h, mr, st))
                 continue
             if b"\r" not in buf:
                 break

@@ -28,6 +28,11 @@
 #   POST /test/logout   every session is logged out (the next call gets 100003)
 #   GET  /test/sent     JSON list of sent messages {"phone","content"}
 #   GET  /test/state    JSON {"inbox": [indexes], "read": [indexes], "logins": n}
+#   POST /test/reports  body ok|fail|off: the router's delivery-report setting
+#                       (sms/config); with ok/fail every sent message is
+#                       followed by an inbox entry SmsType 7 (delivered) or 8
+#                       (failed) whose Phone is the recipient. The router gives
+#                       no message reference: the entry names the number only.
 import argparse
 import base64
 import hashlib
@@ -38,6 +43,7 @@ import re
 import secrets
 import sys
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -49,6 +55,8 @@ ap.add_argument("--require-login", action="store_true")
 ap.add_argument("--lowercase", action="store_true", help="lowercase tag names in sms-list")
 ap.add_argument("--no-sestokinfo", action="store_true", help="answer 100002 on SesTokInfo (old firmware)")
 ap.add_argument("--no-token-api", action="store_true", help="answer 100002 on webserver/token too (tokens only in the home page)")
+ap.add_argument("--delivery-reports", default="off", choices=["ok", "fail", "off"],
+                help="the router's delivery-report setting (see /test/reports)")
 ap.add_argument("--sms-list-file", help="serve this file verbatim as the sms-list reply")
 ap.add_argument("--samples", action="store_true", help="start with the built-in sample inbox")
 ap.add_argument("--multipart-reads", type=int, default=2, help="sms-list reads before a SmsType 2 entry completes")
@@ -273,6 +281,9 @@ class H(BaseHTTPRequestHandler):
         if p == "/test/expire":
             expire_next[0] = True
             return self.send(b"ok")
+        if p == "/test/reports":
+            args.delivery_reports = body.decode().strip()
+            return self.send(b"ok")
         tok = self.headers.get("__RequestVerificationToken")
         if expire_next[0] or tok not in valid_tokens:
             expire_next[0] = False
@@ -361,6 +372,10 @@ class H(BaseHTTPRequestHandler):
                 return self.send(err(100005), fresh)
             text = from_cesu8(content).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
             sent.append({"phone": phone.decode(), "content": text, "length": int(tag(body, "Length") or b"0")})
+            if args.delivery_reports in ("ok", "fail"):
+                next_index[0] += 1
+                inbox.append(Msg(next_index[0], phone.decode(), "", smstype=7 if args.delivery_reports == "ok" else 8,
+                                 date=time.strftime("%Y-%m-%d %H:%M:%S")))
             return self.send(OK, fresh)
         if p == "/api/ussd/send":
             return self.send(OK, fresh)

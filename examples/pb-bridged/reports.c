@@ -1,0 +1,414 @@
+/*
+ * pb-bridged — delivery reports: ask for them when sending, remember the
+ * message reference(s) of every part, and turn a report from the modem into
+ * a reaction (delivered) or a notice (failed, expired) on the Matrix event
+ * of the message that was sent. See docs/bridge.md, "Delivery reports".
+ *
+ * The state lives in the store only:
+ *   outbound row ref               "12,13,14": the references of its parts
+ *                                  ("-" when the box gives none)
+ *   kv bridge.dr.<peer>.<ref>      the outbound row a reference belongs to
+ *                                  (written by the modem thread when sent)
+ *   kv bridge.dr.<peer>.fifo       "id id ...": rows sent through a box that
+ *                                  gives no reference (HiLink), oldest first
+ *   kv bridge.dr.<id>.ok           "12,13": parts reported delivered so far
+ *   inbound row "<backend>:report" the report itself, journaled before the
+ *                                  modem deletes it; body "REF CODE STATUS TEXT"
+ * Every change to these is one transaction; the Matrix send before it uses
+ * a transaction id derived from the outbound row, so a crash in between
+ * repeats the send without doubling it.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "bridge.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FIFO_MAX 64 /* rows kept waiting per number on a box without references */
+
+static const char *const status_names[] = { "delivered", "pending", "failed", "expired" };
+
+const char *pbb_report_status_name(int status)
+{
+	return status >= 0 && status <= PBB_DR_EXPIRED ? status_names[status] : "?";
+}
+
+int pbb_report_read(const pb_modem_msg *m, pbb_report *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->ref = -1;
+	out->code = -1;
+	if (m->raw && m->raw_format == PB_MODEM_RAW_PDU) {
+		/* an AT modem: the SMS-STATUS-REPORT itself (TS 23.040 9.2.2.3) */
+		pb_sms_message s;
+		pb_parse_error perr = PB_PARSE_ERROR_INIT;
+		if (pb_modem_msg_decode_sms(m, &s, &perr) < 0)
+			return pb_error_set(PB_EMALFORMED, "status report: %s (offset %zu)", perr.text, perr.offset);
+		if (s.type != PB_SMS_STATUS_REPORT || !s.has_status)
+			return pb_error_set(PB_EMALFORMED, "not an SMS-STATUS-REPORT");
+		out->ref = s.mr;
+		out->code = s.status;
+		if (pb_sms_status_delivered(s.status))
+			out->status = PBB_DR_DELIVERED;
+		else if (s.status < 0x40)
+			out->status = PBB_DR_PENDING; /* 0x20-0x3F: the SC is still trying */
+		else if (s.status == 0x46)
+			out->status = PBB_DR_EXPIRED; /* validity period expired */
+		else
+			out->status = PBB_DR_FAILED;
+		snprintf(out->text, sizeof(out->text), "%s", pb_sms_status_text(s.status));
+		return 0;
+	}
+	/* HiLink: SmsType 7 delivered, 8 failed, no reference; others: what
+	 * the backend says in error */
+	if (m->box_type == 7 || (m->box_type != 8 && !m->error)) {
+		out->status = PBB_DR_DELIVERED;
+		snprintf(out->text, sizeof(out->text), "delivered");
+	} else {
+		out->status = PBB_DR_FAILED;
+		snprintf(out->text, sizeof(out->text), "%s", m->error ? m->error : "delivery failed");
+	}
+	return 0;
+}
+
+void pbb_report_body(const pbb_report *r, char *out, size_t size)
+{
+	snprintf(out, size, "%d %d %s %s", r->ref, r->code, pbb_report_status_name(r->status), r->text);
+}
+
+int pbb_report_parse(const char *body, pbb_report *out)
+{
+	memset(out, 0, sizeof(*out));
+	char status[16];
+	int n = 0;
+	if (!body || sscanf(body, "%d %d %15s %n", &out->ref, &out->code, status, &n) != 3 || out->ref < -1 ||
+	    out->ref > 255)
+		return pb_error_set(PB_EMALFORMED, "unreadable report row \"%.40s\"", body ? body : "");
+	out->status = -1;
+	for (int i = 0; i <= PBB_DR_EXPIRED; i++)
+		if (!strcmp(status, status_names[i]))
+			out->status = i;
+	if (out->status < 0)
+		return pb_error_set(PB_EMALFORMED, "unknown report status \"%s\"", status);
+	snprintf(out->text, sizeof(out->text), "%s", body + n);
+	return 0;
+}
+
+int pbb_send_sms(pb_modem *m, const char *number, const char *text, bool report, char *refs, size_t size)
+{
+	refs[0] = '\0';
+	int ref = -1, rc;
+	if (!report) {
+		rc = pb_modem_send_text(m, number, text, 0, &ref);
+		if (rc == 0 && ref >= 0)
+			snprintf(refs, size, "%d", ref);
+		return rc;
+	}
+	/* part by part where the box takes TPDUs (AT), to learn every part's
+	 * TP-MR; a box that does not (HiLink, SMSEagle) splits itself */
+	pb_sms_submit_options o = PB_SMS_SUBMIT_OPTIONS_INIT;
+	o.status_report = true;
+	pb_sms_pdu *pdus = NULL;
+	size_t n = 0;
+	if ((rc = pb_sms_encode_text(&pdus, &n, number, text, strlen(text), &o)) < 0)
+		return rc;
+	size_t used = 0;
+	for (size_t i = 0; i < n; i++) {
+		rc = pb_modem_send_pdu(m, pdus[i].data, pdus[i].len, &ref);
+		if (rc == PB_EUNSUPPORTED && i == 0) {
+			pb_free(pdus);
+			rc = pb_modem_send_text(m, number, text, PB_MODEM_SEND_REPORT, &ref);
+			if (rc == 0 && ref >= 0)
+				snprintf(refs, size, "%d", ref);
+			return rc;
+		}
+		if (rc < 0)
+			break;
+		int w = snprintf(refs + used, size - used, "%s%d", i ? "," : "", ref);
+		if (w > 0 && (size_t)w < size - used)
+			used += (size_t)w;
+	}
+	pb_free(pdus);
+	return rc;
+}
+
+/* Parse "12,13,14" into @p refs; @return how many (0 for "-", "", "-1"). */
+static size_t split_refs(const char *s, int *refs, size_t max)
+{
+	size_t n = 0;
+	while (s && *s && n < max) {
+		char *end;
+		long v = strtol(s, &end, 10);
+		if (end == s || v < 0 || v > 255)
+			return 0;
+		refs[n++] = (int)v;
+		s = *end == ',' ? end + 1 : end;
+		if (*end != ',' && *end)
+			return 0;
+	}
+	return n;
+}
+
+static int fifo_change(pb_store *st, const char *peer, int64_t add, int64_t *popped)
+{
+	char key[128], *v = NULL;
+	snprintf(key, sizeof(key), "bridge.dr.%s.fifo", peer);
+	int rc = pb_store_kv_get(st, key, &v);
+	if (rc < 0 && rc != PB_ENOTFOUND)
+		return rc;
+	pb_buf nb = PB_BUF_INIT;
+	const char *rest = v ? v : "";
+	if (popped) {
+		char *end;
+		*popped = strtoll(rest, &end, 10);
+		if (end == rest)
+			*popped = 0;
+		rest = end;
+		while (*rest == ' ')
+			rest++;
+	}
+	if (add > 0) {
+		/* a box that never reports (its setting off) must not grow the
+		 * list for ever: keep the newest FIFO_MAX */
+		size_t n = 1;
+		for (const char *q = rest; *q; q++)
+			n += *q == ' ';
+		for (; n >= FIFO_MAX && *rest; n--) {
+			const char *sp = strchr(rest, ' ');
+			rest = sp ? sp + 1 : rest + strlen(rest);
+		}
+	}
+	rc = pb_buf_puts(&nb, rest);
+	if (rc == 0 && add > 0)
+		rc = pb_buf_printf(&nb, "%s%lld", nb.len ? " " : "", (long long)add);
+	if (rc == 0)
+		rc = nb.len ? pb_store_kv_set(st, key, pb_buf_cstr(&nb)) : pb_store_kv_delete(st, key);
+	pb_buf_dispose(&nb);
+	pb_free(v);
+	return rc;
+}
+
+int pbb_outbound_sent(pb_store *st, int64_t id, const char *peer, const char *refs, bool await_report)
+{
+	int r[255];
+	size_t n = split_refs(refs, r, 255);
+	int rc = pb_store_begin(st);
+	if (rc < 0)
+		return rc;
+	rc = pb_store_msg_transition(st, id, PB_STORE_SENT, refs && refs[0] ? refs : "-", NULL);
+	if (rc == 0 && await_report && peer) {
+		char key[128], val[32];
+		snprintf(val, sizeof(val), "%lld", (long long)id);
+		for (size_t i = 0; i < n && rc == 0; i++) {
+			snprintf(key, sizeof(key), "bridge.dr.%s.%d", peer, r[i]);
+			rc = pb_store_kv_set(st, key, val);
+		}
+		if (n == 0 && rc == 0)
+			rc = fifo_change(st, peer, id, NULL);
+	}
+	if (rc < 0) {
+		pb_store_rollback(st);
+		return rc;
+	}
+	return pb_store_commit(st);
+}
+
+/* The outbound row a report belongs to: by reference, or the oldest one
+ * sent to the number through a box without references. 0 when none. */
+static int find_outbound(pb_store *st, const char *peer, const pbb_report *rep, int64_t *id)
+{
+	*id = 0;
+	char key[128], *v = NULL;
+	if (rep->ref >= 0)
+		snprintf(key, sizeof(key), "bridge.dr.%s.%d", peer, rep->ref);
+	else
+		snprintf(key, sizeof(key), "bridge.dr.%s.fifo", peer);
+	int rc = pb_store_kv_get(st, key, &v);
+	if (rc == PB_ENOTFOUND)
+		return 0;
+	if (rc < 0)
+		return rc;
+	*id = strtoll(v, NULL, 10);
+	pb_free(v);
+	return 0;
+}
+
+/* Forget the row's references (only where they still point at it: a
+ * reference may have been reused by a later message). In the caller's
+ * transaction. */
+static int forget(pb_store *st, const pb_store_msg *o, bool by_fifo)
+{
+	int r[255];
+	size_t n = split_refs(o->ref, r, 255);
+	char key[128], want[32], *v = NULL;
+	snprintf(want, sizeof(want), "%lld", (long long)o->id);
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		snprintf(key, sizeof(key), "bridge.dr.%s.%d", o->peer, r[i]);
+		if (pb_store_kv_get(st, key, &v) == 0 && !strcmp(v, want))
+			rc = pb_store_kv_delete(st, key);
+		pb_free(v);
+		v = NULL;
+	}
+	if (rc == 0 && by_fifo) {
+		int64_t first = 0;
+		rc = fifo_change(st, o->peer, 0, &first);
+	}
+	snprintf(key, sizeof(key), "bridge.dr.%lld.ok", (long long)o->id);
+	if (rc == 0)
+		rc = pb_store_kv_delete(st, key);
+	return rc;
+}
+
+/* Has every part been reported delivered? Adds @p ref to the row's list. */
+static int parts_done(pb_store *st, const pb_store_msg *o, int ref, bool *all, char *list, size_t size)
+{
+	int want[255], have[255];
+	size_t nwant = split_refs(o->ref, want, 255);
+	char key[128], *v = NULL;
+	snprintf(key, sizeof(key), "bridge.dr.%lld.ok", (long long)o->id);
+	int rc = pb_store_kv_get(st, key, &v);
+	if (rc < 0 && rc != PB_ENOTFOUND)
+		return rc;
+	size_t nhave = split_refs(v, have, 255);
+	pb_free(v);
+	bool known = false;
+	for (size_t i = 0; i < nhave; i++)
+		known |= have[i] == ref;
+	if (!known && ref >= 0 && nhave < 255)
+		have[nhave++] = ref;
+	size_t used = 0;
+	list[0] = '\0';
+	for (size_t i = 0; i < nhave; i++) {
+		int w = snprintf(list + used, size - used, "%s%d", i ? "," : "", have[i]);
+		if (w > 0 && (size_t)w < size - used)
+			used += (size_t)w;
+	}
+	size_t got = 0;
+	for (size_t i = 0; i < nwant; i++)
+		for (size_t j = 0; j < nhave; j++)
+			if (want[i] == have[j]) {
+				got++;
+				break;
+			}
+	*all = nwant == 0 || got == nwant;
+	return 0;
+}
+
+/* Finish with the report row (and, when @p final, the outbound row's
+ * bookkeeping) in one transaction. */
+static int settle(pb_store *st, const pb_store_msg *rep_row, const pb_store_msg *o, bool final, bool by_fifo,
+		  const char *ok_list, int to, const char *ref, const char *error)
+{
+	int rc = pb_store_begin(st);
+	if (rc < 0)
+		return rc;
+	if (o && final)
+		rc = forget(st, o, by_fifo);
+	else if (o && ok_list) {
+		char key[128];
+		snprintf(key, sizeof(key), "bridge.dr.%lld.ok", (long long)o->id);
+		rc = pb_store_kv_set(st, key, ok_list);
+	}
+	if (rc == 0)
+		rc = pb_store_msg_transition(st, rep_row->id, to, ref, error);
+	if (rc < 0) {
+		pb_store_rollback(st);
+		return rc;
+	}
+	return pb_store_commit(st);
+}
+
+int pbb_report_deliver(pb_store *st, pb_matrix *mx, const pb_store_msg *r)
+{
+	pbb_report rep;
+	const char *peer = r->peer ? r->peer : "";
+	if (pbb_report_parse(r->body, &rep) < 0) {
+		pbb_log(PB_LOG_WARNING, "report #%lld: %s; dropped", (long long)r->id, pb_error_last()->message);
+		return settle(st, r, NULL, false, false, NULL, PB_STORE_FAILED, NULL, "unreadable report");
+	}
+	int64_t oid = 0;
+	int rc = find_outbound(st, peer, &rep, &oid);
+	if (rc < 0)
+		return rc;
+	pb_store_msg *o = NULL;
+	if (oid > 0 && (rc = pb_store_msg_get(st, oid, &o)) < 0 && rc != PB_ENOTFOUND)
+		return rc;
+	if (!o || o->dir != PB_STORE_OUTBOUND) {
+		pbb_log(PB_LOG_NOTICE, "report #%lld: %s from %s for reference %d: no message of ours waits for it; dropped",
+			(long long)r->id, pbb_report_status_name(rep.status), peer, rep.ref);
+		pb_store_msg_free(o);
+		if (oid > 0 && rep.ref < 0) {
+			/* the head of the number's queue is gone (pruned): drop it too,
+			 * or it would swallow every later report */
+			int64_t head;
+			if ((rc = pb_store_begin(st)) < 0)
+				return rc;
+			if ((rc = fifo_change(st, peer, 0, &head)) < 0) {
+				pb_store_rollback(st);
+				return rc;
+			}
+			if ((rc = pb_store_commit(st)) < 0)
+				return rc;
+		}
+		return settle(st, r, NULL, false, false, NULL, PB_STORE_FAILED, NULL, "unknown reference");
+	}
+	bool by_fifo = rep.ref < 0;
+	if (rep.status == PBB_DR_PENDING) {
+		pbb_log(PB_LOG_INFO, "report #%lld: out #%lld to %s: %s (the network goes on trying)", (long long)r->id,
+			(long long)o->id, peer, rep.text);
+		rc = settle(st, r, o, false, by_fifo, NULL, PB_STORE_DELIVERED, "pending", NULL);
+		pb_store_msg_free(o);
+		return rc;
+	}
+	/* where the sent message's event is: its room, or the control room
+	 * for a !sms command */
+	char *control = NULL, *room = NULL;
+	if (o->backend && !strcmp(o->backend, "matrix:cmd"))
+		pb_store_kv_get(st, "bridge.control_room", &control);
+	room = control ? control : (char *)o->room;
+	char txn[64], list[1100] = "", *event = NULL;
+	bool all = true;
+	if (rep.status == PBB_DR_DELIVERED && !by_fifo &&
+	    (rc = parts_done(st, o, rep.ref, &all, list, sizeof(list))) < 0)
+		goto out;
+	if (!room || !o->event_id) {
+		pbb_log(PB_LOG_NOTICE, "report #%lld: out #%lld has no Matrix event to mark", (long long)r->id,
+			(long long)o->id);
+	} else if (rep.status == PBB_DR_DELIVERED && all) {
+		pbb_txn_id(txn, sizeof(txn), "dr", o->id);
+		rc = pb_matrix_send_reaction(mx, room, txn, o->event_id, PBB_DR_REACTION, &event);
+	} else if (rep.status != PBB_DR_DELIVERED) {
+		char text[1024];
+		snprintf(text, sizeof(text), "%s: \"%.200s\" to %s: %s",
+			 rep.status == PBB_DR_EXPIRED ? "Not delivered (expired)" : "Not delivered",
+			 o->body ? o->body : "", o->peer ? o->peer : "?", rep.text);
+		pbb_txn_id(txn, sizeof(txn), "drf", o->id);
+		rc = pb_matrix_send_message(mx, room, txn, "m.notice", text, NULL, &event);
+	}
+	if (rc == PB_EIO || rc == PB_ETIMEOUT || rc == PB_EAGAIN || rc == PB_EBUSY || rc == PB_ECANCELLED ||
+	    rc == PB_ENOMEM) {
+		pbb_log(PB_LOG_WARNING, "report #%lld: matrix: %s (will retry)", (long long)r->id,
+			pb_error_last()->message);
+		goto out;
+	}
+	if (rc < 0) {
+		/* refused for good (the room left, the event gone): a report is
+		 * not worth holding up the messages behind it */
+		char err[256];
+		snprintf(err, sizeof(err), "matrix: %s", pb_error_last()->message);
+		pbb_log(PB_LOG_WARNING, "report #%lld: %s; dropped", (long long)r->id, err);
+		rc = settle(st, r, o, true, by_fifo, NULL, PB_STORE_FAILED, NULL, err);
+		goto out;
+	}
+	bool final = rep.status != PBB_DR_DELIVERED || all;
+	pbb_log(PB_LOG_INFO, "report #%lld: out #%lld to %s %s%s", (long long)r->id, (long long)o->id, peer,
+		pbb_report_status_name(rep.status), final ? "" : " (a part; others to come)");
+	rc = settle(st, r, o, final, by_fifo, list, PB_STORE_DELIVERED, event ? event : "-", NULL);
+out:
+	pb_free(event);
+	pb_free(control);
+	pb_store_msg_free(o);
+	return rc;
+}
