@@ -432,14 +432,19 @@ try:
                 "[bridge]\nstore = %s\nregion = DE\nstore_sync = normal\n"
                 % (RT, secret("router.pw", "secret"), HS, token_file, OWNER, hl_store))
     start(hl_conf)
-    # the same bot: the contact room is new for this store; !sms starts it
+    # the same bot with a new store: the bot's marked control room is found
+    # again (rooms.c scans its joined rooms), not made twice; !sms starts the
+    # contact's conversation there
     first_ctl = db_rows("SELECT value FROM kv WHERE key = 'bridge.control_room'")[0][0]
-    ctl = wait_for(lambda: next((r_ for r_ in rooms() if room_name(r_) == "Phone bridge" and r_ != first_ctl),
-                                None), "the second control room")
-    http("POST", "/_matrix/client/v3/join/" + urllib.parse.quote(ctl), {}, owner_token)
+    def control_room_noted():
+        try:
+            return db_rows("SELECT value FROM kv WHERE key = 'bridge.control_room'", path=hl_store)
+        except sqlite3.Error:  # the daemon has not made its schema yet
+            return None
+    got = wait_for(control_room_noted, "the control room noted")
+    ctl = got[0][0] if got else None
+    ok(ctl == first_ctl, "a second store finds the bot's control room again (no second room)")
     synced(hl_store)
-    wait_for(lambda: db_rows("SELECT 1 FROM kv WHERE key = 'bridge.control_room'", path=hl_store),
-             "the control room noted")
     ev8 = send(ctl, "!sms %s Through the router" % PEER2, "h1")
     ok(wait_for(lambda: reactions(ev8), "the HiLink reaction"),
        "HiLink: the router's SmsType 7 entry puts the reaction on the !sms command")
