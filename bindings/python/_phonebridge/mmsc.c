@@ -3,7 +3,8 @@
  * (with the answer OMA-MMS-CTR asks for), send an encoded M-Send.req.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * PDUs cross as bytes (phonebridge.mms decodes and encodes them). Every
+ * PDUs cross as bytes (phonebridge.mms decodes and encodes them), or an
+ * outgoing message as the tuple of fields mms.c parses. Every
  * call that talks to the MMSC runs with the GIL released and the client's
  * lock held; the progress callback takes the GIL to call Python.
  */
@@ -211,10 +212,11 @@ static PyObject *m_rewrite(MmscObject *self, PyObject *args)
 
 static PyObject *retrieval_dict(pb_mmsc_retrieval *r)
 {
-	return Py_BuildValue("{s:y#,s:i,s:i,s:O,s:N}", "pdu", (const char *)r->pdu.data,
-			     (Py_ssize_t)r->pdu.len, "retrieve_status", r->retrieve_status,
-			     "answer_status", r->answer_status, "answered",
-			     r->answered ? Py_True : Py_False, "http", result_dict(&r->http));
+	return Py_BuildValue("{s:y#,s:O,s:i,s:i,s:O,s:N}", "pdu", (const char *)r->pdu.data,
+			     (Py_ssize_t)r->pdu.len, "decoded", r->message ? Py_True : Py_False,
+			     "retrieve_status", r->retrieve_status, "answer_status", r->answer_status,
+			     "answered", r->answered ? Py_True : Py_False, "http",
+			     result_dict(&r->http));
 }
 
 static PyObject *m_retrieve(MmscObject *self, PyObject *args, PyObject *kw)
@@ -273,12 +275,41 @@ static PyObject *m_send(MmscObject *self, PyObject *args)
 	return ret;
 }
 
+/* send_message(fields): encoded by pb_mmsc_send() with the library's encoder */
+static PyObject *m_send_message(MmscObject *self, PyObject *args)
+{
+	PyObject *fields;
+	if (!PyArg_ParseTuple(args, "O!", &PyTuple_Type, &fields))
+		return NULL;
+	pb_mms_send_req req;
+	pbpy_send_req_hold hold;
+	if (pbpy_send_req_parse(fields, &req, &hold) < 0) {
+		pbpy_send_req_release(&hold);
+		return NULL;
+	}
+	pb_mmsc_send_conf conf;
+	memset(&conf, 0, sizeof(conf));
+	int rc;
+	/* the borrowed strings and buffers stay valid: hold keeps their objects */
+	BLOCKING(self, rc, pb_mmsc_send(self->c, &req, &conf));
+	pbpy_send_req_release(&hold);
+	PyObject *ret = NULL;
+	if (failed(self, rc))
+		attach("conf", conf_dict(&conf));
+	else
+		ret = conf_dict(&conf);
+	pb_mmsc_send_conf_dispose(&conf);
+	return ret;
+}
+
 static PyMethodDef mmsc_methods[] = {
 	{ "fetch", (PyCFunction)m_fetch, METH_VARARGS, "fetch(location) -> (pdu bytes, http dict)" },
 	{ "rewrite", (PyCFunction)m_rewrite, METH_VARARGS, "rewrite(location) -> URL after the rules" },
 	{ "retrieve", (PyCFunction)(void (*)(void))m_retrieve, METH_VARARGS | METH_KEYWORDS,
 	  "retrieve(notification_pdu, received=0, later=False, no_answer=False) -> dict" },
 	{ "send", (PyCFunction)m_send, METH_VARARGS, "send(m_send_req_pdu) -> conf dict" },
+	{ "send_message", (PyCFunction)m_send_message, METH_VARARGS,
+	  "send_message(fields) -> conf dict: the message encoded by pb_mmsc_send()" },
 	{ NULL, NULL, 0, NULL },
 };
 

@@ -2,16 +2,19 @@
 
 import json
 import os
+import tempfile
 import unittest
 import urllib.request
 
 from pbtest import SOURCE_ROOT, Server
 
 import phonebridge
-from phonebridge import mmsc
+from phonebridge import mms, mmsc
 
 SCRIPT = os.path.join(SOURCE_ROOT, "tests", "mmsc-server.py")
 DATA = os.path.join(SOURCE_ROOT, "tests", "data", "mmsc")
+PNG_1x1 = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                        "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
 
 
 def notification(tid, location, size=1024):
@@ -38,7 +41,9 @@ def send_req(tid):
 class TestMmsc(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.server = Server("tests/mmsc-server.py", "--root", f"own={DATA}", ready="PORT")
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.server = Server("tests/mmsc-server.py", "--root", f"own={DATA}",
+                            "--record-dir", cls.tmp.name, ready="PORT")
         cls.url = cls.server.url
         with open(os.path.join(DATA, "retrieve-conf-text.mms"), "rb") as f:
             cls.conf = f.read()
@@ -46,6 +51,7 @@ class TestMmsc(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.server.close()
+        cls.tmp.cleanup()
 
     def requests(self):
         with urllib.request.urlopen(self.url + "/admin/requests") as r:
@@ -85,6 +91,93 @@ class TestMmsc(unittest.TestCase):
         self.assertEqual(len(posts), 1)
         with self.assertRaises(phonebridge.MalformedPDU):
             c.retrieve(b"\x8c")
+
+    def posted(self, case):
+        """The bodies the MMSC recorded for POSTs to ?case=..., in order."""
+        out = []
+        for q in self.requests():
+            if q["method"] == "POST" and f"case={case}" in q["path"]:
+                with open(q["body_file"], "rb") as f:
+                    out.append(f.read())
+        return out
+
+    def test_retrieve_gives_the_decoded_message(self):
+        c = mmsc.Client(self.url + "/mmsc?case=pymsg")
+        r = c.retrieve(notification("PY2", self.url + "/files/own/retrieve-conf-text.mms"))
+        self.assertIsInstance(r.message, mms.Message)
+        want = mms.decode(self.conf)
+        self.assertEqual(r.message.message_type, 132)  # m-retrieve-conf
+        self.assertEqual((r.message.from_, r.message.to, r.message.subject, r.message.text),
+                         (want.from_, want.to, want.subject, want.text))
+        self.assertEqual([bytes(p.body) for p in r.message.parts], [bytes(p.body) for p in want.parts])
+        self.assertEqual(r.pdu, self.conf)  # the raw bytes stay available
+        # an error status from the MMSC: refused, but its answer is decoded too
+        with self.assertRaises(phonebridge.NotFoundError) as cm:
+            c.retrieve(notification("PY3", self.url + "/files/own/retrieve-conf-not-found.mms"))
+        gone = cm.exception.retrieval
+        self.assertIsInstance(gone.message, mms.Message)
+        self.assertEqual(gone.message.retrieve_status, gone.retrieve_status)
+        self.assertGreaterEqual(gone.retrieve_status, 0xE0)
+        # an HTML page: nothing decoded, the bytes kept for diagnostics
+        with self.assertRaises(phonebridge.ProtocolError) as cm:
+            c.retrieve(notification("PY4", self.url + "/html"))
+        self.assertIsNone(cm.exception.retrieval.message)
+        self.assertIn(b"<html>", cm.exception.retrieval.pdu)
+
+    def test_send_message_object(self):
+        c = mmsc.Client(self.url + "/mmsc?case=pyobj")
+        msg = mms.OutgoingMessage(["+15550102000", "bob@example.org"], text="hello from Python",
+                                  subject="Snapshot \u00e9", cc=["+15550102001"],
+                                  delivery_report=True)
+        msg.attach(PNG_1x1, "image/png", "dot.png").attach(b"BEGIN:VCARD\r\nEND:VCARD\r\n",
+                                                            "text/x-vcard", "card.vcf")
+        conf = c.send(msg)
+        self.assertIsInstance(conf, mmsc.SendConf)
+        self.assertTrue(conf.ok)
+        self.assertEqual(conf.status_name, "Ok")
+        self.assertTrue(conf.transaction_id.startswith("pb"))
+        self.assertEqual(conf.message_id, "msg-" + conf.transaction_id)
+        self.assertEqual(conf.http.http_status, 200)
+        # what the MMSC received: the library's M-Send.req of that message
+        [body] = self.posted("pyobj")
+        sent = mms.decode(body)
+        self.assertEqual(sent.type_name, "m-send-req")
+        self.assertEqual(sent.transaction_id, conf.transaction_id)
+        self.assertEqual(sent.to, ("+15550102000", "bob@example.org"))
+        self.assertIn(b"+15550102000/TYPE=PLMN\0", body)
+        self.assertEqual(sent.cc, ("+15550102001",))
+        self.assertTrue(sent.from_insert_address)
+        self.assertEqual(sent.subject, "Snapshot \u00e9")
+        self.assertEqual(sent.delivery_report, 128)
+        self.assertEqual(sent.text, "hello from Python")
+        named = {p.name: p for p in sent.parts if p.name}
+        self.assertEqual(bytes(named["dot.png"].body), PNG_1x1)
+        self.assertEqual(named["dot.png"].media_type, "image/png")
+        self.assertEqual(named["card.vcf"].media_type.lower(), "text/x-vcard")  # a WSP token
+        self.assertTrue(any(p.is_smil for p in sent.parts))
+        # the same message encoded in Python is the same PDU (same transaction id)
+        self.assertEqual(msg.encode(conf.transaction_id), body)
+        # a chosen transaction id is used as is
+        fixed = mms.OutgoingMessage("+15550102000", text="again", transaction_id="PYTID7")
+        self.assertEqual(c.send(fixed).transaction_id, "PYTID7")
+
+    def test_send_refusals(self):
+        refused = mmsc.Client(self.url + "/mmsc?case=pyref&send_status=0xE2&send_text=no+such+user")
+        with self.assertRaises(phonebridge.ProtocolError) as cm:
+            refused.send(mms.OutgoingMessage(["+15550109999"], text="x"))
+        conf = cm.exception.conf
+        self.assertFalse(conf.ok)
+        self.assertEqual(conf.response_status, 0xE2)
+        self.assertEqual(conf.response_text, "no such user")
+        self.assertTrue(conf.status_name.startswith("Error-permanent"))
+        c = mmsc.Client(self.url + "/mmsc?case=pybad")
+        with self.assertRaises(phonebridge.InvalidArgument):
+            c.send(mms.OutgoingMessage([], text="nobody to send to"))
+        with self.assertRaises(TypeError):
+            c.send("not a message")  # type: ignore[arg-type]
+        self.assertEqual(self.posted("pybad"), [])
+        # the raw entry point stays
+        self.assertTrue(c.send_pdu(send_req("PYRAW1")).ok)
 
     def test_send(self):
         c = mmsc.Client(self.url + "/mmsc?case=pysend")
