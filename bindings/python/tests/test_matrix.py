@@ -9,7 +9,7 @@ import time
 import unittest
 import urllib.request
 
-from pbtest import SOURCE_ROOT, Server
+from pbtest import SOURCE_ROOT, Server, assert_no_growth
 
 import phonebridge
 from phonebridge.matrix import Client, ImageInfo, image_info, read_secret_file
@@ -273,6 +273,41 @@ class TestMatrix(unittest.TestCase):
             bob.whoami()
         bob.cancel_reset()
         self.assertEqual(bob.whoami(), "@bob:localhost")
+
+
+@unittest.skipUnless(os.path.exists(SCRIPT), "no homeserver emulator")
+class TestMatrixNoLeak(unittest.TestCase):
+    """Thousands of send/sync/download rounds (and the error paths) against
+    a homeserver of their own: neither Python objects nor C memory grow."""
+
+    def test_no_leak(self):
+        server = Server("tests/matrix-homeserver.py", "--exit-on-eof", ready="port")
+        try:
+            a = Client(server.url)
+            a.login("alice", "wonderland")
+            room = a.create_dm("@bob:localhost", name="leak")
+            mxc = a.upload(PNG_1x1 * 50, "image/png", "x.png")
+            state = {"since": a.sync(timeout_ms=0).next_batch, "n": 0}
+
+            def one_round():
+                state["n"] += 1
+                eid = a.send_text(room, "round %d" % state["n"])
+                r = a.sync(state["since"], timeout_ms=0)
+                assert [e.event_id for e in r.events if e.type == "m.room.message"] == [eid], r
+                state["since"] = r.next_batch
+                data, ctype = a.download(mxc)
+                assert len(data) == len(PNG_1x1) * 50 and ctype == "image/png"
+                a.typing(room, state["n"] & 1 == 0)
+                try:
+                    a.send_text("!nowhere:localhost", "x", txn_id="t%d" % state["n"])
+                except phonebridge.NotFoundError as e:
+                    assert e.errcode == "M_NOT_FOUND"
+                else:
+                    raise AssertionError("sent to a room that does not exist")
+
+            assert_no_growth(self, one_round, 500, 5000)
+        finally:
+            server.close()
 
 
 if __name__ == "__main__":

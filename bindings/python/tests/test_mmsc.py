@@ -6,7 +6,7 @@ import tempfile
 import unittest
 import urllib.request
 
-from pbtest import SOURCE_ROOT, Server
+from pbtest import SOURCE_ROOT, Server, assert_no_growth
 
 import phonebridge
 from phonebridge import mms, mmsc
@@ -189,6 +189,42 @@ class TestMmsc(unittest.TestCase):
         with self.assertRaises(phonebridge.ProtocolError) as cm:
             refused.send(send_req("PYSEND2"))
         self.assertEqual(cm.exception.conf.response_status, 0xE3)
+
+
+@unittest.skipUnless(os.path.exists(SCRIPT), "no MMSC server")
+class TestMmscNoLeak(unittest.TestCase):
+    """Thousands of fetch/retrieve/send rounds, refusals included, against an
+    MMSC of their own (nothing recorded): no growth of Python objects or RSS."""
+
+    def test_no_leak(self):
+        server = Server("tests/mmsc-server.py", "--root", f"own={DATA}", ready="PORT")
+        try:
+            url = server.url
+            with open(os.path.join(DATA, "retrieve-conf-text.mms"), "rb") as f:
+                conf_pdu = f.read()
+            ok = mmsc.Client(url + "/mmsc")
+            refused = mmsc.Client(url + "/mmsc?send_status=0xE3&send_text=nope")
+            ni = notification("LEAK", url + "/files/own/retrieve-conf-text.mms")
+            msg = mms.OutgoingMessage(["+15550102000"], text="leak?", subject="s")
+            msg.attach(PNG_1x1 * 20, "image/png", "dot.png")
+
+            def one_round():
+                body, http = ok.fetch(url + "/files/own/retrieve-conf-text.mms")
+                assert body == conf_pdu and http.http_status == 200
+                r = ok.retrieve(ni)
+                assert r.message is not None and r.answered
+                assert ok.send(msg).ok
+                assert ok.send_pdu(send_req("LEAKPDU")).ok
+                try:
+                    refused.send(msg)
+                except phonebridge.ProtocolError as e:
+                    assert e.conf.response_status == 0xE3
+                else:
+                    raise AssertionError("the refusal was not raised")
+
+            assert_no_growth(self, one_round, 300, 3000)
+        finally:
+            server.close()
 
 
 if __name__ == "__main__":
