@@ -476,13 +476,29 @@ void pbpy_send_req_release(pbpy_send_req_hold *h)
 	memset(h, 0, sizeof(*h));
 }
 
-/* mms_encode_send_req(fields, message_id=None, retrieve_conf=False) -> bytes */
+/*
+ * mms_encode_send_req(transaction_id, from, to, cc, bcc, subject, date, expiry,
+ *                     delivery_report, read_report, priority, message_class, text,
+ *                     attachments=[(content_type, name, data, charset)], message_id=None,
+ *                     retrieve_conf=False) -> bytes
+ */
 static PyObject *mms_encode_send_req(PyObject *self, PyObject *args)
 {
-	PyObject *fields;
 	const char *message_id;
 	int retrieve_conf;
-	if (!PyArg_ParseTuple(args, "O!zp", &PyTuple_Type, &fields, &message_id, &retrieve_conf))
+	if (PyTuple_GET_SIZE(args) != 16) {
+		PyErr_SetString(PyExc_TypeError, "mms_encode_send_req() takes 16 arguments");
+		return NULL;
+	}
+	PyObject *tail = PyTuple_GetSlice(args, 14, 16);
+	if (!tail)
+		return NULL;
+	int ok = PyArg_ParseTuple(tail, "zp", &message_id, &retrieve_conf);
+	Py_DECREF(tail); /* message_id points into args[14], which args keeps */
+	if (!ok)
+		return NULL;
+	PyObject *fields = PyTuple_GetSlice(args, 0, 14);
+	if (!fields)
 		return NULL;
 	pb_mms_send_req req;
 	pbpy_send_req_hold h;
@@ -494,6 +510,7 @@ static PyObject *mms_encode_send_req(PyObject *self, PyObject *args)
 		r = buf_result(rc, &out);
 	}
 	pbpy_send_req_release(&h);
+	Py_DECREF(fields); /* after the release: the hold borrows from its items */
 	return r;
 }
 

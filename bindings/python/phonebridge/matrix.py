@@ -106,7 +106,8 @@ class Event:
     @property
     def event(self) -> Dict[str, Any]:
         """The whole event, parsed."""
-        return json.loads(self.json)
+        ev: Dict[str, Any] = json.loads(self.json)
+        return ev
 
     @property
     def content(self) -> Dict[str, Any]:

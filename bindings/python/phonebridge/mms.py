@@ -365,7 +365,7 @@ def encode_send_req(transaction_id: str, to: Sequence[str], text: Optional[str] 
     and each attachment (an :class:`Attachment`, a file path, or bytes)."""
     args = _send_req_args(transaction_id, to, text, attachments, from_, cc, bcc, subject, date,
                           expiry, delivery_report, read_report, priority, message_class)
-    return _phonebridge.mms_encode_send_req(args, None, False)
+    return _phonebridge.mms_encode_send_req(*args, None, False)
 
 
 def new_transaction_id() -> str:
@@ -418,7 +418,7 @@ class OutgoingMessage:
         self.attachments.append(Attachment.from_file(path, content_type, name))
         return self
 
-    def _fields(self, transaction_id: Optional[str] = None) -> tuple:
+    def _fields(self, transaction_id: Optional[str] = None) -> Tuple[Any, ...]:
         tid = transaction_id or self.transaction_id or new_transaction_id()
         return _send_req_args(tid, self.to, self.text, self.attachments, self.from_, self.cc,
                               self.bcc, self.subject, self.date, self.expiry,
@@ -427,7 +427,8 @@ class OutgoingMessage:
 
     def encode(self, transaction_id: Optional[str] = None) -> bytes:
         """The M-Send.req PDU."""
-        return _phonebridge.mms_encode_send_req(self._fields(transaction_id), None, False)
+        return _phonebridge.mms_encode_send_req(*self._fields(transaction_id), None,  # type: ignore[call-arg]
+                                                False)
 
 
 def encode_retrieve_conf(transaction_id: str, to: Sequence[str], text: Optional[str] = None,
@@ -438,7 +439,7 @@ def encode_retrieve_conf(transaction_id: str, to: Sequence[str], text: Optional[
     """M-Retrieve.conf with the same layout: what an MMSC delivers (samples, tests)."""
     args = _send_req_args(transaction_id, to, text, attachments, from_, cc, (), subject, date,
                           None, None, None, 0, None)
-    return _phonebridge.mms_encode_send_req(args, message_id, True)
+    return _phonebridge.mms_encode_send_req(*args, message_id, True)
 
 
 def encode_notification(transaction_id: str, content_location: str, *,

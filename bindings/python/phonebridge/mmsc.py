@@ -79,6 +79,10 @@ class SendConf:
         return token_name(_RESPONSE_STATUS, self.response_status)
 
 
+def _http(d: Dict[str, Any]) -> HttpResult:
+    return HttpResult(**d)
+
+
 def _retrieval(d: Dict[str, Any]) -> Retrieval:
     pdu = d["pdu"]
     return Retrieval(pdu, d["retrieve_status"], d["answer_status"], d["answered"],
@@ -95,12 +99,12 @@ def _call(fn: Callable[..., Any], *args: Any) -> Any:
     try:
         return fn(*args)
     except PhoneBridgeError as e:
-        if isinstance(getattr(e, "http", None), dict):
-            e.http = HttpResult(**e.http)
-        if isinstance(getattr(e, "retrieval", None), dict):
-            e.retrieval = _retrieval(e.retrieval)
-        if isinstance(getattr(e, "conf", None), dict):
-            e.conf = _conf(e.conf)
+        shapes: Tuple[Tuple[str, Callable[[Dict[str, Any]], Any]], ...] = (
+            ("http", _http), ("retrieval", _retrieval), ("conf", _conf))
+        for name, shape in shapes:
+            value = getattr(e, name, None)
+            if isinstance(value, dict):
+                setattr(e, name, shape(value))
         raise
 
 
