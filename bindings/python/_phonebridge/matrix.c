@@ -715,6 +715,36 @@ static PyObject *read_secret_file(PyObject *self, PyObject *arg)
 	return r;
 }
 
+/* matrix_sync_parse(body) -> (events, invites, leaves, next_batch): the
+ * parser pb_matrix_sync() uses, on bytes the caller has (GIL held). */
+static PyObject *sync_parse(PyObject *self, PyObject *arg)
+{
+	Py_buffer b;
+	if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0)
+		return NULL;
+	sync_out o = { PyList_New(0), PyList_New(0), PyList_New(0) };
+	PyObject *ret = NULL;
+	if (!o.events || !o.invites || !o.leaves)
+		goto out;
+	pb_matrix_sync_callbacks cb = { cb_event, cb_invite, cb_leave, NULL, &o };
+	pb_parse_error perr = PB_PARSE_ERROR_INIT;
+	char *next = NULL;
+	int rc = pb_matrix_sync_parse(b.buf, (size_t)b.len, &cb, &next, &perr);
+	if (rc != 0) {
+		pb_free(next);
+		if (!PyErr_Occurred())
+			pbpy_raise(rc < 0 ? rc : PB_ERROR, rc == PB_EMALFORMED ? &perr : NULL);
+		goto out;
+	}
+	ret = Py_BuildValue("(OOON)", o.events, o.invites, o.leaves, take_str(next));
+out:
+	PyBuffer_Release(&b);
+	Py_XDECREF(o.events);
+	Py_XDECREF(o.invites);
+	Py_XDECREF(o.leaves);
+	return ret;
+}
+
 static PyObject *image_info(PyObject *self, PyObject *arg)
 {
 	Py_buffer b;
@@ -732,6 +762,8 @@ static PyObject *image_info(PyObject *self, PyObject *arg)
 PyMethodDef pbpy_matrix_methods[] = {
 	{ "matrix_read_secret_file", read_secret_file, METH_O,
 	  "matrix_read_secret_file(path) -> str; AuthError when group/others may read it" },
+	{ "matrix_sync_parse", sync_parse, METH_O,
+	  "matrix_sync_parse(body) -> (events, invites, leaves, next_batch) of a /sync answer" },
 	{ "matrix_image_info", image_info, METH_O,
 	  "matrix_image_info(data) -> (width, height, mimetype) of a PNG, GIF or JPEG" },
 	{ NULL, NULL, 0, NULL },

@@ -302,12 +302,78 @@ static PyObject *m_send_message(MmscObject *self, PyObject *args)
 	return ret;
 }
 
+/* notifyresp(transaction_id, status) / acknowledge(transaction_id) -> http dict */
+static PyObject *m_notifyresp(MmscObject *self, PyObject *args)
+{
+	const char *tid;
+	int status;
+	if (!PyArg_ParseTuple(args, "si", &tid, &status))
+		return NULL;
+	pb_mmsc_result res;
+	memset(&res, 0, sizeof(res));
+	int rc;
+	BLOCKING(self, rc, pb_mmsc_notifyresp(self->c, tid, status, &res));
+	if (failed(self, rc)) {
+		attach("http", result_dict(&res));
+		return NULL;
+	}
+	return result_dict(&res);
+}
+
+static PyObject *m_acknowledge(MmscObject *self, PyObject *args)
+{
+	const char *tid;
+	if (!PyArg_ParseTuple(args, "s", &tid))
+		return NULL;
+	pb_mmsc_result res;
+	memset(&res, 0, sizeof(res));
+	int rc;
+	BLOCKING(self, rc, pb_mmsc_acknowledge(self->c, tid, &res));
+	if (failed(self, rc)) {
+		attach("http", result_dict(&res));
+		return NULL;
+	}
+	return result_dict(&res);
+}
+
+/* post(kind, pdu) -> (answer bytes, http dict) */
+static PyObject *m_post(MmscObject *self, PyObject *args)
+{
+	int kind;
+	Py_buffer pdu;
+	if (!PyArg_ParseTuple(args, "iy*", &kind, &pdu))
+		return NULL;
+	if (kind < PB_MMSC_POST_NOTIFYRESP || kind > PB_MMSC_POST_SEND) {
+		PyBuffer_Release(&pdu);
+		PyErr_SetString(PyExc_ValueError, "kind must be POST_NOTIFYRESP, POST_ACK or POST_SEND");
+		return NULL;
+	}
+	pb_buf answer = PB_BUF_INIT;
+	pb_mmsc_result res;
+	memset(&res, 0, sizeof(res));
+	int rc;
+	BLOCKING(self, rc, pb_mmsc_post(self->c, (pb_mmsc_post_kind)kind, pdu.buf, (size_t)pdu.len,
+					 &answer, &res));
+	PyBuffer_Release(&pdu);
+	if (failed(self, rc)) {
+		pb_buf_dispose(&answer);
+		attach("http", result_dict(&res));
+		return NULL;
+	}
+	return Py_BuildValue("(NN)", pbpy_buf_to_bytes(&answer), result_dict(&res));
+}
+
 static PyMethodDef mmsc_methods[] = {
 	{ "fetch", (PyCFunction)m_fetch, METH_VARARGS, "fetch(location) -> (pdu bytes, http dict)" },
 	{ "rewrite", (PyCFunction)m_rewrite, METH_VARARGS, "rewrite(location) -> URL after the rules" },
 	{ "retrieve", (PyCFunction)(void (*)(void))m_retrieve, METH_VARARGS | METH_KEYWORDS,
 	  "retrieve(notification_pdu, received=0, later=False, no_answer=False) -> dict" },
 	{ "send", (PyCFunction)m_send, METH_VARARGS, "send(m_send_req_pdu) -> conf dict" },
+	{ "notifyresp", (PyCFunction)m_notifyresp, METH_VARARGS,
+	  "notifyresp(transaction_id, status) -> http dict: an M-NotifyResp.ind" },
+	{ "acknowledge", (PyCFunction)m_acknowledge, METH_VARARGS,
+	  "acknowledge(transaction_id) -> http dict: an M-Acknowledge.ind" },
+	{ "post", (PyCFunction)m_post, METH_VARARGS, "post(kind, pdu) -> (answer bytes, http dict)" },
 	{ "send_message", (PyCFunction)m_send_message, METH_VARARGS,
 	  "send_message(fields) -> conf dict: the message encoded by pb_mmsc_send()" },
 	{ NULL, NULL, 0, NULL },
@@ -324,11 +390,31 @@ static PyTypeObject MmscType = {
 	.tp_methods = mmsc_methods,
 };
 
+static PyObject *rewrite_location(PyObject *self, PyObject *args)
+{
+	const char *rule, *mmsc_url, *location;
+	if (!PyArg_ParseTuple(args, "szs", &rule, &mmsc_url, &location))
+		return NULL;
+	char *out = NULL;
+	int rc = pb_mmsc_rewrite_location(rule, mmsc_url, location, &out);
+	if (rc < 0)
+		return pbpy_raise(rc, NULL);
+	PyObject *r = pbpy_str_or_none(out);
+	pb_free(out);
+	return r;
+}
+
 PyMethodDef pbpy_mmsc_methods[] = {
+	{ "mmsc_rewrite_location", rewrite_location, METH_VARARGS,
+	  "mmsc_rewrite_location(rule, mmsc_url, location) -> URL, or None when match= did not match" },
 	{ NULL, NULL, 0, NULL },
 };
 
 int pbpy_mmsc_init(PyObject *m)
 {
+	if (PyModule_AddIntConstant(m, "MMSC_POST_NOTIFYRESP", PB_MMSC_POST_NOTIFYRESP) < 0 ||
+	    PyModule_AddIntConstant(m, "MMSC_POST_ACK", PB_MMSC_POST_ACK) < 0 ||
+	    PyModule_AddIntConstant(m, "MMSC_POST_SEND", PB_MMSC_POST_SEND) < 0)
+		return -1;
 	return pbpy_add_type(m, "Mmsc", &MmscType);
 }

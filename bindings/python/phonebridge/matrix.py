@@ -36,7 +36,7 @@ from . import _phonebridge
 from .errors import CancelledError, ForbiddenError, PhoneBridgeError, ProtocolError
 
 __all__ = ["Client", "Event", "ImageInfo", "SyncIterator", "SyncResult", "image_info",
-           "read_secret_file"]
+           "parse_sync", "read_secret_file"]
 
 _Path = Union[str, "os.PathLike[str]"]
 _Buffer = Union[bytes, bytearray, memoryview]
@@ -122,6 +122,14 @@ class SyncResult:
     invites: List[Tuple[str, Optional[str]]]  #: (room_id, inviter)
     leaves: List[str]                           #: rooms left, kicked or banned from
     next_batch: Optional[str]
+
+
+def parse_sync(body: _Buffer) -> SyncResult:
+    """Parse a /sync answer you already have (bytes of its JSON) the way
+    :meth:`Client.sync` does; :class:`~phonebridge.MalformedPDU` (with
+    ``.offset``) for what is not a /sync answer."""
+    events, invites, leaves, next_batch = _phonebridge.matrix_sync_parse(body)
+    return SyncResult([Event(**e) for e in events], invites, leaves, next_batch)
 
 
 class Client:

@@ -26,7 +26,21 @@ from . import _phonebridge
 from .errors import PhoneBridgeError
 from .mms import Message, OutgoingMessage, decode, token_name
 
-__all__ = ["Client", "HttpResult", "Retrieval", "SendConf"]
+__all__ = ["Client", "HttpResult", "Retrieval", "SendConf", "rewrite_location",
+           "POST_NOTIFYRESP", "POST_ACK", "POST_SEND"]
+
+#: what :meth:`Client.post` sends, which decides whether a failure is retried
+POST_NOTIFYRESP: int = _phonebridge.MMSC_POST_NOTIFYRESP
+POST_ACK: int = _phonebridge.MMSC_POST_ACK
+POST_SEND: int = _phonebridge.MMSC_POST_SEND
+
+
+def rewrite_location(rule: str, location: str, mmsc_url: Optional[str] = None) -> Optional[str]:
+    """Apply one Content-Location rewrite rule (``"base=mmsc keep=query"``,
+    ``"host=mms.carrier.example:8002"``, ... see docs/mmsc.md) without a
+    client; None when the rule's ``match=`` does not match. InvalidArgument
+    for a bad rule or a result that is not an http(s) URL."""
+    return _phonebridge.mmsc_rewrite_location(rule, mmsc_url, location)
 
 
 @dataclass(frozen=True)
@@ -149,6 +163,23 @@ class Client:
         (relative expiry); ``later``: a fetch deferred before (acknowledge
         instead); ``no_answer``: answer nothing."""
         return _retrieval(_call(self._c.retrieve, notification, received, later, no_answer))
+
+    def notifyresp(self, transaction_id: str, status: int) -> HttpResult:
+        """Send an M-NotifyResp.ind (``status``: mms.STATUS_RETRIEVED,
+        _DEFERRED, _REJECTED, _UNRECOGNISED) yourself, e.g. after
+        ``retrieve(..., no_answer=True)``."""
+        return _http(_call(self._c.notifyresp, transaction_id, status))
+
+    def acknowledge(self, transaction_id: str) -> HttpResult:
+        """Send an M-Acknowledge.ind (after a deferred message was fetched)."""
+        return _http(_call(self._c.acknowledge, transaction_id))
+
+    def post(self, kind: int, pdu: Union[bytes, bytearray, memoryview]) -> Tuple[bytes, HttpResult]:
+        """POST any encoded PDU to the MMSC URL; ``kind`` (POST_NOTIFYRESP,
+        POST_ACK, POST_SEND) decides the retries and whether the answer
+        must be an MMS PDU. Returns (answer bytes, HttpResult)."""
+        answer, http = _call(self._c.post, kind, pdu)
+        return answer, _http(http)
 
     def send(self, message: Union[OutgoingMessage, bytes, bytearray, memoryview]) -> SendConf:
         """Send a message: an :class:`~phonebridge.mms.OutgoingMessage`

@@ -12,11 +12,26 @@ import urllib.request
 from pbtest import SOURCE_ROOT, Server, assert_no_growth
 
 import phonebridge
-from phonebridge.matrix import Client, ImageInfo, image_info, read_secret_file
+from phonebridge.matrix import Client, ImageInfo, image_info, parse_sync, read_secret_file
 
 SCRIPT = os.path.join(SOURCE_ROOT, "tests", "matrix-homeserver.py")
 PNG_1x1 = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
                         "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+
+
+SYNC_BODY = json.dumps({
+    "next_batch": "s42",
+    "rooms": {
+        "join": {"!r:x": {"timeline": {"events": [
+            {"type": "m.room.message", "sender": "@a:x", "event_id": "$1", "origin_server_ts": 7,
+             "content": {"msgtype": "m.text", "body": "hi \u00e9"}},
+            "not an event", {"no": "type"}]}}},
+        "invite": {"!i:x": {"invite_state": {"events": [
+            {"type": "m.room.member", "sender": "@b:x", "state_key": "@me:x",
+             "content": {"membership": "invite"}}]}}},
+        "leave": {"!l:x": {}},
+    },
+}).encode()
 
 
 def wait_for(cond, deadline=30.0):
@@ -273,6 +288,34 @@ class TestMatrix(unittest.TestCase):
             bob.whoami()
         bob.cancel_reset()
         self.assertEqual(bob.whoami(), "@bob:localhost")
+
+
+class TestSyncParse(unittest.TestCase):
+    def test_parse_sync(self):
+        r = parse_sync(SYNC_BODY)
+        self.assertEqual(r.next_batch, "s42")
+        msg = [e for e in r.events if e.section == "timeline"]
+        self.assertEqual(len(msg), 1)  # what is not an event with a type is skipped
+        self.assertEqual((msg[0].room_id, msg[0].sender, msg[0].body, msg[0].origin_server_ts),
+                         ("!r:x", "@a:x", "hi \u00e9", 7))
+        self.assertEqual(msg[0].content["msgtype"], "m.text")
+        self.assertIn(("!i:x", "@b:x"), r.invites)
+        self.assertEqual(r.leaves, ["!l:x"])
+        with self.assertRaises(phonebridge.MalformedPDU) as cm:
+            parse_sync(b'{"next_batch": "s1", "rooms": [')
+        self.assertIsNotNone(cm.exception.offset)
+        with self.assertRaises(phonebridge.MalformedPDU):
+            parse_sync(b"[]")
+
+    def test_parse_sync_no_leak(self):
+        def one_round():
+            assert parse_sync(SYNC_BODY).next_batch == "s42"
+            try:
+                parse_sync(SYNC_BODY[:-9])
+            except phonebridge.MalformedPDU:
+                pass
+            assert image_info(PNG_1x1).width == 1
+        assert_no_growth(self, one_round, 2000, 30000)
 
 
 @unittest.skipUnless(os.path.exists(SCRIPT), "no homeserver emulator")

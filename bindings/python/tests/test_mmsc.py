@@ -179,6 +179,38 @@ class TestMmsc(unittest.TestCase):
         # the raw entry point stays
         self.assertTrue(c.send_pdu(send_req("PYRAW1")).ok)
 
+    def test_answers_post_and_rewrite(self):
+        c = mmsc.Client(self.url + "/mmsc?case=pyans")
+        r = c.retrieve(notification("PYANS1", self.url + "/files/own/retrieve-conf-text.mms"),
+                       no_answer=True)
+        self.assertFalse(r.answered)
+        self.assertEqual(r.answer_status, mms.STATUS_RETRIEVED)
+        self.assertEqual(self.posted("pyans"), [])
+        self.assertEqual(c.notifyresp("PYANS1", r.answer_status).http_status, 200)
+        self.assertEqual(c.acknowledge("PYANS1").http_status, 200)
+        answer, http = c.post(mmsc.POST_SEND, send_req("PYANS2"))
+        self.assertEqual(mms.decode(answer).transaction_id, "PYANS2")
+        self.assertEqual(http.http_status, 200)
+        resp, ack, sent = [mms.decode(b) for b in self.posted("pyans")]
+        self.assertEqual((resp.type_name, resp.transaction_id, resp.status),
+                         ("m-notifyresp-ind", "PYANS1", mms.STATUS_RETRIEVED))
+        self.assertEqual((ack.type_name, ack.transaction_id), ("m-acknowledge-ind", "PYANS1"))
+        self.assertEqual(sent.type_name, "m-send-req")
+        with self.assertRaises(ValueError):
+            c.post(7, send_req("PYANS3"))
+        with self.assertRaises(phonebridge.InvalidArgument):
+            mmsc.Client().notifyresp("PYANS1", mms.STATUS_RETRIEVED)  # no MMSC URL
+        with self.assertRaises(phonebridge.NotFoundError) as cm:
+            mmsc.Client(self.url + "/mmsc?case=pyans404&status=404", attempts=1).acknowledge("PYANS4")
+        self.assertEqual(cm.exception.http.http_status, 404)
+        self.assertEqual(mmsc.rewrite_location("base=http://mms.example keep=path", "/mms/wapenc?T=a"),
+                         "http://mms.example/mms/wapenc?T=a")
+        self.assertEqual(mmsc.rewrite_location("base=mmsc keep=query", "T=abc", "http://m.example/w"),
+                         "http://m.example/w?T=abc")
+        self.assertIsNone(mmsc.rewrite_location("match=other host=h.example", "http://a/b"))
+        with self.assertRaises(phonebridge.InvalidArgument):
+            mmsc.rewrite_location("frobnicate=1", "http://a/b")
+
     def test_send(self):
         c = mmsc.Client(self.url + "/mmsc?case=pysend")
         conf = c.send(send_req("PYSEND1"))
