@@ -3,6 +3,8 @@
 
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -202,6 +204,37 @@ class TestMatrix(unittest.TestCase):
         self.assertEqual(cm.exception.http_status, 401)
         with self.assertRaises(phonebridge.InvalidArgument):
             c.discover("@nobody")
+
+    def test_echo_example(self):
+        example = os.path.join(SOURCE_ROOT, "examples", "python", "matrix_echo.py")
+        if not os.path.exists(example):
+            self.skipTest("no examples")
+        proc = subprocess.Popen([sys.executable, example, "--homeserver", self.url, "--user", "bob",
+                                 "--password-file", self.secret("bob-echo.pw", "builder"),
+                                 "--count", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        try:
+            self.assertIn("@bob:localhost: listening", proc.stdout.readline())
+            a = self.alice()
+            room = a.create_dm("@bob:localhost")
+            one = a.send_text(room, "one")
+            self.assertTrue(wait_for(lambda: self.stats()["rooms"][room]["members"].get("@bob:localhost")
+                                     == "join", 60), "the bot did not join")
+            a.send_text(room, "two")
+            out, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        self.assertEqual(proc.returncode, 0, err)
+        evs = self.room_events(room)
+        notices = [e["content"]["body"] for e in evs
+                   if e["sender"] == "@bob:localhost" and e["type"] == "m.room.message"]
+        self.assertEqual(notices, ["Hello! I repeat what you write.", "echo: one", "echo: two"])
+        self.assertIn(self.stats()["rooms"][room]["receipts"]["@bob:localhost"],
+                      [e["event_id"] for e in evs if e["content"].get("body") == "two"])
+        [echo_one] = [e for e in evs if e["content"].get("body") == "echo: one"]
+        self.assertEqual(echo_one["unsigned"]["transaction_id"], "echo-" + one)
 
     def test_login_files_and_whoami(self):
         a = self.alice()

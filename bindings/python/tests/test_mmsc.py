@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import unittest
 import urllib.request
@@ -210,6 +212,30 @@ class TestMmsc(unittest.TestCase):
         self.assertIsNone(mmsc.rewrite_location("match=other host=h.example", "http://a/b"))
         with self.assertRaises(phonebridge.InvalidArgument):
             mmsc.rewrite_location("frobnicate=1", "http://a/b")
+
+    def test_send_mms_example(self):
+        example = os.path.join(SOURCE_ROOT, "examples", "python", "send_mms.py")
+        if not os.path.exists(example):
+            self.skipTest("no examples")
+        png = os.path.join(self.tmp.name, "dot.png")
+        with open(png, "wb") as f:
+            f.write(PNG_1x1)
+        r = subprocess.run([sys.executable, example, "--mmsc", self.url + "/mmsc?case=pyex",
+                            "--subject", "From the example", "--text", "see the dot",
+                            "+15550102000,+15550102001", png],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.startswith("sent: Ok, message id msg-pb"), r.stdout)
+        [body] = self.posted("pyex")
+        sent = mms.decode(body)
+        self.assertEqual(sent.to, ("+15550102000", "+15550102001"))
+        self.assertEqual((sent.subject, sent.text), ("From the example", "see the dot"))
+        [dot] = [p for p in sent.parts if p.name == "dot.png"]
+        self.assertEqual((dot.media_type, bytes(dot.body)), ("image/png", PNG_1x1))
+        r = subprocess.run([sys.executable, example, "--mmsc", self.url + "/mmsc?send_status=0xE2",
+                            "+15550102000", png], capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("refused: Error-permanent", r.stderr)
 
     def test_send(self):
         c = mmsc.Client(self.url + "/mmsc?case=pysend")
