@@ -256,6 +256,18 @@ static PyObject *conf_dict(const pb_mmsc_send_conf *c)
 			     "transaction_id", c->transaction_id, "http", result_dict(&c->http));
 }
 
+/* The outcome of a send: the conf as a dict, or the exception with it as .conf. */
+static PyObject *send_result(MmscObject *self, int rc, pb_mmsc_send_conf *conf)
+{
+	PyObject *ret = NULL;
+	if (failed(self, rc))
+		attach("conf", conf_dict(conf));
+	else
+		ret = conf_dict(conf);
+	pb_mmsc_send_conf_dispose(conf);
+	return ret;
+}
+
 static PyObject *m_send(MmscObject *self, PyObject *args)
 {
 	Py_buffer pdu;
@@ -266,13 +278,7 @@ static PyObject *m_send(MmscObject *self, PyObject *args)
 	int rc;
 	BLOCKING(self, rc, pb_mmsc_send_pdu(self->c, pdu.buf, (size_t)pdu.len, &conf));
 	PyBuffer_Release(&pdu);
-	PyObject *ret = NULL;
-	if (failed(self, rc))
-		attach("conf", conf_dict(&conf));
-	else
-		ret = conf_dict(&conf);
-	pb_mmsc_send_conf_dispose(&conf);
-	return ret;
+	return send_result(self, rc, &conf);
 }
 
 /* send_message(fields): encoded by pb_mmsc_send() with the library's encoder */
@@ -293,13 +299,17 @@ static PyObject *m_send_message(MmscObject *self, PyObject *args)
 	/* the borrowed strings and buffers stay valid: hold keeps their objects */
 	BLOCKING(self, rc, pb_mmsc_send(self->c, &req, &conf));
 	pbpy_send_req_release(&hold);
-	PyObject *ret = NULL;
-	if (failed(self, rc))
-		attach("conf", conf_dict(&conf));
-	else
-		ret = conf_dict(&conf);
-	pb_mmsc_send_conf_dispose(&conf);
-	return ret;
+	return send_result(self, rc, &conf);
+}
+
+/* The outcome of an answer: the HTTP result, or the exception with it as .http. */
+static PyObject *http_result(MmscObject *self, int rc, const pb_mmsc_result *res)
+{
+	if (failed(self, rc)) {
+		attach("http", result_dict(res));
+		return NULL;
+	}
+	return result_dict(res);
 }
 
 /* notifyresp(transaction_id, status) / acknowledge(transaction_id) -> http dict */
@@ -313,11 +323,7 @@ static PyObject *m_notifyresp(MmscObject *self, PyObject *args)
 	memset(&res, 0, sizeof(res));
 	int rc;
 	BLOCKING(self, rc, pb_mmsc_notifyresp(self->c, tid, status, &res));
-	if (failed(self, rc)) {
-		attach("http", result_dict(&res));
-		return NULL;
-	}
-	return result_dict(&res);
+	return http_result(self, rc, &res);
 }
 
 static PyObject *m_acknowledge(MmscObject *self, PyObject *args)
@@ -329,11 +335,7 @@ static PyObject *m_acknowledge(MmscObject *self, PyObject *args)
 	memset(&res, 0, sizeof(res));
 	int rc;
 	BLOCKING(self, rc, pb_mmsc_acknowledge(self->c, tid, &res));
-	if (failed(self, rc)) {
-		attach("http", result_dict(&res));
-		return NULL;
-	}
-	return result_dict(&res);
+	return http_result(self, rc, &res);
 }
 
 /* post(kind, pdu) -> (answer bytes, http dict) */
