@@ -34,6 +34,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar
 
 from . import _phonebridge
 from .errors import CancelledError, ForbiddenError, PhoneBridgeError, ProtocolError
+from .mms import guess_content_type
 
 __all__ = ["Client", "Event", "ImageInfo", "SyncIterator", "SyncResult", "image_info",
            "parse_sync", "read_secret_file"]
@@ -317,7 +318,8 @@ class Client:
                    mimetype: Optional[str] = None, txn_id: Optional[str] = None) -> str:
         """Upload ``data`` and send it as ``filename`` (e.g. an MMS part):
         the MIME type and pixel size of PNG, GIF and JPEG images are found
-        by :func:`image_info` when not given. Returns the event id."""
+        by :func:`image_info`; other types, when not given, are guessed from
+        the file name's extension. Returns the event id."""
         width = height = 0
         try:
             info = image_info(data)
@@ -326,10 +328,11 @@ class Client:
         if info is not None and (mimetype is None or mimetype == info.mimetype):
             width, height, mimetype = info.width, info.height, info.mimetype
         if mimetype is None:
-            mimetype = "application/octet-stream"
+            mimetype = guess_content_type(filename)
         url = self.upload(data, mimetype, filename)
-        return self.send_media(room_id, url, filename, mimetype=mimetype, size=len(memoryview(data)),
-                               width=width, height=height, txn_id=txn_id)
+        return self.send_media(room_id, url, filename, mimetype=mimetype,
+                               size=memoryview(data).nbytes, width=width, height=height,
+                               txn_id=txn_id)
 
     def send_file(self, room_id: str, path: _Path, *, mimetype: Optional[str] = None,
                   txn_id: Optional[str] = None) -> str:

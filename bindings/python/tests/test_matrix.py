@@ -170,6 +170,7 @@ class TestMatrix(unittest.TestCase):
         # bytes from an MMS part, say: uploaded and sent with their info
         img = a.send_bytes(room, PNG_1x1, "dot.png")
         doc = a.send_bytes(room, b"%PDF-1.4 ...", "bill.pdf", mimetype="application/pdf")
+        guessed = a.send_bytes(room, b"#!AMR\n...", "memo.amr")  # the type from the name
         url = a.upload(b"\x00" * 1000, "audio/amr", "voice.amr")
         voice = a.send_media(room, url, "voice.amr", mimetype="audio/amr", size=1000,
                              duration_ms=2500)
@@ -179,6 +180,8 @@ class TestMatrix(unittest.TestCase):
         self.assertEqual(a.download(evs[img]["url"]), (PNG_1x1, "image/png"))
         self.assertEqual(evs[doc]["msgtype"], "m.file")
         self.assertEqual(evs[doc]["body"], "bill.pdf")
+        self.assertEqual((evs[guessed]["msgtype"], evs[guessed]["info"]["mimetype"]),
+                         ("m.audio", "audio/amr"))
         self.assertEqual(evs[voice]["msgtype"], "m.audio")
         self.assertEqual(evs[voice]["info"]["duration"], 2500)
         self.assertEqual(evs[voice]["url"], url)
