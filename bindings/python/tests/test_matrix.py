@@ -220,9 +220,10 @@ class TestMatrix(unittest.TestCase):
             self.assertIn("@bob:localhost: listening", proc.stdout.readline())
             a = self.alice()
             room = a.create_dm("@bob:localhost")
-            one = a.send_text(room, "one")
+            # the emulator gives a room's history only from the join on
             self.assertTrue(wait_for(lambda: self.stats()["rooms"][room]["members"].get("@bob:localhost")
                                      == "join", 60), "the bot did not join")
+            one = a.send_text(room, "one")
             a.send_text(room, "two")
             out, err = proc.communicate(timeout=120)
         finally:
