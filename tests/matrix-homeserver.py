@@ -121,6 +121,9 @@ def route(method, pattern, auth=True):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "pb-test-homeserver/1"
+    # headers and body go out as separate writes: without TCP_NODELAY the
+    # body waits for the client's delayed ACK (~40 ms per request)
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):
         pass

@@ -96,6 +96,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     stall_ms = 0
     server_version = "pb-test-mmsc/1"
+    # headers and body go out as separate writes: without TCP_NODELAY the
+    # body waits for the client's delayed ACK (~40 ms per request)
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):  # quiet: the test reads /admin/requests
         pass

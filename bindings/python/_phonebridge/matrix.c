@@ -18,7 +18,73 @@ typedef struct {
 	PyThread_type_lock lock;
 } MatrixObject;
 
-#define BLOCKING(self, rc, expr) PBPY_BLOCKING((self)->lock, rc, expr)
+/*
+ * What the handle said about a failed call, read while the call still holds
+ * the handle's lock (another thread's call may change it right after).
+ */
+typedef struct {
+	int status;
+	char errcode[64];
+} mx_diag;
+
+/*
+ * Evaluate @expr into @rc with the GIL released and the handle locked; on
+ * failure copy the errcode and HTTP status into the mx_diag @d.
+ */
+#define BLOCKING(self, d, rc, expr)                                                     \
+	do {                                                                            \
+		Py_BEGIN_ALLOW_THREADS                                                  \
+		PyThread_acquire_lock((self)->lock, WAIT_LOCK);                         \
+		(rc) = (expr);                                                          \
+		if ((rc) < 0)                                                           \
+			diag_note((self)->m, &(d));                                     \
+		PyThread_release_lock((self)->lock);                                    \
+		Py_END_ALLOW_THREADS                                                    \
+	} while (0)
+
+static void diag_note(const pb_matrix *m, mx_diag *d)
+{
+	d->status = pb_matrix_last_status(m);
+	const char *ec = pb_matrix_last_errcode(m);
+	size_t n = ec ? strlen(ec) : 0;
+	if (n >= sizeof(d->errcode))
+		n = sizeof(d->errcode) - 1;
+	memcpy(d->errcode, ec ? ec : "", n);
+	d->errcode[n] = '\0';
+}
+
+/*
+ * Raise the exception for @rc with the homeserver's answer attached:
+ * .errcode ("M_FORBIDDEN", or None) and .http_status (0: no answer).
+ * phonebridge.matrix turns M_FORBIDDEN into ForbiddenError. Returns NULL.
+ */
+static PyObject *mx_raise(int rc, const mx_diag *d)
+{
+	pbpy_raise(rc, NULL);
+	if (rc == PB_ENOMEM)
+		return NULL;
+	PyObject *t, *v, *tb;
+	PyErr_Fetch(&t, &v, &tb);
+	PyErr_NormalizeException(&t, &v, &tb);
+	if (v) {
+		PyObject *ec = d->errcode[0] ? PyUnicode_FromString(d->errcode) : Py_NewRef(Py_None);
+		PyObject *st = PyLong_FromLong(d->status);
+		if (!ec || !st || PyObject_SetAttrString(v, "errcode", ec) < 0 ||
+		    PyObject_SetAttrString(v, "http_status", st) < 0)
+			PyErr_Clear();
+		Py_XDECREF(ec);
+		Py_XDECREF(st);
+	}
+	PyErr_Restore(t, v, tb);
+	return NULL;
+}
+
+static PyObject *done_none(int rc, const mx_diag *d)
+{
+	if (rc < 0)
+		return mx_raise(rc, d);
+	Py_RETURN_NONE;
+}
 
 /* A new C string from the library as str (or None), pb_free()d. */
 static PyObject *take_str(char *s)
@@ -41,15 +107,18 @@ static PyObject *matrix_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = { "homeserver", "access_token", "access_token_file", "user_agent",
 				  "ca_file", "tls_insecure", "connect_timeout_ms",
-				  "request_timeout_ms", "max_retries", "retry_base_ms", NULL };
+				  "request_timeout_ms", "max_retries", "retry_base_ms",
+				  "retry_cap_ms", "discovery_insecure_http", NULL };
 	pb_matrix_options o = PB_MATRIX_OPTIONS_INIT;
-	int insecure = 0;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "z|zzzzpllIl", kwlist, &o.homeserver,
+	int insecure = 0, insecure_http = 0;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "z|zzzzpllIllp", kwlist, &o.homeserver,
 					 &o.access_token, &o.access_token_file, &o.user_agent,
 					 &o.ca_file, &insecure, &o.connect_timeout_ms,
-					 &o.request_timeout_ms, &o.max_retries, &o.retry_base_ms))
+					 &o.request_timeout_ms, &o.max_retries, &o.retry_base_ms,
+					 &o.retry_cap_ms, &insecure_http))
 		return NULL;
 	o.tls_insecure = insecure;
+	o.discovery_insecure_http = insecure_http;
 	MatrixObject *self = (MatrixObject *)type->tp_alloc(type, 0);
 	if (!self)
 		return NULL;
@@ -74,11 +143,11 @@ static void matrix_dealloc(MatrixObject *self)
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static PyObject *done_str(int rc, char *s)
+static PyObject *done_str(int rc, const mx_diag *d, char *s)
 {
 	if (rc < 0) {
 		pb_free(s);
-		return pbpy_raise(rc, NULL);
+		return mx_raise(rc, d);
 	}
 	return take_str(s);
 }
@@ -86,54 +155,53 @@ static PyObject *done_str(int rc, char *s)
 static PyObject *m_discover(MatrixObject *self, PyObject *args)
 {
 	const char *who;
+	mx_diag d = { 0 };
 	int rc;
 	if (!PyArg_ParseTuple(args, "s", &who))
 		return NULL;
-	BLOCKING(self, rc, pb_matrix_discover(self->m, who));
+	BLOCKING(self, d, rc, pb_matrix_discover(self->m, who));
 	if (rc < 0)
-		return pbpy_raise(rc, NULL);
+		return mx_raise(rc, &d);
 	return str_or_none(pb_matrix_homeserver(self->m));
 }
 
 static PyObject *m_login(MatrixObject *self, PyObject *args)
 {
 	const char *user, *password, *device = NULL;
+	mx_diag d = { 0 };
 	int rc;
 	if (!PyArg_ParseTuple(args, "ss|z", &user, &password, &device))
 		return NULL;
-	BLOCKING(self, rc, pb_matrix_login_password(self->m, user, password, device));
-	if (rc < 0)
-		return pbpy_raise(rc, NULL);
-	Py_RETURN_NONE;
+	BLOCKING(self, d, rc, pb_matrix_login_password(self->m, user, password, device));
+	return done_none(rc, &d);
 }
 
 static PyObject *m_set_token(MatrixObject *self, PyObject *args)
 {
 	const char *token;
+	mx_diag d = { 0 };
 	int rc;
 	if (!PyArg_ParseTuple(args, "z", &token))
 		return NULL;
-	BLOCKING(self, rc, pb_matrix_set_access_token(self->m, token));
-	if (rc < 0)
-		return pbpy_raise(rc, NULL);
-	Py_RETURN_NONE;
+	BLOCKING(self, d, rc, pb_matrix_set_access_token(self->m, token));
+	return done_none(rc, &d);
 }
 
 static PyObject *m_whoami(MatrixObject *self, PyObject *unused)
 {
 	char *uid = NULL;
+	mx_diag d = { 0 };
 	int rc;
-	BLOCKING(self, rc, pb_matrix_whoami(self->m, &uid));
-	return done_str(rc, uid);
+	BLOCKING(self, d, rc, pb_matrix_whoami(self->m, &uid));
+	return done_str(rc, &d, uid);
 }
 
 static PyObject *m_logout(MatrixObject *self, PyObject *unused)
 {
+	mx_diag d = { 0 };
 	int rc;
-	BLOCKING(self, rc, pb_matrix_logout(self->m));
-	if (rc < 0)
-		return pbpy_raise(rc, NULL);
-	Py_RETURN_NONE;
+	BLOCKING(self, d, rc, pb_matrix_logout(self->m));
+	return done_none(rc, &d);
 }
 
 static PyObject *m_cancel(MatrixObject *self, PyObject *unused)
@@ -170,13 +238,14 @@ static PyObject *m_send_message(MatrixObject *self, PyObject *args, PyObject *kw
 	const char *room, *body, *msgtype = "m.text", *html = NULL, *given = NULL, *t;
 	char buf[PB_MATRIX_TXN_ID_SIZE];
 	char *event_id = NULL;
+	mx_diag d = { 0 };
 	int rc;
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "ss|szz", kwlist, &room, &body, &msgtype, &html, &given))
 		return NULL;
 	if (txn(given, buf, &t) < 0)
 		return NULL;
-	BLOCKING(self, rc, pb_matrix_send_message(self->m, room, t, msgtype, body, html, &event_id));
-	return done_str(rc, event_id);
+	BLOCKING(self, d, rc, pb_matrix_send_message(self->m, room, t, msgtype, body, html, &event_id));
+	return done_str(rc, &d, event_id);
 }
 
 static PyObject *m_send_reaction(MatrixObject *self, PyObject *args, PyObject *kw)
@@ -185,13 +254,14 @@ static PyObject *m_send_reaction(MatrixObject *self, PyObject *args, PyObject *k
 	const char *room, *target, *key, *given = NULL, *t;
 	char buf[PB_MATRIX_TXN_ID_SIZE];
 	char *event_id = NULL;
+	mx_diag d = { 0 };
 	int rc;
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "sss|z", kwlist, &room, &target, &key, &given))
 		return NULL;
 	if (txn(given, buf, &t) < 0)
 		return NULL;
-	BLOCKING(self, rc, pb_matrix_send_reaction(self->m, room, t, target, key, &event_id));
-	return done_str(rc, event_id);
+	BLOCKING(self, d, rc, pb_matrix_send_reaction(self->m, room, t, target, key, &event_id));
+	return done_str(rc, &d, event_id);
 }
 
 static PyObject *m_send_event(MatrixObject *self, PyObject *args, PyObject *kw)
@@ -200,13 +270,14 @@ static PyObject *m_send_event(MatrixObject *self, PyObject *args, PyObject *kw)
 	const char *room, *type, *content, *given = NULL, *t;
 	char buf[PB_MATRIX_TXN_ID_SIZE];
 	char *event_id = NULL;
+	mx_diag d = { 0 };
 	int rc;
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "sss|z", kwlist, &room, &type, &content, &given))
 		return NULL;
 	if (txn(given, buf, &t) < 0)
 		return NULL;
-	BLOCKING(self, rc, pb_matrix_send_event(self->m, room, type, t, content, &event_id));
-	return done_str(rc, event_id);
+	BLOCKING(self, d, rc, pb_matrix_send_event(self->m, room, type, t, content, &event_id));
+	return done_str(rc, &d, event_id);
 }
 
 static PyObject *m_send_file(MatrixObject *self, PyObject *args, PyObject *kw)
@@ -216,6 +287,7 @@ static PyObject *m_send_file(MatrixObject *self, PyObject *args, PyObject *kw)
 	PyObject *path;
 	char buf[PB_MATRIX_TXN_ID_SIZE];
 	char *event_id = NULL;
+	mx_diag d = { 0 };
 	int rc;
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "sO&|zz", kwlist, &room, PyUnicode_FSConverter,
 					 &path, &mimetype, &given))
@@ -225,9 +297,9 @@ static PyObject *m_send_file(MatrixObject *self, PyObject *args, PyObject *kw)
 		return NULL;
 	}
 	const char *p = PyBytes_AS_STRING(path);
-	BLOCKING(self, rc, pb_matrix_send_file(self->m, room, t, p, mimetype, &event_id));
+	BLOCKING(self, d, rc, pb_matrix_send_file(self->m, room, t, p, mimetype, &event_id));
 	Py_DECREF(path);
-	return done_str(rc, event_id);
+	return done_str(rc, &d, event_id);
 }
 
 static PyObject *m_create_dm(MatrixObject *self, PyObject *args, PyObject *kw)
@@ -235,45 +307,176 @@ static PyObject *m_create_dm(MatrixObject *self, PyObject *args, PyObject *kw)
 	static char *kwlist[] = { "user_id", "name", NULL };
 	const char *user, *name = NULL;
 	char *room = NULL;
+	mx_diag d = { 0 };
 	int rc;
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|z", kwlist, &user, &name))
 		return NULL;
-	BLOCKING(self, rc, pb_matrix_create_dm(self->m, user, name, &room));
-	return done_str(rc, room);
+	BLOCKING(self, d, rc, pb_matrix_create_dm(self->m, user, name, &room));
+	return done_str(rc, &d, room);
 }
 
 static PyObject *m_direct_room(MatrixObject *self, PyObject *args)
 {
 	const char *user;
 	char *room = NULL;
+	mx_diag d = { 0 };
 	int rc;
 	if (!PyArg_ParseTuple(args, "s", &user))
 		return NULL;
-	BLOCKING(self, rc, pb_matrix_direct_room(self->m, user, &room));
-	return done_str(rc, room);
+	BLOCKING(self, d, rc, pb_matrix_direct_room(self->m, user, &room));
+	return done_str(rc, &d, room);
 }
 
 static PyObject *m_join(MatrixObject *self, PyObject *args)
 {
 	const char *which;
 	char *room = NULL;
+	mx_diag d = { 0 };
 	int rc;
 	if (!PyArg_ParseTuple(args, "s", &which))
 		return NULL;
-	BLOCKING(self, rc, pb_matrix_join(self->m, which, &room));
-	return done_str(rc, room);
+	BLOCKING(self, d, rc, pb_matrix_join(self->m, which, &room));
+	return done_str(rc, &d, room);
 }
 
 static PyObject *m_leave(MatrixObject *self, PyObject *args)
 {
 	const char *room;
+	mx_diag d = { 0 };
 	int rc;
 	if (!PyArg_ParseTuple(args, "s", &room))
 		return NULL;
-	BLOCKING(self, rc, pb_matrix_leave(self->m, room));
-	if (rc < 0)
-		return pbpy_raise(rc, NULL);
-	Py_RETURN_NONE;
+	BLOCKING(self, d, rc, pb_matrix_leave(self->m, room));
+	return done_none(rc, &d);
+}
+
+static PyObject *m_invite(MatrixObject *self, PyObject *args)
+{
+	const char *room, *user;
+	mx_diag d = { 0 };
+	int rc;
+	if (!PyArg_ParseTuple(args, "ss", &room, &user))
+		return NULL;
+	BLOCKING(self, d, rc, pb_matrix_invite(self->m, room, user));
+	return done_none(rc, &d);
+}
+
+/* set_name / set_topic / set_avatar: (room_id, value) */
+static PyObject *room_setter(MatrixObject *self, PyObject *args,
+			     int (*fn)(pb_matrix *, const char *, const char *))
+{
+	const char *room, *value;
+	mx_diag d = { 0 };
+	int rc;
+	if (!PyArg_ParseTuple(args, "ss", &room, &value))
+		return NULL;
+	BLOCKING(self, d, rc, fn(self->m, room, value));
+	return done_none(rc, &d);
+}
+
+static PyObject *m_set_name(MatrixObject *self, PyObject *args)
+{
+	return room_setter(self, args, pb_matrix_set_name);
+}
+
+static PyObject *m_set_topic(MatrixObject *self, PyObject *args)
+{
+	return room_setter(self, args, pb_matrix_set_topic);
+}
+
+static PyObject *m_set_avatar(MatrixObject *self, PyObject *args)
+{
+	return room_setter(self, args, pb_matrix_set_avatar);
+}
+
+static PyObject *m_send_state(MatrixObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "room_id", "type", "state_key", "content_json", NULL };
+	const char *room, *type, *key, *content;
+	char *event_id = NULL;
+	mx_diag d = { 0 };
+	int rc;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "ssss", kwlist, &room, &type, &key, &content))
+		return NULL;
+	BLOCKING(self, d, rc, pb_matrix_send_state(self->m, room, type, key, content, &event_id));
+	return done_str(rc, &d, event_id);
+}
+
+static PyObject *m_redact(MatrixObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "room_id", "event_id", "reason", "txn_id", NULL };
+	const char *room, *target, *reason = NULL, *given = NULL, *t;
+	char buf[PB_MATRIX_TXN_ID_SIZE];
+	char *event_id = NULL;
+	mx_diag d = { 0 };
+	int rc;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "ss|zz", kwlist, &room, &target, &reason, &given))
+		return NULL;
+	if (txn(given, buf, &t) < 0)
+		return NULL;
+	BLOCKING(self, d, rc, pb_matrix_redact(self->m, room, target, t, reason, &event_id));
+	return done_str(rc, &d, event_id);
+}
+
+static PyObject *m_typing(MatrixObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "room_id", "typing", "timeout_ms", NULL };
+	const char *room;
+	int typing = 1;
+	long timeout_ms = 30000;
+	mx_diag d = { 0 };
+	int rc;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|pl", kwlist, &room, &typing, &timeout_ms))
+		return NULL;
+	BLOCKING(self, d, rc, pb_matrix_typing(self->m, room, typing != 0, timeout_ms));
+	return done_none(rc, &d);
+}
+
+static PyObject *m_read_receipt(MatrixObject *self, PyObject *args)
+{
+	const char *room, *event_id;
+	mx_diag d = { 0 };
+	int rc;
+	if (!PyArg_ParseTuple(args, "ss", &room, &event_id))
+		return NULL;
+	BLOCKING(self, d, rc, pb_matrix_read_receipt(self->m, room, event_id));
+	return done_none(rc, &d);
+}
+
+static PyObject *m_filter_upload(MatrixObject *self, PyObject *args)
+{
+	const char *filter;
+	char *id = NULL;
+	mx_diag d = { 0 };
+	int rc;
+	if (!PyArg_ParseTuple(args, "s", &filter))
+		return NULL;
+	BLOCKING(self, d, rc, pb_matrix_filter_upload(self->m, filter, &id));
+	return done_str(rc, &d, id);
+}
+
+static PyObject *m_send_media(MatrixObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "room_id", "url", "body", "msgtype", "filename", "mimetype",
+				  "size", "width", "height", "duration_ms", "txn_id", NULL };
+	pb_matrix_media media = { 0 };
+	const char *room, *given = NULL, *t;
+	unsigned long long size = 0, duration = 0;
+	char buf[PB_MATRIX_TXN_ID_SIZE];
+	char *event_id = NULL;
+	mx_diag d = { 0 };
+	int rc;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "sss|zzzKIIKz", kwlist, &room, &media.url,
+					 &media.body, &media.msgtype, &media.filename,
+					 &media.mimetype, &size, &media.width, &media.height,
+					 &duration, &given))
+		return NULL;
+	media.size = size;
+	media.duration_ms = duration;
+	if (txn(given, buf, &t) < 0)
+		return NULL;
+	BLOCKING(self, d, rc, pb_matrix_send_media(self->m, room, t, &media, &event_id));
+	return done_str(rc, &d, event_id);
 }
 
 static PyObject *m_upload(MatrixObject *self, PyObject *args, PyObject *kw)
@@ -282,12 +485,13 @@ static PyObject *m_upload(MatrixObject *self, PyObject *args, PyObject *kw)
 	Py_buffer data;
 	const char *ctype = NULL, *fname = NULL;
 	char *mxc = NULL;
+	mx_diag d = { 0 };
 	int rc;
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "y*|zz", kwlist, &data, &ctype, &fname))
 		return NULL;
-	BLOCKING(self, rc, pb_matrix_upload(self->m, data.buf, (size_t)data.len, ctype, fname, &mxc));
+	BLOCKING(self, d, rc, pb_matrix_upload(self->m, data.buf, (size_t)data.len, ctype, fname, &mxc));
 	PyBuffer_Release(&data);
-	return done_str(rc, mxc);
+	return done_str(rc, &d, mxc);
 }
 
 static PyObject *m_download(MatrixObject *self, PyObject *args, PyObject *kw)
@@ -297,14 +501,15 @@ static PyObject *m_download(MatrixObject *self, PyObject *args, PyObject *kw)
 	Py_ssize_t max = 0;
 	pb_buf out = PB_BUF_INIT;
 	char *ctype = NULL;
+	mx_diag d = { 0 };
 	int rc;
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|n", kwlist, &url, &max))
 		return NULL;
-	BLOCKING(self, rc, pb_matrix_download(self->m, url, &out, &ctype, max > 0 ? (size_t)max : 0));
+	BLOCKING(self, d, rc, pb_matrix_download(self->m, url, &out, &ctype, max > 0 ? (size_t)max : 0));
 	if (rc < 0) {
 		pb_buf_dispose(&out);
 		pb_free(ctype);
-		return pbpy_raise(rc, NULL);
+		return mx_raise(rc, &d);
 	}
 	PyObject *b = pbpy_buf_to_bytes(&out);
 	PyObject *c = take_str(ctype);
@@ -385,12 +590,13 @@ static PyObject *m_sync(MatrixObject *self, PyObject *args, PyObject *kw)
 		goto out;
 	pb_matrix_sync_callbacks cb = { cb_event, cb_invite, cb_leave, NULL, &o };
 	char *next = NULL;
+	mx_diag d = { 0 };
 	int rc;
-	BLOCKING(self, rc, pb_matrix_sync(self->m, &so, &cb, &next));
+	BLOCKING(self, d, rc, pb_matrix_sync(self->m, &so, &cb, &next));
 	if (rc != 0) {
 		pb_free(next);
 		if (!PyErr_Occurred())
-			pbpy_raise(rc < 0 ? rc : PB_ERROR, NULL);
+			mx_raise(rc < 0 ? rc : PB_ERROR, &d);
 		goto out;
 	}
 	ret = Py_BuildValue("(OOON)", o.events, o.invites, o.leaves, take_str(next));
@@ -451,6 +657,18 @@ static PyMethodDef matrix_methods[] = {
 	{ "direct_room", (PyCFunction)m_direct_room, METH_VARARGS, "direct_room(user_id) -> room id" },
 	{ "join", (PyCFunction)m_join, METH_VARARGS, "join(room_id_or_alias) -> room id" },
 	{ "leave", (PyCFunction)m_leave, METH_VARARGS, "leave(room_id)" },
+	{ "invite", (PyCFunction)m_invite, METH_VARARGS, "invite(room_id, user_id)" },
+	{ "set_name", (PyCFunction)m_set_name, METH_VARARGS, "set_name(room_id, name): m.room.name" },
+	{ "set_topic", (PyCFunction)m_set_topic, METH_VARARGS, "set_topic(room_id, topic): m.room.topic" },
+	{ "set_avatar", (PyCFunction)m_set_avatar, METH_VARARGS, "set_avatar(room_id, mxc_url): m.room.avatar" },
+	{ "send_state", KWF(m_send_state), KW, "send_state(room_id, type, state_key, content_json) -> event id" },
+	{ "redact", KWF(m_redact), KW, "redact(room_id, event_id, reason=None, txn_id=None) -> event id" },
+	{ "typing", KWF(m_typing), KW, "typing(room_id, typing=True, timeout_ms=30000)" },
+	{ "read_receipt", (PyCFunction)m_read_receipt, METH_VARARGS, "read_receipt(room_id, event_id): m.read" },
+	{ "filter_upload", (PyCFunction)m_filter_upload, METH_VARARGS, "filter_upload(filter_json) -> filter id" },
+	{ "send_media", KWF(m_send_media), KW,
+	  "send_media(room_id, url, body, msgtype=None, filename=None, mimetype=None, size=0, "
+	  "width=0, height=0, duration_ms=0, txn_id=None) -> event id" },
 	{ "upload", KWF(m_upload), KW, "upload(data, content_type=None, filename=None) -> mxc url" },
 	{ "download", KWF(m_download), KW, "download(mxc_url, max_bytes=0) -> (bytes, content_type)" },
 	{ "sync", KWF(m_sync), KW,
@@ -497,9 +715,57 @@ static PyObject *read_secret_file(PyObject *self, PyObject *arg)
 	return r;
 }
 
+/* matrix_sync_parse(body) -> (events, invites, leaves, next_batch): the
+ * parser pb_matrix_sync() uses, on bytes the caller has (GIL held). */
+static PyObject *sync_parse(PyObject *self, PyObject *arg)
+{
+	Py_buffer b;
+	if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0)
+		return NULL;
+	sync_out o = { PyList_New(0), PyList_New(0), PyList_New(0) };
+	PyObject *ret = NULL;
+	if (!o.events || !o.invites || !o.leaves)
+		goto out;
+	pb_matrix_sync_callbacks cb = { cb_event, cb_invite, cb_leave, NULL, &o };
+	pb_parse_error perr = PB_PARSE_ERROR_INIT;
+	char *next = NULL;
+	int rc = pb_matrix_sync_parse(b.buf, (size_t)b.len, &cb, &next, &perr);
+	if (rc != 0) {
+		pb_free(next);
+		if (!PyErr_Occurred())
+			pbpy_raise(rc < 0 ? rc : PB_ERROR, rc == PB_EMALFORMED ? &perr : NULL);
+		goto out;
+	}
+	ret = Py_BuildValue("(OOON)", o.events, o.invites, o.leaves, take_str(next));
+out:
+	PyBuffer_Release(&b);
+	Py_XDECREF(o.events);
+	Py_XDECREF(o.invites);
+	Py_XDECREF(o.leaves);
+	return ret;
+}
+
+static PyObject *image_info(PyObject *self, PyObject *arg)
+{
+	Py_buffer b;
+	if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0)
+		return NULL;
+	unsigned w = 0, h = 0;
+	const char *mime = NULL;
+	int rc = pb_matrix_image_info(b.buf, (size_t)b.len, &w, &h, &mime);
+	PyBuffer_Release(&b);
+	if (rc < 0)
+		return pbpy_raise(rc, NULL);
+	return Py_BuildValue("(IIs)", w, h, mime);
+}
+
 PyMethodDef pbpy_matrix_methods[] = {
 	{ "matrix_read_secret_file", read_secret_file, METH_O,
 	  "matrix_read_secret_file(path) -> str; AuthError when group/others may read it" },
+	{ "matrix_sync_parse", sync_parse, METH_O,
+	  "matrix_sync_parse(body) -> (events, invites, leaves, next_batch) of a /sync answer" },
+	{ "matrix_image_info", image_info, METH_O,
+	  "matrix_image_info(data) -> (width, height, mimetype) of a PNG, GIF or JPEG" },
 	{ NULL, NULL, 0, NULL },
 };
 

@@ -409,6 +409,74 @@ static int strings_from(PyObject *seq, const char ***out, size_t *n, PyObject **
 }
 
 /*
+ * The fields of an outgoing message, as phonebridge.mms._send_req_args()
+ * makes them: (transaction_id, from, to, cc, bcc, subject, date, expiry,
+ * delivery_report, read_report, priority, message_class, text,
+ * attachments=[(content_type, name, data, charset)]).
+ */
+int pbpy_send_req_parse(PyObject *fields, pb_mms_send_req *req, pbpy_send_req_hold *h)
+{
+	PyObject *to, *cc, *bcc, *atts;
+	long long date, expiry;
+	memset(h, 0, sizeof(*h));
+	*req = (pb_mms_send_req)PB_MMS_SEND_REQ_INIT;
+	if (!PyTuple_Check(fields)) {
+		PyErr_SetString(PyExc_TypeError, "message fields must be a tuple");
+		return -1;
+	}
+	if (!PyArg_ParseTuple(fields, "szOOOzLLiiizzO", &req->transaction_id, &req->from, &to, &cc, &bcc,
+			      &req->subject, &date, &expiry, &req->delivery_report, &req->read_report,
+			      &req->priority, &req->message_class, &req->text, &atts))
+		return -1;
+	req->date = date;
+	req->expiry = expiry;
+	if (strings_from(to, &h->lists[0], &req->n_to, &h->keep[0]) < 0 ||
+	    strings_from(cc, &h->lists[1], &req->n_cc, &h->keep[1]) < 0 ||
+	    strings_from(bcc, &h->lists[2], &req->n_bcc, &h->keep[2]) < 0)
+		return -1;
+	req->to = h->lists[0];
+	req->cc = h->lists[1];
+	req->bcc = h->lists[2];
+	h->keep[3] = PySequence_Fast(atts, "attachments must be a sequence");
+	if (!h->keep[3])
+		return -1;
+	Py_ssize_t n = PySequence_Fast_GET_SIZE(h->keep[3]);
+	if (n > 0) {
+		h->atts = PyMem_Calloc((size_t)n, sizeof(*h->atts));
+		h->views = PyMem_Calloc((size_t)n, sizeof(*h->views));
+		if (!h->atts || !h->views) {
+			PyErr_NoMemory();
+			return -1;
+		}
+	}
+	for (Py_ssize_t i = 0; i < n; i++) {
+		pb_mms_attachment *a = &h->atts[i];
+		if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(h->keep[3], i), "szy*z", &a->content_type,
+				      &a->name, &h->views[i], &a->charset))
+			return -1;
+		h->n_views++;
+		a->data = h->views[i].buf;
+		a->len = (size_t)h->views[i].len;
+	}
+	req->attachments = h->atts;
+	req->n_attachments = (size_t)n;
+	return 0;
+}
+
+void pbpy_send_req_release(pbpy_send_req_hold *h)
+{
+	for (Py_ssize_t i = 0; i < h->n_views; i++)
+		PyBuffer_Release(&h->views[i]);
+	PyMem_Free(h->views);
+	PyMem_Free(h->atts);
+	for (int i = 0; i < 3; i++)
+		PyMem_Free(h->lists[i]);
+	for (int i = 0; i < 4; i++)
+		Py_XDECREF(h->keep[i]);
+	memset(h, 0, sizeof(*h));
+}
+
+/*
  * mms_encode_send_req(transaction_id, from, to, cc, bcc, subject, date, expiry,
  *                     delivery_report, read_report, priority, message_class, text,
  *                     attachments=[(content_type, name, data, charset)], message_id=None,
@@ -416,65 +484,33 @@ static int strings_from(PyObject *seq, const char ***out, size_t *n, PyObject **
  */
 static PyObject *mms_encode_send_req(PyObject *self, PyObject *args)
 {
-	pb_mms_send_req req = PB_MMS_SEND_REQ_INIT;
-	PyObject *to, *cc, *bcc, *atts;
-	long long date, expiry;
 	const char *message_id;
 	int retrieve_conf;
-	if (!PyArg_ParseTuple(args, "szOOOzLLiiizzOzp", &req.transaction_id, &req.from, &to, &cc, &bcc, &req.subject,
-			      &date, &expiry, &req.delivery_report, &req.read_report, &req.priority,
-			      &req.message_class, &req.text, &atts, &message_id, &retrieve_conf))
+	if (PyTuple_GET_SIZE(args) != 16) {
+		PyErr_SetString(PyExc_TypeError, "mms_encode_send_req() takes 16 arguments");
 		return NULL;
-	req.date = date;
-	req.expiry = expiry;
-	PyObject *keep[4] = { NULL, NULL, NULL, NULL };
-	const char **lists[3] = { NULL, NULL, NULL };
-	pb_mms_attachment *a = NULL;
-	Py_buffer *views = NULL;
-	Py_ssize_t n_views = 0;
+	}
+	PyObject *tail = PyTuple_GetSlice(args, 14, 16);
+	if (!tail)
+		return NULL;
+	int ok = PyArg_ParseTuple(tail, "zp", &message_id, &retrieve_conf);
+	Py_DECREF(tail); /* message_id points into args[14], which args keeps */
+	if (!ok)
+		return NULL;
+	PyObject *fields = PyTuple_GetSlice(args, 0, 14);
+	if (!fields)
+		return NULL;
+	pb_mms_send_req req;
+	pbpy_send_req_hold h;
 	PyObject *r = NULL;
-	if (strings_from(to, &lists[0], &req.n_to, &keep[0]) < 0 ||
-	    strings_from(cc, &lists[1], &req.n_cc, &keep[1]) < 0 ||
-	    strings_from(bcc, &lists[2], &req.n_bcc, &keep[2]) < 0)
-		goto out;
-	req.to = lists[0];
-	req.cc = lists[1];
-	req.bcc = lists[2];
-	keep[3] = PySequence_Fast(atts, "attachments must be a sequence");
-	if (!keep[3])
-		goto out;
-	Py_ssize_t n = PySequence_Fast_GET_SIZE(keep[3]);
-	if (n > 0) {
-		a = PyMem_Calloc((size_t)n, sizeof(*a));
-		views = PyMem_Calloc((size_t)n, sizeof(*views));
-		if (!a || !views) {
-			PyErr_NoMemory();
-			goto out;
-		}
+	if (pbpy_send_req_parse(fields, &req, &h) == 0) {
+		pb_buf out = PB_BUF_INIT;
+		int rc = retrieve_conf ? pb_mms_encode_retrieve_conf(&out, &req, message_id)
+				       : pb_mms_encode_send_req(&out, &req);
+		r = buf_result(rc, &out);
 	}
-	for (Py_ssize_t i = 0; i < n; i++) {
-		if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(keep[3], i), "szy*z", &a[i].content_type, &a[i].name,
-				      &views[i], &a[i].charset))
-			goto out;
-		n_views++;
-		a[i].data = views[i].buf;
-		a[i].len = (size_t)views[i].len;
-	}
-	req.attachments = a;
-	req.n_attachments = (size_t)n;
-	pb_buf out = PB_BUF_INIT;
-	int rc = retrieve_conf ? pb_mms_encode_retrieve_conf(&out, &req, message_id)
-			       : pb_mms_encode_send_req(&out, &req);
-	r = buf_result(rc, &out);
-out:
-	for (Py_ssize_t i = 0; i < n_views; i++)
-		PyBuffer_Release(&views[i]);
-	PyMem_Free(views);
-	PyMem_Free(a);
-	for (int i = 0; i < 3; i++)
-		PyMem_Free(lists[i]);
-	for (int i = 0; i < 4; i++)
-		Py_XDECREF(keep[i]);
+	pbpy_send_req_release(&h);
+	Py_DECREF(fields); /* after the release: the hold borrows from its items */
 	return r;
 }
 

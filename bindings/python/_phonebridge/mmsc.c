@@ -3,7 +3,8 @@
  * (with the answer OMA-MMS-CTR asks for), send an encoded M-Send.req.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * PDUs cross as bytes (phonebridge.mms decodes and encodes them). Every
+ * PDUs cross as bytes (phonebridge.mms decodes and encodes them), or an
+ * outgoing message as the tuple of fields mms.c parses. Every
  * call that talks to the MMSC runs with the GIL released and the client's
  * lock held; the progress callback takes the GIL to call Python.
  */
@@ -211,10 +212,11 @@ static PyObject *m_rewrite(MmscObject *self, PyObject *args)
 
 static PyObject *retrieval_dict(pb_mmsc_retrieval *r)
 {
-	return Py_BuildValue("{s:y#,s:i,s:i,s:O,s:N}", "pdu", (const char *)r->pdu.data,
-			     (Py_ssize_t)r->pdu.len, "retrieve_status", r->retrieve_status,
-			     "answer_status", r->answer_status, "answered",
-			     r->answered ? Py_True : Py_False, "http", result_dict(&r->http));
+	return Py_BuildValue("{s:y#,s:O,s:i,s:i,s:O,s:N}", "pdu", (const char *)r->pdu.data,
+			     (Py_ssize_t)r->pdu.len, "decoded", r->message ? Py_True : Py_False,
+			     "retrieve_status", r->retrieve_status, "answer_status", r->answer_status,
+			     "answered", r->answered ? Py_True : Py_False, "http",
+			     result_dict(&r->http));
 }
 
 static PyObject *m_retrieve(MmscObject *self, PyObject *args, PyObject *kw)
@@ -254,6 +256,18 @@ static PyObject *conf_dict(const pb_mmsc_send_conf *c)
 			     "transaction_id", c->transaction_id, "http", result_dict(&c->http));
 }
 
+/* The outcome of a send: the conf as a dict, or the exception with it as .conf. */
+static PyObject *send_result(MmscObject *self, int rc, pb_mmsc_send_conf *conf)
+{
+	PyObject *ret = NULL;
+	if (failed(self, rc))
+		attach("conf", conf_dict(conf));
+	else
+		ret = conf_dict(conf);
+	pb_mmsc_send_conf_dispose(conf);
+	return ret;
+}
+
 static PyObject *m_send(MmscObject *self, PyObject *args)
 {
 	Py_buffer pdu;
@@ -264,13 +278,91 @@ static PyObject *m_send(MmscObject *self, PyObject *args)
 	int rc;
 	BLOCKING(self, rc, pb_mmsc_send_pdu(self->c, pdu.buf, (size_t)pdu.len, &conf));
 	PyBuffer_Release(&pdu);
-	PyObject *ret = NULL;
-	if (failed(self, rc))
-		attach("conf", conf_dict(&conf));
-	else
-		ret = conf_dict(&conf);
-	pb_mmsc_send_conf_dispose(&conf);
-	return ret;
+	return send_result(self, rc, &conf);
+}
+
+/* send_message(fields): encoded by pb_mmsc_send() with the library's encoder */
+static PyObject *m_send_message(MmscObject *self, PyObject *args)
+{
+	PyObject *fields;
+	if (!PyArg_ParseTuple(args, "O!", &PyTuple_Type, &fields))
+		return NULL;
+	pb_mms_send_req req;
+	pbpy_send_req_hold hold;
+	if (pbpy_send_req_parse(fields, &req, &hold) < 0) {
+		pbpy_send_req_release(&hold);
+		return NULL;
+	}
+	pb_mmsc_send_conf conf;
+	memset(&conf, 0, sizeof(conf));
+	int rc;
+	/* the borrowed strings and buffers stay valid: hold keeps their objects */
+	BLOCKING(self, rc, pb_mmsc_send(self->c, &req, &conf));
+	pbpy_send_req_release(&hold);
+	return send_result(self, rc, &conf);
+}
+
+/* The outcome of an answer: the HTTP result, or the exception with it as .http. */
+static PyObject *http_result(MmscObject *self, int rc, const pb_mmsc_result *res)
+{
+	if (failed(self, rc)) {
+		attach("http", result_dict(res));
+		return NULL;
+	}
+	return result_dict(res);
+}
+
+/* notifyresp(transaction_id, status) / acknowledge(transaction_id) -> http dict */
+static PyObject *m_notifyresp(MmscObject *self, PyObject *args)
+{
+	const char *tid;
+	int status;
+	if (!PyArg_ParseTuple(args, "si", &tid, &status))
+		return NULL;
+	pb_mmsc_result res;
+	memset(&res, 0, sizeof(res));
+	int rc;
+	BLOCKING(self, rc, pb_mmsc_notifyresp(self->c, tid, status, &res));
+	return http_result(self, rc, &res);
+}
+
+static PyObject *m_acknowledge(MmscObject *self, PyObject *args)
+{
+	const char *tid;
+	if (!PyArg_ParseTuple(args, "s", &tid))
+		return NULL;
+	pb_mmsc_result res;
+	memset(&res, 0, sizeof(res));
+	int rc;
+	BLOCKING(self, rc, pb_mmsc_acknowledge(self->c, tid, &res));
+	return http_result(self, rc, &res);
+}
+
+/* post(kind, pdu) -> (answer bytes, http dict) */
+static PyObject *m_post(MmscObject *self, PyObject *args)
+{
+	int kind;
+	Py_buffer pdu;
+	if (!PyArg_ParseTuple(args, "iy*", &kind, &pdu))
+		return NULL;
+	if (kind < PB_MMSC_POST_NOTIFYRESP || kind > PB_MMSC_POST_SEND) {
+		PyBuffer_Release(&pdu);
+		PyErr_SetString(PyExc_ValueError, "kind must be POST_NOTIFYRESP, POST_ACK or POST_SEND");
+		return NULL;
+	}
+	pb_buf answer = PB_BUF_INIT;
+	pb_mmsc_result res;
+	memset(&res, 0, sizeof(res));
+	int rc;
+	BLOCKING(self, rc, pb_mmsc_post(self->c, (pb_mmsc_post_kind)kind, pdu.buf, (size_t)pdu.len,
+					 &answer, &res));
+	PyBuffer_Release(&pdu);
+	if (failed(self, rc)) {
+		pb_buf_dispose(&answer);
+		attach("http", result_dict(&res));
+		return NULL;
+	}
+	return Py_BuildValue("(NN)", pbpy_buf_to_bytes(&answer), result_dict(&res));
 }
 
 static PyMethodDef mmsc_methods[] = {
@@ -279,6 +371,13 @@ static PyMethodDef mmsc_methods[] = {
 	{ "retrieve", (PyCFunction)(void (*)(void))m_retrieve, METH_VARARGS | METH_KEYWORDS,
 	  "retrieve(notification_pdu, received=0, later=False, no_answer=False) -> dict" },
 	{ "send", (PyCFunction)m_send, METH_VARARGS, "send(m_send_req_pdu) -> conf dict" },
+	{ "notifyresp", (PyCFunction)m_notifyresp, METH_VARARGS,
+	  "notifyresp(transaction_id, status) -> http dict: an M-NotifyResp.ind" },
+	{ "acknowledge", (PyCFunction)m_acknowledge, METH_VARARGS,
+	  "acknowledge(transaction_id) -> http dict: an M-Acknowledge.ind" },
+	{ "post", (PyCFunction)m_post, METH_VARARGS, "post(kind, pdu) -> (answer bytes, http dict)" },
+	{ "send_message", (PyCFunction)m_send_message, METH_VARARGS,
+	  "send_message(fields) -> conf dict: the message encoded by pb_mmsc_send()" },
 	{ NULL, NULL, 0, NULL },
 };
 
@@ -293,11 +392,31 @@ static PyTypeObject MmscType = {
 	.tp_methods = mmsc_methods,
 };
 
+static PyObject *rewrite_location(PyObject *self, PyObject *args)
+{
+	const char *rule, *mmsc_url, *location;
+	if (!PyArg_ParseTuple(args, "szs", &rule, &mmsc_url, &location))
+		return NULL;
+	char *out = NULL;
+	int rc = pb_mmsc_rewrite_location(rule, mmsc_url, location, &out);
+	if (rc < 0)
+		return pbpy_raise(rc, NULL);
+	PyObject *r = pbpy_str_or_none(out);
+	pb_free(out);
+	return r;
+}
+
 PyMethodDef pbpy_mmsc_methods[] = {
+	{ "mmsc_rewrite_location", rewrite_location, METH_VARARGS,
+	  "mmsc_rewrite_location(rule, mmsc_url, location) -> URL, or None when match= did not match" },
 	{ NULL, NULL, 0, NULL },
 };
 
 int pbpy_mmsc_init(PyObject *m)
 {
+	if (PyModule_AddIntConstant(m, "MMSC_POST_NOTIFYRESP", PB_MMSC_POST_NOTIFYRESP) < 0 ||
+	    PyModule_AddIntConstant(m, "MMSC_POST_ACK", PB_MMSC_POST_ACK) < 0 ||
+	    PyModule_AddIntConstant(m, "MMSC_POST_SEND", PB_MMSC_POST_SEND) < 0)
+		return -1;
 	return pbpy_add_type(m, "Mmsc", &MmscType);
 }

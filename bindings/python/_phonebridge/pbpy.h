@@ -30,6 +30,22 @@ int pbpy_dict_put(PyObject *dict, const char *key, PyObject *value);
 /* A UTF-8 C string as str (surrogateescape), or None for NULL. */
 PyObject *pbpy_str_or_none(const char *s);
 
+/*
+ * An outgoing MMS from Python (mms.c): the tuple of fields that
+ * phonebridge.mms makes, as a pb_mms_send_req whose strings and attachment
+ * bytes borrow from the Python objects that @hold keeps. Release the hold
+ * (also after a failed parse) with pbpy_send_req_release(). 0 or -1.
+ */
+typedef struct {
+	PyObject *keep[4];
+	const char **lists[3];
+	pb_mms_attachment *atts;
+	Py_buffer *views;
+	Py_ssize_t n_views;
+} pbpy_send_req_hold;
+int pbpy_send_req_parse(PyObject *fields, pb_mms_send_req *req, pbpy_send_req_hold *hold);
+void pbpy_send_req_release(pbpy_send_req_hold *hold);
+
 /* Per-file method tables and set-up, gathered by module.c. */
 extern PyMethodDef pbpy_errors_methods[];
 extern PyMethodDef pbpy_core_methods[];

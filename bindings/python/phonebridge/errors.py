@@ -23,6 +23,7 @@ __all__ = [
     "TransportError",
     "ProtocolError",
     "AuthError",
+    "ForbiddenError",
     "UnsupportedError",
     "BusyError",
     "ExistsError",
@@ -79,6 +80,17 @@ class ProtocolError(PhoneBridgeError):
 
 class AuthError(PhoneBridgeError):
     """Authentication failed or credentials were refused (PB_EAUTH)."""
+
+
+class ForbiddenError(ProtocolError, AuthError):
+    """The server refused the request for lack of permission (Matrix
+    ``M_FORBIDDEN``, HTTP 401 or 403): the library's code is PB_EPROTO, so
+    it is a :class:`ProtocolError`, and it is an :class:`AuthError` too.
+
+    Attributes:
+        errcode: the server's errcode (e.g. ``"M_FORBIDDEN"``), or None
+        http_status: the HTTP status of the answer
+    """
 
 
 class UnsupportedError(PhoneBridgeError):

@@ -16,9 +16,13 @@ from another thread::
         save(sync.next_batch)
 
 Errors are the package's exceptions: :class:`~phonebridge.AuthError` for a
-refused token or password, :class:`~phonebridge.CancelledError` after
-``cancel()``, :class:`~phonebridge.TransportError` when the server cannot be
-reached...
+refused token or password, :class:`~phonebridge.ForbiddenError` (both an
+AuthError and a ProtocolError) when the server answers ``M_FORBIDDEN`` or
+HTTP 401/403, :class:`~phonebridge.NotFoundError` for ``M_NOT_FOUND``,
+:class:`~phonebridge.CancelledError` after ``cancel()``,
+:class:`~phonebridge.TransportError` when the server cannot be reached...
+Errors from the homeserver carry ``.errcode`` (``"M_FORBIDDEN"``, or None)
+and ``.http_status`` (0 when no answer came).
 """
 
 from __future__ import annotations
@@ -26,14 +30,56 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar, Union
 
 from . import _phonebridge
-from .errors import CancelledError
+from .errors import CancelledError, ForbiddenError, PhoneBridgeError, ProtocolError
+from .mms import guess_content_type
 
-__all__ = ["Client", "Event", "SyncIterator", "read_secret_file"]
+__all__ = ["Client", "Event", "ImageInfo", "SyncIterator", "SyncResult", "image_info",
+           "parse_sync", "read_secret_file"]
 
 _Path = Union[str, "os.PathLike[str]"]
+_Buffer = Union[bytes, bytearray, memoryview]
+_T = TypeVar("_T")
+
+
+def _call(fn: Callable[..., _T], *args: Any) -> _T:
+    """Call into C; a refusal for lack of permission becomes ForbiddenError."""
+    try:
+        return fn(*args)
+    except ForbiddenError:
+        raise
+    except ProtocolError as e:
+        if getattr(e, "errcode", None) != "M_FORBIDDEN" and \
+                getattr(e, "http_status", 0) not in (401, 403):
+            raise
+        f = ForbiddenError(*e.args)
+        f.code, f.name = e.code, e.name
+        f.errcode = getattr(e, "errcode", None)  # type: ignore[attr-defined]
+        f.http_status = getattr(e, "http_status", 0)  # type: ignore[attr-defined]
+        raise f.with_traceback(e.__traceback__) from None
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What :func:`image_info` finds in an image's first bytes."""
+
+    width: int
+    height: int
+    mimetype: str
+
+
+def image_info(data: _Buffer) -> ImageInfo:
+    """The pixel size and MIME type of a PNG, GIF or JPEG image (the
+    library's own parser: no image library needed).
+    :class:`~phonebridge.UnsupportedError` for other formats,
+    :class:`~phonebridge.MalformedPDU` for broken ones."""
+    return ImageInfo(*_phonebridge.matrix_image_info(data))
+
+
+def _json(value: Union[str, Dict[str, Any]]) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def read_secret_file(path: _Path) -> str:
@@ -61,7 +107,8 @@ class Event:
     @property
     def event(self) -> Dict[str, Any]:
         """The whole event, parsed."""
-        return json.loads(self.json)
+        ev: Dict[str, Any] = json.loads(self.json)
+        return ev
 
     @property
     def content(self) -> Dict[str, Any]:
@@ -78,13 +125,23 @@ class SyncResult:
     next_batch: Optional[str]
 
 
+def parse_sync(body: _Buffer) -> SyncResult:
+    """Parse a /sync answer you already have (bytes of its JSON) the way
+    :meth:`Client.sync` does; :class:`~phonebridge.MalformedPDU` (with
+    ``.offset``) for what is not a /sync answer."""
+    events, invites, leaves, next_batch = _phonebridge.matrix_sync_parse(body)
+    return SyncResult([Event(**e) for e in events], invites, leaves, next_batch)
+
+
 class Client:
     """A handle on one homeserver account.
 
     Credentials: ``token`` (an access token), or ``token_file`` (a file of
     mode 0600 holding it), or ``user`` and ``password_file`` (log in with a
     password read from a 0600 file) — or :meth:`login` later.
-    ``tls_insecure`` turns certificate checks off (tests only).
+    ``homeserver`` None: call :meth:`discover` first.
+    ``tls_insecure`` turns certificate checks off, ``discovery_insecure_http``
+    makes :meth:`discover` fetch http:// well-known (tests only).
     """
 
     def __init__(self, homeserver: Optional[str], *, token: Optional[str] = None,
@@ -93,11 +150,12 @@ class Client:
                  user_agent: Optional[str] = None, ca_file: Optional[str] = None,
                  tls_insecure: bool = False, connect_timeout_ms: int = 10000,
                  request_timeout_ms: int = 60000, max_retries: int = 5,
-                 retry_base_ms: int = 500) -> None:
+                 retry_base_ms: int = 500, retry_cap_ms: int = 30000,
+                 discovery_insecure_http: bool = False) -> None:
         self._m = _phonebridge.Matrix(
             homeserver, token, os.fspath(token_file) if token_file is not None else None,
             user_agent, ca_file, tls_insecure, connect_timeout_ms, request_timeout_ms,
-            max_retries, retry_base_ms)
+            max_retries, retry_base_ms, retry_cap_ms, discovery_insecure_http)
         if user is not None and password_file is not None:
             password = read_secret_file(password_file)
             self.login(user, password, device_id)
@@ -106,19 +164,21 @@ class Client:
 
     # --- account ---
     def discover(self, user_id_or_server: str) -> str:
-        """Find the homeserver through .well-known; returns its URL."""
-        return self._m.discover(user_id_or_server)
+        """Find the homeserver of a user id or server name through
+        .well-known/matrix/client, check it, and use it; returns its URL."""
+        return _call(self._m.discover, user_id_or_server)
 
     def login(self, user: str, password: str, device_id: Optional[str] = None) -> None:
         """Log in with a password (m.login.password); the client then uses the new token."""
-        self._m.login_password(user, password, device_id)
+        _call(self._m.login_password, user, password, device_id)
 
     def logout(self) -> None:
-        self._m.logout()
+        """Invalidate the access token on the server; the client forgets it."""
+        _call(self._m.logout)
 
     def whoami(self) -> str:
         """The user id the token belongs to (AuthError when refused)."""
-        return self._m.whoami()
+        return _call(self._m.whoami)
 
     @property
     def user_id(self) -> Optional[str]:
@@ -158,68 +218,148 @@ class Client:
     def cancel_reset(self) -> None:
         self._m.cancel_reset()
 
-    # --- rooms and messages ---
+    # --- rooms ---
     def create_dm(self, user_id: str, name: Optional[str] = None) -> str:
         """A new direct room with ``user_id``, recorded in m.direct; its room id."""
-        return self._m.create_dm(user_id, name)
+        return _call(self._m.create_dm, user_id, name)
 
     def direct_room(self, user_id: str) -> str:
         """The latest direct room with ``user_id`` (NotFoundError if none)."""
-        return self._m.direct_room(user_id)
+        return _call(self._m.direct_room, user_id)
 
     def join(self, room_id_or_alias: str) -> str:
-        return self._m.join(room_id_or_alias)
+        """Join a room by id or alias; the joined room's id."""
+        return _call(self._m.join, room_id_or_alias)
 
     def leave(self, room_id: str) -> None:
-        self._m.leave(room_id)
+        _call(self._m.leave, room_id)
 
+    def invite(self, room_id: str, user_id: str) -> None:
+        """Invite ``user_id`` (ForbiddenError when already in the room or not allowed)."""
+        _call(self._m.invite, room_id, user_id)
+
+    def set_room_name(self, room_id: str, name: str) -> None:
+        """Set m.room.name."""
+        _call(self._m.set_name, room_id, name)
+
+    def set_topic(self, room_id: str, topic: str) -> None:
+        """Set m.room.topic."""
+        _call(self._m.set_topic, room_id, topic)
+
+    def set_avatar(self, room_id: str, mxc_url: str) -> None:
+        """Set m.room.avatar to an mxc:// URI (see :meth:`upload`)."""
+        _call(self._m.set_avatar, room_id, mxc_url)
+
+    def send_state(self, room_id: str, type: str, content: Union[str, Dict[str, Any]],
+                   state_key: str = "") -> str:
+        """Send a state event (``content`` a dict or JSON text); its event id."""
+        return _call(self._m.send_state, room_id, type, state_key, _json(content))
+
+    # --- messages ---
     def send_text(self, room_id: str, body: str, *, html: Optional[str] = None,
                   txn_id: Optional[str] = None) -> str:
         """Send m.text; returns the event id. The same ``txn_id`` twice sends once."""
-        return self._m.send_message(room_id, body, "m.text", html, txn_id)
+        return _call(self._m.send_message, room_id, body, "m.text", html, txn_id)
 
     def send_notice(self, room_id: str, body: str, *, html: Optional[str] = None,
                     txn_id: Optional[str] = None) -> str:
         """Send m.notice (bots' messages); returns the event id."""
-        return self._m.send_message(room_id, body, "m.notice", html, txn_id)
+        return _call(self._m.send_message, room_id, body, "m.notice", html, txn_id)
+
+    def send_emote(self, room_id: str, body: str, *, html: Optional[str] = None,
+                   txn_id: Optional[str] = None) -> str:
+        """Send m.emote ("/me ..."); returns the event id."""
+        return _call(self._m.send_message, room_id, body, "m.emote", html, txn_id)
 
     def send_reaction(self, room_id: str, event_id: str, key: str, *,
                       txn_id: Optional[str] = None) -> str:
         """React to ``event_id`` with ``key`` (e.g. an emoji); returns the reaction's id."""
-        return self._m.send_reaction(room_id, event_id, key, txn_id)
+        return _call(self._m.send_reaction, room_id, event_id, key, txn_id)
 
-    def send_event(self, room_id: str, type: str, content: Dict[str, Any], *,
+    def send_event(self, room_id: str, type: str, content: Union[str, Dict[str, Any]], *,
                    txn_id: Optional[str] = None) -> str:
-        """Send any room event with ``content`` (a dict)."""
-        return self._m.send_event(room_id, type, json.dumps(content), txn_id)
+        """Send any room event with ``content`` (a dict, or JSON text)."""
+        return _call(self._m.send_event, room_id, type, _json(content), txn_id)
+
+    def redact(self, room_id: str, event_id: str, reason: Optional[str] = None, *,
+               txn_id: Optional[str] = None) -> str:
+        """Redact ``event_id``; returns the redaction's event id."""
+        return _call(self._m.redact, room_id, event_id, reason, txn_id)
+
+    def typing(self, room_id: str, typing: bool = True, timeout_ms: int = 30000) -> None:
+        """Show (or with ``typing=False`` stop showing) that this user types."""
+        _call(self._m.typing, room_id, typing, timeout_ms)
+
+    def read_receipt(self, room_id: str, event_id: str) -> None:
+        """Mark ``event_id`` (and what came before it) read: an m.read receipt."""
+        _call(self._m.read_receipt, room_id, event_id)
+
+    # --- media ---
+    def upload(self, data: _Buffer, content_type: Optional[str] = None,
+               filename: Optional[str] = None) -> str:
+        """Upload bytes; returns the mxc:// URI."""
+        return _call(self._m.upload, data, content_type, filename)
+
+    def download(self, mxc_url: str, max_bytes: int = 0) -> Tuple[bytes, Optional[str]]:
+        """(bytes, content type) of an mxc:// URI; TooBigError over ``max_bytes`` (0: no limit)."""
+        return _call(self._m.download, mxc_url, max_bytes)
+
+    def send_media(self, room_id: str, url: str, body: str, *, msgtype: Optional[str] = None,
+                   filename: Optional[str] = None, mimetype: Optional[str] = None,
+                   size: int = 0, width: int = 0, height: int = 0, duration_ms: int = 0,
+                   txn_id: Optional[str] = None) -> str:
+        """Send a media message for an uploaded file (``url``, mxc://) with
+        its info; ``msgtype`` None: m.image/m.video/m.audio/m.file from
+        ``mimetype``. Zero sizes are left out. Returns the event id."""
+        return _call(self._m.send_media, room_id, url, body, msgtype, filename, mimetype, size,
+                     width, height, duration_ms, txn_id)
+
+    def send_bytes(self, room_id: str, data: _Buffer, filename: str, *,
+                   mimetype: Optional[str] = None, txn_id: Optional[str] = None) -> str:
+        """Upload ``data`` and send it as ``filename`` (e.g. an MMS part):
+        the MIME type and pixel size of PNG, GIF and JPEG images are found
+        by :func:`image_info`; other types, when not given, are guessed from
+        the file name's extension. Returns the event id."""
+        width = height = 0
+        try:
+            info = image_info(data)
+        except (ValueError, PhoneBridgeError):
+            info = None
+        if info is not None and (mimetype is None or mimetype == info.mimetype):
+            width, height, mimetype = info.width, info.height, info.mimetype
+        if mimetype is None:
+            mimetype = guess_content_type(filename)
+        url = self.upload(data, mimetype, filename)
+        return self.send_media(room_id, url, filename, mimetype=mimetype,
+                               size=memoryview(data).nbytes, width=width, height=height,
+                               txn_id=txn_id)
 
     def send_file(self, room_id: str, path: _Path, *, mimetype: Optional[str] = None,
                   txn_id: Optional[str] = None) -> str:
         """Upload a file and send it (m.image/m.video/m.audio/m.file by type;
         image size filled in); returns the event id."""
-        return self._m.send_file(room_id, path, mimetype, txn_id)
-
-    def upload(self, data: bytes, content_type: Optional[str] = None,
-               filename: Optional[str] = None) -> str:
-        """Upload bytes; returns the mxc:// URI."""
-        return self._m.upload(data, content_type, filename)
-
-    def download(self, mxc_url: str, max_bytes: int = 0) -> Tuple[bytes, Optional[str]]:
-        """(bytes, content type) of an mxc:// URI."""
-        return self._m.download(mxc_url, max_bytes)
+        return _call(self._m.send_file, room_id, path, mimetype, txn_id)
 
     # --- sync ---
-    def sync(self, since: Optional[str] = None, *, filter: Optional[str] = None,
+    def upload_filter(self, filter: Union[str, Dict[str, Any]]) -> str:
+        """Upload a sync filter (a dict or JSON text); its id, for ``sync(filter=...)``."""
+        return _call(self._m.filter_upload, _json(filter))
+
+    def sync(self, since: Optional[str] = None, *,
+             filter: Union[None, str, Dict[str, Any]] = None,
              timeout_ms: int = 30000, full_state: bool = False) -> SyncResult:
-        """One /sync (long-polls up to ``timeout_ms``)."""
-        events, invites, leaves, next_batch = self._m.sync(since, filter, timeout_ms, full_state)
+        """One /sync (long-polls up to ``timeout_ms``). ``filter``: an id from
+        :meth:`upload_filter`, or an inline filter (dict or JSON text)."""
+        f = None if filter is None else _json(filter)
+        events, invites, leaves, next_batch = _call(self._m.sync, since, f, timeout_ms, full_state)
         return SyncResult([Event(**e) for e in events], invites, leaves, next_batch)
 
-    def sync_forever(self, since: Optional[str] = None, *, filter: Optional[str] = None,
+    def sync_forever(self, since: Optional[str] = None, *,
+                     filter: Union[None, str, Dict[str, Any]] = None,
                      timeout_ms: int = 30000) -> "SyncIterator":
         """An iterator over every event from ``since`` on, syncing as needed;
         it ends when :meth:`cancel` is called (from another thread)."""
-        return SyncIterator(self, since, filter, timeout_ms)
+        return SyncIterator(self, since, None if filter is None else _json(filter), timeout_ms)
 
 
 class SyncIterator:

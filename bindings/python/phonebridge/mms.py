@@ -18,7 +18,8 @@ from __future__ import annotations
 import datetime
 import hashlib
 import os
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import _phonebridge
@@ -30,6 +31,8 @@ __all__ = [
     "Message",
     "Push",
     "Attachment",
+    "OutgoingMessage",
+    "new_transaction_id",
     "decode",
     "decode_push",
     "decode_wap_push",
@@ -370,6 +373,69 @@ def encode_send_req(transaction_id: str, to: Sequence[str], text: Optional[str] 
     args = _send_req_args(transaction_id, to, text, attachments, from_, cc, bcc, subject, date,
                           expiry, delivery_report, read_report, priority, message_class)
     return _phonebridge.mms_encode_send_req(*args, None, False)
+
+
+def new_transaction_id() -> str:
+    """A fresh X-Mms-Transaction-Id ("pb" and 16 random hex digits)."""
+    return "pb" + secrets.token_hex(8)
+
+
+@dataclass
+class OutgoingMessage:
+    """An MMS to send, built in Python: give it to
+    :meth:`phonebridge.mmsc.Client.send` (which encodes it with the
+    library's M-Send.req encoder) or :meth:`encode` it yourself::
+
+        msg = mms.OutgoingMessage(["+15550102000"], text="Look!", subject="Photo")
+        msg.attach(open("cat.jpg", "rb").read(), "image/jpeg", "cat.jpg")
+        conf = mmsc_client.send(msg)
+
+    The body is multipart/related: a generated SMIL presentation, ``text``
+    as a UTF-8 text/plain part, then each attachment. ``to``, ``cc`` and
+    ``bcc`` are numbers (+E.164 gets /TYPE=PLMN) or e-mail addresses;
+    ``from_`` None lets the MMSC fill in our number. ``transaction_id`` None:
+    a fresh one for each encoding.
+    """
+
+    to: Sequence[str]
+    text: Optional[str] = None
+    attachments: List[Union[Attachment, str, "os.PathLike[str]", bytes]] = field(default_factory=list)
+    subject: Optional[str] = None
+    from_: Optional[str] = None
+    cc: Sequence[str] = ()
+    bcc: Sequence[str] = ()
+    date: Union[None, int, datetime.datetime] = None
+    expiry: Union[None, int, datetime.timedelta] = None
+    delivery_report: Optional[bool] = None
+    read_report: Optional[bool] = None
+    priority: int = 0
+    message_class: Optional[str] = None
+    transaction_id: Optional[str] = None
+
+    def attach(self, data: _Buffer, content_type: Optional[str] = None, name: Optional[str] = None,
+               charset: Optional[str] = None) -> "OutgoingMessage":
+        """Add a part from bytes (``content_type`` None: guessed from
+        ``name``); returns the message, so calls chain."""
+        self.attachments.append(Attachment(data, content_type, name, charset))
+        return self
+
+    def attach_file(self, path: Union[str, "os.PathLike[str]"], content_type: Optional[str] = None,
+                    name: Optional[str] = None) -> "OutgoingMessage":
+        """Add a file's contents as a part (named after the file)."""
+        self.attachments.append(Attachment.from_file(path, content_type, name))
+        return self
+
+    def _fields(self, transaction_id: Optional[str] = None) -> Tuple[Any, ...]:
+        tid = transaction_id or self.transaction_id or new_transaction_id()
+        return _send_req_args(tid, self.to, self.text, self.attachments, self.from_, self.cc,
+                              self.bcc, self.subject, self.date, self.expiry,
+                              self.delivery_report, self.read_report, self.priority,
+                              self.message_class)
+
+    def encode(self, transaction_id: Optional[str] = None) -> bytes:
+        """The M-Send.req PDU."""
+        return _phonebridge.mms_encode_send_req(*self._fields(transaction_id), None,  # type: ignore[call-arg]
+                                                False)
 
 
 def encode_retrieve_conf(transaction_id: str, to: Sequence[str], text: Optional[str] = None,

@@ -3,20 +3,37 @@
 
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 import unittest
 import urllib.request
 
-from pbtest import SOURCE_ROOT, Server
+from pbtest import SOURCE_ROOT, Server, assert_no_growth
 
 import phonebridge
-from phonebridge.matrix import Client, read_secret_file
+from phonebridge.matrix import Client, ImageInfo, image_info, parse_sync, read_secret_file
 
 SCRIPT = os.path.join(SOURCE_ROOT, "tests", "matrix-homeserver.py")
 PNG_1x1 = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
                         "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+
+
+SYNC_BODY = json.dumps({
+    "next_batch": "s42",
+    "rooms": {
+        "join": {"!r:x": {"timeline": {"events": [
+            {"type": "m.room.message", "sender": "@a:x", "event_id": "$1", "origin_server_ts": 7,
+             "content": {"msgtype": "m.text", "body": "hi \u00e9"}},
+            "not an event", {"no": "type"}]}}},
+        "invite": {"!i:x": {"invite_state": {"events": [
+            {"type": "m.room.member", "sender": "@b:x", "state_key": "@me:x",
+             "content": {"membership": "invite"}}]}}},
+        "leave": {"!l:x": {}},
+    },
+}).encode()
 
 
 def wait_for(cond, deadline=30.0):
@@ -57,6 +74,171 @@ class TestMatrix(unittest.TestCase):
 
     def alice(self):
         return Client(self.url, user="alice", password_file=self.secret("alice.pw", "wonderland"))
+
+    def room_events(self, room):
+        return self.stats()["events"].get(room, [])
+
+    def bob(self, name="bob.pw"):
+        return Client(self.url, user="bob", password_file=self.secret(name, "builder"))
+
+    def test_room_state_invites_and_errors(self):
+        a, bob = self.alice(), self.bob("bob3.pw")
+        room = a.create_dm("@bob:localhost")
+        a.set_room_name(room, "+15550102000")
+        a.set_topic(room, "SMS with +15550102000")
+        avatar = a.upload(PNG_1x1, "image/png", "a.png")
+        a.set_avatar(room, avatar)
+        custom = a.send_state(room, "org.example.phone", {"number": "+15550102000"}, state_key="n")
+        self.assertTrue(custom.startswith("$"))
+        by_type = {e["type"]: e for e in self.room_events(room)}
+        self.assertEqual(by_type["m.room.name"]["content"], {"name": "+15550102000"})
+        self.assertEqual(by_type["m.room.topic"]["content"]["topic"], "SMS with +15550102000")
+        self.assertEqual(by_type["m.room.avatar"]["content"]["url"], avatar)
+        self.assertEqual(by_type["org.example.phone"]["state_key"], "n")
+        self.assertEqual(by_type["org.example.phone"]["event_id"], custom)
+        # invites: bob again while invited is fine; once he joined the server refuses
+        a.invite(room, "@bob:localhost")
+        bob.join(room)
+        with self.assertRaises(phonebridge.ForbiddenError) as cm:
+            a.invite(room, "@bob:localhost")
+        e = cm.exception
+        self.assertIsInstance(e, phonebridge.AuthError)
+        self.assertIsInstance(e, phonebridge.ProtocolError)
+        self.assertEqual((e.errcode, e.http_status, e.name), ("M_FORBIDDEN", 403, "PB_EPROTO"))
+        self.assertIn("already in the room", str(e))
+        # unknown rooms: NotFoundError with the errcode
+        with self.assertRaises(phonebridge.NotFoundError) as cm:
+            a.send_text("!nowhere:localhost", "hi")
+        self.assertEqual((cm.exception.errcode, cm.exception.http_status), ("M_NOT_FOUND", 404))
+        # leave: then sending is forbidden
+        bob.leave(room)
+        self.assertEqual(self.stats()["rooms"][room]["members"]["@bob:localhost"], "leave")
+        with self.assertRaises(phonebridge.ForbiddenError):
+            bob.send_text(room, "still here?")
+        with self.assertRaises(phonebridge.ForbiddenError):
+            bob.set_topic(room, "mine now")
+
+    def test_typing_receipts_redact_reactions(self):
+        a, bob = self.alice(), self.bob("bob4.pw")
+        room = a.create_dm("@bob:localhost")
+        bob.join(room)
+        eid = a.send_text(room, "typo")
+        a.typing(room, True, timeout_ms=5000)
+        self.assertEqual(self.stats()["rooms"][room]["typing"], {"@alice:localhost": True})
+        a.typing(room, False)
+        self.assertEqual(self.stats()["rooms"][room]["typing"], {"@alice:localhost": False})
+        bob.read_receipt(room, eid)
+        self.assertEqual(self.stats()["rooms"][room]["receipts"], {"@bob:localhost": eid})
+        r = bob.send_reaction(room, eid, "\U0001F44D", txn_id="r1")
+        red = a.redact(room, eid, "wrong room", txn_id="x1")
+        self.assertEqual(a.redact(room, eid, "wrong room", txn_id="x1"), red)  # idempotent
+        a.redact(room, r)
+        evs = {e["event_id"]: e for e in self.room_events(room)}
+        self.assertEqual(evs[r]["content"]["m.relates_to"],
+                         {"rel_type": "m.annotation", "event_id": eid, "key": "\U0001F44D"})
+        self.assertEqual(evs[red]["type"], "m.room.redaction")
+        self.assertEqual(evs[red]["redacts"], eid)
+        self.assertEqual(evs[red]["content"], {"reason": "wrong room"})
+        self.assertEqual(len([e for e in evs.values() if e["type"] == "m.room.redaction"]), 2)
+        emote = a.send_emote(room, "waves")
+        last = self.room_events(room)[-1]
+        self.assertEqual((last["event_id"], last["content"]["msgtype"]), (emote, "m.emote"))
+
+    def test_filters_and_sync(self):
+        a, bob = self.alice(), self.bob("bob5.pw")
+        room = a.create_dm("@bob:localhost")
+        bob.join(room)
+        fid = bob.upload_filter({"room": {"timeline": {"limit": 10}}})
+        self.assertTrue(fid)
+        since = bob.sync(filter=fid, timeout_ms=0).next_batch
+        eid = a.send_text(room, "filtered")
+        got = bob.sync(since, filter={"room": {"timeline": {"limit": 10}}}, timeout_ms=0)
+        self.assertIn(eid, [e.event_id for e in got.events])
+        with self.assertRaises(phonebridge.InvalidArgument):
+            bob.upload_filter("not json")
+
+    def test_media(self):
+        a, bob = self.alice(), self.bob("bob6.pw")
+        room = a.create_dm("@bob:localhost")
+        bob.join(room)
+        self.assertEqual(image_info(PNG_1x1), ImageInfo(1, 1, "image/png"))
+        self.assertEqual(image_info(bytearray(PNG_1x1)).mimetype, "image/png")
+        with self.assertRaises(phonebridge.UnsupportedError):
+            image_info(b"plain text, not an image")
+        with self.assertRaises(phonebridge.MalformedPDU):
+            image_info(PNG_1x1[:20])
+        # bytes from an MMS part, say: uploaded and sent with their info
+        img = a.send_bytes(room, PNG_1x1, "dot.png")
+        doc = a.send_bytes(room, b"%PDF-1.4 ...", "bill.pdf", mimetype="application/pdf")
+        guessed = a.send_bytes(room, b"#!AMR\n...", "memo.amr")  # the type from the name
+        url = a.upload(b"\x00" * 1000, "audio/amr", "voice.amr")
+        voice = a.send_media(room, url, "voice.amr", mimetype="audio/amr", size=1000,
+                             duration_ms=2500)
+        evs = {e["event_id"]: e["content"] for e in self.room_events(room)}
+        self.assertEqual(evs[img]["msgtype"], "m.image")
+        self.assertEqual(evs[img]["info"], {"mimetype": "image/png", "size": len(PNG_1x1), "w": 1, "h": 1})
+        self.assertEqual(a.download(evs[img]["url"]), (PNG_1x1, "image/png"))
+        self.assertEqual(evs[doc]["msgtype"], "m.file")
+        self.assertEqual(evs[doc]["body"], "bill.pdf")
+        self.assertEqual((evs[guessed]["msgtype"], evs[guessed]["info"]["mimetype"]),
+                         ("m.audio", "audio/amr"))
+        self.assertEqual(evs[voice]["msgtype"], "m.audio")
+        self.assertEqual(evs[voice]["info"]["duration"], 2500)
+        self.assertEqual(evs[voice]["url"], url)
+        with self.assertRaises(phonebridge.TooBigError):
+            a.download(url, max_bytes=100)
+        with self.assertRaises(phonebridge.NotFoundError):
+            a.download("mxc://localhost/nothing-here")
+
+    def test_discover_login_logout(self):
+        port = self.url.rsplit(":", 1)[1]
+        c = Client(None, discovery_insecure_http=True)
+        self.assertIsNone(c.homeserver)
+        self.assertEqual(c.discover(f"@alice:127.0.0.1:{port}"), self.url)
+        self.assertEqual(c.homeserver, self.url)
+        c.login("alice", "wonderland", "PYDEV")
+        self.assertEqual((c.user_id, c.device_id), ("@alice:localhost", "PYDEV"))
+        token = c.access_token
+        c.logout()
+        self.assertIsNone(c.access_token)
+        with self.assertRaises(phonebridge.AuthError) as cm:
+            Client(self.url, token=token, max_retries=0).whoami()
+        self.assertEqual(cm.exception.errcode, "M_UNKNOWN_TOKEN")
+        self.assertEqual(cm.exception.http_status, 401)
+        with self.assertRaises(phonebridge.InvalidArgument):
+            c.discover("@nobody")
+
+    def test_echo_example(self):
+        example = os.path.join(SOURCE_ROOT, "examples", "python", "matrix_echo.py")
+        if not os.path.exists(example):
+            self.skipTest("no examples")
+        proc = subprocess.Popen([sys.executable, example, "--homeserver", self.url, "--user", "bob",
+                                 "--password-file", self.secret("bob-echo.pw", "builder"),
+                                 "--count", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        try:
+            self.assertIn("@bob:localhost: listening", proc.stdout.readline())
+            a = self.alice()
+            room = a.create_dm("@bob:localhost")
+            # the emulator gives a room's history only from the join on
+            self.assertTrue(wait_for(lambda: self.stats()["rooms"][room]["members"].get("@bob:localhost")
+                                     == "join", 60), "the bot did not join")
+            one = a.send_text(room, "one")
+            a.send_text(room, "two")
+            out, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        self.assertEqual(proc.returncode, 0, err)
+        evs = self.room_events(room)
+        notices = [e["content"]["body"] for e in evs
+                   if e["sender"] == "@bob:localhost" and e["type"] == "m.room.message"]
+        self.assertEqual(notices, ["Hello! I repeat what you write.", "echo: one", "echo: two"])
+        self.assertIn(self.stats()["rooms"][room]["receipts"]["@bob:localhost"],
+                      [e["event_id"] for e in evs if e["content"].get("body") == "two"])
+        [echo_one] = [e for e in evs if e["content"].get("body") == "echo: one"]
+        self.assertEqual(echo_one["unsigned"]["transaction_id"], "echo-" + one)
 
     def test_login_files_and_whoami(self):
         a = self.alice()
@@ -143,6 +325,69 @@ class TestMatrix(unittest.TestCase):
             bob.whoami()
         bob.cancel_reset()
         self.assertEqual(bob.whoami(), "@bob:localhost")
+
+
+class TestSyncParse(unittest.TestCase):
+    def test_parse_sync(self):
+        r = parse_sync(SYNC_BODY)
+        self.assertEqual(r.next_batch, "s42")
+        msg = [e for e in r.events if e.section == "timeline"]
+        self.assertEqual(len(msg), 1)  # what is not an event with a type is skipped
+        self.assertEqual((msg[0].room_id, msg[0].sender, msg[0].body, msg[0].origin_server_ts),
+                         ("!r:x", "@a:x", "hi \u00e9", 7))
+        self.assertEqual(msg[0].content["msgtype"], "m.text")
+        self.assertIn(("!i:x", "@b:x"), r.invites)
+        self.assertEqual(r.leaves, ["!l:x"])
+        with self.assertRaises(phonebridge.MalformedPDU) as cm:
+            parse_sync(b'{"next_batch": "s1", "rooms": [')
+        self.assertIsNotNone(cm.exception.offset)
+        with self.assertRaises(phonebridge.MalformedPDU):
+            parse_sync(b"[]")
+
+    def test_parse_sync_no_leak(self):
+        def one_round():
+            assert parse_sync(SYNC_BODY).next_batch == "s42"
+            try:
+                parse_sync(SYNC_BODY[:-9])
+            except phonebridge.MalformedPDU:
+                pass
+            assert image_info(PNG_1x1).width == 1
+        assert_no_growth(self, one_round, 2000, 30000)
+
+
+@unittest.skipUnless(os.path.exists(SCRIPT), "no homeserver emulator")
+class TestMatrixNoLeak(unittest.TestCase):
+    """Thousands of send/sync/download rounds (and the error paths) against
+    a homeserver of their own: neither Python objects nor C memory grow."""
+
+    def test_no_leak(self):
+        server = Server("tests/matrix-homeserver.py", "--exit-on-eof", ready="port")
+        try:
+            a = Client(server.url)
+            a.login("alice", "wonderland")
+            room = a.create_dm("@bob:localhost", name="leak")
+            mxc = a.upload(PNG_1x1 * 50, "image/png", "x.png")
+            state = {"since": a.sync(timeout_ms=0).next_batch, "n": 0}
+
+            def one_round():
+                state["n"] += 1
+                eid = a.send_text(room, "round %d" % state["n"])
+                r = a.sync(state["since"], timeout_ms=0)
+                assert [e.event_id for e in r.events if e.type == "m.room.message"] == [eid], r
+                state["since"] = r.next_batch
+                data, ctype = a.download(mxc)
+                assert len(data) == len(PNG_1x1) * 50 and ctype == "image/png"
+                a.typing(room, state["n"] & 1 == 0)
+                try:
+                    a.send_text("!nowhere:localhost", "x", txn_id="t%d" % state["n"])
+                except phonebridge.NotFoundError as e:
+                    assert e.errcode == "M_NOT_FOUND"
+                else:
+                    raise AssertionError("sent to a room that does not exist")
+
+            assert_no_growth(self, one_round, 500, 5000)
+        finally:
+            server.close()
 
 
 if __name__ == "__main__":

@@ -2,16 +2,21 @@
 
 import json
 import os
+import subprocess
+import sys
+import tempfile
 import unittest
 import urllib.request
 
-from pbtest import SOURCE_ROOT, Server
+from pbtest import SOURCE_ROOT, Server, assert_no_growth
 
 import phonebridge
-from phonebridge import mmsc
+from phonebridge import mms, mmsc
 
 SCRIPT = os.path.join(SOURCE_ROOT, "tests", "mmsc-server.py")
 DATA = os.path.join(SOURCE_ROOT, "tests", "data", "mmsc")
+PNG_1x1 = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                        "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
 
 
 def notification(tid, location, size=1024):
@@ -38,7 +43,9 @@ def send_req(tid):
 class TestMmsc(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.server = Server("tests/mmsc-server.py", "--root", f"own={DATA}", ready="PORT")
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.server = Server("tests/mmsc-server.py", "--root", f"own={DATA}",
+                            "--record-dir", cls.tmp.name, ready="PORT")
         cls.url = cls.server.url
         with open(os.path.join(DATA, "retrieve-conf-text.mms"), "rb") as f:
             cls.conf = f.read()
@@ -46,6 +53,7 @@ class TestMmsc(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.server.close()
+        cls.tmp.cleanup()
 
     def requests(self):
         with urllib.request.urlopen(self.url + "/admin/requests") as r:
@@ -86,6 +94,149 @@ class TestMmsc(unittest.TestCase):
         with self.assertRaises(phonebridge.MalformedPDU):
             c.retrieve(b"\x8c")
 
+    def posted(self, case):
+        """The bodies the MMSC recorded for POSTs to ?case=..., in order."""
+        out = []
+        for q in self.requests():
+            if q["method"] == "POST" and f"case={case}" in q["path"]:
+                with open(q["body_file"], "rb") as f:
+                    out.append(f.read())
+        return out
+
+    def test_retrieve_gives_the_decoded_message(self):
+        c = mmsc.Client(self.url + "/mmsc?case=pymsg")
+        r = c.retrieve(notification("PY2", self.url + "/files/own/retrieve-conf-text.mms"))
+        self.assertIsInstance(r.message, mms.Message)
+        want = mms.decode(self.conf)
+        self.assertEqual(r.message.message_type, 132)  # m-retrieve-conf
+        self.assertEqual((r.message.from_, r.message.to, r.message.subject, r.message.text),
+                         (want.from_, want.to, want.subject, want.text))
+        self.assertEqual([bytes(p.body) for p in r.message.parts], [bytes(p.body) for p in want.parts])
+        self.assertEqual(r.pdu, self.conf)  # the raw bytes stay available
+        # an error status from the MMSC: refused, but its answer is decoded too
+        with self.assertRaises(phonebridge.NotFoundError) as cm:
+            c.retrieve(notification("PY3", self.url + "/files/own/retrieve-conf-not-found.mms"))
+        gone = cm.exception.retrieval
+        self.assertIsInstance(gone.message, mms.Message)
+        self.assertEqual(gone.message.retrieve_status, gone.retrieve_status)
+        self.assertGreaterEqual(gone.retrieve_status, 0xE0)
+        # an HTML page: nothing decoded, the bytes kept for diagnostics
+        with self.assertRaises(phonebridge.ProtocolError) as cm:
+            c.retrieve(notification("PY4", self.url + "/html"))
+        self.assertIsNone(cm.exception.retrieval.message)
+        self.assertIn(b"<html>", cm.exception.retrieval.pdu)
+
+    def test_send_message_object(self):
+        c = mmsc.Client(self.url + "/mmsc?case=pyobj")
+        msg = mms.OutgoingMessage(["+15550102000", "bob@example.org"], text="hello from Python",
+                                  subject="Snapshot \u00e9", cc=["+15550102001"],
+                                  delivery_report=True)
+        msg.attach(PNG_1x1, "image/png", "dot.png").attach(b"BEGIN:VCARD\r\nEND:VCARD\r\n",
+                                                            "text/x-vcard", "card.vcf")
+        conf = c.send(msg)
+        self.assertIsInstance(conf, mmsc.SendConf)
+        self.assertTrue(conf.ok)
+        self.assertEqual(conf.status_name, "Ok")
+        self.assertTrue(conf.transaction_id.startswith("pb"))
+        self.assertEqual(conf.message_id, "msg-" + conf.transaction_id)
+        self.assertEqual(conf.http.http_status, 200)
+        # what the MMSC received: the library's M-Send.req of that message
+        [body] = self.posted("pyobj")
+        sent = mms.decode(body)
+        self.assertEqual(sent.type_name, "m-send-req")
+        self.assertEqual(sent.transaction_id, conf.transaction_id)
+        self.assertEqual(sent.to, ("+15550102000", "bob@example.org"))
+        self.assertIn(b"+15550102000/TYPE=PLMN\0", body)
+        self.assertEqual(sent.cc, ("+15550102001",))
+        self.assertTrue(sent.from_insert_address)
+        self.assertEqual(sent.subject, "Snapshot \u00e9")
+        self.assertEqual(sent.delivery_report, 128)
+        self.assertEqual(sent.text, "hello from Python")
+        named = {p.name: p for p in sent.parts if p.name}
+        self.assertEqual(bytes(named["dot.png"].body), PNG_1x1)
+        self.assertEqual(named["dot.png"].media_type, "image/png")
+        self.assertEqual(named["card.vcf"].media_type.lower(), "text/x-vcard")  # a WSP token
+        self.assertTrue(any(p.is_smil for p in sent.parts))
+        # the same message encoded in Python is the same PDU (same transaction id)
+        self.assertEqual(msg.encode(conf.transaction_id), body)
+        # a chosen transaction id is used as is
+        fixed = mms.OutgoingMessage("+15550102000", text="again", transaction_id="PYTID7")
+        self.assertEqual(c.send(fixed).transaction_id, "PYTID7")
+
+    def test_send_refusals(self):
+        refused = mmsc.Client(self.url + "/mmsc?case=pyref&send_status=0xE2&send_text=no+such+user")
+        with self.assertRaises(phonebridge.ProtocolError) as cm:
+            refused.send(mms.OutgoingMessage(["+15550109999"], text="x"))
+        conf = cm.exception.conf
+        self.assertFalse(conf.ok)
+        self.assertEqual(conf.response_status, 0xE2)
+        self.assertEqual(conf.response_text, "no such user")
+        self.assertTrue(conf.status_name.startswith("Error-permanent"))
+        c = mmsc.Client(self.url + "/mmsc?case=pybad")
+        with self.assertRaises(phonebridge.InvalidArgument):
+            c.send(mms.OutgoingMessage([], text="nobody to send to"))
+        with self.assertRaises(TypeError):
+            c.send("not a message")  # type: ignore[arg-type]
+        self.assertEqual(self.posted("pybad"), [])
+        # the raw entry point stays
+        self.assertTrue(c.send_pdu(send_req("PYRAW1")).ok)
+
+    def test_answers_post_and_rewrite(self):
+        c = mmsc.Client(self.url + "/mmsc?case=pyans")
+        r = c.retrieve(notification("PYANS1", self.url + "/files/own/retrieve-conf-text.mms"),
+                       no_answer=True)
+        self.assertFalse(r.answered)
+        self.assertEqual(r.answer_status, mms.STATUS_RETRIEVED)
+        self.assertEqual(self.posted("pyans"), [])
+        self.assertEqual(c.notifyresp("PYANS1", r.answer_status).http_status, 200)
+        self.assertEqual(c.acknowledge("PYANS1").http_status, 200)
+        answer, http = c.post(mmsc.POST_SEND, send_req("PYANS2"))
+        self.assertEqual(mms.decode(answer).transaction_id, "PYANS2")
+        self.assertEqual(http.http_status, 200)
+        resp, ack, sent = [mms.decode(b) for b in self.posted("pyans")]
+        self.assertEqual((resp.type_name, resp.transaction_id, resp.status),
+                         ("m-notifyresp-ind", "PYANS1", mms.STATUS_RETRIEVED))
+        self.assertEqual((ack.type_name, ack.transaction_id), ("m-acknowledge-ind", "PYANS1"))
+        self.assertEqual(sent.type_name, "m-send-req")
+        with self.assertRaises(ValueError):
+            c.post(7, send_req("PYANS3"))
+        with self.assertRaises(phonebridge.InvalidArgument):
+            mmsc.Client().notifyresp("PYANS1", mms.STATUS_RETRIEVED)  # no MMSC URL
+        with self.assertRaises(phonebridge.NotFoundError) as cm:
+            mmsc.Client(self.url + "/mmsc?case=pyans404&status=404", attempts=1).acknowledge("PYANS4")
+        self.assertEqual(cm.exception.http.http_status, 404)
+        self.assertEqual(mmsc.rewrite_location("base=http://mms.example keep=path", "/mms/wapenc?T=a"),
+                         "http://mms.example/mms/wapenc?T=a")
+        self.assertEqual(mmsc.rewrite_location("base=mmsc keep=query", "T=abc", "http://m.example/w"),
+                         "http://m.example/w?T=abc")
+        self.assertIsNone(mmsc.rewrite_location("match=other host=h.example", "http://a/b"))
+        with self.assertRaises(phonebridge.InvalidArgument):
+            mmsc.rewrite_location("frobnicate=1", "http://a/b")
+
+    def test_send_mms_example(self):
+        example = os.path.join(SOURCE_ROOT, "examples", "python", "send_mms.py")
+        if not os.path.exists(example):
+            self.skipTest("no examples")
+        png = os.path.join(self.tmp.name, "dot.png")
+        with open(png, "wb") as f:
+            f.write(PNG_1x1)
+        r = subprocess.run([sys.executable, example, "--mmsc", self.url + "/mmsc?case=pyex",
+                            "--subject", "From the example", "--text", "see the dot",
+                            "+15550102000,+15550102001", png],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.startswith("sent: Ok, message id msg-pb"), r.stdout)
+        [body] = self.posted("pyex")
+        sent = mms.decode(body)
+        self.assertEqual(sent.to, ("+15550102000", "+15550102001"))
+        self.assertEqual((sent.subject, sent.text), ("From the example", "see the dot"))
+        [dot] = [p for p in sent.parts if p.name == "dot.png"]
+        self.assertEqual((dot.media_type, bytes(dot.body)), ("image/png", PNG_1x1))
+        r = subprocess.run([sys.executable, example, "--mmsc", self.url + "/mmsc?send_status=0xE2",
+                            "+15550102000", png], capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("refused: Error-permanent", r.stderr)
+
     def test_send(self):
         c = mmsc.Client(self.url + "/mmsc?case=pysend")
         conf = c.send(send_req("PYSEND1"))
@@ -96,6 +247,42 @@ class TestMmsc(unittest.TestCase):
         with self.assertRaises(phonebridge.ProtocolError) as cm:
             refused.send(send_req("PYSEND2"))
         self.assertEqual(cm.exception.conf.response_status, 0xE3)
+
+
+@unittest.skipUnless(os.path.exists(SCRIPT), "no MMSC server")
+class TestMmscNoLeak(unittest.TestCase):
+    """Thousands of fetch/retrieve/send rounds, refusals included, against an
+    MMSC of their own (nothing recorded): no growth of Python objects or RSS."""
+
+    def test_no_leak(self):
+        server = Server("tests/mmsc-server.py", "--root", f"own={DATA}", ready="PORT")
+        try:
+            url = server.url
+            with open(os.path.join(DATA, "retrieve-conf-text.mms"), "rb") as f:
+                conf_pdu = f.read()
+            ok = mmsc.Client(url + "/mmsc")
+            refused = mmsc.Client(url + "/mmsc?send_status=0xE3&send_text=nope")
+            ni = notification("LEAK", url + "/files/own/retrieve-conf-text.mms")
+            msg = mms.OutgoingMessage(["+15550102000"], text="leak?", subject="s")
+            msg.attach(PNG_1x1 * 20, "image/png", "dot.png")
+
+            def one_round():
+                body, http = ok.fetch(url + "/files/own/retrieve-conf-text.mms")
+                assert body == conf_pdu and http.http_status == 200
+                r = ok.retrieve(ni)
+                assert r.message is not None and r.answered
+                assert ok.send(msg).ok
+                assert ok.send_pdu(send_req("LEAKPDU")).ok
+                try:
+                    refused.send(msg)
+                except phonebridge.ProtocolError as e:
+                    assert e.conf.response_status == 0xE3
+                else:
+                    raise AssertionError("the refusal was not raised")
+
+            assert_no_growth(self, one_round, 300, 3000)
+        finally:
+            server.close()
 
 
 if __name__ == "__main__":
