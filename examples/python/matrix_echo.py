@@ -14,12 +14,13 @@ seen twice (after a crash, say) is answered once.
 import argparse
 import sys
 import threading
+from typing import List, Optional
 
 import phonebridge
 from phonebridge.matrix import Client
 
 
-def run(client, since, count, done):
+def run(client: Client, since: Optional[str], count: int, done: threading.Event) -> None:
     me = client.user_id
     answered = 0
     it = client.sync_forever(since, timeout_ms=30000)
@@ -28,7 +29,7 @@ def run(client, since, count, done):
             client.join(ev.room_id)
             client.send_notice(ev.room_id, "Hello! I repeat what you write.", txn_id="hello-" + ev.room_id)
         elif (ev.section == "timeline" and ev.type == "m.room.message" and ev.sender != me
-              and ev.msgtype == "m.text" and ev.body is not None):
+              and ev.msgtype == "m.text" and ev.body is not None and ev.event_id is not None):
             client.read_receipt(ev.room_id, ev.event_id)
             client.typing(ev.room_id, True, 2000)
             client.send_notice(ev.room_id, "echo: " + ev.body, txn_id="echo-" + ev.event_id)
@@ -39,7 +40,7 @@ def run(client, since, count, done):
     done.set()
 
 
-def main():
+def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--homeserver", required=True)
     ap.add_argument("--user", required=True)
@@ -57,9 +58,9 @@ def main():
         sys.exit(f"failed: {e} ({e.name})")
     print(f"{client.user_id}: listening", flush=True)
     done = threading.Event()
-    errors = []
+    errors: List[phonebridge.PhoneBridgeError] = []
 
-    def worker():
+    def worker() -> None:
         try:
             run(client, first.next_batch, args.count, done)
         except phonebridge.PhoneBridgeError as e:

@@ -16,7 +16,7 @@ import phonebridge
 from phonebridge import mms, mmsc
 
 
-def main():
+def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mmsc", required=True, help="the MMSC URL, e.g. http://mms.carrier.example/mms/wapenc")
     ap.add_argument("--proxy", help="the carrier's WAP proxy, host:port")
@@ -37,10 +37,10 @@ def main():
     try:
         conf = client.send(msg)
     except phonebridge.ProtocolError as e:
-        conf = getattr(e, "conf", None)
-        if conf is None:
+        refused: "mmsc.SendConf | None" = getattr(e, "conf", None)
+        if refused is None:
             sys.exit(f"failed: {e}")
-        sys.exit(f"refused: {conf.status_name or conf.response_status} {conf.response_text or ''}".rstrip())
+        sys.exit(f"refused: {refused.status_name or refused.response_status} {refused.response_text or ''}".rstrip())
     except phonebridge.PhoneBridgeError as e:
         sys.exit(f"failed: {e} ({e.name})")
     print(f"sent: {conf.status_name}, message id {conf.message_id}, transaction {conf.transaction_id}")

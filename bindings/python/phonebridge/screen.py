@@ -172,7 +172,7 @@ class Challenge:
         self._ctx: Optional[_phonebridge.ChallengeContext] = None
 
     # called by the C extension
-    def _pb_event(self, ctx: _phonebridge.ChallengeContext, event: str, args: tuple) -> None:
+    def _pb_event(self, ctx: _phonebridge.ChallengeContext, event: str, args: Tuple[Any, ...]) -> None:
         self._ctx = ctx
         try:
             getattr(self, event)(*args)
@@ -378,7 +378,7 @@ class Session:
         return Result(**r) if r is not None else None
 
     @property
-    def challenge(self) -> str:
+    def challenge(self) -> Optional[str]:
         return self._s.challenge
 
     @property
