@@ -242,7 +242,8 @@ class H(BaseHTTPRequestHandler):
         if p == "/test/state":
             return self.send(json.dumps({"inbox": [m.index for m in inbox if m.raw is None],
                                          "read": [m.index for m in inbox if m.smstat == 1],
-                                         "logins": logins[0]}).encode(), ctype="application/json")
+                                         "logins": logins[0],
+                                         "list_reads": list_reads[0]}).encode(), ctype="application/json")
         self.send(err(100002))
 
     def post(self, body):

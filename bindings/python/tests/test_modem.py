@@ -100,7 +100,14 @@ class TestHiLink(unittest.TestCase):
 
     def test_watch_iterator_new_message_and_stop(self):
         m = self.open()
+        reads = json.loads(self.emu.http("/test/state"))["list_reads"]
         w = m.watch(new_only=True)
+        # new_only: what the watch's first listing sees is old, so the message
+        # must come after it (the C watch starts in the iterator's thread)
+        deadline = time.monotonic() + 60
+        while json.loads(self.emu.http("/test/state"))["list_reads"] <= reads:
+            self.assertLess(time.monotonic(), deadline, "the watch never listed the inbox")
+            time.sleep(0.02)
         self.emu.http("/test/add", "<Message><Smstat>0</Smstat><Index>@INDEX@</Index>"
                       "<Phone>+1777</Phone><Content>late arrival</Content>"
                       "<Date>2024-05-02 09:00:00</Date><SmsType>1</SmsType></Message>")
