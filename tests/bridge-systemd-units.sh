@@ -2,7 +2,9 @@
 # libphonebridge tests — the daemons' systemd units (data/systemd/): they
 # load (systemd-analyze verify, with ExecStart pointed at the built programs)
 # and are hardened (systemd-analyze security --offline=yes, exposure at most
-# 2.0 of 10). Prints TAP; skips with a reason where systemd-analyze is missing.
+# 1.5 of 10: what is left is network access, which both daemons need, AF_UNIX
+# (sofia-sip's wake-up socket pair), no IP allow list, and the serial devices
+# pb-bridged may open). Prints TAP; skips with a reason where systemd-analyze is missing.
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # usage: bridge-systemd-units.sh SOURCE_ROOT PB_BRIDGED PB_SCREEND
@@ -33,11 +35,11 @@ for unit in pb-bridged pb-screend; do
 		fail=1
 	fi
 	n=$((n + 1))
-	out=$(cd "$tmp" && systemd-analyze security --offline=yes --threshold=20 "$tmp/$unit.service" 2>&1)
+	out=$(cd "$tmp" && systemd-analyze security --offline=yes --threshold=15 "$tmp/$unit.service" 2>&1)
 	rc=$?
 	score=$(printf '%s\n' "$out" | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
 	if [ $rc -eq 0 ] && [ -n "$score" ]; then
-		echo "ok $n - $unit.service: exposure $score (at most 2.0)"
+		echo "ok $n - $unit.service: exposure $score (at most 1.5)"
 	else
 		echo "not ok $n - $unit.service: exposure ${score:-?} (rc $rc)"
 		printf '%s\n' "$out" | grep '✗' | sed 's/^/# /'
