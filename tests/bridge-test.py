@@ -48,8 +48,9 @@ at_ctl, at_sent = modem.ctl, modem.sent
 owner_token = login(HS, "bob", "builder")
 token_file = secret_file(os.path.join(tmp, "matrix.token"), login(HS, "alice", "wonderland"))
 store = os.path.join(tmp, "bridge.db")
+# small back-off caps: the 40 failed sends of case 6 take seconds, not minutes
 config = bridge_config(os.path.join(tmp, "bridge.ini"), modem.config(), HS, token_file, store,
-                       "[mmsc]\nurl = %s/mms" % mms.url)
+                       "retry_max_ms = 250\n[mmsc]\nurl = %s/mms" % mms.url)
 bridged = Daemon(DAEMON, tmp, config)
 start, kill = bridged.start, bridged.kill
 
@@ -242,13 +243,22 @@ try:
        "the notice is given once, also after another restart")
 
     # --- 6. the homeserver away: messages wait and arrive in order ------------
+    def send_requests():
+        return sum(c for route, c in stats()["counts"].items() if "/send/" in route)
+    sends_before, rounds_before = send_requests(), bridged.failed_rounds()
     http("POST", "/_test/fault", {"kind": "500", "count": 40, "path": "/send/"})
     away = ["while away %d" % i for i in range(5)]
     for i, t in enumerate(away):
         n += 1
         at_ctl("deliver " + deliver7(PEER, t, n))
     got = wait_for(lambda: [b for b in bodies() if b.startswith("while away")] == away, "the queued ones", 180)
-    ok(got is not None, "after the homeserver failed 40 sends, the messages arrived in order")
+    # every send failed 40 times over several delivery rounds (each request
+    # retries by itself, then the stage backs off), then the five went out
+    print("# %d send requests, %d rounds given up" % (send_requests() - sends_before,
+                                                     bridged.failed_rounds() - rounds_before), flush=True)
+    ok(got is not None and send_requests() - sends_before >= 40 + len(away)
+       and bridged.failed_rounds() - rounds_before >= 3,
+       "after the homeserver failed 40 sends, the messages arrived in order")
 
     # --- 6b. the modem unplugged and plugged in again: no restart needed -------
     at_ctl("unplug")

@@ -273,11 +273,19 @@ class Daemon:
             self.kill()
             return None
 
-    def log_has(self, *needles):
-        """Has the daemon logged a line with every one of @needles?"""
+    def log_lines(self):
+        """The lines the daemon has logged so far."""
         self.log.flush()
         with open(self.log_path) as f:
-            return any(all(n in line for n in needles) for line in f)
+            return f.read().splitlines()
+
+    def log_has(self, *needles):
+        """Has the daemon logged a line with every one of @needles?"""
+        return any(all(n in line for n in needles) for line in self.log_lines())
+
+    def failed_rounds(self):
+        """Delivery rounds that gave up on the homeserver (each is followed by a back-off)."""
+        return sum(1 for line in self.log_lines() if "matrix:" in line and "(will retry)" in line)
 
     def close(self, failed):
         self.kill()
