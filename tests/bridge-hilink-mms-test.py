@@ -15,14 +15,14 @@
 # Content-Location the router cut to its path (an [mmsc] rewrite rule); the
 # entries leave the router; an SMS behind them still arrives, after them;
 # SIGKILL and restart fetch nothing again and post nothing twice.
-import json
 import os
 import subprocess
 import sys
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bridge_env import ROOT, Bridge, Homeserver, Mmsc, Tap, child, finish, scratch, wait_for  # noqa: E402
+from bridge_env import (Bridge, Homeserver, Mmsc, Tap, emulator, finish, request, scratch,  # noqa: E402
+                        wait_for)
 
 DAEMON = sys.argv[1]
 PB_MMS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(DAEMON))), "pb-mms")
@@ -31,18 +31,15 @@ t = Tap()
 tmp = scratch("pb-bridge-hilink-mms-")
 hs = Homeserver()
 mmsc = Mmsc(tmp)
-router, router_out = child([os.path.join(ROOT, "tests/emulators/hilink-emulator.py"), "--require-login"])
-RT = "http://127.0.0.1:%s" % router_out.get("READY ").split()[1]
+router, RT = emulator("hilink", "--require-login")
 
 
 def rt(path, body=b""):
-    with urllib.request.urlopen(urllib.request.Request(RT + path, data=body, method="POST"), timeout=30) as r:
-        return r.read().decode()
+    request("POST", RT + path, body)
 
 
 def inbox():
-    with urllib.request.urlopen(RT + "/test/state", timeout=30) as r:
-        return json.loads(r.read())["inbox"]
+    return request("GET", RT + "/test/state")["inbox"]
 
 
 def pictures():

@@ -29,26 +29,21 @@
 #     found again, one control room.
 import json
 import os
-import signal
 import sqlite3
 import struct
 import subprocess
 import sys
 import tempfile
 import urllib.parse
-import urllib.request
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bridge_harness import (AtModem, Tap, login, request, secret_file,  # noqa: E402
-                            start_homeserver, start_mmsc, wait_for)
+from bridge_env import (BOT, OWNER, AtModem, Daemon, Homeserver, Mmsc, Tap, bridge_config,  # noqa: E402
+                        finish, login, request, secret_file, wait_for)
 from bridge_pdu import deliver7, submit_text, wap_push_parts  # noqa: E402
 
 DAEMON = sys.argv[1]
-ROOT = os.environ.get("PB_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), ".."))
-PY = "/usr/bin/python3"
 PB_MMS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(DAEMON))), "pb-mms")
-OWNER, BOT = "@bob:localhost", "@alice:localhost"
 OWN = "+4915100000001"
 PEER, PEER2, PEER3 = "+4915112345678", "+4917098765432", "+49301112223"
 NEW1, NEW2, NEW3 = "+4915700000011", "+4915700000022", "+4915700000033"
@@ -69,65 +64,23 @@ def png(w, h, seed):
 
 
 tmp = tempfile.mkdtemp(prefix="pb-bridge-mms-test-")
-hs, HS = start_homeserver(ROOT)
-mms_dir = os.path.join(tmp, "mmsc")
-os.mkdir(mms_dir)
-mmsc, MMSC = start_mmsc(ROOT, mms_dir)
-modem_link = os.path.join(tmp, "modem")
-modem = AtModem(ROOT, modem_link)
-at = modem.proc
+homeserver = Homeserver()
+HS, http = homeserver.url, homeserver.http
+mms = Mmsc(tmp)
+MMSC, mms_dir = mms.url, os.path.join(tmp, "mmsc")
+modem = AtModem(tmp, "modem")
 at_ctl, at_sent = modem.ctl, modem.sent
-
-
-def http(method, path, body=None, token=None):
-    return request(method, HS + path, body, token)
-
-
-bot_token = login(HS, "alice", "wonderland")
 owner_token = login(HS, "bob", "builder")
-token_file = secret_file(os.path.join(tmp, "matrix.token"), bot_token)
+token_file = secret_file(os.path.join(tmp, "matrix.token"), login(HS, "alice", "wonderland"))
 store = os.path.join(tmp, "bridge.db")
 config = os.path.join(tmp, "bridge.ini")
-log_path = os.path.join(tmp, "daemon.log")
-daemon_log = open(log_path, "a")
-daemon = None
+bridged = Daemon(DAEMON, tmp, config)
+start, kill, log_has = bridged.start, bridged.kill, bridged.log_has
 
 
 def write_config(mmsc_url):
-    with open(config, "w") as f:
-        f.write(f"""# written by tests/bridge-mms-test.py
-[modem]
-backend = at
-device = {modem_link}
-poll_interval_ms = 500
-timeout_ms = 3000
-own_number = 0151 00000001
-
-[matrix]
-homeserver = {HS}
-token_file = {token_file}
-owners = {OWNER}
-sync_timeout_ms = 1000
-""" + (f"""
-[mmsc]
-url = {mmsc_url}
-max_size = 100K
-""" if mmsc_url else "") + f"""
-[bridge]
-store = {store}
-region = DE
-store_sync = normal
-""")
-
-
-def start():
-    global daemon
-    daemon = subprocess.Popen([DAEMON, "-c", config], stdout=daemon_log, stderr=daemon_log)
-
-
-def kill():
-    daemon.send_signal(signal.SIGKILL)
-    daemon.wait()
+    bridge_config(config, modem.config() + "\nown_number = 0151 00000001", HS, token_file, store,
+                  "[mmsc]\nurl = %s\nmax_size = 100K" % mmsc_url if mmsc_url else "", "store_sync = normal")
 
 
 def restart(mmsc_url=MMSC + "/mms"):
@@ -136,8 +89,7 @@ def restart(mmsc_url=MMSC + "/mms"):
     start()
 
 
-def stats():
-    return http("GET", "/_test/stats")
+stats = homeserver.stats
 
 
 def events(room):
@@ -145,14 +97,9 @@ def events(room):
 
 
 def bot_messages(room=None):
-    out = []
-    for rid, evs in stats()["events"].items():
-        if room and rid != room:
-            continue
-        for e in evs:
-            if e["type"] == "m.room.message" and e["sender"] == BOT:
-                out.append((rid, e["content"].get("msgtype"), e["content"].get("body"), e["content"]))
-    return out
+    """[(room, msgtype, body, content)] the bot sent (in @room), in order."""
+    return [(rid, c.get("msgtype"), c.get("body"), c) for rid, c in homeserver.bot_messages()
+            if not room or rid == room]
 
 
 def notices(room=None):
@@ -191,7 +138,7 @@ def marker_puts(rid):
 
 def sends():
     """The M-Send.req the MMSC got, decoded by pb-mms, in order."""
-    reqs = json.loads(urllib.request.urlopen(MMSC + "/admin/requests", timeout=30).read())
+    reqs = mms.requests()
     out = []
     for r in reqs:
         if r["method"] != "POST" or not r["body_file"]:
@@ -223,13 +170,6 @@ def owner_send(room, content, txn):
 
 def join(room):
     http("POST", "/_matrix/client/v3/join/" + urllib.parse.quote(room), {}, owner_token)
-
-
-def log_has(*needles):
-    """Has the daemon logged a line with every one of @needles?"""
-    daemon_log.flush()
-    with open(log_path) as f:
-        return any(all(n in line for n in needles) for line in f)
 
 
 n_sms = 0
@@ -410,29 +350,7 @@ try:
        "without [mmsc] url a picture gets a notice saying so")
     ok(row(ev6)[0] == 8, "and its row is 'failed'")
 
-    daemon.send_signal(signal.SIGTERM)
-    try:
-        rc = daemon.wait(60)
-    except subprocess.TimeoutExpired:
-        rc = None
-        kill()
-    ok(rc == 0, "SIGTERM: exits 0")
-    daemon = None
+    ok(bridged.terminate(60) == 0, "SIGTERM: exits 0")
 finally:
-    if daemon and daemon.poll() is None:
-        kill()
-    daemon_log.close()
-    if tap.failed:
-        with open(log_path) as f:
-            for line in f.read().splitlines()[-100:]:
-                print("# " + line)
-    for p in (at, hs, mmsc):
-        p.stdin.close()
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-    print("1..%d" % tap.n, flush=True)
-    if not tap.failed:
-        subprocess.run(["rm", "-rf", tmp])
-sys.exit(1 if tap.failed else 0)
+    rc = finish(tap, bridged, (modem.proc, homeserver.proc, mms.proc), tmp)
+sys.exit(rc)

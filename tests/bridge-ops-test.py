@@ -21,160 +21,55 @@
 # after the command, with the command as caption, as a reply to the command
 # when the 10 minutes are past), rooms renamed, a count of imported and
 # skipped lines with reasons; an unannounced file gets a hint.
-import json
 import os
-import queue
-import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 import urllib.parse
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bridge_env import (BOT, OWNER, AtModem, Daemon, Homeserver, Tap, bridge_config,  # noqa: E402
+                        emulator, finish, login, request, secret_file, wait_for)
 from bridge_pdu import deliver7, submit_text  # noqa: E402
 
 DAEMON = sys.argv[1]
-ROOT = os.environ.get("PB_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), ".."))
-PY = "/usr/bin/python3"
-OWNER, BOT = "@bob:localhost", "@alice:localhost"
 PEER, PEER2 = "+4915112345678", "+4917098765432"
 CHECK = "\u2713"
-n_test = failed = 0
 
-
-def ok(cond, what):
-    global n_test, failed
-    n_test += 1
-    print(("ok %d - %s" if cond else "not ok %d - %s") % (n_test, what), flush=True)
-    failed += 0 if cond else 1
-    return cond
-
-
-def wait_for(pred, what, timeout=60.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    print("# timed out waiting for " + what, flush=True)
-    return None
-
-
-class Lines:
-    def __init__(self, stream):
-        self.q = queue.Queue()
-        threading.Thread(target=self._run, args=(stream,), daemon=True).start()
-
-    def _run(self, stream):
-        for line in stream:
-            self.q.put(line.rstrip("\n"))
-
-    def get(self, prefix, timeout=60):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            try:
-                line = self.q.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            if line.startswith(prefix):
-                return line
-        raise RuntimeError("no line starting with " + prefix)
-
+tap = Tap()
+ok = tap.ok
 
 tmp = tempfile.mkdtemp(prefix="pb-bridge-ops-")
-hs = subprocess.Popen([PY, os.path.join(ROOT, "tests/matrix-homeserver.py"), "--exit-on-eof"],
-                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-HS = "http://127.0.0.1:%d" % int(Lines(hs.stdout).get("port ").split()[1])
-modem_link = os.path.join(tmp, "modem")
-at = subprocess.Popen([PY, os.path.join(ROOT, "tests/emulators/at-modem-emulator.py"), "--link", modem_link],
-                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-at_out = Lines(at.stdout)
-at_out.get("READY ")
-router = subprocess.Popen([PY, os.path.join(ROOT, "tests/emulators/hilink-emulator.py"), "--delivery-reports", "ok"],
-                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-RT = "http://127.0.0.1:%s" % Lines(router.stdout).get("READY ").split()[1]
-
-
-def at_ctl(line):
-    at.stdin.write(line + "\n")
-    at.stdin.flush()
-
-
-def at_sent():
-    at_ctl("sent?")
-    line = at_out.get("SENT", 30)[5:]
-    return [h for h in line.split(",") if h]
+homeserver = Homeserver()
+HS = homeserver.url
+modem = AtModem(tmp, "modem")
+at_ctl, at_sent = modem.ctl, modem.sent
+router, RT = emulator("hilink", "--delivery-reports", "ok")
 
 
 def http(method, url, body=None, token=None, raw=None, ctype="application/json"):
-    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-    req = urllib.request.Request(url if url.startswith("http") else HS + url, method=method, data=data)
-    req.add_header("Content-Type", ctype)
-    if token:
-        req.add_header("Authorization", "Bearer " + token)
-    with urllib.request.urlopen(req, timeout=60) as r:
-        out = r.read()
-    try:
-        return json.loads(out or b"{}")
-    except ValueError:
-        return out
-
-
-def login(user, pw):
-    return http("POST", "/_matrix/client/v3/login",
-                {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user},
-                 "password": pw})["access_token"]
+    """request() to @url, or to the homeserver's @url when it is a path."""
+    return request(method, url if url.startswith("http") else HS + url,
+                   raw if raw is not None else body, token, ctype)
 
 
 def secret(name, value):
-    path = os.path.join(tmp, name)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    os.write(fd, value.encode())
-    os.close(fd)
-    return path
+    return secret_file(os.path.join(tmp, name), value)
 
 
-owner_token = login("bob", "builder")
-token_file = secret("matrix.token", login("alice", "wonderland") + "\n")
+owner_token = login(HS, "bob", "builder")
+token_file = secret("matrix.token", login(HS, "alice", "wonderland") + "\n")
 store = os.path.join(tmp, "bridge.db")
 config = os.path.join(tmp, "bridge.ini")
 
 
 def write_config(reports=True):
-    with open(config, "w") as f:
-        f.write(f"""# written by tests/bridge-ops-test.py
-[modem]
-backend = at
-device = {modem_link}
-poll_interval_ms = 500
-timeout_ms = 3000
-
-[matrix]
-homeserver = {HS}
-token_file = {token_file}
-owners = {OWNER}
-sync_timeout_ms = 1000
-
-[bridge]
-store = {store}
-region = DE
-store_sync = normal
-delivery_reports = {"yes" if reports else "no"}
-""")
+    bridge_config(config, modem.config(), HS, token_file, store, "",
+                  "store_sync = normal\ndelivery_reports = %s" % ("yes" if reports else "no"))
 
 
-daemon = None
-daemon_log = open(os.path.join(tmp, "daemon.log"), "a")
-
-
-def start(conf=None):
-    global daemon
-    daemon = subprocess.Popen([DAEMON] + (["-v"] if os.environ.get("PB_BRIDGE_VERBOSE") else []) + ["-c", conf or config], stdout=daemon_log, stderr=daemon_log)
+bridged = Daemon(DAEMON, tmp, config)
+start, kill = bridged.start, bridged.kill
 
 
 def synced(path=None):
@@ -191,14 +86,8 @@ def synced(path=None):
     return wait_for(have, "the daemon's first sync")
 
 
-def kill():
-    daemon.send_signal(signal.SIGKILL)
-    daemon.wait()
-
-
 def stop():
-    daemon.send_signal(signal.SIGTERM)
-    daemon.wait(30)
+    bridged.terminate()
 
 
 def events(rid=None):
@@ -426,11 +315,8 @@ try:
     # --- 8. HiLink: report entries without a reference ----------------------
     hl_store = os.path.join(tmp, "hilink.db")
     hl_conf = os.path.join(tmp, "hilink.ini")
-    with open(hl_conf, "w") as f:
-        f.write("[modem]\nbackend = hilink\nurl = %s\nusername = admin\npassword_file = %s\npoll_interval_ms = 300\n"
-                "[matrix]\nhomeserver = %s\ntoken_file = %s\nowners = %s\nsync_timeout_ms = 1000\n"
-                "[bridge]\nstore = %s\nregion = DE\nstore_sync = normal\n"
-                % (RT, secret("router.pw", "secret"), HS, token_file, OWNER, hl_store))
+    bridge_config(hl_conf, "backend = hilink\nurl = %s\nusername = admin\npassword_file = %s\npoll_interval_ms = 300"
+                  % (RT, secret("router.pw", "secret")), HS, token_file, hl_store, "", "store_sync = normal")
     start(hl_conf)
     # the same bot with a new store: the bot's marked control room is found
     # again (rooms.c scans its joined rooms), not made twice; !sms starts the
@@ -456,20 +342,5 @@ try:
     ok(state["inbox"] == [], "the report entries were deleted from the router after the journal")
     stop()
 finally:
-    if daemon and daemon.poll() is None:
-        kill()
-    daemon_log.close()
-    if failed:
-        with open(os.path.join(tmp, "daemon.log")) as f:
-            for line in f.read().splitlines()[-80:]:
-                print("# " + line)
-    for p in (at, hs, router):
-        p.stdin.close()
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-    print("1..%d" % n_test, flush=True)
-    if not failed:
-        subprocess.run(["rm", "-rf", tmp])
-sys.exit(1 if failed else 0)
+    rc = finish(tap, bridged, (modem.proc, homeserver.proc, router), tmp)
+sys.exit(rc)

@@ -48,15 +48,8 @@ def stored_rows():
         db.close()
 
 
-def failed_rounds():
-    """Delivery rounds that gave up on the homeserver (each is followed by a back-off)."""
-    with open(b.log_path) as f:
-        return sum(1 for line in f if "matrix:" in line and "(will retry)" in line)
-
-
 def sync_retries():
-    with open(b.log_path) as f:
-        return sum(1 for line in f if "sync again in" in line or "matrix: sync:" in line)
+    return sum(1 for line in b.log_lines() if "sync again in" in line or "matrix: sync:" in line)
 
 
 b = Bridge(DAEMON, tmp, hs, "backend = at\ndevice = %s\npoll_interval_ms = 500" % at.link, "retry_max_ms = 1000")
@@ -80,8 +73,8 @@ try:
     during.insert(2, "a long message written while the homeserver is gone, " + "in three parts " * 8 + "end")
     for text in during:
         deliver(text)
-    base = failed_rounds()
-    t.ok(wait_for(lambda: failed_rounds() >= base + CYCLES, "%d failed delivery rounds" % CYCLES, 180),
+    base = b.failed_rounds()
+    t.ok(wait_for(lambda: b.failed_rounds() >= base + CYCLES, "%d failed delivery rounds" % CYCLES, 180),
          "the homeserver refuses connections for %d delivery rounds and their back-offs" % CYCLES)
     t.ok(sync_retries() > 0, "the sync thread retries too")
     t.ok(wait_for(lambda: stored_rows() >= len(during), "the messages journaled", 60),

@@ -13,27 +13,23 @@
 # send; with deletes failing (the rows stay and are read again and again),
 # SIGKILL and restart lose nothing and double nothing; deletes working
 # again, the rows the journal already holds leave the inbox.
-import json
 import os
 import sys
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bridge_env import ROOT, Bridge, Homeserver, Tap, child, finish, scratch, wait_for  # noqa: E402
+from bridge_env import Bridge, Homeserver, Tap, emulator, finish, request, scratch, wait_for  # noqa: E402
 
 DAEMON = sys.argv[1]
 PEER, PEER2 = "+4915112345678", "+4917098765432"
 t = Tap()
 tmp = scratch("pb-bridge-smseagle-")
 hs = Homeserver()
-eagle, eagle_out = child([os.path.join(ROOT, "tests/emulators/smseagle-emulator.py"), "--token", "eagle-token"])
-EG = "http://127.0.0.1:%s" % eagle_out.get("READY ").split()[1]
+eagle, EG = emulator("smseagle", "--token", "eagle-token")
 
 
 def eg(path, body=None):
-    data = None if body is None else json.dumps(body).encode()
-    with urllib.request.urlopen(urllib.request.Request(EG + path, data=data), timeout=30) as r:
-        return json.loads(r.read())
+    """GET @path on the gateway, or POST @body (JSON) to it."""
+    return request("GET" if body is None else "POST", EG + path, body)
 
 
 def add(sender, text, udh=""):

@@ -12,10 +12,8 @@
 # leaves as an SMS on the modem; an SMS interrupted while sending is reported
 # as uncertain and not sent again; the homeserver away for a while: messages
 # wait and arrive in order afterwards; a media message gets a clear notice.
-import json
 import os
 import random
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -26,13 +24,10 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 DAEMON = sys.argv[1]
-ROOT = os.environ.get("PB_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), ".."))
-PY = "/usr/bin/python3"
-OWNER, BOT = "@bob:localhost", "@alice:localhost"
 PEER, PEER2 = "+4915112345678", "+4917098765432"
 
-from bridge_harness import (AtModem, Tap, login, request, secret_file,  # noqa: E402
-                            start_homeserver, start_mmsc, wait_for)
+from bridge_env import (BOT, OWNER, AtModem, Daemon, Homeserver, Mmsc, Tap, bridge_config,  # noqa: E402
+                        finish, login, secret_file, wait_for)
 from bridge_pdu import (deliver7, deliver_ucs2_parts, submit_text,  # noqa: E402,F401
                         wap_push_parts)
 
@@ -44,82 +39,28 @@ ok = tap.ok
 
 
 tmp = tempfile.mkdtemp(prefix="pb-bridge-test-")
-hs, HS = start_homeserver(ROOT)
-mms_dir = os.path.join(tmp, "mmsc")
-os.mkdir(mms_dir)
-with open(os.path.join(ROOT, "data/samples/picture-message.mms"), "rb") as f:
-    PICTURE = f.read()
-with open(os.path.join(mms_dir, "pic.mms"), "wb") as f:
-    f.write(PICTURE)
-mmsc, MMSC = start_mmsc(ROOT, mms_dir)
+homeserver = Homeserver()
+HS, http = homeserver.url, homeserver.http
+mms = Mmsc(tmp)
 PB_MMS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(DAEMON))), "pb-mms")
-modem_link = os.path.join(tmp, "modem")
-modem = AtModem(ROOT, modem_link)
-at = modem.proc
+modem = AtModem(tmp, "modem")
 at_ctl, at_sent = modem.ctl, modem.sent
-
-
-def http(method, path, body=None, token=None):
-    return request(method, HS + path, body, token)
-
-
-bot_token = login(HS, "alice", "wonderland")
 owner_token = login(HS, "bob", "builder")
-token_file = secret_file(os.path.join(tmp, "matrix.token"), bot_token)
+token_file = secret_file(os.path.join(tmp, "matrix.token"), login(HS, "alice", "wonderland"))
 store = os.path.join(tmp, "bridge.db")
-config = os.path.join(tmp, "bridge.ini")
-with open(config, "w") as f:
-    f.write(f"""# written by tests/bridge-test.py
-[modem]
-backend = at
-device = {modem_link}
-poll_interval_ms = 500
-timeout_ms = 3000
-
-[matrix]
-homeserver = {HS}
-token_file = {token_file}
-owners = {OWNER}
-sync_timeout_ms = 1000
-
-[mmsc]
-url = {MMSC}/mms
-
-[bridge]
-store = {store}
-region = DE
-""")
-
-daemon = None
-daemon_log = open(os.path.join(tmp, "daemon.log"), "a")
+# small back-off caps: the 40 failed sends of case 6 take seconds, not minutes
+config = bridge_config(os.path.join(tmp, "bridge.ini"), modem.config(), HS, token_file, store,
+                       "retry_max_ms = 250\n[mmsc]\nurl = %s/mms" % mms.url)
+bridged = Daemon(DAEMON, tmp, config)
+start, kill = bridged.start, bridged.kill
 
 
-def start():
-    global daemon
-    daemon = subprocess.Popen([DAEMON, "-c", config], stdout=daemon_log, stderr=daemon_log)
-
-
-def kill():
-    daemon.send_signal(signal.SIGKILL)
-    daemon.wait()
-
-
-def stats():
-    return http("GET", "/_test/stats")
+stats, bodies = homeserver.stats, homeserver.bodies
 
 
 def bot_messages():
     """[(room, msgtype, body)] the bot sent, in order."""
-    out = []
-    for rid, evs in stats()["events"].items():
-        for e in evs:
-            if e["type"] == "m.room.message" and e["sender"] == BOT:
-                out.append((rid, e["content"].get("msgtype"), e["content"].get("body")))
-    return out
-
-
-def bodies():
-    return [b for _, t, b in bot_messages() if t == "m.text"]
+    return [(rid, c.get("msgtype"), c.get("body")) for rid, c in homeserver.bot_messages()]
 
 
 def room_name(rid):
@@ -224,9 +165,7 @@ try:
     ok(len([b for b in notices(ctl_room)]) == 4, "one answer per command, none to the stranger")
 
     # --- 3c. a picture message: WAP push -> MMSC -> m.image + m.text ---------
-    push = subprocess.run([PB_MMS, "encode", "notification", "--transaction-id", "T-pic-1",
-                           "--location", MMSC + "/files/t/pic.mms", "--from", PEER,
-                           "--size", str(len(PICTURE)), "--push"], capture_output=True, check=True).stdout
+    push = mms.push(PB_MMS, "T-pic-1", PEER)
     for p in wap_push_parts(PEER, push, 0x55, 50):
         at_ctl("deliver " + p)
 
@@ -241,7 +180,7 @@ try:
     ok(wait_for(lambda: any(b and "Greetings from Krak" in b and b.startswith("Holiday photo")
                             for b in bodies()), "the MMS text"),
        "its subject and text arrive as m.text")
-    reqs = json.loads(urllib.request.urlopen(MMSC + "/admin/requests", timeout=30).read())
+    reqs = mms.requests()
     ok(any(r_["method"] == "GET" for r_ in reqs) and any(r_["method"] == "POST" for r_ in reqs),
        "it was fetched from the MMSC and answered (M-NotifyResp.ind)")
 
@@ -304,13 +243,22 @@ try:
        "the notice is given once, also after another restart")
 
     # --- 6. the homeserver away: messages wait and arrive in order ------------
+    def send_requests():
+        return sum(c for route, c in stats()["counts"].items() if "/send/" in route)
+    sends_before, rounds_before = send_requests(), bridged.failed_rounds()
     http("POST", "/_test/fault", {"kind": "500", "count": 40, "path": "/send/"})
     away = ["while away %d" % i for i in range(5)]
     for i, t in enumerate(away):
         n += 1
         at_ctl("deliver " + deliver7(PEER, t, n))
     got = wait_for(lambda: [b for b in bodies() if b.startswith("while away")] == away, "the queued ones", 180)
-    ok(got is not None, "after the homeserver failed 40 sends, the messages arrived in order")
+    # every send failed 40 times over several delivery rounds (each request
+    # retries by itself, then the stage backs off), then the five went out
+    print("# %d send requests, %d rounds given up" % (send_requests() - sends_before,
+                                                     bridged.failed_rounds() - rounds_before), flush=True)
+    ok(got is not None and send_requests() - sends_before >= 40 + len(away)
+       and bridged.failed_rounds() - rounds_before >= 3,
+       "after the homeserver failed 40 sends, the messages arrived in order")
 
     # --- 6b. the modem unplugged and plugged in again: no restart needed -------
     at_ctl("unplug")
@@ -320,32 +268,10 @@ try:
     at_ctl("replug")
     ok(wait_for(lambda: "after the replug" in bodies(), "the message after the replug", 120),
        "modem unplugged and plugged in again: the daemon recovers by itself")
-    ok(daemon.poll() is None, "the same daemon process is still running")
+    ok(bridged.running(), "the same daemon process is still running")
 
     # --- 7. SIGTERM stops it cleanly ------------------------------------------
-    daemon.send_signal(signal.SIGTERM)
-    try:
-        rc = daemon.wait(30)
-    except subprocess.TimeoutExpired:
-        rc = None
-        kill()
-    ok(rc == 0, "SIGTERM: exits 0")
-    daemon = None
+    ok(bridged.terminate() == 0, "SIGTERM: exits 0")
 finally:
-    if daemon and daemon.poll() is None:
-        kill()
-    daemon_log.close()
-    if tap.failed:
-        with open(os.path.join(tmp, "daemon.log")) as f:
-            for line in f.read().splitlines()[-80:]:
-                print("# " + line)
-    for p in (at, hs, mmsc):
-        p.stdin.close()
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-    print("1..%d" % tap.n, flush=True)
-    if not tap.failed:
-        subprocess.run(["rm", "-rf", tmp])
-sys.exit(1 if tap.failed else 0)
+    rc = finish(tap, bridged, (modem.proc, homeserver.proc, mms.proc), tmp)
+sys.exit(rc)

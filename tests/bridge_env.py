@@ -1,7 +1,9 @@
 # libphonebridge tests — what the pb-bridged integration tests share: the
-# homeserver emulator, the test MMSC, the daemon with its configuration, and
-# small helpers (TAP lines, waiting for a condition with a deadline).
-# Standard library only.
+# homeserver emulator and its client API, the test MMSC, the AT modem
+# emulator, the daemon with its configuration, and small helpers (TAP lines,
+# waiting for a condition with a deadline, reading a child's stdout by line,
+# secret files). Every tests/bridge-*-test.py uses this module; standard
+# library only.
 # SPDX-License-Identifier: LGPL-2.1-or-later
 import json
 import os
@@ -21,6 +23,9 @@ OWNER, BOT = "@bob:localhost", "@alice:localhost"
 
 
 class Tap:
+    """TAP lines: ok(cond, what) prints one and counts the failures; done()
+    prints the plan and returns the exit status."""
+
     def __init__(self):
         self.n = self.failed = 0
 
@@ -70,10 +75,48 @@ class Lines:
         raise RuntimeError("no line starting with " + prefix)
 
 
+def request(method, url, body=None, token=None, ctype="application/json"):
+    """A request with a JSON body (bytes are sent as they are, with @ctype):
+    the JSON answer, or the answer's bytes when it is not JSON."""
+    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    req = urllib.request.Request(url, method=method, data=data)
+    req.add_header("Content-Type", ctype)
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    with urllib.request.urlopen(req, timeout=60) as r:
+        out = r.read()
+    try:
+        return json.loads(out or b"{}")
+    except ValueError:
+        return out
+
+
+def login(hs, user, pw):
+    """An access token of @user on the homeserver at base URL @hs."""
+    return request("POST", hs + "/_matrix/client/v3/login",
+                   {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user},
+                    "password": pw})["access_token"]
+
+
+def secret_file(path, text):
+    """Write @text to a new file of mode 0600: @path."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, text.encode())
+    os.close(fd)
+    return path
+
+
 def child(args):
     """A helper process that stops when our end of its stdin closes."""
     p = subprocess.Popen([PY] + args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     return p, Lines(p.stdout)
+
+
+def emulator(name, *args):
+    """tests/emulators/@name-emulator.py, which prints "READY <port>" (and
+    stops when its stdin closes): (process, base URL)."""
+    p, out = child([os.path.join(ROOT, "tests/emulators", name + "-emulator.py")] + list(args))
+    return p, "http://127.0.0.1:%s" % out.get("READY ").split()[1]
 
 
 def stop(p):
@@ -111,18 +154,10 @@ class Homeserver:
         self.proc.wait()
 
     def http(self, method, path, body=None, token=None):
-        req = urllib.request.Request(self.url + path, method=method,
-                                     data=None if body is None else json.dumps(body).encode())
-        req.add_header("Content-Type", "application/json")
-        if token:
-            req.add_header("Authorization", "Bearer " + token)
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return json.loads(r.read() or b"{}")
+        return request(method, self.url + path, body, token)
 
     def login(self, user, pw):
-        return self.http("POST", "/_matrix/client/v3/login",
-                         {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user},
-                          "password": pw})["access_token"]
+        return login(self.url, user, pw)
 
     def stats(self):
         return self.http("GET", "/_test/stats")
@@ -184,46 +219,73 @@ class AtModem:
         self.ctl("sent?")
         return [h for h in self.out.get("SENT", 30)[5:].split(",") if h]
 
+    def config(self):
+        """The [modem] lines for this modem."""
+        return "backend = at\ndevice = %s\npoll_interval_ms = 500\ntimeout_ms = 3000" % self.link
 
-class Bridge:
-    """pb-bridged with a configuration written from [modem] lines and the
-    homeserver; the bot's token and the store live in tmp."""
 
-    def __init__(self, daemon, tmp, hs, modem, extra=""):
+def bridge_config(path, modem, hs_url, token_file, store, extra="", bridge=""):
+    """Write pb-bridged's configuration to @path: the [modem] lines @modem;
+    [matrix] with the homeserver at @hs_url, @token_file, the owner and a 1 s
+    sync timeout, then @extra (more [matrix] lines, other sections); [bridge]
+    with @store, region DE and the lines @bridge. @return @path."""
+    with open(path, "w") as f:
+        f.write("[modem]\n%s\n[matrix]\nhomeserver = %s\ntoken_file = %s\nowners = %s\n"
+                "sync_timeout_ms = 1000\n%s\n[bridge]\nstore = %s\nregion = DE\n%s\n"
+                % (modem, hs_url, token_file, OWNER, extra, store, bridge))
+    return path
+
+
+class Daemon:
+    """pb-bridged run with the configuration file @config (default
+    tmp/bridge.ini), its output appended to tmp/daemon.log; -v when the
+    environment has PB_BRIDGE_VERBOSE."""
+
+    def __init__(self, daemon, tmp, config=None):
         self.daemon, self.tmp = daemon, tmp
-        self.token_file = self.secret("matrix.token", hs.login("alice", "wonderland"))
-        self.store = os.path.join(tmp, "bridge.db")
-        self.config = os.path.join(tmp, "bridge.ini")
-        with open(self.config, "w") as f:
-            f.write("[modem]\n%s\n[matrix]\nhomeserver = %s\ntoken_file = %s\nowners = %s\n"
-                    "sync_timeout_ms = 1000\n%s\n[bridge]\nstore = %s\nregion = DE\n"
-                    % (modem, hs.url, self.token_file, OWNER, extra, self.store))
+        self.config = config or os.path.join(tmp, "bridge.ini")
         self.log_path = os.path.join(tmp, "daemon.log")
         self.log = open(self.log_path, "a")
         self.proc = None
 
     def secret(self, name, value):
-        path = os.path.join(self.tmp, name)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        os.write(fd, value.encode())
-        os.close(fd)
-        return path
+        return secret_file(os.path.join(self.tmp, name), value)
 
-    def start(self):
-        self.proc = subprocess.Popen([self.daemon, "-c", self.config], stdout=self.log, stderr=self.log)
+    def start(self, config=None):
+        verbose = ["-v"] if os.environ.get("PB_BRIDGE_VERBOSE") else []
+        self.proc = subprocess.Popen([self.daemon] + verbose + ["-c", config or self.config],
+                                     stdout=self.log, stderr=self.log)
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
 
     def kill(self):
-        if self.proc and self.proc.poll() is None:
+        if self.running():
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
 
-    def terminate(self):
+    def terminate(self, timeout=30):
+        """SIGTERM: the exit status, or None (and SIGKILL) after @timeout s."""
         self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(30)
+            return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
             return None
+
+    def log_lines(self):
+        """The lines the daemon has logged so far."""
+        self.log.flush()
+        with open(self.log_path) as f:
+            return f.read().splitlines()
+
+    def log_has(self, *needles):
+        """Has the daemon logged a line with every one of @needles?"""
+        return any(all(n in line for n in needles) for line in self.log_lines())
+
+    def failed_rounds(self):
+        """Delivery rounds that gave up on the homeserver (each is followed by a back-off)."""
+        return sum(1 for line in self.log_lines() if "matrix:" in line and "(will retry)" in line)
 
     def close(self, failed):
         self.kill()
@@ -232,6 +294,17 @@ class Bridge:
             with open(self.log_path) as f:
                 for line in f.read().splitlines()[-80:]:
                     print("# " + line)
+
+
+class Bridge(Daemon):
+    """pb-bridged with a configuration written from [modem] lines and the
+    homeserver; the bot's token and the store live in tmp."""
+
+    def __init__(self, daemon, tmp, hs, modem, extra=""):
+        super().__init__(daemon, tmp)
+        self.token_file = self.secret("matrix.token", hs.login("alice", "wonderland"))
+        self.store = os.path.join(tmp, "bridge.db")
+        bridge_config(self.config, modem, hs.url, self.token_file, self.store, extra)
 
 
 def scratch(prefix):
