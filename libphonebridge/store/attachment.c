@@ -108,7 +108,7 @@ static int add_row(pb_store *st, int64_t msg_id, const char *hash, size_t len,
 	static const char sql[] =
 		"INSERT INTO attachments (msg_id, seq, sha256, size, content_type, name) "
 		"SELECT ?1, coalesce(max(seq) + 1, 0), ?2, ?3, ?4, ?5 FROM attachments WHERE msg_id = ?1";
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
 		return rc;
@@ -198,7 +198,7 @@ PB_API int pb_store_attachment_list_get(pb_store *st, int64_t msg_id, pb_store_a
 	pb_store_attachment_list *l = pb_calloc(1, sizeof(*l));
 	if (l == NULL)
 		return PB_ENOMEM;
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc == 0) {
 		sqlite3_bind_int64(s, 1, msg_id);
@@ -262,7 +262,7 @@ PB_API int pb_store_attachment_read(pb_store *st, const char *sha256, pb_buf *ou
 static int referenced(pb_store *st, const char *hash, bool *yes)
 {
 	static const char sql[] = "SELECT 1 FROM attachments WHERE sha256 = ?1 LIMIT 1";
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
 		return rc;

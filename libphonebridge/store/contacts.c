@@ -16,7 +16,7 @@ PB_API int pb_store_contact_set(pb_store *st, const char *number, const char *di
 		"room = excluded.room, updated_at = excluded.updated_at";
 	if (number == NULL || *number == '\0')
 		return pb_error_set(PB_EINVAL, "pb_store_contact_set: no number");
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
 		return rc;
@@ -35,7 +35,7 @@ static int contact_one(pb_store *st, const char *sql, const char *arg, pb_store_
 	*out = NULL;
 	if (arg == NULL)
 		return pb_error_set(PB_EINVAL, "store: NULL contact key");
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
 		return rc;
@@ -80,7 +80,7 @@ PB_API int pb_store_contact_by_room(pb_store *st, const char *room, pb_store_con
 PB_API int pb_store_contact_delete(pb_store *st, const char *number)
 {
 	static const char sql[] = "DELETE FROM contacts WHERE number = ?1";
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
 		return rc;
@@ -136,7 +136,7 @@ static int group_set_locked(pb_store *st, const char *key, const char *room)
 	static const char del[] = "DELETE FROM groups WHERE members_key = ?1";
 	static const char ins[] = "INSERT INTO groups (members_key, room, updated_at) VALUES (?1, ?2, ?3)";
 	static const char mem[] = "INSERT INTO group_members (group_id, number) VALUES (?1, ?2)";
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, del, &s);
 	if (rc < 0)
 		return rc;
@@ -210,7 +210,7 @@ static pb_store_group *group_make(const char *room, const char *key)
 
 static int group_one(pb_store *st, const char *sql, const char *arg, pb_store_group **out)
 {
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
 		return rc;

@@ -103,7 +103,7 @@ PB_API int pb_store_msg_get(pb_store *st, int64_t id, pb_store_msg **out)
 {
 	static const char sql[] = "SELECT " MSG_COLUMNS " FROM messages WHERE id = ?1";
 	*out = NULL;
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
 		return rc;
@@ -117,7 +117,7 @@ PB_API int pb_store_msg_find(pb_store *st, int dir, const char *dedup_key, pb_st
 	*out = NULL;
 	if (dedup_key == NULL)
 		return pb_error_set(PB_EINVAL, "pb_store_msg_find: NULL key");
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
 		return rc;
@@ -163,7 +163,7 @@ PB_API int pb_store_msg_list_state(pb_store *st, int dir, int state, int64_t aft
 	pb_store_msg_list *l = pb_calloc(1, sizeof(*l));
 	if (l == NULL)
 		return PB_ENOMEM;
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc == 0) {
 		sqlite3_bind_int(s, 1, dir);
@@ -187,7 +187,7 @@ PB_API int pb_store_msg_count(pb_store *st, int dir, int state, int64_t *count)
 {
 	static const char sql[] = "SELECT count(*) FROM messages WHERE dir = ?1 AND state = ?2";
 	*count = 0;
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
 		return rc;
@@ -259,7 +259,7 @@ static int insert_locked(pb_store *st, const pb_store_msg_in *in, const char *ke
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11) "
 		"ON CONFLICT (dir, dedup_key) DO NOTHING";
 	static const char sel[] = "SELECT id FROM messages WHERE dir = ?1 AND dedup_key = ?2";
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, ins, &s);
 	if (rc < 0)
 		return rc;
@@ -336,7 +336,7 @@ static int transition_locked(pb_store *st, int64_t id, int to, const char *ref, 
 		"UPDATE messages SET state = ?2, attempts = attempts + ?3, "
 		"ref = coalesce(?4, ref), last_error = coalesce(?5, last_error), updated_at = ?6 "
 		"WHERE id = ?1";
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sel, &s);
 	if (rc < 0)
 		return rc;
@@ -382,7 +382,7 @@ PB_API int pb_store_msg_recover(pb_store *st, int64_t *changed)
 	int64_t n = 0;
 	if (changed)
 		*changed = 0;
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
 		return rc;
@@ -405,7 +405,7 @@ PB_API int pb_store_msg_prune(pb_store *st, int64_t before, int64_t *removed)
 		"DELETE FROM messages WHERE state IN (?2, ?3) AND updated_at < ?1";
 	if (removed)
 		*removed = 0;
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
 		return rc;

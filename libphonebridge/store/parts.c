@@ -16,7 +16,7 @@ PB_API int pb_store_sms_part_put(pb_store *st, const pb_store_sms_part *part)
 	if (part == NULL || part->group_key == NULL || (part->pdu == NULL && part->pdu_len > 0) ||
 	    part->total < 1 || part->total > 255 || part->seq < 1 || part->seq > part->total)
 		return pb_error_set(PB_EINVAL, "pb_store_sms_part_put: bad part");
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
 		return rc;
@@ -41,7 +41,7 @@ PB_API int pb_store_sms_part_foreach(pb_store *st,
 	static const char sql[] =
 		"SELECT group_key, seq, originator, reference, total, pdu, received_at FROM sms_parts "
 		"ORDER BY group_key, seq";
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
 		return rc;
@@ -71,7 +71,7 @@ PB_API int pb_store_sms_part_delete_group(pb_store *st, const char *group_key)
 	static const char sql[] = "DELETE FROM sms_parts WHERE group_key = ?1";
 	if (group_key == NULL)
 		return pb_error_set(PB_EINVAL, "pb_store_sms_part_delete_group: NULL key");
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
 		return rc;
@@ -86,7 +86,7 @@ PB_API int pb_store_sms_part_expire(pb_store *st, int64_t before, int64_t *remov
 		"(SELECT group_key FROM sms_parts GROUP BY group_key HAVING max(received_at) < ?1)";
 	if (removed)
 		*removed = 0;
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
 		return rc;

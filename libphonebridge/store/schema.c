@@ -96,7 +96,7 @@ static const char *const steps[PB_STORE_SCHEMA_VERSION] = {
 
 static int read_version(pb_store *st, int *version)
 {
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL);
 	if (rc != SQLITE_OK)
 		return pb_store__error(st, rc, "read schema version");

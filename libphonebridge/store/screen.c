@@ -33,7 +33,7 @@ PB_API int pb_store_list_add(pb_store *st, int list, const char *number, int sou
 	if (!good_list(list) || number == NULL || *number == '\0' ||
 	    source < PB_STORE_SRC_MANUAL || source > PB_STORE_SRC_OUTGOING || expires_at < 0)
 		return pb_error_set(PB_EINVAL, "pb_store_list_add: bad argument");
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
 		return rc;
@@ -48,7 +48,7 @@ PB_API int pb_store_list_add(pb_store *st, int list, const char *number, int sou
 PB_API int pb_store_list_remove(pb_store *st, int list, const char *number)
 {
 	static const char sql[] = "DELETE FROM screen_list WHERE list = ?1 AND number = ?2";
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
 		return rc;
@@ -68,7 +68,7 @@ PB_API int pb_store_list_lookup(pb_store *st, int list, const char *number, int6
 		"WHERE list = ?1 AND number = ?2 AND (expires_at = 0 OR expires_at > ?3)";
 	if (!good_list(list) || number == NULL)
 		return pb_error_set(PB_EINVAL, "pb_store_list_lookup: bad argument");
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
 		return rc;
@@ -99,7 +99,7 @@ static int delete_before(pb_store *st, const char *sql, int64_t t, int64_t *remo
 {
 	if (removed)
 		*removed = 0;
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
 		return rc;
@@ -118,7 +118,7 @@ PB_API int pb_store_attempt_record(pb_store *st, const char *number, int64_t at,
 	static const char sql[] = "INSERT INTO screen_attempts (number, at, failed) VALUES (?1, ?2, ?3)";
 	if (number == NULL || *number == '\0')
 		return pb_error_set(PB_EINVAL, "pb_store_attempt_record: no number");
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
 		return rc;
@@ -134,7 +134,7 @@ PB_API int pb_store_attempt_count(pb_store *st, const char *number, int64_t sinc
 	static const char sql[] =
 		"SELECT count(*) FROM screen_attempts WHERE number = ?1 AND at >= ?2 AND failed >= ?3";
 	*count = 0;
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
 		return rc;
@@ -165,7 +165,7 @@ PB_API int pb_store_call_log(pb_store *st, const pb_store_call *call, int64_t *i
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 	if (call == NULL || call->duration_ms < 0)
 		return pb_error_set(PB_EINVAL, "pb_store_call_log: bad call");
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
 		return rc;
@@ -237,7 +237,7 @@ PB_API int pb_store_call_recent(pb_store *st, size_t limit, pb_store_call_list *
 	pb_store_call_list *l = pb_calloc(1, sizeof(*l));
 	if (l == NULL)
 		return PB_ENOMEM;
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc == 0) {
 		sqlite3_bind_int64(s, 1, limit ? (int64_t)limit : -1);

@@ -362,7 +362,7 @@ PB_API int pb_store_schema_version(pb_store *st)
 PB_API int pb_store_check(pb_store *st)
 {
 	static const char sql[] = "PRAGMA integrity_check";
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
 		return rc;
@@ -416,7 +416,7 @@ PB_API int pb_store_kv_set(pb_store *st, const char *key, const char *value)
 		"ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
 	if (key == NULL || value == NULL)
 		return pb_error_set(PB_EINVAL, "pb_store_kv_set: NULL key or value");
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
 		return rc;
@@ -430,7 +430,7 @@ PB_API int pb_store_kv_get(pb_store *st, const char *key, char **value)
 {
 	static const char sql[] = "SELECT value FROM kv WHERE key = ?1";
 	*value = NULL;
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
 		return rc;
@@ -451,7 +451,7 @@ PB_API int pb_store_kv_get(pb_store *st, const char *key, char **value)
 PB_API int pb_store_kv_delete(pb_store *st, const char *key)
 {
 	static const char sql[] = "DELETE FROM kv WHERE key = ?1";
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
 		return rc;

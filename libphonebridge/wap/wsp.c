@@ -41,7 +41,7 @@ PB_API int pb_wsp_uintvar_decode(const uint8_t *buf, size_t len, uint32_t *value
 		return pb_error_set(PB_EINVAL, "pb_wsp_uintvar_decode: NULL buffer");
 	pb_wap__ctx ctx = { NULL, perr };
 	pb_cur c = pb_wap__cur(buf, len);
-	uint32_t v;
+	uint32_t v = 0;
 	int rc = pb_wap__uintvar(&ctx, &c, &v);
 	if (rc < 0)
 		return rc;
