@@ -18,20 +18,6 @@
 
 #include <phonebridge/sys/challenge.h>
 
-/* --- helpers ---------------------------------------------------------------- */
-
-/* The pending Python exception, as "Type: message", into @buf; cleared. */
-static void exc_text(char *buf, size_t cap, PyObject *exc)
-{
-	PyObject *s = exc ? PyObject_Str(exc) : NULL;
-	const char *msg = s ? PyUnicode_AsUTF8(s) : NULL;
-	if (!msg)
-		PyErr_Clear();
-	snprintf(buf, cap, "%s: %s", exc ? Py_TYPE(exc)->tp_name : "error", msg ? msg : "?");
-	Py_XDECREF(s);
-}
-
-
 /* --- policy ---------------------------------------------------------------- */
 
 typedef struct {
@@ -415,7 +401,7 @@ static int pyc_create(void **state, const pb_challenge_config *cfg, void *ud)
 	if (!inst) {
 		PyObject *exc = pbpy_take_exception();
 		char text[200];
-		exc_text(text, sizeof(text), exc);
+		pbpy_exception_text(text, sizeof(text), exc);
 		/* a ValueError/TypeError from __init__ is a bad parameter */
 		rc = pb_error_set(PB_EINVAL, "%s: %s", pc->name, text);
 		note_exception(exc);
@@ -462,7 +448,7 @@ static int pyc_call(void *state, pb_challenge_ctx *ctx, const char *event, PyObj
 	} else {
 		PyObject *exc = pbpy_take_exception();
 		char text[200];
-		exc_text(text, sizeof(text), exc);
+		pbpy_exception_text(text, sizeof(text), exc);
 		rc = pb_error_set(PB_ERROR, "%s", text);
 		note_exception(exc);
 		Py_XDECREF(exc);
