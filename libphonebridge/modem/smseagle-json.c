@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "modem-internal.h"
+#include "sms/sms-private.h"
 
 static const char *str_field(json_t *o, const char *name, char *num, size_t numsize)
 {
@@ -127,7 +128,8 @@ typedef struct concat_key {
 	uint8_t total, seq;
 } concat_key;
 
-/* The concatenation IE (0x00 or 0x08) of a UDH given in hex, if any. */
+/* The concatenation IE (0x00 or 0x08) of a UDH given in hex, if any: the
+ * sms module reads the header; what it read before a fault still counts. */
 static concat_key row_concat(json_t *row)
 {
 	concat_key k = { false, 0, 0, 0 };
@@ -142,25 +144,10 @@ static concat_key row_concat(json_t *row)
 			return k;
 		b[n++] = (uint8_t)(hi << 4 | lo);
 	}
-	pb_cur c = pb_cur_make(b, n), ies;
-	uint8_t udhl;
-	if (!pb_cur_u8(&c, &udhl) || !pb_cur_sub(&c, udhl, &ies))
-		return k;
-	uint8_t iei, iedl;
-	while (pb_cur_u8(&ies, &iei) && pb_cur_u8(&ies, &iedl)) {
-		pb_cur d;
-		if (!pb_cur_sub(&ies, iedl, &d))
-			break;
-		uint8_t r8, tot, seq;
-		uint16_t r16;
-		if (iei == 0x00 && iedl == 3 && pb_cur_u8(&d, &r8) && pb_cur_u8(&d, &tot) && pb_cur_u8(&d, &seq))
-			r16 = r8;
-		else if (!(iei == 0x08 && iedl == 4 && pb_cur_u16be(&d, &r16) && pb_cur_u8(&d, &tot) &&
-			   pb_cur_u8(&d, &seq)))
-			continue;
-		if (tot >= 2 && seq >= 1 && seq <= tot)
-			k = (concat_key){ true, r16, tot, seq };
-	}
+	pb_sms_udh h;
+	(void)pb_sms__udh_decode(b, n, &h, NULL);
+	if (h.has_concat && h.concat_total >= 2)
+		k = (concat_key){ true, h.concat_ref, h.concat_total, h.concat_seq };
 	return k;
 }
 

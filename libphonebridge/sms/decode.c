@@ -289,6 +289,14 @@ static int decode_udh(const uint8_t *base, const uint8_t *p, pb_sms_udh *h, pb_p
 	return 0;
 }
 
+int pb_sms__udh_decode(const uint8_t *udh, size_t len, pb_sms_udh *h, pb_parse_error *perr)
+{
+	memset(h, 0, sizeof(*h));
+	if (len == 0 || (size_t)udh[0] + 1 > len)
+		return pb_error__parse(perr, 0, "UDH of %zu octets shorter than its length octet says", len);
+	return decode_udh(udh, udh, h, perr);
+}
+
 static unsigned known_lang(uint8_t lang)
 {
 	return lang <= PB_SMS__LANG_MAX ? lang : 0;

@@ -54,4 +54,14 @@ void pb_sms__gsm_pack(const uint8_t *septets, size_t n, size_t first, uint8_t *o
  * joined, lone surrogates and an odd last octet become U+FFFD. */
 size_t pb_sms__ucs2_to_utf8(const uint8_t *in, size_t len, char *out, size_t size);
 
+/*
+ * Decode a user data header given on its own, starting at its UDHL octet
+ * (as gateways such as Gammu/SMSEagle store it beside the text): *h is
+ * zeroed, then filled as pb_sms_decode() fills pb_sms_message.udh;
+ * h->ies[].data point into @p udh. PB_EMALFORMED (with the offset) when the
+ * header is shorter than its UDHL or an element overruns it; *h then keeps
+ * what was read before the fault.
+ */
+int pb_sms__udh_decode(const uint8_t *udh, size_t len, pb_sms_udh *h, pb_parse_error *perr);
+
 #endif
