@@ -7,7 +7,8 @@
 # pb_matrix client uses: discovery (.well-known, /versions), login/whoami/
 # logout, filters, /sync long-poll with since tokens, createRoom (is_direct,
 # invite, name, preset), join/leave/invite, state, send with transaction-id
-# idempotency per access token, redact, typing, receipts, account data
+# idempotency per access token and path (remembered across restarts with
+# --state, like Synapse's event_txn_id table), redact, typing, receipts, account data
 # (m.direct), media upload and download (authenticated v1 and legacy v3).
 #
 # Test control, never used by the client: /_test/...
@@ -17,7 +18,8 @@
 #                       "crash": the request is carried out (and the --state
 #                       file written), then the process exits without answering
 #   POST /_test/revoke  {"user_id": "@a:localhost"} or {"token": T}: tokens die
-#   POST /_test/config  {"v1_media": bool, "well_known": obj|null|"404"}
+#   POST /_test/config  {"v1_media": bool, "well_known": obj|null|"404",
+#                        "sync_cache_ms": MS}
 #   POST /_test/inject  {"room_id", "sender", "type", "content"[, "state_key"]}
 #   GET  /_test/stats   request counts per route and the events of each room
 #
@@ -29,6 +31,13 @@
 # change it, before the answer, and read back at start: the process can be
 # killed at any moment and started again (same --port) as if it had been
 # down for a while, the way a real homeserver keeps its database.
+#
+# Like Synapse (sync_response_cache_duration, 2 min by default), an identical
+# /sync request (same user and device, since, filter, timeout, full_state)
+# is answered from a cache for sync_cache_ms after the first answer, except
+# a long-poll that timed out empty; a filter uploaded twice by one user gets
+# the same id. Clients must not expect a repeated identical /sync to see new
+# state. The cache lives in memory: a restart empties it.
 import argparse
 import json
 import os
@@ -55,7 +64,7 @@ class State:
         self.lock = threading.Condition()
         self.users = {}        # user_id -> password
         self.tokens = {}       # token -> (user_id, device_id)
-        self.txns = {}         # (token, kind, txn_id) -> event_id
+        self.txns = {}         # (token, kind, room_id, txn_id) -> event_id
         self.rooms = {}        # room_id -> {"members": {uid: membership}, "state": {(t, k): ev}}
         self.stream = []       # [(pos, room_id, event)]
         self.pos = 0
@@ -68,12 +77,14 @@ class State:
         self.v1_media = True
         self.well_known = None  # None: derived from the server's own URL
         self.seq = 0
+        self.sync_cache = {}   # request key -> (monotonic time, answer); not saved
+        self.sync_cache_ms = 120000
         for u, pw in (("alice", "wonderland"), ("bob", "builder")):
             self.users[f"@{u}:{server_name}"] = pw
 
     def save(self, path):
         # called with the lock held; written aside, then renamed (atomic)
-        keep = {k: v for k, v in self.__dict__.items() if k not in ("lock", "faults")}
+        keep = {k: v for k, v in self.__dict__.items() if k not in ("lock", "faults", "sync_cache")}
         with open(path + ".tmp", "wb") as f:
             pickle.dump(keep, f)
         os.replace(path + ".tmp", path)
@@ -308,8 +319,11 @@ def filter_upload(h, st, user, data, q, uid):
     if not isinstance(data, dict):
         raise MatrixError(400, "M_BAD_JSON", "filter must be an object")
     with st.lock:
-        fid = str(len(st.filters) + 1)
-        st.filters[fid] = data
+        # like Synapse: the same filter of the same user keeps its id
+        fid = next((f for f, (u, d) in st.filters.items() if u == uid and d == data), None)
+        if fid is None:
+            fid = str(len(st.filters) + 1)
+            st.filters[fid] = (uid, data)
     return {"filter_id": fid}
 
 
@@ -416,7 +430,7 @@ def send(h, st, user, data, q, rid, typ, txn):
     if not isinstance(data, dict):
         raise MatrixError(400, "M_BAD_JSON", "content must be an object")
     with st.lock:
-        key = (user[1], "send", txn)
+        key = (user[1], "send", rid, txn)
         if key in st.txns:
             return {"event_id": st.txns[key]}
         must_be_member(st, rid, user[0])
@@ -428,7 +442,7 @@ def send(h, st, user, data, q, rid, typ, txn):
 @route("PUT", r"/_matrix/client/v3/rooms/([^/]+)/redact/([^/]+)/([^/]+)")
 def redact(h, st, user, data, q, rid, target, txn):
     with st.lock:
-        key = (user[1], "redact", txn)
+        key = (user[1], "redact", rid, txn)
         if key in st.txns:
             return {"event_id": st.txns[key]}
         must_be_member(st, rid, user[0])
@@ -516,11 +530,18 @@ def sync(h, st, user, data, q):
         raise MatrixError(400, "M_INVALID_PARAM", "timeout must be an integer")
     deadline = time.monotonic() + min(timeout, 120000) / 1000
     full_state = q.get("full_state") == "true"
+    key = (user[1], timeout, q.get("since"), q.get("filter"), full_state)
     with st.lock:
+        hit = st.sync_cache.get(key)
+        if hit and time.monotonic() - hit[0] < st.sync_cache_ms / 1000:
+            return hit[1]
         while True:
             res = build_sync(st, user[0], since, full_state)
             left = deadline - time.monotonic()
             if since == 0 or not sync_empty(res) or left <= 0:
+                # Synapse does not cache a long-poll that timed out empty
+                if not (since and timeout and not full_state and sync_empty(res)):
+                    st.sync_cache[key] = (time.monotonic(), res)
                 return res
             st.lock.wait(left)
             if user[1] not in st.tokens:
@@ -585,6 +606,9 @@ def t_config(h, st, user, data, q):
             st.v1_media = bool(data["v1_media"])
         if "well_known" in data:
             st.well_known = data["well_known"]
+        if "sync_cache_ms" in data:
+            st.sync_cache_ms = int(data["sync_cache_ms"])
+            st.sync_cache.clear()
     return {}
 
 
