@@ -477,13 +477,13 @@ def receipt(h, st, user, data, q, rid, rtype, eid):
 
 # --- sync ---
 
-def build_sync(st, uid, since, full_state):
+def build_sync(st, uid, since, full_state, initial):
     rooms = {"join": {}, "invite": {}, "leave": {}}
     for rid, r in st.rooms.items():
         ms = r["members"].get(uid)
         evs = [e for p, room, e in st.stream if room == rid and p > since]
         if ms == "join":
-            if since == 0 or full_state:
+            if initial or full_state:
                 state = [e for e in r["state"].values() if e not in evs]
             else:
                 state = []
@@ -494,14 +494,14 @@ def build_sync(st, uid, since, full_state):
                                       "unread_notifications": {"highlight_count": 0, "notification_count": 0}}
         elif ms == "invite":
             inv = r["state"][("m.room.member", uid)]
-            if any(e is inv for e in evs) or since == 0:
+            if any(e is inv for e in evs) or initial:
                 stripped = [{"type": e["type"], "state_key": e["state_key"], "sender": e["sender"],
                              "content": e["content"]}
                             for (t, k), e in r["state"].items() if t in ("m.room.create", "m.room.name",
                                                                         "m.room.join_rules", "m.room.member")
                             and (t != "m.room.member" or k == uid)]
                 rooms["invite"][rid] = {"invite_state": {"events": stripped}}
-        elif ms in ("leave", "ban") and since > 0:
+        elif ms in ("leave", "ban") and not initial:
             mine = r["state"][("m.room.member", uid)]
             if any(e is mine for e in evs):
                 rooms["leave"][rid] = {"timeline": {"events": evs, "limited": False}, "state": {"events": []}}
@@ -518,6 +518,7 @@ def sync_empty(res):
 @route("GET", r"/_matrix/client/v3/sync")
 def sync(h, st, user, data, q):
     since = q.get("since")
+    initial = since is None  # "s0" is a position like any other, not "no since"
     if since is not None:
         if not re.match(r"^s\d+$", since):
             raise MatrixError(400, "M_INVALID_PARAM", "Invalid since token")
@@ -536,11 +537,11 @@ def sync(h, st, user, data, q):
         if hit and time.monotonic() - hit[0] < st.sync_cache_ms / 1000:
             return hit[1]
         while True:
-            res = build_sync(st, user[0], since, full_state)
+            res = build_sync(st, user[0], since, full_state, initial)
             left = deadline - time.monotonic()
-            if since == 0 or not sync_empty(res) or left <= 0:
+            if initial or full_state or not sync_empty(res) or left <= 0:
                 # Synapse does not cache a long-poll that timed out empty
-                if not (since and timeout and not full_state and sync_empty(res)):
+                if not (not initial and timeout and not full_state and sync_empty(res)):
                     st.sync_cache[key] = (time.monotonic(), res)
                 return res
             st.lock.wait(left)
