@@ -123,12 +123,44 @@ static void test_bridge__config_headers(void **state)
 	expect_bad(ini, "delivery_reports");
 }
 
+/* [mmsc] rewrite: --check refuses what the start's pb_mmsc_new() would;
+ * the example in pb-bridged(8) is accepted (read from the page itself) */
+static void test_bridge__config_rewrite(void **state)
+{
+	(void)state;
+	char ini[2048], err[256] = "";
+	pbb_config c;
+	snprintf(ini, sizeof(ini), "%s[mmsc]\nurl = http://m.example/mms\n"
+		 "rewrite = http://10.0.0.1/ -> http://mms.example.net/\n", base_ini);
+	expect_bad(ini, "[mmsc] rewrite");
+	snprintf(ini, sizeof(ini), "%s[mmsc]\nurl = http://m.example/mms\nrewrite = keep=nothing\n", base_ini);
+	expect_bad(ini, "[mmsc] rewrite");
+	snprintf(ini, sizeof(ini), "%s[mmsc]\nurl = http://m.example/mms\n"
+		 "rewrite = base=http://mms.carrier.example keep=path\n", base_ini);
+	assert_int_equal(pbb_config_parse(&c, ini, err, sizeof(err)), 0);
+	pbb_config_free(&c);
+	const char *root = getenv("PB_SOURCE_ROOT");
+	char path[1024], line[512], rule[512] = "";
+	snprintf(path, sizeof(path), "%s/docs/man/pb-bridged.8", root ? root : ".");
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "rewrite = ", 10))
+			snprintf(rule, sizeof(rule), "%s", line);
+	fclose(f);
+	assert_true(rule[0] != '\0');
+	snprintf(ini, sizeof(ini), "%s[mmsc]\nurl = http://m.example/mms\n%s", base_ini, rule);
+	if (pbb_config_parse(&c, ini, err, sizeof(err)) != 0)
+		fail_msg("pb-bridged(8)'s \"%s\" is refused: %s", rule, err);
+	pbb_config_free(&c);
+}
+
 static void test_bridge__txn_and_key(void **state)
 {
 	(void)state;
 	char a[64], b[64];
-	pbb_txn_id(a, sizeof(a), "in", 42);
-	assert_string_equal(a, "pbin42");
+	pbb_txn_id(a, sizeof(a), "0123456789abcdef", "in", 42);
+	assert_string_equal(a, "pbin42.0123456789abcdef");
 	pb_modem_msg m;
 	memset(&m, 0, sizeof(m));
 	m.id = (char *)"3";
@@ -241,6 +273,30 @@ static void close_tmp_store(pb_store *st, char *dir)
 	assert_int_equal(system(cmd), 0);
 	free(dir);
 }
+
+/* Each journal has its own identity, kept across opens: a new journal's
+ * "row 1" never repeats a transaction id of an old one (issue 16, bug 1). */
+static void test_bridge__store_identity(void **state)
+{
+	(void)state;
+	char *d1, *d2, a[PBB_STORE_ID_SIZE], b[PBB_STORE_ID_SIZE], c[PBB_STORE_ID_SIZE];
+	pb_store *s1 = open_tmp_store(&d1), *s2 = open_tmp_store(&d2);
+	assert_pb_ok(pbb_store_id(s1, a));
+	assert_int_equal(strlen(a), 16);
+	assert_pb_ok(pbb_store_id(s1, c));
+	assert_string_equal(a, c); /* kept */
+	assert_pb_ok(pbb_store_id(s2, b));
+	assert_string_not_equal(a, b); /* another journal, another identity */
+	char ta[64], tb[64];
+	pbb_txn_id(ta, sizeof(ta), a, "in", 1);
+	pbb_txn_id(tb, sizeof(tb), b, "in", 1);
+	assert_string_not_equal(ta, tb);
+	assert_pb_ok(pb_store_kv_set(s2, "bridge.store_id", "not hex"));
+	assert_pb_error(pbb_store_id(s2, b), PB_EMALFORMED);
+	close_tmp_store(s1, d1);
+	close_tmp_store(s2, d2);
+}
+
 
 static int64_t queue_out(pb_store *st, const char *event, const char *peer)
 {
@@ -800,7 +856,9 @@ int main(void)
 		cmocka_unit_test(test_bridge__config_good),
 		cmocka_unit_test(test_bridge__config_bad),
 		cmocka_unit_test(test_bridge__config_headers),
+		cmocka_unit_test(test_bridge__config_rewrite),
 		cmocka_unit_test(test_bridge__txn_and_key),
+		cmocka_unit_test(test_bridge__store_identity),
 		cmocka_unit_test(test_bridge__inbound_journal),
 		cmocka_unit_test(test_bridge__config_mms),
 		cmocka_unit_test(test_bridge__room_keys),

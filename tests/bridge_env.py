@@ -4,6 +4,12 @@
 # waiting for a condition with a deadline, reading a child's stdout by line,
 # secret files). Every tests/bridge-*-test.py uses this module; standard
 # library only.
+#
+# Two servers, one test body: make_homeserver() gives the homeserver
+# emulator (Homeserver), or, when tests/synapse.py runs the test with
+# PB_TEST_HOMESERVER set, the real Synapse it started (RealHomeserver), with
+# the same methods. Only the emulator has faults on demand (hs.faults, the
+# /_test/ routes); bodies skip those cases on a real server.
 # SPDX-License-Identifier: LGPL-2.1-or-later
 import json
 import os
@@ -19,7 +25,16 @@ import urllib.request
 
 ROOT = os.environ.get("PB_SOURCE_ROOT", os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 PY = "/usr/bin/python3"
-OWNER, BOT = "@bob:localhost", "@alice:localhost"
+# tests/synapse.py gives each test body its own users (alice1, bob1, eve1)
+SUFFIX = os.environ.get("PB_TEST_USER_SUFFIX", "")
+
+
+def user(name):
+    """The full user id of the test user @name ("alice", "bob", "eve")."""
+    return "@%s%s:localhost" % (name, SUFFIX)
+
+
+OWNER, BOT, STRANGER = user("bob"), user("alice"), user("eve")
 
 
 class Tap:
@@ -135,6 +150,8 @@ class Homeserver:
     """tests/matrix-homeserver.py; with state=FILE it can be killed and come
     back on the same port with the same rooms, events and tokens."""
 
+    faults = True  # /_test/fault, /_test/inject, kill() and start()
+
     def __init__(self, state=None):
         self.state, self.port, self.proc = state, 0, None
         self.start()
@@ -175,6 +192,91 @@ class Homeserver:
         self.http("POST", "/_matrix/client/v3/join/" + q, {}, token)
         self.http("PUT", "/_matrix/client/v3/rooms/%s/send/m.room.message/%s" % (q, txn),
                   {"msgtype": "m.text", "body": body}, token)
+
+    def inject(self, rid, sender, etype=None, content=None, join=False):
+        """@sender (a test user id) joins room @rid, or sends an event there."""
+        body = {"room_id": rid, "sender": sender}
+        if join:
+            body["join"] = True
+        else:
+            body.update(type=etype, content=content)
+        return self.http("POST", "/_test/inject", body)
+
+    def stop(self):
+        stop(self.proc)
+
+
+class RealHomeserver:
+    """A real homeserver someone else started (tests/synapse.py): the
+    emulator's client side without its /_test/ routes. stats() is built from
+    the client API as the bot sees it: its joined rooms, their events (from
+    an incremental /sync, never repeated identically: Synapse would answer
+    from its cache) and their members; "counts" is empty."""
+
+    faults = False
+
+    def __init__(self, url):
+        self.url, self.proc = url.rstrip("/"), None
+        self.tokens = {}
+        self.since, self.events, self.members = None, {}, {}
+        self.filter = json.dumps({"room": {"timeline": {"limit": 1000}, "state": {"lazy_load_members": False}},
+                                  "presence": {"types": []}, "account_data": {"types": []}})
+
+    def http(self, method, path, body=None, token=None):
+        return request(method, self.url + path, body, token)
+
+    def login(self, name, pw):
+        """A new access token of the test user @name (suffixed as tests/synapse.py registered it)."""
+        return login(self.url, name if name.startswith("@") else name + SUFFIX, pw)
+
+    def token(self, name):
+        if name not in self.tokens:
+            self.tokens[name] = self.login(name, {"alice": "wonderland", "bob": "builder", "eve": "evil"}[name])
+        return self.tokens[name]
+
+    def stats(self):
+        q = {"filter": self.filter, "timeout": "1"}
+        if self.since:
+            q["since"] = self.since
+        else:
+            q["timeout"] = "0"
+        res = self.http("GET", "/_matrix/client/v3/sync?" + urllib.parse.urlencode(q), token=self.token("alice"))
+        self.since = res["next_batch"]
+        for rid, r in res.get("rooms", {}).get("join", {}).items():
+            evs = self.events.setdefault(rid, [])
+            seen = {e["event_id"] for e in evs}
+            for e in r.get("state", {}).get("events", []) + r.get("timeline", {}).get("events", []):
+                if e["event_id"] in seen:
+                    continue
+                seen.add(e["event_id"])
+                evs.append(e)
+                if e["type"] == "m.room.member":
+                    self.members.setdefault(rid, {})[e["state_key"]] = e["content"].get("membership")
+        return {"counts": {}, "events": self.events,
+                "rooms": {rid: {"members": self.members.get(rid, {})} for rid in self.events}}
+
+    bot_messages = Homeserver.bot_messages
+    bodies = Homeserver.bodies
+    owner_says = Homeserver.owner_says
+
+    def inject(self, rid, sender, etype=None, content=None, join=False):
+        name = sender[1:].split(":")[0][:-len(SUFFIX) or None]
+        q = urllib.parse.quote(rid)
+        if join:
+            self.http("POST", "/_matrix/client/v3/rooms/%s/invite" % q, {"user_id": sender}, self.token("alice"))
+            return self.http("POST", "/_matrix/client/v3/join/" + q, {}, self.token(name))
+        txn = "inject%d" % int(time.time() * 1e6)
+        return self.http("PUT", "/_matrix/client/v3/rooms/%s/send/%s/%s" % (q, etype, txn), content,
+                         self.token(name))
+
+    def stop(self):
+        pass
+
+
+def make_homeserver(state=None):
+    """The real homeserver tests/synapse.py started, or the emulator."""
+    url = os.environ.get("PB_TEST_HOMESERVER")
+    return RealHomeserver(url) if url else Homeserver(state)
 
 
 class Mmsc:

@@ -30,6 +30,7 @@ struct pbb {
 	atomic_int modem_ok;    /* 1 when the modem answers (status) */
 	atomic_int failed;      /* a stage could not start */
 	pthread_mutex_t room_mu; /* serialises room creation (pbb_room_ensure) */
+	char store_id[PBB_STORE_ID_SIZE]; /* in every transaction id (pbb_store_id) */
 };
 
 /* --- logging ------------------------------------------------------------- */
@@ -505,7 +506,7 @@ static int deliver_mms(pbb *b, pb_store *st, pb_matrix *mx, pb_mmsc *mmsc, const
 			goto out;
 		pb_matrix_media md = { NULL, pt->filename, NULL, mxc, ct, pt->len, 0, 0, 0 };
 		pb_matrix_image_info(pt->data, pt->len, &md.width, &md.height, NULL);
-		snprintf(txn, sizeof(txn), "pbin%lldp%zu", (long long)r->id, k);
+		snprintf(txn, sizeof(txn), "pbin%lldp%zu.%s", (long long)r->id, k, b->store_id);
 		pb_free(*event);
 		*event = NULL;
 		rc = pb_matrix_send_media(mx, room, txn, &md, event);
@@ -530,7 +531,7 @@ static int deliver_mms(pbb *b, pb_store *st, pb_matrix *mx, pb_mmsc *mmsc, const
 		text = t2;
 	}
 	if (text.len) {
-		snprintf(txn, sizeof(txn), "pbin%lldt", (long long)r->id);
+		snprintf(txn, sizeof(txn), "pbin%lldt.%s", (long long)r->id, b->store_id);
 		pb_free(*event);
 		*event = NULL;
 		rc = pb_matrix_send_text(mx, room, txn, pb_buf_cstr(&text), NULL, event);
@@ -568,7 +569,7 @@ static int deliver_inbound(pbb *b, pb_store *st, pb_matrix *mx, pb_mmsc *mmsc)
 			break;
 		}
 		char txn[64], text[2048], *mms_event = NULL;
-		pbb_txn_id(txn, sizeof(txn), "in", r->id);
+		pbb_txn_id(txn, sizeof(txn), b->store_id, "in", r->id);
 		const char *msgtype = "m.text", *body = r->body ? r->body : "";
 		if (has_suffix(r->backend, ":incomplete")) {
 			snprintf(text, sizeof(text), "%s\n(incomplete: parts of this message never arrived)", body);
@@ -624,7 +625,6 @@ static int deliver_inbound(pbb *b, pb_store *st, pb_matrix *mx, pb_mmsc *mmsc)
 static int note_outbound(pbb *b, pb_store *st, pb_matrix *mx, const pb_store_msg *r, const char *kind,
 			 const char *text)
 {
-	(void)b;
 	char key[64], *v = NULL;
 	snprintf(key, sizeof(key), "bridge.noted.%lld", (long long)r->id);
 	if (pb_store_kv_get(st, key, &v) == 0) {
@@ -634,7 +634,7 @@ static int note_outbound(pbb *b, pb_store *st, pb_matrix *mx, const pb_store_msg
 	if (!r->room)
 		return pb_store_kv_set(st, key, "no room");
 	char txn[64];
-	pbb_txn_id(txn, sizeof(txn), kind, r->id);
+	pbb_txn_id(txn, sizeof(txn), b->store_id, kind, r->id);
 	int rc = pb_matrix_send_message(mx, r->room, txn, "m.notice", text, NULL, NULL);
 	if (rc == 0)
 		rc = pb_store_kv_set(st, key, kind);
@@ -761,7 +761,7 @@ static unsigned long long event_hash(const char *s)
 static int reply(sync_ctx *sc, const pb_matrix_event *ev, const char *text)
 {
 	char txn[64];
-	snprintf(txn, sizeof(txn), "pbcmd%016llx", event_hash(ev->event_id));
+	snprintf(txn, sizeof(txn), "pbcmd%016llx.%s", event_hash(ev->event_id), sc->b->store_id);
 	int rc = pb_matrix_send_message(sc->mx, ev->room_id, txn, "m.notice", text, NULL, NULL);
 	if (rc < 0)
 		pbb_log(PB_LOG_WARNING, "matrix: reply: %s", last_error());
@@ -1049,10 +1049,48 @@ static int contacts_file(sync_ctx *sc, const pb_matrix_event *ev)
 	return rc;
 }
 
+/* Is @p room one of the bridge's (a contact's, a group's, the control room)? */
+static bool bridge_room(pb_store *st, const char *room)
+{
+	pb_store_contact *c = NULL;
+	pb_store_group *g = NULL;
+	char *control = NULL;
+	bool mine = pb_store_contact_by_room(st, room, &c) == 0 || pb_store_group_by_room(st, room, &g) == 0 ||
+		    (pb_store_kv_get(st, "bridge.control_room", &control) == 0 && !strcmp(control, room));
+	pb_store_contact_free(c);
+	pb_store_group_free(g);
+	pb_free(control);
+	return mine;
+}
+
+/* An owner's m.room.encrypted event in a bridge room. The bridge has no
+ * end-to-end encryption yet, so it cannot read it: nothing is sent, and
+ * rather than drop it without a word the owner is told so in the room,
+ * once per event (the transaction id is derived from it), and it is
+ * logged. The one place to replace when encryption comes. */
+static int on_encrypted(sync_ctx *sc, const pb_matrix_event *ev)
+{
+	if (!bridge_room(sc->st, ev->room_id))
+		return 0;
+	pbb_log(PB_LOG_WARNING, "encrypted message %s from %s in %s: this bridge cannot read encrypted "
+		"messages; nothing was sent", ev->event_id, ev->sender, ev->room_id);
+	char txn[64];
+	snprintf(txn, sizeof(txn), "pbenc%016llx.%s", event_hash(ev->event_id), sc->b->store_id);
+	int rc = pb_matrix_send_message(sc->mx, ev->room_id, txn, "m.notice",
+					"This bridge cannot read encrypted messages; nothing was sent. "
+					"Write in a room without encryption.", NULL, NULL);
+	if (rc < 0)
+		pbb_log(PB_LOG_WARNING, "matrix: encrypted-message notice: %s (will retry)", last_error());
+	return rc == PB_ECANCELLED ? rc : (rc < 0 && rc != PB_EPROTO ? rc : 0);
+}
+
 static int on_event(const pb_matrix_event *ev, void *ud)
 {
 	sync_ctx *sc = ud;
 	pbb *b = sc->b;
+	if (!sc->initial && ev->section == PB_MATRIX_TIMELINE && ev->event_id &&
+	    !strcmp(ev->type, "m.room.encrypted") && pbb_config_is_owner(b->cfg, ev->sender))
+		return on_encrypted(sc, ev);
 	if (sc->initial || ev->section != PB_MATRIX_TIMELINE || strcmp(ev->type, "m.room.message") != 0 ||
 	    !ev->event_id || !ev->msgtype)
 		return 0;
@@ -1303,7 +1341,12 @@ int pbb_run(pbb *b)
 	if (changed)
 		pbb_log(PB_LOG_WARNING, "%lld outbound message(s) were being sent at the last stop: "
 			"reported as uncertain, not resent", (long long)changed);
+	int idrc = pbb_store_id(st, b->store_id);
 	pb_store_close(st);
+	if (idrc < 0) {
+		pbb_log(PB_LOG_ERROR, "journal: its identity: %s", last_error());
+		return -1;
+	}
 
 	pthread_t t[4];
 	void *(*fn[4])(void *) = { modem_main, deliver_main, sync_main, mms_main };

@@ -87,8 +87,23 @@ bool pbb_config_is_owner(const pbb_config *c, const char *user_id);
  */
 const char *pbb_header_check(const char *header);
 
-/** Transaction id of a journal row's Matrix send: "pb<kind><id>" (stable across restarts). */
-void pbb_txn_id(char *out, size_t size, const char *kind, int64_t id);
+/** Size of a journal's identity: 16 hex digits and a NUL. */
+#define PBB_STORE_ID_SIZE 17
+
+/**
+ * The journal's identity (kv "bridge.store_id"): 16 hex digits drawn at
+ * random by the first call on a new journal, then kept. Transaction ids
+ * carry it because the homeserver remembers them per access token, not per
+ * journal: a new journal counts its rows from 1 again, and with the old
+ * token "pbin1" would be answered with the OLD event (docs/bridge.md).
+ * @param out receives the identity
+ * @return 0 or a negative PB_E* code (store)
+ */
+int pbb_store_id(pb_store *st, char out[PBB_STORE_ID_SIZE]);
+
+/** Transaction id of a journal row's Matrix send: "pb<kind><id>.<store id>"
+ *  (stable across restarts, unique per access token across journals). */
+void pbb_txn_id(char *out, size_t size, const char *store_id, const char *kind, int64_t id);
 
 /**
  * The journal key of a message from the modem: backend, the box's ids, its

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include <ini.h>
@@ -275,6 +276,18 @@ static int finish(parse_ctx *p, int rc)
 		return fail(p, 0, "[bridge] region is required (e.g. DE)"), -1;
 	if (pb_phone_country_code(c->region) <= 0)
 		return fail(p, 0, "[bridge] region %s is not one the number normaliser knows", c->region), -1;
+	if (c->mmsc_rewrite) {
+		/* the check the daemon's pb_mmsc_new() makes, so that --check
+		 * refuses what a start would (docs/mmsc.md has the syntax) */
+		const char *rules[2] = { c->mmsc_rewrite, NULL };
+		pb_mmsc_options o = PB_MMSC_OPTIONS_INIT;
+		o.mmsc_url = c->mmsc_url;
+		o.rewrite_rules = rules;
+		pb_mmsc *m = NULL;
+		if (pb_mmsc_new(&m, &o) < 0)
+			return fail(p, 0, "[mmsc] rewrite: %s", pb_error_last()->message), -1;
+		pb_mmsc_free(m);
+	}
 	if (c->own_number[0]) {
 		char e164[PB_PHONE_MAX];
 		pb_phone_kind kind;
@@ -342,9 +355,47 @@ bool pbb_config_is_owner(const pbb_config *c, const char *user_id)
 	return false;
 }
 
-void pbb_txn_id(char *out, size_t size, const char *kind, int64_t id)
+void pbb_txn_id(char *out, size_t size, const char *store_id, const char *kind, int64_t id)
 {
-	snprintf(out, size, "pb%s%lld", kind, (long long)id);
+	snprintf(out, size, "pb%s%lld.%s", kind, (long long)id, store_id);
+}
+
+#define STORE_ID_KV "bridge.store_id"
+
+static int store_id_read(pb_store *st, char out[PBB_STORE_ID_SIZE])
+{
+	char *v = NULL;
+	int rc = pb_store_kv_get(st, STORE_ID_KV, &v);
+	if (rc == 0) {
+		if (strlen(v) != PBB_STORE_ID_SIZE - 1 || strspn(v, "0123456789abcdef") != PBB_STORE_ID_SIZE - 1)
+			rc = pb_error_set(PB_EMALFORMED, "journal: %s is not 16 hex digits", STORE_ID_KV);
+		else
+			memcpy(out, v, PBB_STORE_ID_SIZE);
+	}
+	pb_free(v);
+	return rc;
+}
+
+int pbb_store_id(pb_store *st, char out[PBB_STORE_ID_SIZE])
+{
+	int rc = store_id_read(st, out);
+	if (rc != PB_ENOTFOUND)
+		return rc;
+	uint64_t r;
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return pb_error_set(PB_EIO, "getrandom failed");
+	char made[PBB_STORE_ID_SIZE];
+	snprintf(made, sizeof(made), "%016llx", (unsigned long long)r);
+	/* made once: another thread or process may have been first */
+	if ((rc = pb_store_begin(st)) < 0)
+		return rc;
+	rc = store_id_read(st, out);
+	if (rc == PB_ENOTFOUND && (rc = pb_store_kv_set(st, STORE_ID_KV, made)) == 0)
+		memcpy(out, made, sizeof(made));
+	if (rc == 0)
+		return pb_store_commit(st);
+	pb_store_rollback(st);
+	return rc;
 }
 
 /* FNV-1a, 64 bits: tells entries apart inside one key, not a security hash */

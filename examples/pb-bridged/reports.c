@@ -373,18 +373,21 @@ int pbb_report_deliver(pb_store *st, pb_matrix *mx, const pb_store_msg *r)
 	if (rep.status == PBB_DR_DELIVERED && !by_fifo &&
 	    (rc = parts_done(st, o, rep.ref, &all, list, sizeof(list))) < 0)
 		goto out;
+	char sid[PBB_STORE_ID_SIZE];
+	if ((rc = pbb_store_id(st, sid)) < 0)
+		goto out;
 	if (!room || !o->event_id) {
 		pbb_log(PB_LOG_NOTICE, "report #%lld: out #%lld has no Matrix event to mark", (long long)r->id,
 			(long long)o->id);
 	} else if (rep.status == PBB_DR_DELIVERED && all) {
-		pbb_txn_id(txn, sizeof(txn), "dr", o->id);
+		pbb_txn_id(txn, sizeof(txn), sid, "dr", o->id);
 		rc = pb_matrix_send_reaction(mx, room, txn, o->event_id, PBB_DR_REACTION, &event);
 	} else if (rep.status != PBB_DR_DELIVERED) {
 		char text[1024];
 		snprintf(text, sizeof(text), "%s: \"%.200s\" to %s: %s",
 			 rep.status == PBB_DR_EXPIRED ? "Not delivered (expired)" : "Not delivered",
 			 o->body ? o->body : "", o->peer ? o->peer : "?", rep.text);
-		pbb_txn_id(txn, sizeof(txn), "drf", o->id);
+		pbb_txn_id(txn, sizeof(txn), sid, "drf", o->id);
 		rc = pb_matrix_send_message(mx, room, txn, "m.notice", text, NULL, &event);
 	}
 	if (rc == PB_EIO || rc == PB_ETIMEOUT || rc == PB_EAGAIN || rc == PB_EBUSY || rc == PB_ECANCELLED ||

@@ -396,11 +396,27 @@ static int on_scan_event(const pb_matrix_event *ev, void *ud)
 	return 0;
 }
 
-/* Only what the scan reads: no timeline, the three state types. */
-static const char scan_filter[] =
-	"{\"presence\":{\"types\":[]},\"account_data\":{\"types\":[]},"
-	"\"room\":{\"timeline\":{\"limit\":0},\"ephemeral\":{\"types\":[]},\"account_data\":{\"types\":[]},"
-	"\"state\":{\"types\":[\"m.room.create\",\"m.room.name\",\"" PBB_ROOM_MARKER "\"]}}}";
+/* Only what the scan reads: no timeline, the three state types. And a
+ * nonce: Synapse answers an identical /sync request from a cache for up to
+ * 2 minutes (sync_response_cache_duration), so a scan that repeated the
+ * request of the scan before a crash would be shown the rooms as they were
+ * then, miss the room made just before the crash, and make a second one.
+ * The nonce is a state type nobody sends, excluded: it changes the request,
+ * never the answer. */
+static int scan_filter(char *out, size_t size)
+{
+	char nonce[PB_MATRIX_TXN_ID_SIZE];
+	if (pb_matrix_txn_id(nonce, sizeof(nonce)) < 0)
+		return PB_EINVAL;
+	int n = snprintf(out, size,
+			 "{\"presence\":{\"types\":[]},\"account_data\":{\"types\":[]},"
+			 "\"room\":{\"timeline\":{\"limit\":0},\"ephemeral\":{\"types\":[]},"
+			 "\"account_data\":{\"types\":[]},"
+			 "\"state\":{\"types\":[\"m.room.create\",\"m.room.name\",\"" PBB_ROOM_MARKER "\"],"
+			 "\"not_types\":[\"org.phonebridge.scan.%s\"]}}}",
+			 nonce);
+	return n > 0 && (size_t)n < size ? 0 : pb_error_set(PB_ETOOBIG, "bridge: scan filter too long");
+}
 
 /* Save @p room for @p ns (NULL: the control room) when the store has no
  * room for it and the room is not another's. */
@@ -468,11 +484,14 @@ int pbb_room_scan(const pbb_config *cfg, pb_store *st, pb_matrix *mx, int *adopt
 	scan_ctx sc = { pb_matrix_user_id(mx), NULL, 0 };
 	pb_matrix_sync_callbacks cb = { on_scan_event, NULL, NULL, NULL, &sc };
 	pb_matrix_sync_options o = PB_MATRIX_SYNC_OPTIONS_INIT;
-	o.filter = scan_filter;
+	char filter[512];
+	o.filter = filter;
 	o.timeout_ms = 0;
 	o.full_state = 1;
 	pb_buf intents = PB_BUF_INIT;
-	int rc = sc.me ? pb_matrix_sync(mx, &o, &cb, NULL) : pb_error_set(PB_ESTATE, "matrix: whoami first");
+	int rc = sc.me ? scan_filter(filter, sizeof(filter)) : pb_error_set(PB_ESTATE, "matrix: whoami first");
+	if (rc == 0)
+		rc = pb_matrix_sync(mx, &o, &cb, NULL);
 	if (rc == 0)
 		rc = intents_get(st, &intents);
 	/* 1. rooms the bot marked that the store does not know */
