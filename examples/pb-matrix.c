@@ -5,12 +5,17 @@
  *
  * usage: see pb-matrix(1) or `pb-matrix --help`.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <phonebridge/phonebridge.h>
@@ -19,6 +24,8 @@ static const char usage[] =
 	"usage: pb-matrix [--homeserver URL] (--token-file F | --user U --password-file F)\n"
 	"                 [--insecure] [--verbose] COMMAND\n"
 	"commands:\n"
+	"  login [--save-token FILE] [--device-id ID]   (with --user and --password-file)\n"
+	"  logout                                       (ends the session of the token)\n"
 	"  whoami\n"
 	"  send ROOM TEXT [--html HTML] [--notice] [--txn ID]\n"
 	"  send-file ROOM FILE [--mime TYPE] [--txn ID]\n"
@@ -29,7 +36,7 @@ static const char usage[] =
 
 static struct {
 	const char *homeserver, *token_file, *user, *password_file;
-	const char *html, *txn, *mime, *name, *since;
+	const char *html, *txn, *mime, *name, *since, *save_token, *device_id;
 	int insecure, verbose, notice, once;
 	long timeout;
 } opt = { .timeout = 30000 };
@@ -56,7 +63,111 @@ static void on_log(int level, const char *domain, const char *msg, void *ud)
 	fprintf(stderr, "pb-matrix: %s: %s: %s\n", pb_log_level_name(level), domain, msg);
 }
 
-static int connect_client(pb_matrix **out)
+/* Read the device id saved beside a token file (FILE.device), if any.
+ * @return 0 (*out set, or NULL when there is none) or 1 (said why) */
+static int saved_device(const char *token_file, char **out)
+{
+	char path[PATH_MAX];
+	*out = NULL;
+	if (snprintf(path, sizeof(path), "%s.device", token_file) >= (int)sizeof(path)) {
+		fprintf(stderr, "pb-matrix: %s: name too long\n", token_file);
+		return 1;
+	}
+	struct stat sb;
+	if (lstat(path, &sb) != 0 && errno == ENOENT)
+		return 0;
+	if (pb_matrix_read_secret_file(path, out) < 0)
+		return fail(path);
+	return 0;
+}
+
+/* Write @text to @path, mode 0600, never through a link: a new file beside
+ * it (mkstemp: 0600, O_EXCL), synced, then renamed over @path (rename
+ * replaces a symbolic link itself, never what it points to). */
+static int write_private(const char *path, const char *text)
+{
+	char tmp[PATH_MAX];
+	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp)) {
+		fprintf(stderr, "pb-matrix: %s: name too long\n", path);
+		return 1;
+	}
+	int fd = mkstemp(tmp);
+	if (fd < 0) {
+		fprintf(stderr, "pb-matrix: %s: cannot create a file beside it: %s\n", path, strerror(errno));
+		return 1;
+	}
+	size_t len = strlen(text), done = 0;
+	while (done < len) {
+		ssize_t n = write(fd, text + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	int bad = done != len || fchmod(fd, 0600) != 0 || fsync(fd) != 0;
+	bad |= close(fd) != 0;
+	if (bad || rename(tmp, path) != 0) {
+		fprintf(stderr, "pb-matrix: %s: %s\n", path, strerror(errno ? errno : EIO));
+		unlink(tmp);
+		return 1;
+	}
+	return 0;
+}
+
+/* login: a password login (reusing the device saved beside --save-token),
+ * then the token and the device id saved for later runs. */
+static int cmd_login(pb_matrix *m)
+{
+	char *password = NULL, *device = NULL;
+	if (opt.user == NULL || opt.password_file == NULL || opt.token_file != NULL) {
+		fprintf(stderr, "pb-matrix: login needs --user and --password-file (and no --token-file)\n");
+		return 2;
+	}
+	int rc = 0;
+	if (opt.device_id == NULL && opt.save_token != NULL)
+		rc = saved_device(opt.save_token, &device);
+	if (rc == 0 && pb_matrix_read_secret_file(opt.password_file, &password) < 0)
+		rc = fail("password");
+	if (rc == 0) {
+		const char *dev = opt.device_id ? opt.device_id : device;
+		int lr = pb_matrix_login_password(m, opt.user, password, dev);
+		memset(password, 0, strlen(password));
+		if (lr < 0)
+			rc = fail("login");
+	}
+	if (rc == 0 && opt.save_token) {
+		char path[PATH_MAX];
+		char line[512];
+		snprintf(path, sizeof(path), "%s.device", opt.save_token);
+		snprintf(line, sizeof(line), "%s\n", pb_matrix_device_id(m) ? pb_matrix_device_id(m) : "");
+		rc = write_private(opt.save_token, pb_matrix_access_token(m));
+		if (rc == 0)
+			rc = write_private(path, line);
+	}
+	if (rc == 0)
+		print_json(json_pack("{s:s, s:s?, s:s, s:s?}", "user_id", pb_matrix_user_id(m), "device_id",
+				     pb_matrix_device_id(m), "homeserver", pb_matrix_homeserver(m), "token_file",
+				     opt.save_token));
+	pb_free(password);
+	pb_free(device);
+	return rc;
+}
+
+static int cmd_logout(pb_matrix *m)
+{
+	if (pb_matrix_whoami(m, NULL) < 0)
+		return fail("whoami");
+	json_t *j = json_pack("{s:s, s:s?}", "logged_out", pb_matrix_user_id(m), "device_id", pb_matrix_device_id(m));
+	if (pb_matrix_logout(m) < 0) {
+		json_decref(j);
+		return fail("logout");
+	}
+	print_json(j);
+	return 0;
+}
+
+static int connect_client(pb_matrix **out, bool login)
 {
 	pb_matrix_options o = PB_MATRIX_OPTIONS_INIT;
 	o.homeserver = opt.homeserver;
@@ -75,6 +186,8 @@ static int connect_client(pb_matrix **out)
 		if (pb_matrix_discover(m, opt.user) < 0)
 			return fail("discovery");
 	}
+	if (login)
+		return 0;
 	if (opt.token_file == NULL) {
 		char *password;
 		if (opt.user == NULL || opt.password_file == NULL) {
@@ -225,6 +338,8 @@ int main(int argc, char **argv)
 		{ "once", no_argument, NULL, '1' },
 		{ "since", required_argument, NULL, 's' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "save-token", required_argument, NULL, 'S' },
+		{ "device-id", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, '?' + 256 },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -246,6 +361,8 @@ int main(int argc, char **argv)
 		case '1': opt.once = 1; break;
 		case 's': opt.since = optarg; break;
 		case 'T': opt.timeout = strtol(optarg, NULL, 10); break;
+		case 'S': opt.save_token = optarg; break;
+		case 'D': opt.device_id = optarg; break;
 		case '?' + 256: fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
 		}
@@ -260,7 +377,7 @@ int main(int argc, char **argv)
 	struct {
 		const char *name;
 		int nargs;
-	} const cmds[] = { { "whoami", 0 }, { "send", 2 }, { "send-file", 2 }, { "create-dm", 1 }, { "sync", 0 } };
+	} const cmds[] = { { "login", 0 }, { "logout", 0 }, { "whoami", 0 }, { "send", 2 }, { "send-file", 2 }, { "create-dm", 1 }, { "sync", 0 } };
 	size_t i;
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(cmd, cmds[i].name) == 0)
@@ -281,9 +398,14 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
 	pb_matrix *m = NULL;
-	int rc = connect_client(&m);
+	bool login = strcmp(cmd, "login") == 0;
+	int rc = connect_client(&m, login);
 	if (rc == 0) {
-		if (strcmp(cmd, "whoami") == 0)
+		if (login)
+			rc = cmd_login(m);
+		else if (strcmp(cmd, "logout") == 0)
+			rc = cmd_logout(m);
+		else if (strcmp(cmd, "whoami") == 0)
 			rc = cmd_whoami(m);
 		else if (strcmp(cmd, "send") == 0)
 			rc = cmd_send(m, args[0], args[1]);
