@@ -14,7 +14,8 @@
 #    a log line, no SMS.
 # 3. A new journal with the old access token (the homeserver restarted in
 #    between, where the emulator can be): the new journal's first message
-#    arrives; its transaction id does not repeat the old journal's.
+#    arrives; its transaction id does not repeat the old journal's; its first
+#    sync, not answered from the cache, does not replay the owner's events.
 import os
 import sqlite3
 import sys
@@ -24,7 +25,7 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bridge_env import (OWNER, AtModem, Bridge, Tap, finish, make_homeserver, wait_for)  # noqa: E402
-from bridge_pdu import deliver7  # noqa: E402
+from bridge_pdu import deliver7, submit_text  # noqa: E402
 
 DAEMON = sys.argv[1]
 PEER = "+4915112345678"
@@ -91,10 +92,23 @@ try:
     ok(len(modem.sent()) == sent_before, "no SMS leaves")
 
     # --- 3. a new journal with the old token ----------------------------------
-    bridged.kill()
-    for suffix in ("", "-wal", "-shm"):
-        if os.path.exists(bridged.store + suffix):
-            os.rename(bridged.store + suffix, bridged.store + ".old" + suffix)
+    def new_journal(name):
+        bridged.kill()
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(bridged.store + suffix):
+                os.rename(bridged.store + suffix, bridged.store + "." + name + suffix)
+
+    def synced():
+        """Has the journal's sync thread finished its first sync (history)?"""
+        try:
+            db = sqlite3.connect(bridged.store)
+            row = db.execute("SELECT value FROM kv WHERE key = 'matrix.next_batch'").fetchone()
+            db.close()
+            return row is not None
+        except sqlite3.Error:
+            return False
+
+    new_journal("old")
     if hs.faults:  # the emulator keeps its transaction ids across a restart, as Synapse does
         hs.kill()
         hs.start()
@@ -106,6 +120,27 @@ try:
     ok(wait_for(lambda: sorted(b for b in hs.bodies() if b in ("first", "second", "third")) ==
                 ["first", "second", "third"], "three messages", 10),
        "every message once")
+    # and once more, within the 2 minutes of Synapse's /sync cache: the newer
+    # journal's first sync must not be answered with the older one's first
+    # position, or the owner's events since then would be new to it (the
+    # encrypted message answered twice, the owner's text sent again)
+    wait_for(synced, "the journal's first sync", 60)
+    sent_before = len(modem.sent())
+    hs.owner_says(owner, room, "o1", "an answer from Matrix")
+    ok(wait_for(lambda: len(modem.sent()) == sent_before + 1, "the answer as an SMS", 60),
+       "the owner's answer leaves as an SMS")
+    new_journal("older")
+    bridged.start()
+    wait_for(synced, "the newest journal's first sync", 60)
+    # a barrier: the sync thread handles events in order and the modem sends
+    # the oldest first, so once this one is out, a replayed one would be too
+    hs.owner_says(owner, room, "o2", "a barrier")
+    barrier = wait_for(lambda: [p for p in modem.sent() if submit_text(p)[1] == "a barrier"], "the barrier", 60)
+    texts = [submit_text(p)[1] for p in modem.sent()]
+    print("# SMS sent: %r" % texts, flush=True)
+    ok(barrier and texts.count("an answer from Matrix") == 1
+       and len([b for b in notices() if "cannot read encrypted messages" in b]) == 1,
+       "a newer journal does not take the owner's old events for new ones")
     ok(bridged.terminate() == 0, "SIGTERM: exit 0")
 finally:
     rc = finish(tap, bridged, (modem.proc,), tmp)

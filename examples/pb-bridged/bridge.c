@@ -1216,6 +1216,19 @@ static void *sync_main(void *arg)
 		pb_matrix_sync_options o = PB_MATRIX_SYNC_OPTIONS_INIT;
 		o.since = sc.since;
 		o.timeout_ms = b->cfg->sync_timeout_ms;
+		char first[192], nonce[PB_MATRIX_TXN_ID_SIZE];
+		if (sc.initial && pb_matrix_txn_id(nonce, sizeof(nonce)) == 0) {
+			/* The first sync of a new journal only learns where "now" is.
+			 * Synapse answers an identical request from a cache for 2
+			 * minutes: an earlier journal's first sync with this token
+			 * would give its older position, and the owner's events since
+			 * then would look new. A nonce (an excluded state type nobody
+			 * sends) makes the request this journal's own. */
+			snprintf(first, sizeof(first),
+				 "{\"room\":{\"timeline\":{\"limit\":1},"
+				 "\"state\":{\"not_types\":[\"org.phonebridge.first.%s\"]}}}", nonce);
+			o.filter = first;
+		}
 		int rc = pb_matrix_sync(sc.mx, &o, &cb, NULL);
 		if (rc == PB_ECANCELLED || stopping(b))
 			break;
