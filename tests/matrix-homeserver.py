@@ -14,7 +14,8 @@
 # Test control, never used by the client: /_test/...
 #   POST /_test/fault   {"kind": "429"|"500"|"slow"|"drop"|"crash", "count": N,
 #                        "path": "substring", "retry_after_ms": MS,
-#                        "retry_after_header": S, "delay_ms": MS}
+#                        "retry_after_header": S, "delay_ms": MS,
+#                        "query": "substring of the query string"}
 #                       "crash": the request is carried out (and the --state
 #                       file written), then the process exits without answering
 #   POST /_test/revoke  {"user_id": "@a:localhost"} or {"token": T}: tokens die
@@ -163,7 +164,7 @@ class Handler(BaseHTTPRequestHandler):
                 st.counts[method + " " + path] = st.counts.get(method + " " + path, 0) + 1
                 fault = None
                 for f in st.faults:
-                    if f["count"] > 0 and f.get("path", "") in path:
+                    if f["count"] > 0 and f.get("path", "") in path and f.get("query", "") in url.query:
                         f["count"] -= 1
                         fault = dict(f)
                         break

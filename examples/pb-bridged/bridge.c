@@ -30,6 +30,7 @@ struct pbb {
 	atomic_int modem_ok;    /* 1 when the modem answers (status) */
 	atomic_int failed;      /* a stage could not start */
 	pthread_mutex_t room_mu; /* serialises room creation (pbb_room_ensure) */
+	bool scanned;           /* the delivery thread's first room scan is done (mu) */
 	char store_id[PBB_STORE_ID_SIZE]; /* in every transaction id (pbb_store_id) */
 };
 
@@ -712,6 +713,10 @@ static void *deliver_main(void *arg)
 	else if (adopted)
 		pbb_log(PB_LOG_NOTICE, "%d room(s) found again that the journal did not know", adopted);
 	pthread_mutex_unlock(&b->room_mu);
+	pthread_mutex_lock(&b->mu);
+	b->scanned = true; /* the sync thread waits for this */
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
 	long backoff = 0;
 	while (!stopping(b)) {
 		int rc = ensure_control_room(b, st, mx);
@@ -1207,6 +1212,14 @@ static void *sync_main(void *arg)
 	pthread_mutex_unlock(&b->mu);
 	if (stopping(b))
 		pb_matrix_cancel(sc.mx);
+	/* The owner's messages are matched to rooms through the store: wait
+	 * until the rooms a crash or a new journal left unknown are found again
+	 * by the delivery thread's first scan, or they would be taken for
+	 * rooms of no contact and ignored. */
+	pthread_mutex_lock(&b->mu);
+	while (!b->scanned && !stopping(b))
+		pthread_cond_wait(&b->cv, &b->mu);
+	pthread_mutex_unlock(&b->mu);
 	if (pb_store_kv_get(sc.st, "matrix.next_batch", &sc.since) < 0)
 		sc.since = NULL;
 	sc.initial = sc.since == NULL;
