@@ -24,7 +24,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bridge_env import (OWNER, AtModem, Bridge, Tap, finish, make_homeserver, wait_for)  # noqa: E402
+from bridge_env import AtModem, Bridge, Tap, finish, make_homeserver, wait_for  # noqa: E402
 from bridge_pdu import deliver7, submit_text  # noqa: E402
 
 DAEMON = sys.argv[1]
@@ -51,6 +51,12 @@ def rooms_with(text):
     return [rid for rid, c in hs.bot_messages() if c.get("body") == text]
 
 
+def arrives(text):
+    """An SMS with @text on the modem: the rooms it arrives in (None: it did not)."""
+    sms(text)
+    return wait_for(lambda: rooms_with(text), "%r in Matrix" % text, 90)
+
+
 def peer_rooms():
     """The rooms named after PEER."""
     return sorted({rid for rid, evs in hs.stats()["events"].items() for e in evs
@@ -60,8 +66,7 @@ def peer_rooms():
 try:
     # --- 1. the room found again after a crash --------------------------------
     bridged.start()
-    sms("first")
-    first = wait_for(lambda: rooms_with("first"), "the first message in Matrix", 90)
+    first = arrives("first")
     ok(first and len(first) == 1, "the first SMS arrives in a room")
     room = first[0] if first else None
     bridged.kill()
@@ -70,9 +75,7 @@ try:
     db.commit()
     db.close()
     bridged.start()
-    sms("second")
-    second = wait_for(lambda: rooms_with("second"), "the second message in Matrix", 90)
-    ok(second == [room], "after the restart the next SMS goes to the same room (found by its marker)")
+    ok(arrives("second") == [room], "after the restart the next SMS goes to the same room (found by its marker)")
     ok(peer_rooms() == [room], "one room for the number, not two")
 
     # --- 2. an owner's encrypted message --------------------------------------
@@ -113,9 +116,7 @@ try:
         hs.kill()
         hs.start()
     bridged.start()
-    sms("third")
-    third = wait_for(lambda: rooms_with("third"), "the new journal's first message in Matrix", 90)
-    ok(third == [room], "a new journal's first message arrives (in the contact's room)")
+    ok(arrives("third") == [room], "a new journal's first message arrives (in the contact's room)")
     ok(rooms_with("first") == [room], "the old journal's first message is still there once")
     ok(wait_for(lambda: sorted(b for b in hs.bodies() if b in ("first", "second", "third")) ==
                 ["first", "second", "third"], "three messages", 10),
