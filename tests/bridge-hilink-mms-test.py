@@ -21,7 +21,7 @@ import sys
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bridge_env import (Bridge, Homeserver, Mmsc, Tap, emulator, finish, request, scratch,  # noqa: E402
+from bridge_env import (Bridge, Mmsc, Tap, emulator, finish, make_homeserver, request, scratch,  # noqa: E402
                         wait_for)
 
 DAEMON = sys.argv[1]
@@ -29,7 +29,7 @@ PB_MMS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(DAEMON))),
 PEER = "+4915112345678"
 t = Tap()
 tmp = scratch("pb-bridge-hilink-mms-")
-hs = Homeserver()
+hs = make_homeserver()
 mmsc = Mmsc(tmp)
 router, RT = emulator("hilink", "--require-login")
 

@@ -19,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bridge_env import (Bridge, Homeserver, Tap, emulator, finish, login, request,  # noqa: E402
+from bridge_env import (Bridge, Tap, emulator, finish, make_homeserver, request,  # noqa: E402
                         secret_file, wait_for)
 
 DAEMON = sys.argv[1]
@@ -29,10 +29,10 @@ tap = Tap()
 ok = tap.ok
 
 tmp = tempfile.mkdtemp(prefix="pb-bridge-hilink-")
-homeserver = Homeserver()
+homeserver = make_homeserver()
 HS = homeserver.url
 router, RT = emulator("hilink", "--require-login")
-owner = login(HS, "bob", "builder")
+owner = homeserver.login("bob", "builder")
 bridged = Bridge(DAEMON, tmp, homeserver, "backend = hilink\nurl = %s\nusername = admin\npassword_file = %s\n"
                  "poll_interval_ms = 300" % (RT, secret_file(os.path.join(tmp, "router.pw"), "secret")))
 start, kill, bodies = bridged.start, bridged.kill, homeserver.bodies

@@ -17,13 +17,13 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bridge_env import Bridge, Homeserver, Tap, emulator, finish, request, scratch, wait_for  # noqa: E402
+from bridge_env import Bridge, Tap, emulator, finish, make_homeserver, request, scratch, wait_for  # noqa: E402
 
 DAEMON = sys.argv[1]
 PEER, PEER2 = "+4915112345678", "+4917098765432"
 t = Tap()
 tmp = scratch("pb-bridge-smseagle-")
-hs = Homeserver()
+hs = make_homeserver()
 eagle, EG = emulator("smseagle", "--token", "eagle-token")
 
 

@@ -98,13 +98,15 @@ def main():
     # meson ends a test that runs too long with SIGTERM: stop Synapse then too
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
     n = failed = 0
+    children = []
     try:
         with Synapse(users) as hs:
             print("# Synapse at %s (pid %d)" % (hs.url, hs.pid), flush=True)
             for i, cmd in enumerate(cmds):
                 env = dict(os.environ, PB_TEST_HOMESERVER=hs.url, PB_TEST_USER_SUFFIX=str(i + 1))
                 name = os.path.basename(next((a for a in cmd if a.endswith((".py", ".sh"))), cmd[0]))
-                p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
+                p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True, start_new_session=True)
+                children.append(p)
                 plan = None
                 for line in p.stdout:
                     line = line.rstrip("\n")
@@ -125,6 +127,14 @@ def main():
     except RuntimeError as e:
         print("Bail out! %s" % str(e).replace("\n", " | ")[:2000], flush=True)
         return 1
+    finally:
+        for p in children:  # a body still running when we were told to stop
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+                try:
+                    p.wait(30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(p.pid, signal.SIGKILL)
     print("1..%d" % n, flush=True)
     return 1 if failed else 0
 
