@@ -5,7 +5,11 @@
  */
 #include "harness.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/internal.h"
 
@@ -587,6 +591,110 @@ static void test_core__cursor_checks_bounds(void **state)
 	assert_false(pb_cur_peek(&sub, &v));
 }
 
+/* --- secrets --------------------------------------------------------------- */
+
+static void put_file(const char *path, const char *content, size_t len, mode_t mode)
+{
+	unlink(path);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, content, len), (ssize_t)len);
+	close(fd);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static void test_core__secret_file_rules(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/pb-core-secret-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[128];
+	snprintf(path, sizeof(path), "%s/pw", dir);
+	char *s = NULL;
+	put_file(path, "hunter2\r\n", 9, 0600);
+	assert_pb_ok(pb_secret_read(path, &s));
+	assert_string_equal(s, "hunter2");
+	pb_secret_free(s);
+	put_file(path, "hunter2", 7, 0400);
+	assert_pb_ok(pb_secret_read(path, &s));
+	assert_string_equal(s, "hunter2");
+	pb_secret_free(s);
+	put_file(path, "hunter2\n", 8, 0640);
+	assert_pb_error(pb_secret_read(path, &s), PB_EAUTH);
+	assert_null(s);
+	assert_non_null(strstr(pb_error_last()->message, "0640"));
+	assert_non_null(strstr(pb_error_last()->message, "chmod 600"));
+	assert_null(strstr(pb_error_last()->message, "hunter2"));
+	put_file(path, "x", 1, 0602);
+	assert_pb_error(pb_secret_read(path, &s), PB_EAUTH);
+	const char *bad[] = { "\n", "", "two\nlines\n", "a\rb", "nul\0byte" };
+	const size_t badlen[] = { 1, 0, 10, 3, 8 };
+	for (size_t i = 0; i < 5; i++) {
+		put_file(path, bad[i], badlen[i], 0600);
+		assert_pb_error(pb_secret_read(path, &s), PB_EMALFORMED);
+		assert_non_null(strstr(pb_error_last()->message, path));
+	}
+	/* the size cap, with and without a size the file system can tell */
+	char *big = calloc(1, PB_SECRET_MAX + 2);
+	assert_non_null(big);
+	memset(big, 'a', PB_SECRET_MAX + 1);
+	put_file(path, big, PB_SECRET_MAX, 0600);
+	assert_pb_ok(pb_secret_read(path, &s));
+	assert_int_equal(strlen(s), PB_SECRET_MAX);
+	pb_secret_free(s);
+	put_file(path, big, PB_SECRET_MAX + 1, 0600);
+	assert_pb_error(pb_secret_read(path, &s), PB_ETOOBIG);
+	free(big);
+	unlink(path);
+	assert_pb_error(pb_secret_read(path, &s), PB_ENOTFOUND);
+	assert_pb_error(pb_secret_read(dir, &s), PB_EIO);
+	assert_pb_error(pb_secret_read(NULL, &s), PB_EINVAL);
+	/* a file read by someone else: only the checks */
+	put_file(path, "alice:secret\nbob:x\n", 19, 0600);
+	char *checked = NULL;
+	assert_pb_ok(pb_secret_check(path, &checked));
+	assert_string_equal(checked, path);
+	pb_free(checked);
+	assert_pb_ok(pb_secret_check(path, NULL));
+	chmod(path, 0644);
+	assert_pb_error(pb_secret_check(path, &checked), PB_EAUTH);
+	assert_null(checked);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void test_core__secret_systemd_credentials(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/pb-core-cred-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[128];
+	snprintf(path, sizeof(path), "%s/modem-password", dir);
+	/* systemd makes credential files 0400, owned by the service's user */
+	put_file(path, "s3cret\n", 7, 0400);
+	char *s = NULL;
+	unsetenv("CREDENTIALS_DIRECTORY");
+	assert_pb_error(pb_secret_read("credential:modem-password", &s), PB_EIO);
+	assert_non_null(strstr(pb_error_last()->message, "LoadCredential=modem-password:"));
+	setenv("CREDENTIALS_DIRECTORY", dir, 1);
+	assert_pb_ok(pb_secret_read("credential:modem-password", &s));
+	assert_string_equal(s, "s3cret");
+	pb_secret_free(s);
+	char *checked = NULL;
+	assert_pb_ok(pb_secret_check("credential:modem-password", &checked));
+	assert_string_equal(checked, path);
+	pb_free(checked);
+	assert_pb_error(pb_secret_read("credential:other", &s), PB_ENOTFOUND);
+	assert_pb_error(pb_secret_read("credential:../etc/shadow", &s), PB_EINVAL);
+	assert_pb_error(pb_secret_read("credential:..", &s), PB_EINVAL);
+	assert_pb_error(pb_secret_read("credential:", &s), PB_EINVAL);
+	setenv("CREDENTIALS_DIRECTORY", "relative", 1);
+	assert_pb_error(pb_secret_read("credential:modem-password", &s), PB_EIO);
+	unsetenv("CREDENTIALS_DIRECTORY");
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -616,6 +724,8 @@ int main(void)
 		cmocka_unit_test(test_core__alloc_failure_each_site),
 		cmocka_unit_test(test_core__version_matches_headers),
 		cmocka_unit_test(test_core__cursor_checks_bounds),
+		cmocka_unit_test(test_core__secret_file_rules),
+		cmocka_unit_test(test_core__secret_systemd_credentials),
 	};
 	return pb_test_run("core", tests);
 }

@@ -236,16 +236,16 @@ static void test_modem__credential_file_modes(void **state)
 	(void)state;
 	char *s = NULL;
 	const char *p = secret_file("hunter2\n", 0640);
-	assert_pb_error(pb_modem__read_secret(p, &s), PB_EAUTH);
+	assert_pb_error(pb_secret_read(p, &s), PB_EAUTH);
 	assert_non_null(strstr(pb_error_last()->message, "chmod 600"));
 	p = secret_file("hunter2\r\n", 0600);
-	assert_pb_ok(pb_modem__read_secret(p, &s));
+	assert_pb_ok(pb_secret_read(p, &s));
 	assert_string_equal(s, "hunter2");
-	pb_modem__secret_free(s);
+	pb_secret_free(s);
 	p = secret_file("x", 0604);
-	assert_pb_error(pb_modem__read_secret(p, &s), PB_EAUTH);
+	assert_pb_error(pb_secret_read(p, &s), PB_EAUTH);
 	unlink(p);
-	assert_pb_error(pb_modem__read_secret(p, &s), PB_ENOTFOUND);
+	assert_pb_error(pb_secret_read(p, &s), PB_ENOTFOUND);
 	/* the front end refuses before it connects anywhere */
 	p = secret_file("x", 0644);
 	pb_modem_options o = PB_MODEM_OPTIONS_INIT;

@@ -441,7 +441,7 @@ static void hl_close(void *state)
 	tokens_clear(h);
 	pb_free(h->base);
 	pb_free(h->user);
-	pb_modem__secret_free(h->password);
+	pb_secret_free(h->password);
 	pb_free(h->cookie);
 	pb_buf_dispose(&h->bad_body);
 	pb_free(h);

@@ -18,14 +18,6 @@ extern const pb_modem_backend_ops pb_modem__smseagle_ops;
 int64_t pb_modem__now_ms(void);
 
 /*
- * Read a secret from @path: refused (PB_EAUTH) when group or others may read
- * it; the trailing line end is cut. @out: new (pb_modem__secret_free()).
- */
-int pb_modem__read_secret(const char *path, char **out);
-/* Wipe and free a secret. */
-void pb_modem__secret_free(char *s);
-
-/*
  * The first http:// or https:// URL in @p (an MMS notification's bytes), cut
  * where printable ASCII ends. *out: new, or NULL when there is none.
  */

@@ -95,64 +95,6 @@ int64_t pb_modem__now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void pb_modem__secret_free(char *s)
-{
-	if (!s)
-		return;
-	volatile char *p = s;
-	while (*p)
-		*p++ = 0;
-	pb_free(s);
-}
-
-int pb_modem__read_secret(const char *path, char **out)
-{
-	*out = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return pb_error_set(errno == ENOENT ? PB_ENOTFOUND : PB_EIO,
-				    "credential file %s: %s", path, strerror(errno));
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return pb_error_set(PB_EIO, "credential file %s: not a regular file", path);
-	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		close(fd);
-		return pb_error_set(PB_EAUTH,
-				    "credential file %s: group or others may read it (mode %04o); "
-				    "chmod 600 it", path, (unsigned)(st.st_mode & 07777));
-	}
-	if (st.st_size > 4096) {
-		close(fd);
-		return pb_error_set(PB_ETOOBIG, "credential file %s: larger than 4 KiB", path);
-	}
-	char tmp[4097];
-	size_t n = 0;
-	for (;;) {
-		ssize_t r = read(fd, tmp + n, sizeof(tmp) - 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int e = errno;
-			close(fd);
-			return pb_error_set(PB_EIO, "credential file %s: %s", path, strerror(e));
-		}
-		if (r == 0 || n + (size_t)r >= sizeof(tmp) - 1) {
-			n += (size_t)r;
-			break;
-		}
-		n += (size_t)r;
-	}
-	close(fd);
-	while (n > 0 && (tmp[n - 1] == '\n' || tmp[n - 1] == '\r'))
-		n--;
-	tmp[n] = '\0';
-	*out = pb_strndup(tmp, n);
-	memset(tmp, 0, sizeof(tmp));
-	return *out ? 0 : PB_ENOMEM;
-}
-
 PB_API int pb_modem_open(pb_modem **out, const char *backend, const pb_modem_options *opts)
 {
 	if (!out || !backend)
@@ -172,10 +114,10 @@ PB_API int pb_modem_open(pb_modem **out, const char *backend, const pb_modem_opt
 
 	char *password = NULL, *token = NULL;
 	int rc = 0;
-	if (opts->password_file && (rc = pb_modem__read_secret(opts->password_file, &password)) < 0)
+	if (opts->password_file && (rc = pb_secret_read(opts->password_file, &password)) < 0)
 		return rc;
-	if (opts->token_file && (rc = pb_modem__read_secret(opts->token_file, &token)) < 0) {
-		pb_modem__secret_free(password);
+	if (opts->token_file && (rc = pb_secret_read(opts->token_file, &token)) < 0) {
+		pb_secret_free(password);
 		return rc;
 	}
 	pb_modem *m = pb_calloc(1, sizeof(*m));
@@ -194,8 +136,8 @@ PB_API int pb_modem_open(pb_modem **out, const char *backend, const pb_modem_opt
 	}
 	*out = m;
 out:
-	pb_modem__secret_free(password);
-	pb_modem__secret_free(token);
+	pb_secret_free(password);
+	pb_secret_free(token);
 	return rc;
 }
 

@@ -46,9 +46,9 @@ static void se_close(void *state)
 		close(s->listen_fd);
 	pb_modem__http_free(s->http);
 	pb_free(s->base);
-	pb_modem__secret_free(s->token);
+	pb_secret_free(s->token);
 	pb_free(s->user);
-	pb_modem__secret_free(s->password);
+	pb_secret_free(s->password);
 	pb_free(s);
 }
 
@@ -298,7 +298,7 @@ static int webhook_one(smseagle *s, int fd)
 					    m.number ? m.number : "?");
 			}
 			pb_modem_msg_dispose(&m);
-			pb_modem__secret_free(key);
+			pb_secret_free(key);
 		}
 	}
 	char resp[128];
