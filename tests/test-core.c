@@ -695,6 +695,31 @@ static void test_core__secret_systemd_credentials(void **state)
 	rmdir(dir);
 }
 
+/* --- randomness and hashing ------------------------------------------------ */
+
+static void test_core__random_bytes(void **state)
+{
+	(void)state;
+	uint8_t a[64] = { 0 }, b[64] = { 0 };
+	assert_pb_ok(pb_random_bytes(a, sizeof(a)));
+	assert_pb_ok(pb_random_bytes(b, sizeof(b)));
+	assert_memory_not_equal(a, b, sizeof(a));
+	assert_pb_ok(pb_random_bytes(NULL, 0));
+	assert_pb_error(pb_random_bytes(NULL, 1), PB_EINVAL);
+}
+
+static void test_core__fnv1a64_vectors(void **state)
+{
+	(void)state;
+	/* the FNV reference test suite (draft-eastlake-fnv, isthe.com/chongo/tech/comp/fnv) */
+	assert_true(pb_fnv1a64(PB_FNV1A64_INIT, NULL, 0) == 0xcbf29ce484222325ull);
+	assert_true(pb_fnv1a64(PB_FNV1A64_INIT, "a", 1) == 0xaf63dc4c8601ec8cull);
+	assert_true(pb_fnv1a64(PB_FNV1A64_INIT, "foobar", 6) == 0x85944171f73967e8ull);
+	/* chained over parts = over the whole */
+	uint64_t h = pb_fnv1a64(PB_FNV1A64_INIT, "foo", 3);
+	assert_true(pb_fnv1a64(h, "bar", 3) == 0x85944171f73967e8ull);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -726,6 +751,8 @@ int main(void)
 		cmocka_unit_test(test_core__cursor_checks_bounds),
 		cmocka_unit_test(test_core__secret_file_rules),
 		cmocka_unit_test(test_core__secret_systemd_credentials),
+		cmocka_unit_test(test_core__random_bytes),
+		cmocka_unit_test(test_core__fnv1a64_vectors),
 	};
 	return pb_test_run("core", tests);
 }

@@ -19,6 +19,7 @@
 #include <phonebridge/buffer.h>
 #include <phonebridge/encoding.h>
 #include <phonebridge/charset.h>
+#include <phonebridge/random.h>
 #include <phonebridge/secret.h>
 /* the modules, bottom layer first */
 #include <phonebridge/sms.h>

@@ -415,27 +415,17 @@ PB_API void pb_modem_stop(pb_modem *m)
  * enough (an AT modem reuses a storage index once the caller deletes the
  * entry), so the time and a hash of the content join it.
  */
-static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
 static uint64_t msg_key(const pb_modem_msg *msg)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = PB_FNV1A64_INIT;
 	const char *parts[] = { msg->id, msg->time, msg->number, msg->text, msg->error };
 	for (size_t i = 0; i < PB_ARRAY_SIZE(parts); i++) {
 		if (parts[i])
-			h = fnv1a(h, parts[i], strlen(parts[i]));
-		h = fnv1a(h, "\x1f", 1);
+			h = pb_fnv1a64(h, parts[i], strlen(parts[i]));
+		h = pb_fnv1a64(h, "\x1f", 1);
 	}
 	if (msg->raw)
-		h = fnv1a(h, msg->raw, msg->raw_len);
+		h = pb_fnv1a64(h, msg->raw, msg->raw_len);
 	return h;
 }
 

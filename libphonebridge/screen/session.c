@@ -8,7 +8,6 @@
  * carries the host's "now".
  */
 #include <string.h>
-#include <sys/random.h>
 
 #include "screen/private.h"
 
@@ -47,23 +46,10 @@ struct pb_screen_session {
 	pb_screen_result result;
 };
 
-int pb_screen__random(void *buf, size_t len)
-{
-	uint8_t *p = buf;
-	while (len > 0) {
-		ssize_t n = getrandom(p, len, 0);
-		if (n < 0)
-			return pb_error_set(PB_EIO, "getrandom failed");
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int default_random(void *buf, size_t len, void *ud)
 {
 	(void)ud;
-	return pb_screen__random(buf, len);
+	return pb_random_bytes(buf, len);
 }
 
 const char *pb_screen_outcome_name(pb_screen_outcome o)

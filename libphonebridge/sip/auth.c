@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,10 +31,11 @@ static int master_key(pb_sip *ua)
 	if (ua->auth_key)
 		return 0;
 	uint8_t raw[24];
-	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-		return pb_error_set(PB_EIO, "getrandom failed");
+	int rc = pb_random_bytes(raw, sizeof(raw));
+	if (rc < 0)
+		return rc;
 	pb_buf b = PB_BUF_INIT;
-	int rc = pb_hex_encode(&b, raw, sizeof(raw), 0);
+	rc = pb_hex_encode(&b, raw, sizeof(raw), 0);
 	memset(raw, 0, sizeof(raw));
 	if (rc == 0 && !(ua->auth_key = su_strndup(ua->home, (const char *)b.data, b.len)))
 		rc = pb_error__oom();

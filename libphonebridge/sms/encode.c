@@ -6,7 +6,6 @@
 #include "sms-private.h"
 
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "core/internal.h"
@@ -309,7 +308,7 @@ static uint16_t fresh_reference(const pb_sms_submit_options *o)
 	if (o->reference >= 0)
 		return (uint16_t)o->reference;
 	uint16_t r = 0;
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+	if (pb_random_bytes(&r, sizeof(r)) < 0) {
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		r = (uint16_t)(ts.tv_nsec ^ (ts.tv_nsec >> 16) ^ ts.tv_sec);
