@@ -4,7 +4,7 @@
  *
  * The input comes from SIP headers, so it is outside text: every step is
  * bounded by the buffer sizes below and never trusts a length. The digits
- * are read by pb_phone_normalize() (store/phone.c), the one numbering table
+ * are read by pb_phone_normalize() (phone/phone.c), the one numbering table
  * of the library; this file only finds them in a URI and spots withheld
  * callers.
  */

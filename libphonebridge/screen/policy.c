@@ -11,7 +11,7 @@
 #include <phonebridge/phone.h>
 
 #include "screen/private.h"
-#include "store/phone-private.h"
+#include "phone/phone-private.h"
 
 struct pb_screen_policy {
 	pb_screen_numbering nb;
