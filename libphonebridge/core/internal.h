@@ -14,7 +14,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <phonebridge/phonebridge.h>
+/* core's own headers only: a module includes the headers of the modules it
+ * uses itself, so that tools/check-layers sees every arrow */
+#include <phonebridge/common.h>
+#include <phonebridge/version.h>
+#include <phonebridge/library.h>
+#include <phonebridge/error.h>
+#include <phonebridge/alloc.h>
+#include <phonebridge/log.h>
+#include <phonebridge/buffer.h>
+#include <phonebridge/encoding.h>
+#include <phonebridge/charset.h>
+#include <phonebridge/random.h>
+#include <phonebridge/secret.h>
 
 #define PB_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define PB_MIN(a, b) ((a) < (b) ? (a) : (b))

@@ -14,6 +14,8 @@
 
 #include "core/internal.h"
 
+#include <phonebridge/matrix.h>
+
 #define PB_MATRIX_LOG "matrix"
 
 struct pb_matrix {

@@ -5,6 +5,7 @@
 #ifndef PB_MODEM_INTERNAL_H
 #define PB_MODEM_INTERNAL_H
 
+#include <phonebridge/mms.h>
 #include <phonebridge/modem.h>
 #include <phonebridge/sys/modem-backend.h>
 

@@ -8,6 +8,8 @@
 #include "core/internal.h"
 #include "phone/phone-private.h"
 
+#include <phonebridge/phone.h>
+
 #define E164_MIN_DIGITS 7
 #define E164_MAX_DIGITS 15
 
