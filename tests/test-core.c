@@ -720,6 +720,31 @@ static void test_core__fnv1a64_vectors(void **state)
 	assert_true(pb_fnv1a64(h, "bar", 3) == 0x85944171f73967e8ull);
 }
 
+/* --- versioned structs ----------------------------------------------------- */
+
+typedef struct { int version; } fake_opts;
+#define PB_FAKE_OPTS_VERSION 3
+
+static void test_core__check_version_one_policy(void **state)
+{
+	(void)state;
+	fake_opts o = { 3 };
+	assert_pb_ok(PB_CHECK_VERSION(&o, PB_FAKE_OPTS, 1));
+	o.version = 2;
+	assert_pb_ok(PB_CHECK_VERSION(&o, PB_FAKE_OPTS, 2));
+	assert_pb_error(PB_CHECK_VERSION(&o, PB_FAKE_OPTS, 3), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "no longer supported"));
+	o.version = 0;
+	assert_pb_error(PB_CHECK_VERSION(&o, PB_FAKE_OPTS, 1), PB_EINVAL);
+	assert_string_equal(pb_error_last()->message,
+			    "PB_FAKE_OPTS: version 0: initialise the struct with PB_FAKE_OPTS_INIT");
+	o.version = 4;
+	assert_pb_error(PB_CHECK_VERSION(&o, PB_FAKE_OPTS, 1), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "newer libphonebridge"));
+	o.version = -1;
+	assert_pb_error(PB_CHECK_VERSION(&o, PB_FAKE_OPTS, 1), PB_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -753,6 +778,7 @@ int main(void)
 		cmocka_unit_test(test_core__secret_systemd_credentials),
 		cmocka_unit_test(test_core__random_bytes),
 		cmocka_unit_test(test_core__fnv1a64_vectors),
+		cmocka_unit_test(test_core__check_version_one_policy),
 	};
 	return pb_test_run("core", tests);
 }

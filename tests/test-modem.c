@@ -273,7 +273,7 @@ static int fake_list(void *st, int box, pb_modem_msg_list *out)
 	return pb_modem_msg_list_add(out, &m);
 }
 static const pb_modem_backend_ops fake_ops = {
-	.version = PB_MODEM_BACKEND_VERSION, .name = "fake", .open = fake_open, .close = fake_close, .list = fake_list,
+	.version = PB_MODEM_BACKEND_OPS_VERSION, .name = "fake", .open = fake_open, .close = fake_close, .list = fake_list,
 };
 
 static int count_events(const pb_modem_event *ev, void *ud)

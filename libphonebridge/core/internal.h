@@ -55,6 +55,23 @@ int pb_error__parse(pb_parse_error *perr, size_t offset, const char *fmt, ...) P
 int pb_error__parse_code(pb_parse_error *perr, int code, size_t offset,
 			 const char *fmt, ...) PB_PRINTF(4, 5);
 
+/* --- versioned structs -------------------------------------------------- */
+
+/*
+ * The one check of a versioned struct (options, ops tables) a caller hands
+ * in, with one policy everywhere (docs/conventions.md): versions @oldest to
+ * NAME_VERSION are accepted, the module reading an older one only reads the
+ * members that version had; 0 (not set from NAME_INIT), a newer version
+ * than this library knows, or one older than @oldest is PB_EINVAL with a
+ * message naming the struct. @ptr must not be NULL.
+ *
+ *     if ((rc = PB_CHECK_VERSION(opts, PB_MODEM_OPTIONS, 1)) < 0)
+ *             return rc;
+ */
+#define PB_CHECK_VERSION(ptr, NAME, oldest) \
+	pb_core__check_version(#NAME, (long)(ptr)->version, (oldest), (long)NAME##_VERSION)
+int pb_core__check_version(const char *name, long got, long oldest, long current);
+
 /* --- logging ----------------------------------------------------------- */
 
 /* True when a line at @level would reach a sink: test before costly formatting. */

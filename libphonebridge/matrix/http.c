@@ -166,8 +166,9 @@ int pb_matrix_new(pb_matrix **out, const pb_matrix_options *opts)
 	*out = NULL;
 	if (opts == NULL)
 		opts = &defaults;
-	if (opts->version < 1)
-		return pb_error_set(PB_EINVAL, "matrix: options version %u unknown", opts->version);
+	int vrc = PB_CHECK_VERSION(opts, PB_MATRIX_OPTIONS, 1);
+	if (vrc < 0)
+		return vrc;
 	pthread_once(&curl_once, curl_init_once);
 	if (curl_init_rc != CURLE_OK)
 		return pb_error_set(PB_ERROR, "matrix: curl_global_init failed: %s",

@@ -92,9 +92,9 @@ static int build_headers(pb_mmsc *m, const pb_mmsc_options *o, struct curl_slist
 
 static int check_options(const pb_mmsc_options *o)
 {
-	if (o->version != PB_MMSC_OPTIONS_VERSION)
-		return pb_error_set(PB_EINVAL, "pb_mmsc_options: version %d, expected %d", o->version,
-				    PB_MMSC_OPTIONS_VERSION);
+	int vrc = PB_CHECK_VERSION(o, PB_MMSC_OPTIONS, 1);
+	if (vrc < 0)
+		return vrc;
 	for (size_t i = 0; o->extra_headers && o->extra_headers[i]; i++) {
 		const char *h = o->extra_headers[i];
 		const char *colon = strchr(h, ':');

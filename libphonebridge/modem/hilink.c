@@ -710,7 +710,7 @@ static int hl_ussd(void *state, const char *code, char **reply)
 }
 
 const pb_modem_backend_ops pb_modem__hilink_ops = {
-	.version = PB_MODEM_BACKEND_VERSION,
+	.version = PB_MODEM_BACKEND_OPS_VERSION,
 	.name = "hilink",
 	.open = hl_open,
 	.close = hl_close,

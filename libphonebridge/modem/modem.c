@@ -72,10 +72,13 @@ static const pb_modem_backend_ops *find_backend(const char *name)
 
 PB_API int pb_modem_backend_register(const pb_modem_backend_ops *ops)
 {
-	if (!ops || !ops->name || !ops->name[0] || ops->version != PB_MODEM_BACKEND_VERSION ||
-	    !ops->open || !ops->close || !ops->list)
-		return pb_error_set(PB_EINVAL, "modem backend: needs version %d, a name, open, close and list",
-				    PB_MODEM_BACKEND_VERSION);
+	if (!ops)
+		return pb_error_set(PB_EINVAL, "modem backend: NULL ops");
+	int vrc = PB_CHECK_VERSION(ops, PB_MODEM_BACKEND_OPS, 1);
+	if (vrc < 0)
+		return vrc;
+	if (!ops->name || !ops->name[0] || !ops->open || !ops->close || !ops->list)
+		return pb_error_set(PB_EINVAL, "modem backend: needs a name, open, close and list");
 	if (find_backend(ops->name))
 		return pb_error_set(PB_EEXISTS, "modem backend \"%s\" is already registered", ops->name);
 	int rc = 0;
@@ -103,9 +106,9 @@ PB_API int pb_modem_open(pb_modem **out, const char *backend, const pb_modem_opt
 	pb_modem_options def = PB_MODEM_OPTIONS_INIT;
 	if (!opts)
 		opts = &def;
-	if (opts->version != PB_MODEM_OPTIONS_VERSION)
-		return pb_error_set(PB_EINVAL, "pb_modem_open: options version %u, expected %d",
-				    opts->version, PB_MODEM_OPTIONS_VERSION);
+	int vrc = PB_CHECK_VERSION(opts, PB_MODEM_OPTIONS, 1);
+	if (vrc < 0)
+		return vrc;
 	const pb_modem_backend_ops *ops = find_backend(backend);
 	if (!ops)
 		return pb_error_set(PB_ENOTFOUND, "no modem backend named \"%s\" (hilink, at, smseagle)", backend);

@@ -330,7 +330,7 @@ static int se_wait(void *state, int timeout_ms, pb_modem_msg_list *pushed)
 }
 
 const pb_modem_backend_ops pb_modem__smseagle_ops = {
-	.version = PB_MODEM_BACKEND_VERSION,
+	.version = PB_MODEM_BACKEND_OPS_VERSION,
 	.name = "smseagle",
 	.open = se_open,
 	.close = se_close,
