@@ -25,6 +25,7 @@
 #include <phonebridge/sms.h>
 #include <phonebridge/wap.h>
 #include <phonebridge/mms.h>
+#include <phonebridge/listener.h>
 #include <phonebridge/modem.h>
 #include <phonebridge/mmsc.h>
 #include <phonebridge/matrix.h>

@@ -18,6 +18,8 @@
 #ifndef PHONEBRIDGE_SECRET_H
 #define PHONEBRIDGE_SECRET_H
 
+#include <stdbool.h>
+
 #include <phonebridge/common.h>
 
 PB_BEGIN_DECLS
@@ -54,6 +56,17 @@ PB_API int pb_secret_read(const char *name, char **secret);
  * @return 0 or the codes of pb_secret_read() (not PB_EMALFORMED)
  */
 PB_API int pb_secret_check(const char *name, char **path);
+
+/**
+ * Compare a presented token with the expected secret in time that does not
+ * depend on where they differ, for checking
+ * API keys and bearer tokens that arrive over the network.
+ *
+ * @param presented what the peer sent; NULL never matches
+ * @param expected the secret; NULL or "" never matches
+ * @return true when both are equal
+ */
+PB_API bool pb_secret_equal(const char *presented, const char *expected);
 
 /**
  * Wipe and free a secret returned by pb_secret_read().
