@@ -16,16 +16,6 @@
 /* The longest wait a 429 answer can ask for (retry_after_ms, Retry-After). */
 #define RETRY_AFTER_MAX_MS 3600000L
 
-/* --- process-wide curl initialisation ----------------------------------- */
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc = CURLE_FAILED_INIT;
-
-static void curl_init_once(void)
-{
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 /* --- small helpers ------------------------------------------------------- */
 
 int pb_matrix__set_string(char **slot, const char *s)
@@ -169,10 +159,8 @@ int pb_matrix_new(pb_matrix **out, const pb_matrix_options *opts)
 	int vrc = PB_CHECK_VERSION(opts, PB_MATRIX_OPTIONS, 1);
 	if (vrc < 0)
 		return vrc;
-	pthread_once(&curl_once, curl_init_once);
-	if (curl_init_rc != CURLE_OK)
-		return pb_error_set(PB_ERROR, "matrix: curl_global_init failed: %s",
-				    curl_easy_strerror(curl_init_rc));
+	if ((vrc = pb_http__init()) < 0)
+		return vrc;
 
 	pb_matrix *m = pb_calloc(1, sizeof(*m));
 	if (m == NULL)
@@ -450,22 +438,13 @@ static int perform_once(pb_matrix *m, pb_matrix__req *r, xfer *x, CURLcode *cc, 
 		goto out;
 	}
 
+	pb_http__base base = { .user_agent = m->user_agent, .ca_file = m->ca_file,
+			       .tls_insecure = m->tls_insecure, .connect_timeout_ms = m->connect_timeout_ms,
+			       .timeout_ms = r->timeout_ms > 0 ? r->timeout_ms : m->request_timeout_ms,
+			       .errbuf = curl_err };
+	pb_http__setup(c, &base);
 	curl_easy_setopt(c, CURLOPT_URL, r->url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-#endif
-	curl_easy_setopt(c, CURLOPT_USERAGENT,
-			 m->user_agent ? m->user_agent : "libphonebridge/" PB_VERSION_STRING);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, m->connect_timeout_ms);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, r->timeout_ms > 0 ? r->timeout_ms : m->request_timeout_ms);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, m->tls_insecure ? 0L : 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, m->tls_insecure ? 0L : 2L);
-	if (m->ca_file)
-		curl_easy_setopt(c, CURLOPT_CAINFO, m->ca_file);
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);

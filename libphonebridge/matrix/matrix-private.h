@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "core/internal.h"
+#include "http/http-private.h"
 
 #include <phonebridge/matrix.h>
 
