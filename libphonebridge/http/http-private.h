@@ -49,4 +49,17 @@ typedef struct pb_http__sink {
 
 size_t pb_http__sink_write(char *ptr, size_t size, size_t n, void *sink);
 
+/*
+ * The wait before retry number @n + 1 (n = retries already made, 0 for the
+ * first): @base doubled n times, never over @cap. No overflow for any n.
+ */
+long pb_http__backoff_ms(long base, long cap, unsigned n);
+
+/*
+ * An HTTP Retry-After value (RFC 9110, 10.2.3) of @len bytes in ms, or -1
+ * when it is not delta-seconds (an HTTP date is left to the back-off);
+ * values are capped at 100000 s.
+ */
+long pb_http__retry_after_ms(const char *v, size_t len);
+
 #endif

@@ -53,6 +53,23 @@ void pb_http__setup(CURL *c, const pb_http__base *b)
 		curl_easy_setopt(c, CURLOPT_INTERFACE, b->interface);
 }
 
+long pb_http__backoff_ms(long base, long cap, unsigned n)
+{
+	long d = base;
+	for (unsigned i = 0; i < n && d < cap; i++)
+		d = d > cap / 2 ? cap : d * 2;
+	return PB_MIN(d, cap);
+}
+
+long pb_http__retry_after_ms(const char *v, size_t len)
+{
+	long s = 0;
+	size_t i = 0;
+	for (; i < len && v[i] >= '0' && v[i] <= '9' && s < 100000; i++)
+		s = s * 10 + (v[i] - '0');
+	return i == len && len > 0 ? s * 1000 : -1;
+}
+
 size_t pb_http__sink_write(char *ptr, size_t size, size_t n, void *ud)
 {
 	pb_http__sink *s = ud;

@@ -378,12 +378,9 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
 			x->oom = true;
 	} else if (header_is(line, n, "Retry-After", &v, &vl)) {
 		/* delta-seconds only; an HTTP date is ignored (back-off applies) */
-		long s = 0;
-		size_t i = 0;
-		for (; i < vl && v[i] >= '0' && v[i] <= '9' && s < 100000; i++)
-			s = s * 10 + (v[i] - '0');
-		if (i == vl && vl > 0)
-			x->retry_after_hdr_ms = s * 1000;
+		long ra = pb_http__retry_after_ms(v, vl);
+		if (ra >= 0)
+			x->retry_after_hdr_ms = ra;
 	}
 	return n;
 }
@@ -495,10 +492,7 @@ static void read_error_body(pb_matrix *m, const pb_buf *body, pb_buf *text, long
 
 static long backoff_ms(const pb_matrix *m, unsigned attempt)
 {
-	long d = m->retry_base_ms;
-	for (unsigned i = 0; i < attempt && d < m->retry_cap_ms; i++)
-		d *= 2;
-	return PB_MIN(d, m->retry_cap_ms);
+	return pb_http__backoff_ms(m->retry_base_ms, m->retry_cap_ms, attempt);
 }
 
 int pb_matrix__request(pb_matrix *m, pb_matrix__req *r)

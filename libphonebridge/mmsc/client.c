@@ -304,10 +304,9 @@ pb_mmsc__verdict pb_mmsc__status_verdict(long status)
 
 unsigned pb_mmsc__backoff_ms(const pb_mmsc_retry *retry, unsigned attempt)
 {
-	unsigned d = retry->initial_delay_ms;
-	for (unsigned i = 1; i < attempt && d < retry->max_delay_ms; i++)
-		d = d > UINT32_MAX / 2 ? UINT32_MAX : d * 2;
-	return PB_MIN(d, retry->max_delay_ms);
+	/* attempt counts from 1 here */
+	return (unsigned)pb_http__backoff_ms(retry->initial_delay_ms, retry->max_delay_ms,
+					     attempt > 0 ? attempt - 1 : 0);
 }
 
 void pb_mmsc__excerpt(const uint8_t *body, size_t len, char *out, size_t size)
