@@ -194,11 +194,10 @@ static int connect_client(pb_matrix **out, bool login)
 			fprintf(stderr, "pb-matrix: give --token-file, or --user and --password-file\n");
 			return 2;
 		}
-		if (pb_matrix_read_secret_file(opt.password_file, &password) < 0)
+		if (pb_secret_read(opt.password_file, &password) < 0)
 			return fail("password");
 		int rc = pb_matrix_login_password(m, opt.user, password, NULL);
-		memset(password, 0, strlen(password));
-		pb_free(password);
+		pb_secret_free(password);
 		if (rc < 0)
 			return fail("login");
 	}

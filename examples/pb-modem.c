@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include <phonebridge/phonebridge.h>
 
 static pb_modem *g_modem;
@@ -37,41 +39,29 @@ static void usage(FILE *f)
 	      "  ussd CODE                       send a USSD code, print the answer\n", f);
 }
 
-/* --- JSON output ----------------------------------------------------------------- */
+/* --- JSON output (jansson, as pb-sms and pb-mms) ---------------------------------- */
 
-static void json_str(const char *s)
+/* A JSON string of @s (null for NULL); invalid UTF-8 is sanitised first,
+ * since jansson takes only valid UTF-8. */
+static json_t *jstr(const char *s)
 {
-	if (!s) {
-		fputs("null", stdout);
-		return;
-	}
-	/* invalid UTF-8 never reaches the output: sanitise first */
+	if (!s)
+		return json_null();
 	pb_buf clean = PB_BUF_INIT;
+	json_t *j = NULL;
 	if (pb_utf8_sanitize(&clean, s, strlen(s)) == 0)
-		s = pb_buf_cstr(&clean);
-	putchar('"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
-		case '"': fputs("\\\"", stdout); break;
-		case '\\': fputs("\\\\", stdout); break;
-		case '\n': fputs("\\n", stdout); break;
-		case '\r': fputs("\\r", stdout); break;
-		case '\t': fputs("\\t", stdout); break;
-		default:
-			if (*p < 0x20 || *p == 0x7f)
-				printf("\\u%04x", *p);
-			else
-				putchar(*p);
-		}
-	}
-	putchar('"');
+		j = json_stringn((const char *)clean.data, clean.len);
 	pb_buf_dispose(&clean);
+	return j ? j : json_null();
 }
 
-static void json_kv(const char *k, const char *v, bool comma)
+/* Print @j on one line and free it. */
+static void emit(json_t *j)
 {
-	printf("%s\"%s\":", comma ? "," : "", k);
-	json_str(v);
+	if (j && json_dumpf(j, stdout, JSON_COMPACT | JSON_ENCODE_ANY) == 0)
+		putchar('\n');
+	json_decref(j);
+	fflush(stdout);
 }
 
 static const char *raw_format_name(int f)
@@ -80,75 +70,80 @@ static const char *raw_format_name(int f)
 	return f >= 0 && f <= 5 ? n[f] : "unknown";
 }
 
-static void print_sms(const pb_modem_msg *m)
+static json_t *sms_json(const pb_modem_msg *m)
 {
 	pb_sms_message s;
 	if (pb_modem_msg_decode_sms(m, &s, NULL) < 0)
-		return;
-	printf(",\"sms\":{\"type\":\"%s\"", pb_sms_type_name(s.type));
+		return NULL;
+	json_t *o = json_object();
+	json_object_set_new(o, "type", json_string(pb_sms_type_name(s.type)));
 	if (s.smsc.present)
-		json_kv("smsc", s.smsc.number, true);
+		json_object_set_new(o, "smsc", jstr(s.smsc.number));
 	if (s.has_dcs)
-		printf(",\"encoding\":\"%s\"", pb_sms_encoding_name(s.dcs.encoding));
+		json_object_set_new(o, "encoding", json_string(pb_sms_encoding_name(s.dcs.encoding)));
 	if (s.udh.has_concat)
-		printf(",\"concat\":{\"ref\":%u,\"total\":%u,\"seq\":%u}", s.udh.concat_ref, s.udh.concat_total,
-		       s.udh.concat_seq);
+		json_object_set_new(o, "concat", json_pack("{s:i,s:i,s:i}", "ref", (int)s.udh.concat_ref,
+							    "total", (int)s.udh.concat_total, "seq",
+							    (int)s.udh.concat_seq));
 	if (s.udh.has_ports)
-		printf(",\"port\":%u", s.udh.dst_port);
+		json_object_set_new(o, "port", json_integer(s.udh.dst_port));
 	if (s.has_status)
-		printf(",\"status\":%u", s.status);
-	putchar('}');
+		json_object_set_new(o, "status", json_integer(s.status));
+	return o;
 }
 
 /* An MMS notification's headers, decoded by the WAP/MMS codec when the push is whole. */
-static void print_mms(const pb_modem_msg *m)
+static json_t *mms_json(const pb_modem_msg *m)
 {
 	pb_mms_message *n = NULL;
 	pb_parse_error perr;
+	json_t *o = json_object();
 	if (pb_mms_decode_push(&n, NULL, m->raw, m->raw_len, &perr) < 0) {
-		printf(",\"mms\":{\"decoded\":false");
-		json_kv("why", perr.text, true);
-		printf("}");
-		return;
+		json_object_set_new(o, "decoded", json_false());
+		json_object_set_new(o, "why", jstr(perr.text));
+		return o;
 	}
-	printf(",\"mms\":{\"decoded\":true,\"message_type\":\"%s\"", pb_mms_message_type_name(n->message_type));
-	json_kv("transaction_id", n->transaction_id, true);
-	json_kv("from", n->from, true);
-	json_kv("subject", n->subject, true);
-	json_kv("content_location", n->content_location, true);
+	json_object_set_new(o, "decoded", json_true());
+	json_object_set_new(o, "message_type", json_string(pb_mms_message_type_name(n->message_type)));
+	json_object_set_new(o, "transaction_id", jstr(n->transaction_id));
+	json_object_set_new(o, "from", jstr(n->from));
+	json_object_set_new(o, "subject", jstr(n->subject));
+	json_object_set_new(o, "content_location", jstr(n->content_location));
 	if (n->has_message_size)
-		printf(",\"size\":%llu", (unsigned long long)n->message_size);
-	printf("}");
+		json_object_set_new(o, "size", json_integer((json_int_t)n->message_size));
 	pb_mms_message_free(n);
+	return o;
 }
 
-static void print_msg(const pb_modem_msg *m)
+static json_t *msg_json(const pb_modem_msg *m)
 {
-	printf("{");
-	json_kv("id", m->id, false);
-	printf(",\"type\":\"%s\",\"state\":\"%s\"", pb_modem_msg_type_name(m->type), pb_modem_msg_state_name(m->state));
+	json_t *o = json_object();
+	json_object_set_new(o, "id", jstr(m->id));
+	json_object_set_new(o, "type", json_string(pb_modem_msg_type_name(m->type)));
+	json_object_set_new(o, "state", json_string(pb_modem_msg_state_name(m->state)));
 	if (m->box_type >= 0)
-		printf(",\"box_type\":%d", m->box_type);
-	json_kv("number", m->number, true);
-	json_kv("time", m->time, true);
-	json_kv("text", m->text, true);
+		json_object_set_new(o, "box_type", json_integer(m->box_type));
+	json_object_set_new(o, "number", jstr(m->number));
+	json_object_set_new(o, "time", jstr(m->time));
+	json_object_set_new(o, "text", jstr(m->text));
 	if (m->content_location)
-		json_kv("content_location", m->content_location, true);
+		json_object_set_new(o, "content_location", jstr(m->content_location));
 	if (m->error)
-		json_kv("error", m->error, true);
+		json_object_set_new(o, "error", jstr(m->error));
 	if (m->raw && m->raw_len) {
 		pb_buf hex = PB_BUF_INIT;
 		pb_hex_encode(&hex, m->raw, m->raw_len, PB_HEX_UPPER);
-		printf(",\"raw_format\":\"%s\"", raw_format_name(m->raw_format));
-		json_kv("raw_hex", pb_buf_cstr(&hex), true);
+		json_object_set_new(o, "raw_format", json_string(raw_format_name(m->raw_format)));
+		json_object_set_new(o, "raw_hex", jstr(pb_buf_cstr(&hex)));
 		pb_buf_dispose(&hex);
-		if (m->raw_format == PB_MODEM_RAW_PDU)
-			print_sms(m);
+		json_t *sub = NULL;
+		if (m->raw_format == PB_MODEM_RAW_PDU && (sub = sms_json(m)))
+			json_object_set_new(o, "sms", sub);
 		if (m->type == PB_MODEM_MSG_MMS &&
 		    (m->raw_format == PB_MODEM_RAW_PUSH || m->raw_format == PB_MODEM_RAW_CONTENT))
-			print_mms(m);
+			json_object_set_new(o, "mms", mms_json(m));
 	}
-	printf("}");
+	return o;
 }
 
 /* --- commands -------------------------------------------------------------------- */
@@ -164,19 +159,17 @@ static int cmd_status(pb_modem *m)
 	pb_modem_status st;
 	if (pb_modem_status_get(m, &st) < 0)
 		return fail("status");
-	printf("{\"backend\":\"%s\"", pb_modem_backend_name(m));
-	json_kv("operator", st.operator_name, true);
-	printf(",\"registration\":\"%s\"", pb_modem_reg_name(st.registration));
-	json_kv("network", st.network_type, true);
-	if (st.signal_dbm != PB_MODEM_SIGNAL_UNKNOWN)
-		printf(",\"signal_dbm\":%d", st.signal_dbm);
-	else
-		printf(",\"signal_dbm\":null");
-	if (st.signal_percent >= 0)
-		printf(",\"signal_percent\":%d", st.signal_percent);
-	else
-		printf(",\"signal_percent\":null");
-	printf(",\"sim\":\"%s\"}\n", pb_modem_sim_name(st.sim));
+	json_t *o = json_object();
+	json_object_set_new(o, "backend", jstr(pb_modem_backend_name(m)));
+	json_object_set_new(o, "operator", jstr(st.operator_name));
+	json_object_set_new(o, "registration", json_string(pb_modem_reg_name(st.registration)));
+	json_object_set_new(o, "network", jstr(st.network_type));
+	json_object_set_new(o, "signal_dbm", st.signal_dbm != PB_MODEM_SIGNAL_UNKNOWN
+						     ? json_integer(st.signal_dbm) : json_null());
+	json_object_set_new(o, "signal_percent",
+			    st.signal_percent >= 0 ? json_integer(st.signal_percent) : json_null());
+	json_object_set_new(o, "sim", json_string(pb_modem_sim_name(st.sim)));
+	emit(o);
 	return 0;
 }
 
@@ -185,10 +178,13 @@ static int cmd_list(pb_modem *m, int box)
 	pb_modem_msg_list l = PB_MODEM_MSG_LIST_INIT;
 	int rc = pb_modem_list(m, box, &l);
 	if (rc == 0) {
+		/* one message a line, inside one array */
 		printf("[");
 		for (size_t i = 0; i < l.count; i++) {
+			json_t *j = msg_json(&l.items[i]);
 			printf("%s\n  ", i ? "," : "");
-			print_msg(&l.items[i]);
+			json_dumpf(j, stdout, JSON_COMPACT);
+			json_decref(j);
 		}
 		printf("%s]\n", l.count ? "\n" : "");
 	}
@@ -201,8 +197,7 @@ static int cmd_read(pb_modem *m, const char *id)
 	pb_modem_msg msg;
 	if (pb_modem_read(m, id, &msg) < 0)
 		return fail("read");
-	print_msg(&msg);
-	putchar('\n');
+	emit(msg_json(&msg));
 	pb_modem_msg_dispose(&msg);
 	return 0;
 }
@@ -212,20 +207,16 @@ static int watch_cb(const pb_modem_event *ev, void *ud)
 	(void)ud;
 	switch (ev->type) {
 	case PB_MODEM_EVENT_MESSAGE:
-		printf("{\"event\":\"message\",\"message\":");
-		print_msg(ev->msg);
-		printf("}\n");
+		emit(json_pack("{s:s,s:o}", "event", "message", "message", msg_json(ev->msg)));
 		break;
 	case PB_MODEM_EVENT_ERROR:
-		printf("{\"event\":\"error\",\"code\":\"%s\"", pb_error_name(ev->error));
-		json_kv("text", ev->text, true);
-		printf("}\n");
+		emit(json_pack("{s:s,s:s,s:o}", "event", "error", "code", pb_error_name(ev->error), "text",
+			       jstr(ev->text)));
 		break;
 	case PB_MODEM_EVENT_RECOVERED:
-		printf("{\"event\":\"recovered\"}\n");
+		emit(json_pack("{s:s}", "event", "recovered"));
 		break;
 	}
-	fflush(stdout);
 	return 0;
 }
 
@@ -270,11 +261,13 @@ static int cmd_forward(pb_modem *m, int argc, char **argv)
 	pb_modem_forward f;
 	if (pb_modem_forward_query(m, reason, &f) < 0)
 		return fail("forward query");
-	printf("{\"reason\":\"%s\",\"active\":%s", argv[1], f.active ? "true" : "false");
-	json_kv("number", f.number[0] ? f.number : NULL, true);
+	json_t *o = json_object();
+	json_object_set_new(o, "reason", jstr(argv[1]));
+	json_object_set_new(o, "active", json_boolean(f.active));
+	json_object_set_new(o, "number", jstr(f.number[0] ? f.number : NULL));
 	if (f.no_reply_s >= 0)
-		printf(",\"no_reply_s\":%d", f.no_reply_s);
-	printf("}\n");
+		json_object_set_new(o, "no_reply_s", json_integer(f.no_reply_s));
+	emit(o);
 	return 0;
 }
 
@@ -355,7 +348,7 @@ int main(int argc, char **argv)
 		unsigned flags = nargs >= 3 && strcmp(args[2], "--report") == 0 ? PB_MODEM_SEND_REPORT : 0;
 		rc = pb_modem_send_text(m, args[0], args[1], flags, &ref) < 0 ? fail("send") : 0;
 		if (rc == 0)
-			printf("{\"sent\":true,\"reference\":%d}\n", ref);
+			emit(json_pack("{s:b,s:i}", "sent", 1, "reference", ref));
 	} else if (strcmp(cmd, "send-pdu") == 0 && nargs == 1) {
 		pb_buf pdu = PB_BUF_INIT;
 		int ref;
@@ -363,16 +356,16 @@ int main(int argc, char **argv)
 				     pb_modem_send_pdu(m, pdu.data, pdu.len, &ref) < 0
 			     ? fail("send-pdu") : 0;
 		if (rc == 0)
-			printf("{\"sent\":true,\"reference\":%d}\n", ref);
+			emit(json_pack("{s:b,s:i}", "sent", 1, "reference", ref));
 		pb_buf_dispose(&pdu);
 	} else if (strcmp(cmd, "delete") == 0 && nargs == 1) {
 		rc = pb_modem_delete(m, args[0]) < 0 ? fail("delete") : 0;
 		if (rc == 0)
-			printf("{\"deleted\":\"%s\"}\n", args[0]);
+			emit(json_pack("{s:o}", "deleted", jstr(args[0])));
 	} else if (strcmp(cmd, "mark-read") == 0 && nargs == 1) {
 		rc = pb_modem_mark_read(m, args[0]) < 0 ? fail("mark-read") : 0;
 		if (rc == 0)
-			printf("{\"read\":\"%s\"}\n", args[0]);
+			emit(json_pack("{s:o}", "read", jstr(args[0])));
 	} else if (strcmp(cmd, "watch") == 0) {
 		unsigned flags = 0;
 		int duration = -1;
@@ -393,9 +386,7 @@ int main(int argc, char **argv)
 		char *reply;
 		rc = pb_modem_ussd(m, args[0], &reply) < 0 ? fail("ussd") : 0;
 		if (rc == 0) {
-			printf("{");
-			json_kv("reply", reply, false);
-			printf("}\n");
+			emit(json_pack("{s:o}", "reply", jstr(reply)));
 			pb_free(reply);
 		}
 	} else {

@@ -5,7 +5,11 @@
  */
 #include "harness.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/internal.h"
 
@@ -587,6 +591,160 @@ static void test_core__cursor_checks_bounds(void **state)
 	assert_false(pb_cur_peek(&sub, &v));
 }
 
+/* --- secrets --------------------------------------------------------------- */
+
+static void put_file(const char *path, const char *content, size_t len, mode_t mode)
+{
+	unlink(path);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, content, len), (ssize_t)len);
+	close(fd);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static void test_core__secret_file_rules(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/pb-core-secret-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[128];
+	snprintf(path, sizeof(path), "%s/pw", dir);
+	char *s = NULL;
+	put_file(path, "hunter2\r\n", 9, 0600);
+	assert_pb_ok(pb_secret_read(path, &s));
+	assert_string_equal(s, "hunter2");
+	pb_secret_free(s);
+	put_file(path, "hunter2", 7, 0400);
+	assert_pb_ok(pb_secret_read(path, &s));
+	assert_string_equal(s, "hunter2");
+	pb_secret_free(s);
+	put_file(path, "hunter2\n", 8, 0640);
+	assert_pb_error(pb_secret_read(path, &s), PB_EAUTH);
+	assert_null(s);
+	assert_non_null(strstr(pb_error_last()->message, "0640"));
+	assert_non_null(strstr(pb_error_last()->message, "chmod 600"));
+	assert_null(strstr(pb_error_last()->message, "hunter2"));
+	put_file(path, "x", 1, 0602);
+	assert_pb_error(pb_secret_read(path, &s), PB_EAUTH);
+	const char *bad[] = { "\n", "", "two\nlines\n", "a\rb", "nul\0byte" };
+	const size_t badlen[] = { 1, 0, 10, 3, 8 };
+	for (size_t i = 0; i < 5; i++) {
+		put_file(path, bad[i], badlen[i], 0600);
+		assert_pb_error(pb_secret_read(path, &s), PB_EMALFORMED);
+		assert_non_null(strstr(pb_error_last()->message, path));
+	}
+	/* the size cap, with and without a size the file system can tell */
+	char *big = calloc(1, PB_SECRET_MAX + 2);
+	assert_non_null(big);
+	memset(big, 'a', PB_SECRET_MAX + 1);
+	put_file(path, big, PB_SECRET_MAX, 0600);
+	assert_pb_ok(pb_secret_read(path, &s));
+	assert_int_equal(strlen(s), PB_SECRET_MAX);
+	pb_secret_free(s);
+	put_file(path, big, PB_SECRET_MAX + 1, 0600);
+	assert_pb_error(pb_secret_read(path, &s), PB_ETOOBIG);
+	free(big);
+	unlink(path);
+	assert_pb_error(pb_secret_read(path, &s), PB_ENOTFOUND);
+	assert_pb_error(pb_secret_read(dir, &s), PB_EIO);
+	assert_pb_error(pb_secret_read(NULL, &s), PB_EINVAL);
+	/* a file read by someone else: only the checks */
+	put_file(path, "alice:secret\nbob:x\n", 19, 0600);
+	char *checked = NULL;
+	assert_pb_ok(pb_secret_check(path, &checked));
+	assert_string_equal(checked, path);
+	pb_free(checked);
+	assert_pb_ok(pb_secret_check(path, NULL));
+	chmod(path, 0644);
+	assert_pb_error(pb_secret_check(path, &checked), PB_EAUTH);
+	assert_null(checked);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void test_core__secret_systemd_credentials(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/pb-core-cred-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[128];
+	snprintf(path, sizeof(path), "%s/modem-password", dir);
+	/* systemd makes credential files 0400, owned by the service's user */
+	put_file(path, "s3cret\n", 7, 0400);
+	char *s = NULL;
+	unsetenv("CREDENTIALS_DIRECTORY");
+	assert_pb_error(pb_secret_read("credential:modem-password", &s), PB_EIO);
+	assert_non_null(strstr(pb_error_last()->message, "LoadCredential=modem-password:"));
+	setenv("CREDENTIALS_DIRECTORY", dir, 1);
+	assert_pb_ok(pb_secret_read("credential:modem-password", &s));
+	assert_string_equal(s, "s3cret");
+	pb_secret_free(s);
+	char *checked = NULL;
+	assert_pb_ok(pb_secret_check("credential:modem-password", &checked));
+	assert_string_equal(checked, path);
+	pb_free(checked);
+	assert_pb_error(pb_secret_read("credential:other", &s), PB_ENOTFOUND);
+	assert_pb_error(pb_secret_read("credential:../etc/shadow", &s), PB_EINVAL);
+	assert_pb_error(pb_secret_read("credential:..", &s), PB_EINVAL);
+	assert_pb_error(pb_secret_read("credential:", &s), PB_EINVAL);
+	setenv("CREDENTIALS_DIRECTORY", "relative", 1);
+	assert_pb_error(pb_secret_read("credential:modem-password", &s), PB_EIO);
+	unsetenv("CREDENTIALS_DIRECTORY");
+	unlink(path);
+	rmdir(dir);
+}
+
+/* --- randomness and hashing ------------------------------------------------ */
+
+static void test_core__random_bytes(void **state)
+{
+	(void)state;
+	uint8_t a[64] = { 0 }, b[64] = { 0 };
+	assert_pb_ok(pb_random_bytes(a, sizeof(a)));
+	assert_pb_ok(pb_random_bytes(b, sizeof(b)));
+	assert_memory_not_equal(a, b, sizeof(a));
+	assert_pb_ok(pb_random_bytes(NULL, 0));
+	assert_pb_error(pb_random_bytes(NULL, 1), PB_EINVAL);
+}
+
+static void test_core__fnv1a64_vectors(void **state)
+{
+	(void)state;
+	/* the FNV reference test suite (draft-eastlake-fnv, isthe.com/chongo/tech/comp/fnv) */
+	assert_true(pb_fnv1a64(PB_FNV1A64_INIT, NULL, 0) == 0xcbf29ce484222325ull);
+	assert_true(pb_fnv1a64(PB_FNV1A64_INIT, "a", 1) == 0xaf63dc4c8601ec8cull);
+	assert_true(pb_fnv1a64(PB_FNV1A64_INIT, "foobar", 6) == 0x85944171f73967e8ull);
+	/* chained over parts = over the whole */
+	uint64_t h = pb_fnv1a64(PB_FNV1A64_INIT, "foo", 3);
+	assert_true(pb_fnv1a64(h, "bar", 3) == 0x85944171f73967e8ull);
+}
+
+/* --- versioned structs ----------------------------------------------------- */
+
+typedef struct { int version; } fake_opts;
+#define PB_FAKE_OPTS_VERSION 3
+
+static void test_core__check_version_one_policy(void **state)
+{
+	(void)state;
+	fake_opts o = { 3 };
+	assert_pb_ok(PB_CHECK_VERSION(&o, PB_FAKE_OPTS, 1));
+	o.version = 2;
+	assert_pb_ok(PB_CHECK_VERSION(&o, PB_FAKE_OPTS, 2));
+	assert_pb_error(PB_CHECK_VERSION(&o, PB_FAKE_OPTS, 3), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "no longer supported"));
+	o.version = 0;
+	assert_pb_error(PB_CHECK_VERSION(&o, PB_FAKE_OPTS, 1), PB_EINVAL);
+	assert_string_equal(pb_error_last()->message,
+			    "PB_FAKE_OPTS: version 0: initialise the struct with PB_FAKE_OPTS_INIT");
+	o.version = 4;
+	assert_pb_error(PB_CHECK_VERSION(&o, PB_FAKE_OPTS, 1), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "newer libphonebridge"));
+	o.version = -1;
+	assert_pb_error(PB_CHECK_VERSION(&o, PB_FAKE_OPTS, 1), PB_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -616,6 +774,11 @@ int main(void)
 		cmocka_unit_test(test_core__alloc_failure_each_site),
 		cmocka_unit_test(test_core__version_matches_headers),
 		cmocka_unit_test(test_core__cursor_checks_bounds),
+		cmocka_unit_test(test_core__secret_file_rules),
+		cmocka_unit_test(test_core__secret_systemd_credentials),
+		cmocka_unit_test(test_core__random_bytes),
+		cmocka_unit_test(test_core__fnv1a64_vectors),
+		cmocka_unit_test(test_core__check_version_one_policy),
 	};
 	return pb_test_run("core", tests);
 }

@@ -236,16 +236,16 @@ static void test_modem__credential_file_modes(void **state)
 	(void)state;
 	char *s = NULL;
 	const char *p = secret_file("hunter2\n", 0640);
-	assert_pb_error(pb_modem__read_secret(p, &s), PB_EAUTH);
+	assert_pb_error(pb_secret_read(p, &s), PB_EAUTH);
 	assert_non_null(strstr(pb_error_last()->message, "chmod 600"));
 	p = secret_file("hunter2\r\n", 0600);
-	assert_pb_ok(pb_modem__read_secret(p, &s));
+	assert_pb_ok(pb_secret_read(p, &s));
 	assert_string_equal(s, "hunter2");
-	pb_modem__secret_free(s);
+	pb_secret_free(s);
 	p = secret_file("x", 0604);
-	assert_pb_error(pb_modem__read_secret(p, &s), PB_EAUTH);
+	assert_pb_error(pb_secret_read(p, &s), PB_EAUTH);
 	unlink(p);
-	assert_pb_error(pb_modem__read_secret(p, &s), PB_ENOTFOUND);
+	assert_pb_error(pb_secret_read(p, &s), PB_ENOTFOUND);
 	/* the front end refuses before it connects anywhere */
 	p = secret_file("x", 0644);
 	pb_modem_options o = PB_MODEM_OPTIONS_INIT;
@@ -273,7 +273,7 @@ static int fake_list(void *st, int box, pb_modem_msg_list *out)
 	return pb_modem_msg_list_add(out, &m);
 }
 static const pb_modem_backend_ops fake_ops = {
-	.version = PB_MODEM_BACKEND_VERSION, .name = "fake", .open = fake_open, .close = fake_close, .list = fake_list,
+	.version = PB_MODEM_BACKEND_OPS_VERSION, .name = "fake", .open = fake_open, .close = fake_close, .list = fake_list,
 };
 
 static int count_events(const pb_modem_event *ev, void *ud)
@@ -1471,6 +1471,75 @@ static void test_modem__smseagle_webhook_watch(void **state)
 	emu_stop(&e);
 }
 
+/* The status of one call to the webhook (GET with @query, or POST @form). */
+static long hook_call(int port, const char *query, const char *form)
+{
+	char url[512];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/hook%s%s", port, query ? "?" : "", query ? query : "");
+	pb_buf b = PB_BUF_INIT;
+	CURL *c = curl_easy_init();
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_sink);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	if (form)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
+	long status = 0;
+	assert_int_equal(curl_easy_perform(c), CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	pb_buf_dispose(&b);
+	return status;
+}
+
+static int count_cb(const pb_modem_event *ev, void *ud)
+{
+	if (ev->type == PB_MODEM_EVENT_MESSAGE)
+		(*(int *)ud)++;
+	return 0;
+}
+
+static void test_modem__smseagle_webhook_apikey(void **state)
+{
+	(void)state;
+	int port = free_port();
+	char listen_on[64];
+	snprintf(listen_on, sizeof(listen_on), "127.0.0.1:%d", port);
+	emu e;
+	const char *args[] = { "--samples", NULL };
+	emu_start(&e, "smseagle-emulator.py", args);
+	pb_modem *m;
+	open_smseagle(&m, &e, "eagle-token", listen_on);
+	/* the device's apikey must be the API token: without it, or wrong, 403 */
+	assert_int_equal(hook_call(port, "sender=%2B1555&text=hi&msgid=7", NULL), 403);
+	assert_int_equal(hook_call(port, "sender=%2B1555&text=hi&msgid=7&apikey=eagle-tokeN", NULL), 403);
+	assert_int_equal(hook_call(port, "sender=%2B1555&text=hi&msgid=7&apikey=", NULL), 403);
+	assert_int_equal(hook_call(port, NULL, "sender=%2B1555&text=hi&apikey=eagle-token-and-more"), 403);
+	assert_int_equal(hook_call(port, "text=%zz&apikey=eagle-token", NULL), 400);
+	assert_int_equal(hook_call(port, "sender=%2B1555&text=hi&msgid=7&apikey=eagle-token", NULL), 200);
+	assert_int_equal(hook_call(port, NULL, "sender=%2B1555&text=hi&msgid=7&apikey=eagle-token"), 200);
+
+	/* a client that connects and never finishes its request stalls nothing:
+	 * the watch loop still ends on time (the old in-loop server waited 5 s) */
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	const char *half = "GET /hook?sender=1&te";
+	assert_int_equal(write(fd, half, strlen(half)), (ssize_t)strlen(half));
+	struct timespec t0, t1;
+	int got = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(pb_modem_watch(m, 0, 1000, count_cb, &got), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	assert_true(got >= 3);
+	assert_true(ms < 4500);
+	close(fd);
+	pb_modem_close(m);
+	emu_stop(&e);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -1506,6 +1575,7 @@ int main(void)
 		cmocka_unit_test(test_modem__smseagle_json),
 		cmocka_unit_test(test_modem__smseagle_emulator),
 		cmocka_unit_test(test_modem__smseagle_webhook_watch),
+		cmocka_unit_test(test_modem__smseagle_webhook_apikey),
 	};
 	return pb_test_run("modem", tests);
 }

@@ -587,7 +587,7 @@ static void test_screen__registry(void **state)
 	pb_challenge_ops v2 = mine;
 	v2.version = 2;
 	v2.name = "whistle-2";
-	assert_pb_error(pb_screen_registry_add(r, &v2), PB_EUNSUPPORTED);
+	assert_pb_error(pb_screen_registry_add(r, &v2), PB_EINVAL);
 	pb_challenge_ops bad = mine;
 	bad.name = "Bad Name";
 	assert_pb_error(pb_screen_registry_add(r, &bad), PB_EINVAL);

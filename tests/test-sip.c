@@ -240,7 +240,7 @@ static void test_sip__auth_options_checked(void **state)
 	o.auth_users_file = NULL;
 	assert_pb_error(pb_sip_new(&ua, &o, NULL), PB_EINVAL); /* realm without a file */
 	o.auth_users_file = "/nonexistent/users";
-	assert_pb_error(pb_sip_new(&ua, &o, NULL), PB_EIO);
+	assert_pb_error(pb_sip_new(&ua, &o, NULL), PB_ENOTFOUND);
 	o.auth_users_file = path;
 	o.auth_realm = "bad\"realm";
 	assert_pb_error(pb_sip_new(&ua, &o, NULL), PB_EINVAL);

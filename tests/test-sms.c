@@ -896,7 +896,7 @@ static size_t ts_live(const test_store *s)
 }
 
 static const pb_sms_reassembly_store_ops test_store_ops = {
-	PB_SMS_REASSEMBLY_STORE_VERSION, ts_save, ts_delete, ts_load,
+	PB_SMS_REASSEMBLY_STORE_OPS_VERSION, ts_save, ts_delete, ts_load,
 };
 
 /* Four parts of a text to @to, reference @ref. */

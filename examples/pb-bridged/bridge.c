@@ -755,12 +755,7 @@ typedef struct sync_ctx {
 /* FNV-1a of an event id: the transaction id of a reply to it */
 static unsigned long long event_hash(const char *s)
 {
-	unsigned long long h = 14695981039346656037ULL;
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
+	return (unsigned long long)pb_fnv1a64(PB_FNV1A64_INIT, s, strlen(s));
 }
 
 static int reply(sync_ctx *sc, const pb_matrix_event *ev, const char *text)

@@ -398,25 +398,15 @@ int pbb_store_id(pb_store *st, char out[PBB_STORE_ID_SIZE])
 	return rc;
 }
 
-/* FNV-1a, 64 bits: tells entries apart inside one key, not a security hash */
-static uint64_t fnv(uint64_t h, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 void pbb_inbound_key(char *out, size_t size, const char *backend, const pb_modem_msg *m)
 {
-	uint64_t h = 14695981039346656037ULL;
+	/* FNV-1a tells entries apart inside one key; not a security hash */
+	uint64_t h = PB_FNV1A64_INIT;
 	if (m->text)
-		h = fnv(h, m->text, strlen(m->text));
-	h = fnv(h, "\0", 1);
+		h = pb_fnv1a64(h, m->text, strlen(m->text));
+	h = pb_fnv1a64(h, "\0", 1);
 	if (m->raw)
-		h = fnv(h, m->raw, m->raw_len);
+		h = pb_fnv1a64(h, m->raw, m->raw_len);
 	snprintf(out, size, "%s:%s@%s/%s#%016llx", backend, m->id ? m->id : "",
 		 m->time ? m->time : "", m->number ? m->number : "", (unsigned long long)h);
 }

@@ -99,15 +99,12 @@ int main(int argc, char **argv)
 	const char *secrets[] = { cfg.token_file, cfg.modem_password_file, cfg.modem_token_file };
 	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
 		char *s = NULL;
-		if (secrets[i] && pb_matrix_read_secret_file(secrets[i], &s) < 0) {
+		if (secrets[i] && pb_secret_read(secrets[i], &s) < 0) {
 			fprintf(stderr, "pb-bridged: %s: %s\n", secrets[i], pb_error_last()->message);
 			pbb_config_free(&cfg);
 			return 1;
 		}
-		if (s) {
-			memset(s, 0, strlen(s));
-			pb_free(s);
-		}
+		pb_secret_free(s);
 	}
 	if (check) {
 		printf("%s: ok\n", config);

@@ -400,27 +400,19 @@ static void on_event(pb_sip_call *call, pb_sip_event ev, void *ud)
 
 /* --- set-up and reload --------------------------------------------------------------- */
 
+/* The registration password (pb_secret_read(): modes, credentials) into @out. */
 static int read_secret(const char *path, char *out, size_t cap)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		if (fd >= 0)
-			close(fd);
-		return pb_error_set(PB_EIO, "%s: %s", path, strerror(errno));
-	}
-	if (st.st_mode & 077) {
-		close(fd);
-		return pb_error_set(PB_EAUTH, "%s: readable by others (mode %o): chmod 600 it", path,
-				    (unsigned)(st.st_mode & 0777));
-	}
-	ssize_t n = read(fd, out, cap - 1);
-	close(fd);
-	if (n < 0)
-		return pb_error_set(PB_EIO, "%s: %s", path, strerror(errno));
-	out[n] = '\0';
-	out[strcspn(out, "\r\n")] = '\0';
-	return 0;
+	char *s = NULL;
+	int rc = pb_secret_read(path, &s);
+	if (rc < 0)
+		return rc;
+	if (strlen(s) >= cap)
+		rc = pb_error_set(PB_ETOOBIG, "%s: the password is over %zu bytes", path, cap - 1);
+	else
+		memcpy(out, s, strlen(s) + 1);
+	pb_secret_free(s);
+	return rc;
 }
 
 static int make_policy(const screend_config *c, const pb_screen_registry *reg, pb_screen_policy **out)

@@ -441,13 +441,15 @@ PB_API int pb_matrix_image_info(const uint8_t *buf, size_t len, unsigned *width,
 /* --- secrets ------------------------------------------------------------ */
 
 /**
+ * Deprecated: use pb_secret_read() (phonebridge/secret.h), which this calls.
  * Read a secret (token, password) from a file, refusing it when it is not a
  * regular file or when group or others may read it. One trailing newline
  * (LF or CRLF) is removed.
  *
  * @param secret receives a new string (pb_free(); the caller should wipe it)
- * @return 0, PB_EAUTH (mode too open: the message says so), PB_EIO,
- *         PB_EMALFORMED (empty, NUL bytes), PB_ETOOBIG (over 64 KiB)
+ * @return 0, PB_EAUTH (mode too open: the message says so), PB_EIO (also for
+ *         a missing file), PB_EMALFORMED (empty, NUL bytes), PB_ETOOBIG (over
+ *         64 KiB)
  */
 PB_API int pb_matrix_read_secret_file(const char *path, char **secret);
 

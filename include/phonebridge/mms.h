@@ -355,7 +355,7 @@ typedef struct pb_mms_attachment {
 
 /** An outgoing message for pb_mms_encode_send_req(). */
 typedef struct pb_mms_send_req {
-	int version;                  /**< struct version: 1 */
+	int version;                  /**< PB_MMS_SEND_REQ_VERSION */
 	const char *transaction_id;   /**< required */
 	const char *from;             /**< NULL: insert-address-token (the MMSC fills it in) */
 	const char *const *to;        /**< numbers (+E.164 gets /TYPE=PLMN) or e-mail addresses */
@@ -376,8 +376,10 @@ typedef struct pb_mms_send_req {
 	size_t n_attachments;
 } pb_mms_send_req;
 
+/** The version of pb_mms_send_req these headers describe. */
+#define PB_MMS_SEND_REQ_VERSION 1
 /** Initialiser for pb_mms_send_req. */
-#define PB_MMS_SEND_REQ_INIT { 1, NULL, NULL, NULL, 0, NULL, 0, NULL, 0, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0 }
+#define PB_MMS_SEND_REQ_INIT { PB_MMS_SEND_REQ_VERSION, NULL, NULL, NULL, 0, NULL, 0, NULL, 0, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0 }
 
 /**
  * Encode an M-Send.req (§6.1.1) with a multipart/related body: a generated

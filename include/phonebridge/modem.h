@@ -50,7 +50,7 @@ typedef struct pb_modem_options {
 	const char *login;         /**< hilink: "auto" (default), "type4", "base64", "scram", "none" */
 	const char *storage;       /**< at: message storage for AT+CPMS, "ME" (default) or "SM" */
 	int baud;                  /**< at: line speed; 0 = 115200 */
-	const char *webhook;       /**< smseagle: "HOST:PORT" to receive the device's webhook on; NULL = poll */
+	const char *webhook;       /**< smseagle: "HOST:PORT" (a bare port: 127.0.0.1) to receive the device's webhook on, apikey = the token; NULL = poll */
 	int modem_no;              /**< smseagle: modem number for multi-modem devices; 0 = 1 */
 } pb_modem_options;
 

@@ -19,10 +19,13 @@
 #include <phonebridge/buffer.h>
 #include <phonebridge/encoding.h>
 #include <phonebridge/charset.h>
+#include <phonebridge/random.h>
+#include <phonebridge/secret.h>
 /* the modules, bottom layer first */
 #include <phonebridge/sms.h>
 #include <phonebridge/wap.h>
 #include <phonebridge/mms.h>
+#include <phonebridge/listener.h>
 #include <phonebridge/modem.h>
 #include <phonebridge/mmsc.h>
 #include <phonebridge/matrix.h>

@@ -259,8 +259,9 @@ PB_API void pb_screen_registry_free(pb_screen_registry *reg);
  * Add a challenge implementation.
  *
  * @param ops borrowed: must stay valid (usually static) as long as @p reg
- * @return 0; PB_EUNSUPPORTED for an ops version this library does not know;
- *         PB_EINVAL for a missing name or required function; PB_EEXISTS when
+ * @return 0; PB_EINVAL for an ops version this library does not know (the
+ *         one policy of versioned structs), a missing name or required
+ *         function; PB_EEXISTS when
  *         the name is taken (built-ins included); PB_ENOMEM
  */
 PB_API int pb_screen_registry_add(pb_screen_registry *reg, const struct pb_challenge_ops *ops);

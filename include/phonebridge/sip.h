@@ -89,8 +89,9 @@ typedef struct pb_sip_options {
 	 * The user file for auth_realm, in sofia-sip's format: one
 	 * "user:password" or "user:password:realm" line per user, or
 	 * htdigest lines "user:realm:HA1" ('#' starts a comment). It must not
-	 * be readable by group or others (PB_EAUTH otherwise). sofia-sip
-	 * reads it again when it changes.
+	 * be readable by group or others (PB_EAUTH otherwise); checked by
+	 * pb_secret_check(), so "credential:NAME" names a systemd credential.
+	 * sofia-sip reads it again when it changes.
 	 */
 	const char *auth_users_file;
 	/** How allow_sources and the digest combine (see pb_sip_admit). */
@@ -229,7 +230,8 @@ PB_API int pb_sip_set_allow_sources(pb_sip *ua, const char *list);
  * now; on an error the old settings stay. Calls in progress are not
  * affected; challenges already sent to callers stay valid.
  * @param realm, users_file borrowed
- * @return 0; PB_EINVAL; PB_EIO (cannot read the file); PB_EAUTH (file mode); PB_ENOMEM
+ * @return 0; PB_EINVAL; PB_ENOTFOUND (no such file); PB_EIO (cannot read it);
+ *         PB_EAUTH (file mode); PB_ENOMEM
  */
 PB_API int pb_sip_set_auth(pb_sip *ua, const char *realm, const char *users_file, pb_sip_admit admit);
 

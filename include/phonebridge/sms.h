@@ -373,7 +373,7 @@ typedef int (*pb_sms_stored_part_cb)(const pb_sms_group_key *key, uint8_t seq, c
  * negative pb_error_code, which the reassembler passes on.
  */
 typedef struct pb_sms_reassembly_store_ops {
-	unsigned version; /**< PB_SMS_REASSEMBLY_STORE_VERSION */
+	unsigned version; /**< PB_SMS_REASSEMBLY_STORE_OPS_VERSION */
 	/** Keep one part: the PDU exactly as given to pb_sms_reassembler_add(),
 	 *  its decode flags and receive time (the caller's clock). */
 	int (*save_part)(const pb_sms_group_key *key, uint8_t seq, const uint8_t *pdu, size_t len,
@@ -384,7 +384,9 @@ typedef struct pb_sms_reassembly_store_ops {
 	int (*load)(pb_sms_stored_part_cb cb, void *cb_userdata, void *userdata);
 } pb_sms_reassembly_store_ops;
 
-#define PB_SMS_REASSEMBLY_STORE_VERSION 1
+#define PB_SMS_REASSEMBLY_STORE_OPS_VERSION 1
+/** Deprecated spelling of PB_SMS_REASSEMBLY_STORE_OPS_VERSION. */
+#define PB_SMS_REASSEMBLY_STORE_VERSION PB_SMS_REASSEMBLY_STORE_OPS_VERSION
 
 /** Options of pb_sms_reassembler_new(). */
 typedef struct pb_sms_reassembler_options {

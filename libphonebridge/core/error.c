@@ -130,3 +130,18 @@ int pb_error__parse_code(pb_parse_error *perr, int code, size_t offset, const ch
 	va_end(ap);
 	return rc;
 }
+
+int pb_core__check_version(const char *name, long got, long oldest, long current)
+{
+	if (got >= oldest && got <= current)
+		return 0;
+	if (got == 0)
+		return pb_error_set(PB_EINVAL, "%s: version 0: initialise the struct with %s_INIT", name,
+				    name);
+	if (got > current)
+		return pb_error_set(PB_EINVAL,
+				    "%s: version %ld is newer than this library's %ld: the program was "
+				    "built against a newer libphonebridge", name, got, current);
+	return pb_error_set(PB_EINVAL, "%s: version %ld is no longer supported (%ld to %ld are)", name, got,
+			    oldest, current);
+}

@@ -14,7 +14,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <phonebridge/phonebridge.h>
+/* core's own headers only: a module includes the headers of the modules it
+ * uses itself, so that tools/check-layers sees every arrow */
+#include <phonebridge/common.h>
+#include <phonebridge/version.h>
+#include <phonebridge/library.h>
+#include <phonebridge/error.h>
+#include <phonebridge/alloc.h>
+#include <phonebridge/log.h>
+#include <phonebridge/buffer.h>
+#include <phonebridge/encoding.h>
+#include <phonebridge/charset.h>
+#include <phonebridge/random.h>
+#include <phonebridge/secret.h>
 
 #define PB_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define PB_MIN(a, b) ((a) < (b) ? (a) : (b))
@@ -42,6 +54,23 @@ int pb_error__parse(pb_parse_error *perr, size_t offset, const char *fmt, ...) P
 /* Same with an explicit code, for decoders that report PB_EUNSUPPORTED etc. */
 int pb_error__parse_code(pb_parse_error *perr, int code, size_t offset,
 			 const char *fmt, ...) PB_PRINTF(4, 5);
+
+/* --- versioned structs -------------------------------------------------- */
+
+/*
+ * The one check of a versioned struct (options, ops tables) a caller hands
+ * in, with one policy everywhere (docs/conventions.md): versions @oldest to
+ * NAME_VERSION are accepted, the module reading an older one only reads the
+ * members that version had; 0 (not set from NAME_INIT), a newer version
+ * than this library knows, or one older than @oldest is PB_EINVAL with a
+ * message naming the struct. @ptr must not be NULL.
+ *
+ *     if ((rc = PB_CHECK_VERSION(opts, PB_MODEM_OPTIONS, 1)) < 0)
+ *             return rc;
+ */
+#define PB_CHECK_VERSION(ptr, NAME, oldest) \
+	pb_core__check_version(#NAME, (long)(ptr)->version, (oldest), (long)NAME##_VERSION)
+int pb_core__check_version(const char *name, long got, long oldest, long current);
 
 /* --- logging ----------------------------------------------------------- */
 

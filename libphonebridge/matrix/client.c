@@ -7,7 +7,6 @@
 
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include <phonebridge/matrix.h>
@@ -443,7 +442,7 @@ int pb_matrix_txn_id(char *buf, size_t size)
 	uint64_t rnd = 0;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
+	if (pb_random_bytes(&rnd, sizeof(rnd)) < 0)
 		rnd = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)buf;
 	unsigned n = atomic_fetch_add(&counter, 1u);
 	snprintf(buf, size, "pb%llx.%x.%016llx",

@@ -16,16 +16,6 @@
 /* The longest wait a 429 answer can ask for (retry_after_ms, Retry-After). */
 #define RETRY_AFTER_MAX_MS 3600000L
 
-/* --- process-wide curl initialisation ----------------------------------- */
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc = CURLE_FAILED_INIT;
-
-static void curl_init_once(void)
-{
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 /* --- small helpers ------------------------------------------------------- */
 
 int pb_matrix__set_string(char **slot, const char *s)
@@ -166,12 +156,11 @@ int pb_matrix_new(pb_matrix **out, const pb_matrix_options *opts)
 	*out = NULL;
 	if (opts == NULL)
 		opts = &defaults;
-	if (opts->version < 1)
-		return pb_error_set(PB_EINVAL, "matrix: options version %u unknown", opts->version);
-	pthread_once(&curl_once, curl_init_once);
-	if (curl_init_rc != CURLE_OK)
-		return pb_error_set(PB_ERROR, "matrix: curl_global_init failed: %s",
-				    curl_easy_strerror(curl_init_rc));
+	int vrc = PB_CHECK_VERSION(opts, PB_MATRIX_OPTIONS, 1);
+	if (vrc < 0)
+		return vrc;
+	if ((vrc = pb_http__init()) < 0)
+		return vrc;
 
 	pb_matrix *m = pb_calloc(1, sizeof(*m));
 	if (m == NULL)
@@ -389,12 +378,9 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
 			x->oom = true;
 	} else if (header_is(line, n, "Retry-After", &v, &vl)) {
 		/* delta-seconds only; an HTTP date is ignored (back-off applies) */
-		long s = 0;
-		size_t i = 0;
-		for (; i < vl && v[i] >= '0' && v[i] <= '9' && s < 100000; i++)
-			s = s * 10 + (v[i] - '0');
-		if (i == vl && vl > 0)
-			x->retry_after_hdr_ms = s * 1000;
+		long ra = pb_http__retry_after_ms(v, vl);
+		if (ra >= 0)
+			x->retry_after_hdr_ms = ra;
 	}
 	return n;
 }
@@ -449,22 +435,13 @@ static int perform_once(pb_matrix *m, pb_matrix__req *r, xfer *x, CURLcode *cc, 
 		goto out;
 	}
 
+	pb_http__base base = { .user_agent = m->user_agent, .ca_file = m->ca_file,
+			       .tls_insecure = m->tls_insecure, .connect_timeout_ms = m->connect_timeout_ms,
+			       .timeout_ms = r->timeout_ms > 0 ? r->timeout_ms : m->request_timeout_ms,
+			       .errbuf = curl_err };
+	pb_http__setup(c, &base);
 	curl_easy_setopt(c, CURLOPT_URL, r->url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-#endif
-	curl_easy_setopt(c, CURLOPT_USERAGENT,
-			 m->user_agent ? m->user_agent : "libphonebridge/" PB_VERSION_STRING);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, m->connect_timeout_ms);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, r->timeout_ms > 0 ? r->timeout_ms : m->request_timeout_ms);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, m->tls_insecure ? 0L : 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, m->tls_insecure ? 0L : 2L);
-	if (m->ca_file)
-		curl_easy_setopt(c, CURLOPT_CAINFO, m->ca_file);
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
@@ -515,10 +492,7 @@ static void read_error_body(pb_matrix *m, const pb_buf *body, pb_buf *text, long
 
 static long backoff_ms(const pb_matrix *m, unsigned attempt)
 {
-	long d = m->retry_base_ms;
-	for (unsigned i = 0; i < attempt && d < m->retry_cap_ms; i++)
-		d *= 2;
-	return PB_MIN(d, m->retry_cap_ms);
+	return pb_http__backoff_ms(m->retry_base_ms, m->retry_cap_ms, attempt);
 }
 
 int pb_matrix__request(pb_matrix *m, pb_matrix__req *r)

@@ -13,6 +13,9 @@
 #include <jansson.h>
 
 #include "core/internal.h"
+#include "http/http-private.h"
+
+#include <phonebridge/matrix.h>
 
 #define PB_MATRIX_LOG "matrix"
 
@@ -99,9 +102,9 @@ int pb_matrix__set_string(char **slot, const char *s);
 int pb_matrix__send_json(pb_matrix *m, const char *room_id, const char *type, const char *txn_id,
 			 const json_t *content, char **event_id);
 
-/* Read a whole regular file of at most @max bytes into @out; @secret: refuse
- * a mode open to group/others (PB_EAUTH) and never let the bytes move. */
-int pb_matrix__read_file(const char *path, pb_buf *out, size_t max, bool secret);
+/* Read a whole regular file of at most @max bytes into @out (secrets go
+ * through pb_secret_read() instead). */
+int pb_matrix__read_file(const char *path, pb_buf *out, size_t max);
 
 /* Validate and set the base URL (trailing slashes dropped). */
 int pb_matrix__set_homeserver(pb_matrix *m, const char *url);

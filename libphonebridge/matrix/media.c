@@ -238,7 +238,7 @@ int pb_matrix_send_file(pb_matrix *m, const char *room_id, const char *txn_id, c
 	pb_buf data = PB_BUF_INIT;
 	char *mxc = NULL;
 	const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	int rc = pb_matrix__read_file(path, &data, MEDIA_FILE_MAX, false);
+	int rc = pb_matrix__read_file(path, &data, MEDIA_FILE_MAX);
 	if (rc < 0)
 		goto out;
 	pb_matrix_media media = { .body = name, .filename = name, .size = data.len };

@@ -1,6 +1,6 @@
 /*
- * libphonebridge — matrix: reading files: secrets (tokens, passwords) with
- * their mode checked, and media to upload.
+ * libphonebridge — matrix: reading files (media to upload) and the deprecated
+ * secret reader, now a shim over pb_secret_read().
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "matrix/matrix-private.h"
@@ -12,10 +12,9 @@
 #include <unistd.h>
 
 #include <phonebridge/matrix.h>
+#include <phonebridge/secret.h>
 
-#define SECRET_MAX (64 * 1024)
-
-int pb_matrix__read_file(const char *path, pb_buf *out, size_t max, bool secret)
+int pb_matrix__read_file(const char *path, pb_buf *out, size_t max)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
@@ -26,25 +25,16 @@ int pb_matrix__read_file(const char *path, pb_buf *out, size_t max, bool secret)
 		rc = pb_error_set(PB_EIO, "matrix: %s: not a readable regular file", path);
 		goto out;
 	}
-	if (secret && (st.st_mode & 077)) {
-		rc = pb_error_set(PB_EAUTH,
-				  "matrix: %s: mode %04o lets group or others at the secret; "
-				  "refusing it (chmod 600 %s)",
-				  path, (unsigned)(st.st_mode & 07777), path);
-		goto out;
-	}
 	if ((uint64_t)st.st_size > max) {
 		rc = pb_error_set(PB_ETOOBIG, "matrix: %s: over %zu bytes", path, max);
 		goto out;
 	}
-	/* all the room at once: a secret is never copied by a realloc */
-	if ((rc = pb_buf_reserve(out, secret ? max + 1 : (size_t)st.st_size)) < 0)
+	if ((rc = pb_buf_reserve(out, (size_t)st.st_size)) < 0)
 		goto out;
 	for (;;) {
-		size_t chunk = secret ? max + 1 - out->len : 65536;
-		if (!secret && (rc = pb_buf_reserve(out, chunk)) < 0)
+		if ((rc = pb_buf_reserve(out, 65536)) < 0)
 			goto out;
-		ssize_t n = read(fd, out->data + out->len, chunk);
+		ssize_t n = read(fd, out->data + out->len, 65536);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -66,28 +56,9 @@ out:
 
 int pb_matrix_read_secret_file(const char *path, char **secret)
 {
-	*secret = NULL;
-	if (path == NULL)
-		return pb_error_set(PB_EINVAL, "matrix: no secret file given");
-	pb_buf b = PB_BUF_INIT;
-	int rc = pb_matrix__read_file(path, &b, SECRET_MAX, true);
-	if (rc < 0)
-		goto out;
-	size_t len = b.len;
-	const char *s = (const char *)b.data;
-	if (len > 0 && s[len - 1] == '\n')
-		len--;
-	if (len > 0 && s[len - 1] == '\r')
-		len--;
-	if (len == 0 || memchr(s, '\0', len) != NULL || memchr(s, '\n', len) != NULL) {
-		rc = pb_error_set(PB_EMALFORMED, "matrix: %s: the secret must be one non-empty line", path);
-		goto out;
-	}
-	if ((*secret = pb_strndup(s, len)) == NULL)
-		rc = PB_ENOMEM;
-out:
-	if (b.data)
-		explicit_bzero(b.data, b.cap);
-	pb_buf_dispose(&b);
+	int rc = pb_secret_read(path, secret);
+	/* this name always said PB_EIO for a missing file */
+	if (rc == PB_ENOTFOUND)
+		rc = PB_EIO;
 	return rc;
 }

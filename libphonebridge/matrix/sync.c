@@ -200,6 +200,9 @@ int pb_matrix_sync(pb_matrix *m, const pb_matrix_sync_options *opts, const pb_ma
 {
 	pb_matrix_sync_options defaults = PB_MATRIX_SYNC_OPTIONS_INIT;
 	bool by_cb;
+	int rc = opts ? PB_CHECK_VERSION(opts, PB_MATRIX_SYNC_OPTIONS, 1) : 0;
+	if (rc < 0)
+		return rc;
 	return sync_round(m, opts ? opts : &defaults, cb, next_batch, &by_cb);
 }
 
@@ -212,8 +215,12 @@ int pb_matrix_sync_loop(pb_matrix *m, const pb_matrix_sync_options *opts,
 			const pb_matrix_sync_callbacks *cb)
 {
 	pb_matrix_sync_options o = PB_MATRIX_SYNC_OPTIONS_INIT;
-	if (opts)
+	if (opts) {
+		int vrc = PB_CHECK_VERSION(opts, PB_MATRIX_SYNC_OPTIONS, 1);
+		if (vrc < 0)
+			return vrc;
 		o = *opts;
+	}
 	char *since = NULL;
 	if (o.since && (since = pb_strdup(o.since)) == NULL)
 		return PB_ENOMEM;

@@ -44,9 +44,9 @@ int pb_media_call_new(pb_media_call **out, const pb_media_call_options *o)
 	if (!out || !o)
 		return pb_error_set(PB_EINVAL, "media_call_new: NULL argument");
 	*out = NULL;
-	if (o->version != PB_MEDIA_CALL_OPTIONS_VERSION)
-		return pb_error_set(PB_EINVAL, "media_call_new: options version %d, expected %d",
-				    o->version, PB_MEDIA_CALL_OPTIONS_VERSION);
+	int vrc = PB_CHECK_VERSION(o, PB_MEDIA_CALL_OPTIONS, 1);
+	if (vrc < 0)
+		return vrc;
 	if (o->codec != PB_CODEC_PCMU && o->codec != PB_CODEC_PCMA)
 		return pb_error_set(PB_EINVAL, "media_call_new: codec %d is not PCMU (0) or PCMA (8)",
 				    (int)o->codec);

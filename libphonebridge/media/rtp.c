@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "media/private.h"
-#include "screen/private.h"
 
 /* RFC 3550 appendix A.1: beyond these the source is taken to have restarted. */
 #define MAX_DROPOUT 3000
@@ -112,7 +111,7 @@ void pb_rtp_sender_init(pb_rtp_sender *s, uint8_t payload_type, uint32_t ssrc,
 int pb_rtp_sender_random(pb_rtp_sender *s, uint8_t payload_type)
 {
 	uint8_t r[10];
-	int rc = pb_screen__random(r, sizeof(r));
+	int rc = pb_random_bytes(r, sizeof(r));
 	if (rc < 0)
 		return rc;
 	pb_rtp_sender_init(s, payload_type,

@@ -37,14 +37,6 @@ struct pb_mmsc {
 
 /* --- setup ------------------------------------------------------------- */
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-
-static void curl_init(void)
-{
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 static int dup_opt(char **dst, const char *src)
 {
 	*dst = NULL;
@@ -92,9 +84,9 @@ static int build_headers(pb_mmsc *m, const pb_mmsc_options *o, struct curl_slist
 
 static int check_options(const pb_mmsc_options *o)
 {
-	if (o->version != PB_MMSC_OPTIONS_VERSION)
-		return pb_error_set(PB_EINVAL, "pb_mmsc_options: version %d, expected %d", o->version,
-				    PB_MMSC_OPTIONS_VERSION);
+	int vrc = PB_CHECK_VERSION(o, PB_MMSC_OPTIONS, 1);
+	if (vrc < 0)
+		return vrc;
 	for (size_t i = 0; o->extra_headers && o->extra_headers[i]; i++) {
 		const char *h = o->extra_headers[i];
 		const char *colon = strchr(h, ':');
@@ -149,9 +141,8 @@ PB_API int pb_mmsc_new(pb_mmsc **out, const pb_mmsc_options *opts)
 	int rc = check_options(o);
 	if (rc < 0)
 		return rc;
-	pthread_once(&curl_once, curl_init);
-	if (curl_init_rc != CURLE_OK)
-		return pb_error_set(PB_ERROR, "libcurl initialisation failed: %s", curl_easy_strerror(curl_init_rc));
+	if ((rc = pb_http__init()) < 0)
+		return rc;
 
 	pb_mmsc *m = pb_calloc(1, sizeof(*m));
 	if (!m)
@@ -313,10 +304,9 @@ pb_mmsc__verdict pb_mmsc__status_verdict(long status)
 
 unsigned pb_mmsc__backoff_ms(const pb_mmsc_retry *retry, unsigned attempt)
 {
-	unsigned d = retry->initial_delay_ms;
-	for (unsigned i = 1; i < attempt && d < retry->max_delay_ms; i++)
-		d = d > UINT32_MAX / 2 ? UINT32_MAX : d * 2;
-	return PB_MIN(d, retry->max_delay_ms);
+	/* attempt counts from 1 here */
+	return (unsigned)pb_http__backoff_ms(retry->initial_delay_ms, retry->max_delay_ms,
+					     attempt > 0 ? attempt - 1 : 0);
 }
 
 void pb_mmsc__excerpt(const uint8_t *body, size_t len, char *out, size_t size)
@@ -424,32 +414,18 @@ static void setup_common(pb_mmsc *m, xfer *x, const char *url)
 {
 	CURL *c = m->easy;
 	curl_easy_reset(c);
-	m->errbuf[0] = '\0';
+	/* a Content-Location comes from outside: the base set-up allows only
+	 * http and https, also after redirects; the proxy is always set ("" =
+	 * none, not even from the environment) */
+	pb_http__base base = { .user_agent = m->user_agent, .ca_file = m->ca_file,
+			       .tls_insecure = m->tls_insecure, .set_proxy = true, .proxy = m->proxy,
+			       .interface = m->interface, .connect_timeout_ms = (long)m->connect_timeout_ms,
+			       .timeout_ms = (long)m->timeout_ms, .errbuf = m->errbuf };
+	pb_http__setup(c, &base);
 	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, m->errbuf);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	/* a Content-Location comes from outside: never file://, ftp://, ... */
-#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85: the bitmask options are deprecated */
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	/* "" disables proxies from the environment too */
-	curl_easy_setopt(c, CURLOPT_PROXY, m->proxy ? m->proxy : "");
-	if (m->interface)
-		curl_easy_setopt(c, CURLOPT_INTERFACE, m->interface);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, m->user_agent);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)m->connect_timeout_ms);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)m->timeout_ms);
 	/* a stalled mobile link: less than 1 byte/s for that long */
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)((m->stall_timeout_ms + 999) / 1000));
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, m->tls_insecure ? 0L : 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, m->tls_insecure ? 0L : 2L);
-	if (m->ca_file)
-		curl_easy_setopt(c, CURLOPT_CAINFO, m->ca_file);
 	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);

@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 
 #include "core/internal.h"
+#include "http/http-private.h"
 #include <phonebridge/mmsc.h>
 
 /*

@@ -789,7 +789,7 @@ static int at_ussd(void *state, const char *code, char **reply)
 }
 
 const pb_modem_backend_ops pb_modem__at_ops = {
-	.version = PB_MODEM_BACKEND_VERSION,
+	.version = PB_MODEM_BACKEND_OPS_VERSION,
 	.name = "at",
 	.open = at_open,
 	.close = at_close,

@@ -10,7 +10,6 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include "modem-internal.h"
@@ -91,8 +90,9 @@ out:
 int pb_modem__random_hex(char out[65])
 {
 	uint8_t r[32];
-	if (RAND_bytes(r, sizeof(r)) != 1)
-		return pb_error_set(PB_ERROR, "no random bytes from libcrypto");
+	int rc = pb_random_bytes(r, sizeof(r));
+	if (rc < 0)
+		return rc;
 	to_hex(out, r, sizeof(r));
 	return 0;
 }

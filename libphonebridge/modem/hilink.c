@@ -441,7 +441,7 @@ static void hl_close(void *state)
 	tokens_clear(h);
 	pb_free(h->base);
 	pb_free(h->user);
-	pb_modem__secret_free(h->password);
+	pb_secret_free(h->password);
 	pb_free(h->cookie);
 	pb_buf_dispose(&h->bad_body);
 	pb_free(h);
@@ -669,12 +669,12 @@ static int hl_changed(void *state)
 	if (call(h, "/api/sms/sms-count", NULL, &doc, true) < 0)
 		return 1; /* cannot tell: list */
 	static const char *const fields[] = { "LocalUnread", "LocalInbox", "SimUnread", "SimInbox", "NewMsg" };
-	uint64_t sig = 1469598103934665603ull;
+	uint64_t sig = PB_FNV1A64_INIT;
 	for (size_t i = 0; i < PB_ARRAY_SIZE(fields); i++) {
 		char *v = pb_modem__hilink_doc_get(doc, fields[i]);
-		for (const char *p = v ? v : "-"; *p; p++)
-			sig = (sig ^ (uint8_t)*p) * 1099511628211ull;
-		sig = (sig ^ 0x1f) * 1099511628211ull;
+		const char *t = v ? v : "-";
+		sig = pb_fnv1a64(sig, t, strlen(t));
+		sig = pb_fnv1a64(sig, "\x1f", 1);
 		pb_free(v);
 	}
 	pb_modem__hilink_doc_free(doc);
@@ -710,7 +710,7 @@ static int hl_ussd(void *state, const char *code, char **reply)
 }
 
 const pb_modem_backend_ops pb_modem__hilink_ops = {
-	.version = PB_MODEM_BACKEND_VERSION,
+	.version = PB_MODEM_BACKEND_OPS_VERSION,
 	.name = "hilink",
 	.open = hl_open,
 	.close = hl_close,

@@ -1,12 +1,11 @@
 /*
- * libphonebridge — the small libcurl wrapper the HTTP modem backends share.
+ * libphonebridge — the small libcurl wrapper the HTTP modem backends share,
+ * on the library's common transfer set-up (http/http-private.h).
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include <pthread.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
+#include "http/http-private.h"
 #include "modem-internal.h"
 
 #define MAX_BODY (8u << 20) /* a router's reply is never this large */
@@ -18,13 +17,12 @@ struct pb_modem_http {
 	char *ca_file;
 };
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
-
 int pb_modem__http_new(pb_modem_http **out, const pb_modem_options *opts)
 {
 	*out = NULL;
-	pthread_once(&curl_once, curl_init_once);
+	int rc = pb_http__init();
+	if (rc < 0)
+		return rc;
 	pb_modem_http *h = pb_calloc(1, sizeof(*h));
 	if (!h)
 		return PB_ENOMEM;
@@ -60,22 +58,6 @@ void pb_modem__http_reply_dispose(pb_modem_http_reply *r)
 	r->status = 0;
 }
 
-typedef struct sink {
-	pb_buf *buf;
-	bool failed;
-} sink;
-
-static size_t write_cb(char *ptr, size_t size, size_t n, void *ud)
-{
-	sink *s = ud;
-	size_t len = size * n;
-	if (s->buf->len + len > MAX_BODY || pb_buf_put(s->buf, ptr, len) < 0) {
-		s->failed = true;
-		return 0;
-	}
-	return len;
-}
-
 int pb_modem__http_request(pb_modem_http *h, const char *method, const char *url,
 			   const char *const *headers, const char *body, size_t body_len,
 			   pb_modem_http_reply *reply)
@@ -94,26 +76,16 @@ int pb_modem__http_request(pb_modem_http *h, const char *method, const char *url
 		}
 		hl = n;
 	}
-	sink bs = { &reply->body, false }, hs = { &reply->headers, false };
+	pb_http__sink bs = { &reply->body, MAX_BODY, false, false }, hs = { &reply->headers, MAX_BODY, false, false };
+	pb_http__base base = { .tls_insecure = h->insecure, .ca_file = h->ca_file,
+			       .connect_timeout_ms = h->timeout_ms, .timeout_ms = h->timeout_ms };
+	pb_http__setup(c, &base);
 	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->timeout_ms);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, h->insecure ? 0L : 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, h->insecure ? 0L : 2L);
-	if (h->ca_file)
-		curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_file);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, pb_http__sink_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &bs);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, write_cb);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, pb_http__sink_write);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &hs);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "libphonebridge/" PB_VERSION_STRING);
 	if (hl)
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
 	if (strcmp(method, "POST") == 0) {
@@ -125,11 +97,10 @@ int pb_modem__http_request(pb_modem_http *h, const char *method, const char *url
 	}
 	CURLcode cc = curl_easy_perform(c);
 	curl_slist_free_all(hl);
-	if (bs.failed || hs.failed) {
-		if (reply->body.len > MAX_BODY - 1 || reply->headers.len > MAX_BODY - 1)
-			return pb_error_set(PB_ETOOBIG, "%s: reply larger than %u bytes", url, MAX_BODY);
+	if (bs.too_big || hs.too_big)
+		return pb_error_set(PB_ETOOBIG, "%s: reply larger than %u bytes", url, MAX_BODY);
+	if (bs.oom || hs.oom)
 		return pb_error__oom();
-	}
 	if (cc != CURLE_OK)
 		return pb_error_set(cc == CURLE_OPERATION_TIMEDOUT ? PB_ETIMEOUT : PB_EIO,
 				    "%s %s: %s", method, url, curl_easy_strerror(cc));

@@ -5,6 +5,7 @@
 #ifndef PB_MODEM_INTERNAL_H
 #define PB_MODEM_INTERNAL_H
 
+#include <phonebridge/mms.h>
 #include <phonebridge/modem.h>
 #include <phonebridge/sys/modem-backend.h>
 
@@ -16,14 +17,6 @@ extern const pb_modem_backend_ops pb_modem__smseagle_ops;
 
 /* Milliseconds on the monotonic clock. */
 int64_t pb_modem__now_ms(void);
-
-/*
- * Read a secret from @path: refused (PB_EAUTH) when group or others may read
- * it; the trailing line end is cut. @out: new (pb_modem__secret_free()).
- */
-int pb_modem__read_secret(const char *path, char **out);
-/* Wipe and free a secret. */
-void pb_modem__secret_free(char *s);
 
 /*
  * The first http:// or https:// URL in @p (an MMS notification's bytes), cut

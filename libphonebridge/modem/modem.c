@@ -72,10 +72,13 @@ static const pb_modem_backend_ops *find_backend(const char *name)
 
 PB_API int pb_modem_backend_register(const pb_modem_backend_ops *ops)
 {
-	if (!ops || !ops->name || !ops->name[0] || ops->version != PB_MODEM_BACKEND_VERSION ||
-	    !ops->open || !ops->close || !ops->list)
-		return pb_error_set(PB_EINVAL, "modem backend: needs version %d, a name, open, close and list",
-				    PB_MODEM_BACKEND_VERSION);
+	if (!ops)
+		return pb_error_set(PB_EINVAL, "modem backend: NULL ops");
+	int vrc = PB_CHECK_VERSION(ops, PB_MODEM_BACKEND_OPS, 1);
+	if (vrc < 0)
+		return vrc;
+	if (!ops->name || !ops->name[0] || !ops->open || !ops->close || !ops->list)
+		return pb_error_set(PB_EINVAL, "modem backend: needs a name, open, close and list");
 	if (find_backend(ops->name))
 		return pb_error_set(PB_EEXISTS, "modem backend \"%s\" is already registered", ops->name);
 	int rc = 0;
@@ -95,64 +98,6 @@ int64_t pb_modem__now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void pb_modem__secret_free(char *s)
-{
-	if (!s)
-		return;
-	volatile char *p = s;
-	while (*p)
-		*p++ = 0;
-	pb_free(s);
-}
-
-int pb_modem__read_secret(const char *path, char **out)
-{
-	*out = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return pb_error_set(errno == ENOENT ? PB_ENOTFOUND : PB_EIO,
-				    "credential file %s: %s", path, strerror(errno));
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return pb_error_set(PB_EIO, "credential file %s: not a regular file", path);
-	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		close(fd);
-		return pb_error_set(PB_EAUTH,
-				    "credential file %s: group or others may read it (mode %04o); "
-				    "chmod 600 it", path, (unsigned)(st.st_mode & 07777));
-	}
-	if (st.st_size > 4096) {
-		close(fd);
-		return pb_error_set(PB_ETOOBIG, "credential file %s: larger than 4 KiB", path);
-	}
-	char tmp[4097];
-	size_t n = 0;
-	for (;;) {
-		ssize_t r = read(fd, tmp + n, sizeof(tmp) - 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int e = errno;
-			close(fd);
-			return pb_error_set(PB_EIO, "credential file %s: %s", path, strerror(e));
-		}
-		if (r == 0 || n + (size_t)r >= sizeof(tmp) - 1) {
-			n += (size_t)r;
-			break;
-		}
-		n += (size_t)r;
-	}
-	close(fd);
-	while (n > 0 && (tmp[n - 1] == '\n' || tmp[n - 1] == '\r'))
-		n--;
-	tmp[n] = '\0';
-	*out = pb_strndup(tmp, n);
-	memset(tmp, 0, sizeof(tmp));
-	return *out ? 0 : PB_ENOMEM;
-}
-
 PB_API int pb_modem_open(pb_modem **out, const char *backend, const pb_modem_options *opts)
 {
 	if (!out || !backend)
@@ -161,9 +106,9 @@ PB_API int pb_modem_open(pb_modem **out, const char *backend, const pb_modem_opt
 	pb_modem_options def = PB_MODEM_OPTIONS_INIT;
 	if (!opts)
 		opts = &def;
-	if (opts->version != PB_MODEM_OPTIONS_VERSION)
-		return pb_error_set(PB_EINVAL, "pb_modem_open: options version %u, expected %d",
-				    opts->version, PB_MODEM_OPTIONS_VERSION);
+	int vrc = PB_CHECK_VERSION(opts, PB_MODEM_OPTIONS, 1);
+	if (vrc < 0)
+		return vrc;
 	const pb_modem_backend_ops *ops = find_backend(backend);
 	if (!ops)
 		return pb_error_set(PB_ENOTFOUND, "no modem backend named \"%s\" (hilink, at, smseagle)", backend);
@@ -172,10 +117,10 @@ PB_API int pb_modem_open(pb_modem **out, const char *backend, const pb_modem_opt
 
 	char *password = NULL, *token = NULL;
 	int rc = 0;
-	if (opts->password_file && (rc = pb_modem__read_secret(opts->password_file, &password)) < 0)
+	if (opts->password_file && (rc = pb_secret_read(opts->password_file, &password)) < 0)
 		return rc;
-	if (opts->token_file && (rc = pb_modem__read_secret(opts->token_file, &token)) < 0) {
-		pb_modem__secret_free(password);
+	if (opts->token_file && (rc = pb_secret_read(opts->token_file, &token)) < 0) {
+		pb_secret_free(password);
 		return rc;
 	}
 	pb_modem *m = pb_calloc(1, sizeof(*m));
@@ -194,8 +139,8 @@ PB_API int pb_modem_open(pb_modem **out, const char *backend, const pb_modem_opt
 	}
 	*out = m;
 out:
-	pb_modem__secret_free(password);
-	pb_modem__secret_free(token);
+	pb_secret_free(password);
+	pb_secret_free(token);
 	return rc;
 }
 
@@ -473,27 +418,17 @@ PB_API void pb_modem_stop(pb_modem *m)
  * enough (an AT modem reuses a storage index once the caller deletes the
  * entry), so the time and a hash of the content join it.
  */
-static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
 static uint64_t msg_key(const pb_modem_msg *msg)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = PB_FNV1A64_INIT;
 	const char *parts[] = { msg->id, msg->time, msg->number, msg->text, msg->error };
 	for (size_t i = 0; i < PB_ARRAY_SIZE(parts); i++) {
 		if (parts[i])
-			h = fnv1a(h, parts[i], strlen(parts[i]));
-		h = fnv1a(h, "\x1f", 1);
+			h = pb_fnv1a64(h, parts[i], strlen(parts[i]));
+		h = pb_fnv1a64(h, "\x1f", 1);
 	}
 	if (msg->raw)
-		h = fnv1a(h, msg->raw, msg->raw_len);
+		h = pb_fnv1a64(h, msg->raw, msg->raw_len);
 	return h;
 }
 

@@ -11,18 +11,19 @@
  * whichever way it was noticed.
  */
 #include <errno.h>
-#include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "modem-internal.h"
+
+#include <phonebridge/listener.h>
 
 #define DOMAIN "smseagle"
 #define WEBHOOK_MAX_REQUEST 65536
@@ -34,7 +35,8 @@ typedef struct smseagle {
 	char *user;
 	char *password;
 	int modem_no;
-	int listen_fd;
+	pb_listener *hook; /* the webhook's listener, on its own thread */
+	int bell;          /* eventfd: the hook rings it, se_wait() answers it */
 } smseagle;
 
 static void se_close(void *state)
@@ -42,39 +44,66 @@ static void se_close(void *state)
 	smseagle *s = state;
 	if (!s)
 		return;
-	if (s->listen_fd >= 0)
-		close(s->listen_fd);
+	pb_listener_free(s->hook); /* first: its thread rings the bell */
+	if (s->bell >= 0)
+		close(s->bell);
 	pb_modem__http_free(s->http);
 	pb_free(s->base);
-	pb_modem__secret_free(s->token);
+	pb_secret_free(s->token);
 	pb_free(s->user);
-	pb_modem__secret_free(s->password);
+	pb_secret_free(s->password);
 	pb_free(s);
 }
 
-static int listen_on(smseagle *s, const char *hostport)
+/* One webhook call (GET with a query, or a POST form), on the listener's
+ * thread: 403 unless its apikey is the API token, 400 when malformed, else
+ * 200 and the bell rings. It never touches the device itself. */
+static int on_webhook(pb_listener_request *req, void *ud)
 {
-	const char *colon = strrchr(hostport, ':');
-	if (!colon || colon == hostport || !colon[1])
-		return pb_error_set(PB_EINVAL, "smseagle: webhook must be HOST:PORT, not \"%s\"", hostport);
-	char host[256];
-	snprintf(host, sizeof(host), "%.*s", (int)(colon - hostport), hostport);
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *ai;
-	if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
-		return pb_error_set(PB_EINVAL, "smseagle: cannot resolve webhook address %s", hostport);
-	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int one = 1;
-	if (fd >= 0)
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 8) < 0) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		freeaddrinfo(ai);
-		return pb_error_set(PB_EIO, "smseagle: cannot listen on %s: %s", hostport, strerror(e));
+	smseagle *s = ud;
+	const char *form;
+	size_t len;
+	if (strcmp(pb_listener_request_method(req), "POST") == 0) {
+		form = (const char *)pb_listener_request_body(req, &len);
+	} else {
+		form = pb_listener_request_query(req);
+		len = strlen(form);
 	}
-	freeaddrinfo(ai);
-	s->listen_fd = fd;
+	pb_modem_msg m;
+	char *key = NULL;
+	if (pb_modem__smseagle_parse_webhook(form, len, &m, &key) < 0) {
+		pb_log_info(DOMAIN, "webhook: refused: %s", pb_error_last()->message);
+		return pb_listener_respond(req, 400, "text/plain", "malformed\n", 10);
+	}
+	bool allowed = pb_secret_equal(key, s->token);
+	pb_secret_free(key);
+	if (!allowed) {
+		pb_log_warning(DOMAIN, "webhook: refused a call without the right apikey");
+		pb_modem_msg_dispose(&m);
+		return pb_listener_respond(req, 403, "text/plain", "forbidden\n", 10);
+	}
+	pb_log_info(DOMAIN, "webhook: message %s from %s", m.id ? m.id : "?", m.number ? m.number : "?");
+	pb_modem_msg_dispose(&m);
+	uint64_t one = 1;
+	if (write(s->bell, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		pb_log_debug(DOMAIN, "webhook: bell: %s", strerror(errno));
+	return 0;
+}
+
+static int listen_on(smseagle *s, const char *address)
+{
+	if ((s->bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+		return pb_error_set(PB_EIO, "smseagle: eventfd: %s", strerror(errno));
+	pb_listener_options lo = PB_LISTENER_OPTIONS_INIT;
+	lo.address = address;
+	lo.max_body = WEBHOOK_MAX_REQUEST;
+	int rc = pb_listener_new(&s->hook, &lo);
+	if (rc == 0)
+		rc = pb_listener_route(s->hook, NULL, "/*", on_webhook, s);
+	if (rc == 0)
+		rc = pb_listener_start(s->hook);
+	if (rc < 0)
+		return pb_error_set(rc, "smseagle: webhook: %s", pb_error_last()->message);
 	return 0;
 }
 
@@ -88,7 +117,7 @@ static int se_open(void **state, const pb_modem_options *opts, const pb_modem_se
 	smseagle *s = pb_calloc(1, sizeof(*s));
 	if (!s)
 		return PB_ENOMEM;
-	s->listen_fd = -1;
+	s->bell = -1;
 	s->modem_no = opts->modem_no > 0 ? opts->modem_no : 1;
 	size_t ul = strlen(opts->url);
 	while (ul > 0 && opts->url[ul - 1] == '/')
@@ -250,87 +279,25 @@ static int se_send_text(void *state, const char *number, const char *text, unsig
 	return rc;
 }
 
-/* Answer one webhook call. @return 1 when it announced a message. */
-static int webhook_one(smseagle *s, int fd)
-{
-	pb_buf req = PB_BUF_INIT;
-	int64_t end = pb_modem__now_ms() + 5000;
-	int announced = 0;
-	size_t head_end = 0, need = 0;
-	while (pb_modem__now_ms() < end && req.len < WEBHOOK_MAX_REQUEST) {
-		struct pollfd p = { fd, POLLIN, 0 };
-		if (poll(&p, 1, 500) <= 0)
-			continue;
-		char buf[4096];
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n <= 0 || pb_buf_put(&req, buf, (size_t)n) < 0)
-			break;
-		const char *h = strstr(pb_buf_cstr(&req), "\r\n\r\n");
-		if (h && !head_end) {
-			head_end = (size_t)(h - (const char *)req.data) + 4;
-			const char *cl = strcasestr(pb_buf_cstr(&req), "\r\nContent-Length:");
-			need = head_end + (cl && cl < h ? (size_t)strtoul(cl + 17, NULL, 10) : 0);
-		}
-		if (head_end && req.len >= need)
-			break;
-	}
-	const char *text = pb_buf_cstr(&req);
-	const char *status = "400 Bad Request";
-	if (head_end) {
-		const char *q = NULL;
-		size_t ql = 0;
-		if (strncmp(text, "GET ", 4) == 0 && (q = memchr(text, '?', head_end)) != NULL) {
-			q++;
-			ql = strcspn(q, " \r\n");
-		} else if (strncmp(text, "POST ", 5) == 0) {
-			q = text + head_end;
-			ql = PB_MIN(req.len, need) - head_end;
-		}
-		pb_modem_msg m;
-		char *key = NULL;
-		if (q && pb_modem__smseagle_parse_webhook(q, ql, &m, &key) == 0) {
-			if (key && strcmp(key, s->token) != 0) {
-				status = "403 Forbidden";
-			} else {
-				status = "200 OK";
-				announced = 1;
-				pb_log_info(DOMAIN, "webhook: message %s from %s", m.id ? m.id : "?",
-					    m.number ? m.number : "?");
-			}
-			pb_modem_msg_dispose(&m);
-			pb_modem__secret_free(key);
-		}
-	}
-	char resp[128];
-	int n = snprintf(resp, sizeof(resp), "HTTP/1.1 %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", status);
-	if (write(fd, resp, (size_t)n) < 0)
-		pb_log_debug(DOMAIN, "webhook: answer not written: %s", strerror(errno));
-	pb_buf_dispose(&req);
-	return announced;
-}
-
 static int se_wait(void *state, int timeout_ms, pb_modem_msg_list *pushed)
 {
 	smseagle *s = state;
 	(void)pushed;
-	if (s->listen_fd < 0) {
+	if (s->bell < 0) {
 		struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
 		nanosleep(&ts, NULL);
 		return 0;
 	}
-	struct pollfd p = { s->listen_fd, POLLIN, 0 };
+	/* the listener answers calls on its own thread: here only the bell */
+	struct pollfd p = { s->bell, POLLIN, 0 };
 	if (poll(&p, 1, timeout_ms) <= 0)
 		return 0;
-	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	int r = webhook_one(s, fd);
-	close(fd);
-	return r;
+	uint64_t rings;
+	return read(s->bell, &rings, sizeof(rings)) == (ssize_t)sizeof(rings) ? 1 : 0;
 }
 
 const pb_modem_backend_ops pb_modem__smseagle_ops = {
-	.version = PB_MODEM_BACKEND_VERSION,
+	.version = PB_MODEM_BACKEND_OPS_VERSION,
 	.name = "smseagle",
 	.open = se_open,
 	.close = se_close,

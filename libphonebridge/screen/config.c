@@ -211,9 +211,9 @@ int pb_screen_registry_add(pb_screen_registry *reg, const pb_challenge_ops *ops)
 {
 	if (!reg || !ops)
 		return pb_error_set(PB_EINVAL, "registry_add: NULL argument");
-	if (ops->version != PB_CHALLENGE_OPS_VERSION)
-		return pb_error_set(PB_EUNSUPPORTED, "challenge ops version %d not supported (this library: %d)",
-				    ops->version, PB_CHALLENGE_OPS_VERSION);
+	int vrc = PB_CHECK_VERSION(ops, PB_CHALLENGE_OPS, 1);
+	if (vrc < 0)
+		return vrc;
 	if (!valid_name(ops->name))
 		return pb_error_set(PB_EINVAL, "challenge name '%s': expected 1-%d of [a-z0-9-]",
 				    ops->name ? ops->name : "(null)", PB_SCREEN_NAME_MAX - 1);

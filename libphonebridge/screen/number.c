@@ -4,7 +4,7 @@
  *
  * The input comes from SIP headers, so it is outside text: every step is
  * bounded by the buffer sizes below and never trusts a length. The digits
- * are read by pb_phone_normalize() (store/phone.c), the one numbering table
+ * are read by pb_phone_normalize() (phone/phone.c), the one numbering table
  * of the library; this file only finds them in a URI and spots withheld
  * callers.
  */
@@ -91,9 +91,10 @@ int pb_screen_normalize_number(char *out, size_t cap, const char *in,
 	out[0] = '\0';
 	if (!nb)
 		nb = &defaults;
-	if (nb->version != PB_SCREEN_NUMBERING_VERSION)
-		return pb_error_set(PB_EINVAL, "normalize_number: numbering version %d, expected %d",
-				    nb->version, PB_SCREEN_NUMBERING_VERSION);
+	/* version 1 had another layout (its own country code and prefixes) */
+	int vrc = PB_CHECK_VERSION(nb, PB_SCREEN_NUMBERING, 2);
+	if (vrc < 0)
+		return vrc;
 	if (!in)
 		return PB_SCREEN_NUMBER_ANONYMOUS;
 	user_part(user, sizeof(user), in);

@@ -11,7 +11,7 @@
 #include <phonebridge/phone.h>
 
 #include "screen/private.h"
-#include "store/phone-private.h"
+#include "phone/phone-private.h"
 
 struct pb_screen_policy {
 	pb_screen_numbering nb;
@@ -398,9 +398,9 @@ int pb_screen_policy_decide(const pb_screen_policy *p, const pb_screen_call *cal
 	static const pb_screen_lookups none = { NULL, NULL, NULL, NULL };
 	if (!p || !call || !d)
 		return pb_error_set(PB_EINVAL, "policy_decide: NULL argument");
-	if (call->version != PB_SCREEN_CALL_VERSION)
-		return pb_error_set(PB_EINVAL, "policy_decide: call version %d, expected %d",
-				    call->version, PB_SCREEN_CALL_VERSION);
+	int vrc = PB_CHECK_VERSION(call, PB_SCREEN_CALL, 1);
+	if (vrc < 0)
+		return vrc;
 	if (!lk)
 		lk = &none;
 	memset(d, 0, sizeof(*d));

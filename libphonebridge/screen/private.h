@@ -45,8 +45,6 @@ int pb_screen__instance_new(void **state, const pb_challenge_ops *ops, const cha
 /* challenges.c: the built-in ops tables, NULL-terminated. */
 extern const pb_challenge_ops *const pb_screen__builtins[];
 
-/* session.c: bytes from the kernel's CSPRNG (getrandom(2)); 0 or PB_EIO. */
-int pb_screen__random(void *buf, size_t len);
 
 /* session.c: forget a step's timer and collect when a chain moves on. */
 void pb_screen__ctx_reset(pb_challenge_ctx *ctx);

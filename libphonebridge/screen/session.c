@@ -8,7 +8,6 @@
  * carries the host's "now".
  */
 #include <string.h>
-#include <sys/random.h>
 
 #include "screen/private.h"
 
@@ -47,23 +46,10 @@ struct pb_screen_session {
 	pb_screen_result result;
 };
 
-int pb_screen__random(void *buf, size_t len)
-{
-	uint8_t *p = buf;
-	while (len > 0) {
-		ssize_t n = getrandom(p, len, 0);
-		if (n < 0)
-			return pb_error_set(PB_EIO, "getrandom failed");
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int default_random(void *buf, size_t len, void *ud)
 {
 	(void)ud;
-	return pb_screen__random(buf, len);
+	return pb_random_bytes(buf, len);
 }
 
 const char *pb_screen_outcome_name(pb_screen_outcome o)
@@ -87,13 +73,14 @@ int pb_screen_session_new(pb_screen_session **out, const pb_screen_registry *reg
 	if (!out || !name || !host)
 		return pb_error_set(PB_EINVAL, "session_new: NULL argument");
 	*out = NULL;
-	if (host->version != PB_SCREEN_HOST_OPS_VERSION || !host->ring || !host->answer ||
-	    !host->play || !host->stop_playing || !host->set_timer || !host->finish)
-		return pb_error_set(PB_EINVAL, "session_new: host ops version %d or a function missing",
-				    host->version);
-	if (opts && opts->version != PB_SCREEN_SESSION_OPTIONS_VERSION)
-		return pb_error_set(PB_EINVAL, "session_new: options version %d, expected %d",
-				    opts->version, PB_SCREEN_SESSION_OPTIONS_VERSION);
+	int vrc = PB_CHECK_VERSION(host, PB_SCREEN_HOST_OPS, 1);
+	if (vrc == 0 && opts)
+		vrc = PB_CHECK_VERSION(opts, PB_SCREEN_SESSION_OPTIONS, 1);
+	if (vrc < 0)
+		return vrc;
+	if (!host->ring || !host->answer || !host->play || !host->stop_playing || !host->set_timer ||
+	    !host->finish)
+		return pb_error_set(PB_EINVAL, "session_new: a host function is missing");
 	const pb_challenge_ops *ops = pb_screen_registry_find(reg, name);
 	if (!ops)
 		return PB_ENOTFOUND;

@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,26 +21,7 @@
 #include <phonebridge/buffer.h>
 #include <phonebridge/encoding.h>
 #include <phonebridge/error.h>
-
-/* The file must exist, be a regular file and be private to its owner. */
-static int check_users_file(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		return pb_error_set(PB_EIO, "auth users file %s: %s", path, strerror(e));
-	}
-	close(fd);
-	if (!S_ISREG(st.st_mode))
-		return pb_error_set(PB_EIO, "auth users file %s: not a regular file", path);
-	if (st.st_mode & 077)
-		return pb_error_set(PB_EAUTH, "auth users file %s: readable by others (mode %o): chmod 600 it",
-				    path, (unsigned)(st.st_mode & 0777));
-	return 0;
-}
+#include <phonebridge/secret.h>
 
 /* Nonces are HMACs under this key: random per agent, so that nobody can mint
  * them (sofia's default key is a constant), and kept across pb_sip_set_auth()
@@ -51,10 +31,11 @@ static int master_key(pb_sip *ua)
 	if (ua->auth_key)
 		return 0;
 	uint8_t raw[24];
-	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-		return pb_error_set(PB_EIO, "getrandom failed");
+	int rc = pb_random_bytes(raw, sizeof(raw));
+	if (rc < 0)
+		return rc;
 	pb_buf b = PB_BUF_INIT;
-	int rc = pb_hex_encode(&b, raw, sizeof(raw), 0);
+	rc = pb_hex_encode(&b, raw, sizeof(raw), 0);
 	memset(raw, 0, sizeof(raw));
 	if (rc == 0 && !(ua->auth_key = su_strndup(ua->home, (const char *)b.data, b.len)))
 		rc = pb_error__oom();
@@ -76,9 +57,15 @@ int pb_sip__auth_set(pb_sip *ua, const char *realm, const char *users_file, pb_s
 		return pb_error_set(PB_EINVAL, "auth realm '%s': no quotes or '*'", realm);
 	if (!users_file || !*users_file)
 		return pb_error_set(PB_EINVAL, "auth realm '%s' set without a users file", realm);
-	int rc = check_users_file(users_file);
+	char *checked = NULL;
+	int rc = pb_secret_check(users_file, &checked);
 	if (rc == 0)
 		rc = master_key(ua);
+	/* sofia reads the file again when it changes: the path lives as long as the agent */
+	const char *db = checked ? su_strdup(ua->home, checked) : NULL;
+	pb_free(checked);
+	if (rc == 0 && !db)
+		rc = pb_error__oom();
 	if (rc < 0)
 		return rc;
 	/* qop=auth (the client's cnonce enters each response; sofia does not
@@ -86,7 +73,7 @@ int pb_sip__auth_set(pb_sip *ua, const char *realm, const char *users_file, pb_s
 	 * a wrong password is 403, not a new challenge; no blacklist delay
 	 * (one thread serves every call: we never sleep). */
 	auth_mod_t *am = auth_mod_create(ua->root, AUTHTAG_METHOD("Digest"), AUTHTAG_REALM(realm),
-					 AUTHTAG_DB(users_file), AUTHTAG_QOP("auth"),
+					 AUTHTAG_DB(db), AUTHTAG_QOP("auth"),
 					 AUTHTAG_ALGORITHM("MD5"),
 					 AUTHTAG_EXPIRES(nonce_ttl ? nonce_ttl : 30),
 					 AUTHTAG_NEXT_EXPIRES(0), AUTHTAG_FORBIDDEN(1), AUTHTAG_BLACKLIST(0),

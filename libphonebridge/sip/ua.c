@@ -233,8 +233,11 @@ static void on_nua(nua_event_t event, int status, char const *phrase, nua_t *nua
 /* Copy the caller's options (version 1 lacks the digest fields: they stay zero). */
 static int check_options(const pb_sip_options *in, pb_sip_options *o)
 {
-	if (!in || (in->version != 1 && in->version != PB_SIP_OPTIONS_VERSION))
-		return pb_error_set(PB_EINVAL, "pb_sip_options: missing or wrong version");
+	if (!in)
+		return pb_error_set(PB_EINVAL, "pb_sip_options: missing");
+	int rc = PB_CHECK_VERSION(in, PB_SIP_OPTIONS, 1);
+	if (rc < 0)
+		return rc;
 	memset(o, 0, sizeof(*o));
 	memcpy(o, in, in->version == 1 ? offsetof(pb_sip_options, auth_realm) : sizeof(*o));
 	if ((o->port > 65535 && o->port != PB_SIP_PORT_ANY) || o->tls_port > 65535 || o->rtp_port_max > 65535 ||

@@ -6,7 +6,6 @@
 #include "sms-private.h"
 
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "core/internal.h"
@@ -157,21 +156,31 @@ static int make_plan(pb_sms_text_plan *plan, const char *text, size_t len, const
 	return 0;
 }
 
-static const pb_sms_submit_options *check_options(const pb_sms_submit_options *o)
+/* The options to use (@o or the defaults) in *@use; 0 or PB_EINVAL (message set). */
+static int check_options(const pb_sms_submit_options *o, const pb_sms_submit_options **use)
 {
+	*use = NULL;
 	if (!o)
-		return &default_options;
-	if (o->version != PB_SMS_SUBMIT_OPTIONS_VERSION || o->msg_class < -1 || o->msg_class > 3 ||
-	    o->validity < -1 || o->validity > 255 || o->reference < -1 || o->reference > 65535)
-		return NULL;
-	return o;
+		o = &default_options;
+	int rc = PB_CHECK_VERSION(o, PB_SMS_SUBMIT_OPTIONS, 1);
+	if (rc < 0)
+		return rc;
+	if (o->msg_class < -1 || o->msg_class > 3 || o->validity < -1 || o->validity > 255 ||
+	    o->reference < -1 || o->reference > 65535)
+		return pb_error_set(PB_EINVAL, "pb_sms_submit_options: msg_class, validity or reference "
+				    "out of range");
+	*use = o;
+	return 0;
 }
 
 int pb_sms_text_info(pb_sms_text_plan *plan, const char *text, size_t len, const pb_sms_submit_options *opts)
 {
-	const pb_sms_submit_options *o = check_options(opts);
-	if (!plan || (!text && len) || !o)
-		return pb_error_set(PB_EINVAL, "pb_sms_text_info: bad argument or options");
+	if (!plan || (!text && len))
+		return pb_error_set(PB_EINVAL, "pb_sms_text_info: bad argument");
+	const pb_sms_submit_options *o;
+	int rc = check_options(opts, &o);
+	if (rc < 0)
+		return rc;
 	return make_plan(plan, text ? text : "", len, o);
 }
 
@@ -309,7 +318,7 @@ static uint16_t fresh_reference(const pb_sms_submit_options *o)
 	if (o->reference >= 0)
 		return (uint16_t)o->reference;
 	uint16_t r = 0;
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+	if (pb_random_bytes(&r, sizeof(r)) < 0) {
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		r = (uint16_t)(ts.tv_nsec ^ (ts.tv_nsec >> 16) ^ ts.tv_sec);
@@ -407,10 +416,7 @@ static int check_args(pb_sms_pdu **out, size_t *n_out, const char *to, const voi
 		return pb_error_set(PB_EINVAL, "pb_sms_encode: NULL argument");
 	*out = NULL;
 	*n_out = 0;
-	*o = check_options(*o);
-	if (!*o)
-		return pb_error_set(PB_EINVAL, "pb_sms_encode: options of an unknown version or out of range");
-	return 0;
+	return check_options(*o, o);
 }
 
 int pb_sms_encode_text(pb_sms_pdu **out, size_t *n_out, const char *to, const char *text, size_t len,

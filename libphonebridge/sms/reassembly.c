@@ -38,11 +38,14 @@ int pb_sms_reassembler_new(pb_sms_reassembler **out, const pb_sms_reassembler_op
 	*out = NULL;
 	if (!opts)
 		opts = &defaults;
-	if (opts->version != PB_SMS_REASSEMBLER_OPTIONS_VERSION)
-		return pb_error_set(PB_EINVAL, "reassembler options version %u unknown", opts->version);
+	int rc = PB_CHECK_VERSION(opts, PB_SMS_REASSEMBLER_OPTIONS, 1);
 	const pb_sms_reassembly_store_ops *s = opts->store;
-	if (s && (s->version != PB_SMS_REASSEMBLY_STORE_VERSION || !s->save_part || !s->delete_group || !s->load))
-		return pb_error_set(PB_EINVAL, "reassembly store of version %u or incomplete", s->version);
+	if (rc == 0 && s)
+		rc = PB_CHECK_VERSION(s, PB_SMS_REASSEMBLY_STORE_OPS, 1);
+	if (rc < 0)
+		return rc;
+	if (s && (!s->save_part || !s->delete_group || !s->load))
+		return pb_error_set(PB_EINVAL, "reassembly store: save_part, delete_group and load are required");
 	pb_sms_reassembler *r = pb_calloc(1, sizeof(*r));
 	if (!r)
 		return pb_error__oom();

@@ -239,8 +239,9 @@ static int derive_key(const pb_store_msg_in *in, pb_buf *key)
 
 static int check_initial(const pb_store_msg_in *in)
 {
-	if (in->version < 1)
-		return pb_error_set(PB_EINVAL, "store: message without a version");
+	int vrc = PB_CHECK_VERSION(in, PB_STORE_MSG_IN, 1);
+	if (vrc < 0)
+		return vrc;
 	if (in->dir == PB_STORE_INBOUND &&
 	    (in->state == PB_STORE_RECEIVED || in->state == PB_STORE_STORED))
 		return 0;

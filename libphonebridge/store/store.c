@@ -288,8 +288,9 @@ int pb_store__open_at(pb_store **out, const char *path, const pb_store_options *
 	if (out == NULL || path == NULL)
 		return pb_error_set(PB_EINVAL, "pb_store_open: NULL argument");
 	if (opts) {
-		if (opts->version < 1)
-			return pb_error_set(PB_EINVAL, "pb_store_open: options without a version");
+		int vrc = PB_CHECK_VERSION(opts, PB_STORE_OPTIONS, 1);
+		if (vrc < 0)
+			return vrc;
 		o = *opts;
 	}
 	if (o.synchronous != PB_STORE_SYNC_FULL && o.synchronous != PB_STORE_SYNC_NORMAL)

@@ -370,8 +370,11 @@ static int put_common(pb_buf *out, const pb_mms_send_req *req)
 
 static int check_req(const pb_mms_send_req *req, bool need_to)
 {
-	if (!req || req->version != 1)
-		return pb_error_set(PB_EINVAL, "pb_mms_send_req: NULL or unknown struct version");
+	if (!req)
+		return pb_error_set(PB_EINVAL, "pb_mms_send_req: NULL");
+	int rc = PB_CHECK_VERSION(req, PB_MMS_SEND_REQ, 1);
+	if (rc < 0)
+		return rc;
 	if (need_to && (!req->transaction_id || req->n_to + req->n_cc + req->n_bcc == 0))
 		return pb_error_set(PB_EINVAL, "M-Send.req needs a transaction id and a recipient");
 	if ((req->n_to && !req->to) || (req->n_cc && !req->cc) || (req->n_bcc && !req->bcc) ||

@@ -1013,7 +1013,7 @@ static PyObject *backend_register(PyObject *mod, PyObject *args)
 	py_backend *pb = &py_backends[py_backend_count];
 	memset(pb, 0, sizeof(*pb));
 	snprintf(pb->name, sizeof(pb->name), "%s", name);
-	pb->ops.version = PB_MODEM_BACKEND_VERSION;
+	pb->ops.version = PB_MODEM_BACKEND_OPS_VERSION;
 	pb->ops.name = pb->name;
 	pb->ops.open = pyb_opens[py_backend_count];
 	pb->ops.close = pyb_close;

@@ -408,7 +408,7 @@ static int store_load(pb_sms_stored_part_cb cb, void *cb_userdata, void *userdat
 }
 
 static const pb_sms_reassembly_store_ops python_store_ops = {
-	PB_SMS_REASSEMBLY_STORE_VERSION, store_save, store_delete, store_load,
+	PB_SMS_REASSEMBLY_STORE_OPS_VERSION, store_save, store_delete, store_load,
 };
 
 /* a failed call: the store's Python exception if there is one, else ours */

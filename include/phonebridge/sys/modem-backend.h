@@ -7,7 +7,7 @@
  * pb_modem_backend_register() before opening:
  *
  *     static const pb_modem_backend_ops my_ops = {
- *         .version = PB_MODEM_BACKEND_VERSION, .name = "mybox",
+ *         .version = PB_MODEM_BACKEND_OPS_VERSION, .name = "mybox",
  *         .open = my_open, .close = my_close, .list = my_list, ...
  *     };
  *     pb_modem_backend_register(&my_ops);
@@ -30,11 +30,13 @@ typedef struct pb_modem_secrets {
 	const char *token;    /**< borrowed during open(); NULL when no file was given */
 } pb_modem_secrets;
 
-#define PB_MODEM_BACKEND_VERSION 1
+#define PB_MODEM_BACKEND_OPS_VERSION 1
+/** Deprecated spelling of PB_MODEM_BACKEND_OPS_VERSION. */
+#define PB_MODEM_BACKEND_VERSION PB_MODEM_BACKEND_OPS_VERSION
 
 /** The functions of a backend. */
 typedef struct pb_modem_backend_ops {
-	unsigned version; /**< PB_MODEM_BACKEND_VERSION */
+	unsigned version; /**< PB_MODEM_BACKEND_OPS_VERSION */
 	const char *name; /**< registration name; static */
 
 	/** Connect. @param state receives the backend's state (new, freed by close()).

@@ -2,8 +2,8 @@
  * libphonebridge — numbering table internals shared with the screen module. Not installed.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#ifndef PB_STORE_PHONE_PRIVATE_H
-#define PB_STORE_PHONE_PRIVATE_H
+#ifndef PB_PHONE_PRIVATE_H
+#define PB_PHONE_PRIVATE_H
 
 /*
  * The first region of the numbering table with country calling code @cc

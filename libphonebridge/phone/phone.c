@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "core/internal.h"
-#include "store/phone-private.h"
+#include "phone/phone-private.h"
+
+#include <phonebridge/phone.h>
 
 #define E164_MIN_DIGITS 7
 #define E164_MAX_DIGITS 15
