@@ -487,7 +487,8 @@ static int apply(pb_wap__ctx *ctx, struct builder *b, pb_mms_message *m, const p
 }
 
 /* A text value that runs to the end of the PDU without its NUL (seen in
- * notifications whose Content-Location lost its terminator). */
+ * notifications whose Content-Location lost its terminator, and in every
+ * PDU cut inside a text): kept only when salvaging. */
 static bool unterminated_text(const pb_cur *c)
 {
 	uint8_t b = 0;
@@ -544,8 +545,14 @@ static int one_header(pb_wap__ctx *ctx, pb_cur *c, struct builder *b, pb_mms_mes
 		h->field = f & 0x7F;
 		h->name = pb_mms_header_name(h->field);
 	}
-	if (unterminated_text(c)) /* the last header, its NUL missing: keep what is there */
-		return last_text(ctx, c, b, m, h);
+	if ((ctx->flags & PB_MMS_DECODE_SALVAGE) && unterminated_text(c)) {
+		/* the last header, its NUL missing: keep what is there, marked */
+		size_t at = pb_cur_offset(c);
+		if ((rc = last_text(ctx, c, b, m, h)) < 0)
+			return rc;
+		m->incomplete = true;
+		return pb_mms__warn(ctx, m, at, "text value without its terminating NUL at the end of the PDU");
+	}
 	if ((rc = pb_wap__skip_value(ctx, c, &v)) < 0)
 		return rc;
 	h->raw = v.p;
@@ -610,6 +617,88 @@ static int list_unknown(pb_wap__ctx *ctx, struct builder *b, pb_mms_message *m)
 	return 0;
 }
 
+/* OMA-MMS-ENC 1.3 §6 (Tables 1-24): the header fields each PDU must carry
+ * besides X-Mms-Message-Type, as a bit set of field numbers. (From of an
+ * M-Send.req and Date of an M-Retrieve.conf are mandatory too, but real
+ * phones and MMSCs leave them out: the MMSC fills in both.) */
+#define B(f) ((uint64_t)1 << (f))
+static uint64_t mandatory(pb_mms_message_type type)
+{
+	const uint64_t v = B(F_VERSION), tid = B(F_TRANSACTION_ID);
+	switch ((int)type) {
+	case PB_MMS_SEND_REQ: return v | tid | B(F_CONTENT_TYPE);
+	case PB_MMS_SEND_CONF: return v | tid | B(F_RESPONSE_STATUS);
+	case PB_MMS_NOTIFICATION_IND:
+		return v | tid | B(F_MESSAGE_CLASS) | B(F_MESSAGE_SIZE) | B(F_EXPIRY) | B(F_CONTENT_LOCATION);
+	case PB_MMS_NOTIFYRESP_IND: return v | tid | B(F_STATUS);
+	case PB_MMS_RETRIEVE_CONF: return v | B(F_CONTENT_TYPE);
+	case PB_MMS_ACKNOWLEDGE_IND: return v | tid;
+	case PB_MMS_DELIVERY_IND: return v | B(F_MESSAGE_ID) | B(F_TO) | B(F_DATE) | B(F_STATUS);
+	case PB_MMS_READ_REC_IND: return v | B(F_MESSAGE_ID) | B(F_TO) | B(F_FROM) | B(F_READ_STATUS);
+	case PB_MMS_READ_ORIG_IND:
+		return v | B(F_MESSAGE_ID) | B(F_TO) | B(F_FROM) | B(F_DATE) | B(F_READ_STATUS);
+	default: return v;
+	}
+}
+
+/* The first mandatory field missing from @h[0..n), or 0. */
+static int missing_field(pb_mms_message_type type, const pb_mms_header *h, size_t n)
+{
+	uint64_t seen = 0;
+	for (size_t i = 0; i < n; i++)
+		if (h[i].field > 0 && h[i].field < 64 && h[i].known)
+			seen |= B(h[i].field);
+	uint64_t missing = mandatory(type) & ~seen;
+	int f = 0;
+	while (missing && !(missing & B(f)))
+		f++;
+	return f;
+}
+
+static int check_mandatory(pb_wap__ctx *ctx, pb_cur *c, pb_mms_message *m)
+{
+	int f = missing_field(m->message_type, m->headers, m->n_headers);
+	if (!f)
+		return 0;
+	return pb_wap__fail(ctx, c, "%s without %s, which it must carry (OMA-MMS-ENC 1.3 §6)",
+			    pb_mms_message_type_name((int)m->message_type), fields[f].name);
+}
+#undef B
+
+/* Bytes after the last header of a PDU without a body that are only NULs,
+ * CRs and LFs (some operators end notifications with one). Ignored, with
+ * a warning, once every mandatory header has been read. */
+static size_t trailing_junk(const pb_cur *c)
+{
+	size_t n = pb_cur_left(c);
+	if (n > 4)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (c->p[i] != 0 && c->p[i] != '\n' && c->p[i] != '\r')
+			return 0;
+	return n;
+}
+
+int pb_mms__warn(pb_wap__ctx *ctx, pb_mms_message *m, size_t offset, const char *text)
+{
+	if (m->warning)
+		return 0;
+	if (!(m->warning = pb_wap__strndup(ctx->arena, text, strlen(text))))
+		return PB_ENOMEM;
+	m->warning_offset = offset;
+	return 0;
+}
+
+int pb_mms__salvage(pb_wap__ctx *ctx, pb_mms_message *m, int err)
+{
+	if (err != PB_EMALFORMED || !(ctx->flags & PB_MMS_DECODE_SALVAGE))
+		return err;
+	m->incomplete = true;
+	int rc = pb_mms__warn(ctx, m, ctx->perr->offset, ctx->perr->text);
+	pb_error_clear();
+	return rc;
+}
+
 int pb_mms__decode_cur(pb_wap__ctx *ctx, pb_cur *c, unsigned int flags, pb_mms_message *m)
 {
 	struct builder b = { 0 };
@@ -627,17 +716,35 @@ int pb_mms__decode_cur(pb_wap__ctx *ctx, pb_cur *c, unsigned int flags, pb_mms_m
 		return pb_wap__fail(ctx, c, "unknown X-Mms-Message-Type 0x%02x", c->p[0]);
 	}
 	m->message_type = (pb_mms_message_type)c->p[1];
-	bool last = false;
-	while (!pb_cur_eof(c) && !last)
-		if ((rc = one_header(ctx, c, &b, m, &last)) < 0)
-			return rc;
+	bool last = false, cut = false;
+	size_t junk;
+	while (!pb_cur_eof(c) && !last) {
+		if ((junk = trailing_junk(c)) > 0 && !missing_field(m->message_type, b.headers, m->n_headers)) {
+			char text[64];
+			snprintf(text, sizeof(text), "%zu byte%s of junk after the last header ignored", junk,
+				 junk == 1 ? "" : "s");
+			if ((rc = pb_mms__warn(ctx, m, pb_cur_offset(c), text)) < 0)
+				return rc;
+			c->p = c->end;
+			break;
+		}
+		if ((rc = one_header(ctx, c, &b, m, &last)) < 0) {
+			if ((rc = pb_mms__salvage(ctx, m, rc)) < 0)
+				return rc;
+			cut = true;
+			c->p = c->end;
+			break;
+		}
+	}
 	m->headers = b.headers;
 	m->to = b.to;
 	m->cc = b.cc;
 	m->bcc = b.bcc;
 	if ((rc = list_unknown(ctx, &b, m)) < 0)
 		return rc;
-	if (!last || pb_cur_eof(c))
+	if (!cut && !m->incomplete && (rc = pb_mms__salvage(ctx, m, check_mandatory(ctx, c, m))) < 0)
+		return rc;
+	if (!last)
 		return 0;
 	m->body = c->p;
 	m->body_len = pb_cur_left(c);
@@ -648,6 +755,8 @@ int pb_mms__decode_cur(pb_wap__ctx *ctx, pb_cur *c, unsigned int flags, pb_mms_m
 		pb_cur body = *c;
 		if ((rc = pb_mms__multipart(ctx, &body, m, -1, 0)) < 0)
 			return rc;
+	} else if (pb_cur_eof(c)) {
+		return 0;
 	} else {
 		if ((rc = pb_mms__single_part(ctx, m, c)) < 0)
 			return rc;
@@ -666,7 +775,8 @@ PB_API int pb_mms_decode(pb_mms_message **out, const uint8_t *buf, size_t len,
 	pb_mms_message *m = pb_wap__arena_object(sizeof(*m), 1536, &arena);
 	if (!m)
 		return PB_ENOMEM;
-	pb_wap__ctx ctx = { arena, perr };
+	pb_parse_error local;
+	pb_wap__ctx ctx = { arena, perr ? perr : &local, flags };
 	pb_cur c = pb_wap__cur(buf, len);
 	int rc = pb_mms__decode_cur(&ctx, &c, flags, m);
 	if (rc < 0) {
@@ -700,7 +810,8 @@ PB_API int pb_mms_decode_push(pb_mms_message **out, pb_wsp_push **push_out,
 		pb_wsp_push_free(push);
 		return PB_ENOMEM;
 	}
-	pb_wap__ctx ctx = { arena, perr };
+	pb_parse_error local;
+	pb_wap__ctx ctx = { arena, perr ? perr : &local, 0 };
 	pb_cur c = pb_wap__cur(buf, len);
 	c.p += push->body_offset;
 	if (push->kind != PB_WSP_PUSH_MMS) {

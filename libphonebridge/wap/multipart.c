@@ -289,16 +289,35 @@ static void mark_root(pb_mms_message *m, const pb_wsp_content_type *ct, int pare
 	}
 }
 
+/* Drop the parts from @keep on (a salvage cut inside them). */
+static void drop_parts(pb_mms_message *m, size_t keep)
+{
+	m->n_parts = keep;
+}
+
 int pb_mms__multipart(pb_wap__ctx *ctx, pb_cur *c, pb_mms_message *m, int parent, int depth)
 {
-	uint32_t n;
+	uint32_t n = 0;
 	int rc;
-	if ((rc = pb_wap__uintvar(ctx, c, &n)) < 0)
+	if (pb_cur_eof(c))
+		rc = pb_wap__fail(ctx, c, "multipart body without its entry count");
+	else
+		rc = pb_wap__uintvar(ctx, c, &n);
+	/* The entry count is what the sender wrote down: fewer entries in the
+	 * data is a cut PDU, and bytes after the last entry do not belong to it. */
+	for (uint32_t i = 0; i < n && rc == 0; i++) {
+		size_t keep = m->n_parts;
+		if (pb_cur_eof(c))
+			rc = pb_wap__fail(ctx, c, "multipart declares %u parts; the data ends after %u",
+					  (unsigned)n, (unsigned)i);
+		else if ((rc = one_part(ctx, c, m, parent, depth)) == PB_EMALFORMED)
+			drop_parts(m, keep);
+	}
+	if (rc == 0 && !pb_cur_eof(c))
+		rc = pb_wap__fail(ctx, c, "%zu bytes after the last of the %u parts the multipart declares",
+				  pb_cur_left(c), (unsigned)n);
+	if (rc < 0 && (rc = pb_mms__salvage(ctx, m, rc)) < 0)
 		return rc;
-	/* Some encoders write a wrong count: the data decides where parts end. */
-	for (uint32_t i = 0; i < n && !pb_cur_eof(c); i++)
-		if ((rc = one_part(ctx, c, m, parent, depth)) < 0)
-			return rc;
 	const pb_wsp_content_type *ct = parent < 0 ? &m->content_type : &m->parts[parent].content_type;
 	mark_root(m, ct, parent);
 	return 0;

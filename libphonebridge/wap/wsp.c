@@ -39,7 +39,7 @@ PB_API int pb_wsp_uintvar_decode(const uint8_t *buf, size_t len, uint32_t *value
 {
 	if (!buf && len)
 		return pb_error_set(PB_EINVAL, "pb_wsp_uintvar_decode: NULL buffer");
-	pb_wap__ctx ctx = { NULL, perr };
+	pb_wap__ctx ctx = { NULL, perr, 0 };
 	pb_cur c = pb_wap__cur(buf, len);
 	uint32_t v = 0;
 	int rc = pb_wap__uintvar(&ctx, &c, &v);
