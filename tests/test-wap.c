@@ -1113,6 +1113,86 @@ static void test_wap__notification_junk_after_last_header(void **state)
 	free(buf);
 }
 
+/* --- forgiving where practice says so ---------------------------------------------------------- */
+
+/* A retrieve-conf with one part: @headers_hex (content type + more), @data. */
+static pb_mms_message *one_part_message(pb_buf *pdu, const char *headers_hex, const void *data, size_t len)
+{
+	const char *head = "8c 84 8d 93 84 a3";
+	pb_buf_clear(pdu);
+	assert_pb_ok(pb_hex_decode(pdu, head, strlen(head), NULL));
+	pb_wsp_uintvar_encode(pdu, 1);
+	put_entry(pdu, headers_hex, data, len);
+	return decode_ok(pdu->data, pdu->len);
+}
+
+static void test_wap__utf16_text_parts_by_their_mark(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *headers; /* text/plain, maybe a charset */
+		const char *data;
+		size_t len;
+	} cases[] = {
+		{ "83", "\xff\xfe" "Z\0\xf3\0\x0a\x04", 8 },                  /* no charset, LE mark */
+		{ "83", "\xfe\xff" "\0Z\0\xf3\x04\x0a", 8 },                  /* no charset, BE mark */
+		{ "03 83 81 ea", "\xff\xfe" "Z\0\xf3\0\x0a\x04", 8 },         /* says UTF-8: the mark wins */
+		{ "05 83 81 02 03f6", "\xff\xfe" "Z\0\xf3\0\x0a\x04", 8 },    /* UTF-16LE (1014), with the mark */
+		{ "05 83 81 02 03f7", "\xfe\xff" "\0Z\0\xf3\x04\x0a", 8 },    /* UTF-16 (1015) */
+	};
+	pb_buf pdu = PB_BUF_INIT, t = PB_BUF_INIT;
+	for (size_t i = 0; i < PB_ARRAY_SIZE(cases); i++) {
+		pb_mms_message *m = one_part_message(&pdu, cases[i].headers, cases[i].data, cases[i].len);
+		pb_buf_clear(&t);
+		assert_pb_ok(pb_mms_part_text(&m->parts[0], &t));
+		if (strcmp(pb_buf_cstr(&t), "Z\xc3\xb3\xd0\x8a"))
+			fail_msg("case %zu: \"%s\"", i, pb_buf_cstr(&t));
+		pb_mms_message_free(m);
+	}
+	/* an 8-bit charset keeps its bytes: ISO-8859-1 "\xff\xfe" is "\xc3\xbf\xc3\xbe" */
+	pb_mms_message *m = one_part_message(&pdu, "03 83 81 84", "\xff\xfe" "A", 3);
+	pb_buf_clear(&t);
+	assert_pb_ok(pb_mms_part_text(&m->parts[0], &t));
+	assert_string_equal(pb_buf_cstr(&t), "\xc3\xbf\xc3\xbe" "A");
+	pb_mms_message_free(m);
+	pb_buf_dispose(&t);
+	pb_buf_dispose(&pdu);
+}
+
+static void test_wap__base64_parts_like_mime_decoders(void **state)
+{
+	(void)state;
+	/* text/plain, Content-Transfer-Encoding: base64 */
+	const char *te = "83 436f6e74656e742d5472616e736665722d456e636f64696e670062617365363400";
+	static const struct {
+		const char *in;
+		const char *out;
+	} cases[] = {
+		{ "SGVsbG8=", "Hello" },
+		{ "SGVsbG8", "Hello" },          /* padding missing */
+		{ "SGVsbG8h", "Hello!" },
+		{ "SGVsbG8hI", "Hello!" },       /* a stray last sextet: no whole byte */
+		{ "SGVs\r\nbG8=\r\n", "Hello" }, /* line breaks */
+		{ "SGVsbA", "Hell" },
+		{ "SGVsbG8=junk", "Hello" },     /* decoding ends at the padding */
+	};
+	pb_buf pdu = PB_BUF_INIT;
+	for (size_t i = 0; i < PB_ARRAY_SIZE(cases); i++) {
+		pb_mms_message *m = one_part_message(&pdu, te, cases[i].in, strlen(cases[i].in));
+		if (m->parts[0].len != strlen(cases[i].out) ||
+		    memcmp(m->parts[0].data, cases[i].out, m->parts[0].len))
+			fail_msg("\"%s\": got %zu bytes \"%.*s\"", cases[i].in, m->parts[0].len, (int)m->parts[0].len,
+				 (const char *)m->parts[0].data);
+		pb_mms_message_free(m);
+	}
+	/* not base64 at all (binary declared base64): the bytes as they came */
+	pb_mms_message *m = one_part_message(&pdu, te, "\xff\xd8\x01", 3);
+	assert_int_equal(m->parts[0].len, 3);
+	assert_ptr_equal(m->parts[0].data, m->parts[0].raw);
+	pb_mms_message_free(m);
+	pb_buf_dispose(&pdu);
+}
+
 /* --- allocation failures -------------------------------------------------------------------- */
 
 struct alloc_ctx {
@@ -1591,6 +1671,8 @@ int main(void)
 		cmocka_unit_test(test_wap__never_silently_partial),
 		cmocka_unit_test(test_wap__salvage_is_explicit_and_marked),
 		cmocka_unit_test(test_wap__notification_junk_after_last_header),
+		cmocka_unit_test(test_wap__utf16_text_parts_by_their_mark),
+		cmocka_unit_test(test_wap__base64_parts_like_mime_decoders),
 		cmocka_unit_test(test_wap__allocation_failures),
 		cmocka_unit_test(test_wap__shared_vectors),
 		cmocka_unit_test(test_wap__own_samples),

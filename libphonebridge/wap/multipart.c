@@ -72,31 +72,77 @@ static size_t qp_decode(uint8_t *out, const uint8_t *in, size_t n)
 	return o;
 }
 
+/* The value of a base64 character (RFC 2045 Table 1), 64 for white space
+ * and '=', 255 for anything else. */
+static uint8_t b64_class(uint8_t c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return (uint8_t)(c - 'A');
+	if (c >= 'a' && c <= 'z')
+		return (uint8_t)(c - 'a' + 26);
+	if (c >= '0' && c <= '9')
+		return (uint8_t)(c - '0' + 52);
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return c == '=' || c == ' ' || c == '\t' || c == '\r' || c == '\n' ? 64 : 255;
+}
+
+/*
+ * Base64 as the mainstream MIME decoders read it (RFC 2045 §6.8): white
+ * space skipped, decoding ends at the padding, a last group of 2 or 3
+ * characters without its padding gives its 1 or 2 bytes, and a stray last
+ * character (6 bits: no whole byte) is dropped. Returns the length, or -1
+ * when a byte outside the alphabet says this is not base64 at all.
+ */
+static long b64_decode(uint8_t *out, const uint8_t *in, size_t n)
+{
+	uint32_t acc = 0;
+	unsigned k = 0;
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t v = b64_class(in[i]);
+		if (v == 255)
+			return -1;
+		if (v == 64) {
+			if (in[i] == '=')
+				break;
+			continue;
+		}
+		acc = acc << 6 | v;
+		if (++k == 4) {
+			out[o++] = (uint8_t)(acc >> 16);
+			out[o++] = (uint8_t)(acc >> 8);
+			out[o++] = (uint8_t)acc;
+			acc = 0;
+			k = 0;
+		}
+	}
+	if (k == 2) {
+		out[o++] = (uint8_t)(acc >> 4);
+	} else if (k == 3) {
+		out[o++] = (uint8_t)(acc >> 10);
+		out[o++] = (uint8_t)(acc >> 2);
+	}
+	return (long)o;
+}
+
 static int transfer_decode(pb_wap__ctx *ctx, pb_mms_part *p)
 {
 	const char *te = p->transfer_encoding;
 	if (!te)
 		return 0;
 	if (!pb_ascii_casecmp(te, "base64")) {
-		pb_buf b = PB_BUF_INIT;
-		pb_parse_error scratch;
-		int rc = pb_base64_decode(&b, (const char *)p->raw, p->raw_len, 0, &scratch);
-		if (rc == 0) {
-			uint8_t *d = pb_wap__alloc(ctx->arena, b.len ? b.len : 1);
-			if (!d) {
-				rc = PB_ENOMEM;
-			} else {
-				if (b.len)
-					memcpy(d, b.data, b.len);
-				p->data = d;
-				p->len = b.len;
-			}
-		} else if (rc == PB_EMALFORMED) {
-			rc = 0; /* not base64 after all: the bytes as they came */
-			pb_error_clear();
+		uint8_t *d = pb_wap__alloc(ctx->arena, p->raw_len / 4 * 3 + 3);
+		if (!d)
+			return PB_ENOMEM;
+		long n = b64_decode(d, p->raw, p->raw_len);
+		if (n >= 0) { /* else not base64 after all: the bytes as they came */
+			p->data = d;
+			p->len = (size_t)n;
 		}
-		pb_buf_dispose(&b);
-		return rc;
+		return 0;
 	}
 	if (!pb_ascii_casecmp(te, "quoted-printable")) {
 		uint8_t *d = pb_wap__alloc(ctx->arena, p->raw_len ? p->raw_len : 1);
