@@ -617,6 +617,25 @@ static void test_wap__safe_filenames_hostile(void **state)
 	safe("zdj\xc4\x99" "cie.jpg", "zdjęcie.jpg");
 	safe("\xe2\x80\xae" "gpj.exe", "gpj.exe");       /* U+202E RIGHT-TO-LEFT OVERRIDE */
 	safe("bad\xff\xfeutf8.txt", "badutf8.txt");
+	/* Windows device names, with any extension and in any case */
+	safe("CON", "_CON");
+	safe("nul.txt", "_nul.txt");
+	safe("Com1.jpg", "_Com1.jpg");
+	safe("LPT9", "_LPT9");
+	safe("aux .txt", "_aux .txt");
+	safe("prn.tar.gz", "_prn.tar.gz");
+	safe("COM0.jpg", "COM0.jpg");
+	safe("CONSOLE.txt", "CONSOLE.txt");
+	safe("x/CON", "_CON");
+	/* a long name: the extension from its very end */
+	char far[3000];
+	memset(far, 'b', sizeof(far));
+	strcpy(far + sizeof(far) - 6, ".png");
+	pb_buf fb = PB_BUF_INIT;
+	assert_pb_ok(pb_mms_safe_filename(&fb, far, "x"));
+	assert_int_equal(fb.len, 96);
+	assert_string_equal(pb_buf_cstr(&fb) + 92, ".png");
+	pb_buf_dispose(&fb);
 	/* bounded length, extension kept, cut on a character boundary */
 	char lng[400];
 	memset(lng, 'a', sizeof(lng));
@@ -1264,6 +1283,48 @@ static void test_wap__allocation_failures(void **state)
 	pb_buf_dispose(&q);
 }
 
+/* Decoding only, for counting its allocations. */
+static int decode_only(void *arg)
+{
+	struct alloc_ctx *c = arg;
+	pb_mms_message *m;
+	int rc = c->push ? pb_mms_decode_push(&m, NULL, c->buf, c->len, NULL) : pb_mms_decode(&m, c->buf, c->len, 0, NULL);
+	if (rc == 0)
+		pb_mms_message_free(m);
+	return rc;
+}
+
+/* At most 2 allocations per decode: the message with its arena's first
+ * chunk, and one more chunk for big messages (names are made in place). */
+static void test_wap__two_allocations_per_decode(void **state)
+{
+	(void)state;
+	pb_mms_send_req req;
+	pb_mms_attachment att[3];
+	make_req(&req, att);
+	pb_buf b = PB_BUF_INIT;
+	assert_pb_ok(pb_mms_encode_retrieve_conf(&b, &req, "mid"));
+	struct alloc_ctx c = { b.data, b.len, false };
+	assert_in_range(pb_test_alloc_fail_each(decode_only, &c, NULL), 1, 2);
+	pb_buf_clear(&b);
+	pb_mms_notification n = { "mavodi-7-89-1c0-7-ca-50f93843", "+19199033488", "s", NULL, 991647, 259200,
+				  "http://atl2mosget.msg.eng.t-mobile.com/mms/wapenc?T=mavodi-7-13b" };
+	assert_pb_ok(pb_mms_encode_notification(&b, &n));
+	c = (struct alloc_ctx){ b.data, b.len, false };
+	assert_int_equal(pb_test_alloc_fail_each(decode_only, &c, NULL), 1);
+	const char *root = getenv("PB_SOURCE_ROOT");
+	if (root) {
+		char dir[4096];
+		snprintf(dir, sizeof(dir), "%s/data/samples", root);
+		size_t len;
+		uint8_t *buf = pb_test_read_file(dir, "picture-message.mms", &len);
+		c = (struct alloc_ctx){ buf, len, false };
+		assert_int_equal(pb_test_alloc_fail_each(decode_only, &c, NULL), 1);
+		free(buf);
+	}
+	pb_buf_dispose(&b);
+}
+
 /* --- the shared conformance vectors ---------------------------------------------------------- */
 
 enum { RAW, PUSH };
@@ -1674,6 +1735,7 @@ int main(void)
 		cmocka_unit_test(test_wap__utf16_text_parts_by_their_mark),
 		cmocka_unit_test(test_wap__base64_parts_like_mime_decoders),
 		cmocka_unit_test(test_wap__allocation_failures),
+		cmocka_unit_test(test_wap__two_allocations_per_decode),
 		cmocka_unit_test(test_wap__shared_vectors),
 		cmocka_unit_test(test_wap__own_samples),
 		cmocka_unit_test(test_wap__no_prefix_decodes_as_partial),

@@ -250,6 +250,9 @@ const char *pb_wap__header_name(unsigned int field)
 
 bool pb_wap__is_multipart(const char *media_type)
 {
-	return media_type && (pb_ascii_ncasecmp(media_type, "multipart/", 10) == 0 ||
-			      pb_ascii_ncasecmp(media_type, "application/vnd.wap.multipart.", 30) == 0);
+	if (!media_type)
+		return false;
+	char c = (char)(media_type[0] | 0x20); /* most types fail here, at their first letter */
+	return (c == 'm' && pb_ascii_ncasecmp(media_type, "multipart/", 10) == 0) ||
+	       (c == 'a' && pb_ascii_ncasecmp(media_type, "application/vnd.wap.multipart.", 30) == 0);
 }
