@@ -227,8 +227,12 @@ PB_API const char *pb_mms_token_name(int field, int value)
 static int strip_type(pb_wap__ctx *ctx, const char **s)
 {
 	const char *slash = strrchr(*s, '/');
-	if (!slash || pb_ascii_ncasecmp(slash, "/TYPE=", 6) != 0)
+	static const char type[] = "type=";
+	if (!slash)
 		return 0;
+	for (int i = 0; i < 5; i++) /* "/TYPE=" in any case, without a call per letter */
+		if (((uint8_t)slash[i + 1] | (i < 4 ? 0x20 : 0)) != (uint8_t)type[i])
+			return 0;
 	*s = pb_wap__strndup(ctx->arena, *s, (size_t)(slash - *s));
 	return *s ? 0 : PB_ENOMEM;
 }
@@ -544,7 +548,7 @@ static int one_header(pb_wap__ctx *ctx, pb_cur *c, struct builder *b, pb_mms_mes
 	} else {
 		c->p++;
 		h->field = f & 0x7F;
-		h->name = pb_mms_header_name(h->field);
+		h->name = (size_t)h->field < PB_ARRAY_SIZE(fields) ? fields[h->field].name : NULL;
 	}
 	if ((ctx->flags & PB_MMS_DECODE_SALVAGE) && unterminated_text(c)) {
 		/* the last header, its NUL missing: keep what is there, marked */
@@ -755,7 +759,7 @@ int pb_mms__decode_cur(pb_wap__ctx *ctx, pb_cur *c, unsigned int flags, pb_mms_m
 	m->body_offset = pb_cur_offset(c);
 	if (flags & PB_MMS_DECODE_HEADERS_ONLY)
 		return 0;
-	if (m->has_content_type && pb_wap__is_multipart(m->content_type.media_type)) {
+	if (m->has_content_type && pb_wap__ct_is_multipart(&m->content_type)) {
 		pb_cur body = *c;
 		if ((rc = pb_mms__multipart(ctx, &body, m, -1, 0)) < 0)
 			return rc;

@@ -293,7 +293,7 @@ static int one_part(pb_wap__ctx *ctx, pb_cur *c, pb_mms_message *m, int parent, 
 	const char *disp_name = NULL;
 	if ((rc = part_headers(ctx, p, &disp_name)) < 0 || (rc = finish_part(ctx, m, idx, disp_name)) < 0)
 		return rc;
-	if (pb_wap__is_multipart(ct.media_type) && depth + 1 < MAX_DEPTH) {
+	if (pb_wap__ct_is_multipart(&ct) && depth + 1 < MAX_DEPTH) {
 		p->is_multipart = true;
 		pb_cur inner = { c->base, p->data, p->data + p->len };
 		if (p->data != p->raw) /* transfer-decoded: offsets no longer map to the input */
@@ -471,6 +471,9 @@ static bool reserved(uint32_t cp)
  * any extension and in any case: "con.txt" cannot be a file there. */
 static bool windows_device(const char *s, size_t n)
 {
+	char c = (char)(s[0] | 0x20); /* most names fail at their first letter */
+	if (c != 'c' && c != 'p' && c != 'a' && c != 'n' && c != 'l')
+		return false;
 	size_t stem = 0;
 	while (stem < n && s[stem] != '.')
 		stem++;
@@ -602,11 +605,44 @@ static size_t put_number(char *out, size_t v)
 	return n;
 }
 
+/* A character that safe_name() keeps as it is anywhere in a name. */
+static inline bool plain_char(uint8_t c)
+{
+	return (uint8_t)((c | 0x20) - 'a') < 26 || (uint8_t)(c - '0') < 10 || c == '_' || c == '-' || c == '.' ||
+	       c == '+' || c == '(' || c == ')' || c == ',' || c == '=' || c == '@' || c == '#';
+}
+
+/* Is @s already what safe_name(s) would make of it, with an extension (a
+ * name like "photo.jpg")? Then it can be the file name as it is. */
+static bool already_safe(const char *s, size_t max)
+{
+	uint8_t c0 = (uint8_t)s[0];
+	if (!plain_char(c0) || c0 == '.' || c0 == '-')
+		return false;
+	size_t i = 0;
+	bool dot = false;
+	for (; s[i]; i++) {
+		uint8_t c = (uint8_t)s[i];
+		if (!plain_char(c) || i >= max)
+			return false;
+		if (c == '.') {
+			if (s[i - 1] == '.')
+				return false;
+			dot = true;
+		}
+	}
+	return dot && s[i - 1] != '.' && !windows_device(s, i);
+}
+
 static int name_part(pb_wap__ctx *ctx, pb_mms_message *m, size_t idx)
 {
 	pb_mms_part *p = (pb_mms_part *)&m->parts[idx];
 	char b[560]; /* the safe name (at most 80 bytes in the end), ".ext", "-N" */
 	const char *src = p->name ? p->name : p->content_id;
+	if (src && already_safe(src, 80) && !name_taken(m, idx, src)) {
+		p->filename = src; /* borrowed like the name itself */
+		return 0;
+	}
 	size_t len = src ? safe_name(b, sizeof(b) - 40, src, 80) : 0;
 	if (len == 0) {
 		memcpy(b, "part-", 5);

@@ -90,6 +90,8 @@ int pb_wap__headers(pb_wap__ctx *ctx, pb_cur *c, pb_wsp_header **out, size_t *n)
 const char *pb_wap__header_name(unsigned int field);
 /* Is this a multipart content type (multipart/... or application/vnd.wap.multipart....)? */
 bool pb_wap__is_multipart(const char *media_type);
+/* The same for a decoded content type, by its WSP number when it has one. */
+bool pb_wap__ct_is_multipart(const pb_wsp_content_type *ct);
 
 /* Internal variant of pb_wsp_push_decode on an existing arena. */
 int pb_wap__push_decode(pb_wap__ctx *ctx, pb_cur *c, pb_wsp_push *push);

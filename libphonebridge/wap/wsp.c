@@ -393,7 +393,8 @@ static int typed_param(pb_wap__ctx *ctx, pb_cur *c, uint64_t token, pb_wsp_conte
 			text = "*";
 		} else if (is_num) {
 			ct->charset_mib = num <= UINT32_MAX ? (unsigned int)num : 0;
-			const char *cs = pb_charset_from_mib(ct->charset_mib);
+			const char *cs = num == 106 ? "UTF-8" /* nearly every text part: no table scan */
+				: pb_charset_from_mib(ct->charset_mib);
 			if (cs)
 				text = cs;
 			else if ((rc = number_text(ctx, num, &text)) < 0)
