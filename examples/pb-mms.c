@@ -282,7 +282,7 @@ static int write_parts(const pb_mms_message *m, const char *dir)
 	}
 	int rc = 0;
 	for (size_t i = 0; i < m->n_parts; i++)
-		if (!m->parts[i].is_multipart && pbm_write_part(dfd, dir, &m->parts[i]) < 0)
+		if (!m->parts[i].is_multipart && pbm_write_part(dfd, dir, &m->parts[i], 0644) < 0)
 			rc = 1;
 	close(dfd);
 	return rc;

@@ -186,7 +186,7 @@ static int on_progress(uint64_t now, uint64_t total, void *userdata)
 
 static int save_part(int dirfd, const char *dir, const pb_mms_part *p)
 {
-	if (pbm_write_part(dirfd, dir, p) < 0)
+	if (pbm_write_part(dirfd, dir, p, 0600) < 0)
 		return -1;
 	printf("  saved %s/%s\n", dir, p->filename);
 	return 0;

@@ -14,14 +14,14 @@
 #include <unistd.h>
 
 /* A new file under a temporary name in @dirfd; its name in @tmp. */
-static int open_temp(int dirfd, char tmp[32])
+static int open_temp(int dirfd, char tmp[32], mode_t mode)
 {
 	for (int tries = 0; tries < 100; tries++) {
 		unsigned char r[6];
 		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
 			return -1;
 		snprintf(tmp, 32, ".pb-mms-%02x%02x%02x%02x%02x%02x.tmp", r[0], r[1], r[2], r[3], r[4], r[5]);
-		int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 		if (fd >= 0 || errno != EEXIST)
 			return fd;
 	}
@@ -43,7 +43,7 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
-int pbm_write_part(int dirfd, const char *dir, const pb_mms_part *p)
+int pbm_write_part(int dirfd, const char *dir, const pb_mms_part *p, mode_t mode)
 {
 	const char *name = p->filename;
 	struct stat st;
@@ -60,7 +60,7 @@ int pbm_write_part(int dirfd, const char *dir, const pb_mms_part *p)
 		return -1;
 	}
 	char tmp[32];
-	int fd = open_temp(dirfd, tmp);
+	int fd = open_temp(dirfd, tmp, mode);
 	if (fd < 0) {
 		fprintf(stderr, "pb-mms: %s: a temporary file for %s: %s\n", dir, name, strerror(errno));
 		return -1;
