@@ -334,10 +334,6 @@ static int cmd_decode(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		return usage();
-	if (push && flags) {
-		fputs("pb-mms: --salvage reads a raw PDU, not a --push\n", stderr);
-		return 1;
-	}
 	const char *path = argv[optind];
 	size_t len;
 	uint8_t *buf = read_all(path, &len, max);
@@ -359,7 +355,7 @@ static int cmd_decode(int argc, char **argv)
 			goto print;
 		}
 		pb_wsp_push_free(p);
-		rc = pb_mms_decode_push(&m, &p, buf, len, &perr);
+		rc = pb_mms_decode_push_flags(&m, &p, buf, len, flags, &perr);
 	} else {
 		rc = pb_mms_decode(&m, buf, len, flags, &perr);
 	}

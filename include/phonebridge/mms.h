@@ -263,6 +263,18 @@ PB_API int pb_mms_decode(pb_mms_message **out, const uint8_t *buf, size_t len,
 PB_API int pb_mms_decode_push(pb_mms_message **out, pb_wsp_push **push,
 			      const uint8_t *buf, size_t len, pb_parse_error *perr);
 
+/**
+ * pb_mms_decode_push() with decode flags: PB_MMS_DECODE_SALVAGE reads what
+ * can be read of a notification that is cut short (routers that take the
+ * push themselves cut its Content-Location), with msg->incomplete set.
+ * The push itself must still be whole and for MMS.
+ *
+ * @param flags 0 or PB_MMS_DECODE_SALVAGE
+ * @return as pb_mms_decode_push()
+ */
+PB_API int pb_mms_decode_push_flags(pb_mms_message **out, pb_wsp_push **push, const uint8_t *buf,
+				    size_t len, unsigned int flags, pb_parse_error *perr);
+
 /** Free a decoded message. NULL is fine. */
 PB_API void pb_mms_message_free(pb_mms_message *msg);
 

@@ -805,6 +805,12 @@ PB_API void pb_mms_message_free(pb_mms_message *msg)
 PB_API int pb_mms_decode_push(pb_mms_message **out, pb_wsp_push **push_out,
 			      const uint8_t *buf, size_t len, pb_parse_error *perr)
 {
+	return pb_mms_decode_push_flags(out, push_out, buf, len, 0, perr);
+}
+
+PB_API int pb_mms_decode_push_flags(pb_mms_message **out, pb_wsp_push **push_out, const uint8_t *buf,
+				    size_t len, unsigned int flags, pb_parse_error *perr)
+{
 	if (!out || (!buf && len))
 		return pb_error_set(PB_EINVAL, "pb_mms_decode_push: NULL argument");
 	*out = NULL;
@@ -821,7 +827,8 @@ PB_API int pb_mms_decode_push(pb_mms_message **out, pb_wsp_push **push_out,
 		return PB_ENOMEM;
 	}
 	pb_parse_error local;
-	pb_wap__ctx ctx = { arena, perr ? perr : &local, 0 };
+	flags &= ~(unsigned int)PB_MMS_DECODE_HEADERS_ONLY; /* a notification is all headers anyway */
+	pb_wap__ctx ctx = { arena, perr ? perr : &local, flags };
 	pb_cur c = pb_wap__cur(buf, len);
 	c.p += push->body_offset;
 	if (push->kind != PB_WSP_PUSH_MMS) {
@@ -830,7 +837,7 @@ PB_API int pb_mms_decode_push(pb_mms_message **out, pb_wsp_push **push_out,
 	} else if (push->app_id != 0x04) {
 		rc = pb_error__parse(perr, 2, "MMS push for application %s, not x-wap-application:mms.ua",
 				     push->app_id_name ? push->app_id_name : "(no X-Wap-Application-Id)");
-	} else if ((rc = pb_mms__decode_cur(&ctx, &c, 0, m)) == 0 &&
+	} else if ((rc = pb_mms__decode_cur(&ctx, &c, flags, m)) == 0 &&
 		   m->message_type != PB_MMS_NOTIFICATION_IND && m->message_type != PB_MMS_DELIVERY_IND &&
 		   m->message_type != PB_MMS_READ_ORIG_IND) {
 		rc = pb_error__parse(perr, push->body_offset + 1, "%s cannot arrive in a push",
