@@ -33,6 +33,31 @@ static double rate(const uint8_t *pdu, size_t len, bool push, double *per_call_u
 	return (double)n / t;
 }
 
+/* An M-Retrieve.conf with a text and one attachment of @size bytes. */
+static void retrieve_conf(pb_buf *pdu, const char *type, const char *name, size_t size)
+{
+	uint8_t *img = malloc(size);
+	if (!img)
+		abort();
+	for (size_t k = 0; k < size; k++)
+		img[k] = (uint8_t)(k * 2654435761u >> 13);
+	static const char *const to[] = { "+48600654321" };
+	pb_mms_attachment att = { type, name, img, size, NULL };
+	pb_mms_send_req req = PB_MMS_SEND_REQ_INIT;
+	req.from = "+48600123456";
+	req.to = to;
+	req.n_to = 1;
+	req.subject = "Holiday photo";
+	req.date = 1700000000;
+	req.text = "Greetings from Kraków!";
+	req.attachments = &att;
+	req.n_attachments = 1;
+	pb_buf_clear(pdu);
+	if (pb_mms_encode_retrieve_conf(pdu, &req, "msg-1") != 0)
+		abort();
+	free(img);
+}
+
 int main(void)
 {
 	pb_buf pdu = PB_BUF_INIT, push = PB_BUF_INIT;
@@ -48,26 +73,8 @@ int main(void)
 
 	/* a picture message as phones send them (SMIL, text, a small image:
 	 * about 700 bytes, like data/samples/picture-message.mms) */
-	{
-		static uint8_t gif[420];
-		for (size_t k = 0; k < sizeof(gif); k++)
-			gif[k] = (uint8_t)(k * 2654435761u >> 13);
-		static const char *const to[] = { "+48600654321" };
-		pb_mms_attachment att = { "image/gif", "sunset.gif", gif, sizeof(gif), NULL };
-		pb_mms_send_req req = PB_MMS_SEND_REQ_INIT;
-		req.from = "+48600123456";
-		req.to = to;
-		req.n_to = 1;
-		req.subject = "Sunset";
-		req.date = 1700000000;
-		req.text = "Greetings from Kraków!";
-		req.attachments = &att;
-		req.n_attachments = 1;
-		pb_buf_clear(&pdu);
-		if (pb_mms_encode_retrieve_conf(&pdu, &req, "msg-1") != 0)
-			abort();
-		bench_figure("mms.decode.retrieve_conf_picture", rate(pdu.data, pdu.len, false, NULL), "decodes/s");
-	}
+	retrieve_conf(&pdu, "image/gif", "sunset.gif", 420);
+	bench_figure("mms.decode.retrieve_conf_picture", rate(pdu.data, pdu.len, false, NULL), "decodes/s");
 
 	static const struct {
 		const char *name;
@@ -76,27 +83,10 @@ int main(void)
 		      { "mms.decode.retrieve_conf_200k", 200 * 1024 },
 		      { "mms.decode.retrieve_conf_2m", 2 * 1024 * 1024 } };
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		uint8_t *img = malloc(sizes[i].size);
-		for (size_t k = 0; k < sizes[i].size; k++)
-			img[k] = (uint8_t)(k * 2654435761u >> 13);
-		static const char *const to[] = { "+48600654321" };
-		pb_mms_attachment att = { "image/jpeg", "photo.jpg", img, sizes[i].size, NULL };
-		pb_mms_send_req req = PB_MMS_SEND_REQ_INIT;
-		req.from = "+48600123456";
-		req.to = to;
-		req.n_to = 1;
-		req.subject = "Holiday photo";
-		req.date = 1700000000;
-		req.text = "Greetings from Kraków!";
-		req.attachments = &att;
-		req.n_attachments = 1;
-		pb_buf_clear(&pdu);
-		if (pb_mms_encode_retrieve_conf(&pdu, &req, "msg-1") != 0)
-			abort();
+		retrieve_conf(&pdu, "image/jpeg", "photo.jpg", sizes[i].size);
 		double us;
 		rate(pdu.data, pdu.len, false, &us);
 		bench_figure(sizes[i].name, us, "us/decode");
-		free(img);
 	}
 	pb_buf_dispose(&pdu);
 	pb_buf_dispose(&push);
