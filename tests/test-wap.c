@@ -627,6 +627,16 @@ static void test_wap__safe_filenames_hostile(void **state)
 	safe("COM0.jpg", "COM0.jpg");
 	safe("CONSOLE.txt", "CONSOLE.txt");
 	safe("x/CON", "_CON");
+	/* a device name at the length limit: the '_' still fits, UTF-8 stays whole */
+	char dev[200] = "CON.";
+	for (int i = 0; i < 46; i++)
+		strcat(dev, "\xc4\x85"); /* 4 + 92 bytes */
+	pb_buf db = PB_BUF_INIT;
+	assert_pb_ok(pb_mms_safe_filename(&db, dev, "x"));
+	assert_true(db.len <= 96);
+	assert_memory_equal(db.data, "_CON.", 5);
+	assert_pb_ok(pb_utf8_validate(pb_buf_cstr(&db), db.len, NULL));
+	pb_buf_dispose(&db);
 	/* a long name: the extension from its very end */
 	char far[3000];
 	memset(far, 'b', sizeof(far));

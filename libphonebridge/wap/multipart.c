@@ -562,8 +562,11 @@ static size_t safe_name(char *out, size_t cap, const char *name, size_t max)
 		len = stem + ext;
 	}
 	if (len && windows_device(out, len)) {
-		if (len + 1 > max) /* room for the '_' */
+		if (len + 1 > max) { /* room for the '_', cut on a character boundary */
 			len--;
+			while (len > 0 && ((uint8_t)out[len] & 0xC0) == 0x80)
+				len--;
+		}
 		memmove(out + 1, out, len);
 		out[0] = '_';
 		len++;
