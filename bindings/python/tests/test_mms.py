@@ -238,6 +238,19 @@ class TestExample(unittest.TestCase):
             self.assertTrue(name.endswith(".jpg"))
             with open(os.path.join(out, name), "rb") as f:
                 self.assertEqual(f.read(), JPEG)
+            # a link planted under the part's name is not written through
+            victim = os.path.join(d, "victim")
+            with open(victim, "wb") as f:
+                f.write(b"keep")
+            os.unlink(os.path.join(out, name))
+            os.symlink(victim, os.path.join(out, name))
+            r = subprocess.run([sys.executable, script, src, out], capture_output=True, text=True,
+                               env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("not written through it", r.stderr)
+            with open(victim, "rb") as f:
+                self.assertEqual(f.read(), b"keep")
+            self.assertEqual(sorted(os.listdir(out)), [name])  # no temporary file left
             bad = os.path.join(d, "bad.mms")
             with open(bad, "wb") as f:
                 f.write(b"\x8c\x84\x98")
