@@ -17,11 +17,12 @@
 #include <phonebridge/phonebridge.h>
 
 #include "pb-mms/fetch-send.h"
+#include "pb-mms/parts.h"
 
 #define EXIT_MALFORMED 2
 
 static const char usage_text[] =
-	"usage: pb-mms decode FILE|- [--push] [--parts-dir DIR]\n"
+	"usage: pb-mms decode FILE|- [--push] [--parts-dir DIR] [--max-size BYTES] [--salvage]\n"
 	"       pb-mms encode send-req --from N --to N [--to N]... [--cc N]... [--subject S]\n"
 	"                              [--text T] [--attach FILE]... [--transaction-id ID]\n"
 	"       pb-mms encode notifyresp --transaction-id ID [--status S]\n"
@@ -39,7 +40,8 @@ static int usage(void)
 	return 1;
 }
 
-static uint8_t *read_all(const char *path, size_t *len)
+/* Read a file (or stdin for "-") of at most @max bytes. */
+static uint8_t *read_all(const char *path, size_t *len, size_t max)
 {
 	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
 	if (!f) {
@@ -52,6 +54,13 @@ static uint8_t *read_all(const char *path, size_t *len)
 		n += fread(buf + n, 1, cap - n, f);
 		if (n < cap)
 			break;
+		if (n > max) {
+			fprintf(stderr, "pb-mms: %s: larger than %zu bytes (--max-size)\n", path, max);
+			free(buf);
+			if (f != stdin)
+				fclose(f);
+			return NULL;
+		}
 		uint8_t *nb = realloc(buf, cap * 2);
 		if (!nb) {
 			free(buf);
@@ -66,6 +75,11 @@ static uint8_t *read_all(const char *path, size_t *len)
 		fclose(f);
 	if (!buf || err) {
 		fprintf(stderr, "pb-mms: %s: %s\n", path, buf ? "read error" : "out of memory");
+		free(buf);
+		return NULL;
+	}
+	if (n > max) {
+		fprintf(stderr, "pb-mms: %s: larger than %zu bytes (--max-size)\n", path, max);
 		free(buf);
 		return NULL;
 	}
@@ -165,6 +179,11 @@ static json_t *message_json(const pb_mms_message *m)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "message_type", str_or_null(pb_mms_message_type_name((int)m->message_type)));
+	if (m->incomplete)
+		json_object_set_new(o, "incomplete", json_true());
+	if (m->warning)
+		json_object_set_new(o, "warning", json_pack("{s:s, s:I}", "text", m->warning, "offset",
+							    (json_int_t)m->warning_offset));
 	json_object_set_new(o, "transaction_id", str_or_null(m->transaction_id));
 	json_object_set_new(o, "mms_version", version(m->version));
 	if (m->message_id)
@@ -262,19 +281,9 @@ static int write_parts(const pb_mms_message *m, const char *dir)
 		return 1;
 	}
 	int rc = 0;
-	for (size_t i = 0; i < m->n_parts && !rc; i++) {
-		const pb_mms_part *p = &m->parts[i];
-		if (p->is_multipart)
-			continue;
-		/* filename is a safe basename (no '/', no ".."); never follow a planted link */
-		int fd = openat(dfd, p->filename, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-		if (fd < 0 || write(fd, p->data, p->len) != (ssize_t)p->len) {
-			fprintf(stderr, "pb-mms: %s/%s: %s\n", dir, p->filename, strerror(errno));
+	for (size_t i = 0; i < m->n_parts; i++)
+		if (!m->parts[i].is_multipart && pbm_write_part(dfd, dir, &m->parts[i], 0644) < 0)
 			rc = 1;
-		}
-		if (fd >= 0)
-			close(fd);
-	}
 	close(dfd);
 	return rc;
 }
@@ -294,24 +303,40 @@ static int cmd_decode(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "push", no_argument, NULL, 'p' },
 		{ "parts-dir", required_argument, NULL, 'd' },
+		{ "max-size", required_argument, NULL, 'm' },
+		{ "salvage", no_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool push = false;
 	const char *dir = NULL;
+	size_t max = 4194304; /* as fetch's --max-size */
+	unsigned int flags = 0;
 	int c;
 	while ((c = getopt_long(argc, argv, "pd:", opts, NULL)) != -1) {
-		if (c == 'p')
+		char *end;
+		if (c == 'p') {
 			push = true;
-		else if (c == 'd')
+		} else if (c == 'd') {
 			dir = optarg;
-		else
+		} else if (c == 's') {
+			flags |= PB_MMS_DECODE_SALVAGE;
+		} else if (c == 'm') {
+			errno = 0;
+			unsigned long long v = strtoull(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' || v == 0 || v > SIZE_MAX / 4) {
+				fprintf(stderr, "pb-mms: --max-size: a number of bytes above 0, not \"%s\"\n", optarg);
+				return 1;
+			}
+			max = (size_t)v;
+		} else {
 			return usage();
+		}
 	}
 	if (optind != argc - 1)
 		return usage();
 	const char *path = argv[optind];
 	size_t len;
-	uint8_t *buf = read_all(path, &len);
+	uint8_t *buf = read_all(path, &len, max);
 	if (!buf)
 		return 1;
 	pb_parse_error perr = PB_PARSE_ERROR_INIT;
@@ -330,9 +355,9 @@ static int cmd_decode(int argc, char **argv)
 			goto print;
 		}
 		pb_wsp_push_free(p);
-		rc = pb_mms_decode_push(&m, &p, buf, len, &perr);
+		rc = pb_mms_decode_push_flags(&m, &p, buf, len, flags, &perr);
 	} else {
-		rc = pb_mms_decode(&m, buf, len, 0, &perr);
+		rc = pb_mms_decode(&m, buf, len, flags, &perr);
 	}
 	if (rc < 0) {
 		status = decode_fail(path, rc, &perr);
@@ -471,7 +496,7 @@ static int cmd_encode(int argc, char **argv)
 		rc = 0;
 		for (size_t i = 0; i < n_files; i++) {
 			size_t len;
-			if (!(data[i] = read_all(files[i], &len))) {
+			if (!(data[i] = read_all(files[i], &len, SIZE_MAX))) {
 				rc = -1;
 				break;
 			}

@@ -40,11 +40,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	pb_mms_message *m;
 	pb_parse_error perr;
-	if (pb_mms_decode(&m, data, size, 0, &perr) == 0) {
+	int rc = pb_mms_decode(&m, data, size, 0, &perr);
+	if (rc == 0) {
+		if (m->incomplete)
+			abort(); /* never partial without asking */
 		check_message(m);
 		pb_mms_message_free(m);
 	} else if (perr.offset > size) {
 		abort();
+	}
+	/* salvage: whatever could be read, marked; a whole PDU decodes alike */
+	if (pb_mms_decode(&m, data, size, PB_MMS_DECODE_SALVAGE, &perr) == 0) {
+		if ((rc == 0 && m->incomplete) || (m->incomplete && !m->warning))
+			abort();
+		check_message(m);
+		pb_mms_message_free(m);
 	}
 	if (pb_mms_decode(&m, data, size, PB_MMS_DECODE_HEADERS_ONLY, &perr) == 0)
 		pb_mms_message_free(m);

@@ -27,6 +27,9 @@
 #   status=N          answer with HTTP status N instead of 200
 #   ct=TYPE           Content-Type to send
 #   chunked=1         no Content-Length (chunked transfer encoding)
+#   cut=N             only the first N bytes of the body, then close: without
+#                     chunked=1 no Content-Length either (the close ends the
+#                     body), with it no last chunk
 #   delay_ms=N        wait before answering (for timeouts)
 #   stall_ms=N        send the headers and 2 bytes of the body, then wait
 #                     (a stalled link), then the rest
@@ -95,6 +98,7 @@ def send_conf(req, q):
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     stall_ms = 0
+    cut = -1
     server_version = "pb-test-mmsc/1"
     # headers and body go out as separate writes: without TCP_NODELAY the
     # body waits for the client's delayed ACK (~40 ms per request)
@@ -121,6 +125,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Type", ctype)
         for k, v in extra:
             self.send_header(k, v)
+        if self.cut >= 0:
+            self.close_connection = True
+            if chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            part = body[:self.cut]
+            try:
+                self.wfile.write(b"%x\r\n" % len(part) + part + b"\r\n" if chunked else part)
+                self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return
         if chunked:
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
@@ -150,6 +168,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         st = self.server.state
         key = q.get("key", self.path)
         self.stall_ms = int(q.get("stall_ms", "0"))
+        self.cut = int(q.get("cut", "-1"))
         if "delay_ms" in q:
             time.sleep(int(q["delay_ms"]) / 1000.0)
         if "drop" in q and st.count("drop:" + key) < int(q["drop"]):

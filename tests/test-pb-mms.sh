@@ -1,7 +1,8 @@
 #!/bin/sh
 # libphonebridge tests — the pb-mms program: decode (plain, --push,
-# --parts-dir with hostile names), encode, and exit status 2 with a byte
-# offset for malformed input. TAP output.
+# --parts-dir with hostile names and planted links, the size cap,
+# --salvage), encode, and exit status 2 with a byte offset for malformed
+# input. TAP output.
 # usage: test-pb-mms.sh PB_MMS SOURCE_ROOT
 set -u
 pbmms=$1 root=$2
@@ -48,6 +49,38 @@ mkdir "$tmp/parts" "$tmp/parts/sub"
 "$pbmms" decode --parts-dir "$tmp/parts/sub" "$tmp/hostile.mms" >"$tmp/h.json"
 check "hostile part names: safe files inside --parts-dir" sh -c \
 	"[ -f '$tmp/parts/sub/evil.jpg' ] && [ -f '$tmp/parts/sub/passwd.jpg' ] && [ -f '$tmp/parts/sub/part-3.txt' ] && [ \$(ls '$tmp/parts' | wc -l) -eq 1 ] && [ \$(ls '$tmp/parts/sub' | wc -l) -eq 3 ]"
+
+# links planted under a part's name are never written through (symbolic or
+# hard), and say which name; the other parts are written; an existing
+# plain file is replaced (by rename), and no temporary file stays behind
+mkdir "$tmp/sym" "$tmp/hard"
+printf keep >"$tmp/victim1"; printf keep >"$tmp/victim2"
+ln -s "$tmp/victim1" "$tmp/sym/evil.jpg"
+ln "$tmp/victim2" "$tmp/hard/evil.jpg"
+"$pbmms" decode --parts-dir "$tmp/sym" "$tmp/hostile.mms" >/dev/null 2>"$tmp/err"; rc=$?
+check "a planted symbolic link is not followed, and named" sh -c \
+	"[ $rc -eq 1 ] && [ \"\$(cat '$tmp/victim1')\" = keep ] && [ -L '$tmp/sym/evil.jpg' ] && grep -q 'sym/evil.jpg is a symbolic link' '$tmp/err' && [ -f '$tmp/sym/passwd.jpg' ] && [ -f '$tmp/sym/part-3.txt' ]"
+"$pbmms" decode --parts-dir "$tmp/hard" "$tmp/hostile.mms" >/dev/null 2>"$tmp/err"; rc=$?
+check "a planted hard link is not written through, and named" sh -c \
+	"[ $rc -eq 1 ] && [ \"\$(cat '$tmp/victim2')\" = keep ] && grep -q 'hard/evil.jpg has other hard links' '$tmp/err'"
+"$pbmms" decode --parts-dir "$tmp/parts/sub" "$tmp/hostile.mms" >/dev/null 2>"$tmp/err"; rc=$?
+check "decoding again replaces the plain files, leaves no temporary file" sh -c \
+	"[ $rc -eq 0 ] && [ \$(ls -A '$tmp/parts/sub' | wc -l) -eq 3 ]"
+
+# input size: capped like fetch's answers (4 MiB), and configurable
+"$pbmms" decode /dev/zero >/dev/null 2>"$tmp/err"; rc=$?
+check "decode /dev/zero stops at the size cap" sh -c "[ $rc -eq 1 ] && grep -q 'larger than 4194304 bytes' '$tmp/err'"
+"$pbmms" decode --max-size 100 "$root/data/samples/picture-message.mms" >/dev/null 2>"$tmp/err"; rc=$?
+check "--max-size 100 refuses a larger file" sh -c "[ $rc -eq 1 ] && grep -q 'larger than 100 bytes' '$tmp/err'"
+
+# a PDU cut inside its multipart: refused; read with --salvage, marked
+size=$(wc -c <"$root/data/samples/picture-message.mms")
+head -c $((size - 20)) "$root/data/samples/picture-message.mms" >"$tmp/cut2.mms"
+"$pbmms" decode "$tmp/cut2.mms" >/dev/null 2>"$tmp/err"; rc=$?
+check "a cut multipart is refused (exit 2)" sh -c "[ $rc -eq 2 ] && grep -q 'malformed at byte' '$tmp/err'"
+"$pbmms" decode --salvage "$tmp/cut2.mms" >"$tmp/salv.json"
+check "--salvage reads what is there, marked incomplete" json "$tmp/salv.json" \
+	'd["incomplete"] is True and d["warning"]["offset"] > 0 and len(d["parts"]) == 2'
 
 # encode, then decode what was encoded
 "$pbmms" encode notifyresp --transaction-id T42 --status deferred >"$tmp/nr.mms"

@@ -156,6 +156,22 @@ static void test_sms__decode_status_report(void **state)
 	assert_string_equal(pb_sms_status_text(0x62), "temporary error, SC gave up: no response from SME");
 	assert_string_equal(pb_sms_status_text(0x21), "temporary error, SC still trying: SME busy");
 	assert_non_null(strstr(pb_sms_status_text(0xFF), "reserved"));
+	/* as a SIM stores it: padded with 0xFF to the end of the record. TP-PI
+	 * 0xFF has reserved bits set: ignored (TS 23.040 §9.2.3.27), as Android does */
+	char padded[400];
+	int n = snprintf(padded, sizeof(padded), "%s", "06040D91945152991136F00160124130340A0160124130940A00");
+	for (int i = 0; i < 40; i++)
+		n += snprintf(padded + n, sizeof(padded) - (size_t)n, "FF");
+	assert_pb_ok(decode_hex(&m, padded, 0));
+	assert_int_equal(m.type, PB_SMS_STATUS_REPORT);
+	assert_int_equal(m.mr, 4);
+	assert_int_equal(m.status, 0);
+	assert_int_equal(m.pi, 0xFF);
+	assert_false(m.has_pid || m.has_dcs);
+	assert_int_equal(m.text_len, 0);
+	/* one 0xFF only (a TP-PI whose extension bit has nothing after it) */
+	assert_pb_ok(decode_hex(&m, "06040D91945152991136F00160124130340A0160124130940A00FF", 0));
+	assert_int_equal(m.status, 0);
 }
 
 static void test_sms__decode_reports_and_command(void **state)

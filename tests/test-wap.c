@@ -85,7 +85,7 @@ static void with_content_type(const char *hex, void (*check)(const pb_wsp_conten
 	void *obj = pb_wap__arena_object(8, 256, &arena);
 	assert_non_null(obj);
 	pb_parse_error perr;
-	pb_wap__ctx ctx = { arena, &perr };
+	pb_wap__ctx ctx = { arena, &perr, 0 };
 	pb_cur c = pb_cur_make(buf, len);
 	pb_wsp_content_type ct;
 	assert_pb_ok(pb_wap__content_type(&ctx, &c, &ct));
@@ -216,7 +216,7 @@ static void test_wap__push_other_kinds_reported(void **state)
 	/* X-Wap-Application-Id as text is the same application */
 	size_t tlen;
 	uint8_t *tbuf = unhex("01 06 1b be af 782d7761702d6170706c69636174696f6e3a6d6d732e756100"
-			      " 8c 82 98 5400 83 687474703a2f2f6100", &tlen);
+			      " 8c 82 98 5400 8d 93 8a 80 8e 01 05 88 02 81 81 83 687474703a2f2f6100", &tlen);
 	pb_mms_message *tm;
 	pb_wsp_push *tp;
 	assert_pb_ok(pb_mms_decode_push(&tm, &tp, tbuf, tlen, NULL));
@@ -276,13 +276,20 @@ static void test_wap__push_malformed(void **state)
 static void test_wap__every_message_type(void **state)
 {
 	(void)state;
+	/* every header some type must carry (OMA-MMS-ENC 1.3 §6): Message-Class,
+	 * Message-Size, Expiry, Content-Location, Response-Status, Status,
+	 * Message-ID, To, Date, From, Read-Status, then Content-Type */
+	static const uint8_t all[] = { 0x8A, 0x80, 0x8E, 0x01, 0x05, 0x88, 0x02, 0x81, 0x81, 0x83, 'a', 0,
+				       0x92, 0x80, 0x95, 0x81, 0x8B, 'm', 0, 0x97, 'a', 0, 0x85, 0x01, 0x01,
+				       0x89, 0x01, 0x81, 0x9B, 0x80, 0x84, 0x83 };
 	for (int t = 128; t <= 151; t++) {
-		uint8_t pdu[] = { 0x8C, (uint8_t)t, 0x98, 'T', 0, 0x8D, 0x93 };
+		uint8_t pdu[7 + sizeof(all)] = { 0x8C, (uint8_t)t, 0x98, 'T', 0, 0x8D, 0x93 };
+		memcpy(pdu + 7, all, sizeof(all));
 		pb_mms_message *m = decode_ok(pdu, sizeof(pdu));
 		assert_int_equal(m->message_type, t);
 		assert_non_null(pb_mms_message_type_name(t));
 		assert_string_equal(m->transaction_id, "T");
-		assert_int_equal(m->n_headers, 3);
+		assert_int_equal(m->n_headers, 15);
 		pb_mms_message_free(m);
 	}
 	assert_string_equal(pb_mms_message_type_name(132), "m-retrieve-conf");
@@ -367,7 +374,7 @@ static void test_wap__unknown_headers_listed_and_raw_values_kept(void **state)
 	 * an unknown token, a Message-Class as text, a From with an unknown token */
 	pb_mms_message *m = decode_hex(
 		"8c 82 98 5400 8d 93 ca 03 010203 582d437573746f6d0076616c756500 8f 85"
-		" 8a 782d6f776e00 89 02 83 00 83 687474703a2f2f6100",
+		" 8a 782d6f776e00 89 02 83 00 8e 01 05 88 02 81 81 83 687474703a2f2f6100",
 		&buf);
 	assert_int_equal(m->n_unknown_headers, 2);
 	assert_string_equal(m->unknown_headers[0]->name, "0x4a");
@@ -392,7 +399,7 @@ static void test_wap__insert_address_and_expiry_absolute(void **state)
 {
 	(void)state;
 	uint8_t *buf;
-	pb_mms_message *m = decode_hex("8c 80 98 5400 8d 90 89 01 81 97 6140622e6300 88 06 80 04 4de4a9f6", &buf);
+	pb_mms_message *m = decode_hex("8c 80 98 5400 8d 90 89 01 81 97 6140622e6300 88 06 80 04 4de4a9f6 84 83", &buf);
 	assert_true(m->from_insert_address);
 	assert_null(m->from);
 	assert_string_equal(m->to[0], "a@b.c");
@@ -407,7 +414,7 @@ static void test_wap__insert_address_and_expiry_absolute(void **state)
 static void check_subject(const char *hex_value, const char *expected)
 {
 	pb_buf hex = PB_BUF_INIT;
-	pb_buf_printf(&hex, "8c 84 8d 93 96 %s", hex_value);
+	pb_buf_printf(&hex, "8c 84 8d 93 96 %s 84 83", hex_value);
 	uint8_t *buf;
 	pb_mms_message *m = decode_hex(pb_buf_cstr(&hex), &buf);
 	if (!m->subject || strcmp(m->subject, expected) != 0)
@@ -437,7 +444,7 @@ static void test_wap__encoded_strings_to_utf8(void **state)
 	check_subject("0f 02 03e9 00000041 000000e9 00000000", "Aé");      /* UCS-4 (1001) */
 	/* UCS-4 beyond Unicode: iconv lets it through, the text stays UTF-8 */
 	uint8_t *buf;
-	pb_mms_message *m = decode_hex("8c 84 96 0b 02 03e9 00000041 7fffffff", &buf);
+	pb_mms_message *m = decode_hex("8c 84 8d 93 96 0b 02 03e9 00000041 7fffffff 84 83", &buf);
 	assert_int_equal(m->subject[0], 'A');
 	assert_pb_ok(pb_utf8_validate(m->subject, strlen(m->subject), NULL));
 	assert_true(strstr(m->subject, "\xef\xbf\xbd") != NULL);
@@ -453,7 +460,7 @@ static void test_wap__malformed_headers_report_offsets(void **state)
 		size_t offset;
 	} cases[] = {
 		{ "8c", 0 },                          /* message type value missing */
-		{ "8c 84 98 41 42", 3 },              /* text without NUL, not the last... it is: kept */
+		{ "8c 84 98 41 42", 3 },              /* text without NUL: cut there, refused */
 		{ "8c 84 96 1f", 4 },                 /* value-length uintvar missing */
 		{ "8c 84 96 05 ea 41", 3 },           /* value-length beyond end */
 		{ "8c 84 96 1f 9f ff ff ff 7f", 4 },  /* uintvar above 32 bits */
@@ -467,13 +474,6 @@ static void test_wap__malformed_headers_report_offsets(void **state)
 		pb_mms_message *m = NULL;
 		pb_parse_error perr = PB_PARSE_ERROR_INIT;
 		int rc = pb_mms_decode(&m, buf, len, 0, &perr);
-		if (i == 1) { /* an unterminated last text value is kept */
-			assert_pb_ok(rc);
-			assert_string_equal(m->transaction_id, "AB");
-			pb_mms_message_free(m);
-			free(buf);
-			continue;
-		}
 		if (rc != PB_EMALFORMED || perr.offset != cases[i].offset)
 			fail_msg("case %zu: rc %d offset %zu, expected offset %zu (%s)", i, rc, perr.offset,
 				 cases[i].offset, perr.text);
@@ -617,6 +617,35 @@ static void test_wap__safe_filenames_hostile(void **state)
 	safe("zdj\xc4\x99" "cie.jpg", "zdjęcie.jpg");
 	safe("\xe2\x80\xae" "gpj.exe", "gpj.exe");       /* U+202E RIGHT-TO-LEFT OVERRIDE */
 	safe("bad\xff\xfeutf8.txt", "badutf8.txt");
+	/* Windows device names, with any extension and in any case */
+	safe("CON", "_CON");
+	safe("nul.txt", "_nul.txt");
+	safe("Com1.jpg", "_Com1.jpg");
+	safe("LPT9", "_LPT9");
+	safe("aux .txt", "_aux .txt");
+	safe("prn.tar.gz", "_prn.tar.gz");
+	safe("COM0.jpg", "COM0.jpg");
+	safe("CONSOLE.txt", "CONSOLE.txt");
+	safe("x/CON", "_CON");
+	/* a device name at the length limit: the '_' still fits, UTF-8 stays whole */
+	char dev[200] = "CON.";
+	for (int i = 0; i < 46; i++)
+		strcat(dev, "\xc4\x85"); /* 4 + 92 bytes */
+	pb_buf db = PB_BUF_INIT;
+	assert_pb_ok(pb_mms_safe_filename(&db, dev, "x"));
+	assert_true(db.len <= 96);
+	assert_memory_equal(db.data, "_CON.", 5);
+	assert_pb_ok(pb_utf8_validate(pb_buf_cstr(&db), db.len, NULL));
+	pb_buf_dispose(&db);
+	/* a long name: the extension from its very end */
+	char far[3000];
+	memset(far, 'b', sizeof(far));
+	strcpy(far + sizeof(far) - 6, ".png");
+	pb_buf fb = PB_BUF_INIT;
+	assert_pb_ok(pb_mms_safe_filename(&fb, far, "x"));
+	assert_int_equal(fb.len, 96);
+	assert_string_equal(pb_buf_cstr(&fb) + 92, ".png");
+	pb_buf_dispose(&fb);
 	/* bounded length, extension kept, cut on a character boundary */
 	char lng[400];
 	memset(lng, 'a', sizeof(lng));
@@ -885,22 +914,72 @@ static void test_wap__sha256_of_part(void **state)
 
 /* --- robustness -------------------------------------------------------------------------- */
 
-/* Every prefix of a valid PDU either decodes or fails cleanly with an
- * offset inside the input (ASan checks the reads). */
-static void every_prefix(const uint8_t *pdu, size_t len, bool push)
+/* Is @pre (a decode of a prefix of @full's input) a complete PDU of its
+ * own, nothing in it cut short: the same type, headers that are the first
+ * of @full's with the very same values, and, for a multipart body, every
+ * part whole. (A single-part body has no length of its own: the HTTP
+ * layer's Content-Length guards it.) Returns NULL or what differs. */
+static const char *prefix_differs(const pb_mms_message *full, const pb_mms_message *pre)
 {
-	for (size_t n = 0; n <= len; n++) {
+	if (pre->message_type != full->message_type)
+		return "message type";
+	if (pre->incomplete)
+		return "marked incomplete without PB_MMS_DECODE_SALVAGE";
+	if (pre->n_headers > full->n_headers)
+		return "more headers than the whole";
+	for (size_t i = 0; i < pre->n_headers; i++) {
+		const pb_mms_header *a = &pre->headers[i], *b = &full->headers[i];
+		if (a->offset != b->offset || a->raw_len != b->raw_len || a->known != b->known ||
+		    a->number != b->number || !a->text != !b->text || (a->text && strcmp(a->text, b->text)))
+			return "a header value";
+	}
+	bool multipart = full->has_content_type && pb_wap__is_multipart(full->content_type.media_type);
+	if (multipart && pre->n_headers == full->n_headers) {
+		if (pre->n_parts != full->n_parts)
+			return "number of parts";
+		for (size_t i = 0; i < pre->n_parts; i++)
+			if (pre->parts[i].raw_len != full->parts[i].raw_len || pre->parts[i].len != full->parts[i].len)
+				return "a part's length";
+	}
+	return NULL;
+}
+
+/* Every prefix of a valid PDU fails cleanly with an offset inside the input
+ * (ASan checks the reads), or is itself a complete PDU (prefix_differs()).
+ * Returns how many prefixes decoded. */
+static size_t every_prefix_of(const char *what, const uint8_t *pdu, size_t len, bool push)
+{
+	pb_mms_message *full = NULL;
+	pb_parse_error perr = PB_PARSE_ERROR_INIT;
+	int rc = push ? pb_mms_decode_push(&full, NULL, pdu, len, &perr) : pb_mms_decode(&full, pdu, len, 0, &perr);
+	if (rc != 0)
+		fail_msg("%s: the whole PDU: %s", what, pb_error_last()->message);
+	size_t decoded = 0;
+	for (size_t n = 0; n < len; n++) {
 		uint8_t *copy = malloc(n ? n : 1); /* exact size, so ASan sees overreads */
 		memcpy(copy, pdu, n);
 		pb_mms_message *m = NULL;
-		pb_parse_error perr = PB_PARSE_ERROR_INIT;
-		int rc = push ? pb_mms_decode_push(&m, NULL, copy, n, &perr) : pb_mms_decode(&m, copy, n, 0, &perr);
-		if (rc == 0)
+		perr = (pb_parse_error)PB_PARSE_ERROR_INIT;
+		rc = push ? pb_mms_decode_push(&m, NULL, copy, n, &perr) : pb_mms_decode(&m, copy, n, 0, &perr);
+		if (rc == 0) {
+			const char *why = prefix_differs(full, m);
+			if (why)
+				fail_msg("%s: its first %zu of %zu bytes decode as a whole PDU (%s differs)", what, n,
+					 len, why);
+			decoded++;
 			pb_mms_message_free(m);
-		else if (rc != PB_EMALFORMED || perr.offset > n)
-			fail_msg("prefix %zu: rc %d offset %zu", n, rc, perr.offset);
+		} else if (rc != PB_EMALFORMED || perr.offset > n || !perr.text[0]) {
+			fail_msg("%s: prefix %zu: rc %d offset %zu", what, n, rc, perr.offset);
+		}
 		free(copy);
 	}
+	pb_mms_message_free(full);
+	return decoded;
+}
+
+static void every_prefix(const uint8_t *pdu, size_t len, bool push)
+{
+	every_prefix_of(push ? "push" : "PDU", pdu, len, push);
 }
 
 static void test_wap__truncations_fail_cleanly(void **state)
@@ -919,6 +998,228 @@ static void test_wap__truncations_fail_cleanly(void **state)
 	every_prefix(push.data, push.len, true);
 	pb_buf_dispose(&b);
 	pb_buf_dispose(&push);
+}
+
+/* --- never silently partial ----------------------------------------------------------------- */
+
+/* A retrieve-conf (Type, TID, Version, Date, Content-Type multipart/mixed)
+ * whose multipart declares @count entries, followed by @parts text parts. */
+static void partial_retrieve_conf(pb_buf *b, uint32_t count, int parts)
+{
+	const char *head = "8c 84 98 543100 8d 93 85 04 4de4a9f6 84 a3";
+	pb_buf_clear(b);
+	assert_pb_ok(pb_hex_decode(b, head, strlen(head), NULL));
+	pb_wsp_uintvar_encode(b, count);
+	for (int i = 0; i < parts; i++)
+		put_entry(b, "83", "hello", 5);
+}
+
+static void expect_refused(const uint8_t *buf, size_t len, size_t offset, const char *says)
+{
+	pb_mms_message *m = (pb_mms_message *)1;
+	pb_parse_error perr = PB_PARSE_ERROR_INIT;
+	assert_pb_error(pb_mms_decode(&m, buf, len, 0, &perr), PB_EMALFORMED);
+	assert_null(m);
+	if (perr.offset != offset || !strstr(perr.text, says))
+		fail_msg("refused at %zu (%s), expected %zu (%s)", perr.offset, perr.text, offset, says);
+}
+
+static void test_wap__never_silently_partial(void **state)
+{
+	(void)state;
+	pb_buf b = PB_BUF_INIT;
+	partial_retrieve_conf(&b, 5, 5);
+	pb_mms_message *m = decode_ok(b.data, b.len);
+	assert_int_equal(m->n_parts, 5);
+	assert_false(m->incomplete);
+	assert_null(m->warning);
+	pb_mms_message_free(m);
+	/* the first 5 bytes: a transaction id without its NUL */
+	expect_refused(b.data, 5, 3, "without its terminating NUL");
+	/* 5 entries declared, 1 present */
+	partial_retrieve_conf(&b, 5, 1);
+	expect_refused(b.data, b.len, b.len, "declares 5 parts; the data ends after 1");
+	/* a billion declared, one present */
+	partial_retrieve_conf(&b, 1000000000, 1);
+	expect_refused(b.data, b.len, b.len, "declares 1000000000 parts");
+	/* bytes after the last declared entry */
+	partial_retrieve_conf(&b, 1, 2);
+	expect_refused(b.data, b.len, b.len - 8, "8 bytes after the last of the 1 parts");
+	/* a multipart Content-Type and no body at all */
+	partial_retrieve_conf(&b, 0, 0);
+	expect_refused(b.data, b.len - 1, b.len - 1, "without its entry count");
+	/* mandatory headers per type, named */
+	static const struct {
+		const char *hex;
+		const char *missing;
+	} cases[] = {
+		{ "8c 82 98 5400 8d 93", "X-Mms-Content-Location" },
+		{ "8c 82 98 5400 8d 93 83 6100 8a 80 8e 01 05", "X-Mms-Expiry" },
+		{ "8c 84 98 5400 8d 93", "Content-Type" },
+		{ "8c 84 98 5400 84 83", "X-Mms-MMS-Version" },
+		{ "8c 81 8d 93 92 80", "X-Mms-Transaction-Id" },
+		{ "8c 86 8d 93 8b 6d00 97 6100 85 01 01", "X-Mms-Status" },
+		{ "8c 88 8d 93 8b 6d00 97 6100 89 01 81 85 01 01", "X-Mms-Read-Status" },
+	};
+	for (size_t i = 0; i < PB_ARRAY_SIZE(cases); i++) {
+		size_t len;
+		uint8_t *buf = unhex(cases[i].hex, &len);
+		expect_refused(buf, len, len, cases[i].missing);
+		free(buf);
+	}
+	pb_buf_dispose(&b);
+}
+
+static void test_wap__salvage_is_explicit_and_marked(void **state)
+{
+	(void)state;
+	pb_buf b = PB_BUF_INIT;
+	partial_retrieve_conf(&b, 5, 2);
+	size_t cut = b.len - 3; /* inside the second part's data */
+	pb_mms_message *m = NULL;
+	pb_parse_error perr = PB_PARSE_ERROR_INIT;
+	assert_pb_error(pb_mms_decode(&m, b.data, cut, 0, &perr), PB_EMALFORMED);
+	assert_pb_ok(pb_mms_decode(&m, b.data, cut, PB_MMS_DECODE_SALVAGE, &perr));
+	assert_true(m->incomplete);
+	assert_int_equal(m->n_parts, 1);
+	assert_int_equal(m->parts[0].len, 5);
+	assert_non_null(m->warning);
+	assert_true(strstr(m->warning, "beyond end of data") != NULL);
+	pb_mms_message_free(m);
+	/* all entries present: salvage changes nothing */
+	partial_retrieve_conf(&b, 2, 2);
+	assert_pb_ok(pb_mms_decode(&m, b.data, b.len, PB_MMS_DECODE_SALVAGE, NULL));
+	assert_false(m->incomplete);
+	assert_int_equal(m->n_parts, 2);
+	pb_mms_message_free(m);
+	/* cut inside the headers: what was read, marked */
+	partial_retrieve_conf(&b, 2, 2);
+	assert_pb_ok(pb_mms_decode(&m, b.data, 4, PB_MMS_DECODE_SALVAGE, NULL));
+	assert_true(m->incomplete);
+	assert_string_equal(m->transaction_id, "T"); /* the unterminated text, kept */
+	assert_int_equal(m->warning_offset, 3);
+	pb_mms_message_free(m);
+	/* a notification whose Content-Location lost its NUL */
+	const char *dir = pb_test_vectors_dir();
+	if (dir) {
+		size_t len;
+		uint8_t *buf = pb_test_read_file(dir, "mms/android-sms-gateway/inline-from-MMSParserTest/"
+					       "notification_ind_simpleTest_unterminated_location.bin", &len);
+		assert_pb_error(pb_mms_decode(&m, buf, len, 0, NULL), PB_EMALFORMED);
+		assert_pb_ok(pb_mms_decode(&m, buf, len, PB_MMS_DECODE_SALVAGE, NULL));
+		assert_true(m->incomplete);
+		assert_string_equal(m->content_location, "http://10.47.133.35/?message-id=1563948840&id=1");
+		assert_true(strstr(m->warning, "NUL") != NULL);
+		pb_mms_message_free(m);
+		free(buf);
+	}
+	pb_buf_dispose(&b);
+}
+
+static void test_wap__notification_junk_after_last_header(void **state)
+{
+	(void)state;
+	static const char *const ok[] = {
+		"8c 82 98 5400 8d 93 8a 80 8e 01 05 88 02 81 81 83 6100 00",
+		"8c 82 98 5400 8d 93 8a 80 8e 01 05 88 02 81 81 83 6100 0a",
+		"8c 82 98 5400 8d 93 8a 80 8e 01 05 88 02 81 81 83 6100 0d 0a",
+	};
+	for (size_t i = 0; i < PB_ARRAY_SIZE(ok); i++) {
+		uint8_t *buf;
+		pb_mms_message *m = decode_hex(ok[i], &buf);
+		assert_string_equal(m->content_location, "a");
+		assert_false(m->incomplete);
+		assert_non_null(m->warning);
+		assert_true(strstr(m->warning, "junk after the last header") != NULL);
+		assert_int_equal(m->warning_offset, 19);
+		pb_mms_message_free(m);
+		free(buf);
+	}
+	/* junk before every mandatory header was read stays an error, there */
+	size_t len;
+	uint8_t *buf = unhex("8c 82 98 5400 8d 93 8a 80 8e 01 05 83 6100 00", &len);
+	expect_refused(buf, len, len - 1, "header field expected, found 0x00");
+	free(buf);
+}
+
+/* --- forgiving where practice says so ---------------------------------------------------------- */
+
+/* A retrieve-conf with one part: @headers_hex (content type + more), @data. */
+static pb_mms_message *one_part_message(pb_buf *pdu, const char *headers_hex, const void *data, size_t len)
+{
+	const char *head = "8c 84 8d 93 84 a3";
+	pb_buf_clear(pdu);
+	assert_pb_ok(pb_hex_decode(pdu, head, strlen(head), NULL));
+	pb_wsp_uintvar_encode(pdu, 1);
+	put_entry(pdu, headers_hex, data, len);
+	return decode_ok(pdu->data, pdu->len);
+}
+
+static void test_wap__utf16_text_parts_by_their_mark(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *headers; /* text/plain, maybe a charset */
+		const char *data;
+		size_t len;
+	} cases[] = {
+		{ "83", "\xff\xfe" "Z\0\xf3\0\x0a\x04", 8 },                  /* no charset, LE mark */
+		{ "83", "\xfe\xff" "\0Z\0\xf3\x04\x0a", 8 },                  /* no charset, BE mark */
+		{ "03 83 81 ea", "\xff\xfe" "Z\0\xf3\0\x0a\x04", 8 },         /* says UTF-8: the mark wins */
+		{ "05 83 81 02 03f6", "\xff\xfe" "Z\0\xf3\0\x0a\x04", 8 },    /* UTF-16LE (1014), with the mark */
+		{ "05 83 81 02 03f7", "\xfe\xff" "\0Z\0\xf3\x04\x0a", 8 },    /* UTF-16 (1015) */
+	};
+	pb_buf pdu = PB_BUF_INIT, t = PB_BUF_INIT;
+	for (size_t i = 0; i < PB_ARRAY_SIZE(cases); i++) {
+		pb_mms_message *m = one_part_message(&pdu, cases[i].headers, cases[i].data, cases[i].len);
+		pb_buf_clear(&t);
+		assert_pb_ok(pb_mms_part_text(&m->parts[0], &t));
+		if (strcmp(pb_buf_cstr(&t), "Z\xc3\xb3\xd0\x8a"))
+			fail_msg("case %zu: \"%s\"", i, pb_buf_cstr(&t));
+		pb_mms_message_free(m);
+	}
+	/* an 8-bit charset keeps its bytes: ISO-8859-1 "\xff\xfe" is "\xc3\xbf\xc3\xbe" */
+	pb_mms_message *m = one_part_message(&pdu, "03 83 81 84", "\xff\xfe" "A", 3);
+	pb_buf_clear(&t);
+	assert_pb_ok(pb_mms_part_text(&m->parts[0], &t));
+	assert_string_equal(pb_buf_cstr(&t), "\xc3\xbf\xc3\xbe" "A");
+	pb_mms_message_free(m);
+	pb_buf_dispose(&t);
+	pb_buf_dispose(&pdu);
+}
+
+static void test_wap__base64_parts_like_mime_decoders(void **state)
+{
+	(void)state;
+	/* text/plain, Content-Transfer-Encoding: base64 */
+	const char *te = "83 436f6e74656e742d5472616e736665722d456e636f64696e670062617365363400";
+	static const struct {
+		const char *in;
+		const char *out;
+	} cases[] = {
+		{ "SGVsbG8=", "Hello" },
+		{ "SGVsbG8", "Hello" },          /* padding missing */
+		{ "SGVsbG8h", "Hello!" },
+		{ "SGVsbG8hI", "Hello!" },       /* a stray last sextet: no whole byte */
+		{ "SGVs\r\nbG8=\r\n", "Hello" }, /* line breaks */
+		{ "SGVsbA", "Hell" },
+		{ "SGVsbG8=junk", "Hello" },     /* decoding ends at the padding */
+	};
+	pb_buf pdu = PB_BUF_INIT;
+	for (size_t i = 0; i < PB_ARRAY_SIZE(cases); i++) {
+		pb_mms_message *m = one_part_message(&pdu, te, cases[i].in, strlen(cases[i].in));
+		if (m->parts[0].len != strlen(cases[i].out) ||
+		    memcmp(m->parts[0].data, cases[i].out, m->parts[0].len))
+			fail_msg("\"%s\": got %zu bytes \"%.*s\"", cases[i].in, m->parts[0].len, (int)m->parts[0].len,
+				 (const char *)m->parts[0].data);
+		pb_mms_message_free(m);
+	}
+	/* not base64 at all (binary declared base64): the bytes as they came */
+	pb_mms_message *m = one_part_message(&pdu, te, "\xff\xd8\x01", 3);
+	assert_int_equal(m->parts[0].len, 3);
+	assert_ptr_equal(m->parts[0].data, m->parts[0].raw);
+	pb_mms_message_free(m);
+	pb_buf_dispose(&pdu);
 }
 
 /* --- allocation failures -------------------------------------------------------------------- */
@@ -972,7 +1273,7 @@ static void test_wap__allocation_failures(void **state)
 
 	/* base64 and charset conversion paths */
 	pb_buf q = PB_BUF_INIT;
-	const char *head = "8c 84 96 05 84 e9 74 e9 00 84 a3";
+	const char *head = "8c 84 8d 93 96 05 84 e9 74 e9 00 84 a3";
 	pb_hex_decode(&q, head, strlen(head), NULL);
 	pb_wsp_uintvar_encode(&q, 1);
 	put_entry(&q, "83 436f6e74656e742d5472616e736665722d456e636f64696e670062617365363400", "SGVsbG8=", 8);
@@ -990,6 +1291,48 @@ static void test_wap__allocation_failures(void **state)
 	pb_buf_dispose(&b);
 	pb_buf_dispose(&push);
 	pb_buf_dispose(&q);
+}
+
+/* Decoding only, for counting its allocations. */
+static int decode_only(void *arg)
+{
+	struct alloc_ctx *c = arg;
+	pb_mms_message *m;
+	int rc = c->push ? pb_mms_decode_push(&m, NULL, c->buf, c->len, NULL) : pb_mms_decode(&m, c->buf, c->len, 0, NULL);
+	if (rc == 0)
+		pb_mms_message_free(m);
+	return rc;
+}
+
+/* At most 2 allocations per decode: the message with its arena's first
+ * chunk, and one more chunk for big messages (names are made in place). */
+static void test_wap__two_allocations_per_decode(void **state)
+{
+	(void)state;
+	pb_mms_send_req req;
+	pb_mms_attachment att[3];
+	make_req(&req, att);
+	pb_buf b = PB_BUF_INIT;
+	assert_pb_ok(pb_mms_encode_retrieve_conf(&b, &req, "mid"));
+	struct alloc_ctx c = { b.data, b.len, false };
+	assert_in_range(pb_test_alloc_fail_each(decode_only, &c, NULL), 1, 2);
+	pb_buf_clear(&b);
+	pb_mms_notification n = { "mavodi-7-89-1c0-7-ca-50f93843", "+19199033488", "s", NULL, 991647, 259200,
+				  "http://atl2mosget.msg.eng.t-mobile.com/mms/wapenc?T=mavodi-7-13b" };
+	assert_pb_ok(pb_mms_encode_notification(&b, &n));
+	c = (struct alloc_ctx){ b.data, b.len, false };
+	assert_int_equal(pb_test_alloc_fail_each(decode_only, &c, NULL), 1);
+	const char *root = getenv("PB_SOURCE_ROOT");
+	if (root) {
+		char dir[4096];
+		snprintf(dir, sizeof(dir), "%s/data/samples", root);
+		size_t len;
+		uint8_t *buf = pb_test_read_file(dir, "picture-message.mms", &len);
+		c = (struct alloc_ctx){ buf, len, false };
+		assert_int_equal(pb_test_alloc_fail_each(decode_only, &c, NULL), 1);
+		free(buf);
+	}
+	pb_buf_dispose(&b);
 }
 
 /* --- the shared conformance vectors ---------------------------------------------------------- */
@@ -1020,8 +1363,9 @@ static const struct vector {
 	{ "android-sms-gateway/inline-from-MMSParserTest/notification_ind_3.bin", RAW, true, 130, "m-6-4c-6-ae44fa-9f-73-1", "19162255887", NULL, "http://xx.x-xxxxxx.xxx/mm?T=x-x-xx-x-xxxxxx-xx", 643, 0, NULL, 0 },
 	{ "android-sms-gateway/inline-from-MMSParserTest/notification_ind_4.bin", RAW, true, 130, "m-7-4f-7-8ddf15-7d-11-3", "19162255887", NULL, NULL, 658, 0, NULL, 0 },
 	{ "android-sms-gateway/inline-from-MMSParserTest/notification_ind_5.bin", RAW, true, 130, "m-1-44-8-d0e2d8-bb-6-5", "19162255887", NULL, NULL, 670, 0, NULL, 0 },
-	/* Content-Location without its NUL at the end: kept */
-	{ "android-sms-gateway/inline-from-MMSParserTest/notification_ind_simpleTest_unterminated_location.bin", RAW, true, 130, "id1_1563948840", "+19162255887", NULL, "http://10.47.133.35/?message-id=1563948840&id=1", 101336, 0, NULL, 0 },
+	/* Content-Location without its NUL at the end: it may have been cut
+	 * anywhere, so refused (PB_MMS_DECODE_SALVAGE reads it, marked incomplete) */
+	{ "android-sms-gateway/inline-from-MMSParserTest/notification_ind_simpleTest_unterminated_location.bin", RAW, false, 130, "id1_1563948840", "+19162255887", NULL, "http://10.47.133.35/?message-id=1563948840&id=1", 101336, 0, NULL, 0 },
 	{ "aosp-telephony/inline-from-WapPushOverSmsTest/blocked_number_push_malformed.wsp-push.bin", PUSH, false, 0, NULL, NULL, NULL, NULL, -1, -1, NULL, 0 },
 	{ "muditaos/inline-from-pdu-test/bad_appid_not_mms_ua.wsp-push.bin", PUSH, false, 0, NULL, NULL, NULL, NULL, -1, -1, NULL, 0 },
 	{ "muditaos/inline-from-pdu-test/bad_header_length.wsp-push.bin", PUSH, false, 0, NULL, NULL, NULL, NULL, -1, -1, NULL, 0 },
@@ -1047,7 +1391,9 @@ static const struct vector {
 	{ "nuntium/inline-from-push_decode_test/TestDecodeVodaphoneSpain.bin", PUSH, true, 130, "NOK5Cdz08BAswabwUH", "+34600944463", NULL, "http://mm1fe1/servlets/NOK5Cdz08BAswabwUH", 29696, 0, NULL, 0 },
 	{ "nuntium/inline-from-push_decode_test/TestOperatorWithContentLength.bin", PUSH, true, 130, "AxgAjEsIGFWETESvA", "+31655584425", NULL, "http://mp.mobiel.kpn/mmsc/01?AxgAjEsIGFWETESvA", 115981, 0, NULL, 0 },
 	{ "nuntium/test_payloads/m-notification.ind_success", PUSH, true, 130, "m04BKksim05@mms.personal.com.ar", "+543515924906", NULL, "http://localhost:9191/mms", 29696, 0, NULL, 0 },
-	{ "nuntium/test_payloads/m-retrieve.conf_success", RAW, true, 132, NULL, "11111111111", "NoSubject", NULL, -1, 0, NULL, 0 },
+	/* an M-Retrieve.conf cut just before its Content-Type (nuntium's test
+	 * keeps the headers only): a PDU without its mandatory body, refused */
+	{ "nuntium/test_payloads/m-retrieve.conf_success", RAW, false, 132, NULL, "11111111111", "NoSubject", NULL, -1, 0, NULL, 0 },
 	{ "nuntium/test_payloads/m-send.conf_success", RAW, true, 129, "ad6babe2628710c443cdeb3ff39679ac", NULL, NULL, NULL, -1, 0, NULL, 0 },
 	{ "ofono-mmsd/inline-from-test-mmsutil/mms_m_notify_ind_1.bin", RAW, true, 130, "OgQKKB", "Erotik", "Pin-Ups", "http://eps3.de/O/Z9IZO", 16384, 0, NULL, 0 },
 	{ "ofono-mmsd/inline-from-test-mmsutil/mms_m_notify_ind_2.bin", RAW, true, 130, "wLJeT7THu", "15551230000", NULL, "http://mmsc11:10021/mmsc/1_1?wLJeT7THu", 23069, 0, NULL, 0 },
@@ -1266,6 +1612,70 @@ static void test_wap__shared_vectors(void **state)
 	assert_int_equal(run.bad_rejected, 6);
 }
 
+/*
+ * Never silently partial: every prefix of every MMS PDU among the shared
+ * vectors, the project's samples and its test data is refused with an
+ * offset, or is itself a complete PDU (every_prefix_of()).
+ */
+static struct {
+	const char *root;
+	size_t files, prefixes, decoded;
+} prefix_run;
+
+static void prefixes_of_file(const char *path, const char *name, bool push)
+{
+	size_t len;
+	uint8_t *buf = pb_test_read_file(NULL, path, &len);
+	prefix_run.decoded += every_prefix_of(name, buf, len, push);
+	prefix_run.prefixes += len;
+	prefix_run.files++;
+	free(buf);
+}
+
+static int visit_prefixes(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (type != FTW_F)
+		return 0;
+	const struct vector *v = find_vector(path + strlen(prefix_run.root) + 1);
+	if (v && v->ok && v->type != 0)
+		prefixes_of_file(path, v->path, v->mode == PUSH);
+	return 0;
+}
+
+static void test_wap__no_prefix_decodes_as_partial(void **state)
+{
+	(void)state;
+	memset(&prefix_run, 0, sizeof(prefix_run));
+	const char *src = getenv("PB_SOURCE_ROOT");
+	if (src) {
+		static const struct {
+			const char *path;
+			bool push;
+		} own[] = { { "data/samples/mms-notification.push", true }, { "data/samples/picture-message.mms", false },
+			    { "tests/data/mmsc/retrieve-conf-text.mms", false },
+			    { "tests/data/mmsc/retrieve-conf-not-found.mms", false } };
+		for (size_t i = 0; i < PB_ARRAY_SIZE(own); i++) {
+			char path[4096];
+			snprintf(path, sizeof(path), "%s/%s", src, own[i].path);
+			prefixes_of_file(path, own[i].path, own[i].push);
+		}
+	}
+	const char *dir = pb_test_vectors_dir();
+	if (dir) {
+		static char root[4096];
+		snprintf(root, sizeof(root), "%s/mms", dir);
+		prefix_run.root = root;
+		assert_int_equal(nftw(root, visit_prefixes, 16, FTW_PHYS), 0);
+	}
+	print_message("# %zu PDUs, %zu prefixes: %zu refused with an offset, %zu complete PDUs of their own\n",
+		      prefix_run.files, prefix_run.prefixes, prefix_run.prefixes - prefix_run.decoded,
+		      prefix_run.decoded);
+	if (!src && !dir)
+		skip();
+}
+
 /* The project's own samples (data/samples) and test data decode. */
 static void test_wap__own_samples(void **state)
 {
@@ -1329,9 +1739,16 @@ int main(void)
 		cmocka_unit_test(test_wap__guess_content_type),
 		cmocka_unit_test(test_wap__sha256_of_part),
 		cmocka_unit_test(test_wap__truncations_fail_cleanly),
+		cmocka_unit_test(test_wap__never_silently_partial),
+		cmocka_unit_test(test_wap__salvage_is_explicit_and_marked),
+		cmocka_unit_test(test_wap__notification_junk_after_last_header),
+		cmocka_unit_test(test_wap__utf16_text_parts_by_their_mark),
+		cmocka_unit_test(test_wap__base64_parts_like_mime_decoders),
 		cmocka_unit_test(test_wap__allocation_failures),
+		cmocka_unit_test(test_wap__two_allocations_per_decode),
 		cmocka_unit_test(test_wap__shared_vectors),
 		cmocka_unit_test(test_wap__own_samples),
+		cmocka_unit_test(test_wap__no_prefix_decodes_as_partial),
 	};
 	return pb_test_run("wap", tests);
 }

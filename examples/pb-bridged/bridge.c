@@ -455,7 +455,8 @@ static int deliver_mms(pbb *b, pb_store *st, pb_matrix *mx, pb_mmsc *mmsc, const
 	pb_mms_message *n = NULL, *msg = NULL;
 	rc = 1;
 	if (!mmsc || !note_sha || pb_store_attachment_read(st, note_sha, &note) < 0 ||
-	    pb_mms_decode_push(&n, NULL, note.data, note.len, NULL) < 0 ||
+	    /* salvage: routers cut the Content-Location ([mmsc] rewrite rules mend it) */
+	    pb_mms_decode_push_flags(&n, NULL, note.data, note.len, PB_MMS_DECODE_SALVAGE, NULL) < 0 ||
 	    n->message_type != PB_MMS_NOTIFICATION_IND)
 		goto out;
 	if (got_sha) {

@@ -796,7 +796,7 @@ int pbb_contacts_parse(const uint8_t *data, size_t len, pbb_contacts *out, pb_pa
 	} else if (n >= 2 && (!memcmp(s, "\xff\xfe", 2) || !memcmp(s, "\xfe\xff", 2))) {
 		if ((rc = pb_charset_to_utf8(&conv, "UTF-16", s, n)) < 0)
 			goto out;
-		s = (const char *)conv.data;
+		s = conv.data ? (const char *)conv.data : ""; /* "FF FE" alone converts to nothing */
 		n = conv.len;
 	}
 	if (starts_vcard(s, n)) {
@@ -807,7 +807,7 @@ int pbb_contacts_parse(const uint8_t *data, size_t len, pbb_contacts *out, pb_pa
 		if (!conv.data && pb_utf8_validate(s, n, NULL) < 0) {
 			if ((rc = pb_charset_to_utf8(&conv, "windows-1252", s, n)) < 0)
 				goto out;
-			s = (const char *)conv.data;
+			s = conv.data ? (const char *)conv.data : "";
 			n = conv.len;
 		}
 		rc = parse_csv(&p, s, n, perr);

@@ -22,6 +22,7 @@
 #include <phonebridge/mmsc.h>
 
 #include "fetch-send.h"
+#include "parts.h"
 
 #define MAX_LIST 32
 
@@ -183,29 +184,11 @@ static int on_progress(uint64_t now, uint64_t total, void *userdata)
 	return 0;
 }
 
-static int save_part(const char *dir, const pb_mms_part *p)
+static int save_part(int dirfd, const char *dir, const pb_mms_part *p)
 {
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/%s", dir, p->filename);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		fprintf(stderr, "pb-mms: %s: %s\n", path, strerror(errno));
+	if (pbm_write_part(dirfd, dir, p, 0600) < 0)
 		return -1;
-	}
-	size_t off = 0;
-	while (off < p->len) {
-		ssize_t w = write(fd, p->data + off, p->len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			fprintf(stderr, "pb-mms: writing %s: %s\n", path, strerror(errno));
-			close(fd);
-			return -1;
-		}
-		off += (size_t)w;
-	}
-	close(fd);
-	printf("  saved %s\n", path);
+	printf("  saved %s/%s\n", dir, p->filename);
 	return 0;
 }
 
@@ -234,7 +217,11 @@ static int print_message(const pb_mms_message *msg, const char *parts_dir)
 		fprintf(stderr, "pb-mms: %s: %s\n", parts_dir, strerror(errno));
 		return -1;
 	}
-	int rc = 0;
+	int rc = 0, dirfd = -1;
+	if (parts_dir && (dirfd = open(parts_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "pb-mms: %s: %s\n", parts_dir, strerror(errno));
+		return -1;
+	}
 	for (size_t i = 0; i < msg->n_parts; i++) {
 		const pb_mms_part *p = &msg->parts[i];
 		if (p->is_multipart)
@@ -247,9 +234,11 @@ static int print_message(const pb_mms_message *msg, const char *parts_dir)
 				printf("  text: %s\n", pb_buf_cstr(&t));
 			pb_buf_dispose(&t);
 		}
-		if (parts_dir && save_part(parts_dir, p) < 0)
+		if (parts_dir && save_part(dirfd, parts_dir, p) < 0)
 			rc = -1;
 	}
+	if (dirfd >= 0)
+		close(dirfd);
 	return rc;
 }
 

@@ -5,15 +5,41 @@ usage: decode_mms.py MESSAGE.mms [OUT_DIR]
 
 Prints the headers and the text, and writes every media part into OUT_DIR
 (default: the current directory) under its safe file name — never the name
-the sender gave, which could be a path. A WAP push (starting with its TID
-byte) is unwrapped first.
+the sender gave, which could be a path — and never through a link planted
+under that name. A WAP push (starting with its TID byte) is unwrapped first.
 """
 
 import os
+import stat
 import sys
-from typing import List
+import tempfile
+from typing import List, Union
 
 from phonebridge import MalformedPDU, mms
+
+
+def write_part(directory: str, name: str, body: Union[bytes, memoryview]) -> str:
+    """Write ``body`` as directory/name: into a new temporary file (O_EXCL,
+    no links followed), then renamed over the name, so nothing is written
+    through a symbolic or hard link someone put there; such a name is refused."""
+    path = os.path.join(directory, name)
+    try:
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
+            raise FileExistsError(f"{path} is a link or not a plain file: not written through it")
+    except FileNotFoundError:
+        pass
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".part-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(body)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path
 
 
 def main(argv: List[str]) -> int:
@@ -44,12 +70,16 @@ def main(argv: List[str]) -> int:
         print()
 
     os.makedirs(out_dir, exist_ok=True)
+    status = 0
     for part in msg.media_parts:
-        target = os.path.join(out_dir, part.filename)
-        with open(target, "wb") as f:
-            f.write(part.body)  # a memoryview into `data`: written without a copy
+        try:
+            target = write_part(out_dir, part.filename, part.body)  # a memoryview into `data`: no copy
+        except OSError as e:
+            print(f"{e}", file=sys.stderr)
+            status = 1
+            continue
         print(f"wrote {target} ({part.media_type}, {len(part.body)} bytes)")
-    return 0
+    return status
 
 
 if __name__ == "__main__":

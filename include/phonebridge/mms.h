@@ -211,21 +211,37 @@ typedef struct pb_mms_message {
 	const uint8_t *body;           /**< the body after the headers, borrowed; NULL if none */
 	size_t body_len;
 	size_t body_offset;
+	bool incomplete;               /**< only with PB_MMS_DECODE_SALVAGE: the PDU was cut short or
+					    lacks a mandatory header, and this is what could be read
+					    (see warning); never set without that flag */
+	const char *warning;           /**< the first thing decoding let pass (junk after the last
+					    header of a notification, what a salvage left out), or NULL */
+	size_t warning_offset;         /**< where in the input that was */
 } pb_mms_message;
 
 /** pb_mms_decode() flag: decode headers only, leave the body undecoded. */
 #define PB_MMS_DECODE_HEADERS_ONLY 0x1
+/** pb_mms_decode() flag: salvage what can be read of a PDU that is cut short
+ *  (a text without its NUL at the end, fewer parts than the multipart
+ *  declares, a part running past the end, a mandatory header missing)
+ *  instead of failing; the result has incomplete set and says why in
+ *  warning. Never the default: without it such a PDU is PB_EMALFORMED. */
+#define PB_MMS_DECODE_SALVAGE 0x2
 
 /**
  * Decode an MMS PDU (the body of an HTTP response from the MMSC, or of a push).
  *
  * The PDU must begin with X-Mms-Message-Type. Multipart bodies are split
  * into parts (nested multiparts flattened); a single-part body becomes one
- * part.
+ * part. A PDU is never decoded partially: a text without its NUL, a value
+ * running past the end, a multipart with fewer entries than it declares,
+ * or a missing mandatory header of its type (OMA-MMS-ENC 1.3 §6) is
+ * PB_EMALFORMED with the offset, unless PB_MMS_DECODE_SALVAGE asks for what
+ * can be read (then msg->incomplete is set).
  *
  * @param out   receives a new message (pb_mms_message_free()); NULL on failure
  * @param buf   the PDU; must outlive *out (zero copy)
- * @param flags 0 or PB_MMS_DECODE_HEADERS_ONLY
+ * @param flags 0, or PB_MMS_DECODE_HEADERS_ONLY and/or PB_MMS_DECODE_SALVAGE
  * @param perr  optional; the offset (into @p buf) where decoding failed
  * @return 0, PB_EMALFORMED, PB_ENOMEM
  */
@@ -246,6 +262,18 @@ PB_API int pb_mms_decode(pb_mms_message **out, const uint8_t *buf, size_t len,
  */
 PB_API int pb_mms_decode_push(pb_mms_message **out, pb_wsp_push **push,
 			      const uint8_t *buf, size_t len, pb_parse_error *perr);
+
+/**
+ * pb_mms_decode_push() with decode flags: PB_MMS_DECODE_SALVAGE reads what
+ * can be read of a notification that is cut short (routers that take the
+ * push themselves cut its Content-Location), with msg->incomplete set.
+ * The push itself must still be whole and for MMS.
+ *
+ * @param flags 0 or PB_MMS_DECODE_SALVAGE
+ * @return as pb_mms_decode_push()
+ */
+PB_API int pb_mms_decode_push_flags(pb_mms_message **out, pb_wsp_push **push, const uint8_t *buf,
+				    size_t len, unsigned int flags, pb_parse_error *perr);
 
 /** Free a decoded message. NULL is fine. */
 PB_API void pb_mms_message_free(pb_mms_message *msg);

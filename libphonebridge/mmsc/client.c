@@ -381,7 +381,23 @@ typedef struct xfer {
 	bool too_big;
 	bool oom;
 	bool progress;   /* call the progress callback */
+	bool chunked;    /* the last response came in chunks (framed: curl sees a cut) */
 } xfer;
+
+/* Response header lines, to tell a chunked body from one the close ends. */
+static size_t on_header(char *data, size_t size, size_t n, void *userdata)
+{
+	xfer *x = userdata;
+	size_t len = size * n;
+	static const char te[] = "transfer-encoding:";
+	if (len >= 5 && !memcmp(data, "HTTP/", 5)) /* a new response (redirect, 100, the answer) */
+		x->chunked = false;
+	else if (len > sizeof(te) - 1 && !pb_ascii_ncasecmp(data, te, sizeof(te) - 1))
+		for (size_t i = sizeof(te) - 1; i + 7 <= len; i++)
+			if (!pb_ascii_ncasecmp(data + i, "chunked", 7))
+				x->chunked = true;
+	return len;
+}
 
 static size_t on_write(char *data, size_t size, size_t n, void *userdata)
 {
@@ -429,6 +445,8 @@ static void setup_common(pb_mmsc *m, xfer *x, const char *url)
 	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
@@ -452,6 +470,36 @@ static void fill_result(pb_mmsc *m, pb_mmsc_result *res, size_t bytes)
 	res->bytes = bytes;
 	pb_strlcpy(res->content_type, ct ? ct : "", sizeof(res->content_type));
 	pb_strlcpy(res->location, redir && status >= 300 && status < 400 ? redir : "", sizeof(res->location));
+}
+
+/*
+ * An HTTP/1.x body with neither a Content-Length nor chunks ends where the
+ * connection closed, and a close too early looks like the end: only the
+ * PDU itself can tell. One
+ * that does not decode whole is a transfer cut short (retried, then the
+ * message stays at the MMSC), never a shorter message.
+ */
+static pb_mmsc__verdict whole_pdu(pb_mmsc *m, const xfer *x, const char *what, const uint8_t *body, size_t len)
+{
+	curl_off_t cl = -1;
+	long version = 0;
+	if (x->chunked ||
+	    (curl_easy_getinfo(m->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK && cl >= 0) ||
+	    (curl_easy_getinfo(m->easy, CURLINFO_HTTP_VERSION, &version) == CURLE_OK &&
+	     version != CURL_HTTP_VERSION_1_0 && version != CURL_HTTP_VERSION_1_1))
+		return (pb_mmsc__verdict){ 0, false }; /* framed: curl reports a cut itself */
+	pb_mms_message *msg = NULL;
+	pb_parse_error perr = PB_PARSE_ERROR_INIT;
+	int rc = pb_mms_decode(&msg, body, len, 0, &perr);
+	pb_mms_message_free(msg);
+	if (rc == PB_ENOMEM)
+		return (pb_mmsc__verdict){ rc, false };
+	if (rc < 0) {
+		pb_error_set(PB_EAGAIN, "%s: the body ended after %zu bytes without a Content-Length and the PDU in it "
+			     "is cut (offset %zu: %s): the connection closed early", what, len, perr.offset, perr.text);
+		return (pb_mmsc__verdict){ PB_EAGAIN, true };
+	}
+	return (pb_mmsc__verdict){ 0, false };
 }
 
 /* Turn one finished attempt into a verdict, raising the error if any. */
@@ -491,6 +539,8 @@ static pb_mmsc__verdict judge(pb_mmsc *m, const char *what, CURLcode rc, const x
 	}
 	if (want_pdu)
 		v.code = pb_mmsc__check_pdu(what, st, res->content_type, body, len);
+	if (want_pdu && v.code == 0)
+		v = whole_pdu(m, x, what, body, len);
 	return v;
 }
 
@@ -510,11 +560,11 @@ static int perform(pb_mmsc *m, const request *rq, pb_buf *body, pb_mmsc_result *
 	pb_strlcpy(res->url, rq->url, sizeof(res->url));
 	unsigned attempts = rq->retry ? m->retry.attempts : 1;
 	pb_mmsc__verdict v = { 0, false };
-	xfer x = { m, body, body->len, m->max_download, false, false, false };
+	xfer x = { m, body, body->len, m->max_download, false, false, false, false };
 
 	for (unsigned a = 1; a <= attempts; a++) {
 		pb_buf_truncate(body, x.start);
-		x.too_big = x.oom = false;
+		x.too_big = x.oom = x.chunked = false;
 		x.progress = rq->post == NULL;
 		setup_common(m, &x, rq->url);
 		if (rq->post) {

@@ -471,7 +471,8 @@ static int is_push(const pb_buf *b)
 	if (!b->len)
 		return 0;
 	pb_mms_message *mms = NULL;
-	int rc = pb_mms_decode_push(&mms, NULL, b->data, b->len, NULL);
+	/* routers cut the notification's Content-Location: still a push */
+	int rc = pb_mms_decode_push_flags(&mms, NULL, b->data, b->len, PB_MMS_DECODE_SALVAGE, NULL);
 	pb_mms_message_free(mms);
 	if (rc == PB_ENOMEM)
 		return rc;

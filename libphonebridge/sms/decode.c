@@ -428,6 +428,14 @@ static int decode_status_report(pb_cur *c, pb_sms_message *m, pb_parse_error *pe
 	uint8_t pi;
 	if (!pb_cur_u8(c, &pi))
 		return 0; /* TP-PI and what follows are optional */
+	if (pi & 0x78) {
+		/* Reserved bits set: a receiver ignores them (§9.2.3.27). SIMs pad
+		 * stored reports with 0xFF; like Android, read none of the optional
+		 * fields of such a TP-PI, and nothing after it. */
+		m->pi = pi;
+		c->p = c->end;
+		return 0;
+	}
 	return decode_pi_fields(c, m, pi, perr);
 }
 

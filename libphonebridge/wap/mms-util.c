@@ -33,6 +33,18 @@ PB_API bool pb_mms_part_is_media(const pb_mms_part *part)
 	return part && !part->is_multipart && !pb_mms_part_is_text(part) && !pb_mms_part_is_smil(part);
 }
 
+/* Text that starts with a UTF-16 byte order mark (FF FE or FE FF) and has
+ * no charset, a Unicode one, or UTF-8/US-ASCII (which such bytes cannot
+ * be): UTF-16 in the order the mark says (RFC 2781 §3.2). */
+static bool utf16_bom(const char *cs, const uint8_t *p, size_t n)
+{
+	if (n < 2 || !((p[0] == 0xFF && p[1] == 0xFE) || (p[0] == 0xFE && p[1] == 0xFF)))
+		return false;
+	return !cs || !strcmp(cs, "*") || !pb_ascii_casecmp(cs, "UTF-8") || !pb_ascii_casecmp(cs, "US-ASCII") ||
+	       !pb_ascii_ncasecmp(cs, "UTF-16", 6) || !pb_ascii_ncasecmp(cs, "UCS-2", 5) ||
+	       !pb_ascii_casecmp(cs, "ISO-10646-UCS-2");
+}
+
 PB_API int pb_mms_part_text(const pb_mms_part *part, pb_buf *out)
 {
 	if (!part || !out)
@@ -41,6 +53,8 @@ PB_API int pb_mms_part_text(const pb_mms_part *part, pb_buf *out)
 		return pb_error_set(PB_EINVAL, "pb_mms_part_text: a multipart container has no text");
 	const pb_wsp_content_type *ct = &part->content_type;
 	const char *cs = ct->charset_mib ? pb_charset_from_mib(ct->charset_mib) : ct->charset;
+	if (utf16_bom(cs, part->data, part->len))
+		cs = "UTF-16"; /* the mark decides the byte order, and is dropped */
 	if (cs && strcmp(cs, "*") != 0 && pb_ascii_casecmp(cs, "UTF-8") != 0 &&
 	    pb_ascii_casecmp(cs, "US-ASCII") != 0) {
 		size_t start = out->len;

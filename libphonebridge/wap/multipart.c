@@ -72,31 +72,77 @@ static size_t qp_decode(uint8_t *out, const uint8_t *in, size_t n)
 	return o;
 }
 
+/* The value of a base64 character (RFC 2045 Table 1), 64 for white space
+ * and '=', 255 for anything else. */
+static uint8_t b64_class(uint8_t c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return (uint8_t)(c - 'A');
+	if (c >= 'a' && c <= 'z')
+		return (uint8_t)(c - 'a' + 26);
+	if (c >= '0' && c <= '9')
+		return (uint8_t)(c - '0' + 52);
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return c == '=' || c == ' ' || c == '\t' || c == '\r' || c == '\n' ? 64 : 255;
+}
+
+/*
+ * Base64 as the mainstream MIME decoders read it (RFC 2045 §6.8): white
+ * space skipped, decoding ends at the padding, a last group of 2 or 3
+ * characters without its padding gives its 1 or 2 bytes, and a stray last
+ * character (6 bits: no whole byte) is dropped. Returns the length, or -1
+ * when a byte outside the alphabet says this is not base64 at all.
+ */
+static long b64_decode(uint8_t *out, const uint8_t *in, size_t n)
+{
+	uint32_t acc = 0;
+	unsigned k = 0;
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t v = b64_class(in[i]);
+		if (v == 255)
+			return -1;
+		if (v == 64) {
+			if (in[i] == '=')
+				break;
+			continue;
+		}
+		acc = acc << 6 | v;
+		if (++k == 4) {
+			out[o++] = (uint8_t)(acc >> 16);
+			out[o++] = (uint8_t)(acc >> 8);
+			out[o++] = (uint8_t)acc;
+			acc = 0;
+			k = 0;
+		}
+	}
+	if (k == 2) {
+		out[o++] = (uint8_t)(acc >> 4);
+	} else if (k == 3) {
+		out[o++] = (uint8_t)(acc >> 10);
+		out[o++] = (uint8_t)(acc >> 2);
+	}
+	return (long)o;
+}
+
 static int transfer_decode(pb_wap__ctx *ctx, pb_mms_part *p)
 {
 	const char *te = p->transfer_encoding;
 	if (!te)
 		return 0;
 	if (!pb_ascii_casecmp(te, "base64")) {
-		pb_buf b = PB_BUF_INIT;
-		pb_parse_error scratch;
-		int rc = pb_base64_decode(&b, (const char *)p->raw, p->raw_len, 0, &scratch);
-		if (rc == 0) {
-			uint8_t *d = pb_wap__alloc(ctx->arena, b.len ? b.len : 1);
-			if (!d) {
-				rc = PB_ENOMEM;
-			} else {
-				if (b.len)
-					memcpy(d, b.data, b.len);
-				p->data = d;
-				p->len = b.len;
-			}
-		} else if (rc == PB_EMALFORMED) {
-			rc = 0; /* not base64 after all: the bytes as they came */
-			pb_error_clear();
+		uint8_t *d = pb_wap__alloc(ctx->arena, p->raw_len / 4 * 3 + 3);
+		if (!d)
+			return PB_ENOMEM;
+		long n = b64_decode(d, p->raw, p->raw_len);
+		if (n >= 0) { /* else not base64 after all: the bytes as they came */
+			p->data = d;
+			p->len = (size_t)n;
 		}
-		pb_buf_dispose(&b);
-		return rc;
+		return 0;
 	}
 	if (!pb_ascii_casecmp(te, "quoted-printable")) {
 		uint8_t *d = pb_wap__alloc(ctx->arena, p->raw_len ? p->raw_len : 1);
@@ -247,7 +293,7 @@ static int one_part(pb_wap__ctx *ctx, pb_cur *c, pb_mms_message *m, int parent, 
 	const char *disp_name = NULL;
 	if ((rc = part_headers(ctx, p, &disp_name)) < 0 || (rc = finish_part(ctx, m, idx, disp_name)) < 0)
 		return rc;
-	if (pb_wap__is_multipart(ct.media_type) && depth + 1 < MAX_DEPTH) {
+	if (pb_wap__ct_is_multipart(&ct) && depth + 1 < MAX_DEPTH) {
 		p->is_multipart = true;
 		pb_cur inner = { c->base, p->data, p->data + p->len };
 		if (p->data != p->raw) /* transfer-decoded: offsets no longer map to the input */
@@ -289,16 +335,35 @@ static void mark_root(pb_mms_message *m, const pb_wsp_content_type *ct, int pare
 	}
 }
 
+/* Drop the parts from @keep on (a salvage cut inside them). */
+static void drop_parts(pb_mms_message *m, size_t keep)
+{
+	m->n_parts = keep;
+}
+
 int pb_mms__multipart(pb_wap__ctx *ctx, pb_cur *c, pb_mms_message *m, int parent, int depth)
 {
-	uint32_t n;
+	uint32_t n = 0;
 	int rc;
-	if ((rc = pb_wap__uintvar(ctx, c, &n)) < 0)
+	if (pb_cur_eof(c))
+		rc = pb_wap__fail(ctx, c, "multipart body without its entry count");
+	else
+		rc = pb_wap__uintvar(ctx, c, &n);
+	/* The entry count is what the sender wrote down: fewer entries in the
+	 * data is a cut PDU, and bytes after the last entry do not belong to it. */
+	for (uint32_t i = 0; i < n && rc == 0; i++) {
+		size_t keep = m->n_parts;
+		if (pb_cur_eof(c))
+			rc = pb_wap__fail(ctx, c, "multipart declares %u parts; the data ends after %u",
+					  (unsigned)n, (unsigned)i);
+		else if ((rc = one_part(ctx, c, m, parent, depth)) == PB_EMALFORMED)
+			drop_parts(m, keep);
+	}
+	if (rc == 0 && !pb_cur_eof(c))
+		rc = pb_wap__fail(ctx, c, "%zu bytes after the last of the %u parts the multipart declares",
+				  pb_cur_left(c), (unsigned)n);
+	if (rc < 0 && (rc = pb_mms__salvage(ctx, m, rc)) < 0)
 		return rc;
-	/* Some encoders write a wrong count: the data decides where parts end. */
-	for (uint32_t i = 0; i < n && !pb_cur_eof(c); i++)
-		if ((rc = one_part(ctx, c, m, parent, depth)) < 0)
-			return rc;
 	const pb_wsp_content_type *ct = parent < 0 ? &m->content_type : &m->parts[parent].content_type;
 	mark_root(m, ct, parent);
 	return 0;
@@ -326,31 +391,49 @@ int pb_mms__single_part(pb_wap__ctx *ctx, pb_mms_message *m, const pb_cur *body)
 
 /* --- file names -------------------------------------------------------------------- */
 
-static const struct {
+static const struct ext {
 	const char *type;
+	uint8_t type_len;
 	const char *ext;
 } extensions[] = {
-	{ "image/jpeg", "jpg" }, { "image/jpg", "jpg" }, { "image/pjpeg", "jpg" }, { "image/png", "png" },
-	{ "image/gif", "gif" }, { "image/bmp", "bmp" }, { "image/vnd.wap.wbmp", "wbmp" },
-	{ "image/webp", "webp" }, { "image/heic", "heic" }, { "image/tiff", "tif" },
-	{ "text/plain", "txt" }, { "text/html", "html" }, { "application/smil", "smil" },
-	{ "text/x-vcard", "vcf" }, { "text/vcard", "vcf" }, { "text/x-vcalendar", "vcs" },
-	{ "text/calendar", "ics" }, { "audio/amr", "amr" }, { "audio/amr-wb", "awb" },
-	{ "audio/mpeg", "mp3" }, { "audio/mp3", "mp3" }, { "audio/mp4", "m4a" }, { "audio/aac", "aac" },
-	{ "audio/midi", "mid" }, { "audio/mid", "mid" }, { "audio/sp-midi", "mid" }, { "audio/ogg", "ogg" },
-	{ "audio/wav", "wav" }, { "audio/x-wav", "wav" }, { "video/3gpp", "3gp" }, { "audio/3gpp", "3gp" },
-	{ "video/3gpp2", "3g2" }, { "video/mp4", "mp4" }, { "video/mpeg", "mpg" }, { "video/quicktime", "mov" },
-	{ "application/pdf", "pdf" }, { "application/vnd.wap.mms-message", "mms" },
+#define E(t, e) { t, sizeof(t) - 1, e }
+	E("image/jpeg", "jpg"), E("image/jpg", "jpg"), E("image/pjpeg", "jpg"), E("image/png", "png"),
+	E("image/gif", "gif"), E("image/bmp", "bmp"), E("image/vnd.wap.wbmp", "wbmp"),
+	E("image/webp", "webp"), E("image/heic", "heic"), E("image/tiff", "tif"),
+	E("text/plain", "txt"), E("text/html", "html"), E("application/smil", "smil"),
+	E("text/x-vcard", "vcf"), E("text/vcard", "vcf"), E("text/x-vcalendar", "vcs"),
+	E("text/calendar", "ics"), E("audio/amr", "amr"), E("audio/amr-wb", "awb"),
+	E("audio/mpeg", "mp3"), E("audio/mp3", "mp3"), E("audio/mp4", "m4a"), E("audio/aac", "aac"),
+	E("audio/midi", "mid"), E("audio/mid", "mid"), E("audio/sp-midi", "mid"), E("audio/ogg", "ogg"),
+	E("audio/wav", "wav"), E("audio/x-wav", "wav"), E("video/3gpp", "3gp"), E("audio/3gpp", "3gp"),
+	E("video/3gpp2", "3g2"), E("video/mp4", "mp4"), E("video/mpeg", "mpg"), E("video/quicktime", "mov"),
+	E("application/pdf", "pdf"), E("application/vnd.wap.mms-message", "mms"),
 	/* more spellings, for pb_mms_guess_content_type() */
-	{ "image/jpeg", "jpeg" }, { "text/plain", "text" }, { "application/smil", "smi" },
+	E("image/jpeg", "jpeg"), E("text/plain", "text"), E("application/smil", "smi"),
+#undef E
 };
 
 const char *pb_mms__extension(const char *media_type)
 {
+	size_t n = strlen(media_type);
 	for (size_t i = 0; i < PB_ARRAY_SIZE(extensions); i++)
-		if (!pb_ascii_casecmp(media_type, extensions[i].type))
+		if (extensions[i].type_len == n && !pb_ascii_casecmp(media_type, extensions[i].type))
 			return extensions[i].ext;
 	return NULL;
+}
+
+/* The extension of a part's content type: by its WSP number when it has
+ * one (a table lookup), else by name. */
+static const char *part_extension(const pb_wsp_content_type *ct)
+{
+	switch (ct->well_known) {
+	case 0x03: return "txt";
+	case 0x1D: return "gif";
+	case 0x1E: return "jpg";
+	case 0x20: return "png";
+	case 0x21: return "wbmp";
+	default: return ct->well_known >= 0 ? NULL : pb_mms__extension(ct->media_type);
+	}
 }
 
 PB_API const char *pb_mms_guess_content_type(const char *filename)
@@ -362,69 +445,146 @@ PB_API const char *pb_mms_guess_content_type(const char *filename)
 	return "application/octet-stream";
 }
 
+/* What becomes of an ASCII byte in a file name: kept, replaced by '_'
+ * (shell and Windows-reserved characters), or dropped (controls). */
+enum { KEEP, REPLACE, DROP };
+static inline int ascii_class(uint8_t c)
+{
+	if (c < 0x20 || c == 0x7F)
+		return DROP;
+	switch (c) {
+	case '<': case '>': case ':': case '"': case '|': case '?': case '*': case '`': case '$':
+	case ';': case '&': case '\'':
+		return REPLACE;
+	default:
+		return KEEP;
+	}
+}
+
 static bool reserved(uint32_t cp)
 {
 	return cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0) || cp == 0xFFFD ||
 	       (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069); /* bidi overrides */
 }
 
-/* The safe form of @name, at most @max bytes (see pb_mms_safe_filename()). */
-static int safe_name(pb_buf *out, const char *name, size_t max)
+/* Windows device names (CON, PRN, AUX, NUL, COM1-9, LPT1-9), reserved with
+ * any extension and in any case: "con.txt" cannot be a file there. */
+static bool windows_device(const char *s, size_t n)
 {
-	size_t start = out->len;
+	char c = (char)(s[0] | 0x20); /* most names fail at their first letter */
+	if (c != 'c' && c != 'p' && c != 'a' && c != 'n' && c != 'l')
+		return false;
+	size_t stem = 0;
+	while (stem < n && s[stem] != '.')
+		stem++;
+	while (stem > 0 && s[stem - 1] == ' ')
+		stem--;
+	if (stem == 3)
+		return !pb_ascii_ncasecmp(s, "CON", 3) || !pb_ascii_ncasecmp(s, "PRN", 3) ||
+		       !pb_ascii_ncasecmp(s, "AUX", 3) || !pb_ascii_ncasecmp(s, "NUL", 3);
+	return stem == 4 && (!pb_ascii_ncasecmp(s, "COM", 3) || !pb_ascii_ncasecmp(s, "LPT", 3)) &&
+	       s[3] >= '1' && s[3] <= '9';
+}
+
+/* The safe form of @name into out[0..cap), at most @max bytes (see
+ * pb_mms_safe_filename()); cap must exceed max + 1. Returns its length. */
+static size_t safe_name(char *out, size_t cap, const char *name, size_t max)
+{
 	const char *base = name;
 	for (const char *p = name; *p; p++)
 		if (*p == '/' || *p == '\\')
 			base = p + 1;
-	size_t n = strlen(base);
+	/* sanitise into out; past cap-2 only the last extension still matters */
+	size_t len = 0, n = strlen(base), ext_at = 0;
+	bool over = false;
 	for (size_t i = 0; i < n;) {
-		uint32_t cp;
-		size_t k = pb_utf8_decode(base + i, n - i, &cp);
-		int rc;
-		if (reserved(cp))
-			rc = 0; /* dropped */
-		else if (strchr("<>:\"|?*`$;&'", (int)cp) && cp < 0x80)
-			rc = pb_buf_putc(out, '_');
-		else if (cp == '.' && out->len > start && out->data[out->len - 1] == '.')
-			rc = 0; /* no ".." */
-		else if ((cp == '.' || cp == ' ' || cp == '-') && out->len == start)
-			rc = 0; /* no hidden files, no option-like names */
+		uint8_t c = (uint8_t)base[i];
+		const char *put = base + i;
+		size_t k = 1, w = 1;
+		if (c < 0x80) {
+			int cls = ascii_class(c);
+			if (cls == DROP || (c == '.' && len && out[len - 1] == '.') ||
+			    ((c == '.' || c == ' ' || c == '-') && len == 0)) {
+				i++;
+				continue;
+			}
+			if (cls == REPLACE)
+				put = "_";
+		} else {
+			uint32_t cp;
+			w = k = pb_utf8_decode(base + i, n - i, &cp);
+			if (reserved(cp)) {
+				i += k;
+				continue;
+			}
+		}
+		if (len + w + 13 > cap) { /* keep room for a last extension of up to 12 bytes */
+			over = true;
+			if (c == '.')
+				ext_at = i;
+			i += k;
+			continue;
+		}
+		if (w == 1)
+			out[len] = *put;
 		else
-			rc = pb_buf_put(out, base + i, k);
-		if (rc < 0)
-			return rc;
+			memcpy(out + len, put, w);
+		len += w;
 		i += k;
 	}
-	while (out->len > start && (out->data[out->len - 1] == '.' || out->data[out->len - 1] == ' '))
-		out->len--;
-	if (out->len - start > max) {
-		/* keep a short extension; cut the stem on a character boundary */
-		const char *s = (const char *)out->data + start;
-		size_t len = out->len - start, ext = 0;
-		const char *dot = memchr(s, '.', len) ? strrchr(s, '.') : NULL;
-		if (dot && (size_t)(s + len - dot) <= 12)
-			ext = (size_t)(s + len - dot);
-		size_t stem = max - ext;
-		while (stem > 0 && ((uint8_t)s[stem] & 0xC0) == 0x80)
-			stem--;
-		memmove(out->data + start + stem, s + len - ext, ext);
-		out->len = start + stem + ext;
+	if (over && ext_at) { /* the extension from past the end */
+		size_t e = n - ext_at;
+		if (e <= 12) {
+			bool clean = true;
+			for (size_t j = ext_at; j < n; j++)
+				clean = clean && (uint8_t)base[j] < 0x80 && ascii_class((uint8_t)base[j]) == KEEP;
+			if (clean) {
+				memcpy(out + len, base + ext_at, e);
+				len += e;
+			}
+		}
 	}
-	out->data[out->len] = '\0';
-	return 0;
+	while (len > 0 && (out[len - 1] == '.' || out[len - 1] == ' '))
+		len--;
+	if (len > max) {
+		/* keep a short extension; cut the stem on a character boundary */
+		size_t ext = 0;
+		for (size_t j = len; j > 0; j--)
+			if (out[j - 1] == '.') {
+				if (len - (j - 1) <= 12)
+					ext = len - (j - 1);
+				break;
+			}
+		size_t stem = max - ext;
+		while (stem > 0 && ((uint8_t)out[stem] & 0xC0) == 0x80)
+			stem--;
+		memmove(out + stem, out + len - ext, ext);
+		len = stem + ext;
+	}
+	if (len && windows_device(out, len)) {
+		if (len + 1 > max) { /* room for the '_', cut on a character boundary */
+			len--;
+			while (len > 0 && ((uint8_t)out[len] & 0xC0) == 0x80)
+				len--;
+		}
+		memmove(out + 1, out, len);
+		out[0] = '_';
+		len++;
+	}
+	out[len] = '\0';
+	return len;
 }
 
 PB_API int pb_mms_safe_filename(pb_buf *out, const char *name, const char *fallback)
 {
 	if (!out || !fallback)
 		return pb_error_set(PB_EINVAL, "pb_mms_safe_filename: NULL argument");
-	size_t start = out->len;
-	int rc = pb_buf_reserve(out, 0);
-	if (rc < 0 || (name && (rc = safe_name(out, name, 96)) < 0))
-		return rc;
-	if (out->len == start)
-		rc = safe_name(out, fallback, 96);
-	return rc;
+	char tmp[512];
+	size_t n = name ? safe_name(tmp, sizeof(tmp), name, 96) : 0;
+	if (n == 0)
+		n = safe_name(tmp, sizeof(tmp), fallback, 96);
+	int rc = pb_buf_put(out, tmp, n);
+	return rc < 0 ? rc : pb_buf_reserve(out, 0);
 }
 
 static bool name_taken(const pb_mms_message *m, size_t upto, const char *name)
@@ -435,54 +595,99 @@ static bool name_taken(const pb_mms_message *m, size_t upto, const char *name)
 	return false;
 }
 
-static int name_part(pb_wap__ctx *ctx, pb_mms_message *m, size_t idx, pb_buf *b)
+/* Decimal digits of @v at @out; returns their number. */
+static size_t put_number(char *out, size_t v)
+{
+	char tmp[24];
+	size_t n = 0;
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while (v /= 10);
+	for (size_t i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return n;
+}
+
+/* A character that safe_name() keeps as it is anywhere in a name. */
+static inline bool plain_char(uint8_t c)
+{
+	return (uint8_t)((c | 0x20) - 'a') < 26 || (uint8_t)(c - '0') < 10 || c == '_' || c == '-' || c == '.' ||
+	       c == '+' || c == '(' || c == ')' || c == ',' || c == '=' || c == '@' || c == '#';
+}
+
+/* Is @s already what safe_name(s) would make of it, with an extension (a
+ * name like "photo.jpg")? Then it can be the file name as it is. */
+static bool already_safe(const char *s, size_t max)
+{
+	uint8_t c0 = (uint8_t)s[0];
+	if (!plain_char(c0) || c0 == '.' || c0 == '-')
+		return false;
+	size_t i = 0;
+	bool dot = false;
+	for (; s[i]; i++) {
+		uint8_t c = (uint8_t)s[i];
+		if (!plain_char(c) || i >= max)
+			return false;
+		if (c == '.') {
+			if (s[i - 1] == '.')
+				return false;
+			dot = true;
+		}
+	}
+	return dot && s[i - 1] != '.' && !windows_device(s, i);
+}
+
+static int name_part(pb_wap__ctx *ctx, pb_mms_message *m, size_t idx)
 {
 	pb_mms_part *p = (pb_mms_part *)&m->parts[idx];
-	char fallback[32];
-	snprintf(fallback, sizeof(fallback), "part-%zu", idx + 1);
-	pb_buf_clear(b);
+	char b[560]; /* the safe name (at most 80 bytes in the end), ".ext", "-N" */
 	const char *src = p->name ? p->name : p->content_id;
-	int rc = pb_buf_reserve(b, 0);
-	if (rc < 0 || (src && (rc = safe_name(b, src, 80)) < 0))
-		return rc;
-	if (b->len == 0 && (rc = pb_buf_puts(b, fallback)) < 0)
-		return rc;
-	const char *ext = pb_mms__extension(p->content_type.media_type);
-	if (ext && !memchr(b->data, '.', b->len) && (rc = pb_buf_printf(b, ".%s", ext)) < 0)
-		return rc;
-	if (name_taken(m, idx, (const char *)b->data)) {
-		const char *s = (const char *)b->data;
-		const char *dot = strrchr(s, '.');
-		size_t stem = dot && dot != s ? (size_t)(dot - s) : b->len;
-		pb_buf u = PB_BUF_INIT;
+	if (src && already_safe(src, 80) && !name_taken(m, idx, src)) {
+		p->filename = src; /* borrowed like the name itself */
+		return 0;
+	}
+	size_t len = src ? safe_name(b, sizeof(b) - 40, src, 80) : 0;
+	if (len == 0) {
+		memcpy(b, "part-", 5);
+		len = 5 + put_number(b + 5, idx + 1);
+	}
+	const char *ext = memchr(b, '.', len) ? NULL : part_extension(&p->content_type);
+	if (ext) {
+		size_t e = strlen(ext);
+		b[len++] = '.';
+		memcpy(b + len, ext, e);
+		len += e;
+	}
+	b[len] = '\0';
+	if (name_taken(m, idx, b)) {
+		char u[sizeof(b) + 24];
+		const char *dot = strrchr(b, '.');
+		size_t stem = dot && dot != b ? (size_t)(dot - b) : len;
 		/* "-2" to "-10", then from the part's own number on: unique unless
 		 * the sender chose such names, so the search stays short */
-		for (unsigned k = 2; rc == 0; k = k < 10 || k > idx + 1 ? k + 1 : (unsigned)idx + 2) {
-			pb_buf_clear(&u);
-			if ((rc = pb_buf_put(&u, s, stem)) < 0 || (rc = pb_buf_printf(&u, "-%u", k)) < 0 ||
-			    (rc = pb_buf_puts(&u, s + stem)) < 0)
+		for (size_t k = 2;; k = k < 10 || k > idx + 1 ? k + 1 : idx + 2) {
+			size_t n = stem;
+			memcpy(u, b, stem);
+			u[n++] = '-';
+			n += put_number(u + n, k);
+			memcpy(u + n, b + stem, len - stem);
+			n += len - stem;
+			u[n] = '\0';
+			if (!name_taken(m, idx, u)) {
+				memcpy(b, u, n + 1);
+				len = n;
 				break;
-			if (!name_taken(m, idx, (const char *)u.data))
-				break;
+			}
 		}
-		if (rc == 0) {
-			pb_buf_clear(b);
-			rc = pb_buf_put(b, u.data, u.len);
-		}
-		pb_buf_dispose(&u);
-		if (rc < 0)
-			return rc;
 	}
-	p->filename = pb_wap__strndup(ctx->arena, b->data, b->len);
+	p->filename = pb_wap__strndup(ctx->arena, b, len);
 	return p->filename ? 0 : PB_ENOMEM;
 }
 
 int pb_mms__name_parts(pb_wap__ctx *ctx, pb_mms_message *m)
 {
-	pb_buf b = PB_BUF_INIT;
 	int rc = 0;
 	for (size_t i = 0; i < m->n_parts && rc == 0; i++)
-		rc = name_part(ctx, m, i, &b);
-	pb_buf_dispose(&b);
+		rc = name_part(ctx, m, i);
 	return rc;
 }

@@ -157,7 +157,7 @@ PB_API int pb_wsp_push_decode(pb_wsp_push **out, const uint8_t *buf, size_t len,
 	pb_wsp_push *push = pb_wap__arena_object(sizeof(*push), 512, &arena);
 	if (!push)
 		return PB_ENOMEM;
-	pb_wap__ctx ctx = { arena, perr };
+	pb_wap__ctx ctx = { arena, perr, 0 };
 	pb_cur c = pb_wap__cur(buf, len);
 	int rc = pb_wap__push_decode(&ctx, &c, push);
 	if (rc < 0) {

@@ -53,6 +53,7 @@ int pb_wap__grow(pb_wap__arena *a, void **arr, size_t *cap, size_t n, size_t siz
 typedef struct pb_wap__ctx {
 	pb_wap__arena *arena;
 	pb_parse_error *perr;
+	unsigned int flags;  /* PB_MMS_DECODE_* */
 } pb_wap__ctx;
 
 /* A cursor over the caller's input; NULL with length 0 is an empty input
@@ -89,6 +90,8 @@ int pb_wap__headers(pb_wap__ctx *ctx, pb_cur *c, pb_wsp_header **out, size_t *n)
 const char *pb_wap__header_name(unsigned int field);
 /* Is this a multipart content type (multipart/... or application/vnd.wap.multipart....)? */
 bool pb_wap__is_multipart(const char *media_type);
+/* The same for a decoded content type, by its WSP number when it has one. */
+bool pb_wap__ct_is_multipart(const pb_wsp_content_type *ct);
 
 /* Internal variant of pb_wsp_push_decode on an existing arena. */
 int pb_wap__push_decode(pb_wap__ctx *ctx, pb_cur *c, pb_wsp_push *push);
@@ -109,6 +112,12 @@ int pb_wap__put_content_type(pb_buf *out, const char *media_type, unsigned int c
 int pb_mms__decode_cur(pb_wap__ctx *ctx, pb_cur *c, unsigned int flags, pb_mms_message *msg);
 int pb_mms__multipart(pb_wap__ctx *ctx, pb_cur *c, pb_mms_message *msg, int parent, int depth);
 int pb_mms__single_part(pb_wap__ctx *ctx, pb_mms_message *msg, const pb_cur *body);
+/* With PB_MMS_DECODE_SALVAGE and @err PB_EMALFORMED (just raised into
+ * ctx->perr, never NULL while decoding MMS): note it as the warning, mark
+ * the message incomplete, return 0. Otherwise return @err. */
+int pb_mms__salvage(pb_wap__ctx *ctx, pb_mms_message *msg, int err);
+/* Note a warning (the first one is kept): @text copied into the arena. */
+int pb_mms__warn(pb_wap__ctx *ctx, pb_mms_message *msg, size_t offset, const char *text);
 /* Give every part a safe, unique filename (multipart.c). */
 int pb_mms__name_parts(pb_wap__ctx *ctx, pb_mms_message *msg);
 /* A file name extension for a media type ("jpg"), or NULL. */

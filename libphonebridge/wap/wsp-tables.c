@@ -24,7 +24,7 @@ static const char *const content_types[] = {
 	[0x0B] = "multipart/*",
 	[0x0C] = "multipart/mixed",
 	[0x0D] = "multipart/form-data",
-	[0x0E] = "multipart/byterantes",
+	[0x0E] = "multipart/byteranges",
 	[0x0F] = "multipart/alternative",
 	[0x10] = "application/*",
 	[0x11] = "application/java-vm",
@@ -248,8 +248,32 @@ const char *pb_wap__header_name(unsigned int field)
 	return field < PB_ARRAY_SIZE(header_names) ? header_names[field] : NULL;
 }
 
+/* Does @s start with the lower-case ASCII @prefix of @n bytes, in any case? */
+static inline bool prefix_ci(const char *s, const char *prefix, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = (uint8_t)s[i];
+		if ((uint8_t)(c - 'A') < 26)
+			c |= 0x20;
+		if (c != (uint8_t)prefix[i])
+			return false;
+	}
+	return true;
+}
+
 bool pb_wap__is_multipart(const char *media_type)
 {
-	return media_type && (pb_ascii_ncasecmp(media_type, "multipart/", 10) == 0 ||
-			      pb_ascii_ncasecmp(media_type, "application/vnd.wap.multipart.", 30) == 0);
+	if (!media_type)
+		return false;
+	char c = (char)(media_type[0] | 0x20); /* most types fail here, at their first letter */
+	return (c == 'm' && prefix_ci(media_type, "multipart/", 10)) ||
+	       (c == 'a' && prefix_ci(media_type, "application/vnd.wap.multipart.", 30));
+}
+
+bool pb_wap__ct_is_multipart(const pb_wsp_content_type *ct)
+{
+	int code = ct->well_known;
+	if (code >= 0 && code < 0x80) /* by its number: no string to compare */
+		return (code >= 0x0B && code <= 0x0F) || (code >= 0x22 && code <= 0x26) || code == 0x33;
+	return pb_wap__is_multipart(ct->media_type);
 }

@@ -39,7 +39,7 @@ PB_API int pb_wsp_uintvar_decode(const uint8_t *buf, size_t len, uint32_t *value
 {
 	if (!buf && len)
 		return pb_error_set(PB_EINVAL, "pb_wsp_uintvar_decode: NULL buffer");
-	pb_wap__ctx ctx = { NULL, perr };
+	pb_wap__ctx ctx = { NULL, perr, 0 };
 	pb_cur c = pb_wap__cur(buf, len);
 	uint32_t v = 0;
 	int rc = pb_wap__uintvar(&ctx, &c, &v);
@@ -129,7 +129,14 @@ int pb_wap__integer(pb_wap__ctx *ctx, pb_cur *c, uint64_t *v)
 
 static bool all_ascii(const uint8_t *p, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) { /* a word at a time */
+		uint64_t w;
+		memcpy(&w, p + i, 8);
+		if (w & UINT64_C(0x8080808080808080))
+			return false;
+	}
+	for (; i < n; i++)
 		if (p[i] & 0x80)
 			return false;
 	return true;
@@ -312,8 +319,36 @@ static int any_value(pb_wap__ctx *ctx, pb_cur *c, uint64_t *num, const char **te
 	return pb_wap__text(ctx, c, text);
 }
 
+/* The parameters with a field of their own in pb_wsp_content_type. */
+enum { P_OTHER, P_CHARSET, P_TYPE, P_START, P_START_INFO, P_NAME, P_FILENAME };
+
+static int param_kind_by_name(const char *name)
+{
+	static const char *const names[] = { [P_CHARSET] = "charset", [P_TYPE] = "type", [P_START] = "start",
+					     [P_START_INFO] = "start-info", [P_NAME] = "name",
+					     [P_FILENAME] = "filename" };
+	for (int k = P_CHARSET; k <= P_FILENAME; k++)
+		if (!pb_ascii_casecmp(name, names[k]))
+			return k;
+	return P_OTHER;
+}
+
+/* The same by well-known parameter number (Table 38): a table lookup. */
+static int param_kind(uint64_t token)
+{
+	switch (token) {
+	case 0x01: return P_CHARSET;
+	case 0x03: case 0x09: return P_TYPE;
+	case 0x0A: case 0x19: return P_START;
+	case 0x0B: case 0x1A: return P_START_INFO;
+	case 0x05: case 0x17: return P_NAME;
+	case 0x06: case 0x18: return P_FILENAME;
+	default: return P_OTHER;
+	}
+}
+
 static int add_param(pb_wap__ctx *ctx, pb_wsp_content_type *ct, size_t *cap, const char *name,
-		     const char *value)
+		     const char *value, int kind)
 {
 	pb_wsp_param *arr = (pb_wsp_param *)ct->params;
 	int rc = pb_wap__grow(ctx->arena, (void **)&arr, cap, ct->n_params, sizeof(*arr));
@@ -323,18 +358,11 @@ static int add_param(pb_wap__ctx *ctx, pb_wsp_content_type *ct, size_t *cap, con
 	arr[ct->n_params].value = value;
 	ct->params = arr;
 	ct->n_params++;
-	if (!pb_ascii_casecmp(name, "charset") && !ct->charset)
-		ct->charset = value;
-	else if (!pb_ascii_casecmp(name, "type") && !ct->type)
-		ct->type = value;
-	else if (!pb_ascii_casecmp(name, "start") && !ct->start)
-		ct->start = value;
-	else if (!pb_ascii_casecmp(name, "start-info") && !ct->start_info)
-		ct->start_info = value;
-	else if (!pb_ascii_casecmp(name, "name") && !ct->name)
-		ct->name = value;
-	else if (!pb_ascii_casecmp(name, "filename") && !ct->filename)
-		ct->filename = value;
+	const char **field = kind == P_CHARSET ? &ct->charset : kind == P_TYPE ? &ct->type
+		: kind == P_START ? &ct->start : kind == P_START_INFO ? &ct->start_info
+		: kind == P_NAME ? &ct->name : kind == P_FILENAME ? &ct->filename : NULL;
+	if (field && !*field)
+		*field = value;
 	return 0;
 }
 
@@ -356,7 +384,7 @@ static int typed_param(pb_wap__ctx *ctx, pb_cur *c, uint64_t token, pb_wsp_conte
 		uint32_t q;
 		if ((rc = pb_wap__uintvar(ctx, c, &q)) < 0 || (rc = number_text(ctx, q, &text)) < 0)
 			return rc;
-		return add_param(ctx, ct, cap, name, text);
+		return add_param(ctx, ct, cap, name, text, P_OTHER);
 	}
 	if ((rc = any_value(ctx, c, &num, &text, &is_num)) < 0)
 		return rc;
@@ -365,7 +393,8 @@ static int typed_param(pb_wap__ctx *ctx, pb_cur *c, uint64_t token, pb_wsp_conte
 			text = "*";
 		} else if (is_num) {
 			ct->charset_mib = num <= UINT32_MAX ? (unsigned int)num : 0;
-			const char *cs = pb_charset_from_mib(ct->charset_mib);
+			const char *cs = num == 106 ? "UTF-8" /* nearly every text part: no table scan */
+				: pb_charset_from_mib(ct->charset_mib);
 			if (cs)
 				text = cs;
 			else if ((rc = number_text(ctx, num, &text)) < 0)
@@ -374,7 +403,7 @@ static int typed_param(pb_wap__ctx *ctx, pb_cur *c, uint64_t token, pb_wsp_conte
 			int mib = pb_charset_to_mib(text);
 			ct->charset_mib = mib > 0 ? (unsigned int)mib : 0;
 		}
-		return add_param(ctx, ct, cap, name, text);
+		return add_param(ctx, ct, cap, name, text, P_CHARSET);
 	}
 	if (is_num && (token == 0x03 || token == 0x09) && num <= UINT32_MAX &&
 	    pb_wsp_content_type_name((unsigned int)num)) {
@@ -382,7 +411,7 @@ static int typed_param(pb_wap__ctx *ctx, pb_cur *c, uint64_t token, pb_wsp_conte
 	} else if (is_num && (rc = number_text(ctx, num, &text)) < 0) {
 		return rc;
 	}
-	return add_param(ctx, ct, cap, name, text);
+	return add_param(ctx, ct, cap, name, text, param_kind(token));
 }
 
 int pb_wap__params(pb_wap__ctx *ctx, pb_cur *c, pb_wsp_content_type *ct)
@@ -408,11 +437,12 @@ int pb_wap__params(pb_wap__ctx *ctx, pb_cur *c, pb_wsp_content_type *ct)
 				return rc;
 			if (is_num && (rc = number_text(ctx, num, &text)) < 0)
 				return rc;
-			if (!pb_ascii_casecmp(name, "charset") && !is_num) {
+			int kind = param_kind_by_name(name);
+			if (kind == P_CHARSET && !is_num) {
 				int mib = pb_charset_to_mib(text);
 				ct->charset_mib = mib > 0 ? (unsigned int)mib : 0;
 			}
-			if ((rc = add_param(ctx, ct, &cap, name, text)) < 0)
+			if ((rc = add_param(ctx, ct, &cap, name, text, kind)) < 0)
 				return rc;
 		}
 	}

@@ -180,7 +180,10 @@ static PyObject *message_obj(const input *in, const pb_mms_message *m)
 	if (!d)
 		return NULL;
 	const char *type_name = pb_mms_message_type_name(m->message_type);
-	if (pbpy_dict_put(d, "message_type", PyLong_FromLong(m->message_type)) < 0 ||
+	if (pbpy_dict_put(d, "incomplete", PyBool_FromLong(m->incomplete)) < 0 ||
+	    pbpy_dict_put(d, "warning", pbpy_str_or_none(m->warning)) < 0 ||
+	    pbpy_dict_put(d, "warning_offset", PyLong_FromSize_t(m->warning_offset)) < 0 ||
+	    pbpy_dict_put(d, "message_type", PyLong_FromLong(m->message_type)) < 0 ||
 	    pbpy_dict_put(d, "type_name", pbpy_str_or_none(type_name)) < 0 ||
 	    pbpy_dict_put(d, "version", PyLong_FromUnsignedLong(m->version)) < 0 ||
 	    pbpy_dict_put(d, "transaction_id", pbpy_str_or_none(m->transaction_id)) < 0 ||
@@ -254,31 +257,31 @@ static PyObject *push_obj(const input *in, const pb_wsp_push *p)
 
 static PyObject *mms_decode(PyObject *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = { "pdu", "headers_only", "copy", NULL };
+	static char *kwlist[] = { "pdu", "headers_only", "copy", "salvage", NULL };
 	PyObject *obj;
-	int headers_only = 0, copy = 0;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|pp", kwlist, &obj, &headers_only, &copy))
+	int headers_only = 0, copy = 0, salvage = 0;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|ppp", kwlist, &obj, &headers_only, &copy, &salvage))
 		return NULL;
 	input in;
 	if (input_get(&in, obj, copy) < 0)
 		return NULL;
 	pb_mms_message *m = NULL;
 	pb_parse_error perr = PB_PARSE_ERROR_INIT;
-	int rc = pb_mms_decode(&m, in.view.buf, (size_t)in.view.len, headers_only ? PB_MMS_DECODE_HEADERS_ONLY : 0,
-			       &perr);
+	unsigned int flags = (headers_only ? PB_MMS_DECODE_HEADERS_ONLY : 0) | (salvage ? PB_MMS_DECODE_SALVAGE : 0);
+	int rc = pb_mms_decode(&m, in.view.buf, (size_t)in.view.len, flags, &perr);
 	PyObject *r = rc < 0 ? pbpy_raise(rc, &perr) : message_obj(&in, m);
 	pb_mms_message_free(m);
 	input_release(&in);
 	return r;
 }
 
-/* mms_decode_push(pdu, copy=False) -> (message dict, push dict) */
+/* mms_decode_push(pdu, copy=False, salvage=False) -> (message dict, push dict) */
 static PyObject *mms_decode_push(PyObject *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = { "pdu", "copy", NULL };
+	static char *kwlist[] = { "pdu", "copy", "salvage", NULL };
 	PyObject *obj;
-	int copy = 0;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|p", kwlist, &obj, &copy))
+	int copy = 0, salvage = 0;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|pp", kwlist, &obj, &copy, &salvage))
 		return NULL;
 	input in;
 	if (input_get(&in, obj, copy) < 0)
@@ -286,7 +289,8 @@ static PyObject *mms_decode_push(PyObject *self, PyObject *args, PyObject *kw)
 	pb_mms_message *m = NULL;
 	pb_wsp_push *push = NULL;
 	pb_parse_error perr = PB_PARSE_ERROR_INIT;
-	int rc = pb_mms_decode_push(&m, &push, in.view.buf, (size_t)in.view.len, &perr);
+	int rc = pb_mms_decode_push_flags(&m, &push, in.view.buf, (size_t)in.view.len,
+					  salvage ? PB_MMS_DECODE_SALVAGE : 0, &perr);
 	PyObject *r = rc < 0 ? pbpy_raise(rc, &perr) : Py_BuildValue("(NN)", message_obj(&in, m), push_obj(&in, push));
 	pb_mms_message_free(m);
 	pb_wsp_push_free(push);
@@ -548,8 +552,8 @@ static PyObject *mms_token_name(PyObject *self, PyObject *args)
 #define KWF(f) ((PyCFunction)(void (*)(void))(f))
 
 PyMethodDef pbpy_mms_methods[] = {
-	{ "mms_decode", KWF(mms_decode), KW, "mms_decode(pdu, headers_only=False, copy=False) -> dict" },
-	{ "mms_decode_push", KWF(mms_decode_push), KW, "mms_decode_push(pdu, copy=False) -> (message, push)" },
+	{ "mms_decode", KWF(mms_decode), KW, "mms_decode(pdu, headers_only=False, copy=False, salvage=False) -> dict" },
+	{ "mms_decode_push", KWF(mms_decode_push), KW, "mms_decode_push(pdu, copy=False, salvage=False) -> (message, push)" },
 	{ "wsp_push_decode", KWF(wsp_push_decode), KW, "wsp_push_decode(pdu, copy=False) -> dict" },
 	{ "wsp_push_encode", wsp_push_encode, METH_VARARGS, "wsp_push_encode(tid, content_type, app_id, body) -> bytes" },
 	{ "mms_encode_notifyresp", mms_encode_notifyresp, METH_VARARGS,

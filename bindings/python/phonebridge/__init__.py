@@ -7,6 +7,10 @@ gives it Python shapes: bytes and str, exceptions (see
     >>> import phonebridge
     >>> phonebridge.hex_decode("68656c6c6f")
     b'hello'
+
+The submodules (``phonebridge.sms``, ``phonebridge.mms``, ``phonebridge.screen``,
+...) are imported with the package: ``import phonebridge`` is enough to use
+any of them.
 """
 
 from __future__ import annotations
@@ -17,6 +21,10 @@ from typing import Optional, Tuple
 from . import _phonebridge
 from .errors import *  # noqa: F401,F403  (the exception classes are part of the API)
 from .errors import MalformedPDU, PhoneBridgeError  # noqa: F401
+
+# Every submodule comes with the package ("import phonebridge; phonebridge.sms"
+# works); they import nothing from this file, so the order does not matter.
+from . import matrix, mms, mmsc, modem, phone, screen, sms, store  # noqa: E402,F401
 
 __version__: str = _phonebridge.version_string()
 
@@ -34,6 +42,14 @@ __all__ = [
     "charset_to_mib",
     "enable_logging",
     "disable_logging",
+    "matrix",
+    "mms",
+    "mmsc",
+    "modem",
+    "phone",
+    "screen",
+    "sms",
+    "store",
 ] + list(errors.__all__)  # type: ignore[name-defined]  # noqa: F405
 
 

@@ -194,6 +194,11 @@ class Message:
     body: Optional[Body]
     text: str
     """every text part that is not SMIL, in order, separated by a blank line"""
+    incomplete: bool = False
+    """only with ``salvage=True``: the PDU was cut short; this is what could be read"""
+    warning: Optional[str] = None
+    """what decoding let pass or left out (junk after the last header, a cut), or None"""
+    warning_offset: int = 0
 
     @property
     def media_parts(self) -> Tuple[Part, ...]:
@@ -223,7 +228,8 @@ def _message(d: Dict[str, Any]) -> Message:
         d["read_report"], d["report_allowed"], d["status"], d["status_text"],
         d["response_status"], d["response_text"], d["retrieve_status"], d["retrieve_text"],
         d["retrieve_ok"], d["read_status"], d["content_class"], _ct(d["content_type"]),
-        tuple(Header(*h) for h in d["headers"]), parts, d["root_part"], d["body"], d["text"])
+        tuple(Header(*h) for h in d["headers"]), parts, d["root_part"], d["body"], d["text"],
+        d["incomplete"], d["warning"], d["warning_offset"])
 
 
 @dataclass(frozen=True)
@@ -247,20 +253,25 @@ def _push(d: Dict[str, Any]) -> Push:
                 d["app_id_name"], tuple(d["headers"]), d["body"], d["body_offset"])
 
 
-def decode(pdu: _Buffer, headers_only: bool = False, copy: bool = False) -> Message:
+def decode(pdu: _Buffer, headers_only: bool = False, copy: bool = False,
+           salvage: bool = False) -> Message:
     """Decode an MMS PDU (an MMSC's HTTP response body, or a push's body).
 
     ``headers_only``: leave the body undecoded. ``copy``: part bodies as
-    bytes instead of memoryviews of ``pdu``.
+    bytes instead of memoryviews of ``pdu``. A PDU cut short (a text without
+    its NUL, fewer parts than declared, a mandatory header missing) is
+    MalformedPDU, unless ``salvage`` asks for what can be read: then
+    ``incomplete`` is True and ``warning`` says what was left out.
     """
-    return _message(_phonebridge.mms_decode(pdu, headers_only, copy))
+    return _message(_phonebridge.mms_decode(pdu, headers_only, copy, salvage))
 
 
-def decode_push(pdu: _Buffer, copy: bool = False) -> Tuple[Message, Push]:
+def decode_push(pdu: _Buffer, copy: bool = False, salvage: bool = False) -> Tuple[Message, Push]:
     """Decode a WAP push carrying an MMS PDU (M-Notification.ind,
     M-Delivery.ind, M-Read-Orig.ind) from its TID byte; MalformedPDU for a
-    push that is not for MMS."""
-    m, p = _phonebridge.mms_decode_push(pdu, copy)
+    push that is not for MMS. ``salvage``: as for :func:`decode` (a
+    notification whose Content-Location a router cut)."""
+    m, p = _phonebridge.mms_decode_push(pdu, copy, salvage)
     return _message(m), _push(p)
 
 

@@ -44,8 +44,9 @@ kept as :attr:`Session.exception`. The call is never left hanging.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Type
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Type, Union
 
 from . import _phonebridge
 
@@ -256,6 +257,23 @@ class Challenge:
         return self._act().now()
 
 
+def params_text(params: Optional[Mapping[str, Any]]) -> Optional[str]:
+    """Challenge parameters as a dict -> the ``"key=value key=value"`` text
+    the C side reads (None stays None). ValueError for a key that is empty or
+    holds ``=`` or white space, or a value with white space."""
+    if params is None:
+        return None
+    words = []
+    for key, value in params.items():
+        if value is True or value is False:
+            value = "yes" if value else "no"
+        k, v = str(key), str(value)
+        if not k or "=" in k or any(ch.isspace() for ch in k + v):
+            raise ValueError(f"challenge parameter {k!r}={v!r}: keys hold no '=' and neither holds white space")
+        words.append(f"{k}={v}")
+    return " ".join(words)
+
+
 class Registry:
     """The challenges sessions can run: the built-ins ("press-digit",
     "random-code", "arithmetic", "ring-delay", "chain") plus the Python
@@ -274,9 +292,19 @@ class Registry:
         self._r.add(name or cls.name, cls.summary or (cls.__doc__ or "").strip().split("\n")[0], cls)
         return cls
 
-    def check(self, name: str, params: Optional[str] = None) -> None:
-        """Check that ``name`` exists and accepts ``params``: NotFoundError, InvalidArgument."""
-        self._r.check(name, params)
+    def check(self, name: str, params: Union[Mapping[str, Any], str, None] = None) -> None:
+        """Check that ``name`` exists and accepts ``params``: NotFoundError, InvalidArgument.
+
+        ``params`` is a dict like :class:`Policy`'s config (``{"tries": 3}``;
+        values converted with ``str()``, ``True``/``False`` to ``yes``/``no``).
+        A ``"key=value key=value"`` string still works but is deprecated
+        (DeprecationWarning)."""
+        if isinstance(params, str):
+            warnings.warn("Registry.check(): pass the parameters as a dict; "
+                          "'key=value' strings are deprecated", DeprecationWarning, stacklevel=2)
+            self._r.check(name, params)
+        else:
+            self._r.check(name, params_text(params))
 
     def summary(self, name: str) -> str:
         """The one-line summary of challenge ``name``."""
@@ -341,11 +369,13 @@ class Session:
     :meth:`close`).
     """
 
-    def __init__(self, registry: Registry, challenge: str, params: Optional[str], host: Host, *,
+    def __init__(self, registry: Registry, challenge: str,
+                 params: Union[Mapping[str, Any], str, None], host: Host, *,
                  max_duration: int = 90000, goodbye: bool = True,
                  random: Optional[Callable[[int], bytes]] = None) -> None:
         self.host = host
-        self._s = _phonebridge.Session(registry._r, challenge, params, _HostAdapter(host),
+        text = params if isinstance(params, str) else params_text(params)
+        self._s = _phonebridge.Session(registry._r, challenge, text, _HostAdapter(host),
                                        max_duration=max_duration, goodbye=goodbye, random=random)
 
     def start(self, now: int) -> None:

@@ -1,6 +1,8 @@
 """phonebridge core: errors as exceptions, text helpers, logging, no leaks."""
 
 import logging
+import subprocess
+import sys
 import unittest
 
 from pbtest import assert_no_growth
@@ -21,6 +23,17 @@ class TestVersion(unittest.TestCase):
     def test_version_matches(self):
         major, minor, patch = phonebridge.library_version()
         self.assertEqual(phonebridge.__version__, f"{major}.{minor}.{patch}")
+
+
+class TestPackage(unittest.TestCase):
+    def test_submodules_come_with_the_package(self):
+        # a fresh interpreter: this process has imported the submodules already
+        code = ("import phonebridge\n"
+                "for name in ('matrix', 'mms', 'mmsc', 'modem', 'phone', 'screen', 'sms', 'store'):\n"
+                "    getattr(phonebridge, name)\n"
+                "phonebridge.sms.decode; phonebridge.screen.Registry\n")
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
 
 
 class TestErrors(unittest.TestCase):

@@ -102,6 +102,28 @@ class TestDecode(unittest.TestCase):
             mms.decode(b"\x8c\x84\x98")
         self.assertEqual(cm.exception.offset, 3)
 
+    def test_cut_pdu_refused_unless_salvaged(self):
+        data = retrieve_conf()
+        cut = data[:len(data) - 3]  # inside the last part
+        with self.assertRaises(MalformedPDU):
+            mms.decode(cut)
+        m = mms.decode(cut, salvage=True)
+        self.assertTrue(m.incomplete)
+        self.assertIsNotNone(m.warning)
+        self.assertGreater(m.warning_offset, 0)
+        self.assertLess(len(m.parts), len(mms.decode(data).parts))
+        whole = mms.decode(data, salvage=True)
+        self.assertFalse(whole.incomplete)
+        self.assertIsNone(whole.warning)
+        # a notification whose Content-Location a router cut, in a push
+        ni = mms.encode_notification("T1", "http://mmsc.example/m/1", from_="+15550100")
+        push = mms.encode_wap_push(ni[:-1])
+        with self.assertRaises(MalformedPDU):
+            mms.decode_push(push)
+        m, _ = mms.decode_push(push, salvage=True)
+        self.assertTrue(m.incomplete)
+        self.assertEqual(m.content_location, "http://mmsc.example/m/1")
+
     def test_not_a_buffer(self):
         with self.assertRaises(TypeError):
             mms.decode("text")
@@ -216,6 +238,19 @@ class TestExample(unittest.TestCase):
             self.assertTrue(name.endswith(".jpg"))
             with open(os.path.join(out, name), "rb") as f:
                 self.assertEqual(f.read(), JPEG)
+            # a link planted under the part's name is not written through
+            victim = os.path.join(d, "victim")
+            with open(victim, "wb") as f:
+                f.write(b"keep")
+            os.unlink(os.path.join(out, name))
+            os.symlink(victim, os.path.join(out, name))
+            r = subprocess.run([sys.executable, script, src, out], capture_output=True, text=True,
+                               env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("not written through it", r.stderr)
+            with open(victim, "rb") as f:
+                self.assertEqual(f.read(), b"keep")
+            self.assertEqual(sorted(os.listdir(out)), [name])  # no temporary file left
             bad = os.path.join(d, "bad.mms")
             with open(bad, "wb") as f:
                 f.write(b"\x8c\x84\x98")

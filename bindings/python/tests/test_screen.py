@@ -256,12 +256,18 @@ class TestRegistry(unittest.TestCase):
             self.assertIn(name, r)
         self.assertNotIn("nope", r)
         self.assertEqual(r.summary("press-seven"), "press 7 to get through")
-        r.check("press-seven", "tries=3")
+        r.check("press-seven", {"tries": 3})
+        r.check("press-seven", {})
         with self.assertRaises(InvalidArgument) as cm:
-            r.check("press-seven", "tries=9")
+            r.check("press-seven", {"tries": "9"})
         self.assertIn("tries must be 1..5", str(cm.exception))
         with self.assertRaises(InvalidArgument):
-            r.check("press-seven", "colour=blue")
+            r.check("press-seven", {"colour": "blue"})
+        with self.assertRaises(ValueError):
+            r.check("press-seven", {"tries": "3 colour=blue"})
+        # the old "k=v" text still works, with a deprecation warning
+        with self.assertWarns(DeprecationWarning):
+            r.check("press-seven", "tries=3")
         with self.assertRaises(NotFoundError):
             r.check("nope")
         with self.assertRaises(ExistsError):
