@@ -6,6 +6,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "bridge.h"
+#include "daemon.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -34,27 +35,18 @@ struct pbb {
 
 /* --- logging ------------------------------------------------------------- */
 
-static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
-
+/* one format for both daemons (examples/common/daemon.c): "<N>bridge: ..."
+ * or a JSON line, chosen with --log-format */
 void pbb_log(int level, const char *fmt, ...)
 {
 	if (level > pb_log_get_level())
 		return;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	struct tm tm;
-	gmtime_r(&ts.tv_sec, &tm);
-	char when[32];
-	strftime(when, sizeof(when), "%H:%M:%S", &tm);
-	pthread_mutex_lock(&log_mu);
-	fprintf(stderr, "%s.%03ld pb-bridged %s: ", when, ts.tv_nsec / 1000000L, pb_log_level_name(level));
+	char msg[2048];
 	va_list ap;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	fflush(stderr);
-	pthread_mutex_unlock(&log_mu);
+	pbd_log_write(level, "bridge", msg);
 }
 
 static const char *last_error(void)
@@ -279,9 +271,8 @@ static void send_outbound(pbb *b, pb_store *st, pb_modem *m)
 	}
 }
 
-static int open_modem(pbb *b, pb_modem **out)
+int pbb_modem_open(const pbb_config *c, pb_modem **out)
 {
-	const pbb_config *c = b->cfg;
 	pb_modem_options o = PB_MODEM_OPTIONS_INIT;
 	o.url = c->modem_url;
 	o.device = c->modem_device;
@@ -310,7 +301,7 @@ static void *modem_main(void *arg)
 	while (!stopping(b)) {
 		if (!mc.m) {
 			pb_modem *m = NULL;
-			if (open_modem(b, &m) < 0) {
+			if (pbb_modem_open(b->cfg, &m) < 0) {
 				backoff = backoff ? (backoff < 30000 ? backoff * 2 : 30000) : 1000;
 				pbb_log(PB_LOG_WARNING, "modem: %s (again in %ld ms)", last_error(), backoff);
 				nap(b, backoff);
@@ -372,20 +363,28 @@ static bool has_suffix(const char *s, const char *suf)
 
 #define RETRIEVED_CT "application/vnd.wap.mms-message; x-pb-retrieved"
 
+void pbb_mmsc_options(const pbb_config *c, pb_mmsc_options *o, const char *rules[2])
+{
+	rules[0] = c->mmsc_rewrite;
+	rules[1] = NULL;
+	*o = (pb_mmsc_options)PB_MMSC_OPTIONS_INIT;
+	o->mmsc_url = c->mmsc_url;
+	o->proxy = c->mmsc_proxy;
+	o->interface = c->mmsc_interface;
+	o->user_agent = c->mmsc_user_agent;
+	o->extra_headers = (const char *const *)c->mmsc_headers;
+	o->rewrite_rules = c->mmsc_rewrite ? rules : NULL;
+	o->timeout_ms = 120000;
+}
+
 static pb_mmsc *open_mmsc(pbb *b)
 {
 	const pbb_config *c = b->cfg;
 	if (!c->mmsc_url)
 		return NULL;
-	const char *rules[2] = { c->mmsc_rewrite, NULL };
-	pb_mmsc_options o = PB_MMSC_OPTIONS_INIT;
-	o.mmsc_url = c->mmsc_url;
-	o.proxy = c->mmsc_proxy;
-	o.interface = c->mmsc_interface;
-	o.user_agent = c->mmsc_user_agent;
-	o.extra_headers = (const char *const *)c->mmsc_headers;
-	o.rewrite_rules = c->mmsc_rewrite ? rules : NULL;
-	o.timeout_ms = 120000;
+	pb_mmsc_options o;
+	const char *rules[2];
+	pbb_mmsc_options(c, &o, rules);
 	pb_mmsc *m = NULL;
 	if (pb_mmsc_new(&m, &o) < 0) {
 		pbb_log(PB_LOG_ERROR, "mmsc: %s (picture messages will not be fetched)", last_error());
@@ -1315,6 +1314,8 @@ int pbb_run(pbb *b)
 			break;
 		}
 	pbb_log(PB_LOG_NOTICE, "running");
+	if (started == 4)
+		pbd_notify("READY=1\nSTATUS=running: journal recovered, %zu stages started", started);
 	for (size_t i = 0; i < started; i++)
 		pthread_join(t[i], NULL);
 	return started == 4 && !atomic_load(&b->failed) ? 0 : -1;

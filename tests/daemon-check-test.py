@@ -1,0 +1,190 @@
+#!/usr/bin/python3
+# libphonebridge tests — "pb-bridged check" refuses what "run" would refuse
+# (unknown backend with a suggestion, URLs without a scheme, secret files with
+# loose modes, an unwritable store), "run" refuses the same, and
+# "check --online" reaches the HiLink router emulator (login), the AT modem
+# emulator (AT+CPIN?, AT+CSQ), the homeserver emulator (whoami) and the test
+# MMSC through tinyproxy, one ✓/✗ line each. pb-screend's "check" refuses a
+# missing prompt folder, a loose secret and an unwritable store. Prints TAP.
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# usage: daemon-check-test.py PATH/TO/pb-bridged PATH/TO/pb-screend
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bridge_env import (ROOT, AtModem, Homeserver, Mmsc, Tap, bridge_config, emulator, login,  # noqa: E402
+                        scratch, secret_file, stop)
+
+BRIDGED, SCREEND = sys.argv[1], sys.argv[2]
+EX_CONFIG, EX_UNAVAILABLE = 78, 69
+tap = Tap()
+ok = tap.ok
+tmp = scratch("pb-check-")
+procs = []
+
+
+def run(*args):
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=120)
+
+
+def show(r):
+    for line in (r.stdout + r.stderr).strip().splitlines():
+        print("# " + line, flush=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def tinyproxy():
+    if not shutil.which("tinyproxy"):
+        return None
+    port = free_port()
+    conf = os.path.join(tmp, "tinyproxy.conf")
+    with open(conf, "w") as f:
+        f.write("Port %d\nListen 127.0.0.1\nAllow 127.0.0.1\nTimeout 60\nLogLevel Info\n" % port)
+    log = open(os.path.join(tmp, "tinyproxy.log"), "w")
+    p = subprocess.Popen(["tinyproxy", "-d", "-c", conf], stdout=log, stderr=log)
+    procs.append(p)
+    end = time.monotonic() + 60
+    while time.monotonic() < end and p.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return "127.0.0.1:%d" % port
+        except OSError:
+            time.sleep(0.05)  # poll interval
+    return None
+
+
+homeserver = Homeserver()
+procs.append(homeserver.proc)
+router, RT = emulator("hilink", "--require-login")
+procs.append(router)
+mmsc = Mmsc(tmp)
+procs.append(mmsc.proc)
+token = secret_file(os.path.join(tmp, "matrix.token"), login(homeserver.url, "alice", "wonderland"))
+router_pw = secret_file(os.path.join(tmp, "router.pw"), "secret")
+store = os.path.join(tmp, "bridge.db")
+hilink = "backend = hilink\nurl = %s\nusername = admin\npassword_file = %s" % (RT, router_pw)
+
+
+def config(name, modem=hilink, hs=None, tok=token, st=store, extra=""):
+    return bridge_config(os.path.join(tmp, name), modem, hs or homeserver.url, tok, st, extra)
+
+
+try:
+    # --- 1. what run would refuse, check refuses: one ✗ line each, exit 78 ----
+    loose = os.path.join(tmp, "loose.token")
+    with open(loose, "w") as f:
+        f.write("x")
+    os.chmod(loose, 0o644)
+    bad = {
+        "backend": (config("b1.ini", modem=hilink.replace("hilink", "hilnk", 1)),
+                    "\u2717 [modem] backend hilnk: unknown backend (did you mean hilink?)"),
+        "router url": (config("b2.ini", modem=hilink.replace(RT, RT[len("http://"):])),
+                       "\u2717 [modem] url 127.0.0.1:"),
+        "homeserver": (config("b3.ini", hs="matrix.example.org"),
+                       "\u2717 [matrix] homeserver matrix.example.org: no scheme"),
+        "mmsc url": (config("b4.ini", extra="[mmsc]\nurl = ftp://mms.example.net/"),
+                     "\u2717 [mmsc] url ftp://mms.example.net/: the scheme must be http:// or https://"),
+        "secret mode": (config("b5.ini", tok=loose),
+                        "\u2717 [matrix] token_file %s: group or others may read it (mode 644)" % loose),
+        "missing secret": (config("b6.ini", tok=os.path.join(tmp, "none.token")),
+                           "\u2717 [matrix] token_file %s: cannot read it" % os.path.join(tmp, "none.token")),
+        "store": (config("b7.ini", st=os.path.join(tmp, "no-such-dir", "bridge.db")),
+                  "\u2717 [bridge] store %s" % os.path.join(tmp, "no-such-dir", "bridge.db")),
+    }
+    for what, (path, line) in bad.items():
+        r = run(BRIDGED, "check", "-c", path)
+        ok(r.returncode == EX_CONFIG and line in r.stdout, "check refuses the %s (exit 78): %s" % (what, line))
+        if r.returncode != EX_CONFIG or line not in r.stdout:
+            show(r)
+        r = run(BRIDGED, "run", "-c", path)
+        ok(r.returncode == EX_CONFIG and line[2:] in r.stderr, "run refuses the %s too, before it starts" % what)
+        if r.returncode != EX_CONFIG:
+            show(r)
+    link = os.path.join(tmp, "link.db")
+    os.symlink(os.path.join(tmp, "elsewhere.db"), link)
+    r = run(BRIDGED, "check", "-c", config("b8.ini", st=link))
+    ok(r.returncode == EX_CONFIG and "never written through links" in r.stdout, "a store that is a symbolic link is refused")
+
+    # --- 2. --online: router login, whoami, the MMSC through the proxy --------
+    proxy = tinyproxy()
+    good = config("good.ini", extra="[mmsc]\nurl = %s/mms\n%s" % (mmsc.url, "proxy = " + proxy if proxy else ""))
+    r = run(BRIDGED, "check", "-c", good)
+    ok(r.returncode == 0 and "\u2717" not in r.stdout, "a good configuration passes check (offline)")
+    r = run(BRIDGED, "check", "--online", "-c", good)
+    show(r)
+    ok(r.returncode == 0, "check --online passes against the emulators")
+    ok("\u2713 modem hilink at %s: SIM ready" % RT in r.stdout, "the router: logged in, its status read")
+    ok("\u2713 homeserver %s: whoami: @alice:localhost" % homeserver.url in r.stdout, "the homeserver: whoami")
+    if proxy:
+        ok(("\u2713 MMSC %s/mms through proxy %s: answers (HTTP" % (mmsc.url, proxy)) in r.stdout,
+           "the MMSC answers through tinyproxy")
+    else:
+        ok(True, "# SKIP tinyproxy is not installed (Debian package tinyproxy)")
+
+    wrong_pw = os.path.join(tmp, "wrong.pw")
+    secret_file(wrong_pw, "not the password")
+    r = run(BRIDGED, "check", "--online", "-c", config("wrongpw.ini", modem=hilink.replace(router_pw, wrong_pw)))
+    show(r)
+    ok(r.returncode == EX_UNAVAILABLE and "\u2717 modem hilink" in r.stdout and
+       "\u2713 homeserver" in r.stdout, "a wrong router password: the modem step fails, exit 69")
+
+    at = AtModem(tmp)
+    procs.append(at.proc)
+    r = run(BRIDGED, "check", "--online", "-c", config("at.ini", modem=at.config()))
+    show(r)
+    ok(r.returncode == 0 and ("\u2713 modem at at %s: SIM ready" % at.link) in r.stdout,
+       "an AT modem: opened, AT+CPIN? and AT+CSQ answered")
+
+    homeserver.kill()
+    r = run(BRIDGED, "check", "--online", "-c", good)
+    show(r)
+    ok(r.returncode == EX_UNAVAILABLE and ("\u2717 homeserver %s" % homeserver.url) in r.stdout,
+       "the homeserver gone: its step fails with the reason, exit 69")
+
+    # --- 3. pb-screend check: prompts, secrets, store -------------------------
+    def screend_conf(name, prompts=os.path.join(ROOT, "data/prompts"), pw="", st=os.path.join(tmp, "screen.db")):
+        path = os.path.join(tmp, name)
+        with open(path, "w") as f:
+            f.write("[sip]\nlisten = 127.0.0.1\nport = 0\nallow = 127.0.0.1\n"
+                    "[forward]\nmode = redirect\ntarget = sip:owner@127.0.0.1\n"
+                    "[screen]\nprompts = %s\n[store]\npath = %s\n%s" % (prompts, st, pw))
+        return path
+
+    r = run(SCREEND, "-c", screend_conf("s0.conf"), "check")
+    show(r)
+    ok(r.returncode == 0 and "\u2717" not in r.stdout, "pb-screend check passes a good configuration")
+    r = run(SCREEND, "-c", screend_conf("s1.conf", prompts=os.path.join(tmp, "no-prompts")), "check")
+    ok(r.returncode == EX_CONFIG and "\u2717 [screen] prompts" in r.stdout, "pb-screend check refuses missing prompts")
+    show(r)
+    sip_pw = os.path.join(tmp, "sip.pw")
+    with open(sip_pw, "w") as f:
+        f.write("pw")
+    os.chmod(sip_pw, 0o640)
+    r = run(SCREEND, "-c", screend_conf("s2.conf", pw="[register]\nregistrar = sip:127.0.0.1\n"
+                                        "aor = sip:me@127.0.0.1\nusername = me\npassword-file = %s\n" % sip_pw),
+            "check")
+    ok(r.returncode == EX_CONFIG and "\u2717 [register] password-file" in r.stdout and "mode 640" in r.stdout,
+       "pb-screend check refuses a registration password others may read")
+    show(r)
+    r = run(SCREEND, "-c", screend_conf("s3.conf", st=os.path.join(tmp, "nowhere", "s.db")), "check")
+    ok(r.returncode == EX_CONFIG and "\u2717 [store] path" in r.stdout, "pb-screend check refuses an unwritable store")
+    show(r)
+finally:
+    for p in procs:
+        stop(p)
+rc = tap.done()
+if not tap.failed:
+    shutil.rmtree(tmp, ignore_errors=True)
+sys.exit(rc)
