@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 #include <phonebridge/phonebridge.h>
+#include <sysexits.h>
 
 static const char usage[] =
 	"usage: pb-matrix [--homeserver URL] (--token-file F | --user U --password-file F)\n"
@@ -226,11 +227,13 @@ int main(int argc, char **argv)
 		{ "since", required_argument, NULL, 's' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, '?' + 256 },
+		{ "version", no_argument, NULL, 'V' + 256 },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
+	opterr = 0; /* our own message, then the usage (exit 64, sysexits) */
 	/* '+' is not used: options may follow the command's arguments */
-	while ((c = getopt_long(argc, argv, "H:t:u:p:kv", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":H:t:u:p:kvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'H': opt.homeserver = optarg; break;
 		case 't': opt.token_file = optarg; break;
@@ -246,13 +249,23 @@ int main(int argc, char **argv)
 		case '1': opt.once = 1; break;
 		case 's': opt.since = optarg; break;
 		case 'T': opt.timeout = strtol(optarg, NULL, 10); break;
+		case 'h':
 		case '?' + 256: fputs(usage, stdout); return 0;
-		default: fputs(usage, stderr); return 2;
+		case 'V' + 256: printf("pb-matrix (libphonebridge) %s\n", pb_version_string()); return 0;
+		case ':':
+			fprintf(stderr, "pb-matrix: %s needs a value\n", argv[optind - 1]);
+			fputs(usage, stderr);
+			return EX_USAGE;
+		default:
+			fprintf(stderr, "pb-matrix: unknown option %s\n", argv[optind - 1]);
+			fputs(usage, stderr);
+			return EX_USAGE;
 		}
 	}
 	if (optind >= argc) {
+		fputs("pb-matrix: a command is needed\n", stderr);
 		fputs(usage, stderr);
-		return 2;
+		return EX_USAGE;
 	}
 	const char *cmd = argv[optind];
 	int nargs = argc - optind - 1;
@@ -266,8 +279,10 @@ int main(int argc, char **argv)
 		if (strcmp(cmd, cmds[i].name) == 0)
 			break;
 	if (i == sizeof(cmds) / sizeof(cmds[0]) || nargs != cmds[i].nargs) {
+		fprintf(stderr, "pb-matrix: %s \"%s\"\n", i == sizeof(cmds) / sizeof(cmds[0]) ? "unknown command"
+				: "wrong number of arguments for", cmd);
 		fputs(usage, stderr);
-		return 2;
+		return EX_USAGE;
 	}
 	if (opt.verbose) {
 		pb_log_set_callback(on_log, NULL);

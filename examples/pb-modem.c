@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <phonebridge/phonebridge.h>
+#include <sysexits.h>
 
 static pb_modem *g_modem;
 
@@ -35,6 +36,14 @@ static void usage(FILE *f)
 	      "  forward set REASON NUMBER [S]     no-reply, not-reachable, all, all-conditional)\n"
 	      "  forward erase REASON\n"
 	      "  ussd CODE                       send a USSD code, print the answer\n", f);
+}
+
+/* what was wrong, then the usage: exit status 64 (sysexits) */
+static int usage_error(const char *what, const char *arg)
+{
+	fprintf(stderr, "pb-modem: %s%s\n", what, arg);
+	usage(stderr);
+	return EX_USAGE;
 }
 
 /* --- JSON output ----------------------------------------------------------------- */
@@ -303,12 +312,14 @@ int main(int argc, char **argv)
 		{ "insecure", no_argument, NULL, 'k' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	pb_modem_options o = PB_MODEM_OPTIONS_INIT;
 	const char *backend = NULL;
 	int verbose = 0, c;
-	while ((c = getopt_long(argc, argv, "+b:u:d:U:p:t:kvh", longopts, NULL)) != -1) {
+	opterr = 0; /* our own message, then the usage (exit 64) */
+	while ((c = getopt_long(argc, argv, "+:b:u:d:U:p:t:kvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b': backend = optarg; break;
 		case 'u': o.url = optarg; break;
@@ -326,13 +337,15 @@ int main(int argc, char **argv)
 		case 'k': o.insecure_tls = true; break;
 		case 'v': verbose++; break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'V': printf("pb-modem (libphonebridge) %s\n", pb_version_string()); return 0;
+		case ':': return usage_error("this option needs a value: ", argv[optind - 1]);
+		default: return usage_error("unknown option ", argv[optind - 1]);
 		}
 	}
-	if (!backend || optind >= argc) {
-		usage(stderr);
-		return 2;
-	}
+	if (!backend)
+		return usage_error("--backend is needed", "");
+	if (optind >= argc)
+		return usage_error("a command is needed", "");
 	if (verbose) {
 		pb_log_set_callback(log_sink, NULL);
 		pb_log_set_level(verbose > 1 ? PB_LOG_DEBUG : PB_LOG_INFO);
@@ -399,7 +412,9 @@ int main(int argc, char **argv)
 			pb_free(reply);
 		}
 	} else {
+		fprintf(stderr, "pb-modem: unknown command or wrong arguments: %s\n", cmd);
 		usage(stderr);
+		rc = EX_USAGE;
 	}
 	pb_modem_close(m);
 	return rc;

@@ -164,7 +164,7 @@ def main():
         r = run("send", "--from", "+1555", "--to", "+1556")
         check("send without --mmsc is a usage error", r.returncode == 1 and "usage" in r.stderr, r.stderr)
         r = run("fetch", base + "/big/64")
-        check("fetch of a PDU that does not decode exits 2 with the offset", r.returncode == 2 and
+        check("fetch of a PDU that does not decode exits 65 (EX_DATAERR) with the offset", r.returncode == 65 and
               "malformed at byte" in r.stderr, r.stderr)
 
         if pport:
