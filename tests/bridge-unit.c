@@ -129,6 +129,13 @@ static void test_bridge__txn_and_key(void **state)
 	char a[64], b[64];
 	pbb_txn_id(a, sizeof(a), "in", 42);
 	assert_string_equal(a, "pbin42");
+	/* a store's epoch: a new or restored store that reuses row ids does
+	 * not reuse transaction ids (the homeserver would answer with the old
+	 * event and drop the new message) */
+	pbb_txn_epoch_set("0a1b2c3d4e5f");
+	pbb_txn_id(a, sizeof(a), "in", 42);
+	assert_string_equal(a, "pbin42.0a1b2c3d4e5f");
+	pbb_txn_epoch_set(NULL);
 	pb_modem_msg m;
 	memset(&m, 0, sizeof(m));
 	m.id = (char *)"3";

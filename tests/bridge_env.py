@@ -225,10 +225,15 @@ class AtModem:
 
 
 def bridge_config(path, modem, hs_url, token_file, store, extra="", bridge=""):
-    """Write pb-bridged's configuration to @path: the [modem] lines @modem;
+    """Write pb-bridged's configuration to @path: the [modem] lines @modem
+    (import_existing = yes unless @modem says otherwise: the tests put
+    messages on the modem right after the start, which a first start with
+    import_existing = no would leave there);
     [matrix] with the homeserver at @hs_url, @token_file, the owner and a 1 s
     sync timeout, then @extra (more [matrix] lines, other sections); [bridge]
     with @store, region DE and the lines @bridge. @return @path."""
+    if "import_existing" not in modem:
+        modem += "\nimport_existing = yes"
     with open(path, "w") as f:
         f.write("[modem]\n%s\n[matrix]\nhomeserver = %s\ntoken_file = %s\nowners = %s\n"
                 "sync_timeout_ms = 1000\n%s\n[bridge]\nstore = %s\nregion = DE\n%s\n"

@@ -9,6 +9,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <sys/random.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -176,6 +177,66 @@ typedef struct modem_ctx {
 	pb_modem *m;
 } modem_ctx;
 
+/* What names a message on the box whatever its state (a multipart message
+ * completes, a report is read): the inbound key without its content hash. */
+static void preexisting_key(char *out, size_t size, const pbb *b, const pb_modem_msg *m)
+{
+	char key[512];
+	pbb_inbound_key(key, sizeof(key), b->cfg->modem_backend, m);
+	char *hash = strrchr(key, '#');
+	if (hash)
+		*hash = '\0';
+	snprintf(out, size, "bridge.preexisting.%s", key);
+}
+
+/* A message that was on the box at the first start, left there
+ * (import_existing = no): never journaled, never deleted. */
+static bool preexisting(const pbb *b, pb_store *st, const pb_modem_msg *m)
+{
+	if (b->cfg->import_existing)
+		return false;
+	char key[600], *v = NULL;
+	preexisting_key(key, sizeof(key), b, m);
+	if (pb_store_kv_get(st, key, &v) < 0)
+		return false;
+	pb_free(v);
+	return true;
+}
+
+/* The first start of a store ("bridge.first_listing" absent): with
+ * import_existing = no, what is on the box now is remembered, in one
+ * transaction with the marker, and left there untouched. @return 0 or -1 */
+static int first_listing(pbb *b, pb_store *st, pb_modem *m)
+{
+	char *v = NULL;
+	int rc = pb_store_kv_get(st, "bridge.first_listing", &v);
+	pb_free(v);
+	if (rc != PB_ENOTFOUND)
+		return rc < 0 ? -1 : 0;
+	if (b->cfg->import_existing)
+		return pb_store_kv_set(st, "bridge.first_listing", "imported") < 0 ? -1 : 0;
+	pb_modem_msg_list l = PB_MODEM_MSG_LIST_INIT;
+	rc = pb_modem_list(m, PB_MODEM_BOX_INBOX, &l);
+	if (rc == 0)
+		rc = pb_store_begin(st);
+	for (size_t i = 0; rc == 0 && i < l.count; i++) {
+		char key[600];
+		preexisting_key(key, sizeof(key), b, &l.items[i]);
+		rc = pb_store_kv_set(st, key, "1");
+	}
+	char note[40];
+	snprintf(note, sizeof(note), "left %zu", l.count);
+	if (rc == 0 && (rc = pb_store_kv_set(st, "bridge.first_listing", note)) == 0)
+		rc = pb_store_commit(st);
+	else if (rc != 0)
+		pb_store_rollback(st);
+	if (rc == 0)
+		pbb_log(PB_LOG_NOTICE, "first start: %zu message(s) already on the modem left there untouched "
+			"(import_existing = no)", l.count);
+	pb_modem_msg_list_dispose(&l);
+	return rc < 0 ? -1 : 0;
+}
+
 static int on_modem_event(const pb_modem_event *ev, void *ud)
 {
 	modem_ctx *mc = ud;
@@ -193,6 +254,8 @@ static int on_modem_event(const pb_modem_event *ev, void *ud)
 	if (ev->type != PB_MODEM_EVENT_MESSAGE || !ev->msg)
 		return 0;
 	const pb_modem_msg *msg = ev->msg;
+	if (preexisting(b, mc->st, msg))
+		return stopping(b) ? 1 : 0;
 	int64_t id = 0;
 	int rc = pbb_inbound_journal(mc->st, b->cfg->modem_backend, b->cfg->region, msg, &id);
 	if (rc < 0 && rc != PB_EEXISTS) {
@@ -304,6 +367,14 @@ static void *modem_main(void *arg)
 			if (pbb_modem_open(b->cfg, &m) < 0) {
 				backoff = backoff ? (backoff < 30000 ? backoff * 2 : 30000) : 1000;
 				pbb_log(PB_LOG_WARNING, "modem: %s (again in %ld ms)", last_error(), backoff);
+				nap(b, backoff);
+				continue;
+			}
+			if (first_listing(b, st, m) < 0) {
+				backoff = backoff ? (backoff < 30000 ? backoff * 2 : 30000) : 1000;
+				pbb_log(PB_LOG_WARNING, "modem: first listing: %s (again in %ld ms)", last_error(),
+					backoff);
+				pb_modem_close(m);
 				nap(b, backoff);
 				continue;
 			}
@@ -1287,6 +1358,28 @@ void pbb_stop(pbb *b)
 	pthread_mutex_unlock(&b->mu);
 }
 
+/* The store's transaction epoch (pbb_txn_epoch_set), made on first use. */
+static int txn_epoch(pb_store *st)
+{
+	char *v = NULL;
+	int rc = pb_store_kv_get(st, "bridge.txn_epoch", &v);
+	if (rc == PB_ENOTFOUND) {
+		uint8_t r[6];
+		char hex[16];
+		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+			return pb_error_set(PB_EIO, "getrandom: %s", strerror(errno));
+		for (size_t i = 0; i < sizeof(r); i++)
+			snprintf(hex + 2 * i, 3, "%02x", r[i]);
+		if ((rc = pb_store_kv_set(st, "bridge.txn_epoch", hex)) == 0)
+			pbb_txn_epoch_set(hex);
+		return rc;
+	}
+	if (rc == 0)
+		pbb_txn_epoch_set(v);
+	pb_free(v);
+	return rc;
+}
+
 int pbb_run(pbb *b)
 {
 	/* start-up recovery before any sender runs: "sending" -> "unknown" */
@@ -1302,6 +1395,11 @@ int pbb_run(pbb *b)
 	if (changed)
 		pbb_log(PB_LOG_WARNING, "%lld outbound message(s) were being sent at the last stop: "
 			"reported as uncertain, not resent", (long long)changed);
+	if (txn_epoch(st) < 0) {
+		pbb_log(PB_LOG_ERROR, "journal: transaction epoch: %s", last_error());
+		pb_store_close(st);
+		return -1;
+	}
 	pb_store_close(st);
 
 	pthread_t t[4];

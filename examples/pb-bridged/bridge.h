@@ -43,6 +43,7 @@ typedef struct pbb_config {
 	int modem_poll_ms;
 	int modem_timeout_ms;
 	bool modem_insecure_tls;
+	bool import_existing;      /**< bridge what is on the modem at the first start (default no) */
 	char own_number[PB_PHONE_MAX]; /**< E.164 of the SIM, normalised; "" when not configured */
 	/* [mmsc] */
 	char *mmsc_url;
@@ -87,8 +88,14 @@ bool pbb_config_is_owner(const pbb_config *c, const char *user_id);
  */
 const char *pbb_header_check(const char *header);
 
-/** Transaction id of a journal row's Matrix send: "pb<kind><id>" (stable across restarts). */
+/** Transaction id of a journal row's Matrix send: "pb<kind><id>.<epoch>"
+ *  (stable across restarts of one store; "pb<kind><id>" before an epoch is set). */
 void pbb_txn_id(char *out, size_t size, const char *kind, int64_t id);
+/** The store's epoch (kv "bridge.txn_epoch", random, made with the store):
+ *  a new store (or one restored from a backup, which leaves it out) reuses
+ *  journal ids, and the homeserver would answer a reused transaction id
+ *  of the same token with the old event instead of sending the new one. */
+void pbb_txn_epoch_set(const char *epoch);
 
 /**
  * The journal key of a message from the modem: backend, the box's ids, its

@@ -181,6 +181,9 @@ static int handler(void *ud, const char *section, const char *name, const char *
 	} else if (KEY("modem", "insecure_tls")) {
 		if (!parse_bool(value, &c->modem_insecure_tls))
 			return fail(p, line, "insecure_tls: true or false");
+	} else if (KEY("modem", "import_existing")) {
+		if (!parse_bool(value, &c->import_existing))
+			return fail(p, line, "import_existing: yes or no");
 	} else if (KEY("modem", "own_number")) {
 		if (strlen(value) >= sizeof(c->own_number))
 			return fail(p, line, "own_number: too long");
@@ -342,9 +345,20 @@ bool pbb_config_is_owner(const pbb_config *c, const char *user_id)
 	return false;
 }
 
+/* the store's epoch (pbb_txn_epoch_set), set once before the stages start */
+static char txn_epoch[24];
+
+void pbb_txn_epoch_set(const char *epoch)
+{
+	snprintf(txn_epoch, sizeof(txn_epoch), "%s", epoch ? epoch : "");
+}
+
 void pbb_txn_id(char *out, size_t size, const char *kind, int64_t id)
 {
-	snprintf(out, size, "pb%s%lld", kind, (long long)id);
+	if (txn_epoch[0])
+		snprintf(out, size, "pb%s%lld.%s", kind, (long long)id, txn_epoch);
+	else
+		snprintf(out, size, "pb%s%lld", kind, (long long)id);
 }
 
 /* FNV-1a, 64 bits: tells entries apart inside one key, not a security hash */
