@@ -4,11 +4,14 @@
 # stay on the HiLink router untouched, not bridged, also after a restart,
 # while a message that arrives later is bridged and deleted; with yes, a
 # fresh store bridges them all. Against the HiLink emulator with its sample
-# inbox and the homeserver emulator. Prints TAP.
+# inbox and the homeserver emulator. "pb-bridged backup FILE" while the
+# daemon runs, and the documented restore. Prints TAP.
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # usage: bridge-import-test.py PATH/TO/pb-bridged
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -52,6 +55,31 @@ try:
        "and the old ones are still neither bridged nor deleted (not a first start any more)")
     ok(bridged.log_lines().count(next(l for l in bridged.log_lines() if "first start:" in l)) == 1,
        "the first listing happened once")
+
+    # pb-bridged backup while it runs, then the documented restore (docs/bridge.md)
+    backup = os.path.join(tmp, "backup.db")
+    r = subprocess.run([DAEMON, "-c", bridged.config, "backup", backup], capture_output=True, text=True)
+    print("# " + (r.stdout + r.stderr).strip(), flush=True)
+    ok(r.returncode == 0 and os.path.isfile(backup) and os.path.isdir(backup + ".attachments"),
+       "pb-bridged backup FILE while the daemon runs: the journal and its attachments")
+    r = subprocess.run([DAEMON, "-c", bridged.config, "backup", backup], capture_output=True, text=True)
+    ok(r.returncode == 73, "a backup never overwrites a file (exit 73, EX_CANTCREAT)")
+    request("POST", RT + "/test/add-sms?phone=%2B4915112345678", "After the backup".encode())
+    ok(wait_for(lambda: "After the backup" in bodies(), "the message after the backup"),
+       "a message after the backup is bridged (it takes a row id the backup does not know)")
+    ok(bridged.terminate() == 0, "SIGTERM: exits 0")
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(bridged.store + suffix):
+            os.rename(bridged.store + suffix, bridged.store + suffix + ".old")
+    shutil.move(bridged.store + ".attachments", bridged.store + ".attachments.old")
+    shutil.copy2(backup, bridged.store)
+    shutil.copytree(backup + ".attachments", bridged.store + ".attachments")
+    bridged.start()
+    request("POST", RT + "/test/add-sms?phone=%2B4915112345678", "After the restore".encode())
+    ok(wait_for(lambda: "After the restore" in bodies(), "the message after the restore"),
+       "restored: a new message reusing that row id is bridged (a new transaction epoch)")
+    ok(bodies() == ["Arrived after the start", "After the restart", "After the backup", "After the restore"]
+       and inbox() == first, "nothing was sent twice, and the old messages are still on the router")
     ok(bridged.terminate() == 0, "SIGTERM: exits 0")
 
     # import_existing = yes with a fresh store: everything on the router is bridged

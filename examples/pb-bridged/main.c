@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define DEFAULT_CONFIG "/etc/phonebridge/bridge.ini"
@@ -25,6 +26,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: pb-bridged [OPTIONS] run\n"
 		   "       pb-bridged [OPTIONS] check [--online]\n"
+		   "       pb-bridged [OPTIONS] backup FILE\n"
 		   "  -c, --config FILE      the INI configuration (default " DEFAULT_CONFIG ")\n"
 		   "      --online           check: also reach the modem, the homeserver and the MMSC\n"
 		   "  -v, --verbose          log debug lines too\n"
@@ -32,7 +34,8 @@ static void usage(FILE *f)
 		   "      --log-format FMT   text (default: \"<level>domain: message\") or json\n"
 		   "  -h, --help             this text\n"
 		   "      --version          the version\n"
-		   "exit status: 0, 64 usage, 69 a peer unavailable, 74 I/O, 78 configuration\n"
+		   "exit status: 0, 64 usage, 66 no store, 69 a peer unavailable, 73 the backup exists,\n"
+		   "             74 I/O, 78 configuration\n"
 		   "(\"--check\" is a deprecated spelling of \"check\"); see pb-bridged(8)\n");
 }
 
@@ -79,6 +82,35 @@ static void *signal_main(void *arg)
 		pbd_notify("STOPPING=1\nSTATUS=stopping (signal %d)", sig);
 		pbb_stop(s->b);
 	}
+}
+
+/* "backup FILE": the journal (SQLite online backup, consistent while the
+ * daemon runs) and its attachments beside FILE; the copy leaves out the
+ * store's transaction epoch, so that a restored store makes a new one. */
+static int backup(const pbb_config *cfg, const char *file)
+{
+	struct stat sb;
+	if (stat(cfg->store_path, &sb) != 0) {
+		fprintf(stderr, "pb-bridged: backup: no store at %s: %s\n", cfg->store_path, strerror(errno));
+		return EX_NOINPUT;
+	}
+	pb_store *st = NULL, *copy = NULL;
+	size_t n = 0;
+	int rc = pb_store_open(&st, cfg->store_path, NULL);
+	if (rc == 0)
+		rc = pb_store_backup(st, file, &n);
+	pb_store_close(st);
+	if (rc == 0)
+		rc = pb_store_open(&copy, file, NULL);
+	if (rc == 0)
+		rc = pb_store_kv_delete(copy, "bridge.txn_epoch");
+	pb_store_close(copy);
+	if (rc < 0) {
+		fprintf(stderr, "pb-bridged: backup: %s\n", pb_error_last()->message);
+		return rc == PB_EEXISTS ? EX_CANTCREAT : EX_IOERR;
+	}
+	printf("%s: the journal of %s and %zu attachment(s) in %s.attachments\n", file, cfg->store_path, n, file);
+	return 0;
 }
 
 static int run(pbb_config *cfg)
@@ -154,12 +186,17 @@ int main(int argc, char **argv)
 		default: return usage_error("unknown option %s", argv[optind - 1]);
 		}
 	}
+	const char *backup_file = NULL;
 	if (optind < argc) {
 		const char *cmd = argv[optind++];
 		if (!strcmp(cmd, "check"))
 			check = true;
+		else if (!strcmp(cmd, "backup") && optind < argc)
+			backup_file = argv[optind++];
+		else if (!strcmp(cmd, "backup"))
+			return usage_error("%s", "backup: the file to write is needed");
 		else if (strcmp(cmd, "run") != 0)
-			return usage_error("unknown command \"%s\" (run or check)", cmd);
+			return usage_error("unknown command \"%s\" (run, check or backup)", cmd);
 		if (optind < argc)
 			return usage_error("unexpected argument \"%s\"", argv[optind]);
 	}
@@ -179,7 +216,9 @@ int main(int argc, char **argv)
 		return EX_CONFIG;
 	}
 	int rc;
-	if (check) {
+	if (backup_file) {
+		rc = backup(&cfg, backup_file);
+	} else if (check) {
 		pbd_check_line(true, config, "read");
 		rc = pbb_check_config(&cfg, true) ? EX_CONFIG : 0;
 		if (rc == 0 && online)
