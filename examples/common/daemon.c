@@ -56,6 +56,17 @@ static void json_escaped(FILE *f, const char *s)
 	}
 }
 
+void pbd_json_str(FILE *f, const char *s)
+{
+	if (!s) {
+		fputs("null", f);
+		return;
+	}
+	fputc('"', f);
+	json_escaped(f, s);
+	fputc('"', f);
+}
+
 void pbd_log_write(int level, const char *domain, const char *message)
 {
 	if (level > pb_log_get_level())

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <phonebridge/phonebridge.h>
 
@@ -29,6 +30,9 @@ bool pbd_log_format_parse(const char *s, pbd_log_format *out);
 void pbd_log_write(int level, const char *domain, const char *message);
 /* A pb_log_cb that writes library lines with pbd_log_write(). */
 void pbd_log_sink(int level, const char *domain, const char *message, void *userdata);
+
+/* @s as a JSON string (quotes, escapes), or null for NULL. */
+void pbd_json_str(FILE *f, const char *s);
 
 /* sd_notify(3) with a formatted state ("READY=1\nSTATUS=..."); nothing
  * outside systemd. */

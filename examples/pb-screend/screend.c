@@ -802,6 +802,20 @@ static int normalize(daemon_t *d, const char *in, char *out, size_t cap)
 	return 0;
 }
 
+/* machine output: one JSON document per line; indented with --pretty */
+static bool pretty;
+
+static void json_field(bool first, const char *key, const char *value)
+{
+	printf("%s%s\"%s\":%s", first ? "{" : ",", pretty ? "\n  " : "", key, pretty ? " " : "");
+	pbd_json_str(stdout, value);
+}
+
+static void json_end(void)
+{
+	printf("%s}\n", pretty ? "\n" : "");
+}
+
 static int cmd_calls(daemon_t *d)
 {
 	pb_store_call_list *l;
@@ -813,11 +827,14 @@ static int cmd_calls(daemon_t *d)
 		time_t t = (time_t)(c->at / 1000);
 		struct tm tm;
 		char when[32];
-		localtime_r(&t, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-		printf("%s  %-16s %-9s %-24s %s\n", when, c->caller ? c->caller : "-",
-		       c->verdict ? c->verdict : "-", c->challenge ? c->challenge : "-",
-		       c->forward_target ? c->forward_target : "-");
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		json_field(true, "time", when);
+		json_field(false, "caller", c->caller);
+		json_field(false, "verdict", c->verdict);
+		json_field(false, "challenge", c->challenge);
+		json_field(false, "forward_target", c->forward_target);
+		json_end();
 	}
 	pb_store_call_list_free(l);
 	return 0;
@@ -849,14 +866,22 @@ static int command(daemon_t *d, int argc, char **argv)
 		rc = 0; /* open_for_command() is not called for check: see main() */
 	} else if (rc == 0 && !strcmp(cmd, "lookup") && argc == 2) {
 		rc = normalize(d, argv[1], num, sizeof(num));
-		for (int l = PB_STORE_ALLOW; rc == 0 && l <= PB_STORE_DENY; l++) {
+		const char *list = NULL, *source = NULL;
+		for (int l = PB_STORE_ALLOW; rc == 0 && !list && l <= PB_STORE_DENY; l++) {
 			pb_store_list_entry e;
 			int r = pb_store_list_lookup(d->store, l, num, 0, &e);
-			if (r == 0)
-				printf("%s: on the %s list (%s)\n", num, l == PB_STORE_ALLOW ? "allow" : "deny",
-				       pb_store_source_name(e.source));
-			else if (r != PB_ENOTFOUND)
+			if (r == 0) {
+				list = l == PB_STORE_ALLOW ? "allow" : "deny";
+				source = pb_store_source_name(e.source);
+			} else if (r != PB_ENOTFOUND) {
 				rc = r;
+			}
+		}
+		if (rc == 0) { /* one JSON document: the number and the list it is on, or null */
+			json_field(true, "number", num);
+			json_field(false, "list", list);
+			json_field(false, "source", source);
+			json_end();
 		}
 	} else if (rc == 0) {
 		fprintf(stderr, "pb-screend: wrong arguments for %s\n", cmd);
@@ -897,6 +922,7 @@ static void usage(FILE *f)
 		   "       pb-screend [OPTIONS] allow NUMBER | deny NUMBER | remove allow|deny NUMBER\n"
 		   "  -c, --config FILE      default /etc/phonebridge/pb-screend.conf\n"
 		   "      --log-format FMT   text (default: \"<level>domain: message\") or json\n"
+		   "      --pretty           calls, lookup: indent the JSON (default: one document a line)\n"
 		   "  -h, --help             this text\n"
 		   "      --version          the version\n"
 		   "exit status: 0, 1 a failure at start, 64 usage, 78 configuration; see pb-screend(8)\n");
@@ -928,6 +954,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+		{ "pretty", no_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	pbd_log_format fmt = PBD_LOG_TEXT;
@@ -937,6 +964,8 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "+:c:h", longopts, NULL)) != -1) {
 		if (opt == 'c')
 			d.conf_path = optarg;
+		else if (opt == 'P')
+			pretty = true;
 		else if (opt == 'h')
 			return usage(stdout), 0;
 		else if (opt == OPT_VERSION)
