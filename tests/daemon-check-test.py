@@ -10,6 +10,7 @@
 #
 # usage: daemon-check-test.py PATH/TO/pb-bridged PATH/TO/pb-screend
 import os
+import queue
 import shutil
 import socket
 import subprocess
@@ -17,8 +18,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bridge_env import (ROOT, AtModem, Homeserver, Mmsc, Tap, bridge_config, emulator, login,  # noqa: E402
-                        scratch, secret_file, stop)
+from bridge_env import (ROOT, AtModem, Homeserver, Lines, Mmsc, Tap, bridge_config, emulator,  # noqa: E402
+                        login, scratch, secret_file, stop)
 
 BRIDGED, SCREEND = sys.argv[1], sys.argv[2]
 EX_CONFIG, EX_UNAVAILABLE = 78, 69
@@ -35,6 +36,18 @@ def run(*args):
 def show(r):
     for line in (r.stdout + r.stderr).strip().splitlines():
         print("# " + line, flush=True)
+
+
+def line_with(lines, needle, timeout=30):
+    """Wait for a line of @lines (a bridge_env.Lines) that holds @needle."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            if needle in lines.q.get(timeout=0.5):
+                return True
+        except queue.Empty:
+            continue
+    return False
 
 
 def free_port():
@@ -181,6 +194,38 @@ try:
     r = run(SCREEND, "-c", screend_conf("s3.conf", st=os.path.join(tmp, "nowhere", "s.db")), "check")
     ok(r.returncode == EX_CONFIG and "\u2717 [store] path" in r.stdout, "pb-screend check refuses an unwritable store")
     show(r)
+
+    # --- 4. pb-screend check --online: REGISTER with digest at kamailio --------
+    if shutil.which("kamailio") or os.path.exists("/usr/sbin/kamailio"):
+        kport = free_port()
+        with open(os.path.join(ROOT, "tests/sip/kamailio.cfg.in")) as f:
+            kcfg = f.read().replace("@PORT@", str(kport))
+        kdir = os.path.join(tmp, "kamailio")
+        os.mkdir(kdir)
+        with open(os.path.join(kdir, "k.cfg"), "w") as f:
+            f.write(kcfg)
+        k = subprocess.Popen(["/usr/sbin/kamailio", "-f", os.path.join(kdir, "k.cfg"), "-DD", "-E", "-Y", kdir,
+                              "-P", os.path.join(kdir, "k.pid"), "-w", kdir],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        procs.append(k)
+        klines = Lines(k.stdout)
+        ok(line_with(klines, "Listening on"), "kamailio (registrar with digest) started")
+        good_pw = secret_file(os.path.join(tmp, "kam.pw"), "s3cret")
+        bad_pw = secret_file(os.path.join(tmp, "kam-bad.pw"), "wrong")
+        reg = ("[register]\nregistrar = sip:127.0.0.1:%d\naor = sip:screen@127.0.0.1\nusername = screen\n"
+               "password-file = %%s\n" % kport)
+        r = run(SCREEND, "-c", screend_conf("s4.conf", pw=reg % good_pw), "check", "--online")
+        show(r)
+        ok(r.returncode == 0 and ("\u2713 [register] sip:127.0.0.1:%d as sip:screen@127.0.0.1: registered (200)"
+                                  % kport) in r.stdout, "pb-screend check --online registers at kamailio (200)")
+        r = run(SCREEND, "-c", screend_conf("s5.conf", pw=reg % bad_pw), "check", "--online")
+        show(r)
+        ok(r.returncode == EX_UNAVAILABLE and "\u2717 [register]" in r.stdout and
+           "the registrar answered 40" in r.stdout, "a wrong password: refused by the registrar, exit 69")
+    else:
+        ok(True, "# SKIP kamailio is not installed (Debian package kamailio)")
+    r = run(SCREEND, "-c", screend_conf("s6.conf"), "check", "--online")
+    ok(r.returncode == 0 and "no registrar configured" in r.stdout, "check --online without [register]: nothing to reach")
 finally:
     for p in procs:
         stop(p)

@@ -897,9 +897,70 @@ static int command(daemon_t *d, int argc, char **argv)
 	return usage_err ? EX_USAGE : rc < 0 ? 1 : 0;
 }
 
+/* --- check --online: REGISTER once where configured ---------------------------------- */
+
+typedef struct online_reg {
+	int done; /* 1 registered, -1 failed */
+} online_reg;
+
+static void online_incoming(pb_sip_call *call, void *ud)
+{
+	pb_sip_call_reject(call, 503, "Service Unavailable"); /* only checking */
+}
+
+static void online_event(pb_sip_call *call, pb_sip_event ev, void *ud)
+{
+	online_reg *r = ud;
+	if (!call && ev == PB_SIP_EV_REGISTERED)
+		r->done = 1;
+	else if (!call && ev == PB_SIP_EV_REGISTER_FAILED)
+		r->done = -1;
+}
+
+/* From a free port (the daemon may hold the configured one) on the listen
+ * address; pb_sip_free() un-registers again. @return failed steps */
+static int check_online(daemon_t *d)
+{
+	const screend_config *c = &d->conf;
+	if (!c->registrar[0])
+		return !pbd_check_line(true, "[register]", "no registrar configured: nothing to reach");
+	char what[700];
+	snprintf(what, sizeof(what), "[register] %s as %s", c->registrar, c->aor);
+	if (c->password_file[0] && read_secret(c->password_file, d->password, sizeof(d->password)) < 0)
+		return !pbd_check_line(false, what, "%s", pb_error_last()->message);
+	pb_sip_options o;
+	fill_sip_options(c, d->password, &o);
+	o.port = PB_SIP_PORT_ANY;
+	o.tls_cert_dir = NULL;
+	o.tls_port = 0;
+	online_reg r = { 0 };
+	pb_sip_handlers h = { online_incoming, online_event, NULL, &r };
+	pb_sip *ua = NULL;
+	int rc = pb_sip_new(&ua, &o, &h);
+	memset(d->password, 0, sizeof(d->password));
+	if (rc < 0)
+		return !pbd_check_line(false, what, "%s", pb_error_last()->message);
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		pb_sip_step(ua, 100);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (!r.done && now.tv_sec - t0.tv_sec < 20);
+	int status = pb_sip_last_register_status(ua);
+	bool ok = r.done == 1;
+	if (ok)
+		pbd_check_line(true, what, "registered (%d)", status);
+	else if (status)
+		pbd_check_line(false, what, "the registrar answered %d", status);
+	else
+		pbd_check_line(false, what, "no answer in 20 s");
+	pb_sip_free(ua);
+	return ok ? 0 : 1;
+}
+
 /* "check": the configuration read (main), the policy and its challenges,
  * then what check.c looks at; one ✓/✗ line each, exit 78 on a failure */
-static int cmd_check(daemon_t *d)
+static int cmd_check(daemon_t *d, bool online)
 {
 	pbd_check_line(true, d->conf_path, "read");
 	pb_screen_registry *reg = NULL;
@@ -912,20 +973,23 @@ static int cmd_check(daemon_t *d)
 	pb_screen_policy_free(pol);
 	pb_screen_registry_free(reg);
 	failed += screend_check(&d->conf);
-	return failed ? EX_CONFIG : 0;
+	if (failed)
+		return EX_CONFIG;
+	return online && check_online(d) ? EX_UNAVAILABLE : 0;
 }
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: pb-screend [OPTIONS] [run]\n"
-		   "       pb-screend [OPTIONS] check | calls | lookup NUMBER\n"
+		   "       pb-screend [OPTIONS] check [--online] | calls | lookup NUMBER\n"
 		   "       pb-screend [OPTIONS] allow NUMBER | deny NUMBER | remove allow|deny NUMBER\n"
 		   "  -c, --config FILE      default /etc/phonebridge/pb-screend.conf\n"
 		   "      --log-format FMT   text (default: \"<level>domain: message\") or json\n"
 		   "      --pretty           calls, lookup: indent the JSON (default: one document a line)\n"
 		   "  -h, --help             this text\n"
 		   "      --version          the version\n"
-		   "exit status: 0, 1 a failure at start, 64 usage, 78 configuration; see pb-screend(8)\n");
+		   "exit status: 0, 1 a failure at start, 64 usage, 69 check --online failed,\n"
+		   "             78 configuration; see pb-screend(8)\n");
 }
 
 static int usage_error(const char *what, const char *arg)
@@ -990,8 +1054,10 @@ int main(int argc, char **argv)
 		return EX_CONFIG;
 	}
 	pb_log_set_level(d.conf.log_level);
+	if (check && optind + 1 < argc && strcmp(argv[optind + 1], "--online") != 0)
+		return usage_error("check takes no argument but --online: ", argv[optind + 1]);
 	if (check)
-		return optind + 1 == argc ? cmd_check(&d) : usage_error("check takes no argument: ", argv[optind + 1]);
+		return cmd_check(&d, optind + 1 < argc);
 	if (optind < argc && strcmp(argv[optind], "run") != 0)
 		return command(&d, argc - optind, argv + optind);
 	return run(&d);
