@@ -5,13 +5,17 @@
 # "check --online" reaches the HiLink router emulator (login), the AT modem
 # emulator (AT+CPIN?, AT+CSQ), the homeserver emulator (whoami) and the test
 # MMSC through tinyproxy, one ✓/✗ line each. pb-screend's "check" refuses a
-# missing prompt folder, a loose secret and an unwritable store. Prints TAP.
+# missing prompt folder, a loose secret and an unwritable store, and registers
+# at kamailio with --online. Under a NOTIFY_SOCKET both daemons send READY=1,
+# WATCHDOG=1 and STOPPING=1, and --log-format=json gives JSON lines. Prints TAP.
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # usage: daemon-check-test.py PATH/TO/pb-bridged PATH/TO/pb-screend
+import json
 import os
 import queue
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -226,6 +230,60 @@ try:
         ok(True, "# SKIP kamailio is not installed (Debian package kamailio)")
     r = run(SCREEND, "-c", screend_conf("s6.conf"), "check", "--online")
     ok(r.returncode == 0 and "no registrar configured" in r.stdout, "check --online without [register]: nothing to reach")
+
+    # --- 5. systemd notification and the JSON log, as a service manager sees them
+    def notified(args, config_path, what):
+        """Run a daemon with NOTIFY_SOCKET and a 400 ms watchdog; after READY=1
+        and two WATCHDOG=1, SIGTERM: the messages and the log lines."""
+        sock_path = os.path.join(tmp, "notify-%s.sock" % what)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(sock_path)
+        sock.settimeout(1)
+        env = dict(os.environ, NOTIFY_SOCKET=sock_path, WATCHDOG_USEC="400000")
+        log = open(os.path.join(tmp, "notify-%s.log" % what), "w+")
+        p = subprocess.Popen(args + ["-c", config_path, "run"], env=env, stdout=log, stderr=log)
+        procs.append(p)
+        msgs, end = [], time.monotonic() + 60
+        while time.monotonic() < end and sum("WATCHDOG=1" in m for m in msgs) < 2 and p.poll() is None:
+            try:
+                msgs.append(sock.recv(4096).decode())
+            except socket.timeout:
+                continue
+        p.send_signal(signal.SIGTERM)
+        end = time.monotonic() + 60
+        while time.monotonic() < end and not any("STOPPING=1" in m for m in msgs):
+            try:
+                msgs.append(sock.recv(4096).decode())
+            except socket.timeout:
+                continue
+        rc = p.wait(60)
+        sock.close()
+        log.seek(0)
+        return rc, msgs, log.read().splitlines()
+
+    for name, args, conf in (("pb-screend", [SCREEND, "--log-format=json"], screend_conf("s7.conf")),
+                             ("pb-bridged", [BRIDGED, "--log-format=json"], None)):
+        if name == "pb-bridged":  # the homeserver killed above: a new one, a new token
+            homeserver.start()
+            procs.append(homeserver.proc)
+            tok2 = secret_file(os.path.join(tmp, "matrix2.token"), login(homeserver.url, "alice", "wonderland"))
+            conf = config("notify.ini", hs=homeserver.url, tok=tok2)
+        rc, msgs, lines = notified(args, conf, name)
+        for m in msgs:
+            print("# notify: " + m.replace("\n", " | "), flush=True)
+        ready = [m for m in msgs if m.startswith("READY=1")]
+        ok(rc == 0 and ready and "STATUS=" in ready[0], "%s: READY=1 with a STATUS, exit 0 after SIGTERM (%s)" % (name, rc))
+        ok(sum(m == "WATCHDOG=1" for m in msgs) >= 2, "%s: WATCHDOG=1 within the watchdog interval" % name)
+        ok(any(m.startswith("STOPPING=1") for m in msgs), "%s: STOPPING=1 on SIGTERM" % name)
+        try:
+            docs = [json.loads(line) for line in lines]
+            good = all({"time", "level", "priority", "program", "domain", "message"} <= d.keys() for d in docs)
+        except ValueError:
+            docs, good = [], False
+        ok(docs and good and docs[0]["program"] == name, "%s --log-format=json: every line one JSON object" % name)
+        if not good:
+            for line in lines[:10]:
+                print("# " + line, flush=True)
 finally:
     for p in procs:
         stop(p)
