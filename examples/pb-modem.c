@@ -25,10 +25,10 @@ static void usage(FILE *f)
 	      "                [--insecure] [--verbose] COMMAND ...\n"
 	      "commands:\n"
 	      "  status                          operator, registration, network, signal, SIM\n"
-	      "  list [--sent]                   messages in the inbox (or sent box)\n"
+	      "  list [--sent]                   messages in the inbox (or sent box), one JSON a line\n"
 	      "  read ID                         one message\n"
 	      "  send NUMBER TEXT [--report]     send a text (split and encoded as needed)\n"
-	      "  send-pdu HEX                    send a raw SMS-SUBMIT TPDU (AT modems)\n"
+	      "  send-pdu HEX|-                  send a raw SMS-SUBMIT TPDU (AT modems; - reads it)\n"
 	      "  delete ID[,ID...]               delete from the box\n"
 	      "  mark-read ID                    mark read\n"
 	      "  watch [--new-only] [--duration MS]   one JSON line per event until interrupted\n"
@@ -193,13 +193,10 @@ static int cmd_list(pb_modem *m, int box)
 {
 	pb_modem_msg_list l = PB_MODEM_MSG_LIST_INIT;
 	int rc = pb_modem_list(m, box, &l);
-	if (rc == 0) {
-		printf("[");
-		for (size_t i = 0; i < l.count; i++) {
-			printf("%s\n  ", i ? "," : "");
-			print_msg(&l.items[i]);
-		}
-		printf("%s]\n", l.count ? "\n" : "");
+	/* one JSON document per message, one per line (as every program) */
+	for (size_t i = 0; rc == 0 && i < l.count; i++) {
+		print_msg(&l.items[i]);
+		putchar('\n');
 	}
 	pb_modem_msg_list_dispose(&l);
 	return rc < 0 ? fail("list") : 0;
@@ -372,7 +369,13 @@ int main(int argc, char **argv)
 	} else if (strcmp(cmd, "send-pdu") == 0 && nargs == 1) {
 		pb_buf pdu = PB_BUF_INIT;
 		int ref;
-		rc = pb_hex_decode(&pdu, args[0], strlen(args[0]), NULL) < 0 ||
+		char line[1024];
+		const char *hex = args[0];
+		if (!strcmp(hex, "-")) { /* the PDU from standard input */
+			hex = fgets(line, sizeof(line), stdin) ? line : "";
+			line[strcspn(line, "\r\n")] = '\0';
+		}
+		rc = pb_hex_decode(&pdu, hex, strlen(hex), NULL) < 0 ||
 				     pb_modem_send_pdu(m, pdu.data, pdu.len, &ref) < 0
 			     ? fail("send-pdu") : 0;
 		if (rc == 0)

@@ -4,7 +4,8 @@
 # standard output and exit 0; --version prints "PROGRAM (libphonebridge)
 # VERSION"; a usage error says what was wrong ("PROGRAM: ...") before the
 # usage, on standard error, and exits 64 (EX_USAGE); each man page documents
-# the sysexits codes. Prints TAP.
+# the sysexits codes; bash completion offers each program's commands.
+# Prints TAP.
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # usage: cli-convention.sh SOURCE_ROOT VERSION PROGRAM...
@@ -48,6 +49,28 @@ for prog in "$@"; do
 	[ -n "$man" ] && awk '/^\.SH EXIT STATUS/{p=1;next} /^\.SH/{p=0} p' "$man" >"$tmp/out"
 	check "$name(${man##*.}): EXIT STATUS names sysexits and 64" \
 		'grep -q sysexits "$tmp/out" && grep -q "^\.B 64" "$tmp/out"'
+done
+# bash completion (data/completion/phonebridge): the commands of each program
+bc=/usr/share/bash-completion/bash_completion
+for prog in "$@"; do
+	name=$(basename "$prog")
+	n=$((n + 1))
+	if [ ! -r "$bc" ] || ! command -v bash >/dev/null 2>&1; then
+		echo "ok $n - # SKIP bash-completion is not installed (Debian package bash-completion)"
+		continue
+	fi
+	got=$(bash -c '. "$1"; . "$2"; COMP_WORDS=("$3" ""); COMP_CWORD=1; COMP_LINE="$3 "; COMP_POINT=${#COMP_LINE}
+		_pb_programs; echo "${COMPREPLY[*]}"' sh "$bc" "$src/data/completion/phonebridge" "$name" 2>&1)
+	case $name in
+	pb-sms | pb-mms) first=decode ;;
+	pb-modem) first=status ;;
+	pb-matrix) first=whoami ;;
+	*) first=check ;;
+	esac
+	case " $got " in
+	*" $first "*) echo "ok $n - bash completes $name's commands ($got)" ;;
+	*) echo "not ok $n - bash completion of $name: \"$got\" lacks \"$first\""; fail=1 ;;
+	esac
 done
 echo "1..$n"
 exit $fail

@@ -164,6 +164,22 @@ try:
     ok(r.returncode == 0 and ("\u2713 modem at at %s: SIM ready" % at.link) in r.stdout,
        "an AT modem: opened, AT+CPIN? and AT+CSQ answered")
 
+    # the CLI convention on the same modem: "-" reads the PDU, list is one JSON a line
+    tools = os.path.dirname(os.path.dirname(os.path.abspath(BRIDGED)))
+    pdu = run(os.path.join(tools, "pb-sms"), "encode", "--to", "+4915112345678", "--text", "hi", "--no-smsc").stdout
+    r = subprocess.run([os.path.join(tools, "pb-modem"), "--backend", "at", "--device", at.link, "send-pdu", "-"],
+                       input=pdu, capture_output=True, text=True, timeout=120)
+    ok(r.returncode == 0 and r.stdout.startswith('{"sent":true') and
+       any(h.upper().endswith(pdu.strip().upper()) for h in at.sent()),
+       "pb-modem send-pdu - reads the PDU from standard input")
+    r = run(os.path.join(tools, "pb-modem"), "--backend", "at", "--device", at.link, "list", "--sent")
+    try:
+        listed = [json.loads(line) for line in r.stdout.splitlines()]
+    except ValueError:
+        listed = None
+    ok(r.returncode == 0 and listed is not None, "pb-modem list: one JSON document per line (%s)" %
+       (len(listed) if listed is not None else r.stdout[:80]))
+
     homeserver.kill()
     r = run(BRIDGED, "check", "--online", "-c", good)
     show(r)
