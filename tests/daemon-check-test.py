@@ -23,7 +23,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bridge_env import (ROOT, AtModem, Homeserver, Lines, Mmsc, Tap, bridge_config, emulator,  # noqa: E402
-                        login, scratch, secret_file, stop)
+                        free_port, login, scratch, secret_file, start_tinyproxy, stop)
 
 BRIDGED, SCREEND = sys.argv[1], sys.argv[2]
 EX_CONFIG, EX_UNAVAILABLE = 78, 69
@@ -52,34 +52,6 @@ def line_with(lines, needle, timeout=30):
         except queue.Empty:
             continue
     return False
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def tinyproxy():
-    if not shutil.which("tinyproxy"):
-        return None
-    port = free_port()
-    conf = os.path.join(tmp, "tinyproxy.conf")
-    with open(conf, "w") as f:
-        f.write("Port %d\nListen 127.0.0.1\nAllow 127.0.0.1\nTimeout 60\nLogLevel Info\n" % port)
-    log = open(os.path.join(tmp, "tinyproxy.log"), "w")
-    p = subprocess.Popen(["tinyproxy", "-d", "-c", conf], stdout=log, stderr=log)
-    procs.append(p)
-    end = time.monotonic() + 60
-    while time.monotonic() < end and p.poll() is None:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return "127.0.0.1:%d" % port
-        except OSError:
-            time.sleep(0.05)  # poll interval
-    return None
 
 
 homeserver = Homeserver()
@@ -135,7 +107,10 @@ try:
     ok(r.returncode == EX_CONFIG and "never written through links" in r.stdout, "a store that is a symbolic link is refused")
 
     # --- 2. --online: router login, whoami, the MMSC through the proxy --------
-    proxy = tinyproxy()
+    tp, tport = start_tinyproxy(tmp)
+    if tp:
+        procs.append(tp)
+    proxy = "127.0.0.1:%d" % tport if tp else None
     good = config("good.ini", extra="[mmsc]\nurl = %s/mms\n%s" % (mmsc.url, "proxy = " + proxy if proxy else ""))
     r = run(BRIDGED, "check", "-c", good)
     ok(r.returncode == 0 and "\u2717" not in r.stdout, "a good configuration passes check (offline)")

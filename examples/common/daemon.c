@@ -126,17 +126,22 @@ long pbd_watchdog_interval_ms(void)
 	return ms > 0 ? ms : 1;
 }
 
-bool pbd_check_line(bool ok, const char *what, const char *why_fmt, ...)
+bool pbd_check_vline(bool ok, const char *what, const char *why_fmt, va_list ap)
 {
 	char why[600] = "";
-	if (why_fmt) {
-		va_list ap;
-		va_start(ap, why_fmt);
+	if (why_fmt)
 		vsnprintf(why, sizeof(why), why_fmt, ap);
-		va_end(ap);
-	}
 	printf("%s %s%s%s\n", ok ? "\u2713" : "\u2717", what, why[0] ? ": " : "", why);
 	fflush(stdout);
+	return ok;
+}
+
+bool pbd_check_line(bool ok, const char *what, const char *why_fmt, ...)
+{
+	va_list ap;
+	va_start(ap, why_fmt);
+	pbd_check_vline(ok, what, why_fmt, ap);
+	va_end(ap);
 	return ok;
 }
 

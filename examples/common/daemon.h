@@ -7,6 +7,7 @@
 #ifndef PB_DAEMON_COMMON_H
 #define PB_DAEMON_COMMON_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,6 +44,7 @@ long pbd_watchdog_interval_ms(void);
 
 /* One line of "check": "✓ what" or "✗ what: why" on stdout. Returns ok. */
 bool pbd_check_line(bool ok, const char *what, const char *why_fmt, ...) PB_PRINTF(3, 4);
+bool pbd_check_vline(bool ok, const char *what, const char *why_fmt, va_list ap) PB_PRINTF(3, 0);
 
 /* The choice closest to @word (edit distance at most 2), or NULL. */
 const char *pbd_did_you_mean(const char *word, const char *const *choices);

@@ -21,19 +21,18 @@ typedef struct report {
 static void step(report *r, bool ok, const char *what, const char *why_fmt, ...) PB_PRINTF(4, 5);
 static void step(report *r, bool ok, const char *what, const char *why_fmt, ...)
 {
-	char why[600] = "";
-	if (why_fmt) {
-		va_list ap;
-		va_start(ap, why_fmt);
-		vsnprintf(why, sizeof(why), why_fmt, ap);
-		va_end(ap);
-	}
+	va_list ap;
+	va_start(ap, why_fmt);
 	if (!ok)
 		r->failed++;
-	if (r->lines)
-		pbd_check_line(ok, what, "%s", why);
-	else if (!ok)
-		fprintf(stderr, "pb-bridged: %s: %s\n", what, why);
+	if (r->lines) {
+		pbd_check_vline(ok, what, why_fmt, ap);
+	} else if (!ok) { /* run: only the refusals, on stderr */
+		fprintf(stderr, "pb-bridged: %s: ", what);
+		vfprintf(stderr, why_fmt, ap);
+		fputc('\n', stderr);
+	}
+	va_end(ap);
 }
 
 static void url_step(report *r, const char *key, const char *url)
