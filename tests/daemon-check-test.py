@@ -11,6 +11,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # usage: daemon-check-test.py PATH/TO/pb-bridged PATH/TO/pb-screend
+# (PB_TOOLS_DIR: where pb-sms and pb-modem are, when not beside a build's
+# daemons: tests/debian-package.sh runs this against the packaged programs)
 import json
 import os
 import queue
@@ -140,7 +142,8 @@ try:
        "an AT modem: opened, AT+CPIN? and AT+CSQ answered")
 
     # the CLI convention on the same modem: "-" reads the PDU, list is one JSON a line
-    tools = os.path.dirname(os.path.dirname(os.path.abspath(BRIDGED)))
+    # pb-sms and pb-modem: beside the build's daemons, or PB_TOOLS_DIR (installed)
+    tools = os.environ.get("PB_TOOLS_DIR") or os.path.dirname(os.path.dirname(os.path.abspath(BRIDGED)))
     pdu = run(os.path.join(tools, "pb-sms"), "encode", "--to", "+4915112345678", "--text", "hi", "--no-smsc").stdout
     r = subprocess.run([os.path.join(tools, "pb-modem"), "--backend", "at", "--device", at.link, "send-pdu", "-"],
                        input=pdu, capture_output=True, text=True, timeout=120)

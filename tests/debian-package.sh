@@ -6,8 +6,9 @@
 # installed pb-sms decodes a PDU, python3 imports phonebridge, a program
 # builds against the -dev package with nothing but pkg-config and runs, the
 # packaged units verify with the packaged paths, sysusers.d makes the two
-# users, and the packaged default configuration is refused by "check" with
-# what is left to fill in. Nothing is installed on the machine or started.
+# users, the packaged default configuration is refused by "check" with
+# what is left to fill in, and the packaged daemons pass
+# tests/daemon-check-test.py ("check --online" against the emulators). Nothing is installed on the machine or started.
 # Prints TAP; suite "once" (about 2 minutes).
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
@@ -118,5 +119,15 @@ else
 	not_ok "pb-bridged check on the packaged default configuration (rc $rc)"
 fi
 sed 's/^/# /' "$tmp/check.out"
+# the packaged daemons and tools through the whole of tests/daemon-check-test.py:
+# check and check --online against the HiLink and AT emulators, the
+# homeserver emulator, the test MMSC behind tinyproxy and kamailio
+if PB_TOOLS_DIR="$root/usr/bin" PB_SOURCE_ROOT="$src" /usr/bin/python3 "$src/tests/daemon-check-test.py" \
+	"$root/usr/sbin/pb-bridged" "$root/usr/sbin/pb-screend" >"$tmp/online.out" 2>&1; then
+	ok "the packaged pb-bridged and pb-screend pass tests/daemon-check-test.py (check --online against the emulators, $(grep -c '^ok' "$tmp/online.out") cases)"
+else
+	not_ok "the packaged daemons in tests/daemon-check-test.py"
+	grep -E '^not ok' -A3 "$tmp/online.out" | sed 's/^/# /'
+fi
 echo "1..$n"
 exit $fail
