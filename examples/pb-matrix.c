@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 #include <phonebridge/phonebridge.h>
+#include <sysexits.h>
 
 static const char usage[] =
 	"usage: pb-matrix [--homeserver URL] (--token-file F | --user U --password-file F)\n"
@@ -76,7 +77,7 @@ static int saved_device(const char *token_file, char **out)
 	struct stat sb;
 	if (lstat(path, &sb) != 0 && errno == ENOENT)
 		return 0;
-	if (pb_matrix_read_secret_file(path, out) < 0)
+	if (pb_secret_read(path, out) < 0)
 		return fail(path);
 	return 0;
 }
@@ -122,12 +123,12 @@ static int cmd_login(pb_matrix *m)
 	char *password = NULL, *device = NULL;
 	if (opt.user == NULL || opt.password_file == NULL || opt.token_file != NULL) {
 		fprintf(stderr, "pb-matrix: login needs --user and --password-file (and no --token-file)\n");
-		return 2;
+		return EX_USAGE;
 	}
 	int rc = 0;
 	if (opt.device_id == NULL && opt.save_token != NULL)
 		rc = saved_device(opt.save_token, &device);
-	if (rc == 0 && pb_matrix_read_secret_file(opt.password_file, &password) < 0)
+	if (rc == 0 && pb_secret_read(opt.password_file, &password) < 0)
 		rc = fail("password");
 	if (rc == 0) {
 		const char *dev = opt.device_id ? opt.device_id : device;
@@ -149,8 +150,8 @@ static int cmd_login(pb_matrix *m)
 		print_json(json_pack("{s:s, s:s?, s:s, s:s?}", "user_id", pb_matrix_user_id(m), "device_id",
 				     pb_matrix_device_id(m), "homeserver", pb_matrix_homeserver(m), "token_file",
 				     opt.save_token));
-	pb_free(password);
-	pb_free(device);
+	pb_secret_free(password);
+	pb_secret_free(device);
 	return rc;
 }
 
@@ -181,7 +182,7 @@ static int connect_client(pb_matrix **out, bool login)
 	if (opt.homeserver == NULL) {
 		if (opt.user == NULL || opt.user[0] != '@') {
 			fprintf(stderr, "pb-matrix: give --homeserver, or --user as @name:server\n");
-			return 2;
+			return EX_USAGE;
 		}
 		if (pb_matrix_discover(m, opt.user) < 0)
 			return fail("discovery");
@@ -192,7 +193,7 @@ static int connect_client(pb_matrix **out, bool login)
 		char *password;
 		if (opt.user == NULL || opt.password_file == NULL) {
 			fprintf(stderr, "pb-matrix: give --token-file, or --user and --password-file\n");
-			return 2;
+			return EX_USAGE;
 		}
 		if (pb_secret_read(opt.password_file, &password) < 0)
 			return fail("password");
@@ -340,11 +341,13 @@ int main(int argc, char **argv)
 		{ "save-token", required_argument, NULL, 'S' },
 		{ "device-id", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, '?' + 256 },
+		{ "version", no_argument, NULL, 'V' + 256 },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
+	opterr = 0; /* our own message, then the usage (exit 64, sysexits) */
 	/* '+' is not used: options may follow the command's arguments */
-	while ((c = getopt_long(argc, argv, "H:t:u:p:kv", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":H:t:u:p:kvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'H': opt.homeserver = optarg; break;
 		case 't': opt.token_file = optarg; break;
@@ -362,13 +365,23 @@ int main(int argc, char **argv)
 		case 'T': opt.timeout = strtol(optarg, NULL, 10); break;
 		case 'S': opt.save_token = optarg; break;
 		case 'D': opt.device_id = optarg; break;
+		case 'h':
 		case '?' + 256: fputs(usage, stdout); return 0;
-		default: fputs(usage, stderr); return 2;
+		case 'V' + 256: printf("pb-matrix (libphonebridge) %s\n", pb_version_string()); return 0;
+		case ':':
+			fprintf(stderr, "pb-matrix: %s needs a value\n", argv[optind - 1]);
+			fputs(usage, stderr);
+			return EX_USAGE;
+		default:
+			fprintf(stderr, "pb-matrix: unknown option %s\n", argv[optind - 1]);
+			fputs(usage, stderr);
+			return EX_USAGE;
 		}
 	}
 	if (optind >= argc) {
+		fputs("pb-matrix: a command is needed\n", stderr);
 		fputs(usage, stderr);
-		return 2;
+		return EX_USAGE;
 	}
 	const char *cmd = argv[optind];
 	int nargs = argc - optind - 1;
@@ -382,8 +395,10 @@ int main(int argc, char **argv)
 		if (strcmp(cmd, cmds[i].name) == 0)
 			break;
 	if (i == sizeof(cmds) / sizeof(cmds[0]) || nargs != cmds[i].nargs) {
+		fprintf(stderr, "pb-matrix: %s \"%s\"\n", i == sizeof(cmds) / sizeof(cmds[0]) ? "unknown command"
+				: "wrong number of arguments for", cmd);
 		fputs(usage, stderr);
-		return 2;
+		return EX_USAGE;
 	}
 	if (opt.verbose) {
 		pb_log_set_callback(on_log, NULL);

@@ -19,7 +19,10 @@
 #include "pb-mms/fetch-send.h"
 #include "pb-mms/parts.h"
 
-#define EXIT_MALFORMED 2
+#include <sysexits.h>
+
+/* sysexits(3), as every libphonebridge program: 65 malformed input, 64 usage */
+#define EXIT_MALFORMED EX_DATAERR
 
 static const char usage_text[] =
 	"usage: pb-mms decode FILE|- [--push] [--parts-dir DIR] [--max-size BYTES] [--salvage]\n"
@@ -37,7 +40,7 @@ static const char usage_text[] =
 static int usage(void)
 {
 	fputs(usage_text, stderr);
-	return 1;
+	return EX_USAGE;
 }
 
 /* Read a file (or stdin for "-") of at most @max bytes. */
@@ -526,13 +529,13 @@ static int cmd_encode(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	if (argc < 2)
-		return usage();
+		return fputs("pb-mms: a command is needed\n", stderr), usage();
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		fputs(usage_text, stdout);
 		return 0;
 	}
 	if (!strcmp(argv[1], "--version")) {
-		printf("pb-mms (libphonebridge %s)\n", pb_version_string());
+		printf("pb-mms (libphonebridge) %s\n", pb_version_string());
 		return 0;
 	}
 	if (!strcmp(argv[1], "decode"))
@@ -543,5 +546,6 @@ int main(int argc, char **argv)
 		return pb_mms_cmd_fetch(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "send"))
 		return pb_mms_cmd_send(argc - 1, argv + 1);
+	fprintf(stderr, "pb-mms: unknown %s \"%s\"\n", argv[1][0] == '-' ? "option" : "command", argv[1]);
 	return usage();
 }

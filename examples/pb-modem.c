@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include <phonebridge/phonebridge.h>
+#include <sysexits.h>
 
 static pb_modem *g_modem;
 
@@ -26,10 +27,10 @@ static void usage(FILE *f)
 	      "                [--insecure] [--verbose] COMMAND ...\n"
 	      "commands:\n"
 	      "  status                          operator, registration, network, signal, SIM\n"
-	      "  list [--sent]                   messages in the inbox (or sent box)\n"
+	      "  list [--sent]                   messages in the inbox (or sent box), one JSON a line\n"
 	      "  read ID                         one message\n"
 	      "  send NUMBER TEXT [--report]     send a text (split and encoded as needed)\n"
-	      "  send-pdu HEX                    send a raw SMS-SUBMIT TPDU (AT modems)\n"
+	      "  send-pdu HEX|-                  send a raw SMS-SUBMIT TPDU (AT modems; - reads it)\n"
 	      "  delete ID[,ID...]               delete from the box\n"
 	      "  mark-read ID                    mark read\n"
 	      "  watch [--new-only] [--duration MS]   one JSON line per event until interrupted\n"
@@ -37,6 +38,14 @@ static void usage(FILE *f)
 	      "  forward set REASON NUMBER [S]     no-reply, not-reachable, all, all-conditional)\n"
 	      "  forward erase REASON\n"
 	      "  ussd CODE                       send a USSD code, print the answer\n", f);
+}
+
+/* what was wrong, then the usage: exit status 64 (sysexits) */
+static int usage_error(const char *what, const char *arg)
+{
+	fprintf(stderr, "pb-modem: %s%s\n", what, arg);
+	usage(stderr);
+	return EX_USAGE;
 }
 
 /* --- JSON output (jansson, as pb-sms and pb-mms) ---------------------------------- */
@@ -177,16 +186,9 @@ static int cmd_list(pb_modem *m, int box)
 {
 	pb_modem_msg_list l = PB_MODEM_MSG_LIST_INIT;
 	int rc = pb_modem_list(m, box, &l);
-	if (rc == 0) {
-		/* one message a line, inside one array */
-		printf("[");
-		for (size_t i = 0; i < l.count; i++) {
-			json_t *j = msg_json(&l.items[i]);
-			printf("%s\n  ", i ? "," : "");
-			json_dumpf(j, stdout, JSON_COMPACT);
-			json_decref(j);
-		}
-		printf("%s]\n", l.count ? "\n" : "");
+	/* one JSON document per message, one per line (as every program) */
+	for (size_t i = 0; rc == 0 && i < l.count; i++) {
+		emit(msg_json(&l.items[i]));
 	}
 	pb_modem_msg_list_dispose(&l);
 	return rc < 0 ? fail("list") : 0;
@@ -296,12 +298,14 @@ int main(int argc, char **argv)
 		{ "insecure", no_argument, NULL, 'k' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	pb_modem_options o = PB_MODEM_OPTIONS_INIT;
 	const char *backend = NULL;
 	int verbose = 0, c;
-	while ((c = getopt_long(argc, argv, "+b:u:d:U:p:t:kvh", longopts, NULL)) != -1) {
+	opterr = 0; /* our own message, then the usage (exit 64) */
+	while ((c = getopt_long(argc, argv, "+:b:u:d:U:p:t:kvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b': backend = optarg; break;
 		case 'u': o.url = optarg; break;
@@ -319,13 +323,15 @@ int main(int argc, char **argv)
 		case 'k': o.insecure_tls = true; break;
 		case 'v': verbose++; break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'V': printf("pb-modem (libphonebridge) %s\n", pb_version_string()); return 0;
+		case ':': return usage_error("this option needs a value: ", argv[optind - 1]);
+		default: return usage_error("unknown option ", argv[optind - 1]);
 		}
 	}
-	if (!backend || optind >= argc) {
-		usage(stderr);
-		return 2;
-	}
+	if (!backend)
+		return usage_error("--backend is needed", "");
+	if (optind >= argc)
+		return usage_error("a command is needed", "");
 	if (verbose) {
 		pb_log_set_callback(log_sink, NULL);
 		pb_log_set_level(verbose > 1 ? PB_LOG_DEBUG : PB_LOG_INFO);
@@ -352,7 +358,13 @@ int main(int argc, char **argv)
 	} else if (strcmp(cmd, "send-pdu") == 0 && nargs == 1) {
 		pb_buf pdu = PB_BUF_INIT;
 		int ref;
-		rc = pb_hex_decode(&pdu, args[0], strlen(args[0]), NULL) < 0 ||
+		char line[1024];
+		const char *hex = args[0];
+		if (!strcmp(hex, "-")) { /* the PDU from standard input */
+			hex = fgets(line, sizeof(line), stdin) ? line : "";
+			line[strcspn(line, "\r\n")] = '\0';
+		}
+		rc = pb_hex_decode(&pdu, hex, strlen(hex), NULL) < 0 ||
 				     pb_modem_send_pdu(m, pdu.data, pdu.len, &ref) < 0
 			     ? fail("send-pdu") : 0;
 		if (rc == 0)
@@ -390,7 +402,9 @@ int main(int argc, char **argv)
 			pb_free(reply);
 		}
 	} else {
+		fprintf(stderr, "pb-modem: unknown command or wrong arguments: %s\n", cmd);
 		usage(stderr);
+		rc = EX_USAGE;
 	}
 	pb_modem_close(m);
 	return rc;

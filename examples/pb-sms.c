@@ -18,15 +18,21 @@
 #include <jansson.h>
 #include <phonebridge/phonebridge.h>
 
-#define EXIT_MALFORMED 2
-#define EXIT_USAGE 64
+#include <sysexits.h>
+
+/* sysexits(3), as every libphonebridge program: 65 malformed input, 64 usage */
+#define EXIT_MALFORMED EX_DATAERR
+#define EXIT_USAGE EX_USAGE
 
 static void usage(FILE *f)
 {
-	fputs("usage: pb-sms decode HEX [--no-smsc] [--reverse]\n"
+	fputs("usage: pb-sms decode HEX|-... [--no-smsc] [--reverse] [--pretty]\n"
 	      "       pb-sms encode --to NUMBER --text TEXT [--smsc NUMBER] [--no-smsc] [--class 0-3]\n"
 	      "                     [--status-report] [--validity SECONDS] [--ucs2] [--lang tr,es,pt] [--ref N]\n"
-	      "       pb-sms reassemble [--no-smsc] < PDUS\n",
+	      "       pb-sms reassemble [--no-smsc] < PDUS\n"
+	      "       pb-sms --help | --version\n"
+	      "JSON output: one document per line (indented with --pretty); \"-\" reads PDUs from\n"
+	      "standard input, one per line; exit status 64 usage, 65 malformed input\n",
 	      f);
 }
 
@@ -146,9 +152,12 @@ static json_t *message_json(const pb_sms_message *m)
 	return o;
 }
 
+/* one JSON document per line; indented over several lines with --pretty */
+static size_t json_flags = 0;
+
 static int print_json(json_t *o)
 {
-	char *s = json_dumps(o, JSON_INDENT(2));
+	char *s = json_dumps(o, json_flags);
 	json_decref(o);
 	if (!s)
 		return 1;
@@ -168,23 +177,48 @@ static int unhex(pb_buf *out, const char *hex, size_t len)
 	return 0;
 }
 
+static int decode_lines(const char *hex, unsigned flags);
+
 static int cmd_decode(int argc, char **argv)
 {
 	unsigned flags = PB_SMS_DECODE_SMSC;
-	const char *hex = NULL;
+	int first = 0, nhex = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-smsc"))
 			flags &= ~PB_SMS_DECODE_SMSC;
 		else if (!strcmp(argv[i], "--reverse"))
 			flags |= PB_SMS_DECODE_REVERSE;
 		else if (argv[i][0] == '-' && argv[i][1])
-			return usage(stderr), EXIT_USAGE;
-		else
-			hex = argv[i];
+			return fprintf(stderr, "pb-sms: decode: unknown option %s\n", argv[i]), usage(stderr), EXIT_USAGE;
+		else if (nhex++ == 0)
+			first = i;
 	}
-	if (!hex)
-		return usage(stderr), EXIT_USAGE;
-	/* one PDU per line */
+	if (!nhex)
+		return fputs("pb-sms: decode: a PDU in hex (or - for standard input) is needed\n", stderr),
+		       usage(stderr), EXIT_USAGE;
+	/* every argument that is not an option, in order; "-" is standard input */
+	int rc = 0;
+	for (int i = first; i < argc; i++) {
+		if (argv[i][0] == '-' && argv[i][1])
+			continue;
+		int r = 0;
+		if (!strcmp(argv[i], "-")) {
+			char *line = NULL;
+			size_t cap = 0;
+			while (getline(&line, &cap, stdin) > 0)
+				if ((r = decode_lines(line, flags)) != 0)
+					rc = r;
+			free(line);
+		} else if ((r = decode_lines(argv[i], flags)) != 0) {
+			rc = r;
+		}
+	}
+	return rc;
+}
+
+/* One PDU per line of @p hex: a JSON document each; @return 0 or an exit status */
+static int decode_lines(const char *hex, unsigned flags)
+{
 	int rc = 0;
 	for (const char *line = hex; *line;) {
 		const char *nl = strchr(line, '\n');
@@ -348,9 +382,24 @@ static int cmd_reassemble(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
+		fputs("pb-sms: a command is needed\n", stderr);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("pb-sms (libphonebridge) %s\n", pb_version_string());
+		return 0;
+	}
+	/* --pretty anywhere after the command: taken out before it parses */
+	int k = 1;
+	for (int i = 1; i < argc; i++) {
+		if (i > 1 && !strcmp(argv[i], "--pretty"))
+			json_flags = JSON_INDENT(2);
+		else
+			argv[k++] = argv[i];
+	}
+	argc = k;
+	argv[argc] = NULL;
 	if (!strcmp(argv[1], "decode"))
 		return cmd_decode(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "encode"))
@@ -361,6 +410,7 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	fprintf(stderr, "pb-sms: unknown %s \"%s\"\n", argv[1][0] == '-' ? "option" : "command", argv[1]);
 	usage(stderr);
 	return EXIT_USAGE;
 }

@@ -75,12 +75,15 @@ def room_name(rid):
 
 try:
     # --- 1. the configuration is checked, secrets by mode ---------------------
-    r = subprocess.run([DAEMON, "--check", "-c", config], capture_output=True, text=True)
-    ok(r.returncode == 0, "--check accepts the configuration")
+    r = subprocess.run([DAEMON, "check", "-c", config], capture_output=True, text=True)
+    ok(r.returncode == 0, "check accepts the configuration")
     os.chmod(token_file, 0o644)
+    r = subprocess.run([DAEMON, "check", "-c", config], capture_output=True, text=True)
+    ok(r.returncode == 78 and "\u2717 [matrix] token_file" in r.stdout and "matrix.token" in r.stdout,
+       "a token file readable by others is refused (exit 78, EX_CONFIG)")
+    print("# " + r.stdout.strip().replace("\n", "\n# "), flush=True)
     r = subprocess.run([DAEMON, "--check", "-c", config], capture_output=True, text=True)
-    ok(r.returncode == 1 and "matrix.token" in r.stderr, "a token file readable by others is refused")
-    print("# " + r.stderr.strip(), flush=True)
+    ok(r.returncode == 78, "--check, the deprecated spelling, is still check")
     os.chmod(token_file, 0o600)
 
     start()

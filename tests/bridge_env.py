@@ -16,6 +16,7 @@ import os
 import queue
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -119,6 +120,38 @@ def secret_file(path, text):
     os.write(fd, text.encode())
     os.close(fd)
     return path
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def start_tinyproxy(tmp):
+    """tinyproxy on 127.0.0.1 (its configuration and log in @tmp):
+    (process, port), or (None, 0) when it is not installed or did not start."""
+    if not shutil.which("tinyproxy"):
+        return None, 0
+    port = free_port()
+    conf = os.path.join(tmp, "tinyproxy.conf")
+    with open(conf, "w") as f:
+        f.write("Port %d\nListen 127.0.0.1\nAllow 127.0.0.1\nTimeout 60\nLogLevel Info\n" % port)
+    log = open(os.path.join(tmp, "tinyproxy.log"), "w")
+    p = subprocess.Popen(["tinyproxy", "-d", "-c", conf], stdout=log, stderr=log)
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return p, port
+        except OSError:
+            if p.poll() is not None:
+                break
+            time.sleep(0.02)  # poll interval
+    p.kill()
+    return None, 0
 
 
 def child(args):
@@ -327,10 +360,15 @@ class AtModem:
 
 
 def bridge_config(path, modem, hs_url, token_file, store, extra="", bridge=""):
-    """Write pb-bridged's configuration to @path: the [modem] lines @modem;
+    """Write pb-bridged's configuration to @path: the [modem] lines @modem
+    (import_existing = yes unless @modem says otherwise: the tests put
+    messages on the modem right after the start, which a first start with
+    import_existing = no would leave there);
     [matrix] with the homeserver at @hs_url, @token_file, the owner and a 1 s
     sync timeout, then @extra (more [matrix] lines, other sections); [bridge]
     with @store, region DE and the lines @bridge. @return @path."""
+    if "import_existing" not in modem:
+        modem += "\nimport_existing = yes"
     with open(path, "w") as f:
         f.write("[modem]\n%s\n[matrix]\nhomeserver = %s\ntoken_file = %s\nowners = %s\n"
                 "sync_timeout_ms = 1000\n%s\n[bridge]\nstore = %s\nregion = DE\n%s\n"

@@ -8,13 +8,13 @@ import json
 import os
 import pty
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 
-DEADLINE = 30.0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bridge_env import start_tinyproxy  # noqa: E402
+
 pb_mms = sys.argv[1]
 src = os.environ["PB_SOURCE_ROOT"]
 data = os.path.join(src, "tests", "data", "mmsc")
@@ -35,36 +35,6 @@ def start_server(tmp):
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     line = p.stdout.readline().decode()
     return p, int(line.split()[1])
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def start_tinyproxy(tmp):
-    if not shutil.which("tinyproxy"):
-        return None, 0
-    port = free_port()
-    conf = os.path.join(tmp, "tinyproxy.conf")
-    with open(conf, "w") as f:
-        f.write("Port %d\nListen 127.0.0.1\nAllow 127.0.0.1\nTimeout 60\nLogLevel Info\n" % port)
-    log = open(os.path.join(tmp, "tinyproxy.log"), "w")
-    p = subprocess.Popen(["tinyproxy", "-d", "-c", conf], stdout=log, stderr=log)
-    end = time.monotonic() + DEADLINE
-    while time.monotonic() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return p, port
-        except OSError:
-            if p.poll() is not None:
-                break
-            time.sleep(0.02)  # poll interval
-    p.kill()
-    return None, 0
 
 
 def run(*args):
@@ -164,7 +134,7 @@ def main():
         r = run("send", "--from", "+1555", "--to", "+1556")
         check("send without --mmsc is a usage error", r.returncode == 1 and "usage" in r.stderr, r.stderr)
         r = run("fetch", base + "/big/64")
-        check("fetch of a PDU that does not decode exits 2 with the offset", r.returncode == 2 and
+        check("fetch of a PDU that does not decode exits 65 (EX_DATAERR) with the offset", r.returncode == 65 and
               "malformed at byte" in r.stderr, r.stderr)
 
         if pport:

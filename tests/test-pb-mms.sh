@@ -37,10 +37,10 @@ check "decode --push reports a Service Indication" json "$tmp/si.json" 'd["push"
 head -c 40 "$root/data/samples/picture-message.mms" >"$tmp/cut.mms"
 unhex 8c 84 96 1f >>"$tmp/cut.mms"
 "$pbmms" decode "$tmp/cut.mms" >/dev/null 2>"$tmp/err"; rc=$?
-if [ $rc -eq 2 ] && grep -q 'malformed at byte [0-9]' "$tmp/err"; then ok "malformed input: exit 2 with an offset"; else not_ok "malformed input: exit $rc"; cat "$tmp/err"; fi
+if [ $rc -eq 65 ] && grep -q 'malformed at byte [0-9]' "$tmp/err"; then ok "malformed input: exit 65 (EX_DATAERR) with an offset"; else not_ok "malformed input: exit $rc"; cat "$tmp/err"; fi
 unhex 01 06 00 be >"$tmp/bad.push"
 "$pbmms" decode --push "$tmp/bad.push" >/dev/null 2>"$tmp/err"; rc=$?
-if [ $rc -eq 2 ] && grep -q 'byte 2' "$tmp/err"; then ok "malformed push: exit 2, byte 2"; else not_ok "malformed push: exit $rc"; cat "$tmp/err"; fi
+if [ $rc -eq 65 ] && grep -q 'byte 2' "$tmp/err"; then ok "malformed push: exit 65, byte 2"; else not_ok "malformed push: exit $rc"; cat "$tmp/err"; fi
 
 # --parts-dir with hostile names stays inside the directory
 # parts: name="../../evil.jpg", Content-Location "/etc/passwd", name=".." text
@@ -97,7 +97,7 @@ printf '\377\330\377\331' >"$tmp/photo.jpg"
 check "encode send-req round trip" json "$tmp/sr.json" \
 	'd["message_type"]=="m-send-req" and d["from"]=="+48600123456" and d["to"]==["+48600654321","a@b.c"] and d["subject"]=="Zażółć" and [p["content_type"] for p in d["parts"]]==["application/smil","text/plain","image/jpeg"] and d["parts"][2]["filename"]=="photo.jpg" and d["parts"][2]["size"]==4'
 "$pbmms" encode bogus >/dev/null 2>&1; rc=$?
-if [ $rc -eq 1 ]; then ok "unknown command: exit 1"; else not_ok "unknown command: exit $rc"; fi
+if [ $rc -eq 64 ]; then ok "unknown command: exit 64 (EX_USAGE)"; else not_ok "unknown command: exit $rc"; fi
 
 echo "1..$n"
 [ $failed -eq 0 ]

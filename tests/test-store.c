@@ -1043,6 +1043,65 @@ static void test_store__phone_normalises_to_e164(void **state)
 	assert_int_equal(pb_phone_country_code(NULL), PB_EUNSUPPORTED);
 }
 
+/* --- backup --------------------------------------------------------------------- */
+
+static void test_store__backup_is_a_consistent_copy_with_attachments(void **state)
+{
+	struct fixture *f = *state;
+	int64_t a = inbound(f->st, "1", PB_STORE_STORED);
+	char h[65];
+	assert_pb_ok(pb_store_attachment_add(f->st, a, "picture bytes", 13, "image/jpeg", "p.jpg", h));
+	assert_pb_ok(pb_store_kv_set(f->st, "k", "v"));
+	/* another handle is in the middle of a write: the copy has what was committed */
+	pb_store *w;
+	assert_pb_ok(pb_store_open(&w, f->path, NULL));
+	assert_pb_ok(pb_store_begin(w));
+	int64_t b = inbound(w, "2", PB_STORE_STORED);
+	char dest[600], path[700];
+	snprintf(dest, sizeof(dest), "%s/copy.db", f->dir);
+	size_t n = 99;
+	assert_pb_ok(pb_store_backup(f->st, dest, &n));
+	assert_pb_ok(pb_store_commit(w));
+	pb_store_close(w);
+	assert_int_equal(n, 1);
+	struct stat sb;
+	assert_int_equal(stat(dest, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	snprintf(path, sizeof(path), "%s-wal", dest);
+	assert_int_equal(stat(path, &sb), -1); /* one file: its WAL folded in */
+	snprintf(path, sizeof(path), "%s.attachments/%s", dest, h);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+
+	pb_store *c;
+	assert_pb_ok(pb_store_open(&c, dest, NULL));
+	assert_pb_ok(pb_store_check(c));
+	pb_store_msg *m;
+	assert_pb_ok(pb_store_msg_get(c, a, &m));
+	pb_store_msg_free(m);
+	assert_pb_error(pb_store_msg_get(c, b, &m), PB_ENOTFOUND);
+	pb_buf data = PB_BUF_INIT;
+	assert_pb_ok(pb_store_attachment_read(c, h, &data));
+	assert_int_equal(data.len, 13);
+	assert_memory_equal(data.data, "picture bytes", 13);
+	pb_buf_dispose(&data);
+	char *v;
+	assert_pb_ok(pb_store_kv_get(c, "k", &v));
+	assert_string_equal(v, "v");
+	pb_free(v);
+	pb_store_close(c);
+
+	/* never over what exists, never through a link */
+	assert_pb_error(pb_store_backup(f->st, dest, NULL), PB_EEXISTS);
+	snprintf(path, sizeof(path), "%s/link.db", f->dir);
+	assert_int_equal(symlink("/nonexistent/pb-backup-target", path), 0);
+	assert_pb_error(pb_store_backup(f->st, path, NULL), PB_EEXISTS);
+	assert_int_equal(lstat("/nonexistent/pb-backup-target", &sb), -1);
+	/* a directory that is not there: an I/O error, nothing left behind */
+	snprintf(path, sizeof(path), "%s/no-such-dir/copy.db", f->dir);
+	assert_pb_error(pb_store_backup(f->st, path, NULL), PB_EIO);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1066,6 +1125,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store__call_log_keeps_calls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__migrates_from_every_earlier_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__allocation_failures_are_clean, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__backup_is_a_consistent_copy_with_attachments, setup, teardown),
 		cmocka_unit_test(test_store__phone_normalises_to_e164),
 	};
 	return pb_test_run("store", tests);

@@ -6,8 +6,10 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "bridge.h"
+#include "daemon.h"
 
 #include <errno.h>
+#include <sys/random.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -36,27 +38,18 @@ struct pbb {
 
 /* --- logging ------------------------------------------------------------- */
 
-static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
-
+/* one format for both daemons (examples/common/daemon.c): "<N>bridge: ..."
+ * or a JSON line, chosen with --log-format */
 void pbb_log(int level, const char *fmt, ...)
 {
 	if (level > pb_log_get_level())
 		return;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	struct tm tm;
-	gmtime_r(&ts.tv_sec, &tm);
-	char when[32];
-	strftime(when, sizeof(when), "%H:%M:%S", &tm);
-	pthread_mutex_lock(&log_mu);
-	fprintf(stderr, "%s.%03ld pb-bridged %s: ", when, ts.tv_nsec / 1000000L, pb_log_level_name(level));
+	char msg[2048];
 	va_list ap;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	fflush(stderr);
-	pthread_mutex_unlock(&log_mu);
+	pbd_log_write(level, "bridge", msg);
 }
 
 static const char *last_error(void)
@@ -186,6 +179,66 @@ typedef struct modem_ctx {
 	pb_modem *m;
 } modem_ctx;
 
+/* What names a message on the box whatever its state (a multipart message
+ * completes, a report is read): the inbound key without its content hash. */
+static void preexisting_key(char *out, size_t size, const pbb *b, const pb_modem_msg *m)
+{
+	char key[512];
+	pbb_inbound_key(key, sizeof(key), b->cfg->modem_backend, m);
+	char *hash = strrchr(key, '#');
+	if (hash)
+		*hash = '\0';
+	snprintf(out, size, "bridge.preexisting.%s", key);
+}
+
+/* A message that was on the box at the first start, left there
+ * (import_existing = no): never journaled, never deleted. */
+static bool preexisting(const pbb *b, pb_store *st, const pb_modem_msg *m)
+{
+	if (b->cfg->import_existing)
+		return false;
+	char key[600], *v = NULL;
+	preexisting_key(key, sizeof(key), b, m);
+	if (pb_store_kv_get(st, key, &v) < 0)
+		return false;
+	pb_free(v);
+	return true;
+}
+
+/* The first start of a store ("bridge.first_listing" absent): with
+ * import_existing = no, what is on the box now is remembered, in one
+ * transaction with the marker, and left there untouched. @return 0 or -1 */
+static int first_listing(pbb *b, pb_store *st, pb_modem *m)
+{
+	char *v = NULL;
+	int rc = pb_store_kv_get(st, "bridge.first_listing", &v);
+	pb_free(v);
+	if (rc != PB_ENOTFOUND)
+		return rc < 0 ? -1 : 0;
+	if (b->cfg->import_existing)
+		return pb_store_kv_set(st, "bridge.first_listing", "imported") < 0 ? -1 : 0;
+	pb_modem_msg_list l = PB_MODEM_MSG_LIST_INIT;
+	rc = pb_modem_list(m, PB_MODEM_BOX_INBOX, &l);
+	if (rc == 0)
+		rc = pb_store_begin(st);
+	for (size_t i = 0; rc == 0 && i < l.count; i++) {
+		char key[600];
+		preexisting_key(key, sizeof(key), b, &l.items[i]);
+		rc = pb_store_kv_set(st, key, "1");
+	}
+	char note[40];
+	snprintf(note, sizeof(note), "left %zu", l.count);
+	if (rc == 0 && (rc = pb_store_kv_set(st, "bridge.first_listing", note)) == 0)
+		rc = pb_store_commit(st);
+	else if (rc != 0)
+		pb_store_rollback(st);
+	if (rc == 0)
+		pbb_log(PB_LOG_NOTICE, "first start: %zu message(s) already on the modem left there untouched "
+			"(import_existing = no)", l.count);
+	pb_modem_msg_list_dispose(&l);
+	return rc < 0 ? -1 : 0;
+}
+
 static int on_modem_event(const pb_modem_event *ev, void *ud)
 {
 	modem_ctx *mc = ud;
@@ -203,6 +256,8 @@ static int on_modem_event(const pb_modem_event *ev, void *ud)
 	if (ev->type != PB_MODEM_EVENT_MESSAGE || !ev->msg)
 		return 0;
 	const pb_modem_msg *msg = ev->msg;
+	if (preexisting(b, mc->st, msg))
+		return stopping(b) ? 1 : 0;
 	int64_t id = 0;
 	int rc = pbb_inbound_journal(mc->st, b->cfg->modem_backend, b->cfg->region, msg, &id);
 	if (rc < 0 && rc != PB_EEXISTS) {
@@ -281,9 +336,8 @@ static void send_outbound(pbb *b, pb_store *st, pb_modem *m)
 	}
 }
 
-static int open_modem(pbb *b, pb_modem **out)
+int pbb_modem_open(const pbb_config *c, pb_modem **out)
 {
-	const pbb_config *c = b->cfg;
 	pb_modem_options o = PB_MODEM_OPTIONS_INIT;
 	o.url = c->modem_url;
 	o.device = c->modem_device;
@@ -312,9 +366,17 @@ static void *modem_main(void *arg)
 	while (!stopping(b)) {
 		if (!mc.m) {
 			pb_modem *m = NULL;
-			if (open_modem(b, &m) < 0) {
+			if (pbb_modem_open(b->cfg, &m) < 0) {
 				backoff = backoff ? (backoff < 30000 ? backoff * 2 : 30000) : 1000;
 				pbb_log(PB_LOG_WARNING, "modem: %s (again in %ld ms)", last_error(), backoff);
+				nap(b, backoff);
+				continue;
+			}
+			if (first_listing(b, st, m) < 0) {
+				backoff = backoff ? (backoff < 30000 ? backoff * 2 : 30000) : 1000;
+				pbb_log(PB_LOG_WARNING, "modem: first listing: %s (again in %ld ms)", last_error(),
+					backoff);
+				pb_modem_close(m);
 				nap(b, backoff);
 				continue;
 			}
@@ -374,20 +436,28 @@ static bool has_suffix(const char *s, const char *suf)
 
 #define RETRIEVED_CT "application/vnd.wap.mms-message; x-pb-retrieved"
 
+void pbb_mmsc_options(const pbb_config *c, pb_mmsc_options *o, const char *rules[2])
+{
+	rules[0] = c->mmsc_rewrite;
+	rules[1] = NULL;
+	*o = (pb_mmsc_options)PB_MMSC_OPTIONS_INIT;
+	o->mmsc_url = c->mmsc_url;
+	o->proxy = c->mmsc_proxy;
+	o->interface = c->mmsc_interface;
+	o->user_agent = c->mmsc_user_agent;
+	o->extra_headers = (const char *const *)c->mmsc_headers;
+	o->rewrite_rules = c->mmsc_rewrite ? rules : NULL;
+	o->timeout_ms = 120000;
+}
+
 static pb_mmsc *open_mmsc(pbb *b)
 {
 	const pbb_config *c = b->cfg;
 	if (!c->mmsc_url)
 		return NULL;
-	const char *rules[2] = { c->mmsc_rewrite, NULL };
-	pb_mmsc_options o = PB_MMSC_OPTIONS_INIT;
-	o.mmsc_url = c->mmsc_url;
-	o.proxy = c->mmsc_proxy;
-	o.interface = c->mmsc_interface;
-	o.user_agent = c->mmsc_user_agent;
-	o.extra_headers = (const char *const *)c->mmsc_headers;
-	o.rewrite_rules = c->mmsc_rewrite ? rules : NULL;
-	o.timeout_ms = 120000;
+	pb_mmsc_options o;
+	const char *rules[2];
+	pbb_mmsc_options(c, &o, rules);
 	pb_mmsc *m = NULL;
 	if (pb_mmsc_new(&m, &o) < 0) {
 		pbb_log(PB_LOG_ERROR, "mmsc: %s (picture messages will not be fetched)", last_error());
@@ -1380,6 +1450,8 @@ int pbb_run(pbb *b)
 			break;
 		}
 	pbb_log(PB_LOG_NOTICE, "running");
+	if (started == 4)
+		pbd_notify("READY=1\nSTATUS=running: journal recovered, %zu stages started", started);
 	for (size_t i = 0; i < started; i++)
 		pthread_join(t[i], NULL);
 	return started == 4 && !atomic_load(&b->failed) ? 0 : -1;

@@ -43,6 +43,7 @@ typedef struct pbb_config {
 	int modem_poll_ms;
 	int modem_timeout_ms;
 	bool modem_insecure_tls;
+	bool import_existing;      /**< bridge what is on the modem at the first start (default no) */
 	char own_number[PB_PHONE_MAX]; /**< E.164 of the SIM, normalised; "" when not configured */
 	/* [mmsc] */
 	char *mmsc_url;
@@ -215,6 +216,20 @@ int pbb_run(pbb *b);
 /** Ask pbb_run() to return (thread-safe; not async-signal-safe). */
 void pbb_stop(pbb *b);
 void pbb_free(pbb *b);
+
+/** Open the configured modem (pb_modem_open() with [modem]'s settings). */
+int pbb_modem_open(const pbb_config *c, pb_modem **out);
+/** The MMSC client's options from [mmsc]; @p rules must outlive @p o's use. */
+void pbb_mmsc_options(const pbb_config *c, pb_mmsc_options *o, const char *rules[2]);
+
+/** "check": what "run" would refuse, found before it starts (check.c): the
+ *  backend name, URLs, secret files' modes, the store's directory. With
+ *  @p lines one ✓/✗ line per step on stdout, else the failures on stderr.
+ *  @return the number of failed steps */
+int pbb_check_config(const pbb_config *c, bool lines);
+/** "check --online": the modem (log in, status), whoami on the homeserver,
+ *  the MMSC through its proxy; one ✓/✗ line each. @return failed steps */
+int pbb_check_online(const pbb_config *c);
 
 /** Log a line of the daemon (to stderr, with level name). */
 void pbb_log(int level, const char *fmt, ...) PB_PRINTF(2, 3);

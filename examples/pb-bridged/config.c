@@ -182,6 +182,9 @@ static int handler(void *ud, const char *section, const char *name, const char *
 	} else if (KEY("modem", "insecure_tls")) {
 		if (!parse_bool(value, &c->modem_insecure_tls))
 			return fail(p, line, "insecure_tls: true or false");
+	} else if (KEY("modem", "import_existing")) {
+		if (!parse_bool(value, &c->import_existing))
+			return fail(p, line, "import_existing: yes or no");
 	} else if (KEY("modem", "own_number")) {
 		if (strlen(value) >= sizeof(c->own_number))
 			return fail(p, line, "own_number: too long");

@@ -4,31 +4,53 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "bridge.h"
+#include "daemon.h"
 
+#include <errno.h>
+#include <getopt.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define DEFAULT_CONFIG "/etc/phonebridge/bridge.ini"
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: pb-bridged [-v] [-q] -c CONFIG\n"
-		   "       pb-bridged --check -c CONFIG\n"
-		   "  -c, --config FILE  the INI configuration (see pb-bridged(8))\n"
-		   "      --check        read the configuration, say what is wrong, exit\n"
-		   "  -v, --verbose      log debug lines too\n"
-		   "  -q, --quiet        log warnings and errors only\n"
-		   "      --version      print the library version\n");
+	fprintf(f, "usage: pb-bridged [OPTIONS] run\n"
+		   "       pb-bridged [OPTIONS] check [--online]\n"
+		   "       pb-bridged [OPTIONS] backup FILE\n"
+		   "  -c, --config FILE      the INI configuration (default " DEFAULT_CONFIG ")\n"
+		   "      --online           check: also reach the modem, the homeserver and the MMSC\n"
+		   "  -v, --verbose          log debug lines too\n"
+		   "  -q, --quiet            log warnings and errors only\n"
+		   "      --log-format FMT   text (default: \"<level>domain: message\") or json\n"
+		   "  -h, --help             this text\n"
+		   "      --version          the version\n"
+		   "exit status: 0, 64 usage, 66 no store, 69 a peer unavailable, 73 the backup exists,\n"
+		   "             74 I/O, 78 configuration\n"
+		   "(\"--check\" is a deprecated spelling of \"check\"); see pb-bridged(8)\n");
 }
 
-static void log_sink(int level, const char *domain, const char *message, void *ud)
+/* what was wrong, then the usage: exit status 64 */
+static int usage_error(const char *fmt, ...) PB_PRINTF(1, 2);
+static int usage_error(const char *fmt, ...)
 {
-	(void)ud;
-	pbb_log(level, "[%s] %s", domain ? domain : "lib", message);
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("pb-bridged: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	usage(stderr);
+	return EX_USAGE;
 }
 
 typedef struct sig_ctx {
@@ -36,49 +58,63 @@ typedef struct sig_ctx {
 	sigset_t set;
 } sig_ctx;
 
+/* Signals, and the watchdog: WATCHDOG=1 every half of WatchdogSec=. */
 static void *signal_main(void *arg)
 {
 	sig_ctx *s = arg;
-	int sig = 0;
+	long wd = pbd_watchdog_interval_ms();
 	for (;;) {
-		if (sigwait(&s->set, &sig) != 0)
+		int sig;
+		if (wd > 0) {
+			struct timespec ts = { wd / 1000, (wd % 1000) * 1000000L };
+			sig = sigtimedwait(&s->set, NULL, &ts);
+			if (sig < 0) {
+				if (errno == EAGAIN)
+					pbd_notify("WATCHDOG=1");
+				continue;
+			}
+		} else if (sigwait(&s->set, &sig) != 0) {
 			continue;
+		}
 		if (sig == SIGUSR1) /* pbb_run finished: the main thread wakes us to leave */
 			return NULL;
 		pbb_log(PB_LOG_NOTICE, "signal %d: stopping", sig);
+		pbd_notify("STOPPING=1\nSTATUS=stopping (signal %d)", sig);
 		pbb_stop(s->b);
 	}
 }
 
-int main(int argc, char **argv)
+/* "backup FILE": the journal (SQLite online backup, consistent while the
+ * daemon runs) and its attachments beside FILE; the copy leaves out the
+ * journal's identity (bridge.store_id), so that a restored store makes a new one. */
+static int backup(const pbb_config *cfg, const char *file)
 {
-	const char *config = NULL;
-	bool check = false;
-	for (int i = 1; i < argc; i++) {
-		if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
-			config = argv[++i];
-		else if (!strcmp(argv[i], "--check"))
-			check = true;
-		else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
-			pb_log_set_level(PB_LOG_DEBUG);
-		else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
-			pb_log_set_level(PB_LOG_WARNING);
-		else if (!strcmp(argv[i], "--version")) {
-			printf("pb-bridged %s\n", pb_version_string());
-			return 0;
-		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			usage(stdout);
-			return 0;
-		} else {
-			usage(stderr);
-			return 2;
-		}
+	struct stat sb;
+	if (stat(cfg->store_path, &sb) != 0) {
+		fprintf(stderr, "pb-bridged: backup: no store at %s: %s\n", cfg->store_path, strerror(errno));
+		return EX_NOINPUT;
 	}
-	if (!config) {
-		usage(stderr);
-		return 2;
+	pb_store *st = NULL, *copy = NULL;
+	size_t n = 0;
+	int rc = pb_store_open(&st, cfg->store_path, NULL);
+	if (rc == 0)
+		rc = pb_store_backup(st, file, &n);
+	pb_store_close(st);
+	if (rc == 0)
+		rc = pb_store_open(&copy, file, NULL);
+	if (rc == 0)
+		rc = pb_store_kv_delete(copy, "bridge.store_id");
+	pb_store_close(copy);
+	if (rc < 0) {
+		fprintf(stderr, "pb-bridged: backup: %s\n", pb_error_last()->message);
+		return rc == PB_EEXISTS ? EX_CANTCREAT : EX_IOERR;
 	}
-	pb_log_set_callback(log_sink, NULL);
+	printf("%s: the journal of %s and %zu attachment(s) in %s.attachments\n", file, cfg->store_path, n, file);
+	return 0;
+}
+
+static int run(pbb_config *cfg)
+{
 #ifdef __GLIBC__
 	/*
 	 * One malloc arena for every thread. The threads (sync, modem watch,
@@ -88,30 +124,6 @@ int main(int argc, char **argv)
 	 */
 	mallopt(M_ARENA_MAX, 1);
 #endif
-	pbb_config cfg;
-	char err[512] = "";
-	if (pbb_config_load(&cfg, config, err, sizeof(err)) < 0) {
-		fprintf(stderr, "pb-bridged: %s: %s\n", config, err);
-		pbb_config_free(&cfg);
-		return 1;
-	}
-	/* the secrets' modes, checked now rather than at first use */
-	const char *secrets[] = { cfg.token_file, cfg.modem_password_file, cfg.modem_token_file };
-	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
-		char *s = NULL;
-		if (secrets[i] && pb_secret_read(secrets[i], &s) < 0) {
-			fprintf(stderr, "pb-bridged: %s: %s\n", secrets[i], pb_error_last()->message);
-			pbb_config_free(&cfg);
-			return 1;
-		}
-		pb_secret_free(s);
-	}
-	if (check) {
-		printf("%s: ok\n", config);
-		pbb_config_free(&cfg);
-		return 0;
-	}
-
 	sig_ctx sc;
 	sigemptyset(&sc.set);
 	sigaddset(&sc.set, SIGINT);
@@ -122,22 +134,99 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	pbb *b = NULL;
-	if (pbb_new(&b, &cfg) < 0) {
-		pbb_config_free(&cfg);
-		return 1;
-	}
+	if (pbb_new(&b, cfg) < 0)
+		return EX_UNAVAILABLE;
 	sc.b = b;
 	pthread_t st;
 	if (pthread_create(&st, NULL, signal_main, &sc) != 0) {
 		pbb_free(b);
-		pbb_config_free(&cfg);
-		return 1;
+		return EX_OSERR;
 	}
 	int rc = pbb_run(b);
 	pthread_kill(st, SIGUSR1);
 	pthread_join(st, NULL);
 	pbb_log(PB_LOG_NOTICE, "stopped");
 	pbb_free(b);
+	return rc == 0 ? 0 : EX_UNAVAILABLE;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_ONLINE = 256, OPT_CHECK, OPT_VERSION, OPT_LOG_FORMAT };
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "online", no_argument, NULL, OPT_ONLINE },
+		{ "check", no_argument, NULL, OPT_CHECK },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = DEFAULT_CONFIG;
+	bool check = false, online = false;
+	pbd_log_format fmt = PBD_LOG_TEXT;
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:vqh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'v': pb_log_set_level(PB_LOG_DEBUG); break;
+		case 'q': pb_log_set_level(PB_LOG_WARNING); break;
+		case 'h': usage(stdout); return 0;
+		case OPT_ONLINE: online = true; break;
+		case OPT_CHECK: check = true; break; /* deprecated spelling of "check" */
+		case OPT_VERSION: printf("pb-bridged (libphonebridge) %s\n", pb_version_string()); return 0;
+		case OPT_LOG_FORMAT:
+			if (!pbd_log_format_parse(optarg, &fmt))
+				return usage_error("--log-format: \"%s\" is neither text nor json", optarg);
+			break;
+		case ':': return usage_error("%s needs a value", argv[optind - 1]);
+		default: return usage_error("unknown option %s", argv[optind - 1]);
+		}
+	}
+	const char *backup_file = NULL;
+	if (optind < argc) {
+		const char *cmd = argv[optind++];
+		if (!strcmp(cmd, "check"))
+			check = true;
+		else if (!strcmp(cmd, "backup") && optind < argc)
+			backup_file = argv[optind++];
+		else if (!strcmp(cmd, "backup"))
+			return usage_error("%s", "backup: the file to write is needed");
+		else if (strcmp(cmd, "run") != 0)
+			return usage_error("unknown command \"%s\" (run, check or backup)", cmd);
+		if (optind < argc)
+			return usage_error("unexpected argument \"%s\"", argv[optind]);
+	}
+	if (online && !check)
+		return usage_error("%s: --online goes with check", "run");
+	pbd_log_setup("pb-bridged", fmt);
+	pb_log_set_callback(pbd_log_sink, NULL);
+
+	pbb_config cfg;
+	char err[512] = "";
+	if (pbb_config_load(&cfg, config, err, sizeof(err)) < 0) {
+		if (check)
+			pbd_check_line(false, config, "%s", err);
+		else
+			fprintf(stderr, "pb-bridged: %s: %s\n", config, err);
+		pbb_config_free(&cfg);
+		return EX_CONFIG;
+	}
+	int rc;
+	if (backup_file) {
+		rc = backup(&cfg, backup_file);
+	} else if (check) {
+		pbd_check_line(true, config, "read");
+		rc = pbb_check_config(&cfg, true) ? EX_CONFIG : 0;
+		if (rc == 0 && online)
+			rc = pbb_check_online(&cfg) ? EX_UNAVAILABLE : 0;
+	} else {
+		/* what "check" refuses, "run" refuses too, before it starts */
+		rc = pbb_check_config(&cfg, false) ? EX_CONFIG : run(&cfg);
+	}
 	pbb_config_free(&cfg);
-	return rc == 0 ? 0 : 1;
+	return rc;
 }

@@ -90,7 +90,7 @@ static int parse_unsigned(const char *s, unsigned long long *out)
 /* Exit statuses, as for pb-mms decode/encode: 0 success, 1 usage error or
  * failure, 2 malformed input (a downloaded PDU that does not decode). */
 #define EXIT_FAIL 1
-#define EXIT_MALFORMED_PDU 2
+#define EXIT_MALFORMED_PDU 65 /* EX_DATAERR, as pb-mms decode */
 
 /* 1: handled, 0: not a common option, -1: bad value */
 static int common_option(common *c, int opt, const char *arg)

@@ -23,7 +23,9 @@
 
 #include <phonebridge/phonebridge.h>
 
+#include "check.h"
 #include "config.h"
+#include "daemon.h"
 
 #define TICK_MS 20
 
@@ -73,9 +75,10 @@ static void on_signal(int sig)
 		got_term = 1;
 }
 
+/* one log format for both daemons (examples/common/daemon.c) */
 static void log_to_stderr(int level, const char *domain, const char *msg, void *ud)
 {
-	fprintf(stderr, "<%d>%s: %s\n", level, domain, msg);
+	pbd_log_write(level, domain, msg);
 }
 
 #define LOG(level, ...) pb_log(level, "screend", __VA_ARGS__)
@@ -724,17 +727,33 @@ static int run(daemon_t *d)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	LOG(PB_LOG_NOTICE, "pb-screend ready on %s:%u", d->conf.listen, pb_sip_port(d->ua));
+	pbd_notify("READY=1\nSTATUS=taking calls on %s:%u", d->conf.listen, pb_sip_port(d->ua));
+	long wd = pbd_watchdog_interval_ms();
+	struct timespec last_wd;
+	clock_gettime(CLOCK_MONOTONIC, &last_wd);
 	bool draining = false;
 	int status = 0;
 	while (!draining || pb_sip_call_count(d->ua) > 0) {
 		pb_sip_step(d->ua, 100);
+		if (wd > 0) { /* from the event loop itself: a stuck loop is restarted */
+			struct timespec now;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if ((now.tv_sec - last_wd.tv_sec) * 1000 + (now.tv_nsec - last_wd.tv_nsec) / 1000000L >= wd) {
+				pbd_notify("WATCHDOG=1");
+				last_wd = now;
+			}
+		}
 		if (got_hup) {
 			got_hup = 0;
-			if (!draining)
+			if (!draining) {
+				pbd_notify("RELOADING=1\nSTATUS=reloading the configuration");
 				reload(d);
+				pbd_notify("READY=1\nSTATUS=taking calls on %s:%u", d->conf.listen, pb_sip_port(d->ua));
+			}
 		}
 		if (got_term && !draining) {
 			draining = true;
+			pbd_notify("STOPPING=1\nSTATUS=stopping: %zu call(s) in progress", pb_sip_call_count(d->ua));
 			free(d->pending);
 			d->pending = NULL;
 			pb_sip_drain(d->ua);
@@ -775,6 +794,20 @@ static int normalize(daemon_t *d, const char *in, char *out, size_t cap)
 	return 0;
 }
 
+/* machine output: one JSON document per line; indented with --pretty */
+static bool pretty;
+
+static void json_field(bool first, const char *key, const char *value)
+{
+	printf("%s%s\"%s\":%s", first ? "{" : ",", pretty ? "\n  " : "", key, pretty ? " " : "");
+	pbd_json_str(stdout, value);
+}
+
+static void json_end(void)
+{
+	printf("%s}\n", pretty ? "\n" : "");
+}
+
 static int cmd_calls(daemon_t *d)
 {
 	pb_store_call_list *l;
@@ -786,20 +819,26 @@ static int cmd_calls(daemon_t *d)
 		time_t t = (time_t)(c->at / 1000);
 		struct tm tm;
 		char when[32];
-		localtime_r(&t, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-		printf("%s  %-16s %-9s %-24s %s\n", when, c->caller ? c->caller : "-",
-		       c->verdict ? c->verdict : "-", c->challenge ? c->challenge : "-",
-		       c->forward_target ? c->forward_target : "-");
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		json_field(true, "time", when);
+		json_field(false, "caller", c->caller);
+		json_field(false, "verdict", c->verdict);
+		json_field(false, "challenge", c->challenge);
+		json_field(false, "forward_target", c->forward_target);
+		json_end();
 	}
 	pb_store_call_list_free(l);
 	return 0;
 }
 
+static void usage(FILE *f);
+
 static int command(daemon_t *d, int argc, char **argv)
 {
 	const char *cmd = argv[0];
 	char num[48];
+	bool usage_err = false;
 	int rc = open_for_command(d);
 	if (rc == 0 && !strcmp(cmd, "calls")) {
 		rc = cmd_calls(d);
@@ -815,58 +854,202 @@ static int command(daemon_t *d, int argc, char **argv)
 			rc = pb_store_list_remove(d->store, list_of(argv[1]), num);
 		if (rc == 0)
 			printf("%s removed from the %s list\n", num, argv[1]);
-	} else if (rc == 0 && !strcmp(cmd, "check")) {
-		printf("%s: configuration is valid\n", d->conf_path);
+	} else if (!strcmp(cmd, "check")) {
+		rc = 0; /* open_for_command() is not called for check: see main() */
 	} else if (rc == 0 && !strcmp(cmd, "lookup") && argc == 2) {
 		rc = normalize(d, argv[1], num, sizeof(num));
-		for (int l = PB_STORE_ALLOW; rc == 0 && l <= PB_STORE_DENY; l++) {
+		const char *list = NULL, *source = NULL;
+		for (int l = PB_STORE_ALLOW; rc == 0 && !list && l <= PB_STORE_DENY; l++) {
 			pb_store_list_entry e;
 			int r = pb_store_list_lookup(d->store, l, num, 0, &e);
-			if (r == 0)
-				printf("%s: on the %s list (%s)\n", num, l == PB_STORE_ALLOW ? "allow" : "deny",
-				       pb_store_source_name(e.source));
-			else if (r != PB_ENOTFOUND)
+			if (r == 0) {
+				list = l == PB_STORE_ALLOW ? "allow" : "deny";
+				source = pb_store_source_name(e.source);
+			} else if (r != PB_ENOTFOUND) {
 				rc = r;
+			}
+		}
+		if (rc == 0) { /* one JSON document: the number and the list it is on, or null */
+			json_field(true, "number", num);
+			json_field(false, "list", list);
+			json_field(false, "source", source);
+			json_end();
 		}
 	} else if (rc == 0) {
-		fprintf(stderr, "pb-screend: unknown command or wrong arguments: %s (see pb-screend(8))\n", cmd);
-		rc = PB_EINVAL;
+		fprintf(stderr, "pb-screend: wrong arguments for %s\n", cmd);
+		usage(stderr);
+		rc = 0;
+		usage_err = true;
 	}
 	if (rc < 0 && pb_error_last()->code)
 		fprintf(stderr, "pb-screend: %s\n", pb_error_last()->message);
 	pb_screen_policy_free(d->policy);
 	pb_screen_registry_free(d->registry);
 	pb_store_close(d->store);
-	return rc < 0 ? 1 : 0;
+	return usage_err ? EX_USAGE : rc < 0 ? 1 : 0;
+}
+
+/* --- check --online: REGISTER once where configured ---------------------------------- */
+
+typedef struct online_reg {
+	int done; /* 1 registered, -1 failed */
+} online_reg;
+
+static void online_incoming(pb_sip_call *call, void *ud)
+{
+	pb_sip_call_reject(call, 503, "Service Unavailable"); /* only checking */
+}
+
+static void online_event(pb_sip_call *call, pb_sip_event ev, void *ud)
+{
+	online_reg *r = ud;
+	if (!call && ev == PB_SIP_EV_REGISTERED)
+		r->done = 1;
+	else if (!call && ev == PB_SIP_EV_REGISTER_FAILED)
+		r->done = -1;
+}
+
+/* From a free port (the daemon may hold the configured one) on the listen
+ * address; pb_sip_free() un-registers again. @return failed steps */
+static int check_online(daemon_t *d)
+{
+	const screend_config *c = &d->conf;
+	if (!c->registrar[0])
+		return !pbd_check_line(true, "[register]", "no registrar configured: nothing to reach");
+	char what[700];
+	snprintf(what, sizeof(what), "[register] %s as %s", c->registrar, c->aor);
+	if (c->password_file[0] && read_secret(c->password_file, d->password, sizeof(d->password)) < 0)
+		return !pbd_check_line(false, what, "%s", pb_error_last()->message);
+	pb_sip_options o;
+	fill_sip_options(c, d->password, &o);
+	o.port = PB_SIP_PORT_ANY;
+	o.tls_cert_dir = NULL;
+	o.tls_port = 0;
+	online_reg r = { 0 };
+	pb_sip_handlers h = { online_incoming, online_event, NULL, &r };
+	pb_sip *ua = NULL;
+	int rc = pb_sip_new(&ua, &o, &h);
+	memset(d->password, 0, sizeof(d->password));
+	if (rc < 0)
+		return !pbd_check_line(false, what, "%s", pb_error_last()->message);
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		pb_sip_step(ua, 100);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (!r.done && now.tv_sec - t0.tv_sec < 20);
+	int status = pb_sip_last_register_status(ua);
+	bool ok = r.done == 1;
+	if (ok)
+		pbd_check_line(true, what, "registered (%d)", status);
+	else if (status)
+		pbd_check_line(false, what, "the registrar answered %d", status);
+	else
+		pbd_check_line(false, what, "no answer in 20 s");
+	pb_sip_free(ua);
+	return ok ? 0 : 1;
+}
+
+/* "check": the configuration read (main), the policy and its challenges,
+ * then what check.c looks at; one ✓/✗ line each, exit 78 on a failure */
+static int cmd_check(daemon_t *d, bool online)
+{
+	pbd_check_line(true, d->conf_path, "read");
+	pb_screen_registry *reg = NULL;
+	pb_screen_policy *pol = NULL;
+	int rc = pb_screen_registry_new(&reg);
+	if (rc == 0)
+		rc = make_policy(&d->conf, reg, &pol);
+	int failed = !pbd_check_line(rc == 0, "[policy] and its challenges", "%s",
+				      rc < 0 ? pb_error_last()->message : "");
+	pb_screen_policy_free(pol);
+	pb_screen_registry_free(reg);
+	failed += screend_check(&d->conf);
+	if (failed)
+		return EX_CONFIG;
+	return online && check_online(d) ? EX_UNAVAILABLE : 0;
 }
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: pb-screend [-c CONFIG] [run]\n"
-		   "       pb-screend [-c CONFIG] check | calls | lookup NUMBER\n"
-		   "       pb-screend [-c CONFIG] allow NUMBER | deny NUMBER | remove allow|deny NUMBER\n"
-		   "default CONFIG: /etc/phonebridge/pb-screend.conf; see pb-screend(8)\n");
+	fprintf(f, "usage: pb-screend [OPTIONS] [run]\n"
+		   "       pb-screend [OPTIONS] check [--online] | calls | lookup NUMBER\n"
+		   "       pb-screend [OPTIONS] allow NUMBER | deny NUMBER | remove allow|deny NUMBER\n"
+		   "  -c, --config FILE      default /etc/phonebridge/pb-screend.conf\n"
+		   "      --log-format FMT   text (default: \"<level>domain: message\") or json\n"
+		   "      --pretty           calls, lookup: indent the JSON (default: one document a line)\n"
+		   "  -h, --help             this text\n"
+		   "      --version          the version\n"
+		   "exit status: 0, 1 a failure at start, 64 usage, 69 check --online failed,\n"
+		   "             78 configuration; see pb-screend(8)\n");
+}
+
+static int usage_error(const char *what, const char *arg)
+{
+	fprintf(stderr, "pb-screend: %s%s\n", what, arg);
+	usage(stderr);
+	return EX_USAGE;
+}
+
+static bool known_command(const char *cmd)
+{
+	static const char *const cmds[] = { "run", "check", "calls", "lookup", "allow", "deny", "remove", NULL };
+	for (size_t i = 0; cmds[i]; i++)
+		if (!strcmp(cmd, cmds[i]))
+			return true;
+	return false;
 }
 
 int main(int argc, char **argv)
 {
 	static daemon_t d;
 	d.conf_path = "/etc/phonebridge/pb-screend.conf";
+	enum { OPT_VERSION = 256, OPT_LOG_FORMAT };
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+		{ "pretty", no_argument, NULL, 'P' },
+		{ NULL, 0, NULL, 0 },
+	};
+	pbd_log_format fmt = PBD_LOG_TEXT;
 	int opt;
-	while ((opt = getopt(argc, argv, "c:h")) != -1) {
-		if (opt == 'c') {
+	opterr = 0;
+	/* '+': options come before the command; its arguments may start with '-' */
+	while ((opt = getopt_long(argc, argv, "+:c:h", longopts, NULL)) != -1) {
+		if (opt == 'c')
 			d.conf_path = optarg;
-		} else {
-			usage(opt == 'h' ? stdout : stderr);
-			return opt == 'h' ? 0 : 2;
-		}
+		else if (opt == 'P')
+			pretty = true;
+		else if (opt == 'h')
+			return usage(stdout), 0;
+		else if (opt == OPT_VERSION)
+			return printf("pb-screend (libphonebridge) %s\n", pb_version_string()), 0;
+		else if (opt == OPT_LOG_FORMAT && !pbd_log_format_parse(optarg, &fmt))
+			return usage_error("--log-format is text or json, not ", optarg);
+		else if (opt == ':')
+			return usage_error("this option needs a value: ", argv[optind - 1]);
+		else if (opt == '?')
+			return usage_error("unknown option ", argv[optind - 1]);
 	}
+	if (optind < argc && !known_command(argv[optind]))
+		return usage_error("unknown command ", argv[optind]);
+	pbd_log_setup("pb-screend", fmt);
 	pb_log_set_callback(log_to_stderr, NULL);
+	bool check = optind < argc && !strcmp(argv[optind], "check");
 	if (load_config(&d, &d.conf) < 0) {
-		fprintf(stderr, "pb-screend: %s\n", pb_error_last()->message);
-		return 1;
+		if (check)
+			pbd_check_line(false, d.conf_path, "%s", pb_error_last()->message);
+		else
+			fprintf(stderr, "pb-screend: %s\n", pb_error_last()->message);
+		return EX_CONFIG;
 	}
 	pb_log_set_level(d.conf.log_level);
+	if (check && optind + 1 < argc && strcmp(argv[optind + 1], "--online") != 0)
+		return usage_error("check takes no argument but --online: ", argv[optind + 1]);
+	if (check)
+		return cmd_check(&d, optind + 1 < argc);
 	if (optind < argc && strcmp(argv[optind], "run") != 0)
 		return command(&d, argc - optind, argv + optind);
 	return run(&d);

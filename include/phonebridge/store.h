@@ -97,6 +97,27 @@ PB_API int pb_store_schema_version(pb_store *st);
 PB_API int pb_store_check(pb_store *st);
 
 /**
+ * Copy the store while it is in use (by this handle, other handles or other
+ * processes): the database through SQLite's online backup API in one step,
+ * a consistent snapshot however much others write meanwhile, then every
+ * attachment the snapshot refers to into "<dest_path>.attachments/".
+ * Attachment files never change once written (their name is their
+ * SHA-256), so the copy matches the snapshot; when one vanishes before it is
+ * copied (removed by pb_store_attachment_gc() with its rows) the whole copy
+ * is made again, up to 3 times. The files are new (mode 0600, the directory
+ * 0700), never written through symbolic links, and fsync'd; a failed
+ * attempt leaves nothing behind. Restoring is putting both in place of the
+ * store's, with no process using it.
+ *
+ * @param st          the store; not inside pb_store_begin()
+ * @param dest_path   the new database file; borrowed
+ * @param attachments optional: receives the number of attachment files copied
+ * @return 0; PB_EEXISTS (dest_path or its .attachments exists), PB_ESTATE,
+ *         PB_EBUSY, PB_EIO, PB_ENOMEM, PB_EINVAL
+ */
+PB_API int pb_store_backup(pb_store *st, const char *dest_path, size_t *attachments);
+
+/**
  * Group several changes into one atomic commit: every store function called
  * between pb_store_begin() and pb_store_commit() joins it (e.g. insert the
  * reassembled message and delete its parts). Transactions do not nest.

@@ -70,7 +70,8 @@ ok($port, "pb-screend ready on port $port") or BAIL_OUT('daemon did not start');
     cmp_ok($ta // 0, '>', 10, "the target's audio reached the caller through the bridge ($ta packets)");
     like(wait_line($callee, qr/^cleanup/, 15) // '', qr/loud=[1-9]/, "the caller's audio reached the target");
     ($rc, $out) = cmd('lookup', '+15550100001');
-    like($out, qr/on the allow list \(challenge\)/, 'the caller is on the allow list (source: challenge)');
+    like($out, qr/^\{"number":"\+15550100001","list":"allow","source":"challenge"\}$/m,
+        'the caller is on the allow list (source: challenge), one JSON document');
 }
 
 {   # second call from the same number: no challenge
@@ -113,7 +114,7 @@ ok($port, "pb-screend ready on port $port") or BAIL_OUT('daemon did not start');
     ok(wait_line($d, qr/press-digit for \+15550100003: failed/, 10), 'wrong digit fails');
     like($out, qr/^bye-received/m, 'and the caller is hung up on');
     ($rc, $out) = cmd('lookup', '+15550100003');
-    unlike($out, qr/allow list/, 'not on the allow list');
+    like($out, qr/"list":null/, 'not on the allow list');
 }
 
 {   # silence
@@ -141,9 +142,11 @@ ok($port, "pb-screend ready on port $port") or BAIL_OUT('daemon did not start');
 
 {   # every call logged
     ($rc, $out) = cmd('calls');
-    like($out, qr/\+15550100001\s+challenge\s+press-digit:passed\s+sip:target/, 'call log: passed and forwarded');
-    like($out, qr/\+15550100003\s+challenge\s+press-digit:failed/, 'call log: failed');
-    like($out, qr/\+15550100009\s+reject/, 'call log: rejected');
+    like($out, qr/"caller":"\+15550100001","verdict":"challenge","challenge":"press-digit:passed","forward_target":"sip:target/,
+        'call log: passed and forwarded');
+    like($out, qr/"caller":"\+15550100003","verdict":"challenge","challenge":"press-digit:failed"/, 'call log: failed');
+    like($out, qr/"caller":"\+15550100009","verdict":"reject"/, 'call log: rejected');
+    ok(!grep({ !/^\{"time":"\d{4}-\d\d-\d\dT[\d:]{8}Z",.*\}$/ } split /\n/, $out), 'one JSON document per line');
 }
 
 {   # SIGHUP reloads; a bad file keeps the old configuration

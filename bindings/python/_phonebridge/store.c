@@ -123,6 +123,22 @@ static PyObject *store_check(Store *self, PyObject *unused)
 	return RC_NONE(rc);
 }
 
+static PyObject *store_backup(Store *self, PyObject *args)
+{
+	PyObject *path_obj = NULL;
+	if (!PyArg_ParseTuple(args, "O&", PyUnicode_FSConverter, &path_obj))
+		return NULL;
+	if (open_check(self) < 0) {
+		Py_DECREF(path_obj);
+		return NULL;
+	}
+	int rc;
+	size_t n = 0;
+	STORE_CALL(self, rc, pb_store_backup(self->st, PyBytes_AS_STRING(path_obj), &n));
+	Py_DECREF(path_obj);
+	return rc < 0 ? pbpy_raise(rc, NULL) : PyLong_FromSize_t(n);
+}
+
 static PyObject *store_begin(Store *self, PyObject *unused)
 {
 	if (open_check(self) < 0)
@@ -760,6 +776,7 @@ static PyMethodDef store_methods[] = {
 	M(close, METH_NOARGS, "close(): close the handle (idempotent)"),
 	M(schema_version, METH_NOARGS, "schema_version() -> int"),
 	M(check, METH_NOARGS, "check(): integrity check"),
+	M(backup, METH_VARARGS, "backup(path) -> int: copy the store in use and its attachments"),
 	M(begin, METH_NOARGS, "begin(): open a transaction"),
 	M(commit, METH_NOARGS, "commit()"),
 	M(rollback, METH_NOARGS, "rollback()"),

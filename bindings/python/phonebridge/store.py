@@ -393,6 +393,13 @@ class Store:
         """SQLite's integrity check; raises when the database is damaged."""
         self._h.check()
 
+    def backup(self, path: Union[str, "os.PathLike[str]"]) -> int:
+        """Copy the store, also while others write to it: the database (one
+        consistent snapshot, SQLite's online backup API) to the new file
+        @path and its attachments to "@path.attachments/". Returns how many
+        attachment files were copied; ExistsError when @path is there."""
+        return self._h.backup(os.fspath(path))
+
     @contextmanager
     def transaction(self) -> Iterator["Store"]:
         """Group calls atomically: committed at the end of the block, rolled

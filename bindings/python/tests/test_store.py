@@ -34,6 +34,18 @@ class TestOpen(StoreCase):
             st.kv["x"] = "y"
         st.close()  # idempotent
 
+    def test_backup_copies_rows_and_attachments(self):
+        mid, _ = self.st.journal.insert(INBOUND, STORED, peer="+4930123456", body="hello", dedup_key="k1")
+        h = self.st.attachments.add(mid, b"picture bytes", "image/jpeg", "p.jpg")
+        dest = os.path.join(self.dir, "copy.db")
+        self.assertEqual(self.st.backup(dest), 1)
+        with Store(dest) as c:
+            self.assertEqual(c.journal.get(mid).body, "hello")
+            self.assertEqual(c.attachments.read(h), b"picture bytes")
+        from phonebridge.errors import ExistsError
+        with self.assertRaises(ExistsError):
+            self.st.backup(dest)
+
     def test_unopenable_path(self):
         with self.assertRaises(TransportError):
             Store(os.path.join(self.dir, "missing", "dir", "x.db"))
