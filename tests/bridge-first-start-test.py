@@ -77,6 +77,12 @@ try:
     log = open(os.path.join(tmp, "daemon.log"), "w")
     daemon = subprocess.Popen(["bash", "-e", "-c", settings + blocks["run"]], stdout=log, stderr=log,
                               env=env, start_new_session=True)
+    # import_existing = no (the default): what is on the router at the first
+    # listing stays there; the SMS of step 3 comes after it
+    def first_listing_done():
+        with open(os.path.join(tmp, "daemon.log")) as f:
+            return "first start:" in f.read()
+    wait_for(first_listing_done, "the daemon's first listing of the router", 120)
     xml = ("<Message><Smstat>0</Smstat><Index>@INDEX@</Index><Phone>%s</Phone><Content>First SMS</Content>"
            "<Date>2024-05-01 10:00:00</Date><Sca></Sca><SaveType>4</SaveType><Priority>0</Priority>"
            "<SmsType>1</SmsType></Message>" % PEER)

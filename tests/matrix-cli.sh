@@ -111,6 +111,6 @@ ln -s "$tmp/decoy" "$tmp/link.token"
 check "a second login reuses the saved device" sh -c "cp '$tmp/bot.token.device' '$tmp/link.token.device' && '$bin' $login login --save-token '$tmp/link.token' | grep -q '\"device_id\":\"$dev\"'"
 check "a symbolic link at the token path is replaced, its target untouched" sh -c "[ ! -L '$tmp/link.token' ] && [ \"\$(cat '$tmp/decoy')\" = decoy ] && [ \"\$(stat -c %a '$tmp/link.token')\" = 600 ]"
 check "logout ends the session: the token no longer works" sh -c "'$bin' --homeserver $url --token-file '$tmp/link.token' logout | grep -q '\"logged_out\":\"@$alice:localhost\"' && ! '$bin' --homeserver $url --token-file '$tmp/link.token' whoami 2>/dev/null"
-check "login without a password file is a usage error" sh -c "'$bin' --homeserver $url --user $alice login 2>/dev/null; [ \$? -eq 2 ]"
+check "login without a password file is a usage error" sh -c "'$bin' --homeserver $url --user $alice login 2>/dev/null; [ \$? -eq 64 ]"
 
 [ $failed -eq 0 ]

@@ -51,8 +51,9 @@ try:
         st = parse(r.stdout, {})
         ok(r.returncode == 0 and st.get("backend") == "hilink" and "signal_dbm" in st, "status is one JSON object")
         r = run("list")
-        msgs = parse(r.stdout, [])
-        ok(r.returncode == 0 and isinstance(msgs, list) and len(msgs) >= 6, "list is one JSON array")
+        msgs = [parse(l, None) for l in r.stdout.splitlines()]
+        ok(r.returncode == 0 and len(msgs) >= 6 and all(isinstance(m, dict) for m in msgs),
+           "list is one JSON document a line")
         texts = {m.get("number"): m.get("text") for m in msgs}
         ok(texts.get("+15550009") == tricky, "quotes, backslashes, controls and emoji survive")
         ok(texts.get("+15550003") == "Smile \U0001F600 please", "a non-BMP character survives")

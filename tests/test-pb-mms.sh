@@ -77,7 +77,7 @@ check "--max-size 100 refuses a larger file" sh -c "[ $rc -eq 1 ] && grep -q 'la
 size=$(wc -c <"$root/data/samples/picture-message.mms")
 head -c $((size - 20)) "$root/data/samples/picture-message.mms" >"$tmp/cut2.mms"
 "$pbmms" decode "$tmp/cut2.mms" >/dev/null 2>"$tmp/err"; rc=$?
-check "a cut multipart is refused (exit 2)" sh -c "[ $rc -eq 2 ] && grep -q 'malformed at byte' '$tmp/err'"
+check "a cut multipart is refused (exit 65, data error)" sh -c "[ $rc -eq 65 ] && grep -q 'malformed at byte' '$tmp/err'"
 "$pbmms" decode --salvage "$tmp/cut2.mms" >"$tmp/salv.json"
 check "--salvage reads what is there, marked incomplete" json "$tmp/salv.json" \
 	'd["incomplete"] is True and d["warning"]["offset"] > 0 and len(d["parts"]) == 2'
