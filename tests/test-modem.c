@@ -1306,6 +1306,47 @@ static void test_modem__at_hung_modem(void **state)
 	assert_pb_error(pb_modem_open(&m, "at", &o), PB_ENOTFOUND);
 }
 
+/* A program killed between AT+CMGS=n and the PDU leaves the modem in its
+ * "> " prompt, taking every byte as PDU text: opening it again must leave
+ * the prompt (ESC) before the first command, and send nothing. */
+static void test_modem__at_left_in_prompt(void **state)
+{
+	(void)state;
+	emu e;
+	at_start(&e, NULL);
+	int fd = open(tty_link(), O_RDWR | O_NOCTTY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	static const char cmgs[] = "AT+CMGS=20\r";
+	assert_int_equal(write(fd, cmgs, sizeof(cmgs) - 1), (ssize_t)(sizeof(cmgs) - 1));
+	bool prompt = false;
+	for (int i = 0; i < 500 && !prompt; i++) { /* until the emulator has taken the command */
+		emu_ctl(&e, "prompt?");
+		prompt = strcmp(emu_read_line(&e, "PROMPT "), "yes") == 0;
+		if (!prompt) {
+			struct timespec ts = { 0, 20 * 1000000L };
+			nanosleep(&ts, NULL);
+		}
+	}
+	assert_true(prompt);
+	close(fd); /* killed: the modem stays in the prompt */
+	pb_modem *m;
+	open_at(&m, 2000);
+	emu_ctl(&e, "prompt?");
+	assert_string_equal(emu_read_line(&e, "PROMPT "), "no");
+	pb_modem_msg_list l = PB_MODEM_MSG_LIST_INIT;
+	assert_pb_ok(pb_modem_list(m, PB_MODEM_BOX_INBOX, &l));
+	assert_int_equal(l.count, 5);
+	pb_modem_msg_list_dispose(&l);
+	int ref = -1;
+	assert_pb_ok(pb_modem_send_text(m, "+15557777", "after the prompt", 0, &ref));
+	emu_ctl(&e, "sent?");
+	const char *sent = emu_read_line(&e, "SENT ");
+	assert_true(sent[0] != '\0');
+	assert_null(strchr(sent, ',')); /* one PDU: the cancelled one never went out */
+	pb_modem_close(m);
+	emu_stop(&e);
+}
+
 /* --- SMSEagle ------------------------------------------------------------------- */
 
 static void test_modem__smseagle_json(void **state)
@@ -1503,6 +1544,7 @@ int main(void)
 		cmocka_unit_test(test_modem__at_watch),
 		cmocka_unit_test(test_modem__at_echo_stays_on),
 		cmocka_unit_test(test_modem__at_hung_modem),
+		cmocka_unit_test(test_modem__at_left_in_prompt),
 		cmocka_unit_test(test_modem__smseagle_json),
 		cmocka_unit_test(test_modem__smseagle_emulator),
 		cmocka_unit_test(test_modem__smseagle_webhook_watch),
