@@ -222,6 +222,10 @@ static int on_modem_event(const pb_modem_event *ev, void *ud)
 		int d = pb_modem_delete(mc->m, msg->id);
 		if (d < 0 && d != PB_ENOTFOUND)
 			pbb_log(PB_LOG_WARNING, "modem: delete %s: %s", msg->id, last_error());
+		/* gone from the box for sure: an identical message that comes
+		 * later (the index reused) is a new one, not this row again */
+		else if (id > 0 && pb_store_msg_release_key(mc->st, id) < 0)
+			pbb_log(PB_LOG_WARNING, "journal: in #%lld: %s", (long long)id, last_error());
 	}
 	if (rc == 0) {
 		pthread_mutex_lock(&b->mu);
