@@ -320,6 +320,13 @@ static void *modem_main(void *arg)
 				nap(b, backoff);
 				continue;
 			}
+			if (pbb_watch_setup(m, st, b->cfg->incomplete_timeout_ms) < 0) {
+				/* incomplete messages would wait again from the start */
+				pbb_log(PB_LOG_WARNING, "modem: %s (again in 1000 ms)", last_error());
+				pb_modem_close(m);
+				nap(b, 1000);
+				continue;
+			}
 			pbb_log(PB_LOG_NOTICE, "modem: %s open", b->cfg->modem_backend);
 			backoff = 0;
 			mc.m = m;

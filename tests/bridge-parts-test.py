@@ -1,0 +1,130 @@
+#!/usr/bin/python3
+# libphonebridge tests — pb-bridged and messages that are not whole, or that
+# come twice for real, against the AT modem emulator and the homeserver
+# emulator. Standard library only; prints TAP.
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# usage: bridge-parts-test.py PATH/TO/pb-bridged
+#
+# Checks: a genuine identical second SMS (same sender, text and time stamp,
+# the AT index reused after the first was deleted) arrives as a second
+# message; a 3-part SMS whose part 2 never comes is delivered after
+# [modem] incomplete_timeout_ms with "[part 2 of 3 missing]" where the part
+# would be, its parts staying on the modem until then, the timeout counted
+# from the first sighting across a SIGKILL; SIGKILLs at random moments while
+# incomplete messages wait and come out lose none and double none.
+import os
+import random
+import sqlite3
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bridge_env import AtModem, Bridge, Homeserver, Tap, finish, scratch, wait_for  # noqa: E402
+from bridge_pdu import deliver7, deliver_ucs2_parts  # noqa: E402
+
+DAEMON = sys.argv[1]
+PEER = "+4915112345678"
+TIMEOUT_S = 4
+t = Tap()
+tmp = scratch("pb-bridge-parts-")
+hs = Homeserver()
+at = AtModem(tmp)
+b = Bridge(DAEMON, tmp, hs, "backend = at\ndevice = %s\npoll_interval_ms = 500\nincomplete_timeout_ms = %d"
+           % (at.link, TIMEOUT_S * 1000))
+
+
+def storage():
+    """The indexes the modem holds."""
+    at.ctl("storage?")
+    return [i for i in at.out.get("STORAGE", 30)[8:].split(",") if i]
+
+
+def db_count(sql):
+    db = sqlite3.connect(b.store)
+    try:
+        return db.execute(sql).fetchone()[0]
+    except sqlite3.OperationalError:
+        return -1  # not created yet
+    finally:
+        db.close()
+
+
+def saved_parts():
+    return db_count("SELECT COUNT(*) FROM sms_parts WHERE group_key LIKE 'w1:%'")
+
+
+def settled():
+    """Nothing on the modem, no part waiting, the journal drained."""
+    return (not storage() and saved_parts() == 0
+            and db_count("SELECT COUNT(*) FROM messages WHERE dir = 1 AND state = 2") == 0)
+
+
+def long_text(tag):
+    return ("%s: a long message in three parts, sent by an old phone to a new bridge, whose middle "
+            "part the network never delivers; the rest must still arrive, once. End." % tag)
+
+
+def chunks(text):
+    step = -(-len(text) // 3)
+    return [text[i:i + step] for i in range(0, len(text), step)]
+
+
+try:
+    b.start()
+    # --- 1. the same SMS twice, the index reused --------------------------------
+    pdu = deliver7(PEER, "Same text again", 1)
+    at.ctl("deliver " + pdu)
+    t.ok(wait_for(lambda: hs.bodies() == ["Same text again"], "the first one"), "an SMS arrives")
+    t.ok(wait_for(lambda: not storage(), "the modem emptied"), "and leaves the modem")
+    at.ctl("deliver " + pdu)  # index 1 again: the same key as the first
+    t.ok(wait_for(lambda: len(hs.bodies()) == 2, "the second one", 60),
+         "a genuine identical second SMS (same index, text, time stamp) arrives too")
+    t.ok(wait_for(settled, "settled") and hs.bodies() == ["Same text again"] * 2, "exactly twice")
+
+    # --- 2. a part that never comes, and a SIGKILL while waiting ----------------
+    text = long_text("A")
+    parts = deliver_ucs2_parts(PEER, text, 0x61, 2)
+    t0 = time.monotonic()
+    at.ctl("deliver " + parts[0])
+    at.ctl("deliver " + parts[2])
+    t.ok(wait_for(lambda: saved_parts() == 2, "the parts saved"), "the parts seen are saved in the store")
+    b.kill()
+    t.ok(len(storage()) == 2, "killed while waiting: the parts are still on the modem")
+    b.start()
+    marker = "[part 2 of 3 missing]"
+    got = wait_for(lambda: next((x for x in hs.bodies() if marker in x), None), "the incomplete message", 90)
+    t1 = time.monotonic()
+    c = chunks(text)
+    t.ok(got and got.startswith(c[0] + " " + marker + " " + c[2]),
+         "delivered with what arrived and a marker where part 2 belongs")
+    if got:
+        print("# " + got.replace("\n", " / "))
+    t.ok(t1 - t0 >= TIMEOUT_S, "not before the timeout (%.1f s after the parts came)" % (t1 - t0))
+    t.ok(t1 - t0 < TIMEOUT_S + 45, "the timeout counted from the first sighting, across the kill")
+    t.ok(wait_for(settled, "settled"), "then its parts leave the modem and the store")
+    t.ok(sum(1 for x in hs.bodies() if marker in x) == 1, "delivered once")
+
+    # --- 3. SIGKILL at random moments while incomplete messages come out --------
+    rnd = random.Random(17)
+    texts = [long_text("K%d" % i) for i in range(3)]
+    for i, tx in enumerate(texts):
+        p = deliver_ucs2_parts(PEER, tx, 0x70 + i, 10 + i)
+        at.ctl("deliver " + p[0])
+        at.ctl("deliver " + p[2])
+    end = time.monotonic() + TIMEOUT_S + 6
+    kills = 0
+    while time.monotonic() < end or kills < 3:
+        time.sleep(rnd.uniform(0.3, 2.5))  # a random moment, not a wait for a condition
+        b.kill()
+        kills += 1
+        b.start()
+    want = [tx.split(":")[0] for tx in texts]
+    wait_for(lambda: all(any(x.startswith(w + ":") for x in hs.bodies()) for w in want), "every message", 120)
+    t.ok(wait_for(settled, "settled", 120), "after %d SIGKILLs: nothing left on the modem or in the store" % kills)
+    got = [w for w in want for x in hs.bodies() if x.startswith(w + ":")]
+    t.ok(got == want, "each incomplete message delivered exactly once (%r)" % got)
+    t.ok(b.terminate() == 0, "SIGTERM: exits 0")
+finally:
+    rc = finish(t, b, (at.proc, hs.proc), tmp)
+sys.exit(rc)
