@@ -989,21 +989,21 @@ static int report_part(watch_ctx *w, const pb_modem_msg *msg, const pb_sms_messa
 	}
 	pb_sms_group_key k;
 	key_of(s, &k);
+	*handled = true;
 	watch_group *g = group_for(ws, &k, true);
 	unsigned seq = s->udh.has_concat ? s->udh.concat_seq : 1;
-	if (!g)
-		return 0; /* out of memory: reported as it is */
-	if (seq >= 1 && seq <= k.total && msg->id && msg->id[0]) {
-		if (!g->ids[seq - 1] || strcmp(g->ids[seq - 1], msg->id) != 0) {
-			char *id = pb_strdup(msg->id);
-			if (!id)
-				return 0;
-			pb_free(g->ids[seq - 1]);
-			g->ids[seq - 1] = id;
-		}
-		g->keys[seq - 1] = msg_key(msg);
+	char *id = NULL;
+	if (!g || (msg->id && msg->id[0] && !(id = pb_strdup(msg->id)))) {
+		pb_log_warning(DOMAIN, "watch: out of memory; part %s waits on the box", msg->id ? msg->id : "?");
+		return 0;
 	}
-	*handled = true;
+	if (id && seq >= 1 && seq <= k.total) {
+		pb_free(g->ids[seq - 1]);
+		g->ids[seq - 1] = id;
+		g->keys[seq - 1] = msg_key(msg);
+	} else {
+		pb_free(id);
+	}
 	pb_sms_assembled *a = NULL;
 	if (pb_sms_reassembler_add(ws->reasm, msg->raw, msg->raw_len, PB_SMS_DECODE_SMSC, wall_ms(), &a, NULL) < 0) {
 		pb_log_warning(DOMAIN, "watch: part %s: %s; it waits on the box", msg->id ? msg->id : "?",
