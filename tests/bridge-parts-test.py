@@ -12,7 +12,9 @@
 # [modem] incomplete_timeout_ms with "[part 2 of 3 missing]" where the part
 # would be, its parts staying on the modem until then, the timeout counted
 # from the first sighting across a SIGKILL; SIGKILLs at random moments while
-# incomplete messages wait and come out lose none and double none.
+# incomplete messages wait and come out lose none and double none; the same
+# through a HiLink router (a SmsType 2 entry that never completes) and an
+# SMSEagle (a group with a row missing), each with a SIGKILL while waiting.
 import os
 import random
 import sqlite3
@@ -20,7 +22,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bridge_env import AtModem, Bridge, Homeserver, Tap, finish, scratch, wait_for  # noqa: E402
+from bridge_env import (AtModem, Bridge, Homeserver, Tap, emulator, finish, request, scratch,  # noqa: E402
+                        secret_file, stop, wait_for)
 from bridge_pdu import deliver7, deliver_ucs2_parts  # noqa: E402
 
 DAEMON = sys.argv[1]
@@ -48,6 +51,19 @@ def db_count(sql):
         return -1  # not created yet
     finally:
         db.close()
+
+
+def db_count_at(path, sql):
+    db = sqlite3.connect(path)
+    try:
+        return db.execute(sql).fetchone()[0]
+    except sqlite3.OperationalError:
+        return -1  # not created yet
+    finally:
+        db.close()
+
+
+procs, nonlocal_b = [], [None]
 
 
 def saved_parts():
@@ -125,6 +141,55 @@ try:
     got = [w for w in want for x in hs.bodies() if x.startswith(w + ":")]
     t.ok(got == want, "each incomplete message delivered exactly once (%r)" % got)
     t.ok(b.terminate() == 0, "SIGTERM: exits 0")
+    b.close(False)
+
+    # --- 4. a HiLink SmsType 2 entry and an SMSEagle group that never complete --
+    def box_case(name, modem, add, inbox, text, marker):
+        nonlocal_b[0] = Bridge(DAEMON, os.path.join(tmp, name), hs, modem + "\npoll_interval_ms = 300\n"
+                               "incomplete_timeout_ms = %d" % (TIMEOUT_S * 1000))
+        bb = nonlocal_b[0]
+        bb.start()
+        t0 = time.monotonic()
+        add()
+        t.ok(wait_for(lambda: bb.store and db_count_at(bb.store, "SELECT COUNT(*) FROM sms_parts") == 1,
+                      "the entry's sighting saved"), "%s: the incomplete entry's first sighting is saved" % name)
+        bb.kill()
+        bb.start()
+        got = wait_for(lambda: next((x for x in hs.bodies() if x.startswith(text)), None), name, 90)
+        t.ok(got and (marker is None or marker in got) and "(incomplete:" in got,
+             "%s: delivered with what arrived, marked, %.1f s after it came" % (name, time.monotonic() - t0))
+        t.ok(time.monotonic() - t0 >= TIMEOUT_S, "%s: not before the timeout" % name)
+        t.ok(wait_for(lambda: inbox() == [] and db_count_at(bb.store, "SELECT COUNT(*) FROM sms_parts") == 0,
+                      "%s emptied" % name), "%s: then it leaves the box and the store" % name)
+        t.ok(sum(1 for x in hs.bodies() if x.startswith(text)) == 1, "%s: once" % name)
+        t.ok(bb.terminate() == 0, "%s: SIGTERM: exits 0" % name)
+        bb.close(t.failed)
+        nonlocal_b[0] = None
+
+    router, RT = emulator("hilink")
+    procs.append(router)
+    os.makedirs(os.path.join(tmp, "hilink"))
+    box_case("hilink", "backend = hilink\nurl = %s\nlogin = none" % RT,
+             lambda: request("POST", RT + "/test/add-sms?phone=%2B4915112345678&smstype=2&complete=never",
+                             b"Router joined part one and three", ctype="text/plain"),
+             lambda: request("GET", RT + "/test/state")["inbox"], "Router joined part one", None)
+
+    eagle, EG = emulator("smseagle", "--token", "eagle-token")
+    procs.append(eagle)
+    os.makedirs(os.path.join(tmp, "eagle"))
+    tok = secret_file(os.path.join(tmp, "eagle", "eagle.token"), "eagle-token")
+
+    def eagle_add():
+        for seq, tx in ((1, "Eagle part one, "), (3, "part three.")):
+            request("POST", EG + "/test/add", {"SenderNumber": PEER, "TextDecoded": tx,
+                                               "UDH": "05000327030%d" % seq})
+
+    box_case("eagle", "backend = smseagle\nurl = %s\ntoken_file = %s" % (EG, tok), eagle_add,
+             lambda: request("GET", EG + "/test/inbox"), "Eagle part one,", "[part 2 of 3 missing]")
 finally:
+    for p in procs:
+        stop(p)
+    if nonlocal_b[0] is not None:
+        nonlocal_b[0].close(t.failed)
     rc = finish(t, b, (at.proc, hs.proc), tmp)
 sys.exit(rc)
