@@ -24,6 +24,9 @@
 #define INCOMPLETE_GIVE_UP_MS (10 * 60 * 1000)
 /* The key of a box's own incomplete entry in the reassembly store. */
 #define ENTRY_PORT (-2)
+/* More incomplete groups than this (a flood of stray parts): the oldest is
+ * reported at once, so that memory stays bounded. */
+#define MAX_GROUPS 256
 #define WAIT_SLICE_MS 250
 #define BACKOFF_MAX_MS 30000
 #define FULL_LIST_EVERY 12
@@ -844,6 +847,7 @@ static int reasm_open(watch_state *ws)
 		return 0;
 	pb_sms_reassembler_options o = PB_SMS_REASSEMBLER_OPTIONS_INIT;
 	o.timeout = ws->timeout_ms;
+	o.max_groups = MAX_GROUPS;
 	if (ws->store) {
 		ws->ops = (pb_sms_reassembly_store_ops){ PB_SMS_REASSEMBLY_STORE_VERSION, ws_save_part,
 							  ws_delete_group, ws_load };
