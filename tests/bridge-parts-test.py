@@ -134,13 +134,17 @@ try:
         time.sleep(rnd.uniform(0.3, 2.5))  # a random moment, not a wait for a condition
         b.kill()
         kills += 1
+        last_start = len(b.log_lines())
         b.start()
     want = [tx.split(":")[0] for tx in texts]
     wait_for(lambda: all(any(x.startswith(w + ":") for x in hs.bodies()) for w in want), "every message", 120)
     t.ok(wait_for(settled, "settled", 120), "after %d SIGKILLs: nothing left on the modem or in the store" % kills)
     got = [w for w in want for x in hs.bodies() if x.startswith(w + ":")]
     t.ok(got == want, "each incomplete message delivered exactly once (%r)" % got)
-    t.ok(b.terminate() == 0, "SIGTERM: exits 0")
+    # the last start has come up whole (its modem open) before the SIGTERM
+    wait_for(lambda: any("modem: at open" in x for x in b.log_lines()[last_start:]), "the last start up")
+    st = b.terminate()
+    t.ok(st == 0, "SIGTERM: exits 0 (%r)" % st)
     b.close(False)
 
     # --- 4. a HiLink SmsType 2 entry and an SMSEagle group that never complete --
