@@ -1015,7 +1015,7 @@ static void test_modem__smseagle_concatenated(void **state)
 	assert_string_equal(l.items[1].text, "single");
 	assert_int_equal(l.items[2].type, PB_MODEM_MSG_INCOMPLETE);
 	assert_string_equal(l.items[2].id, "23");
-	assert_string_equal(l.items[2].text, "other sender");
+	assert_string_equal(l.items[2].text, "other sender [part 2 of 2 missing]");
 	assert_int_equal(l.items[3].type, PB_MODEM_MSG_TEXT);
 	assert_string_equal(l.items[3].id, "26,25");
 	assert_string_equal(l.items[3].text, "AB");
@@ -1306,6 +1306,257 @@ static void test_modem__at_hung_modem(void **state)
 	assert_pb_error(pb_modem_open(&m, "at", &o), PB_ENOTFOUND);
 }
 
+/* A program killed between AT+CMGS=n and the PDU leaves the modem in its
+ * "> " prompt, taking every byte as PDU text: opening it again must leave
+ * the prompt (ESC) before the first command, and send nothing. */
+static void test_modem__at_left_in_prompt(void **state)
+{
+	(void)state;
+	emu e;
+	at_start(&e, NULL);
+	int fd = open(tty_link(), O_RDWR | O_NOCTTY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	static const char cmgs[] = "AT+CMGS=20\r";
+	assert_int_equal(write(fd, cmgs, sizeof(cmgs) - 1), (ssize_t)(sizeof(cmgs) - 1));
+	bool prompt = false;
+	for (int i = 0; i < 500 && !prompt; i++) { /* until the emulator has taken the command */
+		emu_ctl(&e, "prompt?");
+		prompt = strcmp(emu_read_line(&e, "PROMPT "), "yes") == 0;
+		if (!prompt) {
+			struct timespec ts = { 0, 20 * 1000000L };
+			nanosleep(&ts, NULL);
+		}
+	}
+	assert_true(prompt);
+	close(fd); /* killed: the modem stays in the prompt */
+	pb_modem *m;
+	open_at(&m, 2000);
+	emu_ctl(&e, "prompt?");
+	assert_string_equal(emu_read_line(&e, "PROMPT "), "no");
+	pb_modem_msg_list l = PB_MODEM_MSG_LIST_INIT;
+	assert_pb_ok(pb_modem_list(m, PB_MODEM_BOX_INBOX, &l));
+	assert_int_equal(l.count, 5);
+	pb_modem_msg_list_dispose(&l);
+	int ref = -1;
+	assert_pb_ok(pb_modem_send_text(m, "+15557777", "after the prompt", 0, &ref));
+	emu_ctl(&e, "sent?");
+	const char *sent = emu_read_line(&e, "SENT ");
+	assert_true(sent[0] != '\0');
+	assert_null(strchr(sent, ',')); /* one PDU: the cancelled one never went out */
+	pb_modem_close(m);
+	emu_stop(&e);
+}
+
+/* --- incomplete messages across watch calls and restarts -------------------------- */
+
+/* A reassembly store in memory, standing in for pb_store's SMS parts: it
+ * outlives the modem objects, as the database outlives a daemon. */
+typedef struct mem_part {
+	pb_sms_group_key key;
+	uint8_t seq;
+	uint8_t pdu[200];
+	size_t len;
+	unsigned flags;
+	int64_t received;
+} mem_part;
+
+typedef struct mem_store {
+	mem_part parts[32];
+	size_t n;
+} mem_store;
+
+static bool mem_same(const pb_sms_group_key *a, const pb_sms_group_key *b)
+{
+	return a->ref == b->ref && a->total == b->total && a->dst_port == b->dst_port &&
+	       a->src_port == b->src_port && strcmp(a->originator, b->originator) == 0;
+}
+
+static int mem_save(const pb_sms_group_key *key, uint8_t seq, const uint8_t *pdu, size_t len, unsigned flags,
+		    int64_t received, void *ud)
+{
+	mem_store *ms = ud;
+	for (size_t i = 0; i < ms->n; i++)
+		if (mem_same(&ms->parts[i].key, key) && ms->parts[i].seq == seq)
+			return 0;
+	assert_true(ms->n < PB_ARRAY_SIZE(ms->parts) && len <= sizeof(ms->parts[0].pdu));
+	mem_part *p = &ms->parts[ms->n++];
+	p->key = *key;
+	p->seq = seq;
+	memcpy(p->pdu, pdu, len);
+	p->len = len;
+	p->flags = flags;
+	p->received = received;
+	return 0;
+}
+
+static int mem_delete(const pb_sms_group_key *key, void *ud)
+{
+	mem_store *ms = ud;
+	for (size_t i = 0; i < ms->n;)
+		if (mem_same(&ms->parts[i].key, key))
+			ms->parts[i] = ms->parts[--ms->n];
+		else
+			i++;
+	return 0;
+}
+
+static int mem_load(pb_sms_stored_part_cb cb, void *cb_ud, void *ud)
+{
+	mem_store *ms = ud;
+	for (size_t i = 0; i < ms->n; i++) {
+		int rc = cb(&ms->parts[i].key, ms->parts[i].seq, ms->parts[i].pdu, ms->parts[i].len,
+			    ms->parts[i].flags, ms->parts[i].received, cb_ud);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static const pb_sms_reassembly_store_ops mem_ops = { PB_SMS_REASSEMBLY_STORE_VERSION, mem_save, mem_delete,
+						     mem_load };
+
+#define INCOMPLETE_MS 1500
+
+static void watch_setup(pb_modem *m, mem_store *ms)
+{
+	pb_modem_watch_options o = PB_MODEM_WATCH_OPTIONS_INIT;
+	o.incomplete_timeout_ms = INCOMPLETE_MS;
+	o.store = &mem_ops;
+	o.store_userdata = ms;
+	assert_pb_ok(pb_modem_watch_setup(m, &o));
+}
+
+static int64_t wall_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+typedef struct incomplete_log {
+	pb_modem_msg_list got; /* the incomplete messages reported */
+	const char *number;    /* only those from this number count */
+	pb_modem *m;
+} incomplete_log;
+
+/* As the bridge does: store it (here: keep it), then delete it. */
+static int incomplete_cb(const pb_modem_event *ev, void *ud)
+{
+	incomplete_log *w = ud;
+	if (ev->type != PB_MODEM_EVENT_MESSAGE || !ev->msg->number || strcmp(ev->msg->number, w->number) != 0)
+		return 0;
+	assert_pb_ok(pb_modem_msg_list_add(&w->got, ev->msg));
+	assert_pb_ok(pb_modem_delete(w->m, ev->msg->id));
+	return 0;
+}
+
+typedef void (*reopen_fn)(pb_modem **m, const emu *e);
+
+/*
+ * The daemon's rhythm: short watch calls, one after another. Once the store
+ * holds what was seen (@saved entries), the modem is closed and opened again
+ * (a restart) and the store read back. The incomplete message must come out
+ * once, not before the timeout counted from its first sighting.
+ */
+static void watch_across_restart(pb_modem **m, const emu *e, reopen_fn reopen, mem_store *ms, size_t saved,
+				 incomplete_log *w)
+{
+	int64_t t0 = wall_now_ms();
+	watch_setup(*m, ms);
+	bool restarted = false;
+	while (w->got.count == 0 && wall_now_ms() - t0 < DEADLINE_MS) {
+		w->m = *m;
+		assert_int_equal(pb_modem_watch(*m, 0, 300, incomplete_cb, w), 0);
+		if (!restarted && ms->n >= saved) {
+			pb_modem_close(*m);
+			reopen(m, e);
+			watch_setup(*m, ms);
+			restarted = true;
+		}
+	}
+	assert_true(restarted);
+	assert_int_equal(w->got.count, 1);
+	assert_true(wall_now_ms() - t0 >= INCOMPLETE_MS);
+	assert_int_equal(w->got.items[0].type, PB_MODEM_MSG_INCOMPLETE);
+	/* a few more calls: reported once, and nothing of it is left in the
+	 * store once it has left the box */
+	w->m = *m;
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pb_modem_watch(*m, 0, 300, incomplete_cb, w), 0);
+	assert_int_equal(w->got.count, 1);
+	assert_int_equal(ms->n, 0);
+}
+
+/* An SMS-DELIVER part in UCS-2 from +15552700, as a modem lists it. */
+static void ucs2_part(char *hex, size_t size, uint8_t ref, uint8_t total, uint8_t seq, const char *ascii)
+{
+	size_t n = strlen(ascii);
+	int k = snprintf(hex, size, "07911326040000F0440B915155720000F0000842501001030000%02X050003%02X%02X%02X",
+			 (unsigned)(6 + 2 * n), ref, total, seq);
+	for (size_t i = 0; i < n && (size_t)k + 4 < size; i++)
+		k += snprintf(hex + k, size - (size_t)k, "00%02X", (unsigned char)ascii[i]);
+}
+
+static void reopen_at(pb_modem **m, const emu *e)
+{
+	(void)e;
+	open_at(m, 3000);
+}
+
+static void test_modem__at_incomplete_after_timeout(void **state)
+{
+	(void)state;
+	emu e;
+	at_start(&e, NULL);
+	pb_modem *m;
+	open_at(&m, 3000);
+	char hex[400];
+	ucs2_part(hex, sizeof(hex), 0x5A, 3, 1, "one");
+	emu_ctl(&e, "deliver %s", hex);
+	ucs2_part(hex, sizeof(hex), 0x5A, 3, 3, "three");
+	emu_ctl(&e, "deliver %s", hex);
+	incomplete_log w = { PB_MODEM_MSG_LIST_INIT, "+15552700000", NULL };
+	mem_store ms = { .n = 0 };
+	watch_across_restart(&m, &e, reopen_at, &ms, 2, &w);
+	assert_string_equal(w.got.items[0].text, "one [part 2 of 3 missing] three");
+	assert_non_null(strchr(w.got.items[0].id, ','));
+	/* the parts left the box only when the caller deleted them */
+	pb_modem_msg_list l = PB_MODEM_MSG_LIST_INIT;
+	assert_pb_ok(pb_modem_list(m, PB_MODEM_BOX_INBOX, &l));
+	for (size_t i = 0; i < l.count; i++)
+		assert_true(!l.items[i].number || strcmp(l.items[i].number, "+15552700000") != 0);
+	pb_modem_msg_list_dispose(&l);
+	pb_modem_msg_list_dispose(&w.got);
+	pb_modem_close(m);
+	emu_stop(&e);
+}
+
+static void reopen_hilink(pb_modem **m, const emu *e)
+{
+	open_hilink(m, e, "none");
+}
+
+static void test_modem__hilink_incomplete_after_timeout(void **state)
+{
+	(void)state;
+	emu e;
+	const char *args[] = { NULL };
+	emu_start(&e, "hilink-emulator.py", args);
+	free(emu_http(&e, "/test/add-sms?phone=%2B15552700000&smstype=2&complete=never", "the parts there"));
+	pb_modem *m;
+	open_hilink(&m, &e, "none");
+	incomplete_log w = { PB_MODEM_MSG_LIST_INIT, "+15552700000", NULL };
+	mem_store ms = { .n = 0 };
+	watch_across_restart(&m, &e, reopen_hilink, &ms, 1, &w);
+	assert_string_equal(w.got.items[0].text, "the parts there");
+	char *s = emu_http(&e, "/test/state", NULL);
+	assert_non_null(strstr(s, "\"inbox\": []"));
+	free(s);
+	pb_modem_msg_list_dispose(&w.got);
+	pb_modem_close(m);
+	emu_stop(&e);
+}
+
 /* --- SMSEagle ------------------------------------------------------------------- */
 
 static void test_modem__smseagle_json(void **state)
@@ -1367,6 +1618,37 @@ static void open_smseagle(pb_modem **m, const emu *e, const char *token, const c
 	o.poll_interval_ms = webhook ? 600000 : 200;
 	assert_pb_ok(pb_modem_open(m, "smseagle", &o));
 	unlink(tf);
+}
+
+static void reopen_smseagle(pb_modem **m, const emu *e)
+{
+	open_smseagle(m, e, "eagle-token\n", NULL);
+}
+
+/* An SMSEagle group with a row missing: reported with a marker after the
+ * timeout, counted from its first sighting across a restart. */
+static void test_modem__smseagle_incomplete_after_timeout(void **state)
+{
+	(void)state;
+	emu e;
+	const char *args[] = { NULL };
+	emu_start(&e, "smseagle-emulator.py", args);
+	free(emu_http(&e, "/test/add", "{\"SenderNumber\":\"+15552700000\",\"TextDecoded\":\"first\","
+				       "\"UDH\":\"0500030B0301\"}"));
+	free(emu_http(&e, "/test/add", "{\"SenderNumber\":\"+15552700000\",\"TextDecoded\":\"second\","
+				       "\"UDH\":\"0500030B0302\"}"));
+	pb_modem *m;
+	open_smseagle(&m, &e, "eagle-token\n", NULL);
+	incomplete_log w = { PB_MODEM_MSG_LIST_INIT, "+15552700000", NULL };
+	mem_store ms = { .n = 0 };
+	watch_across_restart(&m, &e, reopen_smseagle, &ms, 1, &w);
+	assert_string_equal(w.got.items[0].text, "firstsecond [part 3 of 3 missing]");
+	char *s = emu_http(&e, "/test/inbox", NULL);
+	assert_null(strstr(s, "10"));
+	free(s);
+	pb_modem_msg_list_dispose(&w.got);
+	pb_modem_close(m);
+	emu_stop(&e);
 }
 
 static void test_modem__smseagle_emulator(void **state)
@@ -1572,6 +1854,10 @@ int main(void)
 		cmocka_unit_test(test_modem__at_watch),
 		cmocka_unit_test(test_modem__at_echo_stays_on),
 		cmocka_unit_test(test_modem__at_hung_modem),
+		cmocka_unit_test(test_modem__at_left_in_prompt),
+		cmocka_unit_test(test_modem__at_incomplete_after_timeout),
+		cmocka_unit_test(test_modem__hilink_incomplete_after_timeout),
+		cmocka_unit_test(test_modem__smseagle_incomplete_after_timeout),
 		cmocka_unit_test(test_modem__smseagle_json),
 		cmocka_unit_test(test_modem__smseagle_emulator),
 		cmocka_unit_test(test_modem__smseagle_webhook_watch),

@@ -206,6 +206,40 @@ static void test_store__outbound_lifecycle(void **state)
 	assert_pb_error(pb_store_msg_transition(f->st, id, PB_STORE_SENDING, NULL, NULL), PB_ESTATE);
 }
 
+/* An identical message after the first left the box (its AT index reused)
+ * is a new row; before that (a crash before the delete) it is the same row. */
+static void test_store__released_key_no_longer_dedups(void **state)
+{
+	struct fixture *f = *state;
+	pb_store_msg_in in = PB_STORE_MSG_IN_INIT;
+	in.dir = PB_STORE_INBOUND;
+	in.state = PB_STORE_STORED;
+	in.dedup_key = "at:1@2024-05-01T10:00:00Z/+4915112345678#0123";
+	in.backend = "at:text";
+	in.backend_id = "1";
+	in.body = "same text";
+	int64_t id1 = 0, id2 = 0, again = 0;
+	assert_pb_ok(pb_store_msg_insert(f->st, &in, &id1));
+	assert_pb_error(pb_store_msg_insert(f->st, &in, &again), PB_EEXISTS);
+	assert_int_equal(again, id1);
+	assert_pb_ok(pb_store_msg_release_key(f->st, id1));
+	assert_pb_ok(pb_store_msg_release_key(f->st, id1)); /* idempotent */
+	assert_pb_ok(pb_store_msg_insert(f->st, &in, &id2));
+	assert_true(id2 != id1);
+	assert_pb_error(pb_store_msg_insert(f->st, &in, &again), PB_EEXISTS);
+	assert_int_equal(again, id2);
+	pb_store_msg *m;
+	assert_pb_ok(pb_store_msg_get(f->st, id1, &m));
+	assert_string_equal(m->body, "same text");
+	assert_non_null(strstr(m->dedup_key, "|left-box#"));
+	pb_store_msg_free(m);
+	assert_pb_ok(pb_store_msg_release_key(f->st, id2));
+	assert_pb_ok(pb_store_msg_insert(f->st, &in, &again));
+	assert_true(again != id1 && again != id2);
+	assert_pb_error(pb_store_msg_release_key(f->st, 999999), PB_ENOTFOUND);
+	assert_pb_error(pb_store_msg_release_key(f->st, outbound(f->st, "$rel")), PB_EINVAL);
+}
+
 /* Drive a new row of @dir to @from along legal transitions; -1 if @from is
  * not a state of that direction. */
 static int64_t row_in_state(pb_store *st, int dir, int from, int n)
@@ -1109,6 +1143,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store__newer_schema_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__inbound_lifecycle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__outbound_lifecycle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__released_key_no_longer_dedups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__every_transition_is_checked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__dedup_returns_existing_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__queues_page_in_order_and_recover, setup, teardown),

@@ -279,6 +279,10 @@ static int on_modem_event(const pb_modem_event *ev, void *ud)
 		int d = pb_modem_delete(mc->m, msg->id);
 		if (d < 0 && d != PB_ENOTFOUND)
 			pbb_log(PB_LOG_WARNING, "modem: delete %s: %s", msg->id, last_error());
+		/* gone from the box for sure: an identical message that comes
+		 * later (the index reused) is a new one, not this row again */
+		else if (id > 0 && pb_store_msg_release_key(mc->st, id) < 0)
+			pbb_log(PB_LOG_WARNING, "journal: in #%lld: %s", (long long)id, last_error());
 	}
 	if (rc == 0) {
 		pthread_mutex_lock(&b->mu);
@@ -370,6 +374,13 @@ static void *modem_main(void *arg)
 				backoff = backoff ? (backoff < 30000 ? backoff * 2 : 30000) : 1000;
 				pbb_log(PB_LOG_WARNING, "modem: %s (again in %ld ms)", last_error(), backoff);
 				nap(b, backoff);
+				continue;
+			}
+			if (pbb_watch_setup(m, st, b->cfg->incomplete_timeout_ms) < 0) {
+				/* incomplete messages would wait again from the start */
+				pbb_log(PB_LOG_WARNING, "modem: %s (again in 1000 ms)", last_error());
+				pb_modem_close(m);
+				nap(b, 1000);
 				continue;
 			}
 			if (first_listing(b, st, m) < 0) {

@@ -42,6 +42,7 @@ typedef struct pbb_config {
 	char *modem_storage;
 	int modem_poll_ms;
 	int modem_timeout_ms;
+	int incomplete_timeout_ms; /**< report a multipart SMS still incomplete after this long */
 	bool modem_insecure_tls;
 	bool import_existing;      /**< bridge what is on the modem at the first start (default no) */
 	char own_number[PB_PHONE_MAX]; /**< E.164 of the SIM, normalised; "" when not configured */
@@ -112,6 +113,16 @@ void pbb_txn_id(char *out, size_t size, const char *store_id, const char *kind, 
  * a crash before it was deleted) gives the same key.
  */
 void pbb_inbound_key(char *out, size_t size, const char *backend, const pb_modem_msg *m);
+
+/*
+ * Make the watch of @m keep incomplete messages in @st (its SMS part rows):
+ * parts of a concatenated SMS and the first sighting of a box's own
+ * incomplete entry survive a restart, and a message still incomplete
+ * @incomplete_timeout_ms after it was first seen is reported with what
+ * arrived (parts.c). Loads what @st holds from before.
+ * @return 0 or the store's error
+ */
+int pbb_watch_setup(pb_modem *m, pb_store *st, int incomplete_timeout_ms);
 
 /**
  * Journal one message the modem reported: a row in state "stored" (text

@@ -179,6 +179,9 @@ static int handler(void *ud, const char *section, const char *name, const char *
 	} else if (KEY("modem", "timeout_ms")) {
 		if (!parse_int(value, 100, 600000, &c->modem_timeout_ms))
 			return fail(p, line, "timeout_ms: a number of milliseconds (100-600000)");
+	} else if (KEY("modem", "incomplete_timeout_ms")) {
+		if (!parse_int(value, 1000, 86400000, &c->incomplete_timeout_ms))
+			return fail(p, line, "incomplete_timeout_ms: a number of milliseconds (1000-86400000)");
 	} else if (KEY("modem", "insecure_tls")) {
 		if (!parse_bool(value, &c->modem_insecure_tls))
 			return fail(p, line, "insecure_tls: true or false");
@@ -307,6 +310,7 @@ static void defaults(pbb_config *c)
 	memset(c, 0, sizeof(*c));
 	c->sync_timeout_ms = 30000;
 	c->retry_max_ms = 30000;
+	c->incomplete_timeout_ms = 600000;
 	c->mmsc_max_size = 300 * 1024;
 	c->delivery_reports = true;
 }

@@ -298,11 +298,24 @@ typedef int (*pb_modem_event_cb)(const pb_modem_event *ev, void *userdata);
  * pb_modem_stop() is called, or @p duration_ms passes (-1 = forever).
  *
  * Every message in the inbox is reported exactly once per call (those
- * already there at the start too, unless PB_MODEM_WATCH_NEW_ONLY). The box
- * tells where it can (AT +CMTI/+CMT/+CDS, SMSEagle webhook) and is polled
- * otherwise. Incomplete multipart entries are reported once the box has
- * them whole. Transport failures are reported as ERROR events and retried
- * with backoff; watching never stops because of one bad entry.
+ * already there at the start too, unless PB_MODEM_WATCH_NEW_ONLY); one
+ * that leaves the inbox and comes again identical (an AT index reused) is
+ * reported again. The box tells where it can (AT +CMTI/+CMT/+CDS, SMSEagle
+ * webhook) and is polled otherwise. Transport failures are reported as
+ * ERROR events and retried with backoff; watching never stops because of
+ * one bad entry.
+ *
+ * Parts of a concatenated SMS (and of a WAP push) are joined and reported
+ * once, with every part's id ("3,4,5"), when the last one is there. The
+ * parts seen and when each group (or a box's own incomplete entry: HiLink
+ * SmsType 2, an SMSEagle group with a row missing) was first seen are kept
+ * in the modem object across calls, and in the store of
+ * pb_modem_watch_setup() across restarts. A group still incomplete after
+ * the timeout is reported as PB_MODEM_MSG_INCOMPLETE with what arrived and
+ * a marker for each missing part ("[part 2 of 3 missing]") where the part
+ * is known; the caller stores it and then deletes it with its ids, as any
+ * message. No incomplete group is reported before one listing of the
+ * inbox has succeeded in this modem object (so its part ids are known).
  *
  * @return 0 when the time passed or pb_modem_stop() was called, the
  *         callback's non-zero value, or a negative code for a failure that
@@ -310,6 +323,38 @@ typedef int (*pb_modem_event_cb)(const pb_modem_event *ev, void *userdata);
  */
 PB_API int pb_modem_watch(pb_modem *m, unsigned flags, int duration_ms,
 			  pb_modem_event_cb cb, void *userdata);
+
+/** How pb_modem_watch() keeps incomplete messages: see pb_modem_watch_setup(). */
+typedef struct pb_modem_watch_options {
+	unsigned version;                         /**< PB_MODEM_WATCH_OPTIONS_VERSION */
+	int incomplete_timeout_ms;                /**< report a group still incomplete after this long;
+	                                               0 = 600000 (10 minutes) */
+	const pb_sms_reassembly_store_ops *store; /**< borrowed until pb_modem_close() or the next
+	                                               setup; NULL: kept in memory only */
+	void *store_userdata;                     /**< passed to the store functions */
+} pb_modem_watch_options;
+
+#define PB_MODEM_WATCH_OPTIONS_VERSION 1
+#define PB_MODEM_WATCH_OPTIONS_INIT { PB_MODEM_WATCH_OPTIONS_VERSION, 0, NULL, NULL }
+
+/**
+ * Set how pb_modem_watch() keeps incomplete messages, and load what the
+ * store holds from before (a restart). Call before watching; calling it
+ * again drops what is held in memory and loads from the (new) store.
+ *
+ * The store keeps each part of a concatenated SMS as pb_sms_reassembler
+ * does, with its receive time (milliseconds since the epoch, so that the
+ * timeout counts across restarts), and each box-side incomplete entry as
+ * one saved "part" whose key has dst_port -2 and whose bytes are the
+ * entry's id. Every part is saved with decode flags PB_SMS_DECODE_SMSC,
+ * so a store need not keep the flags. pb_store's SMS part functions can
+ * back it (pb-bridged's parts.c does).
+ *
+ * @param opts borrowed for the call (the store until pb_modem_close())
+ * @return 0, PB_EINVAL (unknown version, incomplete store), the store's
+ *         load error, PB_ENOMEM
+ */
+PB_API int pb_modem_watch_setup(pb_modem *m, const pb_modem_watch_options *opts);
 
 /**
  * Make the running pb_modem_watch() return soon, or, when none is running,

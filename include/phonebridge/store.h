@@ -211,10 +211,28 @@ typedef struct pb_store_msg_list {
  * @param in  the row (borrowed)
  * @param id  receives the new row's id, or the existing row's id with
  *            PB_EEXISTS (so that a retried insert is idempotent); may be NULL
+ * A row whose key was released (pb_store_msg_release_key()) no longer
+ * matches.
+ *
  * @return 0; PB_EEXISTS (already there, nothing changed); PB_EINVAL (bad
  *         direction, initial state or missing key); PB_EBUSY; PB_EIO
  */
 PB_API int pb_store_msg_insert(pb_store *st, const pb_store_msg_in *in, int64_t *id);
+
+/**
+ * Say that the box no longer holds inbound row @p id's message: its deletion
+ * from the modem was confirmed (or the box answered that it has no such
+ * entry). From then on the row's dedup key no longer matches: the same
+ * key inserted again (an identical message whose box id was reused) is a
+ * new row. Only rows whose deletion was never confirmed deduplicate, which
+ * is what protects a message seen again after a crash between its journal
+ * commit and its deletion. The key is renamed ("<key>|left-box#<id>"), so
+ * pb_store_msg_find() with the old key no longer finds the row.
+ * Idempotent.
+ * @return 0; PB_ENOTFOUND (no such row); PB_EINVAL (an outbound row);
+ *         PB_EBUSY; PB_EIO
+ */
+PB_API int pb_store_msg_release_key(pb_store *st, int64_t id);
 
 /**
  * Move a row to state @p to, checked and committed atomically with its

@@ -358,9 +358,36 @@ static int cmd_raw(at *a, const char *command, int timeout_ms, const char *expec
 	}
 }
 
+/*
+ * Bring a modem left inside the "> " prompt of AT+CMGS (the program was
+ * killed between the command and the PDU, or a send timed out) back to
+ * command mode: ESC cancels the message being entered (TS 27.005 §3.5.1),
+ * and a modem not in the prompt ignores it (it is no "AT" command line,
+ * V.250 §5.2.1). Whatever the modem says in answer, or still had to say, is
+ * read and dropped until the line is quiet, so that the next command's
+ * answer is its own.
+ */
+static void resync(at *a)
+{
+	static const uint8_t esc = 0x1B;
+	int64_t start = pb_modem__now_ms();
+	if (write_all(a, &esc, 1, start + 1000) < 0)
+		return;
+	int64_t quiet_since = pb_modem__now_ms();
+	while (pb_modem__now_ms() - quiet_since < 300 && pb_modem__now_ms() - start < 3000) {
+		int r = fill(a, 100);
+		if (r < 0)
+			break;
+		if (r > 0)
+			quiet_since = pb_modem__now_ms();
+	}
+	pb_buf_clear(&a->rx);
+}
+
 static int init_modem(at *a)
 {
 	int rc = PB_ETIMEOUT;
+	resync(a);
 	/* a modem just plugged in or reset may need a moment */
 	for (int i = 0; i < 3 && rc < 0; i++)
 		rc = cmd_raw(a, "AT", 2000, NULL, NULL, NULL);
@@ -417,6 +444,13 @@ static int cmd(at *a, const char *command, int timeout_ms, const char *expect, c
 	rc = cmd_raw(a, command, timeout_ms, expect, payload, out);
 	if (rc == PB_EIO || rc == PB_ETIMEOUT) {
 		pb_log_warning(DOMAIN, "%s", pb_error_last()->message);
+		if (payload && rc == PB_ETIMEOUT) {
+			/* it may still sit in the prompt: never leave it there */
+			char why[256];
+			pb_strlcpy(why, pb_error_last()->message, sizeof(why));
+			resync(a);
+			pb_error_set(rc, "%s", why);
+		}
 		close_fd(a);
 		a->next_open = 0;
 	}

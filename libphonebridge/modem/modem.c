@@ -15,22 +15,61 @@
 #include <unistd.h>
 
 #include "modem-internal.h"
+#include "sms/sms-private.h"
 
 #define DOMAIN "modem"
 #define MAX_USER_BACKENDS 16
 #define DEFAULT_POLL_MS 5000
 /* An incomplete multipart entry is reported as it is after this long. */
 #define INCOMPLETE_GIVE_UP_MS (10 * 60 * 1000)
+/* The key of a box's own incomplete entry in the reassembly store. */
+#define ENTRY_PORT (-2)
+/* More incomplete groups than this (a flood of stray parts): the oldest is
+ * reported at once, so that memory stays bounded. */
+#define MAX_GROUPS 256
 #define WAIT_SLICE_MS 250
 #define BACKOFF_MAX_MS 30000
 #define FULL_LIST_EVERY 12
+
+/* The parts of one concatenated message (or WAP push) held by the watch:
+ * the box's id of each part, by sequence number. */
+typedef struct watch_group {
+	pb_sms_group_key key;
+	char *ids[256];
+	uint64_t keys[256]; /* msg_key() of each part listed, 0: none */
+} watch_group;
+
+/* A box's own incomplete entry (HiLink SmsType 2, an SMSEagle group with a
+ * row missing) and when it was first seen (ms since the epoch). */
+typedef struct watch_pending {
+	char *id;
+	char *number;
+	int64_t since;
+} watch_pending;
+
+/* What pb_modem_watch() remembers from one call to the next. */
+typedef struct watch_state {
+	int timeout_ms;
+	pb_sms_reassembly_store_ops ops; /* ours: the user's, with box entries sorted out on load */
+	const pb_sms_reassembly_store_ops *store;
+	void *store_ud;
+	pb_sms_reassembler *reasm;
+	watch_group **groups;
+	size_t ngroups, capgroups;
+	watch_pending *pending;
+	size_t npending, cappending;
+	bool listed; /* a listing succeeded: the ids of the parts are known */
+} watch_state;
 
 struct pb_modem {
 	const pb_modem_backend_ops *ops;
 	void *state;
 	int poll_ms;
 	atomic_int stop;
+	watch_state ws;
 };
+
+static void watch_state_dispose(watch_state *ws);
 
 static const pb_modem_backend_ops *const builtin_backends[] = {
 	&pb_modem__hilink_ops,
@@ -130,6 +169,7 @@ PB_API int pb_modem_open(pb_modem **out, const char *backend, const pb_modem_opt
 	}
 	m->ops = ops;
 	m->poll_ms = opts->poll_interval_ms > 0 ? opts->poll_interval_ms : DEFAULT_POLL_MS;
+	m->ws.timeout_ms = INCOMPLETE_GIVE_UP_MS;
 	atomic_init(&m->stop, 0);
 	pb_modem_secrets sec = { password, token };
 	rc = ops->open(&m->state, opts, &sec);
@@ -149,6 +189,7 @@ PB_API void pb_modem_close(pb_modem *m)
 	if (!m)
 		return;
 	m->ops->close(m->state);
+	watch_state_dispose(&m->ws);
 	pb_free(m);
 }
 
@@ -466,30 +507,24 @@ int pb_modem__mms_location(const uint8_t *push, size_t len, char **out)
 	return pb_modem__find_location(push, len, out);
 }
 
-/* Parts of a concatenated message (or WAP push) seen while watching. */
-typedef struct watch_group {
-	pb_sms_group_key key;
-	pb_buf ids; /* "3,4" */
-} watch_group;
-
-typedef struct watch_pending {
-	char *id;
-	int64_t since;
-} watch_pending;
+/* Milliseconds since the epoch: the clock of everything the watch keeps
+ * across restarts (a monotonic clock starts again at boot). */
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 typedef struct watch_ctx {
 	pb_modem *m;
+	watch_state *ws;
 	unsigned flags;
 	pb_modem_event_cb cb;
 	void *ud;
 	uint64_t *seen;
 	size_t nseen, capseen;
-	watch_pending *pending;
-	size_t npending, cappending;
 	bool first;
-	pb_sms_reassembler *reasm;
-	watch_group *groups;
-	size_t ngroups, capgroups;
 } watch_ctx;
 
 static bool same_group(const pb_sms_group_key *a, const pb_sms_group_key *b)
@@ -498,25 +533,49 @@ static bool same_group(const pb_sms_group_key *a, const pb_sms_group_key *b)
 	       a->src_port == b->src_port && strcmp(a->originator, b->originator) == 0;
 }
 
-static watch_group *group_for(watch_ctx *w, const pb_sms_group_key *k, bool create)
+static watch_group *group_for(watch_state *ws, const pb_sms_group_key *k, bool create)
 {
-	for (size_t i = 0; i < w->ngroups; i++)
-		if (same_group(&w->groups[i].key, k))
-			return &w->groups[i];
-	if (!create)
+	for (size_t i = 0; i < ws->ngroups; i++)
+		if (same_group(&ws->groups[i]->key, k))
+			return ws->groups[i];
+	if (!create || grow(&ws->groups, &ws->capgroups, ws->ngroups, sizeof(*ws->groups), 4) < 0)
 		return NULL;
-	if (grow(&w->groups, &w->capgroups, w->ngroups, sizeof(*w->groups), 4) < 0)
+	watch_group *g = pb_calloc(1, sizeof(*g));
+	if (!g)
 		return NULL;
-	watch_group *g = &w->groups[w->ngroups++];
 	g->key = *k;
-	g->ids = (pb_buf)PB_BUF_INIT;
+	ws->groups[ws->ngroups++] = g;
 	return g;
 }
 
-static void group_drop(watch_ctx *w, watch_group *g)
+static void group_free(watch_group *g)
 {
-	pb_buf_dispose(&g->ids);
-	*g = w->groups[--w->ngroups];
+	for (size_t i = 0; i < PB_ARRAY_SIZE(g->ids); i++)
+		pb_free(g->ids[i]);
+	pb_free(g);
+}
+
+static void group_drop(watch_state *ws, watch_group *g)
+{
+	for (size_t i = 0; i < ws->ngroups; i++) {
+		if (ws->groups[i] == g) {
+			ws->groups[i] = ws->groups[--ws->ngroups];
+			break;
+		}
+	}
+	group_free(g);
+}
+
+/* "3,4,5": the box's ids of the parts known, in part order. */
+static int group_ids(const watch_group *g, pb_buf *out)
+{
+	for (size_t i = 0; g && i < PB_ARRAY_SIZE(g->ids); i++) {
+		if (!g->ids[i] || !g->ids[i][0])
+			continue;
+		if ((out->len && pb_buf_putc(out, ',') < 0) || pb_buf_puts(out, g->ids[i]) < 0)
+			return PB_ENOMEM;
+	}
+	return pb_buf_put(out, "", 0); /* NUL-terminated even when empty */
 }
 
 /* The key pb_sms reassembly files a part under (TS 23.040 §9.2.3.24.1). */
@@ -546,36 +605,237 @@ static int seen_add(watch_ctx *w, uint64_t k)
 	return 0;
 }
 
-/* When an incomplete entry was first seen (tracked from now if new). */
-static int64_t pending_since(watch_ctx *w, const char *id, int64_t now)
+/* Forget messages that have left the box: one that comes again identical
+ * (an AT storage index reused after a delete) is a new message. */
+static void seen_prune(watch_ctx *w, const pb_modem_msg_list *l)
 {
-	for (size_t i = 0; i < w->npending; i++)
-		if (strcmp(w->pending[i].id, id) == 0)
-			return w->pending[i].since;
-	if (grow(&w->pending, &w->cappending, w->npending, sizeof(*w->pending), 8) < 0)
-		return now;
-	char *copy = pb_strdup(id);
-	if (copy)
-		w->pending[w->npending++] = (watch_pending){ copy, now };
-	return now;
-}
-
-/* Forget incomplete entries that are no longer in the listing as incomplete. */
-static void pending_prune(watch_ctx *w, const pb_modem_msg_list *l)
-{
-	for (size_t i = 0; i < w->npending;) {
+	for (size_t i = 0; i < w->nseen;) {
 		bool still = false;
 		for (size_t j = 0; j < l->count && !still; j++)
-			still = l->items[j].type == PB_MODEM_MSG_INCOMPLETE && l->items[j].id &&
-				strcmp(l->items[j].id, w->pending[i].id) == 0;
-		if (still) {
+			still = msg_key(&l->items[j]) == w->seen[i];
+		if (still)
+			i++;
+		else
+			w->seen[i] = w->seen[--w->nseen];
+	}
+}
+
+/*
+ * Forget groups none of whose parts the listing still holds: the caller
+ * deleted them after they were reported (a group taken up again because a
+ * delete failed once), and what is gone must not come out a second time.
+ * Groups with no part listed (pushed with +CMT, or restored from the store
+ * and not on the box) are kept until they complete or time out.
+ */
+static void groups_prune(watch_state *ws, const pb_modem_msg_list *l)
+{
+	for (size_t i = 0; i < ws->ngroups;) {
+		watch_group *g = ws->groups[i];
+		bool listed = false, still = false;
+		for (size_t p = 0; p < PB_ARRAY_SIZE(g->keys) && !still; p++) {
+			if (!g->keys[p])
+				continue;
+			listed = true;
+			for (size_t j = 0; j < l->count && !still; j++)
+				still = msg_key(&l->items[j]) == g->keys[p];
+		}
+		if (!listed || still || pb_sms__reassembler_drop(ws->reasm, &g->key) < 0) {
 			i++;
 			continue;
 		}
-		pb_free(w->pending[i].id);
-		w->pending[i] = w->pending[--w->npending];
+		group_drop(ws, g); /* moves the last group to i */
 	}
 }
+
+/* --- a box's own incomplete entries ------------------------------------------ */
+
+/* The reassembly store's key of a box entry: no SMS group has port -2. */
+static void entry_key(const watch_pending *p, pb_sms_group_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	pb_strlcpy(k->originator, p->number ? p->number : "", sizeof(k->originator));
+	k->total = 1;
+	k->dst_port = ENTRY_PORT;
+	k->src_port = (int32_t)(pb_fnv1a64(PB_FNV1A64_INIT, p->id, strlen(p->id)) & 0x7fffffff);
+}
+
+static watch_pending *pending_find(watch_state *ws, const char *id)
+{
+	for (size_t i = 0; i < ws->npending; i++)
+		if (strcmp(ws->pending[i].id, id) == 0)
+			return &ws->pending[i];
+	return NULL;
+}
+
+static int pending_add(watch_state *ws, const char *id, const char *number, int64_t since, bool save)
+{
+	if (grow(&ws->pending, &ws->cappending, ws->npending, sizeof(*ws->pending), 8) < 0)
+		return PB_ENOMEM;
+	watch_pending p = { pb_strdup(id), number ? pb_strdup(number) : NULL, since };
+	if (!p.id || (number && !p.number)) {
+		pb_free(p.id);
+		pb_free(p.number);
+		return PB_ENOMEM;
+	}
+	if (save && ws->store) {
+		pb_sms_group_key k;
+		entry_key(&p, &k);
+		if (ws->store->save_part(&k, 1, (const uint8_t *)id, strlen(id), 0, since, ws->store_ud) < 0)
+			pb_log_warning(DOMAIN, "watch: entry %s: %s (its waiting time starts again after a restart)",
+				       id, pb_error_last()->message);
+	}
+	ws->pending[ws->npending++] = p;
+	return 0;
+}
+
+static void pending_forget(watch_state *ws, size_t i, bool unsave)
+{
+	watch_pending *p = &ws->pending[i];
+	if (unsave && ws->store) {
+		pb_sms_group_key k;
+		entry_key(p, &k);
+		if (ws->store->delete_group(&k, ws->store_ud) < 0)
+			pb_log_warning(DOMAIN, "watch: entry %s: %s", p->id, pb_error_last()->message);
+	}
+	pb_free(p->id);
+	pb_free(p->number);
+	ws->pending[i] = ws->pending[--ws->npending];
+}
+
+/* When an incomplete entry was first seen (from @now when new). */
+static int64_t pending_since(watch_state *ws, const pb_modem_msg *msg, int64_t now)
+{
+	watch_pending *p = pending_find(ws, msg->id);
+	if (p)
+		return p->since;
+	if (pending_add(ws, msg->id, msg->number, now, true) < 0)
+		pb_log_warning(DOMAIN, "watch: out of memory remembering entry %s", msg->id);
+	return now;
+}
+
+/* Forget incomplete entries the listing no longer holds as incomplete (the
+ * box completed them, or they were reported and deleted). */
+static void pending_prune(watch_state *ws, const pb_modem_msg_list *l)
+{
+	for (size_t i = 0; i < ws->npending;) {
+		bool still = false;
+		for (size_t j = 0; j < l->count && !still; j++)
+			still = l->items[j].type == PB_MODEM_MSG_INCOMPLETE && l->items[j].id &&
+				strcmp(l->items[j].id, ws->pending[i].id) == 0;
+		if (still)
+			i++;
+		else
+			pending_forget(ws, i, true);
+	}
+}
+
+/* --- the reassembler and its store ---------------------------------------------- */
+
+typedef struct load_ctx {
+	watch_state *ws;
+	pb_sms_stored_part_cb cb;
+	void *cb_ud;
+} load_ctx;
+
+/* One saved part: a box entry's first sighting, or an SMS part for the reassembler. */
+static int load_one(const pb_sms_group_key *key, uint8_t seq, const uint8_t *pdu, size_t len, unsigned flags,
+		    int64_t received, void *ud)
+{
+	load_ctx *lc = ud;
+	(void)flags; /* every part the watch saves carries the SMSC field */
+	if (!key || key->dst_port != ENTRY_PORT)
+		return lc->cb(key, seq, pdu, len, PB_SMS_DECODE_SMSC, received, lc->cb_ud);
+	char id[256];
+	if (!pdu || len == 0 || len >= sizeof(id) || memchr(pdu, 0, len))
+		return 0; /* not one of ours */
+	memcpy(id, pdu, len);
+	id[len] = '\0';
+	if (pending_find(lc->ws, id))
+		return 0;
+	return pending_add(lc->ws, id, key->originator[0] ? key->originator : NULL, received, false);
+}
+
+static int ws_save_part(const pb_sms_group_key *key, uint8_t seq, const uint8_t *pdu, size_t len, unsigned flags,
+			int64_t received, void *ud)
+{
+	watch_state *ws = ud;
+	return ws->store->save_part(key, seq, pdu, len, flags, received, ws->store_ud);
+}
+
+static int ws_delete_group(const pb_sms_group_key *key, void *ud)
+{
+	watch_state *ws = ud;
+	return ws->store->delete_group(key, ws->store_ud);
+}
+
+static int ws_load(pb_sms_stored_part_cb cb, void *cb_ud, void *ud)
+{
+	watch_state *ws = ud;
+	load_ctx lc = { ws, cb, cb_ud };
+	return ws->store->load(load_one, &lc, ws->store_ud);
+}
+
+/* The reassembler, with what the store holds from before. */
+static int reasm_open(watch_state *ws)
+{
+	if (ws->reasm)
+		return 0;
+	pb_sms_reassembler_options o = PB_SMS_REASSEMBLER_OPTIONS_INIT;
+	o.timeout = ws->timeout_ms;
+	o.max_groups = MAX_GROUPS;
+	if (ws->store) {
+		ws->ops = (pb_sms_reassembly_store_ops){ PB_SMS_REASSEMBLY_STORE_VERSION, ws_save_part,
+							  ws_delete_group, ws_load };
+		o.store = &ws->ops;
+		o.store_userdata = ws;
+	}
+	int rc = pb_sms_reassembler_new(&ws->reasm, &o);
+	if (rc < 0)
+		return rc;
+	pb_sms__reassembler_mark_missing(ws->reasm, true);
+	if (ws->store && (rc = pb_sms_reassembler_restore(ws->reasm)) < 0) {
+		pb_sms_reassembler_free(ws->reasm);
+		ws->reasm = NULL;
+	}
+	return rc;
+}
+
+static void watch_state_dispose(watch_state *ws)
+{
+	pb_sms_reassembler_free(ws->reasm);
+	ws->reasm = NULL;
+	for (size_t i = 0; i < ws->ngroups; i++)
+		group_free(ws->groups[i]);
+	pb_free(ws->groups);
+	ws->groups = NULL;
+	ws->ngroups = ws->capgroups = 0;
+	while (ws->npending)
+		pending_forget(ws, ws->npending - 1, false);
+	pb_free(ws->pending);
+	ws->pending = NULL;
+	ws->cappending = 0;
+	ws->listed = false;
+}
+
+PB_API int pb_modem_watch_setup(pb_modem *m, const pb_modem_watch_options *opts)
+{
+	if (!m || !opts)
+		return pb_error_set(PB_EINVAL, "pb_modem_watch_setup: NULL argument");
+	if (opts->version != PB_MODEM_WATCH_OPTIONS_VERSION || opts->incomplete_timeout_ms < 0)
+		return pb_error_set(PB_EINVAL, "pb_modem_watch_setup: options version %u or timeout %d unknown",
+				    opts->version, opts->incomplete_timeout_ms);
+	const pb_sms_reassembly_store_ops *s = opts->store;
+	if (s && (s->version != PB_SMS_REASSEMBLY_STORE_VERSION || !s->save_part || !s->delete_group || !s->load))
+		return pb_error_set(PB_EINVAL, "pb_modem_watch_setup: reassembly store of version %u or incomplete",
+				    s->version);
+	watch_state_dispose(&m->ws);
+	m->ws.timeout_ms = opts->incomplete_timeout_ms ? opts->incomplete_timeout_ms : INCOMPLETE_GIVE_UP_MS;
+	m->ws.store = s;
+	m->ws.store_ud = opts->store_userdata;
+	return reasm_open(&m->ws);
+}
+
+/* --- reporting ------------------------------------------------------------------- */
 
 static int emit(watch_ctx *w, const pb_modem_msg *msg);
 static int report_part(watch_ctx *w, const pb_modem_msg *msg, const pb_sms_message *s, bool *handled);
@@ -584,8 +844,8 @@ static int report_part(watch_ctx *w, const pb_modem_msg *msg, const pb_sms_messa
 static int report(watch_ctx *w, const pb_modem_msg *msg, bool silent)
 {
 	if (msg->type == PB_MODEM_MSG_INCOMPLETE && msg->id) {
-		int64_t now = pb_modem__now_ms();
-		if (now - pending_since(w, msg->id, now) < INCOMPLETE_GIVE_UP_MS)
+		int64_t now = wall_ms();
+		if (now - pending_since(w->ws, msg, now) < w->ws->timeout_ms)
 			return 0; /* the box is still collecting the parts: look again later */
 	}
 	uint64_t k = msg_key(msg);
@@ -638,43 +898,73 @@ static int emit_assembled(watch_ctx *w, pb_sms_assembled *a, const char *ids)
 	return r;
 }
 
-/* Parts of a concatenated message or a WAP push go through reassembly. */
+/* Emit @a with the ids of group @g (may be NULL) and forget the group. */
+static int emit_group(watch_ctx *w, pb_sms_assembled *a, watch_group *g)
+{
+	pb_buf ids = PB_BUF_INIT;
+	int r = group_ids(g, &ids);
+	if (r == 0)
+		r = emit_assembled(w, a, pb_buf_cstr(&ids));
+	pb_buf_dispose(&ids);
+	if (g)
+		group_drop(w->ws, g);
+	return r;
+}
+
+/*
+ * Parts of a concatenated message or a WAP push go through reassembly. A
+ * part the reassembler cannot keep (its store failed) stays on the box and
+ * is offered again by the next watch: it is never reported on its own.
+ */
 static int report_part(watch_ctx *w, const pb_modem_msg *msg, const pb_sms_message *s, bool *handled)
 {
+	watch_state *ws = w->ws;
 	*handled = false;
-	if (!w->reasm) {
-		pb_sms_reassembler_options o = PB_SMS_REASSEMBLER_OPTIONS_INIT;
-		o.timeout = INCOMPLETE_GIVE_UP_MS;
-		if (pb_sms_reassembler_new(&w->reasm, &o) < 0)
-			return 0; /* report the part as it is */
+	if (reasm_open(ws) < 0) {
+		pb_log_warning(DOMAIN, "watch: %s; part %s waits on the box", pb_error_last()->message,
+			       msg->id ? msg->id : "?");
+		*handled = true;
+		return 0;
 	}
 	pb_sms_group_key k;
 	key_of(s, &k);
-	watch_group *g = group_for(w, &k, true);
-	if (!g || (g->ids.len && pb_buf_putc(&g->ids, ',') < 0) || pb_buf_puts(&g->ids, msg->id ? msg->id : "") < 0)
-		return 0;
-	pb_sms_assembled *a = NULL;
-	if (pb_sms_reassembler_add(w->reasm, msg->raw, msg->raw_len, PB_SMS_DECODE_SMSC, pb_modem__now_ms(), &a,
-				   NULL) < 0)
-		return 0;
 	*handled = true;
+	watch_group *g = group_for(ws, &k, true);
+	unsigned seq = s->udh.has_concat ? s->udh.concat_seq : 1;
+	char *id = NULL;
+	if (!g || (msg->id && msg->id[0] && !(id = pb_strdup(msg->id)))) {
+		pb_log_warning(DOMAIN, "watch: out of memory; part %s waits on the box", msg->id ? msg->id : "?");
+		return 0;
+	}
+	if (id && seq >= 1 && seq <= k.total) {
+		pb_free(g->ids[seq - 1]);
+		g->ids[seq - 1] = id;
+		g->keys[seq - 1] = msg_key(msg);
+	} else {
+		pb_free(id);
+	}
+	pb_sms_assembled *a = NULL;
+	if (pb_sms_reassembler_add(ws->reasm, msg->raw, msg->raw_len, PB_SMS_DECODE_SMSC, wall_ms(), &a, NULL) < 0) {
+		pb_log_warning(DOMAIN, "watch: part %s: %s; it waits on the box", msg->id ? msg->id : "?",
+			       pb_error_last()->message);
+		return 0;
+	}
 	if (!a)
 		return 0;
-	int r = emit_assembled(w, a, pb_buf_cstr(&g->ids));
-	group_drop(w, g);
+	int r = emit_group(w, a, g);
 	pb_sms_assembled_free(a);
 	return r;
 }
 
-/* Groups that stayed incomplete too long come out as they are. */
+/* Groups that stayed incomplete too long come out as they are: only once a
+ * listing has told the ids of their parts (after a restart), so that the
+ * caller can delete them. */
 static int expire_parts(watch_ctx *w)
 {
+	watch_state *ws = w->ws;
 	pb_sms_assembled *a = NULL;
-	while (w->reasm && pb_sms_reassembler_expire(w->reasm, pb_modem__now_ms(), &a) == 0 && a) {
-		watch_group *g = group_for(w, &a->key, false);
-		int r = emit_assembled(w, a, g ? pb_buf_cstr(&g->ids) : "");
-		if (g)
-			group_drop(w, g);
+	while (ws->listed && ws->reasm && pb_sms_reassembler_expire(ws->reasm, wall_ms(), &a) == 0 && a) {
+		int r = emit_group(w, a, group_for(ws, &a->key, false));
 		pb_sms_assembled_free(a);
 		if (r)
 			return r;
@@ -721,11 +1011,14 @@ static int watch_loop(watch_ctx *w, int duration_ms)
 			pb_modem_msg_list l = PB_MODEM_MSG_LIST_INIT;
 			/* the cheap check can miss a delete and an arrival between two looks
 			 * (same counts): list in full every FULL_LIST_EVERY polls anyway */
-			bool cheap = !w->first && ops->changed && !failing && w->npending == 0 &&
+			bool cheap = !w->first && ops->changed && !failing && w->ws->npending == 0 &&
 				     ++polls % FULL_LIST_EVERY != 0;
+			bool listed = false;
 			int rc = cheap ? ops->changed(m->state) : 1;
-			if (rc > 0 || rc < 0)
+			if (rc > 0 || rc < 0) {
 				rc = ops->list(m->state, PB_MODEM_BOX_INBOX, &l);
+				listed = rc == 0;
+			}
 			if (rc < 0) {
 				pb_modem_msg_list_dispose(&l);
 				if (rc == PB_EAUTH) {
@@ -748,7 +1041,12 @@ static int watch_loop(watch_ctx *w, int duration_ms)
 					}
 				}
 				r = report_list(w, &l, w->first && (w->flags & PB_MODEM_WATCH_NEW_ONLY));
-				pending_prune(w, &l);
+				if (listed) {
+					pending_prune(w->ws, &l);
+					groups_prune(w->ws, &l);
+					seen_prune(w, &l);
+					w->ws->listed = true;
+				}
 				pb_modem_msg_list_dispose(&l);
 				w->first = false;
 				if (r)
@@ -792,18 +1090,11 @@ PB_API int pb_modem_watch(pb_modem *m, unsigned flags, int duration_ms, pb_modem
 {
 	if (!m || !cb)
 		return pb_error_set(PB_EINVAL, "pb_modem_watch: modem and callback are required");
-	watch_ctx w = { .m = m, .flags = flags, .cb = cb, .ud = userdata, .first = true };
+	watch_ctx w = { .m = m, .ws = &m->ws, .flags = flags, .cb = cb, .ud = userdata, .first = true };
 	int r = watch_loop(&w, duration_ms);
 	/* a stop is consumed by the watch it ended; one that came before the
 	 * watch started ends that watch at once instead of being forgotten */
 	atomic_store(&m->stop, 0);
-	for (size_t i = 0; i < w.npending; i++)
-		pb_free(w.pending[i].id);
-	for (size_t i = 0; i < w.ngroups; i++)
-		pb_buf_dispose(&w.groups[i].ids);
-	pb_free(w.groups);
-	pb_sms_reassembler_free(w.reasm);
-	pb_free(w.pending);
 	pb_free(w.seen);
 	return r;
 }

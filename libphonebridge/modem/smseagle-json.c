@@ -170,7 +170,9 @@ static int joined_parts(json_t *rows, size_t first, const concat_key *keys, bool
 	unsigned have = 0;
 	int rc = 0;
 	char num[24], tnum[24];
+	bool gap = false; /* the part before was missing: a space before the next text */
 	for (unsigned seq = 1; seq <= kf->total && rc == 0; seq++) {
+		unsigned had = have;
 		for (size_t i = first; i < json_array_size(rows); i++) {
 			json_t *r = json_array_get(rows, i);
 			if (used[i] || keys[i].seq != seq || !same_message(f, kf, r, &keys[i]))
@@ -185,10 +187,19 @@ static int joined_parts(json_t *rows, size_t first, const concat_key *keys, bool
 			if ((ids.len && (rc = pb_buf_putc(&ids, ',')) < 0) || (rc = pb_buf_puts(&ids, id ? id : "")) < 0)
 				break;
 			pb_buf_clear(&t);
+			if (gap && (rc = pb_buf_putc(&text, ' ')) < 0)
+				break;
+			gap = false;
 			if (tx && ((rc = pb_utf8_sanitize(&t, tx, strlen(tx))) < 0 ||
 				   (rc = pb_buf_put(&text, t.data, t.len)) < 0))
 				break;
 			break; /* one row per part (a part seen twice is left as it is) */
+		}
+		/* a part not there: a marker where its text would be */
+		if (rc == 0 && had == have) {
+			rc = pb_buf_printf(&text, "%s[part %u of %u missing]", text.len ? " " : "", seq,
+					   (unsigned)kf->total);
+			gap = true;
 		}
 	}
 	if (rc == 0) {

@@ -28,7 +28,14 @@ typedef struct group {
 struct pb_sms_reassembler {
 	pb_sms_reassembler_options opts;
 	group *head; /* oldest first */
+	bool mark_missing;
 };
+
+void pb_sms__reassembler_mark_missing(pb_sms_reassembler *r, bool on)
+{
+	if (r)
+		r->mark_missing = on;
+}
 
 int pb_sms_reassembler_new(pb_sms_reassembler **out, const pb_sms_reassembler_options *opts)
 {
@@ -144,8 +151,9 @@ static int join_part(pb_buf *text, pb_buf *data, pb_buf *ucs2, const pb_sms_mess
  * NULL, is the decoded single part (saves decoding it again).
  */
 static int assemble(part *const *parts, unsigned total, const pb_sms_group_key *key, const pb_sms_message *single,
-		    pb_sms_assembled **out)
+		    bool mark, pb_sms_assembled **out)
 {
+	bool after_marker = false;
 	pb_sms_assembled *a = pb_calloc(1, sizeof(*a));
 	pb_sms_message *m = pb_malloc(sizeof(*m));
 	pb_buf text = PB_BUF_INIT, data = PB_BUF_INIT, ucs2 = PB_BUF_INIT;
@@ -161,6 +169,10 @@ static int assemble(part *const *parts, unsigned total, const pb_sms_group_key *
 			if (!parts[i]) {
 				if (flush_ucs2(&text, &ucs2) < 0)
 					goto fail;
+				if (mark && pb_buf_printf(&text, "%s[part %u of %u missing]", text.len ? " " : "",
+							  i + 1, total) < 0)
+					goto fail;
+				after_marker = mark;
 				continue;
 			}
 			if (pb_sms_decode(m, parts[i]->pdu, parts[i]->len, parts[i]->flags, NULL) < 0)
@@ -174,6 +186,9 @@ static int assemble(part *const *parts, unsigned total, const pb_sms_group_key *
 			unborrow(&a->first);
 			have_first = true;
 		}
+		if (after_marker && pb_buf_putc(&text, ' ') < 0)
+			goto fail;
+		after_marker = false;
 		a->received++;
 		a->have[i / 8] = (uint8_t)(a->have[i / 8] | (1u << (i % 8)));
 		if (join_part(&text, &data, &ucs2, pm) < 0)
@@ -284,7 +299,7 @@ static int insert_part(pb_sms_reassembler *r, const pb_sms_group_key *k, uint8_t
 static int surface(pb_sms_reassembler *r, group *g, pb_sms_assembled **out)
 {
 	pb_sms_assembled *a;
-	int rc = assemble(g->parts, g->key.total, &g->key, NULL, &a);
+	int rc = assemble(g->parts, g->key.total, &g->key, NULL, r->mark_missing, &a);
 	if (rc < 0)
 		return rc;
 	const pb_sms_reassembly_store_ops *s = r->opts.store;
@@ -299,6 +314,20 @@ static int surface(pb_sms_reassembler *r, group *g, pb_sms_assembled **out)
 	unlink_group(r, g);
 	group_free(g);
 	*out = a;
+	return 0;
+}
+
+int pb_sms__reassembler_drop(pb_sms_reassembler *r, const pb_sms_group_key *key)
+{
+	group *g = r ? find_group(r, key) : NULL;
+	if (!g)
+		return 0;
+	const pb_sms_reassembly_store_ops *s = r->opts.store;
+	int rc = s ? s->delete_group(&g->key, r->opts.store_userdata) : 0;
+	if (rc < 0)
+		return rc;
+	unlink_group(r, g);
+	group_free(g);
 	return 0;
 }
 
@@ -317,7 +346,7 @@ int pb_sms_reassembler_add(pb_sms_reassembler *r, const uint8_t *pdu, size_t len
 	pb_sms_group_key k;
 	key_of(m, &k);
 	if (k.total <= 1) {
-		rc = assemble(NULL, 1, &k, m, out);
+		rc = assemble(NULL, 1, &k, m, false, out);
 		if (rc == 0)
 			(*out)->first_received = now;
 		goto out;

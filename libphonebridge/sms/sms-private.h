@@ -64,4 +64,15 @@ size_t pb_sms__ucs2_to_utf8(const uint8_t *in, size_t len, char *out, size_t siz
  */
 int pb_sms__udh_decode(const uint8_t *udh, size_t len, pb_sms_udh *h, pb_parse_error *perr);
 
+/*
+ * From now on, the text of a group surfaced with parts missing carries a
+ * marker where each missing part's text would be ("[part 2 of 3 missing]"),
+ * so that a reader sees what is not there (the modem watch turns this on).
+ */
+void pb_sms__reassembler_mark_missing(pb_sms_reassembler *r, bool on);
+
+/* Forget the group @key without surfacing it (here and in the store): its
+ * parts were dealt with elsewhere. 0 also when no such group is held. */
+int pb_sms__reassembler_drop(pb_sms_reassembler *r, const pb_sms_group_key *key);
+
 #endif

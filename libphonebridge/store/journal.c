@@ -237,6 +237,46 @@ static int derive_key(const pb_store_msg_in *in, pb_buf *key)
 	return rc;
 }
 
+/*
+ * The key of a row whose message left the box is renamed rather than kept:
+ * the same box id, time, sender and text can come again as a new message (an
+ * AT storage index is reused once freed), and only a row whose deletion was
+ * never confirmed may swallow it. The id in the suffix keeps the key unique.
+ */
+#define RELEASED_MARK "|left-box#"
+
+PB_API int pb_store_msg_release_key(pb_store *st, int64_t id)
+{
+	static const char sql[] =
+		"UPDATE messages SET dedup_key = dedup_key || '" RELEASED_MARK "' || id "
+		"WHERE id = ?1 AND dir = 1 AND instr(dedup_key, '" RELEASED_MARK "') = 0";
+	static const char chk[] = "SELECT dir FROM messages WHERE id = ?1";
+	sqlite3_stmt *s = NULL;
+	int rc = pb_store__stmt(st, sql, &s);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, id);
+	int64_t changed = 0;
+	rc = pb_store__run_changes(st, s, "release dedup key", &changed);
+	if (rc < 0 || changed == 1)
+		return rc;
+	/* nothing changed: released before (fine), or no such inbound row */
+	if ((rc = pb_store__stmt(st, chk, &s)) < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, id);
+	int r = sqlite3_step(s);
+	if (r == SQLITE_ROW)
+		rc = sqlite3_column_int(s, 0) == PB_STORE_INBOUND
+			     ? 0
+			     : pb_error_set(PB_EINVAL, "store: message %lld is outbound", (long long)id);
+	else if (r == SQLITE_DONE)
+		rc = pb_error_set(PB_ENOTFOUND, "store: no message %lld", (long long)id);
+	else
+		rc = pb_store__error(st, r, "find message");
+	sqlite3_reset(s);
+	return rc;
+}
+
 static int check_initial(const pb_store_msg_in *in)
 {
 	int vrc = PB_CHECK_VERSION(in, PB_STORE_MSG_IN, 1);

@@ -23,6 +23,10 @@
 #   silent on|off        stop answering (a hung modem) / answer again
 #   unplug / replug      the device goes away / comes back at the same path
 #   sent?                print "SENT <hex>,<hex>,..." of submitted PDUs on stdout
+#   storage?             print "STORAGE <index>,<index>,..." of the stored messages
+#   prompt?              print "PROMPT yes" while an AT+CMGS waits for its PDU
+#                        (the modem stays in that state, whoever closed the line,
+#                        until Ctrl-Z or ESC), else "PROMPT no"
 #   forward?             print "FORWARD <reason>=<number>,..." of active call forwards
 import argparse
 import os
@@ -281,6 +285,10 @@ def control(line):
         plug()
     elif op == "sent?":
         print("SENT " + ",".join(sent), flush=True)
+    elif op == "storage?":
+        print("STORAGE " + ",".join(str(i) for i in sorted(storage)), flush=True)
+    elif op == "prompt?":
+        print("PROMPT " + ("yes" if pending_prompt is not None else "no"), flush=True)
     elif op == "forward?":
         print("FORWARD " + ",".join("%d=%s" % kv for kv in sorted(forwards.items())), flush=True)
     elif op == "samples?":
@@ -343,7 +351,10 @@ while True:
                 break
             line, buf = buf.split(b"\r", 1)
             line = line.strip(b"\n")
+            # V.250 5.2.1: a command line starts at "AT"; what comes before
+            # it (an ESC sent to leave a prompt, line noise) is ignored
+            at = line.upper().find(b"AT")
             if echo:
-                out(line + b"\r")
-            if line:
-                command(line.decode(errors="replace").strip())
+                out(line[max(at, 0):] + b"\r")
+            if at >= 0:
+                command(line[at:].decode(errors="replace").strip())

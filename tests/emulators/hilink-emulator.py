@@ -20,10 +20,12 @@
 #                       as they are; '&' '<' '>' as entities), as each byte's
 #                       Latin-1 character in UTF-8, as hex digits or as base64.
 #                       Answers the entry's Index; the entry can be deleted.
-#   POST /test/add-sms?phone=NUMBER[&smstype=2]   body: the text (UTF-8); a
-#                       deletable entry. SmsType 2: the router is still joining
-#                       the parts of a long message; the entry becomes SmsType 1
-#                       --multipart-reads sms-list reads later.
+#   POST /test/add-sms?phone=NUMBER[&smstype=2[&complete=never]]   body: the
+#                       text (UTF-8); a deletable entry. SmsType 2: the router is
+#                       still joining the parts of a long message; the entry
+#                       becomes SmsType 1 --multipart-reads sms-list reads later,
+#                       or never (a part the network never delivers: the entry
+#                       stays SmsType 2 with the text of the parts there).
 #   POST /test/expire   the next POST answers 125002 even with a good token
 #   POST /test/logout   every session is logged out (the next call gets 100003)
 #   GET  /test/sent     JSON list of sent messages {"phone","content"}
@@ -80,17 +82,20 @@ def new_token():
 
 
 class Msg:
-    def __init__(self, index, phone, content, smstype=1, smstat=0, date="2024-05-01 10:00:00", raw=None):
+    def __init__(self, index, phone, content, smstype=1, smstat=0, date="2024-05-01 10:00:00", raw=None,
+                 completes=True):
         self.index, self.phone, self.content = index, phone, content
         self.smstype, self.smstat, self.date, self.raw = smstype, smstat, date, raw
         self.born = list_reads[0]  # a SmsType 2 entry completes --multipart-reads reads later
+        self.completes = completes
 
     def xml(self, lower):
         if self.raw is not None:
             return self.raw
         tags = ["Smstat", "Index", "Phone", "Content", "Date", "Sca", "SaveType", "Priority", "SmsType"]
         vals = [str(self.smstat), str(self.index), esc(self.phone), self.content, self.date, "", "0", "0",
-                str(self.smstype if not (self.smstype == 2 and list_reads[0] - self.born >= args.multipart_reads)
+                str(self.smstype if not (self.smstype == 2 and self.completes
+                                         and list_reads[0] - self.born >= args.multipart_reads)
                     else 1)]
         out = b"<Message>"
         for t, v in zip(tags, vals):
@@ -256,7 +261,8 @@ class H(BaseHTTPRequestHandler):
             q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(p).query))
             next_index[0] += 1
             inbox.append(Msg(next_index[0], q.get("phone", "+15550009"), body.decode("utf-8"),
-                             smstype=int(q.get("smstype", "1")), date=q.get("date", "2024-05-01 10:00:00")))
+                             smstype=int(q.get("smstype", "1")), date=q.get("date", "2024-05-01 10:00:00"),
+                             completes=q.get("complete") != "never"))
             return self.send(str(next_index[0]).encode())
         if p.startswith("/test/add-mms"):
             q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(p).query))

@@ -219,6 +219,16 @@ static PyObject *one_msg(int rc, pb_store_msg *m)
 	return r;
 }
 
+static PyObject *store_msg_release_key(Store *self, PyObject *arg)
+{
+	long long id = PyLong_AsLongLong(arg);
+	if (open_check(self) < 0 || (id == -1 && PyErr_Occurred()))
+		return NULL;
+	int rc;
+	STORE_CALL(self, rc, pb_store_msg_release_key(self->st, id));
+	return RC_NONE(rc);
+}
+
 static PyObject *store_msg_get(Store *self, PyObject *arg)
 {
 	long long id = PyLong_AsLongLong(arg);
@@ -782,6 +792,7 @@ static PyMethodDef store_methods[] = {
 	M(rollback, METH_NOARGS, "rollback()"),
 	M(msg_insert, METH_VARARGS, "msg_insert(dir, state, dedup_key, backend, backend_id, peer, room, event_id, body, sent_at) -> (id, new)"),
 	M(msg_transition, METH_VARARGS, "msg_transition(id, to, ref, error)"),
+	M(msg_release_key, METH_O, "msg_release_key(id): the message left the box; its key no longer dedups"),
 	M(msg_get, METH_O, "msg_get(id) -> dict"),
 	M(msg_find, METH_VARARGS, "msg_find(dir, dedup_key) -> dict"),
 	M(msg_list_state, METH_VARARGS, "msg_list_state(dir, state, after_id, limit) -> [dict]"),

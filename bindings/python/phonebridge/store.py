@@ -150,6 +150,12 @@ class _Journal:
         """Move a row to state ``to``; StateError for an illegal transition."""
         self._h.msg_transition(id, to, ref, error)
 
+    def release_key(self, id: int) -> None:
+        """The inbound row's message has left the box (its deletion is
+        confirmed): its dedup key no longer matches, so an identical message
+        that comes later is a new row. Idempotent."""
+        self._h.msg_release_key(id)
+
     def get(self, id: int) -> JournalRow:
         return JournalRow(**self._h.msg_get(id))
 

@@ -75,6 +75,19 @@ class TestJournal(StoreCase):
             j.get(999)
         self.assertEqual(j.count(INBOUND, DELIVERED), 1)
 
+    def test_release_key(self):
+        j = self.st.journal
+        i, _ = j.insert(INBOUND, STORED, dedup_key="at:1@t", body="same")
+        self.assertEqual(j.insert(INBOUND, STORED, dedup_key="at:1@t"), (i, False))
+        j.release_key(i)
+        j.release_key(i)
+        i2, new = j.insert(INBOUND, STORED, dedup_key="at:1@t", body="same")
+        self.assertTrue(new)
+        self.assertNotEqual(i2, i)
+        self.assertEqual(j.find(INBOUND, "at:1@t").id, i2)
+        with self.assertRaises(NotFoundError):
+            j.release_key(999)
+
     def test_outbound_recover(self):
         j = self.st.journal
         ids = [j.insert(OUTBOUND, QUEUED, event_id=f"$e{n}", body=str(n))[0] for n in range(3)]
