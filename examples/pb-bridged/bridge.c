@@ -154,10 +154,7 @@ static void disk_full_begin(pbb *b)
 	atomic_store(&b->disk_full_until, 0LL);
 	pbb_log(PB_LOG_ERROR, "journal: the disk is full (%s): messages stay on the modem until there is room; "
 		"checking again with a back-off", last_error());
-	pthread_mutex_lock(&b->mu);
-	b->doorbell++;
-	pthread_cond_broadcast(&b->cv);
-	pthread_mutex_unlock(&b->mu);
+	bell(b);
 }
 
 static void disk_full_end(pbb *b)
@@ -166,10 +163,7 @@ static void disk_full_end(pbb *b)
 		return;
 	atomic_store(&b->disk_full_until, (long long)now_wall_ms());
 	pbb_log(PB_LOG_NOTICE, "journal: there is room on the disk again; taking messages off the modem");
-	pthread_mutex_lock(&b->mu);
-	b->doorbell++;
-	pthread_cond_broadcast(&b->cv);
-	pthread_mutex_unlock(&b->mu);
+	bell(b);
 }
 
 /* --- handles ----------------------------------------------------------------- */
@@ -289,10 +283,7 @@ static int on_modem_event(const pb_modem_event *ev, void *ud)
 			pbb_log(PB_LOG_WARNING, "modem: delete %s: %s", msg->id, last_error());
 	}
 	if (rc == 0) {
-		pthread_mutex_lock(&b->mu);
-		b->doorbell++;
-		pthread_cond_broadcast(&b->cv);
-		pthread_mutex_unlock(&b->mu);
+		bell(b);
 	}
 	return stopping(b) ? 1 : 0;
 }
@@ -378,10 +369,7 @@ static void send_outbound(pbb *b, pb_store *st, pb_modem *m, int64_t *retry_at, 
 	}
 	pb_store_msg_list_free(l);
 	if (changed) {
-		pthread_mutex_lock(&b->mu);
-		b->doorbell++;
-		pthread_cond_broadcast(&b->cv);
-		pthread_mutex_unlock(&b->mu);
+		bell(b);
 	}
 }
 
@@ -684,13 +672,6 @@ typedef struct mms_fetch {
 	char reason[400];
 } mms_fetch;
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000L;
-}
-
 static void mms_fetch_key(char *key, size_t size, int64_t id)
 {
 	snprintf(key, size, "bridge.mms.%lld", (long long)id);
@@ -805,7 +786,7 @@ static int fetch_one(pbb *b, pb_store *st, pb_mmsc *mmsc, const pb_store_msg *r,
 	if (got_sha || ((rc = mms_fetch_get(st, r->id, &f)) < 0 && rc != PB_ENOTFOUND) || f.gave_up)
 		goto out;
 	rc = 0;
-	int64_t now = wall_ms();
+	int64_t now = now_wall_ms();
 	if (f.next_ms > now) {
 		if (*due == 0 || f.next_ms < *due)
 			*due = f.next_ms;
@@ -882,7 +863,7 @@ static int64_t fetch_rows(pbb *b, pb_store *st, pb_mmsc *mmsc)
 		pb_store_msg_list *l = NULL;
 		if (pb_store_msg_list_state(st, PB_STORE_INBOUND, PB_STORE_STORED, after, 64, &l) < 0) {
 			pbb_log(PB_LOG_ERROR, "journal: %s", last_error());
-			return wall_ms() + 5000;
+			return now_wall_ms() + 5000;
 		}
 		more = l->count == 64;
 		for (size_t i = 0; i < l->count && !stopping(b); i++) {
@@ -890,7 +871,7 @@ static int64_t fetch_rows(pbb *b, pb_store *st, pb_mmsc *mmsc)
 			after = r->id;
 			if (has_suffix(r->backend, ":mms") && fetch_one(b, st, mmsc, r, &due) < 0) {
 				pbb_log(PB_LOG_ERROR, "journal: in #%lld: %s", (long long)r->id, last_error());
-				due = wall_ms() + 5000;
+				due = now_wall_ms() + 5000;
 				more = false;
 				break;
 			}
@@ -928,7 +909,7 @@ static void *fetch_main(void *arg)
 		int64_t due = fetch_rows(b, st, mmsc);
 		long wait = 5000;
 		if (due) {
-			int64_t d = due - wall_ms();
+			int64_t d = due - now_wall_ms();
 			wait = d < 10 ? 10 : d < wait ? (long)d : wait;
 		}
 		wait_work(b, &seen, wait);
