@@ -792,6 +792,13 @@ static int fetch_one(pbb *b, pb_store *st, pb_mmsc *mmsc, const pb_store_msg *r,
 			*due = f.next_ms;
 		goto out;
 	}
+	if (!mmsc) {
+		f.gave_up = true;
+		snprintf(f.reason, sizeof(f.reason), "the MMSC client could not be set up from [mmsc] (see the log)");
+		rc = mms_fetch_put(st, r->id, &f);
+		bell(b);
+		goto out;
+	}
 	pb_parse_error perr = PB_PARSE_ERROR_INIT;
 	if (!note_sha || pb_store_attachment_read(st, note_sha, &note) < 0 ||
 	    pb_mms_decode_push(&n, NULL, note.data, note.len, &perr) < 0 || n->message_type != PB_MMS_NOTIFICATION_IND) {
@@ -894,14 +901,14 @@ static void *fetch_main(void *arg)
 	if (!b->cfg->mmsc_url)
 		return NULL; /* the delivery thread says so for each picture message */
 	pb_store *st = open_store(b);
-	pb_mmsc *mmsc = st ? open_mmsc(b, fetch_progress) : NULL;
-	if (!mmsc) {
-		pb_store_close(st);
-		if (!stopping(b))
-			atomic_store(&b->failed, 1);
+	if (!st) {
+		atomic_store(&b->failed, 1);
 		pbb_stop(b);
 		return NULL;
 	}
+	/* NULL when [mmsc] cannot be used (logged): each picture message is
+	 * then given up with a notice, as without [mmsc] url */
+	pb_mmsc *mmsc = open_mmsc(b, fetch_progress);
 	pthread_mutex_lock(&b->mu);
 	unsigned long seen = b->doorbell;
 	pthread_mutex_unlock(&b->mu);
