@@ -53,7 +53,7 @@ PEER, PEER2, PEER3 = "+4915112345678", "+4917098765432", "+4930111222333"
 if os.environ.get("PB_FAULTS_NS") is None:
     os.environ["PB_FAULTS_NS"] = "0"
     try:
-        if subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "true"],
+        if shutil.which("unshare") and subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "true"],
                           capture_output=True).returncode == 0:
             os.environ["PB_FAULTS_NS"] = "1"
             os.execvp("unshare", ["unshare", "--user", "--map-root-user", "--mount", sys.executable,
@@ -67,7 +67,8 @@ ok = tap.ok
 tmp = scratch("pb-bridge-faults-")
 disk = os.path.join(tmp, "disk")
 os.mkdir(disk)
-mounted = IN_NS and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", disk]).returncode == 0
+mounted = IN_NS and shutil.which("mount") is not None and subprocess.run(
+    ["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", disk]).returncode == 0
 
 hs = Homeserver()
 owner = hs.login("bob", "builder")
