@@ -22,7 +22,8 @@
 #     sent box ("Settled" notice, row "sent", sent once); the same with a
 #     SIGKILL while the router holds the request: settled after the
 #     restart; a send the router never carried out stays uncertain and the
-#     owner's reply "!resend" to its notice sends it once; the router busy
+#     owner's reply "!resend" to its notice sends it once, "!resend ID" in
+#     the control room another one; the router busy
 #     (113053): queued and sent later;
 #  6. a full disk (a small tmpfs in a user and mount namespace): one notice
 #     in the control room when it starts, a handful of log lines instead of
@@ -301,6 +302,16 @@ try:
                 "the resent message", 60), "the owner's reply !resend sends it: once, row 'sent'")
     ok(any(n.startswith("Sending \"Never carried out\"") for n in notices(r3)), "the bridge answers the !resend")
 
+    request("POST", rt + "/test/send-fault", b"lost=3")
+    owner_reply(r3, "h6", "Resent by its number")
+    ok(wait_for(lambda: row_state("Resent by its number") == 7, "the third uncertain row", 60), "uncertain again")
+    db = sqlite3.connect("file:%s?mode=ro" % bridge.store, uri=True, timeout=30)
+    row = db.execute("SELECT id FROM messages WHERE dir = 2 AND body = ?", ("Resent by its number",)).fetchone()[0]
+    db.close()
+    owner_reply(kv("bridge.control_room"), "h7", "!resend %d" % row)
+    ok(wait_for(lambda: router_sent("Resent by its number") == 1 and row_state("Resent by its number") == 6,
+                "the message resent from the control room", 60),
+       "!resend ID in the control room sends it: once, row 'sent'")
     request("POST", rt + "/test/send-fault", b"busy")
     owner_reply(r3, "h5", "Router busy")
     ok(wait_for(lambda: router_sent("Router busy") == 1 and row_state("Router busy") == 6, "the busy one", 60),
