@@ -1449,6 +1449,14 @@ static void test_modem__smseagle_emulator(void **state)
 	assert_non_null(strstr(s, "+15558888"));
 	assert_non_null(strstr(s, "\\ud83d\\ude00"));
 	free(s);
+	/* what a failed send left (pb_modem_send_fate()): 503 busy, nothing
+	 * done; 500 failed while handling it, may have been taken; 400 refused */
+	free(emu_http(&e, "/test/send-status", "503"));
+	assert_int_equal(pb_modem_send_fate(pb_modem_send_text(m, "+15558888", "x", 0, &ref)), PB_MODEM_SEND_NOT_SENT);
+	free(emu_http(&e, "/test/send-status", "500"));
+	assert_int_equal(pb_modem_send_fate(pb_modem_send_text(m, "+15558888", "x", 0, &ref)), PB_MODEM_SEND_UNCERTAIN);
+	free(emu_http(&e, "/test/send-status", "400"));
+	assert_int_equal(pb_modem_send_fate(pb_modem_send_text(m, "+15558888", "x", 0, &ref)), PB_MODEM_SEND_REFUSED);
 	/* a reply that is not JSON at all: one garbled entry, no failure */
 	free(emu_http(&e, "/test/raw", "<html>Service Unavailable</html>"));
 	assert_pb_ok(pb_modem_list(m, PB_MODEM_BOX_INBOX, &l));
