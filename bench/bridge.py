@@ -5,7 +5,15 @@
 # like the C benches.
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# usage: bench/bridge.py BUILD_DIR [N_LATENCY] [N_BURST]
+# usage: bench/bridge.py BUILD_DIR [N_LATENCY] [N_BURST] [MMSC]
+#
+# MMSC (issue 17: SMS latency must not depend on the MMSC): "none" (the
+# default: no [mmsc] section), "up" (tests/mmsc-server.py answers), "down"
+# (nothing listens: every fetch is refused), "hang" (the MMSC holds every
+# fetch). With up, down and hang a picture message is put on the modem
+# before the latency run, and another one every 20 messages, so that the
+# fetch thread is busy (down: retried every 200 ms) while the SMS are
+# measured. The figures are then named bridge.mmsc_<MMSC>.latency_p50/p99.
 #
 # The modem is tests/emulators/at-modem-emulator.py, which announces each
 # message with +CMTI, so no poll interval is involved. The Matrix event is
@@ -29,11 +37,15 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
-from bridge_pdu import deliver7  # noqa: E402
+from bridge_pdu import deliver7, wap_push_parts  # noqa: E402
 
 BUILD = sys.argv[1]
 N_LAT = int(sys.argv[2]) if len(sys.argv) > 2 else 200
 N_BURST = int(sys.argv[3]) if len(sys.argv) > 3 else 300
+MMSC_MODE = sys.argv[4] if len(sys.argv) > 4 else "none"
+if MMSC_MODE not in ("none", "up", "down", "hang"):
+    raise SystemExit("bench: MMSC is none, up, down or hang")
+PREFIX = "bridge." if MMSC_MODE == "none" else "bridge.mmsc_%s." % MMSC_MODE
 PY = "/usr/bin/python3"
 PEER = "+4915112345678"
 
@@ -100,11 +112,29 @@ try:
     os.write(fd, login("alice", "wonderland").encode())
     os.close(fd)
     owner = login("bob", "builder")
+    mmsc_conf, pic_url = "", None
+    if MMSC_MODE != "none":
+        mdir = os.path.join(tmp, "mmsc")
+        os.mkdir(mdir)
+        shutil.copyfile(os.path.join(ROOT, "data/samples/picture-message.mms"), os.path.join(mdir, "pic.mms"))
+        mm = subprocess.Popen([PY, os.path.join(ROOT, "tests/mmsc-server.py"), "--root", "t=" + mdir],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        procs.append(mm)
+        mport = int(first_line(mm, "PORT ").split()[1])
+        if MMSC_MODE == "down":
+            import socket
+            s0 = socket.socket()
+            s0.bind(("127.0.0.1", 0))
+            mport = s0.getsockname()[1]
+            s0.close()  # nothing listens there: connection refused
+        pic_url = "http://127.0.0.1:%d/files/t/pic.mms%s" % (mport, "?delay_ms=600000" if MMSC_MODE == "hang" else "")
+        mmsc_conf = ("[mmsc]\nurl = http://127.0.0.1:%d/mms\nfetch_attempts = 1000\nfetch_retry_ms = 200\n"
+                     % mport)
     conf = os.path.join(tmp, "b.ini")
     with open(conf, "w") as f:
         f.write("[modem]\nbackend = at\ndevice = %s\n[matrix]\nhomeserver = %s\ntoken_file = %s\n"
-                "owners = @bob:localhost\nsync_timeout_ms = 30000\n[bridge]\nstore = %s\nregion = DE\n"
-                % (link, HS, tok, os.path.join(tmp, "b.db")))
+                "owners = @bob:localhost\nsync_timeout_ms = 30000\n%s[bridge]\nstore = %s\nregion = DE\n"
+                % (link, HS, tok, mmsc_conf, os.path.join(tmp, "b.db")))
     daemon = subprocess.Popen([os.path.join(BUILD, "examples/pb-bridged/pb-bridged"), "-q", "-c", conf])
     procs.append(daemon)
 
@@ -148,9 +178,23 @@ try:
                 return t
         raise SystemExit("bench: %r never arrived" % body)
 
+    n_pic = [0]
+
+    def picture():
+        """A picture message on the modem (its WAP push in SMS parts)."""
+        n_pic[0] += 1
+        push = subprocess.run([os.path.join(BUILD, "examples/pb-mms"), "encode", "notification", "--transaction-id",
+                               "B%d" % n_pic[0], "--location", pic_url, "--from", PEER, "--size", "30000", "--push"],
+                              capture_output=True, check=True).stdout
+        for p in wap_push_parts(PEER, push, n_pic[0] & 0xFF, 90000 + n_pic[0]):
+            at.stdin.write("deliver " + p + "\n")
+        at.stdin.flush()
+
     # warm-up: the room gets created, the owner joins
     deliver("warm up", 1)
     wait_body("warm up")
+    if pic_url:
+        picture()
     time.sleep(1.0)
     idle = rss_kib(daemon.pid)
     idle_anon, idle_file, idle_pss = rss_kib(daemon.pid, "RssAnon"), rss_kib(daemon.pid, "RssFile"), pss_kib(daemon.pid)
@@ -158,6 +202,8 @@ try:
     lat = []
     for i in range(N_LAT):
         body = "latency %d" % i
+        if pic_url and i and i % 20 == 0:
+            picture()
         t0 = time.monotonic()
         deliver(body, 10 + i)
         lat.append((wait_body(body) - t0) * 1000)
@@ -172,12 +218,15 @@ try:
         if b and b.startswith("burst "):
             got += 1
         peak = max(peak, rss_kib(daemon.pid))
-    rate = N_BURST / (time.monotonic() - t0)
+    rate = N_BURST / max(time.monotonic() - t0, 1e-6)
     hwm = rss_kib(daemon.pid, "VmHWM")
     load_pss = pss_kib(daemon.pid)
     keep_smaps(daemon.pid, "load")
-    print("bridge.latency_p50: %.1f ms" % lat[len(lat) // 2])
-    print("bridge.latency_p99: %.1f ms" % lat[min(len(lat) - 1, int(len(lat) * 0.99))])
+    print(PREFIX + "latency_p50: %.1f ms" % lat[len(lat) // 2])
+    print(PREFIX + "latency_p99: %.1f ms" % lat[min(len(lat) - 1, int(len(lat) * 0.99))])
+    if MMSC_MODE != "none":
+        print(PREFIX + "pictures_put: %d" % n_pic[0])
+        sys.exit(0)
     print("bridge.burst_rate: %.1f messages/s" % rate)
     print("bridge.rss_idle: %.1f MiB" % (idle / 1024))
     print("bridge.rss_idle_anon: %.1f MiB" % (idle_anon / 1024))

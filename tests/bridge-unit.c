@@ -13,6 +13,8 @@
 #include "bridge.h"
 #include "contacts.h"
 
+#include <phonebridge/sys/modem-backend.h>
+
 static const char *good_ini = "[modem]\nbackend = at\ndevice = /dev/ttyUSB2\n"
 			      "[matrix]\nhomeserver = https://m.example\ntoken_file = /etc/pb/token\n"
 			      "owners = @a:example.org, @b:example.org\n"
@@ -664,6 +666,119 @@ static void test_bridge__config_mms(void **state)
 	expect_bad(ini, "max_size");
 	snprintf(ini, sizeof(ini), "%s[modem]\nown_number = Vodafone\n", good_ini);
 	expect_bad(ini, "own_number");
+	/* picture messages fetched off the SMS path: attempts and back-off */
+	assert_int_equal(pbb_config_parse(&c, good_ini, err, sizeof(err)), 0);
+	assert_int_equal(c.mmsc_fetch_attempts, 10);
+	assert_int_equal(c.mmsc_fetch_retry_ms, 60000);
+	pbb_config_free(&c);
+	snprintf(ini, sizeof(ini), "%s[mmsc]\nfetch_attempts = 3\nfetch_retry_ms = 300\n", good_ini);
+	assert_int_equal(pbb_config_parse(&c, ini, err, sizeof(err)), 0);
+	assert_int_equal(c.mmsc_fetch_attempts, 3);
+	assert_int_equal(c.mmsc_fetch_retry_ms, 300);
+	pbb_config_free(&c);
+	snprintf(ini, sizeof(ini), "%s[mmsc]\nfetch_attempts = 0\n", good_ini);
+	expect_bad(ini, "fetch_attempts");
+	snprintf(ini, sizeof(ini), "%s[mmsc]\nfetch_retry_ms = 5\n", good_ini);
+	expect_bad(ini, "fetch_retry_ms");
+}
+
+/* --- sending part by part: a box that takes TPDUs, failing on demand ------------ */
+
+static struct {
+	int calls;          /* send_pdu calls */
+	int fail_at;        /* the call that fails (1-based), 0: none */
+	int fail_code;
+	int udh_ref[8];     /* the concatenation reference of each PDU that went out */
+	int sent;
+} fake;
+
+static int fake_open(void **state, const pb_modem_options *o, const pb_modem_secrets *sec)
+{
+	(void)o;
+	(void)sec;
+	*state = &fake;
+	return 0;
+}
+static void fake_close(void *state) { (void)state; }
+static int fake_list(void *state, int box, pb_modem_msg_list *out)
+{
+	(void)state;
+	(void)box;
+	(void)out;
+	return 0;
+}
+static int fake_send_pdu(void *state, const uint8_t *tpdu, size_t len, int *ref)
+{
+	(void)state;
+	fake.calls++;
+	if (fake.calls == fake.fail_at)
+		return pb_error_set(fake.fail_code, "fake: %s", fake.fail_code == PB_ETIMEOUT ? "no answer" : "no prompt");
+	/* SMS-SUBMIT with UDHI: after FO, MR, DA, PID, DCS, UDL comes the UDH
+	 * (IEI 0 concatenation: ref, total, seq) */
+	size_t da = 2 + (tpdu[2] + 1) / 2;
+	size_t udh = 2 + da + 2 + 1;
+	assert_true(len > udh + 4 && (tpdu[0] & 0x40));
+	if (fake.sent < 8)
+		fake.udh_ref[fake.sent] = tpdu[udh + 3];
+	fake.sent++;
+	*ref = 40 + fake.sent;
+	return 0;
+}
+
+static const pb_modem_backend_ops fake_ops = {
+	.version = PB_MODEM_BACKEND_VERSION, .name = "bridge-unit-fake",
+	.open = fake_open, .close = fake_close, .list = fake_list, .send_pdu = fake_send_pdu,
+};
+
+/* Each part's reference is committed as it is acknowledged: a send that
+ * stops at part 2 goes on at part 2, with the same concatenation reference. */
+static void test_bridge__send_resumes_after_the_parts_that_went_out(void **state)
+{
+	(void)state;
+	char *dir;
+	pb_store *st = open_tmp_store(&dir);
+	assert_pb_ok(pb_modem_backend_register(&fake_ops));
+	pb_modem *m;
+	pb_modem_options o = PB_MODEM_OPTIONS_INIT;
+	assert_pb_ok(pb_modem_open(&m, "bridge-unit-fake", &o));
+	char text[400], refs[256];
+	memset(text, 'x', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0'; /* three parts of 153 septets */
+	int done, total;
+	memset(&fake, 0, sizeof(fake));
+	fake.fail_at = 2;
+	fake.fail_code = PB_EIO; /* part 2: nothing left */
+	int rc = pbb_send_sms(m, st, 300, "+4915112345678", text, false, refs, sizeof(refs), &done, &total);
+	assert_int_equal(rc, PB_EIO);
+	assert_int_equal(pb_modem_send_fate(rc), PB_MODEM_SEND_NOT_SENT);
+	assert_int_equal(done, 1);
+	assert_int_equal(total, 3);
+	assert_string_equal(refs, "41");
+	int kept = 0;
+	char krefs[64];
+	assert_pb_ok(pbb_send_progress(st, 300, &kept, krefs, sizeof(krefs)));
+	assert_int_equal(kept, 1);
+	assert_string_equal(krefs, "41");
+	/* the next attempt: part 2 gets no answer (uncertain), part 1 is not sent again */
+	fake.fail_at = 3;
+	fake.fail_code = PB_ETIMEOUT;
+	rc = pbb_send_sms(m, st, 300, "+4915112345678", text, false, refs, sizeof(refs), &done, &total);
+	assert_int_equal(pb_modem_send_fate(rc), PB_MODEM_SEND_UNCERTAIN);
+	assert_int_equal(done, 1);
+	assert_int_equal(fake.sent, 1);
+	/* !resend: parts 2 and 3 only, with the row's concatenation reference */
+	fake.fail_at = 0;
+	assert_pb_ok(pbb_send_sms(m, st, 300, "+4915112345678", text, false, refs, sizeof(refs), &done, &total));
+	assert_int_equal(done, 3);
+	assert_string_equal(refs, "41,42,43");
+	assert_int_equal(fake.sent, 3);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(fake.udh_ref[i], 300 & 0xFF);
+	assert_pb_ok(pbb_send_progress_clear(st, 300));
+	assert_pb_ok(pbb_send_progress(st, 300, &kept, krefs, sizeof(krefs)));
+	assert_int_equal(kept, 0);
+	pb_modem_close(m);
+	close_tmp_store(st, dir);
 }
 
 static void test_bridge__room_keys(void **state)
@@ -861,6 +976,7 @@ int main(void)
 		cmocka_unit_test(test_bridge__store_identity),
 		cmocka_unit_test(test_bridge__inbound_journal),
 		cmocka_unit_test(test_bridge__config_mms),
+		cmocka_unit_test(test_bridge__send_resumes_after_the_parts_that_went_out),
 		cmocka_unit_test(test_bridge__room_keys),
 		cmocka_unit_test(test_bridge__mms_participants),
 		cmocka_unit_test(test_bridge__outbound_mms),

@@ -564,6 +564,26 @@ static void test_mmsc__fetch_stops_on_a_stalled_link(void **state)
 	pb_mmsc_free(m);
 }
 
+/* Regression (issue 17): the stall timeout counted the wait for the first
+ * byte too (CURLOPT_LOW_SPEED_TIME), so an MMSC slower to answer than
+ * stall_timeout_ms was cut off long before the request timeout. */
+static void test_mmsc__slow_answer_gets_the_request_timeout(void **state)
+{
+	(void)state;
+	pb_mmsc_options o = PB_MMSC_OPTIONS_INIT;
+	o.stall_timeout_ms = 1000;
+	o.timeout_ms = 20000;
+	o.retry.attempts = 1;
+	pb_mmsc *m = client_with(&o);
+	pb_buf body = PB_BUF_INIT;
+	pb_mmsc_result r;
+	assert_pb_ok(pb_mmsc_fetch(m, mmsc_url("/files/own/retrieve-conf-text.mms?delay_ms=2500"), &body, &r));
+	assert_int_equal(r.http_status, 200);
+	assert_true(body.len > 2);
+	pb_buf_dispose(&body);
+	pb_mmsc_free(m);
+}
+
 static void test_mmsc__fetch_connection_refused(void **state)
 {
 	(void)state;
@@ -1274,6 +1294,7 @@ int main(void)
 		cmocka_unit_test(test_mmsc__fetch_cut_body_is_an_error),
 		cmocka_unit_test(test_mmsc__fetch_times_out),
 		cmocka_unit_test(test_mmsc__fetch_stops_on_a_stalled_link),
+		cmocka_unit_test(test_mmsc__slow_answer_gets_the_request_timeout),
 		cmocka_unit_test(test_mmsc__fetch_connection_refused),
 		cmocka_unit_test(test_mmsc__fetch_reports_progress_and_cancels),
 		cmocka_unit_test(test_mmsc__fetch_binds_interface),

@@ -647,6 +647,34 @@ static void test_modem__hilink_parse_alloc_failures(void **state)
 	assert_true(pb_test_alloc_fail_each(hilink_parse_scenario, (void *)xml, NULL) > 3);
 }
 
+/* The codes a send returns, and what each says was left behind. */
+static void test_modem__send_fate(void **state)
+{
+	(void)state;
+	assert_int_equal(pb_modem_send_fate(0), PB_MODEM_SEND_DONE);
+	assert_int_equal(pb_modem_send_fate(PB_ETIMEOUT), PB_MODEM_SEND_UNCERTAIN);
+	assert_int_equal(pb_modem_send_fate(PB_EEXISTS), PB_MODEM_SEND_UNCERTAIN);
+	assert_int_equal(pb_modem_send_fate(PB_EPROTO), PB_MODEM_SEND_REFUSED);
+	assert_int_equal(pb_modem_send_fate(PB_EINVAL), PB_MODEM_SEND_REFUSED);
+	assert_int_equal(pb_modem_send_fate(PB_EIO), PB_MODEM_SEND_NOT_SENT);
+	assert_int_equal(pb_modem_send_fate(PB_ENOTFOUND), PB_MODEM_SEND_NOT_SENT);
+	assert_int_equal(pb_modem_send_fate(PB_EBUSY), PB_MODEM_SEND_NOT_SENT);
+	assert_int_equal(pb_modem_send_fate(PB_EAUTH), PB_MODEM_SEND_NOT_SENT);
+	assert_string_equal(pb_modem_send_fate_name(PB_MODEM_SEND_UNCERTAIN), "uncertain");
+	assert_string_equal(pb_modem_send_fate_name(99), "?");
+	/* nobody listening: the request was never sent */
+	pb_modem_options o = PB_MODEM_OPTIONS_INIT;
+	o.url = "http://127.0.0.1:9"; /* discard: nothing listens on loopback */
+	o.timeout_ms = 2000;
+	pb_modem *m = NULL;
+	int rc = pb_modem_open(&m, "hilink", &o);
+	if (rc == 0) {
+		rc = pb_modem_send_text(m, "+15559999", "x", 0, NULL);
+		pb_modem_close(m);
+	}
+	assert_int_equal(pb_modem_send_fate(rc), PB_MODEM_SEND_NOT_SENT);
+}
+
 /* --- HiLink: against the emulator --------------------------------------------- */
 
 static void open_hilink(pb_modem **m, const emu *e, const char *login)
@@ -765,6 +793,19 @@ static void test_modem__hilink_messages(void **state)
 	assert_non_null(strstr(s, "\"content\": \"a<b & \\ud83d\\ude00\""));
 	assert_non_null(strstr(s, "\"length\": 8"));
 	free(s);
+
+	/* what a failed send left (pb_modem_send_fate()): the router busy
+	 * (113053) sent nothing; what it sent is in its sent box (BoxType 2) */
+	free(emu_http(&e, "/test/send-fault", "busy"));
+	int src = pb_modem_send_text(m, "+15559999", "not now", 0, NULL);
+	assert_int_equal(src, PB_EBUSY);
+	assert_int_equal(pb_modem_send_fate(src), PB_MODEM_SEND_NOT_SENT);
+	assert_pb_ok(pb_modem_list(m, PB_MODEM_BOX_SENT, &l));
+	assert_int_equal(l.count, 1);
+	assert_string_equal(l.items[0].number, "+15559999");
+	assert_string_equal(l.items[0].text, "a<b & \xF0\x9F\x98\x80");
+	assert_int_equal(l.items[0].state, PB_MODEM_STATE_SENT);
+	pb_modem_msg_list_dispose(&l);
 
 	char *reply = NULL;
 	assert_pb_ok(pb_modem_ussd(m, "*100#", &reply));
@@ -1117,6 +1158,11 @@ static void test_modem__at_status_and_messages(void **state)
 	const uint8_t tpdu[] = { 0x01, 0x00, 0x0B, 0x91, 0x51, 0x55, 0x77, 0x77, 0xF7, 0x00, 0x00, 0x00, 0x02, 0xC8, 0x34 };
 	assert_pb_ok(pb_modem_send_pdu(m, tpdu, sizeof(tpdu), &ref));
 	assert_int_equal(ref, 5);
+	/* ERROR before the prompt: nothing was sent (pb_modem_send_fate()) */
+	emu_ctl(&e, "cmgs-error 1");
+	int src = pb_modem_send_pdu(m, tpdu, sizeof(tpdu), &ref);
+	assert_int_equal(pb_modem_send_fate(src), PB_MODEM_SEND_NOT_SENT);
+	assert_non_null(strstr(pb_error_last()->message, "nothing was sent"));
 	emu_ctl(&e, "sent?");
 	char *sent = emu_read_line(&e, "SENT ");
 	char *first = strtok(sent, ",");
@@ -1685,6 +1731,14 @@ static void test_modem__smseagle_emulator(void **state)
 	assert_non_null(strstr(s, "+15558888"));
 	assert_non_null(strstr(s, "\\ud83d\\ude00"));
 	free(s);
+	/* what a failed send left (pb_modem_send_fate()): 503 busy, nothing
+	 * done; 500 failed while handling it, may have been taken; 400 refused */
+	free(emu_http(&e, "/test/send-status", "503"));
+	assert_int_equal(pb_modem_send_fate(pb_modem_send_text(m, "+15558888", "x", 0, &ref)), PB_MODEM_SEND_NOT_SENT);
+	free(emu_http(&e, "/test/send-status", "500"));
+	assert_int_equal(pb_modem_send_fate(pb_modem_send_text(m, "+15558888", "x", 0, &ref)), PB_MODEM_SEND_UNCERTAIN);
+	free(emu_http(&e, "/test/send-status", "400"));
+	assert_int_equal(pb_modem_send_fate(pb_modem_send_text(m, "+15558888", "x", 0, &ref)), PB_MODEM_SEND_REFUSED);
 	/* a reply that is not JSON at all: one garbled entry, no failure */
 	free(emu_http(&e, "/test/raw", "<html>Service Unavailable</html>"));
 	assert_pb_ok(pb_modem_list(m, PB_MODEM_BOX_INBOX, &l));
@@ -1860,6 +1914,7 @@ int main(void)
 		cmocka_unit_test(test_modem__smseagle_incomplete_after_timeout),
 		cmocka_unit_test(test_modem__smseagle_json),
 		cmocka_unit_test(test_modem__smseagle_emulator),
+		cmocka_unit_test(test_modem__send_fate),
 		cmocka_unit_test(test_modem__smseagle_webhook_watch),
 		cmocka_unit_test(test_modem__smseagle_webhook_apikey),
 	};

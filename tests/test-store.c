@@ -656,6 +656,36 @@ static void test_store__kv_holds_sync_tokens(void **state)
 	assert_pb_error(pb_store_kv_set(f->st, NULL, "x"), PB_EINVAL);
 }
 
+/* Regression (issue 17): with SQLite's defaults the WAL grew to 4 MB and
+ * kept that size; on a small disk the store checkpoints every 256 pages and
+ * cuts the WAL back to 1 MiB (docs/store.md, "Disk use"). */
+static void test_store__wal_stays_small(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(pragma_int(f->st, "PRAGMA wal_autocheckpoint"), 256);
+	assert_int_equal(pragma_int(f->st, "PRAGMA journal_size_limit"), 1048576);
+	pb_store_options o = PB_STORE_OPTIONS_INIT;
+	o.synchronous = PB_STORE_SYNC_NORMAL; /* the fsyncs are not what is tested */
+	pb_store *w;
+	assert_pb_ok(pb_store_open(&w, f->path, &o));
+	char value[4001], key[32];
+	memset(value, 'x', sizeof(value) - 1);
+	value[sizeof(value) - 1] = '\0';
+	char wal[600];
+	snprintf(wal, sizeof(wal), "%s-wal", f->path);
+	off_t largest = 0;
+	for (int i = 0; i < 2000; i++) { /* 8 MB written */
+		snprintf(key, sizeof(key), "k%d", i % 100);
+		assert_pb_ok(pb_store_kv_set(w, key, value));
+		struct stat sb;
+		if (stat(wal, &sb) == 0 && sb.st_size > largest)
+			largest = sb.st_size;
+	}
+	pb_store_close(w);
+	/* a checkpoint every 256 pages; one kv row spills over a page or two */
+	assert_true(largest < 1536 * 1024);
+}
+
 /* --- contacts, groups --------------------------------------------------------------------- */
 
 static void test_store__contacts_map_numbers_to_rooms(void **state)
@@ -1152,6 +1182,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store__attachment_gc_removes_orphans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__prune_drops_finished_rows_and_their_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__sms_parts_persist_idempotently, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__wal_stays_small, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__kv_holds_sync_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__contacts_map_numbers_to_rooms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__groups_are_sets_of_numbers, setup, teardown),

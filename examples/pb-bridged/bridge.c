@@ -31,6 +31,11 @@ struct pbb {
 	pb_matrix *mx_deliver;  /* (mu) */
 	atomic_int modem_ok;    /* 1 when the modem answers (status) */
 	atomic_int failed;      /* a stage could not start */
+	/* the store's disk is full (modem thread sets and clears it; the
+	 * delivery thread posts one notice when it starts, one when it ends) */
+	atomic_int disk_full;
+	atomic_llong disk_full_since; /* wall ms of the start of the episode */
+	atomic_llong disk_full_until; /* wall ms of its end, 0 while it lasts */
 	pthread_mutex_t room_mu; /* serialises room creation (pbb_room_ensure) */
 	bool scanned;           /* the delivery thread's first room scan is done (mu) */
 	char store_id[PBB_STORE_ID_SIZE]; /* in every transaction id (pbb_store_id) */
@@ -72,6 +77,15 @@ static void ring(pbb *b)
 	pthread_mutex_unlock(&b->mu);
 }
 
+/* The doorbell without leaving the modem's watch. */
+static void bell(pbb *b)
+{
+	pthread_mutex_lock(&b->mu);
+	b->doorbell++;
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+}
+
 /* Wait up to @ms or until the doorbell moves past @seen (or stop). */
 static void wait_work(pbb *b, unsigned long *seen, long ms)
 {
@@ -107,6 +121,44 @@ static void nap(pbb *b, long ms)
 			return;
 		wait_work(b, &seen, ms - done);
 	}
+}
+
+/* --- disk full ---------------------------------------------------------------- */
+
+/* Does a store failure say the disk (or the database's quota) is full? */
+static bool disk_full_error(int rc)
+{
+	const char *m = last_error();
+	return rc == PB_ETOOBIG || strstr(m, "disk is full") || strstr(m, "No space left") ||
+	       strstr(m, "Disk quota exceeded");
+}
+
+static int64_t now_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000L;
+}
+
+/* The modem thread found the disk full: log and announce it once per episode. */
+static void disk_full_begin(pbb *b)
+{
+	if (atomic_exchange(&b->disk_full, 1))
+		return;
+	atomic_store(&b->disk_full_since, (long long)now_wall_ms());
+	atomic_store(&b->disk_full_until, 0LL);
+	pbb_log(PB_LOG_ERROR, "journal: the disk is full (%s): messages stay on the modem until there is room; "
+		"checking again with a back-off", last_error());
+	bell(b);
+}
+
+static void disk_full_end(pbb *b)
+{
+	if (!atomic_exchange(&b->disk_full, 0))
+		return;
+	atomic_store(&b->disk_full_until, (long long)now_wall_ms());
+	pbb_log(PB_LOG_NOTICE, "journal: there is room on the disk again; taking messages off the modem");
+	bell(b);
 }
 
 /* --- handles ----------------------------------------------------------------- */
@@ -262,10 +314,17 @@ static int on_modem_event(const pb_modem_event *ev, void *ud)
 	int rc = pbb_inbound_journal(mc->st, b->cfg->modem_backend, b->cfg->region, msg, &id);
 	if (rc < 0 && rc != PB_EEXISTS) {
 		/* not journaled: it stays on the box and comes again */
+		if (disk_full_error(rc)) {
+			/* logged once; the modem thread backs off (modem_main) */
+			disk_full_begin(b);
+			return 1;
+		}
 		pbb_log(PB_LOG_ERROR, "journal: %s (message %s kept on the modem)", last_error(),
 			msg->id ? msg->id : "?");
 		return 0;
 	}
+	if (rc >= 0)
+		disk_full_end(b);
 	if (rc == 0)
 		pbb_log(PB_LOG_INFO, "in #%lld: %s from %s", (long long)id,
 			pb_modem_msg_type_name(msg->type), msg->number ? msg->number : "?");
@@ -285,17 +344,22 @@ static int on_modem_event(const pb_modem_event *ev, void *ud)
 			pbb_log(PB_LOG_WARNING, "journal: in #%lld: %s", (long long)id, last_error());
 	}
 	if (rc == 0) {
-		pthread_mutex_lock(&b->mu);
-		b->doorbell++;
-		pthread_cond_broadcast(&b->cv);
-		pthread_mutex_unlock(&b->mu);
+		bell(b);
 	}
 	return stopping(b) ? 1 : 0;
 }
 
-/* Send every queued outbound row, oldest first. */
-static void send_outbound(pbb *b, pb_store *st, pb_modem *m)
+/*
+ * Send every queued outbound row, oldest first. What a failed send left
+ * behind decides the row's state (pb_modem_send_fate()): nothing sent ->
+ * "queued" again, tried after a back-off (@p retry_at, @p retry_ms); refused ->
+ * "failed" (a notice); no answer -> "unknown" (an "uncertain" notice with
+ * !resend), never "not sent".
+ */
+static void send_outbound(pbb *b, pb_store *st, pb_modem *m, int64_t *retry_at, long *retry_ms, int64_t *settle_at)
 {
+	if (*retry_at && now_wall_ms() < *retry_at)
+		return;
 	pb_store_msg_list *l = NULL;
 	if (pb_store_msg_list_state(st, PB_STORE_OUTBOUND, PB_STORE_QUEUED, 0, 16, &l) < 0) {
 		pbb_log(PB_LOG_ERROR, "journal: %s", last_error());
@@ -312,32 +376,165 @@ static void send_outbound(pbb *b, pb_store *st, pb_modem *m)
 			pbb_log(PB_LOG_ERROR, "journal: out #%lld: %s", (long long)r->id, last_error());
 			break;
 		}
-		char refs[1024];
-		int rc = pbb_send_sms(m, r->peer, r->body ? r->body : "", b->cfg->delivery_reports, refs, sizeof(refs));
+		char refs[1024], err[512];
+		int done = 0, total = 1;
+		int rc = pbb_send_sms(m, st, r->id, r->peer, r->body ? r->body : "", b->cfg->delivery_reports, refs,
+				      sizeof(refs), &done, &total);
+		int fate = pb_modem_send_fate(rc);
+		changed = true;
 		if (rc == 0) {
 			pbb_log(PB_LOG_INFO, "out #%lld: sent to %s (reference %s)", (long long)r->id, r->peer,
 				refs[0] ? refs : "none");
+			*retry_at = 0;
+			*retry_ms = 0;
 			/* an SMSEagle keeps its reports in its sent items, not the inbox:
 			 * none will come to match (docs/bridge.md) */
 			rc = pbb_outbound_sent(st, r->id, r->peer, refs,
 					       b->cfg->delivery_reports && strcmp(b->cfg->modem_backend, "smseagle") != 0);
+			if (rc == 0)
+				pbb_send_progress_clear(st, r->id);
+		} else if (fate == PB_MODEM_SEND_NOT_SENT) {
+			/* nothing left the modem: keep it, in order, and try again */
+			*retry_ms = *retry_ms ? (*retry_ms < 30000 ? *retry_ms * 2 : 60000) : 2000;
+			*retry_at = now_wall_ms() + *retry_ms;
+			snprintf(err, sizeof(err), "not sent yet (%s), trying again", last_error());
+			pbb_log(PB_LOG_WARNING, "out #%lld: %s in %ld s", (long long)r->id, err, *retry_ms / 1000);
+			rc = pb_store_msg_transition(st, r->id, PB_STORE_QUEUED, NULL, err);
+			if (rc < 0)
+				pbb_log(PB_LOG_ERROR, "journal: out #%lld: %s", (long long)r->id, last_error());
+			break; /* the rows behind it wait: order */
+		} else if (fate == PB_MODEM_SEND_UNCERTAIN) {
+			if (total > 1)
+				snprintf(err, sizeof(err), "no answer from the modem for part %d of %d (%s); parts 1-%d went out",
+					 done + 1, total, last_error(), done);
+			else
+				snprintf(err, sizeof(err), "no answer from the modem (%s)", last_error());
+			if (total > 1 && done == 0)
+				snprintf(err, sizeof(err), "no answer from the modem for part 1 of %d (%s)", total, last_error());
+			pbb_log(PB_LOG_WARNING, "out #%lld: uncertain: %s", (long long)r->id, err);
+			/* the box may show it in its sent box once it is done with it */
+			*settle_at = now_wall_ms() + 10000;
+			rc = pb_store_msg_transition(st, r->id, PB_STORE_UNKNOWN, refs[0] ? refs : NULL, err);
 		} else {
-			char err[256];
 			snprintf(err, sizeof(err), "%s", last_error());
+			if (done > 0)
+				snprintf(err, sizeof(err), "part %d of %d refused (%s); parts 1-%d went out", done + 1, total,
+					 last_error(), done);
 			pbb_log(PB_LOG_WARNING, "out #%lld: not sent: %s", (long long)r->id, err);
-			rc = pb_store_msg_transition(st, r->id, PB_STORE_FAILED, NULL, err);
+			rc = pb_store_msg_transition(st, r->id, PB_STORE_FAILED, refs[0] ? refs : NULL, err);
+			if (rc == 0)
+				pbb_send_progress_clear(st, r->id);
 		}
 		if (rc < 0)
 			pbb_log(PB_LOG_ERROR, "journal: out #%lld: %s", (long long)r->id, last_error());
-		changed = true;
 	}
 	pb_store_msg_list_free(l);
 	if (changed) {
-		pthread_mutex_lock(&b->mu);
-		b->doorbell++;
-		pthread_cond_broadcast(&b->cv);
-		pthread_mutex_unlock(&b->mu);
+		bell(b);
 	}
+}
+
+/* A time the box gives ("YYYY-MM-DD HH:MM:SS", its local time) in wall ms; 0 when unreadable. */
+static int64_t box_time_ms(const char *t)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	if (!t || !strptime(t, "%Y-%m-%d %H:%M:%S", &tm))
+		return 0;
+	tm.tm_isdst = -1;
+	time_t s = mktime(&tm);
+	return s == (time_t)-1 ? 0 : (int64_t)s * 1000;
+}
+
+/* A row the sent box shows went out: "sent" and a notice row, one commit. */
+static int settle_sent(pbb *b, pb_store *st, const pb_store_msg *r, const pb_modem_msg *e)
+{
+	char text[600], key[64];
+	snprintf(text, sizeof(text), "Settled: \"%.200s\" to %s went out after all (the router's sent box has "
+		 "it, %s).", r->body ? r->body : "", r->peer, e->time ? e->time : "no time");
+	snprintf(key, sizeof(key), "settled:%lld", (long long)r->id);
+	pb_store_msg_in in = PB_STORE_MSG_IN_INIT;
+	in.dir = PB_STORE_INBOUND;
+	in.state = PB_STORE_STORED;
+	in.dedup_key = key;
+	in.backend = "bridge:notice";
+	in.peer = r->peer;
+	in.body = text;
+	int rc = pb_store_begin(st);
+	if (rc < 0)
+		return rc;
+	rc = pb_store_msg_transition(st, r->id, PB_STORE_SENT, "-", "settled by the router's sent box");
+	if (rc == 0 && (rc = pb_store_msg_insert(st, &in, NULL)) == PB_EEXISTS)
+		rc = 0;
+	if (rc < 0) {
+		pb_store_rollback(st);
+		return rc;
+	}
+	if ((rc = pb_store_commit(st)) == 0) {
+		pbb_log(PB_LOG_NOTICE, "out #%lld: settled: the router's sent box has it (%s)", (long long)r->id,
+			e->time ? e->time : "no time");
+		bell(b);
+	}
+	return rc;
+}
+
+/*
+ * HiLink: settle outbound rows left "unknown" (no answer to send-sms, or a
+ * stop while sending) by the router's sent box (sms-list BoxType 2): an
+ * entry to the same number with the same text, dated no earlier than ten
+ * minutes before the row was written (the clocks may differ), each entry
+ * settling one row. Found: "sent", and a notice in its room (an inbound row
+ * "bridge:notice", journaled like a message). Not found: it stays
+ * uncertain; the router may not keep sent messages, so absence proves
+ * nothing and only the owner's !resend sends it again.
+ */
+static void settle_uncertain(pbb *b, pb_store *st, pb_modem *m)
+{
+	if (strcmp(b->cfg->modem_backend, "hilink") != 0)
+		return;
+	pb_store_msg_list *l = NULL;
+	if (pb_store_msg_list_state(st, PB_STORE_OUTBOUND, PB_STORE_UNKNOWN, 0, 0, &l) < 0) {
+		pbb_log(PB_LOG_ERROR, "journal: %s", last_error());
+		return;
+	}
+	pb_modem_msg_list box = PB_MODEM_MSG_LIST_INIT;
+	bool *used = NULL;
+	size_t settled = 0;
+	if (l->count == 0)
+		goto out;
+	if (pb_modem_list(m, PB_MODEM_BOX_SENT, &box) < 0) {
+		pbb_log(PB_LOG_WARNING, "modem: reading the sent box to settle uncertain sends: %s", last_error());
+		goto out;
+	}
+	if (box.count && !(used = pb_calloc(box.count, sizeof(*used))))
+		goto out;
+	for (size_t i = 0; i < l->count; i++) {
+		const pb_store_msg *r = l->items[i];
+		if (pbb_is_mms_row(r) || !r->peer)
+			continue;
+		for (size_t j = 0; j < box.count; j++) {
+			const pb_modem_msg *e = &box.items[j];
+			char num[PB_PHONE_MAX];
+			pb_phone_kind kind;
+			if (used[j] || !e->number || !e->text || strcmp(e->text, r->body ? r->body : "") != 0 ||
+			    pb_phone_normalize(num, sizeof(num), e->number, b->cfg->region, &kind) < 0 ||
+			    strcmp(num, r->peer) != 0 || box_time_ms(e->time) < r->created_at - 600000)
+				continue;
+			used[j] = true;
+			if (settle_sent(b, st, r, e) < 0)
+				pbb_log(PB_LOG_ERROR, "journal: out #%lld: %s", (long long)r->id, last_error());
+			else
+				settled++;
+			break;
+		}
+	}
+	if (settled < l->count)
+		pbb_log(PB_LOG_NOTICE, "out: %zu message(s) still uncertain: not in the router's sent box "
+			"(the owner decides: !resend)", l->count - settled);
+out:
+	pb_free(used);
+	pb_modem_msg_list_dispose(&box);
+	pb_store_msg_list_free(l);
 }
 
 int pbb_modem_open(const pbb_config *c, pb_modem **out)
@@ -366,7 +563,8 @@ static void *modem_main(void *arg)
 		return NULL;
 	}
 	modem_ctx mc = { b, st, NULL };
-	long backoff = 0;
+	long backoff = 0, disk_backoff = 0, send_retry_ms = 0;
+	int64_t send_retry_at = 0, settle_at = 0;
 	while (!stopping(b)) {
 		if (!mc.m) {
 			pb_modem *m = NULL;
@@ -395,11 +593,34 @@ static void *modem_main(void *arg)
 			backoff = 0;
 			mc.m = m;
 			b->modem_ok = 1;
+			settle_at = 1; /* settle what a stop or a lost answer left uncertain */
 			pthread_mutex_lock(&b->mu);
 			b->modem = m;
 			pthread_mutex_unlock(&b->mu);
 		}
-		send_outbound(b, st, mc.m);
+		if (atomic_load(&b->disk_full)) {
+			/* nothing can be journaled: leave the messages on the modem and
+			 * look again after a back-off (2 s doubling to 60 s), a write
+			 * test first */
+			disk_backoff = disk_backoff ? (disk_backoff < 30000 ? disk_backoff * 2 : 60000) : 2000;
+			nap(b, disk_backoff);
+			if (stopping(b))
+				break;
+			char v[32];
+			snprintf(v, sizeof(v), "%lld", (long long)now_wall_ms());
+			if (pb_store_kv_set(st, "bridge.disk_probe", v) < 0) {
+				pbb_log(PB_LOG_NOTICE, "journal: the disk is still full (%s); next check in %ld s",
+					last_error(), (disk_backoff < 30000 ? disk_backoff * 2 : 60000) / 1000);
+				continue;
+			}
+			disk_full_end(b);
+		}
+		disk_backoff = 0;
+		send_outbound(b, st, mc.m, &send_retry_at, &send_retry_ms, &settle_at);
+		if (settle_at && now_wall_ms() >= settle_at) {
+			settle_at = 0;
+			settle_uncertain(b, st, mc.m);
+		}
 		int rc = pb_modem_watch(mc.m, 0, 2000, on_modem_event, &mc);
 		if (rc < 0) {
 			/* a failure the watch cannot retry itself (login refused, the
@@ -461,7 +682,7 @@ void pbb_mmsc_options(const pbb_config *c, pb_mmsc_options *o, const char *rules
 	o->timeout_ms = 120000;
 }
 
-static pb_mmsc *open_mmsc(pbb *b)
+static pb_mmsc *open_mmsc(pbb *b, pb_mmsc_progress_cb progress)
 {
 	const pbb_config *c = b->cfg;
 	if (!c->mmsc_url)
@@ -469,6 +690,13 @@ static pb_mmsc *open_mmsc(pbb *b)
 	pb_mmsc_options o;
 	const char *rules[2];
 	pbb_mmsc_options(c, &o, rules);
+	if (progress) {
+		/* the fetch thread: one HTTP attempt per fetch, its own back-off
+		 * between them ([mmsc] fetch_retry_ms), stopped by a stop */
+		o.retry.attempts = 1;
+		o.progress = progress;
+		o.progress_userdata = b;
+	}
 	pb_mmsc *m = NULL;
 	if (pb_mmsc_new(&m, &o) < 0) {
 		pbb_log(PB_LOG_ERROR, "mmsc: %s (picture messages will not be fetched)", last_error());
@@ -510,12 +738,285 @@ static int mms_room(pbb *b, pb_store *st, pb_matrix *mx, const pb_store_msg *r, 
 	return rc;
 }
 
-/* Fetch (once: the retrieved PDU is kept as an attachment before the MMSC
- * is told "Retrieved") and post the parts of a picture message.
- * @return 0 (delivered; *event set), 1 (not an MMS we can fetch: caller
- *         sends its notice), or a negative code (retry later) */
-static int deliver_mms(pbb *b, pb_store *st, pb_matrix *mx, pb_mmsc *mmsc, const pb_store_msg *r,
-		       char **roomp, char **event)
+/* --- picture messages: fetched off the SMS path (fetch thread) ----------------- */
+
+/*
+ * A picture message is fetched by its own thread (fetch_main), never by the
+ * delivery thread: an MMSC that hangs or fails must not hold up the texts.
+ * Its progress is kept in kv "bridge.mms.<row>", durable across restarts:
+ * "ATTEMPTS NEXT_MS" while it is being retried (NEXT_MS: wall clock of the
+ * next attempt), "X ATTEMPTS\tREASON" once given up; gone once fetched (the
+ * M-Retrieve.conf is then an attachment of the row).
+ */
+typedef struct mms_fetch {
+	int attempts;
+	int64_t next_ms;
+	bool gave_up;
+	char reason[400];
+} mms_fetch;
+
+static void mms_fetch_key(char *key, size_t size, int64_t id)
+{
+	snprintf(key, size, "bridge.mms.%lld", (long long)id);
+}
+
+/* @return 0 (read), PB_ENOTFOUND (no attempt yet: zeroed) or another code */
+static int mms_fetch_get(pb_store *st, int64_t id, mms_fetch *f)
+{
+	char key[64], *v = NULL;
+	memset(f, 0, sizeof(*f));
+	mms_fetch_key(key, sizeof(key), id);
+	int rc = pb_store_kv_get(st, key, &v);
+	if (rc < 0)
+		return rc;
+	long long a = 0, n = 0;
+	if (v[0] == 'X') {
+		const char *tab = strchr(v, '\t');
+		f->gave_up = true;
+		f->attempts = atoi(v + 1);
+		snprintf(f->reason, sizeof(f->reason), "%s", tab ? tab + 1 : "given up");
+	} else if (sscanf(v, "%lld %lld", &a, &n) == 2) {
+		f->attempts = (int)a;
+		f->next_ms = n;
+	}
+	pb_free(v);
+	return 0;
+}
+
+static int mms_fetch_put(pb_store *st, int64_t id, const mms_fetch *f)
+{
+	char key[64], v[512];
+	mms_fetch_key(key, sizeof(key), id);
+	if (f->gave_up)
+		snprintf(v, sizeof(v), "X%d\t%s", f->attempts, f->reason);
+	else
+		snprintf(v, sizeof(v), "%d %lld", f->attempts, (long long)f->next_ms);
+	return pb_store_kv_set(st, key, v);
+}
+
+/* The row's notification and, once fetched, its M-Retrieve.conf (hashes
+ * borrowed from @p al). */
+static void mms_attachments(const pb_store_attachment_list *al, const char **note, const char **got)
+{
+	*note = *got = NULL;
+	for (size_t i = 0; i < al->count; i++) {
+		const char *ct = al->items[i].content_type ? al->items[i].content_type : "";
+		if (!strcmp(ct, RETRIEVED_CT))
+			*got = al->items[i].sha256;
+		else if (!*note)
+			*note = al->items[i].sha256;
+	}
+}
+
+/* What the delivery thread does with an MMS row: 0 fetched (deliver it),
+ * 1 still being fetched (skip it: texts go on), 2 given up (its notice,
+ * @p why says why), or a negative code. */
+static int mms_fetch_status(pbb *b, pb_store *st, const pb_store_msg *r, char *why, size_t size)
+{
+	if (!b->cfg->mmsc_url) {
+		snprintf(why, size, "no [mmsc] url is configured");
+		return 2;
+	}
+	pb_store_attachment_list *al = NULL;
+	int rc = pb_store_attachment_list_get(st, r->id, &al);
+	if (rc < 0)
+		return rc;
+	const char *note, *got;
+	mms_attachments(al, &note, &got);
+	bool fetched = got != NULL;
+	pb_store_attachment_list_free(al);
+	if (fetched)
+		return 0;
+	mms_fetch f;
+	rc = mms_fetch_get(st, r->id, &f);
+	if (rc < 0 && rc != PB_ENOTFOUND)
+		return rc;
+	if (!f.gave_up)
+		return 1;
+	snprintf(why, size, "%s", f.reason);
+	return 2;
+}
+
+/* The wait before attempt @p attempts + 1: [mmsc] fetch_retry_ms doubling, at most an hour. */
+static int64_t fetch_backoff(const pbb *b, int attempts)
+{
+	int64_t d = b->cfg->mmsc_fetch_retry_ms > 0 ? b->cfg->mmsc_fetch_retry_ms : 60000;
+	for (int i = 1; i < attempts && d < 3600000; i++)
+		d *= 2;
+	return d < 3600000 ? d : 3600000;
+}
+
+/*
+ * One attempt at a picture message whose time has come: the M-Retrieve.conf
+ * kept as an attachment (committed) before the MMSC is told "Retrieved";
+ * a failure that may pass is tried again later (back-off), up to [mmsc]
+ * fetch_attempts; a permanent one, or the last attempt, gives up with the
+ * reason (the delivery thread posts it).
+ * @param due lowered to when this row is due next (wall ms), if it waits
+ * @return 0, or a negative code (journal error)
+ */
+static int fetch_one(pbb *b, pb_store *st, pb_mmsc *mmsc, const pb_store_msg *r, int64_t *due)
+{
+	pb_store_attachment_list *al = NULL;
+	int rc = pb_store_attachment_list_get(st, r->id, &al);
+	if (rc < 0)
+		return rc;
+	const char *note_sha, *got_sha;
+	mms_attachments(al, &note_sha, &got_sha);
+	mms_fetch f;
+	pb_buf note = PB_BUF_INIT;
+	pb_mms_message *n = NULL;
+	if (got_sha || ((rc = mms_fetch_get(st, r->id, &f)) < 0 && rc != PB_ENOTFOUND) || f.gave_up)
+		goto out;
+	rc = 0;
+	int64_t now = now_wall_ms();
+	if (f.next_ms > now) {
+		if (*due == 0 || f.next_ms < *due)
+			*due = f.next_ms;
+		goto out;
+	}
+	if (!mmsc) {
+		f.gave_up = true;
+		snprintf(f.reason, sizeof(f.reason), "the MMSC client could not be set up from [mmsc] (see the log)");
+		rc = mms_fetch_put(st, r->id, &f);
+		bell(b);
+		goto out;
+	}
+	pb_parse_error perr = PB_PARSE_ERROR_INIT;
+	if (!note_sha || pb_store_attachment_read(st, note_sha, &note) < 0 ||
+	    /* salvage: routers cut the Content-Location ([mmsc] rewrite rules mend it) */
+	    pb_mms_decode_push_flags(&n, NULL, note.data, note.len, PB_MMS_DECODE_SALVAGE, &perr) < 0 ||
+	    n->message_type != PB_MMS_NOTIFICATION_IND) {
+		f.gave_up = true;
+		snprintf(f.reason, sizeof(f.reason), "its notification is not an MMS notification%s%s",
+			 perr.text[0] ? ": " : "", perr.text);
+		rc = mms_fetch_put(st, r->id, &f);
+		bell(b);
+		goto out;
+	}
+	pb_mmsc_retrieval rr;
+	memset(&rr, 0, sizeof(rr));
+	rc = pb_mmsc_retrieve(mmsc, n, r->created_at / 1000, PB_MMSC_RETRIEVE_NO_ANSWER, &rr);
+	if (stopping(b) && rc < 0) {
+		rc = 0; /* cut short by the stop: not an attempt */
+		pb_mmsc_retrieval_dispose(&rr);
+		goto out;
+	}
+	char reason[300];
+	snprintf(reason, sizeof(reason), "%s", rc < 0 ? last_error() : "");
+	if (rc == 0 && (rc = pb_store_attachment_add(st, r->id, rr.pdu.data, rr.pdu.len, RETRIEVED_CT, NULL, NULL)) < 0) {
+		/* not kept (the disk?): not the MMSC's fault, not an attempt;
+		 * unanswered, the MMSC keeps it */
+		pb_mmsc_retrieval_dispose(&rr);
+		goto out;
+	}
+	f.attempts++;
+	if (rc == 0) {
+		char key[64];
+		mms_fetch_key(key, sizeof(key), r->id);
+		pb_store_kv_delete(st, key);
+		pbb_log(PB_LOG_INFO, "in #%lld: picture message fetched (%zu bytes)", (long long)r->id, rr.pdu.len);
+	} else if (!transient(rc) || f.attempts >= b->cfg->mmsc_fetch_attempts) {
+		f.gave_up = true;
+		snprintf(f.reason, sizeof(f.reason), "%s%s", reason,
+			 transient(rc) ? " (the last of the attempts; [mmsc] fetch_attempts)" : "");
+		pbb_log(PB_LOG_WARNING, "in #%lld: MMS: given up after %d attempt(s): %s", (long long)r->id,
+			f.attempts, reason);
+	} else {
+		f.next_ms = now + fetch_backoff(b, f.attempts);
+		pbb_log(PB_LOG_WARNING, "in #%lld: MMS: attempt %d of %d: %s (again in %lld ms)", (long long)r->id,
+			f.attempts, b->cfg->mmsc_fetch_attempts, reason, (long long)(f.next_ms - now));
+		if (*due == 0 || f.next_ms < *due)
+			*due = f.next_ms;
+	}
+	if (rc == 0 || f.gave_up) {
+		/* kept (or given up): now the MMSC may forget it */
+		if (rr.answer_status && n->transaction_id &&
+		    pb_mmsc_notifyresp(mmsc, n->transaction_id, rr.answer_status, NULL) < 0)
+			pbb_log(PB_LOG_WARNING, "mmsc: M-NotifyResp.ind: %s", last_error());
+		bell(b);
+	}
+	rc = rc == 0 ? 0 : mms_fetch_put(st, r->id, &f);
+	pb_mmsc_retrieval_dispose(&rr);
+out:
+	pb_mms_message_free(n);
+	pb_buf_dispose(&note);
+	pb_store_attachment_list_free(al);
+	return rc;
+}
+
+/* One pass over the stored picture messages. @return when the next one is
+ * due (wall ms), 0 when none waits */
+static int64_t fetch_rows(pbb *b, pb_store *st, pb_mmsc *mmsc)
+{
+	int64_t after = 0, due = 0;
+	bool more = true;
+	while (more && !stopping(b)) {
+		pb_store_msg_list *l = NULL;
+		if (pb_store_msg_list_state(st, PB_STORE_INBOUND, PB_STORE_STORED, after, 64, &l) < 0) {
+			pbb_log(PB_LOG_ERROR, "journal: %s", last_error());
+			return now_wall_ms() + 5000;
+		}
+		more = l->count == 64;
+		for (size_t i = 0; i < l->count && !stopping(b); i++) {
+			const pb_store_msg *r = l->items[i];
+			after = r->id;
+			if (has_suffix(r->backend, ":mms") && fetch_one(b, st, mmsc, r, &due) < 0) {
+				pbb_log(PB_LOG_ERROR, "journal: in #%lld: %s", (long long)r->id, last_error());
+				due = now_wall_ms() + 5000;
+				more = false;
+				break;
+			}
+		}
+		pb_store_msg_list_free(l);
+	}
+	return due;
+}
+
+static int fetch_progress(uint64_t now, uint64_t total, void *ud)
+{
+	(void)now;
+	(void)total;
+	return stopping(ud) ? 1 : 0; /* SIGTERM does not wait for a hung MMSC */
+}
+
+static void *fetch_main(void *arg)
+{
+	pbb *b = arg;
+	if (!b->cfg->mmsc_url)
+		return NULL; /* the delivery thread says so for each picture message */
+	pb_store *st = open_store(b);
+	if (!st) {
+		atomic_store(&b->failed, 1);
+		pbb_stop(b);
+		return NULL;
+	}
+	/* NULL when [mmsc] cannot be used (logged): each picture message is
+	 * then given up with a notice, as without [mmsc] url */
+	pb_mmsc *mmsc = open_mmsc(b, fetch_progress);
+	pthread_mutex_lock(&b->mu);
+	unsigned long seen = b->doorbell;
+	pthread_mutex_unlock(&b->mu);
+	while (!stopping(b)) {
+		int64_t due = fetch_rows(b, st, mmsc);
+		long wait = 5000;
+		if (due) {
+			int64_t d = due - now_wall_ms();
+			wait = d < 10 ? 10 : d < wait ? (long)d : wait;
+		}
+		wait_work(b, &seen, wait);
+	}
+	pb_mmsc_free(mmsc);
+	pb_store_close(st);
+	return NULL;
+}
+
+/* Post the parts of a fetched picture message (its M-Retrieve.conf is an
+ * attachment of the row).
+ * @return 0 (delivered; *event set), 1 (it does not decode: caller sends
+ *         its notice, @p why says why), or a negative code (retry later) */
+static int deliver_mms(pbb *b, pb_store *st, pb_matrix *mx, const pb_store_msg *r, char **roomp, char **event,
+		       char *why, size_t whysize)
 {
 	char sender[256] = "";
 	bool group = false;
@@ -524,47 +1025,17 @@ static int deliver_mms(pbb *b, pb_store *st, pb_matrix *mx, pb_mmsc *mmsc, const
 	int rc = pb_store_attachment_list_get(st, r->id, &al);
 	if (rc < 0)
 		return rc;
-	const char *note_sha = NULL, *got_sha = NULL;
-	for (size_t i = 0; i < al->count; i++) {
-		const char *ct = al->items[i].content_type ? al->items[i].content_type : "";
-		if (!strcmp(ct, RETRIEVED_CT))
-			got_sha = al->items[i].sha256;
-		else if (!note_sha)
-			note_sha = al->items[i].sha256;
-	}
-	pb_buf note = PB_BUF_INIT, got = PB_BUF_INIT, text = PB_BUF_INIT;
-	pb_mms_message *n = NULL, *msg = NULL;
+	const char *note_sha, *got_sha;
+	mms_attachments(al, &note_sha, &got_sha);
+	pb_buf got = PB_BUF_INIT, text = PB_BUF_INIT;
+	pb_mms_message *msg = NULL;
 	rc = 1;
-	if (!mmsc || !note_sha || pb_store_attachment_read(st, note_sha, &note) < 0 ||
-	    /* salvage: routers cut the Content-Location ([mmsc] rewrite rules mend it) */
-	    pb_mms_decode_push_flags(&n, NULL, note.data, note.len, PB_MMS_DECODE_SALVAGE, NULL) < 0 ||
-	    n->message_type != PB_MMS_NOTIFICATION_IND)
+	snprintf(why, whysize, "the fetched message is not readable");
+	if (!got_sha || (rc = pb_store_attachment_read(st, got_sha, &got)) < 0)
 		goto out;
-	if (got_sha) {
-		if ((rc = pb_store_attachment_read(st, got_sha, &got)) < 0)
-			goto out;
-	} else {
-		pb_mmsc_retrieval rr;
-		memset(&rr, 0, sizeof(rr));
-		rc = pb_mmsc_retrieve(mmsc, n, r->created_at / 1000, PB_MMSC_RETRIEVE_NO_ANSWER, &rr);
-		if (rc == 0)
-			rc = pb_store_attachment_add(st, r->id, rr.pdu.data, rr.pdu.len, RETRIEVED_CT, NULL, NULL);
-		if (rc == 0 || !transient(rc)) {
-			/* kept (or given up): now the MMSC may forget it */
-			if (rr.answer_status && n->transaction_id &&
-			    pb_mmsc_notifyresp(mmsc, n->transaction_id, rr.answer_status, NULL) < 0)
-				pbb_log(PB_LOG_WARNING, "mmsc: M-NotifyResp.ind: %s", last_error());
-		}
-		if (rc == 0)
-			rc = pb_buf_put(&got, rr.pdu.data, rr.pdu.len);
-		pb_mmsc_retrieval_dispose(&rr);
-		if (rc < 0) {
-			pbb_log(PB_LOG_WARNING, "in #%lld: MMS: %s", (long long)r->id, last_error());
-			rc = transient(rc) ? rc : 1;
-			goto out;
-		}
-	}
-	if (pb_mms_decode(&msg, got.data, got.len, 0, NULL) < 0) {
+	pb_parse_error perr = PB_PARSE_ERROR_INIT;
+	if (pb_mms_decode(&msg, got.data, got.len, 0, &perr) < 0) {
+		snprintf(why, whysize, "the fetched message does not decode (offset %zu: %s)", perr.offset, perr.text);
 		rc = 1;
 		goto out;
 	}
@@ -622,8 +1093,6 @@ static int deliver_mms(pbb *b, pb_store *st, pb_matrix *mx, pb_mmsc *mmsc, const
 	rc = rc < 0 ? rc : 0;
 out:
 	pb_mms_message_free(msg);
-	pb_mms_message_free(n);
-	pb_buf_dispose(&note);
 	pb_buf_dispose(&got);
 	pb_buf_dispose(&text);
 	pb_store_attachment_list_free(al);
@@ -631,14 +1100,16 @@ out:
 }
 
 /* Deliver stored inbound rows in order; stop at the first failure (order). */
-static int deliver_inbound(pbb *b, pb_store *st, pb_matrix *mx, pb_mmsc *mmsc)
+static int deliver_page(pbb *b, pb_store *st, pb_matrix *mx, int64_t *after, size_t *count)
 {
 	pb_store_msg_list *l = NULL;
-	if (pb_store_msg_list_state(st, PB_STORE_INBOUND, PB_STORE_STORED, 0, 32, &l) < 0)
+	if (pb_store_msg_list_state(st, PB_STORE_INBOUND, PB_STORE_STORED, *after, 32, &l) < 0)
 		return -1;
+	*count = l->count;
 	int rc = 0;
 	for (size_t i = 0; i < l->count && !stopping(b); i++) {
 		const pb_store_msg *r = l->items[i];
+		*after = r->id;
 		if (has_suffix(r->backend, ":report")) { /* a delivery report: reports.c */
 			if ((rc = pbb_report_deliver(st, mx, r)) < 0)
 				break;
@@ -651,13 +1122,16 @@ static int deliver_inbound(pbb *b, pb_store *st, pb_matrix *mx, pb_mmsc *mmsc)
 				r->peer ? r->peer : "?", last_error());
 			break;
 		}
-		char txn[64], text[2048], *mms_event = NULL;
+		char txn[64], text[2048], why[400] = "", *mms_event = NULL;
+		const char *error = NULL;
 		pbb_txn_id(txn, sizeof(txn), b->store_id, "in", r->id);
 		const char *msgtype = "m.text", *body = r->body ? r->body : "";
 		if (has_suffix(r->backend, ":incomplete")) {
 			snprintf(text, sizeof(text), "%s\n(incomplete: parts of this message never arrived)", body);
 			body = text;
-		} else if (mms && (rc = deliver_mms(b, st, mx, mmsc, r, &room, &mms_event)) <= 0) {
+		} else if (mms && (rc = mms_fetch_status(b, st, r, why, sizeof(why))) == 1) {
+			continue; /* being fetched: off the SMS path, the texts behind it go on */
+		} else if (mms && rc == 0 && (rc = deliver_mms(b, st, mx, r, &room, &mms_event, why, sizeof(why))) <= 0) {
 			if (rc == 0) {
 				rc = pb_store_msg_transition(st, r->id, PB_STORE_DELIVERED, mms_event, NULL);
 				pbb_log(PB_LOG_INFO, "in #%lld: picture message delivered to %s", (long long)r->id, room);
@@ -669,13 +1143,19 @@ static int deliver_inbound(pbb *b, pb_store *st, pb_matrix *mx, pb_mmsc *mmsc)
 			if (rc < 0)
 				break;
 			continue;
+		} else if (mms && rc < 0) {
+			pbb_log(PB_LOG_ERROR, "journal: in #%lld: %s", (long long)r->id, last_error());
+			break;
 		} else if (mms) {
 			msgtype = "m.notice";
 			snprintf(text, sizeof(text),
-				 "A picture message (MMS) arrived that the bridge could not fetch "
-				 "(no [mmsc] url, or the MMSC refused it). Its notification is kept in "
-				 "the journal as row %lld.", (long long)r->id);
+				 "A picture message (MMS) from %s could not be fetched: %s. Its notification is "
+				 "kept in the journal as row %lld.", r->peer ? r->peer : "an unknown sender", why,
+				 (long long)r->id);
 			body = text;
+			error = why;
+		} else if (has_suffix(r->backend, ":notice")) {
+			msgtype = "m.notice"; /* the bridge's own word about a message (settle_sent) */
 		} else if (!has_suffix(r->backend, ":text")) {
 			msgtype = "m.notice";
 			snprintf(text, sizeof(text), "An entry the bridge cannot read arrived (kept as row %lld).",
@@ -690,7 +1170,7 @@ static int deliver_inbound(pbb *b, pb_store *st, pb_matrix *mx, pb_mmsc *mmsc)
 		char *event = NULL;
 		rc = pb_matrix_send_message(mx, room, txn, msgtype, body, NULL, &event);
 		if (rc == 0) {
-			rc = pb_store_msg_transition(st, r->id, PB_STORE_DELIVERED, event, NULL);
+			rc = pb_store_msg_transition(st, r->id, PB_STORE_DELIVERED, event, error);
 			pbb_log(PB_LOG_INFO, "in #%lld: delivered to %s as %s", (long long)r->id, room, event);
 		} else {
 			pbb_log(PB_LOG_WARNING, "in #%lld: matrix: %s (will retry)", (long long)r->id, last_error());
@@ -702,6 +1182,19 @@ static int deliver_inbound(pbb *b, pb_store *st, pb_matrix *mx, pb_mmsc *mmsc)
 	}
 	pb_store_msg_list_free(l);
 	return rc < 0 ? -1 : 0;
+}
+
+/* Every page of stored rows: picture messages still being fetched are
+ * passed over, so there may be more than a page of them ahead. */
+static int deliver_inbound(pbb *b, pb_store *st, pb_matrix *mx)
+{
+	int64_t after = 0;
+	for (;;) {
+		size_t n = 0;
+		int rc = deliver_page(b, st, mx, &after, &n);
+		if (rc < 0 || n < 32 || stopping(b))
+			return rc;
+	}
 }
 
 /* A notice in the room of an outbound row, once (kv "noted:<id>" + txn id). */
@@ -716,9 +1209,23 @@ static int note_outbound(pbb *b, pb_store *st, pb_matrix *mx, const pb_store_msg
 	}
 	if (!r->room)
 		return pb_store_kv_set(st, key, "no room");
-	char txn[64];
-	pbb_txn_id(txn, sizeof(txn), b->store_id, kind, r->id);
-	int rc = pb_matrix_send_message(mx, r->room, txn, "m.notice", text, NULL, NULL);
+	char txn[64], k[32];
+	/* a row sent again (!resend) gets a notice of its own for each attempt */
+	if (r->attempts > 1)
+		snprintf(k, sizeof(k), "%sa%dx", kind, r->attempts);
+	else
+		snprintf(k, sizeof(k), "%s", kind);
+	pbb_txn_id(txn, sizeof(txn), b->store_id, k, r->id);
+	char *event = NULL;
+	int rc = pb_matrix_send_message(mx, r->room, txn, "m.notice", text, NULL, &event);
+	if (rc == 0 && event && r->state == PB_STORE_UNKNOWN) {
+		/* a reply "!resend" to this notice names the row */
+		char rkey[300], id[32];
+		snprintf(rkey, sizeof(rkey), "bridge.resend.%s", event);
+		snprintf(id, sizeof(id), "%lld", (long long)r->id);
+		rc = pb_store_kv_set(st, rkey, id);
+	}
+	pb_free(event);
 	if (rc == 0)
 		rc = pb_store_kv_set(st, key, kind);
 	return rc;
@@ -737,11 +1244,19 @@ static int report_outbound(pbb *b, pb_store *st, pb_matrix *mx)
 		for (size_t i = 0; i < l->count; i++) {
 			const pb_store_msg *r = l->items[i];
 			char text[1024];
-			if (which[w].state == PB_STORE_UNKNOWN)
+			if (which[w].state == PB_STORE_UNKNOWN && r->last_error &&
+			    strcmp(r->last_error, "interrupted while sending") != 0)
+				snprintf(text, sizeof(text),
+					 "Uncertain: \"%.200s\" to %s: %.300s; it may or may not have gone out. It "
+					 "will not be sent again by itself: reply !resend to this message to send it "
+					 "again (or !resend %lld in the control room).",
+					 r->body ? r->body : "", r->peer ? r->peer : "?", r->last_error, (long long)r->id);
+			else if (which[w].state == PB_STORE_UNKNOWN)
 				snprintf(text, sizeof(text),
 					 "Uncertain: the bridge stopped while sending \"%.200s\" to %s; it may or "
-					 "may not have gone out. It will not be sent again by itself.",
-					 r->body ? r->body : "", r->peer ? r->peer : "?");
+					 "may not have gone out. It will not be sent again by itself: reply !resend to "
+					 "this message to send it again (or !resend %lld in the control room).",
+					 r->body ? r->body : "", r->peer ? r->peer : "?", (long long)r->id);
 			else
 				snprintf(text, sizeof(text), "Not sent: \"%.200s\" to %s: %s",
 					 r->body ? r->body : "", r->peer ? r->peer : "?",
@@ -767,14 +1282,44 @@ static int ensure_control_room(pbb *b, pb_store *st, pb_matrix *mx)
 	return rc;
 }
 
+/* One notice in the control room when the disk fills up and one when it
+ * has room again (the episode's start and end times make the transaction
+ * ids; the store is not written, it may be full). */
+static int disk_notices(pbb *b, pb_store *st, pb_matrix *mx, long long *noted_start, long long *noted_end)
+{
+	long long since = atomic_load(&b->disk_full_since), until = atomic_load(&b->disk_full_until);
+	if (!since || (since == *noted_start && (!until || until == *noted_end)))
+		return 0;
+	char *room = NULL, txn[64], text[512];
+	int rc = pb_store_kv_get(st, "bridge.control_room", &room);
+	if (rc < 0)
+		return rc == PB_ENOTFOUND ? 0 : rc;
+	if (since != *noted_start) {
+		snprintf(txn, sizeof(txn), "pbdiskfull%lld", since);
+		snprintf(text, sizeof(text),
+			 "The bridge's disk is full (store %s): incoming messages stay on the modem and nothing "
+			 "is lost; they come as soon as there is room again. Free some space on that disk.",
+			 b->cfg->store_path);
+		if ((rc = pb_matrix_send_message(mx, room, txn, "m.notice", text, NULL, NULL)) == 0)
+			*noted_start = since;
+	}
+	if (rc == 0 && until && until != *noted_end && *noted_start == since) {
+		snprintf(txn, sizeof(txn), "pbdiskroom%lld", until);
+		if ((rc = pb_matrix_send_message(mx, room, txn, "m.notice",
+						 "There is room on the bridge's disk again: the messages kept on the "
+						 "modem are coming now.", NULL, NULL)) == 0)
+			*noted_end = until;
+	}
+	pb_free(room);
+	return rc;
+}
+
 static void *deliver_main(void *arg)
 {
 	pbb *b = arg;
 	pb_store *st = open_store(b);
 	pb_matrix *mx = st ? open_matrix(b) : NULL;
-	pb_mmsc *mmsc = mx ? open_mmsc(b) : NULL;
 	if (!mx || who_am_i(b, mx) < 0) {
-		pb_mmsc_free(mmsc);
 		pb_matrix_free(mx);
 		pb_store_close(st);
 		if (!stopping(b))
@@ -800,15 +1345,20 @@ static void *deliver_main(void *arg)
 	pthread_cond_broadcast(&b->cv);
 	pthread_mutex_unlock(&b->mu);
 	long backoff = 0;
+	long long disk_start = 0, disk_end = 0;
 	while (!stopping(b)) {
 		int rc = ensure_control_room(b, st, mx);
 		if (rc == 0)
-			rc = deliver_inbound(b, st, mx, mmsc);
+			rc = disk_notices(b, st, mx, &disk_start, &disk_end);
+		if (rc == 0)
+			rc = deliver_inbound(b, st, mx);
 		if (rc == 0)
 			rc = report_outbound(b, st, mx);
 		if (rc < 0 && !stopping(b)) {
 			backoff = matrix_backoff(b, backoff, 500);
-			nap(b, backoff);
+			/* a full disk: the rows cannot be marked; do not send them
+			 * again and again meanwhile */
+			nap(b, atomic_load(&b->disk_full) && backoff < 5000 ? 5000 : backoff);
 			pb_matrix_cancel_reset(mx);
 			continue;
 		}
@@ -818,7 +1368,6 @@ static void *deliver_main(void *arg)
 	pthread_mutex_lock(&b->mu);
 	b->mx_deliver = NULL;
 	pthread_mutex_unlock(&b->mu);
-	pb_mmsc_free(mmsc);
 	pb_matrix_free(mx);
 	pb_store_close(st);
 	return NULL;
@@ -856,6 +1405,88 @@ static int normalize(pbb *b, const char *in, char *out, size_t size)
 	if (pb_phone_normalize(out, size, in, b->cfg->region, &kind) < 0)
 		return -1;
 	return kind == PB_PHONE_E164 ? 0 : -1;
+}
+
+/* "!resend": an outbound row that is "unknown" (it may or may not have gone
+ * out) back to "queued", by the owner's decision only. Parts that were
+ * acknowledged are not sent again (pbb_send_sms()). */
+static int resend(sync_ctx *sc, const pb_matrix_event *ev, int64_t id)
+{
+	char msg[512];
+	pb_store_msg *r = NULL;
+	int rc = id > 0 ? pb_store_msg_get(sc->st, id, &r) : PB_ENOTFOUND;
+	if (rc == PB_ENOTFOUND || (rc == 0 && r->dir != PB_STORE_OUTBOUND)) {
+		pb_store_msg_free(r);
+		snprintf(msg, sizeof(msg), "Nothing to resend: there is no outbound message %lld.", (long long)id);
+		return reply(sc, ev, msg);
+	}
+	if (rc < 0)
+		return rc;
+	if (r->state != PB_STORE_UNKNOWN) {
+		snprintf(msg, sizeof(msg), "Nothing to resend: \"%.200s\" to %s is %s, not uncertain.",
+			 r->body ? r->body : "", r->peer ? r->peer : "?", pb_store_state_name(r->state));
+		pb_store_msg_free(r);
+		return reply(sc, ev, msg);
+	}
+	char key[64];
+	snprintf(key, sizeof(key), "bridge.noted.%lld", (long long)id);
+	rc = pb_store_begin(sc->st);
+	if (rc == 0)
+		rc = pb_store_msg_transition(sc->st, id, PB_STORE_QUEUED, NULL, "sent again by the owner (!resend)");
+	if (rc == 0 && (rc = pb_store_kv_delete(sc->st, key)) == PB_ENOTFOUND)
+		rc = 0;
+	if (rc == 0)
+		rc = pb_store_commit(sc->st);
+	else
+		pb_store_rollback(sc->st);
+	if (rc == 0) {
+		pbb_log(PB_LOG_NOTICE, "out #%lld: sent again on the owner's !resend", (long long)id);
+		ring(sc->b);
+		snprintf(msg, sizeof(msg), "Sending \"%.200s\" to %s again.", r->body ? r->body : "",
+			 r->peer ? r->peer : "?");
+		rc = reply(sc, ev, msg);
+	}
+	pb_store_msg_free(r);
+	return rc;
+}
+
+/* The owner's text without a reply's quoted fallback ("> ..." lines). */
+static const char *reply_text(const char *body)
+{
+	while (body[0] == '>') {
+		const char *nl = strchr(body, '\n');
+		if (!nl)
+			return body;
+		body = nl + 1;
+	}
+	while (*body == '\n')
+		body++;
+	return body;
+}
+
+/* "!resend" in a contact or group room: a reply to an "Uncertain" notice. */
+static int resend_reply(sync_ctx *sc, const pb_matrix_event *ev)
+{
+	json_t *rel = json_object_get(ev->content, "m.relates_to");
+	const char *to = json_string_value(json_object_get(json_object_get(rel, "m.in_reply_to"), "event_id"));
+	char key[300], *v = NULL;
+	if (to) {
+		snprintf(key, sizeof(key), "bridge.resend.%s", to);
+		int rc = pb_store_kv_get(sc->st, key, &v);
+		if (rc < 0 && rc != PB_ENOTFOUND)
+			return rc;
+	}
+	if (!v)
+		return reply(sc, ev, "To send an uncertain message again, reply !resend to its \"Uncertain\" notice "
+				     "(or send !resend NUMBER-OF-THE-MESSAGE in the control room).");
+	int64_t id = strtoll(v, NULL, 10);
+	pb_free(v);
+	return resend(sc, ev, id);
+}
+
+static bool is_resend(const pb_matrix_event *ev)
+{
+	return ev->body && (!strcmp(ev->msgtype, "m.text")) && !strncmp(reply_text(ev->body), "!resend", 7);
 }
 
 /* A command of an owner in the control room. Each is idempotent when the
@@ -935,6 +1566,12 @@ static int command(sync_ctx *sc, const pb_matrix_event *ev)
 			 (long long)c[0], (long long)c[1], (long long)c[2], (long long)c[3], (long long)c[4]);
 		return reply(sc, ev, msg);
 	}
+	if (!strncmp(reply_text(t), "!resend", 7)) {
+		const char *a = reply_text(t) + 7;
+		if (*a == ' ')
+			return resend(sc, ev, strtoll(a + 1, NULL, 10));
+		return resend_reply(sc, ev);
+	}
 	if (!strncmp(t, "!contacts import", 16)) {
 		/* the file comes next (or as a reply to this): remember who waits */
 		char wait[1024];
@@ -949,7 +1586,7 @@ static int command(sync_ctx *sc, const pb_matrix_event *ev)
 		return reply(sc, ev, "Usage: !contacts import, then send a .vcf or .csv file");
 	if (t[0] == '!')
 		return reply(sc, ev, "Commands: !sms NUMBER TEXT, !status, !allow NUMBER, !deny NUMBER, "
-				     "!contacts import");
+				     "!resend ID, !contacts import");
 	return 0;
 }
 
@@ -1190,7 +1827,7 @@ static int on_event(const pb_matrix_event *ev, void *ud)
 		pb_store_group *g = NULL;
 		int gr = pb_store_group_by_room(sc->st, ev->room_id, &g);
 		if (gr == 0)
-			gr = outbound_group(sc, ev, g);
+			gr = is_resend(ev) ? resend_reply(sc, ev) : outbound_group(sc, ev, g);
 		pb_store_group_free(g);
 		if (gr != PB_ENOTFOUND) {
 			if (gr < 0)
@@ -1209,6 +1846,12 @@ static int on_event(const pb_matrix_event *ev, void *ud)
 	}
 	if (rc < 0)
 		return rc; /* the sync is repeated: at-least-once, the journal dedups */
+	if (is_resend(ev)) {
+		/* a command to the bridge, never an SMS */
+		pb_store_contact_free(c);
+		rc = resend_reply(sc, ev);
+		return rc == PB_ECANCELLED ? rc : (rc < 0 && rc != PB_EPROTO ? rc : 0);
+	}
 	bool text = !strcmp(ev->msgtype, "m.text") || !strcmp(ev->msgtype, "m.emote");
 	if (!text) {
 		rc = is_media(ev->msgtype) ? outbound_media(sc, ev, c->number)
@@ -1259,8 +1902,12 @@ static int on_invite(const char *room_id, const char *inviter, void *ud)
 static int on_next_batch(const char *next_batch, void *ud)
 {
 	sync_ctx *sc = ud;
-	if (pb_store_kv_set(sc->st, "matrix.next_batch", next_batch) < 0) {
-		pbb_log(PB_LOG_ERROR, "journal: %s", last_error());
+	int rc = pb_store_kv_set(sc->st, "matrix.next_batch", next_batch);
+	if (rc < 0) {
+		if (disk_full_error(rc))
+			disk_full_begin(sc->b); /* logged there, once; sync_main backs off */
+		else
+			pbb_log(PB_LOG_ERROR, "journal: %s", last_error());
 		return -1;
 	}
 	char *s = pb_strdup(next_batch);
@@ -1301,7 +1948,7 @@ static void *sync_main(void *arg)
 		sc.since = NULL;
 	sc.initial = sc.since == NULL;
 	pb_matrix_sync_callbacks cb = { on_event, on_invite, NULL, on_next_batch, &sc };
-	long backoff = 0;
+	long backoff = 0, disk_backoff = 0;
 	while (!stopping(b)) {
 		pb_matrix_sync_options o = PB_MATRIX_SYNC_OPTIONS_INIT;
 		o.since = sc.since;
@@ -1322,6 +1969,14 @@ static void *sync_main(void *arg)
 		int rc = pb_matrix_sync(sc.mx, &o, &cb, NULL);
 		if (rc == PB_ECANCELLED || stopping(b))
 			break;
+		if (rc != 0 && atomic_load(&b->disk_full)) {
+			/* nothing can be journaled: the events come again later (the
+			 * sync token is saved after them); quiet, with the disk's back-off */
+			disk_backoff = disk_backoff ? (disk_backoff < 30000 ? disk_backoff * 2 : 60000) : 2000;
+			nap(b, disk_backoff);
+			continue;
+		}
+		disk_backoff = 0;
 		if (rc != 0) {
 			if (rc == PB_EAUTH)
 				pbb_log(PB_LOG_ERROR, "matrix: sync: %s", last_error());
@@ -1383,7 +2038,7 @@ static void *mms_main(void *arg)
 		pbb_stop(b);
 		return NULL;
 	}
-	pb_mmsc *mmsc = open_mmsc(b); /* NULL without [mmsc] url: rows fail with a notice */
+	pb_mmsc *mmsc = open_mmsc(b, NULL); /* NULL without [mmsc] url: rows fail with a notice */
 	pthread_mutex_lock(&b->mu);
 	unsigned long seen = b->doorbell;
 	pthread_mutex_unlock(&b->mu);
@@ -1451,10 +2106,10 @@ int pbb_run(pbb *b)
 		return -1;
 	}
 
-	pthread_t t[4];
-	void *(*fn[4])(void *) = { modem_main, deliver_main, sync_main, mms_main };
+	pthread_t t[5];
+	void *(*fn[5])(void *) = { modem_main, deliver_main, sync_main, mms_main, fetch_main };
 	size_t started = 0;
-	for (; started < 4; started++)
+	for (; started < 5; started++)
 		if (pthread_create(&t[started], NULL, fn[started], b) != 0) {
 			pbb_log(PB_LOG_ERROR, "cannot start a thread");
 			pbb_stop(b);
@@ -1465,7 +2120,7 @@ int pbb_run(pbb *b)
 		pbd_notify("READY=1\nSTATUS=running: journal recovered, %zu stages started", started);
 	for (size_t i = 0; i < started; i++)
 		pthread_join(t[i], NULL);
-	return started == 4 && !atomic_load(&b->failed) ? 0 : -1;
+	return started == 5 && !atomic_load(&b->failed) ? 0 : -1;
 }
 
 void pbb_free(pbb *b)

@@ -55,6 +55,8 @@ typedef struct pbb_config {
 	char **mmsc_headers;       /**< "Name: value" each (the key repeated), checked; NULL-terminated */
 	size_t n_mmsc_headers;
 	size_t mmsc_max_size;      /**< largest outbound media, bytes (default 300 KiB) */
+	int mmsc_fetch_attempts;   /**< fetches of a picture message before giving up (default 10) */
+	int mmsc_fetch_retry_ms;   /**< first wait between fetches, doubling up to 1 h (default 60000) */
 	/* [matrix] */
 	char *homeserver;
 	char *token_file;
@@ -168,13 +170,25 @@ void pbb_report_body(const pbb_report *r, char *out, size_t size);
 /** Read a journal body back. @return 0 or PB_EMALFORMED */
 int pbb_report_parse(const char *body, pbb_report *out);
 /**
- * Send an SMS. With @p report, TP-SRR is set and, where the box takes TPDUs
- * (AT), every part is submitted on its own so that each part's reference
- * is learnt; other boxes split the text themselves.
- * @param refs receives "12,13,14" (the parts' references), "" when none
- * @return 0 or the modem's negative code (some parts may have gone out)
+ * Send the SMS of outbound row @p row. Where the box takes TPDUs (AT) every
+ * part is submitted on its own (TP-SRR set with @p report; the row's
+ * concatenation reference, row & 0xFF, on every attempt) and, as each part
+ * is acknowledged, its reference is committed to kv "bridge.out.<row>"
+ * ("DONE REFS"): a send that stopped (nothing sent, no answer, a crash)
+ * goes on after the last part that went out, so only the part in flight can
+ * be uncertain. Other boxes get the whole text (pb_modem_send_text()).
+ * @param refs  receives the references of the parts that went out, "12,13" ("" when none)
+ * @param done  receives how many parts went out (this and earlier attempts)
+ * @param total receives how many parts the message has (1 for a box that splits itself)
+ * @return 0, or the failing send's negative code: pb_modem_send_fate() says
+ *         whether the part in flight may have gone out
  */
-int pbb_send_sms(pb_modem *m, const char *number, const char *text, bool report, char *refs, size_t size);
+int pbb_send_sms(pb_modem *m, pb_store *st, int64_t row, const char *number, const char *text, bool report,
+		 char *refs, size_t size, int *done, int *total);
+/** The parts of @p row that went out so far (kv "bridge.out.<row>"). @return 0 or a negative code */
+int pbb_send_progress(pb_store *st, int64_t row, int *done, char *refs, size_t size);
+/** Forget the parts' progress of @p row (sent, failed, or to be sent again from the start). */
+int pbb_send_progress_clear(pb_store *st, int64_t row);
 /**
  * An outbound row went out: "sent" with its references, and, when
  * @p await_report, an index from (peer, reference) to the row (or the

@@ -195,6 +195,12 @@ static int handler(void *ud, const char *section, const char *name, const char *
 	} else if (KEY("mmsc", "max_size")) {
 		if (!parse_size(value, &c->mmsc_max_size))
 			return fail(p, line, "max_size: a size in bytes, or with K or M (e.g. 300K)");
+	} else if (KEY("mmsc", "fetch_attempts")) {
+		if (!parse_int(value, 1, 1000, &c->mmsc_fetch_attempts))
+			return fail(p, line, "fetch_attempts: a number of attempts (1-1000)");
+	} else if (KEY("mmsc", "fetch_retry_ms")) {
+		if (!parse_int(value, 100, 86400000, &c->mmsc_fetch_retry_ms))
+			return fail(p, line, "fetch_retry_ms: a number of milliseconds (100-86400000)");
 	} else if (KEY("mmsc", "url"))
 		r = set_str(&c->mmsc_url, value);
 	else if (KEY("mmsc", "proxy"))
@@ -312,6 +318,8 @@ static void defaults(pbb_config *c)
 	c->retry_max_ms = 30000;
 	c->incomplete_timeout_ms = 600000;
 	c->mmsc_max_size = 300 * 1024;
+	c->mmsc_fetch_attempts = 10;
+	c->mmsc_fetch_retry_ms = 60000;
 	c->delivery_reports = true;
 }
 

@@ -95,39 +95,86 @@ int pbb_report_parse(const char *body, pbb_report *out)
 	return 0;
 }
 
-int pbb_send_sms(pb_modem *m, const char *number, const char *text, bool report, char *refs, size_t size)
+/* kv "bridge.out.<row>": "DONE REFS" once parts of the row went out. */
+static void progress_key(char *key, size_t size, int64_t row)
 {
+	snprintf(key, size, "bridge.out.%lld", (long long)row);
+}
+
+int pbb_send_progress(pb_store *st, int64_t row, int *done, char *refs, size_t size)
+{
+	char key[64], *v = NULL;
+	*done = 0;
 	refs[0] = '\0';
-	int ref = -1, rc;
-	if (!report) {
-		rc = pb_modem_send_text(m, number, text, 0, &ref);
-		if (rc == 0 && ref >= 0)
-			snprintf(refs, size, "%d", ref);
+	progress_key(key, sizeof(key), row);
+	int rc = pb_store_kv_get(st, key, &v);
+	if (rc < 0)
+		return rc == PB_ENOTFOUND ? 0 : rc;
+	char *sp = strchr(v, ' ');
+	*done = atoi(v);
+	snprintf(refs, size, "%s", sp ? sp + 1 : "");
+	pb_free(v);
+	return 0;
+}
+
+int pbb_send_progress_clear(pb_store *st, int64_t row)
+{
+	char key[64];
+	progress_key(key, sizeof(key), row);
+	int rc = pb_store_kv_delete(st, key);
+	return rc == PB_ENOTFOUND ? 0 : rc;
+}
+
+int pbb_send_sms(pb_modem *m, pb_store *st, int64_t row, const char *number, const char *text, bool report,
+		 char *refs, size_t size, int *done, int *total)
+{
+	int ref = -1, rc, start = 0;
+	*done = 0;
+	*total = 1;
+	if ((rc = pbb_send_progress(st, row, &start, refs, size)) < 0)
 		return rc;
-	}
-	/* part by part where the box takes TPDUs (AT), to learn every part's
-	 * TP-MR; a box that does not (HiLink, SMSEagle) splits itself */
+	/* part by part where the box takes TPDUs (AT): each part's TP-MR is
+	 * learnt and committed as it is acknowledged, so that a send that
+	 * stops (not sent, no answer, a crash) resumes after the last part
+	 * that went out and only the part in flight can be uncertain. The
+	 * concatenation reference is the row's, the same on every attempt. */
 	pb_sms_submit_options o = PB_SMS_SUBMIT_OPTIONS_INIT;
-	o.status_report = true;
+	o.status_report = report;
+	o.reference = (int)(row & 0xFF);
 	pb_sms_pdu *pdus = NULL;
 	size_t n = 0;
 	if ((rc = pb_sms_encode_text(&pdus, &n, number, text, strlen(text), &o)) < 0)
 		return rc;
-	size_t used = 0;
-	for (size_t i = 0; i < n; i++) {
+	*total = (int)n;
+	*done = start;
+	size_t used = strlen(refs);
+	for (size_t i = (size_t)start; i < n; i++) {
 		rc = pb_modem_send_pdu(m, pdus[i].data, pdus[i].len, &ref);
 		if (rc == PB_EUNSUPPORTED && i == 0) {
+			/* a box that does not take TPDUs (HiLink, SMSEagle) splits itself:
+			 * one request, one outcome */
 			pb_free(pdus);
-			rc = pb_modem_send_text(m, number, text, PB_MODEM_SEND_REPORT, &ref);
+			*total = 1;
+			rc = pb_modem_send_text(m, number, text, report ? PB_MODEM_SEND_REPORT : 0, &ref);
 			if (rc == 0 && ref >= 0)
 				snprintf(refs, size, "%d", ref);
+			*done = rc == 0;
 			return rc;
 		}
 		if (rc < 0)
 			break;
-		int w = snprintf(refs + used, size - used, "%s%d", i ? "," : "", ref);
+		int w = snprintf(refs + used, size - used, "%s%d", used ? "," : "", ref);
 		if (w > 0 && (size_t)w < size - used)
 			used += (size_t)w;
+		*done = (int)i + 1;
+		if (i + 1 < n) {
+			char key[64], v[1100];
+			progress_key(key, sizeof(key), row);
+			snprintf(v, sizeof(v), "%d %s", *done, refs);
+			if (pb_store_kv_set(st, key, v) < 0)
+				pbb_log(PB_LOG_WARNING, "out #%lld: part %d's reference not kept: %s", (long long)row,
+					*done, pb_error_last()->message);
+		}
 	}
 	pb_free(pdus);
 	return rc;

@@ -120,9 +120,11 @@ typedef struct pb_mmsc_options {
 	/** X-Mms-Report-Allowed in the M-NotifyResp.ind and M-Acknowledge.ind
 	 *  this client sends: 128 yes, 129 no, 0 left out (default). */
 	int report_allowed;
-	/** Give up when no byte arrived for this long (a stalled link), in
-	 *  ms, rounded up to whole seconds; default 30000. A slow download
-	 *  that still moves is not stopped (only timeout_ms stops it). */
+	/** Give up when the answer started but no byte of it arrived for this
+	 *  long (a stalled link), in ms; default 30000. The wait for the
+	 *  answer's first byte is bounded by timeout_ms only, so that a slow
+	 *  MMSC gets the whole request timeout. A slow download that still
+	 *  moves is not stopped (only timeout_ms stops it). */
 	unsigned stall_timeout_ms;
 } pb_mmsc_options;
 

@@ -248,14 +248,53 @@ PB_API int pb_modem_mark_read(pb_modem *m, const char *id);
 #define PB_MODEM_SEND_REPORT 0x1
 
 /**
+ * What a failed send left behind. Every backend reports a send failure
+ * with a code that says which case it was, and pb_modem_send_fate() reads
+ * it (docs/modems.md, "Send outcomes"):
+ *
+ *  - PB_ETIMEOUT (also PB_EEXISTS: "already being sent"): the request
+ *    reached the box (the PDU was written to the modem, the HTTP request
+ *    was sent) but no answer came: the message **may have gone out**;
+ *  - PB_EPROTO, PB_EINVAL, PB_EUNSUPPORTED, PB_ETOOBIG, PB_EMALFORMED,
+ *    PB_ERANGE: the box or the network refused this message (+CMS ERROR
+ *    after the PDU, a router's or gateway's error answer): nothing left,
+ *    and sending the same again would fail again;
+ *  - any other code (PB_EIO: connection refused, device gone, no prompt;
+ *    PB_ENOTFOUND: no such device; PB_EBUSY, PB_EAGAIN: a modem error
+ *    before the PDU, the box busy; PB_EAUTH: login refused): nothing left
+ *    the box and it cannot have; try again later.
+ */
+typedef enum pb_modem_fate {
+	PB_MODEM_SEND_DONE = 0,      /**< rc 0: the box took the message */
+	PB_MODEM_SEND_NOT_SENT = 1,  /**< nothing left: keep it and try again later */
+	PB_MODEM_SEND_REFUSED = 2,   /**< refused: nothing left, the same send would fail again */
+	PB_MODEM_SEND_UNCERTAIN = 3, /**< no answer to a request the box got: it may have gone out */
+} pb_modem_fate;
+
+/**
+ * What the code a send returned means for the message (see
+ * pb_modem_fate). @param rc what pb_modem_send_text() or
+ * pb_modem_send_pdu() returned. @return a pb_modem_fate
+ */
+PB_API int pb_modem_send_fate(int rc);
+
+/** Name of a send fate ("done", "not sent", "refused", "uncertain"). @return static */
+PB_API const char *pb_modem_send_fate_name(int fate);
+
+/**
  * Send a text; the backend or the library splits and encodes it as needed.
+ * A box that takes one part at a time (AT) may have sent the first parts
+ * when a later one fails: such a failure is reported as PB_ETIMEOUT
+ * (uncertain as a whole); send part by part with pb_modem_send_pdu() to
+ * know each part's outcome.
  *
  * @param number borrowed; the recipient
  * @param text   borrowed; UTF-8
  * @param ref    optional; receives the box's reference for the (last) part,
  *               or -1 when it gives none
- * @return 0, PB_EUNSUPPORTED, PB_EPROTO (the box refused, with its code in
- *         the message) or another negative code
+ * @return 0 or a negative code whose pb_modem_send_fate() says whether the
+ *         message may have gone out (PB_EUNSUPPORTED, PB_EPROTO: the box
+ *         refused, with its code in the message)
  */
 PB_API int pb_modem_send_text(pb_modem *m, const char *number, const char *text,
 			      unsigned flags, int *ref);
@@ -263,7 +302,7 @@ PB_API int pb_modem_send_text(pb_modem *m, const char *number, const char *text,
 /**
  * Send a raw SMS-SUBMIT TPDU (without SMSC prefix), where the backend can
  * (AT modems). @param ref optional; receives the message reference.
- * @return 0, PB_EUNSUPPORTED or another negative code
+ * @return 0, PB_EUNSUPPORTED or another negative code (pb_modem_send_fate())
  */
 PB_API int pb_modem_send_pdu(pb_modem *m, const uint8_t *tpdu, size_t len, int *ref);
 

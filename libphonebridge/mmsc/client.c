@@ -382,14 +382,32 @@ typedef struct xfer {
 	bool oom;
 	bool progress;   /* call the progress callback */
 	bool chunked;    /* the last response came in chunks (framed: curl sees a cut) */
+	bool stalled;    /* no byte of the answer for stall_timeout_ms */
+	bool answering;  /* the first byte of the answer (a header) arrived */
+	curl_off_t seen; /* body bytes at the last move */
+	struct timespec moved; /* when the answer last moved (monotonic) */
 } xfer;
 
-/* Response header lines, to tell a chunked body from one the close ends. */
+static void mono_now(struct timespec *t) { clock_gettime(CLOCK_MONOTONIC, t); }
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+	mono_now(&now);
+	return (long)(now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000L;
+}
+
+/* Response header lines: from the first byte of the answer on, the stall
+ * clock runs; and they tell a chunked body from one the close ends. */
 static size_t on_header(char *data, size_t size, size_t n, void *userdata)
 {
 	xfer *x = userdata;
 	size_t len = size * n;
 	static const char te[] = "transfer-encoding:";
+	if (!x->answering) {
+		x->answering = true;
+		mono_now(&x->moved);
+	}
 	if (len >= 5 && !memcmp(data, "HTTP/", 5)) /* a new response (redirect, 100, the answer) */
 		x->chunked = false;
 	else if (len > sizeof(te) - 1 && !pb_ascii_ncasecmp(data, te, sizeof(te) - 1))
@@ -420,6 +438,18 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
 	PB_UNUSED(ultotal);
 	PB_UNUSED(ulnow);
 	xfer *x = userdata;
+	/* A stall is an answer that stopped moving. Waiting for the MMSC to
+	 * start answering is bounded by timeout_ms alone: a slow MMSC must
+	 * get the whole request timeout the caller configured. */
+	if (x->answering) {
+		if (dlnow != x->seen) {
+			x->seen = dlnow;
+			mono_now(&x->moved);
+		} else if (ms_since(&x->moved) >= (long)x->m->stall_timeout_ms) {
+			x->stalled = true;
+			return 1;
+		}
+	}
 	if (!x->progress || !x->m->progress)
 		return 0;
 	return x->m->progress((uint64_t)(dlnow > 0 ? dlnow : 0), (uint64_t)(dltotal > 0 ? dltotal : 0),
@@ -439,9 +469,11 @@ static void setup_common(pb_mmsc *m, xfer *x, const char *url)
 			       .timeout_ms = (long)m->timeout_ms, .errbuf = m->errbuf };
 	pb_http__setup(c, &base);
 	curl_easy_setopt(c, CURLOPT_URL, url);
-	/* a stalled mobile link: less than 1 byte/s for that long */
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)((m->stall_timeout_ms + 999) / 1000));
+	/* a stalled mobile link is caught in on_progress(), not with
+	 * CURLOPT_LOW_SPEED_TIME: that one also counts the wait for the first
+	 * byte and would cut a slow MMSC short of timeout_ms */
+	x->stalled = x->answering = false;
+	x->seen = 0;
 	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
@@ -519,6 +551,12 @@ static pb_mmsc__verdict judge(pb_mmsc *m, const char *what, CURLcode rc, const x
 	}
 	if (x->oom)
 		return (pb_mmsc__verdict){ pb_error__oom(), false };
+	if (x->stalled) {
+		v = pb_mmsc__curl_verdict(CURLE_OPERATION_TIMEDOUT);
+		pb_error_set(v.code, "%s: the answer stalled: no byte for %u s (HTTP %ld, %zu bytes)", what,
+			     (m->stall_timeout_ms + 999) / 1000, res->http_status, len);
+		return v;
+	}
 	if (rc != CURLE_OK) {
 		v = pb_mmsc__curl_verdict(rc);
 		pb_error_set(v.code, "%s: %s%s%s (HTTP %ld)", what, curl_easy_strerror(rc), m->errbuf[0] ? ": " : "",
@@ -560,7 +598,7 @@ static int perform(pb_mmsc *m, const request *rq, pb_buf *body, pb_mmsc_result *
 	pb_strlcpy(res->url, rq->url, sizeof(res->url));
 	unsigned attempts = rq->retry ? m->retry.attempts : 1;
 	pb_mmsc__verdict v = { 0, false };
-	xfer x = { m, body, body->len, m->max_download, false, false, false, false };
+	xfer x = { .m = m, .body = body, .start = body->len, .max = m->max_download };
 
 	for (unsigned a = 1; a <= attempts; a++) {
 		pb_buf_truncate(body, x.start);

@@ -42,6 +42,7 @@ typedef struct at {
 	bool ussd_ready;
 	int ussd_m, ussd_dcs;
 	pb_buf ussd;
+	bool payload_sent;        /* cmd_raw() wrote the payload and its Ctrl-Z */
 } at;
 
 static speed_t baud_speed(int baud)
@@ -335,6 +336,7 @@ static int cmd_raw(at *a, const char *command, int timeout_ms, const char *expec
 			if (wrc < 0)
 				return wrc;
 			sent = true;
+			a->payload_sent = true;
 			continue;
 		}
 		if (len == strlen(command) && memcmp(l, command, len) == 0)
@@ -599,6 +601,26 @@ static int at_mark_read(void *state, const char *id)
 	return rc;
 }
 
+/*
+ * What a failed AT+CMGS left behind (pb_modem_send_fate()): before the PDU
+ * and its Ctrl-Z were written nothing can have gone out, whatever the
+ * modem said (PB_EAGAIN, or PB_EIO for a line that failed); after, only a
+ * +CMS ERROR proves the network refused it, anything else (no answer, the
+ * line gone) is a lost answer: PB_ETIMEOUT.
+ */
+static int send_outcome(at *a, const char *c, int rc)
+{
+	if (rc >= 0 || rc == PB_ENOMEM)
+		return rc;
+	if (!a->payload_sent)
+		return pb_error_set(rc == PB_EIO || rc == PB_ENOTFOUND || rc == PB_EBUSY ? rc : PB_EAGAIN,
+				    "%s: nothing was sent: %s", c, pb_error_last()->message);
+	if (rc == PB_EPROTO || pb_modem_send_fate(rc) == PB_MODEM_SEND_REFUSED)
+		return rc;
+	return pb_error_set(PB_ETIMEOUT, "%s: no answer after the PDU, it may have gone out: %s", c,
+			    pb_error_last()->message);
+}
+
 static int submit(at *a, const uint8_t *pdu, size_t len, size_t tpdu_len, int *ref)
 {
 	pb_buf hex = PB_BUF_INIT, resp = PB_BUF_INIT;
@@ -607,7 +629,9 @@ static int submit(at *a, const uint8_t *pdu, size_t len, size_t tpdu_len, int *r
 	if (rc < 0)
 		return rc;
 	snprintf(c, sizeof(c), "AT+CMGS=%zu", tpdu_len);
+	a->payload_sent = false;
 	rc = cmd(a, c, SEND_TIMEOUT_MS, "+CMGS:", pb_buf_cstr(&hex), &resp);
+	rc = send_outcome(a, c, rc);
 	if (rc == 0) {
 		int mr;
 		const char *r = strstr(pb_buf_cstr(&resp), "+CMGS:");
@@ -642,10 +666,16 @@ static int at_send_text(void *state, const char *number, const char *text, unsig
 		return rc;
 	if (n > 1)
 		cmd(a, "AT+CMMS=2", a->timeout_ms, NULL, NULL, NULL); /* keep the link up between parts */
-	for (size_t i = 0; i < n && rc == 0; i++)
+	size_t i = 0;
+	for (; i < n && rc == 0; i++)
 		rc = submit(a, pdus[i].data, pdus[i].len, pdus[i].tpdu_len, ref);
-	if (rc < 0 && n > 1)
+	if (rc < 0 && i > 1) {
+		/* the first parts went out: as a whole, the message is not "not sent" */
 		pb_log_warning(DOMAIN, "sending to %s stopped after some parts: %s", number, pb_error_last()->message);
+		if (pb_modem_send_fate(rc) != PB_MODEM_SEND_UNCERTAIN)
+			rc = pb_error_set(PB_ETIMEOUT, "part %zu of %zu: %s (the parts before it went out)", i, n,
+					  pb_error_last()->message);
+	}
 	pb_free(pdus);
 	return rc;
 }

@@ -101,9 +101,17 @@ int pb_modem__http_request(pb_modem_http *h, const char *method, const char *url
 		return pb_error_set(PB_ETOOBIG, "%s: reply larger than %u bytes", url, MAX_BODY);
 	if (bs.oom || hs.oom)
 		return pb_error__oom();
-	if (cc != CURLE_OK)
-		return pb_error_set(cc == CURLE_OPERATION_TIMEDOUT ? PB_ETIMEOUT : PB_EIO,
-				    "%s %s: %s", method, url, curl_easy_strerror(cc));
+	if (cc != CURLE_OK) {
+		/* Whether the box got the request decides what a failed send left
+		 * behind (pb_modem_send_fate()): once a byte of it was written, the
+		 * box may have acted on it, and the failure is a lost answer. */
+		long sent = 0;
+		curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &sent);
+		if (sent > 0)
+			return pb_error_set(PB_ETIMEOUT, "%s %s: no answer to the request (%s)", method, url,
+					    curl_easy_strerror(cc));
+		return pb_error_set(PB_EIO, "%s %s: %s (the request was not sent)", method, url, curl_easy_strerror(cc));
+	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply->status);
 	return 0;
 }

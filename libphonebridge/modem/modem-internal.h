@@ -46,7 +46,9 @@ void pb_modem__http_free(pb_modem_http *h);
 /*
  * One request. @method "GET" or "POST"; @url absolute; @headers NULL or a
  * NULL-terminated array of "Name: value" lines; @body NULL for GET.
- * @reply is reset first. Transport failures give PB_EIO/PB_ETIMEOUT.
+ * @reply is reset first. Transport failures give PB_EIO when the request
+ * was not sent (connection refused, no route) and PB_ETIMEOUT once it was
+ * (no answer, connection lost after it): what pb_modem_send_fate() reads.
  */
 int pb_modem__http_request(pb_modem_http *h, const char *method, const char *url,
 			   const char *const *headers, const char *body, size_t body_len,

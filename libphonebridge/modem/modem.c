@@ -400,6 +400,37 @@ PB_API int pb_modem_send_text(pb_modem *m, const char *number, const char *text,
 				 : unsupported(m, "send text");
 }
 
+PB_API int pb_modem_send_fate(int rc)
+{
+	switch (rc) {
+	case 0:
+		return PB_MODEM_SEND_DONE;
+	case PB_ETIMEOUT:
+	case PB_EEXISTS:
+		return PB_MODEM_SEND_UNCERTAIN;
+	case PB_EPROTO:
+	case PB_EINVAL:
+	case PB_EUNSUPPORTED:
+	case PB_ETOOBIG:
+	case PB_EMALFORMED:
+	case PB_ERANGE:
+		return PB_MODEM_SEND_REFUSED;
+	default:
+		return PB_MODEM_SEND_NOT_SENT;
+	}
+}
+
+PB_API const char *pb_modem_send_fate_name(int fate)
+{
+	switch (fate) {
+	case PB_MODEM_SEND_DONE: return "done";
+	case PB_MODEM_SEND_NOT_SENT: return "not sent";
+	case PB_MODEM_SEND_REFUSED: return "refused";
+	case PB_MODEM_SEND_UNCERTAIN: return "uncertain";
+	default: return "?";
+	}
+}
+
 PB_API int pb_modem_send_pdu(pb_modem *m, const uint8_t *tpdu, size_t len, int *ref)
 {
 	if (ref)

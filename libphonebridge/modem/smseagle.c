@@ -154,6 +154,13 @@ static int v2(smseagle *s, const char *method, const char *path, const char *bod
 		rc = pb_error_set(PB_EAUTH, "SMSEagle %s: HTTP %ld: access token refused", path, r->status);
 	else if (rc == 0 && r->status == 404)
 		rc = pb_error_set(PB_EUNSUPPORTED, "SMSEagle %s: HTTP 404 (no API v2 on this firmware?)", path);
+	else if (rc == 0 && r->status == 503)
+		rc = pb_error_set(PB_EBUSY, "SMSEagle %s: HTTP 503: busy, nothing done: %.200s", path, pb_buf_cstr(&r->body));
+	else if (rc == 0 && r->status >= 500)
+		/* the gateway failed while it handled the request: a send may or
+		 * may not have been taken (pb_modem_send_fate(): uncertain) */
+		rc = pb_error_set(PB_ETIMEOUT, "SMSEagle %s: HTTP %ld, the request's outcome is unknown: %.200s", path,
+				  r->status, pb_buf_cstr(&r->body));
 	else if (rc == 0 && (r->status < 200 || r->status > 299))
 		rc = pb_error_set(PB_EPROTO, "SMSEagle %s: HTTP %ld: %.200s", path, r->status, pb_buf_cstr(&r->body));
 out:

@@ -21,6 +21,8 @@
 #                        AT+CNMI ds=1, else stored (as with ds=2)
 #   store-garbled TEXT   store an entry whose PDU line is not hex
 #   silent on|off        stop answering (a hung modem) / answer again
+#   cmgs-error N         the next N AT+CMGS answer ERROR at once, before the
+#                        prompt (nothing is sent)
 #   unplug / replug      the device goes away / comes back at the same path
 #   sent?                print "SENT <hex>,<hex>,..." of submitted PDUs on stdout
 #   storage?             print "STORAGE <index>,<index>,..." of the stored messages
@@ -105,6 +107,7 @@ silent = False
 inside = []
 pending_prompt = None  # the length AT+CMGS announced
 report_mode = "ok"
+cmgs_errors = [0]
 
 
 def status_report(submit_hex, mr, st):
@@ -225,6 +228,9 @@ def command(c):
     if u.startswith("AT+CMGD="):
         storage.pop(int(u[8:].split(",")[0] or "0"), None)
         return answer([])
+    if u.startswith("AT+CMGS=") and cmgs_errors[0] > 0:
+        cmgs_errors[0] -= 1
+        return answer([], "ERROR")
     if u.startswith("AT+CMGS="):
         pending_prompt = int(u[8:])
         out("\r\n> ")
@@ -279,6 +285,8 @@ def control(line):
         store(arg)
     elif op == "silent":
         silent = arg == "on"
+    elif op == "cmgs-error":
+        cmgs_errors[0] = int(arg)
     elif op == "unplug":
         unplug()
     elif op == "replug":

@@ -29,6 +29,15 @@
 #   POST /test/expire   the next POST answers 125002 even with a good token
 #   POST /test/logout   every session is logged out (the next call gets 100003)
 #   GET  /test/sent     JSON list of sent messages {"phone","content"}
+#   POST /test/send-fault   body hang=SECONDS: the next send-sms is carried out
+#                       (sent, in the sent box) but its answer comes only after
+#                       SECONDS (a lost answer); lost=SECONDS: the next
+#                       send-sms is not carried out and answered only after
+#                       SECONDS (the router failed before acting on it);
+#                       busy: the next send-sms is answered 113053 "SMS send
+#                       busy" and nothing is sent
+# Sent messages are kept in the sent box as routers do (sms-list BoxType 2:
+# Smstat 3 "sent", Phone = the recipient, Date = when it was sent).
 #   GET  /test/state    JSON {"inbox": [indexes], "read": [indexes], "logins": n}
 #   POST /test/reports  body ok|fail|off: the router's delivery-report setting
 #                       (sms/config); with ok/fail every sent message is
@@ -68,7 +77,9 @@ lock = threading.Lock()
 valid_tokens = set()
 sessions = {}  # session id -> {"logged_in": bool}
 expire_next = [False]
+send_fault = [None]
 sent = []
+sentbox = []
 logins = [0]
 scram = {}
 next_index = [40100]
@@ -288,6 +299,9 @@ class H(BaseHTTPRequestHandler):
         if p == "/test/expire":
             expire_next[0] = True
             return self.send(b"ok")
+        if p == "/test/send-fault":
+            send_fault[0] = body.decode().strip() or None
+            return self.send(b"ok")
         if p == "/test/reports":
             args.delivery_reports = body.decode().strip()
             return self.send(b"ok")
@@ -349,7 +363,7 @@ class H(BaseHTTPRequestHandler):
             if not 1 <= count <= 50:
                 return self.send(err(100006), fresh)
             box = int(tag(body, "BoxType") or b"1")
-            msgs = inbox if box == 1 else []
+            msgs = inbox if box == 1 else sentbox if box == 2 else []
             chunk = msgs[(page - 1) * count: page * count]
             lower = args.lowercase
             if len(chunk) == 1 and len(msgs) == 1:
@@ -378,11 +392,22 @@ class H(BaseHTTPRequestHandler):
             if phone is None or content is None or tag(body, "Index") != b"-1":
                 return self.send(err(100005), fresh)
             text = from_cesu8(content).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+            fault, send_fault[0] = send_fault[0], None
+            if fault == "busy":
+                return self.send(err(113053), fresh)
+            if fault and fault.startswith("lost="):
+                time.sleep(float(fault[5:]))
+                return self.send(err(113018), fresh)
             sent.append({"phone": phone.decode(), "content": text, "length": int(tag(body, "Length") or b"0")})
+            next_index[0] += 1
+            sentbox.append(Msg(next_index[0], phone.decode(), text, smstat=3,
+                               date=time.strftime("%Y-%m-%d %H:%M:%S")))
             if args.delivery_reports in ("ok", "fail"):
                 next_index[0] += 1
                 inbox.append(Msg(next_index[0], phone.decode(), "", smstype=7 if args.delivery_reports == "ok" else 8,
                                  date=time.strftime("%Y-%m-%d %H:%M:%S")))
+            if fault and fault.startswith("hang="):
+                time.sleep(float(fault[5:]))  # the router sent it; its answer is lost
             return self.send(OK, fresh)
         if p == "/api/ussd/send":
             return self.send(OK, fresh)

@@ -15,6 +15,8 @@
 #                    each with its UDH in hex, as in Gammu's inbox table
 #   POST /test/raw   the next sms.read_sms reply is this body, verbatim
 #   POST /test/keep  {"keep": true|false}: sms.delete_sms fails (the rows stay) / works again
+#   POST /test/send-status  body N: the next v2 send is answered HTTP N and not
+#                    carried out (503: the gateway busy; 500: a server error)
 #   GET  /test/sent  JSON list of v2 send requests
 #   GET  /test/inbox JSON list of inbox IDs
 import argparse
@@ -37,6 +39,7 @@ inbox = []
 sent = []
 raw_next = []
 keep = [False]
+send_status = [0]
 next_id = [100]
 
 
@@ -106,6 +109,9 @@ class H(BaseHTTPRequestHandler):
             if self.path == "/api/v2/messages/sms":
                 if self.headers.get("access-token") != args.token:
                     return self.send(401, {"error": "Unauthorized"})
+                if send_status[0]:
+                    code, send_status[0] = send_status[0], 0
+                    return self.send(code, {"error": "HTTP %d" % code})
                 try:
                     req = json.loads(body)
                     to, text = req["to"], req["text"]
@@ -139,6 +145,9 @@ class H(BaseHTTPRequestHandler):
                 inbox.append(r)
                 hook = r
                 self.send(200, {"ID": r["ID"]})
+            elif self.path == "/test/send-status":
+                send_status[0] = int(body.decode().strip())
+                return self.send(200, {"ok": True})
             elif self.path == "/test/keep":
                 keep[0] = bool(json.loads(body).get("keep"))
                 return self.send(200, {})

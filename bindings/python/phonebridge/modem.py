@@ -191,7 +191,13 @@ class Modem:
         self._m.mark_read(id)
 
     def send(self, number: str, text: str, *, report: bool = False) -> Optional[int]:
-        """Send a text (split and encoded as needed); the box's reference or None."""
+        """Send a text (split and encoded as needed); the box's reference or None.
+
+        A failure says what it left behind (pb_modem_send_fate(), docs/modems.md):
+        a timeout error means the box got the request but no answer came, so the
+        message may have gone out; a protocol error (the box refused it) means
+        nothing left; any other error (I/O, not found, busy) means nothing left
+        and it may be tried again."""
         return self._m.send(number, text, report=report)
 
     def send_pdu(self, tpdu: bytes) -> Optional[int]:
@@ -384,7 +390,10 @@ class Backend:
         raise NotImplementedError
 
     def send(self, number: str, text: str, report: bool) -> Optional[int]:
-        """Send a text; the box's reference or None."""
+        """Send a text; the box's reference or None. Raise TimeoutError once the
+        box may have got the request without answering (it may have gone out),
+        and another error only when nothing can have left (docs/modems.md,
+        "Send outcomes")."""
         raise NotImplementedError
 
     def send_pdu(self, tpdu: bytes) -> Optional[int]:

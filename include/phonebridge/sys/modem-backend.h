@@ -54,6 +54,10 @@ typedef struct pb_modem_backend_ops {
 	int (*read)(void *state, const char *id, pb_modem_msg *out);
 	int (*remove)(void *state, const char *id);
 	int (*mark_read)(void *state, const char *id);
+	/** Send. A failure must say what it left behind (pb_modem_send_fate() in
+	 *  modem.h): PB_ETIMEOUT once the request may have reached the box
+	 *  without an answer; PB_EPROTO (or another "refused" code) when the box
+	 *  refused the message; any other code only when nothing can have left. */
 	int (*send_text)(void *state, const char *number, const char *text, unsigned flags, int *ref);
 	int (*send_pdu)(void *state, const uint8_t *tpdu, size_t len, int *ref);
 
