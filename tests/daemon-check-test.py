@@ -238,7 +238,13 @@ try:
         p = subprocess.Popen(args + ["-c", config_path, "run"], env=env, stdout=log, stderr=log)
         procs.append(p)
         msgs, end = [], time.monotonic() + 60
-        while time.monotonic() < end and sum("WATCHDOG=1" in m for m in msgs) < 2 and p.poll() is None:
+        # READY=1 may come after the first pings on a loaded machine (the
+        # watchdog runs from the start, READY once the stages run): wait for
+        # it, then for two pings
+        def enough():
+            r = next((i for i, m in enumerate(msgs) if m.startswith("READY=1")), None)
+            return r is not None and sum("WATCHDOG=1" in m for m in msgs[r:]) >= 2
+        while time.monotonic() < end and not enough() and p.poll() is None:
             try:
                 msgs.append(sock.recv(4096).decode())
             except socket.timeout:

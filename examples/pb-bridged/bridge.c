@@ -2106,21 +2106,22 @@ int pbb_run(pbb *b)
 		return -1;
 	}
 
-	pthread_t t[5];
-	void *(*fn[5])(void *) = { modem_main, deliver_main, sync_main, mms_main, fetch_main };
+	void *(*fn[])(void *) = { modem_main, deliver_main, sync_main, mms_main, fetch_main };
+	enum { STAGES = sizeof(fn) / sizeof(fn[0]) };
+	pthread_t t[STAGES];
 	size_t started = 0;
-	for (; started < 5; started++)
+	for (; started < STAGES; started++)
 		if (pthread_create(&t[started], NULL, fn[started], b) != 0) {
 			pbb_log(PB_LOG_ERROR, "cannot start a thread");
 			pbb_stop(b);
 			break;
 		}
 	pbb_log(PB_LOG_NOTICE, "running");
-	if (started == 4)
+	if (started == STAGES)
 		pbd_notify("READY=1\nSTATUS=running: journal recovered, %zu stages started", started);
 	for (size_t i = 0; i < started; i++)
 		pthread_join(t[i], NULL);
-	return started == 5 && !atomic_load(&b->failed) ? 0 : -1;
+	return started == STAGES && !atomic_load(&b->failed) ? 0 : -1;
 }
 
 void pbb_free(pbb *b)

@@ -815,7 +815,7 @@ static int reasm_open(watch_state *ws)
 	o.timeout = ws->timeout_ms;
 	o.max_groups = MAX_GROUPS;
 	if (ws->store) {
-		ws->ops = (pb_sms_reassembly_store_ops){ PB_SMS_REASSEMBLY_STORE_VERSION, ws_save_part,
+		ws->ops = (pb_sms_reassembly_store_ops){ PB_SMS_REASSEMBLY_STORE_OPS_VERSION, ws_save_part,
 							  ws_delete_group, ws_load };
 		o.store = &ws->ops;
 		o.store_userdata = ws;
@@ -852,13 +852,17 @@ PB_API int pb_modem_watch_setup(pb_modem *m, const pb_modem_watch_options *opts)
 {
 	if (!m || !opts)
 		return pb_error_set(PB_EINVAL, "pb_modem_watch_setup: NULL argument");
-	if (opts->version != PB_MODEM_WATCH_OPTIONS_VERSION || opts->incomplete_timeout_ms < 0)
-		return pb_error_set(PB_EINVAL, "pb_modem_watch_setup: options version %u or timeout %d unknown",
-				    opts->version, opts->incomplete_timeout_ms);
+	int rc;
+	if ((rc = PB_CHECK_VERSION(opts, PB_MODEM_WATCH_OPTIONS, 1)) < 0)
+		return rc;
+	if (opts->incomplete_timeout_ms < 0)
+		return pb_error_set(PB_EINVAL, "pb_modem_watch_setup: incomplete_timeout_ms %d is negative",
+				    opts->incomplete_timeout_ms);
 	const pb_sms_reassembly_store_ops *s = opts->store;
-	if (s && (s->version != PB_SMS_REASSEMBLY_STORE_VERSION || !s->save_part || !s->delete_group || !s->load))
-		return pb_error_set(PB_EINVAL, "pb_modem_watch_setup: reassembly store of version %u or incomplete",
-				    s->version);
+	if (s && (rc = PB_CHECK_VERSION(s, PB_SMS_REASSEMBLY_STORE_OPS, 1)) < 0)
+		return rc;
+	if (s && (!s->save_part || !s->delete_group || !s->load))
+		return pb_error_set(PB_EINVAL, "pb_modem_watch_setup: the reassembly store lacks an operation");
 	watch_state_dispose(&m->ws);
 	m->ws.timeout_ms = opts->incomplete_timeout_ms ? opts->incomplete_timeout_ms : INCOMPLETE_GIVE_UP_MS;
 	m->ws.store = s;
