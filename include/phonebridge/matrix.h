@@ -198,6 +198,10 @@ typedef struct pb_matrix_event {
 	const char *membership;  /**< m.room.member: content.membership */
 	const struct json_t *content; /**< the content object, never NULL */
 	const struct json_t *json;    /**< the whole event object */
+	/** 1: the event arrived as m.room.encrypted and was decrypted (json is
+	 *  then the original with type and content replaced); see
+	 *  <phonebridge/matrix-crypto.h> */
+	int decrypted;
 } pb_matrix_event;
 
 /**
