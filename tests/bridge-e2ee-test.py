@@ -1,0 +1,308 @@
+#!/usr/bin/python3
+# libphonebridge tests — pb-bridged in end-to-end encrypted rooms (issue 24),
+# against the real Synapse (../shared/peers/synapse/start-synapse) with a real
+# E2EE client as the owner: matrix-nio with python3-olm (Debian packages).
+#
+#  1. an inbound SMS makes an encrypted contact room ([matrix] encryption =
+#     default); the owner's nio device decrypts the message;
+#  2. the owner's encrypted text leaves the AT modem emulator as that SMS;
+#  3. the owner's encrypted picture (an encrypted attachment) leaves as an MMS
+#     with the same bytes (tests/mmsc-server.py records it);
+#  4. a second owner device, logged in later, reads the next inbound SMS;
+#  5. the daemon is SIGKILLed after the room key of an owner message was
+#     stored and before the message was handled: after a restart it leaves
+#     the modem exactly once;
+#  6. the Olm/Megolm state is in the store, pickled (no key material in
+#     clear), and a wrong pickle key stops the daemon with a clear message.
+#
+# One Synapse for the whole run (started here and stopped at the end, however
+# the run ends); PB_E2EE_SYNAPSE_DIR reuses a running one (development).
+# Skipped, saying so, when the shared directory or nio is missing.
+# SPDX-License-Identifier: LGPL-2.1-or-later
+import asyncio
+import io
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bridge_env import (ROOT, AtModem, Daemon, Mmsc, Tap, login, secret_file, stop,  # noqa: E402
+                        wait_for)
+from bridge_pdu import deliver7, submit_text  # noqa: E402
+
+DAEMON = sys.argv[1]
+PB_MMS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(DAEMON))), "pb-mms")
+START = os.environ.get("PB_START_SYNAPSE") or os.path.join(ROOT, "..", "shared", "peers", "synapse",
+                                                           "start-synapse")
+PEER, PEER2 = "+4915112345678", "+4915187654321"
+t = Tap()
+
+try:
+    import nio  # noqa: E402
+except ImportError:
+    print("1..0 # SKIP python3-matrix-nio is not installed")
+    sys.exit(0)
+if not os.path.exists(START):
+    print("1..0 # SKIP no shared Synapse (%s)" % START)
+    sys.exit(0)
+
+
+class Synapse:
+    """One Synapse in a temporary directory (or PB_E2EE_SYNAPSE_DIR, kept)."""
+
+    def __init__(self, users):
+        self.keep = os.environ.get("PB_E2EE_SYNAPSE_DIR")
+        self.dir = self.keep or tempfile.mkdtemp(prefix="pb-e2ee-synapse-")
+        args = [START, self.dir, "--port", "0"]
+        for u in users:
+            args += ["--user", u]
+        r = subprocess.run(args, capture_output=True, text=True, timeout=600)
+        out = dict(line.split(" ", 1) for line in r.stdout.splitlines() if " " in line)
+        if r.returncode != 0 or "url" not in out:
+            self.stop()
+            raise RuntimeError("start-synapse failed: %s" % r.stderr[-2000:])
+        self.url = out["url"]
+
+    def stop(self):
+        if self.dir and not self.keep:
+            subprocess.run([START, "stop", self.dir], capture_output=True, timeout=120)
+            shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir = None
+
+
+class Owner:
+    """An owner device: a nio client with its own Olm store, synced by hand
+    (one round at a time) so the test decides when it looks."""
+
+    def __init__(self, hs, tmp, name):
+        self.store = os.path.join(tmp, name)
+        os.mkdir(self.store)
+        cfg = nio.AsyncClientConfig(encryption_enabled=True, store_sync_tokens=True)
+        self.c = nio.AsyncClient(hs, "@owner:localhost", store_path=self.store, config=cfg)
+        self.texts = []    # (room, body, decrypted) of m.text/m.notice from the bot
+        self.undecrypted = []
+        self.c.add_event_callback(self._on_text, (nio.RoomMessageText, nio.RoomMessageNotice))
+        self.c.add_event_callback(self._on_megolm, nio.MegolmEvent)
+
+    async def _on_text(self, room, ev):
+        self.texts.append((room.room_id, ev.body, getattr(ev, "decrypted", False), ev.sender))
+
+    async def _on_megolm(self, room, ev):
+        self.undecrypted.append((room.room_id, ev.session_id))
+
+    async def login(self, device):
+        r = await self.c.login("ownerpw", device_name=device)
+        assert isinstance(r, nio.LoginResponse), r
+
+    async def round(self, timeout=500):
+        r = await self.c.sync(timeout=timeout, full_state=False)
+        if not isinstance(r, nio.SyncResponse):
+            return
+        for rid in list(self.c.invited_rooms):
+            await self.c.join(rid)
+        if self.c.should_upload_keys:
+            await self.c.keys_upload()
+        if self.c.should_query_keys:
+            await self.c.keys_query()
+        if self.c.should_claim_keys:
+            await self.c.keys_claim(self.c.get_users_for_key_claiming())
+        await self.c.send_to_device_messages()
+
+    async def until(self, pred, what, timeout=90):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            v = pred()
+            if v:
+                return v
+            await self.round()
+        print("# timed out waiting for " + what, flush=True)
+        return None
+
+    async def send(self, rid, content):
+        r = await self.c.room_send(rid, "m.room.message", content, ignore_unverified_devices=True)
+        return getattr(r, "event_id", None)
+
+
+def sends():
+    """The M-Send.req the MMSC got: (decoded by pb-mms, [bytes of each part])."""
+    out = []
+    for i, r in enumerate(mms.requests()):
+        if r["method"] != "POST" or not r["body_file"]:
+            continue
+        with open(r["body_file"], "rb") as f:
+            if f.read(2) != b"\x8c\x80":
+                continue
+        parts = os.path.join(tmp, "parts%d" % i)
+        shutil.rmtree(parts, ignore_errors=True)
+        os.mkdir(parts)
+        d = subprocess.run([PB_MMS, "decode", r["body_file"], "--parts-dir", parts], capture_output=True,
+                           text=True)
+        files = []
+        for n in sorted(os.listdir(parts)):
+            with open(os.path.join(parts, n), "rb") as f:
+                files.append(f.read())
+        out.append((d.stdout if d.returncode == 0 else "undecodable: " + d.stderr, files))
+    return out
+
+
+def sms_to(peer):
+    return [txt for num, txt in (submit_text(h) for h in modem.sent()) if num == peer]
+
+
+def png(seed):
+    import struct
+    import zlib
+
+    def chunk(c, d):
+        return struct.pack(">I", len(d)) + c + d + struct.pack(">I", zlib.crc32(c + d) & 0xFFFFFFFF)
+    raw = b"".join(b"\0" + bytes((x * 7 + y * 3 + seed) & 0xFF for x in range(24)) for y in range(8))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def contact_room(owner, body):
+    for rid, b, dec, _ in owner.texts:
+        if b == body:
+            return rid, dec
+    return None
+
+
+async def main():
+    global mms, modem
+    owner = Owner(HS, tmp, "owner1")
+    await owner.login("OWNER1")
+    await owner.round(0)
+
+    pickle = secret_file(os.path.join(tmp, "e2ee.key"), "k" * 32 + "\n")
+    bot_token = login(HS, "pbbot", "botpw")
+    token_file = secret_file(os.path.join(tmp, "matrix.token"), bot_token)
+    store = os.path.join(tmp, "bridge.db")
+    config = os.path.join(tmp, "bridge.ini")
+    mms = Mmsc(tmp)
+    modem = AtModem(tmp, "modem")
+    with open(config, "w") as f:
+        f.write("[modem]\n%s\nown_number = 0151 00000001\n[matrix]\nhomeserver = %s\ntoken_file = %s\n"
+                "owners = @owner:localhost\nsync_timeout_ms = 1000\nretry_max_ms = 1000\n"
+                "encryption = default\npickle_key_file = %s\n[mmsc]\nurl = %s/mms\nmax_size = 100K\n"
+                "[bridge]\nstore = %s\nregion = DE\nstore_sync = normal\n"
+                % (modem.config(), HS, token_file, pickle, mms.url, store))
+    bridged = Daemon(DAEMON, tmp, config)
+    try:
+        bridged.start()
+        t.ok(wait_for(lambda: bridged.log_has("encryption on: device"), "the Olm device", 60),
+             "the bridge made its Olm device and uploaded its keys")
+        # 1. inbound SMS -> encrypted contact room -> the owner's device decrypts it
+        modem.ctl("deliver " + deliver7(PEER, "Hello encrypted world", 1))
+        got = await owner.until(lambda: contact_room(owner, "Hello encrypted world"), "the first SMS")
+        t.ok(got is not None, "the owner's nio device reads the inbound SMS")
+        rid = got[0] if got else None
+        t.ok(got is not None and got[1], "... and it arrived encrypted (nio decrypted it)")
+        enc = None
+        if rid:
+            st = await owner.c.room_get_state_event(rid, "m.room.encryption")
+            enc = getattr(st, "content", {}).get("algorithm")
+        t.ok(enc == "m.megolm.v1.aes-sha2", "the contact room is encrypted (encryption = default)")
+        if not rid:
+            return
+
+        # 2. the owner's encrypted text -> SMS
+        ev = await owner.send(rid, {"msgtype": "m.text", "body": "Secret reply"})
+        t.ok(ev is not None, "nio sent an encrypted text")
+        t.ok(wait_for(lambda: "Secret reply" in sms_to(PEER), "the SMS on the modem", 90),
+             "the owner's encrypted text left the modem as an SMS")
+
+        # 3. the owner's encrypted picture -> MMS with the same bytes
+        pic = png(5)
+        up, keys = await owner.c.upload(io.BytesIO(pic), content_type="image/png", filename="view.png",
+                                        encrypt=True, filesize=len(pic))
+        content = {"msgtype": "m.image", "body": "view.png",
+                   "info": {"mimetype": "image/png", "size": len(pic)},
+                   "file": {"url": up.content_uri, "key": keys["key"], "iv": keys["iv"],
+                            "hashes": keys["hashes"], "v": keys["v"]}}
+        t.ok(await owner.send(rid, content) is not None, "nio sent an encrypted picture")
+        mm = wait_for(lambda: [m for m in sends() if pic in m[1]], "the M-Send.req with the picture", 90)
+        t.ok(mm and PEER.lstrip("+") in mm[0][0], "the owner's encrypted picture left as an MMS to the contact")
+        t.ok(mm is not None, "... carrying the decrypted picture, byte for byte")
+        if not mm:
+            print("# sends: %s" % [m[0][:500] for m in sends()])
+
+        # 4. a second owner device joins later and reads new messages
+        owner2 = Owner(HS, tmp, "owner2")
+        await owner2.login("OWNER2")
+        await owner2.round(0)
+        await owner2.round(0)
+        modem.ctl("deliver " + deliver7(PEER, "For both devices", 2))
+        got2 = await owner2.until(lambda: contact_room(owner2, "For both devices"), "the SMS on device 2")
+        t.ok(got2 is not None and got2[1], "a second owner device, logged in later, decrypts a new SMS")
+        got1 = await owner.until(lambda: contact_room(owner, "For both devices"), "the SMS on device 1")
+        t.ok(got1 is not None, "... and the first device still reads it")
+
+        # 5. SIGKILL after the room key was stored, before the event was handled
+        bridged.kill()
+        flag = os.path.join(tmp, "killed")
+        os.environ["PBB_TEST_KILL_BEFORE_DECRYPTED"] = flag
+        bridged.start()
+        await owner.c.room_send(rid, "m.room.message", {"msgtype": "m.text", "body": "warm-up"},
+                                ignore_unverified_devices=True)
+        # a new room session: its key travels while the daemon runs
+        owner.c.olm.outbound_group_sessions.pop(rid, None)
+        await owner.send(rid, {"msgtype": "m.text", "body": "Exactly once please"})
+        t.ok(wait_for(lambda: os.path.exists(flag) and not bridged.running(), "the test kill", 90),
+             "the daemon was killed after the room key arrived, before the message was handled")
+        del os.environ["PBB_TEST_KILL_BEFORE_DECRYPTED"]
+        bridged.start()
+        t.ok(wait_for(lambda: "Exactly once please" in sms_to(PEER), "the SMS after the restart", 90),
+             "after the restart the message left the modem")
+        # a later message has left too: the one before it cannot still be on its way
+        await owner.send(rid, {"msgtype": "m.text", "body": "And the next one"})
+        wait_for(lambda: "And the next one" in sms_to(PEER), "the next SMS", 90)
+        t.ok(sms_to(PEER).count("Exactly once please") == 1, "... exactly once")
+
+        # 6. the store holds pickles only; a wrong pickle key is refused
+        db = sqlite3.connect(store)
+        rows = db.execute("SELECT key, value FROM kv WHERE key LIKE 'e2ee/%'").fetchall()
+        db.close()
+        acct = [json.loads(v) for k, v in rows if k == "e2ee/account"]
+        t.ok(acct and "pickle" in acct[0] and len(rows) >= 4, "account and sessions are in the store")
+        t.ok(not any("session_key" in v or "AQ" == v[:2] for _, v in rows), "no room key in clear")
+        bridged.kill()
+        os.unlink(pickle)
+        secret_file(pickle, "a different key of 32 bytes!!!!\n")
+        bridged.start()
+        t.ok(wait_for(lambda: not bridged.running(), "the daemon to stop", 60) and
+             bridged.log_has("wrong pickle key"), "a wrong pickle key stops the daemon with a clear message")
+    finally:
+        bridged.close(t.failed)
+        await owner.c.close()
+        if "owner2" in dir():
+            await owner2.c.close()
+
+
+tmp = tempfile.mkdtemp(prefix="pb-bridge-e2ee-test-")
+mms = modem = None
+syn = None
+try:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    syn = Synapse(["pbbot:botpw", "owner:ownerpw"])
+    HS = syn.url
+    asyncio.run(main())
+except Exception as e:  # noqa: BLE001 - any failure is a failed case, then cleanup
+    import traceback
+    traceback.print_exc(file=sys.stdout)
+    t.ok(False, "the test ran to its end (%s)" % e)
+finally:
+    for p in (mms.proc if mms else None, modem.proc if modem else None):
+        if p:
+            stop(p)
+    if syn:
+        syn.stop()
+rc = t.done()
+if not t.failed:
+    shutil.rmtree(tmp, ignore_errors=True)
+sys.exit(rc)
