@@ -32,8 +32,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bridge_env import (ROOT, AtModem, Daemon, Mmsc, Tap, login, secret_file, stop,  # noqa: E402
-                        wait_for)
+from bridge_env import (ROOT, AtModem, Daemon, Mmsc, Tap, login, request, secret_file,  # noqa: E402
+                        stop, wait_for)
 from bridge_pdu import deliver7, submit_text  # noqa: E402
 
 DAEMON = sys.argv[1]
@@ -189,7 +189,7 @@ async def main():
     with open(config, "w") as f:
         f.write("[modem]\n%s\nown_number = 0151 00000001\n[matrix]\nhomeserver = %s\ntoken_file = %s\n"
                 "owners = @owner:localhost\nsync_timeout_ms = 1000\nretry_max_ms = 1000\n"
-                "encryption = default\npickle_key_file = %s\n[mmsc]\nurl = %s/mms\nmax_size = 100K\n"
+                "encryption = default\npickle_key_file = %s\nundecryptable_timeout_ms = 3000\n[mmsc]\nurl = %s/mms\nmax_size = 100K\n"
                 "[bridge]\nstore = %s\nregion = DE\nstore_sync = normal\n"
                 % (modem.config(), HS, token_file, pickle, mms.url, store))
     bridged = Daemon(DAEMON, tmp, config)
@@ -242,6 +242,20 @@ async def main():
         t.ok(got2 is not None and got2[1], "a second owner device, logged in later, decrypts a new SMS")
         got1 = await owner.until(lambda: contact_room(owner, "For both devices"), "the SMS on device 1")
         t.ok(got1 is not None, "... and the first device still reads it")
+
+        # 4b. a message whose room key never reaches the bridge: a notice, not silence
+        import olm
+        lost = olm.OutboundGroupSession()
+        body = {"type": "m.room.message", "room_id": rid, "content": {"msgtype": "m.text", "body": "Lost key"}}
+        enc = {"algorithm": "m.megolm.v1.aes-sha2", "sender_key": owner.c.olm.account.identity_keys["curve25519"],
+               "device_id": "OWNER1", "session_id": lost.id, "ciphertext": lost.encrypt(json.dumps(body))}
+        request("PUT", HS + "/_matrix/client/v3/rooms/%s/send/m.room.encrypted/lost1" % rid, enc,
+                owner.c.access_token)
+        note = await owner.until(lambda: [b for r, b, _, snd in owner.texts if r == rid and "could not decrypt" in b
+                                          and snd != "@owner:localhost"], "the undecryptable notice")
+        t.ok(note is not None, "an undecryptable message gets a notice after undecryptable_timeout_ms")
+        t.ok(bridged.log_has("cannot be decrypted yet") and "Lost key" not in sms_to(PEER),
+             "... after waiting for its key, and nothing left the modem")
 
         # 5. SIGKILL after the room key was stored, before the event was handled
         bridged.kill()

@@ -1116,10 +1116,103 @@ static int contacts_file(sync_ctx *sc, const pb_matrix_event *ev)
 	return rc;
 }
 
+/* --- encrypted events the bridge could not read yet -------------------------------- */
+
+#define E2EE_PENDING "bridge.e2ee.pending"
+
+static int on_event(const pb_matrix_event *ev, void *ud);
+
+/* An m.room.encrypted event without its room key (the library has asked the
+ * sender's devices for it): kept in the store until the key comes or the
+ * wait ends in a notice (e2ee_retry) — never dropped in silence. */
+static int e2ee_undecryptable(sync_ctx *sc, const pb_matrix_event *ev)
+{
+	const pbb_config *cfg = sc->b->cfg;
+	if (cfg->encryption == PBB_E2EE_OFF || !ev->event_id || !pbb_config_is_owner(cfg, ev->sender))
+		return 0;
+	char *old = NULL;
+	json_t *all = pb_store_kv_get(sc->st, E2EE_PENDING, &old) == 0 ? json_loads(old, 0, NULL) : json_object();
+	pb_free(old);
+	if (!json_is_object(all)) {
+		json_decref(all);
+		all = json_object();
+	}
+	json_object_set_new(all, ev->event_id, json_pack("{s:s, s:I, s:O}", "room", ev->room_id, "seen",
+							 (json_int_t)time(NULL) * 1000, "event", ev->json));
+	char *text = json_dumps(all, JSON_COMPACT);
+	int rc = text ? pb_store_kv_set(sc->st, E2EE_PENDING, text) : PB_ENOMEM;
+	free(text);
+	json_decref(all);
+	if (rc == 0)
+		pbb_log(PB_LOG_WARNING, "matrix: %s in %s cannot be decrypted yet: waiting for its room key",
+			ev->event_id, ev->room_id);
+	return rc;
+}
+
+/* After each sync: the waiting events whose key came are handled; those
+ * waited for longer than [matrix] undecryptable_timeout_ms get a notice. */
+static void e2ee_retry(sync_ctx *sc)
+{
+	pbb *b = sc->b;
+	char *old = NULL;
+	if (!b->crypto || pb_store_kv_get(sc->st, E2EE_PENDING, &old) < 0)
+		return;
+	json_t *all = json_loads(old, 0, NULL);
+	pb_free(old);
+	const char *eid;
+	json_t *p, *tmp;
+	bool changed = false;
+	json_object_foreach_safe(all, tmp, eid, p) {
+		const char *room = json_string_value(json_object_get(p, "room"));
+		char *ej = json_dumps(json_object_get(p, "event"), JSON_COMPACT), *pj = NULL;
+		int rc = room && ej ? pb_matrix_crypto_decrypt(b->crypto, room, ej, &pj) : PB_EMALFORMED;
+		free(ej);
+		json_t *e = pj ? json_loads(pj, 0, NULL) : NULL;
+		pb_free(pj);
+		if (rc == 0 && e) {
+			const json_t *ct = json_object_get(e, "content");
+			pb_matrix_event ev = { .section = PB_MATRIX_TIMELINE, .room_id = room, .event_id = eid,
+					       .type = json_string_value(json_object_get(e, "type")),
+					       .sender = json_string_value(json_object_get(e, "sender")),
+					       .origin_server_ts = json_integer_value(json_object_get(e, "origin_server_ts")),
+					       .msgtype = json_string_value(json_object_get(ct, "msgtype")),
+					       .body = json_string_value(json_object_get(ct, "body")),
+					       .content = ct, .json = e, .decrypted = 1 };
+			pbb_log(PB_LOG_NOTICE, "matrix: %s decrypted now that its room key came", eid);
+			rc = ev.type && json_is_object(ct) ? on_event(&ev, sc) : 0;
+		} else if (rc == PB_ENOTFOUND &&
+			   time(NULL) * 1000 - json_integer_value(json_object_get(p, "seen")) < b->cfg->undecryptable_ms) {
+			json_decref(e);
+			continue; /* still waiting */
+		} else {
+			pb_matrix_event ev = { .room_id = room, .event_id = eid };
+			char text[512];
+			snprintf(text, sizeof(text), "\u26a0 The bridge could not decrypt a message of yours (%s): "
+				 "%s. It was NOT sent. Please send it again.", eid,
+				 rc == PB_ENOTFOUND ? "its room key never reached the bridge's device"
+						    : pb_error_last()->message);
+			pbb_log(PB_LOG_WARNING, "matrix: %s stays unreadable: notice sent", eid);
+			rc = room ? reply(sc, &ev, text) : 0;
+		}
+		json_decref(e);
+		if (rc == 0) {
+			json_object_del(all, eid);
+			changed = true;
+		}
+	}
+	char *text = changed ? json_dumps(all, JSON_COMPACT) : NULL;
+	if (text && pb_store_kv_set(sc->st, E2EE_PENDING, text) < 0)
+		pbb_log(PB_LOG_ERROR, "journal: %s", last_error());
+	free(text);
+	json_decref(all);
+}
+
 static int on_event(const pb_matrix_event *ev, void *ud)
 {
 	sync_ctx *sc = ud;
 	pbb *b = sc->b;
+	if (!sc->initial && ev->section == PB_MATRIX_TIMELINE && !strcmp(ev->type, "m.room.encrypted"))
+		return e2ee_undecryptable(sc, ev);
 	if (sc->initial || ev->section != PB_MATRIX_TIMELINE || strcmp(ev->type, "m.room.message") != 0 ||
 	    !ev->event_id || !ev->msgtype)
 		return 0;
@@ -1130,6 +1223,13 @@ static int on_event(const pb_matrix_event *ev, void *ud)
 	if (!pbb_config_is_owner(b->cfg, ev->sender)) {
 		pbb_log(PB_LOG_NOTICE, "ignored %s from %s in %s: not an owner", ev->event_id,
 			ev->sender ? ev->sender : "?", ev->room_id);
+		return 0;
+	}
+	if (b->cfg->encryption == PBB_E2EE_REQUIRE && !ev->decrypted) {
+		pbb_log(PB_LOG_NOTICE, "refused %s in %s: not encrypted (encryption = require)", ev->event_id,
+			ev->room_id);
+		reply(sc, ev, "\u26a0 This bridge only sends encrypted messages (encryption = require): "
+		      "this one was NOT sent. Turn on encryption in the room's settings.");
 		return 0;
 	}
 	pb_store_contact *c = NULL;
@@ -1260,6 +1360,7 @@ static void *sync_main(void *arg)
 		}
 		backoff = 0;
 		sc.initial = false;
+		e2ee_retry(&sc);
 	}
 	pthread_mutex_lock(&b->mu);
 	b->mx_sync = NULL;

@@ -147,7 +147,21 @@ PB_API int pb_matrix_crypto_room_check(pb_matrix_crypto *c, pb_matrix *m, const 
  */
 PB_API int pb_matrix_crypto_share_room_key(pb_matrix_crypto *c, pb_matrix *m, const char *room_id);
 
-/** The number of inbound Megolm sessions stored (for tests and status). */
+/**
+ * Decrypt one m.room.encrypted event of @p room_id again (e.g. one a sync
+ * could not decrypt, once its key may have come). Asks no one for keys.
+ *
+ * @param event_json the whole event as JSON text; borrowed
+ * @param plain_json receives the event with type and content replaced by
+ *                   the decrypted ones (new, pb_free())
+ * @return 0, PB_ENOTFOUND (no room key yet), PB_EMALFORMED, PB_EPROTO
+ *         (replayed index, wrong room, cannot decrypt)
+ */
+PB_API int pb_matrix_crypto_decrypt(pb_matrix_crypto *c, const char *room_id, const char *event_json,
+				    char **plain_json);
+
+/** The number of inbound Megolm sessions this object stored since it was
+ *  made (for tests and status). */
 PB_API unsigned pb_matrix_crypto_inbound_count(pb_matrix_crypto *c);
 
 /** The mxc file of an encrypted attachment (content.file of an encrypted

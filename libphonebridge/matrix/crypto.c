@@ -1291,6 +1291,29 @@ int pb_matrix__crypto_room_event(pb_matrix_crypto *c, pb_matrix *m, const char *
 	return 0;
 }
 
+int pb_matrix_crypto_decrypt(pb_matrix_crypto *c, const char *room_id, const char *event_json,
+			     char **plain_json)
+{
+	*plain_json = NULL;
+	json_t *ev = event_json ? json_loads(event_json, 0, NULL) : NULL, *p = NULL;
+	if (!json_is_object(ev)) {
+		json_decref(ev);
+		return pb_error_set(PB_EMALFORMED, "matrix: e2ee: the event is not a JSON object");
+	}
+	pthread_mutex_lock(&c->lock);
+	int rc = megolm_decrypt(c, room_id, ev, &p);
+	pthread_mutex_unlock(&c->lock);
+	if (rc == 0) {
+		json_object_set(ev, "type", json_object_get(p, "type"));
+		json_object_set(ev, "content", json_object_get(p, "content"));
+		if ((*plain_json = dump_string(ev)) == NULL)
+			rc = PB_ENOMEM;
+	}
+	json_decref(p);
+	json_decref(ev);
+	return rc;
+}
+
 /* --- outbound Megolm ------------------------------------------------------------ */
 
 /* The devices of @users: a new object "USER DEVICE" -> {user, device, curve25519, ed25519}. */
