@@ -576,8 +576,11 @@ int pb_matrix_crypto_new(pb_matrix_crypto **out, pb_matrix *m, const pb_matrix_c
 		rc = pb_error__oom();
 	if (rc == 0)
 		rc = account_load_or_create(c);
-	if (rc == 0)
-		rc = replenish(c, m, -1);
+	if (rc == 0 && (rc = replenish(c, m, -1)) < 0 && c->uploaded && rc != PB_ENOMEM && rc != PB_EAUTH) {
+		/* the server has the device keys: one-time keys can wait for a sync */
+		pb_log_warning(PB_MATRIX_LOG, "e2ee: cannot top up one-time keys now: %s", pb_error_last()->message);
+		rc = 0;
+	}
 	if (rc < 0) {
 		pb_matrix_crypto_free(c);
 		return rc;
