@@ -13,7 +13,9 @@
 #     stored and before the message was handled: after a restart it leaves
 #     the modem exactly once;
 #  6. the Olm/Megolm state is in the store, pickled (no key material in
-#     clear), and a wrong pickle key stops the daemon with a clear message.
+#     clear), and a wrong pickle key stops the daemon with a clear message;
+#  7. Python: a phonebridge.matrix.Client with enable_encryption() writes to
+#     and reads from an encrypted room shared with the nio owner.
 #
 # One Synapse for the whole run (started here and stopped at the end, however
 # the run ends); PB_E2EE_SYNAPSE_DIR reuses a running one (development).
@@ -37,6 +39,7 @@ from bridge_env import (ROOT, AtModem, Daemon, Mmsc, Tap, login, request, secret
 from bridge_pdu import deliver7, submit_text  # noqa: E402
 
 DAEMON = sys.argv[1]
+PYPATH = sys.argv[2] if len(sys.argv) > 2 else ""  # the phonebridge package in the build tree
 PB_MMS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(DAEMON))), "pb-mms")
 START = os.environ.get("PB_START_SYNAPSE") or os.path.join(ROOT, "..", "shared", "peers", "synapse",
                                                            "start-synapse")
@@ -291,6 +294,7 @@ async def main():
         bridged.start()
         t.ok(wait_for(lambda: not bridged.running(), "the daemon to stop", 60) and
              bridged.log_has("wrong pickle key"), "a wrong pickle key stops the daemon with a clear message")
+        await python_client(owner)
     finally:
         bridged.close(t.failed)
         await owner.c.close()
@@ -298,12 +302,44 @@ async def main():
             await owner2.c.close()
 
 
+async def python_client(owner):
+    """7. The same through the Python binding (phonebridge.matrix)."""
+    if PYPATH:
+        sys.path.insert(0, PYPATH)
+    try:
+        from phonebridge import matrix as pbm
+    except ImportError as e:
+        print("# skipped the Python part: %s" % e)
+        return
+    cl = pbm.Client(HS, token=login(HS, "pyuser", "pypw"))
+    cl.whoami()
+    cl.enable_encryption(os.path.join(tmp, "py.db"), pickle_key="python pickle key, 32 bytes long")
+    t.ok(cl.identity_keys is not None and len(cl.identity_keys["ed25519"]) == 43,
+         "Python: enable_encryption() made an Olm device")
+    rid = cl.create_dm("@owner:localhost")
+    cl.send_state(rid, "m.room.encryption", {"algorithm": "m.megolm.v1.aes-sha2"})
+    t.ok(cl.room_encrypted(rid), "Python: room_encrypted() sees m.room.encryption")
+    await owner.until(lambda: rid in owner.c.rooms, "the owner in the Python room")
+    cl.send_text(rid, "From Python, encrypted")
+    got = await owner.until(lambda: [d for r, b, d, _ in owner.texts if r == rid and b == "From Python, encrypted"],
+                            "the Python message at the owner")
+    t.ok(got and got[0], "Python: nio decrypts what the Python client sent")
+    await owner.send(rid, {"msgtype": "m.text", "body": "To Python, encrypted"})
+    since, seen, end = None, None, time.monotonic() + 90
+    while seen is None and time.monotonic() < end:
+        r = cl.sync(since, timeout_ms=1000)
+        since = r.next_batch
+        seen = next((e for e in r.events if e.room_id == rid and e.body == "To Python, encrypted"), None)
+    t.ok(seen is not None and seen.decrypted and seen.type == "m.room.message",
+         "Python: sync() decrypts the owner's message (Event.decrypted)")
+
+
 tmp = tempfile.mkdtemp(prefix="pb-bridge-e2ee-test-")
 mms = modem = None
 syn = None
 try:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    syn = Synapse(["pbbot:botpw", "owner:ownerpw"])
+    syn = Synapse(["pbbot:botpw", "owner:ownerpw", "pyuser:pypw"])
     HS = syn.url
     asyncio.run(main())
 except Exception as e:  # noqa: BLE001 - any failure is a failed case, then cleanup

@@ -187,6 +187,7 @@ class Matrix:
     access_token: Optional[str]
     last_errcode: Optional[str]
     last_status: int
+    identity_keys: Optional[Dict[str, str]]
     def __init__(self, homeserver: Optional[str], access_token: Optional[str] = ...,
                  access_token_file: Optional[str] = ..., user_agent: Optional[str] = ...,
                  ca_file: Optional[str] = ..., tls_insecure: bool = ...,
@@ -226,6 +227,10 @@ class Matrix:
                    filename: Optional[str] = ..., mimetype: Optional[str] = ..., size: int = ...,
                    width: int = ..., height: int = ..., duration_ms: int = ...,
                    txn_id: Optional[str] = ...) -> str: ...
+    def enable_encryption(self, store_path: str, pickle_key: Optional[str] = ...,
+                          pickle_key_file: Optional[str] = ...) -> None: ...
+    def room_encrypted(self, room_id: str) -> bool: ...
+    def download_encrypted(self, file_json: str, max_bytes: int = ...) -> bytes: ...
     def sync(self, since: Optional[str] = ..., filter: Optional[str] = ..., timeout_ms: int = ...,
              full_state: bool = ...) -> Tuple[List[Dict[str, Any]], List[Tuple[str, Optional[str]]], List[str], Optional[str]]: ...
 

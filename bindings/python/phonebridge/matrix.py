@@ -103,6 +103,8 @@ class Event:
     body: Optional[str]          #: m.room.message: content.body
     membership: Optional[str]    #: m.room.member: content.membership
     json: str = field(repr=False)  #: the whole event as JSON text
+    #: it arrived as m.room.encrypted and was decrypted (see Client.enable_encryption)
+    decrypted: bool = False
 
     @property
     def event(self) -> Dict[str, Any]:
@@ -339,6 +341,33 @@ class Client:
         """Upload a file and send it (m.image/m.video/m.audio/m.file by type;
         image size filled in); returns the event id."""
         return _call(self._m.send_file, room_id, path, mimetype, txn_id)
+
+    # --- end-to-end encryption ---
+    def enable_encryption(self, store_path: _Path, *, pickle_key_file: Optional[_Path] = None,
+                          pickle_key: Optional[str] = None) -> None:
+        """Give this client an Olm device (login or :meth:`whoami` first):
+        its keys and sessions live in the phonebridge store at ``store_path``
+        (a :class:`phonebridge.store.Store` file), pickled with the key read
+        from ``pickle_key_file`` (mode 0600, 16 bytes or more) or given as
+        ``pickle_key``. From then on :meth:`sync` decrypts (``Event.decrypted``)
+        and every send to an encrypted room is encrypted. Device verification
+        and cross-signing are not implemented."""
+        _call(self._m.enable_encryption, os.fspath(store_path), pickle_key,
+              os.fspath(pickle_key_file) if pickle_key_file is not None else None)
+
+    @property
+    def identity_keys(self) -> Optional[Dict[str, str]]:
+        """This device's keys ({"curve25519", "ed25519"}) once encryption is on."""
+        return self._m.identity_keys
+
+    def room_encrypted(self, room_id: str) -> bool:
+        """Whether the room has m.room.encryption (False when encryption is off)."""
+        return _call(self._m.room_encrypted, room_id)
+
+    def download_encrypted(self, file: Union[str, Dict[str, Any]], max_bytes: int = 0) -> bytes:
+        """The plaintext of an encrypted attachment: the ``file`` object of
+        an encrypted m.image/m.file/... content (its SHA-256 is checked)."""
+        return _call(self._m.download_encrypted, _json(file), max_bytes)
 
     # --- sync ---
     def upload_filter(self, filter: Union[str, Dict[str, Any]]) -> str:
