@@ -139,7 +139,8 @@ static void preload(mem_store *s, const json_t *f)
 	json_decref(acct);
 	char key[1024];
 	snprintf(key, sizeof(key), "e2ee/ig/%s/%s/%s", fs(f, "room_id"), fs(f, "sender_key"), fs(f, "session_id"));
-	json_t *ig = json_pack("{s:s, s:s}", "pickle", fs(f, "inbound_pickle"), "room_id", fs(f, "room_id"));
+	json_t *ig = json_pack("{s:s, s:s, s:s}", "pickle", fs(f, "inbound_pickle"), "room_id", fs(f, "room_id"),
+			       "sender", "@owner:example.org");
 	char *i = json_dumps(ig, JSON_COMPACT);
 	json_object_set_new(s->kv, key, json_string(i));
 	free(i);
@@ -200,6 +201,16 @@ static void test_matrix__e2ee_fixed_pickles_decrypt(void **state)
 	ev = encrypted_event(f, "event1_other_room", "$three");
 	assert_pb_error(pb_matrix_crypto_decrypt(c, room, ev, &plain), PB_EPROTO);
 	assert_non_null(strstr(pb_error_last()->message, "another room"));
+	pb_free(ev);
+	/* another user's event with the owner's session: the key is the owner's */
+	ev = encrypted_event(f, "event0", "$one");
+	char *forged = pb_strdup(ev);
+	memcpy(strstr(forged, "@owner:"), "@eve00:", 7);
+	assert_pb_error(pb_matrix_crypto_decrypt(c, room, forged, &plain), PB_EPROTO);
+	assert_non_null(strstr(pb_error_last()->message, "uses a room key that @owner:example.org sent"));
+	pb_free(forged);
+	pb_free(ev);
+	ev = encrypted_event(f, "event1_other_room", "$three");
 	/* a room with no key for that session */
 	assert_pb_error(pb_matrix_crypto_decrypt(c, "!elsewhere:example.org", ev, &plain), PB_ENOTFOUND);
 	pb_free(ev);

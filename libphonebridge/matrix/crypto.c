@@ -983,8 +983,8 @@ static int ig_key(pb_buf *k, const char *room, const char *sender_key, const cha
 	return key_of(k, "ig", room, sender_key, sid);
 }
 
-static int ig_add(pb_matrix_crypto *c, const char *room, const char *sender_key, const char *sid,
-		  const char *session_key, const char *claimed_ed, bool exported)
+static int ig_add(pb_matrix_crypto *c, const char *room, const char *sender, const char *sender_key,
+		  const char *sid, const char *session_key, const char *claimed_ed, bool exported)
 {
 	pb_buf k = PB_BUF_INIT;
 	json_t *have = NULL;
@@ -1014,7 +1014,8 @@ static int ig_add(pb_matrix_crypto *c, const char *room, const char *sender_key,
 	}
 	json_t *p = pickle_ig(c, s);
 	ig_free(s);
-	json_t *v = p ? json_pack("{s:o, s:s, s:s?}", "pickle", p, "room_id", room, "ed25519", claimed_ed)
+	json_t *v = p ? json_pack("{s:o, s:s, s:s, s:s?}", "pickle", p, "room_id", room, "sender", sender,
+				  "ed25519", claimed_ed)
 		      : NULL;
 	rc = v ? st_save(c, pb_buf_cstr(&k), v) : pb_error__oom();
 	json_decref(v);
@@ -1051,6 +1052,14 @@ static int megolm_decrypt(pb_matrix_crypto *c, const char *room, const json_t *e
 		rc = pb_error_set(PB_ENOTFOUND, "matrix: e2ee: no room key %s for event %s", sid, eid ? eid : "?");
 	if (rc < 0)
 		goto out;
+	/* the key came over Olm from one user: only that user's events open with it */
+	const char *owner = json_string_value(json_object_get(v, "sender"));
+	const char *esender = json_string_value(json_object_get(event, "sender"));
+	if (owner && (esender == NULL || strcmp(owner, esender) != 0)) {
+		rc = pb_error_set(PB_EPROTO, "matrix: e2ee: event %s from %s uses a room key that %s sent",
+				  eid ? eid : "?", esender ? esender : "?", owner);
+		goto out;
+	}
 	if ((s = unpickle_ig(c, "room key", json_string_value(json_object_get(v, "pickle")))) == NULL) {
 		rc = pb_error_last()->code;
 		goto out;
@@ -1151,7 +1160,7 @@ static int to_device_payload(pb_matrix_crypto *c, const char *sender, const char
 			pb_log_warning(PB_MATRIX_LOG, "e2ee: room key from %s is incomplete: dropped", sender);
 			return 0;
 		}
-		int rc = ig_add(c, room, sender_key, sid, skey, claimed, false);
+		int rc = ig_add(c, room, sender, sender_key, sid, skey, claimed, false);
 		return rc == PB_ENOMEM || rc == PB_EIO || rc == PB_EBUSY ? rc : 0;
 	}
 	pb_log_debug(PB_MATRIX_LOG, "e2ee: to-device %s from %s ignored", type, sender);
@@ -1542,7 +1551,7 @@ static OlmOutboundGroupSession *og_create(pb_matrix_crypto *c, const char *room,
 		olm_outbound_group_session_id(og, (uint8_t *)sid, idn);
 		olm_outbound_group_session_key(og, (uint8_t *)skey, kn);
 		sid[idn] = skey[kn] = '\0';
-		rc = ig_add(c, room, c->curve, sid, skey, c->ed, false);
+		rc = ig_add(c, room, c->user_id, c->curve, sid, skey, c->ed, false);
 	}
 	*state = json_pack("{s:I, s:I, s:{}}", "created", (json_int_t)now_ms(), "messages", (json_int_t)0, "shared");
 	if (rc == 0 && *state)
