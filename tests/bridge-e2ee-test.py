@@ -9,9 +9,13 @@
 #  3. the owner's encrypted picture (an encrypted attachment) leaves as an MMS
 #     with the same bytes (tests/mmsc-server.py records it);
 #  4. a second owner device, logged in later, reads the next inbound SMS;
+#  4b. a message whose key never reaches the bridge gets a notice, not silence;
 #  5. the daemon is SIGKILLed after the room key of an owner message was
 #     stored and before the message was handled: after a restart it leaves
 #     the modem exactly once;
+#  5b. encryption = allow: a new room is plain; the owner turns encryption on
+#     in it and both directions go on encrypted;
+#  5c. encryption = require: an unencrypted owner message gets a notice;
 #  6. the Olm/Megolm state is in the store, pickled (no key material in
 #     clear), and a wrong pickle key stops the daemon with a clear message;
 #  7. Python: a phonebridge.matrix.Client with enable_encryption() writes to
@@ -189,12 +193,16 @@ async def main():
     config = os.path.join(tmp, "bridge.ini")
     mms = Mmsc(tmp)
     modem = AtModem(tmp, "modem")
-    with open(config, "w") as f:
-        f.write("[modem]\n%s\nown_number = 0151 00000001\n[matrix]\nhomeserver = %s\ntoken_file = %s\n"
-                "owners = @owner:localhost\nsync_timeout_ms = 1000\nretry_max_ms = 1000\n"
-                "encryption = default\npickle_key_file = %s\nundecryptable_timeout_ms = 3000\n[mmsc]\nurl = %s/mms\nmax_size = 100K\n"
-                "[bridge]\nstore = %s\nregion = DE\nstore_sync = normal\n"
-                % (modem.config(), HS, token_file, pickle, mms.url, store))
+
+    def write_config(mode):
+        with open(config, "w") as f:
+            f.write("[modem]\n%s\nown_number = 0151 00000001\n[matrix]\nhomeserver = %s\ntoken_file = %s\n"
+                    "owners = @owner:localhost\nsync_timeout_ms = 1000\nretry_max_ms = 1000\n"
+                    "encryption = %s\npickle_key_file = %s\nundecryptable_timeout_ms = 3000\n"
+                    "[mmsc]\nurl = %s/mms\nmax_size = 100K\n"
+                    "[bridge]\nstore = %s\nregion = DE\nstore_sync = normal\n"
+                    % (modem.config(), HS, token_file, mode, pickle, mms.url, store))
+    write_config("default")
     bridged = Daemon(DAEMON, tmp, config)
     try:
         bridged.start()
@@ -280,6 +288,37 @@ async def main():
         await owner.send(rid, {"msgtype": "m.text", "body": "And the next one"})
         wait_for(lambda: "And the next one" in sms_to(PEER), "the next SMS", 90)
         t.ok(sms_to(PEER).count("Exactly once please") == 1, "... exactly once")
+
+        # 5b. encryption = allow: a new room is unencrypted; the owner turns
+        # encryption on in it and both directions go on, encrypted
+        bridged.kill()
+        write_config("allow")
+        bridged.start()
+        modem.ctl("deliver " + deliver7(PEER2, "Plain hello", 3))
+        got = await owner.until(lambda: contact_room(owner, "Plain hello"), "the SMS in a plain room")
+        t.ok(got is not None and not got[1], "encryption = allow: a new contact room is not encrypted")
+        rid2 = got[0] if got else None
+        if rid2:
+            await owner.c.room_put_state(rid2, "m.room.encryption", {"algorithm": "m.megolm.v1.aes-sha2"})
+            await owner.round()
+            await owner.send(rid2, {"msgtype": "m.text", "body": "Now encrypted"})
+            t.ok(wait_for(lambda: "Now encrypted" in sms_to(PEER2), "the SMS from the newly encrypted room", 90),
+                 "the owner turned encryption on in an existing room: the encrypted reply left as SMS")
+            modem.ctl("deliver " + deliver7(PEER2, "Encrypted now too", 4))
+            got = await owner.until(lambda: contact_room(owner, "Encrypted now too"), "the next SMS")
+            t.ok(got is not None and got[1], "... and the next inbound SMS reaches the owner encrypted")
+
+        # 5c. encryption = require: an unencrypted owner message is refused with a notice
+        bridged.kill()
+        write_config("require")
+        bridged.start()
+        request("PUT", HS + "/_matrix/client/v3/rooms/%s/send/m.room.message/plain1" % rid,
+                {"msgtype": "m.text", "body": "Unencrypted"}, owner.c.access_token)
+        note = await owner.until(lambda: [b for r, b, _, snd in owner.texts if r == rid and
+                                          "only sends encrypted" in b and snd != "@owner:localhost"],
+                                 "the require notice")
+        t.ok(note is not None and "Unencrypted" not in sms_to(PEER),
+             "encryption = require: an unencrypted owner message gets a notice and is not sent")
 
         # 6. the store holds pickles only; a wrong pickle key is refused
         db = sqlite3.connect(store)
