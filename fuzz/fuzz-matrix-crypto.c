@@ -126,7 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_t *e;
 		json_array_foreach(json_object_get(json_object_get(r, "timeline"), "events"), i, e) {
 			json_t *plain = NULL;
-			pb_matrix__crypto_room_event(crypto, mx, rid, e, &plain);
+			pb_matrix__crypto_room_event(crypto, mx, rid, e, true, &plain);
 			if (plain && !json_is_object(json_object_get(plain, "content")))
 				abort();
 			json_decref(plain);

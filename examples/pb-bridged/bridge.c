@@ -1187,11 +1187,11 @@ static void e2ee_retry(sync_ctx *sc)
 		} else {
 			pb_matrix_event ev = { .room_id = room, .event_id = eid };
 			char text[512];
+			const char *why = rc == PB_ENOTFOUND ? "its room key never reached the bridge's device"
+							     : pb_error_last()->message;
 			snprintf(text, sizeof(text), "\u26a0 The bridge could not decrypt a message of yours (%s): "
-				 "%s. It was NOT sent. Please send it again.", eid,
-				 rc == PB_ENOTFOUND ? "its room key never reached the bridge's device"
-						    : pb_error_last()->message);
-			pbb_log(PB_LOG_WARNING, "matrix: %s stays unreadable: notice sent", eid);
+				 "%s. It was NOT sent. Please send it again.", eid, why);
+			pbb_log(PB_LOG_WARNING, "matrix: %s stays unreadable (%s): notice sent", eid, why);
 			rc = room ? reply(sc, &ev, text) : 0;
 		}
 		json_decref(e);

@@ -21,7 +21,7 @@
  *    timeline event it can decrypt as the event inside (with
  *    pb_matrix_event.decrypted = 1). One it cannot decrypt is delivered as
  *    it came (type "m.room.encrypted") after a room key request went to
- *    the sender's devices.
+ *    the sender's devices (not during an initial sync: that is history).
  *  - every room event sent to a room known to be encrypted (pb_matrix_send_*
  *    and pb_matrix_send_event) is Megolm-encrypted; the room key is first
  *    shared over Olm with every device of every joined or invited member.

@@ -45,9 +45,10 @@ int pb_matrix__crypto_sync(pb_matrix_crypto *c, pb_matrix *m, const json_t *root
 
 /* Called by sync.c for every room event: remembers m.room.encryption;
  * for m.room.encrypted, *@plain receives the decrypted event (new
- * reference; the original's fields with type and content replaced) or NULL. */
+ * reference; the original's fields with type and content replaced) or NULL.
+ * @ask: request a missing key (not for the history of an initial sync). */
 int pb_matrix__crypto_room_event(pb_matrix_crypto *c, pb_matrix *m, const char *room_id,
-				 const json_t *event, json_t **plain);
+				 const json_t *event, bool ask, json_t **plain);
 
 /* Called by client.c before a room event is sent: *@wrapped receives the
  * m.room.encrypted content (new) when the room is encrypted, else NULL. */

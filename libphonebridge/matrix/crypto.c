@@ -1253,7 +1253,7 @@ static void request_key(pb_matrix_crypto *c, pb_matrix *m, const char *room, con
 }
 
 int pb_matrix__crypto_room_event(pb_matrix_crypto *c, pb_matrix *m, const char *room_id, const json_t *ev,
-				 json_t **plain)
+				 bool ask, json_t **plain)
 {
 	const char *type = json_string_value(json_object_get(ev, "type"));
 	const json_t *ct = json_object_get(ev, "content");
@@ -1281,7 +1281,7 @@ int pb_matrix__crypto_room_event(pb_matrix_crypto *c, pb_matrix *m, const char *
 	if (rc == PB_ENOTFOUND) {
 		const char *sender = json_string_value(json_object_get(ev, "sender"));
 		pb_log_warning(PB_MATRIX_LOG, "%s", pb_error_last()->message);
-		if (sender && strcmp(sender, c->user_id) != 0)
+		if (ask && sender && strcmp(sender, c->user_id) != 0)
 			request_key(c, m, room_id, ev);
 	} else if (rc < 0) {
 		pb_log_warning(PB_MATRIX_LOG, "%s", pb_error_last()->message);

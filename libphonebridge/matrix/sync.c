@@ -13,6 +13,7 @@
 typedef struct deliver_ctx {
 	const pb_matrix_sync_callbacks *cb;
 	pb_matrix *m;   /* NULL when only parsing; m->crypto decrypts */
+	bool initial;   /* a sync without since: no key requests for its history */
 	json_t *empty;  /* content of events that have none (made on demand) */
 	bool by_callback;
 } deliver_ctx;
@@ -65,7 +66,7 @@ static int deliver_events(deliver_ctx *d, const char *room_id, pb_matrix_section
 	json_array_foreach(events, i, e) {
 		json_t *plain = NULL;
 		if (d->m && d->m->crypto && section != PB_MATRIX_INVITE) {
-			int rc = pb_matrix__crypto_room_event(d->m->crypto, d->m, room_id, e, &plain);
+			int rc = pb_matrix__crypto_room_event(d->m->crypto, d->m, room_id, e, !d->initial, &plain);
 			if (rc < 0)
 				return rc;
 		}
@@ -141,11 +142,12 @@ static int deliver(deliver_ctx *d, const json_t *root, char **next_batch, pb_par
 	return 0;
 }
 
-static int parse_and_deliver(pb_matrix *m, const uint8_t *buf, size_t len, const pb_matrix_sync_callbacks *cb,
-			     char **next_batch, pb_parse_error *perr, bool *by_callback)
+static int parse_and_deliver(pb_matrix *m, bool initial, const uint8_t *buf, size_t len,
+			     const pb_matrix_sync_callbacks *cb, char **next_batch, pb_parse_error *perr,
+			     bool *by_callback)
 {
 	static const pb_matrix_sync_callbacks none = { 0 };
-	deliver_ctx d = { .cb = cb ? cb : &none, .m = m };
+	deliver_ctx d = { .cb = cb ? cb : &none, .m = m, .initial = initial };
 	json_error_t err;
 
 	if (next_batch)
@@ -166,7 +168,7 @@ static int parse_and_deliver(pb_matrix *m, const uint8_t *buf, size_t len, const
 int pb_matrix_sync_parse(const uint8_t *buf, size_t len, const pb_matrix_sync_callbacks *cb,
 			 char **next_batch, pb_parse_error *perr)
 {
-	return parse_and_deliver(NULL, buf, len, cb, next_batch, perr, NULL);
+	return parse_and_deliver(NULL, false, buf, len, cb, next_batch, perr, NULL);
 }
 
 static int sync_round(pb_matrix *m, const pb_matrix_sync_options *o, const pb_matrix_sync_callbacks *cb,
@@ -202,7 +204,7 @@ static int sync_round(pb_matrix *m, const pb_matrix_sync_options *o, const pb_ma
 	};
 	rc = pb_matrix__request(m, &r);
 	if (rc == 0) {
-		rc = parse_and_deliver(m, body.data, body.len, cb, next_batch, NULL, by_callback);
+		rc = parse_and_deliver(m, o->since == NULL, body.data, body.len, cb, next_batch, NULL, by_callback);
 		if (rc == PB_EMALFORMED)
 			pb_error_set(rc, "matrix: GET /sync: %s", pb_error_last()->message);
 	}
