@@ -49,6 +49,7 @@ PB_MMS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(DAEMON))),
 START = os.environ.get("PB_START_SYNAPSE") or os.path.join(ROOT, "..", "shared", "peers", "synapse",
                                                            "start-synapse")
 # numbers new to the bot's account on each run (a reused Synapse keeps its rooms)
+RUN = "%x" % int(time.time() * 1000)  # in the bodies the owner looks for, for the same reason
 PEER, PEER2 = ("+49151%08d" % (int(time.time() * 1000 + k) % 10**8) for k in (0, 1))
 t = Tap()
 
@@ -211,8 +212,8 @@ async def main():
         t.ok(wait_for(lambda: bridged.log_has("encryption on: device"), "the Olm device", 60),
              "the bridge made its Olm device and uploaded its keys")
         # 1. inbound SMS -> encrypted contact room -> the owner's device decrypts it
-        modem.ctl("deliver " + deliver7(PEER, "Hello encrypted world", 1))
-        got = await owner.until(lambda: contact_room(owner, "Hello encrypted world"), "the first SMS")
+        modem.ctl("deliver " + deliver7(PEER, "Hello encrypted world " + RUN, 1))
+        got = await owner.until(lambda: contact_room(owner, "Hello encrypted world " + RUN), "the first SMS")
         t.ok(got is not None, "the owner's nio device reads the inbound SMS")
         rid = got[0] if got else None
         t.ok(got is not None and got[1], "... and it arrived encrypted (nio decrypted it)")
@@ -250,10 +251,10 @@ async def main():
         await owner2.login("OWNER2")
         await owner2.round(0)
         await owner2.round(0)
-        modem.ctl("deliver " + deliver7(PEER, "For both devices", 2))
-        got2 = await owner2.until(lambda: contact_room(owner2, "For both devices"), "the SMS on device 2")
+        modem.ctl("deliver " + deliver7(PEER, "For both devices " + RUN, 2))
+        got2 = await owner2.until(lambda: contact_room(owner2, "For both devices " + RUN), "the SMS on device 2")
         t.ok(got2 is not None and got2[1], "a second owner device, logged in later, decrypts a new SMS")
-        got1 = await owner.until(lambda: contact_room(owner, "For both devices"), "the SMS on device 1")
+        got1 = await owner.until(lambda: contact_room(owner, "For both devices " + RUN), "the SMS on device 1")
         t.ok(got1 is not None, "... and the first device still reads it")
 
         # 4b. a message whose room key never reaches the bridge: a notice, not silence
@@ -316,8 +317,8 @@ async def main():
         owner.c.olm.outbound_group_sessions.pop(rid, None)  # never encrypt with index 0 again
         t.ok(wait_for(lambda: "Key comes later" in sms_to(PEER), "the late-key SMS", 90),
              "... and leaves as SMS once the key comes")
-        modem.ctl("deliver " + deliver7(PEER2, "Plain hello", 3))
-        got = await owner.until(lambda: contact_room(owner, "Plain hello"), "the SMS in a plain room")
+        modem.ctl("deliver " + deliver7(PEER2, "Plain hello " + RUN, 3))
+        got = await owner.until(lambda: contact_room(owner, "Plain hello " + RUN), "the SMS in a plain room")
         t.ok(got is not None and not got[1], "encryption = allow: a new contact room is not encrypted")
         rid2 = got[0] if got else None
         if rid2:
@@ -326,8 +327,8 @@ async def main():
             await owner.send(rid2, {"msgtype": "m.text", "body": "Now encrypted"})
             t.ok(wait_for(lambda: "Now encrypted" in sms_to(PEER2), "the SMS from the newly encrypted room", 90),
                  "the owner turned encryption on in an existing room: the encrypted reply left as SMS")
-            modem.ctl("deliver " + deliver7(PEER2, "Encrypted now too", 4))
-            got = await owner.until(lambda: contact_room(owner, "Encrypted now too"), "the next SMS")
+            modem.ctl("deliver " + deliver7(PEER2, "Encrypted now too " + RUN, 4))
+            got = await owner.until(lambda: contact_room(owner, "Encrypted now too " + RUN), "the next SMS")
             t.ok(got is not None and got[1], "... and the next inbound SMS reaches the owner encrypted")
 
         # 5c. encryption = require: an unencrypted owner message is refused with a notice
