@@ -33,6 +33,7 @@
 #define OTK "signed_curve25519"
 #define PICKLE_KEY_MIN 16
 #define OLM_SESSIONS_KEPT 5
+#define SEEN_MAX 20000
 
 struct pb_matrix_crypto {
 	pthread_mutex_t lock;
@@ -1095,6 +1096,10 @@ static int megolm_decrypt(pb_matrix_crypto *c, const char *room, const json_t *e
 				  "(first seen in %s)", eid, index, sid, before);
 		goto out;
 	}
+	/* bounded memory for a daemon that runs for months: a replay of a
+	 * message older than the last SEEN_MAX is not caught */
+	if (json_object_size(c->seen) >= SEEN_MAX)
+		json_object_clear(c->seen);
 	if (eid)
 		json_object_set_new(c->seen, idx, json_string(eid));
 	json_t *p = json_loadb(out, len, 0, NULL);
