@@ -8,6 +8,8 @@
 #  2. the owner's encrypted text leaves the AT modem emulator as that SMS;
 #  3. the owner's encrypted picture (an encrypted attachment) leaves as an MMS
 #     with the same bytes (tests/mmsc-server.py records it);
+#  3b. an inbound picture message (WAP push, MMSC) reaches the owner as an
+#     encrypted attachment that nio decrypts to the same bytes;
 #  4. a second owner device, logged in later, reads the next inbound SMS;
 #  4b. a message whose key never reaches the bridge gets a notice, not silence;
 #  5. the daemon is SIGKILLed after the room key of an owner message was
@@ -41,7 +43,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bridge_env import (ROOT, AtModem, Daemon, Mmsc, Tap, login, request, secret_file,  # noqa: E402
                         stop, wait_for)
-from bridge_pdu import deliver7, submit_text  # noqa: E402
+from bridge_pdu import deliver7, submit_text, wap_push_parts  # noqa: E402
 
 DAEMON = sys.argv[1]
 PYPATH = sys.argv[2] if len(sys.argv) > 2 else ""  # the phonebridge package in the build tree
@@ -99,9 +101,15 @@ class Owner:
         self.undecrypted = []
         self.c.add_event_callback(self._on_text, (nio.RoomMessageText, nio.RoomMessageNotice))
         self.c.add_event_callback(self._on_megolm, nio.MegolmEvent)
+        self.images = []
+        self.c.add_event_callback(self._on_image, (nio.RoomEncryptedImage, nio.RoomMessageImage))
 
     async def _on_text(self, room, ev):
         self.texts.append((room.room_id, ev.body, getattr(ev, "decrypted", False), ev.sender))
+
+    async def _on_image(self, room, ev):
+        if ev.sender != "@owner:localhost" and getattr(ev, "body", "") != "view.png":
+            self.images.append(ev)
 
     async def _on_megolm(self, room, ev):
         self.undecrypted.append((room.room_id, ev.session_id))
@@ -245,6 +253,27 @@ async def main():
         t.ok(mm is not None, "... carrying the decrypted picture, byte for byte")
         if not mm:
             print("# sends: %s" % [m[0][:500] for m in sends()])
+
+        # 3b. an inbound picture message reaches the owner as an encrypted attachment
+        parts_dir = os.path.join(tmp, "sample-parts")
+        os.mkdir(parts_dir)
+        subprocess.run([PB_MMS, "decode", os.path.join(ROOT, "data/samples/picture-message.mms"), "--parts-dir",
+                        parts_dir], capture_output=True, check=True)
+        images = []
+        for n in os.listdir(parts_dir):
+            with open(os.path.join(parts_dir, n), "rb") as f:
+                images.append(f.read())
+        push = mms.push(PB_MMS, "T-e2ee-1", PEER)
+        for p in wap_push_parts(PEER, push, 0x42, 5):
+            modem.ctl("deliver " + p)
+        img = await owner.until(lambda: owner.images, "the picture at the owner")
+        t.ok(img and isinstance(img[0], nio.RoomEncryptedImage),
+             "an inbound MMS picture reaches the owner as an encrypted attachment (file, not url)")
+        if img and isinstance(img[0], nio.RoomEncryptedImage):
+            dl = await owner.c.download(img[0].url)
+            plain = nio.crypto.attachments.decrypt_attachment(dl.body, img[0].key["k"], img[0].hashes["sha256"],
+                                                              img[0].iv)
+            t.ok(plain in images, "... which nio downloads and decrypts to the picture, byte for byte")
 
         # 4. a second owner device joins later and reads new messages
         owner2 = Owner(HS, tmp, "owner2")

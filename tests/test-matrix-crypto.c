@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "matrix-hs.h"
 #include "matrix/matrix-private.h"
 #include "matrix/crypto-private.h"
 
@@ -312,6 +313,104 @@ static void test_matrix__e2ee_new_account_saved_first(void **state)
 	json_decref(f);
 }
 
+/* --- encrypted attachments, against the homeserver emulator ------------------------ */
+
+static test_hs hs;
+
+static void stop_hs(void)
+{
+	test_hs_stop(&hs);
+}
+
+static void test_matrix__e2ee_attachment_round_trip(void **state)
+{
+	(void)state;
+	if (test_hs_start(&hs) != 0)
+		fail_msg("cannot start tests/matrix-homeserver.py");
+	atexit(stop_hs);
+	pb_matrix_options o = PB_MATRIX_OPTIONS_INIT;
+	o.homeserver = hs.url;
+	pb_matrix *m;
+	assert_pb_ok(pb_matrix_new(&m, &o));
+	assert_pb_ok(pb_matrix_login_password(m, "alice", "wonderland", NULL));
+	static const char blob[] = "a picture, or so \x00\x01\x02 it says";
+	char *fj = NULL;
+	assert_pb_ok(pb_matrix_upload_encrypted(m, blob, sizeof(blob), &fj));
+	json_t *f = json_loads(fj, 0, NULL);
+	assert_non_null(f);
+	assert_string_equal(json_string_value(json_object_get(f, "v")), "v2");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(f, "key"), "alg")), "A256CTR");
+	/* the IV's counter half starts at zero (spec): 8 random bytes, 8 zero */
+	pb_buf iv = PB_BUF_INIT;
+	const char *ivs = json_string_value(json_object_get(f, "iv"));
+	assert_pb_ok(pb_base64_decode(&iv, ivs, strlen(ivs), 0, NULL));
+	assert_int_equal(iv.len, 16);
+	static const uint8_t zero[8];
+	assert_memory_equal(iv.data + 8, zero, 8);
+	pb_buf_dispose(&iv);
+
+	/* the homeserver holds ciphertext only */
+	pb_buf raw = PB_BUF_INIT, out = PB_BUF_INIT;
+	assert_pb_ok(pb_matrix_download(m, json_string_value(json_object_get(f, "url")), &raw, NULL, 0));
+	assert_int_equal(raw.len, sizeof(blob));
+	assert_true(memcmp(raw.data, blob, sizeof(blob)) != 0);
+	assert_pb_ok(pb_matrix_download_encrypted(m, fj, &out, 0));
+	assert_int_equal(out.len, sizeof(blob));
+	assert_memory_equal(out.data, blob, sizeof(blob));
+
+	/* a file whose hash does not match is not decrypted */
+	json_t *bad = json_deep_copy(f);
+	json_object_set_new(json_object_get(bad, "hashes"), "sha256",
+			    json_string("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU"));
+	char *bj = json_dumps(bad, JSON_COMPACT);
+	pb_buf_clear(&out);
+	assert_pb_error(pb_matrix_download_encrypted(m, bj, &out, 0), PB_EPROTO);
+	assert_non_null(strstr(pb_error_last()->message, "SHA-256 does not match"));
+	assert_int_equal(out.len, 0);
+	free(bj);
+	/* a key that is not 32 bytes */
+	json_object_set_new(json_object_get(bad, "key"), "k", json_string("c2hvcnQ"));
+	bj = json_dumps(bad, JSON_COMPACT);
+	assert_pb_error(pb_matrix_download_encrypted(m, bj, &out, 0), PB_EMALFORMED);
+	free(bj);
+	json_decref(bad);
+	assert_pb_error(pb_matrix_download_encrypted(m, "{\"url\":\"mxc://x/y\"}", &out, 0), PB_EMALFORMED);
+	assert_pb_error(pb_matrix_download_encrypted(m, "not json", &out, 0), PB_EMALFORMED);
+
+	/* sent as a media message: "file" instead of "url" */
+	char *room = NULL, *eid = NULL;
+	assert_pb_ok(pb_matrix_create_dm(m, "@bob:localhost", "Bob", &room));
+	pb_matrix_media md = { .body = "pic.png", .mimetype = "image/png", .size = sizeof(blob), .file_json = fj };
+	assert_pb_ok(pb_matrix_send_media(m, room, "txn-enc-1", &md, &eid));
+	assert_non_null(eid);
+	pb_buf st = PB_BUF_INIT;
+	assert_int_equal(test_hs_call(&hs, "GET", "/_test/stats", NULL, &st), 200);
+	json_t *stats = json_loadb((const char *)st.data, st.len, 0, NULL);
+	json_t *evs = json_object_get(json_object_get(stats, "events"), room), *sent = NULL;
+	size_t i;
+	json_t *e;
+	json_array_foreach(evs, i, e) {
+		const char *id = json_string_value(json_object_get(e, "event_id"));
+		if (id && !strcmp(id, eid))
+			sent = json_object_get(e, "content");
+	}
+	assert_non_null(sent);
+	assert_non_null(json_object_get(sent, "file"));
+	assert_null(json_object_get(sent, "url"));
+	json_decref(stats);
+	pb_buf_dispose(&st);
+	md.file_json = "{\"v\":\"v2\"}";
+	assert_pb_error(pb_matrix_send_media(m, room, "txn-enc-2", &md, NULL), PB_EINVAL);
+	pb_free(eid);
+	pb_free(room);
+	pb_buf_dispose(&raw);
+	pb_buf_dispose(&out);
+	json_decref(f);
+	explicit_bzero(fj, strlen(fj));
+	pb_free(fj);
+	pb_matrix_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -320,6 +419,7 @@ int main(void)
 		cmocka_unit_test(test_matrix__e2ee_fixed_pickles_decrypt),
 		cmocka_unit_test(test_matrix__e2ee_refuses_wrong_key_and_device),
 		cmocka_unit_test(test_matrix__e2ee_new_account_saved_first),
+		cmocka_unit_test(test_matrix__e2ee_attachment_round_trip),
 	};
 	return pb_test_run("matrix-crypto", tests);
 }

@@ -555,18 +555,28 @@ static int deliver_mms(pbb *b, pb_store *st, pb_matrix *mx, pb_mmsc *mmsc, const
 		}
 		if (!pb_mms_part_is_media(pt))
 			continue;
-		char *mxc = NULL;
+		char *mxc = NULL, *file = NULL;
 		const char *ct = pt->content_type.media_type[0] ? pt->content_type.media_type
 								 : "application/octet-stream";
-		if ((rc = pb_matrix_upload(mx, pt->data, pt->len, ct, pt->filename, &mxc)) < 0)
+		/* an encrypted room gets an encrypted attachment: the homeserver
+		 * keeps ciphertext, the key travels inside the encrypted event */
+		if (b->crypto && (rc = pb_matrix_crypto_room_check(b->crypto, mx, room)) > 0)
+			rc = pb_matrix_upload_encrypted(mx, pt->data, pt->len, &file);
+		else if (rc >= 0)
+			rc = pb_matrix_upload(mx, pt->data, pt->len, ct, pt->filename, &mxc);
+		if (rc < 0)
 			goto out;
-		pb_matrix_media md = { NULL, pt->filename, NULL, mxc, ct, pt->len, 0, 0, 0 };
+		pb_matrix_media md = { NULL, pt->filename, NULL, mxc, ct, pt->len, 0, 0, 0, file };
 		pb_matrix_image_info(pt->data, pt->len, &md.width, &md.height, NULL);
 		snprintf(txn, sizeof(txn), "pbin%lldp%zu", (long long)r->id, k);
 		pb_free(*event);
 		*event = NULL;
 		rc = pb_matrix_send_media(mx, room, txn, &md, event);
 		pb_free(mxc);
+		if (file) {
+			explicit_bzero(file, strlen(file));
+			pb_free(file);
+		}
 		if (rc < 0)
 			goto out;
 	}

@@ -175,6 +175,19 @@ PB_API unsigned pb_matrix_crypto_inbound_count(pb_matrix_crypto *c);
 PB_API int pb_matrix_download_encrypted(pb_matrix *m, const char *file_json, pb_buf *out,
 					size_t max_bytes);
 
+/**
+ * Encrypt bytes as an attachment for an encrypted room (AES-256-CTR with a
+ * new random key and IV, SHA-256 of the ciphertext) and upload the
+ * ciphertext as application/octet-stream. Give the result to
+ * pb_matrix_send_media() in pb_matrix_media.file_json: the key travels
+ * only inside the (Megolm-encrypted) event.
+ *
+ * @param file_json receives the "file" object as JSON text (new, pb_free();
+ *                  it holds the key: wipe it)
+ * @return 0, PB_ENOMEM, upload errors
+ */
+PB_API int pb_matrix_upload_encrypted(pb_matrix *m, const void *data, size_t len, char **file_json);
+
 PB_END_DECLS
 
 #endif

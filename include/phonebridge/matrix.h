@@ -402,6 +402,10 @@ typedef struct pb_matrix_media {
 	uint64_t size;         /**< bytes; 0 to leave out */
 	unsigned width, height; /**< pixels (images, videos); 0 to leave out */
 	uint64_t duration_ms;  /**< audio/video; 0 to leave out */
+	/** An encrypted attachment's "file" object as JSON text (from
+	 *  pb_matrix_upload_encrypted(), <phonebridge/matrix-crypto.h>): sent
+	 *  instead of url, which may then be NULL. NULL for a plain upload. */
+	const char *file_json;
 } pb_matrix_media;
 
 /** Send a media message with its info object. */
