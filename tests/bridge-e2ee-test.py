@@ -423,6 +423,17 @@ async def python_client(owner):
         seen = next((e for e in r.events if e.room_id == rid and e.body == "To Python, encrypted"), None)
     t.ok(seen is not None and seen.decrypted and seen.type == "m.room.message",
          "Python: sync() decrypts the owner's message (Event.decrypted)")
+    pic = png(9)
+    owner.images.clear()
+    cl.send_bytes(rid, pic, "py.png")
+    img = await owner.until(lambda: [e for e in owner.images if getattr(e, "body", "") == "py.png"],
+                            "the Python picture")
+    ok = False
+    if img and isinstance(img[0], nio.RoomEncryptedImage):
+        dl = await owner.c.download(img[0].url)
+        ok = nio.crypto.attachments.decrypt_attachment(dl.body, img[0].key["k"], img[0].hashes["sha256"],
+                                                       img[0].iv) == pic
+    t.ok(ok, "Python: send_bytes() to an encrypted room sends an encrypted attachment nio decrypts")
 
 
 tmp = tempfile.mkdtemp(prefix="pb-bridge-e2ee-test-")

@@ -464,7 +464,7 @@ static PyObject *m_filter_upload(MatrixObject *self, PyObject *args)
 static PyObject *m_send_media(MatrixObject *self, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = { "room_id", "url", "body", "msgtype", "filename", "mimetype",
-				  "size", "width", "height", "duration_ms", "txn_id", NULL };
+				  "size", "width", "height", "duration_ms", "txn_id", "file_json", NULL };
 	pb_matrix_media media = { 0 };
 	const char *room, *given = NULL, *t;
 	unsigned long long size = 0, duration = 0;
@@ -472,10 +472,10 @@ static PyObject *m_send_media(MatrixObject *self, PyObject *args, PyObject *kw)
 	char *event_id = NULL;
 	mx_diag d = { 0 };
 	int rc;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "sss|zzzKIIKz", kwlist, &room, &media.url,
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "szs|zzzKIIKzz", kwlist, &room, &media.url,
 					 &media.body, &media.msgtype, &media.filename,
 					 &media.mimetype, &size, &media.width, &media.height,
-					 &duration, &given))
+					 &duration, &given, &media.file_json))
 		return NULL;
 	media.size = size;
 	media.duration_ms = duration;
@@ -498,6 +498,20 @@ static PyObject *m_upload(MatrixObject *self, PyObject *args, PyObject *kw)
 	BLOCKING(self, d, rc, pb_matrix_upload(self->m, data.buf, (size_t)data.len, ctype, fname, &mxc));
 	PyBuffer_Release(&data);
 	return done_str(rc, &d, mxc);
+}
+
+static PyObject *m_upload_encrypted(MatrixObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "data", NULL };
+	Py_buffer data;
+	char *fj = NULL;
+	mx_diag d = { 0 };
+	int rc;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "y*", kwlist, &data))
+		return NULL;
+	BLOCKING(self, d, rc, pb_matrix_upload_encrypted(self->m, data.buf, (size_t)data.len, &fj));
+	PyBuffer_Release(&data);
+	return done_str(rc, &d, fj);
 }
 
 static PyObject *m_download(MatrixObject *self, PyObject *args, PyObject *kw)
@@ -761,13 +775,15 @@ static PyMethodDef matrix_methods[] = {
 	{ "filter_upload", (PyCFunction)m_filter_upload, METH_VARARGS, "filter_upload(filter_json) -> filter id" },
 	{ "send_media", KWF(m_send_media), KW,
 	  "send_media(room_id, url, body, msgtype=None, filename=None, mimetype=None, size=0, "
-	  "width=0, height=0, duration_ms=0, txn_id=None) -> event id" },
+	  "width=0, height=0, duration_ms=0, txn_id=None, file_json=None) -> event id" },
 	{ "upload", KWF(m_upload), KW, "upload(data, content_type=None, filename=None) -> mxc url" },
 	{ "download", KWF(m_download), KW, "download(mxc_url, max_bytes=0) -> (bytes, content_type)" },
 	{ "enable_encryption", KWF(m_enable_encryption), KW,
 	  "enable_encryption(store_path, pickle_key=None, pickle_key_file=None): Olm/Megolm on this handle" },
 	{ "room_encrypted", (PyCFunction)m_room_encrypted, METH_VARARGS,
 	  "room_encrypted(room_id) -> bool (asks the server for m.room.encryption)" },
+	{ "upload_encrypted", KWF(m_upload_encrypted), KW,
+	  "upload_encrypted(data) -> file_json (encrypted attachment, key inside)" },
 	{ "download_encrypted", KWF(m_download_encrypted), KW,
 	  "download_encrypted(file_json, max_bytes=0) -> bytes (encrypted attachment)" },
 	{ "sync", KWF(m_sync), KW,
