@@ -24,9 +24,10 @@
 #  7. Python: a phonebridge.matrix.Client with enable_encryption() writes to
 #     and reads from an encrypted room shared with the nio owner.
 #
-# One Synapse for the whole run (started here and stopped at the end, however
-# the run ends); PB_E2EE_SYNAPSE_DIR reuses a running one (development).
-# Skipped, saying so, when the shared directory or nio is missing.
+# A body for tests/synapse.py (one real Synapse for the suite run): it reads
+# PB_TEST_HOMESERVER and PB_TEST_USER_SUFFIX N, and is the bot alice N, the
+# owner bob N and the Python client eve N. Skipped, saying so, without them
+# or without nio.
 # SPDX-License-Identifier: LGPL-2.1-or-later
 import asyncio
 import io
@@ -48,8 +49,10 @@ from bridge_pdu import deliver7, submit_text, wap_push_parts  # noqa: E402
 DAEMON = sys.argv[1]
 PYPATH = sys.argv[2] if len(sys.argv) > 2 else ""  # the phonebridge package in the build tree
 PB_MMS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(DAEMON))), "pb-mms")
-START = os.environ.get("PB_START_SYNAPSE") or os.path.join(ROOT, "..", "shared", "peers", "synapse",
-                                                           "start-synapse")
+HS = os.environ.get("PB_TEST_HOMESERVER", "")
+SUFFIX = os.environ.get("PB_TEST_USER_SUFFIX", "")
+BOT_USER, OWNER_USER, PY_USER = "alice" + SUFFIX, "bob" + SUFFIX, "eve" + SUFFIX
+OWNER = "@%s:localhost" % OWNER_USER
 # numbers new to the bot's account on each run (a reused Synapse keeps its rooms)
 RUN = "%x" % int(time.time() * 1000)  # in the bodies the owner looks for, for the same reason
 PEER, PEER2 = ("+49151%08d" % (int(time.time() * 1000 + k) % 10**8) for k in (0, 1))
@@ -60,32 +63,9 @@ try:
 except ImportError:
     print("1..0 # SKIP python3-matrix-nio is not installed")
     sys.exit(0)
-if not os.path.exists(START):
-    print("1..0 # SKIP no shared Synapse (%s)" % START)
+if not HS or not SUFFIX:
+    print("1..0 # SKIP no PB_TEST_HOMESERVER: run me through tests/synapse.py")
     sys.exit(0)
-
-
-class Synapse:
-    """One Synapse in a temporary directory (or PB_E2EE_SYNAPSE_DIR, kept)."""
-
-    def __init__(self, users):
-        self.keep = os.environ.get("PB_E2EE_SYNAPSE_DIR")
-        self.dir = self.keep or tempfile.mkdtemp(prefix="pb-e2ee-synapse-")
-        args = [START, self.dir, "--port", "0"]
-        for u in users:
-            args += ["--user", u]
-        r = subprocess.run(args, capture_output=True, text=True, timeout=600)
-        out = dict(line.split(" ", 1) for line in r.stdout.splitlines() if " " in line)
-        if r.returncode != 0 or "url" not in out:
-            self.stop()
-            raise RuntimeError("start-synapse failed: %s" % r.stderr[-2000:])
-        self.url = out["url"]
-
-    def stop(self):
-        if self.dir and not self.keep:
-            subprocess.run([START, "stop", self.dir], capture_output=True, timeout=120)
-            shutil.rmtree(self.dir, ignore_errors=True)
-        self.dir = None
 
 
 class Owner:
@@ -96,7 +76,7 @@ class Owner:
         self.store = os.path.join(tmp, name)
         os.mkdir(self.store)
         cfg = nio.AsyncClientConfig(encryption_enabled=True, store_sync_tokens=True)
-        self.c = nio.AsyncClient(hs, "@owner:localhost", store_path=self.store, config=cfg)
+        self.c = nio.AsyncClient(hs, OWNER, store_path=self.store, config=cfg)
         self.texts = []    # (room, body, decrypted) of m.text/m.notice from the bot
         self.undecrypted = []
         self.c.add_event_callback(self._on_text, (nio.RoomMessageText, nio.RoomMessageNotice))
@@ -108,14 +88,14 @@ class Owner:
         self.texts.append((room.room_id, ev.body, getattr(ev, "decrypted", False), ev.sender))
 
     async def _on_image(self, room, ev):
-        if ev.sender != "@owner:localhost" and getattr(ev, "body", "") != "view.png":
+        if ev.sender != OWNER and getattr(ev, "body", "") != "view.png":
             self.images.append(ev)
 
     async def _on_megolm(self, room, ev):
         self.undecrypted.append((room.room_id, ev.session_id))
 
     async def login(self, device):
-        r = await self.c.login("ownerpw", device_name=device)
+        r = await self.c.login("builder", device_name=device)
         assert isinstance(r, nio.LoginResponse), r
 
     async def round(self, timeout=500):
@@ -198,7 +178,7 @@ async def main():
     await owner.round(0)
 
     pickle = secret_file(os.path.join(tmp, "e2ee.key"), "k" * 32 + "\n")
-    bot_token = login(HS, "pbbot", "botpw")
+    bot_token = login(HS, BOT_USER, "wonderland")
     token_file = secret_file(os.path.join(tmp, "matrix.token"), bot_token)
     store = os.path.join(tmp, "bridge.db")
     config = os.path.join(tmp, "bridge.ini")
@@ -208,11 +188,11 @@ async def main():
     def write_config(mode, undecryptable_ms=3000):
         with open(config, "w") as f:
             f.write("[modem]\n%s\nown_number = 0151 00000001\n[matrix]\nhomeserver = %s\ntoken_file = %s\n"
-                    "owners = @owner:localhost\nsync_timeout_ms = 1000\nretry_max_ms = 1000\n"
+                    "owners = %s\nsync_timeout_ms = 1000\nretry_max_ms = 1000\n"
                     "encryption = %s\npickle_key_file = %s\nundecryptable_timeout_ms = %d\n"
                     "[mmsc]\nurl = %s/mms\nmax_size = 100K\n"
                     "[bridge]\nstore = %s\nregion = DE\nstore_sync = normal\n"
-                    % (modem.config(), HS, token_file, mode, pickle, undecryptable_ms, mms.url, store))
+                    % (modem.config(), HS, token_file, OWNER, mode, pickle, undecryptable_ms, mms.url, store))
     write_config("default")
     bridged = Daemon(DAEMON, tmp, config)
     try:
@@ -295,7 +275,7 @@ async def main():
         request("PUT", HS + "/_matrix/client/v3/rooms/%s/send/m.room.encrypted/lost1" % rid, enc,
                 owner.c.access_token)
         note = await owner.until(lambda: [b for r, b, _, snd in owner.texts if r == rid and "could not decrypt" in b
-                                          and snd != "@owner:localhost"], "the undecryptable notice")
+                                          and snd != OWNER], "the undecryptable notice")
         t.ok(note is not None, "an undecryptable message gets a notice after undecryptable_timeout_ms")
         t.ok(bridged.log_has("cannot be decrypted yet") and "Lost key" not in sms_to(PEER),
              "... after waiting for its key, and nothing left the modem")
@@ -367,7 +347,7 @@ async def main():
         request("PUT", HS + "/_matrix/client/v3/rooms/%s/send/m.room.message/plain1" % rid,
                 {"msgtype": "m.text", "body": "Unencrypted"}, owner.c.access_token)
         note = await owner.until(lambda: [b for r, b, _, snd in owner.texts if r == rid and
-                                          "only sends encrypted" in b and snd != "@owner:localhost"],
+                                          "only sends encrypted" in b and snd != OWNER],
                                  "the require notice")
         t.ok(note is not None and "Unencrypted" not in sms_to(PEER),
              "encryption = require: an unencrypted owner message gets a notice and is not sent")
@@ -402,12 +382,12 @@ async def python_client(owner):
     except ImportError as e:
         print("# skipped the Python part: %s" % e)
         return
-    cl = pbm.Client(HS, token=login(HS, "pyuser", "pypw"))
+    cl = pbm.Client(HS, token=login(HS, PY_USER, "evil"))
     cl.whoami()
     cl.enable_encryption(os.path.join(tmp, "py.db"), pickle_key="python pickle key, 32 bytes long")
     t.ok(cl.identity_keys is not None and len(cl.identity_keys["ed25519"]) == 43,
          "Python: enable_encryption() made an Olm device")
-    rid = cl.create_dm("@owner:localhost")
+    rid = cl.create_dm(OWNER)
     cl.send_state(rid, "m.room.encryption", {"algorithm": "m.megolm.v1.aes-sha2"})
     t.ok(cl.room_encrypted(rid), "Python: room_encrypted() sees m.room.encryption")
     await owner.until(lambda: rid in owner.c.rooms, "the owner in the Python room")
@@ -438,11 +418,8 @@ async def python_client(owner):
 
 tmp = tempfile.mkdtemp(prefix="pb-bridge-e2ee-test-")
 mms = modem = None
-syn = None
 try:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    syn = Synapse(["pbbot:botpw", "owner:ownerpw", "pyuser:pypw"])
-    HS = syn.url
     asyncio.run(main())
 except Exception as e:  # noqa: BLE001 - any failure is a failed case, then cleanup
     import traceback
@@ -452,8 +429,6 @@ finally:
     for p in (mms.proc if mms else None, modem.proc if modem else None):
         if p:
             stop(p)
-    if syn:
-        syn.stop()
 rc = t.done()
 if not t.failed:
     shutil.rmtree(tmp, ignore_errors=True)
