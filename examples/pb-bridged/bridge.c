@@ -1221,7 +1221,8 @@ static int on_event(const pb_matrix_event *ev, void *ud)
 {
 	sync_ctx *sc = ud;
 	pbb *b = sc->b;
-	if (!sc->initial && ev->section == PB_MATRIX_TIMELINE && !strcmp(ev->type, "m.room.encrypted"))
+	if (!sc->initial && ev->section == PB_MATRIX_TIMELINE && ev->event_id &&
+	    !strcmp(ev->type, "m.room.encrypted") && pbb_config_is_owner(b->cfg, ev->sender))
 		return e2ee_undecryptable(sc, ev);
 	if (sc->initial || ev->section != PB_MATRIX_TIMELINE || strcmp(ev->type, "m.room.message") != 0 ||
 	    !ev->event_id || !ev->msgtype)
