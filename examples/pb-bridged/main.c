@@ -96,8 +96,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* the secrets' modes, checked now rather than at first use */
-	const char *secrets[] = { cfg.token_file, cfg.modem_password_file, cfg.modem_token_file,
-				  cfg.pickle_key_file };
+	const char *secrets[] = { cfg.token_file, cfg.modem_password_file, cfg.modem_token_file };
 	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
 		char *s = NULL;
 		if (secrets[i] && pb_matrix_read_secret_file(secrets[i], &s) < 0) {
