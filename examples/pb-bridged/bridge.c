@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <sys/random.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -39,6 +40,8 @@ struct pbb {
 	pthread_mutex_t room_mu; /* serialises room creation (pbb_room_ensure) */
 	bool scanned;           /* the delivery thread's first room scan is done (mu) */
 	char store_id[PBB_STORE_ID_SIZE]; /* in every transaction id (pbb_store_id) */
+	pb_matrix_crypto *crypto; /* [matrix] encryption: one Olm device for all threads (mu) */
+	pb_store *crypto_st;      /* its own store handle, used under the crypto's lock */
 };
 
 /* --- logging ------------------------------------------------------------- */
@@ -221,6 +224,60 @@ static int who_am_i(pbb *b, pb_matrix *mx)
 		backoff = matrix_backoff(b, backoff, 1000);
 	}
 	return PB_ECANCELLED;
+}
+
+/* --- end-to-end encryption (docs/bridge.md "Encrypted rooms") -------------------- */
+
+static int e2ee_load(const char *key, char **value, void *ud)
+{
+	return pb_store_kv_get(ud, key, value);
+}
+
+static int e2ee_save(const char *key, const char *value, void *ud)
+{
+	return pb_store_kv_set(ud, key, value);
+}
+
+/* Make @mx encrypt and decrypt with the bridge's Olm device (made by the
+ * first thread that gets here). */
+static int e2ee_attach(pbb *b, pb_matrix *mx)
+{
+	if (b->cfg->encryption == PBB_E2EE_OFF)
+		return 0;
+	int rc = 0;
+	pthread_mutex_lock(&b->mu);
+	if (!b->crypto) {
+		if (!b->crypto_st && !(b->crypto_st = open_store(b)))
+			rc = -1;
+		pb_matrix_crypto_options o = PB_MATRIX_CRYPTO_OPTIONS_INIT;
+		o.pickle_key_file = b->cfg->pickle_key_file;
+		o.storage = (pb_matrix_crypto_storage){ e2ee_load, e2ee_save, b->crypto_st };
+		if (rc == 0 && (rc = pb_matrix_crypto_new(&b->crypto, mx, &o)) < 0)
+			pbb_log(PB_LOG_ERROR, "matrix: encryption: %s", last_error());
+		else if (rc == 0)
+			pbb_log(PB_LOG_NOTICE, "encryption on: device %s, key %s", pb_matrix_device_id(mx),
+				pb_matrix_crypto_identity_key(b->crypto, "ed25519"));
+	}
+	if (b->crypto)
+		pb_matrix_set_crypto(mx, b->crypto);
+	pthread_mutex_unlock(&b->mu);
+	return rc;
+}
+
+/* Tests only: with PBB_TEST_KILL_BEFORE_DECRYPTED=FILE, the first decrypted
+ * event kills the daemon (after creating FILE) before it is handled: its
+ * room key was saved, its next_batch was not. */
+static void e2ee_test_crash(const pb_matrix_event *ev)
+{
+	const char *flag = ev->decrypted ? getenv("PBB_TEST_KILL_BEFORE_DECRYPTED") : NULL;
+	if (!flag || !*flag)
+		return;
+	FILE *f = fopen(flag, "wx");
+	if (!f)
+		return; /* killed once already */
+	fclose(f);
+	pbb_log(PB_LOG_WARNING, "test: killed before handling %s", ev->event_id);
+	raise(SIGKILL);
 }
 
 /* --- modem thread: inbound journal, outbound sending ---------------------------- */
@@ -1053,18 +1110,28 @@ static int deliver_mms(pbb *b, pb_store *st, pb_matrix *mx, const pb_store_msg *
 		}
 		if (!pb_mms_part_is_media(pt))
 			continue;
-		char *mxc = NULL;
+		char *mxc = NULL, *file = NULL;
 		const char *ct = pt->content_type.media_type[0] ? pt->content_type.media_type
 								 : "application/octet-stream";
-		if ((rc = pb_matrix_upload(mx, pt->data, pt->len, ct, pt->filename, &mxc)) < 0)
+		/* an encrypted room gets an encrypted attachment: the homeserver
+		 * keeps ciphertext, the key travels inside the encrypted event */
+		if (b->crypto && (rc = pb_matrix_crypto_room_check(b->crypto, mx, room)) > 0)
+			rc = pb_matrix_upload_encrypted(mx, pt->data, pt->len, &file);
+		else if (rc >= 0)
+			rc = pb_matrix_upload(mx, pt->data, pt->len, ct, pt->filename, &mxc);
+		if (rc < 0)
 			goto out;
-		pb_matrix_media md = { NULL, pt->filename, NULL, mxc, ct, pt->len, 0, 0, 0 };
+		pb_matrix_media md = { NULL, pt->filename, NULL, mxc, ct, pt->len, 0, 0, 0, file };
 		pb_matrix_image_info(pt->data, pt->len, &md.width, &md.height, NULL);
 		snprintf(txn, sizeof(txn), "pbin%lldp%zu.%s", (long long)r->id, k, b->store_id);
 		pb_free(*event);
 		*event = NULL;
 		rc = pb_matrix_send_media(mx, room, txn, &md, event);
 		pb_free(mxc);
+		if (file) {
+			explicit_bzero(file, strlen(file));
+			pb_free(file);
+		}
 		if (rc < 0)
 			goto out;
 	}
@@ -1319,7 +1386,7 @@ static void *deliver_main(void *arg)
 	pbb *b = arg;
 	pb_store *st = open_store(b);
 	pb_matrix *mx = st ? open_matrix(b) : NULL;
-	if (!mx || who_am_i(b, mx) < 0) {
+	if (!mx || who_am_i(b, mx) < 0 || e2ee_attach(b, mx) < 0) {
 		pb_matrix_free(mx);
 		pb_store_close(st);
 		if (!stopping(b))
@@ -1640,6 +1707,9 @@ static int outbound_media(sync_ctx *sc, const pb_matrix_event *ev, const char *p
 	const char *body = ev->body ? ev->body : "";
 	const char *fname = json_string_value(json_object_get(ev->content, "filename"));
 	const char *url = json_string_value(json_object_get(ev->content, "url"));
+	const json_t *file = json_object_get(ev->content, "file"); /* encrypted attachment */
+	if (!url && file)
+		url = json_string_value(json_object_get(file, "url"));
 	const json_t *info = json_object_get(ev->content, "info");
 	const char *mime = json_string_value(json_object_get(info, "mimetype"));
 	json_int_t size = json_integer_value(json_object_get(info, "size"));
@@ -1666,7 +1736,14 @@ static int outbound_media(sync_ctx *sc, const pb_matrix_event *ev, const char *p
 		return queue_failed(sc, ev, peer, shown, err);
 	pb_buf data = PB_BUF_INIT;
 	char *ct = NULL;
-	int rc = pb_matrix_download(sc->mx, url, &data, &ct, cfg->mmsc_max_size);
+	int rc;
+	if (file) {
+		char *fj = json_dumps(file, JSON_COMPACT);
+		rc = fj ? pb_matrix_download_encrypted(sc->mx, fj, &data, cfg->mmsc_max_size) : PB_ENOMEM;
+		free(fj);
+	} else {
+		rc = pb_matrix_download(sc->mx, url, &data, &ct, cfg->mmsc_max_size);
+	}
 	if (rc == PB_ETOOBIG || (rc == 0 && data.len > cfg->mmsc_max_size)) {
 		rc = queue_failed(sc, ev, peer, shown, err);
 	} else if (rc < 0 && (transient(rc) || rc == PB_EAGAIN)) {
@@ -1803,22 +1880,121 @@ static int on_encrypted(sync_ctx *sc, const pb_matrix_event *ev)
 	return rc == PB_ECANCELLED ? rc : (rc < 0 && rc != PB_EPROTO ? rc : 0);
 }
 
+/* --- encrypted events the bridge could not read yet -------------------------------- */
+
+#define E2EE_PENDING "bridge.e2ee.pending"
+
+static int on_event(const pb_matrix_event *ev, void *ud);
+
+/* An m.room.encrypted event without its room key (the library has asked the
+ * sender's devices for it): kept in the store until the key comes or the
+ * wait ends in a notice (e2ee_retry) — never dropped in silence. */
+static int e2ee_undecryptable(sync_ctx *sc, const pb_matrix_event *ev)
+{
+	const pbb_config *cfg = sc->b->cfg;
+	if (cfg->encryption == PBB_E2EE_OFF || !ev->event_id || !pbb_config_is_owner(cfg, ev->sender))
+		return 0;
+	char *old = NULL;
+	json_t *all = pb_store_kv_get(sc->st, E2EE_PENDING, &old) == 0 ? json_loads(old, 0, NULL) : json_object();
+	pb_free(old);
+	if (!json_is_object(all)) {
+		json_decref(all);
+		all = json_object();
+	}
+	json_object_set_new(all, ev->event_id, json_pack("{s:s, s:I, s:O}", "room", ev->room_id, "seen",
+							 (json_int_t)time(NULL) * 1000, "event", ev->json));
+	char *text = json_dumps(all, JSON_COMPACT);
+	int rc = text ? pb_store_kv_set(sc->st, E2EE_PENDING, text) : PB_ENOMEM;
+	free(text);
+	json_decref(all);
+	if (rc == 0)
+		pbb_log(PB_LOG_WARNING, "matrix: %s in %s cannot be decrypted yet: waiting for its room key",
+			ev->event_id, ev->room_id);
+	return rc;
+}
+
+/* After each sync: the waiting events whose key came are handled; those
+ * waited for longer than [matrix] undecryptable_timeout_ms get a notice. */
+static void e2ee_retry(sync_ctx *sc)
+{
+	pbb *b = sc->b;
+	char *old = NULL;
+	if (!b->crypto || pb_store_kv_get(sc->st, E2EE_PENDING, &old) < 0)
+		return;
+	json_t *all = json_loads(old, 0, NULL);
+	pb_free(old);
+	const char *eid;
+	json_t *p, *tmp;
+	bool changed = false;
+	json_object_foreach_safe(all, tmp, eid, p) {
+		const char *room = json_string_value(json_object_get(p, "room"));
+		char *ej = json_dumps(json_object_get(p, "event"), JSON_COMPACT), *pj = NULL;
+		int rc = room && ej ? pb_matrix_crypto_decrypt(b->crypto, room, ej, &pj) : PB_EMALFORMED;
+		free(ej);
+		json_t *e = pj ? json_loads(pj, 0, NULL) : NULL;
+		pb_free(pj);
+		if (rc == 0 && e) {
+			const json_t *ct = json_object_get(e, "content");
+			pb_matrix_event ev = { .section = PB_MATRIX_TIMELINE, .room_id = room, .event_id = eid,
+					       .type = json_string_value(json_object_get(e, "type")),
+					       .sender = json_string_value(json_object_get(e, "sender")),
+					       .origin_server_ts = json_integer_value(json_object_get(e, "origin_server_ts")),
+					       .msgtype = json_string_value(json_object_get(ct, "msgtype")),
+					       .body = json_string_value(json_object_get(ct, "body")),
+					       .content = ct, .json = e, .decrypted = 1 };
+			pbb_log(PB_LOG_NOTICE, "matrix: %s decrypted now that its room key came", eid);
+			rc = ev.type && json_is_object(ct) ? on_event(&ev, sc) : 0;
+		} else if (rc == PB_ENOTFOUND &&
+			   time(NULL) * 1000 - json_integer_value(json_object_get(p, "seen")) < b->cfg->undecryptable_ms) {
+			json_decref(e);
+			continue; /* still waiting */
+		} else {
+			pb_matrix_event ev = { .room_id = room, .event_id = eid };
+			char text[512];
+			const char *why = rc == PB_ENOTFOUND ? "its room key never reached the bridge's device"
+							     : pb_error_last()->message;
+			snprintf(text, sizeof(text), "\u26a0 The bridge could not decrypt a message of yours (%s): "
+				 "%s. It was NOT sent. Please send it again.", eid, why);
+			pbb_log(PB_LOG_WARNING, "matrix: %s stays unreadable (%s): notice sent", eid, why);
+			rc = room ? reply(sc, &ev, text) : 0;
+		}
+		json_decref(e);
+		if (rc == 0) {
+			json_object_del(all, eid);
+			changed = true;
+		}
+	}
+	char *text = changed ? json_dumps(all, JSON_COMPACT) : NULL;
+	if (text && pb_store_kv_set(sc->st, E2EE_PENDING, text) < 0)
+		pbb_log(PB_LOG_ERROR, "journal: %s", last_error());
+	free(text);
+	json_decref(all);
+}
+
 static int on_event(const pb_matrix_event *ev, void *ud)
 {
 	sync_ctx *sc = ud;
 	pbb *b = sc->b;
 	if (!sc->initial && ev->section == PB_MATRIX_TIMELINE && ev->event_id &&
 	    !strcmp(ev->type, "m.room.encrypted") && pbb_config_is_owner(b->cfg, ev->sender))
-		return on_encrypted(sc, ev);
+		return sc->b->cfg->encryption == PBB_E2EE_OFF ? on_encrypted(sc, ev) : e2ee_undecryptable(sc, ev);
 	if (sc->initial || ev->section != PB_MATRIX_TIMELINE || strcmp(ev->type, "m.room.message") != 0 ||
 	    !ev->event_id || !ev->msgtype)
 		return 0;
 	const char *me = pb_matrix_user_id(sc->mx);
 	if (ev->sender && me && !strcmp(ev->sender, me))
 		return 0;
+	e2ee_test_crash(ev);
 	if (!pbb_config_is_owner(b->cfg, ev->sender)) {
 		pbb_log(PB_LOG_NOTICE, "ignored %s from %s in %s: not an owner", ev->event_id,
 			ev->sender ? ev->sender : "?", ev->room_id);
+		return 0;
+	}
+	if (b->cfg->encryption == PBB_E2EE_REQUIRE && !ev->decrypted) {
+		pbb_log(PB_LOG_NOTICE, "refused %s in %s: not encrypted (encryption = require)", ev->event_id,
+			ev->room_id);
+		reply(sc, ev, "\u26a0 This bridge only sends encrypted messages (encryption = require): "
+		      "this one was NOT sent. Turn on encryption in the room's settings.");
 		return 0;
 	}
 	pb_store_contact *c = NULL;
@@ -1923,7 +2099,7 @@ static void *sync_main(void *arg)
 	pbb *b = arg;
 	sync_ctx sc = { b, open_store(b), NULL, false, NULL };
 	sc.mx = sc.st ? open_matrix(b) : NULL;
-	if (!sc.mx || who_am_i(b, sc.mx) < 0) {
+	if (!sc.mx || who_am_i(b, sc.mx) < 0 || e2ee_attach(b, sc.mx) < 0) {
 		pb_matrix_free(sc.mx);
 		pb_store_close(sc.st);
 		if (!stopping(b))
@@ -1988,6 +2164,7 @@ static void *sync_main(void *arg)
 		}
 		backoff = 0;
 		sc.initial = false;
+		e2ee_retry(&sc);
 	}
 	pthread_mutex_lock(&b->mu);
 	b->mx_sync = NULL;
@@ -2131,5 +2308,7 @@ void pbb_free(pbb *b)
 	pthread_cond_destroy(&b->cv);
 	pthread_mutex_destroy(&b->mu);
 	pthread_mutex_destroy(&b->room_mu);
+	pb_matrix_crypto_free(b->crypto);
+	pb_store_close(b->crypto_st);
 	pb_free(b);
 }

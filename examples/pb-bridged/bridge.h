@@ -64,12 +64,23 @@ typedef struct pbb_config {
 	size_t n_owners;
 	int sync_timeout_ms;
 	int retry_max_ms;          /**< longest wait between attempts to reach the homeserver */
+	int encryption;            /**< PBB_E2EE_* */
+	char *pickle_key_file;     /**< [matrix] pickle_key_file: the key of the stored Olm/Megolm state */
+	int undecryptable_ms;      /**< wait for a missing room key before the notice */
 	/* [bridge] */
 	char *store_path;
 	char region[8];            /**< default region for national numbers, e.g. "DE" */
 	bool store_sync_normal;    /**< tests only: synchronous=NORMAL */
 	bool delivery_reports;     /**< ask for delivery reports (default yes) */
 } pbb_config;
+
+/** [matrix] encryption: what the bridge does with end-to-end encryption. */
+enum {
+	PBB_E2EE_OFF = 0,     /**< no Olm device: encrypted rooms cannot be read */
+	PBB_E2EE_ALLOW = 1,   /**< reads and writes rooms that the owner encrypts */
+	PBB_E2EE_DEFAULT = 2, /**< and rooms it creates are encrypted */
+	PBB_E2EE_REQUIRE = 3, /**< and unencrypted messages from owners are refused */
+};
 
 /**
  * Read an INI file into @p c (zeroed first; pbb_config_free() afterwards,

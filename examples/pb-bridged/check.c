@@ -77,6 +77,8 @@ int pbb_check_config(const pbb_config *c, bool lines)
 		secret_step(&r, "[modem] token_file", c->modem_token_file);
 	url_step(&r, "[matrix] homeserver", c->homeserver);
 	secret_step(&r, "[matrix] token_file", c->token_file);
+	if (c->pickle_key_file)
+		secret_step(&r, "[matrix] pickle_key_file", c->pickle_key_file);
 	if (c->mmsc_url)
 		url_step(&r, "[mmsc] url", c->mmsc_url);
 	const char *why = pbd_store_problem(c->store_path, buf, sizeof(buf));

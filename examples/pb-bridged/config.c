@@ -227,6 +227,19 @@ static int handler(void *ud, const char *section, const char *name, const char *
 	else if (KEY("matrix", "sync_timeout_ms")) {
 		if (!parse_int(value, 0, 600000, &c->sync_timeout_ms))
 			return fail(p, line, "sync_timeout_ms: a number of milliseconds (0-600000)");
+	} else if (KEY("matrix", "encryption")) {
+		static const char *const modes[] = { "off", "allow", "default", "require" };
+		c->encryption = -1;
+		for (int i = 0; i < 4; i++)
+			if (!strcmp(value, modes[i]))
+				c->encryption = i;
+		if (c->encryption < 0)
+			return fail(p, line, "encryption: off, allow, default or require");
+	} else if (KEY("matrix", "pickle_key_file"))
+		r = set_str(&c->pickle_key_file, value);
+	else if (KEY("matrix", "undecryptable_timeout_ms")) {
+		if (!parse_int(value, 0, 86400000, &c->undecryptable_ms))
+			return fail(p, line, "undecryptable_timeout_ms: a number of milliseconds (0-86400000)");
 	} else if (KEY("matrix", "retry_max_ms")) {
 		if (!parse_int(value, 100, 3600000, &c->retry_max_ms))
 			return fail(p, line, "retry_max_ms: a number of milliseconds (100-3600000)");
@@ -277,6 +290,8 @@ static int finish(parse_ctx *p, int rc)
 			    strcmp(c->modem_backend, "at") ? "url" : "device", c->modem_backend), -1;
 	if (!c->homeserver || !c->token_file)
 		return fail(p, 0, "[matrix] homeserver and token_file are required"), -1;
+	if (c->encryption != PBB_E2EE_OFF && !c->pickle_key_file)
+		return fail(p, 0, "[matrix] encryption needs pickle_key_file (a secret of 16 bytes or more)"), -1;
 	if (c->n_owners == 0)
 		return fail(p, 0, "[matrix] owners: at least one Matrix user id"), -1;
 	for (size_t i = 0; i < c->n_owners; i++)
@@ -317,6 +332,7 @@ static void defaults(pbb_config *c)
 	c->sync_timeout_ms = 30000;
 	c->retry_max_ms = 30000;
 	c->incomplete_timeout_ms = 600000;
+	c->undecryptable_ms = 60000;
 	c->mmsc_max_size = 300 * 1024;
 	c->mmsc_fetch_attempts = 10;
 	c->mmsc_fetch_retry_ms = 60000;
@@ -343,7 +359,7 @@ void pbb_config_free(pbb_config *c)
 			  &c->modem_password_file, &c->modem_token_file, &c->modem_login,
 			  &c->modem_storage, &c->mmsc_url, &c->mmsc_proxy, &c->mmsc_interface,
 			  &c->mmsc_rewrite, &c->mmsc_user_agent, &c->homeserver,
-			  &c->token_file, &c->store_path };
+			  &c->token_file, &c->store_path, &c->pickle_key_file };
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		pb_free(*strs[i]);
 		*strs[i] = NULL;

@@ -540,6 +540,9 @@ static int create(const pbb_config *cfg, pb_store *st, pb_matrix *mx, const pbb_
 		rc = intent_set(st, json, pb_buf_cstr(&name));
 	if (rc == 0)
 		rc = pb_matrix_create_dm(mx, cfg->owners[0], pb_buf_cstr(&name), &rid);
+	if (rc == 0 && cfg->encryption >= PBB_E2EE_DEFAULT)
+		rc = pb_matrix_send_state(mx, rid, "m.room.encryption", "",
+					  "{\"algorithm\":\"m.megolm.v1.aes-sha2\"}", NULL);
 	if (rc == 0)
 		rc = pb_matrix_send_state(mx, rid, PBB_ROOM_MARKER, "", json, NULL);
 	if (rc == 0) {

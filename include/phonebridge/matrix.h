@@ -198,6 +198,10 @@ typedef struct pb_matrix_event {
 	const char *membership;  /**< m.room.member: content.membership */
 	const struct json_t *content; /**< the content object, never NULL */
 	const struct json_t *json;    /**< the whole event object */
+	/** 1: the event arrived as m.room.encrypted and was decrypted (json is
+	 *  then the original with type and content replaced); see
+	 *  <phonebridge/matrix-crypto.h> */
+	int decrypted;
 } pb_matrix_event;
 
 /**
@@ -398,6 +402,10 @@ typedef struct pb_matrix_media {
 	uint64_t size;         /**< bytes; 0 to leave out */
 	unsigned width, height; /**< pixels (images, videos); 0 to leave out */
 	uint64_t duration_ms;  /**< audio/video; 0 to leave out */
+	/** An encrypted attachment's "file" object as JSON text (from
+	 *  pb_matrix_upload_encrypted(), <phonebridge/matrix-crypto.h>): sent
+	 *  instead of url, which may then be NULL. NULL for a plain upload. */
+	const char *file_json;
 } pb_matrix_media;
 
 /** Send a media message with its info object. */

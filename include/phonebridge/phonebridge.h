@@ -29,6 +29,7 @@
 #include <phonebridge/modem.h>
 #include <phonebridge/mmsc.h>
 #include <phonebridge/matrix.h>
+#include <phonebridge/matrix-crypto.h>
 #include <phonebridge/phone.h>
 #include <phonebridge/store.h>
 #include <phonebridge/screen.h>

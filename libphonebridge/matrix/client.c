@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "matrix/matrix-private.h"
+#include "matrix/crypto-private.h"
 
 #include <stdatomic.h>
 #include <string.h>
@@ -458,10 +459,23 @@ static int send_json(pb_matrix *m, const char *room_id, const char *type, const 
 	if (txn_id == NULL || *txn_id == '\0')
 		return pb_error_set(PB_EINVAL, "matrix: a transaction id is required");
 	pb_buf u = PB_BUF_INIT;
-	json_t *ans = NULL;
-	int rc = pb_matrix__url(&u, m, "/_matrix/client/v3/rooms/%s/send/%s/%s", room_id, type, txn_id);
+	json_t *ans = NULL, *wrapped = NULL;
+	int rc = 0;
+	/* encrypted rooms: the same txn id carries the encrypted event, so a
+	 * retry after a crash still gives one event */
+	if (m->crypto && (rc = pb_matrix__crypto_wrap(m->crypto, m, room_id, type, content, &wrapped)) < 0)
+		return rc;
+	if (wrapped) {
+		json_t *rel = json_object_get(content, "m.relates_to");
+		if (rel)
+			json_object_set(wrapped, "m.relates_to", rel);
+		type = "m.room.encrypted";
+		content = wrapped;
+	}
+	rc = pb_matrix__url(&u, m, "/_matrix/client/v3/rooms/%s/send/%s/%s", room_id, type, txn_id);
 	if (rc == 0)
 		rc = pb_matrix__call(m, "PUT", pb_buf_cstr(&u), content, true, &ans);
+	json_decref(wrapped);
 	if (rc == 0 && event_id)
 		rc = pb_matrix__take_string(ans, "event_id", "send", event_id);
 	json_decref(ans);

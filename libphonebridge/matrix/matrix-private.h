@@ -40,6 +40,7 @@ struct pb_matrix {
 	pthread_cond_t cond;
 	int status;           /* HTTP status of the last answer */
 	char errcode[64];     /* errcode of the last Matrix error answer */
+	struct pb_matrix_crypto *crypto; /* borrowed; NULL: no encryption */
 };
 
 /* One HTTP request; pb_matrix__request() fills the answer fields. */

@@ -176,13 +176,22 @@ int pb_matrix_send_media(pb_matrix *m, const char *room_id, const char *txn_id,
 {
 	if (event_id)
 		*event_id = NULL;
-	if (media == NULL || media->body == NULL || media->url == NULL || strncmp(media->url, "mxc://", 6) != 0)
+	json_t *file = media && media->file_json ? json_loads(media->file_json, 0, NULL) : NULL;
+	const char *furl = json_string_value(json_object_get(file, "url"));
+	if (media && media->file_json && (furl == NULL || strncmp(furl, "mxc://", 6) != 0)) {
+		json_decref(file);
+		return pb_error_set(PB_EINVAL, "matrix: file_json is not an encrypted file object with an mxc:// url");
+	}
+	if (media == NULL || media->body == NULL ||
+	    (!file && (media->url == NULL || strncmp(media->url, "mxc://", 6) != 0)))
 		return pb_error_set(PB_EINVAL, "matrix: a media message needs a body and an mxc:// url");
 	const char *msgtype = media->msgtype ? media->msgtype : msgtype_of(media->mimetype);
 	json_error_t err;
 	json_t *info = json_object();
-	json_t *c = json_pack_ex(&err, 0, "{s:s, s:s, s:s, s:s*}", "msgtype", msgtype, "body", media->body,
-				 "url", media->url, "filename", media->filename);
+	json_t *c = file ? json_pack_ex(&err, 0, "{s:s, s:s, s:o, s:s*}", "msgtype", msgtype, "body", media->body,
+					"file", file, "filename", media->filename)
+			 : json_pack_ex(&err, 0, "{s:s, s:s, s:s, s:s*}", "msgtype", msgtype, "body", media->body,
+					"url", media->url, "filename", media->filename);
 	int rc = 0;
 	if (c == NULL || info == NULL) {
 		rc = c ? pb_error__oom() : strstr(err.text, "memory") ? pb_error__oom()

@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "matrix/matrix-private.h"
+#include "matrix/crypto-private.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,8 @@
 
 typedef struct deliver_ctx {
 	const pb_matrix_sync_callbacks *cb;
+	pb_matrix *m;   /* NULL when only parsing; m->crypto decrypts */
+	bool initial;   /* a sync without since: no key requests for its history */
 	json_t *empty;  /* content of events that have none (made on demand) */
 	bool by_callback;
 } deliver_ctx;
@@ -61,17 +64,29 @@ static int deliver_events(deliver_ctx *d, const char *room_id, pb_matrix_section
 	json_t *e;
 	pb_matrix_event ev = { .section = section, .room_id = room_id };
 	json_array_foreach(events, i, e) {
-		if (!fill_event(d, &ev, e))
+		json_t *plain = NULL;
+		if (d->m && d->m->crypto && section != PB_MATRIX_INVITE) {
+			int rc = pb_matrix__crypto_room_event(d->m->crypto, d->m, room_id, e, !d->initial, &plain);
+			if (rc < 0)
+				return rc;
+		}
+		bool ok = fill_event(d, &ev, plain ? plain : e);
+		ev.decrypted = plain != NULL;
+		if (!ok) {
+			json_decref(plain);
 			continue;
+		}
 		if (inviter && ev.membership && strcmp(ev.membership, "invite") == 0)
 			*inviter = ev.sender;
 		if (d->cb->event) {
 			int rc = d->cb->event(&ev, d->cb->userdata);
 			if (rc != 0) {
+				json_decref(plain);
 				d->by_callback = true;
 				return rc;
 			}
 		}
+		json_decref(plain);
 	}
 	return 0;
 }
@@ -99,6 +114,9 @@ static int deliver(deliver_ctx *d, const json_t *root, char **next_batch, pb_par
 	if (rooms != NULL && !json_is_object(rooms))
 		return pb_error__parse(perr, 0, "sync: rooms is not an object");
 
+	/* to-device first: a room key must be stored before the events it opens */
+	if (d->m && d->m->crypto && (rc = pb_matrix__crypto_sync(d->m->crypto, d->m, root)) < 0)
+		return rc;
 	json_object_foreach(json_object_get(rooms, "join"), room_id, r) {
 		if ((rc = deliver_events(d, room_id, PB_MATRIX_STATE, r, "state", NULL)) != 0 ||
 		    (rc = deliver_events(d, room_id, PB_MATRIX_TIMELINE, r, "timeline", NULL)) != 0)
@@ -124,11 +142,12 @@ static int deliver(deliver_ctx *d, const json_t *root, char **next_batch, pb_par
 	return 0;
 }
 
-static int parse_and_deliver(const uint8_t *buf, size_t len, const pb_matrix_sync_callbacks *cb,
-			     char **next_batch, pb_parse_error *perr, bool *by_callback)
+static int parse_and_deliver(pb_matrix *m, bool initial, const uint8_t *buf, size_t len,
+			     const pb_matrix_sync_callbacks *cb, char **next_batch, pb_parse_error *perr,
+			     bool *by_callback)
 {
 	static const pb_matrix_sync_callbacks none = { 0 };
-	deliver_ctx d = { .cb = cb ? cb : &none };
+	deliver_ctx d = { .cb = cb ? cb : &none, .m = m, .initial = initial };
 	json_error_t err;
 
 	if (next_batch)
@@ -149,7 +168,7 @@ static int parse_and_deliver(const uint8_t *buf, size_t len, const pb_matrix_syn
 int pb_matrix_sync_parse(const uint8_t *buf, size_t len, const pb_matrix_sync_callbacks *cb,
 			 char **next_batch, pb_parse_error *perr)
 {
-	return parse_and_deliver(buf, len, cb, next_batch, perr, NULL);
+	return parse_and_deliver(NULL, false, buf, len, cb, next_batch, perr, NULL);
 }
 
 static int sync_round(pb_matrix *m, const pb_matrix_sync_options *o, const pb_matrix_sync_callbacks *cb,
@@ -185,7 +204,7 @@ static int sync_round(pb_matrix *m, const pb_matrix_sync_options *o, const pb_ma
 	};
 	rc = pb_matrix__request(m, &r);
 	if (rc == 0) {
-		rc = parse_and_deliver(body.data, body.len, cb, next_batch, NULL, by_callback);
+		rc = parse_and_deliver(m, o->since == NULL, body.data, body.len, cb, next_batch, NULL, by_callback);
 		if (rc == PB_EMALFORMED)
 			pb_error_set(rc, "matrix: GET /sync: %s", pb_error_last()->message);
 	}

@@ -16,6 +16,8 @@ typedef struct {
 	PyObject_HEAD
 	pb_matrix *m;
 	PyThread_type_lock lock;
+	pb_matrix_crypto *crypto; /* enable_encryption(); its keys in cst */
+	pb_store *cst;
 } MatrixObject;
 
 /*
@@ -137,6 +139,10 @@ static PyObject *matrix_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 
 static void matrix_dealloc(MatrixObject *self)
 {
+	if (self->m)
+		pb_matrix_set_crypto(self->m, NULL);
+	pb_matrix_crypto_free(self->crypto);
+	pb_store_close(self->cst);
 	pb_matrix_free(self->m);
 	if (self->lock)
 		PyThread_free_lock(self->lock);
@@ -458,7 +464,7 @@ static PyObject *m_filter_upload(MatrixObject *self, PyObject *args)
 static PyObject *m_send_media(MatrixObject *self, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = { "room_id", "url", "body", "msgtype", "filename", "mimetype",
-				  "size", "width", "height", "duration_ms", "txn_id", NULL };
+				  "size", "width", "height", "duration_ms", "txn_id", "file_json", NULL };
 	pb_matrix_media media = { 0 };
 	const char *room, *given = NULL, *t;
 	unsigned long long size = 0, duration = 0;
@@ -466,10 +472,10 @@ static PyObject *m_send_media(MatrixObject *self, PyObject *args, PyObject *kw)
 	char *event_id = NULL;
 	mx_diag d = { 0 };
 	int rc;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "sss|zzzKIIKz", kwlist, &room, &media.url,
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "szs|zzzKIIKzz", kwlist, &room, &media.url,
 					 &media.body, &media.msgtype, &media.filename,
 					 &media.mimetype, &size, &media.width, &media.height,
-					 &duration, &given))
+					 &duration, &given, &media.file_json))
 		return NULL;
 	media.size = size;
 	media.duration_ms = duration;
@@ -492,6 +498,20 @@ static PyObject *m_upload(MatrixObject *self, PyObject *args, PyObject *kw)
 	BLOCKING(self, d, rc, pb_matrix_upload(self->m, data.buf, (size_t)data.len, ctype, fname, &mxc));
 	PyBuffer_Release(&data);
 	return done_str(rc, &d, mxc);
+}
+
+static PyObject *m_upload_encrypted(MatrixObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "data", NULL };
+	Py_buffer data;
+	char *fj = NULL;
+	mx_diag d = { 0 };
+	int rc;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "y*", kwlist, &data))
+		return NULL;
+	BLOCKING(self, d, rc, pb_matrix_upload_encrypted(self->m, data.buf, (size_t)data.len, &fj));
+	PyBuffer_Release(&data);
+	return done_str(rc, &d, fj);
 }
 
 static PyObject *m_download(MatrixObject *self, PyObject *args, PyObject *kw)
@@ -544,13 +564,13 @@ static int cb_event(const pb_matrix_event *ev, void *ud)
 	PyGILState_STATE g = PyGILState_Ensure();
 	char *json = json_dumps((const json_t *)ev->json, JSON_COMPACT);
 	PyObject *d = Py_BuildValue(
-		"{s:s,s:N,s:N,s:N,s:N,s:N,s:L,s:N,s:N,s:N,s:N}", "section",
+		"{s:s,s:N,s:N,s:N,s:N,s:N,s:L,s:N,s:N,s:N,s:N,s:O}", "section",
 		section_names[(unsigned)ev->section & 3], "room_id", str_or_none(ev->room_id), "type",
 		str_or_none(ev->type), "sender", str_or_none(ev->sender), "event_id",
 		str_or_none(ev->event_id), "state_key", str_or_none(ev->state_key),
 		"origin_server_ts", (long long)ev->origin_server_ts, "msgtype", str_or_none(ev->msgtype),
 		"body", str_or_none(ev->body), "membership", str_or_none(ev->membership), "json",
-		str_or_none(json));
+		str_or_none(json), "decrypted", ev->decrypted ? Py_True : Py_False);
 	free(json);
 	int r = append(o->events, d);
 	PyGILState_Release(g);
@@ -605,6 +625,93 @@ out:
 	Py_XDECREF(o.invites);
 	Py_XDECREF(o.leaves);
 	return ret;
+}
+
+/* --- end-to-end encryption --------------------------------------------------- */
+
+static int kv_load(const char *key, char **value, void *ud)
+{
+	return pb_store_kv_get(ud, key, value);
+}
+
+static int kv_save(const char *key, const char *value, void *ud)
+{
+	return pb_store_kv_set(ud, key, value);
+}
+
+static int enable_crypto(MatrixObject *self, const char *store_path, const char *key, const char *key_file)
+{
+	pb_store_options so = PB_STORE_OPTIONS_INIT;
+	int rc = pb_store_open(&self->cst, store_path, &so);
+	if (rc < 0)
+		return rc;
+	pb_matrix_crypto_options o = PB_MATRIX_CRYPTO_OPTIONS_INIT;
+	o.pickle_key = key;
+	o.pickle_key_file = key_file;
+	o.storage = (pb_matrix_crypto_storage){ kv_load, kv_save, self->cst };
+	if ((rc = pb_matrix_crypto_new(&self->crypto, self->m, &o)) < 0) {
+		pb_store_close(self->cst);
+		self->cst = NULL;
+		return rc;
+	}
+	pb_matrix_set_crypto(self->m, self->crypto);
+	return 0;
+}
+
+static PyObject *m_enable_encryption(MatrixObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "store_path", "pickle_key", "pickle_key_file", NULL };
+	const char *path, *key = NULL, *key_file = NULL;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|zz", kwlist, &path, &key, &key_file))
+		return NULL;
+	if (self->crypto) {
+		PyErr_SetString(PyExc_RuntimeError, "encryption is already enabled on this client");
+		return NULL;
+	}
+	mx_diag d = { 0 };
+	int rc;
+	BLOCKING(self, d, rc, enable_crypto(self, path, key, key_file));
+	return done_none(rc, &d);
+}
+
+static PyObject *m_room_encrypted(MatrixObject *self, PyObject *args)
+{
+	const char *room;
+	mx_diag d = { 0 };
+	int rc;
+	if (!PyArg_ParseTuple(args, "s", &room))
+		return NULL;
+	if (!self->crypto)
+		Py_RETURN_FALSE;
+	BLOCKING(self, d, rc, pb_matrix_crypto_room_check(self->crypto, self->m, room));
+	if (rc < 0)
+		return mx_raise(rc, &d);
+	return PyBool_FromLong(rc);
+}
+
+static PyObject *m_download_encrypted(MatrixObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "file_json", "max_bytes", NULL };
+	const char *fj;
+	Py_ssize_t max = 0;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|n", kwlist, &fj, &max))
+		return NULL;
+	pb_buf out = PB_BUF_INIT;
+	mx_diag d = { 0 };
+	int rc;
+	BLOCKING(self, d, rc, pb_matrix_download_encrypted(self->m, fj, &out, max > 0 ? (size_t)max : 0));
+	PyObject *r = rc < 0 ? mx_raise(rc, &d)
+			     : PyBytes_FromStringAndSize((const char *)out.data, (Py_ssize_t)out.len);
+	pb_buf_dispose(&out);
+	return r;
+}
+
+static PyObject *m_identity_keys(MatrixObject *self, void *unused)
+{
+	if (!self->crypto)
+		Py_RETURN_NONE;
+	return Py_BuildValue("{s:s,s:s}", "curve25519", pb_matrix_crypto_identity_key(self->crypto, "curve25519"),
+			     "ed25519", pb_matrix_crypto_identity_key(self->crypto, "ed25519"));
 }
 
 static PyObject *m_user_id(MatrixObject *self, void *unused)
@@ -668,9 +775,17 @@ static PyMethodDef matrix_methods[] = {
 	{ "filter_upload", (PyCFunction)m_filter_upload, METH_VARARGS, "filter_upload(filter_json) -> filter id" },
 	{ "send_media", KWF(m_send_media), KW,
 	  "send_media(room_id, url, body, msgtype=None, filename=None, mimetype=None, size=0, "
-	  "width=0, height=0, duration_ms=0, txn_id=None) -> event id" },
+	  "width=0, height=0, duration_ms=0, txn_id=None, file_json=None) -> event id" },
 	{ "upload", KWF(m_upload), KW, "upload(data, content_type=None, filename=None) -> mxc url" },
 	{ "download", KWF(m_download), KW, "download(mxc_url, max_bytes=0) -> (bytes, content_type)" },
+	{ "enable_encryption", KWF(m_enable_encryption), KW,
+	  "enable_encryption(store_path, pickle_key=None, pickle_key_file=None): Olm/Megolm on this handle" },
+	{ "room_encrypted", (PyCFunction)m_room_encrypted, METH_VARARGS,
+	  "room_encrypted(room_id) -> bool (asks the server for m.room.encryption)" },
+	{ "upload_encrypted", KWF(m_upload_encrypted), KW,
+	  "upload_encrypted(data) -> file_json (encrypted attachment, key inside)" },
+	{ "download_encrypted", KWF(m_download_encrypted), KW,
+	  "download_encrypted(file_json, max_bytes=0) -> bytes (encrypted attachment)" },
 	{ "sync", KWF(m_sync), KW,
 	  "sync(since=None, filter=None, timeout_ms=30000, full_state=False) -> "
 	  "(events, invites, leaves, next_batch)" },
@@ -684,6 +799,7 @@ static PyGetSetDef matrix_getset[] = {
 	{ "access_token", (getter)m_access_token, NULL, "the access token in use, or None", NULL },
 	{ "last_errcode", (getter)m_last_errcode, NULL, "errcode of the last error answer", NULL },
 	{ "last_status", (getter)m_last_status, NULL, "HTTP status of the last answer", NULL },
+	{ "identity_keys", (getter)m_identity_keys, NULL, "{curve25519, ed25519} once encryption is on, else None", NULL },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 

@@ -103,6 +103,8 @@ class Event:
     body: Optional[str]          #: m.room.message: content.body
     membership: Optional[str]    #: m.room.member: content.membership
     json: str = field(repr=False)  #: the whole event as JSON text
+    #: it arrived as m.room.encrypted and was decrypted (see Client.enable_encryption)
+    decrypted: bool = False
 
     @property
     def event(self) -> Dict[str, Any]:
@@ -304,22 +306,27 @@ class Client:
         """(bytes, content type) of an mxc:// URI; TooBigError over ``max_bytes`` (0: no limit)."""
         return _call(self._m.download, mxc_url, max_bytes)
 
-    def send_media(self, room_id: str, url: str, body: str, *, msgtype: Optional[str] = None,
+    def send_media(self, room_id: str, url: Optional[str], body: str, *, msgtype: Optional[str] = None,
                    filename: Optional[str] = None, mimetype: Optional[str] = None,
                    size: int = 0, width: int = 0, height: int = 0, duration_ms: int = 0,
-                   txn_id: Optional[str] = None) -> str:
+                   txn_id: Optional[str] = None,
+                   file: Union[None, str, Dict[str, Any]] = None) -> str:
         """Send a media message for an uploaded file (``url``, mxc://) with
         its info; ``msgtype`` None: m.image/m.video/m.audio/m.file from
-        ``mimetype``. Zero sizes are left out. Returns the event id."""
+        ``mimetype``. Zero sizes are left out. ``file``: an encrypted
+        attachment from :meth:`upload_encrypted`, sent instead of ``url``
+        (None then). Returns the event id."""
         return _call(self._m.send_media, room_id, url, body, msgtype, filename, mimetype, size,
-                     width, height, duration_ms, txn_id)
+                     width, height, duration_ms, txn_id, None if file is None else _json(file))
 
     def send_bytes(self, room_id: str, data: _Buffer, filename: str, *,
                    mimetype: Optional[str] = None, txn_id: Optional[str] = None) -> str:
         """Upload ``data`` and send it as ``filename`` (e.g. an MMS part):
         the MIME type and pixel size of PNG, GIF and JPEG images are found
         by :func:`image_info`; other types, when not given, are guessed from
-        the file name's extension. Returns the event id."""
+        the file name's extension. In an encrypted room (with
+        :meth:`enable_encryption`) it goes up as an encrypted attachment.
+        Returns the event id."""
         width = height = 0
         try:
             info = image_info(data)
@@ -329,6 +336,11 @@ class Client:
             width, height, mimetype = info.width, info.height, info.mimetype
         if mimetype is None:
             mimetype = guess_content_type(filename)
+        if self.identity_keys is not None and self.room_encrypted(room_id):
+            # an encrypted room: the homeserver gets ciphertext only
+            return self.send_media(room_id, None, filename, mimetype=mimetype,
+                                   size=memoryview(data).nbytes, width=width, height=height,
+                                   txn_id=txn_id, file=self.upload_encrypted(data))
         url = self.upload(data, mimetype, filename)
         return self.send_media(room_id, url, filename, mimetype=mimetype,
                                size=memoryview(data).nbytes, width=width, height=height,
@@ -339,6 +351,39 @@ class Client:
         """Upload a file and send it (m.image/m.video/m.audio/m.file by type;
         image size filled in); returns the event id."""
         return _call(self._m.send_file, room_id, path, mimetype, txn_id)
+
+    # --- end-to-end encryption ---
+    def enable_encryption(self, store_path: _Path, *, pickle_key_file: Optional[_Path] = None,
+                          pickle_key: Optional[str] = None) -> None:
+        """Give this client an Olm device (login or :meth:`whoami` first):
+        its keys and sessions live in the phonebridge store at ``store_path``
+        (a :class:`phonebridge.store.Store` file), pickled with the key read
+        from ``pickle_key_file`` (mode 0600, 16 bytes or more) or given as
+        ``pickle_key``. From then on :meth:`sync` decrypts (``Event.decrypted``)
+        and every send to an encrypted room is encrypted. Device verification
+        and cross-signing are not implemented."""
+        _call(self._m.enable_encryption, os.fspath(store_path), pickle_key,
+              os.fspath(pickle_key_file) if pickle_key_file is not None else None)
+
+    @property
+    def identity_keys(self) -> Optional[Dict[str, str]]:
+        """This device's keys ({"curve25519", "ed25519"}) once encryption is on."""
+        return self._m.identity_keys
+
+    def room_encrypted(self, room_id: str) -> bool:
+        """Whether the room has m.room.encryption (False when encryption is off)."""
+        return _call(self._m.room_encrypted, room_id)
+
+    def upload_encrypted(self, data: _Buffer) -> Dict[str, Any]:
+        """Encrypt ``data`` (AES-256-CTR, new key) and upload the ciphertext:
+        the ``file`` object (it holds the key) for :meth:`send_media`."""
+        f: Dict[str, Any] = json.loads(_call(self._m.upload_encrypted, data))
+        return f
+
+    def download_encrypted(self, file: Union[str, Dict[str, Any]], max_bytes: int = 0) -> bytes:
+        """The plaintext of an encrypted attachment: the ``file`` object of
+        an encrypted m.image/m.file/... content (its SHA-256 is checked)."""
+        return _call(self._m.download_encrypted, _json(file), max_bytes)
 
     # --- sync ---
     def upload_filter(self, filter: Union[str, Dict[str, Any]]) -> str:
