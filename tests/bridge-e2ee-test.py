@@ -187,7 +187,7 @@ async def main():
 
     def write_config(mode, undecryptable_ms=3000):
         with open(config, "w") as f:
-            f.write("[modem]\n%s\nown_number = 0151 00000001\n[matrix]\nhomeserver = %s\ntoken_file = %s\n"
+            f.write("[modem]\n%s\nown_number = 0151 00000001\nimport_existing = yes\n[matrix]\nhomeserver = %s\ntoken_file = %s\n"
                     "owners = %s\nsync_timeout_ms = 1000\nretry_max_ms = 1000\n"
                     "encryption = %s\npickle_key_file = %s\nundecryptable_timeout_ms = %d\n"
                     "[mmsc]\nurl = %s/mms\nmax_size = 100K\n"

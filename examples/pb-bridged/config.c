@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include <ini.h>
@@ -413,8 +412,9 @@ int pbb_store_id(pb_store *st, char out[PBB_STORE_ID_SIZE])
 	if (rc != PB_ENOTFOUND)
 		return rc;
 	uint64_t r;
-	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-		return pb_error_set(PB_EIO, "getrandom failed");
+	int rrc = pb_random_bytes(&r, sizeof(r));
+	if (rrc < 0)
+		return rrc;
 	char made[PBB_STORE_ID_SIZE];
 	snprintf(made, sizeof(made), "%016llx", (unsigned long long)r);
 	/* made once: another thread or process may have been first */

@@ -9,7 +9,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,7 +17,7 @@ static int open_temp(int dirfd, char tmp[32], mode_t mode)
 {
 	for (int tries = 0; tries < 100; tries++) {
 		unsigned char r[6];
-		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		if (pb_random_bytes(r, sizeof(r)) < 0)
 			return -1;
 		snprintf(tmp, 32, ".pb-mms-%02x%02x%02x%02x%02x%02x.tmp", r[0], r[1], r[2], r[3], r[4], r[5]);
 		int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);

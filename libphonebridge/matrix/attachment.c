@@ -8,7 +8,6 @@
 
 #include <limits.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include <openssl/evp.h>
 
@@ -85,8 +84,9 @@ int pb_matrix_upload_encrypted(pb_matrix *m, const void *data, size_t len, char 
 	uint8_t key[32], iv[16];
 	/* spec: the counter's low 64 bits start at zero, the high 64 are random */
 	memset(iv, 0, sizeof(iv));
-	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key) || getrandom(iv, 8, 0) != 8)
-		return pb_error_set(PB_EIO, "matrix: encrypted upload: no random bytes");
+	int rrc = pb_random_bytes(key, sizeof(key));
+	if (rrc < 0 || (rrc = pb_random_bytes(iv, 8)) < 0)
+		return rrc;
 	pb_buf ct = PB_BUF_INIT, k = PB_BUF_INIT, ivb = PB_BUF_INIT, hb = PB_BUF_INIT;
 	EVP_CIPHER_CTX *ctx = NULL;
 	json_t *f = NULL;

@@ -18,7 +18,6 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include <olm/olm.h>
@@ -62,19 +61,6 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int fill_random(void *buf, size_t n)
-{
-	uint8_t *p = buf;
-	while (n > 0) {
-		ssize_t k = getrandom(p, n, 0);
-		if (k < 0)
-			return pb_error_set(PB_EIO, "matrix: e2ee: no random bytes");
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
 /* A buffer of @n random bytes (pb_free() after wiping), or NULL. */
 static uint8_t *random_bytes(size_t n)
 {
@@ -83,7 +69,7 @@ static uint8_t *random_bytes(size_t n)
 		pb_error__oom();
 		return NULL;
 	}
-	if (fill_random(b, n) < 0) {
+	if (pb_random_bytes(b, n) < 0) {
 		pb_free(b);
 		return NULL;
 	}
@@ -539,7 +525,7 @@ static int read_pickle_key(pb_matrix_crypto *c, const pb_matrix_crypto_options *
 		if ((k = pb_strdup(o->pickle_key)) == NULL)
 			return pb_error__oom();
 	} else if (o->pickle_key_file) {
-		int rc = pb_matrix_read_secret_file(o->pickle_key_file, &k);
+		int rc = pb_secret_read(o->pickle_key_file, &k); /* modes, credential:NAME */
 		if (rc < 0)
 			return rc;
 	} else {
@@ -556,7 +542,12 @@ static int read_pickle_key(pb_matrix_crypto *c, const pb_matrix_crypto_options *
 int pb_matrix_crypto_new(pb_matrix_crypto **out, pb_matrix *m, const pb_matrix_crypto_options *o)
 {
 	*out = NULL;
-	if (o == NULL || o->storage.load == NULL || o->storage.save == NULL)
+	if (o == NULL)
+		return pb_error_set(PB_EINVAL, "matrix: e2ee: no options");
+	int vrc = PB_CHECK_VERSION(o, PB_MATRIX_CRYPTO_OPTIONS, 1);
+	if (vrc < 0)
+		return vrc;
+	if (o->storage.load == NULL || o->storage.save == NULL)
 		return pb_error_set(PB_EINVAL, "matrix: e2ee: storage callbacks are required");
 	if (m->user_id == NULL || m->device_id == NULL)
 		return pb_error_set(PB_ESTATE, "matrix: e2ee: the handle knows no user/device id (whoami first)");
