@@ -406,6 +406,31 @@ static void test_screen__policy_default_rules(void **state)
 	pb_screen_policy_free(p);
 }
 
+/* "challenge = X" without challenge-params must not hand X press-digit's
+ * default "digit=6" (a custom challenge then refused every call with 500);
+ * challenge-params given before or after challenge= is kept. */
+static void test_screen__policy_challenge_without_params(void **state)
+{
+	(void)state;
+	pb_screen_policy *p;
+	lists l = { { NULL }, { NULL }, 0, 0, 0 };
+	assert_pb_ok(pb_screen_policy_new(&p));
+	pb_screen_decision d = decide(p, &l, "+33123456789", NULL, 600);
+	assert_string_equal(d.params, "digit=6");
+	assert_pb_ok(pb_screen_policy_set(p, "challenge", "arithmetic"));
+	d = decide(p, &l, "+33123456789", NULL, 600);
+	assert_string_equal(d.challenge, "arithmetic");
+	assert_string_equal(d.params, "");
+	pb_screen_policy_free(p);
+
+	assert_pb_ok(pb_screen_policy_new(&p));
+	assert_pb_ok(pb_screen_policy_set(p, "challenge-params", "max=5"));
+	assert_pb_ok(pb_screen_policy_set(p, "challenge", "arithmetic"));
+	d = decide(p, &l, "+33123456789", NULL, 600);
+	assert_string_equal(d.params, "max=5");
+	pb_screen_policy_free(p);
+}
+
 static void test_screen__policy_configuration(void **state)
 {
 	(void)state;
@@ -1131,6 +1156,7 @@ int main(void)
 		cmocka_unit_test(test_screen__verstat),
 		cmocka_unit_test(test_screen__policy_default_rules),
 		cmocka_unit_test(test_screen__policy_configuration),
+		cmocka_unit_test(test_screen__policy_challenge_without_params),
 		cmocka_unit_test(test_screen__registry),
 		cmocka_unit_test(test_screen__press_digit_right),
 		cmocka_unit_test(test_screen__press_digit_wrong_then_right),

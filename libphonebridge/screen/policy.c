@@ -32,6 +32,7 @@ struct pb_screen_policy {
 	int quiet_status;
 	char challenge[PB_SCREEN_NAME_MAX];
 	char params[256];
+	bool params_set;   /* challenge-params was given: a later challenge= keeps them */
 	char own[8][20];          /* our numbers, E.164; none: any called number */
 	size_t n_own;
 	int not_ours_status;
@@ -315,10 +316,18 @@ int pb_screen_policy_set(pb_screen_policy *p, const char *key, const char *value
 	}
 	if (!strcmp(key, "quiet-status"))
 		return set_status(key, value, &p->quiet_status);
-	if (!strcmp(key, "challenge"))
-		return set_text(key, value, p->challenge, sizeof(p->challenge));
-	if (!strcmp(key, "challenge-params"))
-		return set_text(key, value, p->params, sizeof(p->params));
+	if (!strcmp(key, "challenge")) {
+		/* the default "digit=6" belongs to press-digit: another challenge
+		 * named without challenge-params gets none */
+		if ((rc = set_text(key, value, p->challenge, sizeof(p->challenge))) == 0 && !p->params_set)
+			p->params[0] = '\0';
+		return rc;
+	}
+	if (!strcmp(key, "challenge-params")) {
+		if ((rc = set_text(key, value, p->params, sizeof(p->params))) == 0)
+			p->params_set = true;
+		return rc;
+	}
 	if (!strcmp(key, "own-numbers"))
 		return set_own(p, key, value);
 	if (!strcmp(key, "not-ours-status"))
