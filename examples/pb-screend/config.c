@@ -179,6 +179,30 @@ static int level_of(const char *v)
 	return -1;
 }
 
+/* [challenge NAME] module = PATH */
+static int challenge_key(parse_ctx *p, const char *name, const char *k, const char *v)
+{
+	screend_config *c = p->c;
+	size_t n = strlen(name);
+	if (n == 0 || n >= sizeof(c->module_name[0]) || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") != n)
+		return fail(p, "[challenge %s]: the name must be 1-31 of a-z, 0-9, '-'%s", name, "");
+	if (strcmp(k, "module"))
+		return fail(p, "[challenge %s] unknown key '%s'", name, k);
+	if (v[0] != '/')
+		return fail(p, "[challenge %s] module = %s: an absolute path is needed", name, v);
+	for (size_t i = 0; i < c->nmodules; i++)
+		if (!strcmp(c->module_name[i], name))
+			return fail(p, "[challenge %s]: module given twice%s", name, "");
+	if (c->nmodules >= SCREEND_MAX_MODULES)
+		return fail(p, "[challenge %s]: too many challenge modules%s", name, "");
+	if (strlen(v) >= sizeof(c->module_path[0]))
+		return fail(p, "[challenge %s] module: too long%s", name, "");
+	strcpy(c->module_name[c->nmodules], name);
+	strcpy(c->module_path[c->nmodules], v);
+	c->nmodules++;
+	return 1;
+}
+
 static int on_key(void *user, const char *section, const char *k, const char *v)
 {
 	parse_ctx *p = user;
@@ -216,6 +240,8 @@ static int on_key(void *user, const char *section, const char *k, const char *v)
 		c->npolicy++;
 		return 1;
 	}
+	if (!strncmp(section, "challenge ", 10))
+		return challenge_key(p, section + 10, k, v);
 	return fail(p, "unknown section [%s]%s", section, "");
 }
 

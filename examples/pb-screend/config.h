@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #define SCREEND_MAX_POLICY 48
+#define SCREEND_MAX_MODULES 16
 
 typedef struct screend_config {
 	/* [sip] */
@@ -45,6 +46,10 @@ typedef struct screend_config {
 	size_t npolicy;
 	char policy_key[SCREEND_MAX_POLICY][48];
 	char policy_value[SCREEND_MAX_POLICY][256];
+	/* [challenge NAME] module = PATH: challenges loaded from shared objects */
+	size_t nmodules;
+	char module_name[SCREEND_MAX_MODULES][32];
+	char module_path[SCREEND_MAX_MODULES][512];
 } screend_config;
 
 /* Defaults, then the file. 0 or -1 with a message in err ("file:line: ..."). */

@@ -144,6 +144,12 @@ static int make_screener(const screend_config *c, pb_screener **out)
 	if (rc == 0)
 		rc = pb_screener_new(out, &o);
 	explicit_bzero(password, sizeof(password));
+	for (size_t i = 0; rc == 0 && i < c->nmodules; i++)
+		rc = pb_screener_load_challenge(*out, c->module_name[i], c->module_path[i]);
+	if (rc < 0 && *out) {
+		pb_screener_free(*out);
+		*out = NULL;
+	}
 	return rc;
 }
 
@@ -163,6 +169,11 @@ static void reload(daemon_t *d)
 	int rc = load_config(d, c);
 	if (rc == 0 && c->password_file[0])
 		rc = read_secret(c->password_file, password, sizeof(password));
+	if (rc == 0 && (c->nmodules != d->conf.nmodules ||
+			memcmp(c->module_path, d->conf.module_path, sizeof(c->module_path)) ||
+			memcmp(c->module_name, d->conf.module_name, sizeof(c->module_name))))
+		rc = pb_error_set(PB_EINVAL, "[challenge NAME] modules are loaded at start: restart "
+					     "pb-screend to change them");
 	if (rc == 0) {
 		fill_options(c, password, policy, &o);
 		rc = pb_screener_reconfigure(d->screener, &o, &restart);

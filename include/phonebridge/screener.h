@@ -122,6 +122,21 @@ PB_API int pb_screener_new(pb_screener **out, const pb_screener_options *opts);
 PB_API int pb_screener_add_challenge(pb_screener *s, const struct pb_challenge_ops *ops);
 
 /**
+ * Load a challenge module (a shared object exporting pb_challenge_module,
+ * phonebridge/sys/challenge.h) and add its challenge. Only before
+ * pb_screener_start(); the module stays loaded until pb_screener_free().
+ *
+ * @param name the challenge's name as configured: the module's ops->name must match
+ * @param path borrowed; a regular file not writable by group or others
+ * @return 0; PB_EIO when it cannot be loaded (dlerror() in the message);
+ *         PB_EAUTH for a file writable by others; PB_EUNSUPPORTED for a
+ *         module of another ABI or without the entry point (the message says
+ *         which ABI it has and which this library loads); PB_EINVAL for
+ *         another name; PB_EEXISTS; PB_ESTATE after start
+ */
+PB_API int pb_screener_load_challenge(pb_screener *s, const char *name, const char *path);
+
+/**
  * Check that every challenge the policy names exists and accepts its
  * parameters (what pb_screener_start() checks first), without listening.
  * @return 0; PB_ENOTFOUND or PB_EINVAL naming the policy key and the challenge

@@ -8,7 +8,10 @@
  * and media (prompts, DTMF from RFC 4733, SIP INFO and in-band). Callers
  * who pass go on the allow list; every call is logged in the store.
  */
+#include <dlfcn.h>
+#include <errno.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -50,6 +53,8 @@ struct pb_screener {
 	 * no call is up: new calls get 503 meanwhile */
 	conf *pending;
 	pb_store *pending_store;
+	void **modules;         /* dlopen() handles of challenge modules */
+	size_t nmodules;
 };
 
 struct scall {
@@ -611,6 +616,51 @@ PB_API int pb_screener_add_challenge(pb_screener *s, const struct pb_challenge_o
 	return pb_screen_registry_add(s->registry, ops);
 }
 
+PB_API int pb_screener_load_challenge(pb_screener *s, const char *name, const char *path)
+{
+	if (s->started)
+		return pb_error_set(PB_ESTATE, "challenge modules are loaded before pb_screener_start()");
+	if (!name || !path)
+		return pb_error_set(PB_EINVAL, "challenge module: NULL name or path");
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return pb_error_set(PB_EIO, "challenge %s: %s: %s", name, path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return pb_error_set(PB_EIO, "challenge %s: %s: not a regular file", name, path);
+	if (st.st_mode & 022)
+		return pb_error_set(PB_EAUTH, "challenge %s: %s: writable by group or others (mode %o): "
+				    "anyone who can write it runs code in this process", name, path,
+				    (unsigned)(st.st_mode & 0777));
+	void **grown = pb_realloc(s->modules, (s->nmodules + 1) * sizeof(void *));
+	if (!grown)
+		return pb_error__oom();
+	s->modules = grown;
+	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		return pb_error_set(PB_EIO, "challenge %s: %s", name, dlerror());
+	const pb_challenge_module *m = dlsym(h, "pb_challenge_module_entry");
+	int rc = 0;
+	if (!m)
+		rc = pb_error_set(PB_EUNSUPPORTED, "challenge %s: %s has no pb_challenge_module_entry: "
+				  "not a libphonebridge challenge module", name, path);
+	else if (m->abi != PB_CHALLENGE_MODULE_ABI)
+		rc = pb_error_set(PB_EUNSUPPORTED, "challenge %s: %s is a challenge module of ABI %d; "
+				  "this libphonebridge loads ABI %d: rebuild the module against its headers",
+				  name, path, m->abi, PB_CHALLENGE_MODULE_ABI);
+	else if (!m->ops || !m->ops->name || strcmp(m->ops->name, name) != 0)
+		rc = pb_error_set(PB_EINVAL, "challenge %s: %s provides the challenge '%s', not '%s'", name,
+				  path, m->ops && m->ops->name ? m->ops->name : "", name);
+	else if ((rc = pb_screen_registry_add(s->registry, m->ops)) < 0)
+		pb_error_set(rc, "challenge %s: %s: %s", name, path, pb_error_last()->message);
+	if (rc < 0) {
+		dlclose(h);
+		return rc;
+	}
+	s->modules[s->nmodules++] = h;
+	pb_log_info(DOMAIN, "challenge %s loaded from %s", name, path);
+	return 0;
+}
+
 PB_API int pb_screener_check(const pb_screener *s)
 {
 	pb_screen_policy *p;
@@ -831,6 +881,9 @@ PB_API void pb_screener_free(pb_screener *s)
 	pb_prompt_set_free(s->prompts);
 	pb_screen_policy_free(s->policy);
 	pb_screen_registry_free(s->registry);
+	for (size_t i = 0; i < s->nmodules; i++)
+		dlclose(s->modules[i]);
+	pb_free(s->modules);
 	pb_store_close(s->store);
 	pb_buf_dispose(&s->pkt);
 	conf_dispose(&s->conf);
