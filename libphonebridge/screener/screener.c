@@ -10,7 +10,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
-#include <signal.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,7 +47,7 @@ struct pb_screener {
 	pb_buf pkt;
 	unsigned long next_call;
 	bool started;
-	volatile sig_atomic_t stop_asked;
+	atomic_int stop_asked;   /* set by pb_screener_stop() from a signal handler or another thread */
 	bool draining;
 	/* a reconfiguration that changes the agent or the store waits until
 	 * no call is up: new calls get 503 meanwhile */
