@@ -9,6 +9,9 @@ use warnings;
 use Test::More;
 use File::Copy qw(copy);
 use File::Temp qw(tempdir);
+use IO::Select;
+use IO::Socket::INET;
+use Socket;
 use PBSipTest;
 
 alarm 150;
@@ -81,6 +84,26 @@ sub call {
     wait_line($c, qr/^done/, 60);
     stop_proc($c);
     return join("\n", proc_lines($c));
+}
+
+{   # the SDP that made sofia-sip's parser allocate without bound: 400, and the daemon goes on
+    my $u = IO::Socket::INET->new(LocalAddr => '127.0.0.1', Proto => 'udp') or die;
+    my $body = "v=0\r\nm=audio 9 R\xD0\xC5 0\r\n";
+    my $lp = $u->sockport;
+    my $msg = "INVITE sip:screen\@127.0.0.1:$port SIP/2.0\r\n"
+        . "Via: SIP/2.0/UDP 127.0.0.1:$lp;branch=z9hG4bK-sdpguard1\r\nMax-Forwards: 70\r\n"
+        . "From: <sip:+15550100077\@127.0.0.1>;tag=g1\r\nTo: <sip:screen\@127.0.0.1>\r\n"
+        . "Call-ID: sdp-guard-1\@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:x\@127.0.0.1:$lp>\r\n"
+        . "Content-Type: application/sdp\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
+    $u->send($msg, 0, Socket::pack_sockaddr_in($port, Socket::inet_aton('127.0.0.1'))) or die;
+    my $sel = IO::Select->new($u);
+    my $reply = '';
+    $u->recv($reply, 65535) if $sel->can_read(10);
+    like($reply, qr{^SIP/2\.0 400 }, 'the malformed SDP is answered 400');
+    ok(wait_line($d, qr/message from 127\.0\.0\.1 port $lp refused before the SDP parser: body .*0xd0 not allowed in a "m=" line/, 10),
+       'and logged with the source and the byte');
+    my ($rss) = `ps -o rss= -p $d->{pid}` =~ /(\d+)/;
+    cmp_ok($rss // 1e9, '<', 200_000, "the daemon did not balloon ($rss KiB)");
 }
 
 {
