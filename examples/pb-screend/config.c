@@ -162,6 +162,11 @@ static int forward_key(parse_ctx *p, const char *k, const char *v)
 		return str(p, c->target, sizeof(c->target), k, v);
 	if (!strcmp(k, "fallback"))
 		return str(p, c->fallback, sizeof(c->fallback), k, v);
+	if (!strcmp(k, "refer-fallback")) {
+		if (strcmp(v, "bridge") && strcmp(v, "goodbye"))
+			return fail(p, "%s: '%s': expected bridge or goodbye", k, v);
+		return str(p, c->refer_fallback, sizeof(c->refer_fallback), k, v);
+	}
 	if (!strcmp(k, "timeout"))
 		return uint_val(p, &c->forward_timeout, 600, k, v);
 	return fail(p, "[forward] unknown key '%s'%s", k, "");
@@ -253,6 +258,7 @@ void screend_config_defaults(screend_config *c)
 	c->udp = c->tcp = true;
 	strcpy(c->user_agent, "pb-screend");
 	strcpy(c->mode, "bridge");
+	strcpy(c->refer_fallback, "bridge");
 	c->forward_timeout = 30;
 	c->max_duration = 90;
 	snprintf(c->prompts, sizeof(c->prompts), "%s", PB_SCREEND_PROMPTS);

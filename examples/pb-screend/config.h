@@ -34,6 +34,7 @@ typedef struct screend_config {
 	/* [forward] */
 	char mode[16];                /* bridge | redirect | refer */
 	char target[256], fallback[256];
+	char refer_fallback[16];      /* bridge | goodbye */
 	unsigned forward_timeout;
 	/* [screen] */
 	char prompts[512];

@@ -120,6 +120,7 @@ static void fill_options(const screend_config *c, const char *password, const ch
 	o->mode = c->mode;
 	o->target = c->target;
 	o->fallback = opt_str(c->fallback);
+	o->refer_fallback = c->refer_fallback;
 	o->early_media = c->early_media;
 	o->max_duration = c->max_duration;
 	size_t k = 0;

@@ -90,11 +90,15 @@ typedef struct pb_screener_options {
 	const char *const *policy;
 	pb_screener_event_cb on_event; /**< may be NULL */
 	void *userdata;                /**< for on_event */
+	/** mode "refer": when the caller's side refuses the REFER (e.g. 501) or
+	 *  reports the transfer failed, "bridge" (default: bridge to target, with
+	 *  fallback) or "goodbye" (play the goodbye prompt, then BYE). Logged either way. */
+	const char *refer_fallback;
 } pb_screener_options;
 
 #define PB_SCREENER_OPTIONS_VERSION 1
 #define PB_SCREENER_OPTIONS_INIT { PB_SCREENER_OPTIONS_VERSION, PB_SIP_OPTIONS_INIT, NULL, NULL, \
-				   "bridge", NULL, NULL, false, 0, NULL, NULL, NULL }
+				   "bridge", NULL, NULL, false, 0, NULL, NULL, NULL, "bridge" }
 
 /** A screener. Opaque. */
 typedef struct pb_screener pb_screener;

@@ -70,6 +70,8 @@ struct scall {
 	int64_t started;
 	bool ended;             /* the SIP call is over: no more actions on it */
 	bool answered;
+	bool referring;         /* a REFER is out: its failure falls back (refer_fallback) */
+	bool bye_after_prompt;  /* the goodbye after a failed REFER: BYE when it has played */
 	char outcome[64];
 	char target[256];
 	char attestation[8];
@@ -84,7 +86,7 @@ static void conf_dispose(conf *c)
 				&so->user_agent, &so->registrar, &so->aor, &so->username,
 				&so->password, &so->auth_realm, &so->auth_users_file,
 				&so->tls_cert_dir, &c->o.store, &c->o.prompts, &c->o.mode,
-				&c->o.target, &c->o.fallback };
+				&c->o.target, &c->o.fallback, &c->o.refer_fallback };
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		if (*strs[i] && strs[i] == &so->password)
 			explicit_bzero((char *)so->password, strlen(so->password));
@@ -121,6 +123,9 @@ static int conf_copy(conf *c, const pb_screener_options *o)
 	const char *mode = o->mode && *o->mode ? o->mode : "bridge";
 	if (strcmp(mode, "bridge") && strcmp(mode, "redirect") && strcmp(mode, "refer"))
 		return pb_error_set(PB_EINVAL, "screener options: mode '%s': expected bridge, redirect or refer", mode);
+	const char *rfb = o->refer_fallback && *o->refer_fallback ? o->refer_fallback : "bridge";
+	if (strcmp(rfb, "bridge") && strcmp(rfb, "goodbye"))
+		return pb_error_set(PB_EINVAL, "screener options: refer-fallback '%s': expected bridge or goodbye", rfb);
 	c->o = *o;
 	const pb_sip_options *so = &o->sip;
 	pb_sip_options *d = &c->o.sip;
@@ -146,6 +151,7 @@ static int conf_copy(conf *c, const pb_screener_options *o)
 	rc = rc ? rc : dup_str(&c->o.mode, mode);
 	rc = rc ? rc : dup_str(&c->o.target, o->target);
 	rc = rc ? rc : dup_str(&c->o.fallback, o->fallback && *o->fallback ? o->fallback : NULL);
+	rc = rc ? rc : dup_str(&c->o.refer_fallback, rfb);
 	if (rc == 0 && !(c->policy = pb_calloc(np + 1, sizeof(char *))))
 		rc = pb_error__oom();
 	for (size_t i = 0; rc == 0 && i < np; i++)
@@ -228,6 +234,8 @@ static void stop_media(scall *sc)
 	sc->media = NULL;
 }
 
+static void start_media(scall *sc);
+
 static void forward(scall *sc)
 {
 	const pb_screener_options *o = &sc->s->conf.o;
@@ -238,7 +246,7 @@ static void forward(scall *sc)
 	if (!strcmp(mode, "redirect") && !pb_sip_call_answered(sc->call))
 		rc = pb_sip_call_redirect(sc->call, o->target);
 	else if (!strcmp(mode, "refer") && pb_sip_call_answered(sc->call))
-		rc = pb_sip_call_refer(sc->call, o->target);
+		sc->referring = (rc = pb_sip_call_refer(sc->call, o->target)) == 0;
 	else
 		/* bridge; also redirect after answering and refer before (a B2BUA works with every trunk) */
 		rc = pb_sip_call_bridge(sc->call, o->target, o->fallback);
@@ -247,11 +255,58 @@ static void forward(scall *sc)
 		pb_sip_call_hangup(sc->call);
 		return;
 	}
+	if (sc->referring) {
+		LOG(PB_LOG_INFO, "call from %s: REFER to %s sent", sc->dec.caller, o->target);
+		return; /* FORWARDED once the transfer is reported done */
+	}
 	LOG(PB_LOG_INFO, "call from %s forwarded (%s) to %s", sc->dec.caller, mode, o->target);
 	emit(sc, PB_SCREENER_FORWARDED, NULL);
 }
 
+/* The caller's side refused the REFER (501, 405, a timeout) or reported the
+ * transfer failed: the caller must not be left in dead air. */
+static void refer_failed(scall *sc, int status)
+{
+	const pb_screener_options *o = &sc->s->conf.o;
+	sc->referring = false;
+	if (sc->ended)
+		return;
+	if (!strcmp(o->refer_fallback, "goodbye")) {
+		LOG(PB_LOG_WARNING, "REFER of %s to %s failed (%d): goodbye and BYE", sc->dec.caller, o->target,
+		    status);
+		sc->target[0] = '\0';
+		start_media(sc);
+		static const char *const bye[] = { "goodbye" };
+		if (!sc->media || pb_media_call_play(sc->media, bye, 1) < 0) {
+			stop_media(sc);
+			pb_sip_call_hangup(sc->call);
+			return;
+		}
+		sc->bye_after_prompt = true;
+		return;
+	}
+	LOG(PB_LOG_WARNING, "REFER of %s to %s failed (%d): bridging instead", sc->dec.caller, o->target, status);
+	if (pb_sip_call_bridge(sc->call, o->target, o->fallback) < 0) {
+		LOG(PB_LOG_ERROR, "bridging to %s failed: %s", o->target, pb_error_last()->message);
+		pb_sip_call_hangup(sc->call);
+		return;
+	}
+	LOG(PB_LOG_INFO, "call from %s forwarded (bridge after REFER failed) to %s", sc->dec.caller, o->target);
+	emit(sc, PB_SCREENER_FORWARDED, NULL);
+}
+
 /* --- screening host ops ------------------------------------------------------------ */
+
+static void start_media(scall *sc)
+{
+	const pb_sip_media *m = pb_sip_call_media(sc->call);
+	pb_media_call_options o = PB_MEDIA_CALL_OPTIONS_INIT;
+	o.codec = m->codec_pt == 8 ? PB_CODEC_PCMA : PB_CODEC_PCMU;
+	o.event_payload_type = m->dtmf_pt >= 96 && m->dtmf_pt <= 127 ? (uint8_t)m->dtmf_pt : 0;
+	o.prompts = sc->s->prompts;
+	if (pb_media_call_new(&sc->media, &o) < 0)
+		LOG(PB_LOG_ERROR, "media: %s", pb_error_last()->message);
+}
 
 static void host_ring(void *ud)
 {
@@ -267,13 +322,7 @@ static void host_answer(void *ud)
 	if (sc->ended || sc->answered)
 		return;
 	sc->answered = true;
-	const pb_sip_media *m = pb_sip_call_media(sc->call);
-	pb_media_call_options o = PB_MEDIA_CALL_OPTIONS_INIT;
-	o.codec = m->codec_pt == 8 ? PB_CODEC_PCMA : PB_CODEC_PCMU;
-	o.event_payload_type = m->dtmf_pt >= 96 && m->dtmf_pt <= 127 ? (uint8_t)m->dtmf_pt : 0;
-	o.prompts = s->prompts;
-	if (pb_media_call_new(&sc->media, &o) < 0)
-		LOG(PB_LOG_ERROR, "media: %s", pb_error_last()->message);
+	start_media(sc);
 	if (s->conf.o.early_media)
 		pb_sip_call_progress(sc->call);
 	else
@@ -360,8 +409,13 @@ static void tick(pb_sip_timer *t, void *ud)
 		pb_buf_clear(&s->pkt);
 		if (pb_media_call_tick(sc->media, &s->pkt, &events) == 0)
 			pb_sip_call_send_rtp(sc->call, s->pkt.data, s->pkt.len);
-		if ((events & PB_MEDIA_PROMPT_DONE) && sc->session)
+		if ((events & PB_MEDIA_PROMPT_DONE) && sc->bye_after_prompt) {
+			sc->bye_after_prompt = false;
+			stop_media(sc);
+			pb_sip_call_hangup(sc->call);
+		} else if ((events & PB_MEDIA_PROMPT_DONE) && sc->session) {
 			pb_screen_session_prompt_done(sc->session, now);
+		}
 	}
 	pb_sip_timer_start(s->ua, TICK_MS, tick, s, &s->ticker);
 }
@@ -515,6 +569,12 @@ static void on_event(pb_sip_call *call, pb_sip_event ev, void *ud)
 			pb_log_debug(DOMAIN, "digit %c (SIP INFO) from %s", digit, sc->dec.caller);
 			pb_screen_session_dtmf(sc->session, digit, pb_sip_now(s->ua));
 		}
+	} else if (ev == PB_SIP_EV_FORWARD_FAILED && sc->referring) {
+		refer_failed(sc, pb_sip_call_status(call));
+	} else if (ev == PB_SIP_EV_FORWARDED && sc->referring) {
+		sc->referring = false;
+		LOG(PB_LOG_INFO, "call from %s forwarded (refer) to %s", sc->dec.caller, sc->target);
+		emit(sc, PB_SCREENER_FORWARDED, NULL);
 	} else if (ev == PB_SIP_EV_FORWARD_FAILED) {
 		LOG(PB_LOG_WARNING, "forwarding %s failed: %d", sc->dec.caller, pb_sip_call_status(call));
 	} else if (ev == PB_SIP_EV_ENDED) {
