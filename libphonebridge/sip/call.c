@@ -461,8 +461,15 @@ void pb_sip__incoming(pb_sip *ua, nua_handle_t *nh, const sip_t *sip)
 		return;
 	}
 	if (st != 0) {
-		if (st == 403)
-			pb_log_notice(PB_SIP_DOMAIN, "INVITE from a source not allowed: 403");
+		if (st == 403) {
+			char host[64] = "?", port[8] = "?";
+			if (sa)
+				getnameinfo(sa, (socklen_t)ai->ai_addrlen, host, sizeof(host), port, sizeof(port),
+					    NI_NUMERICHOST | NI_NUMERICSERV);
+			pb_log_notice(PB_SIP_DOMAIN, "INVITE from %s port %s (From %s): source not allowed: 403",
+				      host, port, sip && sip->sip_from && sip->sip_from->a_url->url_user
+						      ? sip->sip_from->a_url->url_user : "-");
+		}
 		refuse(nh, st, sip_status_phrase(st));
 		return;
 	}
