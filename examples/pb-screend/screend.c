@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <phonebridge/phonebridge.h>
 
 #include "config.h"
@@ -270,25 +271,47 @@ static int normalize(daemon_t *d, const char *in, char *out, size_t cap)
 	return 0;
 }
 
-static int cmd_calls(daemon_t *d)
+/* One JSON object per line (jansson does the escaping), newest first. */
+static int print_call_json(const pb_store_call *c)
+{
+	json_t *o = json_pack("{s:I,s:I,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:i,s:I,s:s?,s:s?}",
+			      "id", (json_int_t)c->id, "at_ms", (json_int_t)c->at, "caller", c->caller,
+			      "called", c->called, "attestation", c->attestation, "verdict", c->verdict,
+			      "rule", c->rule, "challenge", c->challenge, "sip_status", c->sip_status,
+			      "duration_ms", (json_int_t)c->duration_ms, "forward_target", c->forward_target,
+			      "ended", c->ended);
+	if (!o)
+		return pb_error_set(PB_ENOMEM, "cannot build a JSON line");
+	int rc = json_dumpf(o, stdout, JSON_COMPACT | JSON_ENSURE_ASCII) == 0 ? 0 : PB_EIO;
+	json_decref(o);
+	putchar('\n');
+	return rc < 0 ? pb_error_set(rc, "cannot write a JSON line") : 0;
+}
+
+static int cmd_calls(daemon_t *d, bool json)
 {
 	pb_store_call_list *l;
-	int rc = pb_store_call_recent(d->store, 50, &l);
+	int rc = pb_store_call_recent(d->store, json ? 0 : 50, &l);
 	if (rc < 0)
 		return rc;
-	for (size_t i = 0; i < l->count; i++) {
+	for (size_t i = 0; rc == 0 && i < l->count; i++) {
 		const pb_store_call *c = &l->items[i];
+		if (json) {
+			rc = print_call_json(c);
+			continue;
+		}
 		time_t t = (time_t)(c->at / 1000);
 		struct tm tm;
 		char when[32];
 		localtime_r(&t, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-		printf("%s  %-16s %-9s %-24s %s\n", when, c->caller ? c->caller : "-",
+		printf("%s  %-16s %-9s %-24s %-28s %-16s %3d  %s\n", when, c->caller ? c->caller : "-",
 		       c->verdict ? c->verdict : "-", c->challenge ? c->challenge : "-",
-		       c->forward_target ? c->forward_target : "-");
+		       c->forward_target ? c->forward_target : "-", c->rule ? c->rule : "-", c->sip_status,
+		       c->ended ? c->ended : "-");
 	}
 	pb_store_call_list_free(l);
-	return 0;
+	return rc;
 }
 
 static int command(daemon_t *d, int argc, char **argv)
@@ -296,8 +319,8 @@ static int command(daemon_t *d, int argc, char **argv)
 	const char *cmd = argv[0];
 	char num[48];
 	int rc = open_for_command(d, !strcmp(cmd, "check"));
-	if (rc == 0 && !strcmp(cmd, "calls")) {
-		rc = cmd_calls(d);
+	if (rc == 0 && !strcmp(cmd, "calls") && (argc == 1 || (argc == 2 && !strcmp(argv[1], "--json")))) {
+		rc = cmd_calls(d, argc == 2);
 	} else if (rc == 0 && (!strcmp(cmd, "allow") || !strcmp(cmd, "deny")) && argc == 2) {
 		rc = normalize(d, argv[1], num, sizeof(num));
 		if (rc == 0)
@@ -314,6 +337,7 @@ static int command(daemon_t *d, int argc, char **argv)
 		printf("%s: configuration is valid\n", d->conf_path);
 	} else if (rc == 0 && !strcmp(cmd, "lookup") && argc == 2) {
 		rc = normalize(d, argv[1], num, sizeof(num));
+		bool listed = false;
 		for (int l = PB_STORE_ALLOW; rc == 0 && l <= PB_STORE_DENY; l++) {
 			pb_store_list_entry e;
 			int r = pb_store_list_lookup(d->store, l, num, 0, &e);
@@ -322,7 +346,10 @@ static int command(daemon_t *d, int argc, char **argv)
 				       pb_store_source_name(e.source));
 			else if (r != PB_ENOTFOUND)
 				rc = r;
+			listed |= r == 0;
 		}
+		if (rc == 0 && !listed)
+			printf("%s: on no list\n", num);
 	} else if (rc == 0) {
 		fprintf(stderr, "pb-screend: unknown command or wrong arguments: %s (see pb-screend(8))\n", cmd);
 		rc = PB_EINVAL;
@@ -336,7 +363,7 @@ static int command(daemon_t *d, int argc, char **argv)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: pb-screend [-c CONFIG] [run]\n"
-		   "       pb-screend [-c CONFIG] check | calls | lookup NUMBER\n"
+		   "       pb-screend [-c CONFIG] check | calls [--json] | lookup NUMBER\n"
 		   "       pb-screend [-c CONFIG] allow NUMBER | deny NUMBER | remove allow|deny NUMBER\n"
 		   "default CONFIG: /etc/phonebridge/pb-screend.conf; see pb-screend(8)\n");
 }
@@ -346,7 +373,7 @@ int main(int argc, char **argv)
 	static daemon_t d;
 	d.conf_path = "/etc/phonebridge/pb-screend.conf";
 	int opt;
-	while ((opt = getopt(argc, argv, "c:h")) != -1) {
+	while ((opt = getopt(argc, argv, "+c:h")) != -1) {
 		if (opt == 'c') {
 			d.conf_path = optarg;
 		} else {

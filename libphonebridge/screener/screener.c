@@ -72,6 +72,8 @@ struct scall {
 	bool answered;
 	bool referring;         /* a REFER is out: its failure falls back (refer_fallback) */
 	bool bye_after_prompt;  /* the goodbye after a failed REFER: BYE when it has played */
+	int final_status;       /* what we answered when we refused or redirected; 0 otherwise */
+	char how[48];           /* how the call ended, for the call log */
 	char outcome[64];
 	char target[256];
 	char attestation[8];
@@ -228,6 +230,11 @@ static int recent_failures(const char *e164, int64_t since, void *ud)
 
 /* --- forwarding --------------------------------------------------------------------- */
 
+static void set_how(scall *sc, const char *how)
+{
+	snprintf(sc->how, sizeof(sc->how), "%s", how);
+}
+
 static void stop_media(scall *sc)
 {
 	pb_media_call_free(sc->media);
@@ -243,8 +250,10 @@ static void forward(scall *sc)
 	int rc;
 	snprintf(sc->target, sizeof(sc->target), "%s", o->target);
 	stop_media(sc);
-	if (!strcmp(mode, "redirect") && !pb_sip_call_answered(sc->call))
+	if (!strcmp(mode, "redirect") && !pb_sip_call_answered(sc->call)) {
 		rc = pb_sip_call_redirect(sc->call, o->target);
+		sc->final_status = rc == 0 ? 302 : 0;
+	}
 	else if (!strcmp(mode, "refer") && pb_sip_call_answered(sc->call))
 		sc->referring = (rc = pb_sip_call_refer(sc->call, o->target)) == 0;
 	else
@@ -252,9 +261,11 @@ static void forward(scall *sc)
 		rc = pb_sip_call_bridge(sc->call, o->target, o->fallback);
 	if (rc < 0) {
 		LOG(PB_LOG_ERROR, "forwarding to %s failed: %s", o->target, pb_error_last()->message);
+		set_how(sc, "forward failed");
 		pb_sip_call_hangup(sc->call);
 		return;
 	}
+	set_how(sc, "forwarded");
 	if (sc->referring) {
 		LOG(PB_LOG_INFO, "call from %s: REFER to %s sent", sc->dec.caller, o->target);
 		return; /* FORWARDED once the transfer is reported done */
@@ -274,6 +285,7 @@ static void refer_failed(scall *sc, int status)
 	if (!strcmp(o->refer_fallback, "goodbye")) {
 		LOG(PB_LOG_WARNING, "REFER of %s to %s failed (%d): goodbye and BYE", sc->dec.caller, o->target,
 		    status);
+		set_how(sc, "REFER failed: goodbye");
 		sc->target[0] = '\0';
 		start_media(sc);
 		static const char *const bye[] = { "goodbye" };
@@ -286,6 +298,7 @@ static void refer_failed(scall *sc, int status)
 		return;
 	}
 	LOG(PB_LOG_WARNING, "REFER of %s to %s failed (%d): bridging instead", sc->dec.caller, o->target, status);
+	set_how(sc, "REFER failed: bridged");
 	if (pb_sip_call_bridge(sc->call, o->target, o->fallback) < 0) {
 		LOG(PB_LOG_ERROR, "bridging to %s failed: %s", o->target, pb_error_last()->message);
 		pb_sip_call_hangup(sc->call);
@@ -379,12 +392,15 @@ static void host_finish(const pb_screen_result *r, void *ud)
 	    pb_store_list_add(s->store, PB_STORE_ALLOW, sc->dec.caller, PB_STORE_SRC_CHALLENGE, 0) < 0)
 		LOG(PB_LOG_ERROR, "allow list: %s", pb_error_last()->message);
 	emit(sc, PB_SCREENER_CHALLENGE_DONE, r);
+	if (r->outcome != PB_SCREEN_PASSED)
+		set_how(sc, r->outcome == PB_SCREEN_FAILED ? "challenge failed"
+			    : r->outcome == PB_SCREEN_HUNG_UP ? "caller hung up during the challenge"
+			    : r->outcome == PB_SCREEN_TIMED_OUT ? "challenge timed out" : "challenge error");
 	if (sc->ended)
 		return;
 	if (r->outcome == PB_SCREEN_PASSED) {
 		forward(sc);
 	} else {
-		stop_media(sc);
 		pb_sip_call_hangup(sc->call);
 	}
 }
@@ -486,7 +502,9 @@ static void on_incoming(pb_sip_call *call, void *ud)
 		return;
 	case PB_SCREEN_REJECT:
 		snprintf(sc->outcome, sizeof(sc->outcome), "none");
-		pb_sip_call_reject(call, sc->dec.sip_status ? sc->dec.sip_status : 603, NULL);
+		sc->final_status = sc->dec.sip_status ? sc->dec.sip_status : 603;
+		set_how(sc, "refused");
+		pb_sip_call_reject(call, sc->final_status, NULL);
 		return;
 	case PB_SCREEN_CHALLENGE:
 		break;
@@ -496,6 +514,8 @@ static void on_incoming(pb_sip_call *call, void *ud)
 	if (pb_screen_session_new(&sc->session, s->registry, sc->dec.challenge, sc->dec.params,
 				  &host_ops, sc, &so) < 0) {
 		LOG(PB_LOG_ERROR, "challenge %s: %s", sc->dec.challenge, pb_error_last()->message);
+		sc->final_status = 500;
+		set_how(sc, "challenge error");
 		pb_sip_call_reject(call, 500, NULL);
 		return;
 	}
@@ -527,6 +547,14 @@ static void log_call(pb_screener *s, scall *sc)
 	row.challenge = sc->outcome[0] ? sc->outcome : "none";
 	row.duration_ms = pb_sip_call_answered(sc->call) ? pb_sip_now(s->ua) - sc->started : 0;
 	row.forward_target = sc->target[0] ? sc->target : NULL;
+	const pb_sip_caller *c = pb_sip_call_caller(sc->call);
+	row.called = c->request_uri;
+	row.rule = sc->dec.rule;
+	bool answered = pb_sip_call_answered(sc->call);
+	row.sip_status = answered ? 200 : sc->final_status ? sc->final_status : pb_sip_call_status(sc->call);
+	if (!sc->how[0])
+		set_how(sc, answered ? "hung up" : "caller gave up");
+	row.ended = sc->how;
 	if (pb_store_call_log(s->store, &row, NULL) < 0)
 		LOG(PB_LOG_ERROR, "call log: %s", pb_error_last()->message);
 }
@@ -577,6 +605,7 @@ static void on_event(pb_sip_call *call, pb_sip_event ev, void *ud)
 		emit(sc, PB_SCREENER_FORWARDED, NULL);
 	} else if (ev == PB_SIP_EV_FORWARD_FAILED) {
 		LOG(PB_LOG_WARNING, "forwarding %s failed: %d", sc->dec.caller, pb_sip_call_status(call));
+		snprintf(sc->how, sizeof(sc->how), "forward failed (%d)", pb_sip_call_status(call));
 	} else if (ev == PB_SIP_EV_ENDED) {
 		call_ended(s, sc);
 	}
