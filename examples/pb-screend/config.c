@@ -162,6 +162,11 @@ static int forward_key(parse_ctx *p, const char *k, const char *v)
 		return str(p, c->target, sizeof(c->target), k, v);
 	if (!strcmp(k, "fallback"))
 		return str(p, c->fallback, sizeof(c->fallback), k, v);
+	if (!strcmp(k, "ring")) {
+		if (strcmp(v, "parallel") && strcmp(v, "sequential"))
+			return fail(p, "%s: '%s': expected parallel or sequential", k, v);
+		return str(p, c->ring, sizeof(c->ring), k, v);
+	}
 	if (!strcmp(k, "refer-fallback")) {
 		if (strcmp(v, "bridge") && strcmp(v, "goodbye"))
 			return fail(p, "%s: '%s': expected bridge or goodbye", k, v);
@@ -259,6 +264,7 @@ void screend_config_defaults(screend_config *c)
 	strcpy(c->user_agent, "pb-screend");
 	strcpy(c->mode, "bridge");
 	strcpy(c->refer_fallback, "bridge");
+	strcpy(c->ring, "parallel");
 	c->forward_timeout = 30;
 	c->max_duration = 90;
 	snprintf(c->prompts, sizeof(c->prompts), "%s", PB_SCREEND_PROMPTS);

@@ -33,8 +33,9 @@ typedef struct screend_config {
 	unsigned register_expires;
 	/* [forward] */
 	char mode[16];                /* bridge | redirect | refer */
-	char target[256], fallback[256];
+	char target[1024], fallback[256]; /* target: one URI, or several comma-separated */
 	char refer_fallback[16];      /* bridge | goodbye */
+	char ring[16];                /* parallel | sequential (several targets) */
 	unsigned forward_timeout;
 	/* [screen] */
 	char prompts[512];

@@ -122,6 +122,7 @@ static void fill_options(const screend_config *c, const char *password, const ch
 	o->target = c->target;
 	o->fallback = opt_str(c->fallback);
 	o->refer_fallback = c->refer_fallback;
+	o->ring = c->ring;
 	o->early_media = c->early_media;
 	o->max_duration = c->max_duration;
 	size_t k = 0;

@@ -81,7 +81,11 @@ typedef struct pb_screener_options {
 	/** How a call leaves us: "bridge" (B2BUA, default), "redirect" (302 before
 	 *  answering, else bridge) or "refer" (after answering, else bridge). */
 	const char *mode;
-	const char *target;        /**< forward target URI; required */
+	/** forward target URI; required. Several, comma-separated
+	 *  ("sip:desk@pbx, sip:soft@pbx"), ring at once in bridge mode: the first
+	 *  to answer wins, the others get CANCEL (see ring); redirect and refer
+	 *  use the first. */
+	const char *target;
 	const char *fallback;      /**< bridge: tried when the target does not answer; may be NULL */
 	bool early_media;          /**< challenge in 183 early media instead of answering (200) */
 	unsigned max_duration;     /**< seconds a challenge may take; 0 = 120 */
@@ -94,11 +98,14 @@ typedef struct pb_screener_options {
 	 *  reports the transfer failed, "bridge" (default: bridge to target, with
 	 *  fallback) or "goodbye" (play the goodbye prompt, then BYE). Logged either way. */
 	const char *refer_fallback;
+	/** Several targets: "parallel" (default, all at once) or "sequential"
+	 *  (one after the other, each for the bridge timeout, then the fallback). */
+	const char *ring;
 } pb_screener_options;
 
 #define PB_SCREENER_OPTIONS_VERSION 1
 #define PB_SCREENER_OPTIONS_INIT { PB_SCREENER_OPTIONS_VERSION, PB_SIP_OPTIONS_INIT, NULL, NULL, \
-				   "bridge", NULL, NULL, false, 0, NULL, NULL, NULL, "bridge" }
+				   "bridge", NULL, NULL, false, 0, NULL, NULL, NULL, "bridge", "parallel" }
 
 /** A screener. Opaque. */
 typedef struct pb_screener pb_screener;

@@ -73,6 +73,8 @@ struct scall {
 	bool referring;         /* a REFER is out: its failure falls back (refer_fallback) */
 	bool bye_after_prompt;  /* the goodbye after a failed REFER: BYE when it has played */
 	int final_status;       /* what we answered when we refused or redirected; 0 otherwise */
+	unsigned next_target;   /* ring = sequential: the target to try next */
+	bool tried_fallback;
 	char how[48];           /* how the call ended, for the call log */
 	char outcome[64];
 	char target[256];
@@ -88,7 +90,7 @@ static void conf_dispose(conf *c)
 				&so->user_agent, &so->registrar, &so->aor, &so->username,
 				&so->password, &so->auth_realm, &so->auth_users_file,
 				&so->tls_cert_dir, &c->o.store, &c->o.prompts, &c->o.mode,
-				&c->o.target, &c->o.fallback, &c->o.refer_fallback };
+				&c->o.target, &c->o.fallback, &c->o.refer_fallback, &c->o.ring };
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		if (*strs[i] && strs[i] == &so->password)
 			explicit_bzero((char *)so->password, strlen(so->password));
@@ -128,6 +130,9 @@ static int conf_copy(conf *c, const pb_screener_options *o)
 	const char *rfb = o->refer_fallback && *o->refer_fallback ? o->refer_fallback : "bridge";
 	if (strcmp(rfb, "bridge") && strcmp(rfb, "goodbye"))
 		return pb_error_set(PB_EINVAL, "screener options: refer-fallback '%s': expected bridge or goodbye", rfb);
+	const char *ring = o->ring && *o->ring ? o->ring : "parallel";
+	if (strcmp(ring, "parallel") && strcmp(ring, "sequential"))
+		return pb_error_set(PB_EINVAL, "screener options: ring '%s': expected parallel or sequential", ring);
 	c->o = *o;
 	const pb_sip_options *so = &o->sip;
 	pb_sip_options *d = &c->o.sip;
@@ -154,6 +159,7 @@ static int conf_copy(conf *c, const pb_screener_options *o)
 	rc = rc ? rc : dup_str(&c->o.target, o->target);
 	rc = rc ? rc : dup_str(&c->o.fallback, o->fallback && *o->fallback ? o->fallback : NULL);
 	rc = rc ? rc : dup_str(&c->o.refer_fallback, rfb);
+	rc = rc ? rc : dup_str(&c->o.ring, ring);
 	if (rc == 0 && !(c->policy = pb_calloc(np + 1, sizeof(char *))))
 		rc = pb_error__oom();
 	for (size_t i = 0; rc == 0 && i < np; i++)
@@ -243,6 +249,39 @@ static void stop_media(scall *sc)
 
 static void start_media(scall *sc);
 
+/* Target @p i of the comma-separated list into @p out; false past the end. */
+static bool nth_target(const char *list, unsigned i, char *out, size_t cap)
+{
+	const char *p = list;
+	for (unsigned k = 0;; k++) {
+		p += strspn(p, ", \t");
+		size_t n = strcspn(p, ", \t");
+		if (n == 0)
+			return false;
+		if (k == i) {
+			snprintf(out, cap, "%.*s", (int)n, p);
+			return true;
+		}
+		p += n;
+	}
+}
+
+/* ring = sequential: bridge to the next target, then to the fallback. */
+static int bridge_next(scall *sc)
+{
+	const pb_screener_options *o = &sc->s->conf.o;
+	char one[256];
+	if (nth_target(o->target, sc->next_target, one, sizeof(one))) {
+		sc->next_target++;
+		return pb_sip_call_bridge(sc->call, one, NULL);
+	}
+	if (o->fallback && !sc->tried_fallback) {
+		sc->tried_fallback = true;
+		return pb_sip_call_bridge(sc->call, o->fallback, NULL);
+	}
+	return pb_error_set(PB_ENOTFOUND, "no more targets");
+}
+
 static void forward(scall *sc)
 {
 	const pb_screener_options *o = &sc->s->conf.o;
@@ -250,15 +289,20 @@ static void forward(scall *sc)
 	int rc;
 	snprintf(sc->target, sizeof(sc->target), "%s", o->target);
 	stop_media(sc);
+	char first[256] = "";
+	nth_target(o->target, 0, first, sizeof(first));
 	if (!strcmp(mode, "redirect") && !pb_sip_call_answered(sc->call)) {
-		rc = pb_sip_call_redirect(sc->call, o->target);
+		rc = pb_sip_call_redirect(sc->call, first);
 		sc->final_status = rc == 0 ? 302 : 0;
-	}
-	else if (!strcmp(mode, "refer") && pb_sip_call_answered(sc->call))
-		sc->referring = (rc = pb_sip_call_refer(sc->call, o->target)) == 0;
-	else
-		/* bridge; also redirect after answering and refer before (a B2BUA works with every trunk) */
+	} else if (!strcmp(mode, "refer") && pb_sip_call_answered(sc->call)) {
+		sc->referring = (rc = pb_sip_call_refer(sc->call, first)) == 0;
+	} else if (!strcmp(o->ring, "sequential")) {
+		rc = bridge_next(sc);
+	} else {
+		/* bridge; also redirect after answering and refer before (a B2BUA works with every
+		 * trunk); several targets ring at once */
 		rc = pb_sip_call_bridge(sc->call, o->target, o->fallback);
+	}
 	if (rc < 0) {
 		LOG(PB_LOG_ERROR, "forwarding to %s failed: %s", o->target, pb_error_last()->message);
 		set_how(sc, "forward failed");
@@ -603,6 +647,10 @@ static void on_event(pb_sip_call *call, pb_sip_event ev, void *ud)
 		sc->referring = false;
 		LOG(PB_LOG_INFO, "call from %s forwarded (refer) to %s", sc->dec.caller, sc->target);
 		emit(sc, PB_SCREENER_FORWARDED, NULL);
+	} else if (ev == PB_SIP_EV_FORWARD_FAILED && !strcmp(s->conf.o.ring, "sequential") && !sc->ended &&
+		   !sc->referring && sc->how[0] && !strcmp(sc->how, "forwarded") && bridge_next(sc) == 0) {
+		LOG(PB_LOG_INFO, "call from %s: no answer (%d), ringing the next target", sc->dec.caller,
+		    pb_sip_call_status(call));
 	} else if (ev == PB_SIP_EV_FORWARD_FAILED) {
 		LOG(PB_LOG_WARNING, "forwarding %s failed: %d", sc->dec.caller, pb_sip_call_status(call));
 		snprintf(sc->how, sizeof(sc->how), "forward failed (%d)", pb_sip_call_status(call));

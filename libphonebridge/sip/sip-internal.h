@@ -102,6 +102,7 @@ typedef struct pb_sip_leg {
 	bool terminated;
 	bool fallback;                 /* this target leg is the fallback */
 	struct pb_sip_leg *next_orphan; /* in pb_sip.orphans once its call is gone */
+	struct pb_sip_leg *next_fork;   /* in pb_sip_call.forks while it rings */
 	int status;
 	/* what went out to this leg last, so that a relayed stream continues it
 	 * (same SSRC, sequence and timestamp running on) instead of jumping */
@@ -116,6 +117,8 @@ struct pb_sip_call {
 	su_home_t *home;
 	pb_sip_leg a;
 	pb_sip_leg *b;                 /* bridged target leg, or NULL */
+	pb_sip_leg *forks;             /* target legs ringing at once; the first to answer becomes b */
+	int fork_status;               /* the failure to report when every fork has failed */
 	pb_sip_caller caller;
 	void *userdata;
 	int status;

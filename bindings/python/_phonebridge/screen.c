@@ -1051,7 +1051,7 @@ static int opt_uint(PyObject *opts, const char *key, unsigned max, unsigned *out
 static const char *const screener_keys[] = {
 	"listen", "port", "allow", "rtp_address", "user_agent", "store", "prompts", "mode",
 	"target", "fallback", "early_media", "max_duration", "forward_timeout", "policy",
-	"refer_fallback", NULL,
+	"refer_fallback", "ring", NULL,
 };
 
 static int screener_options(PyObject *opts, pb_screener_options *o, const char **policy, size_t cap)
@@ -1075,7 +1075,7 @@ static int screener_options(PyObject *opts, pb_screener_options *o, const char *
 	    opt_str(opts, "user_agent", &o->sip.user_agent) < 0 || opt_str(opts, "store", &o->store) < 0 ||
 	    opt_str(opts, "prompts", &o->prompts) < 0 || opt_str(opts, "mode", &o->mode) < 0 ||
 	    opt_str(opts, "target", &o->target) < 0 || opt_str(opts, "fallback", &o->fallback) < 0 ||
-	    opt_str(opts, "refer_fallback", &o->refer_fallback) < 0 ||
+	    opt_str(opts, "refer_fallback", &o->refer_fallback) < 0 || opt_str(opts, "ring", &o->ring) < 0 ||
 	    opt_uint(opts, "max_duration", 3600, &o->max_duration) < 0 ||
 	    opt_uint(opts, "forward_timeout", 600, &o->sip.bridge_timeout) < 0)
 		return -1;
