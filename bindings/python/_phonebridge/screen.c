@@ -578,7 +578,10 @@ static py_challenge *pyc_new(const char *name, const char *summary, PyObject *cl
 	return pc;
 }
 
-static PyObject *registry_add(RegistryObject *self, PyObject *args)
+/* add(name, summary, cls) for a registry or a screener: an ops table for
+ * the class, handed to @p add(@p target, ops), kept on @p list on success. */
+static PyObject *add_python_challenge(PyObject *args, int (*add)(void *, const pb_challenge_ops *),
+				      void *target, py_challenge **list)
 {
 	const char *name, *summary;
 	PyObject *cls;
@@ -587,14 +590,24 @@ static PyObject *registry_add(RegistryObject *self, PyObject *args)
 	py_challenge *pc = pyc_new(name, summary, cls);
 	if (!pc)
 		return NULL;
-	int rc = pb_screen_registry_add(self->reg, &pc->ops);
+	int rc = add(target, &pc->ops);
 	if (rc < 0) {
 		pyc_free_list(pc);
 		return pbpy_raise(rc, NULL);
 	}
-	pc->next = self->python;
-	self->python = pc;
+	pc->next = *list;
+	*list = pc;
 	Py_RETURN_NONE;
+}
+
+static int add_to_registry(void *reg, const pb_challenge_ops *ops)
+{
+	return pb_screen_registry_add(reg, ops);
+}
+
+static PyObject *registry_add(RegistryObject *self, PyObject *args)
+{
+	return add_python_challenge(args, add_to_registry, self->reg, &self->python);
 }
 
 static PyObject *registry_check(RegistryObject *self, PyObject *args)
@@ -1200,23 +1213,16 @@ static bool screener_open(ScreenerObject *self)
 	return true;
 }
 
+static int add_to_screener(void *s, const pb_challenge_ops *ops)
+{
+	return pb_screener_add_challenge(s, ops);
+}
+
 static PyObject *screener_add(ScreenerObject *self, PyObject *args)
 {
-	const char *name, *summary;
-	PyObject *cls;
-	if (!PyArg_ParseTuple(args, "ssO", &name, &summary, &cls) || !screener_open(self))
+	if (!screener_open(self))
 		return NULL;
-	py_challenge *pc = pyc_new(name, summary, cls);
-	if (!pc)
-		return NULL;
-	int rc = pb_screener_add_challenge(self->s, &pc->ops);
-	if (rc < 0) {
-		pyc_free_list(pc);
-		return pbpy_raise(rc, NULL);
-	}
-	pc->next = self->python;
-	self->python = pc;
-	Py_RETURN_NONE;
+	return add_python_challenge(args, add_to_screener, self->s, &self->python);
 }
 
 static PyObject *screener_start(ScreenerObject *self, PyObject *unused)
