@@ -478,6 +478,38 @@ static void test_screen__policy_own_domains(void **state)
 	pb_screen_policy_free(p);
 }
 
+/* Version 2 calls: what the SIP layer parsed (number, verstat enum) is used
+ * as is, not parsed again from the URIs; version 1 still works. */
+static void test_screen__policy_parsed_identity(void **state)
+{
+	(void)state;
+	pb_screen_policy *p;
+	assert_pb_ok(pb_screen_policy_new(&p));
+	pb_screen_call call = PB_SCREEN_CALL_INIT;
+	call.from = "sip:ignored@trunk";
+	call.pai = "sip:+15550100099;verstat=TN-Validation-Passed@trunk"; /* would say passed */
+	call.number = "+15550100042";
+	call.verstat_known = true;
+	call.verstat_value = PB_VERSTAT_FAILED;
+	pb_screen_decision d;
+	assert_pb_ok(pb_screen_policy_decide(p, &call, NULL, &d));
+	assert_string_equal(d.caller, "+15550100042");
+	assert_int_equal(d.verstat, PB_VERSTAT_FAILED);
+	assert_string_equal(d.rule, "attestation-failed");
+	call.version = 1; /* the old layout: number and verstat_value unread */
+	assert_pb_ok(pb_screen_policy_decide(p, &call, NULL, &d));
+	assert_string_equal(d.caller, "+15550100099");
+	assert_int_equal(d.verstat, PB_VERSTAT_PASSED);
+	call.version = 3;
+	assert_pb_error(pb_screen_policy_decide(p, &call, NULL, &d), PB_EINVAL);
+	char att = 0;
+	assert_int_equal(pb_screen_verstat_from_value("TN-Validation-Passed-B", 22, &att), PB_VERSTAT_PASSED);
+	assert_int_equal(att, 'B');
+	assert_int_equal(pb_screen_verstat_from_value("No-TN-Validation;x", 16, &att), PB_VERSTAT_NO_VALIDATION);
+	assert_int_equal(pb_screen_verstat_from_value(NULL, 0, &att), PB_VERSTAT_NONE);
+	pb_screen_policy_free(p);
+}
+
 static void test_screen__policy_configuration(void **state)
 {
 	(void)state;
@@ -1205,6 +1237,7 @@ int main(void)
 		cmocka_unit_test(test_screen__policy_configuration),
 		cmocka_unit_test(test_screen__policy_challenge_without_params),
 		cmocka_unit_test(test_screen__policy_own_domains),
+		cmocka_unit_test(test_screen__policy_parsed_identity),
 		cmocka_unit_test(test_screen__registry),
 		cmocka_unit_test(test_screen__press_digit_right),
 		cmocka_unit_test(test_screen__press_digit_wrong_then_right),

@@ -106,6 +106,14 @@ typedef enum pb_screen_verstat {
  */
 PB_API pb_screen_verstat pb_screen_parse_verstat(const char *uri, char *attestation);
 
+/**
+ * The verstat value itself ("TN-Validation-Passed-A"), as a SIP stack that
+ * has parsed the URI parameter holds it: the first @p n bytes of @p value.
+ * @param attestation if not NULL, receives 'A', 'B', 'C' or 0
+ * @return PB_VERSTAT_NONE for NULL, else what pb_screen_parse_verstat() would say
+ */
+PB_API pb_screen_verstat pb_screen_verstat_from_value(const char *value, size_t n, char *attestation);
+
 /** Name of a verstat value, e.g. "TN-Validation-Failed". @return static */
 PB_API const char *pb_screen_verstat_name(pb_screen_verstat v);
 
@@ -137,10 +145,18 @@ typedef struct pb_screen_call {
 	const char *called;        /**< Request-URI or To number */
 	int64_t now;               /**< wall clock, unix seconds (for the failure window) */
 	int minute_of_day;         /**< local time, 0..1439; -1 if unknown */
+	/* --- version 2: what a SIP stack has already parsed, so nothing is parsed twice --- */
+	/** the caller's number, the user part of the PAI (else From) URI without
+	 *  its parameters; preferred over pai/from when set */
+	const char *number;
+	bool verstat_known;                /**< verstat_value holds the attestation; verstat is ignored */
+	pb_screen_verstat verstat_value;
 } pb_screen_call;
 
-#define PB_SCREEN_CALL_VERSION 1
-#define PB_SCREEN_CALL_INIT { PB_SCREEN_CALL_VERSION, NULL, NULL, NULL, NULL, false, NULL, 0, -1 }
+/* Version 1 (without number and verstat_value) is still accepted. */
+#define PB_SCREEN_CALL_VERSION 2
+#define PB_SCREEN_CALL_INIT { PB_SCREEN_CALL_VERSION, NULL, NULL, NULL, NULL, false, NULL, 0, -1, \
+			      NULL, false, PB_VERSTAT_NONE }
 
 /**
  * Store lookups the policy makes, so that it needs no store: the daemon

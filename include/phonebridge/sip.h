@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include <phonebridge/common.h>
+#include <phonebridge/screen.h>
 
 PB_BEGIN_DECLS
 
@@ -275,6 +276,12 @@ typedef struct pb_sip_caller {
 	const char *call_id;        /**< Call-ID */
 	/** the digest user name the caller authenticated as, or NULL (admitted by address) */
 	const char *auth_user;
+	/* parsed once here, so that screening needs not parse the URIs again */
+	/** the user part of the PAI (else From) sip:/sips: URI without its
+	 *  ;parameters ("+15550102000"), or NULL (no user part, a tel: URI) */
+	const char *number;
+	pb_screen_verstat verstat_value; /**< verstat as an enum; PB_VERSTAT_NONE when absent */
+	char attestation;                /**< 'A', 'B', 'C' for a passed validation with a level, else 0 */
 } pb_sip_caller;
 
 /** @return borrowed: valid until the call's ENDED event */

@@ -472,19 +472,22 @@ int pb_screen_policy_decide(const pb_screen_policy *p, const pb_screen_call *cal
 	static const pb_screen_lookups none = { NULL, NULL, NULL, NULL };
 	if (!p || !call || !d)
 		return pb_error_set(PB_EINVAL, "policy_decide: NULL argument");
-	if (call->version != PB_SCREEN_CALL_VERSION)
-		return pb_error_set(PB_EINVAL, "policy_decide: call version %d, expected %d",
+	if (call->version != 1 && call->version != PB_SCREEN_CALL_VERSION)
+		return pb_error_set(PB_EINVAL, "policy_decide: call version %d, expected 1 or %d",
 				    call->version, PB_SCREEN_CALL_VERSION);
+	bool v2 = call->version >= 2;
 	if (!lk)
 		lk = &none;
 	memset(d, 0, sizeof(*d));
 
-	const char *who = call->pai && call->pai[0] ? call->pai : call->from;
+	const char *who = v2 && call->number ? call->number : call->pai && call->pai[0] ? call->pai : call->from;
 	int kind = pb_screen_normalize_number(d->caller, sizeof(d->caller), who, &p->nb);
 	if (kind < 0)
 		return kind;
 	d->kind = (pb_screen_number_kind)kind;
-	if (call->verstat) {
+	if (v2 && call->verstat_known) {
+		d->verstat = call->verstat_value;
+	} else if (call->verstat) {
 		char buf[64];
 		snprintf(buf, sizeof(buf), ";verstat=%s", call->verstat);
 		d->verstat = pb_screen_parse_verstat(buf, NULL);

@@ -500,6 +500,9 @@ static void decide(pb_screener *s, scall *sc)
 	call.display_name = c->display_name;
 	call.pai = c->pai;
 	call.verstat = c->verstat;
+	call.number = c->number;             /* parsed by sip: not parsed again */
+	call.verstat_known = true;
+	call.verstat_value = c->verstat_value;
 	call.identity_header = c->identity_header;
 	call.called = c->request_uri;
 	time_t now = time(NULL);

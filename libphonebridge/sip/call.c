@@ -398,6 +398,11 @@ static void read_caller(pb_sip_call *call, const sip_t *sip, const struct sockad
 	c->verstat = find_verstat(home, pai ? pai->paid_url : NULL);
 	if (!c->verstat && sip->sip_from)
 		c->verstat = find_verstat(home, sip->sip_from->a_url);
+	c->verstat_value = c->verstat ? pb_screen_verstat_from_value(c->verstat, strlen(c->verstat), &c->attestation)
+				      : PB_VERSTAT_NONE;
+	const url_t *who = pai ? pai->paid_url : sip->sip_from ? sip->sip_from->a_url : NULL;
+	if (who && (who->url_type == url_sip || who->url_type == url_sips) && who->url_user && *who->url_user)
+		c->number = su_strndup(home, who->url_user, (isize_t)strcspn(who->url_user, ";"));
 	c->identity_header = has_identity(sip);
 	if (sip->sip_request)
 		c->request_uri = url_as_string(home, sip->sip_request->rq_url);
