@@ -117,9 +117,9 @@ typedef struct pb_screener pb_screener;
  * @param out  receives the new screener (pb_screener_free())
  * @param opts borrowed; copied
  * @return 0; PB_EINVAL for a missing or bad option (the message names it,
- *         e.g. "[policy] region=XX: ..."); what pb_store_open() or
- *         pb_prompt_set_load_dir() return; PB_EUNSUPPORTED for another
- *         options version; PB_ENOMEM
+ *         e.g. "[policy] region=XX: ..."), or an options (or sip options)
+ *         version this library does not read (0, newer, or too old); what
+ *         pb_store_open() or pb_prompt_set_load_dir() return; PB_ENOMEM
  */
 PB_API int pb_screener_new(pb_screener **out, const pb_screener_options *opts);
 

@@ -115,9 +115,13 @@ static int dup_str(const char **dst, const char *src)
 static int conf_copy(conf *c, const pb_screener_options *o)
 {
 	memset(c, 0, sizeof(*c));
-	if (!o || o->version != PB_SCREENER_OPTIONS_VERSION)
-		return pb_error_set(PB_EUNSUPPORTED, "screener options: version %d, this library knows %d",
-				    o ? o->version : 0, PB_SCREENER_OPTIONS_VERSION);
+	if (!o)
+		return pb_error_set(PB_EINVAL, "screener options: NULL");
+	int vrc = PB_CHECK_VERSION(o, PB_SCREENER_OPTIONS, 1);
+	if (vrc == 0)
+		vrc = PB_CHECK_VERSION(&o->sip, PB_SIP_OPTIONS, 1);
+	if (vrc < 0)
+		return vrc;
 	if (!o->store || !*o->store)
 		return pb_error_set(PB_EINVAL, "screener options: no store path");
 	if (!o->prompts || !*o->prompts)
@@ -150,9 +154,10 @@ static int conf_copy(conf *c, const pb_screener_options *o)
 	rc = rc ? rc : dup_str(&d->aor, so->aor);
 	rc = rc ? rc : dup_str(&d->username, so->username);
 	rc = rc ? rc : dup_str(&d->password, so->password);
-	rc = rc ? rc : dup_str(&d->auth_realm, so->version >= 2 ? so->auth_realm : NULL);
-	rc = rc ? rc : dup_str(&d->auth_users_file, so->version >= 2 ? so->auth_users_file : NULL);
-	rc = rc ? rc : dup_str(&d->tls_cert_dir, so->version >= 2 ? so->tls_cert_dir : NULL);
+	bool sip_v1 = so->version == 1; /* no digest or TLS settings in version 1 */
+	rc = rc ? rc : dup_str(&d->auth_realm, sip_v1 ? NULL : so->auth_realm);
+	rc = rc ? rc : dup_str(&d->auth_users_file, sip_v1 ? NULL : so->auth_users_file);
+	rc = rc ? rc : dup_str(&d->tls_cert_dir, sip_v1 ? NULL : so->tls_cert_dir);
 	rc = rc ? rc : dup_str(&c->o.store, o->store);
 	rc = rc ? rc : dup_str(&c->o.prompts, o->prompts);
 	rc = rc ? rc : dup_str(&c->o.mode, mode);
