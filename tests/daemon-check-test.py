@@ -186,7 +186,7 @@ try:
     r = run(SCREEND, "-c", screend_conf("s2.conf", pw="[register]\nregistrar = sip:127.0.0.1\n"
                                         "aor = sip:me@127.0.0.1\nusername = me\npassword-file = %s\n" % sip_pw),
             "check")
-    ok(r.returncode == EX_CONFIG and "\u2717 [register] password-file" in r.stdout and "mode 640" in r.stdout,
+    ok(r.returncode == EX_CONFIG and "\u2717 [register] password-file" in r.stdout and "mode 0640" in r.stdout,
        "pb-screend check refuses a registration password others may read")
     show(r)
     r = run(SCREEND, "-c", screend_conf("s3.conf", st=os.path.join(tmp, "nowhere", "s.db")), "check")

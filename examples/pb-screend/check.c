@@ -7,20 +7,24 @@
 
 #include "daemon.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <phonebridge/phonebridge.h>
 
+/* A secret file as run reads it (pb_secret_check(): modes, size, credential:NAME). */
 static int secret(const char *key, const char *path)
 {
-	char buf[300], what[700];
+	char what[700];
 	if (!path[0])
 		return 0;
-	const char *why = pbd_secret_problem(path, buf, sizeof(buf));
 	snprintf(what, sizeof(what), "%s %s", key, path);
-	return pbd_check_line(!why, what, "%s", why ? why : "") ? 0 : 1;
+	int rc = pb_secret_check(path, NULL);
+	return pbd_check_line(rc == 0, what, "%s", rc < 0 ? pb_error_last()->message : "") ? 0 : 1;
 }
 
 static int prompts(const char *dir)
@@ -61,4 +65,39 @@ int screend_check(const screend_config *c)
 	snprintf(what, sizeof(what), "[store] path %s", c->store);
 	failed += !pbd_check_line(!why, what, "%s", why ? why : "");
 	return failed;
+}
+
+int screend_check_store_begin(const char *store, char *path, size_t size)
+{
+	struct stat st;
+	if (stat(store, &st) == 0 || errno != ENOENT) {
+		snprintf(path, size, "%s", store);
+		return 0;
+	}
+	char dir[560];
+	snprintf(dir, sizeof(dir), "%s.check-XXXXXX", store);
+	if (!mkdtemp(dir))
+		return pb_error_set(PB_EIO, "%s: cannot make a folder for the check: %s", dir, strerror(errno));
+	snprintf(path, size, "%s/check.db", dir);
+	return 0;
+}
+
+void screend_check_store_end(const char *store, const char *path)
+{
+	static const char *const tails[] = { "", "-wal", "-shm", "-journal" };
+	char f[700];
+	if (!strcmp(store, path))
+		return;
+	for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+		snprintf(f, sizeof(f), "%s%s", path, tails[i]);
+		unlink(f);
+	}
+	snprintf(f, sizeof(f), "%s.attachments", path);
+	rmdir(f);
+	snprintf(f, sizeof(f), "%s", path);
+	char *slash = strrchr(f, '/');
+	if (slash) {
+		*slash = '\0';
+		rmdir(f);
+	}
 }

@@ -106,6 +106,14 @@ typedef enum pb_screen_verstat {
  */
 PB_API pb_screen_verstat pb_screen_parse_verstat(const char *uri, char *attestation);
 
+/**
+ * The verstat value itself ("TN-Validation-Passed-A"), as a SIP stack that
+ * has parsed the URI parameter holds it: the first @p n bytes of @p value.
+ * @param attestation if not NULL, receives 'A', 'B', 'C' or 0
+ * @return PB_VERSTAT_NONE for NULL, else what pb_screen_parse_verstat() would say
+ */
+PB_API pb_screen_verstat pb_screen_verstat_from_value(const char *value, size_t n, char *attestation);
+
 /** Name of a verstat value, e.g. "TN-Validation-Failed". @return static */
 PB_API const char *pb_screen_verstat_name(pb_screen_verstat v);
 
@@ -137,10 +145,18 @@ typedef struct pb_screen_call {
 	const char *called;        /**< Request-URI or To number */
 	int64_t now;               /**< wall clock, unix seconds (for the failure window) */
 	int minute_of_day;         /**< local time, 0..1439; -1 if unknown */
+	/* --- version 2: what a SIP stack has already parsed, so nothing is parsed twice --- */
+	/** the caller's number, the user part of the PAI (else From) URI without
+	 *  its parameters; preferred over pai/from when set */
+	const char *number;
+	bool verstat_known;                /**< verstat_value holds the attestation; verstat is ignored */
+	pb_screen_verstat verstat_value;
 } pb_screen_call;
 
-#define PB_SCREEN_CALL_VERSION 1
-#define PB_SCREEN_CALL_INIT { PB_SCREEN_CALL_VERSION, NULL, NULL, NULL, NULL, false, NULL, 0, -1 }
+/* Version 1 (without number and verstat_value) is still accepted. */
+#define PB_SCREEN_CALL_VERSION 2
+#define PB_SCREEN_CALL_INIT { PB_SCREEN_CALL_VERSION, NULL, NULL, NULL, NULL, false, NULL, 0, -1, \
+			      NULL, false, PB_VERSTAT_NONE }
 
 /**
  * Store lookups the policy makes, so that it needs no store: the daemon
@@ -198,6 +214,7 @@ PB_API void pb_screen_policy_free(pb_screen_policy *policy);
  *   max-failures=3  failure-window=86400  failures-status=603
  *   quiet-hours=22:00-07:00|off  quiet-action=reject|challenge  quiet-status=480
  *   own-numbers=+15550100000,+15550100001  not-ours-status=404
+ *   own-domains=screen.example.org,192.0.2.10,[2001:db8::1]
  *   unsigned=reject|challenge|ignore  unsigned-status=428
  *   challenge=press-digit  challenge-params="digit=6 tries=3"
  *   anonymous-challenge=random-code  anonymous-challenge-params=digits=4
@@ -219,8 +236,9 @@ PB_API int pb_screen_policy_set(pb_screen_policy *policy, const char *key, const
 PB_API const pb_screen_numbering *pb_screen_policy_numbering(const pb_screen_policy *policy);
 
 /**
- * Decide what to do with a call. Rules in order: called number not one of
- * ours (when own-numbers is set), short/internal bypass, deny list,
+ * Decide what to do with a call. Rules in order: Request-URI host not one
+ * of ours (when own-domains is set; call->called is the Request-URI),
+ * called number not one of ours (when own-numbers is set), short/internal bypass, deny list,
  * attestation failed (before the allow list: a failed validation means the
  * number may be spoofed), allow list, anonymous, unsigned (no Identity
  * header and no verstat; off by default), recent failures, quiet hours,

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include <phonebridge/common.h>
+#include <phonebridge/screen.h>
 
 PB_BEGIN_DECLS
 
@@ -277,6 +278,12 @@ typedef struct pb_sip_caller {
 	const char *call_id;        /**< Call-ID */
 	/** the digest user name the caller authenticated as, or NULL (admitted by address) */
 	const char *auth_user;
+	/* parsed once here, so that screening needs not parse the URIs again */
+	/** the user part of the PAI (else From) sip:/sips: URI without its
+	 *  ;parameters ("+15550102000"), or NULL (no user part, a tel: URI) */
+	const char *number;
+	pb_screen_verstat verstat_value; /**< verstat as an enum; PB_VERSTAT_NONE when absent */
+	char attestation;                /**< 'A', 'B', 'C' for a passed validation with a level, else 0 */
 } pb_sip_caller;
 
 /** @return borrowed: valid until the call's ENDED event */
@@ -359,7 +366,13 @@ PB_API int pb_sip_call_refer(pb_sip_call *call, const char *target);
  * in pb_sip_options.bridge_timeout, @p fallback (if not NULL, e.g. a
  * voicemail URI) is tried the same way; if that fails too,
  * FORWARD_FAILED is reported and the caller hung up (or rejected with the
- * target's status if not answered).
+ * target's status if not answered) — unless the handler starts another
+ * bridge from that event.
+ *
+ * @p target (and @p fallback) may list several URIs, comma-separated: they
+ * ring at once (parallel forking), the first to answer is bridged and the
+ * others get CANCEL; the call fails over only when all have failed (busy
+ * wins over no answer as the reported status).
  * @param target, fallback borrowed
  * @return 0, PB_ESTATE (already forwarding), PB_EINVAL, PB_EIO, PB_ENOMEM
  */

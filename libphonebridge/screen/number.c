@@ -155,7 +155,15 @@ pb_screen_verstat pb_screen_parse_verstat(const char *uri, char *attestation)
 	if (!v)
 		return PB_VERSTAT_NONE;
 	v += strlen(";verstat=");
-	size_t n = strcspn(v, ";@>?& \t,");
+	return pb_screen_verstat_from_value(v, strcspn(v, ";@>?& \t,"), attestation);
+}
+
+pb_screen_verstat pb_screen_verstat_from_value(const char *v, size_t n, char *attestation)
+{
+	if (attestation)
+		*attestation = 0;
+	if (!v)
+		return PB_VERSTAT_NONE;
 	if (n == 20 && pb_ascii_ncasecmp(v, "TN-Validation-Passed", 20) == 0)
 		return PB_VERSTAT_PASSED;
 	if (n == 22 && pb_ascii_ncasecmp(v, "TN-Validation-Passed-", 21) == 0) {

@@ -10,6 +10,7 @@ use strict;
 use warnings;
 use Test::More;
 use File::Temp qw(tempdir);
+use JSON::PP;
 use PBSipTest;
 
 alarm 200;
@@ -40,6 +41,12 @@ sub cmd {
     return ($? >> 8, $out);
 }
 
+sub cmd_stdout { # machine output only: the log stays on stderr
+    my (@args) = @_;
+    my $out = `$bin -c $tmp/pb-screend.conf @args 2>/dev/null`;
+    return ($? >> 8, $out);
+}
+
 sub call {
     my (@args) = @_;
     my $c = start_proc(cmd => ['perl', "$dir/caller.pl", '--to', "sip:screen\@127.0.0.1:$port", @args],
@@ -50,8 +57,29 @@ sub call {
 }
 
 write_conf(timeout => 4);
-my ($rc, $out) = cmd('check');
+my ($rc, $out);
+{   # check refuses what run would: a missing prompt folder, a password file others can read
+    my $good = do { local (@ARGV, $/) = "$tmp/pb-screend.conf"; <> };
+    open my $f, '>', "$tmp/pb-screend.conf" or die;
+    print $f $good =~ s{^prompts = .*$}{prompts = $tmp/no-such-prompts}mr;
+    close $f;
+    ($rc, $out) = cmd('check');
+    is($rc, 78, 'check fails on a missing prompt folder (EX_CONFIG)');
+    like($out, qr/no-such-prompts/, '... and names it');
+    open my $pw, '>', "$tmp/password" or die; print $pw "secret\n"; close $pw;
+    chmod 0644, "$tmp/password";
+    open $f, '>', "$tmp/pb-screend.conf" or die;
+    print $f $good, "[register]\nregistrar = sip:127.0.0.1:9\naor = sip:screen\@127.0.0.1\npassword-file = $tmp/password\n";
+    close $f;
+    ($rc, $out) = cmd('check');
+    is($rc, 78, 'check fails on a password file others can read (EX_CONFIG)');
+    like($out, qr/\[register\] password-file \S+password: .*mode 0644: readable by others/m, '... and says so');
+    write_conf(timeout => 4);
+}
+($rc, $out) = cmd('check');
 is($rc, 0, 'configuration checks') or diag $out;
+like($out, qr/\[policy\] and its challenges/, '... the policy and its challenges too');
+ok(!-e "$tmp/screen.db" && !glob("$tmp/screen.db.check-*"), 'check neither creates the store nor leaves anything behind');
 
 $callee = start_proc(cmd => ['perl', "$dir/callee.pl", '--port', $tport], name => 'callee', merge => 1);
 ok(wait_line($callee, qr/^listening/, 20), 'forward target listening');
@@ -142,11 +170,36 @@ ok($port, "pb-screend ready on port $port") or BAIL_OUT('daemon did not start');
 
 {   # every call logged
     ($rc, $out) = cmd('calls');
-    like($out, qr/"caller":"\+15550100001","verdict":"challenge","challenge":"press-digit:passed","forward_target":"sip:target/,
-        'call log: passed and forwarded');
-    like($out, qr/"caller":"\+15550100003","verdict":"challenge","challenge":"press-digit:failed"/, 'call log: failed');
-    like($out, qr/"caller":"\+15550100009","verdict":"reject"/, 'call log: rejected');
-    ok(!grep({ !/^\{"time":"\d{4}-\d\d-\d\dT[\d:]{8}Z",.*\}$/ } split /\n/, $out), 'one JSON document per line');
+    ($rc, $out) = cmd_stdout('calls');
+    is($rc, 0, 'calls');
+    ok(!grep({ !/^\{"time":"\d{4}-\d\d-\d\dT[\d:]{8}Z",.*\}$/ } split /\n/, $out), 'one JSON document per line')
+        or diag $out;
+    my @rows = map { JSON::PP::decode_json($_) } split /\n/, $out;
+    my ($passed) = grep { ($_->{challenge} // '') eq 'press-digit:passed' && $_->{caller} eq '+15550100001' } @rows;
+    ok($passed, 'call log: the passed call') or diag $out;
+    is($passed->{verdict}, 'challenge', '... verdict challenge');
+    like($passed->{forward_target} // '', qr/^sip:target/, '... forwarded to the target');
+    is($passed->{ended}, 'forwarded', '... ended: forwarded');
+    is($passed->{sip_status}, 200, '... final status 200');
+    like($passed->{called} // '', qr/^sip:screen\@127\.0\.0\.1/, '... the called Request-URI');
+    is($passed->{rule}, 'default', '... the rule that decided');
+    my ($denied) = grep { $_->{caller} eq '+15550100009' } @rows;
+    is($denied->{verdict}, 'reject', 'the denied call: rejected');
+    is($denied->{sip_status}, 603, '... 603 in the log');
+    is($denied->{rule}, 'deny-list', '... by the deny list');
+    is($denied->{ended}, 'refused', '... refused');
+    my ($failed) = grep { $_->{caller} eq '+15550100003' } @rows;
+    is($failed->{challenge}, 'press-digit:failed', 'the wrong digit: press-digit failed');
+    is($failed->{ended}, 'challenge failed', '... ended: challenge failed');
+    my ($rc2, $json) = cmd_stdout('calls', '--json');
+    is($json, $out, 'calls --json: the same JSON lines (the explicit spelling)');
+    my ($rc3, $pretty) = cmd_stdout('--pretty', 'calls');
+    like($pretty, qr/^\{\n  "time": "/, 'calls with --pretty: indented');
+    my @docs = JSON::PP->new->incr_parse($pretty);
+    is(scalar @docs, scalar @rows, '... the same documents');
+    ($rc, $out) = cmd_stdout('lookup', '+15550100077');
+    like($out, qr/^\{"number":"\+15550100077","list":null,"source":null\}$/m,
+         'lookup of a number on no list says so (list: null)');
 }
 
 {   # SIGHUP reloads; a bad file keeps the old configuration
