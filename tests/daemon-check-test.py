@@ -88,9 +88,9 @@ try:
         "mmsc url": (config("b4.ini", extra="[mmsc]\nurl = ftp://mms.example.net/"),
                      "\u2717 [mmsc] url ftp://mms.example.net/: the scheme must be http:// or https://"),
         "secret mode": (config("b5.ini", tok=loose),
-                        "\u2717 [matrix] token_file %s: group or others may read it (mode 644)" % loose),
+                        "\u2717 [matrix] token_file %s: secret file %s: mode 0644: readable by others" % (loose, loose)),
         "missing secret": (config("b6.ini", tok=os.path.join(tmp, "none.token")),
-                           "\u2717 [matrix] token_file %s: cannot read it" % os.path.join(tmp, "none.token")),
+                           "\u2717 [matrix] token_file %s: secret file %s: No such file" % ((os.path.join(tmp, "none.token"),) * 2)),
         "store": (config("b7.ini", st=os.path.join(tmp, "no-such-dir", "bridge.db")),
                   "\u2717 [bridge] store %s" % os.path.join(tmp, "no-such-dir", "bridge.db")),
     }

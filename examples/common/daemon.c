@@ -203,30 +203,15 @@ const char *pbd_url_problem(const char *url)
 
 const char *pbd_secret_problem(const char *path, char *buf, size_t size)
 {
-	/* O_NOFOLLOW is not used: a link to a secret is fine, its target's
-	 * mode is what counts (fstat after open) */
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0) {
-		snprintf(buf, size, "cannot read it: %s", strerror(errno));
-		return buf;
+	/* exactly what run does with it: pb_secret_read() (modes, size, one
+	 * line, credential:NAME), the secret wiped again at once */
+	char *secret = NULL;
+	if (pb_secret_read(path, &secret) == 0) {
+		pb_secret_free(secret);
+		return NULL;
 	}
-	int r = fstat(fd, &st);
-	close(fd);
-	if (r < 0) {
-		snprintf(buf, size, "%s", strerror(errno));
-		return buf;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(buf, size, "not a regular file");
-		return buf;
-	}
-	if (st.st_mode & 077) {
-		snprintf(buf, size, "group or others may read it (mode %03o): chmod 600 it",
-			 (unsigned)(st.st_mode & 0777));
-		return buf;
-	}
-	return NULL;
+	snprintf(buf, size, "%s", pb_error_last()->message);
+	return buf;
 }
 
 const char *pbd_store_problem(const char *path, char *buf, size_t size)

@@ -51,7 +51,7 @@ const char *pbd_did_you_mean(const char *word, const char *const *choices);
 /* A URL with an http or https scheme and a host; NULL when it is one,
  * else why not (static text). */
 const char *pbd_url_problem(const char *url);
-/* A secret file: readable, a regular file, not group/other accessible.
+/* A secret file, read as run reads it (pb_secret_read(): modes, size, one line, credential:NAME).
  * NULL when fine, else why not, written to @buf. */
 const char *pbd_secret_problem(const char *path, char *buf, size_t size);
 /* A database file the daemon must write: the file writable when it exists,
