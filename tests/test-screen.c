@@ -406,6 +406,78 @@ static void test_screen__policy_default_rules(void **state)
 	pb_screen_policy_free(p);
 }
 
+/* "challenge = X" without challenge-params must not hand X press-digit's
+ * default "digit=6" (a custom challenge then refused every call with 500);
+ * challenge-params given before or after challenge= is kept. */
+static void test_screen__policy_challenge_without_params(void **state)
+{
+	(void)state;
+	pb_screen_policy *p;
+	lists l = { { NULL }, { NULL }, 0, 0, 0 };
+	assert_pb_ok(pb_screen_policy_new(&p));
+	pb_screen_decision d = decide(p, &l, "+33123456789", NULL, 600);
+	assert_string_equal(d.params, "digit=6");
+	assert_pb_ok(pb_screen_policy_set(p, "challenge", "arithmetic"));
+	d = decide(p, &l, "+33123456789", NULL, 600);
+	assert_string_equal(d.challenge, "arithmetic");
+	assert_string_equal(d.params, "");
+	pb_screen_policy_free(p);
+
+	assert_pb_ok(pb_screen_policy_new(&p));
+	assert_pb_ok(pb_screen_policy_set(p, "challenge-params", "max=5"));
+	assert_pb_ok(pb_screen_policy_set(p, "challenge", "arithmetic"));
+	d = decide(p, &l, "+33123456789", NULL, 600);
+	assert_string_equal(d.params, "max=5");
+	pb_screen_policy_free(p);
+}
+
+static pb_screen_decision decide_called(const pb_screen_policy *p, const char *called)
+{
+	pb_screen_call call = PB_SCREEN_CALL_INIT;
+	call.from = "sip:+33123456789@trunk";
+	call.called = called;
+	call.now = 1700000000;
+	pb_screen_decision d;
+	assert_pb_ok(pb_screen_policy_decide(p, &call, NULL, &d));
+	return d;
+}
+
+/* own-domains: INVITEs whose Request-URI host is not ours are refused
+ * (404, rule not-our-domain) before any other rule. */
+static void test_screen__policy_own_domains(void **state)
+{
+	(void)state;
+	pb_screen_policy *p;
+	assert_pb_ok(pb_screen_policy_new(&p));
+	assert_pb_ok(pb_screen_policy_set(p, "own-domains", "Screen.Example.org, 192.0.2.10 [2001:db8::1]"));
+	static const char *const ours[] = {
+		"sip:+15550100000@screen.example.org", "<sips:screen@SCREEN.example.org:5061;transport=tls>",
+		"sip:192.0.2.10", "sip:x@192.0.2.10:5060", "sip:x@[2001:db8::1]:5060;user=phone",
+	};
+	for (size_t i = 0; i < sizeof(ours) / sizeof(ours[0]); i++) {
+		pb_screen_decision d = decide_called(p, ours[i]);
+		assert_int_equal(d.verdict, PB_SCREEN_CHALLENGE);
+	}
+	static const char *const theirs[] = {
+		"sip:+15550100000@example.org", "sip:x@screen.example.org.evil.net", "sip:x@192.0.2.100",
+		"tel:+15550100000", "sip:x@[2001:db8::2]", "", "sip:@",
+	};
+	for (size_t i = 0; i < sizeof(theirs) / sizeof(theirs[0]); i++) {
+		pb_screen_decision d = decide_called(p, theirs[i]);
+		assert_int_equal(d.verdict, PB_SCREEN_REJECT);
+		assert_int_equal(d.sip_status, 404);
+		assert_string_equal(d.rule, "not-our-domain");
+	}
+	pb_screen_decision d = decide_called(p, NULL);
+	assert_string_equal(d.rule, "not-our-domain");
+	assert_pb_error(pb_screen_policy_set(p, "own-domains", "a/b"), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "own-domains"));
+	assert_pb_ok(pb_screen_policy_set(p, "own-domains", ""));
+	d = decide_called(p, "sip:x@anywhere");
+	assert_int_equal(d.verdict, PB_SCREEN_CHALLENGE);
+	pb_screen_policy_free(p);
+}
+
 static void test_screen__policy_configuration(void **state)
 {
 	(void)state;
@@ -1131,6 +1203,8 @@ int main(void)
 		cmocka_unit_test(test_screen__verstat),
 		cmocka_unit_test(test_screen__policy_default_rules),
 		cmocka_unit_test(test_screen__policy_configuration),
+		cmocka_unit_test(test_screen__policy_challenge_without_params),
+		cmocka_unit_test(test_screen__policy_own_domains),
 		cmocka_unit_test(test_screen__registry),
 		cmocka_unit_test(test_screen__press_digit_right),
 		cmocka_unit_test(test_screen__press_digit_wrong_then_right),

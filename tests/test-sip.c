@@ -67,6 +67,42 @@ static void test_sip__sdp_media_refuses_bad_input(void **state)
 	assert_int_equal(m.remote_port, 0);
 }
 
+/* The SDP guard before sofia-sip's parser: the input found by fuzzing
+ * (sdp_parse allocated without bound on it), the same behind white space
+ * (sofia skips it), control bytes, the size limit; UTF-8 stays allowed in
+ * the text lines. */
+static void test_sip__sdp_guard(void **state)
+{
+	(void)state;
+	pb_sip_media m;
+	pb_parse_error perr;
+	static const char evil[] = "v=0\r\nm=audio 9 R\xD0\xC5 0\r\n";
+	assert_pb_error(pb_sip_sdp_media((const uint8_t *)evil, strlen(evil), &m, &perr), PB_EMALFORMED);
+	assert_int_equal(perr.offset, 16);
+	assert_non_null(strstr(pb_error_last()->message, "0xd0"));
+	assert_true(pb_sip__sdp_looks_like((const uint8_t *)" v=0\r\n", 7));
+	assert_false(pb_sip__sdp_looks_like((const uint8_t *)"Signal=5\r\n", 10));
+	static const char lead[] = " v=0\r\nm=audio 9 R\xD0\xC5 0\r\n";
+	assert_pb_error(pb_sip__sdp_check((const uint8_t *)lead, strlen(lead), &perr), PB_EMALFORMED);
+	assert_int_equal(perr.offset, 0);
+	static const char ctl[] = "v=0\r\ns=a\x01b\r\n";
+	assert_pb_error(pb_sip__sdp_check((const uint8_t *)ctl, strlen(ctl), &perr), PB_EMALFORMED);
+	assert_int_equal(perr.offset, 8);
+	static const char noeq[] = "v=0\r\nmaudio\r\n";
+	assert_pb_error(pb_sip__sdp_check((const uint8_t *)noeq, strlen(noeq), &perr), PB_EMALFORMED);
+	assert_int_equal(perr.offset, 5);
+	static const char utf8[] = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=Caf\xC3\xA9\r\nc=IN IP4 192.0.2.1\r\n"
+				   "t=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=tool:\xC3\xA9t\xC3\xA9\r\n";
+	assert_pb_ok(pb_sip_sdp_media((const uint8_t *)utf8, strlen(utf8), &m, NULL));
+	assert_int_equal(m.remote_port, 4000);
+	char *big = pb_malloc(PB_SIP__SDP_MAX + 2);
+	assert_non_null(big);
+	memset(big, 'x', PB_SIP__SDP_MAX + 1);
+	memcpy(big, "v=0\r\na=", 7);
+	assert_pb_error(pb_sip__sdp_check((const uint8_t *)big, PB_SIP__SDP_MAX + 1, &perr), PB_ETOOBIG);
+	pb_free(big);
+}
+
 static void test_sip__sdp_make_round_trips(void **state)
 {
 	(void)state;
@@ -399,6 +435,7 @@ int main(void)
 		cmocka_unit_test(test_sip__sdp_media_reads_audio_line),
 		cmocka_unit_test(test_sip__sdp_media_connection_in_media_and_ipv6),
 		cmocka_unit_test(test_sip__sdp_media_refuses_bad_input),
+		cmocka_unit_test(test_sip__sdp_guard),
 		cmocka_unit_test(test_sip__sdp_make_round_trips),
 		cmocka_unit_test(test_sip__sdp_held),
 		cmocka_unit_test(test_sip__sipfrag_status),

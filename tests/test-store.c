@@ -743,12 +743,13 @@ static void test_store__attempts_count_in_a_window(void **state)
 static void test_store__call_log_keeps_calls(void **state)
 {
 	struct fixture *f = *state;
-	pb_store_call c = { 0, 1000, "+12025550123", "A", "accept", NULL, 65000, "sip:me@pbx" };
+	pb_store_call c = { 0, 1000, "+12025550123", "A", "accept", NULL, 65000, "sip:me@pbx",
+			    "sip:+15550100000@screen", "allow-list", 200, "forwarded" };
 	int64_t id1, id2;
 	assert_pb_ok(pb_store_call_log(f->st, &c, &id1));
-	pb_store_call d = { 0, 2000, NULL, "none", "challenge", "dtmf:failed", 0, NULL };
+	pb_store_call d = { 0, 2000, NULL, "none", "challenge", "dtmf:failed", 0, NULL, NULL, NULL, 0, NULL };
 	assert_pb_ok(pb_store_call_log(f->st, &d, &id2));
-	pb_store_call e = { 0, 0, NULL, NULL, NULL, NULL, 0, NULL }; /* now, all unknown */
+	pb_store_call e = { 0 }; /* now, all unknown */
 	assert_pb_ok(pb_store_call_log(f->st, &e, NULL));
 	pb_store_call_list *l;
 	assert_pb_ok(pb_store_call_recent(f->st, 2, &l));
@@ -767,6 +768,12 @@ static void test_store__call_log_keeps_calls(void **state)
 	assert_string_equal(l->items[2].attestation, "A");
 	assert_string_equal(l->items[2].forward_target, "sip:me@pbx");
 	assert_int_equal(l->items[2].duration_ms, 65000);
+	assert_string_equal(l->items[2].called, "sip:+15550100000@screen");
+	assert_string_equal(l->items[2].rule, "allow-list");
+	assert_int_equal(l->items[2].sip_status, 200);
+	assert_string_equal(l->items[2].ended, "forwarded");
+	assert_null(l->items[1].rule);
+	assert_int_equal(l->items[1].sip_status, 0);
 	pb_store_call_list_free(l);
 	c.duration_ms = -1;
 	assert_pb_error(pb_store_call_log(f->st, &c, NULL), PB_EINVAL);
@@ -934,7 +941,7 @@ static void test_store__allocation_failures_are_clean(void **state)
 	assert_pb_ok(pb_store_contact_set(f->st, "+1", "One", "!1:hs"));
 	const char *nums[] = { "+2", "+1" };
 	assert_pb_ok(pb_store_group_set(f->st, nums, 2, "!12:hs"));
-	pb_store_call c = { 0, 1, "+1", "A", "accept", NULL, 0, NULL };
+	pb_store_call c = { 0, 1, "+1", "A", "accept", NULL, 0, NULL, NULL, NULL, 0, NULL };
 	for (int i = 0; i < 20; i++)
 		assert_pb_ok(pb_store_call_log(f->st, &c, NULL));
 	assert_pb_ok(pb_store_kv_set(f->st, "k", "v"));

@@ -162,6 +162,16 @@ static int forward_key(parse_ctx *p, const char *k, const char *v)
 		return str(p, c->target, sizeof(c->target), k, v);
 	if (!strcmp(k, "fallback"))
 		return str(p, c->fallback, sizeof(c->fallback), k, v);
+	if (!strcmp(k, "ring")) {
+		if (strcmp(v, "parallel") && strcmp(v, "sequential"))
+			return fail(p, "%s: '%s': expected parallel or sequential", k, v);
+		return str(p, c->ring, sizeof(c->ring), k, v);
+	}
+	if (!strcmp(k, "refer-fallback")) {
+		if (strcmp(v, "bridge") && strcmp(v, "goodbye"))
+			return fail(p, "%s: '%s': expected bridge or goodbye", k, v);
+		return str(p, c->refer_fallback, sizeof(c->refer_fallback), k, v);
+	}
 	if (!strcmp(k, "timeout"))
 		return uint_val(p, &c->forward_timeout, 600, k, v);
 	return fail(p, "[forward] unknown key '%s'%s", k, "");
@@ -177,6 +187,30 @@ static int level_of(const char *v)
 		if (!strcasecmp(v, levels[i].name))
 			return levels[i].level;
 	return -1;
+}
+
+/* [challenge NAME] module = PATH */
+static int challenge_key(parse_ctx *p, const char *name, const char *k, const char *v)
+{
+	screend_config *c = p->c;
+	size_t n = strlen(name);
+	if (n == 0 || n >= sizeof(c->module_name[0]) || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") != n)
+		return fail(p, "[challenge %s]: the name must be 1-31 of a-z, 0-9, '-'%s", name, "");
+	if (strcmp(k, "module"))
+		return fail(p, "[challenge %s] unknown key '%s'", name, k);
+	if (v[0] != '/')
+		return fail(p, "[challenge %s] module = %s: an absolute path is needed", name, v);
+	for (size_t i = 0; i < c->nmodules; i++)
+		if (!strcmp(c->module_name[i], name))
+			return fail(p, "[challenge %s]: module given twice%s", name, "");
+	if (c->nmodules >= SCREEND_MAX_MODULES)
+		return fail(p, "[challenge %s]: too many challenge modules%s", name, "");
+	if (strlen(v) >= sizeof(c->module_path[0]))
+		return fail(p, "[challenge %s] module: too long%s", name, "");
+	strcpy(c->module_name[c->nmodules], name);
+	strcpy(c->module_path[c->nmodules], v);
+	c->nmodules++;
+	return 1;
 }
 
 static int on_key(void *user, const char *section, const char *k, const char *v)
@@ -216,6 +250,8 @@ static int on_key(void *user, const char *section, const char *k, const char *v)
 		c->npolicy++;
 		return 1;
 	}
+	if (!strncmp(section, "challenge ", 10))
+		return challenge_key(p, section + 10, k, v);
 	return fail(p, "unknown section [%s]%s", section, "");
 }
 
@@ -227,6 +263,8 @@ void screend_config_defaults(screend_config *c)
 	c->udp = c->tcp = true;
 	strcpy(c->user_agent, "pb-screend");
 	strcpy(c->mode, "bridge");
+	strcpy(c->refer_fallback, "bridge");
+	strcpy(c->ring, "parallel");
 	c->forward_timeout = 30;
 	c->max_duration = 90;
 	snprintf(c->prompts, sizeof(c->prompts), "%s", PB_SCREEND_PROMPTS);

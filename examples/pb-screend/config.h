@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #define SCREEND_MAX_POLICY 48
+#define SCREEND_MAX_MODULES 16
 
 typedef struct screend_config {
 	/* [sip] */
@@ -32,7 +33,9 @@ typedef struct screend_config {
 	unsigned register_expires;
 	/* [forward] */
 	char mode[16];                /* bridge | redirect | refer */
-	char target[256], fallback[256];
+	char target[1024], fallback[256]; /* target: one URI, or several comma-separated */
+	char refer_fallback[16];      /* bridge | goodbye */
+	char ring[16];                /* parallel | sequential (several targets) */
 	unsigned forward_timeout;
 	/* [screen] */
 	char prompts[512];
@@ -45,6 +48,10 @@ typedef struct screend_config {
 	size_t npolicy;
 	char policy_key[SCREEND_MAX_POLICY][48];
 	char policy_value[SCREEND_MAX_POLICY][256];
+	/* [challenge NAME] module = PATH: challenges loaded from shared objects */
+	size_t nmodules;
+	char module_name[SCREEND_MAX_MODULES][32];
+	char module_path[SCREEND_MAX_MODULES][512];
 } screend_config;
 
 /* Defaults, then the file. 0 or -1 with a message in err ("file:line: ..."). */

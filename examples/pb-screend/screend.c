@@ -1,13 +1,12 @@
 /*
- * pb-screend — SIP call screening daemon: the screening engine on the wire.
+ * pb-screend — SIP call screening daemon: a thin program over pb_screener.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * One thread, one loop (pb_sip's su_root): signalling, the 20 ms media tick
- * of every call, session timers. Per call: policy -> accept (forward now),
- * reject, or a challenge session whose host ops are mapped to SIP (ring,
- * answer) and media (prompts, DTMF from RFC 4733, SIP INFO and in-band).
- * Callers who pass go on the allow list; every call is logged in the store.
- * Only the public API of libphonebridge is used. docs/man/pb-screend.8.
+ * The screener (phonebridge/screener.h) does the work: policy, challenges,
+ * media, forwarding, allow list and call log on one loop. This program reads
+ * the INI file and the password file, handles signals (SIGHUP reconfigures,
+ * SIGTERM drains) and the list commands. Only the public API of
+ * libphonebridge is used. docs/man/pb-screend.8.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,384 +20,38 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <phonebridge/phonebridge.h>
 
 #include "config.h"
 
-#define TICK_MS 20
-
-typedef struct scall scall;
-
 typedef struct daemon {
 	screend_config conf;
 	const char *conf_path;
-	pb_sip *ua;
+	pb_screener *screener;
+	/* for the list commands */
 	pb_store *store;
-	pb_screen_policy *policy;
-	pb_screen_registry *registry;
-	pb_prompt_set *prompts;
-	scall *calls;
-	pb_sip_timer *ticker;
-	pb_buf pkt;
-	/* a reload that changes the agent (listen, registration, ...) or the
-	 * store waits until no call is up: new calls get 503 meanwhile */
-	screend_config *pending;
-	char password[256];           /* the registration password in use */
+	const pb_screen_policy *policy;
 } daemon_t;
 
-struct scall {
-	daemon_t *d;
-	scall *next;
-	pb_sip_call *call;
-	pb_screen_decision dec;
-	pb_screen_session *session;
-	pb_media_call *media;
-	pb_sip_timer *timer;
-	int64_t started;
-	bool ended;             /* the SIP call is over: no more actions on it */
-	bool answered;
-	bool passed;
-	char outcome[64];
-	char target[256];
-	char attestation[8];
-};
-
-static volatile sig_atomic_t got_term, got_hup;
+static pb_screener *volatile running;
+static volatile sig_atomic_t got_hup;
 
 static void on_signal(int sig)
 {
 	if (sig == SIGHUP)
 		got_hup = 1;
-	else
-		got_term = 1;
+	else if (running)
+		pb_screener_stop(running);
 }
 
 static void log_to_stderr(int level, const char *domain, const char *msg, void *ud)
 {
+	(void)ud;
 	fprintf(stderr, "<%d>%s: %s\n", level, domain, msg);
 }
 
 #define LOG(level, ...) pb_log(level, "screend", __VA_ARGS__)
-
-/* --- store lookups for the policy -------------------------------------------------- */
-
-static int is_on(daemon_t *d, int list, const char *e164)
-{
-	int rc = pb_store_list_lookup(d->store, list, e164, 0, NULL);
-	return rc == 0 ? 1 : rc == PB_ENOTFOUND ? 0 : rc;
-}
-
-static int is_allowed(const char *e164, void *ud) { return is_on(ud, PB_STORE_ALLOW, e164); }
-static int is_denied(const char *e164, void *ud) { return is_on(ud, PB_STORE_DENY, e164); }
-
-static int recent_failures(const char *e164, int64_t since, void *ud)
-{
-	daemon_t *d = ud;
-	int64_t n = 0;
-	int rc = pb_store_attempt_count(d->store, e164, since * 1000, true, &n);
-	return rc < 0 ? rc : (int)(n > 1000 ? 1000 : n);
-}
-
-/* --- forwarding --------------------------------------------------------------------- */
-
-static void stop_media(scall *sc)
-{
-	pb_media_call_free(sc->media);
-	sc->media = NULL;
-}
-
-static void forward(scall *sc)
-{
-	daemon_t *d = sc->d;
-	const char *mode = d->conf.mode;
-	int rc;
-	snprintf(sc->target, sizeof(sc->target), "%s", d->conf.target);
-	stop_media(sc);
-	if (!strcmp(mode, "redirect") && !pb_sip_call_answered(sc->call))
-		rc = pb_sip_call_redirect(sc->call, d->conf.target);
-	else if (!strcmp(mode, "refer") && pb_sip_call_answered(sc->call))
-		rc = pb_sip_call_refer(sc->call, d->conf.target);
-	else
-		/* bridge; also redirect after answering and refer before (a B2BUA works with every trunk) */
-		rc = pb_sip_call_bridge(sc->call, d->conf.target, d->conf.fallback[0] ? d->conf.fallback : NULL);
-	if (rc < 0) {
-		LOG(PB_LOG_ERROR, "forwarding to %s failed: %s", d->conf.target, pb_error_last()->message);
-		pb_sip_call_hangup(sc->call);
-	} else {
-		LOG(PB_LOG_INFO, "call from %s forwarded (%s) to %s", sc->dec.caller, mode, d->conf.target);
-	}
-}
-
-/* --- screening host ops ------------------------------------------------------------ */
-
-static void host_ring(void *ud)
-{
-	scall *sc = ud;
-	if (!sc->ended)
-		pb_sip_call_ring(sc->call);
-}
-
-static void host_answer(void *ud)
-{
-	scall *sc = ud;
-	daemon_t *d = sc->d;
-	if (sc->ended || sc->answered)
-		return;
-	sc->answered = true;
-	const pb_sip_media *m = pb_sip_call_media(sc->call);
-	pb_media_call_options o = PB_MEDIA_CALL_OPTIONS_INIT;
-	o.codec = m->codec_pt == 8 ? PB_CODEC_PCMA : PB_CODEC_PCMU;
-	o.event_payload_type = m->dtmf_pt >= 96 && m->dtmf_pt <= 127 ? (uint8_t)m->dtmf_pt : 0;
-	o.prompts = d->prompts;
-	if (pb_media_call_new(&sc->media, &o) < 0)
-		LOG(PB_LOG_ERROR, "media: %s", pb_error_last()->message);
-	if (d->conf.early_media)
-		pb_sip_call_progress(sc->call);
-	else
-		pb_sip_call_answer(sc->call);
-}
-
-static void host_play(const char *const *names, size_t n, void *ud)
-{
-	scall *sc = ud;
-	if (sc->media && pb_media_call_play(sc->media, names, n) < 0)
-		LOG(PB_LOG_WARNING, "prompts: %s", pb_error_last()->message);
-}
-
-static void host_stop_playing(void *ud)
-{
-	scall *sc = ud;
-	if (sc->media)
-		pb_media_call_stop(sc->media);
-}
-
-static void session_timer(pb_sip_timer *t, void *ud)
-{
-	scall *sc = ud;
-	sc->timer = NULL;
-	if (sc->session)
-		pb_screen_session_timer(sc->session, pb_sip_now(sc->d->ua));
-}
-
-static void host_set_timer(int64_t at, void *ud)
-{
-	scall *sc = ud;
-	pb_sip_timer_cancel(sc->timer);
-	sc->timer = NULL;
-	if (at < 0)
-		return;
-	int64_t now = pb_sip_now(sc->d->ua);
-	unsigned ms = at > now ? (unsigned)(at - now) : 0;
-	pb_sip_timer_start(sc->d->ua, ms, session_timer, sc, &sc->timer);
-}
-
-static void host_finish(const pb_screen_result *r, void *ud)
-{
-	scall *sc = ud;
-	daemon_t *d = sc->d;
-	snprintf(sc->outcome, sizeof(sc->outcome), "%s:%s", r->challenge, pb_screen_outcome_name(r->outcome));
-	LOG(PB_LOG_INFO, "challenge %s for %s: %s (%s)", r->challenge, sc->dec.caller,
-	    pb_screen_outcome_name(r->outcome), r->reason ? r->reason : "");
-	if (sc->dec.caller[0] && sc->dec.kind == PB_SCREEN_NUMBER_E164 && r->outcome != PB_SCREEN_HUNG_UP)
-		pb_store_attempt_record(d->store, sc->dec.caller, 0, r->outcome != PB_SCREEN_PASSED);
-	if (r->outcome == PB_SCREEN_PASSED) {
-		sc->passed = true;
-		if (sc->dec.caller[0] && sc->dec.kind == PB_SCREEN_NUMBER_E164 &&
-		    pb_store_list_add(d->store, PB_STORE_ALLOW, sc->dec.caller, PB_STORE_SRC_CHALLENGE, 0) < 0)
-			LOG(PB_LOG_ERROR, "allow list: %s", pb_error_last()->message);
-		if (!sc->ended)
-			forward(sc);
-	} else if (!sc->ended) {
-		stop_media(sc);
-		pb_sip_call_hangup(sc->call);
-	}
-}
-
-static const pb_screen_host_ops host_ops = {
-	PB_SCREEN_HOST_OPS_VERSION, host_ring, host_answer, host_play, host_stop_playing,
-	host_set_timer, host_finish,
-};
-
-/* --- media tick: every 20 ms, one packet per answered call ------------------------- */
-
-static void tick(pb_sip_timer *t, void *ud)
-{
-	daemon_t *d = ud;
-	d->ticker = NULL;
-	int64_t now = pb_sip_now(d->ua);
-	for (scall *sc = d->calls; sc; sc = sc->next) {
-		if (!sc->media || sc->ended)
-			continue;
-		unsigned events = 0;
-		pb_buf_clear(&d->pkt);
-		if (pb_media_call_tick(sc->media, &d->pkt, &events) == 0)
-			pb_sip_call_send_rtp(sc->call, d->pkt.data, d->pkt.len);
-		if ((events & PB_MEDIA_PROMPT_DONE) && sc->session)
-			pb_screen_session_prompt_done(sc->session, now);
-	}
-	pb_sip_timer_start(d->ua, TICK_MS, tick, d, &d->ticker);
-}
-
-/* --- SIP events ---------------------------------------------------------------------- */
-
-static void attestation_of(scall *sc)
-{
-	const char *a = "none";
-	switch (sc->dec.verstat) {
-	case PB_VERSTAT_PASSED: a = "passed"; break;
-	case PB_VERSTAT_FAILED: a = "failed"; break;
-	case PB_VERSTAT_NO_VALIDATION: a = "none"; break;
-	default: break;
-	}
-	snprintf(sc->attestation, sizeof(sc->attestation), "%s", a);
-}
-
-static void decide(daemon_t *d, scall *sc)
-{
-	const pb_sip_caller *c = pb_sip_call_caller(sc->call);
-	pb_screen_call call = PB_SCREEN_CALL_INIT;
-	call.from = c->from_uri;
-	call.display_name = c->display_name;
-	call.pai = c->pai;
-	call.verstat = c->verstat;
-	call.identity_header = c->identity_header;
-	call.called = c->request_uri;
-	time_t now = time(NULL);
-	struct tm tm;
-	localtime_r(&now, &tm);
-	call.now = (int64_t)now;
-	call.minute_of_day = tm.tm_hour * 60 + tm.tm_min;
-	pb_screen_lookups lk = { is_allowed, is_denied, recent_failures, d };
-	if (pb_screen_policy_decide(d->policy, &call, &lk, &sc->dec) < 0) {
-		LOG(PB_LOG_ERROR, "policy: %s: challenging", pb_error_last()->message);
-		sc->dec.verdict = PB_SCREEN_CHALLENGE;
-		snprintf(sc->dec.challenge, sizeof(sc->dec.challenge), "press-digit");
-	}
-	attestation_of(sc);
-	LOG(PB_LOG_INFO, "call from %s (%s): %s by rule %s%s%s", sc->dec.caller[0] ? sc->dec.caller : "?",
-	    c->from_uri ? c->from_uri : "-", pb_screen_verdict_name(sc->dec.verdict),
-	    sc->dec.rule ? sc->dec.rule : "-", sc->dec.verdict == PB_SCREEN_CHALLENGE ? " challenge " : "",
-	    sc->dec.verdict == PB_SCREEN_CHALLENGE ? sc->dec.challenge : "");
-}
-
-static void on_incoming(pb_sip_call *call, void *ud)
-{
-	daemon_t *d = ud;
-	scall *sc = calloc(1, sizeof(*sc));
-	if (!sc) {
-		pb_sip_call_reject(call, 500, NULL);
-		return;
-	}
-	sc->d = d;
-	sc->call = call;
-	sc->started = pb_sip_now(d->ua);
-	sc->next = d->calls;
-	d->calls = sc;
-	pb_sip_call_set_userdata(call, sc);
-	decide(d, sc);
-	switch (sc->dec.verdict) {
-	case PB_SCREEN_ACCEPT:
-		snprintf(sc->outcome, sizeof(sc->outcome), "none");
-		forward(sc);
-		return;
-	case PB_SCREEN_REJECT:
-		snprintf(sc->outcome, sizeof(sc->outcome), "none");
-		pb_sip_call_reject(call, sc->dec.sip_status ? sc->dec.sip_status : 603, NULL);
-		return;
-	case PB_SCREEN_CHALLENGE:
-		break;
-	}
-	pb_screen_session_options so = PB_SCREEN_SESSION_OPTIONS_INIT;
-	so.max_duration = (int64_t)d->conf.max_duration * 1000;
-	if (pb_screen_session_new(&sc->session, d->registry, sc->dec.challenge, sc->dec.params,
-				  &host_ops, sc, &so) < 0) {
-		LOG(PB_LOG_ERROR, "challenge %s: %s", sc->dec.challenge, pb_error_last()->message);
-		pb_sip_call_reject(call, 500, NULL);
-		return;
-	}
-	pb_screen_session_start(sc->session, pb_sip_now(d->ua));
-}
-
-static void on_rtp(pb_sip_call *call, const uint8_t *p, size_t len, void *ud)
-{
-	scall *sc = pb_sip_call_get_userdata(call);
-	if (!sc || !sc->media)
-		return;
-	char digits[8];
-	size_t n = 0;
-	if (pb_media_call_receive(sc->media, p, len, digits, sizeof(digits), &n, NULL) < 0)
-		return;
-	for (size_t i = 0; i < n && sc->session; i++) {
-		LOG(PB_LOG_DEBUG, "digit %c (RTP) from %s", digits[i], sc->dec.caller);
-		pb_screen_session_dtmf(sc->session, digits[i], pb_sip_now(sc->d->ua));
-	}
-}
-
-static void log_call(daemon_t *d, scall *sc)
-{
-	pb_store_call row = { 0 };
-	row.caller = sc->dec.caller[0] ? sc->dec.caller : pb_sip_call_caller(sc->call)->from_uri;
-	row.attestation = sc->attestation;
-	row.verdict = pb_screen_verdict_name(sc->dec.verdict);
-	row.challenge = sc->outcome[0] ? sc->outcome : "none";
-	row.duration_ms = pb_sip_call_answered(sc->call) ? pb_sip_now(d->ua) - sc->started : 0;
-	row.forward_target = sc->target[0] ? sc->target : NULL;
-	if (pb_store_call_log(d->store, &row, NULL) < 0)
-		LOG(PB_LOG_ERROR, "call log: %s", pb_error_last()->message);
-}
-
-static void call_ended(daemon_t *d, scall *sc)
-{
-	sc->ended = true;
-	if (sc->session && !pb_screen_session_finished(sc->session))
-		pb_screen_session_hangup(sc->session, pb_sip_now(d->ua));
-	log_call(d, sc);
-	pb_sip_timer_cancel(sc->timer);
-	pb_screen_session_free(sc->session);
-	stop_media(sc);
-	for (scall **pp = &d->calls; *pp; pp = &(*pp)->next)
-		if (*pp == sc) {
-			*pp = sc->next;
-			break;
-		}
-	free(sc);
-}
-
-static void on_event(pb_sip_call *call, pb_sip_event ev, void *ud)
-{
-	daemon_t *d = ud;
-	if (!call) {
-		LOG(ev == PB_SIP_EV_REGISTERED ? PB_LOG_INFO : PB_LOG_WARNING, "registration: %s (%d)",
-		    pb_sip_event_name(ev), pb_sip_last_register_status(d->ua));
-		return;
-	}
-	scall *sc = pb_sip_call_get_userdata(call);
-	if (!sc)
-		return;
-	switch (ev) {
-	case PB_SIP_EV_INFO: {
-		size_t len;
-		const char *body = pb_sip_call_info_body(call, &len);
-		char digit;
-		if (sc->session && pb_dtmf_info_parse(pb_sip_call_info_type(call), (const uint8_t *)body,
-						      len, &digit, NULL, NULL) == 0) {
-			LOG(PB_LOG_DEBUG, "digit %c (SIP INFO) from %s", digit, sc->dec.caller);
-			pb_screen_session_dtmf(sc->session, digit, pb_sip_now(d->ua));
-		}
-		break;
-	}
-	case PB_SIP_EV_FORWARD_FAILED:
-		LOG(PB_LOG_WARNING, "forwarding %s failed: %d", sc->dec.caller, pb_sip_call_status(call));
-		break;
-	case PB_SIP_EV_ENDED:
-		call_ended(d, sc);
-		break;
-	default:
-		break;
-	}
-}
-
-/* --- set-up and reload --------------------------------------------------------------- */
 
 static int read_secret(const char *path, char *out, size_t cap)
 {
@@ -423,50 +76,6 @@ static int read_secret(const char *path, char *out, size_t cap)
 	return 0;
 }
 
-static int make_policy(const screend_config *c, const pb_screen_registry *reg, pb_screen_policy **out)
-{
-	pb_screen_policy *p;
-	int rc = pb_screen_policy_new(&p);
-	for (size_t i = 0; rc == 0 && i < c->npolicy; i++) {
-		rc = pb_screen_policy_set(p, c->policy_key[i], c->policy_value[i]);
-		if (rc < 0)
-			pb_error_set(rc, "[policy] %s=%s: %s", c->policy_key[i], c->policy_value[i],
-				     pb_error_last()->message);
-	}
-	/* check the challenges now rather than on the first call */
-	const char *names[2] = { "challenge", "anonymous-challenge" };
-	for (size_t k = 0; rc == 0 && k < 2; k++) {
-		const char *name = NULL, *params = "";
-		char pk[64];
-		snprintf(pk, sizeof(pk), "%s-params", names[k]);
-		for (size_t i = 0; i < c->npolicy; i++) {
-			if (!strcmp(c->policy_key[i], names[k]))
-				name = c->policy_value[i];
-			if (!strcmp(c->policy_key[i], pk))
-				params = c->policy_value[i];
-		}
-		if (name)
-			rc = pb_screen_registry_check(reg, name, params);
-	}
-	if (rc < 0) {
-		pb_screen_policy_free(p);
-		return rc;
-	}
-	*out = p;
-	return 0;
-}
-
-static int load_prompts(const char *dir, pb_prompt_set **out)
-{
-	pb_prompt_set *set;
-	int rc = pb_prompt_set_new(&set);
-	if (rc == 0 && (rc = pb_prompt_set_load_dir(set, dir)) < 0)
-		pb_prompt_set_free(set);
-	if (rc == 0)
-		*out = set;
-	return rc;
-}
-
 static int load_config(daemon_t *d, screend_config *c)
 {
 	char err[300];
@@ -475,139 +84,76 @@ static int load_config(daemon_t *d, screend_config *c)
 	return 0;
 }
 
-static void fill_sip_options(const screend_config *c, const char *password, pb_sip_options *o)
+static const char *opt_str(const char *s)
 {
-	*o = (pb_sip_options)PB_SIP_OPTIONS_INIT;
-	o->bind_address = c->listen;
-	o->port = c->port ? c->port : PB_SIP_PORT_ANY; /* port = 0: any free port (tests) */
-	o->udp = c->udp;
-	o->tcp = c->tcp;
-	o->allow_sources = c->allow;
-	o->rtp_address = c->rtp_address[0] ? c->rtp_address : NULL;
-	o->rtp_port_min = c->rtp_port_min;
-	o->rtp_port_max = c->rtp_port_max;
-	o->user_agent = c->user_agent;
-	o->registrar = c->registrar[0] ? c->registrar : NULL;
-	o->aor = c->aor[0] ? c->aor : NULL;
-	o->username = c->username[0] ? c->username : NULL;
-	o->password = password[0] ? password : NULL;
-	o->register_expires = c->register_expires;
-	o->bridge_timeout = c->forward_timeout;
-	o->auth_realm = c->auth_realm[0] ? c->auth_realm : NULL;
-	o->auth_users_file = c->auth_users_file[0] ? c->auth_users_file : NULL;
-	o->admit = c->auth_and ? PB_SIP_ADMIT_ADDRESS_AND_DIGEST : PB_SIP_ADMIT_ADDRESS_OR_DIGEST;
-	o->auth_nonce_ttl = c->auth_nonce_ttl;
-	o->tls_cert_dir = c->tls_cert_dir[0] ? c->tls_cert_dir : NULL;
-	o->tls_port = c->tls_port;
+	return s[0] ? s : NULL;
 }
 
-/* The user agent for @p c (with @p password for registering) and its ticker. */
-static int start_ua(daemon_t *d, const screend_config *c, const char *password)
+/* The screener's options for @p c; @p policy holds 2 * SCREEND_MAX_POLICY + 1 pointers. */
+static void fill_options(const screend_config *c, const char *password, const char **policy,
+			 pb_screener_options *o)
 {
-	pb_sip_options o;
-	fill_sip_options(c, password, &o);
-	pb_sip_handlers h = { on_incoming, on_event, on_rtp, d };
-	int rc = pb_sip_new(&d->ua, &o, &h);
-	if (rc < 0)
-		return rc;
-	return pb_sip_timer_start(d->ua, TICK_MS, tick, d, &d->ticker);
+	*o = (pb_screener_options)PB_SCREENER_OPTIONS_INIT;
+	pb_sip_options *so = &o->sip;
+	so->bind_address = c->listen;
+	so->port = c->port ? c->port : PB_SIP_PORT_ANY; /* port = 0: any free port (tests) */
+	so->udp = c->udp;
+	so->tcp = c->tcp;
+	so->allow_sources = c->allow;
+	so->rtp_address = opt_str(c->rtp_address);
+	so->rtp_port_min = c->rtp_port_min;
+	so->rtp_port_max = c->rtp_port_max;
+	so->user_agent = c->user_agent;
+	so->registrar = opt_str(c->registrar);
+	so->aor = opt_str(c->aor);
+	so->username = opt_str(c->username);
+	so->password = opt_str(password);
+	so->register_expires = c->register_expires;
+	so->bridge_timeout = c->forward_timeout;
+	so->auth_realm = opt_str(c->auth_realm);
+	so->auth_users_file = opt_str(c->auth_users_file);
+	so->admit = c->auth_and ? PB_SIP_ADMIT_ADDRESS_AND_DIGEST : PB_SIP_ADMIT_ADDRESS_OR_DIGEST;
+	so->auth_nonce_ttl = c->auth_nonce_ttl;
+	so->tls_cert_dir = opt_str(c->tls_cert_dir);
+	so->tls_port = c->tls_port;
+	o->store = c->store;
+	o->prompts = c->prompts;
+	o->mode = c->mode;
+	o->target = c->target;
+	o->fallback = opt_str(c->fallback);
+	o->refer_fallback = c->refer_fallback;
+	o->ring = c->ring;
+	o->early_media = c->early_media;
+	o->max_duration = c->max_duration;
+	size_t k = 0;
+	for (size_t i = 0; i < c->npolicy; i++) {
+		policy[k++] = c->policy_key[i];
+		policy[k++] = c->policy_value[i];
+	}
+	policy[k] = NULL;
+	o->policy = policy;
 }
 
-static void stop_ua(daemon_t *d)
+/* A screener for @p c (not started). */
+static int make_screener(const screend_config *c, pb_screener **out)
 {
-	if (!d->ua)
-		return;
-	pb_sip_timer_cancel(d->ticker);
-	d->ticker = NULL;
-	pb_sip_free(d->ua); /* ends the remaining calls: their ENDED events free them */
-	d->ua = NULL;
-}
-
-/* What a running agent cannot change: its sockets, TLS, its registration,
- * the store it logs to. Copy those settings from @p old. */
-static void keep_bound(screend_config *dst, const screend_config *old)
-{
-	memcpy(dst->listen, old->listen, sizeof(dst->listen));
-	dst->port = old->port;
-	dst->udp = old->udp;
-	dst->tcp = old->tcp;
-	memcpy(dst->rtp_address, old->rtp_address, sizeof(dst->rtp_address));
-	dst->rtp_port_min = old->rtp_port_min;
-	dst->rtp_port_max = old->rtp_port_max;
-	memcpy(dst->user_agent, old->user_agent, sizeof(dst->user_agent));
-	memcpy(dst->registrar, old->registrar, sizeof(dst->registrar));
-	memcpy(dst->aor, old->aor, sizeof(dst->aor));
-	memcpy(dst->username, old->username, sizeof(dst->username));
-	memcpy(dst->password_file, old->password_file, sizeof(dst->password_file));
-	dst->register_expires = old->register_expires;
-	dst->forward_timeout = old->forward_timeout;
-	dst->auth_nonce_ttl = old->auth_nonce_ttl;
-	memcpy(dst->tls_cert_dir, old->tls_cert_dir, sizeof(dst->tls_cert_dir));
-	dst->tls_port = old->tls_port;
-	memcpy(dst->store, old->store, sizeof(dst->store));
-}
-
-/* Does @p b change what keep_bound() copies (or the password)? Both come
- * from screend_config_load(), which zeroes first: memcmp is exact. */
-static bool needs_restart(const screend_config *a, const screend_config *b, bool password_changed)
-{
-	if (password_changed)
-		return true;
-	screend_config *t = malloc(sizeof(*t));
-	if (!t)
-		return true;
-	*t = *b;
-	keep_bound(t, a);
-	bool changed = memcmp(t, b, sizeof(*t)) != 0;
-	free(t);
-	return changed;
-}
-
-/* The pending restart, once no call is up: a new agent (re-binding,
- * re-registering) and the new store. If the new settings cannot be used
- * (a port taken, a store that does not open) the old listen, registration
- * and store are put back with the rest of the new configuration; if even
- * that fails, -1: the daemon stops with an error (systemd restarts it). */
-static int apply_restart(daemon_t *d)
-{
-	screend_config *c = d->pending;
-	d->pending = NULL;
 	char password[256] = "";
+	const char *policy[2 * SCREEND_MAX_POLICY + 1];
+	pb_screener_options o;
 	int rc = 0;
 	if (c->password_file[0])
 		rc = read_secret(c->password_file, password, sizeof(password));
-	pb_store *store = NULL;
-	if (rc == 0 && strcmp(c->store, d->conf.store) != 0)
-		rc = pb_store_open(&store, c->store, NULL);
-	stop_ua(d);
-	if (rc == 0 && (rc = start_ua(d, c, password)) < 0) {
-		stop_ua(d);
-		pb_store_close(store);
-		store = NULL;
+	fill_options(c, password, policy, &o);
+	if (rc == 0)
+		rc = pb_screener_new(out, &o);
+	explicit_bzero(password, sizeof(password));
+	for (size_t i = 0; rc == 0 && i < c->nmodules; i++)
+		rc = pb_screener_load_challenge(*out, c->module_name[i], c->module_path[i]);
+	if (rc < 0 && *out) {
+		pb_screener_free(*out);
+		*out = NULL;
 	}
-	if (rc < 0) {
-		LOG(PB_LOG_ERROR, "restart with the new listen, registration or store failed (%s): "
-				  "keeping the old ones", pb_error_last()->message);
-		keep_bound(c, &d->conf);
-		if (start_ua(d, c, d->password) < 0) {
-			LOG(PB_LOG_ERROR, "cannot restart with the old settings either: %s", pb_error_last()->message);
-			memset(password, 0, sizeof(password));
-			free(c);
-			return -1;
-		}
-	} else {
-		memcpy(d->password, password, sizeof(password));
-	}
-	memset(password, 0, sizeof(password));
-	if (store) {
-		pb_store_close(d->store);
-		d->store = store;
-	}
-	d->conf = *c;
-	free(c);
-	LOG(PB_LOG_NOTICE, "agent restarted on %s:%u%s%s, store %s", d->conf.listen, pb_sip_port(d->ua),
-	    d->conf.registrar[0] ? ", registering to " : "", d->conf.registrar, d->conf.store);
-	return 0;
+	return rc;
 }
 
 /* SIGHUP: a new configuration replaces policy, targets, allowed sources,
@@ -617,93 +163,38 @@ static int apply_restart(daemon_t *d)
 static void reload(daemon_t *d)
 {
 	screend_config *c = malloc(sizeof(*c));
-	pb_screen_policy *p = NULL;
-	pb_prompt_set *prompts = NULL;
 	char password[256] = "";
+	const char *policy[2 * SCREEND_MAX_POLICY + 1];
+	pb_screener_options o;
+	bool restart = false;
 	if (!c)
 		return;
 	int rc = load_config(d, c);
-	if (rc == 0)
-		rc = make_policy(c, d->registry, &p);
-	if (rc == 0 && strcmp(c->prompts, d->conf.prompts) != 0)
-		rc = load_prompts(c->prompts, &prompts);
 	if (rc == 0 && c->password_file[0])
 		rc = read_secret(c->password_file, password, sizeof(password));
-	if (rc == 0)
-		rc = pb_sip_set_auth(d->ua, c->auth_realm, c->auth_users_file,
-				     c->auth_and ? PB_SIP_ADMIT_ADDRESS_AND_DIGEST : PB_SIP_ADMIT_ADDRESS_OR_DIGEST);
-	if (rc == 0)
-		rc = pb_sip_set_allow_sources(d->ua, c->allow);
-	/* once a restart is pending the agent refuses calls: it restarts in any case */
-	bool restart = rc == 0 && (d->pending || needs_restart(&d->conf, c, strcmp(password, d->password) != 0));
-	memset(password, 0, sizeof(password));
+	if (rc == 0 && (c->nmodules != d->conf.nmodules ||
+			memcmp(c->module_path, d->conf.module_path, sizeof(c->module_path)) ||
+			memcmp(c->module_name, d->conf.module_name, sizeof(c->module_name))))
+		rc = pb_error_set(PB_EINVAL, "[challenge NAME] modules are loaded at start: restart "
+					     "pb-screend to change them");
+	if (rc == 0) {
+		fill_options(c, password, policy, &o);
+		rc = pb_screener_reconfigure(d->screener, &o, &restart);
+	}
+	explicit_bzero(password, sizeof(password));
 	if (rc < 0) {
 		LOG(PB_LOG_ERROR, "reload failed, keeping the old configuration: %s", pb_error_last()->message);
-		pb_sip_set_auth(d->ua, d->conf.auth_realm, d->conf.auth_users_file,
-				d->conf.auth_and ? PB_SIP_ADMIT_ADDRESS_AND_DIGEST : PB_SIP_ADMIT_ADDRESS_OR_DIGEST);
-		pb_screen_policy_free(p);
-		pb_prompt_set_free(prompts);
-		free(c);
-		return;
+	} else {
+		pb_log_set_level(c->log_level);
+		d->conf = *c;
+		if (restart)
+			LOG(PB_LOG_NOTICE, "configuration reloaded; listen, registration or store changed: the agent "
+					   "restarts when no call is up (%zu now; new calls get 503 meanwhile)",
+			    pb_screener_call_count(d->screener));
+		else
+			LOG(PB_LOG_NOTICE, "configuration reloaded");
 	}
-	pb_screen_policy_free(d->policy);
-	d->policy = p;
-	if (prompts) {
-		/* calls in progress keep playing from the old set: free it only when idle */
-		if (!d->calls) {
-			pb_prompt_set_free(d->prompts);
-			d->prompts = prompts;
-		} else {
-			pb_prompt_set_free(prompts);
-			LOG(PB_LOG_WARNING, "new prompt directory takes effect when no call is up");
-			snprintf(c->prompts, sizeof(c->prompts), "%s", d->conf.prompts);
-		}
-	}
-	pb_log_set_level(c->log_level);
-	if (restart) {
-		/* until the restart the running agent keeps the old settings (and
-		 * the calls in progress the old targets); new calls get 503 */
-		free(d->pending);
-		d->pending = c;
-		pb_sip_drain(d->ua);
-		LOG(PB_LOG_NOTICE, "configuration reloaded; listen, registration or store changed: the agent "
-				   "restarts when no call is up (%zu now; new calls get 503 meanwhile)",
-		    pb_sip_call_count(d->ua));
-		return;
-	}
-	d->conf = *c;
 	free(c);
-	LOG(PB_LOG_NOTICE, "configuration reloaded");
-}
-
-static int start(daemon_t *d)
-{
-	const screend_config *c = &d->conf;
-	int rc = pb_store_open(&d->store, c->store, NULL);
-	if (rc == 0)
-		rc = pb_screen_registry_new(&d->registry);
-	if (rc == 0)
-		rc = make_policy(c, d->registry, &d->policy);
-	if (rc == 0)
-		rc = load_prompts(c->prompts, &d->prompts);
-	if (rc < 0)
-		return rc;
-	if (c->password_file[0] && (rc = read_secret(c->password_file, d->password, sizeof(d->password))) < 0)
-		return rc;
-	return start_ua(d, c, d->password);
-}
-
-static void stop(daemon_t *d)
-{
-	stop_ua(d);
-	free(d->pending);
-	d->pending = NULL;
-	memset(d->password, 0, sizeof(d->password));
-	pb_prompt_set_free(d->prompts);
-	pb_screen_policy_free(d->policy);
-	pb_screen_registry_free(d->registry);
-	pb_store_close(d->store);
-	pb_buf_dispose(&d->pkt);
 }
 
 /* Two RTP sockets per bridged call: hundreds of calls need more than 1024 fds. */
@@ -719,54 +210,52 @@ static void raise_fd_limit(void)
 static int run(daemon_t *d)
 {
 	raise_fd_limit();
-	int rc = start(d);
+	int rc = make_screener(&d->conf, &d->screener);
+	if (rc == 0)
+		rc = pb_screener_start(d->screener);
 	if (rc < 0) {
 		fprintf(stderr, "pb-screend: %s\n", pb_error_last()->message);
-		stop(d);
+		pb_screener_free(d->screener);
 		return 1;
 	}
+	running = d->screener;
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	LOG(PB_LOG_NOTICE, "pb-screend ready on %s:%u", d->conf.listen, pb_sip_port(d->ua));
-	bool draining = false;
+	LOG(PB_LOG_NOTICE, "pb-screend ready on %s:%u", d->conf.listen, pb_screener_port(d->screener));
 	int status = 0;
-	while (!draining || pb_sip_call_count(d->ua) > 0) {
-		pb_sip_step(d->ua, 100);
-		if (got_hup) {
-			got_hup = 0;
-			if (!draining)
-				reload(d);
-		}
-		if (got_term && !draining) {
-			draining = true;
-			free(d->pending);
-			d->pending = NULL;
-			pb_sip_drain(d->ua);
-			LOG(PB_LOG_NOTICE, "stopping: no new calls, %zu in progress", pb_sip_call_count(d->ua));
-		}
-		if (d->pending && pb_sip_call_count(d->ua) == 0 && apply_restart(d) < 0) {
+	while (!pb_screener_stopped(d->screener)) {
+		if (pb_screener_step(d->screener, 100) == PB_EIO) {
+			LOG(PB_LOG_ERROR, "%s", pb_error_last()->message);
 			status = 1;
 			break;
 		}
+		if (got_hup) {
+			got_hup = 0;
+			reload(d);
+		}
 	}
+	running = NULL;
 	LOG(PB_LOG_NOTICE, "stopped");
-	stop(d);
+	pb_screener_free(d->screener);
 	return status;
 }
 
 /* --- list commands ------------------------------------------------------------------- */
 
-static int open_for_command(daemon_t *d)
+/* The commands open what run would (so check fails where run would) and use its store and policy. */
+static int open_for_command(daemon_t *d, bool check)
 {
-	int rc = pb_store_open(&d->store, d->conf.store, NULL);
-	if (rc == 0)
-		rc = pb_screen_registry_new(&d->registry);
-	if (rc == 0)
-		rc = make_policy(&d->conf, d->registry, &d->policy);
+	int rc = make_screener(&d->conf, &d->screener);
+	if (rc == 0 && check)
+		rc = pb_screener_check(d->screener);
+	if (rc == 0) {
+		d->store = pb_screener_store(d->screener);
+		d->policy = pb_screener_policy(d->screener);
+	}
 	return rc;
 }
 
@@ -783,34 +272,56 @@ static int normalize(daemon_t *d, const char *in, char *out, size_t cap)
 	return 0;
 }
 
-static int cmd_calls(daemon_t *d)
+/* One JSON object per line (jansson does the escaping), newest first. */
+static int print_call_json(const pb_store_call *c)
+{
+	json_t *o = json_pack("{s:I,s:I,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:i,s:I,s:s?,s:s?}",
+			      "id", (json_int_t)c->id, "at_ms", (json_int_t)c->at, "caller", c->caller,
+			      "called", c->called, "attestation", c->attestation, "verdict", c->verdict,
+			      "rule", c->rule, "challenge", c->challenge, "sip_status", c->sip_status,
+			      "duration_ms", (json_int_t)c->duration_ms, "forward_target", c->forward_target,
+			      "ended", c->ended);
+	if (!o)
+		return pb_error_set(PB_ENOMEM, "cannot build a JSON line");
+	int rc = json_dumpf(o, stdout, JSON_COMPACT | JSON_ENSURE_ASCII) == 0 ? 0 : PB_EIO;
+	json_decref(o);
+	putchar('\n');
+	return rc < 0 ? pb_error_set(rc, "cannot write a JSON line") : 0;
+}
+
+static int cmd_calls(daemon_t *d, bool json)
 {
 	pb_store_call_list *l;
-	int rc = pb_store_call_recent(d->store, 50, &l);
+	int rc = pb_store_call_recent(d->store, json ? 0 : 50, &l);
 	if (rc < 0)
 		return rc;
-	for (size_t i = 0; i < l->count; i++) {
+	for (size_t i = 0; rc == 0 && i < l->count; i++) {
 		const pb_store_call *c = &l->items[i];
+		if (json) {
+			rc = print_call_json(c);
+			continue;
+		}
 		time_t t = (time_t)(c->at / 1000);
 		struct tm tm;
 		char when[32];
 		localtime_r(&t, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-		printf("%s  %-16s %-9s %-24s %s\n", when, c->caller ? c->caller : "-",
+		printf("%s  %-16s %-9s %-24s %-28s %-16s %3d  %s\n", when, c->caller ? c->caller : "-",
 		       c->verdict ? c->verdict : "-", c->challenge ? c->challenge : "-",
-		       c->forward_target ? c->forward_target : "-");
+		       c->forward_target ? c->forward_target : "-", c->rule ? c->rule : "-", c->sip_status,
+		       c->ended ? c->ended : "-");
 	}
 	pb_store_call_list_free(l);
-	return 0;
+	return rc;
 }
 
 static int command(daemon_t *d, int argc, char **argv)
 {
 	const char *cmd = argv[0];
 	char num[48];
-	int rc = open_for_command(d);
-	if (rc == 0 && !strcmp(cmd, "calls")) {
-		rc = cmd_calls(d);
+	int rc = open_for_command(d, !strcmp(cmd, "check"));
+	if (rc == 0 && !strcmp(cmd, "calls") && (argc == 1 || (argc == 2 && !strcmp(argv[1], "--json")))) {
+		rc = cmd_calls(d, argc == 2);
 	} else if (rc == 0 && (!strcmp(cmd, "allow") || !strcmp(cmd, "deny")) && argc == 2) {
 		rc = normalize(d, argv[1], num, sizeof(num));
 		if (rc == 0)
@@ -827,6 +338,7 @@ static int command(daemon_t *d, int argc, char **argv)
 		printf("%s: configuration is valid\n", d->conf_path);
 	} else if (rc == 0 && !strcmp(cmd, "lookup") && argc == 2) {
 		rc = normalize(d, argv[1], num, sizeof(num));
+		bool listed = false;
 		for (int l = PB_STORE_ALLOW; rc == 0 && l <= PB_STORE_DENY; l++) {
 			pb_store_list_entry e;
 			int r = pb_store_list_lookup(d->store, l, num, 0, &e);
@@ -835,23 +347,24 @@ static int command(daemon_t *d, int argc, char **argv)
 				       pb_store_source_name(e.source));
 			else if (r != PB_ENOTFOUND)
 				rc = r;
+			listed |= r == 0;
 		}
+		if (rc == 0 && !listed)
+			printf("%s: on no list\n", num);
 	} else if (rc == 0) {
 		fprintf(stderr, "pb-screend: unknown command or wrong arguments: %s (see pb-screend(8))\n", cmd);
 		rc = PB_EINVAL;
 	}
 	if (rc < 0 && pb_error_last()->code)
 		fprintf(stderr, "pb-screend: %s\n", pb_error_last()->message);
-	pb_screen_policy_free(d->policy);
-	pb_screen_registry_free(d->registry);
-	pb_store_close(d->store);
+	pb_screener_free(d->screener);
 	return rc < 0 ? 1 : 0;
 }
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: pb-screend [-c CONFIG] [run]\n"
-		   "       pb-screend [-c CONFIG] check | calls | lookup NUMBER\n"
+		   "       pb-screend [-c CONFIG] check | calls [--json] | lookup NUMBER\n"
 		   "       pb-screend [-c CONFIG] allow NUMBER | deny NUMBER | remove allow|deny NUMBER\n"
 		   "default CONFIG: /etc/phonebridge/pb-screend.conf; see pb-screend(8)\n");
 }
@@ -861,7 +374,7 @@ int main(int argc, char **argv)
 	static daemon_t d;
 	d.conf_path = "/etc/phonebridge/pb-screend.conf";
 	int opt;
-	while ((opt = getopt(argc, argv, "c:h")) != -1) {
+	while ((opt = getopt(argc, argv, "+c:h")) != -1) {
 		if (opt == 'c') {
 			d.conf_path = optarg;
 		} else {

@@ -31,5 +31,6 @@
 #include <phonebridge/screen.h>
 #include <phonebridge/media.h>
 #include <phonebridge/sip.h>
+#include <phonebridge/screener.h>
 
 #endif

@@ -198,6 +198,7 @@ PB_API void pb_screen_policy_free(pb_screen_policy *policy);
  *   max-failures=3  failure-window=86400  failures-status=603
  *   quiet-hours=22:00-07:00|off  quiet-action=reject|challenge  quiet-status=480
  *   own-numbers=+15550100000,+15550100001  not-ours-status=404
+ *   own-domains=screen.example.org,192.0.2.10,[2001:db8::1]
  *   unsigned=reject|challenge|ignore  unsigned-status=428
  *   challenge=press-digit  challenge-params="digit=6 tries=3"
  *   anonymous-challenge=random-code  anonymous-challenge-params=digits=4
@@ -219,8 +220,9 @@ PB_API int pb_screen_policy_set(pb_screen_policy *policy, const char *key, const
 PB_API const pb_screen_numbering *pb_screen_policy_numbering(const pb_screen_policy *policy);
 
 /**
- * Decide what to do with a call. Rules in order: called number not one of
- * ours (when own-numbers is set), short/internal bypass, deny list,
+ * Decide what to do with a call. Rules in order: Request-URI host not one
+ * of ours (when own-domains is set; call->called is the Request-URI),
+ * called number not one of ours (when own-numbers is set), short/internal bypass, deny list,
  * attestation failed (before the allow list: a failed validation means the
  * number may be spoofed), allow list, anonymous, unsigned (no Identity
  * header and no verstat; off by default), recent failures, quiet hours,

@@ -357,7 +357,13 @@ PB_API int pb_sip_call_refer(pb_sip_call *call, const char *target);
  * in pb_sip_options.bridge_timeout, @p fallback (if not NULL, e.g. a
  * voicemail URI) is tried the same way; if that fails too,
  * FORWARD_FAILED is reported and the caller hung up (or rejected with the
- * target's status if not answered).
+ * target's status if not answered) — unless the handler starts another
+ * bridge from that event.
+ *
+ * @p target (and @p fallback) may list several URIs, comma-separated: they
+ * ring at once (parallel forking), the first to answer is bridged and the
+ * others get CANCEL; the call fails over only when all have failed (busy
+ * wins over no answer as the reported status).
  * @param target, fallback borrowed
  * @return 0, PB_ESTATE (already forwarding), PB_EINVAL, PB_EIO, PB_ENOMEM
  */

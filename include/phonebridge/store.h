@@ -43,7 +43,7 @@
 PB_BEGIN_DECLS
 
 /** The schema version this library creates and migrates to. */
-#define PB_STORE_SCHEMA_VERSION 4
+#define PB_STORE_SCHEMA_VERSION 5
 
 typedef struct pb_store pb_store;
 
@@ -528,6 +528,11 @@ typedef struct pb_store_call {
 	const char *challenge;      /**< the challenge run, and how it ended, e.g. "dtmf:passed" */
 	int64_t duration_ms;        /**< length of the call; 0 when not answered */
 	const char *forward_target; /**< where it was forwarded */
+	/* since schema 5 */
+	const char *called;         /**< the called number or Request-URI */
+	const char *rule;           /**< the policy rule that decided, e.g. "allow-list", "not-our-domain" */
+	int sip_status;             /**< the SIP final status the caller got (200, 403, 404, 487, ...); 0 unknown */
+	const char *ended;          /**< how it ended: "forwarded", "refused", "hung-up", "failed", ... */
 } pb_store_call;
 
 /** Log a call. @param id optional: the new row's id. @return 0, PB_EBUSY, PB_EIO */

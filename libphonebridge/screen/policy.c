@@ -32,9 +32,12 @@ struct pb_screen_policy {
 	int quiet_status;
 	char challenge[PB_SCREEN_NAME_MAX];
 	char params[256];
+	bool params_set;   /* challenge-params was given: a later challenge= keeps them */
 	char own[8][20];          /* our numbers, E.164; none: any called number */
 	size_t n_own;
 	int not_ours_status;
+	char domains[8][64];      /* our Request-URI hosts, lower case; none: any */
+	size_t n_domains;
 	pb_screen_action unsigned_action; /* no Identity header and no verstat */
 	int unsigned_status;
 };
@@ -215,6 +218,34 @@ static int set_own(pb_screen_policy *p, const char *key, const char *value)
 	return 0;
 }
 
+/* "example.org, 192.0.2.10, [2001:db8::1]": the Request-URI hosts we answer for. */
+static int set_domains(pb_screen_policy *p, const char *key, const char *value)
+{
+	char dom[8][64] = { { 0 } };
+	size_t n = 0;
+	const char *v = value;
+	while (*v) {
+		size_t len = strcspn(v, ", ");
+		if (len > 0) {
+			if (n == PB_ARRAY_SIZE(dom) || len >= sizeof(dom[0]))
+				return bad(key, value, "at most 8 host names or addresses, comma-separated");
+			for (size_t i = 0; i < len; i++) {
+				char c = v[i];
+				if (!(isalnum((unsigned char)c) || strchr(".-:[]", c)))
+					return bad(key, value, "host names or addresses (letters, digits, '.', '-', ':', [])");
+				dom[n][i] = (char)tolower((unsigned char)c);
+			}
+			n++;
+		}
+		v += len;
+		while (*v == ',' || *v == ' ')
+			v++;
+	}
+	memcpy(p->domains, dom, sizeof(dom));
+	p->n_domains = n;
+	return 0;
+}
+
 /* "DE": the region pb_phone_normalize() reads national numbers with. */
 static int set_region(pb_screen_policy *p, const char *key, const char *value)
 {
@@ -315,12 +346,22 @@ int pb_screen_policy_set(pb_screen_policy *p, const char *key, const char *value
 	}
 	if (!strcmp(key, "quiet-status"))
 		return set_status(key, value, &p->quiet_status);
-	if (!strcmp(key, "challenge"))
-		return set_text(key, value, p->challenge, sizeof(p->challenge));
-	if (!strcmp(key, "challenge-params"))
-		return set_text(key, value, p->params, sizeof(p->params));
+	if (!strcmp(key, "challenge")) {
+		/* the default "digit=6" belongs to press-digit: another challenge
+		 * named without challenge-params gets none */
+		if ((rc = set_text(key, value, p->challenge, sizeof(p->challenge))) == 0 && !p->params_set)
+			p->params[0] = '\0';
+		return rc;
+	}
+	if (!strcmp(key, "challenge-params")) {
+		if ((rc = set_text(key, value, p->params, sizeof(p->params))) == 0)
+			p->params_set = true;
+		return rc;
+	}
 	if (!strcmp(key, "own-numbers"))
 		return set_own(p, key, value);
+	if (!strcmp(key, "own-domains"))
+		return set_domains(p, key, value);
 	if (!strcmp(key, "not-ours-status"))
 		return set_status(key, value, &p->not_ours_status);
 	if (!strcmp(key, "unsigned"))
@@ -387,6 +428,39 @@ static bool is_own(const pb_screen_policy *p, const char *called)
 	return false;
 }
 
+/* Is the host of the called sip:/sips: URI one of ours? A tel: URI or no
+ * host is not (a scanner aiming at another domain through us is refused). */
+static bool is_own_domain(const pb_screen_policy *p, const char *called)
+{
+	if (!called)
+		return false;
+	const char *u = called + strspn(called, " <");
+	if (!pb_ascii_ncasecmp(u, "sip:", 4))
+		u += 4;
+	else if (!pb_ascii_ncasecmp(u, "sips:", 5))
+		u += 5;
+	else
+		return false;
+	size_t ulen = strcspn(u, ";?> ");
+	const char *at = memchr(u, '@', ulen);
+	const char *host = at ? at + 1 : u;
+	size_t hlen = ulen - (size_t)(host - u);
+	if (hlen > 0 && host[0] == '[') {
+		const char *close = memchr(host, ']', hlen);
+		if (!close)
+			return false;
+		hlen = (size_t)(close - host) + 1;
+	} else {
+		const char *colon = memchr(host, ':', hlen);
+		if (colon)
+			hlen = (size_t)(colon - host);
+	}
+	for (size_t i = 0; i < p->n_domains; i++)
+		if (strlen(p->domains[i]) == hlen && !pb_ascii_ncasecmp(p->domains[i], host, hlen))
+			return true;
+	return false;
+}
+
 static int lookup(int (*fn)(const char *, void *), const char *e164, void *ud)
 {
 	return fn ? fn(e164, ud) : 0;
@@ -420,6 +494,10 @@ int pb_screen_policy_decide(const pb_screen_policy *p, const pb_screen_call *cal
 			d->verstat = pb_screen_parse_verstat(call->from, NULL);
 	}
 
+	if (p->n_domains > 0 && !is_own_domain(p, call->called)) {
+		set_verdict(d, PB_SCREEN_REJECT, p->not_ours_status, "not-our-domain");
+		return 0;
+	}
 	if (p->n_own > 0 && !is_own(p, call->called)) {
 		set_verdict(d, PB_SCREEN_REJECT, p->not_ours_status, "not-our-number");
 		return 0;

@@ -179,7 +179,7 @@ static int rtp_readable(pb_sip *ua, su_wait_t *w, pb_sip_leg *leg)
 		if (call->bridged && call->b) {
 			if (leg->kind == PB_LEG_CALLER)
 				relay(leg, call->b, buf, (size_t)n);
-			else
+			else if (leg == call->b) /* not a fork that lost */
 				relay(leg, &call->a, buf, (size_t)n);
 		} else if (leg->kind == PB_LEG_CALLER && ua->h.rtp) {
 			ua->h.rtp(call, buf, (size_t)n, ua->h.userdata);
@@ -258,14 +258,10 @@ static void leg_free_target(pb_sip_leg *b)
 	pb_free(b);
 }
 
-/* Detach the target leg: hang it up; it frees itself when it terminates. */
-static void target_release(pb_sip_call *call)
+/* Detach a target leg from its call: hang it up (BYE or CANCEL); it frees
+ * itself when it terminates. */
+static void leg_release(pb_sip_leg *b)
 {
-	pb_sip_leg *b = call->b;
-	if (!b)
-		return;
-	call->b = NULL;
-	call->bridged = false;
 	b->call = NULL;
 	leg_close_rtp(b);
 	if (b->terminated || !b->nh) {
@@ -278,6 +274,40 @@ static void target_release(pb_sip_call *call)
 		nua_cancel(b->nh, TAG_END());
 	b->next_orphan = b->ua->orphans;
 	b->ua->orphans = b;
+}
+
+/* Take @p b out of the call's ringing forks (if it is there). */
+static void fork_unlink(pb_sip_call *call, pb_sip_leg *b)
+{
+	for (pb_sip_leg **pp = &call->forks; *pp; pp = &(*pp)->next_fork)
+		if (*pp == b) {
+			*pp = b->next_fork;
+			b->next_fork = NULL;
+			return;
+		}
+}
+
+/* CANCEL every fork still ringing. */
+static void forks_release(pb_sip_call *call)
+{
+	while (call->forks) {
+		pb_sip_leg *f = call->forks;
+		call->forks = f->next_fork;
+		f->next_fork = NULL;
+		leg_release(f);
+	}
+}
+
+/* Detach the target legs: the bridged one and those still ringing. */
+static void target_release(pb_sip_call *call)
+{
+	forks_release(call);
+	pb_sip_leg *b = call->b;
+	if (!b)
+		return;
+	call->b = NULL;
+	call->bridged = false;
+	leg_release(b);
 }
 
 void pb_sip__orphans_free(pb_sip *ua)
@@ -461,8 +491,15 @@ void pb_sip__incoming(pb_sip *ua, nua_handle_t *nh, const sip_t *sip)
 		return;
 	}
 	if (st != 0) {
-		if (st == 403)
-			pb_log_notice(PB_SIP_DOMAIN, "INVITE from a source not allowed: 403");
+		if (st == 403) {
+			char host[64] = "?", port[8] = "?";
+			if (sa)
+				getnameinfo(sa, (socklen_t)ai->ai_addrlen, host, sizeof(host), port, sizeof(port),
+					    NI_NUMERICHOST | NI_NUMERICSERV);
+			pb_log_notice(PB_SIP_DOMAIN, "INVITE from %s port %s (From %s): source not allowed: 403",
+				      host, port, sip && sip->sip_from && sip->sip_from->a_url->url_user
+						      ? sip->sip_from->a_url->url_user : "-");
+		}
 		refuse(nh, st, sip_status_phrase(st));
 		return;
 	}
@@ -506,13 +543,14 @@ void pb_sip__incoming(pb_sip *ua, nua_handle_t *nh, const sip_t *sip)
 /* --- bridge ------------------------------------------------------------------------- */
 
 static int target_start(pb_sip_call *call, const char *target, bool fallback);
+static int targets_start(pb_sip_call *call, const char *list, bool fallback);
 
 static void bridge_failed(pb_sip_call *call, int status)
 {
 	call->status = status;
 	call->forwarding = false;
 	pb_sip__event(call->ua, call, PB_SIP_EV_FORWARD_FAILED);
-	if (call->ended)
+	if (call->ended || call->forwarding) /* ended, or the handler forwards elsewhere */
 		return;
 	if (call->a.answered)
 		pb_sip_call_hangup(call);
@@ -525,10 +563,11 @@ static void no_answer(pb_sip *ua, su_timer_t *t, void *arg)
 	pb_sip_call *call = arg;
 	su_timer_destroy(call->no_answer);
 	call->no_answer = NULL;
-	if (call->b && call->b->nh && !call->b->answered) {
-		call->b->status = 408;
-		nua_cancel(call->b->nh, TAG_END());
-	}
+	for (pb_sip_leg *f = call->forks; f; f = f->next_fork)
+		if (f->nh && !f->answered) {
+			f->status = 408;
+			nua_cancel(f->nh, TAG_END());
+		}
 }
 
 static void target_answered(pb_sip_call *call, pb_sip_leg *b)
@@ -538,6 +577,9 @@ static void target_answered(pb_sip_call *call, pb_sip_leg *b)
 		call->no_answer = NULL;
 	}
 	b->answered = true;
+	fork_unlink(call, b);
+	forks_release(call); /* first answer wins: the others get CANCEL */
+	call->b = b;
 	call->bridged = true;
 	call->forwarding = false;
 	if (!call->a.answered && !call->a.final_sent)
@@ -556,10 +598,18 @@ static void target_final(pb_sip_leg *b, int status)
 	}
 	int why = b->status ? b->status : status; /* 408 after our CANCEL on no answer */
 	bool was_fallback = b->fallback;
-	target_release(call);
+	fork_unlink(call, b);
+	leg_release(b);
+	/* busy anywhere says more than no answer elsewhere */
+	if (!call->fork_status || why == 486 || why == 600)
+		call->fork_status = why;
+	if (call->forks)
+		return; /* others still ring */
+	why = call->fork_status;
+	call->fork_status = 0;
 	if (!was_fallback && call->fallback && !call->ended) {
 		pb_log_info(PB_SIP_DOMAIN, "target answered %d: trying fallback %s", why, call->fallback);
-		if (target_start(call, call->fallback, true) == 0)
+		if (targets_start(call, call->fallback, true) == 0)
 			return;
 	}
 	bridge_failed(call, why);
@@ -570,6 +620,12 @@ static void target_event(pb_sip_leg *b, nua_event_t event, int status, const sip
 	pb_sip_call *call = b->call;
 	switch (event) {
 	case nua_r_invite:
+		if (!call && status >= 200 && status < 300 && b->nh && !b->answered) {
+			/* answered after another fork won (the 200 crossed our CANCEL): hang it up */
+			b->answered = true;
+			nua_bye(b->nh, TAG_END());
+			break;
+		}
 		if (call && status >= 180 && status < 200 && !call->a.answered && !call->a.final_sent)
 			pb_sip_call_ring(call);
 		if (status >= 200)
@@ -620,7 +676,8 @@ static int target_start(pb_sip_call *call, const char *target, bool fallback)
 		leg_free_target(b);
 		return rc;
 	}
-	call->b = b;
+	b->next_fork = call->forks;
+	call->forks = b;
 	const char *from = call->caller.pai ? call->caller.pai : call->caller.from_uri;
 	/* with TLS on, a Contact for the target's transport (see contact_for()) */
 	char *contact = NULL;
@@ -640,6 +697,31 @@ static int target_start(pb_sip_call *call, const char *target, bool fallback)
 					      (su_duration_t)ua->bridge_timeout * 1000);
 	}
 	return 0;
+}
+
+/* Ring every target of @p list ("sip:a@x, sip:b@y": comma-separated) at
+ * once; the first to answer wins. 0 if at least one leg went out. */
+static int targets_start(pb_sip_call *call, const char *list, bool fallback)
+{
+	int rc = PB_EINVAL, started = 0;
+	const char *p = list;
+	while (*p) {
+		p += strspn(p, ", \t");
+		size_t n = strcspn(p, ", \t");
+		if (n == 0)
+			break;
+		char *one = su_strndup(call->home, p, (isize_t)n);
+		if (!one)
+			return started ? 0 : pb_error__oom();
+		if ((rc = target_start(call, one, fallback)) == 0)
+			started++;
+		else
+			pb_log_warning(PB_SIP_DOMAIN, "bridge: target %s: %s", one, pb_error_last()->message);
+		p += n;
+	}
+	if (started == 0 && rc == PB_EINVAL)
+		return pb_error_set(PB_EINVAL, "bridge: no target");
+	return started ? 0 : rc;
 }
 
 /* --- the caller leg's events ------------------------------------------------------------ */
@@ -855,14 +937,14 @@ PB_API int pb_sip_call_bridge(pb_sip_call *call, const char *target, const char 
 {
 	if (!target || !*target)
 		return pb_error_set(PB_EINVAL, "bridge: no target");
-	if (call->ended || call->forwarding || call->b || (call->a.final_sent && !call->a.answered))
+	if (call->ended || call->forwarding || call->b || call->forks || (call->a.final_sent && !call->a.answered))
 		return pb_error_set(PB_ESTATE, "bridge: the call is over or already forwarding");
 	if (fallback && *fallback) {
 		call->fallback = su_strdup(call->home, fallback);
 		if (!call->fallback)
 			return pb_error__oom();
 	}
-	int rc = target_start(call, target, false);
+	int rc = targets_start(call, target, false);
 	if (rc == 0)
 		call->forwarding = true;
 	return rc;

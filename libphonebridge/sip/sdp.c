@@ -52,6 +52,53 @@ static int fill_media(const sdp_session_t *s, const sdp_media_t *m, pb_sip_media
 	return 0;
 }
 
+/*
+ * The SDP guard. sofia-sip's sdp_parse() allocates without bound on some
+ * malformed lines (e.g. "v=0\r\nm=audio 9 R\xD0\xC5 0\r\n": a non-ASCII
+ * transport), so every SDP is checked against the shape of RFC 8866's
+ * grammar before sofia sees it: at most PB_SIP__SDP_MAX bytes; "v=" first;
+ * lines "<a-z>=<value>" ended by CRLF (or LF); the values of the lines whose
+ * grammar is tokens, numbers and addresses (v, o, c, b, t, r, z, k, m) in
+ * printable ASCII; the text lines (s, i, u, e, p, a: byte-string) without
+ * control characters. A body that does not start with "v=" after optional
+ * white space is not SDP and left alone (sofia would skip that white space).
+ */
+bool pb_sip__sdp_looks_like(const uint8_t *buf, size_t len)
+{
+	size_t i = 0;
+	while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n'))
+		i++;
+	return len - i >= 2 && buf[i] == 'v' && buf[i + 1] == '=';
+}
+
+int pb_sip__sdp_check(const uint8_t *buf, size_t len, pb_parse_error *perr)
+{
+	if (len > PB_SIP__SDP_MAX)
+		return pb_error__parse_code(perr, PB_ETOOBIG, PB_SIP__SDP_MAX, "SDP: %zu bytes is more than %d",
+					    len, PB_SIP__SDP_MAX);
+	if (len < 2 || buf[0] != 'v' || buf[1] != '=')
+		return pb_error__parse(perr, 0, "SDP: must start with \"v=\"");
+	for (size_t at = 0; at < len;) {
+		const uint8_t *nl = memchr(buf + at, '\n', len - at);
+		size_t end = nl ? (size_t)(nl - buf) : len;
+		size_t vend = end > at && buf[end - 1] == '\r' ? end - 1 : end;
+		uint8_t type = buf[at];
+		if (vend - at < 2 || type < 'a' || type > 'z' || buf[at + 1] != '=')
+			return pb_error__parse(perr, at, "SDP: line %.*s is not <letter>=<value>",
+					       (int)(vend - at > 12 ? 12 : vend - at), (const char *)buf + at);
+		bool text = strchr("siuepa", type) != NULL;
+		for (size_t i = at + 2; i < vend; i++) {
+			uint8_t c = buf[i];
+			if (c < 0x20 ? c != '\t' || !text : c == 0x7f || (c > 0x7e && !text))
+				return pb_error__parse(perr, i, "SDP: byte 0x%02x not allowed in a \"%c=\" line "
+						       "(%s)", c, type, text ? "no control characters"
+								      : "printable ASCII only");
+		}
+		at = nl ? end + 1 : len;
+	}
+	return 0;
+}
+
 PB_API int pb_sip_sdp_media(const uint8_t *buf, size_t len, pb_sip_media *out,
 			    pb_parse_error *perr)
 {
@@ -60,15 +107,12 @@ PB_API int pb_sip_sdp_media(const uint8_t *buf, size_t len, pb_sip_media *out,
 	memset(out, 0, sizeof(*out));
 	out->codec_pt = -1;
 	out->dtmf_pt = -1;
-	if (len > 65536)
-		return pb_error__parse_code(perr, PB_ETOOBIG, 0, "SDP: %zu bytes is too big", len);
-	if (memchr(buf, '\0', len))
-		return pb_error__parse(perr, (size_t)((const uint8_t *)memchr(buf, '\0', len) - buf),
-				       "SDP: NUL byte");
+	int rc = pb_sip__sdp_check(buf, len, perr);
+	if (rc < 0)
+		return rc;
 	sdp_parser_t *p = sdp_parse(NULL, (const char *)buf, (issize_t)len, 0);
 	if (!p)
 		return pb_error__oom();
-	int rc;
 	const sdp_session_t *s = sdp_session(p);
 	if (!s) {
 		const char *why = sdp_parsing_error(p);
@@ -92,6 +136,8 @@ PB_API int pb_sip_sdp_media(const uint8_t *buf, size_t len, pb_sip_media *out,
 
 bool pb_sip__sdp_held(const char *sdp)
 {
+	if (pb_sip__sdp_check((const uint8_t *)sdp, strlen(sdp), NULL) < 0)
+		return false;
 	sdp_parser_t *p = sdp_parse(NULL, sdp, (issize_t)strlen(sdp), 0);
 	if (!p)
 		return false;

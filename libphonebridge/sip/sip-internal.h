@@ -62,6 +62,14 @@ int pb_sip__admit(struct pb_sip *ua, nua_handle_t *nh, const sip_t *sip, const s
 
 /* --- SDP and sipfrag (sdp.c) --- */
 
+/* The SDP guard run before sofia-sip's sdp_parse() (see sdp.c): 0, or
+ * PB_EMALFORMED / PB_ETOOBIG with the offset of the first refused byte. */
+#define PB_SIP__SDP_MAX 16384
+int pb_sip__sdp_check(const uint8_t *buf, size_t len, pb_parse_error *perr);
+/* Does a message body start (after white space) with "v=", as sofia's SDP parser accepts? */
+bool pb_sip__sdp_looks_like(const uint8_t *buf, size_t len);
+
+
 /* Does this (remote) SDP put us on hold: its audio line sendonly or
  * inactive, a null connection address (RFC 2543 hold), port 0, or no audio?
  * (Not for an SDP that does not parse.) */
@@ -94,6 +102,7 @@ typedef struct pb_sip_leg {
 	bool terminated;
 	bool fallback;                 /* this target leg is the fallback */
 	struct pb_sip_leg *next_orphan; /* in pb_sip.orphans once its call is gone */
+	struct pb_sip_leg *next_fork;   /* in pb_sip_call.forks while it rings */
 	int status;
 	/* what went out to this leg last, so that a relayed stream continues it
 	 * (same SSRC, sequence and timestamp running on) instead of jumping */
@@ -108,6 +117,8 @@ struct pb_sip_call {
 	su_home_t *home;
 	pb_sip_leg a;
 	pb_sip_leg *b;                 /* bridged target leg, or NULL */
+	pb_sip_leg *forks;             /* target legs ringing at once; the first to answer becomes b */
+	int fork_status;               /* the failure to report when every fork has failed */
 	pb_sip_caller caller;
 	void *userdata;
 	int status;
@@ -131,6 +142,7 @@ struct pb_sip {
 	su_home_t home[1];
 	su_root_t *root;
 	nua_t *nua;
+	struct msg_mclass_s *mclass; /* the SDP-guarded message class (ua.c); freed after nua */
 	pb_sip_handlers h;
 	pb_sip_acl acl;
 	struct auth_mod_t *auth;       /* sofia-sip auth module, NULL = no digest */

@@ -17,6 +17,9 @@
 #include "sip/sip-internal.h"
 
 #include <sofia-sip/msg_header.h>
+#include <sofia-sip/msg_addr.h>
+#include <sofia-sip/msg_mclass.h>
+#include <sofia-sip/nta_tag.h>
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/su_log.h>
 #include <sofia-sip/tport_tag.h>
@@ -269,6 +272,51 @@ static int port_free(const char *addr, unsigned port, int type)
 	return rc;
 }
 
+/*
+ * The SDP guard on the wire: nua hands an INVITE's body to sofia-sip's SDP
+ * parser (soa) before our handler sees the request, even before admission,
+ * and that parser allocates without bound on some malformed lines. So every
+ * received body that is SDP-shaped goes through pb_sip__sdp_check() as soon
+ * as the message's body has been read: a refused body makes the message a parse error,
+ * which sofia answers with 400 (requests) or drops (responses) before nua
+ * or soa look at it. Done with a copy of sofia's SIP message class whose
+ * body extraction runs sofia's and then the guard.
+ */
+static issize_t (*sofia_extract_body)(msg_t *, msg_pub_t *, char *, isize_t, int);
+
+static issize_t guarded_extract_body(msg_t *msg, msg_pub_t *pub, char b[], isize_t bsiz, int eos)
+{
+	issize_t n = sofia_extract_body(msg, pub, b, bsiz, eos);
+	const sip_t *sip = (const sip_t *)pub;
+	const sip_payload_t *pl = n > 0 ? sip->sip_payload : NULL;
+	pb_parse_error perr;
+	if (pl && pl->pl_data && pl->pl_len &&
+	    pb_sip__sdp_looks_like((const uint8_t *)pl->pl_data, pl->pl_len) &&
+	    pb_sip__sdp_check((const uint8_t *)pl->pl_data, pl->pl_len, &perr) < 0) {
+		char host[64] = "?", port[8] = "?";
+		su_addrinfo_t *ai = msg_addrinfo(msg);
+		if (ai && ai->ai_addr)
+			getnameinfo(ai->ai_addr, (socklen_t)ai->ai_addrlen, host, sizeof(host), port,
+				    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
+		pb_log_notice(PB_SIP_DOMAIN, "message from %s port %s refused before the SDP parser: "
+			      "body %s", host, port, pb_error_last()->message);
+		(void)perr;
+		return -1;
+	}
+	return n;
+}
+
+static msg_mclass_t *guarded_mclass(pb_sip *ua)
+{
+	msg_mclass_t *mc = msg_mclass_clone(sip_default_mclass(), 0, 0);
+	if (!mc)
+		return NULL;
+	sofia_extract_body = mc->mc_extract_body;
+	mc->mc_extract_body = guarded_extract_body;
+	ua->mclass = mc;
+	return mc;
+}
+
 static int make_nua(pb_sip *ua, const pb_sip_options *o, const char *bind)
 {
 	char url[128];
@@ -300,7 +348,10 @@ static int make_nua(pb_sip *ua, const pb_sip_options *o, const char *bind)
 		rc = port_free(bind, ua->tls_port, SOCK_STREAM);
 	if (rc < 0)
 		return rc;
-	ua->nua = nua_create(ua->root, on_nua, ua, NUTAG_URL(url),
+	msg_mclass_t *mc = guarded_mclass(ua);
+	if (!mc)
+		return pb_error__oom();
+	ua->nua = nua_create(ua->root, on_nua, ua, NUTAG_URL(url), NTATAG_MCLASS(mc),
 			     TAG_IF(sips[0], NUTAG_SIPS_URL(sips)),
 			     TAG_IF(sips[0], TPTAG_CERTIFICATE(o->tls_cert_dir)),
 			     TAG_IF(sips[0], TPTAG_TLS_VERIFY_POLICY(TPTLS_VERIFY_NONE)),
@@ -422,6 +473,7 @@ PB_API void pb_sip_free(pb_sip *ua)
 			nua_handle_destroy(ua->reg.nh);
 		nua_destroy(ua->nua);
 	}
+	su_free(NULL, ua->mclass); /* msg_mclass_clone() allocates without a home */
 	pb_sip__auth_clear(ua);
 	if (ua->root)
 		su_root_destroy(ua->root);

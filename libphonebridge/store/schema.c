@@ -92,6 +92,13 @@ static const char *const steps[PB_STORE_SCHEMA_VERSION] = {
 	 * message reference), and the index the work queues read by */
 	("ALTER TABLE messages ADD COLUMN ref TEXT;"
 	 "CREATE INDEX messages_queue ON messages (dir, state, id);"),
+
+	/* 5: the call log says what was called, which rule decided, the final
+	 * status and how the call ended */
+	("ALTER TABLE calls ADD COLUMN called TEXT;"
+	 "ALTER TABLE calls ADD COLUMN rule TEXT;"
+	 "ALTER TABLE calls ADD COLUMN sip_status INTEGER NOT NULL DEFAULT 0;"
+	 "ALTER TABLE calls ADD COLUMN ended TEXT;"),
 };
 
 static int read_version(pb_store *st, int *version)

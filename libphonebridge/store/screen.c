@@ -161,8 +161,8 @@ PB_API int pb_store_attempt_prune(pb_store *st, int64_t before, int64_t *removed
 PB_API int pb_store_call_log(pb_store *st, const pb_store_call *call, int64_t *id)
 {
 	static const char sql[] =
-		"INSERT INTO calls (at, caller, attestation, verdict, challenge, duration_ms, forward_target) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+		"INSERT INTO calls (at, caller, attestation, verdict, challenge, duration_ms, forward_target, "
+		"called, rule, sip_status, ended) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 	if (call == NULL || call->duration_ms < 0)
 		return pb_error_set(PB_EINVAL, "pb_store_call_log: bad call");
 	sqlite3_stmt *s = NULL;
@@ -176,6 +176,10 @@ PB_API int pb_store_call_log(pb_store *st, const pb_store_call *call, int64_t *i
 	pb_store__bind_text(s, 5, call->challenge);
 	sqlite3_bind_int64(s, 6, call->duration_ms);
 	pb_store__bind_text(s, 7, call->forward_target);
+	pb_store__bind_text(s, 8, call->called);
+	pb_store__bind_text(s, 9, call->rule);
+	sqlite3_bind_int(s, 10, call->sip_status);
+	pb_store__bind_text(s, 11, call->ended);
 	rc = pb_store__run(st, s, "log call");
 	if (rc == 0 && id)
 		*id = sqlite3_last_insert_rowid(st->db);
@@ -186,7 +190,8 @@ PB_API int pb_store_call_log(pb_store *st, const pb_store_call *call, int64_t *i
  * that is not NULL is the start of the block. */
 static void *call_block(const pb_store_call *c)
 {
-	const char *order[] = { c->caller, c->attestation, c->verdict, c->challenge, c->forward_target };
+	const char *order[] = { c->caller, c->attestation, c->verdict, c->challenge, c->forward_target,
+				c->called, c->rule, c->ended };
 	for (size_t i = 0; i < PB_ARRAY_SIZE(order); i++)
 		if (order[i])
 			return (void *)order[i];
@@ -213,6 +218,7 @@ static int copy_call(sqlite3_stmt *s, void *item)
 	for (int i = 2; i <= 5; i++)
 		need += pb_store__col_size(s, i);
 	need += pb_store__col_size(s, 7);
+	need += pb_store__col_size(s, 8) + pb_store__col_size(s, 9) + pb_store__col_size(s, 11);
 	char *mem = NULL;
 	if (need > 0 && (mem = pb_malloc(need)) == NULL)
 		return PB_ENOMEM;
@@ -225,14 +231,18 @@ static int copy_call(sqlite3_stmt *s, void *item)
 	c->challenge = pb_store__col_pack(&k, s, 5);
 	c->duration_ms = sqlite3_column_int64(s, 6);
 	c->forward_target = pb_store__col_pack(&k, s, 7);
+	c->called = pb_store__col_pack(&k, s, 8);
+	c->rule = pb_store__col_pack(&k, s, 9);
+	c->sip_status = sqlite3_column_int(s, 10);
+	c->ended = pb_store__col_pack(&k, s, 11);
 	return 0;
 }
 
 PB_API int pb_store_call_recent(pb_store *st, size_t limit, pb_store_call_list **out)
 {
 	static const char sql[] =
-		"SELECT id, at, caller, attestation, verdict, challenge, duration_ms, forward_target "
-		"FROM calls ORDER BY at DESC, id DESC LIMIT ?1";
+		"SELECT id, at, caller, attestation, verdict, challenge, duration_ms, forward_target, "
+		"called, rule, sip_status, ended FROM calls ORDER BY at DESC, id DESC LIMIT ?1";
 	*out = NULL;
 	pb_store_call_list *l = pb_calloc(1, sizeof(*l));
 	if (l == NULL)

@@ -10,6 +10,7 @@ use strict;
 use warnings;
 use Test::More;
 use File::Temp qw(tempdir);
+use JSON::PP;
 use PBSipTest;
 
 alarm 200;
@@ -50,7 +51,26 @@ sub call {
 }
 
 write_conf(timeout => 4);
-my ($rc, $out) = cmd('check');
+my ($rc, $out);
+{   # check refuses what run would: a missing prompt folder, a password file others can read
+    my $good = do { local (@ARGV, $/) = "$tmp/pb-screend.conf"; <> };
+    open my $f, '>', "$tmp/pb-screend.conf" or die;
+    print $f $good =~ s{^prompts = .*$}{prompts = $tmp/no-such-prompts}mr;
+    close $f;
+    ($rc, $out) = cmd('check');
+    isnt($rc, 0, 'check fails on a missing prompt folder');
+    like($out, qr/no-such-prompts/, '... and names it');
+    open my $pw, '>', "$tmp/password" or die; print $pw "secret\n"; close $pw;
+    chmod 0644, "$tmp/password";
+    open $f, '>', "$tmp/pb-screend.conf" or die;
+    print $f $good, "[register]\nregistrar = sip:127.0.0.1:9\naor = sip:screen\@127.0.0.1\npassword-file = $tmp/password\n";
+    close $f;
+    ($rc, $out) = cmd('check');
+    isnt($rc, 0, 'check fails on a password file others can read');
+    like($out, qr/password: readable by others \(mode 644\)/, '... and says so');
+    write_conf(timeout => 4);
+}
+($rc, $out) = cmd('check');
 is($rc, 0, 'configuration checks') or diag $out;
 
 $callee = start_proc(cmd => ['perl', "$dir/callee.pl", '--port', $tport], name => 'callee', merge => 1);
@@ -144,6 +164,23 @@ ok($port, "pb-screend ready on port $port") or BAIL_OUT('daemon did not start');
     like($out, qr/\+15550100001\s+challenge\s+press-digit:passed\s+sip:target/, 'call log: passed and forwarded');
     like($out, qr/\+15550100003\s+challenge\s+press-digit:failed/, 'call log: failed');
     like($out, qr/\+15550100009\s+reject/, 'call log: rejected');
+    ($rc, $out) = cmd('calls', '--json');
+    is($rc, 0, 'calls --json');
+    my @rows = map { JSON::PP::decode_json($_) } grep { /^\{/ } split /\n/, $out;
+    my ($passed) = grep { ($_->{challenge} // '') eq 'press-digit:passed' && $_->{caller} eq '+15550100001' } @rows;
+    ok($passed, 'calls --json: the passed call is a JSON line') or diag $out;
+    is($passed->{ended}, 'forwarded', '... ended: forwarded');
+    is($passed->{sip_status}, 200, '... final status 200');
+    like($passed->{called} // '', qr/^sip:screen\@127\.0\.0\.1/, '... the called Request-URI');
+    is($passed->{rule}, 'default', '... the rule that decided');
+    my ($denied) = grep { $_->{caller} eq '+15550100009' } @rows;
+    is($denied->{sip_status}, 603, 'the denied call: 603 in the log');
+    is($denied->{rule}, 'deny-list', '... by the deny list');
+    is($denied->{ended}, 'refused', '... refused');
+    my ($failed) = grep { ($_->{challenge} // '') eq 'press-digit:failed' } @rows;
+    is($failed->{ended}, 'challenge failed', 'the failed call: challenge failed');
+    ($rc, $out) = cmd('lookup', '+15550100077');
+    like($out, qr/^\+15550100077: on no list$/m, 'lookup of an unknown number says so');
 }
 
 {   # SIGHUP reloads; a bad file keeps the old configuration

@@ -30,12 +30,19 @@ sub call {
     return join("\n", proc_lines($c));
 }
 
-{   # a source not in the allow list gets 403
-    my ($uas, $port) = uas('--allow', '127.0.0.2', '--mode', 'answer');
-    my $out = call('--to', "sip:screen\@127.0.0.1:$port", '--hold', 1);
+{   # a source not in the allow list gets 403, logged with its address
+    my $log = "$ENV{PB_BUILD_ROOT}/meson-logs/t-sip-basic-uas-403.log";
+    my ($p, $port) = start_uas(['--allow', '127.0.0.2', '--mode', 'answer'], stderr => $log);
+    ok($port, "uas ready on $port") or BAIL_OUT('uas did not start');
+    my $out = call('--to', "sip:screen\@127.0.0.1:$port", '--from', 'sip:+15550103403@127.0.0.1', '--hold', 1);
     like($out, qr/^final 403/m, 'INVITE from a source not allowed: 403 Forbidden');
-    stop_proc($uas);
-    ok(!grep(/^incoming/, proc_lines($uas)), 'the handler never saw it');
+    stop_proc($p);
+    ok(!grep(/^incoming/, proc_lines($p)), 'the handler never saw it');
+    open my $f, '<', $log or die "$log: $!";
+    my $text = do { local $/; <$f> };
+    like($text, qr/INVITE from 127\.0\.0\.1 port \d+ \(From \+15550103403\): source not allowed: 403/,
+         'the 403 is logged with the source address');
+    unlink $log;
 }
 
 {   # OPTIONS answered 200 by the stack, whoever asks

@@ -5,7 +5,9 @@
  *
  * Screening is pure logic (no I/O, no blocking), so the GIL is held
  * throughout: every callback into Python (lookups, host ops, challenge
- * methods) runs on the thread that fed the event in.
+ * methods) runs on the thread that fed the event in. The Screener (a whole
+ * pb_screener on real calls) is the exception: it releases the GIL while
+ * sofia-sip waits, and every callback into Python takes it again.
  *
  * A Python challenge class is registered with one pb_challenge_ops table of
  * its own (py_challenge below) whose userdata points back at the entry, so
@@ -426,10 +428,16 @@ static void pyc_destroy(void *state, void *ud)
  * Call instance._pb_event(ctx, event, *args). The context object is
  * invalidated afterwards, so a kept reference cannot act later.
  */
-static int pyc_call(void *state, pb_challenge_ctx *ctx, const char *event, PyObject *args)
+static int pyc_call(void *state, pb_challenge_ctx *ctx, const char *event, const char *fmt, ...)
 {
+	/* the arguments too are built with the GIL held: a Screener calls
+	 * challenges from a loop that runs without it */
 	PyGILState_STATE g = PyGILState_Ensure();
 	int rc = 0;
+	va_list ap;
+	va_start(ap, fmt);
+	PyObject *args = Py_VaBuildValue(fmt, ap);
+	va_end(ap);
 	ContextObject *co = PyObject_New(ContextObject, &ContextType);
 	if (!co || !args) {
 		Py_XDECREF(co);
@@ -460,32 +468,42 @@ out:
 
 static int pyc_start(void *st, pb_challenge_ctx *ctx)
 {
-	return pyc_call(st, ctx, "start", PyTuple_New(0));
+	return pyc_call(st, ctx, "start", "()");
 }
 
 static int pyc_on_dtmf(void *st, pb_challenge_ctx *ctx, char dg)
 {
-	return pyc_call(st, ctx, "on_dtmf", Py_BuildValue("(s#)", &dg, (Py_ssize_t)1));
+	return pyc_call(st, ctx, "on_dtmf", "(s#)", &dg, (Py_ssize_t)1);
 }
 
 static int pyc_on_input(void *st, pb_challenge_ctx *ctx, const char *digits, bool timed_out)
 {
-	return pyc_call(st, ctx, "on_input", Py_BuildValue("(sO)", digits, timed_out ? Py_True : Py_False));
+	return pyc_call(st, ctx, "on_input", "(sO)", digits, timed_out ? Py_True : Py_False);
 }
 
 static int pyc_on_timer(void *st, pb_challenge_ctx *ctx)
 {
-	return pyc_call(st, ctx, "on_timer", PyTuple_New(0));
+	return pyc_call(st, ctx, "on_timer", "()");
 }
 
 static int pyc_on_prompt_done(void *st, pb_challenge_ctx *ctx)
 {
-	return pyc_call(st, ctx, "on_prompt_done", PyTuple_New(0));
+	return pyc_call(st, ctx, "on_prompt_done", "()");
 }
 
 static void pyc_on_hangup(void *st, pb_challenge_ctx *ctx)
 {
-	(void)pyc_call(st, ctx, "on_hangup", PyTuple_New(0));
+	(void)pyc_call(st, ctx, "on_hangup", "()");
+}
+
+static void pyc_free_list(py_challenge *pc)
+{
+	while (pc) {
+		py_challenge *next = pc->next;
+		Py_DECREF(pc->cls);
+		PyMem_Free(pc);
+		pc = next;
+	}
 }
 
 typedef struct {
@@ -518,32 +536,27 @@ static void registry_dealloc(RegistryObject *self)
 {
 	PyObject_GC_UnTrack(self);
 	pb_screen_registry_free(self->reg);
-	while (self->python) {
-		py_challenge *pc = self->python;
-		self->python = pc->next;
-		Py_DECREF(pc->cls);
-		PyMem_Free(pc);
-	}
+	pyc_free_list(self->python);
+	self->python = NULL;
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static PyObject *registry_add(RegistryObject *self, PyObject *args)
+/* A new ops table for Python class @p cls (a new reference is taken), or NULL with an exception. */
+static py_challenge *pyc_new(const char *name, const char *summary, PyObject *cls)
 {
-	const char *name, *summary;
-	PyObject *cls;
-	if (!PyArg_ParseTuple(args, "ssO", &name, &summary, &cls))
-		return NULL;
 	if (!PyCallable_Check(cls)) {
 		PyErr_SetString(PyExc_TypeError, "add: the challenge class must be callable");
 		return NULL;
 	}
-	py_challenge *pc = PyMem_Calloc(1, sizeof(*pc));
-	if (!pc)
-		return PyErr_NoMemory();
-	if (strlen(name) >= sizeof(pc->name)) {
-		PyMem_Free(pc);
+	if (strlen(name) >= sizeof(((py_challenge *)0)->name)) {
 		pb_error_set(PB_EINVAL, "add: challenge name too long: %s", name);
-		return pbpy_raise(PB_EINVAL, NULL);
+		pbpy_raise(PB_EINVAL, NULL);
+		return NULL;
+	}
+	py_challenge *pc = PyMem_Calloc(1, sizeof(*pc));
+	if (!pc) {
+		PyErr_NoMemory();
+		return NULL;
 	}
 	snprintf(pc->name, sizeof(pc->name), "%s", name);
 	snprintf(pc->summary, sizeof(pc->summary), "%s", summary);
@@ -561,12 +574,24 @@ static PyObject *registry_add(RegistryObject *self, PyObject *args)
 		.destroy = pyc_destroy,
 		.userdata = pc,
 	};
+	pc->cls = Py_NewRef(cls);
+	return pc;
+}
+
+static PyObject *registry_add(RegistryObject *self, PyObject *args)
+{
+	const char *name, *summary;
+	PyObject *cls;
+	if (!PyArg_ParseTuple(args, "ssO", &name, &summary, &cls))
+		return NULL;
+	py_challenge *pc = pyc_new(name, summary, cls);
+	if (!pc)
+		return NULL;
 	int rc = pb_screen_registry_add(self->reg, &pc->ops);
 	if (rc < 0) {
-		PyMem_Free(pc);
+		pyc_free_list(pc);
 		return pbpy_raise(rc, NULL);
 	}
-	pc->cls = Py_NewRef(cls);
 	pc->next = self->python;
 	self->python = pc;
 	Py_RETURN_NONE;
@@ -941,6 +966,372 @@ static PyTypeObject SessionType = {
 	.tp_getset = session_getset,
 };
 
+/* --- a whole screener on real SIP calls (pb_screener) ------------------------ */
+
+/*
+ * The GIL is released while the screener waits in sofia-sip (step/run) and
+ * taken again for every call into Python: challenge methods (pyc_*, which
+ * ensure it), the event callback, the log bridge. An exception in a
+ * challenge ends that call's session as an error (the call is hung up);
+ * one in the event callback is reported as unraisable. Neither stops the loop.
+ */
+typedef struct {
+	PyObject_HEAD
+	pb_screener *s;
+	py_challenge *python; /* freed after s */
+	PyObject *on_event;
+	bool started;
+	unsigned long owner;  /* the thread that started it: sofia-sip's loop is bound to it */
+} ScreenerObject;
+
+static PyObject *event_dict(const pb_screener_event *ev)
+{
+	static const char *const types[] = { "started", "verdict", "challenge", "forwarded", "ended" };
+	const pb_screen_decision *d = ev->decision;
+	const pb_screen_result *r = ev->result;
+	return Py_BuildValue("{s:s,s:k,s:z,s:z,s:z,s:z,s:z,s:z,s:z,s:z,s:z,s:L}",
+			     "type", types[ev->type], "call", ev->call,
+			     "from", ev->caller ? ev->caller->from_uri : NULL,
+			     "source", ev->caller ? ev->caller->source : NULL,
+			     "caller", d ? d->caller : NULL,
+			     "verdict", d ? pb_screen_verdict_name(d->verdict) : NULL,
+			     "rule", d ? d->rule : NULL,
+			     "result", r ? pb_screen_outcome_name(r->outcome) : NULL,
+			     "reason", r ? r->reason : NULL,
+			     "target", ev->target, "outcome", ev->outcome,
+			     "duration_ms", (long long)ev->duration_ms);
+}
+
+static void screener_event(const pb_screener_event *ev, void *ud)
+{
+	ScreenerObject *self = ud;
+	if (!self->on_event)
+		return;
+	PyGILState_STATE g = PyGILState_Ensure();
+	PyObject *d = event_dict(ev);
+	PyObject *r = d ? PyObject_CallOneArg(self->on_event, d) : NULL;
+	if (!r)
+		PyErr_WriteUnraisable(self->on_event);
+	Py_XDECREF(r);
+	Py_XDECREF(d);
+	PyGILState_Release(g);
+}
+
+/* options[key] as a str (NULL when absent or None); -1 with TypeError otherwise */
+static int opt_str(PyObject *opts, const char *key, const char **out)
+{
+	PyObject *v = PyDict_GetItemString(opts, key);
+	*out = NULL;
+	if (!v || v == Py_None)
+		return 0;
+	if (!PyUnicode_Check(v)) {
+		PyErr_Format(PyExc_TypeError, "Screener option %s: expected str", key);
+		return -1;
+	}
+	*out = PyUnicode_AsUTF8(v);
+	return *out ? 0 : -1;
+}
+
+static int opt_uint(PyObject *opts, const char *key, unsigned max, unsigned *out)
+{
+	PyObject *v = PyDict_GetItemString(opts, key);
+	if (!v || v == Py_None)
+		return 0;
+	unsigned long n = PyLong_Check(v) ? PyLong_AsUnsignedLong(v) : (unsigned long)-1;
+	if (PyErr_Occurred())
+		PyErr_Clear();
+	if (!PyLong_Check(v) || n > max) {
+		PyErr_Format(PyExc_ValueError, "Screener option %s: expected an integer 0..%u", key, max);
+		return -1;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
+static const char *const screener_keys[] = {
+	"listen", "port", "allow", "rtp_address", "user_agent", "store", "prompts", "mode",
+	"target", "fallback", "early_media", "max_duration", "forward_timeout", "policy",
+	"refer_fallback", "ring", NULL,
+};
+
+static int screener_options(PyObject *opts, pb_screener_options *o, const char **policy, size_t cap)
+{
+	PyObject *k;
+	Py_ssize_t pos = 0;
+	while (PyDict_Next(opts, &pos, &k, NULL)) {
+		const char *ks = PyUnicode_Check(k) ? PyUnicode_AsUTF8(k) : NULL;
+		size_t i = 0;
+		while (ks && screener_keys[i] && strcmp(screener_keys[i], ks))
+			i++;
+		if (!ks || !screener_keys[i]) {
+			PyErr_Format(PyExc_ValueError, "Screener: unknown option %R", k);
+			return -1;
+		}
+	}
+	unsigned port = 0;
+	if (opt_str(opts, "listen", &o->sip.bind_address) < 0 || opt_uint(opts, "port", 65535, &port) < 0 ||
+	    opt_str(opts, "allow", &o->sip.allow_sources) < 0 ||
+	    opt_str(opts, "rtp_address", &o->sip.rtp_address) < 0 ||
+	    opt_str(opts, "user_agent", &o->sip.user_agent) < 0 || opt_str(opts, "store", &o->store) < 0 ||
+	    opt_str(opts, "prompts", &o->prompts) < 0 || opt_str(opts, "mode", &o->mode) < 0 ||
+	    opt_str(opts, "target", &o->target) < 0 || opt_str(opts, "fallback", &o->fallback) < 0 ||
+	    opt_str(opts, "refer_fallback", &o->refer_fallback) < 0 || opt_str(opts, "ring", &o->ring) < 0 ||
+	    opt_uint(opts, "max_duration", 3600, &o->max_duration) < 0 ||
+	    opt_uint(opts, "forward_timeout", 600, &o->sip.bridge_timeout) < 0)
+		return -1;
+	o->sip.port = port ? port : PB_SIP_PORT_ANY;
+	if (!o->mode)
+		o->mode = "bridge";
+	PyObject *em = PyDict_GetItemString(opts, "early_media");
+	o->early_media = em && PyObject_IsTrue(em) == 1;
+	PyObject *pol = PyDict_GetItemString(opts, "policy");
+	size_t n = 0;
+	if (pol && pol != Py_None) {
+		if (!PyDict_Check(pol)) {
+			PyErr_SetString(PyExc_TypeError, "Screener option policy: expected a dict of str");
+			return -1;
+		}
+		PyObject *pk, *pv;
+		pos = 0;
+		while (PyDict_Next(pol, &pos, &pk, &pv)) {
+			if (!PyUnicode_Check(pk) || !PyUnicode_Check(pv)) {
+				PyErr_SetString(PyExc_TypeError, "Screener option policy: keys and values must be str");
+				return -1;
+			}
+			if (n + 2 >= cap) {
+				PyErr_SetString(PyExc_ValueError, "Screener option policy: too many keys");
+				return -1;
+			}
+			if (!(policy[n++] = PyUnicode_AsUTF8(pk)) || !(policy[n++] = PyUnicode_AsUTF8(pv)))
+				return -1;
+		}
+	}
+	policy[n] = NULL;
+	o->policy = policy;
+	return 0;
+}
+
+static PyObject *screener_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+	PyObject *opts, *on_event = Py_None;
+	static char *kwlist[] = { "options", "on_event", NULL };
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|O:Screener", kwlist, &PyDict_Type, &opts, &on_event))
+		return NULL;
+	if (on_event != Py_None && !PyCallable_Check(on_event)) {
+		PyErr_SetString(PyExc_TypeError, "Screener: on_event must be callable");
+		return NULL;
+	}
+	pb_screener_options o = PB_SCREENER_OPTIONS_INIT;
+	const char *policy[129];
+	if (screener_options(opts, &o, policy, 129) < 0)
+		return NULL;
+	ScreenerObject *self = (ScreenerObject *)type->tp_alloc(type, 0);
+	if (!self)
+		return NULL;
+	self->on_event = on_event == Py_None ? NULL : Py_NewRef(on_event);
+	o.on_event = screener_event;
+	o.userdata = self;
+	int rc = pb_screener_new(&self->s, &o);
+	if (rc < 0) {
+		Py_DECREF(self);
+		return pbpy_raise(rc, NULL);
+	}
+	return (PyObject *)self;
+}
+
+static int screener_traverse(ScreenerObject *self, visitproc visit, void *arg)
+{
+	Py_VISIT(self->on_event);
+	for (py_challenge *pc = self->python; pc; pc = pc->next)
+		Py_VISIT(pc->cls);
+	return 0;
+}
+
+/* Not on the thread that started the screener: sofia-sip would abort. */
+static bool screener_foreign_thread(const ScreenerObject *self)
+{
+	return self->started && PyThread_get_thread_ident() != self->owner;
+}
+
+static void screener_free_c(ScreenerObject *self)
+{
+	if (self->s && screener_foreign_thread(self)) {
+		/* freed by the garbage collector on another thread: leaking it is
+		 * better than aborting the process */
+		PyErr_WarnEx(PyExc_ResourceWarning, "Screener freed on another thread than the one "
+				"that started it: its C screener is leaked (close() it on that thread)", 1);
+		PyErr_Clear();
+		self->s = NULL;
+		return;
+	}
+	if (self->s) {
+		pb_screener *s = self->s;
+		self->s = NULL;
+		pb_screener_free(s); /* ends calls: challenges and events still run */
+	}
+}
+
+static int screener_clear(ScreenerObject *self)
+{
+	screener_free_c(self);
+	Py_CLEAR(self->on_event);
+	return 0;
+}
+
+static void screener_dealloc(ScreenerObject *self)
+{
+	PyObject_GC_UnTrack(self);
+	screener_free_c(self);
+	pyc_free_list(self->python);
+	Py_XDECREF(self->on_event);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static bool screener_open(ScreenerObject *self)
+{
+	if (!self->s) {
+		pbpy_raise(pb_error_set(PB_ESTATE, "the screener is closed"), NULL);
+		return false;
+	}
+	if (screener_foreign_thread(self)) {
+		pbpy_raise(pb_error_set(PB_ESTATE, "a Screener runs on the thread that started it"), NULL);
+		return false;
+	}
+	return true;
+}
+
+static PyObject *screener_add(ScreenerObject *self, PyObject *args)
+{
+	const char *name, *summary;
+	PyObject *cls;
+	if (!PyArg_ParseTuple(args, "ssO", &name, &summary, &cls) || !screener_open(self))
+		return NULL;
+	py_challenge *pc = pyc_new(name, summary, cls);
+	if (!pc)
+		return NULL;
+	int rc = pb_screener_add_challenge(self->s, &pc->ops);
+	if (rc < 0) {
+		pyc_free_list(pc);
+		return pbpy_raise(rc, NULL);
+	}
+	pc->next = self->python;
+	self->python = pc;
+	Py_RETURN_NONE;
+}
+
+static PyObject *screener_start(ScreenerObject *self, PyObject *unused)
+{
+	if (!screener_open(self))
+		return NULL;
+	int rc;
+	Py_BEGIN_ALLOW_THREADS
+	rc = pb_screener_start(self->s);
+	Py_END_ALLOW_THREADS
+	if (rc < 0)
+		return pbpy_raise(rc, NULL);
+	self->started = true;
+	self->owner = PyThread_get_thread_ident();
+	Py_RETURN_NONE;
+}
+
+static PyObject *screener_step(ScreenerObject *self, PyObject *args)
+{
+	long timeout = 0, r;
+	if (!PyArg_ParseTuple(args, "|l", &timeout) || !screener_open(self))
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	r = pb_screener_step(self->s, timeout);
+	Py_END_ALLOW_THREADS
+	if (r < -1)
+		return pbpy_raise((int)r, NULL);
+	return PyLong_FromLong(r);
+}
+
+/* Until stop() and the last call ended; Ctrl-C (any signal handler that
+ * raises) stops taking calls and raises after the loop ended. */
+static PyObject *screener_run(ScreenerObject *self, PyObject *unused)
+{
+	if (!screener_open(self))
+		return NULL;
+	PyObject *ptype = NULL, *pvalue = NULL, *ptb = NULL;
+	while (!pb_screener_stopped(self->s)) {
+		long r;
+		Py_BEGIN_ALLOW_THREADS
+		r = pb_screener_step(self->s, 100);
+		Py_END_ALLOW_THREADS
+		if (r < -1) {
+			Py_XDECREF(ptype);
+			Py_XDECREF(pvalue);
+			Py_XDECREF(ptb);
+			return pbpy_raise((int)r, NULL);
+		}
+		if (!ptype && PyErr_CheckSignals() < 0) {
+			PyErr_Fetch(&ptype, &pvalue, &ptb);
+			pb_screener_stop(self->s);
+		}
+	}
+	if (ptype) {
+		PyErr_Restore(ptype, pvalue, ptb);
+		return NULL;
+	}
+	Py_RETURN_NONE;
+}
+
+static PyObject *screener_stop(ScreenerObject *self, PyObject *unused)
+{
+	if (self->s)
+		pb_screener_stop(self->s);
+	Py_RETURN_NONE;
+}
+
+static PyObject *screener_close(ScreenerObject *self, PyObject *unused)
+{
+	if (self->s && !screener_open(self))
+		return NULL;
+	screener_free_c(self);
+	Py_RETURN_NONE;
+}
+
+static PyObject *screener_port(ScreenerObject *self, void *unused)
+{
+	return PyLong_FromUnsignedLong(self->s ? pb_screener_port(self->s) : 0);
+}
+
+static PyObject *screener_calls(ScreenerObject *self, void *unused)
+{
+	return PyLong_FromSize_t(self->s ? pb_screener_call_count(self->s) : 0);
+}
+
+static PyMethodDef screener_methods[] = {
+	{ "add", (PyCFunction)screener_add, METH_VARARGS, "add(name, summary, cls): before start()" },
+	{ "start", (PyCFunction)screener_start, METH_NOARGS, "start(): check the policy, listen" },
+	{ "step", (PyCFunction)screener_step, METH_VARARGS, "step(timeout_ms=0) -> ms to the next timer" },
+	{ "run", (PyCFunction)screener_run, METH_NOARGS, "run(): until stop() and the last call ended" },
+	{ "stop", (PyCFunction)screener_stop, METH_NOARGS, "stop(): no new calls; run() returns when idle" },
+	{ "close", (PyCFunction)screener_close, METH_NOARGS, "close(): end every call, free the C screener" },
+	{ NULL, NULL, 0, NULL },
+};
+
+static PyGetSetDef screener_getset[] = {
+	{ "port", (getter)screener_port, NULL, "the SIP port (0 before start)", NULL },
+	{ "calls", (getter)screener_calls, NULL, "calls in progress", NULL },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+static PyTypeObject ScreenerType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "phonebridge._phonebridge.Screener",
+	.tp_basicsize = sizeof(ScreenerObject),
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+	.tp_doc = "A call screener (pb_screener) answering real SIP calls.",
+	.tp_new = screener_new,
+	.tp_dealloc = (destructor)screener_dealloc,
+	.tp_traverse = (traverseproc)screener_traverse,
+	.tp_clear = (inquiry)screener_clear,
+	.tp_methods = screener_methods,
+	.tp_getset = screener_getset,
+};
+
 /* --- module-level ----------------------------------------------------------- */
 
 static PyObject *normalize_number(PyObject *self, PyObject *args)
@@ -983,9 +1374,9 @@ PyMethodDef pbpy_screen_methods[] = {
 
 int pbpy_screen_init(PyObject *m)
 {
-	PyTypeObject *types[] = { &PolicyType, &ContextType, &RegistryType, &SessionType };
-	const char *names[] = { "Policy", "ChallengeContext", "Registry", "Session" };
-	for (size_t i = 0; i < 4; i++)
+	PyTypeObject *types[] = { &PolicyType, &ContextType, &RegistryType, &SessionType, &ScreenerType };
+	const char *names[] = { "Policy", "ChallengeContext", "Registry", "Session", "Screener" };
+	for (size_t i = 0; i < 5; i++)
 		if (pbpy_add_type(m, names[i], types[i]) < 0)
 			return -1;
 	return 0;

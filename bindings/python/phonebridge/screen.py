@@ -40,6 +40,15 @@ built-in one::
 An exception raised in a challenge method ends the session with the outcome
 ``"error"`` (the reason is ``"ExcType: message"``); the exception itself is
 kept as :attr:`Session.exception`. The call is never left hanging.
+
+:class:`Screener` runs the whole engine on real SIP calls (the C
+``pb_screener``: SIP agent, media, policy, store), with Python challenges::
+
+    screen.Screener({"allow": "127.0.0.1", "store": "screen.db",
+                     "prompts": "/usr/share/phonebridge/prompts",
+                     "target": "sip:desk@pbx.example.org",
+                     "policy": {"challenge": "press-seven"}},
+                    challenges=[PressSeven]).run()
 """
 
 from __future__ import annotations
@@ -57,6 +66,7 @@ __all__ = [
     "Host",
     "Session",
     "Result",
+    "Screener",
     "normalize_number",
     "parse_verstat",
 ]
@@ -95,6 +105,12 @@ class Decision:
     rule: str           #: which rule decided, e.g. "deny-list"
 
 
+def _policy_text(value: Any) -> str:
+    if value is True or value is False:
+        return "yes" if value else "no"
+    return str(value)
+
+
 class Policy:
     """A screening policy: rules from ``key=value`` settings (docs/screen.md),
     store lookups as Python callables.
@@ -120,9 +136,7 @@ class Policy:
 
     def set(self, key: str, value: Any) -> None:
         """Set one rule; NotFoundError for an unknown key, InvalidArgument for a bad value."""
-        if value is True or value is False:
-            value = "yes" if value else "no"
-        self._p.set(key, str(value))
+        self._p.set(key, _policy_text(value))
 
     def normalize(self, identity: Optional[str]) -> Tuple[str, str]:
         """Like :func:`normalize_number`, with this policy's ``region``."""
@@ -413,3 +427,92 @@ class _HostAdapter:
 
     def finish(self, result: Dict[str, Any]) -> None:
         self.host.finish(Result(**result))
+
+
+# --- a whole screener on real SIP calls ----------------------------------------
+
+
+class Screener:
+    """The screening engine on real SIP calls (``pb_screener``): each INVITE
+    from an allowed source is decided by the policy and refused, forwarded,
+    or challenged with a built-in or a Python :class:`Challenge`; callers who
+    pass go on the allow list of the store; every call is logged there.
+
+    ``config`` keys: ``store``, ``prompts``, ``target`` (required);
+    ``listen`` (default "127.0.0.1"), ``port`` (0 or absent: any free port,
+    see :attr:`port`), ``allow`` (sources allowed to call, e.g.
+    "127.0.0.1 192.168.1.0/24"), ``rtp_address``, ``user_agent``, ``mode``
+    ("bridge", "redirect", "refer"), ``fallback``, ``early_media``,
+    ``max_duration`` (s), ``forward_timeout`` (s), ``policy`` (a dict of
+    :meth:`Policy.set` keys). Unknown keys raise ValueError.
+
+    ``challenges``: :class:`Challenge` subclasses to register (by their
+    ``name``). ``on_event(event: dict)`` receives every call's events:
+    ``type`` is "started", "verdict", "challenge", "forwarded" or "ended";
+    other keys: call, from, source, caller, verdict, rule, result, reason,
+    target, outcome, duration_ms.
+
+    :meth:`run` releases the GIL while the SIP stack waits; challenges and
+    ``on_event`` run with it held, on the thread that called :meth:`run`.
+    An exception in a challenge ends that call (hung up, logged as
+    "NAME:error"), never the screener. sofia-sip binds its loop to the
+    thread that started it: :meth:`start`, :meth:`step`, :meth:`run` and
+    :meth:`close` belong to that thread (:meth:`stop` may come from any). Ctrl-C stops taking calls; run()
+    raises KeyboardInterrupt once the calls in progress have ended.
+    """
+
+    def __init__(self, config: Mapping[str, Any], *, challenges: Tuple[Type[Challenge], ...] = (),
+                 on_event: Optional[Callable[[Dict[str, Any]], Any]] = None) -> None:
+        opts = dict(config)
+        if isinstance(opts.get("policy"), Mapping):
+            opts["policy"] = {str(k): _policy_text(v) for k, v in opts["policy"].items()}
+        self._s = _phonebridge.Screener(opts, on_event)
+        self._started = False
+        for cls in challenges:
+            self.register(cls)
+
+    def register(self, cls: Type[Challenge], name: Optional[str] = None) -> Type[Challenge]:
+        """Add a :class:`Challenge` subclass (before :meth:`start`); returns ``cls``."""
+        if not (isinstance(cls, type) and issubclass(cls, Challenge)):
+            raise TypeError("register() takes a phonebridge.screen.Challenge subclass")
+        self._s.add(name or cls.name, cls.summary or (cls.__doc__ or "").strip().split("\n")[0], cls)
+        return cls
+
+    def start(self) -> None:
+        """Check the challenges the policy names, then listen."""
+        self._s.start()
+        self._started = True
+
+    def step(self, timeout_ms: int = 0) -> int:
+        """Handle what arrives within ``timeout_ms``; returns ms to the next timer (-1 none)."""
+        return self._s.step(timeout_ms)
+
+    def run(self) -> None:
+        """Start if needed, then answer calls until :meth:`stop` and the last call ended."""
+        if not self._started:
+            self.start()
+        self._s.run()
+
+    def stop(self) -> None:
+        """Stop taking calls (503); :meth:`run` returns once the calls in progress end."""
+        self._s.stop()
+
+    def close(self) -> None:
+        """End every call and free the screener."""
+        self._s.close()
+
+    @property
+    def port(self) -> int:
+        """The SIP port (0 before :meth:`start`)."""
+        return self._s.port
+
+    @property
+    def calls(self) -> int:
+        """Calls in progress."""
+        return self._s.calls
+
+    def __enter__(self) -> "Screener":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

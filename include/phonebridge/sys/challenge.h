@@ -78,6 +78,34 @@ typedef struct pb_challenge_ops {
 	void *userdata;
 } pb_challenge_ops;
 
+/* --- challenge modules: a challenge in a shared object ------------------------- */
+
+/** The module ABI this header describes (pb_challenge_module.abi). */
+#define PB_CHALLENGE_MODULE_ABI 1
+
+/**
+ * What a challenge module exports, under the symbol name
+ * "pb_challenge_module_entry", for pb_screener_load_challenge() (pb-screend's
+ * "[challenge NAME] module = /path/x.so"). Define it with
+ * PB_CHALLENGE_MODULE_EXPORT(my_ops) in the module's source; a module whose
+ * abi differs from the loading library's PB_CHALLENGE_MODULE_ABI is refused.
+ * docs/screen.md ("Challenge modules") shows how to build one with pkg-config.
+ */
+typedef struct pb_challenge_module {
+	int abi;                       /**< PB_CHALLENGE_MODULE_ABI */
+	const pb_challenge_ops *ops;   /**< the challenge (static); ops->name is its name */
+} pb_challenge_module;
+
+#ifdef __cplusplus
+#define PB_CHALLENGE_MODULE_LINKAGE_ extern "C"
+#else
+#define PB_CHALLENGE_MODULE_LINKAGE_
+#endif
+/** Define the module's entry point for the static ops table @p ops. */
+#define PB_CHALLENGE_MODULE_EXPORT(ops)                                            \
+	PB_CHALLENGE_MODULE_LINKAGE_ __attribute__((visibility("default")))        \
+	const pb_challenge_module pb_challenge_module_entry = { PB_CHALLENGE_MODULE_ABI, &(ops) }
+
 /* --- actions: call them from the ops above, with the ctx you were given --- */
 
 /** Ring for @p seconds without answering; on_timer() follows (it replaces any timer). */

@@ -1,0 +1,219 @@
+/*
+ * libphonebridge — a whole call screener: SIP, media, policy, challenges, store.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * pb_screener joins the parts of screen.h, media.h, sip.h and store.h into
+ * the engine that answers real SIP calls: each INVITE is decided by the
+ * policy, refused, forwarded, or challenged (prompts and DTMF over RTP, SIP
+ * INFO or in-band); callers who pass go on the allow list and are
+ * forwarded; every call is logged in the store. pb-screend is a thin program
+ * over it; examples/screen-custom.c runs one with a challenge of its own.
+ *
+ *     pb_screener_options o = PB_SCREENER_OPTIONS_INIT;
+ *     o.sip.allow_sources = "127.0.0.1";
+ *     o.store = "/var/lib/phonebridge/screen.db";
+ *     o.prompts = "/usr/share/phonebridge/prompts";
+ *     o.target = "sip:desk@pbx.example.org";
+ *     pb_screener *s;
+ *     pb_screener_new(&s, &o);
+ *     pb_screener_add_challenge(s, &my_challenge);    // before start
+ *     pb_screener_start(s);
+ *     pb_screener_run(s);                             // until pb_screener_stop()
+ *     pb_screener_free(s);
+ *
+ * One thread: every function of one screener, and every callback it makes,
+ * runs on the thread that drives it (pb_screener_run() or _step()).
+ * docs/screen.md ("A screener") has the details.
+ */
+#ifndef PHONEBRIDGE_SCREENER_H
+#define PHONEBRIDGE_SCREENER_H
+
+#include <stdbool.h>
+
+#include <phonebridge/common.h>
+#include <phonebridge/screen.h>
+#include <phonebridge/sip.h>
+#include <phonebridge/store.h>
+
+PB_BEGIN_DECLS
+
+struct pb_challenge_ops; /* phonebridge/sys/challenge.h */
+
+/** What a screener reports about a call (pb_screener_event.type). */
+typedef enum pb_screener_event_type {
+	PB_SCREENER_CALL_STARTED = 0, /**< an admitted INVITE arrived: caller set */
+	PB_SCREENER_VERDICT,          /**< the policy decided: decision set */
+	PB_SCREENER_CHALLENGE_DONE,   /**< the challenge ended: result set */
+	PB_SCREENER_FORWARDED,        /**< the call was handed to target (mode says how) */
+	PB_SCREENER_ENDED,            /**< the call is over and logged: outcome, duration set */
+} pb_screener_event_type;
+
+/** One event. Every pointer is borrowed for the callback only. */
+typedef struct pb_screener_event {
+	pb_screener_event_type type;
+	unsigned long call;                 /**< the same number in every event of one call */
+	const pb_sip_caller *caller;        /**< always set */
+	const pb_screen_decision *decision; /**< from PB_SCREENER_VERDICT on; else NULL */
+	const pb_screen_result *result;     /**< PB_SCREENER_CHALLENGE_DONE only */
+	const char *mode;                   /**< PB_SCREENER_FORWARDED: "bridge", "redirect", "refer" */
+	const char *target;                 /**< PB_SCREENER_FORWARDED: where to */
+	const char *outcome;                /**< PB_SCREENER_ENDED: "CHALLENGE:OUTCOME" or "none" */
+	int64_t duration_ms;                /**< PB_SCREENER_ENDED: answered time, 0 if never */
+} pb_screener_event;
+
+/** Receives the events of every call. */
+typedef void (*pb_screener_event_cb)(const pb_screener_event *ev, void *userdata);
+
+/**
+ * How to build a screener. Strings are copied by pb_screener_new() and
+ * pb_screener_reconfigure(): none needs to outlive the call.
+ */
+typedef struct pb_screener_options {
+	int version;               /**< PB_SCREENER_OPTIONS_VERSION */
+	/**
+	 * The user agent: listen address and port, allowed sources, RTP range,
+	 * registration, digest, TLS (phonebridge/sip.h). Its password is the
+	 * secret itself: read it from a 0600 file.
+	 */
+	pb_sip_options sip;
+	const char *store;         /**< path of the store (call log, allow/deny lists); required */
+	const char *prompts;       /**< directory with prompts.txt and the WAV files; required */
+	/** How a call leaves us: "bridge" (B2BUA, default), "redirect" (302 before
+	 *  answering, else bridge) or "refer" (after answering, else bridge). */
+	const char *mode;
+	/** forward target URI; required. Several, comma-separated
+	 *  ("sip:desk@pbx, sip:soft@pbx"), ring at once in bridge mode: the first
+	 *  to answer wins, the others get CANCEL (see ring); redirect and refer
+	 *  use the first. */
+	const char *target;
+	const char *fallback;      /**< bridge: tried when the target does not answer; may be NULL */
+	bool early_media;          /**< challenge in 183 early media instead of answering (200) */
+	unsigned max_duration;     /**< seconds a challenge may take; 0 = 120 */
+	/** Policy rules as key, value pairs for pb_screen_policy_set(), ended by
+	 *  a NULL key: { "challenge", "arithmetic", "region", "US", NULL }. May be NULL. */
+	const char *const *policy;
+	pb_screener_event_cb on_event; /**< may be NULL */
+	void *userdata;                /**< for on_event */
+	/** mode "refer": when the caller's side refuses the REFER (e.g. 501) or
+	 *  reports the transfer failed, "bridge" (default: bridge to target, with
+	 *  fallback) or "goodbye" (play the goodbye prompt, then BYE). Logged either way. */
+	const char *refer_fallback;
+	/** Several targets: "parallel" (default, all at once) or "sequential"
+	 *  (one after the other, each for the bridge timeout, then the fallback). */
+	const char *ring;
+} pb_screener_options;
+
+#define PB_SCREENER_OPTIONS_VERSION 1
+#define PB_SCREENER_OPTIONS_INIT { PB_SCREENER_OPTIONS_VERSION, PB_SIP_OPTIONS_INIT, NULL, NULL, \
+				   "bridge", NULL, NULL, false, 0, NULL, NULL, NULL, "bridge", "parallel" }
+
+/** A screener. Opaque. */
+typedef struct pb_screener pb_screener;
+
+/**
+ * Make a screener: opens the store, loads the prompts, builds the policy
+ * and the challenge registry (built-ins). Nothing listens yet.
+ *
+ * @param out  receives the new screener (pb_screener_free())
+ * @param opts borrowed; copied
+ * @return 0; PB_EINVAL for a missing or bad option (the message names it,
+ *         e.g. "[policy] region=XX: ..."); what pb_store_open() or
+ *         pb_prompt_set_load_dir() return; PB_EUNSUPPORTED for another
+ *         options version; PB_ENOMEM
+ */
+PB_API int pb_screener_new(pb_screener **out, const pb_screener_options *opts);
+
+/**
+ * Add a challenge the policy can name ("challenge = NAME"). Only before
+ * pb_screener_start().
+ *
+ * @param ops borrowed: must stay valid as long as @p s (usually static)
+ * @return what pb_screen_registry_add() returns; PB_ESTATE after start
+ */
+PB_API int pb_screener_add_challenge(pb_screener *s, const struct pb_challenge_ops *ops);
+
+/**
+ * Load a challenge module (a shared object exporting pb_challenge_module,
+ * phonebridge/sys/challenge.h) and add its challenge. Only before
+ * pb_screener_start(); the module stays loaded until pb_screener_free().
+ *
+ * @param name the challenge's name as configured: the module's ops->name must match
+ * @param path borrowed; a regular file not writable by group or others
+ * @return 0; PB_EIO when it cannot be loaded (dlerror() in the message);
+ *         PB_EAUTH for a file writable by others; PB_EUNSUPPORTED for a
+ *         module of another ABI or without the entry point (the message says
+ *         which ABI it has and which this library loads); PB_EINVAL for
+ *         another name; PB_EEXISTS; PB_ESTATE after start
+ */
+PB_API int pb_screener_load_challenge(pb_screener *s, const char *name, const char *path);
+
+/**
+ * Check that every challenge the policy names exists and accepts its
+ * parameters (what pb_screener_start() checks first), without listening.
+ * @return 0; PB_ENOTFOUND or PB_EINVAL naming the policy key and the challenge
+ */
+PB_API int pb_screener_check(const pb_screener *s);
+
+/**
+ * Check that every challenge the policy names exists and accepts its
+ * parameters, then start listening (and registering).
+ * @return 0; PB_ENOTFOUND or PB_EINVAL for a challenge; what pb_sip_new()
+ *         returns; PB_ESTATE when already started
+ */
+PB_API int pb_screener_start(pb_screener *s);
+
+/**
+ * Run the loop once: wait up to @p timeout_ms for SIP, RTP and timers and
+ * handle what came. For a program that drives its own loop.
+ * @return ms until the next timer is due (-1 for none), or PB_ESTATE before start
+ */
+PB_API long pb_screener_step(pb_screener *s, long timeout_ms);
+
+/**
+ * Run until pb_screener_stop() was called and the last call has ended.
+ * @return 0, PB_ESTATE before start, or PB_EIO when an agent restart
+ *         (pb_screener_reconfigure()) failed with both the new and the old settings
+ */
+PB_API int pb_screener_run(pb_screener *s);
+
+/**
+ * Stop taking calls (new INVITEs get 503); pb_screener_run() returns once
+ * the calls in progress have ended. Call it from the screener's thread (an
+ * event callback, a challenge) or from a signal handler.
+ */
+PB_API void pb_screener_stop(pb_screener *s);
+
+/** True once pb_screener_stop() was called and no call is left. */
+PB_API bool pb_screener_stopped(const pb_screener *s);
+
+/**
+ * Apply new options to a running screener: policy, prompts, targets, mode,
+ * allowed sources and digest settings at once. What a running agent cannot
+ * change (listen address, port, transports, RTP range, registration and
+ * password, TLS, store) makes the agent restart as soon as no call is up;
+ * new calls get 503 until then. @p opts's on_event is ignored.
+ *
+ * @param restart_pending if not NULL, set to whether a restart is pending
+ * @return 0; on failure nothing changed and the old options stay
+ */
+PB_API int pb_screener_reconfigure(pb_screener *s, const pb_screener_options *opts,
+				   bool *restart_pending);
+
+/** The SIP port (read back when PB_SIP_PORT_ANY was asked for); 0 before start. */
+PB_API unsigned pb_screener_port(const pb_screener *s);
+
+/** Calls in progress. */
+PB_API size_t pb_screener_call_count(const pb_screener *s);
+
+/** The policy in use. @return borrowed; replaced by pb_screener_reconfigure() */
+PB_API const pb_screen_policy *pb_screener_policy(const pb_screener *s);
+
+/** The store in use. @return borrowed; replaced when a reconfiguration changes it */
+PB_API pb_store *pb_screener_store(pb_screener *s);
+
+/** Stop the agent (ending calls in progress), close everything. NULL is fine. */
+PB_API void pb_screener_free(pb_screener *s);
+
+PB_END_DECLS
+
+#endif

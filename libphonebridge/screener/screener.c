@@ -1,0 +1,1028 @@
+/*
+ * libphonebridge — the screener: policy, challenges, media and store on a SIP agent.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * One loop (the agent's su_root): signalling, the 20 ms media tick of every
+ * call, session timers. Per call: policy -> accept (forward now), reject,
+ * or a challenge session whose host ops are mapped to SIP (ring, answer)
+ * and media (prompts, DTMF from RFC 4733, SIP INFO and in-band). Callers
+ * who pass go on the allow list; every call is logged in the store.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/internal.h"
+#include <phonebridge/alloc.h>
+#include <phonebridge/error.h>
+#include <phonebridge/media.h>
+#include <phonebridge/screener.h>
+#include <phonebridge/sys/challenge.h>
+
+#define TICK_MS 20
+#define DOMAIN "screener"
+#define LOG(level, ...) pb_log(level, DOMAIN, __VA_ARGS__)
+
+typedef struct scall scall;
+
+/* pb_screener_options with every string owned (pb_free) */
+typedef struct conf {
+	pb_screener_options o;
+	char **policy;          /* key, value, ..., NULL */
+} conf;
+
+struct pb_screener {
+	conf conf;
+	pb_sip *ua;
+	pb_store *store;
+	pb_screen_policy *policy;
+	pb_screen_registry *registry;
+	pb_prompt_set *prompts;
+	scall *calls;
+	pb_sip_timer *ticker;
+	pb_buf pkt;
+	unsigned long next_call;
+	bool started;
+	atomic_int stop_asked;   /* set by pb_screener_stop() from a signal handler or another thread */
+	bool draining;
+	/* a reconfiguration that changes the agent or the store waits until
+	 * no call is up: new calls get 503 meanwhile */
+	conf *pending;
+	pb_store *pending_store;
+	void **modules;         /* dlopen() handles of challenge modules */
+	size_t nmodules;
+};
+
+struct scall {
+	pb_screener *s;
+	scall *next;
+	unsigned long id;
+	pb_sip_call *call;
+	pb_screen_decision dec;
+	bool decided;
+	pb_screen_session *session;
+	pb_media_call *media;
+	pb_sip_timer *timer;
+	int64_t started;
+	bool ended;             /* the SIP call is over: no more actions on it */
+	bool answered;
+	bool referring;         /* a REFER is out: its failure falls back (refer_fallback) */
+	bool bye_after_prompt;  /* the goodbye after a failed REFER: BYE when it has played */
+	int final_status;       /* what we answered when we refused or redirected; 0 otherwise */
+	unsigned next_target;   /* ring = sequential: the target to try next */
+	bool tried_fallback;
+	char how[48];           /* how the call ended, for the call log */
+	char outcome[64];
+	char target[256];
+	char attestation[8];
+};
+
+/* --- options ------------------------------------------------------------------------ */
+
+static void conf_dispose(conf *c)
+{
+	pb_sip_options *so = &c->o.sip;
+	const char **strs[] = { &so->bind_address, &so->allow_sources, &so->rtp_address,
+				&so->user_agent, &so->registrar, &so->aor, &so->username,
+				&so->password, &so->auth_realm, &so->auth_users_file,
+				&so->tls_cert_dir, &c->o.store, &c->o.prompts, &c->o.mode,
+				&c->o.target, &c->o.fallback, &c->o.refer_fallback, &c->o.ring };
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		if (*strs[i] && strs[i] == &so->password)
+			explicit_bzero((char *)so->password, strlen(so->password));
+		pb_free((char *)*strs[i]);
+		*strs[i] = NULL;
+	}
+	for (size_t i = 0; c->policy && c->policy[i]; i++)
+		pb_free(c->policy[i]);
+	pb_free(c->policy);
+	c->policy = NULL;
+}
+
+static int dup_str(const char **dst, const char *src)
+{
+	*dst = NULL;
+	if (!src)
+		return 0;
+	*dst = pb_strdup(src);
+	return *dst ? 0 : pb_error__oom();
+}
+
+static int conf_copy(conf *c, const pb_screener_options *o)
+{
+	memset(c, 0, sizeof(*c));
+	if (!o || o->version != PB_SCREENER_OPTIONS_VERSION)
+		return pb_error_set(PB_EUNSUPPORTED, "screener options: version %d, this library knows %d",
+				    o ? o->version : 0, PB_SCREENER_OPTIONS_VERSION);
+	if (!o->store || !*o->store)
+		return pb_error_set(PB_EINVAL, "screener options: no store path");
+	if (!o->prompts || !*o->prompts)
+		return pb_error_set(PB_EINVAL, "screener options: no prompt directory");
+	if (!o->target || !*o->target)
+		return pb_error_set(PB_EINVAL, "screener options: no forward target");
+	const char *mode = o->mode && *o->mode ? o->mode : "bridge";
+	if (strcmp(mode, "bridge") && strcmp(mode, "redirect") && strcmp(mode, "refer"))
+		return pb_error_set(PB_EINVAL, "screener options: mode '%s': expected bridge, redirect or refer", mode);
+	const char *rfb = o->refer_fallback && *o->refer_fallback ? o->refer_fallback : "bridge";
+	if (strcmp(rfb, "bridge") && strcmp(rfb, "goodbye"))
+		return pb_error_set(PB_EINVAL, "screener options: refer-fallback '%s': expected bridge or goodbye", rfb);
+	const char *ring = o->ring && *o->ring ? o->ring : "parallel";
+	if (strcmp(ring, "parallel") && strcmp(ring, "sequential"))
+		return pb_error_set(PB_EINVAL, "screener options: ring '%s': expected parallel or sequential", ring);
+	c->o = *o;
+	const pb_sip_options *so = &o->sip;
+	pb_sip_options *d = &c->o.sip;
+	size_t np = 0;
+	while (o->policy && o->policy[np])
+		np += o->policy[np + 1] ? 2 : 1;
+	if (np % 2)
+		return pb_error_set(PB_EINVAL, "screener options: policy key '%s' has no value", o->policy[np - 1]);
+	int rc = 0;
+	rc = rc ? rc : dup_str(&d->bind_address, so->bind_address);
+	rc = rc ? rc : dup_str(&d->allow_sources, so->allow_sources);
+	rc = rc ? rc : dup_str(&d->rtp_address, so->rtp_address);
+	rc = rc ? rc : dup_str(&d->user_agent, so->user_agent);
+	rc = rc ? rc : dup_str(&d->registrar, so->registrar);
+	rc = rc ? rc : dup_str(&d->aor, so->aor);
+	rc = rc ? rc : dup_str(&d->username, so->username);
+	rc = rc ? rc : dup_str(&d->password, so->password);
+	rc = rc ? rc : dup_str(&d->auth_realm, so->version >= 2 ? so->auth_realm : NULL);
+	rc = rc ? rc : dup_str(&d->auth_users_file, so->version >= 2 ? so->auth_users_file : NULL);
+	rc = rc ? rc : dup_str(&d->tls_cert_dir, so->version >= 2 ? so->tls_cert_dir : NULL);
+	rc = rc ? rc : dup_str(&c->o.store, o->store);
+	rc = rc ? rc : dup_str(&c->o.prompts, o->prompts);
+	rc = rc ? rc : dup_str(&c->o.mode, mode);
+	rc = rc ? rc : dup_str(&c->o.target, o->target);
+	rc = rc ? rc : dup_str(&c->o.fallback, o->fallback && *o->fallback ? o->fallback : NULL);
+	rc = rc ? rc : dup_str(&c->o.refer_fallback, rfb);
+	rc = rc ? rc : dup_str(&c->o.ring, ring);
+	if (rc == 0 && !(c->policy = pb_calloc(np + 1, sizeof(char *))))
+		rc = pb_error__oom();
+	for (size_t i = 0; rc == 0 && i < np; i++)
+		rc = dup_str((const char **)&c->policy[i], o->policy[i]);
+	c->o.policy = NULL;
+	if (rc < 0)
+		conf_dispose(c);
+	return rc;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+/* Does @p b change what a running agent cannot: its sockets, TLS, its
+ * registration, the store it logs to? */
+static bool needs_restart(const conf *a, const conf *b)
+{
+	const pb_sip_options *x = &a->o.sip, *y = &b->o.sip;
+	return !str_eq(x->bind_address, y->bind_address) || x->port != y->port || x->udp != y->udp ||
+	       x->tcp != y->tcp || !str_eq(x->rtp_address, y->rtp_address) ||
+	       x->rtp_port_min != y->rtp_port_min || x->rtp_port_max != y->rtp_port_max ||
+	       !str_eq(x->user_agent, y->user_agent) || !str_eq(x->registrar, y->registrar) ||
+	       !str_eq(x->aor, y->aor) || !str_eq(x->username, y->username) ||
+	       !str_eq(x->password, y->password) || x->register_expires != y->register_expires ||
+	       x->bridge_timeout != y->bridge_timeout || x->auth_nonce_ttl != y->auth_nonce_ttl ||
+	       !str_eq(x->tls_cert_dir, y->tls_cert_dir) || x->tls_port != y->tls_port ||
+	       !str_eq(a->o.store, b->o.store);
+}
+
+/* --- events --------------------------------------------------------------------------- */
+
+static void emit(scall *sc, pb_screener_event_type type, const pb_screen_result *r)
+{
+	pb_screener *s = sc->s;
+	if (!s->conf.o.on_event)
+		return;
+	pb_screener_event ev = { 0 };
+	ev.type = type;
+	ev.call = sc->id;
+	ev.caller = pb_sip_call_caller(sc->call);
+	ev.decision = sc->decided ? &sc->dec : NULL;
+	ev.result = r;
+	if (type == PB_SCREENER_FORWARDED) {
+		ev.mode = s->conf.o.mode;
+		ev.target = sc->target;
+	}
+	if (type == PB_SCREENER_ENDED) {
+		ev.outcome = sc->outcome[0] ? sc->outcome : "none";
+		ev.duration_ms = sc->answered || pb_sip_call_answered(sc->call) ? pb_sip_now(s->ua) - sc->started : 0;
+	}
+	s->conf.o.on_event(&ev, s->conf.o.userdata);
+}
+
+/* --- store lookups for the policy -------------------------------------------------- */
+
+static int is_on(pb_screener *s, int list, const char *e164)
+{
+	int rc = pb_store_list_lookup(s->store, list, e164, 0, NULL);
+	return rc == 0 ? 1 : rc == PB_ENOTFOUND ? 0 : rc;
+}
+
+static int is_allowed(const char *e164, void *ud) { return is_on(ud, PB_STORE_ALLOW, e164); }
+static int is_denied(const char *e164, void *ud) { return is_on(ud, PB_STORE_DENY, e164); }
+
+static int recent_failures(const char *e164, int64_t since, void *ud)
+{
+	pb_screener *s = ud;
+	int64_t n = 0;
+	int rc = pb_store_attempt_count(s->store, e164, since * 1000, true, &n);
+	return rc < 0 ? rc : (int)(n > 1000 ? 1000 : n);
+}
+
+/* --- forwarding --------------------------------------------------------------------- */
+
+static void set_how(scall *sc, const char *how)
+{
+	snprintf(sc->how, sizeof(sc->how), "%s", how);
+}
+
+static void stop_media(scall *sc)
+{
+	pb_media_call_free(sc->media);
+	sc->media = NULL;
+}
+
+static void start_media(scall *sc);
+
+/* Target @p i of the comma-separated list into @p out; false past the end. */
+static bool nth_target(const char *list, unsigned i, char *out, size_t cap)
+{
+	const char *p = list;
+	for (unsigned k = 0;; k++) {
+		p += strspn(p, ", \t");
+		size_t n = strcspn(p, ", \t");
+		if (n == 0)
+			return false;
+		if (k == i) {
+			snprintf(out, cap, "%.*s", (int)n, p);
+			return true;
+		}
+		p += n;
+	}
+}
+
+/* ring = sequential: bridge to the next target, then to the fallback. */
+static int bridge_next(scall *sc)
+{
+	const pb_screener_options *o = &sc->s->conf.o;
+	char one[256];
+	if (nth_target(o->target, sc->next_target, one, sizeof(one))) {
+		sc->next_target++;
+		return pb_sip_call_bridge(sc->call, one, NULL);
+	}
+	if (o->fallback && !sc->tried_fallback) {
+		sc->tried_fallback = true;
+		return pb_sip_call_bridge(sc->call, o->fallback, NULL);
+	}
+	return pb_error_set(PB_ENOTFOUND, "no more targets");
+}
+
+static void forward(scall *sc)
+{
+	const pb_screener_options *o = &sc->s->conf.o;
+	const char *mode = o->mode;
+	int rc;
+	snprintf(sc->target, sizeof(sc->target), "%s", o->target);
+	stop_media(sc);
+	char first[256] = "";
+	nth_target(o->target, 0, first, sizeof(first));
+	if (!strcmp(mode, "redirect") && !pb_sip_call_answered(sc->call)) {
+		rc = pb_sip_call_redirect(sc->call, first);
+		sc->final_status = rc == 0 ? 302 : 0;
+	} else if (!strcmp(mode, "refer") && pb_sip_call_answered(sc->call)) {
+		sc->referring = (rc = pb_sip_call_refer(sc->call, first)) == 0;
+	} else if (!strcmp(o->ring, "sequential")) {
+		rc = bridge_next(sc);
+	} else {
+		/* bridge; also redirect after answering and refer before (a B2BUA works with every
+		 * trunk); several targets ring at once */
+		rc = pb_sip_call_bridge(sc->call, o->target, o->fallback);
+	}
+	if (rc < 0) {
+		LOG(PB_LOG_ERROR, "forwarding to %s failed: %s", o->target, pb_error_last()->message);
+		set_how(sc, "forward failed");
+		pb_sip_call_hangup(sc->call);
+		return;
+	}
+	set_how(sc, "forwarded");
+	if (sc->referring) {
+		LOG(PB_LOG_INFO, "call from %s: REFER to %s sent", sc->dec.caller, o->target);
+		return; /* FORWARDED once the transfer is reported done */
+	}
+	LOG(PB_LOG_INFO, "call from %s forwarded (%s) to %s", sc->dec.caller, mode, o->target);
+	emit(sc, PB_SCREENER_FORWARDED, NULL);
+}
+
+/* The caller's side refused the REFER (501, 405, a timeout) or reported the
+ * transfer failed: the caller must not be left in dead air. */
+static void refer_failed(scall *sc, int status)
+{
+	const pb_screener_options *o = &sc->s->conf.o;
+	sc->referring = false;
+	if (sc->ended)
+		return;
+	if (!strcmp(o->refer_fallback, "goodbye")) {
+		LOG(PB_LOG_WARNING, "REFER of %s to %s failed (%d): goodbye and BYE", sc->dec.caller, o->target,
+		    status);
+		set_how(sc, "REFER failed: goodbye");
+		sc->target[0] = '\0';
+		start_media(sc);
+		static const char *const bye[] = { "goodbye" };
+		if (!sc->media || pb_media_call_play(sc->media, bye, 1) < 0) {
+			stop_media(sc);
+			pb_sip_call_hangup(sc->call);
+			return;
+		}
+		sc->bye_after_prompt = true;
+		return;
+	}
+	LOG(PB_LOG_WARNING, "REFER of %s to %s failed (%d): bridging instead", sc->dec.caller, o->target, status);
+	set_how(sc, "REFER failed: bridged");
+	if (pb_sip_call_bridge(sc->call, o->target, o->fallback) < 0) {
+		LOG(PB_LOG_ERROR, "bridging to %s failed: %s", o->target, pb_error_last()->message);
+		pb_sip_call_hangup(sc->call);
+		return;
+	}
+	LOG(PB_LOG_INFO, "call from %s forwarded (bridge after REFER failed) to %s", sc->dec.caller, o->target);
+	emit(sc, PB_SCREENER_FORWARDED, NULL);
+}
+
+/* --- screening host ops ------------------------------------------------------------ */
+
+static void start_media(scall *sc)
+{
+	const pb_sip_media *m = pb_sip_call_media(sc->call);
+	pb_media_call_options o = PB_MEDIA_CALL_OPTIONS_INIT;
+	o.codec = m->codec_pt == 8 ? PB_CODEC_PCMA : PB_CODEC_PCMU;
+	o.event_payload_type = m->dtmf_pt >= 96 && m->dtmf_pt <= 127 ? (uint8_t)m->dtmf_pt : 0;
+	o.prompts = sc->s->prompts;
+	if (pb_media_call_new(&sc->media, &o) < 0)
+		LOG(PB_LOG_ERROR, "media: %s", pb_error_last()->message);
+}
+
+static void host_ring(void *ud)
+{
+	scall *sc = ud;
+	if (!sc->ended)
+		pb_sip_call_ring(sc->call);
+}
+
+static void host_answer(void *ud)
+{
+	scall *sc = ud;
+	pb_screener *s = sc->s;
+	if (sc->ended || sc->answered)
+		return;
+	sc->answered = true;
+	start_media(sc);
+	if (s->conf.o.early_media)
+		pb_sip_call_progress(sc->call);
+	else
+		pb_sip_call_answer(sc->call);
+}
+
+static void host_play(const char *const *names, size_t n, void *ud)
+{
+	scall *sc = ud;
+	if (sc->media && pb_media_call_play(sc->media, names, n) < 0)
+		LOG(PB_LOG_WARNING, "prompts: %s", pb_error_last()->message);
+}
+
+static void host_stop_playing(void *ud)
+{
+	scall *sc = ud;
+	if (sc->media)
+		pb_media_call_stop(sc->media);
+}
+
+static void session_timer(pb_sip_timer *t, void *ud)
+{
+	scall *sc = ud;
+	(void)t;
+	sc->timer = NULL;
+	if (sc->session)
+		pb_screen_session_timer(sc->session, pb_sip_now(sc->s->ua));
+}
+
+static void host_set_timer(int64_t at, void *ud)
+{
+	scall *sc = ud;
+	pb_sip_timer_cancel(sc->timer);
+	sc->timer = NULL;
+	if (at < 0)
+		return;
+	int64_t now = pb_sip_now(sc->s->ua);
+	unsigned ms = at > now ? (unsigned)(at - now) : 0;
+	pb_sip_timer_start(sc->s->ua, ms, session_timer, sc, &sc->timer);
+}
+
+static void host_finish(const pb_screen_result *r, void *ud)
+{
+	scall *sc = ud;
+	pb_screener *s = sc->s;
+	snprintf(sc->outcome, sizeof(sc->outcome), "%s:%s", r->challenge, pb_screen_outcome_name(r->outcome));
+	LOG(PB_LOG_INFO, "challenge %s for %s: %s (%s)", r->challenge, sc->dec.caller,
+	    pb_screen_outcome_name(r->outcome), r->reason ? r->reason : "");
+	bool e164 = sc->dec.caller[0] && sc->dec.kind == PB_SCREEN_NUMBER_E164;
+	if (e164 && r->outcome != PB_SCREEN_HUNG_UP &&
+	    pb_store_attempt_record(s->store, sc->dec.caller, 0, r->outcome != PB_SCREEN_PASSED) < 0)
+		LOG(PB_LOG_ERROR, "attempts: %s", pb_error_last()->message);
+	if (r->outcome == PB_SCREEN_PASSED && e164 &&
+	    pb_store_list_add(s->store, PB_STORE_ALLOW, sc->dec.caller, PB_STORE_SRC_CHALLENGE, 0) < 0)
+		LOG(PB_LOG_ERROR, "allow list: %s", pb_error_last()->message);
+	emit(sc, PB_SCREENER_CHALLENGE_DONE, r);
+	if (r->outcome != PB_SCREEN_PASSED)
+		set_how(sc, r->outcome == PB_SCREEN_FAILED ? "challenge failed"
+			    : r->outcome == PB_SCREEN_HUNG_UP ? "caller hung up during the challenge"
+			    : r->outcome == PB_SCREEN_TIMED_OUT ? "challenge timed out" : "challenge error");
+	if (sc->ended)
+		return;
+	if (r->outcome == PB_SCREEN_PASSED) {
+		forward(sc);
+	} else {
+		pb_sip_call_hangup(sc->call);
+	}
+}
+
+static const pb_screen_host_ops host_ops = {
+	PB_SCREEN_HOST_OPS_VERSION, host_ring, host_answer, host_play, host_stop_playing,
+	host_set_timer, host_finish,
+};
+
+/* --- media tick: every 20 ms, one packet per answered call ------------------------- */
+
+static void tick(pb_sip_timer *t, void *ud)
+{
+	pb_screener *s = ud;
+	(void)t;
+	s->ticker = NULL;
+	int64_t now = pb_sip_now(s->ua);
+	for (scall *sc = s->calls; sc; sc = sc->next) {
+		if (!sc->media || sc->ended)
+			continue;
+		unsigned events = 0;
+		pb_buf_clear(&s->pkt);
+		if (pb_media_call_tick(sc->media, &s->pkt, &events) == 0)
+			pb_sip_call_send_rtp(sc->call, s->pkt.data, s->pkt.len);
+		if ((events & PB_MEDIA_PROMPT_DONE) && sc->bye_after_prompt) {
+			sc->bye_after_prompt = false;
+			stop_media(sc);
+			pb_sip_call_hangup(sc->call);
+		} else if ((events & PB_MEDIA_PROMPT_DONE) && sc->session) {
+			pb_screen_session_prompt_done(sc->session, now);
+		}
+	}
+	pb_sip_timer_start(s->ua, TICK_MS, tick, s, &s->ticker);
+}
+
+/* --- SIP events ---------------------------------------------------------------------- */
+
+static void attestation_of(scall *sc)
+{
+	const char *a = "none";
+	if (sc->dec.verstat == PB_VERSTAT_PASSED)
+		a = "passed";
+	else if (sc->dec.verstat == PB_VERSTAT_FAILED)
+		a = "failed";
+	snprintf(sc->attestation, sizeof(sc->attestation), "%s", a);
+}
+
+static void decide(pb_screener *s, scall *sc)
+{
+	const pb_sip_caller *c = pb_sip_call_caller(sc->call);
+	pb_screen_call call = PB_SCREEN_CALL_INIT;
+	call.from = c->from_uri;
+	call.display_name = c->display_name;
+	call.pai = c->pai;
+	call.verstat = c->verstat;
+	call.identity_header = c->identity_header;
+	call.called = c->request_uri;
+	time_t now = time(NULL);
+	struct tm tm;
+	localtime_r(&now, &tm);
+	call.now = (int64_t)now;
+	call.minute_of_day = tm.tm_hour * 60 + tm.tm_min;
+	pb_screen_lookups lk = { is_allowed, is_denied, recent_failures, s };
+	if (pb_screen_policy_decide(s->policy, &call, &lk, &sc->dec) < 0) {
+		LOG(PB_LOG_ERROR, "policy: %s: challenging", pb_error_last()->message);
+		sc->dec.verdict = PB_SCREEN_CHALLENGE;
+		snprintf(sc->dec.challenge, sizeof(sc->dec.challenge), "press-digit");
+	}
+	sc->decided = true;
+	attestation_of(sc);
+	LOG(PB_LOG_INFO, "call from %s (%s): %s by rule %s%s%s", sc->dec.caller[0] ? sc->dec.caller : "?",
+	    c->from_uri ? c->from_uri : "-", pb_screen_verdict_name(sc->dec.verdict),
+	    sc->dec.rule ? sc->dec.rule : "-", sc->dec.verdict == PB_SCREEN_CHALLENGE ? " challenge " : "",
+	    sc->dec.verdict == PB_SCREEN_CHALLENGE ? sc->dec.challenge : "");
+	emit(sc, PB_SCREENER_VERDICT, NULL);
+}
+
+static void on_incoming(pb_sip_call *call, void *ud)
+{
+	pb_screener *s = ud;
+	scall *sc = pb_calloc(1, sizeof(*sc));
+	if (!sc) {
+		pb_sip_call_reject(call, 500, NULL);
+		return;
+	}
+	sc->s = s;
+	sc->id = ++s->next_call;
+	sc->call = call;
+	sc->started = pb_sip_now(s->ua);
+	sc->next = s->calls;
+	s->calls = sc;
+	pb_sip_call_set_userdata(call, sc);
+	emit(sc, PB_SCREENER_CALL_STARTED, NULL);
+	decide(s, sc);
+	switch (sc->dec.verdict) {
+	case PB_SCREEN_ACCEPT:
+		snprintf(sc->outcome, sizeof(sc->outcome), "none");
+		forward(sc);
+		return;
+	case PB_SCREEN_REJECT:
+		snprintf(sc->outcome, sizeof(sc->outcome), "none");
+		sc->final_status = sc->dec.sip_status ? sc->dec.sip_status : 603;
+		set_how(sc, "refused");
+		pb_sip_call_reject(call, sc->final_status, NULL);
+		return;
+	case PB_SCREEN_CHALLENGE:
+		break;
+	}
+	pb_screen_session_options so = PB_SCREEN_SESSION_OPTIONS_INIT;
+	so.max_duration = (int64_t)(s->conf.o.max_duration ? s->conf.o.max_duration : 120) * 1000;
+	if (pb_screen_session_new(&sc->session, s->registry, sc->dec.challenge, sc->dec.params,
+				  &host_ops, sc, &so) < 0) {
+		LOG(PB_LOG_ERROR, "challenge %s: %s", sc->dec.challenge, pb_error_last()->message);
+		sc->final_status = 500;
+		set_how(sc, "challenge error");
+		pb_sip_call_reject(call, 500, NULL);
+		return;
+	}
+	pb_screen_session_start(sc->session, pb_sip_now(s->ua));
+}
+
+static void on_rtp(pb_sip_call *call, const uint8_t *p, size_t len, void *ud)
+{
+	scall *sc = pb_sip_call_get_userdata(call);
+	(void)ud;
+	if (!sc || !sc->media)
+		return;
+	char digits[8];
+	size_t n = 0;
+	if (pb_media_call_receive(sc->media, p, len, digits, sizeof(digits), &n, NULL) < 0)
+		return;
+	for (size_t i = 0; i < n && sc->session; i++) {
+		pb_log_debug(DOMAIN, "digit %c (RTP) from %s", digits[i], sc->dec.caller);
+		pb_screen_session_dtmf(sc->session, digits[i], pb_sip_now(sc->s->ua));
+	}
+}
+
+static void log_call(pb_screener *s, scall *sc)
+{
+	pb_store_call row = { 0 };
+	row.caller = sc->dec.caller[0] ? sc->dec.caller : pb_sip_call_caller(sc->call)->from_uri;
+	row.attestation = sc->attestation;
+	row.verdict = pb_screen_verdict_name(sc->dec.verdict);
+	row.challenge = sc->outcome[0] ? sc->outcome : "none";
+	row.duration_ms = pb_sip_call_answered(sc->call) ? pb_sip_now(s->ua) - sc->started : 0;
+	row.forward_target = sc->target[0] ? sc->target : NULL;
+	const pb_sip_caller *c = pb_sip_call_caller(sc->call);
+	row.called = c->request_uri;
+	row.rule = sc->dec.rule;
+	bool answered = pb_sip_call_answered(sc->call);
+	row.sip_status = answered ? 200 : sc->final_status ? sc->final_status : pb_sip_call_status(sc->call);
+	if (!sc->how[0])
+		set_how(sc, answered ? "hung up" : "caller gave up");
+	row.ended = sc->how;
+	if (pb_store_call_log(s->store, &row, NULL) < 0)
+		LOG(PB_LOG_ERROR, "call log: %s", pb_error_last()->message);
+}
+
+static void call_ended(pb_screener *s, scall *sc)
+{
+	sc->ended = true;
+	if (sc->session && !pb_screen_session_finished(sc->session))
+		pb_screen_session_hangup(sc->session, pb_sip_now(s->ua));
+	log_call(s, sc);
+	emit(sc, PB_SCREENER_ENDED, NULL);
+	pb_sip_timer_cancel(sc->timer);
+	pb_screen_session_free(sc->session);
+	stop_media(sc);
+	for (scall **pp = &s->calls; *pp; pp = &(*pp)->next)
+		if (*pp == sc) {
+			*pp = sc->next;
+			break;
+		}
+	pb_free(sc);
+}
+
+static void on_event(pb_sip_call *call, pb_sip_event ev, void *ud)
+{
+	pb_screener *s = ud;
+	if (!call) {
+		LOG(ev == PB_SIP_EV_REGISTERED ? PB_LOG_INFO : PB_LOG_WARNING, "registration: %s (%d)",
+		    pb_sip_event_name(ev), pb_sip_last_register_status(s->ua));
+		return;
+	}
+	scall *sc = pb_sip_call_get_userdata(call);
+	if (!sc)
+		return;
+	if (ev == PB_SIP_EV_INFO) {
+		size_t len;
+		const char *body = pb_sip_call_info_body(call, &len);
+		char digit;
+		if (sc->session && pb_dtmf_info_parse(pb_sip_call_info_type(call), (const uint8_t *)body,
+						      len, &digit, NULL, NULL) == 0) {
+			pb_log_debug(DOMAIN, "digit %c (SIP INFO) from %s", digit, sc->dec.caller);
+			pb_screen_session_dtmf(sc->session, digit, pb_sip_now(s->ua));
+		}
+	} else if (ev == PB_SIP_EV_FORWARD_FAILED && sc->referring) {
+		refer_failed(sc, pb_sip_call_status(call));
+	} else if (ev == PB_SIP_EV_FORWARDED && sc->referring) {
+		sc->referring = false;
+		LOG(PB_LOG_INFO, "call from %s forwarded (refer) to %s", sc->dec.caller, sc->target);
+		emit(sc, PB_SCREENER_FORWARDED, NULL);
+	} else if (ev == PB_SIP_EV_FORWARD_FAILED && !strcmp(s->conf.o.ring, "sequential") && !sc->ended &&
+		   !sc->referring && sc->how[0] && !strcmp(sc->how, "forwarded") && bridge_next(sc) == 0) {
+		LOG(PB_LOG_INFO, "call from %s: no answer (%d), ringing the next target", sc->dec.caller,
+		    pb_sip_call_status(call));
+	} else if (ev == PB_SIP_EV_FORWARD_FAILED) {
+		LOG(PB_LOG_WARNING, "forwarding %s failed: %d", sc->dec.caller, pb_sip_call_status(call));
+		snprintf(sc->how, sizeof(sc->how), "forward failed (%d)", pb_sip_call_status(call));
+	} else if (ev == PB_SIP_EV_ENDED) {
+		call_ended(s, sc);
+	}
+}
+
+/* --- set-up --------------------------------------------------------------------------- */
+
+static int make_policy(const conf *c, const pb_screen_registry *reg, bool check, pb_screen_policy **out)
+{
+	pb_screen_policy *p;
+	int rc = pb_screen_policy_new(&p);
+	for (size_t i = 0; rc == 0 && c->policy[i]; i += 2) {
+		rc = pb_screen_policy_set(p, c->policy[i], c->policy[i + 1]);
+		if (rc < 0)
+			pb_error_set(rc, "[policy] %s=%s: %s", c->policy[i], c->policy[i + 1],
+				     pb_error_last()->message);
+	}
+	/* check the challenges now rather than on the first call */
+	static const char *const names[2] = { "challenge", "anonymous-challenge" };
+	for (size_t k = 0; check && rc == 0 && k < 2; k++) {
+		const char *name = NULL, *params = "";
+		char pk[64];
+		snprintf(pk, sizeof(pk), "%s-params", names[k]);
+		for (size_t i = 0; c->policy[i]; i += 2) {
+			if (!strcmp(c->policy[i], names[k]))
+				name = c->policy[i + 1];
+			if (!strcmp(c->policy[i], pk))
+				params = c->policy[i + 1];
+		}
+		if (name && (rc = pb_screen_registry_check(reg, name, params)) < 0)
+			pb_error_set(rc, "[policy] %s=%s: %s", names[k], name, pb_error_last()->message);
+	}
+	if (rc < 0) {
+		pb_screen_policy_free(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+static int load_prompts(const char *dir, pb_prompt_set **out)
+{
+	pb_prompt_set *set;
+	int rc = pb_prompt_set_new(&set);
+	if (rc == 0 && (rc = pb_prompt_set_load_dir(set, dir)) < 0)
+		pb_prompt_set_free(set);
+	if (rc == 0)
+		*out = set;
+	return rc;
+}
+
+static int start_ua(pb_screener *s, const conf *c)
+{
+	pb_sip_handlers h = { on_incoming, on_event, on_rtp, s };
+	int rc = pb_sip_new(&s->ua, &c->o.sip, &h);
+	if (rc < 0)
+		return rc;
+	return pb_sip_timer_start(s->ua, TICK_MS, tick, s, &s->ticker);
+}
+
+static void stop_ua(pb_screener *s)
+{
+	if (!s->ua)
+		return;
+	pb_sip_timer_cancel(s->ticker);
+	s->ticker = NULL;
+	pb_sip_free(s->ua); /* ends the remaining calls: their ENDED events free them */
+	s->ua = NULL;
+}
+
+PB_API int pb_screener_new(pb_screener **out, const pb_screener_options *opts)
+{
+	pb_screener *s = pb_calloc(1, sizeof(*s));
+	if (!s)
+		return pb_error__oom();
+	int rc = conf_copy(&s->conf, opts);
+	if (rc == 0)
+		rc = pb_screen_registry_new(&s->registry);
+	if (rc == 0)
+		rc = make_policy(&s->conf, s->registry, false, &s->policy);
+	if (rc == 0)
+		rc = load_prompts(s->conf.o.prompts, &s->prompts);
+	if (rc == 0)
+		rc = pb_store_open(&s->store, s->conf.o.store, NULL);
+	if (rc < 0) {
+		pb_screener_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+PB_API int pb_screener_add_challenge(pb_screener *s, const struct pb_challenge_ops *ops)
+{
+	if (s->started)
+		return pb_error_set(PB_ESTATE, "challenges are added before pb_screener_start()");
+	return pb_screen_registry_add(s->registry, ops);
+}
+
+PB_API int pb_screener_load_challenge(pb_screener *s, const char *name, const char *path)
+{
+	if (s->started)
+		return pb_error_set(PB_ESTATE, "challenge modules are loaded before pb_screener_start()");
+	if (!name || !path)
+		return pb_error_set(PB_EINVAL, "challenge module: NULL name or path");
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return pb_error_set(PB_EIO, "challenge %s: %s: %s", name, path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return pb_error_set(PB_EIO, "challenge %s: %s: not a regular file", name, path);
+	if (st.st_mode & 022)
+		return pb_error_set(PB_EAUTH, "challenge %s: %s: writable by group or others (mode %o): "
+				    "anyone who can write it runs code in this process", name, path,
+				    (unsigned)(st.st_mode & 0777));
+	void **grown = pb_realloc(s->modules, (s->nmodules + 1) * sizeof(void *));
+	if (!grown)
+		return pb_error__oom();
+	s->modules = grown;
+	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		return pb_error_set(PB_EIO, "challenge %s: %s", name, dlerror());
+	const pb_challenge_module *m = dlsym(h, "pb_challenge_module_entry");
+	int rc = 0;
+	if (!m)
+		rc = pb_error_set(PB_EUNSUPPORTED, "challenge %s: %s has no pb_challenge_module_entry: "
+				  "not a libphonebridge challenge module", name, path);
+	else if (m->abi != PB_CHALLENGE_MODULE_ABI)
+		rc = pb_error_set(PB_EUNSUPPORTED, "challenge %s: %s is a challenge module of ABI %d; "
+				  "this libphonebridge loads ABI %d: rebuild the module against its headers",
+				  name, path, m->abi, PB_CHALLENGE_MODULE_ABI);
+	else if (!m->ops || !m->ops->name || strcmp(m->ops->name, name) != 0)
+		rc = pb_error_set(PB_EINVAL, "challenge %s: %s provides the challenge '%s', not '%s'", name,
+				  path, m->ops && m->ops->name ? m->ops->name : "", name);
+	else if ((rc = pb_screen_registry_add(s->registry, m->ops)) < 0)
+		pb_error_set(rc, "challenge %s: %s: %s", name, path, pb_error_last()->message);
+	if (rc < 0) {
+		dlclose(h);
+		return rc;
+	}
+	s->modules[s->nmodules++] = h;
+	pb_log_info(DOMAIN, "challenge %s loaded from %s", name, path);
+	return 0;
+}
+
+PB_API int pb_screener_check(const pb_screener *s)
+{
+	pb_screen_policy *p;
+	int rc = make_policy(&s->conf, s->registry, true, &p);
+	pb_screen_policy_free(rc == 0 ? p : NULL);
+	return rc;
+}
+
+PB_API int pb_screener_start(pb_screener *s)
+{
+	if (s->started)
+		return pb_error_set(PB_ESTATE, "screener already started");
+	pb_screen_policy *p;
+	int rc = make_policy(&s->conf, s->registry, true, &p);
+	if (rc < 0)
+		return rc;
+	pb_screen_policy_free(s->policy);
+	s->policy = p;
+	if ((rc = start_ua(s, &s->conf)) < 0) {
+		stop_ua(s);
+		return rc;
+	}
+	s->started = true;
+	return 0;
+}
+
+/* The pending restart, once no call is up: a new agent (re-binding,
+ * re-registering) and the new store. If the new settings cannot be used
+ * (a port taken) the old listen and registration are put back with the
+ * rest of the new configuration; if even that fails, PB_EIO. */
+static int apply_restart(pb_screener *s)
+{
+	conf *c = s->pending;
+	s->pending = NULL;
+	stop_ua(s);
+	int rc = start_ua(s, c);
+	if (rc < 0) {
+		LOG(PB_LOG_ERROR, "restart with the new listen, registration or store failed (%s): "
+				  "keeping the old ones", pb_error_last()->message);
+		stop_ua(s);
+		pb_store_close(s->pending_store);
+		s->pending_store = NULL;
+		if (start_ua(s, &s->conf) < 0) {
+			LOG(PB_LOG_ERROR, "cannot restart with the old settings either: %s", pb_error_last()->message);
+			conf_dispose(c);
+			pb_free(c);
+			return pb_error_set(PB_EIO, "the agent could not be restarted");
+		}
+		/* the new policy, prompts and targets stay; the agent's settings and the store are the old ones */
+		pb_sip_options t = c->o.sip;
+		c->o.sip = s->conf.o.sip;
+		s->conf.o.sip = t;
+		const char *st = c->o.store;
+		c->o.store = s->conf.o.store;
+		s->conf.o.store = st;
+	} else if (s->pending_store) {
+		pb_store_close(s->store);
+		s->store = s->pending_store;
+		s->pending_store = NULL;
+	}
+	conf t = s->conf;
+	s->conf = *c;
+	*c = t;
+	conf_dispose(c);
+	pb_free(c);
+	LOG(PB_LOG_NOTICE, "agent restarted on %s:%u%s%s, store %s",
+	    s->conf.o.sip.bind_address ? s->conf.o.sip.bind_address : "127.0.0.1", pb_sip_port(s->ua),
+	    s->conf.o.sip.registrar ? ", registering to " : "",
+	    s->conf.o.sip.registrar ? s->conf.o.sip.registrar : "", s->conf.o.store);
+	return 0;
+}
+
+PB_API int pb_screener_reconfigure(pb_screener *s, const pb_screener_options *opts, bool *restart_pending)
+{
+	conf *c = pb_calloc(1, sizeof(*c));
+	if (!c)
+		return pb_error__oom();
+	pb_screen_policy *p = NULL;
+	pb_prompt_set *prompts = NULL;
+	pb_store *store = NULL;
+	int rc = conf_copy(c, opts);
+	if (rc == 0)
+		rc = make_policy(c, s->registry, true, &p);
+	if (rc == 0 && strcmp(c->o.prompts, s->conf.o.prompts) != 0)
+		rc = load_prompts(c->o.prompts, &prompts);
+	bool restart = rc == 0 && (s->pending || needs_restart(&s->conf, c));
+	if (rc == 0 && restart && strcmp(c->o.store, s->conf.o.store) != 0)
+		rc = pb_store_open(&store, c->o.store, NULL);
+	if (rc == 0 && s->ua)
+		rc = pb_sip_set_auth(s->ua, c->o.sip.auth_realm, c->o.sip.auth_users_file, c->o.sip.admit);
+	if (rc == 0 && s->ua && (rc = pb_sip_set_allow_sources(s->ua, c->o.sip.allow_sources)) < 0)
+		pb_sip_set_auth(s->ua, s->conf.o.sip.auth_realm, s->conf.o.sip.auth_users_file, s->conf.o.sip.admit);
+	if (rc < 0) {
+		pb_screen_policy_free(p);
+		pb_prompt_set_free(prompts);
+		pb_store_close(store);
+		conf_dispose(c);
+		pb_free(c);
+		return rc;
+	}
+	c->o.on_event = s->conf.o.on_event;
+	c->o.userdata = s->conf.o.userdata;
+	pb_screen_policy_free(s->policy);
+	s->policy = p;
+	if (prompts) {
+		/* calls in progress keep playing from the old set: swap it only when idle */
+		if (!s->calls) {
+			pb_prompt_set_free(s->prompts);
+			s->prompts = prompts;
+		} else {
+			pb_prompt_set_free(prompts);
+			LOG(PB_LOG_WARNING, "new prompt directory takes effect when no call is up");
+			pb_free((char *)c->o.prompts);
+			c->o.prompts = pb_strdup(s->conf.o.prompts);
+		}
+	}
+	if (restart_pending)
+		*restart_pending = restart;
+	if (restart && s->ua) {
+		/* until the restart the running agent keeps the old settings (and
+		 * the calls in progress the old targets); new calls get 503 */
+		if (s->pending) {
+			conf_dispose(s->pending);
+			pb_free(s->pending);
+		}
+		pb_store_close(s->pending_store);
+		s->pending = c;
+		s->pending_store = store;
+		pb_sip_drain(s->ua);
+		return 0;
+	}
+	if (store) { /* not started yet: nothing to wait for */
+		pb_store_close(s->store);
+		s->store = store;
+	}
+	conf t = s->conf;
+	s->conf = *c;
+	*c = t;
+	conf_dispose(c);
+	pb_free(c);
+	return 0;
+}
+
+PB_API long pb_screener_step(pb_screener *s, long timeout_ms)
+{
+	if (!s->started || !s->ua)
+		return pb_error_set(PB_ESTATE, "screener not started");
+	long next = pb_sip_step(s->ua, timeout_ms);
+	if (s->stop_asked && !s->draining) {
+		s->draining = true;
+		if (s->pending) {
+			conf_dispose(s->pending);
+			pb_free(s->pending);
+			s->pending = NULL;
+		}
+		pb_store_close(s->pending_store);
+		s->pending_store = NULL;
+		pb_sip_drain(s->ua);
+		LOG(PB_LOG_NOTICE, "stopping: no new calls, %zu in progress", pb_sip_call_count(s->ua));
+	}
+	if (s->pending && pb_sip_call_count(s->ua) == 0 && apply_restart(s) < 0)
+		return PB_EIO;
+	return next;
+}
+
+PB_API int pb_screener_run(pb_screener *s)
+{
+	if (!s->started)
+		return pb_error_set(PB_ESTATE, "screener not started");
+	while (!pb_screener_stopped(s)) {
+		long rc = pb_screener_step(s, 100);
+		if (rc == PB_EIO)
+			return PB_EIO;
+	}
+	return 0;
+}
+
+PB_API void pb_screener_stop(pb_screener *s)
+{
+	s->stop_asked = 1;
+}
+
+PB_API bool pb_screener_stopped(const pb_screener *s)
+{
+	return s->draining && (!s->ua || pb_sip_call_count(s->ua) == 0);
+}
+
+PB_API unsigned pb_screener_port(const pb_screener *s)
+{
+	return s->ua ? pb_sip_port(s->ua) : 0;
+}
+
+PB_API size_t pb_screener_call_count(const pb_screener *s)
+{
+	return s->ua ? pb_sip_call_count(s->ua) : 0;
+}
+
+PB_API const pb_screen_policy *pb_screener_policy(const pb_screener *s)
+{
+	return s->policy;
+}
+
+PB_API pb_store *pb_screener_store(pb_screener *s)
+{
+	return s->store;
+}
+
+PB_API void pb_screener_free(pb_screener *s)
+{
+	if (!s)
+		return;
+	stop_ua(s);
+	if (s->pending) {
+		conf_dispose(s->pending);
+		pb_free(s->pending);
+	}
+	pb_store_close(s->pending_store);
+	pb_prompt_set_free(s->prompts);
+	pb_screen_policy_free(s->policy);
+	pb_screen_registry_free(s->registry);
+	for (size_t i = 0; i < s->nmodules; i++)
+		dlclose(s->modules[i]);
+	pb_free(s->modules);
+	pb_store_close(s->store);
+	pb_buf_dispose(&s->pkt);
+	conf_dispose(&s->conf);
+	pb_free(s);
+}
