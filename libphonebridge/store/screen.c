@@ -94,6 +94,38 @@ PB_API int pb_store_list_lookup(pb_store *st, int list, const char *number, int6
 	return rc;
 }
 
+PB_API int pb_store_list_foreach(pb_store *st, int list, const char *after, size_t limit, int64_t now,
+				 pb_store_list_cb cb, void *userdata)
+{
+	static const char sql[] =
+		"SELECT number, source, created_at, expires_at FROM screen_list "
+		"WHERE list = ?1 AND number > ?2 AND (expires_at = 0 OR expires_at > ?3) "
+		"ORDER BY number LIMIT ?4";
+	if (st == NULL || !good_list(list) || cb == NULL)
+		return pb_error_set(PB_EINVAL, "pb_store_list_foreach: bad argument");
+	sqlite3_stmt *s = NULL;
+	int rc = pb_store__stmt(st, sql, &s);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int(s, 1, list);
+	pb_store__bind_text(s, 2, after ? after : "");
+	sqlite3_bind_int64(s, 3, now ? now : pb_store__now());
+	sqlite3_bind_int64(s, 4, limit ? (int64_t)limit : -1);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		pb_store_list_entry e = { list, sqlite3_column_int(s, 1), sqlite3_column_int64(s, 2),
+					  sqlite3_column_int64(s, 3) };
+		const char *number = (const char *)sqlite3_column_text(s, 0);
+		int r = number ? cb(number, &e, userdata) : 0;
+		if (r != 0) {
+			sqlite3_reset(s);
+			return r;
+		}
+	}
+	rc = rc == SQLITE_DONE ? 0 : pb_store__error(st, rc, "list walk");
+	sqlite3_reset(s);
+	return rc;
+}
+
 /* Run a DELETE with one int64 parameter and report how many rows went. */
 static int delete_before(pb_store *st, const char *sql, int64_t t, int64_t *removed, const char *what)
 {
