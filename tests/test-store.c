@@ -778,6 +778,22 @@ static void test_store__group_shared_modes(void **state)
 	snprintf(file, sizeof(file), "%s/%s", dir, hash);
 	assert_int_equal(stat(file, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0640);
+	char wal[700];
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	assert_int_equal(stat(wal, &sb), 0); /* SQLite gives it the database's mode */
+	assert_int_equal(sb.st_mode & 0777, 0660);
+	pb_store_close(st);
+	/* no option: a store in a 2770 directory is shared all the same */
+	char sdir[600], spath[700];
+	snprintf(sdir, sizeof(sdir), "%s/phonebridge", f->dir);
+	assert_int_equal(mkdir(sdir, 0700), 0);
+	assert_int_equal(chmod(sdir, 02770), 0);
+	snprintf(spath, sizeof(spath), "%s/phone.db", sdir);
+	old = umask(077);
+	assert_pb_ok(pb_store_open(&st, spath, NULL));
+	umask(old);
+	assert_int_equal(stat(spath, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0660);
 	pb_store_close(st);
 	/* a version 1 options struct (a caller built before group_shared) still opens */
 	struct { int version, synchronous, busy; const char *att; } v1 = { 1, PB_STORE_SYNC_NORMAL, 500, NULL };

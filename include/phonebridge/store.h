@@ -67,7 +67,9 @@ typedef struct pb_store_options {
 	 *  (both daemons, each its own user, docs/store.md "One store for both
 	 *  daemons"): a new database is created mode 0660 (SQLite gives its -wal
 	 *  and -shm files the same mode), the attachments directory 02770 and
-	 *  attachment files 0640. false: 0600/0700/0600, only the owner. */
+	 *  attachment files 0640. false: 0600/0700/0600, only the owner, unless
+	 *  the database's directory is setgid, group-writable and closed to
+	 *  others (mode 2770): a store there is group-shared all the same. */
 	bool group_shared;
 } pb_store_options;
 

@@ -249,6 +249,25 @@ static int make_dir(const char *dir, bool shared)
 	return 0;
 }
 
+/* A store in a setgid directory its group may write (and others may not)
+ * is shared by that group, as if group_shared were set: the installed
+ * layout (/var/lib/phonebridge, 2770 root:phonebridge, tmpfiles.d) makes
+ * both daemons share it with no option in either configuration. */
+static bool dir_is_shared(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if ((size_t)(slash - path) >= sizeof(dir))
+		return false;
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	struct stat sb;
+	return stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) && (sb.st_mode & S_ISGID) &&
+	       (sb.st_mode & 070) == 070 && (sb.st_mode & 007) == 0;
+}
+
 /* A group-shared store's new database file is created 0660 here (SQLite
  * would make it 0644 less the umask, and gives -wal/-shm the database's mode);
  * never through a symbolic link. */
@@ -340,8 +359,8 @@ int pb_store__open_at(pb_store **out, const char *path, const pb_store_options *
 		rc = PB_ENOMEM;
 		goto fail;
 	}
-	st->shared = o.group_shared;
-	if (o.group_shared && (rc = precreate(path)) < 0)
+	st->shared = o.group_shared || dir_is_shared(path);
+	if (st->shared && (rc = precreate(path)) < 0)
 		goto fail;
 	int src = sqlite3_open_v2(path, &st->db,
 				  SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
