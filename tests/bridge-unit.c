@@ -276,6 +276,76 @@ static void close_tmp_store(pb_store *st, char *dir)
 
 /* Each journal has its own identity, kept across opens: a new journal's
  * "row 1" never repeats a transaction id of an old one (issue 16, bug 1). */
+/* Run a control room command; the answer must contain @p needle. */
+static void expect_cmd(pb_store *st, const char *text, const char *needle)
+{
+	pb_buf ans = PB_BUF_INIT;
+	assert_int_equal(pbb_calls_command(st, "DE", text, &ans), 1);
+	const char *got = ans.data ? (const char *)ans.data : "";
+	if (!strstr(got, needle))
+		fail_msg("%s: answer \"%s\" does not contain \"%s\"", text, got, needle);
+	pb_buf_dispose(&ans);
+}
+
+static void test_bridge__calls_commands(void **state)
+{
+	(void)state;
+	char *d;
+	pb_store *st = open_tmp_store(&d);
+	pb_buf ans = PB_BUF_INIT;
+	assert_int_equal(pbb_calls_command(st, "DE", "!sms +4930 hi", &ans), 0); /* not ours */
+	assert_int_equal(pbb_calls_command(st, "DE", "!allowance", &ans), 0);
+	/* normalised with the region; a note kept; on one list only */
+	expect_cmd(st, "!allow 030 123-4567 Grandma Erna", "+49301234567 is on the allow list (Grandma Erna)");
+	assert_pb_ok(pb_store_list_lookup(st, PB_STORE_ALLOW, "+49301234567", 0, NULL));
+	expect_cmd(st, "!deny +49 30 1234567 the ex", "Usage: !deny NUMBER");
+	expect_cmd(st, "!deny +49 (30) 1234567", "+49301234567 is on the deny list: its calls are rejected");
+	assert_pb_error(pb_store_list_lookup(st, PB_STORE_ALLOW, "+49301234567", 0, NULL), PB_ENOTFOUND);
+	assert_pb_ok(pb_store_list_lookup(st, PB_STORE_DENY, "+49301234567", 0, NULL));
+	/* refused with a reason */
+	expect_cmd(st, "!deny Vodafone", "has letters");
+	expect_cmd(st, "!deny 1-800-FLOWERS", "has letters");
+	expect_cmd(st, "!deny 112", "short code");
+	expect_cmd(st, "!deny", "Which number?");
+	/* paged: 45 numbers, 20 a page */
+	for (int i = 0; i < 45; i++) {
+		char cmd[64];
+		snprintf(cmd, sizeof(cmd), "!allow +1555010%04d", i);
+		expect_cmd(st, cmd, "allow list");
+	}
+	expect_cmd(st, "!list allow", "Allow list, page 1 of 3 (45 numbers):\n+15550100000 (manual)");
+	expect_cmd(st, "!list allow", "More: !list allow 2");
+	expect_cmd(st, "!list allow 3", "+15550100044");
+	expect_cmd(st, "!list allow 4", "3 pages only");
+	expect_cmd(st, "!list deny", "Deny list, page 1 of 1 (1 number):\n+49301234567 (manual)");
+	expect_cmd(st, "!list", "Deny list");
+	expect_cmd(st, "!list colours", "Usage: !list");
+	expect_cmd(st, "!allow +15550100007 the plumber", "(the plumber)");
+	expect_cmd(st, "!list allow", "+15550100007 (manual) the plumber");
+	/* remove: off every list, its note gone */
+	expect_cmd(st, "!remove +15550100007", "off the allow list");
+	expect_cmd(st, "!remove +15550100007", "on no list");
+	char *note = NULL;
+	assert_pb_error(pb_store_kv_get(st, "bridge.note.+15550100007", &note), PB_ENOTFOUND);
+	/* the call log */
+	expect_cmd(st, "!calls", "No calls yet.");
+	pb_store_call c = { .at = 1765000000000, .caller = "+18005550100", .verdict = "reject",
+			    .rule = "deny-list", .sip_status = 603, .ended = "rejected" };
+	for (int i = 0; i < 3; i++)
+		assert_pb_ok(pb_store_call_log(st, &c, NULL));
+	c.caller = "+49301234568";
+	c.verdict = "accept";
+	c.rule = "allow-list";
+	c.duration_ms = 185000;
+	c.ended = "forwarded";
+	assert_pb_ok(pb_store_call_log(st, &c, NULL));
+	expect_cmd(st, "!calls 2", "The last 2 calls, newest first:");
+	expect_cmd(st, "!calls 2", "+49301234568: accept by allow-list, forwarded, talked 3:05");
+	expect_cmd(st, "!calls", "+18005550100: reject by deny-list, rejected");
+	expect_cmd(st, "!calls lots", "Usage: !calls");
+	close_tmp_store(st, d);
+}
+
 static void test_bridge__store_identity(void **state)
 {
 	(void)state;
@@ -862,6 +932,7 @@ int main(void)
 		cmocka_unit_test(test_bridge__inbound_journal),
 		cmocka_unit_test(test_bridge__config_mms),
 		cmocka_unit_test(test_bridge__room_keys),
+		cmocka_unit_test(test_bridge__calls_commands),
 		cmocka_unit_test(test_bridge__mms_participants),
 		cmocka_unit_test(test_bridge__outbound_mms),
 		cmocka_unit_test(test_bridge__report_read),

@@ -205,6 +205,24 @@ int pbb_import_inspect(const pb_matrix_event *ev, pbb_import_file *f);
  */
 int pbb_import_run(pb_store *st, pb_matrix *mx, const char *region, const pbb_import_file *f, pb_buf *out);
 
+/* --- calls: the control room's list and call commands (calls.c) ------------ */
+
+/**
+ * A control room command about calls: "!allow NUMBER [note]", "!deny
+ * NUMBER", "!remove NUMBER", "!list [allow|deny] [PAGE]", "!calls [N]".
+ * Numbers are normalised with @p region; one that is not a full number is
+ * refused with the reason. The lists are pb-screend's (one store for both
+ * daemons), so a change counts for the next call. Idempotent: the same
+ * command twice leaves the same state.
+ * @param ans receives the answer for the owner
+ * @return 1 (handled: @p ans set), 0 (not such a command), or a negative
+ *         PB_E* code (store error: retry)
+ */
+int pbb_calls_command(pb_store *st, const char *region, const char *text, pb_buf *ans);
+
+/** One call of the log for people: "2026-12-06 16:30 +4930...: reject by deny-list, ..." */
+void pbb_call_line(const pb_store_call *c, char *out, size_t size);
+
 /** The running daemon. */
 typedef struct pbb pbb;
 
