@@ -853,6 +853,16 @@ static void test_store__call_log_keeps_calls(void **state)
 	assert_null(l->items[1].caller);
 	assert_string_equal(l->items[1].challenge, "dtmf:failed");
 	pb_store_call_list_free(l);
+	/* a follower's queue: oldest first, after the last id seen */
+	assert_pb_ok(pb_store_call_after(f->st, 0, 2, &l));
+	assert_int_equal(l->count, 2);
+	assert_int_equal(l->items[0].id, id1);
+	assert_int_equal(l->items[1].id, id2);
+	pb_store_call_list_free(l);
+	assert_pb_ok(pb_store_call_after(f->st, id2, 0, &l));
+	assert_int_equal(l->count, 1);
+	assert_true(l->items[0].id > id2);
+	pb_store_call_list_free(l);
 	assert_pb_ok(pb_store_call_recent(f->st, 0, &l));
 	assert_int_equal(l->count, 3);
 	assert_int_equal(l->items[2].id, id1);

@@ -571,6 +571,10 @@ typedef struct pb_store_call_list {
 /** The most recent calls, newest first. @param limit 0: all
  *  @param out new (pb_store_call_list_free()). @return 0, PB_ENOMEM, PB_EIO */
 PB_API int pb_store_call_recent(pb_store *st, size_t limit, pb_store_call_list **out);
+/** Logged calls with an id above @p after_id, oldest first (a follower's
+ *  work queue: page with the last id seen). @param limit 0: all
+ *  @param out new (pb_store_call_list_free()). @return 0, PB_ENOMEM, PB_EIO */
+PB_API int pb_store_call_after(pb_store *st, int64_t after_id, size_t limit, pb_store_call_list **out);
 /** Free a list from pb_store_call_recent() and its strings. NULL is fine. */
 PB_API void pb_store_call_list_free(pb_store_call_list *list);
 

@@ -270,11 +270,26 @@ static int copy_call(sqlite3_stmt *s, void *item)
 	return 0;
 }
 
+static int call_query(pb_store *st, const char *sql, int64_t after_id, size_t limit, pb_store_call_list **out);
+
 PB_API int pb_store_call_recent(pb_store *st, size_t limit, pb_store_call_list **out)
 {
 	static const char sql[] =
 		"SELECT id, at, caller, attestation, verdict, challenge, duration_ms, forward_target, "
-		"called, rule, sip_status, ended FROM calls ORDER BY at DESC, id DESC LIMIT ?1";
+		"called, rule, sip_status, ended FROM calls WHERE id > ?2 ORDER BY at DESC, id DESC LIMIT ?1";
+	return call_query(st, sql, -1, limit, out);
+}
+
+PB_API int pb_store_call_after(pb_store *st, int64_t after_id, size_t limit, pb_store_call_list **out)
+{
+	static const char sql[] =
+		"SELECT id, at, caller, attestation, verdict, challenge, duration_ms, forward_target, "
+		"called, rule, sip_status, ended FROM calls WHERE id > ?2 ORDER BY id LIMIT ?1";
+	return call_query(st, sql, after_id, limit, out);
+}
+
+static int call_query(pb_store *st, const char *sql, int64_t after_id, size_t limit, pb_store_call_list **out)
+{
 	*out = NULL;
 	pb_store_call_list *l = pb_calloc(1, sizeof(*l));
 	if (l == NULL)
@@ -283,8 +298,9 @@ PB_API int pb_store_call_recent(pb_store *st, size_t limit, pb_store_call_list *
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc == 0) {
 		sqlite3_bind_int64(s, 1, limit ? (int64_t)limit : -1);
+		sqlite3_bind_int64(s, 2, after_id);
 		void *items;
-		rc = pb_store__collect(st, s, sizeof(*l->items), copy_call, release_call, "recent calls",
+		rc = pb_store__collect(st, s, sizeof(*l->items), copy_call, release_call, "calls",
 				       &items, &l->count);
 		l->items = items;
 	}
