@@ -7,6 +7,11 @@
 # reload: "!deny NUMBER" in the control room -> the next call from that
 # number is rejected (603, rule deny-list); "!allow NUMBER" -> the next call
 # rings the forward target at once; "!calls" shows both from pb-screend's log.
+# pb-bridged follows the call log: a robocaller (a failed challenge) lands in
+# the daily digest in the control room, an answered call is "Call, N s" and
+# a missed one "Missed call" in the caller's room (created for it); a
+# crash between a notice and its cursor, and SIGKILLs of pb-bridged, post
+# nothing twice.
 # Standard library only; prints TAP.
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
@@ -26,6 +31,7 @@ from bridge_env import (ROOT, AtModem, Daemon, Lines, Tap, bridge_config,  # noq
 
 BRIDGED, SCREEND = sys.argv[1], sys.argv[2]
 CALLER = "+4915177778888"
+ROBOT = "+4918001234567"
 SIP = os.path.join(ROOT, "tests/sip")
 
 tap = Tap()
@@ -59,14 +65,14 @@ modem = AtModem(tmp, "modem")
 owner_token = homeserver.login("bob", "builder")
 token_file = secret_file(os.path.join(tmp, "matrix.token"), homeserver.login("alice", "wonderland"))
 config = bridge_config(os.path.join(tmp, "bridge.ini"), modem.config(), homeserver.url, token_file, store,
-                       "retry_max_ms = 250")
+                       "retry_max_ms = 250\n[calls]\ndigest_at = 00:00")
 bridged = Daemon(BRIDGED, tmp, config)
 
 callee_port = free_udp_port()
 screend_conf = os.path.join(tmp, "pb-screend.conf")
 with open(screend_conf, "w") as f:
     f.write("[sip]\nlisten = 127.0.0.1\nport = 0\nallow = 127.0.0.1\n"
-            "[forward]\nmode = bridge\ntarget = sip:target@127.0.0.1:%d\n"
+            "[forward]\nmode = bridge\ntarget = sip:target@127.0.0.1:%d\ntimeout = 3\n"
             "[screen]\nprompts = %s\nmax-duration = 40\n"
             "[store]\npath = %s\n"
             "[policy]\nregion = DE\nchallenge = press-digit\nchallenge-params = digit=6 tries=1 timeout=4\n"
@@ -74,10 +80,10 @@ with open(screend_conf, "w") as f:
 screend = callee = screend_out = None
 
 
-def call(port, caller):
+def call(port, caller, hold="1"):
     """A Net::SIP call from @caller; its output lines."""
     p, out = perl("caller.pl", "--to", "sip:screen@127.0.0.1:%d" % port, "--from",
-                  "sip:%s@127.0.0.1" % caller, "--hold", "1")
+                  "sip:%s@127.0.0.1" % caller, "--hold", hold)
     lines = []
     try:
         while not lines or not lines[-1].startswith("done"):
@@ -86,6 +92,23 @@ def call(port, caller):
         lines.append("(no more lines within 60 s)")
     p.wait(30)
     return lines
+
+
+def kv(key):
+    db = sqlite3.connect(store)
+    row = db.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+    db.close()
+    return row[0] if row else None
+
+
+def room_events(name):
+    """The bot's notices in the room named @name."""
+    st = homeserver.stats()
+    for rid, evs in st["events"].items():
+        if any(e["type"] == "m.room.name" and e["content"].get("name") == name for e in evs):
+            return [e["content"].get("body", "") for e in evs if e["type"] == "m.room.message"
+                    and e["content"].get("msgtype") == "m.notice"]
+    return []
 
 
 def calls_rows():
@@ -124,6 +147,18 @@ try:
     mode = stat.S_IMODE(os.stat(store).st_mode)
     ok(mode == 0o660, "the shared store is mode 0660 in a 2770 directory (%o)" % mode)
 
+    ok(wait_for(lambda: kv("bridge.calls.cursor") is not None, "the call log followed"),
+       "pb-bridged follows the call log (its cursor is in the store)")
+
+    # --- a robocaller fails the challenge: the daily digest --------------------
+    out = call(port, ROBOT, "7")
+    ok("bye-received" in out, "a robocaller (no digit) is hung up on: %s" % out)
+    digest = wait_for(lambda: next((n for n in notices() if "screened out since the last digest" in n), None),
+                      "the digest")
+    ok(digest and digest.startswith("1 call screened out") and ROBOT in digest and "press-digit" in digest,
+       "the daily digest in the control room names the robocaller and its outcome: %r" % digest)
+    ok(room_events(ROBOT) == [], "a screened-out caller gets no room of its own")
+
     # --- !deny in Matrix: the very next call is rejected ------------------------
     command("!deny 0151 7777 8888", "d1")
     ok(wait_for(lambda: any(CALLER + " is on the deny list" in n for n in notices()), "the !deny answer"),
@@ -142,6 +177,35 @@ try:
     ok(callee_out.get("invite from=", 30) is not None, "the forward target got the call")
     rows = wait_for(lambda: len([r for r in calls_rows() if r[0] == CALLER]) >= 2 and calls_rows(), "the log", 30)
     ok(rows and rows[-1][:3] == (CALLER, "accept", "allow-list"), "logged: accept by allow-list")
+    answered = wait_for(lambda: [n for n in room_events(CALLER) if "Call, " in n] or None, "the call notice")
+    ok(answered and len(answered) == 1 and answered[0].endswith(" s"),
+       "an answered call is \"Call, N s\" in the caller's room, created for it: %r" % answered)
+
+    # --- nobody answers: a missed call ------------------------------------------
+    callee.terminate()
+    callee.wait(10)
+    callee = None
+    bridged.kill()  # and pb-bridged is gone while it happens
+    out = call(port, CALLER)
+    ok("final 200" not in out, "with the target gone the call is not answered: %s" % out)
+    bridged.start()
+    missed = wait_for(lambda: [n for n in room_events(CALLER) if "Missed call" in n] or None, "the missed call")
+    ok(missed and len(missed) == 1 and CALLER in missed[0], "a missed call notice in the caller's room: %r" % missed)
+
+    # --- a crash between a notice and its cursor: nothing twice ------------------
+    bridged.kill()
+    db = sqlite3.connect(store)
+    db.execute("UPDATE kv SET value = '0' WHERE key = 'bridge.calls.cursor'")
+    db.commit()
+    db.close()
+    bridged.start()
+    ok(wait_for(lambda: int(kv("bridge.calls.cursor") or 0) >= max(r[0] for r in
+                                                                  sqlite3.connect(store).execute("SELECT id FROM calls")),
+                "the log followed again"), "restarted with the cursor behind: the log is followed again")
+    notes = room_events(CALLER)
+    ok(len([n for n in notes if "Call, " in n]) == 1 and len([n for n in notes if "Missed call" in n]) == 1,
+       "each call once in Matrix (the same transaction ids): %r" % notes)
+    ok(len([n for n in notices() if "screened out since the last digest" in n]) == 1, "the digest once")
 
     # --- !calls shows pb-screend's log in Matrix ---------------------------------
     command("!calls 5", "c1")

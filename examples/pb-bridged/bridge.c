@@ -724,6 +724,8 @@ static void *deliver_main(void *arg)
 			rc = deliver_inbound(b, st, mx, mmsc);
 		if (rc == 0)
 			rc = report_outbound(b, st, mx);
+		if (rc == 0)
+			rc = pbb_calls_follow(b->cfg, &b->room_mu, st, mx, b->store_id, (int64_t)time(NULL) * 1000);
 		if (rc < 0 && !stopping(b)) {
 			backoff = matrix_backoff(b, backoff, 500);
 			nap(b, backoff);

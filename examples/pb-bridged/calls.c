@@ -292,3 +292,4 @@ int pbb_calls_command(pb_store *st, const char *region, const char *text, pb_buf
 		return cmd_calls(st, args, ans);
 	return 0;
 }
+
