@@ -346,6 +346,71 @@ static void test_bridge__calls_commands(void **state)
 	close_tmp_store(st, d);
 }
 
+static void test_bridge__call_kinds_and_notices(void **state)
+{
+	(void)state;
+	char t[256];
+	pb_store_call c = { .caller = "+4930123456", .verdict = "accept", .challenge = "none", .rule = "allow-list",
+			    .duration_ms = 185000, .ended = "forwarded", .sip_status = 200 };
+	assert_int_equal(pbb_call_kind(&c), PBB_CALL_ANSWERED);
+	pbb_call_notice(&c, t, sizeof(t));
+	assert_non_null(strstr(t, "Call, 3 min"));
+	c.duration_ms = 44600;
+	pbb_call_notice(&c, t, sizeof(t));
+	assert_non_null(strstr(t, "Call, 45 s"));
+	c.duration_ms = 0; /* 302: forwarded, answered or not is the target's */
+	assert_int_equal(pbb_call_kind(&c), PBB_CALL_FORWARDED);
+	c.ended = "forward failed (486)";
+	assert_int_equal(pbb_call_kind(&c), PBB_CALL_MISSED);
+	pbb_call_notice(&c, t, sizeof(t));
+	assert_non_null(strstr(t, "Missed call from +4930123456 (forward failed (486))"));
+	c.verdict = "challenge"; /* passed a challenge, then the caller gave up: missed */
+	c.challenge = "press-digit:passed";
+	c.ended = "caller gave up";
+	assert_int_equal(pbb_call_kind(&c), PBB_CALL_MISSED);
+	c.challenge = "press-digit:failed"; /* robocallers */
+	assert_int_equal(pbb_call_kind(&c), PBB_CALL_SCREENED);
+	c.challenge = "ring-delay:hung-up";
+	assert_int_equal(pbb_call_kind(&c), PBB_CALL_SCREENED);
+	c.verdict = "reject";
+	c.challenge = "none";
+	c.rule = "deny-list";
+	assert_int_equal(pbb_call_kind(&c), PBB_CALL_SCREENED);
+	pbb_call_notice(&c, t, sizeof(t));
+	assert_string_equal(t, "Screened out: +4930123456, reject by deny-list");
+	pb_store_call none = { 0 }; /* a row with nothing known */
+	assert_int_equal(pbb_call_kind(&none), PBB_CALL_MISSED);
+	pbb_call_notice(&none, t, sizeof(t));
+	assert_non_null(strstr(t, "anonymous"));
+	pbb_call_line(&none, t, sizeof(t));
+	assert_non_null(strstr(t, "anonymous: ?"));
+}
+
+static void test_bridge__config_calls(void **state)
+{
+	(void)state;
+	pbb_config c;
+	char err[256] = "", ini[1024];
+	assert_int_equal(pbb_config_parse(&c, good_ini, err, sizeof(err)), 0);
+	assert_true(c.calls_follow && c.calls_answered && c.calls_missed);
+	assert_int_equal(c.calls_screened, PBB_SCREENED_DIGEST);
+	assert_int_equal(c.calls_digest_at, 20 * 3600);
+	pbb_config_free(&c);
+	snprintf(ini, sizeof(ini), "%s[calls]\nanswered = no\nscreened = live\ndigest_at = 07:30:15\n", good_ini);
+	assert_int_equal(pbb_config_parse(&c, ini, err, sizeof(err)), 0);
+	assert_false(c.calls_answered);
+	assert_true(c.calls_missed);
+	assert_int_equal(c.calls_screened, PBB_SCREENED_LIVE);
+	assert_int_equal(c.calls_digest_at, 7 * 3600 + 30 * 60 + 15);
+	pbb_config_free(&c);
+	snprintf(ini, sizeof(ini), "%s[calls]\ndigest_at = 25:00\n", good_ini);
+	expect_bad(ini, "[calls] digest_at: a local time HH:MM");
+	snprintf(ini, sizeof(ini), "%s[calls]\ndigest_at = 7:30pm\n", good_ini);
+	expect_bad(ini, "digest_at");
+	snprintf(ini, sizeof(ini), "%s[calls]\nscreened = loud\n", good_ini);
+	expect_bad(ini, "[calls] screened: digest, live or off");
+}
+
 static void test_bridge__store_identity(void **state)
 {
 	(void)state;
@@ -933,6 +998,8 @@ int main(void)
 		cmocka_unit_test(test_bridge__config_mms),
 		cmocka_unit_test(test_bridge__room_keys),
 		cmocka_unit_test(test_bridge__calls_commands),
+		cmocka_unit_test(test_bridge__call_kinds_and_notices),
+		cmocka_unit_test(test_bridge__config_calls),
 		cmocka_unit_test(test_bridge__mms_participants),
 		cmocka_unit_test(test_bridge__outbound_mms),
 		cmocka_unit_test(test_bridge__report_read),

@@ -256,10 +256,12 @@ static int handler(void *ud, const char *section, const char *name, const char *
 		else
 			return fail(p, line, "[calls] screened: digest, live or off");
 	} else if (KEY("calls", "digest_at")) {
-		unsigned h, m, sec = 0;
-		char extra;
-		int n = sscanf(value, "%2u:%2u:%2u%c", &h, &m, &sec, &extra);
-		if ((n != 2 && n != 3) || h > 23 || m > 59 || sec > 59)
+		unsigned h = 99, m = 99, sec = 0;
+		int used = -1, used3 = -1;
+		sscanf(value, "%2u:%2u%n:%2u%n", &h, &m, &used, &sec, &used3);
+		size_t len = strlen(value);
+		bool whole = (used3 > 0 && (size_t)used3 == len) || (used > 0 && (size_t)used == len);
+		if (!whole || !isdigit((unsigned char)value[0]) || h > 23 || m > 59 || sec > 59)
 			return fail(p, line, "[calls] digest_at: a local time HH:MM or HH:MM:SS");
 		c->calls_digest_at = (int)(h * 3600 + m * 60 + sec);
 	} else
