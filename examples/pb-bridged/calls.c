@@ -240,12 +240,13 @@ void pbb_call_line(const pb_store_call *c, char *out, size_t size)
 	if (localtime_r(&t, &tm))
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
 	char how[64] = "";
+	bool has_challenge = c->challenge && *c->challenge && strcmp(c->challenge, "none") != 0;
 	if (c->duration_ms > 0)
 		snprintf(how, sizeof(how), ", talked %" PRId64 ":%02d", c->duration_ms / 60000,
 			 (int)(c->duration_ms / 1000 % 60));
 	snprintf(out, size, "%s %s: %s%s%s%s%s%s%s", when, c->caller && *c->caller ? c->caller : "anonymous",
 		 c->verdict ? c->verdict : "?", c->rule && *c->rule ? " by " : "", c->rule ? c->rule : "",
-		 c->challenge && *c->challenge ? ", challenge " : "", c->challenge ? c->challenge : "",
+		 has_challenge ? ", challenge " : "", has_challenge ? c->challenge : "",
 		 c->ended && *c->ended ? ", " : "", c->ended ? c->ended : "");
 	size_t len = strlen(out);
 	snprintf(out + len, size - len, "%s", how);
