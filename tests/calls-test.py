@@ -23,6 +23,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -149,6 +150,7 @@ try:
 
     ok(wait_for(lambda: kv("bridge.calls.cursor") is not None, "the call log followed"),
        "pb-bridged follows the call log (its cursor is in the store)")
+    digest_from = kv("bridge.calls.digest_id")
 
     # --- a robocaller fails the challenge: the daily digest --------------------
     out = call(port, ROBOT, "7")
@@ -206,6 +208,24 @@ try:
     ok(len([n for n in notes if "Call, " in n]) == 1 and len([n for n in notes if "Missed call" in n]) == 1,
        "each call once in Matrix (the same transaction ids): %r" % notes)
     ok(len([n for n in notices() if "screened out since the last digest" in n]) == 1, "the digest once")
+
+    # --- a crash after the digest was sent, before its kv: the same digest -------
+    # (since then the !deny call was screened out too: a new digest would hold two)
+    bridged.kill()
+    db = sqlite3.connect(store)
+    sent_to = db.execute("SELECT value FROM kv WHERE key = 'bridge.calls.digest_id'").fetchone()[0]
+    db.execute("DELETE FROM kv WHERE key = 'bridge.calls.digest_day'")
+    db.execute("UPDATE kv SET value = ? WHERE key = 'bridge.calls.digest_id'", (digest_from,))
+    db.execute("INSERT OR REPLACE INTO kv (key, value, updated_at) VALUES ('bridge.calls.digest_pending', ?, 0)",
+               ("%s %s" % (time.strftime("%Y-%m-%d"), sent_to),))
+    db.commit()
+    db.close()
+    bridged.start()
+    ok(wait_for(lambda: kv("bridge.calls.digest_pending") is None and kv("bridge.calls.digest_day"),
+                "the digest's kv after the restart"), "restarted with the digest sent but not recorded")
+    digests = [n for n in notices() if "screened out since the last digest" in n]
+    ok(len(digests) == 1 and digests[0].startswith("1 call"),
+       "the digest once: the same calls, the same transaction id (%d digests)" % len(digests))
 
     # --- !calls shows pb-screend's log in Matrix ---------------------------------
     command("!calls 5", "c1")

@@ -18,6 +18,7 @@
 #define CURSOR_KEY "bridge.calls.cursor"       /* the last call id handled */
 #define DIGEST_DAY_KEY "bridge.calls.digest_day" /* "YYYY-MM-DD" of the last digest */
 #define DIGEST_ID_KEY "bridge.calls.digest_id"   /* the last call id a digest covered */
+#define DIGEST_PENDING_KEY "bridge.calls.digest_pending" /* "YYYY-MM-DD LAST_ID": a digest being sent */
 #define DIGEST_LINES 40
 
 int pbb_call_kind(const pb_store_call *c)
@@ -193,6 +194,16 @@ static int digest_due(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *st, 
 		return rc == PB_ENOTFOUND ? 0 : rc;
 	if ((rc = kv_int(st, DIGEST_ID_KEY, &from)) < 0 && rc != PB_ENOTFOUND)
 		return rc;
+	/* a digest sent before a crash, its kv not updated: the same calls and
+	 * the same transaction id again, not a second digest with more calls */
+	char *pending = NULL, pday[11];
+	long long pto = 0;
+	if ((rc = pb_store_kv_get(st, DIGEST_PENDING_KEY, &pending)) < 0 && rc != PB_ENOTFOUND)
+		return rc;
+	if (rc == 0 && sscanf(pending, "%10s %lld", pday, &pto) == 2 && !strcmp(pday, day) && pto >= from)
+		to = pto;
+	pb_free(pending);
+	rc = 0;
 	digest d = { PB_BUF_INIT, 0, 0 };
 	for (int64_t after = from; after < to && rc >= 0;) {
 		pb_store_call_list *l = NULL;
@@ -215,6 +226,10 @@ static int digest_due(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *st, 
 		rc = pb_buf_printf(&text, "%zu call%s screened out since the last digest:%s%s", d.count,
 				   d.count == 1 ? "" : "s", d.lines.data ? (const char *)d.lines.data : "",
 				   d.count > d.shown ? "\n..." : "");
+		char intent[48];
+		snprintf(intent, sizeof(intent), "%s %" PRId64, day, to);
+		if (rc >= 0)
+			rc = pb_store_kv_set(st, DIGEST_PENDING_KEY, intent);
 		if (rc >= 0)
 			rc = pbb_room_ensure(cfg, mu, st, mx, NULL, &room);
 		snprintf(kind, sizeof(kind), "dg%.4s%.2s%.2s", day, day + 5, day + 8);
@@ -234,6 +249,8 @@ static int digest_due(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *st, 
 	rc = pb_store_kv_set(st, DIGEST_DAY_KEY, day);
 	if (rc == 0)
 		rc = kv_set_int(st, DIGEST_ID_KEY, to);
+	if (rc == 0 && (rc = pb_store_kv_delete(st, DIGEST_PENDING_KEY)) == PB_ENOTFOUND)
+		rc = 0;
 	if (rc < 0) {
 		pb_store_rollback(st);
 		return rc;
