@@ -148,11 +148,11 @@ try:
     homeserver.inject(ctl_room, STRANGER, join=True)
     homeserver.inject(ctl_room, STRANGER, "m.room.message", {"msgtype": "m.text", "body": "!allow +4930555666"})
     command("!allow 0151 2222 3333", "c1")
-    ok(wait_for(lambda: "+4915122223333 is on the allow list." in notices(ctl_room), "the !allow answer"),
+    ok(wait_for(lambda: "+4915122223333 is on the allow list: its calls ring through." in notices(ctl_room), "the !allow answer"),
        "!allow NUMBER answers")
     ok(listed("+4915122223333") == [1], "!allow put the normalised number on the allow list of the store")
     command("!deny +4915122223333", "c2")
-    ok(wait_for(lambda: "+4915122223333 is on the deny list." in notices(ctl_room), "the !deny answer")
+    ok(wait_for(lambda: "+4915122223333 is on the deny list: its calls are rejected." in notices(ctl_room), "the !deny answer")
        and listed("+4915122223333") == [2], "!deny moves it to the deny list")
     ok(listed("+4930555666") == [], "a stranger's command is ignored")
     before = len(at_sent())

@@ -278,6 +278,141 @@ static void close_tmp_store(pb_store *st, char *dir)
 
 /* Each journal has its own identity, kept across opens: a new journal's
  * "row 1" never repeats a transaction id of an old one (issue 16, bug 1). */
+/* Run a control room command; the answer must contain @p needle. */
+static void expect_cmd(pb_store *st, const char *text, const char *needle)
+{
+	pb_buf ans = PB_BUF_INIT;
+	assert_int_equal(pbb_calls_command(st, "DE", text, &ans), 1);
+	const char *got = ans.data ? (const char *)ans.data : "";
+	if (!strstr(got, needle))
+		fail_msg("%s: answer \"%s\" does not contain \"%s\"", text, got, needle);
+	pb_buf_dispose(&ans);
+}
+
+static void test_bridge__calls_commands(void **state)
+{
+	(void)state;
+	char *d;
+	pb_store *st = open_tmp_store(&d);
+	pb_buf ans = PB_BUF_INIT;
+	assert_int_equal(pbb_calls_command(st, "DE", "!sms +4930 hi", &ans), 0); /* not ours */
+	assert_int_equal(pbb_calls_command(st, "DE", "!allowance", &ans), 0);
+	/* normalised with the region; a note kept; on one list only */
+	expect_cmd(st, "!allow 030 123-4567 Grandma Erna", "+49301234567 is on the allow list (Grandma Erna)");
+	assert_pb_ok(pb_store_list_lookup(st, PB_STORE_ALLOW, "+49301234567", 0, NULL));
+	expect_cmd(st, "!deny +49 30 1234567 the ex", "Usage: !deny NUMBER");
+	expect_cmd(st, "!deny +49 (30) 1234567", "+49301234567 is on the deny list: its calls are rejected");
+	assert_pb_error(pb_store_list_lookup(st, PB_STORE_ALLOW, "+49301234567", 0, NULL), PB_ENOTFOUND);
+	assert_pb_ok(pb_store_list_lookup(st, PB_STORE_DENY, "+49301234567", 0, NULL));
+	/* refused with a reason */
+	expect_cmd(st, "!deny Vodafone", "has letters");
+	expect_cmd(st, "!deny 1-800-FLOWERS", "has letters");
+	expect_cmd(st, "!deny 112", "short code");
+	expect_cmd(st, "!deny", "Which number?");
+	/* paged: 45 numbers, 20 a page */
+	for (int i = 0; i < 45; i++) {
+		char cmd[64];
+		snprintf(cmd, sizeof(cmd), "!allow +1555010%04d", i);
+		expect_cmd(st, cmd, "allow list");
+	}
+	expect_cmd(st, "!list allow", "Allow list, page 1 of 3 (45 numbers):\n+15550100000 (manual)");
+	expect_cmd(st, "!list allow", "More: !list allow 2");
+	expect_cmd(st, "!list allow 3", "+15550100044");
+	expect_cmd(st, "!list allow 4", "3 pages only");
+	expect_cmd(st, "!list deny", "Deny list, page 1 of 1 (1 number):\n+49301234567 (manual)");
+	expect_cmd(st, "!list", "Deny list");
+	expect_cmd(st, "!list colours", "Usage: !list");
+	expect_cmd(st, "!allow +15550100007 the plumber", "(the plumber)");
+	expect_cmd(st, "!list allow", "+15550100007 (manual) the plumber");
+	/* remove: off every list, its note gone */
+	expect_cmd(st, "!remove +15550100007", "off the allow list");
+	expect_cmd(st, "!remove +15550100007", "on no list");
+	char *note = NULL;
+	assert_pb_error(pb_store_kv_get(st, "bridge.note.+15550100007", &note), PB_ENOTFOUND);
+	/* the call log */
+	expect_cmd(st, "!calls", "No calls yet.");
+	pb_store_call c = { .at = 1765000000000, .caller = "+18005550100", .verdict = "reject",
+			    .rule = "deny-list", .sip_status = 603, .ended = "rejected" };
+	for (int i = 0; i < 3; i++)
+		assert_pb_ok(pb_store_call_log(st, &c, NULL));
+	c.caller = "+49301234568";
+	c.verdict = "accept";
+	c.rule = "allow-list";
+	c.duration_ms = 185000;
+	c.ended = "forwarded";
+	assert_pb_ok(pb_store_call_log(st, &c, NULL));
+	expect_cmd(st, "!calls 2", "The last 2 calls, newest first:");
+	expect_cmd(st, "!calls 2", "+49301234568: accept by allow-list, forwarded, talked 3:05");
+	expect_cmd(st, "!calls", "+18005550100: reject by deny-list, rejected");
+	expect_cmd(st, "!calls lots", "Usage: !calls");
+	close_tmp_store(st, d);
+}
+
+static void test_bridge__call_kinds_and_notices(void **state)
+{
+	(void)state;
+	char t[256];
+	pb_store_call c = { .caller = "+4930123456", .verdict = "accept", .challenge = "none", .rule = "allow-list",
+			    .duration_ms = 185000, .ended = "forwarded", .sip_status = 200 };
+	assert_int_equal(pbb_call_kind(&c), PBB_CALL_ANSWERED);
+	pbb_call_notice(&c, t, sizeof(t));
+	assert_non_null(strstr(t, "Call, 3 min"));
+	c.duration_ms = 44600;
+	pbb_call_notice(&c, t, sizeof(t));
+	assert_non_null(strstr(t, "Call, 45 s"));
+	c.duration_ms = 0; /* 302: forwarded, answered or not is the target's */
+	assert_int_equal(pbb_call_kind(&c), PBB_CALL_FORWARDED);
+	c.ended = "forward failed (486)";
+	assert_int_equal(pbb_call_kind(&c), PBB_CALL_MISSED);
+	pbb_call_notice(&c, t, sizeof(t));
+	assert_non_null(strstr(t, "Missed call from +4930123456 (forward failed (486))"));
+	c.verdict = "challenge"; /* passed a challenge, then the caller gave up: missed */
+	c.challenge = "press-digit:passed";
+	c.ended = "caller gave up";
+	assert_int_equal(pbb_call_kind(&c), PBB_CALL_MISSED);
+	c.challenge = "press-digit:failed"; /* robocallers */
+	assert_int_equal(pbb_call_kind(&c), PBB_CALL_SCREENED);
+	c.challenge = "ring-delay:hung-up";
+	assert_int_equal(pbb_call_kind(&c), PBB_CALL_SCREENED);
+	c.verdict = "reject";
+	c.challenge = "none";
+	c.rule = "deny-list";
+	assert_int_equal(pbb_call_kind(&c), PBB_CALL_SCREENED);
+	pbb_call_notice(&c, t, sizeof(t));
+	assert_string_equal(t, "Screened out: +4930123456, reject by deny-list");
+	pb_store_call none = { 0 }; /* a row with nothing known */
+	assert_int_equal(pbb_call_kind(&none), PBB_CALL_MISSED);
+	pbb_call_notice(&none, t, sizeof(t));
+	assert_non_null(strstr(t, "anonymous"));
+	pbb_call_line(&none, t, sizeof(t));
+	assert_non_null(strstr(t, "anonymous: ?"));
+}
+
+static void test_bridge__config_calls(void **state)
+{
+	(void)state;
+	pbb_config c;
+	char err[256] = "", ini[1024];
+	assert_int_equal(pbb_config_parse(&c, good_ini, err, sizeof(err)), 0);
+	assert_true(c.calls_follow && c.calls_answered && c.calls_missed);
+	assert_int_equal(c.calls_screened, PBB_SCREENED_DIGEST);
+	assert_int_equal(c.calls_digest_at, 20 * 3600);
+	pbb_config_free(&c);
+	snprintf(ini, sizeof(ini), "%s[calls]\nanswered = no\nscreened = live\ndigest_at = 07:30:15\n", good_ini);
+	assert_int_equal(pbb_config_parse(&c, ini, err, sizeof(err)), 0);
+	assert_false(c.calls_answered);
+	assert_true(c.calls_missed);
+	assert_int_equal(c.calls_screened, PBB_SCREENED_LIVE);
+	assert_int_equal(c.calls_digest_at, 7 * 3600 + 30 * 60 + 15);
+	pbb_config_free(&c);
+	snprintf(ini, sizeof(ini), "%s[calls]\ndigest_at = 25:00\n", good_ini);
+	expect_bad(ini, "[calls] digest_at: a local time HH:MM");
+	snprintf(ini, sizeof(ini), "%s[calls]\ndigest_at = 7:30pm\n", good_ini);
+	expect_bad(ini, "digest_at");
+	snprintf(ini, sizeof(ini), "%s[calls]\nscreened = loud\n", good_ini);
+	expect_bad(ini, "[calls] screened: digest, live or off");
+}
+
 static void test_bridge__store_identity(void **state)
 {
 	(void)state;
@@ -978,6 +1113,9 @@ int main(void)
 		cmocka_unit_test(test_bridge__config_mms),
 		cmocka_unit_test(test_bridge__send_resumes_after_the_parts_that_went_out),
 		cmocka_unit_test(test_bridge__room_keys),
+		cmocka_unit_test(test_bridge__calls_commands),
+		cmocka_unit_test(test_bridge__call_kinds_and_notices),
+		cmocka_unit_test(test_bridge__config_calls),
 		cmocka_unit_test(test_bridge__mms_participants),
 		cmocka_unit_test(test_bridge__outbound_mms),
 		cmocka_unit_test(test_bridge__report_read),

@@ -779,6 +779,98 @@ static void test_store__lists_honour_expiry_and_source(void **state)
 	assert_pb_error(pb_store_list_add(f->st, PB_STORE_DENY, "+1", 0, 0), PB_EINVAL);
 }
 
+struct page {
+	char numbers[8][32];
+	int n;
+	int stop_at;
+};
+
+static int collect_page(const char *number, const pb_store_list_entry *e, void *ud)
+{
+	struct page *p = ud;
+	assert_int_equal(e->list, PB_STORE_DENY);
+	snprintf(p->numbers[p->n++], sizeof(p->numbers[0]), "%s", number);
+	return p->n == p->stop_at ? 42 : 0;
+}
+
+static void test_store__list_pages_in_number_order(void **state)
+{
+	struct fixture *f = *state;
+	const char *nums[] = { "+4930123456", "+15551234567", "+18005550000", "+33123456789" };
+	for (int i = 0; i < 4; i++)
+		assert_pb_ok(pb_store_list_add(f->st, PB_STORE_DENY, nums[i], PB_STORE_SRC_MANUAL, i == 3 ? 10 : 0));
+	assert_pb_ok(pb_store_list_add(f->st, PB_STORE_ALLOW, "+1000000000", PB_STORE_SRC_MANUAL, 0));
+	struct page p = { .stop_at = -1 };
+	assert_pb_ok(pb_store_list_foreach(f->st, PB_STORE_DENY, NULL, 2, 100, collect_page, &p));
+	assert_int_equal(p.n, 2);
+	assert_string_equal(p.numbers[0], "+15551234567");
+	assert_string_equal(p.numbers[1], "+18005550000");
+	/* the next page after the last number seen; the expired entry is left out */
+	assert_pb_ok(pb_store_list_foreach(f->st, PB_STORE_DENY, p.numbers[1], 2, 100, collect_page, &p));
+	assert_int_equal(p.n, 3);
+	assert_string_equal(p.numbers[2], "+4930123456");
+	/* a callback stops the walk with its value */
+	struct page q = { .stop_at = 1 };
+	assert_int_equal(pb_store_list_foreach(f->st, PB_STORE_DENY, "", 0, 5, collect_page, &q), 42);
+	assert_int_equal(q.n, 1);
+	assert_pb_error(pb_store_list_foreach(f->st, 9, NULL, 0, 0, collect_page, &q), PB_EINVAL);
+	assert_pb_error(pb_store_list_foreach(f->st, PB_STORE_DENY, NULL, 0, 0, NULL, NULL), PB_EINVAL);
+}
+
+/* Two daemons, two users, one group: the modes that let both in (docs/store.md) */
+static void test_store__group_shared_modes(void **state)
+{
+	struct fixture *f = *state;
+	char path[600], dir[700];
+	snprintf(path, sizeof(path), "%s/shared.db", f->dir);
+	snprintf(dir, sizeof(dir), "%s.attachments", path);
+	mode_t old = umask(077); /* the group's bits are set all the same */
+	pb_store_options o = PB_STORE_OPTIONS_INIT;
+	o.group_shared = true;
+	pb_store *st;
+	assert_pb_ok(pb_store_open(&st, path, &o));
+	umask(old);
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0660);
+	assert_int_equal(stat(dir, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 02770);
+	char hash[65];
+	int64_t id = inbound(st, "1", PB_STORE_STORED);
+	assert_pb_ok(pb_store_attachment_add(st, id, "voice", 5, "audio/wav", "vm.wav", hash));
+	char file[800];
+	snprintf(file, sizeof(file), "%s/%s", dir, hash);
+	assert_int_equal(stat(file, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0640);
+	char wal[700];
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	assert_int_equal(stat(wal, &sb), 0); /* SQLite gives it the database's mode */
+	assert_int_equal(sb.st_mode & 0777, 0660);
+	pb_store_close(st);
+	/* no option: a store in a 2770 directory is shared all the same */
+	char sdir[600], spath[700];
+	snprintf(sdir, sizeof(sdir), "%s/phonebridge", f->dir);
+	assert_int_equal(mkdir(sdir, 0700), 0);
+	assert_int_equal(chmod(sdir, 02770), 0);
+	snprintf(spath, sizeof(spath), "%s/phone.db", sdir);
+	old = umask(077);
+	assert_pb_ok(pb_store_open(&st, spath, NULL));
+	umask(old);
+	assert_int_equal(stat(spath, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0660);
+	pb_store_close(st);
+	/* a version 1 options struct (a caller built before group_shared) still opens */
+	struct { int version, synchronous, busy; const char *att; } v1 = { 1, PB_STORE_SYNC_NORMAL, 500, NULL };
+	assert_pb_ok(pb_store_open(&st, path, (const pb_store_options *)(void *)&v1));
+	pb_store_close(st);
+	/* never through a symbolic link */
+	char link[700];
+	snprintf(link, sizeof(link), "%s/link.db", f->dir);
+	assert_int_equal(symlink(path, link), 0);
+	assert_pb_error(pb_store_open(&st, link, &o), PB_EIO);
+	assert_pb_error(pb_store_open(&st, link, NULL), PB_EIO);
+}
+
 static void test_store__attempts_count_in_a_window(void **state)
 {
 	struct fixture *f = *state;
@@ -824,6 +916,16 @@ static void test_store__call_log_keeps_calls(void **state)
 	assert_int_equal(l->items[1].id, id2);
 	assert_null(l->items[1].caller);
 	assert_string_equal(l->items[1].challenge, "dtmf:failed");
+	pb_store_call_list_free(l);
+	/* a follower's queue: oldest first, after the last id seen */
+	assert_pb_ok(pb_store_call_after(f->st, 0, 2, &l));
+	assert_int_equal(l->count, 2);
+	assert_int_equal(l->items[0].id, id1);
+	assert_int_equal(l->items[1].id, id2);
+	pb_store_call_list_free(l);
+	assert_pb_ok(pb_store_call_after(f->st, id2, 0, &l));
+	assert_int_equal(l->count, 1);
+	assert_true(l->items[0].id > id2);
 	pb_store_call_list_free(l);
 	assert_pb_ok(pb_store_call_recent(f->st, 0, &l));
 	assert_int_equal(l->count, 3);
@@ -1194,6 +1296,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store__contacts_map_numbers_to_rooms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__groups_are_sets_of_numbers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__lists_honour_expiry_and_source, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__list_pages_in_number_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__group_shared_modes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__attempts_count_in_a_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__call_log_keeps_calls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__migrates_from_every_earlier_version, setup, teardown),

@@ -1421,6 +1421,8 @@ static void *deliver_main(void *arg)
 			rc = deliver_inbound(b, st, mx);
 		if (rc == 0)
 			rc = report_outbound(b, st, mx);
+		if (rc == 0)
+			rc = pbb_calls_follow(b->cfg, &b->room_mu, st, mx, b->store_id, (int64_t)time(NULL) * 1000);
 		if (rc < 0 && !stopping(b)) {
 			backoff = matrix_backoff(b, backoff, 500);
 			/* a full disk: the rows cannot be marked; do not send them
@@ -1563,25 +1565,12 @@ static int command(sync_ctx *sc, const pb_matrix_event *ev)
 	pbb *b = sc->b;
 	const char *t = ev->body;
 	char msg[1024], num[PB_PHONE_MAX], word[64];
-	if (!strncmp(t, "!allow ", 7) || !strncmp(t, "!deny ", 6)) {
-		bool allow = t[1] == 'a';
-		snprintf(word, sizeof(word), "%.63s", t + (allow ? 7 : 6));
-		word[strcspn(word, "\r\n")] = '\0';
-		if (normalize(b, word, num, sizeof(num)) < 0) {
-			snprintf(msg, sizeof(msg), "Not a phone number: %s", word);
-			return reply(sc, ev, msg);
-		}
-		int rc = pb_store_list_add(sc->st, allow ? PB_STORE_ALLOW : PB_STORE_DENY, num,
-					   PB_STORE_SRC_MANUAL, 0);
-		if (rc == 0) {
-			rc = pb_store_list_remove(sc->st, allow ? PB_STORE_DENY : PB_STORE_ALLOW, num);
-			if (rc == PB_ENOTFOUND)
-				rc = 0;
-		}
-		if (rc < 0)
-			return rc;
-		snprintf(msg, sizeof(msg), "%s is on the %s list.", num, allow ? "allow" : "deny");
-		return reply(sc, ev, msg);
+	pb_buf ans = PB_BUF_INIT;
+	int handled = pbb_calls_command(sc->st, b->cfg->region, t, &ans);
+	if (handled != 0) {
+		int rc = handled < 0 ? handled : reply(sc, ev, ans.data ? (const char *)ans.data : "");
+		pb_buf_dispose(&ans);
+		return rc;
 	}
 	if (!strncmp(t, "!sms ", 5)) {
 		const char *p = t + 5;
@@ -1652,8 +1641,8 @@ static int command(sync_ctx *sc, const pb_matrix_event *ev)
 	if (!strncmp(t, "!contacts", 9))
 		return reply(sc, ev, "Usage: !contacts import, then send a .vcf or .csv file");
 	if (t[0] == '!')
-		return reply(sc, ev, "Commands: !sms NUMBER TEXT, !status, !allow NUMBER, !deny NUMBER, "
-				     "!resend ID, !contacts import");
+		return reply(sc, ev, "Commands: !sms NUMBER TEXT, !status, !allow NUMBER [note], !deny NUMBER, "
+				     "!remove NUMBER, !list [allow|deny] [PAGE], !calls [N], !resend ID, !contacts import");
 	return 0;
 }
 

@@ -72,6 +72,12 @@ typedef struct pbb_config {
 	char region[8];            /**< default region for national numbers, e.g. "DE" */
 	bool store_sync_normal;    /**< tests only: synchronous=NORMAL */
 	bool delivery_reports;     /**< ask for delivery reports (default yes) */
+	/* [calls]: pb-screend's call log in Matrix (calls.c) */
+	bool calls_follow;         /**< follow the call log at all (default yes) */
+	bool calls_answered;       /**< "Call, 3 min" in the caller's room (default yes) */
+	bool calls_missed;         /**< "Missed call" in the caller's room (default yes) */
+	int calls_screened;        /**< pbb_screened: screened-out calls (default digest) */
+	int calls_digest_at;       /**< the daily digest's local time, seconds after midnight (default 20:00) */
 } pbb_config;
 
 /** [matrix] encryption: what the bridge does with end-to-end encryption. */
@@ -81,6 +87,12 @@ enum {
 	PBB_E2EE_DEFAULT = 2, /**< and rooms it creates are encrypted */
 	PBB_E2EE_REQUIRE = 3, /**< and unencrypted messages from owners are refused */
 };
+/** Where screened-out calls go. */
+typedef enum pbb_screened {
+	PBB_SCREENED_DIGEST = 0, /**< one digest a day in the control room */
+	PBB_SCREENED_LIVE = 1,   /**< each at once in the control room */
+	PBB_SCREENED_OFF = 2,    /**< not at all (they stay in !calls) */
+} pbb_screened;
 
 /**
  * Read an INI file into @p c (zeroed first; pbb_config_free() afterwards,
@@ -241,6 +253,51 @@ int pbb_import_inspect(const pb_matrix_event *ev, pbb_import_file *f);
  *         or a negative code (download or store failure: retry)
  */
 int pbb_import_run(pb_store *st, pb_matrix *mx, const char *region, const pbb_import_file *f, pb_buf *out);
+
+/* --- calls: the control room's list and call commands (calls.c) ------------ */
+
+/**
+ * A control room command about calls: "!allow NUMBER [note]", "!deny
+ * NUMBER", "!remove NUMBER", "!list [allow|deny] [PAGE]", "!calls [N]".
+ * Numbers are normalised with @p region; one that is not a full number is
+ * refused with the reason. The lists are pb-screend's (one store for both
+ * daemons), so a change counts for the next call. Idempotent: the same
+ * command twice leaves the same state.
+ * @param ans receives the answer for the owner
+ * @return 1 (handled: @p ans set), 0 (not such a command), or a negative
+ *         PB_E* code (store error: retry)
+ */
+int pbb_calls_command(pb_store *st, const char *region, const char *text, pb_buf *ans);
+
+/** What a logged call was, for Matrix. */
+typedef enum pbb_call_kinds {
+	PBB_CALL_ANSWERED = 0,  /**< passed and forwarded, talked (duration > 0) */
+	PBB_CALL_FORWARDED = 1, /**< passed and redirected (302): whether it was answered is not ours to know */
+	PBB_CALL_MISSED = 2,    /**< passed screening (or allow-listed), nobody answered */
+	PBB_CALL_SCREENED = 3,  /**< rejected or failed its challenge */
+} pbb_call_kinds;
+
+/** @return the pbb_call_kinds of a logged call */
+int pbb_call_kind(const pb_store_call *c);
+/** The notice of a call in its room: "Call, 3 min", "Missed call from ...". */
+void pbb_call_notice(const pb_store_call *c, char *out, size_t size);
+
+/**
+ * Follow pb-screend's call log in the shared store (no protocol between the
+ * daemons): every call after kv "bridge.calls.cursor" is posted (answered,
+ * missed: in the caller's room, created like for an SMS; screened out: live
+ * in the control room, or counted for the daily digest) with the
+ * transaction id "pbcall<call id>", then the cursor moves: exactly once
+ * across crashes. A new follower takes the log so far as history. Past
+ * @p cfg calls_digest_at (local time) the day's digest of screened-out
+ * calls goes to the control room once.
+ * @return 0 or a negative code (retry later)
+ */
+int pbb_calls_follow(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *st, pb_matrix *mx,
+		     const char *store_id, int64_t now_ms);
+
+/** One call of the log for people: "2026-12-06 16:30 +4930...: reject by deny-list, ..." */
+void pbb_call_line(const pb_store_call *c, char *out, size_t size);
 
 /** The running daemon. */
 typedef struct pbb pbb;

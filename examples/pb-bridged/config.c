@@ -261,6 +261,33 @@ static int handler(void *ud, const char *section, const char *name, const char *
 	} else if (KEY("bridge", "delivery_reports")) {
 		if (!parse_bool(value, &c->delivery_reports))
 			return fail(p, line, "delivery_reports: yes or no");
+	} else if (KEY("calls", "follow")) {
+		if (!parse_bool(value, &c->calls_follow))
+			return fail(p, line, "[calls] follow: yes or no");
+	} else if (KEY("calls", "answered")) {
+		if (!parse_bool(value, &c->calls_answered))
+			return fail(p, line, "[calls] answered: yes or no");
+	} else if (KEY("calls", "missed")) {
+		if (!parse_bool(value, &c->calls_missed))
+			return fail(p, line, "[calls] missed: yes or no");
+	} else if (KEY("calls", "screened")) {
+		if (!strcmp(value, "digest"))
+			c->calls_screened = PBB_SCREENED_DIGEST;
+		else if (!strcmp(value, "live"))
+			c->calls_screened = PBB_SCREENED_LIVE;
+		else if (!strcmp(value, "off"))
+			c->calls_screened = PBB_SCREENED_OFF;
+		else
+			return fail(p, line, "[calls] screened: digest, live or off");
+	} else if (KEY("calls", "digest_at")) {
+		unsigned h = 99, m = 99, sec = 0;
+		int used = -1, used3 = -1;
+		sscanf(value, "%2u:%2u%n:%2u%n", &h, &m, &used, &sec, &used3);
+		size_t len = strlen(value);
+		bool whole = (used3 > 0 && (size_t)used3 == len) || (used > 0 && (size_t)used == len);
+		if (!whole || !isdigit((unsigned char)value[0]) || h > 23 || m > 59 || sec > 59)
+			return fail(p, line, "[calls] digest_at: a local time HH:MM or HH:MM:SS");
+		c->calls_digest_at = (int)(h * 3600 + m * 60 + sec);
 	} else
 		return fail(p, line, "unknown setting [%s] %s", section, name);
 	if (r < 0)
@@ -336,6 +363,9 @@ static void defaults(pbb_config *c)
 	c->mmsc_fetch_attempts = 10;
 	c->mmsc_fetch_retry_ms = 60000;
 	c->delivery_reports = true;
+	c->calls_follow = c->calls_answered = c->calls_missed = true;
+	c->calls_screened = PBB_SCREENED_DIGEST;
+	c->calls_digest_at = 20 * 3600;
 }
 
 int pbb_config_parse(pbb_config *c, const char *text, char *err, size_t errlen)

@@ -63,17 +63,26 @@ typedef struct pb_store_options {
 	int synchronous;             /**< a pb_store_sync */
 	int busy_timeout_ms;         /**< how long to wait for another writer; <= 0: 30000 */
 	const char *attachments_dir; /**< borrowed during the call; NULL: "<path>.attachments" beside the database */
+	/** (version 2) The store is shared by the members of its directory's group
+	 *  (both daemons, each its own user, docs/store.md "One store for both
+	 *  daemons"): a new database is created mode 0660 (SQLite gives its -wal
+	 *  and -shm files the same mode), the attachments directory 02770 and
+	 *  attachment files 0640. false: 0600/0700/0600, only the owner, unless
+	 *  the database's directory is setgid, group-writable and closed to
+	 *  others (mode 2770): a store there is group-shared all the same. */
+	bool group_shared;
 } pb_store_options;
 
-#define PB_STORE_OPTIONS_VERSION 1
-#define PB_STORE_OPTIONS_INIT { PB_STORE_OPTIONS_VERSION, PB_STORE_SYNC_FULL, 30000, NULL }
+#define PB_STORE_OPTIONS_VERSION 2
+#define PB_STORE_OPTIONS_INIT { PB_STORE_OPTIONS_VERSION, PB_STORE_SYNC_FULL, 30000, NULL, false }
 
 /**
  * Open (creating if needed) a store and bring its schema to
  * PB_STORE_SCHEMA_VERSION, migrating older databases in one transaction.
  *
  * Sets WAL mode, foreign keys, the busy timeout and the synchronous level,
- * and creates the attachments directory (mode 0700).
+ * and creates the attachments directory (mode 0700, or 02770 with
+ * group_shared). A database file that is a symbolic link is refused.
  *
  * @param out  receives the new handle (pb_store_close()); NULL on failure
  * @param path database file; borrowed
@@ -341,7 +350,7 @@ typedef struct pb_store_attachment_list {
  *
  * The bytes go to a file named by their SHA-256 in the attachments
  * directory (written to a temporary name, fsynced, renamed, directory
- * fsynced; mode 0600; identical content is stored once), then the row that
+ * fsynced; mode 0600, 0640 in a group-shared store; identical content is stored once), then the row that
  * references it is committed. The name the network gave is kept as data
  * only and never touches the file system.
  *
@@ -535,6 +544,21 @@ PB_API int pb_store_list_remove(pb_store *st, int list, const char *number);
 PB_API int pb_store_list_lookup(pb_store *st, int list, const char *number, int64_t now,
 				pb_store_list_entry *entry);
 
+/** A callback of pb_store_list_foreach(): @p number and @p entry are borrowed
+ *  for the call. Return non-zero to stop. */
+typedef int (*pb_store_list_cb)(const char *number, const pb_store_list_entry *entry, void *userdata);
+
+/**
+ * Walk one page of a list in number order (strcmp): the entries after
+ * @p after (NULL or "": from the first), at most @p limit of them (0: all),
+ * expired ones left out. Page on by passing the last number seen. Do not
+ * call other store functions on @p st from the callback.
+ * @param after borrowed
+ * @return 0, the callback's non-zero value, PB_EINVAL, PB_EIO
+ */
+PB_API int pb_store_list_foreach(pb_store *st, int list, const char *after, size_t limit, int64_t now,
+				 pb_store_list_cb cb, void *userdata);
+
 /** Delete expired entries of both lists. @param removed optional. @return 0, PB_EBUSY, PB_EIO */
 PB_API int pb_store_list_expire(pb_store *st, int64_t now, int64_t *removed);
 
@@ -586,6 +610,10 @@ typedef struct pb_store_call_list {
 /** The most recent calls, newest first. @param limit 0: all
  *  @param out new (pb_store_call_list_free()). @return 0, PB_ENOMEM, PB_EIO */
 PB_API int pb_store_call_recent(pb_store *st, size_t limit, pb_store_call_list **out);
+/** Logged calls with an id above @p after_id, oldest first (a follower's
+ *  work queue: page with the last id seen). @param limit 0: all
+ *  @param out new (pb_store_call_list_free()). @return 0, PB_ENOMEM, PB_EIO */
+PB_API int pb_store_call_after(pb_store *st, int64_t after_id, size_t limit, pb_store_call_list **out);
 /** Free a list from pb_store_call_recent() and its strings. NULL is fine. */
 PB_API void pb_store_call_list_free(pb_store_call_list *list);
 

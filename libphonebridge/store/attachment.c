@@ -84,7 +84,7 @@ static int write_file(pb_store *st, const char *path, const void *data, size_t l
 		rc = pb_error_set(PB_EIO, "store: cannot create %s: %s", t, strerror(errno));
 		goto out;
 	}
-	if (fchmod(fd, 0600) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+	if (fchmod(fd, st->shared ? 0640 : 0600) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0) {
 		rc = pb_error_set(PB_EIO, "store: cannot write %s: %s", t, strerror(errno));
 		close(fd);
 		unlink(t);

@@ -94,6 +94,38 @@ PB_API int pb_store_list_lookup(pb_store *st, int list, const char *number, int6
 	return rc;
 }
 
+PB_API int pb_store_list_foreach(pb_store *st, int list, const char *after, size_t limit, int64_t now,
+				 pb_store_list_cb cb, void *userdata)
+{
+	static const char sql[] =
+		"SELECT number, source, created_at, expires_at FROM screen_list "
+		"WHERE list = ?1 AND number > ?2 AND (expires_at = 0 OR expires_at > ?3) "
+		"ORDER BY number LIMIT ?4";
+	if (st == NULL || !good_list(list) || cb == NULL)
+		return pb_error_set(PB_EINVAL, "pb_store_list_foreach: bad argument");
+	sqlite3_stmt *s = NULL;
+	int rc = pb_store__stmt(st, sql, &s);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int(s, 1, list);
+	pb_store__bind_text(s, 2, after ? after : "");
+	sqlite3_bind_int64(s, 3, now ? now : pb_store__now());
+	sqlite3_bind_int64(s, 4, limit ? (int64_t)limit : -1);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		pb_store_list_entry e = { list, sqlite3_column_int(s, 1), sqlite3_column_int64(s, 2),
+					  sqlite3_column_int64(s, 3) };
+		const char *number = (const char *)sqlite3_column_text(s, 0);
+		int r = number ? cb(number, &e, userdata) : 0;
+		if (r != 0) {
+			sqlite3_reset(s);
+			return r;
+		}
+	}
+	rc = rc == SQLITE_DONE ? 0 : pb_store__error(st, rc, "list walk");
+	sqlite3_reset(s);
+	return rc;
+}
+
 /* Run a DELETE with one int64 parameter and report how many rows went. */
 static int delete_before(pb_store *st, const char *sql, int64_t t, int64_t *removed, const char *what)
 {
@@ -238,11 +270,26 @@ static int copy_call(sqlite3_stmt *s, void *item)
 	return 0;
 }
 
+static int call_query(pb_store *st, const char *sql, int64_t after_id, size_t limit, pb_store_call_list **out);
+
 PB_API int pb_store_call_recent(pb_store *st, size_t limit, pb_store_call_list **out)
 {
 	static const char sql[] =
 		"SELECT id, at, caller, attestation, verdict, challenge, duration_ms, forward_target, "
-		"called, rule, sip_status, ended FROM calls ORDER BY at DESC, id DESC LIMIT ?1";
+		"called, rule, sip_status, ended FROM calls WHERE id > ?2 ORDER BY at DESC, id DESC LIMIT ?1";
+	return call_query(st, sql, -1, limit, out);
+}
+
+PB_API int pb_store_call_after(pb_store *st, int64_t after_id, size_t limit, pb_store_call_list **out)
+{
+	static const char sql[] =
+		"SELECT id, at, caller, attestation, verdict, challenge, duration_ms, forward_target, "
+		"called, rule, sip_status, ended FROM calls WHERE id > ?2 ORDER BY id LIMIT ?1";
+	return call_query(st, sql, after_id, limit, out);
+}
+
+static int call_query(pb_store *st, const char *sql, int64_t after_id, size_t limit, pb_store_call_list **out)
+{
 	*out = NULL;
 	pb_store_call_list *l = pb_calloc(1, sizeof(*l));
 	if (l == NULL)
@@ -251,8 +298,9 @@ PB_API int pb_store_call_recent(pb_store *st, size_t limit, pb_store_call_list *
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc == 0) {
 		sqlite3_bind_int64(s, 1, limit ? (int64_t)limit : -1);
+		sqlite3_bind_int64(s, 2, after_id);
 		void *items;
-		rc = pb_store__collect(st, s, sizeof(*l->items), copy_call, release_call, "recent calls",
+		rc = pb_store__collect(st, s, sizeof(*l->items), copy_call, release_call, "calls",
 				       &items, &l->count);
 		l->items = items;
 	}

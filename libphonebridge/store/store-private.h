@@ -17,6 +17,7 @@ struct pb_store {
 	sqlite3 *db;
 	char *att_dir;     /* attachments directory, no trailing slash */
 	bool user_txn;     /* pb_store_begin() is open */
+	bool shared;       /* group_shared: group modes on new files */
 	int schema_version;
 	size_t ncache;
 	struct {

@@ -4,10 +4,12 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -226,16 +228,57 @@ int pb_store__sha256_hex(const void *data, size_t len, char hex[PB_STORE_SHA256_
 
 /* --- opening -------------------------------------------------------------- */
 
-static int make_dir(const char *dir)
+/* The attachments directory: 0700, or 02770 for a group-shared store (the
+ * setgid bit hands the group down to the files); only its owner corrects
+ * the mode, the other daemon of a shared store takes what is there. */
+static int make_dir(const char *dir, bool shared)
 {
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+	mode_t want = shared ? 02770 : 0700;
+	if (mkdir(dir, want) != 0 && errno != EEXIST)
 		return pb_error_set(PB_EIO, "store: cannot create %s: %s", dir, strerror(errno));
 	struct stat sb;
 	if (lstat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
 		return pb_error_set(PB_EIO, "store: %s is not a directory", dir);
-	if ((sb.st_mode & 077) != 0 && chmod(dir, 0700) != 0)
-		return pb_error_set(PB_EIO, "store: cannot restrict %s: %s", dir, strerror(errno));
+	mode_t have = sb.st_mode & 07777;
+	bool open_to_others = shared ? (have & 007) != 0 : (have & 077) != 0;
+	if ((open_to_others || (shared && have != want)) && sb.st_uid == geteuid() && chmod(dir, want) != 0)
+		return pb_error_set(PB_EIO, "store: cannot set the mode of %s: %s", dir, strerror(errno));
+	if (open_to_others && sb.st_uid != geteuid())
+		return pb_error_set(PB_EIO, "store: %s is open to others (mode %04o) and not ours to restrict",
+				    dir, (unsigned)have);
 	return 0;
+}
+
+/* A store in a setgid directory its group may write (and others may not)
+ * is shared by that group, as if group_shared were set: the installed
+ * layout (/var/lib/phonebridge, 2770 root:phonebridge, tmpfiles.d) makes
+ * both daemons share it with no option in either configuration. */
+static bool dir_is_shared(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if ((size_t)(slash - path) >= sizeof(dir))
+		return false;
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	struct stat sb;
+	return stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) && (sb.st_mode & S_ISGID) &&
+	       (sb.st_mode & 070) == 070 && (sb.st_mode & 007) == 0;
+}
+
+/* A group-shared store's new database file is created 0660 here (SQLite
+ * would make it 0644 less the umask, and gives -wal/-shm the database's mode);
+ * never through a symbolic link. */
+static int precreate(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0660);
+	if (fd < 0)
+		return errno == EEXIST ? 0 : pb_error_set(PB_EIO, "store: cannot create %s: %s", path, strerror(errno));
+	int r = fchmod(fd, 0660); /* the umask may have taken the group's bits */
+	close(fd);
+	return r == 0 ? 0 : pb_error_set(PB_EIO, "store: cannot set the mode of %s: %s", path, strerror(errno));
 }
 
 static long ms_since(const struct timespec *t0)
@@ -301,7 +344,13 @@ int pb_store__open_at(pb_store **out, const char *path, const pb_store_options *
 		int vrc = PB_CHECK_VERSION(opts, PB_STORE_OPTIONS, 1);
 		if (vrc < 0)
 			return vrc;
-		o = *opts;
+		if (opts->version == 1) { /* a caller built before group_shared */
+			o.synchronous = opts->synchronous;
+			o.busy_timeout_ms = opts->busy_timeout_ms;
+			o.attachments_dir = opts->attachments_dir;
+		} else {
+			o = *opts;
+		}
 	}
 	if (o.synchronous != PB_STORE_SYNC_FULL && o.synchronous != PB_STORE_SYNC_NORMAL)
 		return pb_error_set(PB_EINVAL, "pb_store_open: bad synchronous value %d", o.synchronous);
@@ -321,8 +370,12 @@ int pb_store__open_at(pb_store **out, const char *path, const pb_store_options *
 		rc = PB_ENOMEM;
 		goto fail;
 	}
+	st->shared = o.group_shared || dir_is_shared(path);
+	if (st->shared && (rc = precreate(path)) < 0)
+		goto fail;
 	int src = sqlite3_open_v2(path, &st->db,
-				  SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+				  SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
+				  NULL);
 	if (src != SQLITE_OK) {
 		rc = st->db ? pb_store__error(st, src, path)
 			    : pb_error_set(PB_ENOMEM, "store: sqlite3_open_v2: out of memory");
@@ -334,7 +387,7 @@ int pb_store__open_at(pb_store **out, const char *path, const pb_store_options *
 	if (rc == 0)
 		rc = pb_store__migrate(st, target);
 	if (rc == 0)
-		rc = make_dir(st->att_dir);
+		rc = make_dir(st->att_dir, st->shared);
 	if (rc < 0)
 		goto fail;
 	*out = st;
