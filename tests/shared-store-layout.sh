@@ -8,9 +8,10 @@
 # most 1.5. Prints TAP; skips with a reason where systemd's tools are missing.
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# usage: shared-store-layout.sh SOURCE_ROOT PB_BRIDGED PB_SCREEND
+# usage: shared-store-layout.sh SOURCE_ROOT SBINDIR PB_BRIDGED BRIDGED_UNIT PB_SCREEND SCREEND_UNIT
+# (the units as meson made them from data/systemd/*.service.in)
 set -u
-src=$1 bridged=$(readlink -f "$2") screend=$(readlink -f "$3")
+src=$1 sbindir=$2 bridged=$(readlink -f "$3") bridged_unit=$4 screend=$(readlink -f "$5") screend_unit=$6
 echo "1..6"
 for tool in systemd-analyze systemd-sysusers systemd-tmpfiles; do
 	if ! command -v $tool >/dev/null 2>&1; then
@@ -42,9 +43,9 @@ units=$tmp/units
 mkdir "$units"
 n=2
 for unit in pb-bridged pb-screend; do
-	prog=$bridged
-	[ "$unit" = pb-screend ] && prog=$screend
-	sed "s|/usr/sbin/$unit|$prog|g" "$src/data/systemd/$unit.service" >"$units/$unit.service"
+	prog=$bridged made=$bridged_unit
+	[ "$unit" = pb-screend ] && prog=$screend made=$screend_unit
+	sed "s|$sbindir/$unit|$prog|g" "$made" >"$units/$unit.service"
 	mkdir "$units/$unit.service.d"
 	cp "$src/data/systemd/shared-store.conf" "$units/$unit.service.d/"
 	n=$((n + 1))
