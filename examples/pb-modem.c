@@ -23,8 +23,8 @@ static void usage(FILE *f)
 	fputs("usage: pb-modem --backend hilink|at|smseagle [--url URL | --device PATH]\n"
 	      "                [--user NAME] [--password-file FILE] [--token-file FILE]\n"
 	      "                [--login auto|type4|base64|scram|none] [--storage ME|SM] [--baud N]\n"
-	      "                [--timeout MS] [--poll MS] [--webhook HOST:PORT] [--ca-file FILE]\n"
-	      "                [--insecure] [--verbose] COMMAND ...\n"
+	      "                [--timeout MS] [--send-timeout MS] [--poll MS] [--webhook HOST:PORT]\n"
+	      "                [--ca-file FILE] [--insecure] [--verbose] COMMAND ...\n"
 	      "commands:\n"
 	      "  status                          operator, registration, network, signal, SIM\n"
 	      "  list [--sent]                   messages in the inbox (or sent box), one JSON a line\n"
@@ -292,6 +292,7 @@ int main(int argc, char **argv)
 		{ "storage", required_argument, NULL, 'S' },
 		{ "baud", required_argument, NULL, 'B' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "send-timeout", required_argument, NULL, 'O' },
 		{ "poll", required_argument, NULL, 'P' },
 		{ "webhook", required_argument, NULL, 'W' },
 		{ "ca-file", required_argument, NULL, 'C' },
@@ -317,6 +318,7 @@ int main(int argc, char **argv)
 		case 'S': o.storage = optarg; break;
 		case 'B': o.baud = atoi(optarg); break;
 		case 'T': o.timeout_ms = atoi(optarg); break;
+		case 'O': o.send_timeout_ms = atoi(optarg); break;
 		case 'P': o.poll_interval_ms = atoi(optarg); break;
 		case 'W': o.webhook = optarg; break;
 		case 'C': o.ca_file = optarg; break;

@@ -17,6 +17,9 @@
 #     posted again (the fetch state is durable);
 #  4. honest send outcomes: an AT modem answering ERROR to AT+CMGS (before
 #     the PDU): the message stays queued and goes out later, no "Not sent";
+#     an AT modem that takes the PDU and never answers ([modem]
+#     send_timeout_ms = 2000): "unknown" with an "Uncertain" notice offering
+#     !resend, the next message goes out, the PDU reached the modem once;
 #     a HiLink router that sends but whose answer is lost: "unknown", an
 #     "Uncertain" notice offering !resend, then settled from the router's
 #     sent box ("Settled" notice, row "sent", sent once); the same with a
@@ -83,7 +86,7 @@ mmsc_proc, mmsc_out = child([os.path.join(ROOT, "tests/mmsc-server.py"), "--root
 MMSC = "http://127.0.0.1:%d" % int(mmsc_out.get("PORT ").split()[1])
 modem = AtModem(tmp)
 store_dir = disk if mounted else tmp
-bridge = Bridge(DAEMON, tmp, hs, modem.config(),
+bridge = Bridge(DAEMON, tmp, hs, modem.config() + "\nsend_timeout_ms = 2000",
                 "retry_max_ms = 500\n[mmsc]\nurl = %s/mms\nfetch_attempts = 3\nfetch_retry_ms = 300" % MMSC)
 # the store on the small file system
 with open(bridge.config) as f:
@@ -207,6 +210,20 @@ try:
     ok(row_state("Through a refusing modem") == 6 and not any("Not sent" in n for n in notices()),
        "the row is 'sent', no \"Not sent\" notice")
     ok(bridge.log_has("not sent yet"), "the log says it will be tried again")
+
+    # --- 4. AT: a PDU whose answer never comes is uncertain ------------------------------
+    modem.ctl("cmgs-swallow 1")
+    owner_reply(peer_room, "o2", "Answer never came")
+    ok(wait_for(lambda: any(n.startswith("Uncertain") and "Answer never came" in n and "!resend" in n
+                            for n in notices(peer_room)), "the AT uncertain notice", 45),
+       "AT: no +CMGS answer within [modem] send_timeout_ms: an \"Uncertain\" notice offering !resend")
+    ok(row_state("Answer never came") == 7 and not any("Not sent" in n for n in notices()),
+       "the row is 'unknown', no \"Not sent\" notice")
+    owner_reply(peer_room, "o3", "After the lost answer")
+    ok(wait_for(lambda: row_state("After the lost answer") == 6, "the next SMS through the AT modem", 60),
+       "the modem left any prompt (ESC): the next message goes out")
+    ok(sum(1 for h in modem.sent() if submit_text(h) == (PEER, "Answer never came")) == 1,
+       "the unanswered PDU reached the modem once and was not sent again by itself")
 
     # --- 6. a full disk -------------------------------------------------------------------
     if not mounted:

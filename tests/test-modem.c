@@ -1393,6 +1393,57 @@ static void test_modem__at_left_in_prompt(void **state)
 	emu_stop(&e);
 }
 
+/* A PDU the modem took but never answered may have gone out: the send is
+ * uncertain, never "not sent", and comes back after send_timeout_ms, not
+ * the default 60 s. The next send leaves any prompt (ESC) and works, and
+ * the unanswered message reached the modem exactly once. */
+static void test_modem__at_send_unanswered(void **state)
+{
+	(void)state;
+	emu e;
+	at_start(&e, NULL);
+	pb_modem_options o = PB_MODEM_OPTIONS_INIT;
+	o.device = tty_link();
+	o.timeout_ms = 5000;
+	o.send_timeout_ms = 1500;
+	pb_modem *m;
+	assert_pb_ok(pb_modem_open(&m, "at", &o));
+	emu_ctl(&e, "cmgs-swallow 1");
+	int ref = -1;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rc = pb_modem_send_text(m, "+15557777", "answer lost", 0, &ref);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_int_equal(rc, PB_ETIMEOUT);
+	assert_int_equal(pb_modem_send_fate(rc), PB_MODEM_SEND_UNCERTAIN);
+	assert_non_null(strstr(pb_error_last()->message, "may have gone out"));
+	assert_true(t1.tv_sec - t0.tv_sec < 30); /* the configured wait, not 60 s */
+	emu_ctl(&e, "prompt?");
+	assert_string_equal(emu_read_line(&e, "PROMPT "), "no");
+	assert_pb_ok(pb_modem_send_text(m, "+15557777", "the next one", 0, &ref));
+	pb_modem_close(m);
+
+	emu_ctl(&e, "sent?");
+	char *sent = emu_read_line(&e, "SENT ");
+	const char *want[] = { "answer lost", "the next one" };
+	size_t n = 0;
+	for (char *save = NULL, *h = strtok_r(sent, ",", &save); h; h = strtok_r(NULL, ",", &save), n++) {
+		assert_true(n < PB_ARRAY_SIZE(want));
+		pb_sms_message s;
+		uint8_t scratch[200];
+		assert_pb_ok(pb_sms_decode_hex(&s, h, strlen(h), PB_SMS_DECODE_SMSC, scratch, sizeof(scratch), NULL));
+		assert_string_equal(s.text, want[n]);
+	}
+	assert_int_equal(n, 2); /* the unanswered one once, never again */
+
+	/* a caller built against version 1 of the options (no send_timeout_ms) still opens */
+	o.version = 1;
+	assert_pb_ok(pb_modem_open(&m, "at", &o));
+	assert_pb_ok(pb_modem_send_text(m, "+15557777", "version 1", 0, &ref));
+	pb_modem_close(m);
+	emu_stop(&e);
+}
+
 /* --- incomplete messages across watch calls and restarts -------------------------- */
 
 /* A reassembly store in memory, standing in for pb_store's SMS parts: it
@@ -1909,6 +1960,7 @@ int main(void)
 		cmocka_unit_test(test_modem__at_echo_stays_on),
 		cmocka_unit_test(test_modem__at_hung_modem),
 		cmocka_unit_test(test_modem__at_left_in_prompt),
+		cmocka_unit_test(test_modem__at_send_unanswered),
 		cmocka_unit_test(test_modem__at_incomplete_after_timeout),
 		cmocka_unit_test(test_modem__hilink_incomplete_after_timeout),
 		cmocka_unit_test(test_modem__smseagle_incomplete_after_timeout),

@@ -42,6 +42,7 @@ typedef struct pbb_config {
 	char *modem_storage;
 	int modem_poll_ms;
 	int modem_timeout_ms;
+	int modem_send_timeout_ms; /**< at: wait for the answer to a sent PDU; 0 = the library's 60 s */
 	int incomplete_timeout_ms; /**< report a multipart SMS still incomplete after this long */
 	bool modem_insecure_tls;
 	bool import_existing;      /**< bridge what is on the modem at the first start (default no) */

@@ -178,6 +178,9 @@ static int handler(void *ud, const char *section, const char *name, const char *
 	} else if (KEY("modem", "timeout_ms")) {
 		if (!parse_int(value, 100, 600000, &c->modem_timeout_ms))
 			return fail(p, line, "timeout_ms: a number of milliseconds (100-600000)");
+	} else if (KEY("modem", "send_timeout_ms")) {
+		if (!parse_int(value, 100, 600000, &c->modem_send_timeout_ms))
+			return fail(p, line, "send_timeout_ms: a number of milliseconds (100-600000)");
 	} else if (KEY("modem", "incomplete_timeout_ms")) {
 		if (!parse_int(value, 1000, 86400000, &c->incomplete_timeout_ms))
 			return fail(p, line, "incomplete_timeout_ms: a number of milliseconds (1000-86400000)");

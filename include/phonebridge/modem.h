@@ -52,11 +52,16 @@ typedef struct pb_modem_options {
 	int baud;                  /**< at: line speed; 0 = 115200 */
 	const char *webhook;       /**< smseagle: "HOST:PORT" (a bare port: 127.0.0.1) to receive the device's webhook on, apikey = the token; NULL = poll */
 	int modem_no;              /**< smseagle: modem number for multi-modem devices; 0 = 1 */
+	/* version 2 */
+	int send_timeout_ms;       /**< at: how long to wait for the modem's answer to a sent PDU
+				    *   (after it, the send's fate is uncertain); 0 = 60000, as a
+				    *   busy network can take that long */
 } pb_modem_options;
 
-#define PB_MODEM_OPTIONS_VERSION 1
+/* Version 1 lacks send_timeout_ms; pb_modem_open() still takes it (as 0). */
+#define PB_MODEM_OPTIONS_VERSION 2
 #define PB_MODEM_OPTIONS_INIT { PB_MODEM_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, 0, \
-				false, NULL, NULL, NULL, 0, NULL, 0 }
+				false, NULL, NULL, NULL, 0, NULL, 0, 0 }
 
 /**
  * Open the backend registered as @p backend ("hilink", "at", "smseagle", or

@@ -22,7 +22,7 @@
 
 #define DOMAIN "at"
 #define RX_MAX 65536
-#define SEND_TIMEOUT_MS 60000
+#define SEND_TIMEOUT_MS 60000 /* default for pb_modem_options.send_timeout_ms */
 #define NETWORK_TIMEOUT_MS 30000
 #define BACKOFF_MAX_MS 30000
 
@@ -31,6 +31,7 @@ typedef struct at {
 	speed_t speed;
 	int fd;
 	int timeout_ms;
+	int send_timeout_ms;      /* for the answer to a PDU (AT+CMGS) */
 	char storage[8];
 	pb_buf rx;
 	pb_buf line;
@@ -489,6 +490,7 @@ static int at_open(void **state, const pb_modem_options *opts, const pb_modem_se
 	a->fd = -1;
 	a->speed = baud_speed(opts->baud);
 	a->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 10000;
+	a->send_timeout_ms = opts->send_timeout_ms > 0 ? opts->send_timeout_ms : SEND_TIMEOUT_MS;
 	pb_strlcpy(a->storage, storage, sizeof(a->storage));
 	if (!(a->device = pb_strdup(opts->device))) {
 		pb_free(a);
@@ -630,7 +632,7 @@ static int submit(at *a, const uint8_t *pdu, size_t len, size_t tpdu_len, int *r
 		return rc;
 	snprintf(c, sizeof(c), "AT+CMGS=%zu", tpdu_len);
 	a->payload_sent = false;
-	rc = cmd(a, c, SEND_TIMEOUT_MS, "+CMGS:", pb_buf_cstr(&hex), &resp);
+	rc = cmd(a, c, a->send_timeout_ms, "+CMGS:", pb_buf_cstr(&hex), &resp);
 	rc = send_outcome(a, c, rc);
 	if (rc == 0) {
 		int mr;

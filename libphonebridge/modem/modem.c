@@ -148,6 +148,12 @@ PB_API int pb_modem_open(pb_modem **out, const char *backend, const pb_modem_opt
 	int vrc = PB_CHECK_VERSION(opts, PB_MODEM_OPTIONS, 1);
 	if (vrc < 0)
 		return vrc;
+	/* backends see the whole current struct: of a version 1 caller's, only
+	 * the members it had are read, the rest keep their defaults */
+	pb_modem_options full = PB_MODEM_OPTIONS_INIT;
+	memcpy(&full, opts, opts->version == 1 ? offsetof(pb_modem_options, send_timeout_ms) : sizeof(full));
+	full.version = PB_MODEM_OPTIONS_VERSION;
+	opts = &full;
 	const pb_modem_backend_ops *ops = find_backend(backend);
 	if (!ops)
 		return pb_error_set(PB_ENOTFOUND, "no modem backend named \"%s\" (hilink, at, smseagle)", backend);

@@ -23,6 +23,10 @@
 #   silent on|off        stop answering (a hung modem) / answer again
 #   cmgs-error N         the next N AT+CMGS answer ERROR at once, before the
 #                        prompt (nothing is sent)
+#   cmgs-swallow N       the next N PDUs are taken and sent (they count in
+#                        "sent?") but their +CMGS answer never comes, as when
+#                        the answer is lost on a busy network or a flaky line;
+#                        the modem is back in command mode afterwards
 #   unplug / replug      the device goes away / comes back at the same path
 #   sent?                print "SENT <hex>,<hex>,..." of submitted PDUs on stdout
 #   storage?             print "STORAGE <index>,<index>,..." of the stored messages
@@ -108,6 +112,7 @@ inside = []
 pending_prompt = None  # the length AT+CMGS announced
 report_mode = "ok"
 cmgs_errors = [0]
+cmgs_swallow = [0]
 
 
 def status_report(submit_hex, mr, st):
@@ -287,6 +292,8 @@ def control(line):
         silent = arg == "on"
     elif op == "cmgs-error":
         cmgs_errors[0] = int(arg)
+    elif op == "cmgs-swallow":
+        cmgs_swallow[0] = int(arg)
     elif op == "unplug":
         unplug()
     elif op == "replug":
@@ -348,6 +355,9 @@ while True:
                     continue
                 sent.append(h)
                 mr = len(sent) % 256  # TP-MR: 1, 2, ... wrapping at 256
+                if cmgs_swallow[0] > 0:
+                    cmgs_swallow[0] -= 1
+                    continue  # it went out; its answer is lost
                 answer(["+CMGS: %d" % mr])
                 if wants_report(h) and report_mode != "none":
                     if report_mode == "pending":
