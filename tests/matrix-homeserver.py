@@ -450,6 +450,12 @@ def redact(h, st, user, data, q, rid, target, txn):
         content = {"reason": data["reason"]} if isinstance(data, dict) and "reason" in data else {}
         ev = st.add_event(rid, user[0], "m.room.redaction", content, txn=txn)
         ev["redacts"] = target
+        # like a real server (the spec's redaction algorithm): the target
+        # keeps its envelope, an ordinary event loses all of its content
+        for _, r, old in st.stream:
+            if r == rid and old["event_id"] == target and "state_key" not in old:
+                old["content"] = {}
+                old.setdefault("unsigned", {})["redacted_because"] = dict(ev)
         st.txns[key] = ev["event_id"]
     return {"event_id": ev["event_id"]}
 
