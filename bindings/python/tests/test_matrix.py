@@ -130,12 +130,15 @@ class TestMatrix(unittest.TestCase):
         bob.read_receipt(room, eid)
         self.assertEqual(self.stats()["rooms"][room]["receipts"], {"@bob:localhost": eid})
         r = bob.send_reaction(room, eid, "\U0001F44D", txn_id="r1")
+        evs = {e["event_id"]: e for e in self.room_events(room)}
+        self.assertEqual(evs[r]["content"]["m.relates_to"],
+                         {"rel_type": "m.annotation", "event_id": eid, "key": "\U0001F44D"})
         red = a.redact(room, eid, "wrong room", txn_id="x1")
         self.assertEqual(a.redact(room, eid, "wrong room", txn_id="x1"), red)  # idempotent
         a.redact(room, r)
         evs = {e["event_id"]: e for e in self.room_events(room)}
-        self.assertEqual(evs[r]["content"]["m.relates_to"],
-                         {"rel_type": "m.annotation", "event_id": eid, "key": "\U0001F44D"})
+        # redacted, as on a real server: the envelope stays, the content goes
+        self.assertEqual(evs[r]["content"], {})
         self.assertEqual(evs[red]["type"], "m.room.redaction")
         self.assertEqual(evs[red]["redacts"], eid)
         self.assertEqual(evs[red]["content"], {"reason": "wrong room"})
