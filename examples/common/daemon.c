@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "daemon.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -69,6 +70,7 @@ void pbd_json_str(FILE *f, const char *s)
 
 void pbd_log_write(int level, const char *domain, const char *message)
 {
+	pbd_last_error_note(level, domain ? domain : "lib", message); /* /health's last_error */
 	if (level > pb_log_get_level())
 		return;
 	if (!domain)
