@@ -110,6 +110,14 @@ int pbd_status_page(pb_buf *out, const char *title, bool healthy, const char *co
 /* The local midnight of the day @days_ago days before today, in wall ms,
  * and its date (YYYY-MM-DD) in @date. */
 int64_t pbd_local_midnight_ms(int days_ago, char date[11]);
+/*
+ * The last @n days (today last) from @st (may be NULL: zeros): a = calls of
+ * the call log, b = messages bridged (inbound rows from a modem delivered to
+ * Matrix — backends "<box>:text", ":mms", ":incomplete", not delivery
+ * reports or the bridge's notices — and outbound rows sent).
+ * @return 0, or the store's negative code (the days then hold zeros)
+ */
+int pbd_per_day(pb_store *st, pbd_day *days, int n);
 
 /* --- "status": the client side --------------------------------------------------- */
 

@@ -46,6 +46,28 @@ int64_t pbd_local_midnight_ms(int days_ago, char date[11])
 	return (int64_t)t * 1000;
 }
 
+int pbd_per_day(pb_store *st, pbd_day *days, int n)
+{
+	if (n <= 0 || n > PB_STORE_DAILY_MAX)
+		return PB_EINVAL;
+	char date[11];
+	int64_t day0 = pbd_local_midnight_ms(n - 1, date);
+	int64_t calls[PB_STORE_DAILY_MAX], in[PB_STORE_DAILY_MAX], out[PB_STORE_DAILY_MAX];
+	int rc = st ? 0 : PB_EINVAL;
+	if (rc == 0)
+		rc = pb_store_call_daily(st, day0, (unsigned)n, calls);
+	if (rc == 0)
+		rc = pb_store_msg_daily(st, PB_STORE_INBOUND, PB_STORE_DELIVERED, "*:[tmi]*", day0, (unsigned)n, in);
+	if (rc == 0)
+		rc = pb_store_msg_daily(st, PB_STORE_OUTBOUND, PB_STORE_SENT, NULL, day0, (unsigned)n, out);
+	for (int i = 0; i < n; i++) {
+		pbd_local_midnight_ms(n - 1 - i, days[i].date);
+		days[i].a = rc == 0 ? calls[i] : 0;
+		days[i].b = rc == 0 ? in[i] + out[i] : 0;
+	}
+	return rc;
+}
+
 /* The plot: two bars a day, a scale, the dates under every other day. */
 static int svg_plot(pb_buf *out, const pbd_day *days, size_t n, const char *a_name, const char *b_name)
 {

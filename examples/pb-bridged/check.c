@@ -84,6 +84,27 @@ int pbb_check_config(const pbb_config *c, bool lines)
 	const char *why = pbd_store_problem(c->store_path, buf, sizeof(buf));
 	snprintf(what, sizeof(what), "[bridge] store %s", c->store_path);
 	step(&r, !why, what, "%s", why ? why : "");
+	if (c->http_listen) {
+		/* the address as run reads it (binding it is run's: the port may
+		 * be the running daemon's) */
+		pb_listener_options lo = PB_LISTENER_OPTIONS_INIT;
+		lo.address = c->http_listen;
+		pb_listener *l = NULL;
+		int rc = pb_listener_new(&l, &lo);
+		pb_listener_free(l);
+		snprintf(what, sizeof(what), "[http] listen %s", c->http_listen);
+		step(&r, rc == 0, what, "%s", rc == 0 ? "" : pb_error_last()->message);
+	}
+	/* a stage waits this long at most in one request: it must not look stuck meanwhile */
+	long longest = c->sync_timeout_ms + 10000L;
+	if (c->modem_send_timeout_ms > longest)
+		longest = c->modem_send_timeout_ms;
+	if (c->modem_timeout_ms > longest)
+		longest = c->modem_timeout_ms;
+	snprintf(what, sizeof(what), "[bridge] stall_timeout_ms %d", c->stall_timeout_ms);
+	step(&r, c->stall_timeout_ms > longest, what,
+	     "shorter than the longest single wait of a stage (%ld ms: sync_timeout_ms + 10 s, "
+	     "send_timeout_ms, timeout_ms): a healthy stage would look stuck", longest);
 	return r.failed;
 }
 

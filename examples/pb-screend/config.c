@@ -235,6 +235,12 @@ static int on_key(void *user, const char *section, const char *k, const char *v)
 			return str(p, c->store, sizeof(c->store), k, v);
 		return fail(p, "[store] unknown key '%s'%s", k, "");
 	}
+	if (!strcmp(section, "http")) {
+		/* the same key as pb-bridged's; the address is checked by check and run */
+		if (!strcmp(k, "listen"))
+			return str(p, c->http_listen, sizeof(c->http_listen), k, v);
+		return fail(p, "[http] unknown key '%s'%s", k, "");
+	}
 	if (!strcmp(section, "log")) {
 		if (!strcmp(k, "level") && (c->log_level = level_of(v)) >= 0)
 			return 1;
