@@ -141,6 +141,12 @@ r = run(BRIDGED, "-c", bad, "check")
 ok(r.returncode == EX_CONFIG and "\u2717 [http] listen 127.0.0.1:notaport" in r.stdout,
    "check refuses a listen address that is not one")
 
+short = bridge_config(os.path.join(tmp, "short.ini"), modem.config(), hs.url, token_file, store, "",
+                      "stall_timeout_ms = 5000")
+r = run(BRIDGED, "-c", short, "check")
+ok(r.returncode == EX_CONFIG and "\u2717 [bridge] stall_timeout_ms 5000: not longer than the longest single wait"
+   in r.stdout, "check refuses a stall_timeout_ms a healthy stage's wait would exceed")
+
 # --- 2. running: /health 200, /metrics parse, a message counted ------------------------------
 notify = Notify("notify.sock")
 os.environ["NOTIFY_SOCKET"] = notify.path

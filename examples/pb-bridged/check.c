@@ -102,9 +102,10 @@ int pbb_check_config(const pbb_config *c, bool lines)
 	if (c->modem_timeout_ms > longest)
 		longest = c->modem_timeout_ms;
 	snprintf(what, sizeof(what), "[bridge] stall_timeout_ms %d", c->stall_timeout_ms);
-	step(&r, c->stall_timeout_ms > longest, what,
-	     "shorter than the longest single wait of a stage (%ld ms: sync_timeout_ms + 10 s, "
-	     "send_timeout_ms, timeout_ms): a healthy stage would look stuck", longest);
+	bool long_enough = c->stall_timeout_ms > longest;
+	snprintf(buf, sizeof(buf), "not longer than the longest single wait of a stage (%ld ms: "
+		 "sync_timeout_ms + 10 s, send_timeout_ms, timeout_ms): a healthy stage would look stuck", longest);
+	step(&r, long_enough, what, "%s", long_enough ? "" : buf);
 	return r.failed;
 }
 
