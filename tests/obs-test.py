@@ -186,6 +186,14 @@ else:
     ok("# TYPE pb_bridge_messages_total counter" in text and "# HELP pb_bridge_retries_total" in text,
        "# HELP and # TYPE lines")
 
+# docs/bridge.md's commands as written (the port is this test's)
+r = run("curl", "-s", "http://127.0.0.1:%d/health" % port)
+ok(r.returncode == 0 and json.loads(r.stdout or "{}").get("status") == "ok", "curl -s .../health")
+r = run("curl", "-s", "http://127.0.0.1:%d/metrics" % port)
+ok(r.returncode == 0 and "pb_bridge_messages_total{" in r.stdout, "curl -s .../metrics")
+r = run(BRIDGED, "-c", config, "status", "--json", "--pretty")
+ok(r.returncode == 0 and r.stdout.startswith("{\n  ") and json.loads(r.stdout)["status"] == "ok",
+   "pb-bridged status --json --pretty: indented")
 r = run(BRIDGED, "-c", config, "status")
 ok(r.returncode == 0 and "healthy" in r.stdout and "modem.reachable" in r.stdout and "queues.to_matrix" in r.stdout,
    "pb-bridged status prints the facts (exit 0)")
@@ -197,6 +205,9 @@ except ValueError:
 ok(r.returncode == 0 and sdoc is not None and sdoc["status"] == "ok" and len(r.stdout.splitlines()) == 1,
    "pb-bridged status --json: the /health document on one line")
 ok(notify.pings_in(3) >= 2, "the watchdog pings while every stage makes progress")
+st, ctype, page = get(base + "/")
+ok(st == 200 and ctype.startswith("text/html") and 'id="plot"' in page and "pb-bridged" in page,
+   "pb-bridged's status page on /")
 
 # --- 3. the homeserver gone: 503, status exit 1, last error ---------------------------------
 hs.kill()
@@ -266,6 +277,10 @@ except ValueError:
 ok(r.returncode == 0 and sdoc is not None and sdoc["program"] == "pb-screend", "pb-screend status --json")
 r = run(SCREEND, "-c", sconf, "status")
 ok(r.returncode == 0 and "registration.state" in r.stdout, "pb-screend status prints the facts")
+r = run(SCREEND, "-c", sconf, "--pretty", "status", "--json")
+ok(r.returncode == 0 and r.stdout.startswith("{\n  "), "pb-screend --pretty status --json: indented")
+r = run("curl", "-s", sbase + "/")
+ok(r.returncode == 0 and "<svg" in r.stdout and "calls screened" in r.stdout, "pb-screend's status page")
 screend.send_signal(signal.SIGTERM)
 ok(screend.wait(60) == 0, "pb-screend stops")
 slog.close()
