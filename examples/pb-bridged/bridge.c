@@ -2094,8 +2094,11 @@ static int on_event(const pb_matrix_event *ev, void *ud)
 	in.sent_at = ev->origin_server_ts;
 	int64_t id = 0;
 	rc = pb_store_msg_insert(sc->st, &in, &id);
-	if (rc == 0)
+	if (rc == 0) {
 		pbb_log(PB_LOG_INFO, "out #%lld: %s to %s queued", (long long)id, ev->msgtype, c->number);
+		pbd_metric_add("pb_bridge_messages_total", 1, "direction", "out", "kind", "text", "outcome", "received",
+			       NULL);
+	}
 	pb_store_contact_free(c);
 	if (rc == PB_EEXISTS)
 		return 0;

@@ -760,6 +760,8 @@ PB_API int pb_screener_new(pb_screener **out, const pb_screener_options *opts)
 		pb_screener_free(s);
 		return rc;
 	}
+	atomic_store(&s->reg_state, s->conf.o.sip.registrar && s->conf.o.sip.registrar[0] ? PB_SCREENER_REG_PENDING
+											   : PB_SCREENER_REG_NONE);
 	*out = s;
 	return 0;
 }
