@@ -81,7 +81,7 @@ typedef struct pbb_config {
 	int calls_digest_at;       /**< the daily digest's local time, seconds after midnight (default 20:00) */
 	/* [http]: /health, /metrics, the status page (http.c) */
 	char *http_listen;         /**< "127.0.0.1:9750"; NULL: no listener */
-	int stall_timeout_ms;      /**< [bridge]: a stage quiet this long is stuck (default 300000) */
+	int stall_timeout_ms;      /**< [bridge]: a stage quiet this long is stuck (default 900000: 15 min) */
 } pbb_config;
 
 /** [matrix] encryption: what the bridge does with end-to-end encryption. */

@@ -375,7 +375,7 @@ static void defaults(pbb_config *c)
 	c->calls_follow = c->calls_answered = c->calls_missed = true;
 	c->calls_screened = PBB_SCREENED_DIGEST;
 	c->calls_digest_at = 20 * 3600;
-	c->stall_timeout_ms = 300000;
+	c->stall_timeout_ms = 900000;
 }
 
 int pbb_config_parse(pbb_config *c, const char *text, char *err, size_t errlen)
