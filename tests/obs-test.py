@@ -253,6 +253,7 @@ with open(sconf, "w") as f:
     f.write("[sip]\nlisten = 127.0.0.1\nport = 0\nallow = 127.0.0.1\n"
             "[forward]\nmode = redirect\ntarget = sip:owner@127.0.0.1\n"
             "[screen]\nprompts = %s\n[store]\npath = %s\n[http]\nlisten = 127.0.0.1:%d\n"
+            "[policy]\nregion = US\nchallenge = press-digit\nchallenge-params = digit=6 tries=3\n"
             % (os.path.join(ROOT, "data/prompts"), os.path.join(tmp, "screen.db"), sport))
 r = run(SCREEND, "-c", sconf, "status")
 ok(r.returncode == EX_UNAVAILABLE and "not running" in r.stderr, "pb-screend status without a daemon: exit 69")
@@ -270,6 +271,31 @@ ok(text_string_to_metric_families is None or
    (m is not None and m["pb_screend_active_calls"][()] == 0 and
     m["pb_screend_registration_state"][(("state", "none"),)] == 1 and "process_open_fds" in m),
    "pb-screend /metrics parses: active calls, registration state, process metrics")
+# two real calls (tests/sip/caller.pl, Net::SIP): one deny-listed, one challenged that hangs up
+sip_port = doc["sip"]["port"] if doc else 0
+r = run(SCREEND, "-c", sconf, "deny", "+15550109999")
+ok(r.returncode == 0, "pb-screend deny +15550109999")
+
+
+def call(*args):
+    return run("perl", os.path.join(ROOT, "tests/sip/caller.pl"), "--to", "sip:screen@127.0.0.1:%d" % sip_port,
+               "--hold", "1", *args)
+
+
+r1 = call("--from", "sip:+15550109999@127.0.0.1")
+r2 = call("--from", "sip:+15550102000@127.0.0.1")
+ok("final 403" in r1.stdout or "final 6" in r1.stdout, "the deny-listed call is refused (%s)" % r1.stdout.split())
+m = None
+if wait_for(lambda: (families(get(sbase + "/metrics")[2]) or {}).get("pb_screend_calls_ended_total"), "ended", 60):
+    wait_for(lambda: sum(families(get(sbase + "/metrics")[2])["pb_screend_calls_ended_total"].values()) >= 2,
+             "both calls ended", 60)
+    m = families(get(sbase + "/metrics")[2])
+calls = m.get("pb_screend_calls_total", {}) if m else {}
+chal = m.get("pb_screend_challenges_total", {}) if m else {}
+ok(text_string_to_metric_families is None or
+   (calls.get((("verdict", "reject"),)) == 1 and calls.get((("verdict", "challenge"),)) == 1 and
+    sum(v for k, v in chal.items() if ("challenge", "press-digit") in k) == 1),
+   "pb_screend_calls_total by verdict and pb_screend_challenges_total by outcome (%s %s)" % (calls, chal))
 r = run(SCREEND, "-c", sconf, "status", "--json")
 try:
     sdoc = json.loads(r.stdout)
