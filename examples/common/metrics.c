@@ -387,6 +387,44 @@ int64_t pbd_last_error(char *buf, size_t size)
 	return at;
 }
 
+int pbd_last_error_json(pb_buf *out)
+{
+	char msg[512];
+	int64_t at = pbd_last_error(msg, sizeof(msg));
+	if (!at)
+		return pb_buf_puts(out, "null");
+	char when[32];
+	time_t t = (time_t)at;
+	struct tm tm;
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+	int rc = pb_buf_printf(out, "{\"at\":\"%s\",\"message\":", when);
+	rc = rc ? rc : pbd_buf_json_str(out, msg);
+	return rc ? rc : pb_buf_puts(out, "}");
+}
+
+int pbd_health_respond(pb_listener_request *req, pb_buf *o, int rc, bool healthy)
+{
+	rc = rc ? rc : pb_buf_puts(o, "\"stages\":");
+	rc = rc ? rc : pbd_stages_json(o);
+	rc = rc ? rc : pb_buf_puts(o, ",\"last_error\":");
+	rc = rc ? rc : pbd_last_error_json(o);
+	rc = rc ? rc : pb_buf_puts(o, "}\n");
+	if (rc == 0)
+		rc = pb_listener_respond(req, healthy ? 200 : 503, "application/json", o->data, o->len);
+	pb_buf_dispose(o);
+	return rc;
+}
+
+int pbd_metrics_respond(pb_listener_request *req)
+{
+	pb_buf o = PB_BUF_INIT;
+	int rc = pbd_metrics_write(&o);
+	if (rc == 0)
+		rc = pb_listener_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", o.data, o.len);
+	pb_buf_dispose(&o);
+	return rc;
+}
+
 double pbd_uptime_s(void)
 {
 	struct timespec ts;

@@ -54,6 +54,9 @@ long long pbd_metric_get(const char *name, ...);
  */
 int pbd_metrics_write(pb_buf *out);
 
+/* Answer a /metrics request with pbd_metrics_write(). @return 0 or a negative PB_E* code */
+int pbd_metrics_respond(pb_listener_request *req);
+
 /* --- stage heartbeats --------------------------------------------------------- */
 
 /*
@@ -84,6 +87,16 @@ void pbd_last_error_note(int level, const char *domain, const char *message);
 /* The last warning or error: copied to @buf ("" when none); its wall time in
  * seconds (0 when none). */
 int64_t pbd_last_error(char *buf, size_t size);
+/* The last warning or error as JSON, {"at": "ISO 8601 UTC", "message": "..."},
+ * or null, appended to @out. */
+int pbd_last_error_json(pb_buf *out);
+/*
+ * End a /health document begun in @o (the members so far, ending in ','
+ * after the opening '{'), unless @rc is already an error: "stages",
+ * "last_error", '}'; answer 200 (@healthy) or 503; dispose of @o.
+ * @return 0 or a negative PB_E* code
+ */
+int pbd_health_respond(pb_listener_request *req, pb_buf *o, int rc, bool healthy);
 /* Seconds since the process started (monotonic). */
 double pbd_uptime_s(void);
 

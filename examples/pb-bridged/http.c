@@ -113,25 +113,7 @@ static int health(pb_listener_request *req, void *ud)
 			(long long)f.q.inbound, (long long)f.q.outbound, (long long)f.q.sending, (long long)f.q.uncertain);
 	else if (rc == 0)
 		rc = pb_buf_puts(&o, "\"queues\":null,");
-	rc = rc ? rc : pb_buf_puts(&o, "\"stages\":");
-	rc = rc ? rc : pbd_stages_json(&o);
-	rc = rc ? rc : pb_buf_puts(&o, ",\"last_error\":");
-	if (rc == 0 && f.last_error_at) {
-		char when[32];
-		time_t t = (time_t)f.last_error_at;
-		struct tm tm;
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
-		rc = pb_buf_printf(&o, "{\"at\":\"%s\",\"message\":", when);
-		rc = rc ? rc : pbd_buf_json_str(&o, f.last_error);
-		rc = rc ? rc : pb_buf_puts(&o, "}");
-	} else if (rc == 0) {
-		rc = pb_buf_puts(&o, "null");
-	}
-	rc = rc ? rc : pb_buf_puts(&o, "}\n");
-	if (rc == 0)
-		rc = pb_listener_respond(req, f.healthy ? 200 : 503, "application/json", o.data, o.len);
-	pb_buf_dispose(&o);
-	return rc;
+	return pbd_health_respond(req, &o, rc, f.healthy);
 }
 
 static int metrics(pb_listener_request *req, void *ud)
@@ -150,12 +132,7 @@ static int metrics(pb_listener_request *req, void *ud)
 		pbd_metric_set("pb_bridge_queue_depth", f.q.sending, "queue", "sending", NULL);
 		pbd_metric_set("pb_bridge_queue_depth", f.q.uncertain, "queue", "uncertain", NULL);
 	}
-	pb_buf o = PB_BUF_INIT;
-	int rc = pbd_metrics_write(&o);
-	if (rc == 0)
-		rc = pb_listener_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", o.data, o.len);
-	pb_buf_dispose(&o);
-	return rc;
+	return pbd_metrics_respond(req);
 }
 
 static int page(pb_listener_request *req, void *ud)

@@ -132,27 +132,10 @@ static int health(pb_listener_request *req, void *ud)
 	int rc = pb_buf_printf(&o,
 		"{\"status\":\"%s\",\"program\":\"pb-screend\",\"version\":\"%s\",\"uptime_s\":%.0f,"
 		"\"sip\":{\"port\":%u},\"registration\":{\"state\":\"%s\",\"last_status\":%d},"
-		"\"calls\":{\"active\":%lld},\"store\":{\"reachable\":%s},\"stages\":",
+		"\"calls\":{\"active\":%lld},\"store\":{\"reachable\":%s},",
 		f.healthy ? "ok" : "unhealthy", pb_version_string(), pbd_uptime_s(), pb_screener_port(h->s),
 		pb_screener_reg_state_name(f.reg), f.reg_status, f.active, f.store_ok ? "true" : "false");
-	rc = rc ? rc : pbd_stages_json(&o);
-	rc = rc ? rc : pb_buf_puts(&o, ",\"last_error\":");
-	if (rc == 0 && f.last_error_at) {
-		char when[32];
-		time_t t = (time_t)f.last_error_at;
-		struct tm tm;
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
-		rc = pb_buf_printf(&o, "{\"at\":\"%s\",\"message\":", when);
-		rc = rc ? rc : pbd_buf_json_str(&o, f.last_error);
-		rc = rc ? rc : pb_buf_puts(&o, "}");
-	} else if (rc == 0) {
-		rc = pb_buf_puts(&o, "null");
-	}
-	rc = rc ? rc : pb_buf_puts(&o, "}\n");
-	if (rc == 0)
-		rc = pb_listener_respond(req, f.healthy ? 200 : 503, "application/json", o.data, o.len);
-	pb_buf_dispose(&o);
-	return rc;
+	return pbd_health_respond(req, &o, rc, f.healthy);
 }
 
 static int metrics(pb_listener_request *req, void *ud)
@@ -165,12 +148,7 @@ static int metrics(pb_listener_request *req, void *ud)
 		pbd_metric_set("pb_screend_registration_state", i == f.reg, "state", pb_screener_reg_state_name(i), NULL);
 	pbd_metric_set("pb_screend_registration_last_status", f.reg_status, NULL);
 	pbd_metric_set("pb_screend_store_up", f.store_ok, NULL);
-	pb_buf o = PB_BUF_INIT;
-	int rc = pbd_metrics_write(&o);
-	if (rc == 0)
-		rc = pb_listener_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", o.data, o.len);
-	pb_buf_dispose(&o);
-	return rc;
+	return pbd_metrics_respond(req);
 }
 
 static int page(pb_listener_request *req, void *ud)
