@@ -256,3 +256,16 @@ const char *pbd_store_problem(const char *path, char *buf, size_t size)
 	}
 	return NULL;
 }
+
+const char *pbd_listen_problem(const char *address, char *buf, size_t size)
+{
+	pb_listener_options lo = PB_LISTENER_OPTIONS_INIT;
+	lo.address = address;
+	pb_listener *l = NULL;
+	int rc = pb_listener_new(&l, &lo);
+	pb_listener_free(l);
+	if (rc == 0)
+		return NULL;
+	snprintf(buf, size, "%s", pb_error_last()->message);
+	return buf;
+}

@@ -85,15 +85,9 @@ int pbb_check_config(const pbb_config *c, bool lines)
 	snprintf(what, sizeof(what), "[bridge] store %s", c->store_path);
 	step(&r, !why, what, "%s", why ? why : "");
 	if (c->http_listen) {
-		/* the address as run reads it (binding it is run's: the port may
-		 * be the running daemon's) */
-		pb_listener_options lo = PB_LISTENER_OPTIONS_INIT;
-		lo.address = c->http_listen;
-		pb_listener *l = NULL;
-		int rc = pb_listener_new(&l, &lo);
-		pb_listener_free(l);
+		why = pbd_listen_problem(c->http_listen, buf, sizeof(buf));
 		snprintf(what, sizeof(what), "[http] listen %s", c->http_listen);
-		step(&r, rc == 0, what, "%s", rc == 0 ? "" : pb_error_last()->message);
+		step(&r, !why, what, "%s", why ? why : "");
 	}
 	/* a stage waits this long at most in one request: it must not look stuck meanwhile */
 	long longest = c->sync_timeout_ms + 10000L;

@@ -65,14 +65,9 @@ int screend_check(const screend_config *c)
 	snprintf(what, sizeof(what), "[store] path %s", c->store);
 	failed += !pbd_check_line(!why, what, "%s", why ? why : "");
 	if (c->http_listen[0]) {
-		/* the address as run reads it; binding it is run's */
-		pb_listener_options lo = PB_LISTENER_OPTIONS_INIT;
-		lo.address = c->http_listen;
-		pb_listener *l = NULL;
-		int rc = pb_listener_new(&l, &lo);
-		pb_listener_free(l);
+		why = pbd_listen_problem(c->http_listen, buf, sizeof(buf));
 		snprintf(what, sizeof(what), "[http] listen %s", c->http_listen);
-		failed += !pbd_check_line(rc == 0, what, "%s", rc < 0 ? pb_error_last()->message : "");
+		failed += !pbd_check_line(!why, what, "%s", why ? why : "");
 	}
 	return failed;
 }
