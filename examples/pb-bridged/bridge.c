@@ -1806,6 +1806,8 @@ static int outbound_media(sync_ctx *sc, const pb_matrix_event *ev, const char *p
 			pbb_log(PB_LOG_INFO, "out #%lld: %s (%zu bytes) to %s queued as MMS", (long long)id,
 				ev->msgtype, data.len, peer);
 			ring(sc->b);
+			pbd_metric_add("pb_bridge_messages_total", 1, "direction", "out", "kind", "mms", "outcome",
+				       "received", NULL);
 		}
 		rc = rc == PB_EEXISTS ? 0 : rc;
 	}
@@ -1845,6 +1847,8 @@ static int outbound_group(sync_ctx *sc, const pb_matrix_event *ev, const pb_stor
 		if (rc == 0) {
 			pbb_log(PB_LOG_INFO, "out #%lld: text to the group %s queued as MMS", (long long)id, peer);
 			ring(sc->b);
+			pbd_metric_add("pb_bridge_messages_total", 1, "direction", "out", "kind", "mms", "outcome",
+				       "received", NULL);
 		}
 		rc = rc == PB_EEXISTS ? 0 : rc;
 	}
