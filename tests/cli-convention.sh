@@ -68,6 +68,9 @@ for prog in "$@"; do
 	rc=$?
 	check "$name status with no daemon listening: exit 69, says so" \
 		'[ $rc -eq 69 ] && grep -q "^$name: status: the daemon is not running" "$tmp/err"'
+	"$prog" -c - check <"$tmp/$name.conf" >"$tmp/out" 2>"$tmp/err"
+	check "$name -c - check: the configuration from standard input" \
+		'head -n 1 "$tmp/out" | grep -q "^✓ standard input: read"'
 	"$prog" -c "$tmp/$name.conf" status --bogus >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	check "$name status --bogus: what was wrong, then the usage, exit 64" \

@@ -389,7 +389,8 @@ int pbb_config_load(pbb_config *c, const char *path, char *err, size_t errlen)
 {
 	defaults(c);
 	parse_ctx p = { c, err, errlen, false };
-	return finish(&p, ini_parse(path, handler, &p));
+	/* "-": standard input (check a file before it is installed) */
+	return finish(&p, strcmp(path, "-") ? ini_parse(path, handler, &p) : ini_parse_file(stdin, handler, &p));
 }
 
 void pbb_config_free(pbb_config *c)

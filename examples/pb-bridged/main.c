@@ -264,7 +264,7 @@ int main(int argc, char **argv)
 	char err[512] = "";
 	if (pbb_config_load(&cfg, config, err, sizeof(err)) < 0) {
 		if (check)
-			pbd_check_line(false, config, "%s", err);
+			pbd_check_line(false, strcmp(config, "-") ? config : "standard input", "%s", err);
 		else
 			fprintf(stderr, "pb-bridged: %s: %s\n", config, err);
 		pbb_config_free(&cfg);
@@ -276,7 +276,7 @@ int main(int argc, char **argv)
 	} else if (backup_file) {
 		rc = backup(&cfg, backup_file);
 	} else if (check) {
-		pbd_check_line(true, config, "read");
+		pbd_check_line(true, strcmp(config, "-") ? config : "standard input", "read");
 		rc = pbb_check_config(&cfg, true) ? EX_CONFIG : 0;
 		if (rc == 0 && online)
 			rc = pbb_check_online(&cfg) ? EX_UNAVAILABLE : 0;

@@ -307,7 +307,9 @@ int screend_config_load(screend_config *c, const char *path, char *err, size_t e
 	parse_ctx p = { c, err, errlen };
 	err[0] = '\0';
 	screend_config_defaults(c);
-	return finish(&p, ini_parse(path, on_key, &p));
+	/* "-": standard input (check a file before it is installed); a reload
+	 * cannot read it again (screend.c refuses one) */
+	return finish(&p, strcmp(path, "-") ? ini_parse(path, on_key, &p) : ini_parse_file(stdin, on_key, &p));
 }
 
 int screend_config_parse(screend_config *c, const char *text, char *err, size_t errlen)

@@ -63,7 +63,8 @@ static int load_config(daemon_t *d, screend_config *c)
 {
 	char err[300];
 	if (screend_config_load(c, d->conf_path, err, sizeof(err)) < 0)
-		return pb_error_set(PB_EINVAL, "%s: %s", d->conf_path, err);
+		return pb_error_set(PB_EINVAL, "%s: %s", strcmp(d->conf_path, "-") ? d->conf_path : "standard input",
+				    err);
 	return 0;
 }
 
@@ -165,6 +166,11 @@ static int make_screener(const screend_config *c, const char *store, bool lines,
  * agent as soon as no call is up (new calls get 503 until then). */
 static void reload(daemon_t *d)
 {
+	if (!strcmp(d->conf_path, "-")) {
+		LOG(PB_LOG_WARNING, "reload: the configuration came from standard input, which cannot be read "
+				    "again: restart pb-screend with -c FILE to change it");
+		return;
+	}
 	screend_config *c = malloc(sizeof(*c));
 	char *password = NULL;
 	const char *policy[2 * SCREEND_MAX_POLICY + 1];
@@ -355,7 +361,7 @@ static int check_online(const screend_config *c)
  * (pb_screener_check()) — without listening. */
 static int cmd_check(daemon_t *d, bool online)
 {
-	pbd_check_line(true, d->conf_path, "read");
+	pbd_check_line(true, strcmp(d->conf_path, "-") ? d->conf_path : "standard input", "read");
 	int failed = screend_check(&d->conf);
 	const char *what = "[policy] and its challenges";
 	if (failed) {
@@ -580,7 +586,7 @@ int main(int argc, char **argv)
 	bool check = optind < argc && !strcmp(argv[optind], "check");
 	if (load_config(&d, &d.conf) < 0) {
 		if (check)
-			pbd_check_line(false, d.conf_path, "%s", pb_error_last()->message);
+			pbd_check_line(false, strcmp(d.conf_path, "-") ? d.conf_path : "standard input", "%s", pb_error_last()->message);
 		else
 			fprintf(stderr, "pb-screend: %s\n", pb_error_last()->message);
 		return EX_CONFIG;
