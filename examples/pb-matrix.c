@@ -29,7 +29,8 @@ static const char usage[] =
 	"  logout                                       (ends the session of the token)\n"
 	"  whoami\n"
 	"  send ROOM TEXT [--html HTML] [--notice] [--txn ID]\n"
-	"  send-file ROOM FILE [--mime TYPE] [--txn ID]\n"
+	"  send-file ROOM FILE|- [--mime TYPE] [--name NAME] [--txn ID]\n"
+	"                     (\"-\": standard input; --name: the file name shown, default \"stdin\")\n"
 	"  create-dm USER [--name NAME]\n"
 	"  sync [--once] [--since TOKEN] [--timeout MS]\n"
 	"Without --homeserver, --user must be a full user id (@name:server): the\n"
@@ -240,11 +241,55 @@ static int cmd_send(pb_matrix *m, const char *room, const char *text)
 	return print_sent(room, txn, event_id);
 }
 
+/* The largest file send-file takes from standard input (the library's
+ * own cap for a file it reads) */
+#define STDIN_FILE_MAX ((size_t)512 * 1024 * 1024)
+
+/* "send-file ROOM -": standard input uploaded and sent as pb_matrix_send_file()
+ * sends a file: the type probed from the bytes (PNG, GIF, JPEG, with their
+ * size), else --mime, else application/octet-stream. */
+static int send_stdin(pb_matrix *m, const char *room, const char *txn, char **event_id)
+{
+	pb_buf data = PB_BUF_INIT;
+	uint8_t chunk[65536];
+	size_t n;
+	int rc = 0;
+	while (rc == 0 && (n = fread(chunk, 1, sizeof(chunk), stdin)) > 0)
+		rc = data.len + n > STDIN_FILE_MAX ? pb_error_set(PB_ETOOBIG, "standard input: larger than %zu bytes",
+								 STDIN_FILE_MAX)
+						   : pb_buf_put(&data, chunk, n);
+	if (rc == 0 && ferror(stdin))
+		rc = pb_error_set(PB_EIO, "standard input: read error");
+	const char *name = opt.name ? opt.name : "stdin";
+	pb_matrix_media media = { .body = name, .filename = name, .size = data.len };
+	const char *probed = NULL;
+	if (rc == 0 && pb_matrix_image_info(data.data, data.len, &media.width, &media.height, &probed) < 0) {
+		media.width = media.height = 0;
+		probed = NULL;
+		pb_error_clear();
+	}
+	media.mimetype = opt.mime ? opt.mime : probed ? probed : "application/octet-stream";
+	if (probed == NULL || strncmp(media.mimetype, "image/", 6) != 0)
+		media.width = media.height = 0;
+	char *mxc = NULL;
+	if (rc == 0)
+		rc = pb_matrix_upload(m, data.data ? data.data : (const uint8_t *)"", data.len, media.mimetype, name,
+				      &mxc);
+	media.url = mxc;
+	if (rc == 0)
+		rc = pb_matrix_send_media(m, room, txn, &media, event_id);
+	pb_free(mxc);
+	pb_buf_dispose(&data);
+	return rc;
+}
+
 static int cmd_send_file(pb_matrix *m, const char *room, const char *path)
 {
-	char buf[PB_MATRIX_TXN_ID_SIZE], *event_id;
+	char buf[PB_MATRIX_TXN_ID_SIZE], *event_id = NULL;
 	const char *txn = txn_or_new(buf, sizeof(buf));
-	if (pb_matrix_send_file(m, room, txn, path, opt.mime, &event_id) < 0)
+	int rc = strcmp(path, "-") == 0 ? send_stdin(m, room, txn, &event_id)
+					: pb_matrix_send_file(m, room, txn, path, opt.mime, &event_id);
+	if (rc < 0)
 		return fail("send-file");
 	return print_sent(room, txn, event_id);
 }

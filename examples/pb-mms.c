@@ -17,6 +17,7 @@
 #include <phonebridge/phonebridge.h>
 
 #include "pb-mms/fetch-send.h"
+#include "pb-mms/attach.h"
 #include "pb-mms/parts.h"
 
 #include <sysexits.h>
@@ -27,15 +28,20 @@
 static const char usage_text[] =
 	"usage: pb-mms decode FILE|- [--push] [--parts-dir DIR] [--max-size BYTES] [--salvage]\n"
 	"       pb-mms encode send-req --from N --to N [--to N]... [--cc N]... [--subject S]\n"
-	"                              [--text T] [--attach FILE]... [--transaction-id ID]\n"
+	"                              [--text T] [[--part-type T] [--part-name N] --attach FILE|-]...\n"
+	"                              [--transaction-id ID]\n"
 	"       pb-mms encode notifyresp --transaction-id ID [--status S]\n"
 	"       pb-mms encode ack --transaction-id ID\n"
 	"       pb-mms encode retrieve-conf --from N --to N... [--subject S] [--text T]\n"
-	"                              [--attach FILE]... [--message-id ID] [--date SECONDS]\n"
+	"                              [[--part-type T] [--part-name N] --attach FILE|-]...\n"
+	"                              [--message-id ID] [--date SECONDS]\n"
 	"       pb-mms encode notification --transaction-id ID --location URL [--from N]\n"
 	"                              [--subject S] [--size BYTES] [--push]\n"
 	"       pb-mms fetch URL [--proxy HOST:PORT] [--interface IF] [--parts-dir DIR] ...\n"
-	"       pb-mms send --mmsc URL [--proxy HOST:PORT] --from N --to N... [--text T] [--attach FILE]...\n";
+	"       pb-mms send --mmsc URL [--proxy HOST:PORT] --from N --to N... [--text T]\n"
+	"                              [[--part-type T] [--part-name N] --attach FILE|-]...\n"
+	"--attach - reads the part from standard input; --part-type and --part-name set the\n"
+	"type and name of the --attach that follows (default: from the file name)\n";
 
 static int usage(void)
 {
@@ -416,6 +422,8 @@ static int cmd_encode(int argc, char **argv)
 		{ "subject", required_argument, NULL, 's' },
 		{ "text", required_argument, NULL, 'x' },
 		{ "attach", required_argument, NULL, 'a' },
+		{ "part-type", required_argument, NULL, 'T' },
+		{ "part-name", required_argument, NULL, 'N' },
 		{ "transaction-id", required_argument, NULL, 'i' },
 		{ "status", required_argument, NULL, 'S' },
 		{ "message-id", required_argument, NULL, 'm' },
@@ -429,21 +437,23 @@ static int cmd_encode(int argc, char **argv)
 		return usage();
 	const char *what = argv[1];
 	pb_mms_send_req req = PB_MMS_SEND_REQ_INIT;
-	const char *to[MAX_LIST], *cc[MAX_LIST], *files[MAX_LIST];
-	size_t n_files = 0;
+	const char *to[MAX_LIST], *cc[MAX_LIST];
+	static pbm_attachments files; /* 64 pb_bufs: not on the stack */
 	const char *status = NULL, *message_id = NULL, *location = NULL;
 	long long date = -1, size = 0;
 	bool push = false;
 	int c;
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "f:t:c:s:x:a:i:S:m:D:l:z:p", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:t:c:s:x:a:T:N:i:S:m:D:l:z:p", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': req.from = optarg; break;
 		case 't': if (req.n_to == MAX_LIST) return usage(); to[req.n_to++] = optarg; break;
 		case 'c': if (req.n_cc == MAX_LIST) return usage(); cc[req.n_cc++] = optarg; break;
 		case 's': req.subject = optarg; break;
 		case 'x': req.text = optarg; break;
-		case 'a': if (n_files == MAX_LIST) return usage(); files[n_files++] = optarg; break;
+		case 'a': if (pbm_attach_add(&files, optarg) < 0) return usage(); break;
+		case 'T': if (pbm_attach_type(&files, optarg) < 0) return usage(); break;
+		case 'N': if (pbm_attach_name(&files, optarg) < 0) return usage(); break;
 		case 'i': req.transaction_id = optarg; break;
 		case 'S': status = optarg; break;
 		case 'm': message_id = optarg; break;
@@ -454,7 +464,7 @@ static int cmd_encode(int argc, char **argv)
 		default: return usage();
 		}
 	}
-	if (optind != argc)
+	if (optind != argc || pbm_attach_done(&files) < 0)
 		return usage();
 	pb_buf pdu = PB_BUF_INIT;
 	int rc, ret = 1;
@@ -494,25 +504,14 @@ static int cmd_encode(int argc, char **argv)
 		req.to = to;
 		req.cc = cc;
 		req.date = date >= 0 ? (int64_t)date : (int64_t)time(NULL);
-		pb_mms_attachment att[MAX_LIST];
-		uint8_t *data[MAX_LIST] = { NULL };
-		rc = 0;
-		for (size_t i = 0; i < n_files; i++) {
-			size_t len;
-			if (!(data[i] = read_all(files[i], &len, SIZE_MAX))) {
-				rc = -1;
-				break;
-			}
-			const char *base = strrchr(files[i], '/');
-			att[i] = (pb_mms_attachment){ pb_mms_guess_content_type(files[i]), base ? base + 1 : files[i], data[i], len, NULL };
-		}
+		pb_mms_attachment att[PBM_MAX_ATTACH];
+		rc = pbm_attach_load(&files, att);
 		req.attachments = att;
-		req.n_attachments = n_files;
+		req.n_attachments = files.n;
 		if (rc == 0)
 			rc = retrieve ? pb_mms_encode_retrieve_conf(&pdu, &req, message_id)
 				      : pb_mms_encode_send_req(&pdu, &req);
-		for (size_t i = 0; i < n_files; i++)
-			free(data[i]);
+		pbm_attach_free(&files);
 		if (rc == -1)
 			return 1;
 	} else {

@@ -51,6 +51,31 @@ for prog in "$@"; do
 		'grep -q sysexits "$tmp/out" && grep -q "^\.B 64" "$tmp/out"'
 done
 # bash completion (data/completion/phonebridge): the commands of each program
+# "status" of the daemons: the running daemon's /health; none running at the
+# configured address is exit 69 with a message saying so
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+for prog in "$@"; do
+	name=$(basename "$prog")
+	case $name in
+	pb-bridged)
+		printf '[modem]\nbackend = at\ndevice = /dev/null\n[matrix]\nhomeserver = http://127.0.0.1:9\ntoken_file = %s/t\nowners = @o:x\n[bridge]\nstore = %s/b.db\nregion = DE\n[http]\nlisten = 127.0.0.1:%s\n' \
+			"$tmp" "$tmp" "$port" >"$tmp/$name.conf" ;;
+	pb-screend)
+		printf '[forward]\ntarget = sip:o@127.0.0.1\n[http]\nlisten = 127.0.0.1:%s\n' "$port" >"$tmp/$name.conf" ;;
+	*) continue ;;
+	esac
+	"$prog" -c "$tmp/$name.conf" status >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	check "$name status with no daemon listening: exit 69, says so" \
+		'[ $rc -eq 69 ] && grep -q "^$name: status: the daemon is not running" "$tmp/err"'
+	"$prog" -c - check <"$tmp/$name.conf" >"$tmp/out" 2>"$tmp/err"
+	check "$name -c - check: the configuration from standard input" \
+		'head -n 1 "$tmp/out" | grep -q "^✓ standard input: read"'
+	"$prog" -c "$tmp/$name.conf" status --bogus >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	check "$name status --bogus: what was wrong, then the usage, exit 64" \
+		'[ $rc -eq 64 ] && head -n 1 "$tmp/err" | grep -q "^$name: .*--bogus" && sed -n 2p "$tmp/err" | grep -q "^usage: $name"'
+done
 bc=/usr/share/bash-completion/bash_completion
 for prog in "$@"; do
 	name=$(basename "$prog")

@@ -30,7 +30,7 @@ check() { # description, then a command that must succeed
 	if "$@" 2>"$tmp/err"; then ok "$d"; else not_ok "$d"; fi
 }
 
-echo "1..17"
+echo "1..18"
 sfx=${PB_TEST_USER_SUFFIX:-}
 alice=alice$sfx bob=bob$sfx
 if [ -n "${PB_TEST_HOMESERVER:-}" ]; then
@@ -77,7 +77,8 @@ check "send again with the same txn id (same token) gives the same event" sh -c 
 printf 'GIF89a\040\003\130\002\000' >"$tmp/pic.gif"
 check "send-file" sh -c "'$bin' $login send-file '$room' '$tmp/pic.gif' >'$tmp/file' && grep -q event_id '$tmp/file'"
 
-check "sync --once shows the messages" sh -c "'$bin' $login sync --once >'$tmp/sync' && grep -q 'hello from the CLI' '$tmp/sync' && grep -q '\"msgtype\":\"m.image\"' '$tmp/sync' && grep -q next_batch '$tmp/sync'"
+check "send-file - reads standard input (type probed, --name shown)" sh -c "'$bin' $login send-file '$room' - --name piped.gif <'$tmp/pic.gif' >'$tmp/file2' && grep -q event_id '$tmp/file2'"
+check "sync --once shows the messages" sh -c "'$bin' $login sync --once >'$tmp/sync' && grep -q 'hello from the CLI' '$tmp/sync' && grep -q '\"msgtype\":\"m.image\"' '$tmp/sync' && grep -q '\"body\":\"piped.gif\"' '$tmp/sync' && grep -q next_batch '$tmp/sync'"
 
 # discovery through .well-known when no --homeserver is given
 if [ -n "${PB_TEST_HOMESERVER:-}" ]; then

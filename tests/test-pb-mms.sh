@@ -96,6 +96,22 @@ printf '\377\330\377\331' >"$tmp/photo.jpg"
 "$pbmms" decode "$tmp/sr.mms" >"$tmp/sr.json"
 check "encode send-req round trip" json "$tmp/sr.json" \
 	'd["message_type"]=="m-send-req" and d["from"]=="+48600123456" and d["to"]==["+48600654321","a@b.c"] and d["subject"]=="Zażółć" and [p["content_type"] for p in d["parts"]]==["application/smil","text/plain","image/jpeg"] and d["parts"][2]["filename"]=="photo.jpg" and d["parts"][2]["size"]==4'
+# "-" reads a part from standard input; --part-type/--part-name name it
+printf '\377\330\377\331' | "$pbmms" encode send-req --from +48600123456 --to +48600654321 \
+	--part-type image/jpeg --part-name cam.jpg --attach - --attach "$tmp/photo.jpg" >"$tmp/sr-in.mms"
+"$pbmms" decode "$tmp/sr-in.mms" >"$tmp/sr-in.json"
+check "encode send-req --attach - with --part-type and --part-name" json "$tmp/sr-in.json" \
+	'[(p["content_type"], p["filename"], p["size"]) for p in d["parts"][1:]]==[("image/jpeg","cam.jpg",4),("image/jpeg","photo.jpg",4)]'
+printf 'hi' | "$pbmms" encode send-req --from +48600123456 --to +48600654321 --attach - >"$tmp/sr-in2.mms"
+"$pbmms" decode "$tmp/sr-in2.mms" >"$tmp/sr-in2.json"
+check "encode send-req --attach - alone: part \"stdin\", application/octet-stream" json "$tmp/sr-in2.json" \
+	'[(p["content_type"], p["filename"]) for p in d["parts"][1:]]==[("application/octet-stream","stdin")]'
+"$pbmms" encode send-req --from +1 --to +2 --part-name x.jpg >/dev/null 2>"$tmp/err"; rc=$?
+if [ $rc -eq 64 ] && grep -q "no --attach after it" "$tmp/err"; then ok "--part-name without --attach: exit 64, says why"
+else not_ok "--part-name without --attach: exit $rc"; fi
+echo x | "$pbmms" encode send-req --from +1 --to +2 --attach - --attach - >/dev/null 2>"$tmp/err"; rc=$?
+if [ $rc -eq 64 ] && grep -q "standard input can be attached once" "$tmp/err"; then ok "--attach - twice: exit 64, says why"
+else not_ok "--attach - twice: exit $rc"; fi
 "$pbmms" encode bogus >/dev/null 2>&1; rc=$?
 if [ $rc -eq 64 ]; then ok "unknown command: exit 64 (EX_USAGE)"; else not_ok "unknown command: exit $rc"; fi
 

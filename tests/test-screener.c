@@ -96,11 +96,36 @@ static void test_screener__required_options(void **state)
 	assert_null(s);
 }
 
+/* The registration state, readable from any thread: none without a
+ * registrar, pending with one until an answer comes. */
+static void test_screener__registration_state(void **state)
+{
+	fixture *f = *state;
+	pb_screener *s = NULL;
+	int status = -1;
+	assert_pb_ok(pb_screener_new(&s, &f->o));
+	assert_int_equal(pb_screener_registration(s, &status), PB_SCREENER_REG_NONE);
+	assert_int_equal(status, 0);
+	pb_screener_free(s);
+	s = NULL;
+	pb_screener_options o = f->o;
+	o.sip.registrar = "sip:127.0.0.1:9";
+	o.sip.aor = "sip:me@127.0.0.1";
+	assert_pb_ok(pb_screener_new(&s, &o));
+	assert_int_equal(pb_screener_registration(s, NULL), PB_SCREENER_REG_PENDING);
+	pb_screener_free(s);
+	assert_int_equal(pb_screener_registration(NULL, &status), PB_SCREENER_REG_NONE);
+	assert_string_equal(pb_screener_reg_state_name(PB_SCREENER_REG_OK), "registered");
+	assert_string_equal(pb_screener_reg_state_name(PB_SCREENER_REG_FAILED), "failed");
+	assert_string_equal(pb_screener_reg_state_name(42), "?");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_screener__options_versions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_screener__required_options, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_screener__registration_state, setup, teardown),
 	};
 	return pb_test_run("screener", tests);
 }

@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/store-private.h"
@@ -945,6 +946,55 @@ static void test_store__call_log_keeps_calls(void **state)
 	assert_pb_error(pb_store_call_log(f->st, &c, NULL), PB_EINVAL);
 }
 
+/* Counts per day for the status pages: calls by their time, journal rows by
+ * the time they reached a state, a backend pattern, the edges of the range. */
+static void test_store__daily_counts(void **state)
+{
+	struct fixture *f = *state;
+	const int64_t day = 86400000LL, day0 = 1000 * day;
+	int64_t at[] = { day0 - 1, day0, day0 + 5, day0 + day, day0 + 2 * day + 7, day0 + 3 * day };
+	for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		pb_store_call c = { 0 };
+		c.at = at[i];
+		assert_pb_ok(pb_store_call_log(f->st, &c, NULL));
+	}
+	int64_t n[3];
+	assert_pb_ok(pb_store_call_daily(f->st, day0, 3, n));
+	assert_int_equal(n[0], 2);
+	assert_int_equal(n[1], 1);
+	assert_int_equal(n[2], 1);
+	/* journal rows: today (updated now), by direction, state and backend */
+	const char *backends[] = { "hilink", "hilink:report", "hilink" };
+	for (int i = 0; i < 3; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "k%d", i);
+		pb_store_msg_in in = PB_STORE_MSG_IN_INIT;
+		in.dir = PB_STORE_INBOUND;
+		in.state = PB_STORE_STORED;
+		in.dedup_key = key;
+		in.backend = backends[i];
+		int64_t id;
+		assert_pb_ok(pb_store_msg_insert(f->st, &in, &id));
+		if (i < 2)
+			assert_pb_ok(pb_store_msg_transition(f->st, id, PB_STORE_DELIVERED, NULL, NULL));
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t today = ((int64_t)ts.tv_sec * 1000 / day) * day, m[2];
+	assert_pb_ok(pb_store_msg_daily(f->st, PB_STORE_INBOUND, PB_STORE_DELIVERED, NULL, today - day, 2, m));
+	assert_int_equal(m[0], 0);
+	assert_int_equal(m[1], 2);
+	assert_pb_ok(pb_store_msg_daily(f->st, PB_STORE_INBOUND, PB_STORE_DELIVERED, "hilink", today, 1, m));
+	assert_int_equal(m[0], 1);
+	assert_pb_ok(pb_store_msg_daily(f->st, PB_STORE_INBOUND, PB_STORE_STORED, "*", today, 1, m));
+	assert_int_equal(m[0], 1);
+	assert_pb_ok(pb_store_msg_daily(f->st, PB_STORE_OUTBOUND, PB_STORE_SENT, NULL, today, 1, m));
+	assert_int_equal(m[0], 0);
+	assert_pb_error(pb_store_call_daily(f->st, day0, 0, n), PB_EINVAL);
+	assert_pb_error(pb_store_call_daily(f->st, day0, PB_STORE_DAILY_MAX + 1, n), PB_EINVAL);
+	assert_pb_error(pb_store_msg_daily(f->st, 1, 3, NULL, INT64_MAX - 5, 1, m), PB_EINVAL);
+}
+
 /* --- migrations -------------------------------------------------------------------------- */
 
 /* Columns and indexes of every table, as text, to compare two schemas. */
@@ -1300,6 +1350,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store__group_shared_modes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__attempts_count_in_a_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__call_log_keeps_calls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__daily_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__migrates_from_every_earlier_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__allocation_failures_are_clean, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__backup_is_a_consistent_copy_with_attachments, setup, teardown),

@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "daemon.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -69,6 +70,7 @@ void pbd_json_str(FILE *f, const char *s)
 
 void pbd_log_write(int level, const char *domain, const char *message)
 {
+	pbd_last_error_note(level, domain ? domain : "lib", message); /* /health's last_error */
 	if (level > pb_log_get_level())
 		return;
 	if (!domain)
@@ -253,4 +255,17 @@ const char *pbd_store_problem(const char *path, char *buf, size_t size)
 		return buf;
 	}
 	return NULL;
+}
+
+const char *pbd_listen_problem(const char *address, char *buf, size_t size)
+{
+	pb_listener_options lo = PB_LISTENER_OPTIONS_INIT;
+	lo.address = address;
+	pb_listener *l = NULL;
+	int rc = pb_listener_new(&l, &lo);
+	pb_listener_free(l);
+	if (rc == 0)
+		return NULL;
+	snprintf(buf, size, "%s", pb_error_last()->message);
+	return buf;
 }

@@ -54,6 +54,10 @@ const char *pbd_url_problem(const char *url);
 /* A secret file, read as run reads it (pb_secret_read(): modes, size, one line, credential:NAME).
  * NULL when fine, else why not, written to @buf. */
 const char *pbd_secret_problem(const char *path, char *buf, size_t size);
+/* An [http] listen address as run reads it (pb_listener_new(); binding it is
+ * run's: the port may be the running daemon's). NULL when fine, else why
+ * not, written to @buf. */
+const char *pbd_listen_problem(const char *address, char *buf, size_t size);
 /* A database file the daemon must write: the file writable when it exists,
  * else its directory. NULL when fine, else why not, written to @buf. */
 const char *pbd_store_problem(const char *path, char *buf, size_t size);

@@ -7,6 +7,7 @@
  */
 #include "bridge.h"
 #include "daemon.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <sys/random.h>
@@ -31,6 +32,8 @@ struct pbb {
 	pb_matrix *mx_sync;     /* for pb_matrix_cancel() (mu) */
 	pb_matrix *mx_deliver;  /* (mu) */
 	atomic_int modem_ok;    /* 1 when the modem answers (status) */
+	atomic_int hs_ok;       /* 1 when the homeserver answered the last whoami or sync */
+	atomic_int running;     /* every stage started (READY=1) */
 	atomic_int failed;      /* a stage could not start */
 	/* the store's disk is full (modem thread sets and clears it; the
 	 * delivery thread posts one notice when it starts, one when it ends) */
@@ -100,12 +103,31 @@ static void wait_work(pbb *b, unsigned long *seen, long ms)
 		dl.tv_sec++;
 		dl.tv_nsec -= 1000000000L;
 	}
+	pbd_stage_beat(); /* waiting on purpose is progress (the wait is bounded) */
 	pthread_mutex_lock(&b->mu);
 	while (!stopping(b) && b->doorbell == *seen)
 		if (pthread_cond_timedwait(&b->cv, &b->mu, &dl) == ETIMEDOUT)
 			break;
 	*seen = b->doorbell;
 	pthread_mutex_unlock(&b->mu);
+	pbd_stage_beat();
+}
+
+/*
+ * Test hook (docs/bridge.md "Health, metrics and status"): with
+ * PBB_TEST_STALL=NAME the stage NAME stops making progress, as a stage
+ * stuck in a call that never returns would, until the daemon stops.
+ */
+static void stall_hook(pbb *b, const char *stage)
+{
+	const char *want = getenv("PBB_TEST_STALL");
+	if (!want || strcmp(want, stage) != 0)
+		return;
+	pbb_log(PB_LOG_WARNING, "%s: stalled on purpose (PBB_TEST_STALL)", stage);
+	while (!stopping(b)) {
+		struct timespec ts = { 0, 50000000L };
+		nanosleep(&ts, NULL);
+	}
 }
 
 static void nap(pbb *b, long ms)
@@ -212,6 +234,7 @@ static int who_am_i(pbb *b, pb_matrix *mx)
 	long backoff = matrix_backoff(b, 0, 1000);
 	while (!stopping(b)) {
 		int rc = pb_matrix_whoami(mx, NULL);
+		atomic_store(&b->hs_ok, rc == 0);
 		if (rc == 0)
 			return 0;
 		if (rc == PB_EAUTH || rc == PB_ECANCELLED) {
@@ -352,9 +375,11 @@ static int on_modem_event(const pb_modem_event *ev, void *ud)
 {
 	modem_ctx *mc = ud;
 	pbb *b = mc->b;
+	pbd_stage_beat();
 	if (ev->type == PB_MODEM_EVENT_ERROR) {
 		pbb_log(PB_LOG_WARNING, "modem: %s (retrying)", ev->text ? ev->text : "error");
 		b->modem_ok = 0;
+		pbd_metric_add("pb_bridge_retries_total", 1, "stage", "modem", NULL);
 		return 0;
 	}
 	if (ev->type == PB_MODEM_EVENT_RECOVERED) {
@@ -382,9 +407,12 @@ static int on_modem_event(const pb_modem_event *ev, void *ud)
 	}
 	if (rc >= 0)
 		disk_full_end(b);
-	if (rc == 0)
+	if (rc == 0) {
 		pbb_log(PB_LOG_INFO, "in #%lld: %s from %s", (long long)id,
 			pb_modem_msg_type_name(msg->type), msg->number ? msg->number : "?");
+		pbd_metric_add("pb_bridge_messages_total", 1, "direction", "in", "kind",
+			       pb_modem_msg_type_name(msg->type), "outcome", "received", NULL);
+	}
 	else if (rc == 1)
 		pbb_log(PB_LOG_INFO, "modem: %s from %s not bridged", pb_modem_msg_type_name(msg->type),
 			msg->number ? msg->number : "?");
@@ -444,6 +472,7 @@ static void send_outbound(pbb *b, pb_store *st, pb_modem *m, int64_t *retry_at, 
 				refs[0] ? refs : "none");
 			*retry_at = 0;
 			*retry_ms = 0;
+			pbd_metric_add("pb_bridge_messages_total", 1, "direction", "out", "kind", "sms", "outcome", "sent", NULL);
 			/* an SMSEagle keeps its reports in its sent items, not the inbox:
 			 * none will come to match (docs/bridge.md) */
 			rc = pbb_outbound_sent(st, r->id, r->peer, refs,
@@ -455,6 +484,7 @@ static void send_outbound(pbb *b, pb_store *st, pb_modem *m, int64_t *retry_at, 
 			*retry_ms = *retry_ms ? (*retry_ms < 30000 ? *retry_ms * 2 : 60000) : 2000;
 			*retry_at = now_wall_ms() + *retry_ms;
 			snprintf(err, sizeof(err), "not sent yet (%s), trying again", last_error());
+			pbd_metric_add("pb_bridge_retries_total", 1, "stage", "modem_send", NULL);
 			pbb_log(PB_LOG_WARNING, "out #%lld: %s in %ld s", (long long)r->id, err, *retry_ms / 1000);
 			rc = pb_store_msg_transition(st, r->id, PB_STORE_QUEUED, NULL, err);
 			if (rc < 0)
@@ -469,6 +499,8 @@ static void send_outbound(pbb *b, pb_store *st, pb_modem *m, int64_t *retry_at, 
 			if (total > 1 && done == 0)
 				snprintf(err, sizeof(err), "no answer from the modem for part 1 of %d (%s)", total, last_error());
 			pbb_log(PB_LOG_WARNING, "out #%lld: uncertain: %s", (long long)r->id, err);
+			pbd_metric_add("pb_bridge_messages_total", 1, "direction", "out", "kind", "sms", "outcome", "uncertain",
+				       NULL);
 			/* the box may show it in its sent box once it is done with it */
 			*settle_at = now_wall_ms() + 10000;
 			rc = pb_store_msg_transition(st, r->id, PB_STORE_UNKNOWN, refs[0] ? refs : NULL, err);
@@ -478,6 +510,7 @@ static void send_outbound(pbb *b, pb_store *st, pb_modem *m, int64_t *retry_at, 
 				snprintf(err, sizeof(err), "part %d of %d refused (%s); parts 1-%d went out", done + 1, total,
 					 last_error(), done);
 			pbb_log(PB_LOG_WARNING, "out #%lld: not sent: %s", (long long)r->id, err);
+			pbd_metric_add("pb_bridge_messages_total", 1, "direction", "out", "kind", "sms", "outcome", "failed", NULL);
 			rc = pb_store_msg_transition(st, r->id, PB_STORE_FAILED, refs[0] ? refs : NULL, err);
 			if (rc == 0)
 				pbb_send_progress_clear(st, r->id);
@@ -621,9 +654,11 @@ static void *modem_main(void *arg)
 		return NULL;
 	}
 	modem_ctx mc = { b, st, NULL };
+	stall_hook(b, "modem");
 	long backoff = 0, disk_backoff = 0, send_retry_ms = 0;
 	int64_t send_retry_at = 0, settle_at = 0;
 	while (!stopping(b)) {
+		pbd_stage_beat(); /* each round: a watch of at most 2 s, the sends */
 		if (!mc.m) {
 			pb_modem *m = NULL;
 			if (pbb_modem_open(b->cfg, &m) < 0) {
@@ -684,6 +719,7 @@ static void *modem_main(void *arg)
 			/* a failure the watch cannot retry itself (login refused, the
 			 * device gone for good): open the box again from scratch */
 			pbb_log(PB_LOG_WARNING, "modem: %s (reopening)", last_error());
+			pbd_metric_add("pb_bridge_retries_total", 1, "stage", "modem", NULL);
 			pthread_mutex_lock(&b->mu);
 			b->modem = NULL;
 			pthread_mutex_unlock(&b->mu);
@@ -976,12 +1012,15 @@ static int fetch_one(pbb *b, pb_store *st, pb_mmsc *mmsc, const pb_store_msg *r,
 		pbb_log(PB_LOG_INFO, "in #%lld: picture message fetched (%zu bytes)", (long long)r->id, rr.pdu.len);
 	} else if (!transient(rc) || f.attempts >= b->cfg->mmsc_fetch_attempts) {
 		f.gave_up = true;
+		pbd_metric_add("pb_bridge_mms_fetch_failures_total", 1, "final", "true", NULL);
 		snprintf(f.reason, sizeof(f.reason), "%s%s", reason,
 			 transient(rc) ? " (the last of the attempts; [mmsc] fetch_attempts)" : "");
 		pbb_log(PB_LOG_WARNING, "in #%lld: MMS: given up after %d attempt(s): %s", (long long)r->id,
 			f.attempts, reason);
 	} else {
 		f.next_ms = now + fetch_backoff(b, f.attempts);
+		pbd_metric_add("pb_bridge_mms_fetch_failures_total", 1, "final", "false", NULL);
+		pbd_metric_add("pb_bridge_retries_total", 1, "stage", "mms_fetch", NULL);
 		pbb_log(PB_LOG_WARNING, "in #%lld: MMS: attempt %d of %d: %s (again in %lld ms)", (long long)r->id,
 			f.attempts, b->cfg->mmsc_fetch_attempts, reason, (long long)(f.next_ms - now));
 		if (*due == 0 || f.next_ms < *due)
@@ -1035,6 +1074,7 @@ static int fetch_progress(uint64_t now, uint64_t total, void *ud)
 {
 	(void)now;
 	(void)total;
+	pbd_stage_beat(); /* a download on its way is progress: it has its own timeouts */
 	return stopping(ud) ? 1 : 0; /* SIGTERM does not wait for a hung MMSC */
 }
 
@@ -1167,6 +1207,13 @@ out:
 	return rc;
 }
 
+/* The kind of a journal row for the metrics: what its backend says after ':'. */
+static const char *row_kind(const pb_store_msg *r)
+{
+	const char *k = r->backend ? strchr(r->backend, ':') : NULL;
+	return k && k[1] ? k + 1 : "sms";
+}
+
 /* Deliver stored inbound rows in order; stop at the first failure (order). */
 static int deliver_page(pbb *b, pb_store *st, pb_matrix *mx, int64_t *after, size_t *count)
 {
@@ -1203,6 +1250,9 @@ static int deliver_page(pbb *b, pb_store *st, pb_matrix *mx, int64_t *after, siz
 			if (rc == 0) {
 				rc = pb_store_msg_transition(st, r->id, PB_STORE_DELIVERED, mms_event, NULL);
 				pbb_log(PB_LOG_INFO, "in #%lld: picture message delivered to %s", (long long)r->id, room);
+				if (rc == 0)
+					pbd_metric_add("pb_bridge_messages_total", 1, "direction", "in", "kind", "mms",
+						       "outcome", "delivered", NULL);
 			} else {
 				pbb_log(PB_LOG_WARNING, "in #%lld: MMS: %s (will retry)", (long long)r->id, last_error());
 			}
@@ -1240,6 +1290,9 @@ static int deliver_page(pbb *b, pb_store *st, pb_matrix *mx, int64_t *after, siz
 		if (rc == 0) {
 			rc = pb_store_msg_transition(st, r->id, PB_STORE_DELIVERED, event, error);
 			pbb_log(PB_LOG_INFO, "in #%lld: delivered to %s as %s", (long long)r->id, room, event);
+			if (rc == 0)
+				pbd_metric_add("pb_bridge_messages_total", 1, "direction", "in", "kind", row_kind(r),
+					       "outcome", error ? "failed" : "delivered", NULL);
 		} else {
 			pbb_log(PB_LOG_WARNING, "in #%lld: matrix: %s (will retry)", (long long)r->id, last_error());
 		}
@@ -1414,6 +1467,7 @@ static void *deliver_main(void *arg)
 	pthread_mutex_unlock(&b->mu);
 	long backoff = 0;
 	long long disk_start = 0, disk_end = 0;
+	stall_hook(b, "delivery");
 	while (!stopping(b)) {
 		int rc = ensure_control_room(b, st, mx);
 		if (rc == 0)
@@ -1425,6 +1479,7 @@ static void *deliver_main(void *arg)
 		if (rc == 0)
 			rc = pbb_calls_follow(b->cfg, &b->room_mu, st, mx, b->store_id, (int64_t)time(NULL) * 1000);
 		if (rc < 0 && !stopping(b)) {
+			pbd_metric_add("pb_bridge_retries_total", 1, "stage", "delivery", NULL);
 			backoff = matrix_backoff(b, backoff, 500);
 			/* a full disk: the rows cannot be marked; do not send them
 			 * again and again meanwhile */
@@ -1751,6 +1806,8 @@ static int outbound_media(sync_ctx *sc, const pb_matrix_event *ev, const char *p
 			pbb_log(PB_LOG_INFO, "out #%lld: %s (%zu bytes) to %s queued as MMS", (long long)id,
 				ev->msgtype, data.len, peer);
 			ring(sc->b);
+			pbd_metric_add("pb_bridge_messages_total", 1, "direction", "out", "kind", "mms", "outcome",
+				       "received", NULL);
 		}
 		rc = rc == PB_EEXISTS ? 0 : rc;
 	}
@@ -1790,6 +1847,8 @@ static int outbound_group(sync_ctx *sc, const pb_matrix_event *ev, const pb_stor
 		if (rc == 0) {
 			pbb_log(PB_LOG_INFO, "out #%lld: text to the group %s queued as MMS", (long long)id, peer);
 			ring(sc->b);
+			pbd_metric_add("pb_bridge_messages_total", 1, "direction", "out", "kind", "mms", "outcome",
+				       "received", NULL);
 		}
 		rc = rc == PB_EEXISTS ? 0 : rc;
 	}
@@ -2039,8 +2098,11 @@ static int on_event(const pb_matrix_event *ev, void *ud)
 	in.sent_at = ev->origin_server_ts;
 	int64_t id = 0;
 	rc = pb_store_msg_insert(sc->st, &in, &id);
-	if (rc == 0)
+	if (rc == 0) {
 		pbb_log(PB_LOG_INFO, "out #%lld: %s to %s queued", (long long)id, ev->msgtype, c->number);
+		pbd_metric_add("pb_bridge_messages_total", 1, "direction", "out", "kind", "text", "outcome", "received",
+			       NULL);
+	}
 	pb_store_contact_free(c);
 	if (rc == PB_EEXISTS)
 		return 0;
@@ -2115,6 +2177,7 @@ static void *sync_main(void *arg)
 	sc.initial = sc.since == NULL;
 	pb_matrix_sync_callbacks cb = { on_event, on_invite, NULL, on_next_batch, &sc };
 	long backoff = 0, disk_backoff = 0;
+	stall_hook(b, "sync");
 	while (!stopping(b)) {
 		pb_matrix_sync_options o = PB_MATRIX_SYNC_OPTIONS_INIT;
 		o.since = sc.since;
@@ -2132,9 +2195,12 @@ static void *sync_main(void *arg)
 				 "\"state\":{\"not_types\":[\"org.phonebridge.first.%s\"]}}}", nonce);
 			o.filter = first;
 		}
+		pbd_stage_beat();
 		int rc = pb_matrix_sync(sc.mx, &o, &cb, NULL);
+		pbd_stage_beat();
 		if (rc == PB_ECANCELLED || stopping(b))
 			break;
+		atomic_store(&b->hs_ok, rc == 0);
 		if (rc != 0 && atomic_load(&b->disk_full)) {
 			/* nothing can be journaled: the events come again later (the
 			 * sync token is saved after them); quiet, with the disk's back-off */
@@ -2148,6 +2214,7 @@ static void *sync_main(void *arg)
 				pbb_log(PB_LOG_ERROR, "matrix: sync: %s", last_error());
 			else
 				pbb_log(PB_LOG_WARNING, "matrix: sync: %s (retrying)", last_error());
+			pbd_metric_add("pb_bridge_retries_total", 1, "stage", "sync", NULL);
 			backoff = matrix_backoff(b, backoff, 500);
 			nap(b, backoff);
 			continue;
@@ -2184,10 +2251,13 @@ static void send_mms_rows(pbb *b, pb_store *st, pb_mmsc *mmsc)
 			after = r->id;
 			if (!pbb_is_mms_row(r))
 				continue;
-			if (pbb_mms_send_row(st, mmsc, r) < 0) {
+			int sent = pbb_mms_send_row(st, mmsc, r);
+			if (sent < 0) {
 				more = false;
 				break;
 			}
+			pbd_metric_add("pb_bridge_messages_total", 1, "direction", "out", "kind", "mms", "outcome",
+				       sent == 0 ? "sent" : "failed", NULL);
 			changed = true;
 		}
 		pb_store_msg_list_free(l);
@@ -2251,6 +2321,30 @@ void pbb_stop(pbb *b)
 	pthread_mutex_unlock(&b->mu);
 }
 
+/* A stage thread: bound to its heartbeat while it runs, off it when it ends. */
+typedef struct stage_arg {
+	pbb *b;
+	void *(*fn)(void *);
+	int stage;
+} stage_arg;
+
+static void *stage_main(void *arg)
+{
+	stage_arg *a = arg;
+	pbd_stage_enter(a->stage);
+	void *r = a->fn(a->b);
+	pbd_stage_leave();
+	return r;
+}
+
+void pbb_health_get(pbb *b, pbb_health *out)
+{
+	out->running = atomic_load(&b->running) && !atomic_load(&b->failed) && !stopping(b);
+	out->modem_ok = atomic_load(&b->modem_ok) != 0;
+	out->homeserver_ok = atomic_load(&b->hs_ok) != 0;
+	out->disk_full = atomic_load(&b->disk_full) != 0;
+}
+
 int pbb_run(pbb *b)
 {
 	/* start-up recovery before any sender runs: "sending" -> "unknown" */
@@ -2275,19 +2369,27 @@ int pbb_run(pbb *b)
 
 	void *(*fn[])(void *) = { modem_main, deliver_main, sync_main, mms_main, fetch_main };
 	enum { STAGES = sizeof(fn) / sizeof(fn[0]) };
+	/* the heartbeats the watchdog and /health read (stage_main) */
+	static const char *const names[STAGES] = { "modem", "delivery", "sync", "mms", "fetch" };
+	stage_arg args[STAGES];
+	pbd_stages_reset();
 	pthread_t t[STAGES];
 	size_t started = 0;
-	for (; started < STAGES; started++)
-		if (pthread_create(&t[started], NULL, fn[started], b) != 0) {
+	for (; started < STAGES; started++) {
+		args[started] = (stage_arg){ b, fn[started], pbd_stage_add(names[started], b->cfg->stall_timeout_ms) };
+		if (pthread_create(&t[started], NULL, stage_main, &args[started]) != 0) {
 			pbb_log(PB_LOG_ERROR, "cannot start a thread");
 			pbb_stop(b);
 			break;
 		}
+	}
+	atomic_store(&b->running, started == STAGES);
 	pbb_log(PB_LOG_NOTICE, "running");
 	if (started == STAGES)
 		pbd_notify("READY=1\nSTATUS=running: journal recovered, %zu stages started", started);
 	for (size_t i = 0; i < started; i++)
 		pthread_join(t[i], NULL);
+	atomic_store(&b->running, 0);
 	return started == STAGES && !atomic_load(&b->failed) ? 0 : -1;
 }
 

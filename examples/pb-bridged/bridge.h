@@ -79,6 +79,9 @@ typedef struct pbb_config {
 	bool calls_missed;         /**< "Missed call" in the caller's room (default yes) */
 	int calls_screened;        /**< pbb_screened: screened-out calls (default digest) */
 	int calls_digest_at;       /**< the daily digest's local time, seconds after midnight (default 20:00) */
+	/* [http]: /health, /metrics, the status page (http.c) */
+	char *http_listen;         /**< "127.0.0.1:9750"; NULL: no listener */
+	int stall_timeout_ms;      /**< [bridge]: a stage quiet this long is stuck (default 900000: 15 min) */
 } pbb_config;
 
 /** [matrix] encryption: what the bridge does with end-to-end encryption. */
@@ -305,6 +308,15 @@ typedef struct pbb pbb;
 
 /** @return 0 or -1 (logged) */
 int pbb_new(pbb **out, const pbb_config *cfg);
+
+/** What /health reports of the running daemon (a snapshot of atomics: any thread). */
+typedef struct pbb_health {
+	bool running;        /**< every stage started and none has failed */
+	bool modem_ok;       /**< the modem answered the last request */
+	bool homeserver_ok;  /**< the homeserver answered the last request */
+	bool disk_full;      /**< the store's disk is full */
+} pbb_health;
+void pbb_health_get(pbb *b, pbb_health *out);
 /** Run the stages until pbb_stop(); @return 0 or -1 (logged) */
 int pbb_run(pbb *b);
 /** Ask pbb_run() to return (thread-safe; not async-signal-safe). */

@@ -84,6 +84,22 @@ int pbb_check_config(const pbb_config *c, bool lines)
 	const char *why = pbd_store_problem(c->store_path, buf, sizeof(buf));
 	snprintf(what, sizeof(what), "[bridge] store %s", c->store_path);
 	step(&r, !why, what, "%s", why ? why : "");
+	if (c->http_listen) {
+		why = pbd_listen_problem(c->http_listen, buf, sizeof(buf));
+		snprintf(what, sizeof(what), "[http] listen %s", c->http_listen);
+		step(&r, !why, what, "%s", why ? why : "");
+	}
+	/* a stage waits this long at most in one request: it must not look stuck meanwhile */
+	long longest = c->sync_timeout_ms + 10000L;
+	if (c->modem_send_timeout_ms > longest)
+		longest = c->modem_send_timeout_ms;
+	if (c->modem_timeout_ms > longest)
+		longest = c->modem_timeout_ms;
+	snprintf(what, sizeof(what), "[bridge] stall_timeout_ms %d", c->stall_timeout_ms);
+	bool long_enough = c->stall_timeout_ms > longest;
+	snprintf(buf, sizeof(buf), "not longer than the longest single wait of a stage (%ld ms: "
+		 "sync_timeout_ms + 10 s, send_timeout_ms, timeout_ms): a healthy stage would look stuck", longest);
+	step(&r, long_enough, what, "%s", long_enough ? "" : buf);
 	return r.failed;
 }
 

@@ -291,6 +291,12 @@ static int handler(void *ud, const char *section, const char *name, const char *
 		if (!whole || !isdigit((unsigned char)value[0]) || h > 23 || m > 59 || sec > 59)
 			return fail(p, line, "[calls] digest_at: a local time HH:MM or HH:MM:SS");
 		c->calls_digest_at = (int)(h * 3600 + m * 60 + sec);
+	} else if (KEY("http", "listen")) {
+		/* the address is checked by pb_listener_new() in check and run */
+		r = set_str(&c->http_listen, value);
+	} else if (KEY("bridge", "stall_timeout_ms")) {
+		if (!parse_int(value, 1000, 86400000, &c->stall_timeout_ms))
+			return fail(p, line, "stall_timeout_ms: a number of milliseconds (1000-86400000)");
 	} else
 		return fail(p, line, "unknown setting [%s] %s", section, name);
 	if (r < 0)
@@ -369,6 +375,7 @@ static void defaults(pbb_config *c)
 	c->calls_follow = c->calls_answered = c->calls_missed = true;
 	c->calls_screened = PBB_SCREENED_DIGEST;
 	c->calls_digest_at = 20 * 3600;
+	c->stall_timeout_ms = 900000;
 }
 
 int pbb_config_parse(pbb_config *c, const char *text, char *err, size_t errlen)
@@ -382,7 +389,8 @@ int pbb_config_load(pbb_config *c, const char *path, char *err, size_t errlen)
 {
 	defaults(c);
 	parse_ctx p = { c, err, errlen, false };
-	return finish(&p, ini_parse(path, handler, &p));
+	/* "-": standard input (check a file before it is installed) */
+	return finish(&p, strcmp(path, "-") ? ini_parse(path, handler, &p) : ini_parse_file(stdin, handler, &p));
 }
 
 void pbb_config_free(pbb_config *c)
@@ -391,7 +399,7 @@ void pbb_config_free(pbb_config *c)
 			  &c->modem_password_file, &c->modem_token_file, &c->modem_login,
 			  &c->modem_storage, &c->mmsc_url, &c->mmsc_proxy, &c->mmsc_interface,
 			  &c->mmsc_rewrite, &c->mmsc_user_agent, &c->homeserver,
-			  &c->token_file, &c->store_path, &c->pickle_key_file };
+			  &c->token_file, &c->store_path, &c->pickle_key_file, &c->http_listen };
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		pb_free(*strs[i]);
 		*strs[i] = NULL;

@@ -5,6 +5,8 @@
  */
 #include "bridge.h"
 #include "daemon.h"
+#include "http.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -27,14 +29,18 @@ static void usage(FILE *f)
 	fprintf(f, "usage: pb-bridged [OPTIONS] run\n"
 		   "       pb-bridged [OPTIONS] check [--online]\n"
 		   "       pb-bridged [OPTIONS] backup FILE\n"
+		   "       pb-bridged [OPTIONS] status [--json [--pretty]]\n"
 		   "  -c, --config FILE      the INI configuration (default " DEFAULT_CONFIG ")\n"
 		   "      --online           check: also reach the modem, the homeserver and the MMSC\n"
+		   "      --json             status: the running daemon's /health document\n"
+		   "      --pretty           status --json: indented\n"
 		   "  -v, --verbose          log debug lines too\n"
 		   "  -q, --quiet            log warnings and errors only\n"
 		   "      --log-format FMT   text (default: \"<level>domain: message\") or json\n"
 		   "  -h, --help             this text\n"
 		   "      --version          the version\n"
-		   "exit status: 0, 64 usage, 66 no store, 69 a peer unavailable, 73 the backup exists,\n"
+		   "exit status: 0, 1 status: running but unhealthy, 64 usage, 66 no store,\n"
+		   "             69 a peer unavailable (status: the daemon not running), 73 the backup exists,\n"
 		   "             74 I/O, 78 configuration\n"
 		   "(\"--check\" is a deprecated spelling of \"check\"); see pb-bridged(8)\n");
 }
@@ -58,11 +64,39 @@ typedef struct sig_ctx {
 	sigset_t set;
 } sig_ctx;
 
+/*
+ * The watchdog proves progress, not only that this thread lives: WATCHDOG=1
+ * only while every stage has beaten within [bridge] stall_timeout_ms. A
+ * stuck stage stops the pings (said once, in the log and STATUS=), and
+ * systemd restarts the daemon after WatchdogSec=.
+ */
+static void watchdog_ping(bool *stuck_said)
+{
+	long quiet = 0;
+	const char *stuck = pbd_stage_stuck(&quiet);
+	if (!stuck) {
+		if (*stuck_said) {
+			pbb_log(PB_LOG_NOTICE, "every stage makes progress again: watchdog pings resumed");
+			pbd_notify("STATUS=running");
+		}
+		*stuck_said = false;
+		pbd_notify("WATCHDOG=1");
+		return;
+	}
+	if (!*stuck_said) {
+		pbb_log(PB_LOG_ERROR, "stage %s made no progress for %ld s: watchdog pings withheld", stuck,
+			quiet / 1000);
+		pbd_notify("STATUS=stage %s stuck for %ld s", stuck, quiet / 1000);
+	}
+	*stuck_said = true;
+}
+
 /* Signals, and the watchdog: WATCHDOG=1 every half of WatchdogSec=. */
 static void *signal_main(void *arg)
 {
 	sig_ctx *s = arg;
 	long wd = pbd_watchdog_interval_ms();
+	bool stuck_said = false;
 	for (;;) {
 		int sig;
 		if (wd > 0) {
@@ -70,7 +104,7 @@ static void *signal_main(void *arg)
 			sig = sigtimedwait(&s->set, NULL, &ts);
 			if (sig < 0) {
 				if (errno == EAGAIN)
-					pbd_notify("WATCHDOG=1");
+					watchdog_ping(&stuck_said);
 				continue;
 			}
 		} else if (sigwait(&s->set, &sig) != 0) {
@@ -137,8 +171,18 @@ static int run(pbb_config *cfg)
 	if (pbb_new(&b, cfg) < 0)
 		return EX_UNAVAILABLE;
 	sc.b = b;
+	/* [http] listen: /health, /metrics, the status page (http.c); a
+	 * configured address that cannot be had is a reason not to start */
+	pbb_metrics_declare();
+	pbb_http *http = NULL;
+	if (pbb_http_new(&http, cfg, b) < 0 || (http && pbb_http_start(http) < 0)) {
+		pbb_http_free(http);
+		pbb_free(b);
+		return EX_UNAVAILABLE;
+	}
 	pthread_t st;
 	if (pthread_create(&st, NULL, signal_main, &sc) != 0) {
+		pbb_http_free(http);
 		pbb_free(b);
 		return EX_OSERR;
 	}
@@ -146,13 +190,14 @@ static int run(pbb_config *cfg)
 	pthread_kill(st, SIGUSR1);
 	pthread_join(st, NULL);
 	pbb_log(PB_LOG_NOTICE, "stopped");
+	pbb_http_free(http);
 	pbb_free(b);
 	return rc == 0 ? 0 : EX_UNAVAILABLE;
 }
 
 int main(int argc, char **argv)
 {
-	enum { OPT_ONLINE = 256, OPT_CHECK, OPT_VERSION, OPT_LOG_FORMAT };
+	enum { OPT_ONLINE = 256, OPT_CHECK, OPT_VERSION, OPT_LOG_FORMAT, OPT_JSON, OPT_PRETTY };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -162,10 +207,12 @@ int main(int argc, char **argv)
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "pretty", no_argument, NULL, OPT_PRETTY },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = DEFAULT_CONFIG;
-	bool check = false, online = false;
+	bool check = false, online = false, status = false, json = false, pretty = false;
 	pbd_log_format fmt = PBD_LOG_TEXT;
 	int c;
 	opterr = 0;
@@ -177,6 +224,8 @@ int main(int argc, char **argv)
 		case 'h': usage(stdout); return 0;
 		case OPT_ONLINE: online = true; break;
 		case OPT_CHECK: check = true; break; /* deprecated spelling of "check" */
+		case OPT_JSON: json = true; break;
+		case OPT_PRETTY: pretty = true; break;
 		case OPT_VERSION: printf("pb-bridged (libphonebridge) %s\n", pb_version_string()); return 0;
 		case OPT_LOG_FORMAT:
 			if (!pbd_log_format_parse(optarg, &fmt))
@@ -191,17 +240,23 @@ int main(int argc, char **argv)
 		const char *cmd = argv[optind++];
 		if (!strcmp(cmd, "check"))
 			check = true;
+		else if (!strcmp(cmd, "status"))
+			status = true;
 		else if (!strcmp(cmd, "backup") && optind < argc)
 			backup_file = argv[optind++];
 		else if (!strcmp(cmd, "backup"))
 			return usage_error("%s", "backup: the file to write is needed");
 		else if (strcmp(cmd, "run") != 0)
-			return usage_error("unknown command \"%s\" (run, check or backup)", cmd);
+			return usage_error("unknown command \"%s\" (run, check, status or backup)", cmd);
 		if (optind < argc)
 			return usage_error("unexpected argument \"%s\"", argv[optind]);
 	}
 	if (online && !check)
 		return usage_error("%s: --online goes with check", "run");
+	if ((json || pretty) && !status)
+		return usage_error("%s", "--json and --pretty go with status");
+	if (pretty && !json)
+		return usage_error("%s", "status: --pretty goes with --json");
 	pbd_log_setup("pb-bridged", fmt);
 	pb_log_set_callback(pbd_log_sink, NULL);
 
@@ -209,17 +264,19 @@ int main(int argc, char **argv)
 	char err[512] = "";
 	if (pbb_config_load(&cfg, config, err, sizeof(err)) < 0) {
 		if (check)
-			pbd_check_line(false, config, "%s", err);
+			pbd_check_line(false, strcmp(config, "-") ? config : "standard input", "%s", err);
 		else
 			fprintf(stderr, "pb-bridged: %s: %s\n", config, err);
 		pbb_config_free(&cfg);
 		return EX_CONFIG;
 	}
 	int rc;
-	if (backup_file) {
+	if (status) {
+		rc = pbd_status_main("pb-bridged", config, cfg.http_listen, json, pretty);
+	} else if (backup_file) {
 		rc = backup(&cfg, backup_file);
 	} else if (check) {
-		pbd_check_line(true, config, "read");
+		pbd_check_line(true, strcmp(config, "-") ? config : "standard input", "read");
 		rc = pbb_check_config(&cfg, true) ? EX_CONFIG : 0;
 		if (rc == 0 && online)
 			rc = pbb_check_online(&cfg) ? EX_UNAVAILABLE : 0;

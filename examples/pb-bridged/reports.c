@@ -20,6 +20,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "bridge.h"
+#include "metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +150,7 @@ int pbb_send_sms(pb_modem *m, pb_store *st, int64_t row, const char *number, con
 	*done = start;
 	size_t used = strlen(refs);
 	for (size_t i = (size_t)start; i < n; i++) {
+		pbd_stage_beat(); /* each part has its own send timeout */
 		rc = pb_modem_send_pdu(m, pdus[i].data, pdus[i].len, &ref);
 		if (rc == PB_EUNSUPPORTED && i == 0) {
 			/* a box that does not take TPDUs (HiLink, SMSEagle) splits itself:

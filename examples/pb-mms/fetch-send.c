@@ -21,6 +21,7 @@
 #include <phonebridge/mms.h>
 #include <phonebridge/mmsc.h>
 
+#include "attach.h"
 #include "fetch-send.h"
 #include "parts.h"
 
@@ -40,7 +41,7 @@ enum {
 	OPT_PROXY = 0x100, OPT_INTERFACE, OPT_USER_AGENT, OPT_WAP_PROFILE, OPT_HEADER, OPT_MAX_SIZE,
 	OPT_REWRITE, OPT_CA_FILE, OPT_INSECURE, OPT_TIMEOUT, OPT_RETRIES, OPT_PARTS_DIR, OPT_OUTPUT,
 	OPT_MMSC, OPT_FROM, OPT_TO, OPT_SUBJECT, OPT_TEXT, OPT_ATTACH, OPT_RETRY_SEND, OPT_VERBOSE,
-	OPT_HELP,
+	OPT_HELP, OPT_PART_TYPE, OPT_PART_NAME,
 };
 
 #define COMMON_OPTIONS                                                        \
@@ -334,30 +335,16 @@ out:
 
 /* --- send -------------------------------------------------------------- */
 
-static uint8_t *read_all(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		fprintf(stderr, "pb-mms: %s: %s\n", path, strerror(errno));
-		return NULL;
-	}
-	pb_buf b = PB_BUF_INIT;
-	uint8_t chunk[65536];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (pb_buf_put(&b, chunk, n) < 0)
-			break;
-	fclose(f);
-	return pb_buf_detach(&b, len);
-}
-
 static void send_usage(FILE *to)
 {
 	fprintf(to, "usage: pb-mms send --mmsc URL [--proxy HOST:PORT] [--interface IF] --from N --to N...\n"
-		    "                       [--subject S] [--text T] [--attach FILE]... [--retry-send] [options]\n"
+		    "                       [--subject S] [--text T] [[--part-type T] [--part-name N] --attach FILE|-]...\n"
+		    "                       [--retry-send] [options]\n"
 		    "Send a message to the MMSC and print its M-Send.conf as JSON.\n"
 		    "  --to N                a recipient (repeatable, or several after one --to)\n"
-		    "  --attach FILE         attach a file; its type is guessed from the extension\n"
+		    "  --attach FILE         attach a file (\"-\": standard input); its type is guessed from the extension\n"
+		    "  --part-type TYPE      the media type of the --attach that follows\n"
+		    "  --part-name NAME      the part name of the --attach that follows (type guessed from it)\n"
 		    "  --retry-send          retry after transient failures (may send twice)\n"
 		    "%s", common_usage);
 }
@@ -390,6 +377,8 @@ int pb_mms_cmd_send(int argc, char **argv)
 		{ "subject", required_argument, NULL, OPT_SUBJECT },
 		{ "text", required_argument, NULL, OPT_TEXT },
 		{ "attach", required_argument, NULL, OPT_ATTACH },
+		{ "part-type", required_argument, NULL, OPT_PART_TYPE },
+		{ "part-name", required_argument, NULL, OPT_PART_NAME },
 		{ "retry-send", no_argument, NULL, OPT_RETRY_SEND },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -397,8 +386,8 @@ int pb_mms_cmd_send(int argc, char **argv)
 	common_init(&c);
 	pb_mms_send_req req = PB_MMS_SEND_REQ_INIT;
 	const char *to[MAX_LIST + 1] = { NULL };
-	const char *files[MAX_LIST + 1] = { NULL };
-	size_t n_to = 0, n_files = 0;
+	static pbm_attachments files; /* 64 pb_bufs: not on the stack */
+	size_t n_to = 0;
 	int opt;
 	optind = 1;
 	while ((opt = next_option(&c, argc, argv, longopts)) != -1) {
@@ -417,7 +406,15 @@ int pb_mms_cmd_send(int argc, char **argv)
 		case OPT_SUBJECT: req.subject = optarg; break;
 		case OPT_TEXT: req.text = optarg; break;
 		case OPT_ATTACH:
-			if (add_to_list(files, &n_files, optarg, "attachments") < 0)
+			if (pbm_attach_add(&files, optarg) < 0)
+				return EXIT_FAIL;
+			break;
+		case OPT_PART_TYPE:
+			if (pbm_attach_type(&files, optarg) < 0)
+				return EXIT_FAIL;
+			break;
+		case OPT_PART_NAME:
+			if (pbm_attach_name(&files, optarg) < 0)
 				return EXIT_FAIL;
 			break;
 		case OPT_RETRY_SEND: c.o.retry_send = true; break;
@@ -425,26 +422,19 @@ int pb_mms_cmd_send(int argc, char **argv)
 		default: send_usage(stderr); return EXIT_FAIL;
 		}
 	}
-	if (optind != argc || !c.o.mmsc_url || n_to == 0 || (!req.text && n_files == 0)) {
+	if (pbm_attach_done(&files) < 0)
+		return EXIT_FAIL;
+	if (optind != argc || !c.o.mmsc_url || n_to == 0 || (!req.text && files.n == 0)) {
 		fprintf(stderr, "pb-mms send: needs --mmsc, --to and --text or --attach\n");
 		send_usage(stderr);
 		return EXIT_FAIL;
 	}
 
-	pb_mms_attachment att[MAX_LIST];
-	uint8_t *data[MAX_LIST] = { NULL };
+	pb_mms_attachment att[PBM_MAX_ATTACH];
 	int status = 1;
 	pb_mmsc *m = NULL;
-	for (size_t i = 0; i < n_files; i++) {
-		data[i] = read_all(files[i], &att[i].len);
-		if (!data[i])
-			goto out;
-		const char *slash = strrchr(files[i], '/');
-		att[i].content_type = pb_mms_guess_content_type(files[i]);
-		att[i].name = slash ? slash + 1 : files[i];
-		att[i].data = data[i];
-		att[i].charset = strncmp(att[i].content_type, "text/", 5) == 0 ? "utf-8" : NULL;
-	}
+	if (pbm_attach_load(&files, att) < 0)
+		goto out;
 	char tid[64];
 	snprintf(tid, sizeof(tid), "pb-%lld-%d", (long long)time(NULL), (int)getpid());
 	req.transaction_id = tid;
@@ -452,7 +442,7 @@ int pb_mms_cmd_send(int argc, char **argv)
 	req.n_to = n_to;
 	req.date = (int64_t)time(NULL);
 	req.attachments = att;
-	req.n_attachments = n_files;
+	req.n_attachments = files.n;
 
 	if (pb_mmsc_new(&m, &c.o) < 0) {
 		fprintf(stderr, "pb-mms: %s\n", pb_error_last()->message);
@@ -467,7 +457,6 @@ int pb_mms_cmd_send(int argc, char **argv)
 	status = rc == 0 ? 0 : 1;
 out:
 	pb_mmsc_free(m);
-	for (size_t i = 0; i < n_files; i++)
-		pb_free(data[i]);
+	pbm_attach_free(&files);
 	return status;
 }

@@ -64,6 +64,11 @@ int screend_check(const screend_config *c)
 	const char *why = pbd_store_problem(c->store, buf, sizeof(buf));
 	snprintf(what, sizeof(what), "[store] path %s", c->store);
 	failed += !pbd_check_line(!why, what, "%s", why ? why : "");
+	if (c->http_listen[0]) {
+		why = pbd_listen_problem(c->http_listen, buf, sizeof(buf));
+		snprintf(what, sizeof(what), "[http] listen %s", c->http_listen);
+		failed += !pbd_check_line(!why, what, "%s", why ? why : "");
+	}
 	return failed;
 }
 

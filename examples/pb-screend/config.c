@@ -235,6 +235,12 @@ static int on_key(void *user, const char *section, const char *k, const char *v)
 			return str(p, c->store, sizeof(c->store), k, v);
 		return fail(p, "[store] unknown key '%s'%s", k, "");
 	}
+	if (!strcmp(section, "http")) {
+		/* the same key as pb-bridged's; the address is checked by check and run */
+		if (!strcmp(k, "listen"))
+			return str(p, c->http_listen, sizeof(c->http_listen), k, v);
+		return fail(p, "[http] unknown key '%s'%s", k, "");
+	}
 	if (!strcmp(section, "log")) {
 		if (!strcmp(k, "level") && (c->log_level = level_of(v)) >= 0)
 			return 1;
@@ -301,7 +307,9 @@ int screend_config_load(screend_config *c, const char *path, char *err, size_t e
 	parse_ctx p = { c, err, errlen };
 	err[0] = '\0';
 	screend_config_defaults(c);
-	return finish(&p, ini_parse(path, on_key, &p));
+	/* "-": standard input (check a file before it is installed); a reload
+	 * cannot read it again (screend.c refuses one) */
+	return finish(&p, strcmp(path, "-") ? ini_parse(path, on_key, &p) : ini_parse_file(stdin, on_key, &p));
 }
 
 int screend_config_parse(screend_config *c, const char *text, char *err, size_t errlen)

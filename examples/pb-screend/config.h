@@ -52,6 +52,8 @@ typedef struct screend_config {
 	size_t nmodules;
 	char module_name[SCREEND_MAX_MODULES][32];
 	char module_path[SCREEND_MAX_MODULES][512];
+	/* [http] listen: /health, /metrics, the status page (http.c); "" = none */
+	char http_listen[128];
 } screend_config;
 
 /* Defaults, then the file. 0 or -1 with a message in err ("file:line: ..."). */

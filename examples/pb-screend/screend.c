@@ -23,6 +23,8 @@
 #include "check.h"
 #include "config.h"
 #include "daemon.h"
+#include "http.h"
+#include "metrics.h"
 
 typedef struct daemon {
 	screend_config conf;
@@ -31,6 +33,7 @@ typedef struct daemon {
 	/* for the list commands */
 	pb_store *store;
 	const pb_screen_policy *policy;
+	screend_http *http; /* [http] listen (http.c) */
 } daemon_t;
 
 static pb_screener *volatile running;
@@ -60,7 +63,8 @@ static int load_config(daemon_t *d, screend_config *c)
 {
 	char err[300];
 	if (screend_config_load(c, d->conf_path, err, sizeof(err)) < 0)
-		return pb_error_set(PB_EINVAL, "%s: %s", d->conf_path, err);
+		return pb_error_set(PB_EINVAL, "%s: %s", strcmp(d->conf_path, "-") ? d->conf_path : "standard input",
+				    err);
 	return 0;
 }
 
@@ -105,6 +109,7 @@ static void fill_options(const screend_config *c, const char *password, const ch
 	o->ring = c->ring;
 	o->early_media = c->early_media;
 	o->max_duration = c->max_duration;
+	o->on_event = screend_metrics_event; /* /metrics: calls by verdict, challenge outcomes */
 	size_t k = 0;
 	for (size_t i = 0; i < c->npolicy; i++) {
 		policy[k++] = c->policy_key[i];
@@ -161,6 +166,11 @@ static int make_screener(const screend_config *c, const char *store, bool lines,
  * agent as soon as no call is up (new calls get 503 until then). */
 static void reload(daemon_t *d)
 {
+	if (!strcmp(d->conf_path, "-")) {
+		LOG(PB_LOG_WARNING, "reload: the configuration came from standard input, which cannot be read "
+				    "again: restart pb-screend with -c FILE to change it");
+		return;
+	}
 	screend_config *c = malloc(sizeof(*c));
 	char *password = NULL;
 	const char *policy[2 * SCREEND_MAX_POLICY + 1];
@@ -185,6 +195,10 @@ static void reload(daemon_t *d)
 		LOG(PB_LOG_ERROR, "reload failed, keeping the old configuration: %s", pb_error_last()->message);
 	} else {
 		pb_log_set_level(c->log_level);
+		if (strcmp(c->http_listen, d->conf.http_listen) != 0)
+			LOG(PB_LOG_NOTICE, "[http] listen changed: it is read at start (restart pb-screend to move it)");
+		snprintf(c->http_listen, sizeof(c->http_listen), "%s", d->conf.http_listen);
+		screend_http_set_store(d->http, c->store);
 		d->conf = *c;
 		if (restart)
 			LOG(PB_LOG_NOTICE, "configuration reloaded; listen, registration or store changed: the agent "
@@ -224,6 +238,12 @@ static int run(daemon_t *d)
 		pb_screener_free(d->screener);
 		return 1;
 	}
+	screend_metrics_declare();
+	if ((rc = screend_http_start(&d->http, &d->conf, d->screener)) < 0) {
+		fprintf(stderr, "pb-screend: [http] listen %s: %s\n", d->conf.http_listen, pb_error_last()->message);
+		pb_screener_free(d->screener);
+		return 1;
+	}
 	running = d->screener;
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigemptyset(&sa.sa_mask);
@@ -244,6 +264,7 @@ static int run(daemon_t *d)
 			status = 1;
 			break;
 		}
+		screend_http_publish(d->http, d->screener); /* /health's facts, the loop's heartbeat */
 		if (wd > 0 && ms_since(&last_wd) >= wd) { /* from the loop itself: a stuck loop is restarted */
 			pbd_notify("WATCHDOG=1");
 			clock_gettime(CLOCK_MONOTONIC, &last_wd);
@@ -265,6 +286,8 @@ static int run(daemon_t *d)
 	}
 	running = NULL;
 	LOG(PB_LOG_NOTICE, "stopped");
+	screend_http_free(d->http); /* its handlers read the screener: stop them first */
+	d->http = NULL;
 	pb_screener_free(d->screener);
 	return status;
 }
@@ -338,7 +361,7 @@ static int check_online(const screend_config *c)
  * (pb_screener_check()) — without listening. */
 static int cmd_check(daemon_t *d, bool online)
 {
-	pbd_check_line(true, d->conf_path, "read");
+	pbd_check_line(true, strcmp(d->conf_path, "-") ? d->conf_path : "standard input", "read");
 	int failed = screend_check(&d->conf);
 	const char *what = "[policy] and its challenges";
 	if (failed) {
@@ -496,13 +519,15 @@ static void usage(FILE *f)
 	fprintf(f, "usage: pb-screend [OPTIONS] [run]\n"
 		   "       pb-screend [OPTIONS] check [--online] | calls [--json] | lookup NUMBER\n"
 		   "       pb-screend [OPTIONS] allow NUMBER | deny NUMBER | remove allow|deny NUMBER\n"
+		   "       pb-screend [OPTIONS] status [--json]   the running daemon's /health\n"
 		   "  -c, --config FILE      default /etc/phonebridge/pb-screend.conf\n"
 		   "      --log-format FMT   text (default: \"<level>domain: message\") or json\n"
-		   "      --pretty           calls, lookup: indent the JSON (default: one document a line)\n"
+		   "      --pretty           calls, lookup, status --json: indent the JSON (default: one document a line)\n"
 		   "  -h, --help             this text\n"
 		   "      --version          the version\n"
-		   "exit status: 0, 1 a failure at start, 64 usage, 69 check --online failed,\n"
-		   "             78 configuration; see pb-screend(8)\n");
+		   "exit status: 0, 1 a failure at start (status: running but unhealthy), 64 usage,\n"
+		   "             69 check --online failed (status: the daemon not running), 78 configuration;\n"
+		   "             see pb-screend(8)\n");
 }
 
 static int usage_error(const char *what, const char *arg)
@@ -514,7 +539,7 @@ static int usage_error(const char *what, const char *arg)
 
 static bool known_command(const char *cmd)
 {
-	static const char *const cmds[] = { "run", "check", "calls", "lookup", "allow", "deny", "remove", NULL };
+	static const char *const cmds[] = { "run", "check", "calls", "lookup", "allow", "deny", "remove", "status", NULL };
 	for (size_t i = 0; cmds[i]; i++)
 		if (!strcmp(cmd, cmds[i]))
 			return true;
@@ -561,7 +586,7 @@ int main(int argc, char **argv)
 	bool check = optind < argc && !strcmp(argv[optind], "check");
 	if (load_config(&d, &d.conf) < 0) {
 		if (check)
-			pbd_check_line(false, d.conf_path, "%s", pb_error_last()->message);
+			pbd_check_line(false, strcmp(d.conf_path, "-") ? d.conf_path : "standard input", "%s", pb_error_last()->message);
 		else
 			fprintf(stderr, "pb-screend: %s\n", pb_error_last()->message);
 		return EX_CONFIG;
@@ -571,6 +596,20 @@ int main(int argc, char **argv)
 		return usage_error("check takes no argument but --online: ", argv[argc - 1]);
 	if (check)
 		return cmd_check(&d, optind + 1 < argc);
+	if (optind < argc && !strcmp(argv[optind], "status")) {
+		bool json = false;
+		for (int i = optind + 1; i < argc; i++) {
+			if (!strcmp(argv[i], "--json"))
+				json = true;
+			else if (!strcmp(argv[i], "--pretty"))
+				pretty = true;
+			else
+				return usage_error("status takes --json and --pretty, not ", argv[i]);
+		}
+		if (pretty && !json)
+			return usage_error("status: --pretty goes with --json", "");
+		return pbd_status_main("pb-screend", d.conf_path, d.conf.http_listen, json, pretty);
+	}
 	if (optind < argc && strcmp(argv[optind], "run") != 0)
 		return command(&d, argc - optind, argv + optind);
 	return run(&d);

@@ -214,6 +214,26 @@ PB_API pb_store *pb_screener_store(pb_screener *s);
 /** Stop the agent (ending calls in progress), close everything. NULL is fine. */
 PB_API void pb_screener_free(pb_screener *s);
 
+/** Where a screener's registration stands (pb_screener_registration()). */
+typedef enum pb_screener_reg_state {
+	PB_SCREENER_REG_NONE = 0,    /**< no registrar configured */
+	PB_SCREENER_REG_PENDING = 1, /**< configured, no answer yet (or not started) */
+	PB_SCREENER_REG_OK = 2,      /**< the registrar accepted the last REGISTER */
+	PB_SCREENER_REG_FAILED = 3,  /**< the last REGISTER failed (the agent retries) */
+} pb_screener_reg_state;
+
+/**
+ * The registration's state, safe to call from any thread (a health
+ * endpoint's) while the screener runs.
+ * @param last_status optional: receives the status of the last REGISTER
+ *        answer (200, 401, 408, ...), 0 before any
+ * @return a pb_screener_reg_state
+ */
+PB_API int pb_screener_registration(const pb_screener *s, int *last_status);
+
+/** "none", "pending", "registered", "failed" (static); "?" for another value. */
+PB_API const char *pb_screener_reg_state_name(int state);
+
 PB_END_DECLS
 
 #endif

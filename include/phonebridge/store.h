@@ -617,6 +617,31 @@ PB_API int pb_store_call_after(pb_store *st, int64_t after_id, size_t limit, pb_
 /** Free a list from pb_store_call_recent() and its strings. NULL is fine. */
 PB_API void pb_store_call_list_free(pb_store_call_list *list);
 
+/* --- counts per day (status pages) -------------------------------------------- */
+
+/** The most days pb_store_call_daily() and pb_store_msg_daily() count at once. */
+#define PB_STORE_DAILY_MAX 366
+
+/**
+ * Calls logged per day: @p counts[i] receives how many calls of the log
+ * began in [@p day0_ms + i days, @p day0_ms + (i + 1) days), for i below
+ * @p days (days of 24 hours from @p day0_ms, e.g. a local midnight).
+ * @param counts caller-owned, @p days elements, overwritten
+ * @return 0; PB_EINVAL (days 0 or over PB_STORE_DAILY_MAX), PB_EIO
+ */
+PB_API int pb_store_call_daily(pb_store *st, int64_t day0_ms, unsigned days, int64_t *counts);
+
+/**
+ * Journal rows per day that are now in @p state of direction @p dir, by the
+ * time they reached it (updated_at; terminal states do not change again),
+ * counted as pb_store_call_daily() does.
+ * @param backend_glob only rows whose backend matches this SQLite GLOB
+ *        pattern ("matrix*"); NULL = every row
+ * @return 0; PB_EINVAL (days 0 or over PB_STORE_DAILY_MAX), PB_EIO
+ */
+PB_API int pb_store_msg_daily(pb_store *st, int dir, int state, const char *backend_glob, int64_t day0_ms,
+			      unsigned days, int64_t *counts);
+
 PB_END_DECLS
 
 #endif

@@ -55,6 +55,8 @@ struct pb_screener {
 	pb_store *pending_store;
 	void **modules;         /* dlopen() handles of challenge modules */
 	size_t nmodules;
+	atomic_int reg_state;    /* pb_screener_reg_state, read from any thread */
+	atomic_int reg_status;   /* status of the last REGISTER answer */
 };
 
 struct scall {
@@ -635,6 +637,11 @@ static void on_event(pb_sip_call *call, pb_sip_event ev, void *ud)
 	if (!call) {
 		LOG(ev == PB_SIP_EV_REGISTERED ? PB_LOG_INFO : PB_LOG_WARNING, "registration: %s (%d)",
 		    pb_sip_event_name(ev), pb_sip_last_register_status(s->ua));
+		if (ev == PB_SIP_EV_REGISTERED || ev == PB_SIP_EV_REGISTER_FAILED) {
+			atomic_store(&s->reg_status, pb_sip_last_register_status(s->ua));
+			atomic_store(&s->reg_state, ev == PB_SIP_EV_REGISTERED ? PB_SCREENER_REG_OK
+									  : PB_SCREENER_REG_FAILED);
+		}
 		return;
 	}
 	scall *sc = pb_sip_call_get_userdata(call);
@@ -716,6 +723,9 @@ static int load_prompts(const char *dir, pb_prompt_set **out)
 static int start_ua(pb_screener *s, const conf *c)
 {
 	pb_sip_handlers h = { on_incoming, on_event, on_rtp, s };
+	atomic_store(&s->reg_state, c->o.sip.registrar && c->o.sip.registrar[0] ? PB_SCREENER_REG_PENDING
+									      : PB_SCREENER_REG_NONE);
+	atomic_store(&s->reg_status, 0);
 	int rc = pb_sip_new(&s->ua, &c->o.sip, &h);
 	if (rc < 0)
 		return rc;
@@ -750,6 +760,8 @@ PB_API int pb_screener_new(pb_screener **out, const pb_screener_options *opts)
 		pb_screener_free(s);
 		return rc;
 	}
+	atomic_store(&s->reg_state, s->conf.o.sip.registrar && s->conf.o.sip.registrar[0] ? PB_SCREENER_REG_PENDING
+											   : PB_SCREENER_REG_NONE);
 	*out = s;
 	return 0;
 }
@@ -1033,4 +1045,17 @@ PB_API void pb_screener_free(pb_screener *s)
 	pb_buf_dispose(&s->pkt);
 	conf_dispose(&s->conf);
 	pb_free(s);
+}
+
+PB_API int pb_screener_registration(const pb_screener *s, int *last_status)
+{
+	if (last_status)
+		*last_status = s ? atomic_load(&s->reg_status) : 0;
+	return s ? atomic_load(&s->reg_state) : PB_SCREENER_REG_NONE;
+}
+
+PB_API const char *pb_screener_reg_state_name(int state)
+{
+	static const char *const names[] = { "none", "pending", "registered", "failed" };
+	return state >= 0 && state < 4 ? names[state] : "?";
 }
