@@ -41,7 +41,7 @@ for part in voice messaging; do
 	run "-D$part=disabled: the unit, abi and fuzz suites pass" "$dir/test.log" \
 		meson test -C "$dir/tree" --suite unit --suite abi --suite fuzz --num-processes 2 --print-errorlogs
 	run "-D$part=disabled: meson install" "$dir/install.log" meson install -C "$dir/tree" --destdir "$dir/dest"
-	lib=$(find "$dir/dest" -name libphonebridge.pc -printf '%h\n' | head -n 1)
+	lib=$(find "$dir/dest" -name libphonebridge-codec.so.0 -printf '%h\n' | head -n 1)
 	inc=$(find "$dir/dest" -name version.h -printf '%h\n' | head -n 1)
 	case $part in
 	voice) gone="libphonebridge-voice" there="libphonebridge-messaging" hdr=sip.h have="PB_HAVE_VOICE 0" ;;
