@@ -3,7 +3,8 @@
 # (readelf -d): what each shared object loads is what its component is for
 # (docs/architecture.md, "Components"). The codec loads no transport and no
 # voice library; messaging no voice library; no component loads one above
-# it; pb-sms loads the codec component only, pb-bridged no voice.
+# it; pb-sms loads the codec component only; pb-bridged, pb-mms, pb-modem and
+# pb-matrix no voice; pb-screend the voice component.
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # usage: components-needed.py NAME FILE [NAME FILE ...]    (prints TAP)
@@ -21,6 +22,9 @@ FORBIDDEN = {
     # the program writes its JSON with jansson itself
     "pb-sms": VOICE + [m for m in MESSAGING if m != "jansson"],
     "pb-bridged": VOICE,
+    "pb-mms": VOICE,
+    "pb-modem": VOICE,
+    "pb-matrix": VOICE,
 }
 REQUIRED = {
     "messaging": ["phonebridge-codec"],
@@ -28,6 +32,7 @@ REQUIRED = {
     "pb-sms": ["phonebridge-codec"],
     # linked to the shared component, not to a static copy of the library
     "pb-bridged": ["phonebridge-messaging", "phonebridge-codec"],
+    "pb-screend": ["phonebridge-voice"],
 }
 
 args = sys.argv[1:]
