@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "notify.h"
+#include <systemd/sd-daemon.h>
 
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 static const char *log_program = "phonebridge";
@@ -114,13 +114,13 @@ void pbd_notify(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(state, sizeof(state), fmt, ap);
 	va_end(ap);
-	pbd_sd_notify(state);
+	sd_notify(0, state);
 }
 
 long pbd_watchdog_interval_ms(void)
 {
-	unsigned long long usec = pbd_sd_watchdog_usec();
-	if (usec == 0)
+	uint64_t usec = 0;
+	if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
 		return 0;
 	long ms = (long)(usec / 2000);
 	return ms > 0 ? ms : 1;
