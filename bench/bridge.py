@@ -132,7 +132,9 @@ try:
                      % mport)
     conf = os.path.join(tmp, "b.ini")
     with open(conf, "w") as f:
-        f.write("[modem]\nbackend = at\ndevice = %s\n[matrix]\nhomeserver = %s\ntoken_file = %s\n"
+        # import_existing: the warm-up message may reach the modem before the
+        # daemon's first look at it, which would otherwise leave it there
+        f.write("[modem]\nbackend = at\ndevice = %s\nimport_existing = yes\n[matrix]\nhomeserver = %s\ntoken_file = %s\n"
                 "owners = @bob:localhost\nsync_timeout_ms = 30000\n%s[bridge]\nstore = %s\nregion = DE\n"
                 % (link, HS, tok, mmsc_conf, os.path.join(tmp, "b.db")))
     daemon = subprocess.Popen([os.path.join(BUILD, "examples/pb-bridged/pb-bridged"), "-q", "-c", conf])

@@ -6,7 +6,8 @@
 # emulator (AT+CPIN?, AT+CSQ), the homeserver emulator (whoami) and the test
 # MMSC through tinyproxy, one ✓/✗ line each. pb-screend's "check" refuses a
 # missing prompt folder, a loose secret and an unwritable store, and registers
-# at kamailio with --online. Under a NOTIFY_SOCKET both daemons send READY=1,
+# at kamailio with --online. Under a NOTIFY_SOCKET (a path for pb-bridged, an
+# abstract name for pb-screend) both daemons send READY=1,
 # WATCHDOG=1 and STOPPING=1, and --log-format=json gives JSON lines. Prints TAP.
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
@@ -229,9 +230,15 @@ try:
     def notified(args, config_path, what):
         """Run a daemon with NOTIFY_SOCKET and a 400 ms watchdog; after READY=1
         and two WATCHDOG=1, SIGTERM: the messages and the log lines."""
-        sock_path = os.path.join(tmp, "notify-%s.sock" % what)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sock.bind(sock_path)
+        if what == "pb-screend":
+            # an abstract socket ("@name"), which service managers may use too
+            name = "pb-test-notify-%d-%s" % (os.getpid(), what)
+            sock.bind("\0" + name)
+            sock_path = "@" + name
+        else:
+            sock_path = os.path.join(tmp, "notify-%s.sock" % what)
+            sock.bind(sock_path)
         sock.settimeout(1)
         env = dict(os.environ, NOTIFY_SOCKET=sock_path, WATCHDOG_USEC="400000")
         log = open(os.path.join(tmp, "notify-%s.log" % what), "w+")

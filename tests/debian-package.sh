@@ -54,12 +54,13 @@ else
 	exit 1
 fi
 version=$(cd "$tmp/src" && dpkg-parsechangelog -S Version)
+packages="libphonebridge-codec0 libphonebridge-messaging0 libphonebridge-voice0 libphonebridge-dev python3-phonebridge phonebridge-tools pb-bridged pb-screend"
 arch=$(dpkg --print-architecture)
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
-for p in libphonebridge0 libphonebridge-dev python3-phonebridge phonebridge-tools pb-bridged pb-screend; do
+for p in $packages; do
 	[ -f "$tmp/${p}_${version}_$arch.deb" ] || { not_ok "package $p built"; }
 done
-ok "six packages: libphonebridge0, libphonebridge-dev, python3-phonebridge, phonebridge-tools, pb-bridged, pb-screend"
+ok "eight packages: $packages"
 
 # --- lintian: no errors (accepted warnings and infos: docs/packaging.md) ----
 lintian --fail-on error --tag-display-limit 0 "$tmp/libphonebridge_${version}_$arch.changes" \
@@ -75,7 +76,7 @@ grep -v 'root privileges' "$tmp/lintian.log" | sed 's/^/# /'
 # --- the packages in a scratch root -------------------------------------------
 root=$tmp/root
 mkdir "$root"
-for p in libphonebridge0 libphonebridge-dev python3-phonebridge phonebridge-tools pb-bridged pb-screend; do
+for p in $packages; do
 	dpkg-deb -x "$tmp/${p}_${version}_$arch.deb" "$root"
 done
 export LD_LIBRARY_PATH="$root/usr/lib/$multiarch"
@@ -89,11 +90,24 @@ check "python3 -c 'import phonebridge' finds the packaged module" sh -c \
 # the packaged .pc with its prefix moved into the scratch root; the libraries
 # it requires are the machine's (what the -dev package depends on)
 mkdir "$tmp/pc"
-sed "s|^prefix=/usr\$|prefix=$root/usr|" "$root/usr/lib/$multiarch/pkgconfig/libphonebridge.pc" >"$tmp/pc/libphonebridge.pc"
+for pc in "$root/usr/lib/$multiarch/pkgconfig/"libphonebridge*.pc; do
+	sed "s|^prefix=/usr\$|prefix=$root/usr|" "$pc" >"$tmp/pc/${pc##*/}"
+done
 check "a program builds against libphonebridge-dev with pkg-config only, and runs" sh -c "
 	export PKG_CONFIG_PATH='$tmp/pc'
 	cc -std=c11 -o '$tmp/hello' '$src/examples/hello.c' \$(pkg-config --cflags --libs libphonebridge) &&
 	'$tmp/hello'"
+# the packages' dependencies follow the components: the tools need the
+# messaging library but not the voice one, pb-bridged the same
+for p in phonebridge-tools pb-bridged; do
+	check "$p depends on libphonebridge-messaging0, not on libphonebridge-voice0" sh -c \
+		"d=\$(dpkg-deb -f '$tmp/${p}_${version}_$arch.deb' Depends); echo \"\$d\";
+		 echo \"\$d\" | grep -q libphonebridge-messaging0 && ! echo \"\$d\" | grep -q -e libphonebridge-voice0 -e sofia -e spandsp -e sndfile"
+done
+check "a program of the codec alone builds with pkg-config libphonebridge-codec and loads the codec alone" sh -c "
+	export PKG_CONFIG_PATH='$tmp/pc'
+	cc -std=c11 -o '$tmp/hello-codec' '$src/examples/hello.c' \$(pkg-config --cflags --libs libphonebridge-codec) &&
+	'$tmp/hello-codec' && ! readelf -d '$tmp/hello-codec' | grep -E 'NEEDED.*(messaging|voice|curl|sofia)'"
 for unit in pb-bridged pb-screend; do
 	u=$root/lib/systemd/system/$unit.service
 	check "$unit.service runs the packaged /usr/sbin/$unit" sh -c \

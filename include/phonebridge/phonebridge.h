@@ -21,20 +21,26 @@
 #include <phonebridge/charset.h>
 #include <phonebridge/random.h>
 #include <phonebridge/secret.h>
-/* the modules, bottom layer first */
+/* the modules, bottom layer first: the codec component */
 #include <phonebridge/sms.h>
 #include <phonebridge/wap.h>
 #include <phonebridge/mms.h>
+#include <phonebridge/phone.h>
+/* the messaging component */
+#if PB_HAVE_MESSAGING
 #include <phonebridge/listener.h>
 #include <phonebridge/modem.h>
 #include <phonebridge/mmsc.h>
 #include <phonebridge/matrix.h>
 #include <phonebridge/matrix-crypto.h>
-#include <phonebridge/phone.h>
 #include <phonebridge/store.h>
+#endif
+/* the voice component */
+#if PB_HAVE_VOICE
 #include <phonebridge/screen.h>
 #include <phonebridge/media.h>
 #include <phonebridge/sip.h>
 #include <phonebridge/screener.h>
+#endif
 
 #endif

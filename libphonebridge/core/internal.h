@@ -37,22 +37,29 @@
 #define pb_add_overflow(a, b, res) __builtin_add_overflow(a, b, res)
 #define pb_mul_overflow(a, b, res) __builtin_mul_overflow(a, b, res)
 
+/*
+ * An internal function the messaging or voice component calls: exported by
+ * libphonebridge-codec.so under the version PHONEBRIDGE_PRIVATE_0 (listed in
+ * libphonebridge/private.map), never API (docs/conventions.md, "Components").
+ */
+#define PB_PRIVATE_API __attribute__((visibility("default")))
+
 /* --- errors ------------------------------------------------------------ */
 
 /* Set the thread's last error with a va_list; returns code. */
 int pb_error__vset(int code, const char *fmt, va_list ap) PB_PRINTF(2, 0);
 
 /* Raise PB_ENOMEM with a fixed message (formats nothing, allocates nothing). */
-int pb_error__oom(void);
+PB_PRIVATE_API int pb_error__oom(void);
 
 /*
  * A decoder failed at @offset: fill @perr (may be NULL), set the last error
  * to "offset N: text", and return PB_EMALFORMED.
  */
-int pb_error__parse(pb_parse_error *perr, size_t offset, const char *fmt, ...) PB_PRINTF(3, 4);
+PB_PRIVATE_API int pb_error__parse(pb_parse_error *perr, size_t offset, const char *fmt, ...) PB_PRINTF(3, 4);
 
 /* Same with an explicit code, for decoders that report PB_EUNSUPPORTED etc. */
-int pb_error__parse_code(pb_parse_error *perr, int code, size_t offset,
+PB_PRIVATE_API int pb_error__parse_code(pb_parse_error *perr, int code, size_t offset,
 			 const char *fmt, ...) PB_PRINTF(4, 5);
 
 /* --- versioned structs -------------------------------------------------- */
@@ -70,12 +77,12 @@ int pb_error__parse_code(pb_parse_error *perr, int code, size_t offset,
  */
 #define PB_CHECK_VERSION(ptr, NAME, oldest) \
 	pb_core__check_version(#NAME, (long)(ptr)->version, (oldest), (long)NAME##_VERSION)
-int pb_core__check_version(const char *name, long got, long oldest, long current);
+PB_PRIVATE_API int pb_core__check_version(const char *name, long got, long oldest, long current);
 
 /* --- logging ----------------------------------------------------------- */
 
 /* True when a line at @level would reach a sink: test before costly formatting. */
-bool pb_log__enabled(int level);
+PB_PRIVATE_API bool pb_log__enabled(int level);
 
 #define pb_log_error(domain, ...) pb_log(PB_LOG_ERROR, domain, __VA_ARGS__)
 #define pb_log_warning(domain, ...) pb_log(PB_LOG_WARNING, domain, __VA_ARGS__)
@@ -90,7 +97,7 @@ bool pb_log__enabled(int level);
 /* --- strings ----------------------------------------------------------- */
 
 /* Copy @src into @dst of @size bytes, always NUL-terminated; returns strlen(src). */
-size_t pb_strlcpy(char *dst, const char *src, size_t size);
+PB_PRIVATE_API size_t pb_strlcpy(char *dst, const char *src, size_t size);
 
 /* The value of an ASCII hex digit (either case), or -1. */
 static inline int pb_hex_digit_value(int c)
@@ -105,8 +112,8 @@ static inline int pb_hex_digit_value(int c)
 }
 
 /* ASCII-only case-insensitive comparison (locale-independent). */
-int pb_ascii_casecmp(const char *a, const char *b);
-int pb_ascii_ncasecmp(const char *a, const char *b, size_t n);
+PB_PRIVATE_API int pb_ascii_casecmp(const char *a, const char *b);
+PB_PRIVATE_API int pb_ascii_ncasecmp(const char *a, const char *b, size_t n);
 
 /* --- bounds-checked reading of outside bytes -----------------------------
  *

@@ -11,6 +11,8 @@
 
 #include <phonebridge/sms.h>
 
+#include "core/internal.h"
+
 /* Highest national language identifier with tables here (TS 23.038 §6.2.1.2.4). */
 #define PB_SMS__LANG_MAX 3
 
@@ -62,17 +64,17 @@ size_t pb_sms__ucs2_to_utf8(const uint8_t *in, size_t len, char *out, size_t siz
  * header is shorter than its UDHL or an element overruns it; *h then keeps
  * what was read before the fault.
  */
-int pb_sms__udh_decode(const uint8_t *udh, size_t len, pb_sms_udh *h, pb_parse_error *perr);
+PB_PRIVATE_API int pb_sms__udh_decode(const uint8_t *udh, size_t len, pb_sms_udh *h, pb_parse_error *perr);
 
 /*
  * From now on, the text of a group surfaced with parts missing carries a
  * marker where each missing part's text would be ("[part 2 of 3 missing]"),
  * so that a reader sees what is not there (the modem watch turns this on).
  */
-void pb_sms__reassembler_mark_missing(pb_sms_reassembler *r, bool on);
+PB_PRIVATE_API void pb_sms__reassembler_mark_missing(pb_sms_reassembler *r, bool on);
 
 /* Forget the group @key without surfacing it (here and in the store): its
  * parts were dealt with elsewhere. 0 also when no such group is held. */
-int pb_sms__reassembler_drop(pb_sms_reassembler *r, const pb_sms_group_key *key);
+PB_PRIVATE_API int pb_sms__reassembler_drop(pb_sms_reassembler *r, const pb_sms_group_key *key);
 
 #endif
