@@ -712,6 +712,31 @@ static int room_for(pbb *b, pb_store *st, pb_matrix *mx, const char *peer, char 
 	if (rc == 0)
 		rc = pbb_room_ensure(b->cfg, &b->room_mu, st, mx, &ns, room);
 	pbb_numbers_free(&ns);
+	/* appservice: the contact's puppet is a member (also of a room made in
+	 * bot mode before: the bot invites it, it joins) */
+	char puppet[300];
+	if (rc == 0 && b->cfg->mode == PBB_MODE_APPSERVICE && peer[0] == '+' &&
+	    (rc = pbb_puppet_ensure(b->cfg, st, mx, *room, peer, puppet, sizeof(puppet))) < 0) {
+		pb_free(*room);
+		*room = NULL;
+	}
+	return rc;
+}
+
+/* Send as the puppet of @peer in appservice mode (a contact's own words),
+ * else as the bot. */
+static int send_as(pbb *b, pb_matrix *mx, const char *peer, const char *room, const char *txn,
+		   const char *msgtype, const char *body, char **event)
+{
+	char puppet[300];
+	bool as = b->cfg->mode == PBB_MODE_APPSERVICE && !strcmp(msgtype, "m.text") && peer && peer[0] == '+' &&
+		  pbb_puppet_user_id(b->cfg, pbb_as_server(b->cfg, pb_matrix_user_id(mx)), peer, puppet,
+				     sizeof(puppet)) == 0;
+	if (as && pb_matrix_act_as(mx, puppet) < 0)
+		return PB_ENOMEM;
+	int rc = pb_matrix_send_message(mx, room, txn, msgtype, body, NULL, event);
+	if (as)
+		pb_matrix_act_as(mx, NULL);
 	return rc;
 }
 
@@ -1179,7 +1204,7 @@ static int deliver_page(pbb *b, pb_store *st, pb_matrix *mx, int64_t *after, siz
 		const pb_store_msg *r = l->items[i];
 		*after = r->id;
 		if (has_suffix(r->backend, ":report")) { /* a delivery report: reports.c */
-			if ((rc = pbb_report_deliver(st, mx, r)) < 0)
+			if ((rc = pbb_report_deliver_cfg(b->cfg, st, mx, r)) < 0)
 				break;
 			continue;
 		}
@@ -1236,7 +1261,7 @@ static int deliver_page(pbb *b, pb_store *st, pb_matrix *mx, int64_t *after, siz
 			break;
 		}
 		char *event = NULL;
-		rc = pb_matrix_send_message(mx, room, txn, msgtype, body, NULL, &event);
+		rc = send_as(b, mx, r->peer, room, txn, msgtype, body, &event);
 		if (rc == 0) {
 			rc = pb_store_msg_transition(st, r->id, PB_STORE_DELIVERED, event, error);
 			pbb_log(PB_LOG_INFO, "in #%lld: delivered to %s as %s", (long long)r->id, room, event);
@@ -2084,6 +2109,44 @@ static int on_next_batch(const char *next_batch, void *ud)
 	return 0;
 }
 
+/* appservice: the transactions the listener journaled, in order, through
+ * the same handlers as /sync (appservice.c); each is removed after its
+ * events were handled, so a crash repeats it, never loses it */
+static void as_loop(sync_ctx *sc)
+{
+	pbb *b = sc->b;
+	pthread_mutex_lock(&b->mu);
+	unsigned long seen = b->doorbell;
+	pthread_mutex_unlock(&b->mu);
+	pb_matrix_sync_callbacks cb = { on_event, on_invite, NULL, NULL, sc };
+	long backoff = 0;
+	while (!stopping(b)) {
+		int64_t seq = 0;
+		char *json = NULL;
+		int rc = pbb_as_queue_next(sc->st, &seq, &json);
+		if (rc == PB_ENOTFOUND) {
+			wait_work(b, &seen, 5000);
+			continue;
+		}
+		if (rc == 0)
+			rc = pb_matrix_sync_parse((const uint8_t *)json, strlen(json), &cb, NULL, NULL);
+		pb_free(json);
+		if (rc == PB_EMALFORMED) /* journaled by us after a check: cannot be, but never stuck */
+			pbb_log(PB_LOG_ERROR, "appservice: transaction %lld unreadable: dropped", (long long)seq);
+		if (rc == 0 || rc == PB_EMALFORMED)
+			rc = pbb_as_queue_done(sc->st, seq);
+		if (rc == 0) {
+			backoff = 0;
+			continue;
+		}
+		if (rc == PB_ECANCELLED || stopping(b))
+			break;
+		pbb_log(PB_LOG_WARNING, "appservice: transaction %lld: %s (retrying)", (long long)seq, last_error());
+		backoff = matrix_backoff(b, backoff, 500);
+		nap(b, backoff);
+	}
+}
+
 static void *sync_main(void *arg)
 {
 	pbb *b = arg;
@@ -2110,12 +2173,14 @@ static void *sync_main(void *arg)
 	while (!b->scanned && !stopping(b))
 		pthread_cond_wait(&b->cv, &b->mu);
 	pthread_mutex_unlock(&b->mu);
-	if (pb_store_kv_get(sc.st, "matrix.next_batch", &sc.since) < 0)
+	if (b->cfg->mode == PBB_MODE_APPSERVICE)
+		as_loop(&sc); /* no /sync: the homeserver pushes */
+	else if (pb_store_kv_get(sc.st, "matrix.next_batch", &sc.since) < 0)
 		sc.since = NULL;
 	sc.initial = sc.since == NULL;
 	pb_matrix_sync_callbacks cb = { on_event, on_invite, NULL, on_next_batch, &sc };
 	long backoff = 0, disk_backoff = 0;
-	while (!stopping(b)) {
+	while (b->cfg->mode != PBB_MODE_APPSERVICE && !stopping(b)) {
 		pb_matrix_sync_options o = PB_MATRIX_SYNC_OPTIONS_INIT;
 		o.since = sc.since;
 		o.timeout_ms = b->cfg->sync_timeout_ms;
@@ -2251,6 +2316,31 @@ void pbb_stop(pbb *b)
 	pthread_mutex_unlock(&b->mu);
 }
 
+static void as_wake(void *ud) { bell(ud); }
+
+/* appservice: the Application Service API on the daemon's listener, with a
+ * store handle of the listener thread's own (appservice.c) */
+static int as_listen(pbb *b, pb_store **st, pbb_as_ctx **x, pb_listener **l)
+{
+	if (!(*st = open_store(b)))
+		return -1;
+	int rc = pbb_as_ctx_new(x, b->cfg, *st, as_wake, b);
+	if (rc == 0)
+		rc = pbb_listener_new(b->cfg, l);
+	if (rc == 0)
+		rc = pbb_as_routes(*l, *x);
+	if (rc == 0)
+		rc = pb_listener_start(*l);
+	if (rc < 0) {
+		pbb_log(PB_LOG_ERROR, "appservice: %s", last_error());
+		pb_listener_free(*l);
+		*l = NULL;
+		return -1;
+	}
+	pbb_log(PB_LOG_NOTICE, "appservice: listening on %s (port %u)", pbb_as_listen(b->cfg), pb_listener_port(*l));
+	return 0;
+}
+
 int pbb_run(pbb *b)
 {
 	/* start-up recovery before any sender runs: "sending" -> "unknown" */
@@ -2273,6 +2363,15 @@ int pbb_run(pbb *b)
 		return -1;
 	}
 
+	pb_store *lst = NULL;
+	pb_listener *listener = NULL;
+	pbb_as_ctx *asx = NULL;
+	if (b->cfg->mode == PBB_MODE_APPSERVICE && as_listen(b, &lst, &asx, &listener) < 0) {
+		pbb_as_ctx_free(asx);
+		pb_store_close(lst);
+		return -1;
+	}
+
 	void *(*fn[])(void *) = { modem_main, deliver_main, sync_main, mms_main, fetch_main };
 	enum { STAGES = sizeof(fn) / sizeof(fn[0]) };
 	pthread_t t[STAGES];
@@ -2288,6 +2387,9 @@ int pbb_run(pbb *b)
 		pbd_notify("READY=1\nSTATUS=running: journal recovered, %zu stages started", started);
 	for (size_t i = 0; i < started; i++)
 		pthread_join(t[i], NULL);
+	pb_listener_free(listener); /* stops it: requests in progress finish first */
+	pbb_as_ctx_free(asx);
+	pb_store_close(lst);
 	return started == STAGES && !atomic_load(&b->failed) ? 0 : -1;
 }
 

@@ -27,14 +27,18 @@ static void usage(FILE *f)
 	fprintf(f, "usage: pb-bridged [OPTIONS] run\n"
 		   "       pb-bridged [OPTIONS] check [--online]\n"
 		   "       pb-bridged [OPTIONS] backup FILE\n"
+		   "       pb-bridged [OPTIONS] generate-registration FILE\n"
 		   "  -c, --config FILE      the INI configuration (default " DEFAULT_CONFIG ")\n"
 		   "      --online           check: also reach the modem, the homeserver and the MMSC\n"
+		   "      --generate-registration FILE\n"
+		   "                         the same as the command generate-registration FILE\n"
 		   "  -v, --verbose          log debug lines too\n"
 		   "  -q, --quiet            log warnings and errors only\n"
 		   "      --log-format FMT   text (default: \"<level>domain: message\") or json\n"
 		   "  -h, --help             this text\n"
 		   "      --version          the version\n"
-		   "exit status: 0, 64 usage, 66 no store, 69 a peer unavailable, 73 the backup exists,\n"
+		   "exit status: 0, 64 usage, 66 no store, 69 a peer unavailable, 73 the backup or\n"
+		   "             registration exists,\n"
 		   "             74 I/O, 78 configuration\n"
 		   "(\"--check\" is a deprecated spelling of \"check\"); see pb-bridged(8)\n");
 }
@@ -152,7 +156,7 @@ static int run(pbb_config *cfg)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_ONLINE = 256, OPT_CHECK, OPT_VERSION, OPT_LOG_FORMAT };
+	enum { OPT_ONLINE = 256, OPT_CHECK, OPT_VERSION, OPT_LOG_FORMAT, OPT_GENREG };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -162,10 +166,12 @@ int main(int argc, char **argv)
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+		{ "generate-registration", required_argument, NULL, OPT_GENREG },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = DEFAULT_CONFIG;
 	bool check = false, online = false;
+	const char *registration = NULL;
 	pbd_log_format fmt = PBD_LOG_TEXT;
 	int c;
 	opterr = 0;
@@ -177,6 +183,7 @@ int main(int argc, char **argv)
 		case 'h': usage(stdout); return 0;
 		case OPT_ONLINE: online = true; break;
 		case OPT_CHECK: check = true; break; /* deprecated spelling of "check" */
+		case OPT_GENREG: registration = optarg; break;
 		case OPT_VERSION: printf("pb-bridged (libphonebridge) %s\n", pb_version_string()); return 0;
 		case OPT_LOG_FORMAT:
 			if (!pbd_log_format_parse(optarg, &fmt))
@@ -195,8 +202,12 @@ int main(int argc, char **argv)
 			backup_file = argv[optind++];
 		else if (!strcmp(cmd, "backup"))
 			return usage_error("%s", "backup: the file to write is needed");
+		else if (!strcmp(cmd, "generate-registration") && optind < argc)
+			registration = argv[optind++];
+		else if (!strcmp(cmd, "generate-registration"))
+			return usage_error("%s", "generate-registration: the file to write is needed");
 		else if (strcmp(cmd, "run") != 0)
-			return usage_error("unknown command \"%s\" (run, check or backup)", cmd);
+			return usage_error("unknown command \"%s\" (run, check, backup or generate-registration)", cmd);
 		if (optind < argc)
 			return usage_error("unexpected argument \"%s\"", argv[optind]);
 	}
@@ -216,7 +227,15 @@ int main(int argc, char **argv)
 		return EX_CONFIG;
 	}
 	int rc;
-	if (backup_file) {
+	if (registration && cfg.mode != PBB_MODE_APPSERVICE) {
+		fprintf(stderr, "pb-bridged: %s: generate-registration needs [matrix] mode = appservice\n", config);
+		rc = EX_CONFIG;
+	} else if (registration) {
+		int g = pbb_as_generate(&cfg, registration);
+		if (g < 0)
+			fprintf(stderr, "pb-bridged: generate-registration: %s\n", pb_error_last()->message);
+		rc = g == 0 ? 0 : g == PB_EEXISTS ? EX_CANTCREAT : g == PB_EINVAL ? EX_CONFIG : EX_IOERR;
+	} else if (backup_file) {
 		rc = backup(&cfg, backup_file);
 	} else if (check) {
 		pbd_check_line(true, config, "read");
