@@ -305,7 +305,7 @@ static int token_file(const char *path, char **tok, bool *made)
 	return 0;
 }
 
-int pbb_as_generate(const pbb_config *c, const char *file)
+int pbb_as_generate(const pbb_config *c, const char *file, FILE *say)
 {
 	char *as = NULL, *hs = NULL;
 	bool as_made = false, hs_made = false;
@@ -328,13 +328,13 @@ int pbb_as_generate(const pbb_config *c, const char *file)
 			rc = pb_error_set(PB_EIO, "%s: cannot write", file);
 		}
 	}
-	if (rc == 0) {
+	if (rc == 0 && say) {
 		char url[512];
 		pbb_as_url(c, url, sizeof(url));
-		printf("%s: the registration of application service %s (%s)\n", file, as_id(c), url);
-		printf("%s: as_token %s\n", c->as_token_file, as_made ? "made (0600)" : "kept");
-		printf("%s: hs_token %s\n", c->hs_token_file, hs_made ? "made (0600)" : "kept");
-		printf("the homeserver reads it; with Synapse, in homeserver.yaml:\n"
+		fprintf(say, "%s: the registration of application service %s (%s)\n", file, as_id(c), url);
+		fprintf(say, "%s: as_token %s\n", c->as_token_file, as_made ? "made (0600)" : "kept");
+		fprintf(say, "%s: hs_token %s\n", c->hs_token_file, hs_made ? "made (0600)" : "kept");
+		fprintf(say, "the homeserver reads it; with Synapse, in homeserver.yaml:\n"
 		       "  app_service_config_files:\n    - %s\n"
 		       "then restart Synapse. The matching [matrix] keys of this configuration:\n"
 		       "  mode = appservice\n  as_token_file = %s\n  hs_token_file = %s\n  listen = %s\n",

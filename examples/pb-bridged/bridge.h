@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <pthread.h>
 
@@ -496,9 +497,10 @@ int pbb_as_registration(const pbb_config *c, const char *as_token, const char *h
  * "generate-registration FILE": the tokens from [matrix] as_token_file and
  * hs_token_file (made, 0600, when absent), the registration in @p file
  * (0600, never over a file or through a link), and on stdout what the
- * homeserver and this configuration need. @return 0 or a PB_E* code
+ * homeserver and this configuration need said on @p say (NULL: nothing).
+ * @return 0 or a PB_E* code (PB_EEXISTS: @p file exists)
  */
-int pbb_as_generate(const pbb_config *c, const char *file);
+int pbb_as_generate(const pbb_config *c, const char *file, FILE *say);
 /**
  * Check the homeserver's hs_token: "Authorization: Bearer" or the legacy
  * access_token query parameter, compared in constant time.

@@ -231,7 +231,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pb-bridged: %s: generate-registration needs [matrix] mode = appservice\n", config);
 		rc = EX_CONFIG;
 	} else if (registration) {
-		int g = pbb_as_generate(&cfg, registration);
+		int g = pbb_as_generate(&cfg, registration, stdout);
 		if (g < 0)
 			fprintf(stderr, "pb-bridged: generate-registration: %s\n", pb_error_last()->message);
 		rc = g == 0 ? 0 : g == PB_EEXISTS ? EX_CANTCREAT : g == PB_EINVAL ? EX_CONFIG : EX_IOERR;
