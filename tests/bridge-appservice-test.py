@@ -7,11 +7,13 @@
 #
 # usage: bridge-appservice-test.py PATH/TO/pb-bridged
 #
-# Checks, in one Synapse: `pb-bridged generate-registration FILE` writes the
-# registration and the token files (0600) and never overwrites them; a
-# bot-mode bridge makes a contact's room, then Synapse is restarted with the
-# registration (the bot account becomes the service's sender) and the same
-# store runs in appservice mode: the wrong hs_token is refused with 403
+# Checks, in one Synapse: a bot-mode bridge makes a contact's room; then
+# docs/bridge.md's "Application service" steps (the blocks marked
+# <!-- appservice: settings|steps -->, run by bash as written, this test's
+# values in the settings) turn the configuration over and write the
+# registration and the token files (0600; never overwritten); Synapse is
+# restarted with the registration (the bot account becomes the service's
+# sender) and the same store runs in appservice mode: the wrong hs_token is refused with 403
 # M_FORBIDDEN (none: 401 M_UNAUTHORIZED), a contact's SMS appears in the SAME
 # room from @sms_<number>:localhost with the contact's display name, the
 # owner's reply leaves as an SMS, its delivery report becomes the puppet's
@@ -20,6 +22,7 @@
 # contact gets a new room with its puppet and the owner.
 import json
 import os
+import re
 import shutil
 import sqlite3
 import stat
@@ -33,7 +36,7 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import synapse  # noqa: E402
-from bridge_env import AtModem, Daemon, Tap, free_port, login, request, secret_file, wait_for  # noqa: E402
+from bridge_env import ROOT, AtModem, Daemon, Tap, free_port, login, request, secret_file, wait_for  # noqa: E402
 from bridge_pdu import deliver7, submit_text  # noqa: E402
 
 DAEMON = sys.argv[1]
@@ -59,14 +62,12 @@ bridged = Daemon(DAEMON, tmp, config)
 hs = None
 
 
-def write_config(mode, hs_url, token_file=None):
-    m = ("mode = appservice\nas_token_file = %s\nhs_token_file = %s\nlisten = 127.0.0.1:%d\n"
-         "sender_localpart = pbbot\n" % (as_token_file, hs_token_file, port)) if mode == "appservice" \
-        else "token_file = %s\n" % token_file
+def write_config(hs_url, token_file):
+    """A bot-mode configuration, as "First start" in docs/bridge.md leaves it."""
     with open(config, "w") as f:
-        f.write("[modem]\n%s\nimport_existing = yes\n[matrix]\nhomeserver = %s\nowners = %s\n"
-                "sync_timeout_ms = 1000\nretry_max_ms = 1000\n%s[bridge]\nstore = %s\nregion = DE\n"
-                "store_sync = normal\n" % (modem.config(), hs_url, OWNER, m, store))
+        f.write("[modem]\n%s\nimport_existing = yes\n[matrix]\nhomeserver = %s\ntoken_file = %s\nowners = %s\n"
+                "sync_timeout_ms = 1000\nretry_max_ms = 1000\n[bridge]\nstore = %s\nregion = DE\n"
+                "store_sync = normal\n" % (modem.config(), hs_url, token_file, OWNER, store))
 
 
 def api(method, path, body=None, token=None):
@@ -108,28 +109,29 @@ def sent_texts():
     return [submit_text(h) for h in modem.sent()]
 
 
-try:
-    # --- 1. the registration ------------------------------------------------------
-    write_config("appservice", "http://127.0.0.1:1")
-    r = subprocess.run([DAEMON, "-c", config, "generate-registration", reg], capture_output=True, text=True)
-    ok(r.returncode == 0 and "app_service_config_files" in r.stdout, "generate-registration writes the registration")
-    text = open(reg).read() if os.path.exists(reg) else ""
-    as_tok = open(as_token_file).read().strip() if os.path.exists(as_token_file) else ""
-    ok(all(os.path.exists(p) and stat.S_IMODE(os.stat(p).st_mode) == 0o600 for p in (reg, as_token_file, hs_token_file)),
-       "the registration and both token files are mode 0600")
-    ok("regex: '@sms_[0-9]+:localhost'" in text and "exclusive: true" in text and "rate_limited: false" in text
-       and "url: 'http://127.0.0.1:%d'" % port in text and as_tok and as_tok in text,
-       "it has the exclusive puppet namespace, the url, the tokens, no rate limit")
-    r = subprocess.run([DAEMON, "-c", config, "generate-registration", reg], capture_output=True, text=True)
-    ok(r.returncode == 73 and open(as_token_file).read().strip() == as_tok,
-       "a second run refuses to overwrite (exit 73), the tokens stay")
 
+
+def doc_blocks(path):
+    """{marker: text} of the fenced blocks after <!-- appservice: NAME -->."""
+    text = open(path).read()
+    return {m.group(1): m.group(2) for m in
+            re.finditer(r"<!-- appservice: (\w+) -->\n```sh\n(.*?)```\n", text, re.S)}
+
+
+blocks = doc_blocks(os.path.join(ROOT, "docs", "bridge.md"))
+ok(set(blocks) == {"settings", "steps"}, "docs/bridge.md has the two appservice blocks")
+names = re.findall(r"^([A-Z_]+)=", blocks.get("settings", ""), re.M)
+ok(names == ["PBDIR", "BOT_LOCALPART", "LISTEN"], "the settings are the three this test fills in")
+settings = "PBDIR=%s\nBOT_LOCALPART=pbbot\nLISTEN=127.0.0.1:%d\n" % (tmp, port)
+env = dict(os.environ, PATH=os.path.dirname(os.path.abspath(DAEMON)) + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin"))
+
+try:
     # --- 2. bot mode first: a contact's room ------------------------------------------
     hs = synapse.Synapse(USERS)
     print("# Synapse at %s" % hs.url, flush=True)
     bot_token = login(hs.url, "pbbot", "botpass")
     owner_token = login(hs.url, "owner", "ownerpass")
-    write_config("bot", hs.url, secret_file(os.path.join(tmp, "bot.token"), bot_token))
+    write_config(hs.url, secret_file(os.path.join(tmp, "bot.token"), bot_token))
     bridged.start()
     modem.ctl("deliver " + deliver7(PEER, "Before the move", 1))
     got = wait_for(lambda: find_message(bot_token, "Before the move"), "the bot-mode message", 120)
@@ -142,10 +144,30 @@ try:
     db.commit()
     db.close()
 
-    # --- 3. the same store in appservice mode ------------------------------------------
+    # --- 3. the guide's steps turn it into an application service ----------------------
+    r = subprocess.run(["bash", "-e", "-c", settings + blocks.get("steps", "false")], capture_output=True,
+                       text=True, env=env, timeout=120)
+    print("# " + (r.stdout + r.stderr).strip().replace("\n", "\n# "), flush=True)
+    ok(r.returncode == 0 and "app_service_config_files" in r.stdout, "the guide's step 2 runs as written")
+    text = open(reg).read() if os.path.exists(reg) else ""
+    as_tok = open(as_token_file).read().strip() if os.path.exists(as_token_file) else ""
+    ok(all(os.path.exists(p) and stat.S_IMODE(os.stat(p).st_mode) == 0o600 for p in (reg, as_token_file, hs_token_file)),
+       "the registration and both token files are mode 0600")
+    ok("regex: '@sms_[0-9]+:localhost'" in text and "exclusive: true" in text and "rate_limited: false" in text
+       and "url: 'http://127.0.0.1:%d'" % port in text and "sender_localpart: 'pbbot'" in text
+       and as_tok and as_tok in text,
+       "it has the exclusive puppet namespace, the url, the bot as sender, the tokens, no rate limit")
+    r = subprocess.run([DAEMON, "-c", config, "--generate-registration", reg], capture_output=True, text=True)
+    ok(r.returncode == 73 and open(as_token_file).read().strip() == as_tok,
+       "a second run refuses to overwrite (exit 73), the tokens stay")
+
+    # --- 4. the same store in appservice mode ------------------------------------------
     hs.restart(USERS, [reg])
     print("# Synapse again at %s, with the registration" % hs.url, flush=True)
-    write_config("appservice", hs.url)
+    with open(config) as f:
+        ini = f.read()
+    with open(config, "w") as f:  # the restarted Synapse has another port
+        f.write(re.sub(r"^homeserver = .*$", "homeserver = " + hs.url, ini, flags=re.M))
     bridged.start()
     up = wait_for(lambda: bridged.log_has("appservice: listening"), "the listener", 60)
     st, ans = as_put("/_matrix/app/v1/transactions/t0", "wrong-token")
@@ -163,7 +185,7 @@ try:
     name = api("GET", "/_matrix/client/v3/profile/%s/displayname" % q(PUPPET), token=owner_token)
     ok(name.get("displayname") == "Alice Phone", "the puppet has the contact's display name")
 
-    # --- 4. the owner's reply leaves as an SMS; its report is the puppet's receipt --------
+    # --- 5. the owner's reply leaves as an SMS; its report is the puppet's receipt --------
     api("POST", "/_matrix/client/v3/join/" + q(room), {}, owner_token)
     before = len(modem.sent())
     ev = api("PUT", "/_matrix/client/v3/rooms/%s/send/m.room.message/as1" % q(room),
@@ -182,7 +204,7 @@ try:
     if not ok(wait_for(receipt, "the puppet's read receipt", 120), "the delivery report is the puppet's read receipt"):
         print("# ephemeral: %s; event %s" % (json.dumps(receipt.last), ev), flush=True)
 
-    # --- 5. SIGKILL after a transaction is journaled, before its 200 -------------------
+    # --- 6. SIGKILL after a transaction is journaled, before its 200 -------------------
     ok(bridged.terminate() == 0, "the bridge stops")
     flag = os.path.join(tmp, "killed")
     os.environ["PBB_TEST_AS_KILL_AFTER_JOURNAL"] = flag
@@ -199,7 +221,7 @@ try:
     ok(wait_for(lambda: (PEER, "Exactly once") in sent_texts(), "the SMS", 120), "its message leaves as an SMS")
     ok(sent_texts().count((PEER, "Exactly once")) == 1, "once")
 
-    # --- 6. a new contact: a new room, its puppet, the owner invited --------------------
+    # --- 7. a new contact: a new room, its puppet, the owner invited --------------------
     modem.ctl("deliver " + deliver7(PEER2, "I am new here", 3))
     got = wait_for(lambda: find_message(bot_token, "I am new here"), "the new contact's message", 120)
     ok(got and got[1]["sender"] == PUPPET2 and got[0] != room, "a new contact writes from its puppet in a new room")
