@@ -36,8 +36,8 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import synapse  # noqa: E402
-from bridge_env import ROOT, AtModem, Daemon, Tap, free_port, login, request, secret_file, wait_for  # noqa: E402
-from bridge_pdu import deliver7, submit_text  # noqa: E402
+from bridge_env import ROOT, AtModem, Daemon, Mmsc, Tap, free_port, login, request, secret_file, wait_for  # noqa: E402
+from bridge_pdu import deliver7, submit_text, wap_push_parts  # noqa: E402
 
 DAEMON = sys.argv[1]
 PEER, PEER2 = "+4915112345678", "+4917098765432"
@@ -58,6 +58,8 @@ config = os.path.join(tmp, "bridge.ini")
 reg = os.path.join(tmp, "appservice.yaml")
 as_token_file, hs_token_file = os.path.join(tmp, "as.token"), os.path.join(tmp, "hs.token")
 modem = AtModem(tmp, "modem")
+mms = Mmsc(tmp)
+PB_MMS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(DAEMON))), "pb-mms")
 bridged = Daemon(DAEMON, tmp, config)
 hs = None
 
@@ -66,8 +68,8 @@ def write_config(hs_url, token_file):
     """A bot-mode configuration, as "First start" in docs/bridge.md leaves it."""
     with open(config, "w") as f:
         f.write("[modem]\n%s\nimport_existing = yes\n[matrix]\nhomeserver = %s\ntoken_file = %s\nowners = %s\n"
-                "sync_timeout_ms = 1000\nretry_max_ms = 1000\n[bridge]\nstore = %s\nregion = DE\n"
-                "store_sync = normal\n" % (modem.config(), hs_url, token_file, OWNER, store))
+                "sync_timeout_ms = 1000\nretry_max_ms = 1000\n[mmsc]\nurl = %s/mms\n[bridge]\nstore = %s\nregion = DE\n"
+                "store_sync = normal\n" % (modem.config(), hs_url, token_file, OWNER, mms.url, store))
 
 
 def api(method, path, body=None, token=None):
@@ -232,6 +234,17 @@ try:
            "the owner is invited to it as a direct room")
     name = api("GET", "/_matrix/client/v3/profile/%s/displayname" % q(PUPPET2), token=owner_token)
     ok(name.get("displayname") == PEER2, "an unknown contact's puppet is named by its number")
+
+    # --- 8. a picture message: its contact's puppet posts the picture and the text ----
+    for p in wap_push_parts(PEER, mms.push(PB_MMS, "T-as-pic", PEER), 0x56, 60):
+        modem.ctl("deliver " + p)
+    pic = wait_for(lambda: next((e for e in messages(room, bot_token) if e["content"].get("msgtype") == "m.image"),
+                                None), "the picture", 120)
+    ok(pic and pic["sender"] == PUPPET and pic["content"].get("url", "").startswith("mxc://"),
+       "a picture message arrives as m.image from the contact's puppet")
+    ok(wait_for(lambda: any(e["sender"] == PUPPET and e["content"].get("body", "").startswith("Holiday photo")
+                            for e in messages(room, bot_token)), "the MMS text", 60),
+       "its subject and text too")
 except Exception as e:  # a failure of the harness itself is a failed case, with its reason
     ok(False, "the test ran to its end: %r" % e)
 finally:
@@ -239,6 +252,8 @@ finally:
     bridged.close(failed)
     modem.proc.stdin.close()
     modem.proc.wait(30)
+    mms.proc.stdin.close()
+    mms.proc.wait(30)
     if hs:
         hs.stop()
     rc = tap.done()

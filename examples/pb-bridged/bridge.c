@@ -797,17 +797,17 @@ static bool transient(int rc)
  * several people (From, To, Cc without the owner's own number). @p sender
  * receives the sender's name for the group room's text. */
 static int mms_room(pbb *b, pb_store *st, pb_matrix *mx, const pb_store_msg *r, const pb_mms_message *msg,
-		    char **room, bool *group, char *sender, size_t size)
+		    char **room, bool *group, char *sender, size_t size, char from[PB_PHONE_MAX])
 {
 	pbb_numbers who = { NULL, 0 };
 	int rc = pbb_mms_participants(msg, b->cfg->region, b->cfg->own_number, &who);
 	if (rc < 0)
 		return rc;
 	*group = who.n >= 2;
-	char from[PB_PHONE_MAX] = "";
+	from[0] = '\0';
 	pb_phone_kind kind;
-	if (!msg->from || pb_phone_normalize(from, sizeof(from), msg->from, b->cfg->region, &kind) < 0)
-		snprintf(from, sizeof(from), "%s", r->peer ? r->peer : "unknown");
+	if (!msg->from || pb_phone_normalize(from, PB_PHONE_MAX, msg->from, b->cfg->region, &kind) < 0)
+		snprintf(from, PB_PHONE_MAX, "%s", r->peer ? r->peer : "unknown");
 	pb_store_contact *c = NULL;
 	snprintf(sender, size, "%s", pb_store_contact_get(st, from, &c) == 0 && c->display_name ? c->display_name : from);
 	pb_store_contact_free(c);
@@ -817,6 +817,11 @@ static int mms_room(pbb *b, pb_store *st, pb_matrix *mx, const pb_store_msg *r, 
 		rc = pbb_room_ensure(b->cfg, &b->room_mu, st, mx, &who, room);
 	else
 		rc = room_for(b, st, mx, r->peer ? r->peer : from, room);
+	/* appservice: every participant's puppet is a member of a group's room */
+	char puppet[300];
+	for (size_t i = 0; rc == 0 && *group && b->cfg->mode == PBB_MODE_APPSERVICE && i < who.n; i++)
+		if (who.v[i][0] == '+')
+			rc = pbb_puppet_ensure(b->cfg, st, mx, *room, who.v[i], puppet, sizeof(puppet));
 	pbb_numbers_free(&who);
 	return rc;
 }
@@ -1101,7 +1106,7 @@ static void *fetch_main(void *arg)
 static int deliver_mms(pbb *b, pb_store *st, pb_matrix *mx, const pb_store_msg *r, char **roomp, char **event,
 		       char *why, size_t whysize)
 {
-	char sender[256] = "";
+	char sender[256] = "", from[PB_PHONE_MAX] = "", puppet[300] = "";
 	bool group = false;
 	const char *room = NULL;
 	pb_store_attachment_list *al = NULL;
@@ -1122,9 +1127,17 @@ static int deliver_mms(pbb *b, pb_store *st, pb_matrix *mx, const pb_store_msg *
 		rc = 1;
 		goto out;
 	}
-	if ((rc = mms_room(b, st, mx, r, msg, roomp, &group, sender, sizeof(sender))) < 0)
+	if ((rc = mms_room(b, st, mx, r, msg, roomp, &group, sender, sizeof(sender), from)) < 0)
 		goto out;
 	room = *roomp;
+	/* appservice: the sender's puppet posts it (in a one-to-one room the
+	 * room's contact, whose number the notification came from, as for its SMS) */
+	const char *by = group || !r->peer ? from : r->peer;
+	if (b->cfg->mode == PBB_MODE_APPSERVICE && by[0] == '+' &&
+	    (rc = pbb_puppet_ensure(b->cfg, st, mx, room, by, puppet, sizeof(puppet))) == 0)
+		rc = pb_matrix_act_as(mx, puppet);
+	if (rc < 0)
+		goto out;
 	char txn[64];
 	for (size_t k = 0; k < msg->n_parts; k++) {
 		const pb_mms_part *pt = &msg->parts[k];
@@ -1167,8 +1180,8 @@ static int deliver_mms(pbb *b, pb_store *st, pb_matrix *mx, const pb_store_msg *
 		pb_buf_dispose(&text);
 		text = t2;
 	}
-	if (group) {
-		/* one room for several people: say who wrote */
+	if (group && !puppet[0]) {
+		/* one room for several people: say who wrote (a puppet is its own name) */
 		pb_buf t2 = PB_BUF_INIT;
 		if (text.len)
 			pb_buf_printf(&t2, "%s: %s", sender, pb_buf_cstr(&text));
@@ -1185,6 +1198,7 @@ static int deliver_mms(pbb *b, pb_store *st, pb_matrix *mx, const pb_store_msg *
 	}
 	rc = rc < 0 ? rc : 0;
 out:
+	pb_matrix_act_as(mx, NULL);
 	pb_mms_message_free(msg);
 	pb_buf_dispose(&got);
 	pb_buf_dispose(&text);
