@@ -234,6 +234,15 @@ try:
            "the owner is invited to it as a direct room")
     name = api("GET", "/_matrix/client/v3/profile/%s/displayname" % q(PUPPET2), token=owner_token)
     ok(name.get("displayname") == PEER2, "an unknown contact's puppet is named by its number")
+    # the contact gets a name (as !contacts import gives one): the puppet follows
+    db = sqlite3.connect(store)
+    db.execute("UPDATE contacts SET display_name = 'Bob Mobile' WHERE number = ?", (PEER2,))
+    db.commit()
+    db.close()
+    modem.ctl("deliver " + deliver7(PEER2, "Named now", 4))
+    ok(wait_for(lambda: find_message(bot_token, "Named now"), "the second message", 120) and
+       api("GET", "/_matrix/client/v3/profile/%s/displayname" % q(PUPPET2), token=owner_token).get("displayname")
+       == "Bob Mobile", "a contact renamed: its puppet's display name follows with its next message")
 
     # --- 8. a picture message: its contact's puppet posts the picture and the text ----
     for p in wap_push_parts(PEER, mms.push(PB_MMS, "T-as-pic", PEER), 0x56, 60):

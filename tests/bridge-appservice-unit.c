@@ -1,8 +1,9 @@
 /*
  * libphonebridge tests — pb-bridged's application-service parts without a
  * homeserver (appservice.c): the [matrix] keys, the registration writer,
- * puppet ids, the hs_token check, the transaction parser and the kept
- * transactions (once per id, in order).
+ * puppet ids, the hs_token check, the transaction parser, the kept
+ * transactions (once per id, in order) and the routes on a real listener
+ * (libcurl as the homeserver).
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "harness.h"
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 
 #include "bridge.h"
@@ -298,6 +300,137 @@ static void test_appservice__kept_once_in_order(void **state)
 	free(d);
 }
 
+/* --- the routes, through a real listener and a real HTTP client ------------------- */
+
+typedef struct reply {
+	long status;
+	pb_buf body;
+} reply;
+
+static size_t collect(char *p, size_t n, size_t m, void *ud)
+{
+	pb_buf_put(ud, p, n * m);
+	return n * m;
+}
+
+static reply http(unsigned port, const char *method, const char *target, const char *body, const char *auth)
+{
+	reply r = { 0, PB_BUF_INIT };
+	char url[512], hdr[256];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, target);
+	CURL *c = curl_easy_init();
+	assert_non_null(c);
+	struct curl_slist *h = NULL;
+	if (auth) {
+		snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", auth);
+		h = curl_slist_append(h, hdr);
+	}
+	h = curl_slist_append(h, "Content-Type: application/json");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+	if (body)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return r;
+}
+
+/* the answer's status and errcode ("" for none) */
+static void expect(reply r, long status, const char *errcode)
+{
+	const char *b = pb_buf_cstr(&r.body);
+	char want[96] = "";
+	if (errcode[0])
+		snprintf(want, sizeof(want), "\"errcode\":\"%s\"", errcode);
+	if (r.status != status || (errcode[0] && !strstr(b, want)))
+		fail_msg("HTTP %ld %s, not %ld %s", r.status, b, status, errcode);
+	pb_buf_dispose(&r.body);
+}
+
+static void wake(void *ud) { (*(int *)ud)++; }
+
+static void test_appservice__routes(void **state)
+{
+	(void)state;
+	char *d = tmpdir(), ini[2048], hst[512], db[512];
+	snprintf(hst, sizeof(hst), "%s/hs.token", d);
+	snprintf(db, sizeof(db), "%s/b.db", d);
+	FILE *f = fopen(hst, "w");
+	assert_non_null(f);
+	fputs("the-hs-token\n", f);
+	fclose(f);
+	assert_int_equal(chmod(hst, 0600), 0);
+	snprintf(ini, sizeof(ini), INI_HEAD "[matrix]\nhomeserver = http://127.0.0.1:1\nowners = @me:x.org\n"
+				   "mode = appservice\nas_token_file = %s/as.token\nhs_token_file = %s\n"
+				   "listen = 127.0.0.1:0\nsender_localpart = bot\n", d, hst);
+	pbb_config c;
+	parse_ok(&c, ini);
+	pb_store_options so = PB_STORE_OPTIONS_INIT;
+	so.synchronous = PB_STORE_SYNC_NORMAL;
+	pb_store *st;
+	assert_pb_ok(pb_store_open(&st, db, &so));
+	int woken = 0;
+	pbb_as_ctx *x = NULL;
+	pb_listener *l = NULL;
+	assert_pb_ok(pbb_as_ctx_new(&x, &c, st, wake, &woken));
+	assert_pb_ok(pbb_listener_new(&c, &l));
+	assert_pb_ok(pbb_as_routes(l, x));
+	assert_pb_ok(pb_listener_start(l));
+	unsigned port = pb_listener_port(l);
+	const char *txn = "{\"events\":[{\"type\":\"m.room.message\",\"room_id\":\"!a:x.org\",\"sender\":\"@me:x.org\","
+			  "\"event_id\":\"$1\",\"content\":{\"msgtype\":\"m.text\",\"body\":\"hi\"}}]}";
+
+	/* the hs_token: none 401, a wrong one 403, nothing kept */
+	expect(http(port, "PUT", "/_matrix/app/v1/transactions/1", txn, NULL), 401, "M_UNAUTHORIZED");
+	expect(http(port, "PUT", "/_matrix/app/v1/transactions/1", txn, "the-hs-tokeN"), 403, "M_FORBIDDEN");
+	expect(http(port, "PUT", "/transactions/1?access_token=wrong", txn, NULL), 403, "M_FORBIDDEN");
+	expect(http(port, "GET", "/_matrix/app/v1/users/%40sms_49151%3Ax.org", NULL, "x"), 403, "M_FORBIDDEN");
+	expect(http(port, "POST", "/_matrix/app/v1/ping", "{}", NULL), 401, "M_UNAUTHORIZED");
+	int64_t seq;
+	char *json = NULL;
+	assert_pb_error(pbb_as_queue_next(st, &seq, &json), PB_ENOTFOUND);
+	assert_int_equal(woken, 0);
+
+	/* kept, then answered; sent again: answered, not kept twice */
+	expect(http(port, "PUT", "/_matrix/app/v1/transactions/1", txn, "the-hs-token"), 200, "");
+	assert_int_equal(woken, 1);
+	expect(http(port, "PUT", "/transactions/1?access_token=the-hs-token", txn, NULL), 200, "");
+	assert_int_equal(woken, 1);
+	assert_pb_ok(pbb_as_queue_next(st, &seq, &json));
+	assert_non_null(strstr(json, "\"body\":\"hi\""));
+	pb_free(json);
+	assert_pb_ok(pbb_as_queue_done(st, seq));
+	assert_pb_error(pbb_as_queue_next(st, &seq, &json), PB_ENOTFOUND);
+
+	/* not a transaction: 400, nothing kept, its id still free */
+	expect(http(port, "PUT", "/_matrix/app/v1/transactions/2", "{\"events\":", "the-hs-token"), 400, "M_BAD_JSON");
+	expect(http(port, "PUT", "/_matrix/app/v1/transactions/2", txn, "the-hs-token"), 200, "");
+	assert_int_equal(woken, 2);
+
+	/* users outside the namespace and aliases are not ours; ping */
+	expect(http(port, "GET", "/_matrix/app/v1/users/%40eve%3Ax.org", NULL, "the-hs-token"), 404, "M_NOT_FOUND");
+	expect(http(port, "GET", "/users/%40sms_49151%3Aother.org", NULL, "the-hs-token"), 404, "M_NOT_FOUND");
+	expect(http(port, "GET", "/_matrix/app/v1/rooms/%23sms%3Ax.org", NULL, "the-hs-token"), 404, "M_NOT_FOUND");
+	expect(http(port, "POST", "/_matrix/app/v1/ping", "{\"transaction_id\":\"p\"}", "the-hs-token"), 200, "");
+	/* a puppet the homeserver asks about is registered: the homeserver is away here */
+	expect(http(port, "GET", "/_matrix/app/v1/users/%40sms_49151%3Ax.org", NULL, "the-hs-token"), 500, "M_UNKNOWN");
+
+	pb_listener_free(l);
+	pbb_as_ctx_free(x);
+	pb_store_close(st);
+	pbb_config_free(&c);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
+	assert_int_equal(system(cmd), 0);
+	free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -308,6 +441,7 @@ int main(void)
 		cmocka_unit_test(test_appservice__token),
 		cmocka_unit_test(test_appservice__transaction),
 		cmocka_unit_test(test_appservice__kept_once_in_order),
+		cmocka_unit_test(test_appservice__routes),
 	};
 	return pb_test_run("appservice", tests);
 }
