@@ -2014,6 +2014,10 @@ static int on_event(const pb_matrix_event *ev, void *ud)
 	if (ev->sender && me && !strcmp(ev->sender, me))
 		return 0;
 	e2ee_test_crash(ev);
+	char num[PB_PHONE_MAX];
+	if (b->cfg->mode == PBB_MODE_APPSERVICE && ev->sender &&
+	    pbb_puppet_number(b->cfg, pbb_as_server(b->cfg, me), ev->sender, num, sizeof(num)) == 0)
+		return 0; /* a contact's puppet: the bridge's own words, seen again */
 	if (!pbb_config_is_owner(b->cfg, ev->sender)) {
 		pbb_log(PB_LOG_NOTICE, "ignored %s from %s in %s: not an owner", ev->event_id,
 			ev->sender ? ev->sender : "?", ev->room_id);
