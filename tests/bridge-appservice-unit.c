@@ -293,6 +293,22 @@ static void test_appservice__kept_once_in_order(void **state)
 	assert_pb_error(pbb_as_queue_next(st, &seq, &json), PB_ENOTFOUND);
 	/* a done transaction sent again is still known */
 	assert_pb_error(pbb_as_txn_journal(st, "17", "{\"a\":1}"), PB_EEXISTS);
+	/* ... until it is 1024 transactions back: the kv table stays small */
+	char id[32];
+	for (int i = 0; i < 1022; i++) {
+		snprintf(id, sizeof(id), "n%d", i);
+		assert_pb_ok(pbb_as_txn_journal(st, id, "{}"));
+		assert_pb_ok(pbb_as_queue_next(st, &seq, &json));
+		pb_free(json);
+		assert_pb_ok(pbb_as_queue_done(st, seq));
+	}
+	assert_pb_error(pbb_as_txn_journal(st, "17", "{\"a\":1}"), PB_EEXISTS); /* 1023 back: remembered */
+	assert_pb_error(pbb_as_txn_journal(st, "18", "{}"), PB_EEXISTS);
+	assert_pb_ok(pbb_as_txn_journal(st, "n1022", "{}"));                  /* pushes "17" out */
+	char *v = NULL;
+	assert_pb_error(pb_store_kv_get(st, "bridge.as.txn.17", &v), PB_ENOTFOUND);
+	assert_pb_error(pb_store_kv_get(st, "bridge.as.seq.0", &v), PB_ENOTFOUND);
+	assert_pb_error(pbb_as_txn_journal(st, "18", "{}"), PB_EEXISTS);      /* still remembered */
 	pb_store_close(st);
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);

@@ -32,6 +32,11 @@
 #define QUEUE_TAIL "bridge.as.tail"
 #define QUEUE_ITEM "bridge.as.q."
 #define TXN_SEEN "bridge.as.txn."
+#define TXN_BY_SEQ "bridge.as.seq." /* + seq: the transaction id kept as seq */
+/* Transaction ids remembered: a homeserver sends again only the transaction
+ * it has no 200 for (it sends them one at a time, in order), so the last few
+ * would do; older ids are forgotten and the kv table stays small. */
+#define TXN_REMEMBERED 1024
 #define PUPPET_NAME "bridge.puppet."      /* + number: the display name set */
 #define PUPPET_ROOM "bridge.puppet.room." /* + room + " " + number: joined */
 
@@ -501,6 +506,22 @@ int pbb_as_txn_journal(pb_store *st, const char *txn_id, const char *sync_json)
 		rc = kv_set_int(st, QUEUE_TAIL, tail + 1);
 	if (rc == 0)
 		rc = kv_set_int(st, key, tail);
+	char by_seq[64], *old = NULL;
+	snprintf(by_seq, sizeof(by_seq), TXN_BY_SEQ "%" PRId64, tail);
+	if (rc == 0)
+		rc = pb_store_kv_set(st, by_seq, txn_id);
+	/* forget the id kept TXN_REMEMBERED transactions ago */
+	snprintf(by_seq, sizeof(by_seq), TXN_BY_SEQ "%" PRId64, tail - TXN_REMEMBERED);
+	int orc = rc == 0 && tail >= TXN_REMEMBERED ? pb_store_kv_get(st, by_seq, &old) : PB_ENOTFOUND;
+	if (orc == 0) {
+		snprintf(key, sizeof(key), TXN_SEEN "%s", old);
+		rc = pb_store_kv_delete(st, key);
+		if (rc == 0 || rc == PB_ENOTFOUND)
+			rc = pb_store_kv_delete(st, by_seq);
+	} else if (orc != PB_ENOTFOUND) {
+		rc = orc;
+	}
+	pb_free(old);
 	if (rc < 0) {
 		pb_store_rollback(st);
 		return rc;
