@@ -244,7 +244,32 @@ try:
        api("GET", "/_matrix/client/v3/profile/%s/displayname" % q(PUPPET2), token=owner_token).get("displayname")
        == "Bob Mobile", "a contact renamed: its puppet's display name follows with its next message")
 
-    # --- 8. a picture message: its contact's puppet posts the picture and the text ----
+    # --- 8. the control room works the same: !status, !sms -------------------------------
+    def control_room():
+        for r in joined(bot_token):
+            try:
+                if api("GET", "/_matrix/client/v3/rooms/%s/state/m.room.name/" % q(r), token=bot_token).get("name") \
+                        == "Phone bridge":
+                    return r
+            except urllib.error.HTTPError:
+                pass
+        return None
+    ctl = wait_for(control_room, "the control room", 60)
+    if ctl:
+        api("POST", "/_matrix/client/v3/join/" + q(ctl), {}, owner_token)
+        api("PUT", "/_matrix/client/v3/rooms/%s/send/m.room.message/c1" % q(ctl),
+            {"msgtype": "m.text", "body": "!status"}, owner_token)
+    ok(ctl and wait_for(lambda: any(e["sender"] == "@pbbot:localhost" and e["content"].get("msgtype") == "m.notice"
+                                    and "ueue" in e["content"].get("body", "") for e in messages(ctl, bot_token)),
+                        "the !status answer", 60), "!status in the control room is answered by the bot")
+    before = len(modem.sent())
+    if ctl:
+        api("PUT", "/_matrix/client/v3/rooms/%s/send/m.room.message/c2" % q(ctl),
+            {"msgtype": "m.text", "body": "!sms +4930111222 From the control room"}, owner_token)
+    ok(wait_for(lambda: ("+4930111222", "From the control room") in sent_texts(), "the !sms message", 120),
+       "!sms NUMBER TEXT sends an SMS")
+
+    # --- 9. a picture message: its contact's puppet posts the picture and the text ----
     for p in wap_push_parts(PEER, mms.push(PB_MMS, "T-as-pic", PEER), 0x56, 60):
         modem.ctl("deliver " + p)
     pic = wait_for(lambda: next((e for e in messages(room, bot_token) if e["content"].get("msgtype") == "m.image"),
