@@ -719,7 +719,10 @@ static int on_user(pb_listener_request *req, void *ud)
 		pb_matrix_options o = PB_MATRIX_OPTIONS_INIT;
 		o.homeserver = x->cfg->homeserver;
 		o.access_token_file = x->cfg->as_token_file;
+		/* on the listener's thread: a slow homeserver must not hold the
+		 * transactions behind this request for long */
 		o.max_retries = 1;
+		o.request_timeout_ms = 10000;
 		if (pb_matrix_new(&x->mx, &o) < 0)
 			return answer(req, 500, "M_UNKNOWN", "no homeserver client");
 	}
