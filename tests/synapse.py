@@ -43,12 +43,24 @@ class Synapse:
     """A running Synapse in its own directory: url, pid; stop() ends it and
     removes the directory (also from a with-block or at SIGTERM)."""
 
-    def __init__(self, users):
+    def __init__(self, users, appservices=()):
         self.script = start_script()
         self.dir = tempfile.mkdtemp(prefix="pb-synapse-")
+        self.start(users, appservices)
+
+    def restart(self, users, appservices=()):
+        """Stop the server and start it again from the same directory (its
+        database kept), e.g. with application-service registrations
+        (@appservices: their files) that it reads only at its start."""
+        subprocess.run([self.script, "stop", self.dir], capture_output=True, timeout=120)
+        self.start(users, appservices)
+
+    def start(self, users, appservices=()):
         args = [self.script, self.dir]
         for u, pw in users:
             args += ["--user", "%s:%s" % (u, pw)]
+        for a in appservices:
+            args += ["--appservice", a]
         try:
             r = subprocess.run(args, capture_output=True, text=True, timeout=600)
         except subprocess.TimeoutExpired:

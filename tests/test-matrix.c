@@ -15,6 +15,8 @@
 #include "matrix-hs.h"
 #include "matrix/matrix-private.h"
 
+#include <phonebridge/listener.h>
+
 static test_hs hs;
 /* With PB_TEST_HOMESERVER set (tests/synapse.py), the server cases run
  * against that real server instead of the emulator: the users are alice,
@@ -1031,6 +1033,102 @@ static void test_matrix__many_handles_in_threads(void **state)
 	pb_matrix_free(m);
 }
 
+/* --- application services: a scripted homeserver on a pb_listener ---------------- */
+
+typedef struct as_seen {
+	char q[8][160];  /* the query of each request, in order */
+	char path[8][160];
+	int n, registers;
+	bool user_id_on_register;
+} as_seen;
+
+static int as_hs(pb_listener_request *req, void *ud)
+{
+	as_seen *s = ud;
+	const char *path = pb_listener_request_path(req), *q = pb_listener_request_query(req);
+	if (s->n < 8) {
+		pb_strlcpy(s->q[s->n], q, sizeof(s->q[0]));
+		pb_strlcpy(s->path[s->n], path, sizeof(s->path[0]));
+	}
+	s->n++;
+	const char *ans = "{}";
+	unsigned status = 200;
+	if (strstr(path, "/register")) {
+		size_t len;
+		const char *body = (const char *)pb_listener_request_body(req, &len);
+		assert_non_null(strstr(body, "\"m.login.application_service\""));
+		s->user_id_on_register |= strstr(q, "user_id") != NULL;
+		if (s->registers++) {
+			status = 400;
+			ans = "{\"errcode\":\"M_USER_IN_USE\",\"error\":\"taken\"}";
+		}
+	} else if (strstr(path, "/send/")) {
+		ans = "{\"event_id\":\"$e\"}";
+	} else if (strstr(path, "/joined_rooms")) {
+		ans = "{\"joined_rooms\":[\"!a:x\",\"!b:x\"]}";
+	} else if (strstr(path, "/rooms/%21a%3Ax/state")) {
+		ans = "[{\"type\":\"m.room.create\",\"state_key\":\"\",\"sender\":\"@bot:x\",\"content\":{}},"
+		      "{\"type\":\"m.room.topic\",\"state_key\":\"\",\"sender\":\"@bot:x\",\"content\":{\"topic\":\"t\"}}]";
+	} else if (strstr(path, "/rooms/%21b%3Ax/state")) {
+		ans = "[{\"type\":\"m.room.name\",\"state_key\":\"\",\"sender\":\"@bot:x\",\"content\":{\"name\":\"n\"}}]";
+	}
+	return pb_listener_respond(req, status, "application/json", ans, strlen(ans));
+}
+
+static int count_state(const pb_matrix_event *ev, void *ud)
+{
+	assert_int_equal(ev->section, PB_MATRIX_STATE);
+	assert_true(!strcmp(ev->type, "m.room.create") || !strcmp(ev->type, "m.room.name"));
+	(*(int *)ud)++;
+	return 0;
+}
+
+static void test_matrix__appservice_acts_as_its_users(void **state)
+{
+	(void)state;
+	as_seen s;
+	memset(&s, 0, sizeof(s));
+	pb_listener *l;
+	assert_pb_ok(pb_listener_new(&l, NULL));
+	assert_pb_ok(pb_listener_route(l, NULL, "/*", as_hs, &s));
+	assert_pb_ok(pb_listener_start(l));
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", pb_listener_port(l));
+	pb_matrix_options o = PB_MATRIX_OPTIONS_INIT;
+	o.homeserver = url;
+	o.access_token = "as-token";
+	pb_matrix *m;
+	assert_pb_ok(pb_matrix_new(&m, &o));
+
+	assert_pb_error(pb_matrix_act_as(m, "sms_1"), PB_EINVAL);
+	assert_pb_ok(pb_matrix_act_as(m, "@sms_1:x"));
+	assert_string_equal(pb_matrix_acting_as(m), "@sms_1:x");
+	/* registered once; again is PB_EEXISTS; never with user_id= */
+	assert_pb_ok(pb_matrix_register_appservice_user(m, "sms_1"));
+	assert_pb_error(pb_matrix_register_appservice_user(m, "sms_1"), PB_EEXISTS);
+	assert_false(s.user_id_on_register);
+	assert_string_equal(pb_matrix_acting_as(m), "@sms_1:x"); /* kept */
+	/* every other request carries it, also after a query of its own */
+	assert_pb_ok(pb_matrix_set_displayname(m, NULL, "Alice"));
+	assert_non_null(strstr(s.path[2], "/profile/%40sms_1%3Ax/displayname"));
+	assert_string_equal(s.q[2], "user_id=%40sms_1%3Ax");
+	assert_pb_ok(pb_matrix_send_text(m, "!a:x", "t1", "hi", NULL, NULL));
+	assert_string_equal(s.q[3], "user_id=%40sms_1%3Ax");
+	/* acting as nobody again */
+	assert_pb_ok(pb_matrix_act_as(m, NULL));
+	assert_null(pb_matrix_acting_as(m));
+	assert_pb_ok(pb_matrix_send_text(m, "!a:x", "t2", "hi", NULL, NULL));
+	assert_string_equal(s.q[4], "");
+	/* the joined rooms' state through the sync callbacks, filtered by type */
+	static const char *const types[] = { "m.room.create", "m.room.name", NULL };
+	int n = 0;
+	pb_matrix_sync_callbacks cb = { count_state, NULL, NULL, NULL, &n };
+	assert_pb_ok(pb_matrix_rooms_state(m, types, &cb));
+	assert_int_equal(n, 2);
+	pb_matrix_free(m);
+	pb_listener_free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1052,6 +1150,7 @@ int main(void)
 		cmocka_unit_test(test_matrix__tls_is_verified_by_default),
 		cmocka_unit_test(test_matrix__allocation_failures_against_the_server),
 		cmocka_unit_test(test_matrix__many_handles_in_threads),
+		cmocka_unit_test(test_matrix__appservice_acts_as_its_users),
 	};
 	return pb_test_run("matrix", tests);
 }

@@ -7,6 +7,7 @@
  */
 #include "bridge.h"
 #include "daemon.h"
+#include "http.h"
 #include "metrics.h"
 
 #include <errno.h>
@@ -748,6 +749,31 @@ static int room_for(pbb *b, pb_store *st, pb_matrix *mx, const char *peer, char 
 	if (rc == 0)
 		rc = pbb_room_ensure(b->cfg, &b->room_mu, st, mx, &ns, room);
 	pbb_numbers_free(&ns);
+	/* appservice: the contact's puppet is a member (also of a room made in
+	 * bot mode before: the bot invites it, it joins) */
+	char puppet[300];
+	if (rc == 0 && b->cfg->mode == PBB_MODE_APPSERVICE && peer[0] == '+' &&
+	    (rc = pbb_puppet_ensure(b->cfg, st, mx, *room, peer, puppet, sizeof(puppet))) < 0) {
+		pb_free(*room);
+		*room = NULL;
+	}
+	return rc;
+}
+
+/* Send as the puppet of @peer in appservice mode (a contact's own words),
+ * else as the bot. */
+static int send_as(pbb *b, pb_matrix *mx, const char *peer, const char *room, const char *txn,
+		   const char *msgtype, const char *body, char **event)
+{
+	char puppet[300];
+	bool as = b->cfg->mode == PBB_MODE_APPSERVICE && !strcmp(msgtype, "m.text") && peer && peer[0] == '+' &&
+		  pbb_puppet_user_id(b->cfg, pbb_as_server(b->cfg, pb_matrix_user_id(mx)), peer, puppet,
+				     sizeof(puppet)) == 0;
+	if (as && pb_matrix_act_as(mx, puppet) < 0)
+		return PB_ENOMEM;
+	int rc = pb_matrix_send_message(mx, room, txn, msgtype, body, NULL, event);
+	if (as)
+		pb_matrix_act_as(mx, NULL);
 	return rc;
 }
 
@@ -808,17 +834,17 @@ static bool transient(int rc)
  * several people (From, To, Cc without the owner's own number). @p sender
  * receives the sender's name for the group room's text. */
 static int mms_room(pbb *b, pb_store *st, pb_matrix *mx, const pb_store_msg *r, const pb_mms_message *msg,
-		    char **room, bool *group, char *sender, size_t size)
+		    char **room, bool *group, char *sender, size_t size, char from[PB_PHONE_MAX])
 {
 	pbb_numbers who = { NULL, 0 };
 	int rc = pbb_mms_participants(msg, b->cfg->region, b->cfg->own_number, &who);
 	if (rc < 0)
 		return rc;
 	*group = who.n >= 2;
-	char from[PB_PHONE_MAX] = "";
+	from[0] = '\0';
 	pb_phone_kind kind;
-	if (!msg->from || pb_phone_normalize(from, sizeof(from), msg->from, b->cfg->region, &kind) < 0)
-		snprintf(from, sizeof(from), "%s", r->peer ? r->peer : "unknown");
+	if (!msg->from || pb_phone_normalize(from, PB_PHONE_MAX, msg->from, b->cfg->region, &kind) < 0)
+		snprintf(from, PB_PHONE_MAX, "%s", r->peer ? r->peer : "unknown");
 	pb_store_contact *c = NULL;
 	snprintf(sender, size, "%s", pb_store_contact_get(st, from, &c) == 0 && c->display_name ? c->display_name : from);
 	pb_store_contact_free(c);
@@ -828,6 +854,11 @@ static int mms_room(pbb *b, pb_store *st, pb_matrix *mx, const pb_store_msg *r, 
 		rc = pbb_room_ensure(b->cfg, &b->room_mu, st, mx, &who, room);
 	else
 		rc = room_for(b, st, mx, r->peer ? r->peer : from, room);
+	/* appservice: every participant's puppet is a member of a group's room */
+	char puppet[300];
+	for (size_t i = 0; rc == 0 && *group && b->cfg->mode == PBB_MODE_APPSERVICE && i < who.n; i++)
+		if (who.v[i][0] == '+')
+			rc = pbb_puppet_ensure(b->cfg, st, mx, *room, who.v[i], puppet, sizeof(puppet));
 	pbb_numbers_free(&who);
 	return rc;
 }
@@ -1116,7 +1147,7 @@ static void *fetch_main(void *arg)
 static int deliver_mms(pbb *b, pb_store *st, pb_matrix *mx, const pb_store_msg *r, char **roomp, char **event,
 		       char *why, size_t whysize)
 {
-	char sender[256] = "";
+	char sender[256] = "", from[PB_PHONE_MAX] = "", puppet[300] = "";
 	bool group = false;
 	const char *room = NULL;
 	pb_store_attachment_list *al = NULL;
@@ -1137,9 +1168,17 @@ static int deliver_mms(pbb *b, pb_store *st, pb_matrix *mx, const pb_store_msg *
 		rc = 1;
 		goto out;
 	}
-	if ((rc = mms_room(b, st, mx, r, msg, roomp, &group, sender, sizeof(sender))) < 0)
+	if ((rc = mms_room(b, st, mx, r, msg, roomp, &group, sender, sizeof(sender), from)) < 0)
 		goto out;
 	room = *roomp;
+	/* appservice: the sender's puppet posts it (in a one-to-one room the
+	 * room's contact, whose number the notification came from, as for its SMS) */
+	const char *by = group || !r->peer ? from : r->peer;
+	if (b->cfg->mode == PBB_MODE_APPSERVICE && by[0] == '+' &&
+	    (rc = pbb_puppet_ensure(b->cfg, st, mx, room, by, puppet, sizeof(puppet))) == 0)
+		rc = pb_matrix_act_as(mx, puppet);
+	if (rc < 0)
+		goto out;
 	char txn[64];
 	for (size_t k = 0; k < msg->n_parts; k++) {
 		const pb_mms_part *pt = &msg->parts[k];
@@ -1182,8 +1221,8 @@ static int deliver_mms(pbb *b, pb_store *st, pb_matrix *mx, const pb_store_msg *
 		pb_buf_dispose(&text);
 		text = t2;
 	}
-	if (group) {
-		/* one room for several people: say who wrote */
+	if (group && !puppet[0]) {
+		/* one room for several people: say who wrote (a puppet is its own name) */
 		pb_buf t2 = PB_BUF_INIT;
 		if (text.len)
 			pb_buf_printf(&t2, "%s: %s", sender, pb_buf_cstr(&text));
@@ -1200,6 +1239,7 @@ static int deliver_mms(pbb *b, pb_store *st, pb_matrix *mx, const pb_store_msg *
 	}
 	rc = rc < 0 ? rc : 0;
 out:
+	pb_matrix_act_as(mx, NULL);
 	pb_mms_message_free(msg);
 	pb_buf_dispose(&got);
 	pb_buf_dispose(&text);
@@ -1226,7 +1266,7 @@ static int deliver_page(pbb *b, pb_store *st, pb_matrix *mx, int64_t *after, siz
 		const pb_store_msg *r = l->items[i];
 		*after = r->id;
 		if (has_suffix(r->backend, ":report")) { /* a delivery report: reports.c */
-			if ((rc = pbb_report_deliver(st, mx, r)) < 0)
+			if ((rc = pbb_report_deliver_cfg(b->cfg, st, mx, r)) < 0)
 				break;
 			continue;
 		}
@@ -1286,7 +1326,7 @@ static int deliver_page(pbb *b, pb_store *st, pb_matrix *mx, int64_t *after, siz
 			break;
 		}
 		char *event = NULL;
-		rc = pb_matrix_send_message(mx, room, txn, msgtype, body, NULL, &event);
+		rc = send_as(b, mx, r->peer, room, txn, msgtype, body, &event);
 		if (rc == 0) {
 			rc = pb_store_msg_transition(st, r->id, PB_STORE_DELIVERED, event, error);
 			pbb_log(PB_LOG_INFO, "in #%lld: delivered to %s as %s", (long long)r->id, room, event);
@@ -2034,6 +2074,10 @@ static int on_event(const pb_matrix_event *ev, void *ud)
 	if (ev->sender && me && !strcmp(ev->sender, me))
 		return 0;
 	e2ee_test_crash(ev);
+	char num[PB_PHONE_MAX];
+	if (b->cfg->mode == PBB_MODE_APPSERVICE && ev->sender &&
+	    pbb_puppet_number(b->cfg, pbb_as_server(b->cfg, me), ev->sender, num, sizeof(num)) == 0)
+		return 0; /* a contact's puppet: the bridge's own words, seen again */
 	if (!pbb_config_is_owner(b->cfg, ev->sender)) {
 		pbb_log(PB_LOG_NOTICE, "ignored %s from %s in %s: not an owner", ev->event_id,
 			ev->sender ? ev->sender : "?", ev->room_id);
@@ -2146,6 +2190,45 @@ static int on_next_batch(const char *next_batch, void *ud)
 	return 0;
 }
 
+/* appservice: the transactions the listener journaled, in order, through
+ * the same handlers as /sync (appservice.c); each is removed after its
+ * events were handled, so a crash repeats it, never loses it */
+static void as_loop(sync_ctx *sc)
+{
+	pbb *b = sc->b;
+	pthread_mutex_lock(&b->mu);
+	unsigned long seen = b->doorbell;
+	pthread_mutex_unlock(&b->mu);
+	pb_matrix_sync_callbacks cb = { on_event, on_invite, NULL, NULL, sc };
+	long backoff = 0;
+	while (!stopping(b)) {
+		pbd_stage_beat();
+		int64_t seq = 0;
+		char *json = NULL;
+		int rc = pbb_as_queue_next(sc->st, &seq, &json);
+		if (rc == PB_ENOTFOUND) {
+			wait_work(b, &seen, 5000);
+			continue;
+		}
+		if (rc == 0)
+			rc = pb_matrix_sync_parse((const uint8_t *)json, strlen(json), &cb, NULL, NULL);
+		pb_free(json);
+		if (rc == PB_EMALFORMED) /* journaled by us after a check: cannot be, but never stuck */
+			pbb_log(PB_LOG_ERROR, "appservice: transaction %lld unreadable: dropped", (long long)seq);
+		if (rc == 0 || rc == PB_EMALFORMED)
+			rc = pbb_as_queue_done(sc->st, seq);
+		if (rc == 0) {
+			backoff = 0;
+			continue;
+		}
+		if (rc == PB_ECANCELLED || stopping(b))
+			break;
+		pbb_log(PB_LOG_WARNING, "appservice: transaction %lld: %s (retrying)", (long long)seq, last_error());
+		backoff = matrix_backoff(b, backoff, 500);
+		nap(b, backoff);
+	}
+}
+
 static void *sync_main(void *arg)
 {
 	pbb *b = arg;
@@ -2172,13 +2255,15 @@ static void *sync_main(void *arg)
 	while (!b->scanned && !stopping(b))
 		pthread_cond_wait(&b->cv, &b->mu);
 	pthread_mutex_unlock(&b->mu);
-	if (pb_store_kv_get(sc.st, "matrix.next_batch", &sc.since) < 0)
+	stall_hook(b, "sync");
+	if (b->cfg->mode == PBB_MODE_APPSERVICE)
+		as_loop(&sc); /* no /sync: the homeserver pushes */
+	else if (pb_store_kv_get(sc.st, "matrix.next_batch", &sc.since) < 0)
 		sc.since = NULL;
 	sc.initial = sc.since == NULL;
 	pb_matrix_sync_callbacks cb = { on_event, on_invite, NULL, on_next_batch, &sc };
 	long backoff = 0, disk_backoff = 0;
-	stall_hook(b, "sync");
-	while (!stopping(b)) {
+	while (b->cfg->mode != PBB_MODE_APPSERVICE && !stopping(b)) {
 		pb_matrix_sync_options o = PB_MATRIX_SYNC_OPTIONS_INIT;
 		o.since = sc.since;
 		o.timeout_ms = b->cfg->sync_timeout_ms;
@@ -2345,6 +2430,34 @@ void pbb_health_get(pbb *b, pbb_health *out)
 	out->disk_full = atomic_load(&b->disk_full) != 0;
 }
 
+static void as_wake(void *ud) { bell(ud); }
+
+/* appservice: the Application Service API on the daemon's listener, with a
+ * store handle of the listener thread's own (appservice.c) */
+static int as_listen(pbb *b, pb_store **st, pbb_as_ctx **x, pb_listener **l, pbb_http **h)
+{
+	if (!(*st = open_store(b)))
+		return -1;
+	int rc = pbb_as_ctx_new(x, b->cfg, *st, as_wake, b);
+	if (rc == 0)
+		rc = pbb_listener_new(b->cfg, l);
+	if (rc == 0)
+		rc = pbb_as_routes(*l, *x);
+	/* one listener: /health, /metrics and the status page join it */
+	if (rc == 0)
+		rc = pbb_http_attach(h, b->cfg, b, *l);
+	if (rc == 0)
+		rc = pb_listener_start(*l);
+	if (rc < 0) {
+		pbb_log(PB_LOG_ERROR, "appservice: %s", last_error());
+		pb_listener_free(*l);
+		*l = NULL;
+		return -1;
+	}
+	pbb_log(PB_LOG_NOTICE, "appservice: listening on %s (port %u), with /health, /metrics and the status page", pbb_as_listen(b->cfg), pb_listener_port(*l));
+	return 0;
+}
+
 int pbb_run(pbb *b)
 {
 	/* start-up recovery before any sender runs: "sending" -> "unknown" */
@@ -2364,6 +2477,17 @@ int pbb_run(pbb *b)
 	pb_store_close(st);
 	if (idrc < 0) {
 		pbb_log(PB_LOG_ERROR, "journal: its identity: %s", last_error());
+		return -1;
+	}
+
+	pb_store *lst = NULL;
+	pb_listener *listener = NULL;
+	pbb_as_ctx *asx = NULL;
+	pbb_http *ashttp = NULL; /* /health & co. on the same listener */
+	if (b->cfg->mode == PBB_MODE_APPSERVICE && as_listen(b, &lst, &asx, &listener, &ashttp) < 0) {
+		pbb_http_free(ashttp);
+		pbb_as_ctx_free(asx);
+		pb_store_close(lst);
 		return -1;
 	}
 
@@ -2389,6 +2513,10 @@ int pbb_run(pbb *b)
 		pbd_notify("READY=1\nSTATUS=running: journal recovered, %zu stages started", started);
 	for (size_t i = 0; i < started; i++)
 		pthread_join(t[i], NULL);
+	pb_listener_free(listener); /* stops it: requests in progress finish first */
+	pbb_http_free(ashttp);
+	pbb_as_ctx_free(asx);
+	pb_store_close(lst);
 	atomic_store(&b->running, 0);
 	return started == STAGES && !atomic_load(&b->failed) ? 0 : -1;
 }

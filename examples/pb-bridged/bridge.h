@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <pthread.h>
 
@@ -82,7 +83,31 @@ typedef struct pbb_config {
 	/* [http]: /health, /metrics, the status page (http.c) */
 	char *http_listen;         /**< "127.0.0.1:9750"; NULL: no listener */
 	int stall_timeout_ms;      /**< [bridge]: a stage quiet this long is stuck (default 900000: 15 min) */
+	/* [matrix] application service (appservice.c) */
+	int mode;                  /**< PBB_MODE_*: bot (default) or appservice */
+	char *as_token_file;       /**< the registration's as_token (the bridge's access token) */
+	char *hs_token_file;       /**< the registration's hs_token (the homeserver's, checked) */
+	char *listen;              /**< the Application Service API listener ("127.0.0.1:29331") */
+	char *appservice_url;      /**< how the homeserver reaches it (default http://LISTEN) */
+	char *appservice_id;       /**< the registration's id (default "phonebridge") */
+	char *sender_localpart;    /**< the bridge's own user (default "phonebridge") */
+	char *puppet_template;     /**< a contact's localpart, "{number}" = its digits (default sms_{number}) */
+	char *server_name;         /**< the homeserver's name (default: the first owner's) */
+	int delivery;              /**< PBB_DELIVERY_*: how a delivered SMS shows */
 } pbb_config;
+
+/** [matrix] mode */
+enum {
+	PBB_MODE_BOT = 0,        /**< one bot account, /sync */
+	PBB_MODE_APPSERVICE = 1, /**< an application service: a puppet per contact, transactions pushed */
+};
+/** [matrix] delivery: how a delivery report shows on the sent message. */
+enum {
+	PBB_DELIVERY_DEFAULT = 0,  /**< receipt in appservice mode, reaction in bot mode */
+	PBB_DELIVERY_RECEIPT = 1,  /**< the contact's puppet reads the message (appservice only) */
+	PBB_DELIVERY_REACTION = 2, /**< a check mark reaction */
+	PBB_DELIVERY_NOTICE = 3,   /**< a notice in the room */
+};
 
 /** [matrix] encryption: what the bridge does with end-to-end encryption. */
 enum {
@@ -448,5 +473,83 @@ int pbb_outbound_mms_journal(pb_store *st, const pbb_outbound_mms *in, int64_t *
  * @return 0 (sent), 1 (failed, journaled), or a negative code (journal error)
  */
 int pbb_mms_send_row(pb_store *st, pb_mmsc *mmsc, const pb_store_msg *r);
+
+/* --- application service (appservice.c, listener.c) ------------------------- */
+
+/** [matrix] listen, or its default "127.0.0.1:29331" (static or borrowed). */
+const char *pbb_as_listen(const pbb_config *c);
+/** What is wrong with the appservice keys of @p c (a static reason), or NULL. */
+const char *pbb_as_config_check(const pbb_config *c);
+/** The homeserver's name: [matrix] server_name, else the server of
+ *  @p bot_user_id (may be NULL), else the first owner's. @return borrowed */
+const char *pbb_as_server(const pbb_config *c, const char *bot_user_id);
+/** The bridge's own user, "@SENDER_LOCALPART:SERVER". */
+int pbb_as_bot_id(const pbb_config *c, char *out, size_t size);
+/** The registration's url: [matrix] appservice_url, else http://LISTEN. */
+int pbb_as_url(const pbb_config *c, char *out, size_t size);
+/** The puppet of an E.164 @p number: "@" template with the digits ":" @p server.
+ *  @return 0, PB_EINVAL (not E.164), PB_ETOOBIG */
+int pbb_puppet_user_id(const pbb_config *c, const char *server, const char *number, char *out, size_t size);
+/** The number of a puppet's user id. @return 0, or PB_ENOTFOUND (not one of ours) */
+int pbb_puppet_number(const pbb_config *c, const char *server, const char *user_id, char *number, size_t size);
+/**
+ * Make @p number's puppet ready, through @p mx (the as_token, acting as
+ * nobody): registered on first use, its display name the contact's name or
+ * the number (set again when the contact was renamed or imported since),
+ * and, when @p room is not NULL, invited by the bot and joined. Each step
+ * is remembered in kv "bridge.puppet.*", so it is done once.
+ * @param puppet receives the puppet's user id
+ * @return 0 or a negative PB_E* code (retry later)
+ */
+int pbb_puppet_ensure(const pbb_config *c, pb_store *st, pb_matrix *mx, const char *room, const char *number,
+		      char *puppet, size_t size);
+/** The registration YAML for the tokens (appended to @p out). */
+int pbb_as_registration(const pbb_config *c, const char *as_token, const char *hs_token, pb_buf *out);
+/**
+ * "generate-registration FILE": the tokens from [matrix] as_token_file and
+ * hs_token_file (made, 0600, when absent), the registration in @p file
+ * (0600, never over a file or through a link), and on stdout what the
+ * homeserver and this configuration need said on @p say (NULL: nothing).
+ * @return 0 or a PB_E* code (PB_EEXISTS: @p file exists)
+ */
+int pbb_as_generate(const pbb_config *c, const char *file, FILE *say);
+/**
+ * Check the homeserver's hs_token: "Authorization: Bearer" or the legacy
+ * access_token query parameter, compared in constant time.
+ * @return 0 (good), 401 (none presented), 403 (a wrong one)
+ */
+int pbb_as_auth(const char *hs_token, const char *authorization, const char *query);
+/**
+ * Parse a transaction's body (outside bytes) into the shape of a /sync
+ * answer for pb_matrix_sync_parse(): each event under rooms.join.ROOM.
+ * timeline, an invite of @p bot under rooms.invite.
+ * @param out   receives the JSON text (appended)
+ * @param count receives the number of events
+ * @return 0, PB_EMALFORMED (not JSON, no events array, an event without
+ *         type or room_id: @p perr says where), PB_ENOMEM
+ */
+int pbb_as_txn_parse(const uint8_t *buf, size_t len, const char *bot, pb_buf *out, size_t *count,
+		     pb_parse_error *perr);
+/** Keep a transaction (its id and its events) in one store transaction.
+ *  @return 0 (new), PB_EEXISTS (seen before: nothing done), or a store error */
+int pbb_as_txn_journal(pb_store *st, const char *txn_id, const char *sync_json);
+/** The oldest kept transaction. @return 0, PB_ENOTFOUND (none), or a store error */
+int pbb_as_queue_next(pb_store *st, int64_t *seq, char **json);
+/** Forget kept transaction @p seq once its events were handled. */
+int pbb_as_queue_done(pb_store *st, int64_t seq);
+
+/** The routes' state (the hs_token, the listener thread's store handle). */
+typedef struct pbb_as_ctx pbb_as_ctx;
+/** @param st borrowed, used from the listener's thread only; @p wake is
+ *  called after a transaction was kept */
+int pbb_as_ctx_new(pbb_as_ctx **out, const pbb_config *cfg, pb_store *st, void (*wake)(void *), void *ud);
+void pbb_as_ctx_free(pbb_as_ctx *x);
+/** Add the Application Service API routes (v1 and legacy paths) to @p l. */
+int pbb_as_routes(pb_listener *l, pbb_as_ctx *x);
+/** The daemon's listener (not started), on [matrix] listen. */
+int pbb_listener_new(const pbb_config *c, pb_listener **out);
+/** pbb_report_deliver() with [matrix] delivery: the puppet's read receipt,
+ *  a reaction or a notice for a delivered message. @p cfg NULL: reaction. */
+int pbb_report_deliver_cfg(const pbb_config *cfg, pb_store *st, pb_matrix *mx, const pb_store_msg *report_row);
 
 #endif

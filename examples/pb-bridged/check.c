@@ -76,7 +76,16 @@ int pbb_check_config(const pbb_config *c, bool lines)
 	if (c->modem_token_file)
 		secret_step(&r, "[modem] token_file", c->modem_token_file);
 	url_step(&r, "[matrix] homeserver", c->homeserver);
-	secret_step(&r, "[matrix] token_file", c->token_file);
+	if (c->mode == PBB_MODE_APPSERVICE) {
+		secret_step(&r, "[matrix] as_token_file", c->as_token_file);
+		secret_step(&r, "[matrix] hs_token_file", c->hs_token_file);
+		pb_listener *l = NULL;
+		snprintf(what, sizeof(what), "[matrix] listen %s", pbb_as_listen(c));
+		step(&r, pbb_listener_new(c, &l) == 0, what, "%s", pb_error_last()->message);
+		pb_listener_free(l);
+	} else {
+		secret_step(&r, "[matrix] token_file", c->token_file);
+	}
 	if (c->pickle_key_file)
 		secret_step(&r, "[matrix] pickle_key_file", c->pickle_key_file);
 	if (c->mmsc_url)

@@ -245,7 +245,38 @@ static int handler(void *ud, const char *section, const char *name, const char *
 	} else if (KEY("matrix", "retry_max_ms")) {
 		if (!parse_int(value, 100, 3600000, &c->retry_max_ms))
 			return fail(p, line, "retry_max_ms: a number of milliseconds (100-3600000)");
-	} else if (KEY("bridge", "store")) {
+	} else if (KEY("matrix", "mode")) {
+		if (!strcmp(value, "bot"))
+			c->mode = PBB_MODE_BOT;
+		else if (!strcmp(value, "appservice"))
+			c->mode = PBB_MODE_APPSERVICE;
+		else
+			return fail(p, line, "mode: bot or appservice");
+	} else if (KEY("matrix", "delivery")) {
+		static const char *const kinds[] = { "", "receipt", "reaction", "notice" };
+		c->delivery = -1;
+		for (int i = 1; i < 4; i++)
+			if (!strcmp(value, kinds[i]))
+				c->delivery = i;
+		if (c->delivery < 0)
+			return fail(p, line, "delivery: receipt, reaction or notice");
+	} else if (KEY("matrix", "as_token_file"))
+		r = set_str(&c->as_token_file, value);
+	else if (KEY("matrix", "hs_token_file"))
+		r = set_str(&c->hs_token_file, value);
+	else if (KEY("matrix", "listen"))
+		r = set_str(&c->listen, value);
+	else if (KEY("matrix", "appservice_url"))
+		r = set_str(&c->appservice_url, value);
+	else if (KEY("matrix", "appservice_id"))
+		r = set_str(&c->appservice_id, value);
+	else if (KEY("matrix", "sender_localpart"))
+		r = set_str(&c->sender_localpart, value);
+	else if (KEY("matrix", "puppet_template"))
+		r = set_str(&c->puppet_template, value);
+	else if (KEY("matrix", "server_name"))
+		r = set_str(&c->server_name, value);
+	else if (KEY("bridge", "store")) {
 		r = set_str(&c->store_path, value);
 	} else if (KEY("bridge", "region")) {
 		size_t n = strlen(value);
@@ -323,8 +354,23 @@ static int finish(parse_ctx *p, int rc)
 	if (!strcmp(c->modem_backend, "at") ? !c->modem_device : !c->modem_url)
 		return fail(p, 0, "[modem] %s is required for backend %s",
 			    strcmp(c->modem_backend, "at") ? "url" : "device", c->modem_backend), -1;
-	if (!c->homeserver || !c->token_file)
+	if (c->mode == PBB_MODE_APPSERVICE) {
+		const char *why = pbb_as_config_check(c);
+		if (why)
+			return fail(p, 0, "[matrix] %s", why), -1;
+		/* the bridge's own requests carry the as_token */
+		if (set_str(&c->token_file, c->as_token_file) < 0)
+			return fail(p, 0, "out of memory"), -1;
+		/* one listener: /health, /metrics and the status page are served
+		 * on the application service's */
+		if (c->http_listen && strcmp(c->http_listen, pbb_as_listen(c)) != 0)
+			return fail(p, 0, "[http] listen %s: in appservice mode /health and /metrics are served on "
+				    "[matrix] listen (%s); leave [http] listen out or give the same address",
+				    c->http_listen, pbb_as_listen(c)), -1;
+	} else if (!c->homeserver || !c->token_file)
 		return fail(p, 0, "[matrix] homeserver and token_file are required"), -1;
+	else if (c->delivery == PBB_DELIVERY_RECEIPT)
+		return fail(p, 0, "[matrix] delivery = receipt needs mode = appservice (a contact's puppet reads)"), -1;
 	if (c->encryption != PBB_E2EE_OFF && !c->pickle_key_file)
 		return fail(p, 0, "[matrix] encryption needs pickle_key_file (a secret of 16 bytes or more)"), -1;
 	if (c->n_owners == 0)
@@ -399,7 +445,9 @@ void pbb_config_free(pbb_config *c)
 			  &c->modem_password_file, &c->modem_token_file, &c->modem_login,
 			  &c->modem_storage, &c->mmsc_url, &c->mmsc_proxy, &c->mmsc_interface,
 			  &c->mmsc_rewrite, &c->mmsc_user_agent, &c->homeserver,
-			  &c->token_file, &c->store_path, &c->pickle_key_file, &c->http_listen };
+			  &c->token_file, &c->store_path, &c->pickle_key_file, &c->http_listen,
+			  &c->as_token_file, &c->hs_token_file, &c->listen, &c->appservice_url,
+			  &c->appservice_id, &c->sender_localpart, &c->puppet_template, &c->server_name };
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		pb_free(*strs[i]);
 		*strs[i] = NULL;

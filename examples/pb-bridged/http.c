@@ -20,6 +20,7 @@ struct pbb_http {
 	pbb *b;
 	pb_listener *l;
 	pb_store *st; /* the listener thread's own handle, opened on first use */
+	bool owns;    /* the listener is ours (not the application service's) */
 };
 
 void pbb_metrics_declare(void)
@@ -166,31 +167,58 @@ static int page(pb_listener_request *req, void *ud)
 	return rc;
 }
 
-int pbb_http_new(pbb_http **out, const pbb_config *cfg, pbb *b)
+static int add_routes(pbb_http *h)
 {
-	*out = NULL;
-	if (!cfg->http_listen || !cfg->http_listen[0])
-		return 0;
-	pbb_http *h = pb_calloc(1, sizeof(*h));
-	if (!h)
-		return -1;
-	h->cfg = cfg;
-	h->b = b;
-	pb_listener_options o = PB_LISTENER_OPTIONS_INIT;
-	o.address = cfg->http_listen;
-	int rc = pb_listener_new(&h->l, &o);
-	if (rc == 0)
-		rc = pb_listener_route(h->l, "GET", "/health", health, h);
+	int rc = pb_listener_route(h->l, "GET", "/health", health, h);
 	if (rc == 0)
 		rc = pb_listener_route(h->l, "GET", "/metrics", metrics, h);
 	if (rc == 0)
 		rc = pb_listener_route(h->l, "GET", "/status", page, h);
 	if (rc == 0)
 		rc = pb_listener_route(h->l, "GET", "/", page, h);
+	return rc;
+}
+
+int pbb_http_new(pbb_http **out, const pbb_config *cfg, pbb *b)
+{
+	*out = NULL;
+	/* appservice mode: the same routes join the application service's
+	 * listener instead (pbb_http_attach(), called by pbb_run()) */
+	if (!cfg->http_listen || !cfg->http_listen[0] || cfg->mode == PBB_MODE_APPSERVICE)
+		return 0;
+	pbb_http *h = pb_calloc(1, sizeof(*h));
+	if (!h)
+		return -1;
+	h->cfg = cfg;
+	h->b = b;
+	h->owns = true;
+	pb_listener_options o = PB_LISTENER_OPTIONS_INIT;
+	o.address = cfg->http_listen;
+	int rc = pb_listener_new(&h->l, &o);
+	if (rc == 0)
+		rc = add_routes(h);
 	if (rc < 0) {
 		pbb_log(PB_LOG_ERROR, "[http] listen %s: %s", cfg->http_listen, pb_error_last()->message);
 		pbb_http_free(h);
 		return -1;
+	}
+	*out = h;
+	return 0;
+}
+
+int pbb_http_attach(pbb_http **out, const pbb_config *cfg, pbb *b, pb_listener *l)
+{
+	*out = NULL;
+	pbb_http *h = pb_calloc(1, sizeof(*h));
+	if (!h)
+		return PB_ENOMEM;
+	h->cfg = cfg;
+	h->b = b;
+	h->l = l;
+	int rc = add_routes(h);
+	if (rc < 0) {
+		pbb_http_free(h);
+		return rc;
 	}
 	*out = h;
 	return 0;
@@ -221,7 +249,8 @@ void pbb_http_free(pbb_http *h)
 {
 	if (!h)
 		return;
-	pb_listener_free(h->l); /* stops the handlers before the store goes */
+	if (h->owns)
+		pb_listener_free(h->l); /* stops the handlers before the store goes */
 	pb_store_close(h->st);
 	pb_free(h);
 }

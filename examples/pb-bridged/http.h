@@ -18,9 +18,18 @@ typedef struct pbb_http pbb_http;
  * routed, not yet started. @p b may be NULL (no daemon: the bridge's facts
  * read "not running").
  * @param out receives the listener, or NULL when [http] listen is not set
+ *        or in appservice mode (then pbb_run() serves the same routes on
+ *        the application service's listener)
  * @return 0, or -1 (logged: a bad address)
  */
 int pbb_http_new(pbb_http **out, const pbb_config *cfg, pbb *b);
+/**
+ * Appservice mode: route /health, /metrics, / and /status on the
+ * application service's listener @p l (borrowed: free the result with
+ * pbb_http_free() only after pb_listener_free(l) stopped the handlers).
+ * @return 0 or a negative PB_E* code
+ */
+int pbb_http_attach(pbb_http **out, const pbb_config *cfg, pbb *b, pb_listener *l);
 /** Add a route (pb_listener_route()) before pbb_http_start(). @return 0 or a negative PB_E* code */
 int pbb_http_route(pbb_http *h, const char *method, const char *path, pb_listener_handler handler,
 		   void *userdata);

@@ -30,17 +30,21 @@ static void usage(FILE *f)
 		   "       pb-bridged [OPTIONS] check [--online]\n"
 		   "       pb-bridged [OPTIONS] backup FILE\n"
 		   "       pb-bridged [OPTIONS] status [--json [--pretty]]\n"
+		   "       pb-bridged [OPTIONS] generate-registration FILE\n"
 		   "  -c, --config FILE      the INI configuration (default " DEFAULT_CONFIG ")\n"
 		   "      --online           check: also reach the modem, the homeserver and the MMSC\n"
 		   "      --json             status: the running daemon's /health document\n"
 		   "      --pretty           status --json: indented\n"
+		   "      --generate-registration FILE\n"
+		   "                         the same as the command generate-registration FILE\n"
 		   "  -v, --verbose          log debug lines too\n"
 		   "  -q, --quiet            log warnings and errors only\n"
 		   "      --log-format FMT   text (default: \"<level>domain: message\") or json\n"
 		   "  -h, --help             this text\n"
 		   "      --version          the version\n"
 		   "exit status: 0, 1 status: running but unhealthy, 64 usage, 66 no store,\n"
-		   "             69 a peer unavailable (status: the daemon not running), 73 the backup exists,\n"
+		   "             69 a peer unavailable (status: the daemon not running), 73 the backup or\n"
+		   "             registration exists,\n"
 		   "             74 I/O, 78 configuration\n"
 		   "(\"--check\" is a deprecated spelling of \"check\"); see pb-bridged(8)\n");
 }
@@ -197,7 +201,7 @@ static int run(pbb_config *cfg)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_ONLINE = 256, OPT_CHECK, OPT_VERSION, OPT_LOG_FORMAT, OPT_JSON, OPT_PRETTY };
+	enum { OPT_ONLINE = 256, OPT_CHECK, OPT_VERSION, OPT_LOG_FORMAT, OPT_JSON, OPT_PRETTY, OPT_GENREG };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -209,10 +213,12 @@ int main(int argc, char **argv)
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "pretty", no_argument, NULL, OPT_PRETTY },
+		{ "generate-registration", required_argument, NULL, OPT_GENREG },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = DEFAULT_CONFIG;
 	bool check = false, online = false, status = false, json = false, pretty = false;
+	const char *registration = NULL;
 	pbd_log_format fmt = PBD_LOG_TEXT;
 	int c;
 	opterr = 0;
@@ -226,6 +232,7 @@ int main(int argc, char **argv)
 		case OPT_CHECK: check = true; break; /* deprecated spelling of "check" */
 		case OPT_JSON: json = true; break;
 		case OPT_PRETTY: pretty = true; break;
+		case OPT_GENREG: registration = optarg; break;
 		case OPT_VERSION: printf("pb-bridged (libphonebridge) %s\n", pb_version_string()); return 0;
 		case OPT_LOG_FORMAT:
 			if (!pbd_log_format_parse(optarg, &fmt))
@@ -246,8 +253,12 @@ int main(int argc, char **argv)
 			backup_file = argv[optind++];
 		else if (!strcmp(cmd, "backup"))
 			return usage_error("%s", "backup: the file to write is needed");
+		else if (!strcmp(cmd, "generate-registration") && optind < argc)
+			registration = argv[optind++];
+		else if (!strcmp(cmd, "generate-registration"))
+			return usage_error("%s", "generate-registration: the file to write is needed");
 		else if (strcmp(cmd, "run") != 0)
-			return usage_error("unknown command \"%s\" (run, check, status or backup)", cmd);
+			return usage_error("unknown command \"%s\" (run, check, status, backup or generate-registration)", cmd);
 		if (optind < argc)
 			return usage_error("unexpected argument \"%s\"", argv[optind]);
 	}
@@ -272,7 +283,18 @@ int main(int argc, char **argv)
 	}
 	int rc;
 	if (status) {
-		rc = pbd_status_main("pb-bridged", config, cfg.http_listen, json, pretty);
+		/* appservice mode: /health is on the application service's listener */
+		const char *at = cfg.http_listen ? cfg.http_listen
+			       : cfg.mode == PBB_MODE_APPSERVICE ? pbb_as_listen(&cfg) : NULL;
+		rc = pbd_status_main("pb-bridged", config, at, json, pretty);
+	} else if (registration && cfg.mode != PBB_MODE_APPSERVICE) {
+		fprintf(stderr, "pb-bridged: %s: generate-registration needs [matrix] mode = appservice\n", config);
+		rc = EX_CONFIG;
+	} else if (registration) {
+		int g = pbb_as_generate(&cfg, registration, stdout);
+		if (g < 0)
+			fprintf(stderr, "pb-bridged: generate-registration: %s\n", pb_error_last()->message);
+		rc = g == 0 ? 0 : g == PB_EEXISTS ? EX_CANTCREAT : g == PB_EINVAL ? EX_CONFIG : EX_IOERR;
 	} else if (backup_file) {
 		rc = backup(&cfg, backup_file);
 	} else if (check) {

@@ -371,6 +371,39 @@ static int settle(pb_store *st, const pb_store_msg *rep_row, const pb_store_msg 
 
 int pbb_report_deliver(pb_store *st, pb_matrix *mx, const pb_store_msg *r)
 {
+	return pbb_report_deliver_cfg(NULL, st, mx, r);
+}
+
+/* [matrix] delivery for a delivered message: receipt in appservice mode
+ * unless set otherwise, else a reaction */
+static int delivery_kind(const pbb_config *cfg)
+{
+	if (!cfg)
+		return PBB_DELIVERY_REACTION;
+	if (cfg->delivery != PBB_DELIVERY_DEFAULT)
+		return cfg->delivery;
+	return cfg->mode == PBB_MODE_APPSERVICE ? PBB_DELIVERY_RECEIPT : PBB_DELIVERY_REACTION;
+}
+
+/* The contact's puppet reads @event: the read receipt a person's client
+ * would send. Receipts are idempotent; the row keeps "receipt". */
+static int receipt(const pbb_config *cfg, pb_store *st, pb_matrix *mx, const char *room, const char *peer,
+		   const char *event, char **out)
+{
+	char puppet[300];
+	int rc = pbb_puppet_ensure(cfg, st, mx, room, peer, puppet, sizeof(puppet));
+	if (rc == 0)
+		rc = pb_matrix_act_as(mx, puppet);
+	if (rc == 0)
+		rc = pb_matrix_read_receipt(mx, room, event);
+	pb_matrix_act_as(mx, NULL);
+	if (rc == 0 && !(*out = pb_strdup("receipt")))
+		rc = PB_ENOMEM;
+	return rc;
+}
+
+int pbb_report_deliver_cfg(const pbb_config *cfg, pb_store *st, pb_matrix *mx, const pb_store_msg *r)
+{
 	pbb_report rep;
 	const char *peer = r->peer ? r->peer : "";
 	if (pbb_report_parse(r->body, &rep) < 0) {
@@ -430,7 +463,13 @@ int pbb_report_deliver(pb_store *st, pb_matrix *mx, const pb_store_msg *r)
 			(long long)o->id);
 	} else if (rep.status == PBB_DR_DELIVERED && all) {
 		pbb_txn_id(txn, sizeof(txn), sid, "dr", o->id);
-		rc = pb_matrix_send_reaction(mx, room, txn, o->event_id, PBB_DR_REACTION, &event);
+		int kind = delivery_kind(cfg);
+		if (kind == PBB_DELIVERY_RECEIPT && !control && o->peer && o->peer[0] == '+')
+			rc = receipt(cfg, st, mx, room, o->peer, o->event_id, &event);
+		else if (kind == PBB_DELIVERY_NOTICE)
+			rc = pb_matrix_send_message(mx, room, txn, "m.notice", "Delivered", NULL, &event);
+		else
+			rc = pb_matrix_send_reaction(mx, room, txn, o->event_id, PBB_DR_REACTION, &event);
 	} else if (rep.status != PBB_DR_DELIVERED) {
 		char text[1024];
 		snprintf(text, sizeof(text), "%s: \"%.200s\" to %s: %s",

@@ -478,7 +478,6 @@ static int resolve_intent(pb_store *st, pb_matrix *mx, scan_ctx *sc, char *line,
 
 int pbb_room_scan(const pbb_config *cfg, pb_store *st, pb_matrix *mx, int *adopted)
 {
-	(void)cfg;
 	if (adopted)
 		*adopted = 0;
 	scan_ctx sc = { pb_matrix_user_id(mx), NULL, 0 };
@@ -490,8 +489,11 @@ int pbb_room_scan(const pbb_config *cfg, pb_store *st, pb_matrix *mx, int *adopt
 	o.full_state = 1;
 	pb_buf intents = PB_BUF_INIT;
 	int rc = sc.me ? scan_filter(filter, sizeof(filter)) : pb_error_set(PB_ESTATE, "matrix: whoami first");
+	/* an application service cannot /sync (Synapse refuses it): the rooms' state instead */
+	static const char *const types[] = { "m.room.create", "m.room.name", PBB_ROOM_MARKER, NULL };
 	if (rc == 0)
-		rc = pb_matrix_sync(mx, &o, &cb, NULL);
+		rc = cfg && cfg->mode == PBB_MODE_APPSERVICE ? pb_matrix_rooms_state(mx, types, &cb)
+							     : pb_matrix_sync(mx, &o, &cb, NULL);
 	if (rc == 0)
 		rc = intents_get(st, &intents);
 	/* 1. rooms the bot marked that the store does not know */

@@ -461,6 +461,55 @@ PB_API int pb_matrix_image_info(const uint8_t *buf, size_t len, unsigned *width,
  */
 PB_API int pb_matrix_read_secret_file(const char *path, char **secret);
 
+/* --- application services ------------------------------------------------ */
+
+/**
+ * Act as @p user_id on every later authenticated request of @p m: the
+ * Application Service API's identity assertion (`user_id=` on each request;
+ * the handle's access token must be the service's as_token and the user in
+ * its namespace). NULL acts as the service's own user again.
+ *
+ * @param user_id borrowed, copied; NULL to stop
+ * @return 0, PB_EINVAL (not a user id), PB_ENOMEM
+ */
+PB_API int pb_matrix_act_as(pb_matrix *m, const char *user_id);
+
+/** Whom @p m acts as (pb_matrix_act_as()). @return borrowed, or NULL */
+PB_API const char *pb_matrix_acting_as(const pb_matrix *m);
+
+/**
+ * Register the user @p localpart of an application service (POST /register,
+ * type m.login.application_service, inhibit_login; the handle's token is the
+ * as_token). Sent without user_id= even while acting as someone.
+ *
+ * @param localpart borrowed
+ * @return 0, PB_EEXISTS (M_USER_IN_USE: registered before, which is fine),
+ *         PB_EPROTO (e.g. M_EXCLUSIVE: outside the namespace), transport errors
+ */
+PB_API int pb_matrix_register_appservice_user(pb_matrix *m, const char *localpart);
+
+/**
+ * Set a user's display name (PUT /profile/{userId}/displayname).
+ *
+ * @param user_id borrowed; NULL: the user acted as, else the handle's user
+ * @param name    borrowed
+ * @return 0, PB_EINVAL (no user known), errors as for every request
+ */
+PB_API int pb_matrix_set_displayname(pb_matrix *m, const char *user_id, const char *name);
+
+/**
+ * The current state of every joined room (GET /joined_rooms, then GET
+ * /rooms/{roomId}/state of each), delivered through @p cb as the state
+ * events of a full-state /sync would be (section PB_MATRIX_STATE), for a
+ * user that cannot /sync: Synapse refuses /sync to an application service.
+ * One request per room: for scans, not for a loop.
+ *
+ * @param types NULL-terminated event types to deliver (borrowed); NULL: all
+ * @param cb    borrowed; only @c event is called
+ * @return 0, a callback's non-zero value, errors as for every request
+ */
+PB_API int pb_matrix_rooms_state(pb_matrix *m, const char *const *types, const pb_matrix_sync_callbacks *cb);
+
 PB_END_DECLS
 
 #endif

@@ -221,6 +221,7 @@ void pb_matrix_free(pb_matrix *m)
 	wipe_free(m->token);
 	pb_free(m->user_id);
 	pb_free(m->device_id);
+	pb_free(m->as_user);
 	pb_free(m->user_agent);
 	pb_free(m->ca_file);
 	pthread_cond_destroy(&m->cond);
@@ -495,7 +496,7 @@ static long backoff_ms(const pb_matrix *m, unsigned attempt)
 	return pb_http__backoff_ms(m->retry_base_ms, m->retry_cap_ms, attempt);
 }
 
-int pb_matrix__request(pb_matrix *m, pb_matrix__req *r)
+static int request_url(pb_matrix *m, pb_matrix__req *r)
 {
 	char curl_err[CURL_ERROR_SIZE];
 	const char *what = what_of(m, r->url);
@@ -593,6 +594,29 @@ int pb_matrix__request(pb_matrix *m, pb_matrix__req *r)
 		}
 	}
 	pb_buf_dispose(&text);
+	return rc;
+}
+
+/* An application service acts as one of its users by adding user_id= to
+ * every authenticated request (Application Service API, "Identity
+ * assertion"); a request's URL is built before, so the parameter joins here. */
+int pb_matrix__request(pb_matrix *m, pb_matrix__req *r)
+{
+	if (!r->auth || m->as_user == NULL)
+		return request_url(m, r);
+	pb_buf u = PB_BUF_INIT;
+	const char *url = r->url;
+	int rc = pb_buf_puts(&u, url);
+	if (rc == 0)
+		rc = pb_matrix__query(&u, "user_id", m->as_user);
+	if (rc < 0) {
+		pb_buf_dispose(&u);
+		return pb_error__oom();
+	}
+	r->url = pb_buf_cstr(&u);
+	rc = request_url(m, r);
+	r->url = url;
+	pb_buf_dispose(&u);
 	return rc;
 }
 

@@ -41,6 +41,7 @@ struct pb_matrix {
 	int status;           /* HTTP status of the last answer */
 	char errcode[64];     /* errcode of the last Matrix error answer */
 	struct pb_matrix_crypto *crypto; /* borrowed; NULL: no encryption */
+	char *as_user;        /* application service: act as this user (user_id=); NULL: not */
 };
 
 /* One HTTP request; pb_matrix__request() fills the answer fields. */
