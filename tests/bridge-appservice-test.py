@@ -178,6 +178,12 @@ try:
     ok(st == 401 and ans.get("errcode") == "M_UNAUTHORIZED", "no hs_token: 401 M_UNAUTHORIZED")
     st, ans = as_put("/transactions/t0", query="?access_token=wrong")
     ok(st == 403, "the legacy path and ?access_token= are checked the same way")
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/health" % port, timeout=30) as r:
+            health = json.loads(r.read())
+    except urllib.error.HTTPError as e:  # 503 while a peer is down: still the document
+        health = json.loads(e.read() or b"{}")
+    ok(health.get("program") == "pb-bridged", "/health is served on the same listener (one listener per daemon)")
 
     modem.ctl("deliver " + deliver7(PEER, "After the move", 2))
     got = wait_for(lambda: find_message(bot_token, "After the move"), "the appservice-mode message", 120)
