@@ -97,6 +97,7 @@ static void fill_options(const screend_config *c, const char *password, const ch
 	so->tls_cert_dir = opt_str(c->tls_cert_dir);
 	so->tls_port = c->tls_port;
 	o->store = c->store;
+	o->store_password_file = opt_str(c->store_password_file);
 	o->prompts = c->prompts;
 	o->mode = c->mode;
 	o->target = c->target;
@@ -349,7 +350,8 @@ static int cmd_check(daemon_t *d, bool online)
 		if (rc == 0)
 			rc = make_screener(&d->conf, store, true, &d->screener);
 		else
-			pbd_check_line(false, "[store] path", "%s", pb_error_last()->message);
+			pbd_check_line(false, d->conf.store_url_set ? "[store] url" : "[store] path", "%s",
+				       pb_error_last()->message);
 		if (rc == 0) {
 			rc = pb_screener_check(d->screener);
 			pbd_check_line(rc == 0, what, "%s", rc < 0 ? pb_error_last()->message : "");

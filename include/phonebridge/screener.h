@@ -76,7 +76,7 @@ typedef struct pb_screener_options {
 	 * secret itself: read it from a 0600 file.
 	 */
 	pb_sip_options sip;
-	const char *store;         /**< path of the store (call log, allow/deny lists); required */
+	const char *store;         /**< path of the store (call log, allow/deny lists), or a postgresql:// URL; required */
 	const char *prompts;       /**< directory with prompts.txt and the WAV files; required */
 	/** How a call leaves us: "bridge" (B2BUA, default), "redirect" (302 before
 	 *  answering, else bridge) or "refer" (after answering, else bridge). */
@@ -101,11 +101,15 @@ typedef struct pb_screener_options {
 	/** Several targets: "parallel" (default, all at once) or "sequential"
 	 *  (one after the other, each for the bridge timeout, then the fallback). */
 	const char *ring;
+	/** (version 2) store is a postgresql:// URL (a cluster's shared store,
+	 *  docs/cluster.md): the file with its password (pb_store_options'
+	 *  password_file); may be NULL. */
+	const char *store_password_file;
 } pb_screener_options;
 
-#define PB_SCREENER_OPTIONS_VERSION 1
+#define PB_SCREENER_OPTIONS_VERSION 2
 #define PB_SCREENER_OPTIONS_INIT { PB_SCREENER_OPTIONS_VERSION, PB_SIP_OPTIONS_INIT, NULL, NULL, \
-				   "bridge", NULL, NULL, false, 0, NULL, NULL, NULL, "bridge", "parallel" }
+				   "bridge", NULL, NULL, false, 0, NULL, NULL, NULL, "bridge", "parallel", NULL }
 
 /** A screener. Opaque. */
 typedef struct pb_screener pb_screener;

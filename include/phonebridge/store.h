@@ -71,10 +71,15 @@ typedef struct pb_store_options {
 	 *  the database's directory is setgid, group-writable and closed to
 	 *  others (mode 2770): a store there is group-shared all the same. */
 	bool group_shared;
+	/** (version 3) A PostgreSQL store (a postgresql:// URL): the file with
+	 *  the password, read with pb_secret_read() (mode 0600 or stricter, or
+	 *  "credential:NAME"); borrowed during the call. NULL: no password (peer
+	 *  or certificate authentication, or libpq's own ~/.pgpass). */
+	const char *password_file;
 } pb_store_options;
 
-#define PB_STORE_OPTIONS_VERSION 2
-#define PB_STORE_OPTIONS_INIT { PB_STORE_OPTIONS_VERSION, PB_STORE_SYNC_FULL, 30000, NULL, false }
+#define PB_STORE_OPTIONS_VERSION 3
+#define PB_STORE_OPTIONS_INIT { PB_STORE_OPTIONS_VERSION, PB_STORE_SYNC_FULL, 30000, NULL, false, NULL }
 
 /**
  * Open (creating if needed) a store and bring its schema to
@@ -84,13 +89,29 @@ typedef struct pb_store_options {
  * and creates the attachments directory (mode 0700, or 02770 with
  * group_shared). A database file that is a symbolic link is refused.
  *
+ * A path that starts with "postgresql://" or "postgres://" opens a
+ * PostgreSQL store instead (libpq's connection URL, e.g.
+ * "postgresql://screen@db.example.org/phonebridge?sslmode=verify-full"):
+ * it holds the data the screeners of a cluster share (allow/deny lists,
+ * attempt counters, the call log, kv); the message journal, attachments,
+ * SMS parts and contacts stay SQLite-only (PB_EUNSUPPORTED there). TLS is
+ * verified (sslmode=verify-full) unless the URL's sslmode says otherwise;
+ * a password is read from opts->password_file, never from the URL
+ * (refused: PB_EINVAL); busy_timeout_ms becomes the statement timeout; a
+ * dropped connection is re-established on the next call (docs/store.md).
+ *
  * @param out  receives the new handle (pb_store_close()); NULL on failure
- * @param path database file; borrowed
+ * @param path database file, or a PostgreSQL URL; borrowed
  * @param opts options (borrowed) or NULL for PB_STORE_OPTIONS_INIT
- * @return 0; PB_EIO (cannot open or create), PB_EUNSUPPORTED (a database
- *         written by a newer schema), PB_EBUSY, PB_ENOMEM, PB_EINVAL
+ * @return 0; PB_EIO (cannot open or create, cannot connect), PB_EAUTH (the
+ *         server refused the password), PB_EUNSUPPORTED (a database written
+ *         by a newer schema; a URL and a library built without PostgreSQL),
+ *         PB_EBUSY, PB_ENOMEM, PB_EINVAL; what pb_secret_read() returns
  */
 PB_API int pb_store_open(pb_store **out, const char *path, const pb_store_options *opts);
+
+/** Which backend a store is: "sqlite" or "postgresql" (static strings). */
+PB_API const char *pb_store_backend(pb_store *st);
 
 /** Close a handle (an open pb_store_begin() transaction is rolled back). NULL is fine. */
 PB_API void pb_store_close(pb_store *st);
@@ -99,7 +120,8 @@ PB_API void pb_store_close(pb_store *st);
 PB_API int pb_store_schema_version(pb_store *st);
 
 /**
- * Run SQLite's PRAGMA integrity_check.
+ * Run SQLite's PRAGMA integrity_check (PostgreSQL: check that the server
+ * answers, reconnecting once if the connection had dropped).
  * @return 0 when the database is sound; PB_EIO with the first problem in
  *         pb_error_last() otherwise
  */

@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <sys/stat.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -90,7 +91,8 @@ static void conf_dispose(conf *c)
 				&so->user_agent, &so->registrar, &so->aor, &so->username,
 				&so->password, &so->auth_realm, &so->auth_users_file,
 				&so->tls_cert_dir, &c->o.store, &c->o.prompts, &c->o.mode,
-				&c->o.target, &c->o.fallback, &c->o.refer_fallback, &c->o.ring };
+				&c->o.target, &c->o.fallback, &c->o.refer_fallback, &c->o.ring,
+				&c->o.store_password_file };
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		if (*strs[i] && strs[i] == &so->password)
 			explicit_bzero((char *)so->password, strlen(so->password));
@@ -137,7 +139,10 @@ static int conf_copy(conf *c, const pb_screener_options *o)
 	const char *ring = o->ring && *o->ring ? o->ring : "parallel";
 	if (strcmp(ring, "parallel") && strcmp(ring, "sequential"))
 		return pb_error_set(PB_EINVAL, "screener options: ring '%s': expected parallel or sequential", ring);
-	c->o = *o;
+	if (o->version == 1) /* a caller built before store_password_file: its struct ends before it */
+		memcpy(&c->o, o, offsetof(pb_screener_options, store_password_file));
+	else
+		c->o = *o;
 	const pb_sip_options *so = &o->sip;
 	pb_sip_options *d = &c->o.sip;
 	size_t np = 0;
@@ -165,6 +170,7 @@ static int conf_copy(conf *c, const pb_screener_options *o)
 	rc = rc ? rc : dup_str(&c->o.fallback, o->fallback && *o->fallback ? o->fallback : NULL);
 	rc = rc ? rc : dup_str(&c->o.refer_fallback, rfb);
 	rc = rc ? rc : dup_str(&c->o.ring, ring);
+	rc = rc ? rc : dup_str(&c->o.store_password_file, o->version == 1 ? NULL : o->store_password_file);
 	if (rc == 0 && !(c->policy = pb_calloc(np + 1, sizeof(char *))))
 		rc = pb_error__oom();
 	for (size_t i = 0; rc == 0 && i < np; i++)
@@ -193,7 +199,16 @@ static bool needs_restart(const conf *a, const conf *b)
 	       !str_eq(x->password, y->password) || x->register_expires != y->register_expires ||
 	       x->bridge_timeout != y->bridge_timeout || x->auth_nonce_ttl != y->auth_nonce_ttl ||
 	       !str_eq(x->tls_cert_dir, y->tls_cert_dir) || x->tls_port != y->tls_port ||
-	       !str_eq(a->o.store, b->o.store);
+	       !str_eq(a->o.store, b->o.store) || !str_eq(a->o.store_password_file, b->o.store_password_file);
+}
+
+/* The store of these settings: a SQLite file, or a PostgreSQL URL with its
+ * password file. */
+static int open_store(const conf *c, pb_store **out)
+{
+	pb_store_options so = PB_STORE_OPTIONS_INIT;
+	so.password_file = c->o.store_password_file;
+	return pb_store_open(out, c->o.store, &so);
 }
 
 /* --- events --------------------------------------------------------------------------- */
@@ -745,7 +760,7 @@ PB_API int pb_screener_new(pb_screener **out, const pb_screener_options *opts)
 	if (rc == 0)
 		rc = load_prompts(s->conf.o.prompts, &s->prompts);
 	if (rc == 0)
-		rc = pb_store_open(&s->store, s->conf.o.store, NULL);
+		rc = open_store(&s->conf, &s->store);
 	if (rc < 0) {
 		pb_screener_free(s);
 		return rc;
@@ -861,6 +876,9 @@ static int apply_restart(pb_screener *s)
 		const char *st = c->o.store;
 		c->o.store = s->conf.o.store;
 		s->conf.o.store = st;
+		st = c->o.store_password_file;
+		c->o.store_password_file = s->conf.o.store_password_file;
+		s->conf.o.store_password_file = st;
 	} else if (s->pending_store) {
 		pb_store_close(s->store);
 		s->store = s->pending_store;
@@ -892,8 +910,9 @@ PB_API int pb_screener_reconfigure(pb_screener *s, const pb_screener_options *op
 	if (rc == 0 && strcmp(c->o.prompts, s->conf.o.prompts) != 0)
 		rc = load_prompts(c->o.prompts, &prompts);
 	bool restart = rc == 0 && (s->pending || needs_restart(&s->conf, c));
-	if (rc == 0 && restart && strcmp(c->o.store, s->conf.o.store) != 0)
-		rc = pb_store_open(&store, c->o.store, NULL);
+	if (rc == 0 && restart && (strcmp(c->o.store, s->conf.o.store) != 0 ||
+				   !str_eq(c->o.store_password_file, s->conf.o.store_password_file)))
+		rc = open_store(c, &store);
 	if (rc == 0 && s->ua)
 		rc = pb_sip_set_auth(s->ua, c->o.sip.auth_realm, c->o.sip.auth_users_file, c->o.sip.admit);
 	if (rc == 0 && s->ua && (rc = pb_sip_set_allow_sources(s->ua, c->o.sip.allow_sources)) < 0)
