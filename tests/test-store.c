@@ -1023,6 +1023,60 @@ static void test_store__call_log_keeps_calls(void **state)
 	assert_pb_error(pb_store_call_log(f->st, &c, NULL), PB_EINVAL);
 }
 
+struct numbers_seen {
+	char list[256];
+};
+
+static int see_number(const pb_store_number *n, void *ud)
+{
+	struct numbers_seen *w = ud;
+	size_t len = strlen(w->list);
+	snprintf(w->list + len, sizeof(w->list) - len, "%s%s", len ? "," : "", n->number);
+	return 0;
+}
+
+static void test_store__numbers_hold_per_number_settings(void **state)
+{
+	struct fixture *f = *state;
+	pb_store_number *n;
+	assert_pb_error(pb_store_number_get(f->st, "+15550100001", &n), PB_ENOTFOUND);
+	assert_null(n);
+	pb_store_number a = { "+15550100001", "challenge=arithmetic; region=US", "sip:sales@pbx", "sip:vm@pbx", 0 };
+	assert_pb_ok(pb_store_number_set(f->st, &a));
+	pb_store_number b = { "+15550100000", NULL, "sip:desk@pbx, sip:mobile@pbx", "", 0 };
+	assert_pb_ok(pb_store_number_set(f->st, &b));
+	assert_pb_ok(pb_store_number_get(f->st, "+15550100001", &n));
+	assert_string_equal(n->number, "+15550100001");
+	assert_string_equal(n->policy, "challenge=arithmetic; region=US");
+	assert_string_equal(n->forward_target, "sip:sales@pbx");
+	assert_string_equal(n->voicemail, "sip:vm@pbx");
+	assert_true(n->updated_at > 1600000000000LL);
+	pb_store_number_free(n);
+	/* "" keeps the default: stored as nothing */
+	assert_pb_ok(pb_store_number_get(f->st, "+15550100000", &n));
+	assert_null(n->policy);
+	assert_null(n->voicemail);
+	assert_string_equal(n->forward_target, "sip:desk@pbx, sip:mobile@pbx");
+	pb_store_number_free(n);
+	/* setting again replaces every field */
+	a.policy = NULL;
+	assert_pb_ok(pb_store_number_set(f->st, &a));
+	assert_pb_ok(pb_store_number_get(f->st, "+15550100001", &n));
+	assert_null(n->policy);
+	pb_store_number_free(n);
+	struct numbers_seen w = { "" };
+	assert_pb_ok(pb_store_number_foreach(f->st, NULL, 0, see_number, &w));
+	assert_string_equal(w.list, "+15550100000,+15550100001");
+	struct numbers_seen w2 = { "" };
+	assert_pb_ok(pb_store_number_foreach(f->st, "+15550100000", 5, see_number, &w2));
+	assert_string_equal(w2.list, "+15550100001");
+	assert_pb_ok(pb_store_number_remove(f->st, "+15550100001"));
+	assert_pb_error(pb_store_number_remove(f->st, "+15550100001"), PB_ENOTFOUND);
+	assert_pb_error(pb_store_number_get(f->st, "+15550100001", &n), PB_ENOTFOUND);
+	pb_store_number bad = { "", NULL, NULL, NULL, 0 };
+	assert_pb_error(pb_store_number_set(f->st, &bad), PB_EINVAL);
+}
+
 /* --- migrations -------------------------------------------------------------------------- */
 
 /* Columns and indexes of every table, as text, to compare two schemas. */
@@ -1535,7 +1589,7 @@ static void test_store__pg_schema_matches_sqlite(void **state)
 	snprintf(path, sizeof(path), "%s/s.db", dir);
 	pb_store *lite;
 	assert_pb_ok(pb_store_open(&lite, path, NULL));
-	const char *tables[] = { "kv", "screen_list", "screen_attempts", "calls" };
+	const char *tables[] = { "kv", "screen_list", "screen_attempts", "calls", "numbers" };
 	const char *db = strstr(f->path, "@/") + 2;
 	char name[64];
 	snprintf(name, sizeof(name), "%.*s", (int)strcspn(db, "?"), db);
@@ -1584,6 +1638,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store__group_shared_modes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__attempts_count_in_a_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__call_log_keeps_calls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__numbers_hold_per_number_settings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__migrates_from_every_earlier_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__allocation_failures_are_clean, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__backup_is_a_consistent_copy_with_attachments, setup, teardown),
@@ -1602,6 +1657,8 @@ int main(void)
 			cmocka_unit_test_setup_teardown(test_store__list_pages_in_number_order, setup_pg, teardown_pg),
 			cmocka_unit_test_setup_teardown(test_store__attempts_count_in_a_window, setup_pg, teardown_pg),
 			cmocka_unit_test_setup_teardown(test_store__call_log_keeps_calls, setup_pg, teardown_pg),
+			cmocka_unit_test_setup_teardown(test_store__numbers_hold_per_number_settings, setup_pg,
+							teardown_pg),
 			cmocka_unit_test_setup_teardown(test_store__pg_opens_migrates_and_refuses_sqlite_only_calls,
 							setup_pg, teardown_pg),
 			cmocka_unit_test(test_store__pg_nodes_migrate_a_new_database_together),

@@ -212,6 +212,19 @@ PB_API size_t pb_screener_call_count(const pb_screener *s);
 /** The policy in use. @return borrowed; replaced by pb_screener_reconfigure() */
 PB_API const pb_screen_policy *pb_screener_policy(const pb_screener *s);
 
+/**
+ * The policy a call to one of the numbers in the store's numbers table gets
+ * (pb_store_number, docs/cluster.md): the configured policy with the
+ * number's "key=value; key=value" over it. Checks a number's policy before
+ * it is stored.
+ *
+ * @param text the number's policy text; NULL or "": the configured policy
+ * @param out  new (pb_screen_policy_free()); NULL on failure
+ * @return 0; PB_EINVAL or PB_ENOTFOUND (a bad pair or an unknown key; the
+ *         message names it), PB_ENOMEM
+ */
+PB_API int pb_screener_number_policy(pb_screener *s, const char *text, pb_screen_policy **out);
+
 /** The store in use. @return borrowed; replaced when a reconfiguration changes it */
 PB_API pb_store *pb_screener_store(pb_screener *s);
 

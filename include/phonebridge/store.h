@@ -43,7 +43,7 @@
 PB_BEGIN_DECLS
 
 /** The schema version this library creates and migrates to. */
-#define PB_STORE_SCHEMA_VERSION 5
+#define PB_STORE_SCHEMA_VERSION 6
 
 typedef struct pb_store pb_store;
 
@@ -638,6 +638,46 @@ PB_API int pb_store_call_recent(pb_store *st, size_t limit, pb_store_call_list *
 PB_API int pb_store_call_after(pb_store *st, int64_t after_id, size_t limit, pb_store_call_list **out);
 /** Free a list from pb_store_call_recent() and its strings. NULL is fine. */
 PB_API void pb_store_call_list_free(pb_store_call_list *list);
+
+/* --- per-number settings (both backends) ------------------------------------ */
+
+/**
+ * What one of the numbers a screener answers for does differently from the
+ * configured defaults (a cluster serving many numbers, docs/cluster.md).
+ * NULL members (and "") keep the default.
+ */
+typedef struct pb_store_number {
+	const char *number;         /**< the own number called, E.164 */
+	/** policy keys over the defaults, "key=value" pairs separated by ';'
+	 *  ("challenge=arithmetic; region=GB"; pb_screen_policy_set() keys) */
+	const char *policy;
+	const char *forward_target; /**< where its calls go (one URI or several, comma-separated) */
+	const char *voicemail;      /**< tried when the forward target does not answer */
+	int64_t updated_at;         /**< when it was last set (ms); set by the store */
+} pb_store_number;
+
+/** Set (insert or replace) a number's settings. @return 0, PB_EINVAL, PB_EIO, PB_EBUSY */
+PB_API int pb_store_number_set(pb_store *st, const pb_store_number *n);
+/**
+ * A number's settings.
+ * @param out new (pb_store_number_free()); NULL when not found
+ * @return 0; PB_ENOTFOUND (no settings: the defaults apply), PB_ENOMEM, PB_EIO
+ */
+PB_API int pb_store_number_get(pb_store *st, const char *number, pb_store_number **out);
+/** Free what pb_store_number_get() returned. NULL is fine. */
+PB_API void pb_store_number_free(pb_store_number *n);
+/** Remove a number's settings. @return 0, PB_ENOTFOUND, PB_EIO */
+PB_API int pb_store_number_remove(pb_store *st, const char *number);
+/** A callback of pb_store_number_foreach(): @p n is borrowed for the call;
+ *  a non-zero return stops the walk and is returned. */
+typedef int (*pb_store_number_cb)(const pb_store_number *n, void *userdata);
+/**
+ * Walk the numbers with settings in number order, after @p after (NULL or
+ * "": from the start), at most @p limit (0: all).
+ * @return 0, the callback's non-zero value, PB_EIO
+ */
+PB_API int pb_store_number_foreach(pb_store *st, const char *after, size_t limit, pb_store_number_cb cb,
+				   void *userdata);
 
 PB_END_DECLS
 

@@ -77,6 +77,8 @@ struct scall {
 	unsigned next_target;   /* ring = sequential: the target to try next */
 	bool tried_fallback;
 	char how[48];           /* how the call ended, for the call log */
+	pb_store_number *num;   /* the settings of the number called, if the store has any */
+	pb_screen_policy *num_policy; /* the defaults with num->policy over them; NULL: s->policy */
 	char outcome[64];
 	char target[256];
 	char attestation[8];
@@ -286,18 +288,29 @@ static bool nth_target(const char *list, unsigned i, char *out, size_t cap)
 	}
 }
 
+/* Where this call goes: the called number's own settings (the store's
+ * numbers table), or the configured ones. */
+static const char *target_of(const scall *sc)
+{
+	return sc->num && sc->num->forward_target ? sc->num->forward_target : sc->s->conf.o.target;
+}
+
+static const char *fallback_of(const scall *sc)
+{
+	return sc->num && sc->num->voicemail ? sc->num->voicemail : sc->s->conf.o.fallback;
+}
+
 /* ring = sequential: bridge to the next target, then to the fallback. */
 static int bridge_next(scall *sc)
 {
-	const pb_screener_options *o = &sc->s->conf.o;
 	char one[256];
-	if (nth_target(o->target, sc->next_target, one, sizeof(one))) {
+	if (nth_target(target_of(sc), sc->next_target, one, sizeof(one))) {
 		sc->next_target++;
 		return pb_sip_call_bridge(sc->call, one, NULL);
 	}
-	if (o->fallback && !sc->tried_fallback) {
+	if (fallback_of(sc) && !sc->tried_fallback) {
 		sc->tried_fallback = true;
-		return pb_sip_call_bridge(sc->call, o->fallback, NULL);
+		return pb_sip_call_bridge(sc->call, fallback_of(sc), NULL);
 	}
 	return pb_error_set(PB_ENOTFOUND, "no more targets");
 }
@@ -306,11 +319,12 @@ static void forward(scall *sc)
 {
 	const pb_screener_options *o = &sc->s->conf.o;
 	const char *mode = o->mode;
+	const char *target = target_of(sc);
 	int rc;
-	snprintf(sc->target, sizeof(sc->target), "%s", o->target);
+	snprintf(sc->target, sizeof(sc->target), "%s", target);
 	stop_media(sc);
 	char first[256] = "";
-	nth_target(o->target, 0, first, sizeof(first));
+	nth_target(target, 0, first, sizeof(first));
 	if (!strcmp(mode, "redirect") && !pb_sip_call_answered(sc->call)) {
 		rc = pb_sip_call_redirect(sc->call, first);
 		sc->final_status = rc == 0 ? 302 : 0;
@@ -321,20 +335,20 @@ static void forward(scall *sc)
 	} else {
 		/* bridge; also redirect after answering and refer before (a B2BUA works with every
 		 * trunk); several targets ring at once */
-		rc = pb_sip_call_bridge(sc->call, o->target, o->fallback);
+		rc = pb_sip_call_bridge(sc->call, target, fallback_of(sc));
 	}
 	if (rc < 0) {
-		LOG(PB_LOG_ERROR, "forwarding to %s failed: %s", o->target, pb_error_last()->message);
+		LOG(PB_LOG_ERROR, "forwarding to %s failed: %s", target, pb_error_last()->message);
 		set_how(sc, "forward failed");
 		pb_sip_call_hangup(sc->call);
 		return;
 	}
 	set_how(sc, "forwarded");
 	if (sc->referring) {
-		LOG(PB_LOG_INFO, "call from %s: REFER to %s sent", sc->dec.caller, o->target);
+		LOG(PB_LOG_INFO, "call from %s: REFER to %s sent", sc->dec.caller, target);
 		return; /* FORWARDED once the transfer is reported done */
 	}
-	LOG(PB_LOG_INFO, "call from %s forwarded (%s) to %s", sc->dec.caller, mode, o->target);
+	LOG(PB_LOG_INFO, "call from %s forwarded (%s) to %s", sc->dec.caller, mode, target);
 	emit(sc, PB_SCREENER_FORWARDED, NULL);
 }
 
@@ -347,8 +361,8 @@ static void refer_failed(scall *sc, int status)
 	if (sc->ended)
 		return;
 	if (!strcmp(o->refer_fallback, "goodbye")) {
-		LOG(PB_LOG_WARNING, "REFER of %s to %s failed (%d): goodbye and BYE", sc->dec.caller, o->target,
-		    status);
+		LOG(PB_LOG_WARNING, "REFER of %s to %s failed (%d): goodbye and BYE", sc->dec.caller,
+		    target_of(sc), status);
 		set_how(sc, "REFER failed: goodbye");
 		sc->target[0] = '\0';
 		start_media(sc);
@@ -361,14 +375,16 @@ static void refer_failed(scall *sc, int status)
 		sc->bye_after_prompt = true;
 		return;
 	}
-	LOG(PB_LOG_WARNING, "REFER of %s to %s failed (%d): bridging instead", sc->dec.caller, o->target, status);
+	LOG(PB_LOG_WARNING, "REFER of %s to %s failed (%d): bridging instead", sc->dec.caller, target_of(sc),
+	    status);
 	set_how(sc, "REFER failed: bridged");
-	if (pb_sip_call_bridge(sc->call, o->target, o->fallback) < 0) {
-		LOG(PB_LOG_ERROR, "bridging to %s failed: %s", o->target, pb_error_last()->message);
+	if (pb_sip_call_bridge(sc->call, target_of(sc), fallback_of(sc)) < 0) {
+		LOG(PB_LOG_ERROR, "bridging to %s failed: %s", target_of(sc), pb_error_last()->message);
 		pb_sip_call_hangup(sc->call);
 		return;
 	}
-	LOG(PB_LOG_INFO, "call from %s forwarded (bridge after REFER failed) to %s", sc->dec.caller, o->target);
+	LOG(PB_LOG_INFO, "call from %s forwarded (bridge after REFER failed) to %s", sc->dec.caller,
+	    target_of(sc));
 	emit(sc, PB_SCREENER_FORWARDED, NULL);
 }
 
@@ -512,6 +528,69 @@ static void attestation_of(scall *sc)
 	snprintf(sc->attestation, sizeof(sc->attestation), "%s", a);
 }
 
+/* The defaults with a number's "key=value; key=value" over them. */
+static int number_policy(const char *const *defaults, const char *text, pb_screen_policy **out)
+{
+	pb_screen_policy *p;
+	int rc = pb_screen_policy_new(&p);
+	for (size_t i = 0; rc == 0 && defaults && defaults[i]; i += 2)
+		rc = pb_screen_policy_set(p, defaults[i], defaults[i + 1]);
+	char pair[512];
+	for (const char *t = text; rc == 0 && t && *t;) {
+		size_t n = strcspn(t, ";");
+		snprintf(pair, sizeof(pair), "%.*s", (int)(n < sizeof(pair) ? n : sizeof(pair) - 1), t);
+		t += n + (t[n] == ';');
+		char *k = pair + strspn(pair, " \t"), *eq = strchr(k, '=');
+		if (*k == '\0')
+			continue;
+		if (eq == NULL) {
+			rc = pb_error_set(PB_EINVAL, "policy '%s': expected key=value", k);
+			break;
+		}
+		char *v = eq + 1, *end = eq;
+		while (end > k && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		*end = '\0';
+		v += strspn(v, " \t");
+		for (char *e = v + strlen(v); e > v && (e[-1] == ' ' || e[-1] == '\t');)
+			*--e = '\0';
+		if ((rc = pb_screen_policy_set(p, k, v)) < 0)
+			pb_error_set(rc, "policy %s=%s: %s", k, v, pb_error_last()->message);
+	}
+	if (rc < 0) {
+		pb_screen_policy_free(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+/* The called number's own settings, when the store has some: looked up on
+ * every call, so a change made with "pb-screend numbers set" on any node of
+ * a cluster applies to the next call everywhere. A failure leaves the call
+ * with the defaults, logged. */
+static void number_settings(pb_screener *s, scall *sc, const pb_sip_caller *c)
+{
+	char called[64];
+	if (!c->request_uri ||
+	    pb_screen_normalize_number(called, sizeof(called), c->request_uri, pb_screen_policy_numbering(s->policy)) !=
+		    PB_SCREEN_NUMBER_E164)
+		return;
+	int rc = pb_store_number_get(s->store, called, &sc->num);
+	if (rc == PB_ENOTFOUND)
+		return;
+	if (rc < 0) {
+		LOG(PB_LOG_ERROR, "settings of %s: %s: using the defaults", called, pb_error_last()->message);
+		return;
+	}
+	if (sc->num->policy &&
+	    number_policy((const char *const *)s->conf.policy, sc->num->policy, &sc->num_policy) < 0)
+		LOG(PB_LOG_ERROR, "settings of %s: %s: using the default policy", called, pb_error_last()->message);
+	LOG(PB_LOG_DEBUG, "call to %s: its own settings (policy %s, forward %s, voicemail %s)", called,
+	    sc->num->policy ? sc->num->policy : "-", sc->num->forward_target ? sc->num->forward_target : "-",
+	    sc->num->voicemail ? sc->num->voicemail : "-");
+}
+
 static void decide(pb_screener *s, scall *sc)
 {
 	const pb_sip_caller *c = pb_sip_call_caller(sc->call);
@@ -531,7 +610,8 @@ static void decide(pb_screener *s, scall *sc)
 	call.now = (int64_t)now;
 	call.minute_of_day = tm.tm_hour * 60 + tm.tm_min;
 	pb_screen_lookups lk = { is_allowed, is_denied, recent_failures, s };
-	if (pb_screen_policy_decide(s->policy, &call, &lk, &sc->dec) < 0) {
+	number_settings(s, sc, c);
+	if (pb_screen_policy_decide(sc->num_policy ? sc->num_policy : s->policy, &call, &lk, &sc->dec) < 0) {
 		LOG(PB_LOG_ERROR, "policy: %s: challenging", pb_error_last()->message);
 		sc->dec.verdict = PB_SCREEN_CHALLENGE;
 		snprintf(sc->dec.challenge, sizeof(sc->dec.challenge), "press-digit");
@@ -636,6 +716,8 @@ static void call_ended(pb_screener *s, scall *sc)
 	pb_sip_timer_cancel(sc->timer);
 	pb_screen_session_free(sc->session);
 	stop_media(sc);
+	pb_screen_policy_free(sc->num_policy);
+	pb_store_number_free(sc->num);
 	for (scall **pp = &s->calls; *pp; pp = &(*pp)->next)
 		if (*pp == sc) {
 			*pp = sc->next;
@@ -1025,6 +1107,15 @@ PB_API size_t pb_screener_call_count(const pb_screener *s)
 PB_API const pb_screen_policy *pb_screener_policy(const pb_screener *s)
 {
 	return s->policy;
+}
+
+PB_API int pb_screener_number_policy(pb_screener *s, const char *text, pb_screen_policy **out)
+{
+	if (out)
+		*out = NULL;
+	if (s == NULL || out == NULL)
+		return pb_error_set(PB_EINVAL, "pb_screener_number_policy: NULL argument");
+	return number_policy((const char *const *)s->conf.policy, text, out);
 }
 
 PB_API pb_store *pb_screener_store(pb_screener *s)

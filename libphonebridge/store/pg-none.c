@@ -84,3 +84,19 @@ int pb_store__pg_kv_delete(pb_store *st, const char *key)
 	(void)st, (void)key;
 	return PB_EUNSUPPORTED;
 }
+int pb_store__pg_number_set(pb_store *st, const pb_store_number *n)
+{
+	(void)st, (void)n;
+	return PB_EUNSUPPORTED;
+}
+int pb_store__pg_number_walk(pb_store *st, const char *exact, const char *after, size_t limit,
+			     pb_store_number_cb cb, void *userdata)
+{
+	(void)st, (void)exact, (void)after, (void)limit, (void)cb, (void)userdata;
+	return PB_EUNSUPPORTED;
+}
+int pb_store__pg_number_remove(pb_store *st, const char *number, int64_t *changes)
+{
+	(void)st, (void)number, (void)changes;
+	return PB_EUNSUPPORTED;
+}

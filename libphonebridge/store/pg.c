@@ -45,6 +45,10 @@ enum {
 	Q_KV_GET,
 	Q_KV_DELETE,
 	Q_PING,
+	Q_NUM_SET,
+	Q_NUM_GET,
+	Q_NUM_WALK,
+	Q_NUM_REMOVE,
 	Q_COUNT
 };
 
@@ -90,6 +94,17 @@ static const struct {
 	[Q_KV_GET] = { "SELECT value FROM kv WHERE key = $1", 1, true },
 	[Q_KV_DELETE] = { "DELETE FROM kv WHERE key = $1", 1, true },
 	[Q_PING] = { "SELECT 1", 0, true },
+	[Q_NUM_SET] = { "INSERT INTO numbers (number, policy, forward_target, voicemail, updated_at) "
+			"VALUES ($1, $2, $3, $4, $5::bigint) ON CONFLICT (number) DO UPDATE SET policy = excluded.policy, "
+			"forward_target = excluded.forward_target, voicemail = excluded.voicemail, "
+			"updated_at = excluded.updated_at",
+			5, true },
+	[Q_NUM_GET] = { "SELECT number, policy, forward_target, voicemail, updated_at FROM numbers WHERE number = $1", 1,
+			true },
+	[Q_NUM_WALK] = { "SELECT number, policy, forward_target, voicemail, updated_at FROM numbers "
+			 "WHERE number > $1 ORDER BY number LIMIT $2::bigint",
+			 2, true },
+	[Q_NUM_REMOVE] = { "DELETE FROM numbers WHERE number = $1", 1, true },
 };
 
 /* --- errors ------------------------------------------------------------------------- */
@@ -592,6 +607,51 @@ int pb_store__pg_kv_delete(pb_store *st, const char *key)
 	const char *v[] = { key };
 	PGresult *r;
 	int rc = run(st, Q_KV_DELETE, v, "kv delete", &r);
+	PQclear(r);
+	return rc;
+}
+
+/* --- per-number settings ------------------------------------------------------------------ */
+
+int pb_store__pg_number_set(pb_store *st, const pb_store_number *n)
+{
+	char a[24];
+	const char *v[] = { n->number, n->policy, n->forward_target, n->voicemail, NUM(a, n->updated_at) };
+	PGresult *r;
+	int rc = run(st, Q_NUM_SET, v, "set number", &r);
+	PQclear(r);
+	return rc;
+}
+
+static const char *text_or_null(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+int pb_store__pg_number_walk(pb_store *st, const char *exact, const char *after, size_t limit,
+			     pb_store_number_cb cb, void *userdata)
+{
+	char a[24];
+	const char *v[] = { exact ? exact : after, limit ? NUM(a, limit) : NULL };
+	PGresult *r;
+	int rc = exact ? run(st, Q_NUM_GET, v, "get number", &r) : run(st, Q_NUM_WALK, v, "number walk", &r);
+	if (rc < 0)
+		return rc;
+	for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
+		pb_store_number n = { PQgetvalue(r, i, 0), text_or_null(r, i, 1), text_or_null(r, i, 2),
+				      text_or_null(r, i, 3), int_at(r, i, 4) };
+		rc = cb(&n, userdata);
+	}
+	PQclear(r);
+	return rc;
+}
+
+int pb_store__pg_number_remove(pb_store *st, const char *number, int64_t *changes)
+{
+	const char *v[] = { number };
+	PGresult *r;
+	int rc = run(st, Q_NUM_REMOVE, v, "remove number", &r);
+	*changes = rc == 0 ? changes_of(r) : 0;
 	PQclear(r);
 	return rc;
 }

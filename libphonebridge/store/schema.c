@@ -149,6 +149,23 @@ const pb_store_schema_stmt pb_store__schema[] = {
 	{ 5, "ALTER TABLE calls ADD COLUMN rule TEXT;", PB_SAME },
 	{ 5, "ALTER TABLE calls ADD COLUMN sip_status INTEGER NOT NULL DEFAULT 0;", PB_SAME },
 	{ 5, "ALTER TABLE calls ADD COLUMN ended TEXT;", PB_SAME },
+
+	/* 6: per-number settings of a screener serving many numbers (a
+	 * cluster): the own number called -> its policy, forward target and
+	 * voicemail target (docs/cluster.md) */
+	{ 6,
+	  "CREATE TABLE numbers ("
+	  "  number TEXT PRIMARY KEY,"
+	  "  policy TEXT,"
+	  "  forward_target TEXT,"
+	  "  voicemail TEXT,"
+	  "  updated_at INTEGER NOT NULL);",
+	  "CREATE TABLE numbers ("
+	  "  number TEXT COLLATE \"C\" PRIMARY KEY,"
+	  "  policy TEXT,"
+	  "  forward_target TEXT,"
+	  "  voicemail TEXT,"
+	  "  updated_at BIGINT NOT NULL);" },
 };
 
 const size_t pb_store__schema_len = PB_ARRAY_SIZE(pb_store__schema);

@@ -74,6 +74,11 @@ int pb_store__pg_call_query(pb_store *st, bool recent, int64_t after_id, size_t 
 int pb_store__pg_kv_set(pb_store *st, const char *key, const char *value, int64_t now);
 int pb_store__pg_kv_get(pb_store *st, const char *key, char **value);
 int pb_store__pg_kv_delete(pb_store *st, const char *key);
+int pb_store__pg_number_set(pb_store *st, const pb_store_number *n);
+/* @exact: that number only; else the numbers after @after in order. */
+int pb_store__pg_number_walk(pb_store *st, const char *exact, const char *after, size_t limit,
+			     pb_store_number_cb cb, void *userdata);
+int pb_store__pg_number_remove(pb_store *st, const char *number, int64_t *changes);
 /* which for pb_store__pg_delete_before() */
 enum { PB_STORE_PG_LIST_EXPIRE = 0, PB_STORE_PG_ATTEMPT_PRUNE = 1 };
 /* The packed strings of a call row (screen.c): what the list frees. */

@@ -6,7 +6,8 @@
 #   1. calls spread over both nodes;
 #   2. a caller who passed the challenge on one node is let through by the
 #      other at once, without a challenge;
-#   3. node B is killed during a 20 calls/s run: no new call fails (the
+#   3. per-number settings (numbers set on one node) apply on both nodes;
+#   4. node B is killed during a 20 calls/s run: no new call fails (the
 #      failure route sends an INVITE B does not answer to A, and the OPTIONS
 #      pings take B out); the calls up on B are lost, counted and reported.
 use strict;
@@ -135,7 +136,43 @@ ok(wait_line($other, qr/call from \Q$x\E .*: accept by rule allow/, 10),
    "the other node ($other->{name}) accepts $x by the allow list");
 is(count_lines($other, qr/press-digit for \Q$x\E/), 0, "and does not challenge $x");
 
-# 3. node B dies during a 20 calls/s run
+# 3. per-number settings from the database: set once with the CLI of one
+# node, used by every node on the next call
+my $t2port = free_port();
+my $sales = start_proc(cmd => ['sipp', '-sn', 'uas', '-i', '127.0.0.1', '-p', $t2port, '-nostdin'],
+                       name => 'sales', stderr => '/dev/null');
+my $out = `$bin -c $tmp/A.conf numbers set +15550100001 --forward sip:sales\@127.0.0.1:$t2port 2>&1`;
+is($?, 0, 'numbers set: a forward target of its own for +15550100001') or diag($out);
+$out = `$bin -c $tmp/B.conf numbers set +15550100002 --policy 'unsigned=reject; unsigned-status=428' 2>&1`;
+is($?, 0, 'numbers set: a policy of its own for +15550100002') or diag($out);
+$out = `$bin -c $tmp/B.conf numbers set +15550100003 --policy 'no-such-key=1' 2>&1`;
+isnt($?, 0, 'a policy with an unknown key is refused before it is stored');
+like($out, qr/unknown key 'no-such-key'/, 'saying which key');
+like(`$bin -c $tmp/A.conf numbers list`, qr/"number":"\+15550100002","policy":"unsigned=reject; unsigned-status=428"/,
+     'numbers list shows what the other node stored');
+sub call_to {
+    my ($name, $from, $to) = @_;
+    (my $x = $xml) =~ s/\@HOLD\@/200/g;
+    $x =~ s/\+1555\[call_number\]/$from/g;
+    open my $f, '>', "$tmp/$name.xml" or die; print $f $x; close $f;
+    my $s = start_proc(cmd => ['sipp', '-sf', "$tmp/$name.xml", '-i', '127.0.0.1', '-p', free_port(), '-mp',
+                               free_port(), '-m', 2, '-r', 1, '-nostdin', '-timeout', 60, '-s', $to,
+                               "127.0.0.1:$kport"], name => 'sipp', stderr => '/dev/null');
+    return wait_exit($s, 60);
+}
+# two calls each, so that both nodes take one (round-robin)
+is(call_to('sales', $x, '+15550100001'), 0, "calls from $x to +15550100001 succeed");
+is(count_lines($A, qr/call from \Q$x\E forwarded \(bridge\) to sip:sales\@127\.0\.0\.1:$t2port/) +
+   count_lines($B, qr/call from \Q$x\E forwarded \(bridge\) to sip:sales\@127\.0\.0\.1:$t2port/), 2,
+   "both went to the number's own target, one through each node");
+call_to('unsigned', '+15554000001', '+15550100002');
+is(count_lines($A, qr/call from \+15554000001 .*: reject by rule unsigned/) +
+   count_lines($B, qr/call from \+15554000001 .*: reject by rule unsigned/), 2,
+   "calls to +15550100002 are refused by the number's own policy on both nodes");
+is(count_lines($A, qr/call from \+15554000001 .*: reject by rule unsigned/), 1, 'one of them on node A');
+stop_proc($sales);
+
+# 4. node B dies during a 20 calls/s run
 my ($rate, $calls, $hold) = (20, 240, 2000);
 ($s, $stat) = sipp(scenario('load', '+1555300[call_number]', $hold), rate => $rate, calls => $calls, timeout => 150);
 my $started_b = sub { count_lines($B, qr/call from \+1555300\d+ /) };
