@@ -130,8 +130,8 @@ static int result_error(pb_store *st, const PGresult *res, const char *what)
 {
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	int code = PB_EIO;
-	if (res == NULL)
-		code = PB_ENOMEM;
+	if (res == NULL) /* libpq's own failure: out of memory, unless the connection is gone */
+		code = PQstatus(st->pg->conn) == CONNECTION_OK ? PB_ENOMEM : PB_EIO;
 	else if (state && !strcmp(state, "23505"))
 		code = PB_EEXISTS; /* unique_violation */
 	else if (state && (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03") ||
