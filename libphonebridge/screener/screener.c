@@ -535,28 +535,8 @@ static int number_policy(const char *const *defaults, const char *text, pb_scree
 	int rc = pb_screen_policy_new(&p);
 	for (size_t i = 0; rc == 0 && defaults && defaults[i]; i += 2)
 		rc = pb_screen_policy_set(p, defaults[i], defaults[i + 1]);
-	char pair[512];
-	for (const char *t = text; rc == 0 && t && *t;) {
-		size_t n = strcspn(t, ";");
-		snprintf(pair, sizeof(pair), "%.*s", (int)(n < sizeof(pair) ? n : sizeof(pair) - 1), t);
-		t += n + (t[n] == ';');
-		char *k = pair + strspn(pair, " \t"), *eq = strchr(k, '=');
-		if (*k == '\0')
-			continue;
-		if (eq == NULL) {
-			rc = pb_error_set(PB_EINVAL, "policy '%s': expected key=value", k);
-			break;
-		}
-		char *v = eq + 1, *end = eq;
-		while (end > k && (end[-1] == ' ' || end[-1] == '\t'))
-			end--;
-		*end = '\0';
-		v += strspn(v, " \t");
-		for (char *e = v + strlen(v); e > v && (e[-1] == ' ' || e[-1] == '\t');)
-			*--e = '\0';
-		if ((rc = pb_screen_policy_set(p, k, v)) < 0)
-			pb_error_set(rc, "policy %s=%s: %s", k, v, pb_error_last()->message);
-	}
+	if (rc == 0)
+		rc = pb_screen_policy_apply(p, text);
 	if (rc < 0) {
 		pb_screen_policy_free(p);
 		return rc;
