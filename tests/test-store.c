@@ -1577,6 +1577,20 @@ static void test_store__pg_reconnects_after_a_drop(void **state)
 	assert_pb_ok(pb_store_list_add(f->st, PB_STORE_ALLOW, "+4930123456", PB_STORE_SRC_MANUAL, 0));
 	assert_pb_ok(pb_store_commit(f->st));
 	assert_pb_ok(pb_store_list_lookup(f->st, PB_STORE_ALLOW, "+4930123456", 0, NULL));
+	/* a database that stays away: a clear error on every call, until it is back */
+	const char *db = strstr(f->path, "@/") + 2;
+	char name[64], sql[160];
+	snprintf(name, sizeof(name), "%.*s", (int)strcspn(db, "?"), db);
+	snprintf(sql, sizeof(sql), "ALTER DATABASE %s ALLOW_CONNECTIONS false", name);
+	pg_admin("postgres", sql, NULL, 0);
+	pg_kill_store_connections(f->path);
+	for (int i = 0; i < 2; i++) {
+		assert_pb_error(pb_store_list_lookup(f->st, PB_STORE_ALLOW, "+4930123456", 0, NULL), PB_EIO);
+		assert_non_null(strstr(pb_error_last()->message, "reconnecting failed"));
+	}
+	snprintf(sql, sizeof(sql), "ALTER DATABASE %s ALLOW_CONNECTIONS true", name);
+	pg_admin("postgres", sql, NULL, 0);
+	assert_pb_ok(pb_store_list_lookup(f->st, PB_STORE_ALLOW, "+4930123456", 0, NULL));
 }
 
 /* One schema description: the tables a PostgreSQL store holds have the

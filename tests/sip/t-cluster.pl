@@ -208,5 +208,8 @@ is(scalar keys %failed_calls, $failed, 'every failed call is named in the error 
 cmp_ok($new_failed, '<=', 0, 'no new call failed after node B died (documented bound: 0)');
 ok(count_lines($A, qr/pb-screend ready/) == 1 && $A->{pid}, 'node A is still up');
 is(count_lines($k, qr/node sip:127\.0\.0\.1:$aport (down|failed)/), 0, 'and was never taken out');
+stop_proc($A);
+is($A->{status}, 0, 'node A stops cleanly on SIGTERM (exit 0: nothing leaked under the sanitizers)')
+    or diag(join("\n", grep { /Sanitizer|leak|ERROR/ } proc_lines($A)));
 stop_all();
 done_testing();
