@@ -45,21 +45,38 @@ my ($kport, $tport, $aport, $bport) = (free_port(), free_port(), free_port(), fr
 my $callee = start_proc(cmd => ['sipp', '-sn', 'uas', '-i', '127.0.0.1', '-p', $tport, '-nostdin',
                                 '-max_socket', 4096], name => 'target', stderr => '/dev/null');
 
-sub node {
-    my ($name, $port) = @_;
+sub node_conf {
+    my ($name, $port, $store_url) = @_;
     my $file = "$tmp/$name.conf";
     open my $f, '>', $file or die;
     print $f join("\n",
         '[sip]', 'listen = 127.0.0.1', "port = $port", 'allow = 127.0.0.1',
         '[forward]', 'mode = bridge', "target = sip:target\@127.0.0.1:$tport",
         '[screen]', "prompts = $src/data/prompts",
-        '[store]', "url = $url", "password-file = $ENV{PB_TEST_PG_PASSWORD_FILE}",
+        '[store]', 'url = ' . ($store_url // $url), "password-file = $ENV{PB_TEST_PG_PASSWORD_FILE}",
         '[policy]', 'challenge = press-digit', 'challenge-params = digit=6 tries=1 timeout=15',
         '[log]', 'level = info', '');
     close $f;
+    return $file;
+}
+
+sub node {
+    my ($name, $port) = @_;
+    my $file = node_conf($name, $port);
     my $d = start_proc(cmd => [$bin, '-c', $file], name => $name, merge => 1);
     ok(wait_line($d, qr/pb-screend ready/, 30), "node $name ready on the shared store") or BAIL_OUT("$name did not start");
     return $d;
+}
+{   # check connects to the database as run would
+    node_conf('C', free_port());
+    my $out = `$bin -c $tmp/C.conf check 2>&1`;
+    is($?, 0, 'pb-screend check with [store] url passes') or diag($out);
+    like($out, qr/\[store\] password-file/, 'and checks the password file');
+    (my $bad = $url) =~ s/postgres\?/no_such_db?/;
+    node_conf('D', free_port(), $bad);
+    $out = `$bin -c $tmp/D.conf check 2>&1`;
+    isnt($?, 0, 'check fails for a database that does not exist');
+    like($out, qr/no_such_db/, 'naming it');
 }
 my $A = node('A', $aport);
 my $B = node('B', $bport);
