@@ -345,11 +345,18 @@ int pb_store__pg_open(pb_store *st, const char *url, const pb_store_options *o, 
 	st->pg->timeout_ms = o->busy_timeout_ms;
 	/* Later keywords win over earlier ones, and the URL (dbname, expanded)
 	 * over the defaults before it: TLS is verified unless the URL says
-	 * otherwise (sslmode; a socket directory as host uses no TLS). */
-	const char *kw[] = { "sslmode", "connect_timeout", "application_name", "dbname", "password", NULL };
-	const char *val[] = { "verify-full", "10", "libphonebridge", url, password, NULL };
+	 * otherwise (sslmode; a socket directory as host uses no TLS). The
+	 * store's calls block their thread (the screener's event loop): a
+	 * server that vanishes without closing the connection must not hold it
+	 * for the kernel's retransmission timeout (minutes), so TCP gives up
+	 * after 10 s of unacknowledged data (tcp_user_timeout) and an idle
+	 * connection is probed (keepalives). */
+	const char *kw[] = { "sslmode", "connect_timeout", "tcp_user_timeout", "keepalives_idle",
+			     "keepalives_interval", "keepalives_count", "application_name", "dbname", "password",
+			     NULL };
+	const char *val[] = { "verify-full", "10", "10000", "30", "5", "3", "libphonebridge", url, password, NULL };
 	if (password == NULL)
-		kw[4] = NULL;
+		kw[8] = NULL;
 	st->pg->conn = PQconnectdbParams(kw, val, 1);
 	pb_secret_free(password);
 	if (st->pg->conn == NULL)
