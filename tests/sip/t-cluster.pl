@@ -77,6 +77,13 @@ sub node {
     $out = `$bin -c $tmp/D.conf check 2>&1`;
     isnt($?, 0, 'check fails for a database that does not exist');
     like($out, qr/no_such_db/, 'naming it');
+    open my $f, '>>', "$tmp/C.conf" or die;
+    print $f "path = $tmp/local.db\n";   # in [log], the last section: move it to [store]
+    close $f;
+    system('sed', '-i', 's/^path = /[store]\npath = /', "$tmp/C.conf");
+    $out = `$bin -c $tmp/C.conf check 2>&1`;
+    is($? >> 8, 78, 'path and url together are a configuration error (78)');
+    like($out, qr/path and url exclude each other/, 'saying so');
 }
 my $A = node('A', $aport);
 my $B = node('B', $bport);
