@@ -1,7 +1,8 @@
 /*
  * libphonebridge — fuzz target for the text screening takes from outside:
  * caller identities (From / P-Asserted-Identity), verstat, policy settings
- * and challenge parameters.
+ * (one pair, and "key=value; ..." lines of per-number settings) and
+ * challenge parameters.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * The input is text; the first byte picks what reads it.
@@ -42,6 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (pb_screen_registry_new(&reg) != 0 || pb_screen_policy_new(&pol) != 0)
 		abort();
 	pb_screen_registry_check(reg, challenges[data[0] % 5], text);
+	pb_screen_policy_apply(pol, text); /* a number's policy from the store */
 	char *eq = strchr(text, '=');
 	if (eq) {
 		*eq = '\0';

@@ -431,6 +431,33 @@ static void test_screen__policy_challenge_without_params(void **state)
 	pb_screen_policy_free(p);
 }
 
+/* A number's policy from the store: "key=value; key=value" (docs/cluster.md) */
+static void test_screen__policy_apply_reads_pairs(void **state)
+{
+	(void)state;
+	pb_screen_policy *p;
+	lists l = { { NULL }, { NULL }, 0, 0, 0 };
+	assert_pb_ok(pb_screen_policy_new(&p));
+	assert_pb_ok(pb_screen_policy_apply(p, NULL));
+	assert_pb_ok(pb_screen_policy_apply(p, ""));
+	assert_pb_ok(pb_screen_policy_apply(p, " challenge = arithmetic ;; challenge-params=max=5 tries=2;"));
+	pb_screen_decision d = decide(p, &l, "+33123456789", NULL, 600);
+	assert_string_equal(d.challenge, "arithmetic");
+	assert_string_equal(d.params, "max=5 tries=2");
+	/* the first bad pair stops it, named */
+	assert_pb_error(pb_screen_policy_apply(p, "anonymous=reject; bogus=1; region=GB"), PB_ENOTFOUND);
+	assert_non_null(strstr(pb_error_last()->message, "bogus"));
+	assert_pb_error(pb_screen_policy_apply(p, "region=US; challenge"), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "offset 10"));
+	assert_pb_error(pb_screen_policy_apply(p, " =1"), PB_EINVAL);
+	char big[700];
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_pb_error(pb_screen_policy_apply(p, big), PB_EINVAL);
+	assert_pb_error(pb_screen_policy_apply(NULL, "a=b"), PB_EINVAL);
+	pb_screen_policy_free(p);
+}
+
 static pb_screen_decision decide_called(const pb_screen_policy *p, const char *called)
 {
 	pb_screen_call call = PB_SCREEN_CALL_INIT;
@@ -1250,6 +1277,7 @@ int main(void)
 		cmocka_unit_test(test_screen__ring_delay),
 		cmocka_unit_test(test_screen__chain_ring_then_press),
 		cmocka_unit_test(test_screen__hangup_at_every_stage),
+		cmocka_unit_test(test_screen__policy_apply_reads_pairs),
 		cmocka_unit_test(test_screen__time_limit),
 		cmocka_unit_test(test_screen__user_challenge),
 		cmocka_unit_test(test_screen__allocation_failures),

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store/store-private.h"
@@ -42,6 +43,83 @@ static int teardown(void **state)
 	free(f);
 	return 0;
 }
+
+/* --- the same cases against PostgreSQL --------------------------------------------- */
+
+/*
+ * Under tests/pg_server.py (PB_TEST_PG_HOST set: test "store-pg", suites
+ * once + pg) the cases of the data a PostgreSQL store holds run against a
+ * new database each, created on that throwaway server; the rest are
+ * SQLite's alone and are left out of that run.
+ */
+#if __has_include(<libpq-fe.h>)
+#include <libpq-fe.h>
+#define HAVE_PG 1
+
+static char pg_password[128];
+
+static const char *pg_env(const char *name)
+{
+	const char *v = getenv(name);
+	assert_non_null(v);
+	return v;
+}
+
+/* Run one statement as the superuser on database @db; the first value of
+ * the first row (or "") into @val when given. */
+static void pg_admin(const char *db, const char *sql, char *val, size_t size)
+{
+	const char *kw[] = { "host", "port", "user", "dbname", "password", NULL };
+	const char *v[] = { pg_env("PB_TEST_PG_HOST"), pg_env("PB_TEST_PG_PORT"), pg_env("PB_TEST_PG_USER"), db,
+			    pg_password, NULL };
+	PGconn *c = PQconnectdbParams(kw, v, 0);
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("admin connection: %s", PQerrorMessage(c));
+	PGresult *r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	if (val)
+		snprintf(val, size, "%s", PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
+	PQclear(r);
+	PQfinish(c);
+}
+
+static int pg_case;
+
+/* A URL of a new database, with the options a store opens it with. */
+static void pg_new_db(char *url, size_t size, char *name, size_t nsize)
+{
+	snprintf(name, nsize, "t%d_%d", (int)getpid(), ++pg_case);
+	char sql[128];
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
+	pg_admin("postgres", sql, NULL, 0);
+	snprintf(url, size, "postgresql://%s@/%s?host=%s&port=%s", pg_env("PB_TEST_PG_USER"), name,
+		 pg_env("PB_TEST_PG_HOST"), pg_env("PB_TEST_PG_PORT"));
+}
+
+static int setup_pg(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char name[64];
+	pg_new_db(f->path, sizeof(f->path), name, sizeof(name));
+	pb_store_options o = PB_STORE_OPTIONS_INIT;
+	o.password_file = pg_env("PB_TEST_PG_PASSWORD_FILE");
+	if (pb_store_open(&f->st, f->path, &o) != 0) {
+		fprintf(stderr, "open %s: %s\n", f->path, pb_error_last()->message);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown_pg(void **state)
+{
+	struct fixture *f = *state;
+	pb_store_close(f->st);
+	free(f);
+	return 0;
+}
+#endif
 
 static int64_t pragma_int(pb_store *st, const char *sql)
 {
@@ -995,6 +1073,60 @@ static void test_store__daily_counts(void **state)
 	assert_pb_error(pb_store_msg_daily(f->st, 1, 3, NULL, INT64_MAX - 5, 1, m), PB_EINVAL);
 }
 
+struct numbers_seen {
+	char list[256];
+};
+
+static int see_number(const pb_store_number *n, void *ud)
+{
+	struct numbers_seen *w = ud;
+	size_t len = strlen(w->list);
+	snprintf(w->list + len, sizeof(w->list) - len, "%s%s", len ? "," : "", n->number);
+	return 0;
+}
+
+static void test_store__numbers_hold_per_number_settings(void **state)
+{
+	struct fixture *f = *state;
+	pb_store_number *n;
+	assert_pb_error(pb_store_number_get(f->st, "+15550100001", &n), PB_ENOTFOUND);
+	assert_null(n);
+	pb_store_number a = { "+15550100001", "challenge=arithmetic; region=US", "sip:sales@pbx", "sip:vm@pbx", 0 };
+	assert_pb_ok(pb_store_number_set(f->st, &a));
+	pb_store_number b = { "+15550100000", NULL, "sip:desk@pbx, sip:mobile@pbx", "", 0 };
+	assert_pb_ok(pb_store_number_set(f->st, &b));
+	assert_pb_ok(pb_store_number_get(f->st, "+15550100001", &n));
+	assert_string_equal(n->number, "+15550100001");
+	assert_string_equal(n->policy, "challenge=arithmetic; region=US");
+	assert_string_equal(n->forward_target, "sip:sales@pbx");
+	assert_string_equal(n->voicemail, "sip:vm@pbx");
+	assert_true(n->updated_at > 1600000000000LL);
+	pb_store_number_free(n);
+	/* "" keeps the default: stored as nothing */
+	assert_pb_ok(pb_store_number_get(f->st, "+15550100000", &n));
+	assert_null(n->policy);
+	assert_null(n->voicemail);
+	assert_string_equal(n->forward_target, "sip:desk@pbx, sip:mobile@pbx");
+	pb_store_number_free(n);
+	/* setting again replaces every field */
+	a.policy = NULL;
+	assert_pb_ok(pb_store_number_set(f->st, &a));
+	assert_pb_ok(pb_store_number_get(f->st, "+15550100001", &n));
+	assert_null(n->policy);
+	pb_store_number_free(n);
+	struct numbers_seen w = { "" };
+	assert_pb_ok(pb_store_number_foreach(f->st, NULL, 0, see_number, &w));
+	assert_string_equal(w.list, "+15550100000,+15550100001");
+	struct numbers_seen w2 = { "" };
+	assert_pb_ok(pb_store_number_foreach(f->st, "+15550100000", 5, see_number, &w2));
+	assert_string_equal(w2.list, "+15550100001");
+	assert_pb_ok(pb_store_number_remove(f->st, "+15550100001"));
+	assert_pb_error(pb_store_number_remove(f->st, "+15550100001"), PB_ENOTFOUND);
+	assert_pb_error(pb_store_number_get(f->st, "+15550100001", &n), PB_ENOTFOUND);
+	pb_store_number bad = { "", NULL, NULL, NULL, 0 };
+	assert_pb_error(pb_store_number_set(f->st, &bad), PB_EINVAL);
+}
+
 /* --- migrations -------------------------------------------------------------------------- */
 
 /* Columns and indexes of every table, as text, to compare two schemas. */
@@ -1325,6 +1457,240 @@ static void test_store__backup_is_a_consistent_copy_with_attachments(void **stat
 	assert_pb_error(pb_store_backup(f->st, path, NULL), PB_EIO);
 }
 
+/* --- PostgreSQL only ---------------------------------------------------------------------- */
+#ifdef HAVE_PG
+
+static void test_store__pg_opens_migrates_and_refuses_sqlite_only_calls(void **state)
+{
+	struct fixture *f = *state;
+	assert_string_equal(pb_store_backend(f->st), "postgresql");
+	assert_int_equal(pb_store_schema_version(f->st), PB_STORE_SCHEMA_VERSION);
+	assert_pb_ok(pb_store_check(f->st));
+	/* a second node opens the migrated database as it is */
+	pb_store_options o = PB_STORE_OPTIONS_INIT;
+	o.password_file = pg_env("PB_TEST_PG_PASSWORD_FILE");
+	pb_store *st2;
+	assert_pb_ok(pb_store_open(&st2, f->path, &o));
+	assert_pb_ok(pb_store_list_add(st2, PB_STORE_ALLOW, "+4930123456", PB_STORE_SRC_CHALLENGE, 0));
+	/* what one node adds, the other sees at once */
+	assert_pb_ok(pb_store_list_lookup(f->st, PB_STORE_ALLOW, "+4930123456", 0, NULL));
+	pb_store_close(st2);
+	/* the journal, attachments and backups are SQLite's */
+	pb_store_msg_in m = PB_STORE_MSG_IN_INIT;
+	m.dir = PB_STORE_INBOUND;
+	m.state = PB_STORE_STORED;
+	m.backend = "hilink";
+	m.backend_id = "1";
+	int64_t id;
+	assert_pb_error(pb_store_msg_insert(f->st, &m, &id), PB_EUNSUPPORTED);
+	assert_non_null(strstr(pb_error_last()->message, "SQLite only"));
+	char hash[65];
+	assert_pb_error(pb_store_attachment_add(f->st, 1, "x", 1, NULL, NULL, hash), PB_EUNSUPPORTED);
+	assert_null(pb_store_attachment_path(f->st, "982d9e3eb996f559e633f4d194def3761d909f5a3b647d1a851fead67c32c9d1"));
+	assert_pb_error(pb_store_backup(f->st, "/nonexistent/x.db", NULL), PB_EUNSUPPORTED);
+	assert_pb_error(pb_store_contact_set(f->st, "+4930123456", "A", NULL), PB_EUNSUPPORTED);
+	int64_t per_day[2];
+	assert_pb_error(pb_store_msg_daily(f->st, PB_STORE_INBOUND, PB_STORE_DELIVERED, NULL, 0, 2, per_day),
+			PB_EUNSUPPORTED);
+	/* the call log's counts per day (a status page) come from PostgreSQL */
+	const int64_t day = 86400000LL, day0 = 2000 * day;
+	int64_t at[] = { day0 - 1, day0, day0 + 5, day0 + day + 7 };
+	for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		pb_store_call c = { 0 };
+		c.at = at[i];
+		assert_pb_ok(pb_store_call_log(f->st, &c, NULL));
+	}
+	assert_pb_ok(pb_store_call_daily(f->st, day0, 2, per_day));
+	assert_int_equal(per_day[0], 2);
+	assert_int_equal(per_day[1], 1);
+	/* a database written by a newer schema is refused */
+	const char *db = strstr(f->path, "@/") + 2;
+	char name[64];
+	snprintf(name, sizeof(name), "%.*s", (int)strcspn(db, "?"), db);
+	pg_admin(name, "UPDATE pb_schema SET version = 99", NULL, 0);
+	assert_pb_error(pb_store_open(&st2, f->path, &o), PB_EUNSUPPORTED);
+	assert_null(st2);
+}
+
+/* Several nodes starting at once on a new database: one migrates, the
+ * others wait for its lock and find the tables (no "relation exists"). */
+static void test_store__pg_nodes_migrate_a_new_database_together(void **state)
+{
+	(void)state;
+	char url[512], name[64];
+	pg_new_db(url, sizeof(url), name, sizeof(name));
+	pid_t kids[4];
+	for (int i = 0; i < 4; i++) {
+		kids[i] = fork();
+		assert_true(kids[i] >= 0);
+		if (kids[i] == 0) {
+			pb_store_options o = PB_STORE_OPTIONS_INIT;
+			o.password_file = getenv("PB_TEST_PG_PASSWORD_FILE");
+			pb_store *st;
+			int rc = pb_store_open(&st, url, &o);
+			if (rc != 0)
+				fprintf(stderr, "child %d: %s\n", i, pb_error_last()->message);
+			else
+				rc = pb_store_list_add(st, PB_STORE_DENY, "+18005550000", PB_STORE_SRC_MANUAL, 0);
+			pb_store_close(st);
+			_exit(rc == 0 ? 0 : 1);
+		}
+	}
+	for (int i = 0; i < 4; i++) {
+		int status;
+		assert_int_equal(waitpid(kids[i], &status, 0), kids[i]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	char v[32];
+	pg_admin(name, "SELECT count(*) || ':' || max(version) FROM pb_schema", v, sizeof(v));
+	char want[32];
+	snprintf(want, sizeof(want), "1:%d", PB_STORE_SCHEMA_VERSION);
+	assert_string_equal(v, want);
+}
+
+static void test_store__pg_secrets_and_tls(void **state)
+{
+	struct fixture *f = *state;
+	pb_store *st = NULL;
+	pb_store_options o = PB_STORE_OPTIONS_INIT;
+	char url[700];
+	/* a password in the URL is a secret in a configuration file */
+	snprintf(url, sizeof(url), "postgresql://pb:secret@/x?host=%s", pg_env("PB_TEST_PG_HOST"));
+	assert_pb_error(pb_store_open(&st, url, &o), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "password"));
+	assert_pb_error(pb_store_open(&st, "postgresql://[::1/x", &o), PB_EINVAL);
+	/* no password: the server says no, and the error says why */
+	assert_pb_error(pb_store_open(&st, f->path, &o), PB_EAUTH);
+	/* a wrong one */
+	char wrong[600];
+	snprintf(wrong, sizeof(wrong), "%s.wrong", pg_env("PB_TEST_PG_PASSWORD_FILE"));
+	int fd = open(wrong, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "nope\n", 5), 5);
+	close(fd);
+	o.password_file = wrong;
+	assert_pb_error(pb_store_open(&st, f->path, &o), PB_EAUTH);
+	/* a password file others may read is refused before it is used */
+	assert_int_equal(chmod(wrong, 0644), 0);
+	assert_true(pb_store_open(&st, f->path, &o) < 0);
+	assert_non_null(strstr(pb_error_last()->message, wrong));
+	unlink(wrong);
+	/* TCP: TLS is verified by default (this server has none: refused) ... */
+	o.password_file = pg_env("PB_TEST_PG_PASSWORD_FILE");
+	const char *db = strstr(f->path, "@/") + 2;
+	snprintf(url, sizeof(url), "postgresql://pb@127.0.0.1:%s/%.*s", pg_env("PB_TEST_PG_PORT"),
+		 (int)strcspn(db, "?"), db);
+	assert_pb_error(pb_store_open(&st, url, &o), PB_EIO);
+	assert_non_null(strstr(pb_error_last()->message, "SSL"));
+	/* ... and the URL's sslmode is honoured */
+	strcat(url, "?sslmode=disable");
+	assert_pb_ok(pb_store_open(&st, url, &o));
+	assert_pb_ok(pb_store_list_add(st, PB_STORE_ALLOW, "+15551234567", PB_STORE_SRC_MANUAL, 0));
+	pb_store_close(st);
+}
+
+/* Cut the store's connection from the server's side. */
+static void pg_kill_store_connections(const char *path)
+{
+	const char *db = strstr(path, "@/") + 2;
+	char sql[256];
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+		 "WHERE application_name = 'libphonebridge' AND datname = '%.*s'",
+		 (int)strcspn(db, "?"), db);
+	char n[16];
+	pg_admin("postgres", sql, n, sizeof(n));
+	assert_string_equal(n, "1");
+}
+
+static void test_store__pg_reconnects_after_a_drop(void **state)
+{
+	struct fixture *f = *state;
+	assert_pb_ok(pb_store_list_add(f->st, PB_STORE_ALLOW, "+15551234567", PB_STORE_SRC_CHALLENGE, 0));
+	/* a read (or an upsert) is sent again on a new connection */
+	pg_kill_store_connections(f->path);
+	assert_pb_ok(pb_store_list_lookup(f->st, PB_STORE_ALLOW, "+15551234567", 0, NULL));
+	pg_kill_store_connections(f->path);
+	assert_pb_ok(pb_store_list_add(f->st, PB_STORE_DENY, "+18005550000", PB_STORE_SRC_MANUAL, 0));
+	/* a drop found while preparing: nothing was executed, so it goes on */
+	pg_kill_store_connections(f->path);
+	assert_pb_ok(pb_store_attempt_record(f->st, "+15551234567", 500, true));
+	/* an insert whose outcome the drop hid is not repeated: it says so */
+	pg_kill_store_connections(f->path);
+	assert_pb_error(pb_store_attempt_record(f->st, "+15551234567", 1000, true), PB_EIO);
+	assert_non_null(strstr(pb_error_last()->message, "unknown"));
+	/* and the next call has a connection again */
+	assert_pb_ok(pb_store_attempt_record(f->st, "+15551234567", 2000, true));
+	int64_t n;
+	assert_pb_ok(pb_store_attempt_count(f->st, "+15551234567", 0, true, &n));
+	assert_int_equal(n, 2);
+	/* inside a transaction nothing is sent again: the transaction is gone */
+	assert_pb_ok(pb_store_begin(f->st));
+	assert_pb_ok(pb_store_list_add(f->st, PB_STORE_ALLOW, "+4930123456", PB_STORE_SRC_MANUAL, 0));
+	pg_kill_store_connections(f->path);
+	assert_true(pb_store_list_add(f->st, PB_STORE_ALLOW, "+4930999999", PB_STORE_SRC_MANUAL, 0) < 0);
+	assert_true(pb_store_commit(f->st) < 0);
+	assert_pb_error(pb_store_list_lookup(f->st, PB_STORE_ALLOW, "+4930123456", 0, NULL), PB_ENOTFOUND);
+	/* a transaction that commits */
+	assert_pb_ok(pb_store_begin(f->st));
+	assert_pb_ok(pb_store_list_add(f->st, PB_STORE_ALLOW, "+4930123456", PB_STORE_SRC_MANUAL, 0));
+	pb_store_rollback(f->st);
+	assert_pb_error(pb_store_list_lookup(f->st, PB_STORE_ALLOW, "+4930123456", 0, NULL), PB_ENOTFOUND);
+	assert_pb_ok(pb_store_begin(f->st));
+	assert_pb_ok(pb_store_list_add(f->st, PB_STORE_ALLOW, "+4930123456", PB_STORE_SRC_MANUAL, 0));
+	assert_pb_ok(pb_store_commit(f->st));
+	assert_pb_ok(pb_store_list_lookup(f->st, PB_STORE_ALLOW, "+4930123456", 0, NULL));
+	/* a database that stays away: a clear error on every call, until it is back */
+	const char *db = strstr(f->path, "@/") + 2;
+	char name[64], sql[160];
+	snprintf(name, sizeof(name), "%.*s", (int)strcspn(db, "?"), db);
+	snprintf(sql, sizeof(sql), "ALTER DATABASE %s ALLOW_CONNECTIONS false", name);
+	pg_admin("postgres", sql, NULL, 0);
+	pg_kill_store_connections(f->path);
+	for (int i = 0; i < 2; i++) {
+		assert_pb_error(pb_store_list_lookup(f->st, PB_STORE_ALLOW, "+4930123456", 0, NULL), PB_EIO);
+		assert_non_null(strstr(pb_error_last()->message, "reconnecting failed"));
+	}
+	snprintf(sql, sizeof(sql), "ALTER DATABASE %s ALLOW_CONNECTIONS true", name);
+	pg_admin("postgres", sql, NULL, 0);
+	assert_pb_ok(pb_store_list_lookup(f->st, PB_STORE_ALLOW, "+4930123456", 0, NULL));
+}
+
+/* One schema description: the tables a PostgreSQL store holds have the
+ * columns of SQLite's, in both after every migration. */
+static void test_store__pg_schema_matches_sqlite(void **state)
+{
+	struct fixture *f = *state;
+	char *dir = store_scratch_dir();
+	char path[512];
+	snprintf(path, sizeof(path), "%s/s.db", dir);
+	pb_store *lite;
+	assert_pb_ok(pb_store_open(&lite, path, NULL));
+	const char *tables[] = { "kv", "screen_list", "screen_attempts", "calls", "numbers" };
+	const char *db = strstr(f->path, "@/") + 2;
+	char name[64];
+	snprintf(name, sizeof(name), "%.*s", (int)strcspn(db, "?"), db);
+	for (size_t i = 0; i < PB_ARRAY_SIZE(tables); i++) {
+		char sql[300], pg[512];
+		snprintf(sql, sizeof(sql),
+			 "SELECT string_agg(column_name || ':' || is_nullable, ',' ORDER BY column_name) "
+			 "FROM information_schema.columns WHERE table_name = '%s'", tables[i]);
+		pg_admin(name, sql, pg, sizeof(pg));
+		snprintf(sql, sizeof(sql),
+			 "SELECT group_concat(name || ':' || CASE WHEN \"notnull\" OR pk THEN 'NO' ELSE 'YES' END, ',') "
+			 "FROM (SELECT * FROM pragma_table_info('%s') ORDER BY name)", tables[i]);
+		sqlite3_stmt *q;
+		assert_int_equal(sqlite3_prepare_v2(lite->db, sql, -1, &q, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+		assert_string_equal((const char *)sqlite3_column_text(q, 0), pg);
+		sqlite3_finalize(q);
+	}
+	pb_store_close(lite);
+	store_scratch_remove(dir);
+}
+#endif
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1351,10 +1717,36 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store__attempts_count_in_a_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__call_log_keeps_calls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__daily_counts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__numbers_hold_per_number_settings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__migrates_from_every_earlier_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__allocation_failures_are_clean, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__backup_is_a_consistent_copy_with_attachments, setup, teardown),
 		cmocka_unit_test(test_store__phone_normalises_to_e164),
 	};
+#ifdef HAVE_PG
+	if (getenv("PB_TEST_PG_HOST")) {
+		FILE *pw = fopen(getenv("PB_TEST_PG_PASSWORD_FILE"), "r");
+		if (pw == NULL || fgets(pg_password, sizeof(pg_password), pw) == NULL)
+			return 1;
+		fclose(pw);
+		pg_password[strcspn(pg_password, "\n")] = '\0';
+		const struct CMUnitTest pg_tests[] = {
+			cmocka_unit_test_setup_teardown(test_store__kv_holds_sync_tokens, setup_pg, teardown_pg),
+			cmocka_unit_test_setup_teardown(test_store__lists_honour_expiry_and_source, setup_pg, teardown_pg),
+			cmocka_unit_test_setup_teardown(test_store__list_pages_in_number_order, setup_pg, teardown_pg),
+			cmocka_unit_test_setup_teardown(test_store__attempts_count_in_a_window, setup_pg, teardown_pg),
+			cmocka_unit_test_setup_teardown(test_store__call_log_keeps_calls, setup_pg, teardown_pg),
+			cmocka_unit_test_setup_teardown(test_store__numbers_hold_per_number_settings, setup_pg,
+							teardown_pg),
+			cmocka_unit_test_setup_teardown(test_store__pg_opens_migrates_and_refuses_sqlite_only_calls,
+							setup_pg, teardown_pg),
+			cmocka_unit_test(test_store__pg_nodes_migrate_a_new_database_together),
+			cmocka_unit_test_setup_teardown(test_store__pg_secrets_and_tls, setup_pg, teardown_pg),
+			cmocka_unit_test_setup_teardown(test_store__pg_reconnects_after_a_drop, setup_pg, teardown_pg),
+			cmocka_unit_test_setup_teardown(test_store__pg_schema_matches_sqlite, setup_pg, teardown_pg),
+		};
+		return pb_test_run("store-pg", pg_tests);
+	}
+#endif
 	return pb_test_run("store", tests);
 }

@@ -61,6 +61,11 @@ int screend_check(const screend_config *c)
 			pbd_check_line(true, what, NULL);
 	}
 	char buf[300], what[700];
+	if (c->store_url_set) { /* the connection itself is checked when the screener is built */
+		if (c->store_password_file[0])
+			failed += secret("[store] password-file", c->store_password_file);
+		return failed;
+	}
 	const char *why = pbd_store_problem(c->store, buf, sizeof(buf));
 	snprintf(what, sizeof(what), "[store] path %s", c->store);
 	failed += !pbd_check_line(!why, what, "%s", why ? why : "");
@@ -75,7 +80,7 @@ int screend_check(const screend_config *c)
 int screend_check_store_begin(const char *store, char *path, size_t size)
 {
 	struct stat st;
-	if (stat(store, &st) == 0 || errno != ENOENT) {
+	if (strstr(store, "://") || stat(store, &st) == 0 || errno != ENOENT) {
 		snprintf(path, size, "%s", store);
 		return 0;
 	}

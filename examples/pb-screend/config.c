@@ -231,8 +231,19 @@ static int on_key(void *user, const char *section, const char *k, const char *v)
 		return fail(p, "[screen] unknown key '%s'%s", k, "");
 	}
 	if (!strcmp(section, "store")) {
-		if (!strcmp(k, "path"))
+		if (!strcmp(k, "path") || !strcmp(k, "url")) {
+			bool url = !strcmp(k, "url");
+			if (url && strncmp(v, "postgresql://", 13) && strncmp(v, "postgres://", 11))
+				return fail(p, "[store] url '%s': expected postgresql://...", v);
+			if (!url && (!strncmp(v, "postgresql://", 13) || !strncmp(v, "postgres://", 11)))
+				return fail(p, "[store] path '%s' is a URL: write url = %s", v, v);
+			if (url ? c->store_path_set : c->store_url_set)
+				return fail(p, "[store] %s: path and url exclude each other%s", k, "");
+			*(url ? &c->store_url_set : &c->store_path_set) = true;
 			return str(p, c->store, sizeof(c->store), k, v);
+		}
+		if (!strcmp(k, "password-file"))
+			return str(p, c->store_password_file, sizeof(c->store_password_file), k, v);
 		return fail(p, "[store] unknown key '%s'%s", k, "");
 	}
 	if (!strcmp(section, "http")) {

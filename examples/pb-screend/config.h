@@ -40,8 +40,10 @@ typedef struct screend_config {
 	/* [screen] */
 	char prompts[512];
 	unsigned max_duration;        /* seconds */
-	/* [store] */
+	/* [store] path, or url = postgresql://... (a cluster's shared store) */
 	char store[512];
+	char store_password_file[512]; /* [store] password-file: the PostgreSQL password */
+	bool store_path_set, store_url_set;
 	/* [log] */
 	int log_level;
 	/* [policy]: handed to pb_screen_policy_set() one by one */

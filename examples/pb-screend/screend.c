@@ -101,6 +101,7 @@ static void fill_options(const screend_config *c, const char *password, const ch
 	so->tls_cert_dir = opt_str(c->tls_cert_dir);
 	so->tls_port = c->tls_port;
 	o->store = c->store;
+	o->store_password_file = opt_str(c->store_password_file);
 	o->prompts = c->prompts;
 	o->mode = c->mode;
 	o->target = c->target;
@@ -372,7 +373,8 @@ static int cmd_check(daemon_t *d, bool online)
 		if (rc == 0)
 			rc = make_screener(&d->conf, store, true, &d->screener);
 		else
-			pbd_check_line(false, "[store] path", "%s", pb_error_last()->message);
+			pbd_check_line(false, d->conf.store_url_set ? "[store] url" : "[store] path", "%s",
+				       pb_error_last()->message);
 		if (rc == 0) {
 			rc = pb_screener_check(d->screener);
 			pbd_check_line(rc == 0, what, "%s", rc < 0 ? pb_error_last()->message : "");
@@ -478,6 +480,72 @@ static int cmd_lookup(daemon_t *d, const char *number)
 	return rc;
 }
 
+/* --- numbers: per-number settings in the store (docs/cluster.md) --- */
+
+static int print_number(const pb_store_number *n, void *ud)
+{
+	(void)ud;
+	return print_json(json_pack("{s:s,s:s?,s:s?,s:s?,s:I}", "number", n->number, "policy", n->policy,
+				    "forward_target", n->forward_target, "voicemail", n->voicemail, "updated_at_ms",
+				    (json_int_t)n->updated_at));
+}
+
+/* numbers set NUMBER [--policy TEXT] [--forward URI] [--voicemail URI]: the
+ * policy is checked (as a call would build it) before it is stored. */
+static int numbers_set(daemon_t *d, int argc, char **argv, bool *usage_err)
+{
+	char num[48];
+	pb_store_number n = { NULL, NULL, NULL, NULL, 0 };
+	for (int i = 1; i < argc; i += 2) {
+		const char **dst = !strcmp(argv[i], "--policy") ? &n.policy
+				   : !strcmp(argv[i], "--forward") ? &n.forward_target
+				   : !strcmp(argv[i], "--voicemail") ? &n.voicemail : NULL;
+		if (dst == NULL || i + 1 >= argc) {
+			fprintf(stderr, "pb-screend: numbers set: %s %s\n",
+				dst ? "this option needs a value:" : "unknown option", argv[i]);
+			*usage_err = true;
+			return PB_EINVAL;
+		}
+		*dst = argv[i + 1];
+	}
+	int rc = normalize(d, argv[0], num, sizeof(num));
+	n.number = num;
+	pb_screen_policy *p = NULL;
+	if (rc == 0 && (rc = pb_screener_number_policy(d->screener, n.policy, &p)) == 0)
+		pb_screen_policy_free(p);
+	if (rc == 0)
+		rc = pb_store_number_set(d->store, &n);
+	if (rc == 0)
+		printf("%s: settings stored\n", num);
+	return rc;
+}
+
+static int cmd_numbers(daemon_t *d, int argc, char **argv, bool *usage_err)
+{
+	char num[48];
+	int rc;
+	if (argc == 1 && !strcmp(argv[0], "list"))
+		return pb_store_number_foreach(d->store, NULL, 0, print_number, NULL);
+	if (argc >= 2 && !strcmp(argv[0], "set"))
+		return numbers_set(d, argc - 1, argv + 1, usage_err);
+	if (argc == 2 && !strcmp(argv[0], "show")) {
+		pb_store_number *n;
+		if ((rc = normalize(d, argv[1], num, sizeof(num))) == 0 && (rc = pb_store_number_get(d->store, num, &n)) == 0) {
+			rc = print_number(n, NULL);
+			pb_store_number_free(n);
+		}
+		return rc;
+	}
+	if (argc == 2 && !strcmp(argv[0], "remove")) {
+		if ((rc = normalize(d, argv[1], num, sizeof(num))) == 0 && (rc = pb_store_number_remove(d->store, num)) == 0)
+			printf("%s: settings removed (the defaults apply)\n", num);
+		return rc;
+	}
+	fprintf(stderr, "pb-screend: wrong arguments for numbers\n");
+	*usage_err = true;
+	return PB_EINVAL;
+}
+
 static void usage(FILE *f);
 
 static int command(daemon_t *d, int argc, char **argv)
@@ -503,6 +571,12 @@ static int command(daemon_t *d, int argc, char **argv)
 			printf("%s removed from the %s list\n", num, argv[1]);
 	} else if (rc == 0 && !strcmp(cmd, "lookup") && argc == 2) {
 		rc = cmd_lookup(d, argv[1]);
+	} else if (rc == 0 && !strcmp(cmd, "numbers") && argc >= 2) {
+		rc = cmd_numbers(d, argc - 1, argv + 1, &usage_err);
+		if (usage_err) {
+			usage(stderr);
+			rc = 0;
+		}
 	} else if (rc == 0) {
 		fprintf(stderr, "pb-screend: wrong arguments for %s\n", cmd);
 		usage(stderr);
@@ -520,6 +594,9 @@ static void usage(FILE *f)
 		   "       pb-screend [OPTIONS] check [--online] | calls [--json] | lookup NUMBER\n"
 		   "       pb-screend [OPTIONS] allow NUMBER | deny NUMBER | remove allow|deny NUMBER\n"
 		   "       pb-screend [OPTIONS] status [--json]   the running daemon's /health\n"
+		   "       pb-screend [OPTIONS] numbers list | show NUMBER | remove NUMBER\n"
+		   "       pb-screend [OPTIONS] numbers set NUMBER [--policy 'KEY=VALUE; ...'] [--forward URI]\n"
+		   "                                       [--voicemail URI]\n"
 		   "  -c, --config FILE      default /etc/phonebridge/pb-screend.conf\n"
 		   "      --log-format FMT   text (default: \"<level>domain: message\") or json\n"
 		   "      --pretty           calls, lookup, status --json: indent the JSON (default: one document a line)\n"
@@ -539,7 +616,7 @@ static int usage_error(const char *what, const char *arg)
 
 static bool known_command(const char *cmd)
 {
-	static const char *const cmds[] = { "run", "check", "calls", "lookup", "allow", "deny", "remove", "status", NULL };
+	static const char *const cmds[] = { "run", "check", "calls", "lookup", "allow", "deny", "remove", "status", "numbers", NULL };
 	for (size_t i = 0; cmds[i]; i++)
 		if (!strcmp(cmd, cmds[i]))
 			return true;

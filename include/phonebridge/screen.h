@@ -232,6 +232,20 @@ PB_API void pb_screen_policy_free(pb_screen_policy *policy);
  */
 PB_API int pb_screen_policy_set(pb_screen_policy *policy, const char *key, const char *value);
 
+/**
+ * Set several keys from one line of text, "key=value; key=value" (a
+ * number's policy in the store's per-number settings, docs/cluster.md):
+ * pairs separated by ';', blanks around keys and values dropped, empty pairs
+ * skipped; each pair goes to pb_screen_policy_set() in order. Values cannot
+ * hold ';'.
+ *
+ * @param text borrowed; NULL or "" sets nothing
+ * @return 0; the first bad pair's error (PB_EINVAL: no '=', no key, longer
+ *         than 511 bytes; or what pb_screen_policy_set() returns), with its
+ *         offset or its key in the message. The pairs before it are set.
+ */
+PB_API int pb_screen_policy_apply(pb_screen_policy *policy, const char *text);
+
 /** The policy's numbering plan. @return borrowed; valid as long as @p policy */
 PB_API const pb_screen_numbering *pb_screen_policy_numbering(const pb_screen_policy *policy);
 

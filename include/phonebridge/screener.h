@@ -76,7 +76,7 @@ typedef struct pb_screener_options {
 	 * secret itself: read it from a 0600 file.
 	 */
 	pb_sip_options sip;
-	const char *store;         /**< path of the store (call log, allow/deny lists); required */
+	const char *store;         /**< path of the store (call log, allow/deny lists), or a postgresql:// URL; required */
 	const char *prompts;       /**< directory with prompts.txt and the WAV files; required */
 	/** How a call leaves us: "bridge" (B2BUA, default), "redirect" (302 before
 	 *  answering, else bridge) or "refer" (after answering, else bridge). */
@@ -101,11 +101,15 @@ typedef struct pb_screener_options {
 	/** Several targets: "parallel" (default, all at once) or "sequential"
 	 *  (one after the other, each for the bridge timeout, then the fallback). */
 	const char *ring;
+	/** (version 2) store is a postgresql:// URL (a cluster's shared store,
+	 *  docs/cluster.md): the file with its password (pb_store_options'
+	 *  password_file); may be NULL. */
+	const char *store_password_file;
 } pb_screener_options;
 
-#define PB_SCREENER_OPTIONS_VERSION 1
+#define PB_SCREENER_OPTIONS_VERSION 2
 #define PB_SCREENER_OPTIONS_INIT { PB_SCREENER_OPTIONS_VERSION, PB_SIP_OPTIONS_INIT, NULL, NULL, \
-				   "bridge", NULL, NULL, false, 0, NULL, NULL, NULL, "bridge", "parallel" }
+				   "bridge", NULL, NULL, false, 0, NULL, NULL, NULL, "bridge", "parallel", NULL }
 
 /** A screener. Opaque. */
 typedef struct pb_screener pb_screener;
@@ -207,6 +211,19 @@ PB_API size_t pb_screener_call_count(const pb_screener *s);
 
 /** The policy in use. @return borrowed; replaced by pb_screener_reconfigure() */
 PB_API const pb_screen_policy *pb_screener_policy(const pb_screener *s);
+
+/**
+ * The policy a call to one of the numbers in the store's numbers table gets
+ * (pb_store_number, docs/cluster.md): the configured policy with the
+ * number's "key=value; key=value" over it. Checks a number's policy before
+ * it is stored.
+ *
+ * @param text the number's policy text; NULL or "": the configured policy
+ * @param out  new (pb_screen_policy_free()); NULL on failure
+ * @return 0; PB_EINVAL or PB_ENOTFOUND (a bad pair or an unknown key; the
+ *         message names it), PB_ENOMEM
+ */
+PB_API int pb_screener_number_policy(pb_screener *s, const char *text, pb_screen_policy **out);
 
 /** The store in use. @return borrowed; replaced when a reconfiguration changes it */
 PB_API pb_store *pb_screener_store(pb_screener *s);

@@ -43,7 +43,7 @@
 PB_BEGIN_DECLS
 
 /** The schema version this library creates and migrates to. */
-#define PB_STORE_SCHEMA_VERSION 5
+#define PB_STORE_SCHEMA_VERSION 6
 
 typedef struct pb_store pb_store;
 
@@ -71,10 +71,15 @@ typedef struct pb_store_options {
 	 *  the database's directory is setgid, group-writable and closed to
 	 *  others (mode 2770): a store there is group-shared all the same. */
 	bool group_shared;
+	/** (version 3) A PostgreSQL store (a postgresql:// URL): the file with
+	 *  the password, read with pb_secret_read() (mode 0600 or stricter, or
+	 *  "credential:NAME"); borrowed during the call. NULL: no password (peer
+	 *  or certificate authentication, or libpq's own ~/.pgpass). */
+	const char *password_file;
 } pb_store_options;
 
-#define PB_STORE_OPTIONS_VERSION 2
-#define PB_STORE_OPTIONS_INIT { PB_STORE_OPTIONS_VERSION, PB_STORE_SYNC_FULL, 30000, NULL, false }
+#define PB_STORE_OPTIONS_VERSION 3
+#define PB_STORE_OPTIONS_INIT { PB_STORE_OPTIONS_VERSION, PB_STORE_SYNC_FULL, 30000, NULL, false, NULL }
 
 /**
  * Open (creating if needed) a store and bring its schema to
@@ -84,13 +89,29 @@ typedef struct pb_store_options {
  * and creates the attachments directory (mode 0700, or 02770 with
  * group_shared). A database file that is a symbolic link is refused.
  *
+ * A path that starts with "postgresql://" or "postgres://" opens a
+ * PostgreSQL store instead (libpq's connection URL, e.g.
+ * "postgresql://screen@db.example.org/phonebridge?sslmode=verify-full"):
+ * it holds the data the screeners of a cluster share (allow/deny lists,
+ * attempt counters, the call log, kv); the message journal, attachments,
+ * SMS parts and contacts stay SQLite-only (PB_EUNSUPPORTED there). TLS is
+ * verified (sslmode=verify-full) unless the URL's sslmode says otherwise;
+ * a password is read from opts->password_file, never from the URL
+ * (refused: PB_EINVAL); busy_timeout_ms becomes the statement timeout; a
+ * dropped connection is re-established on the next call (docs/store.md).
+ *
  * @param out  receives the new handle (pb_store_close()); NULL on failure
- * @param path database file; borrowed
+ * @param path database file, or a PostgreSQL URL; borrowed
  * @param opts options (borrowed) or NULL for PB_STORE_OPTIONS_INIT
- * @return 0; PB_EIO (cannot open or create), PB_EUNSUPPORTED (a database
- *         written by a newer schema), PB_EBUSY, PB_ENOMEM, PB_EINVAL
+ * @return 0; PB_EIO (cannot open or create, cannot connect), PB_EAUTH (the
+ *         server refused the password), PB_EUNSUPPORTED (a database written
+ *         by a newer schema; a URL and a library built without PostgreSQL),
+ *         PB_EBUSY, PB_ENOMEM, PB_EINVAL; what pb_secret_read() returns
  */
 PB_API int pb_store_open(pb_store **out, const char *path, const pb_store_options *opts);
+
+/** Which backend a store is: "sqlite" or "postgresql" (static strings). */
+PB_API const char *pb_store_backend(pb_store *st);
 
 /** Close a handle (an open pb_store_begin() transaction is rolled back). NULL is fine. */
 PB_API void pb_store_close(pb_store *st);
@@ -99,7 +120,8 @@ PB_API void pb_store_close(pb_store *st);
 PB_API int pb_store_schema_version(pb_store *st);
 
 /**
- * Run SQLite's PRAGMA integrity_check.
+ * Run SQLite's PRAGMA integrity_check (PostgreSQL: check that the server
+ * answers, reconnecting once if the connection had dropped).
  * @return 0 when the database is sound; PB_EIO with the first problem in
  *         pb_error_last() otherwise
  */
@@ -641,6 +663,45 @@ PB_API int pb_store_call_daily(pb_store *st, int64_t day0_ms, unsigned days, int
  */
 PB_API int pb_store_msg_daily(pb_store *st, int dir, int state, const char *backend_glob, int64_t day0_ms,
 			      unsigned days, int64_t *counts);
+/* --- per-number settings (both backends) ------------------------------------ */
+
+/**
+ * What one of the numbers a screener answers for does differently from the
+ * configured defaults (a cluster serving many numbers, docs/cluster.md).
+ * NULL members (and "") keep the default.
+ */
+typedef struct pb_store_number {
+	const char *number;         /**< the own number called, E.164 */
+	/** policy keys over the defaults, "key=value" pairs separated by ';'
+	 *  ("challenge=arithmetic; region=GB"; pb_screen_policy_set() keys) */
+	const char *policy;
+	const char *forward_target; /**< where its calls go (one URI or several, comma-separated) */
+	const char *voicemail;      /**< tried when the forward target does not answer */
+	int64_t updated_at;         /**< when it was last set (ms); set by the store */
+} pb_store_number;
+
+/** Set (insert or replace) a number's settings. @return 0, PB_EINVAL, PB_EIO, PB_EBUSY */
+PB_API int pb_store_number_set(pb_store *st, const pb_store_number *n);
+/**
+ * A number's settings.
+ * @param out new (pb_store_number_free()); NULL when not found
+ * @return 0; PB_ENOTFOUND (no settings: the defaults apply), PB_ENOMEM, PB_EIO
+ */
+PB_API int pb_store_number_get(pb_store *st, const char *number, pb_store_number **out);
+/** Free what pb_store_number_get() returned. NULL is fine. */
+PB_API void pb_store_number_free(pb_store_number *n);
+/** Remove a number's settings. @return 0, PB_ENOTFOUND, PB_EIO */
+PB_API int pb_store_number_remove(pb_store *st, const char *number);
+/** A callback of pb_store_number_foreach(): @p n is borrowed for the call;
+ *  a non-zero return stops the walk and is returned. */
+typedef int (*pb_store_number_cb)(const pb_store_number *n, void *userdata);
+/**
+ * Walk the numbers with settings in number order, after @p after (NULL or
+ * "": from the start), at most @p limit (0: all).
+ * @return 0, the callback's non-zero value, PB_EIO
+ */
+PB_API int pb_store_number_foreach(pb_store *st, const char *after, size_t limit, pb_store_number_cb cb,
+				   void *userdata);
 
 PB_END_DECLS
 

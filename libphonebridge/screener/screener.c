@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <sys/stat.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -78,6 +79,8 @@ struct scall {
 	unsigned next_target;   /* ring = sequential: the target to try next */
 	bool tried_fallback;
 	char how[48];           /* how the call ended, for the call log */
+	pb_store_number *num;   /* the settings of the number called, if the store has any */
+	pb_screen_policy *num_policy; /* the defaults with num->policy over them; NULL: s->policy */
 	char outcome[64];
 	char target[256];
 	char attestation[8];
@@ -92,7 +95,8 @@ static void conf_dispose(conf *c)
 				&so->user_agent, &so->registrar, &so->aor, &so->username,
 				&so->password, &so->auth_realm, &so->auth_users_file,
 				&so->tls_cert_dir, &c->o.store, &c->o.prompts, &c->o.mode,
-				&c->o.target, &c->o.fallback, &c->o.refer_fallback, &c->o.ring };
+				&c->o.target, &c->o.fallback, &c->o.refer_fallback, &c->o.ring,
+				&c->o.store_password_file };
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		if (*strs[i] && strs[i] == &so->password)
 			explicit_bzero((char *)so->password, strlen(so->password));
@@ -139,7 +143,10 @@ static int conf_copy(conf *c, const pb_screener_options *o)
 	const char *ring = o->ring && *o->ring ? o->ring : "parallel";
 	if (strcmp(ring, "parallel") && strcmp(ring, "sequential"))
 		return pb_error_set(PB_EINVAL, "screener options: ring '%s': expected parallel or sequential", ring);
-	c->o = *o;
+	if (o->version == 1) /* a caller built before store_password_file: its struct ends before it */
+		memcpy(&c->o, o, offsetof(pb_screener_options, store_password_file));
+	else
+		c->o = *o;
 	const pb_sip_options *so = &o->sip;
 	pb_sip_options *d = &c->o.sip;
 	size_t np = 0;
@@ -167,6 +174,7 @@ static int conf_copy(conf *c, const pb_screener_options *o)
 	rc = rc ? rc : dup_str(&c->o.fallback, o->fallback && *o->fallback ? o->fallback : NULL);
 	rc = rc ? rc : dup_str(&c->o.refer_fallback, rfb);
 	rc = rc ? rc : dup_str(&c->o.ring, ring);
+	rc = rc ? rc : dup_str(&c->o.store_password_file, o->version == 1 ? NULL : o->store_password_file);
 	if (rc == 0 && !(c->policy = pb_calloc(np + 1, sizeof(char *))))
 		rc = pb_error__oom();
 	for (size_t i = 0; rc == 0 && i < np; i++)
@@ -195,7 +203,16 @@ static bool needs_restart(const conf *a, const conf *b)
 	       !str_eq(x->password, y->password) || x->register_expires != y->register_expires ||
 	       x->bridge_timeout != y->bridge_timeout || x->auth_nonce_ttl != y->auth_nonce_ttl ||
 	       !str_eq(x->tls_cert_dir, y->tls_cert_dir) || x->tls_port != y->tls_port ||
-	       !str_eq(a->o.store, b->o.store);
+	       !str_eq(a->o.store, b->o.store) || !str_eq(a->o.store_password_file, b->o.store_password_file);
+}
+
+/* The store of these settings: a SQLite file, or a PostgreSQL URL with its
+ * password file. */
+static int open_store(const conf *c, pb_store **out)
+{
+	pb_store_options so = PB_STORE_OPTIONS_INIT;
+	so.password_file = c->o.store_password_file;
+	return pb_store_open(out, c->o.store, &so);
 }
 
 /* --- events --------------------------------------------------------------------------- */
@@ -273,18 +290,29 @@ static bool nth_target(const char *list, unsigned i, char *out, size_t cap)
 	}
 }
 
+/* Where this call goes: the called number's own settings (the store's
+ * numbers table), or the configured ones. */
+static const char *target_of(const scall *sc)
+{
+	return sc->num && sc->num->forward_target ? sc->num->forward_target : sc->s->conf.o.target;
+}
+
+static const char *fallback_of(const scall *sc)
+{
+	return sc->num && sc->num->voicemail ? sc->num->voicemail : sc->s->conf.o.fallback;
+}
+
 /* ring = sequential: bridge to the next target, then to the fallback. */
 static int bridge_next(scall *sc)
 {
-	const pb_screener_options *o = &sc->s->conf.o;
 	char one[256];
-	if (nth_target(o->target, sc->next_target, one, sizeof(one))) {
+	if (nth_target(target_of(sc), sc->next_target, one, sizeof(one))) {
 		sc->next_target++;
 		return pb_sip_call_bridge(sc->call, one, NULL);
 	}
-	if (o->fallback && !sc->tried_fallback) {
+	if (fallback_of(sc) && !sc->tried_fallback) {
 		sc->tried_fallback = true;
-		return pb_sip_call_bridge(sc->call, o->fallback, NULL);
+		return pb_sip_call_bridge(sc->call, fallback_of(sc), NULL);
 	}
 	return pb_error_set(PB_ENOTFOUND, "no more targets");
 }
@@ -293,11 +321,12 @@ static void forward(scall *sc)
 {
 	const pb_screener_options *o = &sc->s->conf.o;
 	const char *mode = o->mode;
+	const char *target = target_of(sc);
 	int rc;
-	snprintf(sc->target, sizeof(sc->target), "%s", o->target);
+	snprintf(sc->target, sizeof(sc->target), "%s", target);
 	stop_media(sc);
 	char first[256] = "";
-	nth_target(o->target, 0, first, sizeof(first));
+	nth_target(target, 0, first, sizeof(first));
 	if (!strcmp(mode, "redirect") && !pb_sip_call_answered(sc->call)) {
 		rc = pb_sip_call_redirect(sc->call, first);
 		sc->final_status = rc == 0 ? 302 : 0;
@@ -308,20 +337,20 @@ static void forward(scall *sc)
 	} else {
 		/* bridge; also redirect after answering and refer before (a B2BUA works with every
 		 * trunk); several targets ring at once */
-		rc = pb_sip_call_bridge(sc->call, o->target, o->fallback);
+		rc = pb_sip_call_bridge(sc->call, target, fallback_of(sc));
 	}
 	if (rc < 0) {
-		LOG(PB_LOG_ERROR, "forwarding to %s failed: %s", o->target, pb_error_last()->message);
+		LOG(PB_LOG_ERROR, "forwarding to %s failed: %s", target, pb_error_last()->message);
 		set_how(sc, "forward failed");
 		pb_sip_call_hangup(sc->call);
 		return;
 	}
 	set_how(sc, "forwarded");
 	if (sc->referring) {
-		LOG(PB_LOG_INFO, "call from %s: REFER to %s sent", sc->dec.caller, o->target);
+		LOG(PB_LOG_INFO, "call from %s: REFER to %s sent", sc->dec.caller, target);
 		return; /* FORWARDED once the transfer is reported done */
 	}
-	LOG(PB_LOG_INFO, "call from %s forwarded (%s) to %s", sc->dec.caller, mode, o->target);
+	LOG(PB_LOG_INFO, "call from %s forwarded (%s) to %s", sc->dec.caller, mode, target);
 	emit(sc, PB_SCREENER_FORWARDED, NULL);
 }
 
@@ -334,8 +363,8 @@ static void refer_failed(scall *sc, int status)
 	if (sc->ended)
 		return;
 	if (!strcmp(o->refer_fallback, "goodbye")) {
-		LOG(PB_LOG_WARNING, "REFER of %s to %s failed (%d): goodbye and BYE", sc->dec.caller, o->target,
-		    status);
+		LOG(PB_LOG_WARNING, "REFER of %s to %s failed (%d): goodbye and BYE", sc->dec.caller,
+		    target_of(sc), status);
 		set_how(sc, "REFER failed: goodbye");
 		sc->target[0] = '\0';
 		start_media(sc);
@@ -348,14 +377,16 @@ static void refer_failed(scall *sc, int status)
 		sc->bye_after_prompt = true;
 		return;
 	}
-	LOG(PB_LOG_WARNING, "REFER of %s to %s failed (%d): bridging instead", sc->dec.caller, o->target, status);
+	LOG(PB_LOG_WARNING, "REFER of %s to %s failed (%d): bridging instead", sc->dec.caller, target_of(sc),
+	    status);
 	set_how(sc, "REFER failed: bridged");
-	if (pb_sip_call_bridge(sc->call, o->target, o->fallback) < 0) {
-		LOG(PB_LOG_ERROR, "bridging to %s failed: %s", o->target, pb_error_last()->message);
+	if (pb_sip_call_bridge(sc->call, target_of(sc), fallback_of(sc)) < 0) {
+		LOG(PB_LOG_ERROR, "bridging to %s failed: %s", target_of(sc), pb_error_last()->message);
 		pb_sip_call_hangup(sc->call);
 		return;
 	}
-	LOG(PB_LOG_INFO, "call from %s forwarded (bridge after REFER failed) to %s", sc->dec.caller, o->target);
+	LOG(PB_LOG_INFO, "call from %s forwarded (bridge after REFER failed) to %s", sc->dec.caller,
+	    target_of(sc));
 	emit(sc, PB_SCREENER_FORWARDED, NULL);
 }
 
@@ -499,6 +530,49 @@ static void attestation_of(scall *sc)
 	snprintf(sc->attestation, sizeof(sc->attestation), "%s", a);
 }
 
+/* The defaults with a number's "key=value; key=value" over them. */
+static int number_policy(const char *const *defaults, const char *text, pb_screen_policy **out)
+{
+	pb_screen_policy *p;
+	int rc = pb_screen_policy_new(&p);
+	for (size_t i = 0; rc == 0 && defaults && defaults[i]; i += 2)
+		rc = pb_screen_policy_set(p, defaults[i], defaults[i + 1]);
+	if (rc == 0)
+		rc = pb_screen_policy_apply(p, text);
+	if (rc < 0) {
+		pb_screen_policy_free(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+/* The called number's own settings, when the store has some: looked up on
+ * every call, so a change made with "pb-screend numbers set" on any node of
+ * a cluster applies to the next call everywhere. A failure leaves the call
+ * with the defaults, logged. */
+static void number_settings(pb_screener *s, scall *sc, const pb_sip_caller *c)
+{
+	char called[64];
+	if (!c->request_uri ||
+	    pb_screen_normalize_number(called, sizeof(called), c->request_uri, pb_screen_policy_numbering(s->policy)) !=
+		    PB_SCREEN_NUMBER_E164)
+		return;
+	int rc = pb_store_number_get(s->store, called, &sc->num);
+	if (rc == PB_ENOTFOUND)
+		return;
+	if (rc < 0) {
+		LOG(PB_LOG_ERROR, "settings of %s: %s: using the defaults", called, pb_error_last()->message);
+		return;
+	}
+	if (sc->num->policy &&
+	    number_policy((const char *const *)s->conf.policy, sc->num->policy, &sc->num_policy) < 0)
+		LOG(PB_LOG_ERROR, "settings of %s: %s: using the default policy", called, pb_error_last()->message);
+	LOG(PB_LOG_DEBUG, "call to %s: its own settings (policy %s, forward %s, voicemail %s)", called,
+	    sc->num->policy ? sc->num->policy : "-", sc->num->forward_target ? sc->num->forward_target : "-",
+	    sc->num->voicemail ? sc->num->voicemail : "-");
+}
+
 static void decide(pb_screener *s, scall *sc)
 {
 	const pb_sip_caller *c = pb_sip_call_caller(sc->call);
@@ -518,7 +592,8 @@ static void decide(pb_screener *s, scall *sc)
 	call.now = (int64_t)now;
 	call.minute_of_day = tm.tm_hour * 60 + tm.tm_min;
 	pb_screen_lookups lk = { is_allowed, is_denied, recent_failures, s };
-	if (pb_screen_policy_decide(s->policy, &call, &lk, &sc->dec) < 0) {
+	number_settings(s, sc, c);
+	if (pb_screen_policy_decide(sc->num_policy ? sc->num_policy : s->policy, &call, &lk, &sc->dec) < 0) {
 		LOG(PB_LOG_ERROR, "policy: %s: challenging", pb_error_last()->message);
 		sc->dec.verdict = PB_SCREEN_CHALLENGE;
 		snprintf(sc->dec.challenge, sizeof(sc->dec.challenge), "press-digit");
@@ -623,6 +698,8 @@ static void call_ended(pb_screener *s, scall *sc)
 	pb_sip_timer_cancel(sc->timer);
 	pb_screen_session_free(sc->session);
 	stop_media(sc);
+	pb_screen_policy_free(sc->num_policy);
+	pb_store_number_free(sc->num);
 	for (scall **pp = &s->calls; *pp; pp = &(*pp)->next)
 		if (*pp == sc) {
 			*pp = sc->next;
@@ -755,7 +832,7 @@ PB_API int pb_screener_new(pb_screener **out, const pb_screener_options *opts)
 	if (rc == 0)
 		rc = load_prompts(s->conf.o.prompts, &s->prompts);
 	if (rc == 0)
-		rc = pb_store_open(&s->store, s->conf.o.store, NULL);
+		rc = open_store(&s->conf, &s->store);
 	if (rc < 0) {
 		pb_screener_free(s);
 		return rc;
@@ -873,6 +950,9 @@ static int apply_restart(pb_screener *s)
 		const char *st = c->o.store;
 		c->o.store = s->conf.o.store;
 		s->conf.o.store = st;
+		st = c->o.store_password_file;
+		c->o.store_password_file = s->conf.o.store_password_file;
+		s->conf.o.store_password_file = st;
 	} else if (s->pending_store) {
 		pb_store_close(s->store);
 		s->store = s->pending_store;
@@ -904,8 +984,9 @@ PB_API int pb_screener_reconfigure(pb_screener *s, const pb_screener_options *op
 	if (rc == 0 && strcmp(c->o.prompts, s->conf.o.prompts) != 0)
 		rc = load_prompts(c->o.prompts, &prompts);
 	bool restart = rc == 0 && (s->pending || needs_restart(&s->conf, c));
-	if (rc == 0 && restart && strcmp(c->o.store, s->conf.o.store) != 0)
-		rc = pb_store_open(&store, c->o.store, NULL);
+	if (rc == 0 && restart && (strcmp(c->o.store, s->conf.o.store) != 0 ||
+				   !str_eq(c->o.store_password_file, s->conf.o.store_password_file)))
+		rc = open_store(c, &store);
 	if (rc == 0 && s->ua)
 		rc = pb_sip_set_auth(s->ua, c->o.sip.auth_realm, c->o.sip.auth_users_file, c->o.sip.admit);
 	if (rc == 0 && s->ua && (rc = pb_sip_set_allow_sources(s->ua, c->o.sip.allow_sources)) < 0)
@@ -1018,6 +1099,15 @@ PB_API size_t pb_screener_call_count(const pb_screener *s)
 PB_API const pb_screen_policy *pb_screener_policy(const pb_screener *s)
 {
 	return s->policy;
+}
+
+PB_API int pb_screener_number_policy(pb_screener *s, const char *text, pb_screen_policy **out)
+{
+	if (out)
+		*out = NULL;
+	if (s == NULL || out == NULL)
+		return pb_error_set(PB_EINVAL, "pb_screener_number_policy: NULL argument");
+	return number_policy((const char *const *)s->conf.policy, text, out);
 }
 
 PB_API pb_store *pb_screener_store(pb_screener *s)

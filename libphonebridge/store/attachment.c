@@ -34,6 +34,10 @@ static bool valid_hash(const char *h)
 
 PB_API char *pb_store_attachment_path(pb_store *st, const char *sha256)
 {
+	if (st->pg) {
+		pb_store__sqlite_only(st, "an attachment");
+		return NULL;
+	}
 	if (!valid_hash(sha256)) {
 		pb_error_set(PB_EINVAL, "store: not a SHA-256 name");
 		return NULL;
@@ -128,6 +132,7 @@ PB_API int pb_store_attachment_add(pb_store *st, int64_t msg_id, const void *dat
 				   char sha256[PB_STORE_SHA256_HEX + 1])
 {
 	char hash[PB_STORE_SHA256_HEX + 1];
+	PB_STORE_SQLITE_ONLY(st, "an attachment");
 	if (data == NULL && len > 0)
 		return pb_error_set(PB_EINVAL, "pb_store_attachment_add: NULL data");
 	int rc = pb_store__sha256_hex(data ? data : "", len, hash);
@@ -278,6 +283,7 @@ PB_API int pb_store_attachment_gc(pb_store *st, int64_t *removed)
 {
 	if (removed)
 		*removed = 0;
+	PB_STORE_SQLITE_ONLY(st, "an attachment");
 	DIR *d = opendir(st->att_dir);
 	if (d == NULL)
 		return pb_error_set(PB_EIO, "store: cannot read %s: %s", st->att_dir, strerror(errno));

@@ -159,6 +159,7 @@ PB_API int pb_store_backup(pb_store *st, const char *dest_path, size_t *attachme
 {
 	if (st == NULL || dest_path == NULL || !*dest_path)
 		return pb_error_set(PB_EINVAL, "pb_store_backup: NULL argument");
+	PB_STORE_SQLITE_ONLY(st, "pb_store_backup() (use pg_dump)");
 	if (st->user_txn)
 		return pb_error_set(PB_ESTATE, "pb_store_backup: inside pb_store_begin()");
 	pb_buf dir = PB_BUF_INIT;

@@ -2,104 +2,192 @@
  * libphonebridge — the store's schema and its migrations.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * The schema version lives in PRAGMA user_version. Version N is reached by
- * running steps 1..N in order, so a new database and an old one brought
- * forward pass through the same SQL; a step is never edited once released,
- * a change is a new step (docs/store.md). The steps hold only constant DDL
- * (no values from outside), so they run with sqlite3_exec().
+ * The schema version lives in PRAGMA user_version (PostgreSQL: the table
+ * pb_schema, store/pg.c). Version N is reached by running the statements of
+ * versions 1..N in order, so a new database and an old one brought forward
+ * pass through the same SQL; a statement is never edited once released, a
+ * change is a new version (docs/store.md). The statements hold only constant
+ * DDL (no values from outside), so they run with sqlite3_exec() (PQexec()).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "store/store-private.h"
 
-static const char *const steps[PB_STORE_SCHEMA_VERSION] = {
+/*
+ * The one schema description of both backends: every statement of every
+ * version, spelled for SQLite and for PostgreSQL (docs/store.md, "Schema
+ * and migrations"). PB_SAME: the same text in both; NULL: that table does
+ * not live in that backend (a PostgreSQL store holds what the screeners of
+ * a cluster share: kv, the allow/deny lists, the attempt counters and the
+ * call log; the journal, attachments, parts and contacts stay in SQLite).
+ * PostgreSQL spells SQLite's 64-bit INTEGER as BIGINT, a rowid as an
+ * identity column, and compares numbers bytewise (COLLATE "C") as SQLite
+ * does, so a paged walk sees the same order on both.
+ */
+#define PB_SAME ((const char *)1)
+
+const pb_store_schema_stmt pb_store__schema[] = {
 	/* 1: the message journal, key-value state, SMS reassembly parts */
-	("CREATE TABLE messages ("
-	"  id INTEGER PRIMARY KEY,"
-	"  dir INTEGER NOT NULL CHECK (dir IN (1, 2)),"
-	"  state INTEGER NOT NULL CHECK (state BETWEEN 1 AND 8),"
-	"  dedup_key TEXT NOT NULL,"
-	"  backend TEXT, backend_id TEXT, peer TEXT, room TEXT, event_id TEXT, body TEXT,"
-	"  last_error TEXT,"
-	"  attempts INTEGER NOT NULL DEFAULT 0,"
-	"  sent_at INTEGER NOT NULL DEFAULT 0,"
-	"  created_at INTEGER NOT NULL,"
-	"  updated_at INTEGER NOT NULL,"
-	"  UNIQUE (dir, dedup_key));"
-	"CREATE TABLE kv ("
-	"  key TEXT PRIMARY KEY,"
-	"  value TEXT NOT NULL,"
-	"  updated_at INTEGER NOT NULL);"
-	"CREATE TABLE sms_parts ("
-	"  group_key TEXT NOT NULL,"
-	"  seq INTEGER NOT NULL CHECK (seq BETWEEN 1 AND 255),"
-	"  originator TEXT,"
-	"  reference INTEGER NOT NULL,"
-	"  total INTEGER NOT NULL CHECK (total BETWEEN 1 AND 255),"
-	"  pdu BLOB NOT NULL,"
-	"  received_at INTEGER NOT NULL,"
-	"  PRIMARY KEY (group_key, seq));"),
+	{ 1,
+	  "CREATE TABLE messages ("
+	  "  id INTEGER PRIMARY KEY,"
+	  "  dir INTEGER NOT NULL CHECK (dir IN (1, 2)),"
+	  "  state INTEGER NOT NULL CHECK (state BETWEEN 1 AND 8),"
+	  "  dedup_key TEXT NOT NULL,"
+	  "  backend TEXT, backend_id TEXT, peer TEXT, room TEXT, event_id TEXT, body TEXT,"
+	  "  last_error TEXT,"
+	  "  attempts INTEGER NOT NULL DEFAULT 0,"
+	  "  sent_at INTEGER NOT NULL DEFAULT 0,"
+	  "  created_at INTEGER NOT NULL,"
+	  "  updated_at INTEGER NOT NULL,"
+	  "  UNIQUE (dir, dedup_key));",
+	  NULL },
+	{ 1,
+	  "CREATE TABLE kv ("
+	  "  key TEXT PRIMARY KEY,"
+	  "  value TEXT NOT NULL,"
+	  "  updated_at INTEGER NOT NULL);",
+	  "CREATE TABLE kv ("
+	  "  key TEXT COLLATE \"C\" PRIMARY KEY,"
+	  "  value TEXT NOT NULL,"
+	  "  updated_at BIGINT NOT NULL);" },
+	{ 1,
+	  "CREATE TABLE sms_parts ("
+	  "  group_key TEXT NOT NULL,"
+	  "  seq INTEGER NOT NULL CHECK (seq BETWEEN 1 AND 255),"
+	  "  originator TEXT,"
+	  "  reference INTEGER NOT NULL,"
+	  "  total INTEGER NOT NULL CHECK (total BETWEEN 1 AND 255),"
+	  "  pdu BLOB NOT NULL,"
+	  "  received_at INTEGER NOT NULL,"
+	  "  PRIMARY KEY (group_key, seq));",
+	  NULL },
 
 	/* 2: attachments, contacts, group conversations */
-	("CREATE TABLE attachments ("
-	"  msg_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,"
-	"  seq INTEGER NOT NULL,"
-	"  sha256 TEXT NOT NULL CHECK (length(sha256) = 64),"
-	"  size INTEGER NOT NULL,"
-	"  content_type TEXT,"
-	"  name TEXT,"
-	"  PRIMARY KEY (msg_id, seq));"
-	"CREATE INDEX attachments_sha256 ON attachments (sha256);"
-	"CREATE TABLE contacts ("
-	"  number TEXT PRIMARY KEY,"
-	"  display_name TEXT,"
-	"  room TEXT UNIQUE,"
-	"  updated_at INTEGER NOT NULL);"
-	"CREATE TABLE groups ("
-	"  id INTEGER PRIMARY KEY,"
-	"  members_key TEXT NOT NULL UNIQUE,"
-	"  room TEXT NOT NULL UNIQUE,"
-	"  updated_at INTEGER NOT NULL);"
-	"CREATE TABLE group_members ("
-	"  group_id INTEGER NOT NULL REFERENCES groups (id) ON DELETE CASCADE,"
-	"  number TEXT NOT NULL,"
-	"  PRIMARY KEY (group_id, number));"),
+	{ 2,
+	  "CREATE TABLE attachments ("
+	  "  msg_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,"
+	  "  seq INTEGER NOT NULL,"
+	  "  sha256 TEXT NOT NULL CHECK (length(sha256) = 64),"
+	  "  size INTEGER NOT NULL,"
+	  "  content_type TEXT,"
+	  "  name TEXT,"
+	  "  PRIMARY KEY (msg_id, seq));"
+	  "CREATE INDEX attachments_sha256 ON attachments (sha256);",
+	  NULL },
+	{ 2,
+	  "CREATE TABLE contacts ("
+	  "  number TEXT PRIMARY KEY,"
+	  "  display_name TEXT,"
+	  "  room TEXT UNIQUE,"
+	  "  updated_at INTEGER NOT NULL);"
+	  "CREATE TABLE groups ("
+	  "  id INTEGER PRIMARY KEY,"
+	  "  members_key TEXT NOT NULL UNIQUE,"
+	  "  room TEXT NOT NULL UNIQUE,"
+	  "  updated_at INTEGER NOT NULL);"
+	  "CREATE TABLE group_members ("
+	  "  group_id INTEGER NOT NULL REFERENCES groups (id) ON DELETE CASCADE,"
+	  "  number TEXT NOT NULL,"
+	  "  PRIMARY KEY (group_id, number));",
+	  NULL },
 
 	/* 3: screening: allow/deny lists, attempt counters, call log */
-	("CREATE TABLE screen_list ("
-	"  list INTEGER NOT NULL CHECK (list IN (1, 2)),"
-	"  number TEXT NOT NULL,"
-	"  source INTEGER NOT NULL,"
-	"  created_at INTEGER NOT NULL,"
-	"  expires_at INTEGER NOT NULL DEFAULT 0,"
-	"  PRIMARY KEY (list, number));"
-	"CREATE TABLE screen_attempts ("
-	"  id INTEGER PRIMARY KEY,"
-	"  number TEXT NOT NULL,"
-	"  at INTEGER NOT NULL,"
-	"  failed INTEGER NOT NULL);"
-	"CREATE INDEX screen_attempts_number ON screen_attempts (number, at);"
-	"CREATE TABLE calls ("
-	"  id INTEGER PRIMARY KEY,"
-	"  at INTEGER NOT NULL,"
-	"  caller TEXT, attestation TEXT, verdict TEXT, challenge TEXT,"
-	"  duration_ms INTEGER NOT NULL DEFAULT 0,"
-	"  forward_target TEXT);"
-	"CREATE INDEX calls_at ON calls (at);"),
+	{ 3,
+	  "CREATE TABLE screen_list ("
+	  "  list INTEGER NOT NULL CHECK (list IN (1, 2)),"
+	  "  number TEXT NOT NULL,"
+	  "  source INTEGER NOT NULL,"
+	  "  created_at INTEGER NOT NULL,"
+	  "  expires_at INTEGER NOT NULL DEFAULT 0,"
+	  "  PRIMARY KEY (list, number));",
+	  "CREATE TABLE screen_list ("
+	  "  list INTEGER NOT NULL CHECK (list IN (1, 2)),"
+	  "  number TEXT COLLATE \"C\" NOT NULL,"
+	  "  source INTEGER NOT NULL,"
+	  "  created_at BIGINT NOT NULL,"
+	  "  expires_at BIGINT NOT NULL DEFAULT 0,"
+	  "  PRIMARY KEY (list, number));" },
+	{ 3,
+	  "CREATE TABLE screen_attempts ("
+	  "  id INTEGER PRIMARY KEY,"
+	  "  number TEXT NOT NULL,"
+	  "  at INTEGER NOT NULL,"
+	  "  failed INTEGER NOT NULL);",
+	  "CREATE TABLE screen_attempts ("
+	  "  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+	  "  number TEXT COLLATE \"C\" NOT NULL,"
+	  "  at BIGINT NOT NULL,"
+	  "  failed INTEGER NOT NULL);" },
+	{ 3, "CREATE INDEX screen_attempts_number ON screen_attempts (number, at);", PB_SAME },
+	{ 3,
+	  "CREATE TABLE calls ("
+	  "  id INTEGER PRIMARY KEY,"
+	  "  at INTEGER NOT NULL,"
+	  "  caller TEXT, attestation TEXT, verdict TEXT, challenge TEXT,"
+	  "  duration_ms INTEGER NOT NULL DEFAULT 0,"
+	  "  forward_target TEXT);",
+	  "CREATE TABLE calls ("
+	  "  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+	  "  at BIGINT NOT NULL,"
+	  "  caller TEXT, attestation TEXT, verdict TEXT, challenge TEXT,"
+	  "  duration_ms BIGINT NOT NULL DEFAULT 0,"
+	  "  forward_target TEXT);" },
+	{ 3, "CREATE INDEX calls_at ON calls (at);", PB_SAME },
 
 	/* 4: the reference a transition records (delivered event id, sent
 	 * message reference), and the index the work queues read by */
-	("ALTER TABLE messages ADD COLUMN ref TEXT;"
-	 "CREATE INDEX messages_queue ON messages (dir, state, id);"),
+	{ 4,
+	  "ALTER TABLE messages ADD COLUMN ref TEXT;"
+	  "CREATE INDEX messages_queue ON messages (dir, state, id);",
+	  NULL },
 
 	/* 5: the call log says what was called, which rule decided, the final
 	 * status and how the call ended */
-	("ALTER TABLE calls ADD COLUMN called TEXT;"
-	 "ALTER TABLE calls ADD COLUMN rule TEXT;"
-	 "ALTER TABLE calls ADD COLUMN sip_status INTEGER NOT NULL DEFAULT 0;"
-	 "ALTER TABLE calls ADD COLUMN ended TEXT;"),
+	{ 5, "ALTER TABLE calls ADD COLUMN called TEXT;", PB_SAME },
+	{ 5, "ALTER TABLE calls ADD COLUMN rule TEXT;", PB_SAME },
+	{ 5, "ALTER TABLE calls ADD COLUMN sip_status INTEGER NOT NULL DEFAULT 0;", PB_SAME },
+	{ 5, "ALTER TABLE calls ADD COLUMN ended TEXT;", PB_SAME },
+
+	/* 6: per-number settings of a screener serving many numbers (a
+	 * cluster): the own number called -> its policy, forward target and
+	 * voicemail target (docs/cluster.md) */
+	{ 6,
+	  "CREATE TABLE numbers ("
+	  "  number TEXT PRIMARY KEY,"
+	  "  policy TEXT,"
+	  "  forward_target TEXT,"
+	  "  voicemail TEXT,"
+	  "  updated_at INTEGER NOT NULL);",
+	  "CREATE TABLE numbers ("
+	  "  number TEXT COLLATE \"C\" PRIMARY KEY,"
+	  "  policy TEXT,"
+	  "  forward_target TEXT,"
+	  "  voicemail TEXT,"
+	  "  updated_at BIGINT NOT NULL);" },
 };
+
+const size_t pb_store__schema_len = PB_ARRAY_SIZE(pb_store__schema);
+
+const char *pb_store__schema_sql(const pb_store_schema_stmt *s, bool pg)
+{
+	if (!pg)
+		return s->sqlite;
+	return s->pg == PB_SAME ? s->sqlite : s->pg;
+}
+
+/* Run the SQLite statements of version @v. */
+static int run_version(pb_store *st, int v)
+{
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < pb_store__schema_len; i++) {
+		const char *sql = pb_store__schema_sql(&pb_store__schema[i], false);
+		if (pb_store__schema[i].version == v && sql)
+			rc = pb_store__exec(st, sql, "schema migration");
+	}
+	return rc;
+}
 
 static int read_version(pb_store *st, int *version)
 {
@@ -127,7 +215,7 @@ static int migrate_locked(pb_store *st, int target)
 	if (version < 0)
 		return pb_error_set(PB_EIO, "store: bad schema version %d", version);
 	for (int v = version; v < target && rc == 0; v++) {
-		rc = pb_store__exec(st, steps[v], "schema migration");
+		rc = run_version(st, v + 1);
 		if (rc == 0) {
 			char sql[64];
 			snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);

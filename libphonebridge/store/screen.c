@@ -33,6 +33,8 @@ PB_API int pb_store_list_add(pb_store *st, int list, const char *number, int sou
 	if (!good_list(list) || number == NULL || *number == '\0' ||
 	    source < PB_STORE_SRC_MANUAL || source > PB_STORE_SRC_OUTGOING || expires_at < 0)
 		return pb_error_set(PB_EINVAL, "pb_store_list_add: bad argument");
+	if (st->pg)
+		return pb_store__pg_list_add(st, list, number, source, pb_store__now(), expires_at);
 	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
@@ -48,14 +50,22 @@ PB_API int pb_store_list_add(pb_store *st, int list, const char *number, int sou
 PB_API int pb_store_list_remove(pb_store *st, int list, const char *number)
 {
 	static const char sql[] = "DELETE FROM screen_list WHERE list = ?1 AND number = ?2";
-	sqlite3_stmt *s = NULL;
-	int rc = pb_store__stmt(st, sql, &s);
-	if (rc < 0)
-		return rc;
-	sqlite3_bind_int(s, 1, list);
-	pb_store__bind_text(s, 2, number);
-	rc = pb_store__run(st, s, "remove from list");
-	if (rc == 0 && sqlite3_changes(st->db) == 0)
+	if (number == NULL)
+		return pb_error_set(PB_EINVAL, "pb_store_list_remove: no number");
+	int64_t changes = 0;
+	int rc;
+	if (st->pg) {
+		rc = pb_store__pg_list_remove(st, list, number, &changes);
+	} else {
+		sqlite3_stmt *s = NULL;
+		rc = pb_store__stmt(st, sql, &s);
+		if (rc < 0)
+			return rc;
+		sqlite3_bind_int(s, 1, list);
+		pb_store__bind_text(s, 2, number);
+		rc = pb_store__run_changes(st, s, "remove from list", &changes);
+	}
+	if (rc == 0 && changes == 0)
 		rc = pb_error_set(PB_ENOTFOUND, "store: %s is not on the list", number ? number : "(null)");
 	return rc;
 }
@@ -68,6 +78,8 @@ PB_API int pb_store_list_lookup(pb_store *st, int list, const char *number, int6
 		"WHERE list = ?1 AND number = ?2 AND (expires_at = 0 OR expires_at > ?3)";
 	if (!good_list(list) || number == NULL)
 		return pb_error_set(PB_EINVAL, "pb_store_list_lookup: bad argument");
+	if (st->pg)
+		return pb_store__pg_list_lookup(st, list, number, now ? now : pb_store__now(), entry);
 	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
@@ -103,6 +115,8 @@ PB_API int pb_store_list_foreach(pb_store *st, int list, const char *after, size
 		"ORDER BY number LIMIT ?4";
 	if (st == NULL || !good_list(list) || cb == NULL)
 		return pb_error_set(PB_EINVAL, "pb_store_list_foreach: bad argument");
+	if (st->pg)
+		return pb_store__pg_list_foreach(st, list, after, limit, now ? now : pb_store__now(), cb, userdata);
 	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
@@ -142,6 +156,8 @@ static int delete_before(pb_store *st, const char *sql, int64_t t, int64_t *remo
 PB_API int pb_store_list_expire(pb_store *st, int64_t now, int64_t *removed)
 {
 	static const char sql[] = "DELETE FROM screen_list WHERE expires_at != 0 AND expires_at <= ?1";
+	if (st->pg)
+		return pb_store__pg_delete_before(st, PB_STORE_PG_LIST_EXPIRE, now ? now : pb_store__now(), removed);
 	return delete_before(st, sql, now ? now : pb_store__now(), removed, "expire list entries");
 }
 
@@ -150,6 +166,8 @@ PB_API int pb_store_attempt_record(pb_store *st, const char *number, int64_t at,
 	static const char sql[] = "INSERT INTO screen_attempts (number, at, failed) VALUES (?1, ?2, ?3)";
 	if (number == NULL || *number == '\0')
 		return pb_error_set(PB_EINVAL, "pb_store_attempt_record: no number");
+	if (st->pg)
+		return pb_store__pg_attempt_record(st, number, at ? at : pb_store__now(), failed);
 	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
@@ -166,6 +184,10 @@ PB_API int pb_store_attempt_count(pb_store *st, const char *number, int64_t sinc
 	static const char sql[] =
 		"SELECT count(*) FROM screen_attempts WHERE number = ?1 AND at >= ?2 AND failed >= ?3";
 	*count = 0;
+	if (number == NULL)
+		return pb_error_set(PB_EINVAL, "pb_store_attempt_count: no number");
+	if (st->pg)
+		return pb_store__pg_attempt_count(st, number, since, failed_only, count);
 	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
@@ -187,6 +209,8 @@ PB_API int pb_store_attempt_count(pb_store *st, const char *number, int64_t sinc
 PB_API int pb_store_attempt_prune(pb_store *st, int64_t before, int64_t *removed)
 {
 	static const char sql[] = "DELETE FROM screen_attempts WHERE at < ?1";
+	if (st->pg)
+		return pb_store__pg_delete_before(st, PB_STORE_PG_ATTEMPT_PRUNE, before, removed);
 	return delete_before(st, sql, before, removed, "prune attempts");
 }
 
@@ -197,6 +221,8 @@ PB_API int pb_store_call_log(pb_store *st, const pb_store_call *call, int64_t *i
 		"called, rule, sip_status, ended) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 	if (call == NULL || call->duration_ms < 0)
 		return pb_error_set(PB_EINVAL, "pb_store_call_log: bad call");
+	if (st->pg)
+		return pb_store__pg_call_log(st, call, call->at ? call->at : pb_store__now(), id);
 	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
@@ -230,7 +256,7 @@ static void *call_block(const pb_store_call *c)
 	return NULL;
 }
 
-static void release_call(void *item)
+void pb_store__call_release(void *item)
 {
 	pb_free(call_block(item));
 }
@@ -239,7 +265,7 @@ PB_API void pb_store_call_list_free(pb_store_call_list *list)
 {
 	if (list == NULL)
 		return;
-	pb_store__items_free(list->items, list->count, sizeof(*list->items), release_call);
+	pb_store__items_free(list->items, list->count, sizeof(*list->items), pb_store__call_release);
 	pb_free(list);
 }
 
@@ -270,14 +296,15 @@ static int copy_call(sqlite3_stmt *s, void *item)
 	return 0;
 }
 
-static int call_query(pb_store *st, const char *sql, int64_t after_id, size_t limit, pb_store_call_list **out);
+static int call_query(pb_store *st, const char *sql, bool recent, int64_t after_id, size_t limit,
+		      pb_store_call_list **out);
 
 PB_API int pb_store_call_recent(pb_store *st, size_t limit, pb_store_call_list **out)
 {
 	static const char sql[] =
 		"SELECT id, at, caller, attestation, verdict, challenge, duration_ms, forward_target, "
 		"called, rule, sip_status, ended FROM calls WHERE id > ?2 ORDER BY at DESC, id DESC LIMIT ?1";
-	return call_query(st, sql, -1, limit, out);
+	return call_query(st, sql, true, -1, limit, out);
 }
 
 PB_API int pb_store_call_after(pb_store *st, int64_t after_id, size_t limit, pb_store_call_list **out)
@@ -285,22 +312,27 @@ PB_API int pb_store_call_after(pb_store *st, int64_t after_id, size_t limit, pb_
 	static const char sql[] =
 		"SELECT id, at, caller, attestation, verdict, challenge, duration_ms, forward_target, "
 		"called, rule, sip_status, ended FROM calls WHERE id > ?2 ORDER BY id LIMIT ?1";
-	return call_query(st, sql, after_id, limit, out);
+	return call_query(st, sql, false, after_id, limit, out);
 }
 
-static int call_query(pb_store *st, const char *sql, int64_t after_id, size_t limit, pb_store_call_list **out)
+static int call_query(pb_store *st, const char *sql, bool recent, int64_t after_id, size_t limit,
+		      pb_store_call_list **out)
 {
 	*out = NULL;
 	pb_store_call_list *l = pb_calloc(1, sizeof(*l));
 	if (l == NULL)
 		return PB_ENOMEM;
 	sqlite3_stmt *s = NULL;
-	int rc = pb_store__stmt(st, sql, &s);
-	if (rc == 0) {
+	int rc = 0;
+	if (st->pg)
+		rc = pb_store__pg_call_query(st, recent, after_id, limit, l);
+	else
+		rc = pb_store__stmt(st, sql, &s);
+	if (rc == 0 && !st->pg) {
 		sqlite3_bind_int64(s, 1, limit ? (int64_t)limit : -1);
 		sqlite3_bind_int64(s, 2, after_id);
 		void *items;
-		rc = pb_store__collect(st, s, sizeof(*l->items), copy_call, release_call, "calls",
+		rc = pb_store__collect(st, s, sizeof(*l->items), copy_call, pb_store__call_release, "calls",
 				       &items, &l->count);
 		l->items = items;
 	}

@@ -35,6 +35,8 @@ PB_API int pb_store_call_daily(pb_store *st, int64_t day0_ms, unsigned days, int
 	static const char sql[] = "SELECT (at - ?1) / 86400000, count(*) FROM calls "
 				  "WHERE at >= ?1 AND at < ?2 GROUP BY 1";
 	int rc = check_days(days, day0_ms);
+	if (rc == 0 && st->pg) /* a cluster's call log */
+		return pb_store__pg_call_daily(st, day0_ms, day0_ms + (int64_t)days * DAY_MS, days, counts);
 	sqlite3_stmt *s = NULL;
 	if (rc == 0)
 		rc = pb_store__stmt(st, sql, &s);
@@ -51,6 +53,7 @@ PB_API int pb_store_msg_daily(pb_store *st, int dir, int state, const char *back
 	static const char sql[] = "SELECT (updated_at - ?1) / 86400000, count(*) FROM messages "
 				  "WHERE dir = ?3 AND state = ?4 AND updated_at >= ?1 AND updated_at < ?2 "
 				  "AND (?5 IS NULL OR backend GLOB ?5) GROUP BY 1";
+	PB_STORE_SQLITE_ONLY(st, "pb_store_msg_daily"); /* the journal is SQLite's */
 	int rc = check_days(days, day0_ms);
 	sqlite3_stmt *s = NULL;
 	if (rc == 0)

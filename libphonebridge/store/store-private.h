@@ -24,7 +24,67 @@ struct pb_store {
 		const char *sql; /* a static string: the key is its address */
 		sqlite3_stmt *stmt;
 	} cache[PB_STORE_STMT_CACHE];
+	/* A PostgreSQL store (pb_store_open() of a postgresql:// URL): db is
+	 * NULL, att_dir too, and the screening data and kv go to pg.c. */
+	struct pb_store_pg *pg;
 };
+
+/* --- the one schema of both backends (schema.c) --- */
+typedef struct pb_store_schema_stmt {
+	int version;        /* the schema version this statement belongs to */
+	const char *sqlite; /* its SQLite spelling; NULL: not in SQLite */
+	const char *pg;     /* its PostgreSQL spelling; NULL: not in PostgreSQL;
+			     * (const char *)1: the same as SQLite's */
+} pb_store_schema_stmt;
+extern const pb_store_schema_stmt pb_store__schema[];
+extern const size_t pb_store__schema_len;
+/* The statement's text in one dialect, or NULL when it has none there. */
+const char *pb_store__schema_sql(const pb_store_schema_stmt *s, bool pg);
+
+/* Does @path name a PostgreSQL store (postgresql:// or postgres://)? */
+bool pb_store__is_url(const char *path);
+
+/* A function of a SQLite store called on a PostgreSQL one: PB_EUNSUPPORTED. */
+int pb_store__sqlite_only(pb_store *st, const char *what);
+#define PB_STORE_SQLITE_ONLY(st, what) \
+	do { \
+		if ((st) && (st)->pg) \
+			return pb_store__sqlite_only((st), (what)); \
+	} while (0)
+
+/* --- the PostgreSQL backend (pg.c; pg-none.c without libpq) --- */
+int pb_store__pg_open(pb_store *st, const char *url, const pb_store_options *o, int target);
+void pb_store__pg_close(pb_store *st);
+int pb_store__pg_check(pb_store *st);
+/* Calls per day in [day0_ms, end_ms) (pb_store_call_daily()). */
+int pb_store__pg_call_daily(pb_store *st, int64_t day0_ms, int64_t end_ms, unsigned days, int64_t *counts);
+int pb_store__pg_txn(pb_store *st, const char *sql);
+int pb_store__pg_list_add(pb_store *st, int list, const char *number, int source, int64_t created,
+			  int64_t expires_at);
+int pb_store__pg_list_remove(pb_store *st, int list, const char *number, int64_t *changes);
+int pb_store__pg_list_lookup(pb_store *st, int list, const char *number, int64_t now,
+			     pb_store_list_entry *entry);
+int pb_store__pg_list_foreach(pb_store *st, int list, const char *after, size_t limit, int64_t now,
+			      pb_store_list_cb cb, void *userdata);
+int pb_store__pg_delete_before(pb_store *st, int which, int64_t t, int64_t *removed);
+int pb_store__pg_attempt_record(pb_store *st, const char *number, int64_t at, bool failed);
+int pb_store__pg_attempt_count(pb_store *st, const char *number, int64_t since, bool failed_only,
+			       int64_t *count);
+int pb_store__pg_call_log(pb_store *st, const pb_store_call *call, int64_t at, int64_t *id);
+int pb_store__pg_call_query(pb_store *st, bool recent, int64_t after_id, size_t limit,
+			    pb_store_call_list *l);
+int pb_store__pg_kv_set(pb_store *st, const char *key, const char *value, int64_t now);
+int pb_store__pg_kv_get(pb_store *st, const char *key, char **value);
+int pb_store__pg_kv_delete(pb_store *st, const char *key);
+int pb_store__pg_number_set(pb_store *st, const pb_store_number *n);
+/* @exact: that number only; else the numbers after @after in order. */
+int pb_store__pg_number_walk(pb_store *st, const char *exact, const char *after, size_t limit,
+			     pb_store_number_cb cb, void *userdata);
+int pb_store__pg_number_remove(pb_store *st, const char *number, int64_t *changes);
+/* which for pb_store__pg_delete_before() */
+enum { PB_STORE_PG_LIST_EXPIRE = 0, PB_STORE_PG_ATTEMPT_PRUNE = 1 };
+/* The packed strings of a call row (screen.c): what the list frees. */
+void pb_store__call_release(void *item);
 
 /* Raise the pb error for SQLite result @rc (what: the operation) and return it. */
 int pb_store__error(pb_store *st, int rc, const char *what);

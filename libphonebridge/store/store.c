@@ -48,8 +48,23 @@ int64_t pb_store__now(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+bool pb_store__is_url(const char *path)
+{
+	return path && (!strncmp(path, "postgresql://", 13) || !strncmp(path, "postgres://", 11));
+}
+
+int pb_store__sqlite_only(pb_store *st, const char *what)
+{
+	(void)st;
+	return pb_error_set(PB_EUNSUPPORTED, "store: %s is kept in SQLite only; this store is PostgreSQL "
+					     "(which holds the screening data and kv: docs/store.md)", what);
+}
+
 int pb_store__stmt(pb_store *st, const char *sql, sqlite3_stmt **out)
 {
+	*out = NULL;
+	if (st->db == NULL)
+		return pb_store__sqlite_only(st, "this data");
 	for (size_t i = 0; i < st->ncache; i++) {
 		if (st->cache[i].sql == sql) {
 			*out = st->cache[i].stmt;
@@ -95,6 +110,8 @@ int pb_store__run_changes(pb_store *st, sqlite3_stmt *s, const char *what, int64
 
 int pb_store__exec(pb_store *st, const char *sql, const char *what)
 {
+	if (st->db == NULL)
+		return pb_store__sqlite_only(st, what);
 	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
 	return rc == SQLITE_OK ? 0 : pb_store__error(st, rc, what);
 }
@@ -348,6 +365,11 @@ int pb_store__open_at(pb_store **out, const char *path, const pb_store_options *
 			o.synchronous = opts->synchronous;
 			o.busy_timeout_ms = opts->busy_timeout_ms;
 			o.attachments_dir = opts->attachments_dir;
+		} else if (opts->version == 2) {
+			o.synchronous = opts->synchronous;
+			o.busy_timeout_ms = opts->busy_timeout_ms;
+			o.attachments_dir = opts->attachments_dir;
+			o.group_shared = opts->group_shared;
 		} else {
 			o = *opts;
 		}
@@ -360,6 +382,15 @@ int pb_store__open_at(pb_store **out, const char *path, const pb_store_options *
 	pb_store *st = pb_calloc(1, sizeof(*st));
 	if (st == NULL)
 		return PB_ENOMEM;
+	if (pb_store__is_url(path)) {
+		int prc = pb_store__pg_open(st, path, &o, target);
+		if (prc < 0) {
+			pb_store_close(st);
+			return prc;
+		}
+		*out = st;
+		return 0;
+	}
 	pb_buf dir = PB_BUF_INIT;
 	int rc = o.attachments_dir ? pb_buf_puts(&dir, o.attachments_dir)
 				   : pb_buf_printf(&dir, "%s.attachments", path);
@@ -407,6 +438,7 @@ PB_API void pb_store_close(pb_store *st)
 {
 	if (st == NULL)
 		return;
+	pb_store__pg_close(st);
 	for (size_t i = 0; i < st->ncache; i++)
 		sqlite3_finalize(st->cache[i].stmt);
 	if (st->db) {
@@ -423,9 +455,16 @@ PB_API int pb_store_schema_version(pb_store *st)
 	return st ? st->schema_version : 0;
 }
 
+PB_API const char *pb_store_backend(pb_store *st)
+{
+	return st && st->pg ? "postgresql" : "sqlite";
+}
+
 PB_API int pb_store_check(pb_store *st)
 {
 	static const char sql[] = "PRAGMA integrity_check";
+	if (st->pg)
+		return pb_store__pg_check(st);
 	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
@@ -445,7 +484,7 @@ PB_API int pb_store_begin(pb_store *st)
 {
 	if (st->user_txn)
 		return pb_error_set(PB_ESTATE, "store: a transaction is already open");
-	int rc = pb_store__exec(st, "BEGIN IMMEDIATE", "begin");
+	int rc = st->pg ? pb_store__pg_txn(st, "BEGIN") : pb_store__exec(st, "BEGIN IMMEDIATE", "begin");
 	if (rc == 0)
 		st->user_txn = true;
 	return rc;
@@ -455,6 +494,13 @@ PB_API int pb_store_commit(pb_store *st)
 {
 	if (!st->user_txn)
 		return pb_error_set(PB_ESTATE, "store: no transaction is open");
+	if (st->pg) {
+		st->user_txn = false;
+		int prc = pb_store__pg_txn(st, "COMMIT");
+		if (prc < 0)
+			pb_store__pg_txn(st, "ROLLBACK");
+		return prc;
+	}
 	int rc = pb_store__exec(st, "COMMIT", "commit");
 	if (rc < 0 && !sqlite3_get_autocommit(st->db))
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
@@ -466,6 +512,11 @@ PB_API void pb_store_rollback(pb_store *st)
 {
 	if (st == NULL || !st->user_txn)
 		return;
+	if (st->pg) {
+		st->user_txn = false;
+		pb_store__pg_txn(st, "ROLLBACK");
+		return;
+	}
 	if (!sqlite3_get_autocommit(st->db))
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	st->user_txn = false;
@@ -480,6 +531,8 @@ PB_API int pb_store_kv_set(pb_store *st, const char *key, const char *value)
 		"ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
 	if (key == NULL || value == NULL)
 		return pb_error_set(PB_EINVAL, "pb_store_kv_set: NULL key or value");
+	if (st->pg)
+		return pb_store__pg_kv_set(st, key, value, pb_store__now());
 	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
@@ -494,6 +547,8 @@ PB_API int pb_store_kv_get(pb_store *st, const char *key, char **value)
 {
 	static const char sql[] = "SELECT value FROM kv WHERE key = ?1";
 	*value = NULL;
+	if (st->pg)
+		return pb_store__pg_kv_get(st, key, value);
 	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)
@@ -515,6 +570,8 @@ PB_API int pb_store_kv_get(pb_store *st, const char *key, char **value)
 PB_API int pb_store_kv_delete(pb_store *st, const char *key)
 {
 	static const char sql[] = "DELETE FROM kv WHERE key = ?1";
+	if (st->pg)
+		return pb_store__pg_kv_delete(st, key);
 	sqlite3_stmt *s = NULL;
 	int rc = pb_store__stmt(st, sql, &s);
 	if (rc < 0)

@@ -39,11 +39,11 @@ static int open_check(Store *self)
 
 static int store_init(Store *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = { "path", "synchronous", "busy_timeout_ms", "attachments_dir", NULL };
+	static char *kwlist[] = { "path", "synchronous", "busy_timeout_ms", "attachments_dir", "password_file", NULL };
 	PyObject *path_obj;
 	pb_store_options o = PB_STORE_OPTIONS_INIT;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|iiz", kwlist, PyUnicode_FSConverter, &path_obj,
-					 &o.synchronous, &o.busy_timeout_ms, &o.attachments_dir)) {
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|iizz", kwlist, PyUnicode_FSConverter, &path_obj,
+					 &o.synchronous, &o.busy_timeout_ms, &o.attachments_dir, &o.password_file)) {
 		return -1;
 	}
 	if (self->st) {
@@ -678,6 +678,78 @@ static PyObject *store_list_remove(Store *self, PyObject *args)
 	return RC_NONE(rc);
 }
 
+/* --- per-number settings ------------------------------------------------------------------ */
+
+static PyObject *store_number_set(Store *self, PyObject *args)
+{
+	pb_store_number n = { NULL, NULL, NULL, NULL, 0 };
+	if (open_check(self) < 0 ||
+	    !PyArg_ParseTuple(args, "szzz", &n.number, &n.policy, &n.forward_target, &n.voicemail))
+		return NULL;
+	int rc;
+	STORE_CALL(self, rc, pb_store_number_set(self->st, &n));
+	return RC_NONE(rc);
+}
+
+static PyObject *number_dict(const pb_store_number *n)
+{
+	return Py_BuildValue("{s:s,s:z,s:z,s:z,s:L}", "number", n->number, "policy", n->policy, "forward_target",
+			     n->forward_target, "voicemail", n->voicemail, "updated_at", (long long)n->updated_at);
+}
+
+static PyObject *store_number_get(Store *self, PyObject *arg)
+{
+	const char *num = PyUnicode_AsUTF8(arg);
+	if (open_check(self) < 0 || num == NULL)
+		return NULL;
+	pb_store_number *n = NULL;
+	int rc;
+	STORE_CALL(self, rc, pb_store_number_get(self->st, num, &n));
+	if (rc == PB_ENOTFOUND)
+		Py_RETURN_NONE;
+	if (rc < 0)
+		return pbpy_raise(rc, NULL);
+	PyObject *d = number_dict(n);
+	pb_store_number_free(n);
+	return d;
+}
+
+static PyObject *store_number_remove(Store *self, PyObject *arg)
+{
+	const char *num = PyUnicode_AsUTF8(arg);
+	if (open_check(self) < 0 || num == NULL)
+		return NULL;
+	int rc;
+	STORE_CALL(self, rc, pb_store_number_remove(self->st, num));
+	return RC_NONE(rc);
+}
+
+/* The walk keeps the GIL (its callback builds the dicts) and takes the
+ * handle's lock: a thread holding that lock never waits for the GIL. */
+static int append_number(const pb_store_number *n, void *ud)
+{
+	PyObject *d = number_dict(n);
+	int rc = d && PyList_Append(ud, d) == 0 ? 0 : PB_ENOMEM;
+	Py_XDECREF(d);
+	return rc;
+}
+
+static PyObject *store_number_list(Store *self, PyObject *unused)
+{
+	(void)unused;
+	PyObject *list;
+	if (open_check(self) < 0 || (list = PyList_New(0)) == NULL)
+		return NULL;
+	PyThread_acquire_lock(self->lock, WAIT_LOCK);
+	int rc = pb_store_number_foreach(self->st, NULL, 0, append_number, list);
+	PyThread_release_lock(self->lock);
+	if (rc < 0) {
+		Py_DECREF(list);
+		return PyErr_Occurred() ? NULL : pbpy_raise(rc, NULL);
+	}
+	return list;
+}
+
 /* list_lookup(list, number, now) -> dict or None */
 static PyObject *store_list_lookup(Store *self, PyObject *args)
 {
@@ -827,6 +899,10 @@ static PyMethodDef store_methods[] = {
 	M(attempt_prune, METH_O, "attempt_prune(before) -> removed"),
 	M(call_log, METH_VARARGS, "call_log(at, caller, attestation, verdict, challenge, duration_ms, forward_target) -> id"),
 	M(call_recent, METH_O, "call_recent(limit) -> [dict]"),
+	M(number_set, METH_VARARGS, "number_set(number, policy, forward_target, voicemail)"),
+	M(number_get, METH_O, "number_get(number) -> dict or None"),
+	M(number_remove, METH_O, "number_remove(number)"),
+	M(number_list, METH_NOARGS, "number_list() -> [dict]"),
 	{ NULL, NULL, 0, NULL },
 };
 

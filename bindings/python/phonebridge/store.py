@@ -26,7 +26,7 @@ from . import _phonebridge
 from .errors import NotFoundError
 
 __all__ = [
-    "Store", "JournalRow", "AttachmentInfo", "Contact", "Group", "ListEntry", "Call", "SmsPart",
+    "Store", "JournalRow", "AttachmentInfo", "Contact", "Group", "ListEntry", "Call", "SmsPart", "NumberSettings",
     "SmsPartStore", "SCHEMA_VERSION",
     "INBOUND", "OUTBOUND",
     "RECEIVED", "STORED", "DELIVERED", "QUEUED", "SENDING", "SENT", "UNKNOWN", "FAILED",
@@ -116,6 +116,16 @@ class Call:
     challenge: Optional[str]
     duration_ms: int
     forward_target: Optional[str]
+
+
+@dataclass(frozen=True)
+class NumberSettings:
+    """One own number's settings (docs/cluster.md): None keeps the default."""
+    number: str
+    policy: Optional[str]
+    forward_target: Optional[str]
+    voicemail: Optional[str]
+    updated_at: int
 
 
 @dataclass(frozen=True)
@@ -354,6 +364,29 @@ class _Calls:
         return [Call(**c) for c in self._h.call_recent(limit)]
 
 
+class _Numbers:
+    """Per-number settings: policy keys ("key=value; ..."), forward target
+    and voicemail target of the own numbers a screener answers for."""
+
+    def __init__(self, h: "_phonebridge.Store") -> None:
+        self._h = h
+
+    def set(self, number: str, *, policy: Optional[str] = None, forward_target: Optional[str] = None,
+            voicemail: Optional[str] = None) -> None:
+        """Set (replace) a number's settings."""
+        self._h.number_set(number, policy, forward_target, voicemail)
+
+    def get(self, number: str) -> Optional[NumberSettings]:
+        n = self._h.number_get(number)
+        return None if n is None else NumberSettings(**n)
+
+    def remove(self, number: str) -> None:
+        self._h.number_remove(number)
+
+    def __iter__(self) -> Iterator[NumberSettings]:
+        return iter([NumberSettings(**n) for n in self._h.number_list()])
+
+
 class Store:
     """An open store; a context manager that closes it.
 
@@ -363,13 +396,19 @@ class Store:
 
     The parts: :attr:`journal`, :attr:`attachments`, :attr:`sms_parts`,
     :attr:`kv` (a mapping), :attr:`contacts` (and groups), :attr:`lists`
-    (allow/deny, attempts), :attr:`calls`.
+    (allow/deny, attempts), :attr:`calls`, :attr:`numbers` (per-number settings).
+
+    ``path`` may be a ``postgresql://`` URL (docs/store.md): the screening
+    data only (lists, attempts, calls, kv, numbers), the password read from
+    ``password_file``.
     """
 
     def __init__(self, path: _PathLike, *, synchronous: int = SYNC_FULL,
-                 busy_timeout_ms: int = 30000, attachments_dir: Optional[_PathLike] = None) -> None:
+                 busy_timeout_ms: int = 30000, attachments_dir: Optional[_PathLike] = None,
+                 password_file: Optional[_PathLike] = None) -> None:
         self._h = _phonebridge.Store(path, synchronous, busy_timeout_ms,
-                                     None if attachments_dir is None else os.fspath(attachments_dir))
+                                     None if attachments_dir is None else os.fspath(attachments_dir),
+                                     None if password_file is None else os.fspath(password_file))
         self.journal = _Journal(self._h)
         self.attachments = _Attachments(self._h)
         self.sms_parts = _SmsParts(self._h)
@@ -377,6 +416,7 @@ class Store:
         self.contacts = _Contacts(self._h)
         self.lists = _Lists(self._h)
         self.calls = _Calls(self._h)
+        self.numbers = _Numbers(self._h)
 
     def close(self) -> None:
         self._h.close()

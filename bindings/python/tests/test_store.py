@@ -7,7 +7,8 @@ import threading
 import unittest
 
 from phonebridge import phone, sms, store
-from phonebridge.errors import MalformedPDU, NotFoundError, StateError, TransportError, UnsupportedError
+from phonebridge.errors import (MalformedPDU, NotFoundError, PhoneBridgeError, StateError, TransportError,
+                               UnsupportedError)
 from phonebridge.store import (ALLOW, DELIVERED, DENY, INBOUND, OUTBOUND, QUEUED, SENDING, STORED,
                                UNKNOWN, SmsPartStore, Store)
 
@@ -172,6 +173,28 @@ class TestScreening(StoreCase):
         self.assertEqual([x.id for x in calls], [second, first])
         self.assertEqual((calls[1].attestation, calls[1].duration_ms), ("A", 5000))
         self.assertEqual(len(c.recent(1)), 1)
+
+    def test_numbers_have_settings_of_their_own(self):
+        N = self.st.numbers
+        self.assertIsNone(N.get("+15550100001"))
+        N.set("+15550100001", policy="challenge=arithmetic", forward_target="sip:sales@pbx",
+              voicemail="sip:vm@pbx")
+        N.set("+15550100000", forward_target="sip:desk@pbx")
+        n = N.get("+15550100001")
+        self.assertEqual((n.policy, n.forward_target, n.voicemail),
+                         ("challenge=arithmetic", "sip:sales@pbx", "sip:vm@pbx"))
+        self.assertEqual([x.number for x in N], ["+15550100000", "+15550100001"])
+        self.assertIsNone(next(iter(N)).policy)
+        N.remove("+15550100000")
+        with self.assertRaises(NotFoundError):
+            N.remove("+15550100000")
+        self.assertEqual(len(list(N)), 1)
+
+    def test_a_postgresql_url_without_a_server_says_why(self):
+        with self.assertRaises(PhoneBridgeError) as cm:
+            Store("postgresql://pb@/x?host=%s&connect_timeout=2" % self.dir,
+                  password_file=os.path.join(self.dir, "no-such-file"))
+        self.assertIn("no-such-file", str(cm.exception))
 
 
 class TestSmsParts(StoreCase):
