@@ -46,6 +46,15 @@ typedef enum pb_screener_event_type {
 	PB_SCREENER_CHALLENGE_DONE,   /**< the challenge ended: result set */
 	PB_SCREENER_FORWARDED,        /**< the call was handed to target (mode says how) */
 	PB_SCREENER_ENDED,            /**< the call is over and logged: outcome, duration set */
+	/**
+	 * Refused before screening (the user agent's own refusals: source not
+	 * allowed, digest refused, malformed SDP, no acceptable media, draining;
+	 * or overloaded) and logged: decision (verdict reject, rule, sip_status)
+	 * and count set; caller holds what the INVITE said, as far as it was
+	 * read. Not preceded by PB_SCREENER_CALL_STARTED. Aggregated like the
+	 * call log's rows: count > 1 for a row standing for many refusals.
+	 */
+	PB_SCREENER_REFUSED,
 } pb_screener_event_type;
 
 /** One event. Every pointer is borrowed for the callback only. */
@@ -59,6 +68,8 @@ typedef struct pb_screener_event {
 	const char *target;                 /**< PB_SCREENER_FORWARDED: where to */
 	const char *outcome;                /**< PB_SCREENER_ENDED: "CHALLENGE:OUTCOME" or "none" */
 	int64_t duration_ms;                /**< PB_SCREENER_ENDED: answered time, 0 if never */
+	/* since 0.2 (the library fills it; callbacks built before it never read it) */
+	unsigned long count;                /**< calls the event stands for: 1, more for an aggregated PB_SCREENER_REFUSED */
 } pb_screener_event;
 
 /** Receives the events of every call. */
@@ -101,11 +112,26 @@ typedef struct pb_screener_options {
 	/** Several targets: "parallel" (default, all at once) or "sequential"
 	 *  (one after the other, each for the bridge timeout, then the fallback). */
 	const char *ring;
+	/* --- version 2 --- */
+	/**
+	 * Calls in progress at most; one more is refused with 503 (rule
+	 * "overloaded", logged like the agent's own refusals). 0 = no limit.
+	 */
+	unsigned max_calls;
+	/**
+	 * mode "refer": seconds to wait, after the REFER was accepted (202),
+	 * for the NOTIFY with the transfer's final status; none in time is
+	 * treated as a failed REFER (refer_fallback). Count the target's
+	 * ringing in: the final NOTIFY comes when it answers. 0 = 60.
+	 */
+	unsigned refer_timeout;
 } pb_screener_options;
 
-#define PB_SCREENER_OPTIONS_VERSION 1
+/* Version 1 (without max_calls and refer_timeout) is still accepted. */
+#define PB_SCREENER_OPTIONS_VERSION 2
 #define PB_SCREENER_OPTIONS_INIT { PB_SCREENER_OPTIONS_VERSION, PB_SIP_OPTIONS_INIT, NULL, NULL, \
-				   "bridge", NULL, NULL, false, 0, NULL, NULL, NULL, "bridge", "parallel" }
+				   "bridge", NULL, NULL, false, 0, NULL, NULL, NULL, "bridge", "parallel", \
+				   0, 0 }
 
 /** A screener. Opaque. */
 typedef struct pb_screener pb_screener;

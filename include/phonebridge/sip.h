@@ -384,6 +384,51 @@ PB_API int pb_sip_call_bridge(pb_sip_call *call, const char *target, const char 
  */
 PB_API int pb_sip_call_send_rtp(pb_sip_call *call, const uint8_t *packet, size_t len);
 
+/* --- refusals ---------------------------------------------------------------- */
+
+/**
+ * An INVITE the agent refused by itself, before the incoming handler saw it
+ * (so that a program can log every call, refused ones included).
+ *
+ * rule (static) and status:
+ * - "source-not-allowed" 403: the source is not on allow_sources (and did
+ *   not authenticate where digest may stand in for it);
+ * - "auth-failed" 403: the digest credentials were refused (a 401
+ *   challenge on its own is no refusal: the caller may still answer it);
+ * - "malformed-sdp" 400: the SDP guard refused the body (sofia-sip
+ *   answered 400 before the INVITE reached the agent);
+ * - "no-acceptable-media" 488: the offer had no audio with PCMU or PCMA;
+ * - "draining" 503: pb_sip_drain() was called (a stop or a restart);
+ * - "internal-error" 500: no memory or no free RTP port.
+ */
+typedef struct pb_sip_refusal {
+	int status;                  /**< the final status the caller got */
+	const char *rule;            /**< static: why, one of the names above */
+	/**
+	 * Borrowed for the callback: what the INVITE said, as far as it was
+	 * read (source always; From, Request-URI, Call-ID and number when the
+	 * request had them; auth_user never).
+	 */
+	const pb_sip_caller *caller;
+	/**
+	 * How many refusals this report stands for: 1, or more when reports
+	 * came faster than the loop delivered them (the others are counted
+	 * into the next report, so none is lost from the total).
+	 */
+	unsigned long count;
+} pb_sip_refusal;
+
+/** Receives refusals; runs on the loop's thread, from inside pb_sip_run()/_step(). */
+typedef void (*pb_sip_refused_cb)(const pb_sip_refusal *r, void *userdata);
+
+/**
+ * Be told of every INVITE the agent refuses by itself (see pb_sip_refusal).
+ * Reports are queued where the refusal happens and delivered from the
+ * loop, after the step that refused, never from inside sofia-sip.
+ * @param cb NULL stops the reports; @param userdata handed to @p cb
+ */
+PB_API void pb_sip_set_refused_handler(pb_sip *ua, pb_sip_refused_cb cb, void *userdata);
+
 /* --- SDP ------------------------------------------------------------------- */
 
 /**

@@ -11,6 +11,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +29,28 @@
 #define LOG(level, ...) pb_log(level, DOMAIN, __VA_ARGS__)
 
 typedef struct scall scall;
+
+/*
+ * Refusals made before screening (a scanner's INVITEs from anywhere, junk
+ * SDP, a flood while draining) are logged like calls, but must not let a
+ * flood grow the store without bound: per rule, the first JUNK_ROWS in a
+ * JUNK_WINDOW_MS window get a row (and an event) each; the rest of that
+ * window are counted and written as one row with their count when the
+ * window ends. At most (JUNK_ROWS + 1) rows a minute per rule, however fast
+ * the junk comes.
+ */
+#define JUNK_WINDOW_MS 60000
+#define JUNK_ROWS 10
+#define JUNK_RULES 8
+
+typedef struct junk {
+	const char *rule;        /* static; NULL: a free slot */
+	int status;
+	int64_t window_start;    /* ms, the agent's clock */
+	unsigned rows;           /* rows written in this window */
+	unsigned long held;      /* refusals counted, not yet written */
+	char caller[96], called[160], source[64]; /* of the last one held */
+} junk;
 
 /* pb_screener_options with every string owned (pb_free) */
 typedef struct conf {
@@ -55,6 +78,7 @@ struct pb_screener {
 	pb_store *pending_store;
 	void **modules;         /* dlopen() handles of challenge modules */
 	size_t nmodules;
+	junk junk[JUNK_RULES];
 };
 
 struct scall {
@@ -137,7 +161,8 @@ static int conf_copy(conf *c, const pb_screener_options *o)
 	const char *ring = o->ring && *o->ring ? o->ring : "parallel";
 	if (strcmp(ring, "parallel") && strcmp(ring, "sequential"))
 		return pb_error_set(PB_EINVAL, "screener options: ring '%s': expected parallel or sequential", ring);
-	c->o = *o;
+	/* version 1 ends before max_calls: read only what it has */
+	memcpy(&c->o, o, o->version == 1 ? offsetof(pb_screener_options, max_calls) : sizeof(c->o));
 	const pb_sip_options *so = &o->sip;
 	pb_sip_options *d = &c->o.sip;
 	size_t np = 0;
@@ -209,6 +234,7 @@ static void emit(scall *sc, pb_screener_event_type type, const pb_screen_result 
 	ev.caller = pb_sip_call_caller(sc->call);
 	ev.decision = sc->decided ? &sc->dec : NULL;
 	ev.result = r;
+	ev.count = 1;
 	if (type == PB_SCREENER_FORWARDED) {
 		ev.mode = s->conf.o.mode;
 		ev.target = sc->target;
@@ -461,12 +487,15 @@ static const pb_screen_host_ops host_ops = {
 
 /* --- media tick: every 20 ms, one packet per answered call ------------------------- */
 
+static void junk_flush_due(pb_screener *s, int64_t now, bool all);
+
 static void tick(pb_sip_timer *t, void *ud)
 {
 	pb_screener *s = ud;
 	(void)t;
 	s->ticker = NULL;
 	int64_t now = pb_sip_now(s->ua);
+	junk_flush_due(s, now, false);
 	for (scall *sc = s->calls; sc; sc = sc->next) {
 		if (!sc->media || sc->ended)
 			continue;
@@ -530,9 +559,20 @@ static void decide(pb_screener *s, scall *sc)
 	emit(sc, PB_SCREENER_VERDICT, NULL);
 }
 
+static void refused(pb_screener *s, const char *rule, int status, const pb_sip_caller *c, unsigned long n);
+
 static void on_incoming(pb_sip_call *call, void *ud)
 {
 	pb_screener *s = ud;
+	if (s->conf.o.max_calls && pb_sip_call_count(s->ua) > s->conf.o.max_calls) {
+		/* this call is counted already: one more than the limit */
+		const pb_sip_caller *c = pb_sip_call_caller(call);
+		LOG(PB_LOG_WARNING, "INVITE from %s refused: %u calls in progress already (max-calls): 503",
+		    c->source ? c->source : "?", s->conf.o.max_calls);
+		pb_sip_call_reject(call, 503, NULL);
+		refused(s, "overloaded", 503, c, 1);
+		return;
+	}
 	scall *sc = pb_calloc(1, sizeof(*sc));
 	if (!sc) {
 		pb_sip_call_reject(call, 500, NULL);
@@ -590,6 +630,112 @@ static void on_rtp(pb_sip_call *call, const uint8_t *p, size_t len, void *ud)
 	}
 }
 
+/* --- refusals before screening: logged, junk aggregated ------------------------------ */
+
+/* One row and one event for @p n refusals like @p c. */
+static void refusal_log(pb_screener *s, const char *rule, int status, const pb_sip_caller *c, unsigned long n,
+			const char *ended)
+{
+	pb_store_call row = { 0 };
+	row.caller = c->number ? c->number : c->from_uri;
+	row.called = c->request_uri;
+	row.source = c->source;
+	row.attestation = "none";
+	row.verdict = pb_screen_verdict_name(PB_SCREEN_REJECT);
+	row.challenge = "none";
+	row.rule = rule;
+	row.sip_status = status;
+	row.ended = ended;
+	row.count = (int64_t)n;
+	if (pb_store_call_log(s->store, &row, NULL) < 0)
+		LOG(PB_LOG_ERROR, "call log: %s", pb_error_last()->message);
+	if (!s->conf.o.on_event)
+		return;
+	pb_screen_decision d = { 0 };
+	d.verdict = PB_SCREEN_REJECT;
+	d.sip_status = status;
+	d.rule = rule;
+	pb_screener_event ev = { 0 };
+	ev.type = PB_SCREENER_REFUSED;
+	ev.call = ++s->next_call;
+	ev.caller = c;
+	ev.decision = &d;
+	ev.outcome = "none";
+	ev.count = n;
+	s->conf.o.on_event(&ev, s->conf.o.userdata);
+}
+
+/* Write what a rule's window held back, and start a new window. */
+static void junk_flush(pb_screener *s, junk *j, int64_t now)
+{
+	if (j->held) {
+		char ended[96];
+		snprintf(ended, sizeof(ended), "refused: %lu more like this within %d s, not logged one by one",
+			 j->held, JUNK_WINDOW_MS / 1000);
+		pb_sip_caller c = { 0 };
+		c.from_uri = j->caller[0] ? j->caller : NULL;
+		c.request_uri = j->called[0] ? j->called : NULL;
+		c.source = j->source[0] ? j->source : NULL;
+		LOG(PB_LOG_NOTICE, "%lu more INVITEs refused (%s, %d) within %d s, the last from %s", j->held,
+		    j->rule, j->status, JUNK_WINDOW_MS / 1000, j->source[0] ? j->source : "?");
+		refusal_log(s, j->rule, j->status, &c, j->held, ended);
+	}
+	j->held = 0;
+	j->rows = 0;
+	j->window_start = now;
+}
+
+static void junk_flush_due(pb_screener *s, int64_t now, bool all)
+{
+	for (size_t i = 0; i < JUNK_RULES; i++) {
+		junk *j = &s->junk[i];
+		if (j->rule && (all || now - j->window_start >= JUNK_WINDOW_MS))
+			junk_flush(s, j, now);
+	}
+}
+
+static junk *junk_slot(pb_screener *s, const char *rule, int status)
+{
+	junk *free_slot = NULL;
+	for (size_t i = 0; i < JUNK_RULES; i++) {
+		junk *j = &s->junk[i];
+		if (j->rule && j->status == status && !strcmp(j->rule, rule))
+			return j;
+		if (!j->rule && !free_slot)
+			free_slot = j;
+	}
+	return free_slot;
+}
+
+/* A refusal: its own row while the rule's window has room, else counted. */
+static void refused(pb_screener *s, const char *rule, int status, const pb_sip_caller *c, unsigned long n)
+{
+	int64_t now = s->ua ? pb_sip_now(s->ua) : 0;
+	junk *j = junk_slot(s, rule, status);
+	if (j && j->rule && now - j->window_start >= JUNK_WINDOW_MS)
+		junk_flush(s, j, now);
+	if (j && !j->rule) {
+		j->rule = rule;
+		j->status = status;
+		j->window_start = now;
+	}
+	if (!j || j->rows < JUNK_ROWS) {
+		if (j)
+			j->rows++;
+		refusal_log(s, rule, status, c, n, "refused");
+		return;
+	}
+	j->held += n;
+	snprintf(j->caller, sizeof(j->caller), "%s", c->number ? c->number : c->from_uri ? c->from_uri : "");
+	snprintf(j->called, sizeof(j->called), "%s", c->request_uri ? c->request_uri : "");
+	snprintf(j->source, sizeof(j->source), "%s", c->source ? c->source : "");
+}
+
+static void on_refused(const pb_sip_refusal *r, void *ud)
+{
+	refused(ud, r->rule, r->status, r->caller, r->count ? r->count : 1);
+}
+
 static void log_call(pb_screener *s, scall *sc)
 {
 	pb_store_call row = { 0 };
@@ -601,6 +747,7 @@ static void log_call(pb_screener *s, scall *sc)
 	row.forward_target = sc->target[0] ? sc->target : NULL;
 	const pb_sip_caller *c = pb_sip_call_caller(sc->call);
 	row.called = c->request_uri;
+	row.source = c->source;
 	row.rule = sc->dec.rule;
 	bool answered = pb_sip_call_answered(sc->call);
 	row.sip_status = answered ? 200 : sc->final_status ? sc->final_status : pb_sip_call_status(sc->call);
@@ -719,6 +866,7 @@ static int start_ua(pb_screener *s, const conf *c)
 	int rc = pb_sip_new(&s->ua, &c->o.sip, &h);
 	if (rc < 0)
 		return rc;
+	pb_sip_set_refused_handler(s->ua, on_refused, s);
 	return pb_sip_timer_start(s->ua, TICK_MS, tick, s, &s->ticker);
 }
 
@@ -730,6 +878,7 @@ static void stop_ua(pb_screener *s)
 	s->ticker = NULL;
 	pb_sip_free(s->ua); /* ends the remaining calls: their ENDED events free them */
 	s->ua = NULL;
+	junk_flush_due(s, 0, true); /* what the windows held back, before the store may change */
 }
 
 PB_API int pb_screener_new(pb_screener **out, const pb_screener_options *opts)

@@ -374,10 +374,8 @@ static bool has_identity(const sip_t *sip)
 	return false;
 }
 
-static void read_caller(pb_sip_call *call, const sip_t *sip, const struct sockaddr *sa)
+void pb_sip__caller_read(su_home_t *home, pb_sip_caller *c, const sip_t *sip, const struct sockaddr *sa)
 {
-	su_home_t *home = call->home;
-	pb_sip_caller *c = &call->caller;
 	if (sip->sip_from) {
 		c->from_uri = url_as_string(home, sip->sip_from->a_url);
 		if (sip->sip_from->a_display && *sip->sip_from->a_display) {
@@ -457,7 +455,7 @@ static int call_setup(pb_sip_call *call, nua_handle_t *nh, const sip_t *sip, con
 	call->a.call = call;
 	call->a.fd = -1;
 	call->a.media.codec_pt = call->a.media.dtmf_pt = -1;
-	read_caller(call, sip, sa);
+	pb_sip__caller_read(call->home, &call->caller, sip, sa);
 	call->contact = contact_for(call->ua, call->home, sip);
 	/* Answer with the caller's preferred G.711 and its telephone-event number, so that
 	 * the negotiation has exactly one outcome (and a bridge can offer the same). */
@@ -496,25 +494,31 @@ void pb_sip__incoming(pb_sip *ua, nua_handle_t *nh, const sip_t *sip)
 		return;
 	}
 	if (st != 0) {
-		if (st == 403) {
-			char host[64] = "?", port[8] = "?";
-			if (sa)
-				getnameinfo(sa, (socklen_t)ai->ai_addrlen, host, sizeof(host), port, sizeof(port),
-					    NI_NUMERICHOST | NI_NUMERICSERV);
-			pb_log_notice(PB_SIP_DOMAIN, "INVITE from %s port %s (From %s): source not allowed: 403",
-				      host, port, sip && sip->sip_from && sip->sip_from->a_url->url_user
-						      ? sip->sip_from->a_url->url_user : "-");
-		}
+		/* the address list refused it unless digest had a say and refused it */
+		bool addr_ok = pb_sip__acl_match(&ua->acl, sa);
+		const char *rule = ua->auth && (addr_ok || ua->admit == PB_SIP_ADMIT_ADDRESS_OR_DIGEST)
+					   ? "auth-failed" : "source-not-allowed";
+		char host[64] = "?", port[8] = "?";
+		if (sa)
+			getnameinfo(sa, (socklen_t)ai->ai_addrlen, host, sizeof(host), port, sizeof(port),
+				    NI_NUMERICHOST | NI_NUMERICSERV);
+		pb_log_notice(PB_SIP_DOMAIN, "INVITE from %s port %s (From %s): %s: %d", host, port,
+			      sip && sip->sip_from && sip->sip_from->a_url->url_user
+				      ? sip->sip_from->a_url->url_user : "-",
+			      !strcmp(rule, "auth-failed") ? "authentication failed" : "source not allowed", st);
 		refuse(nh, st, sip_status_phrase(st));
+		pb_sip__refused(ua, st, rule, sip, sa);
 		return;
 	}
 	if (ua->draining) {
 		refuse(nh, SIP_503_SERVICE_UNAVAILABLE);
+		pb_sip__refused(ua, 503, "draining", sip, sa);
 		return;
 	}
 	pb_sip_call *call = pb_calloc(1, sizeof(*call));
 	if (!call) {
 		refuse(nh, SIP_500_INTERNAL_SERVER_ERROR);
+		pb_sip__refused(ua, 500, "internal-error", sip, sa);
 		return;
 	}
 	call->ua = ua;
@@ -527,10 +531,16 @@ void pb_sip__incoming(pb_sip *ua, nua_handle_t *nh, const sip_t *sip)
 	if (rc == 0 && user[0] && !(call->caller.auth_user = su_strdup(call->home, user)))
 		rc = pb_error__oom();
 	if (rc < 0) {
-		if (rc == PB_EUNSUPPORTED)
+		if (rc == PB_EUNSUPPORTED) {
+			pb_log_notice(PB_SIP_DOMAIN, "INVITE %s from %s: no audio with PCMU or PCMA: 488",
+				      call->caller.call_id ? call->caller.call_id : "-",
+				      call->caller.source ? call->caller.source : "?");
 			nua_respond(nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
-		else
+			pb_sip__refused(ua, 488, "no-acceptable-media", sip, sa);
+		} else {
 			nua_respond(nh, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
+			pb_sip__refused(ua, 500, "internal-error", sip, sa);
+		}
 		call->a.final_sent = true;
 		call->a.nh = nh;
 		nua_handle_bind(nh, &call->a);

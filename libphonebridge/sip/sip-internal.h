@@ -82,6 +82,26 @@ int pb_sip__sipfrag_status(const uint8_t *buf, size_t len, pb_parse_error *perr)
 int pb_sip__sdp_make(char *out, size_t cap, const char *addr, unsigned port, int codec_pt,
 		     int dtmf_pt, unsigned session_id);
 
+/* --- refusals made by the agent itself (refuse.c) --- */
+
+#define PB_SIP__REFUSALS 32     /* queued between two deliveries; more are counted */
+
+typedef struct pb_sip_refused_item {
+	su_home_t *home;        /* holds the caller's strings */
+	pb_sip_caller caller;
+	int status;
+	const char *rule;       /* static */
+} pb_sip_refused_item;
+
+/* Read what an INVITE says about its caller into @p c (strings on @p home). */
+void pb_sip__caller_read(su_home_t *home, pb_sip_caller *c, const sip_t *sip, const struct sockaddr *sa);
+/* Queue a refusal report (any thread that steps the agent's loop: its own). */
+void pb_sip__refused(struct pb_sip *ua, int status, const char *rule, const sip_t *sip,
+		     const struct sockaddr *sa);
+/* Hand the queued reports to the program's handler. */
+void pb_sip__refused_deliver(struct pb_sip *ua);
+void pb_sip__refused_clear(struct pb_sip *ua);
+
 /* --- legs and calls (call.c) --- */
 
 enum pb_sip_leg_kind { PB_LEG_CALLER = 1, PB_LEG_TARGET, PB_LEG_REGISTER };
@@ -170,6 +190,13 @@ struct pb_sip {
 	unsigned reg_retry_s;
 	bool unregistering;
 	unsigned sdp_session;
+	/* refusals made before the program saw the INVITE (refuse.c) */
+	pb_sip_refused_cb refused_cb;
+	void *refused_ud;
+	pb_sip_refused_item refusals[PB_SIP__REFUSALS];
+	size_t nrefusals;
+	unsigned long refusals_dropped;
+	bool delivering;
 };
 
 void pb_sip__event(struct pb_sip *ua, struct pb_sip_call *call, pb_sip_event ev);

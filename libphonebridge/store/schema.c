@@ -99,6 +99,11 @@ static const char *const steps[PB_STORE_SCHEMA_VERSION] = {
 	 "ALTER TABLE calls ADD COLUMN rule TEXT;"
 	 "ALTER TABLE calls ADD COLUMN sip_status INTEGER NOT NULL DEFAULT 0;"
 	 "ALTER TABLE calls ADD COLUMN ended TEXT;"),
+
+	/* 6: where a call came from, and how many calls a row stands for
+	 * (refusals of junk are aggregated) */
+	("ALTER TABLE calls ADD COLUMN source TEXT;"
+	 "ALTER TABLE calls ADD COLUMN count INTEGER NOT NULL DEFAULT 1;"),
 };
 
 static int read_version(pb_store *st, int *version)

@@ -999,10 +999,12 @@ typedef struct {
 
 static PyObject *event_dict(const pb_screener_event *ev)
 {
-	static const char *const types[] = { "started", "verdict", "challenge", "forwarded", "ended" };
+	static const char *const types[] = { "started", "verdict", "challenge", "forwarded", "ended", "refused" };
 	const pb_screen_decision *d = ev->decision;
 	const pb_screen_result *r = ev->result;
-	return Py_BuildValue("{s:s,s:k,s:z,s:z,s:z,s:z,s:z,s:z,s:z,s:z,s:z,s:L}",
+	if ((size_t)ev->type >= sizeof(types) / sizeof(types[0]))
+		return PyErr_Format(PyExc_ValueError, "screener event of unknown type %d", (int)ev->type);
+	return Py_BuildValue("{s:s,s:k,s:z,s:z,s:z,s:z,s:z,s:z,s:z,s:z,s:z,s:L,s:i,s:k}",
 			     "type", types[ev->type], "call", ev->call,
 			     "from", ev->caller ? ev->caller->from_uri : NULL,
 			     "source", ev->caller ? ev->caller->source : NULL,
@@ -1012,7 +1014,8 @@ static PyObject *event_dict(const pb_screener_event *ev)
 			     "result", r ? pb_screen_outcome_name(r->outcome) : NULL,
 			     "reason", r ? r->reason : NULL,
 			     "target", ev->target, "outcome", ev->outcome,
-			     "duration_ms", (long long)ev->duration_ms);
+			     "duration_ms", (long long)ev->duration_ms,
+			     "sip_status", d ? d->sip_status : 0, "count", ev->count);
 }
 
 static void screener_event(const pb_screener_event *ev, void *ud)
