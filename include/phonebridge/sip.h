@@ -353,9 +353,21 @@ PB_API int pb_sip_call_redirect(pb_sip_call *call, const char *target);
  * Forward by blind transfer: REFER the caller to @p target (the call must
  * be answered). The NOTIFY sipfrag is followed: FORWARDED on 2xx (then we
  * hang up), FORWARD_FAILED on a final failure or when REFER is refused.
+ * A REFER accepted (202) but not followed by a NOTIFY with a final status
+ * within the refer timeout (pb_sip_set_refer_timeout()) is FORWARD_FAILED
+ * too, with pb_sip_call_status() 0: no status came; a NOTIFY after that is
+ * ignored.
  * @return 0, PB_ESTATE (not answered), PB_EINVAL
  */
 PB_API int pb_sip_call_refer(pb_sip_call *call, const char *target);
+
+/**
+ * How long pb_sip_call_refer() waits, once the REFER was accepted, for the
+ * NOTIFY with the transfer's final status (it comes when the target
+ * answers: count its ringing in). Applies to REFERs sent from now on.
+ * @param ms 0 = the default, 60000
+ */
+PB_API void pb_sip_set_refer_timeout(pb_sip *ua, unsigned ms);
 
 /**
  * Forward by bridging: originate a second call to @p target (From is the

@@ -161,6 +161,9 @@ static int conf_copy(conf *c, const pb_screener_options *o)
 	const char *ring = o->ring && *o->ring ? o->ring : "parallel";
 	if (strcmp(ring, "parallel") && strcmp(ring, "sequential"))
 		return pb_error_set(PB_EINVAL, "screener options: ring '%s': expected parallel or sequential", ring);
+	if (o->version >= 2 && o->refer_timeout > 3600)
+		return pb_error_set(PB_EINVAL, "screener options: refer_timeout %u: expected 0..3600 s",
+				    o->refer_timeout);
 	/* version 1 ends before max_calls: read only what it has */
 	memcpy(&c->o, o, o->version == 1 ? offsetof(pb_screener_options, max_calls) : sizeof(c->o));
 	const pb_sip_options *so = &o->sip;
@@ -357,10 +360,19 @@ static void refer_failed(scall *sc, int status)
 	sc->referring = false;
 	if (sc->ended)
 		return;
+	/* status 0: accepted, but no final NOTIFY within refer_timeout */
+	char why[64];
+	if (status)
+		snprintf(why, sizeof(why), "failed (%d)", status);
+	else
+		snprintf(why, sizeof(why), "unconfirmed (no final NOTIFY within %u s)",
+			 o->refer_timeout ? o->refer_timeout : 60);
+	const char *word = status ? "failed" : "unconfirmed";
+	char how[48];
 	if (!strcmp(o->refer_fallback, "goodbye")) {
-		LOG(PB_LOG_WARNING, "REFER of %s to %s failed (%d): goodbye and BYE", sc->dec.caller, o->target,
-		    status);
-		set_how(sc, "REFER failed: goodbye");
+		LOG(PB_LOG_WARNING, "REFER of %s to %s %s: goodbye and BYE", sc->dec.caller, o->target, why);
+		snprintf(how, sizeof(how), "REFER %s: goodbye", word);
+		set_how(sc, how);
 		sc->target[0] = '\0';
 		start_media(sc);
 		static const char *const bye[] = { "goodbye" };
@@ -372,8 +384,9 @@ static void refer_failed(scall *sc, int status)
 		sc->bye_after_prompt = true;
 		return;
 	}
-	LOG(PB_LOG_WARNING, "REFER of %s to %s failed (%d): bridging instead", sc->dec.caller, o->target, status);
-	set_how(sc, "REFER failed: bridged");
+	LOG(PB_LOG_WARNING, "REFER of %s to %s %s: bridging instead", sc->dec.caller, o->target, why);
+	snprintf(how, sizeof(how), "REFER %s: bridged", word);
+	set_how(sc, how);
 	if (pb_sip_call_bridge(sc->call, o->target, o->fallback) < 0) {
 		LOG(PB_LOG_ERROR, "bridging to %s failed: %s", o->target, pb_error_last()->message);
 		pb_sip_call_hangup(sc->call);
@@ -867,6 +880,7 @@ static int start_ua(pb_screener *s, const conf *c)
 	if (rc < 0)
 		return rc;
 	pb_sip_set_refused_handler(s->ua, on_refused, s);
+	pb_sip_set_refer_timeout(s->ua, c->o.refer_timeout * 1000u);
 	return pb_sip_timer_start(s->ua, TICK_MS, tick, s, &s->ticker);
 }
 
@@ -1047,6 +1061,8 @@ PB_API int pb_screener_reconfigure(pb_screener *s, const pb_screener_options *op
 		rc = pb_sip_set_auth(s->ua, c->o.sip.auth_realm, c->o.sip.auth_users_file, c->o.sip.admit);
 	if (rc == 0 && s->ua && (rc = pb_sip_set_allow_sources(s->ua, c->o.sip.allow_sources)) < 0)
 		pb_sip_set_auth(s->ua, s->conf.o.sip.auth_realm, s->conf.o.sip.auth_users_file, s->conf.o.sip.admit);
+	if (rc == 0 && s->ua)
+		pb_sip_set_refer_timeout(s->ua, c->o.refer_timeout * 1000u);
 	if (rc < 0) {
 		pb_screen_policy_free(p);
 		pb_prompt_set_free(prompts);

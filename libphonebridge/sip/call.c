@@ -316,6 +316,50 @@ void pb_sip__orphans_free(pb_sip *ua)
 		leg_free_target(ua->orphans);
 }
 
+/* --- the REFER watchdog ---------------------------------------------------------------- */
+
+static void refer_watch_stop(pb_sip_call *call)
+{
+	if (call->refer_watch) {
+		su_timer_destroy(call->refer_watch);
+		call->refer_watch = NULL;
+	}
+}
+
+/* Accepted, but the final NOTIFY did not come: the transfer's fate is
+ * unknown, and the caller must not wait in dead air for it. */
+static void refer_watch_fired(pb_sip *ua, su_timer_t *t, void *arg)
+{
+	pb_sip_call *call = arg;
+	refer_watch_stop(call);
+	if (!call->referring || call->ended)
+		return;
+	pb_log_notice(PB_SIP_DOMAIN, "call %s: REFER accepted but no final NOTIFY within %u ms",
+		      call->caller.call_id ? call->caller.call_id : "-",
+		      ua->refer_timeout_ms ? ua->refer_timeout_ms : 60000);
+	call->referring = false;
+	call->forwarding = false;
+	call->status = 0;
+	pb_sip__event(ua, call, PB_SIP_EV_FORWARD_FAILED);
+}
+
+static void refer_watch_start(pb_sip_call *call)
+{
+	pb_sip *ua = call->ua;
+	if (call->refer_watch)
+		return;
+	call->refer_watch = su_timer_create(su_root_task(ua->root), 0);
+	if (call->refer_watch)
+		su_timer_set_interval(call->refer_watch, refer_watch_fired, call,
+				      (su_duration_t)(ua->refer_timeout_ms ? ua->refer_timeout_ms : 60000));
+}
+
+PB_API void pb_sip_set_refer_timeout(pb_sip *ua, unsigned ms)
+{
+	if (ua)
+		ua->refer_timeout_ms = ms;
+}
+
 void pb_sip__call_shutdown(pb_sip_call *call)
 {
 	pb_sip *ua = call->ua;
@@ -323,6 +367,7 @@ void pb_sip__call_shutdown(pb_sip_call *call)
 		su_timer_destroy(call->no_answer);
 		call->no_answer = NULL;
 	}
+	refer_watch_stop(call);
 	target_release(call);
 	leg_close_rtp(&call->a);
 	if (call->a.nh) {
@@ -749,6 +794,7 @@ static void refer_notify(pb_sip_call *call, const sip_t *sip)
 					sip->sip_payload->pl_len, NULL);
 	if (st < 200)
 		return;
+	refer_watch_stop(call);
 	call->referring = false;
 	call->status = st;
 	call->forwarding = false;
@@ -820,6 +866,8 @@ void pb_sip__leg_event(pb_sip_leg *leg, nua_event_t event, int status, const cha
 		}
 		break;
 	case nua_r_refer:
+		if (status >= 200 && status < 300 && call->referring)
+			refer_watch_start(call);
 		if (status >= 300 && call->referring) {
 			call->referring = false;
 			call->forwarding = false;

@@ -153,6 +153,7 @@ struct pb_sip_call {
 	char *local_sdp, *remote_sdp; /* caller leg, as negotiated */
 	char *contact;                 /* our Contact for the caller's transport (TLS on), or NULL */
 	su_timer_t *no_answer;
+	su_timer_t *refer_watch;       /* a REFER accepted: its final NOTIFY is due by then */
 	const char *info_body;
 	size_t info_len;
 	const char *info_type;
@@ -197,6 +198,7 @@ struct pb_sip {
 	size_t nrefusals;
 	unsigned long refusals_dropped;
 	bool delivering;
+	unsigned refer_timeout_ms;     /* 0 = 60000 */
 };
 
 void pb_sip__event(struct pb_sip *ua, struct pb_sip_call *call, pb_sip_event ev);
