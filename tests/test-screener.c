@@ -6,6 +6,7 @@
  */
 #include "harness.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -104,15 +105,56 @@ static void test_screener__required_options(void **state)
 	assert_pb_error(pb_screener_new(&s, &o), PB_EINVAL);
 	assert_non_null(strstr(pb_error_last()->message, "target"));
 	o = f->o;
+	o.refer_timeout = 3601;
+	assert_pb_error(pb_screener_new(&s, &o), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "refer_timeout"));
+	assert_null(s);
+	o = f->o;
 	o.prompts = "/nonexistent/prompts";
 	assert_true(pb_screener_new(&s, &o) < 0);
 	assert_null(s);
+}
+
+/* A foreign loop's view: the descriptor, the timeout, dispatch, and a stop
+ * that wakes the loop (the calls themselves: tests/sip/t-screen-poll.pl). */
+static void test_screener__foreign_loop(void **state)
+{
+	fixture *f = *state;
+	pb_screener *s = NULL;
+	pb_screener_options o = f->o;
+	o.sip.port = PB_SIP_PORT_ANY;
+	o.sip.tcp = false;
+	assert_pb_ok(pb_screener_new(&s, &o));
+	assert_pb_error(pb_screener_fd(s), PB_ESTATE);
+	assert_pb_error(pb_screener_dispatch(s), PB_ESTATE);
+	assert_pb_ok(pb_screener_start(s));
+	int fd = pb_screener_fd(s);
+	assert_true(fd >= 0);
+	assert_int_equal(pb_screener_timeout_ms(s), 0); /* dispatch first */
+	assert_pb_ok(pb_screener_dispatch(s));
+	long t = pb_screener_timeout_ms(s);
+	assert_true(t >= 0 && t <= 20); /* the media tick */
+	for (int i = 0; i < 20; i++) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		poll(&p, 1, (int)pb_screener_timeout_ms(s));
+		assert_pb_ok(pb_screener_dispatch(s));
+	}
+	assert_false(pb_screener_stopped(s));
+	pb_screener_stop(s); /* as from a signal handler: the descriptor wakes up */
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	assert_int_equal(pb_screener_timeout_ms(s), 0);
+	assert_pb_ok(pb_screener_dispatch(s));
+	assert_true(pb_screener_stopped(s));
+	assert_int_equal(pb_screener_fd(s), fd); /* the same for the screener's life */
+	pb_screener_free(s);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_screener__options_versions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_screener__foreign_loop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_screener__required_options, setup, teardown),
 	};
 	return pb_test_run("screener", tests);

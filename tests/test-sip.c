@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -429,6 +430,59 @@ static void test_sip__timers_fire_and_cancel(void **state)
 	pb_sip_free(ua);
 }
 
+/* pb_sip_fd(): a descriptor that polls readable when a request came, and
+ * stepping the agent then answers it (the way a foreign loop drives it). */
+static void test_sip__loop_fd_for_a_foreign_loop(void **state)
+{
+	(void)state;
+	pb_sip *ua = NULL;
+	pb_sip_options o = PB_SIP_OPTIONS_INIT;
+	o.port = PB_SIP_PORT_ANY;
+	o.tcp = false;
+	o.allow_sources = "127.0.0.1";
+	assert_pb_ok(pb_sip_new(&ua, &o, NULL));
+	int fd = pb_sip_fd(ua);
+	assert_true(fd >= 0);
+	for (int i = 0; i < 20; i++) /* whatever start-up left ready */
+		pb_sip_step(ua, 0);
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 0), 0);
+	int c = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)pb_sip_port(ua)) };
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	struct sockaddr_in me = { .sin_family = AF_INET };
+	me.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(c, (struct sockaddr *)&me, sizeof(me)), 0);
+	socklen_t ml = sizeof(me);
+	getsockname(c, (struct sockaddr *)&me, &ml);
+	char req[600];
+	int n = snprintf(req, sizeof(req),
+			 "OPTIONS sip:screen@127.0.0.1:%u SIP/2.0\r\n"
+			 "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-loopfd1\r\nMax-Forwards: 70\r\n"
+			 "From: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:screen@127.0.0.1>\r\n"
+			 "Call-ID: loopfd-1@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+			 pb_sip_port(ua), ntohs(me.sin_port));
+	assert_int_equal(sendto(c, req, (size_t)n, 0, (struct sockaddr *)&to, sizeof(to)), n);
+	assert_int_equal(poll(&p, 1, 10000), 1); /* the foreign loop wakes up */
+	assert_true(p.revents & POLLIN);
+	char buf[2048];
+	ssize_t got = -1;
+	for (int i = 0; i < 500 && got < 0; i++) {
+		pb_sip_step(ua, 0);
+		got = recv(c, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+		if (got < 0) {
+			struct pollfd q = { .fd = c, .events = POLLIN };
+			poll(&q, 1, 20);
+		}
+	}
+	assert_true(got > 12);
+	buf[got] = '\0';
+	assert_memory_equal(buf, "SIP/2.0 200 ", 12);
+	close(c);
+	pb_sip_free(ua);
+	assert_pb_error(pb_sip_fd(NULL), PB_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -445,6 +499,7 @@ int main(void)
 		cmocka_unit_test(test_sip__timers_fire_and_cancel),
 		cmocka_unit_test(test_sip__auth_options_checked),
 		cmocka_unit_test(test_sip__auth_challenges_unknown_sources),
+		cmocka_unit_test(test_sip__loop_fd_for_a_foreign_loop),
 	};
 	return pb_test_run("sip", tests);
 }

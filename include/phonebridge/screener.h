@@ -22,7 +22,8 @@
  *     pb_screener_free(s);
  *
  * One thread: every function of one screener, and every callback it makes,
- * runs on the thread that drives it (pb_screener_run() or _step()).
+ * runs on the thread that drives it (pb_screener_run(), _step(), or
+ * _dispatch() from a foreign event loop watching pb_screener_fd()).
  * docs/screen.md ("A screener") has the details.
  */
 #ifndef PHONEBRIDGE_SCREENER_H
@@ -194,6 +195,49 @@ PB_API int pb_screener_start(pb_screener *s);
  * @return ms until the next timer is due (-1 for none), or PB_ESTATE before start
  */
 PB_API long pb_screener_step(pb_screener *s, long timeout_ms);
+
+/**
+ * For a program with an event loop of its own (poll, epoll, GLib, asyncio):
+ * a descriptor that polls readable when the screener has work (SIP, RTP,
+ * a pb_screener_stop()). Watch it for reading; call pb_screener_dispatch()
+ * when it is readable, and when pb_screener_timeout_ms() has passed
+ * (timers do not make it readable):
+ *
+ *     struct pollfd p = { pb_screener_fd(s), POLLIN, 0 };
+ *     while (!pb_screener_stopped(s)) {
+ *             poll(&p, 1, (int)pb_screener_timeout_ms(s));  // with your own fds
+ *             pb_screener_dispatch(s);
+ *     }
+ *
+ * It stays the same for the screener's life, also when a reconfiguration
+ * restarts the agent (an epoll descriptor holding sofia-sip's, Linux only).
+ * Everything still runs on the thread that calls pb_screener_dispatch().
+ *
+ * @return the descriptor, borrowed: valid until pb_screener_free(); do not
+ *         read, close or change it. PB_ESTATE before pb_screener_start();
+ *         PB_EUNSUPPORTED when sofia-sip's loop has no descriptor here
+ *         (drive it with pb_screener_step() instead)
+ */
+PB_API int pb_screener_fd(const pb_screener *s);
+
+/**
+ * Milliseconds until pb_screener_dispatch() is due even if the descriptor
+ * stays quiet (the next timer: the media tick, a challenge's timeout), as
+ * the poll() timeout: -1 none, 0 now (before the first dispatch, and once
+ * pb_screener_stop() was called).
+ */
+PB_API long pb_screener_timeout_ms(const pb_screener *s);
+
+/**
+ * Do what is ready, without waiting (SIP, RTP, timers, a stop): the
+ * callbacks and challenges run inside, on the calling thread. Call it when
+ * pb_screener_fd() is readable or pb_screener_timeout_ms() has passed;
+ * calling it more often is harmless.
+ * @return 0 (pb_screener_timeout_ms() says when to come back); PB_ESTATE
+ *         before start; PB_EIO when an agent restart failed (as
+ *         pb_screener_run())
+ */
+PB_API int pb_screener_dispatch(pb_screener *s);
 
 /**
  * Run until pb_screener_stop() was called and the last call has ended.

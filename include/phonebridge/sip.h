@@ -210,6 +210,19 @@ PB_API void pb_sip_break(pb_sip *ua);
 PB_API long pb_sip_step(pb_sip *ua, long timeout_ms);
 
 /**
+ * The descriptor of the agent's loop, for a program with an event loop of
+ * its own (poll, epoll, GLib, asyncio): it polls readable whenever the
+ * agent has something to do (a SIP message, RTP, a call of ours to
+ * deliver). Watch it for reading and call pb_sip_step(ua, 0) when it is
+ * readable or when the time pb_sip_step() returned has passed (timers do
+ * not make it readable). It is sofia-sip's epoll descriptor: Linux only.
+ * @return the descriptor, borrowed (valid until pb_sip_free(); do not read,
+ *         close or change it); PB_EUNSUPPORTED when sofia-sip's loop has
+ *         none here (drive it with pb_sip_step() and a timeout instead)
+ */
+PB_API int pb_sip_fd(const pb_sip *ua);
+
+/**
  * Refuse new INVITEs from now on (503 Service Unavailable) while the calls
  * already in progress go on: for a graceful stop.
  */

@@ -10,6 +10,9 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <sys/stat.h>
@@ -79,6 +82,10 @@ struct pb_screener {
 	void **modules;         /* dlopen() handles of challenge modules */
 	size_t nmodules;
 	junk junk[JUNK_RULES];
+	/* a foreign event loop watches epfd: sofia's loop descriptor (the
+	 * current agent's, swapped at a restart) and stopfd inside it */
+	int epfd, stopfd, sofia_fd;
+	int64_t next_due;        /* when the next timer is due (agent's clock); -1 none */
 };
 
 struct scall {
@@ -161,11 +168,13 @@ static int conf_copy(conf *c, const pb_screener_options *o)
 	const char *ring = o->ring && *o->ring ? o->ring : "parallel";
 	if (strcmp(ring, "parallel") && strcmp(ring, "sequential"))
 		return pb_error_set(PB_EINVAL, "screener options: ring '%s': expected parallel or sequential", ring);
-	if (o->version >= 2 && o->refer_timeout > 3600)
-		return pb_error_set(PB_EINVAL, "screener options: refer_timeout %u: expected 0..3600 s",
-				    o->refer_timeout);
 	/* version 1 ends before max_calls: read only what it has */
 	memcpy(&c->o, o, o->version == 1 ? offsetof(pb_screener_options, max_calls) : sizeof(c->o));
+	if (c->o.refer_timeout > 3600) {
+		unsigned t = c->o.refer_timeout;
+		memset(c, 0, sizeof(*c)); /* the strings are the caller's yet */
+		return pb_error_set(PB_EINVAL, "screener options: refer_timeout %u: expected 0..3600 s", t);
+	}
 	const pb_sip_options *so = &o->sip;
 	pb_sip_options *d = &c->o.sip;
 	size_t np = 0;
@@ -873,6 +882,71 @@ static int load_prompts(const char *dir, pb_prompt_set **out)
 	return rc;
 }
 
+/* --- a foreign event loop ------------------------------------------------------------- */
+
+/* The new agent's loop descriptor into epfd (none: pb_screener_fd() says so). */
+static void loop_fd_attach(pb_screener *s)
+{
+	int fd = pb_sip_fd(s->ua);
+	struct epoll_event ev = { .events = EPOLLIN };
+	s->sofia_fd = -1;
+	if (fd < 0 || s->epfd < 0)
+		return;
+	ev.data.fd = fd;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+		s->sofia_fd = fd;
+	else
+		LOG(PB_LOG_WARNING, "cannot watch the agent's loop descriptor: %s", strerror(errno));
+}
+
+static int loop_fd_open(pb_screener *s)
+{
+	s->sofia_fd = -1;
+	s->next_due = 0;
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	s->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	struct epoll_event ev = { .events = EPOLLIN };
+	ev.data.fd = s->stopfd;
+	if (s->epfd < 0 || s->stopfd < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->stopfd, &ev) < 0)
+		return pb_error_set(PB_EIO, "screener: epoll descriptor: %s", strerror(errno));
+	return 0;
+}
+
+PB_API int pb_screener_fd(const pb_screener *s)
+{
+	if (!s->started || !s->ua)
+		return pb_error_set(PB_ESTATE, "screener not started");
+	if (s->sofia_fd < 0)
+		return pb_error_set(PB_EUNSUPPORTED, "sofia-sip's loop has no descriptor here: "
+				    "drive the screener with pb_screener_step()");
+	return s->epfd;
+}
+
+PB_API long pb_screener_timeout_ms(const pb_screener *s)
+{
+	if (!s->started || !s->ua || s->stop_asked)
+		return 0;
+	if (s->next_due < 0)
+		return -1;
+	int64_t left = s->next_due - pb_sip_now(s->ua);
+	return left > 0 ? (long)left : 0;
+}
+
+PB_API int pb_screener_dispatch(pb_screener *s)
+{
+	uint64_t n;
+	if (s->stopfd >= 0)
+		while (read(s->stopfd, &n, sizeof(n)) == (ssize_t)sizeof(n))
+			;
+	if (!s->started || !s->ua)
+		return pb_error_set(PB_ESTATE, "screener not started");
+	long next = pb_screener_step(s, 0);
+	if (next == PB_EIO)
+		return PB_EIO;
+	s->next_due = next >= 0 && s->ua ? pb_sip_now(s->ua) + next : -1;
+	return 0;
+}
+
 static int start_ua(pb_screener *s, const conf *c)
 {
 	pb_sip_handlers h = { on_incoming, on_event, on_rtp, s };
@@ -880,6 +954,7 @@ static int start_ua(pb_screener *s, const conf *c)
 	if (rc < 0)
 		return rc;
 	pb_sip_set_refused_handler(s->ua, on_refused, s);
+	loop_fd_attach(s);
 	pb_sip_set_refer_timeout(s->ua, c->o.refer_timeout * 1000u);
 	return pb_sip_timer_start(s->ua, TICK_MS, tick, s, &s->ticker);
 }
@@ -890,6 +965,9 @@ static void stop_ua(pb_screener *s)
 		return;
 	pb_sip_timer_cancel(s->ticker);
 	s->ticker = NULL;
+	if (s->sofia_fd >= 0)
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->sofia_fd, NULL);
+	s->sofia_fd = -1;
 	pb_sip_free(s->ua); /* ends the remaining calls: their ENDED events free them */
 	s->ua = NULL;
 	junk_flush_due(s, 0, true); /* what the windows held back, before the store may change */
@@ -900,7 +978,10 @@ PB_API int pb_screener_new(pb_screener **out, const pb_screener_options *opts)
 	pb_screener *s = pb_calloc(1, sizeof(*s));
 	if (!s)
 		return pb_error__oom();
+	s->epfd = s->stopfd = s->sofia_fd = -1;
 	int rc = conf_copy(&s->conf, opts);
+	if (rc == 0)
+		rc = loop_fd_open(s);
 	if (rc == 0)
 		rc = pb_screen_registry_new(&s->registry);
 	if (rc == 0)
@@ -1151,6 +1232,11 @@ PB_API int pb_screener_run(pb_screener *s)
 PB_API void pb_screener_stop(pb_screener *s)
 {
 	s->stop_asked = 1;
+	if (s->stopfd >= 0) { /* wakes a foreign loop watching pb_screener_fd(); async-signal-safe */
+		uint64_t one = 1;
+		ssize_t w = write(s->stopfd, &one, sizeof(one));
+		(void)w;
+	}
 }
 
 PB_API bool pb_screener_stopped(const pb_screener *s)
@@ -1197,5 +1283,9 @@ PB_API void pb_screener_free(pb_screener *s)
 	pb_store_close(s->store);
 	pb_buf_dispose(&s->pkt);
 	conf_dispose(&s->conf);
+	if (s->epfd >= 0)
+		close(s->epfd);
+	if (s->stopfd >= 0)
+		close(s->stopfd);
 	pb_free(s);
 }

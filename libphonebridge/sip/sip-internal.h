@@ -102,6 +102,11 @@ void pb_sip__refused(struct pb_sip *ua, int status, const char *rule, const sip_
 void pb_sip__refused_deliver(struct pb_sip *ua);
 void pb_sip__refused_clear(struct pb_sip *ua);
 
+/* --- the loop's descriptor (loopfd.c) --- */
+
+/* Find the root's epoll descriptor into ua->loop_fd (-1 when there is none). */
+void pb_sip__loop_fd_find(struct pb_sip *ua);
+
 /* --- legs and calls (call.c) --- */
 
 enum pb_sip_leg_kind { PB_LEG_CALLER = 1, PB_LEG_TARGET, PB_LEG_REGISTER };
@@ -199,6 +204,7 @@ struct pb_sip {
 	unsigned long refusals_dropped;
 	bool delivering;
 	unsigned refer_timeout_ms;     /* 0 = 60000 */
+	int loop_fd;                   /* sofia's epoll descriptor (loopfd.c), -1 = none */
 };
 
 void pb_sip__event(struct pb_sip *ua, struct pb_sip_call *call, pb_sip_event ev);

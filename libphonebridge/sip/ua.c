@@ -455,6 +455,7 @@ static int ua_setup(pb_sip *ua, const pb_sip_options *o)
 	ua->root = su_root_create(ua);
 	if (!ua->root)
 		return pb_error__oom();
+	pb_sip__loop_fd_find(ua);
 	ua->auth_nonce_ttl = o->auth_nonce_ttl;
 	rc = pb_sip__auth_set(ua, o->auth_realm, o->auth_users_file, o->admit, o->auth_nonce_ttl);
 	if (rc < 0)
@@ -489,6 +490,7 @@ PB_API int pb_sip_new(pb_sip **out, const pb_sip_options *opts, const pb_sip_han
 	if (!ua)
 		return pb_error__oom();
 	su_home_init(ua->home);
+	ua->loop_fd = -1;
 	if (handlers)
 		ua->h = *handlers;
 	rc = ua_setup(ua, &o);
