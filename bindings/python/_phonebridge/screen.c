@@ -1286,6 +1286,35 @@ static PyObject *screener_run(ScreenerObject *self, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
+/* A foreign loop (asyncio's add_reader): the descriptor, when to come back, and one pass. */
+static PyObject *screener_fileno(ScreenerObject *self, PyObject *unused)
+{
+	if (!screener_open(self))
+		return NULL;
+	int fd = pb_screener_fd(self->s);
+	if (fd < 0)
+		return pbpy_raise(fd, NULL);
+	return PyLong_FromLong(fd);
+}
+
+static PyObject *screener_timeout_ms(ScreenerObject *self, PyObject *unused)
+{
+	if (!screener_open(self))
+		return NULL;
+	return PyLong_FromLong(pb_screener_timeout_ms(self->s));
+}
+
+/* Without waiting: the GIL stays held (challenges and events take it anyway). */
+static PyObject *screener_dispatch(ScreenerObject *self, PyObject *unused)
+{
+	if (!screener_open(self))
+		return NULL;
+	int rc = pb_screener_dispatch(self->s);
+	if (rc < 0)
+		return pbpy_raise(rc, NULL);
+	return PyBool_FromLong(pb_screener_stopped(self->s));
+}
+
 static PyObject *screener_stop(ScreenerObject *self, PyObject *unused)
 {
 	if (self->s)
@@ -1317,6 +1346,9 @@ static PyMethodDef screener_methods[] = {
 	{ "step", (PyCFunction)screener_step, METH_VARARGS, "step(timeout_ms=0) -> ms to the next timer" },
 	{ "run", (PyCFunction)screener_run, METH_NOARGS, "run(): until stop() and the last call ended" },
 	{ "stop", (PyCFunction)screener_stop, METH_NOARGS, "stop(): no new calls; run() returns when idle" },
+	{ "fileno", (PyCFunction)screener_fileno, METH_NOARGS, "fileno() -> the descriptor to watch for reading" },
+	{ "timeout_ms", (PyCFunction)screener_timeout_ms, METH_NOARGS, "timeout_ms() -> ms until dispatch() is due (-1 none)" },
+	{ "dispatch", (PyCFunction)screener_dispatch, METH_NOARGS, "dispatch() -> stopped: do what is ready, without waiting" },
 	{ "close", (PyCFunction)screener_close, METH_NOARGS, "close(): end every call, free the C screener" },
 	{ NULL, NULL, 0, NULL },
 };
