@@ -95,8 +95,10 @@ typedef struct pb_screener_options {
 	const char *mode;
 	/** forward target URI; required. Several, comma-separated
 	 *  ("sip:desk@pbx, sip:soft@pbx"), ring at once in bridge mode: the first
-	 *  to answer wins, the others get CANCEL (see ring); redirect and refer
-	 *  use the first. */
+	 *  to answer wins, the others get CANCEL (see ring); redirect lists them
+	 *  all as Contacts of the 302 (one q for parallel, falling q for
+	 *  sequential, the fallback last) for an upstream that forks; refer
+	 *  takes one target only (PB_EINVAL: a REFER has one Refer-To). */
 	const char *target;
 	const char *fallback;      /**< bridge: tried when the target does not answer; may be NULL */
 	bool early_media;          /**< challenge in 183 early media instead of answering (200) */

@@ -357,7 +357,8 @@ PB_API int pb_sip_call_hangup(pb_sip_call *call);
 /**
  * Forward by redirect: 302 Moved Temporarily with @p target as Contact.
  * Only before answering. FORWARDED follows at once, then ENDED.
- * @param target borrowed, a SIP URI
+ * @param target borrowed, a SIP URI, or a Contact value listing several
+ *        ("<sip:a@x>;q=1.0, <sip:b@y>;q=0.5") for an upstream that forks
  * @return 0, PB_ESTATE (already answered), PB_EINVAL
  */
 PB_API int pb_sip_call_redirect(pb_sip_call *call, const char *target);

@@ -143,6 +143,20 @@ static int dup_str(const char **dst, const char *src)
 	return *dst ? 0 : pb_error__oom();
 }
 
+/* URIs in a comma-separated target list. */
+static unsigned count_targets(const char *list)
+{
+	unsigned n = 0;
+	for (const char *p = list;;) {
+		p += strspn(p, ", \t");
+		size_t len = strcspn(p, ", \t");
+		if (len == 0)
+			return n;
+		n++;
+		p += len;
+	}
+}
+
 static int conf_copy(conf *c, const pb_screener_options *o)
 {
 	memset(c, 0, sizeof(*c));
@@ -168,6 +182,10 @@ static int conf_copy(conf *c, const pb_screener_options *o)
 	const char *ring = o->ring && *o->ring ? o->ring : "parallel";
 	if (strcmp(ring, "parallel") && strcmp(ring, "sequential"))
 		return pb_error_set(PB_EINVAL, "screener options: ring '%s': expected parallel or sequential", ring);
+	if (!strcmp(mode, "refer") && count_targets(o->target) > 1)
+		return pb_error_set(PB_EINVAL, "screener options: mode 'refer' transfers the caller to one target "
+				    "(a REFER has exactly one Refer-To, RFC 3515), but target lists several: '%s'; "
+				    "ring several with mode 'bridge' or 'redirect'", o->target);
 	/* version 1 ends before max_calls: read only what it has */
 	memcpy(&c->o, o, o->version == 1 ? offsetof(pb_screener_options, max_calls) : sizeof(c->o));
 	if (c->o.refer_timeout > 3600) {
@@ -325,6 +343,42 @@ static int bridge_next(scall *sc)
 	return pb_error_set(PB_ENOTFOUND, "no more targets");
 }
 
+/*
+ * The 302's Contact for every target (RFC 3261 8.1.3.4, 16.7: the upstream
+ * may try several Contacts; q orders them, equal q may be forked at once):
+ * ring = parallel gives the targets one q, sequential a falling one; the
+ * fallback comes last. One target: just its URI.
+ */
+static void redirect_contacts(const pb_screener_options *o, char *out, size_t cap)
+{
+	char one[256];
+	unsigned n = count_targets(o->target);
+	bool seq = !strcmp(o->ring, "sequential");
+	size_t len = 0;
+	out[0] = '\0';
+	if (n <= 1 && !o->fallback) {
+		nth_target(o->target, 0, out, cap);
+		return;
+	}
+	for (unsigned i = 0; i <= n; i++) {
+		const char *uri = one;
+		if (i < n)
+			nth_target(o->target, i, one, sizeof(one));
+		else if (o->fallback)
+			uri = o->fallback;
+		else
+			break;
+		/* q in thousandths: 1.000, then 0.900, 0.800 ... down to 0.100; the fallback below */
+		unsigned q = i == n ? 50 : seq ? 1000 - 100 * PB_MIN(i, 9u) : 1000;
+		int w = snprintf(out + len, cap - len, "%s<%s>;q=%u.%03u", len ? ", " : "", uri, q / 1000, q % 1000);
+		if (w < 0 || (size_t)w >= cap - len) {
+			out[len] = '\0'; /* keep the Contacts that fit */
+			break;
+		}
+		len += (size_t)w;
+	}
+}
+
 static void forward(scall *sc)
 {
 	const pb_screener_options *o = &sc->s->conf.o;
@@ -335,7 +389,9 @@ static void forward(scall *sc)
 	char first[256] = "";
 	nth_target(o->target, 0, first, sizeof(first));
 	if (!strcmp(mode, "redirect") && !pb_sip_call_answered(sc->call)) {
-		rc = pb_sip_call_redirect(sc->call, first);
+		char contacts[1400];
+		redirect_contacts(o, contacts, sizeof(contacts));
+		rc = pb_sip_call_redirect(sc->call, contacts);
 		sc->final_status = rc == 0 ? 302 : 0;
 	} else if (!strcmp(mode, "refer") && pb_sip_call_answered(sc->call)) {
 		sc->referring = (rc = pb_sip_call_refer(sc->call, first)) == 0;
