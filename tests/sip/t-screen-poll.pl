@@ -3,7 +3,8 @@
 # own (pb_screener_fd(), _timeout_ms(), _dispatch()), which also reads its
 # standard input, answers real Net::SIP calls: 6 passes (bridged to a
 # Net::SIP callee), 3 fails; a command on stdin is answered between calls
-# and during one; "quit" stops it once the calls have ended.
+# and during one; a source not allowed makes a "refused" event; "quit"
+# stops it once the calls have ended.
 use strict;
 use warnings;
 use Test::More;
@@ -50,6 +51,14 @@ sub call {
     like(join("\n", proc_lines($c)), qr/^bye-received/m, 'the caller is hung up on');
     ok(wait_line($s, qr/^call 2 ended/, 20), 'the call ended');
     unlike(join("\n", proc_lines($callee)), qr/\+15550100062/, 'the target never saw it');
+}
+
+{   # a source not allowed: 403, and the screener's "refused" event
+    my $out = run_caller('--bind', '127.0.0.2', '--to', "sip:screen\@127.0.0.1:$port",
+                         '--from', 'sip:+15550100063@127.0.0.2', '--hold', 1);
+    like($out, qr/^final 403/m, 'an unlisted source gets 403');
+    ok(wait_line($s, qr/^call \d+ refused from sip:\+15550100063\@127\.0\.0\.2/, 10),
+       'event: refused, with what the INVITE said');
 }
 
 send_line($s, 'quit');
