@@ -309,6 +309,7 @@ static void stop_media(scall *sc)
 }
 
 static void start_media(scall *sc);
+static void ticker_ensure(pb_screener *s);
 
 /* Target @p i of the comma-separated list into @p out; false past the end. */
 static bool nth_target(const char *list, unsigned i, char *out, size_t cap)
@@ -472,6 +473,8 @@ static void start_media(scall *sc)
 	o.prompts = sc->s->prompts;
 	if (pb_media_call_new(&sc->media, &o) < 0)
 		LOG(PB_LOG_ERROR, "media: %s", pb_error_last()->message);
+	else
+		ticker_ensure(sc->s);
 }
 
 static void host_ring(void *ud)
@@ -567,6 +570,17 @@ static const pb_screen_host_ops host_ops = {
 
 static void junk_flush_due(pb_screener *s, int64_t now, bool all);
 
+static bool tick_needed(const pb_screener *s)
+{
+	for (const scall *sc = s->calls; sc; sc = sc->next)
+		if (sc->media && !sc->ended)
+			return true;
+	for (size_t i = 0; i < JUNK_RULES; i++)
+		if (s->junk[i].held)
+			return true;
+	return false;
+}
+
 static void tick(pb_sip_timer *t, void *ud)
 {
 	pb_screener *s = ud;
@@ -589,7 +603,16 @@ static void tick(pb_sip_timer *t, void *ud)
 			pb_screen_session_prompt_done(sc->session, now);
 		}
 	}
-	pb_sip_timer_start(s->ua, TICK_MS, tick, s, &s->ticker);
+	if (tick_needed(s))
+		pb_sip_timer_start(s->ua, TICK_MS, tick, s, &s->ticker);
+}
+
+/* The tick runs while a call has media or refusals are held back for a
+ * window's row: an idle screener has no timer (a foreign loop sleeps). */
+static void ticker_ensure(pb_screener *s)
+{
+	if (!s->ticker && s->ua)
+		pb_sip_timer_start(s->ua, TICK_MS, tick, s, &s->ticker);
 }
 
 /* --- SIP events ---------------------------------------------------------------------- */
@@ -804,6 +827,7 @@ static void refused(pb_screener *s, const char *rule, int status, const pb_sip_c
 		return;
 	}
 	j->held += n;
+	ticker_ensure(s); /* to write the window's row when it ends */
 	snprintf(j->caller, sizeof(j->caller), "%s", c->number ? c->number : c->from_uri ? c->from_uri : "");
 	snprintf(j->called, sizeof(j->called), "%s", c->request_uri ? c->request_uri : "");
 	snprintf(j->source, sizeof(j->source), "%s", c->source ? c->source : "");
@@ -1270,6 +1294,8 @@ PB_API long pb_screener_step(pb_screener *s, long timeout_ms)
 	}
 	if (s->pending && pb_sip_call_count(s->ua) == 0 && apply_restart(s) < 0)
 		return PB_EIO;
+	if (pb_screener_stopped(s)) /* what the junk windows held back is logged before run() returns */
+		junk_flush_due(s, pb_sip_now(s->ua), true);
 	return next;
 }
 

@@ -205,6 +205,7 @@ struct pb_sip {
 	bool delivering;
 	unsigned refer_timeout_ms;     /* 0 = 60000 */
 	int loop_fd;                   /* sofia's epoll descriptor (loopfd.c), -1 = none */
+	su_timer_t *heartbeat;         /* always armed: see ua_setup() */
 };
 
 void pb_sip__event(struct pb_sip *ua, struct pb_sip_call *call, pb_sip_event ev);

@@ -438,6 +438,13 @@ PB_API unsigned pb_sip_port(const pb_sip *ua)
 	return ua ? ua->port : 0;
 }
 
+static void heartbeat_fired(pb_sip *ua, su_timer_t *t, void *arg)
+{
+	(void)ua;
+	(void)t;
+	(void)arg;
+}
+
 static int ua_setup(pb_sip *ua, const pb_sip_options *o)
 {
 	const char *bind = o->bind_address ? o->bind_address : "127.0.0.1";
@@ -456,6 +463,13 @@ static int ua_setup(pb_sip *ua, const pb_sip_options *o)
 	if (!ua->root)
 		return pb_error__oom();
 	pb_sip__loop_fd_find(ua);
+	/* su_root_step() returns the time to the next timer only when there is
+	 * one (with none it returns the timeout it was given: 0 from a foreign
+	 * loop's pb_sip_step(ua, 0), which would then spin): one long periodic
+	 * timer keeps the answer true, and wakes an idle loop once a minute */
+	ua->heartbeat = su_timer_create(su_root_task(ua->root), 60000);
+	if (!ua->heartbeat || su_timer_run(ua->heartbeat, heartbeat_fired, NULL) < 0)
+		return pb_error__oom();
 	ua->auth_nonce_ttl = o->auth_nonce_ttl;
 	rc = pb_sip__auth_set(ua, o->auth_realm, o->auth_users_file, o->admit, o->auth_nonce_ttl);
 	if (rc < 0)
@@ -539,6 +553,8 @@ PB_API void pb_sip_free(pb_sip *ua)
 	pb_sip__refused_clear(ua);
 	su_free(NULL, ua->mclass); /* msg_mclass_clone() allocates without a home */
 	pb_sip__auth_clear(ua);
+	if (ua->heartbeat)
+		su_timer_destroy(ua->heartbeat);
 	if (ua->root)
 		su_root_destroy(ua->root);
 	pb_sip__acl_clear(&ua->acl);

@@ -137,6 +137,7 @@ $out = run_caller('--to', "sip:screen\@127.0.0.1:$port", '--from', 'sip:+1555010
                   '--auth', 'trunk:s3cret', '--hold', 1);
 like($out, qr/^final 503/m, 'a call while draining gets 503');
 ok(wait_line($d, qr/^<5>screend: stopped/, 30), 'stopped once the call ended');
+is(wait_exit($d, 20), 0, 'and exited');
 close $_ for @socks;
 
 my @rows = calls();
