@@ -18,8 +18,9 @@
  * In on_call() the program decides: pb_sip_call_reject(), _ring(),
  * _answer(), _redirect() (302), and later _refer() or _bridge().
  *
- * RTP: the library owns one UDP socket per call leg and hands whole RTP
- * packets to the rtp handler; pb_sip_call_send_rtp() sends whole packets.
+ * RTP: the agent opens one UDP socket per call leg (media's pb_rtp_socket,
+ * phonebridge/media.h), watches it on its loop and hands whole RTP packets
+ * to the rtp handler; pb_sip_call_send_rtp() sends whole packets.
  * Packetizing and codecs are the media module's job. A bridged call relays
  * RTP between its legs itself (payload type numbers are rewritten from the
  * caller's negotiation to the target's).

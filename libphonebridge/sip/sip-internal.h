@@ -116,12 +116,10 @@ typedef struct pb_sip_leg {
 	struct pb_sip *ua;
 	struct pb_sip_call *call;      /* NULL once the call is gone (a target leg ending late) */
 	nua_handle_t *nh;
-	int fd;                        /* RTP socket, -1 if none */
+	struct pb_rtp_socket *rtp;     /* media's RTP socket, NULL if none */
 	su_wait_t wait;
 	bool registered;
 	pb_sip_media media;
-	struct sockaddr_storage remote;
-	socklen_t remote_len;
 	bool answered;                 /* 200 sent (caller) or received (target) */
 	bool final_sent;               /* a final response was sent (caller leg) */
 	bool terminated;
@@ -129,11 +127,6 @@ typedef struct pb_sip_leg {
 	struct pb_sip_leg *next_orphan; /* in pb_sip.orphans once its call is gone */
 	struct pb_sip_leg *next_fork;   /* in pb_sip_call.forks while it rings */
 	int status;
-	/* what went out to this leg last, so that a relayed stream continues it
-	 * (same SSRC, sequence and timestamp running on) instead of jumping */
-	bool tx_known, map_valid;
-	uint32_t tx_ssrc, tx_ts, map_src_ssrc, ts_delta;
-	uint16_t tx_seq, seq_delta;
 } pb_sip_leg;
 
 struct pb_sip_call {

@@ -144,7 +144,6 @@ static int start_register(pb_sip *ua, const pb_sip_options *o)
 		return pb_error__oom();
 	ua->reg.kind = PB_LEG_REGISTER;
 	ua->reg.ua = ua;
-	ua->reg.fd = -1;
 	ua->reg.nh = nua_handle(ua->nua, &ua->reg, SIPTAG_TO_STR(o->aor), SIPTAG_FROM_STR(o->aor),
 				TAG_END());
 	if (!ua->reg.nh)
