@@ -42,7 +42,7 @@ static const pb_challenge_ops code42 = {
 
 static void on_event(const pb_screener_event *ev, void *userdata)
 {
-	static const char *const names[] = { "started", "verdict", "challenge", "forwarded", "ended" };
+	static const char *const names[] = { "started", "verdict", "challenge", "forwarded", "ended", "refused" };
 	printf("call %lu %s from %s", ev->call, names[ev->type], ev->caller->from_uri);
 	if (ev->type == PB_SCREENER_ENDED)
 		printf(": %s", ev->outcome);

@@ -296,6 +296,15 @@ ok(text_string_to_metric_families is None or
    (calls.get((("verdict", "reject"),)) == 1 and calls.get((("verdict", "challenge"),)) == 1 and
     sum(v for k, v in chal.items() if ("challenge", "press-digit") in k) == 1),
    "pb_screend_calls_total by verdict and pb_screend_challenges_total by outcome (%s %s)" % (calls, chal))
+# a call from a source not allowed is refused by the sip layer: counted by rule and status
+call("--bind", "127.0.0.2", "--from", "sip:+15550103000@127.0.0.2")
+refused = {}
+if text_string_to_metric_families is not None:
+    wait_for(lambda: (families(get(sbase + "/metrics")[2]) or {}).get("pb_screend_refused_total"), "refused", 60)
+    refused = (families(get(sbase + "/metrics")[2]) or {}).get("pb_screend_refused_total", {})
+ok(text_string_to_metric_families is None or
+   refused.get((("rule", "source-not-allowed"), ("status", "403"))) == 1,
+   "pb_screend_refused_total counts the sip layer's refusal by rule and status (%s)" % refused)
 r = run(SCREEND, "-c", sconf, "status", "--json")
 try:
     sdoc = json.loads(r.stdout)

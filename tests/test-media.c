@@ -7,6 +7,7 @@
 #include "harness.h"
 
 #include <inttypes.h>
+#include <poll.h>
 #include <sndfile.h>
 #include <spandsp.h>
 #include <unistd.h>
@@ -980,10 +981,77 @@ static void test_media__allocation_failures(void **state)
 	assert_true(pb_test_alloc_fail_each(alloc_scenario, NULL, NULL) >= 10);
 }
 
+/* Wait up to 5 s for a datagram on @p s. */
+static long recv_wait(pb_rtp_socket *s, uint8_t *buf, size_t cap)
+{
+	struct pollfd p = { .fd = pb_rtp_socket_fd(s), .events = POLLIN };
+	if (poll(&p, 1, 5000) != 1)
+		return PB_ETIMEOUT;
+	return pb_rtp_socket_recv(s, buf, cap);
+}
+
+/* A leg's RTP socket: a port in the range, send and receive, hold, and a
+ * relay that maps payload types and continues the receiver's stream. */
+static void test_media__rtp_socket(void **state)
+{
+	(void)state;
+	pb_rtp_socket *a, *b, *c;
+	unsigned next = 0;
+	assert_pb_error(pb_rtp_socket_open(&a, "not-numeric", 0, 0, NULL), PB_EINVAL);
+	assert_pb_error(pb_rtp_socket_open(&a, "127.0.0.1", 3000, 2000, &next), PB_EINVAL);
+	assert_pb_ok(pb_rtp_socket_open(&a, "127.0.0.1", 0, 0, NULL));
+	assert_pb_ok(pb_rtp_socket_open(&b, "127.0.0.1", 0, 0, NULL));
+	/* a range: even ports, the counter moves on (a taken port is skipped) */
+	unsigned base = pb_rtp_socket_port(b) & ~1u;
+	next = base;
+	if (pb_rtp_socket_open(&c, "127.0.0.1", base, base + 8, &next) == 0) {
+		assert_true(pb_rtp_socket_port(c) >= base && pb_rtp_socket_port(c) <= base + 8);
+		assert_int_equal(pb_rtp_socket_port(c) % 2, 0);
+		assert_true(next != base);
+		pb_rtp_socket_close(c);
+	}
+	uint8_t pkt[172] = { 0x80, 0, 0, 100, 0, 0, 0x03, 0xe8, 0xaa, 0xbb, 0xcc, 0xdd };
+	uint8_t got[2048];
+	assert_false(pb_rtp_socket_has_remote(a));
+	assert_pb_error(pb_rtp_socket_send(a, pkt, sizeof(pkt)), PB_ESTATE);
+	assert_pb_error(pb_rtp_socket_set_remote(a, "127.0.0.1", 0), PB_EINVAL);
+	assert_pb_ok(pb_rtp_socket_set_remote(a, "127.0.0.1", pb_rtp_socket_port(b)));
+	assert_pb_ok(pb_rtp_socket_set_remote(b, "127.0.0.1", pb_rtp_socket_port(a)));
+	assert_int_equal(pb_rtp_socket_recv(b, got, sizeof(got)), PB_EAGAIN);
+	/* our own stream: PCMU, seq 100, ts 1000, SSRC aabbccdd */
+	assert_pb_ok(pb_rtp_socket_send(a, pkt, sizeof(pkt)));
+	assert_int_equal(recv_wait(b, got, sizeof(got)), sizeof(pkt));
+	assert_memory_equal(got, pkt, sizeof(pkt));
+	/* a relayed stream (PCMA as 8 -> 0, events 96 -> 101) continues ours */
+	uint8_t in[172] = { 0x80, 8, 0x12, 0x34, 0, 0, 0, 50, 1, 2, 3, 4 };
+	pb_rtp_relay_map map = { 8, 96, 0, 101 };
+	assert_pb_ok(pb_rtp_socket_relay(a, in, sizeof(in), &map));
+	assert_int_equal(recv_wait(b, got, sizeof(got)), sizeof(in));
+	assert_int_equal(got[1] & 0x7f, 0);
+	assert_int_equal(got[2] << 8 | got[3], 101);                 /* seq runs on */
+	assert_int_equal(got[4] << 24 | got[5] << 16 | got[6] << 8 | got[7], 1160); /* ts: one frame on */
+	assert_memory_equal(got + 8, pkt + 8, 4);                    /* our SSRC */
+	uint8_t ev[16] = { 0x80, 96, 0x12, 0x35, 0, 0, 0, 50, 1, 2, 3, 4, 6, 0x0a, 0, 160 };
+	assert_pb_ok(pb_rtp_socket_relay(a, ev, sizeof(ev), &map));
+	assert_int_equal(recv_wait(b, got, sizeof(got)), sizeof(ev));
+	assert_int_equal(got[1] & 0x7f, 101);
+	assert_int_equal(got[2] << 8 | got[3], 102);
+	uint8_t bad[4] = { 0x80, 0, 0, 1 };
+	assert_pb_error(pb_rtp_socket_relay(a, bad, sizeof(bad), &map), PB_EMALFORMED);
+	/* on hold: nothing goes out */
+	assert_pb_ok(pb_rtp_socket_set_remote(a, NULL, 0));
+	assert_false(pb_rtp_socket_has_remote(a));
+	assert_pb_error(pb_rtp_socket_send(a, pkt, sizeof(pkt)), PB_ESTATE);
+	pb_rtp_socket_close(a);
+	pb_rtp_socket_close(b);
+	pb_rtp_socket_close(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_media__g711_round_trip),
+		cmocka_unit_test(test_media__rtp_socket),
 		cmocka_unit_test(test_media__rtp_parse_and_encode),
 		cmocka_unit_test(test_media__rtp_sender_counts),
 		cmocka_unit_test(test_media__rtp_receiver),

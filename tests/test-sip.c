@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -429,6 +430,125 @@ static void test_sip__timers_fire_and_cancel(void **state)
 	pb_sip_free(ua);
 }
 
+/* pb_sip_fd(): a descriptor that polls readable when a request came, and
+ * stepping the agent then answers it (the way a foreign loop drives it). */
+static void test_sip__loop_fd_for_a_foreign_loop(void **state)
+{
+	(void)state;
+	pb_sip *ua = NULL;
+	pb_sip_options o = PB_SIP_OPTIONS_INIT;
+	o.port = PB_SIP_PORT_ANY;
+	o.tcp = false;
+	o.allow_sources = "127.0.0.1";
+	assert_pb_ok(pb_sip_new(&ua, &o, NULL));
+	int fd = pb_sip_fd(ua);
+	assert_true(fd >= 0);
+	for (int i = 0; i < 20; i++) /* whatever start-up left ready */
+		pb_sip_step(ua, 0);
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 0), 0);
+	int c = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)pb_sip_port(ua)) };
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	struct sockaddr_in me = { .sin_family = AF_INET };
+	me.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(c, (struct sockaddr *)&me, sizeof(me)), 0);
+	socklen_t ml = sizeof(me);
+	getsockname(c, (struct sockaddr *)&me, &ml);
+	char req[600];
+	int n = snprintf(req, sizeof(req),
+			 "OPTIONS sip:screen@127.0.0.1:%u SIP/2.0\r\n"
+			 "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-loopfd1\r\nMax-Forwards: 70\r\n"
+			 "From: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:screen@127.0.0.1>\r\n"
+			 "Call-ID: loopfd-1@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+			 pb_sip_port(ua), ntohs(me.sin_port));
+	assert_int_equal(sendto(c, req, (size_t)n, 0, (struct sockaddr *)&to, sizeof(to)), n);
+	assert_int_equal(poll(&p, 1, 10000), 1); /* the foreign loop wakes up */
+	assert_true(p.revents & POLLIN);
+	char buf[2048];
+	ssize_t got = -1;
+	for (int i = 0; i < 500 && got < 0; i++) {
+		pb_sip_step(ua, 0);
+		got = recv(c, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+		if (got < 0) {
+			struct pollfd q = { .fd = c, .events = POLLIN };
+			poll(&q, 1, 20);
+		}
+	}
+	assert_true(got > 12);
+	buf[got] = '\0';
+	assert_memory_equal(buf, "SIP/2.0 200 ", 12);
+	close(c);
+	pb_sip_free(ua);
+	assert_pb_error(pb_sip_fd(NULL), PB_EINVAL);
+}
+
+struct refusals {
+	unsigned long reports, total;
+	char rule[32], source[64], from[64];
+	int status;
+};
+
+static void on_refused(const pb_sip_refusal *r, void *ud)
+{
+	struct refusals *x = ud;
+	x->reports++;
+	x->total += r->count;
+	x->status = r->status;
+	snprintf(x->rule, sizeof(x->rule), "%s", r->rule);
+	snprintf(x->source, sizeof(x->source), "%s", r->caller->source ? r->caller->source : "");
+	snprintf(x->from, sizeof(x->from), "%s", r->caller->from_uri ? r->caller->from_uri : "");
+}
+
+/* The agent's own refusals reach the program, none lost: 40 INVITEs from a
+ * source not allowed, sent before the loop runs, add up to 40 however many
+ * a loop step reads (more than 32 between two deliveries: the last report
+ * counts those that found the queue full). */
+static void test_sip__refusals_reported(void **state)
+{
+	(void)state;
+	pb_sip *ua = NULL;
+	pb_sip_options o = PB_SIP_OPTIONS_INIT;
+	o.port = PB_SIP_PORT_ANY;
+	o.tcp = false;
+	o.allow_sources = "192.0.2.1";
+	assert_pb_ok(pb_sip_new(&ua, &o, NULL));
+	struct refusals x = { 0 };
+	pb_sip_set_refused_handler(ua, on_refused, &x);
+	int c = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)pb_sip_port(ua)) };
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	struct sockaddr_in me = { .sin_family = AF_INET };
+	me.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(c, (struct sockaddr *)&me, sizeof(me)), 0);
+	socklen_t ml = sizeof(me);
+	getsockname(c, (struct sockaddr *)&me, &ml);
+	for (int i = 0; i < 40; i++) {
+		char req[700];
+		int n = snprintf(req, sizeof(req),
+				 "INVITE sip:screen@127.0.0.1:%u SIP/2.0\r\n"
+				 "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-refused%d\r\nMax-Forwards: 70\r\n"
+				 "From: <sip:+15550100%03d@127.0.0.1>;tag=%d\r\nTo: <sip:screen@127.0.0.1>\r\n"
+				 "Call-ID: refused-%d@127.0.0.1\r\nCSeq: 1 INVITE\r\n"
+				 "Contact: <sip:x@127.0.0.1:%u>\r\nContent-Length: 0\r\n\r\n",
+				 pb_sip_port(ua), ntohs(me.sin_port), i, i, i, i, ntohs(me.sin_port));
+		assert_int_equal(sendto(c, req, (size_t)n, 0, (struct sockaddr *)&to, sizeof(to)), n);
+	}
+	for (int i = 0; i < 500 && x.total < 40; i++)
+		pb_sip_step(ua, 20);
+	assert_int_equal(x.total, 40);
+	assert_true(x.reports >= 2 && x.reports <= 40);
+	assert_string_equal(x.rule, "source-not-allowed");
+	assert_int_equal(x.status, 403);
+	char want[32];
+	snprintf(want, sizeof(want), "127.0.0.1:%u", ntohs(me.sin_port));
+	assert_string_equal(x.source, want);
+	assert_non_null(strstr(x.from, "sip:+15550100"));
+	close(c);
+	pb_sip_set_refused_handler(ua, NULL, NULL);
+	pb_sip_free(ua);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -445,6 +565,8 @@ int main(void)
 		cmocka_unit_test(test_sip__timers_fire_and_cancel),
 		cmocka_unit_test(test_sip__auth_options_checked),
 		cmocka_unit_test(test_sip__auth_challenges_unknown_sources),
+		cmocka_unit_test(test_sip__loop_fd_for_a_foreign_loop),
+		cmocka_unit_test(test_sip__refusals_reported),
 	};
 	return pb_test_run("sip", tests);
 }

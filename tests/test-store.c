@@ -979,10 +979,10 @@ static void test_store__call_log_keeps_calls(void **state)
 {
 	struct fixture *f = *state;
 	pb_store_call c = { 0, 1000, "+12025550123", "A", "accept", NULL, 65000, "sip:me@pbx",
-			    "sip:+15550100000@screen", "allow-list", 200, "forwarded" };
+			    "sip:+15550100000@screen", "allow-list", 200, "forwarded", NULL, 0 };
 	int64_t id1, id2;
 	assert_pb_ok(pb_store_call_log(f->st, &c, &id1));
-	pb_store_call d = { 0, 2000, NULL, "none", "challenge", "dtmf:failed", 0, NULL, NULL, NULL, 0, NULL };
+	pb_store_call d = { 0, 2000, NULL, "none", "challenge", "dtmf:failed", 0, NULL, NULL, NULL, 0, NULL, NULL, 0 };
 	assert_pb_ok(pb_store_call_log(f->st, &d, &id2));
 	pb_store_call e = { 0 }; /* now, all unknown */
 	assert_pb_ok(pb_store_call_log(f->st, &e, NULL));
@@ -1019,7 +1019,21 @@ static void test_store__call_log_keeps_calls(void **state)
 	assert_string_equal(l->items[2].ended, "forwarded");
 	assert_null(l->items[1].rule);
 	assert_int_equal(l->items[1].sip_status, 0);
+	assert_null(l->items[2].source);
+	assert_int_equal(l->items[2].count, 1); /* 0 when logged means one call */
 	pb_store_call_list_free(l);
+	/* schema 6: the source address, and a row standing for many refusals */
+	pb_store_call g = { .verdict = "reject", .rule = "source-not-allowed", .sip_status = 403,
+			    .source = "192.0.2.7:5060", .count = 41 };
+	assert_pb_ok(pb_store_call_log(f->st, &g, &id1));
+	assert_pb_ok(pb_store_call_recent(f->st, 1, &l));
+	assert_int_equal(l->items[0].id, id1);
+	assert_string_equal(l->items[0].source, "192.0.2.7:5060");
+	assert_string_equal(l->items[0].rule, "source-not-allowed");
+	assert_int_equal(l->items[0].count, 41);
+	pb_store_call_list_free(l);
+	g.count = -1;
+	assert_pb_error(pb_store_call_log(f->st, &g, NULL), PB_EINVAL);
 	c.duration_ms = -1;
 	assert_pb_error(pb_store_call_log(f->st, &c, NULL), PB_EINVAL);
 }
@@ -1289,7 +1303,7 @@ static void test_store__allocation_failures_are_clean(void **state)
 	assert_pb_ok(pb_store_contact_set(f->st, "+1", "One", "!1:hs"));
 	const char *nums[] = { "+2", "+1" };
 	assert_pb_ok(pb_store_group_set(f->st, nums, 2, "!12:hs"));
-	pb_store_call c = { 0, 1, "+1", "A", "accept", NULL, 0, NULL, NULL, NULL, 0, NULL };
+	pb_store_call c = { 0, 1, "+1", "A", "accept", NULL, 0, NULL, NULL, NULL, 0, NULL, NULL, 0 };
 	for (int i = 0; i < 20; i++)
 		assert_pb_ok(pb_store_call_log(f->st, &c, NULL));
 	assert_pb_ok(pb_store_kv_set(f->st, "k", "v"));

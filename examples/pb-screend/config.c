@@ -131,6 +131,8 @@ static int sip_key(parse_ctx *p, const char *k, const char *v)
 		return str(p, c->user_agent, sizeof(c->user_agent), k, v);
 	if (!strcmp(k, "early-media"))
 		return bool_val(p, &c->early_media, k, v);
+	if (!strcmp(k, "max-calls"))
+		return uint_val(p, &c->max_calls, 100000, k, v);
 	return fail(p, "[sip] unknown key '%s'%s", k, "");
 }
 
@@ -174,6 +176,8 @@ static int forward_key(parse_ctx *p, const char *k, const char *v)
 	}
 	if (!strcmp(k, "timeout"))
 		return uint_val(p, &c->forward_timeout, 600, k, v);
+	if (!strcmp(k, "refer-timeout"))
+		return uint_val(p, &c->refer_timeout, 600, k, v);
 	return fail(p, "[forward] unknown key '%s'%s", k, "");
 }
 

@@ -21,6 +21,7 @@ typedef struct screend_config {
 	unsigned rtp_port_min, rtp_port_max;
 	char user_agent[128];
 	bool early_media;             /* answer challenges with 183 instead of 200 */
+	unsigned max_calls;           /* calls in progress at most (503 beyond); 0 = no limit */
 	/* [sip] digest authentication of INVITEs (auth_key() in config.c) */
 	char auth_realm[128], auth_users_file[512];
 	bool auth_and;                /* admit = address-and-digest (else address-or-digest) */
@@ -37,6 +38,7 @@ typedef struct screend_config {
 	char refer_fallback[16];      /* bridge | goodbye */
 	char ring[16];                /* parallel | sequential (several targets) */
 	unsigned forward_timeout;
+	unsigned refer_timeout;       /* seconds to wait for the REFER's final NOTIFY; 0 = the library's 60 */
 	/* [screen] */
 	char prompts[512];
 	unsigned max_duration;        /* seconds */

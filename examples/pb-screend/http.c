@@ -39,6 +39,8 @@ void screend_metrics_declare(void)
 	pbd_metric_declare("pb_screend_challenges_total", PBD_COUNTER, "Challenges run, by challenge and outcome.");
 	pbd_metric_declare("pb_screend_forwarded_total", PBD_COUNTER, "Calls handed to the target, by mode.");
 	pbd_metric_declare("pb_screend_calls_ended_total", PBD_COUNTER, "Calls over and logged, answered or not.");
+	pbd_metric_declare("pb_screend_refused_total", PBD_COUNTER,
+			   "Calls refused before screening (source, authentication, SDP, overload), by rule and SIP status.");
 	pbd_metric_declare("pb_screend_active_calls", PBD_GAUGE, "Calls in progress.");
 	pbd_metric_declare("pb_screend_registration_state", PBD_GAUGE,
 			   "1 for the registration's current state (none, pending, registered, failed).");
@@ -68,6 +70,14 @@ void screend_metrics_event(const pb_screener_event *ev, void *userdata)
 	case PB_SCREENER_ENDED:
 		pbd_metric_add("pb_screend_calls_ended_total", 1, "answered", ev->duration_ms > 0 ? "yes" : "no",
 			       NULL);
+		break;
+	case PB_SCREENER_REFUSED:
+		if (ev->decision) {
+			char status[8];
+			snprintf(status, sizeof(status), "%d", ev->decision->sip_status);
+			pbd_metric_add("pb_screend_refused_total", (long long)(ev->count ? ev->count : 1), "rule",
+				       ev->decision->rule ? ev->decision->rule : "?", "status", status, NULL);
+		}
 		break;
 	default:
 		break;

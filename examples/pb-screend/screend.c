@@ -111,6 +111,8 @@ static void fill_options(const screend_config *c, const char *password, const ch
 	o->early_media = c->early_media;
 	o->max_duration = c->max_duration;
 	o->on_event = screend_metrics_event; /* /metrics: calls by verdict, challenge outcomes */
+	o->max_calls = c->max_calls;
+	o->refer_timeout = c->refer_timeout;
 	size_t k = 0;
 	for (size_t i = 0; i < c->npolicy; i++) {
 		policy[k++] = c->policy_key[i];
@@ -438,12 +440,13 @@ static int print_call(const pb_store_call *c)
 	char when[32];
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return print_json(json_pack("{s:s,s:I,s:I,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:i,s:I,s:s?,s:s?}",
+	return print_json(json_pack("{s:s,s:I,s:I,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:i,s:I,s:s?,s:s?,s:s?,s:I}",
 				    "time", when, "id", (json_int_t)c->id, "at_ms", (json_int_t)c->at,
 				    "caller", c->caller, "called", c->called, "attestation", c->attestation,
 				    "verdict", c->verdict, "rule", c->rule, "challenge", c->challenge,
 				    "sip_status", c->sip_status, "duration_ms", (json_int_t)c->duration_ms,
-				    "forward_target", c->forward_target, "ended", c->ended));
+				    "forward_target", c->forward_target, "ended", c->ended,
+				    "source", c->source, "count", (json_int_t)(c->count ? c->count : 1)));
 }
 
 /* Every call logged, newest first, one JSON document each. */

@@ -3,9 +3,10 @@
  * in-band), prompts and playout.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * No sockets and no threads: the host (pb-screend on its su_root loop) reads
- * datagrams and hands them in, and every 20 ms asks for the next packet to
- * send. docs/media.md shows the loop.
+ * No loop and no threads: the host (pb-screend on its su_root loop) reads
+ * datagrams (from a pb_rtp_socket, the one socket type here) and hands them
+ * in, and every 20 ms asks for the next packet to send. docs/media.md shows
+ * the loop.
  *
  *     pb_media_call *mc;
  *     pb_media_call_options o = PB_MEDIA_CALL_OPTIONS_INIT;
@@ -384,6 +385,77 @@ PB_API int pb_media_call_receive(pb_media_call *c, const uint8_t *buf, size_t le
 
 /** Counters of the received audio stream. @return borrowed; valid as long as @p c */
 PB_API const pb_rtp_rx_stats *pb_media_call_stats(const pb_media_call *c);
+
+/* --- a call leg's RTP socket -------------------------------------------------------- */
+
+/**
+ * One UDP socket for a call leg's RTP, bound on a numeric address within a
+ * port range. The program's loop watches pb_rtp_socket_fd() for reading
+ * and calls pb_rtp_socket_recv(); nothing here waits or runs a loop. The
+ * SIP agent (phonebridge/sip.h) opens one per leg. Opaque.
+ */
+typedef struct pb_rtp_socket pb_rtp_socket;
+
+/**
+ * Open and bind one.
+ * @param address   numeric IPv4 or IPv6 address (borrowed)
+ * @param port_min, port_max  the range (even ports are used); 0, 0: a port the system chooses
+ * @param next_port where to start looking within the range, advanced past
+ *        the port taken (several sockets share one counter); may be NULL for 0, 0
+ * @param out receives the socket (pb_rtp_socket_close())
+ * @return 0; PB_EINVAL (not numeric, a bad range); PB_EIO (no free port); PB_ENOMEM
+ */
+PB_API int pb_rtp_socket_open(pb_rtp_socket **out, const char *address, unsigned port_min, unsigned port_max,
+			      unsigned *next_port);
+
+/** Close it. NULL is fine. */
+PB_API void pb_rtp_socket_close(pb_rtp_socket *s);
+
+/** The descriptor to watch for reading. @return borrowed: closed by pb_rtp_socket_close() */
+PB_API int pb_rtp_socket_fd(const pb_rtp_socket *s);
+
+/** The local port (for our SDP). */
+PB_API uint16_t pb_rtp_socket_port(const pb_rtp_socket *s);
+
+/**
+ * Where RTP goes (the c= address and m= port of the other side's SDP).
+ * @param address numeric (borrowed); NULL: nowhere (on hold: nothing is sent)
+ * @return 0; PB_EINVAL (the address or port is not numeric or out of range)
+ */
+PB_API int pb_rtp_socket_set_remote(pb_rtp_socket *s, const char *address, unsigned port);
+
+/** True once there is somewhere to send to. */
+PB_API bool pb_rtp_socket_has_remote(const pb_rtp_socket *s);
+
+/**
+ * Send one whole RTP packet (our own stream: a later relay continues it).
+ * @param packet borrowed
+ * @return 0; PB_ESTATE without a remote; PB_EIO on a send error
+ */
+PB_API int pb_rtp_socket_send(pb_rtp_socket *s, const uint8_t *packet, size_t len);
+
+/**
+ * Read one datagram, without waiting.
+ * @return its length; PB_EAGAIN when none is waiting; PB_EIO
+ */
+PB_API long pb_rtp_socket_recv(pb_rtp_socket *s, uint8_t *buf, size_t cap);
+
+/** How a relayed packet's payload types map from one leg's negotiation to the other's (-1: none). */
+typedef struct pb_rtp_relay_map {
+	int from_codec_pt, from_event_pt;
+	int to_codec_pt, to_event_pt;
+} pb_rtp_relay_map;
+
+/**
+ * Relay a packet received on one leg to @p to (a B2BUA bridge): the codec
+ * and telephone-event payload types are mapped, and the stream @p to
+ * already receives (our prompts before the bridge) is continued — same
+ * SSRC, sequence numbers and timestamps running on — because receivers drop
+ * packets whose sequence numbers go back. @p p is rewritten in place.
+ * @return 0 (nothing is sent while @p to has no remote); PB_EMALFORMED (not
+ *         RTP version 2, or shorter than its header); PB_EIO
+ */
+PB_API int pb_rtp_socket_relay(pb_rtp_socket *to, uint8_t *p, size_t len, const pb_rtp_relay_map *map);
 
 PB_END_DECLS
 

@@ -22,7 +22,8 @@
  *     pb_screener_free(s);
  *
  * One thread: every function of one screener, and every callback it makes,
- * runs on the thread that drives it (pb_screener_run() or _step()).
+ * runs on the thread that drives it (pb_screener_run(), _step(), or
+ * _dispatch() from a foreign event loop watching pb_screener_fd()).
  * docs/screen.md ("A screener") has the details.
  */
 #ifndef PHONEBRIDGE_SCREENER_H
@@ -46,6 +47,15 @@ typedef enum pb_screener_event_type {
 	PB_SCREENER_CHALLENGE_DONE,   /**< the challenge ended: result set */
 	PB_SCREENER_FORWARDED,        /**< the call was handed to target (mode says how) */
 	PB_SCREENER_ENDED,            /**< the call is over and logged: outcome, duration set */
+	/**
+	 * Refused before screening (the user agent's own refusals: source not
+	 * allowed, digest refused, malformed SDP, no acceptable media, draining;
+	 * or overloaded) and logged: decision (verdict reject, rule, sip_status)
+	 * and count set; caller holds what the INVITE said, as far as it was
+	 * read. Not preceded by PB_SCREENER_CALL_STARTED. Aggregated like the
+	 * call log's rows: count > 1 for a row standing for many refusals.
+	 */
+	PB_SCREENER_REFUSED,
 } pb_screener_event_type;
 
 /** One event. Every pointer is borrowed for the callback only. */
@@ -59,6 +69,8 @@ typedef struct pb_screener_event {
 	const char *target;                 /**< PB_SCREENER_FORWARDED: where to */
 	const char *outcome;                /**< PB_SCREENER_ENDED: "CHALLENGE:OUTCOME" or "none" */
 	int64_t duration_ms;                /**< PB_SCREENER_ENDED: answered time, 0 if never */
+	/* since 0.2 (the library fills it; callbacks built before it never read it) */
+	unsigned long count;                /**< calls the event stands for: 1, more for an aggregated PB_SCREENER_REFUSED */
 } pb_screener_event;
 
 /** Receives the events of every call. */
@@ -83,8 +95,10 @@ typedef struct pb_screener_options {
 	const char *mode;
 	/** forward target URI; required. Several, comma-separated
 	 *  ("sip:desk@pbx, sip:soft@pbx"), ring at once in bridge mode: the first
-	 *  to answer wins, the others get CANCEL (see ring); redirect and refer
-	 *  use the first. */
+	 *  to answer wins, the others get CANCEL (see ring); redirect lists them
+	 *  all as Contacts of the 302 (one q for parallel, falling q for
+	 *  sequential, the fallback last) for an upstream that forks; refer
+	 *  takes one target only (PB_EINVAL: a REFER has one Refer-To). */
 	const char *target;
 	const char *fallback;      /**< bridge: tried when the target does not answer; may be NULL */
 	bool early_media;          /**< challenge in 183 early media instead of answering (200) */
@@ -101,15 +115,32 @@ typedef struct pb_screener_options {
 	/** Several targets: "parallel" (default, all at once) or "sequential"
 	 *  (one after the other, each for the bridge timeout, then the fallback). */
 	const char *ring;
-	/** (version 2) store is a postgresql:// URL (a cluster's shared store,
+	/* --- version 2 --- */
+	/** store is a postgresql:// URL (a cluster's shared store,
 	 *  docs/cluster.md): the file with its password (pb_store_options'
 	 *  password_file); may be NULL. */
 	const char *store_password_file;
+	/* --- version 3 --- */
+	/**
+	 * Calls in progress at most; one more is refused with 503 (rule
+	 * "overloaded", logged like the agent's own refusals). 0 = no limit.
+	 */
+	unsigned max_calls;
+	/**
+	 * mode "refer": seconds to wait, after the REFER was accepted (202),
+	 * for the NOTIFY with the transfer's final status; none in time is
+	 * treated as a failed REFER (refer_fallback). Count the target's
+	 * ringing in: the final NOTIFY comes when it answers. 0 = 60.
+	 */
+	unsigned refer_timeout;
 } pb_screener_options;
 
-#define PB_SCREENER_OPTIONS_VERSION 2
+/* Versions 1 (without store_password_file) and 2 (without max_calls and
+ * refer_timeout) are still accepted. */
+#define PB_SCREENER_OPTIONS_VERSION 3
 #define PB_SCREENER_OPTIONS_INIT { PB_SCREENER_OPTIONS_VERSION, PB_SIP_OPTIONS_INIT, NULL, NULL, \
-				   "bridge", NULL, NULL, false, 0, NULL, NULL, NULL, "bridge", "parallel", NULL }
+				   "bridge", NULL, NULL, false, 0, NULL, NULL, NULL, "bridge", "parallel", \
+				   NULL, 0, 0 }
 
 /** A screener. Opaque. */
 typedef struct pb_screener pb_screener;
@@ -172,6 +203,49 @@ PB_API int pb_screener_start(pb_screener *s);
  * @return ms until the next timer is due (-1 for none), or PB_ESTATE before start
  */
 PB_API long pb_screener_step(pb_screener *s, long timeout_ms);
+
+/**
+ * For a program with an event loop of its own (poll, epoll, GLib, asyncio):
+ * a descriptor that polls readable when the screener has work (SIP, RTP,
+ * a pb_screener_stop()). Watch it for reading; call pb_screener_dispatch()
+ * when it is readable, and when pb_screener_timeout_ms() has passed
+ * (timers do not make it readable):
+ *
+ *     struct pollfd p = { pb_screener_fd(s), POLLIN, 0 };
+ *     while (!pb_screener_stopped(s)) {
+ *             poll(&p, 1, (int)pb_screener_timeout_ms(s));  // with your own fds
+ *             pb_screener_dispatch(s);
+ *     }
+ *
+ * It stays the same for the screener's life, also when a reconfiguration
+ * restarts the agent (an epoll descriptor holding sofia-sip's, Linux only).
+ * Everything still runs on the thread that calls pb_screener_dispatch().
+ *
+ * @return the descriptor, borrowed: valid until pb_screener_free(); do not
+ *         read, close or change it. PB_ESTATE before pb_screener_start();
+ *         PB_EUNSUPPORTED when sofia-sip's loop has no descriptor here
+ *         (drive it with pb_screener_step() instead)
+ */
+PB_API int pb_screener_fd(const pb_screener *s);
+
+/**
+ * Milliseconds until pb_screener_dispatch() is due even if the descriptor
+ * stays quiet (the next timer: the media tick, a challenge's timeout), as
+ * the poll() timeout: -1 none, 0 now (before the first dispatch, and once
+ * pb_screener_stop() was called).
+ */
+PB_API long pb_screener_timeout_ms(const pb_screener *s);
+
+/**
+ * Do what is ready, without waiting (SIP, RTP, timers, a stop): the
+ * callbacks and challenges run inside, on the calling thread. Call it when
+ * pb_screener_fd() is readable or pb_screener_timeout_ms() has passed;
+ * calling it more often is harmless.
+ * @return 0 (pb_screener_timeout_ms() says when to come back); PB_ESTATE
+ *         before start; PB_EIO when an agent restart failed (as
+ *         pb_screener_run())
+ */
+PB_API int pb_screener_dispatch(pb_screener *s);
 
 /**
  * Run until pb_screener_stop() was called and the last call has ended.

@@ -18,8 +18,9 @@
  * In on_call() the program decides: pb_sip_call_reject(), _ring(),
  * _answer(), _redirect() (302), and later _refer() or _bridge().
  *
- * RTP: the library owns one UDP socket per call leg and hands whole RTP
- * packets to the rtp handler; pb_sip_call_send_rtp() sends whole packets.
+ * RTP: the agent opens one UDP socket per call leg (media's pb_rtp_socket,
+ * phonebridge/media.h), watches it on its loop and hands whole RTP packets
+ * to the rtp handler; pb_sip_call_send_rtp() sends whole packets.
  * Packetizing and codecs are the media module's job. A bridged call relays
  * RTP between its legs itself (payload type numbers are rewritten from the
  * caller's negotiation to the target's).
@@ -210,6 +211,19 @@ PB_API void pb_sip_break(pb_sip *ua);
 PB_API long pb_sip_step(pb_sip *ua, long timeout_ms);
 
 /**
+ * The descriptor of the agent's loop, for a program with an event loop of
+ * its own (poll, epoll, GLib, asyncio): it polls readable whenever the
+ * agent has something to do (a SIP message, RTP, a call of ours to
+ * deliver). Watch it for reading and call pb_sip_step(ua, 0) when it is
+ * readable or when the time pb_sip_step() returned has passed (timers do
+ * not make it readable). It is sofia-sip's epoll descriptor: Linux only.
+ * @return the descriptor, borrowed (valid until pb_sip_free(); do not read,
+ *         close or change it); PB_EUNSUPPORTED when sofia-sip's loop has
+ *         none here (drive it with pb_sip_step() and a timeout instead)
+ */
+PB_API int pb_sip_fd(const pb_sip *ua);
+
+/**
  * Refuse new INVITEs from now on (503 Service Unavailable) while the calls
  * already in progress go on: for a graceful stop.
  */
@@ -344,7 +358,8 @@ PB_API int pb_sip_call_hangup(pb_sip_call *call);
 /**
  * Forward by redirect: 302 Moved Temporarily with @p target as Contact.
  * Only before answering. FORWARDED follows at once, then ENDED.
- * @param target borrowed, a SIP URI
+ * @param target borrowed, a SIP URI, or a Contact value listing several
+ *        ("<sip:a@x>;q=1.0, <sip:b@y>;q=0.5") for an upstream that forks
  * @return 0, PB_ESTATE (already answered), PB_EINVAL
  */
 PB_API int pb_sip_call_redirect(pb_sip_call *call, const char *target);
@@ -353,9 +368,21 @@ PB_API int pb_sip_call_redirect(pb_sip_call *call, const char *target);
  * Forward by blind transfer: REFER the caller to @p target (the call must
  * be answered). The NOTIFY sipfrag is followed: FORWARDED on 2xx (then we
  * hang up), FORWARD_FAILED on a final failure or when REFER is refused.
+ * A REFER accepted (202) but not followed by a NOTIFY with a final status
+ * within the refer timeout (pb_sip_set_refer_timeout()) is FORWARD_FAILED
+ * too, with pb_sip_call_status() 0: no status came; a NOTIFY after that is
+ * ignored.
  * @return 0, PB_ESTATE (not answered), PB_EINVAL
  */
 PB_API int pb_sip_call_refer(pb_sip_call *call, const char *target);
+
+/**
+ * How long pb_sip_call_refer() waits, once the REFER was accepted, for the
+ * NOTIFY with the transfer's final status (it comes when the target
+ * answers: count its ringing in). Applies to REFERs sent from now on.
+ * @param ms 0 = the default, 60000
+ */
+PB_API void pb_sip_set_refer_timeout(pb_sip *ua, unsigned ms);
 
 /**
  * Forward by bridging: originate a second call to @p target (From is the
@@ -383,6 +410,51 @@ PB_API int pb_sip_call_bridge(pb_sip_call *call, const char *target, const char 
  * @return 0; PB_ESTATE before media is known; PB_EIO on a send error
  */
 PB_API int pb_sip_call_send_rtp(pb_sip_call *call, const uint8_t *packet, size_t len);
+
+/* --- refusals ---------------------------------------------------------------- */
+
+/**
+ * An INVITE the agent refused by itself, before the incoming handler saw it
+ * (so that a program can log every call, refused ones included).
+ *
+ * rule (static) and status:
+ * - "source-not-allowed" 403: the source is not on allow_sources (and did
+ *   not authenticate where digest may stand in for it);
+ * - "auth-failed" 403: the digest credentials were refused (a 401
+ *   challenge on its own is no refusal: the caller may still answer it);
+ * - "malformed-sdp" 400: the SDP guard refused the body (sofia-sip
+ *   answered 400 before the INVITE reached the agent);
+ * - "no-acceptable-media" 488: the offer had no audio with PCMU or PCMA;
+ * - "draining" 503: pb_sip_drain() was called (a stop or a restart);
+ * - "internal-error" 500: no memory or no free RTP port.
+ */
+typedef struct pb_sip_refusal {
+	int status;                  /**< the final status the caller got */
+	const char *rule;            /**< static: why, one of the names above */
+	/**
+	 * Borrowed for the callback: what the INVITE said, as far as it was
+	 * read (source always; From, Request-URI, Call-ID and number when the
+	 * request had them; auth_user never).
+	 */
+	const pb_sip_caller *caller;
+	/**
+	 * How many refusals this report stands for: 1, or more when reports
+	 * came faster than the loop delivered them (the others are counted
+	 * into the next report, so none is lost from the total).
+	 */
+	unsigned long count;
+} pb_sip_refusal;
+
+/** Receives refusals; runs on the loop's thread, from inside pb_sip_run()/_step(). */
+typedef void (*pb_sip_refused_cb)(const pb_sip_refusal *r, void *userdata);
+
+/**
+ * Be told of every INVITE the agent refuses by itself (see pb_sip_refusal).
+ * Reports are queued where the refusal happens and delivered from the
+ * loop, after the step that refused, never from inside sofia-sip.
+ * @param cb NULL stops the reports; @param userdata handed to @p cb
+ */
+PB_API void pb_sip_set_refused_handler(pb_sip *ua, pb_sip_refused_cb cb, void *userdata);
 
 /* --- SDP ------------------------------------------------------------------- */
 

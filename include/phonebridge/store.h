@@ -43,7 +43,7 @@
 PB_BEGIN_DECLS
 
 /** The schema version this library creates and migrates to. */
-#define PB_STORE_SCHEMA_VERSION 6
+#define PB_STORE_SCHEMA_VERSION 7
 
 typedef struct pb_store pb_store;
 
@@ -618,6 +618,11 @@ typedef struct pb_store_call {
 	const char *rule;           /**< the policy rule that decided, e.g. "allow-list", "not-our-domain" */
 	int sip_status;             /**< the SIP final status the caller got (200, 403, 404, 487, ...); 0 unknown */
 	const char *ended;          /**< how it ended: "forwarded", "refused", "hung-up", "failed", ... */
+	/* since schema 6 */
+	const char *source;         /**< the address the INVITE came from, "192.0.2.7:5060" */
+	/** how many calls the row stands for: 1 (0 when logging means 1); more for
+	 *  refusals aggregated into one row (pb_screener: a flood of junk) */
+	int64_t count;
 } pb_store_call;
 
 /** Log a call. @param id optional: the new row's id. @return 0, PB_EBUSY, PB_EIO */

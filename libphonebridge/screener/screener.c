@@ -10,7 +10,11 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stddef.h>
@@ -29,6 +33,28 @@
 #define LOG(level, ...) pb_log(level, DOMAIN, __VA_ARGS__)
 
 typedef struct scall scall;
+
+/*
+ * Refusals made before screening (a scanner's INVITEs from anywhere, junk
+ * SDP, a flood while draining) are logged like calls, but must not let a
+ * flood grow the store without bound: per rule, the first JUNK_ROWS in a
+ * JUNK_WINDOW_MS window get a row (and an event) each; the rest of that
+ * window are counted and written as one row with their count when the
+ * window ends. At most (JUNK_ROWS + 1) rows a minute per rule, however fast
+ * the junk comes.
+ */
+#define JUNK_WINDOW_MS 60000
+#define JUNK_ROWS 10
+#define JUNK_RULES 8
+
+typedef struct junk {
+	const char *rule;        /* static; NULL: a free slot */
+	int status;
+	int64_t window_start;    /* ms, the agent's clock */
+	unsigned rows;           /* rows written in this window */
+	unsigned long held;      /* refusals counted, not yet written */
+	char caller[96], called[160], source[64]; /* of the last one held */
+} junk;
 
 /* pb_screener_options with every string owned (pb_free) */
 typedef struct conf {
@@ -58,6 +84,11 @@ struct pb_screener {
 	size_t nmodules;
 	atomic_int reg_state;    /* pb_screener_reg_state, read from any thread */
 	atomic_int reg_status;   /* status of the last REGISTER answer */
+	junk junk[JUNK_RULES];
+	/* a foreign event loop watches epfd: sofia's loop descriptor (the
+	 * current agent's, swapped at a restart) and stopfd inside it */
+	int epfd, stopfd, sofia_fd;
+	int64_t next_due;        /* when the next timer is due (agent's clock); -1 none */
 };
 
 struct scall {
@@ -118,6 +149,20 @@ static int dup_str(const char **dst, const char *src)
 	return *dst ? 0 : pb_error__oom();
 }
 
+/* URIs in a comma-separated target list. */
+static unsigned count_targets(const char *list)
+{
+	unsigned n = 0;
+	for (const char *p = list;;) {
+		p += strspn(p, ", \t");
+		size_t len = strcspn(p, ", \t");
+		if (len == 0)
+			return n;
+		n++;
+		p += len;
+	}
+}
+
 static int conf_copy(conf *c, const pb_screener_options *o)
 {
 	memset(c, 0, sizeof(*c));
@@ -143,10 +188,21 @@ static int conf_copy(conf *c, const pb_screener_options *o)
 	const char *ring = o->ring && *o->ring ? o->ring : "parallel";
 	if (strcmp(ring, "parallel") && strcmp(ring, "sequential"))
 		return pb_error_set(PB_EINVAL, "screener options: ring '%s': expected parallel or sequential", ring);
-	if (o->version == 1) /* a caller built before store_password_file: its struct ends before it */
-		memcpy(&c->o, o, offsetof(pb_screener_options, store_password_file));
-	else
-		c->o = *o;
+	if (!strcmp(mode, "refer") && count_targets(o->target) > 1)
+		return pb_error_set(PB_EINVAL, "screener options: mode 'refer' transfers the caller to one target "
+				    "(a REFER has exactly one Refer-To, RFC 3515), but target lists several: '%s'; "
+				    "ring several with mode 'bridge' or 'redirect'", o->target);
+	/* an older caller's struct ends earlier: read only what it has
+	 * (1: before store_password_file, 2: before max_calls) */
+	size_t have = o->version == 1 ? offsetof(pb_screener_options, store_password_file)
+		    : o->version == 2 ? offsetof(pb_screener_options, max_calls)
+		    : sizeof(c->o);
+	memcpy(&c->o, o, have);
+	if (c->o.refer_timeout > 3600) {
+		unsigned t = c->o.refer_timeout;
+		memset(c, 0, sizeof(*c)); /* the strings are the caller's yet */
+		return pb_error_set(PB_EINVAL, "screener options: refer_timeout %u: expected 0..3600 s", t);
+	}
 	const pb_sip_options *so = &o->sip;
 	pb_sip_options *d = &c->o.sip;
 	size_t np = 0;
@@ -228,6 +284,7 @@ static void emit(scall *sc, pb_screener_event_type type, const pb_screen_result 
 	ev.caller = pb_sip_call_caller(sc->call);
 	ev.decision = sc->decided ? &sc->dec : NULL;
 	ev.result = r;
+	ev.count = 1;
 	if (type == PB_SCREENER_FORWARDED) {
 		ev.mode = s->conf.o.mode;
 		ev.target = sc->target;
@@ -272,6 +329,7 @@ static void stop_media(scall *sc)
 }
 
 static void start_media(scall *sc);
+static void ticker_ensure(pb_screener *s);
 
 /* Target @p i of the comma-separated list into @p out; false past the end. */
 static bool nth_target(const char *list, unsigned i, char *out, size_t cap)
@@ -317,6 +375,42 @@ static int bridge_next(scall *sc)
 	return pb_error_set(PB_ENOTFOUND, "no more targets");
 }
 
+/*
+ * The 302's Contact for every target (RFC 3261 8.1.3.4, 16.7: the upstream
+ * may try several Contacts; q orders them, equal q may be forked at once):
+ * ring = parallel gives the targets one q, sequential a falling one; the
+ * fallback comes last. One target: just its URI.
+ */
+static void redirect_contacts(const pb_screener_options *o, char *out, size_t cap)
+{
+	char one[256];
+	unsigned n = count_targets(o->target);
+	bool seq = !strcmp(o->ring, "sequential");
+	size_t len = 0;
+	out[0] = '\0';
+	if (n <= 1 && !o->fallback) {
+		nth_target(o->target, 0, out, cap);
+		return;
+	}
+	for (unsigned i = 0; i <= n; i++) {
+		const char *uri = one;
+		if (i < n)
+			nth_target(o->target, i, one, sizeof(one));
+		else if (o->fallback)
+			uri = o->fallback;
+		else
+			break;
+		/* q in thousandths: 1.000, then 0.900, 0.800 ... down to 0.100; the fallback below */
+		unsigned q = i == n ? 50 : seq ? 1000 - 100 * PB_MIN(i, 9u) : 1000;
+		int w = snprintf(out + len, cap - len, "%s<%s>;q=%u.%03u", len ? ", " : "", uri, q / 1000, q % 1000);
+		if (w < 0 || (size_t)w >= cap - len) {
+			out[len] = '\0'; /* keep the Contacts that fit */
+			break;
+		}
+		len += (size_t)w;
+	}
+}
+
 static void forward(scall *sc)
 {
 	const pb_screener_options *o = &sc->s->conf.o;
@@ -328,7 +422,9 @@ static void forward(scall *sc)
 	char first[256] = "";
 	nth_target(target, 0, first, sizeof(first));
 	if (!strcmp(mode, "redirect") && !pb_sip_call_answered(sc->call)) {
-		rc = pb_sip_call_redirect(sc->call, first);
+		char contacts[1400];
+		redirect_contacts(o, contacts, sizeof(contacts));
+		rc = pb_sip_call_redirect(sc->call, contacts);
 		sc->final_status = rc == 0 ? 302 : 0;
 	} else if (!strcmp(mode, "refer") && pb_sip_call_answered(sc->call)) {
 		sc->referring = (rc = pb_sip_call_refer(sc->call, first)) == 0;
@@ -362,10 +458,19 @@ static void refer_failed(scall *sc, int status)
 	sc->referring = false;
 	if (sc->ended)
 		return;
+	/* status 0: accepted, but no final NOTIFY within refer_timeout */
+	char why[64];
+	if (status)
+		snprintf(why, sizeof(why), "failed (%d)", status);
+	else
+		snprintf(why, sizeof(why), "unconfirmed (no final NOTIFY within %u s)",
+			 o->refer_timeout ? o->refer_timeout : 60);
+	const char *word = status ? "failed" : "unconfirmed";
+	char how[48];
 	if (!strcmp(o->refer_fallback, "goodbye")) {
-		LOG(PB_LOG_WARNING, "REFER of %s to %s failed (%d): goodbye and BYE", sc->dec.caller,
-		    target_of(sc), status);
-		set_how(sc, "REFER failed: goodbye");
+		LOG(PB_LOG_WARNING, "REFER of %s to %s %s: goodbye and BYE", sc->dec.caller, target_of(sc), why);
+		snprintf(how, sizeof(how), "REFER %s: goodbye", word);
+		set_how(sc, how);
 		sc->target[0] = '\0';
 		start_media(sc);
 		static const char *const bye[] = { "goodbye" };
@@ -377,9 +482,9 @@ static void refer_failed(scall *sc, int status)
 		sc->bye_after_prompt = true;
 		return;
 	}
-	LOG(PB_LOG_WARNING, "REFER of %s to %s failed (%d): bridging instead", sc->dec.caller, target_of(sc),
-	    status);
-	set_how(sc, "REFER failed: bridged");
+	LOG(PB_LOG_WARNING, "REFER of %s to %s %s: bridging instead", sc->dec.caller, target_of(sc), why);
+	snprintf(how, sizeof(how), "REFER %s: bridged", word);
+	set_how(sc, how);
 	if (pb_sip_call_bridge(sc->call, target_of(sc), fallback_of(sc)) < 0) {
 		LOG(PB_LOG_ERROR, "bridging to %s failed: %s", target_of(sc), pb_error_last()->message);
 		pb_sip_call_hangup(sc->call);
@@ -401,6 +506,8 @@ static void start_media(scall *sc)
 	o.prompts = sc->s->prompts;
 	if (pb_media_call_new(&sc->media, &o) < 0)
 		LOG(PB_LOG_ERROR, "media: %s", pb_error_last()->message);
+	else
+		ticker_ensure(sc->s);
 }
 
 static void host_ring(void *ud)
@@ -494,12 +601,26 @@ static const pb_screen_host_ops host_ops = {
 
 /* --- media tick: every 20 ms, one packet per answered call ------------------------- */
 
+static void junk_flush_due(pb_screener *s, int64_t now, bool all);
+
+static bool tick_needed(const pb_screener *s)
+{
+	for (const scall *sc = s->calls; sc; sc = sc->next)
+		if (sc->media && !sc->ended)
+			return true;
+	for (size_t i = 0; i < JUNK_RULES; i++)
+		if (s->junk[i].held)
+			return true;
+	return false;
+}
+
 static void tick(pb_sip_timer *t, void *ud)
 {
 	pb_screener *s = ud;
 	(void)t;
 	s->ticker = NULL;
 	int64_t now = pb_sip_now(s->ua);
+	junk_flush_due(s, now, false);
 	for (scall *sc = s->calls; sc; sc = sc->next) {
 		if (!sc->media || sc->ended)
 			continue;
@@ -515,7 +636,16 @@ static void tick(pb_sip_timer *t, void *ud)
 			pb_screen_session_prompt_done(sc->session, now);
 		}
 	}
-	pb_sip_timer_start(s->ua, TICK_MS, tick, s, &s->ticker);
+	if (tick_needed(s))
+		pb_sip_timer_start(s->ua, TICK_MS, tick, s, &s->ticker);
+}
+
+/* The tick runs while a call has media or refusals are held back for a
+ * window's row: an idle screener has no timer (a foreign loop sleeps). */
+static void ticker_ensure(pb_screener *s)
+{
+	if (!s->ticker && s->ua)
+		pb_sip_timer_start(s->ua, TICK_MS, tick, s, &s->ticker);
 }
 
 /* --- SIP events ---------------------------------------------------------------------- */
@@ -607,9 +737,20 @@ static void decide(pb_screener *s, scall *sc)
 	emit(sc, PB_SCREENER_VERDICT, NULL);
 }
 
+static void refused(pb_screener *s, const char *rule, int status, const pb_sip_caller *c, unsigned long n);
+
 static void on_incoming(pb_sip_call *call, void *ud)
 {
 	pb_screener *s = ud;
+	if (s->conf.o.max_calls && pb_sip_call_count(s->ua) > s->conf.o.max_calls) {
+		/* this call is counted already: one more than the limit */
+		const pb_sip_caller *c = pb_sip_call_caller(call);
+		LOG(PB_LOG_WARNING, "INVITE from %s refused: %u calls in progress already (max-calls): 503",
+		    c->source ? c->source : "?", s->conf.o.max_calls);
+		pb_sip_call_reject(call, 503, NULL);
+		refused(s, "overloaded", 503, c, 1);
+		return;
+	}
 	scall *sc = pb_calloc(1, sizeof(*sc));
 	if (!sc) {
 		pb_sip_call_reject(call, 500, NULL);
@@ -667,6 +808,113 @@ static void on_rtp(pb_sip_call *call, const uint8_t *p, size_t len, void *ud)
 	}
 }
 
+/* --- refusals before screening: logged, junk aggregated ------------------------------ */
+
+/* One row and one event for @p n refusals like @p c. */
+static void refusal_log(pb_screener *s, const char *rule, int status, const pb_sip_caller *c, unsigned long n,
+			const char *ended)
+{
+	pb_store_call row = { 0 };
+	row.caller = c->number ? c->number : c->from_uri;
+	row.called = c->request_uri;
+	row.source = c->source;
+	row.attestation = "none";
+	row.verdict = pb_screen_verdict_name(PB_SCREEN_REJECT);
+	row.challenge = "none";
+	row.rule = rule;
+	row.sip_status = status;
+	row.ended = ended;
+	row.count = (int64_t)n;
+	if (pb_store_call_log(s->store, &row, NULL) < 0)
+		LOG(PB_LOG_ERROR, "call log: %s", pb_error_last()->message);
+	if (!s->conf.o.on_event)
+		return;
+	pb_screen_decision d = { 0 };
+	d.verdict = PB_SCREEN_REJECT;
+	d.sip_status = status;
+	d.rule = rule;
+	pb_screener_event ev = { 0 };
+	ev.type = PB_SCREENER_REFUSED;
+	ev.call = ++s->next_call;
+	ev.caller = c;
+	ev.decision = &d;
+	ev.outcome = "none";
+	ev.count = n;
+	s->conf.o.on_event(&ev, s->conf.o.userdata);
+}
+
+/* Write what a rule's window held back, and start a new window. */
+static void junk_flush(pb_screener *s, junk *j, int64_t now)
+{
+	if (j->held) {
+		char ended[96];
+		snprintf(ended, sizeof(ended), "refused: %lu more like this within %d s, not logged one by one",
+			 j->held, JUNK_WINDOW_MS / 1000);
+		pb_sip_caller c = { 0 };
+		c.from_uri = j->caller[0] ? j->caller : NULL;
+		c.request_uri = j->called[0] ? j->called : NULL;
+		c.source = j->source[0] ? j->source : NULL;
+		LOG(PB_LOG_NOTICE, "%lu more INVITEs refused (%s, %d) within %d s, the last from %s", j->held,
+		    j->rule, j->status, JUNK_WINDOW_MS / 1000, j->source[0] ? j->source : "?");
+		refusal_log(s, j->rule, j->status, &c, j->held, ended);
+	}
+	j->held = 0;
+	j->rows = 0;
+	j->window_start = now;
+}
+
+static void junk_flush_due(pb_screener *s, int64_t now, bool all)
+{
+	for (size_t i = 0; i < JUNK_RULES; i++) {
+		junk *j = &s->junk[i];
+		if (j->rule && (all || now - j->window_start >= JUNK_WINDOW_MS))
+			junk_flush(s, j, now);
+	}
+}
+
+static junk *junk_slot(pb_screener *s, const char *rule, int status)
+{
+	junk *free_slot = NULL;
+	for (size_t i = 0; i < JUNK_RULES; i++) {
+		junk *j = &s->junk[i];
+		if (j->rule && j->status == status && !strcmp(j->rule, rule))
+			return j;
+		if (!j->rule && !free_slot)
+			free_slot = j;
+	}
+	return free_slot;
+}
+
+/* A refusal: its own row while the rule's window has room, else counted. */
+static void refused(pb_screener *s, const char *rule, int status, const pb_sip_caller *c, unsigned long n)
+{
+	int64_t now = s->ua ? pb_sip_now(s->ua) : 0;
+	junk *j = junk_slot(s, rule, status);
+	if (j && j->rule && now - j->window_start >= JUNK_WINDOW_MS)
+		junk_flush(s, j, now);
+	if (j && !j->rule) {
+		j->rule = rule;
+		j->status = status;
+		j->window_start = now;
+	}
+	if (!j || j->rows < JUNK_ROWS) {
+		if (j)
+			j->rows++;
+		refusal_log(s, rule, status, c, n, "refused");
+		return;
+	}
+	j->held += n;
+	ticker_ensure(s); /* to write the window's row when it ends */
+	snprintf(j->caller, sizeof(j->caller), "%s", c->number ? c->number : c->from_uri ? c->from_uri : "");
+	snprintf(j->called, sizeof(j->called), "%s", c->request_uri ? c->request_uri : "");
+	snprintf(j->source, sizeof(j->source), "%s", c->source ? c->source : "");
+}
+
+static void on_refused(const pb_sip_refusal *r, void *ud)
+{
+	refused(ud, r->rule, r->status, r->caller, r->count ? r->count : 1);
+}
+
 static void log_call(pb_screener *s, scall *sc)
 {
 	pb_store_call row = { 0 };
@@ -678,6 +926,7 @@ static void log_call(pb_screener *s, scall *sc)
 	row.forward_target = sc->target[0] ? sc->target : NULL;
 	const pb_sip_caller *c = pb_sip_call_caller(sc->call);
 	row.called = c->request_uri;
+	row.source = c->source;
 	row.rule = sc->dec.rule;
 	bool answered = pb_sip_call_answered(sc->call);
 	row.sip_status = answered ? 200 : sc->final_status ? sc->final_status : pb_sip_call_status(sc->call);
@@ -797,6 +1046,71 @@ static int load_prompts(const char *dir, pb_prompt_set **out)
 	return rc;
 }
 
+/* --- a foreign event loop ------------------------------------------------------------- */
+
+/* The new agent's loop descriptor into epfd (none: pb_screener_fd() says so). */
+static void loop_fd_attach(pb_screener *s)
+{
+	int fd = pb_sip_fd(s->ua);
+	struct epoll_event ev = { .events = EPOLLIN };
+	s->sofia_fd = -1;
+	if (fd < 0 || s->epfd < 0)
+		return;
+	ev.data.fd = fd;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+		s->sofia_fd = fd;
+	else
+		LOG(PB_LOG_WARNING, "cannot watch the agent's loop descriptor: %s", strerror(errno));
+}
+
+static int loop_fd_open(pb_screener *s)
+{
+	s->sofia_fd = -1;
+	s->next_due = 0;
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	s->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	struct epoll_event ev = { .events = EPOLLIN };
+	ev.data.fd = s->stopfd;
+	if (s->epfd < 0 || s->stopfd < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->stopfd, &ev) < 0)
+		return pb_error_set(PB_EIO, "screener: epoll descriptor: %s", strerror(errno));
+	return 0;
+}
+
+PB_API int pb_screener_fd(const pb_screener *s)
+{
+	if (!s->started || !s->ua)
+		return pb_error_set(PB_ESTATE, "screener not started");
+	if (s->sofia_fd < 0)
+		return pb_error_set(PB_EUNSUPPORTED, "sofia-sip's loop has no descriptor here: "
+				    "drive the screener with pb_screener_step()");
+	return s->epfd;
+}
+
+PB_API long pb_screener_timeout_ms(const pb_screener *s)
+{
+	if (!s->started || !s->ua || s->stop_asked)
+		return 0;
+	if (s->next_due < 0)
+		return -1;
+	int64_t left = s->next_due - pb_sip_now(s->ua);
+	return left > 0 ? (long)left : 0;
+}
+
+PB_API int pb_screener_dispatch(pb_screener *s)
+{
+	uint64_t n;
+	if (s->stopfd >= 0)
+		while (read(s->stopfd, &n, sizeof(n)) == (ssize_t)sizeof(n))
+			;
+	if (!s->started || !s->ua)
+		return pb_error_set(PB_ESTATE, "screener not started");
+	long next = pb_screener_step(s, 0);
+	if (next == PB_EIO)
+		return PB_EIO;
+	s->next_due = next >= 0 && s->ua ? pb_sip_now(s->ua) + next : -1;
+	return 0;
+}
+
 static int start_ua(pb_screener *s, const conf *c)
 {
 	pb_sip_handlers h = { on_incoming, on_event, on_rtp, s };
@@ -806,6 +1120,9 @@ static int start_ua(pb_screener *s, const conf *c)
 	int rc = pb_sip_new(&s->ua, &c->o.sip, &h);
 	if (rc < 0)
 		return rc;
+	pb_sip_set_refused_handler(s->ua, on_refused, s);
+	loop_fd_attach(s);
+	pb_sip_set_refer_timeout(s->ua, c->o.refer_timeout * 1000u);
 	return pb_sip_timer_start(s->ua, TICK_MS, tick, s, &s->ticker);
 }
 
@@ -815,8 +1132,12 @@ static void stop_ua(pb_screener *s)
 		return;
 	pb_sip_timer_cancel(s->ticker);
 	s->ticker = NULL;
+	if (s->sofia_fd >= 0)
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->sofia_fd, NULL);
+	s->sofia_fd = -1;
 	pb_sip_free(s->ua); /* ends the remaining calls: their ENDED events free them */
 	s->ua = NULL;
+	junk_flush_due(s, 0, true); /* what the windows held back, before the store may change */
 }
 
 PB_API int pb_screener_new(pb_screener **out, const pb_screener_options *opts)
@@ -824,7 +1145,10 @@ PB_API int pb_screener_new(pb_screener **out, const pb_screener_options *opts)
 	pb_screener *s = pb_calloc(1, sizeof(*s));
 	if (!s)
 		return pb_error__oom();
+	s->epfd = s->stopfd = s->sofia_fd = -1;
 	int rc = conf_copy(&s->conf, opts);
+	if (rc == 0)
+		rc = loop_fd_open(s);
 	if (rc == 0)
 		rc = pb_screen_registry_new(&s->registry);
 	if (rc == 0)
@@ -991,6 +1315,8 @@ PB_API int pb_screener_reconfigure(pb_screener *s, const pb_screener_options *op
 		rc = pb_sip_set_auth(s->ua, c->o.sip.auth_realm, c->o.sip.auth_users_file, c->o.sip.admit);
 	if (rc == 0 && s->ua && (rc = pb_sip_set_allow_sources(s->ua, c->o.sip.allow_sources)) < 0)
 		pb_sip_set_auth(s->ua, s->conf.o.sip.auth_realm, s->conf.o.sip.auth_users_file, s->conf.o.sip.admit);
+	if (rc == 0 && s->ua)
+		pb_sip_set_refer_timeout(s->ua, c->o.refer_timeout * 1000u);
 	if (rc < 0) {
 		pb_screen_policy_free(p);
 		pb_prompt_set_free(prompts);
@@ -1061,6 +1387,8 @@ PB_API long pb_screener_step(pb_screener *s, long timeout_ms)
 	}
 	if (s->pending && pb_sip_call_count(s->ua) == 0 && apply_restart(s) < 0)
 		return PB_EIO;
+	if (pb_screener_stopped(s)) /* what the junk windows held back is logged before run() returns */
+		junk_flush_due(s, pb_sip_now(s->ua), true);
 	return next;
 }
 
@@ -1079,6 +1407,11 @@ PB_API int pb_screener_run(pb_screener *s)
 PB_API void pb_screener_stop(pb_screener *s)
 {
 	s->stop_asked = 1;
+	if (s->stopfd >= 0) { /* wakes a foreign loop watching pb_screener_fd(); async-signal-safe */
+		uint64_t one = 1;
+		ssize_t w = write(s->stopfd, &one, sizeof(one));
+		(void)w;
+	}
 }
 
 PB_API bool pb_screener_stopped(const pb_screener *s)
@@ -1134,6 +1467,10 @@ PB_API void pb_screener_free(pb_screener *s)
 	pb_store_close(s->store);
 	pb_buf_dispose(&s->pkt);
 	conf_dispose(&s->conf);
+	if (s->epfd >= 0)
+		close(s->epfd);
+	if (s->stopfd >= 0)
+		close(s->stopfd);
 	pb_free(s);
 }
 

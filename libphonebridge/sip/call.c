@@ -1,5 +1,5 @@
 /*
- * libphonebridge — SIP calls: the caller's leg, RTP sockets on the su_root,
+ * libphonebridge — SIP calls: the caller's leg, its RTP socket (media's) on the su_root,
  * answers with SDP, and forwarding by redirect, REFER or bridge (B2BUA).
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -22,62 +22,23 @@
 
 #include <phonebridge/alloc.h>
 #include <phonebridge/error.h>
+#include <phonebridge/media.h>
 
-/* --- RTP sockets ---------------------------------------------------------- */
+/* --- RTP: the legs' sockets (media's pb_rtp_socket) on the su_root ---------------- */
 
 static int rtp_readable(pb_sip *ua, su_wait_t *w, pb_sip_leg *leg);
-
-static int bind_rtp(pb_sip *ua, int fd, const struct addrinfo *ai)
-{
-	struct sockaddr_storage ss;
-	memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
-	unsigned span = ua->rtp_port_max ? (ua->rtp_port_max - ua->rtp_port_min) / 2 + 1 : 1;
-	for (unsigned i = 0; i < span; i++) {
-		unsigned port = 0;
-		if (ua->rtp_port_max) {
-			port = ua->rtp_next;
-			ua->rtp_next += 2;
-			if (ua->rtp_next > ua->rtp_port_max)
-				ua->rtp_next = ua->rtp_port_min;
-		}
-		if (ss.ss_family == AF_INET)
-			((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
-		else
-			((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
-		if (bind(fd, (struct sockaddr *)&ss, ai->ai_addrlen) == 0)
-			return 0;
-	}
-	return pb_error_set(PB_EIO, "no free RTP port on %s: %s", ua->rtp_address, strerror(errno));
-}
 
 static int leg_open_rtp(pb_sip_leg *leg)
 {
 	pb_sip *ua = leg->ua;
-	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_DGRAM }, *ai;
-	if (getaddrinfo(ua->rtp_address, NULL, &hints, &ai) != 0)
-		return pb_error_set(PB_EINVAL, "RTP address '%s' is not numeric", ua->rtp_address);
-	int rc = 0;
-	int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		rc = pb_error_set(PB_EIO, "RTP socket: %s", strerror(errno));
-	else
-		rc = bind_rtp(ua, fd, ai);
-	freeaddrinfo(ai);
-	if (rc < 0) {
-		if (fd >= 0)
-			close(fd);
+	int rc = pb_rtp_socket_open(&leg->rtp, ua->rtp_address, ua->rtp_port_min, ua->rtp_port_max, &ua->rtp_next);
+	if (rc < 0)
 		return rc;
-	}
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	getsockname(fd, (struct sockaddr *)&ss, &sl);
-	leg->media.local_port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-							     : ((struct sockaddr_in6 *)&ss)->sin6_port);
-	leg->fd = fd;
-	if (su_wait_create(&leg->wait, fd, SU_WAIT_IN) != 0 ||
+	leg->media.local_port = pb_rtp_socket_port(leg->rtp);
+	if (su_wait_create(&leg->wait, pb_rtp_socket_fd(leg->rtp), SU_WAIT_IN) != 0 ||
 	    su_root_register(ua->root, &leg->wait, rtp_readable, leg, 0) < 0) {
-		close(fd);
-		leg->fd = -1;
+		pb_rtp_socket_close(leg->rtp);
+		leg->rtp = NULL;
 		return pb_error_set(PB_EIO, "cannot watch the RTP socket");
 	}
 	leg->registered = true;
@@ -90,87 +51,26 @@ static void leg_close_rtp(pb_sip_leg *leg)
 		su_root_unregister(leg->ua->root, &leg->wait, rtp_readable, leg);
 		leg->registered = false;
 	}
-	if (leg->fd >= 0) {
-		close(leg->fd);
-		leg->fd = -1;
-	}
+	pb_rtp_socket_close(leg->rtp);
+	leg->rtp = NULL;
 }
 
-static int leg_send(pb_sip_leg *leg, const uint8_t *p, size_t len)
-{
-	if (leg->fd < 0 || leg->remote_len == 0)
-		return PB_ESTATE;
-	if (sendto(leg->fd, p, len, 0, (struct sockaddr *)&leg->remote, leg->remote_len) < 0 &&
-	    errno != EAGAIN && errno != ECONNREFUSED)
-		return pb_error_set(PB_EIO, "RTP send: %s", strerror(errno));
-	return 0;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-/* Remember the header of a packet sent to @p leg (at least 12 bytes). */
-static void leg_note_tx(pb_sip_leg *leg, const uint8_t *p)
-{
-	leg->tx_known = true;
-	leg->tx_seq = (uint16_t)(p[2] << 8 | p[3]);
-	leg->tx_ts = rd32(p + 4);
-	leg->tx_ssrc = rd32(p + 8);
-}
-
-/* Relay a packet to the other leg: map the payload types of the codec and of
- * telephone-event from this leg's negotiation to the other's, and continue
- * the stream the other leg already receives (our prompts before a bridge):
- * receivers drop packets whose sequence numbers go back. */
+/* Relay a packet to the other leg, with the payload types of this leg's
+ * negotiation mapped to the other's (pb_rtp_socket_relay() continues the
+ * stream the other leg already receives). */
 static void relay(const pb_sip_leg *from, pb_sip_leg *to, uint8_t *p, size_t len)
 {
-	if (len < 12 || (p[0] >> 6) != 2)
+	if (!to->rtp)
 		return;
-	int pt = p[1] & 0x7f;
-	int out = pt;
-	if (pt == from->media.codec_pt && to->media.codec_pt >= 0)
-		out = to->media.codec_pt;
-	else if (pt == from->media.dtmf_pt && to->media.dtmf_pt >= 0)
-		out = to->media.dtmf_pt;
-	p[1] = (uint8_t)((p[1] & 0x80) | out);
-	uint16_t seq = (uint16_t)(p[2] << 8 | p[3]);
-	uint32_t ts = rd32(p + 4), ssrc = rd32(p + 8);
-	if (!to->map_valid || to->map_src_ssrc != ssrc) {
-		if (to->tx_known) {
-			to->seq_delta = (uint16_t)(to->tx_seq + 1u - seq);
-			to->ts_delta = to->tx_ts + 160u - ts;
-		} else {
-			to->seq_delta = 0;
-			to->ts_delta = 0;
-			to->tx_ssrc = ssrc;
-		}
-		to->map_src_ssrc = ssrc;
-		to->map_valid = true;
-	}
-	seq = (uint16_t)(seq + to->seq_delta);
-	p[2] = (uint8_t)(seq >> 8);
-	p[3] = (uint8_t)seq;
-	wr32(p + 4, ts + to->ts_delta);
-	wr32(p + 8, to->tx_ssrc);
-	leg_note_tx(to, p);
-	leg_send(to, p, len);
+	pb_rtp_relay_map map = { from->media.codec_pt, from->media.dtmf_pt, to->media.codec_pt, to->media.dtmf_pt };
+	pb_rtp_socket_relay(to->rtp, p, len, &map);
 }
 
 static int rtp_readable(pb_sip *ua, su_wait_t *w, pb_sip_leg *leg)
 {
 	uint8_t buf[2048];
-	for (int i = 0; i < 16; i++) {
-		ssize_t n = recv(leg->fd, buf, sizeof(buf), 0);
+	for (int i = 0; i < 16 && leg->rtp; i++) {
+		long n = pb_rtp_socket_recv(leg->rtp, buf, sizeof(buf));
 		if (n < 0)
 			break;
 		pb_sip_call *call = leg->call;
@@ -190,16 +90,8 @@ static int rtp_readable(pb_sip *ua, su_wait_t *w, pb_sip_leg *leg)
 
 static void leg_set_media(pb_sip_leg *leg, const pb_sip_media *m)
 {
-	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_DGRAM }, *ai;
-	char port[8];
-	snprintf(port, sizeof(port), "%u", m->remote_port);
-	if (getaddrinfo(m->remote_address, port, &hints, &ai) != 0)
+	if (!leg->rtp || pb_rtp_socket_set_remote(leg->rtp, m->remote_address, m->remote_port) < 0)
 		return;
-	if (ai->ai_addrlen <= sizeof(leg->remote)) {
-		memcpy(&leg->remote, ai->ai_addr, ai->ai_addrlen);
-		leg->remote_len = ai->ai_addrlen;
-	}
-	freeaddrinfo(ai);
 	uint16_t local = leg->media.local_port;
 	leg->media = *m;
 	leg->media.local_port = local;
@@ -213,7 +105,8 @@ static void leg_set_remote(pb_sip_leg *leg, const char *remote_sdp, const char *
 	if (pb_sip__sdp_held(remote_sdp)) {
 		/* on hold (a re-INVITE with sendonly, inactive or a null address):
 		 * send nothing until an offer takes us off hold */
-		leg->remote_len = 0;
+		if (leg->rtp)
+			pb_rtp_socket_set_remote(leg->rtp, NULL, 0);
 		pb_log_debug(PB_SIP_DOMAIN, "RTP leg on hold");
 		return;
 	}
@@ -238,7 +131,6 @@ static pb_sip_leg *leg_new_target(pb_sip_call *call)
 	b->kind = PB_LEG_TARGET;
 	b->ua = call->ua;
 	b->call = call;
-	b->fd = -1;
 	b->media.codec_pt = b->media.dtmf_pt = -1;
 	return b;
 }
@@ -316,6 +208,50 @@ void pb_sip__orphans_free(pb_sip *ua)
 		leg_free_target(ua->orphans);
 }
 
+/* --- the REFER watchdog ---------------------------------------------------------------- */
+
+static void refer_watch_stop(pb_sip_call *call)
+{
+	if (call->refer_watch) {
+		su_timer_destroy(call->refer_watch);
+		call->refer_watch = NULL;
+	}
+}
+
+/* Accepted, but the final NOTIFY did not come: the transfer's fate is
+ * unknown, and the caller must not wait in dead air for it. */
+static void refer_watch_fired(pb_sip *ua, su_timer_t *t, void *arg)
+{
+	pb_sip_call *call = arg;
+	refer_watch_stop(call);
+	if (!call->referring || call->ended)
+		return;
+	pb_log_notice(PB_SIP_DOMAIN, "call %s: REFER accepted but no final NOTIFY within %u ms",
+		      call->caller.call_id ? call->caller.call_id : "-",
+		      ua->refer_timeout_ms ? ua->refer_timeout_ms : 60000);
+	call->referring = false;
+	call->forwarding = false;
+	call->status = 0;
+	pb_sip__event(ua, call, PB_SIP_EV_FORWARD_FAILED);
+}
+
+static void refer_watch_start(pb_sip_call *call)
+{
+	pb_sip *ua = call->ua;
+	if (call->refer_watch)
+		return;
+	call->refer_watch = su_timer_create(su_root_task(ua->root), 0);
+	if (call->refer_watch)
+		su_timer_set_interval(call->refer_watch, refer_watch_fired, call,
+				      (su_duration_t)(ua->refer_timeout_ms ? ua->refer_timeout_ms : 60000));
+}
+
+PB_API void pb_sip_set_refer_timeout(pb_sip *ua, unsigned ms)
+{
+	if (ua)
+		ua->refer_timeout_ms = ms;
+}
+
 void pb_sip__call_shutdown(pb_sip_call *call)
 {
 	pb_sip *ua = call->ua;
@@ -323,6 +259,7 @@ void pb_sip__call_shutdown(pb_sip_call *call)
 		su_timer_destroy(call->no_answer);
 		call->no_answer = NULL;
 	}
+	refer_watch_stop(call);
 	target_release(call);
 	leg_close_rtp(&call->a);
 	if (call->a.nh) {
@@ -374,10 +311,8 @@ static bool has_identity(const sip_t *sip)
 	return false;
 }
 
-static void read_caller(pb_sip_call *call, const sip_t *sip, const struct sockaddr *sa)
+void pb_sip__caller_read(su_home_t *home, pb_sip_caller *c, const sip_t *sip, const struct sockaddr *sa)
 {
-	su_home_t *home = call->home;
-	pb_sip_caller *c = &call->caller;
 	if (sip->sip_from) {
 		c->from_uri = url_as_string(home, sip->sip_from->a_url);
 		if (sip->sip_from->a_display && *sip->sip_from->a_display) {
@@ -455,9 +390,8 @@ static int call_setup(pb_sip_call *call, nua_handle_t *nh, const sip_t *sip, con
 	call->a.kind = PB_LEG_CALLER;
 	call->a.ua = call->ua;
 	call->a.call = call;
-	call->a.fd = -1;
 	call->a.media.codec_pt = call->a.media.dtmf_pt = -1;
-	read_caller(call, sip, sa);
+	pb_sip__caller_read(call->home, &call->caller, sip, sa);
 	call->contact = contact_for(call->ua, call->home, sip);
 	/* Answer with the caller's preferred G.711 and its telephone-event number, so that
 	 * the negotiation has exactly one outcome (and a bridge can offer the same). */
@@ -496,25 +430,31 @@ void pb_sip__incoming(pb_sip *ua, nua_handle_t *nh, const sip_t *sip)
 		return;
 	}
 	if (st != 0) {
-		if (st == 403) {
-			char host[64] = "?", port[8] = "?";
-			if (sa)
-				getnameinfo(sa, (socklen_t)ai->ai_addrlen, host, sizeof(host), port, sizeof(port),
-					    NI_NUMERICHOST | NI_NUMERICSERV);
-			pb_log_notice(PB_SIP_DOMAIN, "INVITE from %s port %s (From %s): source not allowed: 403",
-				      host, port, sip && sip->sip_from && sip->sip_from->a_url->url_user
-						      ? sip->sip_from->a_url->url_user : "-");
-		}
+		/* the address list refused it unless digest had a say and refused it */
+		bool addr_ok = pb_sip__acl_match(&ua->acl, sa);
+		const char *rule = ua->auth && (addr_ok || ua->admit == PB_SIP_ADMIT_ADDRESS_OR_DIGEST)
+					   ? "auth-failed" : "source-not-allowed";
+		char host[64] = "?", port[8] = "?";
+		if (sa)
+			getnameinfo(sa, (socklen_t)ai->ai_addrlen, host, sizeof(host), port, sizeof(port),
+				    NI_NUMERICHOST | NI_NUMERICSERV);
+		pb_log_notice(PB_SIP_DOMAIN, "INVITE from %s port %s (From %s): %s: %d", host, port,
+			      sip && sip->sip_from && sip->sip_from->a_url->url_user
+				      ? sip->sip_from->a_url->url_user : "-",
+			      !strcmp(rule, "auth-failed") ? "authentication failed" : "source not allowed", st);
 		refuse(nh, st, sip_status_phrase(st));
+		pb_sip__refused(ua, st, rule, sip, sa);
 		return;
 	}
 	if (ua->draining) {
 		refuse(nh, SIP_503_SERVICE_UNAVAILABLE);
+		pb_sip__refused(ua, 503, "draining", sip, sa);
 		return;
 	}
 	pb_sip_call *call = pb_calloc(1, sizeof(*call));
 	if (!call) {
 		refuse(nh, SIP_500_INTERNAL_SERVER_ERROR);
+		pb_sip__refused(ua, 500, "internal-error", sip, sa);
 		return;
 	}
 	call->ua = ua;
@@ -527,10 +467,16 @@ void pb_sip__incoming(pb_sip *ua, nua_handle_t *nh, const sip_t *sip)
 	if (rc == 0 && user[0] && !(call->caller.auth_user = su_strdup(call->home, user)))
 		rc = pb_error__oom();
 	if (rc < 0) {
-		if (rc == PB_EUNSUPPORTED)
+		if (rc == PB_EUNSUPPORTED) {
+			pb_log_notice(PB_SIP_DOMAIN, "INVITE %s from %s: no audio with PCMU or PCMA: 488",
+				      call->caller.call_id ? call->caller.call_id : "-",
+				      call->caller.source ? call->caller.source : "?");
 			nua_respond(nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
-		else
+			pb_sip__refused(ua, 488, "no-acceptable-media", sip, sa);
+		} else {
 			nua_respond(nh, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
+			pb_sip__refused(ua, 500, "internal-error", sip, sa);
+		}
 		call->a.final_sent = true;
 		call->a.nh = nh;
 		nua_handle_bind(nh, &call->a);
@@ -739,6 +685,7 @@ static void refer_notify(pb_sip_call *call, const sip_t *sip)
 					sip->sip_payload->pl_len, NULL);
 	if (st < 200)
 		return;
+	refer_watch_stop(call);
 	call->referring = false;
 	call->status = st;
 	call->forwarding = false;
@@ -774,7 +721,7 @@ static void caller_state(pb_sip_call *call, tagi_t tags[])
 			     call->local_sdp, call->remote_sdp);
 		leg_set_remote(&call->a, call->remote_sdp, call->local_sdp);
 		call->media_reported = true;
-		if (call->a.remote_len)
+		if (call->a.rtp && pb_rtp_socket_has_remote(call->a.rtp))
 			pb_sip__event(call->ua, call, PB_SIP_EV_MEDIA);
 	}
 	if (cs == nua_callstate_ready && call->a.answered && !call->active_reported) {
@@ -810,6 +757,8 @@ void pb_sip__leg_event(pb_sip_leg *leg, nua_event_t event, int status, const cha
 		}
 		break;
 	case nua_r_refer:
+		if (status >= 200 && status < 300 && call->referring)
+			refer_watch_start(call);
 		if (status >= 300 && call->referring) {
 			call->referring = false;
 			call->forwarding = false;
@@ -957,11 +906,7 @@ PB_API int pb_sip_call_bridge(pb_sip_call *call, const char *target, const char 
 
 PB_API int pb_sip_call_send_rtp(pb_sip_call *call, const uint8_t *packet, size_t len)
 {
-	if (call->a.remote_len == 0)
+	if (!call->a.rtp)
 		return pb_error_set(PB_ESTATE, "no RTP destination yet");
-	if (len >= 12) {
-		leg_note_tx(&call->a, packet);
-		call->a.map_valid = false; /* a relayed stream must continue from here */
-	}
-	return leg_send(&call->a, packet, len);
+	return pb_rtp_socket_send(call->a.rtp, packet, len);
 }

@@ -82,6 +82,31 @@ int pb_sip__sipfrag_status(const uint8_t *buf, size_t len, pb_parse_error *perr)
 int pb_sip__sdp_make(char *out, size_t cap, const char *addr, unsigned port, int codec_pt,
 		     int dtmf_pt, unsigned session_id);
 
+/* --- refusals made by the agent itself (refuse.c) --- */
+
+#define PB_SIP__REFUSALS 32     /* queued between two deliveries; more are counted */
+
+typedef struct pb_sip_refused_item {
+	su_home_t *home;        /* holds the caller's strings */
+	pb_sip_caller caller;
+	int status;
+	const char *rule;       /* static */
+} pb_sip_refused_item;
+
+/* Read what an INVITE says about its caller into @p c (strings on @p home). */
+void pb_sip__caller_read(su_home_t *home, pb_sip_caller *c, const sip_t *sip, const struct sockaddr *sa);
+/* Queue a refusal report (any thread that steps the agent's loop: its own). */
+void pb_sip__refused(struct pb_sip *ua, int status, const char *rule, const sip_t *sip,
+		     const struct sockaddr *sa);
+/* Hand the queued reports to the program's handler. */
+void pb_sip__refused_deliver(struct pb_sip *ua);
+void pb_sip__refused_clear(struct pb_sip *ua);
+
+/* --- the loop's descriptor (loopfd.c) --- */
+
+/* Find the root's epoll descriptor into ua->loop_fd (-1 when there is none). */
+void pb_sip__loop_fd_find(struct pb_sip *ua);
+
 /* --- legs and calls (call.c) --- */
 
 enum pb_sip_leg_kind { PB_LEG_CALLER = 1, PB_LEG_TARGET, PB_LEG_REGISTER };
@@ -91,12 +116,10 @@ typedef struct pb_sip_leg {
 	struct pb_sip *ua;
 	struct pb_sip_call *call;      /* NULL once the call is gone (a target leg ending late) */
 	nua_handle_t *nh;
-	int fd;                        /* RTP socket, -1 if none */
+	struct pb_rtp_socket *rtp;     /* media's RTP socket, NULL if none */
 	su_wait_t wait;
 	bool registered;
 	pb_sip_media media;
-	struct sockaddr_storage remote;
-	socklen_t remote_len;
 	bool answered;                 /* 200 sent (caller) or received (target) */
 	bool final_sent;               /* a final response was sent (caller leg) */
 	bool terminated;
@@ -104,11 +127,6 @@ typedef struct pb_sip_leg {
 	struct pb_sip_leg *next_orphan; /* in pb_sip.orphans once its call is gone */
 	struct pb_sip_leg *next_fork;   /* in pb_sip_call.forks while it rings */
 	int status;
-	/* what went out to this leg last, so that a relayed stream continues it
-	 * (same SSRC, sequence and timestamp running on) instead of jumping */
-	bool tx_known, map_valid;
-	uint32_t tx_ssrc, tx_ts, map_src_ssrc, ts_delta;
-	uint16_t tx_seq, seq_delta;
 } pb_sip_leg;
 
 struct pb_sip_call {
@@ -133,6 +151,7 @@ struct pb_sip_call {
 	char *local_sdp, *remote_sdp; /* caller leg, as negotiated */
 	char *contact;                 /* our Contact for the caller's transport (TLS on), or NULL */
 	su_timer_t *no_answer;
+	su_timer_t *refer_watch;       /* a REFER accepted: its final NOTIFY is due by then */
 	const char *info_body;
 	size_t info_len;
 	const char *info_type;
@@ -170,6 +189,16 @@ struct pb_sip {
 	unsigned reg_retry_s;
 	bool unregistering;
 	unsigned sdp_session;
+	/* refusals made before the program saw the INVITE (refuse.c) */
+	pb_sip_refused_cb refused_cb;
+	void *refused_ud;
+	pb_sip_refused_item refusals[PB_SIP__REFUSALS];
+	size_t nrefusals;
+	unsigned long refusals_dropped;
+	bool delivering;
+	unsigned refer_timeout_ms;     /* 0 = 60000 */
+	int loop_fd;                   /* sofia's epoll descriptor (loopfd.c), -1 = none */
+	su_timer_t *heartbeat;         /* always armed: see ua_setup() */
 };
 
 void pb_sip__event(struct pb_sip *ua, struct pb_sip_call *call, pb_sip_event ev);

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,7 +144,6 @@ static int start_register(pb_sip *ua, const pb_sip_options *o)
 		return pb_error__oom();
 	ua->reg.kind = PB_LEG_REGISTER;
 	ua->reg.ua = ua;
-	ua->reg.fd = -1;
 	ua->reg.nh = nua_handle(ua->nua, &ua->reg, SIPTAG_TO_STR(o->aor), SIPTAG_FROM_STR(o->aor),
 				TAG_END());
 	if (!ua->reg.nh)
@@ -287,6 +287,53 @@ static int port_free(const char *addr, unsigned port, int type)
  */
 static issize_t (*sofia_extract_body)(msg_t *, msg_pub_t *, char *, isize_t, int);
 
+/* Which agent a message class belongs to, for the guard's refusal reports:
+ * sofia hands the extractor the message, not our agent. */
+static struct guard_owner {
+	const msg_mclass_t *mc;
+	pb_sip *ua;
+	struct guard_owner *next;
+} *guard_owners;
+static pthread_mutex_t guard_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static pb_sip *guard_owner_of(const msg_mclass_t *mc)
+{
+	pb_sip *ua = NULL;
+	pthread_mutex_lock(&guard_lock);
+	for (struct guard_owner *o = guard_owners; o && !ua; o = o->next)
+		if (o->mc == mc)
+			ua = o->ua;
+	pthread_mutex_unlock(&guard_lock);
+	return ua;
+}
+
+static int guard_owner_add(const msg_mclass_t *mc, pb_sip *ua)
+{
+	struct guard_owner *o = pb_calloc(1, sizeof(*o));
+	if (!o)
+		return pb_error__oom();
+	o->mc = mc;
+	o->ua = ua;
+	pthread_mutex_lock(&guard_lock);
+	o->next = guard_owners;
+	guard_owners = o;
+	pthread_mutex_unlock(&guard_lock);
+	return 0;
+}
+
+static void guard_owner_remove(const msg_mclass_t *mc)
+{
+	pthread_mutex_lock(&guard_lock);
+	for (struct guard_owner **pp = &guard_owners; *pp; pp = &(*pp)->next)
+		if ((*pp)->mc == mc) {
+			struct guard_owner *o = *pp;
+			*pp = o->next;
+			pb_free(o);
+			break;
+		}
+	pthread_mutex_unlock(&guard_lock);
+}
+
 static issize_t guarded_extract_body(msg_t *msg, msg_pub_t *pub, char b[], isize_t bsiz, int eos)
 {
 	issize_t n = sofia_extract_body(msg, pub, b, bsiz, eos);
@@ -304,6 +351,11 @@ static issize_t guarded_extract_body(msg_t *msg, msg_pub_t *pub, char b[], isize
 		pb_log_notice(PB_SIP_DOMAIN, "message from %s port %s refused before the SDP parser: "
 			      "body %s", host, port, pb_error_last()->message);
 		(void)perr;
+		/* sofia answers a request that fails to parse with 400 */
+		pb_sip *ua = sip->sip_request && sip->sip_request->rq_method == sip_method_invite
+				     ? guard_owner_of(msg_mclass(msg)) : NULL;
+		if (ua)
+			pb_sip__refused(ua, 400, "malformed-sdp", sip, ai ? ai->ai_addr : NULL);
 		return -1;
 	}
 	return n;
@@ -317,6 +369,8 @@ static msg_mclass_t *guarded_mclass(pb_sip *ua)
 	sofia_extract_body = mc->mc_extract_body;
 	mc->mc_extract_body = guarded_extract_body;
 	ua->mclass = mc;
+	if (guard_owner_add(mc, ua) < 0)
+		return NULL;
 	return mc;
 }
 
@@ -383,6 +437,13 @@ PB_API unsigned pb_sip_port(const pb_sip *ua)
 	return ua ? ua->port : 0;
 }
 
+static void heartbeat_fired(pb_sip *ua, su_timer_t *t, void *arg)
+{
+	(void)ua;
+	(void)t;
+	(void)arg;
+}
+
 static int ua_setup(pb_sip *ua, const pb_sip_options *o)
 {
 	const char *bind = o->bind_address ? o->bind_address : "127.0.0.1";
@@ -399,6 +460,14 @@ static int ua_setup(pb_sip *ua, const pb_sip_options *o)
 	ua->sdp_session = (unsigned)time(NULL);
 	ua->root = su_root_create(ua);
 	if (!ua->root)
+		return pb_error__oom();
+	pb_sip__loop_fd_find(ua);
+	/* su_root_step() returns the time to the next timer only when there is
+	 * one (with none it returns the timeout it was given: 0 from a foreign
+	 * loop's pb_sip_step(ua, 0), which would then spin): one long periodic
+	 * timer keeps the answer true, and wakes an idle loop once a minute */
+	ua->heartbeat = su_timer_create(su_root_task(ua->root), 60000);
+	if (!ua->heartbeat || su_timer_run(ua->heartbeat, heartbeat_fired, NULL) < 0)
 		return pb_error__oom();
 	ua->auth_nonce_ttl = o->auth_nonce_ttl;
 	rc = pb_sip__auth_set(ua, o->auth_realm, o->auth_users_file, o->admit, o->auth_nonce_ttl);
@@ -434,6 +503,7 @@ PB_API int pb_sip_new(pb_sip **out, const pb_sip_options *opts, const pb_sip_han
 	if (!ua)
 		return pb_error__oom();
 	su_home_init(ua->home);
+	ua->loop_fd = -1;
 	if (handlers)
 		ua->h = *handlers;
 	rc = ua_setup(ua, &o);
@@ -476,8 +546,14 @@ PB_API void pb_sip_free(pb_sip *ua)
 			nua_handle_destroy(ua->reg.nh);
 		nua_destroy(ua->nua);
 	}
+	if (ua->mclass)
+		guard_owner_remove(ua->mclass);
+	pb_sip__refused_deliver(ua);
+	pb_sip__refused_clear(ua);
 	su_free(NULL, ua->mclass); /* msg_mclass_clone() allocates without a home */
 	pb_sip__auth_clear(ua);
+	if (ua->heartbeat)
+		su_timer_destroy(ua->heartbeat);
 	if (ua->root)
 		su_root_destroy(ua->root);
 	pb_sip__acl_clear(&ua->acl);
@@ -488,8 +564,10 @@ PB_API void pb_sip_free(pb_sip *ua)
 PB_API int pb_sip_run(pb_sip *ua)
 {
 	ua->breaking = false;
-	while (!ua->breaking)
+	while (!ua->breaking) {
 		su_root_step(ua->root, 1000);
+		pb_sip__refused_deliver(ua);
+	}
 	return 0;
 }
 
@@ -502,6 +580,7 @@ PB_API void pb_sip_break(pb_sip *ua)
 PB_API long pb_sip_step(pb_sip *ua, long timeout_ms)
 {
 	su_duration_t d = su_root_step(ua->root, (su_duration_t)timeout_ms);
+	pb_sip__refused_deliver(ua);
 	return d == SU_WAIT_FOREVER ? -1 : (long)d;
 }
 

@@ -54,7 +54,8 @@ enum {
 };
 
 #define CALL_COLUMNS \
-	"id, at, caller, attestation, verdict, challenge, duration_ms, forward_target, called, rule, sip_status, ended"
+	"id, at, caller, attestation, verdict, challenge, duration_ms, forward_target, called, rule, sip_status, ended, " \
+	"source, count"
 
 static const struct {
 	const char *sql;
@@ -81,13 +82,13 @@ static const struct {
 			  3, true },
 	[Q_ATT_PRUNE] = { "DELETE FROM screen_attempts WHERE at < $1::bigint", 1, true },
 	[Q_CALL_LOG] = { "INSERT INTO calls (at, caller, attestation, verdict, challenge, duration_ms, forward_target, "
-			 "called, rule, sip_status, ended) VALUES ($1::bigint, $2, $3, $4, $5, $6::bigint, $7, $8, $9, "
-			 "$10::int, $11) RETURNING id",
-			 11, false },
+			 "called, rule, sip_status, ended, source, count) VALUES ($1::bigint, $2, $3, $4, $5, $6::bigint, "
+			 "$7, $8, $9, $10::int, $11, $12, $13::int) RETURNING id",
+			 13, false },
 	[Q_CALL_RECENT] = { "SELECT " CALL_COLUMNS " FROM calls WHERE id > $2::bigint "
 			    "ORDER BY at DESC, id DESC LIMIT $1::bigint",
 			    2, true },
-	[Q_CALL_DAILY] = { "SELECT (at - $1::bigint) / 86400000, count(*) FROM calls "
+	[Q_CALL_DAILY] = { "SELECT (at - $1::bigint) / 86400000, sum(count) FROM calls "
 			   "WHERE at >= $1::bigint AND at < $2::bigint GROUP BY 1",
 			   2, true },
 	[Q_CALL_AFTER] = { "SELECT " CALL_COLUMNS " FROM calls WHERE id > $2::bigint ORDER BY id LIMIT $1::bigint", 2,
@@ -507,10 +508,10 @@ int pb_store__pg_attempt_count(pb_store *st, const char *number, int64_t since, 
 
 int pb_store__pg_call_log(pb_store *st, const pb_store_call *c, int64_t at, int64_t *id)
 {
-	char a[24], b[24], d[24];
+	char a[24], b[24], d[24], e[24];
 	const char *v[] = { NUM(a, at), c->caller, c->attestation, c->verdict, c->challenge,
 			    NUM(b, c->duration_ms), c->forward_target, c->called, c->rule,
-			    NUM(d, c->sip_status), c->ended };
+			    NUM(d, c->sip_status), c->ended, c->source, NUM(e, c->count ? c->count : 1) };
 	PGresult *r;
 	int rc = run(st, Q_CALL_LOG, v, "log call", &r);
 	if (rc == 0 && id)
@@ -535,7 +536,7 @@ static const char *col_pack(pb_store_pack *k, const PGresult *r, int row, int co
  * pb_store__call_release() expects: caller first). */
 static int copy_call(const PGresult *r, int i, pb_store_call *c)
 {
-	static const int text_cols[] = { 2, 3, 4, 5, 7, 8, 9, 11 };
+	static const int text_cols[] = { 2, 3, 4, 5, 7, 8, 9, 11, 12 };
 	size_t need = 0;
 	for (size_t j = 0; j < PB_ARRAY_SIZE(text_cols); j++)
 		if (!PQgetisnull(r, i, text_cols[j]))
@@ -556,6 +557,8 @@ static int copy_call(const PGresult *r, int i, pb_store_call *c)
 	c->rule = col_pack(&k, r, i, 9);
 	c->sip_status = (int)int_at(r, i, 10);
 	c->ended = col_pack(&k, r, i, 11);
+	c->source = col_pack(&k, r, i, 12);
+	c->count = int_at(r, i, 13);
 	return 0;
 }
 

@@ -166,6 +166,11 @@ const pb_store_schema_stmt pb_store__schema[] = {
 	  "  forward_target TEXT,"
 	  "  voicemail TEXT,"
 	  "  updated_at BIGINT NOT NULL);" },
+
+	/* 7: where a call came from, and how many calls a row stands for
+	 * (refusals of junk are aggregated) */
+	{ 7, "ALTER TABLE calls ADD COLUMN source TEXT;", PB_SAME },
+	{ 7, "ALTER TABLE calls ADD COLUMN count INTEGER NOT NULL DEFAULT 1;", PB_SAME },
 };
 
 const size_t pb_store__schema_len = PB_ARRAY_SIZE(pb_store__schema);

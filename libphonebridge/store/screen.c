@@ -218,8 +218,9 @@ PB_API int pb_store_call_log(pb_store *st, const pb_store_call *call, int64_t *i
 {
 	static const char sql[] =
 		"INSERT INTO calls (at, caller, attestation, verdict, challenge, duration_ms, forward_target, "
-		"called, rule, sip_status, ended) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
-	if (call == NULL || call->duration_ms < 0)
+		"called, rule, sip_status, ended, source, count) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+	if (call == NULL || call->duration_ms < 0 || call->count < 0)
 		return pb_error_set(PB_EINVAL, "pb_store_call_log: bad call");
 	if (st->pg)
 		return pb_store__pg_call_log(st, call, call->at ? call->at : pb_store__now(), id);
@@ -238,6 +239,8 @@ PB_API int pb_store_call_log(pb_store *st, const pb_store_call *call, int64_t *i
 	pb_store__bind_text(s, 9, call->rule);
 	sqlite3_bind_int(s, 10, call->sip_status);
 	pb_store__bind_text(s, 11, call->ended);
+	pb_store__bind_text(s, 12, call->source);
+	sqlite3_bind_int64(s, 13, call->count ? call->count : 1);
 	rc = pb_store__run(st, s, "log call");
 	if (rc == 0 && id)
 		*id = sqlite3_last_insert_rowid(st->db);
@@ -249,7 +252,7 @@ PB_API int pb_store_call_log(pb_store *st, const pb_store_call *call, int64_t *i
 static void *call_block(const pb_store_call *c)
 {
 	const char *order[] = { c->caller, c->attestation, c->verdict, c->challenge, c->forward_target,
-				c->called, c->rule, c->ended };
+				c->called, c->rule, c->ended, c->source };
 	for (size_t i = 0; i < PB_ARRAY_SIZE(order); i++)
 		if (order[i])
 			return (void *)order[i];
@@ -277,6 +280,7 @@ static int copy_call(sqlite3_stmt *s, void *item)
 		need += pb_store__col_size(s, i);
 	need += pb_store__col_size(s, 7);
 	need += pb_store__col_size(s, 8) + pb_store__col_size(s, 9) + pb_store__col_size(s, 11);
+	need += pb_store__col_size(s, 12);
 	char *mem = NULL;
 	if (need > 0 && (mem = pb_malloc(need)) == NULL)
 		return PB_ENOMEM;
@@ -293,6 +297,8 @@ static int copy_call(sqlite3_stmt *s, void *item)
 	c->rule = pb_store__col_pack(&k, s, 9);
 	c->sip_status = sqlite3_column_int(s, 10);
 	c->ended = pb_store__col_pack(&k, s, 11);
+	c->source = pb_store__col_pack(&k, s, 12);
+	c->count = sqlite3_column_int64(s, 13);
 	return 0;
 }
 
@@ -303,7 +309,7 @@ PB_API int pb_store_call_recent(pb_store *st, size_t limit, pb_store_call_list *
 {
 	static const char sql[] =
 		"SELECT id, at, caller, attestation, verdict, challenge, duration_ms, forward_target, "
-		"called, rule, sip_status, ended FROM calls WHERE id > ?2 ORDER BY at DESC, id DESC LIMIT ?1";
+		"called, rule, sip_status, ended, source, count FROM calls WHERE id > ?2 ORDER BY at DESC, id DESC LIMIT ?1";
 	return call_query(st, sql, true, -1, limit, out);
 }
 
@@ -311,7 +317,7 @@ PB_API int pb_store_call_after(pb_store *st, int64_t after_id, size_t limit, pb_
 {
 	static const char sql[] =
 		"SELECT id, at, caller, attestation, verdict, challenge, duration_ms, forward_target, "
-		"called, rule, sip_status, ended FROM calls WHERE id > ?2 ORDER BY id LIMIT ?1";
+		"called, rule, sip_status, ended, source, count FROM calls WHERE id > ?2 ORDER BY id LIMIT ?1";
 	return call_query(st, sql, false, after_id, limit, out);
 }
 

@@ -1,5 +1,6 @@
 /*
- * libphonebridge — counts per day of the call log and the journal, for the
+ * libphonebridge — counts per day of the call log (a row of aggregated
+ * refusals stands for its count of calls) and the journal, for the
  * daemons' status pages (one GROUP BY query, not a walk of every row).
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -32,7 +33,7 @@ static int check_days(unsigned days, int64_t day0_ms)
 
 PB_API int pb_store_call_daily(pb_store *st, int64_t day0_ms, unsigned days, int64_t *counts)
 {
-	static const char sql[] = "SELECT (at - ?1) / 86400000, count(*) FROM calls "
+	static const char sql[] = "SELECT (at - ?1) / 86400000, sum(count) FROM calls "
 				  "WHERE at >= ?1 AND at < ?2 GROUP BY 1";
 	int rc = check_days(days, day0_ms);
 	if (rc == 0 && st->pg) /* a cluster's call log */

@@ -9,6 +9,10 @@
 #          --reinvite-after S (re-INVITE with new RTP sockets, i.e. a new
 #          media address; prints reinvite CODE and, at the end,
 #          rtp-after-reinvite N target-audio M)
+#          --bind ADDR (call from this local address, default 127.0.0.1)
+#          --proxy ADDR:PORT (send the INVITE there whatever the URI's host)
+#          --refer accept|fail (answer a REFER 202 and then say nothing more,
+#          or 202 and a NOTIFY whose sipfrag says 503; prints refer-received URI)
 use strict;
 use warnings;
 use Getopt::Long;
@@ -19,21 +23,42 @@ $| = 1;
 
 my %o = (from => 'sip:+15550102000@127.0.0.1', hold => 3, 'dtmf-method' => 'rfc2833');
 GetOptions(\%o, 'to=s', 'from=s', 'pai=s', 'identity', 'dtmf=s', 'dtmf-method=s',
-           'wait-before-dtmf=f', 'hold=f', 'cancel-after=f', 'port=i', 'auth=s', 'reinvite-after=f', 'tls=s') or die;
+           'wait-before-dtmf=f', 'hold=f', 'cancel-after=f', 'port=i', 'auth=s', 'reinvite-after=f', 'tls=s',
+           'bind=s', 'refer=s', 'proxy=s') or die;
+my $bind = $o{bind} // '127.0.0.1';
 # Our own socket on a port the system chooses: Net::SIP's "port => 0" tries
 # 5060 first, with SO_REUSEADDR, so concurrent callers (or anybody else on
 # 5060) would share a port and get each other's answers and BYEs.
 my $sock = $o{tls}
-    ? IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $o{port} // 0, Proto => 'tcp', Listen => 10)
-    : IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $o{port} // 0, Proto => 'udp');
+    ? IO::Socket::INET->new(LocalAddr => $bind, LocalPort => $o{port} // 0, Proto => 'tcp', Listen => 10)
+    : IO::Socket::INET->new(LocalAddr => $bind, LocalPort => $o{port} // 0, Proto => 'udp');
 $sock or die "caller socket: $!";
 my $leg = Net::SIP::Leg->new(sock => $sock,
     $o{tls} ? (proto => 'tls', tls => { SSL_ca_file => $o{tls}, SSL_verifycn_name => '127.0.0.1' }) : ());
 my $ua = Net::SIP::Simple->new(from => $o{from}, leg => $leg,
+    $o{proxy} ? (outgoing_proxy => $o{proxy}) : (),
     $o{auth} ? (auth => [split /:/, $o{auth}, 2]) : ());
 my %hdr;
 $hdr{'P-Asserted-Identity'} = "<$o{pai}>" if $o{pai};
 $hdr{'Identity'} = 'eyJhbGciOiJFUzI1NiJ9.e30.c2ln;info=<https://cert.example.org/x.pem>;alg=ES256;ppt=shaken' if $o{identity};
+
+# Net::SIP's calls drop an in-dialog REFER without an answer: answer it here
+if ($o{refer}) {
+    no warnings 'redefine';
+    my $receive = \&Net::SIP::Simple::Call::receive;
+    *Net::SIP::Simple::Call::receive = sub {
+        my ($self, $endpoint, $ctx, $error, $code, $packet, $leg, $from) = @_;
+        return $receive->(@_) unless $packet && $packet->is_request && $packet->method eq 'REFER';
+        print "refer-received ", ($packet->get_header('refer-to') // ''), "\n";
+        $endpoint->new_response($ctx, $packet->create_response('202', 'Accepted'), $leg, $from);
+        if ($o{refer} eq 'fail') {
+            $endpoint->new_request('NOTIFY', $ctx, undef, "SIP/2.0 503 Service Unavailable\r\n",
+                'content-type' => 'message/sipfrag;version=2.0', event => 'refer',
+                'subscription-state' => 'terminated;reason=noresource');
+            print "notify-sent 503\n";
+        }
+    };
+}
 
 my ($received, $target_audio) = (0, 0);
 my ($reinvited, $after, $target_after) = (0, 0, 0);

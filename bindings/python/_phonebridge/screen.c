@@ -999,10 +999,12 @@ typedef struct {
 
 static PyObject *event_dict(const pb_screener_event *ev)
 {
-	static const char *const types[] = { "started", "verdict", "challenge", "forwarded", "ended" };
+	static const char *const types[] = { "started", "verdict", "challenge", "forwarded", "ended", "refused" };
 	const pb_screen_decision *d = ev->decision;
 	const pb_screen_result *r = ev->result;
-	return Py_BuildValue("{s:s,s:k,s:z,s:z,s:z,s:z,s:z,s:z,s:z,s:z,s:z,s:L}",
+	if ((size_t)ev->type >= sizeof(types) / sizeof(types[0]))
+		return PyErr_Format(PyExc_ValueError, "screener event of unknown type %d", (int)ev->type);
+	return Py_BuildValue("{s:s,s:k,s:z,s:z,s:z,s:z,s:z,s:z,s:z,s:z,s:z,s:L,s:i,s:k}",
 			     "type", types[ev->type], "call", ev->call,
 			     "from", ev->caller ? ev->caller->from_uri : NULL,
 			     "source", ev->caller ? ev->caller->source : NULL,
@@ -1012,7 +1014,8 @@ static PyObject *event_dict(const pb_screener_event *ev)
 			     "result", r ? pb_screen_outcome_name(r->outcome) : NULL,
 			     "reason", r ? r->reason : NULL,
 			     "target", ev->target, "outcome", ev->outcome,
-			     "duration_ms", (long long)ev->duration_ms);
+			     "duration_ms", (long long)ev->duration_ms,
+			     "sip_status", d ? d->sip_status : 0, "count", ev->count);
 }
 
 static void screener_event(const pb_screener_event *ev, void *ud)
@@ -1283,6 +1286,35 @@ static PyObject *screener_run(ScreenerObject *self, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
+/* A foreign loop (asyncio's add_reader): the descriptor, when to come back, and one pass. */
+static PyObject *screener_fileno(ScreenerObject *self, PyObject *unused)
+{
+	if (!screener_open(self))
+		return NULL;
+	int fd = pb_screener_fd(self->s);
+	if (fd < 0)
+		return pbpy_raise(fd, NULL);
+	return PyLong_FromLong(fd);
+}
+
+static PyObject *screener_timeout_ms(ScreenerObject *self, PyObject *unused)
+{
+	if (!screener_open(self))
+		return NULL;
+	return PyLong_FromLong(pb_screener_timeout_ms(self->s));
+}
+
+/* Without waiting: the GIL stays held (challenges and events take it anyway). */
+static PyObject *screener_dispatch(ScreenerObject *self, PyObject *unused)
+{
+	if (!screener_open(self))
+		return NULL;
+	int rc = pb_screener_dispatch(self->s);
+	if (rc < 0)
+		return pbpy_raise(rc, NULL);
+	return PyBool_FromLong(pb_screener_stopped(self->s));
+}
+
 static PyObject *screener_stop(ScreenerObject *self, PyObject *unused)
 {
 	if (self->s)
@@ -1314,6 +1346,9 @@ static PyMethodDef screener_methods[] = {
 	{ "step", (PyCFunction)screener_step, METH_VARARGS, "step(timeout_ms=0) -> ms to the next timer" },
 	{ "run", (PyCFunction)screener_run, METH_NOARGS, "run(): until stop() and the last call ended" },
 	{ "stop", (PyCFunction)screener_stop, METH_NOARGS, "stop(): no new calls; run() returns when idle" },
+	{ "fileno", (PyCFunction)screener_fileno, METH_NOARGS, "fileno() -> the descriptor to watch for reading" },
+	{ "timeout_ms", (PyCFunction)screener_timeout_ms, METH_NOARGS, "timeout_ms() -> ms until dispatch() is due (-1 none)" },
+	{ "dispatch", (PyCFunction)screener_dispatch, METH_NOARGS, "dispatch() -> stopped: do what is ready, without waiting" },
 	{ "close", (PyCFunction)screener_close, METH_NOARGS, "close(): end every call, free the C screener" },
 	{ NULL, NULL, 0, NULL },
 };

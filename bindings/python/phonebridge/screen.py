@@ -478,9 +478,10 @@ class Screener:
 
     ``challenges``: :class:`Challenge` subclasses to register (by their
     ``name``). ``on_event(event: dict)`` receives every call's events:
-    ``type`` is "started", "verdict", "challenge", "forwarded" or "ended";
-    other keys: call, from, source, caller, verdict, rule, result, reason,
-    target, outcome, duration_ms.
+    ``type`` is "started", "verdict", "challenge", "forwarded", "ended" or
+    "refused" (refused before screening: rule, sip_status, and count for an
+    aggregated flood); other keys: call, from, source, caller, verdict, rule,
+    result, reason, target, outcome, duration_ms, sip_status, count.
 
     :meth:`run` releases the GIL while the SIP stack waits; challenges and
     ``on_event`` run with it held, on the thread that called :meth:`run`.
@@ -488,7 +489,9 @@ class Screener:
     "NAME:error"), never the screener. sofia-sip binds its loop to the
     thread that started it: :meth:`start`, :meth:`step`, :meth:`run` and
     :meth:`close` belong to that thread (:meth:`stop` may come from any). Ctrl-C stops taking calls; run()
-    raises KeyboardInterrupt once the calls in progress have ended.
+    raises KeyboardInterrupt once the calls in progress have ended. In an
+    asyncio program, ``await screener.serve()`` instead of :meth:`run`; other
+    event loops watch :meth:`fileno` and call :meth:`dispatch`.
     """
 
     def __init__(self, config: Mapping[str, Any], *, challenges: Tuple[Type[Challenge], ...] = (),
@@ -526,6 +529,44 @@ class Screener:
     def stop(self) -> None:
         """Stop taking calls (503); :meth:`run` returns once the calls in progress end."""
         self._s.stop()
+
+    def fileno(self) -> int:
+        """A descriptor that polls readable when the screener has work, for an
+        event loop of your own (after :meth:`start`): call :meth:`dispatch`
+        when it is readable or when :meth:`timeout_ms` has passed."""
+        return self._s.fileno()
+
+    def timeout_ms(self) -> int:
+        """Milliseconds until :meth:`dispatch` is due anyway (-1: none)."""
+        return self._s.timeout_ms()
+
+    def dispatch(self) -> bool:
+        """Do what is ready without waiting; returns whether the screener has
+        stopped (after :meth:`stop`, once the last call ended)."""
+        return self._s.dispatch()
+
+    async def serve(self) -> None:
+        """Answer calls inside the running asyncio loop (``add_reader`` on
+        :meth:`fileno`, a timer for :meth:`timeout_ms`) until :meth:`stop`
+        and the last call ended; challenges and ``on_event`` run on the
+        loop's thread, between its other tasks."""
+        import asyncio
+        if not self._started:
+            self.start()
+        loop = asyncio.get_running_loop()
+        ready = asyncio.Event()
+        fd = self.fileno()
+        loop.add_reader(fd, ready.set)
+        try:
+            while not self.dispatch():
+                ready.clear()
+                t = self.timeout_ms()
+                try:
+                    await asyncio.wait_for(ready.wait(), None if t < 0 else t / 1000)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            loop.remove_reader(fd)
 
     def close(self) -> None:
         """End every call and free the screener."""

@@ -135,6 +135,52 @@ class ScreenerTest(unittest.TestCase):
             loop.join(60)
         self.assertFalse(loop.is_alive(), "run() returns after stop()")
 
+    def test_screener_in_asyncio(self):
+        """serve(): the screener in an asyncio loop (add_reader on fileno()),
+        next to a task of the program's own; a Net::SIP caller (run as an
+        asyncio subprocess) passes, and stop() ends serve()."""
+        import asyncio
+
+        s = screen.Screener({"allow": "127.0.0.1", "store": os.path.join(self.tmp, "screen.db"),
+                             "prompts": os.path.join(SRC, "data", "prompts"),
+                             "target": "sip:target@127.0.0.1:%d" % self.tport,
+                             "policy": {"challenge": "press-five"}},
+                            challenges=(PressFive,), on_event=self.on_event)
+
+        async def main():
+            s.start()
+            server = asyncio.ensure_future(s.serve())
+            ticks = 0
+
+            async def ticker():  # the loop stays the program's: other tasks run too
+                nonlocal ticks
+                while True:
+                    ticks += 1
+                    await asyncio.sleep(0.05)
+
+            other = asyncio.ensure_future(ticker())
+            caller = await asyncio.create_subprocess_exec(
+                "perl", os.path.join(SIP, "caller.pl"), "--to", "sip:screen@127.0.0.1:%d" % s.port,
+                "--from", "sip:+15550100057@127.0.0.1", "--dtmf", "5", "--wait-before-dtmf", "1.5",
+                "--hold", "6", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+            out, _ = await asyncio.wait_for(caller.communicate(), 90)
+            for _ in range(600):  # the call is logged when both legs have hung up
+                if any(e["type"] == "ended" for e in self.events):
+                    break
+                await asyncio.sleep(0.05)
+            s.stop()
+            await asyncio.wait_for(server, 30)
+            other.cancel()
+            return out.decode(), ticks
+
+        out, ticks = asyncio.run(main())
+        s.close()
+        self.assertIn("final 200", out)
+        ev = self.wait_event(lambda e: e["type"] == "ended" and e["caller"] == "+15550100057", 1)
+        self.assertEqual(ev["outcome"], "press-five:passed")
+        self.wait_event(lambda e: e["type"] == "forwarded", 1)
+        self.assertGreater(ticks, 20, "the program's own task ran beside the screener")
+
     def test_bad_options(self):
         with self.assertRaises(ValueError):
             screen.Screener({"store": "x", "prompts": "y", "target": "z", "bogus": 1})
