@@ -223,8 +223,9 @@ try:
     rep_id = db_rows("SELECT id FROM messages WHERE backend = 'at:report' AND state = 3 ORDER BY id DESC LIMIT 1")[0][0]
     db = sqlite3.connect(store)
     db.execute("UPDATE messages SET state = 2 WHERE id = ?", (rep_id,))
-    db.execute("INSERT OR REPLACE INTO kv (key, value, updated_at) VALUES (?, ?, 0)",
-               ("bridge.dr.%s.%s" % (PEER, refs), str(out_id)))
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("INSERT OR REPLACE INTO bridge_dr_ref (peer, ref, msg_id) VALUES (?, ?, ?)",
+               (PEER, int(refs), out_id))
     db.commit()
     db.close()
     start()

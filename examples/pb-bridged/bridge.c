@@ -199,6 +199,12 @@ static pb_store *open_store(pbb *b)
 		pbb_log(PB_LOG_ERROR, "store %s: %s", b->cfg->store_path, last_error());
 		return NULL;
 	}
+	/* the bridge's own tables: created or migrated in place (a no-op
+	 * once done; the first handle of a start does it) */
+	if (pbb_tables_migrate(st) < 0) {
+		pb_store_close(st);
+		return NULL;
+	}
 	return st;
 }
 

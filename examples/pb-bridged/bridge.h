@@ -182,11 +182,22 @@ int pbb_watch_setup(pb_modem *m, pb_store *st, int incomplete_timeout_ms);
  * Journal one message the modem reported: a row in state "stored" (text
  * messages), with the raw bytes as an attachment for other kinds.
  * @param id receives the row id (also for a known message)
- * Delivery reports become rows "<backend>:report" (body: pbb_report_body()).
+ * Delivery reports become rows "<backend>:report" (body: what the network
+ * said; the rest in the table bridge_report, pbb_report_put()).
  * @return 0 (new row), PB_EEXISTS (already journaled), or a negative PB_E* code
  */
 int pbb_inbound_journal(pb_store *st, const char *backend, const char *region,
 			const pb_modem_msg *m, int64_t *id);
+
+/* --- the bridge's tables in the store (tables.c) --------------------------- */
+
+/**
+ * Bring the bridge's own tables (application "bridge" of
+ * pb_store_app_schema()) to this program's version, moving what earlier
+ * versions kept in kv and journal bodies, in one transaction. Run at every
+ * open of the store; a no-op once done. @return 0 or a negative code (logged)
+ */
+int pbb_tables_migrate(pb_store *st);
 
 /* --- delivery reports (reports.c) ---------------------------------------- */
 
@@ -248,6 +259,28 @@ int pbb_send_progress_clear(pb_store *st, int64_t row);
  * reference), all in one transaction.
  */
 int pbb_outbound_sent(pb_store *st, int64_t id, const char *peer, const char *refs, bool await_report);
+/* The bookkeeping of delivery reports, rows of the bridge's tables (in the
+ * caller's transaction; docs/bridge.md, "Store layout"). */
+/** (peer, reference) -> outbound row @p id. */
+int pbb_dr_ref_set(pb_store *st, const char *peer, int ref, int64_t id);
+/** The row waiting for (peer, reference): *id 0 when none. */
+int pbb_dr_ref_get(pb_store *st, const char *peer, int ref, int64_t *id);
+/** Forget the references and delivered parts of row @p id. */
+int pbb_dr_forget(pb_store *st, int64_t id);
+/** Queue row @p id behind the earlier ones to @p peer (box without references); keeps the newest 64. */
+int pbb_dr_queue_push(pb_store *st, const char *peer, int64_t id);
+/** The oldest queued entry of @p peer: *seq 0 when none, *id 0 when its row is gone. */
+int pbb_dr_queue_head(pb_store *st, const char *peer, int64_t *seq, int64_t *id);
+/** Remove queue entry @p seq. */
+int pbb_dr_queue_drop(pb_store *st, int64_t seq);
+/** Part @p ref of row @p id was reported delivered (idempotent). */
+int pbb_dr_delivered_add(pb_store *st, int64_t id, int ref);
+/** The parts of row @p id reported delivered, up to @p max into @p refs. */
+int pbb_dr_delivered(pb_store *st, int64_t id, int *refs, size_t max, size_t *n);
+/** Journal what report row @p msg_id says (in the transaction that inserts the row). */
+int pbb_report_put(pb_store *st, int64_t msg_id, const pbb_report *rep);
+/** What report row @p row says (text: its body). @return 0, PB_EMALFORMED (not a readable report), PB_EIO */
+int pbb_report_get(pb_store *st, const pb_store_msg *row, pbb_report *rep);
 /**
  * Show one journaled report (an inbound row "<backend>:report") in Matrix:
  * the reaction PBB_DR_REACTION on the sent message's event once every part

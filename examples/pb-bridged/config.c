@@ -568,12 +568,15 @@ int pbb_inbound_journal(pb_store *st, const char *backend, const char *region,
 		break;
 	}
 	char key[512], peer[PB_PHONE_MAX], be[64], report[160] = "";
+	pbb_report rep;
+	bool readable = false;
 	if (m->type == PB_MODEM_MSG_REPORT) {
-		pbb_report rep;
+		/* what it says goes to the table bridge_report; the body keeps
+		 * the network's words (or why it could not be read) */
 		if (pbb_report_read(m, &rep) < 0)
 			snprintf(report, sizeof(report), "? unreadable: %s", pb_error_last()->message);
-		else
-			pbb_report_body(&rep, report, sizeof(report));
+		else if ((readable = true))
+			snprintf(report, sizeof(report), "%s", rep.text[0] ? rep.text : pbb_report_status_name(rep.status));
 	}
 	pbb_inbound_key(key, sizeof(key), backend, m);
 	pb_phone_kind pk;
@@ -596,6 +599,8 @@ int pbb_inbound_journal(pb_store *st, const char *backend, const char *region,
 	if (rc < 0)
 		return rc;
 	rc = pb_store_msg_insert(st, &in, id);
+	if (rc == 0 && readable)
+		rc = pbb_report_put(st, *id, &rep);
 	if (rc == 0 && m->raw && m->raw_len && m->type != PB_MODEM_MSG_TEXT) {
 		/* the bytes the box gave, so that nothing is lost when the entry goes */
 		const char *ct = m->type == PB_MODEM_MSG_MMS ? "application/vnd.wap.mms-message"
