@@ -649,8 +649,7 @@ static int deliver_reports(pb_store *st)
 	assert_pb_ok(pb_store_msg_list_state(st, PB_STORE_INBOUND, PB_STORE_STORED, 0, 0, &l));
 	int n = 0;
 	for (size_t i = 0; i < l->count; i++) {
-		const char *be = l->items[i]->backend;
-		if (be && strlen(be) > 7 && !strcmp(be + strlen(be) - 7, ":report")) {
+		if (pbb_msg_is(st, l->items[i], "report") == 1) {
 			assert_pb_ok(pbb_report_deliver(st, NULL, l->items[i]));
 			n++;
 		}
@@ -692,11 +691,12 @@ static void test_bridge__migrates_a_store_of_before_issue18(void **state)
 	assert_int_equal(kv_dr_entries(st), 5);
 	assert_int_equal(db_int(st, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'bridge_%' AND ?1 = ?1", 0, NULL),
 			 0);
+	assert_int_equal(db_int(st, "SELECT count(*) FROM messages WHERE backend = 'at:report' AND ?1 = ?1", 0, NULL), 2);
 
 	/* the next start migrates */
 	assert_pb_ok(pbb_tables_migrate(st));
 	assert_pb_ok(pb_store_app_version(st, "bridge", &v));
-	assert_int_equal(v, 1);
+	assert_int_equal(v, 2);
 	assert_int_equal(kv_dr_entries(st), 0);
 	assert_int_equal(db_int(st, "SELECT count(*) FROM kv WHERE key = 'bridge.store_id' AND ?1 = ?1", 0, NULL), 1);
 	const char *p1 = "+4915112345678", *p2 = "+4930222";
@@ -714,11 +714,21 @@ static void test_bridge__migrates_a_store_of_before_issue18(void **state)
 	pb_store_msg *r;
 	assert_pb_ok(pb_store_msg_get(st, 3, &r));
 	assert_string_equal(r->body, "delivered");
+	assert_int_equal(pbb_msg_is(st, r, "report"), 1);
+	assert_string_equal(r->backend, "at"); /* the kind is no longer in the backend */
 	pb_store_msg_free(r);
-	assert_pb_ok(pb_store_msg_get(st, 8, &r)); /* a text: untouched */
+	assert_pb_ok(pb_store_msg_get(st, 8, &r)); /* a text: its body untouched */
 	assert_string_equal(r->body, "hello from before");
+	assert_string_equal(r->backend, "hilink");
+	assert_int_equal(pbb_msg_is(st, r, "text"), 1);
 	assert_int_equal(r->state, PB_STORE_STORED);
 	pb_store_msg_free(r);
+	assert_pb_ok(pb_store_msg_get(st, 1, &r)); /* an outbound text */
+	assert_string_equal(r->backend, "matrix");
+	assert_int_equal(pbb_msg_is(st, r, "text"), 1);
+	pb_store_msg_free(r);
+	assert_int_equal(db_int(st, "SELECT count(*) FROM bridge_msg_kind WHERE ?1 = ?1", 0, NULL), 8);
+	assert_int_equal(db_int(st, "SELECT count(*) FROM messages WHERE instr(backend, ':') > ?1", 0, NULL), 0);
 
 	/* the two reports that waited are delivered, once */
 	assert_int_equal(deliver_reports(st), 2);
@@ -910,7 +920,8 @@ static void test_bridge__inbound_journal(void **state)
 	assert_int_equal(r->state, PB_STORE_STORED);
 	assert_string_equal(r->peer, "+4915112345678");
 	assert_string_equal(r->body, "three parts joined");
-	assert_string_equal(r->backend, "at:text");
+	assert_string_equal(r->backend, "at");
+	assert_int_equal(pbb_msg_is(st, r, "text"), 1);
 	pb_store_msg_free(r);
 
 	/* an MMS notification: its raw bytes are kept before it leaves the box */
@@ -940,7 +951,8 @@ static void test_bridge__inbound_journal(void **state)
 	m.raw_len = 0;
 	assert_int_equal(pbb_inbound_journal(st, "hilink", "DE", &m, &id), 0);
 	assert_pb_ok(pb_store_msg_get(st, id, &r));
-	assert_string_equal(r->backend, "hilink:report");
+	assert_string_equal(r->backend, "hilink");
+	assert_int_equal(pbb_msg_is(st, r, "report"), 1);
 	assert_string_equal(r->body, "delivery failed"); /* the words; what it says: bridge_report */
 	pbb_report rep;
 	assert_pb_ok(pbb_report_get(st, r, &rep));
@@ -1231,7 +1243,8 @@ static void test_bridge__outbound_mms(void **state)
 	assert_int_equal(id, id2);
 	pb_store_msg *r;
 	assert_pb_ok(pb_store_msg_get(st, id, &r));
-	assert_true(pbb_is_mms_row(r));
+	assert_int_equal(pbb_is_mms_row(st, r), 1);
+	assert_string_equal(r->backend, "matrix");
 	assert_int_equal(r->state, PB_STORE_QUEUED);
 	pb_store_attachment_list *al;
 	assert_pb_ok(pb_store_attachment_list_get(st, id, &al));

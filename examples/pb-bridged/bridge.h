@@ -182,8 +182,10 @@ int pbb_watch_setup(pb_modem *m, pb_store *st, int incomplete_timeout_ms);
  * Journal one message the modem reported: a row in state "stored" (text
  * messages), with the raw bytes as an attachment for other kinds.
  * @param id receives the row id (also for a known message)
- * Delivery reports become rows "<backend>:report" (body: what the network
- * said; the rest in the table bridge_report, pbb_report_put()).
+ * The row's backend is @p backend, its kind ("text", "incomplete", "mms",
+ * "report", "other") a row of bridge_msg_kind. Delivery reports' body is
+ * what the network said; the rest is in the table bridge_report
+ * (pbb_report_put()).
  * @return 0 (new row), PB_EEXISTS (already journaled), or a negative PB_E* code
  */
 int pbb_inbound_journal(pb_store *st, const char *backend, const char *region,
@@ -198,6 +200,17 @@ int pbb_inbound_journal(pb_store *st, const char *backend, const char *region,
  * open of the store; a no-op once done. @return 0 or a negative code (logged)
  */
 int pbb_tables_migrate(pb_store *st);
+/**
+ * Journal a row (pb_store_msg_insert()) and its kind (table
+ * bridge_msg_kind: "text", "incomplete", "mms", "report", "other",
+ * "notice", "cmd", "voicemail"), in the caller's transaction.
+ * @return 0, PB_EEXISTS (the row was journaled before: *id is its id), or a negative code
+ */
+int pbb_journal_insert(pb_store *st, const pb_store_msg_in *in, const char *kind, int64_t *id);
+/** The kind of row @p r (static): "other" for a row without one. @return 0 or PB_EIO */
+int pbb_msg_kind(pb_store *st, const pb_store_msg *r, const char **kind);
+/** Is row @p r of @p kind? @return 1, 0, or a negative code */
+int pbb_msg_is(pb_store *st, const pb_store_msg *r, const char *kind);
 
 /* --- delivery reports (reports.c) ---------------------------------------- */
 
@@ -282,7 +295,7 @@ int pbb_report_put(pb_store *st, int64_t msg_id, const pbb_report *rep);
 /** What report row @p row says (text: its body). @return 0, PB_EMALFORMED (not a readable report), PB_EIO */
 int pbb_report_get(pb_store *st, const pb_store_msg *row, pbb_report *rep);
 /**
- * Show one journaled report (an inbound row "<backend>:report") in Matrix:
+ * Show one journaled report (an inbound row of kind "report") in Matrix:
  * the reaction PBB_DR_REACTION on the sent message's event once every part
  * is delivered, or a notice when one failed or expired; then the row is
  * "delivered". A report for no message of ours is logged and dropped
@@ -471,10 +484,10 @@ int pbb_room_scan(const pbb_config *cfg, pb_store *st, pb_matrix *mx, int *adopt
 /* --- outbound MMS (mms-out.c) ------------------------------------------------ */
 
 /** Journal backend of an outbound row that leaves as an MMS. */
-#define PBB_MMS_BACKEND "matrix:mms"
+#define PBB_MMS_BACKEND "matrix" /* kind "mms" */
 
-/** Is @p r an outbound row for the MMSC (not the modem)? */
-bool pbb_is_mms_row(const pb_store_msg *r);
+/** Is @p r an outbound row for the MMSC (not the modem)? @return 1, 0, or a negative code */
+int pbb_is_mms_row(pb_store *st, const pb_store_msg *r);
 
 /** An outbound MMS to journal (every pointer borrowed). */
 typedef struct pbb_outbound_mms {

@@ -13,7 +13,7 @@
  *   bridge_dr_queue                rows sent to a number through a box
  *                                  that gives no reference (HiLink), in order
  *   bridge_dr_delivered            the parts reported delivered so far
- *   inbound row "<backend>:report" the report itself, journaled before the
+ *   inbound row of kind "report"   the report itself, journaled before the
  *                                  modem deletes it (body: the network's
  *                                  words), with its bridge_report row
  * Every change to these is one transaction; the Matrix send before it uses
@@ -355,7 +355,12 @@ int pbb_report_deliver_cfg(const pbb_config *cfg, pb_store *st, pb_matrix *mx, c
 	/* where the sent message's event is: its room, or the control room
 	 * for a !sms command */
 	char *control = NULL, *room = NULL;
-	if (o->backend && !strcmp(o->backend, "matrix:cmd"))
+	const char *okind;
+	if ((rc = pbb_msg_kind(st, o, &okind)) < 0) {
+		pb_store_msg_free(o);
+		return rc;
+	}
+	if (!strcmp(okind, "cmd"))
 		pb_store_kv_get(st, "bridge.control_room", &control);
 	room = control ? control : (char *)o->room;
 	char txn[64], *event = NULL;

@@ -404,9 +404,75 @@ static int v1_move(pb_store *st, void *userdata)
 	return rc;
 }
 
+/* Version 2: the kind of a journal row in its own table, no longer after a
+ * colon in messages.backend ("hilink:report" -> backend "hilink", kind
+ * "report"; the outbound "matrix" rows are texts). Rows of others (no
+ * kind the bridge knows) get none and keep their backend. */
+#define KINDS "'text', 'incomplete', 'mms', 'report', 'other', 'notice', 'cmd'"
+static const char v2_kinds[] =
+	"CREATE TABLE bridge_msg_kind ("
+	"  msg_id INTEGER PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,"
+	"  kind TEXT NOT NULL CHECK (kind IN (" KINDS ", 'voicemail')));"
+	"INSERT INTO bridge_msg_kind (msg_id, kind)"
+	"  SELECT id, CASE WHEN instr(backend, ':') > 0 THEN substr(backend, instr(backend, ':') + 1)"
+	"                  ELSE 'text' END"
+	"  FROM messages"
+	"  WHERE (instr(backend, ':') > 0 AND substr(backend, instr(backend, ':') + 1) IN (" KINDS "))"
+	"     OR (backend = 'matrix' AND dir = 2);"
+	"UPDATE messages SET backend = substr(backend, 1, instr(backend, ':') - 1)"
+	"  WHERE instr(backend, ':') > 0 AND id IN (SELECT msg_id FROM bridge_msg_kind);";
+
 static const pb_store_app_step bridge_steps[] = {
 	{ 1, v1_tables, v1_move },
+	{ 2, v2_kinds, NULL },
 };
+
+/* --- the kind of a journal row ----------------------------------------------- */
+
+static const char *const kinds[] = { "text", "incomplete", "mms", "report", "other", "notice", "cmd", "voicemail" };
+
+int pbb_journal_insert(pb_store *st, const pb_store_msg_in *in, const char *kind, int64_t *id)
+{
+	int64_t row = 0;
+	int rc = pb_store_msg_insert(st, in, &row);
+	if (id)
+		*id = row;
+	if (rc < 0)
+		return rc;
+	sqlite3_stmt *s;
+	if ((rc = prepare(st, "INSERT INTO bridge_msg_kind (msg_id, kind) VALUES (?1, ?2)", &s)) < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, row);
+	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+	return run(st, s, "the kind of a row");
+}
+
+int pbb_msg_kind(pb_store *st, const pb_store_msg *r, const char **kind)
+{
+	sqlite3_stmt *s;
+	*kind = "other";
+	int rc = prepare(st, "SELECT kind FROM bridge_msg_kind WHERE msg_id = ?1", &s);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, r->id);
+	int x = sqlite3_step(s);
+	if (x == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(s, 0);
+		for (size_t i = 0; k && i < sizeof(kinds) / sizeof(kinds[0]); i++)
+			if (!strcmp(k, kinds[i]))
+				*kind = kinds[i];
+	}
+	rc = x == SQLITE_ROW || x == SQLITE_DONE ? 0 : db_error(st, "read the kind of a row");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int pbb_msg_is(pb_store *st, const pb_store_msg *r, const char *kind)
+{
+	const char *k;
+	int rc = pbb_msg_kind(st, r, &k);
+	return rc < 0 ? rc : !strcmp(k, kind);
+}
 
 int pbb_tables_migrate(pb_store *st)
 {
