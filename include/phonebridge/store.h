@@ -179,9 +179,9 @@ typedef struct sqlite3 sqlite3;
  *  every step of versions 1..N in order. A released step is never edited:
  *  a change is a new version. */
 typedef struct pb_store_app_step {
-	/** the version this step belongs to: 1, 2, ...; steps in order, a
-	 *  version may have several steps */
-	int version;
+	/** the application's schema version this step belongs to: 1, 2, ...;
+	 *  steps in order, a version may have several steps */
+	int app_version;
 	/** constant SQL (DDL, or DML moving data: no values from outside),
 	 *  run with sqlite3_exec(); static, may be NULL */
 	const char *sql;

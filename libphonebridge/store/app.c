@@ -84,15 +84,15 @@ static int check_steps(const char *app, const pb_store_app_step *steps, size_t n
 	*target = 0;
 	for (size_t i = 0; i < n; i++) {
 		const pb_store_app_step *s = &steps[i];
-		if (s->version < 1 || s->version < *target || s->version > *target + 1)
+		if (s->app_version < 1 || s->app_version < *target || s->app_version > *target + 1)
 			return pb_error_set(PB_EINVAL,
 					    "store: application %s: step %zu has version %d after version %d "
 					    "(versions start at 1 and go up by one)",
-					    app, i, s->version, *target);
+					    app, i, s->app_version, *target);
 		if (s->sql == NULL && s->migrate == NULL)
 			return pb_error_set(PB_EINVAL, "store: application %s: step %zu has neither SQL nor a function",
 					    app, i);
-		*target = s->version;
+		*target = s->app_version;
 	}
 	return 0;
 }
@@ -117,7 +117,7 @@ static int app_migrate_locked(pb_store *st, const char *app, const pb_store_app_
 		return 0;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		const pb_store_app_step *s = &steps[i];
-		if (s->version <= version)
+		if (s->app_version <= version)
 			continue;
 		if (s->sql)
 			rc = pb_store__exec(st, s->sql, "application schema step");
@@ -126,7 +126,7 @@ static int app_migrate_locked(pb_store *st, const char *app, const pb_store_app_
 		if (rc < 0) {
 			char why[256];
 			snprintf(why, sizeof(why), "%s", pb_error_last()->message);
-			pb_error_set(rc, "store: application %s, version %d: %s", app, s->version, why);
+			pb_error_set(rc, "store: application %s, version %d: %s", app, s->app_version, why);
 		}
 	}
 	if (rc == 0)
