@@ -745,6 +745,38 @@ static void test_bridge__migrates_a_store_of_before_issue18(void **state)
 	assert_int_equal(db_int(st, by_ref, 9, p1), 4);
 	queue_of(st, p2, q, sizeof(q));
 	assert_string_equal(q, "6");
+
+	/* a row another program journals later (pb-screend's voicemail) is
+	 * adopted when the bridge first reads it: its kind to the table */
+	pb_store_msg_in vm = PB_STORE_MSG_IN_INIT;
+	vm.dir = PB_STORE_INBOUND;
+	vm.state = PB_STORE_STORED;
+	vm.dedup_key = "voicemail:call-1";
+	vm.backend = "screen:voicemail";
+	vm.peer = p2;
+	vm.body = "duration_ms=5000";
+	int64_t vid, oid;
+	assert_pb_ok(pb_store_msg_insert(st, &vm, &vid));
+	vm.dedup_key = "odd:1";
+	vm.backend = "someone:weird";
+	assert_pb_ok(pb_store_msg_insert(st, &vm, &oid));
+	const char *kind;
+	assert_pb_ok(pb_store_msg_get(st, vid, &r));
+	assert_pb_ok(pbb_msg_kind(st, r, &kind));
+	assert_string_equal(kind, "voicemail");
+	pb_store_msg_free(r);
+	assert_pb_ok(pb_store_msg_get(st, vid, &r));
+	assert_string_equal(r->backend, "screen");
+	assert_pb_ok(pbb_msg_kind(st, r, &kind));
+	assert_string_equal(kind, "voicemail");
+	pb_store_msg_free(r);
+	assert_pb_ok(pb_store_msg_get(st, oid, &r)); /* a kind the bridge does not know: left as it is */
+	assert_pb_ok(pbb_msg_kind(st, r, &kind));
+	assert_string_equal(kind, "other");
+	pb_store_msg_free(r);
+	assert_pb_ok(pb_store_msg_get(st, oid, &r));
+	assert_string_equal(r->backend, "someone:weird");
+	pb_store_msg_free(r);
 	pb_store_close(st);
 
 	/* a later start: nothing moves again */

@@ -207,7 +207,11 @@ int pbb_tables_migrate(pb_store *st);
  * @return 0, PB_EEXISTS (the row was journaled before: *id is its id), or a negative code
  */
 int pbb_journal_insert(pb_store *st, const pb_store_msg_in *in, const char *kind, int64_t *id);
-/** The kind of row @p r (static): "other" for a row without one. @return 0 or PB_EIO */
+/** The kind of row @p r (static): "other" for a row without one. A row of
+ *  another writer with its kind after a colon in the backend (pb-screend's
+ *  "screen:voicemail") is adopted first: the kind to the table, the backend
+ *  cut at the colon, one commit; not inside the caller's transaction.
+ *  @return 0 or a negative code */
 int pbb_msg_kind(pb_store *st, const pb_store_msg *r, const char **kind);
 /** Is row @p r of @p kind? @return 1, 0, or a negative code */
 int pbb_msg_is(pb_store *st, const pb_store_msg *r, const char *kind);

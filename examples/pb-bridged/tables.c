@@ -408,11 +408,11 @@ static int v1_move(pb_store *st, void *userdata)
  * colon in messages.backend ("hilink:report" -> backend "hilink", kind
  * "report"; the outbound "matrix" rows are texts). Rows of others (no
  * kind the bridge knows) get none and keep their backend. */
-#define KINDS "'text', 'incomplete', 'mms', 'report', 'other', 'notice', 'cmd'"
+#define KINDS "'text', 'incomplete', 'mms', 'report', 'other', 'notice', 'cmd', 'voicemail'"
 static const char v2_kinds[] =
 	"CREATE TABLE bridge_msg_kind ("
 	"  msg_id INTEGER PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,"
-	"  kind TEXT NOT NULL CHECK (kind IN (" KINDS ", 'voicemail')));"
+	"  kind TEXT NOT NULL CHECK (kind IN (" KINDS ")));"
 	"INSERT INTO bridge_msg_kind (msg_id, kind)"
 	"  SELECT id, CASE WHEN instr(backend, ':') > 0 THEN substr(backend, instr(backend, ':') + 1)"
 	"                  ELSE 'text' END"
@@ -447,17 +447,55 @@ int pbb_journal_insert(pb_store *st, const pb_store_msg_in *in, const char *kind
 	return run(st, s, "the kind of a row");
 }
 
-int pbb_msg_kind(pb_store *st, const pb_store_msg *r, const char **kind)
+/*
+ * A row another program journaled in the shared store with its kind after
+ * a colon (pb-screend's voicemail: "screen:voicemail"): the kind goes to
+ * the table and the backend keeps the writer's name, in one commit, as the
+ * migration does for the rows of before. 1 when adopted.
+ */
+static int adopt(pb_store *st, int64_t id)
+{
+	static const char *const sql[] = {
+		"INSERT OR IGNORE INTO bridge_msg_kind (msg_id, kind)"
+		"  SELECT id, substr(backend, instr(backend, ':') + 1) FROM messages"
+		"  WHERE id = ?1 AND instr(backend, ':') > 0"
+		"    AND substr(backend, instr(backend, ':') + 1) IN (" KINDS ")",
+		"UPDATE messages SET backend = substr(backend, 1, instr(backend, ':') - 1)"
+		"  WHERE id = ?1 AND instr(backend, ':') > 0 AND id IN (SELECT msg_id FROM bridge_msg_kind)",
+	};
+	int rc = pb_store_begin(st);
+	if (rc < 0)
+		return rc;
+	int64_t changed = 0;
+	for (size_t i = 0; rc == 0 && i < 2; i++) {
+		sqlite3_stmt *s;
+		if ((rc = prepare(st, sql[i], &s)) < 0)
+			break;
+		sqlite3_bind_int64(s, 1, id);
+		if ((rc = run(st, s, "adopt a row")) == 0 && i == 0)
+			changed = sqlite3_changes(pb_store_sqlite(st));
+	}
+	if (rc < 0) {
+		pb_store_rollback(st);
+		return rc;
+	}
+	rc = pb_store_commit(st);
+	return rc < 0 ? rc : changed > 0;
+}
+
+static int lookup_kind(pb_store *st, int64_t id, const char **kind, bool *found)
 {
 	sqlite3_stmt *s;
 	*kind = "other";
+	*found = false;
 	int rc = prepare(st, "SELECT kind FROM bridge_msg_kind WHERE msg_id = ?1", &s);
 	if (rc < 0)
 		return rc;
-	sqlite3_bind_int64(s, 1, r->id);
+	sqlite3_bind_int64(s, 1, id);
 	int x = sqlite3_step(s);
 	if (x == SQLITE_ROW) {
 		const char *k = (const char *)sqlite3_column_text(s, 0);
+		*found = true;
 		for (size_t i = 0; k && i < sizeof(kinds) / sizeof(kinds[0]); i++)
 			if (!strcmp(k, kinds[i]))
 				*kind = kinds[i];
@@ -465,6 +503,18 @@ int pbb_msg_kind(pb_store *st, const pb_store_msg *r, const char **kind)
 	rc = x == SQLITE_ROW || x == SQLITE_DONE ? 0 : db_error(st, "read the kind of a row");
 	sqlite3_finalize(s);
 	return rc;
+}
+
+int pbb_msg_kind(pb_store *st, const pb_store_msg *r, const char **kind)
+{
+	bool found;
+	int rc = lookup_kind(st, r->id, kind, &found);
+	if (rc < 0 || found || !r->backend || !strchr(r->backend, ':'))
+		return rc;
+	/* not the bridge's own: another writer's row, adopted once */
+	if ((rc = adopt(st, r->id)) <= 0)
+		return rc;
+	return lookup_kind(st, r->id, kind, &found);
 }
 
 int pbb_msg_is(pb_store *st, const pb_store_msg *r, const char *kind)
