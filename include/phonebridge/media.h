@@ -414,14 +414,15 @@ typedef enum pb_recorder_format {
 typedef enum pb_recorder_status {
 	PB_RECORDER_RECORDING = 0, /**< still taking audio */
 	PB_RECORDER_FULL = 1,      /**< max_ms reached */
-	PB_RECORDER_SILENCE = 2,   /**< silence_ms of silence after something was heard */
+	PB_RECORDER_SILENCE = 2,   /**< silence_ms of unbroken silence */
 } pb_recorder_status;
 
 /** Options of a recorder. */
 typedef struct pb_recorder_options {
 	int version;          /**< PB_RECORDER_OPTIONS_VERSION */
 	unsigned max_ms;      /**< longest recording; 0 = 120000; at most 600000 */
-	/** End after this much silence once something was heard; 0 = never on silence. */
+	/** End after this much unbroken silence (also before anything was heard,
+	 *  as a caller who says nothing); 0 = never on silence. */
 	unsigned silence_ms;
 	/** Below this level (dBm0, measured by spandsp's power meter) audio is
 	 *  silence; 0 = -40. */

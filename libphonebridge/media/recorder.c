@@ -99,7 +99,7 @@ int pb_recorder_feed(pb_recorder *r, const int16_t *samples, size_t n)
 		} else {
 			r->silent_run++;
 		}
-		if (r->heard && r->silence_end && r->silent_run >= r->silence_end) {
+		if (r->silence_end && r->silent_run >= r->silence_end) {
 			r->state = PB_RECORDER_SILENCE;
 			return r->state;
 		}

@@ -10,6 +10,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <time.h>
 
 #include "core/internal.h"
+#include "screener/voicemail.h"
 #include <phonebridge/alloc.h>
 #include <phonebridge/error.h>
 #include <phonebridge/media.h>
@@ -79,6 +81,9 @@ struct scall {
 	char outcome[64];
 	char target[256];
 	char attestation[8];
+	bool passed;            /* passed its challenge, or accepted by the allow list: may leave a voicemail */
+	pb_screener_vm *vm;     /* taking a voicemail (docs/screen.md "Voicemail") */
+	int64_t at_wall_ms;     /* when the INVITE came, wall clock (the voicemail's time) */
 };
 
 /* --- options ------------------------------------------------------------------------ */
@@ -90,7 +95,8 @@ static void conf_dispose(conf *c)
 				&so->user_agent, &so->registrar, &so->aor, &so->username,
 				&so->password, &so->auth_realm, &so->auth_users_file,
 				&so->tls_cert_dir, &c->o.store, &c->o.prompts, &c->o.mode,
-				&c->o.target, &c->o.fallback, &c->o.refer_fallback, &c->o.ring };
+				&c->o.target, &c->o.fallback, &c->o.refer_fallback, &c->o.ring,
+				&c->o.voicemail_format, &c->o.voicemail_greeting };
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		if (*strs[i] && strs[i] == &so->password)
 			explicit_bzero((char *)so->password, strlen(so->password));
@@ -165,6 +171,16 @@ static int conf_copy(conf *c, const pb_screener_options *o)
 	rc = rc ? rc : dup_str(&c->o.fallback, o->fallback && *o->fallback ? o->fallback : NULL);
 	rc = rc ? rc : dup_str(&c->o.refer_fallback, rfb);
 	rc = rc ? rc : dup_str(&c->o.ring, ring);
+	bool v2 = o->version >= 2; /* no voicemail fields in version 1 */
+	const char *vf = v2 && o->voicemail_format && *o->voicemail_format ? o->voicemail_format : "wav";
+	const char *vg = v2 && o->voicemail_greeting && *o->voicemail_greeting ? o->voicemail_greeting : "voicemail";
+	if (!v2) {
+		c->o.voicemail = false;
+		c->o.voicemail_on = c->o.voicemail_max_seconds = c->o.voicemail_silence_seconds = 0;
+	}
+	c->o.voicemail_format = c->o.voicemail_greeting = NULL;
+	rc = rc ? rc : dup_str(&c->o.voicemail_format, vf);
+	rc = rc ? rc : dup_str(&c->o.voicemail_greeting, vg);
 	if (rc == 0 && !(c->policy = pb_calloc(np + 1, sizeof(char *))))
 		rc = pb_error__oom();
 	for (size_t i = 0; rc == 0 && i < np; i++)
@@ -248,11 +264,14 @@ static void set_how(scall *sc, const char *how)
 
 static void stop_media(scall *sc)
 {
+	pb_screener__vm_free(sc->vm); /* it feeds on the media */
+	sc->vm = NULL;
 	pb_media_call_free(sc->media);
 	sc->media = NULL;
 }
 
 static void start_media(scall *sc);
+static bool start_voicemail(scall *sc, int status);
 
 /* Target @p i of the comma-separated list into @p out; false past the end. */
 static bool nth_target(const char *list, unsigned i, char *out, size_t cap)
@@ -311,7 +330,8 @@ static void forward(scall *sc)
 	if (rc < 0) {
 		LOG(PB_LOG_ERROR, "forwarding to %s failed: %s", o->target, pb_error_last()->message);
 		set_how(sc, "forward failed");
-		pb_sip_call_hangup(sc->call);
+		if (!start_voicemail(sc, 503))
+			pb_sip_call_hangup(sc->call);
 		return;
 	}
 	set_how(sc, "forwarded");
@@ -441,6 +461,7 @@ static void host_finish(const pb_screen_result *r, void *ud)
 	    pb_store_list_add(s->store, PB_STORE_ALLOW, sc->dec.caller, PB_STORE_SRC_CHALLENGE, 0) < 0)
 		LOG(PB_LOG_ERROR, "allow list: %s", pb_error_last()->message);
 	emit(sc, PB_SCREENER_CHALLENGE_DONE, r);
+	sc->passed = r->outcome == PB_SCREEN_PASSED;
 	if (r->outcome != PB_SCREEN_PASSED)
 		set_how(sc, r->outcome == PB_SCREEN_FAILED ? "challenge failed"
 			    : r->outcome == PB_SCREEN_HUNG_UP ? "caller hung up during the challenge"
@@ -459,6 +480,71 @@ static const pb_screen_host_ops host_ops = {
 	host_set_timer, host_finish,
 };
 
+/* --- voicemail: after a failed bridge (docs/screen.md "Voicemail") --------------- */
+
+/* Answer (or keep) the caller whose bridge failed with @p status, play the
+ * greeting, then record. Only for callers who passed their challenge or
+ * are on the allow list, and only for the failures configured.
+ * @return false when voicemail does not apply (the caller is hung up as before) */
+static bool start_voicemail(scall *sc, int status)
+{
+	pb_screener *s = sc->s;
+	const pb_screener_options *o = &s->conf.o;
+	unsigned reason = pb_screener__vm_reason(status);
+	unsigned on = o->voicemail_on ? o->voicemail_on : ~0u;
+	if (!o->voicemail || !sc->passed || sc->ended || sc->vm || !(on & reason))
+		return false;
+	if (pb_sip_call_keep(sc->call) < 0)
+		return false;
+	int64_t now = pb_sip_now(s->ua);
+	sc->answered = true;
+	int rc = pb_sip_call_answered(sc->call) ? 0 : pb_sip_call_answer(sc->call);
+	if (rc == 0) {
+		start_media(sc);
+		rc = sc->media ? pb_screener__vm_new(&sc->vm, o, sc->media, now) : PB_ENOMEM;
+	}
+	if (rc < 0) {
+		LOG(PB_LOG_ERROR, "voicemail for %s: %s", sc->dec.caller, pb_error_last()->message);
+		set_how(sc, "voicemail failed");
+		stop_media(sc);
+		pb_sip_call_hangup(sc->call);
+		return true;
+	}
+	LOG(PB_LOG_INFO, "call from %s: forward failed (%d, %s): voicemail", sc->dec.caller, status,
+	    pb_screener__vm_reason_name(reason));
+	set_how(sc, "voicemail: hung up during the greeting");
+	return true;
+}
+
+/* The message is over (hang-up, silence, length): store it, then (@p hang) BYE. */
+static void end_voicemail(scall *sc, bool hang)
+{
+	pb_screener *s = sc->s;
+	if (!sc->vm)
+		return;
+	if (pb_screener__vm_recording(sc->vm)) {
+		const pb_sip_caller *c = pb_sip_call_caller(sc->call);
+		const char *who = sc->dec.caller[0] ? sc->dec.caller : c->from_uri;
+		int64_t row = 0;
+		uint64_t ms = 0;
+		int rc = pb_screener__vm_store(sc->vm, s->store, who, c->call_id, sc->at_wall_ms, &row, &ms);
+		if (rc == 0) {
+			LOG(PB_LOG_INFO, "voicemail from %s stored (%" PRIu64 " ms, journal row %lld)", who, ms,
+			    (long long)row);
+			set_how(sc, "voicemail");
+		} else if (rc == 1) {
+			LOG(PB_LOG_INFO, "voicemail from %s: nothing said, not kept", who);
+			set_how(sc, "voicemail: nothing said");
+		} else {
+			LOG(PB_LOG_ERROR, "voicemail from %s NOT stored: %s", who, pb_error_last()->message);
+			set_how(sc, "voicemail: not stored");
+		}
+	}
+	stop_media(sc);
+	if (hang && !sc->ended)
+		pb_sip_call_hangup(sc->call);
+}
+
 /* --- media tick: every 20 ms, one packet per answered call ------------------------- */
 
 static void tick(pb_sip_timer *t, void *ud)
@@ -474,6 +560,13 @@ static void tick(pb_sip_timer *t, void *ud)
 		pb_buf_clear(&s->pkt);
 		if (pb_media_call_tick(sc->media, &s->pkt, &events) == 0)
 			pb_sip_call_send_rtp(sc->call, s->pkt.data, s->pkt.len);
+		if (sc->vm) {
+			if (events & PB_MEDIA_PROMPT_DONE)
+				pb_screener__vm_greeted(sc->vm, now);
+			if (pb_screener__vm_over(sc->vm, now))
+				end_voicemail(sc, true);
+			continue;
+		}
 		if ((events & PB_MEDIA_PROMPT_DONE) && sc->bye_after_prompt) {
 			sc->bye_after_prompt = false;
 			stop_media(sc);
@@ -542,6 +635,9 @@ static void on_incoming(pb_sip_call *call, void *ud)
 	sc->id = ++s->next_call;
 	sc->call = call;
 	sc->started = pb_sip_now(s->ua);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	sc->at_wall_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	sc->next = s->calls;
 	s->calls = sc;
 	pb_sip_call_set_userdata(call, sc);
@@ -550,6 +646,8 @@ static void on_incoming(pb_sip_call *call, void *ud)
 	switch (sc->dec.verdict) {
 	case PB_SCREEN_ACCEPT:
 		snprintf(sc->outcome, sizeof(sc->outcome), "none");
+		/* the allow list vouches for the caller; short numbers and the like do not */
+		sc->passed = sc->dec.rule && !strcmp(sc->dec.rule, "allow-list");
 		forward(sc);
 		return;
 	case PB_SCREEN_REJECT:
@@ -582,7 +680,15 @@ static void on_rtp(pb_sip_call *call, const uint8_t *p, size_t len, void *ud)
 		return;
 	char digits[8];
 	size_t n = 0;
-	if (pb_media_call_receive(sc->media, p, len, digits, sizeof(digits), &n, NULL) < 0)
+	int rc = pb_media_call_receive(sc->media, p, len, digits, sizeof(digits), &n, NULL);
+	if (sc->vm) {
+		int64_t now = pb_sip_now(sc->s->ua);
+		pb_screener__vm_heard(sc->vm, now);
+		if (pb_screener__vm_over(sc->vm, now))
+			end_voicemail(sc, true);
+		return;
+	}
+	if (rc < 0)
 		return;
 	for (size_t i = 0; i < n && sc->session; i++) {
 		pb_log_debug(DOMAIN, "digit %c (RTP) from %s", digits[i], sc->dec.caller);
@@ -614,6 +720,7 @@ static void log_call(pb_screener *s, scall *sc)
 static void call_ended(pb_screener *s, scall *sc)
 {
 	sc->ended = true;
+	end_voicemail(sc, false); /* the caller hung up: what was said is kept */
 	if (sc->session && !pb_screen_session_finished(sc->session))
 		pb_screen_session_hangup(sc->session, pb_sip_now(s->ua));
 	log_call(s, sc);
@@ -662,6 +769,7 @@ static void on_event(pb_sip_call *call, pb_sip_event ev, void *ud)
 	} else if (ev == PB_SIP_EV_FORWARD_FAILED) {
 		LOG(PB_LOG_WARNING, "forwarding %s failed: %d", sc->dec.caller, pb_sip_call_status(call));
 		snprintf(sc->how, sizeof(sc->how), "forward failed (%d)", pb_sip_call_status(call));
+		start_voicemail(sc, pb_sip_call_status(call));
 	} else if (ev == PB_SIP_EV_ENDED) {
 		call_ended(s, sc);
 	}
@@ -744,6 +852,8 @@ PB_API int pb_screener_new(pb_screener **out, const pb_screener_options *opts)
 		rc = make_policy(&s->conf, s->registry, false, &s->policy);
 	if (rc == 0)
 		rc = load_prompts(s->conf.o.prompts, &s->prompts);
+	if (rc == 0)
+		rc = pb_screener__vm_check(&s->conf.o, s->prompts);
 	if (rc == 0)
 		rc = pb_store_open(&s->store, s->conf.o.store, NULL);
 	if (rc < 0) {
@@ -891,6 +1001,8 @@ PB_API int pb_screener_reconfigure(pb_screener *s, const pb_screener_options *op
 		rc = make_policy(c, s->registry, true, &p);
 	if (rc == 0 && strcmp(c->o.prompts, s->conf.o.prompts) != 0)
 		rc = load_prompts(c->o.prompts, &prompts);
+	if (rc == 0)
+		rc = pb_screener__vm_check(&c->o, prompts ? prompts : s->prompts);
 	bool restart = rc == 0 && (s->pending || needs_restart(&s->conf, c));
 	if (rc == 0 && restart && strcmp(c->o.store, s->conf.o.store) != 0)
 		rc = pb_store_open(&store, c->o.store, NULL);
