@@ -42,6 +42,12 @@ typedef struct screend_config {
 	unsigned max_duration;        /* seconds */
 	/* [store] */
 	char store[512];
+	/* [voicemail] (voicemail_key() in config.c) */
+	bool vm_enabled;
+	unsigned vm_on;               /* PB_SCREENER_VOICEMAIL_* bits */
+	unsigned vm_max_seconds, vm_silence_seconds;
+	char vm_format[8];            /* wav | opus */
+	char vm_greeting[64];         /* a prompt name */
 	/* [log] */
 	int log_level;
 	/* [policy]: handed to pb_screen_policy_set() one by one */

@@ -9,6 +9,9 @@
 #          --reinvite-after S (re-INVITE with new RTP sockets, i.e. a new
 #          media address; prints reinvite CODE and, at the end,
 #          rtp-after-reinvite N target-audio M)
+#          --play FILE (raw 8 kHz mu-law: sent once, silence before and after
+#          it, instead of the 0x55 pattern) --play-after S (start it S
+#          seconds after the call is answered)
 use strict;
 use warnings;
 use Getopt::Long;
@@ -19,7 +22,14 @@ $| = 1;
 
 my %o = (from => 'sip:+15550102000@127.0.0.1', hold => 3, 'dtmf-method' => 'rfc2833');
 GetOptions(\%o, 'to=s', 'from=s', 'pai=s', 'identity', 'dtmf=s', 'dtmf-method=s',
-           'wait-before-dtmf=f', 'hold=f', 'cancel-after=f', 'port=i', 'auth=s', 'reinvite-after=f', 'tls=s') or die;
+           'wait-before-dtmf=f', 'hold=f', 'cancel-after=f', 'port=i', 'auth=s', 'reinvite-after=f', 'tls=s',
+           'play=s', 'play-after=f') or die;
+my $play;
+if (defined $o{play}) {
+    open(my $fh, '<:raw', $o{play}) or die "$o{play}: $!";
+    local $/;
+    $play = <$fh>;
+}
 # Our own socket on a port the system chooses: Net::SIP's "port => 0" tries
 # 5060 first, with SO_REUSEADDR, so concurrent callers (or anybody else on
 # 5060) would share a port and get each other's answers and BYEs.
@@ -40,7 +50,13 @@ my ($reinvited, $after, $target_after) = (0, 0, 0);
 my ($final, $bye);
 # we send a recognisable payload (0x55) and count what comes back; the
 # callee sends 0x2a, so audio from the far end of a bridge is told apart
-my $media = $ua->rtp('send_recv', sub { return "\x55" x 160 }, 0,
+my $t0;
+my $media = $ua->rtp('send_recv', sub {
+        return "\x55" x 160 unless defined $play;
+        $t0 //= time;
+        return "\xff" x 160 if time - $t0 < ($o{'play-after'} // 0) || length($play) < 160;
+        return substr($play, 0, 160, '');
+    }, 0,
     sub {
         my ($payload) = @_;
         $received++;
