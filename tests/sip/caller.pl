@@ -11,7 +11,11 @@
 #          rtp-after-reinvite N target-audio M)
 #          --play FILE (raw 8 kHz mu-law: sent once, silence before and after
 #          it, instead of the 0x55 pattern) --play-after S (start it S
-#          seconds after the call is answered)
+#          seconds after the call is answered) --play-after-silence N
+#          (start it once N packets of silence follow what was heard: a
+#          voicemail greeting and its beep have played; prints playing)
+#          --bye-after-play S (hang up S seconds after the file has played,
+#          whatever --hold says)
 use strict;
 use warnings;
 use Getopt::Long;
@@ -23,7 +27,7 @@ $| = 1;
 my %o = (from => 'sip:+15550102000@127.0.0.1', hold => 3, 'dtmf-method' => 'rfc2833');
 GetOptions(\%o, 'to=s', 'from=s', 'pai=s', 'identity', 'dtmf=s', 'dtmf-method=s',
            'wait-before-dtmf=f', 'hold=f', 'cancel-after=f', 'port=i', 'auth=s', 'reinvite-after=f', 'tls=s',
-           'play=s', 'play-after=f') or die;
+           'play=s', 'play-after=f', 'play-after-silence=i', 'bye-after-play=f') or die;
 my $play;
 if (defined $o{play}) {
     open(my $fh, '<:raw', $o{play}) or die "$o{play}: $!";
@@ -50,16 +54,24 @@ my ($reinvited, $after, $target_after) = (0, 0, 0);
 my ($final, $bye);
 # we send a recognisable payload (0x55) and count what comes back; the
 # callee sends 0x2a, so audio from the far end of a bridge is told apart
-my $t0;
+my ($t0, $heard, $quiet, $go, $played, $stop) = (undef, 0, 0, !defined $o{'play-after-silence'});
 my $media = $ua->rtp('send_recv', sub {
         return "\x55" x 160 unless defined $play;
         $t0 //= time;
-        return "\xff" x 160 if time - $t0 < ($o{'play-after'} // 0) || length($play) < 160;
+        if ($go && length($play) < 160 && defined $o{'bye-after-play'}) {
+            $played //= time;
+            $stop = 1 if time - $played >= $o{'bye-after-play'};
+        }
+        return "\xff" x 160 if !$go || time - $t0 < ($o{'play-after'} // 0) || length($play) < 160;
         return substr($play, 0, 160, '');
     }, 0,
     sub {
         my ($payload) = @_;
         $received++;
+        if (!$go) { # mu-law silence is 0xff (or 0x7f): count it once something was heard
+            if ($payload =~ /^[\xff\x7f]+$/) { $quiet++ if $heard } else { $heard = 1; $quiet = 0 }
+            if ($quiet >= $o{'play-after-silence'}) { $go = 1; print "playing\n" }
+        }
         $target_audio++ if $payload =~ /^\x2a+$/;
         # after a re-INVITE only the new sockets are read (Net::SIP closes the old ones)
         if ($reinvited) { $after++; $target_after++ if $payload =~ /^\x2a+$/ }
@@ -94,7 +106,6 @@ if (!defined $final || $final ne '200' || !$call) {
     exit 0;
 }
 print "final 200\n";
-my $stop;
 if (defined $o{dtmf}) {
     $ua->add_timer($o{'wait-before-dtmf'} // 1, sub {
         $call->dtmf($o{dtmf}, methods => $o{'dtmf-method'}, duration => 200,
