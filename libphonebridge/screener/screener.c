@@ -11,6 +11,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -143,7 +144,9 @@ static int conf_copy(conf *c, const pb_screener_options *o)
 	const char *ring = o->ring && *o->ring ? o->ring : "parallel";
 	if (strcmp(ring, "parallel") && strcmp(ring, "sequential"))
 		return pb_error_set(PB_EINVAL, "screener options: ring '%s': expected parallel or sequential", ring);
-	c->o = *o;
+	/* a version 1 struct ends before the voicemail fields: read no further */
+	bool v1 = o->version == 1;
+	memcpy(&c->o, o, v1 ? offsetof(pb_screener_options, voicemail) : sizeof(c->o));
 	const pb_sip_options *so = &o->sip;
 	pb_sip_options *d = &c->o.sip;
 	size_t np = 0;
@@ -171,14 +174,9 @@ static int conf_copy(conf *c, const pb_screener_options *o)
 	rc = rc ? rc : dup_str(&c->o.fallback, o->fallback && *o->fallback ? o->fallback : NULL);
 	rc = rc ? rc : dup_str(&c->o.refer_fallback, rfb);
 	rc = rc ? rc : dup_str(&c->o.ring, ring);
-	bool v2 = o->version >= 2; /* no voicemail fields in version 1 */
-	const char *vf = v2 && o->voicemail_format && *o->voicemail_format ? o->voicemail_format : "wav";
-	const char *vg = v2 && o->voicemail_greeting && *o->voicemail_greeting ? o->voicemail_greeting : "voicemail";
-	if (!v2) {
-		c->o.voicemail = false;
-		c->o.voicemail_on = c->o.voicemail_max_seconds = c->o.voicemail_silence_seconds = 0;
-	}
-	c->o.voicemail_format = c->o.voicemail_greeting = NULL;
+	const char *vf = !v1 && o->voicemail_format && *o->voicemail_format ? o->voicemail_format : "wav";
+	const char *vg = !v1 && o->voicemail_greeting && *o->voicemail_greeting ? o->voicemail_greeting : "voicemail";
+	c->o.voicemail_format = c->o.voicemail_greeting = NULL; /* copies follow */
 	rc = rc ? rc : dup_str(&c->o.voicemail_format, vf);
 	rc = rc ? rc : dup_str(&c->o.voicemail_greeting, vg);
 	if (rc == 0 && !(c->policy = pb_calloc(np + 1, sizeof(char *))))
