@@ -61,11 +61,9 @@ static int voicemail(const screend_config *c)
 	pb_prompt_set_free(set);
 	pb_recorder *r = NULL;
 	pb_recorder_options ro = PB_RECORDER_OPTIONS_INIT;
-	pb_buf b = PB_BUF_INIT;
-	if (!why[0] && (pb_recorder_new(&r, &ro) < 0 ||
-			pb_recorder_encode(r, strcmp(c->vm_format, "opus") ? PB_RECORDER_WAV : PB_RECORDER_OPUS, &b) < 0))
+	ro.format = strcmp(c->vm_format, "opus") ? PB_RECORDER_WAV : PB_RECORDER_OPUS;
+	if (!why[0] && pb_recorder_new(&r, &ro) < 0)
 		snprintf(why, sizeof(why), "%s", pb_error_last()->message);
-	pb_buf_dispose(&b);
 	pb_recorder_free(r);
 	return pbd_check_line(!why[0], what, "%s", why) ? 0 : 1;
 }

@@ -404,7 +404,7 @@ PB_API void pb_media_call_set_audio_sink(pb_media_call *c, pb_media_audio_cb cb,
 
 /* --- recording ---------------------------------------------------------------------- */
 
-/** Container and encoding of pb_recorder_encode(). */
+/** Container and encoding of a recording (pb_recorder_options.format). */
 typedef enum pb_recorder_format {
 	PB_RECORDER_WAV = 0,  /**< RIFF WAVE, 8 kHz mono 16-bit PCM ("audio/wav") */
 	PB_RECORDER_OPUS = 1, /**< Ogg Opus (RFC 7845) through libsndfile ("audio/ogg") */
@@ -427,19 +427,25 @@ typedef struct pb_recorder_options {
 	/** Below this level (dBm0, measured by spandsp's power meter) audio is
 	 *  silence; 0 = -40. */
 	int silence_dbm0;
+	pb_recorder_format format; /**< the file written (pb_recorder_finish()) */
 } pb_recorder_options;
 
 #define PB_RECORDER_OPTIONS_VERSION 1
-#define PB_RECORDER_OPTIONS_INIT { PB_RECORDER_OPTIONS_VERSION, 120000, 5000, -40 }
+#define PB_RECORDER_OPTIONS_INIT { PB_RECORDER_OPTIONS_VERSION, 120000, 5000, -40, PB_RECORDER_WAV }
 
-/** A recording of a call's received audio, in memory. Opaque. */
+/**
+ * A recording of a call's received audio, encoded as it comes (so that the
+ * end of a message costs its host next to nothing), into memory. Opaque.
+ */
 typedef struct pb_recorder pb_recorder;
 
 /**
- * Make a recorder.
+ * Make a recorder; the file is begun (libsndfile, into memory).
  * @param opts borrowed; copied
  * @return 0; PB_EINVAL (NULL, a bad version, max_ms over 600000, a level
- *         above 0 dBm0); PB_ENOMEM
+ *         above 0 dBm0, an unknown format); PB_EUNSUPPORTED (this
+ *         libsndfile cannot write Ogg Opus); PB_EIO (libsndfile failed:
+ *         its message); PB_ENOMEM
  */
 PB_API int pb_recorder_new(pb_recorder **out, const pb_recorder_options *opts);
 
@@ -447,8 +453,10 @@ PB_API int pb_recorder_new(pb_recorder **out, const pb_recorder_options *opts);
 PB_API void pb_recorder_free(pb_recorder *r);
 
 /**
- * Append @p n samples (8 kHz linear). Once the recorder has stopped
- * (full, or silence) further audio is ignored.
+ * Append @p n samples (8 kHz linear), encoding them; silence is held back
+ * until sound follows it (silence at the end is not kept beyond half a
+ * second). Once the recorder has stopped (full, silence, or finished)
+ * further audio is ignored.
  * @return the state after these samples: PB_RECORDER_RECORDING (0),
  *         PB_RECORDER_FULL or PB_RECORDER_SILENCE; PB_ENOMEM (the samples
  *         are dropped, the recording so far stays)
@@ -465,19 +473,19 @@ PB_API int pb_recorder_state(const pb_recorder *r);
 PB_API bool pb_recorder_heard(const pb_recorder *r);
 
 /**
- * Length of what pb_recorder_encode() writes, in ms: the audio taken, less
- * the silence at its end beyond half a second (the silence that ended a
- * recording, or the caller's pause before hanging up, is not kept).
+ * Length of the recording in ms: the audio taken, less the silence at its
+ * end beyond half a second (the silence that ended a recording, or the
+ * caller's pause before hanging up, is not kept).
  */
 PB_API uint64_t pb_recorder_duration_ms(const pb_recorder *r);
 
 /**
- * Encode the recording (see pb_recorder_duration_ms()) as a file with
- * libsndfile, appended to @p out.
- * @return 0; PB_EUNSUPPORTED (this libsndfile cannot write Ogg Opus);
- *         PB_EIO (libsndfile failed: its message); PB_EINVAL; PB_ENOMEM
+ * End the recording (no more audio is taken) and append the whole file to
+ * @p out. Once only.
+ * @return 0; PB_ESTATE (finished already); PB_EIO (libsndfile failed: its
+ *         message, or an earlier write failed); PB_EINVAL; PB_ENOMEM
  */
-PB_API int pb_recorder_encode(const pb_recorder *r, pb_recorder_format format, pb_buf *out);
+PB_API int pb_recorder_finish(pb_recorder *r, pb_buf *out);
 
 /** "audio/wav" or "audio/ogg". @return static; NULL for an unknown format */
 PB_API const char *pb_recorder_mimetype(pb_recorder_format format);

@@ -24,7 +24,6 @@ struct pb_screener_vm {
 	pb_media_call *mc;          /* borrowed: the call's media */
 	pb_recorder *rec;           /* while recording */
 	pb_recorder_options ro;
-	pb_recorder_format format;
 	int64_t started, recording_since, last_rtp;
 	unsigned silence_ms;
 };
@@ -76,12 +75,9 @@ int pb_screener__vm_check(const pb_screener_options *o, const pb_prompt_set *pro
 				    greeting_of(o), o->prompts);
 	/* Opus: this libsndfile must be able to write it, known now rather than at the first message */
 	pb_recorder_options ro = PB_RECORDER_OPTIONS_INIT;
-	pb_recorder *r;
-	if ((rc = pb_recorder_new(&r, &ro)) < 0)
-		return rc;
-	pb_buf b = PB_BUF_INIT;
-	rc = pb_recorder_encode(r, f, &b);
-	pb_buf_dispose(&b);
+	ro.format = f;
+	pb_recorder *r = NULL;
+	rc = pb_recorder_new(&r, &ro);
 	pb_recorder_free(r);
 	if (rc < 0)
 		pb_error_set(rc, "voicemail format %s: %s", o->voicemail_format, pb_error_last()->message);
@@ -93,10 +89,10 @@ int pb_screener__vm_new(pb_screener_vm **out, const pb_screener_options *o, pb_m
 	pb_screener_vm *vm = pb_calloc(1, sizeof(*vm));
 	if (!vm)
 		return pb_error__oom();
-	int rc = format_of(o->voicemail_format, &vm->format);
+	vm->ro = (pb_recorder_options)PB_RECORDER_OPTIONS_INIT;
+	int rc = format_of(o->voicemail_format, &vm->ro.format);
 	vm->mc = mc;
 	vm->started = now;
-	vm->ro = (pb_recorder_options)PB_RECORDER_OPTIONS_INIT;
 	vm->ro.max_ms = (o->voicemail_max_seconds ? o->voicemail_max_seconds : 120) * 1000u;
 	vm->ro.silence_ms = vm->silence_ms = o->voicemail_silence_seconds * 1000u;
 	const char *play[2] = { greeting_of(o), "beep" };
@@ -154,9 +150,11 @@ int pb_screener__vm_store(pb_screener_vm *vm, pb_store *st, const char *caller, 
 	if (!vm->rec || !pb_recorder_heard(vm->rec))
 		return 1;
 	pb_buf file = PB_BUF_INIT;
-	int rc = pb_recorder_encode(vm->rec, vm->format, &file);
-	if (rc < 0)
+	int rc = pb_recorder_finish(vm->rec, &file); /* encoded as it came: only the end is left */
+	if (rc < 0) {
+		pb_buf_dispose(&file);
 		return rc;
+	}
 	char key[320], body[64], name[64], when[32] = "message";
 	snprintf(key, sizeof(key), "voicemail:%s", call_id && *call_id ? call_id : "?");
 	snprintf(body, sizeof(body), "duration_ms=%" PRIu64, *duration_ms);
@@ -164,7 +162,7 @@ int pb_screener__vm_store(pb_screener_vm *vm, pb_store *st, const char *caller, 
 	struct tm tm;
 	if (localtime_r(&t, &tm))
 		strftime(when, sizeof(when), "%Y%m%d-%H%M%S", &tm);
-	snprintf(name, sizeof(name), "voicemail-%s.%s", when, vm->format == PB_RECORDER_OPUS ? "ogg" : "wav");
+	snprintf(name, sizeof(name), "voicemail-%s.%s", when, vm->ro.format == PB_RECORDER_OPUS ? "ogg" : "wav");
 	pb_store_msg_in in = PB_STORE_MSG_IN_INIT;
 	in.dir = PB_STORE_INBOUND;
 	in.state = PB_STORE_RECEIVED; /* stored only once the file is in */
@@ -176,7 +174,7 @@ int pb_screener__vm_store(pb_screener_vm *vm, pb_store *st, const char *caller, 
 	in.sent_at = at_ms;
 	rc = pb_store_msg_insert(st, &in, row);
 	if (rc == 0)
-		rc = pb_store_attachment_add(st, *row, file.data, file.len, pb_recorder_mimetype(vm->format), name,
+		rc = pb_store_attachment_add(st, *row, file.data, file.len, pb_recorder_mimetype(vm->ro.format), name,
 					     NULL);
 	if (rc == 0)
 		rc = pb_store_msg_transition(st, *row, PB_STORE_STORED, NULL, NULL);
