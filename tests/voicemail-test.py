@@ -10,7 +10,8 @@
 # Opus by opusdec (opus-tools). pb-bridged SIGKILLed while it posts (the
 # emulator holds the send), and a crash between the post and the journal's
 # "delivered": the message appears once. A robocaller (a failed challenge)
-# and a deny-listed caller never reach voicemail.
+# and a deny-listed caller never reach voicemail; a caller that passed its
+# challenge does.
 # Standard library only; prints TAP.
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
@@ -36,6 +37,7 @@ from bridge_env import (ROOT, AtModem, Daemon, Lines, Tap, bridge_config,  # noq
 
 BRIDGED, SCREEND = sys.argv[1], sys.argv[2]
 CALLER = "+4915177778888"
+NEWCOMER = "+4915177779999"  # on no list: passes the challenge, then nobody answers
 ROBOT = "+4918001234567"
 DENIED = "+4915200000001"
 SIP = os.path.join(ROOT, "tests/sip")
@@ -270,6 +272,16 @@ try:
     ok(dec.returncode == 0 and 4.5 <= secs <= 7.0 and abs(secs * 1000 - a["info"]["duration"]) < 100,
        "opusdec decodes it: %.2f s (%s)" % (secs, (dec.stderr.decode(errors="replace").strip().splitlines()
                                                    or ["-"])[-1]))
+
+    # --- a caller that passed its challenge reaches voicemail too ---------------
+    out = call(port, NEWCOMER, "--dtmf", "6", "--wait-before-dtmf", "1", "--play", tone, "--play-after-silence",
+               "40", "--bye-after-play", "0.2", "--hold", "60")
+    ok("final 200" in out and "playing" in out, "a caller on no list presses 6, rings out, hears the greeting: %s" % out)
+    got = wait_for(lambda: audios(NEWCOMER), "the newcomer's voicemail", 60)
+    ok(got and len(got) == 1 and got[0].get("info", {}).get("mimetype") == "audio/ogg",
+       "its message in its own room, created for it: %r" % [g.get("body") for g in (got or [])])
+    log = [r for r in db_rows("SELECT caller, challenge, ended FROM calls") if r[0] == NEWCOMER]
+    ok(log and log[-1][1:] == ("press-digit:passed", "voicemail"), "logged: challenge passed, voicemail: %r" % log)
 except Exception as e:  # a crash of the test is a failure, with the daemons' logs
     ok(False, "test body raised %r" % e)
 finally:
