@@ -367,9 +367,14 @@ static void test_bridge__call_kinds_and_notices(void **state)
 	pbb_call_notice(&c, t, sizeof(t));
 	assert_non_null(strstr(t, "Missed call from +4930123456 (forward failed (486))"));
 	c.ended = "voicemail"; /* its m.audio says it: no notice of its own */
+	c.duration_ms = 13000;  /* answered by the screener for the message */
 	assert_int_equal(pbb_call_kind(&c), PBB_CALL_VOICEMAIL);
 	pbb_call_notice(&c, t, sizeof(t));
 	assert_non_null(strstr(t, "Missed call from +4930123456, voicemail left"));
+	pbb_call_line(&c, t, sizeof(t));
+	assert_non_null(strstr(t, ", voicemail"));
+	assert_null(strstr(t, "talked")); /* nobody did */
+	c.duration_ms = 0;
 	c.ended = "voicemail: nothing said";
 	assert_int_equal(pbb_call_kind(&c), PBB_CALL_MISSED);
 	c.verdict = "challenge"; /* passed a challenge, then the caller gave up: missed */
