@@ -20,27 +20,25 @@ import io
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.parse
 import urllib.request
 import wave
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bridge_env import (ROOT, AtModem, Daemon, Lines, Tap, bridge_config,  # noqa: E402
-                        finish, make_homeserver, secret_file, wait_for)
+from bridge_env import (ROOT, AtModem, Daemon, Screend, Tap, bridge_config, finish,  # noqa: E402
+                        free_udp_port, have_net_sip, make_homeserver, secret_file, sip_call, sip_perl,
+                        wait_for)
 
 BRIDGED, SCREEND = sys.argv[1], sys.argv[2]
 CALLER = "+4915177778888"
 NEWCOMER = "+4915177779999"  # on no list: passes the challenge, then nobody answers
 ROBOT = "+4918001234567"
 DENIED = "+4915200000001"
-SIP = os.path.join(ROOT, "tests/sip")
 
 tap = Tap()
 ok = tap.ok
@@ -48,37 +46,9 @@ for need, pkg in (("sox", "sox"), ("opusdec", "opus-tools")):
     if not shutil.which(need):
         print("1..0 # SKIP %s is not installed (Debian package %s)" % (need, pkg))
         sys.exit(0)
-if subprocess.run(["perl", "-MNet::SIP", "-e", "1"], capture_output=True).returncode != 0:
+if not have_net_sip():
     print("1..0 # SKIP Net::SIP is not installed (Debian package libnet-sip-perl)")
     sys.exit(0)
-
-
-def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def perl(script, *args):
-    p = subprocess.Popen(["perl", os.path.join(SIP, script)] + list(args), stdin=subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    return p, Lines(p.stdout)
-
-
-def call(port, caller, *args):
-    """A Net::SIP call from @caller; its output lines."""
-    p, out = perl("caller.pl", "--to", "sip:screen@127.0.0.1:%d" % port, "--from",
-                  "sip:%s@127.0.0.1" % caller, *args)
-    lines = []
-    try:
-        while not lines or not lines[-1].startswith("done"):
-            lines.append(out.get("", 90))
-    except RuntimeError:
-        lines.append("(no more lines within 90 s)")
-    p.wait(30)
-    return lines
 
 
 tmp = tempfile.mkdtemp(prefix="pb-voicemail-test-")
@@ -114,7 +84,7 @@ def write_screend_conf(fmt):
 
 
 write_screend_conf("wav")
-screend = callee = screend_out = None
+screend = callee = None
 
 
 def db_rows(sql, *args):
@@ -153,7 +123,7 @@ def wav_seconds(data):
 
 def speak(port):
     """The allow-listed caller leaves a message after the beep: 5 s of tone."""
-    return call(port, CALLER, "--play", tone, "--play-after-silence", "40", "--bye-after-play", "0.2",
+    return sip_call(port, CALLER, "--play", tone, "--play-after-silence", "40", "--bye-after-play", "0.2",
                 "--hold", "60")
 
 
@@ -163,23 +133,18 @@ def voicemail_rows():
 
 try:
     bridged.start()
-    callee, callee_out = perl("callee.pl", "--port", str(callee_port), "--noanswer")
+    callee, callee_out = sip_perl("callee.pl", "--port", str(callee_port), "--noanswer")
     ok(callee_out.get("listening", 30) is not None, "the Net::SIP callee (forward target) listens, never answers")
-    screend = subprocess.Popen([SCREEND, "-c", screend_conf], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    screend_out = Lines(screend.stdout)
-    ready = screend_out.get("", 30)
-    while "pb-screend ready on" not in ready:
-        ready = screend_out.get("", 30)
-    port = int(ready.rsplit(":", 1)[1])
+    screend = Screend(SCREEND, screend_conf)
+    port = screend.ready()
     ok(port > 0, "pb-screend is ready on the shared store with voicemail on (port %d)" % port)
     subprocess.run([SCREEND, "-c", screend_conf, "allow", CALLER], check=True, capture_output=True)
     subprocess.run([SCREEND, "-c", screend_conf, "deny", DENIED], check=True, capture_output=True)
 
     # --- screened-out callers never reach voicemail ------------------------------
-    out = call(port, ROBOT, "--hold", "8")
+    out = sip_call(port, ROBOT, "--hold", "8")
     ok("bye-received" in out, "a robocaller (no digit) is hung up on after its challenge: %s" % out)
-    out = call(port, DENIED, "--hold", "2")
+    out = sip_call(port, DENIED, "--hold", "2")
     ok("final 603" in out, "a deny-listed caller is refused (603): %s" % out)
     rows = wait_for(lambda: len(db_rows("SELECT id FROM calls")) >= 2 and
                     db_rows("SELECT caller, ended FROM calls ORDER BY id"), "both calls in the log", 30)
@@ -227,11 +192,11 @@ try:
 
     # --- Ogg Opus, and pb-bridged killed while it posts it ------------------------
     write_screend_conf("opus")
-    screend.send_signal(signal.SIGHUP)
+    screend.proc.send_signal(signal.SIGHUP)
     line = ""
     try:
         while "configuration reloaded" not in line:
-            line = screend_out.get("", 30)
+            line = screend.out.get("", 30)
     except RuntimeError:
         pass
     ok("configuration reloaded" in line, "pb-screend reloaded: format = opus")
@@ -274,7 +239,7 @@ try:
                                                    or ["-"])[-1]))
 
     # --- a caller that passed its challenge reaches voicemail too ---------------
-    out = call(port, NEWCOMER, "--dtmf", "6", "--wait-before-dtmf", "1", "--play", tone, "--play-after-silence",
+    out = sip_call(port, NEWCOMER, "--dtmf", "6", "--wait-before-dtmf", "1", "--play", tone, "--play-after-silence",
                "40", "--bye-after-play", "0.2", "--hold", "60")
     ok("final 200" in out and "playing" in out, "a caller on no list presses 6, rings out, hears the greeting: %s" % out)
     got = wait_for(lambda: audios(NEWCOMER), "the newcomer's voicemail", 60)
@@ -286,15 +251,7 @@ except Exception as e:  # a crash of the test is a failure, with the daemons' lo
     ok(False, "test body raised %r" % e)
 finally:
     if screend is not None:
-        screend.terminate()
-        try:
-            screend.wait(30)
-        except subprocess.TimeoutExpired:
-            screend.kill()
-            screend.wait()
-        if tap.failed and screend_out is not None:
-            while not screend_out.q.empty():
-                print("# screend: " + screend_out.q.get())
+        screend.stop(tap.failed)
     if callee is not None:
         callee.terminate()
         callee.wait(10)
