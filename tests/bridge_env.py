@@ -185,8 +185,20 @@ def stop(p):
 SIP = os.path.join(ROOT, "tests/sip")
 
 
-def have_net_sip():
-    return subprocess.run(["perl", "-MNet::SIP", "-e", "1"], capture_output=True).returncode == 0
+def need_net_sip():
+    """Skip the whole test (TAP) without Net::SIP."""
+    if subprocess.run(["perl", "-MNet::SIP", "-e", "1"], capture_output=True).returncode != 0:
+        print("1..0 # SKIP Net::SIP is not installed (Debian package libnet-sip-perl)")
+        raise SystemExit(0)
+
+
+def shared_store(tmp):
+    """The store of both daemons in tmp/phonebridge, a 2770 directory as
+    /var/lib/phonebridge is installed (docs/bridge.md "Both daemons together")."""
+    shared = os.path.join(tmp, "phonebridge")
+    os.mkdir(shared)
+    os.chmod(shared, 0o2770)
+    return os.path.join(shared, "phone.db")
 
 
 def free_udp_port():

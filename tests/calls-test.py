@@ -26,8 +26,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bridge_env import (ROOT, AtModem, Daemon, Screend, Tap, bridge_config, finish,  # noqa: E402
-                        free_udp_port, have_net_sip, make_homeserver, secret_file, sip_call, sip_perl,
-                        wait_for)
+                        free_udp_port, make_homeserver, need_net_sip, secret_file, shared_store, sip_call,
+                        sip_perl, wait_for)
 
 BRIDGED, SCREEND = sys.argv[1], sys.argv[2]
 CALLER = "+4915177778888"
@@ -35,16 +35,11 @@ ROBOT = "+4918001234567"
 
 tap = Tap()
 ok = tap.ok
-if not have_net_sip():
-    print("1..0 # SKIP Net::SIP is not installed (Debian package libnet-sip-perl)")
-    sys.exit(0)
+need_net_sip()
 
 
 tmp = tempfile.mkdtemp(prefix="pb-calls-test-")
-shared = os.path.join(tmp, "phonebridge")  # as /var/lib/phonebridge: 2770, one group
-os.mkdir(shared)
-os.chmod(shared, 0o2770)
-store = os.path.join(shared, "phone.db")
+store = shared_store(tmp)  # as /var/lib/phonebridge/phone.db: 2770, one group
 homeserver = make_homeserver()
 modem = AtModem(tmp, "modem")
 owner_token = homeserver.login("bob", "builder")

@@ -31,8 +31,8 @@ import wave
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bridge_env import (ROOT, AtModem, Daemon, Screend, Tap, bridge_config, finish,  # noqa: E402
-                        free_udp_port, have_net_sip, make_homeserver, secret_file, sip_call, sip_perl,
-                        wait_for)
+                        free_udp_port, make_homeserver, need_net_sip, secret_file, shared_store, sip_call,
+                        sip_perl, wait_for)
 
 BRIDGED, SCREEND = sys.argv[1], sys.argv[2]
 CALLER = "+4915177778888"
@@ -46,16 +46,11 @@ for need, pkg in (("sox", "sox"), ("opusdec", "opus-tools")):
     if not shutil.which(need):
         print("1..0 # SKIP %s is not installed (Debian package %s)" % (need, pkg))
         sys.exit(0)
-if not have_net_sip():
-    print("1..0 # SKIP Net::SIP is not installed (Debian package libnet-sip-perl)")
-    sys.exit(0)
+need_net_sip()
 
 
 tmp = tempfile.mkdtemp(prefix="pb-voicemail-test-")
-shared = os.path.join(tmp, "phonebridge")  # as /var/lib/phonebridge: 2770, one group
-os.mkdir(shared)
-os.chmod(shared, 0o2770)
-store = os.path.join(shared, "phone.db")
+store = shared_store(tmp)  # as /var/lib/phonebridge/phone.db: 2770, one group
 tone = os.path.join(tmp, "tone.ul")  # what the caller says: 5 s of 440 Hz, raw mu-law
 subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-e", "u-law", "-t", "raw", tone, "synth", "5", "sine", "440",
                 "vol", "0.5"], check=True)
@@ -241,7 +236,8 @@ try:
     # --- a caller that passed its challenge reaches voicemail too ---------------
     out = sip_call(port, NEWCOMER, "--dtmf", "6", "--wait-before-dtmf", "1", "--play", tone, "--play-after-silence",
                "40", "--bye-after-play", "0.2", "--hold", "60")
-    ok("final 200" in out and "playing" in out, "a caller on no list presses 6, rings out, hears the greeting: %s" % out)
+    ok("final 200" in out and "playing" in out,
+       "a caller on no list presses 6, rings out, hears the greeting: %s" % out)
     got = wait_for(lambda: audios(NEWCOMER), "the newcomer's voicemail", 60)
     ok(got and len(got) == 1 and got[0].get("info", {}).get("mimetype") == "audio/ogg",
        "its message in its own room, created for it: %r" % [g.get("body") for g in (got or [])])
