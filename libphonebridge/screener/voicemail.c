@@ -165,19 +165,25 @@ int pb_screener__vm_store(pb_screener_vm *vm, pb_store *st, const char *caller, 
 	snprintf(name, sizeof(name), "voicemail-%s.%s", when, vm->ro.format == PB_RECORDER_OPUS ? "ogg" : "wav");
 	pb_store_msg_in in = PB_STORE_MSG_IN_INIT;
 	in.dir = PB_STORE_INBOUND;
-	in.state = PB_STORE_RECEIVED; /* stored only once the file is in */
+	in.state = PB_STORE_STORED;
 	in.dedup_key = key;
 	in.backend = "screen:voicemail";
 	in.backend_id = call_id;
 	in.peer = caller;
 	in.body = body;
 	in.sent_at = at_ms;
-	rc = pb_store_msg_insert(st, &in, row);
-	if (rc == 0)
+	/* one transaction: pb-bridged sees the row with its file or nothing (a
+	 * crash in between leaves an unreferenced file, for pb_store_attachment_gc()) */
+	rc = pb_store_begin(st);
+	if (rc == 0 && (rc = pb_store_msg_insert(st, &in, row)) == 0)
 		rc = pb_store_attachment_add(st, *row, file.data, file.len, pb_recorder_mimetype(vm->ro.format), name,
 					     NULL);
 	if (rc == 0)
-		rc = pb_store_msg_transition(st, *row, PB_STORE_STORED, NULL, NULL);
+		rc = pb_store_commit(st);
+	else
+		pb_store_rollback(st);
+	if (rc == PB_EEXISTS) /* stored already (the same Call-ID): once is enough */
+		rc = 0;
 	pb_buf_dispose(&file);
 	return rc;
 }

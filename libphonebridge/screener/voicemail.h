@@ -45,8 +45,8 @@ bool pb_screener__vm_recording(const pb_screener_vm *vm);
 /*
  * Store the message durably: an inbound journal row (backend
  * "screen:voicemail", dedup key "voicemail:CALL-ID", body
- * "duration_ms=N") in state received, the file as its attachment, then
- * state stored. A message with nothing heard in it is not stored: 1.
+ * "duration_ms=N") in state stored and the file as its attachment, in one
+ * transaction. A message with nothing heard in it is not stored: 1.
  * @return 0 (stored; @p row set), 1 (silent, not stored), or an error
  */
 int pb_screener__vm_store(pb_screener_vm *vm, pb_store *st, const char *caller, const char *call_id,
