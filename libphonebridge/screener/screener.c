@@ -85,6 +85,12 @@ struct scall {
 	bool passed;            /* passed its challenge, or accepted by the allow list: may leave a voicemail */
 	pb_screener_vm *vm;     /* taking a voicemail (docs/screen.md "Voicemail") */
 	int64_t at_wall_ms;     /* when the INVITE came, wall clock (the voicemail's time) */
+	/* the last RTP packet we sent the caller: new media (voicemail after a
+	 * challenge, the goodbye after a failed REFER) continues its stream */
+	bool tx_known;
+	uint32_t tx_ssrc, tx_ts;
+	uint16_t tx_seq;
+	int64_t tx_at;
 };
 
 /* --- options ------------------------------------------------------------------------ */
@@ -384,6 +390,17 @@ static void start_media(scall *sc)
 	o.codec = m->codec_pt == 8 ? PB_CODEC_PCMA : PB_CODEC_PCMU;
 	o.event_payload_type = m->dtmf_pt >= 96 && m->dtmf_pt <= 127 ? (uint8_t)m->dtmf_pt : 0;
 	o.prompts = sc->s->prompts;
+	if (sc->tx_known) {
+		/* the caller has heard us already: the same stream goes on (same SSRC,
+		 * the next sequence number, the timestamp advanced by the time since);
+		 * a new random sequence would go back half of the time, and receivers
+		 * (Net::SIP, many phones) drop packets whose sequence numbers go back */
+		int64_t gap = pb_sip_now(sc->s->ua) - sc->tx_at;
+		o.random_start = false;
+		o.ssrc = sc->tx_ssrc;
+		o.seq = (uint16_t)(sc->tx_seq + 1u);
+		o.timestamp = sc->tx_ts + PB_MEDIA_FRAME + (uint32_t)(gap > 0 ? gap * (PB_MEDIA_RATE / 1000) : 0);
+	}
 	if (pb_media_call_new(&sc->media, &o) < 0)
 		LOG(PB_LOG_ERROR, "media: %s", pb_error_last()->message);
 }
@@ -556,8 +573,15 @@ static void tick(pb_sip_timer *t, void *ud)
 			continue;
 		unsigned events = 0;
 		pb_buf_clear(&s->pkt);
-		if (pb_media_call_tick(sc->media, &s->pkt, &events) == 0)
-			pb_sip_call_send_rtp(sc->call, s->pkt.data, s->pkt.len);
+		if (pb_media_call_tick(sc->media, &s->pkt, &events) == 0 && s->pkt.len >= 12 &&
+		    pb_sip_call_send_rtp(sc->call, s->pkt.data, s->pkt.len) == 0) {
+			const uint8_t *h = s->pkt.data;
+			sc->tx_known = true;
+			sc->tx_seq = (uint16_t)(h[2] << 8 | h[3]);
+			sc->tx_ts = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | h[7];
+			sc->tx_ssrc = (uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 | (uint32_t)h[10] << 8 | h[11];
+			sc->tx_at = now;
+		}
 		if (sc->vm) {
 			if (events & PB_MEDIA_PROMPT_DONE)
 				pb_screener__vm_greeted(sc->vm, now);
