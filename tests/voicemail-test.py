@@ -11,7 +11,7 @@
 # emulator holds the send), and a crash between the post and the journal's
 # "delivered": the message appears once. A robocaller (a failed challenge)
 # and a deny-listed caller never reach voicemail; a caller that passed its
-# challenge does.
+# challenge does. '#' ends a message.
 # Standard library only; prints TAP.
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
@@ -243,6 +243,14 @@ try:
        "its message in its own room, created for it: %r" % [g.get("body") for g in (got or [])])
     log = [r for r in db_rows("SELECT caller, challenge, ended FROM calls") if r[0] == NEWCOMER]
     ok(log and log[-1][1:] == ("press-digit:passed", "voicemail"), "logged: challenge passed, voicemail: %r" % log)
+
+    # --- '#' ends a message ------------------------------------------------------
+    out = sip_call(port, CALLER, "--play", tone, "--play-after-silence", "40", "--digit-while-playing", "#",
+                   "--digit-after", "2", "--hold", "60")
+    ok("playing" in out and "bye-received" in out, "'#' 2 s into the message: pb-screend hangs up: %s" % out)
+    got = wait_for(lambda: len(audios(CALLER)) == 3 and audios(CALLER), "the third message", 60)
+    ms = got[-1].get("info", {}).get("duration", 0) if got else 0
+    ok(1500 <= ms <= 4000, "the message ends at the '#' (%d ms, of 5 s the caller would have said)" % ms)
 except Exception as e:  # a crash of the test is a failure, with the daemons' logs
     ok(False, "test body raised %r" % e)
 finally:

@@ -706,7 +706,9 @@ static void on_rtp(pb_sip_call *call, const uint8_t *p, size_t len, void *ud)
 	if (sc->vm) {
 		int64_t now = pb_sip_now(sc->s->ua);
 		pb_screener__vm_heard(sc->vm, now);
-		if (pb_screener__vm_over(sc->vm, now))
+		/* '#' ends a message, as voicemail systems do */
+		if (pb_screener__vm_over(sc->vm, now) ||
+		    (rc == 0 && n > 0 && memchr(digits, '#', n) && pb_screener__vm_recording(sc->vm)))
 			end_voicemail(sc, true);
 		return;
 	}
@@ -773,7 +775,11 @@ static void on_event(pb_sip_call *call, pb_sip_event ev, void *ud)
 		size_t len;
 		const char *body = pb_sip_call_info_body(call, &len);
 		char digit;
-		if (sc->session && pb_dtmf_info_parse(pb_sip_call_info_type(call), (const uint8_t *)body,
+		if (sc->vm && pb_screener__vm_recording(sc->vm) &&
+		    pb_dtmf_info_parse(pb_sip_call_info_type(call), (const uint8_t *)body, len, &digit, NULL,
+				       NULL) == 0 && digit == '#') {
+			end_voicemail(sc, true); /* '#' ends a message */
+		} else if (sc->session && pb_dtmf_info_parse(pb_sip_call_info_type(call), (const uint8_t *)body,
 						      len, &digit, NULL, NULL) == 0) {
 			pb_log_debug(DOMAIN, "digit %c (SIP INFO) from %s", digit, sc->dec.caller);
 			pb_screen_session_dtmf(sc->session, digit, pb_sip_now(s->ua));

@@ -15,7 +15,8 @@
 #          (start it once N packets of silence follow what was heard: a
 #          voicemail greeting and its beep have played; prints playing)
 #          --bye-after-play S (hang up S seconds after the file has played,
-#          whatever --hold says)
+#          whatever --hold says) --digit-while-playing D --digit-after S
+#          (press D, RFC 4733, S seconds after the file started playing)
 use strict;
 use warnings;
 use Getopt::Long;
@@ -27,7 +28,8 @@ $| = 1;
 my %o = (from => 'sip:+15550102000@127.0.0.1', hold => 3, 'dtmf-method' => 'rfc2833');
 GetOptions(\%o, 'to=s', 'from=s', 'pai=s', 'identity', 'dtmf=s', 'dtmf-method=s',
            'wait-before-dtmf=f', 'hold=f', 'cancel-after=f', 'port=i', 'auth=s', 'reinvite-after=f', 'tls=s',
-           'play=s', 'play-after=f', 'play-after-silence=i', 'bye-after-play=f') or die;
+           'play=s', 'play-after=f', 'play-after-silence=i', 'bye-after-play=f',
+           'digit-while-playing=s', 'digit-after=f') or die;
 my $play;
 if (defined $o{play}) {
     open(my $fh, '<:raw', $o{play}) or die "$o{play}: $!";
@@ -55,6 +57,7 @@ my ($final, $bye);
 # we send a recognisable payload (0x55) and count what comes back; the
 # callee sends 0x2a, so audio from the far end of a bridge is told apart
 my ($t0, $heard, $quiet, $go, $played, $stop) = (undef, 0, 0, !defined $o{'play-after-silence'});
+my $call;
 my $media = $ua->rtp('send_recv', sub {
         return "\x55" x 160 unless defined $play;
         $t0 //= time;
@@ -70,13 +73,19 @@ my $media = $ua->rtp('send_recv', sub {
         $received++;
         if (!$go) { # mu-law silence is 0xff (or 0x7f): count it once something was heard
             if ($payload =~ /^[\xff\x7f]+$/) { $quiet++ if $heard } else { $heard = 1; $quiet = 0 }
-            if ($quiet >= $o{'play-after-silence'}) { $go = 1; print "playing\n" }
+            if ($quiet >= $o{'play-after-silence'}) {
+                $go = 1;
+                print "playing\n";
+                $ua->add_timer($o{'digit-after'} // 1, sub {
+                    $call->dtmf($o{'digit-while-playing'}, methods => 'rfc2833', duration => 200,
+                                cb_final => sub { print "digit-sent\n" });
+                }) if defined $o{'digit-while-playing'};
+            }
         }
         $target_audio++ if $payload =~ /^\x2a+$/;
         # after a re-INVITE only the new sockets are read (Net::SIP closes the old ones)
         if ($reinvited) { $after++; $target_after++ if $payload =~ /^\x2a+$/ }
     });
-my $call;
 if (defined $o{'cancel-after'}) {
     $call = $ua->invite($o{to}, init_media => $media, sip_header => \%hdr,
         cb_rtp_done => sub {}, recv_bye => \$bye,
