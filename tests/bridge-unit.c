@@ -366,6 +366,17 @@ static void test_bridge__call_kinds_and_notices(void **state)
 	assert_int_equal(pbb_call_kind(&c), PBB_CALL_MISSED);
 	pbb_call_notice(&c, t, sizeof(t));
 	assert_non_null(strstr(t, "Missed call from +4930123456 (forward failed (486))"));
+	c.ended = "voicemail"; /* its m.audio says it: no notice of its own */
+	c.duration_ms = 13000;  /* answered by the screener for the message */
+	assert_int_equal(pbb_call_kind(&c), PBB_CALL_VOICEMAIL);
+	pbb_call_notice(&c, t, sizeof(t));
+	assert_non_null(strstr(t, "Missed call from +4930123456, voicemail left"));
+	pbb_call_line(&c, t, sizeof(t));
+	assert_non_null(strstr(t, ", voicemail"));
+	assert_null(strstr(t, "talked")); /* nobody did */
+	c.duration_ms = 0;
+	c.ended = "voicemail: nothing said";
+	assert_int_equal(pbb_call_kind(&c), PBB_CALL_MISSED);
 	c.verdict = "challenge"; /* passed a challenge, then the caller gave up: missed */
 	c.challenge = "press-digit:passed";
 	c.ended = "caller gave up";
@@ -386,6 +397,21 @@ static void test_bridge__call_kinds_and_notices(void **state)
 	assert_non_null(strstr(t, "anonymous"));
 	pbb_call_line(&none, t, sizeof(t));
 	assert_non_null(strstr(t, "anonymous: ?"));
+}
+
+static void test_bridge__voicemail_text(void **state)
+{
+	(void)state;
+	char *d, t[256];
+	pb_store *st = open_tmp_store(&d);
+	pbb_voicemail_text(st, "+4930123456", 5220, t, sizeof(t));
+	assert_string_equal(t, "Voicemail from +4930123456, 0:05");
+	assert_pb_ok(pb_store_contact_set(st, "+4930123456", "Alice", NULL));
+	pbb_voicemail_text(st, "+4930123456", 65600, t, sizeof(t));
+	assert_string_equal(t, "Voicemail from Alice (+4930123456), 1:06");
+	pbb_voicemail_text(st, NULL, 0, t, sizeof(t));
+	assert_string_equal(t, "Voicemail from an unknown caller, 0:00");
+	close_tmp_store(st, d);
 }
 
 static void test_bridge__config_calls(void **state)
@@ -1115,6 +1141,7 @@ int main(void)
 		cmocka_unit_test(test_bridge__room_keys),
 		cmocka_unit_test(test_bridge__calls_commands),
 		cmocka_unit_test(test_bridge__call_kinds_and_notices),
+		cmocka_unit_test(test_bridge__voicemail_text),
 		cmocka_unit_test(test_bridge__config_calls),
 		cmocka_unit_test(test_bridge__mms_participants),
 		cmocka_unit_test(test_bridge__outbound_mms),

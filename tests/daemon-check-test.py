@@ -193,6 +193,15 @@ try:
     r = run(SCREEND, "-c", screend_conf("s3.conf", st=os.path.join(tmp, "nowhere", "s.db")), "check")
     ok(r.returncode == EX_CONFIG and "\u2717 [store] path" in r.stdout, "pb-screend check refuses an unwritable store")
     show(r)
+    r = run(SCREEND, "-c", screend_conf("s3v.conf", pw="[voicemail]\nenabled = yes\ngreeting = no-such-prompt\n"),
+            "check")
+    ok(r.returncode == EX_CONFIG and "\u2717 [voicemail] greeting no-such-prompt" in r.stdout,
+       "pb-screend check refuses a voicemail greeting the prompt set lacks")
+    show(r)
+    r = run(SCREEND, "-c", screend_conf("s3o.conf", pw="[voicemail]\nenabled = yes\nformat = opus\n"), "check")
+    ok(r.returncode == 0 and "\u2713 [voicemail] greeting voicemail, format opus" in r.stdout,
+       "pb-screend check passes voicemail with the default greeting, in Ogg Opus")
+    show(r)
 
     # --- 4. pb-screend check --online: REGISTER with digest at kamailio --------
     if shutil.which("kamailio") or os.path.exists("/usr/sbin/kamailio"):

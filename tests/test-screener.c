@@ -183,6 +183,41 @@ static void test_screener__foreign_loop(void **state)
 	pb_screener_free(s);
 }
 
+static void test_screener__voicemail_options(void **state)
+{
+	fixture *f = *state;
+	pb_screener *s = NULL;
+	pb_screener_options o = f->o;
+	o.voicemail = true; /* the default greeting is in data/prompts; WAV */
+	assert_pb_ok(pb_screener_new(&s, &o));
+	/* a reload with a greeting the prompt set lacks, or an unknown format, is refused */
+	o.voicemail_greeting = "no-such-prompt";
+	assert_pb_error(pb_screener_reconfigure(s, &o, NULL), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "no-such-prompt"));
+	o.voicemail_greeting = NULL;
+	o.voicemail_format = "mp3";
+	assert_pb_error(pb_screener_reconfigure(s, &o, NULL), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "mp3"));
+	o.voicemail_format = "opus"; /* bookworm's libsndfile writes Ogg Opus */
+	assert_pb_ok(pb_screener_reconfigure(s, &o, NULL));
+	o.voicemail_max_seconds = 601;
+	assert_pb_error(pb_screener_reconfigure(s, &o, NULL), PB_EINVAL);
+	o.voicemail_max_seconds = 0;
+	o.voicemail_on = 0x10;
+	assert_pb_error(pb_screener_reconfigure(s, &o, NULL), PB_EINVAL);
+	pb_screener_free(s);
+	s = NULL;
+	o = f->o;
+	o.voicemail = true;
+	o.voicemail_greeting = "no-such-prompt";
+	assert_pb_error(pb_screener_new(&s, &o), PB_EINVAL);
+	assert_null(s);
+	/* a version 1 struct ends before the voicemail fields: they are not read */
+	o.version = 1;
+	assert_pb_ok(pb_screener_new(&s, &o));
+	pb_screener_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -190,6 +225,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_screener__foreign_loop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_screener__required_options, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_screener__registration_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_screener__voicemail_options, setup, teardown),
 	};
 	return pb_test_run("screener", tests);
 }

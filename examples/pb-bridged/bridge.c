@@ -1304,6 +1304,29 @@ static int deliver_page(pbb *b, pb_store *st, pb_matrix *mx, int64_t *after, siz
 		} else if (mms && rc < 0) {
 			pbb_log(PB_LOG_ERROR, "journal: in #%lld: %s", (long long)r->id, last_error());
 			break;
+		} else if (has_suffix(r->backend, ":voicemail") &&
+			   (rc = pbb_voicemail_deliver(st, mx, b->crypto, r, room, txn, &mms_event, why,
+						       sizeof(why))) <= 0) {
+			/* pb-screend's recording (voicemail.c): m.audio in the caller's room */
+			if (rc == 0) {
+				rc = pb_store_msg_transition(st, r->id, PB_STORE_DELIVERED, mms_event, NULL);
+				pbb_log(PB_LOG_INFO, "in #%lld: voicemail from %s delivered to %s", (long long)r->id,
+					r->peer ? r->peer : "?", room);
+			} else {
+				pbb_log(PB_LOG_WARNING, "in #%lld: voicemail: %s (will retry)", (long long)r->id,
+					last_error());
+			}
+			pb_free(mms_event);
+			pb_free(room);
+			if (rc < 0)
+				break;
+			continue;
+		} else if (has_suffix(r->backend, ":voicemail")) {
+			msgtype = "m.notice";
+			snprintf(text, sizeof(text), "A voicemail from %s could not be posted: %s. It is kept in the "
+				 "journal as row %lld.", r->peer ? r->peer : "an unknown caller", why, (long long)r->id);
+			body = text;
+			error = why;
 		} else if (mms) {
 			msgtype = "m.notice";
 			snprintf(text, sizeof(text),

@@ -304,6 +304,7 @@ typedef enum pbb_call_kinds {
 	PBB_CALL_FORWARDED = 1, /**< passed and redirected (302): whether it was answered is not ours to know */
 	PBB_CALL_MISSED = 2,    /**< passed screening (or allow-listed), nobody answered */
 	PBB_CALL_SCREENED = 3,  /**< rejected or failed its challenge */
+	PBB_CALL_VOICEMAIL = 4, /**< nobody answered, a voicemail was stored: its m.audio is the notice */
 } pbb_call_kinds;
 
 /** @return the pbb_call_kinds of a logged call */
@@ -324,6 +325,21 @@ void pbb_call_notice(const pb_store_call *c, char *out, size_t size);
  */
 int pbb_calls_follow(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *st, pb_matrix *mx,
 		     const char *store_id, int64_t now_ms);
+
+/**
+ * Post a voicemail row of pb-screend (backend "screen:voicemail") in
+ * @p room: its recording read from the store (a regular file of the size
+ * its row says, at most 16 MiB, hash checked), uploaded (encrypted when
+ * the room is, @p crypto may be NULL), then one m.audio with duration,
+ * mimetype and size, named after the caller, with transaction id @p txn.
+ * @param event receives the event id (new, pb_free())
+ * @return 0 sent; 1 the row cannot be posted (@p why says why: a notice
+ *         instead); a negative code (retry later)
+ */
+int pbb_voicemail_deliver(pb_store *st, pb_matrix *mx, pb_matrix_crypto *crypto, const pb_store_msg *r,
+			  const char *room, const char *txn, char **event, char *why, size_t whysize);
+/** "Voicemail from Alice (+4930...), 0:05": the contact's name when the store has one. */
+void pbb_voicemail_text(pb_store *st, const char *peer, uint64_t ms, char *out, size_t size);
 
 /** One call of the log for people: "2026-12-06 16:30 +4930...: reject by deny-list, ..." */
 void pbb_call_line(const pb_store_call *c, char *out, size_t size);

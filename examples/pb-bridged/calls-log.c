@@ -30,6 +30,9 @@ int pbb_call_kind(const pb_store_call *c)
 		return PBB_CALL_SCREENED;
 	if (c->ended && !strcmp(c->ended, "forwarded"))
 		return c->duration_ms > 0 ? PBB_CALL_ANSWERED : PBB_CALL_FORWARDED;
+	/* "voicemail: nothing said" and the like stay missed calls */
+	if (c->ended && !strcmp(c->ended, "voicemail"))
+		return PBB_CALL_VOICEMAIL;
 	return PBB_CALL_MISSED;
 }
 
@@ -55,6 +58,9 @@ void pbb_call_notice(const pb_store_call *c, char *out, size_t size)
 	case PBB_CALL_FORWARDED:
 		snprintf(out, size, "\xf0\x9f\x93\x9e Call, forwarded to %s",
 			 c->forward_target ? c->forward_target : "the phone");
+		break;
+	case PBB_CALL_VOICEMAIL:
+		snprintf(out, size, "\xe2\x9c\x86 Missed call from %s, voicemail left", who);
 		break;
 	case PBB_CALL_MISSED:
 		snprintf(out, size, "\xe2\x9c\x86 Missed call from %s%s%s%s", who, /* U+2706 */
@@ -120,8 +126,10 @@ static int follow_one(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *st, 
 		      const char *store_id, const pb_store_call *c)
 {
 	int kind = pbb_call_kind(c);
+	/* a voicemail is posted as its m.audio (voicemail.c), not again as a notice */
 	bool post = kind == PBB_CALL_ANSWERED || kind == PBB_CALL_FORWARDED ? cfg->calls_answered
 		    : kind == PBB_CALL_MISSED				     ? cfg->calls_missed
+		    : kind == PBB_CALL_VOICEMAIL				     ? false
 									     : cfg->calls_screened == PBB_SCREENED_LIVE;
 	int rc = 0;
 	if (post) {

@@ -113,6 +113,12 @@ static void fill_options(const screend_config *c, const char *password, const ch
 	o->on_event = screend_metrics_event; /* /metrics: calls by verdict, challenge outcomes */
 	o->max_calls = c->max_calls;
 	o->refer_timeout = c->refer_timeout;
+	o->voicemail = c->vm_enabled;
+	o->voicemail_on = c->vm_on;
+	o->voicemail_max_seconds = c->vm_max_seconds;
+	o->voicemail_silence_seconds = c->vm_silence_seconds;
+	o->voicemail_format = c->vm_format;
+	o->voicemail_greeting = c->vm_greeting;
 	size_t k = 0;
 	for (size_t i = 0; i < c->npolicy; i++) {
 		policy[k++] = c->policy_key[i];

@@ -394,7 +394,7 @@ PB_API void pb_sip_set_refer_timeout(pb_sip *ua, unsigned ms);
  * voicemail URI) is tried the same way; if that fails too,
  * FORWARD_FAILED is reported and the caller hung up (or rejected with the
  * target's status if not answered) — unless the handler starts another
- * bridge from that event.
+ * bridge from that event, or keeps the caller (pb_sip_call_keep()).
  *
  * @p target (and @p fallback) may list several URIs, comma-separated: they
  * ring at once (parallel forking), the first to answer is bridged and the
@@ -404,6 +404,16 @@ PB_API void pb_sip_set_refer_timeout(pb_sip *ua, unsigned ms);
  * @return 0, PB_ESTATE (already forwarding), PB_EINVAL, PB_EIO, PB_ENOMEM
  */
 PB_API int pb_sip_call_bridge(pb_sip_call *call, const char *target, const char *fallback);
+
+/**
+ * From the handler of a bridge's FORWARD_FAILED event: keep the caller's
+ * leg instead of hanging it up (or rejecting it when not answered), e.g.
+ * to answer it and take a voicemail. The program then ends the call
+ * itself (pb_sip_call_hangup()). The caller's RTP reaches the rtp handler
+ * again, as before the bridge.
+ * @return 0; PB_ESTATE (the call is over, or forwarding again)
+ */
+PB_API int pb_sip_call_keep(pb_sip_call *call);
 
 /**
  * Send one whole RTP packet to the caller (to the negotiated address).

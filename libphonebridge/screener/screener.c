@@ -13,6 +13,8 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+#include <inttypes.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <sys/stat.h>
@@ -22,6 +24,7 @@
 #include <time.h>
 
 #include "core/internal.h"
+#include "screener/voicemail.h"
 #include <phonebridge/alloc.h>
 #include <phonebridge/error.h>
 #include <phonebridge/media.h>
@@ -115,6 +118,15 @@ struct scall {
 	char outcome[64];
 	char target[256];
 	char attestation[8];
+	bool passed;            /* passed its challenge, or accepted by the allow list: may leave a voicemail */
+	pb_screener_vm *vm;     /* taking a voicemail (docs/screen.md "Voicemail") */
+	int64_t at_wall_ms;     /* when the INVITE came, wall clock (the voicemail's time) */
+	/* the last RTP packet we sent the caller: new media (voicemail after a
+	 * challenge, the goodbye after a failed REFER) continues its stream */
+	bool tx_known;
+	uint32_t tx_ssrc, tx_ts;
+	uint16_t tx_seq;
+	int64_t tx_at;
 };
 
 /* --- options ------------------------------------------------------------------------ */
@@ -127,7 +139,7 @@ static void conf_dispose(conf *c)
 				&so->password, &so->auth_realm, &so->auth_users_file,
 				&so->tls_cert_dir, &c->o.store, &c->o.prompts, &c->o.mode,
 				&c->o.target, &c->o.fallback, &c->o.refer_fallback, &c->o.ring,
-				&c->o.store_password_file };
+				&c->o.store_password_file, &c->o.voicemail_format, &c->o.voicemail_greeting };
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		if (*strs[i] && strs[i] == &so->password)
 			explicit_bzero((char *)so->password, strlen(so->password));
@@ -193,11 +205,14 @@ static int conf_copy(conf *c, const pb_screener_options *o)
 				    "(a REFER has exactly one Refer-To, RFC 3515), but target lists several: '%s'; "
 				    "ring several with mode 'bridge' or 'redirect'", o->target);
 	/* an older caller's struct ends earlier: read only what it has
-	 * (1: before store_password_file, 2: before max_calls) */
+	 * (1: before store_password_file, 2: before max_calls, 3: before the
+	 * voicemail fields) */
 	size_t have = o->version == 1 ? offsetof(pb_screener_options, store_password_file)
 		    : o->version == 2 ? offsetof(pb_screener_options, max_calls)
+		    : o->version == 3 ? offsetof(pb_screener_options, voicemail)
 		    : sizeof(c->o);
 	memcpy(&c->o, o, have);
+	bool no_vm = o->version < 4; /* no voicemail fields: no voicemail */
 	if (c->o.refer_timeout > 3600) {
 		unsigned t = c->o.refer_timeout;
 		memset(c, 0, sizeof(*c)); /* the strings are the caller's yet */
@@ -231,6 +246,11 @@ static int conf_copy(conf *c, const pb_screener_options *o)
 	rc = rc ? rc : dup_str(&c->o.refer_fallback, rfb);
 	rc = rc ? rc : dup_str(&c->o.ring, ring);
 	rc = rc ? rc : dup_str(&c->o.store_password_file, o->version == 1 ? NULL : o->store_password_file);
+	const char *vf = !no_vm && o->voicemail_format && *o->voicemail_format ? o->voicemail_format : "wav";
+	const char *vg = !no_vm && o->voicemail_greeting && *o->voicemail_greeting ? o->voicemail_greeting : "voicemail";
+	c->o.voicemail_format = c->o.voicemail_greeting = NULL; /* copies follow */
+	rc = rc ? rc : dup_str(&c->o.voicemail_format, vf);
+	rc = rc ? rc : dup_str(&c->o.voicemail_greeting, vg);
 	if (rc == 0 && !(c->policy = pb_calloc(np + 1, sizeof(char *))))
 		rc = pb_error__oom();
 	for (size_t i = 0; rc == 0 && i < np; i++)
@@ -324,12 +344,15 @@ static void set_how(scall *sc, const char *how)
 
 static void stop_media(scall *sc)
 {
+	pb_screener__vm_free(sc->vm); /* it feeds on the media */
+	sc->vm = NULL;
 	pb_media_call_free(sc->media);
 	sc->media = NULL;
 }
 
 static void start_media(scall *sc);
 static void ticker_ensure(pb_screener *s);
+static bool start_voicemail(scall *sc, int status);
 
 /* Target @p i of the comma-separated list into @p out; false past the end. */
 static bool nth_target(const char *list, unsigned i, char *out, size_t cap)
@@ -438,7 +461,8 @@ static void forward(scall *sc)
 	if (rc < 0) {
 		LOG(PB_LOG_ERROR, "forwarding to %s failed: %s", target, pb_error_last()->message);
 		set_how(sc, "forward failed");
-		pb_sip_call_hangup(sc->call);
+		if (!start_voicemail(sc, 503))
+			pb_sip_call_hangup(sc->call);
 		return;
 	}
 	set_how(sc, "forwarded");
@@ -504,6 +528,17 @@ static void start_media(scall *sc)
 	o.codec = m->codec_pt == 8 ? PB_CODEC_PCMA : PB_CODEC_PCMU;
 	o.event_payload_type = m->dtmf_pt >= 96 && m->dtmf_pt <= 127 ? (uint8_t)m->dtmf_pt : 0;
 	o.prompts = sc->s->prompts;
+	if (sc->tx_known) {
+		/* the caller has heard us already: the same stream goes on (same SSRC,
+		 * the next sequence number, the timestamp advanced by the time since);
+		 * a new random sequence would go back half of the time, and receivers
+		 * (Net::SIP, many phones) drop packets whose sequence numbers go back */
+		int64_t gap = pb_sip_now(sc->s->ua) - sc->tx_at;
+		o.random_start = false;
+		o.ssrc = sc->tx_ssrc;
+		o.seq = (uint16_t)(sc->tx_seq + 1u);
+		o.timestamp = sc->tx_ts + PB_MEDIA_FRAME + (uint32_t)(gap > 0 ? gap * (PB_MEDIA_RATE / 1000) : 0);
+	}
 	if (pb_media_call_new(&sc->media, &o) < 0)
 		LOG(PB_LOG_ERROR, "media: %s", pb_error_last()->message);
 	else
@@ -581,6 +616,7 @@ static void host_finish(const pb_screen_result *r, void *ud)
 	    pb_store_list_add(s->store, PB_STORE_ALLOW, sc->dec.caller, PB_STORE_SRC_CHALLENGE, 0) < 0)
 		LOG(PB_LOG_ERROR, "allow list: %s", pb_error_last()->message);
 	emit(sc, PB_SCREENER_CHALLENGE_DONE, r);
+	sc->passed = r->outcome == PB_SCREEN_PASSED;
 	if (r->outcome != PB_SCREEN_PASSED)
 		set_how(sc, r->outcome == PB_SCREEN_FAILED ? "challenge failed"
 			    : r->outcome == PB_SCREEN_HUNG_UP ? "caller hung up during the challenge"
@@ -598,6 +634,71 @@ static const pb_screen_host_ops host_ops = {
 	PB_SCREEN_HOST_OPS_VERSION, host_ring, host_answer, host_play, host_stop_playing,
 	host_set_timer, host_finish,
 };
+
+/* --- voicemail: after a failed bridge (docs/screen.md "Voicemail") --------------- */
+
+/* Answer (or keep) the caller whose bridge failed with @p status, play the
+ * greeting, then record. Only for callers who passed their challenge or
+ * are on the allow list, and only for the failures configured.
+ * @return false when voicemail does not apply (the caller is hung up as before) */
+static bool start_voicemail(scall *sc, int status)
+{
+	pb_screener *s = sc->s;
+	const pb_screener_options *o = &s->conf.o;
+	unsigned reason = pb_screener__vm_reason(status);
+	unsigned on = o->voicemail_on ? o->voicemail_on : ~0u;
+	if (!o->voicemail || !sc->passed || sc->ended || sc->vm || !(on & reason))
+		return false;
+	if (pb_sip_call_keep(sc->call) < 0)
+		return false;
+	int64_t now = pb_sip_now(s->ua);
+	sc->answered = true;
+	int rc = pb_sip_call_answered(sc->call) ? 0 : pb_sip_call_answer(sc->call);
+	if (rc == 0) {
+		start_media(sc);
+		rc = sc->media ? pb_screener__vm_new(&sc->vm, o, sc->media, now) : PB_ENOMEM;
+	}
+	if (rc < 0) {
+		LOG(PB_LOG_ERROR, "voicemail for %s: %s", sc->dec.caller, pb_error_last()->message);
+		set_how(sc, "voicemail failed");
+		stop_media(sc);
+		pb_sip_call_hangup(sc->call);
+		return true;
+	}
+	LOG(PB_LOG_INFO, "call from %s: forward failed (%d, %s): voicemail", sc->dec.caller, status,
+	    pb_screener__vm_reason_name(reason));
+	set_how(sc, "voicemail: hung up during the greeting");
+	return true;
+}
+
+/* The message is over (hang-up, silence, length): store it, then (@p hang) BYE. */
+static void end_voicemail(scall *sc, bool hang)
+{
+	pb_screener *s = sc->s;
+	if (!sc->vm)
+		return;
+	if (pb_screener__vm_recording(sc->vm)) {
+		const pb_sip_caller *c = pb_sip_call_caller(sc->call);
+		const char *who = sc->dec.caller[0] ? sc->dec.caller : c->from_uri;
+		int64_t row = 0;
+		uint64_t ms = 0;
+		int rc = pb_screener__vm_store(sc->vm, s->store, who, c->call_id, sc->at_wall_ms, &row, &ms);
+		if (rc == 0) {
+			LOG(PB_LOG_INFO, "voicemail from %s stored (%" PRIu64 " ms, journal row %lld)", who, ms,
+			    (long long)row);
+			set_how(sc, "voicemail");
+		} else if (rc == 1) {
+			LOG(PB_LOG_INFO, "voicemail from %s: nothing said, not kept", who);
+			set_how(sc, "voicemail: nothing said");
+		} else {
+			LOG(PB_LOG_ERROR, "voicemail from %s NOT stored: %s", who, pb_error_last()->message);
+			set_how(sc, "voicemail: not stored");
+		}
+	}
+	stop_media(sc);
+	if (hang && !sc->ended)
+		pb_sip_call_hangup(sc->call);
+}
 
 /* --- media tick: every 20 ms, one packet per answered call ------------------------- */
 
@@ -626,8 +727,22 @@ static void tick(pb_sip_timer *t, void *ud)
 			continue;
 		unsigned events = 0;
 		pb_buf_clear(&s->pkt);
-		if (pb_media_call_tick(sc->media, &s->pkt, &events) == 0)
-			pb_sip_call_send_rtp(sc->call, s->pkt.data, s->pkt.len);
+		if (pb_media_call_tick(sc->media, &s->pkt, &events) == 0 && s->pkt.len >= 12 &&
+		    pb_sip_call_send_rtp(sc->call, s->pkt.data, s->pkt.len) == 0) {
+			const uint8_t *h = s->pkt.data;
+			sc->tx_known = true;
+			sc->tx_seq = (uint16_t)(h[2] << 8 | h[3]);
+			sc->tx_ts = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | h[7];
+			sc->tx_ssrc = (uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 | (uint32_t)h[10] << 8 | h[11];
+			sc->tx_at = now;
+		}
+		if (sc->vm) {
+			if (events & PB_MEDIA_PROMPT_DONE)
+				pb_screener__vm_greeted(sc->vm, now);
+			if (pb_screener__vm_over(sc->vm, now))
+				end_voicemail(sc, true);
+			continue;
+		}
 		if ((events & PB_MEDIA_PROMPT_DONE) && sc->bye_after_prompt) {
 			sc->bye_after_prompt = false;
 			stop_media(sc);
@@ -760,6 +875,9 @@ static void on_incoming(pb_sip_call *call, void *ud)
 	sc->id = ++s->next_call;
 	sc->call = call;
 	sc->started = pb_sip_now(s->ua);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	sc->at_wall_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	sc->next = s->calls;
 	s->calls = sc;
 	pb_sip_call_set_userdata(call, sc);
@@ -768,6 +886,8 @@ static void on_incoming(pb_sip_call *call, void *ud)
 	switch (sc->dec.verdict) {
 	case PB_SCREEN_ACCEPT:
 		snprintf(sc->outcome, sizeof(sc->outcome), "none");
+		/* the allow list vouches for the caller; short numbers and the like do not */
+		sc->passed = sc->dec.rule && !strcmp(sc->dec.rule, "allow-list");
 		forward(sc);
 		return;
 	case PB_SCREEN_REJECT:
@@ -800,7 +920,17 @@ static void on_rtp(pb_sip_call *call, const uint8_t *p, size_t len, void *ud)
 		return;
 	char digits[8];
 	size_t n = 0;
-	if (pb_media_call_receive(sc->media, p, len, digits, sizeof(digits), &n, NULL) < 0)
+	int rc = pb_media_call_receive(sc->media, p, len, digits, sizeof(digits), &n, NULL);
+	if (sc->vm) {
+		int64_t now = pb_sip_now(sc->s->ua);
+		pb_screener__vm_heard(sc->vm, now);
+		/* '#' ends a message, as voicemail systems do */
+		if (pb_screener__vm_over(sc->vm, now) ||
+		    (rc == 0 && n > 0 && memchr(digits, '#', n) && pb_screener__vm_recording(sc->vm)))
+			end_voicemail(sc, true);
+		return;
+	}
+	if (rc < 0)
 		return;
 	for (size_t i = 0; i < n && sc->session; i++) {
 		pb_log_debug(DOMAIN, "digit %c (RTP) from %s", digits[i], sc->dec.caller);
@@ -940,6 +1070,7 @@ static void log_call(pb_screener *s, scall *sc)
 static void call_ended(pb_screener *s, scall *sc)
 {
 	sc->ended = true;
+	end_voicemail(sc, false); /* the caller hung up: what was said is kept */
 	if (sc->session && !pb_screen_session_finished(sc->session))
 		pb_screen_session_hangup(sc->session, pb_sip_now(s->ua));
 	log_call(s, sc);
@@ -977,7 +1108,11 @@ static void on_event(pb_sip_call *call, pb_sip_event ev, void *ud)
 		size_t len;
 		const char *body = pb_sip_call_info_body(call, &len);
 		char digit;
-		if (sc->session && pb_dtmf_info_parse(pb_sip_call_info_type(call), (const uint8_t *)body,
+		if (sc->vm && pb_screener__vm_recording(sc->vm) &&
+		    pb_dtmf_info_parse(pb_sip_call_info_type(call), (const uint8_t *)body, len, &digit, NULL,
+				       NULL) == 0 && digit == '#') {
+			end_voicemail(sc, true); /* '#' ends a message */
+		} else if (sc->session && pb_dtmf_info_parse(pb_sip_call_info_type(call), (const uint8_t *)body,
 						      len, &digit, NULL, NULL) == 0) {
 			pb_log_debug(DOMAIN, "digit %c (SIP INFO) from %s", digit, sc->dec.caller);
 			pb_screen_session_dtmf(sc->session, digit, pb_sip_now(s->ua));
@@ -995,6 +1130,7 @@ static void on_event(pb_sip_call *call, pb_sip_event ev, void *ud)
 	} else if (ev == PB_SIP_EV_FORWARD_FAILED) {
 		LOG(PB_LOG_WARNING, "forwarding %s failed: %d", sc->dec.caller, pb_sip_call_status(call));
 		snprintf(sc->how, sizeof(sc->how), "forward failed (%d)", pb_sip_call_status(call));
+		start_voicemail(sc, pb_sip_call_status(call));
 	} else if (ev == PB_SIP_EV_ENDED) {
 		call_ended(s, sc);
 	}
@@ -1156,6 +1292,8 @@ PB_API int pb_screener_new(pb_screener **out, const pb_screener_options *opts)
 	if (rc == 0)
 		rc = load_prompts(s->conf.o.prompts, &s->prompts);
 	if (rc == 0)
+		rc = pb_screener__vm_check(&s->conf.o, s->prompts);
+	if (rc == 0)
 		rc = open_store(&s->conf, &s->store);
 	if (rc < 0) {
 		pb_screener_free(s);
@@ -1307,6 +1445,8 @@ PB_API int pb_screener_reconfigure(pb_screener *s, const pb_screener_options *op
 		rc = make_policy(c, s->registry, true, &p);
 	if (rc == 0 && strcmp(c->o.prompts, s->conf.o.prompts) != 0)
 		rc = load_prompts(c->o.prompts, &prompts);
+	if (rc == 0)
+		rc = pb_screener__vm_check(&c->o, prompts ? prompts : s->prompts);
 	bool restart = rc == 0 && (s->pending || needs_restart(&s->conf, c));
 	if (rc == 0 && restart && (strcmp(c->o.store, s->conf.o.store) != 0 ||
 				   !str_eq(c->o.store_password_file, s->conf.o.store_password_file)))

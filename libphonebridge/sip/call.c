@@ -500,8 +500,10 @@ static void bridge_failed(pb_sip_call *call, int status)
 {
 	call->status = status;
 	call->forwarding = false;
+	call->kept = false;
 	pb_sip__event(call->ua, call, PB_SIP_EV_FORWARD_FAILED);
-	if (call->ended || call->forwarding) /* ended, or the handler forwards elsewhere */
+	/* ended, or the handler forwards elsewhere, or keeps the caller (voicemail) */
+	if (call->ended || call->forwarding || call->kept)
 		return;
 	if (call->a.answered)
 		pb_sip_call_hangup(call);
@@ -902,6 +904,14 @@ PB_API int pb_sip_call_bridge(pb_sip_call *call, const char *target, const char 
 	if (rc == 0)
 		call->forwarding = true;
 	return rc;
+}
+
+PB_API int pb_sip_call_keep(pb_sip_call *call)
+{
+	if (call->ended || call->forwarding)
+		return pb_error_set(PB_ESTATE, "keep: the call is over or forwarding");
+	call->kept = true;
+	return 0;
 }
 
 PB_API int pb_sip_call_send_rtp(pb_sip_call *call, const uint8_t *packet, size_t len)

@@ -143,6 +143,7 @@ struct pb_sip_call {
 	bool forwarding;               /* redirect/refer/bridge started */
 	bool bridged;                  /* both legs up: relay RTP */
 	bool referring;
+	bool kept;                     /* pb_sip_call_keep() from FORWARD_FAILED: no hang-up */
 	bool ended;
 	bool media_reported;
 	bool active_reported;

@@ -1067,7 +1067,8 @@ static int opt_uint(PyObject *opts, const char *key, unsigned max, unsigned *out
 static const char *const screener_keys[] = {
 	"listen", "port", "allow", "rtp_address", "user_agent", "store", "prompts", "mode",
 	"target", "fallback", "early_media", "max_duration", "forward_timeout", "policy",
-	"refer_fallback", "ring", NULL,
+	"refer_fallback", "ring", "voicemail", "voicemail_max_seconds", "voicemail_silence_seconds",
+	"voicemail_format", "voicemail_greeting", NULL,
 };
 
 static int screener_options(PyObject *opts, pb_screener_options *o, const char **policy, size_t cap)
@@ -1093,8 +1094,14 @@ static int screener_options(PyObject *opts, pb_screener_options *o, const char *
 	    opt_str(opts, "target", &o->target) < 0 || opt_str(opts, "fallback", &o->fallback) < 0 ||
 	    opt_str(opts, "refer_fallback", &o->refer_fallback) < 0 || opt_str(opts, "ring", &o->ring) < 0 ||
 	    opt_uint(opts, "max_duration", 3600, &o->max_duration) < 0 ||
-	    opt_uint(opts, "forward_timeout", 600, &o->sip.bridge_timeout) < 0)
+	    opt_uint(opts, "forward_timeout", 600, &o->sip.bridge_timeout) < 0 ||
+	    opt_uint(opts, "voicemail_max_seconds", 600, &o->voicemail_max_seconds) < 0 ||
+	    opt_uint(opts, "voicemail_silence_seconds", 600, &o->voicemail_silence_seconds) < 0 ||
+	    opt_str(opts, "voicemail_format", &o->voicemail_format) < 0 ||
+	    opt_str(opts, "voicemail_greeting", &o->voicemail_greeting) < 0)
 		return -1;
+	PyObject *vm = PyDict_GetItemString(opts, "voicemail");
+	o->voicemail = vm && PyObject_IsTrue(vm) == 1;
 	o->sip.port = port ? port : PB_SIP_PORT_ANY;
 	if (!o->mode)
 		o->mode = "bridge";
