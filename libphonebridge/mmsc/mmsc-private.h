@@ -15,22 +15,17 @@
 #include <phonebridge/mmsc.h>
 
 /*
- * How a finished transfer is judged: the pb error code, and whether trying
- * again may help (transient). @status is the HTTP status (0 when none).
+ * What an HTTP status means from an MMSC: the pb error code, and whether
+ * trying again may help (transient). The transport's own failures are
+ * judged by the http module (pb_http__transport_verdict()).
  */
 typedef struct pb_mmsc__verdict {
 	int code;       /* 0 or a PB_E* code */
 	bool transient; /* retrying may succeed */
 } pb_mmsc__verdict;
 
-/* Classify a libcurl result (not CURLE_OK). */
-pb_mmsc__verdict pb_mmsc__curl_verdict(CURLcode rc);
-
 /* Classify an HTTP status (0 for 2xx). */
 pb_mmsc__verdict pb_mmsc__status_verdict(long status);
-
-/* Back-off before attempt @attempt + 1 (@attempt >= 1), in ms. */
-unsigned pb_mmsc__backoff_ms(const pb_mmsc_retry *retry, unsigned attempt);
 
 /*
  * Check a 2xx answer that must be an MMS PDU: not empty, not a text/HTML
