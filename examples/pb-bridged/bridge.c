@@ -607,7 +607,7 @@ int pbb_modem_open(const pbb_config *c, pb_modem **out)
 	o.poll_interval_ms = c->modem_poll_ms;
 	o.timeout_ms = c->modem_timeout_ms;
 	o.send_timeout_ms = c->modem_send_timeout_ms;
-	o.insecure_tls = c->modem_insecure_tls;
+	o.tls_insecure = c->modem_insecure_tls;
 	return pb_modem_open(out, c->modem_backend, &o);
 }
 

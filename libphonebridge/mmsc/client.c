@@ -26,7 +26,7 @@ struct pb_mmsc {
 	unsigned connect_timeout_ms, timeout_ms, stall_timeout_ms, max_redirects;
 	pb_mmsc_retry retry;
 	bool retry_send, tls_insecure;
-	int report_allowed;
+	pb_mms_yes_no report_allowed;
 	pb_mmsc_progress_cb progress;
 	void *progress_userdata;
 	pb_http__client http; /* kept between requests so connections are reused */
@@ -214,7 +214,7 @@ size_t pb_mmsc__max_download(const pb_mmsc *m)
 	return m->max_download;
 }
 
-int pb_mmsc__report_allowed(const pb_mmsc *m)
+pb_mms_yes_no pb_mmsc__report_allowed(const pb_mmsc *m)
 {
 	return m->report_allowed;
 }

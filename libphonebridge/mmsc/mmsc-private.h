@@ -41,7 +41,7 @@ void pb_mmsc__excerpt(const uint8_t *body, size_t len, char *out, size_t size);
 
 /* Option values the transaction layer needs (client.c). */
 size_t pb_mmsc__max_download(const pb_mmsc *mmsc);
-int pb_mmsc__report_allowed(const pb_mmsc *mmsc);
+pb_mms_yes_no pb_mmsc__report_allowed(const pb_mmsc *mmsc);
 
 /* Append @s without leading and trailing white space (rewrite.c). */
 int pb_mmsc__trim(const char *s, pb_buf *out);
