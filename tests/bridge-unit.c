@@ -78,6 +78,17 @@ static void test_bridge__config_bad(void **state)
 	assert_int_equal(c.retry_max_ms, 2000);
 	pbb_config_free(&c);
 	free(ini);
+
+	/* [modem] tls_insecure, the one spelling; insecure_tls still read */
+	expect_bad("[modem]\ntls_insecure = maybe\n", "tls_insecure: true or false");
+	const char *const spellings[] = { "tls_insecure", "insecure_tls" };
+	for (size_t i = 0; i < 2; i++) {
+		assert_true(asprintf(&ini, "%s[modem]\n%s = yes\n", good_ini, spellings[i]) > 0);
+		assert_int_equal(pbb_config_parse(&c, ini, err, sizeof(err)), 0);
+		assert_true(c.modem_insecure_tls);
+		pbb_config_free(&c);
+		free(ini);
+	}
 }
 
 static const char *base_ini = "[modem]\nbackend = at\ndevice = d\n[matrix]\nhomeserver = h\ntoken_file = t\n"

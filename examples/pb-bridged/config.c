@@ -184,9 +184,10 @@ static int handler(void *ud, const char *section, const char *name, const char *
 	} else if (KEY("modem", "incomplete_timeout_ms")) {
 		if (!parse_int(value, 1000, 86400000, &c->incomplete_timeout_ms))
 			return fail(p, line, "incomplete_timeout_ms: a number of milliseconds (1000-86400000)");
-	} else if (KEY("modem", "insecure_tls")) {
+	} else if (KEY("modem", "tls_insecure") || KEY("modem", "insecure_tls")) {
+		/* insecure_tls: the old spelling, still read (docs/abi.md) */
 		if (!parse_bool(value, &c->modem_insecure_tls))
-			return fail(p, line, "insecure_tls: true or false");
+			return fail(p, line, "tls_insecure: true or false");
 	} else if (KEY("modem", "import_existing")) {
 		if (!parse_bool(value, &c->import_existing))
 			return fail(p, line, "import_existing: yes or no");
