@@ -115,7 +115,7 @@ static PyObject *msg_dict(const pb_modem_msg *g)
 static PyObject *modem_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = { "backend", "url", "device", "username", "password_file",
-				  "token_file", "timeout_ms", "poll_interval_ms", "insecure_tls",
+				  "token_file", "timeout_ms", "poll_interval_ms", "tls_insecure",
 				  "ca_file", "login", "storage", "baud", "webhook", "modem_no", NULL };
 	const char *backend;
 	pb_modem_options o = PB_MODEM_OPTIONS_INIT;
@@ -564,7 +564,7 @@ static int pyb_open(const py_backend *pb, void **state, const pb_modem_options *
 		"{s:N,s:N,s:N,s:N,s:N,s:i,s:i,s:O,s:N,s:N,s:N,s:i,s:N,s:i}", "url", opt_str(o->url),
 		"device", opt_str(o->device), "username", opt_str(o->username), "password",
 		opt_str(sec->password), "token", opt_str(sec->token), "timeout_ms", o->timeout_ms,
-		"poll_interval_ms", o->poll_interval_ms, "insecure_tls", o->tls_insecure ? Py_True : Py_False,
+		"poll_interval_ms", o->poll_interval_ms, "tls_insecure", o->tls_insecure ? Py_True : Py_False,
 		"ca_file", opt_str(o->ca_file), "login", opt_str(o->login), "storage", opt_str(o->storage),
 		"baud", o->baud, "webhook", opt_str(o->webhook), "modem_no", o->modem_no);
 	PyObject *inst = d ? PyObject_CallOneArg(pb->factory, d) : NULL;
