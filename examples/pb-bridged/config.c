@@ -476,19 +476,12 @@ void pbb_inbound_key(char *out, size_t size, const char *backend, const pb_modem
 		 m->time ? m->time : "", m->number ? m->number : "", (unsigned long long)h);
 }
 
-/* "YYYY-MM-DD HH:MM:SS" (the box's local time) -> ms, 0 when unreadable */
-static int64_t box_time_ms(const char *t)
+/* The message's time in ms (every backend's form: pb_modem_msg_time_ms()),
+ * 0 when the box gave none or nothing readable. */
+int64_t pbb_box_time_ms(const pb_modem_msg *m)
 {
-	struct tm tm;
-	memset(&tm, 0, sizeof(tm));
-	if (!t || sscanf(t, "%d-%d-%d %d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-			 &tm.tm_min, &tm.tm_sec) != 6)
-		return 0;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	tm.tm_isdst = -1;
-	time_t s = mktime(&tm);
-	return s == (time_t)-1 ? 0 : (int64_t)s * 1000;
+	int64_t ms = 0;
+	return pb_modem_msg_time_ms(m, &ms) == 0 ? ms : 0;
 }
 
 int pbb_inbound_journal(pb_store *st, const char *backend, const char *region,
@@ -535,7 +528,7 @@ int pbb_inbound_journal(pb_store *st, const char *backend, const char *region,
 	in.backend_id = m->id;
 	in.peer = peer;
 	in.body = report[0] ? report : m->text ? m->text : "";
-	in.sent_at = box_time_ms(m->time);
+	in.sent_at = pbb_box_time_ms(m);
 
 	int rc = pb_store_begin(st);
 	if (rc < 0)
