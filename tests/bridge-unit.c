@@ -78,6 +78,17 @@ static void test_bridge__config_bad(void **state)
 	assert_int_equal(c.retry_max_ms, 2000);
 	pbb_config_free(&c);
 	free(ini);
+
+	/* [modem] tls_insecure, the one spelling; insecure_tls still read */
+	expect_bad("[modem]\ntls_insecure = maybe\n", "tls_insecure: true or false");
+	const char *const spellings[] = { "tls_insecure", "insecure_tls" };
+	for (size_t i = 0; i < 2; i++) {
+		assert_true(asprintf(&ini, "%s[modem]\n%s = yes\n", good_ini, spellings[i]) > 0);
+		assert_int_equal(pbb_config_parse(&c, ini, err, sizeof(err)), 0);
+		assert_true(c.modem_insecure_tls);
+		pbb_config_free(&c);
+		free(ini);
+	}
 }
 
 static const char *base_ini = "[modem]\nbackend = at\ndevice = d\n[matrix]\nhomeserver = h\ntoken_file = t\n"
@@ -764,6 +775,19 @@ static void test_bridge__inbound_journal(void **state)
 	assert_string_equal(r->backend, "at:text");
 	pb_store_msg_free(r);
 
+	/* the AT backend's time is the SMSC's, ISO 8601 with its zone: kept as
+	 * sent_at (it used to be read as "YYYY-MM-DD HH:MM:SS" only, and lost) */
+	m.id = (char *)"4";
+	m.time = (char *)"2011-02-28T11:50:50-05:00";
+	m.text = (char *)"from an AT modem";
+	assert_int_equal(pbb_inbound_journal(st, "at", "DE", &m, &id2), 0);
+	assert_pb_ok(pb_store_msg_get(st, id2, &r));
+	assert_int_equal(r->sent_at, 1298911850000LL);
+	pb_store_msg_free(r);
+	m.id = (char *)"1,2,3";
+	m.time = (char *)"2024-05-01 10:30:00";
+	m.text = (char *)"three parts joined";
+
 	/* an MMS notification: its raw bytes are kept before it leaves the box */
 	static const uint8_t push[] = { 0x01, 0x06, 0x03, 0xbe, 0xaf, 0x84, 0x8c, 0x82 };
 	m.type = PB_MODEM_MSG_MMS;
@@ -796,7 +820,7 @@ static void test_bridge__inbound_journal(void **state)
 	pb_store_msg_free(r);
 	int64_t n;
 	assert_pb_ok(pb_store_msg_count(st, PB_STORE_INBOUND, PB_STORE_STORED, &n));
-	assert_int_equal(n, 3);
+	assert_int_equal(n, 4); /* with the AT one with a zone */
 	close_tmp_store(st, dir);
 }
 

@@ -1927,6 +1927,71 @@ static void test_modem__smseagle_webhook_apikey(void **state)
 	emu_stop(&e);
 }
 
+/* pb_modem_msg.time is the box's text; pb_modem_msg_time_ms() gives every
+ * form the backends produce as ms since the epoch, and says where others fail. */
+static void test_modem__msg_time_in_one_type(void **state)
+{
+	(void)state;
+	pb_modem_msg m = { .id = (char *)"1" };
+	int64_t at = 1;
+	assert_pb_error(pb_modem_msg_time_ms(&m, &at), PB_ENOTFOUND);
+	assert_int_equal(at, 0);
+	/* AT: ISO 8601 with the SMSC's zone, exact */
+	m.time = (char *)"2011-02-28T11:50:50-05:00";
+	assert_pb_ok(pb_modem_msg_time_ms(&m, &at));
+	assert_int_equal(at, 1298911850000LL);
+	m.time = (char *)"2011-02-28T16:50:50+00:00";
+	assert_pb_ok(pb_modem_msg_time_ms(&m, &at));
+	assert_int_equal(at, 1298911850000LL);
+	m.time = (char *)"2011-02-28T16:50:50Z";
+	assert_pb_ok(pb_modem_msg_time_ms(&m, &at));
+	assert_int_equal(at, 1298911850000LL);
+	/* HiLink, SMSEagle: the box's local time, read in this host's zone */
+	char *tz = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
+	setenv("TZ", "UTC", 1);
+	tzset();
+	m.time = (char *)"2011-02-28 16:50:50";
+	assert_pb_ok(pb_modem_msg_time_ms(&m, &at));
+	assert_int_equal(at, 1298911850000LL);
+	setenv("TZ", "CET-1", 1); /* POSIX form: no zone files needed */
+	tzset();
+	assert_pb_ok(pb_modem_msg_time_ms(&m, &at));
+	assert_int_equal(at, 1298911850000LL - 3600000);
+	if (tz)
+		setenv("TZ", tz, 1);
+	else
+		unsetenv("TZ");
+	tzset();
+	free(tz);
+	/* anything else: where it went wrong */
+	m.time = (char *)"28.02.2011 16:50";
+	assert_pb_error(pb_modem_msg_time_ms(&m, &at), PB_EMALFORMED);
+	assert_non_null(strstr(pb_error_last()->message, "offset 2"));
+	m.time = (char *)"2011-02-28 16:50";
+	assert_pb_error(pb_modem_msg_time_ms(&m, &at), PB_EMALFORMED);
+	assert_non_null(strstr(pb_error_last()->message, "ends early"));
+	m.time = (char *)"2011-13-28 16:50:50";
+	assert_pb_error(pb_modem_msg_time_ms(&m, &at), PB_EMALFORMED);
+	m.time = (char *)"2011-02-28 16:50:50 CET";
+	assert_pb_error(pb_modem_msg_time_ms(&m, &at), PB_EMALFORMED);
+	assert_non_null(strstr(pb_error_last()->message, "offset 19"));
+}
+
+/* The old spelling insecure_tls is the same member as tls_insecure. */
+static void test_modem__deprecated_insecure_tls_is_tls_insecure(void **state)
+{
+	(void)state;
+	pb_modem_options o = PB_MODEM_OPTIONS_INIT;
+	assert_false(o.tls_insecure);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	o.insecure_tls = true;
+	assert_true(o.tls_insecure);
+	o.tls_insecure = false;
+	assert_false(o.insecure_tls);
+#pragma GCC diagnostic pop
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -1969,6 +2034,8 @@ int main(void)
 		cmocka_unit_test(test_modem__send_fate),
 		cmocka_unit_test(test_modem__smseagle_webhook_watch),
 		cmocka_unit_test(test_modem__smseagle_webhook_apikey),
+		cmocka_unit_test(test_modem__msg_time_in_one_type),
+		cmocka_unit_test(test_modem__deprecated_insecure_tls_is_tls_insecure),
 	};
 	return pb_test_run("modem", tests);
 }

@@ -525,18 +525,6 @@ static void send_outbound(pbb *b, pb_store *st, pb_modem *m, int64_t *retry_at, 
 	}
 }
 
-/* A time the box gives ("YYYY-MM-DD HH:MM:SS", its local time) in wall ms; 0 when unreadable. */
-static int64_t box_time_ms(const char *t)
-{
-	struct tm tm;
-	memset(&tm, 0, sizeof(tm));
-	if (!t || !strptime(t, "%Y-%m-%d %H:%M:%S", &tm))
-		return 0;
-	tm.tm_isdst = -1;
-	time_t s = mktime(&tm);
-	return s == (time_t)-1 ? 0 : (int64_t)s * 1000;
-}
-
 /* A row the sent box shows went out: "sent" and a notice row, one commit. */
 static int settle_sent(pbb *b, pb_store *st, const pb_store_msg *r, const pb_modem_msg *e)
 {
@@ -609,7 +597,7 @@ static void settle_uncertain(pbb *b, pb_store *st, pb_modem *m)
 			pb_phone_kind kind;
 			if (used[j] || !e->number || !e->text || strcmp(e->text, r->body ? r->body : "") != 0 ||
 			    pb_phone_normalize(num, sizeof(num), e->number, b->cfg->region, &kind) < 0 ||
-			    strcmp(num, r->peer) != 0 || box_time_ms(e->time) < r->created_at - 600000)
+			    strcmp(num, r->peer) != 0 || pbb_box_time_ms(e) < r->created_at - 600000)
 				continue;
 			used[j] = true;
 			if (settle_sent(b, st, r, e) < 0)
@@ -641,7 +629,7 @@ int pbb_modem_open(const pbb_config *c, pb_modem **out)
 	o.poll_interval_ms = c->modem_poll_ms;
 	o.timeout_ms = c->modem_timeout_ms;
 	o.send_timeout_ms = c->modem_send_timeout_ms;
-	o.insecure_tls = c->modem_insecure_tls;
+	o.tls_insecure = c->modem_insecure_tls;
 	return pb_modem_open(out, c->modem_backend, &o);
 }
 

@@ -178,6 +178,10 @@ void pbb_inbound_key(char *out, size_t size, const char *backend, const pb_modem
  */
 int pbb_watch_setup(pb_modem *m, pb_store *st, int incomplete_timeout_ms);
 
+/* A modem message's time in ms since the epoch (pb_modem_msg_time_ms():
+ * the box's local time, or the SMSC's with its zone), 0 when unreadable. */
+int64_t pbb_box_time_ms(const pb_modem_msg *m);
+
 /**
  * Journal one message the modem reported: a row in state "stored" (text
  * messages), with the raw bytes as an attachment for other kinds.

@@ -118,8 +118,9 @@ typedef struct pb_mmsc_options {
 	pb_mmsc_progress_cb progress;
 	void *progress_userdata; /**< passed to progress; not owned */
 	/** X-Mms-Report-Allowed in the M-NotifyResp.ind and M-Acknowledge.ind
-	 *  this client sends: 128 yes, 129 no, 0 left out (default). */
-	int report_allowed;
+	 *  this client sends: PB_MMS_YES, PB_MMS_NO, or PB_MMS_ABSENT to leave
+	 *  it out (default). */
+	pb_mms_yes_no report_allowed;
 	/** Give up when the answer started but no byte of it arrived for this
 	 *  long (a stalled link), in ms; default 30000. The wait for the
 	 *  answer's first byte is bounded by timeout_ms only, so that a slow

@@ -207,8 +207,8 @@ typedef struct pb_store_msg_in {
 /** A journal row as read back. Strings are NULL when unset. */
 typedef struct pb_store_msg {
 	int64_t id;
-	int dir;                /**< pb_store_dir */
-	int state;              /**< pb_store_state */
+	pb_store_dir dir;
+	pb_store_state state;
 	const char *dedup_key;
 	const char *backend;
 	const char *backend_id;
@@ -540,8 +540,8 @@ PB_API const char *pb_store_source_name(int source);
 
 /** An allow or deny list entry. */
 typedef struct pb_store_list_entry {
-	int list;           /**< pb_store_list */
-	int source;         /**< pb_store_source */
+	pb_store_list list;
+	pb_store_source source;
 	int64_t created_at;
 	int64_t expires_at; /**< 0: never */
 } pb_store_list_entry;

@@ -86,9 +86,9 @@ static int start_pdu(pb_buf *out, uint8_t type, const char *tid)
 static bool bad_token(int v, int lo, int hi) { return v != 0 && (v < lo || v > hi); }
 
 PB_API int pb_mms_encode_notifyresp(pb_buf *out, const char *transaction_id, int status,
-				    int report_allowed)
+				    pb_mms_yes_no report_allowed)
 {
-	if (!out || !transaction_id || status < 128 || status > 255 || bad_token(report_allowed, 128, 129))
+	if (!out || !transaction_id || status < 128 || status > 255 || bad_token((int)report_allowed, 128, 129))
 		return pb_error_set(PB_EINVAL, "pb_mms_encode_notifyresp: bad argument");
 	size_t len0 = out->len;
 	int rc = start_pdu(out, PB_MMS_NOTIFYRESP_IND, transaction_id);
@@ -101,9 +101,9 @@ PB_API int pb_mms_encode_notifyresp(pb_buf *out, const char *transaction_id, int
 	return rc;
 }
 
-PB_API int pb_mms_encode_ack(pb_buf *out, const char *transaction_id, int report_allowed)
+PB_API int pb_mms_encode_ack(pb_buf *out, const char *transaction_id, pb_mms_yes_no report_allowed)
 {
-	if (!out || !transaction_id || bad_token(report_allowed, 128, 129))
+	if (!out || !transaction_id || bad_token((int)report_allowed, 128, 129))
 		return pb_error_set(PB_EINVAL, "pb_mms_encode_ack: bad argument");
 	size_t len0 = out->len;
 	int rc = start_pdu(out, PB_MMS_ACKNOWLEDGE_IND, transaction_id);

@@ -263,7 +263,7 @@ class Modem:
     def __init__(self, backend: str, url: Optional[str] = ..., device: Optional[str] = ...,
                  username: Optional[str] = ..., password_file: Optional[str] = ...,
                  token_file: Optional[str] = ..., timeout_ms: int = ..., poll_interval_ms: int = ...,
-                 insecure_tls: bool = ..., ca_file: Optional[str] = ..., login: Optional[str] = ...,
+                 tls_insecure: bool = ..., ca_file: Optional[str] = ..., login: Optional[str] = ...,
                  storage: Optional[str] = ..., baud: int = ..., webhook: Optional[str] = ...,
                  modem_no: int = ...) -> None: ...
     def close(self) -> None: ...
