@@ -212,7 +212,7 @@ static int conf_copy(conf *c, const pb_screener_options *o)
 		    : o->version == 3 ? offsetof(pb_screener_options, voicemail)
 		    : sizeof(c->o);
 	memcpy(&c->o, o, have);
-	bool no_vm = o->version < 4; /* no voicemail fields: no voicemail */
+	bool no_vm = have < sizeof(c->o); /* no voicemail fields: no voicemail */
 	if (c->o.refer_timeout > 3600) {
 		unsigned t = c->o.refer_timeout;
 		memset(c, 0, sizeof(*c)); /* the strings are the caller's yet */
