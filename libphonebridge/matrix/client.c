@@ -295,6 +295,35 @@ int pb_matrix_create_dm(pb_matrix *m, const char *user_id, const char *name, cha
 	return rc;
 }
 
+int pb_matrix_create_room(pb_matrix *m, const char *body_json, char **room_id)
+{
+	if (room_id)
+		*room_id = NULL;
+	json_t *body = body_json ? json_loads(body_json, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	if (!json_is_object(body)) {
+		json_decref(body);
+		return pb_error_set(PB_EINVAL, "matrix: createRoom: the body is not a JSON object");
+	}
+	pb_buf u = PB_BUF_INIT;
+	json_t *ans = NULL;
+	int rc = pb_matrix__url(&u, m, "/_matrix/client/v3/createRoom");
+	/* not idempotent: a retry after an unclear failure could make two rooms */
+	if (rc == 0)
+		rc = pb_matrix__call(m, "POST", pb_buf_cstr(&u), body, false, &ans);
+	char *rid = NULL;
+	if (rc == 0)
+		rc = pb_matrix__take_string(ans, "room_id", "createRoom", &rid);
+	if (rc == 0 && room_id) {
+		*room_id = rid;
+		rid = NULL;
+	}
+	pb_free(rid);
+	json_decref(ans);
+	json_decref(body);
+	pb_buf_dispose(&u);
+	return rc;
+}
+
 int pb_matrix_direct_room(pb_matrix *m, const char *user_id, char **room_id)
 {
 	*room_id = NULL;
