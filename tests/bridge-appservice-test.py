@@ -19,7 +19,9 @@
 # owner's reply leaves as an SMS, its delivery report becomes the puppet's
 # read receipt, a SIGKILL after a transaction was journaled but before its
 # 200 makes Synapse send it again and its message leaves once, a new
-# contact gets a new room with its puppet and the owner.
+# contact gets a new room made by its puppet (is_direct for the owner, the bot
+# an admin), and a SIGKILL between that createRoom and the store leaves
+# exactly one room for the contact after the restart.
 import json
 import os
 import re
@@ -229,15 +231,34 @@ try:
     ok(wait_for(lambda: (PEER, "Exactly once") in sent_texts(), "the SMS", 120), "its message leaves as an SMS")
     ok(sent_texts().count((PEER, "Exactly once")) == 1, "once")
 
-    # --- 7. a new contact: a new room, its puppet, the owner invited --------------------
+    # --- 7. a new contact: its puppet makes the room; SIGKILL right after createRoom ------
+    ok(bridged.terminate() == 0, "the bridge stops")
+    flag = os.path.join(tmp, "killed-create")
+    os.environ["PBB_TEST_KILL_AFTER_CREATE"] = flag
+    bridged.start()
+    del os.environ["PBB_TEST_KILL_AFTER_CREATE"]
+    wait_for(lambda: bridged.log_has("appservice: listening"), "the listener", 60)
     modem.ctl("deliver " + deliver7(PEER2, "I am new here", 3))
+    ok(wait_for(lambda: os.path.exists(flag) and not bridged.running(), "the kill", 120),
+       "killed between the puppet's createRoom and the store")
+    bridged.start()
     got = wait_for(lambda: find_message(bot_token, "I am new here"), "the new contact's message", 120)
     ok(got and got[1]["sender"] == PUPPET2 and got[0] != room, "a new contact writes from its puppet in a new room")
+    puppet_rooms = api("GET", "/_matrix/client/v3/joined_rooms?user_id=" + q(PUPPET2), token=as_tok)["joined_rooms"]
+    ok(got and puppet_rooms == [got[0]], "after the restart: exactly one room for the contact (%d)" % len(puppet_rooms))
+    ok(bridged.log_has("found again (by its marker)"), "the room made before the crash was found by its marker")
     if got:
+        state = api("GET", "/_matrix/client/v3/rooms/%s/state" % q(got[0]), token=bot_token)
+        ok(any(e["type"] == "m.room.create" and e["sender"] == PUPPET2 for e in state) and
+           any(e["type"] == "org.phonebridge.room" and e["sender"] == PUPPET2 for e in state),
+           "the room was created by the contact's puppet")
         st_ = api("GET", "/_matrix/client/v3/rooms/%s/state/m.room.member/%s" % (q(got[0]), q(OWNER)),
                   token=bot_token)
         ok(st_.get("membership") == "invite" and st_.get("is_direct") is True,
            "the owner is invited to it as a direct room")
+        pl = api("GET", "/_matrix/client/v3/rooms/%s/state/m.room.power_levels/" % q(got[0]), token=bot_token)
+        ok(pl.get("users", {}).get("@pbbot:localhost") == 100 and pl["users"].get(PUPPET2) == 100
+           and pl["users"].get(OWNER) == 100, "the bot, the puppet and the owner are its admins")
     name = api("GET", "/_matrix/client/v3/profile/%s/displayname" % q(PUPPET2), token=owner_token)
     ok(name.get("displayname") == PEER2, "an unknown contact's puppet is named by its number")
     # the contact gets a name (as !contacts import gives one): the puppet follows
