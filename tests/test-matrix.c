@@ -1041,6 +1041,7 @@ typedef struct as_seen {
 	int n, registers;
 	bool user_id_on_register;
 	bool created; /* a createRoom with the body as given, as @sms_1:x */
+	bool avatar;  /* PUT .../profile/@sms_1:x/avatar_url with the URI */
 } as_seen;
 
 static int as_hs(pb_listener_request *req, void *ud)
@@ -1063,6 +1064,10 @@ static int as_hs(pb_listener_request *req, void *ud)
 			status = 400;
 			ans = "{\"errcode\":\"M_USER_IN_USE\",\"error\":\"taken\"}";
 		}
+	} else if (strstr(path, "/profile/%40sms_1%3Ax/avatar_url")) {
+		size_t len;
+		const char *body = (const char *)pb_listener_request_body(req, &len);
+		s->avatar = strstr(body, "\"mxc://x/abc\"") != NULL;
 	} else if (strstr(path, "/createRoom")) {
 		size_t len;
 		const char *body = (const char *)pb_listener_request_body(req, &len);
@@ -1142,6 +1147,10 @@ static void test_matrix__appservice_acts_as_its_users(void **state)
 	assert_string_equal(room, "!new:x");
 	assert_true(s.created);
 	pb_free(room);
+	/* a user's avatar: an mxc:// URI only */
+	assert_pb_error(pb_matrix_set_avatar_url(m, NULL, "https://example.org/a.png"), PB_EINVAL);
+	assert_pb_ok(pb_matrix_set_avatar_url(m, NULL, "mxc://x/abc"));
+	assert_true(s.avatar);
 	pb_matrix_free(m);
 	pb_listener_free(l);
 }

@@ -1923,7 +1923,7 @@ static int contacts_file(sync_ctx *sc, const pb_matrix_event *ev)
 					       "(or give the file the caption \"!contacts import\").")
 			       : 0;
 	pb_buf out = PB_BUF_INIT;
-	int rc = pbb_import_run(sc->st, sc->mx, sc->b->cfg->region, &f, &out);
+	int rc = pbb_import_run(sc->b->cfg, sc->st, sc->mx, &f, &out);
 	if (rc == 0)
 		rc = reply(sc, ev, pb_buf_cstr(&out));
 	if (rc == 0)

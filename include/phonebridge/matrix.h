@@ -512,6 +512,16 @@ PB_API int pb_matrix_register_appservice_user(pb_matrix *m, const char *localpar
 PB_API int pb_matrix_set_displayname(pb_matrix *m, const char *user_id, const char *name);
 
 /**
+ * Set a user's avatar (PUT /profile/{userId}/avatar_url).
+ *
+ * @param user_id borrowed; NULL: the user acted as, else the handle's user
+ * @param mxc_url an mxc:// URI (pb_matrix_upload()); borrowed
+ * @return 0, PB_EINVAL (no user known, not an mxc:// URI), errors as for
+ *         every request
+ */
+PB_API int pb_matrix_set_avatar_url(pb_matrix *m, const char *user_id, const char *mxc_url);
+
+/**
  * The current state of every joined room (GET /joined_rooms, then GET
  * /rooms/{roomId}/state of each), delivered through @p cb as the state
  * events of a full-state /sync would be (section PB_MATRIX_STATE), for a

@@ -56,6 +56,23 @@ int pb_matrix_set_displayname(pb_matrix *m, const char *user_id, const char *nam
 	return rc;
 }
 
+int pb_matrix_set_avatar_url(pb_matrix *m, const char *user_id, const char *mxc_url)
+{
+	if (user_id == NULL)
+		user_id = m->as_user ? m->as_user : m->user_id;
+	if (user_id == NULL || mxc_url == NULL || strncmp(mxc_url, "mxc://", 6) != 0)
+		return pb_error_set(PB_EINVAL, "matrix: avatar_url: no user id (whoami first) or not an mxc:// URI");
+	pb_buf u = PB_BUF_INIT;
+	json_t *body = json_pack("{s:s}", "avatar_url", mxc_url);
+	int rc = body ? pb_matrix__url(&u, m, "/_matrix/client/v3/profile/%s/avatar_url", user_id)
+		      : pb_error__oom();
+	if (rc == 0)
+		rc = pb_matrix__call(m, "PUT", pb_buf_cstr(&u), body, true, NULL);
+	json_decref(body);
+	pb_buf_dispose(&u);
+	return rc;
+}
+
 /* One room's current state (GET /rooms/{roomId}/state) as a /sync answer's
  * rooms.join.ROOM.state, only the events of @types (NULL: all). */
 static int room_state(pb_matrix *m, const char *room, const char *const *types, json_t *join)
