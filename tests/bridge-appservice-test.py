@@ -23,7 +23,8 @@
 # an admin), and a SIGKILL between that createRoom and the store leaves
 # exactly one room for the contact after the restart; !contacts import of a
 # vCard renames the puppets at once and makes the cards' pictures their
-# avatars (uploaded once).
+# avatars (uploaded once); a group MMS room has every participant's puppet as
+# a member and each message comes from its sender's puppet.
 import base64
 import json
 import os
@@ -346,6 +347,35 @@ try:
     ok(wait_for(lambda: any(e["sender"] == PUPPET and e["content"].get("body", "").startswith("Holiday photo")
                             for e in messages(room, bot_token)), "the MMS text", 60),
        "its subject and text too")
+
+    # --- 10. a group MMS: every participant's puppet a member, each sender's puppet posts --
+    PEER3, PUPPET3 = "+4916012345678", "@sms_4916012345678:localhost"
+
+    def group_message(tid, frm, to, text, n):
+        cmd = [PB_MMS, "encode", "retrieve-conf", "--from", frm, "--text", text, "--message-id", "M-" + tid]
+        for t in to:
+            cmd += ["--to", t]
+        with open(os.path.join(tmp, "mmsc", tid + ".mms"), "wb") as f:
+            f.write(subprocess.run(cmd, capture_output=True, check=True).stdout)
+        size = os.path.getsize(os.path.join(tmp, "mmsc", tid + ".mms"))
+        push = subprocess.run([PB_MMS, "encode", "notification", "--transaction-id", tid, "--location",
+                               "%s/files/t/%s.mms" % (mms.url, tid), "--from", frm, "--size", str(size), "--push"],
+                              capture_output=True, check=True).stdout
+        for p in wap_push_parts(frm, push, n, n):
+            modem.ctl("deliver " + p)
+
+    group_message("T-as-group-1", PEER3, [PEER, PEER2], "Party at 8", 0x61)
+    got = wait_for(lambda: find_message(bot_token, "Party at 8"), "the group message", 120)
+    grp = got[0] if got else None
+    ok(got and got[1]["sender"] == PUPPET3 and grp not in (room,), "a group MMS is posted by its sender's puppet")
+    members = api("GET", "/_matrix/client/v3/rooms/%s/joined_members" % q(grp), token=bot_token)["joined"] \
+        if grp else {}
+    ok(all(p in members for p in (PUPPET, PUPPET2, PUPPET3)), "every participant's puppet is a member of the group room")
+    group_message("T-as-group-2", PEER2, [PEER, PEER3], "I'll bring cake", 0x62)
+    got2 = wait_for(lambda: find_message(bot_token, "I'll bring cake"), "the second group message", 120)
+    ok(got2 and got2[0] == grp and got2[1]["sender"] == PUPPET2,
+       "the next one, from another participant, in the same room from that one's puppet")
+
 except Exception as e:  # a failure of the harness itself is a failed case, with its reason
     ok(False, "the test ran to its end: %r" % e)
 finally:
