@@ -704,6 +704,7 @@ static PyObject *m_rooms_state(MatrixObject *self, PyObject *args, PyObject *kw)
 	static char *kwlist[] = { "types", NULL };
 	PyObject *types = Py_None, *ret = NULL, *seq = NULL;
 	const char **tv = NULL;
+	sync_out o = { NULL, NULL, NULL };
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "|O", kwlist, &types))
 		return NULL;
 	if (types != Py_None) {
@@ -722,7 +723,9 @@ static PyObject *m_rooms_state(MatrixObject *self, PyObject *args, PyObject *kw)
 			if (!(tv[i] = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(seq, i))))
 				goto out;
 	}
-	sync_out o = { PyList_New(0), PyList_New(0), PyList_New(0) };
+	o.events = PyList_New(0);
+	o.invites = PyList_New(0);
+	o.leaves = PyList_New(0);
 	if (o.events && o.invites && o.leaves) {
 		pb_matrix_sync_callbacks cb = { cb_event, NULL, NULL, NULL, &o };
 		mx_diag d = { 0 };
@@ -733,10 +736,10 @@ static PyObject *m_rooms_state(MatrixObject *self, PyObject *args, PyObject *kw)
 		else if (rc == 0)
 			ret = Py_NewRef(o.events);
 	}
+out:
 	Py_XDECREF(o.events);
 	Py_XDECREF(o.invites);
 	Py_XDECREF(o.leaves);
-out:
 	PyMem_Free(tv);
 	Py_XDECREF(seq);
 	return ret;
