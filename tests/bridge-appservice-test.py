@@ -251,6 +251,7 @@ try:
     puppet_rooms = api("GET", "/_matrix/client/v3/joined_rooms?user_id=" + q(PUPPET2), token=as_tok)["joined_rooms"]
     ok(got and puppet_rooms == [got[0]], "after the restart: exactly one room for the contact (%d)" % len(puppet_rooms))
     ok(bridged.log_has("found again (by its marker)"), "the room made before the crash was found by its marker")
+    ok(not bridged.log_has("ignored an invite", "@sms_"), "the puppet's invite of the bot is not logged as a stranger's")
     if got:
         state = api("GET", "/_matrix/client/v3/rooms/%s/state" % q(got[0]), token=bot_token)
         ok(any(e["type"] == "m.room.create" and e["sender"] == PUPPET2 for e in state) and
