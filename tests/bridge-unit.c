@@ -658,13 +658,74 @@ static void test_bridge__contacts_vcard(void **state)
 	assert_non_null(strstr(c.skipped[1].why, "END:VCARD"));
 	pbb_contacts_free(&c);
 
-	/* 4.0: tel: URIs with parameters, a base64 PHOTO ignored */
+	/* 4.0: tel: URIs with parameters; a base64 PHOTO that is no whole
+	 * picture (a JPEG's first bytes) is left out with a reason */
 	c = parse_file("bridge/contacts-40.vcf", 0);
 	assert_int_equal(c.count, 2);
 	expect_entry(&c, 0, 1, "Zo\xc3\xab Chen", "+44-20-7946-0958");
 	expect_entry(&c, 1, 1, "Zo\xc3\xab Chen", "+33142685300");
-	assert_int_equal(c.n_skipped, 0);
+	assert_int_equal(c.n_skipped, 1);
+	assert_int_equal(c.skipped[0].line, 6);
+	assert_non_null(strstr(c.skipped[0].why, "not a PNG, GIF or JPEG"));
+	assert_int_equal(c.n_photos, 0);
+	assert_int_equal(c.items[0].photo, -1);
 	pbb_contacts_free(&c);
+}
+
+#define PNG_1X1 "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+
+/* vCard pictures: inline base64 and data: URIs kept once per card; links,
+ * non-pictures, bad base64 and oversized ones left out with a reason */
+static void test_bridge__contacts_photo(void **state)
+{
+	(void)state;
+	const char *vcf = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\r\nTEL:+4915111111111\r\nTEL:+4915111111112\r\n"
+			  "PHOTO;ENCODING=b;TYPE=PNG:" PNG_1X1 "\r\nEND:VCARD\r\n"
+			  "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Ben\r\nTEL:+4915122222222\r\n"
+			  "PHOTO:data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ\r\n"
+			  " AAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==\r\nEND:VCARD\r\n"
+			  "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Cat\r\nTEL:+4915133333333\r\n"
+			  "PHOTO:https://example.org/cat.jpg\r\nEND:VCARD\r\n"
+			  "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Dan\r\nTEL:+4915144444444\r\n"
+			  "PHOTO:data:image/png,notbase64\r\nEND:VCARD\r\n"
+			  "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Eve\r\nTEL:+4915155555555\r\n"
+			  "PHOTO;ENCODING=b:!!!!\r\nEND:VCARD\r\n"
+			  "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Fay\r\nTEL:+4915166666666\r\n"
+			  "PHOTO;ENCODING=b:SGVsbG8gd29ybGQ=\r\nEND:VCARD\r\n";
+	pbb_contacts c;
+	pb_parse_error perr;
+	assert_int_equal(pbb_contacts_parse((const uint8_t *)vcf, strlen(vcf), &c, &perr), 0);
+	assert_int_equal(c.count, 7);
+	assert_int_equal(c.n_photos, 2);
+	assert_int_equal(c.items[0].photo, 0);
+	assert_int_equal(c.items[1].photo, 0); /* one picture for the card's numbers */
+	assert_int_equal(c.items[2].photo, 1); /* folded data: URI */
+	for (size_t i = 3; i < 7; i++)
+		assert_int_equal(c.items[i].photo, -1);
+	assert_string_equal(c.photos[0].mimetype, "image/png");
+	assert_int_equal(c.photos[0].width, 1);
+	assert_int_equal(c.photos[1].len, c.photos[0].len);
+	assert_memory_equal(c.photos[0].data, c.photos[1].data, c.photos[0].len);
+	assert_int_equal(c.n_skipped, 4);
+	assert_non_null(strstr(c.skipped[0].why, "a link, which is never fetched"));
+	assert_non_null(strstr(c.skipped[1].why, "without base64"));
+	assert_non_null(strstr(c.skipped[2].why, "not base64"));
+	assert_non_null(strstr(c.skipped[3].why, "not a PNG, GIF or JPEG"));
+	pbb_contacts_free(&c);
+
+	/* a picture over the cap: refused before it is decoded */
+	pb_buf big = PB_BUF_INIT;
+	assert_int_equal(pb_buf_puts(&big, "BEGIN:VCARD\r\nFN:Gus\r\nTEL:+4915177777777\r\nPHOTO;ENCODING=b:"), 0);
+	for (size_t i = 0; i < 2 * PBB_CONTACTS_PHOTO_MAX_BYTES / 4 + 1; i++)
+		assert_int_equal(pb_buf_puts(&big, "AAAA"), 0);
+	assert_int_equal(pb_buf_puts(&big, "\r\nEND:VCARD\r\n"), 0);
+	assert_int_equal(pbb_contacts_parse(big.data, big.len, &c, &perr), 0);
+	assert_int_equal(c.count, 1);
+	assert_int_equal(c.n_photos, 0);
+	assert_int_equal(c.n_skipped, 1);
+	assert_non_null(strstr(c.skipped[0].why, "larger than"));
+	pbb_contacts_free(&c);
+	pb_buf_dispose(&big);
 }
 
 static void test_bridge__contacts_csv(void **state)
@@ -1172,6 +1233,7 @@ int main(void)
 		cmocka_unit_test(test_bridge__report_read),
 		cmocka_unit_test(test_bridge__report_match),
 		cmocka_unit_test(test_bridge__contacts_vcard),
+		cmocka_unit_test(test_bridge__contacts_photo),
 		cmocka_unit_test(test_bridge__contacts_csv),
 		cmocka_unit_test(test_bridge__contacts_alloc_fail),
 	};

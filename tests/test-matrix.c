@@ -1040,6 +1040,8 @@ typedef struct as_seen {
 	char path[8][160];
 	int n, registers;
 	bool user_id_on_register;
+	bool created; /* a createRoom with the body as given, as @sms_1:x */
+	bool avatar;  /* PUT .../profile/@sms_1:x/avatar_url with the URI */
 } as_seen;
 
 static int as_hs(pb_listener_request *req, void *ud)
@@ -1062,6 +1064,15 @@ static int as_hs(pb_listener_request *req, void *ud)
 			status = 400;
 			ans = "{\"errcode\":\"M_USER_IN_USE\",\"error\":\"taken\"}";
 		}
+	} else if (strstr(path, "/profile/%40sms_1%3Ax/avatar_url")) {
+		size_t len;
+		const char *body = (const char *)pb_listener_request_body(req, &len);
+		s->avatar = strstr(body, "\"mxc://x/abc\"") != NULL;
+	} else if (strstr(path, "/createRoom")) {
+		size_t len;
+		const char *body = (const char *)pb_listener_request_body(req, &len);
+		s->created = strstr(body, "\"initial_state\"") && strstr(q, "user_id=%40sms_1%3Ax");
+		ans = "{\"room_id\":\"!new:x\"}";
 	} else if (strstr(path, "/send/")) {
 		ans = "{\"event_id\":\"$e\"}";
 	} else if (strstr(path, "/joined_rooms")) {
@@ -1125,6 +1136,21 @@ static void test_matrix__appservice_acts_as_its_users(void **state)
 	pb_matrix_sync_callbacks cb = { count_state, NULL, NULL, NULL, &n };
 	assert_pb_ok(pb_matrix_rooms_state(m, types, &cb));
 	assert_int_equal(n, 2);
+	/* a room made as a user, from a body as given; not JSON: refused before sending */
+	char *room = NULL;
+	assert_pb_ok(pb_matrix_act_as(m, "@sms_1:x"));
+	assert_pb_error(pb_matrix_create_room(m, "[1]", &room), PB_EINVAL);
+	assert_pb_error(pb_matrix_create_room(m, "{", &room), PB_EINVAL);
+	assert_null(room);
+	assert_false(s.created);
+	assert_pb_ok(pb_matrix_create_room(m, "{\"preset\":\"private_chat\",\"initial_state\":[]}", &room));
+	assert_string_equal(room, "!new:x");
+	assert_true(s.created);
+	pb_free(room);
+	/* a user's avatar: an mxc:// URI only */
+	assert_pb_error(pb_matrix_set_avatar_url(m, NULL, "https://example.org/a.png"), PB_EINVAL);
+	assert_pb_ok(pb_matrix_set_avatar_url(m, NULL, "mxc://x/abc"));
+	assert_true(s.avatar);
 	pb_matrix_free(m);
 	pb_listener_free(l);
 }

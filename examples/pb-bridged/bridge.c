@@ -1934,7 +1934,7 @@ static int contacts_file(sync_ctx *sc, const pb_matrix_event *ev)
 					       "(or give the file the caption \"!contacts import\").")
 			       : 0;
 	pb_buf out = PB_BUF_INIT;
-	int rc = pbb_import_run(sc->st, sc->mx, sc->b->cfg->region, &f, &out);
+	int rc = pbb_import_run(sc->b->cfg, sc->st, sc->mx, &f, &out);
 	if (rc == 0)
 		rc = reply(sc, ev, pb_buf_cstr(&out));
 	if (rc == 0)
@@ -2172,7 +2172,16 @@ static int on_event(const pb_matrix_event *ev, void *ud)
 static int on_invite(const char *room_id, const char *inviter, void *ud)
 {
 	sync_ctx *sc = ud;
-	if (!pbb_config_is_owner(sc->b->cfg, inviter)) {
+	const pbb_config *cfg = sc->b->cfg;
+	char num[PB_PHONE_MAX];
+	if (cfg->mode == PBB_MODE_APPSERVICE && inviter && pb_matrix_user_id(sc->mx) &&
+	    pbb_puppet_number(cfg, pbb_as_server(cfg, pb_matrix_user_id(sc->mx)), inviter, num, sizeof(num)) == 0) {
+		/* a puppet making its contact's room invites the bot: the bot joins
+		 * it there (rooms.c), or the room scan after a crash */
+		pbb_log(PB_LOG_DEBUG, "invite to %s from %s: a room its puppet makes", room_id, inviter);
+		return 0;
+	}
+	if (!pbb_config_is_owner(cfg, inviter)) {
 		pbb_log(PB_LOG_NOTICE, "ignored an invite to %s from %s: not an owner", room_id,
 			inviter ? inviter : "?");
 		return 0;

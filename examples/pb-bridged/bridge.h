@@ -285,7 +285,7 @@ int pbb_import_inspect(const pb_matrix_event *ev, pbb_import_file *f);
  * @return 0 (also for a file that is not a contacts file: @p out says so)
  *         or a negative code (download or store failure: retry)
  */
-int pbb_import_run(pb_store *st, pb_matrix *mx, const char *region, const pbb_import_file *f, pb_buf *out);
+int pbb_import_run(const pbb_config *cfg, pb_store *st, pb_matrix *mx, const pbb_import_file *f, pb_buf *out);
 
 /* --- calls: the control room's list and call commands (calls.c) ------------ */
 
@@ -523,6 +523,20 @@ int pbb_puppet_number(const pbb_config *c, const char *server, const char *user_
  */
 int pbb_puppet_ensure(const pbb_config *c, pb_store *st, pb_matrix *mx, const char *room, const char *number,
 		      char *puppet, size_t size);
+/**
+ * In appservice mode, give @p number's puppet, if it exists, the contact's
+ * current name now (after an import or a rename), not only when it is next
+ * used. @return 0 (also in bot mode and without a puppet), or an error
+ */
+int pbb_puppet_rename(const pbb_config *c, pb_store *st, pb_matrix *mx, const char *number);
+/**
+ * In appservice mode, make a contact's picture (a checked vCard PHOTO) the
+ * avatar of @p number's puppet: uploaded once per content (its SHA-256 in
+ * kv "bridge.avatar.sha256.*"), set on the puppet by pbb_puppet_ensure()
+ * (now through pbb_puppet_rename(), or when the puppet is made). 0 in bot mode.
+ */
+int pbb_puppet_picture(const pbb_config *c, pb_store *st, pb_matrix *mx, const char *number, const uint8_t *data,
+		       size_t len, const char *mimetype);
 /** The registration YAML for the tokens (appended to @p out). */
 int pbb_as_registration(const pbb_config *c, const char *as_token, const char *hs_token, pb_buf *out);
 /**

@@ -294,6 +294,20 @@ PB_API int pb_matrix_sync_loop(pb_matrix *m, const pb_matrix_sync_options *opts,
 PB_API int pb_matrix_create_dm(pb_matrix *m, const char *user_id, const char *name, char **room_id);
 
 /**
+ * Create a room from a createRoom request body as given (POST
+ * /_matrix/client/v3/createRoom): name, invite, is_direct, preset,
+ * initial_state, power_level_content_override, ... Sent once, never
+ * retried (a repeat could make a second room): an unclear failure is an
+ * error and the caller must find out whether the room exists. Acts as the
+ * user of pb_matrix_act_as() if any; records nothing in m.direct.
+ *
+ * @param body_json a JSON object as text; borrowed
+ * @param room_id   if not NULL, receives a new string (pb_free())
+ * @return 0, PB_EINVAL (not a JSON object), errors as for every request
+ */
+PB_API int pb_matrix_create_room(pb_matrix *m, const char *body_json, char **room_id);
+
+/**
  * The room m.direct lists last (the most recently added) for @p user_id.
  *
  * @param room_id receives a new string (pb_free())
@@ -496,6 +510,16 @@ PB_API int pb_matrix_register_appservice_user(pb_matrix *m, const char *localpar
  * @return 0, PB_EINVAL (no user known), errors as for every request
  */
 PB_API int pb_matrix_set_displayname(pb_matrix *m, const char *user_id, const char *name);
+
+/**
+ * Set a user's avatar (PUT /profile/{userId}/avatar_url).
+ *
+ * @param user_id borrowed; NULL: the user acted as, else the handle's user
+ * @param mxc_url an mxc:// URI (pb_matrix_upload()); borrowed
+ * @return 0, PB_EINVAL (no user known, not an mxc:// URI), errors as for
+ *         every request
+ */
+PB_API int pb_matrix_set_avatar_url(pb_matrix *m, const char *user_id, const char *mxc_url);
 
 /**
  * The current state of every joined room (GET /joined_rooms, then GET

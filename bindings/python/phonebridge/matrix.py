@@ -252,6 +252,12 @@ class Client:
         """Set m.room.avatar to an mxc:// URI (see :meth:`upload`)."""
         _call(self._m.set_avatar, room_id, mxc_url)
 
+    def create_room(self, body: Union[str, Dict[str, Any]]) -> str:
+        """``createRoom`` with ``body`` (a dict or JSON text) as given: ``initial_state``,
+        ``power_level_content_override``, ``invite``, ... Sent once, never retried (a
+        repeat could make a second room); nothing recorded in m.direct. Its room id."""
+        return _call(self._m.create_room, _json(body))
+
     def send_state(self, room_id: str, type: str, content: Union[str, Dict[str, Any]],
                    state_key: str = "") -> str:
         """Send a state event (``content`` a dict or JSON text); its event id."""
@@ -384,6 +390,37 @@ class Client:
         """The plaintext of an encrypted attachment: the ``file`` object of
         an encrypted m.image/m.file/... content (its SHA-256 is checked)."""
         return _call(self._m.download_encrypted, _json(file), max_bytes)
+
+    # --- application services ---
+    def act_as(self, user_id: Optional[str]) -> None:
+        """Make every later request act as ``user_id`` (the Application Service
+        API's ``user_id=``; the token must be the service's as_token and the user
+        in its namespace); ``None`` acts as the service's own user again."""
+        _call(self._m.act_as, user_id)
+
+    @property
+    def acting_as(self) -> Optional[str]:
+        """The user :meth:`act_as` acts as, or None."""
+        return self._m.acting_as
+
+    def register_appservice_user(self, localpart: str) -> bool:
+        """Register the service's user ``localpart`` (m.login.application_service);
+        True when it is new, False when it was registered before."""
+        return _call(self._m.register_appservice_user, localpart)
+
+    def set_displayname(self, name: str, user_id: Optional[str] = None) -> None:
+        """Set a user's display name (default: the user acted as, else this one)."""
+        _call(self._m.set_displayname, name, user_id)
+
+    def set_avatar_url(self, mxc_url: str, user_id: Optional[str] = None) -> None:
+        """Set a user's avatar to an mxc:// URI (see :meth:`upload`)."""
+        _call(self._m.set_avatar_url, mxc_url, user_id)
+
+    def rooms_state(self, types: Optional[List[str]] = None) -> List[Event]:
+        """The current state of every joined room (``section == "state"``), only the
+        event ``types`` given: for an application service, which cannot /sync. One
+        request per room."""
+        return [Event(**e) for e in _call(self._m.rooms_state, types)]
 
     # --- sync ---
     def upload_filter(self, filter: Union[str, Dict[str, Any]]) -> str:
