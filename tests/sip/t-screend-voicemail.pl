@@ -220,6 +220,20 @@ ok(defined $secs && abs($secs - 2) <= 0.02 && $secs - $to < 0.05,
    sprintf('max-seconds = 2 ended it: the WAV is 2 s long, the tone to its end (%.2f s, tone from %.2f s to %.2f s)',
            $secs // -1, $from // -1, $to // -1));
 
+# --- the forward fails at once: the called number's own target is no SIP URI -------
+# (pb-screend numbers set; the configured targets are checked at start-up)
+is(system("$bin -c $tmp/pb-screend.conf numbers set +4930555000 --forward 'garbage<>' >/dev/null 2>&1"), 0,
+   'the called number +4930555000 forwards to "garbage<>"');
+$out = call($port, '+4915110000006', '--to', 'sip:+4930555000@127.0.0.1:' . $port, '--play', $tone5,
+            '--play-after-silence', 40, '--hold', 40);
+like($out, qr/^final 200.*^playing.*^bye-received/ms, 'the bridge cannot start: voicemail (unreachable)');
+$why = wait_line($d, qr/forwarding to garbage<> failed/, 5);
+like($why // '', qr/forwarding to garbage<> failed: bridge: target 'garbage<>' is not a SIP URI$/,
+     'the log names the bad target, not "out of memory"') or diag $why;
+ok(wait_line($d, qr/\+4915110000006: forward failed \(503, unreachable\): voicemail/, 5), '... and voicemail follows');
+($m, $count) = new_message($count, '+4915110000006');
+is($m->[1], '+4915110000006', 'a journal row for that caller');
+
 # --- on = timeout alone: busy and unreachable give no voicemail ---------------------
 write_conf(on => 'timeout', target => "sip:busy\@127.0.0.1:$p_busy");
 reload('on = timeout, the busy target');
