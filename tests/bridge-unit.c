@@ -416,10 +416,10 @@ static void test_bridge__voicemail_text(void **state)
 	char *d, t[256];
 	pb_store *st = open_tmp_store(&d);
 	pbb_voicemail_text(st, "+4930123456", 5220, t, sizeof(t));
-	assert_string_equal(t, "Voicemail from +4930123456, 0:05");
+	assert_string_equal(t, "Voicemail from +49 30123456, 0:05"); /* pb_phone_format() */
 	assert_pb_ok(pb_store_contact_set(st, "+4930123456", "Alice", NULL));
 	pbb_voicemail_text(st, "+4930123456", 65600, t, sizeof(t));
-	assert_string_equal(t, "Voicemail from Alice (+4930123456), 1:06");
+	assert_string_equal(t, "Voicemail from Alice (+49 30123456), 1:06");
 	pbb_voicemail_text(st, NULL, 0, t, sizeof(t));
 	assert_string_equal(t, "Voicemail from an unknown caller, 0:00");
 	close_tmp_store(st, d);

@@ -108,6 +108,30 @@ static void test_screener__required_options(void **state)
 	o.target = NULL;
 	assert_pb_error(pb_screener_new(&s, &o), PB_EINVAL);
 	assert_non_null(strstr(pb_error_last()->message, "target"));
+	/* a target or fallback that is no SIP URI is refused at start, saying which */
+	static const char *const bad[] = { "garbage<>", "sip:", "sips:@", "tel:+4930123456", "sip:desk@",
+					   "desk@127.0.0.1", "sip:a b@x" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		o = f->o;
+		o.target = bad[i];
+		assert_pb_error(pb_screener_new(&s, &o), PB_EINVAL);
+		assert_non_null(strstr(pb_error_last()->message, "is not a SIP URI"));
+		assert_null(s);
+	}
+	o = f->o;
+	o.target = "sip:desk@127.0.0.1, sip:x@[::1";
+	assert_pb_error(pb_screener_new(&s, &o), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "'sip:x@[::1'"));
+	o = f->o;
+	o.fallback = "voicemail";
+	assert_pb_error(pb_screener_new(&s, &o), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "fallback 'voicemail' is not a SIP URI"));
+	o = f->o;
+	o.target = "SIP:desk@127.0.0.1:5062;transport=tcp, sips:[::1]:5061";
+	o.fallback = "sip:+4930123456@pbx.example.org;user=phone";
+	assert_pb_ok(pb_screener_new(&s, &o));
+	pb_screener_free(s);
+	s = NULL;
 	o = f->o;
 	o.refer_timeout = 3601;
 	assert_pb_error(pb_screener_new(&s, &o), PB_EINVAL);

@@ -161,7 +161,7 @@ try:
     ok(got and len(got) == 1, "an m.audio in the caller's room, created for it: %r" % got)
     a = got[0] if got else {}
     info = a.get("info", {})
-    ok(a.get("body", "").startswith("Voicemail from " + CALLER) and info.get("mimetype") == "audio/wav",
+    ok(a.get("body", "").startswith("Voicemail from +49 15177778888,") and info.get("mimetype") == "audio/wav",
        "named after the caller, audio/wav: %r" % a.get("body"))
     ms = info.get("duration", 0)
     ok(4500 <= ms <= 7000, "its info.duration is about 5 s: %d ms" % ms)

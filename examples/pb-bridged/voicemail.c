@@ -40,7 +40,10 @@ static uint64_t duration_of(const char *body)
 void pbb_voicemail_text(pb_store *st, const char *peer, uint64_t ms, char *out, size_t size)
 {
 	pb_store_contact *c = NULL;
-	const char *who = peer && *peer ? peer : "an unknown caller";
+	char pretty[PB_PHONE_MAX + 8];
+	/* "+49 15177778888", "+1 415 555 0123": the number for people (pb_phone_format) */
+	const char *who = !peer || !*peer ? "an unknown caller"
+			  : pb_phone_format(pretty, sizeof(pretty), peer) == 0 ? pretty : peer;
 	if (peer && pb_store_contact_get(st, peer, &c) == 0 && c->display_name && *c->display_name)
 		snprintf(out, size, "Voicemail from %s (%s), %" PRIu64 ":%02u", c->display_name, who,
 			 ms / 60000, (unsigned)((ms + 500) / 1000 % 60));

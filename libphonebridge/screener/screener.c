@@ -175,6 +175,51 @@ static unsigned count_targets(const char *list)
 	}
 }
 
+/* A bridge, redirect or refer target: sip: or sips: (any case) with a host
+ * (RFC 3261 19.1.1), and nothing a URI never holds (space, <, >, ", ...).
+ * The SIP stack parses it fully; this catches at start-up what would
+ * otherwise only fail, or go nowhere, at the first call. */
+static bool sip_uri_ok(const char *uri, size_t n)
+{
+	size_t scheme = n >= 4 && !pb_ascii_ncasecmp(uri, "sip:", 4) ? 4
+		      : n >= 5 && !pb_ascii_ncasecmp(uri, "sips:", 5) ? 5 : 0;
+	if (!scheme)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)uri[i] <= ' ' || (unsigned char)uri[i] >= 0x7f || strchr("<>\"{}|\\^`", uri[i]))
+			return false;
+	const char *host = uri + scheme, *end = uri + n;
+	const char *at = memchr(host, '@', (size_t)(end - host));
+	if (at)
+		host = at + 1;
+	size_t hl = strcspn(host, ";?");
+	if (host + hl > end)
+		hl = (size_t)(end - host);
+	if (hl == 0 || host[0] == ':')
+		return false;
+	if (host[0] == '[') { /* an IPv6 reference needs its closing bracket */
+		const char *rb = memchr(host, ']', hl);
+		return rb != NULL;
+	}
+	return true;
+}
+
+/* Every comma-separated URI of @p list is a SIP URI; else PB_EINVAL naming it. */
+static int check_uris(const char *what, const char *list)
+{
+	for (const char *p = list; p;) {
+		p += strspn(p, ", \t");
+		size_t n = strcspn(p, ", \t");
+		if (n == 0)
+			return 0;
+		if (!sip_uri_ok(p, n))
+			return pb_error_set(PB_EINVAL, "screener options: %s '%.*s' is not a SIP URI (sip:user@host or "
+					    "sips:user@host)", what, (int)n, p);
+		p += n;
+	}
+	return 0;
+}
+
 static int conf_copy(conf *c, const pb_screener_options *o)
 {
 	memset(c, 0, sizeof(*c));
@@ -191,6 +236,11 @@ static int conf_copy(conf *c, const pb_screener_options *o)
 		return pb_error_set(PB_EINVAL, "screener options: no prompt directory");
 	if (!o->target || !*o->target)
 		return pb_error_set(PB_EINVAL, "screener options: no forward target");
+	int urc = check_uris("target", o->target);
+	if (urc == 0 && o->fallback && *o->fallback)
+		urc = check_uris("fallback", o->fallback);
+	if (urc < 0)
+		return urc;
 	const char *mode = o->mode && *o->mode ? o->mode : "bridge";
 	if (strcmp(mode, "bridge") && strcmp(mode, "redirect") && strcmp(mode, "refer"))
 		return pb_error_set(PB_EINVAL, "screener options: mode '%s': expected bridge, redirect or refer", mode);
