@@ -378,9 +378,25 @@ static const char *target_of(const scall *sc)
 	return sc->num && sc->num->forward_target ? sc->num->forward_target : sc->s->conf.o.target;
 }
 
+/* What the number called says about voicemail (its numbers.voicemail,
+ * docs/cluster.md): nothing (the configuration's [forward] fallback and
+ * [voicemail]), "record" (the local recorder, no fallback URI), "off" (no
+ * voicemail at all), or a voicemail server's URI (the fallback target, no
+ * local recording). */
+enum { VM_DEFAULT, VM_RECORD, VM_OFF, VM_URI };
+
+static int vm_mode(const scall *sc)
+{
+	const char *v = sc->num ? sc->num->voicemail : NULL;
+	if (!v || !*v)
+		return VM_DEFAULT;
+	return !strcmp(v, "record") ? VM_RECORD : !strcmp(v, "off") ? VM_OFF : VM_URI;
+}
+
 static const char *fallback_of(const scall *sc)
 {
-	return sc->num && sc->num->voicemail ? sc->num->voicemail : sc->s->conf.o.fallback;
+	int m = vm_mode(sc);
+	return m == VM_URI ? sc->num->voicemail : m == VM_DEFAULT ? sc->s->conf.o.fallback : NULL;
 }
 
 /* ring = sequential: bridge to the next target, then to the fallback. */
@@ -647,6 +663,14 @@ static bool start_voicemail(scall *sc, int status)
 	const pb_screener_options *o = &s->conf.o;
 	unsigned reason = pb_screener__vm_reason(status);
 	unsigned on = o->voicemail_on ? o->voicemail_on : ~0u;
+	int mode = vm_mode(sc);
+	if (mode == VM_OFF || mode == VM_URI) /* none for this number, or its server's */
+		return false;
+	if (mode == VM_RECORD && !o->voicemail) {
+		LOG(PB_LOG_WARNING, "call from %s: its number says voicemail = record, but [voicemail] is not enabled here",
+		    sc->dec.caller);
+		return false;
+	}
 	if (!o->voicemail || !sc->passed || sc->ended || sc->vm || !(on & reason))
 		return false;
 	if (pb_sip_call_keep(sc->call) < 0)
