@@ -81,7 +81,8 @@ def screened(number):
 try:
     r = subprocess.run([BRIDGED, "-c", config, "check"], capture_output=True, text=True)
     ok(r.returncode == 0 and "[calls] store" in r.stdout + r.stderr,
-       "pb-bridged check connects to the PostgreSQL call log: %s" % (r.stdout + r.stderr).strip()[-300:])
+       "pb-bridged check connects to the PostgreSQL call log: %s"
+       % next((x for x in r.stdout.splitlines() if "[calls] store" in x), r.stderr.strip()[-200:].replace("\n", " ")))
     bad = os.path.join(tmp, "bad.ini")
     with open(config) as src, open(bad, "w") as dst:
         dst.write(src.read().replace("/postgres?", "/no_such_db?"))

@@ -66,6 +66,12 @@ def cli(*args, config=screend_conf):
     return subprocess.run([SCREEND, "-c", config] + list(args), capture_output=True, text=True)
 
 
+def said(r):
+    """The last line a command printed (a TAP description is one line)."""
+    lines = ((r.stderr + r.stdout) if r.returncode == 0 else (r.stdout + r.stderr)).strip().splitlines()
+    return lines[-1] if lines else ""
+
+
 def call(own, *args):
     p, out = sip_perl("caller.pl", "--to", "sip:%s@127.0.0.1:%d" % (own, port), "--from",
                       "sip:%s@127.0.0.1" % CALLER, *args)
@@ -109,11 +115,11 @@ procs = []
 try:
     # --- what numbers set accepts ---------------------------------------------
     r = cli("numbers", "set", OWN_RECORD, "--voicemail", "record")
-    ok(r.returncode == 0, "numbers set --voicemail record with [voicemail] enabled: %s" % (r.stdout + r.stderr))
+    ok(r.returncode == 0, "numbers set --voicemail record with [voicemail] enabled: %s" % said(r))
     r = cli("numbers", "set", OWN_OFF, "--voicemail", "off")
-    ok(r.returncode == 0, "numbers set --voicemail off: %s" % (r.stdout + r.stderr))
+    ok(r.returncode == 0, "numbers set --voicemail off: %s" % said(r))
     r = cli("numbers", "set", OWN_SERVER, "--voicemail", "sip:vm@127.0.0.1:%d" % server_port)
-    ok(r.returncode == 0, "numbers set --voicemail sip:...: %s" % (r.stdout + r.stderr))
+    ok(r.returncode == 0, "numbers set --voicemail sip:...: %s" % said(r))
     for bad in ("recorded", "ftp://vm.example.org", "sip:", "sip:a@b, sip:c@d"):
         r = cli("numbers", "set", "+493011119999", "--voicemail", bad)
         ok(r.returncode == 1 and "expected record, off or a SIP URI" in r.stderr,
@@ -126,7 +132,7 @@ try:
     pg = conf("pg.conf", store_line="url = postgresql://screen@127.0.0.1/phonebridge")
     r = cli("check", config=pg)
     ok(r.returncode == 78 and "PostgreSQL store has no journal for recordings" in r.stderr + r.stdout,
-       "[voicemail] enabled with a PostgreSQL store: check refuses it (78): %s" % (r.stderr + r.stdout).strip())
+       "[voicemail] enabled with a PostgreSQL store: check refuses it (78): %s" % said(r))
     r = subprocess.run([SCREEND, "-c", pg], capture_output=True, text=True, timeout=60)
     ok(r.returncode == 78 and "PostgreSQL store has no journal" in r.stderr + r.stdout,
        "and so does run (78), before it connects")
