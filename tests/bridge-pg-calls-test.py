@@ -8,11 +8,14 @@
 # appears in the control room once ([calls] screened = live); also after a
 # SIGKILL of pb-bridged, a restart with the cursor set back (the same
 # transaction ids: nothing twice), and a call logged while pb-bridged was
-# down is posted after its start. pb-bridged check connects to the log.
+# down is posted after its start. A call log whose database is not there
+# yet: said once, retried, followed once it exists. pb-bridged check
+# connects to the log.
 # Standard library only; prints TAP.
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # usage: pg_server.py -- bridge-pg-calls-test.py PATH/TO/pb-bridged PATH/TO/pb-screend
+import glob
 import json
 import os
 import sqlite3
@@ -26,7 +29,7 @@ from bridge_env import (ROOT, AtModem, Daemon, Screend, Tap, bridge_config, fini
                         make_homeserver, need_net_sip, secret_file, sip_call, wait_for)
 
 BRIDGED, SCREEND = sys.argv[1], sys.argv[2]
-DENIED = ["+4915200000001", "+4915200000002", "+4915200000003"]
+DENIED = ["+4915200000001", "+4915200000002", "+4915200000003", "+4915200000004"]
 
 if not os.environ.get("PB_TEST_PG_HOST"):
     print("1..0 # SKIP no PostgreSQL (run under tests/pg_server.py)")
@@ -54,7 +57,21 @@ with open(screend_conf, "w") as f:
             "[screen]\nprompts = %s\n"
             "[store]\nurl = %s\npassword-file = %s\n"
             "[policy]\nregion = DE\n[log]\nlevel = info\n" % (os.path.join(ROOT, "data/prompts"), url, password_file))
-screend = None
+screend = screend2 = None
+
+
+def psql(sql):
+    with open(password_file) as f:
+        pw = f.read().strip()
+    bindir = sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"))[-1]
+    subprocess.run([bindir, "-X", "-q", "-h", os.environ["PB_TEST_PG_HOST"], "-p", os.environ["PB_TEST_PG_PORT"],
+                    "-U", os.environ["PB_TEST_PG_USER"], "-d", "postgres", "-c", sql],
+                   env=dict(os.environ, PGPASSWORD=pw), check=True, capture_output=True)
+
+
+def daemon_log():
+    with open(os.path.join(tmp, "daemon.log"), errors="replace") as f:
+        return f.read()
 
 
 def kv_like(pattern):
@@ -133,9 +150,36 @@ try:
     ok(wait_for(lambda: int(kv_like(key)[0][1]) >= last, "the cursor again", 60), "restarted: the log followed again")
     ok(len(screened(DENIED[1])) == 1 and len(screened(DENIED[2])) == 1,
        "each call once in Matrix (the same transaction ids): %r" % (screened(DENIED[1]) + screened(DENIED[2])))
+
+    # --- a call log whose database is not there (yet): said once, retried -------
+    bridged.kill()
+    with open(config) as f:
+        text = f.read()
+    with open(config, "w") as f:
+        f.write(text.replace("/postgres?", "/cluster?"))
+    bridged.start()
+    ok(wait_for(lambda: "[calls] store" in daemon_log() and "cannot open it" in daemon_log(), "the error", 60),
+       "pb-bridged starts without the call log's database, and says so")
+    psql("CREATE DATABASE cluster")
+    ok(wait_for(lambda: "the call log answers again" in daemon_log(), "the retry", 60),
+       "once the database exists the follower opens it (retried every 5 s)")
+    ok(daemon_log().count("cannot open it") == 1, "the outage was logged once, not every round")
+    ok(wait_for(lambda: len(kv_like("bridge.calls.%.cursor")) == 2, "the new log's cursor", 30),
+       "another database is another log: a cursor of its own %r" % kv_like("bridge.calls.%.cursor"))
+    conf2 = os.path.join(tmp, "pb-screend-2.conf")
+    with open(screend_conf) as f, open(conf2, "w") as g:
+        g.write(f.read().replace("/postgres?", "/cluster?"))
+    screend2 = Screend(SCREEND, conf2)
+    port2 = screend2.ready()
+    subprocess.run([SCREEND, "-c", conf2, "deny", DENIED[3]], check=True, capture_output=True)
+    out = sip_call(port2, DENIED[3], "--hold", "1")
+    ok("final 603" in out, "a call logged in the new database: %s" % out)
+    got = wait_for(lambda: screened(DENIED[3]), "its notice", 60)
+    ok(got and len(got) == 1, "posted once: %r" % got)
 except Exception as e:  # a crash of the test is a failure, with the daemons' logs
     ok(False, "test body raised %r" % e)
 finally:
-    if screend is not None:
-        screend.stop(tap.failed)
+    for s in (screend, screend2):
+        if s is not None:
+            s.stop(tap.failed)
     sys.exit(finish(tap, bridged, [modem.proc, getattr(homeserver, "proc", None)], tmp))
