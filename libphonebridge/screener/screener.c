@@ -420,23 +420,25 @@ static int bridge_next(scall *sc)
  * ring = parallel gives the targets one q, sequential a falling one; the
  * fallback comes last. One target: just its URI.
  */
-static void redirect_contacts(const pb_screener_options *o, char *out, size_t cap)
+static void redirect_contacts(const scall *sc, char *out, size_t cap)
 {
 	char one[256];
-	unsigned n = count_targets(o->target);
-	bool seq = !strcmp(o->ring, "sequential");
+	/* the number called may have a target and a voicemail of its own */
+	const char *targets = target_of(sc), *fallback = fallback_of(sc);
+	unsigned n = count_targets(targets);
+	bool seq = !strcmp(sc->s->conf.o.ring, "sequential");
 	size_t len = 0;
 	out[0] = '\0';
-	if (n <= 1 && !o->fallback) {
-		nth_target(o->target, 0, out, cap);
+	if (n <= 1 && !fallback) {
+		nth_target(targets, 0, out, cap);
 		return;
 	}
 	for (unsigned i = 0; i <= n; i++) {
 		const char *uri = one;
 		if (i < n)
-			nth_target(o->target, i, one, sizeof(one));
-		else if (o->fallback)
-			uri = o->fallback;
+			nth_target(targets, i, one, sizeof(one));
+		else if (fallback)
+			uri = fallback;
 		else
 			break;
 		/* q in thousandths: 1.000, then 0.900, 0.800 ... down to 0.100; the fallback below */
@@ -462,7 +464,7 @@ static void forward(scall *sc)
 	nth_target(target, 0, first, sizeof(first));
 	if (!strcmp(mode, "redirect") && !pb_sip_call_answered(sc->call)) {
 		char contacts[1400];
-		redirect_contacts(o, contacts, sizeof(contacts));
+		redirect_contacts(sc, contacts, sizeof(contacts));
 		rc = pb_sip_call_redirect(sc->call, contacts);
 		sc->final_status = rc == 0 ? 302 : 0;
 	} else if (!strcmp(mode, "refer") && pb_sip_call_answered(sc->call)) {
