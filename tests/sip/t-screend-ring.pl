@@ -137,13 +137,13 @@ like(contacts($r), qr{<sip:quiet\@127\.0\.0\.1:$p_quiet>;q=1(?:\.0+)?\s*,\s*<sip
 # the number called has a target and a voicemail server of its own: the
 # 302 lists those (the voicemail last, as the fallback), not the defaults;
 # voicemail = off lists no fallback
-system($bin, '-c', "$tmp/pb-screend.conf", 'numbers', 'set', '+15550100062', '--forward',
-       "sip:own\@127.0.0.1:$p_desk", '--voicemail', "sip:vm\@127.0.0.1:$p_quiet") == 0 or die;
+my $set = `$bin -c $tmp/pb-screend.conf numbers set +15550100062 --forward sip:own\@127.0.0.1:$p_desk --voicemail sip:vm\@127.0.0.1:$p_quiet 2>&1`;
+is($?, 0, "numbers set: a target and a voicemail server of its own") or diag $set;
 $r = redirect_answer($port, 3, '+15550100062');
 is(contacts($r), "<sip:own\@127.0.0.1:$p_desk>;q=1.000, <sip:vm\@127.0.0.1:$p_quiet>;q=0.050",
    "a number's own target and voicemail server are the 302's Contacts") or diag $r;
-system($bin, '-c', "$tmp/pb-screend.conf", 'numbers', 'set', '+15550100062', '--forward',
-       "sip:own\@127.0.0.1:$p_desk", '--voicemail', 'off') == 0 or die;
+$set = `$bin -c $tmp/pb-screend.conf numbers set +15550100062 --forward sip:own\@127.0.0.1:$p_desk --voicemail off 2>&1`;
+is($?, 0, "numbers set: voicemail = off") or diag $set;
 $r = redirect_answer($port, 4, '+15550100062');
 is(contacts($r), "<sip:own\@127.0.0.1:$p_desk>", 'voicemail = off: its target alone') or diag $r;
 
