@@ -162,7 +162,7 @@ try:
        "pb-bridged starts without the call log's database, and says so")
     psql("CREATE DATABASE cluster")
     ok(wait_for(lambda: "the call log answers again" in daemon_log(), "the retry", 60),
-       "once the database exists the follower opens it (retried every 5 s)")
+       "once the database exists the follower opens it (tried again every 15 s)")
     ok(daemon_log().count("cannot open it") == 1, "the outage was logged once, not every round")
     ok(wait_for(lambda: len(kv_like("bridge.calls.%.cursor")) == 2, "the new log's cursor", 30),
        "another database is another log: a cursor of its own %r" % kv_like("bridge.calls.%.cursor"))

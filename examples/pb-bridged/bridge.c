@@ -1518,7 +1518,7 @@ static void *deliver_main(void *arg)
 	pthread_mutex_unlock(&b->mu);
 	long backoff = 0;
 	long long disk_start = 0, disk_end = 0;
-	pbb_calls_log calls_log = { NULL, "", false }; /* [calls] store */
+	pbb_calls_log calls_log = { NULL, "", false, 0 }; /* [calls] store */
 	stall_hook(b, "delivery");
 	while (!stopping(b)) {
 		int rc = ensure_control_room(b, st, mx);

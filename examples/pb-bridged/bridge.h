@@ -339,6 +339,7 @@ typedef struct pbb_calls_log {
 	pb_store *st;                /**< the PostgreSQL store; NULL until opened */
 	char id[PBB_STORE_ID_SIZE];  /**< its identity (its kv "bridge.store_id") */
 	bool down;                   /**< the last attempt failed (logged once) */
+	int64_t retry_at_ms;         /**< while down: not before this (wall clock) */
 } pbb_calls_log;
 
 /**
@@ -348,8 +349,9 @@ typedef struct pbb_calls_log {
  * keys named after the log's identity ("bridge.calls.ID.cursor"), and the
  * transaction ids carry that identity: another database is a new log
  * (its calls so far are history), a restart continues where it stopped.
- * A log that cannot be read is logged (once per outage) and retried at the
- * next round; it does not hold up the rest of the delivery.
+ * A log that cannot be read is logged (once per outage) and tried again
+ * 15 s later at the earliest (a connection attempt can take libpq's
+ * connect_timeout, 10 s, of the delivery thread's time).
  * @return 0 or a negative code from the homeserver or @p st (retry later)
  */
 int pbb_calls_follow_log(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *st, pbb_calls_log *log,

@@ -347,14 +347,18 @@ void pbb_calls_log_close(pbb_calls_log *log)
 	log->st = NULL;
 }
 
+#define LOG_RETRY_MS 15000
+
 /* A PostgreSQL call log that cannot be opened or read: said once per
- * outage, retried at the next round. */
-static void log_down(const pbb_config *cfg, pbb_calls_log *log, const char *what)
+ * outage, tried again LOG_RETRY_MS later (an attempt may block the
+ * delivery thread for libpq's connect_timeout). */
+static void log_down(const pbb_config *cfg, pbb_calls_log *log, const char *what, int64_t now_ms)
 {
 	if (!log->down)
 		pbb_log(PB_LOG_ERROR, "[calls] store %s: %s: %s (calls are posted once it answers again)",
 			cfg->calls_store, what, pb_error_last()->message);
 	log->down = true;
+	log->retry_at_ms = now_ms + LOG_RETRY_MS;
 }
 
 int pbb_calls_follow_log(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *st, pbb_calls_log *log,
@@ -362,18 +366,18 @@ int pbb_calls_follow_log(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *s
 {
 	if (!cfg->calls_store)
 		return pbb_calls_follow(cfg, mu, st, mx, store_id, now_ms);
-	if (!cfg->calls_follow)
+	if (!cfg->calls_follow || (log->down && now_ms < log->retry_at_ms))
 		return 0;
 	if (!log->st) {
 		pb_store_options o = PB_STORE_OPTIONS_INIT;
 		o.password_file = cfg->calls_password_file;
 		if (pb_store_open(&log->st, cfg->calls_store, &o) < 0) {
-			log_down(cfg, log, "cannot open it");
+			log_down(cfg, log, "cannot open it", now_ms);
 			return 0;
 		}
 		/* the log's identity: made once by the first bridge that follows it */
 		if (pbb_store_id(log->st, log->id) < 0) {
-			log_down(cfg, log, "its identity (kv bridge.store_id)");
+			log_down(cfg, log, "its identity (kv bridge.store_id)", now_ms);
 			pbb_calls_log_close(log);
 			return 0;
 		}
@@ -382,7 +386,7 @@ int pbb_calls_follow_log(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *s
 	source_init(&src, log->st, log->id, log->id);
 	int rc = follow(cfg, mu, st, mx, &src, now_ms);
 	if (rc == 1) {
-		log_down(cfg, log, "reading the call log");
+		log_down(cfg, log, "reading the call log", now_ms);
 		return 0;
 	}
 	if (log->down && rc == 0)
