@@ -94,6 +94,9 @@ try:
                            "\u2717 [matrix] token_file %s: secret file %s: No such file" % ((os.path.join(tmp, "none.token"),) * 2)),
         "store": (config("b7.ini", st=os.path.join(tmp, "no-such-dir", "bridge.db")),
                   "\u2717 [bridge] store %s" % os.path.join(tmp, "no-such-dir", "bridge.db")),
+        "call log's password mode": (
+            config("b9.ini", extra="[calls]\nstore = postgresql://bridge@127.0.0.1:1/pb\npassword_file = %s" % loose),
+            "\u2717 [calls] password_file %s: secret file %s: mode 0644: readable by others" % (loose, loose)),
     }
     for what, (path, line) in bad.items():
         r = run(BRIDGED, "check", "-c", path)

@@ -1518,6 +1518,7 @@ static void *deliver_main(void *arg)
 	pthread_mutex_unlock(&b->mu);
 	long backoff = 0;
 	long long disk_start = 0, disk_end = 0;
+	pbb_calls_log calls_log = { NULL, "", false, 0 }; /* [calls] store */
 	stall_hook(b, "delivery");
 	while (!stopping(b)) {
 		int rc = ensure_control_room(b, st, mx);
@@ -1528,7 +1529,8 @@ static void *deliver_main(void *arg)
 		if (rc == 0)
 			rc = report_outbound(b, st, mx);
 		if (rc == 0)
-			rc = pbb_calls_follow(b->cfg, &b->room_mu, st, mx, b->store_id, (int64_t)time(NULL) * 1000);
+			rc = pbb_calls_follow_log(b->cfg, &b->room_mu, st, &calls_log, mx, b->store_id,
+						  (int64_t)time(NULL) * 1000);
 		if (rc < 0 && !stopping(b)) {
 			pbd_metric_add("pb_bridge_retries_total", 1, "stage", "delivery", NULL);
 			backoff = matrix_backoff(b, backoff, 500);
@@ -1544,6 +1546,7 @@ static void *deliver_main(void *arg)
 	pthread_mutex_lock(&b->mu);
 	b->mx_deliver = NULL;
 	pthread_mutex_unlock(&b->mu);
+	pbb_calls_log_close(&calls_log);
 	pb_matrix_free(mx);
 	pb_store_close(st);
 	return NULL;

@@ -94,6 +94,9 @@ typedef struct pbb_config {
 	char *puppet_template;     /**< a contact's localpart, "{number}" = its digits (default sms_{number}) */
 	char *server_name;         /**< the homeserver's name (default: the first owner's) */
 	int delivery;              /**< PBB_DELIVERY_*: how a delivered SMS shows */
+	/* [calls] store: a PostgreSQL call log (a screening cluster's, docs/cluster.md) */
+	char *calls_store;         /**< "postgresql://..."; NULL: the call log of [bridge] store */
+	char *calls_password_file; /**< its password (mode 0600 or a credential); NULL: none */
 } pbb_config;
 
 /** [matrix] mode */
@@ -329,6 +332,32 @@ void pbb_call_notice(const pb_store_call *c, char *out, size_t size);
  */
 int pbb_calls_follow(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *st, pb_matrix *mx,
 		     const char *store_id, int64_t now_ms);
+
+/** The call log pbb_calls_follow_log() reads: the bridge's own store, or
+ *  [calls] store (a PostgreSQL database) when configured. */
+typedef struct pbb_calls_log {
+	pb_store *st;                /**< the PostgreSQL store; NULL until opened */
+	char id[PBB_STORE_ID_SIZE];  /**< its identity (its kv "bridge.store_id") */
+	bool down;                   /**< the last attempt failed (logged once) */
+	int64_t retry_at_ms;         /**< while down: not before this (wall clock) */
+} pbb_calls_log;
+
+/**
+ * pbb_calls_follow() over @p log (opened here the first time, again after a
+ * failure) when @p cfg has [calls] store, else over @p st. With a
+ * PostgreSQL log the cursor and digest state stay in @p st's kv under
+ * keys named after the log's identity ("bridge.calls.ID.cursor"), and the
+ * transaction ids carry that identity: another database is a new log
+ * (its calls so far are history), a restart continues where it stopped.
+ * A log that cannot be read is logged (once per outage) and tried again
+ * 15 s later at the earliest (a connection attempt can take libpq's
+ * connect_timeout, 10 s, of the delivery thread's time).
+ * @return 0 or a negative code from the homeserver or @p st (retry later)
+ */
+int pbb_calls_follow_log(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *st, pbb_calls_log *log,
+			 pb_matrix *mx, const char *store_id, int64_t now_ms);
+/** Close what pbb_calls_follow_log() opened. */
+void pbb_calls_log_close(pbb_calls_log *log);
 
 /**
  * Post a voicemail row of pb-screend (backend "screen:voicemail") in

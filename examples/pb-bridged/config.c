@@ -302,6 +302,13 @@ static int handler(void *ud, const char *section, const char *name, const char *
 	} else if (KEY("calls", "answered")) {
 		if (!parse_bool(value, &c->calls_answered))
 			return fail(p, line, "[calls] answered: yes or no");
+	} else if (KEY("calls", "store")) {
+		if (strncmp(value, "postgresql://", 13) && strncmp(value, "postgres://", 11))
+			return fail(p, line, "[calls] store: a PostgreSQL URL, postgresql://... (without it: "
+					     "the call log of [bridge] store)");
+		r = set_str(&c->calls_store, value);
+	} else if (KEY("calls", "password_file")) {
+		r = set_str(&c->calls_password_file, value);
 	} else if (KEY("calls", "missed")) {
 		if (!parse_bool(value, &c->calls_missed))
 			return fail(p, line, "[calls] missed: yes or no");
@@ -381,6 +388,8 @@ static int finish(parse_ctx *p, int rc)
 			return fail(p, 0, "[matrix] owners: %s is not a user id (@user:server)", c->owners[i]), -1;
 	if (!c->store_path)
 		return fail(p, 0, "[bridge] store is required"), -1;
+	if (c->calls_password_file && !c->calls_store)
+		return fail(p, 0, "[calls] password_file needs [calls] store (a PostgreSQL URL)"), -1;
 	if (!c->region[0])
 		return fail(p, 0, "[bridge] region is required (e.g. DE)"), -1;
 	if (pb_phone_country_code(c->region) <= 0)
@@ -448,7 +457,8 @@ void pbb_config_free(pbb_config *c)
 			  &c->mmsc_rewrite, &c->mmsc_user_agent, &c->homeserver,
 			  &c->token_file, &c->store_path, &c->pickle_key_file, &c->http_listen,
 			  &c->as_token_file, &c->hs_token_file, &c->listen, &c->appservice_url,
-			  &c->appservice_id, &c->sender_localpart, &c->puppet_template, &c->server_name };
+			  &c->appservice_id, &c->sender_localpart, &c->puppet_template, &c->server_name,
+			  &c->calls_store, &c->calls_password_file };
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		pb_free(*strs[i]);
 		*strs[i] = NULL;

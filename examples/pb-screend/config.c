@@ -368,6 +368,12 @@ static int finish(parse_ctx *p, int rc)
 		snprintf(p->err, p->errlen, "[sip] admit = address-and-digest needs auth-realm");
 	else if (rc == 0 && p->c->tls_cert_dir[0] && p->c->port == 0)
 		snprintf(p->err, p->errlen, "[sip] port = 0 (any) cannot be combined with tls-cert-dir");
+	else if (rc == 0 && p->c->vm_enabled && p->c->store_url_set)
+		/* recordings go into the SQLite journal pb-bridged reads; PostgreSQL has none */
+		snprintf(p->err, p->errlen,
+			 "[voicemail] enabled = yes needs [store] path (SQLite): a PostgreSQL store has no "
+			 "journal for recordings; use a voicemail server ([forward] fallback, or numbers set "
+			 "--voicemail URI)");
 	else if (rc == -1)
 		snprintf(p->err, p->errlen, "cannot open the file");
 	else if (rc == -2)

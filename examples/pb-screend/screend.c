@@ -499,8 +499,34 @@ static int print_number(const pb_store_number *n, void *ud)
 				    (json_int_t)n->updated_at));
 }
 
-/* numbers set NUMBER [--policy TEXT] [--forward URI] [--voicemail URI]: the
- * policy is checked (as a call would build it) before it is stored. */
+/* --voicemail: "record" (this node's recorder: [voicemail] enabled, which a
+ * PostgreSQL store refuses), "off", or a SIP URI (a voicemail server).
+ * @return 0 or PB_EINVAL saying why */
+static int voicemail_value(const daemon_t *d, const char *v)
+{
+	if (!strcmp(v, "off"))
+		return 0;
+	if (!strcmp(v, "record")) {
+		if (d->conf.store_url_set)
+			return pb_error_set(PB_EINVAL,
+					    "--voicemail record: a PostgreSQL store has no journal for recordings "
+					    "(docs/cluster.md): give a voicemail server's URI, or off");
+		if (!d->conf.vm_enabled)
+			return pb_error_set(PB_EINVAL,
+					    "--voicemail record: [voicemail] enabled is not yes in %s: nothing would record",
+					    d->conf_path);
+		return 0;
+	}
+	bool sip = !strncmp(v, "sip:", 4) || !strncmp(v, "sips:", 5);
+	size_t host = strcspn(v, ":") + 1;
+	if (!sip || !v[host] || strpbrk(v, " \t\r\n,<>\""))
+		return pb_error_set(PB_EINVAL, "--voicemail '%s': expected record, off or a SIP URI (sip:user@host)", v);
+	return 0;
+}
+
+/* numbers set NUMBER [--policy TEXT] [--forward URI] [--voicemail record|off|URI]:
+ * the policy is checked (as a call would build it) and the voicemail value
+ * read before they are stored. */
 static int numbers_set(daemon_t *d, int argc, char **argv, bool *usage_err)
 {
 	char num[48];
@@ -522,6 +548,8 @@ static int numbers_set(daemon_t *d, int argc, char **argv, bool *usage_err)
 	pb_screen_policy *p = NULL;
 	if (rc == 0 && (rc = pb_screener_number_policy(d->screener, n.policy, &p)) == 0)
 		pb_screen_policy_free(p);
+	if (rc == 0 && n.voicemail && *n.voicemail)
+		rc = voicemail_value(d, n.voicemail);
 	if (rc == 0)
 		rc = pb_store_number_set(d->store, &n);
 	if (rc == 0)
@@ -605,7 +633,7 @@ static void usage(FILE *f)
 		   "       pb-screend [OPTIONS] status [--json]   the running daemon's /health\n"
 		   "       pb-screend [OPTIONS] numbers list | show NUMBER | remove NUMBER\n"
 		   "       pb-screend [OPTIONS] numbers set NUMBER [--policy 'KEY=VALUE; ...'] [--forward URI]\n"
-		   "                                       [--voicemail URI]\n"
+		   "                                       [--voicemail record|off|URI]\n"
 		   "  -c, --config FILE      default /etc/phonebridge/pb-screend.conf\n"
 		   "      --log-format FMT   text (default: \"<level>domain: message\") or json\n"
 		   "      --pretty           calls, lookup, status --json: indent the JSON (default: one document a line)\n"

@@ -681,7 +681,10 @@ typedef struct pb_store_number {
 	 *  ("challenge=arithmetic; region=GB"; pb_screen_policy_set() keys) */
 	const char *policy;
 	const char *forward_target; /**< where its calls go (one URI or several, comma-separated) */
-	const char *voicemail;      /**< tried when the forward target does not answer */
+	/** when the forward target does not answer: a voicemail server's SIP URI
+	 *  (tried instead of the screener's fallback), "record" (the screener's
+	 *  own recorder, docs/screen.md "Voicemail") or "off" (neither) */
+	const char *voicemail;
 	int64_t updated_at;         /**< when it was last set (ms); set by the store */
 } pb_store_number;
 

@@ -428,9 +428,25 @@ static const char *target_of(const scall *sc)
 	return sc->num && sc->num->forward_target ? sc->num->forward_target : sc->s->conf.o.target;
 }
 
+/* What the number called says about voicemail (its numbers.voicemail,
+ * docs/cluster.md): nothing (the configuration's [forward] fallback and
+ * [voicemail]), "record" (the local recorder, no fallback URI), "off" (no
+ * voicemail at all), or a voicemail server's URI (the fallback target, no
+ * local recording). */
+enum { VM_DEFAULT, VM_RECORD, VM_OFF, VM_URI };
+
+static int vm_mode(const scall *sc)
+{
+	const char *v = sc->num ? sc->num->voicemail : NULL;
+	if (!v || !*v)
+		return VM_DEFAULT;
+	return !strcmp(v, "record") ? VM_RECORD : !strcmp(v, "off") ? VM_OFF : VM_URI;
+}
+
 static const char *fallback_of(const scall *sc)
 {
-	return sc->num && sc->num->voicemail ? sc->num->voicemail : sc->s->conf.o.fallback;
+	int m = vm_mode(sc);
+	return m == VM_URI ? sc->num->voicemail : m == VM_DEFAULT ? sc->s->conf.o.fallback : NULL;
 }
 
 /* ring = sequential: bridge to the next target, then to the fallback. */
@@ -454,23 +470,25 @@ static int bridge_next(scall *sc)
  * ring = parallel gives the targets one q, sequential a falling one; the
  * fallback comes last. One target: just its URI.
  */
-static void redirect_contacts(const pb_screener_options *o, char *out, size_t cap)
+static void redirect_contacts(const scall *sc, char *out, size_t cap)
 {
 	char one[256];
-	unsigned n = count_targets(o->target);
-	bool seq = !strcmp(o->ring, "sequential");
+	/* the number called may have a target and a voicemail of its own */
+	const char *targets = target_of(sc), *fallback = fallback_of(sc);
+	unsigned n = count_targets(targets);
+	bool seq = !strcmp(sc->s->conf.o.ring, "sequential");
 	size_t len = 0;
 	out[0] = '\0';
-	if (n <= 1 && !o->fallback) {
-		nth_target(o->target, 0, out, cap);
+	if (n <= 1 && !fallback) {
+		nth_target(targets, 0, out, cap);
 		return;
 	}
 	for (unsigned i = 0; i <= n; i++) {
 		const char *uri = one;
 		if (i < n)
-			nth_target(o->target, i, one, sizeof(one));
-		else if (o->fallback)
-			uri = o->fallback;
+			nth_target(targets, i, one, sizeof(one));
+		else if (fallback)
+			uri = fallback;
 		else
 			break;
 		/* q in thousandths: 1.000, then 0.900, 0.800 ... down to 0.100; the fallback below */
@@ -496,7 +514,7 @@ static void forward(scall *sc)
 	nth_target(target, 0, first, sizeof(first));
 	if (!strcmp(mode, "redirect") && !pb_sip_call_answered(sc->call)) {
 		char contacts[1400];
-		redirect_contacts(o, contacts, sizeof(contacts));
+		redirect_contacts(sc, contacts, sizeof(contacts));
 		rc = pb_sip_call_redirect(sc->call, contacts);
 		sc->final_status = rc == 0 ? 302 : 0;
 	} else if (!strcmp(mode, "refer") && pb_sip_call_answered(sc->call)) {
@@ -697,6 +715,14 @@ static bool start_voicemail(scall *sc, int status)
 	const pb_screener_options *o = &s->conf.o;
 	unsigned reason = pb_screener__vm_reason(status);
 	unsigned on = o->voicemail_on ? o->voicemail_on : ~0u;
+	int mode = vm_mode(sc);
+	if (mode == VM_OFF || mode == VM_URI) /* none for this number, or its server's */
+		return false;
+	if (mode == VM_RECORD && !o->voicemail) {
+		LOG(PB_LOG_WARNING, "call from %s: its number says voicemail = record, but [voicemail] is not enabled here",
+		    sc->dec.caller);
+		return false;
+	}
 	if (!o->voicemail || !sc->passed || sc->ended || sc->vm || !(on & reason))
 		return false;
 	if (pb_sip_call_keep(sc->call) < 0)
