@@ -404,6 +404,12 @@ static void test_matrix__urls_escape_path_segments(void **state)
 
 	o.homeserver = "ftp://example.org";
 	assert_pb_error(pb_matrix_new(&m, &o), PB_EINVAL);
+	/* durations are unsigned ms: more than INT_MAX (a C caller's -1) is refused */
+	o.homeserver = "https://example.org";
+	o.request_timeout_ms = (unsigned)-1;
+	assert_pb_error(pb_matrix_new(&m, &o), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "pb_matrix_options.request_timeout_ms"));
+	o.request_timeout_ms = 0;
 	o.homeserver = "https://example.org/?x";
 	assert_pb_error(pb_matrix_new(&m, &o), PB_EINVAL);
 	o.homeserver = NULL;

@@ -73,8 +73,8 @@ typedef struct pb_matrix_options {
 	int tls_insecure;
 	/** 1: discovery fetches http:// (not https://) well-known. Tests only. */
 	int discovery_insecure_http;
-	long connect_timeout_ms;       /**< TCP+TLS connection; default 10000 */
-	long request_timeout_ms;       /**< whole request (not sync); default 60000 */
+	unsigned connect_timeout_ms;   /**< TCP+TLS connection; 0 = 10000 (the default) */
+	unsigned request_timeout_ms;   /**< whole request (not sync); 0 = 60000 (the default) */
 	unsigned max_retries;          /**< retries of one request; default 5 */
 	long retry_base_ms;            /**< first back-off delay; default 500 */
 	long retry_cap_ms;             /**< longest back-off delay; default 30000 */
@@ -234,7 +234,7 @@ typedef struct pb_matrix_sync_options {
 	/** A filter id from pb_matrix_filter_upload() or inline filter JSON
 	 *  (starting with '{'); NULL for none. Borrowed. */
 	const char *filter;
-	long timeout_ms;         /**< long-poll wait on the server; default 30000 */
+	unsigned timeout_ms;     /**< long-poll wait on the server (0: answer at once); default 30000 */
 	int full_state;          /**< 1: full_state=true */
 } pb_matrix_sync_options;
 

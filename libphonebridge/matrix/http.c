@@ -160,13 +160,17 @@ int pb_matrix_new(pb_matrix **out, const pb_matrix_options *opts)
 	if (vrc < 0)
 		return vrc;
 
+	if ((vrc = PB_CHECK_MS(opts, pb_matrix_options, connect_timeout_ms)) < 0 ||
+	    (vrc = PB_CHECK_MS(opts, pb_matrix_options, request_timeout_ms)) < 0)
+		return vrc;
+
 	pb_matrix *m = pb_calloc(1, sizeof(*m));
 	if (m == NULL)
 		return PB_ENOMEM;
 	m->tls_insecure = opts->tls_insecure;
 	m->discovery_http = opts->discovery_insecure_http;
-	m->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 10000;
-	m->request_timeout_ms = opts->request_timeout_ms > 0 ? opts->request_timeout_ms : 60000;
+	m->connect_timeout_ms = opts->connect_timeout_ms ? (long)opts->connect_timeout_ms : 10000;
+	m->request_timeout_ms = opts->request_timeout_ms ? (long)opts->request_timeout_ms : 60000;
 	m->max_retries = opts->max_retries;
 	m->retry_base_ms = opts->retry_base_ms > 0 ? opts->retry_base_ms : 500;
 	m->retry_cap_ms = opts->retry_cap_ms > 0 ? opts->retry_cap_ms : 30000;

@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -139,7 +140,7 @@ static int start_register(pb_sip *ua, const pb_sip_options *o)
 	ua->reg_user = user ? su_strdup(ua->home, user) : NULL;
 	ua->reg_password = o->password ? su_strdup(ua->home, o->password) : NULL;
 	ua->reg_registrar = su_strdup(ua->home, o->registrar);
-	ua->reg_expires = su_sprintf(ua->home, "%u", o->register_expires ? o->register_expires : 600);
+	ua->reg_expires = su_sprintf(ua->home, "%u", o->register_expires_ms ? (o->register_expires_ms + 999) / 1000 : 600);
 	if (!ua->reg_registrar || !ua->reg_expires)
 		return pb_error__oom();
 	ua->reg.kind = PB_LEG_REGISTER;
@@ -242,7 +243,19 @@ static int check_options(const pb_sip_options *in, pb_sip_options *o)
 	if (rc < 0)
 		return rc;
 	memset(o, 0, sizeof(*o));
-	memcpy(o, in, in->version == 1 ? offsetof(pb_sip_options, auth_realm) : sizeof(*o));
+	memcpy(o, in, in->version == 1   ? offsetof(pb_sip_options, auth_realm)
+		      : in->version == 2 ? offsetof(pb_sip_options, register_expires_ms)
+					 : sizeof(*o));
+	if ((rc = PB_CHECK_MS(o, pb_sip_options, register_expires_ms)) < 0 ||
+	    (rc = PB_CHECK_MS(o, pb_sip_options, bridge_timeout_ms)) < 0)
+		return rc;
+	/* the deprecated seconds, when the ms are not given: from here on only the ms count */
+	PB_IGNORE_DEPRECATED_BEGIN
+	if (!o->register_expires_ms && o->register_expires)
+		o->register_expires_ms = o->register_expires > INT_MAX / 1000 ? INT_MAX : o->register_expires * 1000;
+	if (!o->bridge_timeout_ms && o->bridge_timeout)
+		o->bridge_timeout_ms = o->bridge_timeout > INT_MAX / 1000 ? INT_MAX : o->bridge_timeout * 1000;
+	PB_IGNORE_DEPRECATED_END
 	if ((o->port > 65535 && o->port != PB_SIP_PORT_ANY) || o->tls_port > 65535 || o->rtp_port_max > 65535 ||
 	    o->rtp_port_min > o->rtp_port_max)
 		return pb_error_set(PB_EINVAL, "pb_sip_options: port out of range");
@@ -456,7 +469,7 @@ static int ua_setup(pb_sip *ua, const pb_sip_options *o)
 	ua->rtp_port_min = o->rtp_port_min & ~1u;
 	ua->rtp_port_max = o->rtp_port_max;
 	ua->rtp_next = ua->rtp_port_min;
-	ua->bridge_timeout = o->bridge_timeout ? o->bridge_timeout : 30;
+	ua->bridge_timeout_ms = o->bridge_timeout_ms ? o->bridge_timeout_ms : 30000;
 	ua->sdp_session = (unsigned)time(NULL);
 	ua->root = su_root_create(ua);
 	if (!ua->root)

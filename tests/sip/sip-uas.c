@@ -151,7 +151,7 @@ int main(int argc, char **argv)
 		else if (strcmp(k, "--tls-port") == 0)
 			o.tls_port = (unsigned)atoi(v);
 		else if (strcmp(k, "--bridge-timeout") == 0)
-			o.bridge_timeout = (unsigned)atoi(v);
+			o.bridge_timeout_ms = (unsigned)atoi(v) * 1000u;
 		else {
 			fprintf(stderr, "unknown option %s\n", k);
 			return 2;
