@@ -822,7 +822,7 @@ static int reasm_open(watch_state *ws)
 	if (ws->reasm)
 		return 0;
 	pb_sms_reassembler_options o = PB_SMS_REASSEMBLER_OPTIONS_INIT;
-	o.timeout = ws->timeout_ms;
+	o.timeout_ms = ws->timeout_ms;
 	o.max_groups = MAX_GROUPS;
 	if (ws->store) {
 		ws->ops = (pb_sms_reassembly_store_ops){ PB_SMS_REASSEMBLY_STORE_OPS_VERSION, ws_save_part,
