@@ -419,12 +419,9 @@ static void test_matrix__urls_escape_path_segments(void **state)
 	assert_int_equal(m->retry_cap_ms, 400);
 	pb_matrix_free(m);
 	o.retry = (pb_retry_policy){ 0, 0, 0 };
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 	o.max_retries = 0;
 	o.retry_base_ms = 7;
 	o.retry_cap_ms = 70;
-#pragma GCC diagnostic pop
 	assert_pb_ok(pb_matrix_new(&m, &o));
 	assert_int_equal(m->attempts, 1);
 	assert_int_equal(m->retry_base_ms, 7);

@@ -322,10 +322,7 @@ static void test_sip__timeouts_in_ms(void **state)
 	assert_int_equal(ua->bridge_timeout_ms, 2500);
 	pb_sip_free(ua);
 	o.bridge_timeout_ms = 0;
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 	o.bridge_timeout = 7;
-#pragma GCC diagnostic pop
 	assert_pb_ok(pb_sip_new(&ua, &o, NULL));
 	assert_int_equal(ua->bridge_timeout_ms, 7000);
 	pb_sip_free(ua);
@@ -339,6 +336,16 @@ static void test_sip__timeouts_in_ms(void **state)
 	assert_pb_error(pb_sip_new(&ua, &o, NULL), PB_EINVAL);
 	assert_non_null(strstr(pb_error_last()->message, "pb_sip_options.bridge_timeout_ms"));
 	o.bridge_timeout_ms = 0;
+	/* the nonce lifetime: ms rounded up to sofia-sip's seconds, or the old seconds */
+	o.auth_nonce_ttl_ms = 1500;
+	assert_pb_ok(pb_sip_new(&ua, &o, NULL));
+	assert_int_equal(ua->auth_nonce_ttl, 2);
+	pb_sip_free(ua);
+	o.auth_nonce_ttl_ms = 0;
+	o.auth_nonce_ttl = 5;
+	assert_pb_ok(pb_sip_new(&ua, &o, NULL));
+	assert_int_equal(ua->auth_nonce_ttl, 5);
+	pb_sip_free(ua);
 	o.register_expires_ms = 3000000000u;
 	assert_pb_error(pb_sip_new(&ua, &o, NULL), PB_EINVAL);
 	assert_non_null(strstr(pb_error_last()->message, "pb_sip_options.register_expires_ms"));

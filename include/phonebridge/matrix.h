@@ -76,12 +76,14 @@ typedef struct pb_matrix_options {
 	unsigned connect_timeout_ms;   /**< TCP+TLS connection; 0 = 10000 (the default) */
 	unsigned request_timeout_ms;   /**< whole request (not sync); 0 = 60000 (the default) */
 	/** Deprecated: retry.attempts (which counts attempts: max_retries + 1).
-	 *  Read when retry.attempts is 0; default 5. */
-	PB_DEPRECATED unsigned max_retries;
+	 *  Read when retry.attempts is 0; default 5. (Not marked PB_DEPRECATED:
+	 *  PB_MATRIX_OPTIONS_INIT sets it by position, and clang would warn each
+	 *  caller of the macro.) */
+	unsigned max_retries;
 	/** Deprecated: retry.initial_delay_ms, read when that is 0; default 500. */
-	PB_DEPRECATED long retry_base_ms;
+	long retry_base_ms;
 	/** Deprecated: retry.max_delay_ms, read when that is 0; default 30000. */
-	PB_DEPRECATED long retry_cap_ms;
+	long retry_cap_ms;
 	/* --- version 2 --- */
 	/** Requests retried: idempotent ones after 429 (Retry-After), 5xx,
 	 *  timeouts and dropped connections; the sync loop's back-off too.

@@ -77,10 +77,12 @@ typedef struct pb_sip_options {
 	const char *aor;            /**< address of record, e.g. "sip:screen@example.org" */
 	const char *username;       /**< digest user name; NULL = user part of @p aor */
 	const char *password;       /**< digest password (read it from a 0600 file) */
-	/** Deprecated: register_expires_ms (read when that is 0). Seconds; 0 = 600. */
-	PB_DEPRECATED unsigned register_expires;
+	/** Deprecated: register_expires_ms (read when that is 0). Seconds; 0 = 600.
+	 *  (Not marked PB_DEPRECATED: PB_SIP_OPTIONS_INIT sets every member by
+	 *  position, and clang would warn each caller of the macro.) */
+	unsigned register_expires;
 	/** Deprecated: bridge_timeout_ms (read when that is 0). Seconds; 0 = 30. */
-	PB_DEPRECATED unsigned bridge_timeout;
+	unsigned bridge_timeout;
 	/* --- version 2 --- */
 	/**
 	 * Digest authentication of incoming INVITEs, done by sofia-sip's auth
@@ -100,6 +102,7 @@ typedef struct pb_sip_options {
 	/** How allow_sources and the digest combine (see pb_sip_admit). */
 	pb_sip_admit admit;
 	/**
+	 * Deprecated: auth_nonce_ttl_ms (read when that is 0).
 	 * Lifetime of a challenge's nonce in seconds; 0 = 30. Older ones are
 	 * answered with a new challenge marked stale. sofia-sip's nonces are
 	 * stateless (an HMAC under a random per-agent key): within its
@@ -128,6 +131,12 @@ typedef struct pb_sip_options {
 	 * and when that is 0 too, 30000.
 	 */
 	unsigned bridge_timeout_ms;
+	/**
+	 * Lifetime of a challenge's nonce (see auth_nonce_ttl; whole seconds,
+	 * rounded up, as sofia-sip counts them); 0 = auth_nonce_ttl, and when
+	 * that is 0 too, 30000.
+	 */
+	unsigned auth_nonce_ttl_ms;
 } pb_sip_options;
 
 /* Versions 1 (without the auth_*, admit and tls_* fields) and 2 (without
@@ -135,7 +144,7 @@ typedef struct pb_sip_options {
 #define PB_SIP_OPTIONS_VERSION 3
 #define PB_SIP_OPTIONS_INIT { PB_SIP_OPTIONS_VERSION, NULL, 0, true, true, NULL, NULL, 0, 0, \
 			      NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, \
-			      PB_SIP_ADMIT_ADDRESS_OR_DIGEST, 0, NULL, 0, 0, 0 }
+			      PB_SIP_ADMIT_ADDRESS_OR_DIGEST, 0, NULL, 0, 0, 0, 0 }
 
 /** What happened on a call (the event handler's @p ev). */
 typedef enum pb_sip_event {

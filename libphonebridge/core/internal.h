@@ -90,12 +90,6 @@ PB_PRIVATE_API int pb_core__check_version(const char *name, long got, long oldes
 	pb_core__check_ms(#STRUCT "." #member, (ptr)->member)
 PB_PRIVATE_API int pb_core__check_ms(const char *name, unsigned ms);
 
-/* Around the library's own reads of a deprecated member (read when its
- * replacement is 0): callers get the warning, the library does not. */
-#define PB_IGNORE_DEPRECATED_BEGIN \
-	_Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wdeprecated-declarations\"")
-#define PB_IGNORE_DEPRECATED_END _Pragma("GCC diagnostic pop")
-
 /* --- logging ----------------------------------------------------------- */
 
 /* True when a line at @level would reach a sink: test before costly formatting. */

@@ -180,7 +180,6 @@ int pb_matrix_new(pb_matrix **out, const pb_matrix_options *opts)
 	m->connect_timeout_ms = opts->connect_timeout_ms ? (long)opts->connect_timeout_ms : 10000;
 	m->request_timeout_ms = opts->request_timeout_ms ? (long)opts->request_timeout_ms : 60000;
 	/* retry, or the deprecated members it replaces when its own are 0 */
-	PB_IGNORE_DEPRECATED_BEGIN
 	m->attempts = opts->retry.attempts ? opts->retry.attempts
 		      : opts->max_retries < UINT_MAX ? opts->max_retries + 1 : UINT_MAX;
 	m->retry_base_ms = opts->retry.initial_delay_ms ? (long)opts->retry.initial_delay_ms
@@ -189,7 +188,6 @@ int pb_matrix_new(pb_matrix **out, const pb_matrix_options *opts)
 	m->retry_cap_ms = opts->retry.max_delay_ms ? (long)opts->retry.max_delay_ms
 			  : opts->retry_cap_ms > 0   ? opts->retry_cap_ms
 						     : 30000;
-	PB_IGNORE_DEPRECATED_END
 
 	int rc = pb_http__client_init(&m->http);
 	if (rc == 0 && opts->homeserver)

@@ -247,15 +247,16 @@ static int check_options(const pb_sip_options *in, pb_sip_options *o)
 		      : in->version == 2 ? offsetof(pb_sip_options, register_expires_ms)
 					 : sizeof(*o));
 	if ((rc = PB_CHECK_MS(o, pb_sip_options, register_expires_ms)) < 0 ||
-	    (rc = PB_CHECK_MS(o, pb_sip_options, bridge_timeout_ms)) < 0)
+	    (rc = PB_CHECK_MS(o, pb_sip_options, bridge_timeout_ms)) < 0 ||
+	    (rc = PB_CHECK_MS(o, pb_sip_options, auth_nonce_ttl_ms)) < 0)
 		return rc;
 	/* the deprecated seconds, when the ms are not given: from here on only the ms count */
-	PB_IGNORE_DEPRECATED_BEGIN
 	if (!o->register_expires_ms && o->register_expires)
 		o->register_expires_ms = o->register_expires > INT_MAX / 1000 ? INT_MAX : o->register_expires * 1000;
 	if (!o->bridge_timeout_ms && o->bridge_timeout)
 		o->bridge_timeout_ms = o->bridge_timeout > INT_MAX / 1000 ? INT_MAX : o->bridge_timeout * 1000;
-	PB_IGNORE_DEPRECATED_END
+	if (!o->auth_nonce_ttl_ms && o->auth_nonce_ttl)
+		o->auth_nonce_ttl_ms = o->auth_nonce_ttl > INT_MAX / 1000 ? INT_MAX : o->auth_nonce_ttl * 1000;
 	if ((o->port > 65535 && o->port != PB_SIP_PORT_ANY) || o->tls_port > 65535 || o->rtp_port_max > 65535 ||
 	    o->rtp_port_min > o->rtp_port_max)
 		return pb_error_set(PB_EINVAL, "pb_sip_options: port out of range");
@@ -482,8 +483,9 @@ static int ua_setup(pb_sip *ua, const pb_sip_options *o)
 	ua->heartbeat = su_timer_create(su_root_task(ua->root), 60000);
 	if (!ua->heartbeat || su_timer_run(ua->heartbeat, heartbeat_fired, NULL) < 0)
 		return pb_error__oom();
-	ua->auth_nonce_ttl = o->auth_nonce_ttl;
-	rc = pb_sip__auth_set(ua, o->auth_realm, o->auth_users_file, o->admit, o->auth_nonce_ttl);
+	/* sofia-sip counts whole seconds */
+	ua->auth_nonce_ttl = o->auth_nonce_ttl_ms ? (o->auth_nonce_ttl_ms + 999) / 1000 : 0;
+	rc = pb_sip__auth_set(ua, o->auth_realm, o->auth_users_file, o->admit, ua->auth_nonce_ttl);
 	if (rc < 0)
 		return rc;
 	rc = make_nua(ua, o, bind);
