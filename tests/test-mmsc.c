@@ -20,7 +20,7 @@ static pb_mmsc *client_with(pb_mmsc_options *o)
 {
 	pb_mmsc *m = NULL;
 	if (o->retry.attempts == 0)
-		o->retry = (pb_mmsc_retry)FAST_RETRY;
+		o->retry = (pb_retry_policy)FAST_RETRY;
 	assert_pb_ok(pb_mmsc_new(&m, o));
 	return m;
 }

@@ -231,6 +231,28 @@ static void test_modem__unknown_backend(void **state)
 	assert_pb_error(pb_modem_open(&m, "hilink", &o), PB_EINVAL);
 }
 
+/* Durations are unsigned ms; more than INT_MAX (a C caller's -1) is refused
+ * before anything is opened, naming the member. */
+static void test_modem__timeouts_out_of_range(void **state)
+{
+	(void)state;
+	pb_modem *m = (pb_modem *)1;
+	pb_modem_options o = PB_MODEM_OPTIONS_INIT;
+	o.url = "http://127.0.0.1:9";
+	o.timeout_ms = (unsigned)-1;
+	assert_pb_error(pb_modem_open(&m, "hilink", &o), PB_EINVAL);
+	assert_null(m);
+	assert_non_null(strstr(pb_error_last()->message, "pb_modem_options.timeout_ms"));
+	o.timeout_ms = 0;
+	o.send_timeout_ms = 2147483648u;
+	assert_pb_error(pb_modem_open(&m, "at", &o), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "pb_modem_options.send_timeout_ms"));
+	o.send_timeout_ms = 0;
+	o.poll_interval_ms = (unsigned)-1;
+	assert_pb_error(pb_modem_open(&m, "hilink", &o), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "pb_modem_options.poll_interval_ms"));
+}
+
 static void test_modem__credential_file_modes(void **state)
 {
 	(void)state;
@@ -1517,6 +1539,9 @@ static const pb_sms_reassembly_store_ops mem_ops = { PB_SMS_REASSEMBLY_STORE_VER
 static void watch_setup(pb_modem *m, mem_store *ms)
 {
 	pb_modem_watch_options o = PB_MODEM_WATCH_OPTIONS_INIT;
+	o.incomplete_timeout_ms = (unsigned)-1; /* a C caller's -1: refused, the setup unchanged */
+	assert_pb_error(pb_modem_watch_setup(m, &o), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "pb_modem_watch_options.incomplete_timeout_ms"));
 	o.incomplete_timeout_ms = INCOMPLETE_MS;
 	o.store = &mem_ops;
 	o.store_userdata = ms;
@@ -1997,6 +2022,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_modem__unknown_backend),
+		cmocka_unit_test(test_modem__timeouts_out_of_range),
 		cmocka_unit_test(test_modem__credential_file_modes),
 		cmocka_unit_test(test_modem__user_backend),
 		cmocka_unit_test(test_modem__msg_list_alloc_failures),

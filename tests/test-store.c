@@ -205,6 +205,17 @@ static void test_store__open_sets_wal_fk_sync_and_dirs(void **state)
 	assert_int_equal(pragma_int(b, "PRAGMA busy_timeout"), 1234);
 	pb_store_close(b);
 
+	/* 0 is the default; more than INT_MAX (a C caller's -1) is refused, naming the member */
+	o.busy_timeout_ms = 0;
+	assert_pb_ok(pb_store_open(&b, f->path, &o));
+	assert_int_equal(pragma_int(b, "PRAGMA busy_timeout"), 30000);
+	pb_store_close(b);
+	o.busy_timeout_ms = (unsigned)-1;
+	assert_pb_error(pb_store_open(&b, f->path, &o), PB_EINVAL);
+	assert_null(b);
+	assert_non_null(strstr(pb_error_last()->message, "pb_store_options.busy_timeout_ms"));
+	o.busy_timeout_ms = 1234;
+
 	o.synchronous = 7;
 	assert_pb_error(pb_store_open(&b, f->path, &o), PB_EINVAL);
 	assert_null(b);

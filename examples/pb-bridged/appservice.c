@@ -797,7 +797,7 @@ static int on_user(pb_listener_request *req, void *ud)
 		o.access_token_file = x->cfg->as_token_file;
 		/* on the listener's thread: a slow homeserver must not hold the
 		 * transactions behind this request for long */
-		o.max_retries = 1;
+		o.retry.attempts = 2;
 		o.request_timeout_ms = 10000;
 		if (pb_matrix_new(&x->mx, &o) < 0)
 			return answer(req, 500, "M_UNKNOWN", "no homeserver client");

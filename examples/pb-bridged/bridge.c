@@ -218,9 +218,9 @@ static pb_matrix *open_matrix(pbb *b)
 	o.access_token_file = b->cfg->token_file;
 	/* one request's own retries wait at most 10 s each (less when
 	 * retry_max_ms says so); the stages then wait up to retry_max_ms */
-	o.retry_cap_ms = b->cfg->retry_max_ms > 0 && b->cfg->retry_max_ms < 10000 ? b->cfg->retry_max_ms : 10000;
-	if (o.retry_base_ms > o.retry_cap_ms)
-		o.retry_base_ms = o.retry_cap_ms;
+	o.retry.max_delay_ms =
+		b->cfg->retry_max_ms > 0 && b->cfg->retry_max_ms < 10000 ? (unsigned)b->cfg->retry_max_ms : 10000;
+	o.retry.initial_delay_ms = o.retry.max_delay_ms < 500 ? o.retry.max_delay_ms : 500;
 	pb_matrix *mx = NULL;
 	if (pb_matrix_new(&mx, &o) < 0) {
 		pbb_log(PB_LOG_ERROR, "matrix: %s", last_error());

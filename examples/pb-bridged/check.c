@@ -161,9 +161,7 @@ static void online_matrix(report *r, const pbb_config *c)
 	pb_matrix_options o = PB_MATRIX_OPTIONS_INIT;
 	o.homeserver = c->homeserver;
 	o.access_token_file = c->token_file;
-	o.max_retries = 1;
-	o.retry_cap_ms = 1000;
-	o.retry_base_ms = 500;
+	o.retry = (pb_retry_policy){ .attempts = 2, .initial_delay_ms = 500, .max_delay_ms = 1000 };
 	o.request_timeout_ms = 20000;
 	pb_matrix *mx = NULL;
 	char *user = NULL;

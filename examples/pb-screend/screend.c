@@ -92,12 +92,12 @@ static void fill_options(const screend_config *c, const char *password, const ch
 	so->aor = opt_str(c->aor);
 	so->username = opt_str(c->username);
 	so->password = password;
-	so->register_expires = c->register_expires;
-	so->bridge_timeout = c->forward_timeout;
+	so->register_expires_ms = c->register_expires * 1000;
+	so->bridge_timeout_ms = c->forward_timeout * 1000;
 	so->auth_realm = opt_str(c->auth_realm);
 	so->auth_users_file = opt_str(c->auth_users_file);
 	so->admit = c->auth_and ? PB_SIP_ADMIT_ADDRESS_AND_DIGEST : PB_SIP_ADMIT_ADDRESS_OR_DIGEST;
-	so->auth_nonce_ttl = c->auth_nonce_ttl;
+	so->auth_nonce_ttl_ms = c->auth_nonce_ttl * 1000;
 	so->tls_cert_dir = opt_str(c->tls_cert_dir);
 	so->tls_port = c->tls_port;
 	o->store = c->store;

@@ -69,7 +69,7 @@ typedef enum pb_mms_message_type {
 } pb_mms_message_type;
 
 /** X-Mms-Status values (§7.3.54), for M-NotifyResp.ind and M-Delivery.ind. */
-enum {
+typedef enum pb_mms_status {
 	PB_MMS_STATUS_EXPIRED = 128,
 	PB_MMS_STATUS_RETRIEVED = 129,
 	PB_MMS_STATUS_REJECTED = 130,
@@ -78,10 +78,10 @@ enum {
 	PB_MMS_STATUS_INDETERMINATE = 133,
 	PB_MMS_STATUS_FORWARDED = 134,
 	PB_MMS_STATUS_UNREACHABLE = 135,
-};
+} pb_mms_status;
 
 /** X-Mms-Retrieve-Status values (§7.3.50). */
-enum {
+typedef enum pb_mms_retrieve_status {
 	PB_MMS_RETRIEVE_OK = 128,
 	PB_MMS_RETRIEVE_TRANSIENT_FAILURE = 192,
 	PB_MMS_RETRIEVE_TRANSIENT_NOT_FOUND = 193,
@@ -90,13 +90,13 @@ enum {
 	PB_MMS_RETRIEVE_PERMANENT_DENIED = 225,
 	PB_MMS_RETRIEVE_PERMANENT_NOT_FOUND = 226,
 	PB_MMS_RETRIEVE_PERMANENT_UNSUPPORTED = 227,
-};
+} pb_mms_retrieve_status;
 
 /** X-Mms-Response-Status: 128 is Ok (§7.3.48); others are errors. */
 #define PB_MMS_RESPONSE_OK 128
 
 /** X-Mms-Read-Status values (§7.3.40). */
-enum { PB_MMS_READ_STATUS_READ = 128, PB_MMS_READ_STATUS_DELETED = 129 };
+typedef enum pb_mms_read_status { PB_MMS_READ_STATUS_READ = 128, PB_MMS_READ_STATUS_DELETED = 129 } pb_mms_read_status;
 
 /** X-Mms-Priority values (§7.3.39); 0: absent, or left out. */
 typedef enum pb_mms_priority {
@@ -368,7 +368,7 @@ PB_API const char *pb_mms_guess_content_type(const char *filename);
  *                       X-Mms-Report-Allowed
  * @return 0, PB_EINVAL, PB_ENOMEM
  */
-PB_API int pb_mms_encode_notifyresp(pb_buf *out, const char *transaction_id, int status,
+PB_API int pb_mms_encode_notifyresp(pb_buf *out, const char *transaction_id, pb_mms_status status,
 				    pb_mms_yes_no report_allowed);
 
 /** Encode an M-Acknowledge.ind (§6.4), sent after a deferred retrieval.
@@ -387,7 +387,7 @@ PB_API int pb_mms_encode_ack(pb_buf *out, const char *transaction_id, pb_mms_yes
  * @return 0, PB_EINVAL, PB_ENOMEM
  */
 PB_API int pb_mms_encode_read_rec(pb_buf *out, const char *message_id, const char *to,
-				  const char *from, int64_t date, int read_status);
+				  const char *from, int64_t date, pb_mms_read_status read_status);
 
 /** One attachment of an outgoing message. */
 typedef struct pb_mms_attachment {

@@ -43,8 +43,8 @@ typedef struct pb_modem_options {
 	const char *username;      /**< hilink: login name ("admin"); smseagle v1: login */
 	const char *password_file; /**< hilink, smseagle v1: file holding the password (mode 0600 or stricter) */
 	const char *token_file;    /**< smseagle: file holding the API access token (mode 0600 or stricter) */
-	int timeout_ms;            /**< per request or AT command; 0 = 10000 */
-	int poll_interval_ms;      /**< watch: how often to look when the box does not tell; 0 = 5000 */
+	unsigned timeout_ms;       /**< per request or AT command; 0 = 10000 */
+	unsigned poll_interval_ms; /**< watch: how often to look when the box does not tell; 0 = 5000 */
 	union {
 		bool tls_insecure; /**< true turns TLS verification off (off by default: verification on) */
 		/** The old spelling of tls_insecure (the same member): deprecated. */
@@ -57,7 +57,7 @@ typedef struct pb_modem_options {
 	const char *webhook;       /**< smseagle: "HOST:PORT" (a bare port: 127.0.0.1) to receive the device's webhook on, apikey = the token; NULL = poll */
 	int modem_no;              /**< smseagle: modem number for multi-modem devices; 0 = 1 */
 	/* version 2 */
-	int send_timeout_ms;       /**< at: how long to wait for the modem's answer to a sent PDU
+	unsigned send_timeout_ms;  /**< at: how long to wait for the modem's answer to a sent PDU
 				    *   (after it, the send's fate is uncertain); 0 = 60000, as a
 				    *   busy network can take that long */
 } pb_modem_options;
@@ -394,8 +394,8 @@ PB_API int pb_modem_watch(pb_modem *m, unsigned flags, int duration_ms,
 /** How pb_modem_watch() keeps incomplete messages: see pb_modem_watch_setup(). */
 typedef struct pb_modem_watch_options {
 	unsigned version;                         /**< PB_MODEM_WATCH_OPTIONS_VERSION */
-	int incomplete_timeout_ms;                /**< report a group still incomplete after this long;
-	                                               0 = 600000 (10 minutes) */
+	unsigned incomplete_timeout_ms;           /**< report a group still incomplete after this long;
+	                                               0 = 600000 (10 minutes); at most INT_MAX */
 	const pb_sms_reassembly_store_ops *store; /**< borrowed until pb_modem_close() or the next
 	                                               setup; NULL: kept in memory only */
 	void *store_userdata;                     /**< passed to the store functions */

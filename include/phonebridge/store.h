@@ -61,7 +61,7 @@ typedef enum pb_store_sync {
 typedef struct pb_store_options {
 	int version;                 /**< PB_STORE_OPTIONS_VERSION */
 	int synchronous;             /**< a pb_store_sync */
-	int busy_timeout_ms;         /**< how long to wait for another writer; <= 0: 30000 */
+	unsigned busy_timeout_ms;    /**< how long to wait for another writer; 0 = 30000; at most INT_MAX */
 	const char *attachments_dir; /**< borrowed during the call; NULL: "<path>.attachments" beside the database */
 	/** (version 2) The store is shared by the members of its directory's group
 	 *  (both daemons, each its own user, docs/store.md "One store for both

@@ -6,7 +6,9 @@
 #include "matrix/matrix-private.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -160,16 +162,32 @@ int pb_matrix_new(pb_matrix **out, const pb_matrix_options *opts)
 	if (vrc < 0)
 		return vrc;
 
+	/* of a version 1 caller's struct only the members it had; retry stays 0s */
+	pb_matrix_options full = PB_MATRIX_OPTIONS_INIT;
+	memcpy(&full, opts, opts->version == 1 ? offsetof(pb_matrix_options, retry) : sizeof(full));
+	opts = &full;
+	if ((vrc = PB_CHECK_MS(opts, pb_matrix_options, connect_timeout_ms)) < 0 ||
+	    (vrc = PB_CHECK_MS(opts, pb_matrix_options, request_timeout_ms)) < 0 ||
+	    (vrc = PB_CHECK_MS(opts, pb_matrix_options, retry.initial_delay_ms)) < 0 ||
+	    (vrc = PB_CHECK_MS(opts, pb_matrix_options, retry.max_delay_ms)) < 0)
+		return vrc;
+
 	pb_matrix *m = pb_calloc(1, sizeof(*m));
 	if (m == NULL)
 		return PB_ENOMEM;
 	m->tls_insecure = opts->tls_insecure;
 	m->discovery_http = opts->discovery_insecure_http;
-	m->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 10000;
-	m->request_timeout_ms = opts->request_timeout_ms > 0 ? opts->request_timeout_ms : 60000;
-	m->max_retries = opts->max_retries;
-	m->retry_base_ms = opts->retry_base_ms > 0 ? opts->retry_base_ms : 500;
-	m->retry_cap_ms = opts->retry_cap_ms > 0 ? opts->retry_cap_ms : 30000;
+	m->connect_timeout_ms = opts->connect_timeout_ms ? (long)opts->connect_timeout_ms : 10000;
+	m->request_timeout_ms = opts->request_timeout_ms ? (long)opts->request_timeout_ms : 60000;
+	/* retry, or the deprecated members it replaces when its own are 0 */
+	m->attempts = opts->retry.attempts ? opts->retry.attempts
+		      : opts->max_retries < UINT_MAX ? opts->max_retries + 1 : UINT_MAX;
+	m->retry_base_ms = opts->retry.initial_delay_ms ? (long)opts->retry.initial_delay_ms
+			   : opts->retry_base_ms > 0   ? opts->retry_base_ms
+						       : 500;
+	m->retry_cap_ms = opts->retry.max_delay_ms ? (long)opts->retry.max_delay_ms
+			  : opts->retry_cap_ms > 0   ? opts->retry_cap_ms
+						     : 30000;
 
 	int rc = pb_http__client_init(&m->http);
 	if (rc == 0 && opts->homeserver)
@@ -398,7 +416,7 @@ static int request_url(pb_matrix *m, pb_matrix__req *r)
 		.max_bytes = r->max_bytes,
 		.max_redirects = r->follow ? 5 : 0,
 		.accept_encoding = true,
-		.attempts = m->max_retries + 1,
+		.attempts = m->attempts,
 		.backoff_base_ms = m->retry_base_ms,
 		.backoff_cap_ms = m->retry_cap_ms,
 		.retry_after_max_ms = RETRY_AFTER_MAX_MS,

@@ -31,7 +31,7 @@ struct pb_matrix {
 	int discovery_http;
 	long connect_timeout_ms;
 	long request_timeout_ms;
-	unsigned max_retries;
+	unsigned attempts; /* of one request: pb_matrix_options.retry */
 	long retry_base_ms;
 	long retry_cap_ms;
 	bool v1_media_unsupported; /* learnt from a 404/405 M_UNRECOGNIZED */

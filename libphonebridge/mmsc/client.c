@@ -24,7 +24,7 @@ struct pb_mmsc {
 	char **post_headers;
 	size_t max_download;
 	unsigned connect_timeout_ms, timeout_ms, stall_timeout_ms, max_redirects;
-	pb_mmsc_retry retry;
+	pb_retry_policy retry;
 	bool retry_send, tls_insecure;
 	pb_mms_yes_no report_allowed;
 	pb_mmsc_progress_cb progress;

@@ -24,7 +24,7 @@ int pb_modem__http_new(pb_modem_http **out, const pb_modem_options *opts)
 	pb_modem_http *h = pb_calloc(1, sizeof(*h));
 	if (!h)
 		return PB_ENOMEM;
-	h->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 10000;
+	h->timeout_ms = opts->timeout_ms ? (int)opts->timeout_ms : 10000;
 	h->insecure = opts->tls_insecure;
 	int rc = pb_http__client_init(&h->http);
 	if (rc == 0 && opts->ca_file && !(h->ca_file = pb_strdup(opts->ca_file)))

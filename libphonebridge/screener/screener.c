@@ -316,6 +316,23 @@ static bool str_eq(const char *a, const char *b)
 	return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
+/* The registration lifetime, bridge timeout and nonce lifetime as pb_sip_new() takes them:
+ * the _ms member, or the deprecated seconds one when that is 0. */
+static unsigned long long sip_expires_ms(const pb_sip_options *o)
+{
+	return o->register_expires_ms ? o->register_expires_ms : o->register_expires * 1000ULL;
+}
+
+static unsigned long long sip_bridge_ms(const pb_sip_options *o)
+{
+	return o->bridge_timeout_ms ? o->bridge_timeout_ms : o->bridge_timeout * 1000ULL;
+}
+
+static unsigned long long sip_nonce_ms(const pb_sip_options *o)
+{
+	return o->auth_nonce_ttl_ms ? o->auth_nonce_ttl_ms : o->auth_nonce_ttl * 1000ULL;
+}
+
 /* Does @p b change what a running agent cannot: its sockets, TLS, its
  * registration, the store it logs to? */
 static bool needs_restart(const conf *a, const conf *b)
@@ -326,8 +343,8 @@ static bool needs_restart(const conf *a, const conf *b)
 	       x->rtp_port_min != y->rtp_port_min || x->rtp_port_max != y->rtp_port_max ||
 	       !str_eq(x->user_agent, y->user_agent) || !str_eq(x->registrar, y->registrar) ||
 	       !str_eq(x->aor, y->aor) || !str_eq(x->username, y->username) ||
-	       !str_eq(x->password, y->password) || x->register_expires != y->register_expires ||
-	       x->bridge_timeout != y->bridge_timeout || x->auth_nonce_ttl != y->auth_nonce_ttl ||
+	       !str_eq(x->password, y->password) || sip_expires_ms(x) != sip_expires_ms(y) ||
+	       sip_bridge_ms(x) != sip_bridge_ms(y) || sip_nonce_ms(x) != sip_nonce_ms(y) ||
 	       !str_eq(x->tls_cert_dir, y->tls_cert_dir) || x->tls_port != y->tls_port ||
 	       !str_eq(a->o.store, b->o.store) || !str_eq(a->o.store_password_file, b->o.store_password_file);
 }

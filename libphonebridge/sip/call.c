@@ -656,7 +656,7 @@ static int target_start(pb_sip_call *call, const char *target, bool fallback)
 		call->no_answer = su_timer_create(su_root_task(ua->root), 0);
 		if (call->no_answer)
 			su_timer_set_interval(call->no_answer, no_answer, call,
-					      (su_duration_t)ua->bridge_timeout * 1000);
+					      (su_duration_t)ua->bridge_timeout_ms);
 	}
 	return 0;
 }

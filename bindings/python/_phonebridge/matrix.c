@@ -109,15 +109,15 @@ static PyObject *matrix_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = { "homeserver", "access_token", "access_token_file", "user_agent",
 				  "ca_file", "tls_insecure", "connect_timeout_ms",
-				  "request_timeout_ms", "max_retries", "retry_base_ms",
-				  "retry_cap_ms", "discovery_insecure_http", NULL };
+				  "request_timeout_ms", "retry_attempts", "retry_initial_delay_ms",
+				  "retry_max_delay_ms", "discovery_insecure_http", NULL };
 	pb_matrix_options o = PB_MATRIX_OPTIONS_INIT;
 	int insecure = 0, insecure_http = 0;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "z|zzzzpllIllp", kwlist, &o.homeserver,
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "z|zzzzpIIIIIp", kwlist, &o.homeserver,
 					 &o.access_token, &o.access_token_file, &o.user_agent,
 					 &o.ca_file, &insecure, &o.connect_timeout_ms,
-					 &o.request_timeout_ms, &o.max_retries, &o.retry_base_ms,
-					 &o.retry_cap_ms, &insecure_http))
+					 &o.request_timeout_ms, &o.retry.attempts, &o.retry.initial_delay_ms,
+					 &o.retry.max_delay_ms, &insecure_http))
 		return NULL;
 	o.tls_insecure = insecure;
 	o.discovery_insecure_http = insecure_http;
@@ -600,7 +600,7 @@ static PyObject *m_sync(MatrixObject *self, PyObject *args, PyObject *kw)
 	static char *kwlist[] = { "since", "filter", "timeout_ms", "full_state", NULL };
 	pb_matrix_sync_options so = PB_MATRIX_SYNC_OPTIONS_INIT;
 	int full = 0;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|zzlp", kwlist, &so.since, &so.filter,
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|zzIp", kwlist, &so.since, &so.filter,
 					 &so.timeout_ms, &full))
 		return NULL;
 	so.full_state = full;

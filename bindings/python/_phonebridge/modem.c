@@ -120,7 +120,7 @@ static PyObject *modem_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 	const char *backend;
 	pb_modem_options o = PB_MODEM_OPTIONS_INIT;
 	int insecure = 0;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|zzzzziipzzzizi", kwlist, &backend, &o.url,
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|zzzzzIIpzzzizi", kwlist, &backend, &o.url,
 					 &o.device, &o.username, &o.password_file, &o.token_file,
 					 &o.timeout_ms, &o.poll_interval_ms, &insecure, &o.ca_file,
 					 &o.login, &o.storage, &o.baud, &o.webhook, &o.modem_no))
@@ -561,7 +561,7 @@ static int pyb_open(const py_backend *pb, void **state, const pb_modem_options *
 	int rc = 0;
 	pyb_state *st = NULL;
 	PyObject *d = Py_BuildValue(
-		"{s:N,s:N,s:N,s:N,s:N,s:i,s:i,s:O,s:N,s:N,s:N,s:i,s:N,s:i}", "url", opt_str(o->url),
+		"{s:N,s:N,s:N,s:N,s:N,s:I,s:I,s:O,s:N,s:N,s:N,s:i,s:N,s:i}", "url", opt_str(o->url),
 		"device", opt_str(o->device), "username", opt_str(o->username), "password",
 		opt_str(sec->password), "token", opt_str(sec->token), "timeout_ms", o->timeout_ms,
 		"poll_interval_ms", o->poll_interval_ms, "tls_insecure", o->tls_insecure ? Py_True : Py_False,

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar, Union
 
@@ -76,6 +77,10 @@ def image_info(data: _Buffer) -> ImageInfo:
     :class:`~phonebridge.UnsupportedError` for other formats,
     :class:`~phonebridge.MalformedPDU` for broken ones."""
     return ImageInfo(*_phonebridge.matrix_image_info(data))
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(f"{old} is deprecated: use {new}", DeprecationWarning, stacklevel=3)
 
 
 def _json(value: Union[str, Dict[str, Any]]) -> str:
@@ -151,13 +156,23 @@ class Client:
                  password_file: Optional[_Path] = None, device_id: Optional[str] = None,
                  user_agent: Optional[str] = None, ca_file: Optional[str] = None,
                  tls_insecure: bool = False, connect_timeout_ms: int = 10000,
-                 request_timeout_ms: int = 60000, max_retries: int = 5,
-                 retry_base_ms: int = 500, retry_cap_ms: int = 30000,
-                 discovery_insecure_http: bool = False) -> None:
+                 request_timeout_ms: int = 60000, retry_attempts: int = 6,
+                 retry_initial_delay_ms: int = 500, retry_max_delay_ms: int = 30000,
+                 discovery_insecure_http: bool = False, max_retries: Optional[int] = None,
+                 retry_base_ms: Optional[int] = None, retry_cap_ms: Optional[int] = None) -> None:
+        if max_retries is not None:
+            _deprecated("max_retries", "retry_attempts (which counts attempts: max_retries + 1)")
+            retry_attempts = max_retries + 1
+        if retry_base_ms is not None:
+            _deprecated("retry_base_ms", "retry_initial_delay_ms")
+            retry_initial_delay_ms = retry_base_ms
+        if retry_cap_ms is not None:
+            _deprecated("retry_cap_ms", "retry_max_delay_ms")
+            retry_max_delay_ms = retry_cap_ms
         self._m = _phonebridge.Matrix(
             homeserver, token, os.fspath(token_file) if token_file is not None else None,
             user_agent, ca_file, tls_insecure, connect_timeout_ms, request_timeout_ms,
-            max_retries, retry_base_ms, retry_cap_ms, discovery_insecure_http)
+            retry_attempts, retry_initial_delay_ms, retry_max_delay_ms, discovery_insecure_http)
         if user is not None and password_file is not None:
             password = read_secret_file(password_file)
             self.login(user, password, device_id)

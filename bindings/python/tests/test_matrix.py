@@ -207,7 +207,7 @@ class TestMatrix(unittest.TestCase):
         c.logout()
         self.assertIsNone(c.access_token)
         with self.assertRaises(phonebridge.AuthError) as cm:
-            Client(self.url, token=token, max_retries=0).whoami()
+            Client(self.url, token=token, retry_attempts=1).whoami()
         self.assertEqual(cm.exception.errcode, "M_UNKNOWN_TOKEN")
         self.assertEqual(cm.exception.http_status, 401)
         with self.assertRaises(phonebridge.InvalidArgument):
@@ -257,7 +257,15 @@ class TestMatrix(unittest.TestCase):
         with self.assertRaises(phonebridge.AuthError):
             Client(self.url, token_file=self.secret("open.token", "t", 0o644))
         with self.assertRaises(phonebridge.AuthError):
-            Client(self.url, token="nope", max_retries=0).whoami()
+            Client(self.url, token="nope", retry_attempts=1).whoami()
+        # the old retry keywords: still taken, with a DeprecationWarning
+        with self.assertWarns(DeprecationWarning):
+            with self.assertRaises(phonebridge.AuthError):
+                Client(self.url, token="nope", max_retries=0, retry_base_ms=1, retry_cap_ms=2).whoami()
+        # durations are unsigned ms: a negative one is refused, naming the member
+        with self.assertRaises(phonebridge.InvalidArgument) as cm:
+            Client(self.url, token="nope", request_timeout_ms=-1)
+        self.assertIn("request_timeout_ms", str(cm.exception))
         with self.assertRaises(phonebridge.AuthError):
             Client(self.url, user="alice", password_file=self.secret("bad.pw", "wrong"))
 
