@@ -322,7 +322,7 @@ int main(int argc, char **argv)
 		case 'P': o.poll_interval_ms = atoi(optarg); break;
 		case 'W': o.webhook = optarg; break;
 		case 'C': o.ca_file = optarg; break;
-		case 'k': o.insecure_tls = true; break;
+		case 'k': o.tls_insecure = true; break;
 		case 'v': verbose++; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("pb-modem (libphonebridge) %s\n", pb_version_string()); return 0;

@@ -93,7 +93,7 @@ static void setup(void)
 
 	pb_matrix_options o = PB_MATRIX_OPTIONS_INIT;
 	o.homeserver = "http://127.0.0.1:9";
-	o.max_retries = 0;
+	o.retry.attempts = 1;
 	o.connect_timeout_ms = 200;
 	if (pb_matrix_new(&mx, &o) < 0 || pb_matrix__set_string(&mx->user_id, "@bot:fuzz") < 0 ||
 	    pb_matrix__set_string(&mx->device_id, "FUZZDEV") < 0)

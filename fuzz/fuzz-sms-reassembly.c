@@ -28,7 +28,7 @@ static void take(pb_sms_assembled *a)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	pb_sms_reassembler_options o = PB_SMS_REASSEMBLER_OPTIONS_INIT;
-	o.timeout = 100;
+	o.timeout_ms = 100;
 	o.max_groups = size > 0 && (data[0] & 0x80) ? 3 : 0;
 	pb_sms_reassembler *r;
 	if (pb_sms_reassembler_new(&r, &o) != 0)

@@ -19,7 +19,13 @@
 # owner's reply leaves as an SMS, its delivery report becomes the puppet's
 # read receipt, a SIGKILL after a transaction was journaled but before its
 # 200 makes Synapse send it again and its message leaves once, a new
-# contact gets a new room with its puppet and the owner.
+# contact gets a new room made by its puppet (is_direct for the owner, the bot
+# an admin), and a SIGKILL between that createRoom and the store leaves
+# exactly one room for the contact after the restart; !contacts import of a
+# vCard renames the puppets at once and makes the cards' pictures their
+# avatars (uploaded once); a group MMS room has every participant's puppet as
+# a member and each message comes from its sender's puppet.
+import base64
 import json
 import os
 import re
@@ -229,15 +235,35 @@ try:
     ok(wait_for(lambda: (PEER, "Exactly once") in sent_texts(), "the SMS", 120), "its message leaves as an SMS")
     ok(sent_texts().count((PEER, "Exactly once")) == 1, "once")
 
-    # --- 7. a new contact: a new room, its puppet, the owner invited --------------------
+    # --- 7. a new contact: its puppet makes the room; SIGKILL right after createRoom ------
+    ok(bridged.terminate() == 0, "the bridge stops")
+    flag = os.path.join(tmp, "killed-create")
+    os.environ["PBB_TEST_KILL_AFTER_CREATE"] = flag
+    bridged.start()
+    del os.environ["PBB_TEST_KILL_AFTER_CREATE"]
+    wait_for(lambda: bridged.log_has("appservice: listening"), "the listener", 60)
     modem.ctl("deliver " + deliver7(PEER2, "I am new here", 3))
+    ok(wait_for(lambda: os.path.exists(flag) and not bridged.running(), "the kill", 120),
+       "killed between the puppet's createRoom and the store")
+    bridged.start()
     got = wait_for(lambda: find_message(bot_token, "I am new here"), "the new contact's message", 120)
     ok(got and got[1]["sender"] == PUPPET2 and got[0] != room, "a new contact writes from its puppet in a new room")
+    puppet_rooms = api("GET", "/_matrix/client/v3/joined_rooms?user_id=" + q(PUPPET2), token=as_tok)["joined_rooms"]
+    ok(got and puppet_rooms == [got[0]], "after the restart: exactly one room for the contact (%d)" % len(puppet_rooms))
+    ok(bridged.log_has("found again (by its marker)"), "the room made before the crash was found by its marker")
+    ok(not bridged.log_has("ignored an invite", "@sms_"), "the puppet's invite of the bot is not logged as a stranger's")
     if got:
+        state = api("GET", "/_matrix/client/v3/rooms/%s/state" % q(got[0]), token=bot_token)
+        ok(any(e["type"] == "m.room.create" and e["sender"] == PUPPET2 for e in state) and
+           any(e["type"] == "org.phonebridge.room" and e["sender"] == PUPPET2 for e in state),
+           "the room was created by the contact's puppet")
         st_ = api("GET", "/_matrix/client/v3/rooms/%s/state/m.room.member/%s" % (q(got[0]), q(OWNER)),
                   token=bot_token)
         ok(st_.get("membership") == "invite" and st_.get("is_direct") is True,
            "the owner is invited to it as a direct room")
+        pl = api("GET", "/_matrix/client/v3/rooms/%s/state/m.room.power_levels/" % q(got[0]), token=bot_token)
+        ok(pl.get("users", {}).get("@pbbot:localhost") == 100 and pl["users"].get(PUPPET2) == 100
+           and pl["users"].get(OWNER) == 100, "the bot, the puppet and the owner are its admins")
     name = api("GET", "/_matrix/client/v3/profile/%s/displayname" % q(PUPPET2), token=owner_token)
     ok(name.get("displayname") == PEER2, "an unknown contact's puppet is named by its number")
     # the contact gets a name (as !contacts import gives one): the puppet follows
@@ -275,6 +301,43 @@ try:
     ok(wait_for(lambda: ("+4930111222", "From the control room") in sent_texts(), "the !sms message", 120),
        "!sms NUMBER TEXT sends an SMS")
 
+    # --- 8b. !contacts import: display names and vCard pictures at once ---------------
+    png = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5E"
+                           "rkJggg==")
+    b64 = base64.b64encode(png).decode()
+    vcf = ("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Robert Mobile\r\nTEL:%s\r\nPHOTO;ENCODING=b;TYPE=PNG:%s\r\n"
+           "END:VCARD\r\nBEGIN:VCARD\r\nVERSION:4.0\r\nFN:Alice Phone\r\nTEL:%s\r\n"
+           "PHOTO:data:image/png;base64,%s\r\nEND:VCARD\r\n" % (PEER2, b64, PEER, b64)).encode()
+
+    def import_vcf(txn):
+        url = api("POST", "/_matrix/media/v3/upload?filename=contacts.vcf", vcf, owner_token)["content_uri"]
+        api("PUT", "/_matrix/client/v3/rooms/%s/send/m.room.message/%s" % (q(ctl), txn),
+            {"msgtype": "m.file", "body": "!contacts import", "filename": "contacts.vcf", "url": url,
+             "info": {"mimetype": "text/vcard"}}, owner_token)
+        return wait_for(lambda: [e["content"]["body"] for e in messages(ctl, bot_token)
+                                 if e["content"].get("body", "").startswith("Imported")], "the import answer", 120)
+
+    def profile(user):
+        return api("GET", "/_matrix/client/v3/profile/" + q(user), token=owner_token)
+    answers = import_vcf("c3") if ctl else None
+    print("# %s" % answers, flush=True)
+    ok(answers and wait_for(lambda: profile(PUPPET2).get("displayname") == "Robert Mobile", "the new name", 60),
+       "!contacts import renames the puppet at once, not at its next message")
+    av = profile(PUPPET2).get("avatar_url", "")
+    ok(av.startswith("mxc://") and profile(PUPPET).get("avatar_url") == av,
+       "the vCard pictures (base64, data: URI) are the puppets' avatars, the same picture uploaded once")
+    server, media = av[6:].split("/", 1) if av.startswith("mxc://") else ("x", "x")
+    # (the legacy path: the Synapse of ../shared predates authenticated media)
+    ok(av.startswith("mxc://") and api("GET", "/_matrix/media/v3/download/%s/%s" % (server, media),
+                                       token=owner_token) == png,
+       "the avatar is the card's picture")
+    if ctl:
+        import_vcf("c4")
+        wait_for(lambda: len([e for e in messages(ctl, bot_token)
+                              if e["content"].get("body", "").startswith("Imported")]) == 2, "the second answer", 120)
+    ok(len([l for l in bridged.log_lines() if "picture uploaded" in l]) == 1,
+       "imported again: the picture is not uploaded again")
+
     # --- 9. a picture message: its contact's puppet posts the picture and the text ----
     for p in wap_push_parts(PEER, mms.push(PB_MMS, "T-as-pic", PEER), 0x56, 60):
         modem.ctl("deliver " + p)
@@ -285,6 +348,35 @@ try:
     ok(wait_for(lambda: any(e["sender"] == PUPPET and e["content"].get("body", "").startswith("Holiday photo")
                             for e in messages(room, bot_token)), "the MMS text", 60),
        "its subject and text too")
+
+    # --- 10. a group MMS: every participant's puppet a member, each sender's puppet posts --
+    PEER3, PUPPET3 = "+4916012345678", "@sms_4916012345678:localhost"
+
+    def group_message(tid, frm, to, text, n):
+        cmd = [PB_MMS, "encode", "retrieve-conf", "--from", frm, "--text", text, "--message-id", "M-" + tid]
+        for t in to:
+            cmd += ["--to", t]
+        with open(os.path.join(tmp, "mmsc", tid + ".mms"), "wb") as f:
+            f.write(subprocess.run(cmd, capture_output=True, check=True).stdout)
+        size = os.path.getsize(os.path.join(tmp, "mmsc", tid + ".mms"))
+        push = subprocess.run([PB_MMS, "encode", "notification", "--transaction-id", tid, "--location",
+                               "%s/files/t/%s.mms" % (mms.url, tid), "--from", frm, "--size", str(size), "--push"],
+                              capture_output=True, check=True).stdout
+        for p in wap_push_parts(frm, push, n, n):
+            modem.ctl("deliver " + p)
+
+    group_message("T-as-group-1", PEER3, [PEER, PEER2], "Party at 8", 0x61)
+    got = wait_for(lambda: find_message(bot_token, "Party at 8"), "the group message", 120)
+    grp = got[0] if got else None
+    ok(got and got[1]["sender"] == PUPPET3 and grp not in (room,), "a group MMS is posted by its sender's puppet")
+    members = api("GET", "/_matrix/client/v3/rooms/%s/joined_members" % q(grp), token=bot_token)["joined"] \
+        if grp else {}
+    ok(all(p in members for p in (PUPPET, PUPPET2, PUPPET3)), "every participant's puppet is a member of the group room")
+    group_message("T-as-group-2", PEER2, [PEER, PEER3], "I'll bring cake", 0x62)
+    got2 = wait_for(lambda: find_message(bot_token, "I'll bring cake"), "the second group message", 120)
+    ok(got2 and got2[0] == grp and got2[1]["sender"] == PUPPET2,
+       "the next one, from another participant, in the same room from that one's puppet")
+
 except Exception as e:  # a failure of the harness itself is a failed case, with its reason
     ok(False, "the test ran to its end: %r" % e)
 finally:

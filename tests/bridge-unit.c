@@ -82,6 +82,17 @@ static void test_bridge__config_bad(void **state)
 	assert_int_equal(c.retry_max_ms, 2000);
 	pbb_config_free(&c);
 	free(ini);
+
+	/* [modem] tls_insecure, the one spelling; insecure_tls still read */
+	expect_bad("[modem]\ntls_insecure = maybe\n", "tls_insecure: true or false");
+	const char *const spellings[] = { "tls_insecure", "insecure_tls" };
+	for (size_t i = 0; i < 2; i++) {
+		assert_true(asprintf(&ini, "%s[modem]\n%s = yes\n", good_ini, spellings[i]) > 0);
+		assert_int_equal(pbb_config_parse(&c, ini, err, sizeof(err)), 0);
+		assert_true(c.modem_insecure_tls);
+		pbb_config_free(&c);
+		free(ini);
+	}
 }
 
 static const char *base_ini = "[modem]\nbackend = at\ndevice = d\n[matrix]\nhomeserver = h\ntoken_file = t\n"
@@ -406,6 +417,17 @@ static void test_bridge__call_kinds_and_notices(void **state)
 	assert_int_equal(pbb_call_kind(&c), PBB_CALL_MISSED);
 	pbb_call_notice(&c, t, sizeof(t));
 	assert_non_null(strstr(t, "Missed call from +4930123456 (forward failed (486))"));
+	c.ended = "voicemail"; /* its m.audio says it: no notice of its own */
+	c.duration_ms = 13000;  /* answered by the screener for the message */
+	assert_int_equal(pbb_call_kind(&c), PBB_CALL_VOICEMAIL);
+	pbb_call_notice(&c, t, sizeof(t));
+	assert_non_null(strstr(t, "Missed call from +4930123456, voicemail left"));
+	pbb_call_line(&c, t, sizeof(t));
+	assert_non_null(strstr(t, ", voicemail"));
+	assert_null(strstr(t, "talked")); /* nobody did */
+	c.duration_ms = 0;
+	c.ended = "voicemail: nothing said";
+	assert_int_equal(pbb_call_kind(&c), PBB_CALL_MISSED);
 	c.verdict = "challenge"; /* passed a challenge, then the caller gave up: missed */
 	c.challenge = "press-digit:passed";
 	c.ended = "caller gave up";
@@ -426,6 +448,21 @@ static void test_bridge__call_kinds_and_notices(void **state)
 	assert_non_null(strstr(t, "anonymous"));
 	pbb_call_line(&none, t, sizeof(t));
 	assert_non_null(strstr(t, "anonymous: ?"));
+}
+
+static void test_bridge__voicemail_text(void **state)
+{
+	(void)state;
+	char *d, t[256];
+	pb_store *st = open_tmp_store(&d);
+	pbb_voicemail_text(st, "+4930123456", 5220, t, sizeof(t));
+	assert_string_equal(t, "Voicemail from +49 30123456, 0:05"); /* pb_phone_format() */
+	assert_pb_ok(pb_store_contact_set(st, "+4930123456", "Alice", NULL));
+	pbb_voicemail_text(st, "+4930123456", 65600, t, sizeof(t));
+	assert_string_equal(t, "Voicemail from Alice (+49 30123456), 1:06");
+	pbb_voicemail_text(st, NULL, 0, t, sizeof(t));
+	assert_string_equal(t, "Voicemail from an unknown caller, 0:00");
+	close_tmp_store(st, d);
 }
 
 static void test_bridge__config_calls(void **state)
@@ -838,13 +875,74 @@ static void test_bridge__contacts_vcard(void **state)
 	assert_non_null(strstr(c.skipped[1].why, "END:VCARD"));
 	pbb_contacts_free(&c);
 
-	/* 4.0: tel: URIs with parameters, a base64 PHOTO ignored */
+	/* 4.0: tel: URIs with parameters; a base64 PHOTO that is no whole
+	 * picture (a JPEG's first bytes) is left out with a reason */
 	c = parse_file("bridge/contacts-40.vcf", 0);
 	assert_int_equal(c.count, 2);
 	expect_entry(&c, 0, 1, "Zo\xc3\xab Chen", "+44-20-7946-0958");
 	expect_entry(&c, 1, 1, "Zo\xc3\xab Chen", "+33142685300");
-	assert_int_equal(c.n_skipped, 0);
+	assert_int_equal(c.n_skipped, 1);
+	assert_int_equal(c.skipped[0].line, 6);
+	assert_non_null(strstr(c.skipped[0].why, "not a PNG, GIF or JPEG"));
+	assert_int_equal(c.n_photos, 0);
+	assert_int_equal(c.items[0].photo, -1);
 	pbb_contacts_free(&c);
+}
+
+#define PNG_1X1 "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+
+/* vCard pictures: inline base64 and data: URIs kept once per card; links,
+ * non-pictures, bad base64 and oversized ones left out with a reason */
+static void test_bridge__contacts_photo(void **state)
+{
+	(void)state;
+	const char *vcf = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\r\nTEL:+4915111111111\r\nTEL:+4915111111112\r\n"
+			  "PHOTO;ENCODING=b;TYPE=PNG:" PNG_1X1 "\r\nEND:VCARD\r\n"
+			  "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Ben\r\nTEL:+4915122222222\r\n"
+			  "PHOTO:data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ\r\n"
+			  " AAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==\r\nEND:VCARD\r\n"
+			  "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Cat\r\nTEL:+4915133333333\r\n"
+			  "PHOTO:https://example.org/cat.jpg\r\nEND:VCARD\r\n"
+			  "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Dan\r\nTEL:+4915144444444\r\n"
+			  "PHOTO:data:image/png,notbase64\r\nEND:VCARD\r\n"
+			  "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Eve\r\nTEL:+4915155555555\r\n"
+			  "PHOTO;ENCODING=b:!!!!\r\nEND:VCARD\r\n"
+			  "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Fay\r\nTEL:+4915166666666\r\n"
+			  "PHOTO;ENCODING=b:SGVsbG8gd29ybGQ=\r\nEND:VCARD\r\n";
+	pbb_contacts c;
+	pb_parse_error perr;
+	assert_int_equal(pbb_contacts_parse((const uint8_t *)vcf, strlen(vcf), &c, &perr), 0);
+	assert_int_equal(c.count, 7);
+	assert_int_equal(c.n_photos, 2);
+	assert_int_equal(c.items[0].photo, 0);
+	assert_int_equal(c.items[1].photo, 0); /* one picture for the card's numbers */
+	assert_int_equal(c.items[2].photo, 1); /* folded data: URI */
+	for (size_t i = 3; i < 7; i++)
+		assert_int_equal(c.items[i].photo, -1);
+	assert_string_equal(c.photos[0].mimetype, "image/png");
+	assert_int_equal(c.photos[0].width, 1);
+	assert_int_equal(c.photos[1].len, c.photos[0].len);
+	assert_memory_equal(c.photos[0].data, c.photos[1].data, c.photos[0].len);
+	assert_int_equal(c.n_skipped, 4);
+	assert_non_null(strstr(c.skipped[0].why, "a link, which is never fetched"));
+	assert_non_null(strstr(c.skipped[1].why, "without base64"));
+	assert_non_null(strstr(c.skipped[2].why, "not base64"));
+	assert_non_null(strstr(c.skipped[3].why, "not a PNG, GIF or JPEG"));
+	pbb_contacts_free(&c);
+
+	/* a picture over the cap: refused before it is decoded */
+	pb_buf big = PB_BUF_INIT;
+	assert_int_equal(pb_buf_puts(&big, "BEGIN:VCARD\r\nFN:Gus\r\nTEL:+4915177777777\r\nPHOTO;ENCODING=b:"), 0);
+	for (size_t i = 0; i < 2 * PBB_CONTACTS_PHOTO_MAX_BYTES / 4 + 1; i++)
+		assert_int_equal(pb_buf_puts(&big, "AAAA"), 0);
+	assert_int_equal(pb_buf_puts(&big, "\r\nEND:VCARD\r\n"), 0);
+	assert_int_equal(pbb_contacts_parse(big.data, big.len, &c, &perr), 0);
+	assert_int_equal(c.count, 1);
+	assert_int_equal(c.n_photos, 0);
+	assert_int_equal(c.n_skipped, 1);
+	assert_non_null(strstr(c.skipped[0].why, "larger than"));
+	pbb_contacts_free(&c);
+	pb_buf_dispose(&big);
 }
 
 static void test_bridge__contacts_csv(void **state)
@@ -956,6 +1054,19 @@ static void test_bridge__inbound_journal(void **state)
 	assert_int_equal(pbb_msg_is(st, r, "text"), 1);
 	pb_store_msg_free(r);
 
+	/* the AT backend's time is the SMSC's, ISO 8601 with its zone: kept as
+	 * sent_at (it used to be read as "YYYY-MM-DD HH:MM:SS" only, and lost) */
+	m.id = (char *)"4";
+	m.time = (char *)"2011-02-28T11:50:50-05:00";
+	m.text = (char *)"from an AT modem";
+	assert_int_equal(pbb_inbound_journal(st, "at", "DE", &m, &id2), 0);
+	assert_pb_ok(pb_store_msg_get(st, id2, &r));
+	assert_int_equal(r->sent_at, 1298911850000LL);
+	pb_store_msg_free(r);
+	m.id = (char *)"1,2,3";
+	m.time = (char *)"2024-05-01 10:30:00";
+	m.text = (char *)"three parts joined";
+
 	/* an MMS notification: its raw bytes are kept before it leaves the box */
 	static const uint8_t push[] = { 0x01, 0x06, 0x03, 0xbe, 0xaf, 0x84, 0x8c, 0x82 };
 	m.type = PB_MODEM_MSG_MMS;
@@ -995,7 +1106,7 @@ static void test_bridge__inbound_journal(void **state)
 	pb_store_msg_free(r);
 	int64_t n;
 	assert_pb_ok(pb_store_msg_count(st, PB_STORE_INBOUND, PB_STORE_STORED, &n));
-	assert_int_equal(n, 3);
+	assert_int_equal(n, 4); /* with the AT one with a zone */
 	close_tmp_store(st, dir);
 }
 
@@ -1341,6 +1452,7 @@ int main(void)
 		cmocka_unit_test(test_bridge__room_keys),
 		cmocka_unit_test(test_bridge__calls_commands),
 		cmocka_unit_test(test_bridge__call_kinds_and_notices),
+		cmocka_unit_test(test_bridge__voicemail_text),
 		cmocka_unit_test(test_bridge__config_calls),
 		cmocka_unit_test(test_bridge__mms_participants),
 		cmocka_unit_test(test_bridge__outbound_mms),
@@ -1348,6 +1460,7 @@ int main(void)
 		cmocka_unit_test(test_bridge__report_match),
 		cmocka_unit_test(test_bridge__migrates_a_store_of_before_issue18),
 		cmocka_unit_test(test_bridge__contacts_vcard),
+		cmocka_unit_test(test_bridge__contacts_photo),
 		cmocka_unit_test(test_bridge__contacts_csv),
 		cmocka_unit_test(test_bridge__contacts_alloc_fail),
 	};

@@ -179,6 +179,85 @@ def stop(p):
             p.wait()
 
 
+# --- SIP: pb-screend and the Net::SIP phones of tests/sip/ (calls-test.py,
+# voicemail-test.py) ---
+
+SIP = os.path.join(ROOT, "tests/sip")
+
+
+def need_net_sip():
+    """Skip the whole test (TAP) without Net::SIP."""
+    if subprocess.run(["perl", "-MNet::SIP", "-e", "1"], capture_output=True).returncode != 0:
+        print("1..0 # SKIP Net::SIP is not installed (Debian package libnet-sip-perl)")
+        raise SystemExit(0)
+
+
+def shared_store(tmp):
+    """The store of both daemons in tmp/phonebridge, a 2770 directory as
+    /var/lib/phonebridge is installed (docs/bridge.md "Both daemons together")."""
+    shared = os.path.join(tmp, "phonebridge")
+    os.mkdir(shared)
+    os.chmod(shared, 0o2770)
+    return os.path.join(shared, "phone.db")
+
+
+def free_udp_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def sip_perl(script, *args):
+    """tests/sip/@script with @args: (process, its output Lines)."""
+    p = subprocess.Popen(["perl", os.path.join(SIP, script)] + list(args), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return p, Lines(p.stdout)
+
+
+def sip_call(port, caller, *args):
+    """A Net::SIP call (tests/sip/caller.pl @args) from @caller to pb-screend
+    on @port: its output lines, up to "done"."""
+    p, out = sip_perl("caller.pl", "--to", "sip:screen@127.0.0.1:%d" % port, "--from",
+                      "sip:%s@127.0.0.1" % caller, *args)
+    lines = []
+    try:
+        while not lines or not lines[-1].startswith("done"):
+            lines.append(out.get("", 90))
+    except RuntimeError:
+        lines.append("(no more lines within 90 s)")
+    p.wait(30)
+    return lines
+
+
+class Screend:
+    """pb-screend -c @conf, its output read by line (self.out)."""
+
+    def __init__(self, exe, conf):
+        self.proc = subprocess.Popen([exe, "-c", conf], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+        self.out = Lines(self.proc.stdout)
+
+    def ready(self):
+        """The SIP port once it says "pb-screend ready on ADDRESS:PORT"."""
+        line = self.out.get("", 30)
+        while "pb-screend ready on" not in line:
+            line = self.out.get("", 30)
+        return int(line.rsplit(":", 1)[1])
+
+    def stop(self, failed):
+        """SIGTERM (SIGKILL after 30 s); its output printed when @failed."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        while failed and not self.out.q.empty():
+            print("# screend: " + self.out.q.get())
+
+
 class Homeserver:
     """tests/matrix-homeserver.py; with state=FILE it can be killed and come
     back on the same port with the same rooms, events and tokens."""

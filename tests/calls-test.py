@@ -17,50 +17,29 @@
 #
 # usage: calls-test.py PATH/TO/pb-bridged PATH/TO/pb-screend
 import os
-import socket
 import sqlite3
 import stat
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bridge_env import (ROOT, AtModem, Daemon, Lines, Tap, bridge_config,  # noqa: E402
-                        finish, make_homeserver, secret_file, wait_for)
+from bridge_env import (ROOT, AtModem, Daemon, Screend, Tap, bridge_config, finish,  # noqa: E402
+                        free_udp_port, make_homeserver, need_net_sip, secret_file, shared_store, sip_call,
+                        sip_perl, wait_for)
 
 BRIDGED, SCREEND = sys.argv[1], sys.argv[2]
 CALLER = "+4915177778888"
 ROBOT = "+4918001234567"
-SIP = os.path.join(ROOT, "tests/sip")
 
 tap = Tap()
 ok = tap.ok
-if subprocess.run(["perl", "-MNet::SIP", "-e", "1"], capture_output=True).returncode != 0:
-    print("1..0 # SKIP Net::SIP is not installed (Debian package libnet-sip-perl)")
-    sys.exit(0)
-
-
-def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def perl(script, *args):
-    p = subprocess.Popen(["perl", os.path.join(SIP, script)] + list(args), stdin=subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    return p, Lines(p.stdout)
+need_net_sip()
 
 
 tmp = tempfile.mkdtemp(prefix="pb-calls-test-")
-shared = os.path.join(tmp, "phonebridge")  # as /var/lib/phonebridge: 2770, one group
-os.mkdir(shared)
-os.chmod(shared, 0o2770)
-store = os.path.join(shared, "phone.db")
+store = shared_store(tmp)  # as /var/lib/phonebridge/phone.db: 2770, one group
 homeserver = make_homeserver()
 modem = AtModem(tmp, "modem")
 owner_token = homeserver.login("bob", "builder")
@@ -78,21 +57,12 @@ with open(screend_conf, "w") as f:
             "[store]\npath = %s\n"
             "[policy]\nregion = DE\nchallenge = press-digit\nchallenge-params = digit=6 tries=1 timeout=4\n"
             "[log]\nlevel = info\n" % (callee_port, os.path.join(ROOT, "data/prompts"), store))
-screend = callee = screend_out = None
+screend = callee = None
 
 
 def call(port, caller, hold="1"):
     """A Net::SIP call from @caller; its output lines."""
-    p, out = perl("caller.pl", "--to", "sip:screen@127.0.0.1:%d" % port, "--from",
-                  "sip:%s@127.0.0.1" % caller, "--hold", hold)
-    lines = []
-    try:
-        while not lines or not lines[-1].startswith("done"):
-            lines.append(out.get("", 60))
-    except RuntimeError:
-        lines.append("(no more lines within 60 s)")
-    p.wait(30)
-    return lines
+    return sip_call(port, caller, "--hold", hold)
 
 
 def kv(key):
@@ -121,15 +91,10 @@ def calls_rows():
 
 try:
     bridged.start()
-    callee, callee_out = perl("callee.pl", "--port", str(callee_port))
+    callee, callee_out = sip_perl("callee.pl", "--port", str(callee_port))
     ok(callee_out.get("listening", 30) is not None, "the Net::SIP callee (forward target) listens")
-    screend = subprocess.Popen([SCREEND, "-c", screend_conf], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    screend_out = Lines(screend.stdout)
-    ready = screend_out.get("", 30)
-    while "pb-screend ready on" not in ready:
-        ready = screend_out.get("", 30)
-    port = int(ready.rsplit(":", 1)[1])
+    screend = Screend(SCREEND, screend_conf)
+    port = screend.ready()
     ok(port > 0, "pb-screend is ready on the same store (port %d)" % port)
 
     ctl_room = wait_for(lambda: next((rid for rid, evs in homeserver.stats()["events"].items()
@@ -239,15 +204,7 @@ except Exception as e:  # a crash of the test is a failure, with the daemons' lo
     ok(False, "test body raised %r" % e)
 finally:
     if screend is not None:
-        screend.terminate()
-        try:
-            screend.wait(30)
-        except subprocess.TimeoutExpired:
-            screend.kill()
-            screend.wait()
-        if tap.failed and screend_out is not None:
-            while not screend_out.q.empty():
-                print("# screend: " + screend_out.q.get())
+        screend.stop(tap.failed)
     if callee is not None:
         callee.terminate()
         callee.wait(10)

@@ -94,6 +94,9 @@ try:
                            "\u2717 [matrix] token_file %s: secret file %s: No such file" % ((os.path.join(tmp, "none.token"),) * 2)),
         "store": (config("b7.ini", st=os.path.join(tmp, "no-such-dir", "bridge.db")),
                   "\u2717 [bridge] store %s" % os.path.join(tmp, "no-such-dir", "bridge.db")),
+        "call log's password mode": (
+            config("b9.ini", extra="[calls]\nstore = postgresql://bridge@127.0.0.1:1/pb\npassword_file = %s" % loose),
+            "\u2717 [calls] password_file %s: secret file %s: mode 0644: readable by others" % (loose, loose)),
     }
     for what, (path, line) in bad.items():
         r = run(BRIDGED, "check", "-c", path)
@@ -192,6 +195,15 @@ try:
     show(r)
     r = run(SCREEND, "-c", screend_conf("s3.conf", st=os.path.join(tmp, "nowhere", "s.db")), "check")
     ok(r.returncode == EX_CONFIG and "\u2717 [store] path" in r.stdout, "pb-screend check refuses an unwritable store")
+    show(r)
+    r = run(SCREEND, "-c", screend_conf("s3v.conf", pw="[voicemail]\nenabled = yes\ngreeting = no-such-prompt\n"),
+            "check")
+    ok(r.returncode == EX_CONFIG and "\u2717 [voicemail] greeting no-such-prompt" in r.stdout,
+       "pb-screend check refuses a voicemail greeting the prompt set lacks")
+    show(r)
+    r = run(SCREEND, "-c", screend_conf("s3o.conf", pw="[voicemail]\nenabled = yes\nformat = opus\n"), "check")
+    ok(r.returncode == 0 and "\u2713 [voicemail] greeting voicemail, format opus" in r.stdout,
+       "pb-screend check passes voicemail with the default greeting, in Ogg Opus")
     show(r)
 
     # --- 4. pb-screend check --online: REGISTER with digest at kamailio --------

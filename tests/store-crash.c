@@ -264,7 +264,7 @@ static void verify(const char *path, struct model *m, int round, int *ahead_tota
 			fail_msg("round %d: row %lld is %s/%d, reported %s/%d", round, (long long)w->id,
 				 pb_store_state_name(msg->state), msg->attempts, pb_store_state_name(w->state),
 				 w->attempts);
-		ahead += msg->state != w->state || msg->attempts != w->attempts;
+		ahead += (int)msg->state != w->state || msg->attempts != w->attempts;
 		pb_store_msg_free(msg);
 	}
 	for (size_t i = 0; i < m->nhash; i++) {

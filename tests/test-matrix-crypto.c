@@ -120,7 +120,7 @@ static pb_matrix *offline(const json_t *f)
 {
 	pb_matrix_options o = PB_MATRIX_OPTIONS_INIT;
 	o.homeserver = "http://127.0.0.1:9";
-	o.max_retries = 0;
+	o.retry.attempts = 1;
 	o.connect_timeout_ms = 2000;
 	pb_matrix *m;
 	assert_pb_ok(pb_matrix_new(&m, &o));

@@ -187,8 +187,8 @@ static pb_matrix *connect_as(const char *name, const char *password)
 {
 	pb_matrix_options o = PB_MATRIX_OPTIONS_INIT;
 	o.homeserver = need_hs()->url;
-	o.retry_base_ms = 20;
-	o.retry_cap_ms = 200;
+	o.retry.initial_delay_ms = 20;
+	o.retry.max_delay_ms = 200;
 	pb_matrix *m;
 	assert_pb_ok(pb_matrix_new(&m, &o));
 	assert_pb_ok(pb_matrix_login_password(m, user(name), password, NULL));
@@ -404,6 +404,46 @@ static void test_matrix__urls_escape_path_segments(void **state)
 
 	o.homeserver = "ftp://example.org";
 	assert_pb_error(pb_matrix_new(&m, &o), PB_EINVAL);
+	/* the retry policy: its defaults, its own members, the deprecated ones
+	 * it replaces (read when its own are 0), and a version 1 caller's struct */
+	o.homeserver = "https://example.org";
+	assert_pb_ok(pb_matrix_new(&m, &o));
+	assert_int_equal(m->attempts, 6);
+	assert_int_equal(m->retry_base_ms, 500);
+	assert_int_equal(m->retry_cap_ms, 30000);
+	pb_matrix_free(m);
+	o.retry = (pb_retry_policy){ 2, 40, 400 };
+	assert_pb_ok(pb_matrix_new(&m, &o));
+	assert_int_equal(m->attempts, 2);
+	assert_int_equal(m->retry_base_ms, 40);
+	assert_int_equal(m->retry_cap_ms, 400);
+	pb_matrix_free(m);
+	o.retry = (pb_retry_policy){ 0, 0, 0 };
+	o.max_retries = 0;
+	o.retry_base_ms = 7;
+	o.retry_cap_ms = 70;
+	assert_pb_ok(pb_matrix_new(&m, &o));
+	assert_int_equal(m->attempts, 1);
+	assert_int_equal(m->retry_base_ms, 7);
+	assert_int_equal(m->retry_cap_ms, 70);
+	pb_matrix_free(m);
+	pb_matrix_options v1 = o;
+	v1.version = 1;
+	v1.retry = (pb_retry_policy){ 9, 9, 9 }; /* not there in version 1 */
+	assert_pb_ok(pb_matrix_new(&m, &v1));
+	assert_int_equal(m->attempts, 1);
+	assert_int_equal(m->retry_base_ms, 7);
+	pb_matrix_free(m);
+	o.retry.max_delay_ms = (unsigned)-1;
+	assert_pb_error(pb_matrix_new(&m, &o), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "pb_matrix_options.retry.max_delay_ms"));
+	o.retry.max_delay_ms = 0;
+	/* durations are unsigned ms: more than INT_MAX (a C caller's -1) is refused */
+	o.homeserver = "https://example.org";
+	o.request_timeout_ms = (unsigned)-1;
+	assert_pb_error(pb_matrix_new(&m, &o), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "pb_matrix_options.request_timeout_ms"));
+	o.request_timeout_ms = 0;
 	o.homeserver = "https://example.org/?x";
 	assert_pb_error(pb_matrix_new(&m, &o), PB_EINVAL);
 	o.homeserver = NULL;
@@ -769,7 +809,7 @@ static void test_matrix__retries_429_500_drops_and_slowness(void **state)
 	o.homeserver = need_hs()->url;
 	o.access_token = pb_matrix_access_token(m);
 	o.request_timeout_ms = 300;
-	o.retry_base_ms = 10;
+	o.retry.initial_delay_ms = 10;
 	pb_matrix *quick;
 	assert_pb_ok(pb_matrix_new(&quick, &o));
 	hs_ctl("/_test/fault", "{\"kind\":\"slow\",\"delay_ms\":1500,\"path\":\"/send/m.room.message/t-slow\"}");
@@ -926,7 +966,7 @@ static void test_matrix__tls_is_verified_by_default(void **state)
 		fail_msg("cannot start the emulator with TLS");
 	pb_matrix_options o = PB_MATRIX_OPTIONS_INIT;
 	o.homeserver = tls.url;
-	o.max_retries = 0;
+	o.retry.attempts = 1;
 	pb_matrix *m;
 	/* a certificate no system CA signed: refused */
 	assert_pb_ok(pb_matrix_new(&m, &o));
@@ -1040,6 +1080,8 @@ typedef struct as_seen {
 	char path[8][160];
 	int n, registers;
 	bool user_id_on_register;
+	bool created; /* a createRoom with the body as given, as @sms_1:x */
+	bool avatar;  /* PUT .../profile/@sms_1:x/avatar_url with the URI */
 } as_seen;
 
 static int as_hs(pb_listener_request *req, void *ud)
@@ -1062,6 +1104,15 @@ static int as_hs(pb_listener_request *req, void *ud)
 			status = 400;
 			ans = "{\"errcode\":\"M_USER_IN_USE\",\"error\":\"taken\"}";
 		}
+	} else if (strstr(path, "/profile/%40sms_1%3Ax/avatar_url")) {
+		size_t len;
+		const char *body = (const char *)pb_listener_request_body(req, &len);
+		s->avatar = strstr(body, "\"mxc://x/abc\"") != NULL;
+	} else if (strstr(path, "/createRoom")) {
+		size_t len;
+		const char *body = (const char *)pb_listener_request_body(req, &len);
+		s->created = strstr(body, "\"initial_state\"") && strstr(q, "user_id=%40sms_1%3Ax");
+		ans = "{\"room_id\":\"!new:x\"}";
 	} else if (strstr(path, "/send/")) {
 		ans = "{\"event_id\":\"$e\"}";
 	} else if (strstr(path, "/joined_rooms")) {
@@ -1125,6 +1176,21 @@ static void test_matrix__appservice_acts_as_its_users(void **state)
 	pb_matrix_sync_callbacks cb = { count_state, NULL, NULL, NULL, &n };
 	assert_pb_ok(pb_matrix_rooms_state(m, types, &cb));
 	assert_int_equal(n, 2);
+	/* a room made as a user, from a body as given; not JSON: refused before sending */
+	char *room = NULL;
+	assert_pb_ok(pb_matrix_act_as(m, "@sms_1:x"));
+	assert_pb_error(pb_matrix_create_room(m, "[1]", &room), PB_EINVAL);
+	assert_pb_error(pb_matrix_create_room(m, "{", &room), PB_EINVAL);
+	assert_null(room);
+	assert_false(s.created);
+	assert_pb_ok(pb_matrix_create_room(m, "{\"preset\":\"private_chat\",\"initial_state\":[]}", &room));
+	assert_string_equal(room, "!new:x");
+	assert_true(s.created);
+	pb_free(room);
+	/* a user's avatar: an mxc:// URI only */
+	assert_pb_error(pb_matrix_set_avatar_url(m, NULL, "https://example.org/a.png"), PB_EINVAL);
+	assert_pb_ok(pb_matrix_set_avatar_url(m, NULL, "mxc://x/abc"));
+	assert_true(s.avatar);
 	pb_matrix_free(m);
 	pb_listener_free(l);
 }

@@ -975,6 +975,156 @@ static int alloc_scenario(void *ctx)
 	return rc;
 }
 
+/* --- recording --------------------------------------------------------------------- */
+
+/* Send @p n samples to @p mc as 20 ms PCMU packets; packet @p lose (0: none) is lost. */
+static void send_pcm(pb_media_call *mc, pb_rtp_sender *tx, const int16_t *pcm, size_t n, size_t lose)
+{
+	pb_buf b = PB_BUF_INIT;
+	for (size_t i = 0, pkt = 1; i + 160 <= n; i += 160, pkt++) {
+		uint8_t g[160];
+		char d[4];
+		size_t nd;
+		pb_g711_encode(PB_CODEC_PCMU, g, pcm + i, 160);
+		pb_buf_clear(&b);
+		assert_pb_ok(pb_rtp_sender_next(tx, &b, g, 160, 160, false));
+		if (pkt != lose)
+			assert_pb_ok(pb_media_call_receive(mc, b.data, b.len, d, sizeof(d), &nd, NULL));
+	}
+	pb_buf_dispose(&b);
+}
+
+/* Read a file libsndfile can open from @p data: its rate and frames. */
+static void sound_of(const pb_buf *data, int *rate, int *channels, sf_count_t *frames)
+{
+	char path[] = "/tmp/pb-media-rec-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data->data, data->len), (ssize_t)data->len);
+	close(fd);
+	SF_INFO info = { 0 };
+	SNDFILE *f = sf_open(path, SFM_READ, &info);
+	unlink(path);
+	assert_non_null(f);
+	*rate = info.samplerate;
+	*channels = info.channels;
+	/* count what decodes rather than trusting the header */
+	short buf[4096];
+	sf_count_t got, total = 0;
+	while ((got = sf_readf_short(f, buf, (sf_count_t)(sizeof(buf) / sizeof(buf[0]) / info.channels))) > 0)
+		total += got;
+	*frames = total;
+	sf_close(f);
+}
+
+/* The sink of two recorders at once: the same audio as WAV and as Ogg Opus. */
+static void tee(const int16_t *samples, size_t n, void *userdata)
+{
+	pb_recorder **r = userdata;
+	pb_recorder_sink(samples, n, r[0]);
+	if (r[1])
+		pb_recorder_sink(samples, n, r[1]);
+}
+
+static void test_media__recorder_takes_call_audio(void **state)
+{
+	(void)state;
+	pb_prompt *beep;
+	assert_pb_ok(pb_prompt_tone(&beep, PB_TONE_BEEP)); /* 250 ms at -10 dBm0 */
+	size_t talk = 8 * beep->count, quiet = 3 * PB_MEDIA_RATE;
+	int16_t *pcm = calloc(talk + quiet, sizeof(int16_t));
+	assert_non_null(pcm);
+	for (size_t i = 0; i < 8; i++)
+		memcpy(pcm + i * beep->count, beep->samples, beep->count * sizeof(int16_t));
+	pb_prompt_free(beep);
+
+	pb_recorder_options ro = PB_RECORDER_OPTIONS_INIT;
+	ro.silence_ms = 2000;
+	pb_recorder *rs[2] = { NULL, NULL }, *r;
+	assert_pb_ok(pb_recorder_new(&rs[0], &ro));
+	r = rs[0];
+	ro.format = PB_RECORDER_OPUS;
+	int orc = pb_recorder_new(&rs[1], &ro);
+	if (orc == PB_EUNSUPPORTED)
+		print_message("# skipped Ogg Opus: %s\n", pb_error_last()->message);
+	else
+		assert_pb_ok(orc);
+	ro.format = PB_RECORDER_WAV;
+	pb_media_call_options o = PB_MEDIA_CALL_OPTIONS_INIT;
+	pb_media_call *mc;
+	assert_pb_ok(pb_media_call_new(&mc, &o));
+	pb_rtp_sender tx;
+	pb_rtp_sender_init(&tx, 0, 0x51, 65500, 0); /* the sequence wraps on the way */
+	/* before the sink is set nothing is recorded */
+	send_pcm(mc, &tx, pcm + talk, 1600, 0);
+	pb_media_call_set_audio_sink(mc, tee, rs);
+	send_pcm(mc, &tx, pcm, talk + quiet, 30); /* one packet lost in the tone */
+	assert_int_equal(pb_recorder_state(r), PB_RECORDER_SILENCE);
+	assert_true(pb_recorder_heard(r));
+	/* 2 s of tone and half a second of the silence that ended it */
+	uint64_t ms = pb_recorder_duration_ms(r);
+	assert_true(ms >= 2400 && ms <= 2600);
+	/* more audio after the end is ignored */
+	send_pcm(mc, &tx, pcm, 1600, 0);
+	assert_int_equal(pb_recorder_duration_ms(r), ms);
+	pb_media_call_set_audio_sink(mc, NULL, NULL);
+
+	pb_buf wav = PB_BUF_INIT, opus = PB_BUF_INIT;
+	assert_pb_ok(pb_buf_put(&wav, "x", 1)); /* appended after what is there */
+	assert_pb_ok(pb_recorder_finish(r, &wav));
+	assert_memory_equal(wav.data, "xRIFF", 5);
+	memmove(wav.data, wav.data + 1, wav.len - 1);
+	wav.len--;
+	assert_pb_error(pb_recorder_finish(r, &wav), PB_ESTATE); /* once */
+	assert_int_equal(pb_recorder_duration_ms(r), ms);
+	int rate, ch;
+	sf_count_t frames;
+	sound_of(&wav, &rate, &ch, &frames);
+	assert_int_equal(rate, 8000);
+	assert_int_equal(ch, 1);
+	assert_int_equal((uint64_t)frames * 1000 / 8000, ms);
+	assert_string_equal(pb_recorder_mimetype(PB_RECORDER_WAV), "audio/wav");
+	if (rs[1]) {
+		assert_int_equal(pb_recorder_duration_ms(rs[1]), ms);
+		assert_pb_ok(pb_recorder_finish(rs[1], &opus));
+		assert_memory_equal(opus.data, "OggS", 4);
+		assert_true(opus.len < wav.len / 4);
+		sound_of(&opus, &rate, &ch, &frames);
+		double secs = (double)frames / rate;
+		assert_true(secs > 2.3 && secs < 2.8);
+		assert_string_equal(pb_recorder_mimetype(PB_RECORDER_OPUS), "audio/ogg");
+	}
+	pb_buf_dispose(&wav);
+	pb_buf_dispose(&opus);
+	pb_recorder_free(rs[0]);
+	pb_recorder_free(rs[1]);
+
+	/* silence only: never ends on silence, nothing heard; max_ms ends it */
+	ro.max_ms = 1000;
+	assert_pb_ok(pb_recorder_new(&r, &ro));
+	assert_int_equal(pb_recorder_feed(r, pcm + talk, 4000), PB_RECORDER_RECORDING);
+	assert_int_equal(pb_recorder_feed(r, pcm + talk, 8000), PB_RECORDER_FULL);
+	assert_false(pb_recorder_heard(r));
+	assert_int_equal(pb_recorder_duration_ms(r), 500); /* trailing silence beyond 0.5 s goes */
+	pb_recorder_free(r);
+
+	/* options are checked */
+	ro.max_ms = 600001;
+	assert_pb_error(pb_recorder_new(&r, &ro), PB_EINVAL);
+	ro.max_ms = 0;
+	ro.silence_dbm0 = 3;
+	assert_pb_error(pb_recorder_new(&r, &ro), PB_EINVAL);
+	ro.silence_dbm0 = 0;
+	ro.format = (pb_recorder_format)9;
+	assert_pb_error(pb_recorder_new(&r, &ro), PB_EINVAL);
+	ro.format = PB_RECORDER_WAV;
+	ro.version = 0;
+	assert_pb_error(pb_recorder_new(&r, &ro), PB_EINVAL);
+	assert_null(pb_recorder_mimetype((pb_recorder_format)7));
+	pb_media_call_free(mc);
+	free(pcm);
+}
+
 static void test_media__allocation_failures(void **state)
 {
 	(void)state;
@@ -1068,6 +1218,7 @@ int main(void)
 		cmocka_unit_test(test_media__call_plays_prompts_as_rtp),
 		cmocka_unit_test(test_media__session_over_media),
 		cmocka_unit_test(test_media__allocation_failures),
+		cmocka_unit_test(test_media__recorder_takes_call_audio),
 	};
 	return pb_test_run("media", tests);
 }

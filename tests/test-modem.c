@@ -231,6 +231,28 @@ static void test_modem__unknown_backend(void **state)
 	assert_pb_error(pb_modem_open(&m, "hilink", &o), PB_EINVAL);
 }
 
+/* Durations are unsigned ms; more than INT_MAX (a C caller's -1) is refused
+ * before anything is opened, naming the member. */
+static void test_modem__timeouts_out_of_range(void **state)
+{
+	(void)state;
+	pb_modem *m = (pb_modem *)1;
+	pb_modem_options o = PB_MODEM_OPTIONS_INIT;
+	o.url = "http://127.0.0.1:9";
+	o.timeout_ms = (unsigned)-1;
+	assert_pb_error(pb_modem_open(&m, "hilink", &o), PB_EINVAL);
+	assert_null(m);
+	assert_non_null(strstr(pb_error_last()->message, "pb_modem_options.timeout_ms"));
+	o.timeout_ms = 0;
+	o.send_timeout_ms = 2147483648u;
+	assert_pb_error(pb_modem_open(&m, "at", &o), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "pb_modem_options.send_timeout_ms"));
+	o.send_timeout_ms = 0;
+	o.poll_interval_ms = (unsigned)-1;
+	assert_pb_error(pb_modem_open(&m, "hilink", &o), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "pb_modem_options.poll_interval_ms"));
+}
+
 static void test_modem__credential_file_modes(void **state)
 {
 	(void)state;
@@ -1517,6 +1539,9 @@ static const pb_sms_reassembly_store_ops mem_ops = { PB_SMS_REASSEMBLY_STORE_VER
 static void watch_setup(pb_modem *m, mem_store *ms)
 {
 	pb_modem_watch_options o = PB_MODEM_WATCH_OPTIONS_INIT;
+	o.incomplete_timeout_ms = (unsigned)-1; /* a C caller's -1: refused, the setup unchanged */
+	assert_pb_error(pb_modem_watch_setup(m, &o), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "pb_modem_watch_options.incomplete_timeout_ms"));
 	o.incomplete_timeout_ms = INCOMPLETE_MS;
 	o.store = &mem_ops;
 	o.store_userdata = ms;
@@ -1927,11 +1952,77 @@ static void test_modem__smseagle_webhook_apikey(void **state)
 	emu_stop(&e);
 }
 
+/* pb_modem_msg.time is the box's text; pb_modem_msg_time_ms() gives every
+ * form the backends produce as ms since the epoch, and says where others fail. */
+static void test_modem__msg_time_in_one_type(void **state)
+{
+	(void)state;
+	pb_modem_msg m = { .id = (char *)"1" };
+	int64_t at = 1;
+	assert_pb_error(pb_modem_msg_time_ms(&m, &at), PB_ENOTFOUND);
+	assert_int_equal(at, 0);
+	/* AT: ISO 8601 with the SMSC's zone, exact */
+	m.time = (char *)"2011-02-28T11:50:50-05:00";
+	assert_pb_ok(pb_modem_msg_time_ms(&m, &at));
+	assert_int_equal(at, 1298911850000LL);
+	m.time = (char *)"2011-02-28T16:50:50+00:00";
+	assert_pb_ok(pb_modem_msg_time_ms(&m, &at));
+	assert_int_equal(at, 1298911850000LL);
+	m.time = (char *)"2011-02-28T16:50:50Z";
+	assert_pb_ok(pb_modem_msg_time_ms(&m, &at));
+	assert_int_equal(at, 1298911850000LL);
+	/* HiLink, SMSEagle: the box's local time, read in this host's zone */
+	char *tz = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
+	setenv("TZ", "UTC", 1);
+	tzset();
+	m.time = (char *)"2011-02-28 16:50:50";
+	assert_pb_ok(pb_modem_msg_time_ms(&m, &at));
+	assert_int_equal(at, 1298911850000LL);
+	setenv("TZ", "CET-1", 1); /* POSIX form: no zone files needed */
+	tzset();
+	assert_pb_ok(pb_modem_msg_time_ms(&m, &at));
+	assert_int_equal(at, 1298911850000LL - 3600000);
+	if (tz)
+		setenv("TZ", tz, 1);
+	else
+		unsetenv("TZ");
+	tzset();
+	free(tz);
+	/* anything else: where it went wrong */
+	m.time = (char *)"28.02.2011 16:50";
+	assert_pb_error(pb_modem_msg_time_ms(&m, &at), PB_EMALFORMED);
+	assert_non_null(strstr(pb_error_last()->message, "offset 2"));
+	m.time = (char *)"2011-02-28 16:50";
+	assert_pb_error(pb_modem_msg_time_ms(&m, &at), PB_EMALFORMED);
+	assert_non_null(strstr(pb_error_last()->message, "ends early"));
+	m.time = (char *)"2011-13-28 16:50:50";
+	assert_pb_error(pb_modem_msg_time_ms(&m, &at), PB_EMALFORMED);
+	m.time = (char *)"2011-02-28 16:50:50 CET";
+	assert_pb_error(pb_modem_msg_time_ms(&m, &at), PB_EMALFORMED);
+	assert_non_null(strstr(pb_error_last()->message, "offset 19"));
+}
+
+/* The old spelling insecure_tls is the same member as tls_insecure. */
+static void test_modem__deprecated_insecure_tls_is_tls_insecure(void **state)
+{
+	(void)state;
+	pb_modem_options o = PB_MODEM_OPTIONS_INIT;
+	assert_false(o.tls_insecure);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	o.insecure_tls = true;
+	assert_true(o.tls_insecure);
+	o.tls_insecure = false;
+	assert_false(o.insecure_tls);
+#pragma GCC diagnostic pop
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_modem__unknown_backend),
+		cmocka_unit_test(test_modem__timeouts_out_of_range),
 		cmocka_unit_test(test_modem__credential_file_modes),
 		cmocka_unit_test(test_modem__user_backend),
 		cmocka_unit_test(test_modem__msg_list_alloc_failures),
@@ -1969,6 +2060,8 @@ int main(void)
 		cmocka_unit_test(test_modem__send_fate),
 		cmocka_unit_test(test_modem__smseagle_webhook_watch),
 		cmocka_unit_test(test_modem__smseagle_webhook_apikey),
+		cmocka_unit_test(test_modem__msg_time_in_one_type),
+		cmocka_unit_test(test_modem__deprecated_insecure_tls_is_tls_insecure),
 	};
 	return pb_test_run("modem", tests);
 }

@@ -108,6 +108,30 @@ static void test_screener__required_options(void **state)
 	o.target = NULL;
 	assert_pb_error(pb_screener_new(&s, &o), PB_EINVAL);
 	assert_non_null(strstr(pb_error_last()->message, "target"));
+	/* a target or fallback that is no SIP URI is refused at start, saying which */
+	static const char *const bad[] = { "garbage<>", "sip:", "sips:@", "tel:+4930123456", "sip:desk@",
+					   "desk@127.0.0.1", "sip:a b@x" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		o = f->o;
+		o.target = bad[i];
+		assert_pb_error(pb_screener_new(&s, &o), PB_EINVAL);
+		assert_non_null(strstr(pb_error_last()->message, "is not a SIP URI"));
+		assert_null(s);
+	}
+	o = f->o;
+	o.target = "sip:desk@127.0.0.1, sip:x@[::1";
+	assert_pb_error(pb_screener_new(&s, &o), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "'sip:x@[::1'"));
+	o = f->o;
+	o.fallback = "voicemail";
+	assert_pb_error(pb_screener_new(&s, &o), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "fallback 'voicemail' is not a SIP URI"));
+	o = f->o;
+	o.target = "SIP:desk@127.0.0.1:5062;transport=tcp, sips:[::1]:5061";
+	o.fallback = "sip:+4930123456@pbx.example.org;user=phone";
+	assert_pb_ok(pb_screener_new(&s, &o));
+	pb_screener_free(s);
+	s = NULL;
 	o = f->o;
 	o.refer_timeout = 3601;
 	assert_pb_error(pb_screener_new(&s, &o), PB_EINVAL);
@@ -183,6 +207,41 @@ static void test_screener__foreign_loop(void **state)
 	pb_screener_free(s);
 }
 
+static void test_screener__voicemail_options(void **state)
+{
+	fixture *f = *state;
+	pb_screener *s = NULL;
+	pb_screener_options o = f->o;
+	o.voicemail = true; /* the default greeting is in data/prompts; WAV */
+	assert_pb_ok(pb_screener_new(&s, &o));
+	/* a reload with a greeting the prompt set lacks, or an unknown format, is refused */
+	o.voicemail_greeting = "no-such-prompt";
+	assert_pb_error(pb_screener_reconfigure(s, &o, NULL), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "no-such-prompt"));
+	o.voicemail_greeting = NULL;
+	o.voicemail_format = "mp3";
+	assert_pb_error(pb_screener_reconfigure(s, &o, NULL), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "mp3"));
+	o.voicemail_format = "opus"; /* bookworm's libsndfile writes Ogg Opus */
+	assert_pb_ok(pb_screener_reconfigure(s, &o, NULL));
+	o.voicemail_max_seconds = 601;
+	assert_pb_error(pb_screener_reconfigure(s, &o, NULL), PB_EINVAL);
+	o.voicemail_max_seconds = 0;
+	o.voicemail_on = 0x10;
+	assert_pb_error(pb_screener_reconfigure(s, &o, NULL), PB_EINVAL);
+	pb_screener_free(s);
+	s = NULL;
+	o = f->o;
+	o.voicemail = true;
+	o.voicemail_greeting = "no-such-prompt";
+	assert_pb_error(pb_screener_new(&s, &o), PB_EINVAL);
+	assert_null(s);
+	/* a version 1 struct ends before the voicemail fields: they are not read */
+	o.version = 1;
+	assert_pb_ok(pb_screener_new(&s, &o));
+	pb_screener_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -190,6 +249,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_screener__foreign_loop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_screener__required_options, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_screener__registration_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_screener__voicemail_options, setup, teardown),
 	};
 	return pb_test_run("screener", tests);
 }

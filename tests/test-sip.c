@@ -305,6 +305,52 @@ static void test_sip__auth_options_checked(void **state)
 	remove_users_file(path, dir);
 }
 
+/* Durations are unsigned ms (pb_sip_options version 3); the deprecated
+ * seconds members still count when the ms ones are 0, and version 2
+ * callers (no *_ms members) get the seconds or the defaults. */
+static void test_sip__timeouts_in_ms(void **state)
+{
+	(void)state;
+	pb_sip *ua = NULL;
+	pb_sip_options o = PB_SIP_OPTIONS_INIT;
+	o.port = PB_SIP_PORT_ANY;
+	assert_pb_ok(pb_sip_new(&ua, &o, NULL));
+	assert_int_equal(ua->bridge_timeout_ms, 30000);
+	pb_sip_free(ua);
+	o.bridge_timeout_ms = 2500;
+	assert_pb_ok(pb_sip_new(&ua, &o, NULL));
+	assert_int_equal(ua->bridge_timeout_ms, 2500);
+	pb_sip_free(ua);
+	o.bridge_timeout_ms = 0;
+	o.bridge_timeout = 7;
+	assert_pb_ok(pb_sip_new(&ua, &o, NULL));
+	assert_int_equal(ua->bridge_timeout_ms, 7000);
+	pb_sip_free(ua);
+	pb_sip_options v2 = o;
+	v2.version = 2;
+	v2.bridge_timeout_ms = 1; /* not read in version 2 */
+	assert_pb_ok(pb_sip_new(&ua, &v2, NULL));
+	assert_int_equal(ua->bridge_timeout_ms, 7000);
+	pb_sip_free(ua);
+	o.bridge_timeout_ms = (unsigned)-1; /* a C caller's -1 */
+	assert_pb_error(pb_sip_new(&ua, &o, NULL), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "pb_sip_options.bridge_timeout_ms"));
+	o.bridge_timeout_ms = 0;
+	/* the nonce lifetime: ms rounded up to sofia-sip's seconds, or the old seconds */
+	o.auth_nonce_ttl_ms = 1500;
+	assert_pb_ok(pb_sip_new(&ua, &o, NULL));
+	assert_int_equal(ua->auth_nonce_ttl, 2);
+	pb_sip_free(ua);
+	o.auth_nonce_ttl_ms = 0;
+	o.auth_nonce_ttl = 5;
+	assert_pb_ok(pb_sip_new(&ua, &o, NULL));
+	assert_int_equal(ua->auth_nonce_ttl, 5);
+	pb_sip_free(ua);
+	o.register_expires_ms = 3000000000u;
+	assert_pb_error(pb_sip_new(&ua, &o, NULL), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "pb_sip_options.register_expires_ms"));
+}
+
 static int incoming_seen;
 
 static void count_incoming(pb_sip_call *call, void *ud)
@@ -564,6 +610,7 @@ int main(void)
 		cmocka_unit_test(test_sip__agent_starts_and_stops),
 		cmocka_unit_test(test_sip__timers_fire_and_cancel),
 		cmocka_unit_test(test_sip__auth_options_checked),
+		cmocka_unit_test(test_sip__timeouts_in_ms),
 		cmocka_unit_test(test_sip__auth_challenges_unknown_sources),
 		cmocka_unit_test(test_sip__loop_fd_for_a_foreign_loop),
 		cmocka_unit_test(test_sip__refusals_reported),

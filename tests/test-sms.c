@@ -978,7 +978,7 @@ static void test_sms__reassembly_timeout_surfaces_incomplete(void **state)
 	const char *text;
 	pb_sms_pdu *a = four_parts(9, "+491", &text);
 	pb_sms_reassembler_options ro = PB_SMS_REASSEMBLER_OPTIONS_INIT;
-	ro.timeout = 100;
+	ro.timeout_ms = 100;
 	pb_sms_reassembler *r;
 	assert_pb_ok(pb_sms_reassembler_new(&r, &ro));
 	pb_sms_assembled *out;
@@ -997,7 +997,7 @@ static void test_sms__reassembly_timeout_surfaces_incomplete(void **state)
 	assert_null(out);
 	/* a bound on groups held: the oldest comes out first */
 	pb_sms_reassembler *b;
-	ro.timeout = 0;
+	ro.timeout_ms = 0;
 	ro.max_groups = 1;
 	assert_pb_ok(pb_sms_reassembler_new(&b, &ro));
 	const char *t2;
@@ -1033,7 +1033,12 @@ static void test_sms__reassembly_save_and_restore(void **state)
 	pb_sms_reassembler_options ro = PB_SMS_REASSEMBLER_OPTIONS_INIT;
 	ro.store = &test_store_ops;
 	ro.store_userdata = s;
-	ro.timeout = 1000;
+	ro.timeout_ms = 1000;
+	/* the deprecated name is the same member */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	assert_int_equal(ro.timeout, 1000);
+#pragma GCC diagnostic pop
 	pb_sms_reassembler *r;
 	pb_sms_assembled *out;
 	assert_pb_ok(pb_sms_reassembler_new(&r, &ro));

@@ -341,6 +341,17 @@ static void test_store__open_sets_wal_fk_sync_and_dirs(void **state)
 	assert_int_equal(pragma_int(b, "PRAGMA busy_timeout"), 1234);
 	pb_store_close(b);
 
+	/* 0 is the default; more than INT_MAX (a C caller's -1) is refused, naming the member */
+	o.busy_timeout_ms = 0;
+	assert_pb_ok(pb_store_open(&b, f->path, &o));
+	assert_int_equal(pragma_int(b, "PRAGMA busy_timeout"), 30000);
+	pb_store_close(b);
+	o.busy_timeout_ms = (unsigned)-1;
+	assert_pb_error(pb_store_open(&b, f->path, &o), PB_EINVAL);
+	assert_null(b);
+	assert_non_null(strstr(pb_error_last()->message, "pb_store_options.busy_timeout_ms"));
+	o.busy_timeout_ms = 1234;
+
 	o.synchronous = 7;
 	assert_pb_error(pb_store_open(&b, f->path, &o), PB_EINVAL);
 	assert_null(b);
@@ -1545,6 +1556,27 @@ static void test_store__phone_normalises_to_e164(void **state)
 	assert_int_equal(pb_phone_country_code("it"), 39);
 	assert_int_equal(pb_phone_country_code("CA"), 1);
 	assert_int_equal(pb_phone_country_code("XX"), PB_EUNSUPPORTED);
+
+	/* for display: the country code apart, NANP in its 3-3-4 groups */
+	char pretty[PB_PHONE_MAX];
+	static const char *const fmt[][2] = {
+		{ "+4915177778888", "+49 15177778888" }, { "+14155550123", "+1 415 555 0123" },
+		{ "+442079460958", "+44 2079460958" },   { "+353861234567", "+353 861234567" },
+		{ "+420601123456", "+420 601123456" },   { "+79161234567", "+79161234567" }, /* not in the table */
+		{ "+1555012", "+1 555012" },             /* NANP, but not 10 digits: no groups */
+		{ "33123", "33123" },                    { "Vodafone", "Vodafone" },
+		{ "+49", "+49" },                        { "+4915177778888x", "+4915177778888x" },
+		{ "", "" },
+	};
+	for (size_t i = 0; i < sizeof(fmt) / sizeof(fmt[0]); i++) {
+		assert_pb_ok(pb_phone_format(pretty, sizeof(pretty), fmt[i][0]));
+		assert_string_equal(pretty, fmt[i][1]);
+	}
+	assert_pb_error(pb_phone_format(pretty, 15, "+4915177778888"), PB_ETOOBIG);
+	assert_string_equal(pretty, "");
+	assert_pb_ok(pb_phone_format(pretty, 16, "+4915177778888"));
+	assert_pb_error(pb_phone_format(NULL, 16, "+49"), PB_EINVAL);
+	assert_pb_error(pb_phone_format(pretty, 16, NULL), PB_EINVAL);
 	assert_int_equal(pb_phone_country_code(NULL), PB_EUNSUPPORTED);
 }
 

@@ -39,6 +39,9 @@
 #define TXN_REMEMBERED 1024
 #define PUPPET_NAME "bridge.puppet."      /* + number: the display name set */
 #define PUPPET_ROOM "bridge.puppet.room." /* + room + " " + number: joined */
+#define PUPPET_AVATAR "bridge.puppet.avatar."           /* + number: the avatar set (mxc) */
+#define PUPPET_AVATAR_WANT "bridge.puppet.avatar_want." /* + number: the contact's picture (mxc) */
+#define AVATAR_UPLOADED "bridge.avatar.sha256."         /* + hex: a picture uploaded before (mxc) */
 
 /* --- configuration --------------------------------------------------------------- */
 
@@ -139,6 +142,64 @@ static char *puppet_name(pb_store *st, const char *number)
 	return name ? name : pb_strdup(number);
 }
 
+/* The contact's picture (from a vCard, pbb_puppet_picture()) as the
+ * puppet's avatar, when it is not set yet. */
+static int puppet_avatar(pb_store *st, pb_matrix *mx, const char *number, const char *puppet)
+{
+	char key[512], *want = NULL, *have = NULL;
+	snprintf(key, sizeof(key), PUPPET_AVATAR_WANT "%s", number);
+	int rc = pb_store_kv_get(st, key, &want);
+	if (rc == PB_ENOTFOUND)
+		return 0;
+	snprintf(key, sizeof(key), PUPPET_AVATAR "%s", number);
+	if (rc == 0 && (rc = pb_store_kv_get(st, key, &have)) == PB_ENOTFOUND)
+		rc = 0;
+	if (rc == 0 && (!have || strcmp(have, want) != 0)) {
+		rc = pb_matrix_act_as(mx, puppet);
+		if (rc == 0)
+			rc = pb_matrix_set_avatar_url(mx, puppet, want);
+		pb_matrix_act_as(mx, NULL);
+		if (rc == 0)
+			rc = pb_store_kv_set(st, key, want);
+		if (rc == 0)
+			pbb_log(PB_LOG_INFO, "appservice: %s has the contact's picture %s", puppet, want);
+	}
+	pb_free(want);
+	pb_free(have);
+	return rc;
+}
+
+int pbb_puppet_picture(const pbb_config *c, pb_store *st, pb_matrix *mx, const char *number, const uint8_t *data,
+		       size_t len, const char *mimetype)
+{
+	if (c->mode != PBB_MODE_APPSERVICE)
+		return 0;
+	/* the same picture is uploaded once: its SHA-256 names the upload */
+	pb_mms_part part;
+	memset(&part, 0, sizeof(part));
+	part.data = data;
+	part.len = len;
+	uint8_t digest[32];
+	char hex[65], key[512], *mxc = NULL;
+	int rc = pb_mms_part_sha256(&part, digest, hex);
+	if (rc < 0)
+		return rc;
+	snprintf(key, sizeof(key), AVATAR_UPLOADED "%s", hex);
+	rc = pb_store_kv_get(st, key, &mxc);
+	if (rc == PB_ENOTFOUND) {
+		rc = pb_matrix_upload(mx, data, len, mimetype, NULL, &mxc);
+		if (rc == 0)
+			rc = pb_store_kv_set(st, key, mxc);
+		if (rc == 0)
+			pbb_log(PB_LOG_INFO, "appservice: a contact's picture uploaded as %s", mxc);
+	}
+	snprintf(key, sizeof(key), PUPPET_AVATAR_WANT "%s", number);
+	if (rc == 0)
+		rc = pb_store_kv_set(st, key, mxc);
+	pb_free(mxc);
+	return rc;
+}
+
 int pbb_puppet_ensure(const pbb_config *c, pb_store *st, pb_matrix *mx, const char *room, const char *number,
 		      char *puppet, size_t size)
 {
@@ -171,6 +232,8 @@ int pbb_puppet_ensure(const pbb_config *c, pb_store *st, pb_matrix *mx, const ch
 	}
 	pb_free(have);
 	pb_free(want);
+	if (rc == 0)
+		rc = puppet_avatar(st, mx, number, puppet);
 	if (rc < 0 || !room)
 		return rc;
 	snprintf(key, sizeof(key), PUPPET_ROOM "%s %s", room, number);
@@ -192,6 +255,19 @@ int pbb_puppet_ensure(const pbb_config *c, pb_store *st, pb_matrix *mx, const ch
 	if (rc == 0)
 		pbb_log(PB_LOG_INFO, "appservice: %s joined %s", puppet, room);
 	return rc;
+}
+
+int pbb_puppet_rename(const pbb_config *c, pb_store *st, pb_matrix *mx, const char *number)
+{
+	if (c->mode != PBB_MODE_APPSERVICE)
+		return 0;
+	char key[512], *have = NULL, puppet[256];
+	snprintf(key, sizeof(key), PUPPET_NAME "%s", number);
+	int rc = pb_store_kv_get(st, key, &have);
+	pb_free(have);
+	if (rc == PB_ENOTFOUND)
+		return 0; /* no puppet yet: it is named when it is made */
+	return rc < 0 ? rc : pbb_puppet_ensure(c, st, mx, NULL, number, puppet, sizeof(puppet));
 }
 
 /* --- the registration ---------------------------------------------------------------- */
@@ -721,7 +797,7 @@ static int on_user(pb_listener_request *req, void *ud)
 		o.access_token_file = x->cfg->as_token_file;
 		/* on the listener's thread: a slow homeserver must not hold the
 		 * transactions behind this request for long */
-		o.max_retries = 1;
+		o.retry.attempts = 2;
 		o.request_timeout_ms = 10000;
 		if (pb_matrix_new(&x->mx, &o) < 0)
 			return answer(req, 500, "M_UNKNOWN", "no homeserver client");

@@ -224,9 +224,9 @@ static pb_matrix *open_matrix(pbb *b)
 	o.access_token_file = b->cfg->token_file;
 	/* one request's own retries wait at most 10 s each (less when
 	 * retry_max_ms says so); the stages then wait up to retry_max_ms */
-	o.retry_cap_ms = b->cfg->retry_max_ms > 0 && b->cfg->retry_max_ms < 10000 ? b->cfg->retry_max_ms : 10000;
-	if (o.retry_base_ms > o.retry_cap_ms)
-		o.retry_base_ms = o.retry_cap_ms;
+	o.retry.max_delay_ms =
+		b->cfg->retry_max_ms > 0 && b->cfg->retry_max_ms < 10000 ? (unsigned)b->cfg->retry_max_ms : 10000;
+	o.retry.initial_delay_ms = o.retry.max_delay_ms < 500 ? o.retry.max_delay_ms : 500;
 	pb_matrix *mx = NULL;
 	if (pb_matrix_new(&mx, &o) < 0) {
 		pbb_log(PB_LOG_ERROR, "matrix: %s", last_error());
@@ -536,18 +536,6 @@ static void send_outbound(pbb *b, pb_store *st, pb_modem *m, int64_t *retry_at, 
 	}
 }
 
-/* A time the box gives ("YYYY-MM-DD HH:MM:SS", its local time) in wall ms; 0 when unreadable. */
-static int64_t box_time_ms(const char *t)
-{
-	struct tm tm;
-	memset(&tm, 0, sizeof(tm));
-	if (!t || !strptime(t, "%Y-%m-%d %H:%M:%S", &tm))
-		return 0;
-	tm.tm_isdst = -1;
-	time_t s = mktime(&tm);
-	return s == (time_t)-1 ? 0 : (int64_t)s * 1000;
-}
-
 /* A row the sent box shows went out: "sent" and a notice row, one commit. */
 static int settle_sent(pbb *b, pb_store *st, const pb_store_msg *r, const pb_modem_msg *e)
 {
@@ -620,7 +608,7 @@ static void settle_uncertain(pbb *b, pb_store *st, pb_modem *m)
 			pb_phone_kind kind;
 			if (used[j] || !e->number || !e->text || strcmp(e->text, r->body ? r->body : "") != 0 ||
 			    pb_phone_normalize(num, sizeof(num), e->number, b->cfg->region, &kind) < 0 ||
-			    strcmp(num, r->peer) != 0 || box_time_ms(e->time) < r->created_at - 600000)
+			    strcmp(num, r->peer) != 0 || pbb_box_time_ms(e) < r->created_at - 600000)
 				continue;
 			used[j] = true;
 			if (settle_sent(b, st, r, e) < 0)
@@ -652,7 +640,7 @@ int pbb_modem_open(const pbb_config *c, pb_modem **out)
 	o.poll_interval_ms = c->modem_poll_ms;
 	o.timeout_ms = c->modem_timeout_ms;
 	o.send_timeout_ms = c->modem_send_timeout_ms;
-	o.insecure_tls = c->modem_insecure_tls;
+	o.tls_insecure = c->modem_insecure_tls;
 	return pb_modem_open(out, c->modem_backend, &o);
 }
 
@@ -1306,6 +1294,29 @@ static int deliver_page(pbb *b, pb_store *st, pb_matrix *mx, int64_t *after, siz
 		} else if (mms && rc < 0) {
 			pbb_log(PB_LOG_ERROR, "journal: in #%lld: %s", (long long)r->id, last_error());
 			break;
+		} else if (!strcmp(kind, "voicemail") &&
+			   (rc = pbb_voicemail_deliver(st, mx, b->crypto, r, room, txn, &mms_event, why,
+						       sizeof(why))) <= 0) {
+			/* pb-screend's recording (voicemail.c): m.audio in the caller's room */
+			if (rc == 0) {
+				rc = pb_store_msg_transition(st, r->id, PB_STORE_DELIVERED, mms_event, NULL);
+				pbb_log(PB_LOG_INFO, "in #%lld: voicemail from %s delivered to %s", (long long)r->id,
+					r->peer ? r->peer : "?", room);
+			} else {
+				pbb_log(PB_LOG_WARNING, "in #%lld: voicemail: %s (will retry)", (long long)r->id,
+					last_error());
+			}
+			pb_free(mms_event);
+			pb_free(room);
+			if (rc < 0)
+				break;
+			continue;
+		} else if (!strcmp(kind, "voicemail")) {
+			msgtype = "m.notice";
+			snprintf(text, sizeof(text), "A voicemail from %s could not be posted: %s. It is kept in the "
+				 "journal as row %lld.", r->peer ? r->peer : "an unknown caller", why, (long long)r->id);
+			body = text;
+			error = why;
 		} else if (mms) {
 			msgtype = "m.notice";
 			snprintf(text, sizeof(text),
@@ -1509,6 +1520,7 @@ static void *deliver_main(void *arg)
 	pthread_mutex_unlock(&b->mu);
 	long backoff = 0;
 	long long disk_start = 0, disk_end = 0;
+	pbb_calls_log calls_log = { NULL, "", false, 0 }; /* [calls] store */
 	stall_hook(b, "delivery");
 	while (!stopping(b)) {
 		int rc = ensure_control_room(b, st, mx);
@@ -1519,7 +1531,8 @@ static void *deliver_main(void *arg)
 		if (rc == 0)
 			rc = report_outbound(b, st, mx);
 		if (rc == 0)
-			rc = pbb_calls_follow(b->cfg, &b->room_mu, st, mx, b->store_id, (int64_t)time(NULL) * 1000);
+			rc = pbb_calls_follow_log(b->cfg, &b->room_mu, st, &calls_log, mx, b->store_id,
+						  (int64_t)time(NULL) * 1000);
 		if (rc < 0 && !stopping(b)) {
 			pbd_metric_add("pb_bridge_retries_total", 1, "stage", "delivery", NULL);
 			backoff = matrix_backoff(b, backoff, 500);
@@ -1535,6 +1548,7 @@ static void *deliver_main(void *arg)
 	pthread_mutex_lock(&b->mu);
 	b->mx_deliver = NULL;
 	pthread_mutex_unlock(&b->mu);
+	pbb_calls_log_close(&calls_log);
 	pb_matrix_free(mx);
 	pb_store_close(st);
 	return NULL;
@@ -1931,7 +1945,7 @@ static int contacts_file(sync_ctx *sc, const pb_matrix_event *ev)
 					       "(or give the file the caption \"!contacts import\").")
 			       : 0;
 	pb_buf out = PB_BUF_INIT;
-	int rc = pbb_import_run(sc->st, sc->mx, sc->b->cfg->region, &f, &out);
+	int rc = pbb_import_run(sc->b->cfg, sc->st, sc->mx, &f, &out);
 	if (rc == 0)
 		rc = reply(sc, ev, pb_buf_cstr(&out));
 	if (rc == 0)
@@ -2175,7 +2189,16 @@ static int on_event(const pb_matrix_event *ev, void *ud)
 static int on_invite(const char *room_id, const char *inviter, void *ud)
 {
 	sync_ctx *sc = ud;
-	if (!pbb_config_is_owner(sc->b->cfg, inviter)) {
+	const pbb_config *cfg = sc->b->cfg;
+	char num[PB_PHONE_MAX];
+	if (cfg->mode == PBB_MODE_APPSERVICE && inviter && pb_matrix_user_id(sc->mx) &&
+	    pbb_puppet_number(cfg, pbb_as_server(cfg, pb_matrix_user_id(sc->mx)), inviter, num, sizeof(num)) == 0) {
+		/* a puppet making its contact's room invites the bot: the bot joins
+		 * it there (rooms.c), or the room scan after a crash */
+		pbb_log(PB_LOG_DEBUG, "invite to %s from %s: a room its puppet makes", room_id, inviter);
+		return 0;
+	}
+	if (!pbb_config_is_owner(cfg, inviter)) {
 		pbb_log(PB_LOG_NOTICE, "ignored an invite to %s from %s: not an owner", room_id,
 			inviter ? inviter : "?");
 		return 0;

@@ -94,6 +94,9 @@ typedef struct pbb_config {
 	char *puppet_template;     /**< a contact's localpart, "{number}" = its digits (default sms_{number}) */
 	char *server_name;         /**< the homeserver's name (default: the first owner's) */
 	int delivery;              /**< PBB_DELIVERY_*: how a delivered SMS shows */
+	/* [calls] store: a PostgreSQL call log (a screening cluster's, docs/cluster.md) */
+	char *calls_store;         /**< "postgresql://..."; NULL: the call log of [bridge] store */
+	char *calls_password_file; /**< its password (mode 0600 or a credential); NULL: none */
 } pbb_config;
 
 /** [matrix] mode */
@@ -177,6 +180,10 @@ void pbb_inbound_key(char *out, size_t size, const char *backend, const pb_modem
  * @return 0 or the store's error
  */
 int pbb_watch_setup(pb_modem *m, pb_store *st, int incomplete_timeout_ms);
+
+/* A modem message's time in ms since the epoch (pb_modem_msg_time_ms():
+ * the box's local time, or the SMSC's with its zone), 0 when unreadable. */
+int64_t pbb_box_time_ms(const pb_modem_msg *m);
 
 /**
  * Journal one message the modem reported: a row in state "stored" (text
@@ -331,7 +338,7 @@ int pbb_import_inspect(const pb_matrix_event *ev, pbb_import_file *f);
  * @return 0 (also for a file that is not a contacts file: @p out says so)
  *         or a negative code (download or store failure: retry)
  */
-int pbb_import_run(pb_store *st, pb_matrix *mx, const char *region, const pbb_import_file *f, pb_buf *out);
+int pbb_import_run(const pbb_config *cfg, pb_store *st, pb_matrix *mx, const pbb_import_file *f, pb_buf *out);
 
 /* --- calls: the control room's list and call commands (calls.c) ------------ */
 
@@ -354,6 +361,7 @@ typedef enum pbb_call_kinds {
 	PBB_CALL_FORWARDED = 1, /**< passed and redirected (302): whether it was answered is not ours to know */
 	PBB_CALL_MISSED = 2,    /**< passed screening (or allow-listed), nobody answered */
 	PBB_CALL_SCREENED = 3,  /**< rejected or failed its challenge */
+	PBB_CALL_VOICEMAIL = 4, /**< nobody answered, a voicemail was stored: its m.audio is the notice */
 } pbb_call_kinds;
 
 /** @return the pbb_call_kinds of a logged call */
@@ -374,6 +382,47 @@ void pbb_call_notice(const pb_store_call *c, char *out, size_t size);
  */
 int pbb_calls_follow(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *st, pb_matrix *mx,
 		     const char *store_id, int64_t now_ms);
+
+/** The call log pbb_calls_follow_log() reads: the bridge's own store, or
+ *  [calls] store (a PostgreSQL database) when configured. */
+typedef struct pbb_calls_log {
+	pb_store *st;                /**< the PostgreSQL store; NULL until opened */
+	char id[PBB_STORE_ID_SIZE];  /**< its identity (its kv "bridge.store_id") */
+	bool down;                   /**< the last attempt failed (logged once) */
+	int64_t retry_at_ms;         /**< while down: not before this (wall clock) */
+} pbb_calls_log;
+
+/**
+ * pbb_calls_follow() over @p log (opened here the first time, again after a
+ * failure) when @p cfg has [calls] store, else over @p st. With a
+ * PostgreSQL log the cursor and digest state stay in @p st's kv under
+ * keys named after the log's identity ("bridge.calls.ID.cursor"), and the
+ * transaction ids carry that identity: another database is a new log
+ * (its calls so far are history), a restart continues where it stopped.
+ * A log that cannot be read is logged (once per outage) and tried again
+ * 15 s later at the earliest (a connection attempt can take libpq's
+ * connect_timeout, 10 s, of the delivery thread's time).
+ * @return 0 or a negative code from the homeserver or @p st (retry later)
+ */
+int pbb_calls_follow_log(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *st, pbb_calls_log *log,
+			 pb_matrix *mx, const char *store_id, int64_t now_ms);
+/** Close what pbb_calls_follow_log() opened. */
+void pbb_calls_log_close(pbb_calls_log *log);
+
+/**
+ * Post a voicemail row of pb-screend (kind "voicemail") in
+ * @p room: its recording read from the store (a regular file of the size
+ * its row says, at most 16 MiB, hash checked), uploaded (encrypted when
+ * the room is, @p crypto may be NULL), then one m.audio with duration,
+ * mimetype and size, named after the caller, with transaction id @p txn.
+ * @param event receives the event id (new, pb_free())
+ * @return 0 sent; 1 the row cannot be posted (@p why says why: a notice
+ *         instead); a negative code (retry later)
+ */
+int pbb_voicemail_deliver(pb_store *st, pb_matrix *mx, pb_matrix_crypto *crypto, const pb_store_msg *r,
+			  const char *room, const char *txn, char **event, char *why, size_t whysize);
+/** "Voicemail from Alice (+4930...), 0:05": the contact's name when the store has one. */
+void pbb_voicemail_text(pb_store *st, const char *peer, uint64_t ms, char *out, size_t size);
 
 /** One call of the log for people: "2026-12-06 16:30 +4930...: reject by deny-list, ..." */
 void pbb_call_line(const pb_store_call *c, char *out, size_t size);
@@ -553,6 +602,20 @@ int pbb_puppet_number(const pbb_config *c, const char *server, const char *user_
  */
 int pbb_puppet_ensure(const pbb_config *c, pb_store *st, pb_matrix *mx, const char *room, const char *number,
 		      char *puppet, size_t size);
+/**
+ * In appservice mode, give @p number's puppet, if it exists, the contact's
+ * current name now (after an import or a rename), not only when it is next
+ * used. @return 0 (also in bot mode and without a puppet), or an error
+ */
+int pbb_puppet_rename(const pbb_config *c, pb_store *st, pb_matrix *mx, const char *number);
+/**
+ * In appservice mode, make a contact's picture (a checked vCard PHOTO) the
+ * avatar of @p number's puppet: uploaded once per content (its SHA-256 in
+ * kv "bridge.avatar.sha256.*"), set on the puppet by pbb_puppet_ensure()
+ * (now through pbb_puppet_rename(), or when the puppet is made). 0 in bot mode.
+ */
+int pbb_puppet_picture(const pbb_config *c, pb_store *st, pb_matrix *mx, const char *number, const uint8_t *data,
+		       size_t len, const char *mimetype);
 /** The registration YAML for the tokens (appended to @p out). */
 int pbb_as_registration(const pbb_config *c, const char *as_token, const char *hs_token, pb_buf *out);
 /**

@@ -15,11 +15,38 @@
 
 #include "bridge.h"
 
-#define CURSOR_KEY "bridge.calls.cursor"       /* the last call id handled */
-#define DIGEST_DAY_KEY "bridge.calls.digest_day" /* "YYYY-MM-DD" of the last digest */
-#define DIGEST_ID_KEY "bridge.calls.digest_id"   /* the last call id a digest covered */
-#define DIGEST_PENDING_KEY "bridge.calls.digest_pending" /* "YYYY-MM-DD LAST_ID": a digest being sent */
 #define DIGEST_LINES 40
+
+/* Where the calls come from and where their state goes: the kv keys (in
+ * the bridge's own store) and the transaction ids. The bridge's own call
+ * log keeps the historic names; a PostgreSQL log ([calls] store) has keys
+ * and ids of its own identity, so that its call ids never meet another
+ * log's cursor. */
+typedef struct source {
+	pb_store *log;     /* the call log */
+	const char *id;    /* in transaction ids */
+	char cursor[64];   /* kv: the last call id handled */
+	char day[64];      /* kv: "YYYY-MM-DD" of the last digest */
+	char digest[64];   /* kv: the last call id a digest covered */
+	char pending[64];  /* kv: "YYYY-MM-DD LAST_ID": a digest being sent */
+	const char *kind;  /* of a call's transaction id: "call" or "pgcall" */
+	const char *dg;    /* of a digest's: "dg" or "pgdg" */
+} source;
+
+static void source_init(source *src, pb_store *log, const char *id, const char *log_id)
+{
+	char pre[48] = "bridge.calls";
+	if (log_id)
+		snprintf(pre, sizeof(pre), "bridge.calls.%s", log_id);
+	src->log = log;
+	src->id = id;
+	snprintf(src->cursor, sizeof(src->cursor), "%s.cursor", pre);
+	snprintf(src->day, sizeof(src->day), "%s.digest_day", pre);
+	snprintf(src->digest, sizeof(src->digest), "%s.digest_id", pre);
+	snprintf(src->pending, sizeof(src->pending), "%s.digest_pending", pre);
+	src->kind = log_id ? "pgcall" : "call";
+	src->dg = log_id ? "pgdg" : "dg";
+}
 
 int pbb_call_kind(const pb_store_call *c)
 {
@@ -30,6 +57,9 @@ int pbb_call_kind(const pb_store_call *c)
 		return PBB_CALL_SCREENED;
 	if (c->ended && !strcmp(c->ended, "forwarded"))
 		return c->duration_ms > 0 ? PBB_CALL_ANSWERED : PBB_CALL_FORWARDED;
+	/* "voicemail: nothing said" and the like stay missed calls */
+	if (c->ended && !strcmp(c->ended, "voicemail"))
+		return PBB_CALL_VOICEMAIL;
 	return PBB_CALL_MISSED;
 }
 
@@ -55,6 +85,9 @@ void pbb_call_notice(const pb_store_call *c, char *out, size_t size)
 	case PBB_CALL_FORWARDED:
 		snprintf(out, size, "\xf0\x9f\x93\x9e Call, forwarded to %s",
 			 c->forward_target ? c->forward_target : "the phone");
+		break;
+	case PBB_CALL_VOICEMAIL:
+		snprintf(out, size, "\xe2\x9c\x86 Missed call from %s, voicemail left", who);
 		break;
 	case PBB_CALL_MISSED:
 		snprintf(out, size, "\xe2\x9c\x86 Missed call from %s%s%s%s", who, /* U+2706 */
@@ -117,11 +150,13 @@ static int call_room(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *st, p
  * transaction id comes from the call's id: a crash between the send and
  * the cursor sends it again, and the homeserver answers with the first event. */
 static int follow_one(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *st, pb_matrix *mx,
-		      const char *store_id, const pb_store_call *c)
+		      const source *src, const pb_store_call *c)
 {
 	int kind = pbb_call_kind(c);
+	/* a voicemail is posted as its m.audio (voicemail.c), not again as a notice */
 	bool post = kind == PBB_CALL_ANSWERED || kind == PBB_CALL_FORWARDED ? cfg->calls_answered
 		    : kind == PBB_CALL_MISSED				     ? cfg->calls_missed
+		    : kind == PBB_CALL_VOICEMAIL				     ? false
 									     : cfg->calls_screened == PBB_SCREENED_LIVE;
 	int rc = 0;
 	if (post) {
@@ -131,7 +166,7 @@ static int follow_one(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *st, 
 		if (rc < 0)
 			return rc;
 		pbb_call_notice(c, text, sizeof(text));
-		pbb_txn_id(txn, sizeof(txn), store_id, "call", c->id);
+		pbb_txn_id(txn, sizeof(txn), src->id, src->kind, c->id);
 		rc = pb_matrix_send_message(mx, room, txn, "m.notice", text, NULL, NULL);
 		pb_free(room);
 		if (rc < 0)
@@ -139,7 +174,7 @@ static int follow_one(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *st, 
 		pbb_log(PB_LOG_INFO, "call #%lld from %s in Matrix: %s", (long long)c->id,
 			c->caller ? c->caller : "anonymous", text);
 	}
-	return kv_set_int(st, CURSOR_KEY, c->id);
+	return kv_set_int(st, src->cursor, c->id);
 }
 
 /* Local date and seconds since midnight of @p now_ms. */
@@ -175,14 +210,14 @@ static int digest_add(digest *d, const pb_store_call *c)
  * cursor. Its transaction id is the day's, so a crash before the kv update
  * posts it once. */
 static int digest_due(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *st, pb_matrix *mx,
-		      const char *store_id, int64_t now_ms)
+		      const source *src, int64_t now_ms)
 {
 	char day[11], *last = NULL;
 	int sec = 0;
 	local_day(now_ms, day, &sec);
 	if (sec < cfg->calls_digest_at)
 		return 0;
-	int rc = pb_store_kv_get(st, DIGEST_DAY_KEY, &last);
+	int rc = pb_store_kv_get(st, src->day, &last);
 	if (rc < 0 && rc != PB_ENOTFOUND)
 		return rc;
 	bool done = rc == 0 && !strcmp(last, day);
@@ -190,15 +225,15 @@ static int digest_due(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *st, 
 	if (done)
 		return 0;
 	int64_t from = 0, to = 0;
-	if ((rc = kv_int(st, CURSOR_KEY, &to)) < 0)
+	if ((rc = kv_int(st, src->cursor, &to)) < 0)
 		return rc == PB_ENOTFOUND ? 0 : rc;
-	if ((rc = kv_int(st, DIGEST_ID_KEY, &from)) < 0 && rc != PB_ENOTFOUND)
+	if ((rc = kv_int(st, src->digest, &from)) < 0 && rc != PB_ENOTFOUND)
 		return rc;
 	/* a digest sent before a crash, its kv not updated: the same calls and
 	 * the same transaction id again, not a second digest with more calls */
 	char *pending = NULL, pday[11];
 	long long pto = 0;
-	if ((rc = pb_store_kv_get(st, DIGEST_PENDING_KEY, &pending)) < 0 && rc != PB_ENOTFOUND)
+	if ((rc = pb_store_kv_get(st, src->pending, &pending)) < 0 && rc != PB_ENOTFOUND)
 		return rc;
 	if (rc == 0 && sscanf(pending, "%10s %lld", pday, &pto) == 2 && !strcmp(pday, day) && pto >= from)
 		to = pto;
@@ -207,7 +242,7 @@ static int digest_due(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *st, 
 	digest d = { PB_BUF_INIT, 0, 0 };
 	for (int64_t after = from; after < to && rc >= 0;) {
 		pb_store_call_list *l = NULL;
-		if ((rc = pb_store_call_after(st, after, 200, &l)) < 0)
+		if ((rc = pb_store_call_after(src->log, after, 200, &l)) < 0)
 			break;
 		if (l->count == 0)
 			after = to;
@@ -229,11 +264,11 @@ static int digest_due(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *st, 
 		char intent[48];
 		snprintf(intent, sizeof(intent), "%s %" PRId64, day, to);
 		if (rc >= 0)
-			rc = pb_store_kv_set(st, DIGEST_PENDING_KEY, intent);
+			rc = pb_store_kv_set(st, src->pending, intent);
 		if (rc >= 0)
 			rc = pbb_room_ensure(cfg, mu, st, mx, NULL, &room);
-		snprintf(kind, sizeof(kind), "dg%.4s%.2s%.2s", day, day + 5, day + 8);
-		pbb_txn_id(txn, sizeof(txn), store_id, kind, to);
+		snprintf(kind, sizeof(kind), "%s%.4s%.2s%.2s", src->dg, day, day + 5, day + 8);
+		pbb_txn_id(txn, sizeof(txn), src->id, kind, to);
 		if (rc >= 0)
 			rc = pb_matrix_send_message(mx, room, txn, "m.notice", (const char *)text.data, NULL, NULL);
 		if (rc >= 0)
@@ -246,10 +281,10 @@ static int digest_due(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *st, 
 		return rc; /* an empty digest is not posted: the day's goes with the next screened-out call */
 	if ((rc = pb_store_begin(st)) < 0)
 		return rc;
-	rc = pb_store_kv_set(st, DIGEST_DAY_KEY, day);
+	rc = pb_store_kv_set(st, src->day, day);
 	if (rc == 0)
-		rc = kv_set_int(st, DIGEST_ID_KEY, to);
-	if (rc == 0 && (rc = pb_store_kv_delete(st, DIGEST_PENDING_KEY)) == PB_ENOTFOUND)
+		rc = kv_set_int(st, src->digest, to);
+	if (rc == 0 && (rc = pb_store_kv_delete(st, src->pending)) == PB_ENOTFOUND)
 		rc = 0;
 	if (rc < 0) {
 		pb_store_rollback(st);
@@ -258,32 +293,32 @@ static int digest_due(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *st, 
 	return pb_store_commit(st);
 }
 
-int pbb_calls_follow(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *st, pb_matrix *mx,
-		     const char *store_id, int64_t now_ms)
+/* The follower over @p src. @return 0, 1 (the log could not be read: the
+ * error is pb_error_last()), or a negative code (the homeserver or @p st) */
+static int follow(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *st, pb_matrix *mx, const source *src,
+		  int64_t now_ms)
 {
-	if (!cfg->calls_follow)
-		return 0;
 	int64_t cursor = 0;
-	int rc = kv_int(st, CURSOR_KEY, &cursor);
+	int rc = kv_int(st, src->cursor, &cursor);
 	if (rc == PB_ENOTFOUND) {
 		/* a new follower: the log so far is history, not news */
 		pb_store_call_list *l = NULL;
-		if ((rc = pb_store_call_recent(st, 1, &l)) < 0)
-			return rc;
+		if (pb_store_call_recent(src->log, 1, &l) < 0)
+			return 1;
 		cursor = l->count ? l->items[0].id : 0;
 		pb_store_call_list_free(l);
-		if ((rc = kv_set_int(st, CURSOR_KEY, cursor)) < 0 || (rc = kv_set_int(st, DIGEST_ID_KEY, cursor)) < 0)
+		if ((rc = kv_set_int(st, src->cursor, cursor)) < 0 || (rc = kv_set_int(st, src->digest, cursor)) < 0)
 			return rc;
 	} else if (rc < 0) {
 		return rc;
 	}
 	for (;;) {
 		pb_store_call_list *l = NULL;
-		if ((rc = pb_store_call_after(st, cursor, 50, &l)) < 0)
-			return rc;
+		if (pb_store_call_after(src->log, cursor, 50, &l) < 0)
+			return 1;
 		size_t n = l->count;
 		for (size_t i = 0; i < n && rc >= 0; i++) {
-			rc = follow_one(cfg, mu, st, mx, store_id, &l->items[i]);
+			rc = follow_one(cfg, mu, st, mx, src, &l->items[i]);
 			cursor = l->items[i].id;
 		}
 		pb_store_call_list_free(l);
@@ -292,5 +327,71 @@ int pbb_calls_follow(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *st, p
 		if (n < 50)
 			break;
 	}
-	return cfg->calls_screened == PBB_SCREENED_DIGEST ? digest_due(cfg, mu, st, mx, store_id, now_ms) : 0;
+	return cfg->calls_screened == PBB_SCREENED_DIGEST ? digest_due(cfg, mu, st, mx, src, now_ms) : 0;
+}
+
+int pbb_calls_follow(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *st, pb_matrix *mx,
+		     const char *store_id, int64_t now_ms)
+{
+	if (!cfg->calls_follow)
+		return 0;
+	source src;
+	source_init(&src, st, store_id, NULL);
+	int rc = follow(cfg, mu, st, mx, &src, now_ms);
+	return rc == 1 ? pb_error_last()->code ? pb_error_last()->code : PB_EIO : rc;
+}
+
+void pbb_calls_log_close(pbb_calls_log *log)
+{
+	pb_store_close(log->st);
+	log->st = NULL;
+}
+
+#define LOG_RETRY_MS 15000
+
+/* A PostgreSQL call log that cannot be opened or read: said once per
+ * outage, tried again LOG_RETRY_MS later (an attempt may block the
+ * delivery thread for libpq's connect_timeout). */
+static void log_down(const pbb_config *cfg, pbb_calls_log *log, const char *what, int64_t now_ms)
+{
+	if (!log->down)
+		pbb_log(PB_LOG_ERROR, "[calls] store %s: %s: %s (calls are posted once it answers again)",
+			cfg->calls_store, what, pb_error_last()->message);
+	log->down = true;
+	log->retry_at_ms = now_ms + LOG_RETRY_MS;
+}
+
+int pbb_calls_follow_log(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *st, pbb_calls_log *log,
+			 pb_matrix *mx, const char *store_id, int64_t now_ms)
+{
+	if (!cfg->calls_store)
+		return pbb_calls_follow(cfg, mu, st, mx, store_id, now_ms);
+	if (!cfg->calls_follow || (log->down && now_ms < log->retry_at_ms))
+		return 0;
+	if (!log->st) {
+		pb_store_options o = PB_STORE_OPTIONS_INIT;
+		o.password_file = cfg->calls_password_file;
+		if (pb_store_open(&log->st, cfg->calls_store, &o) < 0) {
+			log_down(cfg, log, "cannot open it", now_ms);
+			return 0;
+		}
+		/* the log's identity: made once by the first bridge that follows it */
+		if (pbb_store_id(log->st, log->id) < 0) {
+			log_down(cfg, log, "its identity (kv bridge.store_id)", now_ms);
+			pbb_calls_log_close(log);
+			return 0;
+		}
+	}
+	source src;
+	source_init(&src, log->st, log->id, log->id);
+	int rc = follow(cfg, mu, st, mx, &src, now_ms);
+	if (rc == 1) {
+		log_down(cfg, log, "reading the call log", now_ms);
+		return 0;
+	}
+	if (log->down && rc == 0)
+		pbb_log(PB_LOG_NOTICE, "[calls] store %s: the call log answers again", cfg->calls_store);
+	if (rc == 0)
+		log->down = false;
+	return rc;
 }

@@ -241,7 +241,9 @@ void pbb_call_line(const pb_store_call *c, char *out, size_t size)
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
 	char how[64] = "";
 	bool has_challenge = c->challenge && *c->challenge && strcmp(c->challenge, "none") != 0;
-	if (c->duration_ms > 0)
+	/* a voicemail's time is the caller's alone: nobody talked */
+	bool voicemail = c->ended && !strncmp(c->ended, "voicemail", 9);
+	if (c->duration_ms > 0 && !voicemail)
 		snprintf(how, sizeof(how), ", talked %" PRId64 ":%02d", c->duration_ms / 60000,
 			 (int)(c->duration_ms / 1000 % 60));
 	snprintf(out, size, "%s %s: %s%s%s%s%s%s%s", when, c->caller && *c->caller ? c->caller : "anonymous",

@@ -93,6 +93,20 @@ int pbb_check_config(const pbb_config *c, bool lines)
 	const char *why = pbd_store_problem(c->store_path, buf, sizeof(buf));
 	snprintf(what, sizeof(what), "[bridge] store %s", c->store_path);
 	step(&r, !why, what, "%s", why ? why : "");
+	if (c->calls_store) { /* pb-screend's call log on a cluster: connected as the daemon would */
+		if (c->calls_password_file)
+			secret_step(&r, "[calls] password_file", c->calls_password_file);
+		/* check only: run starts without it (the call log is followed once it answers) */
+		if (lines) {
+			pb_store_options o = PB_STORE_OPTIONS_INIT;
+			o.password_file = c->calls_password_file;
+			pb_store *log = NULL;
+			snprintf(what, sizeof(what), "[calls] store %s", c->calls_store);
+			bool up = pb_store_open(&log, c->calls_store, &o) == 0;
+			step(&r, up, what, "%s", up ? "" : pb_error_last()->message);
+			pb_store_close(log);
+		}
+	}
 	if (c->http_listen) {
 		why = pbd_listen_problem(c->http_listen, buf, sizeof(buf));
 		snprintf(what, sizeof(what), "[http] listen %s", c->http_listen);
@@ -147,9 +161,7 @@ static void online_matrix(report *r, const pbb_config *c)
 	pb_matrix_options o = PB_MATRIX_OPTIONS_INIT;
 	o.homeserver = c->homeserver;
 	o.access_token_file = c->token_file;
-	o.max_retries = 1;
-	o.retry_cap_ms = 1000;
-	o.retry_base_ms = 500;
+	o.retry = (pb_retry_policy){ .attempts = 2, .initial_delay_ms = 500, .max_delay_ms = 1000 };
 	o.request_timeout_ms = 20000;
 	pb_matrix *mx = NULL;
 	char *user = NULL;

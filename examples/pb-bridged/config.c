@@ -184,9 +184,10 @@ static int handler(void *ud, const char *section, const char *name, const char *
 	} else if (KEY("modem", "incomplete_timeout_ms")) {
 		if (!parse_int(value, 1000, 86400000, &c->incomplete_timeout_ms))
 			return fail(p, line, "incomplete_timeout_ms: a number of milliseconds (1000-86400000)");
-	} else if (KEY("modem", "insecure_tls")) {
+	} else if (KEY("modem", "tls_insecure") || KEY("modem", "insecure_tls")) {
+		/* insecure_tls: the old spelling, still read (docs/abi.md) */
 		if (!parse_bool(value, &c->modem_insecure_tls))
-			return fail(p, line, "insecure_tls: true or false");
+			return fail(p, line, "tls_insecure: true or false");
 	} else if (KEY("modem", "import_existing")) {
 		if (!parse_bool(value, &c->import_existing))
 			return fail(p, line, "import_existing: yes or no");
@@ -301,6 +302,13 @@ static int handler(void *ud, const char *section, const char *name, const char *
 	} else if (KEY("calls", "answered")) {
 		if (!parse_bool(value, &c->calls_answered))
 			return fail(p, line, "[calls] answered: yes or no");
+	} else if (KEY("calls", "store")) {
+		if (strncmp(value, "postgresql://", 13) && strncmp(value, "postgres://", 11))
+			return fail(p, line, "[calls] store: a PostgreSQL URL, postgresql://... (without it: "
+					     "the call log of [bridge] store)");
+		r = set_str(&c->calls_store, value);
+	} else if (KEY("calls", "password_file")) {
+		r = set_str(&c->calls_password_file, value);
 	} else if (KEY("calls", "missed")) {
 		if (!parse_bool(value, &c->calls_missed))
 			return fail(p, line, "[calls] missed: yes or no");
@@ -380,6 +388,8 @@ static int finish(parse_ctx *p, int rc)
 			return fail(p, 0, "[matrix] owners: %s is not a user id (@user:server)", c->owners[i]), -1;
 	if (!c->store_path)
 		return fail(p, 0, "[bridge] store is required"), -1;
+	if (c->calls_password_file && !c->calls_store)
+		return fail(p, 0, "[calls] password_file needs [calls] store (a PostgreSQL URL)"), -1;
 	if (!c->region[0])
 		return fail(p, 0, "[bridge] region is required (e.g. DE)"), -1;
 	if (pb_phone_country_code(c->region) <= 0)
@@ -447,7 +457,8 @@ void pbb_config_free(pbb_config *c)
 			  &c->mmsc_rewrite, &c->mmsc_user_agent, &c->homeserver,
 			  &c->token_file, &c->store_path, &c->pickle_key_file, &c->http_listen,
 			  &c->as_token_file, &c->hs_token_file, &c->listen, &c->appservice_url,
-			  &c->appservice_id, &c->sender_localpart, &c->puppet_template, &c->server_name };
+			  &c->appservice_id, &c->sender_localpart, &c->puppet_template, &c->server_name,
+			  &c->calls_store, &c->calls_password_file };
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		pb_free(*strs[i]);
 		*strs[i] = NULL;
@@ -531,19 +542,12 @@ void pbb_inbound_key(char *out, size_t size, const char *backend, const pb_modem
 		 m->time ? m->time : "", m->number ? m->number : "", (unsigned long long)h);
 }
 
-/* "YYYY-MM-DD HH:MM:SS" (the box's local time) -> ms, 0 when unreadable */
-static int64_t box_time_ms(const char *t)
+/* The message's time in ms (every backend's form: pb_modem_msg_time_ms()),
+ * 0 when the box gave none or nothing readable. */
+int64_t pbb_box_time_ms(const pb_modem_msg *m)
 {
-	struct tm tm;
-	memset(&tm, 0, sizeof(tm));
-	if (!t || sscanf(t, "%d-%d-%d %d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-			 &tm.tm_min, &tm.tm_sec) != 6)
-		return 0;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	tm.tm_isdst = -1;
-	time_t s = mktime(&tm);
-	return s == (time_t)-1 ? 0 : (int64_t)s * 1000;
+	int64_t ms = 0;
+	return pb_modem_msg_time_ms(m, &ms) == 0 ? ms : 0;
 }
 
 int pbb_inbound_journal(pb_store *st, const char *backend, const char *region,
@@ -592,7 +596,7 @@ int pbb_inbound_journal(pb_store *st, const char *backend, const char *region,
 	in.backend_id = m->id;
 	in.peer = peer;
 	in.body = report[0] ? report : m->text ? m->text : "";
-	in.sent_at = box_time_ms(m->time);
+	in.sent_at = pbb_box_time_ms(m);
 
 	int rc = pb_store_begin(st);
 	if (rc < 0)

@@ -114,6 +114,7 @@ static int add_entry(parser *p, int line, const char *name, const char *phone, s
 	c->items[c->count].name = nm;
 	c->items[c->count].phone = ph;
 	c->items[c->count].line = line;
+	c->items[c->count].photo = -1;
 	c->count++;
 	return 0;
 }
@@ -154,6 +155,9 @@ typedef struct card {
 	pb_buf tels[MAX_TELS];
 	size_t ntels;
 	bool too_many;
+	pb_buf photo;             /* PHOTO, decoded and checked */
+	const char *photo_type;   /* ... its type: NULL when none */
+	unsigned photo_w, photo_h;
 } card;
 
 static void card_reset(card *k)
@@ -165,12 +169,15 @@ static void card_reset(card *k)
 	k->ntels = 0;
 	k->open = false;
 	k->too_many = false;
+	pb_buf_clear(&k->photo);
+	k->photo_type = NULL;
 }
 
 static void card_dispose(card *k)
 {
 	pb_buf_dispose(&k->fn);
 	pb_buf_dispose(&k->n);
+	pb_buf_dispose(&k->photo);
 	for (size_t i = 0; i < MAX_TELS; i++)
 		pb_buf_dispose(&k->tels[i]);
 }
@@ -290,6 +297,80 @@ static bool line_is_qp(const char *s, size_t n)
 	return false;
 }
 
+/* The card's picture, kept once for the entries from @p first on. */
+static int add_photo(parser *p, card *k, size_t first)
+{
+	pbb_contacts *c = p->out;
+	pbb_contact_photo *ph = pb_realloc(c->photos, (c->n_photos + 1) * sizeof(*ph));
+	if (!ph)
+		return PB_ENOMEM;
+	c->photos = ph;
+	ph = &c->photos[c->n_photos];
+	if (!(ph->data = pb_malloc(k->photo.len)))
+		return PB_ENOMEM;
+	memcpy(ph->data, k->photo.data, k->photo.len);
+	ph->len = k->photo.len;
+	ph->mimetype = k->photo_type;
+	ph->width = k->photo_w;
+	ph->height = k->photo_h;
+	for (size_t i = first; i < c->count; i++)
+		c->items[i].photo = (int)c->n_photos;
+	c->n_photos++;
+	return 0;
+}
+
+/* PHOTO: base64 inline (2.1 ENCODING=BASE64, 3.0 ENCODING=b) or a base64
+ * data: URI (4.0). A link is never fetched; anything that is not a PNG, GIF
+ * or JPEG within the caps is left out with a reason. Hostile bytes: the
+ * encoded text is bounded before it is decoded. */
+static int card_photo(parser *p, card *k, const prop *pr, const char *v, size_t vlen, int line)
+{
+	pb_buf_clear(&k->photo);
+	k->photo_type = NULL;
+	const char *b = v;
+	size_t bl = vlen;
+	if (!pr->b64) {
+		const char *comma = iprefix(v, vlen, "data:") ? memchr(v, ',', vlen) : NULL;
+		if (!iprefix(v, vlen, "data:"))
+			return add_skip(p, line, "PHOTO is a link, which is never fetched; no picture");
+		if (!comma || (size_t)(comma - v) < 12 || !ieq(comma - 7, 7, ";base64"))
+			return add_skip(p, line, "PHOTO is a data: URI without base64; no picture");
+		b = comma + 1;
+		bl = vlen - (size_t)(comma + 1 - v);
+	}
+	if (bl > 2 * (size_t)PBB_CONTACTS_PHOTO_MAX_BYTES)
+		return add_skip(p, line, "PHOTO is larger than %u bytes; no picture", PBB_CONTACTS_PHOTO_MAX_BYTES);
+	pb_parse_error perr;
+	int rc = pb_base64_decode(&k->photo, b, bl, 0, &perr);
+	if (rc == PB_ENOMEM)
+		return rc;
+	if (rc < 0) {
+		pb_buf_clear(&k->photo);
+		return add_skip(p, line, "PHOTO is not base64 (at byte %zu); no picture", perr.offset);
+	}
+	if (k->photo.len == 0 || k->photo.len > PBB_CONTACTS_PHOTO_MAX_BYTES) {
+		size_t n = k->photo.len;
+		pb_buf_clear(&k->photo);
+		return n ? add_skip(p, line, "PHOTO is larger than %u bytes; no picture", PBB_CONTACTS_PHOTO_MAX_BYTES)
+			 : add_skip(p, line, "PHOTO is empty; no picture");
+	}
+	unsigned w = 0, h = 0;
+	const char *type = NULL;
+	if (pb_matrix_image_info(k->photo.data, k->photo.len, &w, &h, &type) < 0 || !type) {
+		pb_buf_clear(&k->photo);
+		return add_skip(p, line, "PHOTO is not a PNG, GIF or JPEG picture; no picture");
+	}
+	if (w == 0 || h == 0 || w > PBB_CONTACTS_PHOTO_MAX_SIDE || h > PBB_CONTACTS_PHOTO_MAX_SIDE) {
+		pb_buf_clear(&k->photo);
+		return add_skip(p, line, "PHOTO is %ux%u pixels (at most %dx%d); no picture", w, h,
+				PBB_CONTACTS_PHOTO_MAX_SIDE, PBB_CONTACTS_PHOTO_MAX_SIDE);
+	}
+	k->photo_type = type;
+	k->photo_w = w;
+	k->photo_h = h;
+	return 0;
+}
+
 static int finish_card(parser *p, card *k)
 {
 	pb_buf name = PB_BUF_INIT;
@@ -339,8 +420,11 @@ static int finish_card(parser *p, card *k)
 		if (k->too_many)
 			rc = add_skip(p, k->line, "%s: more than %d numbers; the rest are left out", pb_buf_cstr(&name),
 				      MAX_TELS);
+		size_t first = p->out->count;
 		for (size_t i = 0; i < k->ntels && rc == 0; i++)
 			rc = add_entry(p, k->line, pb_buf_cstr(&name), (const char *)k->tels[i].data, k->tels[i].len);
+		if (rc == 0 && k->photo_type && p->out->count > first)
+			rc = add_photo(p, k, first);
 	}
 	pb_buf_dispose(&name);
 	card_reset(k);
@@ -373,6 +457,8 @@ static int vcard_line(parser *p, card *k, const char *s, size_t n, int line)
 		return 0;
 	if (ieq(pr.name, pr.name_len, "END"))
 		return ieq(v, vlen, "VCARD") ? finish_card(p, k) : 0;
+	if (ieq(pr.name, pr.name_len, "PHOTO"))
+		return card_photo(p, k, &pr, v, vlen, line);
 	bool fn = ieq(pr.name, pr.name_len, "FN"), nn = ieq(pr.name, pr.name_len, "N"),
 	     tel = ieq(pr.name, pr.name_len, "TEL");
 	if (!fn && !nn && !tel)
@@ -841,6 +927,9 @@ void pbb_contacts_free(pbb_contacts *c)
 	}
 	for (size_t i = 0; i < c->n_skipped; i++)
 		pb_free(c->skipped[i].why);
+	for (size_t i = 0; i < c->n_photos; i++)
+		pb_free(c->photos[i].data);
+	pb_free(c->photos);
 	pb_free(c->items);
 	pb_free(c->skipped);
 	memset(c, 0, sizeof(*c));

@@ -16,6 +16,10 @@
 
 /** Largest file the parser takes (bytes). */
 #define PBB_CONTACTS_MAX_BYTES (2u * 1024 * 1024)
+/** Largest contact picture (a vCard PHOTO, decoded bytes) it keeps. */
+#define PBB_CONTACTS_PHOTO_MAX_BYTES (256u * 1024)
+/** Largest width or height of a contact picture (pixels). */
+#define PBB_CONTACTS_PHOTO_MAX_SIDE 4096
 /** Most entries (numbers) it returns; the rest are skipped with a reason. */
 #define PBB_CONTACTS_MAX_ENTRIES 20000
 
@@ -29,7 +33,16 @@ typedef struct pbb_contact_entry {
 	char *name;  /**< UTF-8, owned */
 	char *phone; /**< as written in the file (not normalised), owned */
 	int line;    /**< where the contact starts (1-based) */
+	int photo;   /**< the card's picture: an index into pbb_contacts.photos, or -1 */
 } pbb_contact_entry;
+
+/** A vCard's PHOTO, checked: a PNG, GIF or JPEG of a sane size. */
+typedef struct pbb_contact_photo {
+	uint8_t *data;        /**< the picture's bytes, owned */
+	size_t len;           /**< 1 .. PBB_CONTACTS_PHOTO_MAX_BYTES */
+	const char *mimetype; /**< image/png, image/gif or image/jpeg (static) */
+	unsigned width, height;
+} pbb_contact_photo;
 
 /** A line (a card, a row) that gave nothing, and why. */
 typedef struct pbb_contact_skip {
@@ -44,6 +57,8 @@ typedef struct pbb_contacts {
 	size_t count;
 	pbb_contact_skip *skipped;
 	size_t n_skipped;
+	pbb_contact_photo *photos; /**< the cards' pictures (entries point here) */
+	size_t n_photos;
 } pbb_contacts;
 
 /**

@@ -74,8 +74,9 @@ static int save(pb_store *st, const char *num, const char *name, char **room)
 	return rc < 0 ? rc : what;
 }
 
-int pbb_import_run(pb_store *st, pb_matrix *mx, const char *region, const pbb_import_file *f, pb_buf *out)
+int pbb_import_run(const pbb_config *cfg, pb_store *st, pb_matrix *mx, const pbb_import_file *f, pb_buf *out)
 {
+	const char *region = cfg->region;
 	pb_buf data = PB_BUF_INIT;
 	const char *fname = f->name ? f->name : "the file";
 	int rc = pb_matrix_download(mx, f->url, &data, NULL, PBB_CONTACTS_MAX_BYTES);
@@ -114,8 +115,10 @@ int pbb_import_run(pb_store *st, pb_matrix *mx, const char *region, const pbb_im
 	 * the rooms are renamed after it, outside the write lock */
 	char **rename = pb_calloc(c.count ? c.count : 1, sizeof(*rename));
 	const char **rename_to = pb_calloc(c.count ? c.count : 1, sizeof(*rename_to));
-	size_t nrename = 0;
-	if (rc >= 0 && (!rename || !rename_to))
+	char(*named)[PB_PHONE_MAX] = pb_calloc(c.count ? c.count : 1, sizeof(*named));
+	int *named_photo = pb_calloc(c.count ? c.count : 1, sizeof(*named_photo));
+	size_t nrename = 0, nnamed = 0;
+	if (rc >= 0 && (!rename || !rename_to || !named || !named_photo))
 		rc = PB_ENOMEM;
 	bool tx = rc >= 0 && (rc = pb_store_begin(st)) == 0;
 	for (size_t i = 0; i < c.count && rc >= 0; i++) {
@@ -135,6 +138,10 @@ int pbb_import_run(pb_store *st, pb_matrix *mx, const char *region, const pbb_im
 			rc = w;
 		} else {
 			counts[w]++;
+			if (w || e->photo >= 0) {
+				named_photo[nnamed] = e->photo;
+				snprintf(named[nnamed++], sizeof(named[0]), "%s", num);
+			}
 			if (room) {
 				rename[nrename] = room;
 				rename_to[nrename++] = e->name;
@@ -155,6 +162,17 @@ int pbb_import_run(pb_store *st, pb_matrix *mx, const char *region, const pbb_im
 		}
 		pb_free(rename[i]);
 	}
+	/* appservice mode: the puppets of renamed contacts take the new name
+	 * (and the card's picture) now; one that fails catches up when the
+	 * puppet is next used */
+	for (size_t i = 0; rc >= 0 && i < nnamed; i++) {
+		const pbb_contact_photo *ph = named_photo[i] >= 0 ? &c.photos[named_photo[i]] : NULL;
+		if ((ph && pbb_puppet_picture(cfg, st, mx, named[i], ph->data, ph->len, ph->mimetype) < 0) ||
+		    pbb_puppet_rename(cfg, st, mx, named[i]) < 0)
+			pbb_log(PB_LOG_WARNING, "contacts: the puppet of %s: %s", named[i], pb_error_last()->message);
+	}
+	pb_free(named);
+	pb_free(named_photo);
 	pb_free(rename);
 	pb_free(rename_to);
 	if (rc >= 0 && reasons > MAX_REASONS)

@@ -14,9 +14,23 @@
  *
  * a marked room is adopted by its marker; a room made but not marked yet
  * by its intent (the same name, created by the bot, unknown to the store).
+ *
+ * In appservice mode a contact's room is made by the contact's puppet, the
+ * marker in the createRoom's initial_state (so a room never exists
+ * unmarked), the owner and the bot invited, the bot an admin:
+ *
+ *   kv intent -> createRoom as the puppet -> the bot joins -> store -> intent gone
+ *
+ * A crash after createRoom leaves a marked room the bot may not have joined
+ * yet: the scan also reads the joined rooms of the puppet of each intent,
+ * and a marker counts when the bot sent it or when the puppet of its one
+ * number did (puppets are ours alone: the registration's namespace is
+ * exclusive).
  */
 #include "bridge.h"
 
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -340,10 +354,14 @@ typedef struct seen_room {
 	pbb_numbers ns;  /* ... else of this set */
 	char *name;      /* m.room.name, or NULL */
 	bool mine;       /* created by the bot */
+	bool outside;    /* seen only among a puppet's rooms: the bot may not be in it */
 } seen_room;
 
 typedef struct scan_ctx {
 	const char *me;
+	const pbb_config *cfg; /* appservice mode: puppets' markers count too */
+	const char *server;    /* ... the puppets' server */
+	bool outside;          /* scanning a puppet's rooms */
 	seen_room *rooms;
 	size_t n;
 } scan_ctx;
@@ -360,6 +378,7 @@ static seen_room *seen(scan_ctx *sc, const char *id)
 	memset(&r[sc->n], 0, sizeof(*r));
 	if (!(r[sc->n].id = pb_strdup(id)))
 		return NULL;
+	r[sc->n].outside = sc->outside;
 	return &r[sc->n++];
 }
 
@@ -372,8 +391,12 @@ static int on_scan_event(const pb_matrix_event *ev, void *ud)
 	bool by_me = ev->sender && sc->me && !strcmp(ev->sender, sc->me);
 	bool marker = !strcmp(ev->type, PBB_ROOM_MARKER), create = !strcmp(ev->type, "m.room.create"),
 	     name = !strcmp(ev->type, "m.room.name");
-	if ((marker && !by_me) || (!marker && !create && !name))
-		return 0; /* only the bot's own marker counts: anyone may send state */
+	/* a puppet's marker: only for the room of its own number (below) */
+	char pnum[PB_PHONE_MAX];
+	bool by_puppet = marker && !by_me && ev->sender && sc->cfg && sc->cfg->mode == PBB_MODE_APPSERVICE &&
+			 sc->server && pbb_puppet_number(sc->cfg, sc->server, ev->sender, pnum, sizeof(pnum)) == 0;
+	if ((marker && !by_me && !by_puppet) || (!marker && !create && !name))
+		return 0; /* only our own markers count: anyone may send state */
 	seen_room *r = seen(sc, ev->room_id);
 	if (!r)
 		return PB_ENOMEM;
@@ -382,7 +405,7 @@ static int on_scan_event(const pb_matrix_event *ev, void *ud)
 		int rc = marker_parse(ev->content, &r->ns, &r->control);
 		if (rc == PB_ENOMEM)
 			return rc;
-		r->marked = rc == 0;
+		r->marked = rc == 0 && (!by_puppet || (!r->control && r->ns.n == 1 && !strcmp(r->ns.v[0], pnum)));
 	} else if (create) {
 		r->mine = by_me;
 	} else {
@@ -420,7 +443,7 @@ static int scan_filter(char *out, size_t size)
 
 /* Save @p room for @p ns (NULL: the control room) when the store has no
  * room for it and the room is not another's. */
-static int adopt(pb_store *st, const pbb_numbers *ns, const char *room, bool *done)
+static int adopt(pb_store *st, pb_matrix *mx, const pbb_numbers *ns, const char *room, bool outside, bool *done)
 {
 	*done = false;
 	char *have = NULL;
@@ -431,6 +454,9 @@ static int adopt(pb_store *st, const pbb_numbers *ns, const char *room, bool *do
 	rc = room_known(st, room);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
+	/* a puppet's room the bot was invited to at its creation */
+	if (outside && (rc = pb_matrix_join(mx, room, NULL)) < 0)
+		return rc;
 	rc = save(st, ns, room);
 	*done = rc == 0;
 	return rc;
@@ -462,7 +488,7 @@ static int resolve_intent(pb_store *st, pb_matrix *mx, scan_ctx *sc, char *line,
 		rc = pb_matrix_send_state(mx, r->id, PBB_ROOM_MARKER, "", json, NULL);
 		bool done = false;
 		if (rc == 0)
-			rc = adopt(st, control ? NULL : &ns, r->id, &done);
+			rc = adopt(st, mx, control ? NULL : &ns, r->id, r->outside, &done);
 		if (rc == 0 && done) {
 			pbb_log(PB_LOG_NOTICE, "room %s for %s found again (created, not yet marked)", r->id,
 				control ? "the control room" : json);
@@ -476,11 +502,54 @@ static int resolve_intent(pb_store *st, pb_matrix *mx, scan_ctx *sc, char *line,
 	return rc;
 }
 
+/* The joined rooms of the puppet of each one-number intent in @p intents
+ * whose room the store does not know, into @p sc as "outside" rooms. */
+static int scan_puppets(const pbb_config *cfg, pb_store *st, pb_matrix *mx, const char *intents,
+			const char *const *types, const pb_matrix_sync_callbacks *cb, scan_ctx *sc)
+{
+	int rc = 0;
+	for (const char *p = intents; rc == 0 && *p;) {
+		size_t n = strcspn(p, "\t\n");
+		char *json = pb_strndup(p, n);
+		p += strcspn(p, "\n");
+		p += *p == '\n';
+		pbb_numbers ns;
+		bool control;
+		if (!json)
+			return PB_ENOMEM;
+		int prc = pbb_room_marker_parse(json, &ns, &control);
+		pb_free(json);
+		if (prc == PB_ENOMEM)
+			return prc;
+		if (prc < 0 || control || ns.n != 1) {
+			pbb_numbers_free(&ns);
+			continue;
+		}
+		char *have = NULL, puppet[256];
+		rc = lookup(st, &ns, &have);
+		pb_free(have);
+		if (rc == PB_ENOTFOUND) {
+			/* registered here if it never was: its rooms can then be listed */
+			rc = pbb_puppet_ensure(cfg, st, mx, NULL, ns.v[0], puppet, sizeof(puppet));
+			if (rc == 0 && (rc = pb_matrix_act_as(mx, puppet)) == 0) {
+				sc->outside = true;
+				rc = pb_matrix_rooms_state(mx, types, cb);
+				sc->outside = false;
+			}
+			pb_matrix_act_as(mx, NULL);
+		}
+		pbb_numbers_free(&ns);
+	}
+	return rc;
+}
+
 int pbb_room_scan(const pbb_config *cfg, pb_store *st, pb_matrix *mx, int *adopted)
 {
 	if (adopted)
 		*adopted = 0;
-	scan_ctx sc = { pb_matrix_user_id(mx), NULL, 0 };
+	scan_ctx sc = { pb_matrix_user_id(mx), cfg, NULL, false, NULL, 0 };
+	if (cfg && cfg->mode == PBB_MODE_APPSERVICE && sc.me)
+		sc.server = pbb_as_server(cfg, sc.me);
 	pb_matrix_sync_callbacks cb = { on_scan_event, NULL, NULL, NULL, &sc };
 	pb_matrix_sync_options o = PB_MATRIX_SYNC_OPTIONS_INIT;
 	char filter[512];
@@ -496,12 +565,15 @@ int pbb_room_scan(const pbb_config *cfg, pb_store *st, pb_matrix *mx, int *adopt
 							     : pb_matrix_sync(mx, &o, &cb, NULL);
 	if (rc == 0)
 		rc = intents_get(st, &intents);
-	/* 1. rooms the bot marked that the store does not know */
+	/* 0. the rooms of the puppets that were making a room (appservice) */
+	if (rc == 0 && sc.server && intents.len)
+		rc = scan_puppets(cfg, st, mx, pb_buf_cstr(&intents), types, &cb, &sc);
+	/* 1. rooms the bot or a puppet marked that the store does not know */
 	for (size_t i = 0; rc == 0 && i < sc.n; i++) {
 		seen_room *r = &sc.rooms[i];
 		bool done = false;
 		if (r->marked)
-			rc = adopt(st, r->control ? NULL : &r->ns, r->id, &done);
+			rc = adopt(st, mx, r->control ? NULL : &r->ns, r->id, r->outside, &done);
 		if (rc == 0 && done) {
 			pbb_log(PB_LOG_NOTICE, "room %s for %s found again (by its marker)", r->id,
 				r->control ? "the control room" : r->ns.v[0]);
@@ -531,6 +603,67 @@ int pbb_room_scan(const pbb_config *cfg, pb_store *st, pb_matrix *mx, int *adopt
 
 /* --- creation ------------------------------------------------------------------- */
 
+/* For the tests (tests/bridge-appservice-test.py): with
+ * PBB_TEST_KILL_AFTER_CREATE=FILE, the first room a puppet makes kills the
+ * daemon right after createRoom, before the bot joins it and the store
+ * knows it (FILE is made first, so it happens once). */
+static void test_kill_after_create(void)
+{
+	const char *flag = getenv("PBB_TEST_KILL_AFTER_CREATE");
+	if (!flag || !*flag)
+		return;
+	FILE *f = fopen(flag, "wx");
+	if (!f)
+		return;
+	fclose(f);
+	pbb_log(PB_LOG_WARNING, "test: killed after createRoom, before the store knows the room");
+	raise(SIGKILL);
+}
+
+/* Appservice mode: @p number's puppet makes its room, marked from its first
+ * event (initial_state), the owner invited as a direct room, the bot
+ * invited and made an admin beside the puppet and the owners; the bot
+ * joins. */
+static int create_as_puppet(const pbb_config *cfg, pb_store *st, pb_matrix *mx, const char *number,
+			    const char *marker, const char *name, char **room)
+{
+	char puppet[256];
+	const char *bot = pb_matrix_user_id(mx);
+	int rc = bot ? pbb_puppet_ensure(cfg, st, mx, NULL, number, puppet, sizeof(puppet))
+		     : pb_error_set(PB_ESTATE, "matrix: whoami first");
+	if (rc < 0)
+		return rc;
+	json_t *mk = json_loads(marker, 0, NULL);
+	json_t *users = json_pack("{s:i, s:i}", puppet, 100, bot, 100);
+	for (size_t i = 0; users && i < cfg->n_owners; i++)
+		if (json_object_set_new(users, cfg->owners[i], json_integer(100)) < 0) {
+			json_decref(users);
+			users = NULL;
+		}
+	json_t *body = mk && users ? json_pack("{s:s, s:b, s:[s,s], s:s, s:[{s:s, s:s, s:O}], s:{s:O}}",
+					       "preset", "trusted_private_chat", "is_direct", 1, "invite",
+					       cfg->owners[0], bot, "name", name, "initial_state", "type",
+					       PBB_ROOM_MARKER, "state_key", "", "content", mk,
+					       "power_level_content_override", "users", users)
+				   : NULL;
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(mk);
+	json_decref(users);
+	json_decref(body);
+	if (!text)
+		return PB_ENOMEM;
+	rc = pb_matrix_act_as(mx, puppet);
+	if (rc == 0)
+		rc = pb_matrix_create_room(mx, text, room);
+	pb_matrix_act_as(mx, NULL);
+	free(text);
+	if (rc == 0) {
+		test_kill_after_create();
+		rc = pb_matrix_join(mx, *room, NULL);
+	}
+	return rc;
+}
+
 static int create(const pbb_config *cfg, pb_store *st, pb_matrix *mx, const pbb_numbers *ns, char **room)
 {
 	pb_buf name = PB_BUF_INIT;
@@ -540,12 +673,15 @@ static int create(const pbb_config *cfg, pb_store *st, pb_matrix *mx, const pbb_
 	/* committed before the room exists: a crash from here on is found again */
 	if (rc == 0)
 		rc = intent_set(st, json, pb_buf_cstr(&name));
-	if (rc == 0)
+	bool puppet = ns && ns->n == 1 && cfg->mode == PBB_MODE_APPSERVICE;
+	if (rc == 0 && puppet)
+		rc = create_as_puppet(cfg, st, mx, ns->v[0], json, pb_buf_cstr(&name), &rid);
+	else if (rc == 0)
 		rc = pb_matrix_create_dm(mx, cfg->owners[0], pb_buf_cstr(&name), &rid);
-	if (rc == 0 && cfg->encryption >= PBB_E2EE_DEFAULT)
+	if (rc == 0 && !puppet && cfg->encryption >= PBB_E2EE_DEFAULT)
 		rc = pb_matrix_send_state(mx, rid, "m.room.encryption", "",
 					  "{\"algorithm\":\"m.megolm.v1.aes-sha2\"}", NULL);
-	if (rc == 0)
+	if (rc == 0 && !puppet)
 		rc = pb_matrix_send_state(mx, rid, PBB_ROOM_MARKER, "", json, NULL);
 	if (rc == 0) {
 		for (size_t i = 1; i < cfg->n_owners; i++)

@@ -45,9 +45,33 @@ static int prompts(const char *dir)
 	return ok ? 0 : 1;
 }
 
+/* [voicemail]: the greeting is in the prompt set, and this libsndfile writes the format */
+static int voicemail(const screend_config *c)
+{
+	if (!c->vm_enabled)
+		return 0;
+	char what[200], why[700] = "";
+	snprintf(what, sizeof(what), "[voicemail] greeting %s, format %s", c->vm_greeting, c->vm_format);
+	pb_prompt_set *set = NULL;
+	int rc = pb_prompt_set_new(&set);
+	if (rc == 0 && (rc = pb_prompt_set_load_dir(set, c->prompts)) < 0)
+		snprintf(why, sizeof(why), "the prompt set does not load (see [screen] prompts)");
+	else if (rc == 0 && !pb_prompt_set_find(set, c->vm_greeting))
+		snprintf(why, sizeof(why), "no prompt '%s' in %s/prompts.txt", c->vm_greeting, c->prompts);
+	pb_prompt_set_free(set);
+	pb_recorder *r = NULL;
+	pb_recorder_options ro = PB_RECORDER_OPTIONS_INIT;
+	ro.format = strcmp(c->vm_format, "opus") ? PB_RECORDER_WAV : PB_RECORDER_OPUS;
+	if (!why[0] && pb_recorder_new(&r, &ro) < 0)
+		snprintf(why, sizeof(why), "%s", pb_error_last()->message);
+	pb_recorder_free(r);
+	return pbd_check_line(!why[0], what, "%s", why) ? 0 : 1;
+}
+
 int screend_check(const screend_config *c)
 {
 	int failed = prompts(c->prompts);
+	failed += voicemail(c);
 	failed += secret("[register] password-file", c->password_file);
 	failed += secret("[sip] auth-users-file", c->auth_users_file);
 	if (c->tls_cert_dir[0]) {

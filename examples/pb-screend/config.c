@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include <phonebridge/log.h>
+#include <phonebridge/screener.h>
 
 typedef struct parse_ctx {
 	screend_config *c;
@@ -181,6 +182,60 @@ static int forward_key(parse_ctx *p, const char *k, const char *v)
 	return fail(p, "[forward] unknown key '%s'%s", k, "");
 }
 
+/* [voicemail] on = timeout,busy,unreachable */
+static int vm_on_val(parse_ctx *p, unsigned *dst, const char *k, const char *v)
+{
+	unsigned bits = 0;
+	const char *q = v;
+	while (*q) {
+		q += strspn(q, ", \t");
+		size_t n = strcspn(q, ", \t");
+		if (n == 0)
+			break;
+		if (n == 7 && !strncmp(q, "timeout", n))
+			bits |= PB_SCREENER_VOICEMAIL_TIMEOUT;
+		else if (n == 4 && !strncmp(q, "busy", n))
+			bits |= PB_SCREENER_VOICEMAIL_BUSY;
+		else if (n == 11 && !strncmp(q, "unreachable", n))
+			bits |= PB_SCREENER_VOICEMAIL_UNREACHABLE;
+		else
+			return fail(p, "%s: '%.*s': expected timeout, busy or unreachable (comma-separated)", k, (int)n, q);
+		q += n;
+	}
+	if (!bits)
+		return fail(p, "%s: empty: expected timeout, busy and/or unreachable%s", k, "");
+	*dst = bits;
+	return 1;
+}
+
+static int voicemail_key(parse_ctx *p, const char *k, const char *v)
+{
+	screend_config *c = p->c;
+	if (!strcmp(k, "enabled"))
+		return bool_val(p, &c->vm_enabled, k, v);
+	if (!strcmp(k, "on"))
+		return vm_on_val(p, &c->vm_on, k, v);
+	if (!strcmp(k, "max-seconds")) {
+		if (!uint_val(p, &c->vm_max_seconds, 600, k, v))
+			return 0;
+		return c->vm_max_seconds ? 1 : fail(p, "%s: 0: expected 1..600 seconds%s", k, "");
+	}
+	if (!strcmp(k, "silence-seconds"))
+		return uint_val(p, &c->vm_silence_seconds, 600, k, v);
+	if (!strcmp(k, "format")) {
+		if (strcmp(v, "wav") && strcmp(v, "opus"))
+			return fail(p, "%s: '%s': expected wav or opus", k, v);
+		return str(p, c->vm_format, sizeof(c->vm_format), k, v);
+	}
+	if (!strcmp(k, "greeting")) {
+		size_t n = strlen(v);
+		if (n == 0 || n > 63 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-_") != n)
+			return fail(p, "%s: '%s': a prompt name (a-z, 0-9, '-', '_') from prompts.txt", k, v);
+		return str(p, c->vm_greeting, sizeof(c->vm_greeting), k, v);
+	}
+	return fail(p, "[voicemail] unknown key '%s'%s", k, "");
+}
+
 static int level_of(const char *v)
 {
 	static const struct { const char *name; int level; } levels[] = {
@@ -256,6 +311,8 @@ static int on_key(void *user, const char *section, const char *k, const char *v)
 			return str(p, c->http_listen, sizeof(c->http_listen), k, v);
 		return fail(p, "[http] unknown key '%s'%s", k, "");
 	}
+	if (!strcmp(section, "voicemail"))
+		return voicemail_key(p, k, v);
 	if (!strcmp(section, "log")) {
 		if (!strcmp(k, "level") && (c->log_level = level_of(v)) >= 0)
 			return 1;
@@ -290,6 +347,11 @@ void screend_config_defaults(screend_config *c)
 	c->max_duration = 90;
 	snprintf(c->prompts, sizeof(c->prompts), "%s", PB_SCREEND_PROMPTS);
 	strcpy(c->store, "/var/lib/pb-screend/screen.db");
+	c->vm_on = PB_SCREENER_VOICEMAIL_TIMEOUT | PB_SCREENER_VOICEMAIL_BUSY | PB_SCREENER_VOICEMAIL_UNREACHABLE;
+	c->vm_max_seconds = 120;
+	c->vm_silence_seconds = 5;
+	strcpy(c->vm_format, "wav");
+	strcpy(c->vm_greeting, "voicemail");
 	c->log_level = PB_LOG_INFO;
 }
 
@@ -306,6 +368,12 @@ static int finish(parse_ctx *p, int rc)
 		snprintf(p->err, p->errlen, "[sip] admit = address-and-digest needs auth-realm");
 	else if (rc == 0 && p->c->tls_cert_dir[0] && p->c->port == 0)
 		snprintf(p->err, p->errlen, "[sip] port = 0 (any) cannot be combined with tls-cert-dir");
+	else if (rc == 0 && p->c->vm_enabled && p->c->store_url_set)
+		/* recordings go into the SQLite journal pb-bridged reads; PostgreSQL has none */
+		snprintf(p->err, p->errlen,
+			 "[voicemail] enabled = yes needs [store] path (SQLite): a PostgreSQL store has no "
+			 "journal for recordings; use a voicemail server ([forward] fallback, or numbers set "
+			 "--voicemail URI)");
 	else if (rc == -1)
 		snprintf(p->err, p->errlen, "cannot open the file");
 	else if (rc == -2)

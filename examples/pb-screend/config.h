@@ -46,6 +46,12 @@ typedef struct screend_config {
 	char store[512];
 	char store_password_file[512]; /* [store] password-file: the PostgreSQL password */
 	bool store_path_set, store_url_set;
+	/* [voicemail] (voicemail_key() in config.c) */
+	bool vm_enabled;
+	unsigned vm_on;               /* PB_SCREENER_VOICEMAIL_* bits */
+	unsigned vm_max_seconds, vm_silence_seconds;
+	char vm_format[8];            /* wav | opus */
+	char vm_greeting[64];         /* a prompt name */
 	/* [log] */
 	int log_level;
 	/* [policy]: handed to pb_screen_policy_set() one by one */

@@ -92,12 +92,12 @@ static void fill_options(const screend_config *c, const char *password, const ch
 	so->aor = opt_str(c->aor);
 	so->username = opt_str(c->username);
 	so->password = password;
-	so->register_expires = c->register_expires;
-	so->bridge_timeout = c->forward_timeout;
+	so->register_expires_ms = c->register_expires * 1000;
+	so->bridge_timeout_ms = c->forward_timeout * 1000;
 	so->auth_realm = opt_str(c->auth_realm);
 	so->auth_users_file = opt_str(c->auth_users_file);
 	so->admit = c->auth_and ? PB_SIP_ADMIT_ADDRESS_AND_DIGEST : PB_SIP_ADMIT_ADDRESS_OR_DIGEST;
-	so->auth_nonce_ttl = c->auth_nonce_ttl;
+	so->auth_nonce_ttl_ms = c->auth_nonce_ttl * 1000;
 	so->tls_cert_dir = opt_str(c->tls_cert_dir);
 	so->tls_port = c->tls_port;
 	o->store = c->store;
@@ -113,6 +113,12 @@ static void fill_options(const screend_config *c, const char *password, const ch
 	o->on_event = screend_metrics_event; /* /metrics: calls by verdict, challenge outcomes */
 	o->max_calls = c->max_calls;
 	o->refer_timeout = c->refer_timeout;
+	o->voicemail = c->vm_enabled;
+	o->voicemail_on = c->vm_on;
+	o->voicemail_max_seconds = c->vm_max_seconds;
+	o->voicemail_silence_seconds = c->vm_silence_seconds;
+	o->voicemail_format = c->vm_format;
+	o->voicemail_greeting = c->vm_greeting;
 	size_t k = 0;
 	for (size_t i = 0; i < c->npolicy; i++) {
 		policy[k++] = c->policy_key[i];
@@ -493,8 +499,34 @@ static int print_number(const pb_store_number *n, void *ud)
 				    (json_int_t)n->updated_at));
 }
 
-/* numbers set NUMBER [--policy TEXT] [--forward URI] [--voicemail URI]: the
- * policy is checked (as a call would build it) before it is stored. */
+/* --voicemail: "record" (this node's recorder: [voicemail] enabled, which a
+ * PostgreSQL store refuses), "off", or a SIP URI (a voicemail server).
+ * @return 0 or PB_EINVAL saying why */
+static int voicemail_value(const daemon_t *d, const char *v)
+{
+	if (!strcmp(v, "off"))
+		return 0;
+	if (!strcmp(v, "record")) {
+		if (d->conf.store_url_set)
+			return pb_error_set(PB_EINVAL,
+					    "--voicemail record: a PostgreSQL store has no journal for recordings "
+					    "(docs/cluster.md): give a voicemail server's URI, or off");
+		if (!d->conf.vm_enabled)
+			return pb_error_set(PB_EINVAL,
+					    "--voicemail record: [voicemail] enabled is not yes in %s: nothing would record",
+					    d->conf_path);
+		return 0;
+	}
+	bool sip = !strncmp(v, "sip:", 4) || !strncmp(v, "sips:", 5);
+	size_t host = strcspn(v, ":") + 1;
+	if (!sip || !v[host] || strpbrk(v, " \t\r\n,<>\""))
+		return pb_error_set(PB_EINVAL, "--voicemail '%s': expected record, off or a SIP URI (sip:user@host)", v);
+	return 0;
+}
+
+/* numbers set NUMBER [--policy TEXT] [--forward URI] [--voicemail record|off|URI]:
+ * the policy is checked (as a call would build it) and the voicemail value
+ * read before they are stored. */
 static int numbers_set(daemon_t *d, int argc, char **argv, bool *usage_err)
 {
 	char num[48];
@@ -516,6 +548,8 @@ static int numbers_set(daemon_t *d, int argc, char **argv, bool *usage_err)
 	pb_screen_policy *p = NULL;
 	if (rc == 0 && (rc = pb_screener_number_policy(d->screener, n.policy, &p)) == 0)
 		pb_screen_policy_free(p);
+	if (rc == 0 && n.voicemail && *n.voicemail)
+		rc = voicemail_value(d, n.voicemail);
 	if (rc == 0)
 		rc = pb_store_number_set(d->store, &n);
 	if (rc == 0)
@@ -599,7 +633,7 @@ static void usage(FILE *f)
 		   "       pb-screend [OPTIONS] status [--json]   the running daemon's /health\n"
 		   "       pb-screend [OPTIONS] numbers list | show NUMBER | remove NUMBER\n"
 		   "       pb-screend [OPTIONS] numbers set NUMBER [--policy 'KEY=VALUE; ...'] [--forward URI]\n"
-		   "                                       [--voicemail URI]\n"
+		   "                                       [--voicemail record|off|URI]\n"
 		   "  -c, --config FILE      default /etc/phonebridge/pb-screend.conf\n"
 		   "      --log-format FMT   text (default: \"<level>domain: message\") or json\n"
 		   "      --pretty           calls, lookup, status --json: indent the JSON (default: one document a line)\n"

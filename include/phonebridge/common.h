@@ -41,6 +41,21 @@
 PB_BEGIN_DECLS
 
 /**
+ * When to try a failed request again: the one retry policy of the options
+ * structs (pb_matrix_options.retry, pb_mmsc_options.retry). Which failures
+ * are retried is the module's to say (transient ones only: connection
+ * failures, timeouts, 429 and 5xx where the request is idempotent). The
+ * delay before attempt n+1 is min(initial_delay_ms * 2^(n-1), max_delay_ms),
+ * or the server's Retry-After where it gives one. A member left 0 takes
+ * the module's default.
+ */
+typedef struct pb_retry_policy {
+	unsigned attempts;         /**< total attempts, 1 = no retry; 0 = the module's default */
+	unsigned initial_delay_ms; /**< first back-off; 0 = the module's default */
+	unsigned max_delay_ms;     /**< longest back-off; 0 = the module's default */
+} pb_retry_policy;
+
+/**
  * Where a decoder of outside bytes stopped, and why.
  *
  * Every decoder takes an optional `pb_parse_error *` (NULL is fine). On

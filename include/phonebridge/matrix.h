@@ -53,8 +53,8 @@ struct json_t;
 /** A client of one homeserver (opaque). */
 typedef struct pb_matrix pb_matrix;
 
-/** Current version of pb_matrix_options. */
-#define PB_MATRIX_OPTIONS_VERSION 1
+/** Current version of pb_matrix_options (version 1 lacks retry). */
+#define PB_MATRIX_OPTIONS_VERSION 2
 
 /** How to reach the homeserver. Start from PB_MATRIX_OPTIONS_INIT. */
 typedef struct pb_matrix_options {
@@ -69,21 +69,33 @@ typedef struct pb_matrix_options {
 	const char *access_token_file;
 	const char *user_agent;        /**< NULL: "libphonebridge/VERSION" */
 	const char *ca_file;           /**< CA bundle (PEM); NULL: the system's */
-	/** 1 turns TLS certificate and host name checks OFF. For tests only. */
-	int tls_insecure;
-	/** 1: discovery fetches http:// (not https://) well-known. Tests only. */
-	int discovery_insecure_http;
-	long connect_timeout_ms;       /**< TCP+TLS connection; default 10000 */
-	long request_timeout_ms;       /**< whole request (not sync); default 60000 */
-	unsigned max_retries;          /**< retries of one request; default 5 */
-	long retry_base_ms;            /**< first back-off delay; default 500 */
-	long retry_cap_ms;             /**< longest back-off delay; default 30000 */
+	/** true turns TLS certificate and host name checks OFF. For tests only. */
+	bool tls_insecure;
+	/** true: discovery fetches http:// (not https://) well-known. Tests only. */
+	bool discovery_insecure_http;
+	unsigned connect_timeout_ms;   /**< TCP+TLS connection; 0 = 10000 (the default) */
+	unsigned request_timeout_ms;   /**< whole request (not sync); 0 = 60000 (the default) */
+	/** Deprecated: retry.attempts (which counts attempts: max_retries + 1).
+	 *  Read when retry.attempts is 0; default 5. (Not marked PB_DEPRECATED:
+	 *  PB_MATRIX_OPTIONS_INIT sets it by position, and clang would warn each
+	 *  caller of the macro.) */
+	unsigned max_retries;
+	/** Deprecated: retry.initial_delay_ms, read when that is 0; default 500. */
+	long retry_base_ms;
+	/** Deprecated: retry.max_delay_ms, read when that is 0; default 30000. */
+	long retry_cap_ms;
+	/* --- version 2 --- */
+	/** Requests retried: idempotent ones after 429 (Retry-After), 5xx,
+	 *  timeouts and dropped connections; the sync loop's back-off too.
+	 *  0s: 6 attempts, 500 ms doubling up to 30000 ms (or the deprecated
+	 *  members above, when set). */
+	pb_retry_policy retry;
 } pb_matrix_options;
 
 /** Defaults: spec-safe timeouts, TLS verification on. */
 #define PB_MATRIX_OPTIONS_INIT                                                   \
 	{ PB_MATRIX_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, 0, 10000, 60000, \
-	  5, 500, 30000 }
+	  5, 500, 30000, { 0, 0, 0 } }
 
 /**
  * Make a handle. curl is initialised once per process on first use.
@@ -234,7 +246,7 @@ typedef struct pb_matrix_sync_options {
 	/** A filter id from pb_matrix_filter_upload() or inline filter JSON
 	 *  (starting with '{'); NULL for none. Borrowed. */
 	const char *filter;
-	long timeout_ms;         /**< long-poll wait on the server; default 30000 */
+	unsigned timeout_ms;     /**< long-poll wait on the server (0: answer at once); default 30000 */
 	int full_state;          /**< 1: full_state=true */
 } pb_matrix_sync_options;
 
@@ -292,6 +304,20 @@ PB_API int pb_matrix_sync_loop(pb_matrix *m, const pb_matrix_sync_options *opts,
  * @param room_id if not NULL, receives a new string (pb_free())
  */
 PB_API int pb_matrix_create_dm(pb_matrix *m, const char *user_id, const char *name, char **room_id);
+
+/**
+ * Create a room from a createRoom request body as given (POST
+ * /_matrix/client/v3/createRoom): name, invite, is_direct, preset,
+ * initial_state, power_level_content_override, ... Sent once, never
+ * retried (a repeat could make a second room): an unclear failure is an
+ * error and the caller must find out whether the room exists. Acts as the
+ * user of pb_matrix_act_as() if any; records nothing in m.direct.
+ *
+ * @param body_json a JSON object as text; borrowed
+ * @param room_id   if not NULL, receives a new string (pb_free())
+ * @return 0, PB_EINVAL (not a JSON object), errors as for every request
+ */
+PB_API int pb_matrix_create_room(pb_matrix *m, const char *body_json, char **room_id);
 
 /**
  * The room m.direct lists last (the most recently added) for @p user_id.
@@ -496,6 +522,16 @@ PB_API int pb_matrix_register_appservice_user(pb_matrix *m, const char *localpar
  * @return 0, PB_EINVAL (no user known), errors as for every request
  */
 PB_API int pb_matrix_set_displayname(pb_matrix *m, const char *user_id, const char *name);
+
+/**
+ * Set a user's avatar (PUT /profile/{userId}/avatar_url).
+ *
+ * @param user_id borrowed; NULL: the user acted as, else the handle's user
+ * @param mxc_url an mxc:// URI (pb_matrix_upload()); borrowed
+ * @return 0, PB_EINVAL (no user known, not an mxc:// URI), errors as for
+ *         every request
+ */
+PB_API int pb_matrix_set_avatar_url(pb_matrix *m, const char *user_id, const char *mxc_url);
 
 /**
  * The current state of every joined room (GET /joined_rooms, then GET

@@ -456,6 +456,110 @@ typedef struct pb_rtp_relay_map {
  *         RTP version 2, or shorter than its header); PB_EIO
  */
 PB_API int pb_rtp_socket_relay(pb_rtp_socket *to, uint8_t *p, size_t len, const pb_rtp_relay_map *map);
+/**
+ * Receives the caller's audio of a call (pb_media_call_set_audio_sink()):
+ * @p n samples of 8 kHz 16-bit linear audio, borrowed for the call only.
+ */
+typedef void (*pb_media_audio_cb)(const int16_t *samples, size_t n, void *userdata);
+
+/**
+ * Hand the received audio of @p c, decoded, to @p cb from now on: in
+ * sequence order (after the reorder buffer of pb_media_call_receive()),
+ * 20 ms of silence for each lost packet (up to 1 s; a longer gap is a pause
+ * and is not filled), whichever of PCMU and PCMA each packet holds. A
+ * recorder (pb_recorder_feed()) is such a consumer. Called from inside
+ * pb_media_call_receive(); @p cb NULL stops it.
+ * @param userdata borrowed: must outlive the sink
+ */
+PB_API void pb_media_call_set_audio_sink(pb_media_call *c, pb_media_audio_cb cb, void *userdata);
+
+/* --- recording ---------------------------------------------------------------------- */
+
+/** Container and encoding of a recording (pb_recorder_options.format). */
+typedef enum pb_recorder_format {
+	PB_RECORDER_WAV = 0,  /**< RIFF WAVE, 8 kHz mono 16-bit PCM ("audio/wav") */
+	PB_RECORDER_OPUS = 1, /**< Ogg Opus (RFC 7845) through libsndfile ("audio/ogg") */
+} pb_recorder_format;
+
+/** Why a recorder stopped taking audio (pb_recorder_feed(), pb_recorder_state()). */
+typedef enum pb_recorder_status {
+	PB_RECORDER_RECORDING = 0, /**< still taking audio */
+	PB_RECORDER_FULL = 1,      /**< max_ms reached */
+	PB_RECORDER_SILENCE = 2,   /**< silence_ms of unbroken silence */
+} pb_recorder_status;
+
+/** Options of a recorder. */
+typedef struct pb_recorder_options {
+	int version;          /**< PB_RECORDER_OPTIONS_VERSION */
+	unsigned max_ms;      /**< longest recording; 0 = 120000; at most 600000 */
+	/** End after this much unbroken silence (also before anything was heard,
+	 *  as a caller who says nothing); 0 = never on silence. */
+	unsigned silence_ms;
+	/** Below this level (dBm0, measured by spandsp's power meter) audio is
+	 *  silence; 0 = -40. */
+	int silence_dbm0;
+	pb_recorder_format format; /**< the file written (pb_recorder_finish()) */
+} pb_recorder_options;
+
+#define PB_RECORDER_OPTIONS_VERSION 1
+#define PB_RECORDER_OPTIONS_INIT { PB_RECORDER_OPTIONS_VERSION, 120000, 5000, -40, PB_RECORDER_WAV }
+
+/**
+ * A recording of a call's received audio, encoded as it comes (so that the
+ * end of a message costs its host next to nothing), into memory. Opaque.
+ */
+typedef struct pb_recorder pb_recorder;
+
+/**
+ * Make a recorder; the file is begun (libsndfile, into memory).
+ * @param opts borrowed; copied
+ * @return 0; PB_EINVAL (NULL, a bad version, max_ms over 600000, a level
+ *         above 0 dBm0, an unknown format); PB_EUNSUPPORTED (this
+ *         libsndfile cannot write Ogg Opus); PB_EIO (libsndfile failed:
+ *         its message); PB_ENOMEM
+ */
+PB_API int pb_recorder_new(pb_recorder **out, const pb_recorder_options *opts);
+
+/** Free a recorder. NULL is fine. */
+PB_API void pb_recorder_free(pb_recorder *r);
+
+/**
+ * Append @p n samples (8 kHz linear), encoding them; silence is held back
+ * until sound follows it (silence at the end is not kept beyond half a
+ * second). Once the recorder has stopped (full, silence, or finished)
+ * further audio is ignored.
+ * @return the state after these samples: PB_RECORDER_RECORDING (0),
+ *         PB_RECORDER_FULL or PB_RECORDER_SILENCE; PB_ENOMEM (the samples
+ *         are dropped, the recording so far stays)
+ */
+PB_API int pb_recorder_feed(pb_recorder *r, const int16_t *samples, size_t n);
+
+/** A pb_media_audio_cb that feeds the recorder given as @p userdata. */
+PB_API void pb_recorder_sink(const int16_t *samples, size_t n, void *userdata);
+
+/** @return the recorder's pb_recorder_status */
+PB_API int pb_recorder_state(const pb_recorder *r);
+
+/** True once any audio above the silence level was heard. */
+PB_API bool pb_recorder_heard(const pb_recorder *r);
+
+/**
+ * Length of the recording in ms: the audio taken, less the silence at its
+ * end beyond half a second (the silence that ended a recording, or the
+ * caller's pause before hanging up, is not kept).
+ */
+PB_API uint64_t pb_recorder_duration_ms(const pb_recorder *r);
+
+/**
+ * End the recording (no more audio is taken) and append the whole file to
+ * @p out. Once only.
+ * @return 0; PB_ESTATE (finished already); PB_EIO (libsndfile failed: its
+ *         message, or an earlier write failed); PB_EINVAL; PB_ENOMEM
+ */
+PB_API int pb_recorder_finish(pb_recorder *r, pb_buf *out);
+
+/** "audio/wav" or "audio/ogg". @return static; NULL for an unknown format */
+PB_API const char *pb_recorder_mimetype(pb_recorder_format format);
 
 PB_END_DECLS
 

@@ -69,7 +69,7 @@ typedef enum pb_mms_message_type {
 } pb_mms_message_type;
 
 /** X-Mms-Status values (§7.3.54), for M-NotifyResp.ind and M-Delivery.ind. */
-enum {
+typedef enum pb_mms_status {
 	PB_MMS_STATUS_EXPIRED = 128,
 	PB_MMS_STATUS_RETRIEVED = 129,
 	PB_MMS_STATUS_REJECTED = 130,
@@ -78,10 +78,10 @@ enum {
 	PB_MMS_STATUS_INDETERMINATE = 133,
 	PB_MMS_STATUS_FORWARDED = 134,
 	PB_MMS_STATUS_UNREACHABLE = 135,
-};
+} pb_mms_status;
 
 /** X-Mms-Retrieve-Status values (§7.3.50). */
-enum {
+typedef enum pb_mms_retrieve_status {
 	PB_MMS_RETRIEVE_OK = 128,
 	PB_MMS_RETRIEVE_TRANSIENT_FAILURE = 192,
 	PB_MMS_RETRIEVE_TRANSIENT_NOT_FOUND = 193,
@@ -90,16 +90,32 @@ enum {
 	PB_MMS_RETRIEVE_PERMANENT_DENIED = 225,
 	PB_MMS_RETRIEVE_PERMANENT_NOT_FOUND = 226,
 	PB_MMS_RETRIEVE_PERMANENT_UNSUPPORTED = 227,
-};
+} pb_mms_retrieve_status;
 
 /** X-Mms-Response-Status: 128 is Ok (§7.3.48); others are errors. */
 #define PB_MMS_RESPONSE_OK 128
 
 /** X-Mms-Read-Status values (§7.3.40). */
-enum { PB_MMS_READ_STATUS_READ = 128, PB_MMS_READ_STATUS_DELETED = 129 };
+typedef enum pb_mms_read_status { PB_MMS_READ_STATUS_READ = 128, PB_MMS_READ_STATUS_DELETED = 129 } pb_mms_read_status;
 
-/** X-Mms-Priority values (§7.3.39). */
-enum { PB_MMS_PRIORITY_LOW = 128, PB_MMS_PRIORITY_NORMAL = 129, PB_MMS_PRIORITY_HIGH = 130 };
+/** X-Mms-Priority values (§7.3.39); 0: absent, or left out. */
+typedef enum pb_mms_priority {
+	PB_MMS_PRIORITY_ABSENT = 0,
+	PB_MMS_PRIORITY_LOW = 128,
+	PB_MMS_PRIORITY_NORMAL = 129,
+	PB_MMS_PRIORITY_HIGH = 130,
+} pb_mms_priority;
+
+/**
+ * A Yes/No header (X-Mms-Delivery-Report, X-Mms-Read-Report,
+ * X-Mms-Report-Allowed, §7.3.13, §7.3.37, §7.3.47): present and yes, present
+ * and no, or absent (left out when encoding). Use the names, not 128/129.
+ */
+typedef enum pb_mms_yes_no {
+	PB_MMS_ABSENT = 0,
+	PB_MMS_YES = 128,
+	PB_MMS_NO = 129,
+} pb_mms_yes_no;
 
 /** What a decoded header value is. */
 typedef enum pb_mms_value_kind {
@@ -187,10 +203,10 @@ typedef struct pb_mms_message {
 	pb_mms_time expiry;
 	pb_mms_time delivery_time;
 	const char *message_class;     /**< "personal", "advertisement", "informational", "auto", or the text */
-	int priority;                  /**< PB_MMS_PRIORITY_*, 0 if absent */
-	int delivery_report;           /**< 128 yes, 129 no, 0 absent */
-	int read_report;               /**< 128 yes, 129 no, 0 absent */
-	int report_allowed;            /**< 128 yes, 129 no, 0 absent */
+	pb_mms_priority priority;      /**< 0 (PB_MMS_PRIORITY_ABSENT) if absent */
+	pb_mms_yes_no delivery_report;
+	pb_mms_yes_no read_report;
+	pb_mms_yes_no report_allowed;
 	int status;                    /**< X-Mms-Status, 0 if absent */
 	const char *status_text;
 	int response_status;           /**< X-Mms-Response-Status, 0 if absent */
@@ -348,16 +364,17 @@ PB_API const char *pb_mms_guess_content_type(const char *filename);
  *
  * @param transaction_id from the notification
  * @param status         PB_MMS_STATUS_RETRIEVED, _DEFERRED, _REJECTED, ...
- * @param report_allowed 128 yes, 129 no, 0 to leave out X-Mms-Report-Allowed
+ * @param report_allowed PB_MMS_YES, PB_MMS_NO, or PB_MMS_ABSENT to leave out
+ *                       X-Mms-Report-Allowed
  * @return 0, PB_EINVAL, PB_ENOMEM
  */
-PB_API int pb_mms_encode_notifyresp(pb_buf *out, const char *transaction_id, int status,
-				    int report_allowed);
+PB_API int pb_mms_encode_notifyresp(pb_buf *out, const char *transaction_id, pb_mms_status status,
+				    pb_mms_yes_no report_allowed);
 
 /** Encode an M-Acknowledge.ind (§6.4), sent after a deferred retrieval.
- *  @param report_allowed 128 yes, 129 no, 0 to leave it out
+ *  @param report_allowed PB_MMS_YES, PB_MMS_NO, or PB_MMS_ABSENT to leave it out
  *  @return 0, PB_EINVAL, PB_ENOMEM */
-PB_API int pb_mms_encode_ack(pb_buf *out, const char *transaction_id, int report_allowed);
+PB_API int pb_mms_encode_ack(pb_buf *out, const char *transaction_id, pb_mms_yes_no report_allowed);
 
 /**
  * Encode an M-Read-Rec.ind (§6.7.2): the read report for a received message.
@@ -370,7 +387,7 @@ PB_API int pb_mms_encode_ack(pb_buf *out, const char *transaction_id, int report
  * @return 0, PB_EINVAL, PB_ENOMEM
  */
 PB_API int pb_mms_encode_read_rec(pb_buf *out, const char *message_id, const char *to,
-				  const char *from, int64_t date, int read_status);
+				  const char *from, int64_t date, pb_mms_read_status read_status);
 
 /** One attachment of an outgoing message. */
 typedef struct pb_mms_attachment {
@@ -395,9 +412,9 @@ typedef struct pb_mms_send_req {
 	const char *subject;          /**< UTF-8, or NULL */
 	int64_t date;                 /**< seconds since 1970, or 0 to leave Date out */
 	int64_t expiry;               /**< relative seconds, or 0 to leave it out */
-	int delivery_report;          /**< 128 yes, 129 no, 0 left out */
-	int read_report;              /**< 128 yes, 129 no, 0 left out */
-	int priority;                 /**< PB_MMS_PRIORITY_*, or 0 */
+	pb_mms_yes_no delivery_report; /**< PB_MMS_ABSENT: left out */
+	pb_mms_yes_no read_report;     /**< PB_MMS_ABSENT: left out */
+	pb_mms_priority priority;     /**< PB_MMS_PRIORITY_ABSENT: left out */
 	const char *message_class;    /**< "personal" etc., or NULL */
 	const char *text;             /**< UTF-8 text slide, or NULL */
 	const pb_mms_attachment *attachments;

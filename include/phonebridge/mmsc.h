@@ -55,17 +55,13 @@ typedef struct pb_mmsc pb_mmsc;
 typedef int (*pb_mmsc_progress_cb)(uint64_t now, uint64_t total, void *userdata);
 
 /**
- * When to try again. Only transient failures are retried: connect and
- * resolve failures, timeouts, connections dropped mid-answer, and HTTP 502,
- * 503 and 504. Never 4xx, never a body that is not an MMS PDU, never an
- * oversize message. The delay before attempt n+1 is
- * min(initial_delay_ms * 2^(n-1), max_delay_ms).
+ * Deprecated: the old name of pb_retry_policy (phonebridge/common.h), the
+ * same type. pb_mmsc_options.retry: only transient failures are retried
+ * (connect and resolve failures, timeouts, connections dropped mid-answer,
+ * HTTP 502, 503 and 504), never 4xx, a body that is not an MMS PDU or an
+ * oversize message; defaults 3 attempts, 1000 ms doubling up to 30000 ms.
  */
-typedef struct pb_mmsc_retry {
-	unsigned attempts;         /**< total attempts, 1 = no retry (default 3) */
-	unsigned initial_delay_ms; /**< first back-off (default 1000) */
-	unsigned max_delay_ms;     /**< cap of the back-off (default 30000) */
-} pb_mmsc_retry;
+typedef pb_retry_policy pb_mmsc_retry PB_DEPRECATED;
 
 /** Options of pb_mmsc_new(). Strings are copied; NULL means "not set". */
 typedef struct pb_mmsc_options {
@@ -96,7 +92,9 @@ typedef struct pb_mmsc_options {
 	size_t max_download;
 	unsigned connect_timeout_ms; /**< default 15000 */
 	unsigned timeout_ms;         /**< whole request, default 300000 */
-	pb_mmsc_retry retry;         /**< see pb_mmsc_retry */
+	/** Transient failures only (see pb_mmsc_post_kind and retry_send);
+	 *  0s: 3 attempts, 1000 ms doubling up to 30000 ms. */
+	pb_retry_policy retry;
 	/** Retry M-Send.req after a transient failure. Off by default: the
 	 *  MMSC may have accepted the first attempt before the connection
 	 *  dropped, and a retry would deliver the message twice.
@@ -118,8 +116,9 @@ typedef struct pb_mmsc_options {
 	pb_mmsc_progress_cb progress;
 	void *progress_userdata; /**< passed to progress; not owned */
 	/** X-Mms-Report-Allowed in the M-NotifyResp.ind and M-Acknowledge.ind
-	 *  this client sends: 128 yes, 129 no, 0 left out (default). */
-	int report_allowed;
+	 *  this client sends: PB_MMS_YES, PB_MMS_NO, or PB_MMS_ABSENT to leave
+	 *  it out (default). */
+	pb_mms_yes_no report_allowed;
 	/** Give up when the answer started but no byte of it arrived for this
 	 *  long (a stalled link), in ms; default 30000. The wait for the
 	 *  answer's first byte is bounded by timeout_ms only, so that a slow
@@ -254,7 +253,8 @@ PB_API int pb_mmsc_rewrite_location(const char *rule, const char *mmsc_url, cons
  * @param res            filled in; may be NULL
  * @return 0, PB_EINVAL, or a code listed at the top
  */
-PB_API int pb_mmsc_notifyresp(pb_mmsc *mmsc, const char *transaction_id, int status, pb_mmsc_result *res);
+PB_API int pb_mmsc_notifyresp(pb_mmsc *mmsc, const char *transaction_id, pb_mms_status status,
+			      pb_mmsc_result *res);
 
 /**
  * Send an M-Acknowledge.ind: the answer after fetching a message whose

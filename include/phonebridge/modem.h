@@ -43,9 +43,13 @@ typedef struct pb_modem_options {
 	const char *username;      /**< hilink: login name ("admin"); smseagle v1: login */
 	const char *password_file; /**< hilink, smseagle v1: file holding the password (mode 0600 or stricter) */
 	const char *token_file;    /**< smseagle: file holding the API access token (mode 0600 or stricter) */
-	int timeout_ms;            /**< per request or AT command; 0 = 10000 */
-	int poll_interval_ms;      /**< watch: how often to look when the box does not tell; 0 = 5000 */
-	bool insecure_tls;         /**< true turns TLS verification off (off by default: verification on) */
+	unsigned timeout_ms;       /**< per request or AT command; 0 = 10000 */
+	unsigned poll_interval_ms; /**< watch: how often to look when the box does not tell; 0 = 5000 */
+	union {
+		bool tls_insecure; /**< true turns TLS verification off (off by default: verification on) */
+		/** The old spelling of tls_insecure (the same member): deprecated. */
+		PB_DEPRECATED bool insecure_tls;
+	};
 	const char *ca_file;       /**< optional CA bundle for TLS */
 	const char *login;         /**< hilink: "auto" (default), "type4", "base64", "scram", "none" */
 	const char *storage;       /**< at: message storage for AT+CPMS, "ME" (default) or "SM" */
@@ -53,7 +57,7 @@ typedef struct pb_modem_options {
 	const char *webhook;       /**< smseagle: "HOST:PORT" (a bare port: 127.0.0.1) to receive the device's webhook on, apikey = the token; NULL = poll */
 	int modem_no;              /**< smseagle: modem number for multi-modem devices; 0 = 1 */
 	/* version 2 */
-	int send_timeout_ms;       /**< at: how long to wait for the modem's answer to a sent PDU
+	unsigned send_timeout_ms;  /**< at: how long to wait for the modem's answer to a sent PDU
 				    *   (after it, the send's fate is uncertain); 0 = 60000, as a
 				    *   busy network can take that long */
 } pb_modem_options;
@@ -61,7 +65,7 @@ typedef struct pb_modem_options {
 /* Version 1 lacks send_timeout_ms; pb_modem_open() still takes it (as 0). */
 #define PB_MODEM_OPTIONS_VERSION 2
 #define PB_MODEM_OPTIONS_INIT { PB_MODEM_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, 0, \
-				false, NULL, NULL, NULL, 0, NULL, 0, 0 }
+				{ false }, NULL, NULL, NULL, 0, NULL, 0, 0 }
 
 /**
  * Open the backend registered as @p backend ("hilink", "at", "smseagle", or
@@ -111,11 +115,11 @@ typedef enum pb_modem_sim {
 /** What the box says about its network. Every field has an "unknown" value. */
 typedef struct pb_modem_status {
 	char operator_name[64]; /**< "" when unknown */
-	int registration;       /**< pb_modem_reg */
+	pb_modem_reg registration;
 	char network_type[16];  /**< "GSM", "UMTS", "LTE", "NR", ... or "" */
 	int signal_dbm;         /**< RSSI in dBm, or PB_MODEM_SIGNAL_UNKNOWN */
 	int signal_percent;     /**< 0..100, or -1 */
-	int sim;                /**< pb_modem_sim */
+	pb_modem_sim sim;
 } pb_modem_status;
 
 /**
@@ -169,15 +173,16 @@ typedef enum pb_modem_msg_state {
  */
 typedef struct pb_modem_msg {
 	char *id;               /**< the box's identifier (storage index, HiLink Index, SMSEagle ID) */
-	int type;               /**< pb_modem_msg_type */
-	int state;              /**< pb_modem_msg_state */
+	pb_modem_msg_type type;
+	pb_modem_msg_state state;
 	int box_type;           /**< the box's own kind code (HiLink SmsType, AT <stat>), or -1 */
 	char *number;           /**< sender (inbox) or recipient (sent), as the box gives it */
 	char *text;             /**< UTF-8 text (NUL-terminated) */
-	char *time;             /**< "YYYY-MM-DD HH:MM:SS" local time of the box, or as the box gives it */
+	char *time;             /**< the box's text: "YYYY-MM-DD HH:MM:SS" (local time of the box) or ISO 8601
+				     with a zone (AT); pb_modem_msg_time_ms() reads it as ms since the epoch */
 	uint8_t *raw;           /**< raw bytes: TPDU (AT), <Content> bytes (HiLink MMS), the entry (garbled) */
 	size_t raw_len;
-	int raw_format;         /**< pb_modem_raw_format: what raw holds */
+	pb_modem_raw_format raw_format; /**< what raw holds */
 	char *content_location; /**< MMS: the Content-Location found in the entry (may be truncated by the box) */
 	char *error;            /**< GARBLED/UNKNOWN: what was wrong */
 } pb_modem_msg;
@@ -195,6 +200,24 @@ typedef struct pb_modem_msg_list {
 PB_API void pb_modem_msg_list_dispose(pb_modem_msg_list *list);
 /** Free what @p msg owns and zero it. NULL is fine. */
 PB_API void pb_modem_msg_dispose(pb_modem_msg *msg);
+
+/**
+ * The time of @p msg in the one type the library uses for instants: ms since
+ * the Unix epoch (UTC). pb_modem_msg.time keeps the text the box gave; this
+ * reads it: "YYYY-MM-DD HH:MM:SS" (HiLink, SMSEagle: the box's local time,
+ * taken as this host's time zone) or ISO 8601 with a zone (AT: the SMSC's
+ * time stamp, "2011-02-28T11:50:50-05:00", exact).
+ *
+ *     int64_t at;
+ *     if (pb_modem_msg_time_ms(msg, &at) == 0)
+ *         printf("%lld\n", (long long)(at / 1000));
+ *
+ * @param msg borrowed
+ * @param unix_ms receives the time; 0 on failure
+ * @return 0; PB_ENOTFOUND when the box gave no time; PB_EMALFORMED (the
+ *         message says at which offset) for any other text; PB_EINVAL
+ */
+PB_API int pb_modem_msg_time_ms(const pb_modem_msg *msg, int64_t *unix_ms);
 /**
  * Append a deep copy of @p msg to @p list (for backend authors).
  * @param msg borrowed; its strings and bytes are copied
@@ -322,7 +345,7 @@ typedef enum pb_modem_event_type {
 
 /** One event. Everything is borrowed, valid during the callback only. */
 typedef struct pb_modem_event {
-	int type;                /**< pb_modem_event_type */
+	pb_modem_event_type type;
 	const pb_modem_msg *msg; /**< MESSAGE: the message */
 	int error;               /**< ERROR: a negative PB_E* code */
 	const char *text;        /**< ERROR: the error text */
@@ -371,8 +394,8 @@ PB_API int pb_modem_watch(pb_modem *m, unsigned flags, int duration_ms,
 /** How pb_modem_watch() keeps incomplete messages: see pb_modem_watch_setup(). */
 typedef struct pb_modem_watch_options {
 	unsigned version;                         /**< PB_MODEM_WATCH_OPTIONS_VERSION */
-	int incomplete_timeout_ms;                /**< report a group still incomplete after this long;
-	                                               0 = 600000 (10 minutes) */
+	unsigned incomplete_timeout_ms;           /**< report a group still incomplete after this long;
+	                                               0 = 600000 (10 minutes); at most INT_MAX */
 	const pb_sms_reassembly_store_ops *store; /**< borrowed until pb_modem_close() or the next
 	                                               setup; NULL: kept in memory only */
 	void *store_userdata;                     /**< passed to the store functions */
@@ -421,7 +444,7 @@ typedef enum pb_modem_fwd_reason {
 
 /** State of one call-forwarding rule. */
 typedef struct pb_modem_forward {
-	int reason;       /**< pb_modem_fwd_reason */
+	pb_modem_fwd_reason reason;
 	bool active;
 	char number[64];  /**< target, "" when none */
 	int no_reply_s;   /**< NO_REPLY: seconds before forwarding, or -1 */

@@ -80,6 +80,23 @@ PB_API int pb_phone_normalize(char *out, size_t size, const char *number,
  */
 PB_API int pb_phone_country_code(const char *region);
 
+/**
+ * An E.164 number for people to read: the country calling code set apart
+ * ("+4915177778888" -> "+49 15177778888"), and the North American plan's
+ * fixed 3-3-4 groups ("+14155550123" -> "+1 415 555 0123"). The numbering
+ * table has no area codes or grouping of other plans, so their national
+ * number stays in one piece; a country code not in the table, or anything
+ * that is not "+" and 7 to 15 digits (a short code, a sender name), is
+ * copied unchanged. For display only: keys stay E.164.
+ *
+ * @param out    receives the NUL-terminated result; caller-owned
+ * @param size   size of @p out; PB_PHONE_MAX is enough for an E.164 input
+ * @param e164   NUL-terminated input; borrowed
+ * @return 0; PB_EINVAL (NULL @p out or @p e164, or @p size 0); PB_ETOOBIG
+ *         (the result does not fit @p out, which then holds "")
+ */
+PB_API int pb_phone_format(char *out, size_t size, const char *e164);
+
 PB_END_DECLS
 
 #endif

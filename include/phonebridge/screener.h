@@ -133,14 +133,39 @@ typedef struct pb_screener_options {
 	 * ringing in: the final NOTIFY comes when it answers. 0 = 60.
 	 */
 	unsigned refer_timeout;
+	/* --- version 4 --- */
+	/**
+	 * Voicemail: when a bridge fails (see voicemail_on) the caller, if it
+	 * passed its challenge or is on the allow list (never a screened-out
+	 * one), is answered (or kept), hears the greeting and a beep and is
+	 * recorded; the recording is stored in the store as an inbound journal
+	 * row (backend "screen:voicemail", state stored) with the file as its
+	 * attachment, which pb-bridged posts to Matrix. docs/screen.md.
+	 */
+	bool voicemail;
+	/** Which failures lead to voicemail: PB_SCREENER_VOICEMAIL_* bits; 0 = all three. */
+	unsigned voicemail_on;
+	unsigned voicemail_max_seconds;     /**< longest message; 0 = 120, at most 600 */
+	/** A message ends after this much silence; 0 = never (hang-up and the length end it). */
+	unsigned voicemail_silence_seconds;
+	const char *voicemail_format;       /**< "wav" (default) or "opus" (Ogg Opus) */
+	const char *voicemail_greeting;     /**< prompt name; NULL = "voicemail" (data/prompts) */
 } pb_screener_options;
 
-/* Versions 1 (without store_password_file) and 2 (without max_calls and
- * refer_timeout) are still accepted. */
-#define PB_SCREENER_OPTIONS_VERSION 3
+/** pb_screener_options.voicemail_on: the target did not answer in time (408, 480, 487). */
+#define PB_SCREENER_VOICEMAIL_TIMEOUT 0x1u
+/** pb_screener_options.voicemail_on: busy or declined (486, 600, 603). */
+#define PB_SCREENER_VOICEMAIL_BUSY 0x2u
+/** pb_screener_options.voicemail_on: no target reachable (any other failure). */
+#define PB_SCREENER_VOICEMAIL_UNREACHABLE 0x4u
+
+/* Versions 1 (without store_password_file), 2 (without max_calls and
+ * refer_timeout) and 3 (without the voicemail_* fields: no voicemail) are
+ * still accepted. */
+#define PB_SCREENER_OPTIONS_VERSION 4
 #define PB_SCREENER_OPTIONS_INIT { PB_SCREENER_OPTIONS_VERSION, PB_SIP_OPTIONS_INIT, NULL, NULL, \
 				   "bridge", NULL, NULL, false, 0, NULL, NULL, NULL, "bridge", "parallel", \
-				   NULL, 0, 0 }
+				   NULL, 0, 0, false, 0, 120, 5, "wav", "voicemail" }
 
 /** A screener. Opaque. */
 typedef struct pb_screener pb_screener;

@@ -77,8 +77,11 @@ typedef struct pb_sip_options {
 	const char *aor;            /**< address of record, e.g. "sip:screen@example.org" */
 	const char *username;       /**< digest user name; NULL = user part of @p aor */
 	const char *password;       /**< digest password (read it from a 0600 file) */
-	unsigned register_expires;  /**< seconds; 0 = 600 */
-	/** Seconds to wait for a bridged target to answer; 0 = 30. */
+	/** Deprecated: register_expires_ms (read when that is 0). Seconds; 0 = 600.
+	 *  (Not marked PB_DEPRECATED: PB_SIP_OPTIONS_INIT sets every member by
+	 *  position, and clang would warn each caller of the macro.) */
+	unsigned register_expires;
+	/** Deprecated: bridge_timeout_ms (read when that is 0). Seconds; 0 = 30. */
 	unsigned bridge_timeout;
 	/* --- version 2 --- */
 	/**
@@ -99,6 +102,7 @@ typedef struct pb_sip_options {
 	/** How allow_sources and the digest combine (see pb_sip_admit). */
 	pb_sip_admit admit;
 	/**
+	 * Deprecated: auth_nonce_ttl_ms (read when that is 0).
 	 * Lifetime of a challenge's nonce in seconds; 0 = 30. Older ones are
 	 * answered with a new challenge marked stale. sofia-sip's nonces are
 	 * stateless (an HMAC under a random per-agent key): within its
@@ -115,13 +119,32 @@ typedef struct pb_sip_options {
 	const char *tls_cert_dir;
 	/** TLS port on bind_address; 0 = 5061. */
 	unsigned tls_port;
+	/* --- version 3 --- */
+	/**
+	 * Registration lifetime asked of the registrar (the Expires of our
+	 * REGISTER, whole seconds: rounded up); 0 = register_expires, and
+	 * when that is 0 too, 600000 (10 minutes).
+	 */
+	unsigned register_expires_ms;
+	/**
+	 * How long a bridged target may take to answer; 0 = bridge_timeout,
+	 * and when that is 0 too, 30000.
+	 */
+	unsigned bridge_timeout_ms;
+	/**
+	 * Lifetime of a challenge's nonce (see auth_nonce_ttl; whole seconds,
+	 * rounded up, as sofia-sip counts them); 0 = auth_nonce_ttl, and when
+	 * that is 0 too, 30000.
+	 */
+	unsigned auth_nonce_ttl_ms;
 } pb_sip_options;
 
-/* Version 1 (without the auth_*, admit and tls_* fields) is still accepted. */
-#define PB_SIP_OPTIONS_VERSION 2
+/* Versions 1 (without the auth_*, admit and tls_* fields) and 2 (without
+ * the *_ms members) are still accepted. */
+#define PB_SIP_OPTIONS_VERSION 3
 #define PB_SIP_OPTIONS_INIT { PB_SIP_OPTIONS_VERSION, NULL, 0, true, true, NULL, NULL, 0, 0, \
 			      NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, \
-			      PB_SIP_ADMIT_ADDRESS_OR_DIGEST, 0, NULL, 0 }
+			      PB_SIP_ADMIT_ADDRESS_OR_DIGEST, 0, NULL, 0, 0, 0, 0 }
 
 /** What happened on a call (the event handler's @p ev). */
 typedef enum pb_sip_event {
@@ -390,11 +413,11 @@ PB_API void pb_sip_set_refer_timeout(pb_sip *ua, unsigned ms);
  * If the caller is not yet answered it is answered when the target
  * answers. A hang-up on either side ends the other; a caller's CANCEL
  * cancels the target. If the target is busy, refuses, or does not answer
- * in pb_sip_options.bridge_timeout, @p fallback (if not NULL, e.g. a
+ * in pb_sip_options.bridge_timeout_ms, @p fallback (if not NULL, e.g. a
  * voicemail URI) is tried the same way; if that fails too,
  * FORWARD_FAILED is reported and the caller hung up (or rejected with the
  * target's status if not answered) — unless the handler starts another
- * bridge from that event.
+ * bridge from that event, or keeps the caller (pb_sip_call_keep()).
  *
  * @p target (and @p fallback) may list several URIs, comma-separated: they
  * ring at once (parallel forking), the first to answer is bridged and the
@@ -404,6 +427,16 @@ PB_API void pb_sip_set_refer_timeout(pb_sip *ua, unsigned ms);
  * @return 0, PB_ESTATE (already forwarding), PB_EINVAL, PB_EIO, PB_ENOMEM
  */
 PB_API int pb_sip_call_bridge(pb_sip_call *call, const char *target, const char *fallback);
+
+/**
+ * From the handler of a bridge's FORWARD_FAILED event: keep the caller's
+ * leg instead of hanging it up (or rejecting it when not answered), e.g.
+ * to answer it and take a voicemail. The program then ends the call
+ * itself (pb_sip_call_hangup()). The caller's RTP reaches the rtp handler
+ * again, as before the bridge.
+ * @return 0; PB_ESTATE (the call is over, or forwarding again)
+ */
+PB_API int pb_sip_call_keep(pb_sip_call *call);
 
 /**
  * Send one whole RTP packet to the caller (to the negotiated address).

@@ -391,9 +391,14 @@ typedef struct pb_sms_reassembly_store_ops {
 /** Options of pb_sms_reassembler_new(). */
 typedef struct pb_sms_reassembler_options {
 	unsigned version;                          /**< PB_SMS_REASSEMBLER_OPTIONS_VERSION */
-	int64_t timeout;                           /**< a group incomplete this long (in the caller's
-	                                                clock units) is surfaced by
-	                                                pb_sms_reassembler_expire(); <= 0: never */
+	union {
+		/** A group incomplete this long is surfaced by
+		 *  pb_sms_reassembler_expire(); <= 0: never. In ms, the unit of
+		 *  the `now` the functions take (int64_t, as those instants). */
+		int64_t timeout_ms;
+		/** The old name of timeout_ms (the same member): deprecated. */
+		PB_DEPRECATED int64_t timeout;
+	};
 	const pb_sms_reassembly_store_ops *store;  /**< borrowed, NULL: parts kept in memory only */
 	void *store_userdata;                      /**< passed to the store functions */
 	size_t max_groups;                         /**< more incomplete groups than this: the oldest
@@ -402,7 +407,7 @@ typedef struct pb_sms_reassembler_options {
 } pb_sms_reassembler_options;
 
 #define PB_SMS_REASSEMBLER_OPTIONS_VERSION 1
-#define PB_SMS_REASSEMBLER_OPTIONS_INIT { PB_SMS_REASSEMBLER_OPTIONS_VERSION, 0, NULL, NULL, 0 }
+#define PB_SMS_REASSEMBLER_OPTIONS_INIT { PB_SMS_REASSEMBLER_OPTIONS_VERSION, { 0 }, NULL, NULL, 0 }
 
 typedef struct pb_sms_reassembler pb_sms_reassembler;
 
@@ -453,7 +458,7 @@ PB_API int pb_sms_reassembler_restore(pb_sms_reassembler *r);
  *
  * @param pdu   borrowed for the call; copied when kept
  * @param flags decode flags, as pb_sms_decode()
- * @param now   the caller's clock (any unit, same as the timeout)
+ * @param now   the caller's clock in ms (wall or monotonic, the same in every call)
  * @param out   receives a new pb_sms_assembled (pb_sms_assembled_free()) or NULL
  * @param perr  optional, for PB_EMALFORMED
  * @return 0, PB_EMALFORMED, a store error (the part is not kept), PB_ENOMEM

@@ -61,7 +61,7 @@ typedef enum pb_store_sync {
 typedef struct pb_store_options {
 	int version;                 /**< PB_STORE_OPTIONS_VERSION */
 	int synchronous;             /**< a pb_store_sync */
-	int busy_timeout_ms;         /**< how long to wait for another writer; <= 0: 30000 */
+	unsigned busy_timeout_ms;    /**< how long to wait for another writer; 0 = 30000; at most INT_MAX */
 	const char *attachments_dir; /**< borrowed during the call; NULL: "<path>.attachments" beside the database */
 	/** (version 2) The store is shared by the members of its directory's group
 	 *  (both daemons, each its own user, docs/store.md "One store for both
@@ -282,8 +282,8 @@ typedef struct pb_store_msg_in {
 /** A journal row as read back. Strings are NULL when unset. */
 typedef struct pb_store_msg {
 	int64_t id;
-	int dir;                /**< pb_store_dir */
-	int state;              /**< pb_store_state */
+	pb_store_dir dir;
+	pb_store_state state;
 	const char *dedup_key;
 	const char *backend;
 	const char *backend_id;
@@ -615,8 +615,8 @@ PB_API const char *pb_store_source_name(int source);
 
 /** An allow or deny list entry. */
 typedef struct pb_store_list_entry {
-	int list;           /**< pb_store_list */
-	int source;         /**< pb_store_source */
+	pb_store_list list;
+	pb_store_source source;
 	int64_t created_at;
 	int64_t expires_at; /**< 0: never */
 } pb_store_list_entry;
@@ -756,7 +756,10 @@ typedef struct pb_store_number {
 	 *  ("challenge=arithmetic; region=GB"; pb_screen_policy_set() keys) */
 	const char *policy;
 	const char *forward_target; /**< where its calls go (one URI or several, comma-separated) */
-	const char *voicemail;      /**< tried when the forward target does not answer */
+	/** when the forward target does not answer: a voicemail server's SIP URI
+	 *  (tried instead of the screener's fallback), "record" (the screener's
+	 *  own recorder, docs/screen.md "Voicemail") or "off" (neither) */
+	const char *voicemail;
 	int64_t updated_at;         /**< when it was last set (ms); set by the store */
 } pb_store_number;
 

@@ -2,6 +2,7 @@
  * libphonebridge — error codes and the per-thread last error.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -144,4 +145,12 @@ int pb_core__check_version(const char *name, long got, long oldest, long current
 				    "built against a newer libphonebridge", name, got, current);
 	return pb_error_set(PB_EINVAL, "%s: version %ld is no longer supported (%ld to %ld are)", name, got,
 			    oldest, current);
+}
+
+int pb_core__check_ms(const char *name, unsigned ms)
+{
+	if (ms <= INT_MAX)
+		return 0;
+	return pb_error_set(PB_EINVAL, "%s: %u ms is out of range (0 for the default, at most %d)", name, ms,
+			    INT_MAX);
 }

@@ -79,6 +79,17 @@ PB_PRIVATE_API int pb_error__parse_code(pb_parse_error *perr, int code, size_t o
 	pb_core__check_version(#NAME, (long)(ptr)->version, (oldest), (long)NAME##_VERSION)
 PB_PRIVATE_API int pb_core__check_version(const char *name, long got, long oldest, long current);
 
+/*
+ * Durations in options structs are `unsigned ..._ms` (conventions.md, "One
+ * spelling per idea"), 0 meaning the default. What the library does with them
+ * (int for sqlite3_busy_timeout and poll(), long for curl) holds INT_MAX, so a
+ * larger value, which is also what a C caller's -1 becomes, is PB_EINVAL,
+ * with a message naming the struct and member ("pb_store_options.busy_timeout_ms").
+ */
+#define PB_CHECK_MS(ptr, STRUCT, member) \
+	pb_core__check_ms(#STRUCT "." #member, (ptr)->member)
+PB_PRIVATE_API int pb_core__check_ms(const char *name, unsigned ms);
+
 /* --- logging ----------------------------------------------------------- */
 
 /* True when a line at @level would reach a sink: test before costly formatting. */

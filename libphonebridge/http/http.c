@@ -69,18 +69,3 @@ long pb_http__retry_after_ms(const char *v, size_t len)
 		s = s * 10 + (v[i] - '0');
 	return i == len && len > 0 ? s * 1000 : -1;
 }
-
-size_t pb_http__sink_write(char *ptr, size_t size, size_t n, void *ud)
-{
-	pb_http__sink *s = ud;
-	size_t len = size * n;
-	if (s->buf->len + len > s->max) {
-		s->too_big = true;
-		return 0;
-	}
-	if (pb_buf_put(s->buf, ptr, len) < 0) {
-		s->oom = true;
-		return 0;
-	}
-	return len;
-}

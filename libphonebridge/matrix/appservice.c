@@ -39,21 +39,34 @@ int pb_matrix_register_appservice_user(pb_matrix *m, const char *localpart)
 	return rc;
 }
 
-int pb_matrix_set_displayname(pb_matrix *m, const char *user_id, const char *name)
+/* PUT /profile/{userId}/{field} with {field: value}: as the user acted as,
+ * else the handle's user, when @user_id is NULL */
+static int profile_put(pb_matrix *m, const char *user_id, const char *field, const char *value)
 {
 	if (user_id == NULL)
 		user_id = m->as_user ? m->as_user : m->user_id;
-	if (user_id == NULL || name == NULL)
-		return pb_error_set(PB_EINVAL, "matrix: displayname: no user id (whoami first) or no name");
+	if (user_id == NULL || value == NULL)
+		return pb_error_set(PB_EINVAL, "matrix: %s: no user id (whoami first) or no value", field);
 	pb_buf u = PB_BUF_INIT;
-	json_t *body = json_pack("{s:s}", "displayname", name);
-	int rc = body ? pb_matrix__url(&u, m, "/_matrix/client/v3/profile/%s/displayname", user_id)
-		      : pb_error__oom();
+	json_t *body = json_pack("{s:s}", field, value);
+	int rc = body ? pb_matrix__url(&u, m, "/_matrix/client/v3/profile/%s/%s", user_id, field) : pb_error__oom();
 	if (rc == 0)
 		rc = pb_matrix__call(m, "PUT", pb_buf_cstr(&u), body, true, NULL);
 	json_decref(body);
 	pb_buf_dispose(&u);
 	return rc;
+}
+
+int pb_matrix_set_displayname(pb_matrix *m, const char *user_id, const char *name)
+{
+	return profile_put(m, user_id, "displayname", name);
+}
+
+int pb_matrix_set_avatar_url(pb_matrix *m, const char *user_id, const char *mxc_url)
+{
+	if (mxc_url && strncmp(mxc_url, "mxc://", 6) != 0)
+		return pb_error_set(PB_EINVAL, "matrix: avatar_url: \"%.80s\" is not an mxc:// URI", mxc_url);
+	return profile_put(m, user_id, "avatar_url", mxc_url);
 }
 
 /* One room's current state (GET /rooms/{roomId}/state) as a /sync answer's

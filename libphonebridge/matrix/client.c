@@ -259,6 +259,22 @@ out:
 	return rc;
 }
 
+/* POST /createRoom with @body: the new room's id in *rid. Not idempotent:
+ * a retry after an unclear failure could make two rooms, so none is made. */
+static int create_room(pb_matrix *m, const json_t *body, char **rid)
+{
+	pb_buf u = PB_BUF_INIT;
+	json_t *ans = NULL;
+	int rc = pb_matrix__url(&u, m, "/_matrix/client/v3/createRoom");
+	if (rc == 0)
+		rc = pb_matrix__call(m, "POST", pb_buf_cstr(&u), body, false, &ans);
+	if (rc == 0)
+		rc = pb_matrix__take_string(ans, "room_id", "createRoom", rid);
+	json_decref(ans);
+	pb_buf_dispose(&u);
+	return rc;
+}
+
 int pb_matrix_create_dm(pb_matrix *m, const char *user_id, const char *name, char **room_id)
 {
 	if (room_id)
@@ -271,17 +287,10 @@ int pb_matrix_create_dm(pb_matrix *m, const char *user_id, const char *name, cha
 				    "preset", "trusted_private_chat", "name", name);
 	if (body == NULL)
 		return pack_failed(&err);
-	pb_buf u = PB_BUF_INIT;
-	json_t *ans = NULL;
 	char *rid = NULL;
 	int rc = need_user_id(m);
 	if (rc == 0)
-		rc = pb_matrix__url(&u, m, "/_matrix/client/v3/createRoom");
-	/* not idempotent: a retry after an unclear failure could make two rooms */
-	if (rc == 0)
-		rc = pb_matrix__call(m, "POST", pb_buf_cstr(&u), body, false, &ans);
-	if (rc == 0)
-		rc = pb_matrix__take_string(ans, "room_id", "createRoom", &rid);
+		rc = create_room(m, body, &rid);
 	if (rc == 0)
 		rc = record_direct(m, user_id, rid);
 	if (rc == 0 && room_id) {
@@ -289,9 +298,27 @@ int pb_matrix_create_dm(pb_matrix *m, const char *user_id, const char *name, cha
 		rid = NULL;
 	}
 	pb_free(rid);
-	json_decref(ans);
 	json_decref(body);
-	pb_buf_dispose(&u);
+	return rc;
+}
+
+int pb_matrix_create_room(pb_matrix *m, const char *body_json, char **room_id)
+{
+	if (room_id)
+		*room_id = NULL;
+	json_t *body = body_json ? json_loads(body_json, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	if (!json_is_object(body)) {
+		json_decref(body);
+		return pb_error_set(PB_EINVAL, "matrix: createRoom: the body is not a JSON object");
+	}
+	char *rid = NULL;
+	int rc = create_room(m, body, &rid);
+	if (rc == 0 && room_id) {
+		*room_id = rid;
+		rid = NULL;
+	}
+	pb_free(rid);
+	json_decref(body);
 	return rc;
 }
 

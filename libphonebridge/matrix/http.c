@@ -6,7 +6,9 @@
 #include "matrix/matrix-private.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -159,29 +161,36 @@ int pb_matrix_new(pb_matrix **out, const pb_matrix_options *opts)
 	int vrc = PB_CHECK_VERSION(opts, PB_MATRIX_OPTIONS, 1);
 	if (vrc < 0)
 		return vrc;
-	if ((vrc = pb_http__init()) < 0)
+
+	/* of a version 1 caller's struct only the members it had; retry stays 0s */
+	pb_matrix_options full = PB_MATRIX_OPTIONS_INIT;
+	memcpy(&full, opts, opts->version == 1 ? offsetof(pb_matrix_options, retry) : sizeof(full));
+	opts = &full;
+	if ((vrc = PB_CHECK_MS(opts, pb_matrix_options, connect_timeout_ms)) < 0 ||
+	    (vrc = PB_CHECK_MS(opts, pb_matrix_options, request_timeout_ms)) < 0 ||
+	    (vrc = PB_CHECK_MS(opts, pb_matrix_options, retry.initial_delay_ms)) < 0 ||
+	    (vrc = PB_CHECK_MS(opts, pb_matrix_options, retry.max_delay_ms)) < 0)
 		return vrc;
 
 	pb_matrix *m = pb_calloc(1, sizeof(*m));
 	if (m == NULL)
 		return PB_ENOMEM;
-	atomic_init(&m->cancelled, 0);
-	pthread_mutex_init(&m->lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&m->cond, &ca);
-	pthread_condattr_destroy(&ca);
 	m->tls_insecure = opts->tls_insecure;
 	m->discovery_http = opts->discovery_insecure_http;
-	m->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 10000;
-	m->request_timeout_ms = opts->request_timeout_ms > 0 ? opts->request_timeout_ms : 60000;
-	m->max_retries = opts->max_retries;
-	m->retry_base_ms = opts->retry_base_ms > 0 ? opts->retry_base_ms : 500;
-	m->retry_cap_ms = opts->retry_cap_ms > 0 ? opts->retry_cap_ms : 30000;
+	m->connect_timeout_ms = opts->connect_timeout_ms ? (long)opts->connect_timeout_ms : 10000;
+	m->request_timeout_ms = opts->request_timeout_ms ? (long)opts->request_timeout_ms : 60000;
+	/* retry, or the deprecated members it replaces when its own are 0 */
+	m->attempts = opts->retry.attempts ? opts->retry.attempts
+		      : opts->max_retries < UINT_MAX ? opts->max_retries + 1 : UINT_MAX;
+	m->retry_base_ms = opts->retry.initial_delay_ms ? (long)opts->retry.initial_delay_ms
+			   : opts->retry_base_ms > 0   ? opts->retry_base_ms
+						       : 500;
+	m->retry_cap_ms = opts->retry.max_delay_ms ? (long)opts->retry.max_delay_ms
+			  : opts->retry_cap_ms > 0   ? opts->retry_cap_ms
+						     : 30000;
 
-	int rc = 0;
-	if (opts->homeserver)
+	int rc = pb_http__client_init(&m->http);
+	if (rc == 0 && opts->homeserver)
 		rc = pb_matrix__set_homeserver(m, opts->homeserver);
 	if (rc == 0 && opts->user_agent)
 		rc = pb_matrix__set_string(&m->user_agent, opts->user_agent);
@@ -191,8 +200,6 @@ int pb_matrix_new(pb_matrix **out, const pb_matrix_options *opts)
 		rc = pb_matrix__set_string(&m->token, opts->access_token);
 	else if (rc == 0 && opts->access_token_file)
 		rc = pb_matrix_read_secret_file(opts->access_token_file, &m->token);
-	if (rc == 0 && (m->curl = curl_easy_init()) == NULL)
-		rc = pb_error_set(PB_ENOMEM, "matrix: curl_easy_init failed");
 	if (rc < 0) {
 		pb_matrix_free(m);
 		return rc;
@@ -215,8 +222,7 @@ void pb_matrix_free(pb_matrix *m)
 {
 	if (m == NULL)
 		return;
-	if (m->curl)
-		curl_easy_cleanup(m->curl);
+	pb_http__client_dispose(&m->http);
 	pb_free(m->hs);
 	wipe_free(m->token);
 	pb_free(m->user_id);
@@ -224,8 +230,6 @@ void pb_matrix_free(pb_matrix *m)
 	pb_free(m->as_user);
 	pb_free(m->user_agent);
 	pb_free(m->ca_file);
-	pthread_cond_destroy(&m->cond);
-	pthread_mutex_destroy(&m->lock);
 	pb_free(m);
 }
 
@@ -247,33 +251,17 @@ int pb_matrix_last_status(const pb_matrix *m) { return m->status; }
 
 void pb_matrix_cancel(pb_matrix *m)
 {
-	pthread_mutex_lock(&m->lock);
-	atomic_store(&m->cancelled, 1);
-	pthread_cond_broadcast(&m->cond);
-	pthread_mutex_unlock(&m->lock);
+	pb_http__cancel(&m->http);
 }
 
 void pb_matrix_cancel_reset(pb_matrix *m)
 {
-	atomic_store(&m->cancelled, 0);
+	pb_http__cancel_reset(&m->http);
 }
 
 int pb_matrix__sleep(pb_matrix *m, long ms)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	int rc = 0;
-	pthread_mutex_lock(&m->lock);
-	while (!atomic_load(&m->cancelled) && rc != ETIMEDOUT)
-		rc = pthread_cond_timedwait(&m->cond, &m->lock, &until);
-	pthread_mutex_unlock(&m->lock);
-	return atomic_load(&m->cancelled) ? pb_error_set(PB_ECANCELLED, "matrix: cancelled") : 0;
+	return pb_http__sleep(&m->http, ms, "matrix");
 }
 
 /* --- errors ---------------------------------------------------------------- */
@@ -323,156 +311,12 @@ int pb_matrix__map_error(const char *errcode, long status)
 
 /* --- performing a request ---------------------------------------------------- */
 
-typedef struct xfer {
-	pb_matrix *m;
-	pb_matrix__req *r;
-	bool too_big;
-	bool oom;
-	long retry_after_hdr_ms; /* -1: none */
-	char *content_type;
-} xfer;
-
-static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	xfer *x = ud;
-	size_t n = size * nmemb;
-	if (x->r->max_bytes && x->r->out->len + n > x->r->max_bytes) {
-		x->too_big = true;
-		return 0;
-	}
-	if (pb_buf_put(x->r->out, ptr, n) < 0) {
-		x->oom = true;
-		return 0;
-	}
-	return n;
-}
-
-static bool header_is(const char *line, size_t n, const char *name, const char **value, size_t *vlen)
-{
-	size_t l = strlen(name);
-	if (n <= l || pb_ascii_ncasecmp(line, name, l) != 0 || line[l] != ':')
-		return false;
-	const char *v = line + l + 1, *end = line + n;
-	while (v < end && (*v == ' ' || *v == '\t'))
-		v++;
-	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
-		end--;
-	*value = v;
-	*vlen = (size_t)(end - v);
-	return true;
-}
-
-static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
-{
-	xfer *x = ud;
-	size_t n = size * nmemb;
-	const char *v;
-	size_t vl;
-	if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
-		/* a new answer (after a redirect or 100-continue): forget the old one's headers */
-		pb_free(x->content_type);
-		x->content_type = NULL;
-		x->retry_after_hdr_ms = -1;
-	} else if (header_is(line, n, "Content-Type", &v, &vl)) {
-		pb_free(x->content_type);
-		if ((x->content_type = pb_strndup(v, vl)) == NULL)
-			x->oom = true;
-	} else if (header_is(line, n, "Retry-After", &v, &vl)) {
-		/* delta-seconds only; an HTTP date is ignored (back-off applies) */
-		long ra = pb_http__retry_after_ms(v, vl);
-		if (ra >= 0)
-			x->retry_after_hdr_ms = ra;
-	}
-	return n;
-}
-
-static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-		       curl_off_t ulnow)
-{
-	xfer *x = ud;
-	return atomic_load(&x->m->cancelled) ? 1 : 0;
-}
-
 /* Path and query of the URL, for messages (never holds a token). */
 static const char *what_of(const pb_matrix *m, const char *url)
 {
 	if (m->hs && strncmp(url, m->hs, strlen(m->hs)) == 0)
 		return url + strlen(m->hs);
 	return url;
-}
-
-static int perform_once(pb_matrix *m, pb_matrix__req *r, xfer *x, CURLcode *cc, char *curl_err)
-{
-	CURL *c = m->curl;
-	struct curl_slist *hdrs = NULL, *h;
-	pb_buf auth = PB_BUF_INIT, ctype = PB_BUF_INIT;
-	int rc = 0;
-
-	curl_easy_reset(c);
-	pb_buf_clear(r->out);
-	hdrs = curl_slist_append(hdrs, "Accept: application/json");
-	if (hdrs && r->body) {
-		if (pb_buf_printf(&ctype, "Content-Type: %s",
-				  r->content_type ? r->content_type : "application/json") < 0) {
-			rc = PB_ENOMEM;
-			goto out;
-		}
-		h = curl_slist_append(hdrs, pb_buf_cstr(&ctype));
-		hdrs = h ? h : (curl_slist_free_all(hdrs), NULL);
-		/* no "Expect: 100-continue" round trip before big uploads */
-		h = hdrs ? curl_slist_append(hdrs, "Expect:") : NULL;
-		hdrs = h ? h : (curl_slist_free_all(hdrs), NULL);
-	}
-	if (hdrs && r->auth && m->token) {
-		if (pb_buf_printf(&auth, "Authorization: Bearer %s", m->token) < 0) {
-			rc = PB_ENOMEM;
-			goto out;
-		}
-		h = curl_slist_append(hdrs, pb_buf_cstr(&auth));
-		hdrs = h ? h : (curl_slist_free_all(hdrs), NULL);
-	}
-	if (hdrs == NULL) {
-		rc = pb_error_set(PB_ENOMEM, "matrix: out of memory for headers");
-		goto out;
-	}
-
-	pb_http__base base = { .user_agent = m->user_agent, .ca_file = m->ca_file,
-			       .tls_insecure = m->tls_insecure, .connect_timeout_ms = m->connect_timeout_ms,
-			       .timeout_ms = r->timeout_ms > 0 ? r->timeout_ms : m->request_timeout_ms,
-			       .errbuf = curl_err };
-	pb_http__setup(c, &base);
-	curl_easy_setopt(c, CURLOPT_URL, r->url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
-	if (r->follow) {
-		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-		curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-	}
-	if (strcmp(r->method, "GET") != 0) {
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r->method);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body ? (const char *)r->body : "");
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(r->body ? r->body_len : 0));
-	}
-	curl_err[0] = '\0';
-	*cc = curl_easy_perform(c);
-	long status = 0;
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	m->status = (int)status;
-out:
-	curl_slist_free_all(hdrs);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-	if (auth.data)
-		memset(auth.data, 0, auth.len);
-	pb_buf_dispose(&auth);
-	pb_buf_dispose(&ctype);
-	return rc;
 }
 
 /* What an answer says: errcode, error text, retry_after_ms. */
@@ -491,109 +335,106 @@ static void read_error_body(pb_matrix *m, const pb_buf *body, pb_buf *text, long
 	json_decref(j);
 }
 
-static long backoff_ms(const pb_matrix *m, unsigned attempt)
+typedef struct judge_ctx {
+	pb_matrix *m;
+	pb_matrix__req *r;
+	const char *what; /* "matrix: METHOD PATH" */
+	pb_buf text;      /* the error text of the last answer */
+} judge_ctx;
+
+/* What an answer means in Matrix: 2xx done; 429 (M_LIMIT_EXCEEDED) always
+ * again after the time the server asks for; 5xx again when idempotent. */
+static pb_http__verdict judge(const pb_http__answer *a, void *ud)
 {
-	return pb_http__backoff_ms(m->retry_base_ms, m->retry_cap_ms, attempt);
+	judge_ctx *j = ud;
+	pb_matrix *m = j->m;
+	pb_matrix__req *r = j->r;
+	m->errcode[0] = '\0';
+	m->status = (int)a->status;
+	pb_http__verdict v = pb_http__transport_verdict(a, j->what, r->idempotent);
+	if (v.code < 0)
+		return v;
+	if (m->status >= 200 && m->status < 300) {
+		if (r->out_content_type && a->content_type &&
+		    (*r->out_content_type = pb_strdup(a->content_type)) == NULL)
+			v.code = pb_error__oom();
+		return v;
+	}
+	long retry_after = -1;
+	read_error_body(m, r->out, &j->text, &retry_after);
+	if (m->status == 429 || strcmp(m->errcode, "M_LIMIT_EXCEEDED") == 0) {
+		v.retry = true; /* the server refused without acting */
+		/* honoured (else the Retry-After header), but a hostile server
+		 * cannot park us for days */
+		if (retry_after >= 0)
+			v.delay_ms = PB_MIN(retry_after, RETRY_AFTER_MAX_MS);
+	} else if (m->status >= 500) {
+		v.retry = r->idempotent;
+	}
+	int code = pb_matrix__map_error(m->errcode, m->status);
+	v.code = pb_error_set(code, "%s: HTTP %d%s%s%s%s", j->what, m->status, m->errcode[0] ? " " : "",
+			      m->errcode, j->text.len ? ": " : "", pb_buf_cstr(&j->text));
+	return v;
 }
 
 static int request_url(pb_matrix *m, pb_matrix__req *r)
 {
-	char curl_err[CURL_ERROR_SIZE];
-	const char *what = what_of(m, r->url);
-	pb_buf text = PB_BUF_INIT;
-	int rc = 0;
+	pb_buf what = PB_BUF_INIT, ctype = PB_BUF_INIT, auth = PB_BUF_INIT;
+	const char *headers[5];
+	size_t nh = 0;
+	int rc = pb_buf_printf(&what, "matrix: %s %s", r->method, what_of(m, r->url));
 
 	if (r->out_content_type)
 		*r->out_content_type = NULL;
-	for (unsigned attempt = 0;; attempt++) {
-		xfer x = { .m = m, .r = r, .retry_after_hdr_ms = -1 };
-		CURLcode cc = CURLE_OK;
-		bool retry = false;
-		long delay = backoff_ms(m, attempt);
-
-		m->errcode[0] = '\0';
-		m->status = 0;
-		if (atomic_load(&m->cancelled)) {
-			rc = pb_error_set(PB_ECANCELLED, "matrix: %s %s: cancelled", r->method, what);
-			break;
-		}
-		rc = perform_once(m, r, &x, &cc, curl_err);
-		if (rc == 0 && x.oom)
-			rc = pb_error__oom();
-		if (rc < 0) {
-			pb_free(x.content_type);
-			break;
-		}
-		if (cc != CURLE_OK) {
-			switch (cc) {
-			case CURLE_ABORTED_BY_CALLBACK:
-				rc = pb_error_set(PB_ECANCELLED, "matrix: %s %s: cancelled", r->method, what);
-				break;
-			case CURLE_WRITE_ERROR:
-				rc = x.too_big ? pb_error_set(PB_ETOOBIG, "matrix: %s %s: answer over %zu bytes",
-							      r->method, what, r->max_bytes)
-					       : pb_error_set(PB_EIO, "matrix: %s %s: write error", r->method, what);
-				break;
-			case CURLE_COULDNT_CONNECT:
-			case CURLE_COULDNT_RESOLVE_HOST:
-				/* nothing was sent: always safe to try again */
-				retry = true;
-				rc = pb_error_set(PB_EIO, "matrix: %s %s: %s", r->method, what,
-						  curl_err[0] ? curl_err : curl_easy_strerror(cc));
-				break;
-			case CURLE_OPERATION_TIMEDOUT:
-				retry = r->idempotent;
-				rc = pb_error_set(PB_ETIMEOUT, "matrix: %s %s: timed out", r->method, what);
-				break;
-			case CURLE_GOT_NOTHING:
-			case CURLE_RECV_ERROR:
-			case CURLE_SEND_ERROR:
-			case CURLE_PARTIAL_FILE:
-			case CURLE_HTTP2:
-			case CURLE_HTTP2_STREAM:
-				retry = r->idempotent;
-				/* fall through */
-			default:
-				rc = pb_error_set(PB_EIO, "matrix: %s %s: %s", r->method, what,
-						  curl_err[0] ? curl_err : curl_easy_strerror(cc));
-				break;
-			}
-		} else if (m->status >= 200 && m->status < 300) {
-			if (r->out_content_type) {
-				*r->out_content_type = x.content_type;
-				x.content_type = NULL;
-			}
-			rc = 0;
-		} else {
-			long retry_after = -1;
-			read_error_body(m, r->out, &text, &retry_after);
-			if (m->status == 429 || strcmp(m->errcode, "M_LIMIT_EXCEEDED") == 0) {
-				retry = true; /* the server refused without acting */
-				if (retry_after < 0)
-					retry_after = x.retry_after_hdr_ms;
-				/* honoured, but a hostile server cannot park us for days */
-				if (retry_after >= 0)
-					delay = PB_MIN(retry_after, RETRY_AFTER_MAX_MS);
-			} else if (m->status >= 500) {
-				retry = r->idempotent;
-			}
-			int code = pb_matrix__map_error(m->errcode, m->status);
-			rc = pb_error_set(code, "matrix: %s %s: HTTP %d%s%s%s%s", r->method, what, m->status,
-					  m->errcode[0] ? " " : "", m->errcode, text.len ? ": " : "",
-					  pb_buf_cstr(&text));
-		}
-		pb_free(x.content_type);
-		if (rc == 0 || !retry || attempt >= m->max_retries)
-			break;
-		pb_log_info(PB_MATRIX_LOG, "%s; retry %u/%u in %ld ms", pb_error_last()->message,
-			    attempt + 1, m->max_retries, delay);
-		int src = pb_matrix__sleep(m, delay);
-		if (src < 0) {
-			rc = src;
-			break;
-		}
+	headers[nh++] = "Accept: application/json";
+	if (rc == 0 && r->body) {
+		rc = pb_buf_printf(&ctype, "Content-Type: %s", r->content_type ? r->content_type : "application/json");
+		headers[nh++] = pb_buf_cstr(&ctype);
+		/* no "Expect: 100-continue" round trip before big uploads */
+		headers[nh++] = "Expect:";
 	}
-	pb_buf_dispose(&text);
+	if (rc == 0 && r->auth && m->token) {
+		rc = pb_buf_printf(&auth, "Authorization: Bearer %s", m->token);
+		headers[nh++] = pb_buf_cstr(&auth);
+	}
+	headers[nh] = NULL;
+	if (rc < 0)
+		goto out;
+
+	judge_ctx j = { .m = m, .r = r, .what = pb_buf_cstr(&what), .text = PB_BUF_INIT };
+	pb_http__base base = { .user_agent = m->user_agent, .ca_file = m->ca_file,
+			       .tls_insecure = m->tls_insecure, .connect_timeout_ms = m->connect_timeout_ms,
+			       .timeout_ms = r->timeout_ms > 0 ? r->timeout_ms : m->request_timeout_ms };
+	pb_http__request rq = {
+		.what = j.what,
+		.method = r->method,
+		.url = r->url,
+		.headers = headers,
+		.body = r->body,
+		.body_len = r->body_len,
+		.out = r->out,
+		.max_bytes = r->max_bytes,
+		.max_redirects = r->follow ? 5 : 0,
+		.accept_encoding = true,
+		.attempts = m->attempts,
+		.backoff_base_ms = m->retry_base_ms,
+		.backoff_cap_ms = m->retry_cap_ms,
+		.retry_after_max_ms = RETRY_AFTER_MAX_MS,
+		.log_domain = PB_MATRIX_LOG,
+		.judge = judge,
+		.judge_userdata = &j,
+	};
+	m->errcode[0] = '\0';
+	m->status = 0;
+	pb_buf_clear(r->out);
+	rc = pb_http__perform(&m->http, &base, &rq, NULL);
+	pb_buf_dispose(&j.text);
+out:
+	if (auth.data)
+		memset(auth.data, 0, auth.len);
+	pb_buf_dispose(&auth);
+	pb_buf_dispose(&ctype);
+	pb_buf_dispose(&what);
 	return rc;
 }
 

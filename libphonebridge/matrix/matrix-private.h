@@ -20,7 +20,7 @@
 #define PB_MATRIX_LOG "matrix"
 
 struct pb_matrix {
-	CURL *curl;
+	pb_http__client http; /* the transfers, their cancel flag */
 	char *hs;          /* base URL, no trailing slash; NULL until set */
 	char *token;
 	char *user_id;
@@ -31,13 +31,10 @@ struct pb_matrix {
 	int discovery_http;
 	long connect_timeout_ms;
 	long request_timeout_ms;
-	unsigned max_retries;
+	unsigned attempts; /* of one request: pb_matrix_options.retry */
 	long retry_base_ms;
 	long retry_cap_ms;
 	bool v1_media_unsupported; /* learnt from a 404/405 M_UNRECOGNIZED */
-	atomic_int cancelled;
-	pthread_mutex_t lock; /* with cond: cancellable back-off sleeps */
-	pthread_cond_t cond;
 	int status;           /* HTTP status of the last answer */
 	char errcode[64];     /* errcode of the last Matrix error answer */
 	struct pb_matrix_crypto *crypto; /* borrowed; NULL: no encryption */

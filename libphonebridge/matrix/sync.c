@@ -176,7 +176,7 @@ static int sync_round(pb_matrix *m, const pb_matrix_sync_options *o, const pb_ma
 {
 	pb_buf u = PB_BUF_INIT, body = PB_BUF_INIT;
 	char tmo[32];
-	long timeout = o->timeout_ms >= 0 ? o->timeout_ms : 30000;
+	long timeout = (long)o->timeout_ms;
 
 	*by_callback = false;
 	if (next_batch)
@@ -220,6 +220,8 @@ int pb_matrix_sync(pb_matrix *m, const pb_matrix_sync_options *opts, const pb_ma
 	pb_matrix_sync_options defaults = PB_MATRIX_SYNC_OPTIONS_INIT;
 	bool by_cb;
 	int rc = opts ? PB_CHECK_VERSION(opts, PB_MATRIX_SYNC_OPTIONS, 1) : 0;
+	if (rc == 0 && opts)
+		rc = PB_CHECK_MS(opts, pb_matrix_sync_options, timeout_ms);
 	if (rc < 0)
 		return rc;
 	return sync_round(m, opts ? opts : &defaults, cb, next_batch, &by_cb);
@@ -236,6 +238,8 @@ int pb_matrix_sync_loop(pb_matrix *m, const pb_matrix_sync_options *opts,
 	pb_matrix_sync_options o = PB_MATRIX_SYNC_OPTIONS_INIT;
 	if (opts) {
 		int vrc = PB_CHECK_VERSION(opts, PB_MATRIX_SYNC_OPTIONS, 1);
+		if (vrc == 0)
+			vrc = PB_CHECK_MS(opts, pb_matrix_sync_options, timeout_ms);
 		if (vrc < 0)
 			return vrc;
 		o = *opts;

@@ -37,6 +37,8 @@ struct pb_media_call {
 	bool in_order;              /* next_ext is set */
 	uint32_t next_ext;          /* the next packet the detector wants */
 	uint64_t epoch;             /* rx restarts seen (SSRC changes, resyncs) */
+	pb_media_audio_cb sink;     /* the caller's audio, decoded, in order (a recorder) */
+	void *sink_ud;
 };
 
 int pb_media_call_new(pb_media_call **out, const pb_media_call_options *o)
@@ -131,7 +133,13 @@ int pb_media_call_tick(pb_media_call *c, pb_buf *packet, unsigned *events)
 	return rc;
 }
 
-/* Run one held packet, or a hole of 20 ms, through the detector. */
+/* The detector listens until the caller sends RFC 4733 events. */
+static bool detecting(const pb_media_call *c)
+{
+	return c->detector && !c->heard_events;
+}
+
+/* Run one held packet, or a hole of 20 ms, through the detector and to the sink. */
 static size_t advance(pb_media_call *c, char *digits, size_t cap)
 {
 	int16_t pcm[PB_MEDIA_FRAME];
@@ -141,11 +149,19 @@ static size_t advance(pb_media_call *c, char *digits, size_t cap)
 		for (size_t o = 0; o < s->len; o += PB_MEDIA_FRAME) {
 			size_t n = PB_MIN((size_t)s->len - o, (size_t)PB_MEDIA_FRAME);
 			pb_g711_decode((pb_media_codec)s->payload_type, pcm, s->data + o, n);
-			k += pb_dtmf_detector_feed(c->detector, pcm, n, digits + k, cap - k);
+			if (detecting(c))
+				k += pb_dtmf_detector_feed(c->detector, pcm, n, digits + k, cap - k);
+			if (c->sink)
+				c->sink(pcm, n, c->sink_ud);
 		}
 		s->full = false;
 	} else {
-		pb_dtmf_detector_skip(c->detector, PB_MEDIA_FRAME);
+		if (detecting(c))
+			pb_dtmf_detector_skip(c->detector, PB_MEDIA_FRAME);
+		if (c->sink) { /* a lost packet: silence in its place keeps the time */
+			memset(pcm, 0, sizeof(pcm));
+			c->sink(pcm, PB_MEDIA_FRAME, c->sink_ud);
+		}
 	}
 	c->next_ext++;
 	return k;
@@ -169,7 +185,7 @@ static size_t flush(pb_media_call *c, char *digits, size_t cap)
 static size_t audio_in(pb_media_call *c, const pb_rtp_packet *p, char *digits, size_t cap)
 {
 	pb_rtp_rx_class cls = pb_rtp_rx_push(&c->rx, p, NULL);
-	if (!c->detector || c->heard_events || cls == PB_RTP_RX_DUPLICATE || cls == PB_RTP_RX_TOO_OLD)
+	if ((!detecting(c) && !c->sink) || cls == PB_RTP_RX_DUPLICATE || cls == PB_RTP_RX_TOO_OLD)
 		return 0;
 	uint32_t ext = c->rx.max_seq - (uint16_t)((uint16_t)c->rx.max_seq - p->seq);
 	uint64_t epoch = c->rx.stats.ssrc_changes + c->rx.stats.resyncs;
@@ -226,6 +242,14 @@ int pb_media_call_receive(pb_media_call *c, const uint8_t *buf, size_t len,
 	if (p.payload_type == PB_CODEC_PCMU || p.payload_type == PB_CODEC_PCMA)
 		*n = audio_in(c, &p, digits, cap);
 	return 0;
+}
+
+void pb_media_call_set_audio_sink(pb_media_call *c, pb_media_audio_cb cb, void *userdata)
+{
+	if (!c)
+		return;
+	c->sink = cb;
+	c->sink_ud = userdata;
 }
 
 const pb_rtp_rx_stats *pb_media_call_stats(const pb_media_call *c)

@@ -1,13 +1,11 @@
 /*
- * libphonebridge — MMSC client over libcurl: GET messages, POST PDUs, with
- * the carrier's proxy, interface, headers, size limit, retries.
+ * libphonebridge — MMSC client: GET messages, POST PDUs, with the carrier's
+ * proxy, interface, headers, size limit, retries, over the library's one
+ * HTTP transport (http/); what an MMSC's answer means is judged here.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "mmsc/mmsc-private.h"
 
@@ -22,17 +20,16 @@ struct pb_mmsc {
 	char *user_agent;
 	char *ca_file;
 	char **rules; /* NULL-terminated */
-	struct curl_slist *get_headers;
-	struct curl_slist *post_headers;
+	char **get_headers;  /* NULL-terminated "Name: value" lines */
+	char **post_headers;
 	size_t max_download;
 	unsigned connect_timeout_ms, timeout_ms, stall_timeout_ms, max_redirects;
-	pb_mmsc_retry retry;
+	pb_retry_policy retry;
 	bool retry_send, tls_insecure;
-	int report_allowed;
+	pb_mms_yes_no report_allowed;
 	pb_mmsc_progress_cb progress;
 	void *progress_userdata;
-	CURL *easy; /* kept between requests so connections are reused */
-	char errbuf[CURL_ERROR_SIZE];
+	pb_http__client http; /* kept between requests so connections are reused */
 };
 
 /* --- setup ------------------------------------------------------------- */
@@ -46,9 +43,10 @@ static int dup_opt(char **dst, const char *src)
 	return *dst ? 0 : PB_ENOMEM;
 }
 
-static int headers_append(struct curl_slist **list, const char *fmt, ...) PB_PRINTF(2, 3);
+static int headers_append(char **list, const char *fmt, ...) PB_PRINTF(2, 3);
 
-static int headers_append(struct curl_slist **list, const char *fmt, ...)
+/* Append a line to the NULL-terminated @list, which has room for it. */
+static int headers_append(char **list, const char *fmt, ...)
 {
 	pb_buf line = PB_BUF_INIT;
 	va_list ap;
@@ -56,18 +54,30 @@ static int headers_append(struct curl_slist **list, const char *fmt, ...)
 	int rc = pb_buf_vprintf(&line, fmt, ap);
 	va_end(ap);
 	if (rc == 0) {
-		struct curl_slist *l = curl_slist_append(*list, pb_buf_cstr(&line));
-		if (l)
-			*list = l;
-		else
-			rc = pb_error__oom();
+		while (*list)
+			list++;
+		*list = (char *)pb_buf_detach(&line, NULL);
+		rc = *list ? 0 : PB_ENOMEM;
 	}
 	pb_buf_dispose(&line);
 	return rc;
 }
 
-static int build_headers(pb_mmsc *m, const pb_mmsc_options *o, struct curl_slist **list, bool post)
+static void headers_free(char **list)
 {
+	for (size_t i = 0; list && list[i]; i++)
+		pb_free(list[i]);
+	pb_free(list);
+}
+
+static int build_headers(const pb_mmsc_options *o, char ***out, bool post)
+{
+	size_t n = 0;
+	while (o->extra_headers && o->extra_headers[n])
+		n++;
+	char **list = *out = pb_calloc(n + 5, sizeof(*list));
+	if (!list)
+		return PB_ENOMEM;
 	int rc = headers_append(list, "Accept: %s, */*", MMS_CONTENT_TYPE);
 	/* no "Expect: 100-continue": WAP proxies and MMSCs mishandle it */
 	if (rc == 0 && post)
@@ -76,9 +86,8 @@ static int build_headers(pb_mmsc *m, const pb_mmsc_options *o, struct curl_slist
 		rc = headers_append(list, "Content-Type: %s", MMS_CONTENT_TYPE);
 	if (rc == 0 && o->wap_profile && *o->wap_profile)
 		rc = headers_append(list, "x-wap-profile: %s", o->wap_profile);
-	for (size_t i = 0; rc == 0 && o->extra_headers && o->extra_headers[i]; i++)
+	for (size_t i = 0; rc == 0 && i < n; i++)
 		rc = headers_append(list, "%s", o->extra_headers[i]);
-	PB_UNUSED(m);
 	return rc;
 }
 
@@ -141,13 +150,12 @@ PB_API int pb_mmsc_new(pb_mmsc **out, const pb_mmsc_options *opts)
 	int rc = check_options(o);
 	if (rc < 0)
 		return rc;
-	if ((rc = pb_http__init()) < 0)
-		return rc;
-
 	pb_mmsc *m = pb_calloc(1, sizeof(*m));
 	if (!m)
 		return PB_ENOMEM;
-	rc = dup_opt(&m->mmsc_url, o->mmsc_url);
+	rc = pb_http__client_init(&m->http);
+	if (rc == 0)
+		rc = dup_opt(&m->mmsc_url, o->mmsc_url);
 	if (rc == 0)
 		rc = copy_proxy(m, o->proxy);
 	if (rc == 0)
@@ -159,14 +167,9 @@ PB_API int pb_mmsc_new(pb_mmsc **out, const pb_mmsc_options *opts)
 	if (rc == 0)
 		rc = copy_rules(m, o->rewrite_rules);
 	if (rc == 0)
-		rc = build_headers(m, o, &m->get_headers, false);
+		rc = build_headers(o, &m->get_headers, false);
 	if (rc == 0)
-		rc = build_headers(m, o, &m->post_headers, true);
-	if (rc == 0) {
-		m->easy = curl_easy_init();
-		if (!m->easy)
-			rc = pb_error__oom();
-	}
+		rc = build_headers(o, &m->post_headers, true);
 	if (rc < 0) {
 		pb_mmsc_free(m);
 		return rc;
@@ -192,10 +195,9 @@ PB_API void pb_mmsc_free(pb_mmsc *m)
 {
 	if (!m)
 		return;
-	if (m->easy)
-		curl_easy_cleanup(m->easy);
-	curl_slist_free_all(m->get_headers);
-	curl_slist_free_all(m->post_headers);
+	pb_http__client_dispose(&m->http);
+	headers_free(m->get_headers);
+	headers_free(m->post_headers);
 	for (size_t i = 0; m->rules && m->rules[i]; i++)
 		pb_free(m->rules[i]);
 	pb_free(m->rules);
@@ -212,7 +214,7 @@ size_t pb_mmsc__max_download(const pb_mmsc *m)
 	return m->max_download;
 }
 
-int pb_mmsc__report_allowed(const pb_mmsc *m)
+pb_mms_yes_no pb_mmsc__report_allowed(const pb_mmsc *m)
 {
 	return m->report_allowed;
 }
@@ -243,42 +245,6 @@ PB_API int pb_mmsc_rewrite(const pb_mmsc *m, const char *location, char **out)
 
 /* --- judging answers ----------------------------------------------------- */
 
-pb_mmsc__verdict pb_mmsc__curl_verdict(CURLcode rc)
-{
-	switch (rc) {
-	case CURLE_OK:
-		return (pb_mmsc__verdict){ 0, false };
-	case CURLE_OPERATION_TIMEDOUT:
-		return (pb_mmsc__verdict){ PB_ETIMEOUT, true };
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-		return (pb_mmsc__verdict){ PB_EIO, true };
-	case CURLE_RECV_ERROR:
-	case CURLE_SEND_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-		return (pb_mmsc__verdict){ PB_EAGAIN, true };
-	case CURLE_FILESIZE_EXCEEDED:
-		return (pb_mmsc__verdict){ PB_ETOOBIG, false };
-	case CURLE_ABORTED_BY_CALLBACK:
-		return (pb_mmsc__verdict){ PB_ECANCELLED, false };
-	case CURLE_OUT_OF_MEMORY:
-		return (pb_mmsc__verdict){ PB_ENOMEM, false };
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_ISSUER_ERROR:
-		return (pb_mmsc__verdict){ PB_EAUTH, false };
-	case CURLE_TOO_MANY_REDIRECTS:
-		return (pb_mmsc__verdict){ PB_EPROTO, false };
-	case CURLE_UNSUPPORTED_PROTOCOL:
-	case CURLE_URL_MALFORMAT:
-		return (pb_mmsc__verdict){ PB_EINVAL, false };
-	default: /* interface binding, TLS handshake, ...: not fixed by waiting */
-		return (pb_mmsc__verdict){ PB_EIO, false };
-	}
-}
-
 pb_mmsc__verdict pb_mmsc__status_verdict(long status)
 {
 	if (status >= 200 && status < 300)
@@ -300,13 +266,6 @@ pb_mmsc__verdict pb_mmsc__status_verdict(long status)
 	default:
 		return (pb_mmsc__verdict){ PB_EPROTO, false };
 	}
-}
-
-unsigned pb_mmsc__backoff_ms(const pb_mmsc_retry *retry, unsigned attempt)
-{
-	/* attempt counts from 1 here */
-	return (unsigned)pb_http__backoff_ms(retry->initial_delay_ms, retry->max_delay_ms,
-					     attempt > 0 ? attempt - 1 : 0);
 }
 
 void pb_mmsc__excerpt(const uint8_t *body, size_t len, char *out, size_t size)
@@ -373,212 +332,75 @@ int pb_mmsc__check_pdu(const char *what, long status, const char *content_type,
 
 /* --- one exchange ------------------------------------------------------ */
 
-typedef struct xfer {
-	pb_mmsc *m;
-	pb_buf *body;
-	size_t start;    /* body->len before this attempt */
-	size_t max;
-	bool too_big;
-	bool oom;
-	bool progress;   /* call the progress callback */
-	bool chunked;    /* the last response came in chunks (framed: curl sees a cut) */
-	bool stalled;    /* no byte of the answer for stall_timeout_ms */
-	bool answering;  /* the first byte of the answer (a header) arrived */
-	curl_off_t seen; /* body bytes at the last move */
-	struct timespec moved; /* when the answer last moved (monotonic) */
-} xfer;
+typedef struct judge_ctx {
+	pb_mmsc_result *res;
+	const char *what; /* "METHOD url" */
+	bool want_pdu;
+} judge_ctx;
 
-static void mono_now(struct timespec *t) { clock_gettime(CLOCK_MONOTONIC, t); }
-
-static long ms_since(const struct timespec *t0)
+static void fill_result(pb_mmsc_result *res, const pb_http__answer *a)
 {
-	struct timespec now;
-	mono_now(&now);
-	return (long)(now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000L;
-}
-
-/* Response header lines: from the first byte of the answer on, the stall
- * clock runs; and they tell a chunked body from one the close ends. */
-static size_t on_header(char *data, size_t size, size_t n, void *userdata)
-{
-	xfer *x = userdata;
-	size_t len = size * n;
-	static const char te[] = "transfer-encoding:";
-	if (!x->answering) {
-		x->answering = true;
-		mono_now(&x->moved);
-	}
-	if (len >= 5 && !memcmp(data, "HTTP/", 5)) /* a new response (redirect, 100, the answer) */
-		x->chunked = false;
-	else if (len > sizeof(te) - 1 && !pb_ascii_ncasecmp(data, te, sizeof(te) - 1))
-		for (size_t i = sizeof(te) - 1; i + 7 <= len; i++)
-			if (!pb_ascii_ncasecmp(data + i, "chunked", 7))
-				x->chunked = true;
-	return len;
-}
-
-static size_t on_write(char *data, size_t size, size_t n, void *userdata)
-{
-	xfer *x = userdata;
-	size_t got = size * n;
-	if (x->body->len - x->start + got > x->max) {
-		x->too_big = true;
-		return 0; /* aborts with CURLE_WRITE_ERROR */
-	}
-	if (pb_buf_put(x->body, data, got) < 0) {
-		x->oom = true;
-		return 0;
-	}
-	return got;
-}
-
-static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-		       curl_off_t ulnow)
-{
-	PB_UNUSED(ultotal);
-	PB_UNUSED(ulnow);
-	xfer *x = userdata;
-	/* A stall is an answer that stopped moving. Waiting for the MMSC to
-	 * start answering is bounded by timeout_ms alone: a slow MMSC must
-	 * get the whole request timeout the caller configured. */
-	if (x->answering) {
-		if (dlnow != x->seen) {
-			x->seen = dlnow;
-			mono_now(&x->moved);
-		} else if (ms_since(&x->moved) >= (long)x->m->stall_timeout_ms) {
-			x->stalled = true;
-			return 1;
-		}
-	}
-	if (!x->progress || !x->m->progress)
-		return 0;
-	return x->m->progress((uint64_t)(dlnow > 0 ? dlnow : 0), (uint64_t)(dltotal > 0 ? dltotal : 0),
-			      x->m->progress_userdata) ? 1 : 0;
-}
-
-static void setup_common(pb_mmsc *m, xfer *x, const char *url)
-{
-	CURL *c = m->easy;
-	curl_easy_reset(c);
-	/* a Content-Location comes from outside: the base set-up allows only
-	 * http and https, also after redirects; the proxy is always set ("" =
-	 * none, not even from the environment) */
-	pb_http__base base = { .user_agent = m->user_agent, .ca_file = m->ca_file,
-			       .tls_insecure = m->tls_insecure, .set_proxy = true, .proxy = m->proxy,
-			       .interface = m->interface, .connect_timeout_ms = (long)m->connect_timeout_ms,
-			       .timeout_ms = (long)m->timeout_ms, .errbuf = m->errbuf };
-	pb_http__setup(c, &base);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	/* a stalled mobile link is caught in on_progress(), not with
-	 * CURLOPT_LOW_SPEED_TIME: that one also counts the wait for the first
-	 * byte and would cut a slow MMSC short of timeout_ms */
-	x->stalled = x->answering = false;
-	x->seen = 0;
-	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-static void fill_result(pb_mmsc *m, pb_mmsc_result *res, size_t bytes)
-{
-	long status = 0;
-	char *ct = NULL, *redir = NULL;
-	curl_easy_getinfo(m->easy, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_getinfo(m->easy, CURLINFO_CONTENT_TYPE, &ct);
-	curl_easy_getinfo(m->easy, CURLINFO_REDIRECT_URL, &redir);
-	res->http_status = status;
-	res->bytes = bytes;
-	pb_strlcpy(res->content_type, ct ? ct : "", sizeof(res->content_type));
-	pb_strlcpy(res->location, redir && status >= 300 && status < 400 ? redir : "", sizeof(res->location));
+	res->attempts = a->attempt;
+	res->http_status = a->status;
+	res->bytes = a->body_len;
+	pb_strlcpy(res->content_type, a->content_type ? a->content_type : "", sizeof(res->content_type));
+	pb_strlcpy(res->location, a->redirect_url && a->status >= 300 && a->status < 400 ? a->redirect_url : "",
+		   sizeof(res->location));
 }
 
 /*
  * An HTTP/1.x body with neither a Content-Length nor chunks ends where the
  * connection closed, and a close too early looks like the end: only the
- * PDU itself can tell. One
- * that does not decode whole is a transfer cut short (retried, then the
- * message stays at the MMSC), never a shorter message.
+ * PDU itself can tell. One that does not decode whole is a transfer cut
+ * short (retried, then the message stays at the MMSC), never a shorter
+ * message.
  */
-static pb_mmsc__verdict whole_pdu(pb_mmsc *m, const xfer *x, const char *what, const uint8_t *body, size_t len)
+static pb_http__verdict whole_pdu(const pb_http__answer *a, const char *what)
 {
-	curl_off_t cl = -1;
-	long version = 0;
-	if (x->chunked ||
-	    (curl_easy_getinfo(m->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK && cl >= 0) ||
-	    (curl_easy_getinfo(m->easy, CURLINFO_HTTP_VERSION, &version) == CURLE_OK &&
-	     version != CURL_HTTP_VERSION_1_0 && version != CURL_HTTP_VERSION_1_1))
-		return (pb_mmsc__verdict){ 0, false }; /* framed: curl reports a cut itself */
+	pb_http__verdict v = { 0, false, -1 };
+	if (a->framed)
+		return v; /* curl reports a cut itself */
 	pb_mms_message *msg = NULL;
 	pb_parse_error perr = PB_PARSE_ERROR_INIT;
-	int rc = pb_mms_decode(&msg, body, len, 0, &perr);
+	int rc = pb_mms_decode(&msg, a->body, a->body_len, 0, &perr);
 	pb_mms_message_free(msg);
-	if (rc == PB_ENOMEM)
-		return (pb_mmsc__verdict){ rc, false };
-	if (rc < 0) {
-		pb_error_set(PB_EAGAIN, "%s: the body ended after %zu bytes without a Content-Length and the PDU in it "
-			     "is cut (offset %zu: %s): the connection closed early", what, len, perr.offset, perr.text);
-		return (pb_mmsc__verdict){ PB_EAGAIN, true };
+	if (rc == PB_ENOMEM) {
+		v.code = rc;
+	} else if (rc < 0) {
+		v.code = pb_error_set(PB_EAGAIN, "%s: the body ended after %zu bytes without a Content-Length and the "
+				      "PDU in it is cut (offset %zu: %s): the connection closed early", what,
+				      a->body_len, perr.offset, perr.text);
+		v.retry = true;
 	}
-	return (pb_mmsc__verdict){ 0, false };
+	return v;
 }
 
-/* Turn one finished attempt into a verdict, raising the error if any. */
-static pb_mmsc__verdict judge(pb_mmsc *m, const char *what, CURLcode rc, const xfer *x,
-			      const pb_mmsc_result *res, bool want_pdu)
+/* What an MMSC's answer means (docs/mmsc.md, "Errors"). */
+static pb_http__verdict judge(const pb_http__answer *a, void *ud)
 {
-	const uint8_t *body = x->body->data ? x->body->data + x->start : NULL;
-	size_t len = x->body->len - x->start;
-	pb_mmsc__verdict v;
+	judge_ctx *j = ud;
 	char ex[128];
-
-	if (x->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
-		v = (pb_mmsc__verdict){ PB_ETOOBIG, false };
-		pb_error_set(PB_ETOOBIG, "%s: HTTP %ld: message larger than the %zu-byte limit, download aborted",
-			     what, res->http_status, x->max);
+	fill_result(j->res, a);
+	/* requests that must not be repeated get one attempt (pb_mmsc_post) */
+	pb_http__verdict v = pb_http__transport_verdict(a, j->what, true);
+	if (v.code < 0)
 		return v;
-	}
-	if (x->oom)
-		return (pb_mmsc__verdict){ pb_error__oom(), false };
-	if (x->stalled) {
-		v = pb_mmsc__curl_verdict(CURLE_OPERATION_TIMEDOUT);
-		pb_error_set(v.code, "%s: the answer stalled: no byte for %u s (HTTP %ld, %zu bytes)", what,
-			     (m->stall_timeout_ms + 999) / 1000, res->http_status, len);
-		return v;
-	}
-	if (rc != CURLE_OK) {
-		v = pb_mmsc__curl_verdict(rc);
-		pb_error_set(v.code, "%s: %s%s%s (HTTP %ld)", what, curl_easy_strerror(rc), m->errbuf[0] ? ": " : "",
-			     m->errbuf, res->http_status);
-		return v;
-	}
-	long st = res->http_status;
+	long st = a->status;
 	if (st >= 300 && st < 400) {
-		pb_error_set(PB_EPROTO, "%s: HTTP %ld redirect to %s not followed", what, st,
-			     res->location[0] ? res->location : "(no Location)");
-		return (pb_mmsc__verdict){ PB_EPROTO, false };
-	}
-	v = pb_mmsc__status_verdict(st);
-	if (v.code < 0) {
-		pb_mmsc__excerpt(body, len, ex, sizeof(ex));
-		pb_error_set(v.code, "%s: HTTP %ld%s%s%s", what, st, ex[0] ? " \"" : "", ex, ex[0] ? "\"" : "");
+		v.code = pb_error_set(PB_EPROTO, "%s: HTTP %ld redirect to %s not followed", j->what, st,
+				      j->res->location[0] ? j->res->location : "(no Location)");
 		return v;
 	}
-	if (want_pdu)
-		v.code = pb_mmsc__check_pdu(what, st, res->content_type, body, len);
-	if (want_pdu && v.code == 0)
-		v = whole_pdu(m, x, what, body, len);
+	pb_mmsc__verdict sv = pb_mmsc__status_verdict(st);
+	if (sv.code < 0) {
+		pb_mmsc__excerpt(a->body, a->body_len, ex, sizeof(ex));
+		v.code = pb_error_set(sv.code, "%s: HTTP %ld%s%s%s", j->what, st, ex[0] ? " \"" : "", ex,
+				      ex[0] ? "\"" : "");
+		v.retry = sv.transient;
+		return v;
+	}
+	if (j->want_pdu && (v.code = pb_mmsc__check_pdu(j->what, st, j->res->content_type, a->body, a->body_len)) == 0)
+		v = whole_pdu(a, j->what);
 	return v;
 }
 
@@ -596,42 +418,40 @@ static int perform(pb_mmsc *m, const request *rq, pb_buf *body, pb_mmsc_result *
 	char what[1100];
 	snprintf(what, sizeof(what), "%s %s", rq->method, rq->url);
 	pb_strlcpy(res->url, rq->url, sizeof(res->url));
-	unsigned attempts = rq->retry ? m->retry.attempts : 1;
-	pb_mmsc__verdict v = { 0, false };
-	xfer x = { .m = m, .body = body, .start = body->len, .max = m->max_download };
-
-	for (unsigned a = 1; a <= attempts; a++) {
-		pb_buf_truncate(body, x.start);
-		x.too_big = x.oom = x.chunked = false;
-		x.progress = rq->post == NULL;
-		setup_common(m, &x, rq->url);
-		if (rq->post) {
-			curl_easy_setopt(m->easy, CURLOPT_POST, 1L);
-			curl_easy_setopt(m->easy, CURLOPT_POSTFIELDS, (const char *)rq->post);
-			curl_easy_setopt(m->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->post_len);
-			curl_easy_setopt(m->easy, CURLOPT_HTTPHEADER, m->post_headers);
-		} else {
-			curl_easy_setopt(m->easy, CURLOPT_HTTPGET, 1L);
-			curl_easy_setopt(m->easy, CURLOPT_HTTPHEADER, m->get_headers);
-			if (m->max_redirects) {
-				curl_easy_setopt(m->easy, CURLOPT_FOLLOWLOCATION, 1L);
-				curl_easy_setopt(m->easy, CURLOPT_MAXREDIRS, (long)m->max_redirects);
-			}
-		}
-		CURLcode rc = curl_easy_perform(m->easy);
-		res->attempts = a;
-		fill_result(m, res, body->len - x.start);
-		v = judge(m, what, rc, &x, res, rq->want_pdu);
-		if (v.code == 0 || !v.transient || a == attempts)
-			break;
-		unsigned d = pb_mmsc__backoff_ms(&m->retry, a);
-		pb_log_notice(DOMAIN, "%s (attempt %u of %u); again in %u ms", pb_error_last()->message, a,
-			      attempts, d);
-		sleep_ms(d);
-	}
-	if (v.code == 0)
+	judge_ctx j = { res, what, rq->want_pdu };
+	/* a Content-Location comes from outside: the base set-up allows only
+	 * http and https, also after redirects; the proxy is always set ("" =
+	 * none, not even from the environment) */
+	pb_http__base base = { .user_agent = m->user_agent, .ca_file = m->ca_file,
+			       .tls_insecure = m->tls_insecure, .set_proxy = true, .proxy = m->proxy,
+			       .interface = m->interface, .connect_timeout_ms = (long)m->connect_timeout_ms,
+			       .timeout_ms = (long)m->timeout_ms };
+	pb_http__request hr = {
+		.what = what,
+		.method = rq->method,
+		.url = rq->url,
+		.headers = (const char *const *)(rq->post ? m->post_headers : m->get_headers),
+		.body = rq->post,
+		.body_len = rq->post_len,
+		.out = body,
+		.max_bytes = m->max_download,
+		.max_redirects = rq->post ? 0 : m->max_redirects,
+		/* a stalled mobile link: no byte of an answer for this long */
+		.stall_timeout_ms = (long)m->stall_timeout_ms,
+		.progress = rq->post ? NULL : m->progress,
+		.progress_userdata = m->progress_userdata,
+		.attempts = rq->retry ? m->retry.attempts : 1,
+		.backoff_base_ms = (long)m->retry.initial_delay_ms,
+		.backoff_cap_ms = (long)m->retry.max_delay_ms,
+		.retry_after_max_ms = (long)m->retry.max_delay_ms,
+		.log_domain = DOMAIN,
+		.judge = judge,
+		.judge_userdata = &j,
+	};
+	int rc = pb_http__perform(&m->http, &base, &hr, NULL);
+	if (rc == 0)
 		pb_log_debug(DOMAIN, "%s: HTTP %ld, %zu bytes", what, res->http_status, res->bytes);
-	return v.code;
+	return rc;
 }
 
 PB_API int pb_mmsc_fetch(pb_mmsc *m, const char *location, pb_buf *body, pb_mmsc_result *res)

@@ -15,22 +15,17 @@
 #include <phonebridge/mmsc.h>
 
 /*
- * How a finished transfer is judged: the pb error code, and whether trying
- * again may help (transient). @status is the HTTP status (0 when none).
+ * What an HTTP status means from an MMSC: the pb error code, and whether
+ * trying again may help (transient). The transport's own failures are
+ * judged by the http module (pb_http__transport_verdict()).
  */
 typedef struct pb_mmsc__verdict {
 	int code;       /* 0 or a PB_E* code */
 	bool transient; /* retrying may succeed */
 } pb_mmsc__verdict;
 
-/* Classify a libcurl result (not CURLE_OK). */
-pb_mmsc__verdict pb_mmsc__curl_verdict(CURLcode rc);
-
 /* Classify an HTTP status (0 for 2xx). */
 pb_mmsc__verdict pb_mmsc__status_verdict(long status);
-
-/* Back-off before attempt @attempt + 1 (@attempt >= 1), in ms. */
-unsigned pb_mmsc__backoff_ms(const pb_mmsc_retry *retry, unsigned attempt);
 
 /*
  * Check a 2xx answer that must be an MMS PDU: not empty, not a text/HTML
@@ -46,7 +41,7 @@ void pb_mmsc__excerpt(const uint8_t *body, size_t len, char *out, size_t size);
 
 /* Option values the transaction layer needs (client.c). */
 size_t pb_mmsc__max_download(const pb_mmsc *mmsc);
-int pb_mmsc__report_allowed(const pb_mmsc *mmsc);
+pb_mms_yes_no pb_mmsc__report_allowed(const pb_mmsc *mmsc);
 
 /* Append @s without leading and trailing white space (rewrite.c). */
 int pb_mmsc__trim(const char *s, pb_buf *out);

@@ -17,7 +17,7 @@
 
 /* --- answers: M-NotifyResp.ind, M-Acknowledge.ind -------------------------- */
 
-static int post_answer(pb_mmsc *m, pb_mmsc_post_kind kind, const char *tid, int status,
+static int post_answer(pb_mmsc *m, pb_mmsc_post_kind kind, const char *tid, pb_mms_status status,
 		       pb_mmsc_result *res)
 {
 	pb_buf pdu = PB_BUF_INIT;
@@ -30,7 +30,7 @@ static int post_answer(pb_mmsc *m, pb_mmsc_post_kind kind, const char *tid, int 
 	return rc;
 }
 
-PB_API int pb_mmsc_notifyresp(pb_mmsc *m, const char *transaction_id, int status, pb_mmsc_result *res)
+PB_API int pb_mmsc_notifyresp(pb_mmsc *m, const char *transaction_id, pb_mms_status status, pb_mmsc_result *res)
 {
 	if (!m || !transaction_id)
 		return pb_error_set(PB_EINVAL, "pb_mmsc_notifyresp: NULL argument");

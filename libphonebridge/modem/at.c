@@ -489,8 +489,8 @@ static int at_open(void **state, const pb_modem_options *opts, const pb_modem_se
 		return PB_ENOMEM;
 	a->fd = -1;
 	a->speed = baud_speed(opts->baud);
-	a->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 10000;
-	a->send_timeout_ms = opts->send_timeout_ms > 0 ? opts->send_timeout_ms : SEND_TIMEOUT_MS;
+	a->timeout_ms = opts->timeout_ms ? (int)opts->timeout_ms : 10000;
+	a->send_timeout_ms = opts->send_timeout_ms ? (int)opts->send_timeout_ms : SEND_TIMEOUT_MS;
 	pb_strlcpy(a->storage, storage, sizeof(a->storage));
 	if (!(a->device = pb_strdup(opts->device))) {
 		pb_free(a);

@@ -464,7 +464,7 @@ static int hl_open(void **state, const pb_modem_options *opts, const pb_modem_se
 	if (rc < 0)
 		goto fail;
 	pb_strlcpy(h->login, mode, sizeof(h->login));
-	h->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 10000;
+	h->timeout_ms = opts->timeout_ms ? (int)opts->timeout_ms : 10000;
 	size_t ul = strlen(url);
 	while (ul > 0 && url[ul - 1] == '/')
 		ul--;

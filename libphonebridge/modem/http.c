@@ -1,6 +1,7 @@
 /*
- * libphonebridge — the small libcurl wrapper the HTTP modem backends share,
- * on the library's common transfer set-up (http/http-private.h).
+ * libphonebridge — what the HTTP modem backends share: one request at a time
+ * over the library's one HTTP transport (http/), never repeated (a router
+ * acts on a request once it has it: pb_modem_send_fate() decides).
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <string.h>
@@ -11,7 +12,7 @@
 #define MAX_BODY (8u << 20) /* a router's reply is never this large */
 
 struct pb_modem_http {
-	CURL *curl;
+	pb_http__client http;
 	long timeout_ms;
 	bool insecure;
 	char *ca_file;
@@ -20,23 +21,17 @@ struct pb_modem_http {
 int pb_modem__http_new(pb_modem_http **out, const pb_modem_options *opts)
 {
 	*out = NULL;
-	int rc = pb_http__init();
-	if (rc < 0)
-		return rc;
 	pb_modem_http *h = pb_calloc(1, sizeof(*h));
 	if (!h)
 		return PB_ENOMEM;
-	h->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 10000;
-	h->insecure = opts->insecure_tls;
-	if (opts->ca_file && !(h->ca_file = pb_strdup(opts->ca_file))) {
-		pb_free(h);
-		return PB_ENOMEM;
-	}
-	h->curl = curl_easy_init();
-	if (!h->curl) {
-		pb_free(h->ca_file);
-		pb_free(h);
-		return pb_error_set(PB_ENOMEM, "curl_easy_init failed");
+	h->timeout_ms = opts->timeout_ms ? (int)opts->timeout_ms : 10000;
+	h->insecure = opts->tls_insecure;
+	int rc = pb_http__client_init(&h->http);
+	if (rc == 0 && opts->ca_file && !(h->ca_file = pb_strdup(opts->ca_file)))
+		rc = PB_ENOMEM;
+	if (rc < 0) {
+		pb_modem__http_free(h);
+		return rc;
 	}
 	*out = h;
 	return 0;
@@ -46,7 +41,7 @@ void pb_modem__http_free(pb_modem_http *h)
 {
 	if (!h)
 		return;
-	curl_easy_cleanup(h->curl);
+	pb_http__client_dispose(&h->http);
 	pb_free(h->ca_file);
 	pb_free(h);
 }
@@ -58,6 +53,25 @@ void pb_modem__http_reply_dispose(pb_modem_http_reply *r)
 	r->status = 0;
 }
 
+/* A router's answer is the caller's to read; only the transport can fail
+ * here, and whether the box got the request decides what a failed send left
+ * behind (pb_modem_send_fate()): once a byte of it was written, the box may
+ * have acted on it, and the failure is a lost answer. */
+static pb_http__verdict judge(const pb_http__answer *a, void *ud)
+{
+	const pb_http__request *rq = ud;
+	pb_http__verdict v = { 0, false, -1 };
+	if (a->too_big || a->cc == CURLE_FILESIZE_EXCEEDED)
+		v.code = pb_error_set(PB_ETOOBIG, "%s: reply larger than %u bytes", rq->url, MAX_BODY);
+	else if (a->oom)
+		v.code = pb_error__oom();
+	else if (a->cc != CURLE_OK && a->request_sent)
+		v.code = pb_error_set(PB_ETIMEOUT, "%s: no answer to the request (%s)", rq->what, a->curl_error);
+	else if (a->cc != CURLE_OK)
+		v.code = pb_error_set(PB_EIO, "%s: %s (the request was not sent)", rq->what, a->curl_error);
+	return v;
+}
+
 int pb_modem__http_request(pb_modem_http *h, const char *method, const char *url,
 			   const char *const *headers, const char *body, size_t body_len,
 			   pb_modem_http_reply *reply)
@@ -65,55 +79,32 @@ int pb_modem__http_request(pb_modem_http *h, const char *method, const char *url
 	pb_buf_clear(&reply->body);
 	pb_buf_clear(&reply->headers);
 	reply->status = 0;
-	CURL *c = h->curl;
-	curl_easy_reset(c);
-	struct curl_slist *hl = NULL;
-	for (size_t i = 0; headers && headers[i]; i++) {
-		struct curl_slist *n = curl_slist_append(hl, headers[i]);
-		if (!n) {
-			curl_slist_free_all(hl);
-			return pb_error__oom();
-		}
-		hl = n;
-	}
-	pb_http__sink bs = { &reply->body, MAX_BODY, false, false }, hs = { &reply->headers, MAX_BODY, false, false };
+	pb_buf what = PB_BUF_INIT;
+	int rc = pb_buf_printf(&what, "%s %s", method, url);
+	if (rc < 0)
+		return rc;
 	pb_http__base base = { .tls_insecure = h->insecure, .ca_file = h->ca_file,
 			       .connect_timeout_ms = h->timeout_ms, .timeout_ms = h->timeout_ms };
-	pb_http__setup(c, &base);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, pb_http__sink_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &bs);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, pb_http__sink_write);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &hs);
-	if (hl)
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-	if (strcmp(method, "POST") == 0) {
-		curl_easy_setopt(c, CURLOPT_POST, 1L);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)(body ? body_len : 0));
-	} else if (strcmp(method, "GET") != 0) {
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	}
-	CURLcode cc = curl_easy_perform(c);
-	curl_slist_free_all(hl);
-	if (bs.too_big || hs.too_big)
-		return pb_error_set(PB_ETOOBIG, "%s: reply larger than %u bytes", url, MAX_BODY);
-	if (bs.oom || hs.oom)
-		return pb_error__oom();
-	if (cc != CURLE_OK) {
-		/* Whether the box got the request decides what a failed send left
-		 * behind (pb_modem_send_fate()): once a byte of it was written, the
-		 * box may have acted on it, and the failure is a lost answer. */
-		long sent = 0;
-		curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &sent);
-		if (sent > 0)
-			return pb_error_set(PB_ETIMEOUT, "%s %s: no answer to the request (%s)", method, url,
-					    curl_easy_strerror(cc));
-		return pb_error_set(PB_EIO, "%s %s: %s (the request was not sent)", method, url, curl_easy_strerror(cc));
-	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply->status);
-	return 0;
+	pb_http__request rq = {
+		.what = pb_buf_cstr(&what),
+		.method = method,
+		.url = url,
+		.headers = headers,
+		.body = body,
+		.body_len = body ? body_len : 0,
+		.out = &reply->body,
+		.out_headers = &reply->headers,
+		.max_bytes = MAX_BODY,
+		.log_domain = "modem",
+		.judge = judge,
+	};
+	rq.judge_userdata = &rq;
+	pb_http__answer a;
+	rc = pb_http__perform(&h->http, &base, &rq, &a);
+	if (rc == 0)
+		reply->status = a.status;
+	pb_buf_dispose(&what);
+	return rc;
 }
 
 char *pb_modem__http_header(const pb_modem_http_reply *r, const char *name)

@@ -154,6 +154,10 @@ PB_API int pb_modem_open(pb_modem **out, const char *backend, const pb_modem_opt
 	memcpy(&full, opts, opts->version == 1 ? offsetof(pb_modem_options, send_timeout_ms) : sizeof(full));
 	full.version = PB_MODEM_OPTIONS_VERSION;
 	opts = &full;
+	if ((vrc = PB_CHECK_MS(opts, pb_modem_options, timeout_ms)) < 0 ||
+	    (vrc = PB_CHECK_MS(opts, pb_modem_options, poll_interval_ms)) < 0 ||
+	    (vrc = PB_CHECK_MS(opts, pb_modem_options, send_timeout_ms)) < 0)
+		return vrc;
 	const pb_modem_backend_ops *ops = find_backend(backend);
 	if (!ops)
 		return pb_error_set(PB_ENOTFOUND, "no modem backend named \"%s\" (hilink, at, smseagle)", backend);
@@ -174,7 +178,7 @@ PB_API int pb_modem_open(pb_modem **out, const char *backend, const pb_modem_opt
 		goto out;
 	}
 	m->ops = ops;
-	m->poll_ms = opts->poll_interval_ms > 0 ? opts->poll_interval_ms : DEFAULT_POLL_MS;
+	m->poll_ms = opts->poll_interval_ms ? (int)opts->poll_interval_ms : DEFAULT_POLL_MS;
 	m->ws.timeout_ms = INCOMPLETE_GIVE_UP_MS;
 	atomic_init(&m->stop, 0);
 	pb_modem_secrets sec = { password, token };
@@ -818,7 +822,7 @@ static int reasm_open(watch_state *ws)
 	if (ws->reasm)
 		return 0;
 	pb_sms_reassembler_options o = PB_SMS_REASSEMBLER_OPTIONS_INIT;
-	o.timeout = ws->timeout_ms;
+	o.timeout_ms = ws->timeout_ms;
 	o.max_groups = MAX_GROUPS;
 	if (ws->store) {
 		ws->ops = (pb_sms_reassembly_store_ops){ PB_SMS_REASSEMBLY_STORE_OPS_VERSION, ws_save_part,
@@ -861,16 +865,15 @@ PB_API int pb_modem_watch_setup(pb_modem *m, const pb_modem_watch_options *opts)
 	int rc;
 	if ((rc = PB_CHECK_VERSION(opts, PB_MODEM_WATCH_OPTIONS, 1)) < 0)
 		return rc;
-	if (opts->incomplete_timeout_ms < 0)
-		return pb_error_set(PB_EINVAL, "pb_modem_watch_setup: incomplete_timeout_ms %d is negative",
-				    opts->incomplete_timeout_ms);
+	if ((rc = PB_CHECK_MS(opts, pb_modem_watch_options, incomplete_timeout_ms)) < 0)
+		return rc;
 	const pb_sms_reassembly_store_ops *s = opts->store;
 	if (s && (rc = PB_CHECK_VERSION(s, PB_SMS_REASSEMBLY_STORE_OPS, 1)) < 0)
 		return rc;
 	if (s && (!s->save_part || !s->delete_group || !s->load))
 		return pb_error_set(PB_EINVAL, "pb_modem_watch_setup: the reassembly store lacks an operation");
 	watch_state_dispose(&m->ws);
-	m->ws.timeout_ms = opts->incomplete_timeout_ms ? opts->incomplete_timeout_ms : INCOMPLETE_GIVE_UP_MS;
+	m->ws.timeout_ms = opts->incomplete_timeout_ms ? (int)opts->incomplete_timeout_ms : INCOMPLETE_GIVE_UP_MS;
 	m->ws.store = s;
 	m->ws.store_ud = opts->store_userdata;
 	return reasm_open(&m->ws);

@@ -292,3 +292,26 @@ PB_API int pb_phone_normalize(char *out, size_t size, const char *number,
 		*kind = k;
 	return 0;
 }
+
+PB_API int pb_phone_format(char *out, size_t size, const char *e164)
+{
+	if (out == NULL || size == 0 || e164 == NULL)
+		return pb_error_set(PB_EINVAL, "pb_phone_format: NULL argument");
+	out[0] = '\0';
+	size_t n = strlen(e164), cclen = 0;
+	bool number = e164[0] == '+' && n >= 8 && n <= 16 && strspn(e164 + 1, "0123456789") == n - 1;
+	const region *r = number ? region_by_cc_prefix(e164 + 1, &cclen) : NULL;
+	const char *nsn = e164 + 1 + cclen;
+	int w;
+	if (r == NULL)
+		w = snprintf(out, size, "%s", e164);
+	else if (r->cc == 1 && strlen(nsn) == 10)
+		w = snprintf(out, size, "+1 %.3s %.3s %s", nsn, nsn + 3, nsn + 6);
+	else
+		w = snprintf(out, size, "+%.*s %s", (int)cclen, e164 + 1, nsn);
+	if (w < 0 || (size_t)w >= size) {
+		out[0] = '\0';
+		return pb_error_set(PB_ETOOBIG, "pb_phone_format: %zu bytes are too few for %s", size, e164);
+	}
+	return 0;
+}

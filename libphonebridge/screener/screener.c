@@ -13,6 +13,8 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+#include <inttypes.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <sys/stat.h>
@@ -22,6 +24,7 @@
 #include <time.h>
 
 #include "core/internal.h"
+#include "screener/voicemail.h"
 #include <phonebridge/alloc.h>
 #include <phonebridge/error.h>
 #include <phonebridge/media.h>
@@ -115,6 +118,15 @@ struct scall {
 	char outcome[64];
 	char target[256];
 	char attestation[8];
+	bool passed;            /* passed its challenge, or accepted by the allow list: may leave a voicemail */
+	pb_screener_vm *vm;     /* taking a voicemail (docs/screen.md "Voicemail") */
+	int64_t at_wall_ms;     /* when the INVITE came, wall clock (the voicemail's time) */
+	/* the last RTP packet we sent the caller: new media (voicemail after a
+	 * challenge, the goodbye after a failed REFER) continues its stream */
+	bool tx_known;
+	uint32_t tx_ssrc, tx_ts;
+	uint16_t tx_seq;
+	int64_t tx_at;
 };
 
 /* --- options ------------------------------------------------------------------------ */
@@ -127,7 +139,7 @@ static void conf_dispose(conf *c)
 				&so->password, &so->auth_realm, &so->auth_users_file,
 				&so->tls_cert_dir, &c->o.store, &c->o.prompts, &c->o.mode,
 				&c->o.target, &c->o.fallback, &c->o.refer_fallback, &c->o.ring,
-				&c->o.store_password_file };
+				&c->o.store_password_file, &c->o.voicemail_format, &c->o.voicemail_greeting };
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		if (*strs[i] && strs[i] == &so->password)
 			explicit_bzero((char *)so->password, strlen(so->password));
@@ -163,6 +175,51 @@ static unsigned count_targets(const char *list)
 	}
 }
 
+/* A bridge, redirect or refer target: sip: or sips: (any case) with a host
+ * (RFC 3261 19.1.1), and nothing a URI never holds (space, <, >, ", ...).
+ * The SIP stack parses it fully; this catches at start-up what would
+ * otherwise only fail, or go nowhere, at the first call. */
+static bool sip_uri_ok(const char *uri, size_t n)
+{
+	size_t scheme = n >= 4 && !pb_ascii_ncasecmp(uri, "sip:", 4) ? 4
+		      : n >= 5 && !pb_ascii_ncasecmp(uri, "sips:", 5) ? 5 : 0;
+	if (!scheme)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)uri[i] <= ' ' || (unsigned char)uri[i] >= 0x7f || strchr("<>\"{}|\\^`", uri[i]))
+			return false;
+	const char *host = uri + scheme, *end = uri + n;
+	const char *at = memchr(host, '@', (size_t)(end - host));
+	if (at)
+		host = at + 1;
+	size_t hl = strcspn(host, ";?");
+	if (host + hl > end)
+		hl = (size_t)(end - host);
+	if (hl == 0 || host[0] == ':')
+		return false;
+	if (host[0] == '[') { /* an IPv6 reference needs its closing bracket */
+		const char *rb = memchr(host, ']', hl);
+		return rb != NULL;
+	}
+	return true;
+}
+
+/* Every comma-separated URI of @p list is a SIP URI; else PB_EINVAL naming it. */
+static int check_uris(const char *what, const char *list)
+{
+	for (const char *p = list; p;) {
+		p += strspn(p, ", \t");
+		size_t n = strcspn(p, ", \t");
+		if (n == 0)
+			return 0;
+		if (!sip_uri_ok(p, n))
+			return pb_error_set(PB_EINVAL, "screener options: %s '%.*s' is not a SIP URI (sip:user@host or "
+					    "sips:user@host)", what, (int)n, p);
+		p += n;
+	}
+	return 0;
+}
+
 static int conf_copy(conf *c, const pb_screener_options *o)
 {
 	memset(c, 0, sizeof(*c));
@@ -179,6 +236,11 @@ static int conf_copy(conf *c, const pb_screener_options *o)
 		return pb_error_set(PB_EINVAL, "screener options: no prompt directory");
 	if (!o->target || !*o->target)
 		return pb_error_set(PB_EINVAL, "screener options: no forward target");
+	int urc = check_uris("target", o->target);
+	if (urc == 0 && o->fallback && *o->fallback)
+		urc = check_uris("fallback", o->fallback);
+	if (urc < 0)
+		return urc;
 	const char *mode = o->mode && *o->mode ? o->mode : "bridge";
 	if (strcmp(mode, "bridge") && strcmp(mode, "redirect") && strcmp(mode, "refer"))
 		return pb_error_set(PB_EINVAL, "screener options: mode '%s': expected bridge, redirect or refer", mode);
@@ -193,11 +255,14 @@ static int conf_copy(conf *c, const pb_screener_options *o)
 				    "(a REFER has exactly one Refer-To, RFC 3515), but target lists several: '%s'; "
 				    "ring several with mode 'bridge' or 'redirect'", o->target);
 	/* an older caller's struct ends earlier: read only what it has
-	 * (1: before store_password_file, 2: before max_calls) */
+	 * (1: before store_password_file, 2: before max_calls, 3: before the
+	 * voicemail fields) */
 	size_t have = o->version == 1 ? offsetof(pb_screener_options, store_password_file)
 		    : o->version == 2 ? offsetof(pb_screener_options, max_calls)
+		    : o->version == 3 ? offsetof(pb_screener_options, voicemail)
 		    : sizeof(c->o);
 	memcpy(&c->o, o, have);
+	bool no_vm = have < sizeof(c->o); /* no voicemail fields: no voicemail */
 	if (c->o.refer_timeout > 3600) {
 		unsigned t = c->o.refer_timeout;
 		memset(c, 0, sizeof(*c)); /* the strings are the caller's yet */
@@ -231,6 +296,11 @@ static int conf_copy(conf *c, const pb_screener_options *o)
 	rc = rc ? rc : dup_str(&c->o.refer_fallback, rfb);
 	rc = rc ? rc : dup_str(&c->o.ring, ring);
 	rc = rc ? rc : dup_str(&c->o.store_password_file, o->version == 1 ? NULL : o->store_password_file);
+	const char *vf = !no_vm && o->voicemail_format && *o->voicemail_format ? o->voicemail_format : "wav";
+	const char *vg = !no_vm && o->voicemail_greeting && *o->voicemail_greeting ? o->voicemail_greeting : "voicemail";
+	c->o.voicemail_format = c->o.voicemail_greeting = NULL; /* copies follow */
+	rc = rc ? rc : dup_str(&c->o.voicemail_format, vf);
+	rc = rc ? rc : dup_str(&c->o.voicemail_greeting, vg);
 	if (rc == 0 && !(c->policy = pb_calloc(np + 1, sizeof(char *))))
 		rc = pb_error__oom();
 	for (size_t i = 0; rc == 0 && i < np; i++)
@@ -246,6 +316,23 @@ static bool str_eq(const char *a, const char *b)
 	return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
+/* The registration lifetime, bridge timeout and nonce lifetime as pb_sip_new() takes them:
+ * the _ms member, or the deprecated seconds one when that is 0. */
+static unsigned long long sip_expires_ms(const pb_sip_options *o)
+{
+	return o->register_expires_ms ? o->register_expires_ms : o->register_expires * 1000ULL;
+}
+
+static unsigned long long sip_bridge_ms(const pb_sip_options *o)
+{
+	return o->bridge_timeout_ms ? o->bridge_timeout_ms : o->bridge_timeout * 1000ULL;
+}
+
+static unsigned long long sip_nonce_ms(const pb_sip_options *o)
+{
+	return o->auth_nonce_ttl_ms ? o->auth_nonce_ttl_ms : o->auth_nonce_ttl * 1000ULL;
+}
+
 /* Does @p b change what a running agent cannot: its sockets, TLS, its
  * registration, the store it logs to? */
 static bool needs_restart(const conf *a, const conf *b)
@@ -256,8 +343,8 @@ static bool needs_restart(const conf *a, const conf *b)
 	       x->rtp_port_min != y->rtp_port_min || x->rtp_port_max != y->rtp_port_max ||
 	       !str_eq(x->user_agent, y->user_agent) || !str_eq(x->registrar, y->registrar) ||
 	       !str_eq(x->aor, y->aor) || !str_eq(x->username, y->username) ||
-	       !str_eq(x->password, y->password) || x->register_expires != y->register_expires ||
-	       x->bridge_timeout != y->bridge_timeout || x->auth_nonce_ttl != y->auth_nonce_ttl ||
+	       !str_eq(x->password, y->password) || sip_expires_ms(x) != sip_expires_ms(y) ||
+	       sip_bridge_ms(x) != sip_bridge_ms(y) || sip_nonce_ms(x) != sip_nonce_ms(y) ||
 	       !str_eq(x->tls_cert_dir, y->tls_cert_dir) || x->tls_port != y->tls_port ||
 	       !str_eq(a->o.store, b->o.store) || !str_eq(a->o.store_password_file, b->o.store_password_file);
 }
@@ -324,12 +411,15 @@ static void set_how(scall *sc, const char *how)
 
 static void stop_media(scall *sc)
 {
+	pb_screener__vm_free(sc->vm); /* it feeds on the media */
+	sc->vm = NULL;
 	pb_media_call_free(sc->media);
 	sc->media = NULL;
 }
 
 static void start_media(scall *sc);
 static void ticker_ensure(pb_screener *s);
+static bool start_voicemail(scall *sc, int status);
 
 /* Target @p i of the comma-separated list into @p out; false past the end. */
 static bool nth_target(const char *list, unsigned i, char *out, size_t cap)
@@ -355,9 +445,25 @@ static const char *target_of(const scall *sc)
 	return sc->num && sc->num->forward_target ? sc->num->forward_target : sc->s->conf.o.target;
 }
 
+/* What the number called says about voicemail (its numbers.voicemail,
+ * docs/cluster.md): nothing (the configuration's [forward] fallback and
+ * [voicemail]), "record" (the local recorder, no fallback URI), "off" (no
+ * voicemail at all), or a voicemail server's URI (the fallback target, no
+ * local recording). */
+enum { VM_DEFAULT, VM_RECORD, VM_OFF, VM_URI };
+
+static int vm_mode(const scall *sc)
+{
+	const char *v = sc->num ? sc->num->voicemail : NULL;
+	if (!v || !*v)
+		return VM_DEFAULT;
+	return !strcmp(v, "record") ? VM_RECORD : !strcmp(v, "off") ? VM_OFF : VM_URI;
+}
+
 static const char *fallback_of(const scall *sc)
 {
-	return sc->num && sc->num->voicemail ? sc->num->voicemail : sc->s->conf.o.fallback;
+	int m = vm_mode(sc);
+	return m == VM_URI ? sc->num->voicemail : m == VM_DEFAULT ? sc->s->conf.o.fallback : NULL;
 }
 
 /* ring = sequential: bridge to the next target, then to the fallback. */
@@ -381,23 +487,25 @@ static int bridge_next(scall *sc)
  * ring = parallel gives the targets one q, sequential a falling one; the
  * fallback comes last. One target: just its URI.
  */
-static void redirect_contacts(const pb_screener_options *o, char *out, size_t cap)
+static void redirect_contacts(const scall *sc, char *out, size_t cap)
 {
 	char one[256];
-	unsigned n = count_targets(o->target);
-	bool seq = !strcmp(o->ring, "sequential");
+	/* the number called may have a target and a voicemail of its own */
+	const char *targets = target_of(sc), *fallback = fallback_of(sc);
+	unsigned n = count_targets(targets);
+	bool seq = !strcmp(sc->s->conf.o.ring, "sequential");
 	size_t len = 0;
 	out[0] = '\0';
-	if (n <= 1 && !o->fallback) {
-		nth_target(o->target, 0, out, cap);
+	if (n <= 1 && !fallback) {
+		nth_target(targets, 0, out, cap);
 		return;
 	}
 	for (unsigned i = 0; i <= n; i++) {
 		const char *uri = one;
 		if (i < n)
-			nth_target(o->target, i, one, sizeof(one));
-		else if (o->fallback)
-			uri = o->fallback;
+			nth_target(targets, i, one, sizeof(one));
+		else if (fallback)
+			uri = fallback;
 		else
 			break;
 		/* q in thousandths: 1.000, then 0.900, 0.800 ... down to 0.100; the fallback below */
@@ -423,7 +531,7 @@ static void forward(scall *sc)
 	nth_target(target, 0, first, sizeof(first));
 	if (!strcmp(mode, "redirect") && !pb_sip_call_answered(sc->call)) {
 		char contacts[1400];
-		redirect_contacts(o, contacts, sizeof(contacts));
+		redirect_contacts(sc, contacts, sizeof(contacts));
 		rc = pb_sip_call_redirect(sc->call, contacts);
 		sc->final_status = rc == 0 ? 302 : 0;
 	} else if (!strcmp(mode, "refer") && pb_sip_call_answered(sc->call)) {
@@ -438,7 +546,8 @@ static void forward(scall *sc)
 	if (rc < 0) {
 		LOG(PB_LOG_ERROR, "forwarding to %s failed: %s", target, pb_error_last()->message);
 		set_how(sc, "forward failed");
-		pb_sip_call_hangup(sc->call);
+		if (!start_voicemail(sc, 503))
+			pb_sip_call_hangup(sc->call);
 		return;
 	}
 	set_how(sc, "forwarded");
@@ -504,6 +613,17 @@ static void start_media(scall *sc)
 	o.codec = m->codec_pt == 8 ? PB_CODEC_PCMA : PB_CODEC_PCMU;
 	o.event_payload_type = m->dtmf_pt >= 96 && m->dtmf_pt <= 127 ? (uint8_t)m->dtmf_pt : 0;
 	o.prompts = sc->s->prompts;
+	if (sc->tx_known) {
+		/* the caller has heard us already: the same stream goes on (same SSRC,
+		 * the next sequence number, the timestamp advanced by the time since);
+		 * a new random sequence would go back half of the time, and receivers
+		 * (Net::SIP, many phones) drop packets whose sequence numbers go back */
+		int64_t gap = pb_sip_now(sc->s->ua) - sc->tx_at;
+		o.random_start = false;
+		o.ssrc = sc->tx_ssrc;
+		o.seq = (uint16_t)(sc->tx_seq + 1u);
+		o.timestamp = sc->tx_ts + PB_MEDIA_FRAME + (uint32_t)(gap > 0 ? gap * (PB_MEDIA_RATE / 1000) : 0);
+	}
 	if (pb_media_call_new(&sc->media, &o) < 0)
 		LOG(PB_LOG_ERROR, "media: %s", pb_error_last()->message);
 	else
@@ -581,6 +701,7 @@ static void host_finish(const pb_screen_result *r, void *ud)
 	    pb_store_list_add(s->store, PB_STORE_ALLOW, sc->dec.caller, PB_STORE_SRC_CHALLENGE, 0) < 0)
 		LOG(PB_LOG_ERROR, "allow list: %s", pb_error_last()->message);
 	emit(sc, PB_SCREENER_CHALLENGE_DONE, r);
+	sc->passed = r->outcome == PB_SCREEN_PASSED;
 	if (r->outcome != PB_SCREEN_PASSED)
 		set_how(sc, r->outcome == PB_SCREEN_FAILED ? "challenge failed"
 			    : r->outcome == PB_SCREEN_HUNG_UP ? "caller hung up during the challenge"
@@ -598,6 +719,79 @@ static const pb_screen_host_ops host_ops = {
 	PB_SCREEN_HOST_OPS_VERSION, host_ring, host_answer, host_play, host_stop_playing,
 	host_set_timer, host_finish,
 };
+
+/* --- voicemail: after a failed bridge (docs/screen.md "Voicemail") --------------- */
+
+/* Answer (or keep) the caller whose bridge failed with @p status, play the
+ * greeting, then record. Only for callers who passed their challenge or
+ * are on the allow list, and only for the failures configured.
+ * @return false when voicemail does not apply (the caller is hung up as before) */
+static bool start_voicemail(scall *sc, int status)
+{
+	pb_screener *s = sc->s;
+	const pb_screener_options *o = &s->conf.o;
+	unsigned reason = pb_screener__vm_reason(status);
+	unsigned on = o->voicemail_on ? o->voicemail_on : ~0u;
+	int mode = vm_mode(sc);
+	if (mode == VM_OFF || mode == VM_URI) /* none for this number, or its server's */
+		return false;
+	if (mode == VM_RECORD && !o->voicemail) {
+		LOG(PB_LOG_WARNING, "call from %s: its number says voicemail = record, but [voicemail] is not enabled here",
+		    sc->dec.caller);
+		return false;
+	}
+	if (!o->voicemail || !sc->passed || sc->ended || sc->vm || !(on & reason))
+		return false;
+	if (pb_sip_call_keep(sc->call) < 0)
+		return false;
+	int64_t now = pb_sip_now(s->ua);
+	sc->answered = true;
+	int rc = pb_sip_call_answered(sc->call) ? 0 : pb_sip_call_answer(sc->call);
+	if (rc == 0) {
+		start_media(sc);
+		rc = sc->media ? pb_screener__vm_new(&sc->vm, o, sc->media, now) : PB_ENOMEM;
+	}
+	if (rc < 0) {
+		LOG(PB_LOG_ERROR, "voicemail for %s: %s", sc->dec.caller, pb_error_last()->message);
+		set_how(sc, "voicemail failed");
+		stop_media(sc);
+		pb_sip_call_hangup(sc->call);
+		return true;
+	}
+	LOG(PB_LOG_INFO, "call from %s: forward failed (%d, %s): voicemail", sc->dec.caller, status,
+	    pb_screener__vm_reason_name(reason));
+	set_how(sc, "voicemail: hung up during the greeting");
+	return true;
+}
+
+/* The message is over (hang-up, silence, length): store it, then (@p hang) BYE. */
+static void end_voicemail(scall *sc, bool hang)
+{
+	pb_screener *s = sc->s;
+	if (!sc->vm)
+		return;
+	if (pb_screener__vm_recording(sc->vm)) {
+		const pb_sip_caller *c = pb_sip_call_caller(sc->call);
+		const char *who = sc->dec.caller[0] ? sc->dec.caller : c->from_uri;
+		int64_t row = 0;
+		uint64_t ms = 0;
+		int rc = pb_screener__vm_store(sc->vm, s->store, who, c->call_id, sc->at_wall_ms, &row, &ms);
+		if (rc == 0) {
+			LOG(PB_LOG_INFO, "voicemail from %s stored (%" PRIu64 " ms, journal row %lld)", who, ms,
+			    (long long)row);
+			set_how(sc, "voicemail");
+		} else if (rc == 1) {
+			LOG(PB_LOG_INFO, "voicemail from %s: nothing said, not kept", who);
+			set_how(sc, "voicemail: nothing said");
+		} else {
+			LOG(PB_LOG_ERROR, "voicemail from %s NOT stored: %s", who, pb_error_last()->message);
+			set_how(sc, "voicemail: not stored");
+		}
+	}
+	stop_media(sc);
+	if (hang && !sc->ended)
+		pb_sip_call_hangup(sc->call);
+}
 
 /* --- media tick: every 20 ms, one packet per answered call ------------------------- */
 
@@ -626,8 +820,22 @@ static void tick(pb_sip_timer *t, void *ud)
 			continue;
 		unsigned events = 0;
 		pb_buf_clear(&s->pkt);
-		if (pb_media_call_tick(sc->media, &s->pkt, &events) == 0)
-			pb_sip_call_send_rtp(sc->call, s->pkt.data, s->pkt.len);
+		if (pb_media_call_tick(sc->media, &s->pkt, &events) == 0 && s->pkt.len >= 12 &&
+		    pb_sip_call_send_rtp(sc->call, s->pkt.data, s->pkt.len) == 0) {
+			const uint8_t *h = s->pkt.data;
+			sc->tx_known = true;
+			sc->tx_seq = (uint16_t)(h[2] << 8 | h[3]);
+			sc->tx_ts = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | h[7];
+			sc->tx_ssrc = (uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 | (uint32_t)h[10] << 8 | h[11];
+			sc->tx_at = now;
+		}
+		if (sc->vm) {
+			if (events & PB_MEDIA_PROMPT_DONE)
+				pb_screener__vm_greeted(sc->vm, now);
+			if (pb_screener__vm_over(sc->vm, now))
+				end_voicemail(sc, true);
+			continue;
+		}
 		if ((events & PB_MEDIA_PROMPT_DONE) && sc->bye_after_prompt) {
 			sc->bye_after_prompt = false;
 			stop_media(sc);
@@ -760,6 +968,9 @@ static void on_incoming(pb_sip_call *call, void *ud)
 	sc->id = ++s->next_call;
 	sc->call = call;
 	sc->started = pb_sip_now(s->ua);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	sc->at_wall_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	sc->next = s->calls;
 	s->calls = sc;
 	pb_sip_call_set_userdata(call, sc);
@@ -768,6 +979,8 @@ static void on_incoming(pb_sip_call *call, void *ud)
 	switch (sc->dec.verdict) {
 	case PB_SCREEN_ACCEPT:
 		snprintf(sc->outcome, sizeof(sc->outcome), "none");
+		/* the allow list vouches for the caller; short numbers and the like do not */
+		sc->passed = sc->dec.rule && !strcmp(sc->dec.rule, "allow-list");
 		forward(sc);
 		return;
 	case PB_SCREEN_REJECT:
@@ -800,7 +1013,17 @@ static void on_rtp(pb_sip_call *call, const uint8_t *p, size_t len, void *ud)
 		return;
 	char digits[8];
 	size_t n = 0;
-	if (pb_media_call_receive(sc->media, p, len, digits, sizeof(digits), &n, NULL) < 0)
+	int rc = pb_media_call_receive(sc->media, p, len, digits, sizeof(digits), &n, NULL);
+	if (sc->vm) {
+		int64_t now = pb_sip_now(sc->s->ua);
+		pb_screener__vm_heard(sc->vm, now);
+		/* '#' ends a message, as voicemail systems do */
+		if (pb_screener__vm_over(sc->vm, now) ||
+		    (rc == 0 && n > 0 && memchr(digits, '#', n) && pb_screener__vm_recording(sc->vm)))
+			end_voicemail(sc, true);
+		return;
+	}
+	if (rc < 0)
 		return;
 	for (size_t i = 0; i < n && sc->session; i++) {
 		pb_log_debug(DOMAIN, "digit %c (RTP) from %s", digits[i], sc->dec.caller);
@@ -940,6 +1163,7 @@ static void log_call(pb_screener *s, scall *sc)
 static void call_ended(pb_screener *s, scall *sc)
 {
 	sc->ended = true;
+	end_voicemail(sc, false); /* the caller hung up: what was said is kept */
 	if (sc->session && !pb_screen_session_finished(sc->session))
 		pb_screen_session_hangup(sc->session, pb_sip_now(s->ua));
 	log_call(s, sc);
@@ -977,7 +1201,11 @@ static void on_event(pb_sip_call *call, pb_sip_event ev, void *ud)
 		size_t len;
 		const char *body = pb_sip_call_info_body(call, &len);
 		char digit;
-		if (sc->session && pb_dtmf_info_parse(pb_sip_call_info_type(call), (const uint8_t *)body,
+		if (sc->vm && pb_screener__vm_recording(sc->vm) &&
+		    pb_dtmf_info_parse(pb_sip_call_info_type(call), (const uint8_t *)body, len, &digit, NULL,
+				       NULL) == 0 && digit == '#') {
+			end_voicemail(sc, true); /* '#' ends a message */
+		} else if (sc->session && pb_dtmf_info_parse(pb_sip_call_info_type(call), (const uint8_t *)body,
 						      len, &digit, NULL, NULL) == 0) {
 			pb_log_debug(DOMAIN, "digit %c (SIP INFO) from %s", digit, sc->dec.caller);
 			pb_screen_session_dtmf(sc->session, digit, pb_sip_now(s->ua));
@@ -995,6 +1223,7 @@ static void on_event(pb_sip_call *call, pb_sip_event ev, void *ud)
 	} else if (ev == PB_SIP_EV_FORWARD_FAILED) {
 		LOG(PB_LOG_WARNING, "forwarding %s failed: %d", sc->dec.caller, pb_sip_call_status(call));
 		snprintf(sc->how, sizeof(sc->how), "forward failed (%d)", pb_sip_call_status(call));
+		start_voicemail(sc, pb_sip_call_status(call));
 	} else if (ev == PB_SIP_EV_ENDED) {
 		call_ended(s, sc);
 	}
@@ -1156,6 +1385,8 @@ PB_API int pb_screener_new(pb_screener **out, const pb_screener_options *opts)
 	if (rc == 0)
 		rc = load_prompts(s->conf.o.prompts, &s->prompts);
 	if (rc == 0)
+		rc = pb_screener__vm_check(&s->conf.o, s->prompts);
+	if (rc == 0)
 		rc = open_store(&s->conf, &s->store);
 	if (rc < 0) {
 		pb_screener_free(s);
@@ -1307,6 +1538,8 @@ PB_API int pb_screener_reconfigure(pb_screener *s, const pb_screener_options *op
 		rc = make_policy(c, s->registry, true, &p);
 	if (rc == 0 && strcmp(c->o.prompts, s->conf.o.prompts) != 0)
 		rc = load_prompts(c->o.prompts, &prompts);
+	if (rc == 0)
+		rc = pb_screener__vm_check(&c->o, prompts ? prompts : s->prompts);
 	bool restart = rc == 0 && (s->pending || needs_restart(&s->conf, c));
 	if (rc == 0 && restart && (strcmp(c->o.store, s->conf.o.store) != 0 ||
 				   !str_eq(c->o.store_password_file, s->conf.o.store_password_file)))

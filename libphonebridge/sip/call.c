@@ -500,8 +500,10 @@ static void bridge_failed(pb_sip_call *call, int status)
 {
 	call->status = status;
 	call->forwarding = false;
+	call->kept = false;
 	pb_sip__event(call->ua, call, PB_SIP_EV_FORWARD_FAILED);
-	if (call->ended || call->forwarding) /* ended, or the handler forwards elsewhere */
+	/* ended, or the handler forwards elsewhere, or keeps the caller (voicemail) */
+	if (call->ended || call->forwarding || call->kept)
 		return;
 	if (call->a.answered)
 		pb_sip_call_hangup(call);
@@ -609,6 +611,15 @@ static void target_event(pb_sip_leg *b, nua_event_t event, int status, const sip
 static int target_start(pb_sip_call *call, const char *target, bool fallback)
 {
 	pb_sip *ua = call->ua;
+	/* a target sofia cannot parse would fail nua_handle() below, which
+	 * reads as "out of memory": say what is wrong (a number's own target
+	 * from the store is only seen here) */
+	url_t *parsed = url_make(call->home, target);
+	bool sip = parsed && (parsed->url_type == url_sip || parsed->url_type == url_sips) && parsed->url_host &&
+		   *parsed->url_host;
+	su_free(call->home, parsed);
+	if (!sip)
+		return pb_error_set(PB_EINVAL, "bridge: target '%s' is not a SIP URI", target);
 	pb_sip_leg *b = leg_new_target(call);
 	if (!b)
 		return pb_error__oom();
@@ -645,7 +656,7 @@ static int target_start(pb_sip_call *call, const char *target, bool fallback)
 		call->no_answer = su_timer_create(su_root_task(ua->root), 0);
 		if (call->no_answer)
 			su_timer_set_interval(call->no_answer, no_answer, call,
-					      (su_duration_t)ua->bridge_timeout * 1000);
+					      (su_duration_t)ua->bridge_timeout_ms);
 	}
 	return 0;
 }
@@ -654,13 +665,14 @@ static int target_start(pb_sip_call *call, const char *target, bool fallback)
  * once; the first to answer wins. 0 if at least one leg went out. */
 static int targets_start(pb_sip_call *call, const char *list, bool fallback)
 {
-	int rc = PB_EINVAL, started = 0;
+	int rc = 0, started = 0, seen = 0;
 	const char *p = list;
 	while (*p) {
 		p += strspn(p, ", \t");
 		size_t n = strcspn(p, ", \t");
 		if (n == 0)
 			break;
+		seen++;
 		char *one = su_strndup(call->home, p, (isize_t)n);
 		if (!one)
 			return started ? 0 : pb_error__oom();
@@ -670,7 +682,7 @@ static int targets_start(pb_sip_call *call, const char *list, bool fallback)
 			pb_log_warning(PB_SIP_DOMAIN, "bridge: target %s: %s", one, pb_error_last()->message);
 		p += n;
 	}
-	if (started == 0 && rc == PB_EINVAL)
+	if (seen == 0)
 		return pb_error_set(PB_EINVAL, "bridge: no target");
 	return started ? 0 : rc;
 }
@@ -902,6 +914,14 @@ PB_API int pb_sip_call_bridge(pb_sip_call *call, const char *target, const char 
 	if (rc == 0)
 		call->forwarding = true;
 	return rc;
+}
+
+PB_API int pb_sip_call_keep(pb_sip_call *call)
+{
+	if (call->ended || call->forwarding)
+		return pb_error_set(PB_ESTATE, "keep: the call is over or forwarding");
+	call->kept = true;
+	return 0;
 }
 
 PB_API int pb_sip_call_send_rtp(pb_sip_call *call, const uint8_t *packet, size_t len)

@@ -143,6 +143,7 @@ struct pb_sip_call {
 	bool forwarding;               /* redirect/refer/bridge started */
 	bool bridged;                  /* both legs up: relay RTP */
 	bool referring;
+	bool kept;                     /* pb_sip_call_keep() from FORWARD_FAILED: no hang-up */
 	bool ended;
 	bool media_reported;
 	bool active_reported;
@@ -173,7 +174,7 @@ struct pb_sip {
 	char *contact_host;            /* bind address, bracketed if IPv6 */
 	char *rtp_address;
 	unsigned rtp_port_min, rtp_port_max, rtp_next;
-	unsigned bridge_timeout;
+	unsigned bridge_timeout_ms;
 	struct pb_sip_call *calls;
 	pb_sip_leg *orphans;           /* target legs hanging up after their call ended */
 	size_t ncalls;

@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -139,7 +140,7 @@ static int start_register(pb_sip *ua, const pb_sip_options *o)
 	ua->reg_user = user ? su_strdup(ua->home, user) : NULL;
 	ua->reg_password = o->password ? su_strdup(ua->home, o->password) : NULL;
 	ua->reg_registrar = su_strdup(ua->home, o->registrar);
-	ua->reg_expires = su_sprintf(ua->home, "%u", o->register_expires ? o->register_expires : 600);
+	ua->reg_expires = su_sprintf(ua->home, "%u", o->register_expires_ms ? (o->register_expires_ms + 999) / 1000 : 600);
 	if (!ua->reg_registrar || !ua->reg_expires)
 		return pb_error__oom();
 	ua->reg.kind = PB_LEG_REGISTER;
@@ -242,7 +243,20 @@ static int check_options(const pb_sip_options *in, pb_sip_options *o)
 	if (rc < 0)
 		return rc;
 	memset(o, 0, sizeof(*o));
-	memcpy(o, in, in->version == 1 ? offsetof(pb_sip_options, auth_realm) : sizeof(*o));
+	memcpy(o, in, in->version == 1   ? offsetof(pb_sip_options, auth_realm)
+		      : in->version == 2 ? offsetof(pb_sip_options, register_expires_ms)
+					 : sizeof(*o));
+	if ((rc = PB_CHECK_MS(o, pb_sip_options, register_expires_ms)) < 0 ||
+	    (rc = PB_CHECK_MS(o, pb_sip_options, bridge_timeout_ms)) < 0 ||
+	    (rc = PB_CHECK_MS(o, pb_sip_options, auth_nonce_ttl_ms)) < 0)
+		return rc;
+	/* the deprecated seconds, when the ms are not given: from here on only the ms count */
+	if (!o->register_expires_ms && o->register_expires)
+		o->register_expires_ms = o->register_expires > INT_MAX / 1000 ? INT_MAX : o->register_expires * 1000;
+	if (!o->bridge_timeout_ms && o->bridge_timeout)
+		o->bridge_timeout_ms = o->bridge_timeout > INT_MAX / 1000 ? INT_MAX : o->bridge_timeout * 1000;
+	if (!o->auth_nonce_ttl_ms && o->auth_nonce_ttl)
+		o->auth_nonce_ttl_ms = o->auth_nonce_ttl > INT_MAX / 1000 ? INT_MAX : o->auth_nonce_ttl * 1000;
 	if ((o->port > 65535 && o->port != PB_SIP_PORT_ANY) || o->tls_port > 65535 || o->rtp_port_max > 65535 ||
 	    o->rtp_port_min > o->rtp_port_max)
 		return pb_error_set(PB_EINVAL, "pb_sip_options: port out of range");
@@ -456,7 +470,7 @@ static int ua_setup(pb_sip *ua, const pb_sip_options *o)
 	ua->rtp_port_min = o->rtp_port_min & ~1u;
 	ua->rtp_port_max = o->rtp_port_max;
 	ua->rtp_next = ua->rtp_port_min;
-	ua->bridge_timeout = o->bridge_timeout ? o->bridge_timeout : 30;
+	ua->bridge_timeout_ms = o->bridge_timeout_ms ? o->bridge_timeout_ms : 30000;
 	ua->sdp_session = (unsigned)time(NULL);
 	ua->root = su_root_create(ua);
 	if (!ua->root)
@@ -469,8 +483,9 @@ static int ua_setup(pb_sip *ua, const pb_sip_options *o)
 	ua->heartbeat = su_timer_create(su_root_task(ua->root), 60000);
 	if (!ua->heartbeat || su_timer_run(ua->heartbeat, heartbeat_fired, NULL) < 0)
 		return pb_error__oom();
-	ua->auth_nonce_ttl = o->auth_nonce_ttl;
-	rc = pb_sip__auth_set(ua, o->auth_realm, o->auth_users_file, o->admit, o->auth_nonce_ttl);
+	/* sofia-sip counts whole seconds */
+	ua->auth_nonce_ttl = o->auth_nonce_ttl_ms ? (o->auth_nonce_ttl_ms + 999) / 1000 : 0;
+	rc = pb_sip__auth_set(ua, o->auth_realm, o->auth_users_file, o->admit, ua->auth_nonce_ttl);
 	if (rc < 0)
 		return rc;
 	rc = make_nua(ua, o, bind);

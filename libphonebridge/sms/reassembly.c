@@ -367,7 +367,7 @@ static bool due(const pb_sms_reassembler *r, const group *g, int64_t now)
 {
 	if (g->received >= g->key.total)
 		return true; /* complete, but its deletion from the store failed, or restored */
-	return r->opts.timeout > 0 && now - g->first_received >= r->opts.timeout;
+	return r->opts.timeout_ms > 0 && now - g->first_received >= r->opts.timeout_ms;
 }
 
 int pb_sms_reassembler_expire(pb_sms_reassembler *r, int64_t now, pb_sms_assembled **out)

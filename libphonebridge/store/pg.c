@@ -347,7 +347,7 @@ int pb_store__pg_open(pb_store *st, const char *url, const pb_store_options *o, 
 		pb_secret_free(password);
 		return PB_ENOMEM;
 	}
-	st->pg->timeout_ms = o->busy_timeout_ms;
+	st->pg->timeout_ms = (int)o->busy_timeout_ms;
 	/* Later keywords win over earlier ones, and the URL (dbname, expanded)
 	 * over the defaults before it: TLS is verified unless the URL says
 	 * otherwise (sslmode; a socket directory as host uses no TLS). The

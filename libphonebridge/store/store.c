@@ -330,7 +330,7 @@ static int set_wal(pb_store *st, int timeout_ms)
 /* The pragmas every connection needs; journal_mode=WAL persists in the file. */
 static int configure(pb_store *st, const pb_store_options *o)
 {
-	int rc = set_wal(st, o->busy_timeout_ms);
+	int rc = set_wal(st, (int)o->busy_timeout_ms);
 	if (rc == 0)
 		rc = pb_store__exec(st, "PRAGMA foreign_keys=ON", "foreign keys");
 	if (rc == 0)
@@ -376,7 +376,10 @@ int pb_store__open_at(pb_store **out, const char *path, const pb_store_options *
 	}
 	if (o.synchronous != PB_STORE_SYNC_FULL && o.synchronous != PB_STORE_SYNC_NORMAL)
 		return pb_error_set(PB_EINVAL, "pb_store_open: bad synchronous value %d", o.synchronous);
-	if (o.busy_timeout_ms <= 0)
+	int trc = PB_CHECK_MS(&o, pb_store_options, busy_timeout_ms);
+	if (trc < 0)
+		return trc;
+	if (o.busy_timeout_ms == 0)
 		o.busy_timeout_ms = 30000;
 
 	pb_store *st = pb_calloc(1, sizeof(*st));
@@ -413,7 +416,7 @@ int pb_store__open_at(pb_store **out, const char *path, const pb_store_options *
 		goto fail;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
-	sqlite3_busy_timeout(st->db, o.busy_timeout_ms);
+	sqlite3_busy_timeout(st->db, (int)o.busy_timeout_ms);
 	rc = configure(st, &o);
 	if (rc == 0)
 		rc = pb_store__migrate(st, target);

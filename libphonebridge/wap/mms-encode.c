@@ -85,10 +85,12 @@ static int start_pdu(pb_buf *out, uint8_t type, const char *tid)
 
 static bool bad_token(int v, int lo, int hi) { return v != 0 && (v < lo || v > hi); }
 
-PB_API int pb_mms_encode_notifyresp(pb_buf *out, const char *transaction_id, int status,
-				    int report_allowed)
+PB_API int pb_mms_encode_notifyresp(pb_buf *out, const char *transaction_id, pb_mms_status status,
+				    pb_mms_yes_no report_allowed)
 {
-	if (!out || !transaction_id || status < 128 || status > 255 || bad_token(report_allowed, 128, 129))
+	/* any Short-integer token (a status this enum does not name yet is still sent) */
+	if (!out || !transaction_id || (int)status < 128 || (int)status > 255 ||
+	    bad_token((int)report_allowed, 128, 129))
 		return pb_error_set(PB_EINVAL, "pb_mms_encode_notifyresp: bad argument");
 	size_t len0 = out->len;
 	int rc = start_pdu(out, PB_MMS_NOTIFYRESP_IND, transaction_id);
@@ -101,9 +103,9 @@ PB_API int pb_mms_encode_notifyresp(pb_buf *out, const char *transaction_id, int
 	return rc;
 }
 
-PB_API int pb_mms_encode_ack(pb_buf *out, const char *transaction_id, int report_allowed)
+PB_API int pb_mms_encode_ack(pb_buf *out, const char *transaction_id, pb_mms_yes_no report_allowed)
 {
-	if (!out || !transaction_id || bad_token(report_allowed, 128, 129))
+	if (!out || !transaction_id || bad_token((int)report_allowed, 128, 129))
 		return pb_error_set(PB_EINVAL, "pb_mms_encode_ack: bad argument");
 	size_t len0 = out->len;
 	int rc = start_pdu(out, PB_MMS_ACKNOWLEDGE_IND, transaction_id);
@@ -115,9 +117,10 @@ PB_API int pb_mms_encode_ack(pb_buf *out, const char *transaction_id, int report
 }
 
 PB_API int pb_mms_encode_read_rec(pb_buf *out, const char *message_id, const char *to,
-				  const char *from, int64_t date, int read_status)
+				  const char *from, int64_t date, pb_mms_read_status read_status)
 {
-	if (!out || !message_id || !to || (read_status != 128 && read_status != 129))
+	if (!out || !message_id || !to ||
+	    (read_status != PB_MMS_READ_STATUS_READ && read_status != PB_MMS_READ_STATUS_DELETED))
 		return pb_error_set(PB_EINVAL, "pb_mms_encode_read_rec: bad argument");
 	size_t len0 = out->len;
 	int rc = start_pdu(out, PB_MMS_READ_REC_IND, NULL);

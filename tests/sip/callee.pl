@@ -2,7 +2,8 @@
 # A Net::SIP callee (the forward target in the tests). Prints:
 #   listening PORT | invite from=URI | established | rtp N (every second) |
 #   dtmf D | bye | cancel
-# Options: --port N  --busy (486)  --noanswer (180 only)  --hangup-after S
+# Options: --port N  --busy (486)  --reject CODE (any final answer: 603, 503, ...)
+#          --noanswer (180 only)  --hangup-after S
 use strict;
 use warnings;
 use Getopt::Long;
@@ -11,7 +12,8 @@ use IO::Socket::INET;
 $| = 1;
 
 my %o;
-GetOptions(\%o, 'port=i', 'busy', 'noanswer', 'hangup-after=f') or die;
+GetOptions(\%o, 'port=i', 'busy', 'reject=i', 'noanswer', 'hangup-after=f') or die;
+my %phrase = (486 => 'Busy Here', 503 => 'Service Unavailable', 600 => 'Busy Everywhere', 603 => 'Decline');
 # our own socket, without SO_REUSEADDR: a port someone else holds is an
 # error here, not a port shared with them
 my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $o{port}, Proto => 'udp')
@@ -32,6 +34,7 @@ $ua->listen(
     cb_invite => sub {
         my ($call, $packet) = @_;
         return $packet->create_response('486', 'Busy Here') if $o{busy};
+        return $packet->create_response($o{reject}, $phrase{$o{reject}} // 'Refused') if $o{reject};
         return $packet->create_response('180', 'Ringing') if $o{noanswer};
         return;
     },

@@ -13,6 +13,14 @@
 #          --proxy ADDR:PORT (send the INVITE there whatever the URI's host)
 #          --refer accept|fail (answer a REFER 202 and then say nothing more,
 #          or 202 and a NOTIFY whose sipfrag says 503; prints refer-received URI)
+#          --play FILE (raw 8 kHz mu-law: sent once, silence before and after
+#          it, instead of the 0x55 pattern) --play-after S (start it S
+#          seconds after the call is answered) --play-after-silence N
+#          (start it once N packets of silence follow what was heard: a
+#          voicemail greeting and its beep have played; prints playing)
+#          --bye-after-play S (hang up S seconds after the file has played,
+#          whatever --hold says) --digit-while-playing D --digit-after S
+#          (press D, RFC 4733, S seconds after the file started playing)
 use strict;
 use warnings;
 use Getopt::Long;
@@ -24,8 +32,16 @@ $| = 1;
 my %o = (from => 'sip:+15550102000@127.0.0.1', hold => 3, 'dtmf-method' => 'rfc2833');
 GetOptions(\%o, 'to=s', 'from=s', 'pai=s', 'identity', 'dtmf=s', 'dtmf-method=s',
            'wait-before-dtmf=f', 'hold=f', 'cancel-after=f', 'port=i', 'auth=s', 'reinvite-after=f', 'tls=s',
-           'bind=s', 'refer=s', 'proxy=s') or die;
+           'bind=s', 'refer=s', 'proxy=s',
+           'play=s', 'play-after=f', 'play-after-silence=i', 'bye-after-play=f',
+           'digit-while-playing=s', 'digit-after=f') or die;
 my $bind = $o{bind} // '127.0.0.1';
+my $play;
+if (defined $o{play}) {
+    open(my $fh, '<:raw', $o{play}) or die "$o{play}: $!";
+    local $/;
+    $play = <$fh>;
+}
 # Our own socket on a port the system chooses: Net::SIP's "port => 0" tries
 # 5060 first, with SO_REUSEADDR, so concurrent callers (or anybody else on
 # 5060) would share a port and get each other's answers and BYEs.
@@ -65,15 +81,36 @@ my ($reinvited, $after, $target_after) = (0, 0, 0);
 my ($final, $bye);
 # we send a recognisable payload (0x55) and count what comes back; the
 # callee sends 0x2a, so audio from the far end of a bridge is told apart
-my $media = $ua->rtp('send_recv', sub { return "\x55" x 160 }, 0,
+my ($t0, $heard, $quiet, $go, $played, $stop) = (undef, 0, 0, !defined $o{'play-after-silence'});
+my $call;
+my $media = $ua->rtp('send_recv', sub {
+        return "\x55" x 160 unless defined $play;
+        $t0 //= time;
+        if ($go && length($play) < 160 && defined $o{'bye-after-play'}) {
+            $played //= time;
+            $stop = 1 if time - $played >= $o{'bye-after-play'};
+        }
+        return "\xff" x 160 if !$go || time - $t0 < ($o{'play-after'} // 0) || length($play) < 160;
+        return substr($play, 0, 160, '');
+    }, 0,
     sub {
         my ($payload) = @_;
         $received++;
+        if (!$go) { # mu-law silence is 0xff (or 0x7f): count it once something was heard
+            if ($payload =~ /^[\xff\x7f]+$/) { $quiet++ if $heard } else { $heard = 1; $quiet = 0 }
+            if ($quiet >= $o{'play-after-silence'}) {
+                $go = 1;
+                print "playing\n";
+                $ua->add_timer($o{'digit-after'} // 1, sub {
+                    $call->dtmf($o{'digit-while-playing'}, methods => 'rfc2833', duration => 200,
+                                cb_final => sub { print "digit-sent\n" });
+                }) if defined $o{'digit-while-playing'};
+            }
+        }
         $target_audio++ if $payload =~ /^\x2a+$/;
         # after a re-INVITE only the new sockets are read (Net::SIP closes the old ones)
         if ($reinvited) { $after++; $target_after++ if $payload =~ /^\x2a+$/ }
     });
-my $call;
 if (defined $o{'cancel-after'}) {
     $call = $ua->invite($o{to}, init_media => $media, sip_header => \%hdr,
         cb_rtp_done => sub {}, recv_bye => \$bye,
@@ -103,7 +140,6 @@ if (!defined $final || $final ne '200' || !$call) {
     exit 0;
 }
 print "final 200\n";
-my $stop;
 if (defined $o{dtmf}) {
     $ua->add_timer($o{'wait-before-dtmf'} // 1, sub {
         $call->dtmf($o{dtmf}, methods => $o{'dtmf-method'}, duration => 200,

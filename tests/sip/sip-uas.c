@@ -145,13 +145,13 @@ int main(int argc, char **argv)
 		else if (strcmp(k, "--admit") == 0)
 			o.admit = strcmp(v, "and") == 0 ? PB_SIP_ADMIT_ADDRESS_AND_DIGEST : PB_SIP_ADMIT_ADDRESS_OR_DIGEST;
 		else if (strcmp(k, "--nonce-ttl") == 0)
-			o.auth_nonce_ttl = (unsigned)atoi(v);
+			o.auth_nonce_ttl_ms = (unsigned)atoi(v) * 1000u;
 		else if (strcmp(k, "--tls-dir") == 0)
 			o.tls_cert_dir = v;
 		else if (strcmp(k, "--tls-port") == 0)
 			o.tls_port = (unsigned)atoi(v);
 		else if (strcmp(k, "--bridge-timeout") == 0)
-			o.bridge_timeout = (unsigned)atoi(v);
+			o.bridge_timeout_ms = (unsigned)atoi(v) * 1000u;
 		else {
 			fprintf(stderr, "unknown option %s\n", k);
 			return 2;

@@ -6,7 +6,8 @@
 #   1. calls spread over both nodes;
 #   2. a caller who passed the challenge on one node is let through by the
 #      other at once, without a challenge;
-#   3. per-number settings (numbers set on one node) apply on both nodes;
+#   3. per-number settings (numbers set on one node) apply on both nodes
+#      (voicemail = record is refused: PostgreSQL has no journal);
 #   4. node B is killed during a 20 calls/s run: no new call fails (the
 #      failure route sends an INVITE B does not answer to A, and the OPTIONS
 #      pings take B out); the calls up on B are lost, counted and reported.
@@ -172,6 +173,11 @@ is($?, 0, 'numbers set: a policy of its own for +15550100002') or diag($out);
 $out = `$bin -c $tmp/B.conf numbers set +15550100003 --policy 'no-such-key=1' 2>&1`;
 isnt($?, 0, 'a policy with an unknown key is refused before it is stored');
 like($out, qr/unknown key 'no-such-key'/, 'saying which key');
+$out = `$bin -c $tmp/A.conf numbers set +15550100004 --voicemail record 2>&1`;
+isnt($?, 0, 'voicemail = record is refused on a PostgreSQL store');
+like($out, qr/PostgreSQL store has no journal for recordings/, 'saying why');
+$out = `$bin -c $tmp/A.conf numbers set +15550100004 --voicemail off 2>&1`;
+is($?, 0, 'voicemail = off is stored') or diag($out);
 like(`$bin -c $tmp/A.conf numbers list`, qr/"number":"\+15550100002","policy":"unsigned=reject; unsigned-status=428"/,
      'numbers list shows what the other node stored');
 sub call_to {

@@ -5,7 +5,8 @@
 # target that does not answer first, cancels it after the forward timeout
 # and then rings the next, which answers. mode = redirect lists every
 # target as a Contact of the 302 (one q for parallel, falling q for
-# sequential) for an upstream that forks; mode = refer with several targets
+# sequential) for an upstream that forks, a called number's own target and
+# voicemail server instead of the defaults; mode = refer with several targets
 # is refused by check (a REFER has one Refer-To).
 use strict;
 use warnings;
@@ -82,12 +83,13 @@ ok(wait_line($d, qr/configuration reloaded/, 10), 'reloaded with ring = sequenti
 
 # A 302 as an allow-listed caller's UA sees it (raw UDP: the whole answer is read)
 sub redirect_answer {
-    my ($port, $n) = @_;
+    my ($port, $n, $user) = @_;
+    $user //= 'screen';
     my $u = IO::Socket::INET->new(LocalAddr => '127.0.0.1', Proto => 'udp') or die;
     my $lp = $u->sockport;
     my $sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
             . "m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
-    my $msg = "INVITE sip:screen\@127.0.0.1:$port SIP/2.0\r\n"
+    my $msg = "INVITE sip:$user\@127.0.0.1:$port SIP/2.0\r\n"
         . "Via: SIP/2.0/UDP 127.0.0.1:$lp;branch=z9hG4bK-redir$n\r\nMax-Forwards: 70\r\n"
         . "From: <sip:+15550100061\@127.0.0.1>;tag=rd$n\r\nTo: <sip:screen\@127.0.0.1>\r\n"
         . "Call-ID: redirect-$n\@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:c\@127.0.0.1:$lp>\r\n"
@@ -131,6 +133,19 @@ for (1 .. 100) {
 $r = redirect_answer($port, 2);
 like(contacts($r), qr{<sip:quiet\@127\.0\.0\.1:$p_quiet>;q=1(?:\.0+)?\s*,\s*<sip:desk\@127\.0\.0\.1:$p_desk>;q=1(?:\.0+)?}i,
      'parallel: both targets in the Contact with one q (an upstream may fork to them at once)') or diag $r;
+
+# the number called has a target and a voicemail server of its own: the
+# 302 lists those (the voicemail last, as the fallback), not the defaults;
+# voicemail = off lists no fallback
+my $set = `$bin -c $tmp/pb-screend.conf numbers set +15550100062 --forward sip:own\@127.0.0.1:$p_desk --voicemail sip:vm\@127.0.0.1:$p_quiet 2>&1`;
+is($?, 0, "numbers set: a target and a voicemail server of its own") or diag $set;
+$r = redirect_answer($port, 3, '+15550100062');
+is(contacts($r), "<sip:own\@127.0.0.1:$p_desk>;q=1.000, <sip:vm\@127.0.0.1:$p_quiet>;q=0.050",
+   "a number's own target and voicemail server are the 302's Contacts") or diag $r;
+$set = `$bin -c $tmp/pb-screend.conf numbers set +15550100062 --forward sip:own\@127.0.0.1:$p_desk --voicemail off 2>&1`;
+is($?, 0, "numbers set: voicemail = off") or diag $set;
+$r = redirect_answer($port, 4, '+15550100062');
+is(contacts($r), "<sip:own\@127.0.0.1:$p_desk>", 'voicemail = off: its target alone') or diag $r;
 
 # refer transfers to one target only: check refuses several, with the reason
 write_conf('parallel', 'refer');

@@ -109,15 +109,15 @@ static PyObject *matrix_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = { "homeserver", "access_token", "access_token_file", "user_agent",
 				  "ca_file", "tls_insecure", "connect_timeout_ms",
-				  "request_timeout_ms", "max_retries", "retry_base_ms",
-				  "retry_cap_ms", "discovery_insecure_http", NULL };
+				  "request_timeout_ms", "retry_attempts", "retry_initial_delay_ms",
+				  "retry_max_delay_ms", "discovery_insecure_http", NULL };
 	pb_matrix_options o = PB_MATRIX_OPTIONS_INIT;
 	int insecure = 0, insecure_http = 0;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "z|zzzzpllIllp", kwlist, &o.homeserver,
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "z|zzzzpIIIIIp", kwlist, &o.homeserver,
 					 &o.access_token, &o.access_token_file, &o.user_agent,
 					 &o.ca_file, &insecure, &o.connect_timeout_ms,
-					 &o.request_timeout_ms, &o.max_retries, &o.retry_base_ms,
-					 &o.retry_cap_ms, &insecure_http))
+					 &o.request_timeout_ms, &o.retry.attempts, &o.retry.initial_delay_ms,
+					 &o.retry.max_delay_ms, &insecure_http))
 		return NULL;
 	o.tls_insecure = insecure;
 	o.discovery_insecure_http = insecure_http;
@@ -600,7 +600,7 @@ static PyObject *m_sync(MatrixObject *self, PyObject *args, PyObject *kw)
 	static char *kwlist[] = { "since", "filter", "timeout_ms", "full_state", NULL };
 	pb_matrix_sync_options so = PB_MATRIX_SYNC_OPTIONS_INIT;
 	int full = 0;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|zzlp", kwlist, &so.since, &so.filter,
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|zzIp", kwlist, &so.since, &so.filter,
 					 &so.timeout_ms, &full))
 		return NULL;
 	so.full_state = full;
@@ -624,6 +624,124 @@ out:
 	Py_XDECREF(o.events);
 	Py_XDECREF(o.invites);
 	Py_XDECREF(o.leaves);
+	return ret;
+}
+
+/* --- application services ---------------------------------------------------- */
+
+static PyObject *m_act_as(MatrixObject *self, PyObject *args)
+{
+	const char *user = NULL;
+	mx_diag d = { 0 };
+	int rc;
+	if (!PyArg_ParseTuple(args, "z", &user))
+		return NULL;
+	BLOCKING(self, d, rc, pb_matrix_act_as(self->m, user));
+	return done_none(rc, &d);
+}
+
+static PyObject *m_acting_as(MatrixObject *self, void *unused)
+{
+	(void)unused;
+	return str_or_none(pb_matrix_acting_as(self->m));
+}
+
+/* True: registered now; False: it was registered before (M_USER_IN_USE) */
+static PyObject *m_register_as_user(MatrixObject *self, PyObject *args)
+{
+	const char *local;
+	mx_diag d = { 0 };
+	int rc;
+	if (!PyArg_ParseTuple(args, "s", &local))
+		return NULL;
+	BLOCKING(self, d, rc, pb_matrix_register_appservice_user(self->m, local));
+	if (rc == PB_EEXISTS)
+		Py_RETURN_FALSE;
+	if (rc != 0)
+		return mx_raise(rc, &d);
+	Py_RETURN_TRUE;
+}
+
+/* set_displayname / set_avatar_url: (value, user_id=None) */
+static PyObject *profile_setter(MatrixObject *self, PyObject *args, PyObject *kw, const char *what,
+				int (*fn)(pb_matrix *, const char *, const char *))
+{
+	static char *kwlist[] = { "value", "user_id", NULL };
+	const char *value, *user = NULL;
+	mx_diag d = { 0 };
+	int rc;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, what, kwlist, &value, &user))
+		return NULL;
+	BLOCKING(self, d, rc, fn(self->m, user, value));
+	return done_none(rc, &d);
+}
+
+static PyObject *m_set_displayname(MatrixObject *self, PyObject *args, PyObject *kw)
+{
+	return profile_setter(self, args, kw, "s|z:set_displayname", pb_matrix_set_displayname);
+}
+
+static PyObject *m_set_avatar_url(MatrixObject *self, PyObject *args, PyObject *kw)
+{
+	return profile_setter(self, args, kw, "s|z:set_avatar_url", pb_matrix_set_avatar_url);
+}
+
+static PyObject *m_create_room(MatrixObject *self, PyObject *args)
+{
+	const char *body;
+	char *room = NULL;
+	mx_diag d = { 0 };
+	int rc;
+	if (!PyArg_ParseTuple(args, "s", &body))
+		return NULL;
+	BLOCKING(self, d, rc, pb_matrix_create_room(self->m, body, &room));
+	return done_str(rc, &d, room);
+}
+
+/* rooms_state(types=None) -> [event dict]: the joined rooms' current state */
+static PyObject *m_rooms_state(MatrixObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "types", NULL };
+	PyObject *types = Py_None, *ret = NULL, *seq = NULL;
+	const char **tv = NULL;
+	sync_out o = { NULL, NULL, NULL };
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|O", kwlist, &types))
+		return NULL;
+	if (types != Py_None) {
+		if (PyUnicode_Check(types)) {
+			PyErr_SetString(PyExc_TypeError, "rooms_state: types is a list of event types, not a string");
+			return NULL;
+		}
+		if (!(seq = PySequence_Fast(types, "rooms_state: types must be a list of strings")))
+			return NULL;
+		Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+		if (!(tv = PyMem_Calloc((size_t)n + 1, sizeof(*tv)))) {
+			Py_DECREF(seq);
+			return PyErr_NoMemory();
+		}
+		for (Py_ssize_t i = 0; i < n; i++)
+			if (!(tv[i] = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(seq, i))))
+				goto out;
+	}
+	o.events = PyList_New(0);
+	o.invites = PyList_New(0);
+	o.leaves = PyList_New(0);
+	if (o.events && o.invites && o.leaves) {
+		pb_matrix_sync_callbacks cb = { cb_event, NULL, NULL, NULL, &o };
+		mx_diag d = { 0 };
+		int rc;
+		BLOCKING(self, d, rc, pb_matrix_rooms_state(self->m, tv, &cb));
+		if (rc != 0 && !PyErr_Occurred())
+			mx_raise(rc < 0 ? rc : PB_ERROR, &d);
+		else if (rc == 0)
+			ret = Py_NewRef(o.events);
+	}
+out:
+	Py_XDECREF(o.events);
+	Py_XDECREF(o.invites);
+	Py_XDECREF(o.leaves);
+	PyMem_Free(tv);
+	Py_XDECREF(seq);
 	return ret;
 }
 
@@ -786,6 +904,15 @@ static PyMethodDef matrix_methods[] = {
 	  "upload_encrypted(data) -> file_json (encrypted attachment, key inside)" },
 	{ "download_encrypted", KWF(m_download_encrypted), KW,
 	  "download_encrypted(file_json, max_bytes=0) -> bytes (encrypted attachment)" },
+	{ "act_as", (PyCFunction)m_act_as, METH_VARARGS,
+	  "act_as(user_id or None): application service identity assertion (user_id=)" },
+	{ "register_appservice_user", (PyCFunction)m_register_as_user, METH_VARARGS,
+	  "register_appservice_user(localpart) -> True (new) or False (registered before)" },
+	{ "set_displayname", KWF(m_set_displayname), KW, "set_displayname(name, user_id=None)" },
+	{ "set_avatar_url", KWF(m_set_avatar_url), KW, "set_avatar_url(mxc_url, user_id=None)" },
+	{ "create_room", (PyCFunction)m_create_room, METH_VARARGS, "create_room(body_json) -> room id" },
+	{ "rooms_state", KWF(m_rooms_state), KW,
+	  "rooms_state(types=None) -> [event]: the joined rooms' current state" },
 	{ "sync", KWF(m_sync), KW,
 	  "sync(since=None, filter=None, timeout_ms=30000, full_state=False) -> "
 	  "(events, invites, leaves, next_batch)" },
@@ -794,6 +921,7 @@ static PyMethodDef matrix_methods[] = {
 
 static PyGetSetDef matrix_getset[] = {
 	{ "user_id", (getter)m_user_id, NULL, "user id after login/whoami, or None", NULL },
+	{ "acting_as", (getter)m_acting_as, NULL, "the user act_as() acts as, or None", NULL },
 	{ "device_id", (getter)m_device_id, NULL, "device id after login, or None", NULL },
 	{ "homeserver", (getter)m_homeserver, NULL, "the homeserver base URL", NULL },
 	{ "access_token", (getter)m_access_token, NULL, "the access token in use, or None", NULL },

@@ -76,7 +76,7 @@ static PyObject *mmsc_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = { "mmsc_url", "proxy", "interface", "user_agent", "wap_profile",
 				  "extra_headers", "max_download", "connect_timeout_ms", "timeout_ms",
-				  "attempts", "retry_initial_ms", "retry_max_ms", "retry_send",
+				  "retry_attempts", "retry_initial_delay_ms", "retry_max_delay_ms", "retry_send",
 				  "max_redirects", "ca_file", "tls_insecure", "rewrite_rules",
 				  "progress", "report_allowed", "stall_timeout_ms", NULL };
 	pb_mmsc_options o = PB_MMSC_OPTIONS_INIT;

@@ -115,17 +115,17 @@ static PyObject *msg_dict(const pb_modem_msg *g)
 static PyObject *modem_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = { "backend", "url", "device", "username", "password_file",
-				  "token_file", "timeout_ms", "poll_interval_ms", "insecure_tls",
+				  "token_file", "timeout_ms", "poll_interval_ms", "tls_insecure",
 				  "ca_file", "login", "storage", "baud", "webhook", "modem_no", NULL };
 	const char *backend;
 	pb_modem_options o = PB_MODEM_OPTIONS_INIT;
 	int insecure = 0;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|zzzzziipzzzizi", kwlist, &backend, &o.url,
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|zzzzzIIpzzzizi", kwlist, &backend, &o.url,
 					 &o.device, &o.username, &o.password_file, &o.token_file,
 					 &o.timeout_ms, &o.poll_interval_ms, &insecure, &o.ca_file,
 					 &o.login, &o.storage, &o.baud, &o.webhook, &o.modem_no))
 		return NULL;
-	o.insecure_tls = insecure;
+	o.tls_insecure = insecure;
 	ModemObject *self = (ModemObject *)type->tp_alloc(type, 0);
 	if (!self)
 		return NULL;
@@ -561,10 +561,10 @@ static int pyb_open(const py_backend *pb, void **state, const pb_modem_options *
 	int rc = 0;
 	pyb_state *st = NULL;
 	PyObject *d = Py_BuildValue(
-		"{s:N,s:N,s:N,s:N,s:N,s:i,s:i,s:O,s:N,s:N,s:N,s:i,s:N,s:i}", "url", opt_str(o->url),
+		"{s:N,s:N,s:N,s:N,s:N,s:I,s:I,s:O,s:N,s:N,s:N,s:i,s:N,s:i}", "url", opt_str(o->url),
 		"device", opt_str(o->device), "username", opt_str(o->username), "password",
 		opt_str(sec->password), "token", opt_str(sec->token), "timeout_ms", o->timeout_ms,
-		"poll_interval_ms", o->poll_interval_ms, "insecure_tls", o->insecure_tls ? Py_True : Py_False,
+		"poll_interval_ms", o->poll_interval_ms, "tls_insecure", o->tls_insecure ? Py_True : Py_False,
 		"ca_file", opt_str(o->ca_file), "login", opt_str(o->login), "storage", opt_str(o->storage),
 		"baud", o->baud, "webhook", opt_str(o->webhook), "modem_no", o->modem_no);
 	PyObject *inst = d ? PyObject_CallOneArg(pb->factory, d) : NULL;
@@ -711,10 +711,15 @@ static int msg_from_py(PyObject *o, pb_modem_msg *g, msg_refs *r)
 	for (size_t i = 0; i < N_ITEMS(names); i++)
 		if (attr_str(o, names[i], &r->hold[i], strs[i]) < 0)
 			goto fail;
-	if (attr_enum(o, "type", pb_modem_msg_type_name, PB_MODEM_MSG_PDU + 1, &g->type) < 0 ||
-	    attr_enum(o, "state", pb_modem_msg_state_name, PB_MODEM_STATE_UNKNOWN + 1, &g->state) < 0 ||
-	    attr_int(o, "box_type", -1, &g->box_type) < 0 || attr_int(o, "raw_format", 0, &g->raw_format) < 0)
+	/* the fields are typed enums: read into ints first */
+	int type, state, raw_format;
+	if (attr_enum(o, "type", pb_modem_msg_type_name, PB_MODEM_MSG_PDU + 1, &type) < 0 ||
+	    attr_enum(o, "state", pb_modem_msg_state_name, PB_MODEM_STATE_UNKNOWN + 1, &state) < 0 ||
+	    attr_int(o, "box_type", -1, &g->box_type) < 0 || attr_int(o, "raw_format", 0, &raw_format) < 0)
 		goto fail;
+	g->type = (pb_modem_msg_type)type;
+	g->state = (pb_modem_msg_state)state;
+	g->raw_format = (pb_modem_raw_format)raw_format;
 	PyObject *raw = PyObject_GetAttrString(o, "raw");
 	if (!raw)
 		goto fail;
@@ -778,13 +783,16 @@ static int pyb_status(void *state, pb_modem_status *out)
 	}
 	PyObject *op = NULL, *nt = NULL;
 	const char *ops, *nts;
+	int reg = 0, sim = 0;
 	if (attr_str(r, "operator", &op, &ops) < 0 || attr_str(r, "network_type", &nt, &nts) < 0 ||
-	    attr_enum(r, "registration", pb_modem_reg_name, PB_MODEM_REG_ROAMING + 1, &out->registration) < 0 ||
-	    attr_enum(r, "sim", pb_modem_sim_name, PB_MODEM_SIM_ERROR + 1, &out->sim) < 0 ||
+	    attr_enum(r, "registration", pb_modem_reg_name, PB_MODEM_REG_ROAMING + 1, &reg) < 0 ||
+	    attr_enum(r, "sim", pb_modem_sim_name, PB_MODEM_SIM_ERROR + 1, &sim) < 0 ||
 	    attr_int(r, "signal_dbm", PB_MODEM_SIGNAL_UNKNOWN, &out->signal_dbm) < 0 ||
 	    attr_int(r, "signal_percent", -1, &out->signal_percent) < 0) {
 		rc = backend_fail(st->pb, "status");
 	} else {
+		out->registration = (pb_modem_reg)reg;
+		out->sim = (pb_modem_sim)sim;
 		snprintf(out->operator_name, sizeof(out->operator_name), "%s", ops ? ops : "");
 		snprintf(out->network_type, sizeof(out->network_type), "%s", nts ? nts : "");
 	}

@@ -1067,7 +1067,8 @@ static int opt_uint(PyObject *opts, const char *key, unsigned max, unsigned *out
 static const char *const screener_keys[] = {
 	"listen", "port", "allow", "rtp_address", "user_agent", "store", "prompts", "mode",
 	"target", "fallback", "early_media", "max_duration", "forward_timeout", "policy",
-	"refer_fallback", "ring", NULL,
+	"refer_fallback", "ring", "voicemail", "voicemail_max_seconds", "voicemail_silence_seconds",
+	"voicemail_format", "voicemail_greeting", NULL,
 };
 
 static int screener_options(PyObject *opts, pb_screener_options *o, const char **policy, size_t cap)
@@ -1084,7 +1085,7 @@ static int screener_options(PyObject *opts, pb_screener_options *o, const char *
 			return -1;
 		}
 	}
-	unsigned port = 0;
+	unsigned port = 0, forward_timeout = 0;
 	if (opt_str(opts, "listen", &o->sip.bind_address) < 0 || opt_uint(opts, "port", 65535, &port) < 0 ||
 	    opt_str(opts, "allow", &o->sip.allow_sources) < 0 ||
 	    opt_str(opts, "rtp_address", &o->sip.rtp_address) < 0 ||
@@ -1093,9 +1094,16 @@ static int screener_options(PyObject *opts, pb_screener_options *o, const char *
 	    opt_str(opts, "target", &o->target) < 0 || opt_str(opts, "fallback", &o->fallback) < 0 ||
 	    opt_str(opts, "refer_fallback", &o->refer_fallback) < 0 || opt_str(opts, "ring", &o->ring) < 0 ||
 	    opt_uint(opts, "max_duration", 3600, &o->max_duration) < 0 ||
-	    opt_uint(opts, "forward_timeout", 600, &o->sip.bridge_timeout) < 0)
+	    opt_uint(opts, "forward_timeout", 600, &forward_timeout) < 0 ||
+	    opt_uint(opts, "voicemail_max_seconds", 600, &o->voicemail_max_seconds) < 0 ||
+	    opt_uint(opts, "voicemail_silence_seconds", 600, &o->voicemail_silence_seconds) < 0 ||
+	    opt_str(opts, "voicemail_format", &o->voicemail_format) < 0 ||
+	    opt_str(opts, "voicemail_greeting", &o->voicemail_greeting) < 0)
 		return -1;
+	PyObject *vm = PyDict_GetItemString(opts, "voicemail");
+	o->voicemail = vm && PyObject_IsTrue(vm) == 1;
 	o->sip.port = port ? port : PB_SIP_PORT_ANY;
+	o->sip.bridge_timeout_ms = forward_timeout * 1000;
 	if (!o->mode)
 		o->mode = "bridge";
 	PyObject *em = PyDict_GetItemString(opts, "early_media");

@@ -473,7 +473,7 @@ static int reassembler_init(Reassembler *self, PyObject *args, PyObject *kw)
 		return -1;
 	}
 	pb_sms_reassembler_options o = PB_SMS_REASSEMBLER_OPTIONS_INIT;
-	o.timeout = timeout;
+	o.timeout_ms = timeout;
 	o.max_groups = (size_t)max_groups;
 	if (store != Py_None) {
 		self->store = Py_NewRef(store);

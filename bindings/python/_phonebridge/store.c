@@ -42,7 +42,7 @@ static int store_init(Store *self, PyObject *args, PyObject *kw)
 	static char *kwlist[] = { "path", "synchronous", "busy_timeout_ms", "attachments_dir", "password_file", NULL };
 	PyObject *path_obj;
 	pb_store_options o = PB_STORE_OPTIONS_INIT;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|iizz", kwlist, PyUnicode_FSConverter, &path_obj,
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|iIzz", kwlist, PyUnicode_FSConverter, &path_obj,
 					 &o.synchronous, &o.busy_timeout_ms, &o.attachments_dir, &o.password_file)) {
 		return -1;
 	}

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar, Union
 
@@ -76,6 +77,10 @@ def image_info(data: _Buffer) -> ImageInfo:
     :class:`~phonebridge.UnsupportedError` for other formats,
     :class:`~phonebridge.MalformedPDU` for broken ones."""
     return ImageInfo(*_phonebridge.matrix_image_info(data))
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(f"{old} is deprecated: use {new}", DeprecationWarning, stacklevel=3)
 
 
 def _json(value: Union[str, Dict[str, Any]]) -> str:
@@ -151,13 +156,23 @@ class Client:
                  password_file: Optional[_Path] = None, device_id: Optional[str] = None,
                  user_agent: Optional[str] = None, ca_file: Optional[str] = None,
                  tls_insecure: bool = False, connect_timeout_ms: int = 10000,
-                 request_timeout_ms: int = 60000, max_retries: int = 5,
-                 retry_base_ms: int = 500, retry_cap_ms: int = 30000,
-                 discovery_insecure_http: bool = False) -> None:
+                 request_timeout_ms: int = 60000, retry_attempts: int = 6,
+                 retry_initial_delay_ms: int = 500, retry_max_delay_ms: int = 30000,
+                 discovery_insecure_http: bool = False, max_retries: Optional[int] = None,
+                 retry_base_ms: Optional[int] = None, retry_cap_ms: Optional[int] = None) -> None:
+        if max_retries is not None:
+            _deprecated("max_retries", "retry_attempts (which counts attempts: max_retries + 1)")
+            retry_attempts = max_retries + 1
+        if retry_base_ms is not None:
+            _deprecated("retry_base_ms", "retry_initial_delay_ms")
+            retry_initial_delay_ms = retry_base_ms
+        if retry_cap_ms is not None:
+            _deprecated("retry_cap_ms", "retry_max_delay_ms")
+            retry_max_delay_ms = retry_cap_ms
         self._m = _phonebridge.Matrix(
             homeserver, token, os.fspath(token_file) if token_file is not None else None,
             user_agent, ca_file, tls_insecure, connect_timeout_ms, request_timeout_ms,
-            max_retries, retry_base_ms, retry_cap_ms, discovery_insecure_http)
+            retry_attempts, retry_initial_delay_ms, retry_max_delay_ms, discovery_insecure_http)
         if user is not None and password_file is not None:
             password = read_secret_file(password_file)
             self.login(user, password, device_id)
@@ -251,6 +266,12 @@ class Client:
     def set_avatar(self, room_id: str, mxc_url: str) -> None:
         """Set m.room.avatar to an mxc:// URI (see :meth:`upload`)."""
         _call(self._m.set_avatar, room_id, mxc_url)
+
+    def create_room(self, body: Union[str, Dict[str, Any]]) -> str:
+        """``createRoom`` with ``body`` (a dict or JSON text) as given: ``initial_state``,
+        ``power_level_content_override``, ``invite``, ... Sent once, never retried (a
+        repeat could make a second room); nothing recorded in m.direct. Its room id."""
+        return _call(self._m.create_room, _json(body))
 
     def send_state(self, room_id: str, type: str, content: Union[str, Dict[str, Any]],
                    state_key: str = "") -> str:
@@ -384,6 +405,37 @@ class Client:
         """The plaintext of an encrypted attachment: the ``file`` object of
         an encrypted m.image/m.file/... content (its SHA-256 is checked)."""
         return _call(self._m.download_encrypted, _json(file), max_bytes)
+
+    # --- application services ---
+    def act_as(self, user_id: Optional[str]) -> None:
+        """Make every later request act as ``user_id`` (the Application Service
+        API's ``user_id=``; the token must be the service's as_token and the user
+        in its namespace); ``None`` acts as the service's own user again."""
+        _call(self._m.act_as, user_id)
+
+    @property
+    def acting_as(self) -> Optional[str]:
+        """The user :meth:`act_as` acts as, or None."""
+        return self._m.acting_as
+
+    def register_appservice_user(self, localpart: str) -> bool:
+        """Register the service's user ``localpart`` (m.login.application_service);
+        True when it is new, False when it was registered before."""
+        return _call(self._m.register_appservice_user, localpart)
+
+    def set_displayname(self, name: str, user_id: Optional[str] = None) -> None:
+        """Set a user's display name (default: the user acted as, else this one)."""
+        _call(self._m.set_displayname, name, user_id)
+
+    def set_avatar_url(self, mxc_url: str, user_id: Optional[str] = None) -> None:
+        """Set a user's avatar to an mxc:// URI (see :meth:`upload`)."""
+        _call(self._m.set_avatar_url, mxc_url, user_id)
+
+    def rooms_state(self, types: Optional[List[str]] = None) -> List[Event]:
+        """The current state of every joined room (``section == "state"``), only the
+        event ``types`` given: for an application service, which cannot /sync. One
+        request per room."""
+        return [Event(**e) for e in _call(self._m.rooms_state, types)]
 
     # --- sync ---
     def upload_filter(self, filter: Union[str, Dict[str, Any]]) -> str:

@@ -19,6 +19,7 @@ retrieve, ``.conf`` after send).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
@@ -134,14 +135,28 @@ class Client:
                  interface: Optional[str] = None, user_agent: Optional[str] = None,
                  wap_profile: Optional[str] = None, extra_headers: Sequence[str] = (),
                  max_download: int = 0, connect_timeout_ms: int = 0, timeout_ms: int = 0,
-                 attempts: int = 0, retry_initial_ms: int = 0, retry_max_ms: int = 0,
+                 retry_attempts: int = 0, retry_initial_delay_ms: int = 0,
+                 retry_max_delay_ms: int = 0,
                  retry_send: bool = False, max_redirects: int = 0, ca_file: Optional[str] = None,
                  tls_insecure: bool = False, rewrite_rules: Sequence[str] = (),
                  progress: Optional[Callable[[int, int], bool]] = None,
-                 report_allowed: int = 0, stall_timeout_ms: int = 0) -> None:
+                 report_allowed: int = 0, stall_timeout_ms: int = 0,
+                 attempts: Optional[int] = None, retry_initial_ms: Optional[int] = None,
+                 retry_max_ms: Optional[int] = None) -> None:
+        for old, new in (("attempts", "retry_attempts"), ("retry_initial_ms", "retry_initial_delay_ms"),
+                         ("retry_max_ms", "retry_max_delay_ms")):
+            if locals()[old] is not None:
+                warnings.warn(f"{old} is deprecated: use {new}", DeprecationWarning, stacklevel=2)
+        if attempts is not None:
+            retry_attempts = attempts
+        if retry_initial_ms is not None:
+            retry_initial_delay_ms = retry_initial_ms
+        if retry_max_ms is not None:
+            retry_max_delay_ms = retry_max_ms
         self._c = _phonebridge.Mmsc(mmsc_url, proxy, interface, user_agent, wap_profile,
                                     list(extra_headers), max_download, connect_timeout_ms,
-                                    timeout_ms, attempts, retry_initial_ms, retry_max_ms,
+                                    timeout_ms, retry_attempts, retry_initial_delay_ms,
+                                    retry_max_delay_ms,
                                     retry_send, max_redirects, ca_file, tls_insecure,
                                     list(rewrite_rules), progress, report_allowed,
                                     stall_timeout_ms)

@@ -27,6 +27,7 @@ import enum
 import os
 import queue
 import threading
+import warnings
 import weakref
 from dataclasses import dataclass
 from typing import (Any, Callable, ClassVar, Dict, Iterable, Iterator, List, Optional, Type,
@@ -137,16 +138,20 @@ def _fspath(p: Optional[_Path]) -> Optional[str]:
 def open(backend: str, *, url: Optional[str] = None, device: Optional[str] = None,
          username: Optional[str] = None, password_file: Optional[_Path] = None,
          token_file: Optional[_Path] = None, timeout_ms: int = 0, poll_interval_ms: int = 0,
-         insecure_tls: bool = False, ca_file: Optional[str] = None, login: Optional[str] = None,
+         tls_insecure: bool = False, ca_file: Optional[str] = None, login: Optional[str] = None,
          storage: Optional[str] = None, baud: int = 0, webhook: Optional[str] = None,
-         modem_no: int = 0) -> "Modem":
+         modem_no: int = 0, insecure_tls: Optional[bool] = None) -> "Modem":
     """Open backend ``"hilink"`` (``url``, ``username``, ``password_file``,
     ``login``), ``"at"`` (``device``, ``baud``, ``storage``) or ``"smseagle"``
     (``url``, ``token_file``, ``webhook``) and connect. NotFoundError for an
     unknown backend, AuthError for refused credentials or an open credential
-    file."""
+    file. ``tls_insecure`` turns TLS verification off; ``insecure_tls`` is its
+    old spelling (deprecated)."""
+    if insecure_tls is not None:
+        warnings.warn("insecure_tls is deprecated: use tls_insecure", DeprecationWarning, stacklevel=2)
+        tls_insecure = insecure_tls
     return Modem(_phonebridge.Modem(backend, url, device, username, _fspath(password_file),
-                                    _fspath(token_file), timeout_ms, poll_interval_ms, insecure_tls,
+                                    _fspath(token_file), timeout_ms, poll_interval_ms, tls_insecure,
                                     ca_file, login, storage, baud, webhook, modem_no))
 
 
@@ -335,13 +340,19 @@ class BackendOptions:
     token: Optional[str] = None        #: the contents of ``token_file``
     timeout_ms: int = 0
     poll_interval_ms: int = 0
-    insecure_tls: bool = False
+    tls_insecure: bool = False
     ca_file: Optional[str] = None
     login: Optional[str] = None
     storage: Optional[str] = None
     baud: int = 0
     webhook: Optional[str] = None
     modem_no: int = 0
+
+    @property
+    def insecure_tls(self) -> bool:
+        """The old spelling of :attr:`tls_insecure` (deprecated)."""
+        warnings.warn("insecure_tls is deprecated: use tls_insecure", DeprecationWarning, stacklevel=2)
+        return self.tls_insecure
 
 
 class Backend:

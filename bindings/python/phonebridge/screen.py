@@ -474,7 +474,10 @@ class Screener:
     "127.0.0.1 192.168.1.0/24"), ``rtp_address``, ``user_agent``, ``mode``
     ("bridge", "redirect", "refer"), ``fallback``, ``early_media``,
     ``max_duration`` (s), ``forward_timeout`` (s), ``policy`` (a dict of
-    :meth:`Policy.set` keys). Unknown keys raise ValueError.
+    :meth:`Policy.set` keys), ``voicemail`` (bool: a voicemail after a failed
+    bridge, stored in the store; docs/screen.md), ``voicemail_max_seconds``,
+    ``voicemail_silence_seconds``, ``voicemail_format`` ("wav" or "opus"),
+    ``voicemail_greeting`` (a prompt name). Unknown keys raise ValueError.
 
     ``challenges``: :class:`Challenge` subclasses to register (by their
     ``name``). ``on_event(event: dict)`` receives every call's events:

@@ -1,6 +1,7 @@
 """phonebridge.matrix against the homeserver emulator tests/matrix-homeserver.py
 (started like tests/test-matrix.c does: Debian's python3, port 0, "port N")."""
 
+import http.server
 import json
 import os
 import subprocess
@@ -9,6 +10,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.parse
 import urllib.request
 
 from pbtest import SOURCE_ROOT, Server, assert_no_growth
@@ -205,7 +207,7 @@ class TestMatrix(unittest.TestCase):
         c.logout()
         self.assertIsNone(c.access_token)
         with self.assertRaises(phonebridge.AuthError) as cm:
-            Client(self.url, token=token, max_retries=0).whoami()
+            Client(self.url, token=token, retry_attempts=1).whoami()
         self.assertEqual(cm.exception.errcode, "M_UNKNOWN_TOKEN")
         self.assertEqual(cm.exception.http_status, 401)
         with self.assertRaises(phonebridge.InvalidArgument):
@@ -255,7 +257,15 @@ class TestMatrix(unittest.TestCase):
         with self.assertRaises(phonebridge.AuthError):
             Client(self.url, token_file=self.secret("open.token", "t", 0o644))
         with self.assertRaises(phonebridge.AuthError):
-            Client(self.url, token="nope", max_retries=0).whoami()
+            Client(self.url, token="nope", retry_attempts=1).whoami()
+        # the old retry keywords: still taken, with a DeprecationWarning
+        with self.assertWarns(DeprecationWarning):
+            with self.assertRaises(phonebridge.AuthError):
+                Client(self.url, token="nope", max_retries=0, retry_base_ms=1, retry_cap_ms=2).whoami()
+        # durations are unsigned ms: a negative one is refused, naming the member
+        with self.assertRaises(phonebridge.InvalidArgument) as cm:
+            Client(self.url, token="nope", request_timeout_ms=-1)
+        self.assertIn("request_timeout_ms", str(cm.exception))
         with self.assertRaises(phonebridge.AuthError):
             Client(self.url, user="alice", password_file=self.secret("bad.pw", "wrong"))
 
@@ -391,6 +401,122 @@ class TestMatrixNoLeak(unittest.TestCase):
             assert_no_growth(self, one_round, 500, 5000)
         finally:
             server.close()
+
+
+class _AsHomeserver(http.server.ThreadingHTTPServer):
+    """A scripted homeserver for an application service: it records each
+    request (method, path, query, JSON body) and answers as Synapse does."""
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), _AsHandler)
+        self.seen = []
+        self.registered = set()
+
+
+class _AsHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def answer(self, status, obj):
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def handle_any(self):
+        path, _, query = self.path.partition("?")
+        n = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(n) or b"null") if n else None
+        path = urllib.parse.unquote(path)
+        self.server.seen.append((self.command, path, urllib.parse.parse_qs(query), body))
+        if path.endswith("/register"):
+            if body["username"] in self.server.registered:
+                return self.answer(400, {"errcode": "M_USER_IN_USE", "error": "taken"})
+            self.server.registered.add(body["username"])
+            return self.answer(200, {"user_id": "@%s:x" % body["username"]})
+        if path.endswith("/createRoom"):
+            return self.answer(200, {"room_id": "!new:x"})
+        if path.endswith("/joined_rooms"):
+            return self.answer(200, {"joined_rooms": ["!a:x"]})
+        if path.endswith("/rooms/!a:x/state"):
+            return self.answer(200, [
+                {"type": "m.room.create", "state_key": "", "sender": "@sms_1:x", "event_id": "$c",
+                 "content": {"creator": "@sms_1:x"}},
+                {"type": "org.phonebridge.room", "state_key": "", "sender": "@sms_1:x", "event_id": "$m",
+                 "content": {"key": "+1"}},
+                {"type": "m.room.topic", "state_key": "", "sender": "@sms_1:x", "event_id": "$t",
+                 "content": {"topic": "t"}}])
+        return self.answer(200, {})
+
+    do_GET = do_PUT = do_POST = handle_any
+
+
+class TestAppservice(unittest.TestCase):
+    """The application-service calls (act_as, register, profiles, createRoom as
+    given, rooms_state) against a scripted homeserver: what they send."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.hs = _AsHomeserver()
+        cls.thread = threading.Thread(target=cls.hs.serve_forever, daemon=True)
+        cls.thread.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.hs.shutdown()
+        cls.hs.server_close()
+
+    def client(self):
+        self.hs.seen.clear()
+        return Client("http://127.0.0.1:%d" % self.hs.server_address[1], token="as-token", max_retries=0)
+
+    def test_act_as_register_and_profiles(self):
+        c = self.client()
+        self.assertIsNone(c.acting_as)
+        with self.assertRaises(phonebridge.InvalidArgument):
+            c.act_as("sms_1")
+        c.act_as("@sms_1:x")
+        self.assertEqual(c.acting_as, "@sms_1:x")
+        self.assertTrue(c.register_appservice_user("sms_1"))
+        self.assertFalse(c.register_appservice_user("sms_1"))  # registered before: fine
+        method, path, query, body = self.hs.seen[0]
+        self.assertEqual((method, body["type"]), ("POST", "m.login.application_service"))
+        self.assertNotIn("user_id", query)  # registering never asserts an identity
+        c.set_displayname("Alice")
+        c.set_avatar_url("mxc://x/abc")
+        with self.assertRaises(phonebridge.InvalidArgument):
+            c.set_avatar_url("https://example.org/a.png")
+        (m1, p1, q1, b1), (m2, p2, q2, b2) = self.hs.seen[2:4]
+        self.assertEqual((m1, p1, q1["user_id"], b1), ("PUT", "/_matrix/client/v3/profile/@sms_1:x/displayname",
+                                                       ["@sms_1:x"], {"displayname": "Alice"}))
+        self.assertEqual((m2, p2, b2), ("PUT", "/_matrix/client/v3/profile/@sms_1:x/avatar_url",
+                                        {"avatar_url": "mxc://x/abc"}))
+        c.set_displayname("Bob", user_id="@sms_2:x")
+        self.assertEqual(self.hs.seen[-1][1], "/_matrix/client/v3/profile/@sms_2:x/displayname")
+        c.act_as(None)
+        self.assertIsNone(c.acting_as)
+
+    def test_create_room_and_rooms_state(self):
+        c = self.client()
+        c.act_as("@sms_1:x")
+        body = {"preset": "trusted_private_chat", "is_direct": True, "invite": ["@owner:x"],
+                "initial_state": [{"type": "org.phonebridge.room", "state_key": "", "content": {"key": "+1"}}]}
+        self.assertEqual(c.create_room(body), "!new:x")
+        method, path, query, sent = self.hs.seen[-1]
+        self.assertEqual((method, path, query["user_id"], sent), ("POST", "/_matrix/client/v3/createRoom",
+                                                                  ["@sms_1:x"], body))
+        with self.assertRaises(phonebridge.InvalidArgument):
+            c.create_room("[1]")
+        events = c.rooms_state(["m.room.create", "org.phonebridge.room"])
+        self.assertEqual([(e.section, e.room_id, e.type, e.sender) for e in events],
+                         [("state", "!a:x", "m.room.create", "@sms_1:x"),
+                          ("state", "!a:x", "org.phonebridge.room", "@sms_1:x")])
+        self.assertEqual(events[1].content, {"key": "+1"})
+        self.assertEqual(len(c.rooms_state()), 3)
+        with self.assertRaises(TypeError):
+            c.rooms_state("m.room.create")
 
 
 if __name__ == "__main__":

@@ -74,14 +74,18 @@ class TestMmsc(unittest.TestCase):
         c = mmsc.Client(progress=lambda now, total: seen.append((now, total)) or False)
         c.fetch(self.url + "/big/200000")
         self.assertTrue(seen and seen[-1][0] == 200000)
-        c = mmsc.Client(progress=lambda now, total: True, attempts=1)
+        c = mmsc.Client(progress=lambda now, total: True, retry_attempts=1)
+        with self.assertRaises(phonebridge.CancelledError):
+            c.fetch(self.url + "/big/200000")
+        with self.assertWarns(DeprecationWarning):  # the old spelling of retry_attempts
+            c = mmsc.Client(progress=lambda now, total: True, attempts=1)
         with self.assertRaises(phonebridge.CancelledError):
             c.fetch(self.url + "/big/200000")
 
         def boom(now, total):
             raise KeyError("stop here")
         with self.assertRaises(KeyError):
-            mmsc.Client(progress=boom, attempts=1).fetch(self.url + "/big/200000")
+            mmsc.Client(progress=boom, retry_attempts=1).fetch(self.url + "/big/200000")
 
     def test_retrieve_answers_retrieved(self):
         c = mmsc.Client(self.url + "/mmsc?case=pyret")
@@ -203,7 +207,7 @@ class TestMmsc(unittest.TestCase):
         with self.assertRaises(phonebridge.InvalidArgument):
             mmsc.Client().notifyresp("PYANS1", mms.STATUS_RETRIEVED)  # no MMSC URL
         with self.assertRaises(phonebridge.NotFoundError) as cm:
-            mmsc.Client(self.url + "/mmsc?case=pyans404&status=404", attempts=1).acknowledge("PYANS4")
+            mmsc.Client(self.url + "/mmsc?case=pyans404&status=404", retry_attempts=1).acknowledge("PYANS4")
         self.assertEqual(cm.exception.http.http_status, 404)
         self.assertEqual(mmsc.rewrite_location("base=http://mms.example keep=path", "/mms/wapenc?T=a"),
                          "http://mms.example/mms/wapenc?T=a")

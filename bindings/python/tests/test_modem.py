@@ -417,15 +417,21 @@ class TestPythonBackend(unittest.TestCase):
                 return []
         modem.register_backend(Opts, "pytest-opts")
         with modem.open("pytest-opts", url="u", device="/dev/x", username="me", timeout_ms=5,
-                        poll_interval_ms=6, insecure_tls=True, storage="SM", baud=9600,
+                        poll_interval_ms=6, tls_insecure=True, storage="SM", baud=9600,
                         modem_no=2, password_file=self.pw) as m:
             self.assertEqual(m.backend, "pytest-opts")
             with self.assertRaises(phonebridge.UnsupportedError):
                 m.status()
         o = seen[0]
         self.assertEqual((o.url, o.device, o.username, o.password, o.token, o.timeout_ms,
-                          o.poll_interval_ms, o.insecure_tls, o.storage, o.baud, o.modem_no),
+                          o.poll_interval_ms, o.tls_insecure, o.storage, o.baud, o.modem_no),
                          ("u", "/dev/x", "me", "s3cret", None, 5, 6, True, "SM", 9600, 2))
+        # the old spelling: still taken and read, with a DeprecationWarning
+        with self.assertWarns(DeprecationWarning):
+            self.assertTrue(o.insecure_tls)
+        with self.assertWarns(DeprecationWarning):
+            modem.open("pytest-opts", insecure_tls=True, password_file=self.pw).close()
+        self.assertTrue(seen[-1].tls_insecure)
         # a PhoneBridgeError from the constructor keeps its class
         with open(self.pw, "w") as f:
             f.write("wrong\n")

@@ -187,6 +187,18 @@ class ScreenerTest(unittest.TestCase):
         with self.assertRaises(TypeError):
             screen.Screener({"store": 1, "prompts": "y", "target": "z"})
 
+    def test_voicemail_options(self):
+        base = {"store": os.path.join(self.tmp, "vm.db"), "prompts": os.path.join(SRC, "data", "prompts"),
+                "target": "sip:target@127.0.0.1"}
+        s = screen.Screener(dict(base, voicemail=True, voicemail_format="opus", voicemail_max_seconds=60,
+                                 voicemail_silence_seconds=3, voicemail_greeting="voicemail"))
+        s.close()
+        with self.assertRaises(Exception) as cm:
+            screen.Screener(dict(base, voicemail=True, voicemail_greeting="no-such-prompt"))
+        self.assertIn("no-such-prompt", str(cm.exception))
+        with self.assertRaises(ValueError):
+            screen.Screener(dict(base, voicemail_max_seconds=601))
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,0 +1,185 @@
+#!/usr/bin/python3
+# libphonebridge tests — a cluster's calls in Matrix (issue 25 follow-up):
+# pb-screend logs its calls in PostgreSQL ([store] url), pb-bridged follows
+# that call log ([calls] store = postgresql://..., password_file) while the
+# rest of its data stays in its own SQLite store. Run under
+# tests/pg_server.py (a throwaway PostgreSQL); the homeserver emulator (or,
+# under tests/synapse.py, a real Synapse). A call refused by the deny list
+# appears in the control room once ([calls] screened = live); also after a
+# SIGKILL of pb-bridged, a restart with the cursor set back (the same
+# transaction ids: nothing twice), and a call logged while pb-bridged was
+# down is posted after its start. A call log whose database is not there
+# yet: said once, retried, followed once it exists. pb-bridged check
+# connects to the log.
+# Standard library only; prints TAP.
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# usage: pg_server.py -- bridge-pg-calls-test.py PATH/TO/pb-bridged PATH/TO/pb-screend
+import glob
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from bridge_env import (ROOT, AtModem, Daemon, Screend, Tap, bridge_config, finish,  # noqa: E402
+                        make_homeserver, need_net_sip, secret_file, sip_call, wait_for)
+
+BRIDGED, SCREEND = sys.argv[1], sys.argv[2]
+DENIED = ["+4915200000001", "+4915200000002", "+4915200000003", "+4915200000004"]
+
+if not os.environ.get("PB_TEST_PG_HOST"):
+    print("1..0 # SKIP no PostgreSQL (run under tests/pg_server.py)")
+    sys.exit(0)
+need_net_sip()
+tap = Tap()
+ok = tap.ok
+url = "postgresql://%s@/postgres?host=%s&port=%s" % (os.environ["PB_TEST_PG_USER"], os.environ["PB_TEST_PG_HOST"],
+                                                     os.environ["PB_TEST_PG_PORT"])
+password_file = os.environ["PB_TEST_PG_PASSWORD_FILE"]
+
+tmp = tempfile.mkdtemp(prefix="pb-pg-calls-test-")
+store = os.path.join(tmp, "bridge.db")
+homeserver = make_homeserver()
+modem = AtModem(tmp, "modem")
+token_file = secret_file(os.path.join(tmp, "matrix.token"), homeserver.login("alice", "wonderland"))
+config = bridge_config(os.path.join(tmp, "bridge.ini"), modem.config(), homeserver.url, token_file, store,
+                       "retry_max_ms = 250\n[calls]\nscreened = live\nstore = %s\npassword_file = %s"
+                       % (url, password_file))
+bridged = Daemon(BRIDGED, tmp, config)
+screend_conf = os.path.join(tmp, "pb-screend.conf")
+with open(screend_conf, "w") as f:
+    f.write("[sip]\nlisten = 127.0.0.1\nport = 0\nallow = 127.0.0.1\n"
+            "[forward]\nmode = bridge\ntarget = sip:target@127.0.0.1:9\n"
+            "[screen]\nprompts = %s\n"
+            "[store]\nurl = %s\npassword-file = %s\n"
+            "[policy]\nregion = DE\n[log]\nlevel = info\n" % (os.path.join(ROOT, "data/prompts"), url, password_file))
+screend = screend2 = None
+
+
+def psql(sql):
+    with open(password_file) as f:
+        pw = f.read().strip()
+    bindir = sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"))[-1]
+    subprocess.run([bindir, "-X", "-q", "-h", os.environ["PB_TEST_PG_HOST"], "-p", os.environ["PB_TEST_PG_PORT"],
+                    "-U", os.environ["PB_TEST_PG_USER"], "-d", "postgres", "-c", sql],
+                   env=dict(os.environ, PGPASSWORD=pw), check=True, capture_output=True)
+
+
+def daemon_log():
+    with open(os.path.join(tmp, "daemon.log"), errors="replace") as f:
+        return f.read()
+
+
+def kv_like(pattern):
+    try:  # the store is made by pb-bridged's start
+        db = sqlite3.connect(store)
+        rows = db.execute("SELECT key, value FROM kv WHERE key LIKE ?", (pattern,)).fetchall()
+        db.close()
+        return rows
+    except sqlite3.OperationalError:
+        return []
+
+
+def pg_calls():
+    r = subprocess.run([SCREEND, "-c", screend_conf, "calls"], capture_output=True, text=True)
+    return [json.loads(x) for x in r.stdout.splitlines()] if r.returncode == 0 else []
+
+
+def screened(number):
+    """The notices about @number in the bot's rooms."""
+    return [c.get("body", "") for _, c in homeserver.bot_messages()
+            if c.get("msgtype") == "m.notice" and c.get("body", "").startswith("Screened out: " + number)]
+
+
+try:
+    r = subprocess.run([BRIDGED, "-c", config, "check"], capture_output=True, text=True)
+    ok(r.returncode == 0 and "[calls] store" in r.stdout + r.stderr,
+       "pb-bridged check connects to the PostgreSQL call log: %s"
+       % next((x for x in r.stdout.splitlines() if "[calls] store" in x), r.stderr.strip()[-200:].replace("\n", " ")))
+    bad = os.path.join(tmp, "bad.ini")
+    with open(config) as src, open(bad, "w") as dst:
+        dst.write(src.read().replace("/postgres?", "/no_such_db?"))
+    r = subprocess.run([BRIDGED, "-c", bad, "check"], capture_output=True, text=True)
+    ok(r.returncode != 0 and "no_such_db" in r.stdout + r.stderr, "and fails, naming it, for a missing database")
+
+    screend = Screend(SCREEND, screend_conf)
+    port = screend.ready()
+    ok(port > 0, "pb-screend is ready on PostgreSQL (port %d)" % port)
+    for n in DENIED:
+        subprocess.run([SCREEND, "-c", screend_conf, "deny", n], check=True, capture_output=True)
+    out = sip_call(port, DENIED[0], "--hold", "1")
+    ok("final 603" in out, "a call before pb-bridged ever ran: refused (603): %s" % out)
+    ok(wait_for(lambda: len(pg_calls()) == 1, "the call in PostgreSQL", 30), "logged in PostgreSQL")
+
+    bridged.start()
+    cursor = wait_for(lambda: kv_like("bridge.calls.%.cursor"), "the cursor", 60)
+    ok(cursor and len(cursor) == 1 and cursor[0][1] == str(pg_calls()[0]["id"]),
+       "pb-bridged follows the PostgreSQL log, its cursor in its own SQLite kv: %r" % cursor)
+    key = cursor[0][0] if cursor else "bridge.calls.?.cursor"
+    ok(screened(DENIED[0]) == [], "the call before its first start is history, not news")
+
+    out = sip_call(port, DENIED[1], "--hold", "1")
+    ok("final 603" in out, "a second denied call: %s" % out)
+    got = wait_for(lambda: screened(DENIED[1]), "the notice", 60)
+    ok(got and len(got) == 1 and "reject by deny-list" in got[0], "its notice in Matrix: %r" % got)
+    db = sqlite3.connect(store)
+    local = db.execute("SELECT count(*) FROM calls").fetchone()[0]
+    db.close()
+    ok(local == 0, "the bridge's SQLite store has no call log of its own (%d rows)" % local)
+
+    bridged.kill()
+    out = sip_call(port, DENIED[2], "--hold", "1")
+    ok("final 603" in out, "a third call while pb-bridged is down (SIGKILL): %s" % out)
+    bridged.start()
+    got = wait_for(lambda: screened(DENIED[2]), "the notice after the restart", 60)
+    ok(got and len(got) == 1, "posted after the restart: %r" % got)
+
+    # a crash between a notice and its cursor: the cursor set back, nothing twice
+    bridged.kill()
+    last = int(kv_like(key)[0][1])
+    db = sqlite3.connect(store)
+    db.execute("UPDATE kv SET value = ? WHERE key = ?", (str(pg_calls()[-1]["id"]), key))  # the oldest
+    db.commit()
+    db.close()
+    ok(int(kv_like(key)[0][1]) < last, "pb-bridged killed, its cursor set back two calls")
+    bridged.start()
+    ok(wait_for(lambda: int(kv_like(key)[0][1]) >= last, "the cursor again", 60), "restarted: the log followed again")
+    ok(len(screened(DENIED[1])) == 1 and len(screened(DENIED[2])) == 1,
+       "each call once in Matrix (the same transaction ids): %r" % (screened(DENIED[1]) + screened(DENIED[2])))
+
+    # --- a call log whose database is not there (yet): said once, retried -------
+    bridged.kill()
+    with open(config) as f:
+        text = f.read()
+    with open(config, "w") as f:
+        f.write(text.replace("/postgres?", "/cluster?"))
+    bridged.start()
+    ok(wait_for(lambda: "[calls] store" in daemon_log() and "cannot open it" in daemon_log(), "the error", 60),
+       "pb-bridged starts without the call log's database, and says so")
+    psql("CREATE DATABASE cluster")
+    ok(wait_for(lambda: "the call log answers again" in daemon_log(), "the retry", 60),
+       "once the database exists the follower opens it (tried again every 15 s)")
+    ok(daemon_log().count("cannot open it") == 1, "the outage was logged once, not every round")
+    ok(wait_for(lambda: len(kv_like("bridge.calls.%.cursor")) == 2, "the new log's cursor", 30),
+       "another database is another log: a cursor of its own %r" % kv_like("bridge.calls.%.cursor"))
+    conf2 = os.path.join(tmp, "pb-screend-2.conf")
+    with open(screend_conf) as f, open(conf2, "w") as g:
+        g.write(f.read().replace("/postgres?", "/cluster?"))
+    screend2 = Screend(SCREEND, conf2)
+    port2 = screend2.ready()
+    subprocess.run([SCREEND, "-c", conf2, "deny", DENIED[3]], check=True, capture_output=True)
+    out = sip_call(port2, DENIED[3], "--hold", "1")
+    ok("final 603" in out, "a call logged in the new database: %s" % out)
+    got = wait_for(lambda: screened(DENIED[3]), "its notice", 60)
+    ok(got and len(got) == 1, "posted once: %r" % got)
+except Exception as e:  # a crash of the test is a failure, with the daemons' logs
+    ok(False, "test body raised %r" % e)
+finally:
+    for s in (screend, screend2):
+        if s is not None:
+            s.stop(tap.failed)
+    sys.exit(finish(tap, bridged, [modem.proc, getattr(homeserver, "proc", None)], tmp))
