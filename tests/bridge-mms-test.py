@@ -153,7 +153,8 @@ def sends():
 
 def row(event_id):
     db = sqlite3.connect(store)
-    r = db.execute("SELECT state, ref, last_error, backend FROM messages WHERE event_id = ?",
+    r = db.execute("SELECT state, ref, last_error, backend || ':' || (SELECT kind FROM bridge_msg_kind "
+                   "WHERE msg_id = messages.id) FROM messages WHERE event_id = ?",
                    (event_id,)).fetchone()
     db.close()
     return r

@@ -119,6 +119,11 @@ def send(rid, body, txn, content=None):
                 content or {"msgtype": "m.text", "body": body}, owner_token)["event_id"]
 
 
+# the AT modem's delivery reports in the journal (their kind: the bridge's table)
+REPORTS = ("SELECT id FROM messages JOIN bridge_msg_kind k ON k.msg_id = messages.id "
+           "WHERE backend = 'at' AND k.kind = 'report'")
+
+
 def db_rows(sql, args=(), path=None):
     db = sqlite3.connect(path or store)
     try:
@@ -177,7 +182,7 @@ try:
     row = db_rows("SELECT ref FROM messages WHERE event_id = ?", (ev2,))
     ok(row and len(row[0][0].split(",")) == 3, "the journal row keeps the three parts' references (%s)"
        % (row[0][0] if row else "?"))
-    reps = db_rows("SELECT state, ref FROM messages WHERE backend = 'at:report' ORDER BY id")
+    reps = db_rows(REPORTS.replace("SELECT id", "SELECT state, ref") + " ORDER BY id")
     ok(len([r_ for r_ in reps if r_[1] == "pending"]) == 3 and len(reps) == 1 + 6,
        "six reports for it (3 'still trying', 3 delivered), all journaled")
     ok(len(reactions(ev2)) == 1, "one reaction only")
@@ -200,8 +205,8 @@ try:
     at_ctl("reports none")
     n_events = len(events())
     at_ctl("report " + report_pdu("+4930999888", 77, 0))
-    ok(wait_for(lambda: db_rows("SELECT state, last_error FROM messages WHERE backend = 'at:report' "
-                                "AND peer = '+4930999888'") == [(8, "unknown reference")], "the dropped report"),
+    ok(wait_for(lambda: db_rows(REPORTS.replace("SELECT id", "SELECT state, last_error")
+                                + " AND peer = '+4930999888'") == [(8, "unknown reference")], "the dropped report"),
        "a report for an unknown reference is journaled, then dropped")
     ok(len(events()) == n_events, "nothing in Matrix for it")
     at_ctl("reports ok")
@@ -209,10 +214,10 @@ try:
     # --- 5. SIGKILL with a report journaled, not yet shown: shown once ------
     http("POST", "/_test/fault", {"kind": "500", "count": 3, "path": "/send/m.reaction/"})
     ev5 = send(rid, "Crash before the reaction", "r5")
-    wait_for(lambda: db_rows("SELECT id FROM messages WHERE backend = 'at:report' AND state = 2"),
+    wait_for(lambda: db_rows(REPORTS + " AND state = 2"),
              "the report in the journal")
     kill()
-    ok(db_rows("SELECT count(*) FROM messages WHERE backend = 'at:report' AND state = 2")[0][0] >= 1
+    ok(db_rows(REPORTS.replace("SELECT id", "SELECT count(*)") + " AND state = 2")[0][0] >= 1
        or reactions(ev5), "the report was in the journal when the daemon died")
     start()
     ok(wait_for(lambda: reactions(ev5), "the reaction after the restart"), "after the restart the reaction comes")
@@ -220,11 +225,12 @@ try:
     # --- 6. a crash between the Matrix send and the commit: not doubled ------
     stop()
     out_id, refs = db_rows("SELECT id, ref FROM messages WHERE event_id = ?", (ev5,))[0]
-    rep_id = db_rows("SELECT id FROM messages WHERE backend = 'at:report' AND state = 3 ORDER BY id DESC LIMIT 1")[0][0]
+    rep_id = db_rows(REPORTS + " AND state = 3 ORDER BY id DESC LIMIT 1")[0][0]
     db = sqlite3.connect(store)
     db.execute("UPDATE messages SET state = 2 WHERE id = ?", (rep_id,))
-    db.execute("INSERT OR REPLACE INTO kv (key, value, updated_at) VALUES (?, ?, 0)",
-               ("bridge.dr.%s.%s" % (PEER, refs), str(out_id)))
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("INSERT OR REPLACE INTO bridge_dr_ref (peer, ref, msg_id) VALUES (?, ?, ?)",
+               (PEER, int(refs), out_id))
     db.commit()
     db.close()
     start()

@@ -6,8 +6,12 @@
  */
 #include "harness.h"
 
+#include <sqlite3.h>
+
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bridge.h"
@@ -275,7 +279,43 @@ static pb_store *open_tmp_store(char **dir)
 	o.synchronous = PB_STORE_SYNC_NORMAL;
 	pb_store *st;
 	assert_pb_ok(pb_store_open(&st, path, &o));
+	assert_pb_ok(pbb_tables_migrate(st));
 	return st;
+}
+
+/* One integer from the bridge's tables (-1: no row). */
+static int64_t db_int(pb_store *st, const char *sql, int64_t a, const char *b)
+{
+	sqlite3_stmt *s = NULL;
+	assert_int_equal(sqlite3_prepare_v2(pb_store_sqlite(st), sql, -1, &s, NULL), SQLITE_OK);
+	if (sqlite3_bind_parameter_count(s) >= 1)
+		sqlite3_bind_int64(s, 1, a);
+	if (sqlite3_bind_parameter_count(s) >= 2)
+		sqlite3_bind_text(s, 2, b, -1, SQLITE_STATIC);
+	int64_t v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+	sqlite3_finalize(s);
+	return v;
+}
+
+/* The row ids queued to @peer, "id id" (NULL entries: "-"). */
+static void queue_of(pb_store *st, const char *peer, char *out, size_t size)
+{
+	sqlite3_stmt *s = NULL;
+	assert_int_equal(sqlite3_prepare_v2(pb_store_sqlite(st),
+					    "SELECT msg_id FROM bridge_dr_queue WHERE peer = ?1 ORDER BY seq", -1, &s,
+					    NULL),
+			 SQLITE_OK);
+	sqlite3_bind_text(s, 1, peer, -1, SQLITE_STATIC);
+	size_t used = 0;
+	out[0] = '\0';
+	while (sqlite3_step(s) == SQLITE_ROW && used < size) {
+		if (sqlite3_column_type(s, 0) == SQLITE_NULL)
+			used += (size_t)snprintf(out + used, size - used, "%s-", used ? " " : "");
+		else
+			used += (size_t)snprintf(out + used, size - used, "%s%lld", used ? " " : "",
+						 (long long)sqlite3_column_int64(s, 0));
+	}
+	sqlite3_finalize(s);
 }
 
 static void close_tmp_store(pb_store *st, char *dir)
@@ -522,10 +562,8 @@ static void test_bridge__report_match(void **state)
 	assert_int_equal(r->state, PB_STORE_SENT);
 	assert_string_equal(r->ref, "7,8,9"); /* every part's reference */
 	pb_store_msg_free(r);
-	char *v;
-	assert_pb_ok(pb_store_kv_get(st, "bridge.dr.+4915112345678.8", &v));
-	assert_int_equal(strtoll(v, NULL, 10), out);
-	pb_free(v);
+	static const char by_ref[] = "SELECT msg_id FROM bridge_dr_ref WHERE ref = ?1 AND peer = ?2";
+	assert_int_equal(db_int(st, by_ref, 8, peer), out);
 
 	/* a report for a reference nobody waits for: logged and dropped */
 	int64_t rep = journal_report(st, "at", 200, 0x00, "21");
@@ -546,28 +584,36 @@ static void test_bridge__report_match(void **state)
 	assert_int_equal(r->state, PB_STORE_DELIVERED);
 	assert_string_equal(r->ref, "pending");
 	pb_store_msg_free(r);
-	assert_pb_ok(pb_store_kv_get(st, "bridge.dr.+4915112345678.8", &v));
-	pb_free(v);
+	assert_int_equal(db_int(st, by_ref, 8, peer), out);
+	/* what the report says is a row of its own; the body keeps the words */
+	assert_int_equal(db_int(st, "SELECT code FROM bridge_report WHERE msg_id = ?1", rep, NULL), 0x30);
+	assert_int_equal(db_int(st, "SELECT ref FROM bridge_report WHERE msg_id = ?1", rep, NULL), 8);
 
 	/* a box without references: rows wait in order per number */
 	int64_t h1 = queue_out(st, "$h1", peer), h2 = queue_out(st, "$h2", peer);
 	assert_pb_ok(pbb_outbound_sent(st, h1, peer, "", true));
 	assert_pb_ok(pbb_outbound_sent(st, h2, peer, "", true));
-	assert_pb_ok(pb_store_kv_get(st, "bridge.dr.+4915112345678.fifo", &v));
-	char want[64];
+	char want[64], v[1200];
+	queue_of(st, peer, v, sizeof(v));
 	snprintf(want, sizeof(want), "%lld %lld", (long long)h1, (long long)h2);
 	assert_string_equal(v, want);
-	pb_free(v);
 	assert_pb_ok(pb_store_msg_get(st, h1, &r));
 	assert_string_equal(r->ref, "-");
 	pb_store_msg_free(r);
 	/* a HiLink report whose row is gone (pruned): dropped, and the stale
 	 * head leaves the queue so that it does not swallow later reports */
-	assert_pb_ok(pb_store_begin(st));
-	char stale[64];
-	snprintf(stale, sizeof(stale), "999999 %lld %lld", (long long)h1, (long long)h2);
-	assert_pb_ok(pb_store_kv_set(st, "bridge.dr.+4915112345678.fifo", stale));
-	assert_pb_ok(pb_store_commit(st));
+	assert_int_equal(sqlite3_exec(pb_store_sqlite(st), "DELETE FROM bridge_dr_queue", NULL, NULL, NULL), SQLITE_OK);
+	int64_t gone = queue_out(st, "$gone", peer);
+	assert_pb_ok(pbb_outbound_sent(st, gone, peer, "", true));
+	assert_pb_ok(pbb_dr_queue_push(st, peer, h1));
+	assert_pb_ok(pbb_dr_queue_push(st, peer, h2));
+	assert_int_equal(sqlite3_exec(pb_store_sqlite(st), "DELETE FROM messages WHERE event_id = '$gone'", NULL, NULL,
+				      NULL),
+			 SQLITE_OK);
+	queue_of(st, peer, v, sizeof(v));
+	char stale[80];
+	snprintf(stale, sizeof(stale), "- %s", want);
+	assert_string_equal(v, stale); /* the pruned row keeps its place */
 	pb_modem_msg hm;
 	memset(&hm, 0, sizeof(hm));
 	hm.type = PB_MODEM_MSG_REPORT;
@@ -582,9 +628,8 @@ static void test_bridge__report_match(void **state)
 	assert_pb_ok(pb_store_msg_get(st, hrep, &r));
 	assert_int_equal(r->state, PB_STORE_FAILED);
 	pb_store_msg_free(r);
-	assert_pb_ok(pb_store_kv_get(st, "bridge.dr.+4915112345678.fifo", &v));
+	queue_of(st, peer, v, sizeof(v));
 	assert_string_equal(v, want);
-	pb_free(v);
 	/* a box that never reports: the queue keeps the newest 64 rows only */
 	int64_t last = 0;
 	for (int i = 0; i < 70; i++) {
@@ -593,17 +638,189 @@ static void test_bridge__report_match(void **state)
 		last = queue_out(st, ev, "+4930222");
 		assert_pb_ok(pbb_outbound_sent(st, last, "+4930222", "", true));
 	}
-	assert_pb_ok(pb_store_kv_get(st, "bridge.dr.+4930222.fifo", &v));
+	queue_of(st, "+4930222", v, sizeof(v));
 	size_t words = 1;
 	for (const char *q = v; *q; q++)
 		words += *q == ' ';
 	assert_int_equal(words, 64);
 	assert_int_equal(strtoll(strrchr(v, ' ') + 1, NULL, 10), last);
-	pb_free(v);
 	/* reports off: nothing to wait for */
 	int64_t q = queue_out(st, "$q", "+4930111");
 	assert_pb_ok(pbb_outbound_sent(st, q, "+4930111", "5", false));
-	assert_int_equal(pb_store_kv_get(st, "bridge.dr.+4930111.5", &v), PB_ENOTFOUND);
+	assert_int_equal(db_int(st, by_ref, 5, "+4930111"), -1);
+	/* the constraints hold: a reference out of range, a row that is not there */
+	assert_int_equal(pbb_dr_ref_set(st, peer, 256, q), PB_EIO);
+	assert_int_equal(pbb_dr_ref_set(st, peer, 1, 999999), PB_EIO);
+	close_tmp_store(st, dir);
+}
+
+
+/* --- a store made by the bridge before issue 18 --------------------------- */
+
+/* tests/data/bridge/store-before-issue18.sql (how it was made: its header)
+ * into a new database at @path, as that code left it. */
+static void load_old_store(const char *path)
+{
+	size_t len;
+	uint8_t *data = pb_test_read_file(pb_test_data_dir(), "bridge/store-before-issue18.sql", &len);
+	char *sql = malloc(len + 1);
+	memcpy(sql, data, len);
+	sql[len] = '\0';
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	free(sql);
+	free(data);
+}
+
+static int64_t kv_dr_entries(pb_store *st)
+{
+	return db_int(st, "SELECT count(*) FROM kv WHERE key LIKE 'bridge.dr.%' AND ?1 = ?1", 0, NULL);
+}
+
+/* Deliver every journaled report still waiting; how many there were. */
+static int deliver_reports(pb_store *st)
+{
+	pb_store_msg_list *l;
+	assert_pb_ok(pb_store_msg_list_state(st, PB_STORE_INBOUND, PB_STORE_STORED, 0, 0, &l));
+	int n = 0;
+	for (size_t i = 0; i < l->count; i++) {
+		if (pbb_msg_is(st, l->items[i], "report") == 1) {
+			assert_pb_ok(pbb_report_deliver(st, NULL, l->items[i]));
+			n++;
+		}
+	}
+	pb_store_msg_list_free(l);
+	return n;
+}
+
+/* The kv entries and report bodies of before move into the tables in one
+ * transaction; a SIGKILL in the middle leaves the store as it was and the
+ * next start migrates; every waiting report is then delivered exactly once
+ * (issue 18). */
+static void test_bridge__migrates_a_store_of_before_issue18(void **state)
+{
+	(void)state;
+	char *dir = tmpdir(), path[512];
+	snprintf(path, sizeof(path), "%s/old.db", dir);
+	load_old_store(path);
+	pb_store_options o = PB_STORE_OPTIONS_INIT;
+	pb_store *st;
+
+	/* killed during the migration: rolled back */
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		setenv("PBB_TEST_KILL_IN_MIGRATION", "1", 1);
+		if (pb_store_open(&st, path, &o) < 0)
+			_exit(3);
+		pbb_tables_migrate(st);
+		_exit(4); /* not reached: the hook kills */
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	assert_pb_ok(pb_store_open(&st, path, &o));
+	int v = -1;
+	assert_pb_ok(pb_store_app_version(st, "bridge", &v));
+	assert_int_equal(v, 0);
+	assert_int_equal(kv_dr_entries(st), 5);
+	assert_int_equal(db_int(st, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'bridge_%' AND ?1 = ?1", 0, NULL),
+			 0);
+	assert_int_equal(db_int(st, "SELECT count(*) FROM messages WHERE backend = 'at:report' AND ?1 = ?1", 0, NULL), 2);
+
+	/* the next start migrates */
+	assert_pb_ok(pbb_tables_migrate(st));
+	assert_pb_ok(pb_store_app_version(st, "bridge", &v));
+	assert_int_equal(v, 2);
+	assert_int_equal(kv_dr_entries(st), 0);
+	assert_int_equal(db_int(st, "SELECT count(*) FROM kv WHERE key = 'bridge.store_id' AND ?1 = ?1", 0, NULL), 1);
+	const char *p1 = "+4915112345678", *p2 = "+4930222";
+	static const char by_ref[] = "SELECT msg_id FROM bridge_dr_ref WHERE ref = ?1 AND peer = ?2";
+	assert_int_equal(db_int(st, by_ref, 7, p1), 1);
+	assert_int_equal(db_int(st, by_ref, 8, p1), 1);
+	assert_int_equal(db_int(st, by_ref, 9, p1), 4);
+	assert_int_equal(db_int(st, "SELECT count(*) FROM bridge_dr_delivered WHERE msg_id = ?1 AND ref = 7", 1, NULL),
+			 1);
+	char q[256];
+	queue_of(st, p2, q, sizeof(q));
+	assert_string_equal(q, "5 6");
+	assert_int_equal(db_int(st, "SELECT count(*) FROM bridge_report WHERE ?1 = ?1", 0, NULL), 3);
+	assert_int_equal(db_int(st, "SELECT ref FROM bridge_report WHERE msg_id = ?1", 7, NULL), -1);
+	pb_store_msg *r;
+	assert_pb_ok(pb_store_msg_get(st, 3, &r));
+	assert_string_equal(r->body, "delivered");
+	assert_int_equal(pbb_msg_is(st, r, "report"), 1);
+	assert_string_equal(r->backend, "at"); /* the kind is no longer in the backend */
+	pb_store_msg_free(r);
+	assert_pb_ok(pb_store_msg_get(st, 8, &r)); /* a text: its body untouched */
+	assert_string_equal(r->body, "hello from before");
+	assert_string_equal(r->backend, "hilink");
+	assert_int_equal(pbb_msg_is(st, r, "text"), 1);
+	assert_int_equal(r->state, PB_STORE_STORED);
+	pb_store_msg_free(r);
+	assert_pb_ok(pb_store_msg_get(st, 1, &r)); /* an outbound text */
+	assert_string_equal(r->backend, "matrix");
+	assert_int_equal(pbb_msg_is(st, r, "text"), 1);
+	pb_store_msg_free(r);
+	assert_int_equal(db_int(st, "SELECT count(*) FROM bridge_msg_kind WHERE ?1 = ?1", 0, NULL), 8);
+	assert_int_equal(db_int(st, "SELECT count(*) FROM messages WHERE instr(backend, ':') > ?1", 0, NULL), 0);
+
+	/* the two reports that waited are delivered, once */
+	assert_int_equal(deliver_reports(st), 2);
+	assert_int_equal(deliver_reports(st), 0);
+	for (int64_t id = 2; id <= 7; id += 5) {
+		assert_pb_ok(pb_store_msg_get(st, id == 2 ? 3 : 7, &r));
+		assert_int_equal(r->state, PB_STORE_DELIVERED);
+		pb_store_msg_free(r);
+	}
+	/* out #1 had both parts reported: its bookkeeping is gone; #4 waits for
+	 * its report; #5 left the queue with its report, #6 waits */
+	assert_int_equal(db_int(st, "SELECT count(*) FROM bridge_dr_ref WHERE msg_id = ?1", 1, NULL), 0);
+	assert_int_equal(db_int(st, "SELECT count(*) FROM bridge_dr_delivered WHERE msg_id = ?1", 1, NULL), 0);
+	assert_int_equal(db_int(st, by_ref, 9, p1), 4);
+	queue_of(st, p2, q, sizeof(q));
+	assert_string_equal(q, "6");
+
+	/* a row another program journals later (pb-screend's voicemail) is
+	 * adopted when the bridge first reads it: its kind to the table */
+	pb_store_msg_in vm = PB_STORE_MSG_IN_INIT;
+	vm.dir = PB_STORE_INBOUND;
+	vm.state = PB_STORE_STORED;
+	vm.dedup_key = "voicemail:call-1";
+	vm.backend = "screen:voicemail";
+	vm.peer = p2;
+	vm.body = "duration_ms=5000";
+	int64_t vid, oid;
+	assert_pb_ok(pb_store_msg_insert(st, &vm, &vid));
+	vm.dedup_key = "odd:1";
+	vm.backend = "someone:weird";
+	assert_pb_ok(pb_store_msg_insert(st, &vm, &oid));
+	const char *kind;
+	assert_pb_ok(pb_store_msg_get(st, vid, &r));
+	assert_pb_ok(pbb_msg_kind(st, r, &kind));
+	assert_string_equal(kind, "voicemail");
+	pb_store_msg_free(r);
+	assert_pb_ok(pb_store_msg_get(st, vid, &r));
+	assert_string_equal(r->backend, "screen");
+	assert_pb_ok(pbb_msg_kind(st, r, &kind));
+	assert_string_equal(kind, "voicemail");
+	pb_store_msg_free(r);
+	assert_pb_ok(pb_store_msg_get(st, oid, &r)); /* a kind the bridge does not know: left as it is */
+	assert_pb_ok(pbb_msg_kind(st, r, &kind));
+	assert_string_equal(kind, "other");
+	pb_store_msg_free(r);
+	assert_pb_ok(pb_store_msg_get(st, oid, &r));
+	assert_string_equal(r->backend, "someone:weird");
+	pb_store_msg_free(r);
+	pb_store_close(st);
+
+	/* a later start: nothing moves again */
+	assert_pb_ok(pb_store_open(&st, path, &o));
+	assert_pb_ok(pbb_tables_migrate(st));
+	assert_int_equal(db_int(st, "SELECT count(*) FROM bridge_report WHERE ?1 = ?1", 0, NULL), 3);
+	assert_int_equal(deliver_reports(st), 0);
 	close_tmp_store(st, dir);
 }
 
@@ -833,7 +1050,8 @@ static void test_bridge__inbound_journal(void **state)
 	assert_int_equal(r->state, PB_STORE_STORED);
 	assert_string_equal(r->peer, "+4915112345678");
 	assert_string_equal(r->body, "three parts joined");
-	assert_string_equal(r->backend, "at:text");
+	assert_string_equal(r->backend, "at");
+	assert_int_equal(pbb_msg_is(st, r, "text"), 1);
 	pb_store_msg_free(r);
 
 	/* the AT backend's time is the SMSC's, ISO 8601 with its zone: kept as
@@ -876,8 +1094,15 @@ static void test_bridge__inbound_journal(void **state)
 	m.raw_len = 0;
 	assert_int_equal(pbb_inbound_journal(st, "hilink", "DE", &m, &id), 0);
 	assert_pb_ok(pb_store_msg_get(st, id, &r));
-	assert_string_equal(r->backend, "hilink:report");
-	assert_string_equal(r->body, "-1 -1 failed delivery failed");
+	assert_string_equal(r->backend, "hilink");
+	assert_int_equal(pbb_msg_is(st, r, "report"), 1);
+	assert_string_equal(r->body, "delivery failed"); /* the words; what it says: bridge_report */
+	pbb_report rep;
+	assert_pb_ok(pbb_report_get(st, r, &rep));
+	assert_int_equal(rep.ref, -1);
+	assert_int_equal(rep.code, -1);
+	assert_int_equal(rep.status, PBB_DR_FAILED);
+	assert_string_equal(rep.text, "delivery failed");
 	pb_store_msg_free(r);
 	int64_t n;
 	assert_pb_ok(pb_store_msg_count(st, PB_STORE_INBOUND, PB_STORE_STORED, &n));
@@ -1161,7 +1386,8 @@ static void test_bridge__outbound_mms(void **state)
 	assert_int_equal(id, id2);
 	pb_store_msg *r;
 	assert_pb_ok(pb_store_msg_get(st, id, &r));
-	assert_true(pbb_is_mms_row(r));
+	assert_int_equal(pbb_is_mms_row(st, r), 1);
+	assert_string_equal(r->backend, "matrix");
 	assert_int_equal(r->state, PB_STORE_QUEUED);
 	pb_store_attachment_list *al;
 	assert_pb_ok(pb_store_attachment_list_get(st, id, &al));
@@ -1232,6 +1458,7 @@ int main(void)
 		cmocka_unit_test(test_bridge__outbound_mms),
 		cmocka_unit_test(test_bridge__report_read),
 		cmocka_unit_test(test_bridge__report_match),
+		cmocka_unit_test(test_bridge__migrates_a_store_of_before_issue18),
 		cmocka_unit_test(test_bridge__contacts_vcard),
 		cmocka_unit_test(test_bridge__contacts_photo),
 		cmocka_unit_test(test_bridge__contacts_csv),

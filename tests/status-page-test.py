@@ -66,11 +66,20 @@ def midnight(days_ago):
 
 
 # the store the screener made: calls as it logs them, messages as the bridge journals them
+# (the journal row, and its kind in the bridge's table: docs/bridge.md "Store layout")
 calls = {1: 3, 5: 1, 0: 2}          # days ago -> calls
 msgs_in = {1: 2, 3: 4}              # inbound rows delivered (a modem's texts)
 msgs_out = {1: 1}                   # outbound rows sent
 db = sqlite3.connect(store, timeout=30)
 with db:
+    db.execute("CREATE TABLE IF NOT EXISTS bridge_msg_kind (msg_id INTEGER PRIMARY KEY "
+               "REFERENCES messages (id) ON DELETE CASCADE, kind TEXT NOT NULL)")
+
+    def journal(dir_, state, key, backend, kind, t):
+        c = db.execute("INSERT INTO messages (dir, state, dedup_key, backend, created_at, updated_at) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", (dir_, state, key, backend, t, t))
+        db.execute("INSERT INTO bridge_msg_kind (msg_id, kind) VALUES (?, ?)", (c.lastrowid, kind))
+
     for ago, n in calls.items():
         t0, _ = midnight(ago)
         for i in range(n):
@@ -81,20 +90,16 @@ with db:
         t0, _ = midnight(ago)
         for i in range(n):
             k += 1
-            db.execute("INSERT INTO messages (dir, state, dedup_key, backend, created_at, updated_at) "
-                       "VALUES (1, 3, ?, 'at:text', ?, ?)", ("k%d" % k, t0 + 60000, t0 + 60000))
+            journal(1, 3, "k%d" % k, "at", "text", t0 + 60000)
     # a delivery report and a notice delivered the same day do not count as messages
     t0, _ = midnight(1)
-    db.execute("INSERT INTO messages (dir, state, dedup_key, backend, created_at, updated_at) "
-               "VALUES (1, 3, 'r1', 'at:report', ?, ?)", (t0 + 1, t0 + 1))
-    db.execute("INSERT INTO messages (dir, state, dedup_key, backend, created_at, updated_at) "
-               "VALUES (1, 3, 'n1', 'bridge:notice', ?, ?)", (t0 + 1, t0 + 1))
+    journal(1, 3, "r1", "at", "report", t0 + 1)
+    journal(1, 3, "n1", "bridge", "notice", t0 + 1)
     for ago, n in msgs_out.items():
         t0, _ = midnight(ago)
         for i in range(n):
             k += 1
-            db.execute("INSERT INTO messages (dir, state, dedup_key, backend, created_at, updated_at) "
-                       "VALUES (2, 6, ?, 'matrix', ?, ?)", ("o%d" % k, t0 + 7200000, t0 + 7200000))
+            journal(2, 6, "o%d" % k, "matrix", "text", t0 + 7200000)
 db.close()
 
 

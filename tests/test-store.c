@@ -44,6 +44,142 @@ static int teardown(void **state)
 	return 0;
 }
 
+
+/* --- tables of an application ------------------------------------------------------ */
+
+struct app_ud {
+	int calls;
+	bool fail;
+};
+
+/* version 2 of "demo": moves kv "demo.<n>" into its table */
+static int demo_move_kv(pb_store *st, void *userdata)
+{
+	struct app_ud *u = userdata;
+	u->calls++;
+	char *v = NULL;
+	int rc = pb_store_kv_get(st, "demo.1", &v);
+	if (rc == 0) {
+		sqlite3_stmt *s = NULL;
+		assert_int_equal(sqlite3_prepare_v2(pb_store_sqlite(st), "INSERT INTO demo_items (n, text) VALUES (1, ?1)",
+						    -1, &s, NULL),
+				 SQLITE_OK);
+		sqlite3_bind_text(s, 1, v, -1, SQLITE_TRANSIENT);
+		rc = sqlite3_step(s) == SQLITE_DONE ? 0 : PB_EIO;
+		sqlite3_finalize(s);
+		pb_free(v);
+		if (rc == 0)
+			rc = pb_store_kv_delete(st, "demo.1");
+	} else if (rc == PB_ENOTFOUND) {
+		rc = 0;
+	}
+	if (rc == 0 && u->fail)
+		rc = pb_error_set(PB_EIO, "injected failure after the move");
+	return rc;
+}
+
+static const pb_store_app_step demo_steps[] = {
+	{ 1, "CREATE TABLE demo_items (n INTEGER PRIMARY KEY CHECK (n > 0), text TEXT NOT NULL);", NULL },
+	{ 2,
+	  "CREATE TABLE demo_refs (msg_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,"
+	  "  n INTEGER NOT NULL REFERENCES demo_items (n));",
+	  demo_move_kv },
+};
+
+static int64_t count_rows(pb_store *st, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+	assert_int_equal(sqlite3_prepare_v2(pb_store_sqlite(st), sql, -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	int64_t n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return n;
+}
+
+static void test_store__app_schema_runs_versioned_steps_once(void **state)
+{
+	struct fixture *f = *state;
+	struct app_ud u = { 0, false };
+	int v = -1;
+	assert_pb_ok(pb_store_app_version(f->st, "demo", &v));
+	assert_int_equal(v, 0);
+	/* version 1 only, then 2: each step runs once */
+	assert_pb_ok(pb_store_app_schema(f->st, "demo", demo_steps, 1, &u, &v));
+	assert_int_equal(v, 1);
+	assert_pb_ok(pb_store_kv_set(f->st, "demo.1", "one"));
+	assert_pb_ok(pb_store_app_schema(f->st, "demo", demo_steps, 2, &u, &v));
+	assert_int_equal(v, 2);
+	assert_int_equal(u.calls, 1);
+	assert_int_equal(count_rows(f->st, "SELECT count(*) FROM demo_items WHERE text = 'one'"), 1);
+	char *x = NULL;
+	assert_pb_error(pb_store_kv_get(f->st, "demo.1", &x), PB_ENOTFOUND);
+	/* again, and from a second handle: nothing runs */
+	assert_pb_ok(pb_store_app_schema(f->st, "demo", demo_steps, 2, &u, &v));
+	pb_store *st2;
+	assert_pb_ok(pb_store_open(&st2, f->path, NULL));
+	assert_pb_ok(pb_store_app_schema(st2, "demo", demo_steps, 2, &u, &v));
+	assert_int_equal(u.calls, 1);
+	assert_pb_ok(pb_store_app_version(st2, "demo", &v));
+	assert_int_equal(v, 2);
+	/* a program that knows only version 1 meets version 2 tables */
+	assert_pb_error(pb_store_app_schema(st2, "demo", demo_steps, 1, &u, &v), PB_EUNSUPPORTED);
+	assert_non_null(strstr(pb_error_last()->message, "newer"));
+	pb_store_close(st2);
+	/* the constraints hold: CHECK, and the foreign key to the journal */
+	sqlite3 *db = pb_store_sqlite(f->st);
+	assert_int_not_equal(sqlite3_exec(db, "INSERT INTO demo_items (n, text) VALUES (0, 'x')", NULL, NULL, NULL),
+			     SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db, "INSERT INTO demo_refs (msg_id, n) VALUES (424242, 1)", NULL, NULL, NULL),
+			     SQLITE_OK);
+	/* each application has its own version */
+	static const pb_store_app_step other[] = { { 1, "CREATE TABLE other_t (x INTEGER);", NULL } };
+	assert_pb_ok(pb_store_app_schema(f->st, "other", other, 1, NULL, &v));
+	assert_int_equal(v, 1);
+	assert_int_equal(count_rows(f->st, "SELECT count(*) FROM pb_app_schema"), 2);
+}
+
+/* A step that fails rolls back every step of the call (tables, data moved,
+ * the version); the next call starts over and succeeds. */
+static void test_store__app_schema_failure_rolls_back(void **state)
+{
+	struct fixture *f = *state;
+	struct app_ud u = { 0, true };
+	int v = -1;
+	assert_pb_ok(pb_store_kv_set(f->st, "demo.1", "one"));
+	assert_pb_error(pb_store_app_schema(f->st, "demo", demo_steps, 2, &u, &v), PB_EIO);
+	assert_non_null(strstr(pb_error_last()->message, "version 2: injected failure"));
+	assert_int_equal(v, 0);
+	assert_pb_ok(pb_store_app_version(f->st, "demo", &v));
+	assert_int_equal(v, 0);
+	assert_int_equal(count_rows(f->st, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'demo_%'"), 0);
+	char *x = NULL;
+	assert_pb_ok(pb_store_kv_get(f->st, "demo.1", &x));
+	assert_string_equal(x, "one");
+	pb_free(x);
+	/* the handle is usable, outside any transaction */
+	assert_pb_ok(pb_store_begin(f->st));
+	pb_store_rollback(f->st);
+	u.fail = false;
+	assert_pb_ok(pb_store_app_schema(f->st, "demo", demo_steps, 2, &u, &v));
+	assert_int_equal(v, 2);
+	assert_int_equal(count_rows(f->st, "SELECT count(*) FROM demo_items"), 1);
+	/* bad arguments */
+	assert_pb_error(pb_store_app_schema(f->st, "Demo!", demo_steps, 2, &u, &v), PB_EINVAL);
+	assert_pb_error(pb_store_app_schema(f->st, "", demo_steps, 2, &u, &v), PB_EINVAL);
+	static const pb_store_app_step gap[] = { { 1, "SELECT 1;", NULL }, { 3, "SELECT 1;", NULL } };
+	assert_pb_error(pb_store_app_schema(f->st, "gap", gap, 2, NULL, &v), PB_EINVAL);
+	static const pb_store_app_step empty[] = { { 1, NULL, NULL } };
+	assert_pb_error(pb_store_app_schema(f->st, "empty", empty, 1, NULL, &v), PB_EINVAL);
+	/* not inside the caller's transaction */
+	assert_pb_ok(pb_store_begin(f->st));
+	assert_pb_error(pb_store_app_schema(f->st, "other", demo_steps, 1, NULL, &v), PB_ESTATE);
+	pb_store_rollback(f->st);
+	/* bad SQL in a step: its error, naming the application and version */
+	static const pb_store_app_step bad[] = { { 1, "CREATE TABLE nope (", NULL } };
+	assert_int_not_equal(pb_store_app_schema(f->st, "bad", bad, 1, NULL, &v), 0);
+	assert_non_null(strstr(pb_error_last()->message, "application bad, version 1"));
+}
+
 /* --- the same cases against PostgreSQL --------------------------------------------- */
 
 /*
@@ -1534,6 +1670,9 @@ static void test_store__pg_opens_migrates_and_refuses_sqlite_only_calls(void **s
 	assert_pb_error(pb_store_attachment_add(f->st, 1, "x", 1, NULL, NULL, hash), PB_EUNSUPPORTED);
 	assert_null(pb_store_attachment_path(f->st, "982d9e3eb996f559e633f4d194def3761d909f5a3b647d1a851fead67c32c9d1"));
 	assert_pb_error(pb_store_backup(f->st, "/nonexistent/x.db", NULL), PB_EUNSUPPORTED);
+	static const pb_store_app_step app[] = { { 1, "CREATE TABLE t (x INTEGER);", NULL } };
+	assert_pb_error(pb_store_app_schema(f->st, "demo", app, 1, NULL, NULL), PB_EUNSUPPORTED);
+	assert_null(pb_store_sqlite(f->st));
 	assert_pb_error(pb_store_contact_set(f->st, "+4930123456", "A", NULL), PB_EUNSUPPORTED);
 	int64_t per_day[2];
 	assert_pb_error(pb_store_msg_daily(f->st, PB_STORE_INBOUND, PB_STORE_DELIVERED, NULL, 0, 2, per_day),
@@ -1768,6 +1907,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store__allocation_failures_are_clean, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__backup_is_a_consistent_copy_with_attachments, setup, teardown),
 		cmocka_unit_test(test_store__phone_normalises_to_e164),
+		cmocka_unit_test_setup_teardown(test_store__app_schema_runs_versioned_steps_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__app_schema_failure_rolls_back, setup, teardown),
 	};
 #ifdef HAVE_PG
 	if (getenv("PB_TEST_PG_HOST")) {

@@ -87,7 +87,9 @@ def call(own, *args):
 
 def journal():
     db = sqlite3.connect(store)
-    rows = db.execute("SELECT peer FROM messages WHERE backend = 'screen:voicemail'").fetchall()
+    # pb-screend writes "screen:voicemail"; pb-bridged, when it takes the row, keeps
+    # the kind in its table and the backend "screen" (docs/bridge.md "Store layout")
+    rows = db.execute("SELECT peer FROM messages WHERE backend IN ('screen:voicemail', 'screen')").fetchall()
     db.close()
     return rows
 

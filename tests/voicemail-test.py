@@ -123,7 +123,9 @@ def speak(port):
 
 
 def voicemail_rows():
-    return db_rows("SELECT id, state, peer, body FROM messages WHERE backend = 'screen:voicemail' ORDER BY id")
+    # pb-screend writes "screen:voicemail"; pb-bridged, when it takes the row, keeps
+    # the kind in its table and the backend "screen" (docs/bridge.md "Store layout")
+    return db_rows("SELECT id, state, peer, body FROM messages WHERE backend IN ('screen:voicemail', 'screen') ORDER BY id")
 
 
 try:
@@ -177,7 +179,7 @@ try:
     # --- a crash between the post and "delivered": once ----------------------------
     bridged.kill()
     db = sqlite3.connect(store)
-    db.execute("UPDATE messages SET state = 2 WHERE backend = 'screen:voicemail'")
+    db.execute("UPDATE messages SET state = 2 WHERE backend IN ('screen:voicemail', 'screen')")
     db.commit()
     db.close()
     bridged.start()

@@ -199,6 +199,12 @@ static pb_store *open_store(pbb *b)
 		pbb_log(PB_LOG_ERROR, "store %s: %s", b->cfg->store_path, last_error());
 		return NULL;
 	}
+	/* the bridge's own tables: created or migrated in place (a no-op
+	 * once done; the first handle of a start does it) */
+	if (pbb_tables_migrate(st) < 0) {
+		pb_store_close(st);
+		return NULL;
+	}
 	return st;
 }
 
@@ -454,7 +460,12 @@ static void send_outbound(pbb *b, pb_store *st, pb_modem *m, int64_t *retry_at, 
 	bool changed = false;
 	for (size_t i = 0; i < l->count && !stopping(b); i++) {
 		const pb_store_msg *r = l->items[i];
-		if (pbb_is_mms_row(r))
+		int mms = pbb_is_mms_row(st, r);
+		if (mms < 0) {
+			pbb_log(PB_LOG_ERROR, "journal: out #%lld: %s", (long long)r->id, last_error());
+			break;
+		}
+		if (mms)
 			continue; /* the MMS thread's (mms_main) */
 		/* committed before the modem sees it: a crash from here on leaves
 		 * "sending", which the next start turns into "unknown" */
@@ -536,14 +547,14 @@ static int settle_sent(pbb *b, pb_store *st, const pb_store_msg *r, const pb_mod
 	in.dir = PB_STORE_INBOUND;
 	in.state = PB_STORE_STORED;
 	in.dedup_key = key;
-	in.backend = "bridge:notice";
+	in.backend = "bridge";
 	in.peer = r->peer;
 	in.body = text;
 	int rc = pb_store_begin(st);
 	if (rc < 0)
 		return rc;
 	rc = pb_store_msg_transition(st, r->id, PB_STORE_SENT, "-", "settled by the router's sent box");
-	if (rc == 0 && (rc = pb_store_msg_insert(st, &in, NULL)) == PB_EEXISTS)
+	if (rc == 0 && (rc = pbb_journal_insert(st, &in, "notice", NULL)) == PB_EEXISTS)
 		rc = 0;
 	if (rc < 0) {
 		pb_store_rollback(st);
@@ -563,7 +574,7 @@ static int settle_sent(pbb *b, pb_store *st, const pb_store_msg *r, const pb_mod
  * entry to the same number with the same text, dated no earlier than ten
  * minutes before the row was written (the clocks may differ), each entry
  * settling one row. Found: "sent", and a notice in its room (an inbound row
- * "bridge:notice", journaled like a message). Not found: it stays
+ * of backend "bridge" and kind "notice", journaled like a message). Not found: it stays
  * uncertain; the router may not keep sent messages, so absence proves
  * nothing and only the owner's !resend sends it again.
  */
@@ -589,7 +600,7 @@ static void settle_uncertain(pbb *b, pb_store *st, pb_modem *m)
 		goto out;
 	for (size_t i = 0; i < l->count; i++) {
 		const pb_store_msg *r = l->items[i];
-		if (pbb_is_mms_row(r) || !r->peer)
+		if (pbb_is_mms_row(st, r) != 0 || !r->peer)
 			continue;
 		for (size_t j = 0; j < box.count; j++) {
 			const pb_modem_msg *e = &box.items[j];
@@ -763,12 +774,6 @@ static int send_as(pbb *b, pb_matrix *mx, const char *peer, const char *room, co
 	if (as)
 		pb_matrix_act_as(mx, NULL);
 	return rc;
-}
-
-static bool has_suffix(const char *s, const char *suf)
-{
-	size_t n = s ? strlen(s) : 0, k = strlen(suf);
-	return n >= k && !strcmp(s + n - k, suf);
 }
 
 
@@ -1077,7 +1082,7 @@ static int64_t fetch_rows(pbb *b, pb_store *st, pb_mmsc *mmsc)
 		for (size_t i = 0; i < l->count && !stopping(b); i++) {
 			const pb_store_msg *r = l->items[i];
 			after = r->id;
-			if (has_suffix(r->backend, ":mms") && fetch_one(b, st, mmsc, r, &due) < 0) {
+			if (pbb_msg_is(st, r, "mms") != 0 && fetch_one(b, st, mmsc, r, &due) < 0) {
 				pbb_log(PB_LOG_ERROR, "journal: in #%lld: %s", (long long)r->id, last_error());
 				due = now_wall_ms() + 5000;
 				more = false;
@@ -1235,12 +1240,6 @@ out:
 	return rc;
 }
 
-/* The kind of a journal row for the metrics: what its backend says after ':'. */
-static const char *row_kind(const pb_store_msg *r)
-{
-	const char *k = r->backend ? strchr(r->backend, ':') : NULL;
-	return k && k[1] ? k + 1 : "sms";
-}
 
 /* Deliver stored inbound rows in order; stop at the first failure (order). */
 static int deliver_page(pbb *b, pb_store *st, pb_matrix *mx, int64_t *after, size_t *count)
@@ -1253,13 +1252,16 @@ static int deliver_page(pbb *b, pb_store *st, pb_matrix *mx, int64_t *after, siz
 	for (size_t i = 0; i < l->count && !stopping(b); i++) {
 		const pb_store_msg *r = l->items[i];
 		*after = r->id;
-		if (has_suffix(r->backend, ":report")) { /* a delivery report: reports.c */
+		const char *kind;
+		if ((rc = pbb_msg_kind(st, r, &kind)) < 0)
+			break;
+		if (!strcmp(kind, "report")) { /* a delivery report: reports.c */
 			if ((rc = pbb_report_deliver_cfg(b->cfg, st, mx, r)) < 0)
 				break;
 			continue;
 		}
 		char *room = NULL;
-		bool mms = has_suffix(r->backend, ":mms"); /* its room is known once it is fetched */
+		bool mms = !strcmp(kind, "mms"); /* its room is known once it is fetched */
 		if (!mms && (rc = room_for(b, st, mx, r->peer ? r->peer : "unknown", &room)) < 0) {
 			pbb_log(PB_LOG_WARNING, "in #%lld: no room for %s: %s", (long long)r->id,
 				r->peer ? r->peer : "?", last_error());
@@ -1269,7 +1271,7 @@ static int deliver_page(pbb *b, pb_store *st, pb_matrix *mx, int64_t *after, siz
 		const char *error = NULL;
 		pbb_txn_id(txn, sizeof(txn), b->store_id, "in", r->id);
 		const char *msgtype = "m.text", *body = r->body ? r->body : "";
-		if (has_suffix(r->backend, ":incomplete")) {
+		if (!strcmp(kind, "incomplete")) {
 			snprintf(text, sizeof(text), "%s\n(incomplete: parts of this message never arrived)", body);
 			body = text;
 		} else if (mms && (rc = mms_fetch_status(b, st, r, why, sizeof(why))) == 1) {
@@ -1292,7 +1294,7 @@ static int deliver_page(pbb *b, pb_store *st, pb_matrix *mx, int64_t *after, siz
 		} else if (mms && rc < 0) {
 			pbb_log(PB_LOG_ERROR, "journal: in #%lld: %s", (long long)r->id, last_error());
 			break;
-		} else if (has_suffix(r->backend, ":voicemail") &&
+		} else if (!strcmp(kind, "voicemail") &&
 			   (rc = pbb_voicemail_deliver(st, mx, b->crypto, r, room, txn, &mms_event, why,
 						       sizeof(why))) <= 0) {
 			/* pb-screend's recording (voicemail.c): m.audio in the caller's room */
@@ -1309,7 +1311,7 @@ static int deliver_page(pbb *b, pb_store *st, pb_matrix *mx, int64_t *after, siz
 			if (rc < 0)
 				break;
 			continue;
-		} else if (has_suffix(r->backend, ":voicemail")) {
+		} else if (!strcmp(kind, "voicemail")) {
 			msgtype = "m.notice";
 			snprintf(text, sizeof(text), "A voicemail from %s could not be posted: %s. It is kept in the "
 				 "journal as row %lld.", r->peer ? r->peer : "an unknown caller", why, (long long)r->id);
@@ -1323,9 +1325,9 @@ static int deliver_page(pbb *b, pb_store *st, pb_matrix *mx, int64_t *after, siz
 				 (long long)r->id);
 			body = text;
 			error = why;
-		} else if (has_suffix(r->backend, ":notice")) {
+		} else if (!strcmp(kind, "notice")) {
 			msgtype = "m.notice"; /* the bridge's own word about a message (settle_sent) */
-		} else if (!has_suffix(r->backend, ":text")) {
+		} else if (strcmp(kind, "text") != 0) {
 			msgtype = "m.notice";
 			snprintf(text, sizeof(text), "An entry the bridge cannot read arrived (kept as row %lld).",
 				 (long long)r->id);
@@ -1342,7 +1344,7 @@ static int deliver_page(pbb *b, pb_store *st, pb_matrix *mx, int64_t *after, siz
 			rc = pb_store_msg_transition(st, r->id, PB_STORE_DELIVERED, event, error);
 			pbb_log(PB_LOG_INFO, "in #%lld: delivered to %s as %s", (long long)r->id, room, event);
 			if (rc == 0)
-				pbd_metric_add("pb_bridge_messages_total", 1, "direction", "in", "kind", row_kind(r),
+				pbd_metric_add("pb_bridge_messages_total", 1, "direction", "in", "kind", kind,
 					       "outcome", error ? "failed" : "delivered", NULL);
 		} else {
 			pbb_log(PB_LOG_WARNING, "in #%lld: matrix: %s (will retry)", (long long)r->id, last_error());
@@ -1700,14 +1702,20 @@ static int command(sync_ctx *sc, const pb_matrix_event *ev)
 		pb_store_msg_in in = PB_STORE_MSG_IN_INIT;
 		in.dir = PB_STORE_OUTBOUND;
 		in.state = PB_STORE_QUEUED;
-		in.backend = "matrix:cmd"; /* its event is in the control room */
+		in.backend = "matrix"; /* kind "cmd": its event is in the control room */
 		in.peer = num;
 		in.room = room;
 		in.event_id = ev->event_id;
 		in.body = p + n + 1;
 		in.sent_at = ev->origin_server_ts;
 		int64_t id;
-		rc = pb_store_msg_insert(sc->st, &in, &id);
+		if ((rc = pb_store_begin(sc->st)) == 0) {
+			rc = pbb_journal_insert(sc->st, &in, "cmd", &id);
+			if (rc == 0)
+				rc = pb_store_commit(sc->st);
+			else
+				pb_store_rollback(sc->st);
+		}
 		pb_free(room);
 		if (rc < 0 && rc != PB_EEXISTS)
 			return rc;
@@ -1776,7 +1784,7 @@ static int queue_failed(sync_ctx *sc, const pb_matrix_event *ev, const char *pee
 	int rc = pb_store_begin(sc->st);
 	if (rc < 0)
 		return rc;
-	rc = pb_store_msg_insert(sc->st, &in, &id);
+	rc = pbb_journal_insert(sc->st, &in, "text", &id);
 	if (rc == 0)
 		rc = pb_store_msg_transition(sc->st, id, PB_STORE_FAILED, NULL, error);
 	if (rc < 0) {
@@ -2155,7 +2163,13 @@ static int on_event(const pb_matrix_event *ev, void *ud)
 	in.body = ev->body ? ev->body : "";
 	in.sent_at = ev->origin_server_ts;
 	int64_t id = 0;
-	rc = pb_store_msg_insert(sc->st, &in, &id);
+	if ((rc = pb_store_begin(sc->st)) == 0) {
+		rc = pbb_journal_insert(sc->st, &in, "text", &id);
+		if (rc == 0)
+			rc = pb_store_commit(sc->st);
+		else
+			pb_store_rollback(sc->st);
+	}
 	if (rc == 0) {
 		pbb_log(PB_LOG_INFO, "out #%lld: %s to %s queued", (long long)id, ev->msgtype, c->number);
 		pbd_metric_add("pb_bridge_messages_total", 1, "direction", "out", "kind", "text", "outcome", "received",
@@ -2357,7 +2371,13 @@ static void send_mms_rows(pbb *b, pb_store *st, pb_mmsc *mmsc)
 		for (size_t i = 0; i < l->count && !stopping(b); i++) {
 			const pb_store_msg *r = l->items[i];
 			after = r->id;
-			if (!pbb_is_mms_row(r))
+			int mms = pbb_is_mms_row(st, r);
+			if (mms < 0) {
+				pbb_log(PB_LOG_ERROR, "journal: out #%lld: %s", (long long)r->id, last_error());
+				more = false;
+				break;
+			}
+			if (!mms)
 				continue;
 			int sent = pbb_mms_send_row(st, mmsc, r);
 			if (sent < 0) {

@@ -189,11 +189,39 @@ int64_t pbb_box_time_ms(const pb_modem_msg *m);
  * Journal one message the modem reported: a row in state "stored" (text
  * messages), with the raw bytes as an attachment for other kinds.
  * @param id receives the row id (also for a known message)
- * Delivery reports become rows "<backend>:report" (body: pbb_report_body()).
+ * The row's backend is @p backend, its kind ("text", "incomplete", "mms",
+ * "report", "other") a row of bridge_msg_kind. Delivery reports' body is
+ * what the network said; the rest is in the table bridge_report
+ * (pbb_report_put()).
  * @return 0 (new row), PB_EEXISTS (already journaled), or a negative PB_E* code
  */
 int pbb_inbound_journal(pb_store *st, const char *backend, const char *region,
 			const pb_modem_msg *m, int64_t *id);
+
+/* --- the bridge's tables in the store (tables.c) --------------------------- */
+
+/**
+ * Bring the bridge's own tables (application "bridge" of
+ * pb_store_app_schema()) to this program's version, moving what earlier
+ * versions kept in kv and journal bodies, in one transaction. Run at every
+ * open of the store; a no-op once done. @return 0 or a negative code (logged)
+ */
+int pbb_tables_migrate(pb_store *st);
+/**
+ * Journal a row (pb_store_msg_insert()) and its kind (table
+ * bridge_msg_kind: "text", "incomplete", "mms", "report", "other",
+ * "notice", "cmd", "voicemail"), in the caller's transaction.
+ * @return 0, PB_EEXISTS (the row was journaled before: *id is its id), or a negative code
+ */
+int pbb_journal_insert(pb_store *st, const pb_store_msg_in *in, const char *kind, int64_t *id);
+/** The kind of row @p r (static): "other" for a row without one. A row of
+ *  another writer with its kind after a colon in the backend (pb-screend's
+ *  "screen:voicemail") is adopted first: the kind to the table, the backend
+ *  cut at the colon, one commit; not inside the caller's transaction.
+ *  @return 0 or a negative code */
+int pbb_msg_kind(pb_store *st, const pb_store_msg *r, const char **kind);
+/** Is row @p r of @p kind? @return 1, 0, or a negative code */
+int pbb_msg_is(pb_store *st, const pb_store_msg *r, const char *kind);
 
 /* --- delivery reports (reports.c) ---------------------------------------- */
 
@@ -255,8 +283,30 @@ int pbb_send_progress_clear(pb_store *st, int64_t row);
  * reference), all in one transaction.
  */
 int pbb_outbound_sent(pb_store *st, int64_t id, const char *peer, const char *refs, bool await_report);
+/* The bookkeeping of delivery reports, rows of the bridge's tables (in the
+ * caller's transaction; docs/bridge.md, "Store layout"). */
+/** (peer, reference) -> outbound row @p id. */
+int pbb_dr_ref_set(pb_store *st, const char *peer, int ref, int64_t id);
+/** The row waiting for (peer, reference): *id 0 when none. */
+int pbb_dr_ref_get(pb_store *st, const char *peer, int ref, int64_t *id);
+/** Forget the references and delivered parts of row @p id. */
+int pbb_dr_forget(pb_store *st, int64_t id);
+/** Queue row @p id behind the earlier ones to @p peer (box without references); keeps the newest 64. */
+int pbb_dr_queue_push(pb_store *st, const char *peer, int64_t id);
+/** The oldest queued entry of @p peer: *seq 0 when none, *id 0 when its row is gone. */
+int pbb_dr_queue_head(pb_store *st, const char *peer, int64_t *seq, int64_t *id);
+/** Remove queue entry @p seq. */
+int pbb_dr_queue_drop(pb_store *st, int64_t seq);
+/** Part @p ref of row @p id was reported delivered (idempotent). */
+int pbb_dr_delivered_add(pb_store *st, int64_t id, int ref);
+/** The parts of row @p id reported delivered, up to @p max into @p refs. */
+int pbb_dr_delivered(pb_store *st, int64_t id, int *refs, size_t max, size_t *n);
+/** Journal what report row @p msg_id says (in the transaction that inserts the row). */
+int pbb_report_put(pb_store *st, int64_t msg_id, const pbb_report *rep);
+/** What report row @p row says (text: its body). @return 0, PB_EMALFORMED (not a readable report), PB_EIO */
+int pbb_report_get(pb_store *st, const pb_store_msg *row, pbb_report *rep);
 /**
- * Show one journaled report (an inbound row "<backend>:report") in Matrix:
+ * Show one journaled report (an inbound row of kind "report") in Matrix:
  * the reaction PBB_DR_REACTION on the sent message's event once every part
  * is delivered, or a notice when one failed or expired; then the row is
  * "delivered". A report for no message of ours is logged and dropped
@@ -360,7 +410,7 @@ int pbb_calls_follow_log(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *s
 void pbb_calls_log_close(pbb_calls_log *log);
 
 /**
- * Post a voicemail row of pb-screend (backend "screen:voicemail") in
+ * Post a voicemail row of pb-screend (kind "voicemail") in
  * @p room: its recording read from the store (a regular file of the size
  * its row says, at most 16 MiB, hash checked), uploaded (encrypted when
  * the room is, @p crypto may be NULL), then one m.audio with duration,
@@ -487,10 +537,10 @@ int pbb_room_scan(const pbb_config *cfg, pb_store *st, pb_matrix *mx, int *adopt
 /* --- outbound MMS (mms-out.c) ------------------------------------------------ */
 
 /** Journal backend of an outbound row that leaves as an MMS. */
-#define PBB_MMS_BACKEND "matrix:mms"
+#define PBB_MMS_BACKEND "matrix" /* kind "mms" */
 
-/** Is @p r an outbound row for the MMSC (not the modem)? */
-bool pbb_is_mms_row(const pb_store_msg *r);
+/** Is @p r an outbound row for the MMSC (not the modem)? @return 1, 0, or a negative code */
+int pbb_is_mms_row(pb_store *st, const pb_store_msg *r);
 
 /** An outbound MMS to journal (every pointer borrowed). */
 typedef struct pbb_outbound_mms {

@@ -571,26 +571,28 @@ int pbb_inbound_journal(pb_store *st, const char *backend, const char *region,
 		kind = "other";
 		break;
 	}
-	char key[512], peer[PB_PHONE_MAX], be[64], report[160] = "";
+	char key[512], peer[PB_PHONE_MAX], report[160] = "";
+	pbb_report rep;
+	bool readable = false;
 	if (m->type == PB_MODEM_MSG_REPORT) {
-		pbb_report rep;
+		/* what it says goes to the table bridge_report; the body keeps
+		 * the network's words (or why it could not be read) */
 		if (pbb_report_read(m, &rep) < 0)
 			snprintf(report, sizeof(report), "? unreadable: %s", pb_error_last()->message);
-		else
-			pbb_report_body(&rep, report, sizeof(report));
+		else if ((readable = true))
+			snprintf(report, sizeof(report), "%s", rep.text[0] ? rep.text : pbb_report_status_name(rep.status));
 	}
 	pbb_inbound_key(key, sizeof(key), backend, m);
 	pb_phone_kind pk;
 	const char *number = m->number ? m->number : "unknown";
 	if (pb_phone_normalize(peer, sizeof(peer), number, region, &pk) < 0)
 		snprintf(peer, sizeof(peer), "%s", number);
-	snprintf(be, sizeof(be), "%s:%s", backend, kind);
 
 	pb_store_msg_in in = PB_STORE_MSG_IN_INIT;
 	in.dir = PB_STORE_INBOUND;
 	in.state = PB_STORE_STORED;
 	in.dedup_key = key;
-	in.backend = be;
+	in.backend = backend;
 	in.backend_id = m->id;
 	in.peer = peer;
 	in.body = report[0] ? report : m->text ? m->text : "";
@@ -599,7 +601,9 @@ int pbb_inbound_journal(pb_store *st, const char *backend, const char *region,
 	int rc = pb_store_begin(st);
 	if (rc < 0)
 		return rc;
-	rc = pb_store_msg_insert(st, &in, id);
+	rc = pbb_journal_insert(st, &in, kind, id);
+	if (rc == 0 && readable)
+		rc = pbb_report_put(st, *id, &rep);
 	if (rc == 0 && m->raw && m->raw_len && m->type != PB_MODEM_MSG_TEXT) {
 		/* the bytes the box gave, so that nothing is lost when the entry goes */
 		const char *ct = m->type == PB_MODEM_MSG_MMS ? "application/vnd.wap.mms-message"

@@ -4,7 +4,7 @@
  * (see bridge.h and docs/bridge.md).
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- *   sync thread  media downloaded -> row "queued" (backend PBB_MMS_BACKEND)
+ *   sync thread  media downloaded -> row "queued" (kind "mms")
  *                + attachments (media, caption as text/plain), one commit
  *   MMS thread   "sending" (committed) -> M-Send.req -> M-Send.conf
  *                -> "sent" (Message-ID) | "failed" (the MMSC's reason)
@@ -29,9 +29,9 @@ static const char *last_error(void)
 	return e && e->message[0] ? e->message : "unknown error";
 }
 
-bool pbb_is_mms_row(const pb_store_msg *r)
+int pbb_is_mms_row(pb_store *st, const pb_store_msg *r)
 {
-	return r->dir == PB_STORE_OUTBOUND && r->backend && !strcmp(r->backend, PBB_MMS_BACKEND);
+	return r->dir == PB_STORE_OUTBOUND ? pbb_msg_is(st, r, "mms") : 0;
 }
 
 int pbb_outbound_mms_journal(pb_store *st, const pbb_outbound_mms *in, int64_t *id)
@@ -48,7 +48,7 @@ int pbb_outbound_mms_journal(pb_store *st, const pbb_outbound_mms *in, int64_t *
 	int rc = pb_store_begin(st);
 	if (rc < 0)
 		return rc;
-	rc = pb_store_msg_insert(st, &m, id);
+	rc = pbb_journal_insert(st, &m, "mms", id);
 	if (rc == 0 && in->data)
 		rc = pb_store_attachment_add(st, *id, in->data, in->len,
 					     in->content_type ? in->content_type : "application/octet-stream",

@@ -4,16 +4,18 @@
  * a reaction (delivered) or a notice (failed, expired) on the Matrix event
  * of the message that was sent. See docs/bridge.md, "Delivery reports".
  *
- * The state lives in the store only:
+ * The state lives in the store only, in the bridge's tables (tables.c,
+ * docs/bridge.md "Store layout"):
  *   outbound row ref               "12,13,14": the references of its parts
  *                                  ("-" when the box gives none)
- *   kv bridge.dr.<peer>.<ref>      the outbound row a reference belongs to
+ *   bridge_dr_ref                  (peer, reference) -> the outbound row
  *                                  (written by the modem thread when sent)
- *   kv bridge.dr.<peer>.fifo       "id id ...": rows sent through a box that
- *                                  gives no reference (HiLink), oldest first
- *   kv bridge.dr.<id>.ok           "12,13": parts reported delivered so far
- *   inbound row "<backend>:report" the report itself, journaled before the
- *                                  modem deletes it; body "REF CODE STATUS TEXT"
+ *   bridge_dr_queue                rows sent to a number through a box
+ *                                  that gives no reference (HiLink), in order
+ *   bridge_dr_delivered            the parts reported delivered so far
+ *   inbound row of kind "report"   the report itself, journaled before the
+ *                                  modem deletes it (body: the network's
+ *                                  words), with its bridge_report row
  * Every change to these is one transaction; the Matrix send before it uses
  * a transaction id derived from the outbound row, so a crash in between
  * repeats the send without doubling it.
@@ -25,8 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define FIFO_MAX 64 /* rows kept waiting per number on a box without references */
 
 static const char *const status_names[] = { "delivered", "pending", "failed", "expired" };
 
@@ -199,45 +199,6 @@ static size_t split_refs(const char *s, int *refs, size_t max)
 	return n;
 }
 
-static int fifo_change(pb_store *st, const char *peer, int64_t add, int64_t *popped)
-{
-	char key[128], *v = NULL;
-	snprintf(key, sizeof(key), "bridge.dr.%s.fifo", peer);
-	int rc = pb_store_kv_get(st, key, &v);
-	if (rc < 0 && rc != PB_ENOTFOUND)
-		return rc;
-	pb_buf nb = PB_BUF_INIT;
-	const char *rest = v ? v : "";
-	if (popped) {
-		char *end;
-		*popped = strtoll(rest, &end, 10);
-		if (end == rest)
-			*popped = 0;
-		rest = end;
-		while (*rest == ' ')
-			rest++;
-	}
-	if (add > 0) {
-		/* a box that never reports (its setting off) must not grow the
-		 * list for ever: keep the newest FIFO_MAX */
-		size_t n = 1;
-		for (const char *q = rest; *q; q++)
-			n += *q == ' ';
-		for (; n >= FIFO_MAX && *rest; n--) {
-			const char *sp = strchr(rest, ' ');
-			rest = sp ? sp + 1 : rest + strlen(rest);
-		}
-	}
-	rc = pb_buf_puts(&nb, rest);
-	if (rc == 0 && add > 0)
-		rc = pb_buf_printf(&nb, "%s%lld", nb.len ? " " : "", (long long)add);
-	if (rc == 0)
-		rc = nb.len ? pb_store_kv_set(st, key, pb_buf_cstr(&nb)) : pb_store_kv_delete(st, key);
-	pb_buf_dispose(&nb);
-	pb_free(v);
-	return rc;
-}
-
 int pbb_outbound_sent(pb_store *st, int64_t id, const char *peer, const char *refs, bool await_report)
 {
 	int r[255];
@@ -247,14 +208,10 @@ int pbb_outbound_sent(pb_store *st, int64_t id, const char *peer, const char *re
 		return rc;
 	rc = pb_store_msg_transition(st, id, PB_STORE_SENT, refs && refs[0] ? refs : "-", NULL);
 	if (rc == 0 && await_report && peer) {
-		char key[128], val[32];
-		snprintf(val, sizeof(val), "%lld", (long long)id);
-		for (size_t i = 0; i < n && rc == 0; i++) {
-			snprintf(key, sizeof(key), "bridge.dr.%s.%d", peer, r[i]);
-			rc = pb_store_kv_set(st, key, val);
-		}
+		for (size_t i = 0; i < n && rc == 0; i++)
+			rc = pbb_dr_ref_set(st, peer, r[i], id);
 		if (n == 0 && rc == 0)
-			rc = fifo_change(st, peer, id, NULL);
+			rc = pbb_dr_queue_push(st, peer, id);
 	}
 	if (rc < 0) {
 		pb_store_rollback(st);
@@ -264,76 +221,27 @@ int pbb_outbound_sent(pb_store *st, int64_t id, const char *peer, const char *re
 }
 
 /* The outbound row a report belongs to: by reference, or the oldest one
- * sent to the number through a box without references. 0 when none. */
-static int find_outbound(pb_store *st, const char *peer, const pbb_report *rep, int64_t *id)
+ * sent to the number through a box without references (*seq: its queue
+ * entry; *id 0 when that row is gone). *id 0 when none. */
+static int find_outbound(pb_store *st, const char *peer, const pbb_report *rep, int64_t *id, int64_t *seq)
 {
 	*id = 0;
-	char key[128], *v = NULL;
+	*seq = 0;
 	if (rep->ref >= 0)
-		snprintf(key, sizeof(key), "bridge.dr.%s.%d", peer, rep->ref);
-	else
-		snprintf(key, sizeof(key), "bridge.dr.%s.fifo", peer);
-	int rc = pb_store_kv_get(st, key, &v);
-	if (rc == PB_ENOTFOUND)
-		return 0;
+		return pbb_dr_ref_get(st, peer, rep->ref, id);
+	return pbb_dr_queue_head(st, peer, seq, id);
+}
+
+/* Has every part been reported delivered, counting @p ref? */
+static int parts_done(pb_store *st, const pb_store_msg *o, int ref, bool *all)
+{
+	int want[255], have[256];
+	size_t nwant = split_refs(o->ref, want, 255), nhave = 0;
+	int rc = pbb_dr_delivered(st, o->id, have, 255, &nhave);
 	if (rc < 0)
 		return rc;
-	*id = strtoll(v, NULL, 10);
-	pb_free(v);
-	return 0;
-}
-
-/* Forget the row's references (only where they still point at it: a
- * reference may have been reused by a later message). In the caller's
- * transaction. */
-static int forget(pb_store *st, const pb_store_msg *o, bool by_fifo)
-{
-	int r[255];
-	size_t n = split_refs(o->ref, r, 255);
-	char key[128], want[32], *v = NULL;
-	snprintf(want, sizeof(want), "%lld", (long long)o->id);
-	int rc = 0;
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		snprintf(key, sizeof(key), "bridge.dr.%s.%d", o->peer, r[i]);
-		if (pb_store_kv_get(st, key, &v) == 0 && !strcmp(v, want))
-			rc = pb_store_kv_delete(st, key);
-		pb_free(v);
-		v = NULL;
-	}
-	if (rc == 0 && by_fifo) {
-		int64_t first = 0;
-		rc = fifo_change(st, o->peer, 0, &first);
-	}
-	snprintf(key, sizeof(key), "bridge.dr.%lld.ok", (long long)o->id);
-	if (rc == 0)
-		rc = pb_store_kv_delete(st, key);
-	return rc;
-}
-
-/* Has every part been reported delivered? Adds @p ref to the row's list. */
-static int parts_done(pb_store *st, const pb_store_msg *o, int ref, bool *all, char *list, size_t size)
-{
-	int want[255], have[255];
-	size_t nwant = split_refs(o->ref, want, 255);
-	char key[128], *v = NULL;
-	snprintf(key, sizeof(key), "bridge.dr.%lld.ok", (long long)o->id);
-	int rc = pb_store_kv_get(st, key, &v);
-	if (rc < 0 && rc != PB_ENOTFOUND)
-		return rc;
-	size_t nhave = split_refs(v, have, 255);
-	pb_free(v);
-	bool known = false;
-	for (size_t i = 0; i < nhave; i++)
-		known |= have[i] == ref;
-	if (!known && ref >= 0 && nhave < 255)
+	if (ref >= 0)
 		have[nhave++] = ref;
-	size_t used = 0;
-	list[0] = '\0';
-	for (size_t i = 0; i < nhave; i++) {
-		int w = snprintf(list + used, size - used, "%s%d", i ? "," : "", have[i]);
-		if (w > 0 && (size_t)w < size - used)
-			used += (size_t)w;
-	}
 	size_t got = 0;
 	for (size_t i = 0; i < nwant; i++)
 		for (size_t j = 0; j < nhave; j++)
@@ -347,18 +255,18 @@ static int parts_done(pb_store *st, const pb_store_msg *o, int ref, bool *all, c
 
 /* Finish with the report row (and, when @p final, the outbound row's
  * bookkeeping) in one transaction. */
-static int settle(pb_store *st, const pb_store_msg *rep_row, const pb_store_msg *o, bool final, bool by_fifo,
-		  const char *ok_list, int to, const char *ref, const char *error)
+static int settle(pb_store *st, const pb_store_msg *rep_row, const pb_store_msg *o, bool final, int64_t seq,
+		  int part, int to, const char *ref, const char *error)
 {
 	int rc = pb_store_begin(st);
 	if (rc < 0)
 		return rc;
-	if (o && final)
-		rc = forget(st, o, by_fifo);
-	else if (o && ok_list) {
-		char key[128];
-		snprintf(key, sizeof(key), "bridge.dr.%lld.ok", (long long)o->id);
-		rc = pb_store_kv_set(st, key, ok_list);
+	if (o && final) {
+		rc = pbb_dr_forget(st, o->id);
+		if (rc == 0 && seq > 0)
+			rc = pbb_dr_queue_drop(st, seq);
+	} else if (o && part >= 0) {
+		rc = pbb_dr_delivered_add(st, o->id, part);
 	}
 	if (rc == 0)
 		rc = pb_store_msg_transition(st, rep_row->id, to, ref, error);
@@ -406,13 +314,15 @@ int pbb_report_deliver_cfg(const pbb_config *cfg, pb_store *st, pb_matrix *mx, c
 {
 	pbb_report rep;
 	const char *peer = r->peer ? r->peer : "";
-	if (pbb_report_parse(r->body, &rep) < 0) {
+	int rc = pbb_report_get(st, r, &rep);
+	if (rc == PB_EMALFORMED) {
 		pbb_log(PB_LOG_WARNING, "report #%lld: %s; dropped", (long long)r->id, pb_error_last()->message);
-		return settle(st, r, NULL, false, false, NULL, PB_STORE_FAILED, NULL, "unreadable report");
+		return settle(st, r, NULL, false, 0, -1, PB_STORE_FAILED, NULL, "unreadable report");
 	}
-	int64_t oid = 0;
-	int rc = find_outbound(st, peer, &rep, &oid);
 	if (rc < 0)
+		return rc;
+	int64_t oid = 0, seq = 0;
+	if ((rc = find_outbound(st, peer, &rep, &oid, &seq)) < 0)
 		return rc;
 	pb_store_msg *o = NULL;
 	if (oid > 0 && (rc = pb_store_msg_get(st, oid, &o)) < 0 && rc != PB_ENOTFOUND)
@@ -421,39 +331,41 @@ int pbb_report_deliver_cfg(const pbb_config *cfg, pb_store *st, pb_matrix *mx, c
 		pbb_log(PB_LOG_NOTICE, "report #%lld: %s from %s for reference %d: no message of ours waits for it; dropped",
 			(long long)r->id, pbb_report_status_name(rep.status), peer, rep.ref);
 		pb_store_msg_free(o);
-		if (oid > 0 && rep.ref < 0) {
-			/* the head of the number's queue is gone (pruned): drop it too,
-			 * or it would swallow every later report */
-			int64_t head;
-			if ((rc = pb_store_begin(st)) < 0)
-				return rc;
-			if ((rc = fifo_change(st, peer, 0, &head)) < 0) {
-				pb_store_rollback(st);
-				return rc;
-			}
-			if ((rc = pb_store_commit(st)) < 0)
-				return rc;
+		/* the head of the number's queue is gone (pruned): it leaves the
+		 * queue with this report, or it would swallow every later one */
+		rc = pb_store_begin(st);
+		if (rc == 0 && seq > 0)
+			rc = pbb_dr_queue_drop(st, seq);
+		if (rc == 0)
+			rc = pb_store_msg_transition(st, r->id, PB_STORE_FAILED, NULL, "unknown reference");
+		if (rc < 0) {
+			pb_store_rollback(st);
+			return rc;
 		}
-		return settle(st, r, NULL, false, false, NULL, PB_STORE_FAILED, NULL, "unknown reference");
+		return pb_store_commit(st);
 	}
 	bool by_fifo = rep.ref < 0;
 	if (rep.status == PBB_DR_PENDING) {
 		pbb_log(PB_LOG_INFO, "report #%lld: out #%lld to %s: %s (the network goes on trying)", (long long)r->id,
 			(long long)o->id, peer, rep.text);
-		rc = settle(st, r, o, false, by_fifo, NULL, PB_STORE_DELIVERED, "pending", NULL);
+		rc = settle(st, r, o, false, 0, -1, PB_STORE_DELIVERED, "pending", NULL);
 		pb_store_msg_free(o);
 		return rc;
 	}
 	/* where the sent message's event is: its room, or the control room
 	 * for a !sms command */
 	char *control = NULL, *room = NULL;
-	if (o->backend && !strcmp(o->backend, "matrix:cmd"))
+	const char *okind;
+	if ((rc = pbb_msg_kind(st, o, &okind)) < 0) {
+		pb_store_msg_free(o);
+		return rc;
+	}
+	if (!strcmp(okind, "cmd"))
 		pb_store_kv_get(st, "bridge.control_room", &control);
 	room = control ? control : (char *)o->room;
-	char txn[64], list[1100] = "", *event = NULL;
+	char txn[64], *event = NULL;
 	bool all = true;
-	if (rep.status == PBB_DR_DELIVERED && !by_fifo &&
-	    (rc = parts_done(st, o, rep.ref, &all, list, sizeof(list))) < 0)
+	if (rep.status == PBB_DR_DELIVERED && !by_fifo && (rc = parts_done(st, o, rep.ref, &all)) < 0)
 		goto out;
 	char sid[PBB_STORE_ID_SIZE];
 	if ((rc = pbb_store_id(st, sid)) < 0)
@@ -490,13 +402,14 @@ int pbb_report_deliver_cfg(const pbb_config *cfg, pb_store *st, pb_matrix *mx, c
 		char err[256];
 		snprintf(err, sizeof(err), "matrix: %s", pb_error_last()->message);
 		pbb_log(PB_LOG_WARNING, "report #%lld: %s; dropped", (long long)r->id, err);
-		rc = settle(st, r, o, true, by_fifo, NULL, PB_STORE_FAILED, NULL, err);
+		rc = settle(st, r, o, true, by_fifo ? seq : 0, -1, PB_STORE_FAILED, NULL, err);
 		goto out;
 	}
 	bool final = rep.status != PBB_DR_DELIVERED || all;
 	pbb_log(PB_LOG_INFO, "report #%lld: out #%lld to %s %s%s", (long long)r->id, (long long)o->id, peer,
 		pbb_report_status_name(rep.status), final ? "" : " (a part; others to come)");
-	rc = settle(st, r, o, final, by_fifo, list, PB_STORE_DELIVERED, event ? event : "-", NULL);
+	rc = settle(st, r, o, final, by_fifo ? seq : 0, by_fifo ? -1 : rep.ref, PB_STORE_DELIVERED,
+		    event ? event : "-", NULL);
 out:
 	pb_free(event);
 	pb_free(control);

@@ -1,7 +1,8 @@
 /*
  * pb-bridged — voicemail in Matrix (docs/bridge.md "Voicemail"). pb-screend
  * stores each message in the shared store as an inbound journal row
- * (backend "screen:voicemail", body "duration_ms=N") with the recording as
+ * (backend "screen:voicemail", body "duration_ms=N"; the bridge adopts it:
+ * kind "voicemail" in its table, backend "screen") with the recording as
  * its attachment; the delivery thread posts it here like an MMS part:
  * upload, then m.audio with the row's transaction id, then the row is
  * delivered. A crash anywhere sends it again with the same transaction id,

@@ -160,6 +160,81 @@ PB_API int pb_store_commit(pb_store *st);
 /** Undo the open transaction; nothing happens when none is open. */
 PB_API void pb_store_rollback(pb_store *st);
 
+/* --- tables of an application ------------------------------------------------ */
+
+/*
+ * An application (pb-bridged, say) keeps its own data in its own tables of
+ * the store, with constraints and foreign keys to the library's tables
+ * (e.g. REFERENCES messages (id)), and its own schema version beside the
+ * library's: pb_store_app_schema() runs its versioned steps, and
+ * pb_store_sqlite() gives it the connection to prepare its statements on.
+ * SQLite stores only (PB_EUNSUPPORTED on a PostgreSQL one). docs/store.md,
+ * "Tables of an application".
+ */
+
+/** The SQLite connection type (sqlite3.h), for pb_store_sqlite(). */
+typedef struct sqlite3 sqlite3;
+
+/** One step of an application's schema: version N is reached by running
+ *  every step of versions 1..N in order. A released step is never edited:
+ *  a change is a new version. */
+typedef struct pb_store_app_step {
+	/** the application's schema version this step belongs to: 1, 2, ...;
+	 *  steps in order, a version may have several steps */
+	int app_version;
+	/** constant SQL (DDL, or DML moving data: no values from outside),
+	 *  run with sqlite3_exec(); static, may be NULL */
+	const char *sql;
+	/** run after @c sql, in the same transaction; may be NULL. It may use
+	 *  every store function (they join the transaction) and
+	 *  pb_store_sqlite(), but not pb_store_begin()/_commit()/_rollback().
+	 *  @return 0, or a negative pb error that rolls the whole migration back */
+	int (*migrate)(pb_store *st, void *userdata);
+} pb_store_app_step;
+
+/**
+ * Bring the tables of application @p app to the last version of @p steps,
+ * in one transaction taken before anything is read (BEGIN IMMEDIATE: two
+ * processes starting at once do not both run the steps): the steps after
+ * the version recorded for @p app run in order, then the new version is
+ * recorded in the table pb_app_schema (app, version, updated_at), which
+ * is created on first use. Any error rolls everything back (the tables,
+ * the data moved, the version): the next call starts over. A version
+ * already reached runs nothing.
+ *
+ * @param st       an open SQLite store; not inside pb_store_begin()
+ * @param app      the application's name, [a-z0-9_-]{1,64}; borrowed
+ * @param steps    the steps, versions 1.. in order (borrowed during the call)
+ * @param n        how many
+ * @param userdata given to each step's migrate()
+ * @param version  optional: receives the version the tables are at
+ * @return 0; PB_EINVAL (bad name, steps out of order), PB_EUNSUPPORTED (a
+ *         PostgreSQL store; the database's tables are newer than @p steps),
+ *         PB_ESTATE (inside pb_store_begin()), PB_EBUSY, PB_EIO, or what a
+ *         step's migrate() returned (pb_error_last() names the version)
+ */
+PB_API int pb_store_app_schema(pb_store *st, const char *app, const pb_store_app_step *steps, size_t n,
+			       void *userdata, int *version);
+
+/**
+ * The version recorded for @p app's tables: 0 when none.
+ * @return 0; PB_EINVAL; PB_EUNSUPPORTED (a PostgreSQL store); PB_EIO
+ */
+PB_API int pb_store_app_version(pb_store *st, const char *app, int *version);
+
+/**
+ * The store's SQLite connection, for an application's statements on its
+ * own tables (prepare them with sqlite3_prepare_v2(), bind every value).
+ * Borrowed: it belongs to @p st; finalize every statement prepared on it
+ * before pb_store_close(). Use it from the thread that uses @p st, and
+ * change data only inside pb_store_begin()/pb_store_commit() or a
+ * pb_store_app_step's migrate(), so that a change commits with the
+ * journal rows it belongs to. Do not close it, change its pragmas or run
+ * BEGIN/COMMIT on it.
+ * @return the connection; NULL for NULL or a PostgreSQL store
+ */
+PB_API sqlite3 *pb_store_sqlite(pb_store *st);
+
 /* --- message journal -------------------------------------------------------- */
 
 typedef enum pb_store_dir {
