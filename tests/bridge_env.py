@@ -216,10 +216,10 @@ def sip_perl(script, *args):
     return p, Lines(p.stdout)
 
 
-def sip_call(port, caller, *args):
-    """A Net::SIP call (tests/sip/caller.pl @args) from @caller to pb-screend
-    on @port: its output lines, up to "done"."""
-    p, out = sip_perl("caller.pl", "--to", "sip:screen@127.0.0.1:%d" % port, "--from",
+def sip_call(port, caller, *args, to="screen"):
+    """A Net::SIP call (tests/sip/caller.pl @args) from @caller to the user
+    @to of pb-screend on @port: its output lines, up to "done"."""
+    p, out = sip_perl("caller.pl", "--to", "sip:%s@127.0.0.1:%d" % (to, port), "--from",
                       "sip:%s@127.0.0.1" % caller, *args)
     lines = []
     try:

@@ -22,7 +22,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bridge_env import (ROOT, Screend, Tap, free_udp_port, need_net_sip, sip_perl, stop,  # noqa: E402
+from bridge_env import (ROOT, Screend, Tap, free_udp_port, need_net_sip, sip_call, sip_perl, stop,  # noqa: E402
                         wait_for)
 
 SCREEND = sys.argv[1]
@@ -73,16 +73,7 @@ def said(r):
 
 
 def call(own, *args):
-    p, out = sip_perl("caller.pl", "--to", "sip:%s@127.0.0.1:%d" % (own, port), "--from",
-                      "sip:%s@127.0.0.1" % CALLER, *args)
-    lines = []
-    try:
-        while not lines or not lines[-1].startswith("done"):
-            lines.append(out.get("", 90))
-    except RuntimeError:
-        lines.append("(no more lines within 90 s)")
-    p.wait(30)
-    return lines
+    return sip_call(port, CALLER, *args, to=own)
 
 
 def journal():
