@@ -27,6 +27,44 @@
 #include <phonebridge/encoding.h>
 #include <phonebridge/matrix-crypto.h>
 
+#include "core/dlib.h"
+
+/* libolm is loaded when the first encryption object is made, not linked:
+ * a bridge without encryption never maps it, nor the libstdc++ it brings
+ * (core/dlib.h). Every use of libolm below goes through a crypto object. */
+#define OLM_FUNCTIONS(X) \
+	X(olm_account) X(olm_account_generate_one_time_keys) \
+	X(olm_account_generate_one_time_keys_random_length) X(olm_account_identity_keys) \
+	X(olm_account_identity_keys_length) X(olm_account_last_error) \
+	X(olm_account_mark_keys_as_published) X(olm_account_max_number_of_one_time_keys) \
+	X(olm_account_one_time_keys) X(olm_account_one_time_keys_length) X(olm_account_sign) \
+	X(olm_account_signature_length) X(olm_account_size) X(olm_clear_account) \
+	X(olm_clear_inbound_group_session) X(olm_clear_outbound_group_session) X(olm_clear_session) \
+	X(olm_clear_utility) X(olm_create_account) X(olm_create_account_random_length) \
+	X(olm_create_inbound_session_from) X(olm_create_outbound_session) \
+	X(olm_create_outbound_session_random_length) X(olm_decrypt) \
+	X(olm_decrypt_max_plaintext_length) X(olm_ed25519_verify) X(olm_encrypt) \
+	X(olm_encrypt_message_length) X(olm_encrypt_message_type) X(olm_encrypt_random_length) \
+	X(olm_error) X(olm_group_decrypt) X(olm_group_decrypt_max_plaintext_length) \
+	X(olm_group_encrypt) X(olm_group_encrypt_message_length) \
+	X(olm_import_inbound_group_session) X(olm_inbound_group_session) \
+	X(olm_inbound_group_session_last_error) X(olm_inbound_group_session_size) \
+	X(olm_init_inbound_group_session) X(olm_init_outbound_group_session) \
+	X(olm_init_outbound_group_session_random_length) X(olm_matches_inbound_session_from) \
+	X(olm_outbound_group_session) X(olm_outbound_group_session_id) \
+	X(olm_outbound_group_session_id_length) X(olm_outbound_group_session_key) \
+	X(olm_outbound_group_session_key_length) X(olm_outbound_group_session_last_error) \
+	X(olm_outbound_group_session_size) X(olm_pickle_account) X(olm_pickle_account_length) \
+	X(olm_pickle_inbound_group_session) X(olm_pickle_inbound_group_session_length) \
+	X(olm_pickle_outbound_group_session) X(olm_pickle_outbound_group_session_length) \
+	X(olm_pickle_session) X(olm_pickle_session_length) X(olm_remove_one_time_keys) \
+	X(olm_session) X(olm_session_last_error) X(olm_session_size) X(olm_unpickle_account) \
+	X(olm_unpickle_inbound_group_session) X(olm_unpickle_outbound_group_session) \
+	X(olm_unpickle_session) X(olm_utility) X(olm_utility_size)
+OLM_FUNCTIONS(PB_DLIB_DECLARE)
+static const pb_dlib_sym olm_syms[] = { OLM_FUNCTIONS(PB_DLIB_ENTRY) };
+static pb_dlib olm_lib = PB_DLIB_INIT("libolm.so.3", "Matrix encryption", "libolm3", olm_syms);
+
 #define OLM_ALG "m.olm.v1.curve25519-aes-sha2"
 #define MEGOLM_ALG "m.megolm.v1.aes-sha2"
 #define OTK "signed_curve25519"
@@ -198,7 +236,7 @@ static int key_of(pb_buf *k, const char *a, const char *b, const char *c2, const
 		char *b = pb_malloc(n + 1);                                               \
 		if (b == NULL)                                                            \
 			return NULL;                                                      \
-		if (picklef(o, c->pkey, c->pkey_len, b, n) == olm_error()) {              \
+		if (picklef(o, c->pkey, c->pkey_len, b, n) == sym_olm_error()) {              \
 			pb_error_set(PB_EPROTO, "matrix: e2ee: pickle: %s", errf(o));     \
 			pb_free(b);                                                       \
 			return NULL;                                                      \
@@ -208,14 +246,14 @@ static int key_of(pb_buf *k, const char *a, const char *b, const char *c2, const
 		return j;                                                                 \
 	}
 
-DEFINE_PICKLE(pickle_account, OlmAccount, olm_pickle_account_length, olm_pickle_account,
-	      olm_account_last_error)
-DEFINE_PICKLE(pickle_session, OlmSession, olm_pickle_session_length, olm_pickle_session,
-	      olm_session_last_error)
-DEFINE_PICKLE(pickle_og, OlmOutboundGroupSession, olm_pickle_outbound_group_session_length,
-	      olm_pickle_outbound_group_session, olm_outbound_group_session_last_error)
-DEFINE_PICKLE(pickle_ig, OlmInboundGroupSession, olm_pickle_inbound_group_session_length,
-	      olm_pickle_inbound_group_session, olm_inbound_group_session_last_error)
+DEFINE_PICKLE(pickle_account, OlmAccount, sym_olm_pickle_account_length, sym_olm_pickle_account,
+	      sym_olm_account_last_error)
+DEFINE_PICKLE(pickle_session, OlmSession, sym_olm_pickle_session_length, sym_olm_pickle_session,
+	      sym_olm_session_last_error)
+DEFINE_PICKLE(pickle_og, OlmOutboundGroupSession, sym_olm_pickle_outbound_group_session_length,
+	      sym_olm_pickle_outbound_group_session, sym_olm_outbound_group_session_last_error)
+DEFINE_PICKLE(pickle_ig, OlmInboundGroupSession, sym_olm_pickle_inbound_group_session_length,
+	      sym_olm_pickle_inbound_group_session, sym_olm_inbound_group_session_last_error)
 
 #define DEFINE_OBJ(name, type, sizef, initf, clearf)                 \
 	static type *name##_new(void)                                 \
@@ -235,12 +273,12 @@ DEFINE_PICKLE(pickle_ig, OlmInboundGroupSession, olm_pickle_inbound_group_sessio
 		}                                                     \
 	}
 
-DEFINE_OBJ(account, OlmAccount, olm_account_size, olm_account, olm_clear_account)
-DEFINE_OBJ(session, OlmSession, olm_session_size, olm_session, olm_clear_session)
-DEFINE_OBJ(og, OlmOutboundGroupSession, olm_outbound_group_session_size, olm_outbound_group_session,
-	   olm_clear_outbound_group_session)
-DEFINE_OBJ(ig, OlmInboundGroupSession, olm_inbound_group_session_size, olm_inbound_group_session,
-	   olm_clear_inbound_group_session)
+DEFINE_OBJ(account, OlmAccount, sym_olm_account_size, sym_olm_account, sym_olm_clear_account)
+DEFINE_OBJ(session, OlmSession, sym_olm_session_size, sym_olm_session, sym_olm_clear_session)
+DEFINE_OBJ(og, OlmOutboundGroupSession, sym_olm_outbound_group_session_size, sym_olm_outbound_group_session,
+	   sym_olm_clear_outbound_group_session)
+DEFINE_OBJ(ig, OlmInboundGroupSession, sym_olm_inbound_group_session_size, sym_olm_inbound_group_session,
+	   sym_olm_clear_inbound_group_session)
 
 #define DEFINE_UNPICKLE(name, type, unpicklef, errf)                                      \
 	static type *name(pb_matrix_crypto *c, const char *what, const char *pickle)      \
@@ -257,7 +295,7 @@ DEFINE_OBJ(ig, OlmInboundGroupSession, olm_inbound_group_session_size, olm_inbou
 			return NULL;                                                       \
 		}                                                                          \
 		size_t n = strlen(copy);                                                   \
-		if (unpicklef(o, c->pkey, c->pkey_len, copy, n) == olm_error()) {          \
+		if (unpicklef(o, c->pkey, c->pkey_len, copy, n) == sym_olm_error()) {          \
 			pb_error_set(PB_EMALFORMED,                                        \
 				     "matrix: e2ee: cannot read the stored %s (%s): wrong pickle key?", \
 				     what, errf(o));                                       \
@@ -276,12 +314,12 @@ DEFINE_OBJ(ig, OlmInboundGroupSession, olm_inbound_group_session_size, olm_inbou
 #define unpickle_ig_drop ig_free
 #define unpickle_account_obj account_new
 #define unpickle_account_drop account_free
-DEFINE_UNPICKLE(unpickle_session, OlmSession, olm_unpickle_session, olm_session_last_error)
-DEFINE_UNPICKLE(unpickle_og, OlmOutboundGroupSession, olm_unpickle_outbound_group_session,
-		olm_outbound_group_session_last_error)
-DEFINE_UNPICKLE(unpickle_ig, OlmInboundGroupSession, olm_unpickle_inbound_group_session,
-		olm_inbound_group_session_last_error)
-DEFINE_UNPICKLE(unpickle_account, OlmAccount, olm_unpickle_account, olm_account_last_error)
+DEFINE_UNPICKLE(unpickle_session, OlmSession, sym_olm_unpickle_session, sym_olm_session_last_error)
+DEFINE_UNPICKLE(unpickle_og, OlmOutboundGroupSession, sym_olm_unpickle_outbound_group_session,
+		sym_olm_outbound_group_session_last_error)
+DEFINE_UNPICKLE(unpickle_ig, OlmInboundGroupSession, sym_olm_unpickle_inbound_group_session,
+		sym_olm_inbound_group_session_last_error)
+DEFINE_UNPICKLE(unpickle_account, OlmAccount, sym_olm_unpickle_account, sym_olm_account_last_error)
 
 /* --- the account ---------------------------------------------------------- */
 
@@ -299,13 +337,13 @@ static int account_save(pb_matrix_crypto *c)
 
 static int read_identity(pb_matrix_crypto *c)
 {
-	size_t n = olm_account_identity_keys_length(c->acct);
+	size_t n = sym_olm_account_identity_keys_length(c->acct);
 	char *b = pb_malloc(n + 1);
 	if (b == NULL)
 		return pb_error__oom();
-	if (olm_account_identity_keys(c->acct, b, n) == olm_error()) {
+	if (sym_olm_account_identity_keys(c->acct, b, n) == sym_olm_error()) {
 		pb_free(b);
-		return olm_failed("identity keys", olm_account_last_error(c->acct));
+		return olm_failed("identity keys", sym_olm_account_last_error(c->acct));
 	}
 	json_t *j = json_loadb(b, n, 0, NULL);
 	pb_free(b);
@@ -344,14 +382,14 @@ static int account_load_or_create(pb_matrix_crypto *c)
 		return rc;
 	if ((c->acct = account_new()) == NULL)
 		return PB_ENOMEM;
-	size_t n = olm_create_account_random_length(c->acct);
+	size_t n = sym_olm_create_account_random_length(c->acct);
 	uint8_t *r = random_bytes(n);
 	if (r == NULL)
 		return pb_error_last()->code;
-	size_t res = olm_create_account(c->acct, r, n);
+	size_t res = sym_olm_create_account(c->acct, r, n);
 	wipe_free(r, n);
-	if (res == olm_error())
-		return olm_failed("new account", olm_account_last_error(c->acct));
+	if (res == sym_olm_error())
+		return olm_failed("new account", sym_olm_account_last_error(c->acct));
 	if ((rc = read_identity(c)) < 0)
 		return rc;
 	pb_log_info(PB_MATRIX_LOG, "e2ee: new Olm account for %s device %s (%s)", c->user_id,
@@ -364,12 +402,12 @@ static int sign_object(pb_matrix_crypto *c, json_t *obj)
 {
 	pb_buf msg = PB_BUF_INIT, kid = PB_BUF_INIT;
 	int rc = pb_matrix__canonical_json(&msg, obj);
-	size_t n = olm_account_signature_length(c->acct);
+	size_t n = sym_olm_account_signature_length(c->acct);
 	char *sig = rc == 0 ? pb_malloc(n + 1) : NULL;
 	if (rc == 0 && sig == NULL)
 		rc = pb_error__oom();
-	if (rc == 0 && olm_account_sign(c->acct, msg.data, msg.len, sig, n) == olm_error())
-		rc = olm_failed("sign", olm_account_last_error(c->acct));
+	if (rc == 0 && sym_olm_account_sign(c->acct, msg.data, msg.len, sig, n) == sym_olm_error())
+		rc = olm_failed("sign", sym_olm_account_last_error(c->acct));
 	if (rc == 0)
 		rc = pb_buf_printf(&kid, "ed25519:%s", c->device_id);
 	if (rc == 0) {
@@ -406,13 +444,13 @@ static json_t *device_keys_object(pb_matrix_crypto *c)
 /* The unpublished one-time keys of the account, signed, as /keys/upload wants them. */
 static int one_time_keys_object(pb_matrix_crypto *c, json_t **out)
 {
-	size_t n = olm_account_one_time_keys_length(c->acct);
+	size_t n = sym_olm_account_one_time_keys_length(c->acct);
 	char *b = pb_malloc(n + 1);
 	if (b == NULL)
 		return pb_error__oom();
-	if (olm_account_one_time_keys(c->acct, b, n) == olm_error()) {
+	if (sym_olm_account_one_time_keys(c->acct, b, n) == sym_olm_error()) {
 		pb_free(b);
-		return olm_failed("one-time keys", olm_account_last_error(c->acct));
+		return olm_failed("one-time keys", sym_olm_account_last_error(c->acct));
 	}
 	json_t *j = json_loadb(b, n, 0, NULL);
 	pb_free(b);
@@ -449,14 +487,14 @@ static int upload_keys(pb_matrix_crypto *c, pb_matrix *m, size_t more, long *cou
 {
 	int rc = 0;
 	if (more > 0) {
-		size_t n = olm_account_generate_one_time_keys_random_length(c->acct, more);
+		size_t n = sym_olm_account_generate_one_time_keys_random_length(c->acct, more);
 		uint8_t *r = random_bytes(n);
 		if (r == NULL)
 			return pb_error_last()->code;
-		size_t res = olm_account_generate_one_time_keys(c->acct, more, r, n);
+		size_t res = sym_olm_account_generate_one_time_keys(c->acct, more, r, n);
 		wipe_free(r, n);
-		if (res == olm_error())
-			return olm_failed("new one-time keys", olm_account_last_error(c->acct));
+		if (res == sym_olm_error())
+			return olm_failed("new one-time keys", sym_olm_account_last_error(c->acct));
 		if ((rc = account_save(c)) < 0)
 			return rc;
 	}
@@ -481,7 +519,7 @@ static int upload_keys(pb_matrix_crypto *c, pb_matrix *m, size_t more, long *cou
 		goto out;
 	json_t *cnt = json_object_get(json_object_get(ans, "one_time_key_counts"), OTK);
 	*count = json_is_integer(cnt) ? (long)json_integer_value(cnt) : 0;
-	olm_account_mark_keys_as_published(c->acct);
+	sym_olm_account_mark_keys_as_published(c->acct);
 	bool was = c->uploaded;
 	c->uploaded = true;
 	if (sent > 0 || !was)
@@ -498,7 +536,7 @@ out:
 
 static size_t otk_target(const pb_matrix_crypto *c)
 {
-	return olm_account_max_number_of_one_time_keys(c->acct) / 2;
+	return sym_olm_account_max_number_of_one_time_keys(c->acct) / 2;
 }
 
 /* Top the server's one-time keys up to half what the account can hold. */
@@ -551,6 +589,9 @@ int pb_matrix_crypto_new(pb_matrix_crypto **out, pb_matrix *m, const pb_matrix_c
 		return pb_error_set(PB_EINVAL, "matrix: e2ee: storage callbacks are required");
 	if (m->user_id == NULL || m->device_id == NULL)
 		return pb_error_set(PB_ESTATE, "matrix: e2ee: the handle knows no user/device id (whoami first)");
+	int lrc = pb_dlib__load(&olm_lib);
+	if (lrc < 0)
+		return lrc;
 	pb_matrix_crypto *c = pb_calloc(1, sizeof(*c));
 	if (c == NULL)
 		return pb_error__oom();
@@ -724,12 +765,12 @@ static bool verify_signed(const json_t *obj, const char *user, const char *devic
 	pb_buf msg = PB_BUF_INIT;
 	bool ok = false;
 	OlmUtility *u = NULL;
-	void *mem = pb_malloc(olm_utility_size());
+	void *mem = pb_malloc(sym_olm_utility_size());
 	char *sigc = pb_strdup(sig);
 	if (mem && sigc && pb_matrix__canonical_json(&msg, obj) == 0) {
-		u = olm_utility(mem);
-		ok = olm_ed25519_verify(u, ed, strlen(ed), msg.data, msg.len, sigc, strlen(sigc)) != olm_error();
-		olm_clear_utility(u);
+		u = sym_olm_utility(mem);
+		ok = sym_olm_ed25519_verify(u, ed, strlen(ed), msg.data, msg.len, sigc, strlen(sigc)) != sym_olm_error();
+		sym_olm_clear_utility(u);
 	}
 	pb_free(mem);
 	pb_free(sigc);
@@ -872,14 +913,14 @@ static char *olm_try(OlmSession *s, size_t type, const char *body, size_t *len)
 	if (copy == NULL)
 		return NULL;
 	size_t blen = strlen(copy);
-	size_t max = olm_decrypt_max_plaintext_length(s, type, copy, blen);
+	size_t max = sym_olm_decrypt_max_plaintext_length(s, type, copy, blen);
 	char *out = NULL;
-	if (max != olm_error()) {
+	if (max != sym_olm_error()) {
 		pb_free(copy);
 		copy = pb_strdup(body);
 		out = copy ? pb_malloc(max + 1) : NULL;
-		size_t n = out ? olm_decrypt(s, type, copy, blen, out, max) : olm_error();
-		if (n == olm_error()) {
+		size_t n = out ? sym_olm_decrypt(s, type, copy, blen, out, max) : sym_olm_error();
+		if (n == sym_olm_error()) {
 			pb_free(out);
 			out = NULL;
 		} else {
@@ -909,7 +950,7 @@ static int olm_decrypt_msg(pb_matrix_crypto *c, const char *sender_key, size_t t
 			continue;
 		if (type == OLM_MESSAGE_TYPE_PRE_KEY) {
 			char *copy = pb_strdup(body);
-			bool match = copy && olm_matches_inbound_session_from(s, sender_key, strlen(sender_key), copy,
+			bool match = copy && sym_olm_matches_inbound_session_from(s, sender_key, strlen(sender_key), copy,
 									       strlen(copy)) == 1;
 			pb_free(copy);
 			if (!match) {
@@ -933,15 +974,15 @@ static int olm_decrypt_msg(pb_matrix_crypto *c, const char *sender_key, size_t t
 		pb_free(copy);
 		return pb_error__oom();
 	}
-	size_t r = olm_create_inbound_session_from(s, c->acct, sender_key, strlen(sender_key), copy, strlen(copy));
+	size_t r = sym_olm_create_inbound_session_from(s, c->acct, sender_key, strlen(sender_key), copy, strlen(copy));
 	pb_free(copy);
-	if (r == olm_error()) {
-		rc = olm_failed("new inbound Olm session", olm_session_last_error(s));
+	if (r == sym_olm_error()) {
+		rc = olm_failed("new inbound Olm session", sym_olm_session_last_error(s));
 		session_free(s);
 		return rc;
 	}
 	if ((*plain = olm_try(s, type, body, &n)) == NULL) {
-		rc = olm_failed("Olm decrypt", olm_session_last_error(s));
+		rc = olm_failed("Olm decrypt", sym_olm_session_last_error(s));
 		session_free(s);
 		return rc;
 	}
@@ -960,9 +1001,9 @@ static int olm_commit(pb_matrix_crypto *c, const char *sender_key, olm_pending *
 {
 	int rc = olm_session_store(c, sender_key, p->arr, p->at, p->s);
 	if (rc == 0 && p->used_otk) {
-		if (olm_remove_one_time_keys(c->acct, p->s) == olm_error())
+		if (sym_olm_remove_one_time_keys(c->acct, p->s) == sym_olm_error())
 			pb_log_warning(PB_MATRIX_LOG, "e2ee: one-time key already gone: %s",
-				       olm_account_last_error(c->acct));
+				       sym_olm_account_last_error(c->acct));
 		rc = account_save(c);
 	}
 	return rc;
@@ -996,11 +1037,11 @@ static int ig_add(pb_matrix_crypto *c, const char *room, const char *sender, con
 		rc = pb_error__oom();
 		goto out;
 	}
-	size_t r = exported ? olm_import_inbound_group_session(s, (uint8_t *)copy, strlen(copy))
-			    : olm_init_inbound_group_session(s, (uint8_t *)copy, strlen(copy));
+	size_t r = exported ? sym_olm_import_inbound_group_session(s, (uint8_t *)copy, strlen(copy))
+			    : sym_olm_init_inbound_group_session(s, (uint8_t *)copy, strlen(copy));
 	wipe_free(copy, strlen(session_key));
-	if (r == olm_error()) {
-		rc = olm_failed("room key", olm_inbound_group_session_last_error(s));
+	if (r == sym_olm_error()) {
+		rc = olm_failed("room key", sym_olm_inbound_group_session_last_error(s));
 		ig_free(s);
 		goto out;
 	}
@@ -1061,21 +1102,21 @@ static int megolm_decrypt(pb_matrix_crypto *c, const char *room, const json_t *e
 		rc = pb_error__oom();
 		goto out;
 	}
-	size_t max = olm_group_decrypt_max_plaintext_length(s, (uint8_t *)copy, n);
-	if (max == olm_error()) {
-		rc = olm_failed("Megolm decrypt", olm_inbound_group_session_last_error(s));
+	size_t max = sym_olm_group_decrypt_max_plaintext_length(s, (uint8_t *)copy, n);
+	if (max == sym_olm_error()) {
+		rc = olm_failed("Megolm decrypt", sym_olm_inbound_group_session_last_error(s));
 		goto out;
 	}
 	memcpy(copy, text, n);
 	uint32_t index = 0;
 	out = pb_malloc(max + 1);
-	size_t len = out ? olm_group_decrypt(s, (uint8_t *)copy, n, (uint8_t *)out, max, &index) : olm_error();
+	size_t len = out ? sym_olm_group_decrypt(s, (uint8_t *)copy, n, (uint8_t *)out, max, &index) : sym_olm_error();
 	if (out == NULL) {
 		rc = pb_error__oom();
 		goto out;
 	}
-	if (len == olm_error()) {
-		rc = olm_failed("Megolm decrypt", olm_inbound_group_session_last_error(s));
+	if (len == sym_olm_error()) {
+		rc = olm_failed("Megolm decrypt", sym_olm_inbound_group_session_last_error(s));
 		goto out;
 	}
 	/* replay: one message index belongs to one event */
@@ -1375,14 +1416,14 @@ static OlmSession *olm_outbound(pb_matrix_crypto *c, const json_t *d, const json
 		OlmSession *s = session_new();
 		if (s == NULL)
 			return NULL;
-		size_t n = olm_create_outbound_session_random_length(s);
+		size_t n = sym_olm_create_outbound_session_random_length(s);
 		uint8_t *r = random_bytes(n);
-		size_t res = r ? olm_create_outbound_session(s, c->acct, curve, strlen(curve), key, strlen(key), r, n)
-			       : olm_error();
+		size_t res = r ? sym_olm_create_outbound_session(s, c->acct, curve, strlen(curve), key, strlen(key), r, n)
+			       : sym_olm_error();
 		wipe_free(r, n);
-		if (res == olm_error()) {
+		if (res == sym_olm_error()) {
 			pb_log_warning(PB_MATRIX_LOG, "e2ee: no Olm session with %s %s: %s", user, dev,
-				       olm_session_last_error(s));
+				       sym_olm_session_last_error(s));
 			session_free(s);
 			return NULL;
 		}
@@ -1437,13 +1478,13 @@ static int claim_keys(pb_matrix_crypto *c, pb_matrix *m, const json_t *want, jso
 static int send_room_key(pb_matrix_crypto *c, pb_matrix *m, const char *room, OlmOutboundGroupSession *og,
 			 const json_t *to, json_t *shared)
 {
-	size_t idn = olm_outbound_group_session_id_length(og), kn = olm_outbound_group_session_key_length(og);
+	size_t idn = sym_olm_outbound_group_session_id_length(og), kn = sym_olm_outbound_group_session_key_length(og);
 	char *sid = pb_malloc(idn + 1), *skey = pb_malloc(kn + 1);
 	json_t *claimed = NULL, *messages = json_object(), *reached = json_object();
 	int rc = (sid && skey && messages && reached) ? 0 : pb_error__oom();
-	if (rc == 0 && (olm_outbound_group_session_id(og, (uint8_t *)sid, idn) == olm_error() ||
-			olm_outbound_group_session_key(og, (uint8_t *)skey, kn) == olm_error()))
-		rc = olm_failed("room key", olm_outbound_group_session_last_error(og));
+	if (rc == 0 && (sym_olm_outbound_group_session_id(og, (uint8_t *)sid, idn) == sym_olm_error() ||
+			sym_olm_outbound_group_session_key(og, (uint8_t *)skey, kn) == sym_olm_error()))
+		rc = olm_failed("room key", sym_olm_outbound_group_session_last_error(og));
 	if (rc == 0) {
 		sid[idn] = skey[kn] = '\0';
 		rc = claim_keys(c, m, to, &claimed);
@@ -1467,12 +1508,12 @@ static int send_room_key(pb_matrix_crypto *c, pb_matrix *m, const char *room, Ol
 					    user, "recipient_keys", "ed25519", json_object_get(d, "ed25519"));
 		char *pt = payload ? dump_string(payload) : NULL;
 		json_decref(payload);
-		size_t mt = olm_encrypt_message_type(s);
-		size_t rl = olm_encrypt_random_length(s);
-		size_t cl = pt ? olm_encrypt_message_length(s, strlen(pt)) : 0;
+		size_t mt = sym_olm_encrypt_message_type(s);
+		size_t rl = sym_olm_encrypt_random_length(s);
+		size_t cl = pt ? sym_olm_encrypt_message_length(s, strlen(pt)) : 0;
 		uint8_t *r = pt ? random_bytes(rl) : NULL;
 		char *cipher = r ? pb_malloc(cl + 1) : NULL;
-		if (cipher && olm_encrypt(s, pt, strlen(pt), r, rl, cipher, cl) != olm_error() &&
+		if (cipher && sym_olm_encrypt(s, pt, strlen(pt), r, rl, cipher, cl) != sym_olm_error() &&
 		    olm_session_store(c, curve, arr, json_array_size(arr) ? 0 : -1, s) == 0) {
 			json_t *per = json_object_get(messages, user);
 			if (per == NULL) {
@@ -1532,20 +1573,20 @@ static OlmOutboundGroupSession *og_create(pb_matrix_crypto *c, const char *room,
 	OlmOutboundGroupSession *og = og_new();
 	if (og == NULL)
 		return NULL;
-	size_t n = olm_init_outbound_group_session_random_length(og);
+	size_t n = sym_olm_init_outbound_group_session_random_length(og);
 	uint8_t *r = random_bytes(n);
-	size_t res = r ? olm_init_outbound_group_session(og, r, n) : olm_error();
+	size_t res = r ? sym_olm_init_outbound_group_session(og, r, n) : sym_olm_error();
 	wipe_free(r, n);
-	if (res == olm_error()) {
+	if (res == sym_olm_error()) {
 		og_free(og);
 		return NULL;
 	}
-	size_t idn = olm_outbound_group_session_id_length(og), kn = olm_outbound_group_session_key_length(og);
+	size_t idn = sym_olm_outbound_group_session_id_length(og), kn = sym_olm_outbound_group_session_key_length(og);
 	char *sid = pb_malloc(idn + 1), *skey = pb_malloc(kn + 1);
 	int rc = sid && skey ? 0 : PB_ENOMEM;
 	if (rc == 0) {
-		olm_outbound_group_session_id(og, (uint8_t *)sid, idn);
-		olm_outbound_group_session_key(og, (uint8_t *)skey, kn);
+		sym_olm_outbound_group_session_id(og, (uint8_t *)sid, idn);
+		sym_olm_outbound_group_session_key(og, (uint8_t *)skey, kn);
 		sid[idn] = skey[kn] = '\0';
 		rc = ig_add(c, room, c->user_id, c->curve, sid, skey, c->ed, false);
 	}
@@ -1675,17 +1716,17 @@ int pb_matrix__crypto_wrap(pb_matrix_crypto *c, pb_matrix *m, const char *room_i
 		rc = pb_error__oom();
 		goto out;
 	}
-	size_t cl = olm_group_encrypt_message_length(og, strlen(pt));
-	size_t idn = olm_outbound_group_session_id_length(og);
+	size_t cl = sym_olm_group_encrypt_message_length(og, strlen(pt));
+	size_t idn = sym_olm_outbound_group_session_id_length(og);
 	cipher = pb_malloc(cl + 1);
 	sid = pb_malloc(idn + 1);
 	if (cipher == NULL || sid == NULL) {
 		rc = pb_error__oom();
 		goto out;
 	}
-	if (olm_group_encrypt(og, (uint8_t *)pt, strlen(pt), (uint8_t *)cipher, cl) == olm_error() ||
-	    olm_outbound_group_session_id(og, (uint8_t *)sid, idn) == olm_error()) {
-		rc = olm_failed("Megolm encrypt", olm_outbound_group_session_last_error(og));
+	if (sym_olm_group_encrypt(og, (uint8_t *)pt, strlen(pt), (uint8_t *)cipher, cl) == sym_olm_error() ||
+	    sym_olm_outbound_group_session_id(og, (uint8_t *)sid, idn) == sym_olm_error()) {
+		rc = olm_failed("Megolm encrypt", sym_olm_outbound_group_session_last_error(og));
 		goto out;
 	}
 	sid[idn] = '\0';

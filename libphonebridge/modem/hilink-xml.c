@@ -21,6 +21,18 @@
 #include <libxml/tree.h>
 
 #include "modem-internal.h"
+#include "core/dlib.h"
+
+/* libxml2 is loaded when the HiLink backend first parses a reply, not
+ * linked: a process that never talks to a HiLink router never maps it, nor
+ * the ICU it brings (core/dlib.h). */
+#define XML_FUNCTIONS(X) \
+	X(xmlInitParser) X(xmlNewParserCtxt) X(xmlCtxtReadMemory) X(xmlFreeParserCtxt) \
+	X(xmlDocGetRootElement) X(xmlFreeDoc) X(xmlNodeGetContent) X(xmlFree) \
+	X(xmlBufferCreate) X(xmlNodeDump) X(xmlBufferContent) X(xmlBufferLength) X(xmlBufferFree)
+XML_FUNCTIONS(PB_DLIB_DECLARE)
+static const pb_dlib_sym xml_syms[] = { XML_FUNCTIONS(PB_DLIB_ENTRY) };
+static pb_dlib xml_lib = PB_DLIB_INIT("libxml2.so.2", "The HiLink backend", "libxml2", xml_syms);
 
 #define ESC_BASE 0xE000u
 
@@ -165,7 +177,7 @@ int pb_modem__cesu8_encode(pb_buf *out, const char *utf8, size_t len)
 /* --- documents --------------------------------------------------------------- */
 
 static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
-static void xml_init_once(void) { xmlInitParser(); }
+static void xml_init_once(void) { sym_xmlInitParser(); }
 
 /* Offset in the router's bytes of line @line (1-based), column @col: line ends
  * are never changed by neutralising, so lines match. */
@@ -184,10 +196,10 @@ static size_t offset_of(const uint8_t *body, size_t len, int line, int col)
 
 static xmlDocPtr read_doc(const pb_buf *clean, int options, int *line, int *col, char *msg, size_t msgsize)
 {
-	xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
+	xmlParserCtxtPtr ctxt = sym_xmlNewParserCtxt();
 	if (!ctxt)
 		return NULL;
-	xmlDocPtr doc = xmlCtxtReadMemory(ctxt, (const char *)clean->data, (int)clean->len, "hilink.xml", "UTF-8",
+	xmlDocPtr doc = sym_xmlCtxtReadMemory(ctxt, (const char *)clean->data, (int)clean->len, "hilink.xml", "UTF-8",
 					  options);
 	const xmlError *e = &ctxt->lastError;
 	if (e->code != 0 && line) {
@@ -198,7 +210,7 @@ static xmlDocPtr read_doc(const pb_buf *clean, int options, int *line, int *col,
 		while (ml > 0 && (msg[ml - 1] == '\n' || msg[ml - 1] == ' '))
 			msg[--ml] = '\0';
 	}
-	xmlFreeParserCtxt(ctxt);
+	sym_xmlFreeParserCtxt(ctxt);
 	return doc;
 }
 
@@ -208,6 +220,9 @@ int pb_modem__hilink_parse(pb_hilink_doc **out, const uint8_t *body, size_t len,
 	*out = NULL;
 	if (recovered)
 		*recovered = false;
+	int rc = pb_dlib__load(&xml_lib);
+	if (rc < 0)
+		return rc;
 	pthread_once(&xml_once, xml_init_once);
 	if (len == 0)
 		return pb_error__parse(perr, 0, "empty reply where XML was expected");
@@ -229,18 +244,18 @@ int pb_modem__hilink_parse(pb_hilink_doc **out, const uint8_t *body, size_t len,
 			*recovered = true;
 	}
 	pb_buf_dispose(&clean);
-	if (!doc || !xmlDocGetRootElement(doc)) {
+	if (!doc || !sym_xmlDocGetRootElement(doc)) {
 		if (doc)
-			xmlFreeDoc(doc);
+			sym_xmlFreeDoc(doc);
 		return pb_error__parse(perr, offset_of(body, len, line, col), "router XML: %s", msg);
 	}
 	if (doc->intSubset) {
-		xmlFreeDoc(doc);
+		sym_xmlFreeDoc(doc);
 		return pb_error__parse(perr, 0, "router XML: a DOCTYPE is not accepted");
 	}
 	pb_hilink_doc *d = pb_calloc(1, sizeof(*d));
 	if (!d) {
-		xmlFreeDoc(doc);
+		sym_xmlFreeDoc(doc);
 		return PB_ENOMEM;
 	}
 	d->doc = doc;
@@ -252,7 +267,7 @@ void pb_modem__hilink_doc_free(pb_hilink_doc *d)
 {
 	if (!d)
 		return;
-	xmlFreeDoc(d->doc);
+	sym_xmlFreeDoc(d->doc);
 	pb_free(d);
 }
 
@@ -284,11 +299,11 @@ static const xmlNode *child(const xmlNode *n, const char *name)
 /* The router's bytes of an element's text (escapes undone). */
 static int node_raw(const xmlNode *n, pb_buf *out)
 {
-	xmlChar *t = xmlNodeGetContent(n);
+	xmlChar *t = sym_xmlNodeGetContent(n);
 	if (!t)
 		return 0;
 	int rc = pb_modem__hilink_unescape(out, (const char *)t, strlen((const char *)t));
-	xmlFree(t);
+	(*sym_xmlFree)(t);
 	return rc;
 }
 
@@ -312,29 +327,29 @@ static char *node_text(const xmlNode *n, int *err)
 char *pb_modem__hilink_doc_get(const pb_hilink_doc *d, const char *name)
 {
 	int err = 0;
-	return node_text(find_elem(xmlDocGetRootElement(d->doc), name), &err);
+	return node_text(find_elem(sym_xmlDocGetRootElement(d->doc), name), &err);
 }
 
 long pb_modem__hilink_doc_error(const pb_hilink_doc *d)
 {
-	const xmlNode *root = xmlDocGetRootElement(d->doc);
+	const xmlNode *root = sym_xmlDocGetRootElement(d->doc);
 	if (!name_is(root, "error"))
 		return 0;
 	const xmlNode *c = child(root, "code");
-	xmlChar *t = c ? xmlNodeGetContent(c) : NULL;
+	xmlChar *t = c ? sym_xmlNodeGetContent(c) : NULL;
 	long code = t ? strtol((const char *)t, NULL, 10) : -1;
-	xmlFree(t);
+	(*sym_xmlFree)(t);
 	return code ? code : -1;
 }
 
 bool pb_modem__hilink_doc_ok(const pb_hilink_doc *d)
 {
-	const xmlNode *root = xmlDocGetRootElement(d->doc);
+	const xmlNode *root = sym_xmlDocGetRootElement(d->doc);
 	if (!name_is(root, "response"))
 		return false;
-	xmlChar *t = xmlNodeGetContent(root);
+	xmlChar *t = sym_xmlNodeGetContent(root);
 	bool ok = t && strncmp((const char *)t, "OK", 2) == 0;
-	xmlFree(t);
+	(*sym_xmlFree)(t);
 	return ok;
 }
 
@@ -356,12 +371,12 @@ static int garbled(pb_modem_msg_list *out, const xmlNode *n, const char *id, con
 {
 	pb_modem_msg m = { 0 };
 	pb_buf raw = PB_BUF_INIT;
-	xmlBufferPtr xb = xmlBufferCreate();
+	xmlBufferPtr xb = sym_xmlBufferCreate();
 	if (!xb)
 		return PB_ENOMEM;
-	xmlNodeDump(xb, n->doc, (xmlNodePtr)n, 0, 0);
-	int rc = pb_modem__hilink_unescape(&raw, (const char *)xmlBufferContent(xb), (size_t)xmlBufferLength(xb));
-	xmlBufferFree(xb);
+	sym_xmlNodeDump(xb, n->doc, (xmlNodePtr)n, 0, 0);
+	int rc = pb_modem__hilink_unescape(&raw, (const char *)sym_xmlBufferContent(xb), (size_t)sym_xmlBufferLength(xb));
+	sym_xmlBufferFree(xb);
 	if (rc < 0)
 		return rc;
 	m.id = (char *)id;
@@ -563,7 +578,7 @@ static int walk(const xmlNode *n, pb_modem_msg_list *out)
 
 int pb_modem__hilink_doc_messages(const pb_hilink_doc *d, pb_modem_msg_list *out)
 {
-	return walk(xmlDocGetRootElement(d->doc), out);
+	return walk(sym_xmlDocGetRootElement(d->doc), out);
 }
 
 /* --- error codes --------------------------------------------------------- */
