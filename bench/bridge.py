@@ -20,7 +20,10 @@
 # seen by the owner's /sync long-poll on tests/matrix-homeserver.py. Both
 # emulators are Python: their time is inside the figures. The store runs
 # with synchronous=FULL (the default); put TMPDIR on a real disk.
-# RSS comes from /proc/PID/status, PSS from smaps_rollup; PB_BENCH_SMAPS=DIR
+# RSS comes from /proc/PID/status, PSS from smaps_rollup, the libraries
+# mapped from /proc/PID/maps; bridge.floor_libcurl_* are the same figures of
+# bench-rss-floor (libcurl alone, one request to the same homeserver: the
+# floor under the daemon's). PB_BENCH_SMAPS=DIR
 # keeps the daemon's /proc/PID/smaps (idle, after the burst) for a
 # per-mapping look.
 import json
@@ -72,6 +75,13 @@ def pss_kib(pid):
             if line.startswith("Pss:"):
                 return int(line.split()[1])
     return 0
+
+
+def libraries(pid):
+    """Distinct shared objects mapped by the process (the vDSO is not a file)."""
+    with open("/proc/%d/maps" % pid) as f:
+        return len({line.split(None, 5)[5].strip() for line in f
+                    if len(line.split(None, 5)) == 6 and ".so" in line.split(None, 5)[5]})
 
 
 def keep_smaps(pid, name):
@@ -200,6 +210,7 @@ try:
     time.sleep(1.0)
     idle = rss_kib(daemon.pid)
     idle_anon, idle_file, idle_pss = rss_kib(daemon.pid, "RssAnon"), rss_kib(daemon.pid, "RssFile"), pss_kib(daemon.pid)
+    idle_libs = libraries(daemon.pid)
     keep_smaps(daemon.pid, "idle")
     lat = []
     for i in range(N_LAT):
@@ -234,6 +245,13 @@ try:
     print("bridge.rss_idle_anon: %.1f MiB" % (idle_anon / 1024))
     print("bridge.rss_idle_file: %.1f MiB" % (idle_file / 1024))
     print("bridge.pss_idle: %.1f MiB" % (idle_pss / 1024))
+    print("bridge.libraries_idle: %d libraries" % idle_libs)
+    # the floor: libcurl alone, one request to the same homeserver
+    floor = os.path.join(BUILD, "bench", "bench-rss-floor")
+    if os.path.exists(floor):
+        out = subprocess.run([floor, HS + "/_matrix/client/versions"], capture_output=True, text=True,
+                             check=True).stdout
+        sys.stdout.write(out.replace("floor.", "bridge.floor_libcurl_"))
     print("bridge.rss_load_peak: %.1f MiB" % (max(peak, hwm) / 1024))
     print("bridge.pss_after_load: %.1f MiB" % (load_pss / 1024))
 finally:
