@@ -10,7 +10,9 @@
 # transaction ids: nothing twice), and a call logged while pb-bridged was
 # down is posted after its start. A call log whose database is not there
 # yet: said once, retried, followed once it exists. pb-bridged check
-# connects to the log.
+# connects to the log. The control room's !deny, !list, !calls and !remove
+# act on the cluster's lists and log: a number denied in Matrix is refused
+# by the cluster's next call.
 # Standard library only; prints TAP.
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
@@ -89,6 +91,12 @@ def pg_calls():
     return [json.loads(x) for x in r.stdout.splitlines()] if r.returncode == 0 else []
 
 
+def on_list(number):
+    """The cluster's list @number is on (pb-screend lookup), or None."""
+    r = subprocess.run([SCREEND, "-c", screend_conf, "lookup", number], capture_output=True, text=True, check=True)
+    return json.loads(r.stdout).get("list")
+
+
 def screened(number):
     """The notices about @number in the bot's rooms."""
     return [c.get("body", "") for _, c in homeserver.bot_messages()
@@ -131,6 +139,40 @@ try:
     db.close()
     ok(local == 0, "the bridge's SQLite store has no call log of its own (%d rows)" % local)
 
+    # --- the control room's commands act on the cluster's lists and log --------
+    ctl_room = wait_for(lambda: next((rid for rid, evs in homeserver.stats()["events"].items()
+                                      if any(e["type"] == "m.room.name" and e["content"].get("name") == "Phone bridge"
+                                             for e in evs)), None), "the control room")
+    owner_token = homeserver.login("bob", "builder")
+
+    def ctl_notices():
+        return [c.get("body", "") for rid, c in homeserver.bot_messages()
+                if rid == ctl_room and c.get("msgtype") == "m.notice"]
+
+    def answer(txn, text, expect):
+        """The bot's first notice after @text that contains @expect."""
+        seen = len(ctl_notices())
+        homeserver.owner_says(owner_token, ctl_room, txn, text)
+        return wait_for(lambda: next((b for b in ctl_notices()[seen:] if expect in b), None),
+                        "the answer to " + text, 60)
+
+    got = answer("pg1", "!deny 0152 0000 0009", "+4915200000009 is on the deny list")
+    ok(got, "!deny in the control room answers: %r" % got)
+    ok(on_list("+4915200000009") == "deny", "the number is on the cluster's deny list (pb-screend lookup)")
+    out = sip_call(port, "+4915200000009", "--hold", "1")
+    ok("final 603" in out, "and the cluster's next call from it is refused (603): %s" % out)
+    got = answer("pg2", "!list deny", "Deny list")
+    ok(got and DENIED[0] in got and "+4915200000009" in got, "!list deny shows the cluster's list (also numbers denied on a node): %r" % got)
+    got = answer("pg3", "!calls 3", "newest first")
+    ok(got and "+4915200000009" in got, "!calls shows the cluster's call log: %r" % got)
+    got = answer("pg4", "!remove +4915200000009", "+4915200000009 is off")
+    ok(got and "off the deny list" in got and on_list("+4915200000009") is None,
+       "!remove takes it off the cluster's list: %r" % got)
+    db = sqlite3.connect(store)
+    local = db.execute("SELECT count(*) FROM screen_list").fetchone()[0]
+    db.close()
+    ok(local == 0, "the bridge's own SQLite lists are untouched (%d rows)" % local)
+
     bridged.kill()
     out = sip_call(port, DENIED[2], "--hold", "1")
     ok("final 603" in out, "a third call while pb-bridged is down (SIGKILL): %s" % out)
@@ -160,6 +202,10 @@ try:
     bridged.start()
     ok(wait_for(lambda: "[calls] store" in daemon_log() and "cannot open it" in daemon_log(), "the error", 60),
        "pb-bridged starts without the call log's database, and says so")
+    got = answer("pg5", "!deny +4915200000008", "Not done")
+    ok(got and "the cluster's store" in got and "Try again later" in got,
+       "a list command while the cluster's database does not answer: the owner is told, nothing is pretended: %r"
+       % got)
     psql("CREATE DATABASE cluster")
     ok(wait_for(lambda: "the call log answers again" in daemon_log(), "the retry", 60),
        "once the database exists the follower opens it (tried again every 15 s)")
@@ -169,6 +215,8 @@ try:
     conf2 = os.path.join(tmp, "pb-screend-2.conf")
     with open(screend_conf) as f, open(conf2, "w") as g:
         g.write(f.read().replace("/postgres?", "/cluster?"))
+    got = answer("pg6", "!deny +4915200000008", "is on the deny list")
+    ok(got, "once it answers, the same command works (the connection is made again): %r" % got)
     screend2 = Screend(SCREEND, conf2)
     port2 = screend2.ready()
     subprocess.run([SCREEND, "-c", conf2, "deny", DENIED[3]], check=True, capture_output=True)

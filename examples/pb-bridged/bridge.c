@@ -1562,6 +1562,10 @@ typedef struct sync_ctx {
 	pb_matrix *mx;
 	bool initial; /* the first sync of a new store: history, not commands */
 	char *since;
+	/* [calls] store: the cluster's lists and call log for the control
+	 * room's commands; opened on the first such command, again after a
+	 * failure */
+	pb_store *cluster;
 } sync_ctx;
 
 /* FNV-1a of an event id: the transaction id of a reply to it */
@@ -1678,6 +1682,27 @@ static int command(sync_ctx *sc, const pb_matrix_event *ev)
 	const char *t = ev->body;
 	char msg[1024], num[PB_PHONE_MAX], word[64];
 	pb_buf ans = PB_BUF_INIT;
+	if (b->cfg->calls_store && pbb_calls_is_command(t)) {
+		/* a cluster: its lists are the ones its nodes screen with. While
+		 * the database does not answer the owner is told so (and the
+		 * sync goes on): the command is not kept to be tried again */
+		int handled = sc->cluster ? 0 : pbb_calls_store_open(b->cfg, &sc->cluster);
+		if (handled == 0)
+			handled = pbb_calls_command(sc->cluster, b->cfg->region, t, &ans);
+		if (handled < 0) {
+			snprintf(msg, sizeof(msg), "Not done: the cluster's store (%s) did not answer: %s. Try again later.",
+				 b->cfg->calls_store, pb_error_last()->message);
+			pbb_log(PB_LOG_ERROR, "[calls] store %s: a control room command: %s", b->cfg->calls_store,
+				pb_error_last()->message);
+			pb_store_close(sc->cluster);
+			sc->cluster = NULL;
+			pb_buf_dispose(&ans);
+			return reply(sc, ev, msg);
+		}
+		int rc = reply(sc, ev, ans.data ? (const char *)ans.data : "");
+		pb_buf_dispose(&ans);
+		return rc;
+	}
 	int handled = pbb_calls_command(sc->st, b->cfg->region, t, &ans);
 	if (handled != 0) {
 		int rc = handled < 0 ? handled : reply(sc, ev, ans.data ? (const char *)ans.data : "");
@@ -2269,7 +2294,7 @@ static void as_loop(sync_ctx *sc)
 static void *sync_main(void *arg)
 {
 	pbb *b = arg;
-	sync_ctx sc = { b, open_store(b), NULL, false, NULL };
+	sync_ctx sc = { b, open_store(b), NULL, false, NULL, NULL };
 	sc.mx = sc.st ? open_matrix(b) : NULL;
 	if (!sc.mx || who_am_i(b, sc.mx) < 0 || e2ee_attach(b, sc.mx) < 0) {
 		pb_matrix_free(sc.mx);
@@ -2350,6 +2375,7 @@ static void *sync_main(void *arg)
 	pthread_mutex_unlock(&b->mu);
 	pb_free(sc.since);
 	pb_matrix_free(sc.mx);
+	pb_store_close(sc.cluster);
 	pb_store_close(sc.st);
 	return NULL;
 }

@@ -354,6 +354,17 @@ int pbb_import_run(const pbb_config *cfg, pb_store *st, pb_matrix *mx, const pbb
  *         PB_E* code (store error: retry)
  */
 int pbb_calls_command(pb_store *st, const char *region, const char *text, pb_buf *ans);
+/** @return whether @p text is one of pbb_calls_command()'s commands */
+bool pbb_calls_is_command(const char *text);
+/**
+ * Open [calls] store (@p cfg calls_store, its password file): the cluster's
+ * PostgreSQL store, whose lists and call log pb-screend's nodes use. The
+ * follower reads the log through it; the control room's list commands act
+ * on it, so that "!deny" counts for the cluster's next call.
+ * @param out receives the store (pb_store_close())
+ * @return 0 or a negative code (pb_error_last() says why)
+ */
+int pbb_calls_store_open(const pbb_config *cfg, pb_store **out);
 
 /** What a logged call was, for Matrix. */
 typedef enum pbb_call_kinds {

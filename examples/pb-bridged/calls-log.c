@@ -347,6 +347,13 @@ void pbb_calls_log_close(pbb_calls_log *log)
 	log->st = NULL;
 }
 
+int pbb_calls_store_open(const pbb_config *cfg, pb_store **out)
+{
+	pb_store_options o = PB_STORE_OPTIONS_INIT;
+	o.password_file = cfg->calls_password_file;
+	return pb_store_open(out, cfg->calls_store, &o);
+}
+
 #define LOG_RETRY_MS 15000
 
 /* A PostgreSQL call log that cannot be opened or read: said once per
@@ -369,9 +376,7 @@ int pbb_calls_follow_log(const pbb_config *cfg, pthread_mutex_t *mu, pb_store *s
 	if (!cfg->calls_follow || (log->down && now_ms < log->retry_at_ms))
 		return 0;
 	if (!log->st) {
-		pb_store_options o = PB_STORE_OPTIONS_INIT;
-		o.password_file = cfg->calls_password_file;
-		if (pb_store_open(&log->st, cfg->calls_store, &o) < 0) {
+		if (pbb_calls_store_open(cfg, &log->st) < 0) {
 			log_down(cfg, log, "cannot open it", now_ms);
 			return 0;
 		}

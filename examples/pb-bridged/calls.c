@@ -281,6 +281,14 @@ static int cmd_calls(pb_store *st, const char *args, pb_buf *ans)
 	return rc < 0 ? rc : 1;
 }
 
+bool pbb_calls_is_command(const char *text)
+{
+	char cmd[16];
+	next_word(text, cmd, sizeof(cmd));
+	return !strcmp(cmd, "!allow") || !strcmp(cmd, "!deny") || !strcmp(cmd, "!remove") || !strcmp(cmd, "!list") ||
+	       !strcmp(cmd, "!calls");
+}
+
 int pbb_calls_command(pb_store *st, const char *region, const char *text, pb_buf *ans)
 {
 	char cmd[16];

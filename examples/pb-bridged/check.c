@@ -98,11 +98,9 @@ int pbb_check_config(const pbb_config *c, bool lines)
 			secret_step(&r, "[calls] password_file", c->calls_password_file);
 		/* check only: run starts without it (the call log is followed once it answers) */
 		if (lines) {
-			pb_store_options o = PB_STORE_OPTIONS_INIT;
-			o.password_file = c->calls_password_file;
 			pb_store *log = NULL;
 			snprintf(what, sizeof(what), "[calls] store %s", c->calls_store);
-			bool up = pb_store_open(&log, c->calls_store, &o) == 0;
+			bool up = pbb_calls_store_open(c, &log) == 0;
 			step(&r, up, what, "%s", up ? "" : pb_error_last()->message);
 			pb_store_close(log);
 		}
