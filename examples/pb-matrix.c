@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -22,7 +23,7 @@
 #include <sysexits.h>
 
 static const char usage[] =
-	"usage: pb-matrix [--homeserver URL] (--token-file F | --user U --password-file F)\n"
+	"usage: pb-matrix [--homeserver URL] (--token-file F | --user U --password-file F|-)\n"
 	"                 [--insecure] [--verbose] COMMAND\n"
 	"commands:\n"
 	"  login [--save-token FILE] [--device-id ID]   (with --user and --password-file)\n"
@@ -47,6 +48,69 @@ static int fail(const char *what)
 {
 	fprintf(stderr, "pb-matrix: %s: %s\n", what, pb_error_last()->message);
 	return 1;
+}
+
+/* The password: pb_secret_read() of --password-file, or with "-" one line
+ * of standard input, read a byte at a time so that what follows the line
+ * stays there for the next reader (a script's next "read"); at a terminal
+ * it is asked for without echo. New: pb_secret_free(). */
+static int read_password(char **out)
+{
+	*out = NULL;
+	if (strcmp(opt.password_file, "-") != 0) {
+		if (pb_secret_read(opt.password_file, out) < 0)
+			return fail("password");
+		return 0;
+	}
+	struct termios saved;
+	bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
+	if (tty) {
+		struct termios quiet = saved;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		fprintf(stderr, "Password of %s: ", opt.user);
+		fflush(stderr);
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	char *pw = pb_malloc(PB_SECRET_MAX + 1);
+	size_t n = 0;
+	bool line_end = false, too_long = false;
+	int err = 0;
+	while (pw && !line_end) {
+		char c;
+		ssize_t r = read(STDIN_FILENO, &c, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			err = r < 0 ? errno : 0;
+			break;
+		}
+		if (c == '\n')
+			line_end = true;
+		else if (n < PB_SECRET_MAX)
+			pw[n++] = c;
+		else
+			too_long = true;
+	}
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+		fputc('\n', stderr);
+	}
+	if (!pw) {
+		fputs("pb-matrix: password: out of memory\n", stderr);
+		return 1;
+	}
+	if (n > 0 && pw[n - 1] == '\r')
+		n--;
+	pw[n] = '\0';
+	const char *why = err ? strerror(err) : too_long ? "longer than a secret may be"
+		: n == 0 ? "no password on standard input" : memchr(pw, '\0', n) ? "a NUL byte in it" : NULL;
+	if (why) {
+		fprintf(stderr, "pb-matrix: password: %s\n", why);
+		pb_secret_free(pw);
+		return 1;
+	}
+	*out = pw;
+	return 0;
 }
 
 static void print_json(json_t *j)
@@ -129,8 +193,8 @@ static int cmd_login(pb_matrix *m)
 	int rc = 0;
 	if (opt.device_id == NULL && opt.save_token != NULL)
 		rc = saved_device(opt.save_token, &device);
-	if (rc == 0 && pb_secret_read(opt.password_file, &password) < 0)
-		rc = fail("password");
+	if (rc == 0)
+		rc = read_password(&password);
 	if (rc == 0) {
 		const char *dev = opt.device_id ? opt.device_id : device;
 		int lr = pb_matrix_login_password(m, opt.user, password, dev);
@@ -196,8 +260,8 @@ static int connect_client(pb_matrix **out, bool login)
 			fprintf(stderr, "pb-matrix: give --token-file, or --user and --password-file\n");
 			return EX_USAGE;
 		}
-		if (pb_secret_read(opt.password_file, &password) < 0)
-			return fail("password");
+		if (read_password(&password) != 0)
+			return 1;
 		int rc = pb_matrix_login_password(m, opt.user, password, NULL);
 		pb_secret_free(password);
 		if (rc < 0)
@@ -456,6 +520,11 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
+	if (opt.password_file && strcmp(opt.password_file, "-") == 0 && strcmp(cmd, "send-file") == 0 &&
+	    strcmp(args[1], "-") == 0) {
+		fputs("pb-matrix: standard input is the file to send: give the password in a file\n", stderr);
+		return EX_USAGE;
+	}
 	pb_matrix *m = NULL;
 	bool login = strcmp(cmd, "login") == 0;
 	int rc = connect_client(&m, login);

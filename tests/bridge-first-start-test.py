@@ -72,7 +72,8 @@ try:
     tok = os.path.join(pbdir, "matrix.token")
     ok(os.path.exists(tok) and stat.S_IMODE(os.stat(tok).st_mode) == 0o600
        and os.path.exists(tok + ".device"), "the bot's token is saved, mode 0600, with its device")
-    ok(not os.path.exists(os.path.join(pbdir, "bot.pw")), "the bot's password is not kept")
+    ok(sorted(os.listdir(pbdir)) == ["bridge.ini", "matrix.token", "matrix.token.device", "router.pw"],
+       "the bot's password is in no file (pb-matrix read it from standard input): %r" % sorted(os.listdir(pbdir)))
     ok('"device_id"' in r.stdout and BOT in r.stdout, "pb-matrix login printed the user and the device")
     log = open(os.path.join(tmp, "daemon.log"), "w")
     daemon = subprocess.Popen(["bash", "-e", "-c", settings + blocks["run"]], stdout=log, stderr=log,

@@ -30,7 +30,7 @@ check() { # description, then a command that must succeed
 	if "$@" 2>"$tmp/err"; then ok "$d"; else not_ok "$d"; fi
 }
 
-echo "1..18"
+echo "1..22"
 sfx=${PB_TEST_USER_SUFFIX:-}
 alice=alice$sfx bob=bob$sfx
 if [ -n "${PB_TEST_HOMESERVER:-}" ]; then
@@ -59,6 +59,13 @@ if "$bin" $login whoami >/dev/null 2>"$tmp/err"; then not_ok "a world-readable p
 elif grep -q 'chmod 600' "$tmp/err"; then ok "a world-readable password file is refused"
 else not_ok "a world-readable password file is refused"; fi
 chmod 600 "$tmp/pw"
+
+# --password-file -: one line of standard input, and no more of it
+stdin_login="--homeserver $url --user $alice --password-file -"
+check "--password-file - reads the password from standard input" sh -c "printf 'wonderland\\n' | '$bin' $stdin_login whoami | grep -q '\"user_id\":\"@$alice:localhost\"'"
+check "--password-file - leaves what follows the line for the next reader" sh -c "printf 'wonderland\\nnext line\\n' | { '$bin' $stdin_login whoami >/dev/null && IFS= read -r rest && [ \"\$rest\" = 'next line' ]; }"
+check "--password-file - with nothing on standard input is refused, saying so" sh -c "! '$bin' $stdin_login whoami </dev/null 2>'$tmp/err-stdin' && grep -q 'no password on standard input' '$tmp/err-stdin'"
+check "--password-file - and send-file ROOM - together: a usage error (64)" sh -c "'$bin' $stdin_login send-file '!r:localhost' - </dev/null 2>/dev/null; [ \$? -eq 64 ]"
 
 check "create-dm" sh -c "'$bin' $login create-dm @$bob:localhost --name Bob >'$tmp/dm' && grep -q '\"room_id\":\"!' '$tmp/dm'"
 room=$(sed -n 's/.*"room_id":"\([^"]*\)".*/\1/p' "$tmp/dm")
