@@ -115,6 +115,10 @@ int pb_store__run(pb_store *st, sqlite3_stmt *s, const char *what);
 /* The same; *changes (may be NULL) receives how many rows the statement changed. */
 int pb_store__run_changes(pb_store *st, sqlite3_stmt *s, const char *what, int64_t *changes);
 
+/* Step a statement that answers one row with a number (count(*) ...) into
+ * *count (left alone on an error), then reset it. */
+int pb_store__count(pb_store *st, sqlite3_stmt *s, const char *what, int64_t *count);
+
 /* Run SQL without parameters (transaction control, DDL). */
 int pb_store__exec(pb_store *st, const char *sql, const char *what);
 
