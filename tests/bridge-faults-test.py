@@ -131,22 +131,23 @@ def gets(key):
         return [q for q in json.loads(r.read()) if q["method"] == "GET" and key in q["path"]]
 
 
-def row_state(body):
+def store_value(sql, *args):
+    """The first value @sql answers in the bridge's store (None: no row),
+    read on a read-only connection of its own while the bridge writes."""
     db = sqlite3.connect("file:%s?mode=ro" % bridge.store, uri=True, timeout=30)
     try:
-        r = db.execute("SELECT state FROM messages WHERE dir = 2 AND body = ? ORDER BY id DESC", (body,)).fetchone()
+        r = db.execute(sql, args).fetchone()
         return r[0] if r else None
     finally:
         db.close()
+
+
+def row_state(body):
+    return store_value("SELECT state FROM messages WHERE dir = 2 AND body = ? ORDER BY id DESC", body)
 
 
 def kv(key):
-    db = sqlite3.connect("file:%s?mode=ro" % bridge.store, uri=True, timeout=30)
-    try:
-        r = db.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
-        return r[0] if r else None
-    finally:
-        db.close()
+    return store_value("SELECT value FROM kv WHERE key = ?", key)
 
 
 def owner_reply(rid, txn, body, in_reply_to=None):
@@ -322,9 +323,7 @@ try:
     request("POST", rt + "/test/send-fault", b"lost=3")
     owner_reply(r3, "h6", "Resent by its number")
     ok(wait_for(lambda: row_state("Resent by its number") == 7, "the third uncertain row", 60), "uncertain again")
-    db = sqlite3.connect("file:%s?mode=ro" % bridge.store, uri=True, timeout=30)
-    row = db.execute("SELECT id FROM messages WHERE dir = 2 AND body = ?", ("Resent by its number",)).fetchone()[0]
-    db.close()
+    row = store_value("SELECT id FROM messages WHERE dir = 2 AND body = ?", "Resent by its number")
     owner_reply(kv("bridge.control_room"), "h7", "!resend %d" % row)
     ok(wait_for(lambda: router_sent("Resent by its number") == 1 and row_state("Resent by its number") == 6,
                 "the message resent from the control room", 60),

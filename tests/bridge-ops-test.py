@@ -28,6 +28,7 @@ import tempfile
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bridge_env  # noqa: E402
 from bridge_env import (BOT, OWNER, AtModem, Daemon, Homeserver, Tap, bridge_config,  # noqa: E402
                         emulator, finish, login, request, secret_file, wait_for)
 from bridge_pdu import deliver7, submit_text  # noqa: E402
@@ -125,11 +126,7 @@ REPORTS = ("SELECT id FROM messages JOIN bridge_msg_kind k ON k.msg_id = message
 
 
 def db_rows(sql, args=(), path=None):
-    db = sqlite3.connect(path or store)
-    try:
-        return db.execute(sql, args).fetchall()
-    finally:
-        db.close()
+    return bridge_env.db_rows(path or store, sql, *args)
 
 
 def srr(hexpdu):

@@ -14,11 +14,10 @@
 # several of them pass in tens of seconds; the test waits for the daemon's
 # log to show them, and for conditions, never for fixed times.
 import os
-import sqlite3
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bridge_env import AtModem, Bridge, Homeserver, Tap, finish, scratch, wait_for  # noqa: E402
+from bridge_env import AtModem, Bridge, Homeserver, Tap, db_rows, finish, scratch, wait_for  # noqa: E402
 from bridge_pdu import deliver7, deliver_ucs2_parts, submit_text  # noqa: E402
 
 DAEMON = sys.argv[1]
@@ -41,11 +40,7 @@ def deliver(text):
 
 
 def stored_rows():
-    db = sqlite3.connect(b.store)
-    try:
-        return db.execute("SELECT COUNT(*) FROM messages WHERE dir = 1 AND state = 2").fetchone()[0]
-    finally:
-        db.close()
+    return db_rows(b.store, "SELECT COUNT(*) FROM messages WHERE dir = 1 AND state = 2")[0][0]
 
 
 def sync_retries():

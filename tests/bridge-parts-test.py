@@ -22,7 +22,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bridge_env import (AtModem, Bridge, Homeserver, Tap, emulator, finish, request, scratch,  # noqa: E402
+from bridge_env import (AtModem, Bridge, Homeserver, Tap, db_rows, emulator, finish, request, scratch,  # noqa: E402
                         secret_file, stop, wait_for)
 from bridge_pdu import deliver7, deliver_ucs2_parts  # noqa: E402
 
@@ -43,24 +43,15 @@ def storage():
     return [i for i in at.out.get("STORAGE", 30)[8:].split(",") if i]
 
 
-def db_count(sql):
-    db = sqlite3.connect(b.store)
-    try:
-        return db.execute(sql).fetchone()[0]
-    except sqlite3.OperationalError:
-        return -1  # not created yet
-    finally:
-        db.close()
-
-
 def db_count_at(path, sql):
-    db = sqlite3.connect(path)
     try:
-        return db.execute(sql).fetchone()[0]
+        return db_rows(path, sql)[0][0]
     except sqlite3.OperationalError:
         return -1  # not created yet
-    finally:
-        db.close()
+
+
+def db_count(sql):
+    return db_count_at(b.store, sql)
 
 
 procs, nonlocal_b = [], [None]

@@ -17,6 +17,7 @@ import queue
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -120,6 +121,16 @@ def secret_file(path, text):
     os.write(fd, text.encode())
     os.close(fd)
     return path
+
+
+def db_rows(path, sql, *args):
+    """The rows of @sql (with the parameters @args) in the SQLite store at
+    @path, read on a connection of its own while the daemons use the store."""
+    db = sqlite3.connect(path, timeout=30)
+    try:
+        return db.execute(sql, args).fetchall()
+    finally:
+        db.close()
 
 
 def free_port():

@@ -1,6 +1,7 @@
 # libphonebridge tests — SMS-DELIVER PDUs as a modem lists them (SMSC field +
-# TPDU), and the text of an SMS-SUBMIT, for tests/bridge-test.py and
-# tools/bridge-demo. Standard library only.
+# TPDU), and the text of an SMS-SUBMIT, for tests/bridge-test.py,
+# tools/bridge-demo and the AT modem emulator (tests/emulators/). Standard
+# library only.
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
 SMSC = bytes.fromhex("07911326040000F0")

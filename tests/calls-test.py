@@ -25,7 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bridge_env import (ROOT, AtModem, Daemon, Screend, Tap, bridge_config, finish,  # noqa: E402
+from bridge_env import (ROOT, AtModem, Daemon, Screend, Tap, bridge_config, db_rows, finish,  # noqa: E402
                         free_udp_port, make_homeserver, need_net_sip, secret_file, shared_store, sip_call,
                         sip_perl, wait_for)
 
@@ -66,10 +66,8 @@ def call(port, caller, hold="1"):
 
 
 def kv(key):
-    db = sqlite3.connect(store)
-    row = db.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
-    db.close()
-    return row[0] if row else None
+    rows = db_rows(store, "SELECT value FROM kv WHERE key = ?", key)
+    return rows[0][0] if rows else None
 
 
 def room_events(name):
@@ -83,10 +81,7 @@ def room_events(name):
 
 
 def calls_rows():
-    db = sqlite3.connect(store)
-    rows = db.execute("SELECT caller, verdict, rule, sip_status FROM calls ORDER BY id").fetchall()
-    db.close()
-    return rows
+    return db_rows(store, "SELECT caller, verdict, rule, sip_status FROM calls ORDER BY id")
 
 
 try:
@@ -169,7 +164,7 @@ try:
     db.close()
     bridged.start()
     ok(wait_for(lambda: int(kv("bridge.calls.cursor") or 0) >= max(r[0] for r in
-                                                                  sqlite3.connect(store).execute("SELECT id FROM calls")),
+                                                                  db_rows(store, "SELECT id FROM calls")),
                 "the log followed again"), "restarted with the cursor behind: the log is followed again")
     notes = room_events(CALLER)
     ok(len([n for n in notes if "Call, " in n]) == 1 and len([n for n in notes if "Missed call" in n]) == 1,

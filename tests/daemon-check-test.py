@@ -16,7 +16,6 @@
 # daemons: tests/debian-package.sh runs this against the packaged programs)
 import json
 import os
-import queue
 import shutil
 import signal
 import socket
@@ -25,8 +24,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bridge_env import (ROOT, AtModem, Homeserver, Lines, Mmsc, Tap, bridge_config, emulator,  # noqa: E402
-                        free_port, login, scratch, secret_file, start_tinyproxy, stop)
+from bridge_env import (ROOT, AtModem, Homeserver, Mmsc, Tap, bridge_config, emulator,  # noqa: E402
+                        login, scratch, secret_file, start_tinyproxy, stop)
+import kamailio  # noqa: E402
 
 BRIDGED, SCREEND = sys.argv[1], sys.argv[2]
 EX_CONFIG, EX_UNAVAILABLE = 78, 69
@@ -43,18 +43,6 @@ def run(*args):
 def show(r):
     for line in (r.stdout + r.stderr).strip().splitlines():
         print("# " + line, flush=True)
-
-
-def line_with(lines, needle, timeout=30):
-    """Wait for a line of @lines (a bridge_env.Lines) that holds @needle."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            if needle in lines.q.get(timeout=0.5):
-                return True
-        except queue.Empty:
-            continue
-    return False
 
 
 homeserver = Homeserver()
@@ -207,34 +195,24 @@ try:
     show(r)
 
     # --- 4. pb-screend check --online: REGISTER with digest at kamailio --------
-    if shutil.which("kamailio") or os.path.exists("/usr/sbin/kamailio"):
-        kport = free_port()
-        with open(os.path.join(ROOT, "tests/sip/kamailio.cfg.in")) as f:
-            kcfg = f.read().replace("@PORT@", str(kport))
-        kdir = os.path.join(tmp, "kamailio")
-        os.mkdir(kdir)
-        with open(os.path.join(kdir, "k.cfg"), "w") as f:
-            f.write(kcfg)
-        k = subprocess.Popen(["/usr/sbin/kamailio", "-f", os.path.join(kdir, "k.cfg"), "-DD", "-E", "-Y", kdir,
-                              "-P", os.path.join(kdir, "k.pid"), "-w", kdir],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        procs.append(k)
-        klines = Lines(k.stdout)
-        ok(line_with(klines, "Listening on"), "kamailio (registrar with digest) started")
-        good_pw = secret_file(os.path.join(tmp, "kam.pw"), "s3cret")
+    if kamailio.installed():
+        k = kamailio.Kamailio(tmp)
+        procs.append(k.proc)
+        ok(k.ready(), "kamailio (registrar with digest) started")
+        good_pw = secret_file(os.path.join(tmp, "kam.pw"), kamailio.PASSWORD)
         bad_pw = secret_file(os.path.join(tmp, "kam-bad.pw"), "wrong")
-        reg = ("[register]\nregistrar = sip:127.0.0.1:%d\naor = sip:screen@127.0.0.1\nusername = screen\n"
-               "password-file = %%s\n" % kport)
+        reg = ("[register]\nregistrar = %s\naor = sip:screen@127.0.0.1\nusername = screen\n"
+               "password-file = %%s\n" % k.registrar)
         r = run(SCREEND, "-c", screend_conf("s4.conf", pw=reg % good_pw), "check", "--online")
         show(r)
-        ok(r.returncode == 0 and ("\u2713 [register] sip:127.0.0.1:%d as sip:screen@127.0.0.1: registered (200)"
-                                  % kport) in r.stdout, "pb-screend check --online registers at kamailio (200)")
+        ok(r.returncode == 0 and ("\u2713 [register] %s as sip:screen@127.0.0.1: registered (200)"
+                                  % k.registrar) in r.stdout, "pb-screend check --online registers at kamailio (200)")
         r = run(SCREEND, "-c", screend_conf("s5.conf", pw=reg % bad_pw), "check", "--online")
         show(r)
         ok(r.returncode == EX_UNAVAILABLE and "\u2717 [register]" in r.stdout and
            "the registrar answered 40" in r.stdout, "a wrong password: refused by the registrar, exit 69")
     else:
-        ok(True, "# SKIP kamailio is not installed (Debian package kamailio)")
+        ok(True, kamailio.SKIP)
     r = run(SCREEND, "-c", screend_conf("s6.conf"), "check", "--online")
     ok(r.returncode == 0 and "no registrar configured" in r.stdout, "check --online without [register]: nothing to reach")
 

@@ -12,7 +12,6 @@
 # usage: obs-test.py PATH/TO/pb-bridged PATH/TO/pb-screend
 import json
 import os
-import queue
 import signal
 import socket
 import subprocess
@@ -24,9 +23,10 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bridge_env import (ROOT, AtModem, Daemon, Homeserver, Lines, Tap, bridge_config, finish,  # noqa: E402
+from bridge_env import (ROOT, AtModem, Daemon, Homeserver, Tap, bridge_config, finish,  # noqa: E402
                         free_port, login, secret_file, wait_for)
 from bridge_pdu import deliver7  # noqa: E402
+import kamailio  # noqa: E402
 
 BRIDGED, SCREEND = sys.argv[1], sys.argv[2]
 EX_UNAVAILABLE, EX_CONFIG = 69, 78
@@ -328,10 +328,10 @@ def screend_registered(pw_file, name):
     conf = os.path.join(tmp, name + ".conf")
     with open(conf, "w") as f:
         f.write("[sip]\nlisten = 127.0.0.1\nport = 0\nallow = 127.0.0.1\n"
-                "[register]\nregistrar = sip:127.0.0.1:%d\naor = sip:screen@127.0.0.1\nusername = screen\n"
+                "[register]\nregistrar = %s\naor = sip:screen@127.0.0.1\nusername = screen\n"
                 "password-file = %s\n[forward]\nmode = redirect\ntarget = sip:owner@127.0.0.1\n"
                 "[screen]\nprompts = %s\n[store]\npath = %s\n[http]\nlisten = 127.0.0.1:%d\n"
-                % (kport, pw_file, os.path.join(ROOT, "data/prompts"), os.path.join(tmp, name + ".db"), p2))
+                % (k.registrar, pw_file, os.path.join(ROOT, "data/prompts"), os.path.join(tmp, name + ".db"), p2))
     lg = open(os.path.join(tmp, name + ".log"), "w")
     p = subprocess.Popen([SCREEND, "-c", conf, "run"], stdout=lg, stderr=lg)
     procs.append(p)
@@ -346,26 +346,11 @@ def screend_registered(pw_file, name):
     return st, doc, m
 
 
-if os.path.exists("/usr/sbin/kamailio"):
-    kport = free_port()
-    with open(os.path.join(ROOT, "tests/sip/kamailio.cfg.in")) as f:
-        kcfg = f.read().replace("@PORT@", str(kport))
-    kdir = os.path.join(tmp, "kamailio")
-    os.mkdir(kdir)
-    with open(os.path.join(kdir, "k.cfg"), "w") as f:
-        f.write(kcfg)
-    k = subprocess.Popen(["/usr/sbin/kamailio", "-f", os.path.join(kdir, "k.cfg"), "-DD", "-E", "-Y", kdir,
-                          "-P", os.path.join(kdir, "k.pid"), "-w", kdir],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    procs.append(k)
-    klines = Lines(k.stdout)
-    def listening():
-        try:
-            return "Listening on" in klines.q.get(timeout=0.5)
-        except queue.Empty:
-            return False
-    ok(wait_for(listening, "kamailio listening", 60), "kamailio (registrar with digest) started")
-    st, doc, m = screend_registered(secret_file(os.path.join(tmp, "kam.pw"), "s3cret"), "reg-ok")
+if kamailio.installed():
+    k = kamailio.Kamailio(tmp)
+    procs.append(k.proc)
+    ok(k.ready(), "kamailio (registrar with digest) started")
+    st, doc, m = screend_registered(secret_file(os.path.join(tmp, "kam.pw"), kamailio.PASSWORD), "reg-ok")
     ok(st == 200 and doc and doc["registration"] == {"state": "registered", "last_status": 200},
        "registered at kamailio: /health says registered (200)")
     ok(m is None or (m["pb_screend_registration_state"][(("state", "registered"),)] == 1 and
@@ -376,6 +361,6 @@ if os.path.exists("/usr/sbin/kamailio"):
        400 <= doc["registration"]["last_status"] < 500, "a refused registration: /health 503, failed (%s)" %
        (doc["registration"] if doc else None))
 else:
-    ok(True, "# SKIP kamailio is not installed (Debian package kamailio)")
+    ok(True, kamailio.SKIP)
 
 sys.exit(finish(tap, bridge, procs, tmp))

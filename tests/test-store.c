@@ -1185,23 +1185,64 @@ static void test_store__call_log_keeps_calls(void **state)
 	assert_pb_error(pb_store_call_log(f->st, &c, NULL), PB_EINVAL);
 }
 
-/* Counts per day for the status pages: calls by their time, journal rows by
- * the time they reached a state, a backend pattern, the edges of the range. */
-static void test_store__daily_counts(void **state)
+/* Counts per day, the part both backends share: the window's checks, the
+ * counts zeroed, each row into its day's bucket, rows outside ignored. */
+static void test_store__days_bucket_rows(void **state)
+{
+	(void)state;
+	const int64_t day = 86400000LL;
+	int64_t c[4] = { 7, 7, 7, 7 };
+	pb_store_days d;
+	assert_pb_ok(pb_store__days_begin(&d, 5 * day, 3, c));
+	assert_true(d.day0_ms == 5 * day && d.end_ms == 8 * day && d.days == 3);
+	assert_true(c[0] == 0 && c[1] == 0 && c[2] == 0 && c[3] == 7); /* only the window's days */
+	pb_store__days_put(&d, 0, 2);
+	pb_store__days_put(&d, 2, 5);
+	pb_store__days_put(&d, -1, 9); /* before the window */
+	pb_store__days_put(&d, 3, 9);  /* after it */
+	assert_true(c[0] == 2 && c[1] == 0 && c[2] == 5 && c[3] == 7);
+	assert_pb_error(pb_store__days_begin(&d, 0, 0, c), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "0 days (1 to 366)"));
+	assert_pb_error(pb_store__days_begin(&d, 0, PB_STORE_DAILY_MAX + 1, c), PB_EINVAL);
+	assert_pb_error(pb_store__days_begin(&d, -1, 1, c), PB_EINVAL);
+	assert_pb_error(pb_store__days_begin(&d, INT64_MAX - day + 1, 1, c), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "first day out of range"));
+	assert_pb_ok(pb_store__days_begin(&d, INT64_MAX - day, 1, c));
+}
+
+/* Calls per day for the status pages, on either backend: by the time they
+ * began, a row of aggregated refusals counting as its calls, the edges of
+ * the window and of its days, the window's checks. */
+static void test_store__call_daily_counts(void **state)
 {
 	struct fixture *f = *state;
 	const int64_t day = 86400000LL, day0 = 1000 * day;
-	int64_t at[] = { day0 - 1, day0, day0 + 5, day0 + day, day0 + 2 * day + 7, day0 + 3 * day };
+	int64_t at[] = { day0 - 1, day0, day0 + 5, day0 + day, day0 + 2 * day + 7, day0 + 3 * day - 1, day0 + 3 * day };
 	for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
 		pb_store_call c = { 0 };
 		c.at = at[i];
+		c.count = i == 4 ? 3 : 0;
 		assert_pb_ok(pb_store_call_log(f->st, &c, NULL));
 	}
-	int64_t n[3];
+	int64_t n[4] = { -1, -1, -1, 42 };
 	assert_pb_ok(pb_store_call_daily(f->st, day0, 3, n));
 	assert_int_equal(n[0], 2);
 	assert_int_equal(n[1], 1);
-	assert_int_equal(n[2], 1);
+	assert_int_equal(n[2], 4);
+	assert_int_equal(n[3], 42);
+	assert_pb_ok(pb_store_call_daily(f->st, day0 + 4 * day, 2, n)); /* no call: zeroes */
+	assert_true(n[0] == 0 && n[1] == 0);
+	assert_pb_error(pb_store_call_daily(f->st, day0, 0, n), PB_EINVAL);
+	assert_pb_error(pb_store_call_daily(f->st, day0, PB_STORE_DAILY_MAX + 1, n), PB_EINVAL);
+	assert_pb_error(pb_store_call_daily(f->st, INT64_MAX - 5, 1, n), PB_EINVAL);
+}
+
+/* Journal rows per day (SQLite): by the time they reached a state, by
+ * direction, state and backend pattern. */
+static void test_store__msg_daily_counts(void **state)
+{
+	struct fixture *f = *state;
+	const int64_t day = 86400000LL;
 	/* journal rows: today (updated now), by direction, state and backend */
 	const char *backends[] = { "hilink", "hilink:report", "hilink" };
 	for (int i = 0; i < 3; i++) {
@@ -1229,8 +1270,6 @@ static void test_store__daily_counts(void **state)
 	assert_int_equal(m[0], 1);
 	assert_pb_ok(pb_store_msg_daily(f->st, PB_STORE_OUTBOUND, PB_STORE_SENT, NULL, today, 1, m));
 	assert_int_equal(m[0], 0);
-	assert_pb_error(pb_store_call_daily(f->st, day0, 0, n), PB_EINVAL);
-	assert_pb_error(pb_store_call_daily(f->st, day0, PB_STORE_DAILY_MAX + 1, n), PB_EINVAL);
 	assert_pb_error(pb_store_msg_daily(f->st, 1, 3, NULL, INT64_MAX - 5, 1, m), PB_EINVAL);
 }
 
@@ -1677,17 +1716,7 @@ static void test_store__pg_opens_migrates_and_refuses_sqlite_only_calls(void **s
 	int64_t per_day[2];
 	assert_pb_error(pb_store_msg_daily(f->st, PB_STORE_INBOUND, PB_STORE_DELIVERED, NULL, 0, 2, per_day),
 			PB_EUNSUPPORTED);
-	/* the call log's counts per day (a status page) come from PostgreSQL */
-	const int64_t day = 86400000LL, day0 = 2000 * day;
-	int64_t at[] = { day0 - 1, day0, day0 + 5, day0 + day + 7 };
-	for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
-		pb_store_call c = { 0 };
-		c.at = at[i];
-		assert_pb_ok(pb_store_call_log(f->st, &c, NULL));
-	}
-	assert_pb_ok(pb_store_call_daily(f->st, day0, 2, per_day));
-	assert_int_equal(per_day[0], 2);
-	assert_int_equal(per_day[1], 1);
+	/* the call log's counts per day come from PostgreSQL: test_store__call_daily_counts */
 	/* a database written by a newer schema is refused */
 	const char *db = strstr(f->path, "@/") + 2;
 	char name[64];
@@ -1901,7 +1930,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store__group_shared_modes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__attempts_count_in_a_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__call_log_keeps_calls, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store__daily_counts, setup, teardown),
+		cmocka_unit_test(test_store__days_bucket_rows),
+		cmocka_unit_test_setup_teardown(test_store__call_daily_counts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__msg_daily_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__numbers_hold_per_number_settings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__migrates_from_every_earlier_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__allocation_failures_are_clean, setup, teardown),
@@ -1923,6 +1954,7 @@ int main(void)
 			cmocka_unit_test_setup_teardown(test_store__list_pages_in_number_order, setup_pg, teardown_pg),
 			cmocka_unit_test_setup_teardown(test_store__attempts_count_in_a_window, setup_pg, teardown_pg),
 			cmocka_unit_test_setup_teardown(test_store__call_log_keeps_calls, setup_pg, teardown_pg),
+			cmocka_unit_test_setup_teardown(test_store__call_daily_counts, setup_pg, teardown_pg),
 			cmocka_unit_test_setup_teardown(test_store__numbers_hold_per_number_settings, setup_pg,
 							teardown_pg),
 			cmocka_unit_test_setup_teardown(test_store__pg_opens_migrates_and_refuses_sqlite_only_calls,

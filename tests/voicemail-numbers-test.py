@@ -15,14 +15,13 @@
 # usage: voicemail-numbers-test.py PATH/TO/pb-screend
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bridge_env import (ROOT, Screend, Tap, free_udp_port, need_net_sip, sip_call, sip_perl, stop,  # noqa: E402
+from bridge_env import (ROOT, Screend, Tap, db_rows, free_udp_port, need_net_sip, sip_call, sip_perl, stop,  # noqa: E402
                         wait_for)
 
 SCREEND = sys.argv[1]
@@ -77,12 +76,9 @@ def call(own, *args):
 
 
 def journal():
-    db = sqlite3.connect(store)
     # pb-screend writes "screen:voicemail"; pb-bridged, when it takes the row, keeps
     # the kind in its table and the backend "screen" (docs/bridge.md "Store layout")
-    rows = db.execute("SELECT peer FROM messages WHERE backend IN ('screen:voicemail', 'screen')").fetchall()
-    db.close()
-    return rows
+    return db_rows(store, "SELECT peer FROM messages WHERE backend IN ('screen:voicemail', 'screen')")
 
 
 def invites(lines):
@@ -97,10 +93,7 @@ def invites(lines):
 
 
 def log_of():
-    db = sqlite3.connect(store)
-    rows = db.execute("SELECT called, ended FROM calls ORDER BY id").fetchall()
-    db.close()
-    return rows
+    return db_rows(store, "SELECT called, ended FROM calls ORDER BY id")
 
 
 screend = None

@@ -30,6 +30,7 @@ import wave
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import bridge_env  # noqa: E402
 from bridge_env import (ROOT, AtModem, Daemon, Screend, Tap, bridge_config, finish,  # noqa: E402
                         free_udp_port, make_homeserver, need_net_sip, secret_file, shared_store, sip_call,
                         sip_perl, wait_for)
@@ -83,10 +84,7 @@ screend = callee = None
 
 
 def db_rows(sql, *args):
-    db = sqlite3.connect(store)
-    rows = db.execute(sql, args).fetchall()
-    db.close()
-    return rows
+    return bridge_env.db_rows(store, sql, *args)
 
 
 def room_of(name):

@@ -183,6 +183,20 @@ int pbd_status_page(pb_buf *out, const char *title, bool healthy, const char *co
 	return rc ? rc : pb_buf_puts(out, "</table>\n</body></html>\n");
 }
 
+int pbd_status_respond(pb_listener_request *req, const char *title, bool healthy, const char *const *rows,
+		       pb_store *st)
+{
+	pbd_day days[PBD_STATUS_DAYS];
+	pbd_per_day(st, days, PBD_STATUS_DAYS); /* a store that cannot be read: zeros */
+	pb_buf o = PB_BUF_INIT;
+	int rc = pbd_status_page(&o, title, healthy, rows, days, PBD_STATUS_DAYS, "calls screened",
+				 "messages bridged");
+	if (rc == 0)
+		rc = pb_listener_respond(req, 200, "text/html; charset=utf-8", o.data, o.len);
+	pb_buf_dispose(&o);
+	return rc;
+}
+
 /* --- "status" ----------------------------------------------------------------------- */
 
 static size_t sink(char *p, size_t size, size_t n, void *ud)

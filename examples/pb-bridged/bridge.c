@@ -294,6 +294,38 @@ static int e2ee_attach(pbb *b, pb_matrix *mx)
 	return rc;
 }
 
+/* The store of a thread that needs nothing else (modem, fetch, mms), or
+ * NULL: it could not be opened (logged), the bridge has failed and stops. */
+static pb_store *thread_store(pbb *b)
+{
+	pb_store *st = open_store(b);
+	if (!st) {
+		atomic_store(&b->failed, 1);
+		pbb_stop(b);
+	}
+	return st;
+}
+
+/* The store and the Matrix client of a thread that talks to the homeserver
+ * (sync, delivery): the client knows who it is and encrypts when configured.
+ * false: something could not be had (logged), nothing is left open, and
+ * the bridge stops (failed, unless it was stopping already). */
+static bool matrix_thread_open(pbb *b, pb_store **st, pb_matrix **mx)
+{
+	*st = open_store(b);
+	*mx = *st ? open_matrix(b) : NULL;
+	if (*mx && who_am_i(b, *mx) >= 0 && e2ee_attach(b, *mx) >= 0)
+		return true;
+	pb_matrix_free(*mx);
+	pb_store_close(*st);
+	*mx = NULL;
+	*st = NULL;
+	if (!stopping(b))
+		atomic_store(&b->failed, 1);
+	pbb_stop(b);
+	return false;
+}
+
 /* Tests only: with PBB_TEST_KILL_BEFORE_DECRYPTED=FILE, the first decrypted
  * event kills the daemon (after creating FILE) before it is handled: its
  * room key was saved, its next_batch was not. */
@@ -647,12 +679,9 @@ int pbb_modem_open(const pbb_config *c, pb_modem **out)
 static void *modem_main(void *arg)
 {
 	pbb *b = arg;
-	pb_store *st = open_store(b);
-	if (!st) {
-		atomic_store(&b->failed, 1);
-		pbb_stop(b);
+	pb_store *st = thread_store(b);
+	if (!st)
 		return NULL;
-	}
 	modem_ctx mc = { b, st, NULL };
 	stall_hook(b, "modem");
 	long backoff = 0, disk_backoff = 0, send_retry_ms = 0;
@@ -1107,12 +1136,9 @@ static void *fetch_main(void *arg)
 	pbb *b = arg;
 	if (!b->cfg->mmsc_url)
 		return NULL; /* the delivery thread says so for each picture message */
-	pb_store *st = open_store(b);
-	if (!st) {
-		atomic_store(&b->failed, 1);
-		pbb_stop(b);
+	pb_store *st = thread_store(b);
+	if (!st)
 		return NULL;
-	}
 	/* NULL when [mmsc] cannot be used (logged): each picture message is
 	 * then given up with a notice, as without [mmsc] url */
 	pb_mmsc *mmsc = open_mmsc(b, fetch_progress);
@@ -1491,16 +1517,10 @@ static int disk_notices(pbb *b, pb_store *st, pb_matrix *mx, long long *noted_st
 static void *deliver_main(void *arg)
 {
 	pbb *b = arg;
-	pb_store *st = open_store(b);
-	pb_matrix *mx = st ? open_matrix(b) : NULL;
-	if (!mx || who_am_i(b, mx) < 0 || e2ee_attach(b, mx) < 0) {
-		pb_matrix_free(mx);
-		pb_store_close(st);
-		if (!stopping(b))
-			atomic_store(&b->failed, 1);
-		pbb_stop(b);
+	pb_store *st;
+	pb_matrix *mx;
+	if (!matrix_thread_open(b, &st, &mx))
 		return NULL;
-	}
 	pthread_mutex_lock(&b->mu);
 	b->mx_deliver = mx;
 	unsigned long seen = b->doorbell;
@@ -2294,16 +2314,9 @@ static void as_loop(sync_ctx *sc)
 static void *sync_main(void *arg)
 {
 	pbb *b = arg;
-	sync_ctx sc = { b, open_store(b), NULL, false, NULL, NULL };
-	sc.mx = sc.st ? open_matrix(b) : NULL;
-	if (!sc.mx || who_am_i(b, sc.mx) < 0 || e2ee_attach(b, sc.mx) < 0) {
-		pb_matrix_free(sc.mx);
-		pb_store_close(sc.st);
-		if (!stopping(b))
-			atomic_store(&b->failed, 1);
-		pbb_stop(b);
+	sync_ctx sc = { b, NULL, NULL, false, NULL, NULL };
+	if (!matrix_thread_open(b, &sc.st, &sc.mx))
 		return NULL;
-	}
 	pthread_mutex_lock(&b->mu);
 	b->mx_sync = sc.mx;
 	pthread_mutex_unlock(&b->mu);
@@ -2423,12 +2436,9 @@ static void send_mms_rows(pbb *b, pb_store *st, pb_mmsc *mmsc)
 static void *mms_main(void *arg)
 {
 	pbb *b = arg;
-	pb_store *st = open_store(b);
-	if (!st) {
-		atomic_store(&b->failed, 1);
-		pbb_stop(b);
+	pb_store *st = thread_store(b);
+	if (!st)
 		return NULL;
-	}
 	pb_mmsc *mmsc = open_mmsc(b, NULL); /* NULL without [mmsc] url: rows fail with a notice */
 	pthread_mutex_lock(&b->mu);
 	unsigned long seen = b->doorbell;

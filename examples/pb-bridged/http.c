@@ -13,8 +13,6 @@
 #include <string.h>
 #include <time.h>
 
-#define STATUS_DAYS 14
-
 struct pbb_http {
 	const pbb_config *cfg;
 	pbb *b;
@@ -141,8 +139,6 @@ static int page(pb_listener_request *req, void *ud)
 	pbb_http *h = ud;
 	facts f;
 	gather(h, &f);
-	pbd_day days[STATUS_DAYS];
-	pbd_per_day(store(h), days, STATUS_DAYS);
 	char up[32], q1[24], q2[24], q3[24];
 	snprintf(up, sizeof(up), "%.0f s", pbd_uptime_s());
 	snprintf(q1, sizeof(q1), "%lld", (long long)f.q.inbound);
@@ -158,13 +154,7 @@ static int page(pb_listener_request *req, void *ud)
 		"last error", f.last_error_at ? f.last_error : "none",
 		NULL,
 	};
-	pb_buf o = PB_BUF_INIT;
-	int rc = pbd_status_page(&o, "pb-bridged", f.healthy, rows, days, STATUS_DAYS, "calls screened",
-				 "messages bridged");
-	if (rc == 0)
-		rc = pb_listener_respond(req, 200, "text/html; charset=utf-8", o.data, o.len);
-	pb_buf_dispose(&o);
-	return rc;
+	return pbd_status_respond(req, "pb-bridged", f.healthy, rows, store(h));
 }
 
 static int add_routes(pbb_http *h)

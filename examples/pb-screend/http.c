@@ -17,7 +17,6 @@
 #include <string.h>
 #include <time.h>
 
-#define STATUS_DAYS 14
 /* the loop publishes after every step (at most 100 ms apart): quiet for this
  * long, it is stuck (the watchdog, fed by the same loop, then stops too) */
 #define LOOP_STALL_MS 30000
@@ -166,8 +165,6 @@ static int page(pb_listener_request *req, void *ud)
 	screend_http *h = ud;
 	facts f;
 	gather(h, &f);
-	pbd_day days[STATUS_DAYS];
-	pbd_per_day(store(h), days, STATUS_DAYS);
 	char up[32], active[24], reg[48];
 	snprintf(up, sizeof(up), "%.0f s", pbd_uptime_s());
 	snprintf(active, sizeof(active), "%lld", f.active);
@@ -176,13 +173,7 @@ static int page(pb_listener_request *req, void *ud)
 		"version", pb_version_string(), "uptime", up, "registration", reg, "active calls", active,
 		"store", f.store_ok ? "ok" : "not readable", "last error", f.last_error_at ? f.last_error : "none", NULL,
 	};
-	pb_buf o = PB_BUF_INIT;
-	int rc = pbd_status_page(&o, "pb-screend", f.healthy, rows, days, STATUS_DAYS, "calls screened",
-				 "messages bridged");
-	if (rc == 0)
-		rc = pb_listener_respond(req, 200, "text/html; charset=utf-8", o.data, o.len);
-	pb_buf_dispose(&o);
-	return rc;
+	return pbd_status_respond(req, "pb-screend", f.healthy, rows, store(h));
 }
 
 int screend_http_start(screend_http **out, const screend_config *c, pb_screener *s)

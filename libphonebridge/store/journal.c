@@ -193,15 +193,7 @@ PB_API int pb_store_msg_count(pb_store *st, int dir, int state, int64_t *count)
 		return rc;
 	sqlite3_bind_int(s, 1, dir);
 	sqlite3_bind_int(s, 2, state);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*count = sqlite3_column_int64(s, 0);
-		rc = 0;
-	} else {
-		rc = pb_store__error(st, rc, "count messages");
-	}
-	sqlite3_reset(s);
-	return rc;
+	return pb_store__count(st, s, "count messages", count);
 }
 
 /* --- writing rows ------------------------------------------------------------- */

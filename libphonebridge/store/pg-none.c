@@ -101,12 +101,9 @@ int pb_store__pg_number_remove(pb_store *st, const char *number, int64_t *change
 	return PB_EUNSUPPORTED;
 }
 
-int pb_store__pg_call_daily(pb_store *st, int64_t day0_ms, int64_t end_ms, unsigned days, int64_t *counts)
+int pb_store__pg_call_daily(pb_store *st, pb_store_days *d)
 {
 	(void)st;
-	(void)day0_ms;
-	(void)end_ms;
-	(void)days;
-	(void)counts;
+	(void)d;
 	return PB_EUNSUPPORTED;
 }

@@ -587,21 +587,16 @@ int pb_store__pg_call_query(pb_store *st, bool recent, int64_t after_id, size_t 
 	return rc;
 }
 
-int pb_store__pg_call_daily(pb_store *st, int64_t day0_ms, int64_t end_ms, unsigned days, int64_t *counts)
+int pb_store__pg_call_daily(pb_store *st, pb_store_days *d)
 {
 	char a[24], b[24];
-	const char *v[] = { NUM(a, day0_ms), NUM(b, end_ms) };
+	const char *v[] = { NUM(a, d->day0_ms), NUM(b, d->end_ms) };
 	PGresult *r;
 	int rc = run(st, Q_CALL_DAILY, v, "counts per day", &r);
 	if (rc < 0)
 		return rc;
-	for (unsigned i = 0; i < days; i++)
-		counts[i] = 0;
-	for (int i = 0; i < PQntuples(r); i++) {
-		int64_t day = int_at(r, i, 0);
-		if (day >= 0 && day < (int64_t)days)
-			counts[day] = int_at(r, i, 1);
-	}
+	for (int i = 0; i < PQntuples(r); i++)
+		pb_store__days_put(d, int_at(r, i, 0), int_at(r, i, 1));
 	PQclear(r);
 	return 0;
 }

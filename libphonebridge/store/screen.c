@@ -195,15 +195,7 @@ PB_API int pb_store_attempt_count(pb_store *st, const char *number, int64_t sinc
 	pb_store__bind_text(s, 1, number);
 	sqlite3_bind_int64(s, 2, since);
 	sqlite3_bind_int(s, 3, failed_only ? 1 : 0);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*count = sqlite3_column_int64(s, 0);
-		rc = 0;
-	} else {
-		rc = pb_store__error(st, rc, "count attempts");
-	}
-	sqlite3_reset(s);
-	return rc;
+	return pb_store__count(st, s, "count attempts", count);
 }
 
 PB_API int pb_store_attempt_prune(pb_store *st, int64_t before, int64_t *removed)

@@ -56,8 +56,25 @@ int pb_store__sqlite_only(pb_store *st, const char *what);
 int pb_store__pg_open(pb_store *st, const char *url, const pb_store_options *o, int target);
 void pb_store__pg_close(pb_store *st);
 int pb_store__pg_check(pb_store *st);
-/* Calls per day in [day0_ms, end_ms) (pb_store_call_daily()). */
-int pb_store__pg_call_daily(pb_store *st, int64_t day0_ms, int64_t end_ms, unsigned days, int64_t *counts);
+/*
+ * Counts per day (stats.c) for both backends: the window of
+ * pb_store_call_daily() and pb_store_msg_daily(), @days days of 24 hours
+ * from @day0_ms to @end_ms, and the caller's counts[@days]. Each backend
+ * asks in its own SQL for rows of (day index, count) and puts each row into
+ * its bucket with pb_store__days_put().
+ */
+typedef struct pb_store_days {
+	int64_t day0_ms, end_ms;
+	unsigned days;
+	int64_t *counts;
+} pb_store_days;
+/* Check the window (PB_EINVAL: days 0 or over PB_STORE_DAILY_MAX, a first
+ * day below 0 or too late for the window to end) and zero the counts. */
+int pb_store__days_begin(pb_store_days *d, int64_t day0_ms, unsigned days, int64_t *counts);
+/* Add @count to day @day; a day outside the window is ignored. */
+void pb_store__days_put(pb_store_days *d, int64_t day, int64_t count);
+/* Calls per day of a PostgreSQL call log (pb_store_call_daily()). */
+int pb_store__pg_call_daily(pb_store *st, pb_store_days *d);
 int pb_store__pg_txn(pb_store *st, const char *sql);
 int pb_store__pg_list_add(pb_store *st, int list, const char *number, int source, int64_t created,
 			  int64_t expires_at);
@@ -97,6 +114,10 @@ int pb_store__run(pb_store *st, sqlite3_stmt *s, const char *what);
 
 /* The same; *changes (may be NULL) receives how many rows the statement changed. */
 int pb_store__run_changes(pb_store *st, sqlite3_stmt *s, const char *what, int64_t *changes);
+
+/* Step a statement that answers one row with a number (count(*) ...) into
+ * *count (left alone on an error), then reset it. */
+int pb_store__count(pb_store *st, sqlite3_stmt *s, const char *what, int64_t *count);
 
 /* Run SQL without parameters (transaction control, DDL). */
 int pb_store__exec(pb_store *st, const char *sql, const char *what);

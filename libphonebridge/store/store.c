@@ -108,6 +108,19 @@ int pb_store__run_changes(pb_store *st, sqlite3_stmt *s, const char *what, int64
 	return rc;
 }
 
+int pb_store__count(pb_store *st, sqlite3_stmt *s, const char *what, int64_t *count)
+{
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*count = sqlite3_column_int64(s, 0);
+		rc = 0;
+	} else {
+		rc = pb_store__error(st, rc, what);
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
 int pb_store__exec(pb_store *st, const char *sql, const char *what)
 {
 	if (st->db == NULL)

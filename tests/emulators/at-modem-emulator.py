@@ -41,6 +41,10 @@ import select
 import sys
 import tty
 
+# the PDU building blocks the tests use too (semi-octets, addresses, GSM 7-bit)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from bridge_pdu import SMSC, addr, pack7, semi  # noqa: E402
+
 ap = argparse.ArgumentParser()
 ap.add_argument("--link", required=True)
 ap.add_argument("--no-cnmi", action="store_true", help="refuse every AT+CNMI")
@@ -48,35 +52,7 @@ ap.add_argument("--samples", action="store_true", help="start with sample messag
 ap.add_argument("--echo-always", action="store_true", help="ignore ATE0 (echo stays on, as on some sticks)")
 args = ap.parse_args()
 
-SMSC = bytes.fromhex("07911326040000F0")
-
-
-def semi(digits):
-    d = digits + ("F" if len(digits) % 2 else "")
-    return bytes(int(d[i + 1] + d[i], 16) for i in range(0, len(d), 2))
-
-
-def addr(num):
-    intl = num.startswith("+")
-    d = num.lstrip("+")
-    return bytes([len(d), 0x91 if intl else 0x81]) + semi(d)
-
-
 SCTS = semi("24050110300000")  # 2024-05-01 10:30:00 +00
-
-
-def pack7(text):
-    bits, nbits, out = 0, 0, bytearray()
-    for ch in text:
-        bits |= (ord(ch) & 0x7F) << nbits
-        nbits += 7
-        while nbits >= 8:
-            out.append(bits & 0xFF)
-            bits >>= 8
-            nbits -= 8
-    if nbits:
-        out.append(bits & 0xFF)
-    return bytes(out)
 
 
 def deliver7(oa, text):
