@@ -22,16 +22,18 @@ import atexit
 import glob
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bridge_env import (ROOT, AtModem, Daemon, Screend, Tap, bridge_config, finish,  # noqa: E402
-                        make_homeserver, need_net_sip, secret_file, sip_call, wait_for)
+                        free_port, make_homeserver, need_net_sip, secret_file, sip_call, wait_for)
 
 BRIDGED, SCREEND = sys.argv[1], sys.argv[2]
 DENIED = ["+4915200000001", "+4915200000002", "+4915200000003", "+4915200000004"]
@@ -61,11 +63,12 @@ password_file = os.environ["PB_TEST_PG_PASSWORD_FILE"]
 tmp = tempfile.mkdtemp(prefix="pb-pg-calls-test-")
 store = os.path.join(tmp, "bridge.db")
 homeserver = make_homeserver()
+http_port = free_port()
 modem = AtModem(tmp, "modem")
 token_file = secret_file(os.path.join(tmp, "matrix.token"), homeserver.login("alice", "wonderland"))
 config = bridge_config(os.path.join(tmp, "bridge.ini"), modem.config(), homeserver.url, token_file, store,
-                       "retry_max_ms = 250\n[calls]\nscreened = live\nstore = %s\npassword_file = %s"
-                       % (url, password_file))
+                       "retry_max_ms = 250\n[calls]\nscreened = live\nstore = %s\npassword_file = %s\n"
+                       "[http]\nlisten = 127.0.0.1:%d" % (url, password_file, http_port))
 bridged = Daemon(BRIDGED, tmp, config)
 screend_conf = os.path.join(tmp, "pb-screend.conf")
 with open(screend_conf, "w") as f:
@@ -187,6 +190,12 @@ try:
     local = db.execute("SELECT count(*) FROM screen_list").fetchone()[0]
     db.close()
     ok(local == 0, "the bridge's own SQLite lists are untouched (%d rows)" % local)
+
+    # --- the status page counts the cluster's calls -----------------------------
+    page = urllib.request.urlopen("http://127.0.0.1:%d/status" % http_port, timeout=30).read().decode()
+    plotted = sum(int(n) for n in re.findall(r'id="day-[0-9-]+-a">(\d+)<', page))
+    ok(plotted == len(pg_calls()) and "cluster's call log" in page,
+       "the status page plots the cluster's calls (%d of %d) and says the log answers" % (plotted, len(pg_calls())))
 
     bridged.kill()
     out = sip_call(port, DENIED[2], "--hold", "1")

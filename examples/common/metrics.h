@@ -124,24 +124,25 @@ int pbd_status_page(pb_buf *out, const char *title, bool healthy, const char *co
  * and its date (YYYY-MM-DD) in @date. */
 int64_t pbd_local_midnight_ms(int days_ago, char date[11]);
 /*
- * The last @n days (today last) from @st (may be NULL: zeros): a = calls of
- * the call log, b = messages bridged (inbound rows from a modem delivered to
+ * The last @n days (today last): a = calls of the call log in @calls_st
+ * (pb-bridged with [calls] store: the cluster's; else the same as @st),
+ * b = from @st, messages bridged (inbound rows from a modem delivered to
  * Matrix — of the kinds text, mms, incomplete and voicemail in the bridge's
  * table bridge_msg_kind, not delivery reports or the bridge's notices — and
  * outbound rows sent).
  * @return 0, or the store's negative code (the days then hold zeros)
  */
-int pbd_per_day(pb_store *st, pbd_day *days, int n);
+int pbd_per_day(pb_store *st, pb_store *calls_st, pbd_day *days, int n);
 /* How many days both daemons' status pages show. */
 #define PBD_STATUS_DAYS 14
 /*
  * Answer @req with the status page of both daemons: @title, @healthy,
  * @rows (as pbd_status_page()) and the last PBD_STATUS_DAYS days of @st
- * (pbd_per_day(): calls screened, messages bridged).
+ * and @calls_st (pbd_per_day(): calls screened, messages bridged).
  * @return 0 or a negative PB_E* code
  */
 int pbd_status_respond(pb_listener_request *req, const char *title, bool healthy, const char *const *rows,
-		       pb_store *st);
+		       pb_store *st, pb_store *calls_st);
 
 /* --- "status": the client side --------------------------------------------------- */
 

@@ -83,26 +83,26 @@ static int inbound_daily(pb_store *st, int64_t day0, int n, int64_t *counts)
 	return r == SQLITE_DONE ? 0 : pb_error_set(PB_EIO, "status: messages per day: %s", sqlite3_errmsg(db));
 }
 
-int pbd_per_day(pb_store *st, pbd_day *days, int n)
+int pbd_per_day(pb_store *st, pb_store *calls_st, pbd_day *days, int n)
 {
 	if (n <= 0 || n > PB_STORE_DAILY_MAX)
 		return PB_EINVAL;
 	char date[11];
 	int64_t day0 = pbd_local_midnight_ms(n - 1, date);
 	int64_t calls[PB_STORE_DAILY_MAX], in[PB_STORE_DAILY_MAX], out[PB_STORE_DAILY_MAX];
+	/* two stores may answer differently: each series on its own */
+	int rc_calls = calls_st ? pb_store_call_daily(calls_st, day0, (unsigned)n, calls) : PB_EINVAL;
 	int rc = st ? 0 : PB_EINVAL;
-	if (rc == 0)
-		rc = pb_store_call_daily(st, day0, (unsigned)n, calls);
 	if (rc == 0)
 		rc = inbound_daily(st, day0, n, in);
 	if (rc == 0)
 		rc = pb_store_msg_daily(st, PB_STORE_OUTBOUND, PB_STORE_SENT, NULL, day0, (unsigned)n, out);
 	for (int i = 0; i < n; i++) {
 		pbd_local_midnight_ms(n - 1 - i, days[i].date);
-		days[i].a = rc == 0 ? calls[i] : 0;
+		days[i].a = rc_calls == 0 ? calls[i] : 0;
 		days[i].b = rc == 0 ? in[i] + out[i] : 0;
 	}
-	return rc;
+	return rc_calls < 0 ? rc_calls : rc;
 }
 
 /* The plot: two bars a day, a scale, the dates under every other day. */
@@ -184,10 +184,10 @@ int pbd_status_page(pb_buf *out, const char *title, bool healthy, const char *co
 }
 
 int pbd_status_respond(pb_listener_request *req, const char *title, bool healthy, const char *const *rows,
-		       pb_store *st)
+		       pb_store *st, pb_store *calls_st)
 {
 	pbd_day days[PBD_STATUS_DAYS];
-	pbd_per_day(st, days, PBD_STATUS_DAYS); /* a store that cannot be read: zeros */
+	pbd_per_day(st, calls_st, days, PBD_STATUS_DAYS); /* a store that cannot be read: zeros */
 	pb_buf o = PB_BUF_INIT;
 	int rc = pbd_status_page(&o, title, healthy, rows, days, PBD_STATUS_DAYS, "calls screened",
 				 "messages bridged");

@@ -19,6 +19,12 @@ struct pbb_http {
 	pb_listener *l;
 	pb_store *st; /* the listener thread's own handle, opened on first use */
 	bool owns;    /* the listener is ours (not the application service's) */
+	/* [calls] store: the cluster's call log for the status page's plot,
+	 * opened on first use; after a failure not again before retry_at (a
+	 * connection attempt holds this thread, /health included, for up to
+	 * libpq's connect_timeout). Once open, the store reconnects itself. */
+	pb_store *cluster;
+	int64_t cluster_retry_at;
 };
 
 void pbb_metrics_declare(void)
@@ -43,6 +49,24 @@ static pb_store *store(pbb_http *h)
 			h->st = NULL;
 	}
 	return h->st;
+}
+
+#define CLUSTER_RETRY_MS 15000
+
+/* The store whose call log the status page counts: the cluster's with
+ * [calls] store (NULL while it does not answer), else the bridge's own. */
+static pb_store *calls_store(pbb_http *h, const char **state)
+{
+	*state = NULL;
+	if (!h->cfg->calls_store)
+		return store(h);
+	int64_t now = (int64_t)time(NULL) * 1000;
+	if (!h->cluster && now >= h->cluster_retry_at && pbb_calls_store_open(h->cfg, &h->cluster) < 0) {
+		h->cluster = NULL;
+		h->cluster_retry_at = now + CLUSTER_RETRY_MS;
+	}
+	*state = h->cluster ? "ok" : "not answering";
+	return h->cluster;
 }
 
 /* The queue depths; false when the store cannot be read. */
@@ -139,6 +163,8 @@ static int page(pb_listener_request *req, void *ud)
 	pbb_http *h = ud;
 	facts f;
 	gather(h, &f);
+	const char *cluster = NULL;
+	pb_store *calls = calls_store(h, &cluster);
 	char up[32], q1[24], q2[24], q3[24];
 	snprintf(up, sizeof(up), "%.0f s", pbd_uptime_s());
 	snprintf(q1, sizeof(q1), "%lld", (long long)f.q.inbound);
@@ -152,9 +178,10 @@ static int page(pb_listener_request *req, void *ud)
 		"waiting for Matrix", q1, "waiting for the phone", q2, "uncertain sends", q3,
 		"stuck stage", f.stuck ? f.stuck : "none",
 		"last error", f.last_error_at ? f.last_error : "none",
+		cluster ? "cluster's call log" : NULL, cluster,
 		NULL,
 	};
-	return pbd_status_respond(req, "pb-bridged", f.healthy, rows, store(h));
+	return pbd_status_respond(req, "pb-bridged", f.healthy, rows, store(h), calls);
 }
 
 static int add_routes(pbb_http *h)
@@ -241,6 +268,7 @@ void pbb_http_free(pbb_http *h)
 		return;
 	if (h->owns)
 		pb_listener_free(h->l); /* stops the handlers before the store goes */
+	pb_store_close(h->cluster);
 	pb_store_close(h->st);
 	pb_free(h);
 }

@@ -173,7 +173,8 @@ static int page(pb_listener_request *req, void *ud)
 		"version", pb_version_string(), "uptime", up, "registration", reg, "active calls", active,
 		"store", f.store_ok ? "ok" : "not readable", "last error", f.last_error_at ? f.last_error : "none", NULL,
 	};
-	return pbd_status_respond(req, "pb-screend", f.healthy, rows, store(h));
+	pb_store *st = store(h);
+	return pbd_status_respond(req, "pb-screend", f.healthy, rows, st, st);
 }
 
 int screend_http_start(screend_http **out, const screend_config *c, pb_screener *s)
