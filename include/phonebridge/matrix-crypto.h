@@ -71,7 +71,7 @@ typedef struct pb_matrix_crypto_storage {
 } pb_matrix_crypto_storage;
 
 /** Current version of pb_matrix_crypto_options. */
-#define PB_MATRIX_CRYPTO_OPTIONS_VERSION 1
+#define PB_MATRIX_CRYPTO_OPTIONS_VERSION 1u
 
 /** How to keep the keys. Start from PB_MATRIX_CRYPTO_OPTIONS_INIT. */
 typedef struct pb_matrix_crypto_options {

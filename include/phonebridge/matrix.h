@@ -54,7 +54,7 @@ struct json_t;
 typedef struct pb_matrix pb_matrix;
 
 /** Current version of pb_matrix_options (version 1 lacks retry). */
-#define PB_MATRIX_OPTIONS_VERSION 2
+#define PB_MATRIX_OPTIONS_VERSION 2u
 
 /** How to reach the homeserver. Start from PB_MATRIX_OPTIONS_INIT. */
 typedef struct pb_matrix_options {
@@ -237,7 +237,7 @@ typedef struct pb_matrix_sync_callbacks {
 } pb_matrix_sync_callbacks;
 
 /** Current version of pb_matrix_sync_options. */
-#define PB_MATRIX_SYNC_OPTIONS_VERSION 1
+#define PB_MATRIX_SYNC_OPTIONS_VERSION 1u
 
 /** How to sync. Start from PB_MATRIX_SYNC_OPTIONS_INIT. */
 typedef struct pb_matrix_sync_options {

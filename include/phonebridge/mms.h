@@ -183,7 +183,7 @@ typedef struct pb_mms_part {
  */
 typedef struct pb_mms_message {
 	pb_mms_message_type message_type;
-	unsigned int version;          /**< X-Mms-MMS-Version: major << 4 | minor (0x13 = 1.3) */
+	unsigned version;              /**< X-Mms-MMS-Version: major << 4 | minor (0x13 = 1.3) */
 	const char *transaction_id;
 	const char *message_id;
 	const char *from;              /**< number or address (/TYPE= suffix removed), or NULL */
@@ -400,7 +400,7 @@ typedef struct pb_mms_attachment {
 
 /** An outgoing message for pb_mms_encode_send_req(). */
 typedef struct pb_mms_send_req {
-	int version;                  /**< PB_MMS_SEND_REQ_VERSION */
+	unsigned version;             /**< PB_MMS_SEND_REQ_VERSION */
 	const char *transaction_id;   /**< required */
 	const char *from;             /**< NULL: insert-address-token (the MMSC fills it in) */
 	const char *const *to;        /**< numbers (+E.164 gets /TYPE=PLMN) or e-mail addresses */
@@ -422,7 +422,7 @@ typedef struct pb_mms_send_req {
 } pb_mms_send_req;
 
 /** The version of pb_mms_send_req these headers describe. */
-#define PB_MMS_SEND_REQ_VERSION 1
+#define PB_MMS_SEND_REQ_VERSION 1u
 /** Initialiser for pb_mms_send_req. */
 #define PB_MMS_SEND_REQ_INIT { PB_MMS_SEND_REQ_VERSION, NULL, NULL, NULL, 0, NULL, 0, NULL, 0, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0 }
 

@@ -65,7 +65,7 @@ typedef pb_retry_policy pb_mmsc_retry PB_DEPRECATED;
 
 /** Options of pb_mmsc_new(). Strings are copied; NULL means "not set". */
 typedef struct pb_mmsc_options {
-	int version; /**< PB_MMSC_OPTIONS_VERSION */
+	unsigned version; /**< PB_MMSC_OPTIONS_VERSION */
 	/** Where M-Send.req, M-NotifyResp.ind and M-Acknowledge.ind are POSTed,
 	 *  e.g. "http://mms.carrier.example/mms/wapenc". Needed for posting
 	 *  and for rewrite rules that say base=mmsc. */
@@ -127,7 +127,7 @@ typedef struct pb_mmsc_options {
 	unsigned stall_timeout_ms;
 } pb_mmsc_options;
 
-#define PB_MMSC_OPTIONS_VERSION 1
+#define PB_MMSC_OPTIONS_VERSION 1u
 #define PB_MMSC_OPTIONS_INIT { PB_MMSC_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, \
 	0, 0, 0, { 0, 0, 0 }, false, 0, NULL, false, NULL, NULL, NULL, 0, 0 }
 

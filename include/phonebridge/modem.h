@@ -63,7 +63,7 @@ typedef struct pb_modem_options {
 } pb_modem_options;
 
 /* Version 1 lacks send_timeout_ms; pb_modem_open() still takes it (as 0). */
-#define PB_MODEM_OPTIONS_VERSION 2
+#define PB_MODEM_OPTIONS_VERSION 2u
 #define PB_MODEM_OPTIONS_INIT { PB_MODEM_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, 0, \
 				{ false }, NULL, NULL, NULL, 0, NULL, 0, 0 }
 
@@ -401,7 +401,7 @@ typedef struct pb_modem_watch_options {
 	void *store_userdata;                     /**< passed to the store functions */
 } pb_modem_watch_options;
 
-#define PB_MODEM_WATCH_OPTIONS_VERSION 1
+#define PB_MODEM_WATCH_OPTIONS_VERSION 1u
 #define PB_MODEM_WATCH_OPTIONS_INIT { PB_MODEM_WATCH_OPTIONS_VERSION, 0, NULL, NULL }
 
 /**

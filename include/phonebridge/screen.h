@@ -40,7 +40,7 @@ PB_BEGIN_DECLS
  * see pb_screen_policy_set().
  */
 typedef struct pb_screen_numbering {
-	int version;                    /**< PB_SCREEN_NUMBERING_VERSION */
+	unsigned version;               /**< PB_SCREEN_NUMBERING_VERSION */
 	char region[3];                 /**< ISO 3166 alpha-2 ("US", "DE") as pb_phone_normalize()
 					     knows it; "" = numbers must be international ("+...") */
 	unsigned short_max;             /**< a bare digit string (no "+") of at most this many
@@ -48,7 +48,7 @@ typedef struct pb_screen_numbering {
 					     applies without a region */
 } pb_screen_numbering;
 
-#define PB_SCREEN_NUMBERING_VERSION 2
+#define PB_SCREEN_NUMBERING_VERSION 2u
 /** No region: only "+" E.164 and short numbers are understood. */
 #define PB_SCREEN_NUMBERING_INIT { PB_SCREEN_NUMBERING_VERSION, "", 6 }
 
@@ -136,7 +136,7 @@ typedef enum pb_screen_action {
 
 /** One incoming call as the SIP side saw it. All strings borrowed, may be NULL. */
 typedef struct pb_screen_call {
-	int version;               /**< PB_SCREEN_CALL_VERSION */
+	unsigned version;          /**< PB_SCREEN_CALL_VERSION */
 	const char *from;          /**< From URI or number */
 	const char *display_name;  /**< From display name */
 	const char *pai;           /**< P-Asserted-Identity URI, preferred over From when set */
@@ -154,7 +154,7 @@ typedef struct pb_screen_call {
 } pb_screen_call;
 
 /* Version 1 (without number and verstat_value) is still accepted. */
-#define PB_SCREEN_CALL_VERSION 2
+#define PB_SCREEN_CALL_VERSION 2u
 #define PB_SCREEN_CALL_INIT { PB_SCREEN_CALL_VERSION, NULL, NULL, NULL, NULL, false, NULL, 0, -1, \
 			      NULL, false, PB_VERSTAT_NONE }
 
@@ -346,7 +346,7 @@ typedef struct pb_screen_session pb_screen_session;
  * the same session except the getters. All are required unless marked.
  */
 typedef struct pb_screen_host_ops {
-	int version; /**< PB_SCREEN_HOST_OPS_VERSION */
+	unsigned version; /**< PB_SCREEN_HOST_OPS_VERSION */
 	/** Start ringing (180 Ringing) if not yet; the session may ring for a while. */
 	void (*ring)(void *userdata);
 	/** Answer the call (200 OK with SDP) and start media. */
@@ -374,21 +374,21 @@ typedef struct pb_screen_host_ops {
 	void (*finish)(const pb_screen_result *result, void *userdata);
 } pb_screen_host_ops;
 
-#define PB_SCREEN_HOST_OPS_VERSION 1
+#define PB_SCREEN_HOST_OPS_VERSION 1u
 
 /** Random bytes for codes and operands; returns 0 or a negative code. */
 typedef int (*pb_screen_random_cb)(void *buf, size_t len, void *userdata);
 
 /** Session options. */
 typedef struct pb_screen_session_options {
-	int version;                 /**< PB_SCREEN_SESSION_OPTIONS_VERSION */
+	unsigned version;            /**< PB_SCREEN_SESSION_OPTIONS_VERSION */
 	int64_t max_duration;        /**< ms; the session fails with TIMED_OUT after it; 0 = none */
 	bool goodbye;                /**< play "goodbye" before hanging up on failure */
 	pb_screen_random_cb random;  /**< NULL: getrandom(2), the kernel CSPRNG */
 	void *random_userdata;
 } pb_screen_session_options;
 
-#define PB_SCREEN_SESSION_OPTIONS_VERSION 1
+#define PB_SCREEN_SESSION_OPTIONS_VERSION 1u
 #define PB_SCREEN_SESSION_OPTIONS_INIT { PB_SCREEN_SESSION_OPTIONS_VERSION, 90000, true, NULL, NULL }
 
 /**

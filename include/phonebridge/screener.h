@@ -81,7 +81,7 @@ typedef void (*pb_screener_event_cb)(const pb_screener_event *ev, void *userdata
  * pb_screener_reconfigure(): none needs to outlive the call.
  */
 typedef struct pb_screener_options {
-	int version;               /**< PB_SCREENER_OPTIONS_VERSION */
+	unsigned version;          /**< PB_SCREENER_OPTIONS_VERSION */
 	/**
 	 * The user agent: listen address and port, allowed sources, RTP range,
 	 * registration, digest, TLS (phonebridge/sip.h). Its password is the
@@ -162,7 +162,7 @@ typedef struct pb_screener_options {
 /* Versions 1 (without store_password_file), 2 (without max_calls and
  * refer_timeout) and 3 (without the voicemail_* fields: no voicemail) are
  * still accepted. */
-#define PB_SCREENER_OPTIONS_VERSION 4
+#define PB_SCREENER_OPTIONS_VERSION 4u
 #define PB_SCREENER_OPTIONS_INIT { PB_SCREENER_OPTIONS_VERSION, PB_SIP_OPTIONS_INIT, NULL, NULL, \
 				   "bridge", NULL, NULL, false, 0, NULL, NULL, NULL, "bridge", "parallel", \
 				   NULL, 0, 0, false, 0, 120, 5, "wav", "voicemail" }

@@ -57,7 +57,7 @@ typedef enum pb_sip_admit {
 
 /** User agent options. All strings borrowed for pb_sip_new() only. */
 typedef struct pb_sip_options {
-	int version;                /**< PB_SIP_OPTIONS_VERSION */
+	unsigned version;           /**< PB_SIP_OPTIONS_VERSION */
 	const char *bind_address;   /**< IP address to listen on; NULL = "127.0.0.1" */
 	unsigned port;              /**< SIP port for UDP and TCP; 0 = 5060 */
 	bool udp;                   /**< listen on UDP */
@@ -141,7 +141,7 @@ typedef struct pb_sip_options {
 
 /* Versions 1 (without the auth_*, admit and tls_* fields) and 2 (without
  * the *_ms members) are still accepted. */
-#define PB_SIP_OPTIONS_VERSION 3
+#define PB_SIP_OPTIONS_VERSION 3u
 #define PB_SIP_OPTIONS_INIT { PB_SIP_OPTIONS_VERSION, NULL, 0, true, true, NULL, NULL, 0, 0, \
 			      NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, \
 			      PB_SIP_ADMIT_ADDRESS_OR_DIGEST, 0, NULL, 0, 0, 0, 0 }

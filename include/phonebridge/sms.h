@@ -292,7 +292,7 @@ typedef struct pb_sms_submit_options {
 	bool force_ucs2;        /**< UCS-2 even when GSM 7-bit would do */
 } pb_sms_submit_options;
 
-#define PB_SMS_SUBMIT_OPTIONS_VERSION 1
+#define PB_SMS_SUBMIT_OPTIONS_VERSION 1u
 #define PB_SMS_SUBMIT_OPTIONS_INIT \
 	{ PB_SMS_SUBMIT_OPTIONS_VERSION, false, NULL, false, false, false, -1, -1, 0, 0, -1, false, 0, false }
 
@@ -384,7 +384,7 @@ typedef struct pb_sms_reassembly_store_ops {
 	int (*load)(pb_sms_stored_part_cb cb, void *cb_userdata, void *userdata);
 } pb_sms_reassembly_store_ops;
 
-#define PB_SMS_REASSEMBLY_STORE_OPS_VERSION 1
+#define PB_SMS_REASSEMBLY_STORE_OPS_VERSION 1u
 /** Deprecated spelling of PB_SMS_REASSEMBLY_STORE_OPS_VERSION. */
 #define PB_SMS_REASSEMBLY_STORE_VERSION PB_SMS_REASSEMBLY_STORE_OPS_VERSION
 
@@ -406,7 +406,7 @@ typedef struct pb_sms_reassembler_options {
 	                                                at once (a bound on memory); 0: no bound */
 } pb_sms_reassembler_options;
 
-#define PB_SMS_REASSEMBLER_OPTIONS_VERSION 1
+#define PB_SMS_REASSEMBLER_OPTIONS_VERSION 1u
 #define PB_SMS_REASSEMBLER_OPTIONS_INIT { PB_SMS_REASSEMBLER_OPTIONS_VERSION, { 0 }, NULL, NULL, 0 }
 
 typedef struct pb_sms_reassembler pb_sms_reassembler;

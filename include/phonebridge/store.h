@@ -59,7 +59,7 @@ typedef enum pb_store_sync {
 
 /** Options for pb_store_open(). */
 typedef struct pb_store_options {
-	int version;                 /**< PB_STORE_OPTIONS_VERSION */
+	unsigned version;            /**< PB_STORE_OPTIONS_VERSION */
 	int synchronous;             /**< a pb_store_sync */
 	unsigned busy_timeout_ms;    /**< how long to wait for another writer; 0 = 30000; at most INT_MAX */
 	const char *attachments_dir; /**< borrowed during the call; NULL: "<path>.attachments" beside the database */
@@ -78,7 +78,7 @@ typedef struct pb_store_options {
 	const char *password_file;
 } pb_store_options;
 
-#define PB_STORE_OPTIONS_VERSION 3
+#define PB_STORE_OPTIONS_VERSION 3u
 #define PB_STORE_OPTIONS_INIT { PB_STORE_OPTIONS_VERSION, PB_STORE_SYNC_FULL, 30000, NULL, false, NULL }
 
 /**
@@ -263,7 +263,7 @@ PB_API const char *pb_store_state_name(int state);
 
 /** A new journal row: every pointer is borrowed for the duration of the call. */
 typedef struct pb_store_msg_in {
-	int version;            /**< PB_STORE_MSG_IN_VERSION */
+	unsigned version;       /**< PB_STORE_MSG_IN_VERSION */
 	int dir;                /**< a pb_store_dir */
 	int state;              /**< initial state: RECEIVED or STORED (inbound), QUEUED (outbound) */
 	const char *dedup_key;  /**< NULL: derived, see pb_store_msg_insert() */
@@ -276,7 +276,7 @@ typedef struct pb_store_msg_in {
 	int64_t sent_at;        /**< time stamped by the sender (SMSC time stamp, event origin_server_ts); 0: unknown */
 } pb_store_msg_in;
 
-#define PB_STORE_MSG_IN_VERSION 1
+#define PB_STORE_MSG_IN_VERSION 1u
 #define PB_STORE_MSG_IN_INIT { PB_STORE_MSG_IN_VERSION, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0 }
 
 /** A journal row as read back. Strings are NULL when unset. */

@@ -33,7 +33,7 @@
 PB_BEGIN_DECLS
 
 /** The ops version this header describes. Tables of another version are refused. */
-#define PB_CHALLENGE_OPS_VERSION 1
+#define PB_CHALLENGE_OPS_VERSION 1u
 
 /** What the session offers a running challenge. Opaque. */
 typedef struct pb_challenge_ctx pb_challenge_ctx;
@@ -47,7 +47,7 @@ typedef struct pb_challenge_config pb_challenge_config;
  * create() made.
  */
 typedef struct pb_challenge_ops {
-	int version;            /**< PB_CHALLENGE_OPS_VERSION */
+	unsigned version;       /**< PB_CHALLENGE_OPS_VERSION */
 	const char *name;       /**< registry key, e.g. "press-digit"; [a-z0-9-]+ */
 	const char *summary;    /**< one line for people */
 	/**

@@ -30,7 +30,7 @@ typedef struct pb_modem_secrets {
 	const char *token;    /**< borrowed during open(); NULL when no file was given */
 } pb_modem_secrets;
 
-#define PB_MODEM_BACKEND_OPS_VERSION 1
+#define PB_MODEM_BACKEND_OPS_VERSION 1u
 /** Deprecated spelling of PB_MODEM_BACKEND_OPS_VERSION. */
 #define PB_MODEM_BACKEND_VERSION PB_MODEM_BACKEND_OPS_VERSION
 
