@@ -189,8 +189,8 @@ static void test_screener__foreign_loop(void **state)
 	bool idle = false;
 	for (int i = 0; i < 100000 && !idle; i++) { /* start-up work comes in many small steps */
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		long t = pb_screener_timeout_ms(s);
-		poll(&p, 1, t < 0 || t > 50 ? 50 : (int)t);
+		int t = pb_screener_timeout_ms(s);
+		poll(&p, 1, t < 0 || t > 50 ? 50 : t);
 		assert_pb_ok(pb_screener_dispatch(s));
 		t = pb_screener_timeout_ms(s);
 		idle = t == -1 || t > 20;

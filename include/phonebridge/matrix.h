@@ -400,8 +400,13 @@ PB_API int pb_matrix_send_reaction(pb_matrix *m, const char *room_id, const char
 PB_API int pb_matrix_redact(pb_matrix *m, const char *room_id, const char *target_event_id,
 			    const char *txn_id, const char *reason, char **event_id);
 
-/** Send a typing notice; @p timeout_ms is how long it lasts when @p typing. */
-PB_API int pb_matrix_typing(pb_matrix *m, const char *room_id, bool typing, long timeout_ms);
+/**
+ * Send a typing notice; @p timeout_ms is how long it lasts when @p typing
+ * (0 = 30000; unused when not typing).
+ * @return 0; PB_EINVAL for a @p timeout_ms above INT_MAX (a C caller's -1);
+ *         what the homeserver call returns
+ */
+PB_API int pb_matrix_typing(pb_matrix *m, const char *room_id, bool typing, unsigned timeout_ms);
 
 /** Mark @p event_id read (m.read receipt). */
 PB_API int pb_matrix_read_receipt(pb_matrix *m, const char *room_id, const char *event_id);

@@ -362,7 +362,8 @@ typedef int (*pb_modem_event_cb)(const pb_modem_event *ev, void *userdata);
 
 /**
  * Watch for new messages until the callback returns non-zero,
- * pb_modem_stop() is called, or @p duration_ms passes (-1 = forever).
+ * pb_modem_stop() is called, or @p duration_ms passes (PB_WAIT_FOREVER =
+ * until one of the other two; a C caller's -1 is that too).
  *
  * Every message in the inbox is reported exactly once per call (those
  * already there at the start too, unless PB_MODEM_WATCH_NEW_ONLY); one
@@ -388,7 +389,7 @@ typedef int (*pb_modem_event_cb)(const pb_modem_event *ev, void *userdata);
  *         callback's non-zero value, or a negative code for a failure that
  *         cannot be retried (PB_EAUTH)
  */
-PB_API int pb_modem_watch(pb_modem *m, unsigned flags, int duration_ms,
+PB_API int pb_modem_watch(pb_modem *m, unsigned flags, unsigned duration_ms,
 			  pb_modem_event_cb cb, void *userdata);
 
 /** How pb_modem_watch() keeps incomplete messages: see pb_modem_watch_setup(). */

@@ -224,10 +224,14 @@ PB_API int pb_screener_start(pb_screener *s);
 
 /**
  * Run the loop once: wait up to @p timeout_ms for SIP, RTP and timers and
- * handle what came. For a program that drives its own loop.
- * @return ms until the next timer is due (-1 for none), or PB_ESTATE before start
+ * handle what came (0 = only what is ready; PB_WAIT_FOREVER, or any value
+ * above INT_MAX, until something happens, at most INT_MAX ms). For a
+ * program that drives its own loop.
+ * @return ms until the next timer is due (at most INT_MAX; -1 for none, the
+ *         timeout poll() takes), or PB_ESTATE before start, PB_EIO when a
+ *         reconfiguration could not restart the agent
  */
-PB_API long pb_screener_step(pb_screener *s, long timeout_ms);
+PB_API int pb_screener_step(pb_screener *s, unsigned timeout_ms);
 
 /**
  * For a program with an event loop of its own (poll, epoll, GLib, asyncio):
@@ -238,7 +242,7 @@ PB_API long pb_screener_step(pb_screener *s, long timeout_ms);
  *
  *     struct pollfd p = { pb_screener_fd(s), POLLIN, 0 };
  *     while (!pb_screener_stopped(s)) {
- *             poll(&p, 1, (int)pb_screener_timeout_ms(s));  // with your own fds
+ *             poll(&p, 1, pb_screener_timeout_ms(s));  // with your own fds
  *             pb_screener_dispatch(s);
  *     }
  *
@@ -257,9 +261,9 @@ PB_API int pb_screener_fd(const pb_screener *s);
  * Milliseconds until pb_screener_dispatch() is due even if the descriptor
  * stays quiet (the next timer: the media tick, a challenge's timeout), as
  * the poll() timeout: -1 none, 0 now (before the first dispatch, and once
- * pb_screener_stop() was called).
+ * pb_screener_stop() was called), at most INT_MAX.
  */
-PB_API long pb_screener_timeout_ms(const pb_screener *s);
+PB_API int pb_screener_timeout_ms(const pb_screener *s);
 
 /**
  * Do what is ready, without waiting (SIP, RTP, timers, a stop): the

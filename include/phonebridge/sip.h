@@ -228,10 +228,13 @@ PB_API int pb_sip_run(pb_sip *ua);
 PB_API void pb_sip_break(pb_sip *ua);
 
 /**
- * Run the loop once for at most @p timeout_ms (0 = do what is ready).
- * @return ms until the next timer is due, or -1 if none.
+ * Run the loop once for at most @p timeout_ms (0 = do what is ready;
+ * PB_WAIT_FOREVER, or any value above INT_MAX, until something happens:
+ * a message, RTP, a timer, at most INT_MAX ms).
+ * @return ms until the next timer is due (at most INT_MAX), or -1 if none:
+ *         the timeout poll() takes
  */
-PB_API long pb_sip_step(pb_sip *ua, long timeout_ms);
+PB_API int pb_sip_step(pb_sip *ua, unsigned timeout_ms);
 
 /**
  * The descriptor of the agent's loop, for a program with an event loop of

@@ -744,7 +744,7 @@ out:
 	return rc;
 }
 
-static int at_wait(void *state, int timeout_ms, pb_modem_msg_list *pushed)
+static int at_wait(void *state, unsigned timeout_ms, pb_modem_msg_list *pushed)
 {
 	at *a = state;
 	int rc = ensure_open(a);

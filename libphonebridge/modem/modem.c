@@ -1035,11 +1035,11 @@ static int report_list(watch_ctx *w, pb_modem_msg_list *l, bool silent)
 
 static bool stopped(pb_modem *m) { return atomic_load(&m->stop) != 0; }
 
-static int watch_loop(watch_ctx *w, int duration_ms)
+static int watch_loop(watch_ctx *w, unsigned duration_ms)
 {
 	pb_modem *m = w->m;
 	const pb_modem_backend_ops *ops = m->ops;
-	int64_t end = duration_ms < 0 ? INT64_MAX : pb_modem__now_ms() + duration_ms;
+	int64_t end = duration_ms == PB_WAIT_FOREVER ? INT64_MAX : pb_modem__now_ms() + duration_ms;
 	int64_t next_list = 0;
 	int backoff = 0;
 	unsigned polls = 0;
@@ -1099,7 +1099,7 @@ static int watch_loop(watch_ctx *w, int duration_ms)
 			}
 		}
 		int64_t left = PB_MIN(next_list, end) - pb_modem__now_ms();
-		int slice = (int)PB_MAX(0, PB_MIN(left, WAIT_SLICE_MS));
+		unsigned slice = (unsigned)PB_MAX(0, PB_MIN(left, WAIT_SLICE_MS));
 		if (ops->wait && !failing) {
 			int rc = ops->wait(m->state, slice, &pushed);
 			if (pushed.count) {
@@ -1130,7 +1130,7 @@ static int watch_loop(watch_ctx *w, int duration_ms)
 	return r;
 }
 
-PB_API int pb_modem_watch(pb_modem *m, unsigned flags, int duration_ms, pb_modem_event_cb cb, void *userdata)
+PB_API int pb_modem_watch(pb_modem *m, unsigned flags, unsigned duration_ms, pb_modem_event_cb cb, void *userdata)
 {
 	if (!m || !cb)
 		return pb_error_set(PB_EINVAL, "pb_modem_watch: modem and callback are required");

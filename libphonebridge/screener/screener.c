@@ -1315,14 +1315,14 @@ PB_API int pb_screener_fd(const pb_screener *s)
 	return s->epfd;
 }
 
-PB_API long pb_screener_timeout_ms(const pb_screener *s)
+PB_API int pb_screener_timeout_ms(const pb_screener *s)
 {
 	if (!s->started || !s->ua || s->stop_asked)
 		return 0;
 	if (s->next_due < 0)
 		return -1;
 	int64_t left = s->next_due - pb_sip_now(s->ua);
-	return left > 0 ? (long)left : 0;
+	return left > 0 ? (int)PB_MIN(left, (int64_t)INT_MAX) : 0;
 }
 
 PB_API int pb_screener_dispatch(pb_screener *s)
@@ -1333,7 +1333,7 @@ PB_API int pb_screener_dispatch(pb_screener *s)
 			;
 	if (!s->started || !s->ua)
 		return pb_error_set(PB_ESTATE, "screener not started");
-	long next = pb_screener_step(s, 0);
+	int next = pb_screener_step(s, 0);
 	if (next == PB_EIO)
 		return PB_EIO;
 	s->next_due = next >= 0 && s->ua ? pb_sip_now(s->ua) + next : -1;
@@ -1601,11 +1601,11 @@ PB_API int pb_screener_reconfigure(pb_screener *s, const pb_screener_options *op
 	return 0;
 }
 
-PB_API long pb_screener_step(pb_screener *s, long timeout_ms)
+PB_API int pb_screener_step(pb_screener *s, unsigned timeout_ms)
 {
 	if (!s->started || !s->ua)
 		return pb_error_set(PB_ESTATE, "screener not started");
-	long next = pb_sip_step(s->ua, timeout_ms);
+	int next = pb_sip_step(s->ua, timeout_ms);
 	if (s->stop_asked && !s->draining) {
 		s->draining = true;
 		if (s->pending) {
@@ -1630,7 +1630,7 @@ PB_API int pb_screener_run(pb_screener *s)
 	if (!s->started)
 		return pb_error_set(PB_ESTATE, "screener not started");
 	while (!pb_screener_stopped(s)) {
-		long rc = pb_screener_step(s, 100);
+		int rc = pb_screener_step(s, 100);
 		if (rc == PB_EIO)
 			return PB_EIO;
 	}

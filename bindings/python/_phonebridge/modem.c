@@ -367,8 +367,9 @@ static PyObject *modem_watch(ModemObject *self, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = { "callback", "new_only", "duration_ms", NULL };
 	PyObject *cb;
-	int new_only = 0, duration = -1, rc;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|pi", kwlist, &cb, &new_only, &duration))
+	int new_only = 0, rc;
+	unsigned duration = PB_WAIT_FOREVER; /* "I": Python's -1 is PB_WAIT_FOREVER too */
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|pI", kwlist, &cb, &new_only, &duration))
 		return NULL;
 	if (!PyCallable_Check(cb)) {
 		PyErr_SetString(PyExc_TypeError, "watch: callback must be callable");
@@ -894,7 +895,7 @@ static int truth_from(const py_backend *pb, const char *op, PyObject *r)
 	return t < 0 ? backend_fail(pb, op) : t;
 }
 
-static int pyb_wait(void *state, int timeout_ms, pb_modem_msg_list *pushed)
+static int pyb_wait(void *state, unsigned timeout_ms, pb_modem_msg_list *pushed)
 {
 	PYB_ENTER(state);
 	PyObject *l = PyList_New(0);
@@ -902,7 +903,7 @@ static int pyb_wait(void *state, int timeout_ms, pb_modem_msg_list *pushed)
 		rc = backend_fail(st->pb, "wait");
 		PYB_LEAVE();
 	}
-	rc = truth_from(st->pb, "wait", PyObject_CallMethod(st->self, "wait", "iO", timeout_ms, l));
+	rc = truth_from(st->pb, "wait", PyObject_CallMethod(st->self, "wait", "IO", timeout_ms, l));
 	if (PyList_GET_SIZE(l) > 0) {
 		int r2 = msgs_to_list(st->pb, "wait", l, pushed);
 		if (r2 < 0)

@@ -1253,14 +1253,15 @@ static PyObject *screener_start(ScreenerObject *self, PyObject *unused)
 
 static PyObject *screener_step(ScreenerObject *self, PyObject *args)
 {
-	long timeout = 0, r;
-	if (!PyArg_ParseTuple(args, "|l", &timeout) || !screener_open(self))
+	unsigned timeout = 0; /* "I": -1 is PB_WAIT_FOREVER, as in C */
+	int r;
+	if (!PyArg_ParseTuple(args, "|I", &timeout) || !screener_open(self))
 		return NULL;
 	Py_BEGIN_ALLOW_THREADS
 	r = pb_screener_step(self->s, timeout);
 	Py_END_ALLOW_THREADS
 	if (r < -1)
-		return pbpy_raise((int)r, NULL);
+		return pbpy_raise(r, NULL);
 	return PyLong_FromLong(r);
 }
 
@@ -1272,7 +1273,7 @@ static PyObject *screener_run(ScreenerObject *self, PyObject *unused)
 		return NULL;
 	PyObject *ptype = NULL, *pvalue = NULL, *ptb = NULL;
 	while (!pb_screener_stopped(self->s)) {
-		long r;
+		int r;
 		Py_BEGIN_ALLOW_THREADS
 		r = pb_screener_step(self->s, 100);
 		Py_END_ALLOW_THREADS
@@ -1280,7 +1281,7 @@ static PyObject *screener_run(ScreenerObject *self, PyObject *unused)
 			Py_XDECREF(ptype);
 			Py_XDECREF(pvalue);
 			Py_XDECREF(ptb);
-			return pbpy_raise((int)r, NULL);
+			return pbpy_raise(r, NULL);
 		}
 		if (!ptype && PyErr_CheckSignals() < 0) {
 			PyErr_Fetch(&ptype, &pvalue, &ptb);

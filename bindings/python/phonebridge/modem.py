@@ -230,7 +230,7 @@ class Modem:
     def watch_with(self, callback: Callable[[WatchEvent], Any], *, new_only: bool = False, duration_ms: int = -1) -> bool:
         """Watch in this thread, calling ``callback(WatchEvent)`` for each event
         until it returns True (then True is returned), :meth:`stop`, or
-        ``duration_ms`` passes. An exception from ``callback`` ends the watch
+        ``duration_ms`` passes (-1: no limit). An exception from ``callback`` ends the watch
         and propagates. The watch is paused while ``callback`` runs, which
         may use this modem (delete the message it has stored, send, ...)."""
         return self._m.watch(lambda d: callback(_event(d)), new_only=new_only,
@@ -238,7 +238,7 @@ class Modem:
 
     def watch(self, *, new_only: bool = False, duration_ms: int = -1) -> "Watch":
         """An iterator over :class:`WatchEvent` (a watch running in a helper
-        thread); it ends after :meth:`stop`, ``duration_ms``, or when closed.
+        thread); it ends after :meth:`stop`, ``duration_ms`` (-1: no limit), or when closed.
         The watch waits while the loop body handles an event, so the body
         may use this modem (delete the message it has stored, send, ...)."""
         w = Watch(self, new_only, duration_ms)

@@ -520,7 +520,8 @@ class Screener:
         self._started = True
 
     def step(self, timeout_ms: int = 0) -> int:
-        """Handle what arrives within ``timeout_ms``; returns ms to the next timer (-1 none)."""
+        """Handle what arrives within ``timeout_ms`` (-1: until something does);
+        returns ms to the next timer (-1 none)."""
         return self._s.step(timeout_ms)
 
     def run(self) -> None:
