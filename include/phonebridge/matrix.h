@@ -75,14 +75,17 @@ typedef struct pb_matrix_options {
 	bool discovery_insecure_http;
 	unsigned connect_timeout_ms;   /**< TCP+TLS connection; 0 = 10000 (the default) */
 	unsigned request_timeout_ms;   /**< whole request (not sync); 0 = 60000 (the default) */
-	/** Deprecated: retry.attempts (which counts attempts: max_retries + 1).
-	 *  Read when retry.attempts is 0; default 5. (Not marked PB_DEPRECATED:
-	 *  PB_MATRIX_OPTIONS_INIT sets it by position, and clang would warn each
-	 *  caller of the macro.) */
+	/** Deprecated since 0.2, removed in 1.0: retry.attempts (which counts
+	 *  attempts: max_retries + 1). Read when retry.attempts is 0; default 5.
+	 *  (Not marked PB_DEPRECATED: PB_MATRIX_OPTIONS_INIT sets it by position,
+	 *  and clang would warn each caller of the macro.) This and the next two
+	 *  keep their place and type until then (the ABI), long as they were. */
 	unsigned max_retries;
-	/** Deprecated: retry.initial_delay_ms, read when that is 0; default 500. */
+	/** Deprecated since 0.2, removed in 1.0: retry.initial_delay_ms, read
+	 *  when that is 0; default 500. */
 	long retry_base_ms;
-	/** Deprecated: retry.max_delay_ms, read when that is 0; default 30000. */
+	/** Deprecated since 0.2, removed in 1.0: retry.max_delay_ms, read when
+	 *  that is 0; default 30000. */
 	long retry_cap_ms;
 	/* --- version 2 --- */
 	/** Requests retried: idempotent ones after 429 (Retry-After), 5xx,
@@ -480,7 +483,8 @@ PB_API int pb_matrix_image_info(const uint8_t *buf, size_t len, unsigned *width,
 /* --- secrets ------------------------------------------------------------ */
 
 /**
- * Deprecated: use pb_secret_read() (phonebridge/secret.h), which this calls.
+ * Deprecated since 0.2, removed in 1.0: use pb_secret_read()
+ * (phonebridge/secret.h), which this calls.
  * Read a secret (token, password) from a file, refusing it when it is not a
  * regular file or when group or others may read it. One trailing newline
  * (LF or CRLF) is removed.

@@ -55,8 +55,8 @@ typedef struct pb_mmsc pb_mmsc;
 typedef int (*pb_mmsc_progress_cb)(uint64_t now, uint64_t total, void *userdata);
 
 /**
- * Deprecated: the old name of pb_retry_policy (phonebridge/common.h), the
- * same type. pb_mmsc_options.retry: only transient failures are retried
+ * Deprecated since 0.2, removed in 1.0: the old name of pb_retry_policy
+ * (phonebridge/common.h), the same type. pb_mmsc_options.retry: only transient failures are retried
  * (connect and resolve failures, timeouts, connections dropped mid-answer,
  * HTTP 502, 503 and 504), never 4xx, a body that is not an MMS PDU or an
  * oversize message; defaults 3 attempts, 1000 ms doubling up to 30000 ms.

@@ -47,7 +47,7 @@ typedef struct pb_modem_options {
 	unsigned poll_interval_ms; /**< watch: how often to look when the box does not tell; 0 = 5000 */
 	union {
 		bool tls_insecure; /**< true turns TLS verification off (off by default: verification on) */
-		/** The old spelling of tls_insecure (the same member): deprecated. */
+		/** The old spelling of tls_insecure (the same member): deprecated since 0.2, removed in 1.0. */
 		PB_DEPRECATED bool insecure_tls;
 	};
 	const char *ca_file;       /**< optional CA bundle for TLS */

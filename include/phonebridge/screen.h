@@ -36,8 +36,8 @@ PB_BEGIN_DECLS
  * national number lengths come from that one table, shared with the store
  * and pb-bridged. Version 1 carried its own country code, prefixes and
  * national length; the policy keys that set them (country-code,
- * international-prefix, national-prefix, national-length) are deprecated:
- * see pb_screen_policy_set().
+ * international-prefix, national-prefix, national-length) are deprecated
+ * since 0.2 and removed in 1.0: see pb_screen_policy_set().
  */
 typedef struct pb_screen_numbering {
 	unsigned version;               /**< PB_SCREEN_NUMBERING_VERSION */
@@ -219,12 +219,12 @@ PB_API void pb_screen_policy_free(pb_screen_policy *policy);
  *   challenge=press-digit  challenge-params="digit=6 tries=3"
  *   anonymous-challenge=random-code  anonymous-challenge-params=digits=4
  *
- * Deprecated (numbering version 1), still accepted with a warning logged
- * in the "screen" domain: country-code=N sets the first region with that
- * calling code (1 -> US, 44 -> GB; PB_EINVAL naming "region" when no region
- * of the table has it); international-prefix, national-prefix and
- * national-length are checked as before and ignored, the region bringing
- * its own.
+ * Deprecated since 0.2, removed in 1.0 (numbering version 1), still
+ * accepted with a warning logged in the "screen" domain: country-code=N
+ * sets the first region with that calling code (1 -> US, 44 -> GB;
+ * PB_EINVAL naming "region" when no region of the table has it);
+ * international-prefix, national-prefix and national-length are checked as
+ * before and ignored, the region bringing its own.
  *
  * @param key, value borrowed
  * @return 0; PB_ENOTFOUND for an unknown key, PB_EINVAL for a bad value

@@ -77,11 +77,13 @@ typedef struct pb_sip_options {
 	const char *aor;            /**< address of record, e.g. "sip:screen@example.org" */
 	const char *username;       /**< digest user name; NULL = user part of @p aor */
 	const char *password;       /**< digest password (read it from a 0600 file) */
-	/** Deprecated: register_expires_ms (read when that is 0). Seconds; 0 = 600.
+	/** Deprecated since 0.2, removed in 1.0: register_expires_ms (read when
+	 *  that is 0). Seconds; 0 = 600.
 	 *  (Not marked PB_DEPRECATED: PB_SIP_OPTIONS_INIT sets every member by
 	 *  position, and clang would warn each caller of the macro.) */
 	unsigned register_expires;
-	/** Deprecated: bridge_timeout_ms (read when that is 0). Seconds; 0 = 30. */
+	/** Deprecated since 0.2, removed in 1.0: bridge_timeout_ms (read when
+	 *  that is 0). Seconds; 0 = 30. */
 	unsigned bridge_timeout;
 	/* --- version 2 --- */
 	/**
@@ -102,7 +104,8 @@ typedef struct pb_sip_options {
 	/** How allow_sources and the digest combine (see pb_sip_admit). */
 	pb_sip_admit admit;
 	/**
-	 * Deprecated: auth_nonce_ttl_ms (read when that is 0).
+	 * Deprecated since 0.2, removed in 1.0: auth_nonce_ttl_ms (read when
+	 * that is 0).
 	 * Lifetime of a challenge's nonce in seconds; 0 = 30. Older ones are
 	 * answered with a new challenge marked stale. sofia-sip's nonces are
 	 * stateless (an HMAC under a random per-agent key): within its

@@ -385,7 +385,7 @@ typedef struct pb_sms_reassembly_store_ops {
 } pb_sms_reassembly_store_ops;
 
 #define PB_SMS_REASSEMBLY_STORE_OPS_VERSION 1u
-/** Deprecated spelling of PB_SMS_REASSEMBLY_STORE_OPS_VERSION. */
+/** Deprecated spelling of PB_SMS_REASSEMBLY_STORE_OPS_VERSION (since 0.2, removed in 1.0). */
 #define PB_SMS_REASSEMBLY_STORE_VERSION PB_SMS_REASSEMBLY_STORE_OPS_VERSION
 
 /** Options of pb_sms_reassembler_new(). */
@@ -396,7 +396,7 @@ typedef struct pb_sms_reassembler_options {
 		 *  pb_sms_reassembler_expire(); <= 0: never. In ms, the unit of
 		 *  the `now` the functions take (int64_t, as those instants). */
 		int64_t timeout_ms;
-		/** The old name of timeout_ms (the same member): deprecated. */
+		/** The old name of timeout_ms (the same member): deprecated since 0.2, removed in 1.0. */
 		PB_DEPRECATED int64_t timeout;
 	};
 	const pb_sms_reassembly_store_ops *store;  /**< borrowed, NULL: parts kept in memory only */

@@ -80,7 +80,7 @@ def image_info(data: _Buffer) -> ImageInfo:
 
 
 def _deprecated(old: str, new: str) -> None:
-    warnings.warn(f"{old} is deprecated: use {new}", DeprecationWarning, stacklevel=3)
+    warnings.warn(f"{old} is deprecated (removed in 1.0): use {new}", DeprecationWarning, stacklevel=3)
 
 
 def _json(value: Union[str, Dict[str, Any]]) -> str:

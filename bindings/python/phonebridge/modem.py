@@ -148,7 +148,7 @@ def open(backend: str, *, url: Optional[str] = None, device: Optional[str] = Non
     file. ``tls_insecure`` turns TLS verification off; ``insecure_tls`` is its
     old spelling (deprecated)."""
     if insecure_tls is not None:
-        warnings.warn("insecure_tls is deprecated: use tls_insecure", DeprecationWarning, stacklevel=2)
+        warnings.warn("insecure_tls is deprecated (removed in 1.0): use tls_insecure", DeprecationWarning, stacklevel=2)
         tls_insecure = insecure_tls
     return Modem(_phonebridge.Modem(backend, url, device, username, _fspath(password_file),
                                     _fspath(token_file), timeout_ms, poll_interval_ms, tls_insecure,
@@ -351,7 +351,7 @@ class BackendOptions:
     @property
     def insecure_tls(self) -> bool:
         """The old spelling of :attr:`tls_insecure` (deprecated)."""
-        warnings.warn("insecure_tls is deprecated: use tls_insecure", DeprecationWarning, stacklevel=2)
+        warnings.warn("insecure_tls is deprecated (removed in 1.0): use tls_insecure", DeprecationWarning, stacklevel=2)
         return self.tls_insecure
 
 

@@ -315,7 +315,7 @@ class Registry:
         (DeprecationWarning)."""
         if isinstance(params, str):
             warnings.warn("Registry.check(): pass the parameters as a dict; "
-                          "'key=value' strings are deprecated", DeprecationWarning, stacklevel=2)
+                          "'key=value' strings are deprecated (removed in 1.0)", DeprecationWarning, stacklevel=2)
             self._r.check(name, params)
         else:
             self._r.check(name, params_text(params))

@@ -31,7 +31,7 @@ typedef struct pb_modem_secrets {
 } pb_modem_secrets;
 
 #define PB_MODEM_BACKEND_OPS_VERSION 1u
-/** Deprecated spelling of PB_MODEM_BACKEND_OPS_VERSION. */
+/** Deprecated spelling of PB_MODEM_BACKEND_OPS_VERSION (since 0.2, removed in 1.0). */
 #define PB_MODEM_BACKEND_VERSION PB_MODEM_BACKEND_OPS_VERSION
 
 /** The functions of a backend. */
