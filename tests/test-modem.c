@@ -1214,6 +1214,10 @@ static void test_modem__at_status_and_messages(void **state)
 	assert_true(f.active);
 	assert_string_equal(f.number, "+4930555");
 	assert_pb_error(pb_modem_forward_set(m, PB_MODEM_FWD_BUSY, "\"+1\";AT", -1), PB_EINVAL);
+	/* the reason is a pb_modem_fwd_reason (an unsigned enum with GCC): a
+	 * value outside it, negative ones too, is refused before the modem */
+	assert_pb_error(pb_modem_forward_query(m, (pb_modem_fwd_reason)-1, &f), PB_EINVAL);
+	assert_pb_error(pb_modem_forward_set(m, (pb_modem_fwd_reason)6, "+4930555", -1), PB_EINVAL);
 	assert_pb_ok(pb_modem_forward_set(m, PB_MODEM_FWD_NOT_REACHABLE, NULL, -1));
 	assert_pb_ok(pb_modem_forward_query(m, PB_MODEM_FWD_NOT_REACHABLE, &f));
 	assert_false(f.active);

@@ -213,10 +213,10 @@ typedef struct pb_matrix_event {
 	const char *membership;  /**< m.room.member: content.membership */
 	const struct json_t *content; /**< the content object, never NULL */
 	const struct json_t *json;    /**< the whole event object */
-	/** 1: the event arrived as m.room.encrypted and was decrypted (json is
-	 *  then the original with type and content replaced); see
+	/** true: the event arrived as m.room.encrypted and was decrypted (json
+	 *  is then the original with type and content replaced); see
 	 *  <phonebridge/matrix-crypto.h> */
-	int decrypted;
+	bool decrypted;
 } pb_matrix_event;
 
 /**
@@ -250,10 +250,10 @@ typedef struct pb_matrix_sync_options {
 	 *  (starting with '{'); NULL for none. Borrowed. */
 	const char *filter;
 	unsigned timeout_ms;     /**< long-poll wait on the server (0: answer at once); default 30000 */
-	int full_state;          /**< 1: full_state=true */
+	bool full_state;         /**< true: full_state=true */
 } pb_matrix_sync_options;
 
-#define PB_MATRIX_SYNC_OPTIONS_INIT { PB_MATRIX_SYNC_OPTIONS_VERSION, NULL, NULL, 30000, 0 }
+#define PB_MATRIX_SYNC_OPTIONS_INIT { PB_MATRIX_SYNC_OPTIONS_VERSION, NULL, NULL, 30000, false }
 
 /**
  * Upload a filter (POST /user/{userId}/filter).

@@ -456,15 +456,18 @@ typedef struct pb_modem_forward {
  * @param out filled in for the voice class
  * @return 0, PB_EUNSUPPORTED (the backend cannot) or another negative code
  */
-PB_API int pb_modem_forward_query(pb_modem *m, int reason, pb_modem_forward *out);
+PB_API int pb_modem_forward_query(pb_modem *m, pb_modem_fwd_reason reason, pb_modem_forward *out);
 
 /**
  * Set call forwarding: register and enable forwarding to @p number, or erase
  * it when @p number is NULL.
  * @param no_reply_s NO_REPLY only: seconds before forwarding (5-30), or -1
+ *        for the network's default. Seconds, not ms, on purpose: the one
+ *        duration of the API in seconds, as 3GPP TS 27.007 +CCFC's <time>
+ *        counts it (in 5 s steps), so the value goes to the network as given
  * @return 0, PB_EUNSUPPORTED or another negative code
  */
-PB_API int pb_modem_forward_set(pb_modem *m, int reason, const char *number, int no_reply_s);
+PB_API int pb_modem_forward_set(pb_modem *m, pb_modem_fwd_reason reason, const char *number, int no_reply_s);
 
 /**
  * Send a USSD code ("*100#") and wait for the network's answer.

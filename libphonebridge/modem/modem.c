@@ -452,9 +452,9 @@ PB_API int pb_modem_send_pdu(pb_modem *m, const uint8_t *tpdu, size_t len, int *
 				: unsupported(m, "send PDU");
 }
 
-PB_API int pb_modem_forward_query(pb_modem *m, int reason, pb_modem_forward *out)
+PB_API int pb_modem_forward_query(pb_modem *m, pb_modem_fwd_reason reason, pb_modem_forward *out)
 {
-	if (!m || !out || reason < 0 || reason > PB_MODEM_FWD_ALL_CONDITIONAL)
+	if (!m || !out || (unsigned)reason > PB_MODEM_FWD_ALL_CONDITIONAL)
 		return pb_error_set(PB_EINVAL, "pb_modem_forward_query: bad argument");
 	memset(out, 0, sizeof(*out));
 	out->reason = reason;
@@ -463,9 +463,9 @@ PB_API int pb_modem_forward_query(pb_modem *m, int reason, pb_modem_forward *out
 				     : unsupported(m, "call forwarding");
 }
 
-PB_API int pb_modem_forward_set(pb_modem *m, int reason, const char *number, int no_reply_s)
+PB_API int pb_modem_forward_set(pb_modem *m, pb_modem_fwd_reason reason, const char *number, int no_reply_s)
 {
-	if (!m || reason < 0 || reason > PB_MODEM_FWD_ALL_CONDITIONAL)
+	if (!m || (unsigned)reason > PB_MODEM_FWD_ALL_CONDITIONAL)
 		return pb_error_set(PB_EINVAL, "pb_modem_forward_set: bad argument");
 	if (number) {
 		size_t n = strlen(number);

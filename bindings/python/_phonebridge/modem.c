@@ -922,10 +922,10 @@ static int pyb_changed(void *state)
 	PYB_LEAVE();
 }
 
-static int pyb_forward_query(void *state, int reason, pb_modem_forward *out)
+static int pyb_forward_query(void *state, pb_modem_fwd_reason reason, pb_modem_forward *out)
 {
 	PYB_ENTER(state);
-	PyObject *r = PyObject_CallMethod(st->self, "forward_query", "i", reason);
+	PyObject *r = PyObject_CallMethod(st->self, "forward_query", "i", (int)reason);
 	PyObject *num = NULL;
 	const char *n = NULL;
 	if (!r || attr_str(r, "number", &num, &n) < 0 || attr_int(r, "no_reply_s", -1, &out->no_reply_s) < 0) {
@@ -944,11 +944,11 @@ static int pyb_forward_query(void *state, int reason, pb_modem_forward *out)
 	PYB_LEAVE();
 }
 
-static int pyb_forward_set(void *state, int reason, const char *number, int no_reply_s)
+static int pyb_forward_set(void *state, pb_modem_fwd_reason reason, const char *number, int no_reply_s)
 {
 	PYB_ENTER(state);
 	PyObject *nr = no_reply_s < 0 ? Py_NewRef(Py_None) : PyLong_FromLong(no_reply_s);
-	PyObject *r = nr ? PyObject_CallMethod(st->self, "forward_set", "izO", reason, number, nr) : NULL;
+	PyObject *r = nr ? PyObject_CallMethod(st->self, "forward_set", "izO", (int)reason, number, nr) : NULL;
 	Py_XDECREF(nr);
 	if (!r)
 		rc = backend_fail(st->pb, "forward_set");

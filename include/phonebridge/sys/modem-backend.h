@@ -77,8 +77,8 @@ typedef struct pb_modem_backend_ops {
 	 */
 	int (*changed)(void *state);
 
-	int (*forward_query)(void *state, int reason, pb_modem_forward *out);
-	int (*forward_set)(void *state, int reason, const char *number, int no_reply_s);
+	int (*forward_query)(void *state, pb_modem_fwd_reason reason, pb_modem_forward *out);
+	int (*forward_set)(void *state, pb_modem_fwd_reason reason, const char *number, int no_reply_s);
 	int (*ussd)(void *state, const char *code, char **reply);
 } pb_modem_backend_ops;
 
