@@ -205,14 +205,23 @@ static pb_screen_session *ctx_session(pb_challenge_ctx *ctx)
 	if (!s)                                                                      \
 		return pb_error_set(PB_ESTATE, "challenge action outside a running session")
 
-int pb_challenge_ring(pb_challenge_ctx *ctx, unsigned seconds)
+int pb_challenge_ring_ms(pb_challenge_ctx *ctx, unsigned ms)
 {
 	SESSION_OR_FAIL(s, ctx);
+	if (ms > INT_MAX)
+		return pb_error_set(PB_EINVAL, "pb_challenge_ring_ms: %u ms is above INT_MAX (a negative value?)", ms);
 	if (!s->ringing && !s->answered) {
 		s->ringing = true;
 		s->host->ring(s->ud);
 	}
-	return pb_challenge_set_timer(ctx, seconds ? seconds * 1000u : 1u);
+	return pb_challenge_set_timer(ctx, ms ? ms : 1u); /* 0 would disarm it */
+}
+
+int pb_challenge_ring(pb_challenge_ctx *ctx, unsigned seconds)
+{
+	if (seconds > INT_MAX / 1000u)
+		return pb_error_set(PB_EINVAL, "pb_challenge_ring: %u s is more than INT_MAX ms", seconds);
+	return pb_challenge_ring_ms(ctx, seconds * 1000u);
 }
 
 int pb_challenge_answer(pb_challenge_ctx *ctx)

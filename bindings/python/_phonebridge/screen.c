@@ -194,13 +194,13 @@ static PyObject *ctx_done(int rc)
 	Py_RETURN_NONE;
 }
 
-static PyObject *ctx_ring(ContextObject *self, PyObject *args)
+static PyObject *ctx_ring_ms(ContextObject *self, PyObject *args)
 {
-	unsigned seconds;
-	if (!PyArg_ParseTuple(args, "I", &seconds))
+	unsigned ms;
+	if (!PyArg_ParseTuple(args, "I", &ms))
 		return NULL;
 	CTX_OR_FAIL(self);
-	return ctx_done(pb_challenge_ring(self->ctx, seconds));
+	return ctx_done(pb_challenge_ring_ms(self->ctx, ms));
 }
 
 static PyObject *ctx_answer(ContextObject *self, PyObject *unused)
@@ -312,7 +312,7 @@ static PyObject *ctx_now(ContextObject *self, PyObject *unused)
 }
 
 static PyMethodDef ctx_methods[] = {
-	{ "ring", (PyCFunction)ctx_ring, METH_VARARGS, "ring(seconds): ring unanswered; on_timer follows" },
+	{ "ring_ms", (PyCFunction)ctx_ring_ms, METH_VARARGS, "ring_ms(ms): ring unanswered; on_timer follows" },
 	{ "answer", (PyCFunction)ctx_answer, METH_NOARGS, "answer()" },
 	{ "play", (PyCFunction)ctx_play, METH_VARARGS, "play(*names): queue prompts" },
 	{ "say_digits", (PyCFunction)ctx_say_digits, METH_VARARGS, "say_digits(digits)" },

@@ -217,7 +217,7 @@ class Challenge:
         """A collect() ended with ``digits``; ``timed_out`` when short."""
 
     def on_timer(self) -> None:
-        """The timer of set_timer() or ring() expired."""
+        """The timer of set_timer() or ring_ms() expired."""
 
     def on_prompt_done(self) -> None:
         """The playout queue ran empty."""
@@ -226,9 +226,15 @@ class Challenge:
         """The caller hung up; no actions are allowed any more."""
 
     # --- actions ---
+    def ring_ms(self, ms: int) -> None:
+        """Ring unanswered for ``ms``; on_timer() follows."""
+        self._act().ring_ms(ms)
+
     def ring(self, seconds: int) -> None:
-        """Ring unanswered for ``seconds``; on_timer() follows."""
-        self._act().ring(seconds)
+        """Deprecated since 0.2, removed in 1.0: :meth:`ring_ms` (``seconds * 1000``)."""
+        warnings.warn("ring(seconds) is deprecated (removed in 1.0): use ring_ms(ms)", DeprecationWarning,
+                      stacklevel=2)
+        self._act().ring_ms(seconds * 1000)
 
     def answer(self) -> None:
         """Answer the call (once)."""
