@@ -1085,7 +1085,8 @@ static int screener_options(PyObject *opts, pb_screener_options *o, const char *
 			return -1;
 		}
 	}
-	unsigned port = 0, forward_timeout = 0;
+	/* the keyword arguments count seconds, as pb-screend's configuration does */
+	unsigned port = 0, forward_timeout = 0, max_duration = 0, vm_max = 0, vm_silence = 5;
 	if (opt_str(opts, "listen", &o->sip.bind_address) < 0 || opt_uint(opts, "port", 65535, &port) < 0 ||
 	    opt_str(opts, "allow", &o->sip.allow_sources) < 0 ||
 	    opt_str(opts, "rtp_address", &o->sip.rtp_address) < 0 ||
@@ -1093,10 +1094,10 @@ static int screener_options(PyObject *opts, pb_screener_options *o, const char *
 	    opt_str(opts, "prompts", &o->prompts) < 0 || opt_str(opts, "mode", &o->mode) < 0 ||
 	    opt_str(opts, "target", &o->target) < 0 || opt_str(opts, "fallback", &o->fallback) < 0 ||
 	    opt_str(opts, "refer_fallback", &o->refer_fallback) < 0 || opt_str(opts, "ring", &o->ring) < 0 ||
-	    opt_uint(opts, "max_duration", 3600, &o->max_duration) < 0 ||
+	    opt_uint(opts, "max_duration", 3600, &max_duration) < 0 ||
 	    opt_uint(opts, "forward_timeout", 600, &forward_timeout) < 0 ||
-	    opt_uint(opts, "voicemail_max_seconds", 600, &o->voicemail_max_seconds) < 0 ||
-	    opt_uint(opts, "voicemail_silence_seconds", 600, &o->voicemail_silence_seconds) < 0 ||
+	    opt_uint(opts, "voicemail_max_seconds", 600, &vm_max) < 0 ||
+	    opt_uint(opts, "voicemail_silence_seconds", 600, &vm_silence) < 0 ||
 	    opt_str(opts, "voicemail_format", &o->voicemail_format) < 0 ||
 	    opt_str(opts, "voicemail_greeting", &o->voicemail_greeting) < 0)
 		return -1;
@@ -1104,6 +1105,9 @@ static int screener_options(PyObject *opts, pb_screener_options *o, const char *
 	o->voicemail = vm && PyObject_IsTrue(vm) == 1;
 	o->sip.port = port ? port : PB_SIP_PORT_ANY;
 	o->sip.bridge_timeout_ms = forward_timeout * 1000;
+	o->max_duration_ms = max_duration * 1000u;
+	o->voicemail_max_ms = vm_max * 1000u;
+	o->voicemail_silence_ms = vm_silence ? vm_silence * 1000u : PB_WAIT_FOREVER;
 	if (!o->mode)
 		o->mode = "bridge";
 	PyObject *em = PyDict_GetItemString(opts, "early_media");
