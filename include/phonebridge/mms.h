@@ -262,7 +262,7 @@ typedef struct pb_mms_message {
  * @return 0, PB_EMALFORMED, PB_ENOMEM
  */
 PB_API int pb_mms_decode(pb_mms_message **out, const uint8_t *buf, size_t len,
-			 unsigned int flags, pb_parse_error *perr);
+			 unsigned flags, pb_parse_error *perr);
 
 /**
  * Decode a WAP push that carries an MMS PDU: unwrap the WSP push, check that
@@ -289,7 +289,7 @@ PB_API int pb_mms_decode_push(pb_mms_message **out, pb_wsp_push **push,
  * @return as pb_mms_decode_push()
  */
 PB_API int pb_mms_decode_push_flags(pb_mms_message **out, pb_wsp_push **push, const uint8_t *buf,
-				    size_t len, unsigned int flags, pb_parse_error *perr);
+				    size_t len, unsigned flags, pb_parse_error *perr);
 
 /** Free a decoded message. NULL is fine. */
 PB_API void pb_mms_message_free(pb_mms_message *msg);
