@@ -334,7 +334,11 @@ typedef struct pb_screen_result {
 	bool answered;             /**< the call was answered: forward by REFER/bridge, not 302 */
 	const char *challenge;     /**< name of the challenge; borrowed from the session */
 	const char *reason;        /**< short text, e.g. "wrong digits"; borrowed from the session */
-	int64_t duration;          /**< ms from start to end */
+	union {
+		int64_t duration_ms;       /**< from start to end */
+		/** The old name of duration_ms (the same member): deprecated since 0.2, removed in 1.0. */
+		PB_DEPRECATED int64_t duration;
+	};
 } pb_screen_result;
 
 /** Opaque screening session: one per challenged call. */
@@ -382,14 +386,23 @@ typedef int (*pb_screen_random_cb)(void *buf, size_t len, void *userdata);
 /** Session options. */
 typedef struct pb_screen_session_options {
 	unsigned version;            /**< PB_SCREEN_SESSION_OPTIONS_VERSION */
-	int64_t max_duration;        /**< ms; the session fails with TIMED_OUT after it; 0 = none */
+	/** Deprecated since 0.2, removed in 1.0: max_duration_ms (read when
+	 *  that is 0). ms; 0 = none. (Not marked PB_DEPRECATED: the _INIT
+	 *  macro sets it by position.) */
+	int64_t max_duration;
 	bool goodbye;                /**< play "goodbye" before hanging up on failure */
 	pb_screen_random_cb random;  /**< NULL: getrandom(2), the kernel CSPRNG */
 	void *random_userdata;
+	/* --- version 2 --- */
+	/** The session fails with TIMED_OUT after this; PB_WAIT_FOREVER = no
+	 *  limit; 0 = max_duration, which PB_SCREEN_SESSION_OPTIONS_INIT sets
+	 *  to 90000. Otherwise at most INT_MAX. */
+	unsigned max_duration_ms;
 } pb_screen_session_options;
 
-#define PB_SCREEN_SESSION_OPTIONS_VERSION 1u
-#define PB_SCREEN_SESSION_OPTIONS_INIT { PB_SCREEN_SESSION_OPTIONS_VERSION, 90000, true, NULL, NULL }
+/* Version 1 (max_duration only, an int64_t) is still accepted. */
+#define PB_SCREEN_SESSION_OPTIONS_VERSION 2u
+#define PB_SCREEN_SESSION_OPTIONS_INIT { PB_SCREEN_SESSION_OPTIONS_VERSION, 90000, true, NULL, NULL, 0 }
 
 /**
  * Make a session running challenge @p name with @p params. Nothing happens

@@ -1031,7 +1031,7 @@ static void on_incoming(pb_sip_call *call, void *ud)
 		break;
 	}
 	pb_screen_session_options so = PB_SCREEN_SESSION_OPTIONS_INIT;
-	so.max_duration = s->conf.o.max_duration_ms;
+	so.max_duration_ms = s->conf.o.max_duration_ms;
 	if (pb_screen_session_new(&sc->session, s->registry, sc->dec.challenge, sc->dec.params,
 				  &host_ops, sc, &so) < 0) {
 		LOG(PB_LOG_ERROR, "challenge %s: %s", sc->dec.challenge, pb_error_last()->message);

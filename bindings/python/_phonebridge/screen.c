@@ -718,7 +718,7 @@ static PyObject *result_dict(const pb_screen_result *r)
 	return Py_BuildValue("{s:s,s:O,s:s,s:s,s:L}", "outcome", pb_screen_outcome_name(r->outcome),
 			     "answered", r->answered ? Py_True : Py_False, "challenge",
 			     r->challenge ? r->challenge : "", "reason", r->reason ? r->reason : "",
-			     "duration", (long long)r->duration);
+			     "duration", (long long)r->duration_ms);
 }
 
 static void h_finish(const pb_screen_result *r, void *ud)
@@ -800,13 +800,17 @@ static PyObject *session_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 		PyErr_SetString(PyExc_TypeError, "random must be callable(n) -> bytes, or None");
 		return NULL;
 	}
+	if (max_duration > INT_MAX) {
+		PyErr_Format(PyExc_ValueError, "max_duration %lld ms: at most %d (0: no limit)", max_duration, INT_MAX);
+		return NULL;
+	}
 	SessionObject *self = (SessionObject *)type->tp_alloc(type, 0);
 	if (!self)
 		return NULL;
 	self->registry = Py_NewRef(reg);
 	self->host = Py_NewRef(host);
 	pb_screen_session_options o = PB_SCREEN_SESSION_OPTIONS_INIT;
-	o.max_duration = max_duration;
+	o.max_duration_ms = max_duration > 0 ? (unsigned)max_duration : PB_WAIT_FOREVER;
 	o.goodbye = goodbye;
 	if (random != Py_None) {
 		self->random = Py_NewRef(random);
