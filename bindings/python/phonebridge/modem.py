@@ -269,6 +269,7 @@ class Watch:
         self._q: "queue.Queue[Any]" = queue.Queue()
         self._resume = threading.Event()
         self._released = False
+        self._handed = False  # an event went to the consumer: the next __next__ resumes the watch
         self._error: Optional[BaseException] = None
         self._t = threading.Thread(target=self._run, args=(new_only, duration_ms),
                                    name="phonebridge-modem-watch", daemon=True)
@@ -301,7 +302,11 @@ class Watch:
         return self
 
     def __next__(self) -> WatchEvent:
-        self._resume.set()  # the previous event is handled
+        # the previous event is handled; not before the first one came out:
+        # the helper thread may have handed that one over (and be waiting
+        # for it to be handled) before the loop asked for it
+        if self._handed:
+            self._resume.set()
         item = self._q.get()
         if item is _END:
             self._q.put(_END)  # stay ended
@@ -309,6 +314,7 @@ class Watch:
                 e, self._error = self._error, None
                 raise e
             raise StopIteration
+        self._handed = True
         return _event(item)
 
     def close(self) -> None:
