@@ -381,19 +381,26 @@ int main(int argc, char **argv)
 		if (rc == 0)
 			emit(json_pack("{s:o}", "read", jstr(args[0])));
 	} else if (strcmp(cmd, "watch") == 0) {
-		unsigned flags = 0;
-		int duration = -1;
-		for (int i = 0; i < nargs; i++) {
+		unsigned flags = 0, duration = PB_WAIT_FOREVER;
+		rc = 0;
+		for (int i = 0; i < nargs && rc == 0; i++) {
 			if (strcmp(args[i], "--new-only") == 0)
 				flags |= PB_MODEM_WATCH_NEW_ONLY;
-			else if (strcmp(args[i], "--duration") == 0 && i + 1 < nargs)
-				duration = atoi(args[++i]);
+			else if (strcmp(args[i], "--duration") == 0 && i + 1 < nargs) {
+				const char *s = args[++i];
+				char *end;
+				unsigned long v = strtoul(s, &end, 10);
+				if (*s < '0' || *s > '9' || *end || v > INT_MAX)
+					rc = usage_error("--duration takes ms, 0 to 2147483647: ", s);
+				duration = (unsigned)v;
+			}
 		}
 		g_modem = m;
 		struct sigaction sa = { .sa_handler = on_signal };
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
-		rc = pb_modem_watch(m, flags, duration, watch_cb, NULL) < 0 ? fail("watch") : 0;
+		if (rc == 0)
+			rc = pb_modem_watch(m, flags, duration, watch_cb, NULL) < 0 ? fail("watch") : 0;
 	} else if (strcmp(cmd, "forward") == 0 && nargs >= 1) {
 		rc = cmd_forward(m, nargs, args);
 	} else if (strcmp(cmd, "ussd") == 0 && nargs == 1) {

@@ -62,7 +62,7 @@ int main(int argc, char **argv)
 	struct pollfd p[2] = { { fd, POLLIN, 0 }, { STDIN_FILENO, POLLIN, 0 } };
 	int rc = 0;
 	while (!pb_screener_stopped(s) && rc == 0) {
-		if (poll(p, p[1].fd >= 0 ? 2 : 1, (int)pb_screener_timeout_ms(s)) > 0 && p[1].revents &&
+		if (poll(p, p[1].fd >= 0 ? 2 : 1, pb_screener_timeout_ms(s)) > 0 && p[1].revents &&
 		    !read_command()) {
 			p[1].fd = -1; /* no more input: stop */
 			pb_screener_stop(s);

@@ -100,7 +100,7 @@ static void setup(void)
 		abort();
 	pb_matrix_crypto_options co = PB_MATRIX_CRYPTO_OPTIONS_INIT;
 	co.pickle_key = KEY;
-	co.key_requests = 0;
+	co.key_requests = false;
 	co.storage = (pb_matrix_crypto_storage){ load, save, NULL };
 	if (pb_matrix_crypto_new(&crypto, mx, &co) < 0)
 		abort();

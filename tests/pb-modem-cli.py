@@ -72,6 +72,9 @@ try:
         events = [parse(l, {}) for l in lines]
         ok(r.returncode == 0 and events and all(e.get("event") in ("message", "error", "recovered") for e in events),
            "watch prints one JSON event a line")
+        r = run("watch", "--duration", "-1")
+        ok(r.returncode == 64 and "--duration takes ms" in r.stderr and not r.stdout,
+           "watch refuses a --duration that is not ms (usage, exit 64), before watching")
 finally:
     emu.kill()
     emu.wait()

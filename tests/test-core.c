@@ -722,8 +722,8 @@ static void test_core__fnv1a64_vectors(void **state)
 
 /* --- versioned structs ----------------------------------------------------- */
 
-typedef struct { int version; } fake_opts;
-#define PB_FAKE_OPTS_VERSION 3
+typedef struct { unsigned version; } fake_opts;
+#define PB_FAKE_OPTS_VERSION 3u
 
 static void test_core__check_version_one_policy(void **state)
 {
@@ -741,8 +741,11 @@ static void test_core__check_version_one_policy(void **state)
 	o.version = 4;
 	assert_pb_error(PB_CHECK_VERSION(&o, PB_FAKE_OPTS, 1), PB_EINVAL);
 	assert_non_null(strstr(pb_error_last()->message, "newer libphonebridge"));
-	o.version = -1;
+	o.version = (unsigned)-1; /* what a C caller's -1 becomes */
 	assert_pb_error(PB_CHECK_VERSION(&o, PB_FAKE_OPTS, 1), PB_EINVAL);
+	assert_string_equal(pb_error_last()->message,
+			    "PB_FAKE_OPTS: version 4294967295 is no version: "
+			    "initialise the struct with PB_FAKE_OPTS_INIT");
 }
 
 int main(void)

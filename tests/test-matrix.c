@@ -649,6 +649,9 @@ static void test_matrix__send_is_idempotent_per_txn(void **state)
 	assert_int_equal(hs_events(room, "m.reaction", NULL), 1);
 	assert_int_equal(hs_events(room, "m.room.redaction", NULL), 1);
 	assert_pb_ok(pb_matrix_typing(m, room, true, 5000));
+	/* durations are unsigned ms: a C caller's -1 is refused, not a 49-day notice */
+	assert_pb_error(pb_matrix_typing(m, room, true, (unsigned)-1), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "timeout_ms"));
 	assert_pb_ok(pb_matrix_read_receipt(m, room, e1));
 	if (!real_hs) {
 		json_t *s = hs_stats();

@@ -305,6 +305,12 @@ static int count_events(const pb_modem_event *ev, void *ud)
 	return 0;
 }
 
+static int stop_at_message(const pb_modem_event *ev, void *ud)
+{
+	(void)ud;
+	return ev->type == PB_MODEM_EVENT_MESSAGE ? 7 : 0;
+}
+
 static void test_modem__user_backend(void **state)
 {
 	(void)state;
@@ -339,6 +345,9 @@ static void test_modem__user_backend(void **state)
 	assert_int_equal(n, 0);
 	assert_pb_ok(pb_modem_watch(m, 0, 300, count_events, &n));
 	assert_int_equal(n, 1);
+	/* no time limit (PB_WAIT_FOREVER, what a C caller's -1 becomes): until the callback says */
+	assert_int_equal(pb_modem_watch(m, 0, PB_WAIT_FOREVER, stop_at_message, NULL), 7);
+	assert_int_equal(pb_modem_watch(m, 0, (unsigned)-1, stop_at_message, NULL), 7);
 	pb_modem_close(m);
 }
 
@@ -1205,6 +1214,10 @@ static void test_modem__at_status_and_messages(void **state)
 	assert_true(f.active);
 	assert_string_equal(f.number, "+4930555");
 	assert_pb_error(pb_modem_forward_set(m, PB_MODEM_FWD_BUSY, "\"+1\";AT", -1), PB_EINVAL);
+	/* the reason is a pb_modem_fwd_reason (an unsigned enum with GCC): a
+	 * value outside it, negative ones too, is refused before the modem */
+	assert_pb_error(pb_modem_forward_query(m, (pb_modem_fwd_reason)-1, &f), PB_EINVAL);
+	assert_pb_error(pb_modem_forward_set(m, (pb_modem_fwd_reason)6, "+4930555", -1), PB_EINVAL);
 	assert_pb_ok(pb_modem_forward_set(m, PB_MODEM_FWD_NOT_REACHABLE, NULL, -1));
 	assert_pb_ok(pb_modem_forward_query(m, PB_MODEM_FWD_NOT_REACHABLE, &f));
 	assert_false(f.active);

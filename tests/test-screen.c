@@ -771,7 +771,7 @@ static void test_screen__press_digit_right(void **state)
 	assert_int_equal(h.result.outcome, PB_SCREEN_PASSED);
 	assert_true(h.result.answered);
 	assert_string_equal(h.result.challenge, "press-digit");
-	assert_int_equal(h.result.duration, 5000);
+	assert_int_equal(h.result.duration_ms, 5000);
 	assert_int_equal(h.timer, -1);
 	/* events after the end are refused, not acted on */
 	assert_pb_error(pb_screen_session_dtmf(h.s, '6', 6000), PB_ESTATE);
@@ -826,7 +826,7 @@ static void test_screen__press_digit_wrong_fails_with_goodbye(void **state)
 	run_until(&h, 60000);
 	assert_int_equal(h.finishes, 1);
 	assert_int_equal(h.result.outcome, PB_SCREEN_FAILED);
-	assert_true(h.result.duration <= 1000 + 6000);
+	assert_true(h.result.duration_ms <= 1000 + 6000);
 	host_close(&h);
 	pb_screen_registry_free(r);
 }
@@ -990,7 +990,7 @@ static void test_screen__ring_delay(void **state)
 	run_until(&h, 4000);
 	assert_pb_ok(pb_screen_session_hangup(h.s, 4000));
 	assert_int_equal(h.result.outcome, PB_SCREEN_HUNG_UP);
-	assert_int_equal(h.result.duration, 4000);
+	assert_int_equal(h.result.duration_ms, 4000);
 	host_close(&h);
 	pb_screen_registry_free(r);
 }
@@ -1011,7 +1011,7 @@ static void test_screen__chain_ring_then_press(void **state)
 	press(&h, "3");
 	assert_int_equal(h.result.outcome, PB_SCREEN_PASSED);
 	assert_true(h.result.answered);
-	assert_int_equal(h.result.duration, 7000);
+	assert_int_equal(h.result.duration_ms, 7000);
 	host_close(&h);
 
 	host_open(&h, r, "chain", "steps=ring-delay,press-digit ring-delay.seconds=5 press-digit.tries=1", NULL, 0);
@@ -1086,14 +1086,44 @@ static void test_screen__time_limit(void **state)
 	memset(&h, 0, sizeof(h));
 	h.timer = -1;
 	pb_screen_session_options o = PB_SCREEN_SESSION_OPTIONS_INIT;
-	o.max_duration = 30000;
+	o.max_duration_ms = 30000;
 	assert_pb_ok(pb_screen_session_new(&h.s, r, "ring-delay", "seconds=60", &host_ops, &h, &o));
 	assert_pb_ok(pb_screen_session_start(h.s, 1000));
 	assert_int_equal(h.timer, 31000);
 	run_until(&h, 100000);
 	assert_int_equal(h.result.outcome, PB_SCREEN_TIMED_OUT);
-	assert_int_equal(h.result.duration, 30000);
+	assert_int_equal(h.result.duration_ms, 30000);
 	host_close(&h);
+
+	/* a version 1 struct (the limit in max_duration, an int64_t) ends before
+	 * max_duration_ms: still read, no further (ASan: a block of that size) */
+	pb_screen_session_options v1 = PB_SCREEN_SESSION_OPTIONS_INIT;
+	v1.version = 1;
+	v1.max_duration = 20000;
+	size_t len = offsetof(pb_screen_session_options, max_duration_ms);
+	unsigned char *old = malloc(len);
+	assert_non_null(old);
+	memcpy(old, &v1, len);
+	memset(&h, 0, sizeof(h));
+	h.timer = -1;
+	assert_pb_ok(pb_screen_session_new(&h.s, r, "ring-delay", "seconds=60", &host_ops, &h,
+					   (const pb_screen_session_options *)(void *)old));
+	free(old);
+	assert_pb_ok(pb_screen_session_start(h.s, 1000));
+	assert_int_equal(h.timer, 21000);
+	host_close(&h);
+	/* no limit: PB_WAIT_FOREVER (the ring's own 60 s is the next timer) */
+	memset(&h, 0, sizeof(h));
+	h.timer = -1;
+	o.max_duration_ms = PB_WAIT_FOREVER;
+	assert_pb_ok(pb_screen_session_new(&h.s, r, "ring-delay", "seconds=60", &host_ops, &h, &o));
+	assert_pb_ok(pb_screen_session_start(h.s, 1000));
+	assert_int_equal(h.timer, 61000);
+	host_close(&h);
+	o.max_duration_ms = (unsigned)INT_MAX + 1u;
+	assert_pb_error(pb_screen_session_new(&h.s, r, "ring-delay", "", &host_ops, &h, &o), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "max_duration_ms"));
+	o.max_duration_ms = 30000;
 
 	o.version = 7;
 	assert_pb_error(pb_screen_session_new(&h.s, r, "ring-delay", "", &host_ops, &h, &o), PB_EINVAL);

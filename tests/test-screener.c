@@ -79,11 +79,14 @@ static void test_screener__options_versions(void **state)
 	pb_screener_free(s);
 	s = NULL;
 	/* version 1 ends before store_password_file, version 2 before
-	 * max_calls: a program built then passes a shorter struct, read no
-	 * further (ASan sees a heap block of exactly that size) */
-	for (unsigned v = 1; v <= 2; v++) {
-		size_t len = v == 1 ? offsetof(pb_screener_options, store_password_file)
-				    : offsetof(pb_screener_options, max_calls);
+	 * max_calls, 3 before the voicemail fields, 4 before the durations in
+	 * ms: a program built then passes a shorter struct, read no further
+	 * (ASan sees a heap block of exactly that size) */
+	for (unsigned v = 1; v <= 4; v++) {
+		size_t len = v == 1   ? offsetof(pb_screener_options, store_password_file)
+			     : v == 2 ? offsetof(pb_screener_options, max_calls)
+			     : v == 3 ? offsetof(pb_screener_options, voicemail)
+				      : offsetof(pb_screener_options, max_duration_ms);
 		pb_screener_options o1 = f->o;
 		o1.version = v;
 		unsigned char *old = malloc(len);
@@ -133,9 +136,37 @@ static void test_screener__required_options(void **state)
 	pb_screener_free(s);
 	s = NULL;
 	o = f->o;
-	o.refer_timeout = 3601;
+	o.refer_timeout = 3601; /* the deprecated seconds, still read while refer_timeout_ms is 0 */
 	assert_pb_error(pb_screener_new(&s, &o), PB_EINVAL);
-	assert_non_null(strstr(pb_error_last()->message, "refer_timeout"));
+	assert_non_null(strstr(pb_error_last()->message, "refer_timeout 3601000 ms"));
+	assert_null(s);
+	/* version 5: the durations in ms, each checked and named; a set _ms
+	 * member wins over its seconds one */
+	o = f->o;
+	o.refer_timeout = 3601;
+	o.refer_timeout_ms = 3600000;
+	assert_pb_ok(pb_screener_new(&s, &o));
+	pb_screener_free(s);
+	s = NULL;
+	o.refer_timeout_ms = 3600001;
+	assert_pb_error(pb_screener_new(&s, &o), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "refer_timeout_ms"));
+	o = f->o;
+	o.max_duration_ms = (unsigned)-1; /* a C caller's -1 */
+	assert_pb_error(pb_screener_new(&s, &o), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "max_duration_ms"));
+	o = f->o;
+	o.voicemail_max_ms = 600001;
+	assert_pb_error(pb_screener_new(&s, &o), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "voicemail_max_ms"));
+	o.voicemail_max_ms = 600000;
+	o.voicemail_silence_ms = PB_WAIT_FOREVER; /* never on silence */
+	assert_pb_ok(pb_screener_new(&s, &o));
+	pb_screener_free(s);
+	s = NULL;
+	o.voicemail_silence_ms = (unsigned)INT_MAX + 1u;
+	assert_pb_error(pb_screener_new(&s, &o), PB_EINVAL);
+	assert_non_null(strstr(pb_error_last()->message, "voicemail_silence_ms"));
 	assert_null(s);
 	o = f->o;
 	o.prompts = "/nonexistent/prompts";
@@ -189,8 +220,8 @@ static void test_screener__foreign_loop(void **state)
 	bool idle = false;
 	for (int i = 0; i < 100000 && !idle; i++) { /* start-up work comes in many small steps */
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		long t = pb_screener_timeout_ms(s);
-		poll(&p, 1, t < 0 || t > 50 ? 50 : (int)t);
+		int t = pb_screener_timeout_ms(s);
+		poll(&p, 1, t < 0 || t > 50 ? 50 : t);
 		assert_pb_ok(pb_screener_dispatch(s));
 		t = pb_screener_timeout_ms(s);
 		idle = t == -1 || t > 20;

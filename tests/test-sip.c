@@ -476,6 +476,30 @@ static void test_sip__timers_fire_and_cancel(void **state)
 	pb_sip_free(ua);
 }
 
+/* A wait without a limit (PB_WAIT_FOREVER, unsigned as every duration a
+ * caller passes) still returns when a timer is due, with the next one's ms
+ * as an int (-1 none). */
+static void test_sip__step_waits_until_something_happens(void **state)
+{
+	(void)state;
+	pb_sip *ua;
+	pb_sip_options o = PB_SIP_OPTIONS_INIT;
+	o.udp = true;
+	o.tcp = false;
+	o.port = PB_SIP_PORT_ANY;
+	assert_pb_ok(pb_sip_new(&ua, &o, NULL));
+	int n = 0;
+	pb_sip_timer *t;
+	assert_pb_ok(pb_sip_timer_start(ua, 20, fired, &n, &t));
+	int64_t until = pb_sip_now(ua) + 30000;
+	while (n == 0 && pb_sip_now(ua) < until) { /* start-up work may wake it first */
+		int next = pb_sip_step(ua, PB_WAIT_FOREVER);
+		assert_true(next >= -1);
+	}
+	assert_int_equal(n, 1);
+	pb_sip_free(ua);
+}
+
 /* pb_sip_fd(): a descriptor that polls readable when a request came, and
  * stepping the agent then answers it (the way a foreign loop drives it). */
 static void test_sip__loop_fd_for_a_foreign_loop(void **state)
@@ -609,6 +633,7 @@ int main(void)
 		cmocka_unit_test(test_sip__acl_allocation_failures),
 		cmocka_unit_test(test_sip__agent_starts_and_stops),
 		cmocka_unit_test(test_sip__timers_fire_and_cancel),
+		cmocka_unit_test(test_sip__step_waits_until_something_happens),
 		cmocka_unit_test(test_sip__auth_options_checked),
 		cmocka_unit_test(test_sip__timeouts_in_ms),
 		cmocka_unit_test(test_sip__auth_challenges_unknown_sources),

@@ -2097,7 +2097,7 @@ static void e2ee_retry(sync_ctx *sc)
 					       .origin_server_ts = json_integer_value(json_object_get(e, "origin_server_ts")),
 					       .msgtype = json_string_value(json_object_get(ct, "msgtype")),
 					       .body = json_string_value(json_object_get(ct, "body")),
-					       .content = ct, .json = e, .decrypted = 1 };
+					       .content = ct, .json = e, .decrypted = true };
 			pbb_log(PB_LOG_NOTICE, "matrix: %s decrypted now that its room key came", eid);
 			rc = ev.type && json_is_object(ct) ? on_event(&ev, sc) : 0;
 		} else if (rc == PB_ENOTFOUND &&

@@ -555,7 +555,7 @@ int pbb_room_scan(const pbb_config *cfg, pb_store *st, pb_matrix *mx, int *adopt
 	char filter[512];
 	o.filter = filter;
 	o.timeout_ms = 0;
-	o.full_state = 1;
+	o.full_state = true;
 	pb_buf intents = PB_BUF_INIT;
 	int rc = sc.me ? scan_filter(filter, sizeof(filter)) : pb_error_set(PB_ESTATE, "matrix: whoami first");
 	/* an application service cannot /sync (Synapse refuses it): the rooms' state instead */

@@ -77,7 +77,7 @@ PB_API int pb_charset_from_utf8(pb_buf *out, const char *charset, const char *in
  *
  * @return static storage, or NULL for an unknown number
  */
-PB_API const char *pb_charset_from_mib(unsigned int mib);
+PB_API const char *pb_charset_from_mib(unsigned mib);
 
 /** The IANA MIBenum of a charset name (case-insensitive, aliases accepted).
  *  @return the number, or PB_ENOTFOUND */

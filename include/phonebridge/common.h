@@ -5,6 +5,7 @@
 #ifndef PHONEBRIDGE_COMMON_H
 #define PHONEBRIDGE_COMMON_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +38,16 @@
 #define PB_WARN_UNUSED
 #define PB_DEPRECATED
 #endif
+
+/*
+ * Durations (docs/conventions.md, "One spelling per idea"): a duration a
+ * caller passes, in an options struct or as a parameter, is `unsigned` ms
+ * (`..._ms`); one the library returns is `int` ms, -1 for "none", as poll()
+ * takes it, with negative PB_E* codes below -1 where the function can fail.
+ * A wait that can last until something happens takes PB_WAIT_FOREVER, which
+ * is also what a C caller's -1 becomes.
+ */
+#define PB_WAIT_FOREVER UINT_MAX
 
 PB_BEGIN_DECLS
 

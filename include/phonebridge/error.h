@@ -42,7 +42,7 @@ typedef enum pb_error_code {
 
 /** The last error raised on the calling thread. */
 typedef struct pb_error {
-	int code;            /**< a pb_error_code */
+	pb_error_code code;  /**< negative; 0 when no error was raised */
 	const char *message; /**< NUL-terminated, never NULL */
 } pb_error;
 

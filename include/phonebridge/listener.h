@@ -45,7 +45,7 @@ typedef struct pb_listener_options {
 	unsigned timeout_ms;       /**< an idle connection is closed after this; 0 = 10000 */
 } pb_listener_options;
 
-#define PB_LISTENER_OPTIONS_VERSION 1
+#define PB_LISTENER_OPTIONS_VERSION 1u
 #define PB_LISTENER_OPTIONS_INIT { PB_LISTENER_OPTIONS_VERSION, NULL, 0, 0, 0 }
 
 /**

@@ -71,7 +71,7 @@ typedef struct pb_matrix_crypto_storage {
 } pb_matrix_crypto_storage;
 
 /** Current version of pb_matrix_crypto_options. */
-#define PB_MATRIX_CRYPTO_OPTIONS_VERSION 1
+#define PB_MATRIX_CRYPTO_OPTIONS_VERSION 1u
 
 /** How to keep the keys. Start from PB_MATRIX_CRYPTO_OPTIONS_INIT. */
 typedef struct pb_matrix_crypto_options {
@@ -82,11 +82,11 @@ typedef struct pb_matrix_crypto_options {
 	/** The pickle key itself (tests, Python); NULL: read the file. */
 	const char *pickle_key;
 	pb_matrix_crypto_storage storage; /**< required */
-	/** Key requests for undecryptable events: 1 (default) sends them. */
-	int key_requests;
+	/** Key requests for undecryptable events: true (default) sends them. */
+	bool key_requests;
 } pb_matrix_crypto_options;
 
-#define PB_MATRIX_CRYPTO_OPTIONS_INIT { PB_MATRIX_CRYPTO_OPTIONS_VERSION, NULL, NULL, { NULL, NULL, NULL }, 1 }
+#define PB_MATRIX_CRYPTO_OPTIONS_INIT { PB_MATRIX_CRYPTO_OPTIONS_VERSION, NULL, NULL, { NULL, NULL, NULL }, true }
 
 /**
  * Load this device's Olm account from the storage, or make a new one, and

@@ -54,7 +54,7 @@ struct json_t;
 typedef struct pb_matrix pb_matrix;
 
 /** Current version of pb_matrix_options (version 1 lacks retry). */
-#define PB_MATRIX_OPTIONS_VERSION 2
+#define PB_MATRIX_OPTIONS_VERSION 2u
 
 /** How to reach the homeserver. Start from PB_MATRIX_OPTIONS_INIT. */
 typedef struct pb_matrix_options {
@@ -75,14 +75,17 @@ typedef struct pb_matrix_options {
 	bool discovery_insecure_http;
 	unsigned connect_timeout_ms;   /**< TCP+TLS connection; 0 = 10000 (the default) */
 	unsigned request_timeout_ms;   /**< whole request (not sync); 0 = 60000 (the default) */
-	/** Deprecated: retry.attempts (which counts attempts: max_retries + 1).
-	 *  Read when retry.attempts is 0; default 5. (Not marked PB_DEPRECATED:
-	 *  PB_MATRIX_OPTIONS_INIT sets it by position, and clang would warn each
-	 *  caller of the macro.) */
+	/** Deprecated since 0.2, removed in 1.0: retry.attempts (which counts
+	 *  attempts: max_retries + 1). Read when retry.attempts is 0; default 5.
+	 *  (Not marked PB_DEPRECATED: PB_MATRIX_OPTIONS_INIT sets it by position,
+	 *  and clang would warn each caller of the macro.) This and the next two
+	 *  keep their place and type until then (the ABI), long as they were. */
 	unsigned max_retries;
-	/** Deprecated: retry.initial_delay_ms, read when that is 0; default 500. */
+	/** Deprecated since 0.2, removed in 1.0: retry.initial_delay_ms, read
+	 *  when that is 0; default 500. */
 	long retry_base_ms;
-	/** Deprecated: retry.max_delay_ms, read when that is 0; default 30000. */
+	/** Deprecated since 0.2, removed in 1.0: retry.max_delay_ms, read when
+	 *  that is 0; default 30000. */
 	long retry_cap_ms;
 	/* --- version 2 --- */
 	/** Requests retried: idempotent ones after 429 (Retry-After), 5xx,
@@ -210,10 +213,10 @@ typedef struct pb_matrix_event {
 	const char *membership;  /**< m.room.member: content.membership */
 	const struct json_t *content; /**< the content object, never NULL */
 	const struct json_t *json;    /**< the whole event object */
-	/** 1: the event arrived as m.room.encrypted and was decrypted (json is
-	 *  then the original with type and content replaced); see
+	/** true: the event arrived as m.room.encrypted and was decrypted (json
+	 *  is then the original with type and content replaced); see
 	 *  <phonebridge/matrix-crypto.h> */
-	int decrypted;
+	bool decrypted;
 } pb_matrix_event;
 
 /**
@@ -237,7 +240,7 @@ typedef struct pb_matrix_sync_callbacks {
 } pb_matrix_sync_callbacks;
 
 /** Current version of pb_matrix_sync_options. */
-#define PB_MATRIX_SYNC_OPTIONS_VERSION 1
+#define PB_MATRIX_SYNC_OPTIONS_VERSION 1u
 
 /** How to sync. Start from PB_MATRIX_SYNC_OPTIONS_INIT. */
 typedef struct pb_matrix_sync_options {
@@ -247,10 +250,10 @@ typedef struct pb_matrix_sync_options {
 	 *  (starting with '{'); NULL for none. Borrowed. */
 	const char *filter;
 	unsigned timeout_ms;     /**< long-poll wait on the server (0: answer at once); default 30000 */
-	int full_state;          /**< 1: full_state=true */
+	bool full_state;         /**< true: full_state=true */
 } pb_matrix_sync_options;
 
-#define PB_MATRIX_SYNC_OPTIONS_INIT { PB_MATRIX_SYNC_OPTIONS_VERSION, NULL, NULL, 30000, 0 }
+#define PB_MATRIX_SYNC_OPTIONS_INIT { PB_MATRIX_SYNC_OPTIONS_VERSION, NULL, NULL, 30000, false }
 
 /**
  * Upload a filter (POST /user/{userId}/filter).
@@ -400,8 +403,13 @@ PB_API int pb_matrix_send_reaction(pb_matrix *m, const char *room_id, const char
 PB_API int pb_matrix_redact(pb_matrix *m, const char *room_id, const char *target_event_id,
 			    const char *txn_id, const char *reason, char **event_id);
 
-/** Send a typing notice; @p timeout_ms is how long it lasts when @p typing. */
-PB_API int pb_matrix_typing(pb_matrix *m, const char *room_id, bool typing, long timeout_ms);
+/**
+ * Send a typing notice; @p timeout_ms is how long it lasts when @p typing
+ * (0 = 30000; unused when not typing).
+ * @return 0; PB_EINVAL for a @p timeout_ms above INT_MAX (a C caller's -1);
+ *         what the homeserver call returns
+ */
+PB_API int pb_matrix_typing(pb_matrix *m, const char *room_id, bool typing, unsigned timeout_ms);
 
 /** Mark @p event_id read (m.read receipt). */
 PB_API int pb_matrix_read_receipt(pb_matrix *m, const char *room_id, const char *event_id);
@@ -475,7 +483,8 @@ PB_API int pb_matrix_image_info(const uint8_t *buf, size_t len, unsigned *width,
 /* --- secrets ------------------------------------------------------------ */
 
 /**
- * Deprecated: use pb_secret_read() (phonebridge/secret.h), which this calls.
+ * Deprecated since 0.2, removed in 1.0: use pb_secret_read()
+ * (phonebridge/secret.h), which this calls.
  * Read a secret (token, password) from a file, refusing it when it is not a
  * regular file or when group or others may read it. One trailing newline
  * (LF or CRLF) is removed.

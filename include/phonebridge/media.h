@@ -321,7 +321,7 @@ PB_API size_t pb_playout_read(pb_playout *p, int16_t *out, size_t n);
 
 /** Options of a call's media. */
 typedef struct pb_media_call_options {
-	int version;                  /**< PB_MEDIA_CALL_OPTIONS_VERSION */
+	unsigned version;             /**< PB_MEDIA_CALL_OPTIONS_VERSION */
 	pb_media_codec codec;         /**< what we send */
 	uint8_t event_payload_type;   /**< telephone-event PT from the SDP (96..127); 0: none */
 	bool inband_dtmf;             /**< detect tones in the received audio */
@@ -332,7 +332,7 @@ typedef struct pb_media_call_options {
 	uint32_t timestamp;
 } pb_media_call_options;
 
-#define PB_MEDIA_CALL_OPTIONS_VERSION 1
+#define PB_MEDIA_CALL_OPTIONS_VERSION 1u
 #define PB_MEDIA_CALL_OPTIONS_INIT { PB_MEDIA_CALL_OPTIONS_VERSION, PB_CODEC_PCMU, 101, true, NULL, true, 0, 0, 0 }
 
 /** The media of one call: playout, RTP out, RTP in, DTMF from every source. Opaque. */
@@ -490,7 +490,7 @@ typedef enum pb_recorder_status {
 
 /** Options of a recorder. */
 typedef struct pb_recorder_options {
-	int version;          /**< PB_RECORDER_OPTIONS_VERSION */
+	unsigned version;     /**< PB_RECORDER_OPTIONS_VERSION */
 	unsigned max_ms;      /**< longest recording; 0 = 120000; at most 600000 */
 	/** End after this much unbroken silence (also before anything was heard,
 	 *  as a caller who says nothing); 0 = never on silence. */
@@ -501,7 +501,7 @@ typedef struct pb_recorder_options {
 	pb_recorder_format format; /**< the file written (pb_recorder_finish()) */
 } pb_recorder_options;
 
-#define PB_RECORDER_OPTIONS_VERSION 1
+#define PB_RECORDER_OPTIONS_VERSION 1u
 #define PB_RECORDER_OPTIONS_INIT { PB_RECORDER_OPTIONS_VERSION, 120000, 5000, -40, PB_RECORDER_WAV }
 
 /**

@@ -183,7 +183,7 @@ typedef struct pb_mms_part {
  */
 typedef struct pb_mms_message {
 	pb_mms_message_type message_type;
-	unsigned int version;          /**< X-Mms-MMS-Version: major << 4 | minor (0x13 = 1.3) */
+	unsigned version;              /**< X-Mms-MMS-Version: major << 4 | minor (0x13 = 1.3) */
 	const char *transaction_id;
 	const char *message_id;
 	const char *from;              /**< number or address (/TYPE= suffix removed), or NULL */
@@ -262,7 +262,7 @@ typedef struct pb_mms_message {
  * @return 0, PB_EMALFORMED, PB_ENOMEM
  */
 PB_API int pb_mms_decode(pb_mms_message **out, const uint8_t *buf, size_t len,
-			 unsigned int flags, pb_parse_error *perr);
+			 unsigned flags, pb_parse_error *perr);
 
 /**
  * Decode a WAP push that carries an MMS PDU: unwrap the WSP push, check that
@@ -289,7 +289,7 @@ PB_API int pb_mms_decode_push(pb_mms_message **out, pb_wsp_push **push,
  * @return as pb_mms_decode_push()
  */
 PB_API int pb_mms_decode_push_flags(pb_mms_message **out, pb_wsp_push **push, const uint8_t *buf,
-				    size_t len, unsigned int flags, pb_parse_error *perr);
+				    size_t len, unsigned flags, pb_parse_error *perr);
 
 /** Free a decoded message. NULL is fine. */
 PB_API void pb_mms_message_free(pb_mms_message *msg);
@@ -400,7 +400,7 @@ typedef struct pb_mms_attachment {
 
 /** An outgoing message for pb_mms_encode_send_req(). */
 typedef struct pb_mms_send_req {
-	int version;                  /**< PB_MMS_SEND_REQ_VERSION */
+	unsigned version;             /**< PB_MMS_SEND_REQ_VERSION */
 	const char *transaction_id;   /**< required */
 	const char *from;             /**< NULL: insert-address-token (the MMSC fills it in) */
 	const char *const *to;        /**< numbers (+E.164 gets /TYPE=PLMN) or e-mail addresses */
@@ -422,7 +422,7 @@ typedef struct pb_mms_send_req {
 } pb_mms_send_req;
 
 /** The version of pb_mms_send_req these headers describe. */
-#define PB_MMS_SEND_REQ_VERSION 1
+#define PB_MMS_SEND_REQ_VERSION 1u
 /** Initialiser for pb_mms_send_req. */
 #define PB_MMS_SEND_REQ_INIT { PB_MMS_SEND_REQ_VERSION, NULL, NULL, NULL, 0, NULL, 0, NULL, 0, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0 }
 

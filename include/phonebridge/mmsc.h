@@ -55,8 +55,8 @@ typedef struct pb_mmsc pb_mmsc;
 typedef int (*pb_mmsc_progress_cb)(uint64_t now, uint64_t total, void *userdata);
 
 /**
- * Deprecated: the old name of pb_retry_policy (phonebridge/common.h), the
- * same type. pb_mmsc_options.retry: only transient failures are retried
+ * Deprecated since 0.2, removed in 1.0: the old name of pb_retry_policy
+ * (phonebridge/common.h), the same type. pb_mmsc_options.retry: only transient failures are retried
  * (connect and resolve failures, timeouts, connections dropped mid-answer,
  * HTTP 502, 503 and 504), never 4xx, a body that is not an MMS PDU or an
  * oversize message; defaults 3 attempts, 1000 ms doubling up to 30000 ms.
@@ -65,7 +65,7 @@ typedef pb_retry_policy pb_mmsc_retry PB_DEPRECATED;
 
 /** Options of pb_mmsc_new(). Strings are copied; NULL means "not set". */
 typedef struct pb_mmsc_options {
-	int version; /**< PB_MMSC_OPTIONS_VERSION */
+	unsigned version; /**< PB_MMSC_OPTIONS_VERSION */
 	/** Where M-Send.req, M-NotifyResp.ind and M-Acknowledge.ind are POSTed,
 	 *  e.g. "http://mms.carrier.example/mms/wapenc". Needed for posting
 	 *  and for rewrite rules that say base=mmsc. */
@@ -127,7 +127,7 @@ typedef struct pb_mmsc_options {
 	unsigned stall_timeout_ms;
 } pb_mmsc_options;
 
-#define PB_MMSC_OPTIONS_VERSION 1
+#define PB_MMSC_OPTIONS_VERSION 1u
 #define PB_MMSC_OPTIONS_INIT { PB_MMSC_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, \
 	0, 0, 0, { 0, 0, 0 }, false, 0, NULL, false, NULL, NULL, NULL, 0, 0 }
 

@@ -47,7 +47,7 @@ typedef struct pb_modem_options {
 	unsigned poll_interval_ms; /**< watch: how often to look when the box does not tell; 0 = 5000 */
 	union {
 		bool tls_insecure; /**< true turns TLS verification off (off by default: verification on) */
-		/** The old spelling of tls_insecure (the same member): deprecated. */
+		/** The old spelling of tls_insecure (the same member): deprecated since 0.2, removed in 1.0. */
 		PB_DEPRECATED bool insecure_tls;
 	};
 	const char *ca_file;       /**< optional CA bundle for TLS */
@@ -63,7 +63,7 @@ typedef struct pb_modem_options {
 } pb_modem_options;
 
 /* Version 1 lacks send_timeout_ms; pb_modem_open() still takes it (as 0). */
-#define PB_MODEM_OPTIONS_VERSION 2
+#define PB_MODEM_OPTIONS_VERSION 2u
 #define PB_MODEM_OPTIONS_INIT { PB_MODEM_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, 0, \
 				{ false }, NULL, NULL, NULL, 0, NULL, 0, 0 }
 
@@ -362,7 +362,8 @@ typedef int (*pb_modem_event_cb)(const pb_modem_event *ev, void *userdata);
 
 /**
  * Watch for new messages until the callback returns non-zero,
- * pb_modem_stop() is called, or @p duration_ms passes (-1 = forever).
+ * pb_modem_stop() is called, or @p duration_ms passes (PB_WAIT_FOREVER =
+ * until one of the other two; a C caller's -1 is that too).
  *
  * Every message in the inbox is reported exactly once per call (those
  * already there at the start too, unless PB_MODEM_WATCH_NEW_ONLY); one
@@ -388,7 +389,7 @@ typedef int (*pb_modem_event_cb)(const pb_modem_event *ev, void *userdata);
  *         callback's non-zero value, or a negative code for a failure that
  *         cannot be retried (PB_EAUTH)
  */
-PB_API int pb_modem_watch(pb_modem *m, unsigned flags, int duration_ms,
+PB_API int pb_modem_watch(pb_modem *m, unsigned flags, unsigned duration_ms,
 			  pb_modem_event_cb cb, void *userdata);
 
 /** How pb_modem_watch() keeps incomplete messages: see pb_modem_watch_setup(). */
@@ -401,7 +402,7 @@ typedef struct pb_modem_watch_options {
 	void *store_userdata;                     /**< passed to the store functions */
 } pb_modem_watch_options;
 
-#define PB_MODEM_WATCH_OPTIONS_VERSION 1
+#define PB_MODEM_WATCH_OPTIONS_VERSION 1u
 #define PB_MODEM_WATCH_OPTIONS_INIT { PB_MODEM_WATCH_OPTIONS_VERSION, 0, NULL, NULL }
 
 /**
@@ -455,15 +456,18 @@ typedef struct pb_modem_forward {
  * @param out filled in for the voice class
  * @return 0, PB_EUNSUPPORTED (the backend cannot) or another negative code
  */
-PB_API int pb_modem_forward_query(pb_modem *m, int reason, pb_modem_forward *out);
+PB_API int pb_modem_forward_query(pb_modem *m, pb_modem_fwd_reason reason, pb_modem_forward *out);
 
 /**
  * Set call forwarding: register and enable forwarding to @p number, or erase
  * it when @p number is NULL.
  * @param no_reply_s NO_REPLY only: seconds before forwarding (5-30), or -1
+ *        for the network's default. Seconds, not ms, on purpose: the one
+ *        duration of the API in seconds, as 3GPP TS 27.007 +CCFC's <time>
+ *        counts it (in 5 s steps), so the value goes to the network as given
  * @return 0, PB_EUNSUPPORTED or another negative code
  */
-PB_API int pb_modem_forward_set(pb_modem *m, int reason, const char *number, int no_reply_s);
+PB_API int pb_modem_forward_set(pb_modem *m, pb_modem_fwd_reason reason, const char *number, int no_reply_s);
 
 /**
  * Send a USSD code ("*100#") and wait for the network's answer.

@@ -36,11 +36,11 @@ PB_BEGIN_DECLS
  * national number lengths come from that one table, shared with the store
  * and pb-bridged. Version 1 carried its own country code, prefixes and
  * national length; the policy keys that set them (country-code,
- * international-prefix, national-prefix, national-length) are deprecated:
- * see pb_screen_policy_set().
+ * international-prefix, national-prefix, national-length) are deprecated
+ * since 0.2 and removed in 1.0: see pb_screen_policy_set().
  */
 typedef struct pb_screen_numbering {
-	int version;                    /**< PB_SCREEN_NUMBERING_VERSION */
+	unsigned version;               /**< PB_SCREEN_NUMBERING_VERSION */
 	char region[3];                 /**< ISO 3166 alpha-2 ("US", "DE") as pb_phone_normalize()
 					     knows it; "" = numbers must be international ("+...") */
 	unsigned short_max;             /**< a bare digit string (no "+") of at most this many
@@ -48,7 +48,7 @@ typedef struct pb_screen_numbering {
 					     applies without a region */
 } pb_screen_numbering;
 
-#define PB_SCREEN_NUMBERING_VERSION 2
+#define PB_SCREEN_NUMBERING_VERSION 2u
 /** No region: only "+" E.164 and short numbers are understood. */
 #define PB_SCREEN_NUMBERING_INIT { PB_SCREEN_NUMBERING_VERSION, "", 6 }
 
@@ -136,7 +136,7 @@ typedef enum pb_screen_action {
 
 /** One incoming call as the SIP side saw it. All strings borrowed, may be NULL. */
 typedef struct pb_screen_call {
-	int version;               /**< PB_SCREEN_CALL_VERSION */
+	unsigned version;          /**< PB_SCREEN_CALL_VERSION */
 	const char *from;          /**< From URI or number */
 	const char *display_name;  /**< From display name */
 	const char *pai;           /**< P-Asserted-Identity URI, preferred over From when set */
@@ -154,7 +154,7 @@ typedef struct pb_screen_call {
 } pb_screen_call;
 
 /* Version 1 (without number and verstat_value) is still accepted. */
-#define PB_SCREEN_CALL_VERSION 2
+#define PB_SCREEN_CALL_VERSION 2u
 #define PB_SCREEN_CALL_INIT { PB_SCREEN_CALL_VERSION, NULL, NULL, NULL, NULL, false, NULL, 0, -1, \
 			      NULL, false, PB_VERSTAT_NONE }
 
@@ -219,12 +219,12 @@ PB_API void pb_screen_policy_free(pb_screen_policy *policy);
  *   challenge=press-digit  challenge-params="digit=6 tries=3"
  *   anonymous-challenge=random-code  anonymous-challenge-params=digits=4
  *
- * Deprecated (numbering version 1), still accepted with a warning logged
- * in the "screen" domain: country-code=N sets the first region with that
- * calling code (1 -> US, 44 -> GB; PB_EINVAL naming "region" when no region
- * of the table has it); international-prefix, national-prefix and
- * national-length are checked as before and ignored, the region bringing
- * its own.
+ * Deprecated since 0.2, removed in 1.0 (numbering version 1), still
+ * accepted with a warning logged in the "screen" domain: country-code=N
+ * sets the first region with that calling code (1 -> US, 44 -> GB;
+ * PB_EINVAL naming "region" when no region of the table has it);
+ * international-prefix, national-prefix and national-length are checked as
+ * before and ignored, the region bringing its own.
  *
  * @param key, value borrowed
  * @return 0; PB_ENOTFOUND for an unknown key, PB_EINVAL for a bad value
@@ -334,7 +334,11 @@ typedef struct pb_screen_result {
 	bool answered;             /**< the call was answered: forward by REFER/bridge, not 302 */
 	const char *challenge;     /**< name of the challenge; borrowed from the session */
 	const char *reason;        /**< short text, e.g. "wrong digits"; borrowed from the session */
-	int64_t duration;          /**< ms from start to end */
+	union {
+		int64_t duration_ms;       /**< from start to end */
+		/** The old name of duration_ms (the same member): deprecated since 0.2, removed in 1.0. */
+		PB_DEPRECATED int64_t duration;
+	};
 } pb_screen_result;
 
 /** Opaque screening session: one per challenged call. */
@@ -346,7 +350,7 @@ typedef struct pb_screen_session pb_screen_session;
  * the same session except the getters. All are required unless marked.
  */
 typedef struct pb_screen_host_ops {
-	int version; /**< PB_SCREEN_HOST_OPS_VERSION */
+	unsigned version; /**< PB_SCREEN_HOST_OPS_VERSION */
 	/** Start ringing (180 Ringing) if not yet; the session may ring for a while. */
 	void (*ring)(void *userdata);
 	/** Answer the call (200 OK with SDP) and start media. */
@@ -374,22 +378,31 @@ typedef struct pb_screen_host_ops {
 	void (*finish)(const pb_screen_result *result, void *userdata);
 } pb_screen_host_ops;
 
-#define PB_SCREEN_HOST_OPS_VERSION 1
+#define PB_SCREEN_HOST_OPS_VERSION 1u
 
 /** Random bytes for codes and operands; returns 0 or a negative code. */
 typedef int (*pb_screen_random_cb)(void *buf, size_t len, void *userdata);
 
 /** Session options. */
 typedef struct pb_screen_session_options {
-	int version;                 /**< PB_SCREEN_SESSION_OPTIONS_VERSION */
-	int64_t max_duration;        /**< ms; the session fails with TIMED_OUT after it; 0 = none */
+	unsigned version;            /**< PB_SCREEN_SESSION_OPTIONS_VERSION */
+	/** Deprecated since 0.2, removed in 1.0: max_duration_ms (read when
+	 *  that is 0). ms; 0 = none. (Not marked PB_DEPRECATED: the _INIT
+	 *  macro sets it by position.) */
+	int64_t max_duration;
 	bool goodbye;                /**< play "goodbye" before hanging up on failure */
 	pb_screen_random_cb random;  /**< NULL: getrandom(2), the kernel CSPRNG */
 	void *random_userdata;
+	/* --- version 2 --- */
+	/** The session fails with TIMED_OUT after this; PB_WAIT_FOREVER = no
+	 *  limit; 0 = max_duration, which PB_SCREEN_SESSION_OPTIONS_INIT sets
+	 *  to 90000. Otherwise at most INT_MAX. */
+	unsigned max_duration_ms;
 } pb_screen_session_options;
 
-#define PB_SCREEN_SESSION_OPTIONS_VERSION 1
-#define PB_SCREEN_SESSION_OPTIONS_INIT { PB_SCREEN_SESSION_OPTIONS_VERSION, 90000, true, NULL, NULL }
+/* Version 1 (max_duration only, an int64_t) is still accepted. */
+#define PB_SCREEN_SESSION_OPTIONS_VERSION 2u
+#define PB_SCREEN_SESSION_OPTIONS_INIT { PB_SCREEN_SESSION_OPTIONS_VERSION, 90000, true, NULL, NULL, 0 }
 
 /**
  * Make a session running challenge @p name with @p params. Nothing happens

@@ -81,7 +81,7 @@ typedef void (*pb_screener_event_cb)(const pb_screener_event *ev, void *userdata
  * pb_screener_reconfigure(): none needs to outlive the call.
  */
 typedef struct pb_screener_options {
-	int version;               /**< PB_SCREENER_OPTIONS_VERSION */
+	unsigned version;          /**< PB_SCREENER_OPTIONS_VERSION */
 	/**
 	 * The user agent: listen address and port, allowed sources, RTP range,
 	 * registration, digest, TLS (phonebridge/sip.h). Its password is the
@@ -102,7 +102,11 @@ typedef struct pb_screener_options {
 	const char *target;
 	const char *fallback;      /**< bridge: tried when the target does not answer; may be NULL */
 	bool early_media;          /**< challenge in 183 early media instead of answering (200) */
-	unsigned max_duration;     /**< seconds a challenge may take; 0 = 120 */
+	/** Deprecated since 0.2, removed in 1.0: max_duration_ms (read when
+	 *  that is 0). Seconds a challenge may take; 0 = 120. (This and the
+	 *  other seconds members are not marked PB_DEPRECATED:
+	 *  PB_SCREENER_OPTIONS_INIT sets them by position.) */
+	unsigned max_duration;
 	/** Policy rules as key, value pairs for pb_screen_policy_set(), ended by
 	 *  a NULL key: { "challenge", "arithmetic", "region", "US", NULL }. May be NULL. */
 	const char *const *policy;
@@ -126,12 +130,8 @@ typedef struct pb_screener_options {
 	 * "overloaded", logged like the agent's own refusals). 0 = no limit.
 	 */
 	unsigned max_calls;
-	/**
-	 * mode "refer": seconds to wait, after the REFER was accepted (202),
-	 * for the NOTIFY with the transfer's final status; none in time is
-	 * treated as a failed REFER (refer_fallback). Count the target's
-	 * ringing in: the final NOTIFY comes when it answers. 0 = 60.
-	 */
+	/** Deprecated since 0.2, removed in 1.0: refer_timeout_ms (read when
+	 *  that is 0). Seconds; 0 = 60, at most 3600. */
 	unsigned refer_timeout;
 	/* --- version 4 --- */
 	/**
@@ -145,11 +145,31 @@ typedef struct pb_screener_options {
 	bool voicemail;
 	/** Which failures lead to voicemail: PB_SCREENER_VOICEMAIL_* bits; 0 = all three. */
 	unsigned voicemail_on;
-	unsigned voicemail_max_seconds;     /**< longest message; 0 = 120, at most 600 */
-	/** A message ends after this much silence; 0 = never (hang-up and the length end it). */
+	/** Deprecated since 0.2, removed in 1.0: voicemail_max_ms (read when
+	 *  that is 0). Seconds; 0 = 120, at most 600. */
+	unsigned voicemail_max_seconds;
+	/** Deprecated since 0.2, removed in 1.0: voicemail_silence_ms (read
+	 *  when that is 0). Seconds; 0 = never. */
 	unsigned voicemail_silence_seconds;
 	const char *voicemail_format;       /**< "wav" (default) or "opus" (Ogg Opus) */
 	const char *voicemail_greeting;     /**< prompt name; NULL = "voicemail" (data/prompts) */
+	/* --- version 5: the durations above in ms (conventions.md); a member
+	 * left 0 takes the seconds member of versions 1-4 --- */
+	/** How long a challenge may take; 0 = 120000. At most INT_MAX. */
+	unsigned max_duration_ms;
+	/**
+	 * mode "refer": how long to wait, after the REFER was accepted (202),
+	 * for the NOTIFY with the transfer's final status; none in time is
+	 * treated as a failed REFER (refer_fallback). Count the target's
+	 * ringing in: the final NOTIFY comes when it answers. 0 = 60000, at
+	 * most 3600000.
+	 */
+	unsigned refer_timeout_ms;
+	unsigned voicemail_max_ms;          /**< longest message; 0 = 120000, at most 600000 */
+	/** A message ends after this much silence; PB_WAIT_FOREVER = never
+	 *  (hang-up and the length end it); 0 = voicemail_silence_seconds, which
+	 *  PB_SCREENER_OPTIONS_INIT sets to 5. Otherwise at most INT_MAX. */
+	unsigned voicemail_silence_ms;
 } pb_screener_options;
 
 /** pb_screener_options.voicemail_on: the target did not answer in time (408, 480, 487). */
@@ -160,12 +180,12 @@ typedef struct pb_screener_options {
 #define PB_SCREENER_VOICEMAIL_UNREACHABLE 0x4u
 
 /* Versions 1 (without store_password_file), 2 (without max_calls and
- * refer_timeout) and 3 (without the voicemail_* fields: no voicemail) are
- * still accepted. */
-#define PB_SCREENER_OPTIONS_VERSION 4
+ * refer_timeout), 3 (without the voicemail_* fields: no voicemail) and 4
+ * (the durations in seconds only) are still accepted. */
+#define PB_SCREENER_OPTIONS_VERSION 5u
 #define PB_SCREENER_OPTIONS_INIT { PB_SCREENER_OPTIONS_VERSION, PB_SIP_OPTIONS_INIT, NULL, NULL, \
 				   "bridge", NULL, NULL, false, 0, NULL, NULL, NULL, "bridge", "parallel", \
-				   NULL, 0, 0, false, 0, 120, 5, "wav", "voicemail" }
+				   NULL, 0, 0, false, 0, 120, 5, "wav", "voicemail", 0, 0, 0, 0 }
 
 /** A screener. Opaque. */
 typedef struct pb_screener pb_screener;
@@ -224,10 +244,14 @@ PB_API int pb_screener_start(pb_screener *s);
 
 /**
  * Run the loop once: wait up to @p timeout_ms for SIP, RTP and timers and
- * handle what came. For a program that drives its own loop.
- * @return ms until the next timer is due (-1 for none), or PB_ESTATE before start
+ * handle what came (0 = only what is ready; PB_WAIT_FOREVER, or any value
+ * above INT_MAX, until something happens, at most INT_MAX ms). For a
+ * program that drives its own loop.
+ * @return ms until the next timer is due (at most INT_MAX; -1 for none, the
+ *         timeout poll() takes), or PB_ESTATE before start, PB_EIO when a
+ *         reconfiguration could not restart the agent
  */
-PB_API long pb_screener_step(pb_screener *s, long timeout_ms);
+PB_API int pb_screener_step(pb_screener *s, unsigned timeout_ms);
 
 /**
  * For a program with an event loop of its own (poll, epoll, GLib, asyncio):
@@ -238,7 +262,7 @@ PB_API long pb_screener_step(pb_screener *s, long timeout_ms);
  *
  *     struct pollfd p = { pb_screener_fd(s), POLLIN, 0 };
  *     while (!pb_screener_stopped(s)) {
- *             poll(&p, 1, (int)pb_screener_timeout_ms(s));  // with your own fds
+ *             poll(&p, 1, pb_screener_timeout_ms(s));  // with your own fds
  *             pb_screener_dispatch(s);
  *     }
  *
@@ -257,9 +281,9 @@ PB_API int pb_screener_fd(const pb_screener *s);
  * Milliseconds until pb_screener_dispatch() is due even if the descriptor
  * stays quiet (the next timer: the media tick, a challenge's timeout), as
  * the poll() timeout: -1 none, 0 now (before the first dispatch, and once
- * pb_screener_stop() was called).
+ * pb_screener_stop() was called), at most INT_MAX.
  */
-PB_API long pb_screener_timeout_ms(const pb_screener *s);
+PB_API int pb_screener_timeout_ms(const pb_screener *s);
 
 /**
  * Do what is ready, without waiting (SIP, RTP, timers, a stop): the

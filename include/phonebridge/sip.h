@@ -57,7 +57,7 @@ typedef enum pb_sip_admit {
 
 /** User agent options. All strings borrowed for pb_sip_new() only. */
 typedef struct pb_sip_options {
-	int version;                /**< PB_SIP_OPTIONS_VERSION */
+	unsigned version;           /**< PB_SIP_OPTIONS_VERSION */
 	const char *bind_address;   /**< IP address to listen on; NULL = "127.0.0.1" */
 	unsigned port;              /**< SIP port for UDP and TCP; 0 = 5060 */
 	bool udp;                   /**< listen on UDP */
@@ -77,11 +77,13 @@ typedef struct pb_sip_options {
 	const char *aor;            /**< address of record, e.g. "sip:screen@example.org" */
 	const char *username;       /**< digest user name; NULL = user part of @p aor */
 	const char *password;       /**< digest password (read it from a 0600 file) */
-	/** Deprecated: register_expires_ms (read when that is 0). Seconds; 0 = 600.
+	/** Deprecated since 0.2, removed in 1.0: register_expires_ms (read when
+	 *  that is 0). Seconds; 0 = 600.
 	 *  (Not marked PB_DEPRECATED: PB_SIP_OPTIONS_INIT sets every member by
 	 *  position, and clang would warn each caller of the macro.) */
 	unsigned register_expires;
-	/** Deprecated: bridge_timeout_ms (read when that is 0). Seconds; 0 = 30. */
+	/** Deprecated since 0.2, removed in 1.0: bridge_timeout_ms (read when
+	 *  that is 0). Seconds; 0 = 30. */
 	unsigned bridge_timeout;
 	/* --- version 2 --- */
 	/**
@@ -102,7 +104,8 @@ typedef struct pb_sip_options {
 	/** How allow_sources and the digest combine (see pb_sip_admit). */
 	pb_sip_admit admit;
 	/**
-	 * Deprecated: auth_nonce_ttl_ms (read when that is 0).
+	 * Deprecated since 0.2, removed in 1.0: auth_nonce_ttl_ms (read when
+	 * that is 0).
 	 * Lifetime of a challenge's nonce in seconds; 0 = 30. Older ones are
 	 * answered with a new challenge marked stale. sofia-sip's nonces are
 	 * stateless (an HMAC under a random per-agent key): within its
@@ -141,7 +144,7 @@ typedef struct pb_sip_options {
 
 /* Versions 1 (without the auth_*, admit and tls_* fields) and 2 (without
  * the *_ms members) are still accepted. */
-#define PB_SIP_OPTIONS_VERSION 3
+#define PB_SIP_OPTIONS_VERSION 3u
 #define PB_SIP_OPTIONS_INIT { PB_SIP_OPTIONS_VERSION, NULL, 0, true, true, NULL, NULL, 0, 0, \
 			      NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, \
 			      PB_SIP_ADMIT_ADDRESS_OR_DIGEST, 0, NULL, 0, 0, 0, 0 }
@@ -228,10 +231,13 @@ PB_API int pb_sip_run(pb_sip *ua);
 PB_API void pb_sip_break(pb_sip *ua);
 
 /**
- * Run the loop once for at most @p timeout_ms (0 = do what is ready).
- * @return ms until the next timer is due, or -1 if none.
+ * Run the loop once for at most @p timeout_ms (0 = do what is ready;
+ * PB_WAIT_FOREVER, or any value above INT_MAX, until something happens:
+ * a message, RTP, a timer, at most INT_MAX ms).
+ * @return ms until the next timer is due (at most INT_MAX), or -1 if none:
+ *         the timeout poll() takes
  */
-PB_API long pb_sip_step(pb_sip *ua, long timeout_ms);
+PB_API int pb_sip_step(pb_sip *ua, unsigned timeout_ms);
 
 /**
  * The descriptor of the agent's loop, for a program with an event loop of

@@ -292,7 +292,7 @@ typedef struct pb_sms_submit_options {
 	bool force_ucs2;        /**< UCS-2 even when GSM 7-bit would do */
 } pb_sms_submit_options;
 
-#define PB_SMS_SUBMIT_OPTIONS_VERSION 1
+#define PB_SMS_SUBMIT_OPTIONS_VERSION 1u
 #define PB_SMS_SUBMIT_OPTIONS_INIT \
 	{ PB_SMS_SUBMIT_OPTIONS_VERSION, false, NULL, false, false, false, -1, -1, 0, 0, -1, false, 0, false }
 
@@ -384,8 +384,8 @@ typedef struct pb_sms_reassembly_store_ops {
 	int (*load)(pb_sms_stored_part_cb cb, void *cb_userdata, void *userdata);
 } pb_sms_reassembly_store_ops;
 
-#define PB_SMS_REASSEMBLY_STORE_OPS_VERSION 1
-/** Deprecated spelling of PB_SMS_REASSEMBLY_STORE_OPS_VERSION. */
+#define PB_SMS_REASSEMBLY_STORE_OPS_VERSION 1u
+/** Deprecated spelling of PB_SMS_REASSEMBLY_STORE_OPS_VERSION (since 0.2, removed in 1.0). */
 #define PB_SMS_REASSEMBLY_STORE_VERSION PB_SMS_REASSEMBLY_STORE_OPS_VERSION
 
 /** Options of pb_sms_reassembler_new(). */
@@ -396,7 +396,7 @@ typedef struct pb_sms_reassembler_options {
 		 *  pb_sms_reassembler_expire(); <= 0: never. In ms, the unit of
 		 *  the `now` the functions take (int64_t, as those instants). */
 		int64_t timeout_ms;
-		/** The old name of timeout_ms (the same member): deprecated. */
+		/** The old name of timeout_ms (the same member): deprecated since 0.2, removed in 1.0. */
 		PB_DEPRECATED int64_t timeout;
 	};
 	const pb_sms_reassembly_store_ops *store;  /**< borrowed, NULL: parts kept in memory only */
@@ -406,7 +406,7 @@ typedef struct pb_sms_reassembler_options {
 	                                                at once (a bound on memory); 0: no bound */
 } pb_sms_reassembler_options;
 
-#define PB_SMS_REASSEMBLER_OPTIONS_VERSION 1
+#define PB_SMS_REASSEMBLER_OPTIONS_VERSION 1u
 #define PB_SMS_REASSEMBLER_OPTIONS_INIT { PB_SMS_REASSEMBLER_OPTIONS_VERSION, { 0 }, NULL, NULL, 0 }
 
 typedef struct pb_sms_reassembler pb_sms_reassembler;

@@ -59,8 +59,8 @@ typedef enum pb_store_sync {
 
 /** Options for pb_store_open(). */
 typedef struct pb_store_options {
-	int version;                 /**< PB_STORE_OPTIONS_VERSION */
-	int synchronous;             /**< a pb_store_sync */
+	unsigned version;            /**< PB_STORE_OPTIONS_VERSION */
+	pb_store_sync synchronous;   /**< PB_STORE_SYNC_FULL (the default) or _NORMAL */
 	unsigned busy_timeout_ms;    /**< how long to wait for another writer; 0 = 30000; at most INT_MAX */
 	const char *attachments_dir; /**< borrowed during the call; NULL: "<path>.attachments" beside the database */
 	/** (version 2) The store is shared by the members of its directory's group
@@ -78,7 +78,7 @@ typedef struct pb_store_options {
 	const char *password_file;
 } pb_store_options;
 
-#define PB_STORE_OPTIONS_VERSION 3
+#define PB_STORE_OPTIONS_VERSION 3u
 #define PB_STORE_OPTIONS_INIT { PB_STORE_OPTIONS_VERSION, PB_STORE_SYNC_FULL, 30000, NULL, false, NULL }
 
 /**
@@ -263,9 +263,9 @@ PB_API const char *pb_store_state_name(int state);
 
 /** A new journal row: every pointer is borrowed for the duration of the call. */
 typedef struct pb_store_msg_in {
-	int version;            /**< PB_STORE_MSG_IN_VERSION */
-	int dir;                /**< a pb_store_dir */
-	int state;              /**< initial state: RECEIVED or STORED (inbound), QUEUED (outbound) */
+	unsigned version;       /**< PB_STORE_MSG_IN_VERSION */
+	pb_store_dir dir;       /**< inbound or outbound */
+	pb_store_state state;   /**< initial state: RECEIVED or STORED (inbound), QUEUED (outbound) */
 	const char *dedup_key;  /**< NULL: derived, see pb_store_msg_insert() */
 	const char *backend;    /**< "hilink", "at", "smseagle", "matrix"...; may be NULL */
 	const char *backend_id; /**< the modem's id of an inbound message; may be NULL */
@@ -276,7 +276,7 @@ typedef struct pb_store_msg_in {
 	int64_t sent_at;        /**< time stamped by the sender (SMSC time stamp, event origin_server_ts); 0: unknown */
 } pb_store_msg_in;
 
-#define PB_STORE_MSG_IN_VERSION 1
+#define PB_STORE_MSG_IN_VERSION 1u
 #define PB_STORE_MSG_IN_INIT { PB_STORE_MSG_IN_VERSION, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0 }
 
 /** A journal row as read back. Strings are NULL when unset. */
@@ -377,7 +377,7 @@ PB_API int pb_store_msg_get(pb_store *st, int64_t id, pb_store_msg **out);
 
 /** Find a row by direction and dedup key. @param out new (pb_store_msg_free())
  *  @return 0, PB_ENOTFOUND, PB_ENOMEM, PB_EIO */
-PB_API int pb_store_msg_find(pb_store *st, int dir, const char *dedup_key, pb_store_msg **out);
+PB_API int pb_store_msg_find(pb_store *st, pb_store_dir dir, const char *dedup_key, pb_store_msg **out);
 
 /**
  * Rows of one direction in one state, oldest first (by id), after
@@ -388,11 +388,11 @@ PB_API int pb_store_msg_find(pb_store *st, int dir, const char *dedup_key, pb_st
  * @param out   receives a new list (pb_store_msg_list_free()), possibly empty
  * @return 0, PB_ENOMEM, PB_EIO
  */
-PB_API int pb_store_msg_list_state(pb_store *st, int dir, int state, int64_t after_id,
+PB_API int pb_store_msg_list_state(pb_store *st, pb_store_dir dir, pb_store_state state, int64_t after_id,
 				   size_t limit, pb_store_msg_list **out);
 
 /** Count the rows of one direction in one state. @return 0, PB_EIO */
-PB_API int pb_store_msg_count(pb_store *st, int dir, int state, int64_t *count);
+PB_API int pb_store_msg_count(pb_store *st, pb_store_dir dir, pb_store_state state, int64_t *count);
 
 /**
  * Start-up recovery: every outbound row left in SENDING by a crash becomes
@@ -627,10 +627,10 @@ typedef struct pb_store_list_entry {
  * @param expires_at ms since the epoch, 0 for never
  * @return 0, PB_EINVAL, PB_EBUSY, PB_EIO
  */
-PB_API int pb_store_list_add(pb_store *st, int list, const char *number, int source,
+PB_API int pb_store_list_add(pb_store *st, pb_store_list list, const char *number, pb_store_source source,
 			     int64_t expires_at);
 /** @return 0, PB_ENOTFOUND, PB_EBUSY, PB_EIO */
-PB_API int pb_store_list_remove(pb_store *st, int list, const char *number);
+PB_API int pb_store_list_remove(pb_store *st, pb_store_list list, const char *number);
 
 /**
  * Is @p number on @p list at time @p now (ms; 0 for the current time)?
@@ -638,7 +638,7 @@ PB_API int pb_store_list_remove(pb_store *st, int list, const char *number);
  * @param entry optional; receives the entry (its source, expiry)
  * @return 0 (listed), PB_ENOTFOUND (not listed or expired), PB_EIO
  */
-PB_API int pb_store_list_lookup(pb_store *st, int list, const char *number, int64_t now,
+PB_API int pb_store_list_lookup(pb_store *st, pb_store_list list, const char *number, int64_t now,
 				pb_store_list_entry *entry);
 
 /** A callback of pb_store_list_foreach(): @p number and @p entry are borrowed
@@ -653,7 +653,7 @@ typedef int (*pb_store_list_cb)(const char *number, const pb_store_list_entry *e
  * @param after borrowed
  * @return 0, the callback's non-zero value, PB_EINVAL, PB_EIO
  */
-PB_API int pb_store_list_foreach(pb_store *st, int list, const char *after, size_t limit, int64_t now,
+PB_API int pb_store_list_foreach(pb_store *st, pb_store_list list, const char *after, size_t limit, int64_t now,
 				 pb_store_list_cb cb, void *userdata);
 
 /** Delete expired entries of both lists. @param removed optional. @return 0, PB_EBUSY, PB_EIO */
@@ -741,7 +741,7 @@ PB_API int pb_store_call_daily(pb_store *st, int64_t day0_ms, unsigned days, int
  *        pattern ("matrix*"); NULL = every row
  * @return 0; PB_EINVAL (days 0 or over PB_STORE_DAILY_MAX), PB_EIO
  */
-PB_API int pb_store_msg_daily(pb_store *st, int dir, int state, const char *backend_glob, int64_t day0_ms,
+PB_API int pb_store_msg_daily(pb_store *st, pb_store_dir dir, pb_store_state state, const char *backend_glob, int64_t day0_ms,
 			      unsigned days, int64_t *counts);
 /* --- per-number settings (both backends) ------------------------------------ */
 

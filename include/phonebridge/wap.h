@@ -50,7 +50,7 @@ typedef struct pb_wsp_content_type {
 	const char *media_type;  /**< e.g. "application/vnd.wap.multipart.related"; never NULL ("" if absent) */
 	int well_known;          /**< the WSP assigned number, or -1 when given as text */
 	const char *charset;     /**< charset parameter as a name ("UTF-8"), or NULL */
-	unsigned int charset_mib;/**< its IANA MIBenum; 0 when absent or given by name only */
+	unsigned charset_mib;/**< its IANA MIBenum; 0 when absent or given by name only */
 	const char *type;        /**< multipart/related "type" parameter, or NULL */
 	const char *start;       /**< multipart/related "start" parameter (root Content-ID), or NULL */
 	const char *start_info;  /**< "start-info" parameter, or NULL */
@@ -65,7 +65,7 @@ typedef struct pb_wsp_content_type {
  * registry), e.g. 0x3E -> "application/vnd.wap.mms-message".
  * @return static storage, or NULL for an unassigned number
  */
-PB_API const char *pb_wsp_content_type_name(unsigned int code);
+PB_API const char *pb_wsp_content_type_name(unsigned code);
 
 /** The WSP assigned number of a content type name (case-insensitive).
  *  @return the number (>= 0), or PB_ENOTFOUND */

@@ -402,7 +402,7 @@ static const struct {
 	{ "UTF16", 1015 }, { "BIG-5", 2026 }, { "cp1251", 2251 }, { "cp1252", 2252 },
 };
 
-PB_API const char *pb_charset_from_mib(unsigned int mib)
+PB_API const char *pb_charset_from_mib(unsigned mib)
 {
 	for (size_t i = 0; i < PB_ARRAY_SIZE(mib_table); i++)
 		if (mib_table[i].mib == mib)

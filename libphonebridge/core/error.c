@@ -132,18 +132,21 @@ int pb_error__parse_code(pb_parse_error *perr, int code, size_t offset, const ch
 	return rc;
 }
 
-int pb_core__check_version(const char *name, long got, long oldest, long current)
+int pb_core__check_version(const char *name, unsigned got, unsigned oldest, unsigned current)
 {
 	if (got >= oldest && got <= current)
 		return 0;
 	if (got == 0)
 		return pb_error_set(PB_EINVAL, "%s: version 0: initialise the struct with %s_INIT", name,
 				    name);
+	if (got > INT_MAX) /* a C caller's -1 */
+		return pb_error_set(PB_EINVAL, "%s: version %u is no version: initialise the struct with %s_INIT",
+				    name, got, name);
 	if (got > current)
 		return pb_error_set(PB_EINVAL,
-				    "%s: version %ld is newer than this library's %ld: the program was "
+				    "%s: version %u is newer than this library's %u: the program was "
 				    "built against a newer libphonebridge", name, got, current);
-	return pb_error_set(PB_EINVAL, "%s: version %ld is no longer supported (%ld to %ld are)", name, got,
+	return pb_error_set(PB_EINVAL, "%s: version %u is no longer supported (%u to %u are)", name, got,
 			    oldest, current);
 }
 

@@ -74,10 +74,16 @@ PB_PRIVATE_API int pb_error__parse_code(pb_parse_error *perr, int code, size_t o
  *
  *     if ((rc = PB_CHECK_VERSION(opts, PB_MODEM_OPTIONS, 1)) < 0)
  *             return rc;
+ *
+ * The member is `unsigned version` and NAME_VERSION an unsigned constant
+ * (`3u`) in every public header: anything else does not compile here (the
+ * _Generic selections have no other case), and tools/check-versions refuses
+ * an `int version` member in a header.
  */
 #define PB_CHECK_VERSION(ptr, NAME, oldest) \
-	pb_core__check_version(#NAME, (long)(ptr)->version, (oldest), (long)NAME##_VERSION)
-PB_PRIVATE_API int pb_core__check_version(const char *name, long got, long oldest, long current);
+	pb_core__check_version(#NAME, _Generic((ptr)->version, unsigned: (ptr)->version), (oldest), \
+			       _Generic(NAME##_VERSION, unsigned: NAME##_VERSION))
+PB_PRIVATE_API int pb_core__check_version(const char *name, unsigned got, unsigned oldest, unsigned current);
 
 /*
  * Durations in options structs are `unsigned ..._ms` (conventions.md, "One

@@ -593,8 +593,11 @@ int pb_matrix_redact(pb_matrix *m, const char *room_id, const char *target_event
 	return rc;
 }
 
-int pb_matrix_typing(pb_matrix *m, const char *room_id, bool typing, long timeout_ms)
+int pb_matrix_typing(pb_matrix *m, const char *room_id, bool typing, unsigned timeout_ms)
 {
+	if (timeout_ms > INT_MAX)
+		return pb_error_set(PB_EINVAL, "pb_matrix_typing: timeout_ms %u is above INT_MAX "
+				    "(a negative value?)", timeout_ms);
 	json_error_t err;
 	json_t *c = typing ? json_pack_ex(&err, 0, "{s:b, s:I}", "typing", 1,
 					  "timeout", (json_int_t)(timeout_ms > 0 ? timeout_ms : 30000))

@@ -744,7 +744,7 @@ out:
 	return rc;
 }
 
-static int at_wait(void *state, int timeout_ms, pb_modem_msg_list *pushed)
+static int at_wait(void *state, unsigned timeout_ms, pb_modem_msg_list *pushed)
 {
 	at *a = state;
 	int rc = ensure_open(a);
@@ -775,11 +775,11 @@ static int at_wait(void *state, int timeout_ms, pb_modem_msg_list *pushed)
 	return rc < 0 ? rc : changed;
 }
 
-static int at_forward_query(void *state, int reason, pb_modem_forward *out)
+static int at_forward_query(void *state, pb_modem_fwd_reason reason, pb_modem_forward *out)
 {
 	at *a = state;
 	char c[32];
-	snprintf(c, sizeof(c), "AT+CCFC=%d,2", reason);
+	snprintf(c, sizeof(c), "AT+CCFC=%d,2", (int)reason);
 	pb_buf r = PB_BUF_INIT;
 	int rc = cmd(a, c, NETWORK_TIMEOUT_MS, "+CCFC:", NULL, &r);
 	for (const char *p = pb_buf_cstr(&r); rc == 0 && *p;) {
@@ -798,17 +798,17 @@ static int at_forward_query(void *state, int reason, pb_modem_forward *out)
 	return rc;
 }
 
-static int at_forward_set(void *state, int reason, const char *number, int no_reply_s)
+static int at_forward_set(void *state, pb_modem_fwd_reason reason, const char *number, int no_reply_s)
 {
 	at *a = state;
 	char c[128];
 	if (!number)
-		snprintf(c, sizeof(c), "AT+CCFC=%d,4", reason); /* erasure */
+		snprintf(c, sizeof(c), "AT+CCFC=%d,4", (int)reason); /* erasure */
 	else if (reason == PB_MODEM_FWD_NO_REPLY && no_reply_s > 0)
-		snprintf(c, sizeof(c), "AT+CCFC=%d,3,\"%s\",%d,1,,,%d", reason, number, number[0] == '+' ? 145 : 129,
+		snprintf(c, sizeof(c), "AT+CCFC=%d,3,\"%s\",%d,1,,,%d", (int)reason, number, number[0] == '+' ? 145 : 129,
 			 PB_MAX(5, PB_MIN(no_reply_s, 30)));
 	else
-		snprintf(c, sizeof(c), "AT+CCFC=%d,3,\"%s\",%d,1", reason, number, number[0] == '+' ? 145 : 129);
+		snprintf(c, sizeof(c), "AT+CCFC=%d,3,\"%s\",%d,1", (int)reason, number, number[0] == '+' ? 145 : 129);
 	return cmd(a, c, NETWORK_TIMEOUT_MS, NULL, NULL, NULL);
 }
 

@@ -452,9 +452,9 @@ PB_API int pb_modem_send_pdu(pb_modem *m, const uint8_t *tpdu, size_t len, int *
 				: unsupported(m, "send PDU");
 }
 
-PB_API int pb_modem_forward_query(pb_modem *m, int reason, pb_modem_forward *out)
+PB_API int pb_modem_forward_query(pb_modem *m, pb_modem_fwd_reason reason, pb_modem_forward *out)
 {
-	if (!m || !out || reason < 0 || reason > PB_MODEM_FWD_ALL_CONDITIONAL)
+	if (!m || !out || (unsigned)reason > PB_MODEM_FWD_ALL_CONDITIONAL)
 		return pb_error_set(PB_EINVAL, "pb_modem_forward_query: bad argument");
 	memset(out, 0, sizeof(*out));
 	out->reason = reason;
@@ -463,9 +463,9 @@ PB_API int pb_modem_forward_query(pb_modem *m, int reason, pb_modem_forward *out
 				     : unsupported(m, "call forwarding");
 }
 
-PB_API int pb_modem_forward_set(pb_modem *m, int reason, const char *number, int no_reply_s)
+PB_API int pb_modem_forward_set(pb_modem *m, pb_modem_fwd_reason reason, const char *number, int no_reply_s)
 {
-	if (!m || reason < 0 || reason > PB_MODEM_FWD_ALL_CONDITIONAL)
+	if (!m || (unsigned)reason > PB_MODEM_FWD_ALL_CONDITIONAL)
 		return pb_error_set(PB_EINVAL, "pb_modem_forward_set: bad argument");
 	if (number) {
 		size_t n = strlen(number);
@@ -1035,11 +1035,11 @@ static int report_list(watch_ctx *w, pb_modem_msg_list *l, bool silent)
 
 static bool stopped(pb_modem *m) { return atomic_load(&m->stop) != 0; }
 
-static int watch_loop(watch_ctx *w, int duration_ms)
+static int watch_loop(watch_ctx *w, unsigned duration_ms)
 {
 	pb_modem *m = w->m;
 	const pb_modem_backend_ops *ops = m->ops;
-	int64_t end = duration_ms < 0 ? INT64_MAX : pb_modem__now_ms() + duration_ms;
+	int64_t end = duration_ms == PB_WAIT_FOREVER ? INT64_MAX : pb_modem__now_ms() + duration_ms;
 	int64_t next_list = 0;
 	int backoff = 0;
 	unsigned polls = 0;
@@ -1099,7 +1099,7 @@ static int watch_loop(watch_ctx *w, int duration_ms)
 			}
 		}
 		int64_t left = PB_MIN(next_list, end) - pb_modem__now_ms();
-		int slice = (int)PB_MAX(0, PB_MIN(left, WAIT_SLICE_MS));
+		unsigned slice = (unsigned)PB_MAX(0, PB_MIN(left, WAIT_SLICE_MS));
 		if (ops->wait && !failing) {
 			int rc = ops->wait(m->state, slice, &pushed);
 			if (pushed.count) {
@@ -1130,7 +1130,7 @@ static int watch_loop(watch_ctx *w, int duration_ms)
 	return r;
 }
 
-PB_API int pb_modem_watch(pb_modem *m, unsigned flags, int duration_ms, pb_modem_event_cb cb, void *userdata)
+PB_API int pb_modem_watch(pb_modem *m, unsigned flags, unsigned duration_ms, pb_modem_event_cb cb, void *userdata)
 {
 	if (!m || !cb)
 		return pb_error_set(PB_EINVAL, "pb_modem_watch: modem and callback are required");

@@ -286,7 +286,7 @@ static int se_send_text(void *state, const char *number, const char *text, unsig
 	return rc;
 }
 
-static int se_wait(void *state, int timeout_ms, pb_modem_msg_list *pushed)
+static int se_wait(void *state, unsigned timeout_ms, pb_modem_msg_list *pushed)
 {
 	smseagle *s = state;
 	(void)pushed;
@@ -297,7 +297,7 @@ static int se_wait(void *state, int timeout_ms, pb_modem_msg_list *pushed)
 	}
 	/* the listener answers calls on its own thread: here only the bell */
 	struct pollfd p = { s->bell, POLLIN, 0 };
-	if (poll(&p, 1, timeout_ms) <= 0)
+	if (poll(&p, 1, (int)PB_MIN(timeout_ms, (unsigned)INT_MAX)) <= 0)
 		return 0;
 	uint64_t rings;
 	return read(s->bell, &rings, sizeof(rings)) == (ssize_t)sizeof(rings) ? 1 : 0;

@@ -214,7 +214,7 @@ static int ring_create(void **state, const pb_challenge_config *cfg, void *ud)
 
 static int ring_start(void *state, pb_challenge_ctx *ctx)
 {
-	return pb_challenge_ring(ctx, (unsigned)*(long *)state);
+	return pb_challenge_ring_ms(ctx, (unsigned)*(long *)state * 1000u);
 }
 
 /* Still there after the ring: robodialers give up long before a person does. */

@@ -28,6 +28,7 @@ struct pb_screen_session {
 	const pb_screen_host_ops *host;
 	void *ud;
 	pb_screen_session_options opts;
+	int64_t max_ms;           /* the time limit, resolved from opts; 0 = none */
 	char name[PB_SCREEN_NAME_MAX];
 	char reason[128];
 	phase phase;
@@ -78,6 +79,15 @@ int pb_screen_session_new(pb_screen_session **out, const pb_screen_registry *reg
 		vrc = PB_CHECK_VERSION(opts, PB_SCREEN_SESSION_OPTIONS, 1);
 	if (vrc < 0)
 		return vrc;
+	/* a version 1 struct ends before max_duration_ms: read no further */
+	pb_screen_session_options o = defaults;
+	if (opts) {
+		o.max_duration_ms = 0;
+		memcpy(&o, opts, opts->version == 1 ? offsetof(pb_screen_session_options, max_duration_ms) : sizeof(o));
+	}
+	if (o.max_duration_ms > INT_MAX && o.max_duration_ms != PB_WAIT_FOREVER)
+		return pb_error_set(PB_EINVAL, "pb_screen_session_options.max_duration_ms: %u ms: at most %d, "
+				    "or PB_WAIT_FOREVER", o.max_duration_ms, INT_MAX);
 	if (!host->ring || !host->answer || !host->play || !host->stop_playing || !host->set_timer ||
 	    !host->finish)
 		return pb_error_set(PB_EINVAL, "session_new: a host function is missing");
@@ -97,7 +107,12 @@ int pb_screen_session_new(pb_screen_session **out, const pb_screen_registry *reg
 	s->ctx.s = s;
 	s->host = host;
 	s->ud = userdata;
-	s->opts = opts ? *opts : defaults;
+	s->opts = o;
+	/* the time limit in ms, 0 for none */
+	s->max_ms = o.max_duration_ms == PB_WAIT_FOREVER ? 0
+		    : o.max_duration_ms				 ? (int64_t)o.max_duration_ms
+		    : o.max_duration > 0			 ? o.max_duration
+								 : 0;
 	if (!s->opts.random)
 		s->opts.random = default_random;
 	pb_strlcpy(s->name, ops->name, sizeof(s->name));
@@ -128,7 +143,7 @@ static void finish(pb_screen_session *s, pb_screen_outcome outcome, const char *
 	s->result.answered = s->answered;
 	s->result.challenge = s->name;
 	s->result.reason = s->reason;
-	s->result.duration = s->now - s->started;
+	s->result.duration_ms = s->now - s->started;
 	if (s->armed != -1) {
 		s->armed = -1;
 		s->host->set_timer(-1, s->ud);
@@ -177,7 +192,7 @@ static void rearm(pb_screen_session *s)
 		s->timer_at,
 		s->collecting ? s->collect_at : -1,
 		s->goodbye_at,
-		s->opts.max_duration > 0 ? s->started + s->opts.max_duration : -1,
+		s->max_ms > 0 ? s->started + s->max_ms : -1,
 	};
 	for (size_t i = 0; i < PB_ARRAY_SIZE(cand); i++)
 		if (cand[i] >= 0 && (at < 0 || cand[i] < at))
@@ -205,14 +220,23 @@ static pb_screen_session *ctx_session(pb_challenge_ctx *ctx)
 	if (!s)                                                                      \
 		return pb_error_set(PB_ESTATE, "challenge action outside a running session")
 
-int pb_challenge_ring(pb_challenge_ctx *ctx, unsigned seconds)
+int pb_challenge_ring_ms(pb_challenge_ctx *ctx, unsigned ms)
 {
 	SESSION_OR_FAIL(s, ctx);
+	if (ms > INT_MAX)
+		return pb_error_set(PB_EINVAL, "pb_challenge_ring_ms: %u ms is above INT_MAX (a negative value?)", ms);
 	if (!s->ringing && !s->answered) {
 		s->ringing = true;
 		s->host->ring(s->ud);
 	}
-	return pb_challenge_set_timer(ctx, seconds ? seconds * 1000u : 1u);
+	return pb_challenge_set_timer(ctx, ms ? ms : 1u); /* 0 would disarm it */
+}
+
+int pb_challenge_ring(pb_challenge_ctx *ctx, unsigned seconds)
+{
+	if (seconds > INT_MAX / 1000u)
+		return pb_error_set(PB_EINVAL, "pb_challenge_ring: %u s is more than INT_MAX ms", seconds);
+	return pb_challenge_ring_ms(ctx, seconds * 1000u);
 }
 
 int pb_challenge_answer(pb_challenge_ctx *ctx)
@@ -418,7 +442,7 @@ int pb_screen_session_timer(pb_screen_session *s, int64_t now)
 	if (s->phase == PHASE_NEW)
 		return 0;
 	s->armed = -1; /* the host's timer has gone off */
-	if (s->opts.max_duration > 0 && s->now >= s->started + s->opts.max_duration) {
+	if (s->max_ms > 0 && s->now >= s->started + s->max_ms) {
 		if (s->phase == PHASE_GOODBYE)
 			finish(s, PB_SCREEN_FAILED, s->reason);
 		else

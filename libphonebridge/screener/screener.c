@@ -220,6 +220,42 @@ static int check_uris(const char *what, const char *list)
 	return 0;
 }
 
+/*
+ * Version 5 spells the four durations in ms. After conf_copy() the _ms
+ * members hold what applies (a _ms member left 0, as in the copy of an
+ * older struct, takes the deprecated seconds member or its default), and
+ * only they are read; voicemail_silence_ms 0 then means never.
+ */
+static int duration_ms(unsigned *out, const char *name, unsigned ms, const char *old_name, unsigned old_s,
+		       unsigned dflt_ms, unsigned max_ms)
+{
+	unsigned long long v = ms ? ms : old_s ? old_s * 1000ULL : dflt_ms;
+	if (v > max_ms)
+		return pb_error_set(PB_EINVAL, "screener options: %s %llu ms: at most %u", ms ? name : old_name, v,
+				    max_ms);
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* @o is the copy: what its version lacks is 0 */
+static int conf_durations(pb_screener_options *o)
+{
+	int rc = duration_ms(&o->max_duration_ms, "max_duration_ms", o->max_duration_ms, "max_duration",
+			     o->max_duration, 120000, INT_MAX);
+	if (rc == 0)
+		rc = duration_ms(&o->refer_timeout_ms, "refer_timeout_ms", o->refer_timeout_ms, "refer_timeout",
+				 o->refer_timeout, 60000, 3600000);
+	if (rc == 0)
+		rc = duration_ms(&o->voicemail_max_ms, "voicemail_max_ms", o->voicemail_max_ms,
+				 "voicemail_max_seconds", o->voicemail_max_seconds, 120000, 600000);
+	if (rc == 0 && o->voicemail_silence_ms == PB_WAIT_FOREVER)
+		o->voicemail_silence_ms = 0; /* never */
+	else if (rc == 0)
+		rc = duration_ms(&o->voicemail_silence_ms, "voicemail_silence_ms", o->voicemail_silence_ms,
+				 "voicemail_silence_seconds", o->voicemail_silence_seconds, 0, INT_MAX);
+	return rc;
+}
+
 static int conf_copy(conf *c, const pb_screener_options *o)
 {
 	memset(c, 0, sizeof(*c));
@@ -256,17 +292,18 @@ static int conf_copy(conf *c, const pb_screener_options *o)
 				    "ring several with mode 'bridge' or 'redirect'", o->target);
 	/* an older caller's struct ends earlier: read only what it has
 	 * (1: before store_password_file, 2: before max_calls, 3: before the
-	 * voicemail fields) */
+	 * voicemail fields, 4: before the durations in ms) */
 	size_t have = o->version == 1 ? offsetof(pb_screener_options, store_password_file)
 		    : o->version == 2 ? offsetof(pb_screener_options, max_calls)
 		    : o->version == 3 ? offsetof(pb_screener_options, voicemail)
+		    : o->version == 4 ? offsetof(pb_screener_options, max_duration_ms)
 		    : sizeof(c->o);
 	memcpy(&c->o, o, have);
-	bool no_vm = have < sizeof(c->o); /* no voicemail fields: no voicemail */
-	if (c->o.refer_timeout > 3600) {
-		unsigned t = c->o.refer_timeout;
+	bool no_vm = have <= offsetof(pb_screener_options, voicemail); /* no voicemail fields: no voicemail */
+	int drc = conf_durations(&c->o);
+	if (drc < 0) {
 		memset(c, 0, sizeof(*c)); /* the strings are the caller's yet */
-		return pb_error_set(PB_EINVAL, "screener options: refer_timeout %u: expected 0..3600 s", t);
+		return drc;
 	}
 	const pb_sip_options *so = &o->sip;
 	pb_sip_options *d = &c->o.sip;
@@ -567,13 +604,14 @@ static void refer_failed(scall *sc, int status)
 	sc->referring = false;
 	if (sc->ended)
 		return;
-	/* status 0: accepted, but no final NOTIFY within refer_timeout */
+	/* status 0: accepted, but no final NOTIFY within refer_timeout_ms */
 	char why[64];
 	if (status)
 		snprintf(why, sizeof(why), "failed (%d)", status);
+	else if (o->refer_timeout_ms % 1000 == 0) /* as a person set it: seconds */
+		snprintf(why, sizeof(why), "unconfirmed (no final NOTIFY within %u s)", o->refer_timeout_ms / 1000);
 	else
-		snprintf(why, sizeof(why), "unconfirmed (no final NOTIFY within %u s)",
-			 o->refer_timeout ? o->refer_timeout : 60);
+		snprintf(why, sizeof(why), "unconfirmed (no final NOTIFY within %u ms)", o->refer_timeout_ms);
 	const char *word = status ? "failed" : "unconfirmed";
 	char how[48];
 	if (!strcmp(o->refer_fallback, "goodbye")) {
@@ -993,7 +1031,7 @@ static void on_incoming(pb_sip_call *call, void *ud)
 		break;
 	}
 	pb_screen_session_options so = PB_SCREEN_SESSION_OPTIONS_INIT;
-	so.max_duration = (int64_t)(s->conf.o.max_duration ? s->conf.o.max_duration : 120) * 1000;
+	so.max_duration_ms = s->conf.o.max_duration_ms;
 	if (pb_screen_session_new(&sc->session, s->registry, sc->dec.challenge, sc->dec.params,
 				  &host_ops, sc, &so) < 0) {
 		LOG(PB_LOG_ERROR, "challenge %s: %s", sc->dec.challenge, pb_error_last()->message);
@@ -1315,14 +1353,14 @@ PB_API int pb_screener_fd(const pb_screener *s)
 	return s->epfd;
 }
 
-PB_API long pb_screener_timeout_ms(const pb_screener *s)
+PB_API int pb_screener_timeout_ms(const pb_screener *s)
 {
 	if (!s->started || !s->ua || s->stop_asked)
 		return 0;
 	if (s->next_due < 0)
 		return -1;
 	int64_t left = s->next_due - pb_sip_now(s->ua);
-	return left > 0 ? (long)left : 0;
+	return left > 0 ? (int)PB_MIN(left, (int64_t)INT_MAX) : 0;
 }
 
 PB_API int pb_screener_dispatch(pb_screener *s)
@@ -1333,7 +1371,7 @@ PB_API int pb_screener_dispatch(pb_screener *s)
 			;
 	if (!s->started || !s->ua)
 		return pb_error_set(PB_ESTATE, "screener not started");
-	long next = pb_screener_step(s, 0);
+	int next = pb_screener_step(s, 0);
 	if (next == PB_EIO)
 		return PB_EIO;
 	s->next_due = next >= 0 && s->ua ? pb_sip_now(s->ua) + next : -1;
@@ -1351,7 +1389,7 @@ static int start_ua(pb_screener *s, const conf *c)
 		return rc;
 	pb_sip_set_refused_handler(s->ua, on_refused, s);
 	loop_fd_attach(s);
-	pb_sip_set_refer_timeout(s->ua, c->o.refer_timeout * 1000u);
+	pb_sip_set_refer_timeout(s->ua, c->o.refer_timeout_ms);
 	return pb_sip_timer_start(s->ua, TICK_MS, tick, s, &s->ticker);
 }
 
@@ -1549,7 +1587,7 @@ PB_API int pb_screener_reconfigure(pb_screener *s, const pb_screener_options *op
 	if (rc == 0 && s->ua && (rc = pb_sip_set_allow_sources(s->ua, c->o.sip.allow_sources)) < 0)
 		pb_sip_set_auth(s->ua, s->conf.o.sip.auth_realm, s->conf.o.sip.auth_users_file, s->conf.o.sip.admit);
 	if (rc == 0 && s->ua)
-		pb_sip_set_refer_timeout(s->ua, c->o.refer_timeout * 1000u);
+		pb_sip_set_refer_timeout(s->ua, c->o.refer_timeout_ms);
 	if (rc < 0) {
 		pb_screen_policy_free(p);
 		pb_prompt_set_free(prompts);
@@ -1601,11 +1639,11 @@ PB_API int pb_screener_reconfigure(pb_screener *s, const pb_screener_options *op
 	return 0;
 }
 
-PB_API long pb_screener_step(pb_screener *s, long timeout_ms)
+PB_API int pb_screener_step(pb_screener *s, unsigned timeout_ms)
 {
 	if (!s->started || !s->ua)
 		return pb_error_set(PB_ESTATE, "screener not started");
-	long next = pb_sip_step(s->ua, timeout_ms);
+	int next = pb_sip_step(s->ua, timeout_ms);
 	if (s->stop_asked && !s->draining) {
 		s->draining = true;
 		if (s->pending) {
@@ -1630,7 +1668,7 @@ PB_API int pb_screener_run(pb_screener *s)
 	if (!s->started)
 		return pb_error_set(PB_ESTATE, "screener not started");
 	while (!pb_screener_stopped(s)) {
-		long rc = pb_screener_step(s, 100);
+		int rc = pb_screener_step(s, 100);
 		if (rc == PB_EIO)
 			return PB_EIO;
 	}

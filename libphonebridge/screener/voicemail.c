@@ -65,8 +65,6 @@ int pb_screener__vm_check(const pb_screener_options *o, const pb_prompt_set *pro
 	int rc = format_of(o->voicemail_format, &f);
 	if (rc < 0 || !o->voicemail)
 		return rc;
-	if (o->voicemail_max_seconds > 600)
-		return pb_error_set(PB_EINVAL, "voicemail max-seconds %u: at most 600", o->voicemail_max_seconds);
 	if (o->voicemail_on & ~(PB_SCREENER_VOICEMAIL_TIMEOUT | PB_SCREENER_VOICEMAIL_BUSY |
 				PB_SCREENER_VOICEMAIL_UNREACHABLE))
 		return pb_error_set(PB_EINVAL, "voicemail_on 0x%x: unknown bits", o->voicemail_on);
@@ -93,8 +91,8 @@ int pb_screener__vm_new(pb_screener_vm **out, const pb_screener_options *o, pb_m
 	int rc = format_of(o->voicemail_format, &vm->ro.format);
 	vm->mc = mc;
 	vm->started = now;
-	vm->ro.max_ms = (o->voicemail_max_seconds ? o->voicemail_max_seconds : 120) * 1000u;
-	vm->ro.silence_ms = vm->silence_ms = o->voicemail_silence_seconds * 1000u;
+	vm->ro.max_ms = o->voicemail_max_ms; /* resolved by the screener's conf_copy() */
+	vm->ro.silence_ms = vm->silence_ms = o->voicemail_silence_ms;
 	const char *play[2] = { greeting_of(o), "beep" };
 	if (rc == 0 && (rc = pb_media_call_play(mc, play, 2)) < 0)
 		rc = pb_media_call_play(mc, play + 1, 1); /* the greeting went: the beep at least */

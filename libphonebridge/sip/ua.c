@@ -592,11 +592,12 @@ PB_API void pb_sip_break(pb_sip *ua)
 	su_root_break(ua->root);
 }
 
-PB_API long pb_sip_step(pb_sip *ua, long timeout_ms)
+PB_API int pb_sip_step(pb_sip *ua, unsigned timeout_ms)
 {
-	su_duration_t d = su_root_step(ua->root, (su_duration_t)timeout_ms);
+	/* above INT_MAX (PB_WAIT_FOREVER among them): INT_MAX, which epoll takes */
+	su_duration_t d = su_root_step(ua->root, (su_duration_t)PB_MIN(timeout_ms, (unsigned)INT_MAX));
 	pb_sip__refused_deliver(ua);
-	return d == SU_WAIT_FOREVER ? -1 : (long)d;
+	return d < 0 ? -1 : (int)PB_MIN(d, (su_duration_t)INT_MAX);
 }
 
 PB_API void pb_sip_drain(pb_sip *ua)

@@ -111,7 +111,7 @@ PB_API int pb_store_msg_get(pb_store *st, int64_t id, pb_store_msg **out)
 	return get_one(st, s, out, "get message");
 }
 
-PB_API int pb_store_msg_find(pb_store *st, int dir, const char *dedup_key, pb_store_msg **out)
+PB_API int pb_store_msg_find(pb_store *st, pb_store_dir dir, const char *dedup_key, pb_store_msg **out)
 {
 	static const char sql[] = "SELECT " MSG_COLUMNS " FROM messages WHERE dir = ?1 AND dedup_key = ?2";
 	*out = NULL;
@@ -154,7 +154,7 @@ PB_API void pb_store_msg_list_free(pb_store_msg_list *list)
 	pb_free(list);
 }
 
-PB_API int pb_store_msg_list_state(pb_store *st, int dir, int state, int64_t after_id,
+PB_API int pb_store_msg_list_state(pb_store *st, pb_store_dir dir, pb_store_state state, int64_t after_id,
 				   size_t limit, pb_store_msg_list **out)
 {
 	static const char sql[] = "SELECT " MSG_COLUMNS " FROM messages "
@@ -183,7 +183,7 @@ PB_API int pb_store_msg_list_state(pb_store *st, int dir, int state, int64_t aft
 	return 0;
 }
 
-PB_API int pb_store_msg_count(pb_store *st, int dir, int state, int64_t *count)
+PB_API int pb_store_msg_count(pb_store *st, pb_store_dir dir, pb_store_state state, int64_t *count)
 {
 	static const char sql[] = "SELECT count(*) FROM messages WHERE dir = ?1 AND state = ?2";
 	*count = 0;

@@ -23,7 +23,7 @@ static bool good_list(int list)
 	return list == PB_STORE_ALLOW || list == PB_STORE_DENY;
 }
 
-PB_API int pb_store_list_add(pb_store *st, int list, const char *number, int source,
+PB_API int pb_store_list_add(pb_store *st, pb_store_list list, const char *number, pb_store_source source,
 			     int64_t expires_at)
 {
 	static const char sql[] =
@@ -47,7 +47,7 @@ PB_API int pb_store_list_add(pb_store *st, int list, const char *number, int sou
 	return pb_store__run(st, s, "add to list");
 }
 
-PB_API int pb_store_list_remove(pb_store *st, int list, const char *number)
+PB_API int pb_store_list_remove(pb_store *st, pb_store_list list, const char *number)
 {
 	static const char sql[] = "DELETE FROM screen_list WHERE list = ?1 AND number = ?2";
 	if (number == NULL)
@@ -70,7 +70,7 @@ PB_API int pb_store_list_remove(pb_store *st, int list, const char *number)
 	return rc;
 }
 
-PB_API int pb_store_list_lookup(pb_store *st, int list, const char *number, int64_t now,
+PB_API int pb_store_list_lookup(pb_store *st, pb_store_list list, const char *number, int64_t now,
 				pb_store_list_entry *entry)
 {
 	static const char sql[] =
@@ -106,7 +106,7 @@ PB_API int pb_store_list_lookup(pb_store *st, int list, const char *number, int6
 	return rc;
 }
 
-PB_API int pb_store_list_foreach(pb_store *st, int list, const char *after, size_t limit, int64_t now,
+PB_API int pb_store_list_foreach(pb_store *st, pb_store_list list, const char *after, size_t limit, int64_t now,
 				 pb_store_list_cb cb, void *userdata)
 {
 	static const char sql[] =

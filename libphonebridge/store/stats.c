@@ -58,7 +58,7 @@ PB_API int pb_store_call_daily(pb_store *st, int64_t day0_ms, unsigned days, int
 	return rc < 0 ? rc : sqlite_days(st, s, &d);
 }
 
-PB_API int pb_store_msg_daily(pb_store *st, int dir, int state, const char *backend_glob, int64_t day0_ms,
+PB_API int pb_store_msg_daily(pb_store *st, pb_store_dir dir, pb_store_state state, const char *backend_glob, int64_t day0_ms,
 			      unsigned days, int64_t *counts)
 {
 	static const char sql[] = "SELECT (updated_at - ?1) / 86400000, count(*) FROM messages "

@@ -774,7 +774,7 @@ int pb_mms__decode_cur(pb_wap__ctx *ctx, pb_cur *c, unsigned int flags, pb_mms_m
 }
 
 PB_API int pb_mms_decode(pb_mms_message **out, const uint8_t *buf, size_t len,
-			 unsigned int flags, pb_parse_error *perr)
+			 unsigned flags, pb_parse_error *perr)
 {
 	if (!out || (!buf && len))
 		return pb_error_set(PB_EINVAL, "pb_mms_decode: NULL argument");
@@ -809,7 +809,7 @@ PB_API int pb_mms_decode_push(pb_mms_message **out, pb_wsp_push **push_out,
 }
 
 PB_API int pb_mms_decode_push_flags(pb_mms_message **out, pb_wsp_push **push_out, const uint8_t *buf,
-				    size_t len, unsigned int flags, pb_parse_error *perr)
+				    size_t len, unsigned flags, pb_parse_error *perr)
 {
 	if (!out || (!buf && len))
 		return pb_error_set(PB_EINVAL, "pb_mms_decode_push: NULL argument");

@@ -144,7 +144,7 @@ static const struct {
 	{ 0x031B, "application/vnd.oma.bcast.provisioningtrigger" },
 };
 
-PB_API const char *pb_wsp_content_type_name(unsigned int code)
+PB_API const char *pb_wsp_content_type_name(unsigned code)
 {
 	if (code < PB_ARRAY_SIZE(content_types))
 		return content_types[code];

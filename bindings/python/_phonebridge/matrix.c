@@ -429,10 +429,10 @@ static PyObject *m_typing(MatrixObject *self, PyObject *args, PyObject *kw)
 	static char *kwlist[] = { "room_id", "typing", "timeout_ms", NULL };
 	const char *room;
 	int typing = 1;
-	long timeout_ms = 30000;
+	unsigned timeout_ms = 30000;
 	mx_diag d = { 0 };
 	int rc;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|pl", kwlist, &room, &typing, &timeout_ms))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|pI", kwlist, &room, &typing, &timeout_ms))
 		return NULL;
 	BLOCKING(self, d, rc, pb_matrix_typing(self->m, room, typing != 0, timeout_ms));
 	return done_none(rc, &d);

@@ -367,8 +367,9 @@ static PyObject *modem_watch(ModemObject *self, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = { "callback", "new_only", "duration_ms", NULL };
 	PyObject *cb;
-	int new_only = 0, duration = -1, rc;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|pi", kwlist, &cb, &new_only, &duration))
+	int new_only = 0, rc;
+	unsigned duration = PB_WAIT_FOREVER; /* "I": Python's -1 is PB_WAIT_FOREVER too */
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|pI", kwlist, &cb, &new_only, &duration))
 		return NULL;
 	if (!PyCallable_Check(cb)) {
 		PyErr_SetString(PyExc_TypeError, "watch: callback must be callable");
@@ -894,7 +895,7 @@ static int truth_from(const py_backend *pb, const char *op, PyObject *r)
 	return t < 0 ? backend_fail(pb, op) : t;
 }
 
-static int pyb_wait(void *state, int timeout_ms, pb_modem_msg_list *pushed)
+static int pyb_wait(void *state, unsigned timeout_ms, pb_modem_msg_list *pushed)
 {
 	PYB_ENTER(state);
 	PyObject *l = PyList_New(0);
@@ -902,7 +903,7 @@ static int pyb_wait(void *state, int timeout_ms, pb_modem_msg_list *pushed)
 		rc = backend_fail(st->pb, "wait");
 		PYB_LEAVE();
 	}
-	rc = truth_from(st->pb, "wait", PyObject_CallMethod(st->self, "wait", "iO", timeout_ms, l));
+	rc = truth_from(st->pb, "wait", PyObject_CallMethod(st->self, "wait", "IO", timeout_ms, l));
 	if (PyList_GET_SIZE(l) > 0) {
 		int r2 = msgs_to_list(st->pb, "wait", l, pushed);
 		if (r2 < 0)
@@ -921,10 +922,10 @@ static int pyb_changed(void *state)
 	PYB_LEAVE();
 }
 
-static int pyb_forward_query(void *state, int reason, pb_modem_forward *out)
+static int pyb_forward_query(void *state, pb_modem_fwd_reason reason, pb_modem_forward *out)
 {
 	PYB_ENTER(state);
-	PyObject *r = PyObject_CallMethod(st->self, "forward_query", "i", reason);
+	PyObject *r = PyObject_CallMethod(st->self, "forward_query", "i", (int)reason);
 	PyObject *num = NULL;
 	const char *n = NULL;
 	if (!r || attr_str(r, "number", &num, &n) < 0 || attr_int(r, "no_reply_s", -1, &out->no_reply_s) < 0) {
@@ -943,11 +944,11 @@ static int pyb_forward_query(void *state, int reason, pb_modem_forward *out)
 	PYB_LEAVE();
 }
 
-static int pyb_forward_set(void *state, int reason, const char *number, int no_reply_s)
+static int pyb_forward_set(void *state, pb_modem_fwd_reason reason, const char *number, int no_reply_s)
 {
 	PYB_ENTER(state);
 	PyObject *nr = no_reply_s < 0 ? Py_NewRef(Py_None) : PyLong_FromLong(no_reply_s);
-	PyObject *r = nr ? PyObject_CallMethod(st->self, "forward_set", "izO", reason, number, nr) : NULL;
+	PyObject *r = nr ? PyObject_CallMethod(st->self, "forward_set", "izO", (int)reason, number, nr) : NULL;
 	Py_XDECREF(nr);
 	if (!r)
 		rc = backend_fail(st->pb, "forward_set");

@@ -194,13 +194,13 @@ static PyObject *ctx_done(int rc)
 	Py_RETURN_NONE;
 }
 
-static PyObject *ctx_ring(ContextObject *self, PyObject *args)
+static PyObject *ctx_ring_ms(ContextObject *self, PyObject *args)
 {
-	unsigned seconds;
-	if (!PyArg_ParseTuple(args, "I", &seconds))
+	unsigned ms;
+	if (!PyArg_ParseTuple(args, "I", &ms))
 		return NULL;
 	CTX_OR_FAIL(self);
-	return ctx_done(pb_challenge_ring(self->ctx, seconds));
+	return ctx_done(pb_challenge_ring_ms(self->ctx, ms));
 }
 
 static PyObject *ctx_answer(ContextObject *self, PyObject *unused)
@@ -312,7 +312,7 @@ static PyObject *ctx_now(ContextObject *self, PyObject *unused)
 }
 
 static PyMethodDef ctx_methods[] = {
-	{ "ring", (PyCFunction)ctx_ring, METH_VARARGS, "ring(seconds): ring unanswered; on_timer follows" },
+	{ "ring_ms", (PyCFunction)ctx_ring_ms, METH_VARARGS, "ring_ms(ms): ring unanswered; on_timer follows" },
 	{ "answer", (PyCFunction)ctx_answer, METH_NOARGS, "answer()" },
 	{ "play", (PyCFunction)ctx_play, METH_VARARGS, "play(*names): queue prompts" },
 	{ "say_digits", (PyCFunction)ctx_say_digits, METH_VARARGS, "say_digits(digits)" },
@@ -718,7 +718,7 @@ static PyObject *result_dict(const pb_screen_result *r)
 	return Py_BuildValue("{s:s,s:O,s:s,s:s,s:L}", "outcome", pb_screen_outcome_name(r->outcome),
 			     "answered", r->answered ? Py_True : Py_False, "challenge",
 			     r->challenge ? r->challenge : "", "reason", r->reason ? r->reason : "",
-			     "duration", (long long)r->duration);
+			     "duration", (long long)r->duration_ms);
 }
 
 static void h_finish(const pb_screen_result *r, void *ud)
@@ -800,13 +800,17 @@ static PyObject *session_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 		PyErr_SetString(PyExc_TypeError, "random must be callable(n) -> bytes, or None");
 		return NULL;
 	}
+	if (max_duration > INT_MAX) {
+		PyErr_Format(PyExc_ValueError, "max_duration %lld ms: at most %d (0: no limit)", max_duration, INT_MAX);
+		return NULL;
+	}
 	SessionObject *self = (SessionObject *)type->tp_alloc(type, 0);
 	if (!self)
 		return NULL;
 	self->registry = Py_NewRef(reg);
 	self->host = Py_NewRef(host);
 	pb_screen_session_options o = PB_SCREEN_SESSION_OPTIONS_INIT;
-	o.max_duration = max_duration;
+	o.max_duration_ms = max_duration > 0 ? (unsigned)max_duration : PB_WAIT_FOREVER;
 	o.goodbye = goodbye;
 	if (random != Py_None) {
 		self->random = Py_NewRef(random);
@@ -1085,7 +1089,8 @@ static int screener_options(PyObject *opts, pb_screener_options *o, const char *
 			return -1;
 		}
 	}
-	unsigned port = 0, forward_timeout = 0;
+	/* the keyword arguments count seconds, as pb-screend's configuration does */
+	unsigned port = 0, forward_timeout = 0, max_duration = 0, vm_max = 0, vm_silence = 5;
 	if (opt_str(opts, "listen", &o->sip.bind_address) < 0 || opt_uint(opts, "port", 65535, &port) < 0 ||
 	    opt_str(opts, "allow", &o->sip.allow_sources) < 0 ||
 	    opt_str(opts, "rtp_address", &o->sip.rtp_address) < 0 ||
@@ -1093,10 +1098,10 @@ static int screener_options(PyObject *opts, pb_screener_options *o, const char *
 	    opt_str(opts, "prompts", &o->prompts) < 0 || opt_str(opts, "mode", &o->mode) < 0 ||
 	    opt_str(opts, "target", &o->target) < 0 || opt_str(opts, "fallback", &o->fallback) < 0 ||
 	    opt_str(opts, "refer_fallback", &o->refer_fallback) < 0 || opt_str(opts, "ring", &o->ring) < 0 ||
-	    opt_uint(opts, "max_duration", 3600, &o->max_duration) < 0 ||
+	    opt_uint(opts, "max_duration", 3600, &max_duration) < 0 ||
 	    opt_uint(opts, "forward_timeout", 600, &forward_timeout) < 0 ||
-	    opt_uint(opts, "voicemail_max_seconds", 600, &o->voicemail_max_seconds) < 0 ||
-	    opt_uint(opts, "voicemail_silence_seconds", 600, &o->voicemail_silence_seconds) < 0 ||
+	    opt_uint(opts, "voicemail_max_seconds", 600, &vm_max) < 0 ||
+	    opt_uint(opts, "voicemail_silence_seconds", 600, &vm_silence) < 0 ||
 	    opt_str(opts, "voicemail_format", &o->voicemail_format) < 0 ||
 	    opt_str(opts, "voicemail_greeting", &o->voicemail_greeting) < 0)
 		return -1;
@@ -1104,6 +1109,9 @@ static int screener_options(PyObject *opts, pb_screener_options *o, const char *
 	o->voicemail = vm && PyObject_IsTrue(vm) == 1;
 	o->sip.port = port ? port : PB_SIP_PORT_ANY;
 	o->sip.bridge_timeout_ms = forward_timeout * 1000;
+	o->max_duration_ms = max_duration * 1000u;
+	o->voicemail_max_ms = vm_max * 1000u;
+	o->voicemail_silence_ms = vm_silence ? vm_silence * 1000u : PB_WAIT_FOREVER;
 	if (!o->mode)
 		o->mode = "bridge";
 	PyObject *em = PyDict_GetItemString(opts, "early_media");
@@ -1253,14 +1261,15 @@ static PyObject *screener_start(ScreenerObject *self, PyObject *unused)
 
 static PyObject *screener_step(ScreenerObject *self, PyObject *args)
 {
-	long timeout = 0, r;
-	if (!PyArg_ParseTuple(args, "|l", &timeout) || !screener_open(self))
+	unsigned timeout = 0; /* "I": -1 is PB_WAIT_FOREVER, as in C */
+	int r;
+	if (!PyArg_ParseTuple(args, "|I", &timeout) || !screener_open(self))
 		return NULL;
 	Py_BEGIN_ALLOW_THREADS
 	r = pb_screener_step(self->s, timeout);
 	Py_END_ALLOW_THREADS
 	if (r < -1)
-		return pbpy_raise((int)r, NULL);
+		return pbpy_raise(r, NULL);
 	return PyLong_FromLong(r);
 }
 
@@ -1272,7 +1281,7 @@ static PyObject *screener_run(ScreenerObject *self, PyObject *unused)
 		return NULL;
 	PyObject *ptype = NULL, *pvalue = NULL, *ptb = NULL;
 	while (!pb_screener_stopped(self->s)) {
-		long r;
+		int r;
 		Py_BEGIN_ALLOW_THREADS
 		r = pb_screener_step(self->s, 100);
 		Py_END_ALLOW_THREADS
@@ -1280,7 +1289,7 @@ static PyObject *screener_run(ScreenerObject *self, PyObject *unused)
 			Py_XDECREF(ptype);
 			Py_XDECREF(pvalue);
 			Py_XDECREF(ptb);
-			return pbpy_raise((int)r, NULL);
+			return pbpy_raise(r, NULL);
 		}
 		if (!ptype && PyErr_CheckSignals() < 0) {
 			PyErr_Fetch(&ptype, &pvalue, &ptb);

@@ -80,7 +80,7 @@ def image_info(data: _Buffer) -> ImageInfo:
 
 
 def _deprecated(old: str, new: str) -> None:
-    warnings.warn(f"{old} is deprecated: use {new}", DeprecationWarning, stacklevel=3)
+    warnings.warn(f"{old} is deprecated (removed in 1.0): use {new}", DeprecationWarning, stacklevel=3)
 
 
 def _json(value: Union[str, Dict[str, Any]]) -> str:
@@ -310,7 +310,8 @@ class Client:
         return _call(self._m.redact, room_id, event_id, reason, txn_id)
 
     def typing(self, room_id: str, typing: bool = True, timeout_ms: int = 30000) -> None:
-        """Show (or with ``typing=False`` stop showing) that this user types."""
+        """Show (or with ``typing=False`` stop showing) that this user types, for
+        ``timeout_ms`` (0: 30000)."""
         _call(self._m.typing, room_id, typing, timeout_ms)
 
     def read_receipt(self, room_id: str, event_id: str) -> None:

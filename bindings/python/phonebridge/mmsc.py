@@ -146,7 +146,7 @@ class Client:
         for old, new in (("attempts", "retry_attempts"), ("retry_initial_ms", "retry_initial_delay_ms"),
                          ("retry_max_ms", "retry_max_delay_ms")):
             if locals()[old] is not None:
-                warnings.warn(f"{old} is deprecated: use {new}", DeprecationWarning, stacklevel=2)
+                warnings.warn(f"{old} is deprecated (removed in 1.0): use {new}", DeprecationWarning, stacklevel=2)
         if attempts is not None:
             retry_attempts = attempts
         if retry_initial_ms is not None:

@@ -148,7 +148,7 @@ def open(backend: str, *, url: Optional[str] = None, device: Optional[str] = Non
     file. ``tls_insecure`` turns TLS verification off; ``insecure_tls`` is its
     old spelling (deprecated)."""
     if insecure_tls is not None:
-        warnings.warn("insecure_tls is deprecated: use tls_insecure", DeprecationWarning, stacklevel=2)
+        warnings.warn("insecure_tls is deprecated (removed in 1.0): use tls_insecure", DeprecationWarning, stacklevel=2)
         tls_insecure = insecure_tls
     return Modem(_phonebridge.Modem(backend, url, device, username, _fspath(password_file),
                                     _fspath(token_file), timeout_ms, poll_interval_ms, tls_insecure,
@@ -230,7 +230,7 @@ class Modem:
     def watch_with(self, callback: Callable[[WatchEvent], Any], *, new_only: bool = False, duration_ms: int = -1) -> bool:
         """Watch in this thread, calling ``callback(WatchEvent)`` for each event
         until it returns True (then True is returned), :meth:`stop`, or
-        ``duration_ms`` passes. An exception from ``callback`` ends the watch
+        ``duration_ms`` passes (-1: no limit). An exception from ``callback`` ends the watch
         and propagates. The watch is paused while ``callback`` runs, which
         may use this modem (delete the message it has stored, send, ...)."""
         return self._m.watch(lambda d: callback(_event(d)), new_only=new_only,
@@ -238,7 +238,7 @@ class Modem:
 
     def watch(self, *, new_only: bool = False, duration_ms: int = -1) -> "Watch":
         """An iterator over :class:`WatchEvent` (a watch running in a helper
-        thread); it ends after :meth:`stop`, ``duration_ms``, or when closed.
+        thread); it ends after :meth:`stop`, ``duration_ms`` (-1: no limit), or when closed.
         The watch waits while the loop body handles an event, so the body
         may use this modem (delete the message it has stored, send, ...)."""
         w = Watch(self, new_only, duration_ms)
@@ -269,6 +269,7 @@ class Watch:
         self._q: "queue.Queue[Any]" = queue.Queue()
         self._resume = threading.Event()
         self._released = False
+        self._handed = False  # an event went to the consumer: the next __next__ resumes the watch
         self._error: Optional[BaseException] = None
         self._t = threading.Thread(target=self._run, args=(new_only, duration_ms),
                                    name="phonebridge-modem-watch", daemon=True)
@@ -301,7 +302,11 @@ class Watch:
         return self
 
     def __next__(self) -> WatchEvent:
-        self._resume.set()  # the previous event is handled
+        # the previous event is handled; not before the first one came out:
+        # the helper thread may have handed that one over (and be waiting
+        # for it to be handled) before the loop asked for it
+        if self._handed:
+            self._resume.set()
         item = self._q.get()
         if item is _END:
             self._q.put(_END)  # stay ended
@@ -309,6 +314,7 @@ class Watch:
                 e, self._error = self._error, None
                 raise e
             raise StopIteration
+        self._handed = True
         return _event(item)
 
     def close(self) -> None:
@@ -351,7 +357,7 @@ class BackendOptions:
     @property
     def insecure_tls(self) -> bool:
         """The old spelling of :attr:`tls_insecure` (deprecated)."""
-        warnings.warn("insecure_tls is deprecated: use tls_insecure", DeprecationWarning, stacklevel=2)
+        warnings.warn("insecure_tls is deprecated (removed in 1.0): use tls_insecure", DeprecationWarning, stacklevel=2)
         return self.tls_insecure
 
 

@@ -217,7 +217,7 @@ class Challenge:
         """A collect() ended with ``digits``; ``timed_out`` when short."""
 
     def on_timer(self) -> None:
-        """The timer of set_timer() or ring() expired."""
+        """The timer of set_timer() or ring_ms() expired."""
 
     def on_prompt_done(self) -> None:
         """The playout queue ran empty."""
@@ -226,9 +226,15 @@ class Challenge:
         """The caller hung up; no actions are allowed any more."""
 
     # --- actions ---
+    def ring_ms(self, ms: int) -> None:
+        """Ring unanswered for ``ms``; on_timer() follows."""
+        self._act().ring_ms(ms)
+
     def ring(self, seconds: int) -> None:
-        """Ring unanswered for ``seconds``; on_timer() follows."""
-        self._act().ring(seconds)
+        """Deprecated since 0.2, removed in 1.0: :meth:`ring_ms` (``seconds * 1000``)."""
+        warnings.warn("ring(seconds) is deprecated (removed in 1.0): use ring_ms(ms)", DeprecationWarning,
+                      stacklevel=2)
+        self._act().ring_ms(seconds * 1000)
 
     def answer(self) -> None:
         """Answer the call (once)."""
@@ -315,7 +321,7 @@ class Registry:
         (DeprecationWarning)."""
         if isinstance(params, str):
             warnings.warn("Registry.check(): pass the parameters as a dict; "
-                          "'key=value' strings are deprecated", DeprecationWarning, stacklevel=2)
+                          "'key=value' strings are deprecated (removed in 1.0)", DeprecationWarning, stacklevel=2)
             self._r.check(name, params)
         else:
             self._r.check(name, params_text(params))
@@ -520,7 +526,8 @@ class Screener:
         self._started = True
 
     def step(self, timeout_ms: int = 0) -> int:
-        """Handle what arrives within ``timeout_ms``; returns ms to the next timer (-1 none)."""
+        """Handle what arrives within ``timeout_ms`` (-1: until something does);
+        returns ms to the next timer (-1 none)."""
         return self._s.step(timeout_ms)
 
     def run(self) -> None:

@@ -540,6 +540,28 @@ class TestPythonBackend(unittest.TestCase):
         self.assertIn("OSError: unplugged", events[0].text)
         m.close()
 
+    def test_an_event_there_before_the_first_next_still_pauses_the_watch(self):
+        # the helper thread may hand over the first event before the loop
+        # asks for it; asking must not count as having handled it, or the
+        # watch runs on (holding the modem) while the body uses the modem
+        m = self.open("box-early")
+        add("box-early", "1", "one")
+        w = m.watch()
+        deadline = time.monotonic() + 30
+        while w._q.qsize() == 0 and time.monotonic() < deadline:  # the event handed over, nobody asked yet
+            time.sleep(0.01)
+        self.assertEqual(w._q.qsize(), 1)
+        ev = next(w)
+        self.assertEqual(ev.message.id, "1")
+        lister = threading.Thread(target=m.list, daemon=True)
+        lister.start()
+        lister.join(30)  # at once while the watch is paused; never while it runs
+        stuck = lister.is_alive()
+        w.close()
+        lister.join(30)
+        self.assertFalse(stuck, "the watch ran on after the first event, before it was handled")
+        m.close()
+
     def test_the_modem_is_usable_while_a_watch_waits_for_its_consumer(self):
         m = self.open("box-inloop")
         box = FakeBox.boxes["box-inloop"]

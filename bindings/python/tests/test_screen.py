@@ -118,7 +118,7 @@ class RingThenCode(screen.Challenge):
     summary = "ring 2 s, then say a random 3-digit code and collect it"
 
     def start(self):
-        self.ring(2)
+        self.ring_ms(2000)
 
     def on_timer(self):
         self.code = "".join(str(self.random_below(10)) for _ in range(3))
@@ -353,6 +353,20 @@ class TestPythonChallenge(unittest.TestCase):
         h.press("502")
         self.assertEqual(h.result.outcome, "passed")
         self.assertIsNone(s.exception)
+
+    def test_ring_in_seconds_still_works_and_warns(self):
+        class RingOld(RingThenCode):
+            name = "ring-old"
+
+        def start(ch):
+            ch.ring(2)  # the deprecated spelling: seconds
+        RingOld.start = start
+        r = registry()
+        r.register(RingOld)
+        h = VirtualHost()
+        with self.assertWarns(DeprecationWarning):
+            h.open(r, "ring-old", random=fixed_random([5, 0, 2]))
+        self.assertEqual((h.rings, h.timer_at), (1, 2000))
 
     def test_python_challenge_in_a_chain(self):
         h = VirtualHost()

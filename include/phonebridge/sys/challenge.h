@@ -33,7 +33,7 @@
 PB_BEGIN_DECLS
 
 /** The ops version this header describes. Tables of another version are refused. */
-#define PB_CHALLENGE_OPS_VERSION 1
+#define PB_CHALLENGE_OPS_VERSION 1u
 
 /** What the session offers a running challenge. Opaque. */
 typedef struct pb_challenge_ctx pb_challenge_ctx;
@@ -47,7 +47,7 @@ typedef struct pb_challenge_config pb_challenge_config;
  * create() made.
  */
 typedef struct pb_challenge_ops {
-	int version;            /**< PB_CHALLENGE_OPS_VERSION */
+	unsigned version;       /**< PB_CHALLENGE_OPS_VERSION */
 	const char *name;       /**< registry key, e.g. "press-digit"; [a-z0-9-]+ */
 	const char *summary;    /**< one line for people */
 	/**
@@ -108,7 +108,21 @@ typedef struct pb_challenge_module {
 
 /* --- actions: call them from the ops above, with the ctx you were given --- */
 
-/** Ring for @p seconds without answering; on_timer() follows (it replaces any timer). */
+/**
+ * Ring for @p ms without answering (180 Ringing); on_timer() follows (it
+ * replaces any timer; 0 = at once).
+ * @return 0; PB_EINVAL for @p ms above INT_MAX (a C caller's -1);
+ *         PB_ESTATE outside a running session
+ */
+PB_API int pb_challenge_ring_ms(pb_challenge_ctx *ctx, unsigned ms);
+
+/**
+ * Deprecated since 0.2, removed in 1.0: pb_challenge_ring_ms(ctx, seconds *
+ * 1000), every duration of the API being ms. Ring for @p seconds without
+ * answering; on_timer() follows.
+ * @return what pb_challenge_ring_ms() returns; PB_EINVAL for more seconds
+ *         than INT_MAX ms hold
+ */
 PB_API int pb_challenge_ring(pb_challenge_ctx *ctx, unsigned seconds);
 
 /** Answer the call (once; later calls do nothing). */

@@ -30,8 +30,8 @@ typedef struct pb_modem_secrets {
 	const char *token;    /**< borrowed during open(); NULL when no file was given */
 } pb_modem_secrets;
 
-#define PB_MODEM_BACKEND_OPS_VERSION 1
-/** Deprecated spelling of PB_MODEM_BACKEND_OPS_VERSION. */
+#define PB_MODEM_BACKEND_OPS_VERSION 1u
+/** Deprecated spelling of PB_MODEM_BACKEND_OPS_VERSION (since 0.2, removed in 1.0). */
 #define PB_MODEM_BACKEND_VERSION PB_MODEM_BACKEND_OPS_VERSION
 
 /** The functions of a backend. */
@@ -62,22 +62,23 @@ typedef struct pb_modem_backend_ops {
 	int (*send_pdu)(void *state, const uint8_t *tpdu, size_t len, int *ref);
 
 	/**
-	 * Wait up to @p timeout_ms for a sign that the inbox changed.
+	 * Wait up to @p timeout_ms for a sign that the inbox changed (the front
+	 * end passes short slices, a few hundred ms, so that a stop is seen).
 	 * Messages the box pushes without storing them (AT +CMT/+CDS, a webhook)
 	 * are appended to @p pushed. May be NULL: the front end then polls.
 	 * @return 1 when the inbox may have changed (list it again), 0 when
 	 *         the time passed, or a negative code (the front end reports it
 	 *         and calls again later)
 	 */
-	int (*wait)(void *state, int timeout_ms, pb_modem_msg_list *pushed);
+	int (*wait)(void *state, unsigned timeout_ms, pb_modem_msg_list *pushed);
 	/**
 	 * A cheap check whether the inbox changed since the last call (HiLink
 	 * sms-count). @return 1 changed (or cannot tell), 0 unchanged. May be NULL.
 	 */
 	int (*changed)(void *state);
 
-	int (*forward_query)(void *state, int reason, pb_modem_forward *out);
-	int (*forward_set)(void *state, int reason, const char *number, int no_reply_s);
+	int (*forward_query)(void *state, pb_modem_fwd_reason reason, pb_modem_forward *out);
+	int (*forward_set)(void *state, pb_modem_fwd_reason reason, const char *number, int no_reply_s);
 	int (*ussd)(void *state, const char *code, char **reply);
 } pb_modem_backend_ops;
 
