@@ -281,26 +281,46 @@ static int cmd_calls(pb_store *st, const char *args, pb_buf *ans)
 	return rc < 0 ? rc : 1;
 }
 
-bool pbb_calls_is_command(const char *text)
+enum { CMD_ALLOW, CMD_DENY, CMD_REMOVE, CMD_LIST, CMD_CALLS, CMD_COUNT };
+static const char *const commands[CMD_COUNT] = {
+	[CMD_ALLOW] = "!allow", [CMD_DENY] = "!deny", [CMD_REMOVE] = "!remove", [CMD_LIST] = "!list",
+	[CMD_CALLS] = "!calls",
+};
+
+/* Which of commands[] @p text starts with, or -1; @p args receives what
+ * follows the command word. */
+static int which(const char *text, const char **args)
 {
 	char cmd[16];
-	next_word(text, cmd, sizeof(cmd));
-	return !strcmp(cmd, "!allow") || !strcmp(cmd, "!deny") || !strcmp(cmd, "!remove") || !strcmp(cmd, "!list") ||
-	       !strcmp(cmd, "!calls");
+	*args = next_word(text, cmd, sizeof(cmd));
+	for (int i = 0; i < CMD_COUNT; i++)
+		if (!strcmp(cmd, commands[i]))
+			return i;
+	return -1;
+}
+
+bool pbb_calls_is_command(const char *text)
+{
+	const char *args;
+	return which(text, &args) >= 0;
 }
 
 int pbb_calls_command(pb_store *st, const char *region, const char *text, pb_buf *ans)
 {
-	char cmd[16];
-	const char *args = next_word(text, cmd, sizeof(cmd));
-	if (!strcmp(cmd, "!allow") || !strcmp(cmd, "!deny"))
-		return cmd_put(st, region, cmd[1] == 'a', args, ans);
-	if (!strcmp(cmd, "!remove"))
+	const char *args;
+	switch (which(text, &args)) {
+	case CMD_ALLOW:
+		return cmd_put(st, region, true, args, ans);
+	case CMD_DENY:
+		return cmd_put(st, region, false, args, ans);
+	case CMD_REMOVE:
 		return cmd_remove(st, region, args, ans);
-	if (!strcmp(cmd, "!list"))
+	case CMD_LIST:
 		return cmd_list(st, args, ans);
-	if (!strcmp(cmd, "!calls"))
+	case CMD_CALLS:
 		return cmd_calls(st, args, ans);
-	return 0;
+	default:
+		return 0;
+	}
 }
 
