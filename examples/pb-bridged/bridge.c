@@ -1702,28 +1702,24 @@ static int command(sync_ctx *sc, const pb_matrix_event *ev)
 	const char *t = ev->body;
 	char msg[1024], num[PB_PHONE_MAX], word[64];
 	pb_buf ans = PB_BUF_INIT;
-	if (b->cfg->calls_store && pbb_calls_is_command(t)) {
-		/* a cluster: its lists are the ones its nodes screen with. While
-		 * the database does not answer the owner is told so (and the
-		 * sync goes on): the command is not kept to be tried again */
-		int handled = sc->cluster ? 0 : pbb_calls_store_open(b->cfg, &sc->cluster);
-		if (handled == 0)
-			handled = pbb_calls_command(sc->cluster, b->cfg->region, t, &ans);
-		if (handled < 0) {
-			snprintf(msg, sizeof(msg), "Not done: the cluster's store (%s) did not answer: %s. Try again later.",
-				 b->cfg->calls_store, pb_error_last()->message);
-			pbb_log(PB_LOG_ERROR, "[calls] store %s: a control room command: %s", b->cfg->calls_store,
-				pb_error_last()->message);
-			pb_store_close(sc->cluster);
-			sc->cluster = NULL;
-			pb_buf_dispose(&ans);
-			return reply(sc, ev, msg);
-		}
-		int rc = reply(sc, ev, ans.data ? (const char *)ans.data : "");
+	/* the lists and the call log: with [calls] store the cluster's, which
+	 * its nodes screen with (the store opened on the first such command) */
+	bool cluster = b->cfg->calls_store && pbb_calls_is_command(t);
+	int handled = cluster && !sc->cluster ? pbb_calls_store_open(b->cfg, &sc->cluster) : 0;
+	if (handled == 0)
+		handled = pbb_calls_command(cluster ? sc->cluster : sc->st, b->cfg->region, t, &ans);
+	if (handled < 0 && cluster) {
+		/* the owner is told and the sync goes on: the command is not
+		 * kept to be tried again; the next one connects again */
+		snprintf(msg, sizeof(msg), "Not done: the cluster's store (%s) did not answer: %s. Try again later.",
+			 b->cfg->calls_store, pb_error_last()->message);
+		pbb_log(PB_LOG_ERROR, "[calls] store %s: a control room command: %s", b->cfg->calls_store,
+			pb_error_last()->message);
+		pb_store_close(sc->cluster);
+		sc->cluster = NULL;
 		pb_buf_dispose(&ans);
-		return rc;
+		return reply(sc, ev, msg);
 	}
-	int handled = pbb_calls_command(sc->st, b->cfg->region, t, &ans);
 	if (handled != 0) {
 		int rc = handled < 0 ? handled : reply(sc, ev, ans.data ? (const char *)ans.data : "");
 		pb_buf_dispose(&ans);

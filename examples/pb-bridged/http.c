@@ -61,10 +61,8 @@ static pb_store *calls_store(pbb_http *h, const char **state)
 	if (!h->cfg->calls_store)
 		return store(h);
 	int64_t now = (int64_t)time(NULL) * 1000;
-	if (!h->cluster && now >= h->cluster_retry_at && pbb_calls_store_open(h->cfg, &h->cluster) < 0) {
-		h->cluster = NULL;
-		h->cluster_retry_at = now + CLUSTER_RETRY_MS;
-	}
+	if (!h->cluster && now >= h->cluster_retry_at && pbb_calls_store_open(h->cfg, &h->cluster) < 0)
+		h->cluster_retry_at = now + CLUSTER_RETRY_MS; /* h->cluster stays NULL */
 	*state = h->cluster ? "ok" : "not answering";
 	return h->cluster;
 }
