@@ -32,8 +32,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bridge_env import (ROOT, AtModem, Daemon, Screend, Tap, bridge_config, finish,  # noqa: E402
-                        free_port, make_homeserver, need_net_sip, secret_file, sip_call, wait_for)
+from bridge_env import (ROOT, AtModem, Daemon, Screend, Tap, bridge_config, control_room, finish,  # noqa: E402
+                        free_port, make_homeserver, need_net_sip, room_notices, secret_file, sip_call, wait_for)
 
 BRIDGED, SCREEND = sys.argv[1], sys.argv[2]
 DENIED = ["+4915200000001", "+4915200000002", "+4915200000003", "+4915200000004"]
@@ -158,14 +158,11 @@ try:
     ok(local == 0, "the bridge's SQLite store has no call log of its own (%d rows)" % local)
 
     # --- the control room's commands act on the cluster's lists and log --------
-    ctl_room = wait_for(lambda: next((rid for rid, evs in homeserver.stats()["events"].items()
-                                      if any(e["type"] == "m.room.name" and e["content"].get("name") == "Phone bridge"
-                                             for e in evs)), None), "the control room")
+    ctl_room = control_room(homeserver)
     owner_token = homeserver.login("bob", "builder")
 
     def ctl_notices():
-        return [c.get("body", "") for rid, c in homeserver.bot_messages()
-                if rid == ctl_room and c.get("msgtype") == "m.notice"]
+        return room_notices(homeserver, ctl_room)
 
     def answer(txn, text, expect):
         """The bot's first notice after @text that contains @expect."""

@@ -396,6 +396,18 @@ class RealHomeserver:
         pass
 
 
+def control_room(hs):
+    """The bridge's control room (the room named "Phone bridge") on @hs, once it exists."""
+    return wait_for(lambda: next((rid for rid, evs in hs.stats()["events"].items()
+                                  if any(e["type"] == "m.room.name" and e["content"].get("name") == "Phone bridge"
+                                         for e in evs)), None), "the control room")
+
+
+def room_notices(hs, rid):
+    """The bodies of the bot's m.notice events in room @rid on @hs, in order."""
+    return [c.get("body", "") for r, c in hs.bot_messages() if r == rid and c.get("msgtype") == "m.notice"]
+
+
 def make_homeserver(state=None):
     """The real homeserver tests/synapse.py started, or the emulator."""
     url = os.environ.get("PB_TEST_HOMESERVER")

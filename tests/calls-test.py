@@ -25,9 +25,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bridge_env import (ROOT, AtModem, Daemon, Screend, Tap, bridge_config, db_rows, finish,  # noqa: E402
-                        free_udp_port, make_homeserver, need_net_sip, secret_file, shared_store, sip_call,
-                        sip_perl, wait_for)
+from bridge_env import (ROOT, AtModem, Daemon, Screend, Tap, bridge_config, control_room, db_rows,  # noqa: E402
+                        finish, free_udp_port, make_homeserver, need_net_sip, room_notices, secret_file,
+                        shared_store, sip_call, sip_perl, wait_for)
 
 BRIDGED, SCREEND = sys.argv[1], sys.argv[2]
 CALLER = "+4915177778888"
@@ -92,14 +92,11 @@ try:
     port = screend.ready()
     ok(port > 0, "pb-screend is ready on the same store (port %d)" % port)
 
-    ctl_room = wait_for(lambda: next((rid for rid, evs in homeserver.stats()["events"].items()
-                                      if any(e["type"] == "m.room.name" and e["content"].get("name") == "Phone bridge"
-                                             for e in evs)), None), "the control room")
+    ctl_room = control_room(homeserver)
     ok(ctl_room is not None, "the control room exists")
 
     def notices():
-        return [c.get("body", "") for rid, c in homeserver.bot_messages()
-                if rid == ctl_room and c.get("msgtype") == "m.notice"]
+        return room_notices(homeserver, ctl_room)
 
     def command(text, txn):
         homeserver.owner_says(owner_token, ctl_room, txn, text)
