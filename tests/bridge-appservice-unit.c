@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "bridge.h"
+#include "bridge-unit.h"
 
 #define INI_HEAD "[modem]\nbackend = at\ndevice = /dev/ttyUSB2\n[bridge]\nstore = /tmp/x.db\nregion = DE\n"
 #define INI_AS INI_HEAD "[matrix]\nhomeserver = https://m.example.org\nowners = @me:example.org\n" \
@@ -34,16 +35,6 @@ static void parse_ok(pbb_config *c, const char *ini)
 	char err[256] = "";
 	if (pbb_config_parse(c, ini, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
-}
-
-static void expect_bad(const char *ini, const char *needle)
-{
-	pbb_config c;
-	char err[256] = "";
-	assert_int_equal(pbb_config_parse(&c, ini, err, sizeof(err)), -1);
-	if (!strstr(err, needle))
-		fail_msg("error \"%s\" does not mention \"%s\"", err, needle);
-	pbb_config_free(&c);
 }
 
 static void test_appservice__config(void **state)

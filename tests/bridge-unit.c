@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "bridge.h"
+#include "bridge-unit.h"
 #include "contacts.h"
 
 #include <phonebridge/sys/modem-backend.h>
@@ -42,16 +43,6 @@ static void test_bridge__config_good(void **state)
 	assert_true(pbb_config_is_owner(&c, "@a:example.org"));
 	assert_false(pbb_config_is_owner(&c, "@eve:example.org"));
 	assert_false(pbb_config_is_owner(&c, NULL));
-	pbb_config_free(&c);
-}
-
-static void expect_bad(const char *ini, const char *needle)
-{
-	pbb_config c;
-	char err[256] = "";
-	assert_int_equal(pbb_config_parse(&c, ini, err, sizeof(err)), -1);
-	if (!strstr(err, needle))
-		fail_msg("error \"%s\" does not mention \"%s\"", err, needle);
 	pbb_config_free(&c);
 }
 
