@@ -18,6 +18,7 @@
 
 #include "bridge.h"
 #include "bridge-unit.h"
+#include "test-http.h"
 
 #define INI_HEAD "[modem]\nbackend = at\ndevice = /dev/ttyUSB2\n[bridge]\nstore = /tmp/x.db\nregion = DE\n"
 #define INI_AS INI_HEAD "[matrix]\nhomeserver = https://m.example.org\nowners = @me:example.org\n" \
@@ -309,43 +310,14 @@ static void test_appservice__kept_once_in_order(void **state)
 
 /* --- the routes, through a real listener and a real HTTP client ------------------- */
 
-typedef struct reply {
-	long status;
-	pb_buf body;
-} reply;
-
-static size_t collect(char *p, size_t n, size_t m, void *ud)
-{
-	pb_buf_put(ud, p, n * m);
-	return n * m;
-}
-
+/* One request as the homeserver makes it: JSON, the hs_token @auth as a
+ * bearer token (NULL: none). */
 static reply http(unsigned port, const char *method, const char *target, const char *body, const char *auth)
 {
-	reply r = { 0, PB_BUF_INIT };
-	char url[512], hdr[256];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, target);
-	CURL *c = curl_easy_init();
-	assert_non_null(c);
-	struct curl_slist *h = NULL;
-	if (auth) {
-		snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", auth);
-		h = curl_slist_append(h, hdr);
-	}
-	h = curl_slist_append(h, "Content-Type: application/json");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
-	if (body)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	return r;
+	char bearer[256];
+	snprintf(bearer, sizeof(bearer), "Authorization: Bearer %s", auth ? auth : "");
+	const char *headers[] = { "Content-Type: application/json", auth ? bearer : NULL, NULL };
+	return test_http(port, method, target, headers, body, body ? strlen(body) : 0);
 }
 
 /* the answer's status and errcode ("" for none) */

@@ -17,43 +17,14 @@
 
 #include <phonebridge/listener.h>
 
-typedef struct reply {
-	long status;
-	pb_buf body;
-} reply;
+#include "test-http.h"
 
-static size_t collect(char *p, size_t n, size_t m, void *ud)
-{
-	pb_buf_put(ud, p, n * m);
-	return n * m;
-}
-
-/* One request with libcurl; @body NULL = GET. */
+/* One request; @body NULL = GET; @header one extra header line or NULL. */
 static reply http(unsigned port, const char *method, const char *target, const char *body, size_t len,
 		  const char *header)
 {
-	reply r = { 0, PB_BUF_INIT };
-	char url[256];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, target);
-	CURL *c = curl_easy_init();
-	assert_non_null(c);
-	struct curl_slist *h = header ? curl_slist_append(NULL, header) : NULL;
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
-	if (body) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
-	}
-	CURLcode rc = curl_easy_perform(c);
-	if (rc == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	return r;
+	const char *headers[] = { header, NULL };
+	return test_http(port, method, target, headers, body, len);
 }
 
 typedef struct seen {
